@@ -1,0 +1,116 @@
+/*
+ * commitlog.h - the append-only, checksummed, segmented commit log.
+ *
+ * The commit log owns the segment files CommitLog-<id>.log in its directory
+ * (byte layout in commitlog_format.h and docs/file-formats.md).  Records are
+ * opaque byte strings (the engine writes encoded mutation batches).
+ *
+ * Durability modes:
+ *  - WC_SYNC_PERIODIC: wc_commitlog_sync_to returns at once; a background
+ *    thread fsyncs every period_ms, so at most period_ms of acknowledged
+ *    writes (plus the write in progress) can be lost in a crash.
+ *  - WC_SYNC_BATCH: wc_commitlog_sync_to returns only once the record is
+ *    fsynced; concurrent waiters share one fsync (group commit).
+ *
+ * Open replays every existing segment in order: a torn or corrupt tail of the
+ * last segment (an incomplete or checksum-failing record after which no valid
+ * record follows) is truncated and reported through the log callback; a bad
+ * record anywhere else is WC_CORRUPTION and open fails (nothing is skipped
+ * silently).  Segments whose records all lie before a position handed to
+ * wc_commitlog_discard_before are recycled (renamed for reuse) or deleted.
+ *
+ * Thread-safety: every function may be called from any thread; appends are
+ * serialized by an internal mutex and get increasing positions.
+ */
+#ifndef WC_COMMITLOG_H
+#define WC_COMMITLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs.h"
+#include "status.h"
+
+typedef struct wc_commitlog wc_commitlog;
+
+typedef enum wc_sync_mode {
+    WC_SYNC_PERIODIC = 0,
+    WC_SYNC_BATCH = 1,
+} wc_sync_mode;
+
+/* A position in the log: records compare by (segment, offset). */
+typedef struct wc_clpos {
+    uint64_t segment;
+    uint64_t offset;
+} wc_clpos;
+
+static inline int wc_clpos_cmp(wc_clpos a, wc_clpos b)
+{
+    if (a.segment != b.segment)
+        return a.segment < b.segment ? -1 : 1;
+    if (a.offset != b.offset)
+        return a.offset < b.offset ? -1 : 1;
+    return 0;
+}
+
+#define WC_LOG_DEBUG 0
+#define WC_LOG_INFO 1
+#define WC_LOG_WARNING 2
+#define WC_LOG_ERROR 3
+typedef void (*wc_log_fn)(void *arg, int level, const char *msg);
+
+typedef struct wc_commitlog_options {
+    wc_fs *fs;               /* NULL: wc_fs_posix() */
+    const char *dir;         /* created if missing */
+    wc_sync_mode mode;
+    uint32_t period_ms;      /* periodic mode; default 10 */
+    size_t segment_size;     /* bytes; default 32 MiB; a larger record gets its own segment */
+    size_t max_record_size;  /* default 64 MiB; larger appends are WC_INVALID_ARGUMENT */
+    wc_log_fn log;           /* may be NULL */
+    void *log_arg;
+} wc_commitlog_options;
+
+/* Called for each replayed record in log order; return non-WC_OK to abort open. */
+typedef wc_status (*wc_replay_fn)(void *arg, wc_clpos pos, const uint8_t *rec, size_t len);
+
+/* API */
+
+/*
+ * Open the log in opts->dir, replay existing segments through replay (may be
+ * NULL), then start a new segment for appends.  On failure nothing is left
+ * open.  Returns WC_CORRUPTION for mid-log corruption, WC_IO_ERROR, ...
+ */
+wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn replay, void *arg,
+                            wc_commitlog **out);
+
+/* Stop the sync thread, fsync, close files, free. */
+void wc_commitlog_close(wc_commitlog *cl);
+
+/*
+ * Append one record; *pos receives its position.  Does not wait for fsync:
+ * call wc_commitlog_sync_to(pos) before acknowledging the write.  After an
+ * I/O error the log refuses further appends (WC_IO_ERROR / WC_NO_SPACE).
+ */
+wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, wc_clpos *pos);
+
+/* Wait until pos is durable as the mode promises (see above). */
+wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos);
+
+/* Position the next append will get (for memtable switch boundaries). */
+wc_clpos wc_commitlog_current(wc_commitlog *cl);
+
+/* Every record before pos is no longer needed (flushed to SSTables). */
+wc_status wc_commitlog_discard_before(wc_commitlog *cl, wc_clpos pos);
+
+/* Counters for stats views. */
+typedef struct wc_commitlog_stats {
+    uint64_t segments;      /* live segment files */
+    uint64_t bytes;         /* bytes appended since open */
+    uint64_t syncs;         /* fsyncs done */
+    uint64_t records;       /* records appended since open */
+    uint64_t replayed;      /* records replayed at open */
+    uint64_t truncated_tail_bytes; /* torn tail dropped at open */
+} wc_commitlog_stats;
+void wc_commitlog_get_stats(wc_commitlog *cl, wc_commitlog_stats *out);
+
+#endif /* WC_COMMITLOG_H */
