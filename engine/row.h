@@ -116,23 +116,24 @@ bool wc_row_validate(const uint8_t *blob, size_t len);
 
 /*
  * Row builder: wc_rowb_begin, then optional liveness/deletion, then cells in
- * strictly ascending column order, then wc_rowb_end.  Writes into b (appends).
+ * strictly ascending column order, then wc_rowb_end.  Appends to b; nothing
+ * else may be appended to b between begin and end (cells are written in place
+ * and the fixed part is inserted in front of them at the end).
  * A cell whose ts equals the liveness ts is stored with WC_CELLF_ROW_TS.
  */
 typedef struct wc_rowb {
     wc_buf *b;
-    size_t start;      /* offset of the blob in b */
-    size_t ncells_pos; /* where cells begin (ncells is written at the end) */
+    size_t start; /* offset of the blob in b */
     uint8_t flags;
-    int64_t live_ts;
+    int64_t live_ts, del_ts;
+    uint32_t live_ttl, live_ldt, del_ldt;
     uint32_t ncells;
-    wc_buf cells; /* cells are staged here and copied after the count */
 } wc_rowb;
 
 void wc_rowb_begin(wc_rowb *rb, wc_buf *b);
 void wc_rowb_liveness(wc_rowb *rb, int64_t ts, uint32_t ttl, uint32_t ldt);
 void wc_rowb_deletion(wc_rowb *rb, int64_t ts, uint32_t ldt);
-/* REQUIRES: liveness/deletion set before the first cell; ascending columns. */
+/* REQUIRES: liveness set before the first cell (for ROW_TS); ascending columns. */
 void wc_rowb_cell(wc_rowb *rb, const wc_cell *c);
 /* Finishes the blob; returns its length (0 and b->failed set on OOM). */
 size_t wc_rowb_end(wc_rowb *rb);

@@ -1,0 +1,478 @@
+/*
+ * row.c - row and partition-header blobs: build, parse, reconcile.
+ *
+ * See row.h for the byte layout and the reconciliation rules.
+ */
+#include "row.h"
+
+#include "alloc.h"
+
+/* ------------------------------------------------------------------ rows */
+
+bool wc_row_parse(const uint8_t *blob, size_t len, wc_row_view *v)
+{
+    const uint8_t *p = blob, *end = blob + len;
+    uint64_t u, n;
+
+    memset(v, 0, sizeof(*v));
+    if (!wc_get_u8(&p, end, &v->flags) || (v->flags & ~(WC_ROWF_LIVENESS | WC_ROWF_DELETED)))
+        return false;
+    if (v->flags & WC_ROWF_LIVENESS) {
+        if (!wc_get_u64(&p, end, &u) || !wc_get_u32(&p, end, &v->live_ttl) ||
+            !wc_get_u32(&p, end, &v->live_ldt))
+            return false;
+        v->live_ts = (int64_t)u;
+    }
+    if (v->flags & WC_ROWF_DELETED) {
+        if (!wc_get_u64(&p, end, &u) || !wc_get_u32(&p, end, &v->del_ldt))
+            return false;
+        v->del_ts = (int64_t)u;
+    }
+    if (!wc_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+        return false; /* every cell takes at least one byte */
+    v->ncells = (uint32_t)n;
+    v->p = p;
+    v->end = end;
+    v->seen = 0;
+    v->last_column = 0;
+    return true;
+}
+
+int wc_row_next_cell(wc_row_view *v, wc_cell *c)
+{
+    const uint8_t *p = v->p, *end = v->end;
+    uint64_t col, u;
+
+    if (v->seen == v->ncells)
+        return p == end ? 0 : -1;
+    if (!wc_get_varint(&p, end, &col) || col > UINT32_MAX)
+        return -1;
+    if (v->seen > 0 && col <= v->last_column)
+        return -1;
+    c->column = (uint32_t)col;
+    if (!wc_get_u8(&p, end, &c->flags) ||
+        (c->flags & ~(WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS)))
+        return -1;
+    if (c->flags & WC_CELLF_ROW_TS) {
+        if (!(v->flags & WC_ROWF_LIVENESS))
+            return -1;
+        c->ts = v->live_ts;
+    } else {
+        if (!wc_get_u64(&p, end, &u))
+            return -1;
+        c->ts = (int64_t)u;
+    }
+    c->ldt = 0;
+    c->ttl = 0;
+    if ((c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) && !wc_get_u32(&p, end, &c->ldt))
+        return -1;
+    if ((c->flags & WC_CELLF_EXPIRING) && !wc_get_u32(&p, end, &c->ttl))
+        return -1;
+    if ((c->flags & WC_CELLF_TOMBSTONE) && (c->flags & WC_CELLF_EXPIRING))
+        return -1;
+    if (c->flags & WC_CELLF_TOMBSTONE) {
+        c->value = NULL;
+        c->len = 0;
+    } else if (!wc_get_bytes(&p, end, &c->value, &c->len)) {
+        return -1;
+    }
+    c->flags &= (uint8_t)~WC_CELLF_ROW_TS;
+    v->p = p;
+    v->seen++;
+    v->last_column = c->column;
+    return 1;
+}
+
+bool wc_row_validate(const uint8_t *blob, size_t len)
+{
+    wc_row_view v;
+    wc_cell c;
+    int r;
+
+    if (!wc_row_parse(blob, len, &v))
+        return false;
+    while ((r = wc_row_next_cell(&v, &c)) == 1)
+        ;
+    return r == 0;
+}
+
+void wc_rowb_begin(wc_rowb *rb, wc_buf *b)
+{
+    rb->b = b;
+    rb->start = b->len;
+    rb->flags = 0;
+    rb->live_ts = rb->del_ts = 0;
+    rb->live_ttl = rb->live_ldt = rb->del_ldt = 0;
+    rb->ncells = 0;
+}
+
+void wc_rowb_liveness(wc_rowb *rb, int64_t ts, uint32_t ttl, uint32_t ldt)
+{
+    rb->flags |= WC_ROWF_LIVENESS;
+    rb->live_ts = ts;
+    rb->live_ttl = ttl;
+    rb->live_ldt = ttl ? ldt : 0;
+}
+
+void wc_rowb_deletion(wc_rowb *rb, int64_t ts, uint32_t ldt)
+{
+    rb->flags |= WC_ROWF_DELETED;
+    rb->del_ts = ts;
+    rb->del_ldt = ldt;
+}
+
+void wc_rowb_cell(wc_rowb *rb, const wc_cell *c)
+{
+    uint8_t f = c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING);
+
+    if ((rb->flags & WC_ROWF_LIVENESS) && c->ts == rb->live_ts)
+        f |= WC_CELLF_ROW_TS;
+    wc_buf_put_varint(rb->b, c->column);
+    wc_buf_put_u8(rb->b, f);
+    if (!(f & WC_CELLF_ROW_TS))
+        wc_buf_put_u64(rb->b, (uint64_t)c->ts);
+    if (f & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING))
+        wc_buf_put_u32(rb->b, c->ldt);
+    if (f & WC_CELLF_EXPIRING)
+        wc_buf_put_u32(rb->b, c->ttl);
+    if (!(f & WC_CELLF_TOMBSTONE))
+        wc_buf_put_bytes(rb->b, c->value, c->len);
+    rb->ncells++;
+}
+
+size_t wc_rowb_end(wc_rowb *rb)
+{
+    wc_buf *b = rb->b;
+    uint8_t fixed[1 + 16 + 12 + 10];
+    size_t n = 0, cells_len;
+
+    if (b->failed)
+        return 0;
+    fixed[n++] = rb->flags;
+    if (rb->flags & WC_ROWF_LIVENESS) {
+        wc_enc_u64(fixed + n, (uint64_t)rb->live_ts);
+        wc_enc_u32(fixed + n + 8, rb->live_ttl);
+        wc_enc_u32(fixed + n + 12, rb->live_ldt);
+        n += 16;
+    }
+    if (rb->flags & WC_ROWF_DELETED) {
+        wc_enc_u64(fixed + n, (uint64_t)rb->del_ts);
+        wc_enc_u32(fixed + n + 8, rb->del_ldt);
+        n += 12;
+    }
+    {
+        uint64_t v = rb->ncells;
+        while (v >= 0x80) {
+            fixed[n++] = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        fixed[n++] = (uint8_t)v;
+    }
+    /* cells were written at start; shift them up and put the fixed part in front */
+    cells_len = b->len - rb->start;
+    if (!wc_buf_reserve(b, n))
+        return 0;
+    memmove(b->data + rb->start + n, b->data + rb->start, cells_len);
+    memcpy(b->data + rb->start, fixed, n);
+    b->len += n;
+    return b->len - rb->start;
+}
+
+int wc_cell_reconcile(const wc_cell *a, const wc_cell *b)
+{
+    bool at = (a->flags & WC_CELLF_TOMBSTONE) != 0, bt = (b->flags & WC_CELLF_TOMBSTONE) != 0;
+    bool ae = (a->flags & WC_CELLF_EXPIRING) != 0, be = (b->flags & WC_CELLF_EXPIRING) != 0;
+    int c;
+
+    if (a->ts != b->ts)
+        return a->ts > b->ts ? 1 : -1;
+    if (at != bt)
+        return at ? 1 : -1;
+    if (at) /* both tombstones: the later deletion time wins */
+        return a->ldt == b->ldt ? 0 : (a->ldt > b->ldt ? 1 : -1);
+    if (ae != be)
+        return ae ? 1 : -1;
+    c = wc_bytes_cmp(a->value, a->len, b->value, b->len);
+    if (c)
+        return c;
+    if (ae && a->ldt != b->ldt)
+        return a->ldt > b->ldt ? 1 : -1;
+    return 0;
+}
+
+/* Does liveness a (ts, ttl, ldt) supersede b? */
+static bool wc__liveness_wins(int64_t ats, uint32_t attl, uint32_t aldt, int64_t bts, uint32_t bttl,
+                              uint32_t bldt)
+{
+    if (ats != bts)
+        return ats > bts;
+    if ((attl != 0) != (bttl != 0))
+        return attl != 0;
+    return aldt > bldt;
+}
+
+wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, wc_buf *out)
+{
+    wc_row_view va, vb;
+    wc_cell ca, cb;
+    int ra, rb_;
+    wc_rowb rb;
+    bool has_live = false, has_del = false;
+    int64_t live_ts = 0, del_ts = WC_NO_TIMESTAMP;
+    uint32_t live_ttl = 0, live_ldt = 0, del_ldt = 0;
+
+    if (!wc_row_parse(a, alen, &va) || !wc_row_parse(b, blen, &vb))
+        return wc_error(WC_CORRUPTION, "malformed row value in merge");
+
+    /* deletion: the later one wins */
+    if (va.flags & WC_ROWF_DELETED) {
+        has_del = true;
+        del_ts = va.del_ts;
+        del_ldt = va.del_ldt;
+    }
+    if ((vb.flags & WC_ROWF_DELETED) &&
+        (!has_del || vb.del_ts > del_ts || (vb.del_ts == del_ts && vb.del_ldt > del_ldt))) {
+        has_del = true;
+        del_ts = vb.del_ts;
+        del_ldt = vb.del_ldt;
+    }
+    /* liveness: the superseding one wins, if not shadowed by the deletion */
+    if (va.flags & WC_ROWF_LIVENESS) {
+        has_live = true;
+        live_ts = va.live_ts;
+        live_ttl = va.live_ttl;
+        live_ldt = va.live_ldt;
+    }
+    if ((vb.flags & WC_ROWF_LIVENESS) &&
+        (!has_live ||
+         wc__liveness_wins(vb.live_ts, vb.live_ttl, vb.live_ldt, live_ts, live_ttl, live_ldt))) {
+        has_live = true;
+        live_ts = vb.live_ts;
+        live_ttl = vb.live_ttl;
+        live_ldt = vb.live_ldt;
+    }
+    if (has_live && has_del && live_ts <= del_ts)
+        has_live = false;
+
+    wc_rowb_begin(&rb, out);
+    if (has_live)
+        wc_rowb_liveness(&rb, live_ts, live_ttl, live_ldt);
+    if (has_del)
+        wc_rowb_deletion(&rb, del_ts, del_ldt);
+
+    ra = wc_row_next_cell(&va, &ca);
+    rb_ = wc_row_next_cell(&vb, &cb);
+    while (ra == 1 || rb_ == 1) {
+        const wc_cell *take;
+
+        if (ra == 1 && rb_ == 1 && ca.column == cb.column) {
+            take = wc_cell_reconcile(&ca, &cb) >= 0 ? &ca : &cb;
+            if (!has_del || take->ts > del_ts)
+                wc_rowb_cell(&rb, take);
+            ra = wc_row_next_cell(&va, &ca);
+            rb_ = wc_row_next_cell(&vb, &cb);
+            continue;
+        }
+        if (rb_ != 1 || (ra == 1 && ca.column < cb.column)) {
+            take = &ca;
+            if (!has_del || take->ts > del_ts)
+                wc_rowb_cell(&rb, take);
+            ra = wc_row_next_cell(&va, &ca);
+        } else {
+            take = &cb;
+            if (!has_del || take->ts > del_ts)
+                wc_rowb_cell(&rb, take);
+            rb_ = wc_row_next_cell(&vb, &cb);
+        }
+    }
+    if (ra < 0 || rb_ < 0) {
+        wc_rowb_end(&rb);
+        return wc_error(WC_CORRUPTION, "malformed cell in row merge");
+    }
+    if (wc_rowb_end(&rb) == 0)
+        return wc_error(WC_NO_MEMORY, "out of memory merging rows");
+    return WC_OK;
+}
+
+/* --------------------------------------------------------------- headers */
+
+bool wc_header_parse(const uint8_t *blob, size_t len, wc_header_view *v)
+{
+    const uint8_t *p = blob, *end = blob + len;
+    uint64_t u, n;
+
+    memset(v, 0, sizeof(*v));
+    if (!wc_get_u8(&p, end, &v->flags) || (v->flags & ~WC_HDRF_PARTITION_DELETED))
+        return false;
+    if (v->flags & WC_HDRF_PARTITION_DELETED) {
+        if (!wc_get_u64(&p, end, &u) || !wc_get_u32(&p, end, &v->pdel_ldt))
+            return false;
+        v->pdel_ts = (int64_t)u;
+    }
+    if (!wc_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+        return false;
+    v->nrt = (uint32_t)n;
+    v->p = p;
+    v->end = end;
+    return true;
+}
+
+int wc_header_next_rt(wc_header_view *v, wc_range_tombstone *rt)
+{
+    const uint8_t *p = v->p, *end = v->end;
+    uint64_t u;
+
+    if (v->seen == v->nrt)
+        return p == end ? 0 : -1;
+    if (!wc_get_u8(&p, end, &rt->bflags) || (rt->bflags & ~0x0f) ||
+        !wc_get_bytes(&p, end, &rt->start, &rt->start_len) ||
+        !wc_get_bytes(&p, end, &rt->end, &rt->end_len) || !wc_get_u64(&p, end, &u) ||
+        !wc_get_u32(&p, end, &rt->ldt))
+        return -1;
+    rt->ts = (int64_t)u;
+    v->p = p;
+    v->seen++;
+    return 1;
+}
+
+bool wc_header_validate(const uint8_t *blob, size_t len)
+{
+    wc_header_view v;
+    wc_range_tombstone rt;
+    int r;
+
+    if (!wc_header_parse(blob, len, &v))
+        return false;
+    while ((r = wc_header_next_rt(&v, &rt)) == 1)
+        ;
+    return r == 0;
+}
+
+static void wc__put_rt(wc_buf *b, const wc_range_tombstone *rt)
+{
+    uint8_t f = rt->bflags;
+
+    wc_buf_put_u8(b, f);
+    if (f & WC_BOUND_START_UNBOUNDED)
+        wc_buf_put_bytes(b, NULL, 0);
+    else
+        wc_buf_put_bytes(b, rt->start, rt->start_len);
+    if (f & WC_BOUND_END_UNBOUNDED)
+        wc_buf_put_bytes(b, NULL, 0);
+    else
+        wc_buf_put_bytes(b, rt->end, rt->end_len);
+    wc_buf_put_u64(b, (uint64_t)rt->ts);
+    wc_buf_put_u32(b, rt->ldt);
+}
+
+void wc_header_build(wc_buf *b, bool pdel, int64_t pdel_ts, uint32_t pdel_ldt,
+                     const wc_range_tombstone *rts, size_t nrt)
+{
+    wc_buf_put_u8(b, pdel ? WC_HDRF_PARTITION_DELETED : 0);
+    if (pdel) {
+        wc_buf_put_u64(b, (uint64_t)pdel_ts);
+        wc_buf_put_u32(b, pdel_ldt);
+    }
+    wc_buf_put_varint(b, nrt);
+    for (size_t i = 0; i < nrt; i++)
+        wc__put_rt(b, &rts[i]);
+}
+
+static bool wc__rt_equal(const wc_range_tombstone *a, const wc_range_tombstone *b)
+{
+    return a->bflags == b->bflags && a->ts == b->ts && a->ldt == b->ldt &&
+           wc_bytes_cmp(a->start, a->start_len, b->start, b->start_len) == 0 &&
+           wc_bytes_cmp(a->end, a->end_len, b->end, b->end_len) == 0;
+}
+
+/*
+ * Range tombstones are kept as a plain list: a partition rarely has many, and
+ * reads check each against the rows they return.  Same-bounds tombstones
+ * collapse to the later one.
+ */
+static bool wc__rt_same_bounds(const wc_range_tombstone *a, const wc_range_tombstone *b)
+{
+    return a->bflags == b->bflags &&
+           wc_bytes_cmp(a->start, a->start_len, b->start, b->start_len) == 0 &&
+           wc_bytes_cmp(a->end, a->end_len, b->end, b->end_len) == 0;
+}
+
+wc_status wc_header_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, wc_buf *out)
+{
+    wc_header_view va, vb;
+    wc_range_tombstone *rts = NULL;
+    size_t n = 0, cap;
+    bool pdel = false;
+    int64_t pts = WC_NO_TIMESTAMP;
+    uint32_t pldt = 0;
+    int r;
+    wc_status st = WC_OK;
+
+    if (!wc_header_parse(a, alen, &va) || !wc_header_parse(b, blen, &vb))
+        return wc_error(WC_CORRUPTION, "malformed partition header in merge");
+    if (va.flags & WC_HDRF_PARTITION_DELETED) {
+        pdel = true;
+        pts = va.pdel_ts;
+        pldt = va.pdel_ldt;
+    }
+    if ((vb.flags & WC_HDRF_PARTITION_DELETED) &&
+        (!pdel || vb.pdel_ts > pts || (vb.pdel_ts == pts && vb.pdel_ldt > pldt))) {
+        pdel = true;
+        pts = vb.pdel_ts;
+        pldt = vb.pdel_ldt;
+    }
+    cap = (size_t)va.nrt + vb.nrt;
+    if (cap) {
+        rts = wc_malloc(cap * sizeof(*rts));
+        if (rts == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory merging partition headers");
+    }
+    for (int side = 0; side < 2; side++) {
+        wc_header_view *v = side == 0 ? &va : &vb;
+        wc_range_tombstone rt;
+
+        while ((r = wc_header_next_rt(v, &rt)) == 1) {
+            size_t i;
+
+            if (pdel && rt.ts <= pts)
+                continue;
+            for (i = 0; i < n; i++) {
+                if (wc__rt_equal(&rts[i], &rt))
+                    break;
+                if (wc__rt_same_bounds(&rts[i], &rt)) {
+                    if (rt.ts > rts[i].ts || (rt.ts == rts[i].ts && rt.ldt > rts[i].ldt))
+                        rts[i] = rt;
+                    break;
+                }
+            }
+            if (i == n)
+                rts[n++] = rt;
+        }
+        if (r < 0) {
+            st = wc_error(WC_CORRUPTION, "malformed range tombstone in merge");
+            goto done;
+        }
+    }
+    wc_header_build(out, pdel, pts, pldt, rts, n);
+    st = wc_buf_status(out);
+done:
+    wc_free(rts);
+    return st;
+}
+
+bool wc_rt_covers(const wc_range_tombstone *rt, const uint8_t *ck, size_t ck_len)
+{
+    int c;
+
+    if (!(rt->bflags & WC_BOUND_START_UNBOUNDED)) {
+        c = wc_bytes_cmp(ck, ck_len, rt->start, rt->start_len);
+        if (c < 0 || (c == 0 && !(rt->bflags & WC_BOUND_START_INCL)))
+            return false;
+    }
+    if (!(rt->bflags & WC_BOUND_END_UNBOUNDED)) {
+        c = wc_bytes_cmp(ck, ck_len, rt->end, rt->end_len);
+        if (c > 0 || (c == 0 && !(rt->bflags & WC_BOUND_END_INCL)))
+            return false;
+    }
+    return true;
+}
