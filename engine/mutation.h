@@ -25,11 +25,15 @@
 
 typedef struct wc_mutation {
     uint32_t table_id;
-    wc_buf buf;       /* encoded mutation; nentries is patched in at encode time */
-    size_t count_pos; /* offset of the entries (after table id and pk) */
+    wc_buf buf;       /* encoded mutation (table id, pk, then entries at encode time) */
+    size_t count_pos; /* offset in buf after table id and pk */
     uint32_t nentries;
-    wc_buf scratch;   /* staging area for row/header blobs */
-    wc_buf entries;
+    bool bad;         /* pk too long: encode fails */
+    wc_buf entries;   /* encoded entries */
+    wc_buf scratch;   /* staging area for a row blob */
+    wc_buf ck;        /* clustering key of the row being built */
+    wc_rowb rowb;
+    uint8_t row_kind;
 } wc_mutation;
 
 /* A decoded mutation: pointers into the encoded bytes. */

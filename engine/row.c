@@ -460,19 +460,35 @@ done:
     return st;
 }
 
+static bool wc__has_prefix(const uint8_t *ck, size_t ck_len, const uint8_t *p, size_t n)
+{
+    return ck_len >= n && (n == 0 || memcmp(ck, p, n) == 0);
+}
+
+bool wc_slice_start_ok(uint8_t bflags, const uint8_t *start, size_t start_len, const uint8_t *ck,
+                       size_t ck_len)
+{
+    if (bflags & WC_BOUND_START_UNBOUNDED)
+        return true;
+    if (bflags & WC_BOUND_START_INCL)
+        return wc_bytes_cmp(ck, ck_len, start, start_len) >= 0;
+    return wc_bytes_cmp(ck, ck_len, start, start_len) > 0 &&
+           !wc__has_prefix(ck, ck_len, start, start_len);
+}
+
+bool wc_slice_end_ok(uint8_t bflags, const uint8_t *end, size_t end_len, const uint8_t *ck,
+                     size_t ck_len)
+{
+    if (bflags & WC_BOUND_END_UNBOUNDED)
+        return true;
+    if (bflags & WC_BOUND_END_INCL)
+        return wc_bytes_cmp(ck, ck_len, end, end_len) <= 0 ||
+               wc__has_prefix(ck, ck_len, end, end_len);
+    return wc_bytes_cmp(ck, ck_len, end, end_len) < 0;
+}
+
 bool wc_rt_covers(const wc_range_tombstone *rt, const uint8_t *ck, size_t ck_len)
 {
-    int c;
-
-    if (!(rt->bflags & WC_BOUND_START_UNBOUNDED)) {
-        c = wc_bytes_cmp(ck, ck_len, rt->start, rt->start_len);
-        if (c < 0 || (c == 0 && !(rt->bflags & WC_BOUND_START_INCL)))
-            return false;
-    }
-    if (!(rt->bflags & WC_BOUND_END_UNBOUNDED)) {
-        c = wc_bytes_cmp(ck, ck_len, rt->end, rt->end_len);
-        if (c > 0 || (c == 0 && !(rt->bflags & WC_BOUND_END_INCL)))
-            return false;
-    }
-    return true;
+    return wc_slice_start_ok(rt->bflags, rt->start, rt->start_len, ck, ck_len) &&
+           wc_slice_end_ok(rt->bflags, rt->end, rt->end_len, ck, ck_len);
 }

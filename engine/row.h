@@ -178,7 +178,20 @@ void wc_header_build(wc_buf *b, bool pdel, int64_t pdel_ts, uint32_t pdel_ldt,
 wc_status wc_header_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                           wc_buf *out);
 
-/* True if clustering key ck lies inside the range tombstone's bounds. */
+/*
+ * Clustering bounds are PREFIXES, as in CQL: clustering keys are
+ * concatenations of self-delimiting component encodings, and a bound names
+ * the first components.  An inclusive start admits every key >= the bound; an
+ * exclusive start also rejects keys that begin with the bound; an inclusive
+ * end admits keys <= the bound and keys that begin with it; an exclusive end
+ * admits keys < the bound (keys beginning with it sort after it).
+ */
+bool wc_slice_start_ok(uint8_t bflags, const uint8_t *start, size_t start_len, const uint8_t *ck,
+                       size_t ck_len);
+bool wc_slice_end_ok(uint8_t bflags, const uint8_t *end, size_t end_len, const uint8_t *ck,
+                     size_t ck_len);
+
+/* True if clustering key ck lies inside the range tombstone's (prefix) bounds. */
 bool wc_rt_covers(const wc_range_tombstone *rt, const uint8_t *ck, size_t ck_len);
 
 #endif /* WC_ROW_H */

@@ -228,6 +228,21 @@ static void test_header(void **state)
     assert_true(wc_rt_covers(&rts[0], k3, 1));
     assert_false(wc_rt_covers(&rts[0], k5, 1));
     assert_int_equal(wc_header_next_rt(&v, &rt), 0);
+    /* prefix semantics: an inclusive end {1} covers {1,9}; an exclusive start {1} does not */
+    {
+        uint8_t k19[] = {1, 9}, k2[] = {2};
+        wc_range_tombstone p = {.bflags = WC_BOUND_START_INCL | WC_BOUND_END_INCL,
+                                .start = k1, .start_len = 1, .end = k1, .end_len = 1};
+        assert_true(wc_rt_covers(&p, k19, 2));
+        assert_false(wc_rt_covers(&p, k2, 1));
+        p.bflags = WC_BOUND_END_INCL;
+        p.end = k2;
+        assert_false(wc_rt_covers(&p, k19, 2));
+        assert_true(wc_rt_covers(&p, k2, 1));
+        p.bflags = WC_BOUND_START_INCL;
+        assert_false(wc_rt_covers(&p, k2, 1));
+        assert_true(wc_rt_covers(&p, k19, 2));
+    }
     wc_buf_free(&a);
     wc_buf_free(&b);
     wc_buf_free(&out);

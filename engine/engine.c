@@ -1,0 +1,1223 @@
+/*
+ * engine.c - the engine of one node: catalog, manifests, recovery, the write
+ * path, memtable switches and the background flush thread.
+ *
+ * The read path lives in read.c.  Locking rules are in engine_int.h; file
+ * layouts in docs/file-formats.md.
+ */
+#include "engine_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "coding.h"
+#include "keys.h"
+#include "mutation.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define WC_CATALOG_MAGIC 0x54434357u  /* "WCCT" */
+#define WC_MANIFEST_MAGIC 0x464d4357u /* "WCMF" */
+#define WC_META_VERSION 1u
+#define WC_META_MAX_BYTES (64u << 20)
+
+static void *wc__flush_main(void *arg);
+static wc_status wc__flush_one(wc_engine *e, wc__table *t);
+
+void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    if (e->opts.log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    e->opts.log(e->opts.log_arg, level, msg);
+}
+
+void wc_engine_options_default(wc_engine_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->sync_mode = WC_SYNC_PERIODIC;
+    o->sync_period_ms = 10;
+    o->segment_bytes = 32u << 20;
+    o->memtable_bytes = 64u << 20;
+    o->block_bytes = 8192;
+    o->cache_bytes = 64u << 20;
+    o->bloom_bits = 10;
+}
+
+void wc_table_def_default(wc_table_def *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->gc_grace_seconds = 864000;
+}
+
+/* ---------------------------------------------------------------- catalog */
+
+static wc_status wc__catalog_write(wc_engine *e)
+{
+    wc_buf b;
+    char path[4200];
+    wc_status st;
+
+    wc_buf_init(&b);
+    wc_buf_put_u32(&b, WC_CATALOG_MAGIC);
+    wc_buf_put_u32(&b, WC_META_VERSION);
+    wc_buf_put_u32(&b, (uint32_t)e->ntables);
+    for (size_t i = 0; i < e->ntables; i++) {
+        const wc_table_def *d = &e->tables[i]->def;
+        wc_buf_put_u32(&b, d->id);
+        wc_buf_put_bytes(&b, d->name, strnlen(d->name, sizeof(d->name) - 1));
+        wc_buf_put_u32(&b, d->gc_grace_seconds);
+        wc_buf_put_u32(&b, d->default_ttl);
+        wc_buf_put_bytes(&b, d->options, strnlen(d->options, sizeof(d->options) - 1));
+    }
+    wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
+    st = wc_buf_status(&b);
+    if (st == WC_OK) {
+        snprintf(path, sizeof(path), "%s/catalog", e->dir);
+        st = wc_fs_write_atomic(e->fs, path, b.data, b.len);
+    }
+    wc_buf_free(&b);
+    return st;
+}
+
+static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table **out)
+{
+    wc__table *t = wc_calloc(1, sizeof(*t));
+    wc_status st;
+
+    if (t == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory creating table %u", def->id);
+    t->def = *def;
+    t->def.name[sizeof(t->def.name) - 1] = '\0';
+    t->def.options[sizeof(t->def.options) - 1] = '\0';
+    snprintf(t->dir, sizeof(t->dir), "%.4000s/t%u", e->dir, def->id);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->manifest_mu, NULL);
+    t->next_gen = 1;
+    st = wc_memtable_new(&t->active);
+    if (st != WC_OK) {
+        pthread_mutex_destroy(&t->mu);
+        pthread_mutex_destroy(&t->manifest_mu);
+        wc_free(t);
+        return st;
+    }
+    *out = t;
+    return WC_OK;
+}
+
+static void wc__table_free(wc__table *t)
+{
+    if (t == NULL)
+        return;
+    if (t->active)
+        wc_memtable_unref(t->active);
+    for (size_t i = 0; i < t->nimm; i++)
+        wc_memtable_unref(t->imm[i].mem);
+    for (size_t i = 0; i < t->nssts; i++)
+        wc_sstable_unref(t->ssts[i].t);
+    wc_free(t->imm);
+    wc_free(t->ssts);
+    pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->manifest_mu);
+    wc_free(t);
+}
+
+static wc_status wc__tables_push(wc_engine *e, wc__table *t)
+{
+    if (e->ntables == e->captables) {
+        size_t cap = e->captables ? e->captables * 2 : 8;
+        wc__table **p = wc_realloc(e->tables, cap * sizeof(*p));
+        if (p == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory adding a table");
+        e->tables = p;
+        e->captables = cap;
+    }
+    e->tables[e->ntables++] = t;
+    return WC_OK;
+}
+
+wc__table *wc__engine_find_table(wc_engine *e, uint32_t id)
+{
+    for (size_t i = 0; i < e->ntables; i++)
+        if (e->tables[i]->def.id == id)
+            return e->tables[i];
+    return NULL;
+}
+
+static wc_status wc__catalog_read(wc_engine *e)
+{
+    char path[4200];
+    uint8_t *data = NULL;
+    size_t len;
+    const uint8_t *p, *end;
+    uint32_t magic, version, n;
+    bool exists;
+    wc_status st;
+
+    snprintf(path, sizeof(path), "%s/catalog", e->dir);
+    st = e->fs->exists(e->fs, path, &exists);
+    if (st != WC_OK || !exists)
+        return st;
+    st = wc_fs_read_all(e->fs, path, WC_META_MAX_BYTES, &data, &len);
+    if (st != WC_OK)
+        return st;
+    if (len < 20 || XXH64(data, len - 8, 0) != wc_dec_u64(data + len - 8)) {
+        st = wc_error(WC_CORRUPTION, "catalog \"%s\" fails its checksum", path);
+        goto done;
+    }
+    p = data;
+    end = data + len - 8;
+    if (!wc_get_u32(&p, end, &magic) || magic != WC_CATALOG_MAGIC ||
+        !wc_get_u32(&p, end, &version) || version != WC_META_VERSION ||
+        !wc_get_u32(&p, end, &n)) {
+        st = wc_error(WC_CORRUPTION, "catalog \"%s\" has a bad header", path);
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        wc_table_def d;
+        const uint8_t *name, *opt;
+        size_t nl, ol;
+        wc__table *t;
+
+        wc_table_def_default(&d);
+        if (!wc_get_u32(&p, end, &d.id) || !wc_get_bytes(&p, end, &name, &nl) ||
+            nl >= sizeof(d.name) || !wc_get_u32(&p, end, &d.gc_grace_seconds) ||
+            !wc_get_u32(&p, end, &d.default_ttl) || !wc_get_bytes(&p, end, &opt, &ol) ||
+            ol >= sizeof(d.options)) {
+            st = wc_error(WC_CORRUPTION, "catalog \"%s\": malformed table entry %u", path, i);
+            goto done;
+        }
+        memcpy(d.name, name, nl);
+        d.name[nl] = '\0';
+        memcpy(d.options, opt, ol);
+        d.options[ol] = '\0';
+        st = wc__table_new(e, &d, &t);
+        if (st == WC_OK && (st = wc__tables_push(e, t)) != WC_OK)
+            wc__table_free(t);
+        if (st != WC_OK)
+            goto done;
+    }
+    if (p != end)
+        st = wc_error(WC_CORRUPTION, "catalog \"%s\" has trailing bytes", path);
+done:
+    wc_free(data);
+    return st;
+}
+
+/* --------------------------------------------------------------- manifests */
+
+/* REQUIRES: t->manifest_mu held.  Snapshot of the SSTable list under t->mu. */
+static wc_status wc__manifest_write(wc_engine *e, wc__table *t)
+{
+    wc_buf b;
+    char path[4200];
+    wc_status st;
+
+    wc_buf_init(&b);
+    pthread_mutex_lock(&t->mu);
+    wc_buf_put_u32(&b, WC_MANIFEST_MAGIC);
+    wc_buf_put_u32(&b, WC_META_VERSION);
+    wc_buf_put_u64(&b, t->flushed.segment);
+    wc_buf_put_u64(&b, t->flushed.offset);
+    wc_buf_put_u64(&b, t->next_gen);
+    wc_buf_put_u32(&b, (uint32_t)t->nssts);
+    for (size_t i = 0; i < t->nssts; i++)
+        wc_buf_put_u64(&b, t->ssts[i].gen);
+    pthread_mutex_unlock(&t->mu);
+    wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
+    st = wc_buf_status(&b);
+    if (st == WC_OK) {
+        snprintf(path, sizeof(path), "%s/manifest", t->dir);
+        st = wc_fs_write_atomic(e->fs, path, b.data, b.len);
+    }
+    wc_buf_free(&b);
+    return st;
+}
+
+static void wc__sst_path(const wc__table *t, uint64_t gen, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%llu.sst", t->dir, (unsigned long long)gen);
+}
+
+static wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen)
+{
+    if (t->nssts == t->capssts) {
+        size_t cap = t->capssts ? t->capssts * 2 : 8;
+        wc__sst *p = wc_realloc(t->ssts, cap * sizeof(*p));
+        if (p == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory adding an SSTable");
+        t->ssts = p;
+        t->capssts = cap;
+    }
+    t->ssts[t->nssts].t = s;
+    t->ssts[t->nssts].gen = gen;
+    t->nssts++;
+    return WC_OK;
+}
+
+typedef struct wc__cleanup_ctx {
+    wc_engine *e;
+    wc__table *t;
+    char **names;
+    size_t n, cap;
+    bool oom;
+} wc__cleanup_ctx;
+
+static int wc__collect_name(void *arg, const char *name)
+{
+    wc__cleanup_ctx *c = arg;
+
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        char **p = wc_realloc(c->names, cap * sizeof(*p));
+        if (p == NULL) {
+            c->oom = true;
+            return 1;
+        }
+        c->names = p;
+        c->cap = cap;
+    }
+    c->names[c->n] = wc_strdup(name);
+    if (c->names[c->n] == NULL) {
+        c->oom = true;
+        return 1;
+    }
+    c->n++;
+    return 0;
+}
+
+static void wc__free_names(wc__cleanup_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        wc_free(c->names[i]);
+    wc_free(c->names);
+}
+
+/* Load a table's manifest, open its SSTables, remove files a crash left behind. */
+static wc_status wc__table_load(wc_engine *e, wc__table *t)
+{
+    char path[4200];
+    uint8_t *data = NULL;
+    size_t len;
+    const uint8_t *p, *end;
+    uint32_t magic, version, n;
+    bool exists;
+    wc__cleanup_ctx c = {.e = e, .t = t};
+    wc_status st;
+
+    st = wc_fs_mkdirs(e->fs, t->dir);
+    if (st != WC_OK)
+        return st;
+    snprintf(path, sizeof(path), "%s/manifest", t->dir);
+    st = e->fs->exists(e->fs, path, &exists);
+    if (st != WC_OK)
+        return st;
+    if (exists) {
+        st = wc_fs_read_all(e->fs, path, WC_META_MAX_BYTES, &data, &len);
+        if (st != WC_OK)
+            return st;
+        if (len < 44 || XXH64(data, len - 8, 0) != wc_dec_u64(data + len - 8)) {
+            st = wc_error(WC_CORRUPTION, "manifest \"%s\" fails its checksum", path);
+            goto done;
+        }
+        p = data;
+        end = data + len - 8;
+        if (!wc_get_u32(&p, end, &magic) || magic != WC_MANIFEST_MAGIC ||
+            !wc_get_u32(&p, end, &version) || version != WC_META_VERSION ||
+            !wc_get_u64(&p, end, &t->flushed.segment) ||
+            !wc_get_u64(&p, end, &t->flushed.offset) || !wc_get_u64(&p, end, &t->next_gen) ||
+            !wc_get_u32(&p, end, &n) || (uint64_t)n * 8 != (uint64_t)(end - p)) {
+            st = wc_error(WC_CORRUPTION, "manifest \"%s\" is malformed", path);
+            goto done;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t gen;
+            wc_sstable *s;
+            char sp[4200];
+
+            wc_get_u64(&p, end, &gen);
+            wc__sst_path(t, gen, sp, sizeof(sp));
+            st = wc_sstable_open(e->fs, sp, e->cache, atomic_fetch_add(&e->next_file_id, 1), &s);
+            if (st != WC_OK)
+                goto done;
+            st = wc__ssts_push(t, s, gen);
+            if (st != WC_OK) {
+                wc_sstable_unref(s);
+                goto done;
+            }
+        }
+    }
+    /* remove temporaries and SSTables the manifest does not list */
+    st = e->fs->list(e->fs, t->dir, wc__collect_name, &c);
+    if (st == WC_OK && c.oom)
+        st = wc_error(WC_NO_MEMORY, "out of memory listing \"%s\"", t->dir);
+    for (size_t i = 0; st == WC_OK && i < c.n; i++) {
+        const char *name = c.names[i];
+        size_t nl = strlen(name);
+        bool keep = strcmp(name, "manifest") == 0;
+        char fp[4200];
+
+        if (!keep && nl > 4 && strcmp(name + nl - 4, ".sst") == 0) {
+            unsigned long long gen = strtoull(name, NULL, 10);
+            for (size_t j = 0; j < t->nssts; j++)
+                if (t->ssts[j].gen == gen)
+                    keep = true;
+        }
+        if (keep)
+            continue;
+        snprintf(fp, sizeof(fp), "%s/%s", t->dir, name);
+        wc__engine_log(e, WC_LOG_INFO, "removing leftover file \"%s\"", fp);
+        e->fs->unlink(e->fs, fp);
+    }
+done:
+    wc__free_names(&c);
+    wc_free(data);
+    return st;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* Apply one encoded mutation to its table's active memtable. REQUIRES: write_mu. */
+static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len)
+{
+    wc_mutation_view v;
+    wc_mutation_entry en;
+    int64_t token;
+    int r;
+    wc_status st;
+
+    st = wc_mutation_parse(mut, len, &v);
+    if (st != WC_OK)
+        return st;
+    token = wc_token(v.pk, v.pk_len);
+    while ((r = wc_mutation_next(&v, &en)) == 1) {
+        wc_buf_reset(&e->key);
+        wc_key_build(&e->key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
+        if ((st = wc_buf_status(&e->key)) != WC_OK)
+            return st;
+        st = wc_memtable_put(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
+        if (st != WC_OK)
+            return st;
+    }
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed mutation entry");
+    return WC_OK;
+}
+
+/* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
+static wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    wc_batch_view bv;
+    const uint8_t *mut;
+    size_t ml;
+    int r;
+    wc_status st;
+
+    if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
+        return wc_error(WC_INVALID_ARGUMENT, "malformed mutation batch");
+    while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        wc_mutation_view v;
+        wc_mutation_entry en;
+        int r2;
+
+        if (wc_mutation_parse(mut, ml, &v) != WC_OK)
+            return wc_error(WC_INVALID_ARGUMENT, "malformed mutation");
+        if (wc__engine_find_table(e, v.table_id) == NULL)
+            return wc_error(WC_NOT_FOUND, "table %u does not exist", v.table_id);
+        while ((r2 = wc_mutation_next(&v, &en)) == 1)
+            ;
+        if (r2 < 0)
+            return wc_error(WC_INVALID_ARGUMENT, "malformed entry in a mutation of table %u",
+                            v.table_id);
+    }
+    if (r < 0)
+        return wc_error(WC_INVALID_ARGUMENT, "malformed mutation batch");
+    return WC_OK;
+}
+
+/* Switch t's active memtable for a new one. REQUIRES: write_mu. */
+static wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
+{
+    wc_memtable *fresh;
+    wc_clpos now = e->log ? wc_commitlog_current(e->log) : (wc_clpos){0, 0};
+    wc_status st;
+
+    st = wc_memtable_new(&fresh);
+    if (st != WC_OK)
+        return st;
+    pthread_mutex_lock(&t->mu);
+    if (t->nimm == t->capimm) {
+        size_t cap = t->capimm ? t->capimm * 2 : 4;
+        wc__imm *p = wc_realloc(t->imm, cap * sizeof(*p));
+        if (p == NULL) {
+            pthread_mutex_unlock(&t->mu);
+            wc_memtable_unref(fresh);
+            return wc_error(WC_NO_MEMORY, "out of memory switching memtables");
+        }
+        t->imm = p;
+        t->capimm = cap;
+    }
+    t->imm[t->nimm].mem = t->active;
+    t->imm[t->nimm].start = t->active_start;
+    t->imm[t->nimm].end = now;
+    t->nimm++;
+    t->active = fresh;
+    t->active_start = now;
+    t->active_used = false;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_lock(&e->flush_mu);
+    pthread_cond_broadcast(&e->flush_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+    return WC_OK;
+}
+
+/* Apply a validated batch to memtables, switching full ones. REQUIRES: write_mu, tables_mu. */
+static wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
+                                     bool replay)
+{
+    wc_batch_view bv;
+    const uint8_t *mut;
+    size_t ml;
+    int r;
+    wc_status st;
+
+    if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
+        return st;
+    while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        uint32_t id;
+        wc__table *t;
+
+        if (ml < 4)
+            return wc_error(WC_CORRUPTION, "malformed mutation in batch");
+        id = wc_dec_u32(mut);
+        t = wc__engine_find_table(e, id);
+        if (t == NULL)
+            continue; /* replay of a dropped table */
+        if (replay && wc_clpos_cmp(pos, t->flushed) < 0)
+            continue; /* already in an SSTable */
+        if (!t->active_used) {
+            t->active_used = true;
+            if (replay)
+                t->active_start = pos;
+        }
+        st = wc__apply_mutation(e, t, mut, ml);
+        if (st != WC_OK)
+            return st;
+        if (wc_memtable_memory(t->active) >= e->opts.memtable_bytes) {
+            if (replay) {
+                /* flush synchronously during recovery: nothing else runs yet */
+                st = wc__switch_memtable(e, t);
+                if (st == WC_OK) {
+                    t->imm[t->nimm - 1].end = (wc_clpos){pos.segment, pos.offset + 1};
+                    t->active_start = t->imm[t->nimm - 1].end;
+                    st = wc__flush_one(e, t);
+                }
+            } else {
+                st = wc__switch_memtable(e, t);
+            }
+            if (st != WC_OK)
+                return st;
+        }
+    }
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed mutation batch");
+    return WC_OK;
+}
+
+static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    wc_clpos pos;
+    wc_status st;
+
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_rdlock(&e->tables_mu);
+    st = wc__validate_batch(e, rec, len);
+    if (st == WC_OK)
+        st = wc_commitlog_append(e->log, rec, len, &pos);
+    if (st == WC_OK)
+        st = wc__apply_batch_mem(e, rec, len, pos, false);
+    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->write_mu);
+    if (st == WC_OK)
+        st = wc_commitlog_sync_to(e->log, pos);
+    return st;
+}
+
+wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    return wc__apply_record(e, rec, len);
+}
+
+wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
+{
+    wc_buf rec;
+    wc_status st = WC_OK;
+
+    wc_buf_init(&rec);
+    wc_batch_begin(&rec, (uint32_t)n);
+    for (size_t i = 0; i < n && st == WC_OK; i++) {
+        const uint8_t *p;
+        size_t len;
+        st = wc_mutation_encode(muts[i], &p, &len);
+        if (st == WC_OK)
+            wc_batch_add(&rec, p, len);
+    }
+    if (st == WC_OK)
+        st = wc_buf_status(&rec);
+    if (st == WC_OK)
+        st = wc__apply_record(e, rec.data, rec.len);
+    wc_buf_free(&rec);
+    return st;
+}
+
+/* ---------------------------------------------------------------- flushing */
+
+/* Position before which no table needs the commit log any more. */
+static wc_clpos wc__log_needed_from(wc_engine *e)
+{
+    wc_clpos min = wc_commitlog_current(e->log);
+
+    pthread_rwlock_rdlock(&e->tables_mu);
+    for (size_t i = 0; i < e->ntables; i++) {
+        wc__table *t = e->tables[i];
+        pthread_mutex_lock(&t->mu);
+        if (t->nimm > 0 && wc_clpos_cmp(t->imm[0].start, min) < 0)
+            min = t->imm[0].start;
+        else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
+            min = t->active_start;
+        pthread_mutex_unlock(&t->mu);
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    return min;
+}
+
+/* Flush t's oldest immutable memtable to an SSTable and publish it. */
+static wc_status wc__flush_one(wc_engine *e, wc__table *t)
+{
+    wc__imm imm;
+    wc_iter *it = NULL;
+    wc_sstable_writer *w = NULL;
+    wc_sstable *s = NULL;
+    wc_sstable_options so;
+    uint64_t gen;
+    char path[4200];
+    wc_status st;
+
+    pthread_mutex_lock(&t->manifest_mu);
+    pthread_mutex_lock(&t->mu);
+    if (t->nimm == 0 || t->dropped) {
+        pthread_mutex_unlock(&t->mu);
+        pthread_mutex_unlock(&t->manifest_mu);
+        return WC_OK;
+    }
+    imm = t->imm[0];
+    wc_memtable_ref(imm.mem);
+    gen = t->next_gen++;
+    pthread_mutex_unlock(&t->mu);
+
+    if (wc_memtable_entries(imm.mem) > 0) {
+        wc_sstable_options_default(&so);
+        so.block_size = e->opts.block_bytes;
+        so.bloom_bits_per_key = e->opts.bloom_bits;
+        wc__sst_path(t, gen, path, sizeof(path));
+        st = wc_sstable_writer_open(e->fs, path, &so, &w);
+        if (st != WC_OK)
+            goto fail;
+        it = wc_memtable_iter(imm.mem);
+        if (it == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory flushing table %u", t->def.id);
+            goto fail;
+        }
+        for (wc_iter_seek_first(it); wc_iter_valid(it); wc_iter_next(it)) {
+            size_t kl, vl;
+            const uint8_t *k = wc_iter_key(it, &kl), *v = wc_iter_value(it, &vl);
+            st = wc_sstable_writer_add(w, k, kl, v, vl);
+            if (st != WC_OK)
+                goto fail;
+        }
+        wc_iter_destroy(it);
+        it = NULL;
+        st = wc_sstable_writer_finish(w, NULL);
+        w = NULL;
+        if (st != WC_OK)
+            goto fail;
+        st = wc_sstable_open(e->fs, path, e->cache, atomic_fetch_add(&e->next_file_id, 1), &s);
+        if (st != WC_OK)
+            goto fail;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (s) {
+        st = wc__ssts_push(t, s, gen);
+        if (st != WC_OK) {
+            pthread_mutex_unlock(&t->mu);
+            goto fail;
+        }
+        s = NULL;
+    }
+    t->flushed = imm.end;
+    memmove(&t->imm[0], &t->imm[1], (t->nimm - 1) * sizeof(t->imm[0]));
+    t->nimm--;
+    pthread_mutex_unlock(&t->mu);
+    wc_memtable_unref(imm.mem); /* the list's reference */
+    st = wc__manifest_write(e, t);
+    pthread_mutex_unlock(&t->manifest_mu);
+    wc_memtable_unref(imm.mem); /* ours */
+    if (st == WC_OK && e->log)
+        st = wc_commitlog_discard_before(e->log, wc__log_needed_from(e));
+    pthread_mutex_lock(&e->flush_mu);
+    e->flushes_done++;
+    pthread_cond_broadcast(&e->flush_done_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+    return st;
+fail:
+    wc_iter_destroy(it);
+    if (w)
+        wc_sstable_writer_abort(w);
+    if (s)
+        wc_sstable_unref(s);
+    pthread_mutex_unlock(&t->manifest_mu);
+    wc_memtable_unref(imm.mem);
+    return st;
+}
+
+/* Any table with an immutable memtable waiting? Returns it (referenced by tables array). */
+static wc__table *wc__pick_flush(wc_engine *e)
+{
+    wc__table *found = NULL;
+
+    for (size_t i = 0; i < e->ntables && !found; i++) {
+        wc__table *t = e->tables[i];
+        pthread_mutex_lock(&t->mu);
+        if (t->nimm > 0)
+            found = t;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return found;
+}
+
+static void *wc__flush_main(void *arg)
+{
+    wc_engine *e = arg;
+
+    for (;;) {
+        wc__table *t;
+        wc_status st;
+
+        pthread_rwlock_rdlock(&e->tables_mu);
+        t = wc__pick_flush(e);
+        if (t) {
+            st = wc__flush_one(e, t);
+            pthread_rwlock_unlock(&e->tables_mu);
+            if (st != WC_OK) {
+                wc__engine_log(e, WC_LOG_ERROR, "flush of table %u failed: %s (%s); will retry",
+                               t->def.id, wc_status_name(st), wc_last_error());
+                pthread_mutex_lock(&e->flush_mu);
+                if (e->bg_status == WC_OK)
+                    e->bg_status = st;
+                if (!e->stopping) {
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    ts.tv_sec += 1;
+                    pthread_cond_timedwait(&e->flush_cv, &e->flush_mu, &ts);
+                }
+                pthread_mutex_unlock(&e->flush_mu);
+                pthread_mutex_lock(&e->flush_mu);
+                if (e->stopping) {
+                    pthread_mutex_unlock(&e->flush_mu);
+                    return NULL;
+                }
+                pthread_mutex_unlock(&e->flush_mu);
+            }
+            continue;
+        }
+        pthread_rwlock_unlock(&e->tables_mu);
+        pthread_mutex_lock(&e->flush_mu);
+        if (e->stopping) {
+            pthread_mutex_unlock(&e->flush_mu);
+            return NULL;
+        }
+        {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&e->flush_cv, &e->flush_mu, &ts);
+        }
+        pthread_mutex_unlock(&e->flush_mu);
+    }
+}
+
+wc_status wc_engine_flush(wc_engine *e, uint32_t table_id, bool wait)
+{
+    wc_status st = WC_OK;
+    bool found = false;
+
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_rdlock(&e->tables_mu);
+    for (size_t i = 0; i < e->ntables && st == WC_OK; i++) {
+        wc__table *t = e->tables[i];
+        if (table_id != 0 && t->def.id != table_id)
+            continue;
+        found = true;
+        if (t->active_used && wc_memtable_entries(t->active) > 0)
+            st = wc__switch_memtable(e, t);
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->write_mu);
+    if (st != WC_OK)
+        return st;
+    if (!found && table_id != 0)
+        return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    if (!wait)
+        return WC_OK;
+    /* do the work in this thread too: flushes of one table serialize on manifest_mu */
+    for (;;) {
+        wc__table *t = NULL;
+        pthread_rwlock_rdlock(&e->tables_mu);
+        for (size_t i = 0; i < e->ntables && !t; i++) {
+            wc__table *c = e->tables[i];
+            if (table_id != 0 && c->def.id != table_id)
+                continue;
+            pthread_mutex_lock(&c->mu);
+            if (c->nimm > 0)
+                t = c;
+            pthread_mutex_unlock(&c->mu);
+        }
+        if (t == NULL) {
+            pthread_rwlock_unlock(&e->tables_mu);
+            return WC_OK;
+        }
+        st = wc__flush_one(e, t);
+        pthread_rwlock_unlock(&e->tables_mu);
+        if (st != WC_OK)
+            return st;
+    }
+}
+
+/* ---------------------------------------------------------------- tables */
+
+wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
+{
+    wc__table *t;
+    wc_status st;
+
+    if (def->id == 0)
+        return wc_error(WC_INVALID_ARGUMENT, "table id 0 is reserved");
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    t = wc__engine_find_table(e, def->id);
+    if (t) {
+        st = strcmp(t->def.name, def->name) == 0
+                 ? WC_OK
+                 : wc_error(WC_EXISTS, "table id %u is already used by \"%s\"", def->id,
+                            t->def.name);
+        goto done;
+    }
+    st = wc__table_new(e, def, &t);
+    if (st != WC_OK)
+        goto done;
+    t->flushed = wc_commitlog_current(e->log);
+    t->active_start = t->flushed;
+    st = wc_fs_mkdirs(e->fs, t->dir);
+    if (st == WC_OK)
+        st = wc__tables_push(e, t);
+    if (st != WC_OK) {
+        wc__table_free(t);
+        goto done;
+    }
+    pthread_mutex_lock(&t->manifest_mu);
+    st = wc__manifest_write(e, t);
+    pthread_mutex_unlock(&t->manifest_mu);
+    if (st == WC_OK)
+        st = wc__catalog_write(e);
+    if (st != WC_OK) {
+        e->ntables--;
+        wc__table_free(t);
+    }
+done:
+    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->write_mu);
+    return st;
+}
+
+wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
+{
+    wc__table *t;
+    wc_table_def old;
+    wc_status st;
+
+    pthread_rwlock_wrlock(&e->tables_mu);
+    t = wc__engine_find_table(e, def->id);
+    if (t == NULL) {
+        st = wc_error(WC_NOT_FOUND, "table %u does not exist", def->id);
+    } else {
+        old = t->def;
+        t->def = *def;
+        st = wc__catalog_write(e);
+        if (st != WC_OK)
+            t->def = old;
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    return st;
+}
+
+static int wc__unlink_each(void *arg, const char *name)
+{
+    wc__cleanup_ctx *c = arg;
+    return wc__collect_name(c, name);
+}
+
+wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
+{
+    wc__table *t = NULL;
+    wc__cleanup_ctx c = {0};
+    wc_status st;
+    size_t i;
+
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    for (i = 0; i < e->ntables; i++)
+        if (e->tables[i]->def.id == table_id)
+            t = e->tables[i];
+    if (t == NULL) {
+        pthread_rwlock_unlock(&e->tables_mu);
+        pthread_mutex_unlock(&e->write_mu);
+        return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    }
+    for (i = 0; e->tables[i] != t; i++)
+        ;
+    memmove(&e->tables[i], &e->tables[i + 1], (e->ntables - i - 1) * sizeof(e->tables[0]));
+    e->ntables--;
+    st = wc__catalog_write(e);
+    if (st != WC_OK) {
+        /* put it back: the catalog still lists it */
+        e->tables[e->ntables++] = t;
+        pthread_rwlock_unlock(&e->tables_mu);
+        pthread_mutex_unlock(&e->write_mu);
+        return st;
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->write_mu);
+
+    /* the catalog no longer lists it: remove its files (a crash here leaves a dir open() removes) */
+    pthread_mutex_lock(&t->manifest_mu);
+    pthread_mutex_lock(&t->mu);
+    t->dropped = true;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&t->manifest_mu);
+    for (i = 0; i < t->nssts; i++)
+        wc_sstable_mark_obsolete(t->ssts[i].t);
+    e->fs->list(e->fs, t->dir, wc__unlink_each, &c);
+    for (i = 0; i < c.n; i++) {
+        char fp[4200];
+        if (strstr(c.names[i], ".sst") && !strstr(c.names[i], ".tmp"))
+            continue; /* unlinked when the last reader lets go */
+        snprintf(fp, sizeof(fp), "%s/%s", t->dir, c.names[i]);
+        e->fs->unlink(e->fs, fp);
+    }
+    wc__free_names(&c);
+    {
+        char dir[sizeof(t->dir)];
+        memcpy(dir, t->dir, sizeof(dir));
+        wc__table_free(t);
+        e->fs->rmdir(e->fs, dir);
+    }
+    return WC_OK;
+}
+
+wc_status wc_engine_get_table(wc_engine *e, uint32_t table_id, wc_table_def *out)
+{
+    wc__table *t;
+    wc_status st = WC_OK;
+
+    pthread_rwlock_rdlock(&e->tables_mu);
+    t = wc__engine_find_table(e, table_id);
+    if (t)
+        *out = t->def;
+    else
+        st = wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    pthread_rwlock_unlock(&e->tables_mu);
+    return st;
+}
+
+wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n)
+{
+    wc_status st = WC_OK;
+
+    pthread_rwlock_rdlock(&e->tables_mu);
+    *ids = wc_malloc((e->ntables ? e->ntables : 1) * sizeof(uint32_t));
+    if (*ids == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory listing tables");
+    } else {
+        for (size_t i = 0; i < e->ntables; i++)
+            (*ids)[i] = e->tables[i]->def.id;
+        *n = e->ntables;
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    return st;
+}
+
+wc_status wc__sources_acquire(wc_engine *e, uint32_t table_id, wc__sources *s)
+{
+    wc__table *t;
+    wc_status st = WC_OK;
+
+    memset(s, 0, sizeof(*s));
+    pthread_rwlock_rdlock(&e->tables_mu);
+    t = wc__engine_find_table(e, table_id);
+    if (t == NULL) {
+        pthread_rwlock_unlock(&e->tables_mu);
+        return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    }
+    s->gc_grace = t->def.gc_grace_seconds;
+    pthread_mutex_lock(&t->mu);
+    s->mems = wc_malloc((t->nimm + 1) * sizeof(*s->mems));
+    s->ssts = wc_malloc((t->nssts + 1) * sizeof(*s->ssts));
+    if (s->mems == NULL || s->ssts == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
+    } else {
+        s->mems[s->nmems++] = t->active;
+        wc_memtable_ref(t->active);
+        for (size_t i = t->nimm; i-- > 0;) {
+            s->mems[s->nmems++] = t->imm[i].mem;
+            wc_memtable_ref(t->imm[i].mem);
+        }
+        for (size_t i = t->nssts; i-- > 0;) {
+            s->ssts[s->nssts++] = t->ssts[i].t;
+            wc_sstable_ref(t->ssts[i].t);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    pthread_rwlock_unlock(&e->tables_mu);
+    if (st != WC_OK)
+        wc__sources_release(s);
+    return st;
+}
+
+void wc__sources_release(wc__sources *s)
+{
+    for (size_t i = 0; i < s->nmems; i++)
+        wc_memtable_unref(s->mems[i]);
+    for (size_t i = 0; i < s->nssts; i++)
+        wc_sstable_unref(s->ssts[i]);
+    wc_free(s->mems);
+    wc_free(s->ssts);
+    memset(s, 0, sizeof(*s));
+}
+
+wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats *out)
+{
+    wc__table *t;
+
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&e->tables_mu);
+    t = wc__engine_find_table(e, table_id);
+    if (t == NULL) {
+        pthread_rwlock_unlock(&e->tables_mu);
+        return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    }
+    pthread_mutex_lock(&t->mu);
+    out->memtable_bytes = wc_memtable_memory(t->active);
+    out->memtable_entries = wc_memtable_entries(t->active);
+    for (size_t i = 0; i < t->nimm; i++) {
+        out->memtable_bytes += wc_memtable_memory(t->imm[i].mem);
+        out->memtable_entries += wc_memtable_entries(t->imm[i].mem);
+    }
+    out->pending_flushes = t->nimm;
+    out->sstable_count = t->nssts;
+    for (size_t i = 0; i < t->nssts; i++) {
+        const wc_sstable_stats *ss = wc_sstable_get_stats(t->ssts[i].t);
+        out->sstable_bytes += ss->file_bytes;
+        out->partitions_estimate += ss->partitions;
+        out->rows_estimate += ss->rows;
+        out->tombstones += ss->tombstones;
+    }
+    pthread_mutex_unlock(&t->mu);
+    pthread_rwlock_unlock(&e->tables_mu);
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+typedef struct wc__replay_ctx {
+    wc_engine *e;
+    uint64_t records;
+} wc__replay_ctx;
+
+static wc_status wc__replay_record(void *arg, wc_clpos pos, const uint8_t *rec, size_t len)
+{
+    wc__replay_ctx *c = arg;
+    wc_status st;
+
+    c->records++;
+    st = wc__apply_batch_mem(c->e, rec, len, pos, true);
+    if (st == WC_CORRUPTION)
+        return wc_error(WC_CORRUPTION,
+                        "commit-log record at segment %llu offset %llu passes its checksum but "
+                        "is not a valid mutation batch",
+                        (unsigned long long)pos.segment, (unsigned long long)pos.offset);
+    return st;
+}
+
+/* Remove directories of tables the catalog no longer lists (a drop interrupted by a crash). */
+static int wc__collect_dirs(void *arg, const char *name)
+{
+    return wc__collect_name(arg, name);
+}
+
+static void wc__remove_dropped(wc_engine *e)
+{
+    wc__cleanup_ctx c = {0};
+
+    e->fs->list(e->fs, e->dir, wc__collect_dirs, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        const char *name = c.names[i];
+        char *endp;
+        unsigned long id;
+
+        if (name[0] != 't' || name[1] == '\0')
+            continue;
+        id = strtoul(name + 1, &endp, 10);
+        if (*endp != '\0' || wc__engine_find_table(e, (uint32_t)id))
+            continue;
+        {
+            wc__cleanup_ctx f = {0};
+            char dir[4200];
+            snprintf(dir, sizeof(dir), "%s/%s", e->dir, name);
+            e->fs->list(e->fs, dir, wc__collect_name, &f);
+            for (size_t j = 0; j < f.n; j++) {
+                char fp[4400];
+                snprintf(fp, sizeof(fp), "%s/%s", dir, f.names[j]);
+                e->fs->unlink(e->fs, fp);
+            }
+            wc__free_names(&f);
+            e->fs->rmdir(e->fs, dir);
+            wc__engine_log(e, WC_LOG_INFO, "removed files of dropped table %lu", id);
+        }
+    }
+    wc__free_names(&c);
+}
+
+wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
+{
+    wc_engine *e;
+    wc_commitlog_options co;
+    wc__replay_ctx rc;
+    char logdir[4200];
+    wc_status st;
+
+    if (opts->dir == NULL || strlen(opts->dir) >= sizeof(e->dir) - 64)
+        return wc_error(WC_INVALID_ARGUMENT, "engine directory missing or too long");
+    e = wc_calloc(1, sizeof(*e));
+    if (e == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory opening the engine");
+    e->opts = *opts;
+    if (e->opts.sync_period_ms == 0)
+        e->opts.sync_period_ms = 10;
+    if (e->opts.segment_bytes == 0)
+        e->opts.segment_bytes = 32u << 20;
+    if (e->opts.memtable_bytes == 0)
+        e->opts.memtable_bytes = 64u << 20;
+    if (e->opts.block_bytes == 0)
+        e->opts.block_bytes = 8192;
+    if (e->opts.bloom_bits == 0)
+        e->opts.bloom_bits = 10;
+    snprintf(e->dir, sizeof(e->dir), "%s", opts->dir);
+    e->opts.dir = e->dir;
+    e->fs = opts->fs ? opts->fs : wc_fs_posix();
+    atomic_init(&e->next_file_id, 1);
+    pthread_rwlock_init(&e->tables_mu, NULL);
+    pthread_mutex_init(&e->write_mu, NULL);
+    pthread_mutex_init(&e->flush_mu, NULL);
+    pthread_cond_init(&e->flush_cv, NULL);
+    pthread_cond_init(&e->flush_done_cv, NULL);
+    wc_buf_init(&e->rec);
+    wc_buf_init(&e->key);
+
+    st = wc_fs_mkdirs(e->fs, e->dir);
+    if (st != WC_OK)
+        goto fail;
+    if (e->opts.cache_bytes > 0 && (st = wc_block_cache_new(e->opts.cache_bytes, &e->cache)) != WC_OK)
+        goto fail;
+    if ((st = wc__catalog_read(e)) != WC_OK)
+        goto fail;
+    for (size_t i = 0; i < e->ntables; i++)
+        if ((st = wc__table_load(e, e->tables[i])) != WC_OK)
+            goto fail;
+    wc__remove_dropped(e);
+
+    memset(&co, 0, sizeof(co));
+    snprintf(logdir, sizeof(logdir), "%s/commitlog", e->dir);
+    co.fs = e->fs;
+    co.dir = logdir;
+    co.mode = e->opts.sync_mode;
+    co.period_ms = e->opts.sync_period_ms;
+    co.segment_size = e->opts.segment_bytes;
+    co.log = e->opts.log;
+    co.log_arg = e->opts.log_arg;
+    rc.e = e;
+    rc.records = 0;
+    pthread_mutex_lock(&e->write_mu);
+    st = wc_commitlog_open(&co, wc__replay_record, &rc, &e->log);
+    pthread_mutex_unlock(&e->write_mu);
+    if (st != WC_OK)
+        goto fail;
+    for (size_t i = 0; i < e->ntables; i++) {
+        wc__table *t = e->tables[i];
+        if (!t->active_used)
+            t->active_start = wc_commitlog_current(e->log);
+    }
+    if (rc.records)
+        wc__engine_log(e, WC_LOG_INFO, "replayed %llu commit-log records",
+                       (unsigned long long)rc.records);
+    if (pthread_create(&e->flush_thread, NULL, wc__flush_main, e) != 0) {
+        st = wc_error(WC_NO_MEMORY, "could not start the flush thread");
+        goto fail;
+    }
+    e->flush_started = true;
+    *out = e;
+    return WC_OK;
+fail:
+    wc_engine_close(e);
+    return st;
+}
+
+void wc_engine_close(wc_engine *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->flush_mu);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->flush_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+    if (e->flush_started)
+        pthread_join(e->flush_thread, NULL);
+    if (e->log)
+        wc_commitlog_close(e->log);
+    for (size_t i = 0; i < e->ntables; i++)
+        wc__table_free(e->tables[i]);
+    wc_free(e->tables);
+    if (e->cache)
+        wc_block_cache_free(e->cache);
+    wc_buf_free(&e->rec);
+    wc_buf_free(&e->key);
+    pthread_rwlock_destroy(&e->tables_mu);
+    pthread_mutex_destroy(&e->write_mu);
+    pthread_mutex_destroy(&e->flush_mu);
+    pthread_cond_destroy(&e->flush_cv);
+    pthread_cond_destroy(&e->flush_done_cv);
+    wc_free(e);
+}

@@ -1,0 +1,702 @@
+/*
+ * read.c - the read path: single-partition slices and token-order scans.
+ *
+ * A read takes references on the table's memtables and SSTables, drops
+ * SSTables that cannot hold the partition (token bounds, bloom filter), and
+ * walks a merging iterator over the rest.  For each partition it first
+ * reconciles the partition header (partition deletion and range
+ * tombstones), then the static row, then the rows of the clustering slice
+ * in the requested direction; every row is reconciled across sources,
+ * shadowed by the tombstones that cover it, and stripped of expired and
+ * deleted cells.  Results are copied into the page, so the page outlives
+ * the sources.  Paging state: u8 version, bytes last flat key, varint rows
+ * already returned in that key's partition.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "coding.h"
+#include "keys.h"
+#include "merge.h"
+#include "row.h"
+
+#define WC_PAGING_VERSION 1
+#define WC_DEFAULT_PAGE_ROWS 1000
+#define WC_CHUNK_BYTES (64u * 1024)
+
+typedef struct wc__page_priv {
+    wc_result_row *rows;
+    size_t caprows;
+    size_t *cell_start; /* per row: index of its first cell */
+    wc_cell *cells;
+    size_t ncells, capcells;
+    uint8_t **chunks;
+    size_t nchunks, capchunks;
+    size_t chunk_used, chunk_cap;
+} wc__page_priv;
+
+typedef struct wc__rd {
+    wc_engine *e;
+    const wc_read_request *req;
+    int64_t now;
+    wc_merge *m;
+    wc_page *page;
+    wc__page_priv *pp;
+    wc_read_counters counters;
+    wc_buf mbuf[2];  /* reconciliation scratch */
+    wc_buf target;   /* seek targets */
+    wc_buf hdr;      /* the current partition's reconciled header */
+    wc_buf last_key; /* last emitted key (paging) */
+    bool has_hdr;
+    int64_t pdel_ts;
+    wc_range_tombstone *rts;
+    size_t nrts, caprts;
+    uint64_t rows_total;
+    uint64_t rows_in_part;
+    size_t page_rows;
+    bool stop;       /* page full or limit reached */
+    bool limit_hit;
+    wc_status st;
+} wc__rd;
+
+/* ---------------------------------------------------------------- page memory */
+
+static void *wc__page_alloc(wc__page_priv *pp, size_t n)
+{
+    void *p;
+
+    n = (n + 7) & ~(size_t)7;
+    if (pp->chunk_cap - pp->chunk_used < n || pp->nchunks == 0) {
+        size_t cap = n > WC_CHUNK_BYTES ? n : WC_CHUNK_BYTES;
+        uint8_t *c;
+        if (pp->nchunks == pp->capchunks) {
+            size_t nc = pp->capchunks ? pp->capchunks * 2 : 8;
+            uint8_t **a = wc_realloc(pp->chunks, nc * sizeof(*a));
+            if (a == NULL)
+                return NULL;
+            pp->chunks = a;
+            pp->capchunks = nc;
+        }
+        c = wc_malloc(cap);
+        if (c == NULL)
+            return NULL;
+        pp->chunks[pp->nchunks++] = c;
+        pp->chunk_used = 0;
+        pp->chunk_cap = cap;
+    }
+    p = pp->chunks[pp->nchunks - 1] + pp->chunk_used;
+    pp->chunk_used += n;
+    return p;
+}
+
+static const uint8_t *wc__page_copy(wc__page_priv *pp, const uint8_t *src, size_t n, bool *oom)
+{
+    uint8_t *p;
+
+    if (n == 0)
+        return (const uint8_t *)"";
+    p = wc__page_alloc(pp, n);
+    if (p == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(p, src, n);
+    return p;
+}
+
+void wc_page_free(wc_page *p)
+{
+    wc__page_priv *pp;
+
+    if (p == NULL)
+        return;
+    pp = p->priv;
+    if (pp) {
+        for (size_t i = 0; i < pp->nchunks; i++)
+            wc_free(pp->chunks[i]);
+        wc_free(pp->chunks);
+        wc_free(pp->rows);
+        wc_free(pp->cell_start);
+        wc_free(pp->cells);
+        wc_free(pp);
+    }
+    wc_free(p->paging_state);
+    wc_free(p);
+}
+
+/* ---------------------------------------------------------------- reconciliation */
+
+/* Reconcile every source's value at the merge position; *out points to the result. */
+static wc_status wc__reconcile(wc__rd *rd, uint8_t kind, const uint8_t **out, size_t *len)
+{
+    size_t n;
+    const wc_merge_value *v = wc_merge_values(rd->m, &n);
+    const uint8_t *cur = v[0].data;
+    size_t curlen = v[0].len;
+    int which = 0;
+
+    for (size_t i = 1; i < n; i++) {
+        wc_buf *dst = &rd->mbuf[which];
+        wc_status st;
+
+        wc_buf_reset(dst);
+        st = kind == WC_KIND_HEADER ? wc_header_merge(cur, curlen, v[i].data, v[i].len, dst)
+                                    : wc_row_merge(cur, curlen, v[i].data, v[i].len, dst);
+        if (st != WC_OK)
+            return st;
+        cur = dst->data;
+        curlen = dst->len;
+        which ^= 1;
+    }
+    *out = cur;
+    *len = curlen;
+    return WC_OK;
+}
+
+static wc_status wc__load_header(wc__rd *rd, const uint8_t *blob, size_t len)
+{
+    wc_header_view hv;
+    wc_range_tombstone rt;
+    int r;
+
+    wc_buf_reset(&rd->hdr);
+    wc_buf_append(&rd->hdr, blob, len);
+    if (rd->hdr.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory reading a partition header");
+    if (!wc_header_parse(rd->hdr.data, rd->hdr.len, &hv))
+        return wc_error(WC_CORRUPTION, "malformed partition header");
+    rd->has_hdr = true;
+    if (hv.flags & WC_HDRF_PARTITION_DELETED) {
+        rd->pdel_ts = hv.pdel_ts;
+        rd->page->stats.tombstones_scanned++;
+    }
+    while ((r = wc_header_next_rt(&hv, &rt)) == 1) {
+        if (rd->nrts == rd->caprts) {
+            size_t cap = rd->caprts ? rd->caprts * 2 : 8;
+            wc_range_tombstone *p = wc_realloc(rd->rts, cap * sizeof(*p));
+            if (p == NULL)
+                return wc_error(WC_NO_MEMORY, "out of memory reading range tombstones");
+            rd->rts = p;
+            rd->caprts = cap;
+        }
+        rd->rts[rd->nrts++] = rt;
+        rd->page->stats.tombstones_scanned++;
+    }
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed range tombstone");
+    return WC_OK;
+}
+
+static bool wc__column_wanted(const wc_read_request *req, uint32_t col, size_t *ci)
+{
+    if (req->columns == NULL)
+        return true;
+    while (*ci < req->ncolumns && req->columns[*ci] < col)
+        (*ci)++;
+    return *ci < req->ncolumns && req->columns[*ci] == col;
+}
+
+/* Resolve one reconciled row and append it to the page if it is live. */
+static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key, size_t klen,
+                          const uint8_t *blob, size_t len, bool *emitted)
+{
+    wc__page_priv *pp = rd->pp;
+    wc_row_view v;
+    wc_cell c;
+    int64_t shadow = rd->pdel_ts;
+    size_t first_cell = pp->ncells, ci = 0;
+    bool live = false, oom = false;
+    int r;
+
+    *emitted = false;
+    rd->page->stats.rows_scanned++;
+    if (!wc_row_parse(blob, len, &v))
+        return wc_error(WC_CORRUPTION, "malformed row");
+    if (kp->kind == WC_KIND_ROW) {
+        for (size_t i = 0; i < rd->nrts; i++)
+            if (rd->rts[i].ts > shadow && wc_rt_covers(&rd->rts[i], kp->ck, kp->ck_len))
+                shadow = rd->rts[i].ts;
+    }
+    if (v.flags & WC_ROWF_DELETED) {
+        rd->page->stats.tombstones_scanned++;
+        if (v.del_ts > shadow)
+            shadow = v.del_ts;
+    }
+    if ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow &&
+        (v.live_ttl == 0 || rd->now < (int64_t)v.live_ldt))
+        live = true;
+    while ((r = wc_row_next_cell(&v, &c)) == 1) {
+        if (!wc_cell_is_live(&c, shadow, rd->now)) {
+            if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING))
+                rd->page->stats.tombstones_scanned++;
+            continue;
+        }
+        live = true;
+        if (!wc__column_wanted(rd->req, c.column, &ci))
+            continue;
+        if (pp->ncells == pp->capcells) {
+            size_t cap = pp->capcells ? pp->capcells * 2 : 256;
+            wc_cell *a = wc_realloc(pp->cells, cap * sizeof(*a));
+            if (a == NULL)
+                return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+            pp->cells = a;
+            pp->capcells = cap;
+        }
+        c.value = wc__page_copy(pp, c.value, c.len, &oom);
+        pp->cells[pp->ncells++] = c;
+    }
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed cell");
+    if (!live) {
+        pp->ncells = first_cell;
+        return WC_OK;
+    }
+    if (rd->page->nrows == pp->caprows) {
+        size_t cap = pp->caprows ? pp->caprows * 2 : 64;
+        wc_result_row *a = wc_realloc(pp->rows, cap * sizeof(*a));
+        size_t *s = wc_realloc(pp->cell_start, cap * sizeof(*s));
+        if (a)
+            pp->rows = a;
+        if (s)
+            pp->cell_start = s;
+        if (a == NULL || s == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+        pp->caprows = cap;
+    }
+    {
+        wc_result_row *row = &pp->rows[rd->page->nrows];
+        row->pk = wc__page_copy(pp, kp->pk, kp->pk_len, &oom);
+        row->pk_len = kp->pk_len;
+        row->token = kp->token;
+        row->is_static = kp->kind == WC_KIND_STATIC;
+        row->ck = row->is_static ? NULL : wc__page_copy(pp, kp->ck, kp->ck_len, &oom);
+        row->ck_len = row->is_static ? 0 : kp->ck_len;
+        row->live_ts = ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow) ? v.live_ts
+                                                                           : WC_NO_TIMESTAMP;
+        row->ncells = (uint32_t)(pp->ncells - first_cell);
+        row->cells = NULL;
+        pp->cell_start[rd->page->nrows] = first_cell;
+    }
+    if (oom)
+        return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+    rd->page->nrows++;
+    wc_buf_reset(&rd->last_key);
+    wc_buf_append(&rd->last_key, key, klen);
+    *emitted = true;
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- partitions */
+
+static bool wc__same_partition(const uint8_t *key, size_t klen, const uint8_t *prefix, size_t plen)
+{
+    return klen > plen && memcmp(key, prefix, plen) == 0;
+}
+
+/* target := prefix + kind [+ ck] */
+static const uint8_t *wc__target(wc__rd *rd, const uint8_t *prefix, size_t plen, uint8_t kind,
+                                 const uint8_t *ck, size_t cklen, size_t *len)
+{
+    wc_buf_reset(&rd->target);
+    wc_buf_append(&rd->target, prefix, plen);
+    wc_buf_put_u8(&rd->target, kind);
+    wc_buf_append(&rd->target, ck, cklen);
+    *len = rd->target.len;
+    return rd->target.data;
+}
+
+static void wc__note_stop(wc__rd *rd)
+{
+    const wc_read_request *req = rd->req;
+
+    if (req->limit && rd->rows_total >= req->limit) {
+        rd->stop = true;
+        rd->limit_hit = true;
+    } else if (rd->page->nrows >= rd->page_rows) {
+        rd->stop = true;
+    }
+}
+
+/*
+ * Read one partition.  If positioned, the merge already stands on the
+ * partition's first entry (scans); otherwise it is sought here.  resume is
+ * the last key returned by the previous page when it is in this partition.
+ */
+static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t plen, bool positioned,
+                                    const uint8_t *resume, size_t resume_len)
+{
+    const wc_read_request *req = rd->req;
+    const wc_bound *sb = &req->start, *eb = &req->end;
+    uint8_t sflags = (sb->unbounded ? WC_BOUND_START_UNBOUNDED : 0) |
+                     (sb->inclusive ? WC_BOUND_START_INCL : 0);
+    uint8_t eflags = (eb->unbounded ? WC_BOUND_END_UNBOUNDED : 0) |
+                     (eb->inclusive ? WC_BOUND_END_INCL : 0);
+    const uint8_t *k, *blob, *t;
+    size_t kl, bl, tl;
+    wc_key_parts kp;
+    bool emitted;
+    wc_status st;
+
+    rd->has_hdr = false;
+    rd->pdel_ts = WC_NO_TIMESTAMP;
+    rd->nrts = 0;
+    if (!positioned || resume) {
+        t = wc__target(rd, prefix, plen, WC_KIND_HEADER, NULL, 0, &tl);
+        wc_merge_seek(rd->m, t, tl);
+    }
+    /* header */
+    if (wc_merge_valid(rd->m)) {
+        k = wc_merge_key(rd->m, &kl);
+        if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_HEADER) {
+            if ((st = wc__reconcile(rd, WC_KIND_HEADER, &blob, &bl)) != WC_OK ||
+                (st = wc__load_header(rd, blob, bl)) != WC_OK)
+                return st;
+            wc_merge_step(rd->m);
+        }
+    }
+    /* static row (not again when resuming) */
+    if (wc_merge_valid(rd->m)) {
+        k = wc_merge_key(rd->m, &kl);
+        if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_STATIC) {
+            if (req->include_static && resume == NULL) {
+                if (!wc_key_parse(k, kl, &kp))
+                    return wc_error(WC_CORRUPTION, "malformed key");
+                if ((st = wc__reconcile(rd, WC_KIND_STATIC, &blob, &bl)) != WC_OK ||
+                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                    return st;
+                if (rd->page->nrows >= rd->page_rows) {
+                    rd->stop = true;
+                    return WC_OK;
+                }
+            }
+            wc_merge_step(rd->m);
+        }
+    }
+
+    if (!req->reverse) {
+        /* position at max(start bound, resume key) */
+        if (resume) {
+            wc_merge_seek(rd->m, resume, resume_len);
+            if (wc_merge_valid(rd->m)) {
+                k = wc_merge_key(rd->m, &kl);
+                if (wc_bytes_cmp(k, kl, resume, resume_len) == 0)
+                    wc_merge_step(rd->m);
+            }
+        }
+        if (!sb->unbounded && wc_merge_valid(rd->m)) {
+            t = wc__target(rd, prefix, plen, WC_KIND_ROW, sb->key, sb->len, &tl);
+            k = wc_merge_key(rd->m, &kl);
+            if (wc_bytes_cmp(k, kl, t, tl) < 0)
+                wc_merge_seek(rd->m, t, tl);
+        }
+        while (!rd->stop && wc_merge_valid(rd->m)) {
+            k = wc_merge_key(rd->m, &kl);
+            if (!wc__same_partition(k, kl, prefix, plen) || k[plen] != WC_KIND_ROW)
+                break;
+            if (!wc_key_parse(k, kl, &kp))
+                return wc_error(WC_CORRUPTION, "malformed key");
+            if (!wc_slice_end_ok(eflags, eb->key, eb->len, kp.ck, kp.ck_len))
+                break;
+            if (wc_slice_start_ok(sflags, sb->key, sb->len, kp.ck, kp.ck_len)) {
+                if ((st = wc__reconcile(rd, WC_KIND_ROW, &blob, &bl)) != WC_OK ||
+                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                    return st;
+                if (emitted) {
+                    rd->rows_total++;
+                    rd->rows_in_part++;
+                    wc__note_stop(rd);
+                    if (req->per_partition_limit && rd->rows_in_part >= req->per_partition_limit)
+                        break;
+                }
+            }
+            wc_merge_step(rd->m);
+        }
+    } else {
+        /* position at min(end bound, resume key), walking backward */
+        if (resume) {
+            wc_merge_seek_for_prev(rd->m, resume, resume_len);
+            if (wc_merge_valid(rd->m)) {
+                k = wc_merge_key(rd->m, &kl);
+                if (wc_bytes_cmp(k, kl, resume, resume_len) == 0)
+                    wc_merge_step(rd->m);
+            }
+        } else if (eb->unbounded || !eb->inclusive) {
+            if (eb->unbounded)
+                t = wc__target(rd, prefix, plen, WC_KIND_END, NULL, 0, &tl);
+            else
+                t = wc__target(rd, prefix, plen, WC_KIND_ROW, eb->key, eb->len, &tl);
+            wc_merge_seek_for_prev(rd->m, t, tl);
+        } else {
+            /* inclusive prefix end: seek before the prefix's successor */
+            size_t n = eb->len;
+            t = wc__target(rd, prefix, plen, WC_KIND_ROW, eb->key, eb->len, &tl);
+            while (n > 0 && rd->target.data[plen + 1 + n - 1] == 0xff)
+                n--;
+            if (n == 0) {
+                t = wc__target(rd, prefix, plen, WC_KIND_END, NULL, 0, &tl);
+            } else {
+                rd->target.data[plen + 1 + n - 1]++;
+                rd->target.len = plen + 1 + n;
+                tl = rd->target.len;
+            }
+            wc_merge_seek_for_prev(rd->m, t, tl);
+        }
+        while (!rd->stop && wc_merge_valid(rd->m)) {
+            k = wc_merge_key(rd->m, &kl);
+            if (!wc__same_partition(k, kl, prefix, plen) || k[plen] != WC_KIND_ROW)
+                break;
+            if (!wc_key_parse(k, kl, &kp))
+                return wc_error(WC_CORRUPTION, "malformed key");
+            if (!wc_slice_start_ok(sflags, sb->key, sb->len, kp.ck, kp.ck_len))
+                break;
+            if (wc_slice_end_ok(eflags, eb->key, eb->len, kp.ck, kp.ck_len)) {
+                if ((st = wc__reconcile(rd, WC_KIND_ROW, &blob, &bl)) != WC_OK ||
+                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                    return st;
+                if (emitted) {
+                    rd->rows_total++;
+                    rd->rows_in_part++;
+                    wc__note_stop(rd);
+                    if (req->per_partition_limit && rd->rows_in_part >= req->per_partition_limit)
+                        break;
+                }
+            }
+            wc_merge_step(rd->m);
+        }
+    }
+    return wc_merge_status(rd->m);
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+static wc_status wc__make_paging_state(wc__rd *rd)
+{
+    wc_buf b;
+
+    wc_buf_init(&b);
+    wc_buf_put_u8(&b, WC_PAGING_VERSION);
+    wc_buf_put_bytes(&b, rd->last_key.data, rd->last_key.len);
+    wc_buf_put_varint(&b, rd->rows_in_part);
+    if (b.failed) {
+        wc_buf_free(&b);
+        return wc_error(WC_NO_MEMORY, "out of memory building a paging state");
+    }
+    rd->page->paging_state = b.data;
+    rd->page->paging_state_len = b.len;
+    return WC_OK;
+}
+
+static wc_status wc__parse_paging_state(const wc_read_request *req, const uint8_t **key,
+                                        size_t *klen, uint64_t *rows_in_part)
+{
+    const uint8_t *p = req->paging_state, *end = p + req->paging_state_len;
+    uint8_t ver;
+    wc_key_parts kp;
+
+    if (!wc_get_u8(&p, end, &ver) || ver != WC_PAGING_VERSION || !wc_get_bytes(&p, end, key, klen) ||
+        !wc_get_varint(&p, end, rows_in_part) || p != end || !wc_key_parse(*key, *klen, &kp))
+        return wc_error(WC_INVALID_ARGUMENT, "malformed paging state");
+    if (req->pk &&
+        (kp.pk_len != req->pk_len || (kp.pk_len && memcmp(kp.pk, req->pk, kp.pk_len) != 0)))
+        return wc_error(WC_INVALID_ARGUMENT, "paging state belongs to another partition");
+    return WC_OK;
+}
+
+static bool wc__sstable_may_hold(const wc_sstable *t, int64_t token, const uint8_t *prefix,
+                                 size_t plen, wc_read_stats *stats)
+{
+    const wc_sstable_stats *ss = wc_sstable_get_stats(t);
+
+    if (token < ss->min_token || token > ss->max_token) {
+        stats->range_skips++;
+        return false;
+    }
+    if (!wc_sstable_may_contain(t, prefix, plen)) {
+        stats->bloom_skips++;
+        return false;
+    }
+    return true;
+}
+
+wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out)
+{
+    wc__rd rd;
+    wc__sources src;
+    wc_iter **its = NULL;
+    size_t nits = 0;
+    const uint8_t *resume = NULL;
+    size_t resume_len = 0;
+    uint64_t resume_rows = 0;
+    wc_buf prefix;
+    int64_t token = 0;
+    wc_status st;
+
+    memset(&rd, 0, sizeof(rd));
+    wc_buf_init(&prefix);
+    if (req->pk && req->pk_len > WC_MAX_PK_LEN)
+        return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
+    if (req->pk == NULL && req->reverse)
+        return wc_error(WC_INVALID_ARGUMENT, "reverse order needs a single partition");
+    if (req->columns)
+        for (size_t i = 1; i < req->ncolumns; i++)
+            if (req->columns[i] <= req->columns[i - 1])
+                return wc_error(WC_INVALID_ARGUMENT, "column list must be strictly ascending");
+    if (req->paging_state &&
+        (st = wc__parse_paging_state(req, &resume, &resume_len, &resume_rows)) != WC_OK)
+        return st;
+    st = wc__sources_acquire(e, req->table_id, &src);
+    if (st != WC_OK)
+        return st;
+
+    rd.e = e;
+    rd.req = req;
+    rd.now = req->now_sec ? req->now_sec : (int64_t)time(NULL);
+    rd.page_rows = req->page_rows ? req->page_rows : WC_DEFAULT_PAGE_ROWS;
+    for (int i = 0; i < 2; i++)
+        wc_buf_init(&rd.mbuf[i]);
+    wc_buf_init(&rd.target);
+    wc_buf_init(&rd.hdr);
+    wc_buf_init(&rd.last_key);
+    rd.page = wc_calloc(1, sizeof(*rd.page));
+    rd.pp = wc_calloc(1, sizeof(*rd.pp));
+    its = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*its));
+    if (rd.page == NULL || rd.pp == NULL || its == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
+        goto done;
+    }
+    rd.page->priv = rd.pp;
+
+    if (req->pk) {
+        token = wc_token(req->pk, req->pk_len);
+        wc_key_build(&prefix, token, req->pk, req->pk_len, WC_KIND_HEADER, NULL, 0);
+        if ((st = wc_buf_status(&prefix)) != WC_OK)
+            goto done;
+        prefix.len--; /* drop the kind byte: the partition prefix */
+    }
+    for (size_t i = 0; i < src.nmems; i++) {
+        wc_iter *it = wc_memtable_iter(src.mems[i]);
+        if (it == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
+            goto done;
+        }
+        its[nits++] = it;
+        rd.page->stats.memtables_read++;
+    }
+    for (size_t i = 0; i < src.nssts; i++) {
+        wc_iter *it;
+        if (req->pk && !wc__sstable_may_hold(src.ssts[i], token, prefix.data, prefix.len,
+                                             &rd.page->stats))
+            continue;
+        it = wc_sstable_iter(src.ssts[i], &rd.counters);
+        if (it == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
+            goto done;
+        }
+        its[nits++] = it;
+        rd.page->stats.sstables_read++;
+    }
+    st = wc_merge_new(its, nits, &rd.m);
+    nits = 0;
+    if (st != WC_OK)
+        goto done;
+
+    if (req->pk) {
+        rd.rows_in_part = resume ? resume_rows : 0;
+        if (!(resume && req->per_partition_limit && rd.rows_in_part >= req->per_partition_limit))
+            st = wc__read_partition(&rd, prefix.data, prefix.len, false, resume, resume_len);
+    } else {
+        /* scan in token order */
+        bool positioned = false;
+        if (resume) {
+            size_t plen = wc_key_partition_prefix(resume, resume_len);
+            rd.rows_in_part = resume_rows;
+            wc_buf_append(&prefix, resume, plen);
+            if (!(req->per_partition_limit && rd.rows_in_part >= req->per_partition_limit))
+                st = wc__read_partition(&rd, prefix.data, prefix.len, false, resume, resume_len);
+            if (st == WC_OK && !rd.stop) {
+                size_t tl;
+                const uint8_t *t = wc__target(&rd, prefix.data, prefix.len, WC_KIND_END, NULL, 0, &tl);
+                wc_merge_seek(rd.m, t, tl);
+                positioned = true;
+            }
+        } else if (req->token_range) {
+            uint8_t t[8];
+            if (req->token_start == INT64_MAX)
+                goto finish;
+            wc_token_encode(t, req->token_start + 1);
+            wc_merge_seek(rd.m, t, 8);
+            positioned = true;
+        } else {
+            wc_merge_seek(rd.m, (const uint8_t *)"", 0);
+            positioned = true;
+        }
+        while (st == WC_OK && !rd.stop && positioned && wc_merge_valid(rd.m)) {
+            size_t kl, plen;
+            const uint8_t *k = wc_merge_key(rd.m, &kl);
+            wc_key_parts kp;
+
+            if (!wc_key_parse(k, kl, &kp)) {
+                st = wc_error(WC_CORRUPTION, "malformed key in scan");
+                break;
+            }
+            if (req->token_range && kp.token > req->token_end)
+                break;
+            plen = WC_KEY_PREFIX_LEN(kp.pk_len);
+            wc_buf_reset(&prefix);
+            wc_buf_append(&prefix, k, plen);
+            if ((st = wc_buf_status(&prefix)) != WC_OK)
+                break;
+            rd.rows_in_part = 0;
+            st = wc__read_partition(&rd, prefix.data, prefix.len, true, NULL, 0);
+            if (st != WC_OK || rd.stop)
+                break;
+            /* move to the next partition if the slice stopped early */
+            if (wc_merge_valid(rd.m)) {
+                k = wc_merge_key(rd.m, &kl);
+                if (wc__same_partition(k, kl, prefix.data, prefix.len)) {
+                    size_t tl;
+                    const uint8_t *t =
+                        wc__target(&rd, prefix.data, prefix.len, WC_KIND_END, NULL, 0, &tl);
+                    wc_merge_seek(rd.m, t, tl);
+                }
+            }
+        }
+        if (st == WC_OK)
+            st = wc_merge_status(rd.m);
+    }
+finish:
+    if (st == WC_OK && rd.stop && !rd.limit_hit) {
+        rd.page->more = true;
+        st = wc__make_paging_state(&rd);
+    }
+    if (st == WC_OK) {
+        for (size_t i = 0; i < rd.page->nrows; i++)
+            rd.pp->rows[i].cells = rd.pp->cells + rd.pp->cell_start[i];
+        rd.page->rows = rd.pp->rows;
+        rd.page->stats.blocks_read = rd.counters.blocks_read;
+        rd.page->stats.cache_hits = rd.counters.cache_hits;
+    }
+done:
+    for (size_t i = 0; i < nits; i++)
+        wc_iter_destroy(its[i]);
+    wc_free(its);
+    wc_merge_free(rd.m);
+    wc__sources_release(&src);
+    for (int i = 0; i < 2; i++)
+        wc_buf_free(&rd.mbuf[i]);
+    wc_buf_free(&rd.target);
+    wc_buf_free(&rd.hdr);
+    wc_buf_free(&rd.last_key);
+    wc_buf_free(&prefix);
+    wc_free(rd.rts);
+    if (st != WC_OK) {
+        wc_page_free(rd.page);
+        return st;
+    }
+    *out = rd.page;
+    return WC_OK;
+}
