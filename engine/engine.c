@@ -42,6 +42,11 @@ void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
     e->opts.log(e->opts.log_arg, level, msg);
 }
 
+int64_t wc__engine_now(wc_engine *e)
+{
+    return e->opts.clock ? e->opts.clock(e->opts.clock_arg) : (int64_t)time(NULL);
+}
+
 void wc_engine_options_default(wc_engine_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -217,7 +222,7 @@ done:
 /* --------------------------------------------------------------- manifests */
 
 /* REQUIRES: t->manifest_mu held.  Snapshot of the SSTable list under t->mu. */
-static wc_status wc__manifest_write(wc_engine *e, wc__table *t)
+wc_status wc__manifest_write(wc_engine *e, wc__table *t)
 {
     wc_buf b;
     char path[4200];

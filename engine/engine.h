@@ -51,6 +51,9 @@ typedef struct wc_engine_options {
     uint32_t bloom_bits;      /* bloom bits per partition; default 10 */
     wc_log_fn log;            /* may be NULL */
     void *log_arg;
+    /* seconds since the epoch for TTL and gc_grace decisions; NULL: time(NULL) (tests set it) */
+    int64_t (*clock)(void *arg);
+    void *clock_arg;
 } wc_engine_options;
 
 typedef struct wc_table_def {
@@ -80,7 +83,7 @@ typedef struct wc_read_request {
     uint64_t per_partition_limit; /* max clustering rows per partition, 0 = none */
     const uint32_t *columns;  /* only these columns (ascending); NULL = all */
     size_t ncolumns;
-    int64_t now_sec;          /* TTL clock; 0 = current time */
+    int64_t now_sec;          /* TTL clock; 0 = the engine's clock */
     const uint8_t *paging_state; /* from a previous page; NULL = start */
     size_t paging_state_len;
     size_t page_rows;         /* max rows in this page; 0 = 1000 */

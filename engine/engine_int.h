@@ -76,6 +76,10 @@ struct wc_engine {
 
 /* in engine.c */
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu held */
+/* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
+wc_status wc__manifest_write(wc_engine *e, wc__table *t);
+/* The engine's clock in seconds (opts.clock or time()). */
+int64_t wc__engine_now(wc_engine *e);
 void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

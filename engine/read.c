@@ -554,7 +554,7 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
 
     rd.e = e;
     rd.req = req;
-    rd.now = req->now_sec ? req->now_sec : (int64_t)time(NULL);
+    rd.now = req->now_sec ? req->now_sec : wc__engine_now(e);
     rd.page_rows = req->page_rows ? req->page_rows : WC_DEFAULT_PAGE_ROWS;
     for (int i = 0; i < 2; i++)
         wc_buf_init(&rd.mbuf[i]);

@@ -294,6 +294,52 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
     return WC_OK;
 }
 
+wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int64_t now_sec,
+                         wc_buf *out, bool *empty)
+{
+    wc_row_view v;
+    wc_cell c;
+    wc_rowb rb;
+    size_t start = out->len;
+    int r;
+
+    if (!wc_row_parse(blob, len, &v))
+        return wc_error(WC_CORRUPTION, "malformed row in compaction");
+    if ((v.flags & WC_ROWF_DELETED) && v.del_ts <= shadow_ts)
+        v.flags &= (uint8_t)~WC_ROWF_DELETED; /* a covering deletion already does its work */
+    if ((v.flags & WC_ROWF_DELETED) && v.del_ts > shadow_ts)
+        shadow_ts = v.del_ts;
+    wc_rowb_begin(&rb, out);
+    /* an expired liveness is kept: dropping it could let an older one win */
+    if ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow_ts)
+        wc_rowb_liveness(&rb, v.live_ts, v.live_ttl, v.live_ldt);
+    if (v.flags & WC_ROWF_DELETED)
+        wc_rowb_deletion(&rb, v.del_ts, v.del_ldt);
+    while ((r = wc_row_next_cell(&v, &c)) == 1) {
+        if (c.ts <= shadow_ts)
+            continue;
+        if ((c.flags & WC_CELLF_EXPIRING) && now_sec >= (int64_t)c.ldt) {
+            c.flags = WC_CELLF_TOMBSTONE; /* expired: a tombstone dated at its expiry */
+            c.ttl = 0;
+            c.value = NULL;
+            c.len = 0;
+        }
+        wc_rowb_cell(&rb, &c);
+    }
+    if (r < 0) {
+        out->len = start;
+        return wc_error(WC_CORRUPTION, "malformed cell in compaction");
+    }
+    *empty = rb.flags == 0 && rb.ncells == 0;
+    if (*empty) {
+        out->len = start;
+        return WC_OK;
+    }
+    if (wc_rowb_end(&rb) == 0)
+        return wc_error(WC_NO_MEMORY, "out of memory compacting a row");
+    return WC_OK;
+}
+
 /* --------------------------------------------------------------- headers */
 
 bool wc_header_parse(const uint8_t *blob, size_t len, wc_header_view *v)

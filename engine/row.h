@@ -146,6 +146,18 @@ size_t wc_rowb_end(wc_rowb *rb);
  */
 wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, wc_buf *out);
 
+/*
+ * Rewrite a row for compaction into out (appended): drop the liveness and
+ * cells shadowed by shadow_ts (a partition or range deletion covering the
+ * row, or WC_NO_TIMESTAMP) or by the row's own deletion, and turn cells that
+ * expired before now_sec into tombstones dated at their expiry.  Tombstones
+ * and expired liveness are kept (purging them after gc_grace needs to know
+ * that no other SSTable holds older data: the compaction strategies' job).  *empty is set when nothing
+ * is left (out unchanged then).  WC_CORRUPTION for a malformed blob.
+ */
+wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int64_t now_sec,
+                         wc_buf *out, bool *empty);
+
 /* <0 if a loses to b, >0 if a wins, 0 if identical.  Cells of the same column. */
 int wc_cell_reconcile(const wc_cell *a, const wc_cell *b);
 

@@ -44,6 +44,13 @@ typedef struct op {
 static op *ops;
 static size_t nops, capops;
 static uint64_t rng;
+static int64_t model_now = BASE_NOW; /* moves forward only, like real time */
+
+static int64_t model_clock(void *arg)
+{
+    (void)arg;
+    return model_now;
+}
 
 static uint64_t rnd(void)
 {
@@ -227,13 +234,13 @@ static op random_op(void)
         snprintf(o.val, sizeof(o.val), "v%llu", (unsigned long long)(rnd() % 100000));
         if (rnd() % 5 == 0) {
             o.ttl = 1 + (uint32_t)(rnd() % 100);
-            o.ldt = BASE_NOW + o.ttl;
+            o.ldt = (uint32_t)model_now + o.ttl;
         }
     } else if (r < 62) {
         o.kind = OP_ROW_LIVE;
         if (rnd() % 4 == 0) {
             o.ttl = 1 + (uint32_t)(rnd() % 100);
-            o.ldt = BASE_NOW + o.ttl;
+            o.ldt = (uint32_t)model_now + o.ttl;
         }
     } else if (r < 75) {
         o.kind = OP_CELL_DEL;
@@ -261,7 +268,7 @@ static void check_read(wc_engine *e)
     int lo = (int)(rnd() % (NCK + 2)) - 2, hi = (int)(rnd() % (NCK + 2)) - 2;
     bool lo_incl = rnd() % 2, hi_incl = rnd() % 2;
     uint64_t limit = rnd() % 3 == 0 ? 1 + rnd() % 5 : 0;
-    int64_t now = BASE_NOW + (int64_t)(rnd() % 120);
+    int64_t now = model_now;
     uint32_t cols[NCOL];
     size_t ncols = 0;
     bool colfilter = rnd() % 3 == 0;
@@ -352,28 +359,35 @@ static void run_model(uint64_t seed, int steps)
     nops = 0;
     assert_non_null(dir);
     /* tiny memtables so flushes happen on their own too */
-    assert_int_equal(wc_test_open(dir, WC_SYNC_PERIODIC, 16 * 1024, &e), WC_OK);
+    assert_int_equal(wc_test_open_clock(dir, WC_SYNC_PERIODIC, 16 * 1024, model_clock, NULL, &e), WC_OK);
     wc_table_def_default(&d);
     d.id = TID;
     snprintf(d.name, sizeof(d.name), "ks.model");
     assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    model_now = BASE_NOW;
     for (int step = 0; step < steps; step++) {
         int r = (int)(rnd() % 1000);
+        if (rnd() % 8 == 0)
+            model_now++;
         if (r < 700) {
             op o = random_op();
             add_op(o);
             apply_op(e, &o);
         } else if (r < 970) {
             check_read(e);
-        } else if (r < 990) {
+        } else if (r < 985) {
             assert_int_equal(wc_engine_flush(e, TID, true), WC_OK);
+        } else if (r < 990) {
+            assert_int_equal(wc_engine_compact(e, TID), WC_OK);
         } else {
             wc_engine_close(e);
-            assert_int_equal(wc_test_open(dir, WC_SYNC_PERIODIC, 16 * 1024, &e), WC_OK);
+            assert_int_equal(wc_test_open_clock(dir, WC_SYNC_PERIODIC, 16 * 1024, model_clock, NULL, &e), WC_OK);
         }
     }
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 200; i++) {
         check_read(e);
+        model_now++;
+    }
     wc_engine_close(e);
     wc_test_rmrf(dir);
     free(dir);

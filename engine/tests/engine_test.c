@@ -466,6 +466,49 @@ static void test_drop_and_recreate(void **state)
     wc_page_free(p);
 }
 
+static void test_major_compaction(void **state)
+{
+    fx *f = *state;
+    wc_page *p;
+    wc_table_stats ts;
+    wc_mutation m;
+    wc_mutation *mp = &m;
+
+    for (int round = 0; round < 4; round++) {
+        for (uint64_t i = 0; i < 50; i++)
+            put(f, "m", i, 100 + round, round % 2 ? "odd" : "even", "w");
+        assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    }
+    /* delete rows 10..19 with a range tombstone, in its own SSTable */
+    {
+        uint8_t a[8], b[8];
+        wc_range_tombstone rt = {.bflags = WC_BOUND_START_INCL | WC_BOUND_END_INCL, .ts = 500,
+                                 .ldt = NOW, .start = a, .start_len = 8, .end = b, .end_len = 8};
+        wc_test_ck(10, a);
+        wc_test_ck(19, b);
+        wc_mutation_init(&m, T1, "m", 1);
+        wc_mutation_delete_range(&m, &rt);
+        assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+        wc_mutation_free(&m);
+    }
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_int_equal(ts.sstable_count, 5);
+    assert_int_equal(wc_engine_compact(f->e, T1), WC_OK);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_int_equal(ts.sstable_count, 1);
+    assert_int_equal(ts.rows_estimate, 40); /* shadowed rows are gone from disk */
+    for (int pass = 0; pass < 2; pass++) {
+        p = read_part(f, "m", false, 0, -1, -1, true, true);
+        assert_int_equal(p->nrows, 40);
+        assert_int_equal(wc_test_ck_value(p->rows[10].ck, 8), 20);
+        assert_memory_equal(wc_test_cell(&p->rows[0], 1)->value, "odd", 3);
+        assert_int_equal(p->stats.sstables_read, 1);
+        wc_page_free(p);
+        reopen(f);
+    }
+}
+
 static int flip_in_first_sst(const char *tdir)
 {
     DIR *d = opendir(tdir);
@@ -473,7 +516,7 @@ static int flip_in_first_sst(const char *tdir)
     int done = -1;
 
     while (d && (de = readdir(d)) != NULL) {
-        char path[1024];
+        char path[1400];
         FILE *fp;
         if (!strstr(de->d_name, ".sst"))
             continue;
@@ -529,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_and_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bloom_skips_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_and_recreate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_major_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_sstable_detected, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -86,6 +86,12 @@ const wc_cell *wc_test_cell(const wc_result_row *r, uint32_t col)
 
 wc_status wc_test_open(const char *dir, wc_sync_mode mode, size_t memtable_bytes, wc_engine **out)
 {
+    return wc_test_open_clock(dir, mode, memtable_bytes, NULL, NULL, out);
+}
+
+wc_status wc_test_open_clock(const char *dir, wc_sync_mode mode, size_t memtable_bytes,
+                             int64_t (*clock)(void *), void *arg, wc_engine **out)
+{
     wc_engine_options o;
 
     wc_engine_options_default(&o);
@@ -95,5 +101,7 @@ wc_status wc_test_open(const char *dir, wc_sync_mode mode, size_t memtable_bytes
     o.segment_bytes = 1u << 20;
     o.cache_bytes = 4u << 20;
     o.block_bytes = 1024;
+    o.clock = clock;
+    o.clock_arg = arg;
     return wc_engine_open(&o, out);
 }
