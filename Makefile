@@ -42,7 +42,7 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 
 $(CLUSTER_LIB): $(CLUSTER_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^ $(if $(CLUSTER_OBJS),,$(BUILD)/empty.o)
+	rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- unit tests
 # Every engine/tests/*_test.c is one cmocka program; other engine/tests/*.c
@@ -57,6 +57,13 @@ $(BUILD)/engine/tests/%.o: engine/tests/%.c $(wildcard engine/*.h engine/tests/*
 	$(CC) $(ENGINE_CFLAGS) -Iengine/tests -c $< -o $@
 
 $(BUILD)/engine/tests/%_test: $(BUILD)/engine/tests/%_test.o $(UNIT_HELPER_OBJS) $(ENGINE_LIB)
+	$(CC) -o $@ $^ -lcmocka $(ENGINE_LIBS)
+
+$(BUILD)/cluster/tests/%.o: cluster/tests/%.c $(wildcard engine/*.h cluster/*.h cluster/tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CFLAGS) -Iengine/tests -Icluster/tests -c $< -o $@
+
+$(BUILD)/cluster/tests/%_test: $(BUILD)/cluster/tests/%_test.o $(UNIT_HELPER_OBJS) $(CLUSTER_LIB) $(ENGINE_LIB)
 	$(CC) -o $@ $^ -lcmocka $(ENGINE_LIBS)
 
 .PHONY: unit-build unit
@@ -88,11 +95,57 @@ OBJS       = $(EXT_SRCS:.c=.o)
 # the control file lives in sql/, so install it as DATA into share/extension
 MODULEDIR  = extension
 DATA       = sql/widecol.control $(wildcard sql/widecol--*.sql)
-PG_CPPFLAGS = -Iengine -Icluster -Iextension
-SHLIB_LINK  = $(ENGINE_LIB) $(ENGINE_LIBS)
+# engine/cluster headers as system headers: their inline C99 code must not
+# trip PostgreSQL's -Wdeclaration-after-statement in extension/ files
+PG_CPPFLAGS = -Iextension -isystem engine -isystem cluster
+SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB)) $(ENGINE_LIB) $(ENGINE_LIBS)
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 
-# the extension links the static engine
-$(shlib): $(ENGINE_LIB)
+# the extension links the static engine (and the cluster runtime once it exists)
+$(shlib): $(ENGINE_LIB) $(if $(CLUSTER_SRCS),$(CLUSTER_LIB))
+else
+# No PostgreSQL 15 server headers yet (a fresh machine): 'make test' and
+# 'make demo' install them; building anything else needs them first.
+all install:
+	@echo "pgxs not found through '$(PG_CONFIG)': run 'make test' or 'make demo'" \
+	      "(they install their dependencies) or apt-get install postgresql-server-dev-15" >&2
+	@exit 1
+endif
+
+# ---------------------------------------------------------------- test, demo
+# Both scripts install missing Debian 12 packages with apt-get (as root),
+# build and install the extension, then run as the postgres user what
+# PostgreSQL refuses to run as root.  See regress/run-tests.sh for the test
+# families and where new tests are picked up.
+EXTRA_CLEAN = $(BUILD) regress/results regress/log regress/tmp_check \
+              regress/regression.diffs regress/regression.out
+
+.PHONY: test demo deps
+test:
+	MAKE='$(MAKE)' regress/run-tests.sh
+
+demo:
+	MAKE='$(MAKE)' regress/demo.sh
+
+deps:
+	regress/install-deps.sh test
+
+# ---------------------------------------------------------------- bench
+# widecol engine vs RocksDB on the same data, same run (regress/bench/README.md).
+# Options go through BENCH_ARGS, e.g. make bench-engine BENCH_ARGS='--rows=2000000'
+BENCH_ENGINE    := $(BUILD)/bench/engine_bench
+ROCKSDB_VERSION  = $(shell dpkg-query -W -f='$${Version}' librocksdb-dev 2>/dev/null)
+
+$(BENCH_ENGINE): regress/bench/engine_bench.c $(ENGINE_LIB) $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -D_GNU_SOURCE -Iengine -DROCKSDB_VERSION_STR='"$(ROCKSDB_VERSION)"' \
+	      -o $@ $< $(ENGINE_LIB) -lrocksdb $(ENGINE_LIBS)
+
+.PHONY: bench-engine
+bench-engine:
+	@dpkg -s librocksdb-dev >/dev/null 2>&1 || apt-get install -y librocksdb-dev
+	$(MAKE) $(BENCH_ENGINE)
+	$(BENCH_ENGINE) $(BENCH_ARGS)

@@ -1,0 +1,247 @@
+/*-------------------------------------------------------------------------
+ *
+ * widecol.c
+ *		  Module entry point of widecol: _PG_init, the widecol.* GUCs and
+ *		  the small SQL-callable functions that describe the library.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/widecol.c
+ *
+ * NOTES
+ *	  The node settings are PGC_POSTMASTER (the node reads them once, when
+ *	  it opens the engine), and PostgreSQL refuses to define such a GUC
+ *	  after startup.  So they, the shared memory and the "widecol node"
+ *	  background worker (node.c) exist only when the library is loaded
+ *	  through shared_preload_libraries.  A library loaded later, by a
+ *	  backend calling a widecol function, defines none of them: functions
+ *	  that only describe the node still work (node_status() says it is not
+ *	  running) and table access fails in widecol_require_node().  Settings
+ *	  that sessions may change (PGC_USERSET/PGC_SUSET) belong in
+ *	  define_session_gucs(), which runs in both cases.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "widecol.h"
+
+PG_MODULE_MAGIC;
+
+/* GUC variables */
+char	   *widecol_data_directory = NULL;
+int			widecol_commitlog_sync = WIDECOL_COMMITLOG_SYNC_PERIODIC;
+int			widecol_commitlog_sync_period_ms = 10;
+int			widecol_memtable_size_mb = 64;
+int			widecol_block_cache_size_mb = 64;
+int			widecol_num_tokens = 16;
+
+/* true when _PG_init ran from shared_preload_libraries (inherited by fork) */
+bool		widecol_preloaded = false;
+
+static const struct config_enum_entry commitlog_sync_options[] = {
+	{"periodic", WIDECOL_COMMITLOG_SYNC_PERIODIC, false},
+	{"batch", WIDECOL_COMMITLOG_SYNC_BATCH, false},
+	{NULL, 0, false}
+};
+
+/* module entry */
+void		_PG_init(void);
+
+/* helpers */
+static void define_session_gucs(void);
+static void define_node_gucs(void);
+
+/* SQL-callable functions */
+PG_FUNCTION_INFO_V1(widecol_version);
+
+
+/*
+ * Module load callback.
+ */
+void
+_PG_init(void)
+{
+	define_session_gucs();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	widecol_preloaded = true;
+	define_node_gucs();
+
+	/*
+	 * Reserve the prefix, so that a misspelt widecol.* setting is an error
+	 * rather than silently kept.
+	 */
+	MarkGUCPrefixReserved("widecol");
+
+	widecol_node_init();
+}
+
+/*
+ * Settings a session may change; defined however the library is loaded.
+ * None yet (consistency level, TTL and the like come with table access).
+ */
+static void
+define_session_gucs(void)
+{
+}
+
+/*
+ * Settings of the node, read when it starts.  Only while
+ * shared_preload_libraries are processed.
+ */
+static void
+define_node_gucs(void)
+{
+	DefineCustomStringVariable("widecol.data_directory",
+							   "Directory where the widecol node keeps its "
+							   "commit log, SSTables and catalog.",
+							   "An empty string means \"widecol\" inside the "
+							   "PostgreSQL data directory; a relative path is "
+							   "taken relative to the data directory.",
+							   &widecol_data_directory,
+							   "",
+							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("widecol.commitlog_sync",
+							 "When the commit log is fsynced: "
+							 "\"periodic\" or \"batch\".",
+							 "periodic acknowledges writes at once and fsyncs "
+							 "every widecol.commitlog_sync_period_ms; batch "
+							 "acknowledges a write only once it is fsynced "
+							 "(group commit).",
+							 &widecol_commitlog_sync,
+							 WIDECOL_COMMITLOG_SYNC_PERIODIC,
+							 commitlog_sync_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.commitlog_sync_period_ms",
+							"Interval between commit log fsyncs in periodic "
+							"mode.",
+							"At most this much acknowledged data can be lost "
+							"in a crash of the machine.",
+							&widecol_commitlog_sync_period_ms,
+							10,
+							1,
+							60000,
+							PGC_POSTMASTER,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.memtable_size_mb",
+							"Memtable size per table at which it is flushed "
+							"to an SSTable.",
+							NULL,
+							&widecol_memtable_size_mb,
+							64,
+							1,
+							64 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.block_cache_size_mb",
+							"Size of the node's SSTable block cache.",
+							"0 disables the cache.",
+							&widecol_block_cache_size_mb,
+							64,
+							0,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.num_tokens",
+							"Number of virtual nodes (tokens) this node owns "
+							"on the token ring.",
+							NULL,
+							&widecol_num_tokens,
+							16,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+}
+
+/*
+ * The directory the engine lives in (or would live in), as an absolute
+ * palloc'd path: widecol.data_directory, or $PGDATA/widecol when that is
+ * empty or not set.
+ */
+char *
+widecol_resolve_data_directory(void)
+{
+	const char *dir = widecol_data_directory;
+
+	/* not preloaded: the GUC is not defined, but may be set (placeholder) */
+	if (!widecol_preloaded)
+		dir = GetConfigOption("widecol.data_directory", true, false);
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = WIDECOL_DEFAULT_SUBDIR;
+
+	if (is_absolute_path(dir))
+		return pstrdup(dir);
+
+	return psprintf("%s/%s", DataDir, dir);
+}
+
+/*
+ * SQLSTATE that best describes an engine status.
+ */
+int
+widecol_status_sqlstate(wc_status st)
+{
+	switch (st)
+	{
+		case WC_OK:
+			return ERRCODE_SUCCESSFUL_COMPLETION;
+		case WC_NOT_FOUND:
+			return ERRCODE_UNDEFINED_OBJECT;
+		case WC_CORRUPTION:
+			return ERRCODE_DATA_CORRUPTED;
+		case WC_IO_ERROR:
+			return ERRCODE_IO_ERROR;
+		case WC_INVALID_ARGUMENT:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case WC_UNAVAILABLE:
+			return ERRCODE_CONNECTION_FAILURE;
+		case WC_TIMEOUT:
+			return ERRCODE_QUERY_CANCELED;
+		case WC_OVERLOADED:
+			return ERRCODE_INSUFFICIENT_RESOURCES;
+		case WC_NO_MEMORY:
+			return ERRCODE_OUT_OF_MEMORY;
+		case WC_EXISTS:
+			return ERRCODE_DUPLICATE_OBJECT;
+		case WC_NO_SPACE:
+			return ERRCODE_DISK_FULL;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+/*
+ * widecol.version() returns text
+ *
+ * Version of the loaded widecol library.
+ */
+Datum
+widecol_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(WIDECOL_VERSION));
+}

@@ -1,0 +1,28 @@
+--
+-- widecol_setup: helper test, runs first.  Creates the extension and waits
+-- until the node background worker serves, so later tests can rely on it.
+-- Can run twice in a row.
+--
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS widecol CASCADE;
+DROP SCHEMA IF EXISTS widecol CASCADE;
+DROP FUNCTION IF EXISTS public.widecol_wait_for_node(int);
+RESET client_min_messages;
+
+CREATE EXTENSION widecol;
+
+-- Wait up to timeout_s seconds for the node to report running.
+CREATE FUNCTION public.widecol_wait_for_node(timeout_s int DEFAULT 10)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. timeout_s * 10 LOOP
+        IF (SELECT running FROM widecol.node_status()) THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+SELECT public.widecol_wait_for_node();
