@@ -1,0 +1,869 @@
+/*
+ * sstable_reader.c - opens, verifies and iterates SSTable files (sstable.h;
+ * layout in sstable_format.h and docs/file-formats.md).
+ *
+ * Open reads the footer, checks its magic, checksum, version and the layout
+ * of the metadata blocks, then loads the filter, the statistics and the index
+ * into memory.  The index is decoded into a flat array of (last key, offset,
+ * stored size) searched by binary search.  Data blocks are fetched on demand
+ * through the shared block cache (cache.h) and verified (checksum, lengths,
+ * restart array) before use.  The table is immutable after open; it is
+ * reference-counted with atomics, and any number of threads may iterate it
+ * (pread is safe concurrently).  An iterator belongs to one thread and keeps a
+ * reference on the block it is positioned in; its failures are sticky.
+ */
+#include "sstable.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "block.h"
+#include "bloom.h"
+#include "cache.h"
+#include "coding.h"
+#include "keys.h"
+#include "row.h"
+#include "sstable_format.h"
+
+/* largest stored size of a data block: LZ4's bound on WC_SST_MAX_BLOCK_LEN + trailer */
+#define WC__MAX_STORED_BLOCK                                                                      \
+    ((uint64_t)WC_SST_MAX_BLOCK_LEN + WC_SST_MAX_BLOCK_LEN / 255 + 16 + WC_SST_TRAILER_LEN)
+
+typedef struct wc__sst_index_ent {
+    uint64_t off;
+    uint32_t size; /* stored size */
+    uint32_t key_len;
+    size_t key_off; /* into index_keys */
+} wc__sst_index_ent;
+
+struct wc_sstable {
+    _Atomic uint32_t refs;
+    _Atomic int obsolete;
+    wc_fs *fs;
+    wc_file *file;
+    char *path;
+    wc_block_cache *cache;
+    uint64_t file_id;
+    uint64_t file_size;
+    uint32_t nblocks;
+    wc__sst_index_ent *index;
+    uint8_t *index_keys;
+    wc_block *filter; /* filter contents */
+    wc_sstable_stats stats;
+};
+
+typedef struct wc__sst_iter {
+    wc_iter base;
+    wc_sstable *t;
+    wc_read_counters *counters;
+    wc_block *blk; /* block positioned in (one reference), or NULL */
+    uint32_t bidx; /* its index */
+    wc_block_iter bi;
+    wc_buf scratch; /* stored bytes of the block being read */
+    wc_status st;
+} wc__sst_iter;
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Re-record the calling thread's detail with a prefix naming the file and offset. */
+static wc_status sst_error(wc_status st, const wc_sstable *t, const char *what, uint64_t off)
+{
+    char detail[384];
+
+    snprintf(detail, sizeof(detail), "%s", wc_last_error());
+    return wc_error(st, "sstable \"%s\": %s at offset %llu: %s", t->path, what,
+                    (unsigned long long)off, detail);
+}
+
+/* Read exactly n stored bytes at off into scratch. */
+static wc_status read_stored(const wc_sstable *t, uint64_t off, size_t n, wc_buf *scratch)
+{
+    size_t got;
+    wc_status st;
+
+    wc_buf_reset(scratch);
+    if (!wc_buf_reserve(scratch, n))
+        return wc_error(WC_NO_MEMORY, "out of memory reading %zu bytes", n);
+    st = t->fs->pread(t->file, scratch->data, n, off, &got);
+    if (st != WC_OK)
+        return st;
+    if (got != n)
+        return wc_error(WC_CORRUPTION, "file truncated: read %zu of %zu bytes", got, n);
+    scratch->len = n;
+    return WC_OK;
+}
+
+/*
+ * Fetch data block idx (through the cache) with one reference for the caller.
+ * Counts into counters.  Detail names the file and offset on failure.
+ */
+static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *counters,
+                                wc_buf *scratch, bool use_cache, wc_block **out)
+{
+    const wc__sst_index_ent *e = &t->index[idx];
+    wc_block *b;
+    wc_status st;
+
+    *out = NULL;
+    if (use_cache && t->cache) {
+        b = wc__cache_lookup(t->cache, t->file_id, e->off);
+        if (b) {
+            if (counters) {
+                counters->blocks_read++;
+                counters->cache_hits++;
+            }
+            *out = b;
+            return WC_OK;
+        }
+    }
+    st = read_stored(t, e->off, e->size, scratch);
+    if (st != WC_OK)
+        return sst_error(st, t, "data block", e->off);
+    if (counters) {
+        counters->blocks_read++;
+        counters->bytes_read += e->size;
+    }
+    st = wc_block_load(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, &b);
+    if (st != WC_OK)
+        return sst_error(st, t, "data block", e->off);
+    if (b->nrestarts == 0) {
+        wc_block_unref(b);
+        wc_error(WC_CORRUPTION, "empty data block");
+        return sst_error(WC_CORRUPTION, t, "data block", e->off);
+    }
+    if (use_cache && t->cache)
+        wc__cache_insert(t->cache, t->file_id, e->off, b);
+    *out = b;
+    return WC_OK;
+}
+
+/* First block whose last key is >= target; nblocks if none. */
+static uint32_t index_lower_bound(const wc_sstable *t, const uint8_t *target, size_t tlen)
+{
+    uint32_t lo = 0, hi = t->nblocks;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const wc__sst_index_ent *e = &t->index[mid];
+
+        if (wc_bytes_cmp(t->index_keys + e->key_off, e->key_len, target, tlen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+static void stats_free(wc_sstable_stats *s)
+{
+    wc_free(s->min_ck);
+    wc_free(s->max_ck);
+    wc_free(s->first_key);
+    wc_free(s->last_key);
+}
+
+static void sstable_destroy(wc_sstable *t)
+{
+    if (t->file)
+        t->fs->close(t->file);
+    if (atomic_load(&t->obsolete)) {
+        t->fs->unlink(t->fs, t->path);
+        if (t->cache)
+            wc__cache_erase_file(t->cache, t->file_id);
+    }
+    wc_block_unref(t->filter);
+    wc_free(t->index);
+    wc_free(t->index_keys);
+    stats_free(&t->stats);
+    wc_free(t->path);
+    wc_free(t);
+}
+
+/* Read and decode one metadata block (bounds already checked against the file). */
+static wc_status read_meta(wc_sstable *t, const char *what, uint64_t off, uint64_t size,
+                           bool parse_restarts, wc_buf *scratch, wc_block **out)
+{
+    wc_status st;
+
+    st = read_stored(t, off, (size_t)size, scratch);
+    if (st == WC_OK)
+        st = wc_block_load(scratch->data, (size_t)size, WC_SST_MAX_META_LEN, parse_restarts, out);
+    if (st != WC_OK)
+        return sst_error(st, t, what, off);
+    return WC_OK;
+}
+
+/* Copy a varint-length byte string out of a block: WC_OK, WC_CORRUPTION or WC_NO_MEMORY. */
+static wc_status get_copy(const uint8_t **p, const uint8_t *end, uint8_t **out, size_t *len)
+{
+    const uint8_t *b;
+
+    if (!wc_get_bytes(p, end, &b, len))
+        return WC_CORRUPTION;
+    *out = NULL;
+    if (*len == 0)
+        return WC_OK;
+    *out = wc_memdup(b, *len);
+    return *out ? WC_OK : WC_NO_MEMORY;
+}
+
+static wc_status parse_stats(wc_sstable *t, const wc_block *b, uint64_t off)
+{
+    const uint8_t *p = b->data, *end = b->data + b->len;
+    wc_sstable_stats *s = &t->stats;
+    uint8_t version, has_ck;
+    uint64_t u;
+    uint32_t v32;
+    wc_status st;
+
+    if (!wc_get_u8(&p, end, &version) || version != WC_SST_STATS_VERSION)
+        goto corrupt;
+    if (!wc_get_varint(&p, end, &s->partitions) || !wc_get_varint(&p, end, &s->rows) ||
+        !wc_get_varint(&p, end, &s->cells) || !wc_get_varint(&p, end, &s->tombstones))
+        goto corrupt;
+    if (!wc_get_u64(&p, end, &u))
+        goto corrupt;
+    s->min_timestamp = (int64_t)u;
+    if (!wc_get_u64(&p, end, &u))
+        goto corrupt;
+    s->max_timestamp = (int64_t)u;
+    if (!wc_get_u32(&p, end, &v32))
+        goto corrupt;
+    s->min_ldt = v32;
+    if (!wc_get_u32(&p, end, &v32))
+        goto corrupt;
+    s->max_ldt = v32;
+    if (!wc_get_u64(&p, end, &u))
+        goto corrupt;
+    s->min_token = (int64_t)u;
+    if (!wc_get_u64(&p, end, &u))
+        goto corrupt;
+    s->max_token = (int64_t)u;
+    if (!wc_get_varint(&p, end, &s->data_bytes) ||
+        !wc_get_varint(&p, end, &s->uncompressed_bytes) || !wc_get_varint(&p, end, &s->blocks) ||
+        !wc_get_u8(&p, end, &has_ck) || has_ck > 1)
+        goto corrupt;
+    s->has_ck = has_ck != 0;
+    if ((st = get_copy(&p, end, &s->min_ck, &s->min_ck_len)) != WC_OK ||
+        (st = get_copy(&p, end, &s->max_ck, &s->max_ck_len)) != WC_OK ||
+        (st = get_copy(&p, end, &s->first_key, &s->first_key_len)) != WC_OK ||
+        (st = get_copy(&p, end, &s->last_key, &s->last_key_len)) != WC_OK) {
+        if (st == WC_NO_MEMORY)
+            return wc_error(WC_NO_MEMORY, "out of memory loading the statistics of \"%s\"",
+                            t->path);
+        goto corrupt;
+    }
+    if (!s->has_ck && (s->min_ck_len > 0 || s->max_ck_len > 0))
+        goto corrupt;
+    if (p != end)
+        goto corrupt;
+    s->file_bytes = t->file_size;
+    return WC_OK;
+
+corrupt:
+    wc_error(WC_CORRUPTION, "malformed statistics block");
+    return sst_error(WC_CORRUPTION, t, "stats block", off);
+}
+
+static wc_status parse_index(wc_sstable *t, const wc_block *b, uint64_t off, uint64_t data_end)
+{
+    wc_block_iter bi;
+    wc_buf keys;
+    wc__sst_index_ent *ents = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t expect = 0;
+    wc_status st = WC_OK;
+    const char *why = NULL;
+
+    wc_block_iter_init(&bi);
+    wc_buf_init(&keys);
+    wc_block_iter_set(&bi, b);
+    for (wc_block_iter_seek_first(&bi); wc_block_iter_valid(&bi); wc_block_iter_next(&bi)) {
+        size_t klen, vlen;
+        const uint8_t *k = wc_block_iter_key(&bi, &klen);
+        const uint8_t *v = wc_block_iter_value(&bi, &vlen);
+        const uint8_t *vend = v + vlen;
+        uint64_t boff, bsize;
+
+        if (!wc_get_varint(&v, vend, &boff) || !wc_get_varint(&v, vend, &bsize) || v != vend) {
+            why = "malformed index entry";
+            goto corrupt;
+        }
+        if (boff != expect || bsize < WC_SST_TRAILER_LEN || bsize > WC__MAX_STORED_BLOCK ||
+            bsize > data_end - boff) {
+            why = "index entry points outside the data blocks";
+            goto corrupt;
+        }
+        if (klen == 0 || klen > UINT32_MAX) {
+            why = "bad index key";
+            goto corrupt;
+        }
+        if (n > 0 && wc_bytes_cmp(keys.data + ents[n - 1].key_off, ents[n - 1].key_len, k,
+                                  klen) >= 0) {
+            why = "index keys out of order";
+            goto corrupt;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            wc__sst_index_ent *ne = wc_realloc(ents, ncap * sizeof(*ne));
+
+            if (ne == NULL) {
+                st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
+                goto fail;
+            }
+            ents = ne;
+            cap = ncap;
+        }
+        ents[n].off = boff;
+        ents[n].size = (uint32_t)bsize;
+        ents[n].key_len = (uint32_t)klen;
+        ents[n].key_off = keys.len;
+        wc_buf_append(&keys, k, klen);
+        if (keys.failed) {
+            st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
+            goto fail;
+        }
+        n++;
+        expect = boff + bsize;
+        if (n > UINT32_MAX - 1) {
+            why = "too many index entries";
+            goto corrupt;
+        }
+    }
+    if (bi.st != WC_OK) {
+        st = bi.st;
+        if (st == WC_CORRUPTION)
+            why = "malformed index block";
+        else
+            goto fail;
+        goto corrupt;
+    }
+    if (expect != data_end) {
+        why = "index does not cover the data blocks";
+        goto corrupt;
+    }
+    wc_block_iter_free(&bi);
+    t->index = ents;
+    t->nblocks = (uint32_t)n;
+    t->index_keys = keys.data; /* may be NULL when there are no blocks */
+    return WC_OK;
+
+corrupt:
+    wc_error(WC_CORRUPTION, "%s", why);
+    st = sst_error(WC_CORRUPTION, t, "index block", off);
+fail:
+    wc_block_iter_free(&bi);
+    wc_buf_free(&keys);
+    wc_free(ents);
+    return st;
+}
+
+wc_status wc_sstable_open(wc_fs *fs, const char *path, wc_block_cache *cache, uint64_t file_id,
+                          wc_sstable **out)
+{
+    wc_sstable *t;
+    uint8_t footer[WC_SST_FOOTER_LEN];
+    uint64_t filter_off, filter_size, stats_off, stats_size, index_off, index_size, body;
+    wc_block *meta = NULL;
+    wc_buf scratch;
+    size_t got;
+    wc_status st;
+
+    *out = NULL;
+    wc_buf_init(&scratch);
+    t = wc_calloc(1, sizeof(*t));
+    if (t == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory opening \"%s\"", path);
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->obsolete, 0);
+    t->fs = fs;
+    t->cache = cache;
+    t->file_id = file_id;
+    t->path = wc_strdup(path);
+    if (t->path == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory opening \"%s\"", path);
+        goto fail;
+    }
+    st = fs->open(fs, path, WC_O_READ, &t->file);
+    if (st != WC_OK)
+        goto fail;
+    st = fs->size(t->file, &t->file_size);
+    if (st != WC_OK)
+        goto fail;
+    if (t->file_size < WC_SST_FOOTER_LEN) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": %llu bytes is too short for a footer", path,
+                      (unsigned long long)t->file_size);
+        goto fail;
+    }
+
+    /* footer */
+    body = t->file_size - WC_SST_FOOTER_LEN;
+    st = fs->pread(t->file, footer, sizeof(footer), body, &got);
+    if (st != WC_OK)
+        goto fail;
+    if (got != sizeof(footer)) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": short footer read", path);
+        goto fail;
+    }
+    if (wc_dec_u64(footer + 56) != WC_SST_MAGIC) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": bad magic number (not an sstable?)", path);
+        goto fail;
+    }
+    if (!atomic_load_explicit(&wc__block_ignore_checksums, memory_order_relaxed) &&
+        wc_dec_u32(footer + 52) != (uint32_t)XXH3_64bits(footer, WC_SST_FOOTER_CHECKED_LEN)) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": footer checksum mismatch", path);
+        goto fail;
+    }
+    if (wc_dec_u32(footer + 48) != WC_SST_FORMAT_VERSION) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": unsupported format version %u", path,
+                      wc_dec_u32(footer + 48));
+        goto fail;
+    }
+    filter_off = wc_dec_u64(footer + 0);
+    filter_size = wc_dec_u64(footer + 8);
+    stats_off = wc_dec_u64(footer + 16);
+    stats_size = wc_dec_u64(footer + 24);
+    index_off = wc_dec_u64(footer + 32);
+    index_size = wc_dec_u64(footer + 40);
+    /* layout: data | filter | stats | index | footer, each size within the file */
+    if (filter_size < WC_SST_TRAILER_LEN || stats_size < WC_SST_TRAILER_LEN ||
+        index_size < WC_SST_TRAILER_LEN || filter_size > body || stats_size > body ||
+        index_size > body || index_off > body || index_off + index_size != body ||
+        stats_off > index_off || stats_off + stats_size != index_off || filter_off > stats_off ||
+        filter_off + filter_size != stats_off ||
+        filter_size > WC_SST_MAX_META_LEN + (uint64_t)WC_SST_TRAILER_LEN ||
+        stats_size > WC_SST_MAX_META_LEN + (uint64_t)WC_SST_TRAILER_LEN ||
+        index_size > WC_SST_MAX_META_LEN + (uint64_t)WC_SST_TRAILER_LEN) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": footer block handles are inconsistent", path);
+        goto fail;
+    }
+
+    /* filter */
+    st = read_meta(t, "filter block", filter_off, filter_size, false, &scratch, &t->filter);
+    if (st != WC_OK)
+        goto fail;
+    if (!wc_bloom_check(t->filter->data, t->filter->len)) {
+        wc_error(WC_CORRUPTION, "malformed bloom filter");
+        st = sst_error(WC_CORRUPTION, t, "filter block", filter_off);
+        goto fail;
+    }
+
+    /* statistics */
+    st = read_meta(t, "stats block", stats_off, stats_size, false, &scratch, &meta);
+    if (st != WC_OK)
+        goto fail;
+    st = parse_stats(t, meta, stats_off);
+    wc_block_unref(meta);
+    meta = NULL;
+    if (st != WC_OK)
+        goto fail;
+
+    /* index */
+    st = read_meta(t, "index block", index_off, index_size, true, &scratch, &meta);
+    if (st != WC_OK)
+        goto fail;
+    st = parse_index(t, meta, index_off, filter_off);
+    wc_block_unref(meta);
+    meta = NULL;
+    if (st != WC_OK)
+        goto fail;
+    if (t->nblocks != t->stats.blocks || filter_off != t->stats.data_bytes ||
+        (t->nblocks == 0) != (t->stats.last_key_len == 0) ||
+        (t->nblocks > 0 &&
+         wc_bytes_cmp(t->index_keys + t->index[t->nblocks - 1].key_off,
+                      t->index[t->nblocks - 1].key_len, t->stats.last_key,
+                      t->stats.last_key_len) != 0)) {
+        st = wc_error(WC_CORRUPTION, "sstable \"%s\": statistics disagree with the index", path);
+        goto fail;
+    }
+    wc_buf_free(&scratch);
+    *out = t;
+    return WC_OK;
+
+fail:
+    wc_buf_free(&scratch);
+    wc_block_unref(meta);
+    sstable_destroy(t);
+    return st;
+}
+
+void wc_sstable_ref(wc_sstable *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void wc_sstable_unref(wc_sstable *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        sstable_destroy(t);
+}
+
+void wc_sstable_mark_obsolete(wc_sstable *t)
+{
+    atomic_store(&t->obsolete, 1);
+}
+
+const wc_sstable_stats *wc_sstable_get_stats(const wc_sstable *t)
+{
+    return &t->stats;
+}
+
+uint64_t wc_sstable_file_id(const wc_sstable *t)
+{
+    return t->file_id;
+}
+
+const char *wc_sstable_path(const wc_sstable *t)
+{
+    return t->path;
+}
+
+bool wc_sstable_may_contain(const wc_sstable *t, const uint8_t *prefix, size_t len)
+{
+    return wc_bloom_may_contain(t->filter->data, t->filter->len, prefix, len);
+}
+
+/* ----------------------------------------------------------------- iterator */
+
+static void it_release(wc__sst_iter *it)
+{
+    wc_block_unref(it->blk);
+    it->blk = NULL;
+}
+
+static void it_fail(wc__sst_iter *it, wc_status st)
+{
+    it->st = st;
+    it_release(it);
+}
+
+/* Position the block iterator on block idx (reusing the current block if it is the same). */
+static bool it_load(wc__sst_iter *it, uint32_t idx)
+{
+    wc_block *b;
+    wc_status st;
+
+    if (it->blk && it->bidx == idx) {
+        wc_block_iter_set(&it->bi, it->blk);
+        return true;
+    }
+    it_release(it);
+    st = get_data_block(it->t, idx, it->counters, &it->scratch, true, &b);
+    if (st != WC_OK) {
+        it_fail(it, st);
+        return false;
+    }
+    it->blk = b;
+    it->bidx = idx;
+    wc_block_iter_set(&it->bi, b);
+    return true;
+}
+
+/* After a block-iterator move: record its failure, if any. */
+static bool it_check(wc__sst_iter *it)
+{
+    if (it->bi.st == WC_OK)
+        return true;
+    if (it->bi.st == WC_CORRUPTION)
+        sst_error(WC_CORRUPTION, it->t, "data block", it->t->index[it->bidx].off);
+    it_fail(it, it->bi.st);
+    return false;
+}
+
+static void it_skip_forward(wc__sst_iter *it)
+{
+    while (it->blk && !wc_block_iter_valid(&it->bi)) {
+        if (!it_check(it))
+            return;
+        if (it->bidx + 1 >= it->t->nblocks) {
+            it_release(it);
+            return;
+        }
+        if (!it_load(it, it->bidx + 1))
+            return;
+        wc_block_iter_seek_first(&it->bi);
+    }
+    it_check(it);
+}
+
+static void it_skip_backward(wc__sst_iter *it)
+{
+    while (it->blk && !wc_block_iter_valid(&it->bi)) {
+        if (!it_check(it))
+            return;
+        if (it->bidx == 0) {
+            it_release(it);
+            return;
+        }
+        if (!it_load(it, it->bidx - 1))
+            return;
+        wc_block_iter_seek_last(&it->bi);
+    }
+    it_check(it);
+}
+
+static bool it_valid(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    return it->st == WC_OK && it->blk != NULL && wc_block_iter_valid(&it->bi);
+}
+
+static void it_seek_first(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    if (it->st != WC_OK)
+        return;
+    if (it->t->nblocks == 0) {
+        it_release(it);
+        return;
+    }
+    if (!it_load(it, 0))
+        return;
+    wc_block_iter_seek_first(&it->bi);
+    it_skip_forward(it);
+}
+
+static void it_seek_last(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    if (it->st != WC_OK)
+        return;
+    if (it->t->nblocks == 0) {
+        it_release(it);
+        return;
+    }
+    if (!it_load(it, it->t->nblocks - 1))
+        return;
+    wc_block_iter_seek_last(&it->bi);
+    it_skip_backward(it);
+}
+
+static void it_seek(wc_iter *base, const uint8_t *target, size_t len)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+    uint32_t idx;
+
+    if (it->st != WC_OK)
+        return;
+    idx = index_lower_bound(it->t, target, len);
+    if (idx >= it->t->nblocks) {
+        it_release(it);
+        return;
+    }
+    if (!it_load(it, idx))
+        return;
+    wc_block_iter_seek(&it->bi, target, len);
+    it_skip_forward(it);
+}
+
+static void it_seek_for_prev(wc_iter *base, const uint8_t *target, size_t len)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+    uint32_t idx;
+
+    if (it->st != WC_OK)
+        return;
+    idx = index_lower_bound(it->t, target, len);
+    if (idx >= it->t->nblocks) {
+        it_seek_last(base);
+        return;
+    }
+    if (!it_load(it, idx))
+        return;
+    wc_block_iter_seek_for_prev(&it->bi, target, len);
+    it_skip_backward(it);
+}
+
+static void it_next(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    if (!it_valid(base))
+        return;
+    wc_block_iter_next(&it->bi);
+    it_skip_forward(it);
+}
+
+static void it_prev(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    if (!it_valid(base))
+        return;
+    wc_block_iter_prev(&it->bi);
+    it_skip_backward(it);
+}
+
+static const uint8_t *it_key(wc_iter *base, size_t *len)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    return wc_block_iter_key(&it->bi, len);
+}
+
+static const uint8_t *it_value(wc_iter *base, size_t *len)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    return wc_block_iter_value(&it->bi, len);
+}
+
+static wc_status it_status(wc_iter *base)
+{
+    return ((wc__sst_iter *)base)->st;
+}
+
+static void it_destroy(wc_iter *base)
+{
+    wc__sst_iter *it = (wc__sst_iter *)base;
+
+    it_release(it);
+    wc_block_iter_free(&it->bi);
+    wc_buf_free(&it->scratch);
+    wc_sstable_unref(it->t);
+    wc_free(it);
+}
+
+static const wc_iter_ops wc__sst_iter_ops = {
+    .valid = it_valid,
+    .seek_first = it_seek_first,
+    .seek_last = it_seek_last,
+    .seek = it_seek,
+    .seek_for_prev = it_seek_for_prev,
+    .next = it_next,
+    .prev = it_prev,
+    .key = it_key,
+    .value = it_value,
+    .status = it_status,
+    .destroy = it_destroy,
+};
+
+wc_iter *wc_sstable_iter(wc_sstable *t, wc_read_counters *counters)
+{
+    wc__sst_iter *it = wc_calloc(1, sizeof(*it));
+
+    if (it == NULL)
+        return NULL;
+    it->base.ops = &wc__sst_iter_ops;
+    it->t = t;
+    it->counters = counters;
+    it->st = WC_OK;
+    wc_block_iter_init(&it->bi);
+    wc_buf_init(&it->scratch);
+    wc_sstable_ref(t);
+    return &it->base;
+}
+
+/* ------------------------------------------------------------------- verify */
+
+wc_status wc_sstable_verify(wc_sstable *t)
+{
+    wc_buf scratch, prev_key;
+    wc_block_iter bi;
+    wc_block *b = NULL;
+    uint64_t partitions = 0, rows = 0;
+    size_t prev_prefix = 0;
+    wc_status st = WC_OK;
+    uint64_t off = 0;
+    const char *why = NULL;
+
+    wc_buf_init(&scratch);
+    wc_buf_init(&prev_key);
+    wc_block_iter_init(&bi);
+    for (uint32_t i = 0; i < t->nblocks; i++) {
+        const wc__sst_index_ent *e = &t->index[i];
+        size_t klen = 0;
+
+        off = e->off;
+        st = get_data_block(t, i, NULL, &scratch, false, &b);
+        if (st != WC_OK)
+            goto fail;
+        wc_block_iter_set(&bi, b);
+        for (wc_block_iter_seek_first(&bi); wc_block_iter_valid(&bi); wc_block_iter_next(&bi)) {
+            size_t vlen, prefix;
+            const uint8_t *k = wc_block_iter_key(&bi, &klen);
+            const uint8_t *v = wc_block_iter_value(&bi, &vlen);
+            wc_key_parts kp;
+
+            if (!wc_key_parse(k, klen, &kp) || kp.kind == WC_KIND_END) {
+                why = "malformed key";
+                goto corrupt;
+            }
+            if (prev_key.len && wc_bytes_cmp(prev_key.data, prev_key.len, k, klen) >= 0) {
+                why = "keys out of order";
+                goto corrupt;
+            }
+            if (prev_key.len == 0 && wc_bytes_cmp(k, klen, t->stats.first_key,
+                                                  t->stats.first_key_len) != 0) {
+                why = "first key differs from the statistics";
+                goto corrupt;
+            }
+            if (kp.kind == WC_KIND_HEADER ? !wc_header_validate(v, vlen)
+                                          : !wc_row_validate(v, vlen)) {
+                why = "malformed value";
+                goto corrupt;
+            }
+            prefix = WC_KEY_PREFIX_LEN(kp.pk_len);
+            if (prev_key.len == 0 || prefix != prev_prefix ||
+                memcmp(prev_key.data, k, prefix) != 0) {
+                partitions++;
+                if (!wc_sstable_may_contain(t, k, prefix)) {
+                    why = "bloom filter misses a partition";
+                    goto corrupt;
+                }
+            }
+            if (kp.kind != WC_KIND_HEADER)
+                rows++;
+            prev_prefix = prefix;
+            prev_key.len = 0;
+            wc_buf_append(&prev_key, k, klen);
+            if (prev_key.failed) {
+                st = wc_error(WC_NO_MEMORY, "out of memory verifying \"%s\"", t->path);
+                goto fail;
+            }
+        }
+        if (bi.st != WC_OK) {
+            if (bi.st == WC_CORRUPTION) {
+                why = "malformed entry";
+                goto corrupt;
+            }
+            st = bi.st;
+            goto fail;
+        }
+        if (wc_bytes_cmp(prev_key.data, prev_key.len, t->index_keys + e->key_off, e->key_len) !=
+            0) {
+            why = "last key differs from the index";
+            goto corrupt;
+        }
+        wc_block_unref(b);
+        b = NULL;
+    }
+    if (partitions != t->stats.partitions || rows != t->stats.rows) {
+        why = "entry counts differ from the statistics";
+        goto corrupt;
+    }
+    wc_buf_free(&scratch);
+    wc_buf_free(&prev_key);
+    wc_block_iter_free(&bi);
+    return WC_OK;
+
+corrupt:
+    wc_error(WC_CORRUPTION, "%s", why);
+    st = sst_error(WC_CORRUPTION, t, "data block", off);
+fail:
+    wc_block_unref(b);
+    wc_buf_free(&scratch);
+    wc_buf_free(&prev_key);
+    wc_block_iter_free(&bi);
+    return st;
+}
