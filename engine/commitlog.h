@@ -8,7 +8,8 @@
  * Durability modes:
  *  - WC_SYNC_PERIODIC: wc_commitlog_sync_to returns at once; a background
  *    thread fsyncs every period_ms, so at most period_ms of acknowledged
- *    writes (plus the write in progress) can be lost in a crash.
+ *    writes (plus the duration of one fsync and the write in progress) can
+ *    be lost in a crash.
  *  - WC_SYNC_BATCH: wc_commitlog_sync_to returns only once the record is
  *    fsynced; concurrent waiters share one fsync (group commit).
  *
