@@ -26,3 +26,199 @@ COMMENT ON FUNCTION node_status() IS 'state of the widecol node of this instance
 -- The data directory is server-side information: monitoring roles only.
 REVOKE ALL ON FUNCTION node_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION node_status() TO pg_monitor;
+
+-- ------------------------------------------------------------------------
+-- timeuuid (extension/timeuuid.c)
+--
+-- A version 1 (time-based) UUID ordered by its timestamp, like Cassandra's
+-- TIMEUUID: first by the 60-bit timestamp, then by the clock sequence and
+-- node bytes compared as unsigned bytes.  Stored like uuid (16 bytes).
+-- Functions and the type keep the default privileges (PUBLIC may use them).
+-- ------------------------------------------------------------------------
+
+CREATE TYPE timeuuid;
+
+CREATE FUNCTION timeuuid_in(cstring)
+RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_in'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_out(timeuuid)
+RETURNS cstring
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_out'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_recv(internal)
+RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_recv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_send(timeuuid)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_send'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE timeuuid (
+    INPUT = timeuuid_in,
+    OUTPUT = timeuuid_out,
+    RECEIVE = timeuuid_recv,
+    SEND = timeuuid_send,
+    INTERNALLENGTH = 16,
+    ALIGNMENT = char,
+    STORAGE = plain,
+    CATEGORY = 'U'
+);
+
+COMMENT ON TYPE timeuuid IS 'time-based (version 1) UUID ordered by time, like CQL timeuuid';
+
+-- comparison
+
+CREATE FUNCTION timeuuid_eq(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_eq'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_ne(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_ne'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_lt(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_lt'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_le(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_le'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_gt(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_gt'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_ge(timeuuid, timeuuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_ge'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_cmp(timeuuid, timeuuid) RETURNS integer
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_cmp'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_sortsupport(internal) RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_sortsupport'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_hash(timeuuid) RETURNS integer
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_hash'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_hash_extended(timeuuid, bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_hash_extended'
+LANGUAGE C IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE;
+
+CREATE OPERATOR = (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_eq,
+    COMMUTATOR = =, NEGATOR = <>,
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
+);
+
+CREATE OPERATOR <> (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_ne,
+    COMMUTATOR = <>, NEGATOR = =,
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+CREATE OPERATOR < (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_lt,
+    COMMUTATOR = >, NEGATOR = >=,
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_le,
+    COMMUTATOR = >=, NEGATOR = >,
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR > (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_gt,
+    COMMUTATOR = <, NEGATOR = <=,
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+CREATE OPERATOR >= (
+    LEFTARG = timeuuid, RIGHTARG = timeuuid, FUNCTION = timeuuid_ge,
+    COMMUTATOR = <=, NEGATOR = <,
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR CLASS timeuuid_ops
+DEFAULT FOR TYPE timeuuid USING btree AS
+    OPERATOR 1 <,
+    OPERATOR 2 <=,
+    OPERATOR 3 =,
+    OPERATOR 4 >=,
+    OPERATOR 5 >,
+    FUNCTION 1 timeuuid_cmp(timeuuid, timeuuid),
+    FUNCTION 2 timeuuid_sortsupport(internal),
+    FUNCTION 4 pg_catalog.btequalimage(oid);
+
+CREATE OPERATOR CLASS timeuuid_ops
+DEFAULT FOR TYPE timeuuid USING hash AS
+    OPERATOR 1 =,
+    FUNCTION 1 timeuuid_hash(timeuuid),
+    FUNCTION 2 timeuuid_hash_extended(timeuuid, bigint);
+
+-- min() and max() in timeuuid order (CQL min/max on a timeuuid column)
+
+CREATE FUNCTION timeuuid_smaller(timeuuid, timeuuid) RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_smaller'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION timeuuid_larger(timeuuid, timeuuid) RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_larger'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE AGGREGATE min(timeuuid) (
+    SFUNC = timeuuid_smaller, STYPE = timeuuid,
+    COMBINEFUNC = timeuuid_smaller, SORTOP = <, PARALLEL = SAFE
+);
+
+CREATE AGGREGATE max(timeuuid) (
+    SFUNC = timeuuid_larger, STYPE = timeuuid,
+    COMBINEFUNC = timeuuid_larger, SORTOP = >, PARALLEL = SAFE
+);
+
+-- casts: to uuid, the same bytes; from uuid, checked to be version 1
+
+CREATE FUNCTION timeuuid(uuid) RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_from_uuid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (timeuuid AS uuid) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (uuid AS timeuuid) WITH FUNCTION timeuuid(uuid) AS ASSIGNMENT;
+
+-- time functions (CQL now(), toTimestamp(), minTimeuuid(), maxTimeuuid())
+
+-- Parallel restricted: all values of a session come from one process, so
+-- they strictly increase in the order they are made.
+CREATE FUNCTION now_timeuuid() RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_now_timeuuid'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION now_timeuuid() IS 'new time-based UUID (CQL now())';
+
+CREATE FUNCTION timeuuid_timestamp(timeuuid) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'widecol_timeuuid_timestamp'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION timeuuid_timestamp(timeuuid) IS 'time of a timeuuid, to the microsecond (CQL toTimestamp())';
+
+CREATE FUNCTION min_timeuuid(timestamptz) RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_min_timeuuid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION min_timeuuid(timestamptz) IS 'smallest timeuuid of the millisecond (CQL minTimeuuid())';
+
+CREATE FUNCTION max_timeuuid(timestamptz) RETURNS timeuuid
+AS 'MODULE_PATHNAME', 'widecol_max_timeuuid'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION max_timeuuid(timestamptz) IS 'largest timeuuid of the millisecond (CQL maxTimeuuid())';
