@@ -19,6 +19,9 @@
 #define WIDECOL_H
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
 
 #include "status.h"
 
@@ -53,5 +56,125 @@ extern PGDLLEXPORT void widecol_node_main(Datum main_arg)
 			pg_attribute_noreturn();
 extern bool widecol_node_running(void);
 extern void widecol_require_node(void);
+
+/* in cql.c */
+typedef struct WidecolCqlPair
+{
+	char	   *key;
+	char	   *value;
+	bool		quoted;			/* value was a quoted string */
+} WidecolCqlPair;
+
+typedef struct WidecolCqlOrder
+{
+	char	   *column;
+	bool		descending;
+} WidecolCqlOrder;
+
+extern List *widecol_parse_cql_map(const char *option, const char *input);
+extern const char *widecol_cql_map_get(List *map, const char *key);
+extern void widecol_parse_primary_key(const char *input, List **partition,
+									  List **clustering);
+extern List *widecol_parse_clustering_order(const char *input);
+
+/* in keycodec.c */
+extern bool widecol_type_keyable(Oid typid);
+extern void widecol_encode_key(StringInfo buf, Oid typid, Datum value,
+							   bool descending);
+extern Datum widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
+								bool descending);
+extern void widecol_encode_value(StringInfo buf, Datum value, int16 typlen,
+								 bool typbyval);
+extern Datum widecol_decode_value(const uint8 *p, size_t len, int16 typlen,
+								  bool typbyval);
+
+/* in schema.c */
+typedef enum WidecolColumnKind
+{
+	WIDECOL_COL_PARTITION,		/* partition-key column */
+	WIDECOL_COL_CLUSTERING,		/* clustering column */
+	WIDECOL_COL_STATIC,			/* static column: one value per partition */
+	WIDECOL_COL_REGULAR,		/* ordinary cell */
+	WIDECOL_COL_WRITETIME,		/* read-only: write time of another column */
+	WIDECOL_COL_TTL				/* read-only: remaining TTL of another column */
+} WidecolColumnKind;
+
+typedef struct WidecolColumn
+{
+	AttrNumber	attnum;			/* 1-based attribute number */
+	char	   *name;
+	Oid			typid;
+	int32		typmod;
+	Oid			collid;
+	int16		typlen;
+	bool		typbyval;
+	bool		dropped;		/* dropped attribute: ignored */
+	WidecolColumnKind kind;
+	int			key_pos;		/* position within the partition or clustering key */
+	bool		descending;		/* clustering order */
+	uint32		cell_id;		/* engine column id of a cell-backed column */
+	int			meta_of;		/* WRITETIME/TTL: index of the column described */
+} WidecolColumn;
+
+typedef struct WidecolTable
+{
+	Oid			relid;
+	Oid			serverid;
+	char	   *keyspace;
+	char	   *table_name;		/* engine-side name, keyspace excluded */
+	uint32		table_id;		/* engine table id */
+	int			ncols;			/* = relation natts */
+	WidecolColumn *cols;		/* indexed by attnum - 1 */
+	int			npk;
+	int		   *pk;				/* column indexes of the partition key */
+	int			nck;
+	int		   *ck;				/* column indexes of the clustering key */
+	bool		has_static;
+	int32		default_ttl;
+	int32		gc_grace_seconds;
+	char	   *compaction;		/* CQL map text, or NULL */
+	char	   *replication;	/* keyspace replication map text */
+	int			replication_factor;	/* effective factor (one node: 1) */
+} WidecolTable;
+
+extern WidecolTable *widecol_get_table(Oid relid);
+extern WidecolTable *widecol_build_table(Relation rel);
+extern void widecol_ensure_engine_table(WidecolTable *t);
+extern char *widecol_schema_text(WidecolTable *t);
+extern void widecol_schema_init(void);
+extern bool widecol_is_widecol_server(Oid serverid);
+
+/* in conn.c */
+struct wc_client;
+extern struct wc_client *widecol_connection(void);
+extern void widecol_report(wc_status st, const char *what)
+			pg_attribute_noreturn();
+extern void widecol_connection_lost(void);
+extern int	widecol_consistency;
+extern int	widecol_ttl;
+extern char *widecol_write_timestamp;
+extern bool widecol_allow_filtering;
+extern int	widecol_per_partition_limit;
+extern int	widecol_fetch_size;
+extern void widecol_define_query_gucs(void);
+extern int64 widecol_statement_timestamp(void);
+extern const char *widecol_consistency_name(int level);
+
+/* in fdw.c */
+extern void widecol_fdw_init(void);
+
+/* in modify.c */
+struct WidecolWriter;
+typedef struct WidecolWriter WidecolWriter;
+extern WidecolWriter *widecol_writer_begin(WidecolTable *t);
+extern void widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len);
+extern void widecol_writer_flush(WidecolWriter *w);
+extern void widecol_writer_end(WidecolWriter *w);
+
+/* in timeuuid.c */
+extern Oid	widecol_timeuuid_oid(void);
+extern void widecol_timeuuid_encode_key(StringInfo buf, Datum value);
+extern Datum widecol_timeuuid_decode_key(const uint8 **pp, const uint8 *end,
+										 bool descending);
 
 #endif							/* WIDECOL_H */

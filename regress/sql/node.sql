@@ -6,7 +6,8 @@
 SELECT extname, extversion, extrelocatable, extnamespace::regnamespace
   FROM pg_extension WHERE extname = 'widecol';
 SELECT p.oid::regprocedure AS function, pg_get_function_result(p.oid) AS result
-  FROM pg_proc p WHERE p.pronamespace = 'widecol'::regnamespace ORDER BY p.proname;
+  FROM pg_proc p WHERE p.pronamespace = 'widecol'::regnamespace
+   AND p.proname IN ('version', 'node_status') ORDER BY p.proname;
 
 -- GUCs: defaults, units, contexts
 SHOW widecol.data_directory;
@@ -17,7 +18,7 @@ SHOW widecol.block_cache_size_mb;
 SHOW widecol.num_tokens;
 SELECT name, setting, unit, vartype, context, enumvals,
        short_desc <> '' AS has_description
-  FROM pg_settings WHERE name LIKE 'widecol.%' ORDER BY name;
+  FROM pg_settings WHERE name LIKE 'widecol.%' AND context = 'postmaster' ORDER BY name;
 
 -- postmaster-only settings cannot change in a session
 SET widecol.num_tokens = 8;
