@@ -44,6 +44,10 @@ typedef struct wc__rd {
     const wc_read_request *req;
     int64_t now;
     wc_merge *m;
+    wc_iter **src;       /* the merge's sources, for exact lookups */
+    uint8_t *src_kinds;  /* per source: bit (1 << kind) set if it may hold that kind */
+    wc_merge_value *vals;
+    size_t nsrc;
     wc_page *page;
     wc__page_priv *pp;
     wc_read_counters counters;
@@ -130,11 +134,10 @@ void wc_page_free(wc_page *p)
 
 /* ---------------------------------------------------------------- reconciliation */
 
-/* Reconcile every source's value at the merge position; *out points to the result. */
-static wc_status wc__reconcile(wc__rd *rd, uint8_t kind, const uint8_t **out, size_t *len)
+/* Reconcile n values of one key; *out points to the result (v[0] or scratch). */
+static wc_status wc__reconcile_list(wc__rd *rd, uint8_t kind, const wc_merge_value *v, size_t n,
+                                    const uint8_t **out, size_t *len)
 {
-    size_t n;
-    const wc_merge_value *v = wc_merge_values(rd->m, &n);
     const uint8_t *cur = v[0].data;
     size_t curlen = v[0].len;
     int which = 0;
@@ -155,6 +158,52 @@ static wc_status wc__reconcile(wc__rd *rd, uint8_t kind, const uint8_t **out, si
     *out = cur;
     *len = curlen;
     return WC_OK;
+}
+
+/* Reconcile every source's value at the merge position. */
+static wc_status wc__reconcile(wc__rd *rd, uint8_t kind, const uint8_t **out, size_t *len)
+{
+    size_t n;
+    const wc_merge_value *v = wc_merge_values(rd->m, &n);
+
+    return wc__reconcile_list(rd, kind, v, n, out, len);
+}
+
+/*
+ * Exact lookup of one key in the sources that may hold its kind (single-
+ * partition reads): SSTables whose statistics show no header or static
+ * entries are not touched.  *found is false if no source has the key.
+ */
+static wc_status wc__lookup(wc__rd *rd, const uint8_t *key, size_t klen, uint8_t kind,
+                            const uint8_t **out, size_t *len, bool *found)
+{
+    size_t n = 0;
+
+    *found = false;
+    for (size_t i = 0; i < rd->nsrc; i++) {
+        wc_iter *it = rd->src[i];
+        const uint8_t *k;
+        size_t kl;
+
+        if (!(rd->src_kinds[i] & (1u << kind)))
+            continue;
+        wc_iter_seek(it, key, klen);
+        if (!wc_iter_valid(it)) {
+            wc_status st = wc_iter_status(it);
+            if (st != WC_OK)
+                return st;
+            continue;
+        }
+        k = wc_iter_key(it, &kl);
+        if (kl == klen && memcmp(k, key, klen) == 0) {
+            rd->vals[n].data = wc_iter_value(it, &rd->vals[n].len);
+            n++;
+        }
+    }
+    if (n == 0)
+        return WC_OK;
+    *found = true;
+    return wc__reconcile_list(rd, kind, rd->vals, n, out, len);
 }
 
 static wc_status wc__load_header(wc__rd *rd, const uint8_t *blob, size_t len)
@@ -345,35 +394,63 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
     rd->pdel_ts = WC_NO_TIMESTAMP;
     rd->nrts = 0;
     if (!positioned || resume) {
+        /* one partition: exact lookups of its header and static row */
+        bool found;
+
         t = wc__target(rd, prefix, plen, WC_KIND_HEADER, NULL, 0, &tl);
-        wc_merge_seek(rd->m, t, tl);
-    }
-    /* header */
-    if (wc_merge_valid(rd->m)) {
-        k = wc_merge_key(rd->m, &kl);
-        if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_HEADER) {
-            if ((st = wc__reconcile(rd, WC_KIND_HEADER, &blob, &bl)) != WC_OK ||
-                (st = wc__load_header(rd, blob, bl)) != WC_OK)
+        if ((st = wc__lookup(rd, t, tl, WC_KIND_HEADER, &blob, &bl, &found)) != WC_OK)
+            return st;
+        if (found && (st = wc__load_header(rd, blob, bl)) != WC_OK)
+            return st;
+        if (req->include_static && resume == NULL) {
+            t = wc__target(rd, prefix, plen, WC_KIND_STATIC, NULL, 0, &tl);
+            if ((st = wc__lookup(rd, t, tl, WC_KIND_STATIC, &blob, &bl, &found)) != WC_OK)
                 return st;
-            wc_merge_step(rd->m);
-        }
-    }
-    /* static row (not again when resuming) */
-    if (wc_merge_valid(rd->m)) {
-        k = wc_merge_key(rd->m, &kl);
-        if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_STATIC) {
-            if (req->include_static && resume == NULL) {
-                if (!wc_key_parse(k, kl, &kp))
+            if (found) {
+                if (!wc_key_parse(t, tl, &kp))
                     return wc_error(WC_CORRUPTION, "malformed key");
-                if ((st = wc__reconcile(rd, WC_KIND_STATIC, &blob, &bl)) != WC_OK ||
-                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                if ((st = wc__emit(rd, &kp, t, tl, blob, bl, &emitted)) != WC_OK)
                     return st;
                 if (rd->page->nrows >= rd->page_rows) {
                     rd->stop = true;
                     return WC_OK;
                 }
             }
-            wc_merge_step(rd->m);
+        }
+        if (!req->reverse && resume == NULL) {
+            if (sb->unbounded)
+                t = wc__target(rd, prefix, plen, WC_KIND_ROW, NULL, 0, &tl);
+            else
+                t = wc__target(rd, prefix, plen, WC_KIND_ROW, sb->key, sb->len, &tl);
+            wc_merge_seek(rd->m, t, tl);
+        }
+    } else {
+        /* scans walk the partition: header, static row, rows */
+        if (wc_merge_valid(rd->m)) {
+            k = wc_merge_key(rd->m, &kl);
+            if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_HEADER) {
+                if ((st = wc__reconcile(rd, WC_KIND_HEADER, &blob, &bl)) != WC_OK ||
+                    (st = wc__load_header(rd, blob, bl)) != WC_OK)
+                    return st;
+                wc_merge_step(rd->m);
+            }
+        }
+        if (wc_merge_valid(rd->m)) {
+            k = wc_merge_key(rd->m, &kl);
+            if (kl == plen + 1 && memcmp(k, prefix, plen) == 0 && k[plen] == WC_KIND_STATIC) {
+                if (req->include_static) {
+                    if (!wc_key_parse(k, kl, &kp))
+                        return wc_error(WC_CORRUPTION, "malformed key");
+                    if ((st = wc__reconcile(rd, WC_KIND_STATIC, &blob, &bl)) != WC_OK ||
+                        (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                        return st;
+                    if (rd->page->nrows >= rd->page_rows) {
+                        rd->stop = true;
+                        return WC_OK;
+                    }
+                }
+                wc_merge_step(rd->m);
+            }
         }
     }
 
@@ -387,7 +464,7 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
                     wc_merge_step(rd->m);
             }
         }
-        if (!sb->unbounded && wc_merge_valid(rd->m)) {
+        if (!sb->unbounded && wc_merge_valid(rd->m) && (positioned || resume)) {
             t = wc__target(rd, prefix, plen, WC_KIND_ROW, sb->key, sb->len, &tl);
             k = wc_merge_key(rd->m, &kl);
             if (wc_bytes_cmp(k, kl, t, tl) < 0)
@@ -564,7 +641,11 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
     rd.page = wc_calloc(1, sizeof(*rd.page));
     rd.pp = wc_calloc(1, sizeof(*rd.pp));
     its = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*its));
-    if (rd.page == NULL || rd.pp == NULL || its == NULL) {
+    rd.src = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*rd.src));
+    rd.src_kinds = wc_malloc(src.nmems + src.nssts + 1);
+    rd.vals = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*rd.vals));
+    if (rd.page == NULL || rd.pp == NULL || its == NULL || rd.src == NULL || rd.src_kinds == NULL ||
+        rd.vals == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
         goto done;
     }
@@ -583,6 +664,8 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;
         }
+        rd.src[rd.nsrc] = it;
+        rd.src_kinds[rd.nsrc++] = 0xff;
         its[nits++] = it;
         rd.page->stats.memtables_read++;
     }
@@ -595,6 +678,13 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;
+        }
+        {
+            const wc_sstable_stats *ss = wc_sstable_get_stats(src.ssts[i]);
+            rd.src[rd.nsrc] = it;
+            rd.src_kinds[rd.nsrc++] = (uint8_t)((ss->headers ? 1u << WC_KIND_HEADER : 0) |
+                                                (ss->statics ? 1u << WC_KIND_STATIC : 0) |
+                                                (1u << WC_KIND_ROW));
         }
         its[nits++] = it;
         rd.page->stats.sstables_read++;
@@ -684,6 +774,9 @@ done:
     for (size_t i = 0; i < nits; i++)
         wc_iter_destroy(its[i]);
     wc_free(its);
+    wc_free(rd.src);
+    wc_free(rd.src_kinds);
+    wc_free(rd.vals);
     wc_merge_free(rd.m);
     wc__sources_release(&src);
     for (int i = 0; i < 2; i++)

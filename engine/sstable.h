@@ -58,6 +58,8 @@ typedef struct wc_sstable_stats {
     uint64_t uncompressed_bytes;
     uint64_t file_bytes;
     uint64_t blocks;
+    uint64_t headers;        /* WC_KIND_HEADER entries (partition/range deletions) */
+    uint64_t statics;        /* WC_KIND_STATIC entries */
     /* clustering key bounds over WC_KIND_ROW entries (owned by the reader/writer) */
     uint8_t *min_ck, *max_ck;
     size_t min_ck_len, max_ck_len;

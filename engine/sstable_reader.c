@@ -262,6 +262,9 @@ static wc_status parse_stats(wc_sstable *t, const wc_block *b, uint64_t off)
     }
     if (!s->has_ck && (s->min_ck_len > 0 || s->max_ck_len > 0))
         goto corrupt;
+    if (!wc_get_varint(&p, end, &s->headers) || !wc_get_varint(&p, end, &s->statics) ||
+        s->headers > s->partitions || s->statics > s->rows)
+        goto corrupt;
     if (p != end)
         goto corrupt;
     s->file_bytes = t->file_size;

@@ -244,6 +244,8 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
         wc_range_tombstone rt;
         int r;
 
+        w->stats.headers++;
+
         if (!wc_header_validate(value, vlen) || !wc_header_parse(value, vlen, &hv))
             return false;
         if (hv.flags & WC_HDRF_PARTITION_DELETED) {
@@ -265,6 +267,8 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
         if (!wc_row_validate(value, vlen) || !wc_row_parse(value, vlen, &rv))
             return false;
         w->stats.rows++;
+        if (kp->kind == WC_KIND_STATIC)
+            w->stats.statics++;
         if (rv.flags & WC_ROWF_LIVENESS) {
             stat_ts(w, rv.live_ts);
             if (rv.live_ttl != 0)
@@ -390,6 +394,8 @@ static void encode_stats(wc_sstable_writer *w, wc_buf *b)
     wc_buf_put_bytes(b, w->max_ck.data, w->max_ck.len);
     wc_buf_put_bytes(b, w->first_key.data, w->first_key.len);
     wc_buf_put_bytes(b, w->last_key.data, w->entries ? w->last_key.len : 0);
+    wc_buf_put_varint(b, s->headers);
+    wc_buf_put_varint(b, s->statics);
 }
 
 wc_status wc_sstable_writer_finish(wc_sstable_writer *w, uint64_t *file_bytes)
