@@ -405,12 +405,13 @@ static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *m
     if (st != WC_OK)
         return st;
     token = wc_token(v.pk, v.pk_len);
-    while ((r = wc_mutation_next(&v, &en)) == 1) {
+    /* validated once already: by wc__validate_batch before the log, or on replay */
+    while ((r = wc_mutation_next_unchecked(&v, &en)) == 1) {
         wc_buf_reset(&e->key);
         wc_key_build(&e->key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
         if ((st = wc_buf_status(&e->key)) != WC_OK)
             return st;
-        st = wc_memtable_put(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
+        st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
         if (st != WC_OK)
             return st;
     }
@@ -569,6 +570,13 @@ wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
     wc_status st = WC_OK;
 
     wc_buf_init(&rec);
+    /* one allocation for the record: the encoded size is known up front */
+    {
+        size_t total = 16;
+        for (size_t i = 0; i < n; i++)
+            total += muts[i]->buf.len + muts[i]->entries.len + 24;
+        wc_buf_reserve(&rec, total);
+    }
     wc_batch_begin(&rec, (uint32_t)n);
     for (size_t i = 0; i < n && st == WC_OK; i++) {
         const uint8_t *p;
@@ -1068,7 +1076,30 @@ static wc_status wc__replay_record(void *arg, wc_clpos pos, const uint8_t *rec, 
     wc_status st;
 
     c->records++;
-    st = wc__apply_batch_mem(c->e, rec, len, pos, true);
+    /* full validation: a checksum proves the bytes are intact, not well-formed */
+    {
+        wc_batch_view bv;
+        const uint8_t *mut;
+        size_t ml;
+        int r;
+
+        st = wc_batch_parse(rec, len, &bv);
+        while (st == WC_OK && (r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+            wc_mutation_view v;
+            wc_mutation_entry en;
+            int r2;
+
+            st = wc_mutation_parse(mut, ml, &v);
+            while (st == WC_OK && (r2 = wc_mutation_next(&v, &en)) == 1)
+                ;
+            if (st == WC_OK && r2 < 0)
+                st = WC_CORRUPTION;
+        }
+        if (st == WC_OK && r < 0)
+            st = WC_CORRUPTION;
+    }
+    if (st == WC_OK)
+        st = wc__apply_batch_mem(c->e, rec, len, pos, true);
     if (st == WC_CORRUPTION)
         return wc_error(WC_CORRUPTION,
                         "commit-log record at segment %llu offset %llu passes its checksum but "

@@ -355,7 +355,7 @@ uint64_t wc_memtable_entries(const wc_memtable *m)
 
 /* Check key and value; WC_OK or WC_INVALID_ARGUMENT.  *kind gets the key kind. */
 static wc_status wc__validate(const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                              uint8_t *kind)
+                              uint8_t *kind, bool check_value)
 {
     wc_key_parts kp;
 
@@ -366,12 +366,12 @@ static wc_status wc__validate(const uint8_t *key, size_t klen, const uint8_t *va
                         vlen);
     switch (kp.kind) {
     case WC_KIND_HEADER:
-        if (!wc_header_validate(value, vlen))
+        if (check_value && !wc_header_validate(value, vlen))
             return wc_error(WC_INVALID_ARGUMENT, "memtable put: malformed partition header");
         break;
     case WC_KIND_STATIC:
     case WC_KIND_ROW:
-        if (!wc_row_validate(value, vlen))
+        if (check_value && !wc_row_validate(value, vlen))
             return wc_error(WC_INVALID_ARGUMENT, "memtable put: malformed row");
         break;
     default:
@@ -418,8 +418,23 @@ static wc_status wc__put_existing(wc_memtable *m, wc_sl_node *n, uint8_t kind,
     return WC_OK;
 }
 
+static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
+                         size_t vlen, bool check_value);
+
 wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
                           size_t vlen)
+{
+    return wc__put(m, key, klen, value, vlen, true);
+}
+
+wc_status wc_memtable_put_validated(wc_memtable *m, const uint8_t *key, size_t klen,
+                                    const uint8_t *value, size_t vlen)
+{
+    return wc__put(m, key, klen, value, vlen, false);
+}
+
+static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
+                         size_t vlen, bool check_value)
 {
     wc_sl_node *prev[WC_SL_MAX_HEIGHT], *next[WC_SL_MAX_HEIGHT];
     wc_sl_node *n, *x;
@@ -429,7 +444,7 @@ wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const
     size_t nsize;
     uint8_t *rec;
 
-    st = wc__validate(key, klen, value, vlen, &kind);
+    st = wc__validate(key, klen, value, vlen, &kind, check_value);
     if (st != WC_OK)
         return st;
 

@@ -40,6 +40,14 @@ void wc_memtable_unref(wc_memtable *m); /* frees at zero */
 wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
                           size_t vlen);
 
+/*
+ * Same, for a value its caller has already validated (the engine validates
+ * every mutation batch once, before it reaches the commit log).  The key is
+ * still checked.  REQUIRES: value is a valid blob of the key's kind.
+ */
+wc_status wc_memtable_put_validated(wc_memtable *m, const uint8_t *key, size_t klen,
+                                    const uint8_t *value, size_t vlen);
+
 /* Bytes of arena memory in use (keys, values, nodes), for flush thresholds. */
 size_t wc_memtable_memory(const wc_memtable *m);
 uint64_t wc_memtable_entries(const wc_memtable *m);

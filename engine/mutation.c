@@ -104,7 +104,7 @@ wc_status wc_mutation_parse(const uint8_t *p, size_t len, wc_mutation_view *v)
     return WC_OK;
 }
 
-int wc_mutation_next(wc_mutation_view *v, wc_mutation_entry *e)
+static int wc__mutation_next(wc_mutation_view *v, wc_mutation_entry *e, bool check)
 {
     const uint8_t *p = v->p;
 
@@ -116,12 +116,22 @@ int wc_mutation_next(wc_mutation_view *v, wc_mutation_entry *e)
         return -1;
     if (e->kind != WC_KIND_ROW && e->ck_len != 0)
         return -1;
-    if (e->kind == WC_KIND_HEADER ? !wc_header_validate(e->blob, e->blob_len)
-                                  : !wc_row_validate(e->blob, e->blob_len))
+    if (check && (e->kind == WC_KIND_HEADER ? !wc_header_validate(e->blob, e->blob_len)
+                                            : !wc_row_validate(e->blob, e->blob_len)))
         return -1;
     v->p = p;
     v->seen++;
     return 1;
+}
+
+int wc_mutation_next(wc_mutation_view *v, wc_mutation_entry *e)
+{
+    return wc__mutation_next(v, e, true);
+}
+
+int wc_mutation_next_unchecked(wc_mutation_view *v, wc_mutation_entry *e)
+{
+    return wc__mutation_next(v, e, false);
 }
 
 void wc_batch_begin(wc_buf *rec, uint32_t count)

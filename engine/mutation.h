@@ -83,6 +83,8 @@ wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len);
 wc_status wc_mutation_parse(const uint8_t *p, size_t len, wc_mutation_view *v);
 /* 1 = entry filled, 0 = end, -1 = malformed. */
 int wc_mutation_next(wc_mutation_view *v, wc_mutation_entry *e);
+/* Same without validating the entry's blob (REQUIRES: the mutation was validated before). */
+int wc_mutation_next_unchecked(wc_mutation_view *v, wc_mutation_entry *e);
 
 /* Batch: append encoded mutations to a record; iterate a record. */
 void wc_batch_begin(wc_buf *rec, uint32_t count);
