@@ -1,0 +1,631 @@
+/*
+ * client.c - blocking, poll()-based client of the local node (contract in
+ * client.h).  One thread at a time per client; no threads, no signals.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "protocol.h"
+
+#define WC__SOCKET_BUFFER (4 << 20)
+#define WC__READ_CHUNK (64 << 10)
+#define WC__HOOK_SLICE_MS 100
+#define WC__MAX_HANDSHAKE_REPLY (64u << 10)
+
+struct wc_client {
+    int fd;
+    int timeout_ms;
+    bool broken;
+    uint32_t next_id;
+    wc_client_wait_fn hook;
+    void *hook_arg;
+    wc_buf out;
+    uint8_t *in; /* response buffer; handed to a page by wc_client_read */
+    size_t in_cap;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* ---------------------------------------------------------------- time */
+
+static int64_t wc__now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deadline of a call, -1 for none. */
+static int64_t wc__deadline(const wc_client *c)
+{
+    return c->timeout_ms > 0 ? wc__now_ms() + c->timeout_ms : -1;
+}
+
+/* ---------------------------------------------------------------- transport */
+
+static wc_status wc__broken(wc_client *c, wc_status st)
+{
+    c->broken = true;
+    return st;
+}
+
+/*
+ * Wait until fd is ready for events or the deadline passes.  WC_TIMEOUT on
+ * the deadline or when the hook abandons the call.
+ */
+static wc_status wc__wait(wc_client *c, short events, int64_t deadline, const char *what)
+{
+    for (;;) {
+        struct pollfd pf = {.fd = c->fd, .events = events};
+        int slice = -1, r;
+
+        if (deadline >= 0) {
+            int64_t left = deadline - wc__now_ms();
+            if (left <= 0)
+                return wc_error(WC_TIMEOUT, "timed out after %d ms %s the widecol node at \"%s\"",
+                                c->timeout_ms, what, c->path);
+            slice = left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        if (c->hook && (slice < 0 || slice > WC__HOOK_SLICE_MS))
+            slice = WC__HOOK_SLICE_MS;
+        r = poll(&pf, 1, slice);
+        if (r > 0)
+            return WC_OK;
+        if (r < 0 && errno != EINTR) {
+            wc_error_errno(errno, "poll on the connection to the widecol node failed");
+            return WC_UNAVAILABLE;
+        }
+        if (c->hook && !c->hook(c->hook_arg))
+            return wc_error(WC_TIMEOUT, "request to the widecol node at \"%s\" interrupted",
+                            c->path);
+    }
+}
+
+/* Send every byte of iov[0..n) (modified in place). */
+static wc_status wc__send(wc_client *c, struct iovec *iov, int n, int64_t deadline)
+{
+    while (n > 0) {
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        wc_status st;
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if ((st = wc__wait(c, POLLOUT, deadline, "sending to")) != WC_OK)
+                    return st;
+                continue;
+            }
+            wc_error_errno(errno, "could not send to the widecol node at \"%s\"", c->path);
+            return WC_UNAVAILABLE;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return WC_OK;
+}
+
+static wc_status wc__send_buf(wc_client *c, const wc_buf *b, int64_t deadline)
+{
+    struct iovec iov = {.iov_base = b->data, .iov_len = b->len};
+
+    return wc__send(c, &iov, 1, deadline);
+}
+
+static bool wc__in_reserve(wc_client *c, size_t need)
+{
+    uint8_t *p;
+    size_t cap;
+
+    if (need <= c->in_cap)
+        return true;
+    cap = c->in_cap ? c->in_cap : WC__READ_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    p = wc_realloc(c->in, cap);
+    if (p == NULL)
+        return false;
+    c->in = p;
+    c->in_cap = cap;
+    return true;
+}
+
+/*
+ * Receive exactly one frame into c->in (reading as much as is there at a
+ * time).  *payload points at c->in + 4.  A node never sends anything but
+ * the one response, so bytes past the frame are a protocol error.
+ */
+static wc_status wc__recv_frame(wc_client *c, uint32_t max, int64_t deadline,
+                                const uint8_t **payload, uint32_t *len)
+{
+    size_t have = 0, want = 0; /* want: whole frame, known once the prefix is in */
+    uint32_t n = 0;
+    wc_status st;
+
+    if (!wc__in_reserve(c, WC__READ_CHUNK))
+        return wc_error(WC_NO_MEMORY, "out of memory receiving from the widecol node");
+    while (want == 0 || have < want) {
+        ssize_t r = recv(c->fd, c->in + have, c->in_cap - have, MSG_DONTWAIT);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if ((st = wc__wait(c, POLLIN, deadline, "waiting for")) != WC_OK)
+                    return st;
+                continue;
+            }
+            wc_error_errno(errno, "could not receive from the widecol node at \"%s\"", c->path);
+            return WC_UNAVAILABLE;
+        }
+        if (r == 0)
+            return wc_error(WC_UNAVAILABLE, "the widecol node at \"%s\" closed the connection",
+                            c->path);
+        have += (size_t)r;
+        if (want == 0 && have >= WC_PROTO_FRAME_HEADER) {
+            n = wc_dec_u32(c->in);
+            if (n > max)
+                return wc_error(WC_CORRUPTION,
+                                "the widecol node at \"%s\" sent a frame of %u bytes (limit %u)",
+                                c->path, n, max);
+            want = WC_PROTO_FRAME_HEADER + (size_t)n;
+            if (!wc__in_reserve(c, want))
+                return wc_error(WC_NO_MEMORY, "out of memory receiving %u bytes from the node",
+                                n);
+        }
+        if (want != 0 && have > want)
+            return wc_error(WC_CORRUPTION, "the widecol node at \"%s\" sent unexpected bytes",
+                            c->path);
+    }
+    *payload = c->in + WC_PROTO_FRAME_HEADER;
+    *len = n;
+    return WC_OK;
+}
+
+/*
+ * Receive the response to request id.  On WC_OK *body points into c->in.
+ * A failure the node reports is returned with its message in
+ * wc_last_error() (client intact); a transport failure breaks the client.
+ */
+static wc_status wc__response(wc_client *c, uint32_t id, int64_t deadline, const uint8_t **body,
+                              size_t *blen)
+{
+    const uint8_t *p;
+    uint32_t len, rid;
+    wc_status st, node_st;
+    const char *msg;
+    size_t mlen;
+
+    if ((st = wc__recv_frame(c, WC_PROTO_MAX_FRAME, deadline, &p, &len)) != WC_OK)
+        return wc__broken(c, st);
+    if ((st = wc_proto_parse_response(p, len, &rid, &node_st, body, blen)) != WC_OK)
+        return wc__broken(c, st);
+    if (node_st != WC_OK) {
+        if (wc_proto_get_error(*body, *blen, &msg, &mlen) != WC_OK)
+            return wc__broken(c, wc_error(WC_CORRUPTION,
+                                          "malformed error response from the widecol node"));
+        /* id 0: the node rejected the frame itself and closed the connection */
+        if (rid != id)
+            c->broken = true;
+        return wc_error(node_st, "%.*s", (int)(mlen > 480 ? 480 : mlen), msg);
+    }
+    if (rid != id)
+        return wc__broken(c, wc_error(WC_CORRUPTION,
+                                      "the widecol node answered request %u instead of %u", rid,
+                                      id));
+    return WC_OK;
+}
+
+/* Send the request in c->out (built from frame offset 0) and await its response. */
+static wc_status wc__call(wc_client *c, uint32_t id, const uint8_t **body, size_t *blen)
+{
+    int64_t deadline = wc__deadline(c);
+    wc_status st = wc_proto_end_frame(&c->out, 0);
+
+    if (st != WC_OK)
+        return st; /* nothing sent: the client is still usable */
+    if ((st = wc__send_buf(c, &c->out, deadline)) != WC_OK)
+        return wc__broken(c, st);
+    return wc__response(c, id, deadline, body, blen);
+}
+
+/* Start a request in c->out; returns its id, or 0 if the client is broken. */
+static uint32_t wc__begin(wc_client *c, uint8_t op)
+{
+    uint32_t id;
+
+    if (c->broken)
+        return 0;
+    id = ++c->next_id;
+    if (id == 0)
+        id = ++c->next_id;
+    wc_buf_reset(&c->out);
+    (void)wc_proto_begin_request(&c->out, op, id);
+    return id;
+}
+
+static wc_status wc__broken_status(wc_client *c)
+{
+    return wc_error(WC_UNAVAILABLE,
+                    "the connection to the widecol node at \"%s\" failed earlier; reconnect",
+                    c->path);
+}
+
+/* A request whose response has an empty body. */
+static wc_status wc__simple(wc_client *c, uint32_t id)
+{
+    const uint8_t *body;
+    size_t blen;
+    wc_status st = wc__call(c, id, &body, &blen);
+
+    if (st == WC_OK && blen != 0)
+        return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in a response"));
+    return st;
+}
+
+/* ---------------------------------------------------------------- connection */
+
+static wc_status wc__connect_socket(wc_client *c, int64_t deadline)
+{
+    struct sockaddr_un sa;
+    int bufsz = WC__SOCKET_BUFFER, err = 0;
+    socklen_t elen = sizeof(err);
+    wc_status st;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, c->path, strlen(c->path));
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0) {
+        wc_error_errno(errno, "could not create a socket for the widecol node");
+        return WC_UNAVAILABLE;
+    }
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+    for (;;) {
+        if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return WC_OK;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            /* the listen backlog is full: retry until the deadline */
+            if (deadline >= 0 && wc__now_ms() >= deadline)
+                return wc_error(WC_TIMEOUT,
+                                "timed out connecting to the widecol node at \"%s\" (backlog "
+                                "full)",
+                                c->path);
+            usleep(5000);
+            continue;
+        }
+        if (errno == EINPROGRESS) {
+            if ((st = wc__wait(c, POLLOUT, deadline, "connecting to")) != WC_OK)
+                return st;
+            if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
+                return WC_OK;
+            errno = err ? err : ECONNREFUSED;
+        }
+        wc_error_errno(errno, "could not connect to the widecol node at \"%s\"", c->path);
+        return WC_UNAVAILABLE;
+    }
+}
+
+static wc_status wc__handshake(wc_client *c, int64_t deadline)
+{
+    const uint8_t *p;
+    uint32_t len, version;
+    wc_status st, send_st, node_st;
+    const char *msg;
+    size_t mlen;
+
+    wc_buf_reset(&c->out);
+    wc_proto_put_handshake(&c->out, WC_PROTO_VERSION);
+    if ((st = wc_buf_status(&c->out)) != WC_OK)
+        return st;
+    /* a node that refuses us may close before reading: still read its reason */
+    send_st = wc__send_buf(c, &c->out, deadline);
+    if (send_st == WC_TIMEOUT)
+        return send_st;
+    st = wc__recv_frame(c, WC__MAX_HANDSHAKE_REPLY, deadline, &p, &len);
+    if (st != WC_OK)
+        return send_st != WC_OK ? send_st : st;
+    if ((st = wc_proto_get_handshake_reply(p, len, &version, &node_st, &msg, &mlen)) != WC_OK)
+        return wc_error(WC_CORRUPTION, "\"%s\" is not a widecol node (bad handshake reply)",
+                        c->path);
+    if (node_st != WC_OK)
+        return wc_error(node_st, "%.*s", (int)(mlen > 480 ? 480 : mlen), msg);
+    if (version != WC_PROTO_VERSION)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "protocol version mismatch: this client speaks version %u, the widecol "
+                        "node at \"%s\" speaks version %u",
+                        WC_PROTO_VERSION, c->path, version);
+    return send_st;
+}
+
+wc_status wc_client_connect(const char *path, int timeout_ms, wc_client **out)
+{
+    struct sockaddr_un sa;
+    wc_client *c;
+    int64_t deadline;
+    wc_status st;
+
+    *out = NULL;
+    if (path == NULL || strlen(path) >= sizeof(sa.sun_path))
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "widecol node socket path is missing or longer than %zu bytes",
+                        sizeof(sa.sun_path) - 1);
+    c = wc_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory connecting to the widecol node");
+    c->fd = -1;
+    c->timeout_ms = timeout_ms;
+    wc_buf_init(&c->out);
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    deadline = wc__deadline(c);
+    if ((st = wc__connect_socket(c, deadline)) != WC_OK)
+        goto fail;
+    if ((st = wc__handshake(c, deadline)) != WC_OK)
+        goto fail;
+    *out = c;
+    return WC_OK;
+fail:
+    wc_client_close(c);
+    return st;
+}
+
+void wc_client_close(wc_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    wc_buf_free(&c->out);
+    wc_free(c->in);
+    wc_free(c);
+}
+
+void wc_client_set_timeout(wc_client *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms;
+}
+
+void wc_client_set_wait_hook(wc_client *c, wc_client_wait_fn fn, void *arg)
+{
+    c->hook = fn;
+    c->hook_arg = arg;
+}
+
+bool wc_client_broken(const wc_client *c)
+{
+    return c->broken;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static wc_status wc__table_change(wc_client *c, uint8_t op, const wc_table_def *def,
+                                  const wc_replication *r)
+{
+    wc_status st = wc_replication_validate(r);
+    uint32_t id;
+
+    if (st != WC_OK)
+        return st;
+    if ((id = wc__begin(c, op)) == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_change(&c->out, def, r);
+    return wc__simple(c, id);
+}
+
+wc_status wc_client_create_table(wc_client *c, const wc_table_def *def, const wc_replication *r)
+{
+    return wc__table_change(c, WC_OP_CREATE_TABLE, def, r);
+}
+
+wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def, const wc_replication *r)
+{
+    return wc__table_change(c, WC_OP_ALTER_TABLE, def, r);
+}
+
+static wc_status wc__table_op(wc_client *c, uint8_t op, uint32_t table_id)
+{
+    uint32_t id = wc__begin(c, op);
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_id(&c->out, table_id);
+    return wc__simple(c, id);
+}
+
+wc_status wc_client_drop_table(wc_client *c, uint32_t table_id)
+{
+    return wc__table_op(c, WC_OP_DROP_TABLE, table_id);
+}
+
+wc_status wc_client_compact(wc_client *c, uint32_t table_id)
+{
+    return wc__table_op(c, WC_OP_COMPACT, table_id);
+}
+
+wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_GET_TABLE);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_id(&c->out, table_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_table_def(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_LIST_TABLES);
+    wc_status st;
+
+    *ids = NULL;
+    *n = 0;
+    if (id == 0)
+        return wc__broken_status(c);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    st = wc_proto_get_table_ids(body, blen, ids, n);
+    return st == WC_CORRUPTION ? wc__broken(c, st) : st;
+}
+
+wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+{
+    uint8_t prefix[WC_PROTO_APPLY_PREFIX];
+    struct iovec iov[2];
+    const uint8_t *body;
+    size_t blen;
+    int64_t deadline;
+    uint32_t id;
+    wc_status st;
+
+    if (c->broken)
+        return wc__broken_status(c);
+    if (!wc_consistency_valid((int)cl))
+        return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
+    id = c->next_id + 1 ? c->next_id + 1 : 1;
+    if ((st = wc_proto_apply_prefix(prefix, id, cl, len)) != WC_OK)
+        return st;
+    c->next_id = id;
+    iov[0].iov_base = prefix;
+    iov[0].iov_len = sizeof(prefix);
+    iov[1].iov_base = (void *)batch;
+    iov[1].iov_len = len;
+    deadline = wc__deadline(c);
+    if ((st = wc__send(c, iov, len ? 2 : 1, deadline)) != WC_OK)
+        return wc__broken(c, st);
+    if ((st = wc__response(c, id, deadline, &body, &blen)) != WC_OK)
+        return st;
+    if (blen != 0)
+        return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in an APPLY response"));
+    return WC_OK;
+}
+
+wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                         wc_client_page **out)
+{
+    const uint8_t *body;
+    size_t blen;
+    wc_proto_page pp;
+    wc_client_page *pg = NULL;
+    uint32_t id;
+    wc_status st;
+
+    *out = NULL;
+    if (!wc_consistency_valid((int)cl))
+        return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
+    if ((id = wc__begin(c, WC_OP_READ)) == 0)
+        return wc__broken_status(c);
+    wc_proto_put_read(&c->out, req, cl);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    pg = wc_calloc(1, sizeof(*pg));
+    if (pg == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory receiving a page");
+    if ((st = wc_proto_get_page(body, blen, &pp)) != WC_OK) {
+        wc_free(pg);
+        return st == WC_CORRUPTION ? wc__broken(c, st) : st;
+    }
+    /* the page keeps the received frame: rows and cells point into it */
+    pg->nrows = pp.nrows;
+    pg->rows = pp.rows;
+    pg->more = pp.more;
+    pg->paging_state = pp.paging_state;
+    pg->paging_state_len = pp.paging_state_len;
+    pg->stats = pp.stats;
+    pg->mem = pp.mem;
+    pg->frame = c->in;
+    c->in = NULL;
+    c->in_cap = 0;
+    *out = pg;
+    return WC_OK;
+}
+
+void wc_client_page_free(wc_client_page *p)
+{
+    if (p == NULL)
+        return;
+    wc_free(p->mem);
+    wc_free(p->frame);
+    wc_free(p);
+}
+
+wc_status wc_client_flush(wc_client *c, uint32_t table_id)
+{
+    uint32_t id = wc__begin(c, WC_OP_FLUSH);
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_flush(&c->out, table_id, true);
+    return wc__simple(c, id);
+}
+
+wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_TABLE_STATS);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_id(&c->out, table_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_table_stats(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_ping(wc_client *c)
+{
+    uint32_t id = wc__begin(c, WC_OP_PING);
+
+    if (id == 0)
+        return wc__broken_status(c);
+    return wc__simple(c, id);
+}
+
+wc_status wc_client_node_info(wc_client *c, wc_node_info *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_NODE_INFO);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_node_info(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}

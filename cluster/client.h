@@ -1,0 +1,124 @@
+/*
+ * client.h - the blocking client of the local widecol node, used by
+ * PostgreSQL backends (protocol in docs/protocol.md).
+ *
+ * A wc_client owns one Unix-socket connection and its buffers.  Every call
+ * sends one request frame with one write (APPLY: one writev of a 14-byte
+ * prefix and the caller's batch, no copy) and reads the one response with
+ * as few reads as its size allows.  The client starts no thread and never
+ * touches signal state; all I/O is non-blocking with poll(), restarted on
+ * EINTR, and bounded by the client's timeout so a stuck node cannot hang a
+ * backend.  SIGPIPE is never raised (MSG_NOSIGNAL).
+ *
+ * Failures: a status the node reports (engine errors, consistency, unknown
+ * table) is returned as is and wc_last_error() holds the node's message;
+ * the connection stays usable.  A local or transport failure (I/O error,
+ * closed connection, timeout, malformed response) returns WC_UNAVAILABLE,
+ * WC_TIMEOUT or WC_CORRUPTION and leaves the client broken: every later
+ * call returns WC_UNAVAILABLE until the caller closes it and reconnects.
+ *
+ * Thread-safety: a wc_client is used by one thread at a time.  Pages
+ * returned by wc_client_read are independent of the client (they may
+ * outlive it).
+ */
+#ifndef WC_CLIENT_H
+#define WC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consistency.h"
+#include "engine.h"
+#include "protocol.h"
+#include "status.h"
+
+typedef struct wc_client wc_client;
+
+/* One page of a read, decoded in place: every pointer points into frame. */
+typedef struct wc_client_page {
+    size_t nrows;
+    wc_result_row *rows;         /* nrows rows; cells of all rows in one array */
+    bool more;                   /* another page follows: pass paging_state back */
+    const uint8_t *paging_state; /* NULL when there is none */
+    size_t paging_state_len;
+    wc_read_stats stats;
+    void *frame;                 /* private: the received response */
+    void *mem;                   /* private: the row and cell arrays */
+} wc_client_page;
+
+/*
+ * Called about every 100 ms while a call waits for the node; return false
+ * to abandon the call (it returns WC_TIMEOUT "interrupted" and the client
+ * is broken).  Lets a backend honour query cancellation.  Must not
+ * longjmp out of the client.
+ */
+typedef bool (*wc_client_wait_fn)(void *arg);
+
+/* API: connection */
+
+/*
+ * Connect to the node listening at path and do the handshake.  timeout_ms
+ * bounds the connect and the handshake and becomes the client's timeout
+ * for each later call (<= 0: wait forever).  Caller closes *out.
+ * Statuses: WC_INVALID_ARGUMENT (path too long for a Unix socket; protocol
+ * version mismatch, with the node's message), WC_UNAVAILABLE ("could not
+ * connect to the widecol node at <path>: ..."), WC_TIMEOUT, WC_OVERLOADED
+ * (the node has too many connections), WC_CORRUPTION (not a widecol node),
+ * WC_NO_MEMORY.
+ */
+wc_status wc_client_connect(const char *path, int timeout_ms, wc_client **out);
+/* Close the connection and free the client.  NULL is a no-op. */
+void wc_client_close(wc_client *c);
+/* Change the per-call timeout (<= 0: none). */
+void wc_client_set_timeout(wc_client *c, int timeout_ms);
+/* Install (or with NULL remove) the wait hook. */
+void wc_client_set_wait_hook(wc_client *c, wc_client_wait_fn fn, void *arg);
+/* True once a transport failure made the client unusable. */
+bool wc_client_broken(const wc_client *c);
+
+/* API: requests.  Each returns WC_OK, the node's status, or a transport status (above). */
+
+/*
+ * Create a table.  def->options carries the extension's schema text only;
+ * the node stores "replication=<r>\nschema=<text>" (table_options.h).
+ * REQUIRES: def->id != 0.  WC_EXISTS if the id belongs to another table
+ * name; WC_INVALID_ARGUMENT if r is invalid or the options do not fit.
+ */
+wc_status wc_client_create_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
+/* Replace gc_grace, default_ttl, name, schema text and replication.  WC_NOT_FOUND if absent. */
+wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
+/* Drop a table and its data.  WC_NOT_FOUND if absent. */
+wc_status wc_client_drop_table(wc_client *c, uint32_t table_id);
+/* The stored definition (options in the stored form: split with wc_table_options_parse). */
+wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out);
+/* Ids of all tables; caller frees *ids with wc_free (NULL when *n is 0). */
+wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n);
+
+/*
+ * Apply an encoded batch record (mutation.h) atomically at consistency cl.
+ * The batch is sent without a copy.  WC_INVALID_ARGUMENT if it exceeds the
+ * frame limit (nothing sent, client still usable) or is malformed;
+ * WC_UNAVAILABLE if cl cannot be met; the engine's statuses.
+ */
+wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl);
+
+/*
+ * Read one page.  Every field of req travels (pk, bounds, reverse,
+ * include_static, limits, columns, now_sec, paging state, page_rows, token
+ * range).  Caller frees *out with wc_client_page_free.
+ */
+wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                         wc_client_page **out);
+void wc_client_page_free(wc_client_page *p);
+
+/* Flush a table's memtable (0: every table) and wait for it. */
+wc_status wc_client_flush(wc_client *c, uint32_t table_id);
+/* Major compaction of a table (may take long: raise the timeout first). */
+wc_status wc_client_compact(wc_client *c, uint32_t table_id);
+wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats *out);
+/* A round trip that touches nothing. */
+wc_status wc_client_ping(wc_client *c);
+wc_status wc_client_node_info(wc_client *c, wc_node_info *out);
+
+#endif /* WC_CLIENT_H */

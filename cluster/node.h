@@ -1,0 +1,82 @@
+/*
+ * node.h - the widecol node server: one storage engine served to the
+ * PostgreSQL backends of this instance over a Unix-domain socket.
+ *
+ * A node owns its engine (opened in wc_node_start, closed in wc_node_stop),
+ * the listening socket file (mode 0600; a stale one is replaced, a live one
+ * is refused), a listener thread and one thread per client connection, at
+ * most max_connections of them (the next one is answered with an
+ * "overloaded" handshake reply and closed).  Each connection does the
+ * handshake, then serves requests one at a time in arrival order and
+ * answers each with exactly one response (protocol in docs/protocol.md).
+ * A malformed frame or body gets an error response and the connection is
+ * closed; an unknown opcode gets an error response and the connection stays
+ * usable.  Nothing a client sends can crash the node.
+ *
+ * Consistency: the node is a one-node cluster (cluster_nodes = 1, one live
+ * replica); APPLY and READ check their level with wc_consistency_check
+ * against the keyspace replication of the table, kept in the table's
+ * options (table_options.h), before touching the engine.
+ *
+ * Signals: the process is a PostgreSQL background worker whose main thread
+ * handles signals, so every thread the node starts (listener, connections)
+ * and every thread the engine starts inside wc_engine_open runs with all
+ * signals blocked: wc_node_start blocks them around those calls and then
+ * restores the caller's mask.
+ *
+ * Thread-safety: wc_node_start and wc_node_stop are called by one thread
+ * (the owner); wc_node_engine and wc_node_get_info may be called from any
+ * thread while the node runs.
+ */
+#ifndef WC_NODE_H
+#define WC_NODE_H
+
+#include <stdint.h>
+
+#include "engine.h"
+#include "protocol.h"
+#include "status.h"
+
+#define WC_NODE_VERSION "0.1"
+
+typedef struct wc_node wc_node;
+
+typedef struct wc_node_options {
+    wc_engine_options engine;  /* engine.dir required; engine.log also gets node events */
+    const char *socket_path;   /* required; shorter than sun_path (107 bytes on Linux) */
+    uint32_t max_connections;  /* 0: 64 */
+    uint32_t send_timeout_ms;  /* drop a client that takes no response bytes for this long; 0: 60000 */
+    uint32_t handshake_timeout_ms; /* drop a client that does not complete the handshake; 0: 10000 */
+} wc_node_options;
+
+/* API */
+
+/* Defaults for every field (engine options from wc_engine_options_default). */
+void wc_node_options_default(wc_node_options *o);
+
+/*
+ * Open the engine in o->engine.dir, listen on o->socket_path and start
+ * serving.  Returns once the socket accepts connections.  Caller stops the
+ * node with wc_node_stop.
+ * REQUIRES: o->engine.dir and o->socket_path set.
+ * Statuses: WC_INVALID_ARGUMENT (path missing or longer than sun_path
+ * allows), WC_EXISTS (the path is not a socket, or another node listens
+ * there), the engine's statuses from wc_engine_open, WC_IO_ERROR (socket,
+ * bind, listen), WC_NO_MEMORY.  Nothing is left running on failure.
+ */
+wc_status wc_node_start(const wc_node_options *o, wc_node **out);
+
+/*
+ * Stop accepting, close every client connection (a request being served
+ * completes first), join all threads, close the engine, remove the socket
+ * file and free the node.  NULL is a no-op.
+ */
+void wc_node_stop(wc_node *n);
+
+/* The node's engine (owned by the node; valid until wc_node_stop). */
+wc_engine *wc_node_engine(wc_node *n);
+
+/* Counters and identity, as NODE_INFO reports them. */
+void wc_node_get_info(wc_node *n, wc_node_info *out);
+
+#endif /* WC_NODE_H */

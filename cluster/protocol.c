@@ -1,0 +1,752 @@
+/*
+ * protocol.c - the client protocol codec (layouts in protocol_format.h and
+ * docs/protocol.md).  Stateless; thread-safe.
+ */
+#include "protocol.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+#define WC__BAD(what) wc_error(WC_CORRUPTION, "malformed %s message", what)
+
+static const char *const wc__op_names[WC_OP_COUNT] = {
+    "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
+    "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
+};
+
+const char *wc_proto_op_name(int op)
+{
+    return op > 0 && op < WC_OP_COUNT ? wc__op_names[op] : "UNKNOWN";
+}
+
+/* ---------------------------------------------------------------- small helpers */
+
+static bool wc__get_i64(const uint8_t **pp, const uint8_t *end, int64_t *v)
+{
+    uint64_t u;
+
+    if (!wc_get_u64(pp, end, &u))
+        return false;
+    *v = (int64_t)u;
+    return true;
+}
+
+/* bytes into a fixed char array, NUL-terminated; false if it does not fit or holds a NUL. */
+static bool wc__get_str(const uint8_t **pp, const uint8_t *end, char *out, size_t cap)
+{
+    const uint8_t *s;
+    size_t n;
+
+    if (!wc_get_bytes(pp, end, &s, &n) || n >= cap || (n && memchr(s, '\0', n)))
+        return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
+static void wc__put_str(wc_buf *b, const char *s, size_t cap)
+{
+    wc_buf_put_bytes(b, s, strnlen(s, cap - 1));
+}
+
+/* ---------------------------------------------------------------- frames */
+
+size_t wc_proto_begin_request(wc_buf *b, uint8_t op, uint32_t id)
+{
+    size_t start = b->len;
+
+    wc_buf_put_u32(b, 0);
+    wc_buf_put_u8(b, op);
+    wc_buf_put_u32(b, id);
+    return start;
+}
+
+size_t wc_proto_begin_response(wc_buf *b, uint32_t id, wc_status st)
+{
+    size_t start = b->len;
+
+    wc_buf_put_u32(b, 0);
+    wc_buf_put_u32(b, id);
+    wc_buf_put_u8(b, (uint8_t)st);
+    return start;
+}
+
+wc_status wc_proto_end_frame(wc_buf *b, size_t start)
+{
+    size_t payload;
+
+    if (b->failed)
+        return wc_error(WC_NO_MEMORY, "out of memory building a protocol message");
+    payload = b->len - start - WC_PROTO_FRAME_HEADER;
+    if (payload > WC_PROTO_MAX_FRAME)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "protocol message of %zu bytes exceeds the limit of %u bytes", payload,
+                        WC_PROTO_MAX_FRAME);
+    wc_enc_u32(b->data + start, (uint32_t)payload);
+    return WC_OK;
+}
+
+wc_status wc_proto_frame_length(const uint8_t *prefix, uint32_t *len)
+{
+    uint32_t n = wc_dec_u32(prefix);
+
+    if (n > WC_PROTO_MAX_FRAME)
+        return wc_error(WC_CORRUPTION, "protocol frame of %u bytes exceeds the limit of %u bytes",
+                        n, WC_PROTO_MAX_FRAME);
+    *len = n;
+    return WC_OK;
+}
+
+wc_status wc_proto_parse_request(const uint8_t *p, size_t len, uint8_t *op, uint32_t *id,
+                                 const uint8_t **body, size_t *body_len)
+{
+    const uint8_t *end = p + len;
+
+    if (!wc_get_u8(&p, end, op) || !wc_get_u32(&p, end, id))
+        return wc_error(WC_CORRUPTION, "protocol request shorter than its %u-byte header",
+                        WC_PROTO_REQUEST_HEADER);
+    *body = p;
+    *body_len = (size_t)(end - p);
+    if (*op == 0 || *op > WC_OP_MAX)
+        return wc_error(WC_INVALID_ARGUMENT, "unknown protocol opcode %u", *op);
+    return WC_OK;
+}
+
+wc_status wc_proto_parse_response(const uint8_t *p, size_t len, uint32_t *id, wc_status *st,
+                                  const uint8_t **body, size_t *body_len)
+{
+    const uint8_t *end = p + len;
+    uint8_t s;
+
+    if (!wc_get_u32(&p, end, id) || !wc_get_u8(&p, end, &s))
+        return wc_error(WC_CORRUPTION, "protocol response shorter than its %u-byte header",
+                        WC_PROTO_RESPONSE_HEADER);
+    if (s > WC_NO_SPACE)
+        return wc_error(WC_CORRUPTION, "protocol response carries unknown status %u", s);
+    *st = (wc_status)s;
+    *body = p;
+    *body_len = (size_t)(end - p);
+    return WC_OK;
+}
+
+void wc_proto_put_error(wc_buf *b, const char *msg)
+{
+    size_t n = msg ? strnlen(msg, WC_PROTO_MAX_ERROR_MESSAGE) : 0;
+
+    wc_buf_put_bytes(b, msg ? msg : "", n);
+}
+
+wc_status wc_proto_get_error(const uint8_t *body, size_t len, const char **msg, size_t *msg_len)
+{
+    const uint8_t *p = body, *end = body + len, *m;
+    size_t n;
+
+    if (!wc_get_bytes(&p, end, &m, &n) || p != end)
+        return WC__BAD("error");
+    *msg = (const char *)m;
+    *msg_len = n;
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+void wc_proto_put_handshake(wc_buf *b, uint32_t version)
+{
+    wc_buf_put_u32(b, WC_PROTO_HANDSHAKE_LEN);
+    wc_buf_put_u32(b, WC_PROTO_MAGIC);
+    wc_buf_put_u32(b, version);
+}
+
+wc_status wc_proto_get_handshake(const uint8_t *p, size_t len, uint32_t *version)
+{
+    if (len != WC_PROTO_HANDSHAKE_LEN || wc_dec_u32(p) != WC_PROTO_MAGIC)
+        return wc_error(WC_CORRUPTION,
+                        "not a widecol client handshake (expected magic \"WCCP\" and a version)");
+    *version = wc_dec_u32(p + 4);
+    return WC_OK;
+}
+
+void wc_proto_put_handshake_reply(wc_buf *b, uint32_t version, wc_status st, const char *msg)
+{
+    size_t start = b->len;
+
+    wc_buf_put_u32(b, 0);
+    wc_buf_put_u32(b, WC_PROTO_MAGIC);
+    wc_buf_put_u32(b, version);
+    wc_buf_put_u8(b, (uint8_t)st);
+    if (st != WC_OK)
+        wc_proto_put_error(b, msg);
+    if (!b->failed)
+        wc_enc_u32(b->data + start, (uint32_t)(b->len - start - WC_PROTO_FRAME_HEADER));
+}
+
+wc_status wc_proto_get_handshake_reply(const uint8_t *p, size_t len, uint32_t *version,
+                                       wc_status *st, const char **msg, size_t *msg_len)
+{
+    const uint8_t *end = p + len;
+    uint32_t magic;
+    uint8_t s;
+
+    *msg = "";
+    *msg_len = 0;
+    if (!wc_get_u32(&p, end, &magic) || magic != WC_PROTO_MAGIC || !wc_get_u32(&p, end, version) ||
+        !wc_get_u8(&p, end, &s) || s > WC_NO_SPACE)
+        return wc_error(WC_CORRUPTION, "not a widecol node handshake reply");
+    *st = (wc_status)s;
+    if (s == WC_OK)
+        return p == end ? WC_OK : WC__BAD("handshake reply");
+    return wc_proto_get_error(p, (size_t)(end - p), msg, msg_len);
+}
+
+/* ---------------------------------------------------------------- table definitions */
+
+static void wc__put_def(wc_buf *b, const wc_table_def *def)
+{
+    wc_buf_put_u32(b, def->id);
+    wc__put_str(b, def->name, sizeof(def->name));
+    wc_buf_put_u32(b, def->gc_grace_seconds);
+    wc_buf_put_u32(b, def->default_ttl);
+    wc__put_str(b, def->options, sizeof(def->options));
+}
+
+static bool wc__get_def(const uint8_t **pp, const uint8_t *end, wc_table_def *def)
+{
+    memset(def, 0, sizeof(*def));
+    return wc_get_u32(pp, end, &def->id) && wc__get_str(pp, end, def->name, sizeof(def->name)) &&
+           wc_get_u32(pp, end, &def->gc_grace_seconds) && wc_get_u32(pp, end, &def->default_ttl) &&
+           wc__get_str(pp, end, def->options, sizeof(def->options));
+}
+
+void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def)
+{
+    wc__put_def(b, def);
+}
+
+wc_status wc_proto_get_table_def(const uint8_t *body, size_t len, wc_table_def *def)
+{
+    const uint8_t *p = body, *end = body + len;
+
+    if (!wc__get_def(&p, end, def) || p != end)
+        return WC__BAD("table definition");
+    return WC_OK;
+}
+
+void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_replication *r)
+{
+    wc__put_def(b, def);
+    if (r->cls == WC_REPL_NETWORK_TOPOLOGY) {
+        uint32_t n = r->ndcs <= WC_REPL_MAX_DCS ? r->ndcs : WC_REPL_MAX_DCS;
+        wc_buf_put_u8(b, WC_REPL_WIRE_NETWORK_TOPOLOGY);
+        wc_buf_put_u8(b, (uint8_t)n);
+        for (uint32_t i = 0; i < n; i++) {
+            wc__put_str(b, r->dcs[i].name, sizeof(r->dcs[i].name));
+            wc_buf_put_u32(b, r->dcs[i].factor);
+        }
+    } else {
+        wc_buf_put_u8(b, WC_REPL_WIRE_SIMPLE);
+        wc_buf_put_u32(b, r->replication_factor);
+    }
+}
+
+wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
+                                    wc_replication *r)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t cls, n;
+
+    memset(r, 0, sizeof(*r));
+    if (!wc__get_def(&p, end, def) || !wc_get_u8(&p, end, &cls))
+        goto bad;
+    if (cls == WC_REPL_WIRE_SIMPLE) {
+        r->cls = WC_REPL_SIMPLE;
+        if (!wc_get_u32(&p, end, &r->replication_factor))
+            goto bad;
+    } else if (cls == WC_REPL_WIRE_NETWORK_TOPOLOGY) {
+        r->cls = WC_REPL_NETWORK_TOPOLOGY;
+        if (!wc_get_u8(&p, end, &n) || n > WC_REPL_MAX_DCS)
+            goto bad;
+        r->ndcs = n;
+        for (uint32_t i = 0; i < n; i++)
+            if (!wc__get_str(&p, end, r->dcs[i].name, sizeof(r->dcs[i].name)) ||
+                !wc_get_u32(&p, end, &r->dcs[i].factor))
+                goto bad;
+    } else {
+        goto bad;
+    }
+    if (p != end)
+        goto bad;
+    return WC_OK;
+bad:
+    return WC__BAD("table definition");
+}
+
+void wc_proto_put_table_id(wc_buf *b, uint32_t table_id)
+{
+    wc_buf_put_u32(b, table_id);
+}
+
+wc_status wc_proto_get_table_id(const uint8_t *body, size_t len, uint32_t *table_id)
+{
+    if (len != 4)
+        return WC__BAD("table id");
+    *table_id = wc_dec_u32(body);
+    return WC_OK;
+}
+
+void wc_proto_put_flush(wc_buf *b, uint32_t table_id, bool wait)
+{
+    wc_buf_put_u32(b, table_id);
+    wc_buf_put_u8(b, wait ? 1 : 0);
+}
+
+wc_status wc_proto_get_flush(const uint8_t *body, size_t len, uint32_t *table_id, bool *wait)
+{
+    if (len != 5 || body[4] > 1)
+        return WC__BAD("FLUSH");
+    *table_id = wc_dec_u32(body);
+    *wait = body[4] == 1;
+    return WC_OK;
+}
+
+void wc_proto_put_table_ids(wc_buf *b, const uint32_t *ids, size_t n)
+{
+    wc_buf_put_u32(b, (uint32_t)n);
+    if (wc_buf_reserve(b, n * 4))
+        for (size_t i = 0; i < n; i++) {
+            wc_enc_u32(b->data + b->len, ids[i]);
+            b->len += 4;
+        }
+}
+
+wc_status wc_proto_get_table_ids(const uint8_t *body, size_t len, uint32_t **ids, size_t *n)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint32_t cnt;
+    uint32_t *v = NULL;
+
+    if (!wc_get_u32(&p, end, &cnt) || (uint64_t)cnt * 4 != (uint64_t)(end - p))
+        return WC__BAD("LIST_TABLES");
+    if (cnt) {
+        v = wc_malloc((size_t)cnt * sizeof(*v));
+        if (v == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory decoding %u table ids", cnt);
+        for (uint32_t i = 0; i < cnt; i++)
+            v[i] = wc_dec_u32(p + 4 * (size_t)i);
+    }
+    *ids = v;
+    *n = cnt;
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- APPLY */
+
+void wc_proto_put_apply(wc_buf *b, wc_consistency cl, const uint8_t *batch, size_t batch_len)
+{
+    wc_buf_put_u8(b, (uint8_t)cl);
+    wc_buf_put_u32(b, (uint32_t)batch_len);
+    wc_buf_append(b, batch, batch_len);
+}
+
+wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len)
+{
+    size_t payload = WC_PROTO_REQUEST_HEADER + 1 + 4 + batch_len;
+
+    if (batch_len > WC_PROTO_MAX_FRAME || payload > WC_PROTO_MAX_FRAME)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "batch of %zu bytes exceeds the protocol limit of %u bytes per message",
+                        batch_len, WC_PROTO_MAX_FRAME);
+    wc_enc_u32(out, (uint32_t)payload);
+    out[4] = WC_OP_APPLY;
+    wc_enc_u32(out + 5, id);
+    out[9] = (uint8_t)cl;
+    wc_enc_u32(out + 10, (uint32_t)batch_len);
+    return WC_OK;
+}
+
+wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
+                             const uint8_t **batch, size_t *batch_len)
+{
+    if (len < 5 || !wc_consistency_valid(body[0]) || wc_dec_u32(body + 1) != len - 5)
+        return WC__BAD("APPLY");
+    *cl = (wc_consistency)body[0];
+    *batch = body + 5;
+    *batch_len = len - 5;
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- READ request */
+
+static void wc__put_bound(wc_buf *b, const wc_bound *bd)
+{
+    uint8_t f = (bd->inclusive ? WC_BOUNDF_INCLUSIVE : 0) | (bd->unbounded ? WC_BOUNDF_UNBOUNDED : 0);
+
+    wc_buf_put_u8(b, f);
+    if (!bd->unbounded)
+        wc_buf_put_bytes(b, bd->key, bd->len);
+}
+
+static bool wc__get_bound(const uint8_t **pp, const uint8_t *end, wc_bound *bd)
+{
+    uint8_t f;
+
+    memset(bd, 0, sizeof(*bd));
+    if (!wc_get_u8(pp, end, &f) || (f & ~WC_BOUNDF_ALL))
+        return false;
+    bd->inclusive = (f & WC_BOUNDF_INCLUSIVE) != 0;
+    bd->unbounded = (f & WC_BOUNDF_UNBOUNDED) != 0;
+    return bd->unbounded || wc_get_bytes(pp, end, &bd->key, &bd->len);
+}
+
+void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
+{
+    uint8_t f = 0;
+
+    if (req->pk)
+        f |= WC_READF_PK;
+    if (req->reverse)
+        f |= WC_READF_REVERSE;
+    if (req->include_static)
+        f |= WC_READF_STATIC;
+    if (req->token_range)
+        f |= WC_READF_TOKEN_RANGE;
+    if (req->columns)
+        f |= WC_READF_COLUMNS;
+    if (req->paging_state)
+        f |= WC_READF_PAGING;
+    wc_buf_put_u8(b, (uint8_t)cl);
+    wc_buf_put_u32(b, req->table_id);
+    wc_buf_put_u8(b, f);
+    if (req->pk)
+        wc_buf_put_bytes(b, req->pk, req->pk_len);
+    wc__put_bound(b, &req->start);
+    wc__put_bound(b, &req->end);
+    wc_buf_put_u64(b, req->limit);
+    wc_buf_put_u64(b, req->per_partition_limit);
+    if (req->columns) {
+        wc_buf_put_u32(b, (uint32_t)req->ncolumns);
+        if (wc_buf_reserve(b, req->ncolumns * 4))
+            for (size_t i = 0; i < req->ncolumns; i++) {
+                wc_enc_u32(b->data + b->len, req->columns[i]);
+                b->len += 4;
+            }
+    }
+    wc_buf_put_u64(b, (uint64_t)req->now_sec);
+    if (req->paging_state)
+        wc_buf_put_bytes(b, req->paging_state, req->paging_state_len);
+    wc_buf_put_u64(b, (uint64_t)req->page_rows);
+    if (req->token_range) {
+        wc_buf_put_u64(b, (uint64_t)req->token_start);
+        wc_buf_put_u64(b, (uint64_t)req->token_end);
+    }
+}
+
+wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *req,
+                            wc_consistency *cl, uint32_t **columns)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t c, f;
+    uint32_t ncol;
+    uint64_t page_rows;
+    uint32_t *cols = NULL;
+
+    memset(req, 0, sizeof(*req));
+    *columns = NULL;
+    if (!wc_get_u8(&p, end, &c) || !wc_consistency_valid(c) ||
+        !wc_get_u32(&p, end, &req->table_id) || !wc_get_u8(&p, end, &f) || (f & ~WC_READF_ALL))
+        goto bad;
+    *cl = (wc_consistency)c;
+    req->reverse = (f & WC_READF_REVERSE) != 0;
+    req->include_static = (f & WC_READF_STATIC) != 0;
+    req->token_range = (f & WC_READF_TOKEN_RANGE) != 0;
+    if (f & WC_READF_PK) {
+        if (!wc_get_bytes(&p, end, &req->pk, &req->pk_len))
+            goto bad;
+        if (req->pk == NULL || req->pk_len == 0)
+            req->pk = p; /* a zero-length key is still a key: never NULL */
+    }
+    if (!wc__get_bound(&p, end, &req->start) || !wc__get_bound(&p, end, &req->end) ||
+        !wc_get_u64(&p, end, &req->limit) || !wc_get_u64(&p, end, &req->per_partition_limit))
+        goto bad;
+    if (f & WC_READF_COLUMNS) {
+        if (!wc_get_u32(&p, end, &ncol) || (uint64_t)ncol * 4 > (uint64_t)(end - p))
+            goto bad;
+        cols = wc_malloc(ncol ? (size_t)ncol * sizeof(*cols) : 1);
+        if (cols == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory decoding a column list of %u", ncol);
+        for (uint32_t i = 0; i < ncol; i++)
+            cols[i] = wc_dec_u32(p + 4 * (size_t)i);
+        p += 4 * (size_t)ncol;
+        req->columns = cols;
+        req->ncolumns = ncol;
+    }
+    if (!wc__get_i64(&p, end, &req->now_sec))
+        goto bad;
+    if (f & WC_READF_PAGING) {
+        if (!wc_get_bytes(&p, end, &req->paging_state, &req->paging_state_len))
+            goto bad;
+        if (req->paging_state == NULL)
+            req->paging_state = p;
+    }
+    if (!wc_get_u64(&p, end, &page_rows) || page_rows > SIZE_MAX)
+        goto bad;
+    req->page_rows = (size_t)page_rows;
+    if (req->token_range &&
+        (!wc__get_i64(&p, end, &req->token_start) || !wc__get_i64(&p, end, &req->token_end)))
+        goto bad;
+    if (p != end)
+        goto bad;
+    *columns = cols;
+    return WC_OK;
+bad:
+    wc_free(cols);
+    req->columns = NULL;
+    return WC__BAD("READ");
+}
+
+/* ---------------------------------------------------------------- READ response */
+
+static void wc__put_stats(wc_buf *b, const wc_read_stats *s)
+{
+    wc_buf_put_u64(b, s->memtables_read);
+    wc_buf_put_u64(b, s->sstables_read);
+    wc_buf_put_u64(b, s->bloom_skips);
+    wc_buf_put_u64(b, s->range_skips);
+    wc_buf_put_u64(b, s->blocks_read);
+    wc_buf_put_u64(b, s->cache_hits);
+    wc_buf_put_u64(b, s->rows_scanned);
+    wc_buf_put_u64(b, s->tombstones_scanned);
+}
+
+static bool wc__get_stats(const uint8_t **pp, const uint8_t *end, wc_read_stats *s)
+{
+    return wc_get_u64(pp, end, &s->memtables_read) && wc_get_u64(pp, end, &s->sstables_read) &&
+           wc_get_u64(pp, end, &s->bloom_skips) && wc_get_u64(pp, end, &s->range_skips) &&
+           wc_get_u64(pp, end, &s->blocks_read) && wc_get_u64(pp, end, &s->cache_hits) &&
+           wc_get_u64(pp, end, &s->rows_scanned) && wc_get_u64(pp, end, &s->tombstones_scanned);
+}
+
+void wc_proto_put_page(wc_buf *b, const wc_page *page)
+{
+    size_t ncells = 0;
+    const wc_result_row *prev = NULL;
+
+    for (size_t i = 0; i < page->nrows; i++)
+        ncells += page->rows[i].ncells;
+    if (page->nrows > UINT32_MAX || ncells > UINT32_MAX) {
+        b->failed = 1; /* cannot be represented; reported as out of memory by the caller */
+        return;
+    }
+    wc_buf_put_u8(b, page->more ? 1 : 0);
+    wc_buf_put_bytes(b, page->paging_state, page->paging_state ? page->paging_state_len : 0);
+    wc__put_stats(b, &page->stats);
+    wc_buf_put_u32(b, (uint32_t)page->nrows);
+    wc_buf_put_u32(b, (uint32_t)ncells);
+    for (size_t i = 0; i < page->nrows; i++) {
+        const wc_result_row *r = &page->rows[i];
+        uint8_t rf = r->is_static ? WC_ROWF_WIRE_STATIC : 0;
+
+        if (prev && prev->pk_len == r->pk_len && prev->token == r->token &&
+            (prev->pk == r->pk || r->pk_len == 0 || memcmp(prev->pk, r->pk, r->pk_len) == 0))
+            rf |= WC_ROWF_WIRE_SAME_PK;
+        /* the fixed part of a row is at most 1 + 10 + 8 + 10 + 8 + 10 bytes plus keys */
+        if (!wc_buf_reserve(b, 64 + r->pk_len + r->ck_len))
+            return;
+        wc_buf_put_u8(b, rf);
+        if (!(rf & WC_ROWF_WIRE_SAME_PK)) {
+            wc_buf_put_bytes(b, r->pk, r->pk_len);
+            wc_buf_put_u64(b, (uint64_t)r->token);
+        }
+        if (!r->is_static)
+            wc_buf_put_bytes(b, r->ck, r->ck_len);
+        wc_buf_put_u64(b, (uint64_t)r->live_ts);
+        wc_buf_put_varint(b, r->ncells);
+        for (uint32_t k = 0; k < r->ncells; k++) {
+            const wc_cell *c = &r->cells[k];
+            uint8_t cf = c->flags & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING);
+
+            if (c->ts == r->live_ts)
+                cf |= WC_CELLF_WIRE_ROW_TS;
+            wc_buf_put_varint(b, c->column);
+            wc_buf_put_u8(b, cf);
+            if (!(cf & WC_CELLF_WIRE_ROW_TS))
+                wc_buf_put_u64(b, (uint64_t)c->ts);
+            if (cf & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING))
+                wc_buf_put_u32(b, c->ldt);
+            if (cf & WC_CELLF_WIRE_EXPIRING)
+                wc_buf_put_u32(b, c->ttl);
+            if (!(cf & WC_CELLF_WIRE_TOMBSTONE))
+                wc_buf_put_bytes(b, c->value, c->len);
+        }
+        prev = r;
+    }
+}
+
+/* Smallest encodings, used to bound counts before allocating. */
+#define WC__MIN_ROW_BYTES 10  /* u8 flags, i64 live_ts, varint ncells (same pk, static) */
+#define WC__MIN_CELL_BYTES 3  /* varint column, u8 flags, bytes value (empty, row ts) */
+
+wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t more;
+    uint32_t nrows, ncells, used = 0;
+    wc_result_row *rows = NULL;
+    wc_cell *cells;
+    void *mem = NULL;
+
+    memset(out, 0, sizeof(*out));
+    if (!wc_get_u8(&p, end, &more) || more > 1 ||
+        !wc_get_bytes(&p, end, &out->paging_state, &out->paging_state_len) ||
+        !wc__get_stats(&p, end, &out->stats) || !wc_get_u32(&p, end, &nrows) ||
+        !wc_get_u32(&p, end, &ncells))
+        goto bad;
+    if ((uint64_t)nrows * WC__MIN_ROW_BYTES > (uint64_t)(end - p) ||
+        (uint64_t)ncells * WC__MIN_CELL_BYTES > (uint64_t)(end - p))
+        goto bad;
+    if (out->paging_state_len == 0)
+        out->paging_state = NULL;
+    out->more = more == 1;
+    mem = wc_malloc((size_t)nrows * sizeof(wc_result_row) + (size_t)ncells * sizeof(wc_cell));
+    if (mem == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory decoding a page of %u rows", nrows);
+    rows = mem;
+    cells = (wc_cell *)(rows + nrows);
+    for (uint32_t i = 0; i < nrows; i++) {
+        wc_result_row *r = &rows[i];
+        uint8_t rf;
+        uint64_t nc;
+
+        memset(r, 0, sizeof(*r));
+        if (!wc_get_u8(&p, end, &rf) || (rf & ~WC_ROWF_WIRE_ALL))
+            goto bad;
+        if (rf & WC_ROWF_WIRE_SAME_PK) {
+            if (i == 0)
+                goto bad;
+            r->pk = rows[i - 1].pk;
+            r->pk_len = rows[i - 1].pk_len;
+            r->token = rows[i - 1].token;
+        } else if (!wc_get_bytes(&p, end, &r->pk, &r->pk_len) || !wc__get_i64(&p, end, &r->token)) {
+            goto bad;
+        }
+        r->is_static = (rf & WC_ROWF_WIRE_STATIC) != 0;
+        if (!r->is_static && !wc_get_bytes(&p, end, &r->ck, &r->ck_len))
+            goto bad;
+        if (!wc__get_i64(&p, end, &r->live_ts) || !wc_get_varint(&p, end, &nc) ||
+            nc > (uint64_t)(ncells - used))
+            goto bad;
+        r->ncells = (uint32_t)nc;
+        r->cells = cells + used;
+        for (uint32_t k = 0; k < r->ncells; k++) {
+            wc_cell *c = &cells[used + k];
+            uint64_t col;
+            uint8_t cf;
+
+            memset(c, 0, sizeof(*c));
+            if (!wc_get_varint(&p, end, &col) || col > UINT32_MAX || !wc_get_u8(&p, end, &cf) ||
+                (cf & ~WC_CELLF_WIRE_ALL))
+                goto bad;
+            c->column = (uint32_t)col;
+            c->flags = cf & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING);
+            if (cf & WC_CELLF_WIRE_ROW_TS)
+                c->ts = r->live_ts;
+            else if (!wc__get_i64(&p, end, &c->ts))
+                goto bad;
+            if ((cf & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING)) &&
+                !wc_get_u32(&p, end, &c->ldt))
+                goto bad;
+            if ((cf & WC_CELLF_WIRE_EXPIRING) && !wc_get_u32(&p, end, &c->ttl))
+                goto bad;
+            if (!(cf & WC_CELLF_WIRE_TOMBSTONE) && !wc_get_bytes(&p, end, &c->value, &c->len))
+                goto bad;
+        }
+        used += r->ncells;
+    }
+    if (used != ncells || p != end)
+        goto bad;
+    out->nrows = nrows;
+    out->rows = nrows ? rows : NULL;
+    out->mem = mem;
+    return WC_OK;
+bad:
+    wc_free(mem);
+    memset(out, 0, sizeof(*out));
+    return WC__BAD("READ page");
+}
+
+/* ---------------------------------------------------------------- stats, node info */
+
+void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s)
+{
+    wc_buf_put_u64(b, s->memtable_bytes);
+    wc_buf_put_u64(b, s->memtable_entries);
+    wc_buf_put_u64(b, s->sstable_count);
+    wc_buf_put_u64(b, s->sstable_bytes);
+    wc_buf_put_u64(b, s->partitions_estimate);
+    wc_buf_put_u64(b, s->rows_estimate);
+    wc_buf_put_u64(b, s->tombstones);
+    wc_buf_put_u64(b, s->pending_flushes);
+}
+
+wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_stats *s)
+{
+    const uint8_t *p = body, *end = body + len;
+
+    if (!wc_get_u64(&p, end, &s->memtable_bytes) || !wc_get_u64(&p, end, &s->memtable_entries) ||
+        !wc_get_u64(&p, end, &s->sstable_count) || !wc_get_u64(&p, end, &s->sstable_bytes) ||
+        !wc_get_u64(&p, end, &s->partitions_estimate) || !wc_get_u64(&p, end, &s->rows_estimate) ||
+        !wc_get_u64(&p, end, &s->tombstones) || !wc_get_u64(&p, end, &s->pending_flushes) ||
+        p != end)
+        return WC__BAD("TABLE_STATS");
+    return WC_OK;
+}
+
+void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni)
+{
+    wc_buf_put_u32(b, ni->protocol_version);
+    wc__put_str(b, ni->version, sizeof(ni->version));
+    wc_buf_put_u64(b, ni->uptime_ms);
+    wc__put_str(b, ni->data_dir, sizeof(ni->data_dir));
+    wc__put_str(b, ni->socket_path, sizeof(ni->socket_path));
+    wc_buf_put_u32(b, ni->connections_open);
+    wc_buf_put_u32(b, ni->max_connections);
+    wc_buf_put_u64(b, ni->connections_total);
+    wc_buf_put_u64(b, ni->connections_refused);
+    wc_buf_put_u64(b, ni->requests_total);
+    wc_buf_put_u64(b, ni->errors_total);
+    wc_buf_put_u8(b, WC_OP_COUNT);
+    for (int i = 0; i < WC_OP_COUNT; i++)
+        wc_buf_put_u64(b, ni->requests[i]);
+}
+
+wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *ni)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t nops;
+
+    memset(ni, 0, sizeof(*ni));
+    if (!wc_get_u32(&p, end, &ni->protocol_version) ||
+        !wc__get_str(&p, end, ni->version, sizeof(ni->version)) ||
+        !wc_get_u64(&p, end, &ni->uptime_ms) ||
+        !wc__get_str(&p, end, ni->data_dir, sizeof(ni->data_dir)) ||
+        !wc__get_str(&p, end, ni->socket_path, sizeof(ni->socket_path)) ||
+        !wc_get_u32(&p, end, &ni->connections_open) || !wc_get_u32(&p, end, &ni->max_connections) ||
+        !wc_get_u64(&p, end, &ni->connections_total) ||
+        !wc_get_u64(&p, end, &ni->connections_refused) ||
+        !wc_get_u64(&p, end, &ni->requests_total) || !wc_get_u64(&p, end, &ni->errors_total) ||
+        !wc_get_u8(&p, end, &nops))
+        goto bad;
+    /* a newer node may count more opcodes: keep those this client knows */
+    for (uint32_t i = 0; i < nops; i++) {
+        uint64_t v;
+        if (!wc_get_u64(&p, end, &v))
+            goto bad;
+        if (i < WC_OP_COUNT)
+            ni->requests[i] = v;
+    }
+    if (p != end)
+        goto bad;
+    return WC_OK;
+bad:
+    return WC__BAD("NODE_INFO");
+}

@@ -1,0 +1,187 @@
+/*
+ * protocol.h - encoder and decoder of the client protocol between
+ * PostgreSQL backends and their local widecol node (byte layouts in
+ * protocol_format.h and docs/protocol.md).
+ *
+ * Owns nothing but the byte forms: encoders append to a caller's wc_buf
+ * (allocation failures are sticky in the buffer and reported by
+ * wc_proto_end_frame / wc_buf_status), decoders read a caller's bytes and
+ * return views into them.  Every decoder validates every length against the
+ * bytes it was given, requires the body to be consumed exactly and returns
+ * WC_CORRUPTION (never crashes, never allocates more than the input can
+ * justify) on a malformed or truncated message.  Stateless: thread-safe.
+ *
+ * Frame flow: wc_proto_begin_request / wc_proto_begin_response append the
+ * length prefix and the header, the caller appends a body with a put
+ * function, wc_proto_end_frame patches the length.  On receipt,
+ * wc_proto_frame_length checks the prefix, wc_proto_parse_request /
+ * wc_proto_parse_response split the payload into header and body, and the
+ * get function of the opcode decodes the body.
+ */
+#ifndef WC_PROTOCOL_H
+#define WC_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coding.h"
+#include "consistency.h"
+#include "engine.h"
+#include "protocol_format.h"
+#include "status.h"
+
+/* What NODE_INFO reports. */
+typedef struct wc_node_info {
+    uint32_t protocol_version;
+    char version[32];            /* widecol library version, e.g. "0.1" */
+    uint64_t uptime_ms;
+    char data_dir[4096];
+    char socket_path[128];
+    uint32_t connections_open;
+    uint32_t max_connections;
+    uint64_t connections_total;  /* accepted since start */
+    uint64_t connections_refused; /* over max_connections */
+    uint64_t requests_total;
+    uint64_t errors_total;       /* responses with a failure status */
+    uint64_t requests[WC_OP_COUNT]; /* by opcode; [0] counts unknown opcodes */
+} wc_node_info;
+
+/* A decoded READ response.  rows/cells live in mem (one allocation, caller
+ * wc_frees it); every byte pointer points into the decoded body. */
+typedef struct wc_proto_page {
+    size_t nrows;
+    wc_result_row *rows;
+    bool more;
+    const uint8_t *paging_state; /* NULL when paging_state_len == 0 */
+    size_t paging_state_len;
+    wc_read_stats stats;
+    void *mem;
+} wc_proto_page;
+
+/* Bytes in front of the batch in an APPLY frame (frame header, request header, u8 cl, u32 len). */
+#define WC_PROTO_APPLY_PREFIX 14u
+
+/* API: frames */
+
+/*
+ * Append a frame length placeholder and a request header (opcode, id);
+ * returns the offset of the frame, for wc_proto_end_frame.
+ */
+size_t wc_proto_begin_request(wc_buf *b, uint8_t op, uint32_t id);
+/* Same for a response header (id, status). */
+size_t wc_proto_begin_response(wc_buf *b, uint32_t id, wc_status st);
+/*
+ * Patch the length of the frame that starts at offset start.
+ * WC_NO_MEMORY if an append failed, WC_INVALID_ARGUMENT if the payload
+ * exceeds WC_PROTO_MAX_FRAME.
+ */
+wc_status wc_proto_end_frame(wc_buf *b, size_t start);
+/* Payload length from a 4-byte prefix.  WC_CORRUPTION if above WC_PROTO_MAX_FRAME. */
+wc_status wc_proto_frame_length(const uint8_t *prefix, uint32_t *len);
+
+/*
+ * Split a request payload.  WC_CORRUPTION if shorter than the header;
+ * WC_INVALID_ARGUMENT for an unknown opcode (*op and *id are still set, so
+ * the node can answer that request).
+ */
+wc_status wc_proto_parse_request(const uint8_t *p, size_t len, uint8_t *op, uint32_t *id,
+                                 const uint8_t **body, size_t *body_len);
+/* Split a response payload.  WC_CORRUPTION if short or the status is unknown. */
+wc_status wc_proto_parse_response(const uint8_t *p, size_t len, uint32_t *id, wc_status *st,
+                                  const uint8_t **body, size_t *body_len);
+
+/* Error body: bytes message (cut at WC_PROTO_MAX_ERROR_MESSAGE). */
+void wc_proto_put_error(wc_buf *b, const char *msg);
+/* *msg points into body (not NUL-terminated).  WC_CORRUPTION if malformed. */
+wc_status wc_proto_get_error(const uint8_t *body, size_t len, const char **msg, size_t *msg_len);
+
+/* API: handshake (whole frames) */
+
+/* Append the client's handshake frame. */
+void wc_proto_put_handshake(wc_buf *b, uint32_t version);
+/* Decode a handshake payload.  WC_CORRUPTION if the length or magic is wrong. */
+wc_status wc_proto_get_handshake(const uint8_t *p, size_t len, uint32_t *version);
+/* Append the node's handshake reply frame; msg is used when st != WC_OK. */
+void wc_proto_put_handshake_reply(wc_buf *b, uint32_t version, wc_status st, const char *msg);
+/*
+ * Decode a handshake reply payload.  *st is the node's verdict; on failure
+ * *msg and *msg_len point into p.  Returns WC_CORRUPTION if malformed.
+ */
+wc_status wc_proto_get_handshake_reply(const uint8_t *p, size_t len, uint32_t *version,
+                                       wc_status *st, const char **msg, size_t *msg_len);
+
+/* API: request bodies */
+
+/*
+ * CREATE_TABLE / ALTER_TABLE: table definition then replication.  On the
+ * wire def->options carries the extension's schema text (the node composes
+ * the stored options, table_options.h).  REQUIRES: r valid.
+ */
+void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_replication *r);
+/* *def gets the schema text in options (NUL-terminated).  WC_CORRUPTION if malformed. */
+wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
+                                    wc_replication *r);
+
+/* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS: u32 table id. */
+void wc_proto_put_table_id(wc_buf *b, uint32_t table_id);
+wc_status wc_proto_get_table_id(const uint8_t *body, size_t len, uint32_t *table_id);
+
+/* FLUSH: u32 table id (0 = all), u8 wait. */
+void wc_proto_put_flush(wc_buf *b, uint32_t table_id, bool wait);
+wc_status wc_proto_get_flush(const uint8_t *body, size_t len, uint32_t *table_id, bool *wait);
+
+/* APPLY: u8 consistency, u32 batch length, batch record (mutation.h). */
+void wc_proto_put_apply(wc_buf *b, wc_consistency cl, const uint8_t *batch, size_t batch_len);
+/*
+ * The WC_PROTO_APPLY_PREFIX bytes of a whole APPLY frame that precede the
+ * batch, so a client can send prefix and batch with one writev and no copy.
+ * WC_INVALID_ARGUMENT if the frame would exceed WC_PROTO_MAX_FRAME.
+ */
+wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len);
+/* *batch points into body.  WC_CORRUPTION if malformed or cl unknown. */
+wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
+                             const uint8_t **batch, size_t *batch_len);
+
+/* READ: the whole wc_read_request and a consistency level. */
+void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl);
+/*
+ * Byte fields of *req point into body; the column list (if any) is copied
+ * to *columns, which the caller frees with wc_free (NULL when absent).
+ * WC_CORRUPTION if malformed; WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *req,
+                            wc_consistency *cl, uint32_t **columns);
+
+/* API: response bodies */
+
+/* GET_TABLE: the stored definition, options as stored. */
+void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def);
+wc_status wc_proto_get_table_def(const uint8_t *body, size_t len, wc_table_def *def);
+
+/* LIST_TABLES: u32 n, n x u32 id. */
+void wc_proto_put_table_ids(wc_buf *b, const uint32_t *ids, size_t n);
+/* Caller frees *ids with wc_free (NULL when n is 0).  WC_CORRUPTION / WC_NO_MEMORY. */
+wc_status wc_proto_get_table_ids(const uint8_t *body, size_t len, uint32_t **ids, size_t *n);
+
+/* READ: one page, encoded straight from the engine's page. */
+void wc_proto_put_page(wc_buf *b, const wc_page *page);
+/*
+ * Decode a page in place: rows and cells in one allocation (out->mem,
+ * caller frees), byte fields pointing into body, which must outlive out.
+ * WC_CORRUPTION if malformed (nothing allocated then), WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out);
+
+/* TABLE_STATS: 8 x u64. */
+void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s);
+wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_stats *s);
+
+/* NODE_INFO. */
+void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni);
+wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *ni);
+
+/* Name of an opcode ("READ"); "UNKNOWN" if out of range.  Never NULL. */
+const char *wc_proto_op_name(int op);
+
+#endif /* WC_PROTOCOL_H */

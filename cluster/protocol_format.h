@@ -1,0 +1,75 @@
+/*
+ * protocol_format.h - byte-layout constants of the client protocol spoken
+ * between PostgreSQL backends and their local widecol node over the Unix
+ * socket in $PGDATA.  Every layout below is described byte by byte in
+ * docs/protocol.md; this header only names the numbers.  Constants only:
+ * thread-safe by construction.
+ *
+ *   frame     = u32 payload_len, payload            (payload_len <= WC_PROTO_MAX_FRAME)
+ *   handshake = u32 magic "WCCP", u32 version                       (client -> node)
+ *   hs reply  = u32 magic "WCCP", u32 version, u8 status, [status != 0] bytes message
+ *   request   = u8 opcode, u32 request_id, body
+ *   response  = u32 request_id, u8 status, body (status 0) | bytes message (failure)
+ *
+ * Integers are little-endian; `bytes` is a varint length and that many bytes
+ * (engine/coding.h).
+ */
+#ifndef WC_PROTOCOL_FORMAT_H
+#define WC_PROTOCOL_FORMAT_H
+
+#define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
+#define WC_PROTO_VERSION 1u
+
+#define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
+#define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
+#define WC_PROTO_REQUEST_HEADER 5u           /* u8 opcode, u32 request id */
+#define WC_PROTO_RESPONSE_HEADER 5u          /* u32 request id, u8 status */
+#define WC_PROTO_HANDSHAKE_LEN 8u            /* u32 magic, u32 version */
+#define WC_PROTO_MAX_ERROR_MESSAGE 4096u     /* longest error text a node sends */
+
+/* Opcodes (u8).  0 is never valid. */
+#define WC_OP_CREATE_TABLE 1
+#define WC_OP_ALTER_TABLE 2
+#define WC_OP_DROP_TABLE 3
+#define WC_OP_GET_TABLE 4
+#define WC_OP_LIST_TABLES 5
+#define WC_OP_APPLY 6
+#define WC_OP_READ 7
+#define WC_OP_FLUSH 8
+#define WC_OP_COMPACT 9
+#define WC_OP_TABLE_STATS 10
+#define WC_OP_PING 11
+#define WC_OP_NODE_INFO 12
+#define WC_OP_MAX 12
+#define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
+
+/* READ request: u8 flags */
+#define WC_READF_PK 0x01             /* a partition key follows (else: scan) */
+#define WC_READF_REVERSE 0x02
+#define WC_READF_STATIC 0x04         /* include_static */
+#define WC_READF_TOKEN_RANGE 0x08    /* i64 token_start, i64 token_end follow */
+#define WC_READF_COLUMNS 0x10        /* a column list follows (else: all columns) */
+#define WC_READF_PAGING 0x20         /* a paging state follows (else: first page) */
+#define WC_READF_ALL 0x3f
+
+/* READ request: u8 flags of one clustering bound */
+#define WC_BOUNDF_INCLUSIVE 0x01
+#define WC_BOUNDF_UNBOUNDED 0x02     /* no key follows */
+#define WC_BOUNDF_ALL 0x03
+
+/* READ response: u8 flags of one row */
+#define WC_ROWF_WIRE_STATIC 0x01     /* static row: no clustering key follows */
+#define WC_ROWF_WIRE_SAME_PK 0x02    /* same partition as the previous row: no pk/token follow */
+#define WC_ROWF_WIRE_ALL 0x03
+
+/* READ response: u8 flags of one cell (bit values shared with engine/row.h) */
+#define WC_CELLF_WIRE_TOMBSTONE 0x01 /* u32 ldt follows; no value */
+#define WC_CELLF_WIRE_EXPIRING 0x02  /* u32 ldt, u32 ttl follow */
+#define WC_CELLF_WIRE_ROW_TS 0x04    /* ts equals the row's live_ts: no i64 ts */
+#define WC_CELLF_WIRE_ALL 0x07
+
+/* Replication classes on the wire (u8) */
+#define WC_REPL_WIRE_SIMPLE 1
+#define WC_REPL_WIRE_NETWORK_TOPOLOGY 2
+
+#endif /* WC_PROTOCOL_FORMAT_H */

@@ -1,0 +1,1048 @@
+/*
+ * node_test.c - the node server and the client library end to end over a
+ * real Unix socket in a temporary directory: tables, batches, paged and
+ * reversed reads, concurrent clients, garbage and malformed frames, client
+ * timeouts, version mismatch, connection limits, stop with open
+ * connections, restart on the same data, consistency refusals, and the
+ * signal mask of every thread the node starts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "client.h"
+#include "mutation.h"
+#include "node.h"
+#include "table_options.h"
+#include "testutil.h"
+
+#define T1 11
+#define TIMEOUT_MS 10000
+
+typedef struct fx {
+    char *dir;
+    char data[600];
+    char sock[200];
+    wc_node *node;
+} fx;
+
+static void node_opts(fx *f, wc_node_options *o, uint32_t max_conns)
+{
+    wc_node_options_default(o);
+    o->engine.dir = f->data;
+    o->engine.memtable_bytes = 1u << 20;
+    o->engine.cache_bytes = 1u << 20;
+    o->socket_path = f->sock;
+    o->max_connections = max_conns;
+}
+
+static void start_node(fx *f, uint32_t max_conns)
+{
+    wc_node_options o;
+
+    node_opts(f, &o, max_conns);
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+
+    f->dir = wc_test_tmpdir("node");
+    if (f->dir == NULL)
+        return -1;
+    snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
+    snprintf(f->sock, sizeof(f->sock), "%s/.s.widecol", f->dir);
+    /* a long $WC_TEST_TMP would not fit in sun_path: put the socket in /tmp then */
+    if (strlen(f->sock) >= 100)
+        snprintf(f->sock, sizeof(f->sock), "/tmp/.s.widecol-test-%ld", (long)getpid());
+    start_node(f, 16);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+
+    wc_node_stop(f->node);
+    wc_test_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static wc_client *connect_ok(fx *f)
+{
+    wc_client *c = NULL;
+
+    if (wc_client_connect(f->sock, TIMEOUT_MS, &c) != WC_OK)
+        fail_msg("wc_client_connect: %s", wc_last_error());
+    return c;
+}
+
+static void create_t(wc_client *c, uint32_t id, const char *name)
+{
+    wc_table_def d;
+    wc_replication r;
+
+    wc_table_def_default(&d);
+    d.id = id;
+    snprintf(d.name, sizeof(d.name), "%s", name);
+    snprintf(d.options, sizeof(d.options), "k text pk; c bigint ck; v text");
+    assert_int_equal(wc_replication_parse("{'class': 'SimpleStrategy', 'replication_factor': 3}",
+                                          &r),
+                     WC_OK);
+    if (wc_client_create_table(c, &d, &r) != WC_OK)
+        fail_msg("create_table: %s", wc_last_error());
+}
+
+/*
+ * A batch: for each partition "<prefix><p>", rows ck from..to-1 with
+ * column 1 = "v<ck>" and column 2 = partition name; optionally a static row.
+ */
+static void make_batch(wc_buf *rec, uint32_t table, const char *prefix, int nparts, uint64_t from,
+                       uint64_t to, int64_t ts, bool with_static)
+{
+    wc_buf_init(rec);
+    wc_batch_begin(rec, (uint32_t)nparts);
+    for (int p = 0; p < nparts; p++) {
+        char pk[64], val[32];
+        wc_mutation m;
+        const uint8_t *enc;
+        size_t len;
+
+        snprintf(pk, sizeof(pk), "%s%d", prefix, p);
+        wc_mutation_init(&m, table, pk, strlen(pk));
+        if (with_static) {
+            wc_rowb *rb = wc_mutation_row_begin(&m, true, NULL, 0);
+            wc_cell c = {.column = 5, .ts = ts, .value = (const uint8_t *)"S", .len = 1};
+            wc_rowb_cell(rb, &c);
+            wc_mutation_row_end(&m);
+        }
+        for (uint64_t k = from; k < to; k++) {
+            uint8_t ck[8];
+            wc_rowb *rb;
+            wc_cell c1 = {.column = 1, .ts = ts}, c2 = {.column = 2, .ts = ts};
+
+            wc_test_ck(k, ck);
+            rb = wc_mutation_row_begin(&m, false, ck, 8);
+            wc_rowb_liveness(rb, ts, 0, 0);
+            snprintf(val, sizeof(val), "v%llu", (unsigned long long)k);
+            c1.value = (const uint8_t *)val;
+            c1.len = strlen(val);
+            c2.value = (const uint8_t *)pk;
+            c2.len = strlen(pk);
+            wc_rowb_cell(rb, &c1);
+            wc_rowb_cell(rb, &c2);
+            wc_mutation_row_end(&m);
+        }
+        if (wc_mutation_encode(&m, &enc, &len) == WC_OK)
+            wc_batch_add(rec, enc, len);
+        wc_mutation_free(&m);
+    }
+}
+
+static wc_status apply_rows(wc_client *c, uint32_t table, const char *prefix, int nparts,
+                            uint64_t from, uint64_t to, wc_consistency cl)
+{
+    wc_buf rec;
+    wc_status st;
+
+    make_batch(&rec, table, prefix, nparts, from, to, 1000 + (int64_t)from, false);
+    st = rec.failed ? WC_NO_MEMORY : wc_client_apply(c, rec.data, rec.len, cl);
+    wc_buf_free(&rec);
+    return st;
+}
+
+/*
+ * Read a whole partition (or all, pk NULL) page by page; returns the number
+ * of clustering rows seen and checks that cks step by +1 (or -1 reversed).
+ * Returns -1 on any inconsistency (usable from threads).
+ */
+static long read_all(wc_client *c, uint32_t table, const char *pk, bool reverse, size_t page_rows,
+                     long *pages)
+{
+    wc_read_request r;
+    uint8_t *ps = NULL;
+    size_t psl = 0;
+    long n = 0, np = 0;
+    uint64_t last = 0;
+    bool have_last = false;
+
+    for (;;) {
+        wc_client_page *pg;
+        memset(&r, 0, sizeof(r));
+        r.table_id = table;
+        r.pk = (const uint8_t *)pk;
+        r.pk_len = pk ? strlen(pk) : 0;
+        r.start.unbounded = r.end.unbounded = true;
+        r.reverse = reverse;
+        r.page_rows = page_rows;
+        r.paging_state = ps;
+        r.paging_state_len = psl;
+        if (wc_client_read(c, &r, WC_CL_LOCAL_ONE, &pg) != WC_OK) {
+            free(ps);
+            return -1;
+        }
+        np++;
+        for (size_t i = 0; i < pg->nrows; i++) {
+            const wc_result_row *row = &pg->rows[i];
+            uint64_t k;
+            const wc_cell *c1;
+            char want[32];
+            if (row->is_static)
+                continue;
+            k = wc_test_ck_value(row->ck, row->ck_len);
+            c1 = wc_test_cell(row, 1);
+            snprintf(want, sizeof(want), "v%llu", (unsigned long long)k);
+            if (c1 == NULL || c1->len != strlen(want) || memcmp(c1->value, want, c1->len) != 0)
+                n = -1000000;
+            if (pk && have_last && k != (reverse ? last - 1 : last + 1))
+                n = -1000000;
+            last = k;
+            have_last = true;
+            n++;
+        }
+        free(ps);
+        ps = NULL;
+        psl = 0;
+        if (pg->more) {
+            psl = pg->paging_state_len;
+            ps = malloc(psl ? psl : 1);
+            memcpy(ps, pg->paging_state, psl);
+        }
+        wc_client_page_free(pg);
+        if (!ps)
+            break;
+    }
+    if (pages)
+        *pages = np;
+    return n < 0 ? -1 : n;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_tables_and_reads(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_table_def d;
+    wc_replication r;
+    const char *schema;
+    size_t slen, n;
+    uint32_t *ids;
+    long pages;
+    static wc_node_info ni;
+    wc_table_stats ts;
+
+    assert_int_equal(wc_client_ping(c), WC_OK);
+    assert_int_equal(wc_client_node_info(c, &ni), WC_OK);
+    assert_string_equal(ni.version, WC_NODE_VERSION);
+    assert_int_equal(ni.protocol_version, WC_PROTO_VERSION);
+    assert_string_equal(ni.data_dir, f->data);
+    assert_string_equal(ni.socket_path, f->sock);
+    assert_int_equal(ni.connections_open, 1);
+    assert_true(ni.requests[WC_OP_PING] >= 1);
+
+    create_t(c, T1, "ks.t1");
+    create_t(c, T1, "ks.t1"); /* same definition again: fine */
+    wc_table_def_default(&d);
+    d.id = T1;
+    snprintf(d.name, sizeof(d.name), "ks.other");
+    wc_replication_default(&r);
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_EXISTS);
+    assert_non_null(strstr(wc_last_error(), "already used"));
+    assert_false(wc_client_broken(c));
+
+    assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
+    assert_string_equal(d.name, "ks.t1");
+    assert_string_equal(d.options, "replication=SimpleStrategy:3\nschema=k text pk; c bigint ck; v text");
+    assert_int_equal(wc_table_options_parse(d.options, &r, &schema, &slen), WC_OK);
+    assert_int_equal(r.replication_factor, 3);
+    assert_int_equal(wc_client_get_table(c, 999, &d), WC_NOT_FOUND);
+    assert_false(wc_client_broken(c));
+
+    assert_int_equal(wc_client_list_tables(c, &ids, &n), WC_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], T1);
+    wc_free(ids);
+
+    /* 3 partitions x 100 rows in 5 batches, plus a static row in each */
+    for (int b = 0; b < 5; b++)
+        assert_int_equal(apply_rows(c, T1, "p", 3, (uint64_t)b * 20, (uint64_t)b * 20 + 20,
+                                    WC_CL_QUORUM),
+                         WC_OK);
+    {
+        wc_buf rec;
+        make_batch(&rec, T1, "p", 3, 0, 0, 5000, true);
+        assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
+        wc_buf_free(&rec);
+    }
+
+    assert_int_equal(read_all(c, T1, "p1", false, 7, &pages), 100);
+    assert_int_equal(pages, 15);
+    assert_int_equal(read_all(c, T1, "p1", true, 9, &pages), 100);
+    assert_int_equal(read_all(c, T1, NULL, false, 13, &pages), 300);
+
+    /* a slice, reversed, limited, one column, with the static row */
+    {
+        wc_read_request q;
+        wc_client_page *pg;
+        uint8_t lo[8], hi[8];
+        const uint32_t cols[1] = {1};
+
+        wc_test_ck(10, lo);
+        wc_test_ck(20, hi);
+        memset(&q, 0, sizeof(q));
+        q.table_id = T1;
+        q.pk = (const uint8_t *)"p2";
+        q.pk_len = 2;
+        q.start = (wc_bound){.key = lo, .len = 8, .inclusive = true};
+        q.end = (wc_bound){.key = hi, .len = 8, .inclusive = false};
+        q.reverse = true;
+        q.include_static = true;
+        q.limit = 4;
+        q.columns = cols;
+        q.ncolumns = 1;
+        assert_int_equal(wc_client_read(c, &q, WC_CL_ONE, &pg), WC_OK);
+        assert_int_equal(pg->nrows, 5);
+        assert_true(pg->rows[0].is_static);
+        assert_null(pg->rows[0].ck);
+        assert_int_equal(pg->rows[1].pk_len, 2);
+        assert_memory_equal(pg->rows[1].pk, "p2", 2);
+        assert_int_equal(wc_test_ck_value(pg->rows[1].ck, pg->rows[1].ck_len), 19);
+        assert_int_equal(wc_test_ck_value(pg->rows[4].ck, pg->rows[4].ck_len), 16);
+        assert_int_equal(pg->rows[1].ncells, 1);
+        assert_int_equal(pg->rows[1].cells[0].column, 1);
+        assert_int_equal(pg->rows[1].live_ts, 1000 + 0);
+        assert_true(pg->stats.memtables_read >= 1);
+        wc_client_page_free(pg);
+    }
+
+    /* flush, stats, compaction, and the data survives them */
+    assert_int_equal(wc_client_flush(c, T1), WC_OK);
+    assert_int_equal(apply_rows(c, T1, "p", 3, 100, 110, WC_CL_ALL), WC_OK);
+    assert_int_equal(wc_client_flush(c, 0), WC_OK);
+    assert_int_equal(wc_client_table_stats(c, T1, &ts), WC_OK);
+    assert_true(ts.sstable_count >= 2);
+    assert_int_equal(wc_client_compact(c, T1), WC_OK);
+    assert_int_equal(wc_client_table_stats(c, T1, &ts), WC_OK);
+    assert_int_equal(ts.sstable_count, 1);
+    assert_int_equal(read_all(c, T1, "p0", false, 1000, NULL), 110);
+    assert_int_equal(wc_client_table_stats(c, 4242, &ts), WC_NOT_FOUND);
+
+    /* alter keeps the table, replaces schema text and replication */
+    wc_table_def_default(&d);
+    d.id = T1;
+    snprintf(d.name, sizeof(d.name), "ks.t1");
+    d.default_ttl = 60;
+    snprintf(d.options, sizeof(d.options), "k text pk; c bigint ck; v text; w int");
+    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=2", &r), WC_OK);
+    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
+    assert_int_equal(d.default_ttl, 60);
+    assert_string_equal(d.options,
+                        "replication=NetworkTopologyStrategy:dc1=2\nschema=k text pk; c bigint ck; "
+                        "v text; w int");
+
+    /* options that do not fit are refused by the node with sizes in the message */
+    memset(d.options, 'x', sizeof(d.options) - 1);
+    d.options[sizeof(d.options) - 1] = '\0';
+    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "at most 1023"));
+
+    /* a malformed batch is the engine's error; the connection stays usable */
+    {
+        const uint8_t junk[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        assert_int_not_equal(wc_client_apply(c, junk, sizeof(junk), WC_CL_ONE), WC_OK);
+        assert_false(wc_client_broken(c));
+        assert_int_equal(wc_client_apply(c, junk, (size_t)WC_PROTO_MAX_FRAME, WC_CL_ONE),
+                         WC_INVALID_ARGUMENT);
+        assert_false(wc_client_broken(c));
+    }
+
+    assert_int_equal(wc_client_drop_table(c, T1), WC_OK);
+    assert_int_equal(wc_client_get_table(c, T1, &d), WC_NOT_FOUND);
+    assert_int_equal(wc_client_drop_table(c, T1), WC_NOT_FOUND);
+    assert_int_equal(wc_client_ping(c), WC_OK);
+    wc_client_close(c);
+}
+
+static void test_big_batch(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_buf rec;
+
+    create_t(c, T1, "ks.t1");
+    /* ~ 3 MiB in one APPLY, 60000 rows read back in pages of 5000 */
+    make_batch(&rec, T1, "big", 6, 0, 10000, 77, false);
+    assert_true(rec.len > (2u << 20));
+    assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
+    wc_buf_free(&rec);
+    assert_int_equal(read_all(c, T1, NULL, false, 5000, NULL), 60000);
+    assert_int_equal(read_all(c, T1, "big3", true, 4000, NULL), 10000);
+    wc_client_close(c);
+}
+
+typedef struct worker {
+    fx *f;
+    int idx;
+    int errors;
+    char msg[256];
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    wc_client *c = NULL;
+    char prefix[32];
+
+    snprintf(prefix, sizeof(prefix), "w%d-", w->idx);
+    if (wc_client_connect(w->f->sock, TIMEOUT_MS, &c) != WC_OK) {
+        snprintf(w->msg, sizeof(w->msg), "connect: %s", wc_last_error());
+        w->errors++;
+        return NULL;
+    }
+    for (int b = 0; b < 25 && !w->errors; b++) {
+        char pk[40];
+        long n;
+        if (apply_rows(c, T1, prefix, 2, (uint64_t)b * 8, (uint64_t)b * 8 + 8, WC_CL_ONE) != WC_OK) {
+            snprintf(w->msg, sizeof(w->msg), "apply: %s", wc_last_error());
+            w->errors++;
+            break;
+        }
+        snprintf(pk, sizeof(pk), "%s1", prefix);
+        n = read_all(c, T1, pk, b % 2 == 1, 5, NULL);
+        if (n != (long)(b + 1) * 8) {
+            snprintf(w->msg, sizeof(w->msg), "batch %d: read %ld rows: %s", b, n, wc_last_error());
+            w->errors++;
+        }
+    }
+    wc_client_close(c);
+    return NULL;
+}
+
+static void test_concurrent_clients(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    pthread_t th[4];
+    worker w[4];
+
+    create_t(c, T1, "ks.t1");
+    for (int i = 0; i < 4; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].f = f;
+        w[i].idx = i;
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].errors)
+            fail_msg("worker %d: %s", i, w[i].msg);
+    }
+    assert_int_equal(read_all(c, T1, NULL, false, 64, NULL), 4 * 2 * 200);
+    wc_client_close(c);
+}
+
+/* ---------------------------------------------------------------- raw sockets */
+
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static void raw_send(int fd, const void *p, size_t n)
+{
+    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Read one frame (5 s limit); returns payload length, -1 on EOF/error. */
+static long raw_frame(int fd, uint8_t *buf, size_t cap)
+{
+    size_t have = 0, want = 4;
+
+    while (have < want) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+        if (poll(&pf, 1, 5000) <= 0)
+            return -1;
+        r = recv(fd, buf + have, want - have, 0); /* never past this frame */
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+        if (want == 4 && have == 4) {
+            want = 4 + wc_dec_u32(buf);
+            if (want > cap)
+                return -1;
+        }
+    }
+    return (long)(want - 4);
+}
+
+/* True if the peer closed (EOF within 5 s). */
+static bool raw_eof(int fd)
+{
+    uint8_t b[64];
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+    if (poll(&pf, 1, 5000) <= 0)
+        return false;
+    return recv(fd, b, sizeof(b), 0) <= 0;
+}
+
+static void raw_handshake(int fd, uint32_t version, wc_status want)
+{
+    wc_buf b;
+    uint8_t buf[4096];
+    long n;
+    uint32_t v;
+    wc_status st;
+    const char *m;
+    size_t ml;
+
+    wc_buf_init(&b);
+    wc_proto_put_handshake(&b, version);
+    raw_send(fd, b.data, b.len);
+    wc_buf_free(&b);
+    n = raw_frame(fd, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(wc_proto_get_handshake_reply(buf + 4, (size_t)n, &v, &st, &m, &ml), WC_OK);
+    assert_int_equal(st, want);
+    assert_int_equal(v, WC_PROTO_VERSION);
+}
+
+/* Expect a response frame with status st (and id); returns its message. */
+static void raw_expect(int fd, uint32_t id, wc_status want, const char *needle)
+{
+    uint8_t buf[8192];
+    long n = raw_frame(fd, buf, sizeof(buf));
+    const uint8_t *body;
+    size_t blen;
+    uint32_t rid;
+    wc_status st;
+    const char *m;
+    size_t ml;
+    char text[600];
+
+    assert_true(n > 0);
+    assert_int_equal(wc_proto_parse_response(buf + 4, (size_t)n, &rid, &st, &body, &blen), WC_OK);
+    assert_int_equal(rid, id);
+    assert_int_equal(st, want);
+    if (needle) {
+        assert_int_equal(wc_proto_get_error(body, blen, &m, &ml), WC_OK);
+        snprintf(text, sizeof(text), "%.*s", (int)ml, m);
+        if (strstr(text, needle) == NULL)
+            fail_msg("message \"%s\" lacks \"%s\"", text, needle);
+    }
+}
+
+static void test_garbage(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    int fd;
+    uint8_t frame[64];
+    wc_buf b;
+
+    create_t(c, T1, "ks.t1");
+
+    /* not a handshake at all */
+    fd = raw_connect(f->sock);
+    raw_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+    {
+        uint8_t buf[4096];
+        long n = raw_frame(fd, buf, sizeof(buf));
+        uint32_t v;
+        wc_status st;
+        const char *m;
+        size_t ml;
+        assert_true(n > 0);
+        assert_int_equal(wc_proto_get_handshake_reply(buf + 4, (size_t)n, &v, &st, &m, &ml),
+                         WC_OK);
+        assert_int_equal(st, WC_CORRUPTION);
+        assert_non_null(memmem(m, ml, "handshake", 9));
+    }
+    assert_true(raw_eof(fd));
+    close(fd);
+    assert_int_equal(wc_client_ping(c), WC_OK);
+
+    /* a frame over the limit after a good handshake */
+    fd = raw_connect(f->sock);
+    raw_handshake(fd, WC_PROTO_VERSION, WC_OK);
+    wc_enc_u32(frame, 0xfffffff0u);
+    raw_send(fd, frame, 4);
+    raw_expect(fd, 0, WC_CORRUPTION, "exceeds the limit");
+    assert_true(raw_eof(fd));
+    close(fd);
+
+    /* a payload shorter than a request header */
+    fd = raw_connect(f->sock);
+    raw_handshake(fd, WC_PROTO_VERSION, WC_OK);
+    wc_enc_u32(frame, 2);
+    frame[4] = WC_OP_PING;
+    frame[5] = 0;
+    raw_send(fd, frame, 6);
+    raw_expect(fd, 0, WC_CORRUPTION, "shorter");
+    assert_true(raw_eof(fd));
+    close(fd);
+
+    /* an unknown opcode: error, but the connection stays usable */
+    fd = raw_connect(f->sock);
+    raw_handshake(fd, WC_PROTO_VERSION, WC_OK);
+    wc_buf_init(&b);
+    {
+        size_t s = wc_proto_begin_request(&b, 200, 17);
+        assert_int_equal(wc_proto_end_frame(&b, s), WC_OK);
+        s = wc_proto_begin_request(&b, WC_OP_PING, 18);
+        assert_int_equal(wc_proto_end_frame(&b, s), WC_OK);
+    }
+    raw_send(fd, b.data, b.len); /* two requests in one write: pipelining works too */
+    raw_expect(fd, 17, WC_INVALID_ARGUMENT, "unknown protocol opcode 200");
+    raw_expect(fd, 18, WC_OK, NULL);
+
+    /* a malformed READ body: error with its id, then the node closes */
+    wc_buf_reset(&b);
+    {
+        size_t s = wc_proto_begin_request(&b, WC_OP_READ, 19);
+        wc_buf_put_u8(&b, WC_CL_ONE);
+        wc_buf_put_u32(&b, T1);
+        wc_buf_put_u8(&b, 0xff);
+        assert_int_equal(wc_proto_end_frame(&b, s), WC_OK);
+    }
+    raw_send(fd, b.data, b.len);
+    raw_expect(fd, 19, WC_CORRUPTION, "malformed READ");
+    assert_true(raw_eof(fd));
+    close(fd);
+
+    /* random garbage after a handshake, many times over */
+    srand(7);
+    for (int it = 0; it < 50; it++) {
+        uint8_t junk[300];
+        fd = raw_connect(f->sock);
+        raw_handshake(fd, WC_PROTO_VERSION, WC_OK);
+        for (size_t i = 0; i < sizeof(junk); i++)
+            junk[i] = (uint8_t)rand();
+        /* a plausible length so that the body, not the prefix, is the garbage */
+        wc_enc_u32(junk, (uint32_t)(sizeof(junk) - 4));
+        junk[4] = (uint8_t)(1 + rand() % WC_OP_MAX);
+        if (junk[4] == WC_OP_DROP_TABLE || junk[4] == WC_OP_CREATE_TABLE ||
+            junk[4] == WC_OP_ALTER_TABLE)
+            junk[4] = WC_OP_READ;
+        raw_send(fd, junk, sizeof(junk));
+        {
+            uint8_t buf[8192];
+            assert_true(raw_frame(fd, buf, sizeof(buf)) > 0);
+        }
+        close(fd);
+    }
+    wc_buf_free(&b);
+
+    /* the node still serves the well-behaved client */
+    assert_int_equal(apply_rows(c, T1, "g", 1, 0, 10, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "g0", false, 3, NULL), 10);
+    wc_client_close(c);
+}
+
+static void test_version_mismatch(void **state)
+{
+    fx *f = *state;
+    int fd = raw_connect(f->sock);
+    wc_buf b;
+    uint8_t buf[4096];
+    long n;
+    uint32_t v;
+    wc_status st;
+    const char *m;
+    size_t ml;
+
+    wc_buf_init(&b);
+    wc_proto_put_handshake(&b, WC_PROTO_VERSION + 98);
+    raw_send(fd, b.data, b.len);
+    wc_buf_free(&b);
+    n = raw_frame(fd, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(wc_proto_get_handshake_reply(buf + 4, (size_t)n, &v, &st, &m, &ml), WC_OK);
+    assert_int_equal(st, WC_INVALID_ARGUMENT);
+    assert_int_equal(v, WC_PROTO_VERSION);
+    assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
+    assert_non_null(memmem(m, ml, "version 99", 10));
+    assert_true(raw_eof(fd));
+    close(fd);
+}
+
+/* ---------------------------------------------------------------- timeouts and limits */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int dummy_listener(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    unlink(path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    return fd;
+}
+
+static bool g_interrupt_now;
+static int g_hook_calls;
+static bool hook(void *arg)
+{
+    g_hook_calls++;
+    return !g_interrupt_now;
+}
+
+static void test_timeouts(void **state)
+{
+    fx *f = *state;
+    char path[300];
+    wc_client *c = NULL;
+    int lfd;
+    int64_t t0;
+
+    /* nobody there */
+    snprintf(path, sizeof(path), "%s.nobody", f->sock);
+    assert_int_equal(wc_client_connect(path, 1000, &c), WC_UNAVAILABLE);
+    assert_non_null(strstr(wc_last_error(), "could not connect to the widecol node at"));
+    assert_null(c);
+
+    /* a listener that never answers the handshake */
+    snprintf(path, sizeof(path), "%s.mute", f->sock);
+    lfd = dummy_listener(path);
+    t0 = now_ms();
+    assert_int_equal(wc_client_connect(path, 300, &c), WC_TIMEOUT);
+    assert_true(now_ms() - t0 >= 290);
+    assert_true(now_ms() - t0 < 3000);
+    assert_non_null(strstr(wc_last_error(), "timed out"));
+
+    close(lfd);
+    unlink(path);
+}
+
+typedef struct silent_server {
+    int lfd;
+    int afd;
+} silent_server;
+
+/* Accept one connection, answer its handshake, then read and never answer. */
+static void *silent_main(void *arg)
+{
+    silent_server *s = arg;
+    uint8_t buf[64];
+    wc_buf b;
+    size_t have = 0;
+
+    s->afd = accept(s->lfd, NULL, NULL);
+    if (s->afd < 0)
+        return NULL;
+    while (have < 12) {
+        ssize_t r = recv(s->afd, buf + have, sizeof(buf) - have, 0);
+        if (r <= 0)
+            return NULL;
+        have += (size_t)r;
+    }
+    wc_buf_init(&b);
+    wc_proto_put_handshake_reply(&b, WC_PROTO_VERSION, WC_OK, NULL);
+    (void)send(s->afd, b.data, b.len, MSG_NOSIGNAL);
+    wc_buf_free(&b);
+    return NULL;
+}
+
+static void test_request_timeout(void **state)
+{
+    fx *f = *state;
+    char path[300];
+    wc_client *c = NULL;
+    silent_server s = {.afd = -1};
+    pthread_t th;
+    int64_t t0;
+
+    snprintf(path, sizeof(path), "%s.silent", f->sock);
+    s.lfd = dummy_listener(path);
+    assert_int_equal(pthread_create(&th, NULL, silent_main, &s), 0);
+    assert_int_equal(wc_client_connect(path, 400, &c), WC_OK);
+    pthread_join(th, NULL);
+    t0 = now_ms();
+    assert_int_equal(wc_client_ping(c), WC_TIMEOUT);
+    assert_true(now_ms() - t0 >= 390);
+    assert_true(wc_client_broken(c));
+    assert_int_equal(wc_client_ping(c), WC_UNAVAILABLE);
+    assert_non_null(strstr(wc_last_error(), "reconnect"));
+    wc_client_close(c);
+    close(s.afd);
+
+    /* the wait hook can abandon a call without any timeout */
+    s.afd = -1;
+    assert_int_equal(pthread_create(&th, NULL, silent_main, &s), 0);
+    assert_int_equal(wc_client_connect(path, 0, &c), WC_OK);
+    pthread_join(th, NULL);
+    g_hook_calls = 0;
+    g_interrupt_now = false;
+    wc_client_set_wait_hook(c, hook, NULL);
+    {
+        /* interrupt from the hook after a few calls */
+        g_interrupt_now = true;
+        t0 = now_ms();
+        assert_int_equal(wc_client_ping(c), WC_TIMEOUT);
+        assert_true(now_ms() - t0 < 2000);
+        assert_true(g_hook_calls >= 1);
+        assert_non_null(strstr(wc_last_error(), "interrupted"));
+    }
+    wc_client_close(c);
+    close(s.afd);
+    close(s.lfd);
+    unlink(path);
+}
+
+static void test_max_connections(void **state)
+{
+    fx *f = *state;
+    wc_client *a, *b, *c = NULL;
+    static wc_node_info ni;
+
+    wc_node_stop(f->node);
+    start_node(f, 2);
+    a = connect_ok(f);
+    b = connect_ok(f);
+    assert_int_equal(wc_client_connect(f->sock, TIMEOUT_MS, &c), WC_OVERLOADED);
+    assert_non_null(strstr(wc_last_error(), "too many connections"));
+    assert_null(c);
+    wc_client_close(b);
+    /* the slot frees once the node notices the close */
+    for (int i = 0; i < 100 && c == NULL; i++) {
+        if (wc_client_connect(f->sock, TIMEOUT_MS, &c) != WC_OK) {
+            c = NULL;
+            usleep(20000);
+        }
+    }
+    assert_non_null(c);
+    assert_int_equal(wc_client_node_info(c, &ni), WC_OK);
+    assert_int_equal(ni.max_connections, 2);
+    assert_true(ni.connections_refused >= 1);
+    wc_client_close(c);
+    wc_client_close(a);
+}
+
+static void test_stop_with_open_connections(void **state)
+{
+    fx *f = *state;
+    wc_client *c[3];
+    int raw;
+    wc_table_def d;
+    struct stat sb;
+
+    for (int i = 0; i < 3; i++)
+        c[i] = connect_ok(f);
+    raw = raw_connect(f->sock); /* connected, never handshakes */
+    create_t(c[0], T1, "ks.t1");
+    assert_int_equal(apply_rows(c[1], T1, "s", 2, 0, 50, WC_CL_ONE), WC_OK);
+    wc_node_stop(f->node);
+    f->node = NULL;
+    assert_int_equal(stat(f->sock, &sb), -1); /* socket file removed */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(wc_client_ping(c[i]), WC_UNAVAILABLE);
+        assert_true(wc_client_broken(c[i]));
+        assert_int_equal(wc_client_get_table(c[i], T1, &d), WC_UNAVAILABLE);
+        wc_client_close(c[i]);
+    }
+    close(raw);
+
+    /* restart on the same directory: tables and data are there */
+    start_node(f, 16);
+    c[0] = connect_ok(f);
+    assert_int_equal(wc_client_get_table(c[0], T1, &d), WC_OK);
+    assert_string_equal(d.name, "ks.t1");
+    assert_int_equal(read_all(c[0], T1, NULL, false, 17, NULL), 100);
+    assert_int_equal(read_all(c[0], T1, "s1", true, 17, NULL), 50);
+    /* the replication came back from the catalog: TWO is still refused, QUORUM is fine */
+    assert_int_equal(apply_rows(c[0], T1, "s", 1, 50, 60, WC_CL_TWO), WC_UNAVAILABLE);
+    assert_int_equal(apply_rows(c[0], T1, "s", 1, 50, 60, WC_CL_QUORUM), WC_OK);
+    wc_client_close(c[0]);
+}
+
+static void test_stale_and_live_socket(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+    wc_node *other = NULL;
+    char longpath[300];
+    struct stat sb;
+
+    /* a second node on the same socket is refused while the first runs */
+    node_opts(f, &o, 4);
+    assert_int_equal(wc_node_start(&o, &other), WC_EXISTS);
+    assert_non_null(strstr(wc_last_error(), "already listening"));
+    assert_null(other);
+
+    /* a stale socket file (no listener) is replaced; the mode is 0600 */
+    wc_node_stop(f->node);
+    f->node = NULL;
+    close(dummy_listener(f->sock)); /* leaves the file behind */
+    assert_int_equal(stat(f->sock, &sb), 0);
+    start_node(f, 4);
+    assert_int_equal(stat(f->sock, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* a path longer than sun_path */
+    memset(longpath, 'a', sizeof(longpath));
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    o.socket_path = longpath;
+    assert_int_equal(wc_node_start(&o, &other), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "at most"));
+    {
+        wc_client *c = NULL;
+        assert_int_equal(wc_client_connect(longpath, 100, &c), WC_INVALID_ARGUMENT);
+    }
+}
+
+static void test_consistency(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_read_request r;
+    wc_client_page *pg = NULL;
+
+    create_t(c, T1, "ks.t1");
+    assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_TWO), WC_UNAVAILABLE);
+    assert_string_equal(wc_last_error(), "consistency TWO needs 2 replicas, 1 alive");
+    assert_false(wc_client_broken(c));
+    assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_THREE), WC_UNAVAILABLE);
+    assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_SERIAL), WC_INVALID_ARGUMENT);
+    assert_int_equal(read_all(c, T1, "c0", false, 10, NULL), 0); /* nothing was applied */
+    for (int cl = WC_CL_ANY; cl <= WC_CL_EACH_QUORUM; cl++)
+        if (cl != WC_CL_TWO && cl != WC_CL_THREE)
+            assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, (wc_consistency)cl), WC_OK);
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = T1;
+    r.start.unbounded = r.end.unbounded = true;
+    assert_int_equal(wc_client_read(c, &r, WC_CL_TWO, &pg), WC_UNAVAILABLE);
+    assert_null(pg);
+    assert_int_equal(wc_client_read(c, &r, WC_CL_ANY, &pg), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_client_read(c, &r, WC_CL_SERIAL, &pg), WC_OK);
+    assert_int_equal(pg->nrows, 5);
+    wc_client_page_free(pg);
+    assert_int_equal(wc_client_read(c, &r, (wc_consistency)99, &pg), WC_INVALID_ARGUMENT);
+    /* engine errors travel too: a reverse scan is refused by the engine */
+    r.reverse = true;
+    assert_int_equal(wc_client_read(c, &r, WC_CL_ONE, &pg), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "reverse"));
+    assert_false(wc_client_broken(c));
+    wc_client_close(c);
+}
+
+/* ---------------------------------------------------------------- signals */
+
+/* Blocked-signal mask of a thread from /proc (hex SigBlk). */
+static bool thread_sigblk(const char *tid, unsigned long long *mask)
+{
+    char path[400], line[256];
+    FILE *fp;
+    bool ok = false;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+    fp = fopen(path, "r");
+    if (fp == NULL)
+        return false;
+    while (fgets(line, sizeof(line), fp))
+        if (strncmp(line, "SigBlk:", 7) == 0) {
+            *mask = strtoull(line + 7, NULL, 16);
+            ok = true;
+        }
+    fclose(fp);
+    return ok;
+}
+
+static void test_threads_block_signals(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    DIR *d;
+    struct dirent *de;
+    int others = 0;
+    char self[32];
+    sigset_t cur;
+    const unsigned long long need = (1ull << (SIGTERM - 1)) | (1ull << (SIGHUP - 1)) |
+                                    (1ull << (SIGINT - 1)) | (1ull << (SIGUSR1 - 1)) |
+                                    (1ull << (SIGQUIT - 1)) | (1ull << (SIGPIPE - 1));
+
+    create_t(c, T1, "ks.t1"); /* a connection thread and the engine's threads exist now */
+    snprintf(self, sizeof(self), "%ld", (long)syscall(SYS_gettid));
+    d = opendir("/proc/self/task");
+    if (d == NULL)
+        skip();
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long mask;
+        if (de->d_name[0] == '.' || strcmp(de->d_name, self) == 0)
+            continue;
+        if (!thread_sigblk(de->d_name, &mask))
+            continue;
+        if ((mask & need) != need)
+            fail_msg("thread %s runs with SigBlk %llx", de->d_name, mask);
+        others++;
+    }
+    closedir(d);
+    assert_true(others >= 3); /* listener, connection, engine flush/sync */
+    /* the caller's mask was restored */
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    assert_false(sigismember(&cur, SIGTERM));
+    wc_client_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tables_and_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_open_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_and_live_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consistency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,903 @@
+/*
+ * protocol_test.c - the client protocol codec, consistency levels,
+ * replication descriptions and table options: every message round-trips,
+ * every truncation of every message is rejected, huge lengths are rejected
+ * without allocating, unknown opcodes and statuses are refused, random
+ * corruption never crashes a decoder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "consistency.h"
+#include "protocol.h"
+#include "table_options.h"
+
+/* ---------------------------------------------------------------- decoder wrappers */
+
+typedef wc_status (*dec_fn)(const uint8_t *p, size_t len);
+
+static wc_status dec_table_change(const uint8_t *p, size_t len)
+{
+    wc_table_def d;
+    wc_replication r;
+    return wc_proto_get_table_change(p, len, &d, &r);
+}
+static wc_status dec_table_def(const uint8_t *p, size_t len)
+{
+    wc_table_def d;
+    return wc_proto_get_table_def(p, len, &d);
+}
+static wc_status dec_table_id(const uint8_t *p, size_t len)
+{
+    uint32_t t;
+    return wc_proto_get_table_id(p, len, &t);
+}
+static wc_status dec_flush(const uint8_t *p, size_t len)
+{
+    uint32_t t;
+    bool w;
+    return wc_proto_get_flush(p, len, &t, &w);
+}
+static wc_status dec_apply(const uint8_t *p, size_t len)
+{
+    wc_consistency cl;
+    const uint8_t *b;
+    size_t bl;
+    return wc_proto_get_apply(p, len, &cl, &b, &bl);
+}
+static wc_status dec_read(const uint8_t *p, size_t len)
+{
+    wc_read_request r;
+    wc_consistency cl;
+    uint32_t *cols;
+    wc_status st = wc_proto_get_read(p, len, &r, &cl, &cols);
+    wc_free(cols);
+    return st;
+}
+static wc_status dec_ids(const uint8_t *p, size_t len)
+{
+    uint32_t *ids;
+    size_t n;
+    wc_status st = wc_proto_get_table_ids(p, len, &ids, &n);
+    if (st == WC_OK)
+        wc_free(ids);
+    return st;
+}
+static wc_status dec_page(const uint8_t *p, size_t len)
+{
+    wc_proto_page pg;
+    wc_status st = wc_proto_get_page(p, len, &pg);
+    if (st == WC_OK)
+        wc_free(pg.mem);
+    return st;
+}
+static wc_status dec_stats(const uint8_t *p, size_t len)
+{
+    wc_table_stats s;
+    return wc_proto_get_table_stats(p, len, &s);
+}
+static wc_status dec_node_info(const uint8_t *p, size_t len)
+{
+    static wc_node_info ni;
+    return wc_proto_get_node_info(p, len, &ni);
+}
+static wc_status dec_error(const uint8_t *p, size_t len)
+{
+    const char *m;
+    size_t ml;
+    return wc_proto_get_error(p, len, &m, &ml);
+}
+static wc_status dec_handshake(const uint8_t *p, size_t len)
+{
+    uint32_t v;
+    return wc_proto_get_handshake(p, len, &v);
+}
+static wc_status dec_handshake_reply(const uint8_t *p, size_t len)
+{
+    uint32_t v;
+    wc_status st;
+    const char *m;
+    size_t ml;
+    return wc_proto_get_handshake_reply(p, len, &v, &st, &m, &ml);
+}
+
+/* Every strict prefix of a valid message must be rejected, without leaking. */
+static void check_truncations(dec_fn fn, const uint8_t *p, size_t len)
+{
+    uint64_t live = wc_alloc_live_count();
+
+    assert_int_equal(fn(p, len), WC_OK);
+    for (size_t i = 0; i < len; i++) {
+        /* a heap copy so that ASan/valgrind catch any read past the prefix */
+        uint8_t *q = malloc(i ? i : 1);
+        memcpy(q, p, i);
+        assert_int_not_equal(fn(q, i), WC_OK);
+        free(q);
+    }
+    /* one byte too many is rejected as well */
+    {
+        uint8_t *q = malloc(len + 1);
+        memcpy(q, p, len);
+        q[len] = 0;
+        assert_int_not_equal(fn(q, len + 1), WC_OK);
+        free(q);
+    }
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
+/* Random byte flips: any result is fine but a crash or a leak. */
+static void check_flips(dec_fn fn, const uint8_t *p, size_t len, unsigned seed)
+{
+    uint64_t live = wc_alloc_live_count();
+    uint8_t *q = malloc(len ? len : 1);
+
+    srand(seed);
+    for (int it = 0; it < 3000 && len; it++) {
+        memcpy(q, p, len);
+        for (int k = 0; k < 1 + rand() % 4; k++)
+            q[rand() % len] = (uint8_t)rand();
+        (void)fn(q, len);
+    }
+    free(q);
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
+/* ---------------------------------------------------------------- frames */
+
+static void test_frames(void **state)
+{
+    wc_buf b;
+    size_t start;
+    const uint8_t *body;
+    size_t blen;
+    uint8_t op;
+    uint32_t id, len;
+    wc_status st;
+    uint8_t big[4];
+
+    wc_buf_init(&b);
+    start = wc_proto_begin_request(&b, WC_OP_TABLE_STATS, 77);
+    wc_proto_put_table_id(&b, 9);
+    assert_int_equal(wc_proto_end_frame(&b, start), WC_OK);
+    assert_int_equal(wc_proto_frame_length(b.data, &len), WC_OK);
+    assert_int_equal(len, b.len - 4);
+    assert_int_equal(wc_proto_parse_request(b.data + 4, len, &op, &id, &body, &blen), WC_OK);
+    assert_int_equal(op, WC_OP_TABLE_STATS);
+    assert_int_equal(id, 77);
+    assert_int_equal(blen, 4);
+    assert_int_equal(wc_dec_u32(body), 9);
+    for (size_t i = 0; i < WC_PROTO_REQUEST_HEADER; i++)
+        assert_int_equal(wc_proto_parse_request(b.data + 4, i, &op, &id, &body, &blen),
+                         WC_CORRUPTION);
+
+    /* responses, including every status and an unknown one */
+    for (int s = WC_OK; s <= WC_NO_SPACE; s++) {
+        wc_buf_reset(&b);
+        start = wc_proto_begin_response(&b, 5, (wc_status)s);
+        if (s != WC_OK)
+            wc_proto_put_error(&b, "boom");
+        assert_int_equal(wc_proto_end_frame(&b, start), WC_OK);
+        assert_int_equal(wc_proto_parse_response(b.data + 4, b.len - 4, &id, &st, &body, &blen),
+                         WC_OK);
+        assert_int_equal(id, 5);
+        assert_int_equal(st, s);
+        if (s != WC_OK) {
+            const char *m;
+            size_t ml;
+            assert_int_equal(wc_proto_get_error(body, blen, &m, &ml), WC_OK);
+            assert_int_equal(ml, 4);
+            assert_memory_equal(m, "boom", 4);
+            check_truncations(dec_error, body, blen);
+        }
+    }
+    b.data[4 + 4] = 200;
+    assert_int_equal(wc_proto_parse_response(b.data + 4, b.len - 4, &id, &st, &body, &blen),
+                     WC_CORRUPTION);
+    for (size_t i = 0; i < WC_PROTO_RESPONSE_HEADER; i++)
+        assert_int_equal(wc_proto_parse_response(b.data + 4, i, &id, &st, &body, &blen),
+                         WC_CORRUPTION);
+
+    /* the frame limit */
+    wc_enc_u32(big, WC_PROTO_MAX_FRAME);
+    assert_int_equal(wc_proto_frame_length(big, &len), WC_OK);
+    wc_enc_u32(big, WC_PROTO_MAX_FRAME + 1);
+    assert_int_equal(wc_proto_frame_length(big, &len), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "exceeds the limit"));
+    wc_enc_u32(big, UINT32_MAX);
+    assert_int_equal(wc_proto_frame_length(big, &len), WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
+static void test_unknown_opcode(void **state)
+{
+    uint8_t p[5];
+    uint8_t op;
+    uint32_t id;
+    const uint8_t *body;
+    size_t blen;
+
+    p[0] = 0;
+    wc_enc_u32(p + 1, 42);
+    assert_int_equal(wc_proto_parse_request(p, 5, &op, &id, &body, &blen), WC_INVALID_ARGUMENT);
+    assert_int_equal(id, 42);
+    p[0] = WC_OP_MAX + 1;
+    assert_int_equal(wc_proto_parse_request(p, 5, &op, &id, &body, &blen), WC_INVALID_ARGUMENT);
+    assert_int_equal(op, WC_OP_MAX + 1);
+    assert_non_null(strstr(wc_last_error(), "unknown protocol opcode"));
+    assert_string_equal(wc_proto_op_name(WC_OP_READ), "READ");
+    assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
+    for (int o = 1; o <= WC_OP_MAX; o++) {
+        p[0] = (uint8_t)o;
+        assert_int_equal(wc_proto_parse_request(p, 5, &op, &id, &body, &blen), WC_OK);
+    }
+}
+
+static void test_handshake(void **state)
+{
+    wc_buf b;
+    uint32_t v;
+    wc_status st;
+    const char *m;
+    size_t ml;
+
+    wc_buf_init(&b);
+    wc_proto_put_handshake(&b, 3);
+    assert_int_equal(wc_dec_u32(b.data), WC_PROTO_HANDSHAKE_LEN);
+    assert_int_equal(wc_proto_get_handshake(b.data + 4, b.len - 4, &v), WC_OK);
+    assert_int_equal(v, 3);
+    check_truncations(dec_handshake, b.data + 4, b.len - 4);
+    b.data[4] ^= 1;
+    assert_int_equal(wc_proto_get_handshake(b.data + 4, b.len - 4, &v), WC_CORRUPTION);
+
+    wc_buf_reset(&b);
+    wc_proto_put_handshake_reply(&b, WC_PROTO_VERSION, WC_OK, NULL);
+    assert_int_equal(wc_dec_u32(b.data), b.len - 4);
+    assert_int_equal(wc_proto_get_handshake_reply(b.data + 4, b.len - 4, &v, &st, &m, &ml), WC_OK);
+    assert_int_equal(st, WC_OK);
+    assert_int_equal(v, WC_PROTO_VERSION);
+    check_truncations(dec_handshake_reply, b.data + 4, b.len - 4);
+
+    wc_buf_reset(&b);
+    wc_proto_put_handshake_reply(&b, 7, WC_INVALID_ARGUMENT, "version mismatch");
+    assert_int_equal(wc_proto_get_handshake_reply(b.data + 4, b.len - 4, &v, &st, &m, &ml), WC_OK);
+    assert_int_equal(st, WC_INVALID_ARGUMENT);
+    assert_int_equal(v, 7);
+    assert_int_equal(ml, strlen("version mismatch"));
+    assert_memory_equal(m, "version mismatch", ml);
+    check_truncations(dec_handshake_reply, b.data + 4, b.len - 4);
+    wc_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- request bodies */
+
+static void test_table_change(void **state)
+{
+    wc_buf b;
+    wc_table_def d, o;
+    wc_replication r, ro;
+
+    wc_buf_init(&b);
+    wc_table_def_default(&d);
+    d.id = 12;
+    snprintf(d.name, sizeof(d.name), "ks.events");
+    d.gc_grace_seconds = 3600;
+    d.default_ttl = 86400;
+    snprintf(d.options, sizeof(d.options), "id int pk\nts bigint ck desc");
+    wc_replication_default(&r);
+    r.replication_factor = 3;
+    wc_proto_put_table_change(&b, &d, &r);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_int_equal(o.id, 12);
+    assert_string_equal(o.name, "ks.events");
+    assert_int_equal(o.gc_grace_seconds, 3600);
+    assert_int_equal(o.default_ttl, 86400);
+    assert_string_equal(o.options, d.options);
+    assert_int_equal(ro.cls, WC_REPL_SIMPLE);
+    assert_int_equal(ro.replication_factor, 3);
+    check_truncations(dec_table_change, b.data, b.len);
+    check_flips(dec_table_change, b.data, b.len, 1);
+
+    wc_buf_reset(&b);
+    assert_int_equal(wc_replication_parse("{'class': 'NetworkTopologyStrategy', 'dc1': 3, "
+                                          "'dc-2': '2'}",
+                                          &r),
+                     WC_OK);
+    wc_proto_put_table_change(&b, &d, &r);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_int_equal(ro.cls, WC_REPL_NETWORK_TOPOLOGY);
+    assert_int_equal(ro.ndcs, 2);
+    assert_string_equal(ro.dcs[0].name, "dc1");
+    assert_int_equal(ro.dcs[0].factor, 3);
+    assert_string_equal(ro.dcs[1].name, "dc-2");
+    assert_int_equal(ro.dcs[1].factor, 2);
+    check_truncations(dec_table_change, b.data, b.len);
+
+    /* GET_TABLE's body */
+    wc_buf_reset(&b);
+    wc_proto_put_table_def(&b, &d);
+    assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_OK);
+    assert_memory_equal(&o, &d, offsetof(wc_table_def, name));
+    assert_string_equal(o.options, d.options);
+    check_truncations(dec_table_def, b.data, b.len);
+
+    /* a name longer than the field is refused, not cut */
+    wc_buf_reset(&b);
+    wc_buf_put_u32(&b, 1);
+    {
+        char longname[200];
+        memset(longname, 'x', sizeof(longname));
+        wc_buf_put_bytes(&b, longname, sizeof(longname));
+    }
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_bytes(&b, "", 0);
+    assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
+    /* a NUL inside a string is refused */
+    wc_buf_reset(&b);
+    wc_buf_put_u32(&b, 1);
+    wc_buf_put_bytes(&b, "a\0b", 3);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_bytes(&b, "", 0);
+    assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
+static void test_small_requests(void **state)
+{
+    wc_buf b;
+    uint32_t t;
+    bool w;
+    wc_consistency cl;
+    const uint8_t *batch;
+    size_t bl;
+    uint8_t prefix[WC_PROTO_APPLY_PREFIX];
+    const uint8_t rec[] = {1, 2, 3, 4, 5, 6, 7};
+
+    wc_buf_init(&b);
+    wc_proto_put_table_id(&b, 0xdeadbeef);
+    assert_int_equal(wc_proto_get_table_id(b.data, b.len, &t), WC_OK);
+    assert_int_equal(t, 0xdeadbeef);
+    check_truncations(dec_table_id, b.data, b.len);
+
+    wc_buf_reset(&b);
+    wc_proto_put_flush(&b, 4, true);
+    assert_int_equal(wc_proto_get_flush(b.data, b.len, &t, &w), WC_OK);
+    assert_int_equal(t, 4);
+    assert_true(w);
+    check_truncations(dec_flush, b.data, b.len);
+    b.data[4] = 2;
+    assert_int_equal(wc_proto_get_flush(b.data, b.len, &t, &w), WC_CORRUPTION);
+
+    wc_buf_reset(&b);
+    wc_proto_put_apply(&b, WC_CL_LOCAL_QUORUM, rec, sizeof(rec));
+    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, &batch, &bl), WC_OK);
+    assert_int_equal(cl, WC_CL_LOCAL_QUORUM);
+    assert_int_equal(bl, sizeof(rec));
+    assert_memory_equal(batch, rec, sizeof(rec));
+    check_truncations(dec_apply, b.data, b.len);
+    b.data[0] = WC_CL_COUNT;
+    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, &batch, &bl), WC_CORRUPTION);
+
+    /* the zero-copy prefix is the same bytes as a whole frame */
+    wc_buf_reset(&b);
+    {
+        size_t start = wc_proto_begin_request(&b, WC_OP_APPLY, 31);
+        wc_proto_put_apply(&b, WC_CL_ONE, rec, sizeof(rec));
+        assert_int_equal(wc_proto_end_frame(&b, start), WC_OK);
+    }
+    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, sizeof(rec)), WC_OK);
+    assert_int_equal(b.len, sizeof(prefix) + sizeof(rec));
+    assert_memory_equal(b.data, prefix, sizeof(prefix));
+    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, (size_t)WC_PROTO_MAX_FRAME),
+                     WC_INVALID_ARGUMENT);
+
+    /* LIST_TABLES */
+    {
+        uint32_t ids[3] = {1, 70000, 3}, *o;
+        size_t n;
+        wc_buf_reset(&b);
+        wc_proto_put_table_ids(&b, ids, 3);
+        assert_int_equal(wc_proto_get_table_ids(b.data, b.len, &o, &n), WC_OK);
+        assert_int_equal(n, 3);
+        assert_memory_equal(o, ids, sizeof(ids));
+        wc_free(o);
+        check_truncations(dec_ids, b.data, b.len);
+        wc_buf_reset(&b);
+        wc_proto_put_table_ids(&b, NULL, 0);
+        assert_int_equal(wc_proto_get_table_ids(b.data, b.len, &o, &n), WC_OK);
+        assert_int_equal(n, 0);
+        assert_null(o);
+    }
+    /* TABLE_STATS */
+    {
+        wc_table_stats s = {1, 2, 3, 4, 5, 6, 7, UINT64_MAX}, o;
+        wc_buf_reset(&b);
+        wc_proto_put_table_stats(&b, &s);
+        assert_int_equal(wc_proto_get_table_stats(b.data, b.len, &o), WC_OK);
+        assert_memory_equal(&s, &o, sizeof(s));
+        check_truncations(dec_stats, b.data, b.len);
+    }
+    wc_buf_free(&b);
+}
+
+static void test_read_request(void **state)
+{
+    wc_buf b;
+    wc_read_request r, o;
+    wc_consistency cl;
+    uint32_t *cols;
+    const uint32_t want_cols[3] = {1, 5, 900};
+    const uint8_t ps[5] = {9, 8, 7, 6, 5};
+
+    wc_buf_init(&b);
+    memset(&r, 0, sizeof(r));
+    r.table_id = 44;
+    r.pk = (const uint8_t *)"device-1";
+    r.pk_len = 8;
+    r.start.key = (const uint8_t *)"a";
+    r.start.len = 1;
+    r.start.inclusive = true;
+    r.end.unbounded = true;
+    r.reverse = true;
+    r.include_static = true;
+    r.limit = 1000;
+    r.per_partition_limit = 3;
+    r.columns = want_cols;
+    r.ncolumns = 3;
+    r.now_sec = 1700000000;
+    r.paging_state = ps;
+    r.paging_state_len = sizeof(ps);
+    r.page_rows = 250;
+    wc_proto_put_read(&b, &r, WC_CL_QUORUM);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
+    assert_int_equal(cl, WC_CL_QUORUM);
+    assert_int_equal(o.table_id, 44);
+    assert_int_equal(o.pk_len, 8);
+    assert_memory_equal(o.pk, "device-1", 8);
+    assert_int_equal(o.start.len, 1);
+    assert_memory_equal(o.start.key, "a", 1);
+    assert_true(o.start.inclusive);
+    assert_false(o.start.unbounded);
+    assert_true(o.end.unbounded);
+    assert_true(o.reverse);
+    assert_true(o.include_static);
+    assert_int_equal(o.limit, 1000);
+    assert_int_equal(o.per_partition_limit, 3);
+    assert_int_equal(o.ncolumns, 3);
+    assert_memory_equal(o.columns, want_cols, sizeof(want_cols));
+    assert_ptr_equal(o.columns, cols);
+    assert_int_equal(o.now_sec, 1700000000);
+    assert_int_equal(o.paging_state_len, 5);
+    assert_memory_equal(o.paging_state, ps, 5);
+    assert_int_equal(o.page_rows, 250);
+    assert_false(o.token_range);
+    wc_free(cols);
+    check_truncations(dec_read, b.data, b.len);
+    check_flips(dec_read, b.data, b.len, 2);
+
+    /* a token-range scan: no pk, all columns, no paging state */
+    memset(&r, 0, sizeof(r));
+    r.table_id = 2;
+    r.start.unbounded = r.end.unbounded = true;
+    r.token_range = true;
+    r.token_start = INT64_MIN;
+    r.token_end = -5;
+    wc_buf_reset(&b);
+    wc_proto_put_read(&b, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
+    assert_null(o.pk);
+    assert_null(o.columns);
+    assert_null(cols);
+    assert_null(o.paging_state);
+    assert_true(o.token_range);
+    assert_int_equal(o.token_start, INT64_MIN);
+    assert_int_equal(o.token_end, -5);
+    check_truncations(dec_read, b.data, b.len);
+
+    /* an empty partition key and an empty column list stay distinct from absent ones */
+    r.token_range = false;
+    r.pk = (const uint8_t *)"";
+    r.pk_len = 0;
+    r.columns = want_cols;
+    r.ncolumns = 0;
+    wc_buf_reset(&b);
+    wc_proto_put_read(&b, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
+    assert_non_null(o.pk);
+    assert_int_equal(o.pk_len, 0);
+    assert_non_null(o.columns);
+    assert_int_equal(o.ncolumns, 0);
+    wc_free(cols);
+
+    /* unknown flag bits are refused */
+    wc_buf_reset(&b);
+    wc_proto_put_read(&b, &r, WC_CL_ONE);
+    b.data[5] |= 0x80;
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- pages */
+
+static wc_cell cells_a[3], cells_b[1], cells_s[1];
+static wc_result_row rows[4];
+
+static void fill_page(wc_page *pg)
+{
+    static const uint8_t ps[3] = {1, 2, 3};
+
+    memset(pg, 0, sizeof(*pg));
+    memset(rows, 0, sizeof(rows));
+    cells_s[0] = (wc_cell){.column = 1, .ts = 50, .value = (const uint8_t *)"static", .len = 6};
+    rows[0] = (wc_result_row){.pk = (const uint8_t *)"p1", .pk_len = 2, .token = -77,
+                              .is_static = true, .live_ts = WC_NO_TIMESTAMP, .ncells = 1,
+                              .cells = cells_s};
+    cells_a[0] = (wc_cell){.column = 2, .ts = 100, .value = (const uint8_t *)"v", .len = 1};
+    cells_a[1] = (wc_cell){.column = 3, .flags = WC_CELLF_EXPIRING, .ts = 99, .ldt = 5000,
+                           .ttl = 60, .value = (const uint8_t *)"exp", .len = 3};
+    cells_a[2] = (wc_cell){.column = 300, .ts = 100, .value = (const uint8_t *)"", .len = 0};
+    rows[1] = (wc_result_row){.pk = (const uint8_t *)"p1", .pk_len = 2, .token = -77,
+                              .ck = (const uint8_t *)"\x00\x01", .ck_len = 2, .live_ts = 100,
+                              .ncells = 3, .cells = cells_a};
+    rows[2] = (wc_result_row){.pk = (const uint8_t *)"p1", .pk_len = 2, .token = -77,
+                              .ck = (const uint8_t *)"", .ck_len = 0, .live_ts = 7,
+                              .ncells = 0, .cells = NULL};
+    cells_b[0] = (wc_cell){.column = 4, .flags = WC_CELLF_TOMBSTONE, .ts = 8, .ldt = 123};
+    rows[3] = (wc_result_row){.pk = (const uint8_t *)"p22", .pk_len = 3, .token = 4,
+                              .ck = (const uint8_t *)"zz", .ck_len = 2, .live_ts = 9,
+                              .ncells = 1, .cells = cells_b};
+    pg->nrows = 4;
+    pg->rows = rows;
+    pg->more = true;
+    pg->paging_state = (uint8_t *)ps;
+    pg->paging_state_len = sizeof(ps);
+    pg->stats = (wc_read_stats){1, 2, 3, 4, 5, 6, 7, 8};
+}
+
+static void assert_cell_eq(const wc_cell *a, const wc_cell *b)
+{
+    assert_int_equal(a->column, b->column);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->ts, b->ts);
+    assert_int_equal(a->ldt, b->ldt);
+    assert_int_equal(a->ttl, b->ttl);
+    assert_int_equal(a->len, b->len);
+    if (a->len)
+        assert_memory_equal(a->value, b->value, a->len);
+}
+
+static void test_page(void **state)
+{
+    wc_buf b;
+    wc_page pg;
+    wc_proto_page o;
+
+    wc_buf_init(&b);
+    fill_page(&pg);
+    wc_proto_put_page(&b, &pg);
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_OK);
+    assert_int_equal(o.nrows, 4);
+    assert_true(o.more);
+    assert_int_equal(o.paging_state_len, 3);
+    assert_memory_equal(o.paging_state, pg.paging_state, 3);
+    assert_memory_equal(&o.stats, &pg.stats, sizeof(pg.stats));
+    for (size_t i = 0; i < 4; i++) {
+        const wc_result_row *x = &pg.rows[i], *y = &o.rows[i];
+        assert_int_equal(x->pk_len, y->pk_len);
+        assert_memory_equal(x->pk, y->pk, x->pk_len);
+        assert_int_equal(x->token, y->token);
+        assert_int_equal(x->is_static, y->is_static);
+        assert_int_equal(x->ck_len, y->ck_len);
+        if (x->is_static)
+            assert_null(y->ck);
+        else
+            assert_non_null(y->ck);
+        if (x->ck_len)
+            assert_memory_equal(x->ck, y->ck, x->ck_len);
+        assert_int_equal(x->live_ts, y->live_ts);
+        assert_int_equal(x->ncells, y->ncells);
+        for (uint32_t k = 0; k < x->ncells; k++)
+            assert_cell_eq(&x->cells[k], &y->cells[k]);
+    }
+    /* rows of one partition share the pk bytes on the wire */
+    assert_ptr_equal(o.rows[1].pk, o.rows[0].pk);
+    wc_free(o.mem);
+    check_truncations(dec_page, b.data, b.len);
+    check_flips(dec_page, b.data, b.len, 3);
+
+    /* an empty last page */
+    memset(&pg, 0, sizeof(pg));
+    wc_buf_reset(&b);
+    wc_proto_put_page(&b, &pg);
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_OK);
+    assert_int_equal(o.nrows, 0);
+    assert_false(o.more);
+    assert_null(o.paging_state);
+    wc_free(o.mem);
+    check_truncations(dec_page, b.data, b.len);
+    wc_buf_free(&b);
+}
+
+/* Counts that promise more than the message holds fail before any allocation. */
+static void test_huge_lengths(void **state)
+{
+    wc_buf b;
+    wc_proto_page o;
+    uint32_t *ids;
+    size_t n;
+    wc_read_request r;
+    wc_consistency cl;
+    uint32_t *cols;
+    uint64_t live = wc_alloc_live_count();
+
+    wc_buf_init(&b);
+    /* page: 2^31 rows in a few bytes */
+    wc_buf_put_u8(&b, 0);
+    wc_buf_put_bytes(&b, "", 0);
+    for (int i = 0; i < 8; i++)
+        wc_buf_put_u64(&b, 0);
+    wc_buf_put_u32(&b, 0x80000000u);
+    wc_buf_put_u32(&b, 0xffffffffu);
+    for (int i = 0; i < 64; i++)
+        wc_buf_put_u8(&b, 0);
+    wc_alloc_fail_after(1, 1); /* any allocation would now fail with WC_NO_MEMORY */
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_CORRUPTION);
+    wc_alloc_fail_after(0, 0);
+
+    /* LIST_TABLES: a billion ids */
+    wc_buf_reset(&b);
+    wc_buf_put_u32(&b, 1000000000u);
+    wc_buf_put_u32(&b, 1);
+    wc_alloc_fail_after(1, 1);
+    assert_int_equal(wc_proto_get_table_ids(b.data, b.len, &ids, &n), WC_CORRUPTION);
+    wc_alloc_fail_after(0, 0);
+
+    /* READ: a huge column list; a huge varint length for the pk */
+    wc_buf_reset(&b);
+    wc_buf_put_u8(&b, WC_CL_ONE);
+    wc_buf_put_u32(&b, 1);
+    wc_buf_put_u8(&b, WC_READF_COLUMNS);
+    wc_buf_put_u8(&b, WC_BOUNDF_UNBOUNDED);
+    wc_buf_put_u8(&b, WC_BOUNDF_UNBOUNDED);
+    wc_buf_put_u64(&b, 0);
+    wc_buf_put_u64(&b, 0);
+    wc_buf_put_u32(&b, 0xfffffff0u);
+    wc_buf_put_u64(&b, 0);
+    wc_alloc_fail_after(1, 1);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &r, &cl, &cols), WC_CORRUPTION);
+    wc_alloc_fail_after(0, 0);
+
+    wc_buf_reset(&b);
+    wc_buf_put_u8(&b, WC_CL_ONE);
+    wc_buf_put_u32(&b, 1);
+    wc_buf_put_u8(&b, WC_READF_PK);
+    wc_buf_put_varint(&b, UINT64_MAX);
+    wc_buf_put_u64(&b, 0);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &r, &cl, &cols), WC_CORRUPTION);
+
+    /* error message with a length past the body */
+    wc_buf_reset(&b);
+    wc_buf_put_varint(&b, 1u << 30);
+    wc_buf_put_u8(&b, 'x');
+    {
+        const char *m;
+        size_t ml;
+        assert_int_equal(wc_proto_get_error(b.data, b.len, &m, &ml), WC_CORRUPTION);
+    }
+    wc_buf_free(&b);
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
+static void test_node_info(void **state)
+{
+    wc_buf b;
+    static wc_node_info ni, o;
+
+    memset(&ni, 0, sizeof(ni));
+    ni.protocol_version = WC_PROTO_VERSION;
+    snprintf(ni.version, sizeof(ni.version), "0.1");
+    ni.uptime_ms = 123456;
+    snprintf(ni.data_dir, sizeof(ni.data_dir), "/var/lib/pg/widecol");
+    snprintf(ni.socket_path, sizeof(ni.socket_path), "/var/lib/pg/.s.widecol");
+    ni.connections_open = 3;
+    ni.max_connections = 64;
+    ni.connections_total = 10;
+    ni.connections_refused = 1;
+    ni.requests_total = 99;
+    ni.errors_total = 2;
+    for (int i = 0; i < WC_OP_COUNT; i++)
+        ni.requests[i] = (uint64_t)i * 3;
+    wc_buf_init(&b);
+    wc_proto_put_node_info(&b, &ni);
+    assert_int_equal(wc_proto_get_node_info(b.data, b.len, &o), WC_OK);
+    assert_memory_equal(&o, &ni, sizeof(ni));
+    check_truncations(dec_node_info, b.data, b.len);
+    check_flips(dec_node_info, b.data, b.len, 4);
+    wc_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- consistency */
+
+static void test_consistency_names(void **state)
+{
+    wc_consistency cl;
+
+    for (int i = 0; i < WC_CL_COUNT; i++) {
+        assert_int_equal(wc_consistency_parse(wc_consistency_name((wc_consistency)i), &cl), WC_OK);
+        assert_int_equal(cl, i);
+    }
+    assert_int_equal(wc_consistency_parse("local_quorum", &cl), WC_OK);
+    assert_int_equal(cl, WC_CL_LOCAL_QUORUM);
+    assert_int_equal(wc_consistency_parse("Each_Quorum", &cl), WC_OK);
+    assert_int_equal(cl, WC_CL_EACH_QUORUM);
+    assert_int_equal(wc_consistency_parse("quorumm", &cl), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "LOCAL_SERIAL"));
+    assert_int_equal(wc_consistency_parse(NULL, &cl), WC_INVALID_ARGUMENT);
+    assert_string_equal(wc_consistency_name((wc_consistency)77), "UNKNOWN");
+}
+
+static void test_consistency_rule(void **state)
+{
+    wc_replication r;
+    uint32_t bf;
+
+    /* one node: every keyspace behaves as factor 1 */
+    assert_int_equal(wc_replication_parse("SimpleStrategy:3", &r), WC_OK);
+    for (int i = 0; i < WC_CL_COUNT; i++) {
+        wc_consistency cl = (wc_consistency)i;
+        bool write = cl != WC_CL_SERIAL && cl != WC_CL_LOCAL_SERIAL;
+        wc_status st = wc_consistency_check(cl, &r, 1, 1, write);
+        if (cl == WC_CL_TWO || cl == WC_CL_THREE)
+            assert_int_equal(st, WC_UNAVAILABLE);
+        else
+            assert_int_equal(st, WC_OK);
+    }
+    assert_int_equal(wc_consistency_check(WC_CL_TWO, &r, 1, 1, true), WC_UNAVAILABLE);
+    assert_string_equal(wc_last_error(), "consistency TWO needs 2 replicas, 1 alive");
+    assert_int_equal(wc_consistency_check(WC_CL_ANY, &r, 1, 1, false), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_consistency_check(WC_CL_SERIAL, &r, 1, 1, true), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_consistency_check(WC_CL_SERIAL, &r, 1, 1, false), WC_OK);
+    assert_int_equal(wc_consistency_check(WC_CL_ONE, &r, 1, 0, false), WC_UNAVAILABLE);
+
+    /* NTS on one node: LOCAL_* work whatever the data-centre names */
+    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=3,dc2=2", &r), WC_OK);
+    assert_int_equal(wc_consistency_check(WC_CL_LOCAL_QUORUM, &r, 1, 1, true), WC_OK);
+    assert_int_equal(wc_consistency_check(WC_CL_EACH_QUORUM, &r, 1, 1, true), WC_OK);
+    assert_int_equal(wc_consistency_check(WC_CL_ALL, &r, 1, 1, true), WC_OK);
+
+    /* larger clusters: the usual arithmetic */
+    assert_int_equal(wc_replication_parse("SimpleStrategy:3", &r), WC_OK);
+    assert_int_equal(wc_consistency_block_for(WC_CL_QUORUM, &r, 5, false, &bf), WC_OK);
+    assert_int_equal(bf, 2);
+    assert_int_equal(wc_consistency_block_for(WC_CL_ALL, &r, 5, false, &bf), WC_OK);
+    assert_int_equal(bf, 3);
+    assert_int_equal(wc_consistency_block_for(WC_CL_THREE, &r, 5, true, &bf), WC_OK);
+    assert_int_equal(bf, 3);
+    assert_int_equal(wc_consistency_check(WC_CL_QUORUM, &r, 5, 1, true), WC_UNAVAILABLE);
+    assert_string_equal(wc_last_error(), "consistency QUORUM needs 2 replicas, 1 alive");
+    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=3,dc2=2", &r), WC_OK);
+    assert_int_equal(wc_consistency_block_for(WC_CL_QUORUM, &r, 10, false, &bf), WC_OK);
+    assert_int_equal(bf, 3);
+    assert_int_equal(wc_consistency_block_for(WC_CL_EACH_QUORUM, &r, 10, false, &bf), WC_OK);
+    assert_int_equal(bf, 4);
+    assert_int_equal(wc_consistency_block_for(WC_CL_LOCAL_QUORUM, &r, 10, false, &bf), WC_OK);
+    assert_int_equal(bf, 2);
+    assert_int_equal(wc_consistency_block_for(WC_CL_ANY, &r, 10, true, &bf), WC_OK);
+    assert_int_equal(bf, 1);
+}
+
+static void test_replication_text(void **state)
+{
+    wc_replication r;
+    char buf[256];
+    size_t n;
+
+    assert_int_equal(wc_replication_parse("{'class': 'SimpleStrategy', 'replication_factor': 3}",
+                                          &r),
+                     WC_OK);
+    assert_int_equal(r.cls, WC_REPL_SIMPLE);
+    assert_int_equal(r.replication_factor, 3);
+    assert_int_equal(wc_replication_parse("{'class':'org.apache.cassandra.locator.SimpleStrategy',"
+                                          "'replication_factor':'2'}",
+                                          &r),
+                     WC_OK);
+    assert_int_equal(r.replication_factor, 2);
+    assert_int_equal(wc_replication_parse("{class: networktopologystrategy, DC1: 3}", &r), WC_OK);
+    assert_int_equal(r.cls, WC_REPL_NETWORK_TOPOLOGY);
+    assert_string_equal(r.dcs[0].name, "DC1");
+    assert_int_equal(wc_replication_format(&r, buf, sizeof(buf), &n), WC_OK);
+    assert_string_equal(buf, "NetworkTopologyStrategy:DC1=3");
+    assert_int_equal(n, strlen(buf));
+    assert_int_equal(wc_replication_parse(buf, &r), WC_OK);
+
+    static const char *const bad[] = {
+        "",
+        "{}",
+        "{'class': 'SimpleStrategy'}",
+        "{'class': 'SimpleStrategy', 'replication_factor': 0}",
+        "{'class': 'SimpleStrategy', 'replication_factor': -1}",
+        "{'class': 'SimpleStrategy', 'replication_factor': 3, 'dc1': 2}",
+        "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}",
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc1': 2}",
+        "{'class': 'NetworkTopologyStrategy'}",
+        "{'class': 'Fancy', 'replication_factor': 3}",
+        "{'class': 'SimpleStrategy', 'replication_factor': 3",
+        "{'class': 'SimpleStrategy', 'replication_factor': 99999999999}",
+        "SimpleStrategy:",
+        "SimpleStrategy:3 trailing",
+        "NetworkTopologyStrategy:dc1=",
+        "{'class': 'NetworkTopologyStrategy', 'd1':1,'d2':1,'d3':1,'d4':1,'d5':1,'d6':1,'d7':1,"
+        "'d8':1,'d9':1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (wc_replication_parse(bad[i], &r) != WC_INVALID_ARGUMENT)
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    wc_replication_default(&r);
+    assert_int_equal(wc_replication_format(&r, buf, 5, &n), WC_INVALID_ARGUMENT);
+}
+
+static void test_table_options(void **state)
+{
+    wc_replication r, o;
+    char opts[1024];
+    const char *schema;
+    size_t slen;
+    char big[1100];
+
+    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=3", &r), WC_OK);
+    assert_int_equal(wc_table_options_build(&r, "a int\nb text", 12, opts, sizeof(opts)), WC_OK);
+    assert_string_equal(opts, "replication=NetworkTopologyStrategy:dc1=3\nschema=a int\nb text");
+    assert_int_equal(wc_table_options_parse(opts, &o, &schema, &slen), WC_OK);
+    assert_int_equal(o.cls, WC_REPL_NETWORK_TOPOLOGY);
+    assert_int_equal(o.dcs[0].factor, 3);
+    assert_int_equal(slen, 12);
+    assert_memory_equal(schema, "a int\nb text", 12);
+
+    assert_int_equal(wc_table_options_build(&r, "", 0, opts, sizeof(opts)), WC_OK);
+    assert_int_equal(wc_table_options_parse(opts, &o, &schema, &slen), WC_OK);
+    assert_int_equal(slen, 0);
+
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(wc_table_options_build(&r, big, 1000, opts, sizeof(opts)),
+                     WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "1023"));
+    assert_int_equal(wc_table_options_build(&r, "a\0b", 3, opts, sizeof(opts)),
+                     WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_table_options_parse("compaction=stcs", &o, &schema, &slen),
+                     WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_table_options_parse("replication=SimpleStrategy:1\nschemo=", &o, &schema,
+                                            &slen),
+                     WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_table_options_parse("replication=Bogus:1\nschema=", &o, &schema, &slen),
+                     WC_INVALID_ARGUMENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_unknown_opcode),
+        cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_table_change),
+        cmocka_unit_test(test_small_requests),
+        cmocka_unit_test(test_read_request),
+        cmocka_unit_test(test_page),
+        cmocka_unit_test(test_huge_lengths),
+        cmocka_unit_test(test_node_info),
+        cmocka_unit_test(test_consistency_names),
+        cmocka_unit_test(test_consistency_rule),
+        cmocka_unit_test(test_replication_text),
+        cmocka_unit_test(test_table_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
