@@ -25,7 +25,7 @@
 #include "engine.h"
 #include "status.h"
 
-#define WC_TABLE_OPTIONS_MAX (sizeof(((wc_table_def *)0)->options) - 1) /* 1023 bytes */
+#define WC_TABLE_OPTIONS_MAX (sizeof(((wc_table_def *)0)->options) - 1) /* 8191 bytes */
 
 /* API */
 

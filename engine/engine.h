@@ -61,7 +61,7 @@ typedef struct wc_table_def {
     char name[128];           /* informational ("keyspace.table") */
     uint32_t gc_grace_seconds; /* default 864000 */
     uint32_t default_ttl;     /* informational; the writer applies it */
-    char options[1024];       /* opaque to the engine (compaction map etc.), kept in the catalog */
+    char options[8192];       /* opaque to the engine (compaction map etc.), kept in the catalog */
 } wc_table_def;
 
 /* Bounds of a clustering slice; unbounded sides ignore key/len. */

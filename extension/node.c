@@ -54,6 +54,7 @@
 #include "utils/wait_event.h"
 
 #include "engine.h"
+#include "node.h"
 
 #include "widecol.h"
 
@@ -83,7 +84,7 @@ static volatile sig_atomic_t got_sighup = false;
 static volatile sig_atomic_t got_sigterm = false;
 
 /* the engine, open in the node process only */
-static wc_engine *node_engine = NULL;
+static wc_node *node_server = NULL;
 static pthread_t node_main_thread;
 
 /* hooks */
@@ -98,8 +99,8 @@ static void node_sigterm(SIGNAL_ARGS);
 static void register_node_worker(void);
 static void node_set_state(bool running, pid_t pid, const char *dir);
 static void node_before_shmem_exit(int code, Datum arg);
-static wc_status node_open_engine(const wc_engine_options *opts,
-								  wc_engine **out);
+static wc_status node_open_engine(const wc_engine_options *opts, const char *dir,
+								  wc_node **out);
 static const char *node_open_hint(wc_status st);
 static void node_engine_log(void *arg, int level, const char *msg);
 
@@ -248,7 +249,7 @@ widecol_node_main(Datum main_arg)
 
 	pgstat_report_activity(STATE_RUNNING, "opening the widecol engine");
 
-	st = node_open_engine(&opts, &node_engine);
+	st = node_open_engine(&opts, dir, &node_server);
 	if (st != WC_OK)
 	{
 		const char *detail = wc_last_error();
@@ -289,8 +290,8 @@ widecol_node_main(Datum main_arg)
 	}
 
 	node_set_state(false, 0, NULL);
-	wc_engine_close(node_engine);
-	node_engine = NULL;
+	wc_node_stop(node_server);
+	node_server = NULL;
 
 	ereport(LOG, (errmsg("widecol node shut down cleanly")));
 
@@ -299,19 +300,24 @@ widecol_node_main(Datum main_arg)
 }
 
 /*
- * Open the engine with every signal blocked, so that the threads it starts
- * inherit a mask that keeps PostgreSQL's signals on the main thread.
+ * Open the engine and start serving backends on the node's Unix socket,
+ * "node.sock" in the engine directory.  Every thread is started with all
+ * signals blocked, so PostgreSQL's signals stay on the main thread.
  */
 static wc_status
-node_open_engine(const wc_engine_options *opts, wc_engine **out)
+node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 {
+	wc_node_options no;
 	sigset_t	all;
 	sigset_t	saved;
 	wc_status	st;
 
+	wc_node_options_default(&no);
+	no.engine = *opts;
+	no.socket_path = psprintf("%s/node.sock", dir);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	st = wc_engine_open(opts, out);
+	st = wc_node_start(&no, out);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 
 	return st;
@@ -368,10 +374,10 @@ node_before_shmem_exit(int code, Datum arg)
 {
 	node_set_state(false, 0, NULL);
 
-	if (node_engine != NULL)
+	if (node_server != NULL)
 	{
-		wc_engine_close(node_engine);
-		node_engine = NULL;
+		wc_node_stop(node_server);
+		node_server = NULL;
 	}
 }
 
