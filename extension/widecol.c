@@ -71,6 +71,7 @@ void
 _PG_init(void)
 {
 	define_session_gucs();
+	widecol_schema_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -88,12 +89,13 @@ _PG_init(void)
 }
 
 /*
- * Settings a session may change; defined however the library is loaded.
- * None yet (consistency level, TTL and the like come with table access).
+ * Settings a session may change; defined however the library is loaded:
+ * consistency level, TTL, write timestamp, filtering (conn.c).
  */
 static void
 define_session_gucs(void)
 {
+	widecol_define_query_gucs();
 }
 
 /*

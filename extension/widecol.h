@@ -159,11 +159,16 @@ extern int	widecol_fetch_size;
 extern void widecol_define_query_gucs(void);
 extern int64 widecol_statement_timestamp(void);
 extern const char *widecol_consistency_name(int level);
+extern int	widecol_request_timeout(void);
 
 /* in fdw.c */
-extern void widecol_fdw_init(void);
+struct FdwRoutine;
+extern Datum widecol_fdw_handler(PG_FUNCTION_ARGS);
+extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
 
 /* in modify.c */
+extern void widecol_fdw_modify_routine(struct FdwRoutine *routine);
+
 struct WidecolWriter;
 typedef struct WidecolWriter WidecolWriter;
 extern WidecolWriter *widecol_writer_begin(WidecolTable *t);

@@ -222,3 +222,77 @@ AS 'MODULE_PATHNAME', 'widecol_max_timeuuid'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION max_timeuuid(timestamptz) IS 'largest timeuuid of the millisecond (CQL maxTimeuuid())';
+
+-- ------------------------------------------------------------------------
+-- foreign data wrapper: keyspaces are servers, tables are foreign tables
+-- ------------------------------------------------------------------------
+
+CREATE FUNCTION fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME', 'widecol_fdw_handler'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_fdw_validator'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER widecol
+  HANDLER fdw_handler
+  VALIDATOR fdw_validator;
+
+COMMENT ON FOREIGN DATA WRAPPER widecol IS
+  'widecol keyspaces (servers) and tables (foreign tables)';
+
+-- Write a table's memtable to an SSTable and wait for it.
+CREATE FUNCTION flush(regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_flush'
+LANGUAGE C STRICT VOLATILE;
+
+-- Flush, then merge all of a table's SSTables into one (major compaction).
+CREATE FUNCTION compact(regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_compact'
+LANGUAGE C STRICT VOLATILE;
+
+-- Delete a table's data from the engine (DROP FOREIGN TABLE keeps it).
+CREATE FUNCTION drop_table(regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_drop_table'
+LANGUAGE C STRICT VOLATILE;
+
+-- What the node knows of one table.
+CREATE FUNCTION table_stats(
+    tab regclass,
+    OUT memtable_bytes bigint,
+    OUT memtable_entries bigint,
+    OUT sstable_count bigint,
+    OUT sstable_bytes bigint,
+    OUT partitions_estimate bigint,
+    OUT rows_estimate bigint,
+    OUT tombstones bigint,
+    OUT pending_flushes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_table_stats'
+LANGUAGE C STRICT VOLATILE;
+
+-- Every widecol table of the database with its node statistics.
+CREATE VIEW tables AS
+SELECT c.oid::regclass AS table_name,
+       s.srvname AS keyspace,
+       st.memtable_bytes,
+       st.memtable_entries,
+       st.sstable_count,
+       st.sstable_bytes,
+       st.partitions_estimate,
+       st.rows_estimate,
+       st.tombstones,
+       st.pending_flushes
+  FROM pg_class c
+  JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+  JOIN pg_foreign_server s ON s.oid = ft.ftserver
+  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
+  CROSS JOIN LATERAL widecol.table_stats(c.oid) st;
+
+COMMENT ON VIEW tables IS 'widecol tables with memtable, SSTable and tombstone statistics';

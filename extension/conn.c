@@ -1,0 +1,266 @@
+/*-------------------------------------------------------------------------
+ *
+ * conn.c
+ *		  A backend's connection to its local widecol node, the reporting of
+ *		  node and engine failures, and the per-statement settings
+ *		  (consistency, TTL, write timestamp, filtering).
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/conn.c
+ *
+ * NOTES
+ *	  Each backend keeps one client connection (cluster/client.h) to the
+ *	  node's Unix socket, "node.sock" in the engine directory, opened on
+ *	  first use.  A connection that failed is dropped and reopened by the
+ *	  next request.  The client never blocks forever: every call has a
+ *	  timeout, and a node that is gone yields an error with a hint.
+ *
+ *	  Write timestamps are microseconds since the Unix epoch, one per
+ *	  statement, strictly increasing within a backend (so that a DELETE
+ *	  followed by an INSERT in the same microsecond keeps its order), unless
+ *	  widecol.write_timestamp sets one (CQL USING TIMESTAMP).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <sys/time.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "client.h"
+#include "consistency.h"
+
+#include "widecol.h"
+
+/* GUCs */
+int			widecol_consistency = WC_CL_ONE;
+int			widecol_ttl = -1;
+char	   *widecol_write_timestamp = NULL;
+bool		widecol_allow_filtering = false;
+int			widecol_per_partition_limit = 0;
+int			widecol_fetch_size = 1000;
+static int	widecol_request_timeout_ms = 10000;
+
+static const struct config_enum_entry consistency_options[] = {
+	{"any", WC_CL_ANY, false},
+	{"one", WC_CL_ONE, false},
+	{"two", WC_CL_TWO, false},
+	{"three", WC_CL_THREE, false},
+	{"quorum", WC_CL_QUORUM, false},
+	{"all", WC_CL_ALL, false},
+	{"local_one", WC_CL_LOCAL_ONE, false},
+	{"local_quorum", WC_CL_LOCAL_QUORUM, false},
+	{"each_quorum", WC_CL_EACH_QUORUM, false},
+	{NULL, 0, false}
+};
+
+static struct wc_client *connection = NULL;
+static int64 last_write_ts = 0;
+static TimestampTz last_stmt_start = 0;
+static int64 stmt_write_ts = 0;
+
+static bool check_write_timestamp(char **newval, void **extra, GucSource source);
+static bool wait_hook(void *arg);
+
+/* Called while a request waits for the node: give up on cancel or shutdown. */
+static bool
+wait_hook(void *arg)
+{
+	return !(QueryCancelPending || ProcDiePending);
+}
+
+void
+widecol_define_query_gucs(void)
+{
+	DefineCustomEnumVariable("widecol.consistency",
+							 "Consistency level of widecol reads and writes (CQL CONSISTENCY).",
+							 "ONE, TWO, THREE, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, EACH_QUORUM; "
+							 "ANY is for writes only.",
+							 &widecol_consistency, WC_CL_ONE, consistency_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.ttl",
+							"Time to live in seconds of cells written by the statement (CQL USING TTL).",
+							"-1 uses the table's default_time_to_live; 0 writes cells that never expire.",
+							&widecol_ttl, -1, -1, 630720000,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.write_timestamp",
+							   "Write timestamp of the statement in microseconds since the epoch (CQL USING TIMESTAMP).",
+							   "Empty means the current time.",
+							   &widecol_write_timestamp, "",
+							   PGC_USERSET, 0, check_write_timestamp, NULL, NULL);
+	DefineCustomBoolVariable("widecol.allow_filtering",
+							 "Allow queries that scan and filter a whole widecol table (CQL ALLOW FILTERING).",
+							 NULL, &widecol_allow_filtering, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.per_partition_limit",
+							"Return at most this many rows of each partition (CQL PER PARTITION LIMIT); 0 means no limit.",
+							NULL, &widecol_per_partition_limit, 0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.fetch_size",
+							"Rows a scan fetches from the node per round trip.",
+							NULL, &widecol_fetch_size, 1000, 1, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.request_timeout",
+							"How long a backend waits for the widecol node to answer.",
+							NULL, &widecol_request_timeout_ms, 10000, 100, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+static bool
+check_write_timestamp(char **newval, void **extra, GucSource source)
+{
+	char	   *end;
+	long long	v;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	errno = 0;
+	v = strtoll(*newval, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+	{
+		GUC_check_errdetail("widecol.write_timestamp must be empty or a positive number of microseconds since 1970-01-01.");
+		return false;
+	}
+	return true;
+}
+
+int
+widecol_request_timeout(void)
+{
+	return widecol_request_timeout_ms;
+}
+
+const char *
+widecol_consistency_name(int level)
+{
+	for (int i = 0; consistency_options[i].name; i++)
+		if (consistency_options[i].val == level)
+			return consistency_options[i].name;
+	return "?";
+}
+
+/*
+ * The write timestamp of the current statement.
+ */
+int64
+widecol_statement_timestamp(void)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+	struct timeval tv;
+	int64		now;
+
+	if (widecol_write_timestamp && widecol_write_timestamp[0] != '\0')
+		return strtoll(widecol_write_timestamp, NULL, 10);
+	if (start == last_stmt_start && stmt_write_ts != 0)
+		return stmt_write_ts;
+	gettimeofday(&tv, NULL);
+	now = (int64) tv.tv_sec * 1000000 + tv.tv_usec;
+	if (now <= last_write_ts)
+		now = last_write_ts + 1;
+	last_write_ts = now;
+	last_stmt_start = start;
+	stmt_write_ts = now;
+	return now;
+}
+
+/*
+ * The backend's connection to its node, opened on first use.
+ */
+struct wc_client *
+widecol_connection(void)
+{
+	char	   *path;
+	wc_status	st;
+
+	if (connection != NULL)
+		return connection;
+	widecol_require_node();
+	path = psprintf("%s/node.sock", widecol_resolve_data_directory());
+	st = wc_client_connect(path, widecol_request_timeout_ms, &connection);
+	if (st != WC_OK)
+	{
+		connection = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not connect to the widecol node"),
+				 errdetail("%s", wc_last_error()),
+				 errhint("Check that the widecol node is running (SELECT * FROM widecol.node_status()) "
+						 "and see the server log.")));
+	}
+	wc_client_set_wait_hook(connection, wait_hook, NULL);
+	return connection;
+}
+
+/* Forget a connection that failed; the next request reconnects. */
+void
+widecol_connection_lost(void)
+{
+	if (connection != NULL)
+	{
+		wc_client_close(connection);
+		connection = NULL;
+	}
+}
+
+/*
+ * Report a failed node request as an error: errcode from the status, the
+ * node's message as detail, and a hint of what to do.
+ */
+void
+widecol_report(wc_status st, const char *what)
+{
+	const char *hint;
+	char		detail[1024];
+
+	strlcpy(detail, wc_last_error(), sizeof(detail));
+	/* a request abandoned for a cancel or shutdown reports that instead */
+	if (QueryCancelPending || ProcDiePending)
+	{
+		widecol_connection_lost();
+		CHECK_FOR_INTERRUPTS();
+	}
+	switch (st)
+	{
+		case WC_UNAVAILABLE:
+			hint = "Not enough replicas are available for the consistency level; lower widecol.consistency or bring nodes back.";
+			widecol_connection_lost();
+			break;
+		case WC_TIMEOUT:
+			hint = "The node did not answer in time; retry, or raise widecol.request_timeout.";
+			widecol_connection_lost();
+			break;
+		case WC_IO_ERROR:
+			hint = "See the server log of the widecol node for the failing file.";
+			break;
+		case WC_NO_SPACE:
+			hint = "Free disk space in the widecol data directory.";
+			break;
+		case WC_CORRUPTION:
+			hint = "Data on disk failed its checksum and was not served; restore the table from a replica or a backup.";
+			break;
+		case WC_OVERLOADED:
+			hint = "The node is overloaded; retry later.";
+			break;
+		case WC_INVALID_ARGUMENT:
+			hint = "Check the values in the statement.";
+			break;
+		case WC_NOT_FOUND:
+			hint = "The engine table may have been dropped with widecol.drop_table(); recreate the foreign table.";
+			break;
+		default:
+			hint = "See the server log for details.";
+			break;
+	}
+	ereport(ERROR,
+			(errcode(widecol_status_sqlstate(st)),
+			 errmsg("widecol: %s failed: %s", what, wc_status_name(st)),
+			 detail[0] ? errdetail("%s", detail) : 0,
+			 errhint("%s", hint)));
+}

@@ -1,0 +1,585 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  Writes to widecol tables: INSERT (an upsert, as in CQL), UPDATE of
+ *		  the changed cells only, DELETE as tombstones, and COPY FROM; all
+ *		  sent to the node in batches.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/modify.c
+ *
+ * NOTES
+ *	  INSERT writes the row's liveness (CQL's row marker) and one cell per
+ *	  column named in the statement (RangeTblEntry.insertedCols): a column
+ *	  not named keeps its stored value; a NULL written explicitly deletes
+ *	  that cell (a cell tombstone).  COPY writes every column of the file
+ *	  but skips NULLs (they leave the stored cells alone), which keeps bulk
+ *	  loads free of tombstones.  UPDATE writes only the cells it changes and
+ *	  no liveness, so an UPDATE alone does not make a row exist, as in CQL.
+ *	  DELETE writes a row tombstone (a partition tombstone for tables
+ *	  without clustering columns).  Key columns reach UPDATE and DELETE as
+ *	  row-identity junk columns ("wc_key_<attnum>").
+ *
+ *	  Mutations are encoded straight into a batch buffer and sent when it
+ *	  passes WIDECOL_BATCH_BYTES and at the end of the statement, so a
+ *	  statement's writes are acknowledged (durable as the commit-log mode
+ *	  promises) before the statement returns.  A statement that fails sends
+ *	  nothing more.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "access/sysattr.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/inherit.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "client.h"
+#include "consistency.h"
+#include "engine.h"
+#include "keys.h"
+#include "mutation.h"
+
+#include "widecol.h"
+
+#define WIDECOL_BATCH_BYTES (1024 * 1024)
+
+struct WidecolWriter
+{
+	WidecolTable *t;
+	StringInfoData body;		/* encoded mutations, each as varint length + bytes */
+	uint32		count;
+	int64		sent;			/* mutations sent */
+};
+
+typedef struct WidecolModifyState
+{
+	WidecolTable *t;
+	CmdType		op;
+	bool		copy;			/* COPY FROM: skip NULL cells */
+	bool	   *target;			/* per column: written by this statement */
+	AttrNumber *junk;			/* per column index: junk attno of key columns */
+	WidecolWriter *w;
+	StringInfoData pk,
+				ck;
+	wc_mutation m;
+	bool		m_init;
+} WidecolModifyState;
+
+/* callbacks */
+static void widecolAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+										   RangeTblEntry *target_rte, Relation target_relation);
+static List *widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+									  int subplan_index);
+static void widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+									  List *fdw_private, int subplan_index, int eflags);
+static TupleTableSlot *widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+												TupleTableSlot *slot, TupleTableSlot *planSlot);
+static TupleTableSlot *widecolExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+												TupleTableSlot *slot, TupleTableSlot *planSlot);
+static TupleTableSlot *widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+												TupleTableSlot *slot, TupleTableSlot *planSlot);
+static void widecolEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+static void widecolBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo);
+static void widecolEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
+static int	widecolIsForeignRelUpdatable(Relation rel);
+
+/* helpers */
+static WidecolModifyState *make_state(Relation rel, CmdType op);
+static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
+static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness);
+
+/* ---------------------------------------------------------------- writer */
+
+WidecolWriter *
+widecol_writer_begin(WidecolTable *t)
+{
+	WidecolWriter *w = palloc0(sizeof(WidecolWriter));
+
+	w->t = t;
+	initStringInfo(&w->body);
+	return w;
+}
+
+static void
+put_varint(StringInfo s, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(s, (char) (v | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(s, (char) v);
+}
+
+void
+widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len)
+{
+	put_varint(&w->body, len);
+	appendBinaryStringInfo(&w->body, (const char *) mut, len);
+	w->count++;
+	if (w->body.len >= WIDECOL_BATCH_BYTES)
+		widecol_writer_flush(w);
+}
+
+void
+widecol_writer_flush(WidecolWriter *w)
+{
+	StringInfoData rec;
+	wc_status	st;
+
+	if (w->count == 0)
+		return;
+	initStringInfo(&rec);
+	enlargeStringInfo(&rec, w->body.len + 16);
+	{
+		uint8		magic[4];
+		uint32		m = WC_BATCH_MAGIC;
+
+		magic[0] = m & 0xff;
+		magic[1] = (m >> 8) & 0xff;
+		magic[2] = (m >> 16) & 0xff;
+		magic[3] = (m >> 24) & 0xff;
+		appendBinaryStringInfo(&rec, (const char *) magic, 4);
+	}
+	put_varint(&rec, w->count);
+	appendBinaryStringInfo(&rec, w->body.data, w->body.len);
+	st = wc_client_apply(widecol_connection(), (const uint8 *) rec.data, rec.len,
+						 (wc_consistency) widecol_consistency);
+	pfree(rec.data);
+	if (st != WC_OK)
+		widecol_report(st, "write");
+	w->sent += w->count;
+	w->count = 0;
+	resetStringInfo(&w->body);
+}
+
+void
+widecol_writer_end(WidecolWriter *w)
+{
+	widecol_writer_flush(w);
+}
+
+/* ---------------------------------------------------------------- planning */
+
+static void
+widecolAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *target_rte,
+							   Relation target_relation)
+{
+	WidecolTable *t = widecol_get_table(RelationGetRelid(target_relation));
+
+	for (int i = 0; i < t->npk + t->nck; i++)
+	{
+		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
+		Var		   *var = makeVar(rtindex, c->attnum, c->typid, c->typmod, c->collid, 0);
+
+		add_row_identity_var(root, var, rtindex, psprintf("wc_key_%d", c->attnum));
+	}
+}
+
+static List *
+widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+						 int subplan_index)
+{
+	CmdType		op = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	WidecolTable *t = widecol_get_table(rte->relid);
+	List	   *attrs = NIL;
+	Bitmapset  *cols = NULL;
+	int			k;
+
+	if (plan->returningLists != NIL && op != CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("RETURNING is not supported for UPDATE or DELETE on widecol table \"%s\"",
+						get_rel_name(rte->relid)),
+				 errhint("Read the rows with SELECT first; widecol writes without reading.")));
+	if (plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
+				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
+	if (op == CMD_INSERT)
+		cols = rte->insertedCols;
+	else if (op == CMD_UPDATE)
+	{
+		RelOptInfo *rel = find_base_rel(root, resultRelation);
+
+		cols = get_rel_all_updated_cols(root, rel);
+	}
+	k = -1;
+	while ((k = bms_next_member(cols, k)) >= 0)
+	{
+		AttrNumber	attno = k + FirstLowInvalidHeapAttributeNumber;
+		WidecolColumn *c;
+
+		if (attno <= 0 || attno > t->ncols)
+			continue;
+		c = &t->cols[attno - 1];
+		if (op == CMD_UPDATE &&
+			(c->kind == WIDECOL_COL_PARTITION || c->kind == WIDECOL_COL_CLUSTERING))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot update primary-key column \"%s\" of widecol table \"%s\"",
+							c->name, get_rel_name(rte->relid)),
+					 errhint("A row's key is its identity: DELETE the row and INSERT it with the new key.")));
+		if (op == CMD_UPDATE && (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" is read-only: it shows the %s of \"%s\"", c->name,
+							c->kind == WIDECOL_COL_WRITETIME ? "write time" : "remaining TTL",
+							t->cols[c->meta_of].name),
+					 errhint("Set widecol.write_timestamp or widecol.ttl for the statement instead.")));
+		attrs = lappend_int(attrs, attno);
+	}
+	return list_make2(makeInteger((int) op), attrs);
+}
+
+/* ---------------------------------------------------------------- execution */
+
+static WidecolModifyState *
+make_state(Relation rel, CmdType op)
+{
+	WidecolModifyState *ms = palloc0(sizeof(WidecolModifyState));
+
+	ms->t = widecol_get_table(RelationGetRelid(rel));
+	ms->op = op;
+	ms->target = palloc0(sizeof(bool) * Max(ms->t->ncols, 1));
+	ms->junk = palloc0(sizeof(AttrNumber) * Max(ms->t->ncols, 1));
+	initStringInfo(&ms->pk);
+	initStringInfo(&ms->ck);
+	widecol_ensure_engine_table(ms->t);
+	ms->w = widecol_writer_begin(ms->t);
+	return ms;
+}
+
+static void
+widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
+						  int subplan_index, int eflags)
+{
+	WidecolModifyState *ms;
+	CmdType		op = (CmdType) intVal(linitial(fdw_private));
+	ListCell   *lc;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	ms = make_state(rinfo->ri_RelationDesc, op);
+	foreach(lc, (List *) lsecond(fdw_private))
+		ms->target[lfirst_int(lc) - 1] = true;
+	if (op == CMD_UPDATE || op == CMD_DELETE)
+	{
+		Plan	   *subplan = outerPlanState(mtstate)->plan;
+
+		for (int i = 0; i < ms->t->npk + ms->t->nck; i++)
+		{
+			int			ci = i < ms->t->npk ? ms->t->pk[i] : ms->t->ck[i - ms->t->npk];
+			char	   *name = psprintf("wc_key_%d", ms->t->cols[ci].attnum);
+
+			ms->junk[ci] = ExecFindJunkAttributeInTlist(subplan->targetlist, name);
+			if (!AttributeNumberIsValid(ms->junk[ci]))
+				elog(ERROR, "widecol: key column %s missing from the subplan", name);
+		}
+	}
+	rinfo->ri_FdwState = ms;
+}
+
+static void
+widecolBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	WidecolModifyState *ms = make_state(rinfo->ri_RelationDesc, CMD_INSERT);
+	WidecolTable *t = ms->t;
+
+	/* COPY and tuple routing: every column, NULLs skipped */
+	for (int i = 0; i < t->ncols; i++)
+		ms->target[i] = !t->cols[i].dropped;
+	ms->copy = true;
+	rinfo->ri_FdwState = ms;
+}
+
+/* Encode the partition and clustering keys from values; NULL keys are errors. */
+static void
+encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
+{
+	WidecolTable *t = ms->t;
+
+	resetStringInfo(&ms->pk);
+	resetStringInfo(&ms->ck);
+	for (int i = 0; i < t->npk + t->nck; i++)
+	{
+		bool		is_pk = i < t->npk;
+		int			ci = is_pk ? t->pk[i] : t->ck[i - t->npk];
+		WidecolColumn *c = &t->cols[ci];
+
+		if (isnull[ci])
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("%s column \"%s\" of widecol table \"%s\" cannot be NULL",
+							is_pk ? "partition-key" : "clustering", c->name, get_rel_name(t->relid)),
+					 errhint("Every primary-key column needs a value.")));
+		widecol_encode_key(is_pk ? &ms->pk : &ms->ck, c->typid, values[ci], !is_pk && c->descending);
+	}
+	if (ms->pk.len > WC_MAX_PK_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partition key of widecol table \"%s\" is %d bytes, more than the %d allowed",
+						get_rel_name(t->relid), ms->pk.len, WC_MAX_PK_LEN),
+				 errhint("Use shorter partition-key values.")));
+	if ((uint32) ms->ck.len > WC_MAX_CK_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("clustering key of widecol table \"%s\" is %d bytes, more than the %u allowed",
+						get_rel_name(t->relid), ms->ck.len, WC_MAX_CK_LEN),
+				 errhint("Use shorter clustering-key values.")));
+}
+
+static void
+send_mutation(WidecolModifyState *ms)
+{
+	const uint8_t *enc;
+	size_t		len;
+	wc_status	st = wc_mutation_encode(&ms->m, &enc, &len);
+
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
+	widecol_writer_add(ms->w, enc, len);
+	wc_mutation_free(&ms->m);
+	ms->m_init = false;
+}
+
+/*
+ * Write the targeted cells of the row in slot (keys already encoded).  With
+ * liveness, the row marker too (INSERT).
+ */
+static void
+write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
+{
+	WidecolTable *t = ms->t;
+	int64		ts = widecol_statement_timestamp();
+	int32		ttl = widecol_ttl >= 0 ? widecol_ttl : t->default_ttl;
+	uint32		now = (uint32) time(NULL);
+	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
+	bool		any_static = false;
+	wc_rowb    *rb;
+	StringInfoData val;
+
+	initStringInfo(&val);
+	wc_mutation_init(&ms->m, t->table_id, ms->pk.data, ms->pk.len);
+	ms->m_init = true;
+
+	/* static cells go to the partition's static row */
+	for (int i = 0; i < t->ncols; i++)
+		if (ms->target[i] && t->cols[i].kind == WIDECOL_COL_STATIC &&
+			!(ms->copy && slot->tts_isnull[i]))
+			any_static = true;
+	if (any_static)
+	{
+		rb = wc_mutation_row_begin(&ms->m, true, NULL, 0);
+		for (int i = 0; i < t->ncols; i++)
+		{
+			WidecolColumn *c = &t->cols[ms->t->ncols > 0 ? i : 0];
+			wc_cell		cell;
+
+			if (!ms->target[i] || c->kind != WIDECOL_COL_STATIC)
+				continue;
+			if (slot->tts_isnull[i] && ms->copy)
+				continue;
+			memset(&cell, 0, sizeof(cell));
+			cell.column = c->cell_id;
+			cell.ts = ts;
+			if (slot->tts_isnull[i])
+			{
+				cell.flags = WC_CELLF_TOMBSTONE;
+				cell.ldt = now;
+			}
+			else
+			{
+				resetStringInfo(&val);
+				widecol_encode_value(&val, slot->tts_values[i], c->typlen, c->typbyval);
+				cell.value = (const uint8_t *) val.data;
+				cell.len = val.len;
+				if (ttl > 0)
+				{
+					cell.flags = WC_CELLF_EXPIRING;
+					cell.ttl = (uint32) ttl;
+					cell.ldt = ldt;
+				}
+			}
+			/* cells must be added in ascending id order: columns sorted below */
+			wc_rowb_cell(rb, &cell);
+		}
+		wc_mutation_row_end(&ms->m);
+	}
+	if (t->nck > 0 || liveness || true)
+	{
+		bool		any = liveness;
+
+		for (int i = 0; i < t->ncols && !any; i++)
+			if (ms->target[i] && t->cols[i].kind == WIDECOL_COL_REGULAR &&
+				!(ms->copy && slot->tts_isnull[i]))
+				any = true;
+		if (any)
+		{
+			rb = wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len);
+			if (liveness)
+				wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
+			for (int i = 0; i < t->ncols; i++)
+			{
+				WidecolColumn *c = &t->cols[i];
+				wc_cell		cell;
+
+				if (!ms->target[i] || c->kind != WIDECOL_COL_REGULAR)
+					continue;
+				if (slot->tts_isnull[i] && ms->copy)
+					continue;
+				memset(&cell, 0, sizeof(cell));
+				cell.column = c->cell_id;
+				cell.ts = ts;
+				if (slot->tts_isnull[i])
+				{
+					cell.flags = WC_CELLF_TOMBSTONE;
+					cell.ldt = now;
+				}
+				else
+				{
+					resetStringInfo(&val);
+					widecol_encode_value(&val, slot->tts_values[i], c->typlen, c->typbyval);
+					cell.value = (const uint8_t *) val.data;
+					cell.len = val.len;
+					if (ttl > 0)
+					{
+						cell.flags = WC_CELLF_EXPIRING;
+						cell.ttl = (uint32) ttl;
+						cell.ldt = ldt;
+					}
+				}
+				wc_rowb_cell(rb, &cell);
+			}
+			wc_mutation_row_end(&ms->m);
+		}
+	}
+	pfree(val.data);
+	send_mutation(ms);
+}
+
+static TupleTableSlot *
+widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+						 TupleTableSlot *planSlot)
+{
+	WidecolModifyState *ms = rinfo->ri_FdwState;
+	WidecolTable *t = ms->t;
+
+	slot_getallattrs(slot);
+	for (int i = 0; i < t->ncols; i++)
+		if ((t->cols[i].kind == WIDECOL_COL_WRITETIME || t->cols[i].kind == WIDECOL_COL_TTL) &&
+			!slot->tts_isnull[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" is read-only: it shows the %s of \"%s\"", t->cols[i].name,
+							t->cols[i].kind == WIDECOL_COL_WRITETIME ? "write time" : "remaining TTL",
+							t->cols[t->cols[i].meta_of].name),
+					 errhint("Set widecol.write_timestamp or widecol.ttl for the statement instead.")));
+	encode_keys(ms, slot->tts_values, slot->tts_isnull);
+	write_row(ms, slot, true);
+	return slot;
+}
+
+/* Key values of the row being updated or deleted, from the junk columns. */
+static void
+keys_from_plan(WidecolModifyState *ms, TupleTableSlot *planSlot)
+{
+	WidecolTable *t = ms->t;
+	Datum	   *values = palloc0(sizeof(Datum) * Max(t->ncols, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(t->ncols, 1));
+
+	for (int i = 0; i < t->npk + t->nck; i++)
+	{
+		int			ci = i < t->npk ? t->pk[i] : t->ck[i - t->npk];
+
+		values[ci] = ExecGetJunkAttribute(planSlot, ms->junk[ci], &nulls[ci]);
+	}
+	encode_keys(ms, values, nulls);
+}
+
+static TupleTableSlot *
+widecolExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+						 TupleTableSlot *planSlot)
+{
+	WidecolModifyState *ms = rinfo->ri_FdwState;
+
+	slot_getallattrs(slot);
+	keys_from_plan(ms, planSlot);
+	write_row(ms, slot, false);
+	return slot;
+}
+
+static TupleTableSlot *
+widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+						 TupleTableSlot *planSlot)
+{
+	WidecolModifyState *ms = rinfo->ri_FdwState;
+	int64		ts = widecol_statement_timestamp();
+	uint32		now = (uint32) time(NULL);
+
+	keys_from_plan(ms, planSlot);
+	wc_mutation_init(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
+	ms->m_init = true;
+	if (ms->t->nck == 0)
+		wc_mutation_delete_partition(&ms->m, ts, now);
+	else
+	{
+		wc_rowb_deletion(wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len), ts, now);
+		wc_mutation_row_end(&ms->m);
+	}
+	send_mutation(ms);
+	return slot;
+}
+
+static void
+widecolEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	WidecolModifyState *ms = rinfo->ri_FdwState;
+
+	if (ms == NULL)
+		return;
+	widecol_writer_end(ms->w);
+}
+
+static void
+widecolEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	widecolEndForeignModify(estate, rinfo);
+}
+
+static int
+widecolIsForeignRelUpdatable(Relation rel)
+{
+	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
+}
+
+/* Fill in the modify callbacks of the FDW routine (called by fdw.c). */
+void
+widecol_fdw_modify_routine(FdwRoutine *routine)
+{
+	routine->AddForeignUpdateTargets = widecolAddForeignUpdateTargets;
+	routine->PlanForeignModify = widecolPlanForeignModify;
+	routine->BeginForeignModify = widecolBeginForeignModify;
+	routine->ExecForeignInsert = widecolExecForeignInsert;
+	routine->ExecForeignUpdate = widecolExecForeignUpdate;
+	routine->ExecForeignDelete = widecolExecForeignDelete;
+	routine->EndForeignModify = widecolEndForeignModify;
+	routine->BeginForeignInsert = widecolBeginForeignInsert;
+	routine->EndForeignInsert = widecolEndForeignInsert;
+	routine->IsForeignRelUpdatable = widecolIsForeignRelUpdatable;
+}

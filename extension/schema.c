@@ -1,0 +1,656 @@
+/*-------------------------------------------------------------------------
+ *
+ * schema.c
+ *		  The widecol model of a foreign table: keyspace, partition and
+ *		  clustering keys, static and metadata columns, table options; its
+ *		  validation at CREATE/ALTER time and its per-backend cache.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/schema.c
+ *
+ * NOTES
+ *	  A keyspace is a foreign server of the widecol wrapper; a table is a
+ *	  foreign table on it.  Options use CQL syntax (see docs/user-guide.md):
+ *	  the server carries 'replication', the table 'primary_key',
+ *	  'clustering_order', 'compaction', 'default_time_to_live',
+ *	  'gc_grace_seconds' and the other CQL table options, and columns may be
+ *	  'static', or read-only 'writetime'/'ttl' views of another column.
+ *
+ *	  The option validator (fdw.c) checks names and syntax; everything
+ *	  that needs the column list is checked here, from a ProcessUtility
+ *	  hook that runs right after CREATE/ALTER FOREIGN TABLE in the same
+ *	  transaction, so a bad definition never commits.  The hook also
+ *	  creates or alters the engine table when the node is running; when it
+ *	  is not, the engine table is created on first access.
+ *
+ *	  The engine identifies a table by a 32-bit id: a hash of
+ *	  "keyspace.table", or the 'table_id' option.  Dropping the foreign
+ *	  table keeps the engine data (widecol.drop_table() removes it), and
+ *	  the schema text kept with the engine table lets IMPORT FOREIGN
+ *	  SCHEMA recreate the foreign table.
+ *
+ *	  The cache is a hash table keyed by relation OID, flushed on any
+ *	  relcache or foreign-server invalidation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "common/hashfn.h"
+#include "foreign/foreign.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "client.h"
+#include "consistency.h"
+#include "engine.h"
+
+#include "widecol.h"
+
+typedef struct TableCacheEntry
+{
+	Oid			relid;			/* hash key */
+	WidecolTable *table;		/* in CacheMemoryContext's child */
+	bool		engine_ready;	/* engine table known to exist */
+} TableCacheEntry;
+
+static HTAB *table_cache = NULL;
+static MemoryContext table_cache_cxt = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* callbacks */
+static void table_cache_inval(Datum arg, Oid relid);
+static void table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue);
+static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
+									bool readOnlyTree, ProcessUtilityContext context,
+									ParamListInfo params, QueryEnvironment *queryEnv,
+									DestReceiver *dest, QueryCompletion *qc);
+
+/* helpers */
+static int	find_column(WidecolTable *t, const char *name, const char *option);
+static int32 int_option(DefElem *def, int32 min, int32 max);
+static void fill_engine_def(WidecolTable *t, wc_table_def *def);
+static void table_replication(WidecolTable *t, wc_replication *r);
+
+void
+widecol_schema_init(void)
+{
+	CacheRegisterRelcacheCallback(table_cache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, table_cache_syscache_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(FOREIGNTABLEREL, table_cache_syscache_inval, (Datum) 0);
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = widecol_process_utility;
+}
+
+static void
+table_cache_flush(void)
+{
+	if (table_cache_cxt != NULL)
+	{
+		MemoryContextDelete(table_cache_cxt);
+		table_cache_cxt = NULL;
+		table_cache = NULL;
+	}
+}
+
+static void
+table_cache_inval(Datum arg, Oid relid)
+{
+	table_cache_flush();
+}
+
+static void
+table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	table_cache_flush();
+}
+
+bool
+widecol_is_widecol_server(Oid serverid)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+
+	return strcmp(fdw->fdwname, "widecol") == 0;
+}
+
+static int
+find_column(WidecolTable *t, const char *name, const char *option)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (!t->cols[i].dropped && strcmp(t->cols[i].name, name) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%s\" named in option \"%s\" of foreign table \"%s\" does not exist",
+					name, option, get_rel_name(t->relid)),
+			 errhint("Name a column of the table; quote names that have capitals, as in '\"Timestamp\"'.")));
+	return -1;					/* keep compiler quiet */
+}
+
+static int32
+int_option(DefElem *def, int32 min, int32 max)
+{
+	char	   *s = defGetString(def);
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for widecol option \"%s\": \"%s\"", def->defname, s),
+				 errhint("Give a whole number from %d to %d.", min, max)));
+	return (int32) v;
+}
+
+/*
+ * Build and validate the model of a widecol foreign table.  Everything is
+ * allocated in the current memory context.
+ */
+WidecolTable *
+widecol_build_table(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	ForeignServer *server = GetForeignServer(ft->serverid);
+	WidecolTable *t = palloc0(sizeof(WidecolTable));
+	const char *primary_key = NULL,
+			   *clustering_order = NULL;
+	List	   *pkcols,
+			   *ckcols,
+			   *order = NIL;
+	ListCell   *lc;
+	int			i;
+	bool		explicit_id = false;
+	uint32		next_cell = 1;
+
+	t->relid = RelationGetRelid(rel);
+	t->serverid = ft->serverid;
+	t->keyspace = server->servername;
+	t->table_name = pstrdup(RelationGetRelationName(rel));
+	t->default_ttl = 0;
+	t->gc_grace_seconds = 864000;
+	t->replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+	t->replication_factor = 1;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "replication") == 0)
+			t->replication = defGetString(def);
+		else if (strcmp(def->defname, "keyspace") == 0)
+			t->keyspace = defGetString(def);
+	}
+	foreach(lc, ft->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "primary_key") == 0)
+			primary_key = defGetString(def);
+		else if (strcmp(def->defname, "clustering_order") == 0)
+			clustering_order = defGetString(def);
+		else if (strcmp(def->defname, "default_time_to_live") == 0)
+			t->default_ttl = int_option(def, 0, 630720000);
+		else if (strcmp(def->defname, "gc_grace_seconds") == 0)
+			t->gc_grace_seconds = int_option(def, 0, INT32_MAX);
+		else if (strcmp(def->defname, "compaction") == 0)
+			t->compaction = defGetString(def);
+		else if (strcmp(def->defname, "table_name") == 0)
+			t->table_name = defGetString(def);
+		else if (strcmp(def->defname, "table_id") == 0)
+		{
+			t->table_id = (uint32) int_option(def, 1, INT32_MAX);
+			explicit_id = true;
+		}
+	}
+
+	/* columns */
+	t->ncols = tupdesc->natts;
+	t->cols = palloc0(sizeof(WidecolColumn) * Max(t->ncols, 1));
+	for (i = 0; i < t->ncols; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		WidecolColumn *c = &t->cols[i];
+
+		c->attnum = att->attnum;
+		c->name = pstrdup(NameStr(att->attname));
+		c->typid = att->atttypid;
+		c->typmod = att->atttypmod;
+		c->collid = att->attcollation;
+		c->typlen = att->attlen;
+		c->typbyval = att->attbyval;
+		c->dropped = att->attisdropped;
+		c->kind = WIDECOL_COL_REGULAR;
+		c->meta_of = -1;
+		c->cell_id = (uint32) att->attnum;
+		if (c->typlen == -2)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" has type %s, which widecol cannot store",
+							c->name, format_type_be(c->typid)),
+					 errhint("Use text instead.")));
+	}
+	/* column options: static, column_id, writetime, ttl */
+	for (i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+
+		if (c->dropped)
+			continue;
+		foreach(lc, GetForeignColumnOptions(t->relid, c->attnum))
+		{
+			DefElem    *def = lfirst(lc);
+
+			if (strcmp(def->defname, "static") == 0)
+			{
+				if (defGetBoolean(def))
+				{
+					c->kind = WIDECOL_COL_STATIC;
+					t->has_static = true;
+				}
+			}
+			else if (strcmp(def->defname, "column_id") == 0)
+				c->cell_id = (uint32) int_option(def, 1, INT32_MAX);
+			else if (strcmp(def->defname, "writetime") == 0 ||
+					 strcmp(def->defname, "ttl") == 0)
+			{
+				bool		wt = strcmp(def->defname, "writetime") == 0;
+
+				c->kind = wt ? WIDECOL_COL_WRITETIME : WIDECOL_COL_TTL;
+				c->meta_of = find_column(t, defGetString(def), def->defname);
+				if (c->typid != (wt ? INT8OID : INT4OID))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("column \"%s\" shows the %s of \"%s\" and must have type %s",
+									c->name, wt ? "write time" : "remaining TTL",
+									defGetString(def), wt ? "bigint" : "integer"),
+							 errhint("Declare it as \"%s %s OPTIONS (%s '%s')\".", c->name,
+									 wt ? "bigint" : "integer", def->defname, defGetString(def))));
+			}
+		}
+		if (c->cell_id >= next_cell)
+			next_cell = c->cell_id + 1;
+	}
+
+	/* keys */
+	if (primary_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("foreign table \"%s\" has no primary_key option",
+						RelationGetRelationName(rel)),
+				 errhint("Add OPTIONS (primary_key '(partition_column, clustering_column)') as in a CQL PRIMARY KEY.")));
+	widecol_parse_primary_key(primary_key, &pkcols, &ckcols);
+	t->npk = list_length(pkcols);
+	t->nck = list_length(ckcols);
+	t->pk = palloc(sizeof(int) * t->npk);
+	t->ck = palloc(sizeof(int) * Max(t->nck, 1));
+	i = 0;
+	foreach(lc, pkcols)
+	{
+		int			ci = find_column(t, lfirst(lc), "primary_key");
+
+		if (t->cols[ci].kind != WIDECOL_COL_REGULAR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("column \"%s\" appears twice in the primary key or is static", t->cols[ci].name),
+					 errhint("A key column is named once and is not static.")));
+		t->cols[ci].kind = WIDECOL_COL_PARTITION;
+		t->cols[ci].key_pos = i;
+		t->pk[i++] = ci;
+	}
+	i = 0;
+	foreach(lc, ckcols)
+	{
+		int			ci = find_column(t, lfirst(lc), "primary_key");
+
+		if (t->cols[ci].kind != WIDECOL_COL_REGULAR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("column \"%s\" appears twice in the primary key or is static", t->cols[ci].name),
+					 errhint("A key column is named once and is not static.")));
+		t->cols[ci].kind = WIDECOL_COL_CLUSTERING;
+		t->cols[ci].key_pos = i;
+		t->ck[i++] = ci;
+	}
+	for (i = 0; i < t->npk + t->nck; i++)
+	{
+		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
+
+		if (!widecol_type_keyable(c->typid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of type %s cannot be part of a widecol primary key",
+							c->name, format_type_be(c->typid)),
+					 errhint("Key columns may be text, varchar, bytea, smallint, integer, bigint, real, "
+							 "double precision, numeric, boolean, uuid, widecol.timeuuid, date, time, "
+							 "timestamp or timestamptz.")));
+	}
+	if (t->has_static && t->nck == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("foreign table \"%s\" has static columns but no clustering columns",
+						RelationGetRelationName(rel)),
+				 errhint("Static columns only make sense when a partition has several rows; "
+						 "make the column an ordinary one.")));
+
+	if (clustering_order != NULL)
+	{
+		int			pos = 0;
+
+		order = widecol_parse_clustering_order(clustering_order);
+		foreach(lc, order)
+		{
+			WidecolCqlOrder *o = lfirst(lc);
+			int			ci = find_column(t, o->column, "clustering_order");
+
+			if (t->cols[ci].kind != WIDECOL_COL_CLUSTERING)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+						 errmsg("column \"%s\" in clustering_order is not a clustering column", o->column),
+						 errhint("clustering_order lists the clustering columns of primary_key, in order.")));
+			if (t->cols[ci].key_pos != pos)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+						 errmsg("clustering_order must list the clustering columns in primary-key order"),
+						 errdetail("\"%s\" is clustering column %d, but it is listed at position %d.",
+								   o->column, t->cols[ci].key_pos + 1, pos + 1),
+						 errhint("Write the columns in the order of primary_key, as CQL requires.")));
+			t->cols[ci].descending = o->descending;
+			pos++;
+		}
+	}
+	/* a metadata column may not describe a key or another metadata column */
+	for (i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+
+		if ((c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL) &&
+			t->cols[c->meta_of].kind != WIDECOL_COL_REGULAR &&
+			t->cols[c->meta_of].kind != WIDECOL_COL_STATIC)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("column \"%s\" describes \"%s\", which is not a regular or static column",
+							c->name, t->cols[c->meta_of].name),
+					 errhint("WRITETIME and TTL exist only for cells, not for key columns.")));
+	}
+	/* replication map */
+	{
+		List	   *map = widecol_parse_cql_map("replication", t->replication);
+		const char *cls = widecol_cql_map_get(map, "class");
+
+		if (cls == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("replication of keyspace \"%s\" has no 'class'", t->keyspace),
+					 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1}.")));
+	}
+	if (t->compaction != NULL)
+		(void) widecol_parse_cql_map("compaction", t->compaction);
+
+	if (!explicit_id)
+	{
+		char	   *full = psprintf("%s.%s", t->keyspace, t->table_name);
+
+		t->table_id = hash_bytes((const unsigned char *) full, strlen(full)) & 0x7fffffff;
+		if (t->table_id == 0)
+			t->table_id = 1;
+	}
+	return t;
+}
+
+/*
+ * The model of a widecol foreign table, cached for the backend.
+ */
+WidecolTable *
+widecol_get_table(Oid relid)
+{
+	TableCacheEntry *entry;
+	bool		found;
+
+	if (table_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		table_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "widecol table cache",
+												ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TableCacheEntry);
+		ctl.hcxt = table_cache_cxt;
+		table_cache = hash_create("widecol tables", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(table_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemoryContext old;
+		Relation	rel;
+
+		entry->table = NULL;
+		entry->engine_ready = false;
+		PG_TRY();
+		{
+			rel = table_open(relid, AccessShareLock);
+			old = MemoryContextSwitchTo(table_cache_cxt);
+			entry->table = widecol_build_table(rel);
+			MemoryContextSwitchTo(old);
+			table_close(rel, AccessShareLock);
+		}
+		PG_CATCH();
+		{
+			if (table_cache != NULL)
+				hash_search(table_cache, &relid, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return entry->table;
+}
+
+/*
+ * Text kept with the engine table so that IMPORT FOREIGN SCHEMA can
+ * recreate the foreign table: one "key=value" line each for the table
+ * options, then one "column=" line per column (name, type, cell id, kind).
+ */
+char *
+widecol_schema_text(WidecolTable *t)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "keyspace=%s\n", t->keyspace);
+	appendStringInfo(&s, "table=%s\n", t->table_name);
+	appendStringInfo(&s, "replication=%s\n", t->replication);
+	if (t->compaction)
+		appendStringInfo(&s, "compaction=%s\n", t->compaction);
+	appendStringInfo(&s, "default_time_to_live=%d\n", t->default_ttl);
+	appendStringInfo(&s, "gc_grace_seconds=%d\n", t->gc_grace_seconds);
+	appendStringInfoString(&s, "primary_key=(");
+	if (t->npk > 1)
+		appendStringInfoChar(&s, '(');
+	for (int i = 0; i < t->npk; i++)
+		appendStringInfo(&s, "%s%s", i ? ", " : "", quote_identifier(t->cols[t->pk[i]].name));
+	if (t->npk > 1)
+		appendStringInfoChar(&s, ')');
+	for (int i = 0; i < t->nck; i++)
+		appendStringInfo(&s, ", %s", quote_identifier(t->cols[t->ck[i]].name));
+	appendStringInfoString(&s, ")\n");
+	if (t->nck > 0)
+	{
+		appendStringInfoString(&s, "clustering_order=");
+		for (int i = 0; i < t->nck; i++)
+			appendStringInfo(&s, "%s%s %s", i ? ", " : "",
+							 quote_identifier(t->cols[t->ck[i]].name),
+							 t->cols[t->ck[i]].descending ? "DESC" : "ASC");
+		appendStringInfoChar(&s, '\n');
+	}
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+		const char *kind = "";
+
+		if (c->dropped)
+			continue;
+		if (c->kind == WIDECOL_COL_STATIC)
+			kind = " static";
+		else if (c->kind == WIDECOL_COL_WRITETIME)
+			kind = psprintf(" writetime=%s", quote_identifier(t->cols[c->meta_of].name));
+		else if (c->kind == WIDECOL_COL_TTL)
+			kind = psprintf(" ttl=%s", quote_identifier(t->cols[c->meta_of].name));
+		appendStringInfo(&s, "column=%s %u %s%s\n", quote_identifier(c->name), c->cell_id,
+						 format_type_with_typemod(c->typid, c->typmod), kind);
+	}
+	return s.data;
+}
+
+/* The keyspace's replication in the cluster's form (the map was validated at CREATE). */
+static void
+table_replication(WidecolTable *t, wc_replication *r)
+{
+	if (wc_replication_parse(t->replication, r) != WC_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid replication for keyspace \"%s\"", t->keyspace),
+				 errdetail("%s", wc_last_error()),
+				 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1} or "
+						 "{'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
+}
+
+static void
+fill_engine_def(WidecolTable *t, wc_table_def *def)
+{
+	char	   *schema = widecol_schema_text(t);
+
+	wc_table_def_default(def);
+	def->id = t->table_id;
+	snprintf(def->name, sizeof(def->name), "%s.%s", t->keyspace, t->table_name);
+	def->gc_grace_seconds = (uint32) t->gc_grace_seconds;
+	def->default_ttl = (uint32) t->default_ttl;
+	if (strlen(schema) >= sizeof(def->options))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the definition of foreign table \"%s\" is too long for widecol (%zu bytes, at most %zu)",
+						get_rel_name(t->relid), strlen(schema), sizeof(def->options) - 1),
+				 errhint("Use fewer or shorter column names.")));
+	strlcpy(def->options, schema, sizeof(def->options));
+}
+
+/*
+ * Make sure the node has the engine table (once per backend and table).
+ */
+void
+widecol_ensure_engine_table(WidecolTable *t)
+{
+	TableCacheEntry *entry = NULL;
+	wc_table_def def;
+	wc_replication repl;
+	wc_status	st;
+
+	if (table_cache != NULL)
+	{
+		entry = hash_search(table_cache, &t->relid, HASH_FIND, NULL);
+		if (entry && entry->engine_ready)
+			return;
+	}
+	fill_engine_def(t, &def);
+	table_replication(t, &repl);
+	st = wc_client_create_table(widecol_connection(), &def, &repl);
+	if (st == WC_EXISTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("widecol table id %u of \"%s\" is already used by another table",
+						t->table_id, def.name),
+				 errdetail("%s", wc_last_error()),
+				 errhint("Give the foreign table an explicit id: ALTER FOREIGN TABLE %s OPTIONS (ADD table_id '<unused number>').",
+						 quote_identifier(get_rel_name(t->relid)))));
+	if (st != WC_OK)
+		widecol_report(st, "creating the engine table");
+	if (entry)
+		entry->engine_ready = true;
+}
+
+/*
+ * After CREATE/ALTER FOREIGN TABLE on a widecol server: validate the whole
+ * definition now, and create or alter the engine table if the node runs.
+ */
+static void
+widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	RangeVar   *target = NULL;
+	bool		is_alter = false;
+
+	if (IsA(parsetree, CreateForeignTableStmt))
+		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
+	else if (IsA(parsetree, AlterTableStmt) &&
+			 ((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE)
+	{
+		target = ((AlterTableStmt *) parsetree)->relation;
+		is_alter = true;
+	}
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+
+	if (target != NULL)
+	{
+		Oid			relid = RangeVarGetRelid(target, NoLock, true);
+		Relation	rel;
+		WidecolTable *t;
+
+		if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+			return;
+		rel = table_open(relid, AccessShareLock);
+		if (!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+		{
+			table_close(rel, AccessShareLock);
+			return;
+		}
+		t = widecol_build_table(rel);
+		table_close(rel, AccessShareLock);
+		if (widecol_preloaded && widecol_node_running())
+		{
+			wc_table_def def;
+			wc_replication repl;
+			wc_status	st;
+
+			fill_engine_def(t, &def);
+			table_replication(t, &repl);
+			st = wc_client_create_table(widecol_connection(), &def, &repl);
+			if (st == WC_OK && is_alter)
+				st = wc_client_alter_table(widecol_connection(), &def, &repl);
+			if (st == WC_EXISTS)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("widecol table id %u of \"%s\" is already used by another table",
+								t->table_id, def.name),
+						 errhint("Give the foreign table an explicit id with OPTIONS (table_id '<unused number>').")));
+			if (st != WC_OK)
+				widecol_report(st, is_alter ? "altering the engine table" : "creating the engine table");
+		}
+	}
+}
