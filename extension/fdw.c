@@ -77,7 +77,9 @@
 
 #include "client.h"
 #include "consistency.h"
+#include "table_options.h"
 #include "engine.h"
+#include "mutation.h"
 
 #include "widecol.h"
 
@@ -140,7 +142,8 @@ enum FdwScanPrivate
 	FSP_LIMIT,					/* Integer (-1 none) */
 	FSP_ATTRS,					/* List of Integer: attnums needed */
 	FSP_DESC,					/* String: description for EXPLAIN */
-	FSP_RELID					/* Oid as Integer */
+	FSP_RELID,					/* Oid as Integer */
+	FSP_DIRECT					/* present for a direct DELETE */
 };
 
 typedef struct WidecolScanState
@@ -204,6 +207,12 @@ static void widecolExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static bool widecolAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 									   BlockNumber *totalpages);
 static List *widecolImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+static bool widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+									int subplan_index);
+static void widecolBeginDirectModify(ForeignScanState *node, int eflags);
+static TupleTableSlot *widecolIterateDirectModify(ForeignScanState *node);
+static void widecolEndDirectModify(ForeignScanState *node);
+static void widecolExplainDirectModify(ForeignScanState *node, ExplainState *es);
 
 /* helpers */
 static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
@@ -529,6 +538,24 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 	return kq;
 }
 
+/* generate_implied_equalities_for_column callback: is em our column? */
+typedef struct EcColumnArg
+{
+	Index		relid;
+	AttrNumber	attnum;
+} EcColumnArg;
+
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	EcColumnArg *a = arg;
+	Expr	   *e = strip_relabel(em->em_expr);
+
+	return IsA(e, Var) && ((Var *) e)->varno == a->relid &&
+		((Var *) e)->varattno == a->attnum && ((Var *) e)->varlevelsup == 0;
+}
+
 static void
 widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -551,6 +578,32 @@ widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntabl
 
 		if (kq && kq->op == KOP_EQ && ri->t->cols[kq->col].kind == WIDECOL_COL_PARTITION)
 			ri->joinquals = lappend(ri->joinquals, kq);
+	}
+	/* equality joins on partition-key columns live in equivalence classes */
+	if (baserel->has_eclass_joins)
+	{
+		for (int i = 0; i < ri->t->npk; i++)
+		{
+			EcColumnArg arg;
+			List	   *clauses;
+			ListCell   *lc2;
+
+			arg.relid = baserel->relid;
+			arg.attnum = ri->t->cols[ri->t->pk[i]].attnum;
+			clauses = generate_implied_equalities_for_column(root, baserel, ec_member_is_column,
+															 &arg, baserel->lateral_referencers);
+			foreach(lc2, clauses)
+			{
+				RestrictInfo *rinfo = lfirst(lc2);
+				KeyQual    *kq;
+
+				if (!join_clause_is_movable_to(rinfo, baserel))
+					continue;
+				kq = classify_clause(root, baserel, ri->t, rinfo, true);
+				if (kq && kq->op == KOP_EQ && ri->t->cols[kq->col].kind == WIDECOL_COL_PARTITION)
+					ri->joinquals = lappend(ri->joinquals, kq);
+			}
+		}
 	}
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &ri->attrs_used);
 	foreach(lc, baserel->baserestrictinfo)
@@ -740,14 +793,22 @@ widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 {
 	WidecolRelInfo *ri = baserel->fdw_private;
 	ScanChoice	sc;
-	Cost		startup = 10,
+	Cost		startup = 1.0,	/* one request to the node */
 				total;
 	bool		reverse = false;
 	List	   *pathkeys;
 
+	/*
+	 * Costs: a request to the node is about one unit (a page fetch), each
+	 * row costs cpu_tuple_cost, and a full scan pays a request per page of
+	 * rows and a filter per row.
+	 */
 	choose_scan(ri, &sc, false);
-	total = startup + baserel->rows * (sc.partition ? 0.01 : 0.05) +
-		(sc.partition ? 1.0 : ri->table_rows * 0.02);
+	if (sc.partition)
+		total = startup + baserel->rows * cpu_tuple_cost;
+	else
+		total = startup + ri->table_rows * (cpu_tuple_cost + cpu_operator_cost) +
+			ri->table_rows / Max(1, widecol_fetch_size);
 	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
 													   startup, total, NIL, NULL, NULL,
 													   list_make1(makeInteger(0))));
@@ -770,7 +831,7 @@ widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 			ForeignPath *fp;
 
 			fp = create_foreignscan_path(root, baserel, NULL, rows, startup,
-										 startup + rows * 0.01 + 1.0, NIL,
+										 startup + rows * cpu_tuple_cost, NIL,
 										 jsc.required_outer, NULL,
 										 list_make1(makeInteger(3)));
 			fp->path.rows = Min(ppi->ppi_rows, rows);
@@ -811,9 +872,26 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	{
 		RestrictInfo *rinfo = lfirst(lc);
 
+		bool		pushed = false;
+		ListCell   *lc2;
+
 		if (rinfo->pseudoconstant)
 			continue;
-		if (list_member_ptr(sc.pushed, rinfo))
+		foreach(lc2, sc.pushed)
+			if (lfirst(lc2) == rinfo ||
+				equal(((RestrictInfo *) lfirst(lc2))->clause, rinfo->clause))
+				pushed = true;
+		/* the same join equality in its other form (from the equivalence class) */
+		if (!pushed && use_join && sc.partition)
+		{
+			KeyQual    *kq = classify_clause(root, baserel, t, rinfo, true);
+
+			if (kq && kq->op == KOP_EQ && t->cols[kq->col].kind == WIDECOL_COL_PARTITION &&
+				!bms_is_empty(sc.pkq[t->cols[kq->col].key_pos]->outer) &&
+				equal(kq->value, sc.pkq[t->cols[kq->col].key_pos]->value))
+				pushed = true;
+		}
+		if (pushed)
 			continue;
 		local = lappend(local, rinfo->clause);
 	}
@@ -877,6 +955,38 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
 }
 
+static const char *
+kop_name(KeyOp op)
+{
+	switch (op)
+	{
+		case KOP_EQ:
+			return "=";
+		case KOP_IN:
+			return "IN";
+		case KOP_LT:
+			return "<";
+		case KOP_LE:
+			return "<=";
+		case KOP_GT:
+			return ">";
+		case KOP_GE:
+			return ">=";
+	}
+	return "?";
+}
+
+/* "column op value", with values from other relations shown as (outer) */
+static void
+describe_qual(StringInfo s, PlannerInfo *root, WidecolTable *t, KeyQual *kq, List *ctx)
+{
+	appendStringInfo(s, "%s %s ", quote_identifier(t->cols[kq->col].name), kop_name(kq->op));
+	if (bms_is_empty(pull_varnos(root, (Node *) kq->value)))
+		appendStringInfoString(s, deparse_expression((Node *) kq->value, ctx, false, false));
+	else
+		appendStringInfoString(s, "(outer)");
+}
+
 static char *
 describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanChoice *sc,
 				bool reverse, int64 limit)
@@ -884,6 +994,7 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 	StringInfoData s;
 	List	   *ctx = deparse_context_for(get_rel_name(t->relid), t->relid);
 	int			i;
+	bool		first = true;
 
 	initStringInfo(&s);
 	if (!sc->partition)
@@ -892,20 +1003,34 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 	{
 		appendStringInfoString(&s, "partition key: ");
 		for (i = 0; i < t->npk; i++)
-			appendStringInfo(&s, "%s%s", i ? " AND " : "",
-							 deparse_expression((Node *) sc->pkq[i]->rinfo->clause, ctx, false, false));
+		{
+			if (i)
+				appendStringInfoString(&s, " AND ");
+			describe_qual(&s, root, t, sc->pkq[i], ctx);
+		}
 		if (sc->nck_eq > 0 || sc->lower || sc->upper)
 		{
 			appendStringInfoString(&s, "; clustering: ");
 			for (i = 0; i < sc->nck_eq; i++)
-				appendStringInfo(&s, "%s%s", i ? " AND " : "",
-								 deparse_expression((Node *) sc->ckq[i]->rinfo->clause, ctx, false, false));
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->ckq[i], ctx);
+				first = false;
+			}
 			if (sc->lower)
-				appendStringInfo(&s, "%s%s", sc->nck_eq ? " AND " : "",
-								 deparse_expression((Node *) sc->lower->rinfo->clause, ctx, false, false));
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->lower, ctx);
+				first = false;
+			}
 			if (sc->upper)
-				appendStringInfo(&s, "%s%s", (sc->nck_eq || sc->lower) ? " AND " : "",
-								 deparse_expression((Node *) sc->upper->rinfo->clause, ctx, false, false));
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->upper, ctx);
+			}
 		}
 	}
 	if (t->nck > 0 && sc->partition)
@@ -1660,13 +1785,166 @@ widecolExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 }
 
+/* ---------------------------------------------------------------- direct DELETE */
+
+/*
+ * A DELETE whose WHERE is entirely pushed down (the partition key, and
+ * optionally a clustering prefix and range) is done without reading: one
+ * tombstone per partition - a partition tombstone, a row tombstone for a
+ * full key, or a range tombstone for a prefix or range.
+ */
+static bool
+widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+						int subplan_index)
+{
+	Plan	   *subplan = outerPlan(plan);
+	ForeignScan *fscan;
+
+	if (plan->operation != CMD_DELETE || plan->returningLists != NIL)
+		return false;
+	if (subplan == NULL || !IsA(subplan, ForeignScan))
+		return false;
+	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid != resultRelation || fscan->scan.plan.qual != NIL ||
+		list_length(fscan->fdw_private) <= FSP_RELID)
+		return false;
+	if (intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
+		widecol_per_partition_limit > 0)
+		return false;
+	fscan->operation = CMD_DELETE;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(1));
+	return true;
+}
+
+static void
+widecolBeginDirectModify(ForeignScanState *node, int eflags)
+{
+	widecolBeginForeignScan(node, eflags);
+}
+
+static TupleTableSlot *
+widecolIterateDirectModify(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	EState	   *estate = node->ss.ps.state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	WidecolWriter *w;
+	ListCell   *lc;
+	int64		ts = widecol_statement_timestamp();
+	uint32		now = (uint32) time(NULL);
+	int64		count = 0;
+
+	if (ss->started)
+		return ExecClearTuple(slot);
+	ss->started = true;
+	build_partitions(ss, node->ss.ps.ps_ExprContext);
+	w = widecol_writer_begin(t);
+	foreach(lc, ss->partitions)
+	{
+		StringInfo	pk = lfirst(lc);
+		wc_mutation m;
+		const uint8_t *enc;
+		size_t		len;
+		wc_status	st;
+
+		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
+		if (t->nck == 0 || (ss->lower_key.len == 0 && ss->upper_key.len == 0))
+			wc_mutation_delete_partition(&m, ts, now);
+		else if (ss->nck_eq == t->nck)
+		{
+			wc_rowb_deletion(wc_mutation_row_begin(&m, false, ss->lower_key.data,
+												   ss->lower_key.len), ts, now);
+			wc_mutation_row_end(&m);
+		}
+		else
+		{
+			wc_range_tombstone rt;
+
+			memset(&rt, 0, sizeof(rt));
+			rt.ts = ts;
+			rt.ldt = now;
+			if (ss->lower_key.len == 0)
+				rt.bflags |= WC_BOUND_START_UNBOUNDED;
+			else if (!ss->has_lower || ss->lower_incl)
+				rt.bflags |= WC_BOUND_START_INCL;
+			if (ss->upper_key.len == 0)
+				rt.bflags |= WC_BOUND_END_UNBOUNDED;
+			else if (!ss->has_upper || ss->upper_incl)
+				rt.bflags |= WC_BOUND_END_INCL;
+			rt.start = (const uint8_t *) ss->lower_key.data;
+			rt.start_len = ss->lower_key.len;
+			rt.end = (const uint8_t *) ss->upper_key.data;
+			rt.end_len = ss->upper_key.len;
+			wc_mutation_delete_range(&m, &rt);
+		}
+		st = wc_mutation_encode(&m, &enc, &len);
+		if (st != WC_OK)
+		{
+			wc_mutation_free(&m);
+			widecol_report(st, "encoding a delete");
+		}
+		widecol_writer_add(w, enc, len);
+		wc_mutation_free(&m);
+		count++;
+	}
+	widecol_writer_end(w);
+	ss->requests++;
+	estate->es_processed += count;
+	return ExecClearTuple(slot);
+}
+
+static void
+widecolEndDirectModify(ForeignScanState *node)
+{
+}
+
+static void
+widecolExplainDirectModify(ForeignScanState *node, ExplainState *es)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	int			nck_eq = intVal(list_nth(fs->fdw_private, FSP_NCK_EQ));
+	List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
+	const char *kind;
+
+	if (t->nck == 0 || (nck_eq == 0 && !list_nth_int(bounds, 0) && !list_nth_int(bounds, 2)))
+		kind = "partition tombstone";
+	else if (nck_eq == t->nck)
+		kind = "row tombstone";
+	else
+		kind = "range tombstone";
+	ExplainPropertyText("Widecol Delete", ss->desc, es);
+	ExplainPropertyText("Tombstone", kind, es);
+	ExplainPropertyText("Reads Before Write", "none", es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+}
+
 /* ---------------------------------------------------------------- ANALYZE */
 
+/*
+ * relpages of a widecol table holds its number of partitions, so that
+ * reltuples / relpages estimates the rows of one partition.  The count
+ * comes from the node's SSTable statistics; data still in memtables is
+ * estimated at one partition per 100 entries.
+ */
 static bool
 widecolAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {
+	WidecolTable *t = widecol_get_table(RelationGetRelid(relation));
+	wc_table_stats ts;
+	wc_status	st;
+	double		parts;
+
+	widecol_ensure_engine_table(t);
+	st = wc_client_table_stats(widecol_connection(), t->table_id, &ts);
+	if (st != WC_OK)
+		widecol_report(st, "reading table statistics");
+	parts = (double) ts.partitions_estimate + (double) ts.memtable_entries / 100.0;
 	*func = acquire_sample_rows;
-	*totalpages = 1;
+	*totalpages = (BlockNumber) Max(1.0, Min(parts, (double) MaxBlockNumber));
 	return true;
 }
 
@@ -1778,12 +2056,6 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	ExecDropSingleTupleTableSlot(slot);
 	*totalrows = seen;
 	*totaldeadrows = 0;
-	/* relpages carries the partition count (rows / partitions = rows per partition) */
-	{
-		Relation	r = relation;
-
-		r->rd_rel->relpages = (BlockNumber) Max(1.0, partitions);
-	}
 	ereport(elevel,
 			(errmsg("\"%s\": read %.0f rows in %.0f partitions, sampled %d",
 					RelationGetRelationName(relation), seen, partitions, numrows)));
@@ -1843,7 +2115,15 @@ widecolImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			continue;
 		if (st != WC_OK)
 			widecol_report(st, "reading a table definition");
-		text = pstrdup(def.options);
+		{
+			wc_replication repl;
+			const char *schema;
+			size_t		schema_len;
+
+			if (wc_table_options_parse(def.options, &repl, &schema, &schema_len) != WC_OK)
+				continue;		/* not created through a widecol foreign table */
+			text = pnstrdup(schema, schema_len);
+		}
 		initStringInfo(&cols);
 		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		{
@@ -1963,6 +2243,11 @@ widecol_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = widecolExplainForeignScan;
 	routine->AnalyzeForeignTable = widecolAnalyzeForeignTable;
 	routine->ImportForeignSchema = widecolImportForeignSchema;
+	routine->PlanDirectModify = widecolPlanDirectModify;
+	routine->BeginDirectModify = widecolBeginDirectModify;
+	routine->IterateDirectModify = widecolIterateDirectModify;
+	routine->EndDirectModify = widecolEndDirectModify;
+	routine->ExplainDirectModify = widecolExplainDirectModify;
 	widecol_fdw_modify_routine(routine);
 	PG_RETURN_POINTER(routine);
 }
