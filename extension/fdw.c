@@ -1045,6 +1045,18 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 /* ---------------------------------------------------------------- execution */
 
 static void
+free_scan_page(void *arg)
+{
+	WidecolScanState *ss = arg;
+
+	if (ss->page)
+	{
+		wc_client_page_free(ss->page);
+		ss->page = NULL;
+	}
+}
+
+static void
 widecolBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
@@ -1130,6 +1142,15 @@ widecolBeginForeignScan(ForeignScanState *node, int eflags)
 
 	ss->batch_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
 										  "widecol scan", ALLOCSET_DEFAULT_SIZES);
+	/* the page is malloc'd by the client: free it even when the query fails */
+	{
+		MemoryContextCallback *cb = MemoryContextAlloc(node->ss.ps.state->es_query_cxt,
+													   sizeof(MemoryContextCallback));
+
+		cb->func = free_scan_page;
+		cb->arg = ss;
+		MemoryContextRegisterResetCallback(node->ss.ps.state->es_query_cxt, cb);
+	}
 	initStringInfo(&ss->lower_key);
 	initStringInfo(&ss->upper_key);
 	initStringInfo(&ss->static_pk);
@@ -1430,7 +1451,8 @@ fetch_page(WidecolScanState *ss)
 	ss->paging_state_len = 0;
 	if (ss->page->more)
 	{
-		ss->paging_state = palloc(ss->page->paging_state_len);
+		/* Iterate runs in per-tuple memory: keep the state in the scan's context */
+		ss->paging_state = MemoryContextAlloc(ss->batch_cxt, ss->page->paging_state_len);
 		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
 		ss->paging_state_len = ss->page->paging_state_len;
 	}
@@ -2005,7 +2027,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	initStringInfo(&ss.upper_key);
 	initStringInfo(&ss.static_pk);
 	initStringInfo(&lastpk);
-	ss.batch_cxt = cxt;
+	ss.batch_cxt = CurrentMemoryContext;	/* paging state; cxt is reset per row */
 	reservoir_init_selection_state(&rstate, targrows);
 	fetch_page(&ss);
 	for (;;)

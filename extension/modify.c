@@ -386,9 +386,10 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	if (any_static)
 	{
 		rb = wc_mutation_row_begin(&ms->m, true, NULL, 0);
-		for (int i = 0; i < t->ncols; i++)
+		for (int k = 0; k < t->ncells; k++)
 		{
-			WidecolColumn *c = &t->cols[ms->t->ncols > 0 ? i : 0];
+			int			i = t->cell_order[k];
+			WidecolColumn *c = &t->cols[i];
 			wc_cell		cell;
 
 			if (!ms->target[i] || c->kind != WIDECOL_COL_STATIC)
@@ -416,12 +417,10 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 					cell.ldt = ldt;
 				}
 			}
-			/* cells must be added in ascending id order: columns sorted below */
 			wc_rowb_cell(rb, &cell);
 		}
 		wc_mutation_row_end(&ms->m);
 	}
-	if (t->nck > 0 || liveness || true)
 	{
 		bool		any = liveness;
 
@@ -434,8 +433,9 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 			rb = wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len);
 			if (liveness)
 				wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
-			for (int i = 0; i < t->ncols; i++)
+			for (int k = 0; k < t->ncells; k++)
 			{
+				int			i = t->cell_order[k];
 				WidecolColumn *c = &t->cols[i];
 				wc_cell		cell;
 

@@ -405,6 +405,28 @@ widecol_build_table(Relation rel)
 	if (t->compaction != NULL)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
 
+	/* cells are written in ascending column id: keep that order at hand */
+	t->cell_order = palloc(sizeof(int) * Max(t->ncols, 1));
+	t->ncells = 0;
+	for (i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+		int			j;
+
+		if (c->dropped || (c->kind != WIDECOL_COL_REGULAR && c->kind != WIDECOL_COL_STATIC))
+			continue;
+		for (j = t->ncells; j > 0 && t->cols[t->cell_order[j - 1]].cell_id > c->cell_id; j--)
+			t->cell_order[j] = t->cell_order[j - 1];
+		if (j > 0 && t->cols[t->cell_order[j - 1]].cell_id == c->cell_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("columns \"%s\" and \"%s\" have the same column_id %u",
+							t->cols[t->cell_order[j - 1]].name, c->name, c->cell_id),
+					 errhint("Give each column its own column_id, or drop the column_id options.")));
+		t->cell_order[j] = i;
+		t->ncells++;
+	}
+
 	if (!explicit_id)
 	{
 		char	   *full = psprintf("%s.%s", t->keyspace, t->table_name);

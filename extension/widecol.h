@@ -130,6 +130,8 @@ typedef struct WidecolTable
 	int			nck;
 	int		   *ck;				/* column indexes of the clustering key */
 	bool		has_static;
+	int		   *cell_order;		/* cell-backed column indexes by ascending cell_id */
+	int			ncells;
 	int32		default_ttl;
 	int32		gc_grace_seconds;
 	char	   *compaction;		/* CQL map text, or NULL */
