@@ -106,6 +106,9 @@ include $(PGXS)
 
 # the extension links the static engine (and the cluster runtime once it exists)
 $(shlib): $(ENGINE_LIB) $(if $(CLUSTER_SRCS),$(CLUSTER_LIB))
+
+# extension objects inline engine/cluster code from their headers
+$(OBJS): $(wildcard engine/*.h cluster/*.h extension/*.h)
 else
 # No PostgreSQL 15 server headers yet (a fresh machine): 'make test' and
 # 'make demo' install them; building anything else needs them first.

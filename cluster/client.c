@@ -30,6 +30,8 @@ struct wc_client {
     wc_client_wait_fn hook;
     void *hook_arg;
     wc_buf out;
+    bool pending;        /* an APPLY was sent whose answer is not read yet */
+    uint32_t pending_id;
     uint8_t *in; /* response buffer; handed to a page by wc_client_read */
     size_t in_cap;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -234,11 +236,33 @@ static wc_status wc__response(wc_client *c, uint32_t id, int64_t deadline, const
     return WC_OK;
 }
 
+/* Collect the answer of an APPLY sent by wc_client_apply_send, if any. */
+static wc_status wc__settle(wc_client *c)
+{
+    const uint8_t *body;
+    size_t blen;
+    wc_status st;
+
+    if (!c->pending)
+        return WC_OK;
+    c->pending = false;
+    if ((st = wc__response(c, c->pending_id, wc__deadline(c), &body, &blen)) != WC_OK)
+        return st;
+    if (blen != 0)
+        return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in an APPLY response"));
+    return WC_OK;
+}
+
 /* Send the request in c->out (built from frame offset 0) and await its response. */
 static wc_status wc__call(wc_client *c, uint32_t id, const uint8_t **body, size_t *blen)
 {
-    int64_t deadline = wc__deadline(c);
-    wc_status st = wc_proto_end_frame(&c->out, 0);
+    int64_t deadline;
+    wc_status st;
+
+    if (c->pending && (st = wc__settle(c)) != WC_OK)
+        return st;
+    deadline = wc__deadline(c);
+    st = wc_proto_end_frame(&c->out, 0);
 
     if (st != WC_OK)
         return st; /* nothing sent: the client is still usable */
@@ -497,18 +521,19 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
     return st == WC_CORRUPTION ? wc__broken(c, st) : st;
 }
 
-wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+/* Send an APPLY frame; *idp gets its request id. */
+static wc_status wc__apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
+                                uint32_t *idp)
 {
     uint8_t prefix[WC_PROTO_APPLY_PREFIX];
     struct iovec iov[2];
-    const uint8_t *body;
-    size_t blen;
-    int64_t deadline;
     uint32_t id;
     wc_status st;
 
     if (c->broken)
         return wc__broken_status(c);
+    if (c->pending && (st = wc__settle(c)) != WC_OK)
+        return st;
     if (!wc_consistency_valid((int)cl))
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     id = c->next_id + 1 ? c->next_id + 1 : 1;
@@ -519,10 +544,41 @@ wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_con
     iov[0].iov_len = sizeof(prefix);
     iov[1].iov_base = (void *)batch;
     iov[1].iov_len = len;
-    deadline = wc__deadline(c);
-    if ((st = wc__send(c, iov, len ? 2 : 1, deadline)) != WC_OK)
+    if ((st = wc__send(c, iov, len ? 2 : 1, wc__deadline(c))) != WC_OK)
         return wc__broken(c, st);
-    if ((st = wc__response(c, id, deadline, &body, &blen)) != WC_OK)
+    *idp = id;
+    return WC_OK;
+}
+
+wc_status wc_client_apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+{
+    uint32_t id;
+    wc_status st = wc__apply_send(c, batch, len, cl, &id);
+
+    if (st != WC_OK)
+        return st;
+    c->pending = true;
+    c->pending_id = id;
+    return WC_OK;
+}
+
+wc_status wc_client_apply_wait(wc_client *c)
+{
+    if (c->broken && !c->pending)
+        return WC_OK;
+    return wc__settle(c);
+}
+
+wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id;
+    wc_status st;
+
+    if ((st = wc__apply_send(c, batch, len, cl, &id)) != WC_OK)
+        return st;
+    if ((st = wc__response(c, id, wc__deadline(c), &body, &blen)) != WC_OK)
         return st;
     if (blen != 0)
         return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in an APPLY response"));

@@ -102,6 +102,17 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n);
  * WC_UNAVAILABLE if cl cannot be met; the engine's statuses.
  */
 wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl);
+/*
+ * Pipelined APPLY: send the batch and return without waiting for the node,
+ * so the caller can prepare the next batch meanwhile.  At most one APPLY is
+ * outstanding: the next request of any kind (or wc_client_apply_wait) first
+ * collects its answer and returns its failure, if it failed.  The batch
+ * memory may be reused as soon as this returns.  Same statuses as
+ * wc_client_apply.
+ */
+wc_status wc_client_apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl);
+/* Collect the answer of an outstanding wc_client_apply_send (WC_OK if none). */
+wc_status wc_client_apply_wait(wc_client *c);
 
 /*
  * Read one page.  Every field of req travels (pk, bounds, reverse,

@@ -38,15 +38,61 @@ static inline void wc_buf_reset(wc_buf *b)
     b->failed = 0;
 }
 /* Ensure room for n more bytes.  Returns false (and sets failed) on OOM. */
-bool wc_buf_reserve(wc_buf *b, size_t n);
-void wc_buf_append(wc_buf *b, const void *p, size_t n);
-void wc_buf_put_u8(wc_buf *b, uint8_t v);
+bool wc__buf_grow(wc_buf *b, size_t n); /* slow path of wc_buf_reserve */
+static inline bool wc_buf_reserve(wc_buf *b, size_t n)
+{
+    if (!b->failed && b->cap - b->len >= n)
+        return true;
+    return wc__buf_grow(b, n);
+}
+static inline void wc_buf_append(wc_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || !wc_buf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+static inline void wc_buf_put_u8(wc_buf *b, uint8_t v)
+{
+    if (!wc_buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = v;
+}
 void wc_buf_put_u16be(wc_buf *b, uint16_t v);
-void wc_buf_put_u32(wc_buf *b, uint32_t v);
-void wc_buf_put_u64(wc_buf *b, uint64_t v);
-void wc_buf_put_varint(wc_buf *b, uint64_t v);
+static inline void wc_buf_put_u32(wc_buf *b, uint32_t v)
+{
+    if (!wc_buf_reserve(b, 4))
+        return;
+    b->data[b->len] = (uint8_t)v;
+    b->data[b->len + 1] = (uint8_t)(v >> 8);
+    b->data[b->len + 2] = (uint8_t)(v >> 16);
+    b->data[b->len + 3] = (uint8_t)(v >> 24);
+    b->len += 4;
+}
+static inline void wc_buf_put_u64(wc_buf *b, uint64_t v)
+{
+    if (!wc_buf_reserve(b, 8))
+        return;
+    for (int i = 0; i < 8; i++)
+        b->data[b->len + i] = (uint8_t)(v >> (8 * i));
+    b->len += 8;
+}
+static inline void wc_buf_put_varint(wc_buf *b, uint64_t v)
+{
+    if (!wc_buf_reserve(b, 10))
+        return;
+    while (v >= 0x80) {
+        b->data[b->len++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b->data[b->len++] = (uint8_t)v;
+}
 /* varint length followed by the bytes */
-void wc_buf_put_bytes(wc_buf *b, const void *p, size_t n);
+static inline void wc_buf_put_bytes(wc_buf *b, const void *p, size_t n)
+{
+    wc_buf_put_varint(b, n);
+    wc_buf_append(b, p, n);
+}
 /* WC_NO_MEMORY if any append failed, else WC_OK. */
 static inline wc_status wc_buf_status(const wc_buf *b)
 {

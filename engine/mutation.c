@@ -19,6 +19,20 @@ void wc_mutation_init(wc_mutation *m, uint32_t table_id, const void *pk, size_t 
     m->count_pos = m->buf.len;
 }
 
+void wc_mutation_reset(wc_mutation *m, uint32_t table_id, const void *pk, size_t pk_len)
+{
+    m->table_id = table_id;
+    wc_buf_reset(&m->buf);
+    wc_buf_reset(&m->entries);
+    wc_buf_reset(&m->scratch);
+    wc_buf_reset(&m->ck);
+    m->nentries = 0;
+    m->bad = pk_len > WC_MAX_PK_LEN;
+    wc_buf_put_u32(&m->buf, table_id);
+    wc_buf_put_bytes(&m->buf, pk, m->bad ? 0 : pk_len);
+    m->count_pos = m->buf.len;
+}
+
 void wc_mutation_free(wc_mutation *m)
 {
     wc_buf_free(&m->buf);
@@ -86,6 +100,24 @@ wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len)
         return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
     *out = m->buf.data;
     *len = m->buf.len;
+    return WC_OK;
+}
+
+wc_status wc_mutation_parts(const wc_mutation *m, const uint8_t **head, size_t *head_len,
+                            uint32_t *nentries, const uint8_t **entries, size_t *entries_len)
+{
+    if (m->bad)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "mutation has a partition key over %d bytes, a clustering key over %u "
+                        "bytes or a malformed entry",
+                        WC_MAX_PK_LEN, WC_MAX_CK_LEN);
+    if (m->buf.failed || m->entries.failed || m->scratch.failed || m->ck.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
+    *head = m->buf.data;
+    *head_len = m->count_pos;
+    *nentries = m->nentries;
+    *entries = m->entries.data;
+    *entries_len = m->entries.len;
     return WC_OK;
 }
 

@@ -61,6 +61,8 @@ typedef struct wc_mutation_entry {
 /* REQUIRES: pk_len <= WC_MAX_PK_LEN (else wc_mutation_encode fails). */
 void wc_mutation_init(wc_mutation *m, uint32_t table_id, const void *pk, size_t pk_len);
 void wc_mutation_free(wc_mutation *m);
+/* Start a new mutation in m, keeping its buffers (m was initialized before). */
+void wc_mutation_reset(wc_mutation *m, uint32_t table_id, const void *pk, size_t pk_len);
 
 /* Delete the whole partition: ts shadows everything at or before it. */
 void wc_mutation_delete_partition(wc_mutation *m, int64_t ts, uint32_t ldt);
@@ -78,6 +80,14 @@ void wc_mutation_row_end(wc_mutation *m);
 
 /* Encoded form, valid until the mutation changes.  WC_NO_MEMORY / WC_INVALID_ARGUMENT. */
 wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len);
+
+/*
+ * The encoded form in pieces, without assembling it: head (table id and
+ * partition key), then varint nentries, then entries.  Lets a caller write
+ * the mutation straight into a larger buffer.  Same statuses as encode.
+ */
+wc_status wc_mutation_parts(const wc_mutation *m, const uint8_t **head, size_t *head_len,
+                            uint32_t *nentries, const uint8_t **entries, size_t *entries_len);
 
 /* API: decoding (validates every length; WC_CORRUPTION on malformed input) */
 wc_status wc_mutation_parse(const uint8_t *p, size_t len, wc_mutation_view *v);

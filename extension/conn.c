@@ -62,12 +62,17 @@ static const struct config_enum_entry consistency_options[] = {
 };
 
 static struct wc_client *connection = NULL;
+static bool write_pending = false;	/* a statement sent a batch it did not wait for */
 static int64 last_write_ts = 0;
 static TimestampTz last_stmt_start = 0;
 static int64 stmt_write_ts = 0;
 
 static bool check_write_timestamp(char **newval, void **extra, GucSource source);
 static bool wait_hook(void *arg);
+static void settle_on_abort(void);
+static void xact_callback(XactEvent event, void *arg);
+static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg);
 
 /* Called while a request waits for the node: give up on cancel or shutdown. */
 static bool
@@ -79,6 +84,9 @@ wait_hook(void *arg)
 void
 widecol_define_query_gucs(void)
 {
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+
 	DefineCustomEnumVariable("widecol.consistency",
 							 "Consistency level of widecol reads and writes (CQL CONSISTENCY).",
 							 "ONE, TWO, THREE, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, EACH_QUORUM; "
@@ -173,6 +181,51 @@ widecol_statement_timestamp(void)
 /*
  * The backend's connection to its node, opened on first use.
  */
+/* A writer sent a batch without waiting (true), or collected every answer (false). */
+void
+widecol_write_pending(bool pending)
+{
+	write_pending = pending;
+}
+
+/*
+ * A statement that failed after sending a batch left its answer unread:
+ * collect it on abort, so the next statement starts clean.  The batch was
+ * sent, so it may have been applied; a failure is only worth a warning.
+ */
+static void
+settle_on_abort(void)
+{
+	wc_status	st;
+
+	if (!write_pending || connection == NULL)
+		return;
+	write_pending = false;
+	st = wc_client_apply_wait(connection);
+	if (st != WC_OK)
+		ereport(WARNING,
+				(errmsg("widecol: a write sent by the failed statement also failed: %s",
+						wc_status_name(st)),
+				 errdetail("%s", wc_last_error())));
+	if (wc_client_broken(connection))
+		widecol_connection_lost();
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		settle_on_abort();
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+				 void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		settle_on_abort();
+}
+
 struct wc_client *
 widecol_connection(void)
 {

@@ -110,19 +110,26 @@ dec_be(const uint8 *p, int nbytes, bool desc)
 static void
 enc_escaped(StringInfo buf, const char *data, int len)
 {
-	enlargeStringInfo(buf, len + 2);
+	const char *zero = len > 0 ? memchr(data, '\0', len) : NULL;
+	static const char term[2] = {0, 0};
+
+	if (zero == NULL)
+	{
+		/* text never holds a NUL: one copy */
+		enlargeStringInfo(buf, len + 2);
+		memcpy(buf->data + buf->len, data, len);
+		buf->len += len;
+		appendBinaryStringInfo(buf, term, 2);
+		return;
+	}
+	enlargeStringInfo(buf, len * 2 + 2);
 	for (int i = 0; i < len; i++)
 	{
+		buf->data[buf->len++] = data[i];
 		if (data[i] == '\0')
-		{
-			appendStringInfoChar(buf, '\0');
-			appendStringInfoChar(buf, (char) 0xff);
-		}
-		else
-			appendStringInfoChar(buf, data[i]);
+			buf->data[buf->len++] = (char) 0xff;
 	}
-	appendStringInfoChar(buf, '\0');
-	appendStringInfoChar(buf, '\0');
+	appendBinaryStringInfo(buf, term, 2);
 }
 
 static uint64

@@ -56,13 +56,35 @@
 
 #define WIDECOL_BATCH_BYTES (1024 * 1024)
 
+/*
+ * The batch is built in place: body starts with WRITER_GAP bytes where the
+ * batch header (magic, varint count) is written, right-aligned, when it is
+ * sent; then the mutations, each as varint length + bytes.
+ */
+#define WRITER_GAP 16
+
 struct WidecolWriter
 {
 	WidecolTable *t;
-	StringInfoData body;		/* encoded mutations, each as varint length + bytes */
+	StringInfoData body;
 	uint32		count;
 	int64		sent;			/* mutations sent */
 };
+
+static inline void
+put_varint(StringInfo s, uint64 v)
+{
+	char		tmp[10];
+	int			n = 0;
+
+	while (v >= 0x80)
+	{
+		tmp[n++] = (char) (v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (char) v;
+	appendBinaryStringInfo(s, tmp, n);
+}
 
 typedef struct WidecolModifyState
 {
@@ -73,7 +95,8 @@ typedef struct WidecolModifyState
 	AttrNumber *junk;			/* per column index: junk attno of key columns */
 	WidecolWriter *w;
 	StringInfoData pk,
-				ck;
+				ck,
+				val;			/* one encoded value */
 	wc_mutation m;
 	bool		m_init;
 } WidecolModifyState;
@@ -97,7 +120,7 @@ static void widecolEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 static int	widecolIsForeignRelUpdatable(Relation rel);
 
 /* helpers */
-static WidecolModifyState *make_state(Relation rel, CmdType op);
+static WidecolModifyState *make_state(Relation rel, CmdType op, EState *estate);
 static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
 static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness);
 
@@ -110,18 +133,9 @@ widecol_writer_begin(WidecolTable *t)
 
 	w->t = t;
 	initStringInfo(&w->body);
+	enlargeStringInfo(&w->body, WIDECOL_BATCH_BYTES + 64 * 1024);
+	w->body.len = WRITER_GAP;
 	return w;
-}
-
-static void
-put_varint(StringInfo s, uint64 v)
-{
-	while (v >= 0x80)
-	{
-		appendStringInfoChar(s, (char) (v | 0x80));
-		v >>= 7;
-	}
-	appendStringInfoChar(s, (char) v);
 }
 
 void
@@ -134,42 +148,88 @@ widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len)
 		widecol_writer_flush(w);
 }
 
+/* Add a mutation without assembling it first. */
+static void
+writer_add_mutation(WidecolWriter *w, wc_mutation *m)
+{
+	const uint8_t *head,
+			   *entries;
+	size_t		head_len,
+				entries_len;
+	uint32_t	n;
+	char		nb[10];
+	int			nlen = 0;
+	uint32_t	v;
+	wc_status	st = wc_mutation_parts(m, &head, &head_len, &n, &entries, &entries_len);
+
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
+	v = n;
+	while (v >= 0x80)
+	{
+		nb[nlen++] = (char) (v | 0x80);
+		v >>= 7;
+	}
+	nb[nlen++] = (char) v;
+	put_varint(&w->body, head_len + nlen + entries_len);
+	appendBinaryStringInfo(&w->body, (const char *) head, head_len);
+	appendBinaryStringInfo(&w->body, nb, nlen);
+	appendBinaryStringInfo(&w->body, (const char *) entries, entries_len);
+	w->count++;
+	if (w->body.len >= WIDECOL_BATCH_BYTES)
+		widecol_writer_flush(w);
+}
+
 void
 widecol_writer_flush(WidecolWriter *w)
 {
 	StringInfoData rec;
 	wc_status	st;
 
+	uint8		hdr[WRITER_GAP];
+	int			hlen = 0;
+	uint32		m = WC_BATCH_MAGIC;
+	uint32		v = w->count;
+	char	   *start;
+
 	if (w->count == 0)
 		return;
-	initStringInfo(&rec);
-	enlargeStringInfo(&rec, w->body.len + 16);
+	hdr[hlen++] = m & 0xff;
+	hdr[hlen++] = (m >> 8) & 0xff;
+	hdr[hlen++] = (m >> 16) & 0xff;
+	hdr[hlen++] = (m >> 24) & 0xff;
+	while (v >= 0x80)
 	{
-		uint8		magic[4];
-		uint32		m = WC_BATCH_MAGIC;
-
-		magic[0] = m & 0xff;
-		magic[1] = (m >> 8) & 0xff;
-		magic[2] = (m >> 16) & 0xff;
-		magic[3] = (m >> 24) & 0xff;
-		appendBinaryStringInfo(&rec, (const char *) magic, 4);
+		hdr[hlen++] = (uint8) (v | 0x80);
+		v >>= 7;
 	}
-	put_varint(&rec, w->count);
-	appendBinaryStringInfo(&rec, w->body.data, w->body.len);
-	st = wc_client_apply(widecol_connection(), (const uint8 *) rec.data, rec.len,
-						 (wc_consistency) widecol_consistency);
-	pfree(rec.data);
+	hdr[hlen++] = (uint8) v;
+	start = w->body.data + WRITER_GAP - hlen;
+	memcpy(start, hdr, hlen);
+	/* pipelined: the node applies this batch while the next one is encoded */
+	st = wc_client_apply_send(widecol_connection(), (const uint8 *) start,
+							  w->body.len - (WRITER_GAP - hlen),
+							  (wc_consistency) widecol_consistency);
+	(void) rec;
 	if (st != WC_OK)
 		widecol_report(st, "write");
+	widecol_write_pending(true);
 	w->sent += w->count;
 	w->count = 0;
-	resetStringInfo(&w->body);
+	w->body.len = WRITER_GAP;
 }
 
+/* Send what is left and wait until the node acknowledged every batch. */
 void
 widecol_writer_end(WidecolWriter *w)
 {
+	wc_status	st;
+
 	widecol_writer_flush(w);
+	widecol_write_pending(false);
+	st = wc_client_apply_wait(widecol_connection());
+	if (st != WC_OK)
+		widecol_report(st, "write");
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -249,10 +309,28 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 
 /* ---------------------------------------------------------------- execution */
 
+/* Free the mutation's malloc'd buffers when the query's memory goes away. */
+static void
+free_modify_state(void *arg)
+{
+	WidecolModifyState *ms = arg;
+
+	if (ms->m_init)
+	{
+		wc_mutation_free(&ms->m);
+		ms->m_init = false;
+	}
+}
+
 static WidecolModifyState *
-make_state(Relation rel, CmdType op)
+make_state(Relation rel, CmdType op, EState *estate)
 {
 	WidecolModifyState *ms = palloc0(sizeof(WidecolModifyState));
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	cb->func = free_modify_state;
+	cb->arg = ms;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
 
 	ms->t = widecol_get_table(RelationGetRelid(rel));
 	ms->op = op;
@@ -260,6 +338,7 @@ make_state(Relation rel, CmdType op)
 	ms->junk = palloc0(sizeof(AttrNumber) * Max(ms->t->ncols, 1));
 	initStringInfo(&ms->pk);
 	initStringInfo(&ms->ck);
+	initStringInfo(&ms->val);
 	widecol_ensure_engine_table(ms->t);
 	ms->w = widecol_writer_begin(ms->t);
 	return ms;
@@ -275,7 +354,7 @@ widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List 
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
-	ms = make_state(rinfo->ri_RelationDesc, op);
+	ms = make_state(rinfo->ri_RelationDesc, op, mtstate->ps.state);
 	foreach(lc, (List *) lsecond(fdw_private))
 		ms->target[lfirst_int(lc) - 1] = true;
 	if (op == CMD_UPDATE || op == CMD_DELETE)
@@ -298,7 +377,7 @@ widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List 
 static void
 widecolBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	WidecolModifyState *ms = make_state(rinfo->ri_RelationDesc, CMD_INSERT);
+	WidecolModifyState *ms = make_state(rinfo->ri_RelationDesc, CMD_INSERT, mtstate->ps.state);
 	WidecolTable *t = ms->t;
 
 	/* COPY and tuple routing: every column, NULLs skipped */
@@ -347,15 +426,20 @@ encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
 static void
 send_mutation(WidecolModifyState *ms)
 {
-	const uint8_t *enc;
-	size_t		len;
-	wc_status	st = wc_mutation_encode(&ms->m, &enc, &len);
+	writer_add_mutation(ms->w, &ms->m);
+}
 
-	if (st != WC_OK)
-		widecol_report(st, "encoding a write");
-	widecol_writer_add(ms->w, enc, len);
-	wc_mutation_free(&ms->m);
-	ms->m_init = false;
+/* Start the statement's next mutation, reusing the buffers of the last one. */
+static void
+begin_mutation(WidecolModifyState *ms)
+{
+	if (ms->m_init)
+		wc_mutation_reset(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
+	else
+	{
+		wc_mutation_init(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
+		ms->m_init = true;
+	}
 }
 
 /*
@@ -372,11 +456,9 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
 	bool		any_static = false;
 	wc_rowb    *rb;
-	StringInfoData val;
+	StringInfo	val = &ms->val;
 
-	initStringInfo(&val);
-	wc_mutation_init(&ms->m, t->table_id, ms->pk.data, ms->pk.len);
-	ms->m_init = true;
+	begin_mutation(ms);
 
 	/* static cells go to the partition's static row */
 	for (int i = 0; i < t->ncols; i++)
@@ -406,10 +488,10 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 			}
 			else
 			{
-				resetStringInfo(&val);
-				widecol_encode_value(&val, slot->tts_values[i], c->typlen, c->typbyval);
-				cell.value = (const uint8_t *) val.data;
-				cell.len = val.len;
+				resetStringInfo(val);
+				widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
+				cell.value = (const uint8_t *) val->data;
+				cell.len = val->len;
 				if (ttl > 0)
 				{
 					cell.flags = WC_CELLF_EXPIRING;
@@ -453,10 +535,10 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 				}
 				else
 				{
-					resetStringInfo(&val);
-					widecol_encode_value(&val, slot->tts_values[i], c->typlen, c->typbyval);
-					cell.value = (const uint8_t *) val.data;
-					cell.len = val.len;
+					resetStringInfo(val);
+					widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
+					cell.value = (const uint8_t *) val->data;
+					cell.len = val->len;
 					if (ttl > 0)
 					{
 						cell.flags = WC_CELLF_EXPIRING;
@@ -469,7 +551,6 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 			wc_mutation_row_end(&ms->m);
 		}
 	}
-	pfree(val.data);
 	send_mutation(ms);
 }
 
@@ -533,8 +614,7 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 	uint32		now = (uint32) time(NULL);
 
 	keys_from_plan(ms, planSlot);
-	wc_mutation_init(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
-	ms->m_init = true;
+	begin_mutation(ms);
 	if (ms->t->nck == 0)
 		wc_mutation_delete_partition(&ms->m, ts, now);
 	else
@@ -554,6 +634,11 @@ widecolEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	if (ms == NULL)
 		return;
 	widecol_writer_end(ms->w);
+	if (ms->m_init)
+	{
+		wc_mutation_free(&ms->m);
+		ms->m_init = false;
+	}
 }
 
 static void

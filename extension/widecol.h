@@ -162,6 +162,7 @@ extern void widecol_define_query_gucs(void);
 extern int64 widecol_statement_timestamp(void);
 extern const char *widecol_consistency_name(int level);
 extern int	widecol_request_timeout(void);
+extern void widecol_write_pending(bool pending);
 
 /* in fdw.c */
 struct FdwRoutine;

@@ -409,6 +409,37 @@ static void test_big_batch(void **state)
     wc_client_close(c);
 }
 
+/* Pipelined applies: each send returns at once; failures surface at the next call. */
+static void test_pipelined_apply(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_buf a, b, bad;
+
+    create_t(c, T1, "ks.t1");
+    make_batch(&a, T1, "pa", 3, 0, 1000, 5, false);
+    make_batch(&b, T1, "pb", 3, 0, 1000, 5, false);
+    assert_int_equal(wc_client_apply_send(c, a.data, a.len, WC_CL_ONE), WC_OK);
+    /* the buffer may be reused as soon as send returns */
+    memset(a.data, 0, a.len);
+    assert_int_equal(wc_client_apply_send(c, b.data, b.len, WC_CL_ONE), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_OK); /* nothing outstanding */
+    assert_int_equal(read_all(c, T1, NULL, false, 500, NULL), 6000);
+    /* a failed pipelined apply is reported by the next call, and the client stays usable */
+    make_batch(&bad, 999, "x", 1, 0, 10, 5, false);
+    assert_int_equal(wc_client_apply_send(c, bad.data, bad.len, WC_CL_ONE), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_NOT_FOUND);
+    assert_int_equal(wc_client_ping(c), WC_OK);
+    assert_int_equal(wc_client_apply_send(c, bad.data, bad.len, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "pa0", false, 500, NULL), -1); /* the read reports it */
+    assert_int_equal(read_all(c, T1, "pa0", false, 500, NULL), 1000);
+    wc_buf_free(&a);
+    wc_buf_free(&b);
+    wc_buf_free(&bad);
+    wc_client_close(c);
+}
+
 typedef struct worker {
     fx *f;
     int idx;
@@ -1037,6 +1068,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tables_and_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),
