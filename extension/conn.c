@@ -46,6 +46,8 @@ char	   *widecol_write_timestamp = NULL;
 bool		widecol_allow_filtering = false;
 int			widecol_per_partition_limit = 0;
 int			widecol_fetch_size = 1000;
+int			widecol_tombstone_warn_threshold = 1000;
+int			widecol_tombstone_failure_threshold = 100000;
 static int	widecol_request_timeout_ms = 10000;
 
 static const struct config_enum_entry consistency_options[] = {
@@ -114,6 +116,16 @@ widecol_define_query_gucs(void)
 	DefineCustomIntVariable("widecol.fetch_size",
 							"Rows a scan fetches from the node per round trip.",
 							NULL, &widecol_fetch_size, 1000, 1, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.tombstone_warn_threshold",
+							"A read that scans more tombstones than this gives a NOTICE naming the table.",
+							"0 disables the notice.",
+							&widecol_tombstone_warn_threshold, 1000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.tombstone_failure_threshold",
+							"A read that scans more tombstones than this fails.",
+							"0 disables the limit.",
+							&widecol_tombstone_failure_threshold, 100000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("widecol.request_timeout",
 							"How long a backend waits for the widecol node to answer.",

@@ -191,6 +191,7 @@ typedef struct WidecolScanState
 	/* EXPLAIN ANALYZE counters */
 	wc_read_stats stats;
 	int64		requests;
+	bool		tombstone_warned;
 } WidecolScanState;
 
 /* callbacks */
@@ -223,6 +224,7 @@ static List *ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTab
 static char *describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 							 ScanChoice *sc, bool reverse, int64 limit);
 static void fetch_page(WidecolScanState *ss);
+static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
 static void build_partitions(WidecolScanState *ss, ExprContext *econtext);
 static void encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
@@ -1445,6 +1447,7 @@ fetch_page(WidecolScanState *ss)
 	ss->stats.rows_scanned += ss->page->stats.rows_scanned;
 	ss->stats.tombstones_scanned += ss->page->stats.tombstones_scanned;
 	ss->row = 0;
+	check_tombstones(ss);
 	if (ss->paging_state)
 		pfree(ss->paging_state);
 	ss->paging_state = NULL;
@@ -1455,6 +1458,35 @@ fetch_page(WidecolScanState *ss)
 		ss->paging_state = MemoryContextAlloc(ss->batch_cxt, ss->page->paging_state_len);
 		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
 		ss->paging_state_len = ss->page->paging_state_len;
+	}
+}
+
+/*
+ * Tombstone guardrails, as Cassandra's: a NOTICE once a scan has met more
+ * tombstones than widecol.tombstone_warn_threshold, an ERROR past
+ * widecol.tombstone_failure_threshold.
+ */
+static void
+check_tombstones(WidecolScanState *ss)
+{
+	uint64		n = ss->stats.tombstones_scanned;
+
+	if (widecol_tombstone_failure_threshold > 0 && n > (uint64) widecol_tombstone_failure_threshold)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("read of widecol table \"%s\" scanned " UINT64_FORMAT " tombstones, more than widecol.tombstone_failure_threshold (%d)",
+						get_rel_name(ss->t->relid), n, widecol_tombstone_failure_threshold),
+				 errhint("Deleted data piles up where rows are deleted and rewritten in place: "
+						 "model the data so reads skip deleted ranges, lower gc_grace_seconds and compact, "
+						 "or raise the threshold for this query.")));
+	if (widecol_tombstone_warn_threshold > 0 && !ss->tombstone_warned &&
+		n > (uint64) widecol_tombstone_warn_threshold)
+	{
+		ss->tombstone_warned = true;
+		ereport(NOTICE,
+				(errmsg("read of widecol table \"%s\" scanned " UINT64_FORMAT " tombstones (widecol.tombstone_warn_threshold is %d)",
+						get_rel_name(ss->t->relid), n, widecol_tombstone_warn_threshold),
+				 errhint("Many tombstones slow reads down; see docs/user-guide.md on deletes and compaction.")));
 	}
 }
 

@@ -158,6 +158,8 @@ extern char *widecol_write_timestamp;
 extern bool widecol_allow_filtering;
 extern int	widecol_per_partition_limit;
 extern int	widecol_fetch_size;
+extern int	widecol_tombstone_warn_threshold;
+extern int	widecol_tombstone_failure_threshold;
 extern void widecol_define_query_gucs(void);
 extern int64 widecol_statement_timestamp(void);
 extern const char *widecol_consistency_name(int level);
