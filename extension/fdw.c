@@ -227,7 +227,7 @@ static void fetch_page(WidecolScanState *ss);
 static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
 static void build_partitions(WidecolScanState *ss, ExprContext *econtext);
-static void encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
+static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
 static void fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row *r,
 					 bool static_only);
 static int	acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
@@ -409,8 +409,8 @@ value_type_ok(Oid coltype, Oid valtype)
 	if ((coltype == INT8OID || coltype == INT4OID || coltype == INT2OID) &&
 		(valtype == INT8OID || valtype == INT4OID || valtype == INT2OID))
 		return true;
-	if ((coltype == FLOAT8OID || coltype == FLOAT4OID) &&
-		(valtype == FLOAT8OID || valtype == FLOAT4OID))
+	/* float4 widens exactly to float8; the other way would round */
+	if (coltype == FLOAT8OID && valtype == FLOAT4OID)
 		return true;
 	if ((coltype == TEXTOID || coltype == VARCHAROID) &&
 		(valtype == TEXTOID || valtype == VARCHAROID || valtype == UNKNOWNOID))
@@ -1161,11 +1161,13 @@ widecolBeginForeignScan(ForeignScanState *node, int eflags)
 }
 
 /*
- * Encode a value of type vtype as key column c (integer and float widths
- * converted; a value out of the column's range can match nothing, which
- * the caller handles by returning false from encode).
+ * Encode a value of type vtype as key column c (integer widths converted,
+ * float4 widened to float8).  Returns 0 when encoded, or +1 / -1 without
+ * encoding when the value lies above / below every value of the column's
+ * type: callers treat that as SQL does (= matches nothing; a bound beyond
+ * the range is empty or no bound at all).
  */
-static void
+static int
 encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 {
 	if (vtype != c->typid)
@@ -1184,36 +1186,23 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 				iv = DatumGetInt64(v);
 				break;
 			case FLOAT4OID:
-				if (c->typid == FLOAT8OID)
-					v = Float8GetDatum((float8) DatumGetFloat4(v));
-				else
-					v = Float4GetDatum((float4) DatumGetFloat8(v));
+				v = Float8GetDatum((float8) DatumGetFloat4(v));
 				widecol_encode_key(buf, c->typid, v, desc);
-				return;
-			case FLOAT8OID:
-				v = Float4GetDatum((float4) DatumGetFloat8(v));
-				widecol_encode_key(buf, c->typid, v, desc);
-				return;
+				return 0;
 			default:
 				widecol_encode_key(buf, c->typid, v, desc);
-				return;
+				return 0;
 		}
 		switch (c->typid)
 		{
 			case INT2OID:
 				if (iv < PG_INT16_MIN || iv > PG_INT16_MAX)
-					ereport(ERROR,
-							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-							 errmsg("value " INT64_FORMAT " is out of range for key column \"%s\"", iv, c->name),
-							 errhint("Compare with a value of the column's type.")));
+					return iv > 0 ? 1 : -1;
 				v = Int16GetDatum((int16) iv);
 				break;
 			case INT4OID:
 				if (iv < PG_INT32_MIN || iv > PG_INT32_MAX)
-					ereport(ERROR,
-							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-							 errmsg("value " INT64_FORMAT " is out of range for key column \"%s\"", iv, c->name),
-							 errhint("Compare with a value of the column's type.")));
+					return iv > 0 ? 1 : -1;
 				v = Int32GetDatum((int32) iv);
 				break;
 			default:
@@ -1222,6 +1211,7 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 		}
 	}
 	widecol_encode_key(buf, c->typid, v, desc);
+	return 0;
 }
 
 /* Evaluate the partition-key values into the list of encoded keys. */
@@ -1249,8 +1239,9 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		if (!ss->pk_in[i])
 		{
 			foreach(kc, keys)
-				encode_value_as((StringInfo) lfirst(kc), c, v,
-								exprType((Node *) es->expr), false);
+				if (encode_value_as((StringInfo) lfirst(kc), c, v,
+									exprType((Node *) es->expr), false) != 0)
+					return;		/* no value of the column's type is equal */
 			continue;
 		}
 		{
@@ -1278,7 +1269,8 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 						continue;
 					k = makeStringInfo();
 					appendBinaryStringInfo(k, prefix->data, prefix->len);
-					encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), false);
+					if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), false) != 0)
+						continue;	/* out of the column's range: matches nothing */
 					{
 						ListCell   *dc;
 
@@ -1315,7 +1307,11 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 			ss->partitions = NIL;
 			return;
 		}
-		encode_value_as(&ss->lower_key, c, v, exprType((Node *) es->expr), c->descending);
+		if (encode_value_as(&ss->lower_key, c, v, exprType((Node *) es->expr), c->descending) != 0)
+		{
+			ss->partitions = NIL;
+			return;
+		}
 	}
 	appendBinaryStringInfo(&ss->upper_key, ss->lower_key.data, ss->lower_key.len);
 	if (ss->nck_eq < t->nck)
@@ -1342,7 +1338,15 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 				ss->partitions = NIL;
 				return;
 			}
-			encode_value_as(&lo, c, v, exprType((Node *) es->expr), c->descending);
+			switch (encode_value_as(&lo, c, v, exprType((Node *) es->expr), c->descending))
+			{
+				case 1:			/* col > (above every value): nothing */
+					ss->partitions = NIL;
+					return;
+				case -1:		/* col > (below every value): no bound */
+					has_lo = false;
+					break;
+			}
 		}
 		if (ss->has_upper)
 		{
@@ -1356,7 +1360,15 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 				ss->partitions = NIL;
 				return;
 			}
-			encode_value_as(&hi, c, v, exprType((Node *) es->expr), c->descending);
+			switch (encode_value_as(&hi, c, v, exprType((Node *) es->expr), c->descending))
+			{
+				case -1:		/* col < (below every value): nothing */
+					ss->partitions = NIL;
+					return;
+				case 1:			/* col < (above every value): no bound */
+					has_hi = false;
+					break;
+			}
 		}
 		/* a DESC column turns the value range around in byte order */
 		if (c->descending)

@@ -53,7 +53,8 @@ codec_corrupt(void)
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("widecol key bytes are malformed"),
-			 errhint("The table's data may be damaged; run widecol.verify() or restore it from a replica.")));
+			 errhint("Check that the foreign table's primary_key and column types match the engine table "
+					 "it reads (see widecol.tables); otherwise restore the table from a backup.")));
 }
 
 /* Is typid usable as a partition or clustering key column? */

@@ -35,6 +35,7 @@
 #include <sys/time.h>
 
 #include "access/sysattr.h"
+#include "access/table.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "nodes/makefuncs.h"
@@ -91,6 +92,7 @@ typedef struct WidecolModifyState
 	WidecolTable *t;
 	CmdType		op;
 	bool		copy;			/* COPY FROM: skip NULL cells */
+	bool		static_only;	/* this row writes the static row alone */
 	bool	   *target;			/* per column: written by this statement */
 	AttrNumber *junk;			/* per column index: junk attno of key columns */
 	WidecolWriter *w;
@@ -122,6 +124,8 @@ static int	widecolIsForeignRelUpdatable(Relation rel);
 /* helpers */
 static WidecolModifyState *make_state(Relation rel, CmdType op, EState *estate);
 static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
+static bool static_only_insert(WidecolModifyState *ms, TupleTableSlot *slot);
+static void encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull);
 static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness);
 
 /* ---------------------------------------------------------------- writer */
@@ -272,7 +276,17 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 				 errmsg("ON CONFLICT is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
 				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
 	if (op == CMD_INSERT)
-		cols = rte->insertedCols;
+	{
+		Relation	rel = table_open(rte->relid, NoLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		/* named columns, and columns with a DEFAULT (their value stands for "not given") */
+		cols = bms_copy(rte->insertedCols);
+		for (int i = 0; i < desc->natts; i++)
+			if (TupleDescAttr(desc, i)->atthasdef && !TupleDescAttr(desc, i)->attisdropped)
+				cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+		table_close(rel, NoLock);
+	}
 	else if (op == CMD_UPDATE)
 	{
 		RelOptInfo *rel = find_base_rel(root, resultRelation);
@@ -504,9 +518,9 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 		wc_mutation_row_end(&ms->m);
 	}
 	{
-		bool		any = liveness;
+		bool		any = liveness && !ms->static_only;
 
-		for (int i = 0; i < t->ncols && !any; i++)
+		for (int i = 0; i < t->ncols && !any && !ms->static_only; i++)
 			if (ms->target[i] && t->cols[i].kind == WIDECOL_COL_REGULAR &&
 				!(ms->copy && slot->tts_isnull[i]))
 				any = true;
@@ -571,9 +585,82 @@ widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 							t->cols[i].kind == WIDECOL_COL_WRITETIME ? "write time" : "remaining TTL",
 							t->cols[t->cols[i].meta_of].name),
 					 errhint("Set widecol.write_timestamp or widecol.ttl for the statement instead.")));
+	if (static_only_insert(ms, slot))
+	{
+		/* CQL: INSERT of the partition key and static columns only */
+		Datum	   *values = palloc0(sizeof(Datum) * t->ncols);
+		bool	   *nulls = palloc(sizeof(bool) * t->ncols);
+
+		for (int i = 0; i < t->ncols; i++)
+		{
+			values[i] = slot->tts_values[i];
+			nulls[i] = slot->tts_isnull[i];
+		}
+		/* the clustering key is absent: encode the partition key alone */
+		for (int i = 0; i < t->nck; i++)
+		{
+			nulls[t->ck[i]] = false;
+			values[t->ck[i]] = (Datum) 0;
+		}
+		encode_pk_only(ms, values, nulls);
+		ms->static_only = true;
+		write_row(ms, slot, false);
+		ms->static_only = false;
+		return slot;
+	}
 	encode_keys(ms, slot->tts_values, slot->tts_isnull);
 	write_row(ms, slot, true);
 	return slot;
+}
+
+/*
+ * An INSERT that gives the partition key and static columns but no
+ * clustering key and no regular column writes only the partition's static
+ * row, as CQL allows.
+ */
+static bool
+static_only_insert(WidecolModifyState *ms, TupleTableSlot *slot)
+{
+	WidecolTable *t = ms->t;
+	bool		any_static = false;
+
+	if (t->nck == 0 || !t->has_static)
+		return false;
+	for (int i = 0; i < t->nck; i++)
+		if (!slot->tts_isnull[t->ck[i]])
+			return false;
+	for (int i = 0; i < t->ncols; i++)
+	{
+		if (!ms->target[i])
+			continue;
+		if (t->cols[i].kind == WIDECOL_COL_REGULAR && !slot->tts_isnull[i])
+			return false;
+		if (t->cols[i].kind == WIDECOL_COL_STATIC)
+			any_static = true;
+	}
+	return any_static;
+}
+
+/* Encode only the partition key (a static-only write). */
+static void
+encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull)
+{
+	WidecolTable *t = ms->t;
+
+	resetStringInfo(&ms->pk);
+	resetStringInfo(&ms->ck);
+	for (int i = 0; i < t->npk; i++)
+	{
+		WidecolColumn *c = &t->cols[t->pk[i]];
+
+		if (isnull[t->pk[i]])
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("partition-key column \"%s\" of widecol table \"%s\" cannot be NULL",
+							c->name, get_rel_name(t->relid)),
+					 errhint("Every primary-key column needs a value.")));
+		widecol_encode_key(&ms->pk, c->typid, values[t->pk[i]], false);
+	}
 }
 
 /* Key values of the row being updated or deleted, from the junk columns. */

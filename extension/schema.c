@@ -58,6 +58,7 @@
 
 #include "client.h"
 #include "consistency.h"
+#include "table_options.h"
 #include "engine.h"
 
 #include "widecol.h"
@@ -537,7 +538,9 @@ widecol_schema_text(WidecolTable *t)
 		else if (c->kind == WIDECOL_COL_TTL)
 			kind = psprintf(" ttl=%s", quote_identifier(t->cols[c->meta_of].name));
 		appendStringInfo(&s, "column=%s %u %s%s\n", quote_identifier(c->name), c->cell_id,
-						 format_type_with_typemod(c->typid, c->typmod), kind);
+						 format_type_extended(c->typid, c->typmod,
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
+						 kind);
 	}
 	return s.data;
 }
@@ -574,25 +577,117 @@ fill_engine_def(WidecolTable *t, wc_table_def *def)
 	strlcpy(def->options, schema, sizeof(def->options));
 }
 
-/*
- * Make sure the node has the engine table (once per backend and table).
- */
-void
-widecol_ensure_engine_table(WidecolTable *t)
+/* The line of schema text that starts with prefix ("primary_key="), or NULL. */
+static char *
+schema_line(const char *schema, const char *prefix)
 {
-	TableCacheEntry *entry = NULL;
-	wc_table_def def;
+	size_t		n = strlen(prefix);
+	const char *p = schema;
+
+	while (p && *p)
+	{
+		const char *eol = strchr(p, '\n');
+		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
+
+		if (len >= n && strncmp(p, prefix, n) == 0)
+			return pnstrdup(p, len);
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Does the existing engine table have the same key as t?  Compares the
+ * primary key, the clustering order and the type of every key column.
+ * Returns NULL if so, else a description of the difference.
+ */
+static char *
+key_difference(WidecolTable *t, const wc_table_def *existing)
+{
+	wc_replication repl;
+	const char *schema;
+	size_t		schema_len;
+	char	   *old,
+			   *mine = widecol_schema_text(t);
+	const char *keys[] = {"primary_key=", "clustering_order="};
+
+	if (wc_table_options_parse(existing->options, &repl, &schema, &schema_len) != WC_OK)
+		return NULL;			/* not made through a foreign table: nothing to compare */
+	old = pnstrdup(schema, schema_len);
+	for (int k = 0; k < 2; k++)
+	{
+		char	   *a = schema_line(old, keys[k]),
+				   *b = schema_line(mine, keys[k]);
+
+		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+			return psprintf("it has %s, this table %s", a ? a : "no clustering order",
+							b ? b : "no clustering order");
+	}
+	for (int i = 0; i < t->npk + t->nck; i++)
+	{
+		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
+		char	   *prefix = psprintf("column=%s ", quote_identifier(c->name));
+		char	   *a = schema_line(old, prefix),
+				   *b = schema_line(mine, prefix);
+		char	   *ta,
+				   *tb;
+
+		if (a == NULL || b == NULL)
+			return psprintf("key column %s is missing from it", quote_identifier(c->name));
+		/* skip "column=<name> <id> " and compare the types */
+		ta = strchr(a + strlen(prefix), ' ');
+		tb = strchr(b + strlen(prefix), ' ');
+		if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
+			return psprintf("key column %s has type%s there and%s here", quote_identifier(c->name),
+							ta ? ta : " ?", tb ? tb : " ?");
+	}
+	return NULL;
+}
+
+/*
+ * Create the engine table, or check that the existing one has the same
+ * key (it may have been made by another foreign table, in this or another
+ * database, or kept after DROP FOREIGN TABLE).  An existing definition is
+ * not overwritten here; ALTER FOREIGN TABLE updates it.
+ */
+static void
+create_or_check(WidecolTable *t, bool is_alter)
+{
+	wc_table_def def,
+				existing;
 	wc_replication repl;
 	wc_status	st;
+	char	   *diff;
 
-	if (table_cache != NULL)
-	{
-		entry = hash_search(table_cache, &t->relid, HASH_FIND, NULL);
-		if (entry && entry->engine_ready)
-			return;
-	}
 	fill_engine_def(t, &def);
 	table_replication(t, &repl);
+	st = wc_client_get_table(widecol_connection(), t->table_id, &existing);
+	if (st == WC_OK)
+	{
+		if (strcmp(existing.name, def.name) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("widecol table id %u of \"%s\" is already used by \"%s\"",
+							t->table_id, def.name, existing.name),
+					 errhint("Give the foreign table an explicit id with OPTIONS (table_id '<unused number>').")));
+		diff = key_difference(t, &existing);
+		if (diff != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("engine table \"%s\" already exists with a different primary key", def.name),
+					 errdetail("%s.", diff),
+					 errhint("Declare the same primary_key, clustering_order and key column types, or point "
+							 "this foreign table at another engine table with OPTIONS (table_name '...').")));
+		if (is_alter)
+		{
+			st = wc_client_alter_table(widecol_connection(), &def, &repl);
+			if (st != WC_OK)
+				widecol_report(st, "altering the engine table");
+		}
+		return;
+	}
+	if (st != WC_NOT_FOUND)
+		widecol_report(st, "reading the engine table");
 	st = wc_client_create_table(widecol_connection(), &def, &repl);
 	if (st == WC_EXISTS)
 		ereport(ERROR,
@@ -604,6 +699,23 @@ widecol_ensure_engine_table(WidecolTable *t)
 						 quote_identifier(get_rel_name(t->relid)))));
 	if (st != WC_OK)
 		widecol_report(st, "creating the engine table");
+}
+
+/*
+ * Make sure the node has the engine table (once per backend and table).
+ */
+void
+widecol_ensure_engine_table(WidecolTable *t)
+{
+	TableCacheEntry *entry = NULL;
+
+	if (table_cache != NULL)
+	{
+		entry = hash_search(table_cache, &t->relid, HASH_FIND, NULL);
+		if (entry && entry->engine_ready)
+			return;
+	}
+	create_or_check(t, false);
 	if (entry)
 		entry->engine_ready = true;
 }
@@ -655,24 +767,6 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		t = widecol_build_table(rel);
 		table_close(rel, AccessShareLock);
 		if (widecol_preloaded && widecol_node_running())
-		{
-			wc_table_def def;
-			wc_replication repl;
-			wc_status	st;
-
-			fill_engine_def(t, &def);
-			table_replication(t, &repl);
-			st = wc_client_create_table(widecol_connection(), &def, &repl);
-			if (st == WC_OK && is_alter)
-				st = wc_client_alter_table(widecol_connection(), &def, &repl);
-			if (st == WC_EXISTS)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("widecol table id %u of \"%s\" is already used by another table",
-								t->table_id, def.name),
-						 errhint("Give the foreign table an explicit id with OPTIONS (table_id '<unused number>').")));
-			if (st != WC_OK)
-				widecol_report(st, is_alter ? "altering the engine table" : "creating the engine table");
-		}
+			create_or_check(t, is_alter);
 	}
 }
