@@ -66,8 +66,6 @@ static const struct config_enum_entry consistency_options[] = {
 static struct wc_client *connection = NULL;
 static bool write_pending = false;	/* a statement sent a batch it did not wait for */
 static int64 last_write_ts = 0;
-static TimestampTz last_stmt_start = 0;
-static int64 stmt_write_ts = 0;
 
 static bool check_write_timestamp(char **newval, void **extra, GucSource source);
 static bool wait_hook(void *arg);
@@ -167,26 +165,25 @@ widecol_consistency_name(int level)
 }
 
 /*
- * The write timestamp of the current statement.
+ * A write timestamp for a statement's write node (one INSERT, UPDATE or
+ * DELETE, also each one inside a function or DO block): microseconds since
+ * the epoch, strictly increasing within the backend, so that a later write
+ * of the same cell in the same transaction always wins; or the value of
+ * widecol.write_timestamp (CQL USING TIMESTAMP).
  */
 int64
-widecol_statement_timestamp(void)
+widecol_new_write_timestamp(void)
 {
-	TimestampTz start = GetCurrentStatementStartTimestamp();
 	struct timeval tv;
 	int64		now;
 
 	if (widecol_write_timestamp && widecol_write_timestamp[0] != '\0')
 		return strtoll(widecol_write_timestamp, NULL, 10);
-	if (start == last_stmt_start && stmt_write_ts != 0)
-		return stmt_write_ts;
 	gettimeofday(&tv, NULL);
 	now = (int64) tv.tv_sec * 1000000 + tv.tv_usec;
 	if (now <= last_write_ts)
 		now = last_write_ts + 1;
 	last_write_ts = now;
-	last_stmt_start = start;
-	stmt_write_ts = now;
 	return now;
 }
 

@@ -486,11 +486,9 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 	if (!join && !bms_is_empty(pull_varnos(root, (Node *) value)))
 		return NULL;
 	tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
-	if (!OidIsValid(tce->btree_opf))
-		return NULL;
+	if (!OidIsValid(tce->btree_opf) || !op_in_opfamily(opno, tce->btree_opf))
+		return NULL;			/* LIKE, regex, ...: evaluated locally */
 	get_op_opfamily_properties(opno, tce->btree_opf, false, &strategy, &lefttype, &righttype);
-	if (!op_in_opfamily(opno, tce->btree_opf))
-		return NULL;
 	{
 		Oid			vtype = commuted ? lefttype : righttype;
 		Oid			valtype = exprType((Node *) value);
@@ -1898,7 +1896,7 @@ widecolIterateDirectModify(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	WidecolWriter *w;
 	ListCell   *lc;
-	int64		ts = widecol_statement_timestamp();
+	int64		ts = widecol_new_write_timestamp();
 	uint32		now = (uint32) time(NULL);
 	int64		count = 0;
 

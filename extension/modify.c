@@ -93,6 +93,7 @@ typedef struct WidecolModifyState
 	CmdType		op;
 	bool		copy;			/* COPY FROM: skip NULL cells */
 	bool		static_only;	/* this row writes the static row alone */
+	int64		ts;				/* write timestamp of this statement's writes */
 	bool	   *target;			/* per column: written by this statement */
 	AttrNumber *junk;			/* per column index: junk attno of key columns */
 	WidecolWriter *w;
@@ -353,6 +354,7 @@ make_state(Relation rel, CmdType op, EState *estate)
 	initStringInfo(&ms->pk);
 	initStringInfo(&ms->ck);
 	initStringInfo(&ms->val);
+	ms->ts = widecol_new_write_timestamp();
 	widecol_ensure_engine_table(ms->t);
 	ms->w = widecol_writer_begin(ms->t);
 	return ms;
@@ -464,7 +466,7 @@ static void
 write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 {
 	WidecolTable *t = ms->t;
-	int64		ts = widecol_statement_timestamp();
+	int64		ts = ms->ts;
 	int32		ttl = widecol_ttl >= 0 ? widecol_ttl : t->default_ttl;
 	uint32		now = (uint32) time(NULL);
 	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
@@ -697,7 +699,7 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 						 TupleTableSlot *planSlot)
 {
 	WidecolModifyState *ms = rinfo->ri_FdwState;
-	int64		ts = widecol_statement_timestamp();
+	int64		ts = ms->ts;
 	uint32		now = (uint32) time(NULL);
 
 	keys_from_plan(ms, planSlot);

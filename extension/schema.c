@@ -40,6 +40,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_type.h"
@@ -66,17 +67,28 @@
 typedef struct TableCacheEntry
 {
 	Oid			relid;			/* hash key */
-	WidecolTable *table;		/* in CacheMemoryContext's child */
+	WidecolTable *table;		/* in cxt */
+	MemoryContext cxt;			/* the model's own memory */
+	bool		valid;			/* false once an invalidation touched it */
 	bool		engine_ready;	/* engine table known to exist */
 } TableCacheEntry;
 
+/*
+ * The hash table lives for the backend.  Invalidation callbacks only mark
+ * entries stale (they may run in the middle of building one); a stale
+ * model's memory is freed at the end of the transaction, when no scan can
+ * still point at it.
+ */
 static HTAB *table_cache = NULL;
-static MemoryContext table_cache_cxt = NULL;
+static uint64 table_cache_generation = 0;	/* bumped by every invalidation */
+static List *retired_cxts = NIL;			/* freed at transaction end */
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* callbacks */
 static void table_cache_inval(Datum arg, Oid relid);
 static void table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue);
+static void table_cache_xact(XactEvent event, void *arg);
+static void table_cache_mark(Oid relid);
 static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
@@ -94,31 +106,53 @@ widecol_schema_init(void)
 	CacheRegisterRelcacheCallback(table_cache_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, table_cache_syscache_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(FOREIGNTABLEREL, table_cache_syscache_inval, (Datum) 0);
+	RegisterXactCallback(table_cache_xact, NULL);
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = widecol_process_utility;
 }
 
+/* Mark one entry (or all for InvalidOid) stale. */
 static void
-table_cache_flush(void)
+table_cache_mark(Oid relid)
 {
-	if (table_cache_cxt != NULL)
-	{
-		MemoryContextDelete(table_cache_cxt);
-		table_cache_cxt = NULL;
-		table_cache = NULL;
-	}
+	HASH_SEQ_STATUS seq;
+	TableCacheEntry *e;
+
+	table_cache_generation++;
+	if (table_cache == NULL)
+		return;
+	hash_seq_init(&seq, table_cache);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (!OidIsValid(relid) || e->relid == relid)
+			e->valid = false;
 }
 
 static void
 table_cache_inval(Datum arg, Oid relid)
 {
-	table_cache_flush();
+	table_cache_mark(relid);
 }
 
 static void
 table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue)
 {
-	table_cache_flush();
+	table_cache_mark(InvalidOid);
+}
+
+static void
+table_cache_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, retired_cxts)
+			MemoryContextDelete((MemoryContext) lfirst(lc));
+		list_free(retired_cxts);
+		retired_cxts = NIL;
+	}
 }
 
 bool
@@ -452,37 +486,51 @@ widecol_get_table(Oid relid)
 	{
 		HASHCTL		ctl;
 
-		table_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "widecol table cache",
-												ALLOCSET_DEFAULT_SIZES);
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(TableCacheEntry);
-		ctl.hcxt = table_cache_cxt;
+		ctl.hcxt = CacheMemoryContext;
 		table_cache = hash_create("widecol tables", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	entry = hash_search(table_cache, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
-		MemoryContext old;
+		entry->table = NULL;
+		entry->cxt = NULL;
+		entry->valid = false;
+		entry->engine_ready = false;
+	}
+	while (!entry->valid)
+	{
+		uint64		generation = table_cache_generation;
+		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "widecol table",
+												  ALLOCSET_SMALL_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		WidecolTable *t;
 		Relation	rel;
 
-		entry->table = NULL;
-		entry->engine_ready = false;
 		PG_TRY();
 		{
 			rel = table_open(relid, AccessShareLock);
-			old = MemoryContextSwitchTo(table_cache_cxt);
-			entry->table = widecol_build_table(rel);
-			MemoryContextSwitchTo(old);
+			t = widecol_build_table(rel);
 			table_close(rel, AccessShareLock);
 		}
 		PG_CATCH();
 		{
-			if (table_cache != NULL)
-				hash_search(table_cache, &relid, HASH_REMOVE, NULL);
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		/* entries never move in a dynahash table: entry is still ours */
+		if (entry->cxt != NULL)
+			retired_cxts = lappend(retired_cxts, entry->cxt);
+		entry->table = t;
+		entry->cxt = cxt;
+		entry->engine_ready = false;	/* the engine table may be gone (drop_table) */
+		/* an invalidation while building: build again */
+		entry->valid = generation == table_cache_generation;
 	}
 	return entry->table;
 }

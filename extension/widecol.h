@@ -161,7 +161,7 @@ extern int	widecol_fetch_size;
 extern int	widecol_tombstone_warn_threshold;
 extern int	widecol_tombstone_failure_threshold;
 extern void widecol_define_query_gucs(void);
-extern int64 widecol_statement_timestamp(void);
+extern int64 widecol_new_write_timestamp(void);
 extern const char *widecol_consistency_name(int level);
 extern int	widecol_request_timeout(void);
 extern void widecol_write_pending(bool pending);
