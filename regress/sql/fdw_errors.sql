@@ -1,0 +1,401 @@
+--
+-- fdw_errors: every definition or statement the widecol FDW must refuse
+-- gives a clear error with its SQLSTATE and a hint; valid definitions
+-- taken from the seed workloads are accepted.  Can run twice in a row
+-- (engine data outlives DROP FOREIGN TABLE: drop_table() first).
+--
+SET client_min_messages = warning;
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
+               JOIN pg_foreign_server s ON s.oid = ft.ftserver
+              WHERE s.srvname IN ('errs_ks', 'errs_nts')
+    LOOP
+        PERFORM widecol.drop_table(r.ftrelid);
+    END LOOP;
+END
+$$;
+DROP SERVER IF EXISTS errs_ks CASCADE;
+DROP SERVER IF EXISTS errs_nts CASCADE;
+DROP SERVER IF EXISTS errs_bad CASCADE;
+DROP TABLE IF EXISTS errs_heap;
+DROP FUNCTION IF EXISTS errs_try(text);
+RESET client_min_messages;
+
+-- errs_try(sql): run one statement and undo it; print "ok (undone)" if it
+-- succeeded, or the SQLSTATE, message, detail and hint of its error.  Every
+-- error of widecol must carry a hint.
+CREATE FUNCTION errs_try(stmt text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text;
+BEGIN
+    EXECUTE stmt;
+    RAISE EXCEPTION USING ERRCODE = 'WC000';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    IF st = 'WC000' THEN
+        RETURN NEXT 'ok (undone)';
+        RETURN;
+    END IF;
+    RETURN NEXT 'ERROR ' || st || ': ' || msg;
+    IF det <> '' THEN
+        RETURN NEXT 'DETAIL: ' || det;
+    END IF;
+    RETURN NEXT 'HINT: ' || coalesce(nullif(hnt, ''), '(none: every widecol error needs a hint)');
+END
+$$;
+\pset tuples_only on
+\pset format unaligned
+
+-- ======================================================== options
+-- unknown server option, with the closest valid one
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replicaton $r${'class': 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (host 'localhost')$$);
+-- an option of a table given to the server
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (primary_key 'a')$$);
+-- options on the wrapper or a user mapping are refused
+SELECT errs_try($$ALTER FOREIGN DATA WRAPPER widecol OPTIONS (ADD replication '{}')$$);
+
+CREATE SERVER errs_ks FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
+SELECT errs_try($$CREATE USER MAPPING FOR CURRENT_USER SERVER errs_ks OPTIONS (user 'x')$$);
+
+-- unknown table options
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_keys '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', clustering_ordr 'b DESC')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', default_ttl '60')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', gc_grace '60')$$);
+-- unknown column option
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (statc 'true')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, w bigint OPTIONS (write_time 'b')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+-- bad option values
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (static 'maybe')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', default_time_to_live '-1')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', gc_grace_seconds 'ten days')$$);
+
+-- ======================================================== keys
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, c)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '((a, x), b)')$$);
+-- capitals must be quoted, as in CQL
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t ("Dev" int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(Dev, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, a)')$$);
+-- malformed primary_key
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '((a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '()')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b) c')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '("a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '("", b)')$$);
+-- clustering_order
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'v DESC')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'a DESC')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'c DESC, b ASC')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'b DOWN')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'b DESC c DESC')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b, c)', clustering_order 'x DESC')$$);
+-- key columns of types that have no byte-comparable key form
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a jsonb, v int) SERVER errs_ks
+    OPTIONS (primary_key 'a')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b inet) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b interval) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int[], b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c char(3)) SERVER errs_ks
+    OPTIONS (primary_key '((a, c), b)')$$);
+-- static columns need clustering columns
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, s int OPTIONS (static 'true')) SERVER errs_ks
+    OPTIONS (primary_key 'a')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int OPTIONS (static 'true')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+-- writetime / ttl columns
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w int OPTIONS (writetime 'v')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l bigint OPTIONS (ttl 'v')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'b')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l int OPTIONS (ttl 'a')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'nope')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'v'),
+    w2 bigint OPTIONS (writetime 'w')) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)')$$);
+-- ALTER re-validates the whole definition
+CREATE FOREIGN TABLE errs_alt (a int, b int, v text) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)');
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (ADD clustering_order 'v DESC')$$);
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v OPTIONS (ADD static 'yes')$$);
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN b TYPE jsonb$$);
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(a, b')$$);
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (DROP primary_key)$$);
+SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'errs_alt'::regclass;
+-- once the engine table holds data, its key and its value types are fixed
+-- (as in CQL): a new primary key or column type would misread the rows
+INSERT INTO errs_alt VALUES (1, 2, 'some text');
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(b, a)')$$);
+SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v TYPE bigint$$);
+SELECT * FROM errs_alt WHERE a = 1;
+
+-- ======================================================== CQL maps
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r$'class': 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${class: 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1, 'Replication_Factor': 2}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class' 'SimpleStrategy'}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': }$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy} $r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1} x$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'replication_factor': 1}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'LocalStrategy'}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy'}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 0}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 'three'}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': 'many'}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': -1}$r$)$$);
+SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1}$r$, durable_writes 'sometimes')$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', compaction $r${'compaction_window_size': 24}$r$)$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', compaction $r${'class': 'LeveledCompactionStrategy'$r$)$$);
+SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', compaction $r${'class': 'LeveledCompactionStrategy', 'class': 'x'}$r$)$$);
+
+-- ======================================================== valid definitions (seed workloads)
+-- IoT: a quoted "timestamp" clustering column in DESC order, TWCS map
+CREATE FOREIGN TABLE errs_sensor_readings (
+    device_id text,
+    "timestamp" timestamp,
+    temperature numeric,
+    humidity numeric,
+    battery_level numeric,
+    signal_strength int
+) SERVER errs_ks OPTIONS (
+    primary_key '(device_id, "timestamp")',
+    clustering_order '"timestamp" DESC',
+    compaction $${'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', 'compaction_window_size': 24}$$);
+-- alerts: a parenthesized single partition key, timeuuid DESC
+CREATE FOREIGN TABLE errs_device_alerts (
+    device_id text,
+    alert_id widecol.timeuuid,
+    "timestamp" timestamp,
+    alert_type text,
+    severity text,
+    message text,
+    acknowledged boolean
+) SERVER errs_ks OPTIONS (primary_key '((device_id), alert_id)', clustering_order 'alert_id DESC');
+-- composite partition key, two clustering columns in mixed order, a static
+-- column, writetime/ttl columns, a TTL and table options stored as in CQL
+CREATE FOREIGN TABLE errs_events (
+    tenant text,
+    day date,
+    ts timestamp,
+    seq int,
+    owner text OPTIONS (static 'true'),
+    v text,
+    v_written bigint OPTIONS (writetime 'v'),
+    v_ttl int OPTIONS (ttl 'v')
+) SERVER errs_ks OPTIONS (
+    primary_key '((tenant, day), ts, seq)',
+    clustering_order '(ts DESC, seq ASC)',
+    default_time_to_live '0',
+    gc_grace_seconds '864000',
+    comment 'events per tenant and day',
+    caching $${'keys': 'ALL', 'rows_per_partition': 'NONE'}$$,
+    bloom_filter_fp_chance '0.01');
+CREATE FOREIGN TABLE errs_kv (k int, v text) SERVER errs_ks OPTIONS (primary_key 'k');
+-- NetworkTopologyStrategy keyspace (one node: factor 1 in effect)
+CREATE SERVER errs_nts FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $${'class': 'NetworkTopologyStrategy', 'dc1': 3}$$, durable_writes 'true');
+CREATE FOREIGN TABLE errs_messages (
+    conversation_id uuid,
+    message_id widecol.timeuuid,
+    sender_id uuid,
+    content text
+) SERVER errs_nts OPTIONS (primary_key '(conversation_id, message_id)', clustering_order 'message_id DESC');
+INSERT INTO errs_sensor_readings VALUES ('d1', '2024-01-01 10:00', 21.5, 40, 99, -70),
+    ('d1', '2024-01-01 11:00', 22.0, 41, 98, -71);
+SELECT * FROM errs_sensor_readings WHERE device_id = 'd1';
+INSERT INTO errs_messages VALUES ('00000000-0000-0000-0000-000000000001',
+    widecol.min_timeuuid('2024-01-01 00:00+00'), '00000000-0000-0000-0000-000000000002', 'hello');
+SELECT content FROM errs_messages WHERE conversation_id = '00000000-0000-0000-0000-000000000001';
+INSERT INTO errs_events (tenant, day, ts, seq, owner, v) VALUES
+    ('t1', '2024-01-01', '2024-01-01 10:00', 1, 'ann', 'a'),
+    ('t1', '2024-01-01', '2024-01-01 10:00', 2, 'ann', 'b'),
+    ('t1', '2024-01-01', '2024-01-01 11:00', 1, 'ann', 'c'),
+    ('t1', '2024-01-02', '2024-01-02 09:00', 1, 'bob', 'd'),
+    ('t2', '2024-01-01', '2024-01-01 12:00', 1, 'cy', 'e');
+INSERT INTO errs_kv SELECT g, 'v' || g FROM generate_series(1, 5) g;
+
+-- ======================================================== writes
+-- NULL in a key column: INSERT
+SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES (NULL, '2024-01-01', '2024-01-01', 1, 'x')$$);
+SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', NULL, '2024-01-01', 1, 'x')$$);
+SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', '2024-01-01', NULL, 1, 'x')$$);
+SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, v) VALUES ('t1', '2024-01-01', '2024-01-01', 'x')$$);
+SELECT errs_try($$INSERT INTO errs_kv VALUES (NULL, 'x')$$);
+-- a multi-row INSERT with one bad row writes nothing
+SELECT errs_try($$INSERT INTO errs_kv VALUES (100, 'x'), (101, 'y'), (NULL, 'z')$$);
+SELECT count(*) FROM errs_kv WHERE k IN (100, 101);
+-- NULL in a key column: COPY (server-side, then from the client)
+SELECT errs_try($$COPY errs_kv FROM PROGRAM 'printf "200,a\n,b\n"' (FORMAT csv)$$);
+SELECT errs_try($$COPY errs_events (tenant, day, ts, seq, v) FROM PROGRAM 'printf "t9,2024-01-01,,1,x\n"' (FORMAT csv)$$);
+SELECT count(*) FROM errs_kv WHERE k = 200;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+COPY errs_events (tenant, day, ts, seq, v) FROM stdin (FORMAT csv);
+t9,2024-01-01,2024-01-01 00:00,,x
+\.
+\set VERBOSITY sqlstate
+COPY errs_kv FROM stdin;
+\N	nothing
+\.
+\set VERBOSITY default
+-- UPDATE of a key column
+SELECT errs_try($$UPDATE errs_events SET seq = 5 WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT errs_try($$UPDATE errs_events SET tenant = 'tx' WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT errs_try($$UPDATE errs_kv SET k = k + 10 WHERE k = 1$$);
+-- RETURNING on UPDATE/DELETE; ON CONFLICT
+SELECT errs_try($$UPDATE errs_kv SET v = 'new' WHERE k = 1 RETURNING *$$);
+SELECT errs_try($$DELETE FROM errs_kv WHERE k = 1 RETURNING v$$);
+SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT DO NOTHING$$);
+SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT (k) DO UPDATE SET v = excluded.v$$);
+SELECT v FROM errs_kv WHERE k = 1;
+-- writing to a writetime/ttl column
+SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v, v_written) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 'x', 42)$$);
+SELECT errs_try($$UPDATE errs_events SET v_ttl = 10 WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT errs_try($$COPY errs_events (tenant, day, ts, seq, v, v_written) FROM PROGRAM 'printf "t9,2024-01-01,2024-01-01,1,x,42\n"' (FORMAT csv)$$);
+
+-- ======================================================== whole-table scans
+-- refused with the hint: a non-key column, part of a composite partition
+-- key, a clustering column only
+SELECT errs_try($$SELECT * FROM errs_events WHERE v = 'a'$$);
+SELECT errs_try($$SELECT * FROM errs_events WHERE tenant = 't1'$$);
+SELECT errs_try($$SELECT * FROM errs_events WHERE day = '2024-01-01'$$);
+SELECT errs_try($$SELECT * FROM errs_events WHERE ts >= '2024-01-01 11:00'$$);
+SELECT errs_try($$SELECT * FROM errs_events WHERE seq = 2$$);
+SELECT errs_try($$SELECT * FROM errs_kv WHERE v = 'v1'$$);
+SELECT errs_try($$SELECT * FROM errs_kv WHERE k > 3$$);
+SELECT errs_try($$UPDATE errs_kv SET v = 'x' WHERE v = 'v1'$$);
+SELECT errs_try($$DELETE FROM errs_kv WHERE v = 'v1'$$);
+SELECT errs_try($$DELETE FROM errs_events WHERE seq = 1$$);
+-- without a WHERE a full scan is fine; with the whole partition key too
+SELECT count(*) FROM errs_events;
+SELECT ts, seq, v FROM errs_events WHERE tenant = 't1' AND day = '2024-01-01' AND v <> 'b';
+-- and allowed with widecol.allow_filtering
+SET widecol.allow_filtering = on;
+SELECT tenant, day, ts, seq, v FROM errs_events WHERE v = 'a';
+SELECT tenant, day, ts, seq, v FROM errs_events WHERE tenant = 't1' ORDER BY day, ts, seq;
+SELECT tenant, day, ts, seq, v FROM errs_events WHERE ts >= '2024-01-01 11:00' ORDER BY v;
+SELECT tenant, v FROM errs_events WHERE seq = 2;
+SELECT k, v FROM errs_kv WHERE k > 3 ORDER BY k;
+RESET widecol.allow_filtering;
+
+-- ======================================================== settings
+-- one node cannot give TWO or THREE replicas: unavailable, with a hint
+SET widecol.consistency = two;
+SELECT errs_try($$SELECT * FROM errs_kv WHERE k = 1$$);
+SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'two')$$);
+SET widecol.consistency = three;
+SELECT errs_try($$SELECT * FROM errs_kv WHERE k = 1$$);
+SELECT errs_try($$DELETE FROM errs_kv WHERE k = 1$$);
+-- QUORUM and ALL of one replica are that replica
+SET widecol.consistency = quorum;
+INSERT INTO errs_kv VALUES (1, 'quorum');
+SELECT v FROM errs_kv WHERE k = 1;
+SELECT content FROM errs_messages WHERE conversation_id = '00000000-0000-0000-0000-000000000001';
+SET widecol.consistency = 'all';
+INSERT INTO errs_kv VALUES (1, 'all');
+SELECT v FROM errs_kv WHERE k = 1;
+SET widecol.consistency = local_quorum;
+SELECT v FROM errs_kv WHERE k = 1;
+RESET widecol.consistency;
+SELECT errs_try($$SET widecol.consistency = twelve$$);
+-- write timestamps: microseconds since the epoch, or '' for now
+SELECT errs_try($$SET widecol.write_timestamp = 'yesterday'$$);
+SELECT errs_try($$SET widecol.write_timestamp = '12abc'$$);
+SELECT errs_try($$SET widecol.write_timestamp = '99999999999999999999999'$$);
+SET widecol.write_timestamp = '1000';
+INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t3', '2024-01-01', '2024-01-01', 1, 'old');
+RESET widecol.write_timestamp;
+SELECT v, v_written FROM errs_events WHERE tenant = 't3' AND day = '2024-01-01';
+
+-- ======================================================== functions on other relations
+CREATE TABLE errs_heap (k int PRIMARY KEY, v text);
+SELECT errs_try($$SELECT widecol.flush('errs_heap')$$);
+SELECT errs_try($$SELECT widecol.compact('errs_heap')$$);
+SELECT errs_try($$SELECT widecol.drop_table('errs_heap')$$);
+SELECT errs_try($$SELECT widecol.table_stats('errs_heap')$$);
+SELECT errs_try($$SELECT widecol.flush('pg_class')$$);
+-- and they work on widecol tables
+SELECT widecol.flush('errs_kv');
+SELECT widecol.compact('errs_kv');
+SELECT k, v FROM errs_kv ORDER BY k;
+
+-- ======================================================== clean up
+\pset tuples_only off
+\pset format aligned
+SELECT widecol.drop_table('errs_sensor_readings'), widecol.drop_table('errs_device_alerts'),
+       widecol.drop_table('errs_events'), widecol.drop_table('errs_kv'),
+       widecol.drop_table('errs_messages'), widecol.drop_table('errs_alt');
+SET client_min_messages = warning;
+DROP SERVER errs_ks CASCADE;
+DROP SERVER errs_nts CASCADE;
+DROP SERVER IF EXISTS errs_bad CASCADE;
+DROP TABLE errs_heap;
+DROP FUNCTION errs_try(text);
+RESET client_min_messages;
