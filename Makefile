@@ -152,3 +152,10 @@ bench-engine:
 	@dpkg -s librocksdb-dev >/dev/null 2>&1 || apt-get install -y librocksdb-dev
 	$(MAKE) $(BENCH_ENGINE)
 	$(BENCH_ENGINE) $(BENCH_ARGS)
+
+# widecol foreign table vs heap table through SQL in one throwaway instance
+# (regress/bench/sql_bench.sh, docs/benchmarks.md); options through the environment, e.g.
+# make bench-sql ITER=5000 COPY_BATCH=0
+.PHONY: bench-sql
+bench-sql:
+	MAKE='$(MAKE)' regress/bench/sql_bench.sh
