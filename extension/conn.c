@@ -144,6 +144,7 @@ check_write_timestamp(char **newval, void **extra, GucSource source)
 	if (errno != 0 || *end != '\0' || v <= 0)
 	{
 		GUC_check_errdetail("widecol.write_timestamp must be empty or a positive number of microseconds since 1970-01-01.");
+		GUC_check_errhint("Give the write time as in CQL USING TIMESTAMP, in microseconds since 1970-01-01 00:00 UTC (for example '1700000000000000'), or '' for the current time.");
 		return false;
 	}
 	return true;
@@ -244,7 +245,7 @@ widecol_connection(void)
 	if (connection != NULL)
 		return connection;
 	widecol_require_node();
-	path = psprintf("%s/node.sock", widecol_resolve_data_directory());
+	path = widecol_node_socket_path();
 	st = wc_client_connect(path, widecol_request_timeout_ms, &connection);
 	if (st != WC_OK)
 	{

@@ -35,7 +35,7 @@ typedef struct CqlLexer
 static void cql_skip_space(CqlLexer *lx);
 static void cql_error(CqlLexer *lx, const char *expected, const char *hint)
 			pg_attribute_noreturn();
-static char *cql_identifier(CqlLexer *lx);
+static char *cql_identifier(CqlLexer *lx, const char *hint);
 static bool cql_accept(CqlLexer *lx, char c);
 static void cql_expect(CqlLexer *lx, char c, const char *hint);
 
@@ -88,7 +88,7 @@ cql_expect(CqlLexer *lx, char c, const char *hint)
  * a double-quoted name taken as written.  Returns NULL if none is there.
  */
 static char *
-cql_identifier(CqlLexer *lx)
+cql_identifier(CqlLexer *lx, const char *hint)
 {
 	StringInfoData buf;
 
@@ -100,7 +100,7 @@ cql_identifier(CqlLexer *lx)
 		for (;;)
 		{
 			if (*lx->p == '\0')
-				cql_error(lx, "a closing double quote", NULL);
+				cql_error(lx, "a closing double quote", hint);
 			if (*lx->p == '"')
 			{
 				if (lx->p[1] == '"')
@@ -115,7 +115,7 @@ cql_identifier(CqlLexer *lx)
 			appendStringInfoChar(&buf, *lx->p++);
 		}
 		if (buf.len == 0)
-			cql_error(lx, "a non-empty quoted name", NULL);
+			cql_error(lx, "a non-empty quoted name", hint);
 		return buf.data;
 	}
 	if (!(isalpha((unsigned char) *lx->p) || *lx->p == '_'))
@@ -268,7 +268,7 @@ widecol_parse_primary_key(const char *input, List **partition, List **clustering
 	if (!cql_accept(&lx, '('))
 	{
 		/* a single bare column */
-		name = cql_identifier(&lx);
+		name = cql_identifier(&lx, hint);
 		if (name == NULL)
 			cql_error(&lx, "a column name or \"(\"", hint);
 		*partition = list_make1(name);
@@ -278,7 +278,7 @@ widecol_parse_primary_key(const char *input, List **partition, List **clustering
 	{
 		for (;;)
 		{
-			name = cql_identifier(&lx);
+			name = cql_identifier(&lx, hint);
 			if (name == NULL)
 				cql_error(&lx, "a partition-key column name", hint);
 			*partition = lappend(*partition, name);
@@ -289,7 +289,7 @@ widecol_parse_primary_key(const char *input, List **partition, List **clustering
 	}
 	else
 	{
-		name = cql_identifier(&lx);
+		name = cql_identifier(&lx, hint);
 		if (name == NULL)
 			cql_error(&lx, "a column name", hint);
 		*partition = list_make1(name);
@@ -297,7 +297,7 @@ widecol_parse_primary_key(const char *input, List **partition, List **clustering
 	while (!cql_accept(&lx, ')'))
 	{
 		cql_expect(&lx, ',', hint);
-		name = cql_identifier(&lx);
+		name = cql_identifier(&lx, hint);
 		if (name == NULL)
 			cql_error(&lx, "a clustering column name", hint);
 		*clustering = lappend(*clustering, name);
@@ -325,10 +325,10 @@ widecol_parse_clustering_order(const char *input)
 		WidecolCqlOrder *o = palloc0(sizeof(WidecolCqlOrder));
 		char	   *dir;
 
-		o->column = cql_identifier(&lx);
+		o->column = cql_identifier(&lx, hint);
 		if (o->column == NULL)
 			cql_error(&lx, "a clustering column name", hint);
-		dir = cql_identifier(&lx);
+		dir = cql_identifier(&lx, hint);
 		if (dir == NULL || strcmp(dir, "asc") == 0)
 			o->descending = false;
 		else if (strcmp(dir, "desc") == 0)

@@ -216,6 +216,7 @@ static void widecolEndDirectModify(ForeignScanState *node);
 static void widecolExplainDirectModify(ForeignScanState *node, ExplainState *es);
 
 /* helpers */
+static bool all_digits(const char *s);
 static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 								RestrictInfo *rinfo, bool join);
 static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
@@ -286,6 +287,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 		{
 			const char *closest = NULL;
 			int			best = INT_MAX;
+			int			best_prefix = 0;
 			StringInfoData names;
 
 			initStringInfo(&names);
@@ -301,7 +303,20 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 				if (d < best)
 				{
 					best = d;
-					closest = o->name;
+					if (best_prefix == 0)
+						closest = o->name;
+				}
+				/* an abbreviation ("default_ttl") shares a long prefix */
+				{
+					int			n = 0;
+
+					while (def->defname[n] && def->defname[n] == o->name[n])
+						n++;
+					if (n >= 5 && n > best_prefix)
+					{
+						best_prefix = n;
+						closest = o->name;
+					}
 				}
 			}
 			if (names.len == 0)
@@ -312,7 +327,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid widecol option \"%s\"", def->defname),
-					 closest && best <= 4 ?
+					 closest && (best <= 4 || best_prefix >= 5) ?
 					 errhint("Perhaps you meant \"%s\". Valid options here: %s.", closest, names.data) :
 					 errhint("Valid options here: %s.", names.data)));
 		}
@@ -324,7 +339,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 
 			if (cls == NULL)
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("replication map has no 'class'"),
 						 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1} or "
 								 "{'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
@@ -333,7 +348,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 				  pg_strcasecmp(cls, "NetworkTopologyStrategy") == 0 ||
 				  pg_strcasecmp(cls, "org.apache.cassandra.locator.NetworkTopologyStrategy") == 0))
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown replication class '%s'", cls),
 						 errhint("Use SimpleStrategy or NetworkTopologyStrategy.")));
 			if ((pg_strcasecmp(cls, "SimpleStrategy") == 0 ||
@@ -341,9 +356,9 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 			{
 				const char *rf = widecol_cql_map_get(map, "replication_factor");
 
-				if (rf == NULL || atoi(rf) < 1)
+				if (rf == NULL || !all_digits(rf) || atoi(rf) < 1)
 					ereport(ERROR,
-							(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("SimpleStrategy needs a positive 'replication_factor'"),
 							 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1}.")));
 			}
@@ -355,9 +370,9 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 				{
 					WidecolCqlPair *p = lfirst(lc2);
 
-					if (pg_strcasecmp(p->key, "class") != 0 && atoi(p->value) < 0)
+					if (pg_strcasecmp(p->key, "class") != 0 && !all_digits(p->value))
 						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("replication factor of data centre '%s' must be a number", p->key),
 								 errhint("Write it as {'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
 				}
@@ -369,7 +384,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 
 			if (widecol_cql_map_get(map, "class") == NULL)
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("compaction map has no 'class'"),
 						 errhint("Use {'class': 'SizeTieredCompactionStrategy'}, LeveledCompactionStrategy "
 								 "or TimeWindowCompactionStrategy.")));
@@ -384,9 +399,28 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "clustering_order") == 0)
 			(void) widecol_parse_clustering_order(defGetString(def));
 		else if (strcmp(def->defname, "static") == 0 || strcmp(def->defname, "durable_writes") == 0)
-			(void) defGetBoolean(def);
+		{
+			bool		b;
+
+			if (!parse_bool(defGetString(def), &b))
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("%s requires a Boolean value", def->defname),
+						 errhint("Use 'true' or 'false'.")));
+		}
 	}
 	PG_RETURN_VOID();
+}
+
+static bool
+all_digits(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -440,6 +474,34 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 				righttype;
 	KeyQual    *kq;
 	Oid			inputcollid;
+
+	/* "boolkey" and "NOT boolkey" are how the planner writes boolkey = true/false */
+	{
+		Expr	   *e = clause;
+		bool		negated = false;
+
+		if (is_notclause((Node *) e))
+		{
+			e = get_notclausearg(e);
+			negated = true;
+		}
+		e = strip_relabel(e);
+		if (IsA(e, Var) && ((Var *) e)->varno == baserel->relid && ((Var *) e)->varlevelsup == 0 &&
+			((Var *) e)->varattno > 0 && ((Var *) e)->varattno <= t->ncols &&
+			((Var *) e)->vartype == BOOLOID)
+		{
+			ci = ((Var *) e)->varattno - 1;
+			if (t->cols[ci].kind != WIDECOL_COL_PARTITION &&
+				t->cols[ci].kind != WIDECOL_COL_CLUSTERING)
+				return NULL;
+			kq = palloc0(sizeof(KeyQual));
+			kq->col = ci;
+			kq->op = KOP_EQ;
+			kq->value = (Expr *) makeBoolConst(!negated, false);
+			kq->rinfo = rinfo;
+			return kq;
+		}
+	}
 
 	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
 	{
@@ -1536,6 +1598,18 @@ cell_col(WidecolScanState *ss, uint32 id)
 	return -1;
 }
 
+/*
+ * Numeric keys are stored normalized (1.50 and 1.5 are one key); give the
+ * value back with the column's declared scale, as a heap table would.
+ */
+static Datum
+key_datum(WidecolColumn *c, Datum v)
+{
+	if (c->typid == NUMERICOID && c->typmod >= 0)
+		return DirectFunctionCall2(numeric, v, Int32GetDatum(c->typmod));
+	return v;
+}
+
 static void
 fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row *r, bool static_only)
 {
@@ -1560,7 +1634,7 @@ fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row *r, boo
 	{
 		int			ci = t->pk[i];
 
-		values[ci] = widecol_decode_key(&p, end, t->cols[ci].typid, false);
+		values[ci] = key_datum(&t->cols[ci], widecol_decode_key(&p, end, t->cols[ci].typid, false));
 		nulls[ci] = false;
 	}
 	if (p != end)
@@ -1577,7 +1651,8 @@ fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row *r, boo
 		{
 			int			ci = t->ck[i];
 
-			values[ci] = widecol_decode_key(&p, end, t->cols[ci].typid, t->cols[ci].descending);
+			values[ci] = key_datum(&t->cols[ci],
+								   widecol_decode_key(&p, end, t->cols[ci].typid, t->cols[ci].descending));
 			nulls[ci] = false;
 		}
 		if (p != end)

@@ -182,7 +182,7 @@ float4_unkey(uint32 u)
 /*
  * numeric: a marker byte (1 -Inf, 2 negative, 3 zero, 4 positive, 5 +Inf,
  * 6 NaN), then for finite non-zero values the decimal exponent e (value =
- * 0.d1d2... x 10^e) as 2 bytes big-endian with the sign bit flipped, then
+ * 0.d1d2... x 10^e) as 4 bytes big-endian with the sign bit flipped, then
  * the significant digits two per byte as (10*d1 + d2) + 1, terminated by
  * 0x00.  Negative values complement the exponent and digit bytes.  Trailing
  * zeros are dropped, so 1.0 and 1.00 are the same key (they are equal in
@@ -248,7 +248,7 @@ enc_numeric(StringInfo buf, Datum value)
 	}
 	appendStringInfoChar(buf, neg ? 2 : 4);
 	start = buf->len;
-	enc_be(buf, (uint16) (exp10 ^ 0x8000), 2);
+	enc_be(buf, (uint32) exp10 ^ 0x80000000u, 4);
 	for (int i = 0; i < digits.len; i += 2)
 	{
 		int			d1 = digits.data[i] - '0';
@@ -302,10 +302,10 @@ dec_numeric(const uint8 **pp, const uint8 *end, bool desc)
 			codec_corrupt();
 	}
 	neg = marker == 2;
-	if (end - p < 3)
+	if (end - p < 5)
 		codec_corrupt();
-	exp10 = (int) (int16) (dec_be(p, 2, desc != neg) ^ 0x8000);
-	p += 2;
+	exp10 = (int) (int32) ((uint32) dec_be(p, 4, desc != neg) ^ 0x80000000u);
+	p += 4;
 	initStringInfo(&digits);
 	for (;;)
 	{
@@ -323,6 +323,11 @@ dec_numeric(const uint8 **pp, const uint8 *end, bool desc)
 		appendStringInfoChar(&digits, (char) ('0' + (b - 1) % 10));
 	}
 	*pp = p;
+	/* an odd number of digits was padded with a zero: drop it */
+	while (digits.len > 0 && digits.data[digits.len - 1] == '0')
+		digits.data[--digits.len] = '\0';
+	if (digits.len == 0)
+		codec_corrupt();
 	/* render as 0.<digits>e<exp10> */
 	initStringInfo(&s);
 	if (neg)

@@ -43,12 +43,14 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/postmaster.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/varlena.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
@@ -314,7 +316,7 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 
 	wc_node_options_default(&no);
 	no.engine = *opts;
-	no.socket_path = psprintf("%s/node.sock", dir);
+	no.socket_path = widecol_node_socket_path();
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);
@@ -438,6 +440,31 @@ node_engine_log(void *arg, int level, const char *msg)
 	}
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
+}
+
+/*
+ * Where the node listens for its backends: beside PostgreSQL's own socket,
+ * "<first unix_socket_directories entry>/.s.widecol.<port>" (those
+ * directories are short, as Unix socket paths must be), or "node.sock" in
+ * the engine directory when the server has no Unix socket.  Backends and
+ * the node compute it from the same settings.
+ */
+char *
+widecol_node_socket_path(void)
+{
+	char	   *rawstring;
+	List	   *dirs = NIL;
+	char	   *path = NULL;
+
+	if (Unix_socket_directories && Unix_socket_directories[0] != '\0')
+	{
+		rawstring = pstrdup(Unix_socket_directories);
+		if (SplitDirectoriesString(rawstring, ',', &dirs) && dirs != NIL)
+			path = psprintf("%s/.s.widecol.%d", (char *) linitial(dirs), PostPortNumber);
+	}
+	if (path == NULL || strlen(path) >= 108)
+		path = psprintf("%s/node.sock", widecol_resolve_data_directory());
+	return path;
 }
 
 /*

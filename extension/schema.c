@@ -21,9 +21,11 @@
  *	  The option validator (fdw.c) checks names and syntax; everything
  *	  that needs the column list is checked here, from a ProcessUtility
  *	  hook that runs right after CREATE/ALTER FOREIGN TABLE in the same
- *	  transaction, so a bad definition never commits.  The hook also
- *	  creates or alters the engine table when the node is running; when it
- *	  is not, the engine table is created on first access.
+ *	  transaction, so a bad definition never commits.  When the node runs,
+ *	  the hook also checks the definition against an engine table of the
+ *	  same name (its key must match) and applies ALTERs to it; the engine
+ *	  table itself is created on first access, so a rolled-back CREATE
+ *	  leaves nothing behind.
  *
  *	  The engine identifies a table by a 32-bit id: a hash of
  *	  "keyspace.table", or the 'table_id' option.  Dropping the foreign
@@ -48,6 +50,8 @@
 #include "common/hashfn.h"
 #include "foreign/foreign.h"
 #include "nodes/parsenodes.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -83,6 +87,7 @@ static HTAB *table_cache = NULL;
 static uint64 table_cache_generation = 0;	/* bumped by every invalidation */
 static List *retired_cxts = NIL;			/* freed at transaction end */
 static ProcessUtility_hook_type prev_process_utility = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 
 /* callbacks */
 static void table_cache_inval(Datum arg, Oid relid);
@@ -93,6 +98,8 @@ static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
 									DestReceiver *dest, QueryCompletion *qc);
+
+static void widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate);
 
 /* helpers */
 static int	find_column(WidecolTable *t, const char *name, const char *option);
@@ -109,6 +116,8 @@ widecol_schema_init(void)
 	RegisterXactCallback(table_cache_xact, NULL);
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = widecol_process_utility;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = widecol_post_parse_analyze;
 }
 
 /* Mark one entry (or all for InvalidOid) stale. */
@@ -699,7 +708,7 @@ key_difference(WidecolTable *t, const wc_table_def *existing)
  * not overwritten here; ALTER FOREIGN TABLE updates it.
  */
 static void
-create_or_check(WidecolTable *t, bool is_alter)
+create_or_check(WidecolTable *t, bool is_alter, bool create)
 {
 	wc_table_def def,
 				existing;
@@ -736,6 +745,8 @@ create_or_check(WidecolTable *t, bool is_alter)
 	}
 	if (st != WC_NOT_FOUND)
 		widecol_report(st, "reading the engine table");
+	if (!create)
+		return;					/* made on first access: a rolled-back CREATE leaves nothing */
 	st = wc_client_create_table(widecol_connection(), &def, &repl);
 	if (st == WC_EXISTS)
 		ereport(ERROR,
@@ -763,9 +774,32 @@ widecol_ensure_engine_table(WidecolTable *t)
 		if (entry && entry->engine_ready)
 			return;
 	}
-	create_or_check(t, false);
+	create_or_check(t, false, true);
 	if (entry)
 		entry->engine_ready = true;
+}
+
+/*
+ * INSERT ... ON CONFLICT on a widecol table: refuse it here, before the
+ * planner looks for an arbiter index that a foreign table cannot have.
+ */
+static void
+widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	if (query->commandType == CMD_INSERT && query->onConflict != NULL && query->resultRelation > 0)
+	{
+		RangeTblEntry *rte = rt_fetch(query->resultRelation, query->rtable);
+
+		if (rte->relkind == RELKIND_FOREIGN_TABLE &&
+			widecol_is_widecol_server(GetForeignTable(rte->relid)->serverid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ON CONFLICT is not supported on widecol table \"%s\"",
+							get_rel_name(rte->relid)),
+					 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
+	}
 }
 
 /*
@@ -814,7 +848,23 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		}
 		t = widecol_build_table(rel);
 		table_close(rel, AccessShareLock);
+		if (is_alter)
+		{
+			ListCell   *lc;
+
+			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			{
+				AlterTableCmd *cmd = lfirst(lc);
+
+				if (cmd->subtype == AT_AlterColumnType)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot change the type of column \"%s\" of widecol table \"%s\"",
+									cmd->name, get_rel_name(relid)),
+							 errhint("Stored values keep the type they were written with; add a column of the new type instead.")));
+			}
+		}
 		if (widecol_preloaded && widecol_node_running())
-			create_or_check(t, is_alter);
+			create_or_check(t, is_alter, false);
 	}
 }

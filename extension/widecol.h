@@ -56,6 +56,7 @@ extern PGDLLEXPORT void widecol_node_main(Datum main_arg)
 			pg_attribute_noreturn();
 extern bool widecol_node_running(void);
 extern void widecol_require_node(void);
+extern char *widecol_node_socket_path(void);
 
 /* in cql.c */
 typedef struct WidecolCqlPair
