@@ -23,7 +23,8 @@
 
 #define WC_CATALOG_MAGIC 0x54434357u  /* "WCCT" */
 #define WC_MANIFEST_MAGIC 0x464d4357u /* "WCMF" */
-#define WC_META_VERSION 1u
+#define WC_CATALOG_VERSION 2u  /* 2: compaction map per table */
+#define WC_MANIFEST_VERSION 2u /* 2: level and creation time per SSTable */
 #define WC_META_MAX_BYTES (64u << 20)
 
 static void *wc__flush_main(void *arg);
@@ -57,6 +58,9 @@ void wc_engine_options_default(wc_engine_options *o)
     o->block_bytes = 8192;
     o->cache_bytes = 64u << 20;
     o->bloom_bits = 10;
+    o->compaction_threads = 1;
+    o->compaction_throughput_mb_per_sec = 64;
+    o->compaction_check_ms = 1000;
 }
 
 void wc_table_def_default(wc_table_def *d)
@@ -75,7 +79,7 @@ static wc_status wc__catalog_write(wc_engine *e)
 
     wc_buf_init(&b);
     wc_buf_put_u32(&b, WC_CATALOG_MAGIC);
-    wc_buf_put_u32(&b, WC_META_VERSION);
+    wc_buf_put_u32(&b, WC_CATALOG_VERSION);
     wc_buf_put_u32(&b, (uint32_t)e->ntables);
     for (size_t i = 0; i < e->ntables; i++) {
         const wc_table_def *d = &e->tables[i]->def;
@@ -84,6 +88,7 @@ static wc_status wc__catalog_write(wc_engine *e)
         wc_buf_put_u32(&b, d->gc_grace_seconds);
         wc_buf_put_u32(&b, d->default_ttl);
         wc_buf_put_bytes(&b, d->options, strnlen(d->options, sizeof(d->options) - 1));
+        wc_buf_put_bytes(&b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
     }
     wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
     st = wc_buf_status(&b);
@@ -105,6 +110,19 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
     t->def = *def;
     t->def.name[sizeof(t->def.name) - 1] = '\0';
     t->def.options[sizeof(t->def.options) - 1] = '\0';
+    t->def.compaction[sizeof(t->def.compaction) - 1] = '\0';
+    if (wc_compaction_options_parse(t->def.compaction, &t->copts) != WC_OK) {
+        /* validated before it reached the catalog; never refuse to load a table for it */
+        wc__engine_log(e, WC_LOG_WARNING, "table %u: compaction map not understood (%s); using STCS",
+                       def->id, wc_last_error());
+        wc_compaction_options_default(&t->copts);
+    }
+    t->counters = wc_calloc(1, sizeof(*t->counters));
+    if (t->counters == NULL) {
+        wc_free(t);
+        return wc_error(WC_NO_MEMORY, "out of memory creating table %u", def->id);
+    }
+    atomic_init(&t->counters->refs, 1);
     snprintf(t->dir, sizeof(t->dir), "%.4000s/t%u", e->dir, def->id);
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->manifest_mu, NULL);
@@ -113,6 +131,7 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
     if (st != WC_OK) {
         pthread_mutex_destroy(&t->mu);
         pthread_mutex_destroy(&t->manifest_mu);
+        wc__tcounters_unref(t->counters);
         wc_free(t);
         return st;
     }
@@ -132,6 +151,8 @@ static void wc__table_free(wc__table *t)
         wc_sstable_unref(t->ssts[i].t);
     wc_free(t->imm);
     wc_free(t->ssts);
+    wc_lcs_state_free(&t->lcs);
+    wc__tcounters_unref(t->counters);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->manifest_mu);
     wc_free(t);
@@ -183,22 +204,23 @@ static wc_status wc__catalog_read(wc_engine *e)
     p = data;
     end = data + len - 8;
     if (!wc_get_u32(&p, end, &magic) || magic != WC_CATALOG_MAGIC ||
-        !wc_get_u32(&p, end, &version) || version != WC_META_VERSION ||
+        !wc_get_u32(&p, end, &version) || version != WC_CATALOG_VERSION ||
         !wc_get_u32(&p, end, &n)) {
         st = wc_error(WC_CORRUPTION, "catalog \"%s\" has a bad header", path);
         goto done;
     }
     for (uint32_t i = 0; i < n; i++) {
         wc_table_def d;
-        const uint8_t *name, *opt;
-        size_t nl, ol;
+        const uint8_t *name, *opt, *comp;
+        size_t nl, ol, cl;
         wc__table *t;
 
         wc_table_def_default(&d);
         if (!wc_get_u32(&p, end, &d.id) || !wc_get_bytes(&p, end, &name, &nl) ||
             nl >= sizeof(d.name) || !wc_get_u32(&p, end, &d.gc_grace_seconds) ||
             !wc_get_u32(&p, end, &d.default_ttl) || !wc_get_bytes(&p, end, &opt, &ol) ||
-            ol >= sizeof(d.options)) {
+            ol >= sizeof(d.options) || !wc_get_bytes(&p, end, &comp, &cl) ||
+            cl >= sizeof(d.compaction)) {
             st = wc_error(WC_CORRUPTION, "catalog \"%s\": malformed table entry %u", path, i);
             goto done;
         }
@@ -206,6 +228,8 @@ static wc_status wc__catalog_read(wc_engine *e)
         d.name[nl] = '\0';
         memcpy(d.options, opt, ol);
         d.options[ol] = '\0';
+        memcpy(d.compaction, comp, cl);
+        d.compaction[cl] = '\0';
         st = wc__table_new(e, &d, &t);
         if (st == WC_OK && (st = wc__tables_push(e, t)) != WC_OK)
             wc__table_free(t);
@@ -231,13 +255,16 @@ wc_status wc__manifest_write(wc_engine *e, wc__table *t)
     wc_buf_init(&b);
     pthread_mutex_lock(&t->mu);
     wc_buf_put_u32(&b, WC_MANIFEST_MAGIC);
-    wc_buf_put_u32(&b, WC_META_VERSION);
+    wc_buf_put_u32(&b, WC_MANIFEST_VERSION);
     wc_buf_put_u64(&b, t->flushed.segment);
     wc_buf_put_u64(&b, t->flushed.offset);
     wc_buf_put_u64(&b, t->next_gen);
     wc_buf_put_u32(&b, (uint32_t)t->nssts);
-    for (size_t i = 0; i < t->nssts; i++)
+    for (size_t i = 0; i < t->nssts; i++) {
         wc_buf_put_u64(&b, t->ssts[i].gen);
+        wc_buf_put_u32(&b, t->ssts[i].level);
+        wc_buf_put_u64(&b, (uint64_t)t->ssts[i].created);
+    }
     pthread_mutex_unlock(&t->mu);
     wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
     st = wc_buf_status(&b);
@@ -254,7 +281,8 @@ static void wc__sst_path(const wc__table *t, uint64_t gen, char *out, size_t n)
     snprintf(out, n, "%s/%llu.sst", t->dir, (unsigned long long)gen);
 }
 
-static wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen)
+static wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
+                               int64_t created)
 {
     if (t->nssts == t->capssts) {
         size_t cap = t->capssts ? t->capssts * 2 : 8;
@@ -264,8 +292,11 @@ static wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen)
         t->ssts = p;
         t->capssts = cap;
     }
+    memset(&t->ssts[t->nssts], 0, sizeof(t->ssts[0]));
     t->ssts[t->nssts].t = s;
     t->ssts[t->nssts].gen = gen;
+    t->ssts[t->nssts].level = level;
+    t->ssts[t->nssts].created = created;
     t->nssts++;
     return WC_OK;
 }
@@ -338,24 +369,31 @@ static wc_status wc__table_load(wc_engine *e, wc__table *t)
         p = data;
         end = data + len - 8;
         if (!wc_get_u32(&p, end, &magic) || magic != WC_MANIFEST_MAGIC ||
-            !wc_get_u32(&p, end, &version) || version != WC_META_VERSION ||
+            !wc_get_u32(&p, end, &version) || version != WC_MANIFEST_VERSION ||
             !wc_get_u64(&p, end, &t->flushed.segment) ||
             !wc_get_u64(&p, end, &t->flushed.offset) || !wc_get_u64(&p, end, &t->next_gen) ||
-            !wc_get_u32(&p, end, &n) || (uint64_t)n * 8 != (uint64_t)(end - p)) {
+            !wc_get_u32(&p, end, &n) || (uint64_t)n * 20 != (uint64_t)(end - p)) {
             st = wc_error(WC_CORRUPTION, "manifest \"%s\" is malformed", path);
             goto done;
         }
         for (uint32_t i = 0; i < n; i++) {
-            uint64_t gen;
+            uint64_t gen, created;
+            uint32_t level;
             wc_sstable *s;
             char sp[4200];
 
             wc_get_u64(&p, end, &gen);
+            wc_get_u32(&p, end, &level);
+            wc_get_u64(&p, end, &created);
+            if (level > WC_LCS_MAX_LEVEL || gen >= t->next_gen) {
+                st = wc_error(WC_CORRUPTION, "manifest \"%s\": bad entry %u", path, i);
+                goto done;
+            }
             wc__sst_path(t, gen, sp, sizeof(sp));
             st = wc_sstable_open(e->fs, sp, e->cache, atomic_fetch_add(&e->next_file_id, 1), &s);
             if (st != WC_OK)
                 goto done;
-            st = wc__ssts_push(t, s, gen);
+            st = wc__ssts_push(t, s, gen, level, (int64_t)created);
             if (st != WC_OK) {
                 wc_sstable_unref(s);
                 goto done;
@@ -670,7 +708,7 @@ static wc_status wc__flush_one(wc_engine *e, wc__table *t)
     }
     pthread_mutex_lock(&t->mu);
     if (s) {
-        st = wc__ssts_push(t, s, gen);
+        st = wc__ssts_push(t, s, gen, 0, wc__engine_now(e));
         if (st != WC_OK) {
             pthread_mutex_unlock(&t->mu);
             goto fail;
@@ -691,6 +729,7 @@ static wc_status wc__flush_one(wc_engine *e, wc__table *t)
     e->flushes_done++;
     pthread_cond_broadcast(&e->flush_done_cv);
     pthread_mutex_unlock(&e->flush_mu);
+    wc__compaction_notify(e);
     return st;
 fail:
     wc_iter_destroy(it);
@@ -829,6 +868,14 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
 
     if (def->id == 0)
         return wc_error(WC_INVALID_ARGUMENT, "table id 0 is reserved");
+    {
+        wc_compaction_options co;
+        char comp[sizeof(def->compaction)];
+        memcpy(comp, def->compaction, sizeof(comp));
+        comp[sizeof(comp) - 1] = '\0';
+        if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
+            return st;
+    }
     pthread_mutex_lock(&e->write_mu);
     pthread_rwlock_wrlock(&e->tables_mu);
     t = wc__engine_find_table(e, def->id);
@@ -870,8 +917,14 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
 {
     wc__table *t;
     wc_table_def old;
+    wc_compaction_options co;
+    char comp[sizeof(def->compaction)];
     wc_status st;
 
+    memcpy(comp, def->compaction, sizeof(comp));
+    comp[sizeof(comp) - 1] = '\0';
+    if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
+        return st;
     pthread_rwlock_wrlock(&e->tables_mu);
     t = wc__engine_find_table(e, def->id);
     if (t == NULL) {
@@ -879,11 +932,18 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     } else {
         old = t->def;
         t->def = *def;
+        t->def.name[sizeof(t->def.name) - 1] = '\0';
+        t->def.options[sizeof(t->def.options) - 1] = '\0';
+        t->def.compaction[sizeof(t->def.compaction) - 1] = '\0';
         st = wc__catalog_write(e);
         if (st != WC_OK)
             t->def = old;
+        else
+            t->copts = co;
     }
     pthread_rwlock_unlock(&e->tables_mu);
+    if (st == WC_OK)
+        wc__compaction_notify(e);
     return st;
 }
 
@@ -926,6 +986,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     pthread_mutex_unlock(&e->write_mu);
 
     /* the catalog no longer lists it: remove its files (a crash here leaves a dir open() removes) */
+    wc__compaction_forget_table(e, t);
     pthread_mutex_lock(&t->manifest_mu);
     pthread_mutex_lock(&t->mu);
     t->dropped = true;
@@ -996,6 +1057,9 @@ wc_status wc__sources_acquire(wc_engine *e, uint32_t table_id, wc__sources *s)
         return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
     }
     s->gc_grace = t->def.gc_grace_seconds;
+    s->counters = t->counters;
+    atomic_fetch_add(&s->counters->refs, 1);
+    memcpy(s->name, t->def.name, sizeof(s->name));
     pthread_mutex_lock(&t->mu);
     s->mems = wc_malloc((t->nimm + 1) * sizeof(*s->mems));
     s->ssts = wc_malloc((t->nssts + 1) * sizeof(*s->ssts));
@@ -1028,6 +1092,8 @@ void wc__sources_release(wc__sources *s)
         wc_sstable_unref(s->ssts[i]);
     wc_free(s->mems);
     wc_free(s->ssts);
+    if (s->counters)
+        wc__tcounters_unref(s->counters);
     memset(s, 0, sizeof(*s));
 }
 
@@ -1180,6 +1246,15 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     pthread_mutex_init(&e->flush_mu, NULL);
     pthread_cond_init(&e->flush_cv, NULL);
     pthread_cond_init(&e->flush_done_cv, NULL);
+    pthread_mutex_init(&e->comp_mu, NULL);
+    pthread_cond_init(&e->comp_cv, NULL);
+    pthread_cond_init(&e->comp_done_cv, NULL);
+    pthread_mutex_init(&e->throttle_mu, NULL);
+    atomic_init(&e->throughput_mb, e->opts.compaction_throughput_mb_per_sec);
+    if (e->opts.compaction_threads > WC_MAX_COMPACTION_THREADS)
+        e->opts.compaction_threads = WC_MAX_COMPACTION_THREADS;
+    if (e->opts.compaction_check_ms == 0)
+        e->opts.compaction_check_ms = 1000;
     wc_buf_init(&e->rec);
     wc_buf_init(&e->key);
 
@@ -1224,6 +1299,8 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
         goto fail;
     }
     e->flush_started = true;
+    if ((st = wc__compaction_start(e)) != WC_OK)
+        goto fail;
     *out = e;
     return WC_OK;
 fail:
@@ -1235,6 +1312,7 @@ void wc_engine_close(wc_engine *e)
 {
     if (e == NULL)
         return;
+    wc__compaction_stop(e);
     pthread_mutex_lock(&e->flush_mu);
     e->stopping = true;
     pthread_cond_broadcast(&e->flush_cv);
@@ -1255,5 +1333,9 @@ void wc_engine_close(wc_engine *e)
     pthread_mutex_destroy(&e->flush_mu);
     pthread_cond_destroy(&e->flush_cv);
     pthread_cond_destroy(&e->flush_done_cv);
+    pthread_mutex_destroy(&e->comp_mu);
+    pthread_cond_destroy(&e->comp_cv);
+    pthread_cond_destroy(&e->comp_done_cv);
+    pthread_mutex_destroy(&e->throttle_mu);
     wc_free(e);
 }

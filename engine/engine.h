@@ -15,6 +15,17 @@
  * behind (temporaries, SSTables not in a manifest) and fails with
  * WC_CORRUPTION rather than serving data it cannot verify.
  *
+ * Compaction (compaction.c, compaction_strategy.h) runs on its own threads
+ * (compaction_threads): after every flush and every compaction_check_ms the
+ * table's strategy (wc_table_def.compaction, a CQL map parsed by
+ * compaction_options.h) picks a task; inputs are swapped for outputs under
+ * the table's lock while readers keep their references to the old files,
+ * which are unlinked when the last reader lets go.  Tombstones and expired
+ * cells are purged only past gc_grace and when nothing outside the
+ * compaction (other SSTables, memtables) may hold older data for their
+ * partition.  Output bytes are throttled to compaction_throughput_mb_per_sec.
+ * One compaction runs per table at a time; threads work on different tables.
+ *
  * Reads merge the memtables and SSTables of a table (newest first),
  * reconcile cells (row.h), apply partition, range and row tombstones and TTL
  * expiry, and skip SSTables by bloom filter and token/clustering bounds.
@@ -32,6 +43,7 @@
 #include <stdint.h>
 
 #include "commitlog.h"
+#include "compaction_options.h"
 #include "fs.h"
 #include "mutation.h"
 #include "row.h"
@@ -54,14 +66,26 @@ typedef struct wc_engine_options {
     /* seconds since the epoch for TTL and gc_grace decisions; NULL: time(NULL) (tests set it) */
     int64_t (*clock)(void *arg);
     void *clock_arg;
+    /* background compaction threads; default 1 (wc_engine_options_default); 0 = none
+     * (only wc_engine_compact compacts); at most WC_MAX_COMPACTION_THREADS */
+    uint32_t compaction_threads;
+    /* cap on compaction output, MiB/s; default 64; 0 = unthrottled */
+    uint32_t compaction_throughput_mb_per_sec;
+    /* periodic strategy check (tombstone compactions, TWCS window rollover); 0 = 1000 ms */
+    uint32_t compaction_check_ms;
 } wc_engine_options;
+
+#define WC_MAX_COMPACTION_THREADS 64
 
 typedef struct wc_table_def {
     uint32_t id;              /* non-zero, unique per engine */
     char name[128];           /* informational ("keyspace.table") */
     uint32_t gc_grace_seconds; /* default 864000 */
     uint32_t default_ttl;     /* informational; the writer applies it */
-    char options[8192];       /* opaque to the engine (compaction map etc.), kept in the catalog */
+    char options[8192];       /* opaque to the engine, kept in the catalog */
+    /* CQL compaction map as the user wrote it (compaction_options.h); "" = STCS defaults.
+     * Validated by create/alter (WC_INVALID_ARGUMENT naming the option). */
+    char compaction[1024];
 } wc_table_def;
 
 /* Bounds of a clustering slice; unbounded sides ignore key/len. */
@@ -89,6 +113,10 @@ typedef struct wc_read_request {
     size_t page_rows;         /* max rows in this page; 0 = 1000 */
     bool token_range;         /* scans only: restrict to tokens in (token_start, token_end] */
     int64_t token_start, token_end;
+    /* guardrail: once more tombstones than this were scanned the read stops with
+     * WC_OVERLOADED, detail "read of table <name> scanned <n> tombstones, more than the
+     * failure threshold <t>"; 0 = no limit (page.stats.tombstones_scanned serves warnings) */
+    uint64_t tombstone_failure_threshold;
 } wc_read_request;
 
 typedef struct wc_result_row {
@@ -135,6 +163,57 @@ typedef struct wc_table_stats {
     uint64_t pending_flushes;
 } wc_table_stats;
 
+#define WC_LEVELS 9            /* LCS levels 0..8 */
+#define WC_STATS_WINDOWS 16    /* TWCS windows reported, newest first */
+#define WC_READ_HIST_BUCKETS 8 /* SSTables touched per read: 0,1,2,3,4,5-8,9-16,17+ */
+
+/* Compaction state of one table (wc_engine_compaction_stats). */
+typedef struct wc_compaction_stats {
+    wc_compaction_class strategy;
+    bool enabled;
+    bool running;                   /* a compaction of this table is running */
+    uint64_t pending;               /* estimated compactions still to run */
+    uint64_t level_sstables[WC_LEVELS]; /* per level (LCS levels; others keep all in 0) */
+    uint64_t level_bytes[WC_LEVELS];
+    uint32_t nwindows;              /* TWCS: windows holding SSTables (<= WC_STATS_WINDOWS) */
+    int64_t window_start[WC_STATS_WINDOWS]; /* seconds since the epoch, newest first */
+    uint64_t window_sstables[WC_STATS_WINDOWS];
+    uint64_t window_bytes[WC_STATS_WINDOWS];
+    uint64_t droppable_tombstones;  /* estimated, at gc_before = now - gc_grace */
+    double droppable_tombstone_ratio; /* droppable / (cells + rows + headers) */
+    /* single-partition reads by SSTables touched (not skipped by bounds or bloom filter) */
+    uint64_t read_histogram[WC_READ_HIST_BUCKETS];
+    uint32_t read_p50, read_p99;    /* upper bound of the bucket holding the percentile */
+    uint64_t compactions_completed; /* since open; also counts whole-SSTable expiry */
+    uint64_t bytes_read;            /* input file bytes of completed compactions */
+    uint64_t bytes_written;         /* output file bytes */
+    uint64_t sstables_expired;      /* SSTables dropped whole (fully expired) */
+    uint64_t tombstones_purged;     /* tombstones and expired cells dropped */
+} wc_compaction_stats;
+
+typedef enum wc_compaction_kind {
+    WC_COMPACTION_KIND_MINOR = 0, /* chosen by the strategy */
+    WC_COMPACTION_KIND_TOMBSTONE, /* single-SSTable tombstone compaction */
+    WC_COMPACTION_KIND_EXPIRED,   /* fully expired SSTables dropped without reading */
+    WC_COMPACTION_KIND_MAJOR,     /* wc_engine_compact */
+} wc_compaction_kind;
+
+#define WC_COMPACTION_INFO_INPUTS 16
+
+/* One running or pending compaction (wc_engine_compactions). */
+typedef struct wc_compaction_info {
+    uint32_t table_id;
+    bool running;                 /* false: pending, the next task the strategy would run */
+    wc_compaction_class strategy;
+    wc_compaction_kind kind;
+    uint32_t ninputs;
+    uint64_t inputs[WC_COMPACTION_INFO_INPUTS]; /* generations (<t>/<gen>.sst) of the first inputs */
+    int32_t level;                /* LCS output level, -1 otherwise */
+    int64_t window_start;         /* TWCS window (seconds), INT64_MIN otherwise */
+    uint64_t bytes_done;          /* uncompressed input bytes merged so far (0 if pending) */
+    uint64_t bytes_total;         /* uncompressed bytes of the inputs */
+} wc_compaction_info;
+
 /* API */
 
 void wc_engine_options_default(wc_engine_options *o);
@@ -145,9 +224,15 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out);
 /* Wait for running flushes, stop threads, sync the commit log, free. */
 void wc_engine_close(wc_engine *e);
 
-/* WC_EXISTS if the id is taken (with a different definition). */
+/* WC_EXISTS if the id is taken (with a different definition); WC_INVALID_ARGUMENT if
+ * def->compaction does not parse (detail names the option). */
 wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def);
-/* Update gc_grace/default_ttl/options of an existing table. */
+/*
+ * Update gc_grace/default_ttl/options/compaction of an existing table; takes
+ * effect at once (the next strategy decision uses the new options; a running
+ * compaction finishes).  WC_NOT_FOUND, WC_INVALID_ARGUMENT (bad compaction
+ * map: nothing changed), WC_IO_ERROR writing the catalog.
+ */
 wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def);
 /* Remove the table and all its data.  WC_NOT_FOUND if absent. */
 wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id);
@@ -171,9 +256,47 @@ void wc_page_free(wc_page *p);
 
 /* Flush a table's memtable (table_id 0: all tables); wait for it if wait. */
 wc_status wc_engine_flush(wc_engine *e, uint32_t table_id, bool wait);
-/* Merge all SSTables of a table into one (major compaction), purging what gc_grace allows. */
+/*
+ * Major compaction: merge every SSTable of the table, purging what gc_grace
+ * and the purge rule allow; one output (STCS, TWCS) or, for LCS, outputs
+ * split at sstable_size_in_mb in the lowest level that holds them all
+ * (compaction_strategy.h).  Waits for a running compaction of the table
+ * first; runs in the calling thread, unthrottled, also when the table's
+ * compaction is disabled.  WC_NOT_FOUND, WC_IO_ERROR, WC_NO_SPACE,
+ * WC_CORRUPTION (a bad input block: nothing is replaced).
+ */
 wc_status wc_engine_compact(wc_engine *e, uint32_t table_id);
 
 wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats *out);
+
+/* Compaction state of one table (levels/windows, droppable tombstones, read
+ * amplification, counters).  WC_NOT_FOUND.  Thread-safe. */
+wc_status wc_engine_compaction_stats(wc_engine *e, uint32_t table_id, wc_compaction_stats *out);
+
+/*
+ * Running compactions (with progress) and, per table with work to do and
+ * nothing running, the next pending one.  table_id 0 = every table.  Caller
+ * frees *out with wc_free (NULL when *n is 0 is allowed).  WC_NO_MEMORY,
+ * WC_NOT_FOUND (an unknown non-zero table_id).
+ */
+wc_status wc_engine_compactions(wc_engine *e, uint32_t table_id, wc_compaction_info **out,
+                                size_t *n);
+
+/*
+ * Change the number of compaction threads (<= WC_MAX_COMPACTION_THREADS;
+ * extra threads stop after their current task) and the throughput cap (MiB/s,
+ * 0 = unthrottled) at runtime.  New threads start with every signal blocked.
+ * WC_INVALID_ARGUMENT for too many threads, WC_NO_MEMORY if a thread could
+ * not start.
+ */
+wc_status wc_engine_set_compaction(wc_engine *e, uint32_t threads, uint32_t throughput_mb_per_sec);
+
+/*
+ * Wake the compaction threads and wait until the table (0: every table) has
+ * no running compaction and its strategy picks nothing more, or timeout_ms
+ * passes (WC_TIMEOUT; also when there are no compaction threads but work is
+ * pending).  For tests, benchmarks and operators.
+ */
+wc_status wc_engine_compaction_wait(wc_engine *e, uint32_t table_id, uint32_t timeout_ms);
 
 #endif /* WC_ENGINE_H */

@@ -6,8 +6,14 @@
  * memtable switches; e->tables_mu (rwlock) protects the table array and
  * catalog; each table's mu protects its source lists (active memtable,
  * immutable memtables, SSTables), held only long enough to take references.
- * Lock order: write_mu, then tables_mu, then a table's mu.  The flush thread
- * waits on flush_cv under flush_mu.
+ * Lock order: write_mu, then tables_mu, then a table's manifest_mu, then its
+ * mu.  The flush thread waits on flush_cv under flush_mu.
+ *
+ * Compaction: comp_mu protects the compaction threads' state, each table's
+ * `compacting` claim (one compaction per table at a time) and its running
+ * job; it is a leaf lock (nothing else is taken while it is held).  A compaction
+ * runs without tables_mu: drop_table waits for the table's claim to end
+ * before freeing it.  The wc__sst.compacting marks are under the table's mu.
  */
 #ifndef WC_ENGINE_INT_H
 #define WC_ENGINE_INT_H
@@ -16,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "commitlog.h"
+#include "compaction_strategy.h"
 #include "engine.h"
 #include "memtable.h"
 #include "sstable.h"
@@ -29,7 +36,23 @@ typedef struct wc__imm {
 typedef struct wc__sst {
     wc_sstable *t;
     uint64_t gen;
+    uint32_t level;    /* LCS level, persisted in the manifest */
+    int64_t created;   /* engine clock when written (seconds), persisted */
+    bool compacting;   /* input of the running compaction (under the table's mu) */
 } wc__sst;
+
+/* Per-table counters shared with readers (reference counted: a read may outlive a drop). */
+typedef struct wc__tcounters {
+    _Atomic int refs;
+    _Atomic uint64_t read_hist[WC_READ_HIST_BUCKETS];
+    _Atomic uint64_t compactions, bytes_read, bytes_written, expired, purged;
+} wc__tcounters;
+
+/* A running compaction (listed by wc_engine_compactions). */
+typedef struct wc__job {
+    wc_compaction_info info;   /* bytes_done updated through done below */
+    _Atomic uint64_t done;
+} wc__job;
 
 typedef struct wc__table {
     wc_table_def def;
@@ -44,8 +67,14 @@ typedef struct wc__table {
     size_t nssts, capssts;
     wc_clpos flushed;      /* log records before this are in SSTables */
     uint64_t next_gen;
-    pthread_mutex_t manifest_mu; /* serializes manifest writes and compactions */
+    pthread_mutex_t manifest_mu; /* serializes manifest writes and SSTable list swaps */
     bool dropped;
+    wc_compaction_options copts; /* parsed def.compaction (under tables_mu) */
+    wc_lcs_state lcs;            /* round-robin state, used by the claim holder */
+    bool compacting;             /* claim: a compaction of this table runs (comp_mu) */
+    bool comp_cancel;            /* dropped: abandon the running compaction (comp_mu) */
+    wc__job *job;                /* the running job (comp_mu), NULL if none */
+    wc__tcounters *counters;
 } wc__table;
 
 struct wc_engine {
@@ -72,7 +101,39 @@ struct wc_engine {
     bool stopping;
     uint64_t flushes_done;
     wc_status bg_status; /* first background failure */
+
+    /* compaction (compaction.c) */
+    pthread_mutex_t comp_mu;
+    pthread_cond_t comp_cv;      /* work may be available / stop / thread count changed */
+    pthread_cond_t comp_done_cv; /* a table's claim ended */
+    pthread_t comp_threads[WC_MAX_COMPACTION_THREADS];
+    struct wc__comp_arg {
+        wc_engine *e;
+        uint32_t idx;
+    } comp_args[WC_MAX_COMPACTION_THREADS];
+    bool comp_started[WC_MAX_COMPACTION_THREADS];
+    bool comp_exited[WC_MAX_COMPACTION_THREADS];
+    uint32_t comp_wanted;        /* threads that should run */
+    bool comp_stopping;
+    size_t comp_next;            /* round-robin start over tables */
+    _Atomic uint32_t throughput_mb;
+    pthread_mutex_t throttle_mu;
+    double throttle_tokens;      /* bytes that may be written without waiting */
+    int64_t throttle_last_ns;
 };
+
+/* in compaction.c */
+/* Start the compaction threads (REQUIRES: called from wc_engine_open, after tables loaded). */
+wc_status wc__compaction_start(wc_engine *e);
+/* Stop and join them (wc_engine_close; running compactions are abandoned cleanly). */
+void wc__compaction_stop(wc_engine *e);
+/* Wake the compaction threads (after a flush, an alter). */
+void wc__compaction_notify(wc_engine *e);
+/* Wait for t's running compaction, then make t unclaimable (drop). REQUIRES: t out of the array. */
+void wc__compaction_forget_table(wc_engine *e, wc__table *t);
+void wc__tcounters_unref(wc__tcounters *c);
+/* Count one single-partition read that touched `touched` SSTables. Lock-free. */
+void wc__read_hist_add(wc__tcounters *c, uint64_t touched);
 
 /* in engine.c */
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu held */
@@ -90,6 +151,8 @@ typedef struct wc__sources {
     wc_sstable **ssts;
     size_t nssts;
     uint32_t gc_grace;
+    wc__tcounters *counters; /* referenced */
+    char name[128];          /* the table's name, for messages */
 } wc__sources;
 wc_status wc__sources_acquire(wc_engine *e, uint32_t table_id, wc__sources *s);
 void wc__sources_release(wc__sources *s);

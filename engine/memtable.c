@@ -55,6 +55,7 @@ struct wc_memtable {
     _Atomic int refs;
     _Atomic int max_height;     /* levels in use, 1..WC_SL_MAX_HEIGHT */
     _Atomic uint64_t entries;   /* distinct keys */
+    _Atomic int64_t min_ts;     /* smallest timestamp put so far; INT64_MAX if none */
     wc_sl_node *head;           /* WC_SL_MAX_HEIGHT levels, no key; wc_malloc'd */
     wc_arena arena;
     /* writer state, protected by mu */
@@ -304,6 +305,7 @@ wc_status wc_memtable_new(wc_memtable **out)
     atomic_init(&m->refs, 1);
     atomic_init(&m->max_height, 1);
     atomic_init(&m->entries, 0);
+    atomic_init(&m->min_ts, INT64_MAX);
     wc_arena_init(&m->arena, WC_ARENA_DEFAULT_BLOCK);
     wc_buf_init(&m->scratch);
     m->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)m;
@@ -339,6 +341,11 @@ void wc_memtable_unref(wc_memtable *m)
         return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
         wc__memtable_destroy(m);
+}
+
+int64_t wc_memtable_min_timestamp(const wc_memtable *m)
+{
+    return atomic_load_explicit(&((wc_memtable *)m)->min_ts, memory_order_acquire);
 }
 
 size_t wc_memtable_memory(const wc_memtable *m)
@@ -449,6 +456,12 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
         return st;
 
     pthread_mutex_lock(&m->mu);
+    {
+        /* published before the entry: a purge check never misses this timestamp */
+        int64_t ts = wc_blob_min_timestamp(kind, value, vlen);
+        if (ts < atomic_load_explicit(&m->min_ts, memory_order_relaxed))
+            atomic_store_explicit(&m->min_ts, ts, memory_order_release);
+    }
     n = wc__find_for_insert(m, key, klen, prev, next);
     if (n != NULL && wc__node_cmp(n, key, klen) == 0) {
         /* prev/next still describe adjacent pairs: keep them as the splice */

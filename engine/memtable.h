@@ -48,6 +48,13 @@ wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const
 wc_status wc_memtable_put_validated(wc_memtable *m, const uint8_t *key, size_t klen,
                                     const uint8_t *value, size_t vlen);
 
+/*
+ * Smallest write timestamp (cells, liveness, deletions) put so far;
+ * INT64_MAX if none.  Published before the entry itself, so a compaction
+ * that reads it after a put never misses that put's timestamps.
+ */
+int64_t wc_memtable_min_timestamp(const wc_memtable *m);
+
 /* Bytes of arena memory in use (keys, values, nodes), for flush thresholds. */
 size_t wc_memtable_memory(const wc_memtable *m);
 uint64_t wc_memtable_entries(const wc_memtable *m);

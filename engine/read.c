@@ -65,6 +65,7 @@ typedef struct wc__rd {
     bool stop;       /* page full or limit reached */
     bool limit_hit;
     wc_status st;
+    const char *table_name;
 } wc__rd;
 
 /* ---------------------------------------------------------------- page memory */
@@ -130,6 +131,22 @@ void wc_page_free(wc_page *p)
     }
     wc_free(p->paging_state);
     wc_free(p);
+}
+
+/* ---------------------------------------------------------------- guardrail */
+
+/* Count one scanned tombstone; WC_OVERLOADED once past the request's failure threshold. */
+static wc_status wc__tombstone(wc__rd *rd)
+{
+    uint64_t n = ++rd->page->stats.tombstones_scanned;
+    uint64_t max = rd->req->tombstone_failure_threshold;
+
+    if (max != 0 && n > max)
+        return wc_error(WC_OVERLOADED,
+                        "read of table %s scanned %llu tombstones, more than the failure "
+                        "threshold %llu",
+                        rd->table_name, (unsigned long long)n, (unsigned long long)max);
+    return WC_OK;
 }
 
 /* ---------------------------------------------------------------- reconciliation */
@@ -220,8 +237,10 @@ static wc_status wc__load_header(wc__rd *rd, const uint8_t *blob, size_t len)
         return wc_error(WC_CORRUPTION, "malformed partition header");
     rd->has_hdr = true;
     if (hv.flags & WC_HDRF_PARTITION_DELETED) {
+        wc_status st;
         rd->pdel_ts = hv.pdel_ts;
-        rd->page->stats.tombstones_scanned++;
+        if ((st = wc__tombstone(rd)) != WC_OK)
+            return st;
     }
     while ((r = wc_header_next_rt(&hv, &rt)) == 1) {
         if (rd->nrts == rd->caprts) {
@@ -233,7 +252,11 @@ static wc_status wc__load_header(wc__rd *rd, const uint8_t *blob, size_t len)
             rd->caprts = cap;
         }
         rd->rts[rd->nrts++] = rt;
-        rd->page->stats.tombstones_scanned++;
+        {
+            wc_status st = wc__tombstone(rd);
+            if (st != WC_OK)
+                return st;
+        }
     }
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed range tombstone");
@@ -271,7 +294,9 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
                 shadow = rd->rts[i].ts;
     }
     if (v.flags & WC_ROWF_DELETED) {
-        rd->page->stats.tombstones_scanned++;
+        wc_status st = wc__tombstone(rd);
+        if (st != WC_OK)
+            return st;
         if (v.del_ts > shadow)
             shadow = v.del_ts;
     }
@@ -280,8 +305,13 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         live = true;
     while ((r = wc_row_next_cell(&v, &c)) == 1) {
         if (!wc_cell_is_live(&c, shadow, rd->now)) {
-            if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING))
-                rd->page->stats.tombstones_scanned++;
+            if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) {
+                wc_status st = wc__tombstone(rd);
+                if (st != WC_OK) {
+                    pp->ncells = first_cell;
+                    return st;
+                }
+            }
             continue;
         }
         live = true;
@@ -631,6 +661,7 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
 
     rd.e = e;
     rd.req = req;
+    rd.table_name = src.name;
     rd.now = req->now_sec ? req->now_sec : wc__engine_now(e);
     rd.page_rows = req->page_rows ? req->page_rows : WC_DEFAULT_PAGE_ROWS;
     for (int i = 0; i < 2; i++)
@@ -769,6 +800,8 @@ finish:
         rd.page->rows = rd.pp->rows;
         rd.page->stats.blocks_read = rd.counters.blocks_read;
         rd.page->stats.cache_hits = rd.counters.cache_hits;
+        if (req->pk && src.counters)
+            wc__read_hist_add(src.counters, rd.page->stats.sstables_read);
     }
 done:
     for (size_t i = 0; i < nits; i++)

@@ -294,13 +294,35 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
     return WC_OK;
 }
 
+/* True (and *mp loaded on first use) if an element (ts, ldt) may be purged. */
+static bool wc__purgeable(const wc_purge *pg, int64_t ts, uint32_t ldt, int64_t *mp, bool *have_mp)
+{
+    if (pg == NULL || (int64_t)ldt >= pg->gc_before)
+        return false;
+    if (!*have_mp) {
+        *mp = pg->max_purgeable ? pg->max_purgeable(pg->arg) : INT64_MIN;
+        *have_mp = true;
+    }
+    return ts < *mp;
+}
+
 wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int64_t now_sec,
                          wc_buf *out, bool *empty)
+{
+    return wc_row_compact_purge(blob, len, shadow_ts, now_sec, NULL, out, empty, NULL);
+}
+
+wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_ts,
+                               int64_t now_sec, const wc_purge *purge, wc_buf *out, bool *empty,
+                               uint64_t *purged)
 {
     wc_row_view v;
     wc_cell c;
     wc_rowb rb;
     size_t start = out->len;
+    int64_t mp = INT64_MIN;
+    bool have_mp = false;
+    uint64_t np = 0;
     int r;
 
     if (!wc_row_parse(blob, len, &v))
@@ -310,11 +332,20 @@ wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int
     if ((v.flags & WC_ROWF_DELETED) && v.del_ts > shadow_ts)
         shadow_ts = v.del_ts;
     wc_rowb_begin(&rb, out);
-    /* an expired liveness is kept: dropping it could let an older one win */
-    if ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow_ts)
-        wc_rowb_liveness(&rb, v.live_ts, v.live_ttl, v.live_ldt);
-    if (v.flags & WC_ROWF_DELETED)
-        wc_rowb_deletion(&rb, v.del_ts, v.del_ldt);
+    /* an expired liveness is kept until purgeable: dropping it could let an older one win */
+    if ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow_ts) {
+        if (v.live_ttl != 0 && now_sec >= (int64_t)v.live_ldt &&
+            wc__purgeable(purge, v.live_ts, v.live_ldt, &mp, &have_mp))
+            np++;
+        else
+            wc_rowb_liveness(&rb, v.live_ts, v.live_ttl, v.live_ldt);
+    }
+    if (v.flags & WC_ROWF_DELETED) {
+        if (wc__purgeable(purge, v.del_ts, v.del_ldt, &mp, &have_mp))
+            np++;
+        else
+            wc_rowb_deletion(&rb, v.del_ts, v.del_ldt);
+    }
     while ((r = wc_row_next_cell(&v, &c)) == 1) {
         if (c.ts <= shadow_ts)
             continue;
@@ -324,12 +355,18 @@ wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int
             c.value = NULL;
             c.len = 0;
         }
+        if ((c.flags & WC_CELLF_TOMBSTONE) && wc__purgeable(purge, c.ts, c.ldt, &mp, &have_mp)) {
+            np++;
+            continue;
+        }
         wc_rowb_cell(&rb, &c);
     }
     if (r < 0) {
         out->len = start;
         return wc_error(WC_CORRUPTION, "malformed cell in compaction");
     }
+    if (purged)
+        *purged += np;
     *empty = rb.flags == 0 && rb.ncells == 0;
     if (*empty) {
         out->len = start;
@@ -338,6 +375,91 @@ wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int
     if (wc_rowb_end(&rb) == 0)
         return wc_error(WC_NO_MEMORY, "out of memory compacting a row");
     return WC_OK;
+}
+
+wc_status wc_header_compact_purge(const uint8_t *blob, size_t len, const wc_purge *purge,
+                                  wc_buf *out, bool *empty, uint64_t *purged)
+{
+    wc_header_view hv;
+    wc_range_tombstone rt, *keep = NULL;
+    size_t nkeep = 0, cap = 0;
+    int64_t mp = INT64_MIN;
+    bool have_mp = false, pdel;
+    uint64_t np = 0;
+    int r;
+
+    if (!wc_header_parse(blob, len, &hv))
+        return wc_error(WC_CORRUPTION, "malformed partition header in compaction");
+    pdel = (hv.flags & WC_HDRF_PARTITION_DELETED) != 0;
+    if (pdel && wc__purgeable(purge, hv.pdel_ts, hv.pdel_ldt, &mp, &have_mp)) {
+        pdel = false;
+        np++;
+    }
+    while ((r = wc_header_next_rt(&hv, &rt)) == 1) {
+        if (wc__purgeable(purge, rt.ts, rt.ldt, &mp, &have_mp)) {
+            np++;
+            continue;
+        }
+        if (nkeep == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            wc_range_tombstone *p = wc_realloc(keep, nc * sizeof(*p));
+            if (p == NULL) {
+                wc_free(keep);
+                return wc_error(WC_NO_MEMORY, "out of memory compacting a partition header");
+            }
+            keep = p;
+            cap = nc;
+        }
+        keep[nkeep++] = rt;
+    }
+    if (r < 0) {
+        wc_free(keep);
+        return wc_error(WC_CORRUPTION, "malformed range tombstone in compaction");
+    }
+    *empty = !pdel && nkeep == 0;
+    if (np == 0) {
+        wc_buf_append(out, blob, len);
+    } else if (!*empty) {
+        wc_header_build(out, pdel, hv.pdel_ts, hv.pdel_ldt, keep, nkeep);
+    }
+    wc_free(keep);
+    if (purged)
+        *purged += np;
+    if (out->failed)
+        return wc_error(WC_NO_MEMORY, "out of memory compacting a partition header");
+    return WC_OK;
+}
+
+int64_t wc_blob_min_timestamp(uint8_t kind, const uint8_t *blob, size_t len)
+{
+    int64_t min = INT64_MAX;
+
+    if (kind == 0 /* WC_KIND_HEADER */) {
+        wc_header_view hv;
+        wc_range_tombstone rt;
+
+        if (!wc_header_parse(blob, len, &hv))
+            return INT64_MIN; /* unknown: as old as possible */
+        if ((hv.flags & WC_HDRF_PARTITION_DELETED) && hv.pdel_ts < min)
+            min = hv.pdel_ts;
+        while (wc_header_next_rt(&hv, &rt) == 1)
+            if (rt.ts < min)
+                min = rt.ts;
+    } else {
+        wc_row_view v;
+        wc_cell c;
+
+        if (!wc_row_parse(blob, len, &v))
+            return INT64_MIN;
+        if ((v.flags & WC_ROWF_LIVENESS) && v.live_ts < min)
+            min = v.live_ts;
+        if ((v.flags & WC_ROWF_DELETED) && v.del_ts < min)
+            min = v.del_ts;
+        while (wc_row_next_cell(&v, &c) == 1)
+            if (c.ts < min)
+                min = c.ts;
+    }
+    return min;
 }
 
 /* --------------------------------------------------------------- headers */

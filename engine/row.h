@@ -147,16 +147,49 @@ size_t wc_rowb_end(wc_rowb *rb);
 wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, wc_buf *out);
 
 /*
+ * Tombstone purging during compaction.  An element with timestamp ts and
+ * local deletion time ldt (a cell, row, range or partition tombstone, an
+ * expired cell or an expired row liveness) may be dropped when
+ * ldt < gc_before (= now - gc_grace_seconds) and ts < max_purgeable(arg),
+ * the smallest timestamp that data outside the compaction (other SSTables,
+ * memtables) may hold for the partition (Cassandra's maxPurgeableTimestamp).
+ * max_purgeable is called lazily, at most once per call below, and only when
+ * some element passes the gc_before test; NULL means "purge nothing".
+ */
+typedef struct wc_purge {
+    int64_t gc_before;
+    int64_t (*max_purgeable)(void *arg);
+    void *arg;
+} wc_purge;
+
+/*
  * Rewrite a row for compaction into out (appended): drop the liveness and
  * cells shadowed by shadow_ts (a partition or range deletion covering the
  * row, or WC_NO_TIMESTAMP) or by the row's own deletion, and turn cells that
  * expired before now_sec into tombstones dated at their expiry.  Tombstones
- * and expired liveness are kept (purging them after gc_grace needs to know
- * that no other SSTable holds older data: the compaction strategies' job).  *empty is set when nothing
- * is left (out unchanged then).  WC_CORRUPTION for a malformed blob.
+ * and expired liveness are kept.  *empty is set when nothing is left (out
+ * unchanged then).  WC_CORRUPTION for a malformed blob.
  */
 wc_status wc_row_compact(const uint8_t *blob, size_t len, int64_t shadow_ts, int64_t now_sec,
                          wc_buf *out, bool *empty);
+/*
+ * wc_row_compact that also drops what purge allows (purge may be NULL);
+ * adds the number of dropped elements to *purged (may be NULL).
+ */
+wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_ts,
+                               int64_t now_sec, const wc_purge *purge, wc_buf *out, bool *empty,
+                               uint64_t *purged);
+/*
+ * Copy a partition header into out (appended) without the partition deletion
+ * and range tombstones purge allows to drop; *empty when nothing is left
+ * (out unchanged).  WC_CORRUPTION for a malformed blob, WC_NO_MEMORY.
+ */
+wc_status wc_header_compact_purge(const uint8_t *blob, size_t len, const wc_purge *purge,
+                                  wc_buf *out, bool *empty, uint64_t *purged);
+
+/* Smallest timestamp in a blob of the given key kind (INT64_MAX if none, INT64_MIN if
+ * malformed: the conservative answer for purge decisions). */
+int64_t wc_blob_min_timestamp(uint8_t kind, const uint8_t *blob, size_t len);
 
 /* <0 if a loses to b, >0 if a wins, 0 if identical.  Cells of the same column. */
 int wc_cell_reconcile(const wc_cell *a, const wc_cell *b);

@@ -36,6 +36,9 @@ typedef struct wc_sstable_writer wc_sstable_writer;
 typedef struct wc_sstable wc_sstable;
 typedef struct wc_block_cache wc_block_cache;
 
+/* Bins of the tombstone local-deletion-time histogram in the stats block. */
+#define WC_SST_TOMB_HIST_BINS 32
+
 typedef struct wc_sstable_options {
     size_t block_size;      /* uncompressed target bytes per data block; default 8192 */
     int compression;        /* 1 = LZ4 (default), 0 = none */
@@ -60,6 +63,17 @@ typedef struct wc_sstable_stats {
     uint64_t blocks;
     uint64_t headers;        /* WC_KIND_HEADER entries (partition/range deletions) */
     uint64_t statics;        /* WC_KIND_STATIC entries */
+    /*
+     * Streaming histogram of the ldt of every tombstone and expiring cell
+     * (the same things `tombstones` counts): up to WC_SST_TOMB_HIST_BINS
+     * (ldt, count) bins in ascending ldt; when a new value would make one bin
+     * too many, the two closest bins merge into their weighted mean.  Lets a
+     * compaction strategy estimate the droppable tombstones at any gc_before
+     * without reading data.  Empty (tomb_hist_n 0) in version-1 stats blocks.
+     */
+    uint32_t tomb_hist_n;
+    uint32_t tomb_hist_ldt[WC_SST_TOMB_HIST_BINS];
+    uint64_t tomb_hist_count[WC_SST_TOMB_HIST_BINS];
     /* clustering key bounds over WC_KIND_ROW entries (owned by the reader/writer) */
     uint8_t *min_ck, *max_ck;
     size_t min_ck_len, max_ck_len;
@@ -96,6 +110,13 @@ wc_status wc_sstable_writer_finish(wc_sstable_writer *w, uint64_t *file_bytes);
 void wc_sstable_writer_abort(wc_sstable_writer *w);
 /* Entries added so far. */
 uint64_t wc_sstable_writer_entries(const wc_sstable_writer *w);
+/* Bytes the file would have if finished now, without its metadata blocks (an estimate:
+ * the open data block counts uncompressed).  Compactions split outputs on it. */
+uint64_t wc_sstable_writer_bytes(const wc_sstable_writer *w);
+
+/* Tombstones and expiring cells of the file whose ldt is below gc_before, estimated
+ * from the histogram in its statistics. */
+uint64_t wc_sstable_stats_droppable(const wc_sstable_stats *s, int64_t gc_before);
 
 /* API: reader */
 

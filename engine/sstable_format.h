@@ -66,7 +66,8 @@
 #define WC_SST_BLOOM_MAX_BITS 0xffffffc0ull /* bit positions are computed in 32 bits */
 
 /* stats block */
-#define WC_SST_STATS_VERSION 1u
+#define WC_SST_STATS_VERSION 2u     /* written; version 1 (no tombstone histogram) is still read */
+#define WC_SST_STATS_VERSION_MIN 1u
 
 /* writer buffering: stored blocks are appended to the file in chunks of this size */
 #define WC_SST_WRITE_BUFFER (256u << 10)

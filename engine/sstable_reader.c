@@ -223,7 +223,8 @@ static wc_status parse_stats(wc_sstable *t, const wc_block *b, uint64_t off)
     uint32_t v32;
     wc_status st;
 
-    if (!wc_get_u8(&p, end, &version) || version != WC_SST_STATS_VERSION)
+    if (!wc_get_u8(&p, end, &version) || version < WC_SST_STATS_VERSION_MIN ||
+        version > WC_SST_STATS_VERSION)
         goto corrupt;
     if (!wc_get_varint(&p, end, &s->partitions) || !wc_get_varint(&p, end, &s->rows) ||
         !wc_get_varint(&p, end, &s->cells) || !wc_get_varint(&p, end, &s->tombstones))
@@ -265,6 +266,22 @@ static wc_status parse_stats(wc_sstable *t, const wc_block *b, uint64_t off)
     if (!wc_get_varint(&p, end, &s->headers) || !wc_get_varint(&p, end, &s->statics) ||
         s->headers > s->partitions || s->statics > s->rows)
         goto corrupt;
+    s->tomb_hist_n = 0;
+    if (version >= 2) {
+        uint64_t n, total = 0;
+        if (!wc_get_varint(&p, end, &n) || n > WC_SST_TOMB_HIST_BINS)
+            goto corrupt;
+        for (uint64_t i = 0; i < n; i++) {
+            if (!wc_get_u32(&p, end, &s->tomb_hist_ldt[i]) ||
+                !wc_get_varint(&p, end, &s->tomb_hist_count[i]) || s->tomb_hist_count[i] == 0 ||
+                (i > 0 && s->tomb_hist_ldt[i] <= s->tomb_hist_ldt[i - 1]))
+                goto corrupt;
+            total += s->tomb_hist_count[i];
+        }
+        if (total != s->tombstones)
+            goto corrupt;
+        s->tomb_hist_n = (uint32_t)n;
+    }
     if (p != end)
         goto corrupt;
     s->file_bytes = t->file_size;

@@ -67,6 +67,11 @@ uint64_t wc_sstable_writer_entries(const wc_sstable_writer *w)
     return w->entries;
 }
 
+uint64_t wc_sstable_writer_bytes(const wc_sstable_writer *w)
+{
+    return w->out_off + w->out.len + wc_block_builder_size(&w->data);
+}
+
 static void writer_free(wc_sstable_writer *w)
 {
     wc_block_builder_free(&w->data);
@@ -235,6 +240,68 @@ static inline void stat_ldt(wc_sstable_writer *w, uint32_t ldt)
         w->max_ldt_seen = ldt;
 }
 
+/* Add one tombstone ldt to the streaming histogram (see wc_sstable_stats). */
+static void stat_tomb_hist(wc_sstable_writer *w, uint32_t ldt)
+{
+    wc_sstable_stats *s = &w->stats;
+    uint32_t lo = 0, hi = s->tomb_hist_n, best = 0;
+    uint64_t gap = UINT64_MAX;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->tomb_hist_ldt[mid] < ldt)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->tomb_hist_n && s->tomb_hist_ldt[lo] == ldt) {
+        s->tomb_hist_count[lo]++;
+        return;
+    }
+    if (s->tomb_hist_n == WC_SST_TOMB_HIST_BINS) {
+        /* full: merge the two closest adjacent bins to make room */
+        for (uint32_t i = 0; i + 1 < s->tomb_hist_n; i++) {
+            uint64_t g = (uint64_t)s->tomb_hist_ldt[i + 1] - s->tomb_hist_ldt[i];
+            if (g < gap) {
+                gap = g;
+                best = i;
+            }
+        }
+        {
+            uint64_t c1 = s->tomb_hist_count[best], c2 = s->tomb_hist_count[best + 1];
+            uint64_t mean = ((uint64_t)s->tomb_hist_ldt[best] * c1 +
+                             (uint64_t)s->tomb_hist_ldt[best + 1] * c2) / (c1 + c2);
+            s->tomb_hist_ldt[best] = (uint32_t)mean;
+            s->tomb_hist_count[best] = c1 + c2;
+            memmove(&s->tomb_hist_ldt[best + 1], &s->tomb_hist_ldt[best + 2],
+                    (s->tomb_hist_n - best - 2) * sizeof(s->tomb_hist_ldt[0]));
+            memmove(&s->tomb_hist_count[best + 1], &s->tomb_hist_count[best + 2],
+                    (s->tomb_hist_n - best - 2) * sizeof(s->tomb_hist_count[0]));
+            s->tomb_hist_n--;
+        }
+        /* the merge may have created a bin equal to ldt or moved the slot */
+        stat_tomb_hist(w, ldt);
+        return;
+    }
+    memmove(&s->tomb_hist_ldt[lo + 1], &s->tomb_hist_ldt[lo],
+            (s->tomb_hist_n - lo) * sizeof(s->tomb_hist_ldt[0]));
+    memmove(&s->tomb_hist_count[lo + 1], &s->tomb_hist_count[lo],
+            (s->tomb_hist_n - lo) * sizeof(s->tomb_hist_count[0]));
+    s->tomb_hist_ldt[lo] = ldt;
+    s->tomb_hist_count[lo] = 1;
+    s->tomb_hist_n++;
+}
+
+uint64_t wc_sstable_stats_droppable(const wc_sstable_stats *s, int64_t gc_before)
+{
+    uint64_t n = 0;
+
+    for (uint32_t i = 0; i < s->tomb_hist_n; i++)
+        if ((int64_t)s->tomb_hist_ldt[i] < gc_before)
+            n += s->tomb_hist_count[i];
+    return n;
+}
+
 /* Update statistics from one value; false if the blob is malformed. */
 static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const uint8_t *value,
                             size_t vlen)
@@ -252,11 +319,13 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
             w->stats.tombstones++;
             stat_ts(w, hv.pdel_ts);
             stat_ldt(w, hv.pdel_ldt);
+            stat_tomb_hist(w, hv.pdel_ldt);
         }
         while ((r = wc_header_next_rt(&hv, &rt)) == 1) {
             w->stats.tombstones++;
             stat_ts(w, rt.ts);
             stat_ldt(w, rt.ldt);
+            stat_tomb_hist(w, rt.ldt);
         }
         return r == 0;
     } else {
@@ -280,6 +349,7 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
             w->stats.tombstones++;
             stat_ts(w, rv.del_ts);
             stat_ldt(w, rv.del_ldt);
+            stat_tomb_hist(w, rv.del_ldt);
         }
         while ((r = wc_row_next_cell(&rv, &c)) == 1) {
             w->stats.cells++;
@@ -287,6 +357,7 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
             if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) {
                 w->stats.tombstones++;
                 stat_ldt(w, c.ldt);
+                stat_tomb_hist(w, c.ldt);
             } else {
                 w->has_live_forever = true;
             }
@@ -396,6 +467,11 @@ static void encode_stats(wc_sstable_writer *w, wc_buf *b)
     wc_buf_put_bytes(b, w->last_key.data, w->entries ? w->last_key.len : 0);
     wc_buf_put_varint(b, s->headers);
     wc_buf_put_varint(b, s->statics);
+    wc_buf_put_varint(b, s->tomb_hist_n);
+    for (uint32_t i = 0; i < s->tomb_hist_n; i++) {
+        wc_buf_put_u32(b, s->tomb_hist_ldt[i]);
+        wc_buf_put_varint(b, s->tomb_hist_count[i]);
+    }
 }
 
 wc_status wc_sstable_writer_finish(wc_sstable_writer *w, uint64_t *file_bytes)

@@ -103,5 +103,6 @@ wc_status wc_test_open_clock(const char *dir, wc_sync_mode mode, size_t memtable
     o.block_bytes = 1024;
     o.clock = clock;
     o.clock_arg = arg;
+    o.compaction_threads = 0; /* deterministic SSTable counts; compaction tests opt in */
     return wc_engine_open(&o, out);
 }

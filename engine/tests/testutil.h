@@ -28,7 +28,8 @@ const wc_cell *wc_test_cell(const wc_result_row *r, uint32_t col);
 
 /* Open an engine in dir with small defaults for tests. */
 wc_status wc_test_open(const char *dir, wc_sync_mode mode, size_t memtable_bytes, wc_engine **out);
-/* Same with a clock (seconds) for TTL and compaction decisions. */
+/* Same with a clock (seconds) for TTL and compaction decisions.  Both open the
+ * engine without background compaction threads (compaction_threads 0). */
 wc_status wc_test_open_clock(const char *dir, wc_sync_mode mode, size_t memtable_bytes,
                              int64_t (*clock)(void *), void *arg, wc_engine **out);
 
