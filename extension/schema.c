@@ -534,7 +534,13 @@ widecol_get_table(Oid relid)
 		MemoryContextSwitchTo(old);
 		/* entries never move in a dynahash table: entry is still ours */
 		if (entry->cxt != NULL)
+		{
+			/* the list outlives this query: keep it in TopMemoryContext */
+			MemoryContext top = MemoryContextSwitchTo(TopMemoryContext);
+
 			retired_cxts = lappend(retired_cxts, entry->cxt);
+			MemoryContextSwitchTo(top);
+		}
 		entry->table = t;
 		entry->cxt = cxt;
 		entry->engine_ready = false;	/* the engine table may be gone (drop_table) */
