@@ -305,7 +305,14 @@ widecol_build_table(Relation rel)
 
 			if (strcmp(def->defname, "static") == 0)
 			{
-				if (defGetBoolean(def))
+				bool		b;
+
+				if (!parse_bool(defGetString(def), &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_SYNTAX_ERROR),
+							 errmsg("%s requires a Boolean value", def->defname),
+							 errhint("Use 'true' or 'false'.")));
+				if (b)
 				{
 					c->kind = WIDECOL_COL_STATIC;
 					t->has_static = true;
@@ -825,7 +832,8 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&
-			 ((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE)
+			 ((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE &&
+			 context != PROCESS_UTILITY_SUBCOMMAND)	/* not CREATE's own column options */
 	{
 		target = ((AlterTableStmt *) parsetree)->relation;
 		is_alter = true;
@@ -862,6 +870,24 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 			{
 				AlterTableCmd *cmd = lfirst(lc);
 
+				if (cmd->subtype == AT_AlterColumnGenericOptions)
+				{
+					ListCell   *lc2;
+
+					foreach(lc2, (List *) cmd->def)
+					{
+						DefElem    *opt = lfirst(lc2);
+
+						if (strcmp(opt->defname, "static") == 0 ||
+							strcmp(opt->defname, "column_id") == 0)
+							ereport(ERROR,
+									(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+									 errmsg("cannot change option \"%s\" of existing column \"%s\" of widecol table \"%s\"",
+											opt->defname, cmd->name, get_rel_name(relid)),
+									 errhint("Where a column's cells are stored cannot change once data may exist; "
+											 "add a new column with the option instead.")));
+					}
+				}
 				if (cmd->subtype == AT_AlterColumnType)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
