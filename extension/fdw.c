@@ -78,6 +78,7 @@
 #include "client.h"
 #include "consistency.h"
 #include "table_options.h"
+#include "compaction_options.h"
 #include "engine.h"
 #include "mutation.h"
 
@@ -381,6 +382,7 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "compaction") == 0)
 		{
 			List	   *map = widecol_parse_cql_map("compaction", defGetString(def));
+			wc_compaction_options co;
 
 			if (widecol_cql_map_get(map, "class") == NULL)
 				ereport(ERROR,
@@ -388,6 +390,12 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("compaction map has no 'class'"),
 						 errhint("Use {'class': 'SizeTieredCompactionStrategy'}, LeveledCompactionStrategy "
 								 "or TimeWindowCompactionStrategy.")));
+			/* the engine's own parser: every class, option and value it takes */
+			if (wc_compaction_options_parse(defGetString(def), &co) != WC_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid compaction map: %s", wc_last_error()),
+						 errhint("See docs/user-guide.md, \"Compaction\", for the strategies and their options.")));
 		}
 		else if (strcmp(def->defname, "primary_key") == 0)
 		{
@@ -1483,6 +1491,11 @@ fetch_page(WidecolScanState *ss)
 	req.reverse = ss->reverse;
 	req.include_static = ss->need_static;
 	req.per_partition_limit = widecol_per_partition_limit > 0 ? (uint64) widecol_per_partition_limit : 0;
+	/* the node stops a read as soon as it passes the limit (what is left of it) */
+	if (widecol_tombstone_failure_threshold > 0)
+		req.tombstone_failure_threshold =
+			(uint64) widecol_tombstone_failure_threshold >= ss->stats.tombstones_scanned ?
+			(uint64) widecol_tombstone_failure_threshold - ss->stats.tombstones_scanned + 1 : 1;
 	req.columns = ss->columns;
 	req.ncolumns = (size_t) ss->ncolumns;
 	req.paging_state = ss->paging_state;
@@ -1504,6 +1517,13 @@ fetch_page(WidecolScanState *ss)
 		ss->page = NULL;
 	}
 	st = wc_client_read(widecol_connection(), &req, widecol_consistency, &ss->page);
+	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
+	{
+		/* the node stopped the read at the tombstone limit */
+		ss->page = NULL;
+		ss->stats.tombstones_scanned = (uint64) widecol_tombstone_failure_threshold + 1;
+		check_tombstones(ss);
+	}
 	if (st != WC_OK)
 	{
 		ss->page = NULL;

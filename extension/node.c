@@ -248,6 +248,8 @@ widecol_node_main(Datum main_arg)
 	opts.cache_bytes = (size_t) widecol_block_cache_size_mb * 1024 * 1024;
 	opts.log = node_engine_log;
 	opts.log_arg = NULL;
+	opts.compaction_threads = (uint32_t) widecol_concurrent_compactors;
+	opts.compaction_throughput_mb_per_sec = (uint32_t) widecol_compaction_throughput;
 
 	pgstat_report_activity(STATE_RUNNING, "opening the widecol engine");
 
@@ -286,8 +288,24 @@ widecol_node_main(Datum main_arg)
 
 		if (got_sighup)
 		{
+			sigset_t	all,
+						saved;
+			wc_status	st;
+
 			got_sighup = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* compaction settings apply at once; new threads start with signals blocked */
+			sigfillset(&all);
+			pthread_sigmask(SIG_BLOCK, &all, &saved);
+			st = wc_engine_set_compaction(wc_node_engine(node_server),
+										  (uint32_t) widecol_concurrent_compactors,
+										  (uint32_t) widecol_compaction_throughput);
+			pthread_sigmask(SIG_SETMASK, &saved, NULL);
+			if (st != WC_OK)
+				ereport(WARNING,
+						(errmsg("widecol node could not apply the compaction settings: %s",
+								wc_status_name(st)),
+						 errdetail_internal("%s", wc_last_error())));
 		}
 	}
 

@@ -645,6 +645,13 @@ fill_engine_def(WidecolTable *t, wc_table_def *def)
 						get_rel_name(t->relid), strlen(schema), sizeof(def->options) - 1),
 				 errhint("Use fewer or shorter column names.")));
 	strlcpy(def->options, schema, sizeof(def->options));
+	if (t->compaction && strlen(t->compaction) >= sizeof(def->compaction))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the compaction map of foreign table \"%s\" is longer than %zu bytes",
+						get_rel_name(t->relid), sizeof(def->compaction) - 1),
+				 errhint("Leave out options that keep their default value.")));
+	strlcpy(def->compaction, t->compaction ? t->compaction : "", sizeof(def->compaction));
 }
 
 /* The line of schema text that starts with prefix ("primary_key="), or NULL. */

@@ -43,6 +43,8 @@ int			widecol_commitlog_sync_period_ms = 10;
 int			widecol_memtable_size_mb = 64;
 int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
+int			widecol_compaction_throughput = 64;
+int			widecol_concurrent_compactors = 1;
 
 /* true when _PG_init ran from shared_preload_libraries (inherited by fork) */
 bool		widecol_preloaded = false;
@@ -176,6 +178,30 @@ define_node_gucs(void)
 							1,
 							1024,
 							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	/* compaction: changed with a reload, applied by the node at once */
+	DefineCustomIntVariable("widecol.compaction_throughput",
+							"Cap on background compaction output, in MB per second "
+							"(0: unthrottled).",
+							NULL,
+							&widecol_compaction_throughput,
+							64,
+							0,
+							100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.concurrent_compactors",
+							"Background compaction threads of the node (0: only "
+							"widecol.compact() compacts).",
+							NULL,
+							&widecol_concurrent_compactors,
+							1,
+							0,
+							64,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 }

@@ -45,6 +45,8 @@ extern int	widecol_commitlog_sync_period_ms;
 extern int	widecol_memtable_size_mb;
 extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
+extern int	widecol_compaction_throughput;
+extern int	widecol_concurrent_compactors;
 extern bool widecol_preloaded;
 
 extern char *widecol_resolve_data_directory(void);
