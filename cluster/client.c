@@ -676,6 +676,42 @@ wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats 
     return WC_OK;
 }
 
+wc_status wc_client_compaction_stats(wc_client *c, uint32_t table_id, wc_compaction_stats *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_COMPACTION_STATS);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_id(&c->out, table_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_compaction_stats(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_compactions(wc_client *c, uint32_t table_id, wc_compaction_info **out,
+                                size_t *n)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_COMPACTIONS);
+    wc_status st;
+
+    *out = NULL;
+    *n = 0;
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_table_id(&c->out, table_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    st = wc_proto_get_compactions(body, blen, out, n);
+    return st == WC_CORRUPTION ? wc__broken(c, st) : st;
+}
+
 wc_status wc_client_ping(wc_client *c)
 {
     uint32_t id = wc__begin(c, WC_OP_PING);

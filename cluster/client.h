@@ -82,15 +82,26 @@ bool wc_client_broken(const wc_client *c);
 /*
  * Create a table.  def->options carries the extension's schema text only;
  * the node stores "replication=<r>\nschema=<text>" (table_options.h).
- * REQUIRES: def->id != 0.  WC_EXISTS if the id belongs to another table
- * name; WC_INVALID_ARGUMENT if r is invalid or the options do not fit.
+ * def->compaction is the CQL compaction map ("" = STCS defaults), stored
+ * verbatim.  REQUIRES: def->id != 0.  WC_EXISTS if the id belongs to
+ * another table name; WC_INVALID_ARGUMENT if r is invalid, the options do
+ * not fit, or the engine refuses the compaction map (wc_last_error() is the
+ * engine's message naming the option).
  */
 wc_status wc_client_create_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
-/* Replace gc_grace, default_ttl, name, schema text and replication.  WC_NOT_FOUND if absent. */
+/*
+ * Replace gc_grace, default_ttl, name, schema text, compaction map and
+ * replication (an empty def->compaction means STCS defaults: send the
+ * stored map to keep it).  WC_NOT_FOUND if absent; WC_INVALID_ARGUMENT as
+ * for create (a refused compaction map changes nothing).
+ */
 wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
 /* Drop a table and its data.  WC_NOT_FOUND if absent. */
 wc_status wc_client_drop_table(wc_client *c, uint32_t table_id);
-/* The stored definition (options in the stored form: split with wc_table_options_parse). */
+/*
+ * The stored definition (options in the stored form: split with
+ * wc_table_options_parse; compaction as written).  WC_NOT_FOUND if absent.
+ */
 wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out);
 /* Ids of all tables; caller frees *ids with wc_free (NULL when *n is 0). */
 wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n);
@@ -117,7 +128,12 @@ wc_status wc_client_apply_wait(wc_client *c);
 /*
  * Read one page.  Every field of req travels (pk, bounds, reverse,
  * include_static, limits, columns, now_sec, paging state, page_rows, token
- * range).  Caller frees *out with wc_client_page_free.
+ * range, tombstone_failure_threshold).  Caller frees *out with
+ * wc_client_page_free.  WC_OVERLOADED when the read scanned more
+ * tombstones than req->tombstone_failure_threshold (the engine's message:
+ * "read of table <name> scanned <n> tombstones, more than the failure
+ * threshold <t>"); WC_UNAVAILABLE / WC_INVALID_ARGUMENT for cl; the
+ * engine's statuses.
  */
 wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
                          wc_client_page **out);
@@ -128,6 +144,20 @@ wc_status wc_client_flush(wc_client *c, uint32_t table_id);
 /* Major compaction of a table (may take long: raise the timeout first). */
 wc_status wc_client_compact(wc_client *c, uint32_t table_id);
 wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats *out);
+/*
+ * Compaction state of one table (strategy, levels, windows, droppable
+ * tombstones, read histogram, counters): every field of the engine's
+ * wc_compaction_stats.  WC_NOT_FOUND if the table is absent.
+ */
+wc_status wc_client_compaction_stats(wc_client *c, uint32_t table_id, wc_compaction_stats *out);
+/*
+ * Running compactions (with progress) and the next pending one per idle
+ * table with work, of one table or (table_id 0) every table.  Caller frees
+ * *out with wc_free (NULL with *n 0 is allowed; *out is NULL and *n 0 on
+ * failure).  WC_NOT_FOUND for an unknown non-zero table_id; WC_NO_MEMORY.
+ */
+wc_status wc_client_compactions(wc_client *c, uint32_t table_id, wc_compaction_info **out,
+                                size_t *n);
 /* A round trip that touches nothing. */
 wc_status wc_client_ping(wc_client *c);
 wc_status wc_client_node_info(wc_client *c, wc_node_info *out);

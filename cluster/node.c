@@ -374,6 +374,24 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             wc_proto_put_table_stats(out, &s);
         break;
     }
+    case WC_OP_COMPACTION_STATS: {
+        uint32_t t;
+        wc_compaction_stats s;
+        WC__DECODE(wc_proto_get_table_id(body, blen, &t));
+        if ((st = wc_engine_compaction_stats(e, t, &s)) == WC_OK)
+            wc_proto_put_compaction_stats(out, &s);
+        break;
+    }
+    case WC_OP_COMPACTIONS: {
+        uint32_t t;
+        wc_compaction_info *v = NULL;
+        size_t cnt = 0;
+        WC__DECODE(wc_proto_get_table_id(body, blen, &t));
+        if ((st = wc_engine_compactions(e, t, &v, &cnt)) == WC_OK)
+            wc_proto_put_compactions(out, v, cnt);
+        wc_free(v);
+        break;
+    }
     case WC_OP_PING:
         WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed PING message") : WC_OK);
         break;

@@ -11,7 +11,10 @@
  * answers each with exactly one response (protocol in docs/protocol.md).
  * A malformed frame or body gets an error response and the connection is
  * closed; an unknown opcode gets an error response and the connection stays
- * usable.  Nothing a client sends can crash the node.
+ * usable.  Nothing a client sends can crash the node.  Requests go to the
+ * engine as they came (a table's compaction map, a read's tombstone
+ * failure threshold); the engine's failures are answered with its status
+ * and message unchanged.
  *
  * Consistency: the node is a one-node cluster (cluster_nodes = 1, one live
  * replica); APPLY and READ check their level with wc_consistency_check

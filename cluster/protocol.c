@@ -13,7 +13,19 @@
 static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
+    "COMPACTION_STATS", "COMPACTIONS",
 };
+
+/* The wire values of strategies and kinds are the engine's enum values. */
+_Static_assert(WC_CSTRAT_WIRE_STCS == WC_COMPACTION_STCS &&
+                   WC_CSTRAT_WIRE_LCS == WC_COMPACTION_LCS &&
+                   WC_CSTRAT_WIRE_TWCS == WC_COMPACTION_TWCS,
+               "compaction strategy wire values");
+_Static_assert(WC_CKIND_WIRE_MINOR == WC_COMPACTION_KIND_MINOR &&
+                   WC_CKIND_WIRE_TOMBSTONE == WC_COMPACTION_KIND_TOMBSTONE &&
+                   WC_CKIND_WIRE_EXPIRED == WC_COMPACTION_KIND_EXPIRED &&
+                   WC_CKIND_WIRE_MAJOR == WC_COMPACTION_KIND_MAJOR,
+               "compaction kind wire values");
 
 const char *wc_proto_op_name(int op)
 {
@@ -208,6 +220,7 @@ static void wc__put_def(wc_buf *b, const wc_table_def *def)
     wc_buf_put_u32(b, def->gc_grace_seconds);
     wc_buf_put_u32(b, def->default_ttl);
     wc__put_str(b, def->options, sizeof(def->options));
+    wc__put_str(b, def->compaction, sizeof(def->compaction));
 }
 
 static bool wc__get_def(const uint8_t **pp, const uint8_t *end, wc_table_def *def)
@@ -215,7 +228,8 @@ static bool wc__get_def(const uint8_t **pp, const uint8_t *end, wc_table_def *de
     memset(def, 0, sizeof(*def));
     return wc_get_u32(pp, end, &def->id) && wc__get_str(pp, end, def->name, sizeof(def->name)) &&
            wc_get_u32(pp, end, &def->gc_grace_seconds) && wc_get_u32(pp, end, &def->default_ttl) &&
-           wc__get_str(pp, end, def->options, sizeof(def->options));
+           wc__get_str(pp, end, def->options, sizeof(def->options)) &&
+           wc__get_str(pp, end, def->compaction, sizeof(def->compaction));
 }
 
 void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def)
@@ -435,6 +449,7 @@ void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
     if (req->paging_state)
         wc_buf_put_bytes(b, req->paging_state, req->paging_state_len);
     wc_buf_put_u64(b, (uint64_t)req->page_rows);
+    wc_buf_put_u64(b, req->tombstone_failure_threshold);
     if (req->token_range) {
         wc_buf_put_u64(b, (uint64_t)req->token_start);
         wc_buf_put_u64(b, (uint64_t)req->token_end);
@@ -491,6 +506,8 @@ wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *re
     if (!wc_get_u64(&p, end, &page_rows) || page_rows > SIZE_MAX)
         goto bad;
     req->page_rows = (size_t)page_rows;
+    if (!wc_get_u64(&p, end, &req->tombstone_failure_threshold))
+        goto bad;
     if (req->token_range &&
         (!wc__get_i64(&p, end, &req->token_start) || !wc__get_i64(&p, end, &req->token_end)))
         goto bad;
@@ -674,7 +691,7 @@ bad:
     return WC__BAD("READ page");
 }
 
-/* ---------------------------------------------------------------- stats, node info */
+/* ---------------------------------------------------------------- table stats */
 
 void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s)
 {
@@ -700,6 +717,175 @@ wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_sta
         return WC__BAD("TABLE_STATS");
     return WC_OK;
 }
+
+/* ---------------------------------------------------------------- compaction */
+
+static void wc__put_f64(wc_buf *b, double d)
+{
+    uint64_t u;
+
+    memcpy(&u, &d, sizeof(u));
+    wc_buf_put_u64(b, u);
+}
+
+static bool wc__get_f64(const uint8_t **pp, const uint8_t *end, double *d)
+{
+    uint64_t u;
+
+    if (!wc_get_u64(pp, end, &u))
+        return false;
+    memcpy(d, &u, sizeof(*d));
+    return true;
+}
+
+void wc_proto_put_compaction_stats(wc_buf *b, const wc_compaction_stats *s)
+{
+    uint32_t nw = s->nwindows <= WC_STATS_WINDOWS ? s->nwindows : WC_STATS_WINDOWS;
+
+    wc_buf_put_u8(b, (uint8_t)s->strategy);
+    wc_buf_put_u8(b, (uint8_t)((s->enabled ? WC_CSTATF_WIRE_ENABLED : 0) |
+                               (s->running ? WC_CSTATF_WIRE_RUNNING : 0)));
+    wc_buf_put_u64(b, s->pending);
+    for (int i = 0; i < WC_LEVELS; i++) {
+        wc_buf_put_u64(b, s->level_sstables[i]);
+        wc_buf_put_u64(b, s->level_bytes[i]);
+    }
+    wc_buf_put_u8(b, (uint8_t)nw);
+    for (uint32_t i = 0; i < nw; i++) {
+        wc_buf_put_u64(b, (uint64_t)s->window_start[i]);
+        wc_buf_put_u64(b, s->window_sstables[i]);
+        wc_buf_put_u64(b, s->window_bytes[i]);
+    }
+    wc_buf_put_u64(b, s->droppable_tombstones);
+    wc__put_f64(b, s->droppable_tombstone_ratio);
+    for (int i = 0; i < WC_READ_HIST_BUCKETS; i++)
+        wc_buf_put_u64(b, s->read_histogram[i]);
+    wc_buf_put_u32(b, s->read_p50);
+    wc_buf_put_u32(b, s->read_p99);
+    wc_buf_put_u64(b, s->compactions_completed);
+    wc_buf_put_u64(b, s->bytes_read);
+    wc_buf_put_u64(b, s->bytes_written);
+    wc_buf_put_u64(b, s->sstables_expired);
+    wc_buf_put_u64(b, s->tombstones_purged);
+}
+
+wc_status wc_proto_get_compaction_stats(const uint8_t *body, size_t len, wc_compaction_stats *s)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t strategy, flags, nw;
+
+    memset(s, 0, sizeof(*s));
+    if (!wc_get_u8(&p, end, &strategy) || strategy > WC_CSTRAT_WIRE_MAX ||
+        !wc_get_u8(&p, end, &flags) || (flags & ~WC_CSTATF_WIRE_ALL) ||
+        !wc_get_u64(&p, end, &s->pending))
+        goto bad;
+    s->strategy = (wc_compaction_class)strategy;
+    s->enabled = (flags & WC_CSTATF_WIRE_ENABLED) != 0;
+    s->running = (flags & WC_CSTATF_WIRE_RUNNING) != 0;
+    for (int i = 0; i < WC_LEVELS; i++)
+        if (!wc_get_u64(&p, end, &s->level_sstables[i]) ||
+            !wc_get_u64(&p, end, &s->level_bytes[i]))
+            goto bad;
+    if (!wc_get_u8(&p, end, &nw) || nw > WC_STATS_WINDOWS)
+        goto bad;
+    s->nwindows = nw;
+    for (uint32_t i = 0; i < nw; i++)
+        if (!wc__get_i64(&p, end, &s->window_start[i]) ||
+            !wc_get_u64(&p, end, &s->window_sstables[i]) ||
+            !wc_get_u64(&p, end, &s->window_bytes[i]))
+            goto bad;
+    if (!wc_get_u64(&p, end, &s->droppable_tombstones) ||
+        !wc__get_f64(&p, end, &s->droppable_tombstone_ratio))
+        goto bad;
+    for (int i = 0; i < WC_READ_HIST_BUCKETS; i++)
+        if (!wc_get_u64(&p, end, &s->read_histogram[i]))
+            goto bad;
+    if (!wc_get_u32(&p, end, &s->read_p50) || !wc_get_u32(&p, end, &s->read_p99) ||
+        !wc_get_u64(&p, end, &s->compactions_completed) || !wc_get_u64(&p, end, &s->bytes_read) ||
+        !wc_get_u64(&p, end, &s->bytes_written) || !wc_get_u64(&p, end, &s->sstables_expired) ||
+        !wc_get_u64(&p, end, &s->tombstones_purged) || p != end)
+        goto bad;
+    return WC_OK;
+bad:
+    memset(s, 0, sizeof(*s));
+    return WC__BAD("COMPACTION_STATS");
+}
+
+void wc_proto_put_compactions(wc_buf *b, const wc_compaction_info *v, size_t n)
+{
+    if (n > UINT32_MAX) {
+        b->failed = 1; /* cannot be represented; reported as out of memory by the caller */
+        return;
+    }
+    wc_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const wc_compaction_info *ci = &v[i];
+        uint32_t ngens = ci->ninputs <= WC_COMPACTION_INFO_INPUTS ? ci->ninputs
+                                                                  : WC_COMPACTION_INFO_INPUTS;
+
+        wc_buf_put_u32(b, ci->table_id);
+        wc_buf_put_u8(b, ci->running ? WC_CINFOF_WIRE_RUNNING : 0);
+        wc_buf_put_u8(b, (uint8_t)ci->strategy);
+        wc_buf_put_u8(b, (uint8_t)ci->kind);
+        wc_buf_put_u32(b, (uint32_t)ci->level);
+        wc_buf_put_u64(b, (uint64_t)ci->window_start);
+        wc_buf_put_u64(b, ci->bytes_done);
+        wc_buf_put_u64(b, ci->bytes_total);
+        wc_buf_put_u32(b, ci->ninputs);
+        for (uint32_t k = 0; k < ngens; k++)
+            wc_buf_put_u64(b, ci->inputs[k]);
+    }
+}
+
+wc_status wc_proto_get_compactions(const uint8_t *body, size_t len, wc_compaction_info **v,
+                                   size_t *n)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint32_t cnt;
+    wc_compaction_info *out = NULL;
+
+    *v = NULL;
+    *n = 0;
+    if (!wc_get_u32(&p, end, &cnt) ||
+        (uint64_t)cnt * WC_PROTO_MIN_COMPACTION_BYTES > (uint64_t)(end - p))
+        return WC__BAD("COMPACTIONS");
+    if (cnt) {
+        out = wc_calloc(cnt, sizeof(*out));
+        if (out == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory decoding %u compactions", cnt);
+    }
+    for (uint32_t i = 0; i < cnt; i++) {
+        wc_compaction_info *ci = &out[i];
+        uint8_t flags, strategy, kind;
+        uint32_t level, ngens;
+
+        if (!wc_get_u32(&p, end, &ci->table_id) || !wc_get_u8(&p, end, &flags) ||
+            (flags & ~WC_CINFOF_WIRE_ALL) || !wc_get_u8(&p, end, &strategy) ||
+            strategy > WC_CSTRAT_WIRE_MAX || !wc_get_u8(&p, end, &kind) ||
+            kind > WC_CKIND_WIRE_MAX || !wc_get_u32(&p, end, &level) ||
+            !wc__get_i64(&p, end, &ci->window_start) || !wc_get_u64(&p, end, &ci->bytes_done) ||
+            !wc_get_u64(&p, end, &ci->bytes_total) || !wc_get_u32(&p, end, &ci->ninputs))
+            goto bad;
+        ci->running = (flags & WC_CINFOF_WIRE_RUNNING) != 0;
+        ci->strategy = (wc_compaction_class)strategy;
+        ci->kind = (wc_compaction_kind)kind;
+        ci->level = (int32_t)level;
+        ngens = ci->ninputs <= WC_COMPACTION_INFO_INPUTS ? ci->ninputs : WC_COMPACTION_INFO_INPUTS;
+        for (uint32_t k = 0; k < ngens; k++)
+            if (!wc_get_u64(&p, end, &ci->inputs[k]))
+                goto bad;
+    }
+    if (p != end)
+        goto bad;
+    *v = out;
+    *n = cnt;
+    return WC_OK;
+bad:
+    wc_free(out);
+    return WC__BAD("COMPACTIONS");
+}
+
+/* ---------------------------------------------------------------- node info */
 
 void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni)
 {

@@ -59,6 +59,9 @@ typedef struct wc_proto_page {
     void *mem;
 } wc_proto_page;
 
+/* Smallest encoded compaction in a COMPACTIONS response (no input generations). */
+#define WC_PROTO_MIN_COMPACTION_BYTES 39u
+
 /* Bytes in front of the batch in an APPLY frame (frame header, request header, u8 cl, u32 len). */
 #define WC_PROTO_APPLY_PREFIX 14u
 
@@ -114,16 +117,23 @@ wc_status wc_proto_get_handshake_reply(const uint8_t *p, size_t len, uint32_t *v
 /* API: request bodies */
 
 /*
- * CREATE_TABLE / ALTER_TABLE: table definition then replication.  On the
- * wire def->options carries the extension's schema text (the node composes
- * the stored options, table_options.h).  REQUIRES: r valid.
+ * CREATE_TABLE / ALTER_TABLE: table definition (with its compaction map)
+ * then replication.  On the wire def->options carries the extension's
+ * schema text (the node composes the stored options, table_options.h);
+ * def->compaction travels verbatim (the engine validates it).  Strings
+ * longer than their field are cut at the field's size - 1.  REQUIRES: r valid.
  */
 void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_replication *r);
-/* *def gets the schema text in options (NUL-terminated).  WC_CORRUPTION if malformed. */
+/*
+ * *def gets the schema text in options and the compaction map (both
+ * NUL-terminated).  WC_CORRUPTION if malformed (a string that does not fit
+ * its field or holds a NUL is malformed, never cut).
+ */
 wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
                                     wc_replication *r);
 
-/* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS: u32 table id. */
+/* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS, COMPACTION_STATS: u32 table id;
+ * COMPACTIONS: u32 table id, 0 = every table. */
 void wc_proto_put_table_id(wc_buf *b, uint32_t table_id);
 wc_status wc_proto_get_table_id(const uint8_t *body, size_t len, uint32_t *table_id);
 
@@ -143,7 +153,7 @@ wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, si
 wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
                              const uint8_t **batch, size_t *batch_len);
 
-/* READ: the whole wc_read_request and a consistency level. */
+/* READ: the whole wc_read_request (tombstone_failure_threshold too) and a consistency level. */
 void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl);
 /*
  * Byte fields of *req point into body; the column list (if any) is copied
@@ -155,7 +165,7 @@ wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *re
 
 /* API: response bodies */
 
-/* GET_TABLE: the stored definition, options as stored. */
+/* GET_TABLE: the stored definition, options as stored, compaction map verbatim. */
 void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def);
 wc_status wc_proto_get_table_def(const uint8_t *body, size_t len, wc_table_def *def);
 
@@ -176,6 +186,25 @@ wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out)
 /* TABLE_STATS: 8 x u64. */
 void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s);
 wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_stats *s);
+
+/* COMPACTION_STATS: every field of a wc_compaction_stats (layout in docs/protocol.md). */
+void wc_proto_put_compaction_stats(wc_buf *b, const wc_compaction_stats *s);
+/*
+ * Decode into *s (zeroed first: windows past nwindows are 0).  WC_CORRUPTION
+ * if malformed: unknown flag bits or strategy, nwindows > WC_STATS_WINDOWS,
+ * short or long body.
+ */
+wc_status wc_proto_get_compaction_stats(const uint8_t *body, size_t len, wc_compaction_stats *s);
+
+/* COMPACTIONS: u32 n, n x compaction (every field of wc_compaction_info). */
+void wc_proto_put_compactions(wc_buf *b, const wc_compaction_info *v, size_t n);
+/*
+ * Caller frees *v with wc_free (NULL when *n is 0).  n is bounded by the
+ * body (smallest compaction: WC_PROTO_MIN_COMPACTION_BYTES) before
+ * allocating.  WC_CORRUPTION if malformed (nothing allocated then), WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_compactions(const uint8_t *body, size_t len, wc_compaction_info **v,
+                                   size_t *n);
 
 /* NODE_INFO. */
 void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni);

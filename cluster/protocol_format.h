@@ -12,13 +12,16 @@
  *   response  = u32 request_id, u8 status, body (status 0) | bytes message (failure)
  *
  * Integers are little-endian; `bytes` is a varint length and that many bytes
- * (engine/coding.h).
+ * (engine/coding.h); `f64` is an IEEE-754 double sent as the u64 of its bits.
+ * Version 2 added the `compaction` map to table definitions, the tombstone
+ * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
+ * a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 1u
+#define WC_PROTO_VERSION 2u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -40,7 +43,9 @@
 #define WC_OP_TABLE_STATS 10
 #define WC_OP_PING 11
 #define WC_OP_NODE_INFO 12
-#define WC_OP_MAX 12
+#define WC_OP_COMPACTION_STATS 13 /* since version 2 */
+#define WC_OP_COMPACTIONS 14      /* since version 2 */
+#define WC_OP_MAX 14
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -67,6 +72,28 @@
 #define WC_CELLF_WIRE_EXPIRING 0x02  /* u32 ldt, u32 ttl follow */
 #define WC_CELLF_WIRE_ROW_TS 0x04    /* ts equals the row's live_ts: no i64 ts */
 #define WC_CELLF_WIRE_ALL 0x07
+
+/* COMPACTION_STATS response: u8 flags */
+#define WC_CSTATF_WIRE_ENABLED 0x01
+#define WC_CSTATF_WIRE_RUNNING 0x02
+#define WC_CSTATF_WIRE_ALL 0x03
+
+/* COMPACTIONS response: u8 flags of one compaction */
+#define WC_CINFOF_WIRE_RUNNING 0x01  /* running (else: the next pending task) */
+#define WC_CINFOF_WIRE_ALL 0x01
+
+/* Compaction strategies on the wire (u8; same values as wc_compaction_class) */
+#define WC_CSTRAT_WIRE_STCS 0
+#define WC_CSTRAT_WIRE_LCS 1
+#define WC_CSTRAT_WIRE_TWCS 2
+#define WC_CSTRAT_WIRE_MAX 2
+
+/* Compaction kinds on the wire (u8; same values as wc_compaction_kind) */
+#define WC_CKIND_WIRE_MINOR 0
+#define WC_CKIND_WIRE_TOMBSTONE 1
+#define WC_CKIND_WIRE_EXPIRED 2
+#define WC_CKIND_WIRE_MAJOR 3
+#define WC_CKIND_WIRE_MAX 3
 
 /* Replication classes on the wire (u8) */
 #define WC_REPL_WIRE_SIMPLE 1

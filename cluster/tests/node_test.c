@@ -3,8 +3,9 @@
  * real Unix socket in a temporary directory: tables, batches, paged and
  * reversed reads, concurrent clients, garbage and malformed frames, client
  * timeouts, version mismatch, connection limits, stop with open
- * connections, restart on the same data, consistency refusals, and the
- * signal mask of every thread the node starts.
+ * connections, restart on the same data, consistency refusals, compaction
+ * maps, COMPACTION_STATS and COMPACTIONS, the tombstone guardrail of reads
+ * (protocol version 2), and the signal mask of every thread the node starts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -710,28 +711,39 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    int fd = raw_connect(f->sock);
-    wc_buf b;
-    uint8_t buf[4096];
-    long n;
-    uint32_t v;
-    wc_status st;
-    const char *m;
-    size_t ml;
+    /* a version-1 client (before compaction data) and one from the future */
+    const uint32_t versions[2] = {1, 99};
 
-    wc_buf_init(&b);
-    wc_proto_put_handshake(&b, WC_PROTO_VERSION + 98);
-    raw_send(fd, b.data, b.len);
-    wc_buf_free(&b);
-    n = raw_frame(fd, buf, sizeof(buf));
-    assert_true(n > 0);
-    assert_int_equal(wc_proto_get_handshake_reply(buf + 4, (size_t)n, &v, &st, &m, &ml), WC_OK);
-    assert_int_equal(st, WC_INVALID_ARGUMENT);
-    assert_int_equal(v, WC_PROTO_VERSION);
-    assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
-    assert_non_null(memmem(m, ml, "version 99", 10));
-    assert_true(raw_eof(fd));
-    close(fd);
+    assert_int_equal(WC_PROTO_VERSION, 2);
+    for (int i = 0; i < 2; i++) {
+        int fd = raw_connect(f->sock);
+        wc_buf b;
+        uint8_t buf[4096];
+        long n;
+        uint32_t v;
+        wc_status st;
+        const char *m;
+        size_t ml;
+        char want[128];
+
+        wc_buf_init(&b);
+        wc_proto_put_handshake(&b, versions[i]);
+        raw_send(fd, b.data, b.len);
+        wc_buf_free(&b);
+        n = raw_frame(fd, buf, sizeof(buf));
+        assert_true(n > 0);
+        assert_int_equal(wc_proto_get_handshake_reply(buf + 4, (size_t)n, &v, &st, &m, &ml),
+                         WC_OK);
+        assert_int_equal(st, WC_INVALID_ARGUMENT);
+        assert_int_equal(v, WC_PROTO_VERSION);
+        assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
+        snprintf(want, sizeof(want),
+                 "the client speaks version %u, this widecol node speaks version 2", versions[i]);
+        if (memmem(m, ml, want, strlen(want)) == NULL)
+            fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
+        assert_true(raw_eof(fd));
+        close(fd);
+    }
 }
 
 /* ---------------------------------------------------------------- timeouts and limits */
@@ -1005,6 +1017,419 @@ static void test_consistency(void **state)
     wc_client_close(c);
 }
 
+/* ---------------------------------------------------------------- compaction (version 2) */
+
+#define T2 12
+#define LCS_MAP "{'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 1}"
+#define TWCS_MAP                                                                                   \
+    "{'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', "                \
+    "'compaction_window_size': 6}"
+
+static void def_with_map(wc_table_def *d, uint32_t id, const char *name, const char *map)
+{
+    wc_table_def_default(d);
+    d->id = id;
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    snprintf(d->options, sizeof(d->options), "k text pk; c bigint ck; v text");
+    snprintf(d->compaction, sizeof(d->compaction), "%s", map);
+}
+
+static uint64_t sum_u64(const uint64_t *v, size_t n)
+{
+    uint64_t s = 0;
+
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s;
+}
+
+/* Shape of one listed compaction (any table among ids). */
+static void check_info(const wc_compaction_info *ci, const uint32_t *ids, size_t nids)
+{
+    bool known = false;
+
+    for (size_t i = 0; i < nids; i++)
+        known |= ci->table_id == ids[i];
+    assert_true(known);
+    assert_true(ci->strategy <= WC_COMPACTION_TWCS);
+    assert_true(ci->kind <= WC_COMPACTION_KIND_MAJOR);
+    assert_true(ci->bytes_done <= ci->bytes_total);
+    if (!ci->running)
+        assert_int_equal(ci->bytes_done, 0);
+    if (ci->strategy != WC_COMPACTION_LCS)
+        assert_int_equal(ci->level, -1);
+    else
+        assert_true(ci->level >= 0 && ci->level < WC_LEVELS);
+    for (uint32_t k = 0; k < ci->ninputs && k < WC_COMPACTION_INFO_INPUTS; k++)
+        assert_true(ci->inputs[k] != 0);
+}
+
+static void test_compaction_maps(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_engine *e = wc_node_engine(f->node);
+    wc_table_def d, g;
+    wc_replication r;
+    char msg[600];
+
+    /* CREATE carries the map; GET_TABLE returns it verbatim */
+    wc_replication_default(&r);
+    def_with_map(&d, T1, "ks.t1", LCS_MAP);
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
+    assert_string_equal(g.compaction, LCS_MAP);
+    assert_string_equal(g.options,
+                        "replication=SimpleStrategy:1\nschema=k text pk; c bigint ck; v text");
+    {
+        wc_compaction_stats cs;
+        assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+        assert_int_equal(cs.strategy, WC_COMPACTION_LCS);
+        assert_true(cs.enabled);
+    }
+
+    /* ALTER to TWCS */
+    snprintf(d.compaction, sizeof(d.compaction), "%s", TWCS_MAP);
+    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
+    assert_string_equal(g.compaction, TWCS_MAP);
+    {
+        wc_compaction_stats cs;
+        assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+        assert_int_equal(cs.strategy, WC_COMPACTION_TWCS);
+    }
+
+    /* an invalid map: the engine's status and message, verbatim; nothing changes */
+    snprintf(d.compaction, sizeof(d.compaction),
+             "{'class': 'LeveledCompactionStrategy', 'sstable_size_in_mbb': 1}");
+    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    snprintf(msg, sizeof(msg), "%s", wc_last_error());
+    assert_false(wc_client_broken(c));
+    assert_non_null(strstr(msg, "sstable_size_in_mbb"));
+    assert_int_equal(wc_engine_alter_table(e, &d), WC_INVALID_ARGUMENT); /* refused: no change */
+    assert_string_equal(msg, wc_last_error());
+    assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
+    assert_string_equal(g.compaction, TWCS_MAP);
+    assert_non_null(strstr(g.options, "replication=SimpleStrategy:1\n"));
+
+    /* CREATE with an invalid map creates nothing */
+    def_with_map(&d, T2, "ks.t2", "{'class': 'FancyCompactionStrategy'}");
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    snprintf(msg, sizeof(msg), "%s", wc_last_error());
+    assert_int_equal(wc_engine_create_table(e, &d), WC_INVALID_ARGUMENT);
+    assert_string_equal(msg, wc_last_error());
+    assert_non_null(strstr(msg, "FancyCompactionStrategy"));
+    assert_int_equal(wc_client_get_table(c, T2, &g), WC_NOT_FOUND);
+    def_with_map(&d, T2, "ks.t2", "{'class': 'LCS', 'sstable_size_in_mb': 1");
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    assert_false(wc_client_broken(c));
+
+    /* an empty map means the defaults (STCS) */
+    def_with_map(&d, T2, "ks.t2", "");
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_get_table(c, T2, &g), WC_OK);
+    assert_string_equal(g.compaction, "");
+    {
+        wc_compaction_stats cs;
+        assert_int_equal(wc_client_compaction_stats(c, T2, &cs), WC_OK);
+        assert_int_equal(cs.strategy, WC_COMPACTION_STCS);
+    }
+
+    /* the map survives a restart of the node (catalog) */
+    wc_client_close(c);
+    wc_node_stop(f->node);
+    start_node(f, 16);
+    c = connect_ok(f);
+    assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
+    assert_string_equal(g.compaction, TWCS_MAP);
+    wc_client_close(c);
+}
+
+static void test_compaction_stats(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_engine *e = wc_node_engine(f->node);
+    wc_table_def d;
+    wc_replication r;
+    wc_compaction_stats cs;
+    wc_table_stats ts;
+    wc_compaction_info *v = NULL;
+    size_t n = 0;
+    const uint32_t ids[2] = {T1, T2};
+
+    wc_replication_default(&r);
+    def_with_map(&d, T1, "ks.lcs", LCS_MAP);
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    def_with_map(&d, T2, "ks.twcs", TWCS_MAP);
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+
+    /* several flushes of each table */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(apply_rows(c, T1, "lcs", 4, (uint64_t)i * 200, (uint64_t)i * 200 + 200,
+                                    WC_CL_ONE),
+                         WC_OK);
+        assert_int_equal(apply_rows(c, T2, "tw", 2, (uint64_t)i * 50, (uint64_t)i * 50 + 50,
+                                    WC_CL_ONE),
+                         WC_OK);
+        assert_int_equal(wc_client_flush(c, 0), WC_OK);
+    }
+    /* COMPACTIONS while the background thread may be working: shape only */
+    assert_int_equal(wc_client_compactions(c, 0, &v, &n), WC_OK);
+    for (size_t i = 0; i < n; i++)
+        check_info(&v[i], ids, 2);
+    if (n == 0)
+        assert_null(v);
+    wc_free(v);
+
+    assert_int_equal(wc_engine_compaction_wait(e, 0, 60000), WC_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(read_all(c, T1, "lcs1", i == 1, 1000, NULL), 1200);
+
+    /* LCS: levels account for every SSTable */
+    assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+    assert_int_equal(wc_client_table_stats(c, T1, &ts), WC_OK);
+    assert_int_equal(cs.strategy, WC_COMPACTION_LCS);
+    assert_true(cs.enabled);
+    assert_false(cs.running);
+    assert_true(ts.sstable_count >= 1);
+    assert_int_equal(sum_u64(cs.level_sstables, WC_LEVELS), ts.sstable_count);
+    assert_true(sum_u64(cs.level_bytes, WC_LEVELS) > 0);
+    assert_int_equal(cs.nwindows, 0);
+    assert_true(sum_u64(cs.read_histogram, WC_READ_HIST_BUCKETS) >= 3);
+    assert_true(cs.read_p50 <= cs.read_p99);
+    assert_int_equal(cs.droppable_tombstones, 0);
+
+    /* a major compaction shows in the counters */
+    {
+        uint64_t before = cs.compactions_completed, written = cs.bytes_written;
+        assert_int_equal(wc_client_compact(c, T1), WC_OK);
+        assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+        assert_true(cs.compactions_completed >= before + 1);
+        assert_true(cs.bytes_written > written);
+        assert_true(cs.bytes_read > 0);
+    }
+
+    /* TWCS: windows account for every SSTable (all rows in one window) */
+    assert_int_equal(wc_client_compaction_stats(c, T2, &cs), WC_OK);
+    assert_int_equal(wc_client_table_stats(c, T2, &ts), WC_OK);
+    assert_int_equal(cs.strategy, WC_COMPACTION_TWCS);
+    assert_true(ts.sstable_count >= 1);
+    assert_int_equal(cs.nwindows, 1);
+    assert_int_equal(cs.window_sstables[0], ts.sstable_count);
+    assert_true(cs.window_bytes[0] > 0);
+    assert_int_equal(sum_u64(cs.level_sstables, WC_LEVELS), ts.sstable_count);
+    assert_int_equal(read_all(c, T2, NULL, false, 1000, NULL), 600);
+
+    /* COMPACTIONS of one table, of every table, of an unknown table */
+    assert_int_equal(wc_client_compactions(c, T1, &v, &n), WC_OK);
+    for (size_t i = 0; i < n; i++) {
+        check_info(&v[i], ids, 1);
+        assert_int_equal(v[i].strategy, WC_COMPACTION_LCS);
+    }
+    wc_free(v);
+    assert_int_equal(wc_client_compactions(c, 0, &v, &n), WC_OK);
+    for (size_t i = 0; i < n; i++)
+        check_info(&v[i], ids, 2);
+    wc_free(v);
+    {
+        static wc_compaction_info sentinel;
+        v = &sentinel; /* must come back NULL */
+        n = 5;
+    }
+    assert_int_equal(wc_client_compactions(c, 4242, &v, &n), WC_NOT_FOUND);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(wc_last_error(), "4242"));
+    assert_int_equal(wc_client_compaction_stats(c, 4242, &cs), WC_NOT_FOUND);
+    assert_false(wc_client_broken(c));
+    assert_int_equal(wc_client_ping(c), WC_OK);
+    wc_client_close(c);
+}
+
+/* Without compaction threads work stays pending: COMPACTIONS lists it exactly. */
+static void test_compactions_pending(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+    wc_client *c;
+    wc_table_def d;
+    wc_replication r;
+    wc_compaction_stats cs;
+    wc_table_stats ts;
+    wc_compaction_info *v = NULL;
+    size_t n = 0;
+    const uint32_t ids[1] = {T1};
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, 16);
+    o.engine.compaction_threads = 0;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    c = connect_ok(f);
+    wc_replication_default(&r);
+    def_with_map(&d, T1, "ks.stcs",
+                 "{'class': 'SizeTieredCompactionStrategy', 'min_threshold': 4}");
+    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_compactions(c, T1, &v, &n), WC_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(apply_rows(c, T1, "st", 2, (uint64_t)i * 100, (uint64_t)i * 100 + 100,
+                                    WC_CL_ONE),
+                         WC_OK);
+        assert_int_equal(wc_client_flush(c, T1), WC_OK);
+    }
+    assert_int_equal(wc_client_table_stats(c, T1, &ts), WC_OK);
+    assert_int_equal(ts.sstable_count, 5);
+    assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+    assert_int_equal(cs.strategy, WC_COMPACTION_STCS);
+    assert_false(cs.running);
+    assert_true(cs.pending >= 1);
+    assert_int_equal(cs.level_sstables[0], 5);
+
+    assert_int_equal(wc_client_compactions(c, 0, &v, &n), WC_OK);
+    assert_int_equal(n, 1);
+    check_info(&v[0], ids, 1);
+    assert_int_equal(v[0].table_id, T1);
+    assert_false(v[0].running);
+    assert_int_equal(v[0].strategy, WC_COMPACTION_STCS);
+    assert_int_equal(v[0].kind, WC_COMPACTION_KIND_MINOR);
+    assert_true(v[0].ninputs >= 4 && v[0].ninputs <= 5);
+    assert_int_equal(v[0].level, -1);
+    assert_int_equal(v[0].window_start, INT64_MIN);
+    assert_int_equal(v[0].bytes_done, 0);
+    assert_true(v[0].bytes_total > 0);
+    for (uint32_t k = 1; k < v[0].ninputs; k++)
+        assert_true(v[0].inputs[k] != v[0].inputs[k - 1]);
+    wc_free(v);
+
+    /* a major compaction leaves nothing to do */
+    assert_int_equal(wc_client_compact(c, T1), WC_OK);
+    assert_int_equal(wc_client_compactions(c, T1, &v, &n), WC_OK);
+    assert_int_equal(n, 0);
+    assert_null(v);
+    assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
+    assert_int_equal(cs.pending, 0);
+    assert_int_equal(cs.level_sstables[0], 1);
+    assert_true(cs.compactions_completed >= 1);
+    assert_int_equal(read_all(c, T1, NULL, false, 1000, NULL), 1000);
+    wc_client_close(c);
+}
+
+/* Delete rows [from, to) of partition pk with row tombstones at ts. */
+static wc_status delete_rows(wc_client *c, uint32_t table, const char *pk, uint64_t from,
+                             uint64_t to, int64_t ts)
+{
+    wc_buf rec;
+    wc_mutation m;
+    const uint8_t *enc;
+    size_t len;
+    wc_status st;
+
+    wc_buf_init(&rec);
+    wc_batch_begin(&rec, 1);
+    wc_mutation_init(&m, table, pk, strlen(pk));
+    for (uint64_t k = from; k < to; k++) {
+        uint8_t ck[8];
+        wc_rowb *rb;
+        wc_test_ck(k, ck);
+        rb = wc_mutation_row_begin(&m, false, ck, 8);
+        wc_rowb_deletion(rb, ts, (uint32_t)time(NULL));
+        wc_mutation_row_end(&m);
+    }
+    st = wc_mutation_encode(&m, &enc, &len);
+    if (st == WC_OK)
+        wc_batch_add(&rec, enc, len);
+    wc_mutation_free(&m);
+    if (st == WC_OK)
+        st = rec.failed ? WC_NO_MEMORY : wc_client_apply(c, rec.data, rec.len, WC_CL_ONE);
+    wc_buf_free(&rec);
+    return st;
+}
+
+static wc_status read_with_threshold(wc_client *c, uint64_t threshold, size_t *nrows,
+                                     uint64_t *tombstones)
+{
+    wc_read_request q;
+    wc_client_page *pg = NULL;
+    wc_status st;
+
+    memset(&q, 0, sizeof(q));
+    q.table_id = T1;
+    q.pk = (const uint8_t *)"tomb";
+    q.pk_len = 4;
+    q.start.unbounded = q.end.unbounded = true;
+    q.tombstone_failure_threshold = threshold;
+    st = wc_client_read(c, &q, WC_CL_ONE, &pg);
+    if (st == WC_OK) {
+        *nrows = pg->nrows;
+        *tombstones = pg->stats.tombstones_scanned;
+        wc_client_page_free(pg);
+    } else {
+        assert_null(pg);
+    }
+    return st;
+}
+
+static void test_tombstone_guardrail(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    size_t nrows = 0;
+    uint64_t tomb = 0;
+
+    create_t(c, T1, "ks.t1");
+    /* 30 rows of partition "tomb", 20 of them deleted again */
+    for (uint64_t k = 0; k < 30; k++) {
+        wc_buf rec;
+        wc_mutation m;
+        const uint8_t *enc;
+        size_t len;
+        uint8_t ck[8];
+        wc_rowb *rb;
+        wc_cell cell = {.column = 1, .ts = 100, .value = (const uint8_t *)"x", .len = 1};
+
+        wc_buf_init(&rec);
+        wc_batch_begin(&rec, 1);
+        wc_mutation_init(&m, T1, "tomb", 4);
+        wc_test_ck(k, ck);
+        rb = wc_mutation_row_begin(&m, false, ck, 8);
+        wc_rowb_liveness(rb, 100, 0, 0);
+        wc_rowb_cell(rb, &cell);
+        wc_mutation_row_end(&m);
+        assert_int_equal(wc_mutation_encode(&m, &enc, &len), WC_OK);
+        wc_batch_add(&rec, enc, len);
+        assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
+        wc_mutation_free(&m);
+        wc_buf_free(&rec);
+    }
+    assert_int_equal(delete_rows(c, T1, "tomb", 5, 25, 200), WC_OK);
+
+    /* no threshold, and one above what the read meets: the rows that are left */
+    assert_int_equal(read_with_threshold(c, 0, &nrows, &tomb), WC_OK);
+    assert_int_equal(nrows, 10);
+    assert_true(tomb >= 20);
+    assert_int_equal(read_with_threshold(c, 1000, &nrows, &tomb), WC_OK);
+    assert_int_equal(nrows, 10);
+
+    /* threshold 5: the engine's WC_OVERLOADED and message reach the client */
+    assert_int_equal(read_with_threshold(c, 5, &nrows, &tomb), WC_OVERLOADED);
+    if (strstr(wc_last_error(), "failure threshold 5") == NULL ||
+        strstr(wc_last_error(), "ks.t1") == NULL || strstr(wc_last_error(), "tombstones") == NULL)
+        fail_msg("unexpected message \"%s\"", wc_last_error());
+    assert_false(wc_client_broken(c));
+
+    /* the same from SSTables */
+    assert_int_equal(wc_client_flush(c, T1), WC_OK);
+    assert_int_equal(read_with_threshold(c, 5, &nrows, &tomb), WC_OVERLOADED);
+    assert_non_null(strstr(wc_last_error(), "more than the failure threshold 5"));
+    assert_int_equal(read_with_threshold(c, 0, &nrows, &tomb), WC_OK);
+    assert_int_equal(nrows, 10);
+    assert_int_equal(wc_client_ping(c), WC_OK);
+    wc_client_close(c);
+}
+
 /* ---------------------------------------------------------------- signals */
 
 /* Blocked-signal mask of a thread from /proc (hex SigBlk). */
@@ -1078,6 +1503,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_with_open_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_and_live_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consistency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compactions_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_guardrail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

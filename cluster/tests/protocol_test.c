@@ -1,5 +1,5 @@
 /*
- * protocol_test.c - the client protocol codec, consistency levels,
+ * protocol_test.c - the client protocol codec (version 2), consistency levels,
  * replication descriptions and table options: every message round-trips,
  * every truncation of every message is rejected, huge lengths are rejected
  * without allocating, unknown opcodes and statuses are refused, random
@@ -83,6 +83,22 @@ static wc_status dec_stats(const uint8_t *p, size_t len)
 {
     wc_table_stats s;
     return wc_proto_get_table_stats(p, len, &s);
+}
+static wc_status dec_compaction_stats(const uint8_t *p, size_t len)
+{
+    wc_compaction_stats s;
+    return wc_proto_get_compaction_stats(p, len, &s);
+}
+static wc_status dec_compactions(const uint8_t *p, size_t len)
+{
+    wc_compaction_info *v;
+    size_t n;
+    wc_status st = wc_proto_get_compactions(p, len, &v, &n);
+    if (st == WC_OK)
+        wc_free(v);
+    else if (v != NULL || n != 0)
+        fail_msg("a failed COMPACTIONS decode left output behind");
+    return st;
 }
 static wc_status dec_node_info(const uint8_t *p, size_t len)
 {
@@ -233,6 +249,10 @@ static void test_unknown_opcode(void **state)
     assert_int_equal(op, WC_OP_MAX + 1);
     assert_non_null(strstr(wc_last_error(), "unknown protocol opcode"));
     assert_string_equal(wc_proto_op_name(WC_OP_READ), "READ");
+    assert_string_equal(wc_proto_op_name(WC_OP_COMPACTION_STATS), "COMPACTION_STATS");
+    assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
+    assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
+    assert_int_equal(WC_PROTO_VERSION, 2);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -291,6 +311,8 @@ static void test_table_change(void **state)
     d.gc_grace_seconds = 3600;
     d.default_ttl = 86400;
     snprintf(d.options, sizeof(d.options), "id int pk\nts bigint ck desc");
+    snprintf(d.compaction, sizeof(d.compaction),
+             "{'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 1}");
     wc_replication_default(&r);
     r.replication_factor = 3;
     wc_proto_put_table_change(&b, &d, &r);
@@ -300,6 +322,7 @@ static void test_table_change(void **state)
     assert_int_equal(o.gc_grace_seconds, 3600);
     assert_int_equal(o.default_ttl, 86400);
     assert_string_equal(o.options, d.options);
+    assert_string_equal(o.compaction, d.compaction);
     assert_int_equal(ro.cls, WC_REPL_SIMPLE);
     assert_int_equal(ro.replication_factor, 3);
     check_truncations(dec_table_change, b.data, b.len);
@@ -318,7 +341,32 @@ static void test_table_change(void **state)
     assert_int_equal(ro.dcs[0].factor, 3);
     assert_string_equal(ro.dcs[1].name, "dc-2");
     assert_int_equal(ro.dcs[1].factor, 2);
+    assert_string_equal(o.compaction, d.compaction);
     check_truncations(dec_table_change, b.data, b.len);
+
+    /* an empty compaction map (STCS defaults) stays empty */
+    d.compaction[0] = '\0';
+    wc_buf_reset(&b);
+    wc_proto_put_table_change(&b, &d, &r);
+    memset(o.compaction, 'x', sizeof(o.compaction));
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_string_equal(o.compaction, "");
+    check_truncations(dec_table_change, b.data, b.len);
+
+    /* the longest map that fits goes through whole; an unterminated one is cut to fit */
+    memset(d.compaction, 'c', sizeof(d.compaction) - 1);
+    d.compaction[sizeof(d.compaction) - 1] = '\0';
+    wc_buf_reset(&b);
+    wc_proto_put_table_change(&b, &d, &r);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_string_equal(o.compaction, d.compaction);
+    d.compaction[sizeof(d.compaction) - 1] = 'c';
+    wc_buf_reset(&b);
+    wc_proto_put_table_change(&b, &d, &r);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_int_equal(strlen(o.compaction), sizeof(o.compaction) - 1);
+    snprintf(d.compaction, sizeof(d.compaction),
+             "{'class': 'TWCS', 'compaction_window_unit': 'HOURS'}");
 
     /* GET_TABLE's body */
     wc_buf_reset(&b);
@@ -326,7 +374,36 @@ static void test_table_change(void **state)
     assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_OK);
     assert_memory_equal(&o, &d, offsetof(wc_table_def, name));
     assert_string_equal(o.options, d.options);
+    assert_string_equal(o.compaction, d.compaction);
     check_truncations(dec_table_def, b.data, b.len);
+    check_flips(dec_table_def, b.data, b.len, 5);
+
+    /* a version-1 definition (no compaction map) is malformed */
+    wc_buf_reset(&b);
+    wc_buf_put_u32(&b, 1);
+    wc_buf_put_bytes(&b, "ks.t", 4);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_bytes(&b, "", 0);
+    assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "malformed table definition"));
+    wc_buf_put_bytes(&b, "", 0);
+    assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_OK);
+    /* a compaction map longer than the field is refused, not cut; so is a NUL in it */
+    {
+        char longmap[1100];
+        size_t at = b.len - 1;
+        memset(longmap, 'm', sizeof(longmap));
+        b.len = at;
+        wc_buf_put_bytes(&b, longmap, sizeof(d.compaction));
+        assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
+        b.len = at;
+        wc_buf_put_bytes(&b, longmap, sizeof(d.compaction) - 1);
+        assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_OK);
+        b.len = at;
+        wc_buf_put_bytes(&b, "{'a'\0}", 6);
+        assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
+    }
 
     /* a name longer than the field is refused, not cut */
     wc_buf_reset(&b);
@@ -339,6 +416,7 @@ static void test_table_change(void **state)
     wc_buf_put_u32(&b, 0);
     wc_buf_put_u32(&b, 0);
     wc_buf_put_bytes(&b, "", 0);
+    wc_buf_put_bytes(&b, "", 0);
     assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
     /* a NUL inside a string is refused */
     wc_buf_reset(&b);
@@ -346,6 +424,7 @@ static void test_table_change(void **state)
     wc_buf_put_bytes(&b, "a\0b", 3);
     wc_buf_put_u32(&b, 0);
     wc_buf_put_u32(&b, 0);
+    wc_buf_put_bytes(&b, "", 0);
     wc_buf_put_bytes(&b, "", 0);
     assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
     wc_buf_free(&b);
@@ -457,6 +536,7 @@ static void test_read_request(void **state)
     r.paging_state = ps;
     r.paging_state_len = sizeof(ps);
     r.page_rows = 250;
+    r.tombstone_failure_threshold = 100000;
     wc_proto_put_read(&b, &r, WC_CL_QUORUM);
     assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
     assert_int_equal(cl, WC_CL_QUORUM);
@@ -479,6 +559,7 @@ static void test_read_request(void **state)
     assert_int_equal(o.paging_state_len, 5);
     assert_memory_equal(o.paging_state, ps, 5);
     assert_int_equal(o.page_rows, 250);
+    assert_int_equal(o.tombstone_failure_threshold, 100000);
     assert_false(o.token_range);
     wc_free(cols);
     check_truncations(dec_read, b.data, b.len);
@@ -491,6 +572,7 @@ static void test_read_request(void **state)
     r.token_range = true;
     r.token_start = INT64_MIN;
     r.token_end = -5;
+    r.tombstone_failure_threshold = UINT64_MAX;
     wc_buf_reset(&b);
     wc_proto_put_read(&b, &r, WC_CL_ONE);
     assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
@@ -501,7 +583,21 @@ static void test_read_request(void **state)
     assert_true(o.token_range);
     assert_int_equal(o.token_start, INT64_MIN);
     assert_int_equal(o.token_end, -5);
+    assert_int_equal(o.tombstone_failure_threshold, UINT64_MAX);
     check_truncations(dec_read, b.data, b.len);
+
+    /* the threshold sits after page_rows, before the token range (docs/protocol.md) */
+    assert_int_equal(wc_dec_u64(b.data + b.len - 24), UINT64_MAX);
+
+    /* a version-1 READ (no threshold) is malformed */
+    r.token_range = false;
+    r.tombstone_failure_threshold = 0;
+    wc_buf_reset(&b);
+    wc_proto_put_read(&b, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_OK);
+    assert_int_equal(o.tombstone_failure_threshold, 0);
+    assert_int_equal(wc_proto_get_read(b.data, b.len - 8, &o, &cl, &cols), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "malformed READ"));
 
     /* an empty partition key and an empty column list stay distinct from absent ones */
     r.token_range = false;
@@ -693,6 +789,246 @@ static void test_huge_lengths(void **state)
         size_t ml;
         assert_int_equal(wc_proto_get_error(b.data, b.len, &m, &ml), WC_CORRUPTION);
     }
+    wc_buf_free(&b);
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
+/* ---------------------------------------------------------------- compaction */
+
+static void fill_compaction_stats(wc_compaction_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->strategy = WC_COMPACTION_TWCS;
+    s->enabled = true;
+    s->running = true;
+    s->pending = 3;
+    for (int i = 0; i < WC_LEVELS; i++) {
+        s->level_sstables[i] = 100 + (uint64_t)i;
+        s->level_bytes[i] = (1ull << 40) + (uint64_t)i;
+    }
+    s->nwindows = 3;
+    for (int i = 0; i < 3; i++) {
+        s->window_start[i] = 1700000000 - 3600 * (int64_t)i;
+        s->window_sstables[i] = 10 + (uint64_t)i;
+        s->window_bytes[i] = 5000 + (uint64_t)i;
+    }
+    s->window_start[2] = INT64_MIN; /* any i64 travels */
+    s->droppable_tombstones = 77;
+    s->droppable_tombstone_ratio = 0.123456789;
+    for (int i = 0; i < WC_READ_HIST_BUCKETS; i++)
+        s->read_histogram[i] = 1000 * (uint64_t)(i + 1);
+    s->read_p50 = 2;
+    s->read_p99 = 16;
+    s->compactions_completed = 11;
+    s->bytes_read = 12;
+    s->bytes_written = 13;
+    s->sstables_expired = 14;
+    s->tombstones_purged = UINT64_MAX;
+}
+
+static void test_compaction_stats(void **state)
+{
+    wc_buf b;
+    wc_compaction_stats s, o;
+
+    wc_buf_init(&b);
+    fill_compaction_stats(&s);
+    wc_proto_put_compaction_stats(&b, &s);
+    /* u8 strategy, u8 flags, u64 pending, 9 levels, u8 nwindows, windows, u64, f64,
+     * 8 buckets, 2 x u32, 5 x u64 */
+    assert_int_equal(b.len, 1 + 1 + 8 + WC_LEVELS * 16 + 1 + 3 * 24 + 8 + 8 +
+                                WC_READ_HIST_BUCKETS * 8 + 8 + 5 * 8);
+    assert_int_equal(b.len, 283 + 3 * 24); /* docs/protocol.md */
+    assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_OK);
+    assert_memory_equal(&o, &s, sizeof(s));
+    assert_true(o.droppable_tombstone_ratio == 0.123456789);
+    check_truncations(dec_compaction_stats, b.data, b.len);
+    check_flips(dec_compaction_stats, b.data, b.len, 6);
+
+    /* every strategy and flag combination; no windows; all 16 windows */
+    for (int cls = WC_COMPACTION_STCS; cls <= WC_COMPACTION_TWCS; cls++)
+        for (int fl = 0; fl < 4; fl++) {
+            fill_compaction_stats(&s);
+            s.strategy = (wc_compaction_class)cls;
+            s.enabled = (fl & 1) != 0;
+            s.running = (fl & 2) != 0;
+            s.nwindows = cls == WC_COMPACTION_TWCS ? WC_STATS_WINDOWS : 0;
+            for (uint32_t i = 0; i < s.nwindows; i++) {
+                s.window_start[i] = 86400 * (int64_t)(100 - i);
+                s.window_sstables[i] = i;
+                s.window_bytes[i] = 7 * (uint64_t)i;
+            }
+            if (s.nwindows == 0) {
+                memset(s.window_start, 0, sizeof(s.window_start));
+                memset(s.window_sstables, 0, sizeof(s.window_sstables));
+                memset(s.window_bytes, 0, sizeof(s.window_bytes));
+            }
+            wc_buf_reset(&b);
+            wc_proto_put_compaction_stats(&b, &s);
+            assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_OK);
+            assert_memory_equal(&o, &s, sizeof(s));
+            check_truncations(dec_compaction_stats, b.data, b.len);
+        }
+
+    /* garbage: unknown strategy, unknown flag bits, too many windows */
+    fill_compaction_stats(&s);
+    wc_buf_reset(&b);
+    wc_proto_put_compaction_stats(&b, &s);
+    b.data[0] = WC_CSTRAT_WIRE_MAX + 1;
+    assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "malformed COMPACTION_STATS"));
+    b.data[0] = WC_CSTRAT_WIRE_LCS;
+    b.data[1] = 0x04;
+    assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_CORRUPTION);
+    b.data[1] = WC_CSTATF_WIRE_ALL;
+    assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_OK);
+    {
+        size_t nw_at = 1 + 1 + 8 + WC_LEVELS * 16;
+        assert_int_equal(b.data[nw_at], 3);
+        b.data[nw_at] = WC_STATS_WINDOWS + 1;
+        assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_CORRUPTION);
+        b.data[nw_at] = 255;
+        assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_CORRUPTION);
+        b.data[nw_at] = 2; /* fewer windows than sent: the rest is trailing garbage */
+        assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_CORRUPTION);
+    }
+    /* an encoder given more windows than the struct holds sends only those */
+    fill_compaction_stats(&s);
+    s.nwindows = 1000;
+    wc_buf_reset(&b);
+    wc_proto_put_compaction_stats(&b, &s);
+    assert_int_equal(wc_proto_get_compaction_stats(b.data, b.len, &o), WC_OK);
+    assert_int_equal(o.nwindows, WC_STATS_WINDOWS);
+    assert_int_equal(wc_proto_get_compaction_stats(NULL, 0, &o), WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
+static void fill_compactions(wc_compaction_info v[3])
+{
+    memset(v, 0, 3 * sizeof(*v));
+    /* a running LCS compaction with more inputs than the struct lists */
+    v[0].table_id = 7;
+    v[0].running = true;
+    v[0].strategy = WC_COMPACTION_LCS;
+    v[0].kind = WC_COMPACTION_KIND_MINOR;
+    v[0].ninputs = 40;
+    for (int k = 0; k < WC_COMPACTION_INFO_INPUTS; k++)
+        v[0].inputs[k] = 1000 + (uint64_t)k;
+    v[0].level = 2;
+    v[0].window_start = INT64_MIN;
+    v[0].bytes_done = 12345;
+    v[0].bytes_total = 99999;
+    /* a pending TWCS expiry */
+    v[1].table_id = UINT32_MAX;
+    v[1].strategy = WC_COMPACTION_TWCS;
+    v[1].kind = WC_COMPACTION_KIND_EXPIRED;
+    v[1].ninputs = 2;
+    v[1].inputs[0] = 5;
+    v[1].inputs[1] = UINT64_MAX;
+    v[1].level = -1;
+    v[1].window_start = 1699996400;
+    /* a major compaction with no inputs listed */
+    v[2].table_id = 1;
+    v[2].running = true;
+    v[2].strategy = WC_COMPACTION_STCS;
+    v[2].kind = WC_COMPACTION_KIND_MAJOR;
+    v[2].level = -1;
+    v[2].window_start = -1;
+    v[2].bytes_total = 1;
+}
+
+static void test_compactions(void **state)
+{
+    wc_buf b;
+    wc_compaction_info in[3], *o;
+    size_t n;
+    uint64_t live = wc_alloc_live_count();
+
+    wc_buf_init(&b);
+    fill_compactions(in);
+    wc_proto_put_compactions(&b, in, 3);
+    assert_int_equal(b.len, 4 + 3 * WC_PROTO_MIN_COMPACTION_BYTES + (16 + 2) * 8);
+    assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_OK);
+    assert_int_equal(n, 3);
+    assert_memory_equal(o, in, sizeof(in));
+    assert_int_equal(o[1].level, -1);
+    assert_int_equal(o[0].ninputs, 40);
+    wc_free(o);
+    check_truncations(dec_compactions, b.data, b.len);
+    check_flips(dec_compactions, b.data, b.len, 7);
+
+    /* every kind; one entry at a time */
+    for (int kind = WC_COMPACTION_KIND_MINOR; kind <= WC_COMPACTION_KIND_MAJOR; kind++) {
+        fill_compactions(in);
+        in[0].kind = (wc_compaction_kind)kind;
+        wc_buf_reset(&b);
+        wc_proto_put_compactions(&b, in, 1);
+        assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_OK);
+        assert_int_equal(n, 1);
+        assert_memory_equal(o, in, sizeof(in[0]));
+        wc_free(o);
+    }
+
+    /* an empty list: NULL, 0 */
+    wc_buf_reset(&b);
+    wc_proto_put_compactions(&b, NULL, 0);
+    assert_int_equal(b.len, 4);
+    o = in; /* must be overwritten */
+    n = 99;
+    assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_OK);
+    assert_null(o);
+    assert_int_equal(n, 0);
+    check_truncations(dec_compactions, b.data, b.len);
+
+    /* garbage in one entry: flags, strategy, kind (offsets within the first entry) */
+    {
+        static const struct {
+            size_t at;
+            uint8_t v;
+        } bad[] = {{4 + 4, 0x02},
+                   {4 + 5, WC_CSTRAT_WIRE_MAX + 1},
+                   {4 + 6, WC_CKIND_WIRE_MAX + 1},
+                   {4 + 6, 0xff}};
+        fill_compactions(in);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            wc_buf_reset(&b);
+            wc_proto_put_compactions(&b, in, 2);
+            b.data[bad[i].at] = bad[i].v;
+            assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_CORRUPTION);
+            assert_null(o);
+            assert_int_equal(n, 0);
+            assert_non_null(strstr(wc_last_error(), "malformed COMPACTIONS"));
+        }
+        /* a count that disagrees with the entries */
+        wc_buf_reset(&b);
+        wc_proto_put_compactions(&b, in, 2);
+        wc_enc_u32(b.data, 1);
+        assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_CORRUPTION);
+        wc_enc_u32(b.data, 3);
+        assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_CORRUPTION);
+        /* ninputs that promises more generations than follow */
+        wc_buf_reset(&b);
+        wc_proto_put_compactions(&b, &in[1], 1);
+        wc_enc_u32(b.data + 4 + WC_PROTO_MIN_COMPACTION_BYTES - 4, 3);
+        assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_CORRUPTION);
+    }
+
+    /* a huge count is refused before any allocation */
+    wc_buf_reset(&b);
+    wc_buf_put_u32(&b, 0xffffffffu);
+    for (int i = 0; i < 100; i++)
+        wc_buf_put_u8(&b, 0);
+    wc_alloc_fail_after(1, 1);
+    assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_CORRUPTION);
+    wc_alloc_fail_after(0, 0);
+    /* allocation failure is reported as such */
+    wc_buf_reset(&b);
+    fill_compactions(in);
+    wc_proto_put_compactions(&b, in, 3);
+    wc_alloc_fail_after(1, 1);
+    assert_int_equal(wc_proto_get_compactions(b.data, b.len, &o, &n), WC_NO_MEMORY);
+    wc_alloc_fail_after(0, 0);
+    assert_null(o);
     wc_buf_free(&b);
     assert_int_equal(wc_alloc_live_count(), live);
 }
@@ -893,6 +1229,8 @@ int main(void)
         cmocka_unit_test(test_read_request),
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_huge_lengths),
+        cmocka_unit_test(test_compaction_stats),
+        cmocka_unit_test(test_compactions),
         cmocka_unit_test(test_node_info),
         cmocka_unit_test(test_consistency_names),
         cmocka_unit_test(test_consistency_rule),
