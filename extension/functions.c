@@ -25,16 +25,22 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_table.h"
 #include "foreign/foreign.h"
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
+#include "alloc.h"
 #include "client.h"
+#include "compaction_options.h"
 #include "engine.h"
 
 #include "widecol.h"
@@ -43,6 +49,8 @@ PG_FUNCTION_INFO_V1(widecol_flush);
 PG_FUNCTION_INFO_V1(widecol_compact);
 PG_FUNCTION_INFO_V1(widecol_drop_table);
 PG_FUNCTION_INFO_V1(widecol_table_stats);
+PG_FUNCTION_INFO_V1(widecol_compaction_stats);
+PG_FUNCTION_INFO_V1(widecol_table_compactions);
 
 /* The widecol model of relid, or an error with a hint if it is not one. */
 static WidecolTable *
@@ -151,4 +159,137 @@ widecol_table_stats(PG_FUNCTION_ARGS)
 	values[6] = Int64GetDatum((int64) ts.tombstones);
 	values[7] = Int64GetDatum((int64) ts.pending_flushes);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* int64 array datum from n values */
+static Datum
+int8_array(const uint64_t *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum((int64) v[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+}
+
+/* seconds since the epoch -> timestamptz */
+static Datum
+epoch_to_timestamptz(int64 secs)
+{
+	return TimestampTzGetDatum((TimestampTz) ((secs - ((int64) POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY) * USECS_PER_SEC));
+}
+
+/*
+ * widecol.compaction_stats(regclass) returns record: the table's compaction
+ * strategy and state, SSTables per LCS level or TWCS window, estimated
+ * droppable tombstones, read amplification and compaction counters.
+ */
+Datum
+widecol_compaction_stats(PG_FUNCTION_ARGS)
+{
+	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	TupleDesc	tupdesc;
+	Datum		values[17];
+	bool		nulls[17];
+	wc_compaction_stats cs;
+	wc_status	st;
+	int			nlevels = WC_LEVELS;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	widecol_ensure_engine_table(t);
+	st = wc_client_compaction_stats(widecol_connection(), t->table_id, &cs);
+	if (st != WC_OK)
+		widecol_report(st, "reading compaction statistics");
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = CStringGetTextDatum(wc_compaction_class_name(cs.strategy, false));
+	values[1] = BoolGetDatum(cs.enabled);
+	values[2] = BoolGetDatum(cs.running);
+	values[3] = Int64GetDatum((int64) cs.pending);
+	/* levels: up to the highest one holding SSTables */
+	while (nlevels > 1 && cs.level_sstables[nlevels - 1] == 0)
+		nlevels--;
+	values[4] = int8_array(cs.level_sstables, nlevels);
+	{
+		Datum	   *ws = palloc(sizeof(Datum) * Max(cs.nwindows, 1));
+
+		for (uint32 i = 0; i < cs.nwindows; i++)
+			ws[i] = epoch_to_timestamptz(cs.window_start[i]);
+		values[5] = PointerGetDatum(construct_array(ws, (int) cs.nwindows, TIMESTAMPTZOID, 8,
+													true, TYPALIGN_DOUBLE));
+	}
+	values[6] = int8_array(cs.window_sstables, (int) cs.nwindows);
+	values[7] = Int64GetDatum((int64) cs.droppable_tombstones);
+	values[8] = Float8GetDatum(cs.droppable_tombstone_ratio);
+	values[9] = int8_array(cs.read_histogram, WC_READ_HIST_BUCKETS);
+	values[10] = Int32GetDatum((int32) cs.read_p50);
+	values[11] = Int32GetDatum((int32) cs.read_p99);
+	values[12] = Int64GetDatum((int64) cs.compactions_completed);
+	values[13] = Int64GetDatum((int64) cs.bytes_read);
+	values[14] = Int64GetDatum((int64) cs.bytes_written);
+	values[15] = Int64GetDatum((int64) cs.sstables_expired);
+	values[16] = Int64GetDatum((int64) cs.tombstones_purged);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static const char *
+compaction_kind_name(wc_compaction_kind k)
+{
+	switch (k)
+	{
+		case WC_COMPACTION_KIND_MINOR:
+			return "minor";
+		case WC_COMPACTION_KIND_TOMBSTONE:
+			return "tombstone";
+		case WC_COMPACTION_KIND_EXPIRED:
+			return "expired sstables";
+		case WC_COMPACTION_KIND_MAJOR:
+			return "major";
+	}
+	return "?";
+}
+
+/*
+ * widecol.table_compactions(regclass) returns setof record: the table's
+ * running compaction (with progress) and the next pending one.
+ */
+Datum
+widecol_table_compactions(PG_FUNCTION_ARGS)
+{
+	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	wc_compaction_info *list = NULL;
+	size_t		n = 0;
+	wc_status	st;
+
+	InitMaterializedSRF(fcinfo, 0);
+	widecol_ensure_engine_table(t);
+	st = wc_client_compactions(widecol_connection(), t->table_id, &list, &n);
+	if (st != WC_OK)
+		widecol_report(st, "listing compactions");
+	for (size_t i = 0; i < n; i++)
+	{
+		wc_compaction_info *ci = &list[i];
+		Datum		values[8];
+		bool		nulls[8];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = BoolGetDatum(ci->running);
+		values[1] = CStringGetTextDatum(wc_compaction_class_name(ci->strategy, false));
+		values[2] = CStringGetTextDatum(compaction_kind_name(ci->kind));
+		values[3] = Int32GetDatum((int32) ci->ninputs);
+		if (ci->level >= 0)
+			values[4] = Int32GetDatum(ci->level);
+		else
+			nulls[4] = true;
+		if (ci->window_start != INT64_MIN)
+			values[5] = epoch_to_timestamptz(ci->window_start);
+		else
+			nulls[5] = true;
+		values[6] = Int64GetDatum((int64) ci->bytes_done);
+		values[7] = Int64GetDatum((int64) ci->bytes_total);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	wc_free(list);
+	return (Datum) 0;
 }

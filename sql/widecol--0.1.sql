@@ -277,6 +277,45 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'widecol_table_stats'
 LANGUAGE C STRICT VOLATILE;
 
+-- A table's compaction strategy and state.
+CREATE FUNCTION compaction_stats(
+    tab regclass,
+    OUT strategy text,
+    OUT enabled boolean,
+    OUT running boolean,
+    OUT pending bigint,
+    OUT level_sstables bigint[],
+    OUT window_start timestamptz[],
+    OUT window_sstables bigint[],
+    OUT droppable_tombstones bigint,
+    OUT droppable_tombstone_ratio double precision,
+    OUT read_histogram bigint[],
+    OUT read_p50 integer,
+    OUT read_p99 integer,
+    OUT compactions_completed bigint,
+    OUT bytes_read bigint,
+    OUT bytes_written bigint,
+    OUT sstables_expired bigint,
+    OUT tombstones_purged bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_compaction_stats'
+LANGUAGE C STRICT VOLATILE;
+
+-- A table's running compaction (with progress) and the next pending one.
+CREATE FUNCTION table_compactions(
+    tab regclass,
+    OUT running boolean,
+    OUT strategy text,
+    OUT kind text,
+    OUT sstables integer,
+    OUT level integer,
+    OUT window_start timestamptz,
+    OUT bytes_done bigint,
+    OUT bytes_total bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_table_compactions'
+LANGUAGE C STRICT VOLATILE;
+
 -- Every widecol table of the database with its node statistics.
 CREATE VIEW tables AS
 SELECT c.oid::regclass AS table_name,
@@ -288,11 +327,33 @@ SELECT c.oid::regclass AS table_name,
        st.partitions_estimate,
        st.rows_estimate,
        st.tombstones,
-       st.pending_flushes
+       st.pending_flushes,
+       cs.strategy AS compaction_strategy,
+       cs.level_sstables,
+       cs.window_sstables,
+       cs.droppable_tombstone_ratio,
+       cs.read_p50 AS sstables_per_read_p50,
+       cs.read_p99 AS sstables_per_read_p99
   FROM pg_class c
   JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
   JOIN pg_foreign_server s ON s.oid = ft.ftserver
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
-  CROSS JOIN LATERAL widecol.table_stats(c.oid) st;
+  CROSS JOIN LATERAL widecol.table_stats(c.oid) st
+  CROSS JOIN LATERAL widecol.compaction_stats(c.oid) cs;
 
 COMMENT ON VIEW tables IS 'widecol tables with memtable, SSTable and tombstone statistics';
+
+-- Running and pending compactions of every widecol table.
+CREATE VIEW compactions AS
+SELECT c.oid::regclass AS table_name,
+       x.running, x.strategy, x.kind, x.sstables, x.level, x.window_start,
+       x.bytes_done, x.bytes_total,
+       CASE WHEN x.bytes_total > 0
+            THEN round(100.0 * x.bytes_done / x.bytes_total, 1) END AS progress_pct
+  FROM pg_class c
+  JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+  JOIN pg_foreign_server s ON s.oid = ft.ftserver
+  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
+  CROSS JOIN LATERAL widecol.table_compactions(c.oid) x;
+
+COMMENT ON VIEW compactions IS 'running and pending compactions of widecol tables';
