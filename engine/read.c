@@ -401,6 +401,51 @@ static void wc__note_stop(wc__rd *rd)
 }
 
 /*
+ * Emit the rows of the partition from the merge's position, in the merge's
+ * direction, until the slice's far bound (the end going forward, the start
+ * going backward), the partition's end, a full page or a limit.
+ */
+static wc_status wc__walk_rows(wc__rd *rd, const uint8_t *prefix, size_t plen, uint8_t sflags,
+                               uint8_t eflags)
+{
+    const wc_read_request *req = rd->req;
+    const wc_bound *sb = &req->start, *eb = &req->end;
+    const uint8_t *k, *blob;
+    size_t kl, bl;
+    wc_key_parts kp;
+    bool emitted;
+    wc_status st;
+
+    while (!rd->stop && wc_merge_valid(rd->m)) {
+        bool start_ok, end_ok;
+
+        k = wc_merge_key(rd->m, &kl);
+        if (!wc__same_partition(k, kl, prefix, plen) || k[plen] != WC_KIND_ROW)
+            break;
+        if (!wc_key_parse(k, kl, &kp))
+            return wc_error(WC_CORRUPTION, "malformed key");
+        start_ok = wc_slice_start_ok(sflags, sb->key, sb->len, kp.ck, kp.ck_len);
+        end_ok = wc_slice_end_ok(eflags, eb->key, eb->len, kp.ck, kp.ck_len);
+        if (!(req->reverse ? start_ok : end_ok))
+            break; /* past the far bound */
+        if (req->reverse ? end_ok : start_ok) {
+            if ((st = wc__reconcile(rd, WC_KIND_ROW, &blob, &bl)) != WC_OK ||
+                (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
+                return st;
+            if (emitted) {
+                rd->rows_total++;
+                rd->rows_in_part++;
+                wc__note_stop(rd);
+                if (req->per_partition_limit && rd->rows_in_part >= req->per_partition_limit)
+                    break;
+            }
+        }
+        wc_merge_step(rd->m);
+    }
+    return WC_OK;
+}
+
+/*
  * Read one partition.  If positioned, the merge already stands on the
  * partition's first entry (scans); otherwise it is sought here.  resume is
  * the last key returned by the previous page when it is in this partition.
@@ -500,28 +545,8 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
             if (wc_bytes_cmp(k, kl, t, tl) < 0)
                 wc_merge_seek(rd->m, t, tl);
         }
-        while (!rd->stop && wc_merge_valid(rd->m)) {
-            k = wc_merge_key(rd->m, &kl);
-            if (!wc__same_partition(k, kl, prefix, plen) || k[plen] != WC_KIND_ROW)
-                break;
-            if (!wc_key_parse(k, kl, &kp))
-                return wc_error(WC_CORRUPTION, "malformed key");
-            if (!wc_slice_end_ok(eflags, eb->key, eb->len, kp.ck, kp.ck_len))
-                break;
-            if (wc_slice_start_ok(sflags, sb->key, sb->len, kp.ck, kp.ck_len)) {
-                if ((st = wc__reconcile(rd, WC_KIND_ROW, &blob, &bl)) != WC_OK ||
-                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
-                    return st;
-                if (emitted) {
-                    rd->rows_total++;
-                    rd->rows_in_part++;
-                    wc__note_stop(rd);
-                    if (req->per_partition_limit && rd->rows_in_part >= req->per_partition_limit)
-                        break;
-                }
-            }
-            wc_merge_step(rd->m);
-        }
+        if ((st = wc__walk_rows(rd, prefix, plen, sflags, eflags)) != WC_OK)
+            return st;
     } else {
         /* position at min(end bound, resume key), walking backward */
         if (resume) {
@@ -552,28 +577,8 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
             }
             wc_merge_seek_for_prev(rd->m, t, tl);
         }
-        while (!rd->stop && wc_merge_valid(rd->m)) {
-            k = wc_merge_key(rd->m, &kl);
-            if (!wc__same_partition(k, kl, prefix, plen) || k[plen] != WC_KIND_ROW)
-                break;
-            if (!wc_key_parse(k, kl, &kp))
-                return wc_error(WC_CORRUPTION, "malformed key");
-            if (!wc_slice_start_ok(sflags, sb->key, sb->len, kp.ck, kp.ck_len))
-                break;
-            if (wc_slice_end_ok(eflags, eb->key, eb->len, kp.ck, kp.ck_len)) {
-                if ((st = wc__reconcile(rd, WC_KIND_ROW, &blob, &bl)) != WC_OK ||
-                    (st = wc__emit(rd, &kp, k, kl, blob, bl, &emitted)) != WC_OK)
-                    return st;
-                if (emitted) {
-                    rd->rows_total++;
-                    rd->rows_in_part++;
-                    wc__note_stop(rd);
-                    if (req->per_partition_limit && rd->rows_in_part >= req->per_partition_limit)
-                        break;
-                }
-            }
-            wc_merge_step(rd->m);
-        }
+        if ((st = wc__walk_rows(rd, prefix, plen, sflags, eflags)) != WC_OK)
+            return st;
     }
     return wc_merge_status(rd->m);
 }

@@ -1282,6 +1282,39 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 	return 0;
 }
 
+/*
+ * Evaluate one range bound of clustering column c into buf.  empty_side is
+ * the side (+1 for a lower bound, -1 for an upper one) on which a value
+ * beyond the column's range leaves nothing to read; beyond the other side
+ * the bound simply drops (*has = false).  Returns false, with no partitions
+ * left to read, when the bound is NULL or empties the range.
+ */
+static bool
+eval_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, WidecolColumn *c,
+		   StringInfo buf, int empty_side, bool *has)
+{
+	ExprState  *es = lfirst(*lc);
+	bool		isnull;
+	Datum		v = ExecEvalExpr(es, econtext, &isnull);
+	int			r;
+
+	*lc = lnext(ss->value_states, *lc);
+	if (isnull)
+	{
+		ss->partitions = NIL;
+		return false;
+	}
+	r = encode_value_as(buf, c, v, exprType((Node *) es->expr), c->descending);
+	if (r == empty_side)
+	{
+		ss->partitions = NIL;	/* e.g. col > (above every value): nothing */
+		return false;
+	}
+	if (r != 0)
+		*has = false;			/* e.g. col > (below every value): no bound */
+	return true;
+}
+
 /* Evaluate the partition-key values into the list of encoded keys. */
 static void
 build_partitions(WidecolScanState *ss, ExprContext *econtext)
@@ -1394,50 +1427,12 @@ build_partitions(WidecolScanState *ss, ExprContext *econtext)
 
 		initStringInfo(&lo);
 		initStringInfo(&hi);
-		if (ss->has_lower)
-		{
-			ExprState  *es = lfirst(lc);
-			bool		isnull;
-			Datum		v = ExecEvalExpr(es, econtext, &isnull);
-
-			lc = lnext(ss->value_states, lc);
-			if (isnull)
-			{
-				ss->partitions = NIL;
-				return;
-			}
-			switch (encode_value_as(&lo, c, v, exprType((Node *) es->expr), c->descending))
-			{
-				case 1:			/* col > (above every value): nothing */
-					ss->partitions = NIL;
-					return;
-				case -1:		/* col > (below every value): no bound */
-					has_lo = false;
-					break;
-			}
-		}
-		if (ss->has_upper)
-		{
-			ExprState  *es = lfirst(lc);
-			bool		isnull;
-			Datum		v = ExecEvalExpr(es, econtext, &isnull);
-
-			lc = lnext(ss->value_states, lc);
-			if (isnull)
-			{
-				ss->partitions = NIL;
-				return;
-			}
-			switch (encode_value_as(&hi, c, v, exprType((Node *) es->expr), c->descending))
-			{
-				case -1:		/* col < (below every value): nothing */
-					ss->partitions = NIL;
-					return;
-				case 1:			/* col < (above every value): no bound */
-					has_hi = false;
-					break;
-			}
-		}
+		if (ss->has_lower &&
+			!eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo))
+			return;
+		if (ss->has_upper &&
+			!eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi))
+			return;
 		/* a DESC column turns the value range around in byte order */
 		if (c->descending)
 		{

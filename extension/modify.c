@@ -128,6 +128,9 @@ static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
 static bool static_only_insert(WidecolModifyState *ms, TupleTableSlot *slot);
 static void encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull);
 static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness);
+static bool has_cells(WidecolModifyState *ms, TupleTableSlot *slot, WidecolColumnKind kind);
+static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
+					  WidecolColumnKind kind, int64 ts, int32 ttl, uint32 ldt, uint32 now);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -458,6 +461,65 @@ begin_mutation(WidecolModifyState *ms)
 	}
 }
 
+/* Does the statement write any cell of this kind for the row in slot? */
+static bool
+has_cells(WidecolModifyState *ms, TupleTableSlot *slot, WidecolColumnKind kind)
+{
+	WidecolTable *t = ms->t;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (ms->target[i] && t->cols[i].kind == kind && !(ms->copy && slot->tts_isnull[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Add the targeted cells of one kind (static or regular) to rb, in
+ * ascending column id: a NULL is a cell tombstone (skipped by COPY), a value
+ * expires after ttl seconds when ttl > 0.
+ */
+static void
+add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot, WidecolColumnKind kind,
+		  int64 ts, int32 ttl, uint32 ldt, uint32 now)
+{
+	WidecolTable *t = ms->t;
+	StringInfo	val = &ms->val;
+
+	for (int k = 0; k < t->ncells; k++)
+	{
+		int			i = t->cell_order[k];
+		WidecolColumn *c = &t->cols[i];
+		wc_cell		cell;
+
+		if (!ms->target[i] || c->kind != kind)
+			continue;
+		if (slot->tts_isnull[i] && ms->copy)
+			continue;
+		memset(&cell, 0, sizeof(cell));
+		cell.column = c->cell_id;
+		cell.ts = ts;
+		if (slot->tts_isnull[i])
+		{
+			cell.flags = WC_CELLF_TOMBSTONE;
+			cell.ldt = now;
+		}
+		else
+		{
+			resetStringInfo(val);
+			widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
+			cell.value = (const uint8_t *) val->data;
+			cell.len = val->len;
+			if (ttl > 0)
+			{
+				cell.flags = WC_CELLF_EXPIRING;
+				cell.ttl = (uint32) ttl;
+				cell.ldt = ldt;
+			}
+		}
+		wc_rowb_cell(rb, &cell);
+	}
+}
+
 /*
  * Write the targeted cells of the row in slot (keys already encoded).  With
  * liveness, the row marker too (INSERT).
@@ -470,102 +532,24 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	int32		ttl = widecol_ttl >= 0 ? widecol_ttl : t->default_ttl;
 	uint32		now = (uint32) time(NULL);
 	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
-	bool		any_static = false;
 	wc_rowb    *rb;
-	StringInfo	val = &ms->val;
 
 	begin_mutation(ms);
 
-	/* static cells go to the partition's static row */
-	for (int i = 0; i < t->ncols; i++)
-		if (ms->target[i] && t->cols[i].kind == WIDECOL_COL_STATIC &&
-			!(ms->copy && slot->tts_isnull[i]))
-			any_static = true;
-	if (any_static)
+	/* static cells go to the partition's static row, the others to the row */
+	if (has_cells(ms, slot, WIDECOL_COL_STATIC))
 	{
 		rb = wc_mutation_row_begin(&ms->m, true, NULL, 0);
-		for (int k = 0; k < t->ncells; k++)
-		{
-			int			i = t->cell_order[k];
-			WidecolColumn *c = &t->cols[i];
-			wc_cell		cell;
-
-			if (!ms->target[i] || c->kind != WIDECOL_COL_STATIC)
-				continue;
-			if (slot->tts_isnull[i] && ms->copy)
-				continue;
-			memset(&cell, 0, sizeof(cell));
-			cell.column = c->cell_id;
-			cell.ts = ts;
-			if (slot->tts_isnull[i])
-			{
-				cell.flags = WC_CELLF_TOMBSTONE;
-				cell.ldt = now;
-			}
-			else
-			{
-				resetStringInfo(val);
-				widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
-				cell.value = (const uint8_t *) val->data;
-				cell.len = val->len;
-				if (ttl > 0)
-				{
-					cell.flags = WC_CELLF_EXPIRING;
-					cell.ttl = (uint32) ttl;
-					cell.ldt = ldt;
-				}
-			}
-			wc_rowb_cell(rb, &cell);
-		}
+		add_cells(ms, rb, slot, WIDECOL_COL_STATIC, ts, ttl, ldt, now);
 		wc_mutation_row_end(&ms->m);
 	}
+	if (!ms->static_only && (liveness || has_cells(ms, slot, WIDECOL_COL_REGULAR)))
 	{
-		bool		any = liveness && !ms->static_only;
-
-		for (int i = 0; i < t->ncols && !any && !ms->static_only; i++)
-			if (ms->target[i] && t->cols[i].kind == WIDECOL_COL_REGULAR &&
-				!(ms->copy && slot->tts_isnull[i]))
-				any = true;
-		if (any)
-		{
-			rb = wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len);
-			if (liveness)
-				wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
-			for (int k = 0; k < t->ncells; k++)
-			{
-				int			i = t->cell_order[k];
-				WidecolColumn *c = &t->cols[i];
-				wc_cell		cell;
-
-				if (!ms->target[i] || c->kind != WIDECOL_COL_REGULAR)
-					continue;
-				if (slot->tts_isnull[i] && ms->copy)
-					continue;
-				memset(&cell, 0, sizeof(cell));
-				cell.column = c->cell_id;
-				cell.ts = ts;
-				if (slot->tts_isnull[i])
-				{
-					cell.flags = WC_CELLF_TOMBSTONE;
-					cell.ldt = now;
-				}
-				else
-				{
-					resetStringInfo(val);
-					widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
-					cell.value = (const uint8_t *) val->data;
-					cell.len = val->len;
-					if (ttl > 0)
-					{
-						cell.flags = WC_CELLF_EXPIRING;
-						cell.ttl = (uint32) ttl;
-						cell.ldt = ldt;
-					}
-				}
-				wc_rowb_cell(rb, &cell);
-			}
-			wc_mutation_row_end(&ms->m);
-		}
+		rb = wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len);
+		if (liveness)
+			wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
+		add_cells(ms, rb, slot, WIDECOL_COL_REGULAR, ts, ttl, ldt, now);
+		wc_mutation_row_end(&ms->m);
 	}
 	send_mutation(ms);
 }
