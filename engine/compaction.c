@@ -128,6 +128,7 @@ static void wc__fill_meta(wc_sst_meta *m, const wc__sst *s, int64_t gc_before)
     m->gen = s->gen;
     m->bytes = ss->file_bytes;
     m->created = s->created;
+    m->tombstone_retry_after = s->tombstone_retry_after;
     m->level = s->level;
     m->min_ts = ss->min_timestamp;
     m->max_ts = ss->max_timestamp;
@@ -525,8 +526,14 @@ static void wc__unmark(wc__table *t, wc__sst *inputs, size_t nin)
 }
 
 /* Replace inputs by outputs in t's list and manifest; inputs become obsolete once durable. */
+/*
+ * Replace the inputs by the outputs in the table's list and manifest.  The
+ * outputs get level and, when retry_after is non-zero, wait until then
+ * before a tombstone compaction may pick them (one that purged nothing
+ * would only find the same tombstones again).
+ */
 static wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t nin,
-                          wc__outputs *outs, uint32_t level, int64_t now)
+                          wc__outputs *outs, uint32_t level, int64_t now, int64_t retry_after)
 {
     wc__sst *nv;
     size_t cap, j = 0, at = SIZE_MAX;
@@ -561,6 +568,7 @@ static wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t ni
         nv[at + k] = outs->v[k];
         nv[at + k].level = level;
         nv[at + k].created = now;
+        nv[at + k].tombstone_retry_after = retry_after;
         nv[at + k].compacting = false;
     }
     wc_free(t->ssts);
@@ -677,7 +685,12 @@ static wc_status wc__run(wc_engine *e, wc__table *t, bool major, bool *did)
             out_bytes += wc_sstable_get_stats(outs.v[k].t)->file_bytes;
     }
     if (st == WC_OK)
-        st = wc__swap(e, t, inputs, task.ninputs, &outs, task.level, now);
+        st = wc__swap(e, t, inputs, task.ninputs, &outs, task.level, now,
+                      task.kind == WC_TASK_TOMBSTONE && purged == 0
+                          ? now + (co.tombstone_compaction_interval > 3600
+                                       ? co.tombstone_compaction_interval
+                                       : 3600)
+                          : 0);
     if (st == WC_OK) {
         atomic_fetch_add(&t->counters->compactions, 1);
         if (task.kind == WC_TASK_DROP_EXPIRED) {

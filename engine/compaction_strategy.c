@@ -157,7 +157,8 @@ static bool wc__worth_dropping_tombstones(const wc_compaction_options *o, const 
 {
     const wc_sst_meta *s = &m[i];
 
-    if (s->compacting || s->created + o->tombstone_compaction_interval > env->now)
+    if (s->compacting || s->created + o->tombstone_compaction_interval > env->now ||
+        s->tombstone_retry_after > env->now)
         return false;
     if (wc__droppable_ratio(s) <= o->tombstone_threshold)
         return false;

@@ -65,6 +65,8 @@ typedef struct wc_sst_meta {
     size_t first_key_len, last_key_len;
     uint64_t droppable;      /* tombstones whose ldt < gc_before (estimate) */
     uint64_t entries;        /* cells + rows + headers: denominator of the droppable ratio */
+    int64_t tombstone_retry_after; /* output of a tombstone compaction that purged nothing:
+                                      no new tombstone compaction before this (seconds) */
     bool compacting;         /* already an input of a running compaction */
 } wc_sst_meta;
 

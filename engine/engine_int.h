@@ -38,6 +38,7 @@ typedef struct wc__sst {
     uint64_t gen;
     uint32_t level;    /* LCS level, persisted in the manifest */
     int64_t created;   /* engine clock when written (seconds), persisted */
+    int64_t tombstone_retry_after; /* not before this (seconds) for a tombstone compaction */
     bool compacting;   /* input of the running compaction (under the table's mu) */
 } wc__sst;
 

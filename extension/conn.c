@@ -12,8 +12,8 @@
  *
  * NOTES
  *	  Each backend keeps one client connection (cluster/client.h) to the
- *	  node's Unix socket, "node.sock" in the engine directory, opened on
- *	  first use.  A connection that failed is dropped and reopened by the
+ *	  node's Unix socket (widecol_node_socket_path(): ".s.widecol.<port>"
+ *	  beside PostgreSQL's own socket), opened on first use.  A connection that failed is dropped and reopened by the
  *	  next request.  The client never blocks forever: every call has a
  *	  timeout, and a node that is gone yields an error with a hint.
  *

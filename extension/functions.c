@@ -222,8 +222,9 @@ widecol_compaction_stats(PG_FUNCTION_ARGS)
 	values[7] = Int64GetDatum((int64) cs.droppable_tombstones);
 	values[8] = Float8GetDatum(cs.droppable_tombstone_ratio);
 	values[9] = int8_array(cs.read_histogram, WC_READ_HIST_BUCKETS);
-	values[10] = Int32GetDatum((int32) cs.read_p50);
-	values[11] = Int32GetDatum((int32) cs.read_p99);
+	/* the last bucket is open-ended: shown as 17, "17 or more SSTables" */
+	values[10] = Int32GetDatum(cs.read_p50 > 16 ? 17 : (int32) cs.read_p50);
+	values[11] = Int32GetDatum(cs.read_p99 > 16 ? 17 : (int32) cs.read_p99);
 	values[12] = Int64GetDatum((int64) cs.compactions_completed);
 	values[13] = Int64GetDatum((int64) cs.bytes_read);
 	values[14] = Int64GetDatum((int64) cs.bytes_written);

@@ -85,6 +85,17 @@ typedef struct TableCacheEntry
  */
 static HTAB *table_cache = NULL;
 static uint64 table_cache_generation = 0;	/* bumped by every invalidation */
+
+/*
+ * ALTERs are applied to the node at pre-commit, so a rolled-back ALTER
+ * never reaches it: (relid, subtransaction) pairs kept in TopMemoryContext.
+ */
+typedef struct PendingAlter
+{
+	Oid			relid;
+	SubTransactionId subid;
+} PendingAlter;
+static List *pending_alters = NIL;
 static List *retired_cxts = NIL;			/* freed at transaction end */
 static ProcessUtility_hook_type prev_process_utility = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
@@ -93,6 +104,10 @@ static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static void table_cache_inval(Datum arg, Oid relid);
 static void table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue);
 static void table_cache_xact(XactEvent event, void *arg);
+static void table_cache_subxact(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+static void apply_pending_alters(void);
+static void create_or_check(WidecolTable *t, bool is_alter, bool create);
 static void table_cache_mark(Oid relid);
 static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
@@ -114,6 +129,7 @@ widecol_schema_init(void)
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, table_cache_syscache_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(FOREIGNTABLEREL, table_cache_syscache_inval, (Datum) 0);
 	RegisterXactCallback(table_cache_xact, NULL);
+	RegisterSubXactCallback(table_cache_subxact, NULL);
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = widecol_process_utility;
 	prev_post_parse_analyze = post_parse_analyze_hook;
@@ -148,9 +164,83 @@ table_cache_syscache_inval(Datum arg, int cacheid, uint32 hashvalue)
 	table_cache_mark(InvalidOid);
 }
 
+/* Apply the transaction's ALTERs to the node (the catalog now holds their final state). */
+static void
+apply_pending_alters(void)
+{
+	List	   *todo = pending_alters;
+	ListCell   *lc;
+
+	pending_alters = NIL;
+	foreach(lc, todo)
+	{
+		PendingAlter *pa = lfirst(lc);
+		Relation	rel;
+		WidecolTable *t;
+
+		if (get_rel_relkind(pa->relid) != RELKIND_FOREIGN_TABLE)
+			continue;			/* dropped later in the transaction */
+		rel = table_open(pa->relid, AccessShareLock);
+		if (!widecol_is_widecol_server(GetForeignTable(pa->relid)->serverid))
+		{
+			table_close(rel, AccessShareLock);
+			continue;
+		}
+		t = widecol_build_table(rel);
+		table_close(rel, AccessShareLock);
+		create_or_check(t, true, false);
+	}
+	list_free_deep(todo);
+}
+
+static void
+table_cache_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_alters)
+	{
+		PendingAlter *pa = lfirst(lc);
+
+		if (pa->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			pa->relid = InvalidOid;	/* rolled back: never applied */
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			pa->subid = parentSubid;
+	}
+}
+
 static void
 table_cache_xact(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_COMMIT && pending_alters != NIL)
+	{
+		ListCell   *lc;
+		List	   *live = NIL;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		foreach(lc, pending_alters)
+		{
+			PendingAlter *pa = lfirst(lc);
+
+			if (OidIsValid(pa->relid))
+				live = lappend(live, pa);
+			else
+				pfree(pa);
+		}
+		list_free(pending_alters);
+		pending_alters = live;
+		MemoryContextSwitchTo(old);
+		apply_pending_alters();
+		return;
+	}
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		list_free_deep(pending_alters);
+		pending_alters = NIL;
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
@@ -697,7 +787,7 @@ key_difference(WidecolTable *t, const wc_table_def *existing)
 				   *b = schema_line(mine, keys[k]);
 
 		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
-			return psprintf("it has %s, this table %s", a ? a : "no clustering order",
+			return psprintf("It has %s, this table %s", a ? a : "no clustering order",
 							b ? b : "no clustering order");
 	}
 	for (int i = 0; i < t->npk + t->nck; i++)
@@ -710,12 +800,12 @@ key_difference(WidecolTable *t, const wc_table_def *existing)
 				   *tb;
 
 		if (a == NULL || b == NULL)
-			return psprintf("key column %s is missing from it", quote_identifier(c->name));
+			return psprintf("Key column %s is missing from it", quote_identifier(c->name));
 		/* skip "column=<name> <id> " and compare the types */
 		ta = strchr(a + strlen(prefix), ' ');
 		tb = strchr(b + strlen(prefix), ' ');
 		if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
-			return psprintf("key column %s has type%s there and%s here", quote_identifier(c->name),
+			return psprintf("Key column %s has type%s there and%s here", quote_identifier(c->name),
 							ta ? ta : " ?", tb ? tb : " ?");
 	}
 	return NULL;
@@ -904,6 +994,19 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 			}
 		}
 		if (widecol_preloaded && widecol_node_running())
-			create_or_check(t, is_alter, false);
+		{
+			/* check the key against the engine table now; apply the ALTER at commit */
+			create_or_check(t, false, false);
+			if (is_alter)
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+				PendingAlter *pa = palloc(sizeof(PendingAlter));
+
+				pa->relid = relid;
+				pa->subid = GetCurrentSubTransactionId();
+				pending_alters = lappend(pending_alters, pa);
+				MemoryContextSwitchTo(old);
+			}
+		}
 	}
 }

@@ -950,6 +950,47 @@ static void test_tombstone_compaction_e2e(void **state)
     fx_free(f);
 }
 
+/*
+ * An unchecked tombstone compaction with interval 0 whose tombstones cannot
+ * go (older data in another SSTable) must not be redone over and over: its
+ * output waits at least an hour before the next tombstone compaction.
+ */
+static void test_fruitless_tombstone_compaction_not_repeated(void **state)
+{
+    fx *f = fx_new("fruitless", "{'class':'STCS','min_threshold':32,'tombstone_threshold':0.1,"
+                                "'tombstone_compaction_interval':0,"
+                                "'unchecked_tombstone_compaction':true}",
+                   1, 1);
+    wc_compaction_stats cs;
+    char pk[32];
+
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        snprintf(pk, sizeof(pk), "f%d", i);
+        put(f, pk, 1, fresh_ts(), 0, "old");
+    }
+    flush(f); /* the older data the tombstones shadow */
+    for (int i = 0; i < 50; i++) {
+        snprintf(pk, sizeof(pk), "f%d", i);
+        del_row(f, pk, 1, fresh_ts());
+    }
+    flush(f);
+    now_s += 5; /* past gc_grace: the tombstones look droppable */
+    wait_idle(f);
+    assert_int_equal(wc_engine_compaction_stats(f->e, TID, &cs), WC_OK);
+    assert_int_equal(cs.tombstones_purged, 0); /* they shadow older data: kept */
+    assert_true(cs.compactions_completed <= 1);
+    /* time passes but less than the back-off: nothing more */
+    for (int i = 0; i < 5; i++) {
+        now_s += 60;
+        wait_idle(f);
+    }
+    assert_int_equal(wc_engine_compaction_stats(f->e, TID, &cs), WC_OK);
+    assert_true(cs.compactions_completed <= 1);
+    assert_int_equal(rows_of(f, "f7"), 0);
+    fx_free(f);
+}
+
 static void test_guardrail(void **state)
 {
     fx *f = fx_new("guard", "{'enabled':false}", 864000, 0);
@@ -1050,6 +1091,7 @@ int main(void)
         cmocka_unit_test(test_purge_blocked_by_memtable),
         cmocka_unit_test(test_twcs_whole_sstable_expiry),
         cmocka_unit_test(test_tombstone_compaction_e2e),
+        cmocka_unit_test(test_fruitless_tombstone_compaction_not_repeated),
         cmocka_unit_test(test_guardrail),
         cmocka_unit_test(test_throttle_and_listing),
         cmocka_unit_test(test_drop_during_compaction),

@@ -471,6 +471,22 @@ SHOW widecol.tombstone_warn_threshold;
 SHOW widecol.tombstone_failure_threshold;
 SELECT count(*) FROM cmp_guard WHERE k = 1;
 
+-- ======================================================== ALTER is transactional
+-- the node learns of an ALTER only when its transaction commits
+CREATE FOREIGN TABLE cmp_tx (k int, v text) SERVER cmp_ks OPTIONS (primary_key 'k');
+INSERT INTO cmp_tx VALUES (1, 'x');
+BEGIN;
+ALTER FOREIGN TABLE cmp_tx OPTIONS (ADD compaction $${'class': 'TimeWindowCompactionStrategy'}$$);
+ROLLBACK;
+SELECT strategy FROM widecol.compaction_stats('cmp_tx');
+BEGIN;
+ALTER FOREIGN TABLE cmp_tx OPTIONS (ADD compaction $${'class': 'LeveledCompactionStrategy'}$$);
+SAVEPOINT s1;
+ALTER FOREIGN TABLE cmp_tx OPTIONS (SET compaction $${'class': 'TimeWindowCompactionStrategy'}$$);
+ROLLBACK TO s1;
+COMMIT;
+SELECT strategy FROM widecol.compaction_stats('cmp_tx');
+
 -- ======================================================== clean up
 SET client_min_messages = warning;
 DO $$
