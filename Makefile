@@ -159,3 +159,11 @@ bench-engine:
 .PHONY: bench-sql
 bench-sql:
 	MAKE='$(MAKE)' regress/bench/sql_bench.sh
+
+# compaction: TTL expiry under TWCS vs heap DELETE + VACUUM (SQL, one throwaway
+# instance), space/read amplification under STCS/LCS vs RocksDB (engine level);
+# regress/bench/compaction_bench.sh, docs/benchmarks.md.  Options through the
+# environment, e.g. make bench-compaction DEVICES=500 AMP_ARGS='--partitions=20000'
+.PHONY: bench-compaction
+bench-compaction:
+	MAKE='$(MAKE)' regress/bench/compaction_bench.sh
