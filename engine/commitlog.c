@@ -77,6 +77,7 @@ struct wc_commitlog {
 
     pthread_mutex_t mu;      /* guards everything below */
     pthread_cond_t work_cv;  /* sync thread sleeps here */
+    bool idle;               /* periodic mode: the sync thread waits for a first write */
     pthread_cond_t done_cv;  /* sync_to waiters sleep here */
     int sync_initialised;    /* mu and conds exist */
     pthread_t thread;
@@ -375,6 +376,13 @@ static void *cl_sync_main(void *arg)
         if (cl->mode == WC_SYNC_PERIODIC) {
             struct timespec deadline;
 
+            /* nothing unsynced: sleep until a write arrives instead of every period */
+            while (!cl->stop && cl->poison == WC_OK &&
+                   wc_clpos_cmp(cl->synced_pos, cl->write_pos) >= 0) {
+                cl->idle = true;
+                pthread_cond_wait(&cl->work_cv, &cl->mu);
+                cl->idle = false;
+            }
             clock_gettime(CLOCK_MONOTONIC, &deadline);
             deadline.tv_sec += cl->period_ms / 1000;
             deadline.tv_nsec += (long)(cl->period_ms % 1000) * 1000000L;
@@ -1008,6 +1016,8 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
     cl->stats.bytes += need;
     cl->stats.records++;
     *pos = (wc_clpos){seg->id, off};
+    if (cl->idle)
+        pthread_cond_signal(&cl->work_cv); /* the periodic window starts now */
 out:
     pthread_mutex_unlock(&cl->mu);
     return st;

@@ -279,6 +279,38 @@ done:
 
 /* ---------------------------------------------------------------- LCS */
 
+/*
+ * Targets per level, sized from the data (as RocksDB's dynamic level
+ * bytes): the deepest non-empty level D holds most of the data and has no
+ * target of its own - it only spills into D+1 once it is larger than even
+ * D+1's static target - and every level above it targets
+ * bytes[D] / fanout^(D - level), at least one SSTable.  With static targets
+ * a last level just over its target spills into a new level and space
+ * amplification rises well above 1.1.
+ */
+static void wc__lcs_targets(const wc_compaction_options *o, const uint64_t *bytes,
+                            uint64_t *target)
+{
+    uint32_t fanout = o->fanout ? o->fanout : 10;
+    uint32_t deepest = 0;
+
+    for (uint32_t lv = 1; lv <= WC_LCS_MAX_LEVEL; lv++)
+        if (bytes[lv] > 0)
+            deepest = lv;
+    for (uint32_t lv = 0; lv <= WC_LCS_MAX_LEVEL; lv++)
+        target[lv] = wc_lcs_level_target(o, lv);
+    if (deepest == 0)
+        return;
+    if (deepest < WC_LCS_MAX_LEVEL)
+        target[deepest] = wc_lcs_level_target(o, deepest + 1);
+    for (uint32_t lv = deepest; lv-- > 1;) {
+        uint64_t t = target[lv + 1] == UINT64_MAX || lv + 1 == deepest ? bytes[deepest]
+                                                                       : target[lv + 1];
+        t /= fanout;
+        target[lv] = t > o->sstable_size ? t : o->sstable_size;
+    }
+}
+
 /* Add to out every SSTable of `level` overlapping the key range [lo, hi]; false if one is busy. */
 static bool wc__lcs_add_overlaps(const wc_sst_meta *m, size_t n, uint32_t level,
                                  const wc_sst_meta *range, wc_compaction_task *out)
@@ -296,13 +328,14 @@ static bool wc__lcs_add_overlaps(const wc_sst_meta *m, size_t n, uint32_t level,
 static wc_status wc__lcs_pick(const wc_compaction_options *o, const wc_sst_meta *m, size_t n,
                               wc_lcs_state *lcs, wc_compaction_task *out, bool *found)
 {
-    uint64_t bytes[WC_LCS_MAX_LEVEL + 1] = {0};
+    uint64_t bytes[WC_LCS_MAX_LEVEL + 1] = {0}, target[WC_LCS_MAX_LEVEL + 1];
     size_t *idx = NULL, ni;
     wc_status st = WC_OK;
 
     *found = false;
     for (size_t i = 0; i < n; i++)
         bytes[m[i].level <= WC_LCS_MAX_LEVEL ? m[i].level : WC_LCS_MAX_LEVEL] += m[i].bytes;
+    wc__lcs_targets(o, bytes, target);
     idx = wc_malloc((n ? n : 1) * sizeof(*idx));
     if (idx == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory picking a compaction");
@@ -311,7 +344,7 @@ static wc_status wc__lcs_pick(const wc_compaction_options *o, const wc_sst_meta 
     for (uint32_t lv = WC_LCS_MAX_LEVEL - 1; lv >= 1 && !*found; lv--) {
         size_t pick = SIZE_MAX;
 
-        if (bytes[lv] <= wc_lcs_level_target(o, lv))
+        if (bytes[lv] <= target[lv])
             continue;
         ni = 0;
         for (size_t i = 0; i < n; i++)
@@ -514,14 +547,15 @@ static wc_status wc__pick(const wc_compaction_options *o, const wc_sst_meta *m, 
     case WC_COMPACTION_LCS:
         st = wc__lcs_pick(o, m, n, lcs, out, &found);
         if (pending && st == WC_OK) {
-            uint64_t bytes[WC_LCS_MAX_LEVEL + 1] = {0}, l0 = 0;
+            uint64_t bytes[WC_LCS_MAX_LEVEL + 1] = {0}, l0 = 0, target[WC_LCS_MAX_LEVEL + 1];
             for (size_t i = 0; i < n; i++) {
                 bytes[m[i].level <= WC_LCS_MAX_LEVEL ? m[i].level : WC_LCS_MAX_LEVEL] += m[i].bytes;
                 l0 += m[i].level == 0;
             }
+            wc__lcs_targets(o, bytes, target);
             ready = l0 >= WC_LCS_L0_TRIGGER ? (l0 + WC_LCS_L0_MAX_INPUTS - 1) / WC_LCS_L0_MAX_INPUTS : 0;
             for (uint32_t lv = 1; lv < WC_LCS_MAX_LEVEL; lv++) {
-                uint64_t tgt = wc_lcs_level_target(o, lv);
+                uint64_t tgt = target[lv];
                 if (bytes[lv] > tgt)
                     ready += (bytes[lv] - tgt + o->sstable_size - 1) / o->sstable_size;
             }

@@ -520,6 +520,7 @@ static wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
     t->active_used = false;
     pthread_mutex_unlock(&t->mu);
     pthread_mutex_lock(&e->flush_mu);
+    e->flush_seq++;
     pthread_cond_broadcast(&e->flush_cv);
     pthread_mutex_unlock(&e->flush_mu);
     return WC_OK;
@@ -764,7 +765,11 @@ static void *wc__flush_main(void *arg)
     for (;;) {
         wc__table *t;
         wc_status st;
+        uint64_t seq;
 
+        pthread_mutex_lock(&e->flush_mu);
+        seq = e->flush_seq; /* a switch after this point wakes the wait below */
+        pthread_mutex_unlock(&e->flush_mu);
         pthread_rwlock_rdlock(&e->tables_mu);
         t = wc__pick_flush(e);
         if (t) {
@@ -798,16 +803,9 @@ static void *wc__flush_main(void *arg)
             pthread_mutex_unlock(&e->flush_mu);
             return NULL;
         }
-        {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&e->flush_cv, &e->flush_mu, &ts);
-        }
+        /* memtable switches (flush_seq) and close signal flush_cv: no need to poll */
+        while (!e->stopping && e->flush_seq == seq)
+            pthread_cond_wait(&e->flush_cv, &e->flush_mu);
         pthread_mutex_unlock(&e->flush_mu);
     }
 }

@@ -101,6 +101,7 @@ struct wc_engine {
     bool flush_started;
     bool stopping;
     uint64_t flushes_done;
+    uint64_t flush_seq;  /* bumped (under flush_mu) by every memtable switch */
     wc_status bg_status; /* first background failure */
 
     /* compaction (compaction.c) */
