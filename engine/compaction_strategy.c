@@ -281,12 +281,14 @@ done:
 
 /*
  * Targets per level, sized from the data (as RocksDB's dynamic level
- * bytes): the deepest non-empty level D holds most of the data and has no
- * target of its own - it only spills into D+1 once it is larger than even
- * D+1's static target - and every level above it targets
- * bytes[D] / fanout^(D - level), at least one SSTable.  With static targets
- * a last level just over its target spills into a new level and space
- * amplification rises well above 1.1.
+ * bytes) once there are two levels: the deepest non-empty level D >= 2
+ * holds most of the data and has no target of its own - it only spills
+ * into D+1 once it is larger than even D+1's static target - and every
+ * level above it targets bytes[D] / fanout^(D - level), at least one
+ * SSTable.  L1 alone keeps its static target, so that an L0 compaction,
+ * which merges with every overlapping L1 file, stays bounded.  With static
+ * targets everywhere a last level just over its target spills into a new
+ * level and space amplification rises well above 1.1.
  */
 static void wc__lcs_targets(const wc_compaction_options *o, const uint64_t *bytes,
                             uint64_t *target)
@@ -299,7 +301,7 @@ static void wc__lcs_targets(const wc_compaction_options *o, const uint64_t *byte
             deepest = lv;
     for (uint32_t lv = 0; lv <= WC_LCS_MAX_LEVEL; lv++)
         target[lv] = wc_lcs_level_target(o, lv);
-    if (deepest == 0)
+    if (deepest < 2)
         return;
     if (deepest < WC_LCS_MAX_LEVEL)
         target[deepest] = wc_lcs_level_target(o, deepest + 1);
