@@ -1,13 +1,13 @@
 /*
  * engine_model_test.c - long random sequences of writes, overwrites, cell,
  * row, range and partition deletes, TTLs, flushes and reopenings, checked
- * read by read against a brute-force in-memory model.
+ * read by read against the brute-force model of model.h.
  *
- * The model keeps every operation and answers a read by recomputing each
- * cell from scratch (latest timestamp wins; timestamps are unique so ties do
- * not arise here: row_test.c covers the tie rules).  Seeds come from
- * WC_MODEL_SEED or the clock, and the seed is printed so a failure can be
- * replayed.
+ * Timestamps are unique but arrive in random order, so older writes keep
+ * landing behind newer ones and deletions; deletions all record BASE_NOW as
+ * their local deletion time (nothing is purged here: compaction_model_test.c
+ * covers gc_grace).  Seeds come from WC_MODEL_SEED or the clock, and the
+ * seed is printed so a failure can be replayed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,336 +17,33 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "engine.h"
-#include "keys.h"
+#include "model.h"
 #include "testutil.h"
 
 #define NPK 6
-#define NCK 24
-#define NCOL 4
 #define TID 3
 #define BASE_NOW 1700000000u
 
-enum { OP_CELL, OP_CELL_DEL, OP_ROW_LIVE, OP_ROW_DEL, OP_RANGE_DEL, OP_PART_DEL };
-
-typedef struct op {
-    int kind;
-    int pk, ck, col;
-    int lo, hi; /* range: [lo, hi] inclusive, -1 = unbounded */
-    int64_t ts;
-    uint32_t ttl, ldt; /* ttl: expires at ldt */
-    char val[16];
-} op;
-
-static op *ops;
-static size_t nops, capops;
-static uint64_t rng;
-static int64_t model_now = BASE_NOW; /* moves forward only, like real time */
-
-static int64_t model_clock(void *arg)
+/* unique, in random order */
+static int64_t random_ts(wc_model *m)
 {
-    (void)arg;
-    return model_now;
+    return (int64_t)(((wc_model_rnd(m) % 1000000) << 20) | (++m->ts_counter & 0xfffff));
 }
 
-static uint64_t rnd(void)
+static const wc_model_config CONFIG = {
+    .table_id = TID,
+    .npk = NPK,
+    .max_ttl = 100,
+    .deletion_ldt = BASE_NOW,
+    .fresh_ts = random_ts,
+};
+
+static wc_status open_model(wc_model *m, const char *dir, wc_engine **e)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t fresh_ts(void)
-{
-    static uint64_t counter;
-    return (int64_t)(((rnd() % 1000000) << 20) | (++counter & 0xfffff));
-}
-
-static void add_op(op o)
-{
-    if (nops == capops) {
-        capops = capops ? capops * 2 : 1024;
-        ops = realloc(ops, capops * sizeof(*ops));
-    }
-    ops[nops++] = o;
-}
-
-static void pkname(int pk, char *out)
-{
-    sprintf(out, "pk%d", pk);
-}
-
-/* ------------------------------------------------------------------ model */
-
-typedef struct mcell {
-    bool present;
-    int64_t ts;
-    bool tomb;
-    uint32_t ttl, ldt;
-    const char *val;
-} mcell;
-
-/* Expected live state of (pk, ck) at now: returns true if the row is live. */
-static bool model_row(int pk, int ck, int64_t now, const char **vals /* NCOL */)
-{
-    int64_t shadow = INT64_MIN, live_ts = INT64_MIN;
-    uint32_t live_ttl = 0, live_ldt = 0;
-    mcell cells[NCOL];
-    bool live = false;
-
-    memset(cells, 0, sizeof(cells));
-    for (size_t i = 0; i < nops; i++) {
-        const op *o = &ops[i];
-        if (o->pk != pk)
-            continue;
-        switch (o->kind) {
-        case OP_PART_DEL:
-            if (o->ts > shadow)
-                shadow = o->ts;
-            break;
-        case OP_RANGE_DEL:
-            if ((o->lo < 0 || ck >= o->lo) && (o->hi < 0 || ck <= o->hi) && o->ts > shadow)
-                shadow = o->ts;
-            break;
-        case OP_ROW_DEL:
-            if (o->ck == ck && o->ts > shadow)
-                shadow = o->ts;
-            break;
-        case OP_ROW_LIVE:
-            if (o->ck == ck && o->ts > live_ts) {
-                live_ts = o->ts;
-                live_ttl = o->ttl;
-                live_ldt = o->ldt;
-            }
-            break;
-        case OP_CELL:
-        case OP_CELL_DEL:
-            if (o->ck == ck && (!cells[o->col].present || o->ts > cells[o->col].ts)) {
-                mcell *c = &cells[o->col];
-                c->present = true;
-                c->ts = o->ts;
-                c->tomb = o->kind == OP_CELL_DEL;
-                c->ttl = o->ttl;
-                c->ldt = o->ldt;
-                c->val = o->val;
-            }
-            break;
-        }
-    }
-    if (live_ts > shadow && (live_ttl == 0 || now < live_ldt))
-        live = true;
-    for (int c = 0; c < NCOL; c++) {
-        mcell *m = &cells[c];
-        vals[c] = NULL;
-        if (!m->present || m->tomb || m->ts <= shadow || (m->ttl && now >= m->ldt))
-            continue;
-        vals[c] = m->val;
-        live = true;
-    }
-    return live;
-}
-
-/* ------------------------------------------------------------------ engine side */
-
-static void apply_op(wc_engine *e, const op *o)
-{
-    wc_mutation m;
-    wc_mutation *mp = &m;
-    char pk[16];
-    uint8_t ck[8], ck2[8];
-
-    pkname(o->pk, pk);
-    wc_mutation_init(&m, TID, pk, strlen(pk));
-    wc_test_ck((uint64_t)o->ck, ck);
-    switch (o->kind) {
-    case OP_CELL:
-    case OP_CELL_DEL: {
-        wc_cell c = {.column = (uint32_t)o->col, .ts = o->ts};
-        if (o->kind == OP_CELL_DEL) {
-            c.flags = WC_CELLF_TOMBSTONE;
-            c.ldt = o->ldt;
-        } else {
-            c.value = (const uint8_t *)o->val;
-            c.len = strlen(o->val);
-            if (o->ttl) {
-                c.flags = WC_CELLF_EXPIRING;
-                c.ttl = o->ttl;
-                c.ldt = o->ldt;
-            }
-        }
-        wc_rowb_cell(wc_mutation_row_begin(&m, false, ck, 8), &c);
-        wc_mutation_row_end(&m);
-        break;
-    }
-    case OP_ROW_LIVE:
-        wc_rowb_liveness(wc_mutation_row_begin(&m, false, ck, 8), o->ts, o->ttl, o->ldt);
-        wc_mutation_row_end(&m);
-        break;
-    case OP_ROW_DEL:
-        wc_rowb_deletion(wc_mutation_row_begin(&m, false, ck, 8), o->ts, BASE_NOW);
-        wc_mutation_row_end(&m);
-        break;
-    case OP_RANGE_DEL: {
-        wc_range_tombstone rt = {.ts = o->ts, .ldt = BASE_NOW};
-        if (o->lo < 0) {
-            rt.bflags |= WC_BOUND_START_UNBOUNDED;
-        } else {
-            wc_test_ck((uint64_t)o->lo, ck);
-            rt.start = ck;
-            rt.start_len = 8;
-            rt.bflags |= WC_BOUND_START_INCL;
-        }
-        if (o->hi < 0) {
-            rt.bflags |= WC_BOUND_END_UNBOUNDED;
-        } else {
-            wc_test_ck((uint64_t)o->hi, ck2);
-            rt.end = ck2;
-            rt.end_len = 8;
-            rt.bflags |= WC_BOUND_END_INCL;
-        }
-        wc_mutation_delete_range(&m, &rt);
-        break;
-    }
-    case OP_PART_DEL:
-        wc_mutation_delete_partition(&m, o->ts, BASE_NOW);
-        break;
-    }
-    assert_int_equal(wc_engine_apply(e, &mp, 1), WC_OK);
-    wc_mutation_free(&m);
-}
-
-static op random_op(void)
-{
-    op o;
-    int r = (int)(rnd() % 100);
-
-    memset(&o, 0, sizeof(o));
-    o.pk = (int)(rnd() % NPK);
-    o.ck = (int)(rnd() % NCK);
-    o.col = (int)(rnd() % NCOL);
-    o.ts = fresh_ts();
-    if (r < 50) {
-        o.kind = OP_CELL;
-        snprintf(o.val, sizeof(o.val), "v%llu", (unsigned long long)(rnd() % 100000));
-        if (rnd() % 5 == 0) {
-            o.ttl = 1 + (uint32_t)(rnd() % 100);
-            o.ldt = (uint32_t)model_now + o.ttl;
-        }
-    } else if (r < 62) {
-        o.kind = OP_ROW_LIVE;
-        if (rnd() % 4 == 0) {
-            o.ttl = 1 + (uint32_t)(rnd() % 100);
-            o.ldt = (uint32_t)model_now + o.ttl;
-        }
-    } else if (r < 75) {
-        o.kind = OP_CELL_DEL;
-        o.ldt = BASE_NOW;
-    } else if (r < 87) {
-        o.kind = OP_ROW_DEL;
-    } else if (r < 97) {
-        o.kind = OP_RANGE_DEL;
-        o.lo = (int)(rnd() % (NCK + 4)) - 4;
-        o.hi = o.lo < 0 ? (int)(rnd() % NCK) : o.lo + (int)(rnd() % 6);
-        if (o.lo < -1)
-            o.lo = -1;
-        if (rnd() % 6 == 0)
-            o.hi = -1;
-    } else {
-        o.kind = OP_PART_DEL;
-    }
-    return o;
-}
-
-static void check_read(wc_engine *e)
-{
-    int pk = (int)(rnd() % NPK);
-    bool reverse = rnd() % 2;
-    int lo = (int)(rnd() % (NCK + 2)) - 2, hi = (int)(rnd() % (NCK + 2)) - 2;
-    bool lo_incl = rnd() % 2, hi_incl = rnd() % 2;
-    uint64_t limit = rnd() % 3 == 0 ? 1 + rnd() % 5 : 0;
-    int64_t now = model_now;
-    uint32_t cols[NCOL];
-    size_t ncols = 0;
-    bool colfilter = rnd() % 3 == 0;
-    wc_read_request r;
-    wc_page *p;
-    char pkn[16];
-    uint8_t lob[8], hib[8];
-    int expect[NCK], nexpect = 0;
-    size_t row = 0;
-
-    if (colfilter)
-        for (uint32_t c = 0; c < NCOL; c++)
-            if (rnd() % 2)
-                cols[ncols++] = c;
-    pkname(pk, pkn);
-    memset(&r, 0, sizeof(r));
-    r.table_id = TID;
-    r.pk = (const uint8_t *)pkn;
-    r.pk_len = strlen(pkn);
-    r.reverse = reverse;
-    r.limit = limit;
-    r.now_sec = now;
-    r.page_rows = 10000;
-    r.columns = colfilter ? cols : NULL;
-    r.ncolumns = ncols;
-    r.start.unbounded = lo < 0;
-    r.end.unbounded = hi < 0;
-    if (lo >= 0) {
-        wc_test_ck((uint64_t)lo, lob);
-        r.start.key = lob;
-        r.start.len = 8;
-        r.start.inclusive = lo_incl;
-    }
-    if (hi >= 0) {
-        wc_test_ck((uint64_t)hi, hib);
-        r.end.key = hib;
-        r.end.len = 8;
-        r.end.inclusive = hi_incl;
-    }
-    for (int i = 0; i < NCK; i++) {
-        int ck = reverse ? NCK - 1 - i : i;
-        const char *vals[NCOL];
-        if (lo >= 0 && (ck < lo || (ck == lo && !lo_incl)))
-            continue;
-        if (hi >= 0 && (ck > hi || (ck == hi && !hi_incl)))
-            continue;
-        if (model_row(pk, ck, now, vals))
-            expect[nexpect++] = ck;
-    }
-    if (limit && (uint64_t)nexpect > limit)
-        nexpect = (int)limit;
-    assert_int_equal(wc_engine_read(e, &r, &p), WC_OK);
-    if ((int)p->nrows != nexpect)
-        fail_msg("pk%d rows %zu expected %d (reverse %d lo %d hi %d now %lld)", pk, p->nrows,
-                 nexpect, reverse, lo, hi, (long long)now);
-    for (row = 0; row < p->nrows; row++) {
-        const wc_result_row *rr = &p->rows[row];
-        const char *vals[NCOL];
-        int ck = expect[row];
-        assert_int_equal(wc_test_ck_value(rr->ck, rr->ck_len), (uint64_t)ck);
-        model_row(pk, ck, now, vals);
-        for (uint32_t c = 0; c < NCOL; c++) {
-            const wc_cell *cell = wc_test_cell(rr, c);
-            bool wanted = !colfilter;
-            for (size_t j = 0; j < ncols; j++)
-                wanted |= cols[j] == c;
-            if (!wanted || vals[c] == NULL) {
-                if (cell != NULL)
-                    fail_msg("pk%d ck%d col%u: unexpected cell", pk, ck, c);
-                continue;
-            }
-            if (cell == NULL)
-                fail_msg("pk%d ck%d col%u: missing cell %s", pk, ck, c, vals[c]);
-            assert_int_equal(cell->len, strlen(vals[c]));
-            assert_memory_equal(cell->value, vals[c], cell->len);
-        }
-    }
-    wc_page_free(p);
+    /* tiny memtables so flushes happen on their own too */
+    return wc_test_open_clock(dir, WC_SYNC_PERIODIC, 16 * 1024, wc_model_clock, m, e);
 }
 
 static void run_model(uint64_t seed, int steps)
@@ -354,60 +51,45 @@ static void run_model(uint64_t seed, int steps)
     char *dir = wc_test_tmpdir("model");
     wc_engine *e;
     wc_table_def d;
+    wc_model m;
 
-    rng = seed ? seed : 88172645463325252ull;
-    nops = 0;
+    wc_model_init(&m, &CONFIG, seed, BASE_NOW);
     assert_non_null(dir);
-    /* tiny memtables so flushes happen on their own too */
-    assert_int_equal(wc_test_open_clock(dir, WC_SYNC_PERIODIC, 16 * 1024, model_clock, NULL, &e), WC_OK);
+    assert_int_equal(open_model(&m, dir, &e), WC_OK);
     wc_table_def_default(&d);
     d.id = TID;
     snprintf(d.name, sizeof(d.name), "ks.model");
     assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
-    model_now = BASE_NOW;
     for (int step = 0; step < steps; step++) {
-        int r = (int)(rnd() % 1000);
-        if (rnd() % 8 == 0)
-            model_now++;
+        int r = (int)(wc_model_rnd(&m) % 1000);
+        if (wc_model_rnd(&m) % 8 == 0)
+            m.now++;
         if (r < 700) {
-            op o = random_op();
-            add_op(o);
-            apply_op(e, &o);
+            wc_model_write(&m, e);
         } else if (r < 970) {
-            check_read(e);
+            wc_model_check_read(&m, e);
         } else if (r < 985) {
             assert_int_equal(wc_engine_flush(e, TID, true), WC_OK);
         } else if (r < 990) {
             assert_int_equal(wc_engine_compact(e, TID), WC_OK);
         } else {
             wc_engine_close(e);
-            assert_int_equal(wc_test_open_clock(dir, WC_SYNC_PERIODIC, 16 * 1024, model_clock, NULL, &e), WC_OK);
+            assert_int_equal(open_model(&m, dir, &e), WC_OK);
         }
     }
     for (int i = 0; i < 200; i++) {
-        check_read(e);
-        model_now++;
+        wc_model_check_read(&m, e);
+        m.now++;
     }
     wc_engine_close(e);
+    wc_model_free(&m);
     wc_test_rmrf(dir);
     free(dir);
 }
 
 static void test_model(void **state)
 {
-    const char *s = getenv("WC_MODEL_SEED");
-    const char *n = getenv("WC_MODEL_STEPS");
-    uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
-    int steps = n ? atoi(n) : 6000;
-
-    for (int round = 0; round < 4; round++) {
-        uint64_t sd = seed + (uint64_t)round * 7919;
-        printf("model seed %llu (set WC_MODEL_SEED to replay)\n", (unsigned long long)sd);
-        run_model(sd, steps);
-    }
-    free(ops);
-    ops = NULL;
-    capops = 0;
+    wc_model_rounds(6000, run_model);
 }
 
 int main(void)
