@@ -107,9 +107,9 @@ static void run_model(uint64_t seed, int steps)
     for (int step = 0; step < steps; step++) {
         int r = (int)(wc_model_rnd(&m) % 1000);
         if (wc_model_rnd(&m) % 8 == 0)
-            m.now++;
+            wc_model_advance(&m, 1);
         if (wc_model_rnd(&m) % 400 == 0)
-            m.now += 10 + (int64_t)(wc_model_rnd(&m) % 60); /* gc_grace and TTLs pass */
+            wc_model_advance(&m, 10 + (int64_t)(wc_model_rnd(&m) % 60)); /* gc_grace and TTLs pass */
         if (r < 680) {
             wc_model_write(&m, e);
         } else if (r < 950) {
@@ -134,9 +134,9 @@ static void run_model(uint64_t seed, int steps)
     }
     for (int i = 0; i < 200; i++) {
         wc_model_check_read(&m, e);
-        m.now++;
+        wc_model_advance(&m, 1);
     }
-    m.now += 100;
+    wc_model_advance(&m, 100);
     set_strategy(e, 1);
     assert_int_equal(wc_engine_flush(e, TID, true), WC_OK);
     assert_int_equal(wc_engine_compaction_wait(e, TID, 20000), WC_OK);

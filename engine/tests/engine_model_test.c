@@ -63,7 +63,7 @@ static void run_model(uint64_t seed, int steps)
     for (int step = 0; step < steps; step++) {
         int r = (int)(wc_model_rnd(&m) % 1000);
         if (wc_model_rnd(&m) % 8 == 0)
-            m.now++;
+            wc_model_advance(&m, 1);
         if (r < 700) {
             wc_model_write(&m, e);
         } else if (r < 970) {
@@ -79,7 +79,7 @@ static void run_model(uint64_t seed, int steps)
     }
     for (int i = 0; i < 200; i++) {
         wc_model_check_read(&m, e);
-        m.now++;
+        wc_model_advance(&m, 1);
     }
     wc_engine_close(e);
     wc_model_free(&m);

@@ -44,7 +44,13 @@ uint64_t wc_model_rnd(wc_model *m)
 
 int64_t wc_model_clock(void *arg)
 {
-    return ((const wc_model *)arg)->now;
+    /* Background flush and compaction threads read the clock while the test advances it. */
+    return __atomic_load_n(&((const wc_model *)arg)->now, __ATOMIC_RELAXED);
+}
+
+void wc_model_advance(wc_model *m, int64_t secs)
+{
+    __atomic_store_n(&m->now, m->now + secs, __ATOMIC_RELAXED);
 }
 
 static void wc__model_add(wc_model *m, const wc_model_op *o)

@@ -68,6 +68,9 @@ struct wc_model {
 
 /* Start a run: seed 0 picks a fixed non-zero seed; the clock starts at now. */
 void wc_model_init(wc_model *m, const wc_model_config *cfg, uint64_t seed, int64_t now);
+
+/* Move the clock forward; only the test's own thread calls this (engine threads only read). */
+void wc_model_advance(wc_model *m, int64_t secs);
 void wc_model_free(wc_model *m);
 
 /* Next number of the run's random sequence. */
