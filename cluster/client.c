@@ -502,17 +502,25 @@ wc_status wc_client_compact(wc_client *c, uint32_t table_id)
     return wc__table_op(c, WC_OP_COMPACT, table_id);
 }
 
-wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out)
+/* Send a request that carries only a table id and wait for its answer body. */
+static wc_status wc__table_query(wc_client *c, uint8_t op, uint32_t table_id,
+                                 const uint8_t **body, size_t *blen)
 {
-    const uint8_t *body;
-    size_t blen;
-    uint32_t id = wc__begin(c, WC_OP_GET_TABLE);
-    wc_status st;
+    uint32_t id = wc__begin(c, op);
 
     if (id == 0)
         return wc__broken_status(c);
     wc_proto_put_table_id(&c->out, table_id);
-    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+    return wc__call(c, id, body, blen);
+}
+
+wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    wc_status st;
+
+    if ((st = wc__table_query(c, WC_OP_GET_TABLE, table_id, &body, &blen)) != WC_OK)
         return st;
     if ((st = wc_proto_get_table_def(body, blen, out)) != WC_OK)
         return wc__broken(c, st);
@@ -663,13 +671,9 @@ wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats 
 {
     const uint8_t *body;
     size_t blen;
-    uint32_t id = wc__begin(c, WC_OP_TABLE_STATS);
     wc_status st;
 
-    if (id == 0)
-        return wc__broken_status(c);
-    wc_proto_put_table_id(&c->out, table_id);
-    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+    if ((st = wc__table_query(c, WC_OP_TABLE_STATS, table_id, &body, &blen)) != WC_OK)
         return st;
     if ((st = wc_proto_get_table_stats(body, blen, out)) != WC_OK)
         return wc__broken(c, st);
@@ -680,13 +684,9 @@ wc_status wc_client_compaction_stats(wc_client *c, uint32_t table_id, wc_compact
 {
     const uint8_t *body;
     size_t blen;
-    uint32_t id = wc__begin(c, WC_OP_COMPACTION_STATS);
     wc_status st;
 
-    if (id == 0)
-        return wc__broken_status(c);
-    wc_proto_put_table_id(&c->out, table_id);
-    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+    if ((st = wc__table_query(c, WC_OP_COMPACTION_STATS, table_id, &body, &blen)) != WC_OK)
         return st;
     if ((st = wc_proto_get_compaction_stats(body, blen, out)) != WC_OK)
         return wc__broken(c, st);
@@ -698,15 +698,11 @@ wc_status wc_client_compactions(wc_client *c, uint32_t table_id, wc_compaction_i
 {
     const uint8_t *body;
     size_t blen;
-    uint32_t id = wc__begin(c, WC_OP_COMPACTIONS);
     wc_status st;
 
     *out = NULL;
     *n = 0;
-    if (id == 0)
-        return wc__broken_status(c);
-    wc_proto_put_table_id(&c->out, table_id);
-    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+    if ((st = wc__table_query(c, WC_OP_COMPACTIONS, table_id, &body, &blen)) != WC_OK)
         return st;
     st = wc_proto_get_compactions(body, blen, out, n);
     return st == WC_CORRUPTION ? wc__broken(c, st) : st;

@@ -27,16 +27,14 @@
 #
 # Environment: WINDOWS (30), DEVICES (2000), READINGS per device per window
 # (30), EXPIRE_AFTER (30 s), SKIP_AMP (0), AMP_ARGS (''), KEEP_TMP (0),
-# BENCH_DIR (/tmp).
+# BENCH_DIR (/tmp), EXTRA_CONF (lines appended to postgresql.conf).
 #
 # Copyright (c) 2026, widecol developers
 
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-MAKE=${MAKE:-make}
-PG_BINDIR=/usr/lib/postgresql/15/bin
-PG_CONFIG=$PG_BINDIR/pg_config
+. regress/bench/lib.sh
 WINDOWS=${WINDOWS:-30}
 DEVICES=${DEVICES:-2000}
 READINGS=${READINGS:-30}
@@ -45,51 +43,18 @@ SKIP_AMP=${SKIP_AMP:-0}
 PER_WINDOW=$((DEVICES * READINGS))
 ROWS=$((PER_WINDOW * WINDOWS))
 AMP_BIN=build/bench/compaction_bench
-T_START=$(date +%s)
-
-step() { printf '\n==> %s\n' "$*"; }
-die() { echo "FAILED: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------ dependencies, build
 step "dependencies"
-regress/install-deps.sh build
-if ! dpkg-query -W -f='${Status}' librocksdb-dev 2>/dev/null | grep -q 'install ok installed'; then
-    [ "$(id -u)" -eq 0 ] || die "librocksdb-dev is missing (apt-get install librocksdb-dev)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends librocksdb-dev
-fi
+bench_deps librocksdb-dev
 
 step "build and install widecol, build $AMP_BIN"
-$MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
-$MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-mkdir -p build/bench
+bench_build
 gcc -std=gnu11 -O2 -g -Wall -D_GNU_SOURCE -Iengine \
     -DROCKSDB_VERSION_STR="\"$(dpkg-query -W -f='${Version}' librocksdb-dev)\"" \
     -o "$AMP_BIN" regress/bench/compaction_bench.c build/libwcengine.a \
     -lrocksdb -llz4 -lxxhash -lpthread -lm
-if git rev-parse --git-dir >/dev/null 2>&1; then
-    SRC="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
-else
-    SRC="$(pwd) (not a git checkout)"
-fi
-echo "widecol: $SRC; $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
-
-DIR=$(mktemp -d "${BENCH_DIR:-/tmp}/widecol-bench-compaction-sql.XXXXXX")
-PGDATA=$DIR/data
-LOG=$DIR/server.log
-if [ "$(id -u)" -eq 0 ]; then
-    OS_USER=postgres
-    as_pg() { runuser -u postgres -- env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
-else
-    OS_USER=$(id -un)
-    as_pg() { env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
-fi
-cleanup() {
-    if [ -f "$PGDATA/postmaster.pid" ]; then
-        as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
+bench_tmpdir bench-compaction-sql
 
 # ------------------------------------------------------------ (b) amplification
 AMP_RESULTS=
@@ -108,44 +73,10 @@ fi
 
 # ------------------------------------------------------------ (a) instance
 step "(a) TTL expiry: instance in $DIR"
-chown "$OS_USER" "$DIR"
-chmod 755 "$DIR"
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=$((20000 + RANDOM % 20000))
-while ! port_free "$PORT" || [ -e "$DIR/.s.PGSQL.$PORT" ]; do PORT=$((PORT + 1)); done
-CONNINFO="host=$DIR port=$PORT user=postgres dbname=postgres"
-psql_q() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
-
-as_pg "$PG_BINDIR/initdb" -D "$PGDATA" -A trust -U postgres --no-sync >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<CONF
-
-# widecol bench-compaction
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'widecol'
-timezone = 'UTC'
-shared_buffers = 1GB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-wal_level = replica
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-autovacuum = off
-jit = off
-CONF
-as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$LOG" -w start >/dev/null
-LIB_WARN=
-if ! cmp -s widecol.so "$($PG_CONFIG --pkglibdir)/widecol.so"; then
-    LIB_WARN="WARNING: the installed widecol.so differs from the one this run built (another 'make install' during the run?)"
-    echo "$LIB_WARN"
-fi
+bench_initdb bench-compaction
+start_pg
 psql_q -c "CREATE EXTENSION widecol"
-psql_q -c "DO \$\$ BEGIN FOR i IN 1 .. 200 LOOP
-             EXIT WHEN (SELECT running FROM widecol.node_status());
-             PERFORM pg_sleep(0.05); END LOOP; END \$\$;"
-[ "$(psql_q -c 'SELECT running FROM widecol.node_status()')" = t ] || die "the widecol node is not running (see $LOG)"
+wait_node
 NODE_PID=$(psql_q -c "SELECT pid FROM widecol.node_status()")
 ENGINE_DIR=$(psql_q -c "SELECT data_directory FROM widecol.node_status()")
 echo "    node pid $NODE_PID, engine directory $ENGINE_DIR"
@@ -361,8 +292,8 @@ done
 echo "    heap total: CPU $(ms "$HEAP_NS") ms, read_bytes+write_bytes $HEAP_IO ($(mb "$HEAP_IO") MiB), rchar+wchar $HEAP_CHARS"
 echo "    heap: $HEAP_COUNT_AFTER rows left; pg_total_relation_size $HEAP_BYTES_AFTER bytes (before: $HEAP_BYTES_BEFORE; plain VACUUM keeps the file size, the space is reused by later inserts)"
 
-as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
-grep -E 'ERROR|FATAL|PANIC|TRAP|terminated by signal' "$LOG" | grep -v 'the database system is' | head -20 | sed 's/^/    server log: /' || true
+stop_pg
+server_log_errors
 
 # ------------------------------------------------------------ summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.3f", a / b }'; }

@@ -26,9 +26,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-MAKE=${MAKE:-make}
-PG_BINDIR=/usr/lib/postgresql/15/bin
-PG_CONFIG=$PG_BINDIR/pg_config
+. regress/bench/lib.sh
 DEVICES=${DEVICES:-2000}
 READINGS=${READINGS:-1000}
 ITER=${ITER:-20000}
@@ -36,105 +34,20 @@ SEED=${SEED:-42}
 COPY_BATCH=${COPY_BATCH:-1}
 ROWS=$((DEVICES * READINGS))
 CLIENT=build/bench/sql_bench_client
-T_START=$(date +%s)
-
-step() { printf '\n==> %s\n' "$*"; }
-die() { echo "FAILED: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------ dependencies
 step "dependencies"
-regress/install-deps.sh build
-if ! dpkg-query -W -f='${Status}' libpq-dev 2>/dev/null | grep -q 'install ok installed'; then
-    [ "$(id -u)" -eq 0 ] || die "libpq-dev is missing (apt-get install libpq-dev)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libpq-dev
-fi
+bench_deps libpq-dev
 
 step "build and install widecol, build $CLIENT"
-$MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
-$MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-mkdir -p build/bench
+bench_build
 gcc -std=gnu11 -O2 -Wall -o "$CLIENT" regress/bench/sql_bench_client.c \
     -I"$($PG_CONFIG --includedir)" -L"$($PG_CONFIG --libdir)" -lpq
-if git rev-parse --git-dir >/dev/null 2>&1; then
-    SRC="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
-else
-    SRC="$(pwd) (not a git checkout)"
-fi
-echo "widecol: $SRC; $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
 
 # ------------------------------------------------------------ instance
-if [ "$(id -u)" -eq 0 ]; then
-    OS_USER=postgres
-    as_pg() { runuser -u postgres -- env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
-else
-    OS_USER=$(id -un)
-    as_pg() { env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
-fi
-
-DIR=$(mktemp -d "${BENCH_DIR:-/tmp}/widecol-bench-sql.XXXXXX")
-chown "$OS_USER" "$DIR"
-chmod 755 "$DIR"
-PGDATA=$DIR/data
-LOG=$DIR/server.log
+bench_tmpdir bench-sql
 CSV=$DIR/sensor_readings.csv
-
-cleanup() {
-    if [ -f "$PGDATA/postmaster.pid" ]; then
-        as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=$((20000 + RANDOM % 20000))
-while ! port_free "$PORT" || [ -e "$DIR/.s.PGSQL.$PORT" ]; do PORT=$((PORT + 1)); done
-
-CONNINFO="host=$DIR port=$PORT user=postgres dbname=postgres"
-psql_q() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
-psql_e() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
-
-as_pg "$PG_BINDIR/initdb" -D "$PGDATA" -A trust -U postgres --no-sync >/dev/null
-cat >>"$PGDATA/postgresql.conf" <<CONF
-
-# widecol bench-sql
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'widecol'
-timezone = 'UTC'
-shared_buffers = 1GB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-wal_level = replica
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-autovacuum = off
-jit = off
-CONF
-if [ -n "${EXTRA_CONF:-}" ]; then
-    printf '# EXTRA_CONF\n%s\n' "$EXTRA_CONF" >>"$PGDATA/postgresql.conf"
-fi
-
-wait_node() {
-    psql_q -c "DO \$\$ BEGIN FOR i IN 1 .. 200 LOOP
-                 EXIT WHEN (SELECT running FROM widecol.node_status());
-                 PERFORM pg_sleep(0.05); END LOOP; END \$\$;"
-    [ "$(psql_q -c 'SELECT running FROM widecol.node_status()')" = t ] || die "the widecol node is not running (see $LOG)"
-}
-# Other people may 'make install' on this machine while we run: check that
-# the server loaded the widecol.so this run built (compared after the start,
-# so a replacement between load and check is reported too, conservatively).
-LIB_WARN=
-start_pg() {
-    as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$LOG" -w start >/dev/null
-    if ! cmp -s widecol.so "$($PG_CONFIG --pkglibdir)/widecol.so"; then
-        LIB_WARN="WARNING: the installed widecol.so differs from the one this run built (another 'make install' during the run?): results may not be of this tree"
-        echo "$LIB_WARN"
-    fi
-}
-stop_pg() { as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; }
+bench_initdb bench-sql
 
 step "instance in $DIR (port $PORT)"
 start_pg
@@ -293,7 +206,7 @@ if [ "$COPY_BATCH" = 1 ]; then
 fi
 
 stop_pg
-grep -E 'ERROR|FATAL|PANIC|TRAP|terminated by signal' "$LOG" | grep -v 'the database system is' | head -20 | sed 's/^/    server log: /' || true
+server_log_errors
 
 # ------------------------------------------------------------ summary
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }

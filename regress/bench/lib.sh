@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are used by the scripts that source it
+# regress/bench/lib.sh - what the SQL benchmarks (sql_bench.sh,
+# compaction_bench.sh) share: build and install widecol, a throwaway
+# PostgreSQL 15 instance owned by the postgres user when run as root, and the
+# helpers to talk to it.  Sourced from the repository root after
+# 'set -euo pipefail'; nothing here runs on its own.
+#
+# Copyright (c) 2026, widecol developers
+
+MAKE=${MAKE:-make}
+PG_BINDIR=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PG_BINDIR/pg_config
+T_START=$(date +%s)
+LIB_WARN=
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { echo "FAILED: $*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    OS_USER=postgres
+    as_pg() { runuser -u postgres -- env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
+else
+    OS_USER=$(id -un)
+    as_pg() { env LANG=C.UTF-8 LC_ALL=C.UTF-8 "$@"; }
+fi
+
+# bench_deps PACKAGE: the build dependencies of make test, plus PACKAGE.
+bench_deps() {
+    regress/install-deps.sh build
+    if ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; then
+        [ "$(id -u)" -eq 0 ] || die "$1 is missing (apt-get install $1)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1"
+    fi
+}
+
+# bench_build: build and install widecol; print what is measured, and where.
+bench_build() {
+    local src
+    $MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
+    $MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    mkdir -p build/bench
+    if git rev-parse --git-dir >/dev/null 2>&1; then
+        src="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
+    else
+        src="$(pwd) (not a git checkout)"
+    fi
+    echo "widecol: $src; $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
+}
+
+# bench_tmpdir NAME: DIR (under BENCH_DIR, default /tmp), PGDATA and LOG in
+# it; the instance is stopped and DIR removed on exit (KEEP_TMP=1 keeps it).
+bench_tmpdir() {
+    DIR=$(mktemp -d "${BENCH_DIR:-/tmp}/widecol-$1.XXXXXX")
+    chown "$OS_USER" "$DIR"
+    chmod 755 "$DIR"
+    PGDATA=$DIR/data
+    LOG=$DIR/server.log
+    trap bench_cleanup EXIT
+}
+bench_cleanup() {
+    if [ -f "$PGDATA/postmaster.pid" ]; then
+        as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
+}
+
+psql_q() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
+psql_e() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$CONNINFO" "$@"; }
+
+# bench_initdb NAME: a free port (PORT, CONNINFO) and a cluster in PGDATA
+# that preloads widecol and syncs like a production server: fsync and
+# synchronous_commit on, no autovacuum; EXTRA_CONF lines are appended.
+bench_initdb() {
+    port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+    PORT=$((20000 + RANDOM % 20000))
+    while ! port_free "$PORT" || [ -e "$DIR/.s.PGSQL.$PORT" ]; do PORT=$((PORT + 1)); done
+    CONNINFO="host=$DIR port=$PORT user=postgres dbname=postgres"
+    as_pg "$PG_BINDIR/initdb" -D "$PGDATA" -A trust -U postgres --no-sync >/dev/null
+    cat >>"$PGDATA/postgresql.conf" <<CONF
+
+# widecol $1
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$DIR'
+shared_preload_libraries = 'widecol'
+timezone = 'UTC'
+shared_buffers = 1GB
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+wal_level = replica
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+autovacuum = off
+jit = off
+CONF
+    if [ -n "${EXTRA_CONF:-}" ]; then
+        printf '# EXTRA_CONF\n%s\n' "$EXTRA_CONF" >>"$PGDATA/postgresql.conf"
+    fi
+}
+
+# Other people may 'make install' on this machine while we run: check that
+# the server loaded the widecol.so this run built (compared after the start,
+# so a replacement between load and check is reported too, conservatively).
+start_pg() {
+    as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$LOG" -w start >/dev/null
+    if ! cmp -s widecol.so "$($PG_CONFIG --pkglibdir)/widecol.so"; then
+        LIB_WARN="WARNING: the installed widecol.so differs from the one this run built (another 'make install' during the run?): results may not be of this tree"
+        echo "$LIB_WARN"
+    fi
+}
+stop_pg() { as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null; }
+
+# wait_node: up to 10 s for the widecol node to report running.
+wait_node() {
+    psql_q -c "DO \$\$ BEGIN FOR i IN 1 .. 200 LOOP
+                 EXIT WHEN (SELECT running FROM widecol.node_status());
+                 PERFORM pg_sleep(0.05); END LOOP; END \$\$;"
+    [ "$(psql_q -c 'SELECT running FROM widecol.node_status()')" = t ] || die "the widecol node is not running (see $LOG)"
+}
+
+# server_log_errors: the server log's errors, after the instance stopped.
+server_log_errors() {
+    grep -E 'ERROR|FATAL|PANIC|TRAP|terminated by signal' "$LOG" | grep -v 'the database system is' | head -20 | sed 's/^/    server log: /' || true
+}
