@@ -348,6 +348,24 @@ static wc_status wc__lcs_pick(const wc_compaction_options *o, const wc_sst_meta 
 
         if (bytes[lv] <= target[lv])
             continue;
+        /*
+         * L0 far behind while the levels above want work too (heavy writes):
+         * as Cassandra, merge similar-sized L0 SSTables with size-tiered
+         * rules first, so that reads do not merge every flush meanwhile.
+         * The output stays in L0 and reaches L1 by the usual L0 compaction.
+         */
+        ni = 0;
+        for (size_t i = 0; i < n; i++)
+            if (m[i].level == 0 && !m[i].compacting)
+                idx[ni++] = i;
+        if (ni > WC_LCS_L0_STCS_TRIGGER) {
+            if ((st = wc__stcs_pick(o, m, idx, ni, out, found, NULL)) != WC_OK)
+                goto done;
+            if (*found) {
+                out->level = 0;
+                break;
+            }
+        }
         ni = 0;
         for (size_t i = 0; i < n; i++)
             if (m[i].level == lv)

@@ -52,6 +52,7 @@
 #define WC_LCS_MAX_LEVEL 8        /* levels 0..8 */
 #define WC_LCS_L0_TRIGGER 4       /* L0 SSTables that start an L0 -> L1 compaction */
 #define WC_LCS_L0_MAX_INPUTS 32
+#define WC_LCS_L0_STCS_TRIGGER 32  /* more L0 SSTables than this: size-tiered within L0 first */
 
 typedef struct wc_sst_meta {
     uint64_t gen;

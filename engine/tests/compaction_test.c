@@ -328,6 +328,55 @@ static void test_lcs_selection(void **state)
     wc_lcs_state_free(&lcs);
 }
 
+/* More than 32 L0 SSTables while L1 is over its target: size-tiered within L0 first. */
+static void test_lcs_l0_size_tiered(void **state)
+{
+    wc_compaction_options o;
+    wc_sst_meta m[64];
+    wc_pick_env env = env_at(BASE, 0);
+    wc_compaction_task t;
+    int n = 0, nl1 = 12;
+
+    (void)state;
+    wc_compaction_options_parse("{'class':'LCS','sstable_size_in_mb':1,'fanout_size':10}", &o);
+    for (int i = 0; i < nl1; i++)
+        m[n++] = meta(i, 1 << 20, 1, i * 100, i * 100 + 99);
+    /* 32 flushes in L0: not yet behind, L1 -> L2 goes first */
+    for (; n < nl1 + WC_LCS_L0_STCS_TRIGGER; n++)
+        m[n] = meta(n, 200000 + (uint64_t)n * 1000, 0, 0, 1199);
+    assert_int_equal(wc_compaction_pick(&o, m, (size_t)n, &env, NULL, &t), WC_OK);
+    assert_int_equal(t.kind, WC_TASK_COMPACT);
+    assert_int_equal(t.level, 2);
+    wc_compaction_task_free(&t);
+    /* one more: L0 is behind, the 32 (max_threshold) smallest similar flushes merge in L0 */
+    m[n] = meta(n, 100000, 0, 0, 1199);
+    n++;
+    assert_int_equal(wc_compaction_pick(&o, m, (size_t)n, &env, NULL, &t), WC_OK);
+    assert_int_equal(t.kind, WC_TASK_COMPACT);
+    assert_int_equal(t.level, 0);
+    assert_int_equal(t.ninputs, 32);
+    assert_true(has_input(&t, (size_t)n - 1) && !has_input(&t, (size_t)n - 2));
+    for (size_t k = 0; k < t.ninputs; k++)
+        assert_int_equal(m[t.inputs[k]].level, 0);
+    wc_compaction_task_free(&t);
+    /* L1 within its target: the usual L0 -> L1 compaction, not size-tiered */
+    for (int i = 2; i < nl1; i++)
+        m[i].bytes = 1;
+    assert_int_equal(wc_compaction_pick(&o, m, (size_t)n, &env, NULL, &t), WC_OK);
+    assert_int_equal(t.kind, WC_TASK_COMPACT);
+    assert_int_equal(t.level, 1);
+    assert_int_equal(t.ninputs, (size_t)(WC_LCS_L0_MAX_INPUTS + nl1));
+    wc_compaction_task_free(&t);
+    /* flushes of very different sizes form no bucket: L1 -> L2 again */
+    for (int i = 2; i < nl1; i++)
+        m[i].bytes = 1 << 20;
+    for (int i = nl1; i < n; i++)
+        m[i].bytes = (uint64_t)(1 << 20) << (i - nl1); /* each twice the last */
+    assert_int_equal(wc_compaction_pick(&o, m, (size_t)n, &env, NULL, &t), WC_OK);
+    assert_int_equal(t.level, 2);
+    wc_compaction_task_free(&t);
+}
+
 static void test_twcs_selection(void **state)
 {
     wc_compaction_options o;
@@ -1091,6 +1140,7 @@ int main(void)
         cmocka_unit_test(test_stcs_selection),
         cmocka_unit_test(test_tombstone_selection),
         cmocka_unit_test(test_lcs_selection),
+        cmocka_unit_test(test_lcs_l0_size_tiered),
         cmocka_unit_test(test_twcs_selection),
         cmocka_unit_test(test_expired_selection),
         cmocka_unit_test(test_stcs_background),
