@@ -52,6 +52,7 @@
 #include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -109,6 +110,8 @@ static void table_cache_subxact(SubXactEvent event, SubTransactionId mySubid,
 static void apply_pending_alters(void);
 static void create_or_check(WidecolTable *t, bool is_alter, bool create);
 static void table_cache_mark(Oid relid);
+static char *rename_keeps_engine_table(RenameStmt *stmt, Oid *relid);
+static void keep_engine_table(Oid relid, const char *engine_name);
 static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
@@ -913,8 +916,59 @@ widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate
 }
 
 /*
+ * ALTER [FOREIGN] TABLE ... RENAME TO of a widecol table that is named
+ * after its foreign table: the old name, which must stay its engine
+ * table's name (else the renamed table would point at a new, empty one).
+ */
+static char *
+rename_keeps_engine_table(RenameStmt *stmt, Oid *relid)
+{
+	ListCell   *lc;
+
+	if ((stmt->renameType != OBJECT_FOREIGN_TABLE && stmt->renameType != OBJECT_TABLE) ||
+		stmt->relation == NULL)
+		return NULL;
+	*relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(*relid) || get_rel_relkind(*relid) != RELKIND_FOREIGN_TABLE ||
+		!widecol_is_widecol_server(GetForeignTable(*relid)->serverid))
+		return NULL;
+	foreach(lc, GetForeignTable(*relid)->options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "table_name") == 0)
+			return NULL;
+	return get_rel_name(*relid);
+}
+
+/*
+ * Record the engine table's name on a renamed foreign table, with the same
+ * ALTER FOREIGN TABLE ... OPTIONS a user would run (so it is validated and
+ * rolled back like one).
+ */
+static void
+keep_engine_table(Oid relid, const char *engine_name)
+{
+	char	   *rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												 get_rel_name(relid));
+	char	   *sql = psprintf("ALTER FOREIGN TABLE %s OPTIONS (ADD table_name %s)", rel,
+							   quote_literal_cstr(engine_name));
+	RawStmt    *raw = linitial_node(RawStmt, pg_parse_query(sql));
+	PlannedStmt *ps = makeNode(PlannedStmt);
+
+	ps->commandType = CMD_UTILITY;
+	ps->canSetTag = false;
+	ps->utilityStmt = raw->stmt;
+	ps->stmt_location = -1;
+	ps->stmt_len = 0;
+	ProcessUtility(ps, sql, false, PROCESS_UTILITY_QUERY, NULL, NULL, None_Receiver, NULL);
+	ereport(NOTICE,
+			(errmsg("widecol table %s keeps its data in engine table \"%s\"", rel, engine_name),
+			 errdetail("The foreign table was named after its engine table; OPTIONS (table_name '%s') was added.",
+					   engine_name)));
+}
+
+/*
  * After CREATE/ALTER FOREIGN TABLE on a widecol server: validate the whole
  * definition now, and create or alter the engine table if the node runs.
+ * After a rename, keep the engine table (see keep_engine_table).
  */
 static void
 widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -925,7 +979,11 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	RangeVar   *target = NULL;
 	bool		is_alter = false;
+	char	   *renamed_from = NULL;
+	Oid			renamed_relid = InvalidOid;
 
+	if (IsA(parsetree, RenameStmt))
+		renamed_from = rename_keeps_engine_table((RenameStmt *) parsetree, &renamed_relid);
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&
@@ -943,6 +1001,11 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
+	if (renamed_from != NULL)
+	{
+		CommandCounterIncrement();	/* see the new name */
+		keep_engine_table(renamed_relid, renamed_from);
+	}
 	if (target != NULL)
 	{
 		Oid			relid = RangeVarGetRelid(target, NoLock, true);
