@@ -9,18 +9,7 @@
 -- SYSTEM for one check, so it must not run in parallel with other tests.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-               JOIN pg_foreign_server s ON s.oid = ft.ftserver
-              WHERE s.srvname = 'cmp_ks'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END
-$$;
-DROP SERVER IF EXISTS cmp_ks CASCADE;
+CALL widecol_test_drop_keyspaces('cmp_ks');
 DROP FUNCTION IF EXISTS cmp_try(text);
 DROP FUNCTION IF EXISTS cmp_settle(regclass, int);
 DROP FUNCTION IF EXISTS cmp_sstables_read(text);

@@ -5,19 +5,7 @@
 -- (engine data outlives DROP FOREIGN TABLE: drop_table() first).
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-               JOIN pg_foreign_server s ON s.oid = ft.ftserver
-              WHERE s.srvname IN ('errs_ks', 'errs_nts')
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END
-$$;
-DROP SERVER IF EXISTS errs_ks CASCADE;
-DROP SERVER IF EXISTS errs_nts CASCADE;
+CALL widecol_test_drop_keyspaces('errs_ks', 'errs_nts');
 DROP SERVER IF EXISTS errs_bad CASCADE;
 DROP TABLE IF EXISTS errs_heap;
 DROP FUNCTION IF EXISTS errs_try(text);

@@ -5,18 +5,7 @@
 -- renaming transaction.  Can run twice in a row.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-               JOIN pg_foreign_server s ON s.oid = ft.ftserver
-              WHERE s.srvname = 'rn_ks'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END
-$$;
-DROP SERVER IF EXISTS rn_ks CASCADE;
+CALL widecol_test_drop_keyspaces('rn_ks');
 RESET client_min_messages;
 
 CREATE SERVER rn_ks FOREIGN DATA WRAPPER widecol

@@ -6,18 +6,7 @@
 -- row (engine data outlives DROP FOREIGN TABLE: drop_table() first).
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-               JOIN pg_foreign_server s ON s.oid = ft.ftserver
-              WHERE s.srvname = 'types_ks'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END
-$$;
-DROP SERVER IF EXISTS types_ks CASCADE;
+CALL widecol_test_drop_keyspaces('types_ks');
 DROP SCHEMA IF EXISTS types_heap CASCADE;
 DROP FUNCTION IF EXISTS types_check(text, text, text[], boolean);
 RESET client_min_messages;

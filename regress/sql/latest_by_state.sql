@@ -17,17 +17,7 @@
 -- Own keyspace (server latest_state_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-             JOIN pg_foreign_server s ON s.oid = ft.ftserver
-             WHERE s.srvname = 'latest_state_t'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END $$;
-DROP SERVER IF EXISTS latest_state_t CASCADE;
+CALL widecol_test_drop_keyspaces('latest_state_t');
 DROP SCHEMA IF EXISTS latest_state_t CASCADE;
 RESET client_min_messages;
 

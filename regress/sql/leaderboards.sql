@@ -10,17 +10,7 @@
 -- Own keyspace (server gaming_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-             JOIN pg_foreign_server s ON s.oid = ft.ftserver
-             WHERE s.srvname = 'gaming_t'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END $$;
-DROP SERVER IF EXISTS gaming_t CASCADE;
+CALL widecol_test_drop_keyspaces('gaming_t');
 DROP SCHEMA IF EXISTS gaming_t CASCADE;
 RESET client_min_messages;
 

@@ -12,17 +12,7 @@
 -- run twice in a row.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-             JOIN pg_foreign_server s ON s.oid = ft.ftserver
-             WHERE s.srvname = 'ledger_t'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END $$;
-DROP SERVER IF EXISTS ledger_t CASCADE;
+CALL widecol_test_drop_keyspaces('ledger_t');
 DROP SCHEMA IF EXISTS ledger_t CASCADE;
 RESET client_min_messages;
 

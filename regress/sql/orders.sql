@@ -13,17 +13,7 @@
 -- in a row.
 --
 SET client_min_messages = warning;
-DO $$
-DECLARE r record;
-BEGIN
-    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
-             JOIN pg_foreign_server s ON s.oid = ft.ftserver
-             WHERE s.srvname = 'ecommerce_t'
-    LOOP
-        PERFORM widecol.drop_table(r.ftrelid);
-    END LOOP;
-END $$;
-DROP SERVER IF EXISTS ecommerce_t CASCADE;
+CALL widecol_test_drop_keyspaces('ecommerce_t');
 DROP SCHEMA IF EXISTS ecommerce_t CASCADE;
 RESET client_min_messages;
 

@@ -7,6 +7,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS widecol CASCADE;
 DROP SCHEMA IF EXISTS widecol CASCADE;
 DROP FUNCTION IF EXISTS public.widecol_wait_for_node(int);
+DROP PROCEDURE IF EXISTS public.widecol_test_drop_keyspaces(text[]);
 RESET client_min_messages;
 
 CREATE EXTENSION widecol;
@@ -22,6 +23,25 @@ BEGIN
         PERFORM pg_sleep(0.1);
     END LOOP;
     RETURN false;
+END
+$$;
+
+-- The suites start with this, so that each can run twice in a row: delete
+-- the engine data of every foreign table of the named servers (it outlives
+-- DROP FOREIGN TABLE), then drop the servers.
+CREATE PROCEDURE public.widecol_test_drop_keyspaces(VARIADIC servers text[])
+LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT ft.ftrelid FROM pg_foreign_table ft
+               JOIN pg_foreign_server s ON s.oid = ft.ftserver
+              WHERE s.srvname = ANY (servers)
+    LOOP
+        PERFORM widecol.drop_table(r.ftrelid);
+    END LOOP;
+    FOR i IN 1 .. cardinality(servers) LOOP
+        EXECUTE format('DROP SERVER IF EXISTS %I CASCADE', servers[i]);
+    END LOOP;
 END
 $$;
 
