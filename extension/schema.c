@@ -110,8 +110,8 @@ static void table_cache_subxact(SubXactEvent event, SubTransactionId mySubid,
 static void apply_pending_alters(void);
 static void create_or_check(WidecolTable *t, bool is_alter, bool create);
 static void table_cache_mark(Oid relid);
-static char *rename_keeps_engine_table(RenameStmt *stmt, Oid *relid);
-static void keep_engine_table(Oid relid, const char *engine_name);
+static char *rename_keeps_engine_names(RenameStmt *stmt, char **notice);
+static void run_utility(const char *sql);
 static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
@@ -915,41 +915,68 @@ widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate
 	}
 }
 
-/*
- * ALTER [FOREIGN] TABLE ... RENAME TO of a widecol table that is named
- * after its foreign table: the old name, which must stay its engine
- * table's name (else the renamed table would point at a new, empty one).
- */
-static char *
-rename_keeps_engine_table(RenameStmt *stmt, Oid *relid)
+static bool
+has_option(List *options, const char *name)
 {
 	ListCell   *lc;
 
-	if ((stmt->renameType != OBJECT_FOREIGN_TABLE && stmt->renameType != OBJECT_TABLE) ||
-		stmt->relation == NULL)
-		return NULL;
-	*relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(*relid) || get_rel_relkind(*relid) != RELKIND_FOREIGN_TABLE ||
-		!widecol_is_widecol_server(GetForeignTable(*relid)->serverid))
-		return NULL;
-	foreach(lc, GetForeignTable(*relid)->options)
-		if (strcmp(((DefElem *) lfirst(lc))->defname, "table_name") == 0)
-			return NULL;
-	return get_rel_name(*relid);
+	foreach(lc, options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
+			return true;
+	return false;
 }
 
 /*
- * Record the engine table's name on a renamed foreign table, with the same
- * ALTER FOREIGN TABLE ... OPTIONS a user would run (so it is validated and
- * rolled back like one).
+ * Engine tables are named "keyspace.table" after the foreign server and
+ * the foreign table unless the 'keyspace' or 'table_name' option says
+ * otherwise.  For ALTER SERVER / ALTER [FOREIGN] TABLE ... RENAME TO of a
+ * widecol server or table without that option, return the ALTER that
+ * records the old name (to run after the rename, so that the data stays
+ * reachable) and the NOTICE that says so; else NULL.
  */
-static void
-keep_engine_table(Oid relid, const char *engine_name)
+static char *
+rename_keeps_engine_names(RenameStmt *stmt, char **notice)
 {
-	char	   *rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												 get_rel_name(relid));
-	char	   *sql = psprintf("ALTER FOREIGN TABLE %s OPTIONS (ADD table_name %s)", rel,
-							   quote_literal_cstr(engine_name));
+	char	   *old;
+
+	if (stmt->renameType == OBJECT_FOREIGN_SERVER)
+	{
+		ForeignServer *server = GetForeignServerByName(strVal(stmt->object), true);
+
+		if (server == NULL || !widecol_is_widecol_server(server->serverid) ||
+			has_option(server->options, "keyspace"))
+			return NULL;
+		old = server->servername;
+		*notice = psprintf("widecol keyspace %s keeps the engine tables of keyspace \"%s\": "
+						   "OPTIONS (keyspace '%s') was added",
+						   quote_identifier(stmt->newname), old, old);
+		return psprintf("ALTER SERVER %s OPTIONS (ADD keyspace %s)",
+						quote_identifier(stmt->newname), quote_literal_cstr(old));
+	}
+	if ((stmt->renameType == OBJECT_FOREIGN_TABLE || stmt->renameType == OBJECT_TABLE) &&
+		stmt->relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		char	   *rel;
+
+		if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE ||
+			!widecol_is_widecol_server(GetForeignTable(relid)->serverid) ||
+			has_option(GetForeignTable(relid)->options, "table_name"))
+			return NULL;
+		old = get_rel_name(relid);
+		rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), stmt->newname);
+		*notice = psprintf("widecol table %s keeps its data in engine table \"%s\": "
+						   "OPTIONS (table_name '%s') was added", rel, old, old);
+		return psprintf("ALTER FOREIGN TABLE %s OPTIONS (ADD table_name %s)", rel,
+						quote_literal_cstr(old));
+	}
+	return NULL;
+}
+
+/* Run one utility statement as a user would (validated, transactional). */
+static void
+run_utility(const char *sql)
+{
 	RawStmt    *raw = linitial_node(RawStmt, pg_parse_query(sql));
 	PlannedStmt *ps = makeNode(PlannedStmt);
 
@@ -959,16 +986,12 @@ keep_engine_table(Oid relid, const char *engine_name)
 	ps->stmt_location = -1;
 	ps->stmt_len = 0;
 	ProcessUtility(ps, sql, false, PROCESS_UTILITY_QUERY, NULL, NULL, None_Receiver, NULL);
-	ereport(NOTICE,
-			(errmsg("widecol table %s keeps its data in engine table \"%s\"", rel, engine_name),
-			 errdetail("The foreign table was named after its engine table; OPTIONS (table_name '%s') was added.",
-					   engine_name)));
 }
 
 /*
  * After CREATE/ALTER FOREIGN TABLE on a widecol server: validate the whole
  * definition now, and create or alter the engine table if the node runs.
- * After a rename, keep the engine table (see keep_engine_table).
+ * After a rename, keep the engine names (see rename_keeps_engine_names).
  */
 static void
 widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -979,11 +1002,11 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	RangeVar   *target = NULL;
 	bool		is_alter = false;
-	char	   *renamed_from = NULL;
-	Oid			renamed_relid = InvalidOid;
+	char	   *keep_names = NULL,
+			   *keep_notice = NULL;
 
 	if (IsA(parsetree, RenameStmt))
-		renamed_from = rename_keeps_engine_table((RenameStmt *) parsetree, &renamed_relid);
+		keep_names = rename_keeps_engine_names((RenameStmt *) parsetree, &keep_notice);
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&
@@ -1001,10 +1024,11 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
-	if (renamed_from != NULL)
+	if (keep_names != NULL)
 	{
 		CommandCounterIncrement();	/* see the new name */
-		keep_engine_table(renamed_relid, renamed_from);
+		run_utility(keep_names);
+		ereport(NOTICE, (errmsg("%s", keep_notice)));
 	}
 	if (target != NULL)
 	{

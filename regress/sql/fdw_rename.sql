@@ -1,11 +1,12 @@
 --
--- fdw_rename: renaming a widecol foreign table keeps its data.  A foreign
--- table without a table_name option is named after its engine table; the
--- rename adds table_name with the old name (with a NOTICE), inside the
--- renaming transaction.  Can run twice in a row.
+-- fdw_rename: renaming a widecol foreign table or keyspace (server) keeps
+-- the data.  Engine tables are named after the server and the foreign table
+-- unless the keyspace or table_name option says otherwise; a rename adds
+-- that option with the old name (with a NOTICE), inside the renaming
+-- transaction.  Can run twice in a row.
 --
 SET client_min_messages = warning;
-CALL widecol_test_drop_keyspaces('rn_ks');
+CALL widecol_test_drop_keyspaces('rn_ks', 'rn_keyspace');
 RESET client_min_messages;
 
 CREATE SERVER rn_ks FOREIGN DATA WRAPPER widecol
@@ -42,6 +43,16 @@ SELECT * FROM rn_fresh;
 -- renaming a column keeps its cells (columns are stored by id, not name)
 ALTER FOREIGN TABLE rn_fresh RENAME COLUMN v TO label;
 SELECT * FROM rn_fresh;
+
+-- renaming the keyspace keeps its engine tables: the server gets keyspace
+ALTER SERVER rn_ks RENAME TO rn_keyspace;
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'rn_keyspace';
+SELECT * FROM rn_fresh;
+SELECT count(*) FROM rn_metrics;
+-- once it has the option, a rename changes only the server's name
+ALTER SERVER rn_keyspace RENAME TO rn_ks;
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'rn_ks';
+SELECT count(*) FROM rn_metrics;
 
 -- a missing table with IF EXISTS is skipped as in PostgreSQL
 ALTER FOREIGN TABLE IF EXISTS rn_missing RENAME TO rn_other;
