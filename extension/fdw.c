@@ -2224,20 +2224,12 @@ static List *
 widecolImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
 	ForeignServer *server = GetForeignServer(serverOid);
-	const char *keyspace = server->servername;
+	const char *keyspace = widecol_server_keyspace(server);
 	uint32_t   *ids = NULL;
 	size_t		n = 0;
 	List	   *cmds = NIL;
-	ListCell   *lc;
 	wc_status	st;
 
-	foreach(lc, server->options)
-	{
-		DefElem    *def = lfirst(lc);
-
-		if (strcmp(def->defname, "keyspace") == 0)
-			keyspace = defGetString(def);
-	}
 	if (strcmp(stmt->remote_schema, keyspace) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),

@@ -266,6 +266,22 @@ widecol_is_widecol_server(Oid serverid)
 	return strcmp(fdw->fdwname, "widecol") == 0;
 }
 
+/* The keyspace a widecol server stands for: its 'keyspace' option, else its name. */
+const char *
+widecol_server_keyspace(ForeignServer *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "keyspace") == 0)
+			return defGetString(def);
+	}
+	return server->servername;
+}
+
 static int
 find_column(WidecolTable *t, const char *name, const char *option)
 {
@@ -320,7 +336,7 @@ widecol_build_table(Relation rel)
 
 	t->relid = RelationGetRelid(rel);
 	t->serverid = ft->serverid;
-	t->keyspace = server->servername;
+	t->keyspace = pstrdup(widecol_server_keyspace(server));
 	t->table_name = pstrdup(RelationGetRelationName(rel));
 	t->default_ttl = 0;
 	t->gc_grace_seconds = 864000;
@@ -333,8 +349,6 @@ widecol_build_table(Relation rel)
 
 		if (strcmp(def->defname, "replication") == 0)
 			t->replication = defGetString(def);
-		else if (strcmp(def->defname, "keyspace") == 0)
-			t->keyspace = defGetString(def);
 	}
 	foreach(lc, ft->options)
 	{

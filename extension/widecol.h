@@ -19,6 +19,7 @@
 #define WIDECOL_H
 
 #include "fmgr.h"
+#include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
@@ -148,6 +149,7 @@ extern void widecol_ensure_engine_table(WidecolTable *t);
 extern char *widecol_schema_text(WidecolTable *t);
 extern void widecol_schema_init(void);
 extern bool widecol_is_widecol_server(Oid serverid);
+extern const char *widecol_server_keyspace(ForeignServer *server);
 
 /* in conn.c */
 struct wc_client;
