@@ -117,16 +117,26 @@ widecol_drop_table(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	WidecolTable *t = require_widecol_table(relid);
-	wc_status	st;
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
-	st = wc_client_drop_table(widecol_connection(), t->table_id);
+	widecol_empty_table(t);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Remove every row of t at once: the node drops the engine table, and the
+ * next access creates it again, empty.  Like every widecol write it is not
+ * undone by ROLLBACK.  widecol.drop_table() and TRUNCATE come here.
+ */
+void
+widecol_empty_table(WidecolTable *t)
+{
+	wc_status	st = wc_client_drop_table(widecol_connection(), t->table_id);
+
 	if (st != WC_OK && st != WC_NOT_FOUND)
 		widecol_report(st, "dropping the engine table");
-	/* the next access recreates an empty engine table */
-	CacheInvalidateRelcacheByRelid(relid);
-	PG_RETURN_VOID();
+	CacheInvalidateRelcacheByRelid(t->relid);
 }
 
 /*

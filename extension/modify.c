@@ -36,6 +36,7 @@
 
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "nodes/makefuncs.h"
@@ -726,6 +727,27 @@ widecolIsForeignRelUpdatable(Relation rel)
 	return (1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE);
 }
 
+/*
+ * TRUNCATE: empty every listed table (PostgreSQL has checked the
+ * privilege).  It cannot be undone, so it is refused inside a transaction
+ * block, where a user would expect ROLLBACK to bring the rows back.
+ */
+static void
+widecolExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
+{
+	ListCell   *lc;
+
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("TRUNCATE of widecol table \"%s\" cannot run inside a transaction block",
+						RelationGetRelationName((Relation) linitial(rels))),
+				 errdetail("widecol cannot undo a TRUNCATE at ROLLBACK."),
+				 errhint("Run TRUNCATE on its own, outside BEGIN ... COMMIT.")));
+	foreach(lc, rels)
+		widecol_empty_table(widecol_get_table(RelationGetRelid((Relation) lfirst(lc))));
+}
+
 /* Fill in the modify callbacks of the FDW routine (called by fdw.c). */
 void
 widecol_fdw_modify_routine(FdwRoutine *routine)
@@ -740,4 +762,5 @@ widecol_fdw_modify_routine(FdwRoutine *routine)
 	routine->BeginForeignInsert = widecolBeginForeignInsert;
 	routine->EndForeignInsert = widecolEndForeignInsert;
 	routine->IsForeignRelUpdatable = widecolIsForeignRelUpdatable;
+	routine->ExecForeignTruncate = widecolExecForeignTruncate;
 }

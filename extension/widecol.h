@@ -150,6 +150,7 @@ extern char *widecol_schema_text(WidecolTable *t);
 extern void widecol_schema_init(void);
 extern bool widecol_is_widecol_server(Oid serverid);
 extern const char *widecol_server_keyspace(ForeignServer *server);
+extern void widecol_empty_table(WidecolTable *t);
 
 /* in conn.c */
 struct wc_client;

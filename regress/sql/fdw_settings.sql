@@ -1,6 +1,7 @@
 --
 -- fdw_settings: the per-statement settings do what CQL's USING TIMESTAMP,
--- USING TTL and paging do, and ANALYZE gives the planner statistics.
+-- USING TTL and paging do, ANALYZE gives the planner statistics, and
+-- TRUNCATE empties a table.
 -- Can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -64,6 +65,22 @@ ANALYZE set_kv;
 SELECT reltuples FROM pg_class WHERE oid = 'set_kv'::regclass;
 SELECT attname, n_distinct FROM pg_stats
  WHERE schemaname = 'public' AND tablename = 'set_kv' AND attname IN ('k', 'c') ORDER BY attname;
+
+-- TRUNCATE empties the table at once (with heap tables in the same
+-- statement); it is refused inside a transaction block, where ROLLBACK could
+-- not bring the rows back
+CREATE TABLE set_heap (x int);
+INSERT INTO set_heap VALUES (1);
+BEGIN;
+TRUNCATE set_kv;
+ROLLBACK;
+SELECT count(*) AS still_there FROM set_kv WHERE k = 'p1';
+TRUNCATE set_kv, set_heap;
+SELECT (SELECT count(*) FROM set_kv WHERE k IN ('a', 't', 'p0', 'p1', 'p2', 'p3', 'p4')) AS widecol_rows,
+       (SELECT count(*) FROM set_heap) AS heap_rows;
+INSERT INTO set_kv (k, c, v) VALUES ('after', 1, 'writes go on');
+SELECT k, c, v FROM set_kv WHERE k = 'after';
+DROP TABLE set_heap;
 
 SELECT widecol.drop_table('set_kv');
 SET client_min_messages = warning;
