@@ -1511,6 +1511,11 @@ fetch_page(WidecolScanState *ss)
 		wc_client_page_free(ss->page);
 		ss->page = NULL;
 	}
+	if (widecol_consistency == WC_CL_ANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("widecol.consistency ANY is only supported for writes"),
+				 errhint("Read with ONE or a higher level: SET widecol.consistency = one.")));
 	st = wc_client_read(widecol_connection(), &req, widecol_consistency, &ss->page);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{

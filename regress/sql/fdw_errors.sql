@@ -351,7 +351,12 @@ INSERT INTO errs_kv VALUES (1, 'all');
 SELECT v FROM errs_kv WHERE k = 1;
 SET widecol.consistency = local_quorum;
 SELECT v FROM errs_kv WHERE k = 1;
+-- ANY is for writes only, as in CQL
+SET widecol.consistency = 'any';
+INSERT INTO errs_kv VALUES (1, 'any');
+SELECT errs_try($$SELECT v FROM errs_kv WHERE k = 1$$);
 RESET widecol.consistency;
+SELECT v FROM errs_kv WHERE k = 1;
 SELECT errs_try($$SET widecol.consistency = twelve$$);
 -- write timestamps: microseconds since the epoch, or '' for now
 SELECT errs_try($$SET widecol.write_timestamp = 'yesterday'$$);
