@@ -1,0 +1,92 @@
+#
+# 003_node_stall.pl - a node that stops answering (SIGSTOP) makes backends
+# fail within widecol.request_timeout with a clear error, never hang; once
+# it runs again (SIGCONT) the same sessions and new ones are served, and
+# every acknowledged write is there.
+#
+# Copyright (c) 2026, widecol developers
+#
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('stall');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'widecol'\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION widecol');
+ok( $node->poll_query_until(
+		'postgres', 'SELECT running FROM widecol.node_status()'),
+	'node running');
+$node->safe_psql(
+	'postgres', q{
+	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
+	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
+	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks OPTIONS (primary_key '((k))');
+	INSERT INTO kv VALUES (1, 'before');});
+my $node_pid =
+  $node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()');
+
+# one session that is already connected to the node, one that is not yet
+my $connected = $node->background_psql('postgres', on_error_stop => 0);
+$connected->query_safe('SET widecol.request_timeout = 500');
+is($connected->query_safe('SELECT v FROM kv WHERE k = 1'),
+	'before', 'connected session reads');
+
+# whatever happens below, never leave the node stopped (the instance could
+# not shut down)
+END { kill 'CONT', $node_pid if $node_pid; }
+kill 'STOP', $node_pid;
+
+my $t0 = time;
+my ($out, $err) = run_failing($connected, 'SELECT v FROM kv WHERE k = 1');
+my $elapsed = time - $t0;
+like($err, qr/ERROR:  widecol: read failed: timeout/, 'read times out');
+like($err, qr/HINT:  .*widecol\.request_timeout/, 'timeout hint names the setting');
+cmp_ok($elapsed, '<', 5, 'read gave up in time (' . sprintf('%.2f', $elapsed) . ' s)');
+
+($out, $err) = run_failing($connected, "INSERT INTO kv VALUES (2, 'stalled')");
+like($err, qr/ERROR:  (could not connect to the widecol node|widecol: .* failed: timeout)/,
+	'write during the stall fails');
+
+my ($rc, $stdout, $stderr) = $node->psql(
+	'postgres',
+	'SET widecol.request_timeout = 500; SELECT v FROM kv WHERE k = 1',
+	timeout => 30);
+isnt($rc, 0, 'new session fails during the stall');
+like($stderr, qr/could not connect to the widecol node/, 'new session: clear error');
+like($stderr, qr/HINT:  Check that the widecol node is running/, 'new session: hint');
+
+kill 'CONT', $node_pid;
+
+ok( $node->poll_query_until(
+		'postgres', "SELECT v = 'before' FROM kv WHERE k = 1"),
+	'new sessions are served again');
+is($connected->query_safe('SELECT v FROM kv WHERE k = 1'),
+	'before', 'the connected session is served again');
+$connected->query_safe("INSERT INTO kv VALUES (3, 'after')");
+is($node->safe_psql('postgres', 'SELECT v FROM kv WHERE k = 3'),
+	'after', 'writes after the stall are acknowledged and read back');
+is($node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()'),
+	$node_pid, 'the same node process served throughout');
+$connected->quit;
+$node->stop('fast');
+
+done_testing();
+
+# Run one statement that must fail in a background session; return its
+# output and error text.
+sub run_failing
+{
+	my ($session, $sql) = @_;
+	my ($out, $failed) = $session->query($sql);
+	my $err = $session->{stderr};
+
+	$session->{stderr} = '';
+	ok($failed, "fails: $sql");
+	return ($out, $err);
+}
