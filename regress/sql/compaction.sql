@@ -10,36 +10,11 @@
 --
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('cmp_ks');
-DROP FUNCTION IF EXISTS cmp_try(text);
 DROP FUNCTION IF EXISTS cmp_settle(regclass, int);
 DROP FUNCTION IF EXISTS cmp_sstables_read(text);
 ALTER SYSTEM RESET widecol.concurrent_compactors;
 SELECT pg_reload_conf();
 RESET client_min_messages;
-
--- cmp_try(sql): run one statement and undo it; print "ok (undone)" or the
--- SQLSTATE, message, detail and hint of its error.
-CREATE FUNCTION cmp_try(stmt text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE stmt;
-    RAISE EXCEPTION USING ERRCODE = 'WC000';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    IF st = 'WC000' THEN
-        RETURN NEXT 'ok (undone)';
-        RETURN;
-    END IF;
-    RETURN NEXT 'ERROR ' || st || ': ' || msg;
-    IF det <> '' THEN
-        RETURN NEXT 'DETAIL: ' || det;
-    END IF;
-    RETURN NEXT 'HINT: ' || coalesce(nullif(hnt, ''), '(none: every widecol error needs a hint)');
-END
-$$;
 
 -- cmp_settle(t, timeout_s): wait until the table has no running compaction
 -- and its strategy picks nothing more; true if it settled in time.
@@ -106,44 +81,44 @@ SELECT table_name, compaction_strategy FROM widecol.tables
 \pset tuples_only on
 \pset format unaligned
 -- unknown class
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'DateTieredCompactionStrategy'}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'org.apache.cassandra.db.compaction.LeveledStrategy'}$c$)$$);
 -- unknown option, with the closest valid one
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'min_treshold': 4}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'LeveledCompactionStrategy', 'fanout': 10}$c$)$$);
 -- an option of another strategy
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'sstable_size_in_mb': 160}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'LeveledCompactionStrategy', 'compaction_window_unit': 'DAYS'}$c$)$$);
 -- bad values
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'min_threshold': -4}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'min_threshold': 8, 'max_threshold': 4}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'WEEKS'}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'TimeWindowCompactionStrategy', 'timestamp_resolution': 'MILLISECONDS'}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 'large'}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'min_sstable_size': '50MB'}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'class': 'SizeTieredCompactionStrategy', 'enabled': 'maybe'}$c$)$$);
 -- missing class
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction $c${'min_threshold': 4}$c$)$$);
-SELECT cmp_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE cmp_bad (k int, v text) SERVER cmp_ks
     OPTIONS (primary_key 'k', compaction '{}')$$);
 -- the same checks at ALTER; the table keeps its strategy
-SELECT cmp_try($$ALTER FOREIGN TABLE cmp_lcs OPTIONS (SET compaction $c${'class': 'LeveledCompactionStrategy', 'fanout_size': 1}$c$)$$);
-SELECT cmp_try($$ALTER FOREIGN TABLE cmp_default OPTIONS (ADD gc_grace_seconds '-1')$$);
-SELECT cmp_try($$ALTER FOREIGN TABLE cmp_default OPTIONS (ADD default_time_to_live 'one day')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE cmp_lcs OPTIONS (SET compaction $c${'class': 'LeveledCompactionStrategy', 'fanout_size': 1}$c$)$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE cmp_default OPTIONS (ADD gc_grace_seconds '-1')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE cmp_default OPTIONS (ADD default_time_to_live 'one day')$$);
 SELECT strategy FROM widecol.compaction_stats('cmp_lcs');
 \pset tuples_only off
 \pset format aligned
@@ -447,7 +422,7 @@ SELECT count(*) FROM cmp_guard WHERE k = 1;
 SET widecol.tombstone_failure_threshold = 10;
 \pset tuples_only on
 \pset format unaligned
-SELECT cmp_try($$SELECT count(*) FROM cmp_guard WHERE k = 1$$);
+SELECT widecol_try($$SELECT count(*) FROM cmp_guard WHERE k = 1$$);
 \pset tuples_only off
 \pset format aligned
 -- 0 turns both off
@@ -490,7 +465,6 @@ BEGIN
 END
 $$;
 DROP SERVER cmp_ks CASCADE;
-DROP FUNCTION cmp_try(text);
 DROP FUNCTION cmp_settle(regclass, int);
 DROP FUNCTION cmp_sstables_read(text);
 RESET client_min_messages;

@@ -8,199 +8,174 @@ SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('errs_ks', 'errs_nts');
 DROP SERVER IF EXISTS errs_bad CASCADE;
 DROP TABLE IF EXISTS errs_heap;
-DROP FUNCTION IF EXISTS errs_try(text);
 RESET client_min_messages;
 
--- errs_try(sql): run one statement and undo it; print "ok (undone)" if it
--- succeeded, or the SQLSTATE, message, detail and hint of its error.  Every
--- error of widecol must carry a hint.
-CREATE FUNCTION errs_try(stmt text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; msg text; det text; hnt text;
-BEGIN
-    EXECUTE stmt;
-    RAISE EXCEPTION USING ERRCODE = 'WC000';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-    IF st = 'WC000' THEN
-        RETURN NEXT 'ok (undone)';
-        RETURN;
-    END IF;
-    RETURN NEXT 'ERROR ' || st || ': ' || msg;
-    IF det <> '' THEN
-        RETURN NEXT 'DETAIL: ' || det;
-    END IF;
-    RETURN NEXT 'HINT: ' || coalesce(nullif(hnt, ''), '(none: every widecol error needs a hint)');
-END
-$$;
 \pset tuples_only on
 \pset format unaligned
 
 -- ======================================================== options
 -- unknown server option, with the closest valid one
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replicaton $r${'class': 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (host 'localhost')$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (host 'localhost')$$);
 -- an option of a table given to the server
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (primary_key 'a')$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol OPTIONS (primary_key 'a')$$);
 -- options on the wrapper or a user mapping are refused
-SELECT errs_try($$ALTER FOREIGN DATA WRAPPER widecol OPTIONS (ADD replication '{}')$$);
+SELECT widecol_try($$ALTER FOREIGN DATA WRAPPER widecol OPTIONS (ADD replication '{}')$$);
 
 CREATE SERVER errs_ks FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
-SELECT errs_try($$CREATE USER MAPPING FOR CURRENT_USER SERVER errs_ks OPTIONS (user 'x')$$);
+SELECT widecol_try($$CREATE USER MAPPING FOR CURRENT_USER SERVER errs_ks OPTIONS (user 'x')$$);
 
 -- unknown table options
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_keys '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', clustering_ordr 'b DESC')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', default_ttl '60')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', gc_grace '60')$$);
 -- unknown column option
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (statc 'true')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (statc 'true')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, w bigint OPTIONS (write_time 'b')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, w bigint OPTIONS (write_time 'b')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
 -- bad option values
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (static 'maybe')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, s int OPTIONS (static 'maybe')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', default_time_to_live '-1')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', gc_grace_seconds 'ten days')$$);
 
 -- ======================================================== keys
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks$$);
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, c)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '((a, x), b)')$$);
 -- capitals must be quoted, as in CQL
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t ("Dev" int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t ("Dev" int, b int) SERVER errs_ks
     OPTIONS (primary_key '(Dev, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, a)')$$);
 -- malformed primary_key
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '((a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '()')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b) c')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '("a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '("", b)')$$);
 -- clustering_order
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'v DESC')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'a DESC')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'c DESC, b ASC')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'b DOWN')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'b DESC c DESC')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c int, v int) SERVER errs_ks
     OPTIONS (primary_key '(a, b, c)', clustering_order 'x DESC')$$);
 -- key columns of types that have no byte-comparable key form
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a jsonb, v int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a jsonb, v int) SERVER errs_ks
     OPTIONS (primary_key 'a')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b inet) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b inet) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b interval) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b interval) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int[], b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int[], b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c char(3)) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, c char(3)) SERVER errs_ks
     OPTIONS (primary_key '((a, c), b)')$$);
 -- static columns need clustering columns
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, s int OPTIONS (static 'true')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, s int OPTIONS (static 'true')) SERVER errs_ks
     OPTIONS (primary_key 'a')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int OPTIONS (static 'true')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int OPTIONS (static 'true')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
 -- writetime / ttl columns
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w int OPTIONS (writetime 'v')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w int OPTIONS (writetime 'v')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l bigint OPTIONS (ttl 'v')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l bigint OPTIONS (ttl 'v')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'b')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'b')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l int OPTIONS (ttl 'a')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, l int OPTIONS (ttl 'a')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'nope')) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'nope')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'v'),
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int, v text, w bigint OPTIONS (writetime 'v'),
     w2 bigint OPTIONS (writetime 'w')) SERVER errs_ks
     OPTIONS (primary_key '(a, b)')$$);
 -- ALTER re-validates the whole definition
 CREATE FOREIGN TABLE errs_alt (a int, b int, v text) SERVER errs_ks
     OPTIONS (primary_key '(a, b)');
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (ADD clustering_order 'v DESC')$$);
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v OPTIONS (ADD static 'yes')$$);
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN b TYPE jsonb$$);
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(a, b')$$);
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (DROP primary_key)$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (ADD clustering_order 'v DESC')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v OPTIONS (ADD static 'yes')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN b TYPE jsonb$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(a, b')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (DROP primary_key)$$);
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'errs_alt'::regclass;
 -- once the engine table holds data, its key and its value types are fixed
 -- (as in CQL): a new primary key or column type would misread the rows
 INSERT INTO errs_alt VALUES (1, 2, 'some text');
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(b, a)')$$);
-SELECT errs_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v TYPE bigint$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt OPTIONS (SET primary_key '(b, a)')$$);
+SELECT widecol_try($$ALTER FOREIGN TABLE errs_alt ALTER COLUMN v TYPE bigint$$);
 SELECT * FROM errs_alt WHERE a = 1;
 
 -- ======================================================== CQL maps
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r$'class': 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${class: 'SimpleStrategy', 'replication_factor': 1}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1, 'Replication_Factor': 2}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class' 'SimpleStrategy'}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': }$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy} $r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1} x$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'replication_factor': 1}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'LocalStrategy'}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy'}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 0}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 'three'}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': 'many'}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': -1}$r$)$$);
-SELECT errs_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1}$r$, durable_writes 'sometimes')$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', compaction $r${'compaction_window_size': 24}$r$)$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', compaction $r${'class': 'LeveledCompactionStrategy'$r$)$$);
-SELECT errs_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', compaction $r${'class': 'LeveledCompactionStrategy', 'class': 'x'}$r$)$$);
 
 -- ======================================================== valid definitions (seed workloads)
@@ -271,17 +246,17 @@ INSERT INTO errs_kv SELECT g, 'v' || g FROM generate_series(1, 5) g;
 
 -- ======================================================== writes
 -- NULL in a key column: INSERT
-SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES (NULL, '2024-01-01', '2024-01-01', 1, 'x')$$);
-SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', NULL, '2024-01-01', 1, 'x')$$);
-SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', '2024-01-01', NULL, 1, 'x')$$);
-SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, v) VALUES ('t1', '2024-01-01', '2024-01-01', 'x')$$);
-SELECT errs_try($$INSERT INTO errs_kv VALUES (NULL, 'x')$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES (NULL, '2024-01-01', '2024-01-01', 1, 'x')$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', NULL, '2024-01-01', 1, 'x')$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t1', '2024-01-01', NULL, 1, 'x')$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, v) VALUES ('t1', '2024-01-01', '2024-01-01', 'x')$$);
+SELECT widecol_try($$INSERT INTO errs_kv VALUES (NULL, 'x')$$);
 -- a multi-row INSERT with one bad row writes nothing
-SELECT errs_try($$INSERT INTO errs_kv VALUES (100, 'x'), (101, 'y'), (NULL, 'z')$$);
+SELECT widecol_try($$INSERT INTO errs_kv VALUES (100, 'x'), (101, 'y'), (NULL, 'z')$$);
 SELECT count(*) FROM errs_kv WHERE k IN (100, 101);
 -- NULL in a key column: COPY (server-side, then from the client)
-SELECT errs_try($$COPY errs_kv FROM PROGRAM 'printf "200,a\n,b\n"' (FORMAT csv)$$);
-SELECT errs_try($$COPY errs_events (tenant, day, ts, seq, v) FROM PROGRAM 'printf "t9,2024-01-01,,1,x\n"' (FORMAT csv)$$);
+SELECT widecol_try($$COPY errs_kv FROM PROGRAM 'printf "200,a\n,b\n"' (FORMAT csv)$$);
+SELECT widecol_try($$COPY errs_events (tenant, day, ts, seq, v) FROM PROGRAM 'printf "t9,2024-01-01,,1,x\n"' (FORMAT csv)$$);
 SELECT count(*) FROM errs_kv WHERE k = 200;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
@@ -294,33 +269,33 @@ COPY errs_kv FROM stdin;
 \.
 \set VERBOSITY default
 -- UPDATE of a key column
-SELECT errs_try($$UPDATE errs_events SET seq = 5 WHERE tenant = 't1' AND day = '2024-01-01'$$);
-SELECT errs_try($$UPDATE errs_events SET tenant = 'tx' WHERE tenant = 't1' AND day = '2024-01-01'$$);
-SELECT errs_try($$UPDATE errs_kv SET k = k + 10 WHERE k = 1$$);
+SELECT widecol_try($$UPDATE errs_events SET seq = 5 WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT widecol_try($$UPDATE errs_events SET tenant = 'tx' WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT widecol_try($$UPDATE errs_kv SET k = k + 10 WHERE k = 1$$);
 -- RETURNING on UPDATE/DELETE; ON CONFLICT
-SELECT errs_try($$UPDATE errs_kv SET v = 'new' WHERE k = 1 RETURNING *$$);
-SELECT errs_try($$DELETE FROM errs_kv WHERE k = 1 RETURNING v$$);
-SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT DO NOTHING$$);
-SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT (k) DO UPDATE SET v = excluded.v$$);
+SELECT widecol_try($$UPDATE errs_kv SET v = 'new' WHERE k = 1 RETURNING *$$);
+SELECT widecol_try($$DELETE FROM errs_kv WHERE k = 1 RETURNING v$$);
+SELECT widecol_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT DO NOTHING$$);
+SELECT widecol_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT (k) DO UPDATE SET v = excluded.v$$);
 SELECT v FROM errs_kv WHERE k = 1;
 -- writing to a writetime/ttl column
-SELECT errs_try($$INSERT INTO errs_events (tenant, day, ts, seq, v, v_written) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 'x', 42)$$);
-SELECT errs_try($$UPDATE errs_events SET v_ttl = 10 WHERE tenant = 't1' AND day = '2024-01-01'$$);
-SELECT errs_try($$COPY errs_events (tenant, day, ts, seq, v, v_written) FROM PROGRAM 'printf "t9,2024-01-01,2024-01-01,1,x,42\n"' (FORMAT csv)$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v, v_written) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 'x', 42)$$);
+SELECT widecol_try($$UPDATE errs_events SET v_ttl = 10 WHERE tenant = 't1' AND day = '2024-01-01'$$);
+SELECT widecol_try($$COPY errs_events (tenant, day, ts, seq, v, v_written) FROM PROGRAM 'printf "t9,2024-01-01,2024-01-01,1,x,42\n"' (FORMAT csv)$$);
 
 -- ======================================================== whole-table scans
 -- refused with the hint: a non-key column, part of a composite partition
 -- key, a clustering column only
-SELECT errs_try($$SELECT * FROM errs_events WHERE v = 'a'$$);
-SELECT errs_try($$SELECT * FROM errs_events WHERE tenant = 't1'$$);
-SELECT errs_try($$SELECT * FROM errs_events WHERE day = '2024-01-01'$$);
-SELECT errs_try($$SELECT * FROM errs_events WHERE ts >= '2024-01-01 11:00'$$);
-SELECT errs_try($$SELECT * FROM errs_events WHERE seq = 2$$);
-SELECT errs_try($$SELECT * FROM errs_kv WHERE v = 'v1'$$);
-SELECT errs_try($$SELECT * FROM errs_kv WHERE k > 3$$);
-SELECT errs_try($$UPDATE errs_kv SET v = 'x' WHERE v = 'v1'$$);
-SELECT errs_try($$DELETE FROM errs_kv WHERE v = 'v1'$$);
-SELECT errs_try($$DELETE FROM errs_events WHERE seq = 1$$);
+SELECT widecol_try($$SELECT * FROM errs_events WHERE v = 'a'$$);
+SELECT widecol_try($$SELECT * FROM errs_events WHERE tenant = 't1'$$);
+SELECT widecol_try($$SELECT * FROM errs_events WHERE day = '2024-01-01'$$);
+SELECT widecol_try($$SELECT * FROM errs_events WHERE ts >= '2024-01-01 11:00'$$);
+SELECT widecol_try($$SELECT * FROM errs_events WHERE seq = 2$$);
+SELECT widecol_try($$SELECT * FROM errs_kv WHERE v = 'v1'$$);
+SELECT widecol_try($$SELECT * FROM errs_kv WHERE k > 3$$);
+SELECT widecol_try($$UPDATE errs_kv SET v = 'x' WHERE v = 'v1'$$);
+SELECT widecol_try($$DELETE FROM errs_kv WHERE v = 'v1'$$);
+SELECT widecol_try($$DELETE FROM errs_events WHERE seq = 1$$);
 -- without a WHERE a full scan is fine; with the whole partition key too
 SELECT count(*) FROM errs_events;
 SELECT ts, seq, v FROM errs_events WHERE tenant = 't1' AND day = '2024-01-01' AND v <> 'b';
@@ -336,11 +311,11 @@ RESET widecol.allow_filtering;
 -- ======================================================== settings
 -- one node cannot give TWO or THREE replicas: unavailable, with a hint
 SET widecol.consistency = two;
-SELECT errs_try($$SELECT * FROM errs_kv WHERE k = 1$$);
-SELECT errs_try($$INSERT INTO errs_kv VALUES (1, 'two')$$);
+SELECT widecol_try($$SELECT * FROM errs_kv WHERE k = 1$$);
+SELECT widecol_try($$INSERT INTO errs_kv VALUES (1, 'two')$$);
 SET widecol.consistency = three;
-SELECT errs_try($$SELECT * FROM errs_kv WHERE k = 1$$);
-SELECT errs_try($$DELETE FROM errs_kv WHERE k = 1$$);
+SELECT widecol_try($$SELECT * FROM errs_kv WHERE k = 1$$);
+SELECT widecol_try($$DELETE FROM errs_kv WHERE k = 1$$);
 -- QUORUM and ALL of one replica are that replica
 SET widecol.consistency = quorum;
 INSERT INTO errs_kv VALUES (1, 'quorum');
@@ -354,14 +329,14 @@ SELECT v FROM errs_kv WHERE k = 1;
 -- ANY is for writes only, as in CQL
 SET widecol.consistency = 'any';
 INSERT INTO errs_kv VALUES (1, 'any');
-SELECT errs_try($$SELECT v FROM errs_kv WHERE k = 1$$);
+SELECT widecol_try($$SELECT v FROM errs_kv WHERE k = 1$$);
 RESET widecol.consistency;
 SELECT v FROM errs_kv WHERE k = 1;
-SELECT errs_try($$SET widecol.consistency = twelve$$);
+SELECT widecol_try($$SET widecol.consistency = twelve$$);
 -- write timestamps: microseconds since the epoch, or '' for now
-SELECT errs_try($$SET widecol.write_timestamp = 'yesterday'$$);
-SELECT errs_try($$SET widecol.write_timestamp = '12abc'$$);
-SELECT errs_try($$SET widecol.write_timestamp = '99999999999999999999999'$$);
+SELECT widecol_try($$SET widecol.write_timestamp = 'yesterday'$$);
+SELECT widecol_try($$SET widecol.write_timestamp = '12abc'$$);
+SELECT widecol_try($$SET widecol.write_timestamp = '99999999999999999999999'$$);
 SET widecol.write_timestamp = '1000';
 INSERT INTO errs_events (tenant, day, ts, seq, v) VALUES ('t3', '2024-01-01', '2024-01-01', 1, 'old');
 RESET widecol.write_timestamp;
@@ -369,11 +344,11 @@ SELECT v, v_written FROM errs_events WHERE tenant = 't3' AND day = '2024-01-01';
 
 -- ======================================================== functions on other relations
 CREATE TABLE errs_heap (k int PRIMARY KEY, v text);
-SELECT errs_try($$SELECT widecol.flush('errs_heap')$$);
-SELECT errs_try($$SELECT widecol.compact('errs_heap')$$);
-SELECT errs_try($$SELECT widecol.drop_table('errs_heap')$$);
-SELECT errs_try($$SELECT widecol.table_stats('errs_heap')$$);
-SELECT errs_try($$SELECT widecol.flush('pg_class')$$);
+SELECT widecol_try($$SELECT widecol.flush('errs_heap')$$);
+SELECT widecol_try($$SELECT widecol.compact('errs_heap')$$);
+SELECT widecol_try($$SELECT widecol.drop_table('errs_heap')$$);
+SELECT widecol_try($$SELECT widecol.table_stats('errs_heap')$$);
+SELECT widecol_try($$SELECT widecol.flush('pg_class')$$);
 -- and they work on widecol tables
 SELECT widecol.flush('errs_kv');
 SELECT widecol.compact('errs_kv');
@@ -390,5 +365,4 @@ DROP SERVER errs_ks CASCADE;
 DROP SERVER errs_nts CASCADE;
 DROP SERVER IF EXISTS errs_bad CASCADE;
 DROP TABLE errs_heap;
-DROP FUNCTION errs_try(text);
 RESET client_min_messages;

@@ -8,6 +8,7 @@ DROP EXTENSION IF EXISTS widecol CASCADE;
 DROP SCHEMA IF EXISTS widecol CASCADE;
 DROP FUNCTION IF EXISTS public.widecol_wait_for_node(int);
 DROP PROCEDURE IF EXISTS public.widecol_test_drop_keyspaces(text[]);
+DROP FUNCTION IF EXISTS public.widecol_try(text);
 RESET client_min_messages;
 
 CREATE EXTENSION widecol;
@@ -42,6 +43,31 @@ BEGIN
     FOR i IN 1 .. cardinality(servers) LOOP
         EXECUTE format('DROP SERVER IF EXISTS %I CASCADE', servers[i]);
     END LOOP;
+END
+$$;
+
+-- widecol_try(sql): run one statement and undo it; print "ok (undone)" if it
+-- succeeded, or the SQLSTATE, message, detail and hint of its error.  Every
+-- error of widecol must carry a hint.
+CREATE FUNCTION public.widecol_try(stmt text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text;
+BEGIN
+    EXECUTE stmt;
+    RAISE EXCEPTION USING ERRCODE = 'WC000';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    IF st = 'WC000' THEN
+        RETURN NEXT 'ok (undone)';
+        RETURN;
+    END IF;
+    RETURN NEXT 'ERROR ' || st || ': ' || msg;
+    IF det <> '' THEN
+        RETURN NEXT 'DETAIL: ' || det;
+    END IF;
+    RETURN NEXT 'HINT: ' || coalesce(nullif(hnt, ''), '(none: every widecol error needs a hint)');
 END
 $$;
 
