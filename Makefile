@@ -142,7 +142,7 @@ deps:
 BENCH_ENGINE    := $(BUILD)/bench/engine_bench
 ROCKSDB_VERSION  = $(shell dpkg-query -W -f='$${Version}' librocksdb-dev 2>/dev/null)
 
-$(BENCH_ENGINE): regress/bench/engine_bench.c $(ENGINE_LIB) $(wildcard engine/*.h)
+$(BENCH_ENGINE): regress/bench/engine_bench.c regress/bench/bench_common.h $(ENGINE_LIB) $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -D_GNU_SOURCE -Iengine -DROCKSDB_VERSION_STR='"$(ROCKSDB_VERSION)"' \
 	      -o $@ $< $(ENGINE_LIB) -lrocksdb $(ENGINE_LIBS)

@@ -56,6 +56,7 @@
 
 #include <rocksdb/c.h>
 
+#include "bench_common.h"
 #include "engine.h"
 #include "mutation.h"
 #include "row.h"
@@ -66,8 +67,6 @@
 
 #define TABLE_ID 1
 #define VALUE_COLUMN 1
-#define PK_LEN 12
-#define CK_LEN 8
 #define RKEY_LEN (PK_LEN + 1 + CK_LEN)
 #define BATCH 100
 #define TARGET_SPACE_AMP 1.2
@@ -103,23 +102,6 @@ static uint64_t nrows(void)
 }
 
 /* ---------------------------------------------------------------- data */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void make_pk(char *out, uint64_t p)
-{
-    memcpy(out, "dev-", 4);
-    for (int i = PK_LEN - 1; i >= 4; i--) {
-        out[i] = (char)('0' + p % 10);
-        p /= 10;
-    }
-}
 
 static void make_ck(uint8_t *out, uint64_t r)
 {
@@ -157,13 +139,6 @@ static void make_value(uint8_t *v, size_t n, uint64_t p, uint64_t r, uint64_t ve
         v[16 + i] = v[16 + i - half];
 }
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void shuffle(uint32_t *a, uint64_t n, uint64_t *seed)
 {
     for (uint64_t i = n; i > 1; i--) {
@@ -198,17 +173,6 @@ static uint64_t dir_sst_bytes(const char *dir, uint64_t *files)
     if (files)
         *files = sst_files_acc;
     return sst_bytes_acc;
-}
-
-static int rm_visit(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_visit, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void die(const char *fmt, const char *a, const char *b)

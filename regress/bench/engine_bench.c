@@ -53,6 +53,7 @@
 
 #include <rocksdb/c.h>
 
+#include "bench_common.h"
 #include "engine.h"
 #include "mutation.h"
 #include "row.h"
@@ -86,8 +87,6 @@ typedef struct bench_cfg {
 
 #define TABLE_ID 1
 #define VALUE_COLUMN 1
-#define PK_LEN 12 /* "dev-" + 8 digits */
-#define CK_LEN 8
 #define RKEY_LEN (PK_LEN + 1 + CK_LEN)
 #define LATEST_N 10
 #define MAX_ROUNDS 15
@@ -95,14 +94,6 @@ typedef struct bench_cfg {
 #define TS_STEP 1000000ull          /* one row per second per device */
 
 /* ---------------------------------------------------------------- data */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
@@ -118,15 +109,6 @@ static uint64_t get_be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-static void make_pk(char *out, uint64_t p)
-{
-    memcpy(out, "dev-", 4);
-    for (int i = PK_LEN - 1; i >= 4; i--) {
-        out[i] = (char)('0' + p % 10);
-        p /= 10;
-    }
 }
 
 /* Partition number of a device id, or UINT64_MAX if it is not one. */
@@ -218,13 +200,6 @@ static bool value_header_ok(const uint8_t *v, size_t len, size_t want_len, uint6
     for (int i = 0; i < 4; i++)
         vr |= (uint64_t)v[8 + i] << (8 * i);
     return vp == p && vr == (r & 0xffffffffu);
-}
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static long proc_status_kib(const char *field)
@@ -1111,19 +1086,6 @@ static uint64_t dir_bytes(const char *dir)
     if (nftw(dir, dir_bytes_cb, 16, FTW_PHYS) != 0)
         return 0;
     return dir_bytes_total;
-}
-
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-    (void)st;
-    (void)type;
-    (void)f;
-    return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void usage(FILE *f)
