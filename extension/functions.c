@@ -66,13 +66,51 @@ require_widecol_table(Oid relid)
 }
 
 /*
+ * The widecol model of relid for a maintenance function (flush, compact,
+ * drop_table): only the table's owner (or a member of its owner role, or a
+ * superuser) may call it.
+ */
+static WidecolTable *
+require_owned_table(Oid relid, const char *function)
+{
+	WidecolTable *t = require_widecol_table(relid);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of widecol table \"%s\" to call widecol.%s()",
+						get_rel_name(relid), function),
+				 errhint("Ask the owner of the table (or a superuser) to run it.")));
+	return t;
+}
+
+/*
+ * The widecol model of relid for a statistics function: the caller needs
+ * SELECT on the table.
+ */
+static WidecolTable *
+require_readable_table(Oid relid, const char *function)
+{
+	WidecolTable *t = require_widecol_table(relid);
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for widecol table \"%s\"", get_rel_name(relid)),
+				 errdetail("widecol.%s() needs SELECT on the table.", function),
+				 errhint("Ask the owner of the table to GRANT SELECT ON %s TO you.",
+						 quote_identifier(get_rel_name(relid)))));
+	return t;
+}
+
+/*
  * widecol.flush(regclass) returns void: write the table's memtable to an
  * SSTable and wait for it.
  */
 Datum
 widecol_flush(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "flush");
 	wc_status	st;
 
 	widecol_ensure_engine_table(t);
@@ -89,7 +127,7 @@ widecol_flush(PG_FUNCTION_ARGS)
 Datum
 widecol_compact(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "compact");
 	struct wc_client *c;
 	wc_status	st;
 
@@ -115,11 +153,8 @@ widecol_compact(PG_FUNCTION_ARGS)
 Datum
 widecol_drop_table(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	WidecolTable *t = require_widecol_table(relid);
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "drop_table");
 
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
 	widecol_empty_table(t);
 	PG_RETURN_VOID();
 }
@@ -132,8 +167,10 @@ widecol_drop_table(PG_FUNCTION_ARGS)
 void
 widecol_empty_table(WidecolTable *t)
 {
-	wc_status	st = wc_client_drop_table(widecol_connection(), t->table_id);
+	wc_status	st;
 
+	widecol_check_engine_owner(t);
+	st = wc_client_drop_table(widecol_connection(), t->table_id);
 	if (st != WC_OK && st != WC_NOT_FOUND)
 		widecol_report(st, "dropping the engine table");
 	CacheInvalidateRelcacheByRelid(t->relid);
@@ -146,7 +183,7 @@ widecol_empty_table(WidecolTable *t)
 Datum
 widecol_table_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_stats");
 	TupleDesc	tupdesc;
 	Datum		values[8];
 	bool		nulls[8];
@@ -197,7 +234,7 @@ epoch_to_timestamptz(int64 secs)
 Datum
 widecol_compaction_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "compaction_stats");
 	TupleDesc	tupdesc;
 	Datum		values[17];
 	bool		nulls[17];
@@ -267,7 +304,7 @@ compaction_kind_name(wc_compaction_kind k)
 Datum
 widecol_table_compactions(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_compactions");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	wc_compaction_info *list = NULL;
 	size_t		n = 0;
