@@ -32,13 +32,15 @@ my $node_pid = $node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status
 # never leave the node stopped: the instance could not shut down
 END { kill 'CONT', $node_pid if $node_pid; }
 
-# Start psql on the statements in the background, errors in verbose form.
+# Start psql on the statements (one -c each, in one session) in the
+# background, errors in verbose form.
 sub start_psql
 {
-	my ($sql, $out, $err) = @_;
+	my ($statements, $out, $err) = @_;
 	return IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres') ],
-		'<', \$sql, '>', $out, '2>', $err);
+		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'),
+		  map { ('-c', $_) } @$statements ],
+		'<', \undef, '>', $out, '2>', $err);
 }
 
 # Wait until a statement that starts with $prefix runs in another session.
@@ -55,8 +57,8 @@ sub read_from_stopped_node
 {
 	my ($timeout_ms, $out, $err) = @_;
 	my $h = start_psql(
-		"SET widecol.request_timeout = $timeout_ms;\nSELECT count(*) FROM kv;\n"
-		  . "SELECT pg_sleep(1);\nSELECT v FROM kv WHERE k = 1;\n",
+		[ "SET widecol.request_timeout = $timeout_ms", 'SELECT count(*) FROM kv',
+		  'SELECT pg_sleep(1)', 'SELECT v FROM kv WHERE k = 1' ],
 		$out, $err);
 	ok(wait_active('SELECT pg_sleep'), 'session connected to the node');
 	kill 'STOP', $node_pid;
