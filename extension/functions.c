@@ -42,6 +42,7 @@
 #include "client.h"
 #include "compaction_options.h"
 #include "engine.h"
+#include "table_options.h"
 
 #include "widecol.h"
 
@@ -160,20 +161,34 @@ widecol_drop_table(PG_FUNCTION_ARGS)
 }
 
 /*
- * Remove every row of t at once: the node drops the engine table, and the
- * next access creates it again, empty.  Like every widecol write it is not
+ * Remove every row of t at once: the node drops the engine table and it is
+ * created again at once, empty, with the same definition, so that it keeps
+ * its ownership record (were it left to the next access, any foreign table
+ * naming it could become its owner).  Like every widecol write it is not
  * undone by ROLLBACK.  widecol.drop_table() and TRUNCATE come here.
  */
 void
 widecol_empty_table(WidecolTable *t)
 {
+	wc_table_def def;
+	wc_replication repl;
+	const char *schema;
+	size_t		schema_len;
 	wc_status	st;
 
-	widecol_check_engine_owner(t);
+	if (!widecol_check_engine_owner(t, &def))
+		return;					/* never created: already empty */
 	st = wc_client_drop_table(widecol_connection(), t->table_id);
 	if (st != WC_OK && st != WC_NOT_FOUND)
 		widecol_report(st, "dropping the engine table");
 	CacheInvalidateRelcacheByRelid(t->relid);
+	if (wc_table_options_parse(def.options, &repl, &schema, &schema_len) != WC_OK)
+		return;					/* not made through a foreign table: next access makes it */
+	memmove(def.options, schema, schema_len);
+	def.options[schema_len] = '\0';
+	st = wc_client_create_table(widecol_connection(), &def, &repl);
+	if (st != WC_OK && st != WC_EXISTS)
+		widecol_report(st, "re-creating the emptied engine table");
 }
 
 /*

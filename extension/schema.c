@@ -1077,22 +1077,23 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 
 /*
  * Before t empties its engine table (TRUNCATE, widecol.drop_table()): may
- * t use it at all?  Only the ownership is checked; a missing engine table
- * passes (there is nothing to empty).
+ * t use it at all?  Only the ownership is checked.  Returns false if there
+ * is no engine table (nothing to empty), else true with its definition in
+ * *existing.
  */
-void
-widecol_check_engine_owner(WidecolTable *t)
+bool
+widecol_check_engine_owner(WidecolTable *t, wc_table_def *existing)
 {
-	wc_table_def existing;
 	EngineOwnership owner;
-	wc_status	st = wc_client_get_table(widecol_connection(), t->table_id, &existing);
+	wc_status	st = wc_client_get_table(widecol_connection(), t->table_id, existing);
 
 	if (st == WC_NOT_FOUND)
-		return;
+		return false;
 	if (st != WC_OK)
 		widecol_report(st, "reading the engine table");
-	engine_ownership(&existing, &owner);
-	check_attach(t, existing.name, &owner);
+	engine_ownership(existing, &owner);
+	check_attach(t, existing->name, &owner);
+	return true;
 }
 
 /*

@@ -159,8 +159,8 @@ typedef struct WidecolTable
 extern WidecolTable *widecol_get_table(Oid relid);
 extern WidecolTable *widecol_build_table(Relation rel);
 extern void widecol_ensure_engine_table(WidecolTable *t);
-extern void widecol_check_engine_owner(WidecolTable *t);
 struct wc_table_def;
+extern bool widecol_check_engine_owner(WidecolTable *t, struct wc_table_def *existing);
 extern bool widecol_may_attach(const struct wc_table_def *def, Oid roleid);
 extern char *widecol_schema_text(WidecolTable *t);
 extern void widecol_schema_init(void);

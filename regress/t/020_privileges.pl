@@ -91,6 +91,15 @@ like($err, qr/42501: permission denied to attach/, 'overwrite refused');
 ($rc, $out, $err) = as_role('db2', 'bob', 'TRUNCATE early;');
 like($err, qr/42501: permission denied to attach/, 'TRUNCATE refused');
 is($node->safe_psql('db1', 'SELECT v FROM later'), "alice's later secret", 'alice\'s data is intact');
+# TRUNCATE keeps the engine table and its owner: bob's relation does not
+# become the owner by touching it first afterwards
+($rc, $out, $err) = as_role('db1', 'alice', 'TRUNCATE later;');
+is($rc, 0, 'alice truncates her table');
+($rc, $out, $err) = as_role('db2', 'bob', 'SELECT * FROM early;');
+like($err, qr/42501: permission denied to attach foreign table "early"/,
+	'after TRUNCATE bob is still refused');
+($rc, $out, $err) = as_role('db1', 'alice', "INSERT INTO later VALUES (2, 'new'); SELECT v FROM later;");
+is($out, 'new', 'alice writes and reads her truncated table');
 
 # a superuser's attached table cannot be handed to a role without the rights
 $node->safe_psql('db2', "CREATE FOREIGN TABLE given $table;");

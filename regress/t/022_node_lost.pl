@@ -26,7 +26,9 @@ $node->safe_psql('postgres', q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks OPTIONS (primary_key '((k))');
-	INSERT INTO kv VALUES (1, 'before');});
+	INSERT INTO kv VALUES (1, 'before');
+	CREATE FOREIGN TABLE big (k int, v text) SERVER ks OPTIONS (primary_key '((k))');
+	INSERT INTO big SELECT g, 'x' FROM generate_series(1, 5000) g;});
 my $node_pid = $node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()');
 
 # never leave the node stopped: the instance could not shut down
@@ -51,14 +53,14 @@ sub wait_active
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '$prefix%' AND state = 'active'");
 }
 
-# A session that connects to the node, sleeps a second, then reads; the
-# node is stopped (SIGSTOP) while it sleeps.
+# A session that connects to the node, sleeps a second, then runs $read;
+# the node is stopped (SIGSTOP) while it sleeps.
 sub read_from_stopped_node
 {
-	my ($timeout_ms, $out, $err) = @_;
+	my ($timeout_ms, $read, $out, $err) = @_;
 	my $h = start_psql(
-		[ "SET widecol.request_timeout = $timeout_ms", 'SELECT count(*) FROM kv',
-		  'SELECT pg_sleep(1)', 'SELECT v FROM kv WHERE k = 1' ],
+		[ "SET widecol.request_timeout = $timeout_ms", 'SET widecol.fetch_size = 5',
+		  'SELECT count(*) FROM kv', 'SELECT pg_sleep(1)', $read ],
 		$out, $err);
 	ok(wait_active('SELECT pg_sleep'), 'session connected to the node');
 	kill 'STOP', $node_pid;
@@ -67,7 +69,7 @@ sub read_from_stopped_node
 
 # a timeout has its own SQLSTATE
 my ($out, $err) = ('', '');
-my $h = read_from_stopped_node(300, \$out, \$err);
+my $h = read_from_stopped_node(300, 'SELECT v FROM kv WHERE k = 1', \$out, \$err);
 $h->finish;
 like($err, qr/ERROR:  WC001: widecol: read failed: timeout/, 'timeout: SQLSTATE WC001');
 unlike($err, qr/57014/, 'timeout is not query_canceled');
@@ -75,10 +77,12 @@ kill 'CONT', $node_pid;
 ok($node->poll_query_until('postgres', "SELECT v = 'before' FROM kv WHERE k = 1"),
 	'served again after the stall');
 
-# the node exits while a statement of a connected session waits for it
+# the node exits while a statement of a connected session waits for it: a
+# scan of 1000 pages of 5 rows, so that the node shuts the connection down
+# (on SIGTERM) before the scan can end
 ($out, $err) = ('', '');
-$h = read_from_stopped_node(60000, \$out, \$err);
-ok(wait_active('SELECT v FROM kv'), 'statement waits for the stopped node');
+$h = read_from_stopped_node(60000, 'SELECT count(*) FROM big', \$out, \$err);
+ok(wait_active('SELECT count(*) FROM big'), 'statement waits for the stopped node');
 select(undef, undef, undef, 0.5);
 kill 'TERM', $node_pid;
 kill 'CONT', $node_pid;
@@ -87,6 +91,7 @@ like($err, qr/ERROR:  08006: lost connection to the widecol node during read/,
 	'node gone mid-statement: lost connection (08006)');
 like($err, qr/HINT:  .*server log/, 'hint points at the server log');
 unlike($err, qr/consistency|replicas/, 'no consistency-level advice');
+unlike($out, qr/5000/, 'the scan did not complete');
 $node_pid = 0;
 
 $node->stop('fast');
