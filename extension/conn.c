@@ -12,10 +12,12 @@
  *
  * NOTES
  *	  Each backend keeps one client connection (cluster/client.h) to the
- *	  node's Unix socket (widecol_node_socket_path(): ".s.widecol.<port>"
- *	  beside PostgreSQL's own socket), opened on first use.  A connection that failed is dropped and reopened by the
- *	  next request.  The client never blocks forever: every call has a
- *	  timeout, and a node that is gone yields an error with a hint.
+ *	  node's Unix socket (widecol_node_socket_path(), relative to the data
+ *	  directory), opened on first use.  A connection that failed is dropped
+ *	  and reopened by the next request.  The client never blocks forever:
+ *	  every call has a timeout (SQLSTATE WC001 when it passes), and a
+ *	  connection that breaks under a request is reported as lost, apart
+ *	  from the statuses the node itself answers with.
  *
  *	  Write timestamps are microseconds since the Unix epoch, one per
  *	  statement, strictly increasing within a backend (so that a DELETE
@@ -251,7 +253,7 @@ widecol_connection(void)
 	{
 		connection = NULL;
 		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
+				(errcode(st == WC_TIMEOUT ? ERRCODE_WIDECOL_TIMEOUT : ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not connect to the widecol node"),
 				 errdetail("%s", wc_last_error()),
 				 errhint("Check that the widecol node is running (SELECT * FROM widecol.node_status()) "
@@ -288,6 +290,21 @@ widecol_report(wc_status st, const char *what)
 	{
 		widecol_connection_lost();
 		CHECK_FOR_INTERRUPTS();
+	}
+	/*
+	 * The connection broke under the request (the node died, restarted or
+	 * closed it): that is no statement about replicas or consistency.
+	 */
+	if (st != WC_TIMEOUT && connection != NULL && wc_client_broken(connection))
+	{
+		widecol_connection_lost();
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("lost connection to the widecol node during %s", what),
+				 detail[0] ? errdetail("%s", detail) : 0,
+				 errhint("The widecol node process may have died or restarted: look in the "
+						 "server log for why.  The next statement reconnects; whether a write "
+						 "of this statement was applied is unknown.")));
 	}
 	switch (st)
 	{

@@ -416,6 +416,21 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 						 errmsg("%s requires a Boolean value", def->defname),
 						 errhint("Use 'true' or 'false'.")));
 		}
+		else if (strcmp(def->defname, "keyspace") == 0 ||
+				 strcmp(def->defname, "table_name") == 0)
+		{
+			/* the node names a table "keyspace.table" in at most this many bytes */
+			size_t		max = sizeof(((wc_table_def *) 0)->name) - 3;
+			size_t		len = strlen(defGetString(def));
+
+			if (len == 0 || len > max)
+				ereport(ERROR,
+						(errcode(len ? ERRCODE_NAME_TOO_LONG : ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("widecol option \"%s\" must have 1 to %zu bytes, not %zu",
+								def->defname, max, len),
+						 errhint("Give a name of 1 to %zu bytes: the node keeps \"keyspace.table\" in at most %zu bytes.",
+								 max, max + 2)));
+		}
 	}
 	PG_RETURN_VOID();
 }
@@ -2358,6 +2373,14 @@ widecolImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 					listed = true;
 			if ((stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO) != listed)
 				continue;
+		}
+		/* tables of other owners could not be attached: leave them out */
+		if (!widecol_may_attach(&def, GetUserId()))
+		{
+			ereport(NOTICE,
+					(errmsg("widecol table \"%s.%s\" is not imported: it belongs to another owner",
+							ks, table)));
+			continue;
 		}
 		initStringInfo(&cmd);
 		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n%s\n) SERVER %s OPTIONS (primary_key %s",

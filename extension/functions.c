@@ -42,6 +42,7 @@
 #include "client.h"
 #include "compaction_options.h"
 #include "engine.h"
+#include "table_options.h"
 
 #include "widecol.h"
 
@@ -66,13 +67,51 @@ require_widecol_table(Oid relid)
 }
 
 /*
+ * The widecol model of relid for a maintenance function (flush, compact,
+ * drop_table): only the table's owner (or a member of its owner role, or a
+ * superuser) may call it.
+ */
+static WidecolTable *
+require_owned_table(Oid relid, const char *function)
+{
+	WidecolTable *t = require_widecol_table(relid);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of widecol table \"%s\" to call widecol.%s()",
+						get_rel_name(relid), function),
+				 errhint("Ask the owner of the table (or a superuser) to run it.")));
+	return t;
+}
+
+/*
+ * The widecol model of relid for a statistics function: the caller needs
+ * SELECT on the table.
+ */
+static WidecolTable *
+require_readable_table(Oid relid, const char *function)
+{
+	WidecolTable *t = require_widecol_table(relid);
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for widecol table \"%s\"", get_rel_name(relid)),
+				 errdetail("widecol.%s() needs SELECT on the table.", function),
+				 errhint("Ask the owner of the table to GRANT SELECT ON %s TO you.",
+						 quote_identifier(get_rel_name(relid)))));
+	return t;
+}
+
+/*
  * widecol.flush(regclass) returns void: write the table's memtable to an
  * SSTable and wait for it.
  */
 Datum
 widecol_flush(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "flush");
 	wc_status	st;
 
 	widecol_ensure_engine_table(t);
@@ -89,7 +128,7 @@ widecol_flush(PG_FUNCTION_ARGS)
 Datum
 widecol_compact(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "compact");
 	struct wc_client *c;
 	wc_status	st;
 
@@ -115,28 +154,41 @@ widecol_compact(PG_FUNCTION_ARGS)
 Datum
 widecol_drop_table(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	WidecolTable *t = require_widecol_table(relid);
+	WidecolTable *t = require_owned_table(PG_GETARG_OID(0), "drop_table");
 
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
 	widecol_empty_table(t);
 	PG_RETURN_VOID();
 }
 
 /*
- * Remove every row of t at once: the node drops the engine table, and the
- * next access creates it again, empty.  Like every widecol write it is not
+ * Remove every row of t at once: the node drops the engine table and it is
+ * created again at once, empty, with the same definition, so that it keeps
+ * its ownership record (were it left to the next access, any foreign table
+ * naming it could become its owner).  Like every widecol write it is not
  * undone by ROLLBACK.  widecol.drop_table() and TRUNCATE come here.
  */
 void
 widecol_empty_table(WidecolTable *t)
 {
-	wc_status	st = wc_client_drop_table(widecol_connection(), t->table_id);
+	wc_table_def def;
+	wc_replication repl;
+	const char *schema;
+	size_t		schema_len;
+	wc_status	st;
 
+	if (!widecol_check_engine_owner(t, &def))
+		return;					/* never created: already empty */
+	st = wc_client_drop_table(widecol_connection(), t->table_id);
 	if (st != WC_OK && st != WC_NOT_FOUND)
 		widecol_report(st, "dropping the engine table");
 	CacheInvalidateRelcacheByRelid(t->relid);
+	if (wc_table_options_parse(def.options, &repl, &schema, &schema_len) != WC_OK)
+		return;					/* not made through a foreign table: next access makes it */
+	memmove(def.options, schema, schema_len);
+	def.options[schema_len] = '\0';
+	st = wc_client_create_table(widecol_connection(), &def, &repl);
+	if (st != WC_OK && st != WC_EXISTS)
+		widecol_report(st, "re-creating the emptied engine table");
 }
 
 /*
@@ -146,7 +198,7 @@ widecol_empty_table(WidecolTable *t)
 Datum
 widecol_table_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_stats");
 	TupleDesc	tupdesc;
 	Datum		values[8];
 	bool		nulls[8];
@@ -197,7 +249,7 @@ epoch_to_timestamptz(int64 secs)
 Datum
 widecol_compaction_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "compaction_stats");
 	TupleDesc	tupdesc;
 	Datum		values[17];
 	bool		nulls[17];
@@ -267,7 +319,7 @@ compaction_kind_name(wc_compaction_kind k)
 Datum
 widecol_table_compactions(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_widecol_table(PG_GETARG_OID(0));
+	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_compactions");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	wc_compaction_info *list = NULL;
 	size_t		n = 0;

@@ -23,6 +23,13 @@
  *	  callback goes through ereport only on the main thread and writes
  *	  plain lines to stderr (the server log) from engine threads.
  *
+ *	  The node listens on a Unix socket in a directory of the data
+ *	  directory that only the server's OS user may enter (mode 0700, see
+ *	  node_socket_directory()), so no other local user can take its place.
+ *	  The node and the backends run with the data directory as their
+ *	  working directory and use the relative path, which keeps it short
+ *	  however long $PGDATA is.
+ *
  *	  The node's state (pid, running, directory) lives in a small struct in
  *	  shared memory, reserved by shmem_request_hook and initialized by
  *	  shmem_startup_hook; a spinlock guards it.  Backends read it to answer
@@ -35,6 +42,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/htup_details.h"
@@ -50,7 +58,6 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
-#include "utils/varlena.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
@@ -104,6 +111,7 @@ static void node_before_shmem_exit(int code, Datum arg);
 static wc_status node_open_engine(const wc_engine_options *opts, const char *dir,
 								  wc_node **out);
 static const char *node_open_hint(wc_status st);
+static void node_socket_directory(void);
 static void node_engine_log(void *arg, int level, const char *msg);
 
 /* SQL-callable functions */
@@ -253,6 +261,7 @@ widecol_node_main(Datum main_arg)
 
 	pgstat_report_activity(STATE_RUNNING, "opening the widecol engine");
 
+	node_socket_directory();
 	st = node_open_engine(&opts, dir, &node_server);
 	if (st != WC_OK)
 	{
@@ -320,9 +329,44 @@ widecol_node_main(Datum main_arg)
 }
 
 /*
- * Open the engine and start serving backends on the node's Unix socket,
- * "node.sock" in the engine directory.  Every thread is started with all
- * signals blocked, so PostgreSQL's signals stay on the main thread.
+ * Make the directory of the node's socket, WIDECOL_SOCKET_DIR in the data
+ * directory, and make sure that only this OS user can enter it: a directory
+ * left by an earlier run gets mode 0700 again; one that is not a directory
+ * of ours stops the node (FATAL) rather than serve through it.
+ */
+static void
+node_socket_directory(void)
+{
+	struct stat sb;
+
+	if (mkdir(WIDECOL_SOCKET_DIR, S_IRWXU) != 0 && errno != EEXIST)
+		ereport(FATAL,
+				(errcode_for_file_access(),
+				 errmsg("could not create the widecol socket directory \"%s/%s\": %m",
+						DataDir, WIDECOL_SOCKET_DIR),
+				 errhint("Check the permissions of the data directory.")));
+	if (lstat(WIDECOL_SOCKET_DIR, &sb) != 0)
+		ereport(FATAL,
+				(errcode_for_file_access(),
+				 errmsg("could not stat the widecol socket directory \"%s/%s\": %m",
+						DataDir, WIDECOL_SOCKET_DIR)));
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+		ereport(FATAL,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("\"%s/%s\" is not a directory owned by the PostgreSQL server's user",
+						DataDir, WIDECOL_SOCKET_DIR),
+				 errhint("Remove it; the widecol node creates the directory itself.")));
+	if ((sb.st_mode & 0777) != S_IRWXU && chmod(WIDECOL_SOCKET_DIR, S_IRWXU) != 0)
+		ereport(FATAL,
+				(errcode_for_file_access(),
+				 errmsg("could not set the mode of the widecol socket directory \"%s/%s\": %m",
+						DataDir, WIDECOL_SOCKET_DIR)));
+}
+
+/*
+ * Open the engine and start serving backends on the node's Unix socket
+ * (widecol_node_socket_path()).  Every thread is started with all signals
+ * blocked, so PostgreSQL's signals stay on the main thread.
  */
 static wc_status
 node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
@@ -461,28 +505,15 @@ node_engine_log(void *arg, int level, const char *msg)
 }
 
 /*
- * Where the node listens for its backends: beside PostgreSQL's own socket,
- * "<first unix_socket_directories entry>/.s.widecol.<port>" (those
- * directories are short, as Unix socket paths must be), or "node.sock" in
- * the engine directory when the server has no Unix socket.  Backends and
- * the node compute it from the same settings.
+ * Where the node listens for its backends: WIDECOL_SOCKET_DIR "/node.sock",
+ * relative to the data directory, which is the working directory of the
+ * node and of every backend (so the path stays far below the 107 bytes a
+ * Unix socket path may have, however deep $PGDATA lies).
  */
 char *
 widecol_node_socket_path(void)
 {
-	char	   *rawstring;
-	List	   *dirs = NIL;
-	char	   *path = NULL;
-
-	if (Unix_socket_directories && Unix_socket_directories[0] != '\0')
-	{
-		rawstring = pstrdup(Unix_socket_directories);
-		if (SplitDirectoriesString(rawstring, ',', &dirs) && dirs != NIL)
-			path = psprintf("%s/.s.widecol.%d", (char *) linitial(dirs), PostPortNumber);
-	}
-	if (path == NULL || strlen(path) >= 108)
-		path = psprintf("%s/node.sock", widecol_resolve_data_directory());
-	return path;
+	return pstrdup(WIDECOL_SOCKET_DIR "/node.sock");
 }
 
 /*

@@ -46,14 +46,17 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -122,7 +125,8 @@ static void widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleS
 /* helpers */
 static int	find_column(WidecolTable *t, const char *name, const char *option);
 static int32 int_option(DefElem *def, int32 min, int32 max);
-static void fill_engine_def(WidecolTable *t, wc_table_def *def);
+static void fill_engine_def(WidecolTable *t, wc_table_def *def, const char *owner);
+static char *schema_line(const char *schema, const char *prefix);
 static void table_replication(WidecolTable *t, wc_replication *r);
 
 void
@@ -371,6 +375,20 @@ widecol_build_table(Relation rel)
 			t->table_id = (uint32) int_option(def, 1, INT32_MAX);
 			explicit_id = true;
 		}
+	}
+
+	/* the node keeps "keyspace.table" in a fixed buffer: never shorten it */
+	{
+		size_t		len = strlen(t->keyspace) + 1 + strlen(t->table_name);
+		size_t		max = sizeof(((wc_table_def *) 0)->name) - 1;
+
+		if (len > max)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("widecol table name \"%s.%s\" is too long (%zu bytes, at most %zu)",
+							t->keyspace, t->table_name, len, max),
+					 errhint("Choose a shorter table_name option for the foreign table or a shorter "
+							 "keyspace option for its server.")));
 	}
 
 	/* columns */
@@ -735,10 +753,173 @@ table_replication(WidecolTable *t, wc_replication *r)
 						 "{'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
 }
 
-static void
-fill_engine_def(WidecolTable *t, wc_table_def *def)
+/*
+ * Who an engine table belongs to: the database, relation and owner role of
+ * the foreign table that created it, kept as "owner_*=" lines after the
+ * schema text (see ownership_text).  present is false for an engine table
+ * without them.
+ */
+typedef struct EngineOwnership
 {
-	char	   *schema = widecol_schema_text(t);
+	bool		present;
+	Oid			dbid;
+	Oid			relid;
+	Oid			roleid;
+	char	   *dbname;
+	char	   *relname;		/* schema-qualified */
+	char	   *rolename;
+} EngineOwnership;
+
+/* The owner role of relation relid. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The schema-text lines of an ownership record. */
+static char *
+format_ownership(const EngineOwnership *o)
+{
+	return psprintf("owner_database=%u %s\nowner_relation=%u %s\nowner_role=%u %s\n",
+					o->dbid, o->dbname, o->relid, o->relname, o->roleid, o->rolename);
+}
+
+/* The ownership record of relation relid of this database. */
+static char *
+ownership_text(Oid relid)
+{
+	EngineOwnership o;
+	char	   *db = get_database_name(MyDatabaseId);
+	char	   *role;
+
+	o.present = true;
+	o.dbid = MyDatabaseId;
+	o.relid = relid;
+	o.roleid = relation_owner(relid);
+	role = GetUserNameFromId(o.roleid, true);
+	o.dbname = db ? db : "?";
+	o.relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										   get_rel_name(relid));
+	o.rolename = role ? role : "?";
+	return format_ownership(&o);
+}
+
+/* One "owner_<what>=<oid> <name>" line of schema text; false if it is missing. */
+static bool
+ownership_line(const char *schema, const char *prefix, Oid *oid, char **name)
+{
+	char	   *line = schema_line(schema, prefix);
+	char	   *end;
+	unsigned long v;
+
+	if (line == NULL)
+		return false;
+	errno = 0;
+	v = strtoul(line + strlen(prefix), &end, 10);
+	if (errno != 0 || *end != ' ' || v == 0 || v > PG_UINT32_MAX)
+		return false;
+	*oid = (Oid) v;
+	*name = end + 1;
+	return true;
+}
+
+/* The ownership recorded with an existing engine table. */
+static void
+engine_ownership(const wc_table_def *def, EngineOwnership *o)
+{
+	wc_replication repl;
+	const char *schema;
+	size_t		schema_len;
+	char	   *text;
+
+	memset(o, 0, sizeof(*o));
+	if (wc_table_options_parse(def->options, &repl, &schema, &schema_len) != WC_OK)
+		return;
+	text = pnstrdup(schema, schema_len);
+	o->present = ownership_line(text, "owner_database=", &o->dbid, &o->dbname) &&
+		ownership_line(text, "owner_relation=", &o->relid, &o->relname) &&
+		ownership_line(text, "owner_role=", &o->roleid, &o->rolename);
+}
+
+/* Is t the relation recorded as the creator of the engine table? */
+static bool
+is_owning_relation(WidecolTable *t, const EngineOwnership *o)
+{
+	return o->present && o->dbid == MyDatabaseId && o->relid == t->relid;
+}
+
+/*
+ * May foreign table t use the existing engine table "name"?  The relation
+ * that created it always may (its own privileges govern access).  Another
+ * relation, in this or another database, only if its owner has the rights
+ * of the engine table's owner role (roles are shared by all databases, so
+ * the role OID is compared), or is a superuser; an engine table without an
+ * ownership record only by a superuser's relation.
+ */
+static void
+check_attach(WidecolTable *t, const char *name, const EngineOwnership *o)
+{
+	Oid			relowner = relation_owner(t->relid);
+	const char *relname = get_rel_name(t->relid);
+	const char *mine = GetUserNameFromId(relowner, true);
+
+	if (is_owning_relation(t, o))
+		return;
+	if (o->present && has_privs_of_role(relowner, o->roleid))
+		return;
+	if (!o->present && superuser_arg(relowner))
+		return;
+	if (!o->present)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to attach foreign table \"%s\" to widecol table \"%s\"",
+						relname, name),
+				 errdetail("The engine table has no record of its owner, and foreign table \"%s\" "
+						   "is owned by role \"%s\".", relname, mine ? mine : "?"),
+				 errhint("Only a foreign table owned by a superuser may attach to it; "
+						 "or point this table at another engine table with OPTIONS (table_name '...').")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to attach foreign table \"%s\" to widecol table \"%s\"",
+					relname, name),
+			 errdetail("The engine table belongs to %s of database \"%s\", owned by role \"%s\"; "
+					   "foreign table \"%s\" is owned by role \"%s\".",
+					   o->relname, o->dbname, o->rolename, relname, mine ? mine : "?"),
+			 errhint("Only a foreign table whose owner owns %s (or a superuser) may attach to its data; "
+					 "ask that owner to GRANT you privileges on %s, or point this table at another "
+					 "engine table with OPTIONS (table_name '...').", o->relname, o->relname)));
+}
+
+/*
+ * May a new foreign table owned by roleid attach to the engine table def
+ * (see check_attach)?  For IMPORT FOREIGN SCHEMA, which leaves out what it
+ * could not create.
+ */
+bool
+widecol_may_attach(const wc_table_def *def, Oid roleid)
+{
+	EngineOwnership o;
+
+	engine_ownership(def, &o);
+	return o.present ? has_privs_of_role(roleid, o.roleid) : superuser_arg(roleid);
+}
+
+/*
+ * The engine definition of t.  owner is the ownership record to keep with
+ * it (ownership_text of the creating relation).
+ */
+static void
+fill_engine_def(WidecolTable *t, wc_table_def *def, const char *owner)
+{
+	char	   *schema = psprintf("%s%s", widecol_schema_text(t), owner);
 
 	wc_table_def_default(def);
 	def->id = t->table_id;
@@ -843,17 +1024,23 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 	wc_status	st;
 	char	   *diff;
 
-	fill_engine_def(t, &def);
 	table_replication(t, &repl);
 	st = wc_client_get_table(widecol_connection(), t->table_id, &existing);
 	if (st == WC_OK)
 	{
+		EngineOwnership owner;
+
+		engine_ownership(&existing, &owner);
+		/* an ALTER of another attached relation keeps the creator's record */
+		fill_engine_def(t, &def, owner.present && !is_owning_relation(t, &owner) ?
+						format_ownership(&owner) : ownership_text(t->relid));
 		if (strcmp(existing.name, def.name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("widecol table id %u of \"%s\" is already used by \"%s\"",
 							t->table_id, def.name, existing.name),
 					 errhint("Give the foreign table an explicit id with OPTIONS (table_id '<unused number>').")));
+		check_attach(t, def.name, &owner);
 		diff = key_difference(t, &existing);
 		if (diff != NULL)
 			ereport(ERROR,
@@ -874,6 +1061,7 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 		widecol_report(st, "reading the engine table");
 	if (!create)
 		return;					/* made on first access: a rolled-back CREATE leaves nothing */
+	fill_engine_def(t, &def, ownership_text(t->relid));
 	st = wc_client_create_table(widecol_connection(), &def, &repl);
 	if (st == WC_EXISTS)
 		ereport(ERROR,
@@ -885,6 +1073,27 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 						 quote_identifier(get_rel_name(t->relid)))));
 	if (st != WC_OK)
 		widecol_report(st, "creating the engine table");
+}
+
+/*
+ * Before t empties its engine table (TRUNCATE, widecol.drop_table()): may
+ * t use it at all?  Only the ownership is checked.  Returns false if there
+ * is no engine table (nothing to empty), else true with its definition in
+ * *existing.
+ */
+bool
+widecol_check_engine_owner(WidecolTable *t, wc_table_def *existing)
+{
+	EngineOwnership owner;
+	wc_status	st = wc_client_get_table(widecol_connection(), t->table_id, existing);
+
+	if (st == WC_NOT_FOUND)
+		return false;
+	if (st != WC_OK)
+		widecol_report(st, "reading the engine table");
+	engine_ownership(existing, &owner);
+	check_attach(t, existing->name, &owner);
+	return true;
 }
 
 /*

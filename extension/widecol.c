@@ -250,7 +250,7 @@ widecol_status_sqlstate(wc_status st)
 		case WC_UNAVAILABLE:
 			return ERRCODE_CONNECTION_FAILURE;
 		case WC_TIMEOUT:
-			return ERRCODE_QUERY_CANCELED;
+			return ERRCODE_WIDECOL_TIMEOUT;
 		case WC_OVERLOADED:
 			return ERRCODE_INSUFFICIENT_RESOURCES;
 		case WC_NO_MEMORY:

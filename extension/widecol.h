@@ -32,6 +32,19 @@
 /* Subdirectory of $PGDATA used when widecol.data_directory is empty. */
 #define WIDECOL_DEFAULT_SUBDIR	"widecol"
 
+/*
+ * SQLSTATE of a request the node did not answer within
+ * widecol.request_timeout (class "WC" is widecol's own; docs/sql-reference.md
+ * lists the codes).
+ */
+#define ERRCODE_WIDECOL_TIMEOUT	MAKE_SQLSTATE('W','C','0','0','1')
+
+/*
+ * Directory of the node's Unix socket, relative to the data directory
+ * (the working directory of the node and the backends); mode 0700.
+ */
+#define WIDECOL_SOCKET_DIR		"widecol_socket"
+
 /* Values of widecol.commitlog_sync */
 typedef enum WidecolCommitlogSync
 {
@@ -146,6 +159,9 @@ typedef struct WidecolTable
 extern WidecolTable *widecol_get_table(Oid relid);
 extern WidecolTable *widecol_build_table(Relation rel);
 extern void widecol_ensure_engine_table(WidecolTable *t);
+struct wc_table_def;
+extern bool widecol_check_engine_owner(WidecolTable *t, struct wc_table_def *existing);
+extern bool widecol_may_attach(const struct wc_table_def *def, Oid roleid);
 extern char *widecol_schema_text(WidecolTable *t);
 extern void widecol_schema_init(void);
 extern bool widecol_is_widecol_server(Oid serverid);

@@ -3,6 +3,11 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION widecol" to load this file. \quit
 
+-- Every role may use what the schema holds (the timeuuid type, its
+-- functions, the views); access to tables is governed by the privileges on
+-- each foreign table, and the functions below check them.
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
 -- Version of the loaded widecol library.
 CREATE FUNCTION version()
 RETURNS text
@@ -244,6 +249,10 @@ CREATE FOREIGN DATA WRAPPER widecol
 COMMENT ON FOREIGN DATA WRAPPER widecol IS
   'widecol keyspaces (servers) and tables (foreign tables)';
 
+-- Maintenance functions (flush, compact, drop_table) need ownership of the
+-- table; the statistics functions need SELECT on it.  Both checks are made
+-- by the functions themselves, so EXECUTE stays granted to PUBLIC.
+
 -- Write a table's memtable to an SSTable and wait for it.
 CREATE FUNCTION flush(regclass)
 RETURNS void
@@ -316,7 +325,8 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'widecol_table_compactions'
 LANGUAGE C STRICT VOLATILE;
 
--- Every widecol table of the database with its node statistics.
+-- Every widecol table of the database that the current user may SELECT,
+-- with its node statistics.
 CREATE VIEW tables AS
 SELECT c.oid::regclass AS table_name,
        s.srvname AS keyspace,
@@ -339,11 +349,14 @@ SELECT c.oid::regclass AS table_name,
   JOIN pg_foreign_server s ON s.oid = ft.ftserver
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
   CROSS JOIN LATERAL widecol.table_stats(c.oid) st
-  CROSS JOIN LATERAL widecol.compaction_stats(c.oid) cs;
+  CROSS JOIN LATERAL widecol.compaction_stats(c.oid) cs
+ WHERE has_table_privilege(c.oid, 'SELECT');
 
 COMMENT ON VIEW tables IS 'widecol tables with memtable, SSTable and tombstone statistics';
+GRANT SELECT ON tables TO PUBLIC;
 
--- Running and pending compactions of every widecol table.
+-- Running and pending compactions of every widecol table that the current
+-- user may SELECT.
 CREATE VIEW compactions AS
 SELECT c.oid::regclass AS table_name,
        x.running, x.strategy, x.kind, x.sstables, x.level, x.window_start,
@@ -354,6 +367,8 @@ SELECT c.oid::regclass AS table_name,
   JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
   JOIN pg_foreign_server s ON s.oid = ft.ftserver
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
-  CROSS JOIN LATERAL widecol.table_compactions(c.oid) x;
+  CROSS JOIN LATERAL widecol.table_compactions(c.oid) x
+ WHERE has_table_privilege(c.oid, 'SELECT');
 
 COMMENT ON VIEW compactions IS 'running and pending compactions of widecol tables';
+GRANT SELECT ON compactions TO PUBLIC;
