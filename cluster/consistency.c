@@ -245,9 +245,8 @@ static wc_status wc__factor(const char *what, const char *s, uint32_t *out)
     *out = (uint32_t)v;
     return WC_OK;
 bad:
-    return wc_error(WC_INVALID_ARGUMENT,
-                    "replication factor of %s must be a whole number from 0 to %d, not '%.40s'",
-                    what, WC_REPL_MAX_FACTOR, s);
+    return wc_error(WC_INVALID_ARGUMENT, "replication factor of %s must be a whole number, not '%.40s'",
+                    what, s);
 }
 
 /* Add data centre name with factor text val to r (NetworkTopologyStrategy). */
@@ -283,7 +282,7 @@ static wc_status wc__parse_map(const char *text, wc_replication *r)
         return wc_error(st, "malformed replication map: %s at position %zu", err.msg, err.pos + 1);
     map = wc_cql_doc_root(doc);
     if ((cls = wc_cql_map_get(map, "class")) == NULL) {
-        st = wc_error(WC_INVALID_ARGUMENT, "replication map has no 'class'");
+        st = wc_error(WC_INVALID_ARGUMENT, "no 'class' given");
         goto fail;
     }
     if (!wc__class(cls->raw, &r->cls)) {

@@ -53,8 +53,8 @@ static void test_rules(void **state)
     wc_replication r;
 
     (void)state;
-    expect_bad("{'replication_factor': 1}", "has no 'class'");
-    expect_bad("{}", "has no 'class'");
+    expect_bad("{'replication_factor': 1}", "no 'class' given");
+    expect_bad("{}", "no 'class' given");
     expect_bad("{'class': 'LocalStrategy'}", "unknown replication class 'LocalStrategy'");
     expect_bad("{'class': 'SimpleStrategy'}", "needs a 'replication_factor'");
     expect_bad("{'class': 'SimpleStrategy', 'replication_factor': 0}", "between 1 and 1000");
