@@ -53,18 +53,30 @@ static wc_status wc__cql_fail(wc_cql_error *err, size_t pos, const char *fmt, ..
 const char *wc_cql_kind_name(wc_cql_kind k)
 {
     switch (k) {
-    case WC_CQL_NULL: return "null";
-    case WC_CQL_STRING: return "string";
-    case WC_CQL_INTEGER: return "integer";
-    case WC_CQL_FLOAT: return "float";
-    case WC_CQL_BOOLEAN: return "boolean";
-    case WC_CQL_IDENTIFIER: return "identifier";
-    case WC_CQL_MAP: return "map";
-    case WC_CQL_SET: return "set";
-    case WC_CQL_LIST: return "list";
-    case WC_CQL_TUPLE: return "tuple";
-    case WC_CQL_PUNCT: return "punctuation";
-    case WC_CQL_END: return "end of input";
+    case WC_CQL_NULL:
+        return "null";
+    case WC_CQL_STRING:
+        return "string";
+    case WC_CQL_INTEGER:
+        return "integer";
+    case WC_CQL_FLOAT:
+        return "float";
+    case WC_CQL_BOOLEAN:
+        return "boolean";
+    case WC_CQL_IDENTIFIER:
+        return "identifier";
+    case WC_CQL_MAP:
+        return "map";
+    case WC_CQL_SET:
+        return "set";
+    case WC_CQL_LIST:
+        return "list";
+    case WC_CQL_TUPLE:
+        return "tuple";
+    case WC_CQL_PUNCT:
+        return "punctuation";
+    case WC_CQL_END:
+        return "end of input";
     }
     return "unknown";
 }
@@ -189,8 +201,9 @@ static wc_status wc__cql_quoted(wc_cql_doc *d, const char *s, size_t len, size_t
 
     for (end = p;; end++) {
         if (end >= len)
-            return wc__cql_fail(err, len, q == '"' ? "expected a closing double quote"
-                                                   : "expected a closing quote");
+            return wc__cql_fail(err, len,
+                                q == '"' ? "expected a closing double quote"
+                                         : "expected a closing quote");
         if (s[end] == q) {
             if (end + 1 < len && s[end + 1] == q) {
                 end++;
@@ -294,7 +307,8 @@ static wc_status wc__cql_word(wc_cql_doc *d, const char *s, size_t len, size_t *
         t->kind = WC_CQL_FLOAT;
         t->text = raw;
         t->len = p - *pos;
-        t->d = low[0] == 'n' ? strtod("nan", NULL) : (*pos < start ? -1.0 : 1.0) * strtod("inf", NULL);
+        t->d =
+            low[0] == 'n' ? strtod("nan", NULL) : (*pos < start ? -1.0 : 1.0) * strtod("inf", NULL);
     }
     *pos = p;
     return WC_OK;
@@ -356,8 +370,8 @@ static wc_status wc__cql_lex(wc_cql_doc *d, const char *s, size_t len, wc_cql_er
             t->text = text;
             t->len = n;
             pos += n + 4;
-        } else if (wc__cql_digit(c) || (c == '-' && pos + 1 < len &&
-                                        wc__cql_digit((unsigned char)s[pos + 1]))) {
+        } else if (wc__cql_digit(c) ||
+                   (c == '-' && pos + 1 < len && wc__cql_digit((unsigned char)s[pos + 1]))) {
             st = wc__cql_number(d, s, len, &pos, t, err);
         } else if (wc__cql_ident_start(c) ||
                    (c == '-' && (wc__cql_word_is(s, len, pos + 1, "infinity") ||
@@ -454,9 +468,12 @@ static bool wc__cql_scalar(const wc_cql_value *t, unsigned flags)
     case WC_CQL_STRING:
     case WC_CQL_INTEGER:
     case WC_CQL_FLOAT:
-    case WC_CQL_BOOLEAN: return true;
-    case WC_CQL_IDENTIFIER: return (flags & WC_CQL_BARE_WORDS) && !t->quoted;
-    default: return false;
+    case WC_CQL_BOOLEAN:
+        return true;
+    case WC_CQL_IDENTIFIER:
+        return (flags & WC_CQL_BARE_WORDS) && !t->quoted;
+    default:
+        return false;
     }
 }
 
@@ -542,9 +559,15 @@ static wc_status wc__cql_term(wc__cql_parser *p, int depth, const wc_cql_value *
     coll->child = NULL;
     coll->n = 0;
     switch (t->text[0]) {
-    case '{': coll->kind = WC_CQL_MAP, close = '}'; break;
-    case '[': coll->kind = WC_CQL_LIST, close = ']'; break;
-    default: coll->kind = WC_CQL_TUPLE, close = ')'; break;
+    case '{':
+        coll->kind = WC_CQL_MAP, close = '}';
+        break;
+    case '[':
+        coll->kind = WC_CQL_LIST, close = ']';
+        break;
+    default:
+        coll->kind = WC_CQL_TUPLE, close = ')';
+        break;
     }
     coll->text = coll->raw = "";
     coll->len = 0;

@@ -73,16 +73,16 @@ typedef enum wc_cql_kind {
 typedef struct wc_cql_value wc_cql_value;
 struct wc_cql_value {
     wc_cql_kind kind;
-    bool quoted;       /* identifier written "X"; string written $$x$$ */
-    bool fits_int64;   /* INTEGER: i holds the value */
-    bool b;            /* BOOLEAN */
-    int64_t i;         /* INTEGER */
-    double d;          /* INTEGER, FLOAT */
-    size_t pos, end;   /* byte offsets of the source text [pos, end) */
-    const char *text;  /* NUL-terminated, never NULL (may hold NULs for strings: see len) */
-    size_t len;        /* bytes of text */
-    const char *raw;   /* identifiers: as written (unquoted: unfolded); others: = text */
-    size_t n;          /* MAP/SET/LIST/TUPLE: number of entries */
+    bool quoted;               /* identifier written "X"; string written $$x$$ */
+    bool fits_int64;           /* INTEGER: i holds the value */
+    bool b;                    /* BOOLEAN */
+    int64_t i;                 /* INTEGER */
+    double d;                  /* INTEGER, FLOAT */
+    size_t pos, end;           /* byte offsets of the source text [pos, end) */
+    const char *text;          /* NUL-terminated, never NULL (may hold NULs for strings: see len) */
+    size_t len;                /* bytes of text */
+    const char *raw;           /* identifiers: as written (unquoted: unfolded); others: = text */
+    size_t n;                  /* MAP/SET/LIST/TUPLE: number of entries */
     const wc_cql_value *child; /* first element (MAP: first value) */
     const wc_cql_value *next;  /* next sibling */
     const wc_cql_value *key;   /* MAP values: their key */

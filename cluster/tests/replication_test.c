@@ -28,9 +28,9 @@ static void test_cql_quoting(void **state)
     wc_replication r;
 
     (void)state;
-    assert_int_equal(wc_replication_parse("{'class': $$SimpleStrategy$$, 'replication_factor': '3'}",
-                                          &r),
-                     WC_OK);
+    assert_int_equal(
+        wc_replication_parse("{'class': $$SimpleStrategy$$, 'replication_factor': '3'}", &r),
+        WC_OK);
     assert_int_equal(r.cls, WC_REPL_SIMPLE);
     assert_int_equal(r.replication_factor, 3);
     assert_int_equal(wc_replication_parse("{'class': 'NetworkTopologyStrategy', -- comment\n"

@@ -54,7 +54,9 @@ static void print(wc_buf *b, const wc_cql_value *v)
     const char *open = "{", *close = "}";
 
     switch (v->kind) {
-    case WC_CQL_STRING: put_quoted(b, v->text, v->len, '\''); return;
+    case WC_CQL_STRING:
+        put_quoted(b, v->text, v->len, '\'');
+        return;
     case WC_CQL_IDENTIFIER:
         if (v->quoted)
             put_quoted(b, v->text, v->len, '"');
@@ -62,10 +64,17 @@ static void print(wc_buf *b, const wc_cql_value *v)
             wc_buf_append(b, v->raw, strlen(v->raw));
         return;
     case WC_CQL_MAP:
-    case WC_CQL_SET: break;
-    case WC_CQL_LIST: open = "[", close = "]"; break;
-    case WC_CQL_TUPLE: open = "(", close = ")"; break;
-    default: wc_buf_append(b, v->raw, strlen(v->raw)); return;
+    case WC_CQL_SET:
+        break;
+    case WC_CQL_LIST:
+        open = "[", close = "]";
+        break;
+    case WC_CQL_TUPLE:
+        open = "(", close = ")";
+        break;
+    default:
+        wc_buf_append(b, v->raw, strlen(v->raw));
+        return;
     }
     wc_buf_append(b, open, 1);
     for (const wc_cql_value *c = v->child; c; c = c->next) {

@@ -24,9 +24,13 @@ static void fill(wc_mutation *m, int i)
 {
     wc_rowb *rb;
     wc_cell c = {.column = 1, .ts = 100 + i, .value = (const uint8_t *)"v1", .len = 2};
-    wc_range_tombstone rt = {.bflags = WC_BOUND_START_INCL, .start = (const uint8_t *)"a",
-                             .start_len = 1, .end = (const uint8_t *)"c", .end_len = 1,
-                             .ts = 50, .ldt = 7};
+    wc_range_tombstone rt = {.bflags = WC_BOUND_START_INCL,
+                             .start = (const uint8_t *)"a",
+                             .start_len = 1,
+                             .end = (const uint8_t *)"c",
+                             .end_len = 1,
+                             .ts = 50,
+                             .ldt = 7};
 
     rb = wc_mutation_row_begin(m, true, NULL, 0);
     wc_rowb_cell(rb, &c);

@@ -29,8 +29,8 @@ static void expect_tokens(const char *s, size_t n, const wc_cql_kind *kinds,
     for (size_t i = 0; i < n; i++) {
         const wc_cql_value *t = wc_cql_token(d, i);
         if (t->kind != kinds[i] || strcmp(t->text, texts[i]) != 0)
-            fail_msg("\"%s\" token %zu: %s '%s', expected %s '%s'", s, i,
-                     wc_cql_kind_name(t->kind), t->text, wc_cql_kind_name(kinds[i]), texts[i]);
+            fail_msg("\"%s\" token %zu: %s '%s', expected %s '%s'", s, i, wc_cql_kind_name(t->kind),
+                     t->text, wc_cql_kind_name(kinds[i]), texts[i]);
     }
     assert_int_equal(wc_cql_token(d, n)->kind, WC_CQL_END);
     wc_cql_doc_free(d);
