@@ -5,6 +5,8 @@
  */
 #include "consistency.h"
 
+#include "cql_literal.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -212,67 +214,6 @@ too_long:
     return wc_error(WC_INVALID_ARGUMENT, "replication description longer than %zu bytes", cap);
 }
 
-/* A tiny tokenizer for both text forms: words, numbers and punctuation. */
-typedef struct wc__lex {
-    const char *s, *p;
-    char tok[96];
-} wc__lex;
-
-static void wc__skip(wc__lex *l)
-{
-    while (*l->p == ' ' || *l->p == '\t' || *l->p == '\n' || *l->p == '\r')
-        l->p++;
-}
-
-/* Next word (quoted or bare) into l->tok; false if none or too long. */
-static bool wc__word(wc__lex *l)
-{
-    size_t n = 0;
-    char q = 0;
-
-    wc__skip(l);
-    if (*l->p == '\'' || *l->p == '"')
-        q = *l->p++;
-    while (*l->p && (q ? *l->p != q : (wc__dc_char((unsigned char)*l->p)))) {
-        if (n + 1 >= sizeof(l->tok))
-            return false;
-        l->tok[n++] = *l->p++;
-    }
-    if (q) {
-        if (*l->p != q)
-            return false;
-        l->p++;
-    }
-    l->tok[n] = '\0';
-    return n > 0;
-}
-
-static bool wc__punct(wc__lex *l, char c)
-{
-    wc__skip(l);
-    if (*l->p != c)
-        return false;
-    l->p++;
-    return true;
-}
-
-static bool wc__factor(const char *s, uint32_t *out)
-{
-    uint64_t v = 0;
-
-    if (*s == '\0')
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > WC_REPL_MAX_FACTOR)
-            return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
-
 static bool wc__class(const char *s, wc_repl_class *out)
 {
     if (strncasecmp(s, WC__LOCATOR_PREFIX, strlen(WC__LOCATOR_PREFIX)) == 0)
@@ -286,93 +227,175 @@ static bool wc__class(const char *s, wc_repl_class *out)
     return true;
 }
 
-/* Record "key = value" of either form into r. */
-static bool wc__pair(wc_replication *r, const char *key, const char *val, bool *has_rf)
+/* A factor: decimal digits only, at most WC_REPL_MAX_FACTOR. */
+static wc_status wc__factor(const char *what, const char *s, uint32_t *out)
 {
-    uint32_t f;
+    uint64_t v = 0;
 
-    if (!wc__factor(val, &f))
-        return false;
-    if (strcasecmp(key, "replication_factor") == 0) {
-        r->replication_factor = f;
-        *has_rf = true;
-        return true;
+    if (*s == '\0')
+        goto bad;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9')
+            goto bad;
+        v = v * 10 + (uint64_t)(*c - '0');
+        if (v > WC_REPL_MAX_FACTOR)
+            return wc_error(WC_INVALID_ARGUMENT, "replication factor of %s is %.40s, above the "
+                            "maximum of %d", what, s, WC_REPL_MAX_FACTOR);
     }
-    if (r->ndcs >= WC_REPL_MAX_DCS || strlen(key) >= WC_REPL_DC_NAME_MAX)
-        return false;
-    snprintf(r->dcs[r->ndcs].name, WC_REPL_DC_NAME_MAX, "%s", key);
-    r->dcs[r->ndcs].factor = f;
+    *out = (uint32_t)v;
+    return WC_OK;
+bad:
+    return wc_error(WC_INVALID_ARGUMENT, "replication factor of %s must be a whole number, not '%.40s'",
+                    what, s);
+}
+
+/* Add data centre name with factor text val to r (NetworkTopologyStrategy). */
+static wc_status wc__add_dc(wc_replication *r, const char *name, size_t name_len, const char *val)
+{
+    char what[WC_REPL_DC_NAME_MAX + 32];
+    wc_status st;
+
+    if (r->ndcs >= WC_REPL_MAX_DCS)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "NetworkTopologyStrategy takes at most %d data centres", WC_REPL_MAX_DCS);
+    if (name_len == 0 || name_len >= WC_REPL_DC_NAME_MAX)
+        return wc_error(WC_INVALID_ARGUMENT, "data centre names must have 1 to %d characters",
+                        WC_REPL_DC_NAME_MAX - 1);
+    memcpy(r->dcs[r->ndcs].name, name, name_len);
+    r->dcs[r->ndcs].name[name_len] = '\0';
+    snprintf(what, sizeof(what), "data centre '%s'", r->dcs[r->ndcs].name);
+    if ((st = wc__factor(what, val, &r->dcs[r->ndcs].factor)) != WC_OK)
+        return st;
     r->ndcs++;
-    return true;
+    return WC_OK;
+}
+
+/* The CQL map form, through the shared CQL-literal parser. */
+static wc_status wc__parse_map(const char *text, wc_replication *r)
+{
+    wc_cql_doc *doc = NULL;
+    wc_cql_error err;
+    const wc_cql_value *map, *cls, *v;
+    wc_status st;
+
+    if ((st = wc_cql_parse_options(text, strlen(text), &doc, &err)) != WC_OK)
+        return wc_error(st, "malformed replication map: %s at position %zu", err.msg, err.pos + 1);
+    map = wc_cql_doc_root(doc);
+    if ((cls = wc_cql_map_get(map, "class")) == NULL) {
+        st = wc_error(WC_INVALID_ARGUMENT, "no 'class' given");
+        goto fail;
+    }
+    if (!wc__class(cls->raw, &r->cls)) {
+        st = wc_error(WC_INVALID_ARGUMENT,
+                      "unknown replication class '%.80s' (SimpleStrategy or "
+                      "NetworkTopologyStrategy)",
+                      cls->raw);
+        goto fail;
+    }
+    if (r->cls == WC_REPL_SIMPLE && wc_cql_map_get(map, "replication_factor") == NULL) {
+        st = wc_error(WC_INVALID_ARGUMENT, "SimpleStrategy needs a 'replication_factor'");
+        goto fail;
+    }
+    for (v = map->child; v; v = v->next) {
+        const char *key = v->key->text;
+
+        if (v == cls)
+            continue;
+        if (v->kind != WC_CQL_STRING && v->kind != WC_CQL_INTEGER) {
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "replication option '%.60s' must be a whole number, not '%.40s'", key,
+                          v->raw);
+            goto fail;
+        }
+        if (r->cls == WC_REPL_SIMPLE) {
+            if (strcasecmp(key, "replication_factor") != 0) {
+                st = wc_error(WC_INVALID_ARGUMENT,
+                              "unknown option '%.60s' for SimpleStrategy (it takes only "
+                              "replication_factor)",
+                              key);
+                goto fail;
+            }
+            if ((st = wc__factor("SimpleStrategy", v->raw, &r->replication_factor)) != WC_OK)
+                goto fail;
+        } else {
+            if (strcasecmp(key, "replication_factor") == 0) {
+                st = wc_error(WC_INVALID_ARGUMENT,
+                              "NetworkTopologyStrategy takes a factor per data centre, not "
+                              "replication_factor");
+                goto fail;
+            }
+            if ((st = wc__add_dc(r, key, v->key->len, v->raw)) != WC_OK)
+                goto fail;
+        }
+    }
+    wc_cql_doc_free(doc);
+    return WC_OK;
+fail:
+    wc_cql_doc_free(doc);
+    return st;
+}
+
+/*
+ * The compact stored form (written by wc_replication_format, never by
+ * users): "Class:rf" or "Class:dc=f,dc=f" with no spaces.
+ */
+static wc_status wc__parse_compact(const char *text, wc_replication *r)
+{
+    const char *colon = strchr(text, ':'), *p;
+    char cls[64], num[16];
+
+    if (colon == NULL || (size_t)(colon - text) >= sizeof(cls))
+        goto bad;
+    memcpy(cls, text, (size_t)(colon - text));
+    cls[colon - text] = '\0';
+    if (!wc__class(cls, &r->cls))
+        goto bad;
+    p = colon + 1;
+    if (r->cls == WC_REPL_SIMPLE)
+        return wc__factor("SimpleStrategy", p, &r->replication_factor);
+    for (;;) {
+        const char *eq = strchr(p, '='), *comma;
+        size_t n;
+        wc_status st;
+
+        if (eq == NULL)
+            goto bad;
+        comma = strchr(eq, ',');
+        n = comma ? (size_t)(comma - eq - 1) : strlen(eq + 1);
+        if (n >= sizeof(num))
+            goto bad;
+        memcpy(num, eq + 1, n);
+        num[n] = '\0';
+        if ((st = wc__add_dc(r, p, (size_t)(eq - p), num)) != WC_OK)
+            return st;
+        if (comma == NULL)
+            return WC_OK;
+        p = comma + 1;
+    }
+bad:
+    return wc_error(WC_INVALID_ARGUMENT,
+                    "malformed replication \"%.200s\" (expected e.g. "
+                    "{'class': 'SimpleStrategy', 'replication_factor': 3} or "
+                    "{'class': 'NetworkTopologyStrategy', 'dc1': 3})",
+                    text);
 }
 
 wc_status wc_replication_parse(const char *text, wc_replication *out)
 {
-    wc__lex l = {.s = text, .p = text};
     wc_replication r;
-    bool has_class = false, has_rf = false;
-    char key[96];
+    const char *p = text;
+    wc_status st;
 
     if (text == NULL)
         return wc_error(WC_INVALID_ARGUMENT, "replication description is missing");
     memset(&r, 0, sizeof(r));
-    if (wc__punct(&l, '{')) {
-        /* CQL map: {'class': 'X', 'k': v, ...} */
-        if (wc__punct(&l, '}'))
-            goto bad;
-        do {
-            if (!wc__word(&l))
-                goto bad;
-            snprintf(key, sizeof(key), "%s", l.tok);
-            if (!wc__punct(&l, ':') || !wc__word(&l))
-                goto bad;
-            if (strcasecmp(key, "class") == 0) {
-                if (has_class || !wc__class(l.tok, &r.cls))
-                    goto bad;
-                has_class = true;
-            } else if (!wc__pair(&r, key, l.tok, &has_rf)) {
-                goto bad;
-            }
-        } while (wc__punct(&l, ','));
-        if (!wc__punct(&l, '}'))
-            goto bad;
-    } else {
-        /* compact: Class:rf | Class:dc=f,dc=f */
-        if (!wc__word(&l) || !wc__class(l.tok, &r.cls) || !wc__punct(&l, ':'))
-            goto bad;
-        has_class = true;
-        if (r.cls == WC_REPL_SIMPLE) {
-            if (!wc__word(&l) || !wc__factor(l.tok, &r.replication_factor))
-                goto bad;
-            has_rf = true;
-        } else {
-            do {
-                if (!wc__word(&l))
-                    goto bad;
-                snprintf(key, sizeof(key), "%s", l.tok);
-                if (!wc__punct(&l, '=') || !wc__word(&l) || !wc__pair(&r, key, l.tok, &has_rf))
-                    goto bad;
-            } while (wc__punct(&l, ','));
-        }
-    }
-    wc__skip(&l);
-    if (*l.p != '\0' || !has_class)
-        goto bad;
-    if (r.cls == WC_REPL_SIMPLE && (!has_rf || r.ndcs))
-        return wc_error(WC_INVALID_ARGUMENT,
-                        "SimpleStrategy takes exactly one option, replication_factor");
-    if (r.cls == WC_REPL_NETWORK_TOPOLOGY && has_rf)
-        return wc_error(WC_INVALID_ARGUMENT,
-                        "NetworkTopologyStrategy takes a factor per data centre, not "
-                        "replication_factor");
-    if (wc_replication_validate(&r) != WC_OK)
-        return WC_INVALID_ARGUMENT;
+    while (isspace((unsigned char)*p))
+        p++;
+    st = *p == '{' ? wc__parse_map(text, &r) : wc__parse_compact(text, &r);
+    if (st != WC_OK)
+        return st;
+    if ((st = wc_replication_validate(&r)) != WC_OK)
+        return st;
     *out = r;
     return WC_OK;
-bad:
-    return wc_error(WC_INVALID_ARGUMENT,
-                    "malformed replication \"%.200s\" near offset %d (expected e.g. "
-                    "{'class': 'SimpleStrategy', 'replication_factor': 3} or "
-                    "{'class': 'NetworkTopologyStrategy', 'dc1': 3})",
-                    text, (int)(l.p - l.s));
 }

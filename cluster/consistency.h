@@ -115,13 +115,19 @@ uint32_t wc_replication_total(const wc_replication *r);
 
 /*
  * Parse a replication description.  Two forms are accepted:
- *   compact (the stored form):  SimpleStrategy:3
- *                               NetworkTopologyStrategy:dc1=3,dc2=2
- *   CQL map:  {'class': 'SimpleStrategy', 'replication_factor': 3}
- *             {'class': 'NetworkTopologyStrategy', 'dc1': '3', 'dc2': 2}
+ *   compact (the stored form, written by wc_replication_format):
+ *             SimpleStrategy:3
+ *             NetworkTopologyStrategy:dc1=3,dc2=2
+ *   CQL map (read by the shared parser, wc_cql_parse_options):
+ *             {'class': 'SimpleStrategy', 'replication_factor': 3}
+ *             {'class': 'NetworkTopologyStrategy', 'dc1': '3', 'dc2': 0}
  * Class names are case-insensitive and may carry the
- * "org.apache.cassandra.locator." prefix; quotes and spaces are optional.
- * WC_INVALID_ARGUMENT with the position of the problem if malformed.
+ * "org.apache.cassandra.locator." prefix.  Factors are whole numbers, bare
+ * or quoted.  SimpleStrategy takes only replication_factor; for
+ * NetworkTopologyStrategy every key but 'class' is a data centre
+ * (replication_factor is refused).  The result passes
+ * wc_replication_validate.  WC_INVALID_ARGUMENT with what is wrong (and
+ * the position, for a syntax error) otherwise.
  */
 wc_status wc_replication_parse(const char *text, wc_replication *out);
 /*

@@ -2,12 +2,14 @@
  * compaction_options.c - parser and validator of the CQL compaction map
  * (grammar and options in compaction_options.h).
  *
- * The parser reads the text once into (key, value) pairs held in fixed
- * buffers (keys and values longer than 255 bytes are refused), finds the
- * class first, then applies every other pair to the class's option table.
+ * The text is read by the shared CQL-literal parser (cql_literal.h) as an
+ * options map; this file finds the class first, then applies every other
+ * entry to the class's option table.
  * Unknown names are answered with the closest valid one by edit distance.
  */
 #include "compaction_options.h"
+
+#include "cql_literal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,18 +19,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define WC__MAX_PAIRS 32
-#define WC__MAX_TOKEN 256
+#define WC__MAX_NAME 256 /* longer names are not compared for suggestions */
 
 #define WC__CLS_STCS (1u << WC_COMPACTION_STCS)
 #define WC__CLS_LCS (1u << WC_COMPACTION_LCS)
 #define WC__CLS_TWCS (1u << WC_COMPACTION_TWCS)
 #define WC__CLS_ALL (WC__CLS_STCS | WC__CLS_LCS | WC__CLS_TWCS)
-
-typedef struct wc__pair {
-    char key[WC__MAX_TOKEN];
-    char val[WC__MAX_TOKEN];
-} wc__pair;
 
 typedef enum { WC__OPT_BOOL, WC__OPT_UINT, WC__OPT_DOUBLE, WC__OPT_UNIT, WC__OPT_RESOLUTION } wc__opt_type;
 
@@ -102,119 +98,14 @@ const char *wc_compaction_class_name(wc_compaction_class c, bool abbrev)
     }
 }
 
-/* ---------------------------------------------------------------- lexing */
-
-static const char *wc__skip_ws(const char *p)
-{
-    while (*p && isspace((unsigned char)*p))
-        p++;
-    return p;
-}
-
-/* A quoted ('...' or "...") or bare token; NULL on a syntax error (detail set). */
-static const char *wc__token(const char *p, char *out, const char *what)
-{
-    size_t n = 0;
-
-    p = wc__skip_ws(p);
-    if (*p == '\'' || *p == '"') {
-        char q = *p++;
-        for (;;) {
-            if (*p == '\0') {
-                wc_error(WC_INVALID_ARGUMENT, "compaction map: unterminated quoted %s", what);
-                return NULL;
-            }
-            if (*p == q) {
-                if (q == '\'' && p[1] == '\'') {
-                    p++; /* '' is a quote */
-                } else {
-                    p++;
-                    break;
-                }
-            }
-            if (n + 1 >= WC__MAX_TOKEN) {
-                wc_error(WC_INVALID_ARGUMENT, "compaction map: %s longer than %d bytes", what,
-                         WC__MAX_TOKEN - 1);
-                return NULL;
-            }
-            out[n++] = *p++;
-        }
-    } else {
-        while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-' ||
-                      *p == '+')) {
-            if (n + 1 >= WC__MAX_TOKEN) {
-                wc_error(WC_INVALID_ARGUMENT, "compaction map: %s longer than %d bytes", what,
-                         WC__MAX_TOKEN - 1);
-                return NULL;
-            }
-            out[n++] = *p++;
-        }
-        if (n == 0) {
-            wc_error(WC_INVALID_ARGUMENT, "compaction map: expected a %s near \"%.20s\"", what, p);
-            return NULL;
-        }
-    }
-    out[n] = '\0';
-    return p;
-}
-
-static wc_status wc__lex(const char *text, wc__pair *pairs, size_t *npairs)
-{
-    const char *p = wc__skip_ws(text ? text : "");
-
-    *npairs = 0;
-    if (*p == '\0')
-        return WC_OK;
-    if (*p != '{')
-        return wc_error(WC_INVALID_ARGUMENT, "compaction map must start with '{'");
-    p = wc__skip_ws(p + 1);
-    if (*p == '}')
-        goto end;
-    for (;;) {
-        wc__pair *pr;
-
-        if (*npairs == WC__MAX_PAIRS)
-            return wc_error(WC_INVALID_ARGUMENT, "compaction map has more than %d entries",
-                            WC__MAX_PAIRS);
-        pr = &pairs[*npairs];
-        if ((p = wc__token(p, pr->key, "key")) == NULL)
-            return WC_INVALID_ARGUMENT;
-        p = wc__skip_ws(p);
-        if (*p != ':')
-            return wc_error(WC_INVALID_ARGUMENT, "compaction map: expected ':' after '%s'",
-                            pr->key);
-        if ((p = wc__token(p + 1, pr->val, "value")) == NULL)
-            return WC_INVALID_ARGUMENT;
-        for (size_t i = 0; i < *npairs; i++)
-            if (strcasecmp(pairs[i].key, pr->key) == 0)
-                return wc_error(WC_INVALID_ARGUMENT, "compaction option '%s' given twice",
-                                pr->key);
-        (*npairs)++;
-        p = wc__skip_ws(p);
-        if (*p == ',') {
-            p = wc__skip_ws(p + 1);
-            continue;
-        }
-        if (*p == '}')
-            break;
-        return wc_error(WC_INVALID_ARGUMENT, "compaction map: expected ',' or '}' after '%s'",
-                        pr->key);
-    }
-end:
-    p = wc__skip_ws(p + 1);
-    if (*p != '\0')
-        return wc_error(WC_INVALID_ARGUMENT, "compaction map: unexpected text after '}'");
-    return WC_OK;
-}
-
 /* ---------------------------------------------------------------- suggestions */
 
 /* Case-insensitive Levenshtein distance (names are short). */
 static size_t wc__distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b), row[WC__MAX_TOKEN + 1];
+    size_t la = strlen(a), lb = strlen(b), row[WC__MAX_NAME + 1];
 
-    if (la > WC__MAX_TOKEN || lb > WC__MAX_TOKEN)
+    if (la > WC__MAX_NAME || lb > WC__MAX_NAME)
         return (size_t)-1;
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
@@ -401,38 +292,54 @@ static wc_status wc__parse_class(const char *v, wc_compaction_class *out)
                     v, best);
 }
 
+/* Blank text: the defaults. */
+static bool wc__blank(const char *text)
+{
+    for (; text && *text; text++)
+        if (!isspace((unsigned char)*text))
+            return false;
+    return true;
+}
+
 wc_status wc_compaction_options_parse(const char *text, wc_compaction_options *out)
 {
-    wc__pair pairs[WC__MAX_PAIRS];
-    size_t npairs;
+    wc_cql_doc *doc = NULL;
+    wc_cql_error err;
+    const wc_cql_value *map, *v;
     wc_compaction_options o;
     wc_status st;
 
     wc_compaction_options_default(&o);
-    if ((st = wc__lex(text, pairs, &npairs)) != WC_OK)
-        return st;
-    for (size_t i = 0; i < npairs; i++)
-        if (strcasecmp(pairs[i].key, "class") == 0 &&
-            (st = wc__parse_class(pairs[i].val, &o.cls)) != WC_OK)
-            return st;
-    for (size_t i = 0; i < npairs; i++) {
+    if (wc__blank(text)) {
+        *out = o;
+        return WC_OK;
+    }
+    if ((st = wc_cql_parse_options(text, strlen(text), &doc, &err)) != WC_OK)
+        return wc_error(st, "compaction map: %s at position %zu", err.msg, err.pos + 1);
+    map = wc_cql_doc_root(doc);
+    if ((v = wc_cql_map_get(map, "class")) != NULL && (st = wc__parse_class(v->raw, &o.cls)) != WC_OK)
+        goto fail;
+    for (v = map->child; v; v = v->next) {
         const wc__opt *opt = NULL;
         unsigned bit = 1u << o.cls;
 
-        if (strcasecmp(pairs[i].key, "class") == 0)
+        if (strcasecmp(v->key->text, "class") == 0)
             continue;
         for (size_t j = 0; j < WC__NOPTS && !opt; j++)
-            if (strcasecmp(pairs[i].key, wc__opts[j].name) == 0)
+            if (strcasecmp(v->key->text, wc__opts[j].name) == 0)
                 opt = &wc__opts[j];
-        if (opt == NULL || !(opt->classes & bit))
-            return wc_error(WC_INVALID_ARGUMENT,
-                            "%s compaction option '%s' for %s; did you mean '%s'?",
-                            opt ? "inapplicable" : "unknown", pairs[i].key,
-                            wc_compaction_class_name(o.cls, false),
-                            wc__closest_option(pairs[i].key, bit));
-        if ((st = wc__apply(&o, opt, pairs[i].val)) != WC_OK)
-            return st;
+        if (opt == NULL || !(opt->classes & bit)) {
+            st = wc_error(WC_INVALID_ARGUMENT, "%s compaction option '%s' for %s; did you mean '%s'?",
+                          opt ? "inapplicable" : "unknown", v->key->text,
+                          wc_compaction_class_name(o.cls, false),
+                          wc__closest_option(v->key->text, bit));
+            goto fail;
+        }
+        if ((st = wc__apply(&o, opt, v->raw)) != WC_OK)
+            goto fail;
     }
+    wc_cql_doc_free(doc);
+    doc = NULL;
     if (o.max_threshold < o.min_threshold)
         return wc_error(WC_INVALID_ARGUMENT,
                         "compaction option 'max_threshold' (%u) must not be below "
@@ -445,4 +352,7 @@ wc_status wc_compaction_options_parse(const char *text, wc_compaction_options *o
         o.sstable_size = 1024;
     *out = o;
     return WC_OK;
+fail:
+    wc_cql_doc_free(doc);
+    return st;
 }

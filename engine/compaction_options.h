@@ -6,11 +6,11 @@
  *    'compaction_window_size': 24}
  *
  * The map is kept verbatim in wc_table_def.compaction (and in the catalog);
- * the engine parses it when a table is created, altered or loaded.  Grammar:
- * '{' [ key ':' value { ',' key ':' value } ] '}', keys quoted with ' or ",
- * values quoted or bare (numbers, true/false, identifiers); '' inside a
- * single-quoted string is a quote.  Keys and enumerated values are
- * case-insensitive.  An empty or blank text means the defaults (STCS).
+ * the engine parses it when a table is created, altered or loaded, as an
+ * options map of the shared CQL-literal parser (wc_cql_parse_options in
+ * cql_literal.h): keys are CQL strings ('class'), values strings, numbers,
+ * booleans or bare words.  Keys and enumerated values are case-insensitive.
+ * An empty or blank text means the defaults (STCS).
  *
  * Classes: the full Cassandra name ('org.apache.cassandra.db.compaction.
  * LeveledCompactionStrategy'), the short name ('LeveledCompactionStrategy')

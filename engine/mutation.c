@@ -5,6 +5,8 @@
 
 #include "keys.h"
 
+#include <string.h>
+
 void wc_mutation_init(wc_mutation *m, uint32_t table_id, const void *pk, size_t pk_len)
 {
     m->table_id = table_id;
@@ -201,4 +203,104 @@ int wc_batch_next(wc_batch_view *v, const uint8_t **mut, size_t *len)
         return -1;
     v->seen++;
     return 1;
+}
+
+/* ---------------------------------------------------------------- batch builder */
+
+void wc_batch_builder_init(wc_batch_builder *b)
+{
+    memset(b, 0, sizeof(*b));
+    wc_buf_init(&b->body);
+}
+
+void wc_batch_builder_free(wc_batch_builder *b)
+{
+    wc_buf_free(&b->body);
+    if (b->m_init)
+        wc_mutation_free(&b->m);
+    b->m_init = false;
+    b->open = false;
+    b->count = 0;
+}
+
+void wc_batch_builder_reset(wc_batch_builder *b)
+{
+    wc_buf_reset(&b->body);
+    b->count = 0;
+    b->open = false;
+}
+
+wc_mutation *wc_batch_builder_begin(wc_batch_builder *b, uint32_t table_id, const void *pk,
+                                    size_t pk_len)
+{
+    if (b->m_init)
+        wc_mutation_reset(&b->m, table_id, pk, pk_len);
+    else
+        wc_mutation_init(&b->m, table_id, pk, pk_len);
+    b->m_init = true;
+    b->open = true;
+    return &b->m;
+}
+
+/* Make room for the header before the first mutation. */
+static void wc__batch_room(wc_batch_builder *b)
+{
+    static const uint8_t zero[WC_BATCH_HEADER_MAX];
+
+    if (b->body.len == 0)
+        wc_buf_append(&b->body, zero, sizeof(zero));
+}
+
+wc_status wc_batch_builder_end(wc_batch_builder *b)
+{
+    const uint8_t *head, *entries;
+    size_t head_len, entries_len;
+    uint32_t n;
+    wc_status st;
+
+    if (!b->open)
+        return wc_error(WC_INVALID_ARGUMENT, "no mutation was begun in this batch");
+    b->open = false;
+    if ((st = wc_mutation_parts(&b->m, &head, &head_len, &n, &entries, &entries_len)) != WC_OK)
+        return st;
+    wc__batch_room(b);
+    wc_buf_put_varint(&b->body, head_len + (size_t)wc_varint_len(n) + entries_len);
+    wc_buf_append(&b->body, head, head_len);
+    wc_buf_put_varint(&b->body, n);
+    wc_buf_append(&b->body, entries, entries_len);
+    if (b->body.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory building a batch");
+    b->count++;
+    return WC_OK;
+}
+
+wc_status wc_batch_builder_add_encoded(wc_batch_builder *b, const uint8_t *mut, size_t len)
+{
+    wc__batch_room(b);
+    wc_buf_put_bytes(&b->body, mut, len);
+    if (b->body.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory building a batch");
+    b->count++;
+    return WC_OK;
+}
+
+wc_status wc_batch_builder_finish(wc_batch_builder *b, const uint8_t **rec, size_t *len)
+{
+    wc_buf hdr;
+    uint8_t room[16]; /* wc_buf_put_varint reserves 10 bytes whatever it writes */
+
+    wc__batch_room(b);
+    if (b->body.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory building a batch");
+    /* the header, right-aligned in the room kept before the first mutation */
+    hdr.data = room;
+    hdr.len = 0;
+    hdr.cap = sizeof(room);
+    hdr.failed = 0;
+    wc_batch_begin(&hdr, b->count);
+    b->start = WC_BATCH_HEADER_MAX - hdr.len;
+    memcpy(b->body.data + b->start, room, hdr.len);
+    *rec = b->body.data + b->start;
+    *len = b->body.len - b->start;
+    return WC_OK;
 }

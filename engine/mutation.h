@@ -12,6 +12,22 @@
  * batch (commit-log record) is: u32 magic 'WCMB', varint count, count x
  * (bytes mutation).  Byte layouts in docs/file-formats.md.  A wc_mutation is
  * used by one thread at a time.
+ *
+ * Callers that send writes build whole batches with a wc_batch_builder, which
+ * encodes each mutation straight into the record and writes the batch header
+ * when the record is finished, so no caller writes the batch layout:
+ *
+ *   wc_batch_builder b;
+ *   wc_batch_builder_init(&b);
+ *   m = wc_batch_builder_begin(&b, table_id, pk, pk_len);
+ *   rb = wc_mutation_row_begin(m, false, ck, ck_len);   (cells, liveness,
+ *   wc_rowb_cell(rb, &cell); wc_mutation_row_end(m);     row deletion) or
+ *   wc_mutation_delete_partition(m, ts, now);            tombstones
+ *   st = wc_batch_builder_end(&b);                       (appends m)
+ *   st = wc_batch_builder_finish(&b, &rec, &len);        (the record)
+ *   wc_batch_builder_reset(&b);  ...  wc_batch_builder_free(&b);
+ *
+ * A builder is used by one thread at a time.
  */
 #ifndef WC_MUTATION_H
 #define WC_MUTATION_H
@@ -106,5 +122,59 @@ typedef struct wc_batch_view {
 wc_status wc_batch_parse(const uint8_t *rec, size_t len, wc_batch_view *v);
 /* 1 = *mut set, 0 = end, -1 = malformed. */
 int wc_batch_next(wc_batch_view *v, const uint8_t **mut, size_t *len);
+
+/* API: batch builder */
+
+/* Room kept before the first mutation for the header (magic + varint count). */
+#define WC_BATCH_HEADER_MAX 9
+
+typedef struct wc_batch_builder {
+    wc_buf body;     /* WC_BATCH_HEADER_MAX bytes of room, then the mutations */
+    uint32_t count;  /* mutations appended */
+    size_t start;    /* offset of the finished record in body */
+    wc_mutation m;   /* the mutation being built (buffers reused) */
+    bool m_init;     /* m was initialized */
+    bool open;       /* a mutation was begun and not ended */
+} wc_batch_builder;
+
+/* An empty builder; takes no memory until the first mutation.  Cannot fail. */
+void wc_batch_builder_init(wc_batch_builder *b);
+/* Free every buffer.  The builder may be initialized again afterwards. */
+void wc_batch_builder_free(wc_batch_builder *b);
+/* Forget the mutations (and an open one), keeping the buffers. */
+void wc_batch_builder_reset(wc_batch_builder *b);
+/*
+ * Begin the next mutation, for one partition (pk) of table_id, and return it
+ * for rows, cells and tombstones (wc_mutation_row_begin, wc_rowb_*,
+ * wc_mutation_row_end, wc_mutation_delete_partition / _range).  The pointer
+ * is valid until wc_batch_builder_end.  A mutation begun and not ended is
+ * dropped by the next begin.
+ */
+wc_mutation *wc_batch_builder_begin(wc_batch_builder *b, uint32_t table_id, const void *pk,
+                                    size_t pk_len);
+/*
+ * Append the mutation begun last to the batch.  WC_INVALID_ARGUMENT if none
+ * is open, or if it has a key over its limit or a malformed entry (nothing
+ * is appended then); WC_NO_MEMORY.
+ */
+wc_status wc_batch_builder_end(wc_batch_builder *b);
+/* Append a mutation already encoded (wc_mutation_encode).  WC_NO_MEMORY. */
+wc_status wc_batch_builder_add_encoded(wc_batch_builder *b, const uint8_t *mut, size_t len);
+/* Mutations appended so far. */
+static inline uint32_t wc_batch_builder_count(const wc_batch_builder *b)
+{
+    return b->count;
+}
+/* Bytes the record will have, about (mutations appended so far). */
+static inline size_t wc_batch_builder_size(const wc_batch_builder *b)
+{
+    return b->body.len > WC_BATCH_HEADER_MAX ? b->body.len - WC_BATCH_HEADER_MAX : 0;
+}
+/*
+ * The batch record (header and the mutations appended), as wc_batch_parse
+ * reads it; valid until the builder changes.  A mutation still open is not
+ * in it.  WC_NO_MEMORY if an append failed earlier.
+ */
+wc_status wc_batch_builder_finish(wc_batch_builder *b, const uint8_t **rec, size_t *len);
 
 #endif /* WC_MUTATION_H */

@@ -217,7 +217,6 @@ static void widecolEndDirectModify(ForeignScanState *node);
 static void widecolExplainDirectModify(ForeignScanState *node, ExplainState *es);
 
 /* helpers */
-static bool all_digits(const char *s);
 static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 								RestrictInfo *rinfo, bool join);
 static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
@@ -335,49 +334,19 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 		/* syntax checks that need no other object */
 		if (strcmp(def->defname, "replication") == 0)
 		{
-			List	   *map = widecol_parse_cql_map("replication", defGetString(def));
-			const char *cls = widecol_cql_map_get(map, "class");
+			wc_replication r;
 
-			if (cls == NULL)
+			/* the syntax, with positions; then every rule of the node */
+			(void) widecol_parse_cql_map("replication", defGetString(def));
+			if (wc_replication_parse(defGetString(def), &r) != WC_OK)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("replication map has no 'class'"),
-						 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1} or "
-								 "{'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
-			if (!(pg_strcasecmp(cls, "SimpleStrategy") == 0 ||
-				  pg_strcasecmp(cls, "org.apache.cassandra.locator.SimpleStrategy") == 0 ||
-				  pg_strcasecmp(cls, "NetworkTopologyStrategy") == 0 ||
-				  pg_strcasecmp(cls, "org.apache.cassandra.locator.NetworkTopologyStrategy") == 0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown replication class '%s'", cls),
-						 errhint("Use SimpleStrategy or NetworkTopologyStrategy.")));
-			if ((pg_strcasecmp(cls, "SimpleStrategy") == 0 ||
-				 pg_strcasecmp(cls, "org.apache.cassandra.locator.SimpleStrategy") == 0))
-			{
-				const char *rf = widecol_cql_map_get(map, "replication_factor");
-
-				if (rf == NULL || !all_digits(rf) || atoi(rf) < 1)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("SimpleStrategy needs a positive 'replication_factor'"),
-							 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': 1}.")));
-			}
-			else
-			{
-				ListCell   *lc2;
-
-				foreach(lc2, map)
-				{
-					WidecolCqlPair *p = lfirst(lc2);
-
-					if (pg_strcasecmp(p->key, "class") != 0 && !all_digits(p->value))
-						ereport(ERROR,
-								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("replication factor of data centre '%s' must be a number", p->key),
-								 errhint("Write it as {'class': 'NetworkTopologyStrategy', 'dc1': 3}.")));
-				}
-			}
+						 errmsg("invalid replication map: %s", wc_last_error()),
+						 errhint("Use {'class': 'SimpleStrategy', 'replication_factor': N} or "
+								 "{'class': 'NetworkTopologyStrategy', 'dc1': N, ...} with N from 1 to %d "
+								 "(0 for a data centre without replicas), at most %d data centres "
+								 "named with letters, digits, '_', '.' and '-'.",
+								 WC_REPL_MAX_FACTOR, WC_REPL_MAX_DCS)));
 		}
 		else if (strcmp(def->defname, "compaction") == 0)
 		{
@@ -433,17 +402,6 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_VOID();
-}
-
-static bool
-all_digits(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
 }
 
 /* ---------------------------------------------------------------- planning */

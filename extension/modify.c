@@ -22,8 +22,9 @@
  *	  without clustering columns).  Key columns reach UPDATE and DELETE as
  *	  row-identity junk columns ("wc_key_<attnum>").
  *
- *	  Mutations are encoded straight into a batch buffer and sent when it
- *	  passes WIDECOL_BATCH_BYTES and at the end of the statement, so a
+ *	  Mutations are encoded straight into a batch by the engine's batch
+ *	  builder (engine/mutation.h) and sent when it passes
+ *	  WIDECOL_BATCH_BYTES and at the end of the statement, so a
  *	  statement's writes are acknowledged (durable as the commit-log mode
  *	  promises) before the statement returns.  A statement that fails sends
  *	  nothing more.
@@ -58,35 +59,14 @@
 
 #define WIDECOL_BATCH_BYTES (1024 * 1024)
 
-/*
- * The batch is built in place: body starts with WRITER_GAP bytes where the
- * batch header (magic, varint count) is written, right-aligned, when it is
- * sent; then the mutations, each as varint length + bytes.
- */
-#define WRITER_GAP 16
-
 struct WidecolWriter
 {
 	WidecolTable *t;
-	StringInfoData body;
-	uint32		count;
+	wc_batch_builder batch;		/* malloc'd buffers, freed when the memory
+								 * context of widecol_writer_begin goes away */
+	bool		freed;
 	int64		sent;			/* mutations sent */
 };
-
-static inline void
-put_varint(StringInfo s, uint64 v)
-{
-	char		tmp[10];
-	int			n = 0;
-
-	while (v >= 0x80)
-	{
-		tmp[n++] = (char) (v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (char) v;
-	appendBinaryStringInfo(s, tmp, n);
-}
 
 typedef struct WidecolModifyState
 {
@@ -101,8 +81,7 @@ typedef struct WidecolModifyState
 	StringInfoData pk,
 				ck,
 				val;			/* one encoded value */
-	wc_mutation m;
-	bool		m_init;
+	wc_mutation *m;				/* the mutation being built, in w's batch */
 } WidecolModifyState;
 
 /* callbacks */
@@ -124,6 +103,9 @@ static void widecolEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 static int	widecolIsForeignRelUpdatable(Relation rel);
 
 /* helpers */
+static void writer_free(void *arg);
+static wc_mutation *writer_begin_mutation(WidecolWriter *w, const char *pk, int pk_len);
+static void writer_end_mutation(WidecolWriter *w);
 static WidecolModifyState *make_state(Relation rel, CmdType op, EState *estate);
 static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
 static bool static_only_insert(WidecolModifyState *ms, TupleTableSlot *slot);
@@ -135,97 +117,82 @@ static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
 
 /* ---------------------------------------------------------------- writer */
 
+static void
+writer_free(void *arg)
+{
+	WidecolWriter *w = arg;
+
+	if (!w->freed)
+		wc_batch_builder_free(&w->batch);
+	w->freed = true;
+}
+
 WidecolWriter *
 widecol_writer_begin(WidecolTable *t)
 {
 	WidecolWriter *w = palloc0(sizeof(WidecolWriter));
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
 
 	w->t = t;
-	initStringInfo(&w->body);
-	enlargeStringInfo(&w->body, WIDECOL_BATCH_BYTES + 64 * 1024);
-	w->body.len = WRITER_GAP;
+	wc_batch_builder_init(&w->batch);
+	cb->func = writer_free;
+	cb->arg = w;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	return w;
 }
 
+/* Add a mutation encoded by the caller (wc_mutation_encode). */
 void
 widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len)
 {
-	put_varint(&w->body, len);
-	appendBinaryStringInfo(&w->body, (const char *) mut, len);
-	w->count++;
-	if (w->body.len >= WIDECOL_BATCH_BYTES)
-		widecol_writer_flush(w);
-}
-
-/* Add a mutation without assembling it first. */
-static void
-writer_add_mutation(WidecolWriter *w, wc_mutation *m)
-{
-	const uint8_t *head,
-			   *entries;
-	size_t		head_len,
-				entries_len;
-	uint32_t	n;
-	char		nb[10];
-	int			nlen = 0;
-	uint32_t	v;
-	wc_status	st = wc_mutation_parts(m, &head, &head_len, &n, &entries, &entries_len);
+	wc_status	st = wc_batch_builder_add_encoded(&w->batch, mut, len);
 
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
-	v = n;
-	while (v >= 0x80)
-	{
-		nb[nlen++] = (char) (v | 0x80);
-		v >>= 7;
-	}
-	nb[nlen++] = (char) v;
-	put_varint(&w->body, head_len + nlen + entries_len);
-	appendBinaryStringInfo(&w->body, (const char *) head, head_len);
-	appendBinaryStringInfo(&w->body, nb, nlen);
-	appendBinaryStringInfo(&w->body, (const char *) entries, entries_len);
-	w->count++;
-	if (w->body.len >= WIDECOL_BATCH_BYTES)
+	if (wc_batch_builder_size(&w->batch) >= WIDECOL_BATCH_BYTES)
+		widecol_writer_flush(w);
+}
+
+/* Begin the next mutation, for partition pk of the writer's table. */
+static wc_mutation *
+writer_begin_mutation(WidecolWriter *w, const char *pk, int pk_len)
+{
+	return wc_batch_builder_begin(&w->batch, w->t->table_id, pk, pk_len);
+}
+
+/* Add the mutation begun last to the batch; send the batch once it is big. */
+static void
+writer_end_mutation(WidecolWriter *w)
+{
+	wc_status	st = wc_batch_builder_end(&w->batch);
+
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
+	if (wc_batch_builder_size(&w->batch) >= WIDECOL_BATCH_BYTES)
 		widecol_writer_flush(w);
 }
 
 void
 widecol_writer_flush(WidecolWriter *w)
 {
-	StringInfoData rec;
+	const uint8_t *rec;
+	size_t		len;
+	uint32		count = wc_batch_builder_count(&w->batch);
 	wc_status	st;
 
-	uint8		hdr[WRITER_GAP];
-	int			hlen = 0;
-	uint32		m = WC_BATCH_MAGIC;
-	uint32		v = w->count;
-	char	   *start;
-
-	if (w->count == 0)
+	if (count == 0)
 		return;
-	hdr[hlen++] = m & 0xff;
-	hdr[hlen++] = (m >> 8) & 0xff;
-	hdr[hlen++] = (m >> 16) & 0xff;
-	hdr[hlen++] = (m >> 24) & 0xff;
-	while (v >= 0x80)
-	{
-		hdr[hlen++] = (uint8) (v | 0x80);
-		v >>= 7;
-	}
-	hdr[hlen++] = (uint8) v;
-	start = w->body.data + WRITER_GAP - hlen;
-	memcpy(start, hdr, hlen);
+	st = wc_batch_builder_finish(&w->batch, &rec, &len);
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
 	/* pipelined: the node applies this batch while the next one is encoded */
-	st = wc_client_apply_send(widecol_connection(), (const uint8 *) start,
-							  w->body.len - (WRITER_GAP - hlen),
+	st = wc_client_apply_send(widecol_connection(), rec, len,
 							  (wc_consistency) widecol_consistency);
-	(void) rec;
 	if (st != WC_OK)
 		widecol_report(st, "write");
 	widecol_write_pending(true);
-	w->sent += w->count;
-	w->count = 0;
-	w->body.len = WRITER_GAP;
+	w->sent += count;
+	wc_batch_builder_reset(&w->batch);
 }
 
 /* Send what is left and wait until the node acknowledged every batch. */
@@ -328,28 +295,10 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 
 /* ---------------------------------------------------------------- execution */
 
-/* Free the mutation's malloc'd buffers when the query's memory goes away. */
-static void
-free_modify_state(void *arg)
-{
-	WidecolModifyState *ms = arg;
-
-	if (ms->m_init)
-	{
-		wc_mutation_free(&ms->m);
-		ms->m_init = false;
-	}
-}
-
 static WidecolModifyState *
 make_state(Relation rel, CmdType op, EState *estate)
 {
 	WidecolModifyState *ms = palloc0(sizeof(WidecolModifyState));
-	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
-
-	cb->func = free_modify_state;
-	cb->arg = ms;
-	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
 
 	ms->t = widecol_get_table(RelationGetRelid(rel));
 	ms->op = op;
@@ -446,20 +395,15 @@ encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
 static void
 send_mutation(WidecolModifyState *ms)
 {
-	writer_add_mutation(ms->w, &ms->m);
+	writer_end_mutation(ms->w);
+	ms->m = NULL;
 }
 
-/* Start the statement's next mutation, reusing the buffers of the last one. */
+/* Start the statement's next mutation in the writer's batch. */
 static void
 begin_mutation(WidecolModifyState *ms)
 {
-	if (ms->m_init)
-		wc_mutation_reset(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
-	else
-	{
-		wc_mutation_init(&ms->m, ms->t->table_id, ms->pk.data, ms->pk.len);
-		ms->m_init = true;
-	}
+	ms->m = writer_begin_mutation(ms->w, ms->pk.data, ms->pk.len);
 }
 
 /* Does the statement write any cell of this kind for the row in slot? */
@@ -540,17 +484,17 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	/* static cells go to the partition's static row, the others to the row */
 	if (has_cells(ms, slot, WIDECOL_COL_STATIC))
 	{
-		rb = wc_mutation_row_begin(&ms->m, true, NULL, 0);
+		rb = wc_mutation_row_begin(ms->m, true, NULL, 0);
 		add_cells(ms, rb, slot, WIDECOL_COL_STATIC, ts, ttl, ldt, now);
-		wc_mutation_row_end(&ms->m);
+		wc_mutation_row_end(ms->m);
 	}
 	if (!ms->static_only && (liveness || has_cells(ms, slot, WIDECOL_COL_REGULAR)))
 	{
-		rb = wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len);
+		rb = wc_mutation_row_begin(ms->m, false, ms->ck.data, ms->ck.len);
 		if (liveness)
 			wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
 		add_cells(ms, rb, slot, WIDECOL_COL_REGULAR, ts, ttl, ldt, now);
-		wc_mutation_row_end(&ms->m);
+		wc_mutation_row_end(ms->m);
 	}
 	send_mutation(ms);
 }
@@ -690,11 +634,11 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 	keys_from_plan(ms, planSlot);
 	begin_mutation(ms);
 	if (ms->t->nck == 0)
-		wc_mutation_delete_partition(&ms->m, ts, now);
+		wc_mutation_delete_partition(ms->m, ts, now);
 	else
 	{
-		wc_rowb_deletion(wc_mutation_row_begin(&ms->m, false, ms->ck.data, ms->ck.len), ts, now);
-		wc_mutation_row_end(&ms->m);
+		wc_rowb_deletion(wc_mutation_row_begin(ms->m, false, ms->ck.data, ms->ck.len), ts, now);
+		wc_mutation_row_end(ms->m);
 	}
 	send_mutation(ms);
 	return slot;
@@ -708,11 +652,6 @@ widecolEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 	if (ms == NULL)
 		return;
 	widecol_writer_end(ms->w);
-	if (ms->m_init)
-	{
-		wc_mutation_free(&ms->m);
-		ms->m_init = false;
-	}
 }
 
 static void

@@ -1147,7 +1147,8 @@ static void test_replication_text(void **state)
                                           &r),
                      WC_OK);
     assert_int_equal(r.replication_factor, 2);
-    assert_int_equal(wc_replication_parse("{class: networktopologystrategy, DC1: 3}", &r), WC_OK);
+    assert_int_equal(wc_replication_parse("{'class': 'networktopologystrategy', 'DC1': 3}", &r),
+                     WC_OK);
     assert_int_equal(r.cls, WC_REPL_NETWORK_TOPOLOGY);
     assert_string_equal(r.dcs[0].name, "DC1");
     assert_int_equal(wc_replication_format(&r, buf, sizeof(buf), &n), WC_OK);
@@ -1171,6 +1172,8 @@ static void test_replication_text(void **state)
         "SimpleStrategy:",
         "SimpleStrategy:3 trailing",
         "NetworkTopologyStrategy:dc1=",
+        "{class: 'SimpleStrategy', 'replication_factor': 3}",
+        "{\"class\": \"SimpleStrategy\", \"replication_factor\": 3}",
         "{'class': 'NetworkTopologyStrategy', 'd1':1,'d2':1,'d3':1,'d4':1,'d5':1,'d6':1,'d7':1,"
         "'d8':1,'d9':1}",
     };

@@ -75,8 +75,19 @@ static void test_options_parse(void **state)
     assert_int_equal(o.fanout, 4);
     assert_false(o.enabled);
 
-    assert_int_equal(wc_compaction_options_parse("{\"class\": \"lcs\"}", &o), WC_OK);
+    /* "lcs" is a CQL identifier, not a string: refused as the extension always did */
+    assert_int_equal(wc_compaction_options_parse("{\"class\": \"lcs\"}", &o), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_compaction_options_parse("{'class': 'lcs'}", &o), WC_OK);
     assert_int_equal(o.cls, WC_COMPACTION_LCS);
+    /* bare words, $$ strings and '' escapes read as everywhere else */
+    assert_int_equal(wc_compaction_options_parse("{'class': $$TimeWindowCompactionStrategy$$, "
+                                                 "'compaction_window_unit': hours, "
+                                                 "'enabled': FALSE}",
+                                                 &o),
+                     WC_OK);
+    assert_int_equal(o.cls, WC_COMPACTION_TWCS);
+    assert_int_equal(o.window_unit_seconds, 3600);
+    assert_false(o.enabled);
     assert_int_equal(wc_compaction_options_parse(
                          "{'class':'STCS','min_threshold':2,'max_threshold':8,'bucket_low':0.3,"
                          "'bucket_high':2,'min_sstable_size':100,'tombstone_threshold':0.1,"

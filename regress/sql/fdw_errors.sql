@@ -171,6 +171,33 @@ SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': -1}$r$)$$);
 SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1}$r$, durable_writes 'sometimes')$$);
+-- CREATE and ALTER SERVER check the whole map, as CREATE FOREIGN TABLE would
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 3, 'dc1': 2}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1001}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy'}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': 0, 'dc2': '0'}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc 1': 3}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'replication_factor': 3}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'd1': 1, 'd2': 1, 'd3': 1,
+             'd4': 1, 'd5': 1, 'd6': 1, 'd7': 1, 'd8': 1, 'd9': 1}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${"class": "SimpleStrategy", 'replication_factor': 1}$r$)$$);
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'SimpleStrategy', 'replication_factor': 1.5}$r$)$$);
+SELECT widecol_try($$ALTER SERVER errs_ks
+    OPTIONS (SET replication $r${'class': 'SimpleStrategy', 'replication_factor': 1, 'x': 1}$r$)$$);
+-- valid: a data centre may have no replicas; CQL strings may be $$-quoted
+SELECT widecol_try($$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 0}$r$)$$);
+SELECT widecol_try($q$CREATE SERVER errs_bad FOREIGN DATA WRAPPER widecol
+    OPTIONS (replication $r${'class': $$SimpleStrategy$$, 'replication_factor': '2'}$r$)$q$);
 SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', compaction $r${'compaction_window_size': 24}$r$)$$);
 SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
