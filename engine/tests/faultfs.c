@@ -6,11 +6,19 @@
  * the file size are saved.  A successful sync drops the entries that existed
  * when it started; a crash replays the remaining entries backwards through the
  * base file system, which restores each file to its state at its last sync.
+ *
+ * In power-loss mode directory operations are logged too (ff_dop, oldest
+ * first) until a sync_dir of their directory makes them durable.  Removed and
+ * replaced files and directories are not removed but moved into the stash
+ * directory (their node follows them there, so their unsynced contents are
+ * still rolled back); a crash first rolls contents back, then undoes the
+ * logged directory operations newest first and forgets every node.
  */
 #include "faultfs.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,8 +31,19 @@ typedef struct ff_undo {
     size_t len;
 } ff_undo;
 
+typedef enum ff_dkind { FF_D_CREATE, FF_D_RENAME, FF_D_UNLINK, FF_D_MKDIR, FF_D_RMDIR } ff_dkind;
+
+/* A directory operation not yet made durable by a sync_dir (power-loss mode). */
+typedef struct ff_dop {
+    ff_dkind kind;
+    char *path;  /* created, removed or renamed-to path */
+    char *from;  /* rename source */
+    char *stash; /* where the removed or replaced object waits, or NULL */
+} ff_dop;
+
 typedef struct ff_node {
     char *path;
+    uint64_t last_sync_op; /* op number that started the latest successful sync */
     int refs;   /* open files + 1 while linked */
     int linked; /* still reachable under path */
     uint64_t synced_len;
@@ -57,6 +76,20 @@ struct wc_faultfs {
     bool s_sticky, s_failing;
     uint32_t s_delay_us;
     wc_faultfs_counts counts;
+    /* power-loss mode */
+    char *stash;
+    bool no_real_sync;
+    uint64_t stash_seq;
+    ff_dop *dops;
+    size_t ndops, capdops;
+    /* operation numbering and the trigger */
+    uint64_t opno;
+    wc_faultfs_op t_op;
+    char *t_part;
+    uint64_t t_nth;
+    wc_faultfs_action t_action;
+    int t_errno;
+    bool t_sticky, t_failing, t_fired;
 };
 
 static wc_faultfs *ff_of(wc_fs *fs)
@@ -180,6 +213,335 @@ static wc_status ff_save(wc_faultfs *ff, ff_file *f, uint64_t off, uint64_t end)
     return WC_OK;
 }
 
+/* ------------------------------------------------------------------ power loss */
+
+typedef struct ff_names {
+    char **v;
+    size_t n, cap;
+} ff_names;
+
+static int ff_collect(void *arg, const char *name)
+{
+    ff_names *nm = arg;
+
+    if (nm->n == nm->cap) {
+        size_t cap = nm->cap ? nm->cap * 2 : 16;
+        char **v = realloc(nm->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return 1;
+        nm->v = v;
+        nm->cap = cap;
+    }
+    if ((nm->v[nm->n] = strdup(name)) == NULL)
+        return 1;
+    nm->n++;
+    return 0;
+}
+
+static void ff_names_free(ff_names *nm)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        free(nm->v[i]);
+    free(nm->v);
+}
+
+/* rm -rf through the base file system (best effort). */
+static void ff_rmrf(wc_fs *base, const char *path)
+{
+    ff_names nm = {0};
+
+    if (base->unlink(base, path) == WC_OK)
+        return;
+    if (base->list(base, path, ff_collect, &nm) == WC_OK) {
+        for (size_t i = 0; i < nm.n; i++) {
+            char sub[4200];
+
+            snprintf(sub, sizeof(sub), "%s/%s", path, nm.v[i]);
+            ff_rmrf(base, sub);
+        }
+    }
+    ff_names_free(&nm);
+    base->rmdir(base, path);
+}
+
+static bool ff_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+static bool ff_in_dir(const char *path, const char *dir)
+{
+    char d[4200];
+
+    wc_path_dirname(path, d, sizeof(d));
+    return strcmp(d, dir) == 0;
+}
+
+/* REQUIRES: ff->mu held.  A fresh name in the stash (caller frees); NULL when out of memory. */
+static char *ff_stash_name(wc_faultfs *ff)
+{
+    char buf[4200];
+
+    snprintf(buf, sizeof(buf), "%s/s%llu", ff->stash, (unsigned long long)++ff->stash_seq);
+    return strdup(buf);
+}
+
+/* REQUIRES: ff->mu held.  Log a directory operation; takes stash. */
+static wc_status ff_dop_add(wc_faultfs *ff, ff_dkind kind, const char *path, const char *from,
+                            char *stash)
+{
+    ff_dop d = {kind, strdup(path), from ? strdup(from) : NULL, stash};
+
+    if (d.path == NULL || (from && d.from == NULL))
+        goto oom;
+    if (ff->ndops == ff->capdops) {
+        size_t cap = ff->capdops ? ff->capdops * 2 : 32;
+        ff_dop *v = realloc(ff->dops, cap * sizeof(*v));
+
+        if (v == NULL)
+            goto oom;
+        ff->dops = v;
+        ff->capdops = cap;
+    }
+    ff->dops[ff->ndops++] = d;
+    return WC_OK;
+oom:
+    free(d.path);
+    free(d.from);
+    free(d.stash);
+    return wc_error(WC_NO_MEMORY, "faultfs: out of memory logging a directory operation");
+}
+
+/* REQUIRES: ff->mu held.  Move an existing file or directory into the stash. */
+static wc_status ff_stash_move(wc_faultfs *ff, const char *path, char **stash_out)
+{
+    char *stash = ff_stash_name(ff);
+    ff_node *n = ff_find(ff, path);
+    wc_status st;
+
+    if (stash == NULL)
+        return wc_error(WC_NO_MEMORY, "faultfs: out of memory stashing \"%s\"", path);
+    st = ff->base->rename(ff->base, path, stash);
+    if (st != WC_OK) {
+        free(stash);
+        return st;
+    }
+    if (n) {
+        char *p = strdup(stash);
+
+        if (p) {
+            free(n->path);
+            n->path = p;
+        } else {
+            n->linked = 0; /* cannot follow it: its contents are left as they are */
+            ff_node_unref(ff, n);
+        }
+    }
+    *stash_out = stash;
+    return WC_OK;
+}
+
+/* REQUIRES: ff->mu held.  The removal logged in d is durable: drop what waits in the stash. */
+static void ff_forget_stash(wc_faultfs *ff, const ff_dop *d)
+{
+    ff_node *next;
+
+    if (d->stash == NULL)
+        return;
+    for (ff_node *n = ff->nodes; n; n = next) {
+        next = n->next;
+        if (n->linked && (strcmp(n->path, d->stash) == 0 || ff_under(n->path, d->stash))) {
+            n->linked = 0;
+            ff_node_unref(ff, n);
+        }
+    }
+    ff_rmrf(ff->base, d->stash);
+}
+
+static void ff_dop_free(ff_dop *d)
+{
+    free(d->path);
+    free(d->from);
+    free(d->stash);
+}
+
+/* REQUIRES: ff->mu held.  Make logged operation i durable and drop it from the log. */
+static void ff_dop_commit(wc_faultfs *ff, size_t i)
+{
+    ff_dop d = ff->dops[i];
+
+    memmove(&ff->dops[i], &ff->dops[i + 1], (ff->ndops - i - 1) * sizeof(*ff->dops));
+    ff->ndops--;
+    ff_forget_stash(ff, &d);
+    if (d.kind == FF_D_RMDIR) {
+        /* what was pending inside the removed directory can no longer come back */
+        for (size_t j = 0; j < i;) {
+            if (ff_under(ff->dops[j].path, d.path)) {
+                ff_dop_commit(ff, j);
+                i--;
+            } else {
+                j++;
+            }
+        }
+    }
+    ff_dop_free(&d);
+}
+
+/* REQUIRES: ff->mu held.  A sync of dir makes the operations on its entries durable. */
+static void ff_dops_sync_dir(wc_faultfs *ff, const char *dir)
+{
+    size_t i = 0;
+
+    while (i < ff->ndops) {
+        if (ff_in_dir(ff->dops[i].path, dir)) {
+            ff_dop_commit(ff, i);
+            i = 0; /* earlier entries may have gone with it */
+        } else {
+            i++;
+        }
+    }
+}
+
+static void ff_dop_undo(wc_faultfs *ff, const ff_dop *d)
+{
+    wc_fs *b = ff->base;
+
+    switch (d->kind) {
+    case FF_D_CREATE:
+        b->unlink(b, d->path);
+        break;
+    case FF_D_MKDIR:
+        ff_rmrf(b, d->path);
+        break;
+    case FF_D_UNLINK:
+    case FF_D_RMDIR:
+        b->rename(b, d->stash, d->path);
+        break;
+    case FF_D_RENAME:
+        b->rename(b, d->path, d->from);
+        if (d->stash)
+            b->rename(b, d->stash, d->path);
+        break;
+    }
+}
+
+/* REQUIRES: ff->mu held.  The power goes out. */
+static void ff_crash_locked(wc_faultfs *ff)
+{
+    ff_node *next;
+
+    ff->crashed = 1;
+    ff->epoch++;
+    ff->counts.crashes++;
+    for (ff_node *n = ff->nodes; n; n = n->next) {
+        wc_file *f;
+
+        if (n->nundo == 0)
+            continue;
+        if (n->linked && ff->base->open(ff->base, n->path, WC_O_WRITE, &f) == WC_OK) {
+            for (size_t i = n->nundo; i-- > 0;) {
+                ff_undo *u = &n->undo[i];
+
+                if (u->len)
+                    ff->base->pwrite(f, u->data, u->len, u->off);
+                ff->base->truncate(f, u->prev_size);
+            }
+            ff->base->close(f);
+        }
+        ff_drop_undo(n, n->nundo);
+    }
+    if (ff->stash == NULL)
+        return;
+    for (size_t i = ff->ndops; i-- > 0;) {
+        ff_dop_undo(ff, &ff->dops[i]);
+        ff_dop_free(&ff->dops[i]);
+    }
+    ff->ndops = 0;
+    /* paths may have moved back: start over with nothing tracked */
+    for (ff_node *n = ff->nodes; n; n = next) {
+        next = n->next;
+        if (n->linked) {
+            n->linked = 0;
+            ff_node_unref(ff, n);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ triggers */
+
+static const char *const ff_op_names[] = {
+    "operation", "open", "read", "write", "sync", "stat", "truncate", "allocate",
+    "rename", "unlink", "mkdir", "rmdir", "sync_dir", "list", "exists",
+};
+
+/*
+ * REQUIRES: ff->mu held.  Number an operation on path and apply the trigger.
+ * Returns non-WC_OK when the operation must not run; sets *after when the
+ * machine must crash once it ran (ff_leave).
+ */
+static wc_status ff_enter(wc_faultfs *ff, wc_faultfs_op op, const char *path, bool *after)
+{
+    const char *name = ff_op_names[op];
+
+    *after = false;
+    if (ff->crashed)
+        return ff_crashed_error(name);
+    ff->opno++;
+    if (ff->t_op != WC_FF_ANY && ff->t_op != op)
+        return WC_OK;
+    if (ff->t_part && (path == NULL || strstr(path, ff->t_part) == NULL))
+        return WC_OK;
+    if (!ff->t_failing) {
+        if (ff->t_nth == 0 || --ff->t_nth > 0)
+            return WC_OK;
+        ff->t_fired = true;
+        if (ff->t_action == WC_FF_CRASH_BEFORE) {
+            ff_crash_locked(ff);
+            return ff_crashed_error(name);
+        }
+        if (ff->t_action == WC_FF_CRASH_AFTER) {
+            *after = true;
+            return WC_OK;
+        }
+        ff->t_failing = ff->t_sticky;
+    }
+    return wc_error_errno(ff->t_errno, "faultfs: injected failure of %s on \"%s\"", name,
+                          path ? path : "");
+}
+
+/* REQUIRES: ff->mu held.  Result of an operation that ran; crash first if ff_enter said so. */
+static wc_status ff_leave(wc_faultfs *ff, bool after, wc_faultfs_op op, wc_status st)
+{
+    if (!after)
+        return st;
+    ff_crash_locked(ff);
+    return ff_crashed_error(ff_op_names[op]);
+}
+
+/* ff_enter for operations that run without the mutex. */
+static wc_status ff_enter_unlocked(wc_faultfs *ff, wc_faultfs_op op, const char *path, bool *after)
+{
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    st = ff_enter(ff, op, path, after);
+    pthread_mutex_unlock(&ff->mu);
+    return st;
+}
+
+static wc_status ff_leave_unlocked(wc_faultfs *ff, bool after, wc_faultfs_op op, wc_status st)
+{
+    if (!after)
+        return st;
+    pthread_mutex_lock(&ff->mu);
+    st = ff_leave(ff, after, op, st);
+    pthread_mutex_unlock(&ff->mu);
+    return st;
+}
+
 /* ------------------------------------------------------------------ file ops */
 
 static wc_status ff_open(wc_fs *fs, const char *path, int flags, wc_file **out)
@@ -187,21 +549,33 @@ static wc_status ff_open(wc_fs *fs, const char *path, int flags, wc_file **out)
     wc_faultfs *ff = ff_of(fs);
     ff_file *f = NULL;
     ff_node *n;
+    bool after, existed = true;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
-    if (ff->crashed) {
-        st = ff_crashed_error("open");
+    st = ff_enter(ff, WC_FF_OPEN, path, &after);
+    if (st != WC_OK)
         goto out;
-    }
     f = calloc(1, sizeof(*f));
     if (f == NULL) {
         st = wc_error(WC_NO_MEMORY, "faultfs: out of memory opening \"%s\"", path);
         goto out;
     }
+    if (ff->stash && (flags & WC_O_CREATE)) {
+        st = ff->base->exists(ff->base, path, &existed);
+        if (st != WC_OK)
+            goto out;
+    }
     st = ff->base->open(ff->base, path, flags & ~WC_O_TRUNC, &f->inner);
     if (st != WC_OK)
         goto out;
+    if (!existed) {
+        st = ff_dop_add(ff, FF_D_CREATE, path, NULL, NULL);
+        if (st != WC_OK) {
+            ff->base->unlink(ff->base, path);
+            goto out;
+        }
+    }
     n = ff_find(ff, path);
     if (n == NULL) {
         n = calloc(1, sizeof(*n));
@@ -233,6 +607,13 @@ static wc_status ff_open(wc_fs *fs, const char *path, int flags, wc_file **out)
             goto out;
         }
     }
+    if (after) {
+        /* power loss right after the open: the caller never gets the file */
+        ff_crash_locked(ff);
+        st = ff_crashed_error("open");
+        ff_node_unref(ff, n);
+        goto out;
+    }
     *out = &f->base;
     f = NULL;
 out:
@@ -249,20 +630,21 @@ static wc_status ff_pread(wc_file *file, void *buf, size_t n, uint64_t off, size
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
-    int crashed;
+    bool after;
+    wc_status st;
 
-    pthread_mutex_lock(&ff->mu);
-    crashed = ff->crashed;
-    pthread_mutex_unlock(&ff->mu);
-    if (crashed)
-        return ff_crashed_error("read");
-    return ff->base->pread(f->inner, buf, n, off, nread);
+    st = ff_enter_unlocked(ff, WC_FF_READ, f->node->path, &after);
+    if (st != WC_OK)
+        return st;
+    st = ff->base->pread(f->inner, buf, n, off, nread);
+    return ff_leave_unlocked(ff, after, WC_FF_READ, st);
 }
 
 static wc_status ff_pwrite(wc_file *file, const void *buf, size_t n, uint64_t off)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
+    bool after = false;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
@@ -271,6 +653,9 @@ static wc_status ff_pwrite(wc_file *file, const void *buf, size_t n, uint64_t of
         goto out;
     }
     ff->counts.writes++;
+    st = ff_enter(ff, WC_FF_WRITE, f->node->path, &after);
+    if (st != WC_OK)
+        goto out;
     st = ff_save(ff, f, off, off + n);
     if (st != WC_OK)
         goto out;
@@ -285,6 +670,7 @@ static wc_status ff_pwrite(wc_file *file, const void *buf, size_t n, uint64_t of
         goto out;
     }
     st = ff->base->pwrite(f->inner, buf, n, off);
+    st = ff_leave(ff, after, WC_FF_WRITE, st);
 out:
     pthread_mutex_unlock(&ff->mu);
     return st;
@@ -294,9 +680,10 @@ static wc_status ff_sync(wc_file *file)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
-    uint64_t epoch, size = 0;
+    uint64_t epoch, size = 0, opno;
     uint32_t delay;
     uint64_t covered;
+    bool after;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
@@ -305,22 +692,39 @@ static wc_status ff_sync(wc_file *file)
         return ff_crashed_error("sync");
     }
     ff->counts.syncs++;
+    st = ff_enter(ff, WC_FF_SYNC, f->node->path, &after);
+    if (st != WC_OK) {
+        ff->counts.failed_syncs += !ff->crashed;
+        pthread_mutex_unlock(&ff->mu);
+        return st;
+    }
     if (ff_trip(&ff->s_nth, ff->s_sticky, &ff->s_failing)) {
         ff->counts.failed_syncs++;
         pthread_mutex_unlock(&ff->mu);
         return wc_error_errno(EIO, "faultfs: injected failure syncing \"%s\"", f->node->path);
     }
+    opno = ff->opno;
     covered = f->node->next_seq;
     epoch = ff->epoch;
     delay = ff->s_delay_us;
     st = ff->base->size(f->inner, &size);
+    if (st == WC_OK && ff->no_real_sync && delay == 0) {
+        /* only the model: the sync is instantaneous */
+        ff_drop_undo_before(f->node, covered);
+        f->node->synced_len = size;
+        f->node->last_sync_op = opno;
+        st = ff_leave(ff, after, WC_FF_SYNC, st);
+        pthread_mutex_unlock(&ff->mu);
+        return st;
+    }
     pthread_mutex_unlock(&ff->mu);
     if (st != WC_OK)
         return st;
     if (delay)
         usleep(delay);
 
-    st = ff->base->sync(f->inner);
+    if (!ff->no_real_sync)
+        st = ff->base->sync(f->inner);
 
     pthread_mutex_lock(&ff->mu);
     if (st == WC_OK && ff->epoch != epoch) {
@@ -329,6 +733,8 @@ static wc_status ff_sync(wc_file *file)
     } else if (st == WC_OK) {
         ff_drop_undo_before(f->node, covered);
         f->node->synced_len = size;
+        f->node->last_sync_op = opno;
+        st = ff_leave(ff, after, WC_FF_SYNC, st);
     }
     pthread_mutex_unlock(&ff->mu);
     return st;
@@ -338,30 +744,31 @@ static wc_status ff_size(wc_file *file, uint64_t *out)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
-    int crashed;
+    bool after;
+    wc_status st;
 
-    pthread_mutex_lock(&ff->mu);
-    crashed = ff->crashed;
-    pthread_mutex_unlock(&ff->mu);
-    if (crashed)
-        return ff_crashed_error("stat");
-    return ff->base->size(f->inner, out);
+    st = ff_enter_unlocked(ff, WC_FF_SIZE, f->node->path, &after);
+    if (st != WC_OK)
+        return st;
+    st = ff->base->size(f->inner, out);
+    return ff_leave_unlocked(ff, after, WC_FF_SIZE, st);
 }
 
 static wc_status ff_truncate(wc_file *file, uint64_t len)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
+    bool after;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
-    if (ff->crashed) {
-        st = ff_crashed_error("truncate");
+    st = ff_enter(ff, WC_FF_TRUNCATE, f->node->path, &after);
+    if (st != WC_OK)
         goto out;
-    }
     st = ff_save(ff, f, len, UINT64_MAX);
     if (st == WC_OK)
         st = ff->base->truncate(f->inner, len);
+    st = ff_leave(ff, after, WC_FF_TRUNCATE, st);
 out:
     pthread_mutex_unlock(&ff->mu);
     return st;
@@ -371,16 +778,17 @@ static wc_status ff_allocate(wc_file *file, uint64_t len)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
+    bool after;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
-    if (ff->crashed) {
-        st = ff_crashed_error("allocate");
+    st = ff_enter(ff, WC_FF_ALLOCATE, f->node->path, &after);
+    if (st != WC_OK)
         goto out;
-    }
     st = ff_save(ff, f, 0, 0);
     if (st == WC_OK)
         st = ff->base->allocate(f->inner, len);
+    st = ff_leave(ff, after, WC_FF_ALLOCATE, st);
 out:
     pthread_mutex_unlock(&ff->mu);
     return st;
@@ -406,17 +814,46 @@ static wc_status ff_close(wc_file *file)
 
 /* ------------------------------------------------------------------ fs ops */
 
+/* REQUIRES: ff->mu held, power-loss mode.  A rename that can be undone. */
+static wc_status ff_rename_logged(wc_faultfs *ff, const char *from, const char *to)
+{
+    char *stash = NULL;
+    bool exists;
+    wc_status st;
+
+    st = ff->base->exists(ff->base, from, &exists);
+    if (st == WC_OK && !exists)
+        st = wc_error_errno(ENOENT, "could not rename \"%s\" to \"%s\"", from, to);
+    if (st == WC_OK)
+        st = ff->base->exists(ff->base, to, &exists);
+    if (st == WC_OK && exists)
+        st = ff_stash_move(ff, to, &stash);
+    if (st != WC_OK)
+        return st;
+    st = ff->base->rename(ff->base, from, to);
+    if (st == WC_OK)
+        st = ff_dop_add(ff, FF_D_RENAME, to, from, stash);
+    else if (stash) {
+        ff->base->rename(ff->base, stash, to);
+        free(stash);
+    }
+    return st;
+}
+
 static wc_status ff_rename(wc_fs *fs, const char *from, const char *to)
 {
     wc_faultfs *ff = ff_of(fs);
+    bool after;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
-    if (ff->crashed) {
-        st = ff_crashed_error("rename");
+    st = ff_enter(ff, WC_FF_RENAME, to, &after);
+    if (st != WC_OK)
         goto out;
-    }
-    st = ff->base->rename(ff->base, from, to);
+    if (ff->stash)
+        st = ff_rename_logged(ff, from, to);
+    else
+        st = ff->base->rename(ff->base, from, to);
     if (st == WC_OK) {
         ff_node *n = ff_find(ff, from);
         char *p = strdup(to);
@@ -433,6 +870,7 @@ static wc_status ff_rename(wc_fs *fs, const char *from, const char *to)
             free(p);
         }
     }
+    st = ff_leave(ff, after, WC_FF_RENAME, st);
 out:
     pthread_mutex_unlock(&ff->mu);
     return st;
@@ -441,56 +879,130 @@ out:
 static wc_status ff_unlink(wc_fs *fs, const char *path)
 {
     wc_faultfs *ff = ff_of(fs);
+    bool after;
     wc_status st;
 
     pthread_mutex_lock(&ff->mu);
-    if (ff->crashed) {
-        st = ff_crashed_error("unlink");
+    st = ff_enter(ff, WC_FF_UNLINK, path, &after);
+    if (st != WC_OK)
         goto out;
+    if (ff->stash) {
+        char *stash = NULL;
+        bool exists;
+
+        st = ff->base->exists(ff->base, path, &exists);
+        if (st == WC_OK && !exists)
+            st = wc_error_errno(ENOENT, "could not remove \"%s\"", path);
+        if (st == WC_OK)
+            st = ff_stash_move(ff, path, &stash);
+        if (st == WC_OK)
+            st = ff_dop_add(ff, FF_D_UNLINK, path, NULL, stash);
+    } else {
+        st = ff->base->unlink(ff->base, path);
+        if (st == WC_OK)
+            ff_unlink_node(ff, path);
     }
-    st = ff->base->unlink(ff->base, path);
-    if (st == WC_OK)
-        ff_unlink_node(ff, path);
+    st = ff_leave(ff, after, WC_FF_UNLINK, st);
 out:
     pthread_mutex_unlock(&ff->mu);
     return st;
 }
 
-#define FF_FORWARD(name, call)                                                                     \
-    do {                                                                                           \
-        wc_faultfs *ff = ff_of(fs);                                                                \
-        int crashed;                                                                               \
-        pthread_mutex_lock(&ff->mu);                                                               \
-        crashed = ff->crashed;                                                                     \
-        pthread_mutex_unlock(&ff->mu);                                                             \
-        if (crashed)                                                                               \
-            return ff_crashed_error(name);                                                         \
-        return call;                                                                               \
-    } while (0)
-
 static wc_status ff_mkdir(wc_fs *fs, const char *path)
 {
-    FF_FORWARD("mkdir", ff->base->mkdir(ff->base, path));
+    wc_faultfs *ff = ff_of(fs);
+    bool after, exists = true;
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    st = ff_enter(ff, WC_FF_MKDIR, path, &after);
+    if (st != WC_OK)
+        goto out;
+    if (ff->stash)
+        st = ff->base->exists(ff->base, path, &exists);
+    if (st == WC_OK)
+        st = ff->base->mkdir(ff->base, path);
+    if (st == WC_OK && !exists)
+        st = ff_dop_add(ff, FF_D_MKDIR, path, NULL, NULL);
+    st = ff_leave(ff, after, WC_FF_MKDIR, st);
+out:
+    pthread_mutex_unlock(&ff->mu);
+    return st;
 }
 
 static wc_status ff_rmdir(wc_fs *fs, const char *path)
 {
-    FF_FORWARD("rmdir", ff->base->rmdir(ff->base, path));
+    wc_faultfs *ff = ff_of(fs);
+    bool after;
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    st = ff_enter(ff, WC_FF_RMDIR, path, &after);
+    if (st != WC_OK)
+        goto out;
+    if (ff->stash) {
+        ff_names nm = {0};
+        char *stash = NULL;
+
+        st = ff->base->list(ff->base, path, ff_collect, &nm);
+        if (st == WC_OK && nm.n)
+            st = wc_error_errno(ENOTEMPTY, "could not remove directory \"%s\"", path);
+        ff_names_free(&nm);
+        if (st == WC_OK)
+            st = ff_stash_move(ff, path, &stash);
+        if (st == WC_OK)
+            st = ff_dop_add(ff, FF_D_RMDIR, path, NULL, stash);
+    } else {
+        st = ff->base->rmdir(ff->base, path);
+    }
+    st = ff_leave(ff, after, WC_FF_RMDIR, st);
+out:
+    pthread_mutex_unlock(&ff->mu);
+    return st;
 }
 
 static wc_status ff_sync_dir(wc_fs *fs, const char *path)
 {
-    FF_FORWARD("sync_dir", ff->base->sync_dir(ff->base, path));
+    wc_faultfs *ff = ff_of(fs);
+    bool after;
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    st = ff_enter(ff, WC_FF_SYNC_DIR, path, &after);
+    if (st == WC_OK && !ff->no_real_sync)
+        st = ff->base->sync_dir(ff->base, path);
+    if (st == WC_OK && ff->stash)
+        ff_dops_sync_dir(ff, path);
+    if (st == WC_OK || after)
+        st = ff_leave(ff, after, WC_FF_SYNC_DIR, st);
+    pthread_mutex_unlock(&ff->mu);
+    return st;
 }
 
 static wc_status ff_list(wc_fs *fs, const char *dir, wc_fs_list_cb cb, void *arg)
 {
-    FF_FORWARD("list", ff->base->list(ff->base, dir, cb, arg));
+    wc_faultfs *ff = ff_of(fs);
+    bool after;
+    wc_status st;
+
+    st = ff_enter_unlocked(ff, WC_FF_LIST, dir, &after);
+    if (st != WC_OK)
+        return st;
+    st = ff->base->list(ff->base, dir, cb, arg);
+    return ff_leave_unlocked(ff, after, WC_FF_LIST, st);
 }
 
 static wc_status ff_exists(wc_fs *fs, const char *path, bool *out)
 {
-    FF_FORWARD("exists", ff->base->exists(ff->base, path, out));
+    wc_faultfs *ff = ff_of(fs);
+    bool after;
+    wc_status st;
+
+    st = ff_enter_unlocked(ff, WC_FF_EXISTS, path, &after);
+    if (st != WC_OK)
+        return st;
+    st = ff->base->exists(ff->base, path, out);
+    return ff_leave_unlocked(ff, after, WC_FF_EXISTS, st);
 }
 
 /* ------------------------------------------------------------------ API */
@@ -540,6 +1052,11 @@ void wc_faultfs_free(wc_faultfs *ff)
         free(n->path);
         free(n);
     }
+    for (size_t i = 0; i < ff->ndops; i++)
+        ff_dop_free(&ff->dops[i]);
+    free(ff->dops);
+    free(ff->stash);
+    free(ff->t_part);
     pthread_mutex_destroy(&ff->mu);
     free(ff);
 }
@@ -580,26 +1097,7 @@ void wc_faultfs_sync_delay(wc_faultfs *ff, uint32_t usec)
 void wc_faultfs_crash(wc_faultfs *ff)
 {
     pthread_mutex_lock(&ff->mu);
-    ff->crashed = 1;
-    ff->epoch++;
-    ff->counts.crashes++;
-    for (ff_node *n = ff->nodes; n; n = n->next) {
-        wc_file *f;
-
-        if (n->nundo == 0)
-            continue;
-        if (n->linked && ff->base->open(ff->base, n->path, WC_O_WRITE, &f) == WC_OK) {
-            for (size_t i = n->nundo; i-- > 0;) {
-                ff_undo *u = &n->undo[i];
-
-                if (u->len)
-                    ff->base->pwrite(f, u->data, u->len, u->off);
-                ff->base->truncate(f, u->prev_size);
-            }
-            ff->base->close(f);
-        }
-        ff_drop_undo(n, n->nundo);
-    }
+    ff_crash_locked(ff);
     pthread_mutex_unlock(&ff->mu);
 }
 
@@ -613,6 +1111,8 @@ void wc_faultfs_reset(wc_faultfs *ff)
     ff->s_nth = 0;
     ff->s_sticky = ff->s_failing = false;
     ff->s_delay_us = 0;
+    ff->t_nth = 0;
+    ff->t_failing = false;
     pthread_mutex_unlock(&ff->mu);
 }
 
@@ -633,4 +1133,60 @@ bool wc_faultfs_synced_length(wc_faultfs *ff, const char *path, uint64_t *out)
         *out = n->synced_len;
     pthread_mutex_unlock(&ff->mu);
     return n != NULL;
+}
+
+void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_sync)
+{
+    pthread_mutex_lock(&ff->mu);
+    free(ff->stash);
+    ff->stash = stash ? strdup(stash) : NULL;
+    ff->no_real_sync = ff->stash != NULL && no_real_sync;
+    pthread_mutex_unlock(&ff->mu);
+}
+
+void wc_faultfs_trigger(wc_faultfs *ff, wc_faultfs_op op, const char *path_part, uint64_t nth,
+                        wc_faultfs_action action, wc_status st, bool sticky)
+{
+    pthread_mutex_lock(&ff->mu);
+    free(ff->t_part);
+    ff->t_part = path_part ? strdup(path_part) : NULL;
+    ff->t_op = op;
+    ff->t_nth = nth;
+    ff->t_action = action;
+    ff->t_errno = st == WC_NO_SPACE ? ENOSPC : EIO;
+    ff->t_sticky = sticky;
+    ff->t_failing = ff->t_fired = false;
+    pthread_mutex_unlock(&ff->mu);
+}
+
+bool wc_faultfs_triggered(wc_faultfs *ff)
+{
+    bool fired;
+
+    pthread_mutex_lock(&ff->mu);
+    fired = ff->t_fired;
+    pthread_mutex_unlock(&ff->mu);
+    return fired;
+}
+
+uint64_t wc_faultfs_op_count(wc_faultfs *ff)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&ff->mu);
+    n = ff->opno;
+    pthread_mutex_unlock(&ff->mu);
+    return n;
+}
+
+uint64_t wc_faultfs_last_sync_op(wc_faultfs *ff, const char *path_part)
+{
+    uint64_t op = 0;
+
+    pthread_mutex_lock(&ff->mu);
+    for (ff_node *n = ff->nodes; n; n = n->next)
+        if (n->linked && strstr(n->path, path_part) && n->last_sync_op > op)
+            op = n->last_sync_op;
+    pthread_mutex_unlock(&ff->mu);
+    return op;
 }

@@ -15,9 +15,21 @@
  *
  * Crash model: file contents are tracked per path (renames and unlinks are
  * followed); a successful sync makes every change that happened before the
- * sync started durable.  Directory operations (create, rename, unlink) are
- * durable at once.  Files opened but never changed through the faultfs are
- * left alone.
+ * sync started durable.  Files opened but never changed through the faultfs
+ * are left alone.  Directory operations (file creation, rename, unlink,
+ * mkdir, rmdir) are durable at once, unless wc_faultfs_power_loss_mode() was
+ * called: then, as POSIX and ext4 promise, such an operation is durable only
+ * once its directory was fsynced (sync_dir) after it; a crash undoes the
+ * others, newest first (a removed file or directory comes back with its
+ * durable content, a created one disappears, a rename is reversed).  A new
+ * file whose own directory entry was never synced disappears even if its
+ * contents were.
+ *
+ * Triggers (wc_faultfs_trigger) count operations of one kind, or of every
+ * kind, optionally only on paths containing a string, and at the nth one
+ * crash the machine (before or right after the operation) or fail the call
+ * with WC_IO_ERROR (EIO) or WC_NO_SPACE (ENOSPC).  Every operation but close
+ * is numbered (wc_faultfs_op_count) so that sweeps know how far to go.
  *
  * Memory: the faultfs uses libc malloc, never wc_malloc, so allocation
  * failure injection (wc_alloc_fail_after) and wc_alloc_live_count only see
@@ -39,6 +51,32 @@
 #include "status.h"
 
 typedef struct wc_faultfs wc_faultfs;
+
+/* Operation kinds for triggers. */
+typedef enum wc_faultfs_op {
+    WC_FF_ANY = 0,
+    WC_FF_OPEN,
+    WC_FF_READ,
+    WC_FF_WRITE,
+    WC_FF_SYNC,
+    WC_FF_SIZE,
+    WC_FF_TRUNCATE,
+    WC_FF_ALLOCATE,
+    WC_FF_RENAME,
+    WC_FF_UNLINK,
+    WC_FF_MKDIR,
+    WC_FF_RMDIR,
+    WC_FF_SYNC_DIR,
+    WC_FF_LIST,
+    WC_FF_EXISTS,
+} wc_faultfs_op;
+
+/* What a trigger does when it fires. */
+typedef enum wc_faultfs_action {
+    WC_FF_CRASH_BEFORE, /* power loss instead of the operation */
+    WC_FF_CRASH_AFTER,  /* the operation completes, then power loss (it returns an error) */
+    WC_FF_FAIL,         /* the operation does nothing and returns the trigger's status */
+} wc_faultfs_action;
 
 typedef struct wc_faultfs_counts {
     uint64_t writes;        /* pwrite calls (failed ones included) */
@@ -91,6 +129,39 @@ void wc_faultfs_crash(wc_faultfs *ff);
 
 /* Leave the crashed state, disarm every fault and the sync delay.  Counters are kept. */
 void wc_faultfs_reset(wc_faultfs *ff);
+
+/*
+ * Model lost directory operations too (see the crash model above).  stash is
+ * an existing, empty directory on the same file system, outside every
+ * directory the code under test lists: removed and replaced files wait there
+ * until their removal is durable.  With no_real_sync, sync and sync_dir only
+ * update the model and never reach the disk (fast; the model alone decides
+ * what survives).  Call before any file is opened.
+ */
+void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_sync);
+
+/*
+ * Arm the trigger (one at a time; a new call replaces it): the nth operation
+ * from now of kind op (WC_FF_ANY: of every kind) whose path contains
+ * path_part (NULL: any path) fires action.  For WC_FF_FAIL, st is
+ * WC_NO_SPACE or WC_IO_ERROR and with sticky every later matching operation
+ * fails too.  nth = 0 disarms.
+ */
+void wc_faultfs_trigger(wc_faultfs *ff, wc_faultfs_op op, const char *path_part, uint64_t nth,
+                        wc_faultfs_action action, wc_status st, bool sticky);
+
+/* Has the trigger fired since it was armed? */
+bool wc_faultfs_triggered(wc_faultfs *ff);
+
+/* Operations numbered so far (every call but close, also failed ones). */
+uint64_t wc_faultfs_op_count(wc_faultfs *ff);
+
+/*
+ * Number (wc_faultfs_op_count) of the operation that started the latest
+ * successful sync of a file whose current path contains path_part, 0 if
+ * none: every write to that file numbered below it is durable.
+ */
+uint64_t wc_faultfs_last_sync_op(wc_faultfs *ff, const char *path_part);
 
 /* Copy the counters. */
 void wc_faultfs_get_counts(wc_faultfs *ff, wc_faultfs_counts *out);
