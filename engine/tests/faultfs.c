@@ -25,6 +25,7 @@
 
 typedef struct ff_undo {
     uint64_t seq;       /* order of the change in its node */
+    uint64_t opno;      /* number of the operation that made the change */
     uint64_t off;       /* where data came from */
     uint64_t prev_size; /* file size before the change */
     uint8_t *data;      /* bytes replaced (may be NULL) */
@@ -43,7 +44,6 @@ typedef struct ff_dop {
 
 typedef struct ff_node {
     char *path;
-    uint64_t last_sync_op; /* op number that started the latest successful sync */
     int refs;   /* open files + 1 while linked */
     int linked; /* still reachable under path */
     uint64_t synced_len;
@@ -90,6 +90,9 @@ struct wc_faultfs {
     wc_faultfs_action t_action;
     int t_errno;
     bool t_sticky, t_failing, t_fired;
+    /* wc_faultfs_watch_syncs */
+    char *watch_part;
+    uint64_t watch_frontier; /* frozen at the last crash; 0 = compute now */
 };
 
 static wc_faultfs *ff_of(wc_fs *fs)
@@ -175,7 +178,7 @@ static void ff_unlink_node(wc_faultfs *ff, const char *path)
 static wc_status ff_save(wc_faultfs *ff, ff_file *f, uint64_t off, uint64_t end)
 {
     ff_node *n = f->node;
-    ff_undo u = {n->next_seq, off, 0, NULL, 0};
+    ff_undo u = {n->next_seq, ff->opno, off, 0, NULL, 0};
     wc_status st;
 
     st = ff->base->size(f->inner, &u.prev_size);
@@ -428,11 +431,26 @@ static void ff_dop_undo(wc_faultfs *ff, const ff_dop *d)
     }
 }
 
+/* REQUIRES: ff->mu held.  Every write to a watched file numbered below the result is durable. */
+static uint64_t ff_frontier(wc_faultfs *ff)
+{
+    uint64_t front = ff->opno + 1;
+
+    if (ff->watch_part == NULL)
+        return 0;
+    for (ff_node *n = ff->nodes; n; n = n->next)
+        if (n->linked && n->nundo && strstr(n->path, ff->watch_part) && n->undo[0].opno < front)
+            front = n->undo[0].opno;
+    return front;
+}
+
 /* REQUIRES: ff->mu held.  The power goes out. */
 static void ff_crash_locked(wc_faultfs *ff)
 {
     ff_node *next;
 
+    if (!ff->crashed)
+        ff->watch_frontier = ff_frontier(ff);
     ff->crashed = 1;
     ff->epoch++;
     ff->counts.crashes++;
@@ -490,6 +508,8 @@ static wc_status ff_enter(wc_faultfs *ff, wc_faultfs_op op, const char *path, bo
     if (ff->crashed)
         return ff_crashed_error(name);
     ff->opno++;
+    if (getenv("WC_FF_TRACE"))
+        printf("ff %llu %s %s\n", (unsigned long long)ff->opno, name, path ? path : "");
     if (ff->t_op != WC_FF_ANY && ff->t_op != op)
         return WC_OK;
     if (ff->t_part && (path == NULL || strstr(path, ff->t_part) == NULL))
@@ -680,7 +700,7 @@ static wc_status ff_sync(wc_file *file)
 {
     ff_file *f = (ff_file *)file;
     wc_faultfs *ff = ff_of(file->fs);
-    uint64_t epoch, size = 0, opno;
+    uint64_t epoch, size = 0;
     uint32_t delay;
     uint64_t covered;
     bool after;
@@ -703,7 +723,6 @@ static wc_status ff_sync(wc_file *file)
         pthread_mutex_unlock(&ff->mu);
         return wc_error_errno(EIO, "faultfs: injected failure syncing \"%s\"", f->node->path);
     }
-    opno = ff->opno;
     covered = f->node->next_seq;
     epoch = ff->epoch;
     delay = ff->s_delay_us;
@@ -712,7 +731,6 @@ static wc_status ff_sync(wc_file *file)
         /* only the model: the sync is instantaneous */
         ff_drop_undo_before(f->node, covered);
         f->node->synced_len = size;
-        f->node->last_sync_op = opno;
         st = ff_leave(ff, after, WC_FF_SYNC, st);
         pthread_mutex_unlock(&ff->mu);
         return st;
@@ -733,7 +751,6 @@ static wc_status ff_sync(wc_file *file)
     } else if (st == WC_OK) {
         ff_drop_undo_before(f->node, covered);
         f->node->synced_len = size;
-        f->node->last_sync_op = opno;
         st = ff_leave(ff, after, WC_FF_SYNC, st);
     }
     pthread_mutex_unlock(&ff->mu);
@@ -1057,6 +1074,7 @@ void wc_faultfs_free(wc_faultfs *ff)
     free(ff->dops);
     free(ff->stash);
     free(ff->t_part);
+    free(ff->watch_part);
     pthread_mutex_destroy(&ff->mu);
     free(ff);
 }
@@ -1179,14 +1197,21 @@ uint64_t wc_faultfs_op_count(wc_faultfs *ff)
     return n;
 }
 
-uint64_t wc_faultfs_last_sync_op(wc_faultfs *ff, const char *path_part)
+void wc_faultfs_watch_syncs(wc_faultfs *ff, const char *path_part)
 {
-    uint64_t op = 0;
+    pthread_mutex_lock(&ff->mu);
+    free(ff->watch_part);
+    ff->watch_part = path_part ? strdup(path_part) : NULL;
+    ff->watch_frontier = 0;
+    pthread_mutex_unlock(&ff->mu);
+}
+
+uint64_t wc_faultfs_durable_frontier(wc_faultfs *ff)
+{
+    uint64_t front;
 
     pthread_mutex_lock(&ff->mu);
-    for (ff_node *n = ff->nodes; n; n = n->next)
-        if (n->linked && strstr(n->path, path_part) && n->last_sync_op > op)
-            op = n->last_sync_op;
+    front = ff->crashed ? ff->watch_frontier : ff_frontier(ff);
     pthread_mutex_unlock(&ff->mu);
-    return op;
+    return front;
 }

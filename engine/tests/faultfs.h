@@ -29,7 +29,8 @@
  * kind, optionally only on paths containing a string, and at the nth one
  * crash the machine (before or right after the operation) or fail the call
  * with WC_IO_ERROR (EIO) or WC_NO_SPACE (ENOSPC).  Every operation but close
- * is numbered (wc_faultfs_op_count) so that sweeps know how far to go.
+ * is numbered (wc_faultfs_op_count) so that sweeps know how far to go;
+ * with WC_FF_TRACE set in the environment each one is printed.
  *
  * Memory: the faultfs uses libc malloc, never wc_malloc, so allocation
  * failure injection (wc_alloc_fail_after) and wc_alloc_live_count only see
@@ -157,11 +158,14 @@ bool wc_faultfs_triggered(wc_faultfs *ff);
 uint64_t wc_faultfs_op_count(wc_faultfs *ff);
 
 /*
- * Number (wc_faultfs_op_count) of the operation that started the latest
- * successful sync of a file whose current path contains path_part, 0 if
- * none: every write to that file numbered below it is durable.
+ * Watch the files whose path contains path_part (NULL: stop).
+ * wc_faultfs_durable_frontier then returns an operation number F such that
+ * every write to a watched file numbered below F (wc_faultfs_op_count) is
+ * durable: now, or, while crashed, at the moment of the crash.  0 when
+ * nothing is watched.
  */
-uint64_t wc_faultfs_last_sync_op(wc_faultfs *ff, const char *path_part);
+void wc_faultfs_watch_syncs(wc_faultfs *ff, const char *path_part);
+uint64_t wc_faultfs_durable_frontier(wc_faultfs *ff);
 
 /* Copy the counters. */
 void wc_faultfs_get_counts(wc_faultfs *ff, wc_faultfs_counts *out);
