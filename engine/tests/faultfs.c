@@ -1158,7 +1158,7 @@ void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_
     pthread_mutex_lock(&ff->mu);
     free(ff->stash);
     ff->stash = stash ? strdup(stash) : NULL;
-    ff->no_real_sync = ff->stash != NULL && no_real_sync;
+    ff->no_real_sync = no_real_sync;
     pthread_mutex_unlock(&ff->mu);
 }
 

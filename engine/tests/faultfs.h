@@ -135,9 +135,10 @@ void wc_faultfs_reset(wc_faultfs *ff);
  * Model lost directory operations too (see the crash model above).  stash is
  * an existing, empty directory on the same file system, outside every
  * directory the code under test lists: removed and replaced files wait there
- * until their removal is durable.  With no_real_sync, sync and sync_dir only
- * update the model and never reach the disk (fast; the model alone decides
- * what survives).  Call before any file is opened.
+ * until their removal is durable (NULL: directory operations stay durable at
+ * once).  With no_real_sync, sync and sync_dir only update the model and
+ * never reach the disk (fast; the model alone decides what survives).  Call
+ * before any file is opened.
  */
 void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_sync);
 
