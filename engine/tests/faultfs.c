@@ -27,6 +27,7 @@ typedef struct ff_undo {
     uint64_t seq;       /* order of the change in its node */
     uint64_t opno;      /* number of the operation that made the change */
     uint64_t off;       /* where data came from */
+    uint64_t end;       /* end of the bytes a pwrite replaced; UINT64_MAX for size changes */
     uint64_t prev_size; /* file size before the change */
     uint8_t *data;      /* bytes replaced (may be NULL) */
     size_t len;
@@ -90,6 +91,7 @@ struct wc_faultfs {
     wc_faultfs_action t_action;
     int t_errno;
     bool t_sticky, t_failing, t_fired;
+    uint64_t keep_rng; /* wc_faultfs_crash_keeps; 0 = lose every unsynced change */
     /* wc_faultfs_watch_syncs */
     char *watch_part;
     uint64_t watch_frontier; /* frozen at the last crash; 0 = compute now */
@@ -178,7 +180,7 @@ static void ff_unlink_node(wc_faultfs *ff, const char *path)
 static wc_status ff_save(wc_faultfs *ff, ff_file *f, uint64_t off, uint64_t end)
 {
     ff_node *n = f->node;
-    ff_undo u = {n->next_seq, ff->opno, off, 0, NULL, 0};
+    ff_undo u = {n->next_seq, ff->opno, off, end, 0, NULL, 0};
     wc_status st;
 
     st = ff->base->size(f->inner, &u.prev_size);
@@ -431,6 +433,14 @@ static void ff_dop_undo(wc_faultfs *ff, const ff_dop *d)
     }
 }
 
+static uint64_t ff_keep_rnd(wc_faultfs *ff)
+{
+    ff->keep_rng ^= ff->keep_rng << 13;
+    ff->keep_rng ^= ff->keep_rng >> 7;
+    ff->keep_rng ^= ff->keep_rng << 17;
+    return ff->keep_rng;
+}
+
 /* REQUIRES: ff->mu held.  Every write to a watched file numbered below the result is durable. */
 static uint64_t ff_frontier(wc_faultfs *ff)
 {
@@ -460,12 +470,19 @@ static void ff_crash_locked(wc_faultfs *ff)
         if (n->nundo == 0)
             continue;
         if (n->linked && ff->base->open(ff->base, n->path, WC_O_WRITE, &f) == WC_OK) {
-            for (size_t i = n->nundo; i-- > 0;) {
-                ff_undo *u = &n->undo[i];
+            size_t cut = ff->keep_rng ? (size_t)(ff_keep_rnd(ff) % (n->nundo + 1)) : 0;
 
-                if (u->len)
-                    ff->base->pwrite(f, u->data, u->len, u->off);
-                ff->base->truncate(f, u->prev_size);
+            for (size_t i = n->nundo; i-- > cut;) {
+                ff_undo *u = &n->undo[i];
+                uint64_t k = 0, size;
+
+                /* the oldest lost write may have reached the disk in part: keep its first k bytes */
+                if (i == cut && ff->keep_rng && u->end != UINT64_MAX && u->end > u->off)
+                    k = ff_keep_rnd(ff) % (u->end - u->off);
+                if (u->len > k)
+                    ff->base->pwrite(f, u->data + k, u->len - k, u->off + k);
+                size = u->prev_size > u->off + k || k == 0 ? u->prev_size : u->off + k;
+                ff->base->truncate(f, size);
             }
             ff->base->close(f);
         }
@@ -1214,4 +1231,11 @@ uint64_t wc_faultfs_durable_frontier(wc_faultfs *ff)
     front = ff->crashed ? ff->watch_frontier : ff_frontier(ff);
     pthread_mutex_unlock(&ff->mu);
     return front;
+}
+
+void wc_faultfs_crash_keeps(wc_faultfs *ff, uint64_t seed)
+{
+    pthread_mutex_lock(&ff->mu);
+    ff->keep_rng = seed;
+    pthread_mutex_unlock(&ff->mu);
 }

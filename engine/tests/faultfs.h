@@ -128,6 +128,14 @@ void wc_faultfs_sync_delay(wc_faultfs *ff, uint32_t usec);
  */
 void wc_faultfs_crash(wc_faultfs *ff);
 
+/*
+ * Make later crashes less kind (seed 0: off): in each file a random number
+ * of the oldest unsynced changes survives, and of the first one lost a
+ * random prefix of its bytes reached the disk (a torn write), as when the
+ * kernel wrote some dirty pages back before the power went.
+ */
+void wc_faultfs_crash_keeps(wc_faultfs *ff, uint64_t seed);
+
 /* Leave the crashed state, disarm every fault and the sync delay.  Counters are kept. */
 void wc_faultfs_reset(wc_faultfs *ff);
 

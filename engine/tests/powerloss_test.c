@@ -15,6 +15,8 @@
  *    sync, publish and directory sync, manifest and catalog replacement,
  *    unlink, rmdir);
  *  - and, in some rounds, a second time while the engine recovers.
+ * In every other round part of the unsynced writes survives the crash, the
+ * oldest lost one torn (wc_faultfs_crash_keeps).
  * The engine is then reopened on what survived and every table is compared
  * with its model: in batch mode every acknowledged operation is there (the
  * one in flight may or may not be); in periodic mode each table holds a
@@ -386,6 +388,8 @@ static bool pl_round(wc_sync_mode mode, uint64_t seed, wc_faultfs_op op, const c
     int done;
 
     pl_setup(&r, mode, seed);
+    /* every other round some unsynced writes survive the crash, the last one torn */
+    wc_faultfs_crash_keeps(r.ff, seed % 2 ? seed : 0);
     assert_int_equal(pl_open(&r, &e), WC_OK);
     wc_faultfs_trigger(r.ff, op, part, nth, action, WC_OK, false);
     done = pl_workload(&r, e, STEPS);
