@@ -25,7 +25,10 @@
  * names a missing or torn SSTable) and the tables must be exactly those
  * whose DDL was acknowledged (the one in flight either way).
  *
- * WC_PL_SEED replays a run, WC_PL_ROUNDS sets the number of random rounds.
+ * WC_PL_SEED replays a run, WC_PL_ROUNDS sets the number of random rounds,
+ * WC_PL_ONLY runs the tests whose name matches, WC_PL_VERBOSE prints every
+ * write, the engine log and, on a failure, the files left (with WC_FF_TRACE
+ * also every file-system operation).
  */
 #include <setjmp.h>
 #include <stdarg.h>
