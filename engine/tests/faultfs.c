@@ -92,6 +92,8 @@ struct wc_faultfs {
     int t_errno;
     bool t_sticky, t_failing, t_fired;
     uint64_t keep_rng; /* wc_faultfs_crash_keeps; 0 = lose every unsynced change */
+    char *stall_part;  /* wc_faultfs_stall_syncs */
+    uint32_t stall_us;
     /* wc_faultfs_watch_syncs */
     char *watch_part;
     uint64_t watch_frontier; /* frozen at the last crash; 0 = compute now */
@@ -743,6 +745,8 @@ static wc_status ff_sync(wc_file *file)
     covered = f->node->next_seq;
     epoch = ff->epoch;
     delay = ff->s_delay_us;
+    if (ff->stall_part && strstr(f->node->path, ff->stall_part))
+        delay = ff->stall_us;
     st = ff->base->size(f->inner, &size);
     if (st == WC_OK && ff->no_real_sync && delay == 0) {
         /* only the model: the sync is instantaneous */
@@ -1092,6 +1096,7 @@ void wc_faultfs_free(wc_faultfs *ff)
     free(ff->stash);
     free(ff->t_part);
     free(ff->watch_part);
+    free(ff->stall_part);
     pthread_mutex_destroy(&ff->mu);
     free(ff);
 }
@@ -1146,6 +1151,8 @@ void wc_faultfs_reset(wc_faultfs *ff)
     ff->s_nth = 0;
     ff->s_sticky = ff->s_failing = false;
     ff->s_delay_us = 0;
+    free(ff->stall_part);
+    ff->stall_part = NULL;
     ff->t_nth = 0;
     ff->t_failing = false;
     pthread_mutex_unlock(&ff->mu);
@@ -1237,5 +1244,14 @@ void wc_faultfs_crash_keeps(wc_faultfs *ff, uint64_t seed)
 {
     pthread_mutex_lock(&ff->mu);
     ff->keep_rng = seed;
+    pthread_mutex_unlock(&ff->mu);
+}
+
+void wc_faultfs_stall_syncs(wc_faultfs *ff, const char *path_part, uint32_t usec)
+{
+    pthread_mutex_lock(&ff->mu);
+    free(ff->stall_part);
+    ff->stall_part = path_part && usec ? strdup(path_part) : NULL;
+    ff->stall_us = usec;
     pthread_mutex_unlock(&ff->mu);
 }

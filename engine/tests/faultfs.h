@@ -121,6 +121,10 @@ void wc_faultfs_fail_sync(wc_faultfs *ff, uint64_t nth, bool sticky);
 /* Make every later sync sleep usec microseconds first (a slow disk); 0 = off. */
 void wc_faultfs_sync_delay(wc_faultfs *ff, uint32_t usec);
 
+/* Make every later sync of a file whose path contains path_part sleep usec
+ * microseconds first (NULL or 0: off); a crash meanwhile makes it fail. */
+void wc_faultfs_stall_syncs(wc_faultfs *ff, const char *path_part, uint32_t usec);
+
 /*
  * Simulate a machine crash: drop every change not covered by a successful
  * sync (see the crash model above), then fail every later operation with
@@ -136,7 +140,7 @@ void wc_faultfs_crash(wc_faultfs *ff);
  */
 void wc_faultfs_crash_keeps(wc_faultfs *ff, uint64_t seed);
 
-/* Leave the crashed state, disarm every fault and the sync delay.  Counters are kept. */
+/* Leave the crashed state, disarm every fault, the sync delay and stall.  Counters are kept. */
 void wc_faultfs_reset(wc_faultfs *ff);
 
 /*

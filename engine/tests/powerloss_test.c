@@ -41,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "faultfs.h"
@@ -490,6 +491,48 @@ static void pl_targeted_rounds(wc_sync_mode mode)
            mode == WC_SYNC_BATCH ? "batch" : "periodic", rounds, fired);
 }
 
+/*
+ * The flush thread has moved table 1's memtable into an SSTable and is still
+ * writing the manifest that lists it (its fsync stalls) when a flush of table
+ * 2 finishes and recycles commit-log segments; then the power goes.  Table
+ * 1's records must still be in the commit log.
+ */
+static void test_concurrent_flushes(void **state)
+{
+    pl_run r;
+    wc_engine *e;
+    char why[256];
+    int i;
+
+    (void)state;
+    pl_setup(&r, WC_SYNC_BATCH, 99);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    for (uint32_t id = 1; id <= 2; id++) {
+        wc_table_def d;
+
+        pl_def(id, 864000, &d);
+        assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    }
+    wc_faultfs_stall_syncs(r.ff, "/t1/manifest", 1500 * 1000);
+    /* enough rows for table 1 to switch memtables (the flush thread takes it) */
+    for (i = 0; i < 60; i++)
+        assert_int_equal(wc_model_try_write(&r.t[1].m, e), WC_OK);
+    r.t[1].acked = r.t[1].m.nops;
+    usleep(300 * 1000); /* the flush thread is now stalled on table 1's manifest */
+    assert_int_equal(wc_model_try_write(&r.t[2].m, e), WC_OK);
+    r.t[2].acked = r.t[2].m.nops;
+    assert_int_equal(wc_engine_flush(e, 2, true), WC_OK);
+    wc_faultfs_crash(r.ff);
+    wc_engine_close(e);
+    wc_faultfs_reset(r.ff);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    for (uint32_t id = 1; id <= 2; id++)
+        if (!wc_model_matches(&r.t[id].m, e, r.t[id].acked, why, sizeof(why)))
+            fail_msg("table %u after the power loss: %s", id, why);
+    wc_engine_close(e);
+    pl_teardown(&r);
+}
+
 static void test_batch_random(void **state)
 {
     (void)state;
@@ -517,6 +560,7 @@ static void test_periodic_targeted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concurrent_flushes),
         cmocka_unit_test(test_batch_targeted),
         cmocka_unit_test(test_batch_random),
         cmocka_unit_test(test_periodic_targeted),
