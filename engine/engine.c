@@ -273,6 +273,11 @@ wc_status wc__manifest_write(wc_engine *e, wc__table *t)
         st = wc_fs_write_atomic(e->fs, path, b.data, b.len);
     }
     wc_buf_free(&b);
+    if (st == WC_OK) {
+        pthread_mutex_lock(&t->mu);
+        t->unpublished = false;
+        pthread_mutex_unlock(&t->mu);
+    }
     return st;
 }
 
@@ -647,6 +652,8 @@ static wc_clpos wc__log_needed_from(wc_engine *e)
             min = t->imm[0].start;
         else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
             min = t->active_start;
+        if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
+            min = t->unpublished_start;
         pthread_mutex_unlock(&t->mu);
     }
     pthread_rwlock_unlock(&e->tables_mu);
@@ -717,6 +724,10 @@ static wc_status wc__flush_one(wc_engine *e, wc__table *t)
         s = NULL;
     }
     t->flushed = imm.end;
+    if (!t->unpublished) {
+        t->unpublished = true;
+        t->unpublished_start = imm.start;
+    }
     memmove(&t->imm[0], &t->imm[1], (t->nimm - 1) * sizeof(t->imm[0]));
     t->nimm--;
     pthread_mutex_unlock(&t->mu);

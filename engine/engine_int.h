@@ -67,6 +67,10 @@ typedef struct wc__table {
     wc__sst *ssts;         /* oldest first */
     size_t nssts, capssts;
     wc_clpos flushed;      /* log records before this are in SSTables */
+    /* a flush moved records from unpublished_start on into an SSTable that no
+     * manifest on disk lists yet: the commit log keeps them until one does */
+    bool unpublished;
+    wc_clpos unpublished_start;
     uint64_t next_gen;
     pthread_mutex_t manifest_mu; /* serializes manifest writes and SSTable list swaps */
     bool dropped;

@@ -329,6 +329,23 @@ wc_status wc_fs_write_atomic(wc_fs *fs, const char *path, const void *data, size
     return fs->sync_dir(fs, dir);
 }
 
+/* Create one directory of a path; if it is new, sync its parent so the new entry survives a crash. */
+static wc_status wc__mkdir_durable(wc_fs *fs, const char *path)
+{
+    char parent[4096];
+    bool exists;
+    wc_status st;
+
+    st = fs->exists(fs, path, &exists);
+    if (st != WC_OK || exists)
+        return st;
+    st = fs->mkdir(fs, path);
+    if (st != WC_OK)
+        return st;
+    wc_path_dirname(path, parent, sizeof(parent));
+    return fs->sync_dir(fs, parent);
+}
+
 wc_status wc_fs_mkdirs(wc_fs *fs, const char *path)
 {
     char tmp[4096];
@@ -340,11 +357,11 @@ wc_status wc_fs_mkdirs(wc_fs *fs, const char *path)
     for (size_t i = 1; i < n; i++) {
         if (tmp[i] == '/') {
             tmp[i] = '\0';
-            wc_status st = fs->mkdir(fs, tmp);
+            wc_status st = wc__mkdir_durable(fs, tmp);
             if (st != WC_OK)
                 return st;
             tmp[i] = '/';
         }
     }
-    return fs->mkdir(fs, tmp);
+    return wc__mkdir_durable(fs, tmp);
 }

@@ -66,7 +66,8 @@ wc_fs *wc_fs_posix(void);
  *   larger than max_len are WC_CORRUPTION.
  * wc_fs_write_atomic: write data to path.tmp, fsync, rename over path, fsync
  *   the directory: after a crash either the old or the new content is there.
- * wc_fs_mkdirs: mkdir -p.
+ * wc_fs_mkdirs: mkdir -p; the parent of every directory it creates is
+ *   fsynced, so the new directories survive a crash.
  */
 wc_status wc_fs_read_all(wc_fs *fs, const char *path, size_t max_len, uint8_t **out, size_t *len);
 wc_status wc_fs_write_atomic(wc_fs *fs, const char *path, const void *data, size_t len);

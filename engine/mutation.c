@@ -90,6 +90,9 @@ void wc_mutation_row_end(wc_mutation *m)
 
 wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len)
 {
+    /* out of memory first: a row the builder could not finish also marks the mutation bad */
+    if (m->buf.failed || m->entries.failed || m->scratch.failed || m->ck.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
     if (m->bad)
         return wc_error(WC_INVALID_ARGUMENT,
                         "mutation has a partition key over %d bytes, a clustering key over %u "
@@ -98,7 +101,7 @@ wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len)
     m->buf.len = m->count_pos;
     wc_buf_put_varint(&m->buf, m->nentries);
     wc_buf_append(&m->buf, m->entries.data, m->entries.len);
-    if (m->buf.failed || m->entries.failed || m->scratch.failed || m->ck.failed)
+    if (m->buf.failed)
         return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
     *out = m->buf.data;
     *len = m->buf.len;
@@ -108,13 +111,13 @@ wc_status wc_mutation_encode(wc_mutation *m, const uint8_t **out, size_t *len)
 wc_status wc_mutation_parts(const wc_mutation *m, const uint8_t **head, size_t *head_len,
                             uint32_t *nentries, const uint8_t **entries, size_t *entries_len)
 {
+    if (m->buf.failed || m->entries.failed || m->scratch.failed || m->ck.failed)
+        return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
     if (m->bad)
         return wc_error(WC_INVALID_ARGUMENT,
                         "mutation has a partition key over %d bytes, a clustering key over %u "
                         "bytes or a malformed entry",
                         WC_MAX_PK_LEN, WC_MAX_CK_LEN);
-    if (m->buf.failed || m->entries.failed || m->scratch.failed || m->ck.failed)
-        return wc_error(WC_NO_MEMORY, "out of memory encoding a mutation");
     *head = m->buf.data;
     *head_len = m->count_pos;
     *nentries = m->nentries;

@@ -428,7 +428,9 @@ wc_status wc_sstable_writer_add(wc_sstable_writer *w, const uint8_t *key, size_t
     wc_buf_append(&w->last_key, key, klen);
     w->last_prefix_len = prefix;
     w->entries++;
-    if (w->last_key.failed || w->first_key.failed || w->min_ck.failed || w->max_ck.failed) {
+    /* the data builder latches a failed allocation: an entry it dropped must not go unnoticed */
+    if (w->last_key.failed || w->first_key.failed || w->min_ck.failed || w->max_ck.failed ||
+        w->data.buf.failed || w->data.restarts.failed || w->data.last_key.failed) {
         w->st = wc_error(WC_NO_MEMORY, "out of memory adding to \"%s\"", w->tmp_path);
         return w->st;
     }

@@ -15,9 +15,22 @@
  *
  * Crash model: file contents are tracked per path (renames and unlinks are
  * followed); a successful sync makes every change that happened before the
- * sync started durable.  Directory operations (create, rename, unlink) are
- * durable at once.  Files opened but never changed through the faultfs are
- * left alone.
+ * sync started durable.  Files opened but never changed through the faultfs
+ * are left alone.  Directory operations (file creation, rename, unlink,
+ * mkdir, rmdir) are durable at once, unless wc_faultfs_power_loss_mode() was
+ * called: then, as POSIX and ext4 promise, such an operation is durable only
+ * once its directory was fsynced (sync_dir) after it; a crash undoes the
+ * others, newest first (a removed file or directory comes back with its
+ * durable content, a created one disappears, a rename is reversed).  A new
+ * file whose own directory entry was never synced disappears even if its
+ * contents were.
+ *
+ * Triggers (wc_faultfs_trigger) count operations of one kind, or of every
+ * kind, optionally only on paths containing a string, and at the nth one
+ * crash the machine (before or right after the operation) or fail the call
+ * with WC_IO_ERROR (EIO) or WC_NO_SPACE (ENOSPC).  Every operation but close
+ * is numbered (wc_faultfs_op_count) so that sweeps know how far to go;
+ * with WC_FF_TRACE set in the environment each one is printed.
  *
  * Memory: the faultfs uses libc malloc, never wc_malloc, so allocation
  * failure injection (wc_alloc_fail_after) and wc_alloc_live_count only see
@@ -39,6 +52,32 @@
 #include "status.h"
 
 typedef struct wc_faultfs wc_faultfs;
+
+/* Operation kinds for triggers. */
+typedef enum wc_faultfs_op {
+    WC_FF_ANY = 0,
+    WC_FF_OPEN,
+    WC_FF_READ,
+    WC_FF_WRITE,
+    WC_FF_SYNC,
+    WC_FF_SIZE,
+    WC_FF_TRUNCATE,
+    WC_FF_ALLOCATE,
+    WC_FF_RENAME,
+    WC_FF_UNLINK,
+    WC_FF_MKDIR,
+    WC_FF_RMDIR,
+    WC_FF_SYNC_DIR,
+    WC_FF_LIST,
+    WC_FF_EXISTS,
+} wc_faultfs_op;
+
+/* What a trigger does when it fires. */
+typedef enum wc_faultfs_action {
+    WC_FF_CRASH_BEFORE, /* power loss instead of the operation */
+    WC_FF_CRASH_AFTER,  /* the operation completes, then power loss (it returns an error) */
+    WC_FF_FAIL,         /* the operation does nothing and returns the trigger's status */
+} wc_faultfs_action;
 
 typedef struct wc_faultfs_counts {
     uint64_t writes;        /* pwrite calls (failed ones included) */
@@ -82,6 +121,10 @@ void wc_faultfs_fail_sync(wc_faultfs *ff, uint64_t nth, bool sticky);
 /* Make every later sync sleep usec microseconds first (a slow disk); 0 = off. */
 void wc_faultfs_sync_delay(wc_faultfs *ff, uint32_t usec);
 
+/* Make every later sync of a file whose path contains path_part sleep usec
+ * microseconds first (NULL or 0: off); a crash meanwhile makes it fail. */
+void wc_faultfs_stall_syncs(wc_faultfs *ff, const char *path_part, uint32_t usec);
+
 /*
  * Simulate a machine crash: drop every change not covered by a successful
  * sync (see the crash model above), then fail every later operation with
@@ -89,8 +132,53 @@ void wc_faultfs_sync_delay(wc_faultfs *ff, uint32_t usec);
  */
 void wc_faultfs_crash(wc_faultfs *ff);
 
-/* Leave the crashed state, disarm every fault and the sync delay.  Counters are kept. */
+/*
+ * Make later crashes less kind (seed 0: off): in each file a random number
+ * of the oldest unsynced changes survives, and of the first one lost a
+ * random prefix of its bytes reached the disk (a torn write), as when the
+ * kernel wrote some dirty pages back before the power went.
+ */
+void wc_faultfs_crash_keeps(wc_faultfs *ff, uint64_t seed);
+
+/* Leave the crashed state, disarm every fault, the sync delay and stall.  Counters are kept. */
 void wc_faultfs_reset(wc_faultfs *ff);
+
+/*
+ * Model lost directory operations too (see the crash model above).  stash is
+ * an existing, empty directory on the same file system, outside every
+ * directory the code under test lists: removed and replaced files wait there
+ * until their removal is durable (NULL: directory operations stay durable at
+ * once).  With no_real_sync, sync and sync_dir only update the model and
+ * never reach the disk (fast; the model alone decides what survives).  Call
+ * before any file is opened.
+ */
+void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_sync);
+
+/*
+ * Arm the trigger (one at a time; a new call replaces it): the nth operation
+ * from now of kind op (WC_FF_ANY: of every kind) whose path contains
+ * path_part (NULL: any path) fires action.  For WC_FF_FAIL, st is
+ * WC_NO_SPACE or WC_IO_ERROR and with sticky every later matching operation
+ * fails too.  nth = 0 disarms.
+ */
+void wc_faultfs_trigger(wc_faultfs *ff, wc_faultfs_op op, const char *path_part, uint64_t nth,
+                        wc_faultfs_action action, wc_status st, bool sticky);
+
+/* Has the trigger fired since it was armed? */
+bool wc_faultfs_triggered(wc_faultfs *ff);
+
+/* Operations numbered so far (every call but close, also failed ones). */
+uint64_t wc_faultfs_op_count(wc_faultfs *ff);
+
+/*
+ * Watch the files whose path contains path_part (NULL: stop).
+ * wc_faultfs_durable_frontier then returns an operation number F such that
+ * every write to a watched file numbered below F (wc_faultfs_op_count) is
+ * durable: now, or, while crashed, at the moment of the crash.  0 when
+ * nothing is watched.
+ */
+void wc_faultfs_watch_syncs(wc_faultfs *ff, const char *path_part);
+uint64_t wc_faultfs_durable_frontier(wc_faultfs *ff);
 
 /* Copy the counters. */
 void wc_faultfs_get_counts(wc_faultfs *ff, wc_faultfs_counts *out);

@@ -141,8 +141,9 @@ static bool wc__model_row(const wc_model *m, int pk, int ck, int64_t now,
 
 /* ------------------------------------------------------------------ engine side */
 
-static void wc__model_apply(const wc_model *m, wc_engine *e, const wc_model_op *o)
+static wc_status wc__model_apply(const wc_model *m, wc_engine *e, const wc_model_op *o)
 {
+    wc_status st;
     wc_mutation mu;
     wc_mutation *mp = &mu;
     char pk[16];
@@ -204,8 +205,9 @@ static void wc__model_apply(const wc_model *m, wc_engine *e, const wc_model_op *
         wc_mutation_delete_partition(&mu, o->ts, o->ldt);
         break;
     }
-    assert_int_equal(wc_engine_apply(e, &mp, 1), WC_OK);
+    st = wc_engine_apply(e, &mp, 1);
     wc_mutation_free(&mu);
+    return st;
 }
 
 static uint32_t wc__model_deletion_ldt(const wc_model *m)
@@ -263,7 +265,79 @@ void wc_model_write(wc_model *m, wc_engine *e)
     wc_model_op o = wc__model_random_op(m);
 
     wc__model_add(m, &o);
-    wc__model_apply(m, e, &o);
+    assert_int_equal(wc__model_apply(m, e, &o), WC_OK);
+}
+
+wc_status wc_model_try_write(wc_model *m, wc_engine *e)
+{
+    wc_model_op o = wc__model_random_op(m);
+
+    wc__model_add(m, &o);
+    return wc__model_apply(m, e, &o);
+}
+
+bool wc_model_matches(wc_model *m, wc_engine *e, size_t nops, char *why, size_t whylen)
+{
+    size_t all = m->nops;
+    bool ok = true;
+
+    m->nops = nops < all ? nops : all;
+    for (int pk = 0; ok && pk < m->cfg.npk; pk++) {
+        wc_read_request r;
+        wc_page *p;
+        char pkn[16];
+        size_t row = 0;
+        wc_status st;
+
+        wc__model_pkname(pk, pkn);
+        memset(&r, 0, sizeof(r));
+        r.table_id = m->cfg.table_id;
+        r.pk = (const uint8_t *)pkn;
+        r.pk_len = strlen(pkn);
+        r.start.unbounded = r.end.unbounded = true;
+        r.now_sec = m->now;
+        r.page_rows = 10000;
+        st = wc_engine_read(e, &r, &p);
+        if (st != WC_OK) {
+            snprintf(why, whylen, "read of %s failed: %s %s", pkn, wc_status_name(st),
+                     wc_last_error());
+            ok = false;
+            break;
+        }
+        for (int ck = 0; ok && ck < NCK; ck++) {
+            const char *vals[NCOL];
+            const wc_result_row *rr;
+
+            if (!wc__model_row(m, pk, ck, m->now, vals))
+                continue;
+            if (row >= p->nrows || wc_test_ck_value((rr = &p->rows[row])->ck,
+                                                    p->rows[row].ck_len) != (uint64_t)ck) {
+                snprintf(why, whylen, "%s ck%d missing", pkn, ck);
+                ok = false;
+                break;
+            }
+            for (uint32_t c = 0; c < NCOL; c++) {
+                const wc_cell *cell = wc_test_cell(rr, c);
+
+                if ((cell == NULL) != (vals[c] == NULL) ||
+                    (cell && (cell->len != strlen(vals[c]) ||
+                              memcmp(cell->value, vals[c], cell->len) != 0))) {
+                    snprintf(why, whylen, "%s ck%d col%u: %s, expected %s", pkn, ck, c,
+                             cell ? "a different cell" : "no cell", vals[c] ? vals[c] : "none");
+                    ok = false;
+                    break;
+                }
+            }
+            row++;
+        }
+        if (ok && row != p->nrows) {
+            snprintf(why, whylen, "%s has %zu rows, expected %zu", pkn, p->nrows, row);
+            ok = false;
+        }
+        wc_page_free(p);
+    }
+    m->nops = all;
+    return ok;
 }
 
 void wc_model_check_read(wc_model *m, wc_engine *e)

@@ -80,6 +80,11 @@ int64_t wc_model_clock(void *arg);
 
 /* Draw a random operation, record it in the model and apply it to e. */
 void wc_model_write(wc_model *m, wc_engine *e);
+/* Same, but return the apply status (the operation is recorded either way). */
+wc_status wc_model_try_write(wc_model *m, wc_engine *e);
+/* Does every partition of the table in e hold exactly what the first nops
+ * operations made?  If not, say why in why[whylen].  Never fails the test. */
+bool wc_model_matches(wc_model *m, wc_engine *e, size_t nops, char *why, size_t whylen);
 /* Read a random slice of a random partition from e (random direction, bounds,
  * limit and column filter) and fail the test unless it matches the model. */
 void wc_model_check_read(wc_model *m, wc_engine *e);
