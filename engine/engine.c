@@ -81,25 +81,47 @@ void wc_table_def_default(wc_table_def *d)
 
 /* ---------------------------------------------------------------- catalog */
 
-static wc_status wc__catalog_write(wc_engine *e)
+static void wc__catalog_put_def(wc_buf *b, const wc_table_def *d)
+{
+    wc_buf_put_u32(b, d->id);
+    wc_buf_put_bytes(b, d->name, strnlen(d->name, sizeof(d->name) - 1));
+    wc_buf_put_u32(b, d->gc_grace_seconds);
+    wc_buf_put_u32(b, d->default_ttl);
+    wc_buf_put_bytes(b, d->options, strnlen(d->options, sizeof(d->options) - 1));
+    wc_buf_put_bytes(b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
+}
+
+/*
+ * Write the catalog as the table array will be once the caller's change is
+ * published: with `add` (if not NULL) added, without table skip_id (0:
+ * none), and with alt (if not NULL) as the definition of table alt->id.
+ * REQUIRES: ddl_mu (the array and the definitions change only under it),
+ * neither write_mu nor tables_mu (this is file I/O).
+ */
+static wc_status wc__catalog_write(wc_engine *e, const wc_table_def *add, uint32_t skip_id,
+                                   const wc_table_def *alt)
 {
     wc_buf b;
     char path[4200];
+    uint32_t n = 0;
     wc_status st;
 
+    for (size_t i = 0; i < e->ntables; i++)
+        if (e->tables[i]->def.id != skip_id)
+            n++;
     wc_buf_init(&b);
     wc_buf_put_u32(&b, WC_CATALOG_MAGIC);
     wc_buf_put_u32(&b, WC_CATALOG_VERSION);
-    wc_buf_put_u32(&b, (uint32_t)e->ntables);
+    wc_buf_put_u32(&b, n + (add != NULL));
     for (size_t i = 0; i < e->ntables; i++) {
         const wc_table_def *d = &e->tables[i]->def;
-        wc_buf_put_u32(&b, d->id);
-        wc_buf_put_bytes(&b, d->name, strnlen(d->name, sizeof(d->name) - 1));
-        wc_buf_put_u32(&b, d->gc_grace_seconds);
-        wc_buf_put_u32(&b, d->default_ttl);
-        wc_buf_put_bytes(&b, d->options, strnlen(d->options, sizeof(d->options) - 1));
-        wc_buf_put_bytes(&b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
+
+        if (d->id == skip_id)
+            continue;
+        wc__catalog_put_def(&b, alt != NULL && alt->id == d->id ? alt : d);
     }
+    if (add != NULL)
+        wc__catalog_put_def(&b, add);
     wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
     st = wc_buf_status(&b);
     if (st == WC_OK) {
@@ -168,7 +190,8 @@ static void wc__table_free(wc__table *t)
     wc_free(t);
 }
 
-static wc_status wc__tables_push(wc_engine *e, wc__table *t)
+/* Room for one more table in the array.  REQUIRES: tables_mu written (or no other thread). */
+static wc_status wc__tables_reserve(wc_engine *e)
 {
     if (e->ntables == e->captables) {
         size_t cap = e->captables ? e->captables * 2 : 8;
@@ -178,8 +201,16 @@ static wc_status wc__tables_push(wc_engine *e, wc__table *t)
         e->tables = p;
         e->captables = cap;
     }
-    e->tables[e->ntables++] = t;
     return WC_OK;
+}
+
+static wc_status wc__tables_push(wc_engine *e, wc__table *t)
+{
+    wc_status st = wc__tables_reserve(e);
+
+    if (st == WC_OK)
+        e->tables[e->ntables++] = t;
+    return st;
 }
 
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id)
@@ -1069,47 +1100,52 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
         if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
             return st;
     }
-    pthread_mutex_lock(&e->write_mu);
-    pthread_rwlock_wrlock(&e->tables_mu);
+    /* DDL serializes on ddl_mu; its file I/O runs under no other engine lock */
+    pthread_mutex_lock(&e->ddl_mu);
     t = wc__engine_find_table(e, def->id);
     if (t) {
         st = strcmp(t->def.name, def->name) == 0
                  ? WC_OK
                  : wc_error(WC_EXISTS, "table id %u is already used by \"%s\"", def->id,
                             t->def.name);
+        t = NULL;
         goto done;
     }
     st = wc__table_new(e, def, &t);
     if (st != WC_OK)
         goto done;
+    /* records before this position belong to an older table with this id, if any */
+    pthread_mutex_lock(&e->write_mu);
     t->flushed = wc_commitlog_current(e->log);
+    pthread_mutex_unlock(&e->write_mu);
     t->active_start = t->flushed;
-    st = wc_fs_mkdirs(e->fs, t->dir);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    st = wc__tables_reserve(e);
+    pthread_rwlock_unlock(&e->tables_mu);
     if (st == WC_OK)
-        st = wc__tables_push(e, t);
-    if (st != WC_OK) {
-        wc__table_free(t);
+        st = wc_fs_mkdirs(e->fs, t->dir);
+    if (st == WC_OK)
+        st = wc__manifest_write(e, t); /* nobody else sees t yet */
+    if (st == WC_OK)
+        st = wc__catalog_write(e, &t->def, 0, NULL);
+    if (st != WC_OK)
         goto done;
-    }
-    pthread_mutex_lock(&t->manifest_mu);
-    st = wc__manifest_write(e, t);
-    pthread_mutex_unlock(&t->manifest_mu);
-    if (st == WC_OK)
-        st = wc__catalog_write(e);
-    if (st != WC_OK) {
-        e->ntables--;
-        wc__table_free(t);
-    }
-done:
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    e->tables[e->ntables++] = t; /* room reserved above */
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
+    t = NULL;
+done:
+    pthread_mutex_unlock(&e->ddl_mu);
+    wc__table_free(t);
     return st;
 }
 
 wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
 {
     wc__table *t;
-    wc_table_def old;
+    wc_table_def nd;
     wc_compaction_options co;
     char comp[sizeof(def->compaction)];
     wc_status st;
@@ -1118,23 +1154,24 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     comp[sizeof(comp) - 1] = '\0';
     if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
         return st;
-    pthread_rwlock_wrlock(&e->tables_mu);
+    nd = *def;
+    nd.name[sizeof(nd.name) - 1] = '\0';
+    nd.options[sizeof(nd.options) - 1] = '\0';
+    nd.compaction[sizeof(nd.compaction) - 1] = '\0';
+    pthread_mutex_lock(&e->ddl_mu);
     t = wc__engine_find_table(e, def->id);
     if (t == NULL) {
         st = wc_error(WC_NOT_FOUND, "table %u does not exist", def->id);
     } else {
-        old = t->def;
-        t->def = *def;
-        t->def.name[sizeof(t->def.name) - 1] = '\0';
-        t->def.options[sizeof(t->def.options) - 1] = '\0';
-        t->def.compaction[sizeof(t->def.compaction) - 1] = '\0';
-        st = wc__catalog_write(e);
-        if (st != WC_OK)
-            t->def = old;
-        else
+        st = wc__catalog_write(e, NULL, 0, &nd);
+        if (st == WC_OK) {
+            pthread_rwlock_wrlock(&e->tables_mu);
+            t->def = nd;
             t->copts = co;
+            pthread_rwlock_unlock(&e->tables_mu);
+        }
     }
-    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->ddl_mu);
     if (st == WC_OK)
         wc__compaction_notify(e);
     return st;
@@ -1153,28 +1190,24 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     wc_status st;
     size_t i;
 
-    pthread_mutex_lock(&e->write_mu);
-    pthread_rwlock_wrlock(&e->tables_mu);
-    for (i = 0; i < e->ntables; i++)
-        if (e->tables[i]->def.id == table_id)
-            t = e->tables[i];
+    /* ddl_mu stays held until the files are gone: a create of the same id waits */
+    pthread_mutex_lock(&e->ddl_mu);
+    t = wc__engine_find_table(e, table_id);
     if (t == NULL) {
-        pthread_rwlock_unlock(&e->tables_mu);
-        pthread_mutex_unlock(&e->write_mu);
+        pthread_mutex_unlock(&e->ddl_mu);
         return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
     }
+    st = wc__catalog_write(e, NULL, table_id, NULL);
+    if (st != WC_OK) {
+        pthread_mutex_unlock(&e->ddl_mu);
+        return st;
+    }
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
     for (i = 0; e->tables[i] != t; i++)
         ;
     memmove(&e->tables[i], &e->tables[i + 1], (e->ntables - i - 1) * sizeof(e->tables[0]));
     e->ntables--;
-    st = wc__catalog_write(e);
-    if (st != WC_OK) {
-        /* put it back: the catalog still lists it */
-        e->tables[e->ntables++] = t;
-        pthread_rwlock_unlock(&e->tables_mu);
-        pthread_mutex_unlock(&e->write_mu);
-        return st;
-    }
     atomic_fetch_sub(&e->mem_active, t->active_acct);
     t->active_acct = 0;
     pthread_rwlock_unlock(&e->tables_mu);
@@ -1220,6 +1253,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
         wc__table_free(t);
         e->fs->rmdir(e->fs, dir);
     }
+    pthread_mutex_unlock(&e->ddl_mu);
     return WC_OK;
 }
 
@@ -1482,6 +1516,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     e->opts.dir = e->dir;
     e->fs = opts->fs ? opts->fs : wc_fs_posix();
     atomic_init(&e->next_file_id, 1);
+    pthread_mutex_init(&e->ddl_mu, NULL);
     pthread_rwlock_init(&e->tables_mu, NULL);
     pthread_mutex_init(&e->write_mu, NULL);
     pthread_mutex_init(&e->flush_mu, NULL);
@@ -1568,6 +1603,7 @@ void wc_engine_close(wc_engine *e)
         wc_block_cache_free(e->cache);
     wc_buf_free(&e->rec);
     wc_buf_free(&e->key);
+    pthread_mutex_destroy(&e->ddl_mu);
     pthread_rwlock_destroy(&e->tables_mu);
     pthread_mutex_destroy(&e->write_mu);
     pthread_mutex_destroy(&e->flush_mu);

@@ -13,6 +13,10 @@
  *
  * Locks, in the only order in which they may nest (a thread holding one may
  * take only locks further down the list):
+ *  0. ddl_mu: create/alter/drop, one at a time; the catalog file, table
+ *     directories and manifests of new tables are written under it alone.
+ *     The table array and definitions change only under it (and, to publish
+ *     the change, briefly under write_mu and tables_mu).
  *  1. write_mu: commit-log appends with the memtable puts and switches they
  *     cause; the memory counters mem_active and each table's active_acct.
  *     No file I/O under it except the commit-log append itself.
@@ -116,6 +120,7 @@ struct wc_engine {
     wc_block_cache *cache;
     _Atomic uint64_t next_file_id;
 
+    pthread_mutex_t ddl_mu; /* DDL (lock order in the header comment) */
     pthread_rwlock_t tables_mu;
     wc__table **tables;
     size_t ntables, captables;
@@ -181,7 +186,7 @@ void wc__read_hist_add(wc__tcounters *c, uint64_t touched);
 /* in engine.c */
 /* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
 void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
-wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu held */
+wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu or ddl_mu held */
 /* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
 wc_status wc__manifest_write(wc_engine *e, wc__table *t);
 /* The engine's clock in seconds (opts.clock or time()). */

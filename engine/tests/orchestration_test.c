@@ -7,9 +7,10 @@
  * across tables, the commit log is bounded when an idle table pins its
  * oldest segment, and engine threads run with every signal blocked.
  *
- * SSTable writes are held or failed by a gate in front of the real file
- * system: opening "<gen>.sst.tmp" blocks while the gate is closed and fails
- * with WC_IO_ERROR while it is set to fail.
+ * SSTable (or catalog) writes are held or failed by a gate in front of the
+ * real file system: opening a file whose name ends in the gate's suffix
+ * (".sst.tmp" unless a test says otherwise) blocks while the gate is closed
+ * and fails with WC_IO_ERROR while it is set to fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,19 +43,20 @@ static struct gate {
     bool failing; /* SSTable opens fail */
     int waiting;  /* threads held at the gate */
     uint64_t opens;
+    const char *suffix;
 } g_gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static bool is_sst_tmp(const char *path)
+static bool is_gated(const char *path)
 {
-    size_t n = strlen(path);
-    return n > 8 && strcmp(path + n - 8, ".sst.tmp") == 0;
+    size_t n = strlen(path), m = strlen(g_gate.suffix);
+    return n > m && strcmp(path + n - m, g_gate.suffix) == 0;
 }
 
 static wc_status gate_open(wc_fs *fs, const char *path, int flags, wc_file **out)
 {
     wc_fs *base = wc_fs_posix();
 
-    if (is_sst_tmp(path)) {
+    if (is_gated(path)) {
         bool fail;
 
         pthread_mutex_lock(&g_gate.mu);
@@ -143,6 +145,7 @@ static int setup(void **state)
     if (f->dir == NULL)
         return -1;
     gate_set(false, false);
+    g_gate.suffix = ".sst.tmp";
     g_log[0] = '\0';
     *state = f;
     return 0;
@@ -221,6 +224,15 @@ typedef struct ddl_arg {
 
 static wc_status put(fx *f, uint32_t id, uint64_t i, size_t bytes);
 
+static void *put_main(void *arg)
+{
+    ddl_arg *a = arg;
+
+    a->st = put(a->f, 7, 2000, 100);
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
 /* A write to the flushing table, then create/alter/drop of another table. */
 static void *ddl_main(void *arg)
 {
@@ -275,6 +287,62 @@ static void test_ddl_during_flush(void **state)
     assert_true(waited < 3000);
     assert_int_equal(a.st, WC_OK);
     assert_int_equal(wc_engine_flush(f->e, 0, true), WC_OK);
+}
+
+typedef struct create_arg {
+    wc_engine *e;
+    _Atomic int done;
+    wc_status st;
+} create_arg;
+
+static void *create_main(void *arg)
+{
+    create_arg *a = arg;
+    wc_table_def d;
+
+    wc_table_def_default(&d);
+    d.id = 43;
+    snprintf(d.name, sizeof(d.name), "ks.new");
+    a->st = wc_engine_create_table(a->e, &d);
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+/* While a CREATE writes the catalog, writes and reads of other tables go on. */
+static void test_writes_during_catalog_write(void **state)
+{
+    fx *f = *state;
+    create_arg a = {0};
+    pthread_t th;
+    wc_status st;
+
+    open_engine(f, 4u << 20, 0, 1u << 20, 0);
+    create(f, 7, "ks.t1");
+    g_gate.suffix = "/catalog.tmp";
+    gate_set(true, false);
+    a.e = f->e;
+    assert_int_equal(pthread_create(&th, NULL, create_main, &a), 0);
+    assert_true(gate_wait_held());
+    {
+        ddl_arg w = {.f = f};
+        pthread_t wt;
+        int waited = 0;
+
+        /* the writer runs in a thread: on failure it must not hang the test */
+        assert_int_equal(pthread_create(&wt, NULL, put_main, &w), 0);
+        while (!atomic_load(&w.done) && waited < 3000) {
+            sleep_ms(10);
+            waited += 10;
+        }
+        gate_set(false, false);
+        pthread_join(wt, NULL);
+        pthread_join(th, NULL);
+        assert_true(waited < 3000);
+        assert_int_equal(w.st, WC_OK);
+    }
+    assert_int_equal(a.st, WC_OK);
+    st = put(f, 43, 1, 10);
+    assert_int_equal(st, WC_OK);
 }
 
 typedef struct drop_arg {
@@ -544,6 +612,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ddl_during_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_during_catalog_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_during_failing_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_failure_fails_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_immutable_memtables_bounded, setup, teardown),
