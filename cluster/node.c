@@ -901,4 +901,18 @@ void wc_node_get_info(wc_node *n, wc_node_info *out)
     out->errors_total = atomic_load(&n->errors_total);
     for (int i = 0; i < WC_OP_COUNT; i++)
         out->requests[i] = atomic_load(&n->requests[i]);
+    if (n->engine != NULL) {
+        wc_engine_stats es;
+
+        wc_engine_get_stats(n->engine, &es);
+        out->memtable_bytes = es.memtable_bytes;
+        out->memtable_flushing_bytes = es.memtable_flushing_bytes;
+        out->memtable_limit_bytes = es.memtable_limit_bytes;
+        out->commitlog_bytes = es.commitlog_bytes;
+        out->commitlog_limit_bytes = es.commitlog_limit_bytes;
+        out->writes_stalled = es.writes_stalled;
+        out->writes_refused = es.writes_refused;
+        snprintf(out->background_error, sizeof(out->background_error), "%s",
+                 es.background_error);
+    }
 }
