@@ -35,7 +35,7 @@
 
 static void *wc__flush_main(void *arg);
 static wc_status wc__flush_one(wc_engine *e, wc__table *t);
-static wc_status wc__enforce_limits(wc_engine *e);
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched);
 
 void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
 {
@@ -589,6 +589,7 @@ static wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
 static wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
                                      bool replay)
 {
+    bool switched;
     wc_batch_view bv;
     const uint8_t *mut;
     size_t ml;
@@ -635,7 +636,7 @@ static wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t le
     }
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation batch");
-    if (!replay && wc__enforce_limits(e) != WC_OK) /* the batch is applied: only report it */
+    if (!replay && wc__enforce_limits(e, &switched) != WC_OK) /* applied: only report it */
         wc__engine_log(e, WC_LOG_WARNING, "could not switch a memtable to keep memory bounded: %s",
                        wc_last_error());
     return WC_OK;
@@ -665,11 +666,12 @@ static wc_clpos wc__log_needed_locked(wc_engine *e)
  * memtables that hold records of the oldest needed segment.  REQUIRES:
  * write_mu, tables_mu (read).
  */
-static wc_status wc__enforce_limits(wc_engine *e)
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched)
 {
     wc_clpos cur = wc_commitlog_current(e->log);
     wc_status st = WC_OK;
 
+    *switched = false;
     if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
         wc__table *big = NULL;
 
@@ -677,8 +679,8 @@ static wc_status wc__enforce_limits(wc_engine *e)
             if (e->tables[i]->active_acct > 0 &&
                 (big == NULL || e->tables[i]->active_acct > big->active_acct))
                 big = e->tables[i];
-        if (big != NULL)
-            st = wc__switch_memtable(e, big);
+        if (big != NULL && (st = wc__switch_memtable(e, big)) == WC_OK)
+            *switched = true;
     }
     if (st == WC_OK && cur.segment != e->log_seg_checked) {
         wc_commitlog_stats cs;
@@ -730,6 +732,20 @@ static wc_status wc__admit_write(wc_engine *e)
         }
         if (used <= e->opts.memtable_total_bytes || e->stopping)
             break;
+        if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
+            /* active memtables (one huge batch, replay) hold it: switch them for flushing */
+            bool switched = false;
+
+            pthread_mutex_unlock(&e->flush_mu);
+            pthread_mutex_lock(&e->write_mu);
+            pthread_rwlock_rdlock(&e->tables_mu);
+            (void)wc__enforce_limits(e, &switched);
+            pthread_rwlock_unlock(&e->tables_mu);
+            pthread_mutex_unlock(&e->write_mu);
+            pthread_mutex_lock(&e->flush_mu);
+            if (switched)
+                continue;
+        }
         if (!waited) {
             waited = true;
             e->writes_stalled++;
@@ -1591,6 +1607,7 @@ void wc_engine_close(wc_engine *e)
     pthread_mutex_lock(&e->flush_mu);
     e->stopping = true;
     pthread_cond_broadcast(&e->flush_cv);
+    pthread_cond_broadcast(&e->flush_done_cv); /* stalled writers */
     pthread_mutex_unlock(&e->flush_mu);
     if (e->flush_started)
         pthread_join(e->flush_thread, NULL);

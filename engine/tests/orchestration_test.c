@@ -463,6 +463,25 @@ static void test_immutable_memtables_bounded(void **state)
     assert_int_equal(wc_engine_flush(f->e, 0, true), WC_OK);
 }
 
+/* Memtables replayed at open over the limit: the first write switches them and goes on. */
+static void test_replayed_memtables_over_limit(void **state)
+{
+    fx *f = *state;
+    wc_engine_stats es;
+
+    open_engine(f, 8u << 20, 64u << 20, 1u << 20, 0);
+    create(f, 7, "ks.t1");
+    for (uint64_t i = 0; i < 500; i++) /* ~2 MiB, all in the active memtable */
+        assert_int_equal(put(f, 7, i, 4000), WC_OK);
+    wc_engine_close(f->e);
+    f->e = NULL;
+    open_engine(f, 8u << 20, 1u << 20, 1u << 20, 0);
+    wc_engine_get_stats(f->e, &es);
+    assert_true(es.memtable_bytes > (1u << 20));
+    assert_int_equal(put(f, 7, 1000, 10), WC_OK);
+    assert_int_equal(wc_engine_flush(f->e, 0, true), WC_OK);
+}
+
 /* Many tables each below memtable_bytes: together they stay under memtable_total_bytes. */
 static void test_memtable_total_across_tables(void **state)
 {
@@ -617,6 +636,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_failure_fails_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_immutable_memtables_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memtable_total_across_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_memtables_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commitlog_bounded_idle_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
     };
