@@ -10,7 +10,12 @@
  *
  * Writes go to the commit log and then into the table's active memtable; a
  * memtable that passes memtable_bytes is switched for a new one and flushed to
- * an SSTable by a background thread while writes continue.  Open replays the
+ * an SSTable by a background thread while writes continue.  All memtables
+ * together are bounded by memtable_total_bytes (the largest is flushed early;
+ * writers wait, then get WC_OVERLOADED, when flushes fall behind) and the
+ * commit log by commitlog_total_bytes (tables that keep its oldest segment
+ * are flushed).  A background flush that fails is retried every second and
+ * fails every write meanwhile (wc_engine_get_stats shows it).  Open replays the
  * commit log from each table's flushed position, removes files a crash left
  * behind (temporaries, SSTables not in a manifest) and fails with
  * WC_CORRUPTION rather than serving data it cannot verify.

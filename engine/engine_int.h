@@ -19,7 +19,8 @@
  *     the change, briefly under write_mu and tables_mu).
  *  1. write_mu: commit-log appends with the memtable puts and switches they
  *     cause; the memory counters mem_active and each table's active_acct.
- *     No file I/O under it except the commit-log append itself.
+ *     No file I/O under it except the commit-log append itself (and the
+ *     synchronous flushes of replay, while open runs single-threaded).
  *  2. tables_mu (rwlock): the table array, each table's def and copts.  No
  *     file I/O under it: a flush pins its table (pins, under flush_mu) and
  *     runs without tables_mu; drop_table waits for the pins to go.
