@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,6 +31,7 @@
 
 #include "engine.h"
 #include "testutil.h"
+#include "thread.h"
 
 #define NOW 1700000000u
 
@@ -425,6 +427,20 @@ static void test_flush_failure_fails_writes(void **state)
     assert_int_equal(es.background_status, WC_IO_ERROR);
     assert_non_null(strstr(es.background_error, "background flush of table ks.t1 failed"));
 
+    /* the flush thread retries once a second (a monotonic timed wait), it does not spin */
+    {
+        uint64_t before, after;
+
+        pthread_mutex_lock(&g_gate.mu);
+        before = g_gate.opens;
+        pthread_mutex_unlock(&g_gate.mu);
+        sleep_ms(1500);
+        pthread_mutex_lock(&g_gate.mu);
+        after = g_gate.opens;
+        pthread_mutex_unlock(&g_gate.mu);
+        assert_true(after - before <= 3);
+    }
+
     gate_set(false, false); /* the disk heals: the retry (every second) succeeds */
     for (int i = 0; i < 300 && st != WC_OK; i++) {
         sleep_ms(10);
@@ -580,6 +596,31 @@ static void test_commitlog_bounded_idle_table(void **state)
     }
 }
 
+/* A wc__cond_init condition times out at a wc__deadline_ms deadline, not before. */
+static void test_monotonic_timed_wait(void **state)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv;
+    struct timespec ts;
+    int64_t t0, waited;
+    int rc;
+
+    (void)state;
+    assert_int_equal(wc__cond_init(&cv), 0);
+    pthread_mutex_lock(&mu);
+    t0 = wc__mono_ns();
+    wc__deadline_ms(&ts, 100);
+    do
+        rc = pthread_cond_timedwait(&cv, &mu, &ts);
+    while (rc == 0);
+    waited = wc__mono_ns() - t0;
+    pthread_mutex_unlock(&mu);
+    pthread_cond_destroy(&cv);
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(waited >= 90 * 1000000LL);
+    assert_true(waited < 2000 * 1000000LL);
+}
+
 /* Every engine thread has every catchable signal blocked. */
 static void test_threads_block_signals(void **state)
 {
@@ -639,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replayed_memtables_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commitlog_bounded_idle_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
+        cmocka_unit_test(test_monotonic_timed_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
