@@ -753,7 +753,7 @@ static wc_status wc__admit_write(wc_engine *e)
             pthread_cond_broadcast(&e->flush_cv);
         }
         if (pthread_cond_timedwait(&e->flush_done_cv, &e->flush_mu, &deadline) == ETIMEDOUT &&
-            atomic_load(&e->mem_active) + atomic_load(&e->mem_imm) >
+            (used = atomic_load(&e->mem_active) + atomic_load(&e->mem_imm)) >
                 e->opts.memtable_total_bytes &&
             e->bg_status == WC_OK) {
             e->writes_refused++;
