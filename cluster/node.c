@@ -28,6 +28,7 @@
 #include "consistency.h"
 #include "protocol.h"
 #include "table_options.h"
+#include "thread.h"
 
 #define WC__DEFAULT_MAX_CONNECTIONS 64
 #define WC__DEFAULT_SEND_TIMEOUT_MS 60000
@@ -654,7 +655,7 @@ static void wc__accept_one(wc_node *n, int fd)
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
     wc__set_timeout(fd, SO_SNDTIMEO, n->send_timeout_ms);
     atomic_fetch_add(&n->conns_open, 1);
-    if (pthread_create(&c->thread, NULL, wc__conn_main, c) != 0) {
+    if (wc__thread_start(&c->thread, wc__conn_main, c, "connection") != WC_OK) {
         atomic_fetch_sub(&n->conns_open, 1);
         goto fail;
     }
@@ -820,12 +821,9 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         st = wc__repl_load(n);
     if (st == WC_OK)
         st = wc__listen(n);
-    if (st == WC_OK) {
-        if (pthread_create(&n->listener, NULL, wc__listener_main, n) == 0)
-            n->listener_started = true;
-        else
-            st = wc_error(WC_NO_MEMORY, "could not start the node's listener thread");
-    }
+    if (st == WC_OK && (st = wc__thread_start(&n->listener, wc__listener_main, n,
+                                              "node listener")) == WC_OK)
+        n->listener_started = true;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (st != WC_OK)
         goto fail;
@@ -901,4 +899,18 @@ void wc_node_get_info(wc_node *n, wc_node_info *out)
     out->errors_total = atomic_load(&n->errors_total);
     for (int i = 0; i < WC_OP_COUNT; i++)
         out->requests[i] = atomic_load(&n->requests[i]);
+    if (n->engine != NULL) {
+        wc_engine_stats es;
+
+        wc_engine_get_stats(n->engine, &es);
+        out->memtable_bytes = es.memtable_bytes;
+        out->memtable_flushing_bytes = es.memtable_flushing_bytes;
+        out->memtable_limit_bytes = es.memtable_limit_bytes;
+        out->commitlog_bytes = es.commitlog_bytes;
+        out->commitlog_limit_bytes = es.commitlog_limit_bytes;
+        out->writes_stalled = es.writes_stalled;
+        out->writes_refused = es.writes_refused;
+        snprintf(out->background_error, sizeof(out->background_error), "%s",
+                 es.background_error);
+    }
 }

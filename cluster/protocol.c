@@ -903,6 +903,14 @@ void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni)
     wc_buf_put_u8(b, WC_OP_COUNT);
     for (int i = 0; i < WC_OP_COUNT; i++)
         wc_buf_put_u64(b, ni->requests[i]);
+    wc_buf_put_u64(b, ni->memtable_bytes);
+    wc_buf_put_u64(b, ni->memtable_flushing_bytes);
+    wc_buf_put_u64(b, ni->memtable_limit_bytes);
+    wc_buf_put_u64(b, ni->commitlog_bytes);
+    wc_buf_put_u64(b, ni->commitlog_limit_bytes);
+    wc_buf_put_u64(b, ni->writes_stalled);
+    wc_buf_put_u64(b, ni->writes_refused);
+    wc__put_str(b, ni->background_error, sizeof(ni->background_error));
 }
 
 wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *ni)
@@ -930,6 +938,14 @@ wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *
         if (i < WC_OP_COUNT)
             ni->requests[i] = v;
     }
+    if (!wc_get_u64(&p, end, &ni->memtable_bytes) ||
+        !wc_get_u64(&p, end, &ni->memtable_flushing_bytes) ||
+        !wc_get_u64(&p, end, &ni->memtable_limit_bytes) ||
+        !wc_get_u64(&p, end, &ni->commitlog_bytes) ||
+        !wc_get_u64(&p, end, &ni->commitlog_limit_bytes) ||
+        !wc_get_u64(&p, end, &ni->writes_stalled) || !wc_get_u64(&p, end, &ni->writes_refused) ||
+        !wc__get_str(&p, end, ni->background_error, sizeof(ni->background_error)))
+        goto bad;
     if (p != end)
         goto bad;
     return WC_OK;

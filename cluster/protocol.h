@@ -45,6 +45,15 @@ typedef struct wc_node_info {
     uint64_t requests_total;
     uint64_t errors_total;       /* responses with a failure status */
     uint64_t requests[WC_OP_COUNT]; /* by opcode; [0] counts unknown opcodes */
+    /* the engine (wc_engine_stats; since version 3) */
+    uint64_t memtable_bytes;
+    uint64_t memtable_flushing_bytes;
+    uint64_t memtable_limit_bytes;
+    uint64_t commitlog_bytes;
+    uint64_t commitlog_limit_bytes;
+    uint64_t writes_stalled;
+    uint64_t writes_refused;
+    char background_error[512]; /* "" if none */
 } wc_node_info;
 
 /* A decoded READ response.  rows/cells live in mem (one allocation, caller

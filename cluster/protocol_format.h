@@ -15,13 +15,14 @@
  * (engine/coding.h); `f64` is an IEEE-754 double sent as the u64 of its bits.
  * Version 2 added the `compaction` map to table definitions, the tombstone
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
- * a node and its clients must speak the same version (checked at handshake).
+ * version 3 the engine's memory, commit-log space and background failure to
+ * NODE_INFO; a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 2u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 3u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */

@@ -36,7 +36,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 #include "alloc.h"
 #include "coding.h"
 #include "commitlog_format.h"
+#include "thread.h"
 
 #define WC_CL_DEFAULT_PERIOD_MS 10u
 #define WC_CL_DEFAULT_SEGMENT_SIZE ((size_t)32 << 20)
@@ -367,10 +367,7 @@ static void cl_sync_locked(wc_commitlog *cl)
 static void *cl_sync_main(void *arg)
 {
     wc_commitlog *cl = arg;
-    sigset_t all;
 
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&cl->mu);
     while (!cl->stop && cl->poison == WC_OK) {
         if (cl->mode == WC_SYNC_PERIODIC) {
@@ -913,10 +910,9 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
     cl->synced_pos = cl->write_pos;
     cl->want_pos = cl->write_pos;
 
-    if (pthread_create(&cl->thread, NULL, cl_sync_main, cl) != 0) {
-        st = wc_error(WC_NO_MEMORY, "could not start the commit log sync thread");
+    st = wc__thread_start(&cl->thread, cl_sync_main, cl, "commit log sync");
+    if (st != WC_OK)
         goto fail;
-    }
     cl->thread_started = 1;
     wc_free(l.ids);
     wc_free(l.free_ids);

@@ -26,7 +26,6 @@
  */
 #include "engine_int.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +34,7 @@
 #include "keys.h"
 #include "merge.h"
 #include "row.h"
+#include "thread.h"
 
 #define WC__CANCEL_CHECK_EVERY 512
 #define WC__THROTTLE_CHUNK (64u << 10)
@@ -43,24 +43,6 @@ void wc__tcounters_unref(wc__tcounters *c)
 {
     if (c && atomic_fetch_sub(&c->refs, 1) == 1)
         wc_free(c);
-}
-
-static int64_t wc__mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void wc__abs_deadline(struct timespec *ts, uint32_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }
 
 /* ---------------------------------------------------------------- throttle */
@@ -758,9 +740,15 @@ static bool wc__round(wc_engine *e)
         pthread_rwlock_unlock(&e->tables_mu);
         st = wc__run(e, t, false, &did);
         if (st != WC_OK && st != WC_UNAVAILABLE) {
+            char detail[512];
+
+            snprintf(detail, sizeof(detail), "%s", wc_last_error());
             wc__engine_log(e, WC_LOG_ERROR, "compaction of table %u failed: %s (%s)", t->def.id,
-                           wc_status_name(st), wc_last_error());
+                           wc_status_name(st), detail);
+            wc__compaction_result(e, t->def.id, st, detail);
             did = false; /* wait for the next check rather than retry at once */
+        } else if (st == WC_OK && did) {
+            wc__compaction_result(e, t->def.id, WC_OK, NULL);
         }
         wc__release_claim(e, t);
     }
@@ -787,27 +775,23 @@ static void *wc__comp_main(void *arg)
             continue;
         pthread_mutex_lock(&e->comp_mu);
         if (!e->comp_stopping && a->idx < e->comp_wanted) {
-            wc__abs_deadline(&ts, e->opts.compaction_check_ms);
+            wc__deadline_ms(&ts, e->opts.compaction_check_ms);
             pthread_cond_timedwait(&e->comp_cv, &e->comp_mu, &ts);
         }
         pthread_mutex_unlock(&e->comp_mu);
     }
 }
 
-/* Start thread idx with every signal blocked.  REQUIRES: comp_mu held, slot free. */
+/* Start thread idx (wc__thread_start: signals blocked).  REQUIRES: comp_mu held, slot free. */
 static wc_status wc__spawn(wc_engine *e, uint32_t idx)
 {
-    sigset_t all, old;
-    int rc;
+    wc_status st;
 
     e->comp_args[idx].e = e;
     e->comp_args[idx].idx = idx;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = pthread_create(&e->comp_threads[idx], NULL, wc__comp_main, &e->comp_args[idx]);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        return wc_error(WC_NO_MEMORY, "could not start compaction thread %u", idx);
+    st = wc__thread_start(&e->comp_threads[idx], wc__comp_main, &e->comp_args[idx], "compaction");
+    if (st != WC_OK)
+        return st;
     e->comp_started[idx] = true;
     e->comp_exited[idx] = false;
     return WC_OK;
@@ -902,7 +886,7 @@ wc_status wc_engine_compact(wc_engine *e, uint32_t table_id)
             pthread_mutex_unlock(&e->comp_mu);
             return wc_error(WC_UNAVAILABLE, "engine is closing");
         }
-        wc__abs_deadline(&ts, 50);
+        wc__deadline_ms(&ts, 50);
         pthread_cond_timedwait(&e->comp_done_cv, &e->comp_mu, &ts);
         pthread_mutex_unlock(&e->comp_mu);
     }
@@ -1132,7 +1116,7 @@ wc_status wc_engine_compaction_wait(wc_engine *e, uint32_t table_id, uint32_t ti
         if (wc__mono_ns() >= deadline)
             return wc_error(WC_TIMEOUT, "compactions still pending after %u ms", timeout_ms);
         pthread_mutex_lock(&e->comp_mu);
-        wc__abs_deadline(&ts, 10);
+        wc__deadline_ms(&ts, 10);
         pthread_cond_timedwait(&e->comp_done_cv, &e->comp_mu, &ts);
         pthread_mutex_unlock(&e->comp_mu);
     }

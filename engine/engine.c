@@ -7,6 +7,7 @@
  */
 #include "engine_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "coding.h"
 #include "keys.h"
 #include "mutation.h"
+#include "thread.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -26,9 +28,14 @@
 #define WC_CATALOG_VERSION 2u  /* 2: compaction map per table */
 #define WC_MANIFEST_VERSION 2u /* 2: level and creation time per SSTable */
 #define WC_META_MAX_BYTES (64u << 20)
+#define WC_DEFAULT_MEMTABLE_TOTAL ((size_t)512 << 20)
+#define WC_DEFAULT_WRITE_STALL_MS 2000u
+#define WC_DEFAULT_COMMITLOG_TOTAL ((size_t)1024 << 20)
+#define WC_FLUSH_RETRY_MS 1000u
 
 static void *wc__flush_main(void *arg);
 static wc_status wc__flush_one(wc_engine *e, wc__table *t);
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched);
 
 void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
 {
@@ -61,6 +68,9 @@ void wc_engine_options_default(wc_engine_options *o)
     o->compaction_threads = 1;
     o->compaction_throughput_mb_per_sec = 64;
     o->compaction_check_ms = 1000;
+    o->memtable_total_bytes = WC_DEFAULT_MEMTABLE_TOTAL;
+    o->write_stall_ms = WC_DEFAULT_WRITE_STALL_MS;
+    o->commitlog_total_bytes = WC_DEFAULT_COMMITLOG_TOTAL;
 }
 
 void wc_table_def_default(wc_table_def *d)
@@ -71,25 +81,47 @@ void wc_table_def_default(wc_table_def *d)
 
 /* ---------------------------------------------------------------- catalog */
 
-static wc_status wc__catalog_write(wc_engine *e)
+static void wc__catalog_put_def(wc_buf *b, const wc_table_def *d)
+{
+    wc_buf_put_u32(b, d->id);
+    wc_buf_put_bytes(b, d->name, strnlen(d->name, sizeof(d->name) - 1));
+    wc_buf_put_u32(b, d->gc_grace_seconds);
+    wc_buf_put_u32(b, d->default_ttl);
+    wc_buf_put_bytes(b, d->options, strnlen(d->options, sizeof(d->options) - 1));
+    wc_buf_put_bytes(b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
+}
+
+/*
+ * Write the catalog as the table array will be once the caller's change is
+ * published: with `add` (if not NULL) added, without table skip_id (0:
+ * none), and with alt (if not NULL) as the definition of table alt->id.
+ * REQUIRES: ddl_mu (the array and the definitions change only under it),
+ * neither write_mu nor tables_mu (this is file I/O).
+ */
+static wc_status wc__catalog_write(wc_engine *e, const wc_table_def *add, uint32_t skip_id,
+                                   const wc_table_def *alt)
 {
     wc_buf b;
     char path[4200];
+    uint32_t n = 0;
     wc_status st;
 
+    for (size_t i = 0; i < e->ntables; i++)
+        if (e->tables[i]->def.id != skip_id)
+            n++;
     wc_buf_init(&b);
     wc_buf_put_u32(&b, WC_CATALOG_MAGIC);
     wc_buf_put_u32(&b, WC_CATALOG_VERSION);
-    wc_buf_put_u32(&b, (uint32_t)e->ntables);
+    wc_buf_put_u32(&b, n + (add != NULL));
     for (size_t i = 0; i < e->ntables; i++) {
         const wc_table_def *d = &e->tables[i]->def;
-        wc_buf_put_u32(&b, d->id);
-        wc_buf_put_bytes(&b, d->name, strnlen(d->name, sizeof(d->name) - 1));
-        wc_buf_put_u32(&b, d->gc_grace_seconds);
-        wc_buf_put_u32(&b, d->default_ttl);
-        wc_buf_put_bytes(&b, d->options, strnlen(d->options, sizeof(d->options) - 1));
-        wc_buf_put_bytes(&b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
+
+        if (d->id == skip_id)
+            continue;
+        wc__catalog_put_def(&b, alt != NULL && alt->id == d->id ? alt : d);
     }
+    if (add != NULL)
+        wc__catalog_put_def(&b, add);
     wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
     st = wc_buf_status(&b);
     if (st == WC_OK) {
@@ -158,7 +190,8 @@ static void wc__table_free(wc__table *t)
     wc_free(t);
 }
 
-static wc_status wc__tables_push(wc_engine *e, wc__table *t)
+/* Room for one more table in the array.  REQUIRES: tables_mu written (or no other thread). */
+static wc_status wc__tables_reserve(wc_engine *e)
 {
     if (e->ntables == e->captables) {
         size_t cap = e->captables ? e->captables * 2 : 8;
@@ -168,8 +201,16 @@ static wc_status wc__tables_push(wc_engine *e, wc__table *t)
         e->tables = p;
         e->captables = cap;
     }
-    e->tables[e->ntables++] = t;
     return WC_OK;
+}
+
+static wc_status wc__tables_push(wc_engine *e, wc__table *t)
+{
+    wc_status st = wc__tables_reserve(e);
+
+    if (st == WC_OK)
+        e->tables[e->ntables++] = t;
+    return st;
 }
 
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id)
@@ -435,6 +476,17 @@ done:
 
 /* ---------------------------------------------------------------- writes */
 
+/* Count t's active memtable growth in e->mem_active.  REQUIRES: write_mu. */
+static void wc__account_active(wc_engine *e, wc__table *t)
+{
+    size_t now = wc_memtable_memory(t->active);
+
+    if (now > t->active_acct) {
+        atomic_fetch_add(&e->mem_active, now - t->active_acct);
+        t->active_acct = now;
+    }
+}
+
 /* Apply one encoded mutation to its table's active memtable. REQUIRES: write_mu. */
 static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len)
 {
@@ -456,8 +508,11 @@ static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *m
             return st;
         st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
         if (st != WC_OK)
-            return st;
+            break;
     }
+    wc__account_active(e, t);
+    if (st != WC_OK)
+        return st;
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation entry");
     return WC_OK;
@@ -519,11 +574,15 @@ static wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
     t->imm[t->nimm].mem = t->active;
     t->imm[t->nimm].start = t->active_start;
     t->imm[t->nimm].end = now;
+    t->imm[t->nimm].bytes = t->active_acct;
     t->nimm++;
     t->active = fresh;
     t->active_start = now;
     t->active_used = false;
     pthread_mutex_unlock(&t->mu);
+    atomic_fetch_add(&e->mem_imm, t->active_acct);
+    atomic_fetch_sub(&e->mem_active, t->active_acct);
+    t->active_acct = 0;
     pthread_mutex_lock(&e->flush_mu);
     e->flush_seq++;
     pthread_cond_broadcast(&e->flush_cv);
@@ -535,6 +594,7 @@ static wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
 static wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
                                      bool replay)
 {
+    bool switched;
     wc_batch_view bv;
     const uint8_t *mut;
     size_t ml;
@@ -581,7 +641,140 @@ static wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t le
     }
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation batch");
+    if (!replay && wc__enforce_limits(e, &switched) != WC_OK) /* applied: only report it */
+        wc__engine_log(e, WC_LOG_WARNING, "could not switch a memtable to keep memory bounded: %s",
+                       wc_last_error());
     return WC_OK;
+}
+
+/* Oldest commit-log position some table still needs.  REQUIRES: tables_mu. */
+static wc_clpos wc__log_needed_locked(wc_engine *e)
+{
+    wc_clpos min = wc_commitlog_current(e->log);
+
+    for (size_t i = 0; i < e->ntables; i++) {
+        wc__table *t = e->tables[i];
+        pthread_mutex_lock(&t->mu);
+        if (t->nimm > 0 && wc_clpos_cmp(t->imm[0].start, min) < 0)
+            min = t->imm[0].start;
+        else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
+            min = t->active_start;
+        if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
+            min = t->unpublished_start;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return min;
+}
+
+/*
+ * Keep memtable memory and commit-log space bounded (engine_int.h): switch
+ * the largest active memtable past half of memtable_total_bytes, and, when a
+ * new segment starts with the log over commitlog_total_bytes, the active
+ * memtables that hold records of the oldest needed segment.  REQUIRES:
+ * write_mu, tables_mu (read).
+ */
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched)
+{
+    wc_clpos cur = wc_commitlog_current(e->log);
+    wc_status st = WC_OK;
+
+    *switched = false;
+    if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
+        wc__table *big = NULL;
+
+        for (size_t i = 0; i < e->ntables; i++)
+            if (e->tables[i]->active_acct > 0 &&
+                (big == NULL || e->tables[i]->active_acct > big->active_acct))
+                big = e->tables[i];
+        if (big != NULL && (st = wc__switch_memtable(e, big)) == WC_OK)
+            *switched = true;
+    }
+    if (st == WC_OK && cur.segment != e->log_seg_checked) {
+        wc_commitlog_stats cs;
+
+        e->log_seg_checked = cur.segment;
+        wc_commitlog_get_stats(e->log, &cs);
+        if (cs.segments * (uint64_t)e->opts.segment_bytes > e->opts.commitlog_total_bytes) {
+            wc_clpos oldest = wc__log_needed_locked(e);
+            size_t n = 0;
+
+            for (size_t i = 0; i < e->ntables && st == WC_OK; i++) {
+                wc__table *t = e->tables[i];
+                if (t->active_used && t->active_start.segment <= oldest.segment) {
+                    st = wc__switch_memtable(e, t);
+                    n++;
+                }
+            }
+            if (n > 0)
+                wc__engine_log(e, WC_LOG_INFO,
+                               "commit log holds %llu segments, over the %llu MiB allowed: "
+                               "flushing %zu table(s) that keep segment %llu",
+                               (unsigned long long)cs.segments,
+                               (unsigned long long)(e->opts.commitlog_total_bytes >> 20), n,
+                               (unsigned long long)oldest.segment);
+        }
+    }
+    return st;
+}
+
+/*
+ * May a write start?  Fails with the background flush failure while one
+ * lasts; while memtables hold more than memtable_total_bytes, waits for
+ * flushes up to write_stall_ms, then fails with WC_OVERLOADED.  Takes
+ * flush_mu only (called before write_mu).
+ */
+static wc_status wc__admit_write(wc_engine *e)
+{
+    struct timespec deadline;
+    bool waited = false;
+    wc_status st = WC_OK;
+
+    pthread_mutex_lock(&e->flush_mu);
+    for (;;) {
+        uint64_t used = atomic_load(&e->mem_active) + atomic_load(&e->mem_imm);
+
+        if (e->bg_status != WC_OK) {
+            st = wc_error(e->bg_status, "%s", e->bg_detail);
+            break;
+        }
+        if (used <= e->opts.memtable_total_bytes || e->stopping)
+            break;
+        if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
+            /* active memtables (one huge batch, replay) hold it: switch them for flushing */
+            bool switched = false;
+
+            pthread_mutex_unlock(&e->flush_mu);
+            pthread_mutex_lock(&e->write_mu);
+            pthread_rwlock_rdlock(&e->tables_mu);
+            (void)wc__enforce_limits(e, &switched);
+            pthread_rwlock_unlock(&e->tables_mu);
+            pthread_mutex_unlock(&e->write_mu);
+            pthread_mutex_lock(&e->flush_mu);
+            if (switched)
+                continue;
+        }
+        if (!waited) {
+            waited = true;
+            e->writes_stalled++;
+            wc__deadline_ms(&deadline, e->opts.write_stall_ms);
+            pthread_cond_broadcast(&e->flush_cv);
+        }
+        if (pthread_cond_timedwait(&e->flush_done_cv, &e->flush_mu, &deadline) == ETIMEDOUT &&
+            (used = atomic_load(&e->mem_active) + atomic_load(&e->mem_imm)) >
+                e->opts.memtable_total_bytes &&
+            e->bg_status == WC_OK) {
+            e->writes_refused++;
+            st = wc_error(WC_OVERLOADED,
+                          "memtables hold %llu MiB, more than the %llu MiB allowed "
+                          "(memtable_total_space), and flushes did not catch up within %u ms",
+                          (unsigned long long)(used >> 20),
+                          (unsigned long long)(e->opts.memtable_total_bytes >> 20),
+                          e->opts.write_stall_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->flush_mu);
+    return st;
 }
 
 static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
@@ -589,6 +782,8 @@ static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
     wc_clpos pos;
     wc_status st;
 
+    if ((st = wc__admit_write(e)) != WC_OK)
+        return st;
     pthread_mutex_lock(&e->write_mu);
     pthread_rwlock_rdlock(&e->tables_mu);
     st = wc__validate_batch(e, rec, len);
@@ -642,20 +837,10 @@ wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
 /* Position before which no table needs the commit log any more. */
 static wc_clpos wc__log_needed_from(wc_engine *e)
 {
-    wc_clpos min = wc_commitlog_current(e->log);
+    wc_clpos min;
 
     pthread_rwlock_rdlock(&e->tables_mu);
-    for (size_t i = 0; i < e->ntables; i++) {
-        wc__table *t = e->tables[i];
-        pthread_mutex_lock(&t->mu);
-        if (t->nimm > 0 && wc_clpos_cmp(t->imm[0].start, min) < 0)
-            min = t->imm[0].start;
-        else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
-            min = t->active_start;
-        if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
-            min = t->unpublished_start;
-        pthread_mutex_unlock(&t->mu);
-    }
+    min = wc__log_needed_locked(e);
     pthread_rwlock_unlock(&e->tables_mu);
     return min;
 }
@@ -694,7 +879,7 @@ static wc_status wc__flush_one(wc_engine *e, wc__table *t)
             goto fail;
         it = wc_memtable_iter(imm.mem);
         if (it == NULL) {
-            st = wc_error(WC_NO_MEMORY, "out of memory flushing table %u", t->def.id);
+            st = wc_error(WC_NO_MEMORY, "out of memory flushing an SSTable");
             goto fail;
         }
         for (wc_iter_seek_first(it); wc_iter_valid(it); wc_iter_next(it)) {
@@ -731,6 +916,7 @@ static wc_status wc__flush_one(wc_engine *e, wc__table *t)
     memmove(&t->imm[0], &t->imm[1], (t->nimm - 1) * sizeof(t->imm[0]));
     t->nimm--;
     pthread_mutex_unlock(&t->mu);
+    atomic_fetch_sub(&e->mem_imm, imm.bytes);
     wc_memtable_unref(imm.mem); /* the list's reference */
     st = wc__manifest_write(e, t);
     pthread_mutex_unlock(&t->manifest_mu);
@@ -754,19 +940,86 @@ fail:
     return st;
 }
 
-/* Any table with an immutable memtable waiting? Returns it (referenced by tables array). */
-static wc__table *wc__pick_flush(wc_engine *e)
+/*
+ * Pin the table (table_id 0: any) whose oldest immutable memtable is the
+ * oldest in the log, so that it may be flushed without tables_mu; NULL if
+ * none waits.  Its id and name are copied to *id and name (for messages:
+ * the def may change once tables_mu is released).  REQUIRES: tables_mu.
+ */
+static wc__table *wc__pin_flush(wc_engine *e, uint32_t table_id, uint32_t *id, char *name,
+                                size_t name_size)
 {
     wc__table *found = NULL;
+    wc_clpos oldest = {0, 0};
 
-    for (size_t i = 0; i < e->ntables && !found; i++) {
+    for (size_t i = 0; i < e->ntables; i++) {
         wc__table *t = e->tables[i];
+
+        if (table_id != 0 && t->def.id != table_id)
+            continue;
         pthread_mutex_lock(&t->mu);
-        if (t->nimm > 0)
+        if (t->nimm > 0 && (found == NULL || wc_clpos_cmp(t->imm[0].start, oldest) < 0)) {
             found = t;
+            oldest = t->imm[0].start;
+        }
         pthread_mutex_unlock(&t->mu);
     }
+    if (found == NULL)
+        return NULL;
+    *id = found->def.id;
+    snprintf(name, name_size, "%s", found->def.name);
+    pthread_mutex_lock(&e->flush_mu);
+    found->pins++;
+    pthread_mutex_unlock(&e->flush_mu);
     return found;
+}
+
+/* Release a pin of wc__pin_flush (drop_table may be waiting for it). */
+static void wc__unpin(wc_engine *e, wc__table *t)
+{
+    pthread_mutex_lock(&e->flush_mu);
+    t->pins--;
+    pthread_cond_broadcast(&e->flush_done_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+}
+
+/*
+ * Record the outcome of a background flush: a failure fails every write
+ * until a flush of that table succeeds (wc__admit_write).  REQUIRES: the
+ * table is pinned (id and name are copies).
+ */
+static void wc__flush_result(wc_engine *e, uint32_t id, const char *name, wc_status st)
+{
+    pthread_mutex_lock(&e->flush_mu);
+    if (st != WC_OK) {
+        snprintf(e->bg_detail, sizeof(e->bg_detail), "background flush of table %s failed: %s",
+                 name, wc_last_error());
+        e->bg_status = st;
+        e->bg_table = id;
+    } else if (e->bg_status != WC_OK && e->bg_table == id) {
+        e->bg_status = WC_OK;
+        e->bg_detail[0] = '\0';
+    }
+    pthread_mutex_unlock(&e->flush_mu);
+    if (st != WC_OK)
+        wc__engine_log(e, WC_LOG_ERROR, "background flush of table %s (%u) failed: %s (%s); "
+                       "writes fail until a retry succeeds",
+                       name, id, wc_status_name(st), e->bg_detail);
+}
+
+void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail)
+{
+    pthread_mutex_lock(&e->flush_mu);
+    if (st != WC_OK) {
+        e->comp_status = st;
+        e->comp_err_table = table_id;
+        snprintf(e->comp_detail, sizeof(e->comp_detail), "compaction of table %u failed: %s",
+                 table_id, detail ? detail : "");
+    } else if (e->comp_status != WC_OK && e->comp_err_table == table_id) {
+        e->comp_status = WC_OK;
+        e->comp_detail[0] = '\0';
+    }
+    pthread_mutex_unlock(&e->flush_mu);
 }
 
 static void *wc__flush_main(void *arg)
@@ -777,43 +1030,36 @@ static void *wc__flush_main(void *arg)
         wc__table *t;
         wc_status st;
         uint64_t seq;
+        uint32_t id = 0;
+        char name[sizeof(t->def.name)];
 
         pthread_mutex_lock(&e->flush_mu);
         seq = e->flush_seq; /* a switch after this point wakes the wait below */
-        pthread_mutex_unlock(&e->flush_mu);
-        pthread_rwlock_rdlock(&e->tables_mu);
-        t = wc__pick_flush(e);
-        if (t) {
-            st = wc__flush_one(e, t);
-            pthread_rwlock_unlock(&e->tables_mu);
-            if (st != WC_OK) {
-                wc__engine_log(e, WC_LOG_ERROR, "flush of table %u failed: %s (%s); will retry",
-                               t->def.id, wc_status_name(st), wc_last_error());
-                pthread_mutex_lock(&e->flush_mu);
-                if (e->bg_status == WC_OK)
-                    e->bg_status = st;
-                if (!e->stopping) {
-                    struct timespec ts;
-                    clock_gettime(CLOCK_REALTIME, &ts);
-                    ts.tv_sec += 1;
-                    pthread_cond_timedwait(&e->flush_cv, &e->flush_mu, &ts);
-                }
-                pthread_mutex_unlock(&e->flush_mu);
-                pthread_mutex_lock(&e->flush_mu);
-                if (e->stopping) {
-                    pthread_mutex_unlock(&e->flush_mu);
-                    return NULL;
-                }
-                pthread_mutex_unlock(&e->flush_mu);
-            }
-            continue;
-        }
-        pthread_rwlock_unlock(&e->tables_mu);
-        pthread_mutex_lock(&e->flush_mu);
         if (e->stopping) {
             pthread_mutex_unlock(&e->flush_mu);
             return NULL;
         }
+        pthread_mutex_unlock(&e->flush_mu);
+        pthread_rwlock_rdlock(&e->tables_mu);
+        t = wc__pin_flush(e, 0, &id, name, sizeof(name));
+        pthread_rwlock_unlock(&e->tables_mu);
+        if (t) {
+            st = wc__flush_one(e, t);
+            wc__flush_result(e, id, name, st);
+            wc__unpin(e, t);
+            if (st != WC_OK) {
+                struct timespec ts;
+
+                pthread_mutex_lock(&e->flush_mu);
+                wc__deadline_ms(&ts, WC_FLUSH_RETRY_MS);
+                while (!e->stopping &&
+                       pthread_cond_timedwait(&e->flush_cv, &e->flush_mu, &ts) != ETIMEDOUT)
+                    ;
+                pthread_mutex_unlock(&e->flush_mu);
+            }
+            continue;
+        }
+        pthread_mutex_lock(&e->flush_mu);
         /* memtable switches (flush_seq) and close signal flush_cv: no need to poll */
         while (!e->stopping && e->flush_seq == seq)
             pthread_cond_wait(&e->flush_cv, &e->flush_mu);
@@ -846,23 +1092,19 @@ wc_status wc_engine_flush(wc_engine *e, uint32_t table_id, bool wait)
         return WC_OK;
     /* do the work in this thread too: flushes of one table serialize on manifest_mu */
     for (;;) {
-        wc__table *t = NULL;
+        wc__table *t;
+        uint32_t id = 0;
+        char name[sizeof(t->def.name)];
+
         pthread_rwlock_rdlock(&e->tables_mu);
-        for (size_t i = 0; i < e->ntables && !t; i++) {
-            wc__table *c = e->tables[i];
-            if (table_id != 0 && c->def.id != table_id)
-                continue;
-            pthread_mutex_lock(&c->mu);
-            if (c->nimm > 0)
-                t = c;
-            pthread_mutex_unlock(&c->mu);
-        }
-        if (t == NULL) {
-            pthread_rwlock_unlock(&e->tables_mu);
-            return WC_OK;
-        }
-        st = wc__flush_one(e, t);
+        t = wc__pin_flush(e, table_id, &id, name, sizeof(name));
         pthread_rwlock_unlock(&e->tables_mu);
+        if (t == NULL)
+            return WC_OK;
+        st = wc__flush_one(e, t);
+        if (st == WC_OK)
+            wc__flush_result(e, id, name, st); /* a success ends a background failure */
+        wc__unpin(e, t);
         if (st != WC_OK)
             return st;
     }
@@ -885,47 +1127,52 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
         if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
             return st;
     }
-    pthread_mutex_lock(&e->write_mu);
-    pthread_rwlock_wrlock(&e->tables_mu);
+    /* DDL serializes on ddl_mu; its file I/O runs under no other engine lock */
+    pthread_mutex_lock(&e->ddl_mu);
     t = wc__engine_find_table(e, def->id);
     if (t) {
         st = strcmp(t->def.name, def->name) == 0
                  ? WC_OK
                  : wc_error(WC_EXISTS, "table id %u is already used by \"%s\"", def->id,
                             t->def.name);
+        t = NULL;
         goto done;
     }
     st = wc__table_new(e, def, &t);
     if (st != WC_OK)
         goto done;
+    /* records before this position belong to an older table with this id, if any */
+    pthread_mutex_lock(&e->write_mu);
     t->flushed = wc_commitlog_current(e->log);
+    pthread_mutex_unlock(&e->write_mu);
     t->active_start = t->flushed;
-    st = wc_fs_mkdirs(e->fs, t->dir);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    st = wc__tables_reserve(e);
+    pthread_rwlock_unlock(&e->tables_mu);
     if (st == WC_OK)
-        st = wc__tables_push(e, t);
-    if (st != WC_OK) {
-        wc__table_free(t);
+        st = wc_fs_mkdirs(e->fs, t->dir);
+    if (st == WC_OK)
+        st = wc__manifest_write(e, t); /* nobody else sees t yet */
+    if (st == WC_OK)
+        st = wc__catalog_write(e, &t->def, 0, NULL);
+    if (st != WC_OK)
         goto done;
-    }
-    pthread_mutex_lock(&t->manifest_mu);
-    st = wc__manifest_write(e, t);
-    pthread_mutex_unlock(&t->manifest_mu);
-    if (st == WC_OK)
-        st = wc__catalog_write(e);
-    if (st != WC_OK) {
-        e->ntables--;
-        wc__table_free(t);
-    }
-done:
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
+    e->tables[e->ntables++] = t; /* room reserved above */
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
+    t = NULL;
+done:
+    pthread_mutex_unlock(&e->ddl_mu);
+    wc__table_free(t);
     return st;
 }
 
 wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
 {
     wc__table *t;
-    wc_table_def old;
+    wc_table_def nd;
     wc_compaction_options co;
     char comp[sizeof(def->compaction)];
     wc_status st;
@@ -934,23 +1181,24 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     comp[sizeof(comp) - 1] = '\0';
     if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
         return st;
-    pthread_rwlock_wrlock(&e->tables_mu);
+    nd = *def;
+    nd.name[sizeof(nd.name) - 1] = '\0';
+    nd.options[sizeof(nd.options) - 1] = '\0';
+    nd.compaction[sizeof(nd.compaction) - 1] = '\0';
+    pthread_mutex_lock(&e->ddl_mu);
     t = wc__engine_find_table(e, def->id);
     if (t == NULL) {
         st = wc_error(WC_NOT_FOUND, "table %u does not exist", def->id);
     } else {
-        old = t->def;
-        t->def = *def;
-        t->def.name[sizeof(t->def.name) - 1] = '\0';
-        t->def.options[sizeof(t->def.options) - 1] = '\0';
-        t->def.compaction[sizeof(t->def.compaction) - 1] = '\0';
-        st = wc__catalog_write(e);
-        if (st != WC_OK)
-            t->def = old;
-        else
+        st = wc__catalog_write(e, NULL, 0, &nd);
+        if (st == WC_OK) {
+            pthread_rwlock_wrlock(&e->tables_mu);
+            t->def = nd;
             t->copts = co;
+            pthread_rwlock_unlock(&e->tables_mu);
+        }
     }
-    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->ddl_mu);
     if (st == WC_OK)
         wc__compaction_notify(e);
     return st;
@@ -969,36 +1217,50 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     wc_status st;
     size_t i;
 
-    pthread_mutex_lock(&e->write_mu);
-    pthread_rwlock_wrlock(&e->tables_mu);
-    for (i = 0; i < e->ntables; i++)
-        if (e->tables[i]->def.id == table_id)
-            t = e->tables[i];
+    /* ddl_mu stays held until the files are gone: a create of the same id waits */
+    pthread_mutex_lock(&e->ddl_mu);
+    t = wc__engine_find_table(e, table_id);
     if (t == NULL) {
-        pthread_rwlock_unlock(&e->tables_mu);
-        pthread_mutex_unlock(&e->write_mu);
+        pthread_mutex_unlock(&e->ddl_mu);
         return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
     }
+    st = wc__catalog_write(e, NULL, table_id, NULL);
+    if (st != WC_OK) {
+        pthread_mutex_unlock(&e->ddl_mu);
+        return st;
+    }
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_wrlock(&e->tables_mu);
     for (i = 0; e->tables[i] != t; i++)
         ;
     memmove(&e->tables[i], &e->tables[i + 1], (e->ntables - i - 1) * sizeof(e->tables[0]));
     e->ntables--;
-    st = wc__catalog_write(e);
-    if (st != WC_OK) {
-        /* put it back: the catalog still lists it */
-        e->tables[e->ntables++] = t;
-        pthread_rwlock_unlock(&e->tables_mu);
-        pthread_mutex_unlock(&e->write_mu);
-        return st;
-    }
+    atomic_fetch_sub(&e->mem_active, t->active_acct);
+    t->active_acct = 0;
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
+
+    /* flushes that pinned it run to their end; its failure no longer fails writes */
+    pthread_mutex_lock(&e->flush_mu);
+    while (t->pins > 0)
+        pthread_cond_wait(&e->flush_done_cv, &e->flush_mu);
+    if (e->bg_status != WC_OK && e->bg_table == table_id) {
+        e->bg_status = WC_OK;
+        e->bg_detail[0] = '\0';
+    }
+    if (e->comp_status != WC_OK && e->comp_err_table == table_id) {
+        e->comp_status = WC_OK;
+        e->comp_detail[0] = '\0';
+    }
+    pthread_mutex_unlock(&e->flush_mu);
 
     /* the catalog no longer lists it: remove its files (a crash here leaves a dir open() removes) */
     wc__compaction_forget_table(e, t);
     pthread_mutex_lock(&t->manifest_mu);
     pthread_mutex_lock(&t->mu);
     t->dropped = true;
+    for (i = 0; i < t->nimm; i++)
+        atomic_fetch_sub(&e->mem_imm, t->imm[i].bytes);
     pthread_mutex_unlock(&t->mu);
     pthread_mutex_unlock(&t->manifest_mu);
     for (i = 0; i < t->nssts; i++)
@@ -1018,6 +1280,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
         wc__table_free(t);
         e->fs->rmdir(e->fs, dir);
     }
+    pthread_mutex_unlock(&e->ddl_mu);
     return WC_OK;
 }
 
@@ -1138,6 +1401,30 @@ wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats 
     return WC_OK;
 }
 
+void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out)
+{
+    wc_commitlog_stats cs;
+
+    memset(out, 0, sizeof(*out));
+    out->memtable_flushing_bytes = atomic_load(&e->mem_imm);
+    out->memtable_bytes = atomic_load(&e->mem_active) + out->memtable_flushing_bytes;
+    out->memtable_limit_bytes = e->opts.memtable_total_bytes;
+    wc_commitlog_get_stats(e->log, &cs);
+    out->commitlog_bytes = cs.segments * (uint64_t)e->opts.segment_bytes;
+    out->commitlog_limit_bytes = e->opts.commitlog_total_bytes;
+    pthread_mutex_lock(&e->flush_mu);
+    out->writes_stalled = e->writes_stalled;
+    out->writes_refused = e->writes_refused;
+    if (e->bg_status != WC_OK) {
+        out->background_status = e->bg_status;
+        snprintf(out->background_error, sizeof(out->background_error), "%s", e->bg_detail);
+    } else if (e->comp_status != WC_OK) {
+        out->background_status = e->comp_status;
+        snprintf(out->background_error, sizeof(out->background_error), "%s", e->comp_detail);
+    }
+    pthread_mutex_unlock(&e->flush_mu);
+}
+
 /* ---------------------------------------------------------------- open/close */
 
 typedef struct wc__replay_ctx {
@@ -1246,18 +1533,25 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
         e->opts.block_bytes = 8192;
     if (e->opts.bloom_bits == 0)
         e->opts.bloom_bits = 10;
+    if (e->opts.memtable_total_bytes == 0)
+        e->opts.memtable_total_bytes = WC_DEFAULT_MEMTABLE_TOTAL;
+    if (e->opts.write_stall_ms == 0)
+        e->opts.write_stall_ms = WC_DEFAULT_WRITE_STALL_MS;
+    if (e->opts.commitlog_total_bytes == 0)
+        e->opts.commitlog_total_bytes = WC_DEFAULT_COMMITLOG_TOTAL;
     snprintf(e->dir, sizeof(e->dir), "%s", opts->dir);
     e->opts.dir = e->dir;
     e->fs = opts->fs ? opts->fs : wc_fs_posix();
     atomic_init(&e->next_file_id, 1);
+    pthread_mutex_init(&e->ddl_mu, NULL);
     pthread_rwlock_init(&e->tables_mu, NULL);
     pthread_mutex_init(&e->write_mu, NULL);
     pthread_mutex_init(&e->flush_mu, NULL);
-    pthread_cond_init(&e->flush_cv, NULL);
-    pthread_cond_init(&e->flush_done_cv, NULL);
+    wc__cond_init(&e->flush_cv);
+    wc__cond_init(&e->flush_done_cv);
     pthread_mutex_init(&e->comp_mu, NULL);
-    pthread_cond_init(&e->comp_cv, NULL);
-    pthread_cond_init(&e->comp_done_cv, NULL);
+    wc__cond_init(&e->comp_cv);
+    wc__cond_init(&e->comp_done_cv);
     pthread_mutex_init(&e->throttle_mu, NULL);
     atomic_init(&e->throughput_mb, e->opts.compaction_throughput_mb_per_sec);
     if (e->opts.compaction_threads > WC_MAX_COMPACTION_THREADS)
@@ -1303,10 +1597,9 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     if (rc.records)
         wc__engine_log(e, WC_LOG_INFO, "replayed %llu commit-log records",
                        (unsigned long long)rc.records);
-    if (pthread_create(&e->flush_thread, NULL, wc__flush_main, e) != 0) {
-        st = wc_error(WC_NO_MEMORY, "could not start the flush thread");
+    e->log_seg_checked = wc_commitlog_current(e->log).segment;
+    if ((st = wc__thread_start(&e->flush_thread, wc__flush_main, e, "flush")) != WC_OK)
         goto fail;
-    }
     e->flush_started = true;
     if ((st = wc__compaction_start(e)) != WC_OK)
         goto fail;
@@ -1325,6 +1618,7 @@ void wc_engine_close(wc_engine *e)
     pthread_mutex_lock(&e->flush_mu);
     e->stopping = true;
     pthread_cond_broadcast(&e->flush_cv);
+    pthread_cond_broadcast(&e->flush_done_cv); /* stalled writers */
     pthread_mutex_unlock(&e->flush_mu);
     if (e->flush_started)
         pthread_join(e->flush_thread, NULL);
@@ -1337,6 +1631,7 @@ void wc_engine_close(wc_engine *e)
         wc_block_cache_free(e->cache);
     wc_buf_free(&e->rec);
     wc_buf_free(&e->key);
+    pthread_mutex_destroy(&e->ddl_mu);
     pthread_rwlock_destroy(&e->tables_mu);
     pthread_mutex_destroy(&e->write_mu);
     pthread_mutex_destroy(&e->flush_mu);

@@ -10,7 +10,12 @@
  *
  * Writes go to the commit log and then into the table's active memtable; a
  * memtable that passes memtable_bytes is switched for a new one and flushed to
- * an SSTable by a background thread while writes continue.  Open replays the
+ * an SSTable by a background thread while writes continue.  All memtables
+ * together are bounded by memtable_total_bytes (the largest is flushed early;
+ * writers wait, then get WC_OVERLOADED, when flushes fall behind) and the
+ * commit log by commitlog_total_bytes (tables that keep its oldest segment
+ * are flushed).  A background flush that fails is retried every second and
+ * fails every write meanwhile (wc_engine_get_stats shows it).  Open replays the
  * commit log from each table's flushed position, removes files a crash left
  * behind (temporaries, SSTables not in a manifest) and fails with
  * WC_CORRUPTION rather than serving data it cannot verify.
@@ -73,6 +78,15 @@ typedef struct wc_engine_options {
     uint32_t compaction_throughput_mb_per_sec;
     /* periodic strategy check (tombstone compactions, TWCS window rollover); 0 = 1000 ms */
     uint32_t compaction_check_ms;
+    /* memory of all memtables of all tables (active and flushing); 0 = 512 MiB.  Past half of
+     * it the largest active memtable is flushed; past all of it writers wait for flushes
+     * (write_stall_ms) and then fail with WC_OVERLOADED. */
+    size_t memtable_total_bytes;
+    /* longest a write waits for flushes to bring memtable memory under the limit; 0 = 2000 */
+    uint32_t write_stall_ms;
+    /* live commit-log segments (segment_bytes each); 0 = 1 GiB.  Past it the tables whose
+     * memtables hold records of the oldest segment are flushed, so that it can be recycled. */
+    size_t commitlog_total_bytes;
 } wc_engine_options;
 
 #define WC_MAX_COMPACTION_THREADS 64
@@ -163,6 +177,21 @@ typedef struct wc_table_stats {
     uint64_t pending_flushes;
 } wc_table_stats;
 
+/* State of the whole engine (wc_engine_get_stats). */
+typedef struct wc_engine_stats {
+    uint64_t memtable_bytes;          /* every table, active + flushing */
+    uint64_t memtable_flushing_bytes; /* switched, waiting for or in a flush */
+    uint64_t memtable_limit_bytes;    /* memtable_total_bytes */
+    uint64_t commitlog_bytes;         /* live segments x segment_bytes */
+    uint64_t commitlog_limit_bytes;   /* commitlog_total_bytes */
+    uint64_t writes_stalled;          /* writes that waited for flushes (since open) */
+    uint64_t writes_refused;          /* writes failed with WC_OVERLOADED (since open) */
+    wc_status background_status;      /* WC_OK, or the failure below */
+    /* the flush failure that fails writes until a retry succeeds, else the last compaction
+     * failure not followed by a successful compaction of that table; "" if none */
+    char background_error[512];
+} wc_engine_stats;
+
 #define WC_LEVELS 9            /* LCS levels 0..8 */
 #define WC_STATS_WINDOWS 16    /* TWCS windows reported, newest first */
 #define WC_READ_HIST_BUCKETS 8 /* SSTables touched per read: 0,1,2,3,4,5-8,9-16,17+ */
@@ -245,6 +274,11 @@ wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n);
  * Returns once the record is as durable as the sync mode promises.
  * WC_NOT_FOUND for an unknown table, WC_INVALID_ARGUMENT for a malformed
  * mutation (nothing applied), WC_IO_ERROR/WC_NO_SPACE if the log failed.
+ * While a background flush keeps failing, every write fails with that
+ * flush's status (detail "background flush of table <name> failed: ...").
+ * When memtables hold more than memtable_total_bytes, the write first waits
+ * up to write_stall_ms for flushes, then fails with WC_OVERLOADED (nothing
+ * applied).
  */
 wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n);
 /* Same, for an already encoded batch record (mutation.h). */
@@ -268,6 +302,8 @@ wc_status wc_engine_flush(wc_engine *e, uint32_t table_id, bool wait);
 wc_status wc_engine_compact(wc_engine *e, uint32_t table_id);
 
 wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats *out);
+/* Memory, commit-log space and background failures of the engine.  Thread-safe. */
+void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out);
 
 /* Compaction state of one table (levels/windows, droppable tombstones, read
  * amplification, counters).  WC_NOT_FOUND.  Thread-safe. */

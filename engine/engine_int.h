@@ -1,19 +1,51 @@
 /*
  * engine_int.h - internals shared by engine.c (tables, writes, flushes,
- * recovery) and read.c (the read path).  Not part of the public API.
+ * recovery), read.c (the read path) and compaction.c.  Not part of the
+ * public API.
  *
- * Locking: e->write_mu serializes commit-log appends with memtable puts and
- * memtable switches; e->tables_mu (rwlock) protects the table array and
- * catalog; each table's mu protects its source lists (active memtable,
- * immutable memtables, SSTables), held only long enough to take references.
- * Lock order: write_mu, then tables_mu, then a table's manifest_mu, then its
- * mu.  The flush thread waits on flush_cv under flush_mu.
+ * Threads (all started by wc__thread_start, thread.h: every signal blocked):
+ *  - callers: any number, writing (serialized by write_mu), reading, doing DDL;
+ *  - the flush thread (wc__flush_main): flushes immutable memtables, oldest
+ *    first, and retries a failed flush every second;
+ *  - compaction threads (compaction.c, compaction_threads of them);
+ *  - the commit log's sync thread (commitlog.c, its own lock only).
+ * Every timed wait uses CLOCK_MONOTONIC (wc__cond_init, wc__deadline_ms).
  *
- * Compaction: comp_mu protects the compaction threads' state, each table's
- * `compacting` claim (one compaction per table at a time) and its running
- * job; it is a leaf lock (nothing else is taken while it is held).  A compaction
- * runs without tables_mu: drop_table waits for the table's claim to end
- * before freeing it.  The wc__sst.compacting marks are under the table's mu.
+ * Locks, in the only order in which they may nest (a thread holding one may
+ * take only locks further down the list):
+ *  0. ddl_mu: create/alter/drop, one at a time; the catalog file, table
+ *     directories and manifests of new tables are written under it alone.
+ *     The table array and definitions change only under it (and, to publish
+ *     the change, briefly under write_mu and tables_mu).
+ *  1. write_mu: commit-log appends with the memtable puts and switches they
+ *     cause; the memory counters mem_active and each table's active_acct.
+ *     No file I/O under it except the commit-log append itself (and the
+ *     synchronous flushes of replay, while open runs single-threaded).
+ *  2. tables_mu (rwlock): the table array, each table's def and copts.  No
+ *     file I/O under it: a flush pins its table (pins, under flush_mu) and
+ *     runs without tables_mu; drop_table waits for the pins to go.
+ *  3. a table's manifest_mu: manifest writes and SSTable list swaps (held by
+ *     a flush for the whole SSTable write: per table only).
+ *  4. a table's mu: its source lists (active, immutable memtables, SSTables),
+ *     held only long enough to take references.
+ *  5. flush_mu: flush_seq, the pins, stopping, the background failure
+ *     (bg_*), the stall counters; flush_cv (work), flush_done_cv (a flush
+ *     ended or a pin went).  Nothing is taken while it is held.
+ *  6. comp_mu: the compaction threads' state, each table's `compacting`
+ *     claim and running job; a leaf.  A compaction runs without tables_mu:
+ *     drop_table waits for the table's claim to end before freeing it.
+ *  7. throttle_mu (compaction's token bucket), the block cache's shard
+ *     locks, each memtable's writer lock and the commit log's own mutex:
+ *     leaves.
+ * The wc__sst.compacting marks are under the table's mu.
+ *
+ * Memory bound: mem_active (sum of active_acct, under write_mu) and mem_imm
+ * (switched memtables, atomic) are the memtable bytes of every table.  Past
+ * half of memtable_total_bytes the largest active memtable is switched; past
+ * all of it writers wait on flush_done_cv (write_stall_ms) and then fail with
+ * WC_OVERLOADED.  Commit-log bound: when the live segments pass
+ * commitlog_total_bytes (checked when a new segment starts), the tables whose
+ * active memtable holds records of the oldest needed segment are switched.
  */
 #ifndef WC_ENGINE_INT_H
 #define WC_ENGINE_INT_H
@@ -31,6 +63,7 @@ typedef struct wc__imm {
     wc_memtable *mem;
     wc_clpos start; /* first log position it may hold */
     wc_clpos end;   /* every record before end is in it or older tables */
+    size_t bytes;   /* counted in e->mem_imm until it is flushed or dropped */
 } wc__imm;
 
 typedef struct wc__sst {
@@ -80,6 +113,8 @@ typedef struct wc__table {
     bool comp_cancel;            /* dropped: abandon the running compaction (comp_mu) */
     wc__job *job;                /* the running job (comp_mu), NULL if none */
     wc__tcounters *counters;
+    uint32_t pins;               /* flushes running without tables_mu (flush_mu) */
+    size_t active_acct;          /* bytes of active counted in e->mem_active (write_mu) */
 } wc__table;
 
 struct wc_engine {
@@ -90,6 +125,7 @@ struct wc_engine {
     wc_block_cache *cache;
     _Atomic uint64_t next_file_id;
 
+    pthread_mutex_t ddl_mu; /* DDL (lock order in the header comment) */
     pthread_rwlock_t tables_mu;
     wc__table **tables;
     size_t ntables, captables;
@@ -106,7 +142,18 @@ struct wc_engine {
     bool stopping;
     uint64_t flushes_done;
     uint64_t flush_seq;  /* bumped (under flush_mu) by every memtable switch */
-    wc_status bg_status; /* first background failure */
+    wc_status bg_status; /* a failing background flush: writes fail with it */
+    uint32_t bg_table;   /* the table whose flush fails */
+    char bg_detail[512]; /* "background flush of table <name> failed: ..." */
+    wc_status comp_status;   /* last compaction failure (reported only) */
+    uint32_t comp_err_table;
+    char comp_detail[512];
+    uint64_t writes_stalled, writes_refused;
+
+    /* memory and commit-log bounds */
+    _Atomic uint64_t mem_active; /* written under write_mu */
+    _Atomic uint64_t mem_imm;
+    uint64_t log_seg_checked;    /* segment of the last commit-log space check (write_mu) */
 
     /* compaction (compaction.c) */
     pthread_mutex_t comp_mu;
@@ -142,7 +189,9 @@ void wc__tcounters_unref(wc__tcounters *c);
 void wc__read_hist_add(wc__tcounters *c, uint64_t touched);
 
 /* in engine.c */
-wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu held */
+/* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
+void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
+wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu or ddl_mu held */
 /* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
 wc_status wc__manifest_write(wc_engine *e, wc__table *t);
 /* The engine's clock in seconds (opts.clock or time()). */

@@ -326,7 +326,11 @@ widecol_report(wc_status st, const char *what)
 			hint = "Data on disk failed its checksum and was not served; restore the table from a replica or a backup.";
 			break;
 		case WC_OVERLOADED:
-			hint = "The node is overloaded; retry later.";
+			if (strstr(detail, "memtable_total_space") != NULL)
+				hint = "Writes arrive faster than the node flushes memtables to disk; retry later, "
+					"slow the writers down, or raise widecol.memtable_total_space_mb.";
+			else
+				hint = "The node is overloaded; retry later.";
 			break;
 		case WC_INVALID_ARGUMENT:
 			hint = "Check the values in the statement.";

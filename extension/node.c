@@ -34,7 +34,9 @@
  *	  shared memory, reserved by shmem_request_hook and initialized by
  *	  shmem_startup_hook; a spinlock guards it.  Backends read it to answer
  *	  widecol.node_status() and to refuse table access when no node runs
- *	  (widecol_require_node()).
+ *	  (widecol_require_node()).  The engine's memory, commit-log space and
+ *	  background failure come from the node itself (NODE_INFO, over a
+ *	  connection of their own, so that node_status() never fails).
  *
  *-------------------------------------------------------------------------
  */
@@ -62,6 +64,7 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
+#include "client.h"
 #include "engine.h"
 #include "node.h"
 
@@ -69,6 +72,12 @@
 
 /* How long the main loop sleeps when nothing wakes it. */
 #define NODE_NAPTIME_MS			1000
+
+/* Longest node_status() waits for the node to describe its engine. */
+#define NODE_STATUS_TIMEOUT_MS	2000
+
+/* Columns of widecol.node_status(). */
+#define NODE_STATUS_COLUMNS		11
 
 /* Seconds before the postmaster restarts a node that failed. */
 #define NODE_RESTART_SECONDS	10
@@ -253,6 +262,8 @@ widecol_node_main(Datum main_arg)
 		WC_SYNC_BATCH : WC_SYNC_PERIODIC;
 	opts.sync_period_ms = (uint32_t) widecol_commitlog_sync_period_ms;
 	opts.memtable_bytes = (size_t) widecol_memtable_size_mb * 1024 * 1024;
+	opts.memtable_total_bytes = (size_t) widecol_memtable_total_space_mb * 1024 * 1024;
+	opts.commitlog_total_bytes = (size_t) widecol_commitlog_total_space_mb * 1024 * 1024;
 	opts.cache_bytes = (size_t) widecol_block_cache_size_mb * 1024 * 1024;
 	opts.log = node_engine_log;
 	opts.log_arg = NULL;
@@ -559,18 +570,40 @@ widecol_require_node(void)
 }
 
 /*
- * widecol.node_status(OUT running bool, OUT pid int, OUT data_directory text)
+ * Ask the running node for its engine's state.  False when it does not
+ * answer (the engine columns are then NULL): node_status() must work while
+ * the node is in trouble.
+ */
+static bool
+node_engine_info(wc_node_info *ni)
+{
+	wc_client  *c = NULL;
+	char	   *path = widecol_node_socket_path();
+	int			timeout = Min(widecol_request_timeout(), NODE_STATUS_TIMEOUT_MS);
+	bool		ok;
+
+	if (wc_client_connect(path, timeout, &c) != WC_OK)
+		return false;
+	ok = wc_client_node_info(c, ni) == WC_OK;
+	wc_client_close(c);
+	return ok;
+}
+
+/*
+ * widecol.node_status(OUT running bool, OUT pid int, OUT data_directory text,
+ *					   OUT memtable_bytes bigint, ...)
  *
  * State of this instance's node.  Without shared_preload_libraries there is
  * no node: running is false, pid NULL and data_directory the directory a
- * node would use.
+ * node would use.  The engine columns are NULL unless a running node
+ * answered; background_error is NULL when there is none.
  */
 Datum
 widecol_node_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[3];
-	bool		nulls[3];
+	Datum		values[NODE_STATUS_COLUMNS];
+	bool		nulls[NODE_STATUS_COLUMNS];
 	bool		running = false;
 	pid_t		pid = 0;
 	char		dir[MAXPGPATH];
@@ -597,6 +630,31 @@ widecol_node_status(PG_FUNCTION_ARGS)
 	else
 		nulls[1] = true;
 	values[2] = CStringGetTextDatum(dir);
+
+	for (int i = 3; i < NODE_STATUS_COLUMNS; i++)
+		nulls[i] = true;
+	if (running)
+	{
+		static wc_node_info ni;
+
+		if (node_engine_info(&ni))
+		{
+			values[3] = Int64GetDatum((int64) ni.memtable_bytes);
+			values[4] = Int64GetDatum((int64) ni.memtable_flushing_bytes);
+			values[5] = Int64GetDatum((int64) ni.memtable_limit_bytes);
+			values[6] = Int64GetDatum((int64) ni.commitlog_bytes);
+			values[7] = Int64GetDatum((int64) ni.commitlog_limit_bytes);
+			values[8] = Int64GetDatum((int64) ni.writes_stalled);
+			values[9] = Int64GetDatum((int64) ni.writes_refused);
+			for (int i = 3; i < 10; i++)
+				nulls[i] = false;
+			if (ni.background_error[0] != '\0')
+			{
+				values[10] = CStringGetTextDatum(ni.background_error);
+				nulls[10] = false;
+			}
+		}
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

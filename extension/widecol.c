@@ -41,6 +41,8 @@ char	   *widecol_data_directory = NULL;
 int			widecol_commitlog_sync = WIDECOL_COMMITLOG_SYNC_PERIODIC;
 int			widecol_commitlog_sync_period_ms = 10;
 int			widecol_memtable_size_mb = 64;
+int			widecol_memtable_total_space_mb = 512;
+int			widecol_commitlog_total_space_mb = 1024;
 int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_compaction_throughput = 64;
@@ -154,6 +156,32 @@ define_node_gucs(void)
 							64,
 							1,
 							64 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.memtable_total_space_mb",
+							"Memory of all memtables of the node together.",
+							"Past half of it the largest memtable is flushed; "
+							"past all of it writes wait for flushes and then "
+							"fail as overloaded.",
+							&widecol_memtable_total_space_mb,
+							512,
+							1,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.commitlog_total_space_mb",
+							"Disk space of the node's commit log.",
+							"Past it the tables whose memtables keep the oldest "
+							"commit-log segment are flushed, so that the "
+							"segment can be recycled.",
+							&widecol_commitlog_total_space_mb,
+							1024,
+							1,
+							1024 * 1024,
 							PGC_POSTMASTER,
 							GUC_UNIT_MB,
 							NULL, NULL, NULL);

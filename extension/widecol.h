@@ -57,6 +57,8 @@ extern char *widecol_data_directory;
 extern int	widecol_commitlog_sync;
 extern int	widecol_commitlog_sync_period_ms;
 extern int	widecol_memtable_size_mb;
+extern int	widecol_memtable_total_space_mb;
+extern int	widecol_commitlog_total_space_mb;
 extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
 extern int	widecol_compaction_throughput;

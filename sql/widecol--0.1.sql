@@ -18,10 +18,19 @@ COMMENT ON FUNCTION version() IS 'version of the loaded widecol library';
 
 -- State of this instance's node (the "widecol node" background worker).
 -- Without shared_preload_libraries there is no node: running is false.
+-- The engine columns are NULL unless the running node answered.
 CREATE FUNCTION node_status(
     OUT running boolean,
     OUT pid integer,
-    OUT data_directory text)
+    OUT data_directory text,
+    OUT memtable_bytes bigint,
+    OUT memtable_flushing_bytes bigint,
+    OUT memtable_limit_bytes bigint,
+    OUT commitlog_bytes bigint,
+    OUT commitlog_limit_bytes bigint,
+    OUT writes_stalled bigint,
+    OUT writes_refused bigint,
+    OUT background_error text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'widecol_node_status'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;

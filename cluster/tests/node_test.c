@@ -5,7 +5,7 @@
  * timeouts, version mismatch, connection limits, stop with open
  * connections, restart on the same data, consistency refusals, compaction
  * maps, COMPACTION_STATS and COMPACTIONS, the tombstone guardrail of reads
- * (protocol version 2), and the signal mask of every thread the node starts.
+ * (protocol version 3), and the signal mask of every thread the node starts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -264,6 +264,11 @@ static void test_tables_and_reads(void **state)
     assert_string_equal(ni.socket_path, f->sock);
     assert_int_equal(ni.connections_open, 1);
     assert_true(ni.requests[WC_OP_PING] >= 1);
+    /* the engine's bounds travel with it */
+    assert_true(ni.memtable_limit_bytes > 0);
+    assert_true(ni.commitlog_limit_bytes > 0);
+    assert_true(ni.commitlog_bytes > 0);
+    assert_string_equal(ni.background_error, "");
 
     create_t(c, T1, "ks.t1");
     create_t(c, T1, "ks.t1"); /* same definition again: fine */
@@ -711,11 +716,12 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    /* a version-1 client (before compaction data) and one from the future */
-    const uint32_t versions[2] = {1, 99};
+    /* version-1 and -2 clients (before compaction data, before engine state in NODE_INFO)
+     * and one from the future */
+    const uint32_t versions[3] = {1, 2, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 2);
-    for (int i = 0; i < 2; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 3);
+    for (int i = 0; i < 3; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
@@ -738,7 +744,7 @@ static void test_version_mismatch(void **state)
         assert_int_equal(v, WC_PROTO_VERSION);
         assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
         snprintf(want, sizeof(want),
-                 "the client speaks version %u, this widecol node speaks version 2", versions[i]);
+                 "the client speaks version %u, this widecol node speaks version 3", versions[i]);
         if (memmem(m, ml, want, strlen(want)) == NULL)
             fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
         assert_true(raw_eof(fd));

@@ -252,7 +252,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTION_STATS), "COMPACTION_STATS");
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
     assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
-    assert_int_equal(WC_PROTO_VERSION, 2);
+    assert_int_equal(WC_PROTO_VERSION, 3);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -1052,6 +1052,15 @@ static void test_node_info(void **state)
     ni.errors_total = 2;
     for (int i = 0; i < WC_OP_COUNT; i++)
         ni.requests[i] = (uint64_t)i * 3;
+    ni.memtable_bytes = 5u << 20;
+    ni.memtable_flushing_bytes = 1u << 20;
+    ni.memtable_limit_bytes = 512u << 20;
+    ni.commitlog_bytes = 64u << 20;
+    ni.commitlog_limit_bytes = 1024u << 20;
+    ni.writes_stalled = 7;
+    ni.writes_refused = 1;
+    snprintf(ni.background_error, sizeof(ni.background_error),
+             "background flush of table ks.t failed: disk full");
     wc_buf_init(&b);
     wc_proto_put_node_info(&b, &ni);
     assert_int_equal(wc_proto_get_node_info(b.data, b.len, &o), WC_OK);

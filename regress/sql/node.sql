@@ -14,6 +14,8 @@ SHOW widecol.data_directory;
 SHOW widecol.commitlog_sync;
 SHOW widecol.commitlog_sync_period_ms;
 SHOW widecol.memtable_size_mb;
+SHOW widecol.memtable_total_space_mb;
+SHOW widecol.commitlog_total_space_mb;
 SHOW widecol.block_cache_size_mb;
 SHOW widecol.num_tokens;
 SELECT name, setting, unit, vartype, context, enumvals,
@@ -35,6 +37,16 @@ SELECT running,
        pid IS NOT NULL AS has_pid,
        data_directory = current_setting('data_directory') || '/widecol'
            AS default_directory
+  FROM widecol.node_status();
+
+-- the engine's memory and commit-log bounds (defaults), no background failure
+SELECT memtable_bytes >= 0 AS has_memtable_bytes,
+       memtable_flushing_bytes >= 0 AS has_flushing_bytes,
+       memtable_limit_bytes = 512 * 1024 * 1024 AS default_memtable_limit,
+       commitlog_bytes > 0 AS has_commitlog,
+       commitlog_limit_bytes = 1024 * 1024 * 1024 AS default_commitlog_limit,
+       writes_refused,
+       background_error
   FROM widecol.node_status();
 
 -- it is the "widecol node" background worker of pg_stat_activity
