@@ -118,6 +118,20 @@ DATA       = sql/widecol.control $(wildcard sql/widecol--*.sql)
 PG_CPPFLAGS = -Iextension -isystem engine -isystem cluster
 SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB)) $(ENGINE_LIB) $(ENGINE_LIBS)
 
+# make installcheck (PGXS): the pg_regress suites of regress/schedule, one
+# after the other in its order, against the running server that libpq's
+# PGHOST/PGPORT/PGUSER name; that server must have widecol installed and in
+# shared_preload_libraries.  Then the TAP tests of regress/t, which start
+# their own instances from the installed binaries.  Run it as a user that
+# may write into the checkout and that is not root (initdb refuses root).
+# The test database is created UTF8 with the C locale, as 'make test' does,
+# whatever the server's default.  'make test' remains the one-command path
+# with its own instances.
+REGRESS      = $(shell sed -n 's/^test: *//p' regress/schedule)
+REGRESS_OPTS = --inputdir=regress --outputdir=regress --encoding=UTF8 --no-locale
+TAP_TESTS    = 1
+PROVE_TESTS  = regress/t/*.pl
+
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
