@@ -1,8 +1,9 @@
 #
 # 004_engine_log.pl - messages of the engine and of the node runtime reach
-# the server log in PostgreSQL's format, from the node's process: those of
-# the node's main thread and those of its other threads (here a compaction
-# run on the connection thread that serves widecol.compact()).
+# the server log in PostgreSQL's format, from the node's process, at their
+# level: those of the node's main thread and those of its other threads (a
+# compaction run on the connection thread that serves widecol.compact(), a
+# failing flush on the engine's flush thread).
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -62,6 +63,37 @@ unlike(
 	'no unformatted engine lines on stderr');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM log_t'),
 	'100', 'table readable after the compaction');
+
+# an engine error on the flush thread: reported at ERROR level in the same
+# format, and the node goes on (the flush is retried once it can succeed)
+my $engine_dir = $node->data_dir . '/widecol';
+$node->safe_psql(
+	'postgres', q{
+	CREATE FOREIGN TABLE err_t (k int, v text)
+		SERVER log_ks OPTIONS (primary_key '(k)');
+	INSERT INTO err_t SELECT k, 'x' FROM generate_series(1, 20) k;
+});
+my @table_dirs = grep { -d $_ } glob("$engine_dir/t*");
+ok(@table_dirs > 0, 'engine has table directories');
+chmod(0500, @table_dirs) or die "chmod: $!";
+$log_offset = -s $node->logfile;
+$node->psql('postgres', "SELECT widecol.flush('err_t')");
+# (eval: the directories must become writable again even on a timeout)
+my $failed = eval {
+	$node->wait_for_log(
+		qr/${prefix}ERROR:  widecol engine: flush of table \d+ failed: .*; will retry/,
+		$log_offset);
+};
+chmod(0700, @table_dirs) or die "chmod: $!";
+ok($failed, 'engine-thread error in the server log at ERROR level');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT sstable_count > 0 FROM widecol.tables WHERE table_name = 'err_t'::regclass"),
+	'the flush succeeds once the directory is writable again');
+is($node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()'),
+	$pid, 'the node reported the error and kept running');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM err_t'),
+	'20', 'table readable after the failed flush');
 
 # and the node still stops cleanly
 $log_offset = -s $node->logfile;
