@@ -4,6 +4,10 @@
 #   make install      install the extension into the PostgreSQL found by pg_config
 #   make test         everything: deps, build, unit tests, fuzz smoke, pg_regress, TAP
 #   make unit         engine/cluster unit tests only (no PostgreSQL)
+#   make check-layers engine/ and cluster/ stay plain C (no PostgreSQL headers
+#                     or calls), engine/ does not include cluster/
+#   make installcheck pg_regress suites (and TAP tests) against an installed,
+#                     running server that preloads widecol (PGHOST/PGPORT)
 #   make fuzz         build libFuzzer targets (clang + ASan) into build/fuzz/
 #   make demo         build, install, start a throwaway instance, show what works
 #   make bench-engine engine vs RocksDB benchmark (regress/bench/)
@@ -16,8 +20,12 @@ BUILD     := build
 CC        ?= gcc
 
 # ---------------------------------------------------------------- engine
-ENGINE_CFLAGS := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter \
-                 -Wno-missing-field-initializers -D_GNU_SOURCE -Iengine -Icluster
+# The engine sees only its own headers; cluster/ is built on the engine and
+# sees both (make check-layers enforces the same rule on the sources).
+COMMON_CFLAGS  := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter \
+                  -Wno-missing-field-initializers -D_GNU_SOURCE
+ENGINE_CFLAGS  := $(COMMON_CFLAGS) -Iengine
+CLUSTER_CFLAGS := $(COMMON_CFLAGS) -Iengine -Icluster
 ENGINE_LIBS   := -llz4 -lxxhash -lpthread -lm
 
 ENGINE_SRCS := $(sort $(wildcard engine/*.c))
@@ -34,7 +42,7 @@ $(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h)
 
 $(BUILD)/cluster/%.o: cluster/%.c $(wildcard engine/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ENGINE_CFLAGS) -c $< -o $@
+	$(CC) $(CLUSTER_CFLAGS) -c $< -o $@
 
 $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
@@ -61,7 +69,7 @@ $(BUILD)/engine/tests/%_test: $(BUILD)/engine/tests/%_test.o $(UNIT_HELPER_OBJS)
 
 $(BUILD)/cluster/tests/%.o: cluster/tests/%.c $(wildcard engine/*.h cluster/*.h cluster/tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ENGINE_CFLAGS) -Iengine/tests -Icluster/tests -c $< -o $@
+	$(CC) $(CLUSTER_CFLAGS) -Iengine/tests -Icluster/tests -c $< -o $@
 
 $(BUILD)/cluster/tests/%_test: $(BUILD)/cluster/tests/%_test.o $(UNIT_HELPER_OBJS) $(CLUSTER_LIB) $(ENGINE_LIB)
 	$(CC) -o $@ $^ -lcmocka $(ENGINE_LIBS)
@@ -74,6 +82,16 @@ unit: unit-build
 	@fail=0; for t in $(UNIT_TESTS); do \
 	  echo "== $$t"; (cd $(BUILD) && WC_TEST_TMP=$${TMPDIR:-/tmp} ../$$t) || fail=1; \
 	done; exit $$fail
+
+# ---------------------------------------------------------------- layer rule
+# Fails, naming file:line, when engine/ or cluster/ includes a PostgreSQL
+# header or calls palloc/pfree/ereport/elog (or exit in library code), or
+# when engine/ includes a cluster/ header (docs/architecture.md).
+PG_INCLUDEDIR_SERVER = $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+
+.PHONY: check-layers
+check-layers:
+	@regress/check-layers.pl $(if $(PG_INCLUDEDIR_SERVER),--pg-includedir=$(PG_INCLUDEDIR_SERVER))
 
 # ---------------------------------------------------------------- fuzzing
 FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c))
@@ -99,6 +117,20 @@ DATA       = sql/widecol.control $(wildcard sql/widecol--*.sql)
 # trip PostgreSQL's -Wdeclaration-after-statement in extension/ files
 PG_CPPFLAGS = -Iextension -isystem engine -isystem cluster
 SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB)) $(ENGINE_LIB) $(ENGINE_LIBS)
+
+# make installcheck (PGXS): the pg_regress suites of regress/schedule, one
+# after the other in its order, against the running server that libpq's
+# PGHOST/PGPORT/PGUSER name; that server must have widecol installed and in
+# shared_preload_libraries.  Then the TAP tests of regress/t, which start
+# their own instances from the installed binaries.  Run it as a user that
+# may write into the checkout and that is not root (initdb refuses root).
+# The test database is created UTF8 with the C locale, as 'make test' does,
+# whatever the server's default.  'make test' remains the one-command path
+# with its own instances.
+REGRESS      = $(shell sed -n 's/^test: *//p' regress/schedule)
+REGRESS_OPTS = --inputdir=regress --outputdir=regress --encoding=UTF8 --no-locale
+TAP_TESTS    = 1
+PROVE_TESTS  = regress/t/*.pl
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)

@@ -36,7 +36,7 @@
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */
 #define WC__KEEP_BUFFER (8 << 20)     /* buffers above this are released when idle */
-#define WC__CLUSTER_NODES 1           /* this issue: a one-node cluster */
+#define WC__CLUSTER_NODES 1           /* no ring yet: a one-node cluster */
 #define WC__LIVE_REPLICAS 1
 
 typedef struct wc__conn {

@@ -19,9 +19,16 @@
  *	  The engine runs threads of its own.  They must never call PostgreSQL
  *	  and never receive a signal meant for the main thread, so every engine
  *	  call that may start a thread is made with all signals blocked (the
- *	  threads inherit that mask); see node_open_engine().  The engine's log
- *	  callback goes through ereport only on the main thread and writes
- *	  plain lines to stderr (the server log) from engine threads.
+ *	  threads inherit that mask); see node_open_engine().
+ *
+ *	  The engine's log callback runs on any thread.  On the main thread it
+ *	  reports through ereport at once; other threads put the message in a
+ *	  bounded ring (node_log_queue, under its own mutex; messages that do
+ *	  not fit are counted as dropped) and write a byte to a non-blocking
+ *	  pipe whose read end is in the main loop's WaitEventSet.  The main
+ *	  thread then empties the ring through ereport, so every message reaches
+ *	  the server log in PostgreSQL's format (log_line_prefix, level) from the
+ *	  node's process.
  *
  *	  The node listens on a Unix socket in a directory of the data
  *	  directory that only the server's OS user may enter (mode 0700, see
@@ -42,6 +49,7 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -82,6 +90,12 @@
 /* Seconds before the postmaster restarts a node that failed. */
 #define NODE_RESTART_SECONDS	10
 
+/* Engine-thread log messages waiting for the main thread, at most. */
+#define NODE_LOG_QUEUE_SIZE		256
+
+/* Longest log message kept, terminator included (the engine's own limit). */
+#define NODE_LOG_MESSAGE_SIZE	1024
+
 /* State of the node, in shared memory. */
 typedef struct WidecolNodeShared
 {
@@ -105,6 +119,27 @@ static volatile sig_atomic_t got_sigterm = false;
 static wc_node *node_server = NULL;
 static pthread_t node_main_thread;
 
+/*
+ * Log messages of engine threads, in a ring the main thread empties.  The
+ * mutex guards every field; wake_fd[1] is written (non-blocking) when the
+ * ring stops being empty, wake_fd[0] is in the main loop's WaitEventSet.
+ */
+typedef struct NodeLogEntry
+{
+	int			level;			/* WC_LOG_* */
+	char		msg[NODE_LOG_MESSAGE_SIZE];
+} NodeLogEntry;
+
+static struct
+{
+	pthread_mutex_t mutex;
+	uint32		head;			/* next entry to emit */
+	uint32		count;			/* entries waiting */
+	uint64		dropped;		/* messages lost since the last report */
+	int			wake_fd[2];
+	NodeLogEntry entries[NODE_LOG_QUEUE_SIZE];
+}			node_log_queue = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, {-1, -1}};
+
 /* hooks */
 static void node_shmem_request(void);
 static void node_shmem_startup(void);
@@ -122,6 +157,9 @@ static wc_status node_open_engine(const wc_engine_options *opts, const char *dir
 static const char *node_open_hint(wc_status st);
 static void node_socket_directory(void);
 static void node_engine_log(void *arg, int level, const char *msg);
+static void node_log_queue_init(void);
+static void node_log_drain(void);
+static void node_log_emit(int level, const char *msg);
 
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(widecol_node_status);
@@ -237,6 +275,7 @@ widecol_node_main(Datum main_arg)
 	wc_status	st;
 	char	   *dir;
 	MemoryContext oldcxt;
+	WaitEventSet *wait_set;
 
 	pqsignal(SIGHUP, node_sighup);
 	pqsignal(SIGTERM, node_sigterm);
@@ -249,6 +288,7 @@ widecol_node_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	node_main_thread = pthread_self();
+	node_log_queue_init();
 	before_shmem_exit(node_before_shmem_exit, (Datum) 0);
 
 	/* the engine may keep pointers into its options: keep them for good */
@@ -278,6 +318,9 @@ widecol_node_main(Datum main_arg)
 	{
 		const char *detail = wc_last_error();
 
+		/* what engine threads said comes first */
+		node_log_drain();
+
 		/* without its engine the node cannot serve; the postmaster retries */
 		ereport(FATAL,
 				(errcode(widecol_status_sqlstate(st)),
@@ -293,13 +336,22 @@ widecol_node_main(Datum main_arg)
 	ereport(LOG,
 			(errmsg("widecol node started with data directory \"%s\"", dir)));
 
+	/* the latch, postmaster death and the engine threads' log messages */
+	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, node_log_queue.wake_fd[0],
+					  NULL, NULL);
+
 	for (;;)
 	{
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 NODE_NAPTIME_MS,
-						 PG_WAIT_EXTENSION);
+		WaitEvent	event;
+
+		(void) WaitEventSetWait(wait_set, NODE_NAPTIME_MS, &event, 1,
+								PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+
+		node_log_drain();
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -332,6 +384,7 @@ widecol_node_main(Datum main_arg)
 	node_set_state(false, 0, NULL);
 	wc_node_stop(node_server);
 	node_server = NULL;
+	node_log_drain();
 
 	ereport(LOG, (errmsg("widecol node shut down cleanly")));
 
@@ -454,65 +507,153 @@ node_before_shmem_exit(int code, Datum arg)
 		wc_node_stop(node_server);
 		node_server = NULL;
 	}
+	node_log_drain();
 }
 
 /*
- * Log callback of the engine.  Engine threads must not call PostgreSQL, so
- * only the node's main thread reports through ereport; the others write
- * one line to stderr, which the postmaster sends to the server log.
+ * Log callback of the engine and the node runtime, on any of their threads.
+ * Engine threads must not call PostgreSQL: they queue the message and wake
+ * the main thread, which reports it (node_log_drain).  On the main thread
+ * the message is reported at once, after what was queued before it.
  */
 static void
 node_engine_log(void *arg, int level, const char *msg)
 {
-	const char *label;
-	char		line[1024];
-	int			len;
+	bool		wake = false;
 
 	if (pthread_equal(pthread_self(), node_main_thread))
 	{
-		int			elevel;
-
-		switch (level)
-		{
-			case WC_LOG_DEBUG:
-				elevel = DEBUG1;
-				break;
-			case WC_LOG_WARNING:
-				elevel = WARNING;
-				break;
-			default:
-				/* never ERROR here: that would longjmp out of the engine */
-				elevel = LOG;
-				break;
-		}
-		ereport(elevel, (errmsg_internal("widecol engine: %s", msg)));
+		node_log_drain();
+		node_log_emit(level, msg);
 		return;
 	}
+
+	pthread_mutex_lock(&node_log_queue.mutex);
+	if (node_log_queue.count == NODE_LOG_QUEUE_SIZE)
+		node_log_queue.dropped++;
+	else
+	{
+		NodeLogEntry *e;
+
+		e = &node_log_queue.entries[(node_log_queue.head + node_log_queue.count) %
+									NODE_LOG_QUEUE_SIZE];
+		e->level = level;
+		strlcpy(e->msg, msg, sizeof(e->msg));
+		wake = (node_log_queue.count++ == 0);
+	}
+	pthread_mutex_unlock(&node_log_queue.mutex);
+
+	/* a full pipe already wakes the main thread */
+	if (wake && write(node_log_queue.wake_fd[1], "", 1) < 0)
+		return;
+}
+
+/*
+ * Create the pipe that wakes the main thread for queued log messages; both
+ * ends are non-blocking and closed on exec.
+ */
+static void
+node_log_queue_init(void)
+{
+	if (pipe2(node_log_queue.wake_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+		ereport(FATAL,
+				(errcode_for_file_access(),
+				 errmsg("widecol node could not create its log pipe: %m"),
+				 errhint("Raise the limit of open files of the PostgreSQL "
+						 "server; the postmaster restarts the node.")));
+}
+
+/*
+ * Main thread only: report every queued log message, oldest first, then how
+ * many were dropped because the queue was full.
+ */
+static void
+node_log_drain(void)
+{
+	char		buf[64];
+	uint64		dropped;
+
+	if (node_log_queue.wake_fd[0] < 0)
+		return;
+
+	/* empty the pipe first: a message queued after this wakes us again */
+	while (read(node_log_queue.wake_fd[0], buf, sizeof(buf)) > 0)
+		;
+
+	for (;;)
+	{
+		NodeLogEntry entry;
+
+		pthread_mutex_lock(&node_log_queue.mutex);
+		if (node_log_queue.count == 0)
+		{
+			pthread_mutex_unlock(&node_log_queue.mutex);
+			break;
+		}
+		entry = node_log_queue.entries[node_log_queue.head];
+		node_log_queue.head = (node_log_queue.head + 1) % NODE_LOG_QUEUE_SIZE;
+		node_log_queue.count--;
+		pthread_mutex_unlock(&node_log_queue.mutex);
+
+		node_log_emit(entry.level, entry.msg);
+	}
+
+	pthread_mutex_lock(&node_log_queue.mutex);
+	dropped = node_log_queue.dropped;
+	node_log_queue.dropped = 0;
+	pthread_mutex_unlock(&node_log_queue.mutex);
+	if (dropped > 0)
+		ereport(WARNING,
+				(errmsg("widecol node dropped " UINT64_FORMAT " log messages of its engine threads",
+						dropped),
+				 errdetail("At most %d messages wait for the node's main loop.",
+						   NODE_LOG_QUEUE_SIZE)));
+}
+
+/*
+ * Main thread only: report one message of the engine at its level.  Messages
+ * of the node runtime already name the node; the others say they come from
+ * the engine.  An engine error is not an error of this process: it is
+ * reported at ERROR level and then dropped, so the loop goes on.
+ */
+static void
+node_log_emit(int level, const char *msg)
+{
+	const char *prefix = strncmp(msg, "widecol ", 8) == 0 ? "" : "widecol engine: ";
+	MemoryContext oldcxt;
 
 	switch (level)
 	{
 		case WC_LOG_DEBUG:
-			return;
+			ereport(DEBUG1, (errmsg_internal("%s%s", prefix, msg)));
+			break;
 		case WC_LOG_INFO:
-			label = "LOG";
+			ereport(LOG, (errmsg_internal("%s%s", prefix, msg)));
 			break;
 		case WC_LOG_WARNING:
-			label = "WARNING";
+			ereport(WARNING, (errmsg_internal("%s%s", prefix, msg)));
 			break;
 		default:
-			label = "ERROR";
+			/* an ERROR while the process exits would turn into FATAL */
+			if (proc_exit_inprogress)
+			{
+				ereport(WARNING, (errmsg_internal("%s%s", prefix, msg)));
+				break;
+			}
+			oldcxt = CurrentMemoryContext;
+			PG_TRY();
+			{
+				ereport(ERROR, (errmsg_internal("%s%s", prefix, msg)));
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(oldcxt);
+				EmitErrorReport();
+				FlushErrorState();
+			}
+			PG_END_TRY();
 			break;
 	}
-	len = snprintf(line, sizeof(line), "widecol engine %s:  %s\n", label, msg);
-	if (len < 0)
-		return;
-	if (len >= (int) sizeof(line))
-	{
-		len = sizeof(line) - 1;
-		line[len - 1] = '\n';
-	}
-	if (write(STDERR_FILENO, line, len) < 0)
-		return;
 }
 
 /*

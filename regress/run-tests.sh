@@ -7,6 +7,9 @@
 #
 #   deps     regress/install-deps.sh test: apt-get only what is missing
 #   build    make && make install (PostgreSQL 15 from /usr/lib/postgresql/15)
+#   layers   make check-layers: engine/ and cluster/ include no PostgreSQL
+#            header and call no palloc/pfree/ereport/elog, engine/ includes
+#            no cluster/ header; one test
 #   unit     every engine/tests/*_test.c and cluster/tests/*_test.c program
 #            (cmocka); each cmocka test counts, a crash counts as a failure
 #   fuzz     every engine/fuzz/*_fuzz.c libFuzzer target (built by 'make
@@ -29,7 +32,7 @@
 # non-zero when anything failed.
 #
 # Environment: FUZZ_SECONDS (15), KEEP_TMP=1 keeps the scratch directory,
-# ONLY="unit fuzz regress tap" runs a subset of the test stages, SKIP_BUILD=1
+# ONLY="layers unit fuzz regress tap" runs a subset of the test stages, SKIP_BUILD=1
 # skips deps and build (tests what is already built and installed).
 #
 # Copyright (c) 2026, widecol developers
@@ -44,7 +47,7 @@ PG_CONFIG=$PG_BINDIR/pg_config
 PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
-ONLY=${ONLY:-unit fuzz regress tap}
+ONLY=${ONLY:-layers unit fuzz regress tap}
 RESULTS=$ROOT/build/test-results
 
 passed=0
@@ -106,6 +109,19 @@ cleanup() {
 trap cleanup EXIT
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+
+# ---------------------------------------------------------------- layers
+if wanted layers; then
+    stage layers
+    mkdir -p "$RESULTS/layers"
+    if $MAKE --no-print-directory PG_CONFIG="$PG_CONFIG" check-layers >"$RESULTS/layers/check-layers.log" 2>&1; then
+        pass "check-layers"
+        cat "$RESULTS/layers/check-layers.log"
+    else
+        fail "layers: make check-layers (engine/ or cluster/ breaks the layer rule)"
+        cat "$RESULTS/layers/check-layers.log"
+    fi
+fi
 
 # ---------------------------------------------------------------- unit
 # Counts the cmocka tests of one program from its output; a program that

@@ -35,7 +35,7 @@
  *   lcs_space_amp   widecol LCS vs RocksDB leveled compaction, ratio = rocksdb / widecol
  *   lcs_read_amp    mean SSTables touched per read, widecol LCS vs RocksDB
  *                   leveled, ratio = rocksdb / widecol
- * and against the issue's target (LCS space amplification <= 1.2) in the text.
+ * and against the target for LCS (space amplification <= 1.2) in the text.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -815,7 +815,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++)
         printf("    %-28s %10.3f %10.3f %10.3f %9u %9u  %s\n", names[i], all[i]->space_amp, all[i]->peak_amp,
                all[i]->read_mean, all[i]->read_p50, all[i]->read_p99, all[i]->shape);
-    printf("    target (issue 4): LCS space amplification <= %.1f: widecol LCS %.3f -> %s "
+    printf("    target: LCS space amplification <= %.1f: widecol LCS %.3f -> %s "
            "(target/measured = %.3f); STCS against the same %.1f, informative: %.3f (%.3f)\n",
            TARGET_SPACE_AMP, w_lcs.space_amp, w_lcs.space_amp <= TARGET_SPACE_AMP ? "met" : "NOT met",
            TARGET_SPACE_AMP / w_lcs.space_amp, TARGET_SPACE_AMP, w_stcs.space_amp,

@@ -13,10 +13,16 @@
  *   fillseq     rows in key order (partition by partition, time ascending)
  *               into a fresh directory
  *   fillrandom  the same rows in a random order into another fresh directory;
- *               then both flush their memtables (and RocksDB finishes its
- *               compactions) so that the reads hit SSTables
+ *               then both flush their memtables and compact everything into
+ *               one sorted run (widecol: a major compaction; RocksDB: a
+ *               manual CompactRange over all keys that rewrites the bottom
+ *               level too), so that the reads hit the same settled shape
  *   readrandom  point reads of random existing (partition, timestamp) pairs
  *   latest10    the 10 newest rows of random partitions
+ *   readrandom_2t, latest10_2t
+ *               the same reads from 2 threads sharing one open engine
+ *               (each thread does half of the operations, with its own
+ *               random sequence); ops/s over the wall time of both
  *   scan        every row, in storage order
  * The read phases reopen the randomly filled directory in a new child.
  * Every read is verified against the value the writer generated; a missing
@@ -37,6 +43,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -362,8 +369,8 @@ static int wcs_flush(side *s)
 
     if (st != WC_OK)
         return wcs_fail(s, "flush", st);
-    /* RocksDB compacts in the background and the reads wait for it to settle;
-       widecol has no background compaction yet, so compact explicitly */
+    /* both engines compact everything into one sorted run before the reads
+       (RocksDB: rks_flush) */
     st = wc_engine_compact(s->wc, TABLE_ID);
     if (st != WC_OK)
         return wcs_fail(s, "compact", st);
@@ -637,6 +644,7 @@ static uint64_t rks_prop(side *s, const char *name)
 static int rks_flush(side *s)
 {
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_compactoptions_t *co;
     char *e = NULL;
 
     rocksdb_flushoptions_set_wait(fo, 1);
@@ -644,7 +652,17 @@ static int rks_flush(side *s)
     rocksdb_flushoptions_destroy(fo);
     if (e)
         return rks_fail(s, "flush", e);
-    /* let the compactions the fill started finish, so reads see a settled tree */
+    /* the same settling as widecol's major compaction: every key range compacted
+       down to the bottom level, that level rewritten as well (kForce = 2) */
+    co = rocksdb_compactoptions_create();
+    if (!co) {
+        snprintf(s->err, sizeof(s->err), "rocksdb: out of memory creating compact options");
+        return -1;
+    }
+    rocksdb_compactoptions_set_bottommost_level_compaction(co, 2);
+    rocksdb_compact_range_opt(s->db, co, NULL, 0, NULL, 0);
+    rocksdb_compactoptions_destroy(co);
+    /* and whatever the compaction scheduled in the background has finished */
     for (int i = 0; i < 6000; i++) {
         if (rks_prop(s, "rocksdb.compaction-pending") == 0 &&
             rks_prop(s, "rocksdb.num-running-compactions") == 0 &&
@@ -796,13 +814,26 @@ static const side_ops rocksdb_ops = {
 
 /* ---------------------------------------------------------------- phases */
 
-enum { PH_FILLSEQ, PH_FILLRANDOM, PH_READRANDOM, PH_LATEST10, PH_SCAN, PH_COUNT };
-static const char *const phase_names[PH_COUNT] = {"fillseq", "fillrandom", "readrandom", "latest10",
+enum {
+    PH_FILLSEQ,
+    PH_FILLRANDOM,
+    PH_READRANDOM,
+    PH_LATEST10,
+    PH_READRANDOM_2T,
+    PH_LATEST10_2T,
+    PH_SCAN,
+    PH_COUNT
+};
+static const char *const phase_names[PH_COUNT] = {"fillseq",       "fillrandom",  "readrandom",
+                                                  "latest10",      "readrandom_2t", "latest10_2t",
                                                   "scan"};
+
+/* Reader threads of the *_2t phases. */
+#define READ_THREADS 2
 
 enum { GROUP_FILLSEQ, GROUP_FILLRANDOM, GROUP_READS, GROUP_COUNT };
 static const char *const group_names[GROUP_COUNT] = {"fillseq", "fillrandom+flush",
-                                                     "readrandom+latest10+scan"};
+                                                     "reads (1, 2 threads)+scan"};
 
 typedef struct phase_result {
     bool done;
@@ -859,6 +890,82 @@ static int run_fill(side *s, const uint32_t *order, phase_result *pr)
     return 0;
 }
 
+/* One reader thread of a *_2t phase: its own copy of the side (shared
+   engine handle, own scratch buffer, own error), its own random sequence. */
+typedef struct reader_arg {
+    side s;
+    int phase; /* PH_READRANDOM_2T or PH_LATEST10_2T */
+    uint64_t ops, rng, bad;
+    int rc;
+} reader_arg;
+
+static void *reader_main(void *arg)
+{
+    reader_arg *a = arg;
+    const bench_cfg *c = a->s.cfg;
+
+    for (uint64_t i = 0; i < a->ops && a->rc == 0; i++) {
+        if (a->phase == PH_READRANDOM_2T) {
+            uint64_t p, r;
+            row_of(c, splitmix64(&a->rng) % c->rows, &p, &r);
+            a->rc = a->s.ops->get(&a->s, p, r, &a->bad);
+        } else {
+            a->rc = a->s.ops->latest(&a->s, splitmix64(&a->rng) % c->partitions, &a->bad);
+        }
+    }
+    return NULL;
+}
+
+/* total operations of one phase from READ_THREADS threads on the open engine. */
+static int run_threaded_reads(side *s, int phase, uint64_t total, uint64_t seed, phase_result *pr)
+{
+    reader_arg a[READ_THREADS];
+    pthread_t th[READ_THREADS];
+    int ready = 0, started = 0, rc = 0;
+    double t0;
+
+    for (; ready < READ_THREADS; ready++) {
+        reader_arg *r = &a[ready];
+        r->s = *s;
+        r->s.err[0] = '\0';
+        r->s.expect = malloc(s->cfg->value_size + 1);
+        r->phase = phase;
+        r->ops = total / READ_THREADS + ((uint64_t)ready < total % READ_THREADS);
+        r->rng = seed ^ ((uint64_t)(ready + 1) * 0x9e3779b97f4a7c15ull);
+        r->bad = 0;
+        r->rc = 0;
+        if (!r->s.expect) {
+            snprintf(s->err, sizeof(s->err), "out of memory for a reader thread");
+            rc = -1;
+            goto done;
+        }
+    }
+    t0 = now_sec();
+    for (; started < READ_THREADS; started++) {
+        if (pthread_create(&th[started], NULL, reader_main, &a[started]) != 0) {
+            snprintf(s->err, sizeof(s->err), "could not start a reader thread");
+            rc = -1;
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pr->secs = now_sec() - t0;
+    for (int i = 0; i < started; i++) {
+        pr->bad += a[i].bad;
+        if (a[i].rc != 0 && rc == 0) {
+            snprintf(s->err, sizeof(s->err), "%s", a[i].s.err);
+            rc = -1;
+        }
+    }
+    pr->ops = total;
+    pr->done = rc == 0;
+done:
+    for (int i = 0; i < ready; i++)
+        free(a[i].s.expect);
+    return rc;
+}
+
 static int run_reads(side *s, child_result *res)
 {
     const bench_cfg *c = s->cfg;
@@ -890,6 +997,12 @@ static int run_reads(side *s, child_result *res)
     pr->secs = now_sec() - t0;
     pr->ops = c->latest_reads;
     pr->done = true;
+
+    if (run_threaded_reads(s, PH_READRANDOM_2T, c->reads, c->seed ^ 0x7265616432746872ull,
+                           &res->ph[PH_READRANDOM_2T]) != 0 ||
+        run_threaded_reads(s, PH_LATEST10_2T, c->latest_reads, c->seed ^ 0x6c61743274687264ull,
+                           &res->ph[PH_LATEST10_2T]) != 0)
+        return -1;
 
     pr = &res->ph[PH_SCAN];
     t0 = now_sec();
@@ -1324,22 +1437,23 @@ int main(int argc, char **argv)
            "WriteBatch of %zu puts), one thread\n",
            cfg.batch, cfg.batch, cfg.batch);
     printf("reads: readrandom %" PRIu64 " point reads, latest10 %" PRIu64
-           " partitions x 10 newest rows, scan of all rows (widecol pages of %zu); one thread\n",
-           cfg.reads, cfg.latest_reads, cfg.page_rows);
+           " partitions x 10 newest rows, scan of all rows (widecol pages of %zu); one thread; "
+           "readrandom_2t and latest10_2t: the same numbers of reads from %d threads\n",
+           cfg.reads, cfg.latest_reads, cfg.page_rows, READ_THREADS);
     printf("durability: commit log / WAL on for both, no fsync per write "
            "(widecol WC_SYNC_PERIODIC, background fsync every 10 ms; RocksDB sync=false)\n");
     printf("settings (both): memtable %zu MiB, block cache %zu MiB LRU, bloom %d bits/key, "
            "block %zu B, LZ4\n",
            cfg.memtable_bytes >> 20, cfg.cache_bytes >> 20, cfg.bloom_bits, cfg.block_size);
-    printf("  widecol: bloom over partition keys; no background compaction yet, so a major "
-           "compaction (wc_engine_compact) runs after the final flush, where RocksDB waits "
-           "for its own compactions\n");
+    printf("  widecol: bloom over partition keys; a major compaction (wc_engine_compact) after "
+           "the final flush; RocksDB: a manual CompactRange of all keys (bottommost level "
+           "forced) after its final flush; both end fully compacted\n");
     printf("  RocksDB: defaults otherwise (leveled compaction, 2 background jobs), bloom on whole "
            "keys + fixed %d-byte prefix (device id + ':'), prefix_same_as_start for latest10, "
            "total_order_seek for scan\n",
            PK_LEN + 1);
-    printf("reads run after the random fill, in a new process, after both flushed "
-           "(and RocksDB finished compacting)\n");
+    printf("reads run after the random fill, in a new process, after both flushed and "
+           "compacted\n");
     printf("data directory: %s%s\n", cfg.root, cfg.keep ? " (kept)" : " (removed at the end)");
     printf("each engine runs in forked children (one per phase group); memory = peak RSS of "
            "the child (wait4 ru_maxrss)\n\n");
@@ -1375,7 +1489,7 @@ int main(int argc, char **argv)
                     if (!pr->done)
                         continue;
                     ops_s[si][p][round] = pr->secs > 0 ? (double)pr->ops / pr->secs : 0.0;
-                    printf("   %-10s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %" PRIu64 " bad)\n",
+                    printf("   %-13s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %" PRIu64 " bad)\n",
                            phase_names[p], ops_s[si][p][round], pr->ops, pr->secs, pr->bad);
                 }
                 if (g == GROUP_FILLRANDOM && o->res.finished)
@@ -1409,12 +1523,12 @@ int main(int argc, char **argv)
 
     /* summary: median round per phase and engine */
     printf("\nload average at end: %s\n", loadavg(lbuf, sizeof(lbuf)));
-    printf("\n%-12s %14s %14s %8s   (median of %d round%s; per round w/r)\n", "phase",
+    printf("\n%-13s %14s %14s %8s   (median of %d round%s; per round w/r)\n", "phase",
            "widecol ops/s", "rocksdb ops/s", "ratio", rounds_done, rounds_done == 1 ? "" : "s");
     for (int p = 0; p < PH_COUNT; p++) {
         med[0][p] = median(ops_s[0][p], rounds_done);
         med[1][p] = median(ops_s[1][p], rounds_done);
-        printf("%-12s %14.0f %14.0f %8.2f  ", phase_names[p], med[0][p], med[1][p],
+        printf("%-13s %14.0f %14.0f %8.2f  ", phase_names[p], med[0][p], med[1][p],
                med[1][p] > 0 ? med[0][p] / med[1][p] : 0.0);
         for (int r = 0; r < rounds_done; r++)
             printf(" %.2f", ops_s[1][p][r] > 0 ? ops_s[0][p][r] / ops_s[1][p][r] : 0.0);

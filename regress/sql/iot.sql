@@ -1,5 +1,5 @@
 --
--- iot: the IoT platform of seed 000 (sensor_readings, device_metadata,
+-- iot: the IoT platform of the sample workloads (sensor_readings, device_metadata,
 -- device_alerts) modelled and queried with widecol SQL.
 --   * readings of one device in a time window, newest first, read from one
 --     partition with the clustering range pushed down (no Sort node);
@@ -208,7 +208,7 @@ DELETE FROM device_alerts WHERE device_id = 'thermo-2';
 DELETE FROM device_alerts WHERE device_id = 'thermo-2';
 SELECT device_id, count(*) FROM device_alerts GROUP BY device_id ORDER BY 1;
 
--- seed 004: a day bucket in the partition key, (sensor_id, date), and the
+-- sample workload: a day bucket in the partition key, (sensor_id, date), and the
 -- seed's own row and query
 CREATE FOREIGN TABLE sensor_readings_by_day (
     sensor_id  uuid,
@@ -236,7 +236,7 @@ WHERE sensor_id = '123e4567-e89b-12d3-a456-426614174000'
   AND date = '2023-10-27'
   AND event_time >= '2023-10-27 08:00:00';
 
--- seed 004: sensor_readings with default_time_to_live = 2592000 (30 days);
+-- sample workload: sensor_readings with default_time_to_live = 2592000 (30 days);
 -- the ttl column option reads CQL TTL(temperature)
 CREATE FOREIGN TABLE sensor_readings_ttl (
     sensor_id       uuid,

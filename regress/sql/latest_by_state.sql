@@ -1,5 +1,5 @@
 --
--- latest_by_state: seed 002, "which IoT devices currently report a state?",
+-- latest_by_state: the sample workload "which IoT devices currently report a state?",
 -- with the seed's own five events and its expected result tables.
 --   * events_by_device: one device's time series newest first, and the
 --     latest event of every device by PER PARTITION LIMIT 1 (SET

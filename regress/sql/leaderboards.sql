@@ -1,5 +1,5 @@
 --
--- leaderboards: the gaming schema of seed 000 (player_profiles,
+-- leaderboards: the gaming schema of the sample workloads (player_profiles,
 -- player_inventory, player_scores clustered by score DESC, leaderboard_daily
 -- with the composite partition key (game_id, date)) with widecol SQL.
 --   * get_leaderboard(game_id, limit): the top N of a game straight from the

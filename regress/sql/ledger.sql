@@ -1,5 +1,5 @@
 --
--- ledger: the financial tables of seed 000 (transactions, account_balances,
+-- ledger: the financial tables of the sample workloads (transactions, account_balances,
 -- transaction_history partitioned by (account_id, year, month)) with widecol
 -- SQL.
 --   * a month of an account is one partition, clustered by the transaction's

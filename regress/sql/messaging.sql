@@ -1,5 +1,5 @@
 --
--- messaging: the messaging system of seed 000 (messages, conversations,
+-- messaging: the messaging system of the sample workloads (messages, conversations,
 -- user_conversations) with widecol SQL.
 --   * messages clustered by a timeuuid DESC: a conversation reads newest
 --     first with LIMIT and no Sort node, pages with message_id < last seen;

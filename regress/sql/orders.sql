@@ -1,13 +1,13 @@
 --
--- orders: the range queries of seeds 003 and 004 with widecol SQL.
---   * orders_by_user_date (seed 004): PRIMARY KEY ((user_id), order_date,
+-- orders: the range queries of two sample workloads with widecol SQL.
+--   * orders_by_user_date: PRIMARY KEY ((user_id), order_date,
 --     order_id) WITH CLUSTERING ORDER BY (order_date DESC, order_id DESC)
 --     and its query WHERE user_id = ? AND order_date >= ? AND order_date <= ?:
 --     one partition, both bounds pushed, rows newest first, no Sort;
---   * gyms_by_city (seed 003): a three-column partition key, clustering
+--   * gyms_by_city: a three-column partition key, clustering
 --     (opening_date ASC, gym_name ASC); the first ten by opening date and the
 --     ten most recent (the reverse read: no Sort, where CQL sorts in memory);
---   * posts_facebook (seed 003): the top 20 posts of a user.
+--   * posts_facebook: the top 20 posts of a user.
 -- Order ids are deterministic timeuuids (min_timeuuid of the order time) and
 -- never printed.  Own keyspace (server ecommerce_t) and schema; can run twice
 -- in a row.
@@ -134,7 +134,7 @@ WHERE user_id = '00000002-0000-4000-8000-000000000000'
   AND order_date BETWEEN '2024-06-10' AND '2024-06-12'
 GROUP BY order_date ORDER BY order_date DESC;
 
--- seed 003: gyms across the country.  The seed writes the clustering
+-- sample workload: gyms across the country.  The seed writes the clustering
 -- columns in parentheses, which CQL does not accept either: refused ...
 CREATE FOREIGN TABLE gyms_by_city (
     country_code text,
@@ -214,7 +214,7 @@ SELECT state, city, count(*) FROM gyms_by_city
 WHERE country_code = 'us' AND state IN ('Arizona', 'California') AND city IN ('Phoenix', 'Tucson')
 GROUP BY state, city ORDER BY state, city;
 
--- seed 003: the top 20 posts of a user
+-- sample workload: the top 20 posts of a user
 CREATE FOREIGN TABLE posts_facebook (
     user_id uuid,
     post_id timeuuid,

@@ -1,8 +1,8 @@
 --
--- user_activity: the activity tracking of seed 000 (user_events with the
+-- user_activity: the activity tracking of the sample workloads (user_events with the
 -- composite partition key (user_id, event_type), daily_active_users,
 -- event_aggregations) and the "interactions by user and month" model of
--- seed 001, with widecol SQL.
+-- a second sample workload, with widecol SQL.
 --   * a query must name every partition-key column: = on both reads one
 --     partition; naming only user_id is refused (CQL would ask for ALLOW
 --     FILTERING); IN lists on both columns read their cartesian product;
@@ -149,7 +149,7 @@ UPDATE event_aggregations SET count = count + 1
 WHERE event_type = 'purchase' AND date = '2024-06-03';
 SELECT count(*) FROM event_aggregations WHERE event_type = 'purchase';
 
--- seed 001: the interactions of every user, bucketed by month so that a
+-- sample workload: the interactions of every user, bucketed by month so that a
 -- partition stays bounded: K uuid, K month, C time DESC
 CREATE FOREIGN TABLE interactions_by_user_month (
     uuid    uuid,
