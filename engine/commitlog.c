@@ -21,8 +21,14 @@
  *    reference on the segment, so appends continue meanwhile.  That means
  *    fs->sync and fs->pwrite may run at the same time on one wc_file; the
  *    POSIX and fault-injecting file systems allow it.
- *  - Any write or fsync error poisons the log: the status and its detail are
- *    kept and every later append / sync_to returns them.
+ *  - Running out of space (WC_NO_SPACE from a write or from creating a
+ *    segment) is not fatal: the log refuses appends until a later append
+ *    finds room again.  That append first cuts the active segment back to
+ *    its last complete record (dropping a short write), fsyncs it and rolls
+ *    to a new segment; when that succeeds, writes continue.
+ *  - Any other write or fsync error poisons the log: the status and its
+ *    detail are kept and every later append / sync_to returns them (after a
+ *    failed fsync the page cache can no longer be trusted).
  *  - discard_before renames retired segments to CommitLog-<id>.free (a pool
  *    of WC_CL_POOL_MAX files) or deletes them.  A pool file is truncated to 0
  *    before reuse, so a reused file never holds stale records; the checksum
@@ -92,6 +98,8 @@ struct wc_commitlog {
 
     wc_status poison;
     char poison_msg[384];
+    bool nospace;          /* out of space: the next append recovers first */
+    char nospace_msg[384];
 
     uint64_t *live; /* ids of live segment files, ascending */
     size_t nlive, caplive;
@@ -121,6 +129,8 @@ static wc_status cl_path(const wc_commitlog *cl, uint64_t id, const char *suffix
 static int cl_pos_reached(wc_clpos synced, wc_clpos pos, wc_clpos wp0);
 static wc_status cl_poison(wc_commitlog *cl, wc_status st);
 static wc_status cl_poisoned_error(const wc_commitlog *cl);
+static wc_status cl_fail(wc_commitlog *cl, wc_status st);
+static wc_status cl_recover_space(wc_commitlog *cl);
 static void cl_seg_unref(wc_commitlog *cl, wc__clseg *seg);
 static wc_status cl_live_add(wc_commitlog *cl, uint64_t id);
 static wc_status cl_create_segment(wc_commitlog *cl, uint64_t id, uint64_t capacity,
@@ -198,6 +208,52 @@ static wc_status cl_poisoned_error(const wc_commitlog *cl)
 {
     return wc_error(cl->poison, "commit log is unusable after an earlier failure: %s",
                     cl->poison_msg);
+}
+
+/*
+ * REQUIRES: cl->mu held.  A write failed with st: out of space is remembered
+ * for recovery by the next append, anything else poisons the log.
+ */
+static wc_status cl_fail(wc_commitlog *cl, wc_status st)
+{
+    if (st != WC_NO_SPACE)
+        return cl_poison(cl, st);
+    if (!cl->nospace) {
+        cl->nospace = true;
+        snprintf(cl->nospace_msg, sizeof(cl->nospace_msg), "%s", wc_last_error());
+        cl_log(cl, WC_LOG_ERROR,
+               "commit log is out of disk space, refusing writes until space is freed: %s",
+               cl->nospace_msg);
+    }
+    return st;
+}
+
+/*
+ * REQUIRES: cl->mu held, cl->nospace set, not poisoned.  Cut the active
+ * segment back to its last complete record (a short write may have left part
+ * of a record behind), make that durable and roll to a new segment.  WC_OK
+ * clears nospace; WC_NO_SPACE while the disk is still full; other errors poison.
+ */
+static wc_status cl_recover_space(wc_commitlog *cl)
+{
+    wc__clseg *seg = cl->active;
+    wc_status st;
+
+    st = cl->fs->truncate(seg->file, seg->used);
+    if (st == WC_OK)
+        st = cl_roll(cl, 0);
+    else
+        st = cl_fail(cl, st);
+    if (st != WC_OK) {
+        if (st == WC_NO_SPACE)
+            return wc_error(WC_NO_SPACE, "commit log is still out of disk space: %s",
+                            wc_last_error());
+        return st;
+    }
+    cl->nospace = false;
+    cl_log(cl, WC_LOG_INFO, "commit log has disk space again; writes resume in segment %llu",
+           (unsigned long long)cl->active->id);
+    return WC_OK;
 }
 
 /* REQUIRES: cl->mu held (or no other thread). */
@@ -330,7 +386,7 @@ static wc_status cl_roll(wc_commitlog *cl, uint64_t need)
         capacity = WC_CL_HEADER_SIZE + need;
     st = cl_create_segment(cl, cl->next_id, capacity, &seg);
     if (st != WC_OK)
-        return cl_poison(cl, st);
+        return cl_fail(cl, st); /* the old segment stays active and intact */
     cl->next_id++;
     cl->active = seg;
     cl->write_pos = (wc_clpos){seg->id, seg->used};
@@ -990,6 +1046,11 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
         st = cl_poisoned_error(cl);
         goto out;
     }
+    if (cl->nospace) {
+        st = cl_recover_space(cl);
+        if (st != WC_OK)
+            goto out;
+    }
     if (cl->active->used + need > cl->active->capacity) {
         st = cl_roll(cl, need);
         if (st != WC_OK)
@@ -1008,7 +1069,7 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
             st = cl->fs->pwrite(seg->file, hdr, sizeof(hdr), off);
     }
     if (st != WC_OK) {
-        cl_poison(cl, st);
+        cl_fail(cl, st);
         goto out;
     }
     seg->used += need;

@@ -89,8 +89,11 @@ void wc_commitlog_close(wc_commitlog *cl);
 
 /*
  * Append one record; *pos receives its position.  Does not wait for fsync:
- * call wc_commitlog_sync_to(pos) before acknowledging the write.  After an
- * I/O error the log refuses further appends (WC_IO_ERROR / WC_NO_SPACE).
+ * call wc_commitlog_sync_to(pos) before acknowledging the write.
+ * WC_NO_SPACE when the disk is full; the log is not poisoned by it: a later
+ * append drops any partial record, rolls to a new segment and succeeds once
+ * there is room again.  After any other write or fsync error (WC_IO_ERROR)
+ * the log refuses every further append until it is reopened.
  */
 wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, wc_clpos *pos);
 

@@ -303,7 +303,7 @@ widecol_report(wc_status st, const char *what)
 			hint = "See the server log of the widecol node for the failing file.";
 			break;
 		case WC_NO_SPACE:
-			hint = "Free disk space in the widecol data directory.";
+			hint = "Free disk space in the widecol data directory; writes resume by themselves once there is room.";
 			break;
 		case WC_CORRUPTION:
 			hint = "Data on disk failed its checksum and was not served; restore the table from a replica or a backup.";
