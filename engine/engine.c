@@ -1215,6 +1215,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
 {
     wc_engine *e;
     wc_commitlog_options co;
+    wc_commitlog_stats cs;
     wc__replay_ctx rc;
     char logdir[4200];
     wc_status st;
@@ -1277,6 +1278,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     co.segment_size = e->opts.segment_bytes;
     co.log = e->opts.log;
     co.log_arg = e->opts.log_arg;
+    co.ignore_replay_errors = e->opts.commitlog_ignore_replay_errors;
     rc.e = e;
     rc.records = 0;
     pthread_mutex_lock(&e->write_mu);
@@ -1297,6 +1299,18 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
         goto fail;
     }
     e->flush_started = true;
+    wc_commitlog_get_stats(e->log, &cs);
+    if (cs.replay_damaged_segments) {
+        wc__engine_log(e, WC_LOG_WARNING,
+                       "commit-log replay skipped damage in %llu segments (%llu records known "
+                       "lost, %llu bytes); flushing what was replayed to retire them",
+                       (unsigned long long)cs.replay_damaged_segments,
+                       (unsigned long long)cs.replay_skipped_records,
+                       (unsigned long long)cs.replay_skipped_bytes);
+        if ((st = wc_engine_flush(e, 0, true)) != WC_OK ||
+            (st = wc_commitlog_discard_before(e->log, wc__log_needed_from(e))) != WC_OK)
+            goto fail;
+    }
     if ((st = wc__compaction_start(e)) != WC_OK)
         goto fail;
     *out = e;

@@ -73,6 +73,10 @@ typedef struct wc_engine_options {
     uint32_t compaction_throughput_mb_per_sec;
     /* periodic strategy check (tombstone compactions, TWCS window rollover); 0 = 1000 ms */
     uint32_t compaction_check_ms;
+    /* replay past damaged commit-log segments (logging what is skipped) instead of failing
+     * open with WC_CORRUPTION; what was replayed is flushed at once so the damaged
+     * segments are retired (commitlog.h) */
+    bool commitlog_ignore_replay_errors;
 } wc_engine_options;
 
 #define WC_MAX_COMPACTION_THREADS 64
