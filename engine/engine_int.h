@@ -76,6 +76,16 @@ typedef struct wc__table {
     bool comp_cancel;            /* dropped: abandon the running compaction (comp_mu) */
     wc__job *job;                /* the running job (comp_mu), NULL if none */
     wc__tcounters *counters;
+    /* damaged SSTables (disk_failure_policy best_effort, scrub.c): kept in the manifest,
+     * never read; their table is offline (reads refused) until wc_engine_scrub */
+    struct wc__damaged {
+        uint64_t gen;
+        uint32_t level;
+        int64_t created;
+    } *damaged;                  /* under mu */
+    size_t ndamaged, capdamaged;
+    _Atomic bool offline;        /* set with offline_why under mu */
+    char offline_why[512];
 } wc__table;
 
 struct wc_engine {
@@ -137,8 +147,31 @@ void wc__tcounters_unref(wc__tcounters *c);
 /* Count one single-partition read that touched `touched` SSTables. Lock-free. */
 void wc__read_hist_add(wc__tcounters *c, uint64_t touched);
 
+/* in scrub.c */
+/*
+ * Record SSTable gen of t as damaged (why: the open error) and take t
+ * offline.  REQUIRES: t not yet shared (open) or t->mu held.
+ */
+wc_status wc__table_mark_damaged(wc_engine *e, wc__table *t, uint64_t gen, uint32_t level,
+                                 int64_t created, const char *why);
+/* t's manifest is unreadable: every *.sst in its directory becomes a damaged entry. */
+wc_status wc__table_adopt_files(wc_engine *e, wc__table *t, const char *why);
+/* WC_CORRUPTION naming the table and why it is offline.  REQUIRES: t->mu held. */
+wc_status wc__offline_error(const wc__table *t);
+/* Remove t's damaged files and its quarantine directory (drop). */
+void wc__table_remove_damaged(wc_engine *e, wc__table *t);
+
+/* in compaction.c */
+/* Wait until table_id can be claimed and claim it (*out); WC_NOT_FOUND, WC_UNAVAILABLE. */
+wc_status wc__claim_wait(wc_engine *e, uint32_t table_id, wc__table **out);
+/* End a claim taken by wc__claim_wait. */
+void wc__release_claim(wc_engine *e, wc__table *t);
+
 /* in engine.c */
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu held */
+/* Append an SSTable to t's list. REQUIRES: t->mu held (or t not shared). */
+wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
+                        int64_t created);
 /* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
 wc_status wc__manifest_write(wc_engine *e, wc__table *t);
 /* The engine's clock in seconds (opts.clock or time()). */
