@@ -114,6 +114,20 @@ static uint64_t size_of(const char *p)
     return (uint64_t)st.st_size;
 }
 
+/* XOR one byte of a file. */
+static void flip_byte(const char *path, long off, int mask)
+{
+    FILE *fp = fopen(path, "r+b");
+    int c;
+
+    assert_non_null(fp);
+    fseek(fp, off, SEEK_SET);
+    c = fgetc(fp);
+    fseek(fp, off, SEEK_SET);
+    fputc(c ^ mask, fp);
+    fclose(fp);
+}
+
 /* T1: gen 1 holds ck 0..299 of "a", gen 2 ck 0..99 of "b"; T2: 50 rows. Closed. */
 static void two_sstables_and_close(fx *f)
 {
@@ -195,18 +209,10 @@ static void test_bad_block_is_skipped_by_scrub(void **state)
     wc_scrub_result res;
     wc_status st;
     char p[1200];
-    FILE *fp;
-    int c;
 
     two_sstables_and_close(f);
     sst_path(f, T1, 1, p, sizeof(p));
-    fp = fopen(p, "r+b");
-    assert_non_null(fp);
-    fseek(fp, 20, SEEK_SET); /* inside the first data block */
-    c = fgetc(fp);
-    fseek(fp, 20, SEEK_SET);
-    fputc(c ^ 0x5a, fp);
-    fclose(fp);
+    flip_byte(p, 20, 0x5a); /* inside the first data block */
 
     assert_int_equal(fx_open(f), WC_OK);
     assert_int_equal(count_rows(f, T1, &st), -1);
@@ -227,15 +233,10 @@ static void test_damaged_manifest_takes_table_offline(void **state)
     wc_scrub_result res;
     wc_status st;
     char p[1200];
-    FILE *fp;
 
     two_sstables_and_close(f);
     snprintf(p, sizeof(p), "%s/t%u/manifest", f->dir, T1);
-    fp = fopen(p, "r+b");
-    assert_non_null(fp);
-    fseek(fp, 10, SEEK_SET);
-    fputc(0xee, fp);
-    fclose(fp);
+    flip_byte(p, 10, 0xee);
     assert_int_equal(fx_open(f), WC_OK);
     assert_int_equal(count_rows(f, T1, &st), -1);
     assert_non_null(strstr(wc_last_error(), "manifest"));
