@@ -133,7 +133,10 @@ widecol_scrub(PG_FUNCTION_ARGS)
 	char	   *save;
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FOREIGN_TABLE, get_rel_name(relid));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of foreign table %s", get_rel_name(relid)),
+				 errhint("Run widecol.scrub() as the table's owner or as a superuser.")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	widecol_ensure_engine_table(t);
