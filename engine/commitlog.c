@@ -745,7 +745,7 @@ static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last,
     }
     reason = cl_parse_header(p, r.size, id, &h, why);
     if (reason != NULL) {
-        if (last && (r.size < WC_CL_V1_HEADER_SIZE || cl_all_zero(p, WC_CL_V1_HEADER_SIZE))) {
+        if (last && (r.size < WC_CL_HEADER_SIZE || cl_all_zero(p, WC_CL_V1_HEADER_SIZE))) {
             /* crash while the segment was being created: it never held a record */
             cl_log(cl, WC_LOG_WARNING,
                    "commit log segment \"%s\" has no complete header (%llu bytes); removing it",

@@ -911,6 +911,7 @@ static void test_newest_segment_cut_is_not_an_error(void **state)
 
 static void test_bad_segment_header(void **state)
 {
+    uint64_t next;
     wc_commitlog_options o;
     wc_clpos pos[100];
     wc_commitlog *cl = NULL;
@@ -968,6 +969,26 @@ static void test_bad_segment_header(void **state)
     assert_false(file_exists(last));
     /* new segment ids never go back */
     assert_true(wc_commitlog_current(cl).segment > pos[99].segment + 1);
+    next = wc_commitlog_current(cl).segment + 1;
+    wc_commitlog_close(cl);
+    collector_free(&c);
+
+    /* a torn header past the first 24 bytes (the rest of a version 2 header missing) */
+    seg_path(next, last, sizeof(last));
+    {
+        uint8_t hdr2[WC_CL_HEADER_SIZE];
+        uint64_t id = next;
+        int fd = open(last, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+
+        wc__cl_encode_header(hdr2, id, 0, 0, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, hdr2, 30), 30);
+        close(fd);
+    }
+    lc.warnings = 0;
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    assert_int_equal(lc.warnings, 1);
+    assert_false(file_exists(last));
     wc_commitlog_close(cl);
     collector_free(&c);
 }
