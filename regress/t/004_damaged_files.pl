@@ -175,8 +175,8 @@ $log = slurp_file($node->logfile, $log_offset);
 like($log, qr/replayed \d+ of its \d+ records; \d+ were skipped/, 'the log says what was skipped');
 my $left = $node->safe_psql('postgres', 'SELECT count(*) FROM good_t WHERE p = 10');
 cmp_ok($left, '<', 2000, 'the records of the damaged part are lost');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM good_t WHERE p < 10'),
-	'500', 'flushed data is untouched');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM good_t'),
+	500 + $left, 'flushed data is untouched');
 
 # the damaged segment was retired: the node starts without the setting
 $node->append_conf('postgresql.conf', "widecol.commitlog_ignore_replay_errors = off\n");
