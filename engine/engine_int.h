@@ -14,6 +14,11 @@
  * job; it is a leaf lock (nothing else is taken while it is held).  A compaction
  * runs without tables_mu: drop_table waits for the table's claim to end
  * before freeing it.  The wc__sst.compacting marks are under the table's mu.
+ *
+ * Damaged tables (scrub.c): a table's damaged list and offline_why are under
+ * its mu; `offline` is atomic so that the compaction picker and readers can
+ * test it without the lock.  wc_engine_scrub holds the table's compaction
+ * claim and its manifest_mu for its whole run.
  */
 #ifndef WC_ENGINE_INT_H
 #define WC_ENGINE_INT_H
