@@ -1223,6 +1223,7 @@ static void wc__remove_dropped(wc_engine *e)
             wc__cleanup_ctx f = {0};
             char dir[4200];
             snprintf(dir, sizeof(dir), "%s/%s", e->dir, name);
+            wc__quarantine_remove(e, dir);
             e->fs->list(e->fs, dir, wc__collect_name, &f);
             for (size_t j = 0; j < f.n; j++) {
                 char fp[4400];

@@ -165,6 +165,8 @@ wc_status wc__table_adopt_files(wc_engine *e, wc__table *t, const char *why);
 wc_status wc__offline_error(const wc__table *t);
 /* Remove t's damaged files and its quarantine directory (drop). */
 void wc__table_remove_damaged(wc_engine *e, wc__table *t);
+/* Remove the quarantine directory of the table directory tdir (a dropped table). */
+void wc__quarantine_remove(wc_engine *e, const char *tdir);
 
 /* in compaction.c */
 /* Wait until table_id can be claimed and claim it (*out); WC_NOT_FOUND, WC_UNAVAILABLE. */

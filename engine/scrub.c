@@ -131,18 +131,25 @@ static int wc__unlink_in(void *arg, const char *name)
     return 0;
 }
 
-void wc__table_remove_damaged(wc_engine *e, wc__table *t)
+void wc__quarantine_remove(wc_engine *e, const char *tdir)
 {
     char p[4400];
     wc__unlink_ctx c = {e->fs, p};
+
+    snprintf(p, sizeof(p), "%s/" WC_QUARANTINE_DIR, tdir);
+    e->fs->list(e->fs, p, wc__unlink_in, &c);
+    e->fs->rmdir(e->fs, p);
+}
+
+void wc__table_remove_damaged(wc_engine *e, wc__table *t)
+{
+    char p[4400];
 
     for (size_t i = 0; i < t->ndamaged; i++) {
         snprintf(p, sizeof(p), "%s/%llu.sst", t->dir, (unsigned long long)t->damaged[i].gen);
         e->fs->unlink(e->fs, p);
     }
-    snprintf(p, sizeof(p), "%s/" WC_QUARANTINE_DIR, t->dir);
-    e->fs->list(e->fs, p, wc__unlink_in, &c);
-    e->fs->rmdir(e->fs, p);
+    wc__quarantine_remove(e, t->dir);
 }
 
 /* ---------------------------------------------------------------- scrub */

@@ -201,6 +201,11 @@ static void test_truncated_sstable_takes_only_its_table_offline(void **state)
     assert_false(res.was_offline);
     assert_int_equal(res.sstables_damaged, 0);
     assert_int_equal((long)res.rows_kept, n);
+
+    /* dropping the table removes its quarantine directory with it */
+    assert_int_equal(wc_engine_drop_table(f->e, T1), WC_OK);
+    snprintf(q, sizeof(q), "%s/t%u", f->dir, T1);
+    assert_true(access(q, F_OK) != 0);
 }
 
 static void test_bad_block_is_skipped_by_scrub(void **state)
