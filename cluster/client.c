@@ -680,6 +680,19 @@ wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats 
     return WC_OK;
 }
 
+wc_status wc_client_scrub(wc_client *c, uint32_t table_id, wc_scrub_result *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    wc_status st;
+
+    if ((st = wc__table_query(c, WC_OP_SCRUB, table_id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_scrub_result(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
 wc_status wc_client_compaction_stats(wc_client *c, uint32_t table_id, wc_compaction_stats *out)
 {
     const uint8_t *body;

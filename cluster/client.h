@@ -145,6 +145,12 @@ wc_status wc_client_flush(wc_client *c, uint32_t table_id);
 wc_status wc_client_compact(wc_client *c, uint32_t table_id);
 wc_status wc_client_table_stats(wc_client *c, uint32_t table_id, wc_table_stats *out);
 /*
+ * Scrub a table (wc_engine_scrub: salvage damaged SSTables, quarantine them,
+ * bring an offline table online); may take long: raise the timeout first.
+ * WC_NOT_FOUND, WC_IO_ERROR, WC_NO_SPACE.
+ */
+wc_status wc_client_scrub(wc_client *c, uint32_t table_id, wc_scrub_result *out);
+/*
  * Compaction state of one table (strategy, levels, windows, droppable
  * tombstones, read histogram, counters): every field of the engine's
  * wc_compaction_stats.  WC_NOT_FOUND if the table is absent.

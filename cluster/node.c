@@ -366,6 +366,14 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         st = wc_engine_compact(e, t);
         break;
     }
+    case WC_OP_SCRUB: {
+        uint32_t t;
+        wc_scrub_result r;
+        WC__DECODE(wc_proto_get_table_id(body, blen, &t));
+        if ((st = wc_engine_scrub(e, t, &r)) == WC_OK)
+            wc_proto_put_scrub_result(out, &r);
+        break;
+    }
     case WC_OP_TABLE_STATS: {
         uint32_t t;
         wc_table_stats s;

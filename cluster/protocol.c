@@ -13,7 +13,7 @@
 static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
-    "COMPACTION_STATS", "COMPACTIONS",
+    "COMPACTION_STATS", "COMPACTIONS", "SCRUB",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -715,6 +715,41 @@ wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_sta
         !wc_get_u64(&p, end, &s->tombstones) || !wc_get_u64(&p, end, &s->pending_flushes) ||
         p != end)
         return WC__BAD("TABLE_STATS");
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- scrub */
+
+void wc_proto_put_scrub_result(wc_buf *b, const wc_scrub_result *r)
+{
+    wc_buf_put_u8(b, r->was_offline ? WC_SCRUBF_WIRE_WAS_OFFLINE : 0);
+    wc_buf_put_u32(b, r->sstables_checked);
+    wc_buf_put_u32(b, r->sstables_damaged);
+    wc_buf_put_u32(b, r->sstables_rewritten);
+    wc_buf_put_u64(b, r->rows_kept);
+    wc_buf_put_u64(b, r->rows_salvaged);
+    wc_buf_put_u64(b, r->blocks_lost);
+    wc_buf_put_u64(b, r->bytes_lost);
+    wc__put_str(b, r->quarantined, sizeof(r->quarantined));
+}
+
+wc_status wc_proto_get_scrub_result(const uint8_t *body, size_t len, wc_scrub_result *r)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint8_t flags;
+
+    memset(r, 0, sizeof(*r));
+    if (!wc_get_u8(&p, end, &flags) || (flags & ~WC_SCRUBF_WIRE_ALL) ||
+        !wc_get_u32(&p, end, &r->sstables_checked) ||
+        !wc_get_u32(&p, end, &r->sstables_damaged) ||
+        !wc_get_u32(&p, end, &r->sstables_rewritten) || !wc_get_u64(&p, end, &r->rows_kept) ||
+        !wc_get_u64(&p, end, &r->rows_salvaged) || !wc_get_u64(&p, end, &r->blocks_lost) ||
+        !wc_get_u64(&p, end, &r->bytes_lost) ||
+        !wc__get_str(&p, end, r->quarantined, sizeof(r->quarantined)) || p != end) {
+        memset(r, 0, sizeof(*r));
+        return WC__BAD("SCRUB");
+    }
+    r->was_offline = (flags & WC_SCRUBF_WIRE_WAS_OFFLINE) != 0;
     return WC_OK;
 }
 

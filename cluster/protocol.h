@@ -141,7 +141,7 @@ void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_repl
 wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
                                     wc_replication *r);
 
-/* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS, COMPACTION_STATS: u32 table id;
+/* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS, COMPACTION_STATS, SCRUB: u32 table id;
  * COMPACTIONS: u32 table id, 0 = every table. */
 void wc_proto_put_table_id(wc_buf *b, uint32_t table_id);
 wc_status wc_proto_get_table_id(const uint8_t *body, size_t len, uint32_t *table_id);
@@ -195,6 +195,11 @@ wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out)
 /* TABLE_STATS: 8 x u64. */
 void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s);
 wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_stats *s);
+
+/* SCRUB: every field of a wc_scrub_result (layout in docs/protocol.md). */
+void wc_proto_put_scrub_result(wc_buf *b, const wc_scrub_result *r);
+/* WC_CORRUPTION (malformed; *r zeroed) or WC_OK. */
+wc_status wc_proto_get_scrub_result(const uint8_t *body, size_t len, wc_scrub_result *r);
 
 /* COMPACTION_STATS: every field of a wc_compaction_stats (layout in docs/protocol.md). */
 void wc_proto_put_compaction_stats(wc_buf *b, const wc_compaction_stats *s);

@@ -46,7 +46,8 @@
 #define WC_OP_NODE_INFO 12
 #define WC_OP_COMPACTION_STATS 13 /* since version 2 */
 #define WC_OP_COMPACTIONS 14      /* since version 2 */
-#define WC_OP_MAX 14
+#define WC_OP_SCRUB 15            /* since version 3 (a node without it: invalid-argument) */
+#define WC_OP_MAX 15
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -82,6 +83,10 @@
 /* COMPACTIONS response: u8 flags of one compaction */
 #define WC_CINFOF_WIRE_RUNNING 0x01  /* running (else: the next pending task) */
 #define WC_CINFOF_WIRE_ALL 0x01
+
+/* SCRUB response: u8 flags */
+#define WC_SCRUBF_WIRE_WAS_OFFLINE 0x01
+#define WC_SCRUBF_WIRE_ALL 0x01
 
 /* Compaction strategies on the wire (u8; same values as wc_compaction_class) */
 #define WC_CSTRAT_WIRE_STCS 0

@@ -21,16 +21,26 @@
  *    reference on the segment, so appends continue meanwhile.  That means
  *    fs->sync and fs->pwrite may run at the same time on one wc_file; the
  *    POSIX and fault-injecting file systems allow it.
- *  - Any write or fsync error poisons the log: the status and its detail are
- *    kept and every later append / sync_to returns them.
+ *  - Running out of space (WC_NO_SPACE from a write or from creating a
+ *    segment) is not fatal: the log refuses appends until a later append
+ *    finds room again.  That append first cuts the active segment back to
+ *    its last complete record (dropping a short write), fsyncs it and rolls
+ *    to a new segment; when that succeeds, writes continue.
+ *  - Any other write or fsync error poisons the log: the status and its
+ *    detail are kept and every later append / sync_to returns them (after a
+ *    failed fsync the page cache can no longer be trusted).
  *  - discard_before renames retired segments to CommitLog-<id>.free (a pool
  *    of WC_CL_POOL_MAX files) or deletes them.  A pool file is truncated to 0
  *    before reuse, so a reused file never holds stale records; the checksum
  *    seed (segment id) is a second line of defence.
  *
  * Replay (at open): segments in id order; in the last one a bad record with
- * no valid record after it is a torn tail (truncated, WARNING); anything else
- * bad is WC_CORRUPTION naming the file and offset.
+ * no valid record after it is a torn tail (truncated, WARNING).  Every
+ * segment header names the segment written before it with that segment's end
+ * offset and record count, so an older segment that stops early (truncated,
+ * a zeroed record header) or is missing is damage, not the end of the data.
+ * Damage is WC_CORRUPTION naming the file, offset and the records lost, or,
+ * with ignore_replay_errors, logged, skipped and counted in the stats.
  */
 #include "commitlog.h"
 
@@ -62,6 +72,7 @@ typedef struct wc__clseg {
     wc_file *file;
     uint64_t capacity; /* bytes reserved for the segment */
     uint64_t used;     /* end of the last record written */
+    uint64_t records;  /* records written to it */
     int refs;          /* active pointer + in-flight fsyncs; guarded by cl->mu */
 } wc__clseg;
 
@@ -83,6 +94,7 @@ struct wc_commitlog {
     pthread_t thread;
     int thread_started;
     int stop;
+    bool ignore_replay_errors;
 
     wc__clseg *active;
     uint64_t next_id;
@@ -92,6 +104,8 @@ struct wc_commitlog {
 
     wc_status poison;
     char poison_msg[384];
+    bool nospace;          /* out of space: the next append recovers first */
+    char nospace_msg[384];
 
     uint64_t *live; /* ids of live segment files, ascending */
     size_t nlive, caplive;
@@ -114,6 +128,20 @@ typedef struct wc__clreader {
     size_t blen;
 } wc__clreader;
 
+/* What the next segment's header says about the one before it. */
+typedef struct wc__clchain {
+    bool known;       /* false: no version 2 successor names this segment */
+    uint64_t end;     /* offset just past the last record */
+    uint64_t records; /* records in the segment */
+} wc__clchain;
+
+/* A parsed segment header. */
+typedef struct wc__clhdr {
+    uint32_t version;
+    uint32_t size; /* where records start */
+    uint64_t prev_id, prev_end, prev_records;
+} wc__clhdr;
+
 /* helpers */
 static void cl_log(wc_commitlog *cl, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -121,10 +149,12 @@ static wc_status cl_path(const wc_commitlog *cl, uint64_t id, const char *suffix
 static int cl_pos_reached(wc_clpos synced, wc_clpos pos, wc_clpos wp0);
 static wc_status cl_poison(wc_commitlog *cl, wc_status st);
 static wc_status cl_poisoned_error(const wc_commitlog *cl);
+static wc_status cl_fail(wc_commitlog *cl, wc_status st);
+static wc_status cl_recover_space(wc_commitlog *cl);
 static void cl_seg_unref(wc_commitlog *cl, wc__clseg *seg);
 static wc_status cl_live_add(wc_commitlog *cl, uint64_t id);
 static wc_status cl_create_segment(wc_commitlog *cl, uint64_t id, uint64_t capacity,
-                                   wc__clseg **out);
+                                   uint64_t prev_id, const wc__clchain *prev, wc__clseg **out);
 static wc_status cl_roll(wc_commitlog *cl, uint64_t need);
 static void cl_sync_locked(wc_commitlog *cl);
 static void *cl_sync_main(void *arg);
@@ -135,8 +165,9 @@ static wc_status cl_valid_at(wc__clreader *r, uint64_t id, uint64_t cand, uint64
 static wc_status cl_scan_for_valid(wc_commitlog *cl, wc__clreader *r, uint64_t id,
                                    uint64_t bad_off, uint64_t bad_len, uint64_t *found,
                                    int *complete);
-static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_replay_fn fn,
-                                   void *arg, int *remove);
+static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last,
+                                   const wc__clchain *expect, wc_replay_fn fn, void *arg,
+                                   wc__clchain *got, int *remove);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -200,6 +231,52 @@ static wc_status cl_poisoned_error(const wc_commitlog *cl)
                     cl->poison_msg);
 }
 
+/*
+ * REQUIRES: cl->mu held.  A write failed with st: out of space is remembered
+ * for recovery by the next append, anything else poisons the log.
+ */
+static wc_status cl_fail(wc_commitlog *cl, wc_status st)
+{
+    if (st != WC_NO_SPACE)
+        return cl_poison(cl, st);
+    if (!cl->nospace) {
+        cl->nospace = true;
+        snprintf(cl->nospace_msg, sizeof(cl->nospace_msg), "%s", wc_last_error());
+        cl_log(cl, WC_LOG_ERROR,
+               "commit log is out of disk space, refusing writes until space is freed: %s",
+               cl->nospace_msg);
+    }
+    return st;
+}
+
+/*
+ * REQUIRES: cl->mu held, cl->nospace set, not poisoned.  Cut the active
+ * segment back to its last complete record (a short write may have left part
+ * of a record behind), make that durable and roll to a new segment.  WC_OK
+ * clears nospace; WC_NO_SPACE while the disk is still full; other errors poison.
+ */
+static wc_status cl_recover_space(wc_commitlog *cl)
+{
+    wc__clseg *seg = cl->active;
+    wc_status st;
+
+    st = cl->fs->truncate(seg->file, seg->used);
+    if (st == WC_OK)
+        st = cl_roll(cl, 0);
+    else
+        st = cl_fail(cl, st);
+    if (st != WC_OK) {
+        if (st == WC_NO_SPACE)
+            return wc_error(WC_NO_SPACE, "commit log is still out of disk space: %s",
+                            wc_last_error());
+        return st;
+    }
+    cl->nospace = false;
+    cl_log(cl, WC_LOG_INFO, "commit log has disk space again; writes resume in segment %llu",
+           (unsigned long long)cl->active->id);
+    return WC_OK;
+}
+
 /* REQUIRES: cl->mu held (or no other thread). */
 static void cl_seg_unref(wc_commitlog *cl, wc__clseg *seg)
 {
@@ -227,12 +304,12 @@ static wc_status cl_live_add(wc_commitlog *cl, uint64_t id)
 
 /*
  * Create segment id with room for capacity bytes: take a pool file if one is
- * there (truncated to 0 first), else a new file; write and fsync the header,
- * preallocate, fsync the directory.  On success the segment is live and *out
- * holds one reference.
+ * there (truncated to 0 first), else a new file; write and fsync the header
+ * (naming segment prev_id, 0 = none, and its extent prev), preallocate, fsync
+ * the directory.  On success the segment is live and *out holds one reference.
  */
 static wc_status cl_create_segment(wc_commitlog *cl, uint64_t id, uint64_t capacity,
-                                   wc__clseg **out)
+                                   uint64_t prev_id, const wc__clchain *prev, wc__clseg **out)
 {
     char path[WC_CL_PATH_MAX], from[WC_CL_PATH_MAX];
     uint8_t hdr[WC_CL_HEADER_SIZE];
@@ -275,7 +352,7 @@ static wc_status cl_create_segment(wc_commitlog *cl, uint64_t id, uint64_t capac
         if (st != WC_OK)
             goto fail_nofile;
     }
-    wc__cl_encode_header(hdr, id);
+    wc__cl_encode_header(hdr, id, prev_id, prev_id ? prev->end : 0, prev_id ? prev->records : 0);
     st = cl->fs->pwrite(f, hdr, sizeof(hdr), 0);
     if (st != WC_OK)
         goto fail;
@@ -320,6 +397,7 @@ static wc_status cl_roll(wc_commitlog *cl, uint64_t need)
 {
     wc__clseg *old = cl->active, *seg = NULL;
     uint64_t capacity = cl->segment_size;
+    wc__clchain prev = {true, old->used, old->records};
     wc_status st;
 
     st = cl->fs->sync(old->file);
@@ -328,9 +406,9 @@ static wc_status cl_roll(wc_commitlog *cl, uint64_t need)
     cl->stats.syncs++;
     if (WC_CL_HEADER_SIZE + need > capacity)
         capacity = WC_CL_HEADER_SIZE + need;
-    st = cl_create_segment(cl, cl->next_id, capacity, &seg);
+    st = cl_create_segment(cl, cl->next_id, capacity, old->id, &prev, &seg);
     if (st != WC_OK)
-        return cl_poison(cl, st);
+        return cl_fail(cl, st); /* the old segment stays active and intact */
     cl->next_id++;
     cl->active = seg;
     cl->write_pos = (wc_clpos){seg->id, seg->used};
@@ -546,24 +624,104 @@ static int cl_all_zero(const uint8_t *p, size_t n)
 }
 
 /*
- * Replay one segment.  In the last segment a torn tail is truncated (and a
- * file too short for its header is marked for removal via *remove).
+ * Check the header bytes p[0..avail) of segment id.  Returns NULL and fills
+ * *h when valid, else a reason (static or in why[128]).
  */
-static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_replay_fn fn,
-                                   void *arg, int *remove)
+static const char *cl_parse_header(const uint8_t *p, uint64_t avail, uint64_t id, wc__clhdr *h,
+                                   char *why)
 {
-    char path[WC_CL_PATH_MAX];
+    memset(h, 0, sizeof(*h));
+    if (avail < WC_CL_V1_HEADER_SIZE || cl_all_zero(p, WC_CL_V1_HEADER_SIZE))
+        return "no complete header";
+    if (wc_dec_u32(p) != WC_CL_MAGIC) {
+        snprintf(why, 128, "bad magic 0x%08x at offset 0", wc_dec_u32(p));
+        return why;
+    }
+    h->version = wc_dec_u32(p + 4);
+    if (h->version == 1) {
+        if (wc_dec_u32(p + WC_CL_V1_HEADER_CHECKSUM_OFF) != wc__cl_v1_header_checksum(p))
+            return "header checksum mismatch";
+        h->size = WC_CL_V1_HEADER_SIZE;
+    } else if (h->version == WC_CL_VERSION) {
+        if (avail < WC_CL_HEADER_SIZE)
+            return "no complete header";
+        if (wc_dec_u32(p + WC_CL_HEADER_CHECKSUM_OFF) != wc__cl_header_checksum(p))
+            return "header checksum mismatch";
+        h->size = WC_CL_HEADER_SIZE;
+        h->prev_id = wc_dec_u64(p + 16);
+        h->prev_end = wc_dec_u64(p + 24);
+        h->prev_records = wc_dec_u64(p + 32);
+    } else {
+        snprintf(why, 128, "unsupported version %u", h->version);
+        return why;
+    }
+    if (wc_dec_u64(p + 8) != id) {
+        snprintf(why, 128, "header names segment %llu", (unsigned long long)wc_dec_u64(p + 8));
+        return why;
+    }
+    return NULL;
+}
+
+/* Read and check the header of segment id.  *valid = 0 if it cannot be used. */
+static void cl_peek_header(wc_commitlog *cl, uint64_t id, wc__clhdr *h, int *valid)
+{
+    char path[WC_CL_PATH_MAX], why[128];
+    uint8_t buf[WC_CL_HEADER_SIZE];
+    wc_file *f = NULL;
+    size_t got = 0;
+
+    *valid = 0;
+    if (cl_path(cl, id, WC_CL_FILE_SUFFIX, path) != WC_OK ||
+        cl->fs->open(cl->fs, path, WC_O_READ, &f) != WC_OK)
+        return;
+    if (cl->fs->pread(f, buf, sizeof(buf), 0, &got) == WC_OK)
+        *valid = cl_parse_header(buf, got, id, h, why) == NULL;
+    cl->fs->close(f);
+}
+
+/* "N records (B bytes)" that the chain says lie at or after off, into out[256]. */
+static void cl_describe_loss(const wc__clchain *expect, uint64_t off, uint64_t replayed,
+                             char *out)
+{
+    if (expect->known && expect->end >= off)
+        snprintf(out, 256,
+                 "%llu of the segment's %llu records (%llu bytes up to its end at offset %llu) "
+                 "cannot be replayed",
+                 (unsigned long long)(expect->records > replayed ? expect->records - replayed
+                                                                 : 0),
+                 (unsigned long long)expect->records, (unsigned long long)(expect->end - off),
+                 (unsigned long long)expect->end);
+    else
+        snprintf(out, 256, "the records after it cannot be replayed (how many is unknown)");
+}
+
+/*
+ * Replay one segment.  expect is what the next segment's header says about
+ * this one (unknown for the last segment).  Damage is WC_CORRUPTION naming
+ * the file, offset and what is lost, unless cl->ignore_replay_errors: then it
+ * is logged, skipped (replay resumes at the next valid record) and counted.
+ * In the last segment a torn tail (bad bytes with no valid record after them)
+ * is truncated with a warning, and a file too short for its header is marked
+ * for removal via *remove.  *got receives the segment's replayed extent.
+ */
+static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last,
+                                   const wc__clchain *expect, wc_replay_fn fn, void *arg,
+                                   wc__clchain *got, int *remove)
+{
+    char path[WC_CL_PATH_MAX], loss[256];
     wc__clreader r = {0};
+    wc__clhdr h;
     const uint8_t *p = NULL;
     uint64_t limit = cl->max_record_size > cl->segment_size ? cl->max_record_size
                                                             : cl->segment_size;
-    uint64_t off = WC_CL_HEADER_SIZE, bad_len = 0, found;
+    uint64_t off = WC_CL_HEADER_SIZE, bad_len = 0, found, nrec = 0;
     const char *reason = NULL;
     char why[128];
-    int complete;
+    int complete, damaged = 0;
     wc_status st;
 
     *remove = 0;
+    memset(got, 0, sizeof(*got));
     st = cl_path(cl, id, WC_CL_FILE_SUFFIX, path);
     if (st != WC_OK)
         return st;
@@ -577,13 +735,14 @@ static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_r
         goto fail;
 
     /* header */
-    if (r.size >= WC_CL_HEADER_SIZE) {
-        st = rd_get(&r, 0, WC_CL_HEADER_SIZE, &p);
+    if (r.size > 0) {
+        st = rd_get(&r, 0, (size_t)(r.size < WC_CL_HEADER_SIZE ? r.size : WC_CL_HEADER_SIZE), &p);
         if (st != WC_OK)
             goto fail;
     }
-    if (r.size < WC_CL_HEADER_SIZE || cl_all_zero(p, WC_CL_HEADER_SIZE)) {
-        if (last) {
+    reason = cl_parse_header(p, r.size, id, &h, why);
+    if (reason != NULL) {
+        if (last && (r.size < WC_CL_HEADER_SIZE || cl_all_zero(p, WC_CL_V1_HEADER_SIZE))) {
             /* crash while the segment was being created: it never held a record */
             cl_log(cl, WC_LOG_WARNING,
                    "commit log segment \"%s\" has no complete header (%llu bytes); removing it",
@@ -592,29 +751,20 @@ static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_r
             *remove = 1;
             goto done;
         }
-        st = wc_error(WC_CORRUPTION, "commit log segment \"%s\" has no valid header (%llu bytes)",
-                      path, (unsigned long long)r.size);
-        goto fail;
+        cl_describe_loss(expect, 0, 0, loss);
+        if (!cl->ignore_replay_errors) {
+            st = wc_error(WC_CORRUPTION, "commit log segment \"%s\": %s (%llu bytes); %s", path,
+                          reason, (unsigned long long)r.size, loss);
+            goto fail;
+        }
+        cl_log(cl, WC_LOG_WARNING,
+               "commit log segment \"%s\": %s (%llu bytes); skipping the whole segment: %s",
+               path, reason, (unsigned long long)r.size, loss);
+        cl->stats.replay_skipped_bytes += r.size;
+        damaged = 1;
+        goto done;
     }
-    if (wc_dec_u32(p) != WC_CL_MAGIC) {
-        st = wc_error(WC_CORRUPTION, "commit log segment \"%s\": bad magic 0x%08x at offset 0",
-                      path, wc_dec_u32(p));
-        goto fail;
-    }
-    if (wc_dec_u32(p + 4) != WC_CL_VERSION) {
-        st = wc_error(WC_CORRUPTION, "commit log segment \"%s\": unsupported version %u", path,
-                      wc_dec_u32(p + 4));
-        goto fail;
-    }
-    if (wc_dec_u32(p + 16) != wc__cl_header_checksum(p)) {
-        st = wc_error(WC_CORRUPTION, "commit log segment \"%s\": header checksum mismatch", path);
-        goto fail;
-    }
-    if (wc_dec_u64(p + 8) != id) {
-        st = wc_error(WC_CORRUPTION, "commit log segment \"%s\": header names segment %llu", path,
-                      (unsigned long long)wc_dec_u64(p + 8));
-        goto fail;
-    }
+    off = h.size;
 
     /* records */
     for (;;) {
@@ -629,14 +779,26 @@ static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_r
             if (cl_all_zero(p, (size_t)(r.size - off)))
                 break;
             reason = "incomplete record header";
+            bad_len = 0;
             goto bad;
         }
         st = rd_get(&r, off, WC_CL_RECORD_HEADER_SIZE, &p);
         if (st != WC_OK)
             goto fail;
         len = wc_dec_u32(p);
-        if (len == 0)
-            break; /* end of segment: zero fill or end marker */
+        if (len == 0) {
+            /* end of segment (zero fill or end marker), unless valid records follow */
+            if (!last && expect->known && off >= expect->end)
+                break; /* exactly where the next segment says it ends */
+            st = cl_scan_for_valid(cl, &r, id, off, 0, &found, &complete);
+            if (st != WC_OK)
+                goto fail;
+            if (!found)
+                break;
+            reason = "zero record header";
+            bad_len = 0;
+            goto damage;
+        }
         bad_len = len;
         if (len > limit) {
             snprintf(why, sizeof(why), "length %u exceeds the limit %llu", len,
@@ -663,42 +825,110 @@ static wc_status cl_replay_segment(wc_commitlog *cl, uint64_t id, int last, wc_r
                 goto fail;
         }
         cl->stats.replayed++;
+        nrec++;
         off += WC_CL_RECORD_HEADER_SIZE + len;
+        continue;
+
+    bad:
+        st = cl_scan_for_valid(cl, &r, id, off, bad_len, &found, &complete);
+        if (st != WC_OK)
+            goto fail;
+        if (!last || found)
+            goto damage;
+        /* a torn tail of the newest segment: what a crash leaves behind */
+        st = cl->fs->truncate(r.f, off);
+        if (st == WC_OK)
+            st = cl->fs->sync(r.f);
+        if (st != WC_OK)
+            goto fail;
+        cl_log(cl, WC_LOG_WARNING,
+               "commit log segment \"%s\": dropped a torn tail of %llu bytes at offset %llu (%s)%s",
+               path, (unsigned long long)(r.size - off), (unsigned long long)off, reason,
+               complete ? "" : "; the rest of the segment was not fully searched for valid records");
+        cl->stats.truncated_tail_bytes += r.size - off;
+        r.size = off;
+        break;
+
+    damage:
+        /* bad bytes at off in an older segment, or followed by valid records */
+        cl_describe_loss(expect, off, nrec, loss);
+        if (!cl->ignore_replay_errors) {
+            if (found)
+                st = wc_error(WC_CORRUPTION,
+                              "commit log segment \"%s\" is damaged at offset %llu (%s) "
+                              "followed by a valid record at offset %llu; %s",
+                              path, (unsigned long long)off, reason, (unsigned long long)found,
+                              loss);
+            else
+                st = wc_error(WC_CORRUPTION,
+                              "commit log segment \"%s\" is damaged at offset %llu (%s); %s", path,
+                              (unsigned long long)off, reason, loss);
+            goto fail;
+        }
+        damaged = 1;
+        if (found && (!expect->known || found < expect->end)) {
+            cl_log(cl, WC_LOG_WARNING,
+                   "commit log segment \"%s\": skipping %llu damaged bytes at offset %llu (%s); "
+                   "replay resumes at offset %llu",
+                   path, (unsigned long long)(found - off), (unsigned long long)off, reason,
+                   (unsigned long long)found);
+            cl->stats.replay_skipped_bytes += found - off;
+            off = found;
+            continue;
+        }
+        {
+            uint64_t segend = expect->known && expect->end > off ? expect->end : r.size;
+
+            cl_log(cl, WC_LOG_WARNING,
+                   "commit log segment \"%s\": skipping the rest of the segment from offset %llu "
+                   "(%llu bytes, %s)",
+                   path, (unsigned long long)off, (unsigned long long)(segend - off), reason);
+            cl->stats.replay_skipped_bytes += segend - off;
+        }
+        break;
+    }
+    if (!last && expect->known && off < expect->end && !damaged) {
+        /* the data stops before the end the next segment recorded */
+        reason = "the segment ends early: truncated, or a record header was zeroed";
+        found = 0;
+        bad_len = 0;
+        cl_describe_loss(expect, off, nrec, loss);
+        if (!cl->ignore_replay_errors) {
+            st = wc_error(WC_CORRUPTION, "commit log segment \"%s\" is damaged at offset %llu (%s); %s",
+                          path, (unsigned long long)off, reason, loss);
+            goto fail;
+        }
+        cl_log(cl, WC_LOG_WARNING,
+               "commit log segment \"%s\": skipping the rest of the segment from offset %llu "
+               "(%llu bytes, %s)",
+               path, (unsigned long long)off, (unsigned long long)(expect->end - off), reason);
+        cl->stats.replay_skipped_bytes += expect->end - off;
+        damaged = 1;
     }
 done:
+    if (damaged) {
+        uint64_t lost = expect->known && expect->records > nrec ? expect->records - nrec : 0;
+
+        cl->stats.replay_damaged_segments++;
+        cl->stats.replay_skipped_records += lost;
+        if (expect->known)
+            cl_log(cl, WC_LOG_WARNING,
+                   "commit log segment \"%s\": replayed %llu of its %llu records; %llu were "
+                   "skipped because replay errors are ignored",
+                   path, (unsigned long long)nrec, (unsigned long long)expect->records,
+                   (unsigned long long)lost);
+        else
+            cl_log(cl, WC_LOG_WARNING,
+                   "commit log segment \"%s\": replayed %llu records; an unknown number was "
+                   "skipped because replay errors are ignored",
+                   path, (unsigned long long)nrec);
+    }
+    got->known = true;
+    got->end = off;
+    got->records = nrec;
     cl->fs->close(r.f);
     wc_free(r.buf);
     return WC_OK;
-
-bad:
-    if (!last) {
-        st = wc_error(WC_CORRUPTION,
-                      "commit log segment \"%s\": bad record at offset %llu (%s) in a segment "
-                      "that is not the last",
-                      path, (unsigned long long)off, reason);
-        goto fail;
-    }
-    st = cl_scan_for_valid(cl, &r, id, off, bad_len, &found, &complete);
-    if (st != WC_OK)
-        goto fail;
-    if (found) {
-        st = wc_error(WC_CORRUPTION,
-                      "commit log segment \"%s\": bad record at offset %llu (%s) followed by a "
-                      "valid record at offset %llu",
-                      path, (unsigned long long)off, reason, (unsigned long long)found);
-        goto fail;
-    }
-    st = cl->fs->truncate(r.f, off);
-    if (st == WC_OK)
-        st = cl->fs->sync(r.f);
-    if (st != WC_OK)
-        goto fail;
-    cl_log(cl, WC_LOG_WARNING,
-           "commit log segment \"%s\": dropped a torn tail of %llu bytes at offset %llu (%s)%s",
-           path, (unsigned long long)(r.size - off), (unsigned long long)off, reason,
-           complete ? "" : "; the rest of the segment was not fully searched for valid records");
-    cl->stats.truncated_tail_bytes += r.size - off;
-    goto done;
 
 fail:
     cl->fs->close(r.f);
@@ -785,7 +1015,8 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
     wc_commitlog *cl = NULL;
     wc__cllist l = {0};
     pthread_condattr_t ca;
-    uint64_t max_id = 0;
+    uint64_t max_id = 0, prev_id = 0;
+    wc__clchain prev = {0};
     wc_status st;
 
     if (out == NULL || opts == NULL || opts->dir == NULL || opts->dir[0] == '\0')
@@ -812,6 +1043,7 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
     cl->max_record_size = opts->max_record_size ? opts->max_record_size : WC_CL_DEFAULT_MAX_RECORD;
     cl->log = opts->log;
     cl->log_arg = opts->log_arg;
+    cl->ignore_replay_errors = opts->ignore_replay_errors;
     cl->dir = wc_strdup(opts->dir);
     cl->wbuf = wc_malloc(WC_CL_COPY_MAX);
     if (cl->dir == NULL || cl->wbuf == NULL) {
@@ -867,11 +1099,39 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
     }
     cl->next_id = max_id + 1;
 
-    /* replay in id order */
+    /* replay in id order, each segment checked against what its successor recorded */
     for (size_t i = 0; i < l.n; i++) {
+        wc__clchain expect = {0}, got;
         int remove;
 
-        st = cl_replay_segment(cl, l.ids[i], i + 1 == l.n, replay, arg, &remove);
+        if (i + 1 < l.n) {
+            wc__clhdr h;
+            int valid;
+
+            cl_peek_header(cl, l.ids[i + 1], &h, &valid);
+            if (valid && h.prev_id == l.ids[i]) {
+                expect = (wc__clchain){true, h.prev_end, h.prev_records};
+            } else if (valid && h.prev_id > l.ids[i]) {
+                char path[WC_CL_PATH_MAX];
+
+                cl_path(cl, l.ids[i + 1], WC_CL_FILE_SUFFIX, path);
+                if (!cl->ignore_replay_errors) {
+                    st = wc_error(WC_CORRUPTION,
+                                  "commit log segment %llu is missing: \"%s\" was written after "
+                                  "it, which held %llu records",
+                                  (unsigned long long)h.prev_id, path,
+                                  (unsigned long long)h.prev_records);
+                    goto fail;
+                }
+                cl_log(cl, WC_LOG_WARNING,
+                       "commit log segment %llu is missing (\"%s\" was written after it); its %llu "
+                       "records are skipped because replay errors are ignored",
+                       (unsigned long long)h.prev_id, path, (unsigned long long)h.prev_records);
+                cl->stats.replay_damaged_segments++;
+                cl->stats.replay_skipped_records += h.prev_records;
+            }
+        }
+        st = cl_replay_segment(cl, l.ids[i], i + 1 == l.n, &expect, replay, arg, &got, &remove);
         if (st != WC_OK)
             goto fail;
         if (remove) {
@@ -888,6 +1148,8 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
         if (st != WC_OK)
             goto fail;
         cl->stats.segments++;
+        prev_id = l.ids[i];
+        prev = got;
     }
 
     /* adopt pool files, delete the surplus */
@@ -902,7 +1164,7 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
         }
     }
 
-    st = cl_create_segment(cl, cl->next_id, cl->segment_size, &cl->active);
+    st = cl_create_segment(cl, cl->next_id, cl->segment_size, prev_id, &prev, &cl->active);
     if (st != WC_OK)
         goto fail;
     cl->next_id++;
@@ -986,6 +1248,11 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
         st = cl_poisoned_error(cl);
         goto out;
     }
+    if (cl->nospace) {
+        st = cl_recover_space(cl);
+        if (st != WC_OK)
+            goto out;
+    }
     if (cl->active->used + need > cl->active->capacity) {
         st = cl_roll(cl, need);
         if (st != WC_OK)
@@ -1004,10 +1271,11 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
             st = cl->fs->pwrite(seg->file, hdr, sizeof(hdr), off);
     }
     if (st != WC_OK) {
-        cl_poison(cl, st);
+        cl_fail(cl, st);
         goto out;
     }
     seg->used += need;
+    seg->records++;
     cl->write_pos = (wc_clpos){seg->id, seg->used};
     cl->stats.bytes += need;
     cl->stats.records++;

@@ -15,9 +15,14 @@
  *
  * Open replays every existing segment in order: a torn or corrupt tail of the
  * last segment (an incomplete or checksum-failing record after which no valid
- * record follows) is truncated and reported through the log callback; a bad
- * record anywhere else is WC_CORRUPTION and open fails (nothing is skipped
- * silently).  Segments whose records all lie before a position handed to
+ * record follows) is truncated and reported through the log callback.  Each
+ * segment header records where the segment before it ends and how many
+ * records it holds, so damage to an older segment (a bad record, a file
+ * truncated at a record boundary, a zeroed record header, a missing segment)
+ * or a bad record followed by valid ones is WC_CORRUPTION naming the file,
+ * offset and the records lost, and open fails.  With ignore_replay_errors the
+ * readable records are replayed, the damage is logged as warnings and counted
+ * in the stats (replay_skipped_*), and open succeeds.  Segments whose records all lie before a position handed to
  * wc_commitlog_discard_before are recycled (renamed for reuse) or deleted.
  *
  * Thread-safety: every function may be called from any thread; appends are
@@ -26,6 +31,7 @@
 #ifndef WC_COMMITLOG_H
 #define WC_COMMITLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +75,7 @@ typedef struct wc_commitlog_options {
     size_t max_record_size;  /* default 64 MiB; larger appends are WC_INVALID_ARGUMENT */
     wc_log_fn log;           /* may be NULL */
     void *log_arg;
+    bool ignore_replay_errors; /* replay past damaged segments, logging what is skipped */
 } wc_commitlog_options;
 
 /* Called for each replayed record in log order; return non-WC_OK to abort open. */
@@ -89,8 +96,11 @@ void wc_commitlog_close(wc_commitlog *cl);
 
 /*
  * Append one record; *pos receives its position.  Does not wait for fsync:
- * call wc_commitlog_sync_to(pos) before acknowledging the write.  After an
- * I/O error the log refuses further appends (WC_IO_ERROR / WC_NO_SPACE).
+ * call wc_commitlog_sync_to(pos) before acknowledging the write.
+ * WC_NO_SPACE when the disk is full; the log is not poisoned by it: a later
+ * append drops any partial record, rolls to a new segment and succeeds once
+ * there is room again.  After any other write or fsync error (WC_IO_ERROR)
+ * the log refuses every further append until it is reopened.
  */
 wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, wc_clpos *pos);
 
@@ -111,6 +121,9 @@ typedef struct wc_commitlog_stats {
     uint64_t records;       /* records appended since open */
     uint64_t replayed;      /* records replayed at open */
     uint64_t truncated_tail_bytes; /* torn tail dropped at open */
+    uint64_t replay_damaged_segments; /* damaged segments replayed past (ignore_replay_errors) */
+    uint64_t replay_skipped_records;  /* records known lost in them */
+    uint64_t replay_skipped_bytes;    /* damaged bytes skipped in them */
 } wc_commitlog_stats;
 void wc_commitlog_get_stats(wc_commitlog *cl, wc_commitlog_stats *out);
 

@@ -184,7 +184,7 @@ static bool wc__try_claim(wc_engine *e, wc__table *t)
     return ok;
 }
 
-static void wc__release_claim(wc_engine *e, wc__table *t)
+void wc__release_claim(wc_engine *e, wc__table *t)
 {
     pthread_mutex_lock(&e->comp_mu);
     t->compacting = false;
@@ -733,7 +733,7 @@ static bool wc__round(wc_engine *e)
 
         pthread_rwlock_rdlock(&e->tables_mu);
         t = wc__engine_find_table(e, ids[(start + k) % n]);
-        if (t == NULL || !t->copts.enabled || !wc__try_claim(e, t)) {
+        if (t == NULL || !t->copts.enabled || atomic_load(&t->offline) || !wc__try_claim(e, t)) {
             pthread_rwlock_unlock(&e->tables_mu);
             continue;
         }
@@ -867,6 +867,24 @@ wc_status wc_engine_compact(wc_engine *e, uint32_t table_id)
     bool did;
     wc_status st;
 
+    st = wc__claim_wait(e, table_id, &t);
+    if (st != WC_OK)
+        return st;
+    if (atomic_load(&t->offline)) {
+        pthread_mutex_lock(&t->mu);
+        st = wc__offline_error(t);
+        pthread_mutex_unlock(&t->mu);
+    } else {
+        st = wc__run(e, t, true, &did);
+    }
+    wc__release_claim(e, t);
+    return st;
+}
+
+wc_status wc__claim_wait(wc_engine *e, uint32_t table_id, wc__table **out)
+{
+    wc__table *t;
+
     for (;;) {
         struct timespec ts;
 
@@ -878,7 +896,8 @@ wc_status wc_engine_compact(wc_engine *e, uint32_t table_id)
         }
         if (wc__try_claim(e, t)) {
             pthread_rwlock_unlock(&e->tables_mu);
-            break;
+            *out = t;
+            return WC_OK;
         }
         pthread_rwlock_unlock(&e->tables_mu);
         pthread_mutex_lock(&e->comp_mu);
@@ -890,9 +909,6 @@ wc_status wc_engine_compact(wc_engine *e, uint32_t table_id)
         pthread_cond_timedwait(&e->comp_done_cv, &e->comp_mu, &ts);
         pthread_mutex_unlock(&e->comp_mu);
     }
-    st = wc__run(e, t, true, &did);
-    wc__release_claim(e, t);
-    return st;
 }
 
 /* ---------------------------------------------------------------- stats */

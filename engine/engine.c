@@ -183,6 +183,7 @@ static void wc__table_free(wc__table *t)
         wc_sstable_unref(t->ssts[i].t);
     wc_free(t->imm);
     wc_free(t->ssts);
+    wc_free(t->damaged);
     wc_lcs_state_free(&t->lcs);
     wc__tcounters_unref(t->counters);
     pthread_mutex_destroy(&t->mu);
@@ -300,11 +301,16 @@ wc_status wc__manifest_write(wc_engine *e, wc__table *t)
     wc_buf_put_u64(&b, t->flushed.segment);
     wc_buf_put_u64(&b, t->flushed.offset);
     wc_buf_put_u64(&b, t->next_gen);
-    wc_buf_put_u32(&b, (uint32_t)t->nssts);
+    wc_buf_put_u32(&b, (uint32_t)(t->nssts + t->ndamaged));
     for (size_t i = 0; i < t->nssts; i++) {
         wc_buf_put_u64(&b, t->ssts[i].gen);
         wc_buf_put_u32(&b, t->ssts[i].level);
         wc_buf_put_u64(&b, (uint64_t)t->ssts[i].created);
+    }
+    for (size_t i = 0; i < t->ndamaged; i++) { /* kept listed until a scrub */
+        wc_buf_put_u64(&b, t->damaged[i].gen);
+        wc_buf_put_u32(&b, t->damaged[i].level);
+        wc_buf_put_u64(&b, (uint64_t)t->damaged[i].created);
     }
     pthread_mutex_unlock(&t->mu);
     wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
@@ -327,8 +333,8 @@ static void wc__sst_path(const wc__table *t, uint64_t gen, char *out, size_t n)
     snprintf(out, n, "%s/%llu.sst", t->dir, (unsigned long long)gen);
 }
 
-static wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
-                               int64_t created)
+wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
+                        int64_t created)
 {
     if (t->nssts == t->capssts) {
         size_t cap = t->capssts ? t->capssts * 2 : 8;
@@ -410,6 +416,8 @@ static wc_status wc__table_load(wc_engine *e, wc__table *t)
             return st;
         if (len < 44 || XXH64(data, len - 8, 0) != wc_dec_u64(data + len - 8)) {
             st = wc_error(WC_CORRUPTION, "manifest \"%s\" fails its checksum", path);
+            if (e->opts.disk_failure_policy == WC_DISK_FAILURE_BEST_EFFORT)
+                st = wc__table_adopt_files(e, t, wc_last_error());
             goto done;
         }
         p = data;
@@ -437,6 +445,13 @@ static wc_status wc__table_load(wc_engine *e, wc__table *t)
             }
             wc__sst_path(t, gen, sp, sizeof(sp));
             st = wc_sstable_open(e->fs, sp, e->cache, atomic_fetch_add(&e->next_file_id, 1), &s);
+            if ((st == WC_CORRUPTION || st == WC_NOT_FOUND) &&
+                e->opts.disk_failure_policy == WC_DISK_FAILURE_BEST_EFFORT) {
+                st = wc__table_mark_damaged(e, t, gen, level, (int64_t)created, wc_last_error());
+                if (st != WC_OK)
+                    goto done;
+                continue;
+            }
             if (st != WC_OK)
                 goto done;
             st = wc__ssts_push(t, s, gen, level, (int64_t)created);
@@ -453,13 +468,16 @@ static wc_status wc__table_load(wc_engine *e, wc__table *t)
     for (size_t i = 0; st == WC_OK && i < c.n; i++) {
         const char *name = c.names[i];
         size_t nl = strlen(name);
-        bool keep = strcmp(name, "manifest") == 0;
+        bool keep = strcmp(name, "manifest") == 0 || strcmp(name, "quarantine") == 0;
         char fp[4200];
 
         if (!keep && nl > 4 && strcmp(name + nl - 4, ".sst") == 0) {
             unsigned long long gen = strtoull(name, NULL, 10);
             for (size_t j = 0; j < t->nssts; j++)
                 if (t->ssts[j].gen == gen)
+                    keep = true;
+            for (size_t j = 0; j < t->ndamaged; j++)
+                if (t->damaged[j].gen == gen)
                     keep = true;
         }
         if (keep)
@@ -1265,6 +1283,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     pthread_mutex_unlock(&t->manifest_mu);
     for (i = 0; i < t->nssts; i++)
         wc_sstable_mark_obsolete(t->ssts[i].t);
+    wc__table_remove_damaged(e, t);
     e->fs->list(e->fs, t->dir, wc__unlink_each, &c);
     for (i = 0; i < c.n; i++) {
         char fp[4200];
@@ -1327,6 +1346,13 @@ wc_status wc__sources_acquire(wc_engine *e, uint32_t table_id, wc__sources *s)
     if (t == NULL) {
         pthread_rwlock_unlock(&e->tables_mu);
         return wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
+    }
+    if (atomic_load(&t->offline)) {
+        pthread_mutex_lock(&t->mu);
+        st = wc__offline_error(t);
+        pthread_mutex_unlock(&t->mu);
+        pthread_rwlock_unlock(&e->tables_mu);
+        return st;
     }
     s->gc_grace = t->def.gc_grace_seconds;
     s->counters = t->counters;
@@ -1495,6 +1521,7 @@ static void wc__remove_dropped(wc_engine *e)
             wc__cleanup_ctx f = {0};
             char dir[4200];
             snprintf(dir, sizeof(dir), "%s/%s", e->dir, name);
+            wc__quarantine_remove(e, dir);
             e->fs->list(e->fs, dir, wc__collect_name, &f);
             for (size_t j = 0; j < f.n; j++) {
                 char fp[4400];
@@ -1513,6 +1540,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
 {
     wc_engine *e;
     wc_commitlog_options co;
+    wc_commitlog_stats cs;
     wc__replay_ctx rc;
     char logdir[4200];
     wc_status st;
@@ -1582,6 +1610,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     co.segment_size = e->opts.segment_bytes;
     co.log = e->opts.log;
     co.log_arg = e->opts.log_arg;
+    co.ignore_replay_errors = e->opts.commitlog_ignore_replay_errors;
     rc.e = e;
     rc.records = 0;
     pthread_mutex_lock(&e->write_mu);
@@ -1601,6 +1630,18 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     if ((st = wc__thread_start(&e->flush_thread, wc__flush_main, e, "flush")) != WC_OK)
         goto fail;
     e->flush_started = true;
+    wc_commitlog_get_stats(e->log, &cs);
+    if (cs.replay_damaged_segments) {
+        wc__engine_log(e, WC_LOG_WARNING,
+                       "commit-log replay skipped damage in %llu segments (%llu records known "
+                       "lost, %llu bytes); flushing what was replayed to retire them",
+                       (unsigned long long)cs.replay_damaged_segments,
+                       (unsigned long long)cs.replay_skipped_records,
+                       (unsigned long long)cs.replay_skipped_bytes);
+        if ((st = wc_engine_flush(e, 0, true)) != WC_OK ||
+            (st = wc_commitlog_discard_before(e->log, wc__log_needed_from(e))) != WC_OK)
+            goto fail;
+    }
     if ((st = wc__compaction_start(e)) != WC_OK)
         goto fail;
     *out = e;

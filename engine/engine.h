@@ -56,6 +56,12 @@
 
 typedef struct wc_engine wc_engine;
 
+/* What a damaged SSTable or manifest found at open does (wc_engine_options). */
+typedef enum wc_disk_failure_policy {
+    WC_DISK_FAILURE_BEST_EFFORT = 0, /* only its table goes offline (reads refused until scrub) */
+    WC_DISK_FAILURE_STOP = 1,        /* open fails with WC_CORRUPTION */
+} wc_disk_failure_policy;
+
 typedef struct wc_engine_options {
     const char *dir;          /* created if missing */
     wc_fs *fs;                /* NULL: wc_fs_posix() */
@@ -87,6 +93,12 @@ typedef struct wc_engine_options {
     /* live commit-log segments (segment_bytes each); 0 = 1 GiB.  Past it the tables whose
      * memtables hold records of the oldest segment are flushed, so that it can be recycled. */
     size_t commitlog_total_bytes;
+    /* replay past damaged commit-log segments (logging what is skipped) instead of failing
+     * open with WC_CORRUPTION; what was replayed is flushed at once so the damaged
+     * segments are retired (commitlog.h) */
+    bool commitlog_ignore_replay_errors;
+    /* a damaged SSTable or manifest at open: its table offline (default) or open fails */
+    wc_disk_failure_policy disk_failure_policy;
 } wc_engine_options;
 
 #define WC_MAX_COMPACTION_THREADS 64
@@ -304,6 +316,30 @@ wc_status wc_engine_compact(wc_engine *e, uint32_t table_id);
 wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats *out);
 /* Memory, commit-log space and background failures of the engine.  Thread-safe. */
 void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out);
+
+/* What wc_engine_scrub did. */
+typedef struct wc_scrub_result {
+    bool was_offline;              /* the table was offline before the scrub */
+    uint32_t sstables_checked;     /* SSTables read (live and damaged ones) */
+    uint32_t sstables_damaged;     /* of them, failing verification or unopenable */
+    uint32_t sstables_rewritten;   /* damaged files whose readable entries went to a new SSTable */
+    uint64_t rows_kept;            /* rows in the table's SSTables after the scrub (summed per file) */
+    uint64_t rows_salvaged;        /* of them, rows copied out of damaged files */
+    uint64_t blocks_lost;          /* unreadable data blocks skipped */
+    uint64_t bytes_lost;           /* bytes of those blocks and unreadable file tails */
+    char quarantined[1024];        /* damaged files moved aside, ", "-separated (may be cut) */
+} wc_scrub_result;
+
+/*
+ * Rebuild a table from what is readable (like Cassandra's sstablescrub):
+ * flush its memtable, verify every SSTable, copy the entries that still
+ * verify out of each damaged one (live or offline) into a new SSTable
+ * (same level), move the damaged file to <table dir>/quarantine/<gen>.sst
+ * (never deleted by the engine), and bring an offline table back online.
+ * Waits for a running compaction of the table; runs in the calling thread.
+ * WC_NOT_FOUND, WC_IO_ERROR / WC_NO_SPACE (nothing replaced), WC_NO_MEMORY.
+ */
+wc_status wc_engine_scrub(wc_engine *e, uint32_t table_id, wc_scrub_result *out);
 
 /* Compaction state of one table (levels/windows, droppable tombstones, read
  * amplification, counters).  WC_NOT_FOUND.  Thread-safe. */

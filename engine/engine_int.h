@@ -46,6 +46,11 @@
  * WC_OVERLOADED.  Commit-log bound: when the live segments pass
  * commitlog_total_bytes (checked when a new segment starts), the tables whose
  * active memtable holds records of the oldest needed segment are switched.
+ *
+ * Damaged tables (scrub.c): a table's damaged list and offline_why are under
+ * its mu; `offline` is atomic so that the compaction picker and readers can
+ * test it without the lock.  wc_engine_scrub holds the table's compaction
+ * claim and its manifest_mu for its whole run.
  */
 #ifndef WC_ENGINE_INT_H
 #define WC_ENGINE_INT_H
@@ -115,6 +120,16 @@ typedef struct wc__table {
     wc__tcounters *counters;
     uint32_t pins;               /* flushes running without tables_mu (flush_mu) */
     size_t active_acct;          /* bytes of active counted in e->mem_active (write_mu) */
+    /* damaged SSTables (disk_failure_policy best_effort, scrub.c): kept in the manifest,
+     * never read; their table is offline (reads refused) until wc_engine_scrub */
+    struct wc__damaged {
+        uint64_t gen;
+        uint32_t level;
+        int64_t created;
+    } *damaged;                  /* under mu */
+    size_t ndamaged, capdamaged;
+    _Atomic bool offline;        /* set with offline_why under mu */
+    char offline_why[512];
 } wc__table;
 
 struct wc_engine {
@@ -188,10 +203,35 @@ void wc__tcounters_unref(wc__tcounters *c);
 /* Count one single-partition read that touched `touched` SSTables. Lock-free. */
 void wc__read_hist_add(wc__tcounters *c, uint64_t touched);
 
+/* in scrub.c */
+/*
+ * Record SSTable gen of t as damaged (why: the open error) and take t
+ * offline.  REQUIRES: t not yet shared (open) or t->mu held.
+ */
+wc_status wc__table_mark_damaged(wc_engine *e, wc__table *t, uint64_t gen, uint32_t level,
+                                 int64_t created, const char *why);
+/* t's manifest is unreadable: every *.sst in its directory becomes a damaged entry. */
+wc_status wc__table_adopt_files(wc_engine *e, wc__table *t, const char *why);
+/* WC_CORRUPTION naming the table and why it is offline.  REQUIRES: t->mu held. */
+wc_status wc__offline_error(const wc__table *t);
+/* Remove t's damaged files and its quarantine directory (drop). */
+void wc__table_remove_damaged(wc_engine *e, wc__table *t);
+/* Remove the quarantine directory of the table directory tdir (a dropped table). */
+void wc__quarantine_remove(wc_engine *e, const char *tdir);
+
+/* in compaction.c */
+/* Wait until table_id can be claimed and claim it (*out); WC_NOT_FOUND, WC_UNAVAILABLE. */
+wc_status wc__claim_wait(wc_engine *e, uint32_t table_id, wc__table **out);
+/* End a claim taken by wc__claim_wait. */
+void wc__release_claim(wc_engine *e, wc__table *t);
+
 /* in engine.c */
 /* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
 void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu or ddl_mu held */
+/* Append an SSTable to t's list. REQUIRES: t->mu held (or t not shared). */
+wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
+                        int64_t created);
 /* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
 wc_status wc__manifest_write(wc_engine *e, wc__table *t);
 /* The engine's clock in seconds (opts.clock or time()). */

@@ -145,6 +145,34 @@ wc_iter *wc_sstable_iter(wc_sstable *t, wc_read_counters *counters);
 /* Read and verify every block (for scrub and tests): WC_OK or WC_CORRUPTION. */
 wc_status wc_sstable_verify(wc_sstable *t);
 
+/* Receives one salvaged entry (key, value valid until it returns); non-WC_OK stops. */
+typedef wc_status (*wc_sstable_entry_fn)(void *arg, const uint8_t *key, size_t klen,
+                                         const uint8_t *value, size_t vlen);
+
+/* What wc_sstable_salvage found. */
+typedef struct wc_sstable_salvage_stats {
+    bool indexed;         /* the file opened: blocks were located through its index */
+    uint64_t entries;     /* entries handed to fn */
+    uint64_t rows;        /* of them, rows (not partition/range headers) */
+    uint64_t blocks_ok;
+    uint64_t blocks_lost; /* data blocks that failed verification (indexed files) */
+    uint64_t bytes_lost;  /* bytes of lost blocks; unreadable rest of a file that did not open */
+} wc_sstable_salvage_stats;
+
+/*
+ * Hand every entry of the SSTable at path that still verifies to fn, in
+ * ascending key order (for scrub).  A file that opens is read block by block
+ * through its index, skipping blocks that fail their checksum or hold
+ * malformed entries.  A file that does not open (truncated, bad footer or
+ * index) is scanned from its start: each data block is found by its trailer
+ * checksum; the scan stops at the first stretch it cannot parse (the rest
+ * counts as lost).  Files above 1 GiB that do not open are not scanned (all
+ * lost).  Returns WC_OK whatever the damage (counted in *out), WC_IO_ERROR /
+ * WC_NO_MEMORY, or fn's status.
+ */
+wc_status wc_sstable_salvage(wc_fs *fs, const char *path, wc_sstable_entry_fn fn, void *arg,
+                             wc_sstable_salvage_stats *out);
+
 /* API: block cache (LRU of verified, decompressed blocks; thread-safe) */
 wc_status wc_block_cache_new(size_t capacity_bytes, wc_block_cache **out);
 void wc_block_cache_free(wc_block_cache *c);

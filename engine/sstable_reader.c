@@ -887,3 +887,198 @@ fail:
     wc_block_iter_free(&bi);
     return st;
 }
+
+/* ------------------------------------------------------------------ salvage */
+
+#define WC__SALVAGE_SCAN_MAX ((size_t)1 << 30)
+
+typedef struct wc__salvage {
+    wc_sstable_entry_fn fn;
+    void *arg;
+    wc_buf last; /* last key handed out */
+    wc_sstable_salvage_stats *out;
+} wc__salvage;
+
+/*
+ * Hand the entries of block b to fn.  *bad is set (and nothing more handed
+ * out) at the first malformed or out-of-order entry.
+ */
+static wc_status salvage_block(wc__salvage *sv, const wc_block *b, bool *bad)
+{
+    wc_block_iter bi;
+    wc_status st = WC_OK;
+
+    *bad = false;
+    wc_block_iter_init(&bi);
+    wc_block_iter_set(&bi, b);
+    for (wc_block_iter_seek_first(&bi); wc_block_iter_valid(&bi); wc_block_iter_next(&bi)) {
+        size_t klen, vlen;
+        const uint8_t *k = wc_block_iter_key(&bi, &klen);
+        const uint8_t *v = wc_block_iter_value(&bi, &vlen);
+        wc_key_parts kp;
+
+        if (!wc_key_parse(k, klen, &kp) || kp.kind == WC_KIND_END ||
+            (sv->last.len && wc_bytes_cmp(sv->last.data, sv->last.len, k, klen) >= 0) ||
+            (kp.kind == WC_KIND_HEADER ? !wc_header_validate(v, vlen)
+                                       : !wc_row_validate(v, vlen))) {
+            *bad = true;
+            break;
+        }
+        st = sv->fn(sv->arg, k, klen, v, vlen);
+        if (st != WC_OK)
+            break;
+        sv->out->entries++;
+        if (kp.kind != WC_KIND_HEADER)
+            sv->out->rows++;
+        sv->last.len = 0;
+        wc_buf_append(&sv->last, k, klen);
+        if (sv->last.failed) {
+            st = wc_error(WC_NO_MEMORY, "out of memory salvaging an SSTable");
+            break;
+        }
+    }
+    if (st == WC_OK && bi.st != WC_OK) {
+        if (bi.st == WC_CORRUPTION)
+            *bad = true;
+        else
+            st = bi.st;
+    }
+    wc_block_iter_free(&bi);
+    return st;
+}
+
+/* Salvage through the index of an open file. */
+static wc_status salvage_indexed(wc__salvage *sv, wc_sstable *t)
+{
+    wc_buf scratch;
+    wc_status st = WC_OK;
+
+    wc_buf_init(&scratch);
+    for (uint32_t i = 0; i < t->nblocks && st == WC_OK; i++) {
+        wc_block *b = NULL;
+        bool bad = false;
+
+        st = get_data_block(t, i, NULL, &scratch, false, &b);
+        if (st == WC_CORRUPTION) {
+            st = WC_OK;
+            bad = true;
+        } else if (st == WC_OK) {
+            st = salvage_block(sv, b, &bad);
+            wc_block_unref(b);
+        }
+        if (bad) {
+            sv->out->blocks_lost++;
+            sv->out->bytes_lost += t->index[i].size;
+        } else if (st == WC_OK) {
+            sv->out->blocks_ok++;
+        }
+    }
+    wc_buf_free(&scratch);
+    return st;
+}
+
+/*
+ * Salvage a file without a usable index: data blocks lie back to back from
+ * offset 0, each payload | trailer.  A block ends where a trailer's checksum
+ * matches the bytes since the block's start; the hash state over the payload
+ * grows by one byte per candidate, so finding a block costs one pass over it.
+ */
+static wc_status salvage_scan(wc__salvage *sv, const uint8_t *data, size_t size)
+{
+    uint64_t off = 0;
+    XXH3_state_t hs_state, probe_state, *hs = &hs_state, *probe = &probe_state;
+    wc_status st = WC_OK;
+
+    XXH3_INITSTATE(hs);
+    XXH3_INITSTATE(probe);
+    while (off + WC_SST_TRAILER_LEN <= size) {
+        uint64_t found = 0;
+        size_t maxp = size - off - WC_SST_TRAILER_LEN;
+
+        if (maxp > WC__MAX_STORED_BLOCK)
+            maxp = WC__MAX_STORED_BLOCK;
+        XXH3_64bits_reset(hs);
+        for (size_t plen = 0; plen <= maxp; plen++) {
+            const uint8_t *tr = data + off + plen;
+            uint8_t type = tr[0];
+            uint32_t ulen = wc_dec_u32(tr + 1);
+
+            if (plen)
+                XXH3_64bits_update(hs, data + off + plen - 1, 1);
+            if (plen == 0 || ulen > WC_SST_MAX_BLOCK_LEN)
+                continue;
+            if (type == WC_SST_BLOCK_RAW ? ulen != plen
+                                         : type != WC_SST_BLOCK_LZ4 ||
+                                               (uint64_t)ulen > (uint64_t)plen * WC_SST_LZ4_MAX_RATIO)
+                continue;
+            XXH3_copyState(probe, hs);
+            XXH3_64bits_update(probe, tr, 5);
+            if ((uint32_t)XXH3_64bits_digest(probe) == wc_dec_u32(tr + 5)) {
+                found = plen + WC_SST_TRAILER_LEN;
+                break;
+            }
+        }
+        if (found == 0)
+            break;
+        {
+            wc_block *b = NULL;
+            bool bad = false;
+
+            if (wc_block_load(data + off, found, WC_SST_MAX_BLOCK_LEN, true, &b) != WC_OK ||
+                b->nrestarts == 0) {
+                wc_block_unref(b);
+                break; /* past the data blocks, or a damaged stretch */
+            }
+            st = salvage_block(sv, b, &bad);
+            wc_block_unref(b);
+            if (st != WC_OK || bad)
+                break; /* the filter, stats or index block: the data ended */
+        }
+        sv->out->blocks_ok++;
+        off += found;
+    }
+    /* what the scan could not use, up to the metadata it cannot tell apart */
+    if (st == WC_OK && off < size)
+        sv->out->bytes_lost += size - off;
+    return st;
+}
+
+wc_status wc_sstable_salvage(wc_fs *fs, const char *path, wc_sstable_entry_fn fn, void *arg,
+                             wc_sstable_salvage_stats *out)
+{
+    wc__salvage sv = {.fn = fn, .arg = arg, .out = out};
+    wc_sstable *t = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    wc_buf_init(&sv.last);
+    st = wc_sstable_open(fs, path, NULL, 0, &t);
+    if (st == WC_OK) {
+        out->indexed = true;
+        st = salvage_indexed(&sv, t);
+        wc_sstable_unref(t);
+    } else if (st == WC_CORRUPTION) {
+        st = wc_fs_read_all(fs, path, WC__SALVAGE_SCAN_MAX, &data, &len);
+        if (st == WC_CORRUPTION) {
+            wc_file *f = NULL;
+            uint64_t size = 0;
+
+            /* too large to scan: all of it is lost */
+            if (fs->open(fs, path, WC_O_READ, &f) == WC_OK) {
+                fs->size(f, &size);
+                fs->close(f);
+            }
+            out->bytes_lost = size;
+            st = WC_OK;
+        } else if (st == WC_OK) {
+            st = salvage_scan(&sv, data, len);
+        }
+    } else if (st == WC_NOT_FOUND) {
+        st = WC_OK; /* nothing to salvage */
+    }
+    wc_free(data);
+    wc_buf_free(&sv.last);
+    return st;
+}

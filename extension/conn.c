@@ -320,10 +320,10 @@ widecol_report(wc_status st, const char *what)
 			hint = "See the server log of the widecol node for the failing file.";
 			break;
 		case WC_NO_SPACE:
-			hint = "Free disk space in the widecol data directory.";
+			hint = "Free disk space in the widecol data directory; writes resume by themselves once there is room.";
 			break;
 		case WC_CORRUPTION:
-			hint = "Data on disk failed its checksum and was not served; restore the table from a replica or a backup.";
+			hint = "A data file of the table is damaged and was not served; run widecol.scrub() on the table to rebuild it from what is readable (the damaged file is kept in the table's quarantine directory), or restore the table from a replica or a backup.";
 			break;
 		case WC_OVERLOADED:
 			if (strstr(detail, "memtable_total_space") != NULL)

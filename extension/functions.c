@@ -2,8 +2,8 @@
  *
  * functions.c
  *		  SQL-callable administration of widecol tables: flush, compact,
- *		  drop the engine data, and the per-table statistics behind the
- *		  widecol.tables view.
+ *		  scrub, drop the engine data, and the per-table statistics behind
+ *		  the widecol.tables view.
  *
  * Copyright (c) 2026, widecol developers
  *
@@ -48,6 +48,7 @@
 
 PG_FUNCTION_INFO_V1(widecol_flush);
 PG_FUNCTION_INFO_V1(widecol_compact);
+PG_FUNCTION_INFO_V1(widecol_scrub);
 PG_FUNCTION_INFO_V1(widecol_drop_table);
 PG_FUNCTION_INFO_V1(widecol_table_stats);
 PG_FUNCTION_INFO_V1(widecol_compaction_stats);
@@ -144,6 +145,78 @@ widecol_compact(PG_FUNCTION_ARGS)
 	if (st != WC_OK)
 		widecol_report(st, "compaction");
 	PG_RETURN_VOID();
+}
+
+/*
+ * widecol.scrub(regclass) returns record: rebuild the table from what is
+ * readable, like Cassandra's sstablescrub.  The node flushes the table,
+ * verifies every SSTable, copies what still verifies out of each damaged
+ * one, moves the damaged file to the table's quarantine directory and brings
+ * an offline table back online.  Only the table's owner (or a superuser) may
+ * do this.  Like compact, the request has no client timeout.
+ */
+Datum
+widecol_scrub(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	WidecolTable *t = require_widecol_table(relid);
+	struct wc_client *c;
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8];
+	ArrayBuildState *files;
+	wc_scrub_result r;
+	wc_status	st;
+	char	   *list;
+	char	   *tok;
+	char	   *save;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of foreign table %s", get_rel_name(relid)),
+				 errhint("Run widecol.scrub() as the table's owner or as a superuser.")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	widecol_ensure_engine_table(t);
+	c = widecol_connection();
+	wc_client_set_timeout(c, 0);
+	st = wc_client_scrub(c, t->table_id, &r);
+	wc_client_set_timeout(c, widecol_request_timeout());
+	if (st != WC_OK)
+		widecol_report(st, "scrub");
+
+	files = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	list = pstrdup(r.quarantined);
+	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
+	{
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			accumArrayResult(files, CStringGetTextDatum(tok), false, TEXTOID,
+							 CurrentMemoryContext);
+	}
+	if (r.sstables_damaged > 0 || r.was_offline)
+		ereport(NOTICE,
+				(errmsg("scrub of \"%s\": %u of %u SSTables damaged, %llu rows kept "
+						"(%llu salvaged from damaged files), %llu blocks (%llu bytes) lost",
+						get_rel_name(relid), r.sstables_damaged, r.sstables_checked,
+						(unsigned long long) r.rows_kept,
+						(unsigned long long) r.rows_salvaged,
+						(unsigned long long) r.blocks_lost,
+						(unsigned long long) r.bytes_lost),
+				 r.quarantined[0] ? errdetail("Damaged files moved aside: %s.", r.quarantined) : 0));
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = BoolGetDatum(r.was_offline);
+	values[1] = Int32GetDatum((int32) r.sstables_checked);
+	values[2] = Int32GetDatum((int32) r.sstables_damaged);
+	values[3] = Int64GetDatum((int64) r.rows_kept);
+	values[4] = Int64GetDatum((int64) r.rows_salvaged);
+	values[5] = Int64GetDatum((int64) r.blocks_lost);
+	values[6] = Int64GetDatum((int64) r.bytes_lost);
+	values[7] = makeArrayResult(files, CurrentMemoryContext);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /*

@@ -309,6 +309,10 @@ widecol_node_main(Datum main_arg)
 	opts.log_arg = NULL;
 	opts.compaction_threads = (uint32_t) widecol_concurrent_compactors;
 	opts.compaction_throughput_mb_per_sec = (uint32_t) widecol_compaction_throughput;
+	opts.disk_failure_policy =
+		(widecol_disk_failure_policy == WIDECOL_DISK_FAILURE_STOP) ?
+		WC_DISK_FAILURE_STOP : WC_DISK_FAILURE_BEST_EFFORT;
+	opts.commitlog_ignore_replay_errors = widecol_commitlog_ignore_replay_errors;
 
 	pgstat_report_activity(STATE_RUNNING, "opening the widecol engine");
 
@@ -458,7 +462,12 @@ node_open_hint(wc_status st)
 	{
 		case WC_CORRUPTION:
 			return "The engine refuses to serve data it cannot verify.  "
-				"Restore the directory from a backup or rebuild the node "
+				"For a damaged commit-log segment, set "
+				"widecol.commitlog_ignore_replay_errors = on and reload to "
+				"start without the records named above; for a damaged "
+				"SSTable or manifest, set widecol.disk_failure_policy = "
+				"best_effort and run widecol.scrub() on the table.  Or "
+				"restore the directory from a backup or rebuild the node "
 				"from its replicas.";
 		case WC_IO_ERROR:
 		case WC_NO_SPACE:

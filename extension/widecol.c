@@ -47,6 +47,8 @@ int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
+int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
+bool		widecol_commitlog_ignore_replay_errors = false;
 
 /* true when _PG_init ran from shared_preload_libraries (inherited by fork) */
 bool		widecol_preloaded = false;
@@ -54,6 +56,12 @@ bool		widecol_preloaded = false;
 static const struct config_enum_entry commitlog_sync_options[] = {
 	{"periodic", WIDECOL_COMMITLOG_SYNC_PERIODIC, false},
 	{"batch", WIDECOL_COMMITLOG_SYNC_BATCH, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry disk_failure_policy_options[] = {
+	{"best_effort", WIDECOL_DISK_FAILURE_BEST_EFFORT, false},
+	{"stop", WIDECOL_DISK_FAILURE_STOP, false},
 	{NULL, 0, false}
 };
 
@@ -147,6 +155,38 @@ define_node_gucs(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	/*
+	 * disk failures: read when the node starts; a reload makes the node the
+	 * postmaster restarts after a failed start use the new value
+	 */
+	DefineCustomEnumVariable("widecol.disk_failure_policy",
+							 "What a damaged SSTable or table manifest found "
+							 "when the node starts does: \"best_effort\" or "
+							 "\"stop\".",
+							 "best_effort takes only the damaged table offline "
+							 "(reads fail until widecol.scrub() rebuilds it); "
+							 "stop keeps the node from starting.",
+							 &widecol_disk_failure_policy,
+							 WIDECOL_DISK_FAILURE_BEST_EFFORT,
+							 disk_failure_policy_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("widecol.commitlog_ignore_replay_errors",
+							 "Start the node even when a commit-log segment is "
+							 "damaged, skipping the records that cannot be read.",
+							 "Off: the node refuses to start and the server log "
+							 "names the segment, offset and records lost.  On: "
+							 "what is readable is replayed and what was skipped "
+							 "is logged; acknowledged writes in the damaged part "
+							 "are lost.",
+							 &widecol_commitlog_ignore_replay_errors,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("widecol.memtable_size_mb",
 							"Memtable size per table at which it is flushed "

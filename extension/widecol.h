@@ -52,6 +52,13 @@ typedef enum WidecolCommitlogSync
 	WIDECOL_COMMITLOG_SYNC_BATCH
 } WidecolCommitlogSync;
 
+/* Values of widecol.disk_failure_policy */
+typedef enum WidecolDiskFailurePolicy
+{
+	WIDECOL_DISK_FAILURE_BEST_EFFORT,
+	WIDECOL_DISK_FAILURE_STOP
+} WidecolDiskFailurePolicy;
+
 /* in widecol.c */
 extern char *widecol_data_directory;
 extern int	widecol_commitlog_sync;
@@ -63,6 +70,8 @@ extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
+extern int	widecol_disk_failure_policy;
+extern bool widecol_commitlog_ignore_replay_errors;
 extern bool widecol_preloaded;
 
 extern char *widecol_resolve_data_directory(void);

@@ -274,6 +274,23 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'widecol_compact'
 LANGUAGE C STRICT VOLATILE;
 
+-- Rebuild a table from what is readable: damaged SSTables are salvaged and
+-- moved to the table's quarantine directory, an offline table comes back
+-- online.  Only the table's owner or a superuser (checked in the function).
+CREATE FUNCTION scrub(
+    tab regclass,
+    OUT was_offline boolean,
+    OUT sstables_checked integer,
+    OUT sstables_damaged integer,
+    OUT rows_kept bigint,
+    OUT rows_salvaged bigint,
+    OUT blocks_lost bigint,
+    OUT bytes_lost bigint,
+    OUT quarantined text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_scrub'
+LANGUAGE C STRICT VOLATILE;
+
 -- Delete a table's data from the engine (DROP FOREIGN TABLE keeps it).
 CREATE FUNCTION drop_table(regclass)
 RETURNS void

@@ -356,6 +356,18 @@ static void test_tables_and_reads(void **state)
     assert_int_equal(ts.sstable_count, 1);
     assert_int_equal(read_all(c, T1, "p0", false, 1000, NULL), 110);
     assert_int_equal(wc_client_table_stats(c, 4242, &ts), WC_NOT_FOUND);
+    /* scrub of a healthy table only verifies it; an unknown table is not-found */
+    {
+        wc_scrub_result sr;
+
+        assert_int_equal(wc_client_scrub(c, T1, &sr), WC_OK);
+        assert_false(sr.was_offline);
+        assert_int_equal(sr.sstables_checked, 1);
+        assert_int_equal(sr.sstables_damaged, 0);
+        assert_int_equal(sr.quarantined[0], '\0');
+        assert_int_equal(read_all(c, T1, "p0", false, 1000, NULL), 110);
+        assert_int_equal(wc_client_scrub(c, 4242, &sr), WC_NOT_FOUND);
+    }
 
     /* alter keeps the table, replaces schema text and replication */
     wc_table_def_default(&d);

@@ -89,6 +89,11 @@ static wc_status dec_compaction_stats(const uint8_t *p, size_t len)
     wc_compaction_stats s;
     return wc_proto_get_compaction_stats(p, len, &s);
 }
+static wc_status dec_scrub(const uint8_t *p, size_t len)
+{
+    wc_scrub_result r;
+    return wc_proto_get_scrub_result(p, len, &r);
+}
 static wc_status dec_compactions(const uint8_t *p, size_t len)
 {
     wc_compaction_info *v;
@@ -826,6 +831,34 @@ static void fill_compaction_stats(wc_compaction_stats *s)
     s->tombstones_purged = UINT64_MAX;
 }
 
+static void test_scrub_result(void **state)
+{
+    wc_buf b;
+    wc_scrub_result r, o;
+
+    memset(&r, 0, sizeof(r));
+    r.was_offline = true;
+    r.sstables_checked = 7;
+    r.sstables_damaged = 2;
+    r.sstables_rewritten = 1;
+    r.rows_kept = 12345;
+    r.rows_salvaged = 77;
+    r.blocks_lost = 3;
+    r.bytes_lost = UINT64_MAX;
+    snprintf(r.quarantined, sizeof(r.quarantined), "/d/t1/quarantine/1.sst, /d/t1/quarantine/4.sst");
+    wc_buf_init(&b);
+    wc_proto_put_scrub_result(&b, &r);
+    /* u8 flags, 3 x u32, 4 x u64, bytes */
+    assert_int_equal(b.len, 1 + 12 + 32 + 1 + strlen(r.quarantined));
+    assert_int_equal(wc_proto_get_scrub_result(b.data, b.len, &o), WC_OK);
+    assert_memory_equal(&o, &r, sizeof(r));
+    check_truncations(dec_scrub, b.data, b.len);
+    b.data[0] = 0x80; /* unknown flag */
+    assert_int_equal(wc_proto_get_scrub_result(b.data, b.len, &o), WC_CORRUPTION);
+    assert_int_equal(o.rows_kept, 0);
+    wc_buf_free(&b);
+}
+
 static void test_compaction_stats(void **state)
 {
     wc_buf b;
@@ -1242,6 +1275,7 @@ int main(void)
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_compaction_stats),
+        cmocka_unit_test(test_scrub_result),
         cmocka_unit_test(test_compactions),
         cmocka_unit_test(test_node_info),
         cmocka_unit_test(test_consistency_names),

@@ -93,7 +93,7 @@ static void write_segment(uint64_t id, const uint8_t *data, size_t len, int flag
     if (buf == NULL)
         abort();
     if (flags & 1) {
-        wc__cl_encode_header(buf, id);
+        wc__cl_encode_header(buf, id, 0, 0, 0);
         n = WC_CL_HEADER_SIZE;
     }
     if (len)

@@ -4,7 +4,8 @@
  * Round trips across segments and reopenings, discard and recycling, every
  * corruption path of replay (torn tails, bad checksums, garbage lengths,
  * mid-log damage, bad headers, stale records of a recycled file), I/O faults
- * through the fault-injecting file system (ENOSPC, short writes, fsync
+ * through the fault-injecting file system (ENOSPC and recovery once space is
+ * free, short writes, fsync
  * failure, simulated crashes in both sync modes), group commit, and
  * allocation failures during open.  Each test works in its own temporary
  * directory under $WC_TEST_TMP (or /tmp).
@@ -487,7 +488,7 @@ static void test_recycled_stale_records(void **state)
     seg_path(pos[0].segment, from, sizeof(from));
     seg_path(newid, to, sizeof(to));
     assert_int_equal(rename(from, to), 0);
-    wc__cl_encode_header(hdr, newid);
+    wc__cl_encode_header(hdr, newid, 0, 0, 0);
     patch_file(to, 0, hdr, sizeof(hdr));
 
     assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
@@ -692,9 +693,16 @@ static void test_mid_corruption_followed_by_valid(void **state)
     collector_free(&c);
     wc_enc_u32(len, 0);
     patch_file(p, pos[5].offset, len, 4);
-    /* a zero length is an end marker: records after it are not looked at */
+    /* a zero length followed by valid records is damage, not the end of the log */
+    assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "zero record header"));
+    assert_non_null(strstr(wc_last_error(), off));
+    collector_free(&c);
+    /* ignoring replay errors: everything but the damaged record comes back */
+    o.ignore_replay_errors = true;
     assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
-    assert_int_equal(c.n, 5);
+    assert_int_equal(c.n, 19);
+    assert_true(lc.warnings >= 1);
     wc_commitlog_close(cl);
     collector_free(&c);
 }
@@ -722,7 +730,8 @@ static void test_corruption_in_non_last_segment(void **state)
     assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
     assert_null(cl);
     assert_non_null(strstr(wc_last_error(), p));
-    assert_non_null(strstr(wc_last_error(), "not the last"));
+    assert_non_null(strstr(wc_last_error(), "is damaged at offset"));
+    assert_non_null(strstr(wc_last_error(), "1 of the segment's"));
     assert_int_equal(c.n, last);
     collector_free(&c);
     b ^= 0x80;
@@ -735,8 +744,174 @@ static void test_corruption_in_non_last_segment(void **state)
     collector_free(&c);
 }
 
+/* The records replayed into c, by sequence number, into seen[0..n). */
+static void mark_seen(const collector *c, bool *seen, size_t n)
+{
+    memset(seen, 0, n * sizeof(*seen));
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t seq;
+
+        assert_true(rec_ok(c->recs[i].data, c->recs[i].len, &seq));
+        assert_true(seq < n);
+        seen[seq] = true;
+    }
+}
+
+/* Index of the last record of the segment holding pos[0]. */
+static int last_of_first_segment(const wc_clpos *pos, int n)
+{
+    int last = 0;
+
+    for (int i = 0; i < n; i++)
+        if (pos[i].segment == pos[0].segment)
+            last = i;
+    return last;
+}
+
+/*
+ * Open again with ignore_replay_errors: it must succeed with n records
+ * replayed (seen[] marks which) and `skipped` records counted as lost.
+ */
+static void open_ignoring(wc_commitlog_options o, collector *c, size_t n, uint64_t skipped,
+                          bool *seen)
+{
+    wc_commitlog *cl = NULL;
+    wc_commitlog_stats s;
+
+    collector_free(c);
+    o.ignore_replay_errors = true;
+    assert_int_equal(open_collect(&o, c, &cl), WC_OK);
+    assert_int_equal(c->n, n);
+    mark_seen(c, seen, 100);
+    wc_commitlog_get_stats(cl, &s);
+    assert_int_equal(s.replay_damaged_segments, 1);
+    assert_int_equal(s.replay_skipped_records, skipped);
+    wc_commitlog_close(cl);
+    collector_free(c);
+}
+
+static void test_older_segment_truncated_at_boundary(void **state)
+{
+    wc_commitlog_options o;
+    wc_clpos pos[100];
+    wc_commitlog *cl = NULL;
+    collector c = {0};
+    logcap lc = {0};
+    char p[4200], off[64];
+    bool seen[100];
+    int last;
+
+    write_session(1024, 0, 100, pos);
+    o = opts_for(WC_SYNC_BATCH, 1024, &lc);
+    last = last_of_first_segment(pos, 100);
+    assert_true(last > 2);
+    seg_path(pos[0].segment, p, sizeof(p));
+    /* cut the first segment exactly before its last two records */
+    truncate_file(p, pos[last - 1].offset);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
+    assert_null(cl);
+    assert_non_null(strstr(wc_last_error(), p));
+    snprintf(off, sizeof(off), "offset %llu", (unsigned long long)pos[last - 1].offset);
+    assert_non_null(strstr(wc_last_error(), off));
+    assert_non_null(strstr(wc_last_error(), "2 of the segment's"));
+    assert_non_null(strstr(wc_last_error(), "truncated"));
+    collector_free(&c);
+
+    /* with the setting, the rest is replayed and the loss is logged and counted */
+    lc.warnings = 0;
+    open_ignoring(o, &c, 98, 2, seen);
+    assert_false(seen[last - 1]);
+    assert_false(seen[last]);
+    assert_true(seen[last + 1]);
+    assert_true(lc.warnings >= 1);
+    assert_non_null(strstr(lc.last, "2 were skipped"));
+}
+
+static void test_older_segment_zeroed_record_header(void **state)
+{
+    wc_commitlog_options o;
+    wc_clpos pos[100];
+    wc_commitlog *cl = NULL;
+    collector c = {0};
+    logcap lc = {0};
+    char p[4200], off[64];
+    uint8_t zero[WC_CL_RECORD_HEADER_SIZE] = {0};
+    bool seen[100];
+    int last;
+
+    write_session(1024, 0, 100, pos);
+    o = opts_for(WC_SYNC_BATCH, 1024, &lc);
+    last = last_of_first_segment(pos, 100);
+    seg_path(pos[0].segment, p, sizeof(p));
+    patch_file(p, pos[1].offset, zero, sizeof(zero));
+    assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), p));
+    snprintf(off, sizeof(off), "offset %llu", (unsigned long long)pos[1].offset);
+    assert_non_null(strstr(wc_last_error(), off));
+    collector_free(&c);
+
+    open_ignoring(o, &c, 99, 1, seen);
+    assert_false(seen[1]);
+    assert_true(seen[2] && seen[last]);
+}
+
+static void test_missing_segment(void **state)
+{
+    wc_commitlog_options o;
+    wc_clpos pos[100];
+    wc_commitlog *cl = NULL;
+    collector c = {0};
+    logcap lc = {0};
+    char p[4200], id[64];
+    bool seen[100];
+    int first_of_second, n_second = 0;
+
+    write_session(1024, 0, 100, pos);
+    o = opts_for(WC_SYNC_BATCH, 1024, &lc);
+    first_of_second = last_of_first_segment(pos, 100) + 1;
+    for (int i = 0; i < 100; i++)
+        if (pos[i].segment == pos[first_of_second].segment)
+            n_second++;
+    assert_true(pos[99].segment > pos[first_of_second].segment);
+    seg_path(pos[first_of_second].segment, p, sizeof(p));
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
+    snprintf(id, sizeof(id), "segment %llu is missing",
+             (unsigned long long)pos[first_of_second].segment);
+    assert_non_null(strstr(wc_last_error(), id));
+    collector_free(&c);
+
+    open_ignoring(o, &c, 100 - (size_t)n_second, (uint64_t)n_second, seen);
+    assert_false(seen[first_of_second]);
+}
+
+/* The newest segment cut at a record boundary cannot be told from a clean end. */
+static void test_newest_segment_cut_is_not_an_error(void **state)
+{
+    wc_commitlog_options o;
+    wc_clpos pos[100];
+    wc_commitlog *cl = NULL;
+    collector c = {0};
+    char p[4200];
+
+    write_session(1024, 0, 100, pos);
+    o = opts_for(WC_SYNC_BATCH, 1024, NULL);
+    seg_path(pos[99].segment, p, sizeof(p));
+    truncate_file(p, pos[99].offset);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    check_seq(&c, 0, 99);
+    wc_commitlog_close(cl);
+    collector_free(&c);
+    /* the next open checks the old newest segment against the end it was given */
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    check_seq(&c, 0, 99);
+    wc_commitlog_close(cl);
+    collector_free(&c);
+}
+
 static void test_bad_segment_header(void **state)
 {
+    uint64_t next;
     wc_commitlog_options o;
     wc_clpos pos[100];
     wc_commitlog *cl = NULL;
@@ -760,7 +935,7 @@ static void test_bad_segment_header(void **state)
     /* version (with a matching header checksum) */
     memcpy(hdr, save, sizeof(hdr));
     wc_enc_u32(hdr + 4, 99);
-    wc_enc_u32(hdr + 16, wc__cl_header_checksum(hdr));
+    wc_enc_u32(hdr + WC_CL_HEADER_CHECKSUM_OFF, wc__cl_header_checksum(hdr));
     patch_file(p, 0, hdr, sizeof(hdr));
     assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), "version"));
@@ -771,7 +946,7 @@ static void test_bad_segment_header(void **state)
     assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), "checksum"));
     /* id that does not match the file name */
-    wc__cl_encode_header(hdr, pos[0].segment + 1000);
+    wc__cl_encode_header(hdr, pos[0].segment + 1000, 0, 0, 0);
     patch_file(p, 0, hdr, sizeof(hdr));
     assert_int_equal(open_collect(&o, &c, &cl), WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), "names segment"));
@@ -794,13 +969,33 @@ static void test_bad_segment_header(void **state)
     assert_false(file_exists(last));
     /* new segment ids never go back */
     assert_true(wc_commitlog_current(cl).segment > pos[99].segment + 1);
+    next = wc_commitlog_current(cl).segment + 1;
+    wc_commitlog_close(cl);
+    collector_free(&c);
+
+    /* a torn header past the first 24 bytes (the rest of a version 2 header missing) */
+    seg_path(next, last, sizeof(last));
+    {
+        uint8_t hdr2[WC_CL_HEADER_SIZE];
+        uint64_t id = next;
+        int fd = open(last, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+
+        wc__cl_encode_header(hdr2, id, 0, 0, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, hdr2, 30), 30);
+        close(fd);
+    }
+    lc.warnings = 0;
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    assert_int_equal(lc.warnings, 1);
+    assert_false(file_exists(last));
     wc_commitlog_close(cl);
     collector_free(&c);
 }
 
 /* ------------------------------------------------------------------ fault injection */
 
-static void test_enospc_poisons(void **state)
+static void test_enospc_recovers(void **state)
 {
     wc_faultfs *ff = wc_faultfs_new(NULL);
     wc_commitlog_options o = opts_for(WC_SYNC_BATCH, 4096, NULL);
@@ -810,33 +1005,50 @@ static void test_enospc_poisons(void **state)
     uint8_t buf[512];
     wc_clpos p;
     size_t len;
+    uint64_t next = 0;
 
     assert_non_null(ff);
     o.fs = wc_faultfs_fs(ff);
     o.log = log_cb;
     o.log_arg = &lc;
     assert_int_equal(wc_commitlog_open(&o, NULL, NULL, &cl), WC_OK);
-    for (int i = 0; i < 20; i++) {
-        len = make_rec((uint64_t)i, buf, rec_len((uint64_t)i));
+    for (; next < 20; next++) {
+        len = make_rec(next, buf, rec_len(next));
         assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_OK);
         assert_int_equal(wc_commitlog_sync_to(cl, p), WC_OK);
     }
     /* the next write is short (11 bytes) and then fails with ENOSPC, once */
     wc_faultfs_fail_write(ff, 1, false, WC_NO_SPACE, 11);
-    len = make_rec(20, buf, 100);
+    len = make_rec(next, buf, rec_len(next));
     assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_NO_SPACE);
     assert_int_equal(lc.errors, 1);
-    /* poisoned: the fault is gone but the log keeps refusing, with the first error */
-    assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_NO_SPACE);
-    assert_non_null(strstr(wc_last_error(), "injected"));
-    assert_int_equal(wc_commitlog_sync_to(cl, p), WC_NO_SPACE);
+    /* space is back: the very next append succeeds, without a restart */
+    assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_OK);
+    assert_int_equal(wc_commitlog_sync_to(cl, p), WC_OK);
+    next++;
+
+    /* the disk stays full for a while: every append fails, none poisons the log */
+    wc_faultfs_fail_write(ff, 1, true, WC_NO_SPACE, 5);
+    for (int i = 0; i < 3; i++) {
+        len = make_rec(next, buf, rec_len(next));
+        assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_NO_SPACE);
+        assert_non_null(strstr(wc_last_error(), "space"));
+    }
+    wc_faultfs_reset(ff);
+    for (int i = 0; i < 30; i++, next++) {
+        len = make_rec(next, buf, rec_len(next));
+        assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_OK);
+        assert_int_equal(wc_commitlog_sync_to(cl, p), WC_OK);
+    }
     wc_commitlog_close(cl);
 
-    /* everything acknowledged is there; the short write is a torn tail */
+    /* every acknowledged record is there, in order; the short writes left no damage */
     lc.warnings = 0;
+    lc.errors = 0;
     assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
-    check_seq(&c, 0, 20);
-    assert_int_equal(lc.warnings, 1);
+    check_seq(&c, 0, next);
+    assert_int_equal(lc.warnings, 0);
+    assert_int_equal(lc.errors, 0);
     wc_commitlog_close(cl);
     collector_free(&c);
     wc_faultfs_free(ff);
@@ -1288,8 +1500,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mid_corruption_followed_by_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corruption_in_non_last_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_segment_truncated_at_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_segment_zeroed_record_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newest_segment_cut_is_not_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_segment_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enospc_poisons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enospc_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error_then_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure_at_roll, setup, teardown),

@@ -1,5 +1,5 @@
 #
-# 004_flush_failure.pl - a background flush that keeps failing (the table's
+# 006_flush_failure.pl - a background flush that keeps failing (the table's
 # directory is not writable) fails every write with the flush's error and a
 # hint, shows in widecol.node_status().background_error, and clears by
 # itself once a retry succeeds; the rows written before are all there.

@@ -1,5 +1,5 @@
 #
-# 004_engine_log.pl - messages of the engine and of the node runtime reach
+# 005_engine_log.pl - messages of the engine and of the node runtime reach
 # the server log in PostgreSQL's format, from the node's process, at their
 # level: those of the node's main thread and those of its other threads (a
 # compaction run on the connection thread that serves widecol.compact(), a
