@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "coding.h"
 #include "commitlog.h"
+#include "commitlog_format.h"
 #include "faultfs.h"
 #include "keys.h"
 #include "row.h"
@@ -218,7 +219,7 @@ static void test_torn_tail_truncation(void **state)
     unsigned long long id = 0;
     char path[800];
     uint8_t hdr[8], junk[16];
-    uint64_t off = 24;
+    uint64_t off = WC_CL_HEADER_SIZE;
     wc_file *f;
     size_t got;
     wc_fs *posix = wc_fs_posix();
@@ -234,9 +235,9 @@ static void test_torn_tail_truncation(void **state)
     assert_int_equal(posix->open(posix, path, WC_O_WRITE, &f), WC_OK);
     for (;;) {
         assert_int_equal(posix->pread(f, hdr, 8, off, &got), WC_OK);
-        if (got < 8 || wc_dec_u32(hdr) == 0)
+        if (got < WC_CL_RECORD_HEADER_SIZE || wc_dec_u32(hdr) == 0)
             break;
-        off += 8 + wc_dec_u32(hdr);
+        off += WC_CL_RECORD_HEADER_SIZE + wc_dec_u32(hdr);
     }
     memset(junk, 0xab, sizeof(junk));
     assert_int_equal(posix->pwrite(f, junk, sizeof(junk), off), WC_OK);
