@@ -1008,21 +1008,43 @@ static void wc__unpin(wc_engine *e, wc__table *t)
  */
 static void wc__flush_result(wc_engine *e, uint32_t id, const char *name, wc_status st)
 {
+    char detail[sizeof(e->bg_detail)];
+    uint64_t failures = 0;
+    int64_t now = wc__mono_ns();
+    int level = 0; /* 0: nothing to log, else the level of the line */
+
     pthread_mutex_lock(&e->flush_mu);
     if (st != WC_OK) {
+        bool repeat = e->bg_status != WC_OK && e->bg_table == id;
+
         snprintf(e->bg_detail, sizeof(e->bg_detail), "background flush of table %s failed: %s",
                  name, wc_last_error());
         e->bg_status = st;
         e->bg_table = id;
+        e->bg_failures = repeat ? e->bg_failures + 1 : 1;
+        /* the first failure, then one line a minute while the retries fail */
+        if (!repeat || now - e->bg_logged_ns >= WC__BG_LOG_INTERVAL_NS) {
+            e->bg_logged_ns = now;
+            level = WC_LOG_ERROR;
+        }
     } else if (e->bg_status != WC_OK && e->bg_table == id) {
+        failures = e->bg_failures;
         e->bg_status = WC_OK;
         e->bg_detail[0] = '\0';
+        e->bg_failures = 0;
+        level = WC_LOG_INFO;
     }
+    failures = st != WC_OK ? e->bg_failures : failures;
+    memcpy(detail, e->bg_detail, sizeof(detail));
     pthread_mutex_unlock(&e->flush_mu);
-    if (st != WC_OK)
+    if (level == WC_LOG_ERROR)
         wc__engine_log(e, WC_LOG_ERROR, "background flush of table %s (%u) failed: %s (%s); "
-                       "writes fail until a retry succeeds",
-                       name, id, wc_status_name(st), e->bg_detail);
+                       "writes fail until a retry succeeds (%llu failed attempts so far)",
+                       name, id, wc_status_name(st), detail, (unsigned long long)failures);
+    else if (level == WC_LOG_INFO)
+        wc__engine_log(e, WC_LOG_INFO, "background flush of table %s (%u) succeeded after %llu "
+                       "failed attempts; writes are accepted again",
+                       name, id, (unsigned long long)failures);
 }
 
 void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail)

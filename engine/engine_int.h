@@ -64,6 +64,9 @@
 #include "memtable.h"
 #include "sstable.h"
 
+/* a background flush that keeps failing is logged once, then once per interval */
+#define WC__BG_LOG_INTERVAL_NS (60 * 1000000000LL)
+
 typedef struct wc__imm {
     wc_memtable *mem;
     wc_clpos start; /* first log position it may hold */
@@ -160,6 +163,8 @@ struct wc_engine {
     wc_status bg_status; /* a failing background flush: writes fail with it */
     uint32_t bg_table;   /* the table whose flush fails */
     char bg_detail[512]; /* "background flush of table <name> failed: ..." */
+    uint64_t bg_failures; /* failed attempts of that flush in a row */
+    int64_t bg_logged_ns; /* monotonic time its failure was last logged */
     wc_status comp_status;   /* last compaction failure (reported only) */
     uint32_t comp_err_table;
     char comp_detail[512];

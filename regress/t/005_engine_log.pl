@@ -81,7 +81,7 @@ $node->psql('postgres', "SELECT widecol.flush('err_t')");
 # (eval: the directories must become writable again even on a timeout)
 my $failed = eval {
 	$node->wait_for_log(
-		qr/${prefix}ERROR:  widecol engine: flush of table \d+ failed: .*; will retry/,
+		qr/${prefix}ERROR:  widecol engine: background flush of table \S+ \(\d+\) failed: .*; writes fail until a retry succeeds/,
 		$log_offset);
 };
 chmod(0700, @table_dirs) or die "chmod: $!";
@@ -90,6 +90,14 @@ ok( $node->poll_query_until(
 		'postgres',
 		"SELECT sstable_count > 0 FROM widecol.tables WHERE table_name = 'err_t'::regclass"),
 	'the flush succeeds once the directory is writable again');
+ok( $node->wait_for_log(
+		qr/${prefix}LOG:  widecol engine: background flush of table \S+ \(\d+\) succeeded after \d+ failed attempts; writes are accepted again/,
+		$log_offset),
+	'the recovery is logged once, at LOG level');
+my @repeats = (slurp_file($node->logfile, $log_offset) =~
+	  /ERROR:  widecol engine: background flush of table/g);
+cmp_ok(scalar(@repeats), '<=', 2,
+	'a flush failing every second is logged once a minute, not at every retry');
 is($node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()'),
 	$pid, 'the node reported the error and kept running');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM err_t'),
