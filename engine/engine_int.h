@@ -1,7 +1,7 @@
 /*
  * engine_int.h - internals shared by engine.c (tables, catalog), manifest.c,
  * write.c, flush.c, open.c (open, replay, close), read.c (the read path),
- * scrub.c and compaction.c.  Not part of the public API.
+ * scrub.c and compaction*.c.  Not part of the public API.
  *
  * Threads (all started by wc__thread_start, thread.h: every signal blocked):
  *  - callers: any number, writing (serialized by write_mu), reading, doing DDL;
@@ -224,6 +224,38 @@ void wc__quarantine_remove(wc_engine *e, const char *tdir);
 wc_status wc__claim_wait(wc_engine *e, uint32_t table_id, wc__table **out);
 /* End a claim taken by wc__claim_wait. */
 void wc__release_claim(wc_engine *e, wc__table *t);
+/* Should the running compaction of t stop (close, or t dropped)?  Takes comp_mu. */
+bool wc__compaction_cancelled(wc_engine *e, wc__table *t);
+
+/* in compaction_job.c */
+/*
+ * Snapshot of t's SSTables (referenced) with their metadata.  REQUIRES:
+ * t->mu held.  Caller releases with wc__snap_free.
+ */
+typedef struct wc__snap {
+    wc__sst *ssts;
+    wc_sst_meta *metas;
+    size_t n;
+    wc_pick_env env;
+} wc__snap;
+/* REQUIRES: t->mu held.  WC_NO_MEMORY (s left empty). */
+wc_status wc__snap_take(wc__table *t, int64_t now, uint32_t gc_grace, wc__snap *s);
+void wc__snap_free(wc__snap *s);
+/* Describe task (planned over ssts/metas of a snapshot) of table_id into *ci. */
+void wc__fill_info(wc_compaction_info *ci, uint32_t table_id, wc_compaction_class cls,
+                   const wc_compaction_task *task, const wc__sst *ssts,
+                   const wc_sst_meta *metas);
+/*
+ * Pick and run one compaction of t (major: every SSTable).  REQUIRES: the
+ * claim on t is held.  *did tells whether there was anything to do.
+ * WC_UNAVAILABLE when cancelled; I/O and memory errors of the merge or the
+ * manifest write (outputs written so far are removed).
+ */
+wc_status wc__compaction_run(wc_engine *e, wc__table *t, bool major, bool *did);
+
+/* in compaction_throttle.c */
+/* Take `bytes` from the token bucket, sleeping while it is in debt (in slices, so close is quick). */
+void wc__throttle(wc_engine *e, uint64_t bytes);
 
 /* in engine.c */
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu or ddl_mu held */
