@@ -303,6 +303,8 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
     if (st == WC_OK)
         st = wc_fs_mkdirs(e->fs, t->dir);
     if (st == WC_OK)
+        st = wc__gen_after_files(e, t); /* a dropped t<id> may still have open files */
+    if (st == WC_OK)
         st = wc__manifest_write(e, t); /* nobody else sees t yet */
     if (st == WC_OK)
         st = wc__catalog_write(e, &t->def, 0, NULL);

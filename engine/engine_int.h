@@ -284,6 +284,13 @@ void wc__sst_path(const wc__table *t, uint64_t gen, char *out, size_t n);
  * policy takes the table offline instead), WC_IO_ERROR, WC_NO_MEMORY.
  */
 wc_status wc__table_load(wc_engine *e, wc__table *t);
+/*
+ * Raise t->next_gen above every <gen>.sst file in t's directory: the files
+ * of a dropped table with the same id that reads still hold, deleted by
+ * path when the last one lets go, must never share a name with t's.
+ * REQUIRES: ddl_mu held, t not yet shared.  WC_IO_ERROR, WC_NO_MEMORY.
+ */
+wc_status wc__gen_after_files(wc_engine *e, wc__table *t);
 /* Names of a directory's entries, collected by wc__collect_name; freed by wc__free_names. */
 typedef struct wc__cleanup_ctx {
     wc_engine *e;

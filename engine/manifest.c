@@ -121,6 +121,26 @@ void wc__free_names(wc__cleanup_ctx *c)
     wc_free(c->names);
 }
 
+wc_status wc__gen_after_files(wc_engine *e, wc__table *t)
+{
+    wc__cleanup_ctx c = {.e = e, .t = t};
+    wc_status st;
+
+    st = e->fs->list(e->fs, t->dir, wc__collect_name, &c);
+    if (st == WC_OK && c.oom)
+        st = wc_error(WC_NO_MEMORY, "out of memory listing \"%s\"", t->dir);
+    for (size_t i = 0; st == WC_OK && i < c.n; i++) {
+        char *endp;
+        unsigned long long gen = strtoull(c.names[i], &endp, 10);
+
+        /* <gen>.sst and its temporaries */
+        if (endp != c.names[i] && strncmp(endp, ".sst", 4) == 0 && gen >= t->next_gen)
+            t->next_gen = gen + 1;
+    }
+    wc__free_names(&c);
+    return st;
+}
+
 /* Load a table's manifest, open its SSTables, remove files a crash left behind. */
 wc_status wc__table_load(wc_engine *e, wc__table *t)
 {
