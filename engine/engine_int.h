@@ -170,7 +170,7 @@ struct wc_engine {
     _Atomic uint64_t mem_imm;
     uint64_t log_seg_checked;    /* segment of the last commit-log space check (write_mu) */
 
-    /* compaction (compaction.c) */
+    /* compaction (compaction.c, compaction_job.c, compaction_throttle.c) */
     pthread_mutex_t comp_mu;
     pthread_cond_t comp_cv;      /* work may be available / stop / thread count changed */
     pthread_cond_t comp_done_cv; /* a table's claim ended */
