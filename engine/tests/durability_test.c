@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "coding.h"
 #include "commitlog.h"
+#include "commitlog_format.h"
 #include "faultfs.h"
 #include "keys.h"
 #include "row.h"
@@ -218,7 +219,7 @@ static void test_torn_tail_truncation(void **state)
     unsigned long long id = 0;
     char path[800];
     uint8_t hdr[8], junk[16];
-    uint64_t off = 24;
+    uint64_t off = WC_CL_HEADER_SIZE;
     wc_file *f;
     size_t got;
     wc_fs *posix = wc_fs_posix();
