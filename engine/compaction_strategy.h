@@ -2,7 +2,7 @@
  * compaction_strategy.h - which SSTables a table compacts next: the
  * selection rules of SizeTiered, Leveled and TimeWindow compaction, as pure
  * functions over per-SSTable metadata (no I/O, no locks), so they can be
- * unit-tested with synthetic metadata.  compaction.c runs what they pick.
+ * unit-tested with synthetic metadata.  compaction_job.c runs what they pick.
  *
  * Rules (docs/user-guide.md explains them to users):
  *  - Every strategy first looks for fully expired SSTables: every cell and

@@ -1,7 +1,7 @@
 /*
- * engine_int.h - internals shared by engine.c (tables, writes, flushes,
- * recovery), read.c (the read path) and compaction.c.  Not part of the
- * public API.
+ * engine_int.h - internals shared by engine.c (tables, catalog), manifest.c,
+ * write.c, flush.c, open.c (open, replay, close), read.c (the read path),
+ * scrub.c and compaction*.c.  Not part of the public API.
  *
  * Threads (all started by wc__thread_start, thread.h: every signal blocked):
  *  - callers: any number, writing (serialized by write_mu), reading, doing DDL;
@@ -175,7 +175,7 @@ struct wc_engine {
     _Atomic uint64_t mem_imm;
     uint64_t log_seg_checked;    /* segment of the last commit-log space check (write_mu) */
 
-    /* compaction (compaction.c) */
+    /* compaction (compaction.c, compaction_job.c, compaction_throttle.c) */
     pthread_mutex_t comp_mu;
     pthread_cond_t comp_cv;      /* work may be available / stop / thread count changed */
     pthread_cond_t comp_done_cv; /* a table's claim ended */
@@ -229,16 +229,109 @@ void wc__quarantine_remove(wc_engine *e, const char *tdir);
 wc_status wc__claim_wait(wc_engine *e, uint32_t table_id, wc__table **out);
 /* End a claim taken by wc__claim_wait. */
 void wc__release_claim(wc_engine *e, wc__table *t);
+/* Should the running compaction of t stop (close, or t dropped)?  Takes comp_mu. */
+bool wc__compaction_cancelled(wc_engine *e, wc__table *t);
+
+/* in compaction_job.c */
+/*
+ * Snapshot of t's SSTables (referenced) with their metadata.  REQUIRES:
+ * t->mu held.  Caller releases with wc__snap_free.
+ */
+typedef struct wc__snap {
+    wc__sst *ssts;
+    wc_sst_meta *metas;
+    size_t n;
+    wc_pick_env env;
+} wc__snap;
+/* REQUIRES: t->mu held.  WC_NO_MEMORY (s left empty). */
+wc_status wc__snap_take(wc__table *t, int64_t now, uint32_t gc_grace, wc__snap *s);
+void wc__snap_free(wc__snap *s);
+/* Describe task (planned over ssts/metas of a snapshot) of table_id into *ci. */
+void wc__fill_info(wc_compaction_info *ci, uint32_t table_id, wc_compaction_class cls,
+                   const wc_compaction_task *task, const wc__sst *ssts,
+                   const wc_sst_meta *metas);
+/*
+ * Pick and run one compaction of t (major: every SSTable).  REQUIRES: the
+ * claim on t is held.  *did tells whether there was anything to do.
+ * WC_UNAVAILABLE when cancelled; I/O and memory errors of the merge or the
+ * manifest write (outputs written so far are removed).
+ */
+wc_status wc__compaction_run(wc_engine *e, wc__table *t, bool major, bool *did);
+
+/* in compaction_throttle.c */
+/* Take `bytes` from the token bucket, sleeping while it is in debt (in slices, so close is quick). */
+void wc__throttle(wc_engine *e, uint64_t bytes);
 
 /* in engine.c */
-/* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
-void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
 wc__table *wc__engine_find_table(wc_engine *e, uint32_t id); /* REQUIRES: tables_mu or ddl_mu held */
+/*
+ * Read the catalog file (if any) and add its tables to e->tables, not yet
+ * loaded.  REQUIRES: open (single-threaded).  WC_CORRUPTION, WC_IO_ERROR,
+ * WC_NO_MEMORY.
+ */
+wc_status wc__catalog_read(wc_engine *e);
+/* Free t with its memtables and SSTable references (NULL: nothing). REQUIRES: t out of the array. */
+void wc__table_free(wc__table *t);
+
+/* in manifest.c */
+/* Largest catalog or manifest file read back. */
+#define WC_META_MAX_BYTES (64u << 20)
 /* Append an SSTable to t's list. REQUIRES: t->mu held (or t not shared). */
 wc_status wc__ssts_push(wc__table *t, wc_sstable *s, uint64_t gen, uint32_t level,
                         int64_t created);
 /* Persist t's SSTable list and flushed position. REQUIRES: t->manifest_mu held. */
 wc_status wc__manifest_write(wc_engine *e, wc__table *t);
+/* The path of SSTable gen of t into out (n bytes). */
+void wc__sst_path(const wc__table *t, uint64_t gen, char *out, size_t n);
+/*
+ * Load t's manifest, open its SSTables, remove files a crash left behind.
+ * REQUIRES: open (single-threaded).  WC_CORRUPTION (unless the disk failure
+ * policy takes the table offline instead), WC_IO_ERROR, WC_NO_MEMORY.
+ */
+wc_status wc__table_load(wc_engine *e, wc__table *t);
+/*
+ * Raise t->next_gen above every <gen>.sst file in t's directory: the files
+ * of a dropped table with the same id that reads still hold, deleted by
+ * path when the last one lets go, must never share a name with t's.
+ * REQUIRES: ddl_mu held, t not yet shared.  WC_IO_ERROR, WC_NO_MEMORY.
+ */
+wc_status wc__gen_after_files(wc_engine *e, wc__table *t);
+/* Names of a directory's entries, collected by wc__collect_name; freed by wc__free_names. */
+typedef struct wc__cleanup_ctx {
+    wc_engine *e;
+    wc__table *t;
+    char **names;
+    size_t n, cap;
+    bool oom;
+} wc__cleanup_ctx;
+/* fs->list callback: append a copy of name to the wc__cleanup_ctx arg (sets oom and stops on failure). */
+int wc__collect_name(void *arg, const char *name);
+void wc__free_names(wc__cleanup_ctx *c);
+
+/* in write.c */
+/* Switch t's active memtable for a new one and wake the flush thread. REQUIRES: write_mu. */
+wc_status wc__switch_memtable(wc_engine *e, wc__table *t);
+/*
+ * Apply a validated batch record (at log position pos) to the memtables,
+ * switching full ones (flushing them synchronously when replay).
+ * REQUIRES: write_mu, tables_mu (or open, single-threaded, for replay).
+ */
+wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
+                              bool replay);
+/* Oldest commit-log position some table still needs.  REQUIRES: tables_mu. */
+wc_clpos wc__log_needed_locked(wc_engine *e);
+
+/* in flush.c */
+/* Flush t's oldest immutable memtable to an SSTable and publish it (no-op if none or dropped). */
+wc_status wc__flush_one(wc_engine *e, wc__table *t);
+/* The flush thread's body (arg: the engine); returns once e->stopping is set. */
+void *wc__flush_main(void *arg);
+/* Position before which no table needs the commit log any more.  Takes tables_mu (read). */
+wc_clpos wc__log_needed_from(wc_engine *e);
+/* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
+void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
+
+/* in engine.c */
 /* The engine's clock in seconds (opts.clock or time()). */
 int64_t wc__engine_now(wc_engine *e);
 void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)

@@ -1,0 +1,407 @@
+/*
+ * write.c - the write path: wc_engine_apply and wc_engine_apply_batch
+ * (validate a batch, append it to the commit log, apply it to the active
+ * memtables), memtable switches, the memtable memory and commit-log space
+ * bounds, write stalls, and the engine-wide statistics they feed.
+ *
+ * Locking (engine_int.h): writers are serialized by write_mu, taken before
+ * tables_mu (read); a memtable switch takes the table's mu to move the
+ * active memtable to its immutable list and flush_mu to wake the flush
+ * thread.  wc__admit_write takes flush_mu alone, before write_mu, and is
+ * where writers stall (flush_done_cv) or fail with the background flush
+ * failure.  No file I/O under write_mu but the commit-log append (and the
+ * synchronous flushes of replay, while open runs single-threaded).
+ */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "coding.h"
+#include "keys.h"
+#include "mutation.h"
+#include "thread.h"
+
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched);
+
+/* Count t's active memtable growth in e->mem_active.  REQUIRES: write_mu. */
+static void wc__account_active(wc_engine *e, wc__table *t)
+{
+    size_t now = wc_memtable_memory(t->active);
+
+    if (now > t->active_acct) {
+        atomic_fetch_add(&e->mem_active, now - t->active_acct);
+        t->active_acct = now;
+    }
+}
+
+/* Apply one encoded mutation to its table's active memtable. REQUIRES: write_mu. */
+static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len)
+{
+    wc_mutation_view v;
+    wc_mutation_entry en;
+    int64_t token;
+    int r;
+    wc_status st;
+
+    st = wc_mutation_parse(mut, len, &v);
+    if (st != WC_OK)
+        return st;
+    token = wc_token(v.pk, v.pk_len);
+    /* validated once already: by wc__validate_batch before the log, or on replay */
+    while ((r = wc_mutation_next_unchecked(&v, &en)) == 1) {
+        wc_buf_reset(&e->key);
+        wc_key_build(&e->key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
+        if ((st = wc_buf_status(&e->key)) != WC_OK)
+            return st;
+        st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
+        if (st != WC_OK)
+            break;
+    }
+    wc__account_active(e, t);
+    if (st != WC_OK)
+        return st;
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed mutation entry");
+    return WC_OK;
+}
+
+/* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
+static wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    wc_batch_view bv;
+    const uint8_t *mut;
+    size_t ml;
+    int r;
+    wc_status st;
+
+    if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
+        return wc_error(WC_INVALID_ARGUMENT, "malformed mutation batch");
+    while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        wc_mutation_view v;
+        wc_mutation_entry en;
+        int r2;
+
+        if (wc_mutation_parse(mut, ml, &v) != WC_OK)
+            return wc_error(WC_INVALID_ARGUMENT, "malformed mutation");
+        if (wc__engine_find_table(e, v.table_id) == NULL)
+            return wc_error(WC_NOT_FOUND, "table %u does not exist", v.table_id);
+        while ((r2 = wc_mutation_next(&v, &en)) == 1)
+            ;
+        if (r2 < 0)
+            return wc_error(WC_INVALID_ARGUMENT, "malformed entry in a mutation of table %u",
+                            v.table_id);
+    }
+    if (r < 0)
+        return wc_error(WC_INVALID_ARGUMENT, "malformed mutation batch");
+    return WC_OK;
+}
+
+/* Switch t's active memtable for a new one. REQUIRES: write_mu. */
+wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
+{
+    wc_memtable *fresh;
+    wc_clpos now = e->log ? wc_commitlog_current(e->log) : (wc_clpos){0, 0};
+    wc_status st;
+
+    st = wc_memtable_new(&fresh);
+    if (st != WC_OK)
+        return st;
+    pthread_mutex_lock(&t->mu);
+    if (t->nimm == t->capimm) {
+        size_t cap = t->capimm ? t->capimm * 2 : 4;
+        wc__imm *p = wc_realloc(t->imm, cap * sizeof(*p));
+        if (p == NULL) {
+            pthread_mutex_unlock(&t->mu);
+            wc_memtable_unref(fresh);
+            return wc_error(WC_NO_MEMORY, "out of memory switching memtables");
+        }
+        t->imm = p;
+        t->capimm = cap;
+    }
+    t->imm[t->nimm].mem = t->active;
+    t->imm[t->nimm].start = t->active_start;
+    t->imm[t->nimm].end = now;
+    t->imm[t->nimm].bytes = t->active_acct;
+    t->nimm++;
+    t->active = fresh;
+    t->active_start = now;
+    t->active_used = false;
+    pthread_mutex_unlock(&t->mu);
+    atomic_fetch_add(&e->mem_imm, t->active_acct);
+    atomic_fetch_sub(&e->mem_active, t->active_acct);
+    t->active_acct = 0;
+    pthread_mutex_lock(&e->flush_mu);
+    e->flush_seq++;
+    pthread_cond_broadcast(&e->flush_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+    return WC_OK;
+}
+
+/* Apply a validated batch to memtables, switching full ones. REQUIRES: write_mu, tables_mu. */
+wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
+                                     bool replay)
+{
+    bool switched;
+    wc_batch_view bv;
+    const uint8_t *mut;
+    size_t ml;
+    int r;
+    wc_status st;
+
+    if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
+        return st;
+    while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        uint32_t id;
+        wc__table *t;
+
+        if (ml < 4)
+            return wc_error(WC_CORRUPTION, "malformed mutation in batch");
+        id = wc_dec_u32(mut);
+        t = wc__engine_find_table(e, id);
+        if (t == NULL)
+            continue; /* replay of a dropped table */
+        if (replay && wc_clpos_cmp(pos, t->flushed) < 0)
+            continue; /* already in an SSTable */
+        if (!t->active_used) {
+            t->active_used = true;
+            if (replay)
+                t->active_start = pos;
+        }
+        st = wc__apply_mutation(e, t, mut, ml);
+        if (st != WC_OK)
+            return st;
+        if (wc_memtable_memory(t->active) >= e->opts.memtable_bytes) {
+            if (replay) {
+                /* flush synchronously during recovery: nothing else runs yet */
+                st = wc__switch_memtable(e, t);
+                if (st == WC_OK) {
+                    t->imm[t->nimm - 1].end = (wc_clpos){pos.segment, pos.offset + 1};
+                    t->active_start = t->imm[t->nimm - 1].end;
+                    st = wc__flush_one(e, t);
+                }
+            } else {
+                st = wc__switch_memtable(e, t);
+            }
+            if (st != WC_OK)
+                return st;
+        }
+    }
+    if (r < 0)
+        return wc_error(WC_CORRUPTION, "malformed mutation batch");
+    if (!replay && wc__enforce_limits(e, &switched) != WC_OK) /* applied: only report it */
+        wc__engine_log(e, WC_LOG_WARNING, "could not switch a memtable to keep memory bounded: %s",
+                       wc_last_error());
+    return WC_OK;
+}
+
+/* Oldest commit-log position some table still needs.  REQUIRES: tables_mu. */
+wc_clpos wc__log_needed_locked(wc_engine *e)
+{
+    wc_clpos min = wc_commitlog_current(e->log);
+
+    for (size_t i = 0; i < e->ntables; i++) {
+        wc__table *t = e->tables[i];
+        pthread_mutex_lock(&t->mu);
+        if (t->nimm > 0 && wc_clpos_cmp(t->imm[0].start, min) < 0)
+            min = t->imm[0].start;
+        else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
+            min = t->active_start;
+        if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
+            min = t->unpublished_start;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return min;
+}
+
+/*
+ * Keep memtable memory and commit-log space bounded (engine_int.h): switch
+ * the largest active memtable past half of memtable_total_bytes, and, when a
+ * new segment starts with the log over commitlog_total_bytes, the active
+ * memtables that hold records of the oldest needed segment.  REQUIRES:
+ * write_mu, tables_mu (read).
+ */
+static wc_status wc__enforce_limits(wc_engine *e, bool *switched)
+{
+    wc_clpos cur = wc_commitlog_current(e->log);
+    wc_status st = WC_OK;
+
+    *switched = false;
+    if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
+        wc__table *big = NULL;
+
+        for (size_t i = 0; i < e->ntables; i++)
+            if (e->tables[i]->active_acct > 0 &&
+                (big == NULL || e->tables[i]->active_acct > big->active_acct))
+                big = e->tables[i];
+        if (big != NULL && (st = wc__switch_memtable(e, big)) == WC_OK)
+            *switched = true;
+    }
+    if (st == WC_OK && cur.segment != e->log_seg_checked) {
+        wc_commitlog_stats cs;
+
+        e->log_seg_checked = cur.segment;
+        wc_commitlog_get_stats(e->log, &cs);
+        if (cs.segments * (uint64_t)e->opts.segment_bytes > e->opts.commitlog_total_bytes) {
+            wc_clpos oldest = wc__log_needed_locked(e);
+            size_t n = 0;
+
+            for (size_t i = 0; i < e->ntables && st == WC_OK; i++) {
+                wc__table *t = e->tables[i];
+                if (t->active_used && t->active_start.segment <= oldest.segment) {
+                    st = wc__switch_memtable(e, t);
+                    n++;
+                }
+            }
+            if (n > 0)
+                wc__engine_log(e, WC_LOG_INFO,
+                               "commit log holds %llu segments, over the %llu MiB allowed: "
+                               "flushing %zu table(s) that keep segment %llu",
+                               (unsigned long long)cs.segments,
+                               (unsigned long long)(e->opts.commitlog_total_bytes >> 20), n,
+                               (unsigned long long)oldest.segment);
+        }
+    }
+    return st;
+}
+
+/*
+ * May a write start?  Fails with the background flush failure while one
+ * lasts; while memtables hold more than memtable_total_bytes, waits for
+ * flushes up to write_stall_ms, then fails with WC_OVERLOADED.  Takes
+ * flush_mu only (called before write_mu).
+ */
+static wc_status wc__admit_write(wc_engine *e)
+{
+    struct timespec deadline;
+    bool waited = false;
+    wc_status st = WC_OK;
+
+    pthread_mutex_lock(&e->flush_mu);
+    for (;;) {
+        uint64_t used = atomic_load(&e->mem_active) + atomic_load(&e->mem_imm);
+
+        if (e->bg_status != WC_OK) {
+            st = wc_error(e->bg_status, "%s", e->bg_detail);
+            break;
+        }
+        if (used <= e->opts.memtable_total_bytes || e->stopping)
+            break;
+        if (atomic_load(&e->mem_active) > e->opts.memtable_total_bytes / 2) {
+            /* active memtables (one huge batch, replay) hold it: switch them for flushing */
+            bool switched = false;
+
+            pthread_mutex_unlock(&e->flush_mu);
+            pthread_mutex_lock(&e->write_mu);
+            pthread_rwlock_rdlock(&e->tables_mu);
+            (void)wc__enforce_limits(e, &switched);
+            pthread_rwlock_unlock(&e->tables_mu);
+            pthread_mutex_unlock(&e->write_mu);
+            pthread_mutex_lock(&e->flush_mu);
+            if (switched)
+                continue;
+        }
+        if (!waited) {
+            waited = true;
+            e->writes_stalled++;
+            wc__deadline_ms(&deadline, e->opts.write_stall_ms);
+            pthread_cond_broadcast(&e->flush_cv);
+        }
+        if (pthread_cond_timedwait(&e->flush_done_cv, &e->flush_mu, &deadline) == ETIMEDOUT &&
+            (used = atomic_load(&e->mem_active) + atomic_load(&e->mem_imm)) >
+                e->opts.memtable_total_bytes &&
+            e->bg_status == WC_OK) {
+            e->writes_refused++;
+            st = wc_error(WC_OVERLOADED,
+                          "memtables hold %llu MiB, more than the %llu MiB allowed "
+                          "(memtable_total_space), and flushes did not catch up within %u ms",
+                          (unsigned long long)(used >> 20),
+                          (unsigned long long)(e->opts.memtable_total_bytes >> 20),
+                          e->opts.write_stall_ms);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->flush_mu);
+    return st;
+}
+
+static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    wc_clpos pos;
+    wc_status st;
+
+    if ((st = wc__admit_write(e)) != WC_OK)
+        return st;
+    pthread_mutex_lock(&e->write_mu);
+    pthread_rwlock_rdlock(&e->tables_mu);
+    st = wc__validate_batch(e, rec, len);
+    if (st == WC_OK)
+        st = wc_commitlog_append(e->log, rec, len, &pos);
+    if (st == WC_OK)
+        st = wc__apply_batch_mem(e, rec, len, pos, false);
+    pthread_rwlock_unlock(&e->tables_mu);
+    pthread_mutex_unlock(&e->write_mu);
+    if (st == WC_OK)
+        st = wc_commitlog_sync_to(e->log, pos);
+    return st;
+}
+
+wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    return wc__apply_record(e, rec, len);
+}
+
+wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
+{
+    wc_buf rec;
+    wc_status st = WC_OK;
+
+    wc_buf_init(&rec);
+    /* one allocation for the record: the encoded size is known up front */
+    {
+        size_t total = 16;
+        for (size_t i = 0; i < n; i++)
+            total += muts[i]->buf.len + muts[i]->entries.len + 24;
+        wc_buf_reserve(&rec, total);
+    }
+    wc_batch_begin(&rec, (uint32_t)n);
+    for (size_t i = 0; i < n && st == WC_OK; i++) {
+        const uint8_t *p;
+        size_t len;
+        st = wc_mutation_encode(muts[i], &p, &len);
+        if (st == WC_OK)
+            wc_batch_add(&rec, p, len);
+    }
+    if (st == WC_OK)
+        st = wc_buf_status(&rec);
+    if (st == WC_OK)
+        st = wc__apply_record(e, rec.data, rec.len);
+    wc_buf_free(&rec);
+    return st;
+}
+
+void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out)
+{
+    wc_commitlog_stats cs;
+
+    memset(out, 0, sizeof(*out));
+    out->memtable_flushing_bytes = atomic_load(&e->mem_imm);
+    out->memtable_bytes = atomic_load(&e->mem_active) + out->memtable_flushing_bytes;
+    out->memtable_limit_bytes = e->opts.memtable_total_bytes;
+    wc_commitlog_get_stats(e->log, &cs);
+    out->commitlog_bytes = cs.segments * (uint64_t)e->opts.segment_bytes;
+    out->commitlog_limit_bytes = e->opts.commitlog_total_bytes;
+    pthread_mutex_lock(&e->flush_mu);
+    out->writes_stalled = e->writes_stalled;
+    out->writes_refused = e->writes_refused;
+    if (e->bg_status != WC_OK) {
+        out->background_status = e->bg_status;
+        snprintf(out->background_error, sizeof(out->background_error), "%s", e->bg_detail);
+    } else if (e->comp_status != WC_OK) {
+        out->background_status = e->comp_status;
+        snprintf(out->background_error, sizeof(out->background_error), "%s", e->comp_detail);
+    }
+    pthread_mutex_unlock(&e->flush_mu);
+}
