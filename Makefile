@@ -168,6 +168,12 @@ demo:
 deps:
 	regress/install-deps.sh test
 
+# every fsync of a durable step deleted in turn: some test must fail
+# (regress/check-fsyncs.sh; about a minute per site, not part of 'make test')
+.PHONY: check-fsyncs
+check-fsyncs:
+	MAKE='$(MAKE)' regress/check-fsyncs.sh
+
 # ---------------------------------------------------------------- bench
 # widecol engine vs RocksDB on the same data, same run (regress/bench/README.md).
 # Options go through BENCH_ARGS, e.g. make bench-engine BENCH_ARGS='--rows=2000000'
