@@ -420,6 +420,7 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	no.engine = *opts;
 	no.socket_path = widecol_node_socket_path();
 	no.max_connections = node_max_connections();
+	no.worker_threads = (uint32) widecol_node_worker_threads;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);

@@ -59,6 +59,7 @@ extern int	widecol_commitlog_sync_period_ms;
 extern int	widecol_memtable_size_mb;
 extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
+extern int	widecol_node_worker_threads;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern bool widecol_preloaded;

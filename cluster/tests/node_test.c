@@ -5,7 +5,8 @@
  * timeouts, version mismatch, connection limits, stop with open
  * connections, restart on the same data, consistency refusals, compaction
  * maps, COMPACTION_STATS and COMPACTIONS, the tombstone guardrail of reads
- * (protocol version 2), and the signal mask of every thread the node starts.
+ * (protocol version 2), the signal mask of every thread the node starts,
+ * and many more clients than threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1465,7 +1466,7 @@ static void test_threads_block_signals(void **state)
                                     (1ull << (SIGINT - 1)) | (1ull << (SIGUSR1 - 1)) |
                                     (1ull << (SIGQUIT - 1)) | (1ull << (SIGPIPE - 1));
 
-    create_t(c, T1, "ks.t1"); /* a connection thread and the engine's threads exist now */
+    create_t(c, T1, "ks.t1"); /* the node's and the engine's threads exist now */
     snprintf(self, sizeof(self), "%ld", (long)syscall(SYS_gettid));
     d = opendir("/proc/self/task");
     if (d == NULL)
@@ -1481,11 +1482,71 @@ static void test_threads_block_signals(void **state)
         others++;
     }
     closedir(d);
-    assert_true(others >= 3); /* listener, connection, engine flush/sync */
+    assert_true(others >= 3); /* event loop, workers, engine flush/sync */
     /* the caller's mask was restored */
     pthread_sigmask(SIG_BLOCK, NULL, &cur);
     assert_false(sigismember(&cur, SIGTERM));
     wc_client_close(c);
+}
+
+/* Threads of this process (the test's own and the node's). */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int k = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            k++;
+    closedir(d);
+    return k;
+}
+
+/*
+ * Far more clients than the old cap of 64, each writing and reading back its
+ * own partition while all stay connected: the node serves them with a fixed
+ * set of threads, not one per connection.
+ */
+static void test_many_clients(void **state)
+{
+    fx *f = *state;
+    enum { NCLIENTS = 200 };
+    static wc_client *cl[NCLIENTS];
+    static wc_node_info ni;
+    wc_node_options o;
+    char pk[32];
+    int before, during;
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, NCLIENTS + 10);
+    o.worker_threads = 4;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    cl[0] = connect_ok(f);
+    create_t(cl[0], T1, "ks.t1");
+    before = count_threads();
+    for (int i = 1; i < NCLIENTS; i++)
+        cl[i] = connect_ok(f);
+    /* interleave the clients' requests so every connection is served while all are open */
+    for (int i = 0; i < NCLIENTS; i++) {
+        snprintf(pk, sizeof(pk), "m%d-", i);
+        assert_int_equal(apply_rows(cl[i], T1, pk, 1, 0, 3, WC_CL_ONE), WC_OK);
+    }
+    for (int i = NCLIENTS - 1; i >= 0; i--) {
+        snprintf(pk, sizeof(pk), "m%d-0", i);
+        assert_int_equal(read_all(cl[i], T1, pk, false, 2, NULL), 3);
+    }
+    during = count_threads();
+    assert_int_equal(wc_client_node_info(cl[7], &ni), WC_OK);
+    assert_int_equal(ni.connections_open, NCLIENTS);
+    assert_int_equal(ni.connections_refused, 0);
+    if (before > 0)
+        assert_int_equal(during, before); /* no thread per connection */
+    for (int i = 0; i < NCLIENTS; i++)
+        wc_client_close(cl[i]);
 }
 
 int main(void)
@@ -1508,6 +1569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compactions_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_guardrail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
