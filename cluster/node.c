@@ -1036,17 +1036,23 @@ void wc_node_options_default(wc_node_options *o)
     o->worker_threads = 0;
 }
 
-/* Worker threads for o: the setting, else two per online CPU (at least WC__MIN_WORKERS). */
+/*
+ * Worker threads for o: the setting, else two per online CPU (at least
+ * WC__MIN_WORKERS).  Under batch sync a write holds its worker until the
+ * commit log is fsynced, and writes waiting together share one fsync, so
+ * there the default is eight per CPU: waiting workers use no CPU.
+ */
 static uint32_t wc__worker_count(const wc_node_options *o)
 {
     long cpus;
-    uint32_t k = o->worker_threads;
+    uint32_t k = o->worker_threads, per_cpu;
 
     if (k == 0) {
+        per_cpu = o->engine.sync_mode == WC_SYNC_BATCH ? 8 : 2;
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        k = cpus > 0 ? 2 * (uint32_t)cpus : WC__MIN_WORKERS;
-        if (k < WC__MIN_WORKERS)
-            k = WC__MIN_WORKERS;
+        k = cpus > 0 ? per_cpu * (uint32_t)cpus : WC__MIN_WORKERS;
+        if (k < WC__MIN_WORKERS * per_cpu / 2)
+            k = WC__MIN_WORKERS * per_cpu / 2;
     }
     return k > WC__MAX_WORKERS ? WC__MAX_WORKERS : k;
 }

@@ -61,7 +61,8 @@ typedef struct wc_node_options {
     uint32_t max_connections;  /* 0: 64 */
     uint32_t send_timeout_ms;  /* drop a client that takes no response bytes for this long; 0: 60000 */
     uint32_t handshake_timeout_ms; /* drop a client that does not complete the handshake; 0: 10000 */
-    uint32_t worker_threads;   /* threads serving requests; 0: two per online CPU, at least 4 */
+    uint32_t worker_threads;   /* threads serving requests; 0: two per online CPU, at least 4
+                                  (engine.sync_mode batch: eight per CPU, at least 16) */
 } wc_node_options;
 
 /* API */

@@ -184,7 +184,8 @@ define_node_gucs(void)
 
 	DefineCustomIntVariable("widecol.node_worker_threads",
 							"Threads of the node that serve backends' requests "
-							"(0: two per CPU, at least 4).",
+							"(0: two per CPU, at least 4; eight per CPU, at "
+							"least 16, with widecol.commitlog_sync = batch).",
 							"However many sessions are connected, the node "
 							"serves them with this many threads.",
 							&widecol_node_worker_threads,
