@@ -1,21 +1,24 @@
 /*
- * node.c - the node server: an event loop thread (epoll) that accepts
- * connections and notices readable ones, a fixed pool of worker threads
- * that serve their requests, and the dispatch of each request into the
- * engine (contract and threading in node.h).
+ * node.c - the node server: a fixed pool of worker threads that share one
+ * epoll set (the listening socket, every idle connection, a wake-up pipe
+ * and a queue event), accept connections, serve their requests, and the
+ * dispatch of each request into the engine (contract and threading in
+ * node.h).
  *
  * Ownership: a connection belongs to exactly one party at a time - the
- * epoll set (armed with EPOLLONESHOT, so its readiness is reported once),
- * the ready or bulk queue, or the worker serving it.  Only that worker
- * reads, writes, re-arms or closes it.  The event loop only moves reported
- * connections to the ready queue and shutdown()s connections that have not
- * finished the handshake in time, which the owning worker then sees as the
- * end of the stream.
+ * epoll set (armed with EPOLLONESHOT, so its readiness is reported to one
+ * worker once), the ready or bulk queue, or the worker serving it.  Only
+ * that worker reads, writes, re-arms or closes it.  The worker that finds
+ * the handshake deadline sweep due shutdown()s connections that have not
+ * finished the handshake in time, which their owner then sees as the end
+ * of the stream.  A worker that takes a readable connection from epoll
+ * serves it itself: no hand-over to another thread on the request path.
  *
  * Locking: n->mu guards the list of connections (for the handshake sweep
- * and wc_node_stop); n->qmu and n->qcv guard the two queues, the bulk
- * counter and the stop flag of the workers; n->repl_mu guards the cache of
- * keyspace replication per table; counters are atomics.
+ * and wc_node_stop); n->qmu guards the two queues and the bulk counter;
+ * n->kick (an eventfd in the epoll set) wakes a worker for a queued
+ * connection; n->repl_mu guards the cache of keyspace replication per
+ * table; counters and the stop flag are atomics.
  */
 #include "node.h"
 
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -85,8 +89,7 @@ struct wc_node {
     int epfd;
     int spare_fd; /* given up to refuse a connection when descriptors run out */
     int wake[2];
-    pthread_t loop;
-    bool loop_started;
+    int kick; /* eventfd: a connection was queued */
     pthread_t *workers;
     uint32_t nworkers, workers_started;
     bool socket_bound;
@@ -102,12 +105,12 @@ struct wc_node {
     uint32_t nconns;
 
     pthread_mutex_t qmu;
-    pthread_cond_t qcv;
     wc__fifo ready;      /* connections with a request (or handshake) to serve */
     wc__fifo bulk;       /* connections whose next request is large, waiting for a slot */
     uint32_t bulk_busy;  /* workers serving a large request */
     uint32_t bulk_max;
-    bool quit;
+    atomic_bool quit;
+    atomic_uint_fast64_t last_sweep_ms;
 
     pthread_rwlock_t repl_mu;
     wc__repl_entry *repl;
@@ -610,36 +613,47 @@ static wc__conn *wc__fifo_pop(wc__fifo *q)
     return c;
 }
 
+/* Wake a worker waiting in epoll to look at the queues. */
+static void wc__kick(wc_node *n)
+{
+    uint64_t one = 1;
+    ssize_t w;
+
+    do
+        w = write(n->kick, &one, sizeof(one));
+    while (w < 0 && errno == EINTR);
+}
+
 /* Queue c for a worker: bulk selects the lane of large requests. */
 static void wc__enqueue(wc_node *n, wc__conn *c, bool bulk)
 {
     pthread_mutex_lock(&n->qmu);
     wc__fifo_push(bulk ? &n->bulk : &n->ready, c);
-    pthread_cond_signal(&n->qcv);
     pthread_mutex_unlock(&n->qmu);
+    wc__kick(n);
 }
 
 /*
- * The next connection to serve, NULL once the node stops.  Ordinary
- * requests come first, in arrival order; a connection with a large request
- * waits until fewer than bulk_max workers serve large requests.
+ * A queued connection to serve, or NULL.  Ordinary requests come first, in
+ * arrival order; a connection with a large request waits until fewer than
+ * bulk_max workers serve large requests.  If more remain queued another
+ * worker is woken for them.
  */
-static wc__conn *wc__next_conn(wc_node *n)
+static wc__conn *wc__take_queued(wc_node *n)
 {
-    wc__conn *c = NULL;
+    wc__conn *c;
+    bool more;
 
     pthread_mutex_lock(&n->qmu);
-    while (!n->quit) {
-        if ((c = wc__fifo_pop(&n->ready)) != NULL)
-            break;
-        if (n->bulk_busy < n->bulk_max && (c = wc__fifo_pop(&n->bulk)) != NULL) {
-            n->bulk_busy++;
-            c->bulk_slot = true;
-            break;
-        }
-        pthread_cond_wait(&n->qcv, &n->qmu);
+    c = wc__fifo_pop(&n->ready);
+    if (c == NULL && n->bulk_busy < n->bulk_max && (c = wc__fifo_pop(&n->bulk)) != NULL) {
+        n->bulk_busy++;
+        c->bulk_slot = true;
     }
+    more = c != NULL && (n->ready.head || (n->bulk.head && n->bulk_busy < n->bulk_max));
     pthread_mutex_unlock(&n->qmu);
+    if (more)
+        wc__kick(n);
     return c;
 }
 
@@ -667,14 +681,17 @@ static bool wc__bulk_claim(wc_node *n, wc__conn *c)
 
 static void wc__bulk_release(wc_node *n, wc__conn *c)
 {
+    bool waiting;
+
     if (!c->bulk_slot)
         return;
     pthread_mutex_lock(&n->qmu);
     n->bulk_busy--;
     c->bulk_slot = false;
-    if (n->bulk.head)
-        pthread_cond_signal(&n->qcv);
+    waiting = n->bulk.head != NULL;
     pthread_mutex_unlock(&n->qmu);
+    if (waiting)
+        wc__kick(n);
 }
 
 /* Hand c back to the event loop: it comes back when its socket is readable. */
@@ -803,16 +820,6 @@ close:
     wc__conn_close(c);
 }
 
-static void *wc__worker_main(void *arg)
-{
-    wc_node *n = arg;
-    wc__conn *c;
-
-    while ((c = wc__next_conn(n)) != NULL)
-        wc__turn(c);
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- event loop */
 
 static void wc__refuse(wc_node *n, int fd, wc_status st, const char *msg)
@@ -932,35 +939,68 @@ static void wc__sweep_handshakes(wc_node *n)
     pthread_mutex_unlock(&n->mu);
 }
 
-static void *wc__loop_main(void *arg)
+/* Re-arm a one-shot registration of the node's own descriptors. */
+static void wc__rearm_fd(wc_node *n, int fd, void *tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = tag};
+
+    (void)epoll_ctl(n->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Run the handshake sweep if it is due and no other worker claimed it. */
+static void wc__maybe_sweep(wc_node *n)
+{
+    uint64_t now = wc__ms_since(&n->started);
+    uint_fast64_t last = atomic_load(&n->last_sweep_ms);
+
+    if (now - last >= WC__SWEEP_MS &&
+        atomic_compare_exchange_strong(&n->last_sweep_ms, &last, now))
+        wc__sweep_handshakes(n);
+}
+
+/*
+ * A worker: serve queued connections first, else wait in epoll for a
+ * readable connection (served at once by this worker), a new connection, a
+ * queue event or the stop signal.
+ */
+static void *wc__worker_main(void *arg)
 {
     wc_node *n = arg;
-    struct epoll_event evs[64];
-    uint64_t last_sweep = 0;
 
-    for (;;) {
-        int k = epoll_wait(n->epfd, evs, 64, WC__SWEEP_MS);
-        uint64_t now;
+    while (!atomic_load(&n->quit)) {
+        struct epoll_event ev;
+        wc__conn *c;
+        void *p;
+        int k;
 
+        wc__maybe_sweep(n);
+        if ((c = wc__take_queued(n)) != NULL) {
+            wc__turn(c);
+            continue;
+        }
+        k = epoll_wait(n->epfd, &ev, 1, WC__SWEEP_MS);
         if (k < 0 && errno != EINTR) {
             wc__log(n, WC_LOG_ERROR, "widecol node: epoll_wait failed: %s", strerror(errno));
             usleep(10000);
         }
-        for (int i = 0; i < k; i++) {
-            void *p = evs[i].data.ptr;
-            if (p == &n->wake[0])
-                return NULL;
-            if (p == &n->listen_fd)
-                wc__accept_all(n);
-            else
-                wc__enqueue(n, p, false);
-        }
-        now = wc__ms_since(&n->started);
-        if (now - last_sweep >= WC__SWEEP_MS) {
-            wc__sweep_handshakes(n);
-            last_sweep = now;
+        if (k <= 0)
+            continue;
+        p = ev.data.ptr;
+        if (p == &n->wake[0])
+            break;
+        if (p == &n->listen_fd) {
+            wc__accept_all(n);
+            wc__rearm_fd(n, n->listen_fd, &n->listen_fd);
+        } else if (p == &n->kick) {
+            uint64_t v;
+            while (read(n->kick, &v, sizeof(v)) < 0 && errno == EINTR)
+                ;
+            wc__rearm_fd(n, n->kick, &n->kick);
+        } else {
+            wc__turn(p);
         }
     }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- socket */
@@ -1057,24 +1097,32 @@ static uint32_t wc__worker_count(const wc_node_options *o)
     return k > WC__MAX_WORKERS ? WC__MAX_WORKERS : k;
 }
 
-/* Create the epoll set with the listening socket and the wake-up pipe. */
+/* Create the epoll set with the listening socket, the queue event and the wake-up pipe. */
 static wc_status wc__loop_init(wc_node *n)
 {
-    struct epoll_event ev = {.events = EPOLLIN};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
 
     n->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (n->epfd < 0)
         return wc_error_errno(errno, "could not create the node's epoll set");
+    n->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (n->kick < 0)
+        return wc_error_errno(errno, "could not create the node's queue event");
     ev.data.ptr = &n->listen_fd;
     if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->listen_fd, &ev) != 0)
         return wc_error_errno(errno, "could not watch the node's socket");
+    ev.data.ptr = &n->kick;
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->kick, &ev) != 0)
+        return wc_error_errno(errno, "could not watch the node's queue event");
+    /* level-triggered and never read: once written, it wakes every worker */
+    ev.events = EPOLLIN;
     ev.data.ptr = &n->wake[0];
     if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->wake[0], &ev) != 0)
         return wc_error_errno(errno, "could not watch the node's wake-up pipe");
     return WC_OK;
 }
 
-/* Start the workers, then the event loop. */
+/* Start the workers. */
 static wc_status wc__start_threads(wc_node *n)
 {
     for (uint32_t i = 0; i < n->nworkers; i++) {
@@ -1082,9 +1130,6 @@ static wc_status wc__start_threads(wc_node *n)
             return wc_error(WC_NO_MEMORY, "could not start worker thread %u of the node", i + 1);
         n->workers_started++;
     }
-    if (pthread_create(&n->loop, NULL, wc__loop_main, n) != 0)
-        return wc_error(WC_NO_MEMORY, "could not start the node's event loop thread");
-    n->loop_started = true;
     return WC_OK;
 }
 
@@ -1102,7 +1147,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     n = wc_calloc(1, sizeof(*n));
     if (n == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
-    n->listen_fd = n->epfd = -1;
+    n->listen_fd = n->epfd = n->kick = -1;
     n->wake[0] = n->wake[1] = -1;
     snprintf(n->socket_path, sizeof(n->socket_path), "%s", o->socket_path);
     snprintf(n->data_dir, sizeof(n->data_dir), "%s", o->engine.dir);
@@ -1118,7 +1163,6 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     clock_gettime(CLOCK_MONOTONIC, &n->started);
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->qmu, NULL);
-    pthread_cond_init(&n->qcv, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
@@ -1163,22 +1207,18 @@ void wc_node_stop(wc_node *n)
 
     if (n == NULL)
         return;
-    if (n->loop_started) {
+    atomic_store(&n->quit, true);
+    if (n->wake[1] >= 0) {
         ssize_t w;
         do
             w = write(n->wake[1], "x", 1);
         while (w < 0 && errno == EINTR);
-        pthread_join(n->loop, NULL);
     }
     /* wake every connection: a request being served completes, its answer finds the end */
     pthread_mutex_lock(&n->mu);
     for (c = n->conns; c; c = c->next_all)
         shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_unlock(&n->mu);
-    pthread_mutex_lock(&n->qmu);
-    n->quit = true;
-    pthread_cond_broadcast(&n->qcv);
-    pthread_mutex_unlock(&n->qmu);
     for (uint32_t i = 0; i < n->workers_started; i++)
         pthread_join(n->workers[i], NULL);
     wc_free(n->workers);
@@ -1188,6 +1228,8 @@ void wc_node_stop(wc_node *n)
     }
     if (n->epfd >= 0)
         close(n->epfd);
+    if (n->kick >= 0)
+        close(n->kick);
     if (n->spare_fd >= 0)
         close(n->spare_fd);
     if (n->listen_fd >= 0)
@@ -1202,7 +1244,6 @@ void wc_node_stop(wc_node *n)
         wc_engine_close(n->engine);
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);
-    pthread_cond_destroy(&n->qcv);
     pthread_mutex_destroy(&n->qmu);
     pthread_mutex_destroy(&n->mu);
     wc_free(n);

@@ -4,9 +4,9 @@
  *
  * A node owns its engine (opened in wc_node_start, closed in wc_node_stop),
  * the listening socket file (mode 0600; a stale one is replaced, a live one
- * is refused) and a fixed set of threads, however many clients connect:
- * one event-loop thread (epoll) that accepts connections and notices the
- * readable ones, and worker_threads workers that serve them.  At most
+ * is refused) and a fixed set of worker_threads threads, however many
+ * clients connect: they share one epoll set, accept connections, and the
+ * worker told that a connection is readable serves it.  At most
  * max_connections clients are connected (the next one is answered with an
  * "overloaded" handshake reply and closed; one that arrives when the
  * process is out of file descriptors gets a "no-memory" reply saying so).
@@ -33,7 +33,7 @@
  * options (table_options.h), before touching the engine.
  *
  * Signals: the process is a PostgreSQL background worker whose main thread
- * handles signals, so every thread the node starts (event loop, workers)
+ * handles signals, so every thread the node starts (its workers)
  * and every thread the engine starts inside wc_engine_open runs with all
  * signals blocked: wc_node_start blocks them around those calls and then
  * restores the caller's mask.
