@@ -1549,6 +1549,60 @@ static void test_many_clients(void **state)
         wc_client_close(cl[i]);
 }
 
+/*
+ * One worker, and a client that sends half of a large request and stalls
+ * (then a client that never handshakes): neither holds the worker, other
+ * clients are served at once; the large request completes when the rest
+ * arrives.
+ */
+static void test_partial_request_holds_no_worker(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+    wc_client *c;
+    wc_buf rec, req;
+    uint8_t buf[256];
+    int raw, mute;
+    int64_t t0;
+    size_t start, half;
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, 8);
+    o.worker_threads = 1;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    c = connect_ok(f);
+    create_t(c, T1, "ks.t1");
+    /* an APPLY of 2000 rows: a bulk request of well over 64 KiB */
+    make_batch(&rec, T1, "big", 1, 0, 2000, 1000, false);
+    wc_buf_init(&req);
+    start = wc_proto_begin_request(&req, WC_OP_APPLY, 7);
+    wc_proto_put_apply(&req, WC_CL_ONE, rec.data, rec.len);
+    assert_int_equal(wc_proto_end_frame(&req, start), WC_OK);
+    assert_true(req.len > (64u << 10));
+    raw = raw_connect(f->sock);
+    raw_handshake(raw, WC_PROTO_VERSION, WC_OK);
+    half = req.len / 2;
+    raw_send(raw, req.data, half);
+    mute = raw_connect(f->sock); /* connected, never handshakes */
+    usleep(100000);
+    t0 = now_ms();
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(wc_client_ping(c), WC_OK);
+    assert_int_equal(apply_rows(c, T1, "small", 1, 0, 3, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "small0", false, 10, NULL), 3);
+    assert_true(now_ms() - t0 < 2000);
+    /* the rest arrives: the request is served and answered */
+    raw_send(raw, req.data + half, req.len - half);
+    assert_true(raw_frame(raw, buf, sizeof(buf)) > 0);
+    assert_int_equal(read_all(c, T1, "big0", false, 500, NULL), 2000);
+    close(raw);
+    close(mute);
+    wc_buf_free(&req);
+    wc_buf_free(&rec);
+    wc_client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1570,6 +1624,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_guardrail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_request_holds_no_worker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
