@@ -205,3 +205,11 @@ bench-sql:
 .PHONY: bench-compaction
 bench-compaction:
 	MAKE='$(MAKE)' regress/bench/compaction_bench.sh
+
+# the node under many clients: pgbench point reads, latest-10, inserts and a
+# 90/10 mix at 1..100 clients, widecol vs heap, and read p99 under COPY
+# (regress/bench/concurrency_bench.sh, docs/benchmarks.md).  Options through
+# the environment, e.g. make bench-concurrency DURATION=3 PARTITIONS=1000
+.PHONY: bench-concurrency
+bench-concurrency:
+	MAKE='$(MAKE)' regress/bench/concurrency_bench.sh

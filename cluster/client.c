@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,9 +65,6 @@ static wc_status wc__broken(wc_client *c, wc_status st)
  * Wait until fd is ready for events or the deadline passes.  WC_TIMEOUT on
  * the deadline or when the hook abandons the call.
  */
-/* recv attempts, each after a sched_yield(), before a receive sleeps in poll() */
-#define WC__SPIN_TRIES 50
-
 static wc_status wc__wait(wc_client *c, short events, int64_t deadline, const char *what)
 {
     for (;;) {
@@ -164,7 +160,6 @@ static wc_status wc__recv_frame(wc_client *c, uint32_t max, int64_t deadline,
 {
     size_t have = 0, want = 0; /* want: whole frame, known once the prefix is in */
     uint32_t n = 0;
-    int spins = 0;
     wc_status st;
 
     if (!wc__in_reserve(c, WC__READ_CHUNK))
@@ -177,15 +172,10 @@ static wc_status wc__recv_frame(wc_client *c, uint32_t max, int64_t deadline,
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 /*
-                 * The node usually answers within tens of microseconds: yield
-                 * the CPU a few times before sleeping in poll(), which saves a
-                 * wake-up (the node may be running on this very CPU).
+                 * Sleep in poll() at once: yielding or spinning here takes
+                 * the CPU from the node's threads that would answer, as
+                 * soon as backends outnumber cores.
                  */
-                if (spins < WC__SPIN_TRIES) {
-                    spins++;
-                    sched_yield();
-                    continue;
-                }
                 if ((st = wc__wait(c, POLLIN, deadline, "waiting for")) != WC_OK)
                     return st;
                 continue;

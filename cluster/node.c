@@ -1,11 +1,24 @@
 /*
- * node.c - the node server: listener thread, one thread per connection,
- * request dispatch into the engine (contract and threading in node.h).
+ * node.c - the node server: a fixed pool of worker threads that share one
+ * epoll set (the listening socket, every idle connection, a wake-up pipe
+ * and a queue event), accept connections, serve their requests, and the
+ * dispatch of each request into the engine (contract and threading in
+ * node.h).
  *
- * Locking: n->mu guards the connection slots; n->repl_mu guards the cache
- * of keyspace replication per table; counters are atomics.  A connection
- * thread never closes its own socket: the thread that joins it does, so
- * wc_node_stop can shutdown() any socket it sees without racing a close.
+ * Ownership: a connection belongs to exactly one party at a time - the
+ * epoll set (armed with EPOLLONESHOT, so its readiness is reported to one
+ * worker once), the ready or bulk queue, or the worker serving it.  Only
+ * that worker reads, writes, re-arms or closes it.  The worker that finds
+ * the handshake deadline sweep due shutdown()s connections that have not
+ * finished the handshake in time, which their owner then sees as the end
+ * of the stream.  A worker that takes a readable connection from epoll
+ * serves it itself: no hand-over to another thread on the request path.
+ *
+ * Locking: n->mu guards the list of connections (for the handshake sweep
+ * and wc_node_stop); n->qmu guards the two queues and the bulk counter;
+ * n->kick (an eventfd in the epoll set) wakes a worker for a queued
+ * connection; n->repl_mu guards the cache of keyspace replication per
+ * table; counters and the stop flag are atomics.
  */
 #include "node.h"
 
@@ -18,6 +31,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +48,10 @@
 #define WC__DEFAULT_MAX_CONNECTIONS 64
 #define WC__DEFAULT_SEND_TIMEOUT_MS 60000
 #define WC__DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define WC__MIN_WORKERS 4             /* default pool: 2 per CPU, at least this */
+#define WC__MAX_WORKERS 256
+#define WC__BULK_BYTES (64u << 10)    /* a request frame larger than this is bulk */
+#define WC__SWEEP_MS 200              /* handshake deadlines are checked this often */
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */
 #define WC__KEEP_BUFFER (8 << 20)     /* buffers above this are released when idle */
@@ -42,12 +61,21 @@
 typedef struct wc__conn {
     wc_node *node;
     int fd;
-    pthread_t thread;
-    atomic_bool done;
+    atomic_bool handshaken;
+    bool eof;                /* the peer closed (or the socket failed) */
+    bool bulk_slot;          /* holds one of the node's bulk slots */
+    bool swept;              /* shut down for a missed handshake deadline */
+    uint64_t accepted_ms;    /* since the node started */
     wc_buf in; /* received bytes: [in_pos, in.len) not yet consumed */
     size_t in_pos;
     wc_buf out;
+    struct wc__conn *next;                /* queue link, under qmu */
+    struct wc__conn *prev_all, *next_all; /* n->conns, under mu */
 } wc__conn;
+
+typedef struct wc__fifo {
+    wc__conn *head, *tail;
+} wc__fifo;
 
 typedef struct wc__repl_entry {
     uint32_t table_id;
@@ -59,9 +87,12 @@ struct wc_node {
     char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char data_dir[4096];
     int listen_fd;
+    int epfd;
+    int spare_fd; /* given up to refuse a connection when descriptors run out */
     int wake[2];
-    pthread_t listener;
-    bool listener_started;
+    int kick; /* eventfd: a connection was queued */
+    pthread_t *workers;
+    uint32_t nworkers, workers_started;
     bool socket_bound;
     uint32_t max_conns;
     uint32_t send_timeout_ms;
@@ -71,7 +102,16 @@ struct wc_node {
     struct timespec started;
 
     pthread_mutex_t mu;
-    wc__conn **slots; /* max_conns entries, NULL = free */
+    wc__conn *conns; /* every open connection */
+    uint32_t nconns;
+
+    pthread_mutex_t qmu;
+    wc__fifo ready;      /* connections with a request (or handshake) to serve */
+    wc__fifo bulk;       /* connections whose next request is large, waiting for a slot */
+    uint32_t bulk_busy;  /* workers serving a large request */
+    uint32_t bulk_max;
+    atomic_bool quit;
+    atomic_uint_fast64_t last_sweep_ms;
 
     pthread_rwlock_t repl_mu;
     wc__repl_entry *repl;
@@ -107,29 +147,6 @@ static uint64_t wc__ms_since(const struct timespec *t0)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000u +
            (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
-static void wc__set_timeout(int fd, int opt, uint32_t ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-    (void)setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-/* Send all of buf; false on any error (the connection is then dropped). */
-static bool wc__send_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return true;
 }
 
 /* ---------------------------------------------------------------- replication cache */
@@ -436,7 +453,39 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
     return st;
 }
 
-/* Append an error response with request id 0 (frame-level trouble). */
+/* ---------------------------------------------------------------- transport */
+
+/*
+ * Send all of p, waiting in poll() at most send_timeout_ms whenever the
+ * peer's buffer is full; false on any error or timeout (the connection is
+ * then dropped).
+ */
+static bool wc__send_all(wc_node *n, int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int r;
+
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return false;
+            do
+                r = poll(&pf, 1, (int)n->send_timeout_ms);
+            while (r < 0 && errno == EINTR);
+            if (r <= 0 || (pf.revents & (POLLERR | POLLHUP | POLLNVAL)))
+                return false;
+            continue;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+/* Append an error response with request id 0 (frame-level trouble) and send it. */
 static void wc__frame_error(wc__conn *c, wc_status st, const char *msg)
 {
     size_t start;
@@ -445,78 +494,88 @@ static void wc__frame_error(wc__conn *c, wc_status st, const char *msg)
     start = wc_proto_begin_response(&c->out, 0, st);
     wc_proto_put_error(&c->out, msg);
     if (wc_proto_end_frame(&c->out, start) == WC_OK)
-        (void)wc__send_all(c->fd, c->out.data, c->out.len);
+        (void)wc__send_all(c->node, c->fd, c->out.data, c->out.len);
 }
 
 /*
- * Read the next frame into c->in.  Returns 1 with *p and *len set to the
- * payload, 0 on a clean end of stream, -1 on an I/O error, -2 if the length
- * prefix is over max (message in wc_last_error).
+ * Look at the next frame in c->in without consuming it.  Returns 1 with *p
+ * and *len set to the payload, 0 if it is not complete yet (room for it is
+ * reserved), -1 on memory exhaustion, -2 if the length prefix is over max
+ * (message in wc_last_error).
  */
-static int wc__read_frame(wc__conn *c, uint32_t max, const uint8_t **p, uint32_t *len)
+static int wc__peek_frame(wc__conn *c, uint32_t max, const uint8_t **p, uint32_t *len)
+{
+    size_t have = c->in.len - c->in_pos;
+    uint32_t n;
+
+    if (have < WC_PROTO_FRAME_HEADER)
+        return 0;
+    n = wc_dec_u32(c->in.data + c->in_pos);
+    if (n > max) {
+        if (max == WC_PROTO_MAX_FRAME)
+            (void)wc_proto_frame_length(c->in.data + c->in_pos, &n);
+        return -2;
+    }
+    if (have >= WC_PROTO_FRAME_HEADER + (size_t)n) {
+        *p = c->in.data + c->in_pos + WC_PROTO_FRAME_HEADER;
+        *len = n;
+        return 1;
+    }
+    if (c->in_pos > 0) {
+        memmove(c->in.data, c->in.data + c->in_pos, have);
+        c->in.len = have;
+        c->in_pos = 0;
+    }
+    if (!wc_buf_reserve(&c->in, WC_PROTO_FRAME_HEADER + (size_t)n - have)) {
+        wc_error(WC_NO_MEMORY, "out of memory receiving a frame of %u bytes", n);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Receive what the socket holds (it never blocks) until the next frame is
+ * complete.  Returns as wc__peek_frame, and -1 also on end of stream or an
+ * I/O error (c->eof set).
+ */
+static int wc__fill(wc__conn *c, uint32_t max, const uint8_t **p, uint32_t *len)
 {
     for (;;) {
-        size_t have = c->in.len - c->in_pos;
-        ssize_t r;
+        int r = wc__peek_frame(c, max, p, len);
+        ssize_t got;
 
-        if (have >= WC_PROTO_FRAME_HEADER) {
-            uint32_t n = wc_dec_u32(c->in.data + c->in_pos);
-            if (n > max) {
-                if (max == WC_PROTO_MAX_FRAME)
-                    (void)wc_proto_frame_length(c->in.data + c->in_pos, &n);
-                return -2;
-            }
-            if (have >= WC_PROTO_FRAME_HEADER + (size_t)n) {
-                *p = c->in.data + c->in_pos + WC_PROTO_FRAME_HEADER;
-                *len = n;
-                c->in_pos += WC_PROTO_FRAME_HEADER + (size_t)n;
-                return 1;
-            }
-            if (c->in_pos > 0) {
-                memmove(c->in.data, c->in.data + c->in_pos, have);
-                c->in.len = have;
-                c->in_pos = 0;
-            }
-            if (!wc_buf_reserve(&c->in, WC_PROTO_FRAME_HEADER + (size_t)n - have)) {
-                wc_error(WC_NO_MEMORY, "out of memory receiving a frame of %u bytes", n);
-                return -1;
-            }
-        } else if (c->in_pos > 0) {
-            memmove(c->in.data, c->in.data + c->in_pos, have);
-            c->in.len = have;
-            c->in_pos = 0;
-        }
+        if (r != 0)
+            return r;
+        if (c->eof)
+            return -1;
+        if (c->in_pos > 0 && c->in_pos == c->in.len)
+            c->in.len = c->in_pos = 0;
         if (c->in.cap - c->in.len < WC__READ_CHUNK / 4 && !wc_buf_reserve(&c->in, WC__READ_CHUNK)) {
             wc_error(WC_NO_MEMORY, "out of memory receiving a frame");
             return -1;
         }
-        r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
-        if (r < 0 && errno == EINTR)
+        got = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        c->in.len += (size_t)r;
+        if (got <= 0) {
+            c->eof = true;
+            return -1;
+        }
+        c->in.len += (size_t)got;
     }
 }
 
-static bool wc__handshake(wc__conn *c)
+/* Answer the handshake frame p; false if the connection must be closed. */
+static bool wc__handshake(wc__conn *c, int frame, const uint8_t *p, uint32_t len)
 {
-    wc_node *n = c->node;
-    const uint8_t *p;
-    uint32_t len, version;
+    uint32_t version;
     char msg[256];
-    int r;
     bool ok = false;
 
-    wc__set_timeout(c->fd, SO_RCVTIMEO, n->handshake_timeout_ms);
-    r = wc__read_frame(c, WC_PROTO_HANDSHAKE_LEN, &p, &len);
-    wc__set_timeout(c->fd, SO_RCVTIMEO, 0);
     wc_buf_reset(&c->out);
-    if (r == 0 || r == -1)
-        return false;
-    if (r == -2 || wc_proto_get_handshake(p, len, &version) != WC_OK) {
+    if (frame == -2 || wc_proto_get_handshake(p, len, &version) != WC_OK) {
         wc_proto_put_handshake_reply(&c->out, WC_PROTO_VERSION, WC_CORRUPTION,
                                      "not a widecol client handshake: expected magic \"WCCP\" "
                                      "and a protocol version");
@@ -531,70 +590,126 @@ static bool wc__handshake(wc__conn *c)
         wc_proto_put_handshake_reply(&c->out, WC_PROTO_VERSION, WC_OK, NULL);
         ok = true;
     }
-    if (c->out.failed || !wc__send_all(c->fd, c->out.data, c->out.len))
+    if (c->out.failed || !wc__send_all(c->node, c->fd, c->out.data, c->out.len))
         return false;
+    if (frame == 1)
+        c->in_pos += WC_PROTO_FRAME_HEADER + (size_t)len;
     return ok;
 }
 
-static void *wc__conn_main(void *arg)
+/* ---------------------------------------------------------------- scheduling */
+
+static void wc__fifo_push(wc__fifo *q, wc__conn *c)
 {
-    wc__conn *c = arg;
-    wc_node *n = c->node;
-
-    if (!wc__handshake(c))
-        goto done;
-    for (;;) {
-        const uint8_t *payload, *body;
-        uint32_t len, id = 0;
-        size_t blen;
-        uint8_t op = 0;
-        bool fatal = false;
-        wc_status st;
-        int r = wc__read_frame(c, WC_PROTO_MAX_FRAME, &payload, &len);
-
-        if (r == 0 || r == -1)
-            break;
-        if (r == -2) {
-            atomic_fetch_add(&n->errors_total, 1);
-            wc__frame_error(c, WC_CORRUPTION, wc_last_error());
-            break;
-        }
-        wc_clear_error();
-        st = wc_proto_parse_request(payload, len, &op, &id, &body, &blen);
-        atomic_fetch_add(&n->requests_total, 1);
-        atomic_fetch_add(&n->requests[st == WC_OK ? op : 0], 1);
-        if (st == WC_CORRUPTION) {
-            atomic_fetch_add(&n->errors_total, 1);
-            wc__frame_error(c, st, wc_last_error());
-            break;
-        }
-        st = wc__serve(c, op, id, body, blen, &fatal);
-        if (st != WC_OK)
-            atomic_fetch_add(&n->errors_total, 1);
-        if (!wc__send_all(c->fd, c->out.data, c->out.len) || fatal)
-            break;
-        /* do not keep the memory of one huge request or page around */
-        if (c->in_pos == c->in.len) {
-            c->in.len = c->in_pos = 0;
-            if (c->in.cap > WC__KEEP_BUFFER) {
-                wc_buf_free(&c->in);
-                wc_buf_init(&c->in);
-            }
-        }
-        if (c->out.cap > WC__KEEP_BUFFER) {
-            wc_buf_free(&c->out);
-            wc_buf_init(&c->out);
-        }
-    }
-done:
-    /* the peer sees the end now; the socket is closed by whoever joins this thread */
-    shutdown(c->fd, SHUT_RDWR);
-    atomic_fetch_sub(&n->conns_open, 1);
-    atomic_store(&c->done, true);
-    return NULL;
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
 }
 
-/* ---------------------------------------------------------------- listener */
+static wc__conn *wc__fifo_pop(wc__fifo *q)
+{
+    wc__conn *c = q->head;
+
+    if (c) {
+        q->head = c->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        c->next = NULL;
+    }
+    return c;
+}
+
+/* Wake a worker waiting in epoll to look at the queues. */
+static void wc__kick(wc_node *n)
+{
+    uint64_t one = 1;
+    ssize_t w;
+
+    do
+        w = write(n->kick, &one, sizeof(one));
+    while (w < 0 && errno == EINTR);
+}
+
+/* Queue c for a worker: bulk selects the lane of large requests. */
+static void wc__enqueue(wc_node *n, wc__conn *c, bool bulk)
+{
+    pthread_mutex_lock(&n->qmu);
+    wc__fifo_push(bulk ? &n->bulk : &n->ready, c);
+    pthread_mutex_unlock(&n->qmu);
+    wc__kick(n);
+}
+
+/*
+ * A queued connection to serve, or NULL.  Ordinary requests come first, in
+ * arrival order; a connection with a large request waits until fewer than
+ * bulk_max workers serve large requests.  If more remain queued another
+ * worker is woken for them.
+ */
+static wc__conn *wc__take_queued(wc_node *n)
+{
+    wc__conn *c;
+    bool more;
+
+    pthread_mutex_lock(&n->qmu);
+    c = wc__fifo_pop(&n->ready);
+    if (c == NULL && n->bulk_busy < n->bulk_max && (c = wc__fifo_pop(&n->bulk)) != NULL) {
+        n->bulk_busy++;
+        c->bulk_slot = true;
+    }
+    more = c != NULL && (n->ready.head || (n->bulk.head && n->bulk_busy < n->bulk_max));
+    pthread_mutex_unlock(&n->qmu);
+    if (more)
+        wc__kick(n);
+    return c;
+}
+
+/*
+ * Take a bulk slot for c's large request, or queue c in the bulk lane
+ * (false) when bulk_max workers already serve large requests.
+ */
+static bool wc__bulk_claim(wc_node *n, wc__conn *c)
+{
+    bool got;
+
+    if (c->bulk_slot)
+        return true;
+    pthread_mutex_lock(&n->qmu);
+    got = n->bulk_busy < n->bulk_max;
+    if (got) {
+        n->bulk_busy++;
+        c->bulk_slot = true;
+    } else {
+        wc__fifo_push(&n->bulk, c);
+    }
+    pthread_mutex_unlock(&n->qmu);
+    return got;
+}
+
+static void wc__bulk_release(wc_node *n, wc__conn *c)
+{
+    bool waiting;
+
+    if (!c->bulk_slot)
+        return;
+    pthread_mutex_lock(&n->qmu);
+    n->bulk_busy--;
+    c->bulk_slot = false;
+    waiting = n->bulk.head != NULL;
+    pthread_mutex_unlock(&n->qmu);
+    if (waiting)
+        wc__kick(n);
+}
+
+/* Hand c back to the event loop: it comes back when its socket is readable. */
+static bool wc__rearm(wc__conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
+
+    return epoll_ctl(c->node->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+}
 
 static void wc__conn_free(wc__conn *c)
 {
@@ -605,18 +720,116 @@ static void wc__conn_free(wc__conn *c)
     wc_free(c);
 }
 
-/* Join and free finished connections.  REQUIRES: n->mu held. */
-static void wc__reap(wc_node *n)
+/* Take c off the node's list of connections.  REQUIRES: n->mu held. */
+static void wc__unlink(wc_node *n, wc__conn *c)
 {
-    for (uint32_t i = 0; i < n->max_conns; i++) {
-        wc__conn *c = n->slots[i];
-        if (c && atomic_load(&c->done)) {
-            pthread_join(c->thread, NULL);
-            wc__conn_free(c);
-            n->slots[i] = NULL;
+    if (c->prev_all)
+        c->prev_all->next_all = c->next_all;
+    else
+        n->conns = c->next_all;
+    if (c->next_all)
+        c->next_all->prev_all = c->prev_all;
+    n->nconns--;
+    atomic_fetch_sub(&n->conns_open, 1);
+}
+
+/* Forget c and close its socket.  REQUIRES: the calling worker owns c. */
+static void wc__conn_close(wc__conn *c)
+{
+    wc_node *n = c->node;
+
+    wc__bulk_release(n, c);
+    pthread_mutex_lock(&n->mu);
+    wc__unlink(n, c);
+    pthread_mutex_unlock(&n->mu);
+    (void)epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    wc__conn_free(c);
+}
+
+/*
+ * One turn of a connection on a worker: complete the handshake, or serve
+ * at most one request, then requeue it (another request is buffered),
+ * hand it back to the event loop, or close it.
+ */
+static void wc__turn(wc__conn *c)
+{
+    wc_node *n = c->node;
+    const uint8_t *payload, *body;
+    uint32_t len, id = 0;
+    size_t blen;
+    uint8_t op = 0;
+    bool fatal = false;
+    wc_status st;
+    int r;
+
+    if (!atomic_load(&c->handshaken)) {
+        r = wc__fill(c, WC_PROTO_HANDSHAKE_LEN, &payload, &len);
+        if (r == -1)
+            goto close;
+        if (r == 0)
+            goto wait;
+        if (!wc__handshake(c, r, payload, len))
+            goto close;
+        atomic_store(&c->handshaken, true);
+        goto next;
+    }
+    r = wc__fill(c, WC_PROTO_MAX_FRAME, &payload, &len);
+    if (r == -1)
+        goto close;
+    if (r == 0)
+        goto wait;
+    if (r == -2) {
+        atomic_fetch_add(&n->errors_total, 1);
+        wc__frame_error(c, WC_CORRUPTION, wc_last_error());
+        goto close;
+    }
+    /* a large request waits for a bulk slot, so that it cannot take every worker */
+    if (len > WC__BULK_BYTES && !wc__bulk_claim(n, c))
+        return;
+    wc_clear_error();
+    st = wc_proto_parse_request(payload, len, &op, &id, &body, &blen);
+    atomic_fetch_add(&n->requests_total, 1);
+    atomic_fetch_add(&n->requests[st == WC_OK ? op : 0], 1);
+    if (st == WC_CORRUPTION) {
+        atomic_fetch_add(&n->errors_total, 1);
+        wc__frame_error(c, st, wc_last_error());
+        goto close;
+    }
+    st = wc__serve(c, op, id, body, blen, &fatal);
+    wc__bulk_release(n, c);
+    if (st != WC_OK)
+        atomic_fetch_add(&n->errors_total, 1);
+    c->in_pos += WC_PROTO_FRAME_HEADER + (size_t)len;
+    if (!wc__send_all(n, c->fd, c->out.data, c->out.len) || fatal)
+        goto close;
+    /* do not keep the memory of one huge request or page around */
+    if (c->in_pos == c->in.len) {
+        c->in.len = c->in_pos = 0;
+        if (c->in.cap > WC__KEEP_BUFFER) {
+            wc_buf_free(&c->in);
+            wc_buf_init(&c->in);
         }
     }
+    if (c->out.cap > WC__KEEP_BUFFER) {
+        wc_buf_free(&c->out);
+        wc_buf_init(&c->out);
+    }
+next:
+    /* another request already buffered goes to the back of the line */
+    if (wc__peek_frame(c, WC_PROTO_MAX_FRAME, &payload, &len) != 0) {
+        wc__enqueue(n, c, false);
+        return;
+    }
+    if (c->eof)
+        goto close;
+wait:
+    if (wc__rearm(c))
+        return;
+close:
+    wc__conn_close(c);
 }
+
+/* ---------------------------------------------------------------- event loop */
 
 static void wc__refuse(wc_node *n, int fd, wc_status st, const char *msg)
 {
@@ -635,15 +848,12 @@ static void wc__refuse(wc_node *n, int fd, wc_status st, const char *msg)
 static void wc__accept_one(wc_node *n, int fd)
 {
     wc__conn *c = NULL;
-    int slot = -1, bufsz = WC__SOCKET_BUFFER;
+    int bufsz = WC__SOCKET_BUFFER;
+    struct epoll_event ev;
     char msg[160];
 
     pthread_mutex_lock(&n->mu);
-    wc__reap(n);
-    for (uint32_t i = 0; i < n->max_conns && slot < 0; i++)
-        if (n->slots[i] == NULL)
-            slot = (int)i;
-    if (slot < 0) {
+    if (n->nconns >= n->max_conns) {
         pthread_mutex_unlock(&n->mu);
         snprintf(msg, sizeof(msg),
                  "the widecol node has too many connections (max_connections = %u)",
@@ -656,59 +866,148 @@ static void wc__accept_one(wc_node *n, int fd)
         goto fail;
     c->node = n;
     c->fd = fd;
-    atomic_init(&c->done, false);
+    c->accepted_ms = wc__ms_since(&n->started);
+    atomic_init(&c->handshaken, false);
     wc_buf_init(&c->in);
     wc_buf_init(&c->out);
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-    wc__set_timeout(fd, SO_SNDTIMEO, n->send_timeout_ms);
+    c->next_all = n->conns;
+    if (n->conns)
+        n->conns->prev_all = c;
+    n->conns = c;
+    n->nconns++;
     atomic_fetch_add(&n->conns_open, 1);
-    if (wc__thread_start(&c->thread, wc__conn_main, c, "connection") != WC_OK) {
-        atomic_fetch_sub(&n->conns_open, 1);
-        goto fail;
-    }
-    n->slots[slot] = c;
     atomic_fetch_add(&n->conns_total, 1);
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.ptr = c;
+    /* from here a worker may own c: touch it no more */
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        wc__unlink(n, c);
+        pthread_mutex_unlock(&n->mu);
+        c->fd = -1; /* wc__refuse closes it */
+        wc__conn_free(c);
+        wc__refuse(n, fd, WC_NO_MEMORY, "the widecol node could not watch a new connection");
+        return;
+    }
     pthread_mutex_unlock(&n->mu);
     return;
 fail:
     pthread_mutex_unlock(&n->mu);
-    if (c) {
-        c->fd = -1;
-        wc__conn_free(c);
-    }
-    wc__refuse(n, fd, WC_NO_MEMORY, "the widecol node could not start a connection thread");
+    wc__refuse(n, fd, WC_NO_MEMORY, "the widecol node is out of memory for a new connection");
 }
 
-static void *wc__listener_main(void *arg)
+/* Accept every pending connection. */
+static void wc__accept_all(wc_node *n)
+{
+    for (;;) {
+        int fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd >= 0) {
+            wc__accept_one(n, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if ((errno == EMFILE || errno == ENFILE) && n->spare_fd >= 0) {
+            /* out of descriptors: give the spare one up to say so, then take it back */
+            char msg[200];
+            int err = errno;
+
+            close(n->spare_fd);
+            fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            snprintf(msg, sizeof(msg),
+                     "the widecol node is out of file descriptors (%s) with %u connections "
+                     "open",
+                     strerror(err), (unsigned)atomic_load(&n->conns_open));
+            if (fd >= 0)
+                wc__refuse(n, fd, WC_NO_MEMORY, msg);
+            n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0)
+                continue;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            wc__log(n, WC_LOG_WARNING, "widecol node: accept failed: %s", strerror(errno));
+        }
+        return;
+    }
+}
+
+/* Shut down connections that did not complete the handshake in time. */
+static void wc__sweep_handshakes(wc_node *n)
+{
+    uint64_t now = wc__ms_since(&n->started);
+
+    pthread_mutex_lock(&n->mu);
+    for (wc__conn *c = n->conns; c; c = c->next_all)
+        if (!atomic_load(&c->handshaken) && !c->swept &&
+            now - c->accepted_ms >= n->handshake_timeout_ms) {
+            /* the worker that sees the end of stream closes it */
+            c->swept = true;
+            shutdown(c->fd, SHUT_RDWR);
+        }
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* Re-arm a one-shot registration of the node's own descriptors. */
+static void wc__rearm_fd(wc_node *n, int fd, void *tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = tag};
+
+    (void)epoll_ctl(n->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Run the handshake sweep if it is due and no other worker claimed it. */
+static void wc__maybe_sweep(wc_node *n)
+{
+    uint64_t now = wc__ms_since(&n->started);
+    uint_fast64_t last = atomic_load(&n->last_sweep_ms);
+
+    if (now - last >= WC__SWEEP_MS &&
+        atomic_compare_exchange_strong(&n->last_sweep_ms, &last, now))
+        wc__sweep_handshakes(n);
+}
+
+/*
+ * A worker: serve queued connections first, else wait in epoll for a
+ * readable connection (served at once by this worker), a new connection, a
+ * queue event or the stop signal.
+ */
+static void *wc__worker_main(void *arg)
 {
     wc_node *n = arg;
 
-    for (;;) {
-        struct pollfd pf[2] = {{.fd = n->listen_fd, .events = POLLIN},
-                               {.fd = n->wake[0], .events = POLLIN}};
-        int fd;
+    while (!atomic_load(&n->quit)) {
+        struct epoll_event ev;
+        wc__conn *c;
+        void *p;
+        int k;
 
-        if (poll(pf, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            wc__log(n, WC_LOG_ERROR, "widecol node: poll failed: %s", strerror(errno));
+        wc__maybe_sweep(n);
+        if ((c = wc__take_queued(n)) != NULL) {
+            wc__turn(c);
+            continue;
+        }
+        k = epoll_wait(n->epfd, &ev, 1, WC__SWEEP_MS);
+        if (k < 0 && errno != EINTR) {
+            wc__log(n, WC_LOG_ERROR, "widecol node: epoll_wait failed: %s", strerror(errno));
             usleep(10000);
-            continue;
         }
-        if (pf[1].revents)
+        if (k <= 0)
+            continue;
+        p = ev.data.ptr;
+        if (p == &n->wake[0])
             break;
-        if (!(pf[0].revents & POLLIN))
-            continue;
-        fd = accept4(n->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                wc__log(n, WC_LOG_WARNING, "widecol node: accept failed: %s", strerror(errno));
-                usleep(10000);
-            }
-            continue;
+        if (p == &n->listen_fd) {
+            wc__accept_all(n);
+            wc__rearm_fd(n, n->listen_fd, &n->listen_fd);
+        } else if (p == &n->kick) {
+            uint64_t v;
+            while (read(n->kick, &v, sizeof(v)) < 0 && errno == EINTR)
+                ;
+            wc__rearm_fd(n, n->kick, &n->kick);
+        } else {
+            wc__turn(p);
         }
-        wc__accept_one(n, fd);
     }
     return NULL;
 }
@@ -768,7 +1067,8 @@ static wc_status wc__listen(wc_node *n)
     n->socket_bound = true;
     if (chmod(n->socket_path, 0600) != 0)
         return wc_error_errno(errno, "could not set the mode of socket \"%s\"", n->socket_path);
-    if (listen(n->listen_fd, 128) != 0)
+    /* a burst of every backend connecting at once should not find the backlog full */
+    if (listen(n->listen_fd, n->max_conns > 65535 ? 65535 : (int)n->max_conns) != 0)
         return wc_error_errno(errno, "could not listen on socket \"%s\"", n->socket_path);
     return WC_OK;
 }
@@ -782,6 +1082,66 @@ void wc_node_options_default(wc_node_options *o)
     o->max_connections = WC__DEFAULT_MAX_CONNECTIONS;
     o->send_timeout_ms = WC__DEFAULT_SEND_TIMEOUT_MS;
     o->handshake_timeout_ms = WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    o->worker_threads = 0;
+}
+
+/*
+ * Worker threads for o: the setting, else two per online CPU (at least
+ * WC__MIN_WORKERS).  Under batch sync a write holds its worker until the
+ * commit log is fsynced, and writes waiting together share one fsync, so
+ * there the default is eight per CPU: waiting workers use no CPU.
+ */
+static uint32_t wc__worker_count(const wc_node_options *o)
+{
+    long cpus;
+    uint32_t k = o->worker_threads, per_cpu;
+
+    if (k == 0) {
+        per_cpu = o->engine.sync_mode == WC_SYNC_BATCH ? 8 : 2;
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        k = cpus > 0 ? per_cpu * (uint32_t)cpus : WC__MIN_WORKERS;
+        if (k < WC__MIN_WORKERS * per_cpu / 2)
+            k = WC__MIN_WORKERS * per_cpu / 2;
+    }
+    return k > WC__MAX_WORKERS ? WC__MAX_WORKERS : k;
+}
+
+/* Create the epoll set with the listening socket, the queue event and the wake-up pipe. */
+static wc_status wc__loop_init(wc_node *n)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+
+    n->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (n->epfd < 0)
+        return wc_error_errno(errno, "could not create the node's epoll set");
+    n->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (n->kick < 0)
+        return wc_error_errno(errno, "could not create the node's queue event");
+    ev.data.ptr = &n->listen_fd;
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->listen_fd, &ev) != 0)
+        return wc_error_errno(errno, "could not watch the node's socket");
+    ev.data.ptr = &n->kick;
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->kick, &ev) != 0)
+        return wc_error_errno(errno, "could not watch the node's queue event");
+    /* level-triggered and never read: once written, it wakes every worker */
+    ev.events = EPOLLIN;
+    ev.data.ptr = &n->wake[0];
+    if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->wake[0], &ev) != 0)
+        return wc_error_errno(errno, "could not watch the node's wake-up pipe");
+    return WC_OK;
+}
+
+/* Start the workers. */
+static wc_status wc__start_threads(wc_node *n)
+{
+    for (uint32_t i = 0; i < n->nworkers; i++) {
+        wc_status st = wc__thread_start(&n->workers[i], wc__worker_main, n, "node worker");
+
+        if (st != WC_OK)
+            return st;
+        n->workers_started++;
+    }
+    return WC_OK;
 }
 
 wc_status wc_node_start(const wc_node_options *o, wc_node **out)
@@ -798,7 +1158,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     n = wc_calloc(1, sizeof(*n));
     if (n == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
-    n->listen_fd = -1;
+    n->listen_fd = n->epfd = n->kick = -1;
     n->wake[0] = n->wake[1] = -1;
     snprintf(n->socket_path, sizeof(n->socket_path), "%s", o->socket_path);
     snprintf(n->data_dir, sizeof(n->data_dir), "%s", o->engine.dir);
@@ -806,13 +1166,18 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     n->send_timeout_ms = o->send_timeout_ms ? o->send_timeout_ms : WC__DEFAULT_SEND_TIMEOUT_MS;
     n->handshake_timeout_ms =
         o->handshake_timeout_ms ? o->handshake_timeout_ms : WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    n->nworkers = wc__worker_count(o);
+    /* large requests may take half the workers; the rest stay for the others */
+    n->bulk_max = n->nworkers / 2 ? n->nworkers / 2 : 1;
     n->log = o->engine.log;
     n->log_arg = o->engine.log_arg;
     clock_gettime(CLOCK_MONOTONIC, &n->started);
     pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->qmu, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
-    n->slots = wc_calloc(n->max_conns, sizeof(*n->slots));
-    if (n->slots == NULL) {
+    n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
+    if (n->workers == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
         goto fail;
     }
@@ -829,14 +1194,17 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         st = wc__repl_load(n);
     if (st == WC_OK)
         st = wc__listen(n);
-    if (st == WC_OK && (st = wc__thread_start(&n->listener, wc__listener_main, n,
-                                              "node listener")) == WC_OK)
-        n->listener_started = true;
+    if (st == WC_OK)
+        st = wc__loop_init(n);
+    if (st == WC_OK)
+        st = wc__start_threads(n);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (st != WC_OK)
         goto fail;
-    wc__log(n, WC_LOG_INFO, "widecol node listening on \"%s\" (protocol version %u)",
-            n->socket_path, WC_PROTO_VERSION);
+    wc__log(n, WC_LOG_INFO,
+            "widecol node listening on \"%s\" (protocol version %u, %u worker threads, at most "
+            "%u connections)",
+            n->socket_path, WC_PROTO_VERSION, n->nworkers, n->max_conns);
     *out = n;
     return WC_OK;
 fail:
@@ -846,30 +1214,35 @@ fail:
 
 void wc_node_stop(wc_node *n)
 {
+    wc__conn *c;
+
     if (n == NULL)
         return;
-    if (n->listener_started) {
+    atomic_store(&n->quit, true);
+    if (n->wake[1] >= 0) {
         ssize_t w;
         do
             w = write(n->wake[1], "x", 1);
         while (w < 0 && errno == EINTR);
-        pthread_join(n->listener, NULL);
     }
-    if (n->slots) {
-        /* wake every connection, then join them: a request in progress completes first */
-        pthread_mutex_lock(&n->mu);
-        for (uint32_t i = 0; i < n->max_conns; i++)
-            if (n->slots[i])
-                shutdown(n->slots[i]->fd, SHUT_RDWR);
-        pthread_mutex_unlock(&n->mu);
-        for (uint32_t i = 0; i < n->max_conns; i++)
-            if (n->slots[i]) {
-                pthread_join(n->slots[i]->thread, NULL);
-                wc__conn_free(n->slots[i]);
-                n->slots[i] = NULL;
-            }
-        wc_free(n->slots);
+    /* wake every connection: a request being served completes, its answer finds the end */
+    pthread_mutex_lock(&n->mu);
+    for (c = n->conns; c; c = c->next_all)
+        shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&n->mu);
+    for (uint32_t i = 0; i < n->workers_started; i++)
+        pthread_join(n->workers[i], NULL);
+    wc_free(n->workers);
+    while ((c = n->conns) != NULL) {
+        n->conns = c->next_all;
+        wc__conn_free(c);
     }
+    if (n->epfd >= 0)
+        close(n->epfd);
+    if (n->kick >= 0)
+        close(n->kick);
+    if (n->spare_fd >= 0)
+        close(n->spare_fd);
     if (n->listen_fd >= 0)
         close(n->listen_fd);
     if (n->socket_bound)
@@ -882,6 +1255,7 @@ void wc_node_stop(wc_node *n)
         wc_engine_close(n->engine);
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);
+    pthread_mutex_destroy(&n->qmu);
     pthread_mutex_destroy(&n->mu);
     wc_free(n);
 }

@@ -4,11 +4,22 @@
  *
  * A node owns its engine (opened in wc_node_start, closed in wc_node_stop),
  * the listening socket file (mode 0600; a stale one is replaced, a live one
- * is refused), a listener thread and one thread per client connection, at
- * most max_connections of them (the next one is answered with an
- * "overloaded" handshake reply and closed).  Each connection does the
- * handshake, then serves requests one at a time in arrival order and
- * answers each with exactly one response (protocol in docs/protocol.md).
+ * is refused) and a fixed set of worker_threads threads, however many
+ * clients connect: they share one epoll set, accept connections, and the
+ * worker told that a connection is readable serves it.  At most
+ * max_connections clients are connected (the next one is answered with an
+ * "overloaded" handshake reply and closed; one that arrives when the
+ * process is out of file descriptors gets a "no-memory" reply saying so).
+ * Each connection does the handshake, then its requests are served one at
+ * a time in arrival order, each answered with exactly one response
+ * (protocol in docs/protocol.md).
+ *
+ * Scheduling: a worker serves one request of a connection per turn; a
+ * connection with another request already received goes to the back of the
+ * ready queue, so connections are served round-robin.  A request frame over
+ * 64 KiB (a COPY batch) is bulk: at most half the workers (at least one)
+ * serve bulk requests at a time, the others stay free for small ones.
+ *
  * A malformed frame or body gets an error response and the connection is
  * closed; an unknown opcode gets an error response and the connection stays
  * usable.  Nothing a client sends can crash the node.  Requests go to the
@@ -22,7 +33,7 @@
  * options (table_options.h), before touching the engine.
  *
  * Signals: the process is a PostgreSQL background worker whose main thread
- * handles signals, so every thread the node starts (listener, connections)
+ * handles signals, so every thread the node starts (its workers)
  * and every thread the engine starts inside wc_engine_open runs with all
  * signals blocked: wc_node_start blocks them around those calls and then
  * restores the caller's mask.
@@ -50,6 +61,8 @@ typedef struct wc_node_options {
     uint32_t max_connections;  /* 0: 64 */
     uint32_t send_timeout_ms;  /* drop a client that takes no response bytes for this long; 0: 60000 */
     uint32_t handshake_timeout_ms; /* drop a client that does not complete the handshake; 0: 10000 */
+    uint32_t worker_threads;   /* threads serving requests; 0: two per online CPU, at least 4
+                                  (engine.sync_mode batch: eight per CPU, at least 16) */
 } wc_node_options;
 
 /* API */

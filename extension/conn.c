@@ -252,6 +252,21 @@ widecol_connection(void)
 	if (st != WC_OK)
 	{
 		connection = NULL;
+		if (st == WC_OVERLOADED)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOO_MANY_CONNECTIONS),
+					 errmsg("the widecol node has no free connection for this session"),
+					 errdetail("%s", wc_last_error()),
+					 errhint("The node accepts as many connections as the server has "
+							 "backends (max_connections and worker settings); retry, and "
+							 "see the server log if it persists.")));
+		if (st == WC_NO_MEMORY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("the widecol node could not take this session's connection"),
+					 errdetail("%s", wc_last_error()),
+					 errhint("Raise the open-files limit (ulimit -n) of the PostgreSQL server "
+							 "or free memory, then retry; the server log says which ran out.")));
 		ereport(ERROR,
 				(errcode(st == WC_TIMEOUT ? ERRCODE_WIDECOL_TIMEOUT : ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not connect to the widecol node"),

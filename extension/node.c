@@ -52,6 +52,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +87,12 @@
 
 /* Columns of widecol.node_status(). */
 #define NODE_STATUS_COLUMNS		11
+
+/* Node connections beyond MaxBackends (closes not yet noticed). */
+#define NODE_SPARE_CONNECTIONS	16
+
+/* File descriptors kept for the engine's files and the node itself. */
+#define NODE_RESERVED_FDS		1024
 
 /* Seconds before the postmaster restarts a node that failed. */
 #define NODE_RESTART_SECONDS	10
@@ -432,6 +439,39 @@ node_socket_directory(void)
 }
 
 /*
+ * How many client connections the node accepts: one for every backend the
+ * postmaster may run at once (MaxBackends counts client backends,
+ * autovacuum workers, background workers and WAL senders), plus a margin
+ * for connections of backends that exited but that the node has not seen
+ * close yet.  Each connection is one file descriptor of the node process,
+ * so the soft open-files limit is raised to the hard one when it is lower
+ * than what the connections and the engine's files need.
+ */
+static uint32
+node_max_connections(void)
+{
+	uint32		conns = (uint32) MaxBackends + NODE_SPARE_CONNECTIONS;
+	struct rlimit rl;
+	rlim_t		need = (rlim_t) conns + NODE_RESERVED_FDS;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		rl.rlim_cur < need)
+	{
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need) ?
+			need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+			ereport(WARNING,
+					(errmsg("the widecol node may run out of file descriptors: "
+							"its open-files limit is %lu, %lu are needed for "
+							"%u connections and the engine's files",
+							(unsigned long) rl.rlim_cur, (unsigned long) need, conns),
+					 errhint("Raise the open-files limit (ulimit -n, LimitNOFILE "
+							 "of the service) of the PostgreSQL server.")));
+	}
+	return conns;
+}
+
+/*
  * Open the engine and start serving backends on the node's Unix socket
  * (widecol_node_socket_path()).  Every thread is started with all signals
  * blocked, so PostgreSQL's signals stay on the main thread.
@@ -447,6 +487,8 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	wc_node_options_default(&no);
 	no.engine = *opts;
 	no.socket_path = widecol_node_socket_path();
+	no.max_connections = node_max_connections();
+	no.worker_threads = (uint32) widecol_node_worker_threads;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);

@@ -45,6 +45,7 @@ int			widecol_memtable_total_space_mb = 512;
 int			widecol_commitlog_total_space_mb = 1024;
 int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
+int			widecol_node_worker_threads = 0;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -245,6 +246,20 @@ define_node_gucs(void)
 							16,
 							1,
 							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.node_worker_threads",
+							"Threads of the node that serve backends' requests "
+							"(0: two per CPU, at least 4; eight per CPU, at "
+							"least 16, with widecol.commitlog_sync = batch).",
+							"However many sessions are connected, the node "
+							"serves them with this many threads.",
+							&widecol_node_worker_threads,
+							0,
+							0,
+							256,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -68,6 +68,7 @@ extern int	widecol_memtable_total_space_mb;
 extern int	widecol_commitlog_total_space_mb;
 extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
+extern int	widecol_node_worker_threads;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;

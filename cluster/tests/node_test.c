@@ -5,7 +5,8 @@
  * timeouts, version mismatch, connection limits, stop with open
  * connections, restart on the same data, consistency refusals, compaction
  * maps, COMPACTION_STATS and COMPACTIONS, the tombstone guardrail of reads
- * (protocol version 3), and the signal mask of every thread the node starts.
+ * (protocol version 3), the signal mask of every thread the node starts,
+ * and many more clients than threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1483,7 +1484,7 @@ static void test_threads_block_signals(void **state)
                                     (1ull << (SIGINT - 1)) | (1ull << (SIGUSR1 - 1)) |
                                     (1ull << (SIGQUIT - 1)) | (1ull << (SIGPIPE - 1));
 
-    create_t(c, T1, "ks.t1"); /* a connection thread and the engine's threads exist now */
+    create_t(c, T1, "ks.t1"); /* the node's and the engine's threads exist now */
     snprintf(self, sizeof(self), "%ld", (long)syscall(SYS_gettid));
     d = opendir("/proc/self/task");
     if (d == NULL)
@@ -1499,10 +1500,124 @@ static void test_threads_block_signals(void **state)
         others++;
     }
     closedir(d);
-    assert_true(others >= 3); /* listener, connection, engine flush/sync */
+    assert_true(others >= 3); /* event loop, workers, engine flush/sync */
     /* the caller's mask was restored */
     pthread_sigmask(SIG_BLOCK, NULL, &cur);
     assert_false(sigismember(&cur, SIGTERM));
+    wc_client_close(c);
+}
+
+/* Threads of this process (the test's own and the node's). */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int k = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            k++;
+    closedir(d);
+    return k;
+}
+
+/*
+ * Far more clients than the old cap of 64, each writing and reading back its
+ * own partition while all stay connected: the node serves them with a fixed
+ * set of threads, not one per connection.
+ */
+static void test_many_clients(void **state)
+{
+    fx *f = *state;
+    enum { NCLIENTS = 200 };
+    static wc_client *cl[NCLIENTS];
+    static wc_node_info ni;
+    wc_node_options o;
+    char pk[32];
+    int before, during;
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, NCLIENTS + 10);
+    o.worker_threads = 4;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    cl[0] = connect_ok(f);
+    create_t(cl[0], T1, "ks.t1");
+    before = count_threads();
+    for (int i = 1; i < NCLIENTS; i++)
+        cl[i] = connect_ok(f);
+    /* interleave the clients' requests so every connection is served while all are open */
+    for (int i = 0; i < NCLIENTS; i++) {
+        snprintf(pk, sizeof(pk), "m%d-", i);
+        assert_int_equal(apply_rows(cl[i], T1, pk, 1, 0, 3, WC_CL_ONE), WC_OK);
+    }
+    for (int i = NCLIENTS - 1; i >= 0; i--) {
+        snprintf(pk, sizeof(pk), "m%d-0", i);
+        assert_int_equal(read_all(cl[i], T1, pk, false, 2, NULL), 3);
+    }
+    during = count_threads();
+    assert_int_equal(wc_client_node_info(cl[7], &ni), WC_OK);
+    assert_int_equal(ni.connections_open, NCLIENTS);
+    assert_int_equal(ni.connections_refused, 0);
+    if (before > 0)
+        assert_int_equal(during, before); /* no thread per connection */
+    for (int i = 0; i < NCLIENTS; i++)
+        wc_client_close(cl[i]);
+}
+
+/*
+ * One worker, and a client that sends half of a large request and stalls
+ * (then a client that never handshakes): neither holds the worker, other
+ * clients are served at once; the large request completes when the rest
+ * arrives.
+ */
+static void test_partial_request_holds_no_worker(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+    wc_client *c;
+    wc_buf rec, req;
+    uint8_t buf[256];
+    int raw, mute;
+    int64_t t0;
+    size_t start, half;
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, 8);
+    o.worker_threads = 1;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    c = connect_ok(f);
+    create_t(c, T1, "ks.t1");
+    /* an APPLY of 2000 rows: a bulk request of well over 64 KiB */
+    make_batch(&rec, T1, "big", 1, 0, 2000, 1000, false);
+    wc_buf_init(&req);
+    start = wc_proto_begin_request(&req, WC_OP_APPLY, 7);
+    wc_proto_put_apply(&req, WC_CL_ONE, rec.data, rec.len);
+    assert_int_equal(wc_proto_end_frame(&req, start), WC_OK);
+    assert_true(req.len > (64u << 10));
+    raw = raw_connect(f->sock);
+    raw_handshake(raw, WC_PROTO_VERSION, WC_OK);
+    half = req.len / 2;
+    raw_send(raw, req.data, half);
+    mute = raw_connect(f->sock); /* connected, never handshakes */
+    usleep(100000);
+    t0 = now_ms();
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(wc_client_ping(c), WC_OK);
+    assert_int_equal(apply_rows(c, T1, "small", 1, 0, 3, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "small0", false, 10, NULL), 3);
+    assert_true(now_ms() - t0 < 2000);
+    /* the rest arrives: the request is served and answered */
+    raw_send(raw, req.data + half, req.len - half);
+    assert_true(raw_frame(raw, buf, sizeof(buf)) > 0);
+    assert_int_equal(read_all(c, T1, "big0", false, 500, NULL), 2000);
+    close(raw);
+    close(mute);
+    wc_buf_free(&req);
+    wc_buf_free(&rec);
     wc_client_close(c);
 }
 
@@ -1526,6 +1641,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compactions_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_guardrail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_request_holds_no_worker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# regress/bench/concurrency_bench.sh - the widecol node under many clients:
+# pgbench against a widecol foreign table and a heap table with its primary
+# key, in the same instance and run, at 1, 2, 8, 32 and 100 clients.
+#
+# Workloads (prepared statements, one pgbench run per table and client count):
+#   point_read   SELECT v WHERE p = $1 AND c = $2 (full primary key)
+#   latest10     SELECT c, v WHERE p = $1 ORDER BY c DESC LIMIT 10
+#   insert       one single-row INSERT per transaction
+#   mix          90 % point_read, 10 % insert
+# Like for like: the reads and the mix run with widecol.commitlog_sync =
+# periodic against heap synchronous_commit = off; the inserts run twice,
+# periodic vs synchronous_commit = off (insert) and, after a restart, batch
+# vs synchronous_commit = on (insert_batch).
+# Then the point-read p99 latency of widecol under a concurrent COPY into
+# another widecol table, against its idle p99 (copy_p99; unit us, ratio > 1
+# means COPY slows reads down).
+#
+# Ends with one line per workload and client count:
+#   RESULT point_read_c32 widecol=... baseline=... ratio=... unit=tps errors=...
+# (ratio = widecol / heap; errors = failed transactions and aborted clients
+# of both tables).  Environment: PARTITIONS (10000) x ROWS_PER (100) rows,
+# DURATION seconds per point (20), CLIENTS ("1 2 8 32 100"), BENCH_DIR, KEEP_TMP.
+#
+# Copyright (c) 2026, widecol developers
+
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+. regress/bench/lib.sh
+PARTITIONS=${PARTITIONS:-10000}
+ROWS_PER=${ROWS_PER:-100}
+DURATION=${DURATION:-20}
+CLIENTS=${CLIENTS:-1 2 8 32 100}
+ROWS=$((PARTITIONS * ROWS_PER))
+MAXC=0
+for c in $CLIENTS; do [ "$c" -gt "$MAXC" ] && MAXC=$c; done
+PGBENCH=$PG_BINDIR/pgbench
+
+step "dependencies"
+bench_deps postgresql-15
+[ -x "$PGBENCH" ] || die "$PGBENCH is missing"
+
+step "build and install widecol"
+bench_build
+
+bench_tmpdir bench-concurrency
+EXTRA_CONF="max_connections = $((MAXC + 20))
+${EXTRA_CONF:-}"
+bench_initdb bench-concurrency
+SCRIPTS=$DIR/scripts
+mkdir -p "$SCRIPTS"
+chown "$OS_USER" "$SCRIPTS"
+
+step "instance in $DIR (port $PORT), $ROWS rows in $PARTITIONS partitions, ${DURATION}s per point, clients: $CLIENTS"
+start_pg
+psql_q -c "CREATE EXTENSION widecol"
+wait_node
+psql_q <<SQL
+CREATE SERVER ks FOREIGN DATA WRAPPER widecol
+  OPTIONS (replication \$\${'class': 'SimpleStrategy', 'replication_factor': 1}\$\$);
+CREATE FOREIGN TABLE kv_wc (p int, c int, v text) SERVER ks
+  OPTIONS (primary_key '((p), c)', clustering_order 'c DESC');
+CREATE FOREIGN TABLE copy_wc (p int, c int, v text) SERVER ks
+  OPTIONS (primary_key '((p), c)');
+CREATE TABLE kv_heap (p int, c int, v text, PRIMARY KEY (p, c));
+INSERT INTO kv_heap SELECT p, c, md5((p * 1000 + c)::text)
+  FROM generate_series(1, $PARTITIONS) p, generate_series(1, $ROWS_PER) c;
+INSERT INTO kv_wc SELECT * FROM kv_heap;
+VACUUM ANALYZE kv_heap;
+CHECKPOINT;
+SQL
+psql_q -c "SELECT widecol.flush('kv_wc')" >/dev/null
+psql_q -c "SELECT widecol.compact('kv_wc')" >/dev/null
+echo "    rows: heap $(psql_q -c 'SELECT count(*) FROM kv_heap'), widecol $(psql_q -c 'SELECT count(*) FROM kv_wc')"
+echo "    widecol.node_worker_threads = $(psql_q -c 'SHOW widecol.node_worker_threads') (0: two per CPU)"
+
+# script files, one per workload and table
+for t in wc heap; do
+    cat >"$SCRIPTS/point_$t.sql" <<SQL
+\set p random(1, $PARTITIONS)
+\set c random(1, $ROWS_PER)
+SELECT v FROM kv_$t WHERE p = :p AND c = :c;
+SQL
+    cat >"$SCRIPTS/latest10_$t.sql" <<SQL
+\set p random(1, $PARTITIONS)
+SELECT c, v FROM kv_$t WHERE p = :p ORDER BY c DESC LIMIT 10;
+SQL
+done
+# inserts go above the loaded clustering keys, never colliding between clients
+cat >"$SCRIPTS/insert_wc.sql" <<SQL
+\set p random(1, $PARTITIONS)
+\set c 1000000 + :client_id * 10000000 + random(1, 9999999)
+INSERT INTO kv_wc VALUES (:p, :c, 'inserted');
+SQL
+cat >"$SCRIPTS/insert_heap.sql" <<SQL
+\set p random(1, $PARTITIONS)
+\set c 1000000 + :client_id * 10000000 + random(1, 9999999)
+INSERT INTO kv_heap VALUES (:p, :c, 'inserted') ON CONFLICT DO NOTHING;
+SQL
+chmod 644 "$SCRIPTS"/*.sql
+
+# run_pgbench CLIENTS SYNC_COMMIT SCRIPT_ARGS... -> "tps errors" on stdout
+run_pgbench() {
+    local n=$1 sync=$2 out rc tps errs jobs
+    shift 2
+    jobs=$(( n < 4 ? n : 4 ))
+    set +e
+    out=$(PGOPTIONS="-c synchronous_commit=$sync" as_pg "$PGBENCH" -n -M prepared -c "$n" -j "$jobs" \
+              -T "$DURATION" "$@" "$CONNINFO" 2>&1)
+    rc=$?
+    set -e
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
+    errs=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+    errs=$(( ${errs:-0} + $(grep -c 'aborted' <<<"$out" || true) ))
+    if [ "$rc" -ne 0 ] || [ -z "$tps" ]; then
+        grep -E 'error|abort' <<<"$out" | head -3 | sed 's/^/    pgbench: /' >&2
+        errs=$((errs + 1))
+        tps=${tps:-0}
+    fi
+    echo "$tps $errs"
+}
+
+RESULTS=
+# compare NAME SYNC_HEAP WC_ARGS HEAP_ARGS: every client count
+compare() {
+    local name=$1 sync=$2 wcargs=$3 heapargs=$4 n w h ew eh ratio line
+    for n in $CLIENTS; do
+        # shellcheck disable=SC2086
+        read -r w ew <<<"$(run_pgbench "$n" off $wcargs)"
+        # shellcheck disable=SC2086
+        read -r h eh <<<"$(run_pgbench "$n" "$sync" $heapargs)"
+        ratio=$(awk -v a="$w" -v b="$h" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
+        line="RESULT ${name}_c$n widecol=$w baseline=$h ratio=$ratio unit=tps errors=$((ew + eh))"
+        echo "    $line"
+        RESULTS+="$line"$'\n'
+    done
+}
+
+step "point reads, latest-10 reads, inserts, 90/10 mix (widecol periodic vs heap synchronous_commit = off)"
+compare point_read off "-f $SCRIPTS/point_wc.sql" "-f $SCRIPTS/point_heap.sql"
+compare latest10 off "-f $SCRIPTS/latest10_wc.sql" "-f $SCRIPTS/latest10_heap.sql"
+compare insert off "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
+compare mix off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
+    "-f $SCRIPTS/point_heap.sql@9 -f $SCRIPTS/insert_heap.sql@1"
+
+step "point-read p99 of widecol, idle and during a concurrent COPY (4 clients)"
+CSV=$DIR/copy.csv
+psql_q -c "COPY (SELECT p, c, md5(c::text) FROM generate_series(1, 2000) p, generate_series(1, 100) c) TO STDOUT (FORMAT csv)" >"$CSV"
+COPIES=$DIR/copies
+# p99_run LOGPREFIX -> p99 latency in us of a 4-client point-read run
+p99_run() {
+    rm -f "$1".*
+    as_pg "$PGBENCH" -n -M prepared -c 4 -j 4 -T "$DURATION" -l --log-prefix="$1" \
+        -f "$SCRIPTS/point_wc.sql" "$CONNINFO" >/dev/null 2>&1 || die "pgbench p99 run"
+    cat "$1".* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'
+}
+IDLE_P99=$(p99_run "$DIR/latency_idle")
+( end=$((SECONDS + DURATION + 2))
+  while [ $SECONDS -lt $end ]; do
+      psql_q -c "COPY copy_wc FROM STDIN (FORMAT csv)" <"$CSV" >/dev/null
+      echo copy >>"$COPIES"
+  done ) &
+COPIER=$!
+sleep 1
+COPY_P99=$(p99_run "$DIR/latency_copy")
+wait "$COPIER" || die "COPY into copy_wc failed"
+echo "    $(wc -l <"$COPIES") COPY runs of 200,000 rows during the measurement"
+ratio=$(awk -v a="$COPY_P99" -v b="$IDLE_P99" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
+line="RESULT copy_p99 widecol=$COPY_P99 baseline=$IDLE_P99 ratio=$ratio unit=us errors=0"
+echo "    $line (widecol = p99 during COPY, baseline = idle p99)"
+RESULTS+="$line"$'\n'
+
+step "inserts, widecol.commitlog_sync = batch vs heap synchronous_commit = on"
+stop_pg
+printf 'widecol.commitlog_sync = batch\n' >>"$PGDATA/postgresql.conf"
+start_pg
+wait_node
+compare insert_batch on "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
+stop_pg
+ERRS=$(server_log_errors)
+[ -z "$ERRS" ] || { echo "server log:"; echo "$ERRS"; }
+[ -z "$LIB_WARN" ] || echo "$LIB_WARN"
+
+step "results (ratio = widecol / heap; copy_p99: ratio = p99 during COPY / idle p99)"
+printf '%s' "$RESULTS"
+echo "done in $(( $(date +%s) - T_START )) s"
