@@ -222,8 +222,12 @@ static wc_status wc__scrub_quarantine(wc_engine *e, wc__table *t, const wc__scru
         st = e->fs->rename(e->fs, path, qp);
     if (st == WC_NOT_FOUND)
         return WC_OK; /* a missing file: nothing to keep */
+    /* the file's new entry is durable once qdir is synced; its removal from
+     * the table's directory becomes durable with the manifest written next
+     * (a power loss in between leaves it in both: the old manifest still
+     * lists it, the table comes up offline and a new scrub starts over) */
     if (st == WC_OK)
-        st = e->fs->sync_dir(e->fs, t->dir);
+        st = e->fs->sync_dir(e->fs, qdir);
     if (st != WC_OK)
         return st;
     wc__engine_log(e, WC_LOG_WARNING, "scrub of table %s: moved damaged \"%s\" to \"%s\"",
