@@ -113,6 +113,16 @@ wc_status wc_schema_decode(const uint8_t *p, size_t len, wc_schema *out);
 /* Release what wc_schema_decode allocated; leaves *s empty.  NULL-safe. */
 void wc_schema_free(wc_schema *s);
 
+/*
+ * Convert the options text that catalogs of format 2 kept per table
+ * ("replication=<compact form>\nschema=<key=value lines>", as the node
+ * wrote it) into a schema encoding appended to out.  An empty text, or one
+ * not in that form (a table not made through the node), appends nothing:
+ * the table has no schema.  WC_CORRUPTION if the text is in that form but
+ * its lines do not parse; WC_NO_MEMORY.
+ */
+wc_status wc_schema_from_text(const uint8_t *text, size_t len, uint32_t table_id, wc_buf *out);
+
 /* The column called name, or NULL. */
 const wc_schema_column *wc_schema_find_column(const wc_schema *s, const char *name);
 
