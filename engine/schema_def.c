@@ -362,15 +362,3 @@ const wc_schema_column *wc_schema_find_column(const wc_schema *s, const char *na
             return &s->columns[i];
     return NULL;
 }
-
-wc_status wc_schema_from_text(const uint8_t *text, size_t len, uint32_t table_id, wc_buf *out)
-{
-    static const char prefix[] = "replication=";
-
-    if (len < sizeof(prefix) - 1 || memcmp(text, prefix, sizeof(prefix) - 1) != 0)
-        return WC_OK; /* empty, or not written by the node: no schema */
-    return wc_error(WC_CORRUPTION,
-                    "table %u keeps its schema as text of catalog format 2, which this version "
-                    "does not convert",
-                    table_id);
-}

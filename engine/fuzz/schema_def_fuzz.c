@@ -7,7 +7,8 @@
  * crashing, leaking or reading out of bounds.  When it decodes, encoding the
  * result and decoding that must give the same encoding again: a field the
  * decoder reads differently from how the encoder writes it shows up as a
- * mismatch.
+ * mismatch.  Inputs that start with "replication=" also go through the
+ * converter of the old options text, whose output must decode.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wc_schema a, b;
     wc_buf in, e1, e2;
 
+    if (size >= 12 && memcmp(data, "replication=", 12) == 0) {
+        wc_buf_init(&e1);
+        if (wc_schema_from_text(data, size, 1, &e1) == WC_OK && e1.len > 0) {
+            if (wc_schema_decode(e1.data, e1.len, &b) != WC_OK)
+                abort();
+            wc_schema_free(&b);
+        }
+        wc_buf_free(&e1);
+        return 0;
+    }
     wc_buf_init(&in);
     if (size < 5 || memcmp(data, "WCSD", 4) != 0) {
         wc_buf_put_u32(&in, WC_SCHEMA_MAGIC);

@@ -14,9 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "alloc.h"
+#include "engine.h"
 #include "schema_def.h"
 #include "schema_def_format.h"
+#include "testutil.h"
 
 static const wc_schema_column sample_cols[] = {
     {"device_id", "uuid", 2950, WC_COL_PARTITION, 0, false, 0, NULL},
@@ -327,6 +331,182 @@ static void test_alloc_failure(void **state)
     wc_buf_free(&b);
 }
 
+/* What the extension kept in the 8 KiB options text of catalog format 2. */
+static const char old_text[] =
+    "replication=NetworkTopologyStrategy:dc1=3,dc2=2\n"
+    "schema=keyspace=iot\n"
+    "table=readings\n"
+    "replication={'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}\n"
+    "compaction={'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'HOURS', "
+    "'compaction_window_size': 6}\n"
+    "default_time_to_live=86400\n"
+    "gc_grace_seconds=3600\n"
+    "primary_key=((device, \"Day\"), ts, seq)\n"
+    "clustering_order=ts DESC, seq ASC\n"
+    "column=device 0 text\n"
+    "column=\"Day\" 0 date\n"
+    "column=ts 0 timestamp with time zone\n"
+    "column=seq 0 integer\n"
+    "column=site 1 text static\n"
+    "column=\"Temp \"\"C\"\"\" 2 numeric(10,2)\n"
+    "column=temp_written 0 bigint writetime=\"Temp \"\"C\"\"\"\n"
+    "owner_database=16384 app\n"
+    "owner_relation=24576 public.readings\n"
+    "owner_role=10 alice\n";
+
+static void check_converted(const wc_schema *d)
+{
+    const wc_schema_column *c;
+
+    assert_int_equal(d->version, 1);
+    assert_string_equal(d->keyspace, "iot");
+    assert_string_equal(d->table, "readings");
+    assert_int_equal(d->table_id, 77);
+    assert_string_equal(d->replication_class, "NetworkTopologyStrategy");
+    assert_int_equal(d->nreplicas, 2);
+    assert_string_equal(d->replicas[1].dc, "dc2");
+    assert_int_equal(d->replicas[1].factor, 2);
+    assert_int_equal(d->default_ttl, 86400);
+    assert_int_equal(d->gc_grace_seconds, 3600);
+    assert_int_equal(d->ncompaction, 3);
+    assert_string_equal(d->compaction[0].name, "class");
+    assert_string_equal(d->compaction[0].value, "'TimeWindowCompactionStrategy'");
+    assert_string_equal(d->compaction[2].value, "6");
+    assert_true(d->owner.present);
+    assert_int_equal(d->owner.rel_id, 24576);
+    assert_string_equal(d->owner.rel_name, "public.readings");
+    assert_string_equal(d->owner.role_name, "alice");
+    assert_int_equal(d->ncolumns, 7);
+    c = wc_schema_find_column(d, "Day");
+    assert_non_null(c);
+    assert_int_equal(c->kind, WC_COL_PARTITION);
+    assert_int_equal(c->position, 1);
+    c = wc_schema_find_column(d, "ts");
+    assert_int_equal(c->kind, WC_COL_CLUSTERING);
+    assert_int_equal(c->position, 0);
+    assert_true(c->descending);
+    assert_string_equal(c->type, "timestamp with time zone");
+    c = wc_schema_find_column(d, "seq");
+    assert_int_equal(c->kind, WC_COL_CLUSTERING);
+    assert_int_equal(c->position, 1);
+    assert_false(c->descending);
+    assert_int_equal(wc_schema_find_column(d, "site")->kind, WC_COL_STATIC);
+    c = wc_schema_find_column(d, "Temp \"C\"");
+    assert_non_null(c);
+    assert_int_equal(c->kind, WC_COL_REGULAR);
+    assert_string_equal(c->type, "numeric(10,2)");
+    assert_int_equal(c->cell_id, 2);
+    c = wc_schema_find_column(d, "temp_written");
+    assert_int_equal(c->kind, WC_COL_WRITETIME);
+    assert_string_equal(c->meta_of, "Temp \"C\"");
+}
+
+static void test_from_old_text(void **state)
+{
+    wc_buf b;
+    wc_schema d;
+    uint64_t live = wc_alloc_live_count();
+
+    wc_buf_init(&b);
+    assert_int_equal(wc_schema_from_text((const uint8_t *)old_text, strlen(old_text), 77, &b),
+                     WC_OK);
+    assert_int_equal(wc_schema_decode(b.data, b.len, &d), WC_OK);
+    check_converted(&d);
+    wc_schema_free(&d);
+    /* not the node's form, or empty: no schema */
+    wc_buf_reset(&b);
+    assert_int_equal(wc_schema_from_text((const uint8_t *)"{\"gc\": 5}", 9, 77, &b), WC_OK);
+    assert_int_equal(wc_schema_from_text((const uint8_t *)"", 0, 77, &b), WC_OK);
+    assert_int_equal(b.len, 0);
+    /* the node's form, damaged: an error */
+    {
+        static const char *const bad[] = {
+            "replication=SimpleStrategy:1\nschema=x",
+            "replication=Simple\nschema=table=t\nprimary_key=(a)",
+            "replication=SimpleStrategy:1\nschema=table=t\nprimary_key=(a, (b))",
+            "replication=SimpleStrategy:1\nschema=table=t\nprimary_key=(a)\ncolumn=a x text",
+            "replication=SimpleStrategy:1\nschema=table=t\nprimary_key=(a)\ncolumn=\"a 0 text",
+            "replication=SimpleStrategy:1\nschema=table=t\ncolumn=a 0 text",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            if (wc_schema_from_text((const uint8_t *)bad[i], strlen(bad[i]), 77, &b) !=
+                WC_CORRUPTION)
+                fail_msg("accepted \"%s\"", bad[i]);
+    }
+    /* every prefix of the text: a status, never a crash or a leak */
+    for (size_t n = 0; n < strlen(old_text); n++) {
+        wc_status st;
+        wc_buf_reset(&b);
+        st = wc_schema_from_text((const uint8_t *)old_text, n, 77, &b);
+        assert_true(st == WC_OK || st == WC_CORRUPTION);
+    }
+    /* allocation failure */
+    for (uint64_t n = 1; n < 400; n++) {
+        wc_status st;
+        wc_buf_reset(&b);
+        wc_alloc_fail_after(n, 1);
+        st = wc_schema_from_text((const uint8_t *)old_text, strlen(old_text), 77, &b);
+        wc_alloc_fail_after(0, 0);
+        assert_true(st == WC_OK || st == WC_NO_MEMORY);
+    }
+    wc_buf_free(&b);
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
+/* A data directory whose catalog has format 2 opens; the table gets the typed schema. */
+static void test_open_old_catalog(void **state)
+{
+    char *dir = wc_test_tmpdir("schemacat");
+    char path[4200];
+    wc_buf b;
+    wc_engine *e;
+    wc_table_def def;
+    wc_schema d;
+    FILE *f;
+
+    assert_non_null(dir);
+    wc_buf_init(&b);
+    wc_buf_put_u32(&b, 0x54434357u); /* "WCCT" */
+    wc_buf_put_u32(&b, 2);
+    wc_buf_put_u32(&b, 2);
+    /* a table made through the node */
+    wc_buf_put_u32(&b, 77);
+    wc_buf_put_bytes(&b, "iot.readings", 12);
+    wc_buf_put_u32(&b, 3600);
+    wc_buf_put_u32(&b, 86400);
+    wc_buf_put_bytes(&b, old_text, strlen(old_text));
+    wc_buf_put_bytes(&b, "", 0);
+    /* and one made without it */
+    wc_buf_put_u32(&b, 78);
+    wc_buf_put_bytes(&b, "ks.raw", 6);
+    wc_buf_put_u32(&b, 10);
+    wc_buf_put_u32(&b, 0);
+    wc_buf_put_bytes(&b, "opaque", 6);
+    wc_buf_put_bytes(&b, "", 0);
+    wc_buf_put_u64(&b, XXH64(b.data, b.len, 0));
+    snprintf(path, sizeof(path), "%s/catalog", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
+    fclose(f);
+    wc_buf_free(&b);
+
+    for (int round = 0; round < 2; round++) { /* the second open reads format 3 */
+        assert_int_equal(wc_test_open(dir, WC_SYNC_PERIODIC, 1u << 20, &e), WC_OK);
+        assert_int_equal(wc_engine_get_table(e, 77, &def), WC_OK);
+        assert_int_equal(def.gc_grace_seconds, 3600);
+        assert_int_equal(wc_schema_decode(def.schema, def.schema_len, &d), WC_OK);
+        check_converted(&d);
+        wc_schema_free(&d);
+        wc_table_def_clear(&def);
+        assert_int_equal(wc_engine_get_table(e, 78, &def), WC_OK);
+        assert_int_equal(def.schema_len, 0);
+        wc_engine_close(e);
+    }
+    wc_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +516,8 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt),
         cmocka_unit_test(test_encode_refuses_bad_input),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_from_old_text),
+        cmocka_unit_test(test_open_old_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
