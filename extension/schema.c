@@ -30,8 +30,11 @@
  *	  The engine identifies a table by a 32-bit id: a hash of
  *	  "keyspace.table", or the 'table_id' option.  Dropping the foreign
  *	  table keeps the engine data (widecol.drop_table() removes it), and
- *	  the schema text kept with the engine table lets IMPORT FOREIGN
- *	  SCHEMA recreate the foreign table.
+ *	  the typed schema kept with the engine table (engine/schema_def.h:
+ *	  keyspace and replication, columns, options, owner, version) lets
+ *	  IMPORT FOREIGN SCHEMA recreate the foreign table.  The schema is
+ *	  built here from the relation, sent whole on every CREATE and ALTER,
+ *	  and read back to compare keys and check ownership.
  *
  *	  The cache is a hash table keyed by relation OID, flushed on any
  *	  relcache or foreign-server invalidation.
@@ -698,9 +701,9 @@ table_replication(WidecolTable *t, wc_replication *r)
 
 /*
  * Who an engine table belongs to: the database, relation and owner role of
- * the foreign table that created it, kept as "owner_*=" lines after the
- * schema text (see ownership_text).  present is false for an engine table
- * without them.
+ * the foreign table that created it, kept as the owner record of the
+ * typed schema (see relation_ownership).  present is false for an engine
+ * table without one.
  */
 typedef struct EngineOwnership
 {
