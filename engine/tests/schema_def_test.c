@@ -507,6 +507,56 @@ static void test_open_old_catalog(void **state)
     free(dir);
 }
 
+/* The engine keeps schema bytes of any size through create, alter, get and reopen. */
+static void test_engine_keeps_schema(void **state)
+{
+    char *dir = wc_test_tmpdir("schemakeep");
+    size_t big = 200000; /* far over the 8 KiB of old */
+    uint8_t *a = malloc(big), *b = malloc(big / 2);
+    wc_engine *e;
+    wc_table_def d, g;
+
+    assert_non_null(dir);
+    for (size_t i = 0; i < big; i++)
+        a[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < big / 2; i++)
+        b[i] = (uint8_t)(i * 13 + 1);
+    assert_int_equal(wc_test_open(dir, WC_SYNC_PERIODIC, 1u << 20, &e), WC_OK);
+    wc_table_def_default(&d);
+    d.id = 5;
+    snprintf(d.name, sizeof(d.name), "ks.big");
+    d.schema = a;
+    d.schema_len = big;
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    a[0] ^= 1; /* the engine took a copy */
+    assert_int_equal(wc_engine_get_table(e, 5, &g), WC_OK);
+    assert_int_equal(g.schema_len, big);
+    assert_int_equal(g.schema[0], (uint8_t)(a[0] ^ 1));
+    assert_memory_equal(g.schema + 1, a + 1, big - 1);
+    wc_table_def_clear(&g);
+    d.schema = b;
+    d.schema_len = big / 2;
+    assert_int_equal(wc_engine_alter_table(e, &d), WC_OK);
+    wc_engine_close(e);
+    assert_int_equal(wc_test_open(dir, WC_SYNC_PERIODIC, 1u << 20, &e), WC_OK);
+    assert_int_equal(wc_engine_get_table(e, 5, &g), WC_OK);
+    assert_int_equal(g.schema_len, big / 2);
+    assert_memory_equal(g.schema, b, big / 2);
+    wc_table_def_clear(&g);
+    /* no schema at all */
+    d.schema = NULL;
+    d.schema_len = 0;
+    assert_int_equal(wc_engine_alter_table(e, &d), WC_OK);
+    assert_int_equal(wc_engine_get_table(e, 5, &g), WC_OK);
+    assert_int_equal(g.schema_len, 0);
+    assert_null(g.schema);
+    wc_engine_close(e);
+    wc_test_rmrf(dir);
+    free(dir);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_alloc_failure),
         cmocka_unit_test(test_from_old_text),
         cmocka_unit_test(test_open_old_catalog),
+        cmocka_unit_test(test_engine_keeps_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
