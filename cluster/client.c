@@ -448,28 +448,24 @@ bool wc_client_broken(const wc_client *c)
 
 /* ---------------------------------------------------------------- requests */
 
-static wc_status wc__table_change(wc_client *c, uint8_t op, const wc_table_def *def,
-                                  const wc_replication *r)
+static wc_status wc__table_change(wc_client *c, uint8_t op, const wc_table_def *def)
 {
-    wc_status st = wc_replication_validate(r);
     uint32_t id;
 
-    if (st != WC_OK)
-        return st;
     if ((id = wc__begin(c, op)) == 0)
         return wc__broken_status(c);
-    wc_proto_put_table_change(&c->out, def, r);
+    wc_proto_put_table_change(&c->out, def);
     return wc__simple(c, id);
 }
 
-wc_status wc_client_create_table(wc_client *c, const wc_table_def *def, const wc_replication *r)
+wc_status wc_client_create_table(wc_client *c, const wc_table_def *def)
 {
-    return wc__table_change(c, WC_OP_CREATE_TABLE, def, r);
+    return wc__table_change(c, WC_OP_CREATE_TABLE, def);
 }
 
-wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def, const wc_replication *r)
+wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def)
 {
-    return wc__table_change(c, WC_OP_ALTER_TABLE, def, r);
+    return wc__table_change(c, WC_OP_ALTER_TABLE, def);
 }
 
 static wc_status wc__table_op(wc_client *c, uint8_t op, uint32_t table_id)

@@ -80,27 +80,29 @@ bool wc_client_broken(const wc_client *c);
 /* API: requests.  Each returns WC_OK, the node's status, or a transport status (above). */
 
 /*
- * Create a table.  def->options carries the extension's schema text only;
- * the node stores "replication=<r>\nschema=<text>" (table_options.h).
- * def->compaction is the CQL compaction map ("" = STCS defaults), stored
- * verbatim.  REQUIRES: def->id != 0.  WC_EXISTS if the id belongs to
- * another table name; WC_INVALID_ARGUMENT if r is invalid, the options do
- * not fit, or the engine refuses the compaction map (wc_last_error() is the
- * engine's message naming the option).
+ * Create a table.  def->schema carries its typed schema (engine/schema_def.h
+ * encoding, with the keyspace replication; none: replication factor 1),
+ * stored as sent.  def->compaction is the CQL compaction map ("" = STCS
+ * defaults), stored verbatim.  REQUIRES: def->id != 0.  WC_EXISTS if the id
+ * belongs to another table name; WC_INVALID_ARGUMENT if the replication is
+ * invalid or the engine refuses the compaction map (wc_last_error() is the
+ * engine's message naming the option); WC_CORRUPTION if the schema bytes do
+ * not decode.
  */
-wc_status wc_client_create_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
+wc_status wc_client_create_table(wc_client *c, const wc_table_def *def);
 /*
- * Replace gc_grace, default_ttl, name, schema text, compaction map and
- * replication (an empty def->compaction means STCS defaults: send the
- * stored map to keep it).  WC_NOT_FOUND if absent; WC_INVALID_ARGUMENT as
- * for create (a refused compaction map changes nothing).
+ * Replace gc_grace, default_ttl, name, schema and compaction map (an empty
+ * def->compaction means STCS defaults: send the stored map to keep it).
+ * WC_NOT_FOUND if absent; the other statuses as for create (a refused
+ * definition changes nothing).
  */
-wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def, const wc_replication *r);
+wc_status wc_client_alter_table(wc_client *c, const wc_table_def *def);
 /* Drop a table and its data.  WC_NOT_FOUND if absent. */
 wc_status wc_client_drop_table(wc_client *c, uint32_t table_id);
 /*
- * The stored definition (options in the stored form: split with
- * wc_table_options_parse; compaction as written).  WC_NOT_FOUND if absent.
+ * The stored definition (schema bytes as stored: wc_schema_decode;
+ * compaction as written).  *out owns its schema bytes: release them with
+ * wc_table_def_clear.  WC_NOT_FOUND if absent.
  */
 wc_status wc_client_get_table(wc_client *c, uint32_t table_id, wc_table_def *out);
 /* Ids of all tables; caller frees *ids with wc_free (NULL when *n is 0). */

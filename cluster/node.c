@@ -207,13 +207,12 @@ static wc_status wc__repl_load(wc_node *n)
     for (size_t i = 0; st == WC_OK && i < cnt; i++) {
         wc_table_def d;
         wc_replication r;
-        const char *schema;
-        size_t slen;
 
         if (wc_engine_get_table(n->engine, ids[i], &d) != WC_OK)
             continue;
-        if (wc_table_options_parse(d.options, &r, &schema, &slen) != WC_OK)
+        if (wc_table_replication(&d, &r) != WC_OK)
             wc_replication_default(&r);
+        wc_table_def_clear(&d);
         wc__repl_set(n, ids[i], &r);
     }
     wc_free(ids);
@@ -264,18 +263,17 @@ static wc_status wc__check_batch(wc_node *n, const uint8_t *batch, size_t len, w
 
 /* ---------------------------------------------------------------- requests */
 
-/* Compose def->options from the schema text it carries and r. */
-static wc_status wc__compose_options(wc_table_def *def, const wc_replication *r)
+/* The replication of a table to create: its schema's, or factor 1 without one. */
+static wc_status wc__change_replication(const wc_table_def *def, wc_replication *r)
 {
-    char schema[sizeof(def->options)];
-    size_t slen = strnlen(def->options, sizeof(def->options) - 1);
-    wc_status st;
+    wc_status st = wc_table_replication(def, r);
 
-    if ((st = wc_replication_validate(r)) != WC_OK)
-        return st;
-    memcpy(schema, def->options, slen);
-    schema[slen] = '\0';
-    return wc_table_options_build(r, schema, slen, def->options, sizeof(def->options));
+    if (st == WC_NOT_FOUND) {
+        wc_clear_error();
+        wc_replication_default(r);
+        return WC_OK;
+    }
+    return st;
 }
 
 /*
@@ -304,22 +302,21 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
     switch (op) {
     case WC_OP_CREATE_TABLE:
     case WC_OP_ALTER_TABLE: {
-        wc_table_def def;
+        wc_table_def def, stored;
         wc_replication r;
-        WC__DECODE(wc_proto_get_table_change(body, blen, &def, &r));
-        if ((st = wc__compose_options(&def, &r)) != WC_OK)
-            break;
-        st = op == WC_OP_CREATE_TABLE ? wc_engine_create_table(e, &def)
-                                      : wc_engine_alter_table(e, &def);
+        WC__DECODE(wc_proto_get_table_change(body, blen, &def));
+        if ((st = wc__change_replication(&def, &r)) == WC_OK)
+            st = op == WC_OP_CREATE_TABLE ? wc_engine_create_table(e, &def)
+                                          : wc_engine_alter_table(e, &def);
         /* cache what the catalog holds (a repeated CREATE keeps the first definition) */
-        if (st == WC_OK && wc_engine_get_table(e, def.id, &def) == WC_OK) {
-            const char *schema;
-            size_t slen;
-            if (wc_table_options_parse(def.options, &r, &schema, &slen) != WC_OK)
+        if (st == WC_OK && wc_engine_get_table(e, def.id, &stored) == WC_OK) {
+            if (wc_table_replication(&stored, &r) != WC_OK)
                 wc_replication_default(&r);
+            wc_table_def_clear(&stored);
             wc__repl_set(n, def.id, &r);
             wc_clear_error();
         }
+        wc_table_def_clear(&def);
         break;
     }
     case WC_OP_DROP_TABLE: {
@@ -333,8 +330,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         uint32_t t;
         wc_table_def def;
         WC__DECODE(wc_proto_get_table_id(body, blen, &t));
-        if ((st = wc_engine_get_table(e, t, &def)) == WC_OK)
+        if ((st = wc_engine_get_table(e, t, &def)) == WC_OK) {
             wc_proto_put_table_def(out, &def);
+            wc_table_def_clear(&def);
+        }
         break;
     }
     case WC_OP_LIST_TABLES: {

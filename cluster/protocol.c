@@ -219,17 +219,26 @@ static void wc__put_def(wc_buf *b, const wc_table_def *def)
     wc__put_str(b, def->name, sizeof(def->name));
     wc_buf_put_u32(b, def->gc_grace_seconds);
     wc_buf_put_u32(b, def->default_ttl);
-    wc__put_str(b, def->options, sizeof(def->options));
+    wc_buf_put_bytes(b, def->schema, def->schema_len);
     wc__put_str(b, def->compaction, sizeof(def->compaction));
 }
 
-static bool wc__get_def(const uint8_t **pp, const uint8_t *end, wc_table_def *def)
+/* On success def owns a copy of the schema bytes; on failure it owns nothing. */
+static wc_status wc__get_def(const uint8_t *body, size_t len, wc_table_def *def, const char *what)
 {
+    const uint8_t *p = body, *end = body + len, *schema;
+    size_t slen = 0;
+
     memset(def, 0, sizeof(*def));
-    return wc_get_u32(pp, end, &def->id) && wc__get_str(pp, end, def->name, sizeof(def->name)) &&
-           wc_get_u32(pp, end, &def->gc_grace_seconds) && wc_get_u32(pp, end, &def->default_ttl) &&
-           wc__get_str(pp, end, def->options, sizeof(def->options)) &&
-           wc__get_str(pp, end, def->compaction, sizeof(def->compaction));
+    if (!wc_get_u32(&p, end, &def->id) || !wc__get_str(&p, end, def->name, sizeof(def->name)) ||
+        !wc_get_u32(&p, end, &def->gc_grace_seconds) || !wc_get_u32(&p, end, &def->default_ttl) ||
+        !wc_get_bytes(&p, end, &schema, &slen) ||
+        !wc__get_str(&p, end, def->compaction, sizeof(def->compaction)) || p != end)
+        return WC__BAD(what);
+    if (slen > 0 && (def->schema = wc_memdup(schema, slen)) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory reading a %s", what);
+    def->schema_len = slen;
+    return WC_OK;
 }
 
 void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def)
@@ -239,60 +248,17 @@ void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def)
 
 wc_status wc_proto_get_table_def(const uint8_t *body, size_t len, wc_table_def *def)
 {
-    const uint8_t *p = body, *end = body + len;
-
-    if (!wc__get_def(&p, end, def) || p != end)
-        return WC__BAD("table definition");
-    return WC_OK;
+    return wc__get_def(body, len, def, "table definition");
 }
 
-void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_replication *r)
+void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def)
 {
     wc__put_def(b, def);
-    if (r->cls == WC_REPL_NETWORK_TOPOLOGY) {
-        uint32_t n = r->ndcs <= WC_REPL_MAX_DCS ? r->ndcs : WC_REPL_MAX_DCS;
-        wc_buf_put_u8(b, WC_REPL_WIRE_NETWORK_TOPOLOGY);
-        wc_buf_put_u8(b, (uint8_t)n);
-        for (uint32_t i = 0; i < n; i++) {
-            wc__put_str(b, r->dcs[i].name, sizeof(r->dcs[i].name));
-            wc_buf_put_u32(b, r->dcs[i].factor);
-        }
-    } else {
-        wc_buf_put_u8(b, WC_REPL_WIRE_SIMPLE);
-        wc_buf_put_u32(b, r->replication_factor);
-    }
 }
 
-wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
-                                    wc_replication *r)
+wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def)
 {
-    const uint8_t *p = body, *end = body + len;
-    uint8_t cls, n;
-
-    memset(r, 0, sizeof(*r));
-    if (!wc__get_def(&p, end, def) || !wc_get_u8(&p, end, &cls))
-        goto bad;
-    if (cls == WC_REPL_WIRE_SIMPLE) {
-        r->cls = WC_REPL_SIMPLE;
-        if (!wc_get_u32(&p, end, &r->replication_factor))
-            goto bad;
-    } else if (cls == WC_REPL_WIRE_NETWORK_TOPOLOGY) {
-        r->cls = WC_REPL_NETWORK_TOPOLOGY;
-        if (!wc_get_u8(&p, end, &n) || n > WC_REPL_MAX_DCS)
-            goto bad;
-        r->ndcs = n;
-        for (uint32_t i = 0; i < n; i++)
-            if (!wc__get_str(&p, end, r->dcs[i].name, sizeof(r->dcs[i].name)) ||
-                !wc_get_u32(&p, end, &r->dcs[i].factor))
-                goto bad;
-    } else {
-        goto bad;
-    }
-    if (p != end)
-        goto bad;
-    return WC_OK;
-bad:
-    return WC__BAD("table definition");
+    return wc__get_def(body, len, def, "table change");
 }
 
 void wc_proto_put_table_id(wc_buf *b, uint32_t table_id)

@@ -126,20 +126,19 @@ wc_status wc_proto_get_handshake_reply(const uint8_t *p, size_t len, uint32_t *v
 /* API: request bodies */
 
 /*
- * CREATE_TABLE / ALTER_TABLE: table definition (with its compaction map)
- * then replication.  On the wire def->options carries the extension's
- * schema text (the node composes the stored options, table_options.h);
- * def->compaction travels verbatim (the engine validates it).  Strings
- * longer than their field are cut at the field's size - 1.  REQUIRES: r valid.
+ * CREATE_TABLE / ALTER_TABLE: the table definition: id, name, gc_grace,
+ * default TTL, the typed schema bytes (engine/schema_def.h, which carry the
+ * keyspace replication) and the compaction map verbatim (the engine
+ * validates it).  Strings longer than their field are cut at the field's
+ * size - 1; the schema has no size limit but the frame's.
  */
-void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def, const wc_replication *r);
+void wc_proto_put_table_change(wc_buf *b, const wc_table_def *def);
 /*
- * *def gets the schema text in options and the compaction map (both
- * NUL-terminated).  WC_CORRUPTION if malformed (a string that does not fit
- * its field or holds a NUL is malformed, never cut).
+ * *def gets the fields and a copy of the schema bytes it owns (release with
+ * wc_table_def_clear).  WC_CORRUPTION if malformed (a string that does not
+ * fit its field or holds a NUL is malformed, never cut), WC_NO_MEMORY.
  */
-wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def,
-                                    wc_replication *r);
+wc_status wc_proto_get_table_change(const uint8_t *body, size_t len, wc_table_def *def);
 
 /* DROP_TABLE, GET_TABLE, COMPACT, TABLE_STATS, COMPACTION_STATS, SCRUB: u32 table id;
  * COMPACTIONS: u32 table id, 0 = every table. */
@@ -174,7 +173,8 @@ wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *re
 
 /* API: response bodies */
 
-/* GET_TABLE: the stored definition, options as stored, compaction map verbatim. */
+/* GET_TABLE: the stored definition, as for CREATE_TABLE (the decoder's def owns its
+ * schema bytes: wc_table_def_clear). */
 void wc_proto_put_table_def(wc_buf *b, const wc_table_def *def);
 wc_status wc_proto_get_table_def(const uint8_t *body, size_t len, wc_table_def *def);
 

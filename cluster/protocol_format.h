@@ -22,7 +22,7 @@
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 3u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 4u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -100,9 +100,5 @@
 #define WC_CKIND_WIRE_EXPIRED 2
 #define WC_CKIND_WIRE_MAJOR 3
 #define WC_CKIND_WIRE_MAX 3
-
-/* Replication classes on the wire (u8) */
-#define WC_REPL_WIRE_SIMPLE 1
-#define WC_REPL_WIRE_NETWORK_TOPOLOGY 2
 
 #endif /* WC_PROTOCOL_FORMAT_H */

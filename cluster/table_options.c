@@ -1,71 +1,56 @@
 /*
- * table_options.c - compose and split the "replication=...\nschema=..." text
- * the node keeps in wc_table_def.options (format in table_options.h).
- * Pure functions; thread-safe.
+ * table_options.c - a table's replication from its typed schema
+ * (table_options.h).  Pure functions; thread-safe.
  */
 #include "table_options.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-#define WC__REPL_KEY "replication="
-#define WC__SCHEMA_KEY "schema="
-
-wc_status wc_table_options_build(const wc_replication *r, const char *schema, size_t schema_len,
-                                 char *out, size_t cap)
+wc_status wc_schema_replication(const wc_schema *s, wc_replication *r)
 {
-    char repl[WC_REPL_MAX_DCS * (WC_REPL_DC_NAME_MAX + 8) + 64];
-    size_t rlen, need;
-    wc_status st;
-
-    if ((st = wc_replication_format(r, repl, sizeof(repl), &rlen)) != WC_OK)
-        return st;
-    if (schema_len && memchr(schema, '\0', schema_len))
-        return wc_error(WC_INVALID_ARGUMENT, "table schema text holds a NUL byte");
-    need = strlen(WC__REPL_KEY) + rlen + 1 + strlen(WC__SCHEMA_KEY) + schema_len;
-    if (need >= cap)
-        return wc_error(WC_INVALID_ARGUMENT,
-                        "table options need %zu bytes (replication %zu, schema %zu) but at most "
-                        "%zu fit",
-                        need, rlen, schema_len, cap ? cap - 1 : 0);
-    memcpy(out, WC__REPL_KEY, strlen(WC__REPL_KEY));
-    need = strlen(WC__REPL_KEY);
-    memcpy(out + need, repl, rlen);
-    need += rlen;
-    out[need++] = '\n';
-    memcpy(out + need, WC__SCHEMA_KEY, strlen(WC__SCHEMA_KEY));
-    need += strlen(WC__SCHEMA_KEY);
-    if (schema_len)
-        memcpy(out + need, schema, schema_len);
-    need += schema_len;
-    out[need] = '\0';
-    return WC_OK;
+    memset(r, 0, sizeof(*r));
+    if (s->replication_class == NULL)
+        return wc_error(WC_NOT_FOUND, "table \"%s\" has no replication", s->table);
+    if (strcasecmp(s->replication_class, "SimpleStrategy") == 0) {
+        r->cls = WC_REPL_SIMPLE;
+        if (s->nreplicas != 1 || s->replicas[0].dc != NULL)
+            return wc_error(WC_INVALID_ARGUMENT,
+                            "SimpleStrategy of table \"%s\" needs exactly one replication factor",
+                            s->table);
+        r->replication_factor = s->replicas[0].factor;
+    } else if (strcasecmp(s->replication_class, "NetworkTopologyStrategy") == 0) {
+        r->cls = WC_REPL_NETWORK_TOPOLOGY;
+        if (s->nreplicas > WC_REPL_MAX_DCS)
+            return wc_error(WC_INVALID_ARGUMENT, "table \"%s\" names %zu data centres, at most %d",
+                            s->table, s->nreplicas, WC_REPL_MAX_DCS);
+        for (size_t i = 0; i < s->nreplicas; i++) {
+            const char *dc = s->replicas[i].dc;
+            if (dc == NULL || strlen(dc) >= sizeof(r->dcs[i].name))
+                return wc_error(WC_INVALID_ARGUMENT,
+                                "data centre %zu of table \"%s\" has no name or a name over %d bytes",
+                                i, s->table, WC_REPL_DC_NAME_MAX - 1);
+            snprintf(r->dcs[i].name, sizeof(r->dcs[i].name), "%s", dc);
+            r->dcs[i].factor = s->replicas[i].factor;
+        }
+        r->ndcs = (uint32_t)s->nreplicas;
+    } else {
+        return wc_error(WC_INVALID_ARGUMENT, "unknown replication class \"%s\" of table \"%s\"",
+                        s->replication_class, s->table);
+    }
+    return wc_replication_validate(r);
 }
 
-wc_status wc_table_options_parse(const char *opts, wc_replication *r, const char **schema,
-                                 size_t *schema_len)
+wc_status wc_table_replication(const wc_table_def *def, wc_replication *r)
 {
-    char repl[WC_REPL_MAX_DCS * (WC_REPL_DC_NAME_MAX + 8) + 64];
-    const char *nl;
-    size_t rlen;
+    wc_schema s;
+    wc_status st;
 
-    if (strncmp(opts, WC__REPL_KEY, strlen(WC__REPL_KEY)) != 0)
-        goto bad;
-    opts += strlen(WC__REPL_KEY);
-    nl = strchr(opts, '\n');
-    if (nl == NULL || (rlen = (size_t)(nl - opts)) >= sizeof(repl))
-        goto bad;
-    memcpy(repl, opts, rlen);
-    repl[rlen] = '\0';
-    if (wc_replication_parse(repl, r) != WC_OK)
-        return WC_INVALID_ARGUMENT;
-    opts = nl + 1;
-    if (strncmp(opts, WC__SCHEMA_KEY, strlen(WC__SCHEMA_KEY)) != 0)
-        goto bad;
-    *schema = opts + strlen(WC__SCHEMA_KEY);
-    *schema_len = strlen(*schema);
-    return WC_OK;
-bad:
-    return wc_error(WC_INVALID_ARGUMENT,
-                    "table options are not in the node's \"replication=...\\nschema=...\" form");
+    if (def->schema_len == 0)
+        return wc_error(WC_NOT_FOUND, "table %u has no schema", def->id);
+    if ((st = wc_schema_decode(def->schema, def->schema_len, &s)) == WC_OK)
+        st = wc_schema_replication(&s, r);
+    wc_schema_free(&s);
+    return st;
 }

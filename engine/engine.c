@@ -22,13 +22,15 @@
 #include "coding.h"
 #include "keys.h"
 #include "mutation.h"
+#include "schema_def.h"
 #include "thread.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #define WC_CATALOG_MAGIC 0x54434357u  /* "WCCT" */
-#define WC_CATALOG_VERSION 2u  /* 2: compaction map per table */
+#define WC_CATALOG_VERSION 3u  /* 3: typed schema bytes per table (2, options text, is read) */
+#define WC_CATALOG_VERSION_TEXT 2u
 
 void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
 {
@@ -54,6 +56,26 @@ void wc_table_def_default(wc_table_def *d)
     d->gc_grace_seconds = 864000;
 }
 
+wc_status wc_table_def_copy(wc_table_def *dst, const wc_table_def *src)
+{
+    *dst = *src;
+    dst->schema = NULL;
+    dst->schema_len = 0;
+    if (src->schema_len == 0)
+        return WC_OK;
+    if ((dst->schema = wc_memdup(src->schema, src->schema_len)) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory copying the schema of table %u", src->id);
+    dst->schema_len = src->schema_len;
+    return WC_OK;
+}
+
+void wc_table_def_clear(wc_table_def *d)
+{
+    wc_free(d->schema);
+    d->schema = NULL;
+    d->schema_len = 0;
+}
+
 /* ---------------------------------------------------------------- catalog */
 
 static void wc__catalog_put_def(wc_buf *b, const wc_table_def *d)
@@ -62,7 +84,7 @@ static void wc__catalog_put_def(wc_buf *b, const wc_table_def *d)
     wc_buf_put_bytes(b, d->name, strnlen(d->name, sizeof(d->name) - 1));
     wc_buf_put_u32(b, d->gc_grace_seconds);
     wc_buf_put_u32(b, d->default_ttl);
-    wc_buf_put_bytes(b, d->options, strnlen(d->options, sizeof(d->options) - 1));
+    wc_buf_put_bytes(b, d->schema, d->schema_len);
     wc_buf_put_bytes(b, d->compaction, strnlen(d->compaction, sizeof(d->compaction) - 1));
 }
 
@@ -114,9 +136,11 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
 
     if (t == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory creating table %u", def->id);
-    t->def = *def;
+    if (wc_table_def_copy(&t->def, def) != WC_OK) {
+        wc_free(t);
+        return WC_NO_MEMORY;
+    }
     t->def.name[sizeof(t->def.name) - 1] = '\0';
-    t->def.options[sizeof(t->def.options) - 1] = '\0';
     t->def.compaction[sizeof(t->def.compaction) - 1] = '\0';
     if (wc_compaction_options_parse(t->def.compaction, &t->copts) != WC_OK) {
         /* validated before it reached the catalog; never refuse to load a table for it */
@@ -126,6 +150,7 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
     }
     t->counters = wc_calloc(1, sizeof(*t->counters));
     if (t->counters == NULL) {
+        wc_table_def_clear(&t->def);
         wc_free(t);
         return wc_error(WC_NO_MEMORY, "out of memory creating table %u", def->id);
     }
@@ -139,6 +164,7 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
         pthread_mutex_destroy(&t->mu);
         pthread_mutex_destroy(&t->manifest_mu);
         wc__tcounters_unref(t->counters);
+        wc_table_def_clear(&t->def);
         wc_free(t);
         return st;
     }
@@ -163,6 +189,7 @@ void wc__table_free(wc__table *t)
     wc__tcounters_unref(t->counters);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->manifest_mu);
+    wc_table_def_clear(&t->def);
     wc_free(t);
 }
 
@@ -205,8 +232,10 @@ wc_status wc__catalog_read(wc_engine *e)
     const uint8_t *p, *end;
     uint32_t magic, version, n;
     bool exists;
+    wc_buf conv;
     wc_status st;
 
+    wc_buf_init(&conv);
     snprintf(path, sizeof(path), "%s/catalog", e->dir);
     st = e->fs->exists(e->fs, path, &exists);
     if (st != WC_OK || !exists)
@@ -221,33 +250,45 @@ wc_status wc__catalog_read(wc_engine *e)
     p = data;
     end = data + len - 8;
     if (!wc_get_u32(&p, end, &magic) || magic != WC_CATALOG_MAGIC ||
-        !wc_get_u32(&p, end, &version) || version != WC_CATALOG_VERSION ||
+        !wc_get_u32(&p, end, &version) ||
+        (version != WC_CATALOG_VERSION && version != WC_CATALOG_VERSION_TEXT) ||
         !wc_get_u32(&p, end, &n)) {
         st = wc_error(WC_CORRUPTION, "catalog \"%s\" has a bad header", path);
         goto done;
     }
     for (uint32_t i = 0; i < n; i++) {
         wc_table_def d;
-        const uint8_t *name, *opt, *comp;
-        size_t nl, ol, cl;
+        const uint8_t *name, *schema, *comp;
+        size_t nl, sl, cl;
         wc__table *t;
 
         wc_table_def_default(&d);
         if (!wc_get_u32(&p, end, &d.id) || !wc_get_bytes(&p, end, &name, &nl) ||
             nl >= sizeof(d.name) || !wc_get_u32(&p, end, &d.gc_grace_seconds) ||
-            !wc_get_u32(&p, end, &d.default_ttl) || !wc_get_bytes(&p, end, &opt, &ol) ||
-            ol >= sizeof(d.options) || !wc_get_bytes(&p, end, &comp, &cl) ||
-            cl >= sizeof(d.compaction)) {
+            !wc_get_u32(&p, end, &d.default_ttl) || !wc_get_bytes(&p, end, &schema, &sl) ||
+            !wc_get_bytes(&p, end, &comp, &cl) || cl >= sizeof(d.compaction)) {
             st = wc_error(WC_CORRUPTION, "catalog \"%s\": malformed table entry %u", path, i);
             goto done;
         }
         memcpy(d.name, name, nl);
         d.name[nl] = '\0';
-        memcpy(d.options, opt, ol);
-        d.options[ol] = '\0';
         memcpy(d.compaction, comp, cl);
         d.compaction[cl] = '\0';
-        st = wc__table_new(e, &d, &t);
+        if (version == WC_CATALOG_VERSION_TEXT) {
+            /* the options text of old: convert it to the typed schema */
+            if ((st = wc_schema_from_text(schema, sl, d.id, &conv)) != WC_OK) {
+                st = wc_error(st, "catalog \"%s\": table %u (\"%s\"): %s", path, d.id, d.name,
+                              wc_last_error());
+                goto done;
+            }
+            d.schema = conv.data;
+            d.schema_len = conv.len;
+        } else {
+            d.schema = (uint8_t *)schema;
+            d.schema_len = sl;
+        }
+        st = wc__table_new(e, &d, &t); /* copies the schema */
+        wc_buf_reset(&conv);
         if (st == WC_OK && (st = wc__tables_push(e, t)) != WC_OK)
             wc__table_free(t);
         if (st != WC_OK)
@@ -255,7 +296,11 @@ wc_status wc__catalog_read(wc_engine *e)
     }
     if (p != end)
         st = wc_error(WC_CORRUPTION, "catalog \"%s\" has trailing bytes", path);
+    /* an old catalog is rewritten in the new format at once */
+    if (st == WC_OK && version == WC_CATALOG_VERSION_TEXT)
+        st = wc__catalog_write(e, NULL, 0, NULL);
 done:
+    wc_buf_free(&conv);
     wc_free(data);
     return st;
 }
@@ -334,9 +379,9 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     comp[sizeof(comp) - 1] = '\0';
     if ((st = wc_compaction_options_parse(comp, &co)) != WC_OK)
         return st;
-    nd = *def;
+    if ((st = wc_table_def_copy(&nd, def)) != WC_OK)
+        return st;
     nd.name[sizeof(nd.name) - 1] = '\0';
-    nd.options[sizeof(nd.options) - 1] = '\0';
     nd.compaction[sizeof(nd.compaction) - 1] = '\0';
     pthread_mutex_lock(&e->ddl_mu);
     t = wc__engine_find_table(e, def->id);
@@ -345,13 +390,17 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     } else {
         st = wc__catalog_write(e, NULL, 0, &nd);
         if (st == WC_OK) {
+            wc_table_def old;
             pthread_rwlock_wrlock(&e->tables_mu);
+            old = t->def;
             t->def = nd;
             t->copts = co;
             pthread_rwlock_unlock(&e->tables_mu);
+            nd = old; /* freed below */
         }
     }
     pthread_mutex_unlock(&e->ddl_mu);
+    wc_table_def_clear(&nd);
     if (st == WC_OK)
         wc__compaction_notify(e);
     return st;
@@ -446,7 +495,7 @@ wc_status wc_engine_get_table(wc_engine *e, uint32_t table_id, wc_table_def *out
     pthread_rwlock_rdlock(&e->tables_mu);
     t = wc__engine_find_table(e, table_id);
     if (t)
-        *out = t->def;
+        st = wc_table_def_copy(out, &t->def);
     else
         st = wc_error(WC_NOT_FOUND, "table %u does not exist", table_id);
     pthread_rwlock_unlock(&e->tables_mu);

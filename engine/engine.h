@@ -108,7 +108,11 @@ typedef struct wc_table_def {
     char name[128];           /* informational ("keyspace.table") */
     uint32_t gc_grace_seconds; /* default 864000 */
     uint32_t default_ttl;     /* informational; the writer applies it */
-    char options[8192];       /* opaque to the engine, kept in the catalog */
+    /* The table's typed schema (schema_def.h encoding): opaque to the engine, kept in the
+     * catalog, any length; NULL/0 = none.  A def the caller builds may point anywhere;
+     * one filled by wc_engine_get_table owns a copy (release with wc_table_def_clear). */
+    uint8_t *schema;
+    size_t schema_len;
     /* CQL compaction map as the user wrote it (compaction_options.h); "" = STCS defaults.
      * Validated by create/alter (WC_INVALID_ARGUMENT naming the option). */
     char compaction[1024];
@@ -259,6 +263,13 @@ typedef struct wc_compaction_info {
 
 void wc_engine_options_default(wc_engine_options *o);
 void wc_table_def_default(wc_table_def *d);
+/*
+ * *dst = *src with a copy of src's schema bytes that dst owns.
+ * WC_NO_MEMORY (dst left without schema).
+ */
+wc_status wc_table_def_copy(wc_table_def *dst, const wc_table_def *src);
+/* Free the schema bytes a def owns (from wc_table_def_copy or wc_engine_get_table). */
+void wc_table_def_clear(wc_table_def *d);
 
 /* Open (create if empty) and recover.  Caller closes. */
 wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out);
@@ -269,7 +280,7 @@ void wc_engine_close(wc_engine *e);
  * def->compaction does not parse (detail names the option). */
 wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def);
 /*
- * Update gc_grace/default_ttl/options/compaction of an existing table; takes
+ * Update gc_grace/default_ttl/schema/compaction of an existing table; takes
  * effect at once (the next strategy decision uses the new options; a running
  * compaction finishes).  WC_NOT_FOUND, WC_INVALID_ARGUMENT (bad compaction
  * map: nothing changed), WC_IO_ERROR writing the catalog.
@@ -277,6 +288,7 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def);
 wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def);
 /* Remove the table and all its data.  WC_NOT_FOUND if absent. */
 wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id);
+/* The caller releases *out with wc_table_def_clear.  WC_NOT_FOUND, WC_NO_MEMORY. */
 wc_status wc_engine_get_table(wc_engine *e, uint32_t table_id, wc_table_def *out);
 /* Ids of all tables; caller frees *ids with wc_free. */
 wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n);

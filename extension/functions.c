@@ -244,9 +244,6 @@ void
 widecol_empty_table(WidecolTable *t)
 {
 	wc_table_def def;
-	wc_replication repl;
-	const char *schema;
-	size_t		schema_len;
 	wc_status	st;
 
 	if (!widecol_check_engine_owner(t, &def))
@@ -255,11 +252,9 @@ widecol_empty_table(WidecolTable *t)
 	if (st != WC_OK && st != WC_NOT_FOUND)
 		widecol_report(st, "dropping the engine table");
 	CacheInvalidateRelcacheByRelid(t->relid);
-	if (wc_table_options_parse(def.options, &repl, &schema, &schema_len) != WC_OK)
+	if (def.schema_len == 0)
 		return;					/* not made through a foreign table: next access makes it */
-	memmove(def.options, schema, schema_len);
-	def.options[schema_len] = '\0';
-	st = wc_client_create_table(widecol_connection(), &def, &repl);
+	st = wc_client_create_table(widecol_connection(), &def);
 	if (st != WC_OK && st != WC_EXISTS)
 		widecol_report(st, "re-creating the emptied engine table");
 }

@@ -30,8 +30,11 @@
  *	  The engine identifies a table by a 32-bit id: a hash of
  *	  "keyspace.table", or the 'table_id' option.  Dropping the foreign
  *	  table keeps the engine data (widecol.drop_table() removes it), and
- *	  the schema text kept with the engine table lets IMPORT FOREIGN
- *	  SCHEMA recreate the foreign table.
+ *	  the typed schema kept with the engine table (engine/schema_def.h:
+ *	  keyspace and replication, columns, options, owner, version) lets
+ *	  IMPORT FOREIGN SCHEMA recreate the foreign table.  The schema is
+ *	  built here from the relation, sent whole on every CREATE and ALTER,
+ *	  and read back to compare keys and check ownership.
  *
  *	  The cache is a hash table keyed by relation OID, flushed on any
  *	  relcache or foreign-server invalidation.
@@ -67,8 +70,8 @@
 
 #include "client.h"
 #include "consistency.h"
-#include "table_options.h"
 #include "engine.h"
+#include "schema_def.h"
 
 #include "widecol.h"
 
@@ -125,8 +128,9 @@ static void widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleS
 /* helpers */
 static int	find_column(WidecolTable *t, const char *name, const char *option);
 static int32 int_option(DefElem *def, int32 min, int32 max);
-static void fill_engine_def(WidecolTable *t, wc_table_def *def, const char *owner);
-static char *schema_line(const char *schema, const char *prefix);
+struct EngineOwnership;
+static void fill_engine_def(WidecolTable *t, wc_table_def *def, const struct EngineOwnership *o,
+							uint64 version);
 static void table_replication(WidecolTable *t, wc_replication *r);
 
 void
@@ -682,64 +686,6 @@ widecol_get_table(Oid relid)
 	return entry->table;
 }
 
-/*
- * Text kept with the engine table so that IMPORT FOREIGN SCHEMA can
- * recreate the foreign table: one "key=value" line each for the table
- * options, then one "column=" line per column (name, type, cell id, kind).
- */
-char *
-widecol_schema_text(WidecolTable *t)
-{
-	StringInfoData s;
-
-	initStringInfo(&s);
-	appendStringInfo(&s, "keyspace=%s\n", t->keyspace);
-	appendStringInfo(&s, "table=%s\n", t->table_name);
-	appendStringInfo(&s, "replication=%s\n", t->replication);
-	if (t->compaction)
-		appendStringInfo(&s, "compaction=%s\n", t->compaction);
-	appendStringInfo(&s, "default_time_to_live=%d\n", t->default_ttl);
-	appendStringInfo(&s, "gc_grace_seconds=%d\n", t->gc_grace_seconds);
-	appendStringInfoString(&s, "primary_key=(");
-	if (t->npk > 1)
-		appendStringInfoChar(&s, '(');
-	for (int i = 0; i < t->npk; i++)
-		appendStringInfo(&s, "%s%s", i ? ", " : "", quote_identifier(t->cols[t->pk[i]].name));
-	if (t->npk > 1)
-		appendStringInfoChar(&s, ')');
-	for (int i = 0; i < t->nck; i++)
-		appendStringInfo(&s, ", %s", quote_identifier(t->cols[t->ck[i]].name));
-	appendStringInfoString(&s, ")\n");
-	if (t->nck > 0)
-	{
-		appendStringInfoString(&s, "clustering_order=");
-		for (int i = 0; i < t->nck; i++)
-			appendStringInfo(&s, "%s%s %s", i ? ", " : "",
-							 quote_identifier(t->cols[t->ck[i]].name),
-							 t->cols[t->ck[i]].descending ? "DESC" : "ASC");
-		appendStringInfoChar(&s, '\n');
-	}
-	for (int i = 0; i < t->ncols; i++)
-	{
-		WidecolColumn *c = &t->cols[i];
-		const char *kind = "";
-
-		if (c->dropped)
-			continue;
-		if (c->kind == WIDECOL_COL_STATIC)
-			kind = " static";
-		else if (c->kind == WIDECOL_COL_WRITETIME)
-			kind = psprintf(" writetime=%s", quote_identifier(t->cols[c->meta_of].name));
-		else if (c->kind == WIDECOL_COL_TTL)
-			kind = psprintf(" ttl=%s", quote_identifier(t->cols[c->meta_of].name));
-		appendStringInfo(&s, "column=%s %u %s%s\n", quote_identifier(c->name), c->cell_id,
-						 format_type_extended(c->typid, c->typmod,
-											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
-						 kind);
-	}
-	return s.data;
-}
-
 /* The keyspace's replication in the cluster's form (the map was validated at CREATE). */
 static void
 table_replication(WidecolTable *t, wc_replication *r)
@@ -755,9 +701,9 @@ table_replication(WidecolTable *t, wc_replication *r)
 
 /*
  * Who an engine table belongs to: the database, relation and owner role of
- * the foreign table that created it, kept as "owner_*=" lines after the
- * schema text (see ownership_text).  present is false for an engine table
- * without them.
+ * the foreign table that created it, kept as the owner record of the
+ * typed schema (see relation_ownership).  present is false for an engine
+ * table without one.
  */
 typedef struct EngineOwnership
 {
@@ -784,17 +730,9 @@ relation_owner(Oid relid)
 	return owner;
 }
 
-/* The schema-text lines of an ownership record. */
-static char *
-format_ownership(const EngineOwnership *o)
-{
-	return psprintf("owner_database=%u %s\nowner_relation=%u %s\nowner_role=%u %s\n",
-					o->dbid, o->dbname, o->relid, o->relname, o->roleid, o->rolename);
-}
-
 /* The ownership record of relation relid of this database. */
-static char *
-ownership_text(Oid relid)
+static EngineOwnership
+relation_ownership(Oid relid)
 {
 	EngineOwnership o;
 	char	   *db = get_database_name(MyDatabaseId);
@@ -809,44 +747,62 @@ ownership_text(Oid relid)
 	o.relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										   get_rel_name(relid));
 	o.rolename = role ? role : "?";
-	return format_ownership(&o);
+	return o;
 }
 
-/* One "owner_<what>=<oid> <name>" line of schema text; false if it is missing. */
-static bool
-ownership_line(const char *schema, const char *prefix, Oid *oid, char **name)
+/* Frees a decoded schema when the memory context it was read in goes. */
+static void
+schema_free_callback(void *arg)
 {
-	char	   *line = schema_line(schema, prefix);
-	char	   *end;
-	unsigned long v;
+	wc_schema_free((wc_schema *) arg);
+}
 
-	if (line == NULL)
-		return false;
-	errno = 0;
-	v = strtoul(line + strlen(prefix), &end, 10);
-	if (errno != 0 || *end != ' ' || v == 0 || v > PG_UINT32_MAX)
-		return false;
-	*oid = (Oid) v;
-	*name = end + 1;
-	return true;
+/*
+ * The typed schema kept with an engine table, decoded; its memory lives as
+ * long as the current memory context.  NULL if the table has none.
+ */
+static const wc_schema *
+engine_schema(const wc_table_def *def)
+{
+	wc_schema  *s;
+	MemoryContextCallback *cb;
+	wc_status	st;
+
+	if (def->schema_len == 0)
+		return NULL;
+	s = palloc0(sizeof(wc_schema));
+	st = wc_schema_decode(def->schema, def->schema_len, s);
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = schema_free_callback;
+	cb->arg = s;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	if (st != WC_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the schema of widecol table \"%s\" cannot be read", def->name),
+				 errdetail("%s", wc_last_error()),
+				 errhint("The node's catalog may be damaged, or written by a newer widecol; "
+						 "check the node's version and its server log.")));
+	return s;
 }
 
 /* The ownership recorded with an existing engine table. */
 static void
 engine_ownership(const wc_table_def *def, EngineOwnership *o)
 {
-	wc_replication repl;
-	const char *schema;
-	size_t		schema_len;
-	char	   *text;
+	const wc_schema *s = engine_schema(def);
 
 	memset(o, 0, sizeof(*o));
-	if (wc_table_options_parse(def->options, &repl, &schema, &schema_len) != WC_OK)
+	if (s == NULL || !s->owner.present || s->owner.db_id == 0 || s->owner.rel_id == 0 ||
+		s->owner.role_id == 0)
 		return;
-	text = pnstrdup(schema, schema_len);
-	o->present = ownership_line(text, "owner_database=", &o->dbid, &o->dbname) &&
-		ownership_line(text, "owner_relation=", &o->relid, &o->relname) &&
-		ownership_line(text, "owner_role=", &o->roleid, &o->rolename);
+	o->present = true;
+	o->dbid = s->owner.db_id;
+	o->relid = s->owner.rel_id;
+	o->roleid = s->owner.role_id;
+	o->dbname = pstrdup(s->owner.db_name ? s->owner.db_name : "?");
+	o->relname = pstrdup(s->owner.rel_name ? s->owner.rel_name : "?");
+	o->rolename = pstrdup(s->owner.role_name ? s->owner.role_name : "?");
 }
 
 /* Is t the relation recorded as the creator of the engine table? */
@@ -912,27 +868,187 @@ widecol_may_attach(const wc_table_def *def, Oid roleid)
 	return o.present ? has_privs_of_role(roleid, o.roleid) : superuser_arg(roleid);
 }
 
+/* A CQL map option as typed name/value pairs (values as CQL text). */
+static wc_schema_option *
+cql_map_options(const char *option, const char *text, size_t *n)
+{
+	List	   *map = widecol_parse_cql_map(option, text);
+	wc_schema_option *o = palloc0(sizeof(wc_schema_option) * Max(list_length(map), 1));
+	ListCell   *lc;
+
+	*n = 0;
+	foreach(lc, map)
+	{
+		WidecolCqlPair *pair = lfirst(lc);
+		StringInfoData v;
+
+		initStringInfo(&v);
+		if (pair->quoted)
+		{
+			appendStringInfoChar(&v, '\'');
+			for (const char *c = pair->value; *c; c++)
+			{
+				if (*c == '\'')
+					appendStringInfoChar(&v, '\'');
+				appendStringInfoChar(&v, *c);
+			}
+			appendStringInfoChar(&v, '\'');
+		}
+		else
+			appendStringInfoString(&v, pair->value);
+		o[*n].name = pair->key;
+		o[*n].value = v.data;
+		(*n)++;
+	}
+	return o;
+}
+
+/* The CQL table properties widecol accepts without using them. */
+static const char *const unused_properties[] = {
+	"comment", "compression", "caching", "bloom_filter_fp_chance", "speculative_retry",
+	"memtable_flush_period_in_ms", "crc_check_chance"
+};
+
 /*
- * The engine definition of t.  owner is the ownership record to keep with
- * it (ownership_text of the creating relation).
+ * The typed schema of t (schema_def.h), in palloc'd memory: the keyspace and
+ * its replication, the columns, the options, the ownership record o and
+ * the schema version.
  */
 static void
-fill_engine_def(WidecolTable *t, wc_table_def *def, const char *owner)
+build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schema *s)
 {
-	char	   *schema = psprintf("%s%s", widecol_schema_text(t), owner);
+	wc_replication r;
+	wc_schema_replica *rep;
+	wc_schema_column *cols;
+	wc_schema_option *props;
+	List	   *ftopts = GetForeignTable(t->relid)->options;
+	ListCell   *lc;
+	int			n = 0;
 
+	wc_schema_init(s);
+	s->version = version;
+	s->keyspace = t->keyspace;
+	s->table = t->table_name;
+	s->table_id = t->table_id;
+	s->default_ttl = (uint32) t->default_ttl;
+	s->gc_grace_seconds = (uint32) t->gc_grace_seconds;
+	table_replication(t, &r);
+	rep = palloc0(sizeof(wc_schema_replica) * WC_REPL_MAX_DCS);
+	if (r.cls == WC_REPL_SIMPLE)
+	{
+		s->replication_class = "SimpleStrategy";
+		rep[0].factor = r.replication_factor;
+		s->nreplicas = 1;
+	}
+	else
+	{
+		s->replication_class = "NetworkTopologyStrategy";
+		for (uint32 i = 0; i < r.ndcs; i++)
+		{
+			rep[i].dc = pstrdup(r.dcs[i].name);
+			rep[i].factor = r.dcs[i].factor;
+		}
+		s->nreplicas = r.ndcs;
+	}
+	s->replicas = rep;
+	if (t->compaction)
+		s->compaction = cql_map_options("compaction", t->compaction, &s->ncompaction);
+	props = palloc0(sizeof(wc_schema_option) * Max(list_length(ftopts), 1));
+	foreach(lc, ftopts)
+	{
+		DefElem    *def = lfirst(lc);
+
+		for (int i = 0; i < lengthof(unused_properties); i++)
+			if (strcmp(def->defname, unused_properties[i]) == 0)
+			{
+				props[s->nproperties].name = def->defname;
+				props[s->nproperties].value = defGetString(def);
+				s->nproperties++;
+			}
+	}
+	s->properties = props;
+	if (o->present)
+	{
+		s->owner.present = true;
+		s->owner.db_id = o->dbid;
+		s->owner.rel_id = o->relid;
+		s->owner.role_id = o->roleid;
+		s->owner.db_name = o->dbname;
+		s->owner.rel_name = o->relname;
+		s->owner.role_name = o->rolename;
+	}
+	cols = palloc0(sizeof(wc_schema_column) * Max(t->ncols, 1));
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+		wc_schema_column *sc = &cols[n];
+
+		if (c->dropped)
+			continue;
+		sc->name = c->name;
+		sc->type = format_type_extended(c->typid, c->typmod,
+										FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+		sc->type_id = c->typid;
+		sc->position = (uint32) c->key_pos;
+		sc->descending = c->descending;
+		sc->cell_id = c->cell_id;
+		switch (c->kind)
+		{
+			case WIDECOL_COL_PARTITION:
+				sc->kind = WC_COL_PARTITION;
+				break;
+			case WIDECOL_COL_CLUSTERING:
+				sc->kind = WC_COL_CLUSTERING;
+				break;
+			case WIDECOL_COL_STATIC:
+				sc->kind = WC_COL_STATIC;
+				break;
+			case WIDECOL_COL_REGULAR:
+				sc->kind = WC_COL_REGULAR;
+				break;
+			case WIDECOL_COL_WRITETIME:
+				sc->kind = WC_COL_WRITETIME;
+				sc->meta_of = t->cols[c->meta_of].name;
+				break;
+			case WIDECOL_COL_TTL:
+				sc->kind = WC_COL_TTL;
+				sc->meta_of = t->cols[c->meta_of].name;
+				break;
+		}
+		n++;
+	}
+	s->columns = cols;
+	s->ncolumns = n;
+}
+
+/*
+ * The engine definition of t: o is the ownership record to keep with it,
+ * version the schema version.  def->schema is palloc'd.
+ */
+static void
+fill_engine_def(WidecolTable *t, wc_table_def *def, const EngineOwnership *o, uint64 version)
+{
+	wc_schema	s;
+	wc_buf		b;
+	wc_status	st;
+
+	build_schema(t, o, version, &s);
 	wc_table_def_default(def);
 	def->id = t->table_id;
 	snprintf(def->name, sizeof(def->name), "%s.%s", t->keyspace, t->table_name);
 	def->gc_grace_seconds = (uint32) t->gc_grace_seconds;
 	def->default_ttl = (uint32) t->default_ttl;
-	if (strlen(schema) >= sizeof(def->options))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the definition of foreign table \"%s\" is too long for widecol (%zu bytes, at most %zu)",
-						get_rel_name(t->relid), strlen(schema), sizeof(def->options) - 1),
-				 errhint("Use fewer or shorter column names.")));
-	strlcpy(def->options, schema, sizeof(def->options));
+	wc_buf_init(&b);
+	st = wc_schema_encode(&s, &b);
+	if (st == WC_OK)
+	{
+		def->schema = palloc(Max(b.len, 1));
+		memcpy(def->schema, b.data, b.len);
+		def->schema_len = b.len;
+	}
+	wc_buf_free(&b);
+	if (st != WC_OK)
+		widecol_report(st, "encoding the table schema");
 	if (t->compaction && strlen(t->compaction) >= sizeof(def->compaction))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -942,23 +1058,68 @@ fill_engine_def(WidecolTable *t, wc_table_def *def, const char *owner)
 	strlcpy(def->compaction, t->compaction ? t->compaction : "", sizeof(def->compaction));
 }
 
-/* The line of schema text that starts with prefix ("primary_key="), or NULL. */
-static char *
-schema_line(const char *schema, const char *prefix)
+/*
+ * The node's definition of engine table table_id into *def, its schema
+ * bytes copied into palloc'd memory.  Returns the client's status.
+ */
+wc_status
+widecol_get_engine_def(uint32 table_id, wc_table_def *def)
 {
-	size_t		n = strlen(prefix);
-	const char *p = schema;
+	wc_table_def got;
+	wc_status	st = wc_client_get_table(widecol_connection(), table_id, &got);
 
-	while (p && *p)
+	if (st != WC_OK)
+		return st;
+	*def = got;
+	def->schema = NULL;
+	if (got.schema_len > 0)
 	{
-		const char *eol = strchr(p, '\n');
-		size_t		len = eol ? (size_t) (eol - p) : strlen(p);
-
-		if (len >= n && strncmp(p, prefix, n) == 0)
-			return pnstrdup(p, len);
-		p = eol ? eol + 1 : NULL;
+		def->schema = palloc(got.schema_len);
+		memcpy(def->schema, got.schema, got.schema_len);
 	}
-	return NULL;
+	wc_table_def_clear(&got);
+	return WC_OK;
+}
+
+/* The columns of kind in key order, as a CQL list ("a, b"), or NULL if none. */
+static char *
+key_columns(const wc_schema *s, uint32 kind, bool with_order)
+{
+	StringInfoData out;
+	uint32		pos = 0;
+	bool		found = true;
+
+	initStringInfo(&out);
+	while (found)
+	{
+		found = false;
+		for (size_t i = 0; i < s->ncolumns; i++)
+		{
+			const wc_schema_column *c = &s->columns[i];
+
+			if (c->kind != kind || c->position != pos)
+				continue;
+			appendStringInfo(&out, "%s%s", pos ? ", " : "", quote_identifier(c->name));
+			if (with_order)
+				appendStringInfoString(&out, c->descending ? " DESC" : " ASC");
+			found = true;
+			pos++;
+			break;
+		}
+	}
+	return pos > 0 ? out.data : NULL;
+}
+
+/* The primary key of s as its primary_key option: "((a, b), c)" or "(a, c)". */
+static char *
+primary_key_text(const wc_schema *s)
+{
+	char	   *pk = key_columns(s, WC_COL_PARTITION, false);
+	char	   *ck = key_columns(s, WC_COL_CLUSTERING, false);
+	bool		composite = pk && strchr(pk, ',') != NULL;
+
+	return psprintf("(%s%s%s%s%s)", composite ? "(" : "", pk ? pk : "", composite ? ")" : "",
+					ck ? ", " : "", ck ? ck : "");
 }
 
 /*
@@ -969,44 +1130,120 @@ schema_line(const char *schema, const char *prefix)
 static char *
 key_difference(WidecolTable *t, const wc_table_def *existing)
 {
-	wc_replication repl;
-	const char *schema;
-	size_t		schema_len;
-	char	   *old,
-			   *mine = widecol_schema_text(t);
-	const char *keys[] = {"primary_key=", "clustering_order="};
+	const wc_schema *old = engine_schema(existing);
+	wc_schema	mine;
+	EngineOwnership none = {0};
+	char	   *a,
+			   *b;
 
-	if (wc_table_options_parse(existing->options, &repl, &schema, &schema_len) != WC_OK)
+	if (old == NULL)
 		return NULL;			/* not made through a foreign table: nothing to compare */
-	old = pnstrdup(schema, schema_len);
-	for (int k = 0; k < 2; k++)
+	build_schema(t, &none, 0, &mine);
+	a = primary_key_text(old);
+	b = primary_key_text(&mine);
+	if (strcmp(a, b) != 0)
+		return psprintf("It has primary_key=%s, this table primary_key=%s", a, b);
+	a = key_columns(old, WC_COL_CLUSTERING, true);
+	b = key_columns(&mine, WC_COL_CLUSTERING, true);
+	if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+		return psprintf("It has %s%s, this table %s%s", a ? "clustering_order=" : "",
+						a ? a : "no clustering order", b ? "clustering_order=" : "",
+						b ? b : "no clustering order");
+	for (size_t i = 0; i < mine.ncolumns; i++)
 	{
-		char	   *a = schema_line(old, keys[k]),
-				   *b = schema_line(mine, keys[k]);
+		const wc_schema_column *c = &mine.columns[i];
+		const wc_schema_column *o;
 
-		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
-			return psprintf("It has %s, this table %s", a ? a : "no clustering order",
-							b ? b : "no clustering order");
-	}
-	for (int i = 0; i < t->npk + t->nck; i++)
-	{
-		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
-		char	   *prefix = psprintf("column=%s ", quote_identifier(c->name));
-		char	   *a = schema_line(old, prefix),
-				   *b = schema_line(mine, prefix);
-		char	   *ta,
-				   *tb;
-
-		if (a == NULL || b == NULL)
+		if (c->kind != WC_COL_PARTITION && c->kind != WC_COL_CLUSTERING)
+			continue;
+		o = wc_schema_find_column(old, c->name);
+		if (o == NULL)
 			return psprintf("Key column %s is missing from it", quote_identifier(c->name));
-		/* skip "column=<name> <id> " and compare the types */
-		ta = strchr(a + strlen(prefix), ' ');
-		tb = strchr(b + strlen(prefix), ' ');
-		if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0)
-			return psprintf("Key column %s has type%s there and%s here", quote_identifier(c->name),
-							ta ? ta : " ?", tb ? tb : " ?");
+		if (o->type == NULL || strcmp(o->type, c->type) != 0)
+			return psprintf("Key column %s has type %s there and %s here",
+							quote_identifier(c->name), o->type ? o->type : "?", c->type);
 	}
 	return NULL;
+}
+
+/*
+ * The CREATE FOREIGN TABLE command that IMPORT FOREIGN SCHEMA runs for the
+ * engine table def of keyspace on server, or NULL to leave it out: made
+ * without a foreign table, of another keyspace, not selected by stmt's
+ * LIMIT TO / EXCEPT, or owned by someone the current user may not attach as.
+ */
+char *
+widecol_import_command(const wc_table_def *def, ForeignServer *server, const char *keyspace,
+					   ImportForeignSchemaStmt *stmt)
+{
+	const wc_schema *s = engine_schema(def);
+	StringInfoData cmd,
+				cols;
+	char	   *order;
+
+	if (s == NULL || s->keyspace == NULL || strcmp(s->keyspace, keyspace) != 0 ||
+		key_columns(s, WC_COL_PARTITION, false) == NULL)
+		return NULL;
+	if (stmt->list_type != FDW_IMPORT_SCHEMA_ALL)
+	{
+		bool		listed = false;
+		ListCell   *lc;
+
+		foreach(lc, stmt->table_list)
+			if (strcmp(((RangeVar *) lfirst(lc))->relname, s->table) == 0)
+				listed = true;
+		if ((stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO) != listed)
+			return NULL;
+	}
+	/* tables of other owners could not be attached: leave them out */
+	if (!widecol_may_attach(def, GetUserId()))
+	{
+		ereport(NOTICE,
+				(errmsg("widecol table \"%s.%s\" is not imported: it belongs to another owner",
+						s->keyspace, s->table)));
+		return NULL;
+	}
+	initStringInfo(&cols);
+	for (size_t i = 0; i < s->ncolumns; i++)
+	{
+		const wc_schema_column *c = &s->columns[i];
+
+		appendStringInfo(&cols, "%s  %s %s OPTIONS (column_id '%u'", cols.len ? ",\n" : "",
+						 quote_identifier(c->name), c->type ? c->type : "text", c->cell_id);
+		if (c->kind == WC_COL_STATIC)
+			appendStringInfoString(&cols, ", static 'true'");
+		else if (c->kind == WC_COL_WRITETIME && c->meta_of)
+			appendStringInfo(&cols, ", writetime %s",
+							 quote_literal_cstr(quote_identifier(c->meta_of)));
+		else if (c->kind == WC_COL_TTL && c->meta_of)
+			appendStringInfo(&cols, ", ttl %s", quote_literal_cstr(quote_identifier(c->meta_of)));
+		appendStringInfoChar(&cols, ')');
+	}
+	initStringInfo(&cmd);
+	appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n%s\n) SERVER %s OPTIONS (primary_key %s",
+					 quote_identifier(s->table), cols.data, quote_identifier(server->servername),
+					 quote_literal_cstr(primary_key_text(s)));
+	order = key_columns(s, WC_COL_CLUSTERING, true);
+	if (order)
+		appendStringInfo(&cmd, ", clustering_order %s", quote_literal_cstr(order));
+	if (s->ncompaction > 0)
+	{
+		StringInfoData map;
+
+		initStringInfo(&map);
+		for (size_t i = 0; i < s->ncompaction; i++)
+			appendStringInfo(&map, "%s'%s': %s", i ? ", " : "{", s->compaction[i].name,
+							 s->compaction[i].value);
+		appendStringInfoChar(&map, '}');
+		appendStringInfo(&cmd, ", compaction %s", quote_literal_cstr(map.data));
+	}
+	appendStringInfo(&cmd, ", default_time_to_live '%u'", s->default_ttl);
+	appendStringInfo(&cmd, ", gc_grace_seconds '%u'", s->gc_grace_seconds);
+	for (size_t i = 0; i < s->nproperties; i++)
+		appendStringInfo(&cmd, ", %s %s", quote_identifier(s->properties[i].name),
+						 quote_literal_cstr(s->properties[i].value));
+	appendStringInfo(&cmd, ", table_id '%u')", def->id);
+	return cmd.data;
 }
 
 /*
@@ -1020,20 +1257,21 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 {
 	wc_table_def def,
 				existing;
-	wc_replication repl;
 	wc_status	st;
 	char	   *diff;
+	EngineOwnership mine;
 
-	table_replication(t, &repl);
-	st = wc_client_get_table(widecol_connection(), t->table_id, &existing);
+	st = widecol_get_engine_def(t->table_id, &existing);
 	if (st == WC_OK)
 	{
 		EngineOwnership owner;
+		const wc_schema *old = engine_schema(&existing);
 
 		engine_ownership(&existing, &owner);
+		if (!owner.present || is_owning_relation(t, &owner))
+			owner = relation_ownership(t->relid);
 		/* an ALTER of another attached relation keeps the creator's record */
-		fill_engine_def(t, &def, owner.present && !is_owning_relation(t, &owner) ?
-						format_ownership(&owner) : ownership_text(t->relid));
+		fill_engine_def(t, &def, &owner, old ? old->version + 1 : 1);
 		if (strcmp(existing.name, def.name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -1051,7 +1289,7 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 							 "this foreign table at another engine table with OPTIONS (table_name '...').")));
 		if (is_alter)
 		{
-			st = wc_client_alter_table(widecol_connection(), &def, &repl);
+			st = wc_client_alter_table(widecol_connection(), &def);
 			if (st != WC_OK)
 				widecol_report(st, "altering the engine table");
 		}
@@ -1061,8 +1299,9 @@ create_or_check(WidecolTable *t, bool is_alter, bool create)
 		widecol_report(st, "reading the engine table");
 	if (!create)
 		return;					/* made on first access: a rolled-back CREATE leaves nothing */
-	fill_engine_def(t, &def, ownership_text(t->relid));
-	st = wc_client_create_table(widecol_connection(), &def, &repl);
+	mine = relation_ownership(t->relid);
+	fill_engine_def(t, &def, &mine, 1);
+	st = wc_client_create_table(widecol_connection(), &def);
 	if (st == WC_EXISTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -1085,7 +1324,7 @@ bool
 widecol_check_engine_owner(WidecolTable *t, wc_table_def *existing)
 {
 	EngineOwnership owner;
-	wc_status	st = wc_client_get_table(widecol_connection(), t->table_id, existing);
+	wc_status	st = widecol_get_engine_def(t->table_id, existing);
 
 	if (st == WC_NOT_FOUND)
 		return false;

@@ -174,7 +174,10 @@ extern void widecol_ensure_engine_table(WidecolTable *t);
 struct wc_table_def;
 extern bool widecol_check_engine_owner(WidecolTable *t, struct wc_table_def *existing);
 extern bool widecol_may_attach(const struct wc_table_def *def, Oid roleid);
-extern char *widecol_schema_text(WidecolTable *t);
+extern wc_status widecol_get_engine_def(uint32 table_id, struct wc_table_def *def);
+extern char *widecol_import_command(const struct wc_table_def *def, ForeignServer *server,
+									const char *keyspace,
+									struct ImportForeignSchemaStmt *stmt);
 extern void widecol_schema_init(void);
 extern bool widecol_is_widecol_server(Oid serverid);
 extern const char *widecol_server_keyspace(ForeignServer *server);

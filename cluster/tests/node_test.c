@@ -102,19 +102,65 @@ static wc_client *connect_ok(fx *f)
     return c;
 }
 
+/*
+ * Give d a typed schema "k text pk; c bigint ck; v text" (plus ncols more
+ * regular columns with long names) of replication cls (dc NULL: Simple).
+ * The bytes are leaked on purpose: tests keep defs until they end.
+ */
+static void set_schema(wc_table_def *d, const char *cls, const char *dc, uint32_t factor,
+                       size_t ncols)
+{
+    wc_schema s;
+    wc_schema_replica rep = {dc, factor};
+    wc_schema_column *cols = calloc(3 + ncols, sizeof(*cols));
+    wc_buf b;
+
+    cols[0] = (wc_schema_column){"k", "text", 25, WC_COL_PARTITION, 0, false, 0, NULL};
+    cols[1] = (wc_schema_column){"c", "bigint", 20, WC_COL_CLUSTERING, 0, false, 0, NULL};
+    cols[2] = (wc_schema_column){"v", "text", 25, WC_COL_REGULAR, 0, false, 1, NULL};
+    for (size_t i = 0; i < ncols; i++) {
+        char *name = malloc(128);
+        snprintf(name, 128, "a_long_column_name_that_takes_room_in_the_definition_%06zu", i);
+        cols[3 + i] = (wc_schema_column){name, "text", 25, WC_COL_REGULAR, 0, false,
+                                         (uint32_t)(2 + i), NULL};
+    }
+    wc_schema_init(&s);
+    s.keyspace = "ks";
+    s.table = d->name;
+    s.table_id = d->id;
+    s.replication_class = cls;
+    s.nreplicas = 1;
+    s.replicas = &rep;
+    s.ncolumns = 3 + ncols;
+    s.columns = cols;
+    wc_buf_init(&b);
+    assert_int_equal(wc_schema_encode(&s, &b), WC_OK);
+    d->schema = b.data; /* leaked */
+    d->schema_len = b.len;
+    for (size_t i = 0; i < ncols; i++)
+        free((void *)cols[3 + i].name);
+    free(cols);
+}
+
+/* The replication d's schema names (asserted present). */
+static wc_replication def_replication(const wc_table_def *d)
+{
+    wc_replication r;
+
+    if (wc_table_replication(d, &r) != WC_OK)
+        fail_msg("table %u replication: %s", d->id, wc_last_error());
+    return r;
+}
+
 static void create_t(wc_client *c, uint32_t id, const char *name)
 {
     wc_table_def d;
-    wc_replication r;
 
     wc_table_def_default(&d);
     d.id = id;
     snprintf(d.name, sizeof(d.name), "%s", name);
-    snprintf(d.options, sizeof(d.options), "k text pk; c bigint ck; v text");
-    assert_int_equal(wc_replication_parse("{'class': 'SimpleStrategy', 'replication_factor': 3}",
-                                          &r),
-                     WC_OK);
-    if (wc_client_create_table(c, &d, &r) != WC_OK)
+    set_schema(&d, "SimpleStrategy", NULL, 3, 0);
+    if (wc_client_create_table(c, &d) != WC_OK)
         fail_msg("create_table: %s", wc_last_error());
 }
 
@@ -250,8 +296,7 @@ static void test_tables_and_reads(void **state)
     wc_client *c = connect_ok(f);
     wc_table_def d;
     wc_replication r;
-    const char *schema;
-    size_t slen, n;
+    size_t n;
     uint32_t *ids;
     long pages;
     static wc_node_info ni;
@@ -277,15 +322,16 @@ static void test_tables_and_reads(void **state)
     d.id = T1;
     snprintf(d.name, sizeof(d.name), "ks.other");
     wc_replication_default(&r);
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_EXISTS);
+    assert_int_equal(wc_client_create_table(c, &d), WC_EXISTS);
     assert_non_null(strstr(wc_last_error(), "already used"));
     assert_false(wc_client_broken(c));
 
     assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
     assert_string_equal(d.name, "ks.t1");
-    assert_string_equal(d.options, "replication=SimpleStrategy:3\nschema=k text pk; c bigint ck; v text");
-    assert_int_equal(wc_table_options_parse(d.options, &r, &schema, &slen), WC_OK);
+    r = def_replication(&d);
+    assert_int_equal(r.cls, WC_REPL_SIMPLE);
     assert_int_equal(r.replication_factor, 3);
+    wc_table_def_clear(&d);
     assert_int_equal(wc_client_get_table(c, 999, &d), WC_NOT_FOUND);
     assert_false(wc_client_broken(c));
 
@@ -370,29 +416,43 @@ static void test_tables_and_reads(void **state)
         assert_int_equal(wc_client_scrub(c, 4242, &sr), WC_NOT_FOUND);
     }
 
-    /* alter keeps the table, replaces schema text and replication */
+    /* alter keeps the table, replaces schema and replication; a 1000-column schema of
+     * some 70 KiB travels and is kept whole */
     wc_table_def_default(&d);
     d.id = T1;
     snprintf(d.name, sizeof(d.name), "ks.t1");
     d.default_ttl = 60;
-    snprintf(d.options, sizeof(d.options), "k text pk; c bigint ck; v text; w int");
-    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=2", &r), WC_OK);
-    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_OK);
-    assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
-    assert_int_equal(d.default_ttl, 60);
-    assert_string_equal(d.options,
-                        "replication=NetworkTopologyStrategy:dc1=2\nschema=k text pk; c bigint ck; "
-                        "v text; w int");
-
-    /* options that do not fit are refused by the node with sizes in the message */
-    memset(d.options, 'x', sizeof(d.options) - 1);
-    d.options[sizeof(d.options) - 1] = '\0';
-    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    set_schema(&d, "NetworkTopologyStrategy", "dc1", 2, 1000);
+    assert_true(d.schema_len > 8192 * 8);
     {
-        char want[64];
-        snprintf(want, sizeof(want), "at most %zu", sizeof(d.options) - 1);
-        assert_non_null(strstr(wc_last_error(), want));
+        size_t sent = d.schema_len;
+        wc_schema s;
+        assert_int_equal(wc_client_alter_table(c, &d), WC_OK);
+        assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
+        assert_int_equal(d.default_ttl, 60);
+        assert_int_equal(d.schema_len, sent);
+        r = def_replication(&d);
+        assert_int_equal(r.cls, WC_REPL_NETWORK_TOPOLOGY);
+        assert_string_equal(r.dcs[0].name, "dc1");
+        assert_int_equal(r.dcs[0].factor, 2);
+        assert_int_equal(wc_schema_decode(d.schema, d.schema_len, &s), WC_OK);
+        assert_int_equal(s.ncolumns, 1003);
+        wc_schema_free(&s);
+        wc_table_def_clear(&d);
     }
+
+    /* an invalid replication or undecodable schema is refused; nothing changes */
+    wc_table_def_default(&d);
+    d.id = T1;
+    snprintf(d.name, sizeof(d.name), "ks.t1");
+    set_schema(&d, "SimpleStrategy", NULL, 0, 0);
+    assert_int_equal(wc_client_alter_table(c, &d), WC_INVALID_ARGUMENT);
+    d.schema[0] ^= 0xff;
+    assert_int_equal(wc_client_alter_table(c, &d), WC_CORRUPTION);
+    assert_false(wc_client_broken(c));
+    assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);
+    assert_int_equal(def_replication(&d).cls, WC_REPL_NETWORK_TOPOLOGY);
+    wc_table_def_clear(&d);
 
     /* a malformed batch is the engine's error; the connection stays usable */
     {
@@ -729,12 +789,12 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    /* version-1 and -2 clients (before compaction data, before engine state in NODE_INFO)
-     * and one from the future */
-    const uint32_t versions[3] = {1, 2, 99};
+    /* version-1, -2 and -3 clients (before compaction data, before engine state in
+     * NODE_INFO, before typed schemas) and one from the future */
+    const uint32_t versions[4] = {1, 2, 3, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 3);
-    for (int i = 0; i < 3; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 4);
+    for (int i = 0; i < 4; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
@@ -757,7 +817,7 @@ static void test_version_mismatch(void **state)
         assert_int_equal(v, WC_PROTO_VERSION);
         assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
         snprintf(want, sizeof(want),
-                 "the client speaks version %u, this widecol node speaks version 3", versions[i]);
+                 "the client speaks version %u, this widecol node speaks version 4", versions[i]);
         if (memmem(m, ml, want, strlen(want)) == NULL)
             fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
         assert_true(raw_eof(fd));
@@ -1049,7 +1109,7 @@ static void def_with_map(wc_table_def *d, uint32_t id, const char *name, const c
     wc_table_def_default(d);
     d->id = id;
     snprintf(d->name, sizeof(d->name), "%s", name);
-    snprintf(d->options, sizeof(d->options), "k text pk; c bigint ck; v text");
+    set_schema(d, "SimpleStrategy", NULL, 1, 0);
     snprintf(d->compaction, sizeof(d->compaction), "%s", map);
 }
 
@@ -1095,11 +1155,10 @@ static void test_compaction_maps(void **state)
     /* CREATE carries the map; GET_TABLE returns it verbatim */
     wc_replication_default(&r);
     def_with_map(&d, T1, "ks.t1", LCS_MAP);
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_create_table(c, &d), WC_OK);
     assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
     assert_string_equal(g.compaction, LCS_MAP);
-    assert_string_equal(g.options,
-                        "replication=SimpleStrategy:1\nschema=k text pk; c bigint ck; v text");
+    assert_int_equal(def_replication(&g).replication_factor, 1);
     {
         wc_compaction_stats cs;
         assert_int_equal(wc_client_compaction_stats(c, T1, &cs), WC_OK);
@@ -1109,7 +1168,7 @@ static void test_compaction_maps(void **state)
 
     /* ALTER to TWCS */
     snprintf(d.compaction, sizeof(d.compaction), "%s", TWCS_MAP);
-    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_alter_table(c, &d), WC_OK);
     assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
     assert_string_equal(g.compaction, TWCS_MAP);
     {
@@ -1121,7 +1180,7 @@ static void test_compaction_maps(void **state)
     /* an invalid map: the engine's status and message, verbatim; nothing changes */
     snprintf(d.compaction, sizeof(d.compaction),
              "{'class': 'LeveledCompactionStrategy', 'sstable_size_in_mbb': 1}");
-    assert_int_equal(wc_client_alter_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_client_alter_table(c, &d), WC_INVALID_ARGUMENT);
     snprintf(msg, sizeof(msg), "%s", wc_last_error());
     assert_false(wc_client_broken(c));
     assert_non_null(strstr(msg, "sstable_size_in_mbb"));
@@ -1129,23 +1188,23 @@ static void test_compaction_maps(void **state)
     assert_string_equal(msg, wc_last_error());
     assert_int_equal(wc_client_get_table(c, T1, &g), WC_OK);
     assert_string_equal(g.compaction, TWCS_MAP);
-    assert_non_null(strstr(g.options, "replication=SimpleStrategy:1\n"));
+    assert_int_equal(def_replication(&g).replication_factor, 1);
 
     /* CREATE with an invalid map creates nothing */
     def_with_map(&d, T2, "ks.t2", "{'class': 'FancyCompactionStrategy'}");
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_client_create_table(c, &d), WC_INVALID_ARGUMENT);
     snprintf(msg, sizeof(msg), "%s", wc_last_error());
     assert_int_equal(wc_engine_create_table(e, &d), WC_INVALID_ARGUMENT);
     assert_string_equal(msg, wc_last_error());
     assert_non_null(strstr(msg, "FancyCompactionStrategy"));
     assert_int_equal(wc_client_get_table(c, T2, &g), WC_NOT_FOUND);
     def_with_map(&d, T2, "ks.t2", "{'class': 'LCS', 'sstable_size_in_mb': 1");
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_client_create_table(c, &d), WC_INVALID_ARGUMENT);
     assert_false(wc_client_broken(c));
 
     /* an empty map means the defaults (STCS) */
     def_with_map(&d, T2, "ks.t2", "");
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_create_table(c, &d), WC_OK);
     assert_int_equal(wc_client_get_table(c, T2, &g), WC_OK);
     assert_string_equal(g.compaction, "");
     {
@@ -1179,9 +1238,9 @@ static void test_compaction_stats(void **state)
 
     wc_replication_default(&r);
     def_with_map(&d, T1, "ks.lcs", LCS_MAP);
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_create_table(c, &d), WC_OK);
     def_with_map(&d, T2, "ks.twcs", TWCS_MAP);
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_create_table(c, &d), WC_OK);
 
     /* several flushes of each table */
     for (int i = 0; i < 6; i++) {
@@ -1289,7 +1348,7 @@ static void test_compactions_pending(void **state)
     wc_replication_default(&r);
     def_with_map(&d, T1, "ks.stcs",
                  "{'class': 'SizeTieredCompactionStrategy', 'min_threshold': 4}");
-    assert_int_equal(wc_client_create_table(c, &d, &r), WC_OK);
+    assert_int_equal(wc_client_create_table(c, &d), WC_OK);
     assert_int_equal(wc_client_compactions(c, T1, &v, &n), WC_OK);
     assert_int_equal(n, 0);
     assert_null(v);

@@ -27,13 +27,18 @@ typedef wc_status (*dec_fn)(const uint8_t *p, size_t len);
 static wc_status dec_table_change(const uint8_t *p, size_t len)
 {
     wc_table_def d;
-    wc_replication r;
-    return wc_proto_get_table_change(p, len, &d, &r);
+    wc_status st = wc_proto_get_table_change(p, len, &d);
+    if (st == WC_OK)
+        wc_table_def_clear(&d);
+    return st;
 }
 static wc_status dec_table_def(const uint8_t *p, size_t len)
 {
     wc_table_def d;
-    return wc_proto_get_table_def(p, len, &d);
+    wc_status st = wc_proto_get_table_def(p, len, &d);
+    if (st == WC_OK)
+        wc_table_def_clear(&d);
+    return st;
 }
 static wc_status dec_table_id(const uint8_t *p, size_t len)
 {
@@ -257,7 +262,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTION_STATS), "COMPACTION_STATS");
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
     assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
-    assert_int_equal(WC_PROTO_VERSION, 3);
+    assert_int_equal(WC_PROTO_VERSION, 4);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -305,56 +310,71 @@ static void test_handshake(void **state)
 
 static void test_table_change(void **state)
 {
-    wc_buf b;
+    wc_buf b, sb;
     wc_table_def d, o;
-    wc_replication r, ro;
+    wc_replication ro;
+    wc_schema s;
+    wc_schema_replica rep[2] = {{"dc1", 3}, {"dc-2", 2}};
+    wc_schema_column cols[2] = {{"id", "integer", 23, WC_COL_PARTITION, 0, false, 0, NULL},
+                                {"ts", "bigint", 20, WC_COL_CLUSTERING, 0, true, 0, NULL}};
 
     wc_buf_init(&b);
+    wc_buf_init(&sb);
+    wc_schema_init(&s);
+    s.table = "events";
+    s.replication_class = "NetworkTopologyStrategy";
+    s.nreplicas = 2;
+    s.replicas = rep;
+    s.ncolumns = 2;
+    s.columns = cols;
+    assert_int_equal(wc_schema_encode(&s, &sb), WC_OK);
     wc_table_def_default(&d);
     d.id = 12;
     snprintf(d.name, sizeof(d.name), "ks.events");
     d.gc_grace_seconds = 3600;
     d.default_ttl = 86400;
-    snprintf(d.options, sizeof(d.options), "id int pk\nts bigint ck desc");
+    d.schema = sb.data;
+    d.schema_len = sb.len;
     snprintf(d.compaction, sizeof(d.compaction),
              "{'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 1}");
-    wc_replication_default(&r);
-    r.replication_factor = 3;
-    wc_proto_put_table_change(&b, &d, &r);
-    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    wc_proto_put_table_change(&b, &d);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o), WC_OK);
     assert_int_equal(o.id, 12);
     assert_string_equal(o.name, "ks.events");
     assert_int_equal(o.gc_grace_seconds, 3600);
     assert_int_equal(o.default_ttl, 86400);
-    assert_string_equal(o.options, d.options);
+    assert_int_equal(o.schema_len, d.schema_len);
+    assert_memory_equal(o.schema, d.schema, d.schema_len);
     assert_string_equal(o.compaction, d.compaction);
-    assert_int_equal(ro.cls, WC_REPL_SIMPLE);
-    assert_int_equal(ro.replication_factor, 3);
-    check_truncations(dec_table_change, b.data, b.len);
-    check_flips(dec_table_change, b.data, b.len, 1);
-
-    wc_buf_reset(&b);
-    assert_int_equal(wc_replication_parse("{'class': 'NetworkTopologyStrategy', 'dc1': 3, "
-                                          "'dc-2': '2'}",
-                                          &r),
-                     WC_OK);
-    wc_proto_put_table_change(&b, &d, &r);
-    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    /* the replication travels inside the schema */
+    assert_int_equal(wc_table_replication(&o, &ro), WC_OK);
     assert_int_equal(ro.cls, WC_REPL_NETWORK_TOPOLOGY);
     assert_int_equal(ro.ndcs, 2);
     assert_string_equal(ro.dcs[0].name, "dc1");
     assert_int_equal(ro.dcs[0].factor, 3);
     assert_string_equal(ro.dcs[1].name, "dc-2");
     assert_int_equal(ro.dcs[1].factor, 2);
-    assert_string_equal(o.compaction, d.compaction);
+    wc_table_def_clear(&o);
     check_truncations(dec_table_change, b.data, b.len);
+    check_flips(dec_table_change, b.data, b.len, 1);
+
+    /* no schema: none comes back, and the node's default replication applies */
+    d.schema = NULL;
+    d.schema_len = 0;
+    wc_buf_reset(&b);
+    wc_proto_put_table_change(&b, &d);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o), WC_OK);
+    assert_null(o.schema);
+    assert_int_equal(wc_table_replication(&o, &ro), WC_NOT_FOUND);
+    d.schema = sb.data;
+    d.schema_len = sb.len;
 
     /* an empty compaction map (STCS defaults) stays empty */
     d.compaction[0] = '\0';
     wc_buf_reset(&b);
-    wc_proto_put_table_change(&b, &d, &r);
+    wc_proto_put_table_change(&b, &d);
     memset(o.compaction, 'x', sizeof(o.compaction));
-    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o), WC_OK);
     assert_string_equal(o.compaction, "");
     check_truncations(dec_table_change, b.data, b.len);
 
@@ -362,13 +382,13 @@ static void test_table_change(void **state)
     memset(d.compaction, 'c', sizeof(d.compaction) - 1);
     d.compaction[sizeof(d.compaction) - 1] = '\0';
     wc_buf_reset(&b);
-    wc_proto_put_table_change(&b, &d, &r);
-    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    wc_proto_put_table_change(&b, &d);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o), WC_OK);
     assert_string_equal(o.compaction, d.compaction);
     d.compaction[sizeof(d.compaction) - 1] = 'c';
     wc_buf_reset(&b);
-    wc_proto_put_table_change(&b, &d, &r);
-    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o, &ro), WC_OK);
+    wc_proto_put_table_change(&b, &d);
+    assert_int_equal(wc_proto_get_table_change(b.data, b.len, &o), WC_OK);
     assert_int_equal(strlen(o.compaction), sizeof(o.compaction) - 1);
     snprintf(d.compaction, sizeof(d.compaction),
              "{'class': 'TWCS', 'compaction_window_unit': 'HOURS'}");
@@ -378,8 +398,10 @@ static void test_table_change(void **state)
     wc_proto_put_table_def(&b, &d);
     assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_OK);
     assert_memory_equal(&o, &d, offsetof(wc_table_def, name));
-    assert_string_equal(o.options, d.options);
+    assert_int_equal(o.schema_len, d.schema_len);
+    assert_memory_equal(o.schema, d.schema, d.schema_len);
     assert_string_equal(o.compaction, d.compaction);
+    wc_table_def_clear(&o);
     check_truncations(dec_table_def, b.data, b.len);
     check_flips(dec_table_def, b.data, b.len, 5);
 
@@ -433,6 +455,7 @@ static void test_table_change(void **state)
     wc_buf_put_bytes(&b, "", 0);
     assert_int_equal(wc_proto_get_table_def(b.data, b.len, &o), WC_CORRUPTION);
     wc_buf_free(&b);
+    wc_buf_free(&sb);
 }
 
 static void test_small_requests(void **state)
@@ -1227,40 +1250,41 @@ static void test_replication_text(void **state)
     assert_int_equal(wc_replication_format(&r, buf, 5, &n), WC_INVALID_ARGUMENT);
 }
 
+/* The replication a typed schema carries, and every way it can be wrong. */
 static void test_table_options(void **state)
 {
-    wc_replication r, o;
-    char opts[1024];
-    const char *schema;
-    size_t slen;
-    char big[1100];
+    wc_schema s;
+    wc_replication r;
+    wc_schema_replica simple = {NULL, 3};
+    wc_schema_replica dcs[WC_REPL_MAX_DCS + 1];
 
-    assert_int_equal(wc_replication_parse("NetworkTopologyStrategy:dc1=3", &r), WC_OK);
-    assert_int_equal(wc_table_options_build(&r, "a int\nb text", 12, opts, sizeof(opts)), WC_OK);
-    assert_string_equal(opts, "replication=NetworkTopologyStrategy:dc1=3\nschema=a int\nb text");
-    assert_int_equal(wc_table_options_parse(opts, &o, &schema, &slen), WC_OK);
-    assert_int_equal(o.cls, WC_REPL_NETWORK_TOPOLOGY);
-    assert_int_equal(o.dcs[0].factor, 3);
-    assert_int_equal(slen, 12);
-    assert_memory_equal(schema, "a int\nb text", 12);
-
-    assert_int_equal(wc_table_options_build(&r, "", 0, opts, sizeof(opts)), WC_OK);
-    assert_int_equal(wc_table_options_parse(opts, &o, &schema, &slen), WC_OK);
-    assert_int_equal(slen, 0);
-
-    memset(big, 'x', sizeof(big));
-    assert_int_equal(wc_table_options_build(&r, big, 1000, opts, sizeof(opts)),
-                     WC_INVALID_ARGUMENT);
-    assert_non_null(strstr(wc_last_error(), "1023"));
-    assert_int_equal(wc_table_options_build(&r, "a\0b", 3, opts, sizeof(opts)),
-                     WC_INVALID_ARGUMENT);
-    assert_int_equal(wc_table_options_parse("compaction=stcs", &o, &schema, &slen),
-                     WC_INVALID_ARGUMENT);
-    assert_int_equal(wc_table_options_parse("replication=SimpleStrategy:1\nschemo=", &o, &schema,
-                                            &slen),
-                     WC_INVALID_ARGUMENT);
-    assert_int_equal(wc_table_options_parse("replication=Bogus:1\nschema=", &o, &schema, &slen),
-                     WC_INVALID_ARGUMENT);
+    wc_schema_init(&s);
+    s.table = "t";
+    assert_int_equal(wc_schema_replication(&s, &r), WC_NOT_FOUND);
+    s.replication_class = "SimpleStrategy";
+    s.nreplicas = 1;
+    s.replicas = &simple;
+    assert_int_equal(wc_schema_replication(&s, &r), WC_OK);
+    assert_int_equal(r.cls, WC_REPL_SIMPLE);
+    assert_int_equal(r.replication_factor, 3);
+    simple.factor = 0;
+    assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
+    simple.dc = "dc1"; /* Simple takes no data centre */
+    simple.factor = 1;
+    assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
+    s.replication_class = "NetworkTopologyStrategy";
+    assert_int_equal(wc_schema_replication(&s, &r), WC_OK);
+    assert_int_equal(r.cls, WC_REPL_NETWORK_TOPOLOGY);
+    assert_string_equal(r.dcs[0].name, "dc1");
+    simple.dc = NULL;
+    assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
+    for (int i = 0; i <= WC_REPL_MAX_DCS; i++)
+        dcs[i] = (wc_schema_replica){"dcx", 1};
+    s.replicas = dcs;
+    s.nreplicas = WC_REPL_MAX_DCS + 1;
+    assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
+    s.replication_class = "Bogus";
+    assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
 }
 
 int main(void)

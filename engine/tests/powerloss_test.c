@@ -172,7 +172,6 @@ static void pl_def(uint32_t id, uint32_t gc_grace, wc_table_def *d)
     d->id = id;
     d->gc_grace_seconds = gc_grace;
     snprintf(d->name, sizeof(d->name), "ks.t%u", id);
-    snprintf(d->options, sizeof(d->options), "{\"gc\": %u}", gc_grace);
 }
 
 /* One step of the workload; a failure status means the power went out. */
