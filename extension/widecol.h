@@ -202,6 +202,8 @@ extern void widecol_write_pending(bool pending);
 /* in fdw.c */
 struct FdwRoutine;
 extern Datum widecol_fdw_handler(PG_FUNCTION_ARGS);
+
+/* in validate.c */
 extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
 
 /* in modify.c */
