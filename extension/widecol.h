@@ -19,6 +19,7 @@
 #define WIDECOL_H
 
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -205,6 +206,10 @@ extern Datum widecol_fdw_handler(PG_FUNCTION_ARGS);
 
 /* in validate.c */
 extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
+
+/* in import.c */
+extern List *widecolImportForeignSchema(ImportForeignSchemaStmt *stmt,
+										Oid serverOid);
 
 /* in modify.c */
 extern void widecol_fdw_modify_routine(struct FdwRoutine *routine);
