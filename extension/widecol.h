@@ -204,6 +204,31 @@ extern void widecol_write_pending(bool pending);
 struct FdwRoutine;
 extern Datum widecol_fdw_handler(PG_FUNCTION_ARGS);
 
+/* in plan.c */
+/* indexes into ForeignScan.fdw_private (made by plan.c, read by scan.c) */
+enum FdwScanPrivate
+{
+	FSP_MODE,					/* Integer: 0 full scan, 1 partitions */
+	FSP_PK_IN,					/* List of Integer: per pk column, 1 if IN */
+	FSP_NCK_EQ,					/* Integer */
+	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper, upper_incl */
+	FSP_REVERSE,				/* Integer */
+	FSP_LIMIT,					/* Integer (-1 none) */
+	FSP_ATTRS,					/* List of Integer: attnums needed */
+	FSP_DESC,					/* String: description for EXPLAIN */
+	FSP_RELID,					/* Oid as Integer */
+	FSP_DIRECT					/* present for a direct DELETE */
+};
+
+extern void widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+									 Oid foreigntableid);
+extern void widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+extern ForeignScan *widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+										  Oid foreigntableid, ForeignPath *best_path,
+										  List *tlist, List *scan_clauses,
+										  Plan *outer_plan);
+
 /* in validate.c */
 extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
 
