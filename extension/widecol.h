@@ -302,6 +302,20 @@ extern void widecol_fetch_page(WidecolScanState *ss);
 extern void widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot,
 							 const wc_result_row *r, bool static_only);
 
+/* in direct_delete.c */
+extern bool widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void widecolBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *widecolIterateDirectModify(ForeignScanState *node);
+extern void widecolEndDirectModify(ForeignScanState *node);
+extern void widecolExplainDirectModify(ForeignScanState *node,
+									   struct ExplainState *es);
+
+/* in analyze.c */
+extern bool widecolAnalyzeForeignTable(Relation relation,
+									   AcquireSampleRowsFunc *func,
+									   BlockNumber *totalpages);
+
 /* in validate.c */
 extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
 
