@@ -181,6 +181,9 @@ extern bool widecol_is_widecol_server(Oid serverid);
 extern const char *widecol_server_keyspace(ForeignServer *server);
 extern void widecol_empty_table(WidecolTable *t);
 
+/* in owner.c */
+extern void widecol_owner_init(void);
+
 /* in conn.c */
 struct wc_client;
 extern struct wc_client *widecol_connection(void);
