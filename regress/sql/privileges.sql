@@ -106,17 +106,17 @@ SET ROLE regress_wc_owner;
 SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_back (k int, v text) SERVER pv_ks
   OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
 RESET ROLE;
-REASSIGN OWNED BY regress_wc_other TO regress_wc_owner;
+ALTER FOREIGN TABLE pv_secret OWNER TO regress_wc_owner;
 SET ROLE regress_wc_other;
 SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER pv_ks
   OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
 RESET ROLE;
 ALTER FOREIGN TABLE pv_secret OWNER TO regress_wc_other;
-SET ROLE regress_wc_owner;
-SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_back (k int, v text) SERVER pv_ks
+REASSIGN OWNED BY regress_wc_other TO regress_wc_owner;
+SET ROLE regress_wc_other;
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER pv_ks
   OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
 RESET ROLE;
-ALTER TABLE pv_secret OWNER TO regress_wc_owner;
 
 -- the owner's maintenance still works; then clean up
 SET ROLE regress_wc_owner;
