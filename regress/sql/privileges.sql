@@ -117,6 +117,9 @@ SET ROLE regress_wc_other;
 SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER pv_ks
   OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
 RESET ROLE;
+-- one REASSIGN OWNED that hands over both the original relation and an
+-- attached table is refused: the record names the old owner until commit
+SELECT * FROM widecol_try($$REASSIGN OWNED BY regress_wc_owner TO regress_wc_other$$);
 
 -- the owner's maintenance still works; then clean up
 SET ROLE regress_wc_owner;
