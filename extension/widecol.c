@@ -85,6 +85,7 @@ _PG_init(void)
 {
 	define_session_gucs();
 	widecol_schema_init();
+	widecol_owner_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

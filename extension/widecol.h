@@ -19,11 +19,13 @@
 #define WIDECOL_H
 
 #include "fmgr.h"
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
+#include "client.h"
 #include "status.h"
 
 /* Version of the library; sql/widecol.control carries the SQL version. */
@@ -183,6 +185,9 @@ extern bool widecol_is_widecol_server(Oid serverid);
 extern const char *widecol_server_keyspace(ForeignServer *server);
 extern void widecol_empty_table(WidecolTable *t);
 
+/* in owner.c */
+extern void widecol_owner_init(void);
+
 /* in conn.c */
 struct wc_client;
 extern struct wc_client *widecol_connection(void);
@@ -206,7 +211,124 @@ extern void widecol_write_pending(bool pending);
 /* in fdw.c */
 struct FdwRoutine;
 extern Datum widecol_fdw_handler(PG_FUNCTION_ARGS);
+
+/* in plan.c */
+/* indexes into ForeignScan.fdw_private (made by plan.c, read by scan.c) */
+enum FdwScanPrivate
+{
+	FSP_MODE,					/* Integer: 0 full scan, 1 partitions */
+	FSP_PK_IN,					/* List of Integer: per pk column, 1 if IN */
+	FSP_NCK_EQ,					/* Integer */
+	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper, upper_incl */
+	FSP_REVERSE,				/* Integer */
+	FSP_LIMIT,					/* Integer (-1 none) */
+	FSP_ATTRS,					/* List of Integer: attnums needed */
+	FSP_DESC,					/* String: description for EXPLAIN */
+	FSP_RELID,					/* Oid as Integer */
+	FSP_DIRECT					/* present for a direct DELETE */
+};
+
+extern void widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+									 Oid foreigntableid);
+extern void widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+extern ForeignScan *widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+										  Oid foreigntableid, ForeignPath *best_path,
+										  List *tlist, List *scan_clauses,
+										  Plan *outer_plan);
+
+/* in scan.c */
+
+/*
+ * The state of one scan (ForeignScanState.fdw_state); also used by the
+ * direct DELETE and, filled by hand, by ANALYZE's full read.
+ */
+typedef struct WidecolScanState
+{
+	WidecolTable *t;
+	bool		partition_mode;
+	int			npk;
+	bool	   *pk_in;
+	int			nck_eq;
+	bool		has_lower,
+				lower_incl,
+				has_upper,
+				upper_incl;
+	bool		reverse;
+	int64		limit;
+	List	   *value_states;	/* ExprStates in fdw_exprs order */
+	uint32	   *columns;		/* cell ids to fetch, ascending */
+	int			ncolumns;
+	bool		need_static;
+	bool		need_meta;		/* writetime/ttl columns wanted */
+	bool		*wanted;		/* per column index */
+	int		   *cell_map_id;	/* sorted cell ids */
+	int		   *cell_map_col;	/* column index for each */
+	int			ncell_map;
+	char	   *desc;
+
+	/* runtime */
+	MemoryContext batch_cxt;
+	bool		started;
+	List	   *partitions;		/* encoded partition keys (StringInfo) */
+	ListCell   *cur_partition;
+	StringInfoData lower_key,
+				upper_key;
+	wc_client_page *page;
+	int			row;
+	uint8	   *paging_state;
+	size_t		paging_state_len;
+	int64		returned;
+	/* static row of the current partition */
+	StringInfoData static_pk;
+	Datum	   *static_values;
+	bool	   *static_nulls;
+	bool		have_static;
+	bool		static_pending;	/* static row seen, no clustering row emitted yet */
+	/* EXPLAIN ANALYZE counters */
+	wc_read_stats stats;
+	int64		requests;
+	bool		tombstone_warned;
+} WidecolScanState;
+
+extern void widecolBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *widecolIterateForeignScan(ForeignScanState *node);
+extern void widecolReScanForeignScan(ForeignScanState *node);
+extern void widecolEndForeignScan(ForeignScanState *node);
+extern void widecolExplainForeignScan(ForeignScanState *node,
+									  struct ExplainState *es);
+/* ss->partitions: the encoded partition keys the plan's values select */
+extern void widecol_build_partitions(WidecolScanState *ss,
+									 ExprContext *econtext);
+/* ss->page: the next page of the current partition (or the whole table) */
+extern void widecol_fetch_page(WidecolScanState *ss);
+/*
+ * Store row r in the slot, with the partition's static columns; with
+ * static_only, a partition that has only its static row (no clustering).
+ */
+extern void widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot,
+							 const wc_result_row *r, bool static_only);
+
+/* in direct_delete.c */
+extern bool widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void widecolBeginDirectModify(ForeignScanState *node, int eflags);
+extern TupleTableSlot *widecolIterateDirectModify(ForeignScanState *node);
+extern void widecolEndDirectModify(ForeignScanState *node);
+extern void widecolExplainDirectModify(ForeignScanState *node,
+									   struct ExplainState *es);
+
+/* in analyze.c */
+extern bool widecolAnalyzeForeignTable(Relation relation,
+									   AcquireSampleRowsFunc *func,
+									   BlockNumber *totalpages);
+
+/* in validate.c */
 extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
+
+/* in import.c */
+extern List *widecolImportForeignSchema(ImportForeignSchemaStmt *stmt,
+										Oid serverOid);
 
 /* in modify.c */
 extern void widecol_fdw_modify_routine(struct FdwRoutine *routine);

@@ -98,6 +98,29 @@ SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER
   OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
 RESET ROLE;
 
+-- a new owner of the original relation takes the ownership record with
+-- it, however the change is spelled: ALTER TABLE, ALTER FOREIGN TABLE or
+-- REASSIGN OWNED.  Each time, the previous owner can no longer attach.
+ALTER TABLE pv_secret OWNER TO regress_wc_other;
+SET ROLE regress_wc_owner;
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_back (k int, v text) SERVER pv_ks
+  OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
+RESET ROLE;
+ALTER FOREIGN TABLE pv_secret OWNER TO regress_wc_owner;
+SET ROLE regress_wc_other;
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER pv_ks
+  OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
+RESET ROLE;
+ALTER FOREIGN TABLE pv_secret OWNER TO regress_wc_other;
+REASSIGN OWNED BY regress_wc_other TO regress_wc_owner;
+SET ROLE regress_wc_other;
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE pv_steal (k int, v text) SERVER pv_ks
+  OPTIONS (primary_key '((k))', table_name 'pv_secret')$$);
+RESET ROLE;
+-- one REASSIGN OWNED that hands over both the original relation and an
+-- attached table is refused: the record names the old owner until commit
+SELECT * FROM widecol_try($$REASSIGN OWNED BY regress_wc_owner TO regress_wc_other$$);
+
 -- the owner's maintenance still works; then clean up
 SET ROLE regress_wc_owner;
 SELECT widecol.drop_table('pv_secret');

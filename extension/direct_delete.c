@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct_delete.c
+ *		  DELETE without reading: a DELETE whose WHERE the node handles
+ *		  entirely becomes one tombstone per partition.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/direct_delete.c
+ *
+ * NOTES
+ *	  The PlanDirectModify, BeginDirectModify, IterateDirectModify,
+ *	  EndDirectModify and ExplainDirectModify callbacks of the FDW routine
+ *	  (wired in fdw.c).  The plan is the ForeignScan plan.c made, so the
+ *	  partitions and clustering bounds come from scan.c's scan state; the
+ *	  tombstones go to the node through modify.c's batch writer.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+
+#include "client.h"
+#include "mutation.h"
+
+#include "widecol.h"
+
+/*
+ * A DELETE whose WHERE is entirely pushed down (the partition key, and
+ * optionally a clustering prefix and range) is done without reading: one
+ * tombstone per partition - a partition tombstone, a row tombstone for a
+ * full key, or a range tombstone for a prefix or range.
+ */
+bool
+widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+						int subplan_index)
+{
+	Plan	   *subplan = outerPlan(plan);
+	ForeignScan *fscan;
+
+	if (plan->operation != CMD_DELETE || plan->returningLists != NIL)
+		return false;
+	if (subplan == NULL || !IsA(subplan, ForeignScan))
+		return false;
+	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid != resultRelation || fscan->scan.plan.qual != NIL ||
+		list_length(fscan->fdw_private) <= FSP_RELID)
+		return false;
+	if (intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
+		widecol_per_partition_limit > 0)
+		return false;
+	fscan->operation = CMD_DELETE;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(1));
+	return true;
+}
+
+void
+widecolBeginDirectModify(ForeignScanState *node, int eflags)
+{
+	widecolBeginForeignScan(node, eflags);
+}
+
+TupleTableSlot *
+widecolIterateDirectModify(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	EState	   *estate = node->ss.ps.state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	WidecolWriter *w;
+	ListCell   *lc;
+	int64		ts = widecol_new_write_timestamp();
+	uint32		now = (uint32) time(NULL);
+	int64		count = 0;
+
+	if (ss->started)
+		return ExecClearTuple(slot);
+	ss->started = true;
+	widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
+	w = widecol_writer_begin(t);
+	foreach(lc, ss->partitions)
+	{
+		StringInfo	pk = lfirst(lc);
+		wc_mutation m;
+		const uint8_t *enc;
+		size_t		len;
+		wc_status	st;
+
+		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
+		if (t->nck == 0 || (ss->lower_key.len == 0 && ss->upper_key.len == 0))
+			wc_mutation_delete_partition(&m, ts, now);
+		else if (ss->nck_eq == t->nck)
+		{
+			wc_rowb_deletion(wc_mutation_row_begin(&m, false, ss->lower_key.data,
+												   ss->lower_key.len), ts, now);
+			wc_mutation_row_end(&m);
+		}
+		else
+		{
+			wc_range_tombstone rt;
+
+			memset(&rt, 0, sizeof(rt));
+			rt.ts = ts;
+			rt.ldt = now;
+			if (ss->lower_key.len == 0)
+				rt.bflags |= WC_BOUND_START_UNBOUNDED;
+			else if (!ss->has_lower || ss->lower_incl)
+				rt.bflags |= WC_BOUND_START_INCL;
+			if (ss->upper_key.len == 0)
+				rt.bflags |= WC_BOUND_END_UNBOUNDED;
+			else if (!ss->has_upper || ss->upper_incl)
+				rt.bflags |= WC_BOUND_END_INCL;
+			rt.start = (const uint8_t *) ss->lower_key.data;
+			rt.start_len = ss->lower_key.len;
+			rt.end = (const uint8_t *) ss->upper_key.data;
+			rt.end_len = ss->upper_key.len;
+			wc_mutation_delete_range(&m, &rt);
+		}
+		st = wc_mutation_encode(&m, &enc, &len);
+		if (st != WC_OK)
+		{
+			wc_mutation_free(&m);
+			widecol_report(st, "encoding a delete");
+		}
+		widecol_writer_add(w, enc, len);
+		wc_mutation_free(&m);
+		count++;
+	}
+	widecol_writer_end(w);
+	ss->requests++;
+	estate->es_processed += count;
+	return ExecClearTuple(slot);
+}
+
+void
+widecolEndDirectModify(ForeignScanState *node)
+{
+}
+
+void
+widecolExplainDirectModify(ForeignScanState *node, ExplainState *es)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	int			nck_eq = intVal(list_nth(fs->fdw_private, FSP_NCK_EQ));
+	List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
+	const char *kind;
+
+	if (t->nck == 0 || (nck_eq == 0 && !list_nth_int(bounds, 0) && !list_nth_int(bounds, 2)))
+		kind = "partition tombstone";
+	else if (nck_eq == t->nck)
+		kind = "row tombstone";
+	else
+		kind = "range tombstone";
+	ExplainPropertyText("Widecol Delete", ss->desc, es);
+	ExplainPropertyText("Tombstone", kind, es);
+	ExplainPropertyText("Reads Before Write", "none", es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+}

@@ -1,0 +1,796 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *		  Planning of scans of widecol tables: size estimates, paths with
+ *		  partition-key and clustering pushdown, pathkeys and LIMIT, and the
+ *		  ForeignScan plan.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/plan.c
+ *
+ * NOTES
+ *	  The GetForeignRelSize, GetForeignPaths and GetForeignPlan callbacks
+ *	  of the FDW routine (wired in fdw.c).
+ *
+ *	  Planning classifies each restriction of a widecol table:
+ *	   - "=" or "= ANY(array)" / IN on every partition-key column restricts
+ *		 the scan to those partitions (a Cartesian product for several IN
+ *		 lists);
+ *	   - "=" on a prefix of the clustering columns, then one range (<, <=,
+ *		 >, >=, BETWEEN) on the next one, becomes the clustering slice;
+ *	   - everything else is evaluated locally.
+ *	  The partition key may also come from the outer side of a join
+ *	  (a parameterized path), so nested loops and LATERAL read one
+ *	  partition per outer row.  Inside one partition rows come in
+ *	  clustering order, so an ORDER BY in that order or its exact reverse
+ *	  needs no Sort, and a LIMIT over such a scan is pushed to the node.
+ *	  A scan of the whole table with restrictions is refused (as Cassandra
+ *	  does without ALLOW FILTERING) unless widecol.allow_filtering is on.
+ *
+ *	  Bounds of text ranges are pushed only under the "C" collation, whose
+ *	  order is byte order (keycodec.c encodes the values).
+ *
+ *	  fdw_private of the plan is a list (see the FdwScanPrivate indexes in
+ *	  widecol.h); fdw_exprs holds, in order, the expressions of the
+ *	  partition-key values, the clustering equalities, and the lower and
+ *	  upper bounds.  scan.c reads both.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/nbtree.h"
+#include "access/stratnum.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_type.h"
+#include "foreign/fdwapi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/ruleutils.h"
+#include "utils/typcache.h"
+
+#include "widecol.h"
+
+/* A pushed-down restriction on one key column. */
+typedef enum KeyOp
+{
+	KOP_EQ,
+	KOP_IN,
+	KOP_LT,
+	KOP_LE,
+	KOP_GT,
+	KOP_GE
+} KeyOp;
+
+typedef struct KeyQual
+{
+	int			col;			/* column index */
+	KeyOp		op;
+	Expr	   *value;			/* the other side (for IN: the array) */
+	RestrictInfo *rinfo;
+	Relids		outer;			/* other rels the value needs (join clause) */
+} KeyQual;
+
+/* Per-relation planning state (baserel->fdw_private). */
+typedef struct WidecolRelInfo
+{
+	WidecolTable *t;
+	List	   *restrictions;	/* KeyQuals from baserestrictinfo */
+	List	   *joinquals;		/* KeyQuals on partition-key columns from joininfo */
+	Bitmapset  *attrs_used;		/* attnums the query needs */
+	double		table_rows;
+	double		partitions;
+} WidecolRelInfo;
+
+/* Plan choices, computed per path. */
+typedef struct ScanChoice
+{
+	KeyQual   **pkq;			/* per partition-key column: EQ or IN, or NULL */
+	int			nck_eq;			/* clustering equalities (prefix) */
+	KeyQual   **ckq;			/* their quals */
+	KeyQual    *lower;			/* range on clustering column nck_eq */
+	KeyQual    *upper;
+	bool		partition;		/* every partition-key column restricted */
+	bool		single;			/* ... to one value each */
+	List	   *pushed;			/* RestrictInfos handled by the node */
+	Relids		required_outer;
+} ScanChoice;
+
+/* helpers */
+static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+								RestrictInfo *rinfo, bool join);
+static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
+static List *ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+							  ScanChoice *sc, bool *reverse);
+static char *describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+							 ScanChoice *sc, bool reverse, int64 limit);
+
+/* Strip binary-compatible relabels. */
+static Expr *
+strip_relabel(Expr *e)
+{
+	while (e && IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return e;
+}
+
+/* Is the value type one we can convert to the key column's type? */
+static bool
+value_type_ok(Oid coltype, Oid valtype)
+{
+	if (coltype == valtype)
+		return true;
+	if ((coltype == INT8OID || coltype == INT4OID || coltype == INT2OID) &&
+		(valtype == INT8OID || valtype == INT4OID || valtype == INT2OID))
+		return true;
+	/* float4 widens exactly to float8; the other way would round */
+	if (coltype == FLOAT8OID && valtype == FLOAT4OID)
+		return true;
+	if ((coltype == TEXTOID || coltype == VARCHAROID) &&
+		(valtype == TEXTOID || valtype == VARCHAROID || valtype == UNKNOWNOID))
+		return true;
+	return false;
+}
+
+/*
+ * Recognize "keycol op value" (either side), "keycol = ANY(array)".  The
+ * value must not reference this relation nor be volatile.
+ */
+static KeyQual *
+classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo,
+				bool join)
+{
+	Expr	   *clause = rinfo->clause;
+	Var		   *var = NULL;
+	Expr	   *value = NULL;
+	Oid			opno;
+	bool		commuted = false;
+	bool		is_in = false;
+	int			ci;
+	WidecolColumn *c;
+	TypeCacheEntry *tce;
+	int			strategy;
+	Oid			lefttype,
+				righttype;
+	KeyQual    *kq;
+	Oid			inputcollid;
+
+	/* "boolkey" and "NOT boolkey" are how the planner writes boolkey = true/false */
+	{
+		Expr	   *e = clause;
+		bool		negated = false;
+
+		if (is_notclause((Node *) e))
+		{
+			e = get_notclausearg(e);
+			negated = true;
+		}
+		e = strip_relabel(e);
+		if (IsA(e, Var) && ((Var *) e)->varno == baserel->relid && ((Var *) e)->varlevelsup == 0 &&
+			((Var *) e)->varattno > 0 && ((Var *) e)->varattno <= t->ncols &&
+			((Var *) e)->vartype == BOOLOID)
+		{
+			ci = ((Var *) e)->varattno - 1;
+			if (t->cols[ci].kind != WIDECOL_COL_PARTITION &&
+				t->cols[ci].kind != WIDECOL_COL_CLUSTERING)
+				return NULL;
+			kq = palloc0(sizeof(KeyQual));
+			kq->col = ci;
+			kq->op = KOP_EQ;
+			kq->value = (Expr *) makeBoolConst(!negated, false);
+			kq->rinfo = rinfo;
+			return kq;
+		}
+	}
+
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Expr	   *l = strip_relabel(linitial(op->args));
+		Expr	   *r = strip_relabel(lsecond(op->args));
+
+		opno = op->opno;
+		inputcollid = op->inputcollid;
+		if (IsA(l, Var) && ((Var *) l)->varno == baserel->relid && ((Var *) l)->varlevelsup == 0)
+		{
+			var = (Var *) l;
+			value = lsecond(op->args);
+		}
+		else if (IsA(r, Var) && ((Var *) r)->varno == baserel->relid && ((Var *) r)->varlevelsup == 0)
+		{
+			var = (Var *) r;
+			value = linitial(op->args);
+			commuted = true;
+		}
+	}
+	else if (IsA(clause, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+		Expr	   *l = strip_relabel(linitial(saop->args));
+
+		if (!saop->useOr || !IsA(l, Var) || ((Var *) l)->varno != baserel->relid)
+			return NULL;
+		var = (Var *) l;
+		value = lsecond(saop->args);
+		opno = saop->opno;
+		inputcollid = saop->inputcollid;
+		is_in = true;
+	}
+	if (var == NULL || var->varattno <= 0 || var->varattno > t->ncols)
+		return NULL;
+	ci = var->varattno - 1;
+	c = &t->cols[ci];
+	if (c->kind != WIDECOL_COL_PARTITION && c->kind != WIDECOL_COL_CLUSTERING)
+		return NULL;
+	if (bms_is_member(baserel->relid, pull_varnos(root, (Node *) value)) ||
+		contain_volatile_functions((Node *) value))
+		return NULL;
+	if (!join && !bms_is_empty(pull_varnos(root, (Node *) value)))
+		return NULL;
+	tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+	if (!OidIsValid(tce->btree_opf) || !op_in_opfamily(opno, tce->btree_opf))
+		return NULL;			/* LIKE, regex, ...: evaluated locally */
+	get_op_opfamily_properties(opno, tce->btree_opf, false, &strategy, &lefttype, &righttype);
+	{
+		Oid			vtype = commuted ? lefttype : righttype;
+		Oid			valtype = exprType((Node *) value);
+
+		if (is_in)
+			valtype = get_element_type(valtype);
+		if (!value_type_ok(c->typid, vtype) || !value_type_ok(c->typid, valtype))
+			return NULL;
+	}
+	if (commuted)
+		strategy = BTCommuteStrategyNumber(strategy);
+	kq = palloc0(sizeof(KeyQual));
+	kq->col = ci;
+	kq->value = value;
+	kq->rinfo = rinfo;
+	kq->outer = pull_varnos(root, (Node *) value);
+	switch (strategy)
+	{
+		case BTEqualStrategyNumber:
+			kq->op = is_in ? KOP_IN : KOP_EQ;
+			break;
+		case BTLessStrategyNumber:
+			kq->op = KOP_LT;
+			break;
+		case BTLessEqualStrategyNumber:
+			kq->op = KOP_LE;
+			break;
+		case BTGreaterStrategyNumber:
+			kq->op = KOP_GT;
+			break;
+		case BTGreaterEqualStrategyNumber:
+			kq->op = KOP_GE;
+			break;
+		default:
+			return NULL;
+	}
+	if (is_in && kq->op != KOP_IN)
+		return NULL;
+	/* ranges of collatable types only in byte order ("C") */
+	if (kq->op != KOP_EQ && kq->op != KOP_IN && OidIsValid(inputcollid) &&
+		!lc_collate_is_c(inputcollid))
+		return NULL;
+	/* equality on text needs a deterministic collation (byte equality) */
+	if ((kq->op == KOP_EQ || kq->op == KOP_IN) && OidIsValid(inputcollid) &&
+		!get_collation_isdeterministic(inputcollid))
+		return NULL;
+	return kq;
+}
+
+/* generate_implied_equalities_for_column callback: is em our column? */
+typedef struct EcColumnArg
+{
+	Index		relid;
+	AttrNumber	attnum;
+} EcColumnArg;
+
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	EcColumnArg *a = arg;
+	Expr	   *e = strip_relabel(em->em_expr);
+
+	return IsA(e, Var) && ((Var *) e)->varno == a->relid &&
+		((Var *) e)->varattno == a->attnum && ((Var *) e)->varlevelsup == 0;
+}
+
+void
+widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	WidecolRelInfo *ri = palloc0(sizeof(WidecolRelInfo));
+	ListCell   *lc;
+	ScanChoice	sc;
+	double		rows;
+
+	ri->t = widecol_get_table(foreigntableid);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		KeyQual    *kq = classify_clause(root, baserel, ri->t, lfirst(lc), false);
+
+		if (kq)
+			ri->restrictions = lappend(ri->restrictions, kq);
+	}
+	foreach(lc, baserel->joininfo)
+	{
+		KeyQual    *kq = classify_clause(root, baserel, ri->t, lfirst(lc), true);
+
+		if (kq && kq->op == KOP_EQ && ri->t->cols[kq->col].kind == WIDECOL_COL_PARTITION)
+			ri->joinquals = lappend(ri->joinquals, kq);
+	}
+	/* equality joins on partition-key columns live in equivalence classes */
+	if (baserel->has_eclass_joins)
+	{
+		for (int i = 0; i < ri->t->npk; i++)
+		{
+			EcColumnArg arg;
+			List	   *clauses;
+			ListCell   *lc2;
+
+			arg.relid = baserel->relid;
+			arg.attnum = ri->t->cols[ri->t->pk[i]].attnum;
+			clauses = generate_implied_equalities_for_column(root, baserel, ec_member_is_column,
+															 &arg, baserel->lateral_referencers);
+			foreach(lc2, clauses)
+			{
+				RestrictInfo *rinfo = lfirst(lc2);
+				KeyQual    *kq;
+
+				if (!join_clause_is_movable_to(rinfo, baserel))
+					continue;
+				kq = classify_clause(root, baserel, ri->t, rinfo, true);
+				if (kq && kq->op == KOP_EQ && ri->t->cols[kq->col].kind == WIDECOL_COL_PARTITION)
+					ri->joinquals = lappend(ri->joinquals, kq);
+			}
+		}
+	}
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &ri->attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &ri->attrs_used);
+
+	/* size: ANALYZE's numbers if any, else a guess */
+	ri->table_rows = baserel->tuples > 0 ? baserel->tuples : 1000.0;
+	ri->partitions = Max(1.0, ri->table_rows / 100.0);
+	if (baserel->pages > 0 && baserel->tuples > 0)
+		ri->partitions = Max(1.0, baserel->tuples / Max(1.0, (double) baserel->pages));
+	baserel->fdw_private = ri;
+
+	choose_scan(ri, &sc, false);
+	rows = ri->table_rows;
+	if (sc.partition)
+		rows = rows / ri->partitions;
+	rows *= clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL) /
+		Max(clauselist_selectivity(root, sc.pushed, 0, JOIN_INNER, NULL), 1e-10);
+	if (sc.partition && sc.pushed)
+		rows = Min(rows, ri->table_rows / ri->partitions);
+	baserel->rows = clamp_row_est(rows);
+	baserel->reltarget->width = Max(baserel->reltarget->width, 8);
+}
+
+/*
+ * Choose the pushed restrictions: partition key from restrictions (and,
+ * with use_join, from join clauses), then the clustering slice.
+ */
+static void
+choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join)
+{
+	WidecolTable *t = ri->t;
+	ListCell   *lc;
+	int			i;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->pkq = palloc0(sizeof(KeyQual *) * t->npk);
+	sc->ckq = palloc0(sizeof(KeyQual *) * Max(t->nck, 1));
+	foreach(lc, ri->restrictions)
+	{
+		KeyQual    *kq = lfirst(lc);
+		WidecolColumn *c = &t->cols[kq->col];
+
+		if (c->kind == WIDECOL_COL_PARTITION && (kq->op == KOP_EQ || kq->op == KOP_IN))
+		{
+			KeyQual    *old = sc->pkq[c->key_pos];
+
+			if (old == NULL || (old->op == KOP_IN && kq->op == KOP_EQ))
+				sc->pkq[c->key_pos] = kq;
+		}
+	}
+	if (use_join)
+	{
+		foreach(lc, ri->joinquals)
+		{
+			KeyQual    *kq = lfirst(lc);
+			WidecolColumn *c = &t->cols[kq->col];
+
+			if (sc->pkq[c->key_pos] == NULL || sc->pkq[c->key_pos]->op == KOP_IN)
+				sc->pkq[c->key_pos] = kq;
+		}
+	}
+	sc->partition = true;
+	sc->single = true;
+	for (i = 0; i < t->npk; i++)
+	{
+		if (sc->pkq[i] == NULL)
+			sc->partition = false;
+		else if (sc->pkq[i]->op == KOP_IN)
+			sc->single = false;
+	}
+	if (!sc->partition)
+	{
+		sc->single = false;
+		return;
+	}
+	for (i = 0; i < t->npk; i++)
+	{
+		sc->pushed = lappend(sc->pushed, sc->pkq[i]->rinfo);
+		sc->required_outer = bms_union(sc->required_outer, sc->pkq[i]->outer);
+	}
+	/* clustering: equality prefix, then one range */
+	for (i = 0; i < t->nck; i++)
+	{
+		KeyQual    *eq = NULL;
+
+		foreach(lc, ri->restrictions)
+		{
+			KeyQual    *kq = lfirst(lc);
+
+			if (kq->col == t->ck[i] && kq->op == KOP_EQ)
+				eq = kq;
+		}
+		if (eq == NULL)
+			break;
+		sc->ckq[i] = eq;
+		sc->pushed = lappend(sc->pushed, eq->rinfo);
+	}
+	sc->nck_eq = i;
+	if (i < t->nck)
+	{
+		foreach(lc, ri->restrictions)
+		{
+			KeyQual    *kq = lfirst(lc);
+
+			if (kq->col != t->ck[i])
+				continue;
+			if ((kq->op == KOP_GT || kq->op == KOP_GE) && sc->lower == NULL)
+				sc->lower = kq;
+			else if ((kq->op == KOP_LT || kq->op == KOP_LE) && sc->upper == NULL)
+				sc->upper = kq;
+		}
+		if (sc->lower)
+			sc->pushed = lappend(sc->pushed, sc->lower->rinfo);
+		if (sc->upper)
+			sc->pushed = lappend(sc->pushed, sc->upper->rinfo);
+	}
+}
+
+/*
+ * If the query's ORDER BY follows the clustering order (or its reverse)
+ * after the clustering columns fixed by equality, return those pathkeys.
+ */
+static List *
+ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanChoice *sc,
+				 bool *reverse)
+{
+	ListCell   *lc;
+	int			next = sc->nck_eq;
+	int			dir = 0;		/* 1 forward, -1 reverse */
+
+	*reverse = false;
+	if (root->query_pathkeys == NIL || !sc->single || t->nck == 0)
+		return NIL;
+	foreach(lc, root->query_pathkeys)
+	{
+		PathKey    *pk = lfirst(lc);
+		EquivalenceClass *ec = pk->pk_eclass;
+		ListCell   *lc2;
+		int			found = -1;
+
+		if (ec->ec_has_volatile)
+			return NIL;
+		foreach(lc2, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst(lc2);
+			Expr	   *e = strip_relabel(em->em_expr);
+
+			if (IsA(e, Var) && ((Var *) e)->varno == baserel->relid &&
+				((Var *) e)->varattno > 0)
+			{
+				int			ci = ((Var *) e)->varattno - 1;
+
+				if (t->cols[ci].kind == WIDECOL_COL_CLUSTERING)
+					found = t->cols[ci].key_pos;
+			}
+		}
+		if (found < 0)
+			return NIL;
+		/* a column fixed by equality may appear anywhere */
+		if (found < sc->nck_eq)
+			continue;
+		if (found != next)
+			return NIL;
+		{
+			WidecolColumn *c = &t->cols[t->ck[found]];
+			TypeCacheEntry *tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+			bool		asc = pk->pk_strategy == BTLessStrategyNumber;
+			int			d = (asc != c->descending) ? 1 : -1;
+
+			if (pk->pk_opfamily != tce->btree_opf)
+				return NIL;
+			if (OidIsValid(ec->ec_collation) && !lc_collate_is_c(ec->ec_collation))
+				return NIL;
+			if (dir != 0 && d != dir)
+				return NIL;
+			dir = d;
+		}
+		next++;
+	}
+	*reverse = dir < 0;
+	return root->query_pathkeys;
+}
+
+void
+widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	WidecolRelInfo *ri = baserel->fdw_private;
+	ScanChoice	sc;
+	Cost		startup = 1.0,	/* one request to the node */
+				total;
+	bool		reverse = false;
+	List	   *pathkeys;
+
+	/*
+	 * Costs: a request to the node is about one unit (a page fetch), each
+	 * row costs cpu_tuple_cost, and a full scan pays a request per page of
+	 * rows and a filter per row.
+	 */
+	choose_scan(ri, &sc, false);
+	if (sc.partition)
+		total = startup + baserel->rows * cpu_tuple_cost;
+	else
+		total = startup + ri->table_rows * (cpu_tuple_cost + cpu_operator_cost) +
+			ri->table_rows / Max(1, widecol_fetch_size);
+	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+													   startup, total, NIL, NULL, NULL,
+													   list_make1(makeInteger(0))));
+	pathkeys = ordered_pathkeys(root, baserel, ri->t, &sc, &reverse);
+	if (pathkeys != NIL)
+		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+														   startup, total, pathkeys, NULL, NULL,
+														   list_make1(makeInteger(reverse ? 2 : 1))));
+
+	/* the partition key from the outer side of a join */
+	if (!sc.partition && ri->joinquals != NIL)
+	{
+		ScanChoice	jsc;
+
+		choose_scan(ri, &jsc, true);
+		if (jsc.partition && !bms_is_empty(jsc.required_outer))
+		{
+			ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, jsc.required_outer);
+			double		rows = Max(1.0, ri->table_rows / ri->partitions);
+			ForeignPath *fp;
+
+			fp = create_foreignscan_path(root, baserel, NULL, rows, startup,
+										 startup + rows * cpu_tuple_cost, NIL,
+										 jsc.required_outer, NULL,
+										 list_make1(makeInteger(3)));
+			fp->path.rows = Min(ppi->ppi_rows, rows);
+			add_path(baserel, (Path *) fp);
+		}
+	}
+}
+
+static void
+append_value_expr(List **exprs, KeyQual *kq)
+{
+	*exprs = lappend(*exprs, kq->value);
+}
+
+ForeignScan *
+widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					  ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	WidecolRelInfo *ri = baserel->fdw_private;
+	WidecolTable *t = ri->t;
+	int			kind = intVal(linitial(best_path->fdw_private));
+	bool		use_join = kind == 3;
+	bool		reverse = kind == 2;
+	ScanChoice	sc;
+	List	   *local = NIL;
+	List	   *exprs = NIL;
+	List	   *pk_in = NIL;
+	List	   *attrs = NIL;
+	List	   *priv;
+	ListCell   *lc;
+	int64		limit = -1;
+	int			i;
+
+	choose_scan(ri, &sc, use_join);
+
+	/* keep the clauses the node does not handle */
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		bool		pushed = false;
+		ListCell   *lc2;
+
+		if (rinfo->pseudoconstant)
+			continue;
+		foreach(lc2, sc.pushed)
+			if (lfirst(lc2) == rinfo ||
+				equal(((RestrictInfo *) lfirst(lc2))->clause, rinfo->clause))
+				pushed = true;
+		/* the same join equality in its other form (from the equivalence class) */
+		if (!pushed && use_join && sc.partition)
+		{
+			KeyQual    *kq = classify_clause(root, baserel, t, rinfo, true);
+
+			if (kq && kq->op == KOP_EQ && t->cols[kq->col].kind == WIDECOL_COL_PARTITION &&
+				!bms_is_empty(sc.pkq[t->cols[kq->col].key_pos]->outer) &&
+				equal(kq->value, sc.pkq[t->cols[kq->col].key_pos]->value))
+				pushed = true;
+		}
+		if (pushed)
+			continue;
+		local = lappend(local, rinfo->clause);
+	}
+	if (!sc.partition && local != NIL && !widecol_allow_filtering)
+	{
+		StringInfoData cols;
+
+		initStringInfo(&cols);
+		for (i = 0; i < t->npk; i++)
+			appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(t->cols[t->pk[i]].name));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this query on \"%s\" would scan and filter the whole table",
+						get_rel_name(foreigntableid)),
+				 errdetail("Only a restriction by = or IN on every partition-key column (%s) reads single partitions.",
+						   cols.data),
+				 errhint("Add the partition key to the WHERE clause, or create a table whose partition key is "
+						 "the column you filter on (the query-first model); to scan anyway, SET widecol.allow_filtering = on.")));
+	}
+
+	/* expressions: pk values, clustering equalities, bounds */
+	if (sc.partition)
+	{
+		for (i = 0; i < t->npk; i++)
+		{
+			append_value_expr(&exprs, sc.pkq[i]);
+			pk_in = lappend_int(pk_in, sc.pkq[i]->op == KOP_IN);
+		}
+		for (i = 0; i < sc.nck_eq; i++)
+			append_value_expr(&exprs, sc.ckq[i]);
+		if (sc.lower)
+			append_value_expr(&exprs, sc.lower);
+		if (sc.upper)
+			append_value_expr(&exprs, sc.upper);
+	}
+
+	/* LIMIT: only when it applies to this scan's rows as they come */
+	if (root->limit_tuples > 0 && local == NIL &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		(root->query_pathkeys == NIL || best_path->path.pathkeys != NIL) && !use_join)
+		limit = (int64) root->limit_tuples;
+
+	for (i = 0; i < t->ncols; i++)
+		if (bms_is_member(t->cols[i].attnum - FirstLowInvalidHeapAttributeNumber, ri->attrs_used) ||
+			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ri->attrs_used))
+			attrs = lappend_int(attrs, t->cols[i].attnum);
+
+	priv = list_make5(makeInteger(sc.partition ? 1 : 0),
+					  pk_in,
+					  makeInteger(sc.nck_eq),
+					  list_make4_int(sc.lower != NULL,
+									 sc.lower && sc.lower->op == KOP_GE,
+									 sc.upper != NULL,
+									 sc.upper && sc.upper->op == KOP_LE),
+					  makeInteger(reverse));
+	priv = lappend(priv, makeInteger((int) Min(limit, (int64) INT_MAX)));
+	priv = lappend(priv, attrs);
+	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
+	priv = lappend(priv, makeInteger((int) foreigntableid));
+
+	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
+}
+
+static const char *
+kop_name(KeyOp op)
+{
+	switch (op)
+	{
+		case KOP_EQ:
+			return "=";
+		case KOP_IN:
+			return "IN";
+		case KOP_LT:
+			return "<";
+		case KOP_LE:
+			return "<=";
+		case KOP_GT:
+			return ">";
+		case KOP_GE:
+			return ">=";
+	}
+	return "?";
+}
+
+/* "column op value", with values from other relations shown as (outer) */
+static void
+describe_qual(StringInfo s, PlannerInfo *root, WidecolTable *t, KeyQual *kq, List *ctx)
+{
+	appendStringInfo(s, "%s %s ", quote_identifier(t->cols[kq->col].name), kop_name(kq->op));
+	if (bms_is_empty(pull_varnos(root, (Node *) kq->value)))
+		appendStringInfoString(s, deparse_expression((Node *) kq->value, ctx, false, false));
+	else
+		appendStringInfoString(s, "(outer)");
+}
+
+static char *
+describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanChoice *sc,
+				bool reverse, int64 limit)
+{
+	StringInfoData s;
+	List	   *ctx = deparse_context_for(get_rel_name(t->relid), t->relid);
+	int			i;
+	bool		first = true;
+
+	initStringInfo(&s);
+	if (!sc->partition)
+		appendStringInfoString(&s, "full scan in token order");
+	else
+	{
+		appendStringInfoString(&s, "partition key: ");
+		for (i = 0; i < t->npk; i++)
+		{
+			if (i)
+				appendStringInfoString(&s, " AND ");
+			describe_qual(&s, root, t, sc->pkq[i], ctx);
+		}
+		if (sc->nck_eq > 0 || sc->lower || sc->upper)
+		{
+			appendStringInfoString(&s, "; clustering: ");
+			for (i = 0; i < sc->nck_eq; i++)
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->ckq[i], ctx);
+				first = false;
+			}
+			if (sc->lower)
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->lower, ctx);
+				first = false;
+			}
+			if (sc->upper)
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->upper, ctx);
+			}
+		}
+	}
+	if (t->nck > 0 && sc->partition)
+		appendStringInfo(&s, "; order: clustering%s", reverse ? " (reversed)" : "");
+	if (limit > 0)
+		appendStringInfo(&s, "; limit: " INT64_FORMAT, limit);
+	if (widecol_per_partition_limit > 0)
+		appendStringInfo(&s, "; per partition limit: %d", widecol_per_partition_limit);
+	return s.data;
+}

@@ -1,0 +1,881 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Execution of scans of widecol tables: the partitions to read,
+ *		  paged reads from the node, rows with their static columns, and
+ *		  EXPLAIN.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/scan.c
+ *
+ * NOTES
+ *	  The BeginForeignScan, IterateForeignScan, ReScanForeignScan,
+ *	  EndForeignScan and ExplainForeignScan callbacks of the FDW routine
+ *	  (wired in fdw.c).  The executor reads what plan.c put into the
+ *	  ForeignScan: fdw_private by the FdwScanPrivate indexes (widecol.h),
+ *	  and fdw_exprs in plan.c's order: the partition-key values, the
+ *	  clustering equalities, then the lower and upper bounds.  Key values
+ *	  are encoded with keycodec.c.
+ *
+ *	  Pages of rows come from the node widecol.fetch_size rows at a time;
+ *	  a page lives until the next one is fetched (a callback on the
+ *	  query's memory context frees it when the query ends early).  The direct DELETE
+ *	  (direct_delete.c) and ANALYZE (analyze.c) reuse this scan state.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "client.h"
+
+#include "widecol.h"
+
+/* helpers */
+static void check_tombstones(WidecolScanState *ss);
+static bool next_partition(WidecolScanState *ss);
+static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
+
+static void
+free_scan_page(void *arg)
+{
+	WidecolScanState *ss = arg;
+
+	if (ss->page)
+	{
+		wc_client_page_free(ss->page);
+		ss->page = NULL;
+	}
+}
+
+void
+widecolBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	List	   *priv = fs->fdw_private;
+	WidecolScanState *ss = palloc0(sizeof(WidecolScanState));
+	List	   *bounds = list_nth(priv, FSP_BOUNDS);
+	List	   *pk_in = list_nth(priv, FSP_PK_IN);
+	List	   *attrs = list_nth(priv, FSP_ATTRS);
+	ListCell   *lc;
+	int			i,
+				n;
+
+	node->fdw_state = ss;
+	ss->t = widecol_get_table(RelationGetRelid(node->ss.ss_currentRelation));
+	ss->desc = strVal(list_nth(priv, FSP_DESC));
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	widecol_ensure_engine_table(ss->t);
+
+	ss->partition_mode = intVal(list_nth(priv, FSP_MODE)) == 1;
+	ss->npk = list_length(pk_in);
+	ss->pk_in = palloc0(sizeof(bool) * Max(ss->npk, 1));
+	i = 0;
+	foreach(lc, pk_in)
+		ss->pk_in[i++] = lfirst_int(lc) != 0;
+	ss->nck_eq = intVal(list_nth(priv, FSP_NCK_EQ));
+	ss->has_lower = list_nth_int(bounds, 0);
+	ss->lower_incl = list_nth_int(bounds, 1);
+	ss->has_upper = list_nth_int(bounds, 2);
+	ss->upper_incl = list_nth_int(bounds, 3);
+	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
+	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
+	ss->value_states = ExecInitExprList(fs->fdw_exprs, (PlanState *) node);
+
+	/* columns to fetch */
+	ss->wanted = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
+	foreach(lc, attrs)
+	{
+		int			ci = lfirst_int(lc) - 1;
+		WidecolColumn *c = &ss->t->cols[ci];
+
+		ss->wanted[ci] = true;
+		if (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL)
+		{
+			ss->wanted[c->meta_of] = true;
+			ss->need_meta = true;
+		}
+	}
+	ss->columns = palloc(sizeof(uint32) * Max(ss->t->ncols, 1));
+	ss->cell_map_id = palloc(sizeof(int) * Max(ss->t->ncols, 1));
+	ss->cell_map_col = palloc(sizeof(int) * Max(ss->t->ncols, 1));
+	n = 0;
+	for (i = 0; i < ss->t->ncols; i++)
+	{
+		WidecolColumn *c = &ss->t->cols[i];
+
+		if (c->dropped || (c->kind != WIDECOL_COL_REGULAR && c->kind != WIDECOL_COL_STATIC))
+			continue;
+		ss->cell_map_id[n] = (int) c->cell_id;
+		ss->cell_map_col[n] = i;
+		n++;
+		if (ss->wanted[i] && c->kind == WIDECOL_COL_STATIC)
+			ss->need_static = true;
+	}
+	ss->ncell_map = n;
+	/* sort the cell map by id (insertion sort: few columns) */
+	for (i = 1; i < n; i++)
+		for (int j = i; j > 0 && ss->cell_map_id[j - 1] > ss->cell_map_id[j]; j--)
+		{
+			int			a = ss->cell_map_id[j],
+						b = ss->cell_map_col[j];
+
+			ss->cell_map_id[j] = ss->cell_map_id[j - 1];
+			ss->cell_map_col[j] = ss->cell_map_col[j - 1];
+			ss->cell_map_id[j - 1] = a;
+			ss->cell_map_col[j - 1] = b;
+		}
+	ss->ncolumns = 0;
+	for (i = 0; i < n; i++)
+		if (ss->wanted[ss->cell_map_col[i]])
+			ss->columns[ss->ncolumns++] = (uint32) ss->cell_map_id[i];
+	/* a row with no wanted cell must still be returned: fetch nothing extra */
+
+	ss->batch_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+										  "widecol scan", ALLOCSET_DEFAULT_SIZES);
+	/* the page is malloc'd by the client: free it even when the query fails */
+	{
+		MemoryContextCallback *cb = MemoryContextAlloc(node->ss.ps.state->es_query_cxt,
+													   sizeof(MemoryContextCallback));
+
+		cb->func = free_scan_page;
+		cb->arg = ss;
+		MemoryContextRegisterResetCallback(node->ss.ps.state->es_query_cxt, cb);
+	}
+	initStringInfo(&ss->lower_key);
+	initStringInfo(&ss->upper_key);
+	initStringInfo(&ss->static_pk);
+	ss->static_values = palloc0(sizeof(Datum) * Max(ss->t->ncols, 1));
+	ss->static_nulls = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
+}
+
+/*
+ * Encode a value of type vtype as key column c (integer widths converted,
+ * float4 widened to float8).  Returns 0 when encoded, or +1 / -1 without
+ * encoding when the value lies above / below every value of the column's
+ * type: callers treat that as SQL does (= matches nothing; a bound beyond
+ * the range is empty or no bound at all).
+ */
+static int
+encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
+{
+	if (vtype != c->typid)
+	{
+		int64		iv = 0;
+
+		switch (vtype)
+		{
+			case INT2OID:
+				iv = DatumGetInt16(v);
+				break;
+			case INT4OID:
+				iv = DatumGetInt32(v);
+				break;
+			case INT8OID:
+				iv = DatumGetInt64(v);
+				break;
+			case FLOAT4OID:
+				v = Float8GetDatum((float8) DatumGetFloat4(v));
+				widecol_encode_key(buf, c->typid, v, desc);
+				return 0;
+			default:
+				widecol_encode_key(buf, c->typid, v, desc);
+				return 0;
+		}
+		switch (c->typid)
+		{
+			case INT2OID:
+				if (iv < PG_INT16_MIN || iv > PG_INT16_MAX)
+					return iv > 0 ? 1 : -1;
+				v = Int16GetDatum((int16) iv);
+				break;
+			case INT4OID:
+				if (iv < PG_INT32_MIN || iv > PG_INT32_MAX)
+					return iv > 0 ? 1 : -1;
+				v = Int32GetDatum((int32) iv);
+				break;
+			default:
+				v = Int64GetDatum(iv);
+				break;
+		}
+	}
+	widecol_encode_key(buf, c->typid, v, desc);
+	return 0;
+}
+
+/*
+ * Evaluate one range bound of clustering column c into buf.  empty_side is
+ * the side (+1 for a lower bound, -1 for an upper one) on which a value
+ * beyond the column's range leaves nothing to read; beyond the other side
+ * the bound simply drops (*has = false).  Returns false, with no partitions
+ * left to read, when the bound is NULL or empties the range.
+ */
+static bool
+eval_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, WidecolColumn *c,
+		   StringInfo buf, int empty_side, bool *has)
+{
+	ExprState  *es = lfirst(*lc);
+	bool		isnull;
+	Datum		v = ExecEvalExpr(es, econtext, &isnull);
+	int			r;
+
+	*lc = lnext(ss->value_states, *lc);
+	if (isnull)
+	{
+		ss->partitions = NIL;
+		return false;
+	}
+	r = encode_value_as(buf, c, v, exprType((Node *) es->expr), c->descending);
+	if (r == empty_side)
+	{
+		ss->partitions = NIL;	/* e.g. col > (above every value): nothing */
+		return false;
+	}
+	if (r != 0)
+		*has = false;			/* e.g. col > (below every value): no bound */
+	return true;
+}
+
+/* Evaluate the partition-key values into the list of encoded keys. */
+void
+widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
+{
+	WidecolTable *t = ss->t;
+	ListCell   *lc = list_head(ss->value_states);
+	List	   *keys = list_make1(makeStringInfo());
+	int			i;
+
+	ss->partitions = NIL;
+	for (i = 0; i < ss->npk; i++)
+	{
+		ExprState  *es = lfirst(lc);
+		WidecolColumn *c = &t->cols[t->pk[i]];
+		bool		isnull;
+		Datum		v = ExecEvalExpr(es, econtext, &isnull);
+		List	   *next = NIL;
+		ListCell   *kc;
+
+		lc = lnext(ss->value_states, lc);
+		if (isnull)
+			return;				/* key = NULL matches nothing */
+		if (!ss->pk_in[i])
+		{
+			foreach(kc, keys)
+				if (encode_value_as((StringInfo) lfirst(kc), c, v,
+									exprType((Node *) es->expr), false) != 0)
+					return;		/* no value of the column's type is equal */
+			continue;
+		}
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(v);
+			int16		elmlen;
+			bool		elmbyval;
+			char		elmalign;
+			Datum	   *elems;
+			bool	   *nulls;
+			int			nelems;
+
+			get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
+			deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign,
+							  &elems, &nulls, &nelems);
+			foreach(kc, keys)
+			{
+				StringInfo	prefix = lfirst(kc);
+
+				for (int e = 0; e < nelems; e++)
+				{
+					StringInfo	k;
+					bool		dup = false;
+
+					if (nulls[e])
+						continue;
+					k = makeStringInfo();
+					appendBinaryStringInfo(k, prefix->data, prefix->len);
+					if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), false) != 0)
+						continue;	/* out of the column's range: matches nothing */
+					{
+						ListCell   *dc;
+
+						foreach(dc, next)
+						{
+							StringInfo	o = lfirst(dc);
+
+							if (o->len == k->len && memcmp(o->data, k->data, k->len) == 0)
+								dup = true;
+						}
+					}
+					if (!dup)
+						next = lappend(next, k);
+				}
+			}
+			keys = next;
+		}
+	}
+	ss->partitions = keys;
+
+	/* clustering bounds */
+	resetStringInfo(&ss->lower_key);
+	resetStringInfo(&ss->upper_key);
+	for (i = 0; i < ss->nck_eq; i++)
+	{
+		ExprState  *es = lfirst(lc);
+		WidecolColumn *c = &t->cols[t->ck[i]];
+		bool		isnull;
+		Datum		v = ExecEvalExpr(es, econtext, &isnull);
+
+		lc = lnext(ss->value_states, lc);
+		if (isnull)
+		{
+			ss->partitions = NIL;
+			return;
+		}
+		if (encode_value_as(&ss->lower_key, c, v, exprType((Node *) es->expr), c->descending) != 0)
+		{
+			ss->partitions = NIL;
+			return;
+		}
+	}
+	appendBinaryStringInfo(&ss->upper_key, ss->lower_key.data, ss->lower_key.len);
+	if (ss->nck_eq < t->nck)
+	{
+		WidecolColumn *c = &t->cols[t->ck[ss->nck_eq]];
+		StringInfoData lo,
+					hi;
+		bool		has_lo = ss->has_lower,
+					has_hi = ss->has_upper;
+		bool		lo_incl = ss->lower_incl,
+					hi_incl = ss->upper_incl;
+
+		initStringInfo(&lo);
+		initStringInfo(&hi);
+		if (ss->has_lower &&
+			!eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo))
+			return;
+		if (ss->has_upper &&
+			!eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi))
+			return;
+		/* a DESC column turns the value range around in byte order */
+		if (c->descending)
+		{
+			StringInfoData tmp = lo;
+			bool		b;
+
+			lo = hi;
+			hi = tmp;
+			b = has_lo;
+			has_lo = has_hi;
+			has_hi = b;
+			b = lo_incl;
+			lo_incl = hi_incl;
+			hi_incl = b;
+		}
+		ss->has_lower = has_lo;
+		ss->has_upper = has_hi;
+		ss->lower_incl = lo_incl;
+		ss->upper_incl = hi_incl;
+		if (has_lo)
+			appendBinaryStringInfo(&ss->lower_key, lo.data, lo.len);
+		if (has_hi)
+			appendBinaryStringInfo(&ss->upper_key, hi.data, hi.len);
+	}
+}
+
+void
+widecol_fetch_page(WidecolScanState *ss)
+{
+	wc_read_request req;
+	StringInfo	pk = ss->partition_mode ? lfirst(ss->cur_partition) : NULL;
+	wc_status	st;
+	int64		want;
+
+	memset(&req, 0, sizeof(req));
+	req.table_id = ss->t->table_id;
+	if (pk)
+	{
+		req.pk = (const uint8_t *) pk->data;
+		req.pk_len = pk->len;
+	}
+	/* prefix bounds: the equality prefix is a bound on both sides */
+	req.start.unbounded = ss->lower_key.len == 0;
+	req.start.key = (const uint8_t *) ss->lower_key.data;
+	req.start.len = ss->lower_key.len;
+	req.start.inclusive = !ss->has_lower || ss->lower_incl;
+	req.end.unbounded = ss->upper_key.len == 0;
+	req.end.key = (const uint8_t *) ss->upper_key.data;
+	req.end.len = ss->upper_key.len;
+	req.end.inclusive = !ss->has_upper || ss->upper_incl;
+	req.reverse = ss->reverse;
+	req.include_static = ss->need_static;
+	req.per_partition_limit = widecol_per_partition_limit > 0 ? (uint64) widecol_per_partition_limit : 0;
+	/* the node stops a read as soon as it passes the limit (what is left of it) */
+	if (widecol_tombstone_failure_threshold > 0)
+		req.tombstone_failure_threshold =
+			(uint64) widecol_tombstone_failure_threshold >= ss->stats.tombstones_scanned ?
+			(uint64) widecol_tombstone_failure_threshold - ss->stats.tombstones_scanned + 1 : 1;
+	req.columns = ss->columns;
+	req.ncolumns = (size_t) ss->ncolumns;
+	req.paging_state = ss->paging_state;
+	req.paging_state_len = ss->paging_state_len;
+	want = widecol_fetch_size;
+	if (ss->limit > 0)
+	{
+		int64		left = ss->limit - ss->returned;
+
+		if (left < want)
+			want = Max(left, 1);
+		req.limit = (uint64) Max(left, 1);
+	}
+	req.page_rows = (size_t) want;
+
+	if (ss->page)
+	{
+		wc_client_page_free(ss->page);
+		ss->page = NULL;
+	}
+	if (widecol_consistency == WC_CL_ANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("widecol.consistency ANY is only supported for writes"),
+				 errhint("Read with ONE or a higher level: SET widecol.consistency = one.")));
+	st = wc_client_read(widecol_connection(), &req, widecol_consistency, &ss->page);
+	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
+	{
+		/* the node stopped the read at the tombstone limit */
+		ss->page = NULL;
+		ss->stats.tombstones_scanned = (uint64) widecol_tombstone_failure_threshold + 1;
+		check_tombstones(ss);
+	}
+	if (st != WC_OK)
+	{
+		ss->page = NULL;
+		widecol_report(st, "read");
+	}
+	ss->requests++;
+	ss->stats.sstables_read += ss->page->stats.sstables_read;
+	ss->stats.memtables_read += ss->page->stats.memtables_read;
+	ss->stats.bloom_skips += ss->page->stats.bloom_skips;
+	ss->stats.range_skips += ss->page->stats.range_skips;
+	ss->stats.blocks_read += ss->page->stats.blocks_read;
+	ss->stats.cache_hits += ss->page->stats.cache_hits;
+	ss->stats.rows_scanned += ss->page->stats.rows_scanned;
+	ss->stats.tombstones_scanned += ss->page->stats.tombstones_scanned;
+	ss->row = 0;
+	check_tombstones(ss);
+	if (ss->paging_state)
+		pfree(ss->paging_state);
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	if (ss->page->more)
+	{
+		/* Iterate runs in per-tuple memory: keep the state in the scan's context */
+		ss->paging_state = MemoryContextAlloc(ss->batch_cxt, ss->page->paging_state_len);
+		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
+		ss->paging_state_len = ss->page->paging_state_len;
+	}
+}
+
+/*
+ * Tombstone guardrails, as Cassandra's: a NOTICE once a scan has met more
+ * tombstones than widecol.tombstone_warn_threshold, an ERROR past
+ * widecol.tombstone_failure_threshold.
+ */
+static void
+check_tombstones(WidecolScanState *ss)
+{
+	uint64		n = ss->stats.tombstones_scanned;
+
+	if (widecol_tombstone_failure_threshold > 0 && n > (uint64) widecol_tombstone_failure_threshold)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("read of widecol table \"%s\" scanned " UINT64_FORMAT " tombstones, more than widecol.tombstone_failure_threshold (%d)",
+						get_rel_name(ss->t->relid), n, widecol_tombstone_failure_threshold),
+				 errhint("Deleted data piles up where rows are deleted and rewritten in place: "
+						 "model the data so reads skip deleted ranges, lower gc_grace_seconds and compact, "
+						 "or raise the threshold for this query.")));
+	if (widecol_tombstone_warn_threshold > 0 && !ss->tombstone_warned &&
+		n > (uint64) widecol_tombstone_warn_threshold)
+	{
+		ss->tombstone_warned = true;
+		ereport(NOTICE,
+				(errmsg("read of widecol table \"%s\" scanned " UINT64_FORMAT " tombstones (widecol.tombstone_warn_threshold is %d)",
+						get_rel_name(ss->t->relid), n, widecol_tombstone_warn_threshold),
+				 errhint("Many tombstones slow reads down; see docs/user-guide.md on deletes and compaction.")));
+	}
+}
+
+/* Advance to the next partition to read; false when done. */
+static bool
+next_partition(WidecolScanState *ss)
+{
+	if (!ss->partition_mode)
+		return false;
+	if (ss->cur_partition == NULL)
+		return false;
+	ss->cur_partition = lnext(ss->partitions, ss->cur_partition);
+	if (ss->cur_partition == NULL)
+		return false;
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	return true;
+}
+
+static int
+cell_col(WidecolScanState *ss, uint32 id)
+{
+	int			lo = 0,
+				hi = ss->ncell_map - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if ((uint32) ss->cell_map_id[mid] == id)
+			return ss->cell_map_col[mid];
+		if ((uint32) ss->cell_map_id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Numeric keys are stored normalized (1.50 and 1.5 are one key); give the
+ * value back with the column's declared scale, as a heap table would.
+ */
+static Datum
+key_datum(WidecolColumn *c, Datum v)
+{
+	if (c->typid == NUMERICOID && c->typmod >= 0)
+		return DirectFunctionCall2(numeric, v, Int32GetDatum(c->typmod));
+	return v;
+}
+
+void
+widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row *r, bool static_only)
+{
+	WidecolTable *t = ss->t;
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	const uint8 *p,
+			   *end;
+	int			i;
+	int64		now_us = 0;
+
+	ExecClearTuple(slot);
+	for (i = 0; i < t->ncols; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+	}
+	/* partition key */
+	p = r->pk;
+	end = r->pk + r->pk_len;
+	for (i = 0; i < t->npk; i++)
+	{
+		int			ci = t->pk[i];
+
+		values[ci] = key_datum(&t->cols[ci], widecol_decode_key(&p, end, t->cols[ci].typid, false));
+		nulls[ci] = false;
+	}
+	if (p != end)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("widecol partition key of \"%s\" has trailing bytes", get_rel_name(t->relid)),
+				 errhint("The table's key definition may have changed since the data was written; "
+						 "recreate the foreign table with its original primary_key.")));
+	if (!static_only && !r->is_static)
+	{
+		p = r->ck;
+		end = r->ck + r->ck_len;
+		for (i = 0; i < t->nck; i++)
+		{
+			int			ci = t->ck[i];
+
+			values[ci] = key_datum(&t->cols[ci],
+								   widecol_decode_key(&p, end, t->cols[ci].typid, t->cols[ci].descending));
+			nulls[ci] = false;
+		}
+		if (p != end)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("widecol clustering key of \"%s\" has trailing bytes", get_rel_name(t->relid)),
+					 errhint("The table's key definition may have changed since the data was written; "
+							 "recreate the foreign table with its original primary_key.")));
+		for (uint32 k = 0; k < r->ncells; k++)
+		{
+			const wc_cell *c = &r->cells[k];
+			int			ci = cell_col(ss, c->column);
+
+			if (ci < 0 || !ss->wanted[ci] || t->cols[ci].kind == WIDECOL_COL_STATIC)
+				continue;
+			values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
+											  t->cols[ci].typbyval);
+			nulls[ci] = false;
+		}
+	}
+	if (ss->need_meta)
+	{
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		now_us = (int64) tv.tv_sec * 1000000 + tv.tv_usec;
+		for (i = 0; i < t->ncols; i++)
+		{
+			WidecolColumn *mc = &t->cols[i];
+			const wc_cell *found = NULL;
+			const wc_result_row *src = r;
+
+			if (!ss->wanted[i] || (mc->kind != WIDECOL_COL_WRITETIME && mc->kind != WIDECOL_COL_TTL))
+				continue;
+			if (t->cols[mc->meta_of].kind == WIDECOL_COL_STATIC)
+				continue;		/* filled from the static row below */
+			if (static_only)
+				continue;
+			for (uint32 k = 0; k < src->ncells; k++)
+				if (src->cells[k].column == t->cols[mc->meta_of].cell_id)
+					found = &src->cells[k];
+			if (found == NULL)
+				continue;
+			if (mc->kind == WIDECOL_COL_WRITETIME)
+				values[i] = Int64GetDatum(found->ts);
+			else if (found->flags & WC_CELLF_EXPIRING)
+				values[i] = Int32GetDatum((int32) Max(0, (int64) found->ldt - now_us / 1000000));
+			else
+				continue;
+			nulls[i] = false;
+		}
+	}
+	/* static columns of the partition */
+	if (ss->have_static && ss->static_pk.len == (int) r->pk_len &&
+		memcmp(ss->static_pk.data, r->pk, r->pk_len) == 0)
+	{
+		for (i = 0; i < t->ncols; i++)
+		{
+			WidecolColumn *c = &t->cols[i];
+
+			if ((c->kind == WIDECOL_COL_STATIC ||
+				 ((c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL) &&
+				  t->cols[c->meta_of].kind == WIDECOL_COL_STATIC)) &&
+				!ss->static_nulls[i])
+			{
+				values[i] = ss->static_values[i];
+				nulls[i] = false;
+			}
+		}
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/* Keep the static row of a partition for the rows that follow it. */
+static void
+remember_static(WidecolScanState *ss, const wc_result_row *r)
+{
+	WidecolTable *t = ss->t;
+	MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
+	struct timeval tv;
+	int64		now_s;
+
+	gettimeofday(&tv, NULL);
+	now_s = tv.tv_sec;
+	resetStringInfo(&ss->static_pk);
+	appendBinaryStringInfo(&ss->static_pk, (const char *) r->pk, r->pk_len);
+	for (int i = 0; i < t->ncols; i++)
+		ss->static_nulls[i] = true;
+	for (uint32 k = 0; k < r->ncells; k++)
+	{
+		const wc_cell *c = &r->cells[k];
+		int			ci = cell_col(ss, c->column);
+
+		if (ci < 0 || t->cols[ci].kind != WIDECOL_COL_STATIC)
+			continue;
+		ss->static_values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
+													 t->cols[ci].typbyval);
+		ss->static_nulls[ci] = false;
+		for (int m = 0; m < t->ncols; m++)
+		{
+			WidecolColumn *mc = &t->cols[m];
+
+			if (mc->meta_of != ci)
+				continue;
+			if (mc->kind == WIDECOL_COL_WRITETIME)
+			{
+				ss->static_values[m] = Int64GetDatum(c->ts);
+				ss->static_nulls[m] = false;
+			}
+			else if (mc->kind == WIDECOL_COL_TTL && (c->flags & WC_CELLF_EXPIRING))
+			{
+				ss->static_values[m] = Int32GetDatum((int32) Max(0, (int64) c->ldt - now_s));
+				ss->static_nulls[m] = false;
+			}
+		}
+	}
+	ss->have_static = true;
+	MemoryContextSwitchTo(old);
+}
+
+TupleTableSlot *
+widecolIterateForeignScan(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (!ss->started)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
+
+		ss->started = true;
+		if (ss->partition_mode)
+		{
+			widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
+			ss->cur_partition = list_head(ss->partitions);
+			if (ss->cur_partition == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				return ExecClearTuple(slot);
+			}
+		}
+		MemoryContextSwitchTo(old);
+		widecol_fetch_page(ss);
+	}
+	for (;;)
+	{
+		if (ss->limit > 0 && ss->returned >= ss->limit)
+			return ExecClearTuple(slot);
+		if (ss->page && ss->row < (int) ss->page->nrows)
+		{
+			const wc_result_row *r = &ss->page->rows[ss->row++];
+
+			/* a static row with no clustering row after it in its partition */
+			if (ss->static_pending &&
+				(r->is_static || r->pk_len != (size_t) ss->static_pk.len ||
+				 memcmp(r->pk, ss->static_pk.data, r->pk_len) != 0) &&
+				ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+			{
+				wc_result_row fake;
+
+				memset(&fake, 0, sizeof(fake));
+				fake.pk = (const uint8_t *) ss->static_pk.data;
+				fake.pk_len = ss->static_pk.len;
+				ss->static_pending = false;
+				ss->row--;
+				widecol_fill_row(ss, slot, &fake, true);
+				ss->returned++;
+				return slot;
+			}
+			if (r->is_static)
+			{
+				remember_static(ss, r);
+				ss->static_pending = true;
+				continue;
+			}
+			ss->static_pending = false;
+			widecol_fill_row(ss, slot, r, false);
+			ss->returned++;
+			return slot;
+		}
+		/* page used up: next page of this read, or next partition */
+		if (ss->page && ss->page->more)
+		{
+			widecol_fetch_page(ss);
+			continue;
+		}
+		if (ss->static_pending && ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+		{
+			wc_result_row fake;
+
+			memset(&fake, 0, sizeof(fake));
+			fake.pk = (const uint8_t *) ss->static_pk.data;
+			fake.pk_len = ss->static_pk.len;
+			ss->static_pending = false;
+			widecol_fill_row(ss, slot, &fake, true);
+			ss->returned++;
+			return slot;
+		}
+		ss->static_pending = false;
+		if (!next_partition(ss))
+			return ExecClearTuple(slot);
+		widecol_fetch_page(ss);
+	}
+}
+
+void
+widecolReScanForeignScan(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+
+	if (ss->page)
+		wc_client_page_free(ss->page);
+	ss->page = NULL;
+	ss->started = false;
+	ss->returned = 0;
+	ss->row = 0;
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	ss->have_static = false;
+	ss->static_pending = false;
+	MemoryContextReset(ss->batch_cxt);
+	initStringInfo(&ss->static_pk);
+	/* the bound flags may have been swapped for DESC columns: restore them */
+	{
+		ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+		List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
+
+		ss->has_lower = list_nth_int(bounds, 0);
+		ss->lower_incl = list_nth_int(bounds, 1);
+		ss->has_upper = list_nth_int(bounds, 2);
+		ss->upper_incl = list_nth_int(bounds, 3);
+	}
+}
+
+void
+widecolEndForeignScan(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+
+	if (ss && ss->page)
+	{
+		wc_client_page_free(ss->page);
+		ss->page = NULL;
+	}
+}
+
+void
+widecolExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	WidecolScanState *ss = node->fdw_state;
+
+	ExplainPropertyText("Widecol Read", ss->desc, es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+	ExplainPropertyText("Replicas", "local node", es);
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);
+		ExplainPropertyInteger("SSTables Read", NULL, (int64) ss->stats.sstables_read, es);
+		ExplainPropertyInteger("Bloom Filter Skips", NULL, (int64) ss->stats.bloom_skips, es);
+		ExplainPropertyInteger("Tombstones Scanned", NULL, (int64) ss->stats.tombstones_scanned, es);
+		if (es->verbose)
+		{
+			ExplainPropertyInteger("Memtables Read", NULL, (int64) ss->stats.memtables_read, es);
+			ExplainPropertyInteger("Range Skips", NULL, (int64) ss->stats.range_skips, es);
+			ExplainPropertyInteger("Blocks Read", NULL, (int64) ss->stats.blocks_read, es);
+			ExplainPropertyInteger("Block Cache Hits", NULL, (int64) ss->stats.cache_hits, es);
+			ExplainPropertyInteger("Cells Merged", NULL, (int64) ss->stats.rows_scanned, es);
+		}
+	}
+}
