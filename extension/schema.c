@@ -18,7 +18,7 @@
  *	  'gc_grace_seconds' and the other CQL table options, and columns may be
  *	  'static', or read-only 'writetime'/'ttl' views of another column.
  *
- *	  The option validator (fdw.c) checks names and syntax; everything
+ *	  The option validator (validate.c) checks names and syntax; everything
  *	  that needs the column list is checked here, from a ProcessUtility
  *	  hook that runs right after CREATE/ALTER FOREIGN TABLE in the same
  *	  transaction, so a bad definition never commits.  When the node runs,
