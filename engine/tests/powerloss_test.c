@@ -584,6 +584,84 @@ static void test_periodic_crash_at_close(void **state)
     pl_teardown(&r);
 }
 
+/* Rows of table id (pk given: of that partition), or -1 when the read fails. */
+static long pl_count_rows(wc_engine *e, uint32_t id, const char *pk)
+{
+    wc_read_request q;
+    wc_page *p = NULL;
+    long n;
+
+    memset(&q, 0, sizeof(q));
+    q.table_id = id;
+    if (pk) {
+        q.pk = (const uint8_t *)pk;
+        q.pk_len = strlen(pk);
+    }
+    q.start.unbounded = q.end.unbounded = true;
+    q.now_sec = NOW;
+    q.page_rows = 1000000;
+    if (wc_engine_read(e, &q, &p) != WC_OK)
+        return -1;
+    n = (long)p->nrows;
+    wc_page_free(p);
+    return n;
+}
+
+/*
+ * One batch holds two mutations of a table, and the first fills its
+ * memtable, which is switched before the second is applied.  Once the
+ * switched memtable is flushed, a power loss must not lose the second:
+ * the batch was acknowledged (batch mode) as a whole.
+ */
+static void test_switch_inside_batch(void **state)
+{
+    pl_run r;
+    wc_engine *e;
+    wc_table_def d;
+    wc_mutation a, b;
+    wc_mutation *muts[2] = {&a, &b};
+    static char big[4000];
+    uint8_t ck[8];
+    wc_table_stats ts;
+
+    (void)state;
+    pl_setup(&r, WC_SYNC_BATCH, 6);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    pl_def(1, 864000, &d);
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    memset(big, 'x', sizeof(big));
+    wc_test_ck(1, ck);
+    wc_mutation_init(&a, 1, "a", 1);
+    wc_rowb_cell(wc_mutation_row_begin(&a, false, ck, 8),
+                 &(wc_cell){.column = 0, .ts = 10, .value = (const uint8_t *)big,
+                            .len = sizeof(big)});
+    wc_mutation_row_end(&a);
+    wc_mutation_init(&b, 1, "b", 1);
+    wc_rowb_cell(wc_mutation_row_begin(&b, false, ck, 8),
+                 &(wc_cell){.column = 0, .ts = 10, .value = (const uint8_t *)"v", .len = 1});
+    wc_mutation_row_end(&b);
+    assert_int_equal(wc_engine_apply(e, muts, 2), WC_OK);
+    wc_mutation_free(&a);
+    wc_mutation_free(&b);
+    /* the flush thread writes the switched memtable */
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(wc_engine_table_stats(e, 1, &ts), WC_OK);
+        if (ts.sstable_count > 0 && ts.pending_flushes == 0)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(ts.sstable_count, 1);
+    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    wc_faultfs_crash(r.ff);
+    wc_engine_close(e);
+    wc_faultfs_reset(r.ff);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    assert_int_equal(pl_count_rows(e, 1, "a"), 1);
+    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    wc_engine_close(e);
+    pl_teardown(&r);
+}
+
 static void test_batch_random(void **state)
 {
     (void)state;
@@ -613,6 +691,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_flushes),
         cmocka_unit_test(test_periodic_crash_at_close),
+        cmocka_unit_test(test_switch_inside_batch),
         cmocka_unit_test(test_batch_targeted),
         cmocka_unit_test(test_batch_random),
         cmocka_unit_test(test_periodic_targeted),
