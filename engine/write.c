@@ -173,24 +173,32 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
         st = wc__apply_mutation(e, t, mut, ml);
         if (st != WC_OK)
             return st;
-        if (wc_memtable_memory(t->active) >= e->opts.memtable_bytes) {
-            if (replay) {
-                /* flush synchronously during recovery: nothing else runs yet */
-                st = wc__switch_memtable(e, t);
-                if (st == WC_OK) {
-                    t->imm[t->nimm - 1].end = (wc_clpos){pos.segment, pos.offset + 1};
-                    t->active_start = t->imm[t->nimm - 1].end;
-                    st = wc__flush_one(e, t);
-                }
-            } else {
-                st = wc__switch_memtable(e, t);
-            }
-            if (st != WC_OK)
-                return st;
-        }
     }
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation batch");
+    /*
+     * Switch full memtables only now that the whole batch is in them: a switch
+     * between two mutations of one table would end the memtable past this
+     * record, whose flush then counts the record as flushed while the rest
+     * of it waits in the next memtable (lost at a crash).
+     */
+    if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
+        return st;
+    while (wc_batch_next(&bv, &mut, &ml) == 1) {
+        wc__table *t = wc__engine_find_table(e, wc_dec_u32(mut)); /* ml >= 4: checked above */
+
+        if (t == NULL || wc_memtable_memory(t->active) < e->opts.memtable_bytes)
+            continue;
+        st = wc__switch_memtable(e, t);
+        if (st == WC_OK && replay) {
+            /* flush synchronously during recovery: nothing else runs yet */
+            t->imm[t->nimm - 1].end = (wc_clpos){pos.segment, pos.offset + 1};
+            t->active_start = t->imm[t->nimm - 1].end;
+            st = wc__flush_one(e, t);
+        }
+        if (st != WC_OK)
+            return st;
+    }
     if (!replay && wc__enforce_limits(e, &switched) != WC_OK) /* applied: only report it */
         wc__engine_log(e, WC_LOG_WARNING, "could not switch a memtable to keep memory bounded: %s",
                        wc_last_error());

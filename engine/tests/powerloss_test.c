@@ -15,6 +15,9 @@
  *    sync, publish and directory sync, manifest and catalog replacement,
  *    unlink, rmdir);
  *  - and, in some rounds, a second time while the engine recovers.
+ * A trigger the workload did not reach may fire in the close that ends it
+ * (its final commit-log sync): only a close it did not interrupt counts as
+ * clean, one that made everything durable.
  * In every other round part of the unsynced writes survives the crash, the
  * oldest lost one torn (wc_faultfs_crash_keeps).
  * The engine is then reopened on what survived and every table is compared
@@ -67,6 +70,7 @@ typedef struct pl_run {
     wc_faultfs *ff;
     char *root, *dir, *stash;
     wc_sync_mode mode;
+    uint32_t sync_period_ms; /* periodic mode; 0: 2 ms */
     uint64_t rng;
     uint64_t frontier; /* wc_faultfs_durable_frontier when the power went out */
     pl_table t[NTABLES + 1];
@@ -155,7 +159,7 @@ static wc_status pl_open(pl_run *r, wc_engine **e)
     o.dir = r->dir;
     o.fs = wc_faultfs_fs(r->ff);
     o.sync_mode = r->mode;
-    o.sync_period_ms = 2;
+    o.sync_period_ms = r->sync_period_ms ? r->sync_period_ms : 2;
     o.segment_bytes = 2 * 1024;
     o.memtable_bytes = 3 * 1024;
     o.block_bytes = 512;
@@ -172,6 +176,28 @@ static void pl_def(uint32_t id, uint32_t gc_grace, wc_table_def *d)
     d->id = id;
     d->gc_grace_seconds = gc_grace;
     snprintf(d->name, sizeof(d->name), "ks.t%u", id);
+}
+
+/* One model write to table id; an acknowledged one is noted with the operation count. */
+static wc_status pl_write(pl_run *r, wc_engine *e, uint32_t id)
+{
+    pl_table *t = &r->t[id];
+    wc_status st = wc_model_try_write(&t->m, e);
+
+    if (getenv("WC_PL_VERBOSE"))
+        printf("write t%u op %zu pk%d ck%d: %d at op %llu\n", id, t->m.nops - 1,
+               t->m.ops[t->m.nops - 1].pk, t->m.ops[t->m.nops - 1].ck, st,
+               (unsigned long long)wc_faultfs_op_count(r->ff));
+    if (st == WC_OK) {
+        if (t->m.nops > t->capack) {
+            t->capack = t->capack ? t->capack * 2 : 256;
+            t->ack_op = realloc(t->ack_op, t->capack * sizeof(*t->ack_op));
+            assert_non_null(t->ack_op);
+        }
+        t->ack_op[t->m.nops - 1] = wc_faultfs_op_count(r->ff);
+        t->acked = t->m.nops;
+    }
+    return st;
 }
 
 /* One step of the workload; a failure status means the power went out. */
@@ -205,23 +231,8 @@ static wc_status pl_step(pl_run *r, wc_engine *e)
         t = &r->t[id];
         x = 0;
     }
-    if (x < 870) {
-        st = wc_model_try_write(&t->m, e);
-        if (getenv("WC_PL_VERBOSE"))
-            printf("write t%u op %zu pk%d ck%d: %d at op %llu\n", id, t->m.nops - 1,
-                   t->m.ops[t->m.nops - 1].pk, t->m.ops[t->m.nops - 1].ck, st,
-                   (unsigned long long)wc_faultfs_op_count(r->ff));
-        if (st == WC_OK) {
-            if (t->m.nops > t->capack) {
-                t->capack = t->capack ? t->capack * 2 : 256;
-                t->ack_op = realloc(t->ack_op, t->capack * sizeof(*t->ack_op));
-                assert_non_null(t->ack_op);
-            }
-            t->ack_op[t->m.nops - 1] = wc_faultfs_op_count(r->ff);
-            t->acked = t->m.nops;
-        }
-        return st;
-    }
+    if (x < 870)
+        return pl_write(r, e, id);
     if (x < 930)
         return wc_engine_flush(e, id, true);
     if (x < 960)
@@ -354,6 +365,23 @@ static void pl_recover(pl_run *r, const char *what, uint64_t second_crash)
     wc_engine_close(e);
 }
 
+/*
+ * Close the engine, then cut the power.  A trigger that has not fired yet
+ * may fire during the close (its final commit-log sync, a flush it waits
+ * for), so whether it fired is read after the close: only a close the power
+ * did not interrupt made everything durable.  Returns whether it fired.
+ */
+static bool pl_close_crash(pl_run *r, wc_engine *e)
+{
+    bool fired;
+
+    wc_engine_close(e);
+    fired = wc_faultfs_triggered(r->ff);
+    wc_faultfs_crash(r->ff);
+    r->frontier = fired ? wc_faultfs_durable_frontier(r->ff) : UINT64_MAX;
+    return fired;
+}
+
 typedef struct pl_target {
     wc_faultfs_op op;
     const char *part;
@@ -396,14 +424,9 @@ static bool pl_round(wc_sync_mode mode, uint64_t seed, wc_faultfs_op op, const c
     assert_int_equal(pl_open(&r, &e), WC_OK);
     wc_faultfs_trigger(r.ff, op, part, nth, action, WC_OK, false);
     done = pl_workload(&r, e, STEPS);
-    fired = wc_faultfs_triggered(r.ff);
-    if (done < STEPS && !fired)
+    if (done < STEPS && !wc_faultfs_triggered(r.ff))
         fail_msg("%s: the workload failed without a power loss: %s", what, wc_last_error());
-    wc_engine_close(e);
-    /* also when the trigger never fired: power loss after a clean close, which made
-     * everything durable in either mode */
-    wc_faultfs_crash(r.ff);
-    r.frontier = fired ? wc_faultfs_durable_frontier(r.ff) : UINT64_MAX;
+    fired = pl_close_crash(&r, e);
     pl_recover(&r, what, second_crash);
     pl_teardown(&r);
     return fired;
@@ -532,6 +555,113 @@ static void test_concurrent_flushes(void **state)
     pl_teardown(&r);
 }
 
+/*
+ * Periodic mode: the power goes out at the commit-log sync of the close,
+ * after the last step of the workload.  The writes that sync was to make
+ * durable may be lost; the check must know the power went out and not
+ * take the close for a clean one.
+ */
+static void test_periodic_crash_at_close(void **state)
+{
+    pl_run r;
+    wc_engine *e;
+    wc_table_def d;
+
+    (void)state;
+    pl_setup(&r, WC_SYNC_PERIODIC, 5);
+    r.sync_period_ms = 3600 * 1000; /* no periodic sync before the close */
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    pl_def(1, 864000, &d);
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    r.t[1].exists = true;
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pl_write(&r, e, 1), WC_OK);
+    wc_faultfs_trigger(r.ff, WC_FF_SYNC, "/commitlog/", 1, WC_FF_CRASH_BEFORE, WC_OK, false);
+    assert_false(wc_faultfs_triggered(r.ff));
+    assert_true(pl_close_crash(&r, e));
+    assert_true(r.frontier <= r.t[1].ack_op[0]); /* none of the writes was synced */
+    pl_recover(&r, "power loss at the close", 0);
+    pl_teardown(&r);
+}
+
+/* Rows of table id (pk given: of that partition), or -1 when the read fails. */
+static long pl_count_rows(wc_engine *e, uint32_t id, const char *pk)
+{
+    wc_read_request q;
+    wc_page *p = NULL;
+    long n;
+
+    memset(&q, 0, sizeof(q));
+    q.table_id = id;
+    if (pk) {
+        q.pk = (const uint8_t *)pk;
+        q.pk_len = strlen(pk);
+    }
+    q.start.unbounded = q.end.unbounded = true;
+    q.now_sec = NOW;
+    q.page_rows = 1000000;
+    if (wc_engine_read(e, &q, &p) != WC_OK)
+        return -1;
+    n = (long)p->nrows;
+    wc_page_free(p);
+    return n;
+}
+
+/*
+ * One batch holds two mutations of a table, and the first fills its
+ * memtable, which is switched before the second is applied.  Once the
+ * switched memtable is flushed, a power loss must not lose the second:
+ * the batch was acknowledged (batch mode) as a whole.
+ */
+static void test_switch_inside_batch(void **state)
+{
+    pl_run r;
+    wc_engine *e;
+    wc_table_def d;
+    wc_mutation a, b;
+    wc_mutation *muts[2] = {&a, &b};
+    static char big[4000];
+    uint8_t ck[8];
+    wc_table_stats ts;
+
+    (void)state;
+    pl_setup(&r, WC_SYNC_BATCH, 6);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    pl_def(1, 864000, &d);
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    memset(big, 'x', sizeof(big));
+    wc_test_ck(1, ck);
+    wc_mutation_init(&a, 1, "a", 1);
+    wc_rowb_cell(wc_mutation_row_begin(&a, false, ck, 8),
+                 &(wc_cell){.column = 0, .ts = 10, .value = (const uint8_t *)big,
+                            .len = sizeof(big)});
+    wc_mutation_row_end(&a);
+    wc_mutation_init(&b, 1, "b", 1);
+    wc_rowb_cell(wc_mutation_row_begin(&b, false, ck, 8),
+                 &(wc_cell){.column = 0, .ts = 10, .value = (const uint8_t *)"v", .len = 1});
+    wc_mutation_row_end(&b);
+    assert_int_equal(wc_engine_apply(e, muts, 2), WC_OK);
+    wc_mutation_free(&a);
+    wc_mutation_free(&b);
+    /* the flush thread writes the switched memtable */
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(wc_engine_table_stats(e, 1, &ts), WC_OK);
+        if (ts.sstable_count > 0 && ts.pending_flushes == 0)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(ts.sstable_count, 1);
+    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    wc_faultfs_crash(r.ff);
+    wc_engine_close(e);
+    wc_faultfs_reset(r.ff);
+    assert_int_equal(pl_open(&r, &e), WC_OK);
+    assert_int_equal(pl_count_rows(e, 1, "a"), 1);
+    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    wc_engine_close(e);
+    pl_teardown(&r);
+}
+
 static void test_batch_random(void **state)
 {
     (void)state;
@@ -560,6 +690,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_flushes),
+        cmocka_unit_test(test_periodic_crash_at_close),
+        cmocka_unit_test(test_switch_inside_batch),
         cmocka_unit_test(test_batch_targeted),
         cmocka_unit_test(test_batch_random),
         cmocka_unit_test(test_periodic_targeted),
