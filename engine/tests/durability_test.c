@@ -269,25 +269,6 @@ static void du_engine_open(du_env *d, wc_engine **e)
     assert_int_equal(wc_engine_open(&o, e), WC_OK);
 }
 
-/* Rows of table id, or -1 when the read fails. */
-static long du_count_rows(wc_engine *e, uint32_t id)
-{
-    wc_read_request r;
-    wc_page *p = NULL;
-    long n;
-
-    memset(&r, 0, sizeof(r));
-    r.table_id = id;
-    r.start.unbounded = r.end.unbounded = true;
-    r.now_sec = 1700000000;
-    r.page_rows = 1000000;
-    if (wc_engine_read(e, &r, &p) != WC_OK)
-        return -1;
-    n = (long)p->nrows;
-    wc_page_free(p);
-    return n;
-}
-
 /*
  * Scrub moves a damaged SSTable into t<id>/quarantine/ and publishes what it
  * salvaged: after a power loss right after it, the damaged file is still
@@ -329,10 +310,10 @@ static void test_scrub_quarantine(void **state)
     d.fs->close(f);
 
     du_engine_open(&d, &e);
-    assert_int_equal(du_count_rows(e, 7), -1); /* offline */
+    assert_int_equal(wc_test_count_rows(e, 7, NULL, 1700000000, NULL), -1); /* offline */
     memset(&res, 0, sizeof(res));
     assert_int_equal(wc_engine_scrub(e, 7, &res), WC_OK);
-    salvaged = du_count_rows(e, 7);
+    salvaged = wc_test_count_rows(e, 7, NULL, 1700000000, NULL);
     assert_true(salvaged > 0 && salvaged < 300);
     du_power_loss(&d);
     wc_engine_close(e);
@@ -341,7 +322,7 @@ static void test_scrub_quarantine(void **state)
     if (!there)
         fail_msg("the quarantined SSTable is gone after a power loss");
     du_engine_open(&d, &e);
-    assert_int_equal(du_count_rows(e, 7), salvaged);
+    assert_int_equal(wc_test_count_rows(e, 7, NULL, 1700000000, NULL), salvaged);
     wc_engine_close(e);
     du_teardown(&d);
 }

@@ -584,29 +584,6 @@ static void test_periodic_crash_at_close(void **state)
     pl_teardown(&r);
 }
 
-/* Rows of table id (pk given: of that partition), or -1 when the read fails. */
-static long pl_count_rows(wc_engine *e, uint32_t id, const char *pk)
-{
-    wc_read_request q;
-    wc_page *p = NULL;
-    long n;
-
-    memset(&q, 0, sizeof(q));
-    q.table_id = id;
-    if (pk) {
-        q.pk = (const uint8_t *)pk;
-        q.pk_len = strlen(pk);
-    }
-    q.start.unbounded = q.end.unbounded = true;
-    q.now_sec = NOW;
-    q.page_rows = 1000000;
-    if (wc_engine_read(e, &q, &p) != WC_OK)
-        return -1;
-    n = (long)p->nrows;
-    wc_page_free(p);
-    return n;
-}
-
 /*
  * One batch holds two mutations of a table, and the first fills its
  * memtable, which is switched before the second is applied.  Once the
@@ -651,13 +628,13 @@ static void test_switch_inside_batch(void **state)
         usleep(10 * 1000);
     }
     assert_int_equal(ts.sstable_count, 1);
-    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    assert_int_equal(wc_test_count_rows(e, 1, "b", NOW, NULL), 1);
     wc_faultfs_crash(r.ff);
     wc_engine_close(e);
     wc_faultfs_reset(r.ff);
     assert_int_equal(pl_open(&r, &e), WC_OK);
-    assert_int_equal(pl_count_rows(e, 1, "a"), 1);
-    assert_int_equal(pl_count_rows(e, 1, "b"), 1);
+    assert_int_equal(wc_test_count_rows(e, 1, "a", NOW, NULL), 1);
+    assert_int_equal(wc_test_count_rows(e, 1, "b", NOW, NULL), 1);
     wc_engine_close(e);
     pl_teardown(&r);
 }

@@ -81,26 +81,6 @@ static void put_rows(fx *f, uint32_t table, const char *pk, uint64_t from, uint6
         assert_int_equal(wc_test_put(f->e, table, pk, i, 100, 0, NOW, 1, COLS, vals), WC_OK);
 }
 
-/* Rows of the whole table, or -1 with *st set when the read fails. */
-static long count_rows(fx *f, uint32_t table, wc_status *st)
-{
-    wc_read_request r;
-    wc_page *p = NULL;
-    long n;
-
-    memset(&r, 0, sizeof(r));
-    r.table_id = table;
-    r.start.unbounded = r.end.unbounded = true;
-    r.now_sec = NOW;
-    r.page_rows = 1000000;
-    *st = wc_engine_read(f->e, &r, &p);
-    if (*st != WC_OK)
-        return -1;
-    n = (long)p->nrows;
-    wc_page_free(p);
-    return n;
-}
-
 static void sst_path(fx *f, uint32_t table, uint64_t gen, char *out, size_t n)
 {
     snprintf(out, n, "%s/t%u/%llu.sst", f->dir, table, (unsigned long long)gen);
@@ -161,8 +141,8 @@ static void test_truncated_sstable_takes_only_its_table_offline(void **state)
     /* best effort (the default): the node opens, the other table serves */
     f->o.disk_failure_policy = WC_DISK_FAILURE_BEST_EFFORT;
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T2, &st), 50);
-    assert_int_equal(count_rows(f, T1, &st), -1);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
     assert_int_equal(st, WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), p));
     assert_non_null(strstr(wc_last_error(), "offline"));
@@ -174,7 +154,7 @@ static void test_truncated_sstable_takes_only_its_table_offline(void **state)
     wc_engine_close(f->e);
     f->e = NULL;
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T1, &st), -1);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
     assert_true(access(p, F_OK) == 0); /* still listed, never deleted */
 
     assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
@@ -187,7 +167,7 @@ static void test_truncated_sstable_takes_only_its_table_offline(void **state)
     assert_non_null(strstr(res.quarantined, q));
     assert_true(access(q, F_OK) == 0);
     assert_true(access(p, F_OK) != 0);
-    n = count_rows(f, T1, &st);
+    n = wc_test_count_rows(f->e, T1, NULL, NOW, &st);
     assert_int_equal(st, WC_OK);
     assert_int_equal(n, (long)res.rows_salvaged + 100 + 10);
     assert_int_equal((long)res.rows_kept, n);
@@ -196,7 +176,7 @@ static void test_truncated_sstable_takes_only_its_table_offline(void **state)
     wc_engine_close(f->e);
     f->e = NULL;
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T1, &st), n);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), n);
     assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
     assert_false(res.was_offline);
     assert_int_equal(res.sstables_damaged, 0);
@@ -220,7 +200,7 @@ static void test_bad_block_is_skipped_by_scrub(void **state)
     flip_byte(p, 20, 0x5a); /* inside the first data block */
 
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T1, &st), -1);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
     assert_int_equal(st, WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), p));
     assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
@@ -228,8 +208,8 @@ static void test_bad_block_is_skipped_by_scrub(void **state)
     assert_int_equal(res.sstables_damaged, 1);
     assert_int_equal(res.blocks_lost, 1);
     assert_true(res.rows_salvaged > 200 && res.rows_salvaged < 300);
-    assert_int_equal(count_rows(f, T1, &st), (long)res.rows_salvaged + 100);
-    assert_int_equal(count_rows(f, T2, &st), 50);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), (long)res.rows_salvaged + 100);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
 }
 
 static void test_damaged_manifest_takes_table_offline(void **state)
@@ -243,13 +223,13 @@ static void test_damaged_manifest_takes_table_offline(void **state)
     snprintf(p, sizeof(p), "%s/t%u/manifest", f->dir, T1);
     flip_byte(p, 10, 0xee);
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T1, &st), -1);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
     assert_non_null(strstr(wc_last_error(), "manifest"));
-    assert_int_equal(count_rows(f, T2, &st), 50);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
     /* both files are intact: scrub puts them back, nothing quarantined */
     assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
     assert_int_equal(res.sstables_damaged, 2);
-    assert_int_equal(count_rows(f, T1, &st), 400);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), 400);
 }
 
 static void test_damaged_older_commitlog_segment(void **state)
@@ -274,14 +254,14 @@ static void test_damaged_older_commitlog_segment(void **state)
 
     f->o.commitlog_ignore_replay_errors = true;
     assert_int_equal(fx_open(f), WC_OK);
-    n = count_rows(f, T1, &st);
+    n = wc_test_count_rows(f->e, T1, NULL, NOW, &st);
     assert_true(n > 0 && n < 2000);
     wc_engine_close(f->e);
     f->e = NULL;
     /* what was replayed was flushed and the damaged segment retired */
     f->o.commitlog_ignore_replay_errors = false;
     assert_int_equal(fx_open(f), WC_OK);
-    assert_int_equal(count_rows(f, T1, &st), n);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), n);
 }
 
 int main(void)

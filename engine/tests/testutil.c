@@ -116,3 +116,29 @@ wc_status wc_test_open_clock(const char *dir, wc_sync_mode mode, size_t memtable
     o.compaction_threads = 0; /* deterministic SSTable counts; compaction tests opt in */
     return wc_engine_open(&o, out);
 }
+
+long wc_test_count_rows(wc_engine *e, uint32_t table, const char *pk, int64_t now, wc_status *st)
+{
+    wc_read_request q;
+    wc_page *p = NULL;
+    wc_status rs;
+    long n;
+
+    memset(&q, 0, sizeof(q));
+    q.table_id = table;
+    if (pk) {
+        q.pk = (const uint8_t *)pk;
+        q.pk_len = strlen(pk);
+    }
+    q.start.unbounded = q.end.unbounded = true;
+    q.now_sec = now;
+    q.page_rows = 1000000;
+    rs = wc_engine_read(e, &q, &p);
+    if (st)
+        *st = rs;
+    if (rs != WC_OK)
+        return -1;
+    n = (long)p->nrows;
+    wc_page_free(p);
+    return n;
+}

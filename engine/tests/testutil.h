@@ -26,6 +26,11 @@ wc_status wc_test_put(wc_engine *e, uint32_t table, const char *pk, uint64_t ck,
 /* Find a cell's value in a result row (NULL if absent). */
 const wc_cell *wc_test_cell(const wc_result_row *r, uint32_t col);
 
+/* Rows read from a table (pk non-NULL: from that partition) with the TTL
+ * clock at now, in one page; -1 when the read fails (its status in *st if
+ * st is non-NULL). */
+long wc_test_count_rows(wc_engine *e, uint32_t table, const char *pk, int64_t now, wc_status *st);
+
 /* Open an engine in dir with small defaults for tests. */
 wc_status wc_test_open(const char *dir, wc_sync_mode mode, size_t memtable_bytes, wc_engine **out);
 /* Same with a clock (seconds) for TTL and compaction decisions.  Both open the
