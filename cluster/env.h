@@ -23,15 +23,16 @@
  *   thread, a virtual clock, message loss, delay, reordering, partitions and
  *   crashes, all drawn from one seed, so that a failing run replays exactly.
  *
- * Messages are whole internode frames (message.h): the environment carries
- * bytes and never looks inside them, except that the real transport checks
- * the frame header (length, version, checksum) before delivery.  Delivery is
- * best effort, as on a network: a message may be lost, delayed or
- * reordered relative to messages to other peers; to one peer over one live
- * connection the real transport keeps order, the simulator may not.  Loss
- * is noticed by the sender through timeouts and the failure detector,
- * never reported by send.
- *
+ * Messages are payloads: one byte of message type (cluster/msg_types.h),
+ * then the body, at most WC_ENV_MAX_MESSAGE bytes in all.  The environment
+ * carries them and never looks inside; the real transport wraps each one
+ * in a frame (length, protocol version, checksum: docs/protocol.md) and
+ * drops a connection whose frame is damaged.  Delivery is best effort, as
+ * on a network: a message may be lost, delayed or reordered relative to
+ * messages to other peers; to one peer over one live connection the real
+ * transport keeps order, the simulator may not.  Loss is noticed by the
+ * sender through timeouts and the failure detector, never reported by send.
+
  * Addresses: a peer is named by its internode address "host:port"
  * (wc_addr); a node learns its own from the environment.
  *
@@ -50,6 +51,7 @@
 #include "status.h"
 
 #define WC_ADDR_HOST_MAX 64 /* including the NUL */
+#define WC_ENV_MAX_MESSAGE (16u << 20) /* largest message payload: 16 MiB */
 
 /* An internode address: host (name or IP literal) and TCP port. */
 typedef struct wc_addr {
@@ -81,8 +83,8 @@ typedef struct wc_env_ops {
     /*
      * Queue msg[0..len) for the peer at *to; the bytes are copied.  Never
      * blocks.  WC_OK once queued (not delivered); WC_OVERLOADED if the
-     * queue to that peer is full (bounded); WC_INVALID_ARGUMENT for a frame
-     * longer than WC_MSG_MAX_FRAME; WC_NO_MEMORY.
+     * queue to that peer is full (bounded); WC_INVALID_ARGUMENT for an empty
+     * message or one longer than WC_ENV_MAX_MESSAGE; WC_NO_MEMORY.
      */
     wc_status (*send)(wc_env *env, const wc_addr *to, const uint8_t *msg, size_t len);
     /*
@@ -104,7 +106,7 @@ typedef struct wc_env_ops {
 /* Set by the node's cluster logic; called by the environment on the loop. */
 typedef struct wc_env_handlers {
     /*
-     * A frame arrived from the peer at *from (its listen address, as proven
+     * A message arrived from the peer at *from (its listen address, as proven
      * in the handshake).  msg is valid only during the call.
      */
     void (*on_message)(void *ctx, const wc_addr *from, const uint8_t *msg, size_t len);

@@ -1,0 +1,25 @@
+/*
+ * msg_types.h - the message types of the internode protocol: the first
+ * byte of every message a node sends another (env.h).  Each component owns
+ * a range and numbers its messages inside it; the body layouts are in
+ * docs/protocol.md, "Internode protocol".  A node that receives a type it
+ * does not know logs it once and drops the message.  Constants only.
+ *
+ *   0          never valid
+ *   1 .. 15    membership: gossip digests and states (gossip.h)
+ *   16 .. 47   coordinator: mutations, reads, digests, repair writes, hints
+ *   48 .. 63   schema: pull and push of keyspace and table definitions
+ *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams
+ *   96 .. 127  lightweight transactions (Paxos)
+ *   128 .. 255 reserved
+ */
+#ifndef WC_MSG_TYPES_H
+#define WC_MSG_TYPES_H
+
+#define WC_MSG_RANGE_GOSSIP 1
+#define WC_MSG_RANGE_COORDINATOR 16
+#define WC_MSG_RANGE_SCHEMA 48
+#define WC_MSG_RANGE_STREAM 64
+#define WC_MSG_RANGE_PAXOS 96
+
+#endif /* WC_MSG_TYPES_H */
