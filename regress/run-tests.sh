@@ -32,6 +32,7 @@
 # non-zero when anything failed.
 #
 # Environment: FUZZ_SECONDS (15), KEEP_TMP=1 keeps the scratch directory,
+# TAP_TESTS_ONLY="007_many_clients 020_privileges" runs only those TAP files.
 # ONLY="layers unit fuzz regress tap" runs a subset of the test stages, SKIP_BUILD=1
 # skips deps and build (tests what is already built and installed).
 #
@@ -252,6 +253,9 @@ if wanted tap; then
     for t in "$WORK"/pg/t/*.pl; do
         [ -e "$t" ] || { echo "no TAP tests yet"; break; }
         name=$(basename "$t" .pl)
+        if [ -n "${TAP_TESTS_ONLY:-}" ] && [[ " $TAP_TESTS_ONLY " != *" $name "* ]]; then
+            continue
+        fi
         tdir=$WORK/pg/tap/$name
         as_pg mkdir -p "$tdir"
         (cd "$WORK/pg" && as_pg \
