@@ -29,7 +29,7 @@ struct wc_ring {
 struct wc_placement {
     int refs;
     wc_ring *ring;
-    uint32_t *offsets; /* ntokens + 1: replicas of range i are hosts[offsets[i] .. offsets[i+1]) */
+    size_t *offsets; /* ntokens + 1: replicas of range i are hosts[offsets[i] .. offsets[i+1]) */
     uint32_t *hosts;
 };
 
@@ -491,12 +491,12 @@ wc_status wc_placement_build(wc_ring *r, const wc_replication *repl, wc_placemen
 {
     wc_placement *p = wc_calloc(1, sizeof(*p));
     wc__repl_plan plan;
-    uint32_t pos = 0;
+    size_t pos = 0;
 
     wc__plan(r, repl, &plan);
     if (p == NULL)
         goto fail;
-    p->offsets = wc_calloc(r->ntokens + 1, sizeof(uint32_t));
+    p->offsets = wc_calloc(r->ntokens + 1, sizeof(size_t));
     p->hosts = wc_calloc(r->ntokens * (plan.total ? plan.total : 1), sizeof(uint32_t));
     if (p->offsets == NULL || p->hosts == NULL)
         goto fail;

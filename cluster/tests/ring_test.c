@@ -261,6 +261,8 @@ static void check_movement(const wc_ring *before, const wc_ring *after, const wc
         if (memcmp(x, y, nx * sizeof(uint32_t)) == 0)
             continue;
         moved++;
+        if (!contains(y, ny, joined))
+            fail_msg("token %lld: replicas changed without the joining host", (long long)t);
         /* the only newcomer is the joining host, replacing one old replica */
         for (size_t j = 0; j < ny; j++)
             if (!contains(x, nx, y[j]) && y[j] != joined)
