@@ -284,6 +284,45 @@ void wc_ring_unref(wc_ring *r)
         wc__ring_free(r);
 }
 
+/* ---------------------------------------------------------------- current snapshot */
+
+void wc_ring_slot_init(wc_ring_slot *s)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    s->ring = NULL;
+}
+
+void wc_ring_slot_destroy(wc_ring_slot *s)
+{
+    wc_ring_unref(s->ring);
+    s->ring = NULL;
+    pthread_mutex_destroy(&s->mu);
+}
+
+wc_ring *wc_ring_slot_get(wc_ring_slot *s)
+{
+    wc_ring *r;
+
+    pthread_mutex_lock(&s->mu);
+    r = s->ring;
+    if (r != NULL)
+        wc_ring_ref(r);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+void wc_ring_slot_set(wc_ring_slot *s, wc_ring *r)
+{
+    wc_ring *old;
+
+    wc_ring_ref(r);
+    pthread_mutex_lock(&s->mu);
+    old = s->ring;
+    s->ring = r;
+    pthread_mutex_unlock(&s->mu);
+    wc_ring_unref(old); /* a reader may still hold it: freed by its last unref */
+}
+
 /* ---------------------------------------------------------------- reading */
 
 uint32_t wc_ring_host_count(const wc_ring *r)

@@ -7,9 +7,10 @@
  * internode address, data centre, rack, tokens).  A change of membership
  * builds a new snapshot (wc_ring_build, or wc_ring_with_member from an old
  * one) and the old one stays valid for whoever holds a reference: readers on
- * any thread take wc_ring_ref on the current snapshot, use it for a whole
- * request, and wc_ring_unref it; the last unref frees it.  Every function
- * on a built ring only reads it: thread-safe without locks.
+ * any thread take the current snapshot from a wc_ring_slot (with a
+ * reference), use it for a whole request, and wc_ring_unref it; the last
+ * unref frees it.  Every function on a built ring only reads it:
+ * thread-safe without locks.
  *
  * Tokens are the signed 64-bit partition tokens of engine/keys.h; the ring
  * covers -2^63 .. 2^63-1 and wraps there.  With the ring's tokens sorted
@@ -40,6 +41,7 @@
 #ifndef WC_RING_H
 #define WC_RING_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +74,17 @@ typedef struct wc_ring_member {
 typedef struct wc_ring wc_ring;
 typedef struct wc_placement wc_placement;
 
+/*
+ * The current snapshot of a node, for readers on any thread: a writer
+ * builds the next ring and publishes it with wc_ring_slot_set; readers take
+ * it with wc_ring_slot_get and keep their view until they unref it.  The
+ * mutex is held only to swap or reference the pointer.
+ */
+typedef struct wc_ring_slot {
+    pthread_mutex_t mu;
+    wc_ring *ring; /* NULL until the first set */
+} wc_ring_slot;
+
 /* A source of uniformly random 64-bit values (an env's random_u64, a seeded generator). */
 typedef uint64_t (*wc_ring_random_fn)(void *arg);
 
@@ -96,6 +109,17 @@ wc_status wc_ring_with_member(const wc_ring *old, const wc_ring_member *m, wc_ri
 void wc_ring_ref(wc_ring *r);
 /* Drop a reference; the last one frees the ring.  NULL is ignored. */
 void wc_ring_unref(wc_ring *r);
+
+/* API: the current snapshot */
+
+/* An empty slot. */
+void wc_ring_slot_init(wc_ring_slot *s);
+/* Drop the slot's reference.  REQUIRES: no thread uses the slot any more. */
+void wc_ring_slot_destroy(wc_ring_slot *s);
+/* The current ring with a new reference (the caller unrefs it), or NULL if none was set. */
+wc_ring *wc_ring_slot_get(wc_ring_slot *s);
+/* Make r current (the slot takes its own reference); the previous one is unref'd. */
+void wc_ring_slot_set(wc_ring_slot *s, wc_ring *r);
 
 /* API: reading a snapshot (r must be a built ring) */
 

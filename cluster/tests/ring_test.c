@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -482,6 +484,79 @@ static void test_snapshots_and_placement(void **state)
     wc_ring_unref(r);
 }
 
+typedef struct reader_arg {
+    wc_ring_slot *slot;
+    int *done; /* set (atomically) once the writer has published its last ring */
+    int lookups;
+    int bad;
+} reader_arg;
+
+/* Look up replicas on whatever ring is current; each view must stay whole. */
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    wc_replication rf3 = simple(3);
+    uint64_t seed = 5;
+
+    for (int i = 0; i < 200 || !__atomic_load_n(a->done, __ATOMIC_ACQUIRE); i++) {
+        wc_ring *r = wc_ring_slot_get(a->slot);
+        uint32_t hosts[8];
+        size_t n;
+
+        for (int k = 0; k < 20; k++) {
+            int64_t t = (int64_t)next_random(&seed);
+            size_t idx = wc_ring_range_index(r, t);
+            bool ok = wc_ring_token_count(r) == wc_ring_host_count(r) * 16u &&
+                      wc_ring_replicas(r, &rf3, t, hosts, 8, &n) == WC_OK &&
+                      n == (wc_ring_host_count(r) < 3 ? wc_ring_host_count(r) : 3) &&
+                      hosts[0] == wc_ring_owner_at(r, idx) &&
+                      (wc_ring_token_at(r, idx) >= t || idx == 0);
+
+            a->bad += !ok;
+            a->lookups++;
+        }
+        wc_ring_unref(r);
+    }
+    return NULL;
+}
+
+/*
+ * Readers on two threads keep using the snapshot they took while the main
+ * thread publishes 40 bigger rings; every snapshot is freed at the end.
+ */
+static void test_slot_threads(void **state)
+{
+    uint64_t live = wc_alloc_live_count(), seed = 21;
+    wc_ring_slot slot;
+    int done = 0;
+    reader_arg args[2] = {{&slot, &done, 0, 0}, {&slot, &done, 0, 0}};
+    pthread_t th[2];
+    cluster *c = calloc(1, sizeof(*c));
+    wc_ring *r = NULL;
+
+    (void)state;
+    wc_ring_slot_init(&slot);
+    assert_null(wc_ring_slot_get(&slot));
+    join(c, &r, "dc1", "r1", 16, &seed, false);
+    wc_ring_slot_set(&slot, r);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &args[i]), 0);
+    for (int n = 1; n < 40; n++) {
+        join(c, &r, "dc1", "r1", 16, &seed, false);
+        wc_ring_slot_set(&slot, r);
+    }
+    wc_ring_unref(r);
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+        assert_true(args[i].lookups > 0);
+    }
+    wc_ring_slot_destroy(&slot);
+    free(c);
+    assert_int_equal(wc_alloc_live_count(), live);
+}
+
 /* Out of memory at every allocation of a build: refused, nothing leaked. */
 static void test_out_of_memory(void **state)
 {
@@ -518,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_allocator_deterministic),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_snapshots_and_placement),
+        cmocka_unit_test(test_slot_threads),
         cmocka_unit_test(test_out_of_memory),
     };
 
