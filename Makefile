@@ -11,6 +11,7 @@
 #   make fuzz         build libFuzzer targets (clang + ASan) into build/fuzz/
 #   make demo         build, install, start a throwaway instance, show what works
 #   make bench-engine engine vs RocksDB benchmark (regress/bench/)
+#   make bench-ring   token ring balance and replica lookups (regress/bench/)
 
 PG_CONFIG ?= pg_config
 
@@ -190,6 +191,19 @@ bench-engine:
 	@dpkg -s librocksdb-dev >/dev/null 2>&1 || apt-get install -y librocksdb-dev
 	$(MAKE) $(BENCH_ENGINE)
 	$(BENCH_ENGINE) $(BENCH_ARGS)
+
+# token ring balance (allocator vs random tokens at 3/10/100 hosts) and the
+# cost of replica lookups (regress/bench/ring_balance.c, docs/benchmarks.md);
+# options through BENCH_ARGS, e.g. make bench-ring BENCH_ARGS='--seeds=10'
+BENCH_RING := $(BUILD)/bench/ring_balance
+
+$(BENCH_RING): regress/bench/ring_balance.c regress/bench/bench_common.h $(CLUSTER_LIB) $(ENGINE_LIB) $(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -D_GNU_SOURCE -Iengine -Icluster -o $@ $< $(CLUSTER_LIB) $(ENGINE_LIB) $(ENGINE_LIBS)
+
+.PHONY: bench-ring
+bench-ring: $(BENCH_RING)
+	$(BENCH_RING) $(BENCH_ARGS)
 
 # widecol foreign table vs heap table through SQL in one throwaway instance
 # (regress/bench/sql_bench.sh, docs/benchmarks.md); options through the environment, e.g.

@@ -90,8 +90,8 @@ require_owned_table(Oid relid, const char *function)
  * The widecol model of relid for a statistics function: the caller needs
  * SELECT on the table.
  */
-static WidecolTable *
-require_readable_table(Oid relid, const char *function)
+WidecolTable *
+widecol_require_readable_table(Oid relid, const char *function)
 {
 	WidecolTable *t = require_widecol_table(relid);
 
@@ -266,7 +266,7 @@ widecol_empty_table(WidecolTable *t)
 Datum
 widecol_table_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_stats");
+	WidecolTable *t = widecol_require_readable_table(PG_GETARG_OID(0), "table_stats");
 	TupleDesc	tupdesc;
 	Datum		values[8];
 	bool		nulls[8];
@@ -317,7 +317,7 @@ epoch_to_timestamptz(int64 secs)
 Datum
 widecol_compaction_stats(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "compaction_stats");
+	WidecolTable *t = widecol_require_readable_table(PG_GETARG_OID(0), "compaction_stats");
 	TupleDesc	tupdesc;
 	Datum		values[17];
 	bool		nulls[17];
@@ -387,7 +387,7 @@ compaction_kind_name(wc_compaction_kind k)
 Datum
 widecol_table_compactions(PG_FUNCTION_ARGS)
 {
-	WidecolTable *t = require_readable_table(PG_GETARG_OID(0), "table_compactions");
+	WidecolTable *t = widecol_require_readable_table(PG_GETARG_OID(0), "table_compactions");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	wc_compaction_info *list = NULL;
 	size_t		n = 0;

@@ -330,6 +330,9 @@ extern Datum widecol_fdw_validator(PG_FUNCTION_ARGS);
 extern List *widecolImportForeignSchema(ImportForeignSchemaStmt *stmt,
 										Oid serverOid);
 
+/* in functions.c */
+extern WidecolTable *widecol_require_readable_table(Oid relid, const char *function);
+
 /* in modify.c */
 extern void widecol_fdw_modify_routine(struct FdwRoutine *routine);
 

@@ -398,3 +398,32 @@ SELECT c.oid::regclass AS table_name,
 
 COMMENT ON VIEW compactions IS 'running and pending compactions of widecol tables';
 GRANT SELECT ON compactions TO PUBLIC;
+
+-- The token ring.  token() and endpoints() need SELECT on the table
+-- (checked by the functions, as for the statistics functions above).
+
+-- The token of a partition key of a table (CQL's token()): one value per
+-- partition-key column, in order.
+CREATE FUNCTION token(tab regclass, VARIADIC "any")
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'widecol_token'
+LANGUAGE C STABLE;
+
+-- The addresses of the replicas of a partition key, primary replica first
+-- (nodetool getendpoints).
+CREATE FUNCTION endpoints(tab regclass, VARIADIC "any")
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'widecol_endpoints'
+LANGUAGE C STABLE;
+
+-- Every token of the ring with the address of the node that owns it.
+CREATE FUNCTION ring_tokens(OUT token bigint, OUT address text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_ring_tokens'
+LANGUAGE C STABLE;
+
+CREATE VIEW ring AS
+SELECT token, address FROM widecol.ring_tokens();
+
+COMMENT ON VIEW ring IS 'the tokens of the token ring and the nodes that own them';
+GRANT SELECT ON ring TO PUBLIC;
