@@ -78,22 +78,22 @@ static double rng_unit(uint64_t *s)
 
 /* ---------------------------------------------------------------- heap */
 
-/* Room for one more pointer in *v (count n, capacity *cap); false if out of memory. */
-static bool grow_ptrs(void *v, size_t n, size_t *cap, size_t first)
+/*
+ * The array v (n pointers of capacity *cap) with room for one more: v itself
+ * or a larger copy (then *cap is updated); NULL if out of memory (v stays).
+ */
+static void *grow_ptrs(void *v, size_t n, size_t *cap, size_t first)
 {
-    void ***vp = v;
     size_t nc;
-    void **nv;
+    void *nv;
 
     if (n < *cap)
-        return true;
+        return v;
     nc = *cap ? *cap * 2 : first;
-    nv = wc_realloc(*vp, nc * sizeof(void *));
-    if (nv == NULL)
-        return false;
-    *vp = nv;
-    *cap = nc;
-    return true;
+    nv = wc_realloc(v, nc * sizeof(void *));
+    if (nv != NULL)
+        *cap = nc;
+    return nv;
 }
 
 static bool ev_before(const sim_event *a, const sim_event *b)
@@ -104,9 +104,11 @@ static bool ev_before(const sim_event *a, const sim_event *b)
 static bool heap_push(wc_sim *sim, sim_event *ev)
 {
     size_t i;
+    sim_event **h = grow_ptrs(sim->heap, sim->nheap, &sim->capheap, 1024);
 
-    if (!grow_ptrs(&sim->heap, sim->nheap, &sim->capheap, 1024))
+    if (h == NULL)
         return false;
+    sim->heap = h;
     i = sim->nheap++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -464,15 +466,17 @@ uint64_t wc_sim_seed(const wc_sim *sim)
 
 wc_env *wc_sim_add_node(wc_sim *sim, const wc_addr *addr)
 {
-    sim_node *n;
+    sim_node *n, **v;
     uint64_t s;
 
     if (node_by_addr(sim, addr) != NULL) {
         wc_error(WC_EXISTS, "simulator: address %s:%u is taken", addr->host, addr->port);
         return NULL;
     }
-    if (!grow_ptrs(&sim->nodes, sim->nnodes, &sim->capnodes, 16))
+    v = grow_ptrs(sim->nodes, sim->nnodes, &sim->capnodes, 16);
+    if (v == NULL)
         goto oom;
+    sim->nodes = v;
     n = wc_calloc(1, sizeof(*n));
     if (n == NULL)
         goto oom;
