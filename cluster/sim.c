@@ -418,7 +418,6 @@ void wc_sim_options_default(wc_sim_options *o)
 wc_status wc_sim_create(uint64_t seed, const wc_sim_options *o, wc_sim **out)
 {
     wc_sim *sim;
-    const char *env_seed = getenv("WC_SIM_SEED");
 
     *out = NULL;
     if (o != NULL && (!(o->loss >= 0 && o->loss <= 1) || !(o->duplicate >= 0 && o->duplicate <= 1)))
@@ -434,8 +433,6 @@ wc_status wc_sim_create(uint64_t seed, const wc_sim_options *o, wc_sim **out)
         wc_sim_options_default(&sim->o);
     if (sim->o.max_in_flight == 0)
         sim->o.max_in_flight = 100000;
-    if (env_seed != NULL && *env_seed != '\0')
-        seed = strtoull(env_seed, NULL, 0);
     sim->seed = seed;
     sim->net_rng = seed ^ 0x6e6574776f726b21ull; /* "network!" */
     sim->trace = seed;

@@ -8,9 +8,10 @@
  * same calls deliver the same events in the same order.  Everything random
  * is drawn from that seed: each node has its own PRNG stream (its
  * env->ops->random_u64) and its own wall-clock skew; the network (loss,
- * delay, duplication) has another stream.  WC_SIM_SEED in the process
- * environment, when set, overrides the seed given to wc_sim_create, so a
- * failing test is replayed with the seed it printed.
+ * delay, duplication) has another stream.  Tests take their seed through
+ * simtest_seed() (cluster/tests/simtest.h): WC_SIM_SEED in the process
+ * environment, when set, overrides the test's own, so a failing test, which
+ * prints "seed=<n>", is replayed exactly with WC_SIM_SEED=<n>.
  *
  * The network: a message sent by a node is copied and delivered to the node
  * with that address after a delay drawn uniformly from [delay_min_ms,
@@ -84,7 +85,7 @@ typedef struct wc_sim_stats {
 void wc_sim_options_default(wc_sim_options *o);
 
 /*
- * A new simulation at virtual time 0 with the given seed (or WC_SIM_SEED's).
+ * A new simulation at virtual time 0 with the given seed.
  * o may be NULL for the defaults.  WC_INVALID_ARGUMENT for a probability
  * outside [0, 1] or delay_min_ms > delay_max_ms; WC_NO_MEMORY.  Caller
  * destroys *out.
@@ -94,7 +95,7 @@ wc_status wc_sim_create(uint64_t seed, const wc_sim_options *o, wc_sim **out);
 /* Frees the simulation, its queue and every env.  Owners free their state first. */
 void wc_sim_destroy(wc_sim *sim);
 
-/* The seed in effect (WC_SIM_SEED's when set). */
+/* The seed of the simulation. */
 uint64_t wc_sim_seed(const wc_sim *sim);
 
 /*
