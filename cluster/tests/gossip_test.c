@@ -40,6 +40,7 @@ struct harness {
     wc_addr seeds[2];
     int nseeds;
     wc_gossip_options o;
+    int straggler; /* a node p_all_removed leaves out (-1: none) */
 };
 
 static wc_addr addr_of(int i)
@@ -166,6 +167,7 @@ static void h_init(harness *h, uint64_t seed, int n, int nseeds, const wc_sim_op
     o.ctx = h;
     assert_int_equal(wc_sim_create(h->seed, &o, &h->sim), WC_OK);
     h->n = n;
+    h->straggler = -1;
     h->nodes = calloc((size_t)n, sizeof(*h->nodes));
     h->nseeds = nseeds;
     for (int i = 0; i < nseeds; i++)
@@ -509,7 +511,7 @@ static void test_shutdown_marks_down_at_once(void **state)
 static bool p_all_removed(const harness *h, int j)
 {
     for (int i = 0; i < h->n; i++)
-        if (i != j && h->nodes[i].g != NULL &&
+        if (i != j && i != h->straggler && h->nodes[i].g != NULL &&
             wc_gossip_is_known(h->nodes[i].g, &h->nodes[j].env->self))
             return false;
     return true;
@@ -548,6 +550,47 @@ static void test_left_node_expires(void **state)
         if (i != leaver)
             SIM_CHECK(h.seed, h.nodes[i].removed == 1, "node %d: %d on_remove", i,
                       h.nodes[i].removed);
+    h_free(&h);
+}
+
+/*
+ * A node cut off while another left still holds the leaver's old state when
+ * it comes back; the others, which removed the leaver, must not take it
+ * again from it (quarantine).
+ */
+static void test_removed_node_quarantined(void **state)
+{
+    harness h;
+    const int leaver = 2, straggler = 7;
+    wc_addr la = addr_of(leaver);
+    int groups[8] = {0};
+    uint64_t t;
+
+    (void)state;
+    h_init(&h, simtest_seed(75), 8, 1, NULL);
+    h.o.left_expiry_ms = 20000;
+    h.o.quarantine_ms = 60000;
+    h.straggler = straggler;
+    h_start_all(&h);
+    SIM_CHECK(h.seed, run_until(&h, p_converged, 0, 30000, 100) != NEVER, "no convergence");
+    wc_sim_run_for(h.sim, 10000);
+    groups[straggler] = 1;
+    assert_int_equal(wc_sim_partition(h.sim, groups, 8), WC_OK);
+    wc_gossip_set_local(h.nodes[leaver].g, WC_GOSSIP_STATUS, "left", 4);
+    wc_sim_run_for(h.sim, 5000);
+    wc_sim_crash(h.sim, h.nodes[leaver].env);
+    t = run_until(&h, p_all_removed, leaver, 40000, 100);
+    SIM_CHECK(h.seed, t != NEVER, "the node that left was never removed");
+    SIM_CHECK(h.seed, wc_gossip_is_known(h.nodes[straggler].g, &la), "the straggler forgot it");
+    wc_sim_heal(h.sim);
+    wc_sim_run_for(h.sim, 30000);
+    SIM_CHECK(h.seed, p_all_removed(&h, leaver),
+              "a removed node came back from a node that had not seen it leave");
+    for (int i = 0; i < h.n; i++)
+        if (i != leaver && i != straggler)
+            SIM_CHECK(h.seed, h.nodes[i].removed == 1 && h.nodes[i].joins == h.n - 1,
+                      "node %d: %d on_remove, %d on_join", i, h.nodes[i].removed,
+                      h.nodes[i].joins);
     h_free(&h);
 }
 
@@ -782,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_other_cluster_never_joins),
         cmocka_unit_test(test_shutdown_marks_down_at_once),
         cmocka_unit_test(test_left_node_expires),
+        cmocka_unit_test(test_removed_node_quarantined),
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_malformed_dropped),
     };
