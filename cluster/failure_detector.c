@@ -57,7 +57,8 @@ static wc_status record(wc_fd *fd, uint64_t interval)
     if (fd->n == fd->o.window) {
         fd->sum -= fd->intervals[fd->head];
         fd->intervals[fd->head] = (uint32_t)interval;
-        fd->head = (fd->head + 1) % fd->o.window;
+        if (++fd->head == fd->o.window)
+            fd->head = 0;
         fd->sum += interval;
         return WC_OK;
     }
@@ -70,15 +71,14 @@ static wc_status record(wc_fd *fd, uint64_t interval)
         v = wc_malloc((size_t)cap * sizeof(*v));
         if (v == NULL)
             return wc_error(WC_NO_MEMORY, "failure detector: out of memory");
-        /* unroll the ring so that the oldest interval is first */
-        for (uint32_t i = 0; i < fd->n; i++)
-            v[i] = fd->intervals[(fd->head + i) % fd->cap];
+        /* not full yet, so the ring starts at 0 */
+        if (fd->n > 0)
+            memcpy(v, fd->intervals, (size_t)fd->n * sizeof(*v));
         wc_free(fd->intervals);
         fd->intervals = v;
         fd->cap = cap;
-        fd->head = 0;
     }
-    fd->intervals[(fd->head + fd->n) % fd->cap] = (uint32_t)interval;
+    fd->intervals[fd->n] = (uint32_t)interval; /* not full: head is 0 */
     fd->n++;
     fd->sum += interval;
     return WC_OK;

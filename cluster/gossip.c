@@ -29,6 +29,7 @@ typedef struct endpoint {
     wc_addr addr;
     uint32_t generation;
     uint64_t heartbeat;
+    uint64_t max_version; /* of the heartbeat and the values */
     gvalue values[WC_GOSSIP_MAX_KEYS];
     bool alive;
     bool shut_down;        /* announced its shutdown: down until a new generation */
@@ -129,14 +130,45 @@ static endpoint *ep_find(const wc_gossip *g, const wc_addr *addr)
     return found ? g->eps[i] : NULL;
 }
 
+/*
+ * ep_find for lists that usually come in address order (digests and states
+ * from another gossiper): a few steps forward from *hint, then a binary
+ * search.  *hint is where the next address probably is.
+ */
+static endpoint *ep_find_near(const wc_gossip *g, const wc_addr *addr, size_t *hint)
+{
+    bool found;
+    size_t i;
+
+    for (size_t j = *hint; j < g->neps && j < *hint + 4; j++) {
+        int c = addr_cmp(&g->eps[j]->addr, addr);
+        if (c == 0) {
+            *hint = j + 1;
+            return g->eps[j];
+        }
+        if (c > 0)
+            break;
+    }
+    i = ep_search(g, addr, &found);
+    *hint = found ? i + 1 : i;
+    return found ? g->eps[i] : NULL;
+}
+
 static uint64_t ep_max_version(const endpoint *ep)
 {
-    uint64_t v = ep->heartbeat;
+    return ep->max_version;
+}
 
-    for (int k = 0; k < WC_GOSSIP_MAX_KEYS; k++)
-        if (ep->values[k].version > v)
-            v = ep->values[k].version;
-    return v;
+static void ep_saw_version(endpoint *ep, uint64_t version)
+{
+    if (version > ep->max_version)
+        ep->max_version = version;
+}
+
+static void ep_set_heartbeat(endpoint *ep, uint64_t heartbeat)
+{
+    ep->heartbeat = heartbeat;
+    ep_saw_version(ep, heartbeat);
 }
 
 static wc_gossip_status ep_status(const endpoint *ep)
@@ -337,7 +369,11 @@ wc_status wc_gossip_set_local(wc_gossip *g, int key, const void *value, size_t l
     if (len > WC_GOSSIP_MAX_VALUE)
         return wc_error(WC_INVALID_ARGUMENT, "gossip: a value of %zu bytes (at most %d)", len,
                         WC_GOSSIP_MAX_VALUE);
-    return value_set(&g->self->values[key], ++g->version, value, len);
+    wc_status st = value_set(&g->self->values[key], g->version + 1, value, len);
+
+    if (st == WC_OK)
+        ep_saw_version(g->self, ++g->version);
+    return st;
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -421,10 +457,12 @@ static void apply_values(wc_gossip *g, endpoint *ep, const wc_gossip_msg *m,
             glog(g, WC_ENV_LOG_WARNING, "gossip: %s", wc_last_error());
             continue;
         }
+        ep_saw_version(ep, v->version);
+        if (v->key == WC_GOSSIP_STATUS)
+            note_left(g, ep);
         if (notify)
             NOTIFY(g, on_change, &ep->addr, v->key, mine->data, mine->len);
     }
-    note_left(g, ep);
 }
 
 /* A node seen for the first time, or again with a new generation. */
@@ -447,7 +485,9 @@ static void apply_new_generation(wc_gossip *g, endpoint *ep, const wc_gossip_msg
              fmt_addr(&ep->addr, a, sizeof(a)), s->generation);
     }
     ep->generation = s->generation;
-    ep->heartbeat = s->heartbeat;
+    ep->left_seen_ms = 0;
+    ep->max_version = 0;
+    ep_set_heartbeat(ep, s->heartbeat);
     ep->shut_down = false;
     apply_values(g, ep, m, s, false);
     wc_fd_heartbeat(&ep->fd, now);
@@ -456,7 +496,8 @@ static void apply_new_generation(wc_gossip *g, endpoint *ep, const wc_gossip_msg
         mark_alive(g, ep);
 }
 
-static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_state_ref *s)
+static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_state_ref *s,
+                        size_t *hint)
 {
     endpoint *ep;
     char a[ADDR_BUF];
@@ -465,7 +506,7 @@ static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_st
         return; /* nobody knows this node better than itself */
     if (is_quarantined(g, &s->addr, s->generation))
         return;
-    ep = ep_find(g, &s->addr);
+    ep = ep_find_near(g, &s->addr, hint);
     if (ep == NULL) {
         if (g->neps >= WC_GOSSIP_MAX_ENDPOINTS) {
             glog(g, WC_ENV_LOG_WARNING, "gossip: %s ignored: %d nodes known already",
@@ -497,7 +538,7 @@ static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_st
         return; /* from before a restart */
     apply_values(g, ep, m, s, true);
     if (s->heartbeat > ep->heartbeat) {
-        ep->heartbeat = s->heartbeat;
+        ep_set_heartbeat(ep, s->heartbeat);
         wc_fd_heartbeat(&ep->fd, wc_env_now_ms(g->env));
         if (!ep->shut_down)
             mark_alive(g, ep);
@@ -506,8 +547,10 @@ static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_st
 
 static void apply_states(wc_gossip *g, const wc_gossip_msg *m)
 {
+    size_t hint = 0;
+
     for (size_t i = 0; i < m->nstates; i++)
-        apply_state(g, m, &m->states[i]);
+        apply_state(g, m, &m->states[i], &hint);
 }
 
 /* ---------------------------------------------------------------- the exchange */
@@ -515,10 +558,10 @@ static void apply_states(wc_gossip *g, const wc_gossip_msg *m)
 /* Appends the states asked for by digests (whose version the asker has) to g->states. */
 static size_t put_requested(wc_gossip *g, const wc_gossip_digest *d, size_t n)
 {
-    size_t count = 0;
+    size_t count = 0, hint = 0;
 
     for (size_t i = 0; i < n && g->states.len < WC_GOSSIP_SOFT_MESSAGE_LIMIT; i++) {
-        const endpoint *ep = ep_find(g, &d[i].addr);
+        const endpoint *ep = ep_find_near(g, &d[i].addr, &hint);
         if (ep == NULL || ep->generation < d[i].generation)
             continue;
         put_state(g, ep, ep->generation > d[i].generation ? 0 : d[i].version);
@@ -561,7 +604,7 @@ static void append_buf(wc_buf *dst, const wc_buf *src)
  */
 static void on_syn(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *m)
 {
-    size_t nreq = 0, nstates = 0;
+    size_t nreq = 0, nstates = 0, hint = 0;
 
     if (foreign_cluster(g, from, m))
         return;
@@ -570,7 +613,7 @@ static void on_syn(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *m)
     wc_buf_reset(&g->states);
     for (size_t i = 0; i < m->ndigests; i++) {
         const wc_gossip_digest *d = &m->digests[i];
-        endpoint *ep = ep_find(g, &d->addr);
+        endpoint *ep = ep_find_near(g, &d->addr, &hint);
         uint64_t mine;
 
         if (ep == NULL) {
@@ -633,7 +676,7 @@ static void on_shutdown(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *
     if (ep == NULL || ep == g->self || ep->generation != m->generation)
         return; /* unknown, or a message from before a restart */
     if (m->heartbeat > ep->heartbeat)
-        ep->heartbeat = m->heartbeat;
+        ep_set_heartbeat(ep, m->heartbeat);
     ep->shut_down = true;
     mark_dead(g, ep, "it announced its shutdown");
 }
@@ -765,7 +808,7 @@ static void gossip_round(void *arg)
     g->timer = 0;
     if (g->stopped)
         return;
-    g->self->heartbeat = ++g->version;
+    ep_set_heartbeat(g->self, ++g->version);
     for (size_t i = 0; i < g->neps; i++) {
         if (g->eps[i] == g->self)
             continue;
