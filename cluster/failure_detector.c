@@ -31,8 +31,7 @@ wc_status wc_fd_init(wc_fd *fd, const wc_fd_options *o)
         return wc_error(WC_INVALID_ARGUMENT, "phi_convict_threshold must be positive");
     if (fd->o.initial_interval_ms == 0 || fd->o.max_interval_ms == 0 ||
         fd->o.initial_interval_ms > UINT32_MAX || fd->o.max_interval_ms > UINT32_MAX)
-        return wc_error(WC_INVALID_ARGUMENT,
-                        "failure detector intervals must be 1 ms to 49 days");
+        return wc_error(WC_INVALID_ARGUMENT, "failure detector intervals must be 1 ms to 49 days");
     return WC_OK;
 }
 

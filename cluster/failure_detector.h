@@ -40,10 +40,10 @@
 #define WC_FD_DEFAULT_THRESHOLD 8.0
 
 typedef struct wc_fd_options {
-    uint32_t window;               /* intervals kept (1000) */
-    double phi_convict_threshold;  /* convict above this phi (8) */
-    uint64_t initial_interval_ms;  /* assumed interval of the first heartbeat (2000) */
-    uint64_t max_interval_ms;      /* longer intervals are not recorded (10000) */
+    uint32_t window;              /* intervals kept (1000) */
+    double phi_convict_threshold; /* convict above this phi (8) */
+    uint64_t initial_interval_ms; /* assumed interval of the first heartbeat (2000) */
+    uint64_t max_interval_ms;     /* longer intervals are not recorded (10000) */
 } wc_fd_options;
 
 /* The arrival window of one peer; fields are private. */
@@ -51,9 +51,9 @@ typedef struct wc_fd {
     wc_fd_options o;
     uint32_t *intervals; /* ring of the last n intervals, grown up to o.window */
     uint32_t cap, n, head;
-    uint64_t sum;        /* of the n intervals */
-    uint64_t last;       /* time of the last heartbeat */
-    bool heard;          /* a heartbeat has arrived */
+    uint64_t sum;  /* of the n intervals */
+    uint64_t last; /* time of the last heartbeat */
+    bool heard;    /* a heartbeat has arrived */
 } wc_fd;
 
 /* API */

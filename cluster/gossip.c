@@ -14,8 +14,8 @@
 #include "alloc.h"
 #include "failure_detector.h"
 
-#define MAX_QUARANTINE 256     /* removed nodes remembered at once */
-#define MAX_FOREIGN_LOGGED 64  /* senders of another cluster already logged */
+#define MAX_QUARANTINE 256    /* removed nodes remembered at once */
+#define MAX_FOREIGN_LOGGED 64 /* senders of another cluster already logged */
 #define MALFORMED_LOG_EVERY_MS 10000
 #define MAX_GENERATION_JUMP (365u * 24 * 3600) /* a generation a year ahead is bogus */
 
@@ -318,8 +318,9 @@ wc_status wc_gossip_create(wc_env *env, const wc_gossip_options *o, wc_gossip **
     g->o.cluster_name = g->cluster_name;
     if (g->o.generation == 0) {
         int64_t secs = wc_env_wall_us(env) / 1000000;
-        g->o.generation = secs < 1 ? 1 : secs > WC_GOSSIP_MAX_GENERATION ? WC_GOSSIP_MAX_GENERATION
-                                                                          : (uint32_t)secs;
+        g->o.generation = secs < 1                          ? 1
+                          : secs > WC_GOSSIP_MAX_GENERATION ? WC_GOSSIP_MAX_GENERATION
+                                                            : (uint32_t)secs;
     }
     g->self = ep_new(g, &env->self, g->o.generation);
     if (g->self == NULL || !ep_insert(g, g->self))
@@ -390,8 +391,8 @@ static void send_buf(wc_gossip *g, const wc_addr *to, const wc_buf *b)
     }
     st = g->env->ops->send(g->env, to, b->data, b->len);
     if (st != WC_OK)
-        glog(g, WC_ENV_LOG_DEBUG, "gossip: message to %s not sent: %s",
-             fmt_addr(to, a, sizeof(a)), wc_last_error());
+        glog(g, WC_ENV_LOG_DEBUG, "gossip: message to %s not sent: %s", fmt_addr(to, a, sizeof(a)),
+             wc_last_error());
 }
 
 /* Appends ep's state with the values newer than `above` to g->states. */
@@ -527,8 +528,8 @@ static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_st
     if (s->generation > ep->generation) {
         if (s->generation - ep->generation > MAX_GENERATION_JUMP) {
             glog(g, WC_ENV_LOG_WARNING,
-                 "gossip: generation %u of %s ignored: more than a year after %u",
-                 s->generation, fmt_addr(&s->addr, a, sizeof(a)), ep->generation);
+                 "gossip: generation %u of %s ignored: more than a year after %u", s->generation,
+                 fmt_addr(&s->addr, a, sizeof(a)), ep->generation);
             return;
         }
         apply_new_generation(g, ep, m, s, true);
@@ -584,8 +585,7 @@ static bool foreign_cluster(wc_gossip *g, const wc_addr *from, const wc_gossip_m
         g->foreign_logged[g->nforeign_logged++] = *from;
     glog(g, WC_ENV_LOG_WARNING,
          "gossip: ignoring %s: it belongs to cluster \"%.*s\", this node to \"%s\"",
-         fmt_addr(from, a, sizeof(a)), (int)m->cluster_name_len, m->cluster_name,
-         g->cluster_name);
+         fmt_addr(from, a, sizeof(a)), (int)m->cluster_name_len, m->cluster_name, g->cluster_name);
     return true;
 }
 
@@ -625,7 +625,8 @@ static void on_syn(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *m)
         }
         ep->listed = g->stamp;
         mine = ep_max_version(ep);
-        if (d->generation > ep->generation || (d->generation == ep->generation && d->version > mine)) {
+        if (d->generation > ep->generation ||
+            (d->generation == ep->generation && d->version > mine)) {
             wc__gossip_put_digest(&g->req, &d->addr, d->generation,
                                   d->generation > ep->generation ? 0 : mine);
             nreq++;
@@ -755,7 +756,8 @@ static void status_check(wc_gossip *g)
             q->until_ms = now + g->o.quarantine_ms;
             memmove(&g->eps[i], &g->eps[i + 1], (g->neps - i - 1) * sizeof(*g->eps));
             g->neps--;
-            glog(g, WC_ENV_LOG_INFO, "gossip: %s removed: it left", fmt_addr(&ep->addr, a, sizeof(a)));
+            glog(g, WC_ENV_LOG_INFO, "gossip: %s removed: it left",
+                 fmt_addr(&ep->addr, a, sizeof(a)));
             NOTIFY(g, on_remove, &ep->addr);
             ep_free(ep);
             continue;
@@ -947,8 +949,8 @@ wc_gossip_status wc_gossip_status_of(const uint8_t *value, size_t len)
         const char *word;
         wc_gossip_status status;
     } words[] = {
-        {"joining", WC_GOSSIP_STATUS_JOINING}, {"normal", WC_GOSSIP_STATUS_NORMAL},
-        {"leaving", WC_GOSSIP_STATUS_LEAVING}, {"left", WC_GOSSIP_STATUS_LEFT},
+        {"joining", WC_GOSSIP_STATUS_JOINING},   {"normal", WC_GOSSIP_STATUS_NORMAL},
+        {"leaving", WC_GOSSIP_STATUS_LEAVING},   {"left", WC_GOSSIP_STATUS_LEFT},
         {"shutdown", WC_GOSSIP_STATUS_SHUTDOWN},
     };
     size_t wlen = 0;

@@ -86,12 +86,12 @@ typedef struct wc_gossip_options {
     const char *cluster_name; /* required, 1..255 bytes; copied */
     const wc_addr *seeds;     /* copied; may include this node */
     size_t nseeds;
-    uint32_t generation;        /* 0: the wall clock in seconds */
-    uint64_t interval_ms;       /* gossip round (1000) */
+    uint32_t generation;          /* 0: the wall clock in seconds */
+    uint64_t interval_ms;         /* gossip round (1000) */
     double phi_convict_threshold; /* (8) */
-    uint32_t fd_window;         /* heartbeat intervals kept per peer (1000) */
-    uint64_t left_expiry_ms;    /* a "left" node is removed after this (3 days) */
-    uint64_t quarantine_ms;     /* a removed node is ignored for this long (60 s) */
+    uint32_t fd_window;           /* heartbeat intervals kept per peer (1000) */
+    uint64_t left_expiry_ms;      /* a "left" node is removed after this (3 days) */
+    uint64_t quarantine_ms;       /* a removed node is ignored for this long (60 s) */
 } wc_gossip_options;
 
 /* Callbacks; any may be NULL.  ep is valid only during the call. */
@@ -180,7 +180,7 @@ wc_status wc_gossip_local_host_id(const wc_gossip *g, const uint8_t **value, siz
 /* What a STATUS value says. */
 wc_gossip_status wc_gossip_status_of(const uint8_t *value, size_t len);
 
-/* API: the wire codec (gossip_format.h, gossip_codec.c), used by the gossiper and the fuzz target */
+/* API: the wire codec (gossip_format.h, gossip_codec.c): the gossiper and the fuzz target */
 
 typedef struct wc_gossip_digest {
     wc_addr addr;
@@ -206,9 +206,9 @@ typedef struct wc_gossip_msg {
     uint8_t type;
     const uint8_t *cluster_name; /* SYN; points into the message */
     size_t cluster_name_len;
-    uint32_t generation;         /* SHUTDOWN */
-    uint64_t heartbeat;          /* SHUTDOWN */
-    wc_gossip_digest *digests;   /* SYN, ACK */
+    uint32_t generation;       /* SHUTDOWN */
+    uint64_t heartbeat;        /* SHUTDOWN */
+    wc_gossip_digest *digests; /* SYN, ACK */
     size_t ndigests;
     wc_gossip_state_ref *states; /* ACK, ACK2 */
     size_t nstates;
@@ -236,8 +236,8 @@ wc_status wc_gossip_encode(const wc_gossip_msg *m, wc_buf *out);
 
 /* Internal: the pieces of a message (gossip_codec.c), for gossip.c's encoder. */
 void wc__gossip_put_digest(wc_buf *b, const wc_addr *a, uint32_t generation, uint64_t version);
-void wc__gossip_put_state_head(wc_buf *b, const wc_addr *a, uint32_t generation,
-                               uint64_t heartbeat, size_t nvalues);
+void wc__gossip_put_state_head(wc_buf *b, const wc_addr *a, uint32_t generation, uint64_t heartbeat,
+                               size_t nvalues);
 void wc__gossip_put_value(wc_buf *b, int key, uint64_t version, const uint8_t *value, size_t len);
 
 #endif /* WC_GOSSIP_H */

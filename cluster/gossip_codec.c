@@ -9,7 +9,7 @@
 #include "gossip.h"
 
 /* Smallest encodings, to bound counts by the bytes left before allocating. */
-#define MIN_ADDR 3   /* host length, one host byte, port */
+#define MIN_ADDR 3 /* host length, one host byte, port */
 #define MIN_DIGEST (MIN_ADDR + 2)
 #define MIN_STATE (MIN_ADDR + 3)
 #define MIN_VALUE 3 /* key, version, value length */
@@ -29,8 +29,8 @@ void wc__gossip_put_digest(wc_buf *b, const wc_addr *a, uint32_t generation, uin
     wc_buf_put_varint(b, version);
 }
 
-void wc__gossip_put_state_head(wc_buf *b, const wc_addr *a, uint32_t generation,
-                               uint64_t heartbeat, size_t nvalues)
+void wc__gossip_put_state_head(wc_buf *b, const wc_addr *a, uint32_t generation, uint64_t heartbeat,
+                               size_t nvalues)
 {
     put_addr(b, a);
     wc_buf_put_varint(b, generation);
@@ -197,8 +197,9 @@ static wc_status get_values(cursor *c, wc_gossip_msg *m, size_t *cap, wc_gossip_
             !wc_get_bytes(&c->p, c->end, &v.value, &v.len))
             return wc_error(WC_CORRUPTION, "gossip: value is cut short");
         if (v.key >= WC_GOSSIP_MAX_KEYS || (int)v.key <= prev)
-            return wc_error(WC_CORRUPTION, "gossip: key %u after %d (keys are below %d, increasing)",
-                            v.key, prev, WC_GOSSIP_MAX_KEYS);
+            return wc_error(WC_CORRUPTION,
+                            "gossip: key %u after %d (keys are below %d, increasing)", v.key, prev,
+                            WC_GOSSIP_MAX_KEYS);
         if (v.version > WC_GOSSIP_MAX_VERSION)
             return wc_error(WC_CORRUPTION, "gossip: value version past 2^63");
         if (v.len > WC_GOSSIP_MAX_VALUE)

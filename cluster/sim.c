@@ -19,10 +19,10 @@ typedef struct sim_event {
     uint64_t seq; /* also the timer id */
     int kind;
     bool cancelled;
-    size_t node;            /* receiver / owner */
-    size_t from;            /* sender of a message */
-    uint32_t node_life;     /* node's incarnation when scheduled */
-    uint32_t from_life;     /* sender's incarnation when sent */
+    size_t node;        /* receiver / owner */
+    size_t from;        /* sender of a message */
+    uint32_t node_life; /* node's incarnation when scheduled */
+    uint32_t from_life; /* sender's incarnation when sent */
     wc_env_cb cb;
     void *arg;
     uint8_t *data;
@@ -584,8 +584,7 @@ static void dispatch(wc_sim *sim, sim_event *ev)
             sim->stats.delivered++;
             trace_add(sim, ev);
             if (n->env.handlers.on_message != NULL)
-                n->env.handlers.on_message(n->env.handlers.ctx, &from->env.self, ev->data,
-                                           ev->len);
+                n->env.handlers.on_message(n->env.handlers.ctx, &from->env.self, ev->data, ev->len);
         }
     } else if (!ev->cancelled && n->up && ev->node_life == n->life) {
         if (ev->kind == EV_TIMER) {

@@ -51,13 +51,13 @@ typedef enum wc_sim_node_event {
 } wc_sim_node_event;
 
 typedef struct wc_sim_options {
-    double loss;            /* probability that a message is lost (0) */
-    double duplicate;       /* probability that a message arrives twice (0) */
-    uint64_t delay_min_ms;  /* delivery delay, uniform in [min, max] (1) */
-    uint64_t delay_max_ms;  /* (10) */
-    uint64_t max_skew_ms;   /* each node's wall clock is off by up to +-this (500) */
-    int64_t wall_start_us;  /* wall clock at virtual time 0 (2026-01-01) */
-    size_t max_in_flight;   /* per sender; send returns WC_OVERLOADED past it (100000) */
+    double loss;           /* probability that a message is lost (0) */
+    double duplicate;      /* probability that a message arrives twice (0) */
+    uint64_t delay_min_ms; /* delivery delay, uniform in [min, max] (1) */
+    uint64_t delay_max_ms; /* (10) */
+    uint64_t max_skew_ms;  /* each node's wall clock is off by up to +-this (500) */
+    int64_t wall_start_us; /* wall clock at virtual time 0 (2026-01-01) */
+    size_t max_in_flight;  /* per sender; send returns WC_OVERLOADED past it (100000) */
     /* Node lifecycle callback (optional). */
     void (*on_node)(void *ctx, wc_env *env, wc_sim_node_event ev);
     /*
@@ -72,7 +72,7 @@ typedef struct wc_sim_options {
 typedef struct wc_sim_stats {
     uint64_t sent;
     uint64_t delivered;
-    uint64_t lost;              /* by the loss probability */
+    uint64_t lost; /* by the loss probability */
     uint64_t duplicated;
     uint64_t dropped_partition; /* sender and receiver were partitioned at delivery */
     uint64_t dropped_down;      /* an end crashed, or no node has the address */

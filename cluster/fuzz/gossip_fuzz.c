@@ -79,8 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (wc_gossip_decode(data, size, &m) == WC_OK) {
         wc_buf_init(&e1);
         wc_buf_init(&e2);
-        if (wc_gossip_encode(&m, &e1) != WC_OK ||
-            wc_gossip_decode(e1.data, e1.len, &m2) != WC_OK ||
+        if (wc_gossip_encode(&m, &e1) != WC_OK || wc_gossip_decode(e1.data, e1.len, &m2) != WC_OK ||
             wc_gossip_encode(&m2, &e2) != WC_OK || e1.len != e2.len ||
             memcmp(e1.data, e2.data, e1.len) != 0 || e1.len > size)
             abort();

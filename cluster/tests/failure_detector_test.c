@@ -93,7 +93,8 @@ static void test_jitter(void **state)
     wc_fd_free(&fd);
 }
 
-/* The window keeps only the last `window` intervals: a faster peer is soon judged by its new rate. */
+/* The window keeps only the last `window` intervals: a faster peer is soon judged by its new rate.
+ */
 static void test_window_follows_rate(void **state)
 {
     wc_fd fd;
@@ -149,10 +150,8 @@ static void test_pause_not_learnt(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_options),
-        cmocka_unit_test(test_steady),
-        cmocka_unit_test(test_jitter),
-        cmocka_unit_test(test_window_follows_rate),
+        cmocka_unit_test(test_options),          cmocka_unit_test(test_steady),
+        cmocka_unit_test(test_jitter),           cmocka_unit_test(test_window_follows_rate),
         cmocka_unit_test(test_pause_not_learnt),
     };
 

@@ -255,8 +255,8 @@ static int running_others(const harness *h, int j)
 }
 
 /* Runs in steps of step_ms until pred holds; the virtual time it took, or NEVER. */
-static uint64_t run_until(harness *h, bool (*pred)(const harness *, int), int arg,
-                          uint64_t max_ms, uint64_t step_ms)
+static uint64_t run_until(harness *h, bool (*pred)(const harness *, int), int arg, uint64_t max_ms,
+                          uint64_t step_ms)
 {
     uint64_t start = wc_sim_now(h->sim);
 
@@ -311,7 +311,8 @@ static void converge_n(uint64_t dflt_seed, int n, int nseeds, uint64_t max_ms)
     SIM_CHECK(h.seed, converged(&h), "a converged cluster diverged");
     for (int i = 0; i < n; i++)
         SIM_CHECK(h.seed, wc_gossip_endpoint_count(h.nodes[i].g) == (size_t)n,
-                  "node %d knows %zu endpoints of %d", i, wc_gossip_endpoint_count(h.nodes[i].g), n);
+                  "node %d knows %zu endpoints of %d", i, wc_gossip_endpoint_count(h.nodes[i].g),
+                  n);
     h_free(&h);
 }
 
@@ -474,8 +475,8 @@ static void test_other_cluster_never_joins(void **state)
     SIM_CHECK(h.seed, converged(&h), "the real cluster did not converge");
     for (int i = 0; i < stranger; i++) {
         SIM_CHECK(h.seed, !wc_gossip_is_known(h.nodes[i].g, &sa), "node %d knows the stranger", i);
-        SIM_CHECK(h.seed, h.nodes[i].foreign_logged <= 1, "node %d logged the stranger %d times",
-                  i, h.nodes[i].foreign_logged);
+        SIM_CHECK(h.seed, h.nodes[i].foreign_logged <= 1, "node %d logged the stranger %d times", i,
+                  h.nodes[i].foreign_logged);
     }
     SIM_CHECK(h.seed, h.nodes[0].foreign_logged == 1, "the seed did not log the stranger");
     SIM_CHECK(h.seed, wc_gossip_endpoint_count(h.nodes[stranger].g) == 1,
@@ -597,8 +598,7 @@ static void test_removed_node_quarantined(void **state)
     for (int i = 0; i < h.n; i++)
         if (i != leaver && i != straggler)
             SIM_CHECK(h.seed, h.nodes[i].removed == 1 && h.nodes[i].joins == h.n - 1,
-                      "node %d: %d on_remove, %d on_join", i, h.nodes[i].removed,
-                      h.nodes[i].joins);
+                      "node %d: %d on_remove, %d on_join", i, h.nodes[i].removed, h.nodes[i].joins);
     h_free(&h);
 }
 
@@ -645,10 +645,10 @@ static void test_malformed_dropped(void **state)
 {
     harness h;
     const uint8_t bad[][8] = {
-        {WC_GOSSIP_MSG_SYN, 0x05, 'x'},          /* name cut short */
-        {WC_GOSSIP_MSG_ACK2, 0xff, 0xff, 0x7f},  /* huge count */
-        {WC_GOSSIP_MSG_SHUTDOWN, 0x00, 0x01},    /* generation 0 */
-        {9, 1, 2, 3},                            /* unknown gossip type */
+        {WC_GOSSIP_MSG_SYN, 0x05, 'x'},         /* name cut short */
+        {WC_GOSSIP_MSG_ACK2, 0xff, 0xff, 0x7f}, /* huge count */
+        {WC_GOSSIP_MSG_SHUTDOWN, 0x00, 0x01},   /* generation 0 */
+        {9, 1, 2, 3},                           /* unknown gossip type */
     };
     const size_t lens[] = {3, 4, 3, 4};
 
@@ -743,7 +743,8 @@ static void test_codec(void **state)
     s[0].generation = 0;
     EXPECT_BAD("generation 0");
     s[0].generation = 1;
-    memset(d[0].addr.host, 'h', WC_ADDR_HOST_MAX - 1); /* 63 is fine; the encoder writes what it is given */
+    memset(d[0].addr.host, 'h',
+           WC_ADDR_HOST_MAX - 1); /* 63 is fine; the encoder writes what it is given */
     d[0].addr.host[WC_ADDR_HOST_MAX - 1] = '\0';
     wc_buf_reset(&b);
     assert_int_equal(wc_gossip_encode(&m, &b), WC_OK);

@@ -394,8 +394,8 @@ static void test_same_seed_same_run(void **state)
     h3 = chatter_run(seed + 1, 10, 60000, 0.05, &d3);
     SIM_CHECK(seed, h1 == h2 && d1 == d2, "same seed, different runs: %016llx %016llx",
               (unsigned long long)h1, (unsigned long long)h2);
-    SIM_CHECK(seed, h1 != h3, "seeds %llu and %llu gave the same trace",
-              (unsigned long long)seed, (unsigned long long)seed + 1);
+    SIM_CHECK(seed, h1 != h3, "seeds %llu and %llu gave the same trace", (unsigned long long)seed,
+              (unsigned long long)seed + 1);
     SIM_CHECK(seed, d1 > 500, "only %llu messages delivered", (unsigned long long)d1);
 }
 
