@@ -581,12 +581,46 @@ static bool foreign_cluster(wc_gossip *g, const wc_addr *from, const wc_gossip_m
     for (size_t i = 0; i < g->nforeign_logged; i++)
         if (wc_addr_equal(&g->foreign_logged[i], from))
             return true;
-    if (g->nforeign_logged < MAX_FOREIGN_LOGGED)
-        g->foreign_logged[g->nforeign_logged++] = *from;
+    if (g->nforeign_logged == MAX_FOREIGN_LOGGED)
+        return true; /* logged enough strangers */
+    g->foreign_logged[g->nforeign_logged++] = *from;
     glog(g, WC_ENV_LOG_WARNING,
          "gossip: ignoring %s: it belongs to cluster \"%.*s\", this node to \"%s\"",
          fmt_addr(from, a, sizeof(a)), (int)m->cluster_name_len, m->cluster_name, g->cluster_name);
     return true;
+}
+
+/*
+ * A peer knows this node with a newer state than its own: this node
+ * restarted within the same second (same generation, its version counter
+ * started again from 0), or its clock went back (a lower generation).  Its
+ * states would be ignored as old until the peers forget it, so it moves past
+ * what they know (a higher generation, or versions above theirs) and
+ * stamps every value and the heartbeat again.
+ */
+static void outrun_self(wc_gossip *g, const wc_gossip_digest *d)
+{
+    endpoint *self = g->self;
+    char a[ADDR_BUF];
+
+    if (d->generation > self->generation) {
+        glog(g, WC_ENV_LOG_WARNING,
+             "gossip: peers know %s with generation %u, above its own %u (clock set back?): "
+             "taking generation %u",
+             fmt_addr(&self->addr, a, sizeof(a)), d->generation, self->generation,
+             d->generation < WC_GOSSIP_MAX_GENERATION ? d->generation + 1 : d->generation);
+        if (d->generation < WC_GOSSIP_MAX_GENERATION)
+            self->generation = d->generation + 1;
+    } else if (d->version > g->version) {
+        g->version = d->version;
+    }
+    self->max_version = 0;
+    for (int k = 0; k < WC_GOSSIP_MAX_KEYS; k++)
+        if (self->values[k].version != 0) {
+            self->values[k].version = ++g->version;
+            ep_saw_version(self, g->version);
+        }
+    ep_set_heartbeat(self, ++g->version);
 }
 
 /* Appends src to dst, carrying an allocation failure. */
@@ -624,6 +658,9 @@ static void on_syn(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *m)
             continue;
         }
         ep->listed = g->stamp;
+        if (ep == g->self && (d->generation > ep->generation ||
+                              (d->generation == ep->generation && d->version > ep->max_version)))
+            outrun_self(g, d);
         mine = ep_max_version(ep);
         if (d->generation > ep->generation ||
             (d->generation == ep->generation && d->version > mine)) {

@@ -36,6 +36,13 @@
  * generation or older are ignored) for quarantine_ms, so that gossip from
  * nodes that have not yet removed it does not bring it back.
  *
+ * Generations must grow from one start of a node to the next.  When peers
+ * know this node with the same generation and higher versions (it restarted
+ * within the same second) or with a higher generation (its clock went
+ * back), it moves past them: its versions, or its generation, jump above
+ * what they know, so its new states are not taken for old ones.  An owner
+ * that stores the last generation should still pass a larger one.
+ *
  * Listeners (the ring, the coordinator) learn of every change through
  * callbacks, called on the loop after the change is applied.  A callback may
  * query the gossiper and call wc_gossip_set_local; it must not destroy it
@@ -86,7 +93,7 @@ typedef struct wc_gossip_options {
     const char *cluster_name; /* required, 1..255 bytes; copied */
     const wc_addr *seeds;     /* copied; may include this node */
     size_t nseeds;
-    uint32_t generation;          /* 0: the wall clock in seconds */
+    uint32_t generation;          /* 0: the wall clock in seconds (see below) */
     uint64_t interval_ms;         /* gossip round (1000) */
     double phi_convict_threshold; /* (8) */
     uint32_t fd_window;           /* heartbeat intervals kept per peer (1000) */

@@ -387,6 +387,45 @@ static void test_crash_convicted_restart_seen(void **state)
     h_free(&h);
 }
 
+/*
+ * A node that restarts within the same second (same generation, versions
+ * from 0 again) or with its clock set back (a lower generation) is still
+ * heard: it moves past what its peers know of it.
+ */
+static void test_restart_same_or_lower_generation(void **state)
+{
+    harness h;
+    const int node = 2;
+    wc_addr na = addr_of(node);
+    uint32_t gen;
+    uint64_t hb, t;
+
+    (void)state;
+    h_init(&h, simtest_seed(25), 5, 1, NULL);
+    h.o.generation = 1000;
+    h_start_all(&h);
+    SIM_CHECK(h.seed, run_until(&h, p_converged, 0, 30000, 100) != NEVER, "no convergence");
+    wc_sim_run_for(h.sim, 10000);
+
+    wc_sim_crash(h.sim, h.nodes[node].env);
+    wc_sim_restart(h.sim, h.nodes[node].env); /* generation 1000 again */
+    wc_gossip_set_local(h.nodes[node].g, WC_GOSSIP_SCHEMA, "schema-after-restart", 20);
+    t = run_until(&h, p_converged, 0, 30000, 100);
+    SIM_CHECK(h.seed, t != NEVER, "a node restarted with the same generation is not heard");
+    wc_sim_run_for(h.sim, 30000);
+    SIM_CHECK(h.seed, converged(&h), "same generation: the restarted node was lost again");
+
+    h.o.generation = 999; /* the clock went back */
+    wc_sim_crash(h.sim, h.nodes[node].env);
+    wc_sim_restart(h.sim, h.nodes[node].env);
+    wc_gossip_set_local(h.nodes[node].g, WC_GOSSIP_SCHEMA, "schema-clock-back", 17);
+    t = run_until(&h, p_converged, 0, 30000, 100);
+    SIM_CHECK(h.seed, t != NEVER, "a node restarted with a lower generation is not heard");
+    assert_int_equal(wc_gossip_generation(h.nodes[0].g, &na, &gen, &hb), WC_OK);
+    SIM_CHECK(h.seed, gen == 1001, "generation %u, expected 1001", gen);
+    h_free(&h);
+}
+
 /* ---------------------------------------------------------------- loss, delay */
 
 static void test_loss_and_delay(void **state)
@@ -829,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_converge_50),
         cmocka_unit_test(test_converge_100),
         cmocka_unit_test(test_crash_convicted_restart_seen),
+        cmocka_unit_test(test_restart_same_or_lower_generation),
         cmocka_unit_test(test_loss_and_delay),
         cmocka_unit_test(test_partition_heals),
         cmocka_unit_test(test_other_cluster_never_joins),
