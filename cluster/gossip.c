@@ -16,7 +16,7 @@
 
 #define MAX_QUARANTINE 256    /* removed nodes remembered at once */
 #define MAX_FOREIGN_LOGGED 64 /* senders of another cluster already logged */
-#define MALFORMED_LOG_EVERY_MS 10000
+#define LIMITED_LOG_EVERY_MS 10000
 #define MAX_GENERATION_JUMP (365u * 24 * 3600) /* a generation a year ahead is bogus */
 
 typedef struct gvalue {
@@ -63,8 +63,8 @@ struct wc_gossip {
     size_t nquarantine;
     wc_addr foreign_logged[MAX_FOREIGN_LOGGED];
     size_t nforeign_logged;
-    uint64_t malformed_logged_ms;
-    uint64_t malformed_suppressed;
+    uint64_t limited_logged_ms; /* glog_limited */
+    uint64_t limited_suppressed;
     uint32_t unknown_types_logged; /* bit per gossip message type */
     uint64_t stamp;                /* counts SYNs answered */
     wc_buf buf, req, states;       /* scratch for building messages */
@@ -84,6 +84,31 @@ static void glog(wc_gossip *g, wc_env_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     g->env->ops->log(g->env, level, line);
+}
+
+/*
+ * A warning caused by what a peer sent (malformed messages, bogus
+ * generations): at most one line per 10 s, saying how many were not logged.
+ */
+static void glog_limited(wc_gossip *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void glog_limited(wc_gossip *g, const char *fmt, ...)
+{
+    uint64_t now = wc_env_now_ms(g->env);
+    char line[400];
+    va_list ap;
+
+    if (g->limited_logged_ms != 0 && now - g->limited_logged_ms < LIMITED_LOG_EVERY_MS) {
+        g->limited_suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    glog(g, WC_ENV_LOG_WARNING, "%s (%" PRIu64 " more such messages not logged)", line,
+         g->limited_suppressed);
+    g->limited_logged_ms = now == 0 ? 1 : now;
+    g->limited_suppressed = 0;
 }
 
 static const char *fmt_addr(const wc_addr *a, char *buf, size_t cap)
@@ -527,9 +552,8 @@ static void apply_state(wc_gossip *g, const wc_gossip_msg *m, const wc_gossip_st
     }
     if (s->generation > ep->generation) {
         if (s->generation - ep->generation > MAX_GENERATION_JUMP) {
-            glog(g, WC_ENV_LOG_WARNING,
-                 "gossip: generation %u of %s ignored: more than a year after %u", s->generation,
-                 fmt_addr(&s->addr, a, sizeof(a)), ep->generation);
+            glog_limited(g, "gossip: generation %u of %s ignored: more than a year after %u",
+                         s->generation, fmt_addr(&s->addr, a, sizeof(a)), ep->generation);
             return;
         }
         apply_new_generation(g, ep, m, s, true);
@@ -719,22 +743,6 @@ static void on_shutdown(wc_gossip *g, const wc_addr *from, const wc_gossip_msg *
     mark_dead(g, ep, "it announced its shutdown");
 }
 
-static void log_malformed(wc_gossip *g, const wc_addr *from, const char *detail)
-{
-    uint64_t now = wc_env_now_ms(g->env);
-    char a[ADDR_BUF];
-
-    if (g->malformed_logged_ms != 0 && now - g->malformed_logged_ms < MALFORMED_LOG_EVERY_MS) {
-        g->malformed_suppressed++;
-        return;
-    }
-    glog(g, WC_ENV_LOG_WARNING,
-         "gossip: malformed message from %s dropped: %s (%" PRIu64 " more not logged)",
-         fmt_addr(from, a, sizeof(a)), detail, g->malformed_suppressed);
-    g->malformed_logged_ms = now == 0 ? 1 : now;
-    g->malformed_suppressed = 0;
-}
-
 void wc_gossip_on_message(void *arg, const wc_addr *from, const uint8_t *msg, size_t len)
 {
     wc_gossip *g = arg;
@@ -751,7 +759,9 @@ void wc_gossip_on_message(void *arg, const wc_addr *from, const uint8_t *msg, si
                  msg[0]);
         }
     } else if (st != WC_OK) {
-        log_malformed(g, from, wc_last_error());
+        char a[ADDR_BUF];
+        glog_limited(g, "gossip: malformed message from %s dropped: %s",
+                     fmt_addr(from, a, sizeof(a)), wc_last_error());
     } else if (m.type == WC_GOSSIP_MSG_SYN) {
         on_syn(g, from, &m);
     } else if (m.type == WC_GOSSIP_MSG_ACK) {
