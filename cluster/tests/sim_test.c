@@ -194,6 +194,16 @@ static void test_delay_loss_duplication(void **state)
               (unsigned long long)ci.in.min_delay, (unsigned long long)ci.in.max_delay);
     assert_int_equal(st.delivered, (uint64_t)ci.in.n);
     assert_int_equal(st.dropped_down, 1);
+    /* loss can change during a run: everything lost, then nothing */
+    wc_sim_set_loss(sim, 1.0);
+    for (uint32_t i = 0; i < 100; i++)
+        send_seq(ea, &b, i);
+    wc_sim_run_for(sim, 100);
+    assert_int_equal(ci.in.n, (int)st.delivered);
+    wc_sim_set_loss(sim, 0.0);
+    send_seq(ea, &b, 1);
+    wc_sim_run_for(sim, 100);
+    assert_true(ci.in.n >= (int)st.delivered + 1);
     wc_sim_destroy(sim);
 }
 
