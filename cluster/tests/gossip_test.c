@@ -30,6 +30,9 @@ typedef struct gnode {
     wc_gossip *g;
     const char *cluster;
     int joins, alive, dead, removed, changes;
+    wc_addr last_change_ep; /* what on_change reported last */
+    int last_change_key;
+    char last_change_value[64];
     int foreign_logged, malformed_logged;
 } gnode;
 
@@ -63,11 +66,12 @@ static void l_join(void *ctx, const wc_addr *ep)
 }
 static void l_change(void *ctx, const wc_addr *ep, int key, const uint8_t *v, size_t len)
 {
-    (void)ep;
-    (void)key;
-    (void)v;
-    (void)len;
-    ((gnode *)ctx)->changes++;
+    gnode *n = ctx;
+
+    n->changes++;
+    n->last_change_ep = *ep;
+    n->last_change_key = key;
+    snprintf(n->last_change_value, sizeof(n->last_change_value), "%.*s", (int)len, (const char *)v);
 }
 static void l_alive(void *ctx, const wc_addr *ep)
 {
@@ -490,6 +494,13 @@ static void test_partition_heals(void **state)
     wc_gossip_set_local(h.nodes[1].g, WC_GOSSIP_SCHEMA, "schema-2", 8);
     wc_gossip_set_local(h.nodes[8].g, WC_GOSSIP_LOAD, "123456", 6);
     wc_sim_run_for(h.sim, 30000);
+    /* listeners on node 3, on node 1's side, heard of the change */
+    SIM_CHECK(h.seed,
+              h.nodes[3].last_change_key == WC_GOSSIP_SCHEMA &&
+                  strcmp(h.nodes[3].last_change_value, "schema-2") == 0 &&
+                  wc_addr_equal(&h.nodes[3].last_change_ep, &h.nodes[1].env->self),
+              "on_change reported key %d \"%s\"", h.nodes[3].last_change_key,
+              h.nodes[3].last_change_value);
     SIM_CHECK(h.seed, !converged(&h), "converged across a partition");
     wc_sim_heal(h.sim);
     t = run_until(&h, p_converged, 0, 30000, 100);
