@@ -95,14 +95,19 @@ check-layers:
 	@regress/check-layers.pl $(if $(PG_INCLUDEDIR_SERVER),--pg-includedir=$(PG_INCLUDEDIR_SERVER))
 
 # ---------------------------------------------------------------- fuzzing
-FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c))
-FUZZ_TARGETS := $(FUZZ_SRCS:engine/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c cluster/fuzz/*_fuzz.c))
+FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(FUZZ_SRCS))))
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iengine
 
 $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
+
+# cluster/fuzz/ targets (cluster headers may not be included from engine/)
+$(BUILD)/fuzz/%: cluster/fuzz/%.c $(ENGINE_SRCS) $(CLUSTER_SRCS) $(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(CLUSTER_SRCS) $(ENGINE_SRCS) $(ENGINE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
