@@ -27,6 +27,8 @@ COMMON_CFLAGS  := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter \
 ENGINE_CFLAGS  := $(COMMON_CFLAGS) -Iengine
 CLUSTER_CFLAGS := $(COMMON_CFLAGS) -Iengine -Icluster
 ENGINE_LIBS   := -llz4 -lxxhash -lpthread -lm
+# the internode handshake's HMAC-SHA256 (cluster/handshake.c)
+CLUSTER_LIBS  := -lcrypto
 
 ENGINE_SRCS := $(sort $(wildcard engine/*.c))
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
@@ -72,7 +74,7 @@ $(BUILD)/cluster/tests/%.o: cluster/tests/%.c $(wildcard engine/*.h cluster/*.h 
 	$(CC) $(CLUSTER_CFLAGS) -Iengine/tests -Icluster/tests -c $< -o $@
 
 $(BUILD)/cluster/tests/%_test: $(BUILD)/cluster/tests/%_test.o $(UNIT_HELPER_OBJS) $(CLUSTER_LIB) $(ENGINE_LIB)
-	$(CC) -o $@ $^ -lcmocka $(ENGINE_LIBS)
+	$(CC) -o $@ $^ -lcmocka $(CLUSTER_LIBS) $(ENGINE_LIBS)
 
 .PHONY: unit-build unit
 unit-build: $(UNIT_TESTS)
@@ -116,7 +118,7 @@ DATA       = sql/widecol.control $(wildcard sql/widecol--*.sql)
 # engine/cluster headers as system headers: their inline C99 code must not
 # trip PostgreSQL's -Wdeclaration-after-statement in extension/ files
 PG_CPPFLAGS = -Iextension -isystem engine -isystem cluster
-SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB)) $(ENGINE_LIB) $(ENGINE_LIBS)
+SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB) $(CLUSTER_LIBS)) $(ENGINE_LIB) $(ENGINE_LIBS)
 
 # make installcheck (PGXS): the pg_regress suites of regress/schedule, one
 # after the other in its order, against the running server that libpq's
