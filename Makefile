@@ -105,6 +105,14 @@ $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
 
+# the internode target also decodes with cluster/ code (frames, handshake)
+INTERNODE_FUZZ_SRCS := cluster/frame.c cluster/handshake.c cluster/env.c
+$(BUILD)/fuzz/internode_fuzz: engine/fuzz/internode_fuzz.c $(INTERNODE_FUZZ_SRCS) $(ENGINE_SRCS) \
+		$(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(INTERNODE_FUZZ_SRCS) $(ENGINE_SRCS) \
+	      $(CLUSTER_LIBS) $(ENGINE_LIBS)
+
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
 

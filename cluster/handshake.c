@@ -47,7 +47,7 @@ wc_status wc_hello_decode(const uint8_t *p, size_t len, uint8_t version, wc_hell
     h->version = version;
     if (!wc_get_bytes(&p, end, &name, &nlen) || !wc_get_bytes(&p, end, &addr, &alen))
         return wc_error(WC_CORRUPTION, "malformed hello: truncated");
-    if (nlen == 0 || nlen >= WC_CLUSTER_NAME_MAX)
+    if (nlen == 0 || nlen >= WC_CLUSTER_NAME_MAX || memchr(name, '\0', nlen) != NULL)
         return wc_error(WC_CORRUPTION, "malformed hello: cluster name of %zu bytes", nlen);
     memcpy(h->cluster, name, nlen);
     if (wc_cluster_name_check(h->cluster) != WC_OK)

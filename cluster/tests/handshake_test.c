@@ -53,6 +53,14 @@ static void test_hello_roundtrip_and_truncation(void **state)
     wc_buf_append(&buf, a.nonce, 16);
     assert_int_equal(wc_hello_decode(buf.data, buf.len, 1, &b), WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), "cluster name"));
+    /* a NUL inside the name would make "b\0x" pass as "b" */
+    wc_buf_reset(&buf);
+    wc_buf_put_bytes(&buf, "b\0x", 3);
+    wc_buf_put_bytes(&buf, "h:1", 3);
+    wc_buf_append(&buf, a.host_id, 16);
+    wc_buf_append(&buf, a.nonce, 16);
+    assert_int_equal(wc_hello_decode(buf.data, buf.len, 1, &b), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "cluster name"));
     wc_buf_reset(&buf);
     wc_buf_put_bytes(&buf, "ab", 2);
     wc_buf_put_bytes(&buf, "host", 4);
