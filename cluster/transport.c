@@ -726,78 +726,78 @@ static void conn_readable(conn *c)
     }
 }
 
+/*
+ * sendmsg iov[0..cnt) on c: the bytes written, or -1 when the socket is full
+ * (EPOLLOUT is then armed) or failed (c is then closed).
+ */
+static ssize_t conn_send(conn *c, struct iovec *iov, int cnt)
+{
+    struct msghdr mh;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)cnt;
+    do
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            conn_set_out(c, true);
+        else
+            conn_fail(c, WC_ENV_LOG_INFO, "%s", strerror(errno));
+    }
+    return n;
+}
+
 /* Write what c has to write; EPOLLOUT stays registered while something remains. */
 static void conn_flush(conn *c)
 {
     peer *p = c->peer;
+    struct iovec iov[WRITEV_MAX];
+    ssize_t n;
 
     if (c->state == CONN_CLOSED || c->state == CONN_CONNECTING)
         return;
-    while (c->ctl_off < c->ctl.len) {
-        ssize_t n = send(c->fd, c->ctl.data + c->ctl_off, c->ctl.len - c->ctl_off, MSG_NOSIGNAL);
-
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                conn_set_out(c, true);
-                return;
-            }
-            if (errno == EINTR)
-                continue;
-            conn_fail(c, WC_ENV_LOG_INFO, "%s", strerror(errno));
-            return;
-        }
-        c->ctl_off += (size_t)n;
-    }
     if (c->ctl.failed) {
         conn_fail(c, WC_ENV_LOG_WARNING, "out of memory for the handshake");
         return;
     }
+    while (c->ctl_off < c->ctl.len) {
+        iov[0].iov_base = c->ctl.data + c->ctl_off;
+        iov[0].iov_len = c->ctl.len - c->ctl_off;
+        if ((n = conn_send(c, iov, 1)) < 0)
+            return;
+        c->ctl_off += (size_t)n;
+    }
     c->ctl_off = 0;
     wc_buf_reset(&c->ctl);
-    if (c->state == CONN_ESTABLISHED && p != NULL) {
-        while (p->head != NULL) {
-            struct iovec iov[WRITEV_MAX];
-            struct msghdr mh;
-            int cnt = 0;
-            out_msg *m;
-            ssize_t n;
-            size_t left;
+    while (c->state == CONN_ESTABLISHED && p != NULL && p->head != NULL) {
+        int cnt = 0;
+        out_msg *m;
+        size_t left;
 
-            for (m = p->head; m != NULL && cnt < WRITEV_MAX; m = m->next, cnt++) {
-                size_t off = cnt == 0 ? p->head_off : 0;
+        for (m = p->head; m != NULL && cnt < WRITEV_MAX; m = m->next, cnt++) {
+            size_t off = cnt == 0 ? p->head_off : 0;
 
-                iov[cnt].iov_base = m->data + off;
-                iov[cnt].iov_len = m->len - off;
+            iov[cnt].iov_base = m->data + off;
+            iov[cnt].iov_len = m->len - off;
+        }
+        if ((n = conn_send(c, iov, cnt)) < 0)
+            return;
+        for (left = (size_t)n; left > 0;) {
+            m = p->head;
+            if (left < m->len - p->head_off) {
+                p->head_off += left;
+                break;
             }
-            memset(&mh, 0, sizeof(mh));
-            mh.msg_iov = iov;
-            mh.msg_iovlen = (size_t)cnt;
-            n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    conn_set_out(c, true);
-                    return;
-                }
-                if (errno == EINTR)
-                    continue;
-                conn_fail(c, WC_ENV_LOG_INFO, "%s", strerror(errno));
-                return;
-            }
-            left = (size_t)n;
-            while (left > 0) {
-                m = p->head;
-                if (left < m->len - p->head_off) {
-                    p->head_off += left;
-                    break;
-                }
-                left -= m->len - p->head_off;
-                p->head_off = 0;
-                p->head = m->next;
-                if (p->head == NULL)
-                    p->tail = NULL;
-                p->queued -= m->len;
-                wc_free(m);
-            }
+            left -= m->len - p->head_off;
+            p->head_off = 0;
+            p->head = m->next;
+            if (p->head == NULL)
+                p->tail = NULL;
+            p->queued -= m->len;
+            wc_free(m);
         }
     }
     conn_set_out(c, false);

@@ -12,7 +12,9 @@
  * that peers open to it.  Messages to one peer wait in a queue bounded in
  * bytes (send returns WC_OVERLOADED beyond it); they are written in order,
  * and a connection that fails loses what it had written but not yet
- * delivered (best effort, as env.h says).
+ * delivered (best effort, as env.h says).  A peer named by a host name is
+ * resolved with getaddrinfo on the loop thread, which blocks it while DNS
+ * answers: name peers by IP address where the loop must never stall.
  *
  * Thread-safety: wc_transport_start and wc_transport_stop are called by the
  * owner thread; the env's ops follow env.h (only post from other threads).
