@@ -510,6 +510,51 @@ static void test_no_secret(void **state)
     node_stop(&b);
 }
 
+static void test_bad_options_and_out_of_memory(void **state)
+{
+    node a, b;
+    wc_transport_options o;
+    wc_env_handlers h = {0};
+    wc_env *env = NULL;
+    uint64_t live = wc_alloc_live_count();
+    int n;
+
+    (void)state;
+    node_start(&a, "opts");
+    /* a port another node listens on */
+    node_init(&b);
+    default_options(&o, &b, "opts");
+    o.listen.port = a.env->self.port;
+    assert_int_equal(wc_transport_start(&o, &h, &env), WC_IO_ERROR);
+    assert_non_null(strstr(wc_last_error(), "cannot listen on 127.0.0.1:"));
+    assert_null(env);
+    /* a cluster name with a quote */
+    o.listen.port = 0;
+    o.cluster_name = "a\"b";
+    assert_int_equal(wc_transport_start(&o, &h, &env), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "cluster name"));
+    node_stop(&a);
+    assert_int_equal(wc_alloc_live_count(), live);
+    /* each allocation of start failing in turn: WC_NO_MEMORY and nothing left behind */
+    o.cluster_name = "opts";
+    for (n = 1; n < 50; n++) {
+        wc_status st;
+
+        wc_alloc_fail_after((uint64_t)n, 1);
+        st = wc_transport_start(&o, &h, &env);
+        wc_alloc_fail_after(0, 0);
+        if (st == WC_OK)
+            break;
+        assert_int_equal(st, WC_NO_MEMORY);
+        assert_int_equal(wc_alloc_live_count(), live);
+    }
+    assert_true(n > 1 && n < 50);
+    wc_transport_stop(env);
+    assert_int_equal(wc_alloc_live_count(), live);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+}
+
 /* ---------------------------------------------------------------- raw peers */
 
 static int raw_connect(const wc_addr *to)
@@ -958,6 +1003,7 @@ int main(void)
         cmocka_unit_test(test_wrong_cluster_name),
         cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_no_secret),
+        cmocka_unit_test(test_bad_options_and_out_of_memory),
         cmocka_unit_test(test_wrong_version),
         cmocka_unit_test(test_corrupted_frames),
         cmocka_unit_test(test_handshake_timeout),
