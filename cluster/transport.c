@@ -90,7 +90,9 @@ typedef struct peer {
     size_t queued;    /* bytes in the queue */
     uint32_t backoff_ms;
     uint64_t retry_timer;
+    bool dirty;             /* on t->dirty: queued since the last write */
     struct peer *next;
+    struct peer *next_dirty;
 } peer;
 
 typedef struct timer {
@@ -124,6 +126,7 @@ typedef struct transport {
 
     conn *conns, *dead;
     peer *peers;
+    peer *dirty; /* peers to write to at the end of this loop turn */
 
     timer *timers;
     uint32_t ntimers, free_timer; /* free list through next_free, UINT32_MAX = empty */
@@ -928,8 +931,12 @@ static wc_status tr_send(wc_env *env, const wc_addr *to, const uint8_t *msg, siz
     p->tail = m;
     p->queued += m->len;
     if (p->conn != NULL) {
-        if (p->conn->state == CONN_ESTABLISHED && !p->conn->want_out)
-            conn_flush(p->conn);
+        /* written at the end of this loop turn, with what else is sent in it */
+        if (p->conn->state == CONN_ESTABLISHED && !p->conn->want_out && !p->dirty) {
+            p->dirty = true;
+            p->next_dirty = t->dirty;
+            t->dirty = p;
+        }
     } else if (p->retry_timer == 0) {
         peer_connect(t, p);
     }
@@ -1086,6 +1093,14 @@ static void *loop_main(void *arg)
                 conn_readable(c);
         }
         run_timers(t);
+        while (t->dirty != NULL) {
+            peer *p = t->dirty;
+
+            t->dirty = p->next_dirty;
+            p->dirty = false;
+            if (p->conn != NULL)
+                conn_flush(p->conn);
+        }
         while (t->dead != NULL) {
             conn *c = t->dead;
 
