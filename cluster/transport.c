@@ -225,6 +225,25 @@ static void sockaddr_name(const struct sockaddr_storage *ss, char *out, size_t c
     }
 }
 
+/*
+ * Options of every internode socket: no Nagle delay (the loop already
+ * writes in batches); keepalive probes and a user timeout, so that a peer
+ * whose host vanished without a reset is noticed in about 30 s, whether
+ * the connection is idle or has unacknowledged data.
+ */
+static void tune_socket(int fd)
+{
+    int one = 1, idle = 10, intvl = 5, cnt = 3;
+    unsigned int user_timeout_ms = 30000;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
+}
+
 /* ---------------------------------------------------------------- timers */
 
 static bool heap_less(transport *t, uint32_t a, uint32_t b)
@@ -886,10 +905,7 @@ static void peer_connect(transport *t, peer *p)
         peer_failed(p);
         return;
     }
-    {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    tune_socket(fd);
     c->peer = p;
     wc_addr_format(&p->addr, c->name, sizeof(c->name));
     p->conn = c;
@@ -976,7 +992,6 @@ static void accept_all(transport *t)
         socklen_t sl = sizeof(ss);
         int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         conn *c;
-        int one = 1;
 
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -988,7 +1003,7 @@ static void accept_all(transport *t)
             pause_listen(t, true);
             return;
         }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        tune_socket(fd);
         c = conn_new(t, fd, false);
         if (c == NULL) {
             tlog(t, WC_ENV_LOG_WARNING, "out of memory for an incoming connection");
