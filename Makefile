@@ -96,8 +96,8 @@ check-layers:
 	@regress/check-layers.pl $(if $(PG_INCLUDEDIR_SERVER),--pg-includedir=$(PG_INCLUDEDIR_SERVER))
 
 # ---------------------------------------------------------------- fuzzing
-FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c))
-FUZZ_TARGETS := $(FUZZ_SRCS:engine/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c cluster/fuzz/*_fuzz.c))
+FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(FUZZ_SRCS))))
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iengine
 
@@ -105,13 +105,11 @@ $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
 
-# the internode target also decodes with cluster/ code (frames, handshake)
-INTERNODE_FUZZ_SRCS := cluster/frame.c cluster/handshake.c cluster/env.c
-$(BUILD)/fuzz/internode_fuzz: engine/fuzz/internode_fuzz.c $(INTERNODE_FUZZ_SRCS) $(ENGINE_SRCS) \
-		$(wildcard engine/*.h cluster/*.h)
+# cluster/fuzz targets are built with the cluster sources too
+$(BUILD)/fuzz/%: cluster/fuzz/%.c $(CLUSTER_SRCS) $(ENGINE_SRCS) $(wildcard engine/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(INTERNODE_FUZZ_SRCS) $(ENGINE_SRCS) \
-	      $(CLUSTER_LIBS) $(ENGINE_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(CLUSTER_SRCS) $(ENGINE_SRCS) $(CLUSTER_LIBS) \
+	      $(ENGINE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
