@@ -172,6 +172,7 @@ fi
 run_fuzz() {
     local src=$1 name bin log rc args dir
     name=$(basename "$src" .c)
+    dir=$(dirname "$src")
     bin=$ROOT/build/fuzz/$name
     log=$RESULTS/fuzz/$name.log
     if [ ! -x "$bin" ]; then
@@ -181,7 +182,6 @@ run_fuzz() {
     mkdir -p "$WORK/fuzz/$name" "$RESULTS/fuzz/$name-artifacts"
     args=(-max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=30
           -artifact_prefix="$RESULTS/fuzz/$name-artifacts/" -print_final_stats=1)
-    dir=$(dirname "$src")
     [ -f "$dir/$name.dict" ] && args+=(-dict="$dir/$name.dict")
     args+=("$WORK/fuzz/$name")
     [ -d "$dir/corpus/$name" ] && args+=("$dir/corpus/$name")
