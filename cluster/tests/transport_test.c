@@ -813,30 +813,52 @@ static void do_start_timers(call *c)
     env->ops->timer_cancel(env, tlog_state.ids[2]); /* twice: ignored */
 }
 
+static void do_count_fired(call *c)
+{
+    c->count = tlog_state.n;
+}
+
 static void do_cancel_fired(call *c)
 {
-    /* ids that already fired or were cancelled are ignored, a new timer reuses a slot */
+    /*
+     * A new timer takes the slot of one that fired; cancelling the old ids
+     * (fired or cancelled already) is ignored and leaves the new one alone.
+     */
+    targs[2].tag = 8;
+    tlog_state.ids[8] = c->env->ops->timer_start(c->env, 10, timer_fired, &targs[2]);
     for (int i = 0; i < 8; i++)
         c->env->ops->timer_cancel(c->env, tlog_state.ids[i]);
-    c->count = tlog_state.n;
 }
 
 static void test_timers(void **state)
 {
     node a;
     call c = {.fn = do_start_timers};
-    call d = {.fn = do_cancel_fired};
+    call d = {.fn = do_count_fired};
+    call e = {.fn = do_cancel_fired};
     static const int want[] = {7, 1, 3, 5, 4, 6, 0};
+    uint64_t t0;
 
     (void)state;
     memset(&tlog_state, 0, sizeof(tlog_state));
     node_start(&a, "timers");
     on_loop(a.env, &c);
-    usleep(300 * 1000);
-    on_loop(a.env, &d);
+    t0 = (uint64_t)wc__mono_ns();
+    do {
+        usleep(100 * 1000); /* the last timer is due after 60 ms: more on a busy machine */
+        on_loop(a.env, &d);
+    } while (d.count < 7 && (uint64_t)wc__mono_ns() - t0 < 5000000000ull);
     assert_int_equal(d.count, 7);
     for (int i = 0; i < 7; i++)
         assert_int_equal(tlog_state.order[i], want[i]);
+    on_loop(a.env, &e);
+    do {
+        usleep(50 * 1000);
+        on_loop(a.env, &d);
+    } while (d.count < 8 && (uint64_t)wc__mono_ns() - t0 < 5000000000ull);
+    assert_int_equal(d.count, 8);
+    assert_int_equal(tlog_state.order[7], 8);
+    assert_int_not_equal(tlog_state.ids[8] & 0xffffffffu, 0);
     node_stop(&a);
 }
 
