@@ -84,7 +84,8 @@ void
 _PG_init(void)
 {
 	define_session_gucs();
-	widecol_schema_init();
+	widecol_table_cache_init();
+	widecol_ddl_init();
 	widecol_owner_init();
 
 	if (!process_shared_preload_libraries_in_progress)
