@@ -63,6 +63,8 @@ static void ddl_subxact(SubXactEvent event, SubTransactionId mySubid,
 static void apply_pending_alters(void);
 static char *rename_keeps_engine_names(RenameStmt *stmt, char **notice);
 static void run_utility(const char *sql);
+static Oid	widecol_relation(RangeVar *rv);
+static void check_column_kept(Oid relid, const char *column, bool rename);
 static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									bool readOnlyTree, ProcessUtilityContext context,
 									ParamListInfo params, QueryEnvironment *queryEnv,
@@ -256,10 +258,66 @@ run_utility(const char *sql)
 	ProcessUtility(ps, sql, false, PROCESS_UTILITY_QUERY, NULL, NULL, None_Receiver, NULL);
 }
 
+/* The widecol foreign table rv names, or InvalidOid (missing, or another relation). */
+static Oid
+widecol_relation(RangeVar *rv)
+{
+	Oid			relid = rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE ||
+		!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+		return InvalidOid;
+	return relid;
+}
+
 /*
- * After CREATE/ALTER FOREIGN TABLE on a widecol server: validate the whole
- * definition now, and create or alter the engine table if the node runs.
- * After a rename, keep the engine names (see rename_keeps_engine_names).
+ * Before column of widecol table relid is renamed or dropped: refuse it if
+ * stored rows or other columns depend on its name.  Key columns are named
+ * by the primary_key and clustering_order options and by the engine
+ * table's key; a WRITETIME or TTL column names the column it describes.
+ */
+static void
+check_column_kept(Oid relid, const char *column, bool rename)
+{
+	WidecolTable *t = widecol_get_table(relid);
+	const char *verb = rename ? "rename" : "drop";
+	int			ci = -1;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (!t->cols[i].dropped && strcmp(t->cols[i].name, column) == 0)
+			ci = i;
+	if (ci < 0)
+		return;					/* PostgreSQL reports the missing column */
+	if (t->cols[ci].kind == WIDECOL_COL_PARTITION || t->cols[ci].kind == WIDECOL_COL_CLUSTERING)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s key column \"%s\" of widecol table \"%s\"",
+						verb, column, get_rel_name(relid)),
+				 errhint("The primary key of stored rows cannot change; create a new table with "
+						 "the key you want and copy the rows into it.")));
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+
+		if (!c->dropped && c->meta_of == ci &&
+			(c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL))
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot %s column \"%s\" of widecol table \"%s\": column \"%s\" shows its %s",
+							verb, column, get_rel_name(relid), c->name,
+							c->kind == WIDECOL_COL_WRITETIME ? "write time" : "TTL"),
+					 errhint("Drop column \"%s\" first%s.", c->name,
+							 rename ? ", and add it again naming the new column" : "")));
+	}
+}
+
+/*
+ * After CREATE/ALTER FOREIGN TABLE on a widecol server, or ALTER TABLE or
+ * RENAME COLUMN of a widecol foreign table (however spelled): validate the
+ * whole definition now, and create or alter the engine table if the node
+ * runs.  Before a column is dropped or renamed, refuse what stored rows
+ * cannot follow.  After a rename, keep the engine names (see
+ * rename_keeps_engine_names).
  */
 static void
 widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -278,11 +336,40 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&
-			 ((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE &&
+			 (((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE ||
+			  ((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE) &&
 			 context != PROCESS_UTILITY_SUBCOMMAND)	/* not CREATE's own column options */
 	{
-		target = ((AlterTableStmt *) parsetree)->relation;
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		Oid			relid = widecol_relation(stmt->relation);
+		ListCell   *lc;
+
+		if (OidIsValid(relid))
+		{
+			foreach(lc, stmt->cmds)
+			{
+				AlterTableCmd *cmd = lfirst(lc);
+
+				if (cmd->subtype == AT_DropColumn)
+					check_column_kept(relid, cmd->name, false);
+			}
+		}
+		target = stmt->relation;
 		is_alter = true;
+	}
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+			 context != PROCESS_UTILITY_SUBCOMMAND)
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+		Oid			relid = widecol_relation(stmt->relation);
+
+		if (OidIsValid(relid))
+		{
+			check_column_kept(relid, stmt->subname, true);
+			target = stmt->relation;
+			is_alter = true;
+		}
 	}
 
 	if (prev_process_utility)
@@ -314,7 +401,7 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		}
 		t = widecol_build_table(rel);
 		table_close(rel, AccessShareLock);
-		if (is_alter)
+		if (is_alter && IsA(parsetree, AlterTableStmt))
 		{
 			ListCell   *lc;
 
