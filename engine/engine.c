@@ -610,6 +610,8 @@ wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats 
         out->rows_estimate += ss->rows;
         out->tombstones += ss->tombstones;
     }
+    if (atomic_load(&t->offline))
+        snprintf(out->offline, sizeof(out->offline), "%s", t->offline_why);
     pthread_mutex_unlock(&t->mu);
     pthread_rwlock_unlock(&e->tables_mu);
     return WC_OK;

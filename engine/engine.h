@@ -191,6 +191,7 @@ typedef struct wc_table_stats {
     uint64_t rows_estimate;
     uint64_t tombstones;
     uint64_t pending_flushes;
+    char offline[512]; /* why the table is offline (a damaged file), "" if it is online */
 } wc_table_stats;
 
 /* State of the whole engine (wc_engine_get_stats). */

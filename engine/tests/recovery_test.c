@@ -276,6 +276,7 @@ static void test_bad_block_at_run_time_takes_table_offline(void **state)
     wc_scrub_result res;
     wc_status st;
     char p[1200];
+    wc_table_stats ts;
     long n;
 
     bad_block_under_open_engine(f, p, sizeof(p));
@@ -290,6 +291,10 @@ static void test_bad_block_at_run_time_takes_table_offline(void **state)
     expect_offline_error(p);
     assert_int_equal(wc_engine_compact(f->e, T1), WC_CORRUPTION);
     expect_background_error(f, p);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_non_null(strstr(ts.offline, p));
+    assert_int_equal(wc_engine_table_stats(f->e, T2, &ts), WC_OK);
+    assert_string_equal(ts.offline, "");
     /* the other table serves and takes writes; the offline one still takes writes */
     assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
     put_rows(f, T2, "z", 50, 5);
@@ -307,6 +312,8 @@ static void test_bad_block_at_run_time_takes_table_offline(void **state)
     assert_int_equal(n, (long)res.rows_salvaged + 100 + 10);
     assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), 100);
     expect_background_error(f, NULL);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_string_equal(ts.offline, "");
 }
 
 static void test_truncated_sstable_at_run_time(void **state)

@@ -96,6 +96,10 @@ like($stderr, qr/is offline because of a damaged file: .*\Q$bad_file\E/,
 	'the error says the table is offline and names the file');
 like(background_error(), qr/is offline because of a damaged file: .*\Q$bad_file\E/,
 	'node_status() shows the table offline');
+like($node->safe_psql('postgres', q{SELECT offline FROM widecol.table_stats('bad_t')}),
+	qr/\Q$bad_file\E/, 'table_stats() shows the table offline');
+is($node->safe_psql('postgres', q{SELECT offline IS NULL FROM widecol.table_stats('good_t')}),
+	't', 'table_stats() shows the other table online');
 ok($node->log_contains(qr/table \S+ is offline \(reads refused until it is scrubbed\)/),
 	'the server log says the table is offline');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM good_t'),
@@ -115,6 +119,8 @@ is($node->safe_psql('postgres', q{SELECT v FROM bad_t WHERE p = 3 AND c = 1}),
 cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM bad_t WHERE p = 1'),
 	'>', 2000, 'the readable rows of the damaged file are back');
 is(background_error(), 'none', 'node_status() no longer reports it');
+is($node->safe_psql('postgres', q{SELECT offline IS NULL FROM widecol.table_stats('bad_t')}),
+	't', 'table_stats() shows the table online again');
 
 # ---------------------------------------------------------------- stop
 $node->append_conf('postgresql.conf', "widecol.disk_failure_policy = 'stop'\n");
