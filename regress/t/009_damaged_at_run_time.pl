@@ -15,9 +15,11 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WidecolNode;
 
 my $running_query = 'SELECT running FROM widecol.node_status()';
 
@@ -25,17 +27,9 @@ my $running_query = 'SELECT running FROM widecol.node_status()';
 my $short = PostgreSQL::Test::Utils::tempdir_short();
 my $dir = "$short/rt";
 
-my $node = PostgreSQL::Test::Cluster->new('damaged_run');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'widecol'\n"
-	  . "widecol.data_directory = '$dir'\n");
-$node->start;
+my $node = widecol_node('damaged_run', conf => "widecol.data_directory = '$dir'\n");
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION widecol;
-	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
-		OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE good_t (p int, c int, v text)
 		SERVER ks OPTIONS (primary_key '((p), c)');
 	CREATE FOREIGN TABLE bad_t (p int, c int, v text)
@@ -44,7 +38,6 @@ $node->safe_psql(
 	INSERT INTO good_t SELECT p, c, 'good ' || c FROM generate_series(1, 5) p, generate_series(1, 100) c;
 	SELECT widecol.flush('good_t');
 });
-ok($node->poll_query_until('postgres', $running_query), 'node is running');
 
 # Flush sql into bad_t and return the path of the SSTable that flush wrote.
 sub flush_new_sstable
