@@ -669,6 +669,7 @@ void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s)
     wc_buf_put_u64(b, s->rows_estimate);
     wc_buf_put_u64(b, s->tombstones);
     wc_buf_put_u64(b, s->pending_flushes);
+    wc__put_str(b, s->offline, sizeof(s->offline));
 }
 
 wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_stats *s)
@@ -679,7 +680,7 @@ wc_status wc_proto_get_table_stats(const uint8_t *body, size_t len, wc_table_sta
         !wc_get_u64(&p, end, &s->sstable_count) || !wc_get_u64(&p, end, &s->sstable_bytes) ||
         !wc_get_u64(&p, end, &s->partitions_estimate) || !wc_get_u64(&p, end, &s->rows_estimate) ||
         !wc_get_u64(&p, end, &s->tombstones) || !wc_get_u64(&p, end, &s->pending_flushes) ||
-        p != end)
+        !wc__get_str(&p, end, s->offline, sizeof(s->offline)) || p != end)
         return WC__BAD("TABLE_STATS");
     return WC_OK;
 }

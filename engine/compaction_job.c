@@ -373,6 +373,12 @@ static wc_status wc__merge(wc_engine *e, wc__table *t, wc__sst *inputs, size_t n
         wc__throttle(e, unthrottled);
     goto done;
 fail:
+    /* a damaged input takes the table offline (scrub.c); nothing is written from it */
+    for (size_t i = 0; st == WC_CORRUPTION && m && i < nin; i++)
+        if (wc_iter_status(its[i]) == WC_CORRUPTION) {
+            st = wc__table_damaged(e, t->def.id, wc_last_error());
+            break;
+        }
     if (w)
         wc_sstable_writer_abort(w);
     for (size_t i = 0; i < outs->n; i++) {

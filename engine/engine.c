@@ -450,6 +450,10 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
         e->bg_status = WC_OK;
         e->bg_detail[0] = '\0';
     }
+    if (e->halt_status != WC_OK && e->halt_table == table_id) {
+        e->halt_status = WC_OK; /* its damaged file is gone with it */
+        e->halt_detail[0] = '\0';
+    }
     if (e->comp_status != WC_OK && e->comp_err_table == table_id) {
         e->comp_status = WC_OK;
         e->comp_detail[0] = '\0';
@@ -606,6 +610,8 @@ wc_status wc_engine_table_stats(wc_engine *e, uint32_t table_id, wc_table_stats 
         out->rows_estimate += ss->rows;
         out->tombstones += ss->tombstones;
     }
+    if (atomic_load(&t->offline))
+        snprintf(out->offline, sizeof(out->offline), "%s", t->offline_why);
     pthread_mutex_unlock(&t->mu);
     pthread_rwlock_unlock(&e->tables_mu);
     return WC_OK;

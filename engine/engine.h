@@ -191,6 +191,7 @@ typedef struct wc_table_stats {
     uint64_t rows_estimate;
     uint64_t tombstones;
     uint64_t pending_flushes;
+    char offline[512]; /* why the table is offline (a damaged file), "" if it is online */
 } wc_table_stats;
 
 /* State of the whole engine (wc_engine_get_stats). */
@@ -203,8 +204,10 @@ typedef struct wc_engine_stats {
     uint64_t writes_stalled;          /* writes that waited for flushes (since open) */
     uint64_t writes_refused;          /* writes failed with WC_OVERLOADED (since open) */
     wc_status background_status;      /* WC_OK, or the failure below */
-    /* the flush failure that fails writes until a retry succeeds, else the last compaction
-     * failure not followed by a successful compaction of that table; "" if none */
+    /* the write halt of disk_failure_policy stop after a damaged SSTable, else the flush
+     * failure that fails writes until a retry succeeds, else an offline table and why, else
+     * the last compaction failure not followed by a successful compaction of that table;
+     * "" if none */
     char background_error[512];
 } wc_engine_stats;
 

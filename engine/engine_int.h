@@ -49,7 +49,8 @@
  *
  * Damaged tables (scrub.c): a table's damaged list and offline_why are under
  * its mu; `offline` is atomic so that the compaction picker and readers can
- * test it without the lock.  wc_engine_scrub holds the table's compaction
+ * test it without the lock.  The write halt of disk_failure_policy stop
+ * (halt_*) is under flush_mu.  wc_engine_scrub holds the table's compaction
  * claim and its manifest_mu for its whole run.
  */
 #ifndef WC_ENGINE_INT_H
@@ -165,6 +166,11 @@ struct wc_engine {
     char bg_detail[512]; /* "background flush of table <name> failed: ..." */
     uint64_t bg_failures; /* failed attempts of that flush in a row */
     int64_t bg_logged_ns; /* monotonic time its failure was last logged */
+    /* disk_failure_policy stop: a damaged SSTable found at run time stops every
+     * write until that table is scrubbed (or dropped, or the engine reopened) */
+    wc_status halt_status;
+    uint32_t halt_table;
+    char halt_detail[768];
     wc_status comp_status;   /* last compaction failure (reported only) */
     uint32_t comp_err_table;
     char comp_detail[512];
@@ -219,6 +225,18 @@ wc_status wc__table_mark_damaged(wc_engine *e, wc__table *t, uint64_t gen, uint3
 wc_status wc__table_adopt_files(wc_engine *e, wc__table *t, const char *why);
 /* WC_CORRUPTION naming the table and why it is offline.  REQUIRES: t->mu held. */
 wc_status wc__offline_error(const wc__table *t);
+/*
+ * A read or a compaction of table table_id found a damaged SSTable at run
+ * time; why is the reader's detail (it names the file).  The table goes
+ * offline as at open (reads and compactions refused until a scrub, which
+ * finds the file by verifying it); under disk_failure_policy stop every
+ * write of the engine fails too until that scrub.  Returns the offline
+ * error (WC_CORRUPTION) for the caller to report.  REQUIRES: no engine
+ * lock held.
+ */
+wc_status wc__table_damaged(wc_engine *e, uint32_t table_id, const char *why);
+/* Any offline table's reason into out (n bytes); false if every table is online. */
+bool wc__offline_any(wc_engine *e, char *out, size_t n);
 /* Remove t's damaged files and its quarantine directory (drop). */
 void wc__table_remove_damaged(wc_engine *e, wc__table *t);
 /* Remove the quarantine directory of the table directory tdir (a dropped table). */

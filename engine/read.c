@@ -809,6 +809,12 @@ finish:
             wc__read_hist_add(src.counters, rd.page->stats.sstables_read);
     }
 done:
+    /* a damaged SSTable takes its table offline (scrub.c) */
+    for (size_t i = src.nmems; st == WC_CORRUPTION && rd.src && i < rd.nsrc; i++)
+        if (wc_iter_status(rd.src[i]) == WC_CORRUPTION) {
+            st = wc__table_damaged(e, req->table_id, wc_last_error());
+            break;
+        }
     for (size_t i = 0; i < nits; i++)
         wc_iter_destroy(its[i]);
     wc_free(its);

@@ -10,6 +10,15 @@
  * with WC_CORRUPTION naming the file, while writes are still accepted
  * (commit log, memtable, new SSTables).
  *
+ * A damaged SSTable found at run time (a data block that fails its checksum
+ * or lies past the end of a truncated file, met by a read or a compaction)
+ * takes its table offline the same way (wc__table_damaged).  The file stays
+ * in the live list (t->ssts): nothing reads it while the table is offline,
+ * and scrub finds it by verifying it.  Under disk_failure_policy stop the
+ * engine also refuses every write, of every table, until that table is
+ * scrubbed: a node that would not have started with the file stops taking
+ * writes when it finds one at run time.
+ *
  * Scrub holds the table's compaction claim and its manifest_mu for the
  * whole run, so no flush, compaction or other scrub changes the SSTable list
  * meanwhile; readers keep their references to the old files.  For each
@@ -114,6 +123,68 @@ wc_status wc__offline_error(const wc__table *t)
                     "table %s is offline because of a damaged file: %s; scrub the table to "
                     "rebuild it from what is readable",
                     t->def.name, t->offline_why);
+}
+
+wc_status wc__table_damaged(wc_engine *e, uint32_t table_id, const char *why)
+{
+    char detail[512], msg[1024], name[sizeof(((wc_table_def *)0)->name)];
+    wc__table *t;
+
+    snprintf(detail, sizeof(detail), "%s", why);
+    pthread_rwlock_rdlock(&e->tables_mu);
+    t = wc__engine_find_table(e, table_id);
+    if (t == NULL) { /* dropped meanwhile */
+        pthread_rwlock_unlock(&e->tables_mu);
+        return wc_error(WC_CORRUPTION, "%s", detail);
+    }
+    pthread_mutex_lock(&t->mu);
+    if (!atomic_load(&t->offline)) {
+        snprintf(t->offline_why, sizeof(t->offline_why), "%s", detail);
+        atomic_store(&t->offline, true);
+        wc__engine_log(e, WC_LOG_ERROR,
+                       "table %s is offline (reads refused until it is scrubbed): %s", t->def.name,
+                       detail);
+    }
+    snprintf(name, sizeof(name), "%s", t->def.name);
+    wc__offline_error(t);
+    snprintf(msg, sizeof(msg), "%s", wc_last_error());
+    pthread_mutex_unlock(&t->mu);
+    pthread_rwlock_unlock(&e->tables_mu);
+
+    if (e->opts.disk_failure_policy == WC_DISK_FAILURE_STOP) {
+        pthread_mutex_lock(&e->flush_mu);
+        if (e->halt_status == WC_OK) {
+            e->halt_status = WC_CORRUPTION;
+            e->halt_table = table_id;
+            snprintf(e->halt_detail, sizeof(e->halt_detail),
+                     "writes are stopped (disk_failure_policy stop): table %s has a damaged file: "
+                     "%s; scrub the table to resume writes",
+                     name, detail);
+            wc__engine_log(e, WC_LOG_ERROR, "%s", e->halt_detail);
+        }
+        pthread_mutex_unlock(&e->flush_mu);
+    }
+    return wc_error(WC_CORRUPTION, "%s", msg);
+}
+
+bool wc__offline_any(wc_engine *e, char *out, size_t n)
+{
+    bool found = false;
+
+    pthread_rwlock_rdlock(&e->tables_mu);
+    for (size_t i = 0; i < e->ntables && !found; i++) {
+        wc__table *t = e->tables[i];
+
+        if (t == NULL || !atomic_load(&t->offline))
+            continue;
+        pthread_mutex_lock(&t->mu);
+        snprintf(out, n, "table %s is offline because of a damaged file: %s", t->def.name,
+                 t->offline_why);
+        pthread_mutex_unlock(&t->mu);
+        found = true;
+    }
+    pthread_rwlock_unlock(&e->tables_mu);
+    return found;
 }
 
 typedef struct wc__unlink_ctx {
@@ -348,6 +419,12 @@ wc_status wc_engine_scrub(wc_engine *e, uint32_t table_id, wc_scrub_result *res)
     if (st == WC_OK)
         st = wc__manifest_write(e, t);
     if (st == WC_OK) {
+        pthread_mutex_lock(&e->flush_mu);
+        if (e->halt_status != WC_OK && e->halt_table == table_id) {
+            e->halt_status = WC_OK; /* the damaged file is gone: writes resume */
+            e->halt_detail[0] = '\0';
+        }
+        pthread_mutex_unlock(&e->flush_mu);
         pthread_mutex_lock(&t->mu);
         res->rows_kept = 0;
         for (size_t i = 0; i < t->nssts; i++)

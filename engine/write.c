@@ -277,7 +277,7 @@ static wc_status wc__enforce_limits(wc_engine *e, bool *switched)
 
 /*
  * May a write start?  Fails with the background flush failure while one
- * lasts; while memtables hold more than memtable_total_bytes, waits for
+ * lasts, and with the write halt of disk_failure_policy stop (scrub.c); while memtables hold more than memtable_total_bytes, waits for
  * flushes up to write_stall_ms, then fails with WC_OVERLOADED.  Takes
  * flush_mu only (called before write_mu).
  */
@@ -293,6 +293,10 @@ static wc_status wc__admit_write(wc_engine *e)
 
         if (e->bg_status != WC_OK) {
             st = wc_error(e->bg_status, "%s", e->bg_detail);
+            break;
+        }
+        if (e->halt_status != WC_OK) {
+            st = wc_error(e->halt_status, "%s", e->halt_detail);
             break;
         }
         if (used <= e->opts.memtable_total_bytes || e->stopping)
@@ -393,6 +397,8 @@ wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
 void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out)
 {
     wc_commitlog_stats cs;
+    char offline[512];
+    bool has_offline = wc__offline_any(e, offline, sizeof(offline));
 
     memset(out, 0, sizeof(*out));
     out->memtable_flushing_bytes = atomic_load(&e->mem_imm);
@@ -404,9 +410,15 @@ void wc_engine_get_stats(wc_engine *e, wc_engine_stats *out)
     pthread_mutex_lock(&e->flush_mu);
     out->writes_stalled = e->writes_stalled;
     out->writes_refused = e->writes_refused;
-    if (e->bg_status != WC_OK) {
+    if (e->halt_status != WC_OK) {
+        out->background_status = e->halt_status;
+        snprintf(out->background_error, sizeof(out->background_error), "%.511s", e->halt_detail);
+    } else if (e->bg_status != WC_OK) {
         out->background_status = e->bg_status;
         snprintf(out->background_error, sizeof(out->background_error), "%s", e->bg_detail);
+    } else if (has_offline) {
+        out->background_status = WC_CORRUPTION;
+        snprintf(out->background_error, sizeof(out->background_error), "%s", offline);
     } else if (e->comp_status != WC_OK) {
         out->background_status = e->comp_status;
         snprintf(out->background_error, sizeof(out->background_error), "%s", e->comp_detail);

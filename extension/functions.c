@@ -268,8 +268,8 @@ widecol_table_stats(PG_FUNCTION_ARGS)
 {
 	WidecolTable *t = widecol_require_readable_table(PG_GETARG_OID(0), "table_stats");
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8];
+	Datum		values[9];
+	bool		nulls[9];
 	wc_table_stats ts;
 	wc_status	st;
 
@@ -288,6 +288,10 @@ widecol_table_stats(PG_FUNCTION_ARGS)
 	values[5] = Int64GetDatum((int64) ts.rows_estimate);
 	values[6] = Int64GetDatum((int64) ts.tombstones);
 	values[7] = Int64GetDatum((int64) ts.pending_flushes);
+	if (ts.offline[0] != '\0')
+		values[8] = CStringGetTextDatum(ts.offline);
+	else
+		nulls[8] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -12,7 +12,7 @@
  * NOTES
  *	  The ImportForeignSchema callback of the FDW routine (wired in fdw.c).
  *	  Each engine table created through a widecol foreign table keeps the
- *	  schema text of that table (schema.c); this callback lists the node's
+ *	  typed schema of that table (typed_schema.c); this callback lists the node's
  *	  tables, keeps those of the imported keyspace that LIMIT TO / EXCEPT
  *	  select and that the importing role may attach to, and returns one
  *	  CREATE FOREIGN TABLE per table for PostgreSQL to run.

@@ -10,7 +10,7 @@
  *		  extension/owner.c
  *
  * NOTES
- *	  schema.c moves the ownership record of an engine table (the role
+ *	  ddl.c moves the ownership record of an engine table (the role
  *	  whose foreign tables may attach to it) when ALTER FOREIGN TABLE
  *	  changes the owner of the foreign table that created it.  PostgreSQL
  *	  changes a foreign table's owner by two other statements too: ALTER
@@ -18,7 +18,7 @@
  *	  (chained with the previous one) follows each of them, for every
  *	  widecol foreign table whose owner it changed, with ALTER FOREIGN
  *	  TABLE ... OWNER TO the new owner: a no-op for PostgreSQL, which goes
- *	  through schema.c's hook like any ALTER FOREIGN TABLE, so the record
+ *	  through ddl.c's hook like any ALTER FOREIGN TABLE, so the record
  *	  moves at commit exactly as for that spelling.
  *
  *-------------------------------------------------------------------------
@@ -92,7 +92,7 @@ relation_owner(Oid relid)
 	return owner;
 }
 
-/* ALTER TABLE (not ALTER FOREIGN TABLE: schema.c sees that) ... OWNER TO */
+/* ALTER TABLE (not ALTER FOREIGN TABLE: ddl.c sees that) ... OWNER TO */
 static bool
 changes_owner(AlterTableStmt *stmt)
 {
@@ -143,7 +143,7 @@ widecol_tables_owned_by(List *roles)
 
 /*
  * Give relid to its (new) owner once more, spelled ALTER FOREIGN TABLE, so
- * that schema.c moves the ownership record.
+ * that ddl.c moves the ownership record.
  */
 static void
 follow_owner(Oid relid)

@@ -16,7 +16,7 @@
  *	  options, with only the options themselves: it checks names and the
  *	  syntax of each value.  What needs the column list (the primary key's
  *	  columns exist, static columns are not keys, ...) is checked by
- *	  schema.c after the statement.  An unknown name is answered with the
+ *	  schema.c, from ddl.c's hook, after the statement.  An unknown name is answered with the
  *	  closest valid one.
  *
  *-------------------------------------------------------------------------

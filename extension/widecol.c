@@ -84,7 +84,8 @@ void
 _PG_init(void)
 {
 	define_session_gucs();
-	widecol_schema_init();
+	widecol_table_cache_init();
+	widecol_ddl_init();
 	widecol_owner_init();
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -163,12 +164,12 @@ define_node_gucs(void)
 	 * postmaster restarts after a failed start use the new value
 	 */
 	DefineCustomEnumVariable("widecol.disk_failure_policy",
-							 "What a damaged SSTable or table manifest found "
-							 "when the node starts does: \"best_effort\" or "
-							 "\"stop\".",
+							 "What a damaged SSTable or table manifest does: "
+							 "\"best_effort\" or \"stop\".",
 							 "best_effort takes only the damaged table offline "
 							 "(reads fail until widecol.scrub() rebuilds it); "
-							 "stop keeps the node from starting.",
+							 "stop keeps the node from starting, or stops its "
+							 "writes when the damage is found while it runs.",
 							 &widecol_disk_failure_policy,
 							 WIDECOL_DISK_FAILURE_BEST_EFFORT,
 							 disk_failure_policy_options,

@@ -170,19 +170,57 @@ typedef struct WidecolTable
 	int			replication_factor;	/* effective factor (one node: 1) */
 } WidecolTable;
 
-extern WidecolTable *widecol_get_table(Oid relid);
 extern WidecolTable *widecol_build_table(Relation rel);
+
+/* in keyspace.c */
+struct wc_replication;
+extern bool widecol_is_widecol_server(Oid serverid);
+extern const char *widecol_server_keyspace(ForeignServer *server);
+extern void widecol_keyspace_replication(WidecolTable *t, struct wc_replication *r);
+
+/* in table_cache.c */
+extern void widecol_table_cache_init(void);
+extern WidecolTable *widecol_get_table(Oid relid);
 extern void widecol_ensure_engine_table(WidecolTable *t);
+
+/* in engine_table.c */
+
+/*
+ * Who an engine table belongs to: the database, relation and owner role of
+ * the foreign table that created it, kept as the owner record of the
+ * typed schema.  present is false for an engine table without one.
+ */
+typedef struct EngineOwnership
+{
+	bool		present;
+	Oid			dbid;
+	Oid			relid;
+	Oid			roleid;
+	char	   *dbname;
+	char	   *relname;		/* schema-qualified */
+	char	   *rolename;
+} EngineOwnership;
+
 struct wc_table_def;
+extern void widecol_create_or_check(WidecolTable *t, bool is_alter, bool create);
 extern bool widecol_check_engine_owner(WidecolTable *t, struct wc_table_def *existing);
 extern bool widecol_may_attach(const struct wc_table_def *def, Oid roleid);
 extern wc_status widecol_get_engine_def(uint32 table_id, struct wc_table_def *def);
+
+/* in typed_schema.c */
+struct wc_schema;
+extern const struct wc_schema *widecol_engine_schema(const struct wc_table_def *def);
+extern void widecol_fill_engine_def(WidecolTable *t, struct wc_table_def *def,
+									const EngineOwnership *o, uint64 version);
+extern char *widecol_key_difference(WidecolTable *t, const struct wc_table_def *existing);
 extern char *widecol_import_command(const struct wc_table_def *def, ForeignServer *server,
 									const char *keyspace,
 									struct ImportForeignSchemaStmt *stmt);
-extern void widecol_schema_init(void);
-extern bool widecol_is_widecol_server(Oid serverid);
-extern const char *widecol_server_keyspace(ForeignServer *server);
+
+/* in ddl.c */
+extern void widecol_ddl_init(void);
+
+/* in functions.c */
 extern void widecol_empty_table(WidecolTable *t);
 
 /* in owner.c */

@@ -307,7 +307,8 @@ CREATE FUNCTION table_stats(
     OUT partitions_estimate bigint,
     OUT rows_estimate bigint,
     OUT tombstones bigint,
-    OUT pending_flushes bigint)
+    OUT pending_flushes bigint,
+    OUT offline text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'widecol_table_stats'
 LANGUAGE C STRICT VOLATILE;

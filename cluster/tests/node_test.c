@@ -789,12 +789,13 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    /* version-1, -2 and -3 clients (before compaction data, before engine state in
-     * NODE_INFO, before typed schemas) and one from the future */
-    const uint32_t versions[4] = {1, 2, 3, 99};
+    /* version-1 to -4 clients (before compaction data, before engine state in
+     * NODE_INFO, before typed schemas, before the offline reason in TABLE_STATS) and one
+     * from the future */
+    const uint32_t versions[5] = {1, 2, 3, 4, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 4);
-    for (int i = 0; i < 4; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 5);
+    for (int i = 0; i < 5; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
@@ -817,7 +818,7 @@ static void test_version_mismatch(void **state)
         assert_int_equal(v, WC_PROTO_VERSION);
         assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
         snprintf(want, sizeof(want),
-                 "the client speaks version %u, this widecol node speaks version 4", versions[i]);
+                 "the client speaks version %u, this widecol node speaks version 5", versions[i]);
         if (memmem(m, ml, want, strlen(want)) == NULL)
             fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
         assert_true(raw_eof(fd));

@@ -262,7 +262,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTION_STATS), "COMPACTION_STATS");
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
     assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
-    assert_int_equal(WC_PROTO_VERSION, 4);
+    assert_int_equal(WC_PROTO_VERSION, 5);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -526,11 +526,12 @@ static void test_small_requests(void **state)
     }
     /* TABLE_STATS */
     {
-        wc_table_stats s = {1, 2, 3, 4, 5, 6, 7, UINT64_MAX}, o;
+        wc_table_stats s = {1, 2, 3, 4, 5, 6, 7, UINT64_MAX, "table ks.t is offline"}, o;
         wc_buf_reset(&b);
         wc_proto_put_table_stats(&b, &s);
         assert_int_equal(wc_proto_get_table_stats(b.data, b.len, &o), WC_OK);
-        assert_memory_equal(&s, &o, sizeof(s));
+        assert_memory_equal(&s, &o, offsetof(wc_table_stats, offline));
+        assert_string_equal(o.offline, s.offline);
         check_truncations(dec_stats, b.data, b.len);
     }
     wc_buf_free(&b);

@@ -1,8 +1,11 @@
 /*
  * recovery_test.c - damaged files at the engine level: a damaged SSTable
  * takes only its table offline (disk_failure_policy), wc_engine_scrub
- * salvages what is readable and quarantines the damaged file, and a damaged
- * older commit-log segment fails open unless commitlog_ignore_replay_errors.
+ * salvages what is readable and quarantines the damaged file, a damaged
+ * SSTable found at run time (by a read or a compaction) does the same as at
+ * open (and under the stop policy halts every write until the scrub), and a
+ * damaged older commit-log segment fails open unless
+ * commitlog_ignore_replay_errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,8 +112,8 @@ static void flip_byte(const char *path, long off, int mask)
     fclose(fp);
 }
 
-/* T1: gen 1 holds ck 0..299 of "a", gen 2 ck 0..99 of "b"; T2: 50 rows. Closed. */
-static void two_sstables_and_close(fx *f)
+/* T1: gen 1 holds ck 0..299 of "a", gen 2 ck 0..99 of "b"; T2: 50 rows.  Left open, unread. */
+static void two_sstables_open(fx *f)
 {
     put_rows(f, T1, "a", 0, 300);
     assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
@@ -117,6 +121,12 @@ static void two_sstables_and_close(fx *f)
     assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
     put_rows(f, T2, "z", 0, 50);
     assert_int_equal(wc_engine_flush(f->e, T2, true), WC_OK);
+}
+
+/* The same, closed. */
+static void two_sstables_and_close(fx *f)
+{
+    two_sstables_open(f);
     wc_engine_close(f->e);
     f->e = NULL;
 }
@@ -204,12 +214,187 @@ static void test_bad_block_is_skipped_by_scrub(void **state)
     assert_int_equal(st, WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), p));
     assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
-    assert_false(res.was_offline);
+    assert_true(res.was_offline); /* the failed read took it offline */
     assert_int_equal(res.sstables_damaged, 1);
     assert_int_equal(res.blocks_lost, 1);
     assert_true(res.rows_salvaged > 200 && res.rows_salvaged < 300);
     assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), (long)res.rows_salvaged + 100);
     assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+}
+
+/* The failure just reported is the offline error of T1 naming file p. */
+static void expect_offline_error(const char *p)
+{
+    assert_non_null(strstr(wc_last_error(), p));
+    assert_non_null(strstr(wc_last_error(), "offline"));
+    assert_non_null(strstr(wc_last_error(), "scrub"));
+}
+
+static void expect_background_error(fx *f, const char *what)
+{
+    wc_engine_stats es;
+
+    wc_engine_get_stats(f->e, &es);
+    if (what == NULL) {
+        assert_int_equal(es.background_status, WC_OK);
+        assert_string_equal(es.background_error, "");
+        return;
+    }
+    assert_int_equal(es.background_status, WC_CORRUPTION);
+    assert_non_null(strstr(es.background_error, what));
+}
+
+/* Number of *.sst files directly in table's directory. */
+static int count_ssts(fx *f, uint32_t table)
+{
+    char dir[1200];
+    DIR *d;
+    struct dirent *de;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/t%u", f->dir, table);
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (strstr(de->d_name, ".sst") != NULL)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* two_sstables_open, then a bad byte in the first data block of T1's gen 1 (its path in p). */
+static void bad_block_under_open_engine(fx *f, char *p, size_t n)
+{
+    two_sstables_open(f);
+    sst_path(f, T1, 1, p, n);
+    flip_byte(p, 20, 0x5a);
+}
+
+static void test_bad_block_at_run_time_takes_table_offline(void **state)
+{
+    fx *f = *state;
+    wc_scrub_result res;
+    wc_status st;
+    char p[1200];
+    wc_table_stats ts;
+    long n;
+
+    bad_block_under_open_engine(f, p, sizeof(p));
+
+    /* the read that meets the block fails naming the file, and the table goes offline */
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
+    assert_int_equal(st, WC_CORRUPTION);
+    expect_offline_error(p);
+    /* every later read of the table fails the same way, even one the bad block is not in */
+    assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), -1);
+    assert_int_equal(st, WC_CORRUPTION);
+    expect_offline_error(p);
+    assert_int_equal(wc_engine_compact(f->e, T1), WC_CORRUPTION);
+    expect_background_error(f, p);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_non_null(strstr(ts.offline, p));
+    assert_int_equal(wc_engine_table_stats(f->e, T2, &ts), WC_OK);
+    assert_string_equal(ts.offline, "");
+    /* the other table serves and takes writes; the offline one still takes writes */
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+    put_rows(f, T2, "z", 50, 5);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 55);
+    put_rows(f, T1, "c", 0, 10);
+
+    /* scrub brings it back with what is readable */
+    assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
+    assert_true(res.was_offline);
+    assert_int_equal(res.sstables_damaged, 1);
+    assert_int_equal(res.blocks_lost, 1);
+    assert_true(res.rows_salvaged > 200 && res.rows_salvaged < 300);
+    n = wc_test_count_rows(f->e, T1, NULL, NOW, &st);
+    assert_int_equal(st, WC_OK);
+    assert_int_equal(n, (long)res.rows_salvaged + 100 + 10);
+    assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), 100);
+    expect_background_error(f, NULL);
+    assert_int_equal(wc_engine_table_stats(f->e, T1, &ts), WC_OK);
+    assert_string_equal(ts.offline, "");
+}
+
+static void test_truncated_sstable_at_run_time(void **state)
+{
+    fx *f = *state;
+    wc_scrub_result res;
+    wc_status st;
+    char p[1200];
+
+    two_sstables_open(f);
+    sst_path(f, T1, 1, p, sizeof(p));
+    assert_int_equal(truncate(p, (off_t)(size_of(p) / 2)), 0); /* under the open engine */
+
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
+    assert_int_equal(st, WC_CORRUPTION);
+    expect_offline_error(p);
+    assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), -1);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+
+    assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
+    assert_true(res.was_offline);
+    assert_int_equal(res.sstables_damaged, 1);
+    assert_true(res.rows_salvaged > 0 && res.rows_salvaged < 300);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), (long)res.rows_salvaged + 100);
+}
+
+static void test_bad_block_found_by_compaction(void **state)
+{
+    fx *f = *state;
+    wc_scrub_result res;
+    wc_status st;
+    char p[1200];
+
+    bad_block_under_open_engine(f, p, sizeof(p));
+
+    /* the compaction fails naming the file, writes nothing, and the table goes offline */
+    assert_int_equal(wc_engine_compact(f->e, T1), WC_CORRUPTION);
+    expect_offline_error(p);
+    assert_int_equal(count_ssts(f, T1), 2);
+    assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), -1);
+    expect_offline_error(p);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+
+    assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
+    assert_true(res.was_offline);
+    assert_int_equal(res.sstables_damaged, 1);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), (long)res.rows_salvaged + 100);
+    /* compaction works again once the damaged file is gone */
+    assert_int_equal(wc_engine_compact(f->e, T1), WC_OK);
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), (long)res.rows_salvaged + 100);
+}
+
+static void test_bad_block_at_run_time_under_stop_policy(void **state)
+{
+    fx *f = *state;
+    wc_scrub_result res;
+    wc_status st;
+    char p[1200];
+    const char *vals[1] = {"v"};
+
+    wc_engine_close(f->e);
+    f->o.disk_failure_policy = WC_DISK_FAILURE_STOP;
+    assert_int_equal(fx_open(f), WC_OK);
+    bad_block_under_open_engine(f, p, sizeof(p));
+
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
+    expect_offline_error(p);
+    /* every write of the node stops, naming the file; reads of other tables go on */
+    assert_int_equal(wc_test_put(f->e, T2, "z", 99, 100, 0, NOW, 1, COLS, vals), WC_CORRUPTION);
+    assert_non_null(strstr(wc_last_error(), "writes are stopped"));
+    assert_non_null(strstr(wc_last_error(), p));
+    assert_int_equal(wc_test_put(f->e, T1, "a", 99, 100, 0, NOW, 1, COLS, vals), WC_CORRUPTION);
+    expect_background_error(f, "writes are stopped");
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 50);
+
+    /* scrubbing the table resumes writes */
+    assert_int_equal(wc_engine_scrub(f->e, T1, &res), WC_OK);
+    assert_int_equal(res.sstables_damaged, 1);
+    assert_int_equal(wc_test_put(f->e, T2, "z", 99, 100, 0, NOW, 1, COLS, vals), WC_OK);
+    assert_int_equal(wc_test_count_rows(f->e, T2, NULL, NOW, &st), 51);
+    expect_background_error(f, NULL);
 }
 
 static void test_damaged_manifest_takes_table_offline(void **state)
@@ -270,6 +455,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_sstable_takes_only_its_table_offline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_block_is_skipped_by_scrub, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_block_at_run_time_takes_table_offline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_sstable_at_run_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_block_found_by_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_block_at_run_time_under_stop_policy, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_damaged_manifest_takes_table_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_older_commitlog_segment, setup, teardown),
     };

@@ -9,23 +9,16 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WidecolNode;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('stall');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'widecol'\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION widecol');
-ok( $node->poll_query_until(
-		'postgres', 'SELECT running FROM widecol.node_status()'),
-	'node running');
+my $node = widecol_node('stall');
 $node->safe_psql(
 	'postgres', q{
-	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
-	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks OPTIONS (primary_key '((k))');
 	INSERT INTO kv VALUES (1, 'before');});
 my $node_pid =

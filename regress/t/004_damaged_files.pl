@@ -18,9 +18,11 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WidecolNode;
 
 my $running_query = 'SELECT running FROM widecol.node_status()';
 
@@ -28,23 +30,14 @@ my $running_query = 'SELECT running FROM widecol.node_status()';
 my $short = PostgreSQL::Test::Utils::tempdir_short();
 my $dir = "$short/dmg";
 
-my $node = PostgreSQL::Test::Cluster->new('damaged');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'widecol'\n"
-	  . "widecol.data_directory = '$dir'\n");
-$node->start;
+my $node = widecol_node('damaged', conf => "widecol.data_directory = '$dir'\n");
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION widecol;
-	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
-		OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE good_t (p int, c int, v text)
 		SERVER ks OPTIONS (primary_key '((p), c)');
 	CREATE FOREIGN TABLE bad_t (p int, c int, v text)
 		SERVER ks OPTIONS (primary_key '((p), c)');
 });
-ok($node->poll_query_until('postgres', $running_query), 'node is running');
 
 # bad_t: two SSTables (generation 1: partition 1, generation 2: partition 2)
 $node->safe_psql(

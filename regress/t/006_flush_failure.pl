@@ -9,24 +9,17 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WidecolNode;
 
 plan skip_all => 'a read-only directory does not stop root' if $> == 0;
 
-my $node = PostgreSQL::Test::Cluster->new('flushfail');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'widecol'\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION widecol');
-ok( $node->poll_query_until(
-		'postgres', 'SELECT running FROM widecol.node_status()'),
-	'node running');
+my $node = widecol_node('flushfail');
 $node->safe_psql(
 	'postgres', q{
-	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
-	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks
 	  OPTIONS (primary_key '((k))', table_id '4242');
 	INSERT INTO kv VALUES (1, 'before');});

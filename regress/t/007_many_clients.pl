@@ -15,28 +15,17 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use WidecolNode;
 use Time::HiRes qw(time);
 
 my $clients = 120;
-my $node = PostgreSQL::Test::Cluster->new('many_clients');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'widecol'
-max_connections = @{[$clients + 10]}
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION widecol');
-ok( $node->poll_query_until(
-		'postgres', 'SELECT running FROM widecol.node_status()'),
-	'node running');
+my $node = widecol_node('many_clients', conf => "max_connections = @{[$clients + 10]}\n");
 $node->safe_psql(
 	'postgres', q{
-	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
-	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 1}$$);
 	CREATE FOREIGN TABLE kv (c int, k int, v text) SERVER ks
 	  OPTIONS (primary_key '((c), k)');
 	CREATE TABLE acked (c int, k int, v text);
