@@ -7,13 +7,17 @@
  *   engine_read  wc_engine_read of one row, in-process (no transport)
  *   ping         a request that touches nothing (transport alone)
  *   point_read   READ of one row by full key over the transport
- * as "RESULT hop_<what>_t<threads> us=<mean> ops=<n>".
+ * first over the Unix socket, then through the shared-memory ring
+ * (ring_ping, ring_point_read; clients spin at most $HOP_SPIN_US, default
+ * 0, and node workers $HOP_NODE_SPIN_US, default 0, before sleeping), as
+ * "RESULT hop_<what>_t<threads> us=<mean> ops=<n>".
  *
  * Usage: node_hop_bench [threads...]   (default 1 2 8); N from $HOP_N (20000).
  *
  * Copyright (c) 2026, widecol developers
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include "client.h"
 #include "mutation.h"
 #include "node.h"
+#include "shmring.h"
 
 #define TABLE 7
 #define PARTS 1000
@@ -32,7 +37,10 @@
 static char g_sock[256];
 static wc_node *g_node;
 static long g_n = 20000;
-static int g_what;              /* 0 engine_read, 1 ping, 2 point_read */
+static int g_what;              /* 0 engine_read, 1 ping, 2 point_read, 3/4: 1/2 on the ring */
+static void *g_ring;
+static size_t g_ring_size;
+static int g_spin_us;
 
 static double now_us(void)
 {
@@ -79,6 +87,8 @@ static void *client_main(void *arg)
 
     if (g_what != 0 && wc_client_connect(g_sock, 10000, &c) != WC_OK)
         die("connect");
+    if (g_what >= 3 && wc_client_use_ring(c, g_ring, g_ring_size, g_spin_us) != WC_OK)
+        die("ring");
     for (long i = 0; i < g_n; i++) {
         wc_read_request r;
         char pk[32];
@@ -90,7 +100,7 @@ static void *client_main(void *arg)
             if (wc_engine_read(wc_node_engine(g_node), &r, &pg) != WC_OK || pg->nrows != 1)
                 die("engine read");
             wc_page_free(pg);
-        } else if (g_what == 1) {
+        } else if (g_what == 1 || g_what == 3) {
             if (wc_client_ping(c) != WC_OK)
                 die("ping");
         } else {
@@ -153,7 +163,8 @@ static void load(void)
 
 int main(int argc, char **argv)
 {
-    static const char *names[] = {"engine_read", "ping", "point_read"};
+    static const char *names[] = {"engine_read", "ping", "point_read", "ring_ping",
+                                  "ring_point_read"};
     char dir[] = "/tmp/wc-hop-XXXXXX", data[300], cmd[400];
     int def_threads[] = {1, 2, 8}, nthreads = 3;
     wc_node_options o;
@@ -167,12 +178,22 @@ int main(int argc, char **argv)
     wc_node_options_default(&o);
     o.engine.dir = data;
     o.socket_path = g_sock;
+    g_ring_size = wc_shmring_size(300, 64 << 10);
+    g_ring = mmap(NULL, g_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (g_ring == MAP_FAILED || wc_shmring_format(g_ring, g_ring_size, 300, 64 << 10) != WC_OK)
+        die("ring");
+    o.ring = g_ring;
+    o.ring_size = g_ring_size;
+    if (getenv("HOP_NODE_SPIN_US"))
+        o.ring_spin_us = (uint32_t)atoi(getenv("HOP_NODE_SPIN_US"));
+    if (getenv("HOP_SPIN_US"))
+        g_spin_us = atoi(getenv("HOP_SPIN_US"));
     if (wc_node_start(&o, &g_node) != WC_OK)
         die("node start");
     load();
     if (argc > 1)
         nthreads = argc - 1;
-    for (int w = 0; w < 3; w++)
+    for (int w = 0; w < 5; w++)
         for (int a = 0; a < nthreads; a++) {
             int t = argc > 1 ? atoi(argv[a + 1]) : def_threads[a];
             pthread_t th[256];
