@@ -45,6 +45,7 @@ enum {
 };
 #define WC__SLEEPER 0x100u
 #define WC__STATE(w) ((w) & 0xffu)
+#define WC__PROBE_US 50000 /* a waiting client checks the node process this often */
 
 typedef struct wc__hdr {
     uint32_t magic;
@@ -347,11 +348,16 @@ wc_status wc_shmring_claim(wc_shmring *r, uint32_t *slot)
                     r->nslots);
 }
 
-/* Is the node that served the ring when slot was claimed still there? */
-static bool wc__node_ok(wc_shmring *r, uint32_t slot)
+/*
+ * Is the node that served the ring when slot was claimed still there?  The
+ * process itself is only asked for (a system call) when probe is set.
+ */
+static bool wc__node_ok(wc_shmring *r, uint32_t slot, bool probe)
 {
-    return atomic_load(&r->h->epoch) == atomic_load(&r->meta[slot].epoch) &&
-           wc__alive(atomic_load(&r->h->node_pid));
+    int32_t pid = atomic_load(&r->h->node_pid);
+
+    return atomic_load(&r->h->epoch) == atomic_load(&r->meta[slot].epoch) && pid != 0 &&
+           (!probe || wc__alive(pid));
 }
 
 wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
@@ -382,7 +388,7 @@ static wc_status wc__collect(wc_shmring *r, uint32_t slot, size_t *len)
 wc_status wc_shmring_wait(wc_shmring *r, uint32_t slot, int wait_ms, int spin_us, size_t *len)
 {
     _Atomic uint32_t *s = &r->state[slot];
-    int64_t start = wc__now_us(), end = start + (int64_t)wait_ms * 1000;
+    int64_t start = wc__now_us(), end = start + (int64_t)wait_ms * 1000, probe_at;
     uint32_t w;
 
     if (WC__STATE(atomic_load(s)) == WC__S_DONE)
@@ -396,20 +402,24 @@ wc_status wc_shmring_wait(wc_shmring *r, uint32_t slot, int wait_ms, int spin_us
                 return wc__collect(r, slot, len);
         } while (wc__now_us() < until);
     }
+    /* a node that died without withdrawing is noticed by probing its process now and then */
+    probe_at = start + WC__PROBE_US;
     for (;;) {
-        int64_t left = end - wc__now_us();
+        int64_t now = wc__now_us(), left = end - now;
 
         w = atomic_load(s);
         if (WC__STATE(w) == WC__S_DONE)
             return wc__collect(r, slot, len);
-        if (!wc__node_ok(r, slot))
+        if (!wc__node_ok(r, slot, now >= probe_at || left <= 0))
             return wc_error(WC_UNAVAILABLE, "the widecol node stopped or restarted");
+        if (now >= probe_at)
+            probe_at = now + WC__PROBE_US;
         if (left <= 0)
             return WC_TIMEOUT;
         /* announce the sleep on the word itself, then sleep while it stays so */
         if (!(w & WC__SLEEPER) && !atomic_compare_exchange_strong(s, &w, w | WC__SLEEPER))
             continue;
-        wc__futex_wait(s, w | WC__SLEEPER, left > 100 ? 100 : (int)(left > 0 ? left : 1));
+        wc__futex_wait(s, w | WC__SLEEPER, left > 50000 ? 50 : (int)(left / 1000 + 1));
         w = atomic_load(s);
         if (WC__STATE(w) == WC__S_DONE)
             return wc__collect(r, slot, len);

@@ -10,7 +10,10 @@
  * first over the Unix socket, then through the shared-memory ring
  * (ring_ping, ring_point_read; clients spin at most $HOP_SPIN_US, default
  * 0, and node workers $HOP_NODE_SPIN_US, default 0, before sleeping), as
- * "RESULT hop_<what>_t<threads> us=<mean> ops=<n>".
+ * "RESULT hop_<what>_t<threads> us=<mean> cpu_us=<cpu> ops=<n>": us is the
+ * wall time per request of one client, cpu_us the CPU time (user + system,
+ * clients and node together: one process) per request, which a busy
+ * machine disturbs much less than the wall time.
  *
  * Usage: node_hop_bench [threads...]   (default 1 2 8); N from $HOP_N (20000).
  *
@@ -18,6 +21,7 @@
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,15 @@ static int g_what;              /* 0 engine_read, 1 ping, 2 point_read, 3/4: 1/2
 static void *g_ring;
 static size_t g_ring_size;
 static int g_spin_us;
+
+static double cpu_us(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
 
 static double now_us(void)
 {
@@ -197,18 +210,21 @@ int main(int argc, char **argv)
         for (int a = 0; a < nthreads; a++) {
             int t = argc > 1 ? atoi(argv[a + 1]) : def_threads[a];
             pthread_t th[256];
-            double t0, us;
+            double t0, c0, us, cpu;
 
             if (t < 1 || t > 256)
                 continue;
             g_what = w;
             t0 = now_us();
+            c0 = cpu_us();
             for (int i = 0; i < t; i++)
                 pthread_create(&th[i], NULL, client_main, (void *)(uintptr_t)(i + 1));
             for (int i = 0; i < t; i++)
                 pthread_join(th[i], NULL);
             us = (now_us() - t0) / (double)g_n; /* wall time per request of one client */
-            printf("RESULT hop_%s_t%d us=%.2f ops=%ld\n", names[w], t, us, g_n * t);
+            cpu = (cpu_us() - c0) / (double)(g_n * t);
+            printf("RESULT hop_%s_t%d us=%.2f cpu_us=%.2f ops=%ld\n", names[w], t, us, cpu,
+                   g_n * t);
             fflush(stdout);
         }
     wc_node_stop(g_node);
