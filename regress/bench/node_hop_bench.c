@@ -7,6 +7,7 @@
  *   engine_read  wc_engine_read of one row, in-process (no transport)
  *   ping         a request that touches nothing (transport alone)
  *   point_read   READ of one row by full key over the transport
+ *   apply        APPLY of a one-row batch (a single-row INSERT) over the transport
  * first over the Unix socket, then through the shared-memory ring
  * (ring_ping, ring_point_read; clients spin at most $HOP_SPIN_US, default
  * 0, and node workers $HOP_NODE_SPIN_US, default 0, before sleeping), as
@@ -41,7 +42,7 @@
 static char g_sock[256];
 static wc_node *g_node;
 static long g_n = 20000;
-static int g_what;              /* 0 engine_read, 1 ping, 2 point_read, 3/4: 1/2 on the ring */
+static int g_what; /* 0 engine_read, 1 ping, 2 point_read, 3 apply, 4-6: 1-3 on the ring */
 static void *g_ring;
 static size_t g_ring_size;
 static int g_spin_us;
@@ -93,14 +94,40 @@ static void make_req(wc_read_request *r, char *pk, uint8_t ck[8], unsigned *seed
     r->page_rows = 1;
 }
 
+/* A batch of one row of partition pk (clustering key 1000 + i: above the loaded rows). */
+static void one_row_batch(wc_buf *rec, const char *pk, uint8_t ck[8], long i)
+{
+    wc_mutation m;
+    wc_rowb *rb;
+    const uint8_t *enc;
+    size_t len;
+    wc_cell cell = {.column = 1, .ts = 2000, .value = (const uint8_t *)"inserted", .len = 8};
+
+    wc_buf_reset(rec);
+    wc_batch_begin(rec, 1);
+    wc_mutation_init(&m, TABLE, pk, strlen(pk));
+    ck_of(1000 + (uint64_t)i, ck);
+    rb = wc_mutation_row_begin(&m, false, ck, 8);
+    wc_rowb_liveness(rb, 2000, 0, 0);
+    wc_rowb_cell(rb, &cell);
+    wc_mutation_row_end(&m);
+    if (wc_mutation_encode(&m, &enc, &len) != WC_OK)
+        die("encode");
+    wc_batch_add(rec, enc, len);
+    wc_mutation_free(&m);
+}
+
 static void *client_main(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
     wc_client *c = NULL;
+    wc_buf rec;
+
+    wc_buf_init(&rec);
 
     if (g_what != 0 && wc_client_connect(g_sock, 10000, &c) != WC_OK)
         die("connect");
-    if (g_what >= 3 && wc_client_use_ring(c, g_ring, g_ring_size, g_spin_us) != WC_OK)
+    if (g_what >= 4 && wc_client_use_ring(c, g_ring, g_ring_size, g_spin_us) != WC_OK)
         die("ring");
     for (long i = 0; i < g_n; i++) {
         wc_read_request r;
@@ -113,9 +140,13 @@ static void *client_main(void *arg)
             if (wc_engine_read(wc_node_engine(g_node), &r, &pg) != WC_OK || pg->nrows != 1)
                 die("engine read");
             wc_page_free(pg);
-        } else if (g_what == 1 || g_what == 3) {
+        } else if (g_what == 1 || g_what == 4) {
             if (wc_client_ping(c) != WC_OK)
                 die("ping");
+        } else if (g_what == 3 || g_what == 6) {
+            one_row_batch(&rec, pk, ck, i);
+            if (wc_client_apply(c, rec.data, rec.len, WC_CL_ONE) != WC_OK)
+                die("apply");
         } else {
             wc_client_page *pg;
             if (wc_client_read(c, &r, WC_CL_ONE, &pg) != WC_OK || pg->nrows != 1)
@@ -124,6 +155,7 @@ static void *client_main(void *arg)
         }
     }
     wc_client_close(c);
+    wc_buf_free(&rec);
     return NULL;
 }
 
@@ -176,8 +208,8 @@ static void load(void)
 
 int main(int argc, char **argv)
 {
-    static const char *names[] = {"engine_read", "ping", "point_read", "ring_ping",
-                                  "ring_point_read"};
+    static const char *names[] = {"engine_read", "ping",      "point_read",     "apply",
+                                  "ring_ping",   "ring_point_read", "ring_apply"};
     char dir[] = "/tmp/wc-hop-XXXXXX", data[300], cmd[400];
     int def_threads[] = {1, 2, 8}, nthreads = 3;
     wc_node_options o;
@@ -206,7 +238,7 @@ int main(int argc, char **argv)
     load();
     if (argc > 1)
         nthreads = argc - 1;
-    for (int w = 0; w < 5; w++)
+    for (int w = 0; w < 7; w++)
         for (int a = 0; a < nthreads; a++) {
             int t = argc > 1 ? atoi(argv[a + 1]) : def_threads[a];
             pthread_t th[256];
