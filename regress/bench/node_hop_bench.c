@@ -10,7 +10,9 @@
  *   apply        APPLY of a one-row batch (a single-row INSERT) over the transport
  * first over the Unix socket, then through the shared-memory ring
  * (ring_ping, ring_point_read; clients spin at most $HOP_SPIN_US, default
- * 0, and node workers $HOP_NODE_SPIN_US, default 0, before sleeping), as
+ * 0, and node workers $HOP_NODE_SPIN_US, default 0, before sleeping;
+ * HOP_SYNC=batch syncs the commit log per write, HOP_WORKERS sets the
+ * node's worker threads), as
  * "RESULT hop_<what>_t<threads> us=<mean> cpu_us=<cpu> ops=<n>": us is the
  * wall time per request of one client, cpu_us the CPU time (user + system,
  * clients and node together: one process) per request, which a busy
@@ -229,6 +231,11 @@ int main(int argc, char **argv)
         die("ring");
     o.ring = g_ring;
     o.ring_size = g_ring_size;
+    /* HOP_SYNC=batch: every APPLY waits for its commit-log fsync (group commit) */
+    if (getenv("HOP_SYNC") && strcmp(getenv("HOP_SYNC"), "batch") == 0)
+        o.engine.sync_mode = WC_SYNC_BATCH;
+    if (getenv("HOP_WORKERS"))
+        o.worker_threads = (uint32_t)atoi(getenv("HOP_WORKERS"));
     if (getenv("HOP_NODE_SPIN_US"))
         o.ring_spin_us = (uint32_t)atoi(getenv("HOP_NODE_SPIN_US"));
     if (getenv("HOP_SPIN_US"))
