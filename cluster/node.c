@@ -52,7 +52,6 @@
 #define WC__MIN_WORKERS 4             /* default pool: 2 per CPU, at least this */
 #define WC__MAX_WORKERS 256
 #define WC__BULK_BYTES (64u << 10)    /* a request frame larger than this is bulk */
-#define WC__RING_BATCH_WORKERS 64   /* ring workers under batch sync, at most one per slot */
 #define WC__SWEEP_MS 200              /* handshake deadlines are checked this often */
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */
@@ -1098,7 +1097,6 @@ static void *wc__ring_main(void *arg)
 /* Attach to o->ring, start serving it and its workers. */
 static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
 {
-    uint32_t count;
     wc_status st;
 
     if (o->ring == NULL)
@@ -1106,23 +1104,12 @@ static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
     if ((st = wc_shmring_open(o->ring, o->ring_size, &n->ring)) != WC_OK)
         return st;
     n->ring_spin_us = o->ring_spin_us;
-    /*
-     * Under batch sync a write holds its worker until its fsync, and the
-     * writers waiting together share one: more workers, bigger groups
-     * (sleeping ones cost no CPU).  Otherwise as many as the socket's.
-     */
-    count = n->nworkers;
-    if (o->engine.sync_mode == WC_SYNC_BATCH && count < WC__RING_BATCH_WORKERS)
-        count = wc_shmring_slots(n->ring) < WC__RING_BATCH_WORKERS ? wc_shmring_slots(n->ring)
-                                                                     : WC__RING_BATCH_WORKERS;
-    if (count < n->nworkers)
-        count = n->nworkers;
-    n->ring_workers = wc_calloc(count, sizeof(*n->ring_workers));
+    n->ring_workers = wc_calloc(n->nworkers, sizeof(*n->ring_workers));
     if (n->ring_workers == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
     wc_shmring_serve_begin(n->ring);
     n->ring_serving = true;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < n->nworkers; i++) {
         if ((st = wc__thread_start(&n->ring_workers[i], wc__ring_main, n, "node ring worker")) !=
             WC_OK)
             return st;

@@ -33,8 +33,7 @@
  * options (table_options.h), before touching the engine.
  *
  * Shared-memory ring (shmring.h): with o->ring set, as many more workers
- * (under batch sync 64, at most one per slot: writers waiting for the
- * same fsync share it) serve the ring's slots, round-robin, with the same request handlers: the
+ * serve the ring's slots, round-robin, with the same request handlers: the
  * node records itself in the ring at start (clients of an earlier node
  * are refused from then on) and withdraws at stop.  A ring worker never
  * waits for a client; a request that fits no slot comes over the socket.
