@@ -228,6 +228,19 @@ bench-sql:
 bench-compaction:
 	MAKE='$(MAKE)' regress/bench/compaction_bench.sh
 
+# one request between a client and the node, without PostgreSQL: engine
+# read alone, PING and a point READ over the transport (regress/bench/node_hop_bench.c),
+# e.g. make bench-hop HOP_THREADS='1 2 8' HOP_N=20000
+BENCH_HOP := $(BUILD)/bench/node_hop_bench
+
+$(BENCH_HOP): regress/bench/node_hop_bench.c $(CLUSTER_LIB) $(ENGINE_LIB) $(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CLUSTER_CFLAGS) -o $@ $< $(CLUSTER_LIB) $(ENGINE_LIB) $(ENGINE_LIBS)
+
+.PHONY: bench-hop
+bench-hop: $(BENCH_HOP)
+	$(BENCH_HOP) $(HOP_THREADS)
+
 # the node under many clients: pgbench point reads, latest-10, inserts and a
 # 90/10 mix at 1..100 clients, widecol vs heap, and read p99 under COPY
 # (regress/bench/concurrency_bench.sh, docs/benchmarks.md).  Options through

@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "protocol.h"
+#include "shmring.h"
 
 #define WC__SOCKET_BUFFER (4 << 20)
 #define WC__READ_CHUNK (64 << 10)
@@ -34,6 +35,10 @@ struct wc_client {
     uint32_t pending_id;
     uint8_t *in; /* response buffer; handed to a page by wc_client_read */
     size_t in_cap;
+    wc_shmring *ring;    /* NULL: every request goes over the socket */
+    uint32_t slot;       /* the ring slot this client claimed */
+    int ring_spin_us;
+    bool ring_inflight;  /* the request awaiting its answer went through the ring */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -207,6 +212,111 @@ static wc_status wc__recv_frame(wc_client *c, uint32_t max, int64_t deadline,
     return WC_OK;
 }
 
+/* Give the ring slot up (also mid-request) and use the socket from now on. */
+static void wc__ring_drop(wc_client *c)
+{
+    if (c->ring == NULL)
+        return;
+    wc_shmring_release(c->ring, c->slot);
+    wc_shmring_close(c->ring);
+    c->ring = NULL;
+    c->ring_inflight = false;
+}
+
+/*
+ * Send one request frame, the concatenation of iov[0..n): through the ring
+ * slot when it fits there, else over the socket.
+ */
+static wc_status wc__send_request(wc_client *c, struct iovec *iov, int n, int64_t deadline)
+{
+    size_t total = 0, off = 0;
+    uint8_t *b;
+
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    if (c->ring == NULL || total > wc_shmring_slot_bytes(c->ring))
+        return wc__send(c, iov, n, deadline);
+    b = wc_shmring_buffer(c->ring, c->slot);
+    for (int i = 0; i < n; i++) {
+        memcpy(b + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    if (wc_shmring_submit(c->ring, c->slot, total) != WC_OK) {
+        wc__ring_drop(c);
+        return wc_error(WC_UNAVAILABLE, "the widecol node at \"%s\" stopped or restarted",
+                        c->path);
+    }
+    c->ring_inflight = true;
+    return WC_OK;
+}
+
+/*
+ * Receive the answer of a request sent through the ring into c->in, waiting
+ * in slices so that the hook and the deadline are honoured.  A response
+ * too large for the slot is asked for again over the socket (the slot
+ * still holds the request).
+ */
+static wc_status wc__ring_recv(wc_client *c, int64_t deadline, const uint8_t **payload,
+                               uint32_t *len)
+{
+    uint32_t cap = wc_shmring_slot_bytes(c->ring);
+    uint8_t *b = wc_shmring_buffer(c->ring, c->slot);
+    size_t rlen = 0;
+    wc_status st;
+
+    c->ring_inflight = false;
+    for (;;) {
+        int slice = WC__HOOK_SLICE_MS;
+
+        if (deadline >= 0) {
+            int64_t left = deadline - wc__now_ms();
+            if (left <= 0) {
+                wc__ring_drop(c);
+                return wc_error(WC_TIMEOUT,
+                                "timed out after %d ms waiting for the widecol node at \"%s\"",
+                                c->timeout_ms, c->path);
+            }
+            if (left < slice)
+                slice = (int)left;
+        }
+        st = wc_shmring_wait(c->ring, c->slot, slice, c->ring_spin_us, &rlen);
+        if (st == WC_OK)
+            break;
+        if (st != WC_TIMEOUT) {
+            wc__ring_drop(c);
+            return wc_error(WC_UNAVAILABLE, "the widecol node at \"%s\" stopped or restarted",
+                            c->path);
+        }
+        if (c->hook && !c->hook(c->hook_arg)) {
+            wc__ring_drop(c);
+            return wc_error(WC_TIMEOUT, "request to the widecol node at \"%s\" interrupted",
+                            c->path);
+        }
+    }
+    if (rlen > cap) {
+        /* the answer did not fit: the same request once more, over the socket */
+        struct iovec iov = {.iov_base = b, .iov_len = WC_PROTO_FRAME_HEADER + wc_dec_u32(b)};
+
+        if ((st = wc__send(c, &iov, 1, deadline)) != WC_OK)
+            return st;
+        return wc__recv_frame(c, WC_PROTO_MAX_FRAME, deadline, payload, len);
+    }
+    if (rlen < WC_PROTO_FRAME_HEADER || wc_dec_u32(b) != rlen - WC_PROTO_FRAME_HEADER)
+        return wc_error(WC_CORRUPTION, "the widecol node at \"%s\" left a malformed response",
+                        c->path);
+    if (rlen > c->in_cap) {
+        uint8_t *p = wc_realloc(c->in, rlen);
+        if (p == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory receiving from the widecol node");
+        c->in = p;
+        c->in_cap = rlen;
+    }
+    memcpy(c->in, b, rlen);
+    *payload = c->in + WC_PROTO_FRAME_HEADER;
+    *len = (uint32_t)(rlen - WC_PROTO_FRAME_HEADER);
+    return WC_OK;
+}
+
 /*
  * Receive the response to request id.  On WC_OK *body points into c->in.
  * A failure the node reports is returned with its message in
@@ -221,7 +331,9 @@ static wc_status wc__response(wc_client *c, uint32_t id, int64_t deadline, const
     const char *msg;
     size_t mlen;
 
-    if ((st = wc__recv_frame(c, WC_PROTO_MAX_FRAME, deadline, &p, &len)) != WC_OK)
+    st = c->ring_inflight ? wc__ring_recv(c, deadline, &p, &len)
+                          : wc__recv_frame(c, WC_PROTO_MAX_FRAME, deadline, &p, &len);
+    if (st != WC_OK)
         return wc__broken(c, st);
     if ((st = wc_proto_parse_response(p, len, &rid, &node_st, body, blen)) != WC_OK)
         return wc__broken(c, st);
@@ -261,6 +373,7 @@ static wc_status wc__settle(wc_client *c)
 /* Send the request in c->out (built from frame offset 0) and await its response. */
 static wc_status wc__call(wc_client *c, uint32_t id, const uint8_t **body, size_t *blen)
 {
+    struct iovec iov;
     int64_t deadline;
     wc_status st;
 
@@ -271,7 +384,9 @@ static wc_status wc__call(wc_client *c, uint32_t id, const uint8_t **body, size_
 
     if (st != WC_OK)
         return st; /* nothing sent: the client is still usable */
-    if ((st = wc__send_buf(c, &c->out, deadline)) != WC_OK)
+    iov.iov_base = c->out.data;
+    iov.iov_len = c->out.len;
+    if ((st = wc__send_request(c, &iov, 1, deadline)) != WC_OK)
         return wc__broken(c, st);
     return wc__response(c, id, deadline, body, blen);
 }
@@ -423,6 +538,7 @@ void wc_client_close(wc_client *c)
 {
     if (c == NULL)
         return;
+    wc__ring_drop(c);
     if (c->fd >= 0)
         close(c->fd);
     wc_buf_free(&c->out);
@@ -444,6 +560,28 @@ void wc_client_set_wait_hook(wc_client *c, wc_client_wait_fn fn, void *arg)
 bool wc_client_broken(const wc_client *c)
 {
     return c->broken;
+}
+
+wc_status wc_client_use_ring(wc_client *c, void *mem, size_t size, int spin_us)
+{
+    wc_status st;
+
+    if (c->ring != NULL || c->broken)
+        return WC_OK;
+    if ((st = wc_shmring_open(mem, size, &c->ring)) != WC_OK)
+        return st;
+    if ((st = wc_shmring_claim(c->ring, &c->slot)) != WC_OK) {
+        wc_shmring_close(c->ring);
+        c->ring = NULL;
+        return st;
+    }
+    c->ring_spin_us = spin_us;
+    return WC_OK;
+}
+
+bool wc_client_on_ring(const wc_client *c)
+{
+    return c->ring != NULL;
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -553,7 +691,7 @@ static wc_status wc__apply_send(wc_client *c, const uint8_t *batch, size_t len, 
     iov[0].iov_len = sizeof(prefix);
     iov[1].iov_base = (void *)batch;
     iov[1].iov_len = len;
-    if ((st = wc__send(c, iov, len ? 2 : 1, wc__deadline(c))) != WC_OK)
+    if ((st = wc__send_request(c, iov, len ? 2 : 1, wc__deadline(c))) != WC_OK)
         return wc__broken(c, st);
     *idp = id;
     return WC_OK;

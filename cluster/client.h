@@ -17,6 +17,10 @@
  * WC_TIMEOUT or WC_CORRUPTION and leaves the client broken: every later
  * call returns WC_UNAVAILABLE until the caller closes it and reconnects.
  *
+ * With wc_client_use_ring the client holds a slot of the node's shared
+ * memory ring and small requests go through it instead of the socket
+ * (same frames, futex wake-ups; see shmring.h).
+ *
  * Thread-safety: a wc_client is used by one thread at a time.  Pages
  * returned by wc_client_read are independent of the client (they may
  * outlive it).
@@ -76,6 +80,20 @@ void wc_client_set_timeout(wc_client *c, int timeout_ms);
 void wc_client_set_wait_hook(wc_client *c, wc_client_wait_fn fn, void *arg);
 /* True once a transport failure made the client unusable. */
 bool wc_client_broken(const wc_client *c);
+/*
+ * Send from now on every request whose frame fits a slot through a slot
+ * of the node's shared-memory ring at mem (shmring.h), the rest over the
+ * socket; waiting for an answer spins at most spin_us (only while fewer
+ * clients are in a request than half the CPUs) before sleeping on a
+ * futex, and notices within 100 ms a node that stopped or restarted
+ * (WC_UNAVAILABLE, client broken).  The slot is held until the client is
+ * closed or broken.  On failure the client keeps using the socket alone:
+ * WC_CORRUPTION (not a ring), WC_UNAVAILABLE (no node serves it),
+ * WC_OVERLOADED (every slot taken), WC_NO_MEMORY.
+ */
+wc_status wc_client_use_ring(wc_client *c, void *mem, size_t size, int spin_us);
+/* True while requests go through a ring slot. */
+bool wc_client_on_ring(const wc_client *c);
 
 /* API: requests.  Each returns WC_OK, the node's status, or a transport status (above). */
 

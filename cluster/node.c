@@ -42,6 +42,7 @@
 #include "alloc.h"
 #include "consistency.h"
 #include "protocol.h"
+#include "shmring.h"
 #include "table_options.h"
 #include "thread.h"
 
@@ -116,6 +117,12 @@ struct wc_node {
     pthread_rwlock_t repl_mu;
     wc__repl_entry *repl;
     size_t nrepl, repl_cap;
+
+    wc_shmring *ring;        /* NULL: socket only */
+    pthread_t *ring_workers; /* as many as workers */
+    uint32_t ring_started;
+    uint32_t ring_spin_us;
+    bool ring_serving;
 
     atomic_uint_fast32_t conns_open;
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
@@ -484,15 +491,21 @@ static bool wc__send_all(wc_node *n, int fd, const uint8_t *p, size_t len)
     return true;
 }
 
-/* Append an error response with request id 0 (frame-level trouble) and send it. */
-static void wc__frame_error(wc__conn *c, wc_status st, const char *msg)
+/* Put an error response with request id 0 (frame-level trouble) in out. */
+static wc_status wc__error_frame(wc_buf *out, wc_status st, const char *msg)
 {
     size_t start;
 
-    wc_buf_reset(&c->out);
-    start = wc_proto_begin_response(&c->out, 0, st);
-    wc_proto_put_error(&c->out, msg);
-    if (wc_proto_end_frame(&c->out, start) == WC_OK)
+    wc_buf_reset(out);
+    start = wc_proto_begin_response(out, 0, st);
+    wc_proto_put_error(out, msg);
+    return wc_proto_end_frame(out, start);
+}
+
+/* Send an error response with request id 0 (frame-level trouble). */
+static void wc__frame_error(wc__conn *c, wc_status st, const char *msg)
+{
+    if (wc__error_frame(&c->out, st, msg) == WC_OK)
         (void)wc__send_all(c->node, c->fd, c->out.data, c->out.len);
 }
 
@@ -1011,6 +1024,100 @@ static void *wc__worker_main(void *arg)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- shared-memory ring */
+
+/*
+ * Serve the request in ring slot i (len bytes, one frame as on the socket)
+ * with the handlers of the socket path; c is the worker's own context (no
+ * socket).  The response frame replaces the request in the slot, or, too
+ * large for it, is announced by its size so that the client asks again
+ * over the socket.
+ */
+static void wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
+{
+    uint8_t *buf = wc_shmring_buffer(n->ring, i);
+    uint32_t cap = wc_shmring_slot_bytes(n->ring), id = 0;
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    uint8_t op = 0;
+    bool fatal = false;
+    wc_status st;
+
+    wc_clear_error();
+    if (len < WC_PROTO_FRAME_HEADER || len > cap ||
+        wc_dec_u32(buf) != len - WC_PROTO_FRAME_HEADER)
+        st = wc_error(WC_CORRUPTION, "malformed frame of %u bytes in the shared request ring",
+                      len);
+    else
+        st = wc_proto_parse_request(buf + WC_PROTO_FRAME_HEADER, len - WC_PROTO_FRAME_HEADER,
+                                    &op, &id, &body, &blen);
+    atomic_fetch_add(&n->requests_total, 1);
+    atomic_fetch_add(&n->requests[st == WC_OK ? op : 0], 1);
+    if (st == WC_CORRUPTION) {
+        atomic_fetch_add(&n->errors_total, 1);
+        (void)wc__error_frame(&c->out, st, wc_last_error());
+    } else if ((st = wc__serve(c, op, id, body, blen, &fatal)) != WC_OK) {
+        atomic_fetch_add(&n->errors_total, 1);
+    }
+    if (c->out.len <= cap)
+        memcpy(buf, c->out.data, c->out.len);
+    wc_shmring_answer(n->ring, i, c->out.len);
+    if (c->out.cap > WC__KEEP_BUFFER) {
+        wc_buf_free(&c->out);
+        wc_buf_init(&c->out);
+    }
+}
+
+/* A ring worker: take submitted slots round-robin and serve them until the node stops. */
+static void *wc__ring_main(void *arg)
+{
+    wc_node *n = arg;
+    wc__conn c;
+    uint32_t cursor;
+
+    memset(&c, 0, sizeof(c));
+    c.node = n;
+    c.fd = -1;
+    wc_buf_init(&c.in);
+    wc_buf_init(&c.out);
+    /* start the workers at different slots */
+    cursor = (uint32_t)(((uintptr_t)&c >> 6) % wc_shmring_slots(n->ring));
+    while (!atomic_load(&n->quit)) {
+        uint32_t len;
+        int i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
+
+        if (i >= 0)
+            wc__ring_serve(n, &c, (uint32_t)i, len);
+    }
+    wc_buf_free(&c.out);
+    wc_buf_free(&c.in);
+    return NULL;
+}
+
+/* Attach to o->ring, start serving it and its workers. */
+static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
+{
+    wc_status st;
+
+    if (o->ring == NULL)
+        return WC_OK;
+    if ((st = wc_shmring_open(o->ring, o->ring_size, &n->ring)) != WC_OK)
+        return st;
+    n->ring_spin_us = o->ring_spin_us;
+    n->ring_workers = wc_calloc(n->nworkers, sizeof(*n->ring_workers));
+    if (n->ring_workers == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
+    wc_shmring_serve_begin(n->ring);
+    n->ring_serving = true;
+    for (uint32_t i = 0; i < n->nworkers; i++) {
+        if ((st = wc__thread_start(&n->ring_workers[i], wc__ring_main, n, "node ring worker")) !=
+            WC_OK)
+            return st;
+        n->ring_started++;
+    }
+    return WC_OK;
+}
+
 /* ---------------------------------------------------------------- socket */
 
 /* Check the path, replace a stale socket file, refuse a live one. */
@@ -1197,13 +1304,17 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         st = wc__loop_init(n);
     if (st == WC_OK)
         st = wc__start_threads(n);
+    if (st == WC_OK)
+        st = wc__ring_start(n, o);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (st != WC_OK)
         goto fail;
     wc__log(n, WC_LOG_INFO,
             "widecol node listening on \"%s\" (protocol version %u, %u worker threads, at most "
-            "%u connections)",
-            n->socket_path, WC_PROTO_VERSION, n->nworkers, n->max_conns);
+            "%u connections; shared-memory ring: %u slots of %u bytes, %u workers)",
+            n->socket_path, WC_PROTO_VERSION, n->nworkers, n->max_conns,
+            n->ring ? wc_shmring_slots(n->ring) : 0, n->ring ? wc_shmring_slot_bytes(n->ring) : 0,
+            n->ring_started);
     *out = n;
     return WC_OK;
 fail:
@@ -1232,6 +1343,13 @@ void wc_node_stop(wc_node *n)
     for (uint32_t i = 0; i < n->workers_started; i++)
         pthread_join(n->workers[i], NULL);
     wc_free(n->workers);
+    /* ring clients get "unavailable"; its workers finish the request in hand */
+    if (n->ring_serving)
+        wc_shmring_serve_end(n->ring);
+    for (uint32_t i = 0; i < n->ring_started; i++)
+        pthread_join(n->ring_workers[i], NULL);
+    wc_free(n->ring_workers);
+    wc_shmring_close(n->ring);
     while ((c = n->conns) != NULL) {
         n->conns = c->next_all;
         wc__conn_free(c);

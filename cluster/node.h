@@ -32,6 +32,12 @@
  * against the keyspace replication of the table, kept in the table's
  * options (table_options.h), before touching the engine.
  *
+ * Shared-memory ring (shmring.h): with o->ring set, as many more workers
+ * serve the ring's slots, round-robin, with the same request handlers: the
+ * node records itself in the ring at start (clients of an earlier node
+ * are refused from then on) and withdraws at stop.  A ring worker never
+ * waits for a client; a request that fits no slot comes over the socket.
+ *
  * Signals: the process is a PostgreSQL background worker whose main thread
  * handles signals, so every thread the node starts (its workers)
  * and every thread the engine starts inside wc_engine_open runs with all
@@ -63,6 +69,10 @@ typedef struct wc_node_options {
     uint32_t handshake_timeout_ms; /* drop a client that does not complete the handshake; 0: 10000 */
     uint32_t worker_threads;   /* threads serving requests; 0: two per online CPU, at least 4
                                   (engine.sync_mode batch: eight per CPU, at least 16) */
+    void *ring;                /* a region formatted by wc_shmring_format, or NULL: socket only */
+    size_t ring_size;          /* its size in bytes */
+    uint32_t ring_spin_us;     /* a ring worker spins this long for a request before sleeping
+                                  (only while clients in a request leave CPUs idle) */
 } wc_node_options;
 
 /* API */
@@ -76,7 +86,7 @@ void wc_node_options_default(wc_node_options *o);
  * node with wc_node_stop.
  * REQUIRES: o->engine.dir and o->socket_path set.
  * Statuses: WC_INVALID_ARGUMENT (path missing or longer than sun_path
- * allows), WC_EXISTS (the path is not a socket, or another node listens
+ * allows), WC_CORRUPTION (o->ring is not a formatted ring), WC_EXISTS (the path is not a socket, or another node listens
  * there), the engine's statuses from wc_engine_open, WC_IO_ERROR (socket,
  * bind, listen), WC_NO_MEMORY.  Nothing is left running on failure.
  */

@@ -13,7 +13,9 @@
  * NOTES
  *	  Each backend keeps one client connection (cluster/client.h) to the
  *	  node's Unix socket (widecol_node_socket_path(), relative to the data
- *	  directory), opened on first use.  A connection that failed is dropped
+ *	  directory), opened on first use, and a slot of the node's request
+ *	  ring in shared memory through which every request that fits it goes
+ *	  (the slot is given back at exit, before_shmem_exit).  A connection that failed is dropped
  *	  and reopened by the next request.  The client never blocks forever:
  *	  every call has a timeout (SQLSTATE WC001 when it passes), and a
  *	  connection that breaks under a request is reported as lost, apart
@@ -33,6 +35,7 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -71,6 +74,7 @@ static int64 last_write_ts = 0;
 
 static bool check_write_timestamp(char **newval, void **extra, GucSource source);
 static bool wait_hook(void *arg);
+static void close_on_exit(int code, Datum arg);
 static void settle_on_abort(void);
 static void xact_callback(XactEvent event, void *arg);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -275,7 +279,29 @@ widecol_connection(void)
 						 "and see the server log.")));
 	}
 	wc_client_set_wait_hook(connection, wait_hook, NULL);
+	/* small requests through a slot of the node's shared-memory ring */
+	{
+		size_t		ring_size;
+		void	   *ring = widecol_node_ring(&ring_size);
+		static bool exit_hook = false;
+
+		if (ring != NULL &&
+			wc_client_use_ring(connection, ring, ring_size, widecol_node_ring_spin_us) != WC_OK)
+			elog(DEBUG1, "widecol: requests go over the node's socket: %s", wc_last_error());
+		if (!exit_hook)
+		{
+			before_shmem_exit(close_on_exit, (Datum) 0);
+			exit_hook = true;
+		}
+	}
 	return connection;
+}
+
+/* At backend exit: give the ring slot back while shared memory is still attached. */
+static void
+close_on_exit(int code, Datum arg)
+{
+	widecol_connection_lost();
 }
 
 /* Forget a connection that failed; the next request reconnects. */

@@ -39,7 +39,10 @@
  *
  *	  The node's state (pid, running, directory) lives in a small struct in
  *	  shared memory, reserved by shmem_request_hook and initialized by
- *	  shmem_startup_hook; a spinlock guards it.  Backends read it to answer
+ *	  shmem_startup_hook; a spinlock guards it.  Beside it the same hooks
+ *	  reserve and format the request ring (cluster/shmring.h): one slot of
+ *	  widecol.node_ring_slot_kb per backend the postmaster may run; the
+ *	  node serves it and backends claim a slot when they connect (conn.c).  Backends read it to answer
  *	  widecol.node_status() and to refuse table access when no node runs
  *	  (widecol_require_node()).  The engine's memory, commit-log space and
  *	  background failure come from the node itself (NODE_INFO, over a
@@ -76,6 +79,7 @@
 #include "client.h"
 #include "engine.h"
 #include "node.h"
+#include "shmring.h"
 
 #include "widecol.h"
 
@@ -114,6 +118,10 @@ typedef struct WidecolNodeShared
 
 static WidecolNodeShared *node_shared = NULL;
 
+/* the request ring (cluster/shmring.h), NULL when widecol.node_ring_slot_kb = 0 */
+static void *node_ring = NULL;
+static Size node_ring_bytes = 0;
+
 /* previous hooks, chained */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -150,6 +158,7 @@ static struct
 /* hooks */
 static void node_shmem_request(void);
 static void node_shmem_startup(void);
+static uint32 node_ring_slots(void);
 
 /* signal handlers */
 static void node_sighup(SIGNAL_ARGS);
@@ -217,6 +226,31 @@ node_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WidecolNodeShared)));
+	if (widecol_node_ring_slot_kb > 0)
+	{
+		node_ring_bytes = wc_shmring_size(node_ring_slots(),
+										  (uint32) widecol_node_ring_slot_kb * 1024);
+		/* room to align the ring to a cache line */
+		RequestAddinShmemSpace(add_size(node_ring_bytes, PG_CACHE_LINE_SIZE));
+	}
+}
+
+/* One ring slot per backend the postmaster may run, as for connections. */
+static uint32
+node_ring_slots(void)
+{
+	return (uint32) MaxBackends + NODE_SPARE_CONNECTIONS;
+}
+
+/*
+ * The request ring in shared memory and its size, or NULL when there is
+ * none (widecol.node_ring_slot_kb = 0, or widecol not preloaded).
+ */
+void *
+widecol_node_ring(size_t *size)
+{
+	*size = node_ring_bytes;
+	return node_ring;
 }
 
 /*
@@ -239,6 +273,18 @@ node_shmem_startup(void)
 		node_shared->pid = 0;
 		node_shared->running = false;
 		node_shared->data_directory[0] = '\0';
+	}
+	if (node_ring_bytes > 0)
+	{
+		char	   *mem = ShmemInitStruct("widecol node ring",
+										  add_size(node_ring_bytes, PG_CACHE_LINE_SIZE),
+										  &found);
+
+		node_ring = (void *) TYPEALIGN(PG_CACHE_LINE_SIZE, mem);
+		if (!found &&
+			wc_shmring_format(node_ring, node_ring_bytes, node_ring_slots(),
+							  (uint32) widecol_node_ring_slot_kb * 1024) != WC_OK)
+			elog(ERROR, "could not format the widecol request ring: %s", wc_last_error());
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -489,6 +535,9 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	no.socket_path = widecol_node_socket_path();
 	no.max_connections = node_max_connections();
 	no.worker_threads = (uint32) widecol_node_worker_threads;
+	no.ring = node_ring;
+	no.ring_size = node_ring_bytes;
+	no.ring_spin_us = (uint32) widecol_node_ring_spin_us;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);

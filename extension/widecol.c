@@ -46,6 +46,8 @@ int			widecol_commitlog_total_space_mb = 1024;
 int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
+int			widecol_node_ring_slot_kb = 64;
+int			widecol_node_ring_spin_us = 0;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -262,6 +264,35 @@ define_node_gucs(void)
 							0,
 							0,
 							256,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.node_ring_slot_kb",
+							"Size of each backend's slot in the shared memory "
+							"through which small requests reach the node (0: "
+							"every request goes over the node's socket).",
+							"One slot per possible backend (MaxBackends + 16). "
+							"Requests and responses larger than a slot go over "
+							"the socket.",
+							&widecol_node_ring_slot_kb,
+							64,
+							0,
+							1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.node_ring_spin_us",
+							"How long a backend waiting for the node, and a "
+							"node thread waiting for a request, spin before "
+							"they sleep (0: never spin).",
+							"Spinning happens only while fewer requests are in "
+							"flight than half the CPUs.",
+							&widecol_node_ring_spin_us,
+							0,
+							0,
+							1000,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -71,6 +71,8 @@ extern int	widecol_commitlog_total_space_mb;
 extern int	widecol_block_cache_size_mb;
 extern int	widecol_num_tokens;
 extern int	widecol_node_worker_threads;
+extern int	widecol_node_ring_slot_kb;
+extern int	widecol_node_ring_spin_us;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;
@@ -87,6 +89,7 @@ extern PGDLLEXPORT void widecol_node_main(Datum main_arg)
 extern bool widecol_node_running(void);
 extern void widecol_require_node(void);
 extern char *widecol_node_socket_path(void);
+extern void *widecol_node_ring(size_t *size);
 
 /* in cql.c */
 typedef struct WidecolCqlPair

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,6 +34,7 @@
 #include "client.h"
 #include "mutation.h"
 #include "node.h"
+#include "shmring.h"
 #include "table_options.h"
 #include "testutil.h"
 
@@ -1681,6 +1683,150 @@ static void test_partial_request_holds_no_worker(void **state)
     wc_client_close(c);
 }
 
+/* A partition of n rows with values of vlen bytes, applied in batches of 1000 rows. */
+static void apply_fat(wc_client *c, uint32_t table, const char *pk, int n, size_t vlen)
+{
+    uint8_t *val = malloc(vlen);
+
+    memset(val, 'x', vlen);
+    for (int from = 0; from < n; from += 1000) {
+        wc_buf rec;
+        wc_mutation m;
+        const uint8_t *enc;
+        size_t len;
+
+        wc_buf_init(&rec);
+        wc_batch_begin(&rec, 1);
+        wc_mutation_init(&m, table, pk, strlen(pk));
+        for (int k = from; k < n && k < from + 1000; k++) {
+            uint8_t ck[8];
+            wc_rowb *rb;
+            wc_cell cell = {.column = 1, .ts = 1000, .value = val, .len = vlen};
+
+            wc_test_ck((uint64_t)k, ck);
+            rb = wc_mutation_row_begin(&m, false, ck, 8);
+            wc_rowb_liveness(rb, 1000, 0, 0);
+            wc_rowb_cell(rb, &cell);
+            wc_mutation_row_end(&m);
+        }
+        assert_int_equal(wc_mutation_encode(&m, &enc, &len), WC_OK);
+        wc_batch_add(&rec, enc, len);
+        assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
+        wc_mutation_free(&m);
+        wc_buf_free(&rec);
+    }
+    free(val);
+}
+
+/* Rows of one page of partition pk (page_rows rows at most), or -1. */
+static long read_page(wc_client *c, uint32_t table, const char *pk, size_t page_rows)
+{
+    wc_read_request r;
+    wc_client_page *pg;
+    long n;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = table;
+    r.pk = (const uint8_t *)pk;
+    r.pk_len = strlen(pk);
+    r.start.unbounded = r.end.unbounded = true;
+    r.page_rows = page_rows;
+    if (wc_client_read(c, &r, WC_CL_ONE, &pg) != WC_OK)
+        return -1;
+    n = (long)pg->nrows;
+    wc_client_page_free(pg);
+    return n;
+}
+
+/*
+ * The shared-memory ring through the node: small requests of a client on
+ * the ring are served by the ring's workers even while the only socket
+ * worker is held by a client that does not read its large response (a
+ * socket-only client times out meanwhile); a response too large for a
+ * slot comes over the socket; APPLY and READ give the same results as
+ * over the socket; a node that stops leaves its ring clients
+ * "unavailable" (broken), not waiting.
+ */
+static void test_ring(void **state)
+{
+    fx *f = *state;
+    size_t size = wc_shmring_size(8, 4096);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    wc_node_options o;
+    wc_client *c, *sock_only;
+    wc_read_request r;
+    wc_buf req;
+    size_t start;
+    int raw;
+    int64_t t0;
+
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(wc_shmring_format(mem, size, 8, 4096), WC_OK);
+    wc_node_stop(f->node);
+    node_opts(f, &o, 16);
+    o.worker_threads = 1;
+    o.send_timeout_ms = 20000;
+    o.ring = mem;
+    o.ring_size = size;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    c = connect_ok(f);
+    assert_false(wc_client_on_ring(c));
+    assert_int_equal(wc_client_use_ring(c, mem, size, 0), WC_OK);
+    assert_true(wc_client_on_ring(c));
+    create_t(c, T1, "ks.t1");
+    assert_int_equal(apply_rows(c, T1, "r", 3, 0, 20, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "r1", false, 5, NULL), 20);
+    assert_int_equal(read_all(c, T1, "r2", true, 7, NULL), 20);
+    /* 12 MB in one partition: its page does not fit the socket's buffers */
+    apply_fat(c, T1, "fat", 12000, 1000);
+
+    /* a raw client asks for all of it and never reads: the socket worker is stuck sending */
+    raw = raw_connect(f->sock);
+    raw_handshake(raw, WC_PROTO_VERSION, WC_OK);
+    memset(&r, 0, sizeof(r));
+    r.table_id = T1;
+    r.pk = (const uint8_t *)"fat";
+    r.pk_len = 3;
+    r.start.unbounded = r.end.unbounded = true;
+    r.page_rows = 20000;
+    wc_buf_init(&req);
+    start = wc_proto_begin_request(&req, WC_OP_READ, 9);
+    wc_proto_put_read(&req, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_end_frame(&req, start), WC_OK);
+    raw_send(raw, req.data, req.len);
+    wc_buf_free(&req);
+    usleep(300000);
+    if (wc_client_connect(f->sock, 500, &sock_only) == WC_OK) {
+        assert_int_equal(wc_client_ping(sock_only), WC_TIMEOUT); /* the socket side is held */
+        wc_client_close(sock_only);
+    }
+    t0 = now_ms();
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(wc_client_ping(c), WC_OK);
+    assert_int_equal(apply_rows(c, T1, "during", 1, 0, 3, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_page(c, T1, "during0", 100), 3);
+    assert_int_equal(read_page(c, T1, "fat", 2), 2); /* 2 KB: fits the slot */
+    assert_true(now_ms() - t0 < 3000);
+    close(raw); /* frees the socket worker */
+
+    /* 10 rows of 1 KB do not fit a 4 KB slot: the answer comes over the socket */
+    assert_int_equal(read_page(c, T1, "fat", 10), 10);
+    assert_true(wc_client_on_ring(c));
+    assert_int_equal(read_page(c, T1, "fat", 20000), 12000);
+
+    /* the node stops: the ring client hears it at once */
+    wc_node_stop(f->node);
+    f->node = NULL;
+    t0 = now_ms();
+    assert_int_equal(wc_client_ping(c), WC_UNAVAILABLE);
+    assert_true(wc_client_broken(c));
+    assert_true(now_ms() - t0 < 2000);
+    wc_client_close(c);
+    start_node(f, 16);
+    munmap(mem, size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1703,6 +1849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_request_holds_no_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,7 +114,9 @@ run_pgbench() {
     errs=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
     errs=$(( ${errs:-0} + $(grep -c 'aborted' <<<"$out" || true) ))
     if [ "$rc" -ne 0 ] || [ -z "$tps" ]; then
-        grep -E 'error|abort' <<<"$out" | head -3 | sed 's/^/    pgbench: /' >&2
+        # (a failed pgbench must still yield "0 errors": no pipefail exit here)
+        { grep -Ei 'error|abort|fatal' <<<"$out" || echo "exit status $rc, no tps line"; } |
+            head -3 | sed 's/^/    pgbench: /' >&2 || true
         errs=$((errs + 1))
         tps=${tps:-0}
     fi

@@ -1,0 +1,452 @@
+/*
+ * shmring.c - request slots in shared memory with futex wake-ups (contract
+ * in shmring.h).
+ *
+ * Region layout (all offsets from the start, 64-byte aligned):
+ *   header            magic, sizes, epoch, node pid, doorbell, counters
+ *   state[nslots]     one 32-bit word per slot: WC__S_* in the low byte,
+ *                     WC__SLEEPER when its client sleeps on it
+ *   meta[nslots]      owner pid, epoch at claim, length in the buffer
+ *   buffers           nslots * slot_bytes
+ *
+ * Ordering: every access to a shared word is a sequentially consistent
+ * atomic.  A worker reads the doorbell, scans the states, announces itself
+ * in sleepers and sleeps only while the doorbell is unchanged; a client
+ * sets REQUEST, bumps the doorbell, then reads sleepers.  Either the
+ * worker's scan sees the request or its futex wait sees the new doorbell,
+ * so no request is left asleep.  The same holds for a client and its slot
+ * word (the SLEEPER bit is set by compare-and-swap on the word itself).
+ */
+#include "shmring.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+#define WC__MAGIC 0x57435352u /* "WCSR" */
+#define WC__ALIGN(x) (((x) + 63u) & ~(size_t)63u)
+
+enum {
+    WC__S_FREE = 0,
+    WC__S_CLAIMING = 1, /* a claim is writing the owner */
+    WC__S_IDLE = 2,
+    WC__S_REQUEST = 3,
+    WC__S_SERVING = 4,
+    WC__S_DONE = 5,
+    WC__S_ABANDONED = 6,
+};
+#define WC__SLEEPER 0x100u
+#define WC__STATE(w) ((w) & 0xffu)
+#define WC__PROBE_US 50000 /* a waiting client checks the node process this often */
+
+typedef struct wc__hdr {
+    uint32_t magic;
+    uint32_t nslots;
+    uint32_t slot_bytes;
+    uint32_t pad0;
+    uint64_t total;
+    _Atomic uint32_t epoch;    /* bumped by each serve_begin and serve_end */
+    _Atomic int32_t node_pid;  /* 0: no node serves */
+    _Atomic uint32_t doorbell; /* bumped by each submit; workers sleep on it */
+    _Atomic uint32_t sleepers; /* workers asleep (or about to be) on the doorbell */
+    _Atomic uint32_t busy;     /* requests submitted and not yet read */
+} wc__hdr;
+
+typedef struct wc__meta {
+    _Atomic int32_t owner;  /* pid of the client that claimed the slot */
+    _Atomic uint32_t epoch; /* the ring's epoch at the claim */
+    _Atomic uint32_t len;   /* request or response bytes in the buffer */
+    uint32_t pad;
+} wc__meta;
+
+struct wc_shmring {
+    wc__hdr *h;
+    _Atomic uint32_t *state;
+    wc__meta *meta;
+    uint8_t *buf;
+    uint32_t nslots, slot_bytes;
+    uint32_t ncpus;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static size_t wc__off_state(void)
+{
+    return WC__ALIGN(sizeof(wc__hdr));
+}
+
+static size_t wc__off_meta(uint32_t nslots)
+{
+    return wc__off_state() + WC__ALIGN((size_t)nslots * sizeof(uint32_t));
+}
+
+static size_t wc__off_buf(uint32_t nslots)
+{
+    return wc__off_meta(nslots) + WC__ALIGN((size_t)nslots * sizeof(wc__meta));
+}
+
+/* Sleep on *w while it holds val, at most ms milliseconds (process-shared futex). */
+static void wc__futex_wait(_Atomic uint32_t *w, uint32_t val, int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    (void)syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void wc__futex_wake(_Atomic uint32_t *w, int n)
+{
+    (void)syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static int64_t wc__now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline void wc__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* True while pid names a live process (one we may not signal counts as live). */
+static bool wc__alive(int32_t pid)
+{
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+}
+
+/* Spinning only pays while the threads that want a CPU do not outnumber them. */
+static bool wc__may_spin(const wc_shmring *r, int spin_us)
+{
+    return spin_us > 0 && atomic_load(&r->h->busy) * 2 <= r->ncpus;
+}
+
+/* ---------------------------------------------------------------- region */
+
+size_t wc_shmring_size(uint32_t nslots, uint32_t slot_bytes)
+{
+    size_t b = WC__ALIGN(slot_bytes);
+
+    if (nslots == 0 || b == 0 || (SIZE_MAX - wc__off_buf(nslots)) / b < nslots)
+        return 0;
+    return wc__off_buf(nslots) + (size_t)nslots * b;
+}
+
+wc_status wc_shmring_format(void *mem, size_t size, uint32_t nslots, uint32_t slot_bytes)
+{
+    size_t need = wc_shmring_size(nslots, slot_bytes);
+    wc__hdr *h = mem;
+
+    if (slot_bytes < WC_SHMRING_MIN_SLOT_BYTES || need == 0 || need > size ||
+        ((uintptr_t)mem & 63u) != 0)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "a ring of %u slots of %u bytes does not fit in %zu bytes", nslots,
+                        slot_bytes, size);
+    memset(mem, 0, wc__off_buf(nslots));
+    h->nslots = nslots;
+    h->slot_bytes = (uint32_t)WC__ALIGN(slot_bytes);
+    h->total = need;
+    atomic_store(&h->epoch, 1);
+    atomic_store(&h->node_pid, 0);
+    h->magic = WC__MAGIC;
+    return WC_OK;
+}
+
+wc_status wc_shmring_open(void *mem, size_t size, wc_shmring **out)
+{
+    wc__hdr *h = mem;
+    wc_shmring *r;
+    long cpus;
+
+    *out = NULL;
+    if (mem == NULL || size < sizeof(*h) || h->magic != WC__MAGIC ||
+        h->total != wc_shmring_size(h->nslots, h->slot_bytes) || h->total > size)
+        return wc_error(WC_CORRUPTION, "the shared request ring is not formatted");
+    r = wc_calloc(1, sizeof(*r));
+    if (r == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory opening the shared request ring");
+    r->h = h;
+    r->nslots = h->nslots;
+    r->slot_bytes = h->slot_bytes;
+    r->state = (_Atomic uint32_t *)((uint8_t *)mem + wc__off_state());
+    r->meta = (wc__meta *)((uint8_t *)mem + wc__off_meta(r->nslots));
+    r->buf = (uint8_t *)mem + wc__off_buf(r->nslots);
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    r->ncpus = cpus > 0 ? (uint32_t)cpus : 1;
+    *out = r;
+    return WC_OK;
+}
+
+void wc_shmring_close(wc_shmring *r)
+{
+    wc_free(r);
+}
+
+uint32_t wc_shmring_slots(const wc_shmring *r)
+{
+    return r->nslots;
+}
+
+uint32_t wc_shmring_slot_bytes(const wc_shmring *r)
+{
+    return r->slot_bytes;
+}
+
+uint8_t *wc_shmring_buffer(wc_shmring *r, uint32_t i)
+{
+    return r->buf + (size_t)i * r->slot_bytes;
+}
+
+uint32_t wc_shmring_busy(const wc_shmring *r)
+{
+    return atomic_load(&r->h->busy);
+}
+
+/* ---------------------------------------------------------------- node side */
+
+void wc_shmring_serve_begin(wc_shmring *r)
+{
+    atomic_store(&r->h->node_pid, 0);
+    atomic_fetch_add(&r->h->epoch, 1);
+    for (uint32_t i = 0; i < r->nslots; i++) {
+        atomic_store(&r->state[i], WC__S_FREE);
+        atomic_store(&r->meta[i].owner, 0);
+    }
+    atomic_store(&r->h->busy, 0);
+    atomic_store(&r->h->node_pid, (int32_t)getpid());
+}
+
+void wc_shmring_serve_end(wc_shmring *r)
+{
+    atomic_store(&r->h->node_pid, 0);
+    atomic_fetch_add(&r->h->epoch, 1);
+    atomic_fetch_add(&r->h->doorbell, 1);
+    wc__futex_wake(&r->h->doorbell, INT_MAX);
+    /* clients asleep on their slot look again (and find no node) */
+    for (uint32_t i = 0; i < r->nslots; i++)
+        if (atomic_load(&r->state[i]) & WC__SLEEPER)
+            wc__futex_wake(&r->state[i], INT_MAX);
+}
+
+/* One pass over the slots from *cursor: take a REQUEST, or -1. */
+static int wc__scan(wc_shmring *r, uint32_t *cursor, uint32_t *len)
+{
+    for (uint32_t k = 0; k < r->nslots; k++) {
+        uint32_t i = (*cursor + k) % r->nslots;
+        uint32_t w = atomic_load(&r->state[i]);
+
+        if (WC__STATE(w) != WC__S_REQUEST)
+            continue;
+        if (atomic_compare_exchange_strong(&r->state[i], &w,
+                                           WC__S_SERVING | (w & WC__SLEEPER))) {
+            *cursor = i + 1;
+            *len = atomic_load(&r->meta[i].len);
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len)
+{
+    wc__hdr *h = r->h;
+    uint32_t bell = atomic_load(&h->doorbell);
+    int i;
+
+    if (atomic_load(&h->node_pid) == 0)
+        return -1;
+    if ((i = wc__scan(r, cursor, len)) >= 0)
+        return i;
+    if (wc__may_spin(r, spin_us)) {
+        int64_t until = wc__now_us() + spin_us;
+        do {
+            for (int k = 0; k < 64; k++)
+                wc__cpu_relax();
+            if (atomic_load(&h->doorbell) != bell) {
+                bell = atomic_load(&h->doorbell);
+                if ((i = wc__scan(r, cursor, len)) >= 0)
+                    return i;
+            }
+        } while (wc__now_us() < until && atomic_load(&h->node_pid) != 0);
+    }
+    atomic_fetch_add(&h->sleepers, 1);
+    if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
+        wc__futex_wait(&h->doorbell, bell, wait_ms);
+    atomic_fetch_sub(&h->sleepers, 1);
+    if (atomic_load(&h->node_pid) == 0)
+        return -1;
+    return wc__scan(r, cursor, len);
+}
+
+void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len)
+{
+    _Atomic uint32_t *s = &r->state[i];
+    uint32_t w = atomic_load(s), to;
+
+    atomic_store(&r->meta[i].len, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+    do
+        to = WC__STATE(w) == WC__S_ABANDONED ? WC__S_FREE : WC__S_DONE;
+    while (!atomic_compare_exchange_weak(s, &w, to));
+    if (to == WC__S_FREE)
+        atomic_fetch_sub(&r->h->busy, 1);
+    if (w & WC__SLEEPER)
+        wc__futex_wake(s, INT_MAX);
+}
+
+/* ---------------------------------------------------------------- client side */
+
+/* Take slot i for the calling process; its state must be `from`. */
+static bool wc__take(wc_shmring *r, uint32_t i, uint32_t from)
+{
+    uint32_t w = from;
+
+    if (!atomic_compare_exchange_strong(&r->state[i], &w, WC__S_CLAIMING))
+        return false;
+    atomic_store(&r->meta[i].owner, (int32_t)getpid());
+    atomic_store(&r->meta[i].epoch, atomic_load(&r->h->epoch));
+    atomic_store(&r->state[i], WC__S_IDLE);
+    return true;
+}
+
+wc_status wc_shmring_claim(wc_shmring *r, uint32_t *slot)
+{
+    if (!wc__alive(atomic_load(&r->h->node_pid)))
+        return wc_error(WC_UNAVAILABLE, "no widecol node serves the shared request ring");
+    for (uint32_t i = 0; i < r->nslots; i++)
+        if (atomic_load(&r->state[i]) == WC__S_FREE && wc__take(r, i, WC__S_FREE)) {
+            *slot = i;
+            return WC_OK;
+        }
+    /* every slot taken: one whose owner died is ours once its request (if any) is answered */
+    for (uint32_t i = 0; i < r->nslots; i++) {
+        uint32_t w = atomic_load(&r->state[i]);
+        int32_t pid = atomic_load(&r->meta[i].owner);
+
+        if ((w == WC__S_IDLE || w == WC__S_DONE) && !wc__alive(pid) &&
+            atomic_compare_exchange_strong(&r->meta[i].owner, &pid, (int32_t)getpid())) {
+            if (w == WC__S_DONE)
+                atomic_fetch_sub(&r->h->busy, 1);
+            atomic_store(&r->meta[i].epoch, atomic_load(&r->h->epoch));
+            atomic_store(&r->state[i], WC__S_IDLE);
+            *slot = i;
+            return WC_OK;
+        }
+    }
+    return wc_error(WC_OVERLOADED, "every slot of the shared request ring (%u) is taken",
+                    r->nslots);
+}
+
+/*
+ * Is the node that served the ring when slot was claimed still there?  The
+ * process itself is only asked for (a system call) when probe is set.
+ */
+static bool wc__node_ok(wc_shmring *r, uint32_t slot, bool probe)
+{
+    int32_t pid = atomic_load(&r->h->node_pid);
+
+    return atomic_load(&r->h->epoch) == atomic_load(&r->meta[slot].epoch) && pid != 0 &&
+           (!probe || wc__alive(pid));
+}
+
+wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
+{
+    wc__hdr *h = r->h;
+
+    if (atomic_load(&h->epoch) != atomic_load(&r->meta[slot].epoch) ||
+        atomic_load(&h->node_pid) == 0)
+        return wc_error(WC_UNAVAILABLE, "the widecol node stopped or restarted");
+    atomic_store(&r->meta[slot].len, (uint32_t)len);
+    atomic_fetch_add(&h->busy, 1);
+    atomic_store(&r->state[slot], WC__S_REQUEST);
+    atomic_fetch_add(&h->doorbell, 1);
+    if (atomic_load(&h->sleepers) > 0)
+        wc__futex_wake(&h->doorbell, 1);
+    return WC_OK;
+}
+
+/* The answer is there: read its length and make the slot IDLE. */
+static wc_status wc__collect(wc_shmring *r, uint32_t slot, size_t *len)
+{
+    *len = atomic_load(&r->meta[slot].len);
+    atomic_store(&r->state[slot], WC__S_IDLE);
+    atomic_fetch_sub(&r->h->busy, 1);
+    return WC_OK;
+}
+
+wc_status wc_shmring_wait(wc_shmring *r, uint32_t slot, int wait_ms, int spin_us, size_t *len)
+{
+    _Atomic uint32_t *s = &r->state[slot];
+    int64_t start = wc__now_us(), end = start + (int64_t)wait_ms * 1000, probe_at;
+    uint32_t w;
+
+    if (WC__STATE(atomic_load(s)) == WC__S_DONE)
+        return wc__collect(r, slot, len);
+    if (wc__may_spin(r, spin_us)) {
+        int64_t until = start + spin_us;
+        do {
+            for (int k = 0; k < 32; k++)
+                wc__cpu_relax();
+            if (WC__STATE(atomic_load(s)) == WC__S_DONE)
+                return wc__collect(r, slot, len);
+        } while (wc__now_us() < until);
+    }
+    /* a node that died without withdrawing is noticed by probing its process now and then */
+    probe_at = start + WC__PROBE_US;
+    for (;;) {
+        int64_t now = wc__now_us(), left = end - now;
+
+        w = atomic_load(s);
+        if (WC__STATE(w) == WC__S_DONE)
+            return wc__collect(r, slot, len);
+        if (!wc__node_ok(r, slot, now >= probe_at || left <= 0))
+            return wc_error(WC_UNAVAILABLE, "the widecol node stopped or restarted");
+        if (now >= probe_at)
+            probe_at = now + WC__PROBE_US;
+        if (left <= 0)
+            return WC_TIMEOUT;
+        /* announce the sleep on the word itself, then sleep while it stays so */
+        if (!(w & WC__SLEEPER) && !atomic_compare_exchange_strong(s, &w, w | WC__SLEEPER))
+            continue;
+        wc__futex_wait(s, w | WC__SLEEPER, left > 50000 ? 50 : (int)(left / 1000 + 1));
+        w = atomic_load(s);
+        if (WC__STATE(w) == WC__S_DONE)
+            return wc__collect(r, slot, len);
+    }
+}
+
+void wc_shmring_release(wc_shmring *r, uint32_t slot)
+{
+    _Atomic uint32_t *s = &r->state[slot];
+    uint32_t w;
+
+    if (atomic_load(&r->h->epoch) != atomic_load(&r->meta[slot].epoch))
+        return; /* a node restart freed it already */
+    w = atomic_load(s);
+    for (;;) {
+        uint32_t st = WC__STATE(w), to;
+
+        if (st == WC__S_SERVING)
+            to = WC__S_ABANDONED; /* the worker frees it */
+        else if (st == WC__S_IDLE || st == WC__S_DONE || st == WC__S_REQUEST)
+            to = WC__S_FREE;
+        else
+            return;
+        if (atomic_compare_exchange_weak(s, &w, to)) {
+            if (st == WC__S_DONE || st == WC__S_REQUEST)
+                atomic_fetch_sub(&r->h->busy, 1);
+            return;
+        }
+    }
+}

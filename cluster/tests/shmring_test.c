@@ -1,0 +1,436 @@
+/*
+ * shmring_test.c - the shared-memory request ring on its own (no node):
+ * formatting, many producer threads against two consumer threads (every
+ * answer reaches the producer that asked), wake-ups of sleeping consumers
+ * and producers, a full ring, a response too large for its slot, a
+ * consumer process that dies or stops (the producer gets "unavailable"
+ * within its wait slices, no hang), a restarted consumer (clients of the
+ * earlier one are refused), and producer processes that die mid-request
+ * (the consumer is not held; the slot is reclaimed).  The region is
+ * MAP_SHARED anonymous memory, so forked processes share it as PostgreSQL
+ * backends share the node's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmring.h"
+
+#define SLOTS 16
+#define SLOT_BYTES 4096
+
+typedef struct fx {
+    void *mem;
+    size_t size;
+    wc_shmring *r;
+} fx;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+
+    f->size = wc_shmring_size(SLOTS, SLOT_BYTES);
+    f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (f->mem == MAP_FAILED)
+        return -1;
+    if (wc_shmring_format(f->mem, f->size, SLOTS, SLOT_BYTES) != WC_OK ||
+        wc_shmring_open(f->mem, f->size, &f->r) != WC_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+
+    wc_shmring_close(f->r);
+    munmap(f->mem, f->size);
+    free(f);
+    return 0;
+}
+
+static void test_format(void **state)
+{
+    fx *f = *state;
+    wc_shmring *r = NULL;
+    uint32_t slot;
+    uint8_t *junk;
+
+    assert_int_equal(wc_shmring_slots(f->r), SLOTS);
+    assert_true(wc_shmring_slot_bytes(f->r) >= SLOT_BYTES);
+    assert_int_equal(wc_shmring_format(f->mem, f->size - 1, SLOTS, SLOT_BYTES),
+                     WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_shmring_format(f->mem, f->size, SLOTS, 16), WC_INVALID_ARGUMENT);
+    junk = calloc(1, 4096);
+    assert_int_equal(wc_shmring_open(junk, 4096, &r), WC_CORRUPTION);
+    assert_null(r);
+    free(junk);
+    /* a region no node serves has no slot to give */
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_UNAVAILABLE);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+typedef struct server {
+    wc_shmring *r;
+    atomic_bool stop;
+    atomic_long served;
+    int spin_us;
+} server;
+
+/* Answer each request "n" with "n+1" written after the same 4-byte length. */
+static void *server_main(void *arg)
+{
+    server *s = arg;
+    uint32_t cursor = 0;
+
+    while (!atomic_load(&s->stop)) {
+        uint32_t len;
+        int i = wc_shmring_next(s->r, &cursor, 50, s->spin_us, &len);
+        uint8_t *b;
+        uint64_t v;
+
+        if (i < 0)
+            continue;
+        b = wc_shmring_buffer(s->r, (uint32_t)i);
+        assert_int_equal(len, 12);
+        memcpy(&v, b + 4, 8);
+        v++;
+        memcpy(b + 4, &v, 8);
+        wc_shmring_answer(s->r, (uint32_t)i, 12);
+        atomic_fetch_add(&s->served, 1);
+    }
+    return NULL;
+}
+
+typedef struct producer {
+    wc_shmring *r;
+    int n;
+    uint64_t base;
+    int errors;
+} producer;
+
+static void *producer_main(void *arg)
+{
+    producer *p = arg;
+    uint32_t slot;
+
+    if (wc_shmring_claim(p->r, &slot) != WC_OK) {
+        p->errors++;
+        return NULL;
+    }
+    for (int k = 0; k < p->n; k++) {
+        uint8_t *b = wc_shmring_buffer(p->r, slot);
+        uint64_t v = p->base + (uint64_t)k, got;
+        size_t len = 0;
+        wc_status st;
+
+        memset(b, 0, 4);
+        memcpy(b + 4, &v, 8);
+        if (wc_shmring_submit(p->r, slot, 12) != WC_OK) {
+            p->errors++;
+            break;
+        }
+        while ((st = wc_shmring_wait(p->r, slot, 100, 0, &len)) == WC_TIMEOUT)
+            ;
+        memcpy(&got, b + 4, 8);
+        if (st != WC_OK || len != 12 || got != v + 1)
+            p->errors++;
+    }
+    wc_shmring_release(p->r, slot);
+    return NULL;
+}
+
+static void run_producers(fx *f, int nprod, int per, int spin_us)
+{
+    server s = {.r = f->r, .spin_us = spin_us};
+    pthread_t srv[2], th[SLOTS];
+    producer p[SLOTS];
+    uint32_t slot;
+
+    atomic_init(&s.stop, false);
+    atomic_init(&s.served, 0);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&srv[i], NULL, server_main, &s);
+    for (int i = 0; i < nprod; i++) {
+        p[i] = (producer){.r = f->r, .n = per, .base = (uint64_t)i << 40};
+        pthread_create(&th[i], NULL, producer_main, &p[i]);
+    }
+    for (int i = 0; i < nprod; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(p[i].errors, 0);
+    }
+    atomic_store(&s.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(srv[i], NULL);
+    assert_int_equal(atomic_load(&s.served), (long)nprod * per);
+    /* every slot came back */
+    for (int i = 0; i < SLOTS; i++)
+        assert_int_equal(wc_shmring_claim(f->r, &slot), WC_OK);
+    assert_int_equal(wc_shmring_busy(f->r), 0);
+}
+
+static void test_many_producers(void **state)
+{
+    fx *f = *state;
+
+    wc_shmring_serve_begin(f->r);
+    run_producers(f, SLOTS, 2000, 0);
+}
+
+static void test_many_producers_spinning(void **state)
+{
+    fx *f = *state;
+
+    wc_shmring_serve_begin(f->r);
+    run_producers(f, 3, 2000, 20);
+}
+
+/* A consumer asleep for long is woken by a submit, a producer asleep by the answer. */
+static void test_wakeups(void **state)
+{
+    fx *f = *state;
+    uint32_t slot, len = 0, cursor = 0;
+    size_t rlen = 0;
+    int64_t t0;
+    pid_t child;
+    int status;
+
+    wc_shmring_serve_begin(f->r);
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_OK);
+    child = fork();
+    if (child == 0) {
+        /* the producer, in another process: submit after the consumer fell asleep */
+        uint8_t *b = wc_shmring_buffer(f->r, slot);
+        size_t got = 0;
+
+        usleep(200000);
+        memcpy(b, "\0\0\0\0ping", 8);
+        if (wc_shmring_submit(f->r, slot, 8) != WC_OK)
+            _exit(2);
+        if (wc_shmring_wait(f->r, slot, 5000, 0, &got) != WC_OK || got != 8 ||
+            memcmp(b + 4, "pong", 4) != 0)
+            _exit(3);
+        _exit(0);
+    }
+    t0 = now_ms();
+    int i = wc_shmring_next(f->r, &cursor, 5000, 0, &len);
+    assert_int_equal(i, (int)slot);
+    assert_int_equal(len, 8);
+    assert_true(now_ms() - t0 < 2500); /* woken by the submit, not by the 5 s timeout */
+    usleep(200000);                    /* the producer is asleep by now */
+    memcpy(wc_shmring_buffer(f->r, slot) + 4, "pong", 4);
+    t0 = now_ms();
+    wc_shmring_answer(f->r, slot, 8);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(now_ms() - t0 < 2500);
+    (void)rlen;
+}
+
+/* Every slot taken: the next claim is refused until one comes back. */
+static void test_full_ring(void **state)
+{
+    fx *f = *state;
+    uint32_t slots[SLOTS], extra;
+
+    wc_shmring_serve_begin(f->r);
+    for (int i = 0; i < SLOTS; i++)
+        assert_int_equal(wc_shmring_claim(f->r, &slots[i]), WC_OK);
+    assert_int_equal(wc_shmring_claim(f->r, &extra), WC_OVERLOADED);
+    wc_shmring_release(f->r, slots[5]);
+    assert_int_equal(wc_shmring_claim(f->r, &extra), WC_OK);
+    assert_int_equal(extra, slots[5]);
+}
+
+/* A response larger than the slot is announced by size; the request stays. */
+static void test_response_too_large(void **state)
+{
+    fx *f = *state;
+    uint32_t slot, cursor = 0, len;
+    size_t got = 0;
+    uint8_t *b;
+
+    wc_shmring_serve_begin(f->r);
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_OK);
+    b = wc_shmring_buffer(f->r, slot);
+    memcpy(b, "\0\0\0\0request", 11);
+    assert_int_equal(wc_shmring_submit(f->r, slot, 11), WC_OK);
+    assert_int_equal(wc_shmring_next(f->r, &cursor, 1000, 0, &len), (int)slot);
+    wc_shmring_answer(f->r, slot, 1u << 20);
+    assert_int_equal(wc_shmring_wait(f->r, slot, 1000, 0, &got), WC_OK);
+    assert_int_equal(got, 1u << 20);
+    assert_memory_equal(b + 4, "request", 7);
+    /* the slot is usable again */
+    assert_int_equal(wc_shmring_submit(f->r, slot, 11), WC_OK);
+}
+
+/* ---------------------------------------------------------------- dying peers */
+
+/*
+ * The consumer (the node) is another process that attaches and dies
+ * without answering: a producer waiting on its slot hears so within a
+ * wait slice, however long it meant to wait.
+ */
+static void test_consumer_dies(void **state)
+{
+    fx *f = *state;
+    int go[2], ready[2];
+    uint32_t slot;
+    size_t len = 0;
+    wc_status st;
+    int64_t t0;
+    pid_t child;
+    char ch;
+
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    child = fork();
+    if (child == 0) {
+        wc_shmring_serve_begin(f->r);
+        (void)!write(ready[1], "r", 1);
+        (void)!read(go[0], &ch, 1);
+        _exit(0); /* dies with a request pending */
+    }
+    assert_int_equal(read(ready[0], &ch, 1), 1);
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_OK);
+    memset(wc_shmring_buffer(f->r, slot), 0, 8);
+    assert_int_equal(wc_shmring_submit(f->r, slot, 8), WC_OK);
+    assert_int_equal(wc_shmring_wait(f->r, slot, 50, 0, &len), WC_TIMEOUT);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    t0 = now_ms();
+    do
+        st = wc_shmring_wait(f->r, slot, 100, 0, &len);
+    while (st == WC_TIMEOUT && now_ms() - t0 < 5000);
+    assert_int_equal(st, WC_UNAVAILABLE);
+    assert_true(now_ms() - t0 < 1000);
+    /* nor can anyone claim a slot of a ring whose node is gone */
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_UNAVAILABLE);
+    close(go[0]);
+    close(go[1]);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+/* A node that stops or restarts: its clients are refused, new ones are served. */
+static void test_consumer_stops_and_restarts(void **state)
+{
+    fx *f = *state;
+    uint32_t old, fresh, cursor = 0, len;
+    size_t got = 0;
+
+    wc_shmring_serve_begin(f->r);
+    assert_int_equal(wc_shmring_claim(f->r, &old), WC_OK);
+    assert_int_equal(wc_shmring_submit(f->r, old, 8), WC_OK);
+    wc_shmring_serve_end(f->r);
+    assert_int_equal(wc_shmring_wait(f->r, old, 5000, 0, &got), WC_UNAVAILABLE);
+    assert_int_equal(wc_shmring_next(f->r, &cursor, 10, 0, &len), -1);
+    wc_shmring_serve_begin(f->r); /* the node restarted */
+    assert_int_equal(wc_shmring_submit(f->r, old, 8), WC_UNAVAILABLE);
+    assert_int_equal(wc_shmring_claim(f->r, &fresh), WC_OK);
+    wc_shmring_release(f->r, old); /* a slot of the earlier node: left alone */
+    assert_int_equal(wc_shmring_submit(f->r, fresh, 8), WC_OK);
+    assert_int_equal(wc_shmring_next(f->r, &cursor, 1000, 0, &len), (int)fresh);
+    wc_shmring_answer(f->r, fresh, 8);
+    assert_int_equal(wc_shmring_wait(f->r, fresh, 1000, 0, &got), WC_OK);
+}
+
+/*
+ * Producers die mid-request: one after submitting (its request is served
+ * and answered without anybody waiting), one after giving up on a request
+ * being served.  The consumer is never held, and with every other slot
+ * taken a new producer gets the dead one's slot.
+ */
+static void test_producer_dies(void **state)
+{
+    fx *f = *state;
+    uint32_t cursor = 0, len, mine[SLOTS], extra;
+    int nmine = 0, i, status;
+    pid_t child;
+    int64_t t0;
+
+    wc_shmring_serve_begin(f->r);
+    child = fork();
+    if (child == 0) {
+        uint32_t s;
+        if (wc_shmring_claim(f->r, &s) != WC_OK || wc_shmring_submit(f->r, s, 8) != WC_OK)
+            _exit(2);
+        _exit(0); /* dies before the answer */
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    t0 = now_ms();
+    i = wc_shmring_next(f->r, &cursor, 1000, 0, &len);
+    assert_true(i >= 0);
+    wc_shmring_answer(f->r, (uint32_t)i, 8); /* returns at once: nobody waits */
+    assert_true(now_ms() - t0 < 1000);
+
+    /* the second one gives up while its request is served, then dies */
+    child = fork();
+    if (child == 0) {
+        uint32_t s;
+        size_t got;
+        if (wc_shmring_claim(f->r, &s) != WC_OK || wc_shmring_submit(f->r, s, 8) != WC_OK)
+            _exit(2);
+        usleep(100000);
+        if (wc_shmring_wait(f->r, s, 10, 0, &got) != WC_TIMEOUT)
+            _exit(3);
+        wc_shmring_release(f->r, s);
+        _exit(0);
+    }
+    i = wc_shmring_next(f->r, &cursor, 2000, 0, &len);
+    assert_true(i >= 0);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    wc_shmring_answer(f->r, (uint32_t)i, 8); /* abandoned: the slot becomes free */
+    assert_int_equal(wc_shmring_busy(f->r), 1); /* the first one's answer, unread */
+
+    /* every slot: the free ones, then the dead first producer's */
+    while (nmine < SLOTS && wc_shmring_claim(f->r, &mine[nmine]) == WC_OK)
+        nmine++;
+    assert_int_equal(nmine, SLOTS);
+    assert_int_equal(wc_shmring_claim(f->r, &extra), WC_OVERLOADED);
+    assert_int_equal(wc_shmring_busy(f->r), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_producers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_producers_spinning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_response_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_dies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_stops_and_restarts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_producer_dies, setup, teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
