@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static wc_allocator wc__alloc;
 static int wc__alloc_set;
@@ -65,6 +66,23 @@ void *wc_malloc(size_t n)
     p = wc__alloc_set ? wc__alloc.malloc_fn(n, wc__alloc.arg) : malloc(n);
     if (p)
         atomic_fetch_add(&wc__live, 1);
+    return p;
+}
+
+void *wc_malloc_huge(size_t n)
+{
+    void *p;
+
+    if (wc__alloc_set)
+        return wc_malloc(n);
+    if (wc__should_fail())
+        return NULL;
+    if (posix_memalign(&p, WC_HUGE_PAGE, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE); /* only advice: small pages work as well */
+#endif
+    atomic_fetch_add(&wc__live, 1);
     return p;
 }
 
