@@ -14,6 +14,7 @@
  */
 #include "engine_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,9 +33,9 @@
  * allocation (most single-partition reads need no more); past them, arrays
  * double and byte chunks double up to WC_CHUNK_BYTES.
  */
-#define WC_FIRST_CHUNK_BYTES 1024u
-#define WC_FIRST_ROWS 8u
-#define WC_FIRST_CELLS 16u
+#define WC_FIRST_CHUNK_BYTES 2048u
+#define WC_FIRST_ROWS 16u
+#define WC_FIRST_CELLS 32u
 
 typedef struct wc__page_priv {
     wc_result_row *rows;
@@ -851,10 +852,13 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
     wc_buf_init(&rd.hdr);
     wc_buf_init(&rd.last_key);
     {
-        wc__page_mem *pa = wc_calloc(1, sizeof(*pa));
+        wc__page_mem *pa = wc_malloc(sizeof(*pa));
         size_t n = src.nmems + src.nssts + 1;
 
         if (pa != NULL) {
+            /* the built-in arrays need no zeroing */
+            memset(&pa->page, 0, sizeof(pa->page));
+            memset(&pa->pp, 0, offsetof(wc__page_priv, rows0));
             rd.page = &pa->page;
             rd.pp = &pa->pp;
             rd.page->priv = rd.pp;
@@ -881,7 +885,12 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         prefix.len--; /* drop the kind byte: the partition prefix */
     }
     for (size_t i = 0; i < src.nmems; i++) {
-        wc_iter *it = wc_memtable_iter(src.mems[i]);
+        wc_iter *it;
+
+        rd.page->stats.memtables_read++;
+        if (wc_memtable_entries(src.mems[i]) == 0)
+            continue; /* nothing to look at (a reopened or just switched table) */
+        it = wc_memtable_iter(src.mems[i]);
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;
@@ -889,7 +898,6 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         rd.src[rd.nsrc] = it;
         rd.src_kinds[rd.nsrc++] = 0xff;
         its[nits++] = it;
-        rd.page->stats.memtables_read++;
     }
     for (size_t i = 0; i < src.nssts; i++) {
         wc_iter *it;
