@@ -28,6 +28,14 @@ typedef struct wc__centry {
     struct wc__centry *lprev, *lnext;
 } wc__centry;
 
+/*
+ * Spare buffers kept per shard: a miss decodes into the buffer of a block
+ * evicted before instead of allocating (with two reader threads, one
+ * thread's evictions freed into the other's malloc arena while its own
+ * arena kept growing into fresh pages).
+ */
+#define WC__CACHE_SPARES 4
+
 typedef struct wc__cslot {
     uint64_t hash;
     wc__centry *e; /* NULL: empty */
@@ -41,6 +49,9 @@ typedef struct wc__shard {
     wc__centry lru; /* sentinel */
     size_t usage, capacity;
     uint64_t hits, misses, inserts, evictions;
+    /* evicted blocks nobody else held, for the next miss to decode into */
+    wc_block *spare[WC__CACHE_SPARES];
+    size_t nspare;
     char pad[64]; /* keep shards' mutexes on separate cache lines */
 } wc__shard;
 
@@ -131,6 +142,8 @@ void wc_block_cache_free(wc_block_cache *c)
             wc_free(e);
             e = n;
         }
+        while (s->nspare > 0)
+            wc_free(s->spare[--s->nspare]);
         wc_free(s->slots);
         pthread_mutex_destroy(&s->mu);
     }
@@ -210,7 +223,11 @@ static void slot_delete(wc__shard *s, size_t i)
     }
 }
 
-/* Remove e from the table and the list and drop its reference.  REQUIRES: lock held. */
+/*
+ * Remove e from the table and the list and drop its reference; a block
+ * nobody else holds becomes a spare if there is room.  No new reference can
+ * appear meanwhile: lookups need the lock.  REQUIRES: lock held.
+ */
 static void shard_remove(wc__shard *s, wc__centry *e)
 {
     bool found;
@@ -221,7 +238,10 @@ static void shard_remove(wc__shard *s, wc__centry *e)
     lru_unlink(e);
     s->count--;
     s->usage -= e->charge;
-    wc_block_unref(e->b);
+    if (s->nspare < WC__CACHE_SPARES && atomic_load(&e->b->refs) == 1)
+        s->spare[s->nspare++] = e->b;
+    else
+        wc_block_unref(e->b);
     wc_free(e);
 }
 
@@ -268,6 +288,18 @@ wc_block *wc__cache_lookup(wc_block_cache *c, uint64_t file_id, uint64_t off)
     } else {
         s->misses++;
     }
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+wc_block *wc__cache_take_spare(wc_block_cache *c, uint64_t file_id, uint64_t off)
+{
+    wc__shard *s = shard_of(c, cache_hash(file_id, off));
+    wc_block *b = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->nspare > 0)
+        b = s->spare[--s->nspare];
     pthread_mutex_unlock(&s->mu);
     return b;
 }

@@ -38,6 +38,13 @@ wc_block *wc__cache_lookup(wc_block_cache *c, uint64_t file_id, uint64_t off);
  */
 void wc__cache_insert(wc_block_cache *c, uint64_t file_id, uint64_t off, wc_block *b);
 
+/*
+ * A buffer of an evicted block that nobody references (caller owns it: pass
+ * it to wc_block_load_reuse), from the shard (file_id, off) belongs to, or
+ * NULL.  Each shard keeps a few.
+ */
+wc_block *wc__cache_take_spare(wc_block_cache *c, uint64_t file_id, uint64_t off);
+
 /* Drop every block of a file (e.g. when its SSTable is deleted). */
 void wc__cache_erase_file(wc_block_cache *c, uint64_t file_id);
 

@@ -107,7 +107,7 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
                                 wc_buf *scratch, bool use_cache, wc_block **out)
 {
     const wc__sst_index_ent *e = &t->index[idx];
-    wc_block *b;
+    wc_block *b, *spare;
     wc_status st;
 
     *out = NULL;
@@ -129,7 +129,9 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
         counters->blocks_read++;
         counters->bytes_read += e->size;
     }
-    st = wc_block_load(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, &b);
+    /* decode into a buffer the cache evicted, if it has one */
+    spare = use_cache && t->cache ? wc__cache_take_spare(t->cache, t->file_id, e->off) : NULL;
+    st = wc_block_load_reuse(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, spare, &b);
     if (st != WC_OK)
         return sst_error(st, t, "data block", e->off);
     if (b->nrestarts == 0) {

@@ -25,6 +25,7 @@ static wc_block *make_block(size_t len, uint8_t tag)
     assert_non_null(b);
     atomic_init(&b->refs, 1);
     b->nrestarts = 0;
+    b->cap = len;
     b->len = len;
     b->restarts_off = len;
     memset(b->data, tag, len);
@@ -146,11 +147,53 @@ static void test_second_chance(void **state)
     assert_int_equal(wc_alloc_live_count(), live0);
 }
 
+/* Evicted blocks nobody holds become spares of their shard; the cache frees the rest. */
+static void test_spares(void **state)
+{
+    uint64_t live0 = wc_alloc_live_count();
+    wc_block_cache *c;
+    wc_block *held, *b, *first;
+
+    /* room for two blocks, one shard */
+    assert_int_equal(wc_block_cache_new(2 * (BLEN + 200), &c), WC_OK);
+    assert_null(wc__cache_take_spare(c, 1, 0));
+    first = make_block(BLEN, 0);
+    wc__cache_insert(c, 1, 0, first);
+    wc_block_unref(first);
+    held = make_block(BLEN, 1);
+    wc__cache_insert(c, 1, 1, held); /* the test keeps its reference */
+    /* block 0 is evicted with no other reference: a spare */
+    b = make_block(BLEN, 2);
+    wc__cache_insert(c, 1, 2, b);
+    wc_block_unref(b);
+    b = wc__cache_take_spare(c, 1, 0);
+    assert_ptr_equal(b, first);
+    assert_int_equal(b->cap, BLEN);
+    assert_null(wc__cache_take_spare(c, 1, 0));
+    wc_free(b);
+    /* block 1 is evicted while the test holds it: not a spare, still readable */
+    b = make_block(BLEN, 3);
+    wc__cache_insert(c, 1, 3, b);
+    wc_block_unref(b);
+    assert_null(wc__cache_take_spare(c, 1, 0));
+    assert_int_equal(held->data[0], 1);
+    wc_block_unref(held);
+    /* more evictions than spares: the extra blocks are freed, the spares go with the cache */
+    for (uint64_t o = 4; o < 20; o++) {
+        b = make_block(BLEN, (uint8_t)o);
+        wc__cache_insert(c, 1, o, b);
+        wc_block_unref(b);
+    }
+    wc_block_cache_free(c);
+    assert_int_equal(wc_alloc_live_count(), live0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_second_chance),
+        cmocka_unit_test(test_spares),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
