@@ -319,7 +319,7 @@ void wc__cache_insert(wc_block_cache *c, uint64_t file_id, uint64_t off, wc_bloc
     e->off = off;
     e->hash = h;
     e->b = b;
-    e->charge = b->len + sizeof(wc_block) + sizeof(*e);
+    e->charge = b->cap + sizeof(wc_block) + sizeof(*e); /* a reused buffer may exceed len */
     e->referenced = false;
     pthread_mutex_lock(&s->mu);
     /* keep the table at most half full (the probe needs an empty slot) */
