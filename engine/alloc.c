@@ -6,13 +6,33 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static wc_allocator wc__alloc;
 static int wc__alloc_set;
 static _Atomic uint64_t wc__fail_countdown;
 static _Atomic int wc__fail_sticky;
 static _Atomic int wc__failing;
-static _Atomic uint64_t wc__live;
+
+/*
+ * Live allocations, counted in cache-line-sized stripes: each thread adds to
+ * its own stripe (a free may land in another thread's, the sum is still
+ * right), so threads that allocate at the same time do not bounce one line.
+ */
+#define WC__LIVE_STRIPES 16
+static struct {
+    _Atomic uint64_t n;
+    char pad[64 - sizeof(uint64_t)];
+} wc__live[WC__LIVE_STRIPES] __attribute__((aligned(64)));
+static _Atomic unsigned wc__live_next;
+static _Thread_local unsigned wc__live_slot; /* 0: not assigned yet, else stripe + 1 */
+
+static inline void wc__live_add(uint64_t d)
+{
+    if (wc__live_slot == 0)
+        wc__live_slot = atomic_fetch_add(&wc__live_next, 1) % WC__LIVE_STRIPES + 1;
+    atomic_fetch_add_explicit(&wc__live[wc__live_slot - 1].n, d, memory_order_relaxed);
+}
 
 void wc_set_allocator(const wc_allocator *a)
 {
@@ -33,7 +53,11 @@ void wc_alloc_fail_after(uint64_t n, int sticky)
 
 uint64_t wc_alloc_live_count(void)
 {
-    return atomic_load(&wc__live);
+    uint64_t sum = 0;
+
+    for (int i = 0; i < WC__LIVE_STRIPES; i++)
+        sum += atomic_load(&wc__live[i].n);
+    return sum;
 }
 
 static int wc__should_fail(void)
@@ -64,7 +88,24 @@ void *wc_malloc(size_t n)
         n = 1;
     p = wc__alloc_set ? wc__alloc.malloc_fn(n, wc__alloc.arg) : malloc(n);
     if (p)
-        atomic_fetch_add(&wc__live, 1);
+        wc__live_add(1);
+    return p;
+}
+
+void *wc_malloc_huge(size_t n)
+{
+    void *p;
+
+    if (wc__alloc_set)
+        return wc_malloc(n);
+    if (wc__should_fail())
+        return NULL;
+    if (posix_memalign(&p, WC_HUGE_PAGE, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE); /* only advice: small pages work as well */
+#endif
+    wc__live_add(1);
     return p;
 }
 
@@ -98,7 +139,7 @@ void wc_free(void *p)
 {
     if (p == NULL)
         return;
-    atomic_fetch_sub(&wc__live, 1);
+    wc__live_add((uint64_t)-1);
     if (wc__alloc_set)
         wc__alloc.free_fn(p, wc__alloc.arg);
     else

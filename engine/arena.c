@@ -56,7 +56,15 @@ static uint8_t *wc__arena_new_block(wc_arena *a, size_t size)
 
     if (size > SIZE_MAX - sizeof(*b))
         return NULL;
-    b = wc_malloc(sizeof(*b) + size);
+    /*
+     * A block of whole huge pages (memtables) is taken huge-page aligned,
+     * except the first: an arena that stays small (many idle tables) keeps
+     * only the small pages it touched.
+     */
+    if ((sizeof(*b) + size) % WC_HUGE_PAGE == 0 && a->nblocks > 0)
+        b = wc_malloc_huge(sizeof(*b) + size);
+    else
+        b = wc_malloc(sizeof(*b) + size);
     if (b == NULL)
         return NULL;
     b->size = size;

@@ -3,8 +3,11 @@
  *
  * An arena hands out 8-byte aligned pieces carved from large blocks (1 MiB by
  * default) obtained through wc_malloc; a request bigger than a quarter of the
- * block size gets a block of its own so that little space is wasted.  Pieces
- * are never freed one by one: everything goes at once in wc_arena_destroy.
+ * block size gets a block of its own so that little space is wasted.  With
+ * WC_ARENA_HUGE_BLOCK, every block after the first is exactly one huge page,
+ * aligned and advised for transparent huge pages (wc_malloc_huge), which
+ * saves TLB misses when a big arena is walked at random.  Pieces are never
+ * freed one by one: everything goes at once in wc_arena_destroy.
  *
  * Ownership and threads: the arena is embedded in its owner (the memtable).
  * wc_arena_alloc is single-threaded (the memtable calls it only under its
@@ -19,6 +22,8 @@
 #include <stdint.h>
 
 #define WC_ARENA_DEFAULT_BLOCK (1u << 20)
+/* Block size whose blocks (with their 16-byte header) are exactly one huge page. */
+#define WC_ARENA_HUGE_BLOCK ((2u << 20) - 16)
 #define WC_ARENA_ALIGN 8
 
 typedef struct wc__arena_block wc__arena_block;
@@ -73,6 +78,14 @@ static inline void *wc_arena_alloc(wc_arena *a, size_t n)
                           atomic_load_explicit(&a->memory, memory_order_relaxed) + need,
                           memory_order_relaxed);
     return p;
+}
+
+/* Would wc_arena_alloc(a, n) be served from the current block (cannot fail)? */
+static inline int wc_arena_fits(const wc_arena *a, size_t n)
+{
+    size_t need = (n + (WC_ARENA_ALIGN - 1)) & ~(size_t)(WC_ARENA_ALIGN - 1);
+
+    return n <= SIZE_MAX / 2 && need != 0 && need <= a->remaining;
 }
 
 /*

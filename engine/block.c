@@ -173,39 +173,64 @@ bool wc_block_check_restarts(const uint8_t *data, size_t len, size_t *restarts_o
 wc_status wc_block_load(const uint8_t *stored, size_t n, size_t max_len, bool parse_restarts,
                         wc_block **out)
 {
+    return wc_block_load_reuse(stored, n, max_len, parse_restarts, NULL, out);
+}
+
+wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
+                              bool parse_restarts, wc_block *spare, wc_block **out)
+{
     size_t plen;
     uint8_t type;
     uint32_t ulen, sum;
     wc_block *b = NULL;
+    wc_status st;
 
     *out = NULL;
-    if (n < WC_SST_TRAILER_LEN)
-        return wc_error(WC_CORRUPTION, "block of %zu bytes is shorter than its trailer", n);
+    if (n < WC_SST_TRAILER_LEN) {
+        st = wc_error(WC_CORRUPTION, "block of %zu bytes is shorter than its trailer", n);
+        goto fail;
+    }
     plen = n - WC_SST_TRAILER_LEN;
     type = stored[plen];
     ulen = wc_dec_u32(stored + plen + 1);
     sum = wc_dec_u32(stored + plen + 5);
     if (!atomic_load_explicit(&wc__block_ignore_checksums, memory_order_relaxed) &&
-        block_checksum(stored, plen + 5) != sum)
-        return wc_error(WC_CORRUPTION, "block checksum mismatch");
-    if (ulen > max_len)
-        return wc_error(WC_CORRUPTION, "block claims %u uncompressed bytes, more than %zu", ulen,
-                        max_len);
+        block_checksum(stored, plen + 5) != sum) {
+        st = wc_error(WC_CORRUPTION, "block checksum mismatch");
+        goto fail;
+    }
+    if (ulen > max_len) {
+        st = wc_error(WC_CORRUPTION, "block claims %u uncompressed bytes, more than %zu", ulen,
+                      max_len);
+        goto fail;
+    }
     if (type == WC_SST_BLOCK_RAW) {
-        if (ulen != plen)
-            return wc_error(WC_CORRUPTION, "raw block length %u does not match its size %zu", ulen,
-                            plen);
+        if (ulen != plen) {
+            st = wc_error(WC_CORRUPTION, "raw block length %u does not match its size %zu", ulen,
+                          plen);
+            goto fail;
+        }
     } else if (type == WC_SST_BLOCK_LZ4) {
         if (plen == 0 || plen > (size_t)INT_MAX || ulen > (size_t)INT_MAX ||
-            (uint64_t)ulen > (uint64_t)plen * WC_SST_LZ4_MAX_RATIO)
-            return wc_error(WC_CORRUPTION, "implausible lz4 block lengths (%zu -> %u)", plen,
-                            ulen);
+            (uint64_t)ulen > (uint64_t)plen * WC_SST_LZ4_MAX_RATIO) {
+            st = wc_error(WC_CORRUPTION, "implausible lz4 block lengths (%zu -> %u)", plen, ulen);
+            goto fail;
+        }
     } else {
-        return wc_error(WC_CORRUPTION, "unknown block type %u", type);
+        st = wc_error(WC_CORRUPTION, "unknown block type %u", type);
+        goto fail;
     }
-    b = wc_malloc(sizeof(*b) + (size_t)ulen);
-    if (b == NULL)
-        return wc_error(WC_NO_MEMORY, "out of memory loading a block of %u bytes", ulen);
+    if (spare != NULL && spare->cap >= ulen) {
+        b = spare; /* decoded in place of what it held */
+        spare = NULL;
+    } else {
+        b = wc_malloc(sizeof(*b) + (size_t)ulen);
+        if (b == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory loading a block of %u bytes", ulen);
+            goto fail;
+        }
+        b->cap = ulen;
+    }
     atomic_init(&b->refs, 1);
     b->len = ulen;
     b->restarts_off = 0;
@@ -217,17 +242,23 @@ wc_status wc_block_load(const uint8_t *stored, size_t n, size_t max_len, bool pa
         int r = LZ4_decompress_safe((const char *)stored, (char *)b->data, (int)plen, (int)ulen);
 
         if (r < 0 || (uint32_t)r != ulen) {
-            wc_free(b);
-            return wc_error(WC_CORRUPTION, "bad lz4 stream (%d of %u bytes)", r, ulen);
+            st = wc_error(WC_CORRUPTION, "bad lz4 stream (%d of %u bytes)", r, ulen);
+            goto fail;
         }
     }
     if (parse_restarts && !wc_block_check_restarts(b->data, b->len, &b->restarts_off,
                                                    &b->nrestarts)) {
-        wc_free(b);
-        return wc_error(WC_CORRUPTION, "bad restart array");
+        st = wc_error(WC_CORRUPTION, "bad restart array");
+        goto fail;
     }
+    wc_free(spare);
     *out = b;
     return WC_OK;
+
+fail:
+    wc_free(b);
+    wc_free(spare);
+    return st;
 }
 
 void wc_block_unref(wc_block *b)

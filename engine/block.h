@@ -89,6 +89,7 @@ extern _Atomic int wc__block_ignore_checksums;
 typedef struct wc_block {
     _Atomic uint32_t refs;
     uint32_t nrestarts;
+    size_t cap;          /* bytes data[] can hold (>= len; a reused buffer may hold more) */
     size_t len;          /* contents length */
     size_t restarts_off; /* offset of the restart array == end of the entries */
     uint8_t data[];      /* contents */
@@ -104,6 +105,14 @@ typedef struct wc_block {
  */
 wc_status wc_block_load(const uint8_t *stored, size_t n, size_t max_len, bool parse_restarts,
                         wc_block **out);
+
+/*
+ * Same, decoding into spare (a block nobody references any more, taken
+ * over by this call) when its cap is enough, so that no memory is
+ * allocated; a spare too small is freed.  spare may be NULL.
+ */
+wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
+                              bool parse_restarts, wc_block *spare, wc_block **out);
 
 static inline void wc_block_ref(wc_block *b)
 {

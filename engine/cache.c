@@ -1,12 +1,17 @@
 /*
- * cache.c - the shared LRU block cache (sstable.h, cache.h).
+ * cache.c - the shared block cache (sstable.h, cache.h).
  *
- * Sharded by a hash of (file_id, offset): each shard has a mutex, a chained
- * hash table that doubles when it gets full, and a doubly linked LRU list
- * with a sentinel (sentinel.next is the least recently used entry).  A shard
- * owns one reference on each cached block; eviction drops it, so blocks that
- * iterators still hold survive until those iterators let go.  A hit costs
- * one lock, one hash probe, two list splices and an atomic increment.
+ * Sharded by a hash of (file_id, offset): each shard has a mutex, an
+ * open-addressing table of (hash, entry) slots with linear probing (at most
+ * half full; deletion shifts the following slots back, so there are no
+ * tombstones), and a list of its entries in insertion order with a sentinel
+ * (sentinel.lnext is the oldest).  Eviction is second chance (CLOCK): a hit
+ * only sets the entry's referenced bit; the evictor takes the oldest entry,
+ * and one with the bit set loses the bit and goes to the back of the list
+ * instead.  A shard owns one reference on each cached block; eviction drops
+ * it, so blocks that iterators still hold survive until those iterators let
+ * go.  A hit costs one lock, a probe that usually reads one slot, the entry
+ * and an atomic increment; a miss usually reads one slot.
  */
 #include "cache.h"
 
@@ -19,18 +24,34 @@ typedef struct wc__centry {
     uint64_t file_id, off, hash;
     wc_block *b;
     size_t charge;
-    struct wc__centry *hnext;
+    bool referenced; /* hit since it was last at the front of the list */
     struct wc__centry *lprev, *lnext;
 } wc__centry;
 
+/*
+ * Spare buffers kept per shard: a miss decodes into the buffer of a block
+ * evicted before instead of allocating (with two reader threads, one
+ * thread's evictions freed into the other's malloc arena while its own
+ * arena kept growing into fresh pages).
+ */
+#define WC__CACHE_SPARES 4
+
+typedef struct wc__cslot {
+    uint64_t hash;
+    wc__centry *e; /* NULL: empty */
+} wc__cslot;
+
 typedef struct wc__shard {
     pthread_mutex_t mu;
-    wc__centry **buckets;
-    size_t nbuckets; /* power of two */
+    wc__cslot *slots;
+    size_t nslots; /* power of two, more than twice count */
     size_t count;
     wc__centry lru; /* sentinel */
     size_t usage, capacity;
     uint64_t hits, misses, inserts, evictions;
+    /* evicted blocks nobody else held, for the next miss to decode into */
+    wc_block *spare[WC__CACHE_SPARES];
+    size_t nspare;
     char pad[64]; /* keep shards' mutexes on separate cache lines */
 } wc__shard;
 
@@ -83,20 +104,20 @@ wc_status wc_block_cache_new(size_t capacity_bytes, wc_block_cache **out)
         if (pthread_mutex_init(&s->mu, NULL) != 0) {
             for (uint32_t j = 0; j < i; j++) {
                 pthread_mutex_destroy(&c->shards[j].mu);
-                wc_free(c->shards[j].buckets);
+                wc_free(c->shards[j].slots);
             }
             wc_free(c);
             return wc_error(WC_NO_MEMORY, "could not create a mutex");
         }
         s->capacity = capacity_bytes / n;
         s->lru.lnext = s->lru.lprev = &s->lru;
-        s->nbuckets = 64;
-        s->buckets = wc_calloc(s->nbuckets, sizeof(*s->buckets));
-        if (s->buckets == NULL) {
+        s->nslots = 128;
+        s->slots = wc_calloc(s->nslots, sizeof(*s->slots));
+        if (s->slots == NULL) {
             pthread_mutex_destroy(&s->mu);
             for (uint32_t j = 0; j < i; j++) {
                 pthread_mutex_destroy(&c->shards[j].mu);
-                wc_free(c->shards[j].buckets);
+                wc_free(c->shards[j].slots);
             }
             wc_free(c);
             return wc_error(WC_NO_MEMORY, "out of memory creating a block cache");
@@ -121,7 +142,9 @@ void wc_block_cache_free(wc_block_cache *c)
             wc_free(e);
             e = n;
         }
-        wc_free(s->buckets);
+        while (s->nspare > 0)
+            wc_free(s->spare[--s->nspare]);
+        wc_free(s->slots);
         pthread_mutex_destroy(&s->mu);
     }
     wc_free(c);
@@ -155,65 +178,110 @@ static inline void lru_append(wc__shard *s, wc__centry *e)
     s->lru.lprev = e;
 }
 
-static inline wc__centry **bucket_find(wc__shard *s, uint64_t h, uint64_t file_id, uint64_t off)
+/*
+ * Slot of (file_id, off) if cached (*found), else the empty slot where it
+ * would go.  REQUIRES: lock held; the table is never full.
+ */
+static inline size_t slot_find(const wc__shard *s, uint64_t h, uint64_t file_id, uint64_t off,
+                               bool *found)
 {
-    wc__centry **pp = &s->buckets[h & (s->nbuckets - 1)];
+    size_t mask = s->nslots - 1, i = h & mask;
 
-    while (*pp && ((*pp)->hash != h || (*pp)->file_id != file_id || (*pp)->off != off))
-        pp = &(*pp)->hnext;
-    return pp;
+    for (;; i = (i + 1) & mask) {
+        const wc__cslot *sl = &s->slots[i];
+
+        if (sl->e == NULL) {
+            *found = false;
+            return i;
+        }
+        if (sl->hash == h && sl->e->file_id == file_id && sl->e->off == off) {
+            *found = true;
+            return i;
+        }
+    }
 }
 
-/* Remove e from the table and the list and drop its reference.  REQUIRES: lock held. */
+/* Empty slot i, shifting back the entries after it that probed past it.  REQUIRES: lock held. */
+static void slot_delete(wc__shard *s, size_t i)
+{
+    size_t mask = s->nslots - 1, j = i;
+
+    s->slots[i].e = NULL;
+    for (;;) {
+        size_t home;
+
+        j = (j + 1) & mask;
+        if (s->slots[j].e == NULL)
+            return;
+        home = s->slots[j].hash & mask;
+        /* the entry at j may stay if its home lies cyclically in (i, j] */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        s->slots[i] = s->slots[j];
+        s->slots[j].e = NULL;
+        i = j;
+    }
+}
+
+/*
+ * Remove e from the table and the list and drop its reference; a block
+ * nobody else holds becomes a spare if there is room.  No new reference can
+ * appear meanwhile: lookups need the lock.  REQUIRES: lock held.
+ */
 static void shard_remove(wc__shard *s, wc__centry *e)
 {
-    wc__centry **pp = bucket_find(s, e->hash, e->file_id, e->off);
+    bool found;
+    size_t i = slot_find(s, e->hash, e->file_id, e->off, &found);
 
-    if (*pp == e)
-        *pp = e->hnext;
+    if (found && s->slots[i].e == e)
+        slot_delete(s, i);
     lru_unlink(e);
     s->count--;
     s->usage -= e->charge;
-    wc_block_unref(e->b);
+    if (s->nspare < WC__CACHE_SPARES && atomic_load(&e->b->refs) == 1)
+        s->spare[s->nspare++] = e->b;
+    else
+        wc_block_unref(e->b);
     wc_free(e);
 }
 
-static void shard_grow(wc__shard *s)
+/* Double the table.  false (table unchanged) when out of memory. */
+static bool shard_grow(wc__shard *s)
 {
-    size_t nb = s->nbuckets * 2;
-    wc__centry **nbk = wc_calloc(nb, sizeof(*nbk));
+    size_t nb = s->nslots * 2, mask = nb - 1;
+    wc__cslot *ns = wc_calloc(nb, sizeof(*ns));
 
-    if (nbk == NULL)
-        return; /* keep the longer chains */
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        wc__centry *e = s->buckets[i];
+    if (ns == NULL)
+        return false;
+    for (size_t i = 0; i < s->nslots; i++) {
+        size_t j;
 
-        while (e) {
-            wc__centry *n = e->hnext;
-            size_t j = e->hash & (nb - 1);
-
-            e->hnext = nbk[j];
-            nbk[j] = e;
-            e = n;
-        }
+        if (s->slots[i].e == NULL)
+            continue;
+        for (j = s->slots[i].hash & mask; ns[j].e != NULL; j = (j + 1) & mask)
+            ;
+        ns[j] = s->slots[i];
     }
-    wc_free(s->buckets);
-    s->buckets = nbk;
-    s->nbuckets = nb;
+    wc_free(s->slots);
+    s->slots = ns;
+    s->nslots = nb;
+    return true;
 }
 
 wc_block *wc__cache_lookup(wc_block_cache *c, uint64_t file_id, uint64_t off)
 {
     uint64_t h = cache_hash(file_id, off);
     wc__shard *s = shard_of(c, h);
-    wc__centry *e;
     wc_block *b = NULL;
+    bool found;
+    size_t i;
 
     pthread_mutex_lock(&s->mu);
-    e = *bucket_find(s, h, file_id, off);
-    if (e) {
-        lru_unlink(e);
-        lru_append(s, e);
+    i = slot_find(s, h, file_id, off, &found);
+    if (found) {
+        wc__centry *e = s->slots[i].e;
+
+        e->referenced = true;
         b = e->b;
         wc_block_ref(b);
         s->hits++;
@@ -224,11 +292,25 @@ wc_block *wc__cache_lookup(wc_block_cache *c, uint64_t file_id, uint64_t off)
     return b;
 }
 
+wc_block *wc__cache_take_spare(wc_block_cache *c, uint64_t file_id, uint64_t off)
+{
+    wc__shard *s = shard_of(c, cache_hash(file_id, off));
+    wc_block *b = NULL;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->nspare > 0)
+        b = s->spare[--s->nspare];
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
 void wc__cache_insert(wc_block_cache *c, uint64_t file_id, uint64_t off, wc_block *b)
 {
     uint64_t h = cache_hash(file_id, off);
     wc__shard *s = shard_of(c, h);
-    wc__centry **pp, *e;
+    wc__centry *e;
+    bool found;
+    size_t i;
 
     e = wc_malloc(sizeof(*e));
     if (e == NULL)
@@ -237,28 +319,46 @@ void wc__cache_insert(wc_block_cache *c, uint64_t file_id, uint64_t off, wc_bloc
     e->off = off;
     e->hash = h;
     e->b = b;
-    e->charge = b->len + sizeof(wc_block) + sizeof(*e);
-    e->hnext = NULL;
+    e->charge = b->cap + sizeof(wc_block) + sizeof(*e); /* a reused buffer may exceed len */
+    e->referenced = false;
     pthread_mutex_lock(&s->mu);
-    pp = bucket_find(s, h, file_id, off);
-    if (*pp) {
+    /* keep the table at most half full (the probe needs an empty slot) */
+    if ((s->count + 1) * 2 > s->nslots && !shard_grow(s)) {
+        pthread_mutex_unlock(&s->mu);
+        wc_free(e);
+        return; /* not cached: the caller keeps its own reference */
+    }
+    i = slot_find(s, h, file_id, off, &found);
+    if (found) {
         /* another thread loaded the same block first */
         pthread_mutex_unlock(&s->mu);
         wc_free(e);
         return;
     }
     wc_block_ref(b);
-    *pp = e;
+    s->slots[i].hash = h;
+    s->slots[i].e = e;
     lru_append(s, e);
     s->count++;
     s->usage += e->charge;
     s->inserts++;
     while (s->usage > s->capacity && s->lru.lnext != &s->lru) {
-        shard_remove(s, s->lru.lnext);
+        wc__centry *old = s->lru.lnext;
+
+        if (old->referenced || (old == e && e->lnext != &s->lru)) {
+            /*
+             * second chance: to the back of the list, without the bit; the
+             * new block too when every older one was spared (it goes only
+             * if it is alone, bigger than the shard)
+             */
+            old->referenced = false;
+            lru_unlink(old);
+            lru_append(s, old);
+            continue;
+        }
+        shard_remove(s, old);
         s->evictions++;
     }
-    if (s->count > s->nbuckets)
-        shard_grow(s);
     pthread_mutex_unlock(&s->mu);
 }
 

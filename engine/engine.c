@@ -547,8 +547,13 @@ wc_status wc__sources_acquire(wc_engine *e, uint32_t table_id, wc__sources *s)
     atomic_fetch_add(&s->counters->refs, 1);
     memcpy(s->name, t->def.name, sizeof(s->name));
     pthread_mutex_lock(&t->mu);
-    s->mems = wc_malloc((t->nimm + 1) * sizeof(*s->mems));
-    s->ssts = wc_malloc((t->nssts + 1) * sizeof(*s->ssts));
+    /* most reads fit the built-in arrays: no allocation */
+    s->mems = t->nimm + 1 <= (sizeof(s->mems0) / sizeof(s->mems0[0]))
+                  ? s->mems0
+                  : wc_malloc((t->nimm + 1) * sizeof(*s->mems));
+    s->ssts = t->nssts + 1 <= (sizeof(s->ssts0) / sizeof(s->ssts0[0]))
+                  ? s->ssts0
+                  : wc_malloc((t->nssts + 1) * sizeof(*s->ssts));
     if (s->mems == NULL || s->ssts == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
     } else {
@@ -576,8 +581,10 @@ void wc__sources_release(wc__sources *s)
         wc_memtable_unref(s->mems[i]);
     for (size_t i = 0; i < s->nssts; i++)
         wc_sstable_unref(s->ssts[i]);
-    wc_free(s->mems);
-    wc_free(s->ssts);
+    if (s->mems != s->mems0)
+        wc_free(s->mems);
+    if (s->ssts != s->ssts0)
+        wc_free(s->ssts);
     if (s->counters)
         wc__tcounters_unref(s->counters);
     memset(s, 0, sizeof(*s));

@@ -357,10 +357,12 @@ void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
 
 /* Sources of a table at one moment, referenced (released by wc__sources_release). */
 typedef struct wc__sources {
-    wc_memtable **mems;
+    wc_memtable **mems; /* mems0 when it fits there, else wc_malloc'd */
     size_t nmems;
-    wc_sstable **ssts;
+    wc_sstable **ssts; /* ssts0 when it fits there, else wc_malloc'd */
     size_t nssts;
+    wc_memtable *mems0[4];
+    wc_sstable *ssts0[8];
     uint32_t gc_grace;
     wc__tcounters *counters; /* referenced */
     char name[128];          /* the table's name, for messages */

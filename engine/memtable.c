@@ -22,8 +22,9 @@
  *
  * Node layout (one arena allocation, 8-byte aligned):
  *   value pointer | klen u32 | height u32 | next[height] | key bytes
- * and, for a freshly inserted key, its value record follows in the same
- * allocation.  A value record is { u32 len; len bytes }.
+ * Value records ({ u32 len; len bytes }) live in a second arena, so that the
+ * nodes a search walks stay packed together (fewer cache and TLB misses on
+ * random inserts) instead of being spread out by the values between them.
  */
 #include "memtable.h"
 
@@ -57,7 +58,8 @@ struct wc_memtable {
     _Atomic uint64_t entries;   /* distinct keys */
     _Atomic int64_t min_ts;     /* smallest timestamp put so far; INT64_MAX if none */
     wc_sl_node *head;           /* WC_SL_MAX_HEIGHT levels, no key; wc_malloc'd */
-    wc_arena arena;
+    wc_arena arena;             /* nodes (with their keys) */
+    wc_arena varena;            /* value records */
     /* writer state, protected by mu */
     pthread_mutex_t mu;
     uint64_t rng;
@@ -306,7 +308,8 @@ wc_status wc_memtable_new(wc_memtable **out)
     atomic_init(&m->max_height, 1);
     atomic_init(&m->entries, 0);
     atomic_init(&m->min_ts, INT64_MAX);
-    wc_arena_init(&m->arena, WC_ARENA_DEFAULT_BLOCK);
+    wc_arena_init(&m->arena, WC_ARENA_HUGE_BLOCK);
+    wc_arena_init(&m->varena, WC_ARENA_DEFAULT_BLOCK);
     wc_buf_init(&m->scratch);
     m->rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)m;
     if (m->rng == 0)
@@ -329,6 +332,7 @@ void wc_memtable_ref(wc_memtable *m)
 static void wc__memtable_destroy(wc_memtable *m)
 {
     wc_arena_destroy(&m->arena);
+    wc_arena_destroy(&m->varena);
     wc_buf_free(&m->scratch);
     pthread_mutex_destroy(&m->mu);
     wc_free(m->head);
@@ -350,7 +354,7 @@ int64_t wc_memtable_min_timestamp(const wc_memtable *m)
 
 size_t wc_memtable_memory(const wc_memtable *m)
 {
-    return wc_arena_memory(&m->arena);
+    return wc_arena_memory(&m->arena) + wc_arena_memory(&m->varena);
 }
 
 uint64_t wc_memtable_entries(const wc_memtable *m)
@@ -412,7 +416,7 @@ static wc_status wc__put_existing(wc_memtable *m, wc_sl_node *n, uint8_t kind,
     /* rewriting what is already there (replay, retries) allocates nothing */
     if (m->scratch.len == olen && memcmp(m->scratch.data, old + 4, olen) == 0)
         return WC_OK;
-    rec = wc_arena_alloc(&m->arena, 4 + m->scratch.len);
+    rec = wc_arena_alloc(&m->varena, 4 + m->scratch.len);
     if (rec == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory in memtable arena");
     {
@@ -474,14 +478,24 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
     }
 
     height = wc__random_height(m);
-    nsize = (wc__node_size(height, klen) + (WC_ARENA_ALIGN - 1)) & ~(size_t)(WC_ARENA_ALIGN - 1);
-    x = wc_arena_alloc(&m->arena, nsize + 4 + vlen);
-    if (x == NULL) {
+    nsize = wc__node_size(height, klen);
+    /*
+     * Node and value come from two arenas: take first the piece that needs a
+     * new block (the one that can fail), so that a failure leaves both arenas
+     * as they were unless both needed a block at once.
+     */
+    if (wc_arena_fits(&m->arena, nsize)) {
+        rec = wc_arena_alloc(&m->varena, 4 + vlen);
+        x = rec ? wc_arena_alloc(&m->arena, nsize) : NULL;
+    } else {
+        x = wc_arena_alloc(&m->arena, nsize);
+        rec = x ? wc_arena_alloc(&m->varena, 4 + vlen) : NULL;
+    }
+    if (x == NULL || rec == NULL) {
         /* the search above changed nothing; the old splice is still exact */
         pthread_mutex_unlock(&m->mu);
         return wc_error(WC_NO_MEMORY, "out of memory in memtable arena");
     }
-    rec = (uint8_t *)x + nsize;
     {
         uint32_t len32 = (uint32_t)vlen;
         memcpy(rec, &len32, 4);

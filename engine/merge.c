@@ -24,15 +24,17 @@ struct wc_merge {
 
 wc_status wc_merge_new(wc_iter **its, size_t n, wc_merge **out)
 {
-    wc_merge *m = wc_calloc(1, sizeof(*m));
+    /* one allocation: the struct, then vals, its and at */
+    wc_merge *m;
 
+    if (n > (SIZE_MAX - sizeof(*m)) / (sizeof(*m->vals) + sizeof(*m->its) + sizeof(*m->at)))
+        goto fail;
+    m = wc_calloc(1, sizeof(*m) + n * (sizeof(*m->vals) + sizeof(*m->its) + sizeof(*m->at)));
     if (m == NULL)
         goto fail;
-    m->its = wc_malloc((n ? n : 1) * sizeof(*m->its));
-    m->vals = wc_malloc((n ? n : 1) * sizeof(*m->vals));
-    m->at = wc_malloc((n ? n : 1) * sizeof(*m->at));
-    if (m->its == NULL || m->vals == NULL || m->at == NULL)
-        goto fail;
+    m->vals = (wc_merge_value *)(m + 1);
+    m->its = (wc_iter **)(m->vals + n);
+    m->at = (size_t *)(m->its + n);
     memcpy(m->its, its, n * sizeof(*its));
     m->n = n;
     *out = m;
@@ -40,12 +42,6 @@ wc_status wc_merge_new(wc_iter **its, size_t n, wc_merge **out)
 fail:
     for (size_t i = 0; i < n; i++)
         wc_iter_destroy(its[i]);
-    if (m) {
-        wc_free(m->its);
-        wc_free(m->vals);
-        wc_free(m->at);
-        wc_free(m);
-    }
     return wc_error(WC_NO_MEMORY, "out of memory creating a merge iterator");
 }
 
@@ -55,10 +51,7 @@ void wc_merge_free(wc_merge *m)
         return;
     for (size_t i = 0; i < m->n; i++)
         wc_iter_destroy(m->its[i]);
-    wc_free(m->its);
-    wc_free(m->vals);
-    wc_free(m->at);
-    wc_free(m);
+    wc_free(m); /* with its arrays */
 }
 
 /* Find the current key (min forward, max backward) among valid sources. */

@@ -14,6 +14,7 @@
  */
 #include "engine_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,14 @@
 #define WC_PAGING_VERSION 1
 #define WC_DEFAULT_PAGE_ROWS 1000
 #define WC_CHUNK_BYTES (64u * 1024)
+/*
+ * The first rows, cells and bytes of a page live in the page's own
+ * allocation (most single-partition reads need no more); past them, arrays
+ * double and byte chunks double up to WC_CHUNK_BYTES.
+ */
+#define WC_FIRST_CHUNK_BYTES 2048u
+#define WC_FIRST_ROWS 16u
+#define WC_FIRST_CELLS 32u
 
 typedef struct wc__page_priv {
     wc_result_row *rows;
@@ -34,10 +43,21 @@ typedef struct wc__page_priv {
     size_t *cell_start; /* per row: index of its first cell */
     wc_cell *cells;
     size_t ncells, capcells;
-    uint8_t **chunks;
+    uint8_t **chunks; /* wc_malloc'd chunks (not chunk0) */
     size_t nchunks, capchunks;
+    uint8_t *chunk; /* current chunk */
     size_t chunk_used, chunk_cap;
+    wc_result_row rows0[WC_FIRST_ROWS];
+    size_t cell_start0[WC_FIRST_ROWS];
+    wc_cell cells0[WC_FIRST_CELLS];
+    uint64_t chunk0[WC_FIRST_CHUNK_BYTES / 8];
 } wc__page_priv;
+
+/* A page and its private part, allocated together (freed by wc_page_free). */
+typedef struct wc__page_mem {
+    wc_page page;
+    wc__page_priv pp;
+} wc__page_mem;
 
 typedef struct wc__rd {
     wc_engine *e;
@@ -75,9 +95,12 @@ static void *wc__page_alloc(wc__page_priv *pp, size_t n)
     void *p;
 
     n = (n + 7) & ~(size_t)7;
-    if (pp->chunk_cap - pp->chunk_used < n || pp->nchunks == 0) {
-        size_t cap = n > WC_CHUNK_BYTES ? n : WC_CHUNK_BYTES;
+    if (pp->chunk_cap - pp->chunk_used < n) {
+        size_t cap = pp->chunk_cap >= WC_CHUNK_BYTES / 2 ? WC_CHUNK_BYTES : pp->chunk_cap * 2;
         uint8_t *c;
+
+        if (cap < n)
+            cap = n;
         if (pp->nchunks == pp->capchunks) {
             size_t nc = pp->capchunks ? pp->capchunks * 2 : 8;
             uint8_t **a = wc_realloc(pp->chunks, nc * sizeof(*a));
@@ -90,12 +113,43 @@ static void *wc__page_alloc(wc__page_priv *pp, size_t n)
         if (c == NULL)
             return NULL;
         pp->chunks[pp->nchunks++] = c;
+        pp->chunk = c;
         pp->chunk_used = 0;
         pp->chunk_cap = cap;
     }
-    p = pp->chunks[pp->nchunks - 1] + pp->chunk_used;
+    p = pp->chunk + pp->chunk_used;
     pp->chunk_used += n;
     return p;
+}
+
+/* Make a zeroed pp use its built-in first rows, cells and chunk. */
+static void wc__page_init(wc__page_priv *pp)
+{
+    pp->rows = pp->rows0;
+    pp->cell_start = pp->cell_start0;
+    pp->caprows = WC_FIRST_ROWS;
+    pp->cells = pp->cells0;
+    pp->capcells = WC_FIRST_CELLS;
+    pp->chunk = (uint8_t *)pp->chunk0;
+    pp->chunk_cap = WC_FIRST_CHUNK_BYTES;
+}
+
+/* Grow array *a (built-in storage first) from n to cap elements of size each. */
+static bool wc__page_grow(void **a, const void *builtin, size_t n, size_t cap, size_t size)
+{
+    void *p;
+
+    if (*a == builtin) {
+        p = wc_malloc(cap * size);
+        if (p != NULL)
+            memcpy(p, *a, n * size);
+    } else {
+        p = wc_realloc(*a, cap * size);
+    }
+    if (p == NULL)
+        return false;
+    *a = p;
+    return true;
 }
 
 static const uint8_t *wc__page_copy(wc__page_priv *pp, const uint8_t *src, size_t n, bool *oom)
@@ -124,13 +178,15 @@ void wc_page_free(wc_page *p)
         for (size_t i = 0; i < pp->nchunks; i++)
             wc_free(pp->chunks[i]);
         wc_free(pp->chunks);
-        wc_free(pp->rows);
-        wc_free(pp->cell_start);
-        wc_free(pp->cells);
-        wc_free(pp);
+        if (pp->rows != pp->rows0)
+            wc_free(pp->rows);
+        if (pp->cell_start != pp->cell_start0)
+            wc_free(pp->cell_start);
+        if (pp->cells != pp->cells0)
+            wc_free(pp->cells);
     }
     wc_free(p->paging_state);
-    wc_free(p);
+    wc_free(p); /* the page and pp are one wc__page_mem */
 }
 
 /* ---------------------------------------------------------------- guardrail */
@@ -186,6 +242,16 @@ static wc_status wc__reconcile(wc__rd *rd, uint8_t kind, const uint8_t **out, si
     return wc__reconcile_list(rd, kind, v, n, out, len);
 }
 
+/* Is source it positioned on an entry?  If not, *st gets its status (WC_OK: at the end). */
+static bool wc__src_valid(wc_iter *it, wc_status *st)
+{
+    *st = WC_OK;
+    if (wc_iter_valid(it))
+        return true;
+    *st = wc_iter_status(it);
+    return false;
+}
+
 /*
  * Exact lookup of one key in the sources that may hold its kind (single-
  * partition reads): SSTables whose statistics show no header or static
@@ -195,6 +261,7 @@ static wc_status wc__lookup(wc__rd *rd, const uint8_t *key, size_t klen, uint8_t
                             const uint8_t **out, size_t *len, bool *found)
 {
     size_t n = 0;
+    wc_status st;
 
     *found = false;
     for (size_t i = 0; i < rd->nsrc; i++) {
@@ -205,8 +272,7 @@ static wc_status wc__lookup(wc__rd *rd, const uint8_t *key, size_t klen, uint8_t
         if (!(rd->src_kinds[i] & (1u << kind)))
             continue;
         wc_iter_seek(it, key, klen);
-        if (!wc_iter_valid(it)) {
-            wc_status st = wc_iter_status(it);
+        if (!wc__src_valid(it, &st)) {
             if (st != WC_OK)
                 return st;
             continue;
@@ -318,12 +384,10 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         if (!wc__column_wanted(rd->req, c.column, &ci))
             continue;
         if (pp->ncells == pp->capcells) {
-            size_t cap = pp->capcells ? pp->capcells * 2 : 256;
-            wc_cell *a = wc_realloc(pp->cells, cap * sizeof(*a));
-            if (a == NULL)
+            if (!wc__page_grow((void **)&pp->cells, pp->cells0, pp->ncells, pp->capcells * 2,
+                               sizeof(*pp->cells)))
                 return wc_error(WC_NO_MEMORY, "out of memory building a result page");
-            pp->cells = a;
-            pp->capcells = cap;
+            pp->capcells *= 2;
         }
         c.value = wc__page_copy(pp, c.value, c.len, &oom);
         pp->cells[pp->ncells++] = c;
@@ -335,16 +399,14 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         return WC_OK;
     }
     if (rd->page->nrows == pp->caprows) {
-        size_t cap = pp->caprows ? pp->caprows * 2 : 64;
-        wc_result_row *a = wc_realloc(pp->rows, cap * sizeof(*a));
-        size_t *s = wc_realloc(pp->cell_start, cap * sizeof(*s));
-        if (a)
-            pp->rows = a;
-        if (s)
-            pp->cell_start = s;
-        if (a == NULL || s == NULL)
+        size_t n = pp->caprows;
+
+        /* either may move alone: each keeps at least caprows entries */
+        if (!wc__page_grow((void **)&pp->rows, pp->rows0, n, 2 * n, sizeof(*pp->rows)) ||
+            !wc__page_grow((void **)&pp->cell_start, pp->cell_start0, n, 2 * n,
+                           sizeof(*pp->cell_start)))
             return wc_error(WC_NO_MEMORY, "out of memory building a result page");
-        pp->caprows = cap;
+        pp->caprows = 2 * n;
     }
     {
         wc_result_row *row = &pp->rows[rd->page->nrows];
@@ -386,6 +448,43 @@ static const uint8_t *wc__target(wc__rd *rd, const uint8_t *prefix, size_t plen,
     wc_buf_append(&rd->target, ck, cklen);
     *len = rd->target.len;
     return rd->target.data;
+}
+
+/* Exact lookup of the partition's header; loads it into rd when there is one. */
+static wc_status wc__lookup_header(wc__rd *rd, const uint8_t *prefix, size_t plen)
+{
+    const uint8_t *t, *blob;
+    size_t tl, bl;
+    bool found;
+    wc_status st;
+
+    t = wc__target(rd, prefix, plen, WC_KIND_HEADER, NULL, 0, &tl);
+    if ((st = wc__lookup(rd, t, tl, WC_KIND_HEADER, &blob, &bl, &found)) != WC_OK)
+        return st;
+    return found ? wc__load_header(rd, blob, bl) : WC_OK;
+}
+
+/*
+ * Exact lookup of the key prefix + kind + ck (left in rd->target) and, if a
+ * source has it, emission of the reconciled row; *emitted tells whether a
+ * live row went to the page.
+ */
+static wc_status wc__lookup_emit(wc__rd *rd, const uint8_t *prefix, size_t plen, uint8_t kind,
+                                 const uint8_t *ck, size_t cklen, bool *emitted)
+{
+    const uint8_t *t, *blob;
+    size_t tl, bl;
+    wc_key_parts kp;
+    bool found;
+    wc_status st;
+
+    *emitted = false;
+    t = wc__target(rd, prefix, plen, kind, ck, cklen, &tl);
+    if ((st = wc__lookup(rd, t, tl, kind, &blob, &bl, &found)) != WC_OK || !found)
+        return st;
+    if (!wc_key_parse(t, tl, &kp))
+        return wc_error(WC_CORRUPTION, "malformed key");
+    return wc__emit(rd, &kp, t, tl, blob, bl, emitted);
 }
 
 static void wc__note_stop(wc__rd *rd)
@@ -470,22 +569,13 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
     rd->nrts = 0;
     if (!positioned || resume) {
         /* one partition: exact lookups of its header and static row */
-        bool found;
-
-        t = wc__target(rd, prefix, plen, WC_KIND_HEADER, NULL, 0, &tl);
-        if ((st = wc__lookup(rd, t, tl, WC_KIND_HEADER, &blob, &bl, &found)) != WC_OK)
-            return st;
-        if (found && (st = wc__load_header(rd, blob, bl)) != WC_OK)
+        if ((st = wc__lookup_header(rd, prefix, plen)) != WC_OK)
             return st;
         if (req->include_static && resume == NULL) {
-            t = wc__target(rd, prefix, plen, WC_KIND_STATIC, NULL, 0, &tl);
-            if ((st = wc__lookup(rd, t, tl, WC_KIND_STATIC, &blob, &bl, &found)) != WC_OK)
+            if ((st = wc__lookup_emit(rd, prefix, plen, WC_KIND_STATIC, NULL, 0, &emitted)) !=
+                WC_OK)
                 return st;
-            if (found) {
-                if (!wc_key_parse(t, tl, &kp))
-                    return wc_error(WC_CORRUPTION, "malformed key");
-                if ((st = wc__emit(rd, &kp, t, tl, blob, bl, &emitted)) != WC_OK)
-                    return st;
+            if (emitted) {
                 if (rd->page->nrows >= rd->page_rows) {
                     rd->stop = true;
                     return WC_OK;
@@ -583,6 +673,93 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
     return wc_merge_status(rd->m);
 }
 
+/*
+ * Is req a read of one clustering key (start and end the same inclusive
+ * bound, forward, first page, no static row)?  Such a read can be answered
+ * by exact lookups in each source instead of a merging iterator, unless some
+ * source holds a longer clustering key that extends the bound (a bound may
+ * be a prefix of the clustering columns): wc__read_point checks that.
+ */
+static bool wc__is_point_read(const wc_read_request *req)
+{
+    const wc_bound *sb = &req->start, *eb = &req->end;
+
+    return req->pk != NULL && req->paging_state == NULL && !req->reverse && !req->include_static &&
+           !sb->unbounded && !eb->unbounded && sb->inclusive && eb->inclusive &&
+           sb->len == eb->len && (sb->len == 0 || memcmp(sb->key, eb->key, sb->len) == 0);
+}
+
+/* Does some source hold a key that extends target (the seek left each source at >= target)? */
+static wc_status wc__extended_key(wc__rd *rd, const uint8_t *target, size_t tlen, bool *found)
+{
+    wc_status st;
+
+    *found = false;
+    for (size_t i = 0; i < rd->nsrc && !*found; i++) {
+        wc_iter *it = rd->src[i];
+        const uint8_t *k;
+        size_t kl;
+
+        if (!wc_iter_valid(it))
+            continue; /* past the end: its status was checked by the lookup */
+        k = wc_iter_key(it, &kl);
+        if (kl == tlen && memcmp(k, target, tlen) == 0) {
+            wc_iter_next(it);
+            if (!wc__src_valid(it, &st)) {
+                if (st != WC_OK)
+                    return st;
+                continue;
+            }
+            k = wc_iter_key(it, &kl);
+        }
+        *found = kl > tlen && memcmp(k, target, tlen) == 0;
+    }
+    return WC_OK;
+}
+
+/*
+ * Point read (wc__is_point_read) by exact lookups of the partition header and
+ * the row key, which returns the same page as wc__read_partition, without
+ * building a merging iterator.  *fallback is set, and the page left as it
+ * was, when a source holds a clustering key that extends the bound; the
+ * caller then reads the partition the general way.
+ */
+static wc_status wc__read_point(wc__rd *rd, const uint8_t *prefix, size_t plen, bool *fallback)
+{
+    const wc_read_request *req = rd->req;
+    wc_read_stats saved = rd->page->stats;
+    size_t saved_nrows = rd->page->nrows, saved_ncells = rd->pp->ncells;
+    bool emitted, extended;
+    wc_status st;
+
+    *fallback = false;
+    rd->has_hdr = false;
+    rd->pdel_ts = WC_NO_TIMESTAMP;
+    rd->nrts = 0;
+    if ((st = wc__lookup_header(rd, prefix, plen)) != WC_OK)
+        return st;
+    if ((st = wc__lookup_emit(rd, prefix, plen, WC_KIND_ROW, req->start.key, req->start.len,
+                              &emitted)) != WC_OK)
+        return st;
+    /* rd->target still holds the row key */
+    if ((st = wc__extended_key(rd, rd->target.data, rd->target.len, &extended)) != WC_OK)
+        return st;
+    if (extended) {
+        /* undo: the general path reads the header and this row again */
+        rd->page->stats = saved;
+        rd->page->nrows = saved_nrows;
+        rd->pp->ncells = saved_ncells;
+        *fallback = true;
+        return WC_OK;
+    }
+    if (emitted) {
+        rd->rows_total++;
+        rd->rows_in_part++;
+        wc__note_stop(rd);
+    }
+    return WC_OK;
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 static wc_status wc__make_paging_state(wc__rd *rd)
@@ -674,18 +851,31 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
     wc_buf_init(&rd.target);
     wc_buf_init(&rd.hdr);
     wc_buf_init(&rd.last_key);
-    rd.page = wc_calloc(1, sizeof(*rd.page));
-    rd.pp = wc_calloc(1, sizeof(*rd.pp));
-    its = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*its));
-    rd.src = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*rd.src));
-    rd.src_kinds = wc_malloc(src.nmems + src.nssts + 1);
-    rd.vals = wc_malloc((src.nmems + src.nssts + 1) * sizeof(*rd.vals));
-    if (rd.page == NULL || rd.pp == NULL || its == NULL || rd.src == NULL || rd.src_kinds == NULL ||
-        rd.vals == NULL) {
+    {
+        wc__page_mem *pa = wc_malloc(sizeof(*pa));
+        size_t n = src.nmems + src.nssts + 1;
+
+        if (pa != NULL) {
+            /* the built-in arrays need no zeroing */
+            memset(&pa->page, 0, sizeof(pa->page));
+            memset(&pa->pp, 0, offsetof(wc__page_priv, rows0));
+            rd.page = &pa->page;
+            rd.pp = &pa->pp;
+            rd.page->priv = rd.pp;
+            wc__page_init(rd.pp);
+        }
+        /* its, src, vals and src_kinds share one allocation (freed through its) */
+        its = wc_malloc(n * (2 * sizeof(*its) + sizeof(*rd.vals) + 1));
+        if (its != NULL) {
+            rd.src = its + n;
+            rd.vals = (wc_merge_value *)(rd.src + n);
+            rd.src_kinds = (uint8_t *)(rd.vals + n);
+        }
+    }
+    if (rd.page == NULL || its == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
         goto done;
     }
-    rd.page->priv = rd.pp;
 
     if (req->pk) {
         token = wc_token(req->pk, req->pk_len);
@@ -695,7 +885,12 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         prefix.len--; /* drop the kind byte: the partition prefix */
     }
     for (size_t i = 0; i < src.nmems; i++) {
-        wc_iter *it = wc_memtable_iter(src.mems[i]);
+        wc_iter *it;
+
+        rd.page->stats.memtables_read++;
+        if (wc_memtable_entries(src.mems[i]) == 0)
+            continue; /* nothing to look at (a reopened or just switched table) */
+        it = wc_memtable_iter(src.mems[i]);
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;
@@ -703,7 +898,6 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         rd.src[rd.nsrc] = it;
         rd.src_kinds[rd.nsrc++] = 0xff;
         its[nits++] = it;
-        rd.page->stats.memtables_read++;
     }
     for (size_t i = 0; i < src.nssts; i++) {
         wc_iter *it;
@@ -724,6 +918,14 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         }
         its[nits++] = it;
         rd.page->stats.sstables_read++;
+    }
+    if (wc__is_point_read(req)) {
+        bool fallback;
+
+        rd.rows_in_part = 0;
+        st = wc__read_point(&rd, prefix.data, prefix.len, &fallback);
+        if (st != WC_OK || !fallback)
+            goto finish;
     }
     st = wc_merge_new(its, nits, &rd.m);
     nits = 0;
@@ -817,10 +1019,7 @@ done:
         }
     for (size_t i = 0; i < nits; i++)
         wc_iter_destroy(its[i]);
-    wc_free(its);
-    wc_free(rd.src);
-    wc_free(rd.src_kinds);
-    wc_free(rd.vals);
+    wc_free(its); /* with src, vals and src_kinds */
     wc_merge_free(rd.m);
     wc__sources_release(&src);
     for (int i = 0; i < 2; i++)

@@ -53,6 +53,7 @@ struct wc_sstable {
     uint32_t nblocks;
     wc__sst_index_ent *index;
     uint8_t *index_keys;
+    uint64_t *index_pfx; /* per block: first 8 bytes of its last key (index_key_prefix) */
     wc_block *filter; /* filter contents */
     wc_sstable_stats stats;
 };
@@ -106,7 +107,7 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
                                 wc_buf *scratch, bool use_cache, wc_block **out)
 {
     const wc__sst_index_ent *e = &t->index[idx];
-    wc_block *b;
+    wc_block *b, *spare;
     wc_status st;
 
     *out = NULL;
@@ -128,7 +129,9 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
         counters->blocks_read++;
         counters->bytes_read += e->size;
     }
-    st = wc_block_load(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, &b);
+    /* decode into a buffer the cache evicted, if it has one */
+    spare = use_cache && t->cache ? wc__cache_take_spare(t->cache, t->file_id, e->off) : NULL;
+    st = wc_block_load_reuse(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, spare, &b);
     if (st != WC_OK)
         return sst_error(st, t, "data block", e->off);
     if (b->nrestarts == 0) {
@@ -142,16 +145,38 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
     return WC_OK;
 }
 
-/* First block whose last key is >= target; nblocks if none. */
+/*
+ * The first 8 bytes of a key as a big-endian integer, zero-padded: a smaller
+ * prefix means a smaller key (wc_bytes_cmp), equal prefixes decide nothing.
+ */
+static inline uint64_t index_key_prefix(const uint8_t *k, size_t len)
+{
+    uint8_t b[8] = {0};
+    uint64_t v = 0;
+
+    memcpy(b, k, len < 8 ? len : 8);
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/*
+ * First block whose last key is >= target; nblocks if none.  The search runs
+ * on the packed prefix array and reads a block's whole key only when the
+ * prefixes are equal (mostly the last steps, inside one token).
+ */
 static uint32_t index_lower_bound(const wc_sstable *t, const uint8_t *target, size_t tlen)
 {
     uint32_t lo = 0, hi = t->nblocks;
+    uint64_t tp = index_key_prefix(target, tlen);
 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const wc__sst_index_ent *e = &t->index[mid];
+        uint64_t p = t->index_pfx[mid];
 
-        if (wc_bytes_cmp(t->index_keys + e->key_off, e->key_len, target, tlen) < 0)
+        if (p < tp || (p == tp && wc_bytes_cmp(t->index_keys + e->key_off, e->key_len, target,
+                                               tlen) < 0))
             lo = mid + 1;
         else
             hi = mid;
@@ -181,6 +206,7 @@ static void sstable_destroy(wc_sstable *t)
     wc_block_unref(t->filter);
     wc_free(t->index);
     wc_free(t->index_keys);
+    wc_free(t->index_pfx);
     stats_free(&t->stats);
     wc_free(t->path);
     wc_free(t);
@@ -369,6 +395,13 @@ static wc_status parse_index(wc_sstable *t, const wc_block *b, uint64_t off, uin
         why = "index does not cover the data blocks";
         goto corrupt;
     }
+    t->index_pfx = wc_malloc((n ? n : 1) * sizeof(*t->index_pfx));
+    if (t->index_pfx == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        t->index_pfx[i] = index_key_prefix(keys.data + ents[i].key_off, ents[i].key_len);
     wc_block_iter_free(&bi);
     t->index = ents;
     t->nblocks = (uint32_t)n;

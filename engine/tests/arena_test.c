@@ -130,6 +130,51 @@ static void test_alloc_failure(void **state)
     assert_int_equal(wc_alloc_live_count(), live0);
 }
 
+/*
+ * Blocks of whole huge pages: the first is an ordinary allocation, the later
+ * ones start on a huge-page boundary (their data right after the 16-byte
+ * header); failures and accounting behave as with ordinary blocks.
+ */
+static void test_huge_blocks(void **state)
+{
+    wc_arena a;
+    uint64_t live0 = wc_alloc_live_count();
+    size_t nblocks = 0, m;
+    uint8_t *p;
+
+    wc_arena_init(&a, WC_ARENA_HUGE_BLOCK);
+    assert_int_equal(a.block_size, WC_ARENA_HUGE_BLOCK);
+    assert_true(wc_arena_fits(&a, 8) == 0);
+    for (int i = 0; nblocks < 3; i++) {
+        p = wc_arena_alloc(&a, 4000);
+        assert_non_null(p);
+        memset(p, i & 0xff, 4000);
+        if (a.nblocks != nblocks) {
+            nblocks = a.nblocks;
+            /* a fresh block: p is its first piece */
+            if (nblocks > 1)
+                assert_int_equal((uintptr_t)p % WC_HUGE_PAGE, 16);
+        }
+        assert_true(wc_arena_fits(&a, 8) == (a.remaining >= 8));
+    }
+    assert_true(wc_arena_memory(&a) >= 2 * (size_t)WC_ARENA_HUGE_BLOCK);
+
+    /* a huge block that cannot be had leaves the arena as it was */
+    while (a.remaining >= 4000)
+        assert_non_null(wc_arena_alloc(&a, 4000));
+    m = wc_arena_memory(&a);
+    wc_alloc_fail_after(1, 1);
+    assert_false(wc_arena_fits(&a, 4000));
+    assert_null(wc_arena_alloc(&a, 4000));
+    wc_alloc_fail_after(0, 0);
+    assert_int_equal(wc_arena_memory(&a), m);
+    assert_int_equal(a.nblocks, nblocks);
+    assert_non_null(wc_arena_alloc(&a, 4000));
+
+    wc_arena_destroy(&a);
+    assert_int_equal(wc_alloc_live_count(), live0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_contents_survive),
         cmocka_unit_test(test_accounting),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_huge_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,12 +264,56 @@ static void test_garbage_entries(void **state)
     assert_int_equal(wc_alloc_live_count(), live);
 }
 
+/*
+ * Decoding into a spare block: a big enough spare is the result (nothing
+ * allocated), a small one is freed, and every failure frees the spare too.
+ */
+static void test_load_reuse(void **state)
+{
+    uint64_t live0 = wc_alloc_live_count();
+    uint8_t s[64] = {0};
+    wc_block *big, *small, *b, *spare;
+
+    big = build(16, 200, true);
+    small = build(16, 3, false);
+    assert_int_equal(big->cap, big->len);
+    assert_int_equal(small->cap, small->len);
+    /* a raw 9-byte block decoded into the big block's buffer */
+    s[9] = 0;
+    wc_enc_u32(s + 10, 9);
+    memcpy(s, "123456789", 9);
+    reseal(s, 18);
+    spare = big;
+    assert_int_equal(wc_block_load_reuse(s, 18, 1024, false, spare, &b), WC_OK);
+    assert_ptr_equal(b, spare);
+    assert_int_equal(b->len, 9);
+    assert_true(b->cap > 9);
+    assert_memory_equal(b->data, "123456789", 9);
+    assert_int_equal(atomic_load(&b->refs), 1);
+    wc_block_unref(b);
+    /* a spare smaller than the block is freed and a new block allocated */
+    small->cap = 8;
+    assert_int_equal(wc_block_load_reuse(s, 18, 1024, false, small, &b), WC_OK);
+    assert_int_equal(b->cap, 9);
+    assert_memory_equal(b->data, "123456789", 9);
+    wc_block_unref(b);
+    spare = build(16, 150, true);
+    /* failures free the spare */
+    assert_int_equal(wc_block_load_reuse(s, 8, 1024, false, spare, &b), WC_CORRUPTION);
+    assert_null(b);
+    spare = build(16, 3, false);
+    s[0] ^= 1;
+    assert_int_equal(wc_block_load_reuse(s, 18, 1024, false, spare, &b), WC_CORRUPTION);
+    assert_int_equal(wc_alloc_live_count(), live0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_empty_block),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_reuse),
         cmocka_unit_test(test_garbage_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
