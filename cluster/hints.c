@@ -1020,11 +1020,20 @@ wc_status wc_hints_mark_delivered(wc_hints *h, const uint8_t target[WC_HOST_ID_L
     wc_status st = WC_OK;
     char path[HINTS_PATH_MAX];
     bool removed = false;
+    wc_hint_pos old;
 
     pthread_mutex_lock(&h->mu);
     t = target_find(h, target);
     if (t == NULL || wc_hint_pos_cmp(upto, t->delivered) <= 0)
         goto out;
+    /* the position first: a lost unlink after it only leaves a file open removes */
+    old = t->delivered;
+    t->delivered = upto;
+    st = pos_write(h, t);
+    if (st != WC_OK) {
+        t->delivered = old;
+        goto out;
+    }
     while (t->nsegs > 0 &&
            (t->segs[0].seq < upto.seq ||
             (t->segs[0].seq == upto.seq && upto.offset >= t->segs[0].end && t->segs[0].sealed))) {
@@ -1035,15 +1044,14 @@ wc_status wc_hints_mark_delivered(wc_hints *h, const uint8_t target[WC_HOST_ID_L
     }
     if (t->nsegs > 0 && t->segs[0].seq == upto.seq) {
         uint64_t n = 0;
-        uint64_t from = t->delivered.seq == upto.seq ? t->delivered.offset : 0;
 
-        st = seg_walk(h, t, &t->segs[0], from, upto.offset, &n);
+        st = seg_walk(h, t, &t->segs[0], old.seq == upto.seq ? old.offset : 0, upto.offset, &n);
         if (st != WC_OK)
             goto out;
         t->delivered_records += n;
-        t->delivered = upto;
     } else if (t->nsegs > 0) {
         t->delivered = (wc_hint_pos){t->segs[0].seq, WC_HINTS_HEADER_SIZE};
+        t->delivered_records = 0;
     }
     if (removed)
         h->fs->sync_dir(h->fs, h->dir);
@@ -1053,9 +1061,7 @@ wc_status wc_hints_mark_delivered(wc_hints *h, const uint8_t target[WC_HOST_ID_L
         if (st == WC_NOT_FOUND)
             st = WC_OK;
         target_drop(h, t);
-        goto out;
     }
-    st = pos_write(h, t);
 
 out:
     pthread_mutex_unlock(&h->mu);
