@@ -1036,7 +1036,7 @@ wc_status wc_hints_mark_delivered(wc_hints *h, const uint8_t target[WC_HOST_ID_L
     }
     while (t->nsegs > 0 &&
            (t->segs[0].seq < upto.seq ||
-            (t->segs[0].seq == upto.seq && upto.offset >= t->segs[0].end && t->segs[0].sealed))) {
+            (t->segs[0].seq == upto.seq && upto.offset >= t->segs[0].end))) {
         st = seg_delete(h, t, 0);
         if (st != WC_OK)
             goto out;
