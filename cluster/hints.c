@@ -27,6 +27,7 @@
 #define HINTS_DEFAULT_SEGMENT (8ull << 20)
 #define HINTS_DEFAULT_TOTAL (1ull << 30)
 #define HINTS_DEFAULT_WINDOW_MS (3ull * 3600 * 1000)
+#define HINTS_SCAN_MAX (256ull << 20) /* segment sizes open accepts at least */
 #define HINTS_PATH_MAX 4096
 #define HINTS_HEX_LEN (2 * WC_HOST_ID_LEN)
 
@@ -312,7 +313,10 @@ static wc_status seg_scan(wc_hints *h, htarget *t, hseg *s, bool last)
     const char *why = NULL;
 
     seg_path(h, t->id, s->seq, path);
-    st = wc_fs_read_all(h->fs, path, h->o.segment_bytes + WC_ENV_MAX_MESSAGE + WC_HINTS_HEADER_SIZE,
+    /* a segment holds at most segment_bytes plus one hint (bounded whatever the option was) */
+    st = wc_fs_read_all(h->fs, path,
+                        (h->o.segment_bytes > HINTS_SCAN_MAX ? h->o.segment_bytes : HINTS_SCAN_MAX) +
+                            WC_ENV_MAX_MESSAGE + WC_HINTS_HEADER_SIZE,
                         &p, &len);
     if (st == WC_CORRUPTION)
         why = "larger than any segment";
@@ -1099,6 +1103,7 @@ out:
 wc_status wc_hints_expire(wc_hints *h, int64_t now_us)
 {
     wc_status st = WC_OK;
+    bool removed = false;
 
     pthread_mutex_lock(&h->mu);
     for (size_t i = h->ntargets; i > 0; i--) {
@@ -1115,6 +1120,7 @@ wc_status wc_hints_expire(wc_hints *h, int64_t now_us)
             st = seg_delete(h, t, j - 1);
             if (st != WC_OK)
                 goto out;
+            removed = true;
         }
         if (t->nsegs > 0 && wc_hint_pos_cmp(t->delivered, (wc_hint_pos){t->segs[0].seq, 0}) < 0)
             t->delivered = (wc_hint_pos){t->segs[0].seq, WC_HINTS_HEADER_SIZE};
@@ -1126,7 +1132,8 @@ wc_status wc_hints_expire(wc_hints *h, int64_t now_us)
             target_drop(h, t);
         }
     }
-    h->fs->sync_dir(h->fs, h->dir);
+    if (removed)
+        h->fs->sync_dir(h->fs, h->dir);
 
 out:
     pthread_mutex_unlock(&h->mu);
