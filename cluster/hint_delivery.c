@@ -65,7 +65,8 @@ struct wc_hint_delivery {
     wc_hint_delivery_options o;
     hd_target **targets;
     size_t ntargets, cap;
-    uint64_t next_send_ms; /* throttle: no send before it */
+    uint64_t next_send_us; /* throttle: no send before it (the clock's ms x 1000) */
+    uint64_t throttle_rem; /* bytes x 10^6 not yet turned into whole microseconds */
     uint64_t recheck_timer;
     wc_buf scratch, msg;
     hd_receiver recv[HD_RECEIVERS];
@@ -172,8 +173,8 @@ static void hd_pump(hd_target *t)
         wc_hint hint;
         wc_status st;
 
-        if (d->next_send_ms > now) {
-            hd_arm_pump(t, d->next_send_ms - now);
+        if (d->next_send_us > now * 1000) {
+            hd_arm_pump(t, (d->next_send_us - now * 1000 + 999) / 1000);
             return;
         }
         st = wc_hints_read(d->store, t->id, t->cursor, wc_env_wall_us(d->env), &d->scratch, &hint);
@@ -216,9 +217,16 @@ static void hd_pump(hd_target *t)
         t->cursor = hint.next;
         d->st.sent++;
         d->st.sent_bytes += d->msg.len;
-        if (d->o.throttle_bytes_per_s != 0)
-            d->next_send_ms = (d->next_send_ms > now ? d->next_send_ms : now) +
-                              d->msg.len * 1000 / d->o.throttle_bytes_per_s;
+        if (d->o.throttle_bytes_per_s != 0) {
+            /* exact in the long run: small messages add up instead of rounding to 0 */
+            uint64_t units = d->throttle_rem + (uint64_t)d->msg.len * 1000000;
+
+            /* up to a timer tick of credit survives a late wake-up; an idle spell gives none */
+            if (d->next_send_us + 1000 < now * 1000)
+                d->next_send_us = now * 1000 - 1000;
+            d->next_send_us += units / d->o.throttle_bytes_per_s;
+            d->throttle_rem = units % d->o.throttle_bytes_per_s;
+        }
         if (t->timeout_timer == 0)
             hd_arm_timeout(t);
     }

@@ -513,6 +513,20 @@ static void test_throttle(void **state)
     assert_true(took * 50000 >= (s.sent_bytes - s.sent_bytes / 100 * 2) * 1000);
     assert_true(took <= s.sent_bytes * 1000 / 50000 + 200);
     net_free(n);
+
+    /* small messages, a large window: well under a millisecond each, still throttled */
+    o.throttle_bytes_per_s = 200000;
+    o.window = 1000;
+    n = net_new(&o, 5);
+    add_hints(n, 1, 0, 1000, 3600, 0); /* about 70 bytes per message */
+    alive(n, 1);
+    run_until(n, 20000);
+    assert_int_equal(check_applied(&n->nodes[1], 1000), 0);
+    wc_hint_delivery_get_stats(n->nodes[0].hd, &s);
+    took = n->nodes[1].last_apply_ms;
+    assert_true(took * 200000 >= (s.sent_bytes - 200) * 1000);
+    assert_true(took <= s.sent_bytes * 1000 / 200000 + 50);
+    net_free(n);
 }
 
 /* Hints past their ttl are counted as expired and never sent. */
