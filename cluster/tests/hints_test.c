@@ -573,6 +573,57 @@ static void test_expiry(void **state)
     free(dir);
 }
 
+/* Out of memory at every allocation: a status, never a crash, nothing leaked. */
+static void test_out_of_memory(void **state)
+{
+    char *dir = wc_test_tmpdir("hints-oom");
+    char *seg = only_segment(dir, 1, 1);
+    wc_hints *h = open_store(dir, NULL, WC_HINTS_SYNC_PERIODIC, 300, NULL);
+    uint64_t base;
+
+    (void)state;
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(put(h, 1, i), WC_OK);
+        assert_int_equal(put(h, 2, i), WC_OK);
+    }
+    wc_hints_close(h);
+    poke(seg, WC_HINTS_HEADER_SIZE + 60, 0x10); /* a damaged record: a gap at open */
+    base = wc_alloc_live_count();
+    for (uint64_t n = 1; n < 400; n++) {
+        wc_hints_options o;
+        wc_status st;
+        int got[64];
+
+        wc_hints_options_default(&o);
+        o.dir = dir;
+        o.segment_bytes = 300;
+        h = NULL;
+        wc_alloc_fail_after(n, false);
+        st = wc_hints_open(&o, &h);
+        if (st == WC_OK) {
+            uint8_t id[WC_HOST_ID_LEN];
+            wc_hint_pos pos;
+
+            st = put(h, 3, 1);
+            assert_true(st == WC_OK || st == WC_NO_MEMORY);
+            read_all(h, 1, got, 64, NULL);
+            pos = (wc_hint_pos){0, 0};
+            read_all(h, 3, got, 64, &pos); /* target 3 only: the others stay for later rounds */
+            host(3, id);
+            st = wc_hints_mark_delivered(h, id, pos);
+            assert_true(st == WC_OK || st == WC_NO_MEMORY);
+            wc_hints_close(h);
+        } else {
+            assert_int_equal(st, WC_NO_MEMORY);
+        }
+        wc_alloc_fail_after(0, false);
+        assert_int_equal(wc_alloc_live_count(), base);
+    }
+    free(seg);
+    wc_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,7 +631,7 @@ int main(void)
         cmocka_unit_test(test_power_loss_periodic), cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_corrupt_middle),     cmocka_unit_test(test_damaged_header),
         cmocka_unit_test(test_write_errors),       cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry),             cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests_name("hints", tests, NULL, NULL);
 }
