@@ -61,6 +61,7 @@ struct fnet {
     uint32_t loss_pct;   /* messages lost at random */
     uint64_t latency_ms;
     uint64_t messages;   /* sent between nodes */
+    uint64_t live_allocs; /* wc_alloc_live_count before the nodes started */
     char log[16384];
 };
 
@@ -236,6 +237,7 @@ static fnet *net_new(const wc_hint_delivery_options *o, uint64_t seed)
 
     n->rng = seed | 1;
     n->latency_ms = 5;
+    n->live_allocs = wc_alloc_live_count();
     for (int i = 0; i < NNODES; i++) {
         fnode *nd = &n->nodes[i];
 
@@ -262,6 +264,7 @@ static void net_free(fnet *n)
         wc_test_rmrf(n->nodes[i].dir);
         free(n->nodes[i].dir);
     }
+    assert_int_equal(wc_alloc_live_count(), n->live_allocs); /* nothing leaked */
     for (size_t i = 0; i < n->nev; i++)
         free(n->ev[i].msg);
     free(n->ev);
