@@ -320,10 +320,11 @@ void wc_hint_delivery_free(wc_hint_delivery *d)
     wc_free(d);
 }
 
+/* The target alive at addr (one at most: peer_alive retires the others). */
 static hd_target *hd_find_addr(wc_hint_delivery *d, const wc_addr *addr)
 {
     for (size_t i = 0; i < d->ntargets; i++)
-        if (wc_addr_equal(&d->targets[i]->addr, addr))
+        if (d->targets[i]->alive && wc_addr_equal(&d->targets[i]->addr, addr))
             return d->targets[i];
     return NULL;
 }
@@ -357,6 +358,15 @@ wc_status wc_hint_delivery_peer_alive(wc_hint_delivery *d, const wc_addr *addr,
     }
     if (t->alive && t->active && wc_addr_equal(&t->addr, addr))
         return WC_OK; /* already delivering */
+    /* another host id at this address (a host replaced): that one is gone from here */
+    for (size_t i = 0; i < d->ntargets; i++) {
+        hd_target *o = d->targets[i];
+
+        if (o != t && o->alive && wc_addr_equal(&o->addr, addr)) {
+            hd_stop(o);
+            o->alive = false;
+        }
+    }
     if (t->active)
         hd_stop(t);
     t->addr = *addr;
@@ -369,7 +379,7 @@ void wc_hint_delivery_peer_down(wc_hint_delivery *d, const wc_addr *addr)
 {
     hd_target *t = hd_find_addr(d, addr);
 
-    if (t == NULL || !t->alive)
+    if (t == NULL)
         return;
     hd_stop(t);
     t->alive = false;

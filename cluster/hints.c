@@ -969,7 +969,8 @@ wc_status wc_hints_read(wc_hints *h, const uint8_t target[WC_HOST_ID_LEN], wc_hi
             if (st != WC_OK)
                 goto out;
             len = wc_dec_u32(scratch->data);
-            if (n < WC_HINTS_RECORD_HEADER_SIZE || len < WC_HINTS_PAYLOAD_FIXED ||
+            if (n < WC_HINTS_RECORD_HEADER_SIZE || s->end - off < WC_HINTS_RECORD_HEADER_SIZE ||
+                len < WC_HINTS_PAYLOAD_FIXED ||
                 len > s->end - off - WC_HINTS_RECORD_HEADER_SIZE) {
                 read_damaged(h, t, s, off);
                 break;

@@ -615,6 +615,50 @@ static void test_malformed_messages(void **state)
     net_free(n);
 }
 
+/*
+ * A host replaced at the same address: hints for the old host id are refused
+ * by the new host and stay stored; naming the new host id there stops the
+ * old delivery, and the new host gets its own hints.
+ */
+static void test_host_replaced(void **state)
+{
+    wc_hint_delivery_options o;
+    fnet *n;
+    wc_hint_delivery_stats s;
+    uint8_t old_id[WC_HOST_ID_LEN];
+    char batch[32];
+
+    (void)state;
+    opts(&o);
+    n = net_new(&o, 8);
+    memset(old_id, 0x55, sizeof(old_id));
+    for (int i = 0; i < 5; i++) {
+        snprintf(batch, sizeof(batch), "hint-9-%d", i);
+        assert_int_equal(wc_hints_append(n->nodes[0].store, old_id, "ks.t", 4,
+                                         (const uint8_t *)batch, strlen(batch) + 1, 3600,
+                                         f_wall_us(&n->nodes[0].env), 0),
+                         WC_OK);
+    }
+    add_hints(n, 1, 0, 30, 3600, 10);
+    assert_int_equal(
+        wc_hint_delivery_peer_alive(n->nodes[0].hd, &n->nodes[1].env.self, old_id), WC_OK);
+    run_until(n, 2000);
+    wc_hint_delivery_get_stats(n->nodes[1].hd, &s);
+    assert_true(s.wrong_host >= 5);
+    assert_int_equal(n->nodes[1].napplied, 0);
+    alive(n, 1);
+    run_until(n, 10000);
+    assert_int_equal(check_applied(&n->nodes[1], 30), 0);
+    assert_int_equal(stored(n, 1), 0);
+    {
+        wc_hints_target_stats ts;
+
+        wc_hints_target_stats_get(n->nodes[0].store, old_id, &ts);
+        assert_int_equal(ts.hints, 5);
+    }
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_throttle),
         cmocka_unit_test(test_expired_not_sent),
         cmocka_unit_test(test_malformed_messages),
+        cmocka_unit_test(test_host_replaced),
     };
     return cmocka_run_group_tests_name("hint_delivery", tests, NULL, NULL);
 }
