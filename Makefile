@@ -28,6 +28,8 @@ COMMON_CFLAGS  := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter \
 ENGINE_CFLAGS  := $(COMMON_CFLAGS) -Iengine
 CLUSTER_CFLAGS := $(COMMON_CFLAGS) -Iengine -Icluster
 ENGINE_LIBS   := -llz4 -lxxhash -lpthread -lm
+# the internode handshake's HMAC-SHA256 (cluster/handshake.c)
+CLUSTER_LIBS  := -lcrypto
 
 ENGINE_SRCS := $(sort $(wildcard engine/*.c))
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
@@ -73,7 +75,7 @@ $(BUILD)/cluster/tests/%.o: cluster/tests/%.c $(wildcard engine/*.h cluster/*.h 
 	$(CC) $(CLUSTER_CFLAGS) -Iengine/tests -Icluster/tests -c $< -o $@
 
 $(BUILD)/cluster/tests/%_test: $(BUILD)/cluster/tests/%_test.o $(UNIT_HELPER_OBJS) $(CLUSTER_LIB) $(ENGINE_LIB)
-	$(CC) -o $@ $^ -lcmocka $(ENGINE_LIBS)
+	$(CC) -o $@ $^ -lcmocka $(CLUSTER_LIBS) $(ENGINE_LIBS)
 
 .PHONY: unit-build unit
 unit-build: $(UNIT_TESTS)
@@ -95,14 +97,20 @@ check-layers:
 	@regress/check-layers.pl $(if $(PG_INCLUDEDIR_SERVER),--pg-includedir=$(PG_INCLUDEDIR_SERVER))
 
 # ---------------------------------------------------------------- fuzzing
-FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c))
-FUZZ_TARGETS := $(FUZZ_SRCS:engine/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c cluster/fuzz/*_fuzz.c))
+FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(FUZZ_SRCS))))
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iengine
 
 $(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
+
+# cluster/fuzz targets are built with the cluster sources too
+$(BUILD)/fuzz/%: cluster/fuzz/%.c $(CLUSTER_SRCS) $(ENGINE_SRCS) $(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(CLUSTER_SRCS) $(ENGINE_SRCS) $(CLUSTER_LIBS) \
+	      $(ENGINE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
@@ -117,7 +125,7 @@ DATA       = sql/widecol.control $(wildcard sql/widecol--*.sql)
 # engine/cluster headers as system headers: their inline C99 code must not
 # trip PostgreSQL's -Wdeclaration-after-statement in extension/ files
 PG_CPPFLAGS = -Iextension -isystem engine -isystem cluster
-SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB)) $(ENGINE_LIB) $(ENGINE_LIBS)
+SHLIB_LINK  = $(if $(CLUSTER_SRCS),$(CLUSTER_LIB) $(CLUSTER_LIBS)) $(ENGINE_LIB) $(ENGINE_LIBS)
 
 # make installcheck (PGXS): the pg_regress suites of regress/schedule, one
 # after the other in its order, against the running server that libpq's

@@ -2,7 +2,8 @@
 #
 # regress/install-deps.sh - install the Debian 12 packages widecol needs.
 #
-#   regress/install-deps.sh build   compiler, PostgreSQL 15 server + headers, lz4, xxhash
+#   regress/install-deps.sh build   compiler, PostgreSQL 15 server + headers, lz4, xxhash,
+#                                   libssl-dev (HMAC of the internode handshake)
 #   regress/install-deps.sh demo    same as build
 #   regress/install-deps.sh test    build + cmocka, clang/libFuzzer, prove, IPC::Run
 #
@@ -19,7 +20,7 @@ what=${1:-test}
 
 pkgs=(make gcc libc6-dev
       postgresql-15 postgresql-server-dev-15
-      liblz4-dev libxxhash-dev)
+      liblz4-dev libxxhash-dev libssl-dev)
 
 case "$what" in
     build|demo) ;;

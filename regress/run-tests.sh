@@ -12,10 +12,10 @@
 #            no cluster/ header; one test
 #   unit     every engine/tests/*_test.c and cluster/tests/*_test.c program
 #            (cmocka); each cmocka test counts, a crash counts as a failure
-#   fuzz     every engine/fuzz/*_fuzz.c libFuzzer target (built by 'make
-#            fuzz'), run for FUZZ_SECONDS (15) seconds; seeds are taken from
-#            engine/fuzz/corpus/<target>/ and a dictionary from
-#            engine/fuzz/<target>.dict when they exist
+#   fuzz     every engine/fuzz/*_fuzz.c and cluster/fuzz/*_fuzz.c libFuzzer
+#            target (built by 'make fuzz'), run for FUZZ_SECONDS (15)
+#            seconds; seeds are taken from <dir>/corpus/<target>/ and a
+#            dictionary from <dir>/<target>.dict when they exist
 #   regress  pg_regress over regress/schedule (tests in regress/sql/, expected
 #            output in regress/expected/) on a temporary instance started
 #            with regress/regress.conf (shared_preload_libraries = 'widecol');
@@ -170,8 +170,9 @@ fi
 
 # ---------------------------------------------------------------- fuzz
 run_fuzz() {
-    local src=$1 name bin log rc args
+    local src=$1 name bin log rc args dir
     name=$(basename "$src" .c)
+    dir=$(dirname "$src")
     bin=$ROOT/build/fuzz/$name
     log=$RESULTS/fuzz/$name.log
     if [ ! -x "$bin" ]; then
@@ -181,9 +182,9 @@ run_fuzz() {
     mkdir -p "$WORK/fuzz/$name" "$RESULTS/fuzz/$name-artifacts"
     args=(-max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=30
           -artifact_prefix="$RESULTS/fuzz/$name-artifacts/" -print_final_stats=1)
-    [ -f "engine/fuzz/$name.dict" ] && args+=(-dict="engine/fuzz/$name.dict")
+    [ -f "$dir/$name.dict" ] && args+=(-dict="$dir/$name.dict")
     args+=("$WORK/fuzz/$name")
-    [ -d "engine/fuzz/corpus/$name" ] && args+=("engine/fuzz/corpus/$name")
+    [ -d "$dir/corpus/$name" ] && args+=("$dir/corpus/$name")
     timeout $((FUZZ_SECONDS + 300)) "$bin" "${args[@]}" >"$log" 2>&1
     rc=$?
     if [ "$rc" -eq 0 ]; then
@@ -198,7 +199,7 @@ run_fuzz() {
 if wanted fuzz; then
     stage fuzz
     mkdir -p "$RESULTS/fuzz"
-    fuzz_srcs=$(ls engine/fuzz/*_fuzz.c 2>/dev/null)
+    fuzz_srcs=$(ls engine/fuzz/*_fuzz.c cluster/fuzz/*_fuzz.c 2>/dev/null)
     if [ -z "$fuzz_srcs" ]; then
         echo "no fuzz targets yet"
     else
