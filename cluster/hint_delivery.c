@@ -8,6 +8,15 @@
  * target: the pump (throttle wait or a full send queue) and the timeout
  * (armed while hints are in flight, re-armed on progress).
  *
+ * Lost or overtaken messages: the receiver answers a HINT it cannot apply
+ * yet (a gap) or has applied already with its last seq; such a repeated ack
+ * makes the sender resend from its oldest unacknowledged hint at once (at
+ * most once per progress), and a timeout does the same.  A resend keeps the
+ * session and the seq of every hint; if a hint is no longer where it was
+ * (expired meanwhile), or after two timeouts in a row without progress (the
+ * receiver restarted and lost the session), a new session starts from the
+ * acknowledged position.
+ *
  * Per sender (receiving side): the session seen last and the highest seq
  * applied in it, in a small table replaced round-robin; a session starts at
  * seq 1, so a stale or unknown session cannot skip hints.
@@ -33,7 +42,8 @@
 
 typedef struct hd_inflight {
     uint64_t seq;
-    wc_hint_pos next;
+    wc_hint_pos pos;  /* where the hint starts */
+    wc_hint_pos next; /* just past it */
 } hd_inflight;
 
 typedef struct hd_target {
@@ -49,6 +59,10 @@ typedef struct hd_target {
     uint32_t unmarked;  /* acknowledged hints not yet marked in the store */
     hd_inflight *fl;    /* window entries, oldest first */
     uint32_t nfl;
+    hd_inflight *resend; /* what was in flight when resending began */
+    uint32_t nresend, iresend;
+    uint64_t fast_seq;   /* no fast resend until the oldest in flight passes it */
+    uint32_t stalls;     /* timeouts in a row without progress */
     uint64_t pump_timer, timeout_timer;
 } hd_target;
 
@@ -122,6 +136,7 @@ static void hd_stop(hd_target *t)
     hd_cancel(t->d, &t->timeout_timer);
     hd_mark(t);
     t->nfl = 0;
+    t->nresend = t->iresend = 0;
     t->cursor = t->acked;
     if (t->active)
         t->d->st.active--;
@@ -142,6 +157,9 @@ static void hd_start(hd_target *t)
     t->session = wc_env_random(d->env) | 1;
     t->next_seq = 1;
     t->nfl = 0;
+    t->nresend = t->iresend = 0;
+    t->fast_seq = 0;
+    t->stalls = 0;
     t->unmarked = 0;
     t->acked = t->cursor = pos;
     hd_pump(t);
@@ -196,6 +214,17 @@ static void hd_pump(hd_target *t)
             hd_arm_pump(t, d->o.timeout_ms);
             return;
         }
+        if (t->iresend < t->nresend) {
+            if (wc_hint_pos_cmp(hint.pos, t->resend[t->iresend].pos) != 0) {
+                /* not the hint this seq carried before: start over in a new session */
+                t->nresend = t->iresend = 0;
+                t->session = wc_env_random(d->env) | 1;
+                t->next_seq = 1;
+                t->cursor = t->acked;
+                continue;
+            }
+            t->iresend++;
+        }
         wc_buf_reset(&d->msg);
         wc_buf_put_u8(&d->msg, WC_MSG_HINT);
         wc_buf_append(&d->msg, t->id, WC_HOST_ID_LEN);
@@ -213,7 +242,7 @@ static void hd_pump(hd_target *t)
             hd_arm_pump(t, HD_SEND_RETRY_MS);
             return;
         }
-        t->fl[t->nfl++] = (hd_inflight){t->next_seq++, hint.next};
+        t->fl[t->nfl++] = (hd_inflight){t->next_seq++, hint.pos, hint.next};
         t->cursor = hint.next;
         d->st.sent++;
         d->st.sent_bytes += d->msg.len;
@@ -240,6 +269,20 @@ static void hd_pump_cb(void *arg)
     hd_pump(t);
 }
 
+/* Resend from the oldest unacknowledged hint, in the same session and seqs. */
+static void hd_go_back(hd_target *t)
+{
+    memcpy(t->resend, t->fl, t->nfl * sizeof(*t->fl));
+    t->nresend = t->nfl;
+    t->iresend = 0;
+    t->cursor = t->fl[0].pos;
+    t->next_seq = t->fl[0].seq;
+    t->nfl = 0;
+    hd_cancel(t->d, &t->timeout_timer);
+    hd_cancel(t->d, &t->pump_timer);
+    hd_pump(t);
+}
+
 static void hd_timeout_cb(void *arg)
 {
     hd_target *t = arg;
@@ -251,8 +294,13 @@ static void hd_timeout_cb(void *arg)
     d->st.timeouts++;
     hd_log(d, WC_ENV_LOG_DEBUG, "hints: no acknowledgement from %s:%u for %u ms: resending",
            t->addr.host, t->addr.port, d->o.timeout_ms);
-    hd_stop(t);
-    hd_start(t);
+    if (++t->stalls >= 2) {
+        t->stalls = 0;
+        hd_stop(t);
+        hd_start(t);
+        return;
+    }
+    hd_go_back(t);
 }
 
 static void hd_recheck_cb(void *arg)
@@ -312,6 +360,7 @@ void wc_hint_delivery_free(wc_hint_delivery *d)
     for (size_t i = 0; i < d->ntargets; i++) {
         hd_stop(d->targets[i]);
         wc_free(d->targets[i]->fl);
+        wc_free(d->targets[i]->resend);
         wc_free(d->targets[i]);
     }
     wc_free(d->targets);
@@ -348,7 +397,10 @@ wc_status wc_hint_delivery_peer_alive(wc_hint_delivery *d, const wc_addr *addr,
             d->cap = ncap;
         }
         t = wc_calloc(1, sizeof(*t));
-        if (t == NULL || (t->fl = wc_calloc(d->o.window, sizeof(*t->fl))) == NULL) {
+        if (t == NULL || (t->fl = wc_calloc(d->o.window, sizeof(*t->fl))) == NULL ||
+            (t->resend = wc_calloc(d->o.window, sizeof(*t->resend))) == NULL) {
+            if (t != NULL)
+                wc_free(t->fl);
             wc_free(t);
             return WC_NO_MEMORY;
         }
@@ -404,8 +456,16 @@ static void hd_on_ack(wc_hint_delivery *d, const wc_addr *from, const uint8_t *m
         return; /* a session given up */
     while (n < t->nfl && t->fl[n].seq <= seq)
         n++;
-    if (n == 0)
+    if (n == 0) {
+        /* a repeated ack: the receiver lacks the oldest hint in flight */
+        if (t->nfl > 0 && seq + 1 == t->fl[0].seq && t->fl[0].seq > t->fast_seq) {
+            t->fast_seq = t->fl[0].seq;
+            d->st.fast_resends++;
+            hd_go_back(t);
+        }
         return;
+    }
+    t->stalls = 0;
     t->acked = t->fl[n - 1].next;
     memmove(t->fl, t->fl + n, (t->nfl - n) * sizeof(*t->fl));
     t->nfl -= n;
@@ -506,6 +566,7 @@ static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *
     }
     if (seq != r->applied + 1) {
         d->st.out_of_order++;
+        hd_send_ack(d, from, session, r->applied); /* the sender resends the gap */
         return;
     }
     st = d->o.apply ? d->o.apply(d->o.apply_arg, from, table, table_len, batch, batch_len,

@@ -17,8 +17,10 @@
  *   - an acknowledgement advances the target's delivered position in the
  *     store (made durable when nothing is in flight, or every `window`
  *     acknowledged hints, and when the peer goes down);
- *   - no progress for timeout_ms: a new session resends from the last
- *     acknowledged hint (redelivery is harmless: last write wins);
+ *   - a repeated ack (the receiver saw a gap) or no progress for
+ *     timeout_ms: the hints from the oldest unacknowledged one are sent
+ *     again; a new session starts from the acknowledged position if that
+ *     fails twice in a row (redelivery is harmless: last write wins);
  *   - wc_hint_delivery_peer_down stops sending to that host; the next
  *     peer_alive starts again from the durable position;
  *   - hints whose ttl passed are skipped and counted by the store, never
@@ -71,7 +73,8 @@ typedef struct wc_hint_delivery_stats {
     uint64_t sent;       /* HINT messages sent (resends included) */
     uint64_t sent_bytes;
     uint64_t delivered;  /* hints acknowledged */
-    uint64_t timeouts;   /* sessions restarted after timeout_ms without progress */
+    uint64_t timeouts;     /* timeout_ms without progress: resent */
+    uint64_t fast_resends; /* resent at once on a repeated ack */
     uint32_t active;     /* targets being delivered to now */
     /* receiving */
     uint64_t applied;
