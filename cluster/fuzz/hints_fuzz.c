@@ -89,9 +89,15 @@ static void fuzz_message(const uint8_t *data, size_t size)
     wc_sim_destroy(sim);
 }
 
+static char dir[64]; /* the scratch directory of segment inputs */
+
+static void remove_dir(void)
+{
+    rmdir(dir);
+}
+
 static void fuzz_segment(const uint8_t *data, size_t size)
 {
-    static char dir[64];
     char path[128];
     wc_hints_options o;
     wc_hints *h;
@@ -102,6 +108,7 @@ static void fuzz_segment(const uint8_t *data, size_t size)
         snprintf(dir, sizeof(dir), "/tmp/hints_fuzz.XXXXXX");
         if (mkdtemp(dir) == NULL)
             abort();
+        atexit(remove_dir);
     }
     memset(id, 0xab, sizeof(id));
     snprintf(path, sizeof(path), "%s/abababababababababababababababab-1.hints", dir);
