@@ -7,7 +7,8 @@
  *
  *   0          never valid
  *   1 .. 15    membership: gossip digests and states (gossip.h)
- *   16 .. 47   coordinator: mutations, reads, digests, repair writes, hints
+ *   16 .. 47   coordinator: mutations, reads, digests, repair writes;
+ *              40 .. 47 of it hints (hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams
  *   96 .. 127  lightweight transactions (Paxos)
@@ -21,5 +22,10 @@
 #define WC_MSG_RANGE_SCHEMA 48
 #define WC_MSG_RANGE_STREAM 64
 #define WC_MSG_RANGE_PAXOS 96
+
+/* hinted handoff (hint_delivery.h; layouts in hints_format.h) */
+#define WC_MSG_RANGE_HINTS 40
+#define WC_MSG_HINT 40     /* a stored hint for the receiving host */
+#define WC_MSG_HINT_ACK 41 /* hints of a session applied up to a sequence number */
 
 #endif /* WC_MSG_TYPES_H */
