@@ -130,35 +130,29 @@ static void put_entries(wc_buf *b, const wc_schema_keyspace *ks, size_t nks,
         put_tab(b, &tabs[i]);
 }
 
-/* Does candidate beat current: higher timestamp, then the larger encoding. */
-static bool ks_wins(const wc_schema_keyspace *cand, const wc_schema_keyspace *cur)
+static void put_ks_any(wc_buf *b, const void *e)
 {
-    wc_buf a, b;
-    bool r;
-
-    if (cand->timestamp_us != cur->timestamp_us)
-        return cand->timestamp_us > cur->timestamp_us;
-    wc_buf_init(&a);
-    wc_buf_init(&b);
-    put_ks(&a, cand);
-    put_ks(&b, cur);
-    r = wc_bytes_cmp(a.data, a.len, b.data, b.len) > 0;
-    wc_buf_free(&a);
-    wc_buf_free(&b);
-    return r;
+    put_ks(b, e);
 }
 
-static bool tab_wins(const wc_schema_table *cand, const wc_schema_table *cur)
+static void put_tab_any(wc_buf *b, const void *e)
+{
+    put_tab(b, e);
+}
+
+/* Does candidate (stamped tc) beat current (tu): higher timestamp, then the larger encoding. */
+static bool wins(int64_t tc, int64_t tu, void (*put)(wc_buf *, const void *), const void *cand,
+                 const void *cur)
 {
     wc_buf a, b;
     bool r;
 
-    if (cand->timestamp_us != cur->timestamp_us)
-        return cand->timestamp_us > cur->timestamp_us;
+    if (tc != tu)
+        return tc > tu;
     wc_buf_init(&a);
     wc_buf_init(&b);
-    put_tab(&a, cand);
-    put_tab(&b, cur);
+    put(&a, cand);
+    put(&b, cur);
     r = wc_bytes_cmp(a.data, a.len, b.data, b.len) > 0;
     wc_buf_free(&a);
     wc_buf_free(&b);
@@ -193,9 +187,8 @@ static wc_status check_definition(const wc_schema_table *t)
         return wc_error(WC_CORRUPTION, "a table definition of %zu bytes", t->definition_len);
     wc_schema_init(&d);
     st = wc_schema_decode(t->definition, t->definition_len, &d);
-    if (st == WC_OK &&
-        (d.keyspace == NULL || strcmp(d.keyspace, t->keyspace) != 0 ||
-         strcmp(d.table, t->name) != 0 || d.table_id != t->id))
+    if (st == WC_OK && (d.keyspace == NULL || strcmp(d.keyspace, t->keyspace) != 0 ||
+                        strcmp(d.table, t->name) != 0 || d.table_id != t->id))
         st = wc_error(WC_CORRUPTION, "the definition of %s.%s names another table or id",
                       t->keyspace, t->name);
     wc_schema_free(&d);
@@ -258,8 +251,8 @@ static wc_status get_entries(const uint8_t **pp, const uint8_t *end, wc_schema_m
         t->keyspace = take_string(sp, p1, l1);
         t->name = take_string(sp, p2, l2);
         if (!wc_get_varint(pp, end, &ts) || ts > INT64_MAX || !wc_get_u8(pp, end, &flags) ||
-            (flags & ~WC_SCHEMA_ENTRY_DROPPED) != 0 || !wc_get_varint(pp, end, &id) ||
-            id == 0 || id > UINT32_MAX)
+            (flags & ~WC_SCHEMA_ENTRY_DROPPED) != 0 || !wc_get_varint(pp, end, &id) || id == 0 ||
+            id > UINT32_MAX)
             return BAD("bad table timestamp, flags or id");
         t->timestamp_us = (int64_t)ts;
         t->dropped = (flags & WC_SCHEMA_ENTRY_DROPPED) != 0;
@@ -441,6 +434,20 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
+/* Insert elem (size bytes) at index i of the array *arr of *n elements. */
+static bool vec_insert(void **arr, size_t *n, size_t *cap, size_t i, const void *elem, size_t size)
+{
+    uint8_t *a;
+
+    if (!grow(arr, cap, *n + 1, size))
+        return false;
+    a = *arr;
+    memmove(a + (i + 1) * size, a + i * size, (*n - i) * size);
+    memcpy(a + i * size, elem, size);
+    (*n)++;
+    return true;
+}
+
 static void notify_ks(wc_schema_sync *s, const wc_schema_keyspace *old, const wc_schema_keyspace *n)
 {
     for (size_t i = 0; i < s->nlisteners; i++)
@@ -473,7 +480,8 @@ static wc_status apply_ks(wc_schema_sync *s, const wc_schema_keyspace *in, bool 
     wc_schema_keyspace nk, old;
     wc_status st;
 
-    if (found ? !ks_wins(in, &s->ks[i]) : expired(s, in->dropped, in->timestamp_us))
+    if (found ? !wins(in->timestamp_us, s->ks[i].timestamp_us, put_ks_any, in, &s->ks[i])
+              : expired(s, in->dropped, in->timestamp_us))
         return WC_OK;
     if ((st = ks_copy(&nk, in)) != WC_OK)
         return st;
@@ -484,13 +492,10 @@ static wc_status apply_ks(wc_schema_sync *s, const wc_schema_keyspace *in, bool 
             notify_ks(s, &old, &s->ks[i]);
         ks_free_strings(&old);
     } else {
-        if (!grow((void **)&s->ks, &s->capks, s->nks + 1, sizeof(*s->ks))) {
+        if (!vec_insert((void **)&s->ks, &s->nks, &s->capks, i, &nk, sizeof(nk))) {
             ks_free_strings(&nk);
             return wc_error(WC_NO_MEMORY, "out of memory adding a keyspace");
         }
-        memmove(&s->ks[i + 1], &s->ks[i], (s->nks - i) * sizeof(*s->ks));
-        s->ks[i] = nk;
-        s->nks++;
         if (notify)
             notify_ks(s, NULL, &s->ks[i]);
     }
@@ -498,15 +503,15 @@ static wc_status apply_ks(wc_schema_sync *s, const wc_schema_keyspace *in, bool 
     return WC_OK;
 }
 
-static wc_status apply_tab(wc_schema_sync *s, const wc_schema_table *in, bool notify,
-                           bool *changed)
+static wc_status apply_tab(wc_schema_sync *s, const wc_schema_table *in, bool notify, bool *changed)
 {
     bool found;
     size_t i = tab_search(s, in->keyspace, in->name, &found);
     wc_schema_table nt, old;
     wc_status st;
 
-    if (found ? !tab_wins(in, &s->tabs[i]) : expired(s, in->dropped, in->timestamp_us))
+    if (found ? !wins(in->timestamp_us, s->tabs[i].timestamp_us, put_tab_any, in, &s->tabs[i])
+              : expired(s, in->dropped, in->timestamp_us))
         return WC_OK;
     if ((st = tab_copy(&nt, in)) != WC_OK)
         return st;
@@ -517,13 +522,10 @@ static wc_status apply_tab(wc_schema_sync *s, const wc_schema_table *in, bool no
             notify_tab(s, &old, &s->tabs[i]);
         tab_free_strings(&old);
     } else {
-        if (!grow((void **)&s->tabs, &s->captabs, s->ntabs + 1, sizeof(*s->tabs))) {
+        if (!vec_insert((void **)&s->tabs, &s->ntabs, &s->captabs, i, &nt, sizeof(nt))) {
             tab_free_strings(&nt);
             return wc_error(WC_NO_MEMORY, "out of memory adding a table");
         }
-        memmove(&s->tabs[i + 1], &s->tabs[i], (s->ntabs - i) * sizeof(*s->tabs));
-        s->tabs[i] = nt;
-        s->ntabs++;
         if (notify)
             notify_tab(s, NULL, &s->tabs[i]);
     }
@@ -597,8 +599,8 @@ static wc_status resolve_clashes(wc_schema_sync *s, bool *changed)
         nt = *t;
         nt.id = reid(s, t);
         wc_buf_init(&def);
-        if (!t->dropped && (st = reencode_with_id(t->definition, t->definition_len, nt.id,
-                                                  &def)) != WC_OK) {
+        if (!t->dropped &&
+            (st = reencode_with_id(t->definition, t->definition_len, nt.id, &def)) != WC_OK) {
             wc_buf_free(&def);
             return st;
         }
@@ -610,8 +612,9 @@ static wc_status resolve_clashes(wc_schema_sync *s, bool *changed)
             if (s->listeners[l].on_id_clash != NULL)
                 s->listeners[l].on_id_clash(s->listeners[l].ctx, t->keyspace, t->name, old.id,
                                             t->id);
-        slog(s, WC_ENV_LOG_WARNING, "schema: table %s.%s drew id %u that an older table has: now %u",
-             t->keyspace, t->name, old.id, t->id);
+        slog(s, WC_ENV_LOG_WARNING,
+             "schema: table %s.%s drew id %u that an older table has: now %u", t->keyspace, t->name,
+             old.id, t->id);
         notify_tab(s, &old, t);
         wc_free((uint8_t *)old.definition);
         *changed = true;
@@ -968,7 +971,8 @@ static wc_status load(wc_schema_sync *s, const uint8_t *p, size_t len)
     bool changed = false;
 
     memset(&m, 0, sizeof(m));
-    if (len < 16 || wc_dec_u32(p) != WC_SCHEMA_FILE_MAGIC || wc_dec_u32(p + 4) != WC_SCHEMA_FILE_FORMAT)
+    if (len < 16 || wc_dec_u32(p) != WC_SCHEMA_FILE_MAGIC ||
+        wc_dec_u32(p + 4) != WC_SCHEMA_FILE_FORMAT)
         return wc_error(WC_CORRUPTION, "not a schema file (magic or format)");
     if (wc_dec_u64(p + len - 8) != XXH3_64bits(p, len - 8))
         return wc_error(WC_CORRUPTION, "schema file checksum mismatch");
@@ -1116,7 +1120,8 @@ wc_status wc_schema_sync_create_keyspace(wc_schema_sync *s, const char *name,
     wc_status st;
 
     if (!name_valid(name) || (owner_role != NULL && strlen(owner_role) > WC_SCHEMA_MAX_NAME))
-        return wc_error(WC_INVALID_ARGUMENT, "keyspace name or owner role of 0 or more than %d bytes",
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "keyspace name or owner role of 0 or more than %d bytes",
                         WC_SCHEMA_MAX_NAME);
     if ((st = wc_replication_validate(r)) != WC_OK)
         return st;

@@ -97,10 +97,10 @@ typedef struct wc_schema_sync_listener {
 #define WC_SCHEMA_SYNC_MAX_LISTENERS 4
 
 typedef struct wc_schema_sync_options {
-    uint64_t pull_delay_ms;      /* wait after a peer announces another version (500) */
-    uint64_t check_interval_ms;  /* tick: retries, agreement waits, purges (250) */
-    uint32_t max_pull_attempts;  /* per peer and announced version (10) */
-    uint64_t grace_ms;           /* tombstones are kept this long (10 days) */
+    uint64_t pull_delay_ms;     /* wait after a peer announces another version (500) */
+    uint64_t check_interval_ms; /* tick: retries, agreement waits, purges (250) */
+    uint32_t max_pull_attempts; /* per peer and announced version (10) */
+    uint64_t grace_ms;          /* tombstones are kept this long (10 days) */
 } wc_schema_sync_options;
 
 /* Called once when a wait ends: WC_OK (agreement) or WC_TIMEOUT with the nodes that disagree. */

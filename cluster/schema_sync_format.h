@@ -24,8 +24,8 @@
 
 #include "msg_types.h"
 
-#define WC_SCHEMA_MSG_PULL (WC_MSG_RANGE_SCHEMA + 0) /* 48 */
-#define WC_SCHEMA_MSG_PUSH (WC_MSG_RANGE_SCHEMA + 1) /* 49 */
+#define WC_SCHEMA_MSG_PULL (WC_MSG_RANGE_SCHEMA + 0)  /* 48 */
+#define WC_SCHEMA_MSG_PUSH (WC_MSG_RANGE_SCHEMA + 1)  /* 49 */
 #define WC_SCHEMA_MSG_LAST (WC_MSG_RANGE_SCHEMA + 15) /* 63: end of the schema range */
 
 /* PUSH flags */

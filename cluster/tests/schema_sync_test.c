@@ -30,7 +30,7 @@ typedef struct snode {
     wc_env *env;
     wc_gossip *g;
     wc_schema_sync *s;
-    wc_buf saved; /* what on_persist wrote: survives a crash */
+    wc_buf saved;   /* what on_persist wrote: survives a crash */
     wc_env_ops ops; /* the simulator's, random_u64 overridable */
     const wc_env_ops *sim_ops;
     uint64_t forced_random; /* non-zero: the next random_u64 returns it */
@@ -296,9 +296,8 @@ static bool all_have(const harness *h, const char *ks, const char *t, bool want,
 static bool settled(const harness *h)
 {
     for (int i = 0; i < h->n; i++)
-        if (h->nodes[i].s != NULL &&
-            (wc_gossip_endpoint_count(h->nodes[i].g) != (size_t)h->n ||
-             wc_schema_sync_disagreeing(h->nodes[i].s, NULL, 0) != 0))
+        if (h->nodes[i].s != NULL && (wc_gossip_endpoint_count(h->nodes[i].g) != (size_t)h->n ||
+                                      wc_schema_sync_disagreeing(h->nodes[i].s, NULL, 0) != 0))
             return false;
     return all_same(h);
 }
@@ -338,9 +337,9 @@ static void propagate_n(uint64_t dflt_seed, int n, double loss, uint64_t max_ms)
     /* the keyspace came along with its replication and owner */
     for (int i = 0; i < n; i++) {
         const wc_schema_keyspace *k = wc_schema_sync_keyspace(h.nodes[i].s, 0);
-        SIM_CHECK(h.seed, k != NULL && strcmp(k->name, "ks") == 0 &&
-                              k->replication.replication_factor == 3 &&
-                              strcmp(k->owner_role, "alice") == 0,
+        SIM_CHECK(h.seed,
+                  k != NULL && strcmp(k->name, "ks") == 0 &&
+                      k->replication.replication_factor == 3 && strcmp(k->owner_role, "alice") == 0,
                   "node %d lacks the keyspace", i);
     }
     /* ALTER on another node: same id, new definition everywhere */
@@ -358,8 +357,9 @@ static void propagate_n(uint64_t dflt_seed, int n, double loss, uint64_t max_ms)
     t = run_until(&h, "ks", "events", false, 0, max_ms);
     SIM_CHECK(h.seed, t != NEVER, "DROP did not propagate");
     /* the tombstone keeps the id: a new table never takes it */
-    SIM_CHECK(h.seed, wc_schema_sync_table_count(h.nodes[1].s) == 1 &&
-                          wc_schema_sync_table(h.nodes[1].s, 0)->dropped,
+    SIM_CHECK(h.seed,
+              wc_schema_sync_table_count(h.nodes[1].s) == 1 &&
+                  wc_schema_sync_table(h.nodes[1].s, 0)->dropped,
               "the tombstone is missing");
     /* DROP KEYSPACE drops its tables */
     create_table(&h, 2, "ks", "other", 1);
@@ -459,8 +459,9 @@ static void test_partition_and_wait(void **state)
     wc_sim_run_for(h.sim, 3900);
     SIM_CHECK(h.seed, w2.calls == 0, "the wait ended early");
     wc_sim_run_for(h.sim, 400);
-    SIM_CHECK(h.seed, w2.calls == 1 && w2.st == WC_TIMEOUT && w2.n == 1 &&
-                          wc_addr_equal(&w2.first, &h.nodes[4].env->self),
+    SIM_CHECK(h.seed,
+              w2.calls == 1 && w2.st == WC_TIMEOUT && w2.n == 1 &&
+                  wc_addr_equal(&w2.first, &h.nodes[4].env->self),
               "the wait did not time out naming the partitioned node (calls %d st %d n %zu)",
               w2.calls, w2.st, w2.n);
     wc_sim_run_for(h.sim, 20000);
@@ -489,8 +490,9 @@ static void test_concurrent_create(void **state)
     t0 = wc_schema_sync_find_table(h.nodes[0].s, "ks", "t");
     for (int i = 1; i < 5; i++) {
         const wc_schema_table *ti = wc_schema_sync_find_table(h.nodes[i].s, "ks", "t");
-        SIM_CHECK(h.seed, ti->id == t0->id && ti->definition_len == t0->definition_len &&
-                              memcmp(ti->definition, t0->definition, t0->definition_len) == 0,
+        SIM_CHECK(h.seed,
+                  ti->id == t0->id && ti->definition_len == t0->definition_len &&
+                      memcmp(ti->definition, t0->definition, t0->definition_len) == 0,
                   "node %d has another definition", i);
     }
     SIM_CHECK(h.seed, ttl_of(t0) == 100 || ttl_of(t0) == 300, "a definition nobody wrote");
@@ -516,15 +518,17 @@ static void test_id_clash(void **state)
     b = create_table(&h, 2, "ks", "b", 1);
     assert_int_equal(a, 777);
     assert_int_equal(b, 777);
-    SIM_CHECK(h.seed, run_until(&h, "ks", "a", true, 0, 10000) != NEVER &&
-                          run_until(&h, "ks", "b", true, 0, 10000) != NEVER,
+    SIM_CHECK(h.seed,
+              run_until(&h, "ks", "a", true, 0, 10000) != NEVER &&
+                  run_until(&h, "ks", "b", true, 0, 10000) != NEVER,
               "no convergence");
     a = wc_schema_sync_find_table(h.nodes[0].s, "ks", "a")->id;
     b = wc_schema_sync_find_table(h.nodes[0].s, "ks", "b")->id;
     SIM_CHECK(h.seed, a != b && (a == 777 || b == 777), "ids %u and %u after the clash", a, b);
     for (int i = 0; i < 5; i++) {
-        SIM_CHECK(h.seed, wc_schema_sync_find_table(h.nodes[i].s, "ks", "a")->id == a &&
-                              wc_schema_sync_find_table(h.nodes[i].s, "ks", "b")->id == b,
+        SIM_CHECK(h.seed,
+                  wc_schema_sync_find_table(h.nodes[i].s, "ks", "a")->id == a &&
+                      wc_schema_sync_find_table(h.nodes[i].s, "ks", "b")->id == b,
                   "node %d resolved the clash differently", i);
         ttl_of(wc_schema_sync_find_table(h.nodes[i].s, "ks", "b")); /* definition carries the id */
         clashes += h.nodes[i].clashes;
