@@ -583,44 +583,73 @@ static uint32_t reid(const wc_schema_sync *s, const wc_schema_table *t)
     }
 }
 
-/* Give every table that shares its id with an older one a new id.  *changed when any did. */
+/* Give t (in the store) a new id, telling the listeners.  WC_CORRUPTION, WC_NO_MEMORY. */
+static wc_status reid_table(wc_schema_sync *s, wc_schema_table *t)
+{
+    wc_schema_table old, nt = *t;
+    wc_buf def;
+    wc_status st;
+
+    nt.id = reid(s, t);
+    wc_buf_init(&def);
+    if (!t->dropped &&
+        (st = reencode_with_id(t->definition, t->definition_len, nt.id, &def)) != WC_OK) {
+        wc_buf_free(&def);
+        return st;
+    }
+    nt.definition = def.data;
+    nt.definition_len = def.len;
+    old = *t;
+    *t = nt; /* takes def's memory; the names stay */
+    for (size_t l = 0; l < s->nlisteners; l++)
+        if (s->listeners[l].on_id_clash != NULL)
+            s->listeners[l].on_id_clash(s->listeners[l].ctx, t->keyspace, t->name, old.id, t->id);
+    slog(s, WC_ENV_LOG_WARNING, "schema: table %s.%s drew id %u that an older table has: now %u",
+         t->keyspace, t->name, old.id, t->id);
+    notify_tab(s, &old, t);
+    wc_free((uint8_t *)old.definition);
+    return WC_OK;
+}
+
+/* qsort order: by id, then the table that keeps a shared id first. */
+static int by_id_then_age(const void *a, const void *b)
+{
+    const wc_schema_table *x = *(wc_schema_table *const *)a, *y = *(wc_schema_table *const *)b;
+
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return keeps_id(x, y) ? -1 : keeps_id(y, x) ? 1 : 0;
+}
+
+/*
+ * Give every table that shares its id with an older one a new id (new ids
+ * are unknown, so one pass over the tables sorted by id does).  *changed
+ * when any did.  WC_NO_MEMORY, WC_CORRUPTION.
+ */
 static wc_status resolve_clashes(wc_schema_sync *s, bool *changed)
 {
-    for (size_t i = 0; i < s->ntabs; i++) {
-        wc_schema_table *t = &s->tabs[i], old, nt;
-        wc_buf def;
-        wc_status st;
-        bool loses = false;
+    wc_schema_table **by;
+    wc_status st = WC_OK;
+    uint32_t run;
 
-        for (size_t j = 0; j < s->ntabs && !loses; j++)
-            loses = j != i && s->tabs[j].id == t->id && keeps_id(&s->tabs[j], t);
-        if (!loses)
+    if (s->ntabs < 2)
+        return WC_OK;
+    if ((by = wc_malloc(s->ntabs * sizeof(*by))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory checking table ids");
+    for (size_t i = 0; i < s->ntabs; i++)
+        by[i] = &s->tabs[i];
+    qsort(by, s->ntabs, sizeof(*by), by_id_then_age);
+    run = by[0]->id;
+    for (size_t i = 1; i < s->ntabs && st == WC_OK; i++) {
+        if (by[i]->id != run) {
+            run = by[i]->id;
             continue;
-        nt = *t;
-        nt.id = reid(s, t);
-        wc_buf_init(&def);
-        if (!t->dropped &&
-            (st = reencode_with_id(t->definition, t->definition_len, nt.id, &def)) != WC_OK) {
-            wc_buf_free(&def);
-            return st;
         }
-        nt.definition = def.data;
-        nt.definition_len = def.len;
-        old = *t;
-        *t = nt; /* takes def's memory; the names stay */
-        for (size_t l = 0; l < s->nlisteners; l++)
-            if (s->listeners[l].on_id_clash != NULL)
-                s->listeners[l].on_id_clash(s->listeners[l].ctx, t->keyspace, t->name, old.id,
-                                            t->id);
-        slog(s, WC_ENV_LOG_WARNING,
-             "schema: table %s.%s drew id %u that an older table has: now %u", t->keyspace, t->name,
-             old.id, t->id);
-        notify_tab(s, &old, t);
-        wc_free((uint8_t *)old.definition);
+        st = reid_table(s, by[i]);
         *changed = true;
-        i = (size_t)-1; /* start over: the new id is unique, earlier ones may now differ */
     }
-    return WC_OK;
+    wc_free(by);
+    return st;
 }
 
 /* Remove tombstones past their grace period.  *changed when any went. */
@@ -937,6 +966,17 @@ static void g_dead(void *ctx, const wc_addr *ep)
     check_waiters(ctx); /* a dead laggard no longer holds agreement up */
 }
 
+static void g_remove(void *ctx, const wc_addr *ep)
+{
+    wc_schema_sync *s = ctx;
+
+    for (size_t i = 0; i < s->npeers; i++)
+        if (wc_addr_equal(&s->peers[i].addr, ep)) {
+            s->peers[i] = s->peers[--s->npeers];
+            break;
+        }
+}
+
 /* ---------------------------------------------------------------- lifecycle and persistence */
 
 void wc_schema_sync_options_default(wc_schema_sync_options *o)
@@ -1005,7 +1045,7 @@ wc_status wc_schema_sync_create(wc_env *env, wc_gossip *g, const wc_schema_sync_
 {
     wc_schema_sync *s;
     wc_status st;
-    wc_gossip_listener gl = {g_join, g_change, g_alive, g_dead, NULL, NULL};
+    wc_gossip_listener gl = {g_join, g_change, g_alive, g_dead, g_remove, NULL};
 
     *out = NULL;
     if (o != NULL && (o->pull_delay_ms == 0 || o->check_interval_ms == 0))
