@@ -738,6 +738,39 @@ static void test_definition_mismatch(void **state)
     wc_buf_free(&def);
 }
 
+/* A tombstone goes after the grace period, and an expired one from a peer is not taken back. */
+static void test_tombstone_grace(void **state)
+{
+    harness h;
+    wc_schema_sync *a, *b;
+    wc_schema_sync_options o;
+    wc_buf old;
+    wc_replication r;
+
+    (void)state;
+    h_init(&h, simtest_seed(110), 2, 0);
+    wc_schema_sync_options_default(&o);
+    o.grace_ms = 60000;
+    assert_int_equal(wc_schema_sync_create(h.nodes[0].env, NULL, &o, NULL, 0, &a), WC_OK);
+    assert_int_equal(wc_schema_sync_create(h.nodes[1].env, NULL, &o, NULL, 0, &b), WC_OK);
+    wc_replication_default(&r);
+    assert_int_equal(wc_schema_sync_create_keyspace(a, "ks", &r, NULL), WC_OK);
+    assert_int_equal(wc_schema_sync_drop_keyspace(a, "ks"), WC_OK);
+    push_of(a, &old); /* the tombstone, as a peer that kept it too long would send it */
+    wc_sim_run_for(h.sim, 30000);
+    assert_int_equal(wc_schema_sync_keyspace_count(a), 1);
+    wc_sim_run_for(h.sim, 31000 + 1000); /* past the grace period and the skew */
+    assert_int_equal(wc_schema_sync_keyspace_count(a), 0);
+    wc_schema_sync_on_message(b, &h.nodes[0].env->self, old.data, old.len);
+    assert_int_equal(wc_schema_sync_keyspace_count(b), 0);
+    /* the name is free again */
+    assert_int_equal(wc_schema_sync_create_keyspace(a, "ks", &r, NULL), WC_OK);
+    wc_buf_free(&old);
+    wc_schema_sync_destroy(a);
+    wc_schema_sync_destroy(b);
+    h_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_definition_mismatch),
+        cmocka_unit_test(test_tombstone_grace),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
