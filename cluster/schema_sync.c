@@ -875,12 +875,15 @@ static void tick(void *arg)
     purge(s, &changed);
     if (changed)
         after_change(s);
-    for (size_t i = 0; s->g != NULL && i < s->npeers; i++) {
-        peer *p = &s->peers[i];
+    /* every live endpoint of gossip, also one known before this store was created */
+    for (size_t i = 0; s->g != NULL && i < wc_gossip_endpoint_count(s->g); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(s->g, i);
         uint8_t msg[2 + WC_SCHEMA_VERSION_BYTES];
         uint64_t backoff;
+        peer *p;
 
-        if (!wc_gossip_is_alive(s->g, &p->addr))
+        if (wc_addr_equal(ep, &s->env->self) || !wc_gossip_is_alive(s->g, ep) ||
+            (p = peer_get(s, ep)) == NULL)
             continue;
         announced(s, &p->addr, p->announced);
         if (p->announced[0] == '\0' || strcmp(p->announced, s->version_hex) == 0 ||
