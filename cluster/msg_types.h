@@ -10,6 +10,7 @@
  *   16 .. 47   coordinator: mutations, reads, digests, repair writes;
  *              40 .. 47 of it hints (hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
+ *              (schema_sync_format.h)
  *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams
  *   96 .. 127  lightweight transactions (Paxos)
  *   128 .. 255 reserved
