@@ -72,6 +72,7 @@ struct wc__req {
     wc_consistency cl;
     uint32_t table_id;
     uint32_t timeout_ms;
+    wc_replication repl; /* the clauses point to its data-centre names */
     wc_ring *ring;
     wc__target *targets;
     uint32_t ntargets;
@@ -278,7 +279,7 @@ static wc_status wc__clauses(wc__req *q, wc__group *g, const wc_replication *rep
             n = 0;
             for (uint32_t i = 0; i < g->n; i++)
                 n += wc__in_dc(q, g->tidx[i], repl->dcs[d].name);
-            g->clauses[g->nclauses].dc = repl->dcs[d].name;
+            g->clauses[g->nclauses].dc = q->repl.dcs[d].name;
             g->clauses[g->nclauses++].need = (n ? n : repl->dcs[d].factor) / 2 + 1;
         }
         return WC_OK;
@@ -424,6 +425,7 @@ static bool wc__start(wc__req *q, wc_placement **p, wc_replication *repl)
         wc__refuse(q, st, wc_last_error());
         return false;
     }
+    q->repl = *repl;
     if ((*p = wc__placement(c, repl, &st)) == NULL) {
         wc__refuse(q, st, wc_last_error());
         return false;
