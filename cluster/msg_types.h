@@ -7,7 +7,8 @@
  *
  *   0          never valid
  *   1 .. 15    membership: gossip digests and states (gossip.h)
- *   16 .. 47   coordinator: mutations, reads, digests, repair writes, hints
+ *   16 .. 47   coordinator: mutations, reads, digests, repair writes
+ *              (16 .. 39, coordinator_format.h), hints (40 .. 47)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams
  *   96 .. 127  lightweight transactions (Paxos)
