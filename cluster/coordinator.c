@@ -41,10 +41,10 @@ typedef struct wc__target {
     bool hinted;
     uint8_t state;
     wc_status fail_st;
-    uint32_t nmut;  /* writes: mutations of its sub-batch */
-    wc_buf batch;   /* writes: sub-batch; reads: repair batch */
+    uint32_t nmut; /* writes: mutations of its sub-batch */
+    wc_buf batch;  /* writes: sub-batch; reads: repair batch */
     uint8_t digest[WC_COORD_DIGEST_LEN];
-    wc_buf data;    /* reads: raw result */
+    wc_buf data; /* reads: raw result */
     bool has_data;
 } wc__target;
 
@@ -291,8 +291,8 @@ static wc_status wc__clauses(wc__req *q, wc__group *g, const wc_replication *rep
 }
 
 /* Targets of g in clause k's data centre whose state passes the mask (bit per state). */
-static uint32_t wc__count(const wc__req *q, const wc__group *g, const wc__clause *k,
-                          unsigned mask, bool hinted_counts)
+static uint32_t wc__count(const wc__req *q, const wc__group *g, const wc__clause *k, unsigned mask,
+                          bool hinted_counts)
 {
     uint32_t n = 0;
 
@@ -568,9 +568,10 @@ static void wc__write_timeout(void *arg)
         wc__clause_text(k, where, sizeof(where));
         q->res.required = k->need;
         q->res.acked = acked;
-        wc__set_detail(q, "consistency %s write timed out after %u ms: %u of %u replicas%s "
-                       "acknowledged", wc_consistency_name(q->cl), q->timeout_ms, acked,
-                       k->need, where);
+        wc__set_detail(q,
+                       "consistency %s write timed out after %u ms: %u of %u replicas%s "
+                       "acknowledged",
+                       wc_consistency_name(q->cl), q->timeout_ms, acked, k->need, where);
         wc__finish(q, WC_TIMEOUT);
     }
     wc__free_req(q);
@@ -601,15 +602,17 @@ static void wc__write_progress(wc__req *q)
             }
         q->res.required = k->need;
         q->res.acked = acked;
-        wc__set_detail(q, "consistency %s cannot be met: %u replica%s failed (%s), %u of %u "
-                       "acknowledged", wc_consistency_name(q->cl), failed, failed == 1 ? "" : "s",
+        wc__set_detail(q,
+                       "consistency %s cannot be met: %u replica%s failed (%s), %u of %u "
+                       "acknowledged",
+                       wc_consistency_name(q->cl), failed, failed == 1 ? "" : "s",
                        wc_status_name(q->res.status), acked, k->need);
         wc__finish(q, q->res.status != WC_OK ? q->res.status : WC_UNAVAILABLE);
     }
     if (met && !q->done) {
         q->res.required = q->groups[0].clauses[0].need;
-        q->res.acked = wc__count(q, &q->groups[0], &q->groups[0].clauses[0], 1u << WC__T_ACKED,
-                                 false);
+        q->res.acked =
+            wc__count(q, &q->groups[0], &q->groups[0].clauses[0], 1u << WC__T_ACKED, false);
         wc__finish(q, WC_OK);
     }
     for (uint32_t t = 0; t < q->ntargets; t++)
@@ -645,8 +648,10 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
     q->arg = arg;
     c->stats.writes++;
     if (cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) {
-        wc__set_detail(q, "consistency %s is for lightweight transactions, which are not "
-                       "supported yet", wc_consistency_name(cl));
+        wc__set_detail(q,
+                       "consistency %s is for lightweight transactions, which are not "
+                       "supported yet",
+                       wc_consistency_name(cl));
         wc__refuse(q, WC_INVALID_ARGUMENT, "");
         return;
     }
@@ -756,8 +761,8 @@ static void wc__ask(wc__req *q, uint32_t t, uint8_t mode)
 }
 
 /* A read answer (local or remote) for target t of q. */
-static void wc__read_answer(wc__req *q, uint32_t t, wc_status st, uint8_t mode,
-                            const uint8_t *data, size_t len, const uint8_t digest[16])
+static void wc__read_answer(wc__req *q, uint32_t t, wc_status st, uint8_t mode, const uint8_t *data,
+                            size_t len, const uint8_t digest[16])
 {
     wc__target *tg = &q->targets[t];
 
@@ -956,8 +961,9 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
     }
     q->read.pk = q->keys.data;
     q->read.start.key = r->start.unbounded ? NULL : q->keys.data + r->pk_len;
-    q->read.end.key =
-        r->end.unbounded ? NULL : q->keys.data + r->pk_len + (r->start.unbounded ? 0 : r->start.len);
+    q->read.end.key = r->end.unbounded
+                          ? NULL
+                          : q->keys.data + r->pk_len + (r->start.unbounded ? 0 : r->start.len);
     if (!wc__start(q, &p, &repl))
         return;
     token = wc_token(q->read.pk, q->read.pk_len);
@@ -1054,7 +1060,9 @@ static void wc__replica_read_done(void *arg, wc_status st, const uint8_t *raw, s
                                   const uint8_t digest[16])
 {
     wc__op *op = arg;
-    wc_coord_msg m = {.type = WC_COORD_MSG_READ_RESPONSE, .req_id = op->id, .status = (uint8_t)st,
+    wc_coord_msg m = {.type = WC_COORD_MSG_READ_RESPONSE,
+                      .req_id = op->id,
+                      .status = (uint8_t)st,
                       .mode = op->mode};
 
     if (st == WC_OK) {
@@ -1102,8 +1110,7 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
         op->from = *from;
         op->mode = m.mode;
         if (m.type == WC_COORD_MSG_MUTATION)
-            c->o.store.ops->apply(c->o.store.ctx, m.batch, m.batch_len, wc__replica_apply_done,
-                                  op);
+            c->o.store.ops->apply(c->o.store.ctx, m.batch, m.batch_len, wc__replica_apply_done, op);
         else
             c->o.store.ops->read(c->o.store.ctx, &m.read, wc__replica_read_done, op);
         break;
@@ -1119,12 +1126,11 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
         if ((q = wc__find(c, m.req_id)) == NULL || !q->is_read || q->phase == 2 ||
             (t = wc__target_of(q, from)) < 0)
             break;
-        if (m.status == WC_OK && m.mode != (q->phase == 0 && (uint32_t)t != q->data_t
-                                                ? WC_COORD_READ_DIGEST
-                                                : WC_COORD_READ_DATA))
+        if (m.status == WC_OK &&
+            m.mode != (q->phase == 0 && (uint32_t)t != q->data_t ? WC_COORD_READ_DIGEST
+                                                                 : WC_COORD_READ_DATA))
             break;
-        wc__read_answer(q, (uint32_t)t, (wc_status)m.status, m.mode, m.data, m.data_len,
-                        m.digest);
+        wc__read_answer(q, (uint32_t)t, (wc_status)m.status, m.mode, m.data, m.data_len, m.digest);
         break;
     }
     return true;

@@ -97,13 +97,13 @@ typedef struct wc_coord_options {
 
 /* Counters since creation. */
 typedef struct wc_coord_stats {
-    uint64_t writes, reads;            /* coordinated */
+    uint64_t writes, reads; /* coordinated */
     uint64_t unavailable, timeouts, failures;
-    uint64_t hints;                    /* stored through store_hint */
+    uint64_t hints; /* stored through store_hint */
     uint64_t digest_mismatches, repairs_sent;
-    uint64_t mutations_applied;        /* replica side: MUTATION messages applied */
-    uint64_t reads_served;             /* replica side */
-    uint64_t malformed;                /* messages dropped as malformed */
+    uint64_t mutations_applied; /* replica side: MUTATION messages applied */
+    uint64_t reads_served;      /* replica side */
+    uint64_t malformed;         /* messages dropped as malformed */
 } wc_coord_stats;
 
 /* API */
@@ -162,15 +162,15 @@ void wc_coord_get_stats(const wc_coord *c, wc_coord_stats *out);
 /* API: the codec of coordinator_format.h (coordinator_codec.c) */
 
 typedef struct wc_coord_msg {
-    uint8_t type;    /* WC_COORD_MSG_* */
+    uint8_t type; /* WC_COORD_MSG_* */
     uint64_t req_id;
-    uint8_t status;  /* MUTATION_ACK, READ_RESPONSE: a wc_status */
-    uint8_t mode;    /* READ, READ_RESPONSE: WC_COORD_READ_DATA / _DIGEST */
+    uint8_t status;       /* MUTATION_ACK, READ_RESPONSE: a wc_status */
+    uint8_t mode;         /* READ, READ_RESPONSE: WC_COORD_READ_DATA / _DIGEST */
     const uint8_t *batch; /* MUTATION: points into the message */
     size_t batch_len;
-    wc_store_read read;   /* READ: pk and bounds point into the message */
-    uint8_t digest[16]; /* READ_RESPONSE */
-    const uint8_t *data;  /* READ_RESPONSE: points into the message */
+    wc_store_read read;  /* READ: pk and bounds point into the message */
+    uint8_t digest[16];  /* READ_RESPONSE */
+    const uint8_t *data; /* READ_RESPONSE: points into the message */
     size_t data_len;
 } wc_coord_msg;
 

@@ -73,8 +73,8 @@ wc_status wc_coord_encode(const wc_coord_msg *m, wc_buf *out)
 }
 
 /* bytes of at most max, pointing into the message. */
-static bool wc__get_bounded(const uint8_t **p, const uint8_t *end, size_t max,
-                            const uint8_t **out, size_t *len)
+static bool wc__get_bounded(const uint8_t **p, const uint8_t *end, size_t max, const uint8_t **out,
+                            size_t *len)
 {
     return wc_get_bytes(p, end, out, len) && *len <= max;
 }

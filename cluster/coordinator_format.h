@@ -48,8 +48,8 @@
 #define WC_COORD_DIGEST_LEN 16
 
 /* Bounds checked on decode (a message past any of them is malformed). */
-#define WC_COORD_MAX_PK 65535       /* bytes of a partition key (WC_MAX_PK_LEN) */
-#define WC_COORD_MAX_CK (1u << 20)  /* bytes of a clustering bound (WC_MAX_CK_LEN) */
-#define WC_COORD_MAX_STATUS 10      /* largest wc_status value (WC_NO_SPACE) */
+#define WC_COORD_MAX_PK 65535      /* bytes of a partition key (WC_MAX_PK_LEN) */
+#define WC_COORD_MAX_CK (1u << 20) /* bytes of a clustering bound (WC_MAX_CK_LEN) */
+#define WC_COORD_MAX_STATUS 10     /* largest wc_status value (WC_NO_SPACE) */
 
 #endif /* WC_COORDINATOR_FORMAT_H */

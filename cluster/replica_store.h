@@ -39,11 +39,11 @@ typedef struct wc_store_read {
     uint32_t table_id;
     const uint8_t *pk;
     size_t pk_len;
-    wc_bound start, end;  /* clustering slice (both unbounded: the whole partition) */
-    bool reverse;         /* rows in reverse clustering order */
-    bool include_static;  /* the static row too */
-    uint64_t limit;       /* max clustering rows, 0 = none */
-    int64_t now_sec;      /* TTL clock of the coordinator, so every replica agrees */
+    wc_bound start, end; /* clustering slice (both unbounded: the whole partition) */
+    bool reverse;        /* rows in reverse clustering order */
+    bool include_static; /* the static row too */
+    uint64_t limit;      /* max clustering rows, 0 = none */
+    int64_t now_sec;     /* TTL clock of the coordinator, so every replica agrees */
 } wc_store_read;
 
 /* The raw result of one replica, for reconcile. */
@@ -68,8 +68,7 @@ typedef struct wc_replica_store_ops {
      * WC_OK, WC_CORRUPTION (malformed batch), WC_NOT_FOUND (unknown table),
      * WC_IO_ERROR, WC_NO_SPACE, WC_OVERLOADED, WC_NO_MEMORY.
      */
-    void (*apply)(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
-                  void *arg);
+    void (*apply)(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done, void *arg);
     /* Read r (valid only during the call); then done with the raw result. */
     void (*read)(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg);
     /*

@@ -115,8 +115,7 @@ static void read_done(void *arg, const wc_coord_result *res, const uint8_t *data
 }
 
 /* msg with its request id replaced by id (when it decodes). */
-static void feed_as(wc_coord *c, const wc_addr *from, const uint8_t *data, size_t size,
-                    uint64_t id)
+static void feed_as(wc_coord *c, const wc_addr *from, const uint8_t *data, size_t size, uint64_t id)
 {
     wc_coord_msg m;
     wc_buf b;

@@ -185,9 +185,11 @@ static void test_two_data_centres(void **state)
     wc_sim_crash(cs->sim, cs->nodes[3].env);
     wc_sim_crash(cs->sim, cs->nodes[4].env);
     res = cs_write(cs, 1, "gus", "c1", "v", TS(3), WC_CL_EACH_QUORUM);
-    SIM_CHECK(cs->seed, res.status == WC_UNAVAILABLE, "EACH_QUORUM: %s", wc_status_name(res.status));
+    SIM_CHECK(cs->seed, res.status == WC_UNAVAILABLE, "EACH_QUORUM: %s",
+              wc_status_name(res.status));
     SIM_CHECK(cs->seed,
-              strcmp(res.detail, "consistency EACH_QUORUM needs 2 replicas in data centre dc2, 1 alive") == 0,
+              strcmp(res.detail,
+                     "consistency EACH_QUORUM needs 2 replicas in data centre dc2, 1 alive") == 0,
               "detail '%s'", res.detail);
     res = cs_write(cs, 1, "gus", "c1", "v", TS(3), WC_CL_LOCAL_QUORUM);
     SIM_CHECK(cs->seed, res.status == WC_OK, "LOCAL_QUORUM dc1: %s", res.detail);
@@ -198,8 +200,7 @@ static void test_two_data_centres(void **state)
     res = cs_write(cs, 5, "gus", "c2", "w", TS(4), WC_CL_QUORUM);
     SIM_CHECK(cs->seed, res.status == WC_OK, "QUORUM: %s", res.detail);
     res = cs_read(cs, 2, "gus", "c2", WC_CL_LOCAL_QUORUM, v, sizeof(v));
-    SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, "w") == 0, "read '%s': %s", v,
-              res.detail);
+    SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, "w") == 0, "read '%s': %s", v, res.detail);
     cs_free(cs);
 }
 
@@ -231,8 +232,8 @@ static void test_any_with_every_replica_down(void **state)
     SIM_CHECK(cs->seed, cs->hints == 0, "a refused write stored a hint");
     res = cs_write(cs, 0, pk, "c1", "v", TS(1), WC_CL_ANY);
     SIM_CHECK(cs->seed, res.status == WC_OK, "ANY: %s", res.detail);
-    SIM_CHECK(cs->seed, res.hints == 2 && cs->hint_target[reps[0]] == 1 &&
-                            cs->hint_target[reps[1]] == 1,
+    SIM_CHECK(cs->seed,
+              res.hints == 2 && cs->hint_target[reps[0]] == 1 && cs->hint_target[reps[1]] == 1,
               "hints %u", res.hints);
     /* without a hint sink ANY cannot be met either */
     cs->hints_on = false;
@@ -279,7 +280,8 @@ static uint64_t lost_writes_run(uint64_t seed, uint32_t n, uint32_t nwrites, uin
         if (cs_mix(&rs) % 20 == 0) {
             uint32_t k = (uint32_t)(cs_mix(&rs) % n);
 
-            if (wc_sim_is_up(cs->nodes[k].env) && crashed < max_crashed && crashed < (n / 10 > 2 ? n / 10 : 2)) {
+            if (wc_sim_is_up(cs->nodes[k].env) && crashed < max_crashed &&
+                crashed < (n / 10 > 2 ? n / 10 : 2)) {
                 wc_sim_crash(cs->sim, cs->nodes[k].env);
                 crashed++;
             } else if (!wc_sim_is_up(cs->nodes[k].env)) {
@@ -305,8 +307,8 @@ static uint64_t lost_writes_run(uint64_t seed, uint32_t n, uint32_t nwrites, uin
         acked++;
         /* a sample of coordinators: three per key */
         for (int s = 0; s < 3; s++) {
-            wc_coord_result res = cs_read(cs, (uint32_t)(cs_mix(&rs) % n), w[i].pk, "c",
-                                          WC_CL_QUORUM, v, sizeof(v));
+            wc_coord_result res =
+                cs_read(cs, (uint32_t)(cs_mix(&rs) % n), w[i].pk, "c", WC_CL_QUORUM, v, sizeof(v));
 
             if (res.status != WC_OK || strcmp(v, w[i].pk) != 0) {
                 lost++;

@@ -146,8 +146,8 @@ static void test_codec_bounds(void **state)
     /* unknown flags, a bound both unbounded and inclusive, an unknown mode */
     b.data[b.len - 3] = 0x40;
     assert_int_equal(wc_coord_decode(b.data, b.len, &d), WC_CORRUPTION);
-    b.data[b.len - 3] = WC_COORD_READF_START_UNBOUNDED | WC_COORD_READF_START_INCL |
-                        WC_COORD_READF_END_UNBOUNDED;
+    b.data[b.len - 3] =
+        WC_COORD_READF_START_UNBOUNDED | WC_COORD_READF_START_INCL | WC_COORD_READF_END_UNBOUNDED;
     assert_int_equal(wc_coord_decode(b.data, b.len, &d), WC_CORRUPTION);
     b.data[b.len - 3] = WC_COORD_READF_START_UNBOUNDED | WC_COORD_READF_END_UNBOUNDED;
     b.data[2] = 2;
@@ -208,14 +208,14 @@ static void test_batch_grouped_by_replica_set(void **state)
         for (uint32_t i = 0; i < 6; i++) {
             bool is_rep = reps[0] == i || reps[1] == i;
 
-            SIM_CHECK(cs->seed, cs_holds(cs, i, pk, "c", pk) == is_rep,
-                      "node %u %s partition %s", i, is_rep ? "lacks" : "got", pk);
+            SIM_CHECK(cs->seed, cs_holds(cs, i, pk, "c", pk) == is_rep, "node %u %s partition %s",
+                      i, is_rep ? "lacks" : "got", pk);
         }
     }
     /* one apply per replica that holds any of the partitions: sub-batches, not one per mutation */
     for (uint32_t i = 0; i < 6; i++)
-        SIM_CHECK(cs->seed, model_store_applies(cs->nodes[i].store) <= 1, "node %u applied %" PRIu64,
-                  i, model_store_applies(cs->nodes[i].store));
+        SIM_CHECK(cs->seed, model_store_applies(cs->nodes[i].store) <= 1,
+                  "node %u applied %" PRIu64, i, model_store_applies(cs->nodes[i].store));
     wc_batch_builder_free(&b);
     cs_free(cs);
 }
@@ -307,8 +307,7 @@ static void test_slow_store_times_out(void **state)
     cs_wait_for(cs, &w, 2000);
     SIM_CHECK(cs->seed, w.res.status == WC_OK, "write: %s", w.res.detail);
     res = cs_read(cs, 0, "k", "c", WC_CL_ONE, v, sizeof(v));
-    SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, "w") == 0, "read '%s' %s", v,
-              res.detail);
+    SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, "w") == 0, "read '%s' %s", v, res.detail);
     SIM_CHECK(cs->seed, wc_coord_pending(cs->nodes[0].coord) == 0, "requests left");
     cs_free(cs);
 }
@@ -411,8 +410,8 @@ static void test_duplicated_messages(void **state)
         snprintf(pk, sizeof(pk), "d%d", k);
         cs_write_async(cs, (uint32_t)k % 3, pk, "c", pk, TS(k), WC_CL_ALL, 1000, &w);
         cs_wait_for(cs, &w, 2000);
-        SIM_CHECK(cs->seed, w.res.status == WC_OK && w.res.acked == 3, "acked %u: %s",
-                  w.res.acked, w.res.detail);
+        SIM_CHECK(cs->seed, w.res.status == WC_OK && w.res.acked == 3, "acked %u: %s", w.res.acked,
+                  w.res.detail);
         res = cs_read(cs, (uint32_t)(k + 1) % 3, pk, "c", WC_CL_ALL, v, sizeof(v));
         SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, pk) == 0, "read '%s'", v);
     }

@@ -52,7 +52,7 @@ struct csim {
     wc_replication repl;
     bool fd_down[CS_MAX_NODES];
     bool hints_on;
-    uint64_t hints;              /* hints stored */
+    uint64_t hints;                     /* hints stored */
     uint32_t hint_target[CS_MAX_NODES]; /* hints per target node */
 };
 
@@ -347,8 +347,7 @@ static bool cs_holds(csim *cs, uint32_t i, const char *pk, const char *ck, const
     wc_buf raw;
     bool ok;
 
-    if (!model_store_get(cs->nodes[i].store, CS_TABLE, pk, strlen(pk), ck, strlen(ck), &blob,
-                         &len))
+    if (!model_store_get(cs->nodes[i].store, CS_TABLE, pk, strlen(pk), ck, strlen(ck), &blob, &len))
         return false;
     /* wrap the blob as a one-entry raw result to read its value */
     wc_buf_init(&raw);

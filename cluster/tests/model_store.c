@@ -295,7 +295,8 @@ static void ms_read_raw(model_store *m, const wc_store_read *r, wc_buf *out)
 
         if (kind == WC_KIND_HEADER || (kind == WC_KIND_STATIC && r->include_static))
             idx[nfix++] = i;
-        else if (kind == WC_KIND_ROW && wc_slice_start_ok(sflags, r->start.key, r->start.len, ck, ck_len) &&
+        else if (kind == WC_KIND_ROW &&
+                 wc_slice_start_ok(sflags, r->start.key, r->start.len, ck, ck_len) &&
                  wc_slice_end_ok(eflags, r->end.key, r->end.len, ck, ck_len))
             rows[nrows++] = i;
     }
