@@ -1012,6 +1012,106 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
     wc__progress(q);
 }
 
+/* A multi-partition read: its single-partition reads report here. */
+typedef struct wc__multi {
+    size_t n, remaining;
+    wc_coord_result first_failure;
+    size_t failure_at; /* index of first_failure's read, n if none */
+    wc_buf *answers;
+    wc_store_raw *raws;
+    wc_coord_multi_cb done;
+    void *arg;
+} wc__multi;
+
+typedef struct wc__multi_slot {
+    wc__multi *m;
+    size_t i;
+} wc__multi_slot;
+
+static void wc__multi_end(wc__multi *m)
+{
+    wc_coord_result ok = {.status = WC_OK};
+
+    if (--m->remaining > 0)
+        return;
+    if (m->failure_at < m->n) {
+        m->done(m->arg, &m->first_failure, NULL, 0);
+    } else {
+        ok.cl = m->first_failure.cl;
+        for (size_t i = 0; i < m->n; i++) {
+            m->raws[i].data = m->answers[i].data;
+            m->raws[i].len = m->answers[i].len;
+        }
+        m->done(m->arg, &ok, m->raws, m->n);
+    }
+    for (size_t i = 0; i < m->n; i++)
+        wc_buf_free(&m->answers[i]);
+    free(m->answers);
+    free(m->raws);
+    free(m);
+}
+
+static void wc__multi_read_done(void *arg, const wc_coord_result *res, const uint8_t *data,
+                                size_t len)
+{
+    wc__multi_slot *s = arg;
+    wc__multi *m = s->m;
+
+    if (res->status != WC_OK && s->i < m->failure_at) {
+        m->first_failure = *res;
+        m->failure_at = s->i;
+    } else if (res->status == WC_OK) {
+        wc_buf_append(&m->answers[s->i], data, len);
+        if (wc_buf_status(&m->answers[s->i]) != WC_OK && s->i < m->failure_at) {
+            m->first_failure = *res;
+            m->first_failure.status = WC_NO_MEMORY;
+            snprintf(m->first_failure.detail, sizeof(m->first_failure.detail), "out of memory");
+            m->failure_at = s->i;
+        }
+    }
+    free(s);
+    wc__multi_end(m);
+}
+
+void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n, wc_consistency cl,
+                              uint32_t timeout_ms, wc_coord_multi_cb done, void *arg)
+{
+    wc__multi *m = calloc(1, sizeof(*m));
+    wc_coord_result oom = {.status = WC_NO_MEMORY, .cl = cl, .detail = "out of memory"};
+
+    if (m == NULL || (m->answers = calloc(n ? n : 1, sizeof(*m->answers))) == NULL ||
+        (m->raws = calloc(n ? n : 1, sizeof(*m->raws))) == NULL) {
+        if (m)
+            free(m->answers);
+        free(m);
+        done(arg, &oom, NULL, 0);
+        return;
+    }
+    m->n = n;
+    m->remaining = n + 1; /* the last reference is this call's: reads may end synchronously */
+    m->failure_at = n;
+    m->first_failure.cl = cl;
+    m->done = done;
+    m->arg = arg;
+    for (size_t i = 0; i < n; i++) {
+        wc__multi_slot *s = calloc(1, sizeof(*s));
+
+        wc_buf_init(&m->answers[i]);
+        if (s == NULL) {
+            if (i < m->failure_at) {
+                m->first_failure = oom;
+                m->failure_at = i;
+            }
+            m->remaining--;
+            continue;
+        }
+        s->m = m;
+        s->i = i;
+        wc_coord_read(c, &reads[i], cl, timeout_ms, wc__multi_read_done, s);
+    }
+    wc__multi_end(m);
+}
+
 static void wc__progress(wc__req *q)
 {
     if (q->is_read) {

@@ -155,6 +155,20 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
 void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
                    wc_coord_read_cb done, void *arg);
 
+/* The end of a multi-partition read: answers[i] is the answer of reads[i] (valid during the call).
+ */
+typedef void (*wc_coord_multi_cb)(void *arg, const wc_coord_result *res,
+                                  const wc_store_raw *answers, size_t n);
+
+/*
+ * Read several partitions (an IN list): one wc_coord_read per element of
+ * reads[0..n) (copied), all at level cl, in parallel; done once, when all
+ * ended.  res is the first failure in the order of reads (its answers are
+ * then empty) or WC_OK with every answer.  REQUIRES: n >= 1.
+ */
+void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n, wc_consistency cl,
+                              uint32_t timeout_ms, wc_coord_multi_cb done, void *arg);
+
 /* Requests in flight (done or not, still waiting for replicas or the timeout). */
 size_t wc_coord_pending(const wc_coord *c);
 void wc_coord_get_stats(const wc_coord *c, wc_coord_stats *out);

@@ -243,6 +243,65 @@ static void test_any_with_every_replica_down(void **state)
     cs_free(cs);
 }
 
+typedef struct in_wait {
+    bool done;
+    wc_coord_result res;
+    size_t n;
+    char values[8][16];
+} in_wait;
+
+static void in_done(void *arg, const wc_coord_result *res, const wc_store_raw *answers, size_t n)
+{
+    in_wait *w = arg;
+
+    w->done = true;
+    w->res = *res;
+    w->n = answers ? n : 0;
+    for (size_t i = 0; i < w->n && i < 8; i++) {
+        size_t vlen = 0;
+        const uint8_t *v = model_raw_value(answers[i].data, answers[i].len, "c", &vlen);
+
+        snprintf(w->values[i], sizeof(w->values[i]), "%.*s", (int)vlen, v ? (const char *)v : "");
+    }
+}
+
+/* An IN list: one single-partition read per key, answers in the list's order. */
+static void test_read_of_several_partitions(void **state)
+{
+    csim *cs = cs_three(17);
+    static const char *const keys[5] = {"in0", "in1", "in2", "in3", "absent"};
+    wc_store_read r[5];
+    in_wait w;
+
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        cs_write(cs, (uint32_t)i % 3, keys[i], "c", keys[i], TS(i), WC_CL_QUORUM);
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 5; i++) {
+        r[i].table_id = CS_TABLE;
+        r[i].pk = (const uint8_t *)keys[i];
+        r[i].pk_len = strlen(keys[i]);
+        r[i].start.unbounded = r[i].end.unbounded = true;
+    }
+    memset(&w, 0, sizeof(w));
+    wc_coord_read_partitions(cs->nodes[1].coord, r, 5, WC_CL_QUORUM, 1000, in_done, &w);
+    for (uint64_t end = wc_sim_now(cs->sim) + 5000; !w.done && wc_sim_now(cs->sim) < end;)
+        wc_sim_run_for(cs->sim, 1);
+    SIM_CHECK(cs->seed, w.done && w.res.status == WC_OK && w.n == 5, "IN read: %s", w.res.detail);
+    for (int i = 0; i < 4; i++)
+        SIM_CHECK(cs->seed, strcmp(w.values[i], keys[i]) == 0, "answer %d '%s'", i, w.values[i]);
+    SIM_CHECK(cs->seed, w.values[4][0] == '\0', "absent partition answered '%s'", w.values[4]);
+    /* one node down: ALL fails for the whole list, with the level's detail */
+    wc_sim_crash(cs->sim, cs->nodes[2].env);
+    memset(&w, 0, sizeof(w));
+    wc_coord_read_partitions(cs->nodes[1].coord, r, 5, WC_CL_ALL, 1000, in_done, &w);
+    SIM_CHECK(cs->seed, w.done && w.res.status == WC_UNAVAILABLE && w.n == 0, "ALL IN read: %s",
+              wc_status_name(w.res.status));
+    SIM_CHECK(cs->seed, strcmp(w.res.detail, "consistency ALL needs 3 replicas, 2 alive") == 0,
+              "detail '%s'", w.res.detail);
+    cs_free(cs);
+}
+
 /* ---------------------------------------------------------------- no acknowledged write is lost */
 
 typedef struct lw_write {
@@ -381,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_timeout_reports_acks),
         cmocka_unit_test(test_two_data_centres),
         cmocka_unit_test(test_any_with_every_replica_down),
+        cmocka_unit_test(test_read_of_several_partitions),
         cmocka_unit_test(test_no_acknowledged_write_lost_10),
         cmocka_unit_test(test_no_acknowledged_write_lost_50),
         cmocka_unit_test(test_no_acknowledged_write_lost_100),
