@@ -128,6 +128,45 @@ static void test_read_repairs_a_stale_replica(void **state)
     cs_free(cs);
 }
 
+/* A replica that missed a delete: the tombstone wins the read and repairs it. */
+static void test_read_repairs_a_missed_delete(void **state)
+{
+    csim *cs = cs_three(18);
+    int group[3] = {0, 0, 1};
+    char v[64];
+    wc_buf rec;
+    cs_wait w;
+    wc_coord_result res;
+    const uint8_t *blob;
+    size_t len;
+
+    (void)state;
+    cs->hints_on = false;
+    res = cs_write(cs, 0, "hal", "c1", "alive", TS(1), WC_CL_ALL);
+    SIM_CHECK(cs->seed, res.status == WC_OK, "write: %s", res.detail);
+    wc_sim_partition(cs->sim, group, 3);
+    wc_buf_init(&rec);
+    model_batch_delete(&rec, CS_TABLE, "hal", "c1", TS(2));
+    memset(&w, 0, sizeof(w));
+    wc_coord_write(cs->nodes[1].coord, CS_TABLE, rec.data, rec.len, WC_CL_QUORUM, 500,
+                   cs_write_done, &w);
+    cs_wait_for(cs, &w, 1000);
+    SIM_CHECK(cs->seed, w.done && w.res.status == WC_OK, "delete: %s", w.res.detail);
+    wc_sim_run_for(cs->sim, 1000);
+    wc_sim_heal(cs->sim);
+    SIM_CHECK(cs->seed, cs_holds(cs, 2, "hal", "c1", "alive"), "node 2 missed the delete");
+    /* node 2 first: its live cell loses to the tombstone of the others */
+    res = cs_read(cs, 2, "hal", "c1", WC_CL_ALL, v, sizeof(v));
+    SIM_CHECK(cs->seed, res.status == WC_OK && v[0] == '\0', "read '%s': %s", v, res.detail);
+    SIM_CHECK(cs->seed, res.repairs == 1, "repairs %u", res.repairs);
+    SIM_CHECK(cs->seed, !cs_holds(cs, 2, "hal", "c1", "alive"), "node 2 still has the cell");
+    SIM_CHECK(cs->seed,
+              model_store_get(cs->nodes[2].store, CS_TABLE, "hal", 3, "c1", 2, &blob, &len),
+              "node 2 lost the row's tombstone");
+    wc_buf_free(&rec);
+    cs_free(cs);
+}
+
 static void test_timeout_reports_acks(void **state)
 {
     csim *cs = cs_three(14);
@@ -437,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_quorum_write_then_read_elsewhere),
         cmocka_unit_test(test_one_node_down),
         cmocka_unit_test(test_read_repairs_a_stale_replica),
+        cmocka_unit_test(test_read_repairs_a_missed_delete),
         cmocka_unit_test(test_timeout_reports_acks),
         cmocka_unit_test(test_two_data_centres),
         cmocka_unit_test(test_any_with_every_replica_down),

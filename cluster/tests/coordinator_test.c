@@ -312,6 +312,47 @@ static void test_slow_store_times_out(void **state)
     cs_free(cs);
 }
 
+/* A slice, in reverse, with a limit: the same rows from any coordinator, also after repair. */
+static void test_slice_reverse_limit(void **state)
+{
+    csim *cs = small(39, 3, 3);
+    int group[3] = {0, 0, 1};
+    char ck[8], rows[64];
+    wc_store_read r;
+    cs_wait w;
+
+    (void)state;
+    for (int i = 1; i <= 5; i++) {
+        snprintf(ck, sizeof(ck), "c%d", i);
+        if (i == 5) /* the newest row misses node 2 */
+            wc_sim_partition(cs->sim, group, 3);
+        cs_write(cs, 0, "p", ck, ck, TS(i), WC_CL_QUORUM);
+    }
+    wc_sim_run_for(cs->sim, 3000);
+    wc_sim_heal(cs->sim);
+    memset(&r, 0, sizeof(r));
+    r.table_id = CS_TABLE;
+    r.pk = (const uint8_t *)"p";
+    r.pk_len = 1;
+    r.start.key = (const uint8_t *)"c2";
+    r.start.len = 2;
+    r.start.inclusive = true;
+    r.end.unbounded = true;
+    r.reverse = true;
+    r.limit = 2;
+    for (uint32_t node = 0; node < 3; node++) {
+        memset(&w, 0, sizeof(w));
+        wc_coord_read(cs->nodes[node].coord, &r, WC_CL_ALL, 1000, cs_read_done, &w);
+        cs_wait_for(cs, &w, 2000);
+        model_raw_rows(w.data.data, w.data.len, rows, sizeof(rows));
+        SIM_CHECK(cs->seed, w.done && w.res.status == WC_OK, "read: %s", w.res.detail);
+        SIM_CHECK(cs->seed, strcmp(rows, "c5,c4") == 0, "node %u read rows '%s'", node, rows);
+        wc_buf_free(&w.data);
+    }
+    SIM_CHECK(cs->seed, cs_holds(cs, 2, "p", "c5", "c5"), "node 2 not repaired");
+    cs_free(cs);
+}
+
 /* ---------------------------------------------------------------- refusals and lifecycle */
 
 static void test_refused_levels_and_no_ring(void **state)
@@ -430,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_mutation_of_another_table_refused),
         cmocka_unit_test(test_failing_replicas_fail_fast),
         cmocka_unit_test(test_slow_store_times_out),
+        cmocka_unit_test(test_slice_reverse_limit),
         cmocka_unit_test(test_refused_levels_and_no_ring),
         cmocka_unit_test(test_destroy_with_requests_in_flight),
         cmocka_unit_test(test_stale_and_malformed_answers),

@@ -2,6 +2,7 @@
  * model_store.c - the in-memory replica store of the coordinator's tests
  * (model_store.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -505,13 +506,14 @@ bool model_store_get(model_store *m, uint32_t table_id, const void *pk, size_t p
     return found;
 }
 
-void model_batch_one(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck,
-                     const char *value, int64_t ts)
+/* A batch of one row with cell c (column 1). */
+static void ms_batch_cell(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck,
+                          const wc_cell *cell)
 {
     wc_batch_builder b;
     wc_mutation *mu;
     wc_rowb *rb;
-    wc_cell c = {.column = 1, .ts = ts, .value = (const uint8_t *)value, .len = strlen(value)};
+    wc_cell c = *cell;
     const uint8_t *p;
     size_t len;
 
@@ -525,6 +527,41 @@ void model_batch_one(wc_buf *rec, uint32_t table_id, const char *pk, const char 
     if (wc_batch_builder_finish(&b, &p, &len) == WC_OK)
         wc_buf_append(rec, p, len);
     wc_batch_builder_free(&b);
+}
+
+void model_batch_one(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck,
+                     const char *value, int64_t ts)
+{
+    wc_cell c = {.column = 1, .ts = ts, .value = (const uint8_t *)value, .len = strlen(value)};
+
+    ms_batch_cell(rec, table_id, pk, ck, &c);
+}
+
+void model_batch_delete(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck, int64_t ts)
+{
+    wc_cell c = {.column = 1, .flags = WC_CELLF_TOMBSTONE, .ts = ts, .ldt = 1767225600};
+
+    ms_batch_cell(rec, table_id, pk, ck, &c);
+}
+
+void model_raw_rows(const uint8_t *raw, size_t len, char *out, size_t cap)
+{
+    const uint8_t *p = raw, *end = raw + len, *k, *blob;
+    size_t used = 0, klen, blen;
+    uint64_t n;
+    uint8_t kind;
+
+    out[0] = '\0';
+    if (raw == NULL || !wc_get_varint(&p, end, &n))
+        return;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!wc_get_u8(&p, end, &kind) || !wc_get_bytes(&p, end, &k, &klen) ||
+            !wc_get_bytes(&p, end, &blob, &blen))
+            return;
+        if (kind == WC_KIND_ROW && used < cap)
+            used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)klen,
+                                     (const char *)k);
+    }
 }
 
 const uint8_t *model_raw_value(const uint8_t *raw, size_t len, const char *ck, size_t *vlen)

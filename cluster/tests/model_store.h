@@ -52,6 +52,10 @@ uint64_t model_store_applies(const model_store *m); /* successful apply calls */
  */
 void model_batch_one(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck,
                      const char *value, int64_t ts);
+/* A batch deleting column 1 of row ck (a cell tombstone at ts) into rec (reset first). */
+void model_batch_delete(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck, int64_t ts);
+/* The clustering keys of the rows of a raw result, in its order, joined by ',' into out. */
+void model_raw_rows(const uint8_t *raw, size_t len, char *out, size_t cap);
 /* The value of column 1 of the row ck in a raw result: NULL if absent or deleted. */
 const uint8_t *model_raw_value(const uint8_t *raw, size_t len, const char *ck, size_t *vlen);
 
