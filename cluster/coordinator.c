@@ -455,12 +455,15 @@ static void wc__send(wc__req *q, uint32_t t, const wc_coord_msg *m)
 {
     wc_coord *c = q->c;
 
+    wc_status st;
+
     wc_buf_reset(&c->scratch);
-    if (wc_coord_encode(m, &c->scratch) != WC_OK ||
-        c->env->ops->send(c->env, &wc__member(q, t)->addr, c->scratch.data, c->scratch.len) !=
-            WC_OK) {
+    if ((st = wc_coord_encode(m, &c->scratch)) != WC_OK ||
+        (st = c->env->ops->send(c->env, &wc__member(q, t)->addr, c->scratch.data,
+                                c->scratch.len)) != WC_OK) {
+        /* too large (WC_INVALID_ARGUMENT), queue full or out of memory */
         q->targets[t].state = WC__T_FAILED;
-        q->targets[t].fail_st = WC_OVERLOADED;
+        q->targets[t].fail_st = st == WC_INVALID_ARGUMENT ? WC_OVERLOADED : st;
         return;
     }
     q->targets[t].state = WC__T_PENDING;
@@ -595,6 +598,14 @@ static void wc__write_progress(wc__req *q)
         if (possible >= k->need || (q->cl == WC_CL_ANY && q->c->o.store_hint))
             continue;
         failed = wc__count(q, gr, k, 1u << WC__T_FAILED, false);
+        if (failed == 0) { /* replicas that went down (ANY without a hint sink) */
+            q->res.required = k->need;
+            q->res.acked = acked;
+            wc__set_detail(q, "consistency %s needs %u replicas, %u can still answer",
+                           wc_consistency_name(q->cl), k->need, possible);
+            wc__finish(q, WC_UNAVAILABLE);
+            continue;
+        }
         for (uint32_t i = 0; i < gr->n; i++)
             if (q->targets[gr->tidx[i]].state == WC__T_FAILED) {
                 q->res.status = q->targets[gr->tidx[i]].fail_st;
@@ -707,6 +718,10 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
     free(gidx);
     wc__register(q);
     q->timer = c->env->ops->timer_start(c->env, q->timeout_ms, wc__write_timeout, q);
+    if (q->timer == 0) {
+        wc__refuse(q, WC_NO_MEMORY, "out of memory starting a timer");
+        return;
+    }
     q->dispatching = true;
     for (uint32_t t = 0; t < q->ntargets; t++) {
         if (!q->targets[t].alive) {
@@ -1004,6 +1019,10 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
     q->res.required = nasked;
     wc__register(q);
     q->timer = c->env->ops->timer_start(c->env, q->timeout_ms, wc__read_timeout, q);
+    if (q->timer == 0) {
+        wc__refuse(q, WC_NO_MEMORY, "out of memory starting a timer");
+        return;
+    }
     q->dispatching = true;
     for (uint32_t t = 0; t < q->ntargets; t++)
         if (q->targets[t].state == WC__T_PENDING)
@@ -1140,9 +1159,22 @@ static void wc__progress(wc__req *q)
 
 static void wc__reply(wc_coord *c, const wc_addr *to, const wc_coord_msg *m)
 {
+    wc_coord_msg small;
+
     wc_buf_reset(&c->scratch);
-    if (wc_coord_encode(m, &c->scratch) == WC_OK)
-        (void)c->env->ops->send(c->env, to, c->scratch.data, c->scratch.len);
+    if (wc_coord_encode(m, &c->scratch) != WC_OK)
+        return;
+    if (c->scratch.len > WC_ENV_MAX_MESSAGE && m->type == WC_COORD_MSG_READ_RESPONSE) {
+        /* a result too large for one message: the coordinator fails the read at once */
+        small = *m;
+        small.status = WC_OVERLOADED;
+        small.data = NULL;
+        small.data_len = 0;
+        wc_buf_reset(&c->scratch);
+        if (wc_coord_encode(&small, &c->scratch) != WC_OK)
+            return;
+    }
+    (void)c->env->ops->send(c->env, to, c->scratch.data, c->scratch.len);
 }
 
 static void wc__replica_apply_done(void *arg, wc_status st)
