@@ -353,6 +353,34 @@ static void test_slice_reverse_limit(void **state)
     cs_free(cs);
 }
 
+/* Every store answers later, on the loop: writes, digest reads and repairs still work. */
+static void test_asynchronous_stores(void **state)
+{
+    csim *cs = small(40, 3, 3);
+    int group[3] = {0, 0, 1};
+    char v[16];
+    wc_coord_result res;
+
+    (void)state;
+    cs->hints_on = false;
+    for (uint32_t i = 0; i < 3; i++)
+        model_store_set_delay(cs->nodes[i].store, cs->nodes[i].env, 5);
+    wc_sim_partition(cs->sim, group, 3);
+    res = cs_write(cs, 0, "a", "c", "v1", TS(1), WC_CL_QUORUM);
+    SIM_CHECK(cs->seed, res.status == WC_OK, "write: %s", res.detail);
+    wc_sim_run_for(cs->sim, 3000);
+    wc_sim_heal(cs->sim);
+    res = cs_read(cs, 2, "a", "c", WC_CL_QUORUM, v, sizeof(v));
+    SIM_CHECK(cs->seed, res.status == WC_OK && strcmp(v, "v1") == 0, "read '%s': %s", v,
+              res.detail);
+    SIM_CHECK(cs->seed, res.repairs == 1 && cs_holds(cs, 2, "a", "c", "v1"), "repairs %u",
+              res.repairs);
+    wc_sim_run_for(cs->sim, 100);
+    for (uint32_t i = 0; i < 3; i++)
+        SIM_CHECK(cs->seed, wc_coord_pending(cs->nodes[i].coord) == 0, "requests left");
+    cs_free(cs);
+}
+
 /* ---------------------------------------------------------------- refusals and lifecycle */
 
 static void test_refused_levels_and_no_ring(void **state)
@@ -472,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_failing_replicas_fail_fast),
         cmocka_unit_test(test_slow_store_times_out),
         cmocka_unit_test(test_slice_reverse_limit),
+        cmocka_unit_test(test_asynchronous_stores),
         cmocka_unit_test(test_refused_levels_and_no_ring),
         cmocka_unit_test(test_destroy_with_requests_in_flight),
         cmocka_unit_test(test_stale_and_malformed_answers),
