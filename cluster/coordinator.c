@@ -1228,7 +1228,16 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
     if (len == 0 || msg[0] < WC_MSG_RANGE_COORDINATOR || msg[0] > WC_COORD_MSG_LAST)
         return false;
     if (wc_coord_decode(msg, len, &m) != WC_OK) {
-        c->stats.malformed++;
+        /* logged the first time and then every 1000th, with the total */
+        if (c->stats.malformed++ % 1000 == 0) {
+            char line[WC_ADDR_HOST_MAX + 200], who[WC_ADDR_HOST_MAX + 8];
+
+            wc_addr_format(from, who, sizeof(who));
+            snprintf(line, sizeof(line),
+                     "coordinator message from %s dropped (%" PRIu64 " so far): %s", who,
+                     c->stats.malformed, wc_last_error());
+            c->env->ops->log(c->env, WC_ENV_LOG_WARNING, line);
+        }
         return true;
     }
     switch (m.type) {
