@@ -26,6 +26,8 @@ static uint8_t wc__read_flags(const wc_store_read *r)
         f |= WC_COORD_READF_END_UNBOUNDED;
     else if (r->end.inclusive)
         f |= WC_COORD_READF_END_INCL;
+    if (r->token_range)
+        f |= WC_COORD_READF_TOKEN_RANGE;
     return f;
 }
 
@@ -55,6 +57,10 @@ wc_status wc_coord_encode(const wc_coord_msg *m, wc_buf *out)
             wc_buf_put_bytes(out, r->start.key, r->start.len);
         if (!r->end.unbounded)
             wc_buf_put_bytes(out, r->end.key, r->end.len);
+        if (r->token_range) {
+            wc_buf_put_u64(out, (uint64_t)r->token_start);
+            wc_buf_put_u64(out, (uint64_t)r->token_end);
+        }
         wc_buf_put_varint(out, r->limit);
         wc_buf_put_varint(out, (uint64_t)r->now_sec);
         break;
@@ -106,6 +112,15 @@ static wc_status wc__decode_read(const uint8_t **pp, const uint8_t *end, wc_stor
         return WC__BAD("READ start bound truncated or longer than 1 MiB");
     if (!r->end.unbounded && !wc__get_bounded(pp, end, WC_COORD_MAX_CK, &r->end.key, &r->end.len))
         return WC__BAD("READ end bound truncated or longer than 1 MiB");
+    r->token_range = (flags & WC_COORD_READF_TOKEN_RANGE) != 0;
+    if (r->token_range) {
+        uint64_t a, b;
+
+        if (r->pk_len != 0 || !wc_get_u64(pp, end, &a) || !wc_get_u64(pp, end, &b))
+            return WC__BAD("READ token range truncated or with a partition key");
+        r->token_start = (int64_t)a;
+        r->token_end = (int64_t)b;
+    }
     if (!wc_get_varint(pp, end, &r->limit))
         return WC__BAD("READ limit truncated");
     if (!wc_get_varint(pp, end, &now) || now > INT64_MAX)

@@ -17,7 +17,9 @@
  *                 read: u32 table id (little-endian), bytes partition key,
  *                 u8 flags (WC_COORD_READF_*), [bytes start] unless the
  *                 start is unbounded, [bytes end] unless the end is
- *                 unbounded, varint limit (0: none), varint now_sec
+ *                 unbounded, [u64 token_start, u64 token_end] (little-endian)
+ *                 for a range scan (its partition key is empty), varint
+ *                 limit (0: none), varint now_sec
  *   READ_RESPONSE varint request id, u8 status, u8 mode, 16 bytes digest,
  *                 bytes data (empty for a digest or a failure)
  */
@@ -43,7 +45,8 @@
 #define WC_COORD_READF_START_UNBOUNDED 0x08
 #define WC_COORD_READF_END_INCL 0x10
 #define WC_COORD_READF_END_UNBOUNDED 0x20
-#define WC_COORD_READF_ALL 0x3f
+#define WC_COORD_READF_TOKEN_RANGE 0x40 /* a range scan: two u64 tokens follow the bounds */
+#define WC_COORD_READF_ALL 0x7f
 
 #define WC_COORD_DIGEST_LEN 16
 

@@ -34,15 +34,21 @@
 #include "engine.h"
 #include "status.h"
 
-/* One single-partition read: a clustering slice of one partition. */
+/*
+ * One read: a clustering slice of one partition, or (token_range) of every
+ * partition whose token lies in (token_start, token_end], in token order
+ * (token_start INT64_MIN includes INT64_MIN); pk is then empty.
+ */
 typedef struct wc_store_read {
     uint32_t table_id;
     const uint8_t *pk;
     size_t pk_len;
+    bool token_range;
+    int64_t token_start, token_end;
     wc_bound start, end; /* clustering slice (both unbounded: the whole partition) */
-    bool reverse;        /* rows in reverse clustering order */
+    bool reverse;        /* rows in reverse clustering order (single partition only) */
     bool include_static; /* the static row too */
-    uint64_t limit;      /* max clustering rows, 0 = none */
+    uint64_t limit;      /* max clustering rows in all, 0 = none */
     int64_t now_sec;     /* TTL clock of the coordinator, so every replica agrees */
 } wc_store_read;
 

@@ -352,6 +352,7 @@ static bool cs_holds(csim *cs, uint32_t i, const char *pk, const char *ck, const
     /* wrap the blob as a one-entry raw result to read its value */
     wc_buf_init(&raw);
     wc_buf_put_varint(&raw, 1);
+    wc_buf_put_bytes(&raw, pk, strlen(pk));
     wc_buf_put_u8(&raw, WC_KIND_ROW);
     wc_buf_put_bytes(&raw, ck, strlen(ck));
     wc_buf_put_bytes(&raw, blob, len);

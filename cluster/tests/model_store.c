@@ -270,8 +270,13 @@ static void ms_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_ap
     ms_complete(m, p);
 }
 
-/* The raw form of r into out. */
-static void ms_read_raw(model_store *m, const wc_store_read *r, wc_buf *out)
+/*
+ * The entries of partition pk that r selects, appended to out (without a
+ * count) with *count advanced; *rows_left (0: no limit) bounds the rows.
+ */
+static void ms_read_partition(model_store *m, const wc_store_read *r, const uint8_t *pk,
+                              size_t pk_len, wc_buf *out, uint64_t *count, uint64_t *rows_left,
+                              bool limited)
 {
     uint8_t sflags = 0, eflags = 0;
     size_t first, last, prefix_len, nrows = 0, total, idx[3] = {0}, nfix = 0;
@@ -279,7 +284,7 @@ static void ms_read_raw(model_store *m, const wc_store_read *r, wc_buf *out)
     wc_buf key;
 
     wc_buf_init(&key);
-    ms_prefix(&key, r->table_id, r->pk, r->pk_len);
+    ms_prefix(&key, r->table_id, pk, pk_len);
     prefix_len = key.len;
     first = ms_lower(m, key.data, key.len);
     for (last = first; last < m->n; last++)
@@ -302,19 +307,84 @@ static void ms_read_raw(model_store *m, const wc_store_read *r, wc_buf *out)
             rows[nrows++] = i;
     }
     total = nrows;
-    if (r->limit && nrows > r->limit)
-        nrows = r->limit;
-    wc_buf_put_varint(out, nfix + nrows);
+    if (limited && nrows > *rows_left)
+        nrows = *rows_left;
+    if (limited)
+        *rows_left -= nrows;
     for (size_t k = 0; k < nfix + nrows; k++) {
         /* rows in the read's order, the limit counted in that order */
         size_t i = k < nfix ? idx[k] : rows[r->reverse ? total - 1 - (k - nfix) : k - nfix];
 
+        wc_buf_put_bytes(out, pk, pk_len);
         wc_buf_put_u8(out, m->e[i].key[prefix_len]);
         wc_buf_put_bytes(out, m->e[i].key + prefix_len + 1, m->e[i].key_len - prefix_len - 1);
         wc_buf_put_bytes(out, m->e[i].blob, m->e[i].blob_len);
     }
+    *count += nfix + nrows;
     free(rows);
     wc_buf_free(&key);
+}
+
+typedef struct ms_part {
+    int64_t token;
+    const uint8_t *pk;
+    size_t pk_len;
+} ms_part;
+
+static int ms_part_cmp(const void *a, const void *b)
+{
+    const ms_part *x = a, *y = b;
+
+    if (x->token != y->token)
+        return x->token < y->token ? -1 : 1;
+    return ms_cmp(x->pk, x->pk_len, y->pk, y->pk_len);
+}
+
+static bool ms_in_range(const wc_store_read *r, int64_t token)
+{
+    return (token > r->token_start || (r->token_start == INT64_MIN && token == INT64_MIN)) &&
+           token <= r->token_end;
+}
+
+/* The raw form of r into out. */
+static void ms_read_raw(model_store *m, const wc_store_read *r, wc_buf *out)
+{
+    uint64_t count = 0, rows_left = r->limit;
+    bool limited = r->limit > 0;
+    wc_buf body;
+    ms_part *parts;
+    size_t np = 0;
+
+    wc_buf_init(&body);
+    if (!r->token_range) {
+        ms_read_partition(m, r, r->pk, r->pk_len, &body, &count, &rows_left, limited);
+    } else {
+        /* every partition of the table in the range, in token order */
+        parts = calloc(m->n + 1, sizeof(*parts));
+        for (size_t i = 0; i < m->n; i++) {
+            const uint8_t *k = m->e[i].key;
+            size_t pk_len = ((size_t)k[4] << 8) | k[5];
+            uint32_t table =
+                ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | k[3];
+
+            if (table != r->table_id || (np > 0 && parts[np - 1].pk_len == pk_len &&
+                                         memcmp(parts[np - 1].pk, k + 6, pk_len) == 0))
+                continue;
+            if (!ms_in_range(r, wc_token(k + 6, pk_len)))
+                continue;
+            parts[np].token = wc_token(k + 6, pk_len);
+            parts[np].pk = k + 6;
+            parts[np++].pk_len = pk_len;
+        }
+        qsort(parts, np, sizeof(*parts), ms_part_cmp);
+        for (size_t i = 0; i < np && (!limited || rows_left > 0); i++)
+            ms_read_partition(m, r, parts[i].pk, parts[i].pk_len, &body, &count, &rows_left,
+                              limited);
+        free(parts);
+    }
+    wc_buf_put_varint(out, count);
+    wc_buf_append(out, body.data, body.len);
+    wc_buf_free(&body);
 }
 
 static void ms_digest(const uint8_t *p, size_t len, uint8_t out[16])
@@ -343,22 +413,65 @@ static void ms_op_read(void *ctx, const wc_store_read *r, wc_store_read_done don
 
 /* One entry of a raw result. */
 typedef struct ms_raw_entry {
+    int64_t token;
+    const uint8_t *pk;
+    size_t pk_len;
     uint8_t kind;
     const uint8_t *ck, *blob;
     size_t ck_len, blob_len;
     size_t src;
 } ms_raw_entry;
 
+/* Same partition and key, ignoring the source. */
+static int ms_entry_key_cmp(const ms_raw_entry *x, const ms_raw_entry *y)
+{
+    int c;
+
+    if (x->token != y->token)
+        return x->token < y->token ? -1 : 1;
+    if ((c = ms_cmp(x->pk, x->pk_len, y->pk, y->pk_len)) != 0)
+        return c;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return ms_cmp(x->ck, x->ck_len, y->ck, y->ck_len);
+}
+
 static int ms_entry_cmp(const void *a, const void *b)
 {
     const ms_raw_entry *x = a, *y = b;
-    int c;
+    int c = ms_entry_key_cmp(x, y);
 
-    if (x->kind != y->kind)
-        return x->kind < y->kind ? -1 : 1;
-    if ((c = ms_cmp(x->ck, x->ck_len, y->ck, y->ck_len)) != 0)
-        return c;
-    return (x->src > y->src) - (x->src < y->src);
+    return c ? c : (x->src > y->src) - (x->src < y->src);
+}
+
+/* Parse one entry of a raw result. */
+static bool ms_get_entry(const uint8_t **p, const uint8_t *end, ms_raw_entry *e)
+{
+    if (!wc_get_bytes(p, end, &e->pk, &e->pk_len) || !wc_get_u8(p, end, &e->kind) ||
+        !wc_get_bytes(p, end, &e->ck, &e->ck_len) || !wc_get_bytes(p, end, &e->blob, &e->blob_len))
+        return false;
+    e->token = wc_token(e->pk, e->pk_len);
+    return true;
+}
+
+/*
+ * Add entry e (with the merged blob) to a replica's repair batch; *last is
+ * the entry added before (a new partition ends its mutation).
+ */
+static wc_status ms_repair_add(wc_batch_builder *bb, const wc_store_read *r, const ms_raw_entry *e,
+                               const wc_buf *blob, const ms_raw_entry **last)
+{
+    wc_status st;
+
+    if (*last == NULL || (*last)->pk_len != e->pk_len ||
+        memcmp((*last)->pk, e->pk, e->pk_len) != 0) {
+        if (*last != NULL && (st = wc_batch_builder_end(bb)) != WC_OK)
+            return st;
+        wc_batch_builder_begin(bb, r->table_id, e->pk, e->pk_len);
+    }
+    *last = e;
+    wc_mutation_add(&bb->m, e->kind, e->ck, e->ck_len, blob->data, blob->len);
+    return WC_OK;
 }
 
 static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_store_raw *raws,
@@ -366,18 +479,22 @@ static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_sto
 {
     ms_raw_entry *all = NULL;
     size_t nall = 0, cap = 0, nout = 0;
-    wc_buf *merged = NULL, cnt;
+    wc_buf *merged = NULL;
     wc_batch_builder *bb = calloc(n ? n : 1, sizeof(*bb));
+    const ms_raw_entry **last = calloc(n ? n : 1, sizeof(*last));
     size_t *outs = NULL;
     wc_status st = WC_OK;
 
-    wc_buf_init(&cnt);
-    for (size_t s = 0; s < n; s++) {
+    for (size_t s = 0; s < n; s++)
+        wc_batch_builder_init(&bb[s]);
+    for (size_t s = 0; s < n && st == WC_OK; s++) {
         const uint8_t *p = raws[s].data, *end = p + raws[s].len;
         uint64_t k;
 
-        if (!wc_get_varint(&p, end, &k))
-            return WC_CORRUPTION;
+        if (!wc_get_varint(&p, end, &k)) {
+            st = WC_CORRUPTION;
+            break;
+        }
         for (uint64_t i = 0; i < k; i++) {
             ms_raw_entry e = {.src = s};
 
@@ -385,28 +502,25 @@ static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_sto
                 cap = cap ? 2 * cap : 64;
                 all = realloc(all, cap * sizeof(*all));
             }
-            if (!wc_get_u8(&p, end, &e.kind) || !wc_get_bytes(&p, end, &e.ck, &e.ck_len) ||
-                !wc_get_bytes(&p, end, &e.blob, &e.blob_len)) {
-                free(all);
-                free(bb);
-                return WC_CORRUPTION;
+            if (!ms_get_entry(&p, end, &e)) {
+                st = WC_CORRUPTION;
+                break;
             }
             all[nall++] = e;
         }
     }
+    if (st != WC_OK)
+        goto out;
     qsort(all, nall, sizeof(*all), ms_entry_cmp);
     merged = calloc(nall ? nall : 1, sizeof(*merged));
     outs = calloc(nall ? nall : 1, sizeof(*outs));
-    for (size_t s = 0; s < n; s++)
-        wc_batch_builder_init(&bb[s]);
     for (size_t i = 0; i < nall && st == WC_OK;) {
         size_t j = i + 1;
         wc_buf *mg = &merged[nout];
 
         wc_buf_init(mg);
         wc_buf_append(mg, all[i].blob, all[i].blob_len);
-        while (j < nall && all[j].kind == all[i].kind &&
-               ms_cmp(all[j].ck, all[j].ck_len, all[i].ck, all[i].ck_len) == 0) {
+        while (j < nall && ms_entry_key_cmp(&all[j], &all[i]) == 0) {
             wc_buf t;
 
             wc_buf_init(&t);
@@ -423,18 +537,18 @@ static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_sto
                 if (all[k].src == s && all[k].blob_len == mg->len &&
                     memcmp(all[k].blob, mg->data, mg->len) == 0)
                     same = true;
-            if (same)
-                continue;
-            if (wc_batch_builder_count(&bb[s]) == 0 && !bb[s].open)
-                wc_batch_builder_begin(&bb[s], r->table_id, r->pk, r->pk_len);
-            wc_mutation_add(&bb[s].m, all[i].kind, all[i].ck, all[i].ck_len, mg->data, mg->len);
+            if (!same)
+                st = ms_repair_add(&bb[s], r, &all[i], mg, &last[s]);
         }
         outs[nout++] = i;
         i = j;
     }
     if (st == WC_OK) {
-        /* the answer: fixed entries, then rows in the read's order, up to the limit */
-        size_t nfix = 0, nrows;
+        /*
+         * The answer: entries in token order; rows up to the limit, in
+         * reverse for a reverse (single-partition) read.
+         */
+        size_t nfix = 0, nrows, emitted = 0, rows = 0;
 
         for (size_t k = 0; k < nout; k++)
             nfix += all[outs[k]].kind != WC_KIND_ROW;
@@ -442,13 +556,20 @@ static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_sto
         if (r->limit && nrows > r->limit)
             nrows = r->limit;
         wc_buf_put_varint(answer, nfix + nrows);
-        for (size_t k = 0; k < nfix + nrows; k++) {
-            size_t o = k < nfix ? k : (r->reverse ? nout - 1 - (k - nfix) : k);
-            const ms_raw_entry *e = &all[outs[o]];
+        for (size_t k = 0; k < nout; k++) {
+            size_t o = k;
+            const ms_raw_entry *e;
 
+            if (r->reverse && all[outs[k]].kind == WC_KIND_ROW)
+                o = nfix + (nout - 1 - k); /* rows come after the fixed entries */
+            e = &all[outs[o]];
+            if (e->kind == WC_KIND_ROW && rows++ >= nrows)
+                continue;
+            wc_buf_put_bytes(answer, e->pk, e->pk_len);
             wc_buf_put_u8(answer, e->kind);
             wc_buf_put_bytes(answer, e->ck, e->ck_len);
             wc_buf_put_bytes(answer, merged[o].data, merged[o].len);
+            emitted++;
         }
         for (size_t s = 0; s < n && st == WC_OK; s++) {
             const uint8_t *rec;
@@ -462,12 +583,15 @@ static wc_status ms_op_reconcile(void *ctx, const wc_store_read *r, const wc_sto
         }
         if (st == WC_OK)
             st = wc_buf_status(answer);
+        (void)emitted;
     }
+out:
     for (size_t k = 0; k < nout; k++)
         wc_buf_free(&merged[k]);
     for (size_t s = 0; s < n; s++)
         wc_batch_builder_free(&bb[s]);
     free(bb);
+    free(last);
     free(merged);
     free(outs);
     free(all);
@@ -555,8 +679,11 @@ void model_raw_rows(const uint8_t *raw, size_t len, char *out, size_t cap)
     if (raw == NULL || !wc_get_varint(&p, end, &n))
         return;
     for (uint64_t i = 0; i < n; i++) {
-        if (!wc_get_u8(&p, end, &kind) || !wc_get_bytes(&p, end, &k, &klen) ||
-            !wc_get_bytes(&p, end, &blob, &blen))
+        const uint8_t *pk;
+        size_t pk_len;
+
+        if (!wc_get_bytes(&p, end, &pk, &pk_len) || !wc_get_u8(&p, end, &kind) ||
+            !wc_get_bytes(&p, end, &k, &klen) || !wc_get_bytes(&p, end, &blob, &blen))
             return;
         if (kind == WC_KIND_ROW && used < cap)
             used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)klen,
@@ -578,8 +705,11 @@ const uint8_t *model_raw_value(const uint8_t *raw, size_t len, const char *ck, s
         wc_row_view v;
         wc_cell c;
 
-        if (!wc_get_u8(&p, end, &kind) || !wc_get_bytes(&p, end, &k, &klen) ||
-            !wc_get_bytes(&p, end, &blob, &blen))
+        const uint8_t *pk;
+        size_t pk_len;
+
+        if (!wc_get_bytes(&p, end, &pk, &pk_len) || !wc_get_u8(&p, end, &kind) ||
+            !wc_get_bytes(&p, end, &k, &klen) || !wc_get_bytes(&p, end, &blob, &blen))
             return NULL;
         if (kind != WC_KIND_ROW || klen != strlen(ck) || memcmp(k, ck, klen) != 0)
             continue;
@@ -595,4 +725,28 @@ const uint8_t *model_raw_value(const uint8_t *raw, size_t len, const char *ck, s
             }
     }
     return NULL;
+}
+
+size_t model_raw_partitions(const uint8_t *raw, size_t len, int64_t *tokens, size_t cap)
+{
+    const uint8_t *p = raw, *end = raw + len, *prev = NULL;
+    size_t np = 0, prev_len = 0;
+    uint64_t n;
+
+    if (raw == NULL || !wc_get_varint(&p, end, &n))
+        return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        ms_raw_entry e;
+
+        if (!ms_get_entry(&p, end, &e))
+            return np;
+        if (prev && prev_len == e.pk_len && memcmp(prev, e.pk, e.pk_len) == 0)
+            continue;
+        if (np < cap)
+            tokens[np] = e.token;
+        np++;
+        prev = e.pk;
+        prev_len = e.pk_len;
+    }
+    return np;
 }

@@ -8,13 +8,13 @@
  * cell wins, tombstones shadow older cells), always in merged form, so that
  * equal data has equal bytes.  A read's raw form is
  *
- *   varint n, n x { u8 kind, bytes ck, bytes blob }
+ *   varint n, n x { bytes pk, u8 kind, bytes ck, bytes blob }
  *
- * (the partition's header, its static row when asked, its rows of the
- * slice in the read's order up to the limit) and its digest is XXH3-128 of
- * those bytes.  Operations complete synchronously, or after a virtual delay
- * on an env's timers (model_store_set_delay).  It uses only engine code,
- * so that it links into every unit test.  Not thread-safe.
+ * (per partition, in token order for a range: its header, its static row
+ * when asked, its rows of the slice in the read's order, up to the limit) and its digest is
+ * XXH3-128 of those bytes.  Operations complete synchronously, or after a virtual delay on an env's
+ * timers (model_store_set_delay).  It uses only engine code, so that it links into every unit test.
+ * Not thread-safe.
  */
 #ifndef WC_MODEL_STORE_H
 #define WC_MODEL_STORE_H
@@ -56,6 +56,8 @@ void model_batch_one(wc_buf *rec, uint32_t table_id, const char *pk, const char 
 void model_batch_delete(wc_buf *rec, uint32_t table_id, const char *pk, const char *ck, int64_t ts);
 /* The clustering keys of the rows of a raw result, in its order, joined by ',' into out. */
 void model_raw_rows(const uint8_t *raw, size_t len, char *out, size_t cap);
+/* Distinct partitions of a raw result, in its order: their tokens into tokens[0..cap). */
+size_t model_raw_partitions(const uint8_t *raw, size_t len, int64_t *tokens, size_t cap);
 /* The value of column 1 of the row ck in a raw result: NULL if absent or deleted. */
 const uint8_t *model_raw_value(const uint8_t *raw, size_t len, const char *ck, size_t *vlen);
 
