@@ -958,6 +958,11 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
         wc__refuse(q, WC_INVALID_ARGUMENT, "consistency ANY is for writes only");
         return;
     }
+    if (r->token_range && (r->pk_len != 0 || r->reverse)) {
+        wc__refuse(q, WC_INVALID_ARGUMENT,
+                   "a token-range read has no partition key and no reverse order");
+        return;
+    }
     if (r->pk_len > WC_COORD_MAX_PK || (!r->start.unbounded && r->start.len > WC_COORD_MAX_CK) ||
         (!r->end.unbounded && r->end.len > WC_COORD_MAX_CK)) {
         wc__refuse(q, WC_INVALID_ARGUMENT, "partition key or clustering bound too long");
@@ -981,7 +986,8 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
                           : q->keys.data + r->pk_len + (r->start.unbounded ? 0 : r->start.len);
     if (!wc__start(q, &p, &repl))
         return;
-    token = wc_token(q->read.pk, q->read.pk_len);
+    /* a token range lies inside one ring range: the replicas of its end */
+    token = r->token_range ? r->token_end : wc_token(q->read.pk, q->read.pk_len);
     if ((st = wc__build_groups(q, p, &token, 1, NULL, &repl)) != WC_OK) {
         wc__refuse(q, st, wc_last_error());
         return;
@@ -1129,6 +1135,130 @@ void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n,
         wc_coord_read(c, &reads[i], cl, timeout_ms, wc__multi_read_done, s);
     }
     wc__multi_end(m);
+}
+
+/* A range scan: one token range of the ring after the other. */
+typedef struct wc__scan {
+    wc_coord *c;
+    wc_ring *ring;
+    wc_store_read read; /* the template: slice, limit, table */
+    wc_buf keys;        /* its bounds */
+    wc_consistency cl;
+    uint32_t timeout_ms;
+    size_t step, nsteps; /* step i < ntokens: (t[i-1], t[i]]; the last: (t[n-1], max] */
+    uint64_t rows_left;  /* 0 with a limit: done */
+    bool limited;
+    wc_buf body; /* the ranges' answers, appended by the store */
+    wc_coord_result res;
+    wc_coord_read_cb done;
+    void *arg;
+} wc__scan;
+
+static void wc__scan_next(wc__scan *s);
+
+static void wc__scan_end(wc__scan *s, const wc_coord_result *res)
+{
+    s->done(s->arg, res, res->status == WC_OK ? s->body.data : NULL,
+            res->status == WC_OK ? s->body.len : 0);
+    wc_buf_free(&s->body);
+    wc_buf_free(&s->keys);
+    wc_ring_unref(s->ring);
+    free(s);
+}
+
+/* One range answered: gather its entries (the store appends), then the next range. */
+static void wc__scan_range_done(void *arg, const wc_coord_result *res, const uint8_t *data,
+                                size_t len)
+{
+    wc__scan *s = arg;
+    wc_coord_result bad;
+    uint64_t rows = 0;
+    wc_status st;
+
+    s->res.repairs += res->repairs;
+    if (res->status != WC_OK) {
+        wc__scan_end(s, res);
+        return;
+    }
+    if ((st = s->c->o.store.ops->append(s->c->o.store.ctx, &s->body, data, len, &rows)) != WC_OK) {
+        bad = *res;
+        bad.status = st;
+        snprintf(bad.detail, sizeof(bad.detail), "answer of a range read: %s", wc_last_error());
+        wc__scan_end(s, &bad);
+        return;
+    }
+    if (s->limited)
+        s->rows_left = rows >= s->rows_left ? 0 : s->rows_left - rows;
+    s->step++;
+    wc__scan_next(s);
+}
+
+static void wc__scan_next(wc__scan *s)
+{
+    size_t ntok = wc_ring_token_count(s->ring);
+    wc_store_read r = s->read;
+
+    if (s->step >= s->nsteps || (s->limited && s->rows_left == 0)) {
+        s->res.status = WC_OK;
+        wc__scan_end(s, &s->res);
+        return;
+    }
+    r.token_range = true;
+    r.token_start = s->step == 0 ? INT64_MIN : wc_ring_token_at(s->ring, s->step - 1);
+    r.token_end = s->step < ntok ? wc_ring_token_at(s->ring, s->step) : INT64_MAX;
+    r.limit = s->limited ? s->rows_left : 0;
+    wc_coord_read(s->c, &r, s->cl, s->timeout_ms, wc__scan_range_done, s);
+}
+
+void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
+                   wc_coord_read_cb done, void *arg)
+{
+    wc__scan *s = calloc(1, sizeof(*s));
+    wc_coord_result res = {.status = WC_NO_MEMORY, .cl = cl, .detail = "out of memory"};
+    size_t ntok;
+
+    if (s == NULL) {
+        done(arg, &res, NULL, 0);
+        return;
+    }
+    if (c->ring == NULL || r->reverse) {
+        res.status = c->ring ? WC_INVALID_ARGUMENT : WC_UNAVAILABLE;
+        snprintf(res.detail, sizeof(res.detail), "%s",
+                 c->ring ? "a range scan has no reverse order" : "this node has no token ring yet");
+        free(s);
+        done(arg, &res, NULL, 0);
+        return;
+    }
+    s->c = c;
+    s->ring = c->ring;
+    wc_ring_ref(s->ring);
+    s->read = *r;
+    s->read.pk = NULL;
+    s->read.pk_len = 0;
+    wc_buf_init(&s->keys);
+    wc_buf_init(&s->body);
+    if (!r->start.unbounded)
+        wc_buf_append(&s->keys, r->start.key, r->start.len);
+    if (!r->end.unbounded)
+        wc_buf_append(&s->keys, r->end.key, r->end.len);
+    s->read.start.key = r->start.unbounded ? NULL : s->keys.data;
+    s->read.end.key =
+        r->end.unbounded ? NULL : s->keys.data + (r->start.unbounded ? 0 : r->start.len);
+    s->cl = cl;
+    s->timeout_ms = timeout_ms;
+    s->limited = r->limit > 0;
+    s->rows_left = r->limit;
+    s->res.cl = cl;
+    s->done = done;
+    s->arg = arg;
+    ntok = wc_ring_token_count(s->ring);
+    /* the range that wraps is read as its two halves, so rows come in token order */
+    s->nsteps = ntok + (wc_ring_token_at(s->ring, ntok - 1) != INT64_MAX);
+    if (wc_buf_status(&s->keys) != WC_OK) {
+        wc__scan_end(s, &res);
+        return;
+    }
+    wc__scan_next(s);
 }
 
 static void wc__progress(wc__req *q)
@@ -1283,8 +1413,9 @@ wc_status wc_coord_create(const wc_coord_options *o, wc_coord **out)
 {
     wc_coord *c;
 
-    if (o == NULL || o->env == NULL || o->store.ops == NULL || o->is_alive == NULL ||
-        o->replication == NULL)
+    if (o == NULL || o->env == NULL || o->store.ops == NULL || o->store.ops->apply == NULL ||
+        o->store.ops->read == NULL || o->store.ops->reconcile == NULL ||
+        o->store.ops->append == NULL || o->is_alive == NULL || o->replication == NULL)
         return wc_error(WC_INVALID_ARGUMENT,
                         "a coordinator needs an env, a store, is_alive and replication");
     if ((c = calloc(1, sizeof(*c))) == NULL)

@@ -169,6 +169,19 @@ typedef void (*wc_coord_multi_cb)(void *arg, const wc_coord_result *res,
 void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n, wc_consistency cl,
                               uint32_t timeout_ms, wc_coord_multi_cb done, void *arg);
 
+/*
+ * A range scan: every partition of r->table_id in token order (r->pk is
+ * ignored; r's slice, static row and limit apply, the limit to rows in
+ * all), one ring range after the other, each read at level cl (digests,
+ * reconciliation and blocking repair as wc_coord_read) with its own
+ * timeout_ms; the range that wraps is read as its two halves.  done once,
+ * with the entries of every range in the store's raw form.  Statuses: as
+ * wc_coord_read, the first range that fails ends the scan;
+ * WC_INVALID_ARGUMENT for reverse order.
+ */
+void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
+                   wc_coord_read_cb done, void *arg);
+
 /* Requests in flight (done or not, still waiting for replicas or the timeout). */
 size_t wc_coord_pending(const wc_coord *c);
 void wc_coord_get_stats(const wc_coord *c, wc_coord_stats *out);

@@ -85,6 +85,14 @@ typedef struct wc_replica_store_ops {
      */
     wc_status (*reconcile)(void *ctx, const wc_store_read *r, const wc_store_raw *raws, size_t n,
                            wc_buf *answer, wc_buf *repairs);
+    /*
+     * Append the raw result raw[0..len) after the raw result in acc (an
+     * empty acc: none yet), so that acc is one raw result of both, and set
+     * *rows to the clustering rows raw holds (a range scan gathers its
+     * ranges this way and counts its limit).  Synchronous.  WC_CORRUPTION,
+     * WC_NO_MEMORY.
+     */
+    wc_status (*append)(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *rows);
 } wc_replica_store_ops;
 
 typedef struct wc_replica_store {

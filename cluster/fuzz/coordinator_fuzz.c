@@ -57,7 +57,18 @@ static wc_status stub_reconcile(void *ctx, const wc_store_read *r, const wc_stor
     return wc_buf_status(answer);
 }
 
-static const wc_replica_store_ops stub_ops = {stub_apply, stub_read, stub_reconcile};
+static wc_status stub_append(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *rows)
+{
+    (void)ctx;
+    (void)raw;
+    (void)len;
+    *rows = 0;
+    if (acc->len == 0)
+        wc_buf_put_u8(acc, 0);
+    return wc_buf_status(acc);
+}
+
+static const wc_replica_store_ops stub_ops = {stub_apply, stub_read, stub_reconcile, stub_append};
 
 static bool all_alive(void *ctx, const wc_ring_member *m)
 {

@@ -341,6 +341,89 @@ static void test_read_of_several_partitions(void **state)
     cs_free(cs);
 }
 
+/* A scan of the whole ring, range after range. */
+static void scan(csim *cs, uint32_t node, wc_consistency cl, uint64_t limit, cs_wait *w)
+{
+    wc_store_read r;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = CS_TABLE;
+    r.start.unbounded = r.end.unbounded = true;
+    r.limit = limit;
+    memset(w, 0, sizeof(*w));
+    wc_buf_init(&w->data);
+    wc_coord_scan(cs->nodes[node].coord, &r, cl, 1000, cs_read_done, w);
+    cs_wait_for(cs, w, 60000);
+}
+
+static void test_range_scan(void **state)
+{
+    uint64_t seed = simtest_seed(19);
+    wc_replication rp;
+    csim *cs;
+    int group[5] = {0, 0, 0, 0, 1};
+    int64_t tokens[64];
+    char pk[16], rows[512];
+    size_t np;
+    cs_wait w;
+
+    (void)state;
+    printf("seed=%" PRIu64 "\n", seed);
+    cs_simple(&rp, 3);
+    cs = cs_new(seed, 5, NULL, &rp, NULL);
+    cs->hints_on = false;
+    for (int k = 0; k < 50; k++) {
+        snprintf(pk, sizeof(pk), "s%d", k);
+        if (k == 40) /* the last ten miss node 4 */
+            wc_sim_partition(cs->sim, group, 5);
+        SIM_CHECK(cs->seed,
+                  cs_write(cs, (uint32_t)k % 4, pk, "c", pk, TS(k), WC_CL_QUORUM).status == WC_OK,
+                  "write %s", pk);
+    }
+    wc_sim_run_for(cs->sim, 3000);
+    wc_sim_heal(cs->sim);
+    scan(cs, 0, WC_CL_QUORUM, 0, &w);
+    SIM_CHECK(cs->seed, w.done && w.res.status == WC_OK, "scan: %s", w.res.detail);
+    np = model_raw_partitions(w.data.data, w.data.len, tokens, 64);
+    SIM_CHECK(cs->seed, np == 50, "scan found %zu partitions", np);
+    for (size_t i = 1; i < np; i++)
+        SIM_CHECK(cs->seed, tokens[i - 1] < tokens[i], "not in token order at %zu", i);
+    /* a limit counts rows across ranges */
+    wc_buf_free(&w.data);
+    scan(cs, 1, WC_CL_ONE, 7, &w);
+    model_raw_rows(w.data.data, w.data.len, rows, sizeof(rows));
+    SIM_CHECK(cs->seed,
+              w.res.status == WC_OK &&
+                  model_raw_partitions(w.data.data, w.data.len, tokens, 64) == 7,
+              "limit 7: rows '%s' (%s)", rows, w.res.detail);
+    /* ALL from the stale node: every range reconciled, node 4 repaired */
+    wc_buf_free(&w.data);
+    scan(cs, 4, WC_CL_ALL, 0, &w);
+    SIM_CHECK(cs->seed,
+              w.res.status == WC_OK &&
+                  model_raw_partitions(w.data.data, w.data.len, tokens, 64) == 50,
+              "ALL scan: %s", w.res.detail);
+    SIM_CHECK(cs->seed, w.res.repairs > 0, "no repair");
+    for (int k = 40; k < 50; k++) {
+        uint32_t reps[5];
+        size_t nr;
+
+        snprintf(pk, sizeof(pk), "s%d", k);
+        nr = cs_replicas(cs, pk, reps, 5);
+        for (size_t i = 0; i < nr; i++)
+            SIM_CHECK(cs->seed, cs_holds(cs, reps[i], pk, "c", pk), "replica %u lacks %s", reps[i],
+                      pk);
+    }
+    /* a node down: ALL cannot be met in the ranges it replicates */
+    wc_buf_free(&w.data);
+    wc_sim_crash(cs->sim, cs->nodes[3].env);
+    scan(cs, 0, WC_CL_ALL, 0, &w);
+    SIM_CHECK(cs->seed, w.res.status == WC_UNAVAILABLE, "ALL scan with a node down: %s",
+              wc_status_name(w.res.status));
+    wc_buf_free(&w.data);
+    cs_free(cs);
+}
+
 /* ---------------------------------------------------------------- no acknowledged write is lost */
 
 typedef struct lw_write {
@@ -481,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_two_data_centres),
         cmocka_unit_test(test_any_with_every_replica_down),
         cmocka_unit_test(test_read_of_several_partitions),
+        cmocka_unit_test(test_range_scan),
         cmocka_unit_test(test_no_acknowledged_write_lost_10),
         cmocka_unit_test(test_no_acknowledged_write_lost_50),
         cmocka_unit_test(test_no_acknowledged_write_lost_100),

@@ -82,6 +82,14 @@ static void test_codec_roundtrip(void **state)
     m.read.limit = 10;
     m.read.now_sec = 1767225600;
     roundtrip(&m);
+    /* a token-range read: no partition key, two tokens */
+    m.read.pk = NULL;
+    m.read.pk_len = 0;
+    m.read.reverse = false;
+    m.read.token_range = true;
+    m.read.token_start = INT64_MIN;
+    m.read.token_end = -5;
+    roundtrip(&m);
     memset(&m, 0, sizeof(m));
     m.type = WC_COORD_MSG_READ_RESPONSE;
     m.req_id = 10;

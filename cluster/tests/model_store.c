@@ -598,10 +598,47 @@ out:
     return st;
 }
 
+static wc_status ms_op_append(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len,
+                              uint64_t *rows)
+{
+    const uint8_t *p = raw, *end = raw + len, *start, *q;
+    uint64_t n, have = 0;
+    wc_buf out;
+
+    (void)ctx;
+    *rows = 0;
+    if (!wc_get_varint(&p, end, &n))
+        return wc_error(WC_CORRUPTION, "malformed raw result");
+    start = p;
+    for (uint64_t i = 0; i < n; i++) {
+        ms_raw_entry e;
+
+        if (!ms_get_entry(&p, end, &e))
+            return wc_error(WC_CORRUPTION, "malformed raw result");
+        *rows += e.kind == WC_KIND_ROW;
+    }
+    q = acc->data;
+    if (acc->len > 0 && !wc_get_varint(&q, acc->data + acc->len, &have))
+        return wc_error(WC_CORRUPTION, "malformed raw result");
+    wc_buf_init(&out);
+    wc_buf_put_varint(&out, have + n);
+    if (acc->len > 0)
+        wc_buf_append(&out, q, (size_t)(acc->data + acc->len - q));
+    wc_buf_append(&out, start, (size_t)(end - start));
+    if (wc_buf_status(&out) != WC_OK) {
+        wc_buf_free(&out);
+        return WC_NO_MEMORY;
+    }
+    wc_buf_free(acc);
+    *acc = out;
+    return WC_OK;
+}
+
 static const wc_replica_store_ops model_store_ops = {
     .apply = ms_op_apply,
     .read = ms_op_read,
     .reconcile = ms_op_reconcile,
+    .append = ms_op_append,
 };
 
 wc_replica_store model_store_iface(model_store *m)
