@@ -22,12 +22,7 @@
 
 static csim *cs_three(uint64_t dflt)
 {
-    wc_replication r;
-    uint64_t seed = simtest_seed(dflt);
-
-    printf("seed=%" PRIu64 "\n", seed);
-    cs_simple(&r, 3);
-    return cs_new(seed, 3, NULL, &r, NULL);
+    return cs_small(dflt, 3, 3);
 }
 
 static void test_quorum_write_then_read_elsewhere(void **state)
@@ -245,18 +240,13 @@ static void test_two_data_centres(void **state)
 
 static void test_any_with_every_replica_down(void **state)
 {
-    uint64_t seed = simtest_seed(16);
-    wc_replication r;
-    csim *cs;
+    csim *cs = cs_small(16, 4, 2);
     uint32_t reps[4];
     char pk[32];
     wc_coord_result res;
     int k;
 
     (void)state;
-    printf("seed=%" PRIu64 "\n", seed);
-    cs_simple(&r, 2);
-    cs = cs_new(seed, 4, NULL, &r, NULL);
     /* a key whose replicas do not include node 0 */
     for (k = 0;; k++) {
         snprintf(pk, sizeof(pk), "key%d", k);
@@ -358,9 +348,7 @@ static void scan(csim *cs, uint32_t node, wc_consistency cl, uint64_t limit, cs_
 
 static void test_range_scan(void **state)
 {
-    uint64_t seed = simtest_seed(19);
-    wc_replication rp;
-    csim *cs;
+    csim *cs = cs_small(19, 5, 3);
     int group[5] = {0, 0, 0, 0, 1};
     int64_t tokens[64];
     char pk[16], rows[512];
@@ -368,9 +356,6 @@ static void test_range_scan(void **state)
     cs_wait w;
 
     (void)state;
-    printf("seed=%" PRIu64 "\n", seed);
-    cs_simple(&rp, 3);
-    cs = cs_new(seed, 5, NULL, &rp, NULL);
     cs->hints_on = false;
     for (int k = 0; k < 50; k++) {
         snprintf(pk, sizeof(pk), "s%d", k);

@@ -166,19 +166,9 @@ static void test_codec_bounds(void **state)
 
 /* ---------------------------------------------------------------- grouping */
 
-static csim *small(uint64_t dflt, uint32_t n, uint32_t rf)
-{
-    wc_replication r;
-    uint64_t seed = simtest_seed(dflt);
-
-    printf("seed=%" PRIu64 "\n", seed);
-    cs_simple(&r, rf);
-    return cs_new(seed, n, NULL, &r, NULL);
-}
-
 static void test_batch_grouped_by_replica_set(void **state)
 {
-    csim *cs = small(31, 6, 2);
+    csim *cs = cs_small(31, 6, 2);
     wc_batch_builder b;
     const uint8_t *rec;
     size_t len;
@@ -230,7 +220,7 @@ static void test_batch_grouped_by_replica_set(void **state)
 
 static void test_mutation_of_another_table_refused(void **state)
 {
-    csim *cs = small(32, 3, 3);
+    csim *cs = cs_small(32, 3, 3);
     wc_buf rec;
     cs_wait w;
 
@@ -260,7 +250,7 @@ static void test_mutation_of_another_table_refused(void **state)
 
 static void test_failing_replicas_fail_fast(void **state)
 {
-    csim *cs = small(33, 3, 3);
+    csim *cs = cs_small(33, 3, 3);
     cs_wait w;
     uint64_t t0;
 
@@ -293,7 +283,7 @@ static void test_failing_replicas_fail_fast(void **state)
 
 static void test_slow_store_times_out(void **state)
 {
-    csim *cs = small(34, 1, 1);
+    csim *cs = cs_small(34, 1, 1);
     cs_wait w;
     char v[16];
     wc_coord_result res;
@@ -323,7 +313,7 @@ static void test_slow_store_times_out(void **state)
 /* A slice, in reverse, with a limit: the same rows from any coordinator, also after repair. */
 static void test_slice_reverse_limit(void **state)
 {
-    csim *cs = small(39, 3, 3);
+    csim *cs = cs_small(39, 3, 3);
     int group[3] = {0, 0, 1};
     char ck[8], rows[64];
     wc_store_read r;
@@ -364,7 +354,7 @@ static void test_slice_reverse_limit(void **state)
 /* Every store answers later, on the loop: writes, digest reads and repairs still work. */
 static void test_asynchronous_stores(void **state)
 {
-    csim *cs = small(40, 3, 3);
+    csim *cs = cs_small(40, 3, 3);
     int group[3] = {0, 0, 1};
     char v[16];
     wc_coord_result res;
@@ -393,7 +383,7 @@ static void test_asynchronous_stores(void **state)
 
 static void test_refused_levels_and_no_ring(void **state)
 {
-    csim *cs = small(35, 3, 3);
+    csim *cs = cs_small(35, 3, 3);
     cs_wait w;
     char v[16];
     wc_coord_result res;
@@ -422,7 +412,7 @@ static void test_refused_levels_and_no_ring(void **state)
 
 static void test_destroy_with_requests_in_flight(void **state)
 {
-    csim *cs = small(36, 3, 3);
+    csim *cs = cs_small(36, 3, 3);
     int group[3] = {0, 1, 1};
     cs_wait w, r;
 
@@ -444,7 +434,7 @@ static void test_destroy_with_requests_in_flight(void **state)
 
 static void test_stale_and_malformed_answers(void **state)
 {
-    csim *cs = small(37, 3, 3);
+    csim *cs = cs_small(37, 3, 3);
     wc_coord_msg m;
     wc_buf b;
     wc_coord_stats st;

@@ -230,6 +230,17 @@ static void cs_simple(wc_replication *r, uint32_t rf)
     r->replication_factor = rf;
 }
 
+/* n nodes of one data centre, SimpleStrategy rf; prints the seed (WC_SIM_SEED or dflt). */
+static csim *cs_small(uint64_t dflt, uint32_t n, uint32_t rf)
+{
+    wc_replication r;
+    uint64_t seed = simtest_seed(dflt);
+
+    printf("seed=%" PRIu64 "\n", seed);
+    cs_simple(&r, rf);
+    return cs_new(seed, n, NULL, &r, NULL);
+}
+
 /* Ring indexes of the replicas of pk (in placement order) into out; returns their count. */
 static size_t cs_replicas(csim *cs, const char *pk, uint32_t *out, size_t cap)
 {
