@@ -7,8 +7,9 @@
  *
  *   0          never valid
  *   1 .. 15    membership: gossip digests and states (gossip.h)
- *   16 .. 47   coordinator: mutations, reads, digests, repair writes;
- *              40 .. 47 of it hints (hint_delivery.h)
+ *   16 .. 47   coordinator: mutations, reads, digests, repair writes
+ *              (16 .. 39, coordinator_format.h), hints (40 .. 47,
+ *              hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
  *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams

@@ -1,0 +1,213 @@
+/*
+ * coordinator.h - replicated writes and reads at a consistency level.
+ *
+ * Every node coordinates: its backends hand it a write (a mutation batch of
+ * one table) or a single-partition read, and the coordinator sends the
+ * work to the replicas of each partition (a wc_placement of the current
+ * ring), counts their answers against the consistency level, stores hints
+ * for replicas that are down or too slow, and repairs replicas that a read
+ * finds out of date.  It also serves the replica side: MUTATION and READ
+ * messages from other coordinators, answered from the local store
+ * (replica_store.h).
+ *
+ * Write: the batch's mutations are grouped by replica set (one partition
+ * token -> its replicas); each group must meet the level.  Before sending
+ * anything the live replicas of each group are counted (is_alive): too few
+ * and the write fails with WC_UNAVAILABLE, nothing written.  Live remote
+ * replicas get a MUTATION with their sub-batch, the local replica applies
+ * it through the store; the write is done when every group has its acks.
+ * Replicas down at send time, and those that have not acknowledged when the
+ * timeout fires, get a hint (store_hint).  ANY is met by one ack or one
+ * stored hint.  After timeout_ms without enough acks: WC_TIMEOUT.
+ *
+ * Read: block_for live replicas are asked (this node first if it is one,
+ * then in placement order), one for the data and the others for a digest.
+ * Equal digests: the data is the answer.  A mismatch: every one of them is
+ * asked for the data, the store reconciles the results, the replicas that
+ * lack something are sent a repair (a MUTATION) and the answer waits for
+ * their acks (blocking read repair), all within the read's timeout.
+ *
+ * Levels per group: LOCAL_ONE and LOCAL_QUORUM count only replicas of the
+ * coordinator's data centre (NetworkTopologyStrategy; SimpleStrategy counts
+ * all), EACH_QUORUM needs a quorum of each data centre's replicas, the other
+ * levels count every replica, with block_for from consistency.h (ALL: every
+ * replica the placement gives).  As consistency.h says, ANY is refused for
+ * reads and SERIAL / LOCAL_SERIAL for writes (no lightweight transactions
+ * yet) with WC_INVALID_ARGUMENT; a SERIAL read, with no Paxos round ever in
+ * progress, is a QUORUM read (LOCAL_SERIAL: LOCAL_QUORUM).
+ *
+ * Thread-safety: none; a coordinator lives on its node's loop (env.h) and
+ * every function, callback and done_cb runs there.  done_cb may run before
+ * wc_coord_write / wc_coord_read returns (a refused request, a local-only
+ * write with a synchronous store).
+ */
+#ifndef WC_COORDINATOR_H
+#define WC_COORDINATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coding.h"
+#include "consistency.h"
+#include "env.h"
+#include "replica_store.h"
+#include "ring.h"
+#include "status.h"
+
+#define WC_COORD_DETAIL_MAX 256
+
+typedef struct wc_coord wc_coord;
+
+/* What a write or read ended with, for the caller's errcode and DETAIL. */
+typedef struct wc_coord_result {
+    wc_status status;
+    wc_consistency cl;
+    uint32_t required; /* replicas the level needs (the group that failed, or the first) */
+    uint32_t alive;    /* of them alive when the request started (WC_UNAVAILABLE) */
+    uint32_t acked;    /* of them that acknowledged (WC_TIMEOUT, failures) */
+    uint32_t hints;    /* hints stored */
+    uint32_t repairs;  /* read repairs sent (reads) */
+    char detail[WC_COORD_DETAIL_MAX]; /* "consistency QUORUM needs 2 replicas, 1 alive" */
+} wc_coord_result;
+
+/* The end of a write.  res is valid only during the call. */
+typedef void (*wc_coord_write_cb)(void *arg, const wc_coord_result *res);
+/* The end of a read: the answer in the store's raw form (valid only during the call). */
+typedef void (*wc_coord_read_cb)(void *arg, const wc_coord_result *res, const uint8_t *data,
+                                 size_t len);
+
+typedef struct wc_coord_options {
+    wc_env *env;
+    uint8_t self_id[WC_RING_HOST_ID_LEN]; /* this node's host id in the ring */
+    char self_dc[WC_REPL_DC_NAME_MAX];    /* this node's data centre (LOCAL_* levels) */
+    wc_replica_store store;
+    /* Whether the ring member is alive (the failure detector). */
+    bool (*is_alive)(void *ctx, const wc_ring_member *host);
+    /* The replication of table_id's keyspace: WC_NOT_FOUND for an unknown table. */
+    wc_status (*replication)(void *ctx, uint32_t table_id, wc_replication *out);
+    /*
+     * Optional: keep batch (a batch record of table_id's mutations that host
+     * lacks) for later delivery; WC_OK once stored.  NULL: no hints.
+     */
+    wc_status (*store_hint)(void *ctx, const wc_ring_member *host, uint32_t table_id,
+                            const uint8_t *batch, size_t len);
+    void *ctx;
+} wc_coord_options;
+
+/* Counters since creation. */
+typedef struct wc_coord_stats {
+    uint64_t writes, reads; /* coordinated */
+    uint64_t unavailable, timeouts, failures;
+    uint64_t hints; /* stored through store_hint */
+    uint64_t digest_mismatches, repairs_sent;
+    uint64_t mutations_applied; /* replica side: MUTATION messages applied */
+    uint64_t reads_served;      /* replica side */
+    uint64_t malformed;         /* messages dropped as malformed */
+} wc_coord_stats;
+
+/* API */
+
+/*
+ * A coordinator on o->env (o is copied).  WC_INVALID_ARGUMENT without env,
+ * store ops, is_alive or replication; WC_NO_MEMORY.  Caller destroys *out.
+ */
+wc_status wc_coord_create(const wc_coord_options *o, wc_coord **out);
+/*
+ * Cancel every pending request (their done_cb runs with WC_UNAVAILABLE,
+ * "coordinator stopped"), stop the timers, free everything.
+ * REQUIRES: no store operation of this coordinator is pending.
+ */
+void wc_coord_destroy(wc_coord *c);
+
+/*
+ * Use ring r for the requests that start from now on (the coordinator
+ * takes its own reference; requests in flight keep theirs).  r may be NULL:
+ * every request fails with WC_UNAVAILABLE until a ring is set.
+ */
+void wc_coord_set_ring(wc_coord *c, wc_ring *r);
+
+/*
+ * A message of the coordinator range (types 16..39) from the peer at *from.
+ * Returns false for a type outside the range (not consumed: another
+ * component owns it).  Malformed messages are counted and dropped.
+ */
+bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, size_t len);
+
+/*
+ * Write batch[0..len) (a batch record of engine/mutation.h whose mutations
+ * all belong to table_id; copied) at level cl; done(arg, res) once, when
+ * the level is met or cannot be.  Statuses in res: WC_OK; WC_UNAVAILABLE
+ * (too few live replicas: nothing was sent; or no ring); WC_TIMEOUT (fewer
+ * acks than needed after timeout_ms); WC_INVALID_ARGUMENT (malformed batch,
+ * a mutation of another table, SERIAL level); WC_NOT_FOUND (unknown table);
+ * a replica's failure status when too many replicas failed to apply;
+ * WC_NO_MEMORY.  REQUIRES: timeout_ms > 0.
+ */
+void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                    wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg);
+
+/*
+ * Read r (one partition; copied) at level cl; done(arg, res, data, len)
+ * once.  Statuses: as wc_coord_write, and WC_INVALID_ARGUMENT for ANY.  A
+ * repair that is not acknowledged in time makes the read WC_TIMEOUT.
+ */
+void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
+                   wc_coord_read_cb done, void *arg);
+
+/* The end of a multi-partition read: answers[i] is the answer of reads[i] (valid during the call).
+ */
+typedef void (*wc_coord_multi_cb)(void *arg, const wc_coord_result *res,
+                                  const wc_store_raw *answers, size_t n);
+
+/*
+ * Read several partitions (an IN list): one wc_coord_read per element of
+ * reads[0..n) (copied), all at level cl, in parallel; done once, when all
+ * ended.  res is the first failure in the order of reads (its answers are
+ * then empty) or WC_OK with every answer.  REQUIRES: n >= 1.
+ */
+void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n, wc_consistency cl,
+                              uint32_t timeout_ms, wc_coord_multi_cb done, void *arg);
+
+/*
+ * A range scan: every partition of r->table_id in token order (r->pk is
+ * ignored; r's slice, static row and limit apply, the limit to rows in
+ * all), one ring range after the other, each read at level cl (digests,
+ * reconciliation and blocking repair as wc_coord_read) with its own
+ * timeout_ms; the range that wraps is read as its two halves.  done once,
+ * with the entries of every range in the store's raw form.  Statuses: as
+ * wc_coord_read, the first range that fails ends the scan;
+ * WC_INVALID_ARGUMENT for reverse order.
+ */
+void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
+                   wc_coord_read_cb done, void *arg);
+
+/* Requests in flight (done or not, still waiting for replicas or the timeout). */
+size_t wc_coord_pending(const wc_coord *c);
+void wc_coord_get_stats(const wc_coord *c, wc_coord_stats *out);
+
+/* API: the codec of coordinator_format.h (coordinator_codec.c) */
+
+typedef struct wc_coord_msg {
+    uint8_t type; /* WC_COORD_MSG_* */
+    uint64_t req_id;
+    uint8_t status;       /* MUTATION_ACK, READ_RESPONSE: a wc_status */
+    uint8_t mode;         /* READ, READ_RESPONSE: WC_COORD_READ_DATA / _DIGEST */
+    const uint8_t *batch; /* MUTATION: points into the message */
+    size_t batch_len;
+    wc_store_read read;  /* READ: pk and bounds point into the message */
+    uint8_t digest[16];  /* READ_RESPONSE */
+    const uint8_t *data; /* READ_RESPONSE: points into the message */
+    size_t data_len;
+} wc_coord_msg;
+
+/*
+ * Decode msg[0..len): every length is bounded by the message and by
+ * coordinator_format.h.  WC_CORRUPTION with what is wrong for a malformed
+ * message; WC_INVALID_ARGUMENT for a type outside 16..19.
+ */
+wc_status wc_coord_decode(const uint8_t *msg, size_t len, wc_coord_msg *out);
+/* Append m's encoding to out.  WC_INVALID_ARGUMENT for a bad type; WC_NO_MEMORY. */
+wc_status wc_coord_encode(const wc_coord_msg *m, wc_buf *out);
+
+#endif /* WC_COORDINATOR_H */

@@ -1,0 +1,103 @@
+/*
+ * replica_store.h - how the coordinator reaches the data of its own node.
+ *
+ * The coordinator (coordinator.h) never touches storage itself: it applies
+ * mutation batches and reads partitions of the local replica through a
+ * wc_replica_store, a table of operations and a context given at creation.
+ * On a real node the store is the engine, called on a worker thread; in
+ * tests it is a model (cluster/tests/model_store.h).
+ *
+ * Asynchronous contract: apply and read take a completion callback.  The
+ * store may call it before returning (a model) or later, but always on the
+ * node's loop (a store working on another thread hands its result back with
+ * env->post), exactly once, and never after the coordinator was destroyed
+ * (a store is drained before its coordinator is).  Blocking work (fsync,
+ * disk reads) never runs on the loop.
+ *
+ * Raw results: a read returns the store's raw form of the partition slice,
+ * opaque to the coordinator, with its tombstones (so that replicas can be
+ * reconciled), and a 16-byte digest of that form (equal data gives equal
+ * digests).  reconcile runs on the loop and must not block: it merges the
+ * raw results of several replicas into the answer (the same raw form,
+ * newest cell wins, tombstones shadow older data) and, for each replica, a
+ * repair batch (a batch record of engine/mutation.h) holding what that
+ * replica lacks, empty when it lacks nothing.
+ */
+#ifndef WC_REPLICA_STORE_H
+#define WC_REPLICA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coding.h"
+#include "engine.h"
+#include "status.h"
+
+/*
+ * One read: a clustering slice of one partition, or (token_range) of every
+ * partition whose token lies in (token_start, token_end], in token order
+ * (token_start INT64_MIN includes INT64_MIN); pk is then empty.
+ */
+typedef struct wc_store_read {
+    uint32_t table_id;
+    const uint8_t *pk;
+    size_t pk_len;
+    bool token_range;
+    int64_t token_start, token_end;
+    wc_bound start, end; /* clustering slice (both unbounded: the whole partition) */
+    bool reverse;        /* rows in reverse clustering order (single partition only) */
+    bool include_static; /* the static row too */
+    uint64_t limit;      /* max clustering rows in all, 0 = none */
+    int64_t now_sec;     /* TTL clock of the coordinator, so every replica agrees */
+} wc_store_read;
+
+/* The raw result of one replica, for reconcile. */
+typedef struct wc_store_raw {
+    const uint8_t *data;
+    size_t len;
+} wc_store_raw;
+
+/* Completion of apply: WC_OK once the batch is durable on this replica. */
+typedef void (*wc_store_apply_done)(void *arg, wc_status st);
+/*
+ * Completion of read: raw[0..len) and digest are valid only during the
+ * call; on failure raw is NULL.
+ */
+typedef void (*wc_store_read_done)(void *arg, wc_status st, const uint8_t *raw, size_t len,
+                                   const uint8_t digest[16]);
+
+typedef struct wc_replica_store_ops {
+    /*
+     * Apply a batch record (engine/mutation.h) durably; then done(arg, st).
+     * batch is valid only during the call (copy it to keep it).  Statuses:
+     * WC_OK, WC_CORRUPTION (malformed batch), WC_NOT_FOUND (unknown table),
+     * WC_IO_ERROR, WC_NO_SPACE, WC_OVERLOADED, WC_NO_MEMORY.
+     */
+    void (*apply)(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done, void *arg);
+    /* Read r (valid only during the call); then done with the raw result. */
+    void (*read)(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg);
+    /*
+     * Reconcile raws[0..n) of read r: append the answer (raw form) to
+     * answer and the repair batch of replica i to repairs[i] (left empty
+     * when replica i lacks nothing).  Synchronous.  WC_CORRUPTION for a
+     * malformed raw result, WC_NO_MEMORY.
+     */
+    wc_status (*reconcile)(void *ctx, const wc_store_read *r, const wc_store_raw *raws, size_t n,
+                           wc_buf *answer, wc_buf *repairs);
+    /*
+     * Append the raw result raw[0..len) after the raw result in acc (an
+     * empty acc: none yet), so that acc is one raw result of both, and set
+     * *rows to the clustering rows raw holds (a range scan gathers its
+     * ranges this way and counts its limit).  Synchronous.  WC_CORRUPTION,
+     * WC_NO_MEMORY.
+     */
+    wc_status (*append)(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *rows);
+} wc_replica_store_ops;
+
+typedef struct wc_replica_store {
+    const wc_replica_store_ops *ops;
+    void *ctx;
+} wc_replica_store;
+
+#endif /* WC_REPLICA_STORE_H */
