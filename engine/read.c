@@ -1011,9 +1011,11 @@ finish:
             wc__read_hist_add(src.counters, rd.page->stats.sstables_read);
     }
 done:
-    /* a damaged SSTable takes its table offline (scrub.c) */
-    for (size_t i = src.nmems; st == WC_CORRUPTION && rd.src && i < rd.nsrc; i++)
-        if (wc_iter_status(rd.src[i]) == WC_CORRUPTION) {
+    /* a damaged SSTable takes its table offline (scrub.c); SSTable sources are
+     * those not marked 0xff (an empty memtable has no source, so they need not
+     * start at src.nmems) */
+    for (size_t i = 0; st == WC_CORRUPTION && rd.src && i < rd.nsrc; i++)
+        if (rd.src_kinds[i] != 0xff && wc_iter_status(rd.src[i]) == WC_CORRUPTION) {
             st = wc__table_damaged(e, req->table_id, wc_last_error());
             break;
         }

@@ -281,11 +281,17 @@ static void test_bad_block_at_run_time_takes_table_offline(void **state)
 
     bad_block_under_open_engine(f, p, sizeof(p));
 
-    /* the read that meets the block fails naming the file, and the table goes offline */
-    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
+    /* the read that meets the block fails naming the file, and the table goes offline:
+     * a read of partition a, which only the damaged SSTable holds (the other one is
+     * skipped by its bloom filter and the memtables are empty, so the damaged source
+     * is the read's only one) */
+    assert_int_equal(wc_test_count_rows(f->e, T1, "a", NOW, &st), -1);
     assert_int_equal(st, WC_CORRUPTION);
     expect_offline_error(p);
     /* every later read of the table fails the same way, even one the bad block is not in */
+    assert_int_equal(wc_test_count_rows(f->e, T1, NULL, NOW, &st), -1);
+    assert_int_equal(st, WC_CORRUPTION);
+    expect_offline_error(p);
     assert_int_equal(wc_test_count_rows(f->e, T1, "b", NOW, &st), -1);
     assert_int_equal(st, WC_CORRUPTION);
     expect_offline_error(p);
