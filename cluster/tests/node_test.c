@@ -315,6 +315,14 @@ static void test_tables_and_reads(void **state)
     assert_true(ni.commitlog_limit_bytes > 0);
     assert_true(ni.commitlog_bytes > 0);
     assert_string_equal(ni.background_error, "");
+    /* a node without a cluster says so and lists no members */
+    {
+        wc_proto_members m;
+        assert_int_equal(wc_client_members(c, &m), WC_OK);
+        assert_false(m.cluster);
+        assert_int_equal(m.n, 0);
+        wc_proto_members_free(&m);
+    }
 
     create_t(c, T1, "ks.t1");
     create_t(c, T1, "ks.t1"); /* same definition again: fine */
@@ -789,11 +797,11 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    /* version-1, -2 and -3 clients (before compaction data, before engine state in
-     * NODE_INFO, before typed schemas) and one from the future */
-    const uint32_t versions[4] = {1, 2, 3, 99};
+    /* version-2, -3 and -4 clients (before engine state in NODE_INFO, before typed
+     * schemas, before MEMBERS) and one from the future */
+    const uint32_t versions[4] = {2, 3, 4, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 4);
+    assert_int_equal(WC_PROTO_VERSION, 5);
     for (int i = 0; i < 4; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
@@ -817,7 +825,7 @@ static void test_version_mismatch(void **state)
         assert_int_equal(v, WC_PROTO_VERSION);
         assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
         snprintf(want, sizeof(want),
-                 "the client speaks version %u, this widecol node speaks version 4", versions[i]);
+                 "the client speaks version %u, this widecol node speaks version 5", versions[i]);
         if (memmem(m, ml, want, strlen(want)) == NULL)
             fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
         assert_true(raw_eof(fd));
