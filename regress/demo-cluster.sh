@@ -108,8 +108,8 @@ widecol.phi_convict_threshold = 5
 CONF
     as_pg "$PG_BINDIR/pg_ctl" -D "$DEMO/n$i" -l "$DEMO/n$i.log" -w start >/dev/null
     psql_n "$i" -qc 'CREATE EXTENSION widecol'
-    # nodes join one at a time: wait until this one is normal everywhere
-    wait_nodes "$i" "$i"
+    # nodes join one at a time: wait until every started node sees it normal
+    for j in $(seq 1 "$i"); do wait_nodes "$j" "$i"; done
 done
 
 step "widecol.nodes on node 1"
@@ -125,7 +125,7 @@ psql_n 1 --echo-queries -c 'SELECT address, status, state, host_id FROM widecol.
 
 step "start node 3 again: same host id and tokens"
 as_pg "$PG_BINDIR/pg_ctl" -D "$DEMO/n3" -l "$DEMO/n3.log" -w start >/dev/null
-wait_nodes 1 3
+for j in 1 2 3; do wait_nodes "$j" 3; done
 psql_n 1 --echo-queries -c 'SELECT address, status, state, host_id, tokens FROM widecol.nodes'
 
 step "what the server log of node 1 says about the cluster"
