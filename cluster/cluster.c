@@ -541,8 +541,11 @@ static void wc__on_remove(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true)
 static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, size_t len)
 {
     wc_cluster *c = ctx;
-    uint8_t type = msg[0];
+    uint8_t type;
 
+    if (len == 0)
+        return;
+    type = msg[0];
     if (type >= WC_MSG_RANGE_GOSSIP && type < WC_MSG_RANGE_COORDINATOR) {
         if (c->gossip)
             wc_gossip_on_message(c->gossip, from, msg, len);
