@@ -10,6 +10,7 @@
 #                     running server that preloads widecol (PGHOST/PGPORT)
 #   make fuzz         build libFuzzer targets (clang + ASan) into build/fuzz/
 #   make demo         build, install, start a throwaway instance, show what works
+#   make demo-cluster build, install, start three instances that form a cluster
 #   make bench-engine engine vs RocksDB benchmark (regress/bench/)
 #   make bench-ring   token ring balance and replica lookups (regress/bench/)
 
@@ -167,12 +168,15 @@ endif
 EXTRA_CLEAN = $(BUILD) regress/results regress/log regress/tmp_check \
               regress/regression.diffs regress/regression.out
 
-.PHONY: test demo deps
+.PHONY: test demo demo-cluster deps
 test:
 	MAKE='$(MAKE)' regress/run-tests.sh
 
 demo:
 	MAKE='$(MAKE)' regress/demo.sh
+
+demo-cluster:
+	MAKE='$(MAKE)' regress/demo-cluster.sh
 
 deps:
 	regress/install-deps.sh test

@@ -869,3 +869,20 @@ wc_status wc_client_node_info(wc_client *c, wc_node_info *out)
         return wc__broken(c, st);
     return WC_OK;
 }
+
+wc_status wc_client_members(wc_client *c, wc_proto_members *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_MEMBERS);
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (id == 0)
+        return wc__broken_status(c);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_members(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}

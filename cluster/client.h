@@ -187,5 +187,7 @@ wc_status wc_client_compactions(wc_client *c, uint32_t table_id, wc_compaction_i
 /* A round trip that touches nothing. */
 wc_status wc_client_ping(wc_client *c);
 wc_status wc_client_node_info(wc_client *c, wc_node_info *out);
+/* MEMBERS: the cluster as the node sees it; caller frees *out with wc_proto_members_free. */
+wc_status wc_client_members(wc_client *c, wc_proto_members *out);
 
 #endif /* WC_CLIENT_H */

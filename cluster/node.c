@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cluster.h"
 #include "consistency.h"
 #include "protocol.h"
 #include "shmring.h"
@@ -125,6 +126,7 @@ struct wc_node {
     bool ring_serving;
 
     atomic_uint_fast32_t conns_open;
+    _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
 };
@@ -440,6 +442,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_free(ni);
         break;
     }
+    case WC_OP_MEMBERS:
+        WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed MEMBERS message") : WC_OK);
+        wc_cluster_members(atomic_load(&n->cluster), out);
+        break;
     default:
         st = wc_error(WC_INVALID_ARGUMENT, "unknown protocol opcode %u", op);
         break;
@@ -1376,6 +1382,8 @@ void wc_node_stop(wc_node *n)
     pthread_mutex_destroy(&n->mu);
     wc_free(n);
 }
+
+void wc_node_set_cluster(wc_node *n, wc_cluster *c) { atomic_store(&n->cluster, c); }
 
 wc_engine *wc_node_engine(wc_node *n)
 {

@@ -99,6 +99,14 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out);
  */
 void wc_node_stop(wc_node *n);
 
+/*
+ * The cluster runtime whose membership MEMBERS serves (NULL: none, the
+ * answer then says so).  REQUIRES: c outlives its use here: set NULL and
+ * stop the node before stopping the cluster.
+ */
+struct wc_cluster;
+void wc_node_set_cluster(wc_node *n, struct wc_cluster *c);
+
 /* The node's engine (owned by the node; valid until wc_node_stop). */
 wc_engine *wc_node_engine(wc_node *n);
 

@@ -13,7 +13,7 @@
 static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
-    "COMPACTION_STATS", "COMPACTIONS", "SCRUB",
+    "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -953,4 +953,116 @@ wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *
     return WC_OK;
 bad:
     return WC__BAD("NODE_INFO");
+}
+
+/* ---------------------------------------------------------------- MEMBERS */
+
+/* Smallest encoded member: empty strings, no tokens. */
+#define WC__MIN_MEMBER_BYTES (3u + 1u + 1u + 8u + WC_MEMBER_HOST_ID_LEN + 3u + 4u)
+
+void wc_proto_put_members(wc_buf *b, bool cluster, const wc_member_info *m, size_t n)
+{
+    wc_buf_put_u8(b, cluster ? WC_MEMBERSF_WIRE_CLUSTER : 0);
+    wc_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t flags = (m[i].up ? WC_MEMBERF_WIRE_UP : 0) |
+                        (m[i].local ? WC_MEMBERF_WIRE_LOCAL : 0) |
+                        (m[i].has_host_id ? WC_MEMBERF_WIRE_HOST_ID : 0) |
+                        (m[i].has_load ? WC_MEMBERF_WIRE_LOAD : 0);
+        wc__put_str(b, m[i].address, sizeof(m[i].address));
+        wc__put_str(b, m[i].dc, sizeof(m[i].dc));
+        wc__put_str(b, m[i].rack, sizeof(m[i].rack));
+        wc_buf_put_u8(b, flags);
+        wc_buf_put_u8(b, m[i].status);
+        wc_buf_put_u64(b, m[i].load_bytes);
+        wc_buf_append(b, m[i].host_id, WC_MEMBER_HOST_ID_LEN);
+        wc__put_str(b, m[i].schema_version, sizeof(m[i].schema_version));
+        wc__put_str(b, m[i].sql_address, sizeof(m[i].sql_address));
+        wc__put_str(b, m[i].release_version, sizeof(m[i].release_version));
+        wc_buf_put_u32(b, m[i].ntokens);
+        for (uint32_t t = 0; t < m[i].ntokens; t++)
+            wc_buf_put_u64(b, (uint64_t)m[i].tokens[t]);
+    }
+}
+
+wc_status wc_proto_get_members(const uint8_t *body, size_t len, wc_proto_members *out)
+{
+    const uint8_t *p = body, *end = body + len, *scan;
+    uint8_t flags;
+    uint32_t n;
+    uint64_t total_tokens = 0;
+    size_t used = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!wc_get_u8(&p, end, &flags) || (flags & ~WC_MEMBERSF_WIRE_ALL) || !wc_get_u32(&p, end, &n) ||
+        n > (size_t)(end - p) / WC__MIN_MEMBER_BYTES)
+        goto bad;
+    out->cluster = (flags & WC_MEMBERSF_WIRE_CLUSTER) != 0;
+    if (n == 0)
+        return p == end ? WC_OK : WC__BAD("MEMBERS");
+    out->members = wc_calloc(n, sizeof(*out->members));
+    if (out->members == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory decoding MEMBERS");
+    /* two passes: the members (token counts bounded by the body), then the tokens */
+    scan = p;
+    for (uint32_t i = 0; i < n; i++) {
+        wc_member_info *m = &out->members[i];
+        uint8_t mf;
+        if (!wc__get_str(&p, end, m->address, sizeof(m->address)) ||
+            !wc__get_str(&p, end, m->dc, sizeof(m->dc)) ||
+            !wc__get_str(&p, end, m->rack, sizeof(m->rack)) || !wc_get_u8(&p, end, &mf) ||
+            (mf & ~WC_MEMBERF_WIRE_ALL) || !wc_get_u8(&p, end, &m->status) ||
+            !wc_get_u64(&p, end, &m->load_bytes) || (size_t)(end - p) < WC_MEMBER_HOST_ID_LEN)
+            goto bad;
+        memcpy(m->host_id, p, WC_MEMBER_HOST_ID_LEN);
+        p += WC_MEMBER_HOST_ID_LEN;
+        if (!wc__get_str(&p, end, m->schema_version, sizeof(m->schema_version)) ||
+            !wc__get_str(&p, end, m->sql_address, sizeof(m->sql_address)) ||
+            !wc__get_str(&p, end, m->release_version, sizeof(m->release_version)) ||
+            !wc_get_u32(&p, end, &m->ntokens) || m->ntokens > (size_t)(end - p) / 8)
+            goto bad;
+        m->up = (mf & WC_MEMBERF_WIRE_UP) != 0;
+        m->local = (mf & WC_MEMBERF_WIRE_LOCAL) != 0;
+        m->has_host_id = (mf & WC_MEMBERF_WIRE_HOST_ID) != 0;
+        m->has_load = (mf & WC_MEMBERF_WIRE_LOAD) != 0;
+        p += (size_t)m->ntokens * 8;
+        total_tokens += m->ntokens;
+    }
+    if (p != end)
+        goto bad;
+    if (total_tokens) {
+        out->tokens = wc_malloc(total_tokens * sizeof(int64_t));
+        if (out->tokens == NULL) {
+            wc_proto_members_free(out);
+            return wc_error(WC_NO_MEMORY, "out of memory decoding MEMBERS");
+        }
+    }
+    /* second pass: the tokens, which the first pass skipped and bounded */
+    p = scan;
+    for (uint32_t i = 0; i < n; i++) {
+        wc_member_info *m = &out->members[i];
+        const uint8_t *s;
+        size_t sl;
+        for (int k = 0; k < 3; k++)
+            (void)wc_get_bytes(&p, end, &s, &sl);
+        p += 2 + 8 + WC_MEMBER_HOST_ID_LEN;
+        for (int k = 0; k < 3; k++)
+            (void)wc_get_bytes(&p, end, &s, &sl);
+        p += 4;
+        m->tokens = out->tokens + used;
+        for (uint32_t t = 0; t < m->ntokens; t++, p += 8)
+            out->tokens[used++] = (int64_t)wc_dec_u64(p);
+    }
+    out->n = n;
+    return WC_OK;
+bad:
+    wc_proto_members_free(out);
+    return WC__BAD("MEMBERS");
+}
+
+void wc_proto_members_free(wc_proto_members *m)
+{
+    wc_free(m->members);
+    wc_free(m->tokens);
+    memset(m, 0, sizeof(*m));
 }

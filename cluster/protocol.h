@@ -56,6 +56,34 @@ typedef struct wc_node_info {
     char background_error[512]; /* "" if none */
 } wc_node_info;
 
+/* MEMBERS: one node of the cluster as the answering node sees it (since version 6). */
+#define WC_MEMBER_HOST_ID_LEN 16
+typedef struct wc_member_info {
+    char address[80];          /* internode "host:port" */
+    char dc[48];
+    char rack[48];
+    bool up;
+    bool local;                /* the node that answers */
+    bool has_host_id;
+    bool has_load;
+    uint8_t status;            /* a wc_gossip_status value (gossip.h) */
+    uint64_t load_bytes;
+    uint8_t host_id[WC_MEMBER_HOST_ID_LEN];
+    char schema_version[64];
+    char sql_address[128];
+    char release_version[32];
+    uint32_t ntokens;
+    const int64_t *tokens;     /* sorted; decoded: into wc_proto_members.tokens */
+} wc_member_info;
+
+/* A decoded MEMBERS response (wc_proto_members_free). */
+typedef struct wc_proto_members {
+    bool cluster;              /* false: the node runs no cluster (n is 0) */
+    size_t n;
+    wc_member_info *members;
+    int64_t *tokens;           /* every member's tokens, one allocation */
+} wc_proto_members;
+
 /* A decoded READ response.  rows/cells live in mem (one allocation, caller
  * wc_frees it); every byte pointer points into the decoded body. */
 typedef struct wc_proto_page {
@@ -223,6 +251,16 @@ wc_status wc_proto_get_compactions(const uint8_t *body, size_t len, wc_compactio
 /* NODE_INFO. */
 void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni);
 wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *ni);
+
+/* MEMBERS: u8 flags, u32 n, n x member (layout in docs/protocol.md). */
+void wc_proto_put_members(wc_buf *b, bool cluster, const wc_member_info *m, size_t n);
+/*
+ * Decode into *out (caller frees with wc_proto_members_free, also after a
+ * failure).  Counts are bounded by the body before allocating.
+ * WC_CORRUPTION if malformed, WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_members(const uint8_t *body, size_t len, wc_proto_members *out);
+void wc_proto_members_free(wc_proto_members *m);
 
 /* Name of an opcode ("READ"); "UNKNOWN" if out of range.  Never NULL. */
 const char *wc_proto_op_name(int op);

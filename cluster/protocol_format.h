@@ -16,13 +16,14 @@
  * Version 2 added the `compaction` map to table definitions, the tombstone
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
- * NODE_INFO; a node and its clients must speak the same version (checked at handshake).
+ * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
+ * opcode; a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 5u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 6u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -47,7 +48,8 @@
 #define WC_OP_COMPACTION_STATS 13 /* since version 2 */
 #define WC_OP_COMPACTIONS 14      /* since version 2 */
 #define WC_OP_SCRUB 15            /* since version 3 (a node without it: invalid-argument) */
-#define WC_OP_MAX 15
+#define WC_OP_MEMBERS 16           /* since version 6 */
+#define WC_OP_MAX 16
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -87,6 +89,15 @@
 /* SCRUB response: u8 flags */
 #define WC_SCRUBF_WIRE_WAS_OFFLINE 0x01
 #define WC_SCRUBF_WIRE_ALL 0x01
+
+/* MEMBERS response: u8 flags of the body, u8 flags of one member */
+#define WC_MEMBERSF_WIRE_CLUSTER 0x01 /* the node runs a cluster (else: no members) */
+#define WC_MEMBERSF_WIRE_ALL 0x01
+#define WC_MEMBERF_WIRE_UP 0x01
+#define WC_MEMBERF_WIRE_LOCAL 0x02    /* the node that answers */
+#define WC_MEMBERF_WIRE_HOST_ID 0x04  /* the host id is known (else: 16 zero bytes) */
+#define WC_MEMBERF_WIRE_LOAD 0x08     /* the load is known (else: 0) */
+#define WC_MEMBERF_WIRE_ALL 0x0f
 
 /* Compaction strategies on the wire (u8; same values as wc_compaction_class) */
 #define WC_CSTRAT_WIRE_STCS 0

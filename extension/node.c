@@ -48,6 +48,15 @@
  *	  background failure come from the node itself (NODE_INFO, over a
  *	  connection of their own, so that node_status() never fails).
  *
+ *	  With widecol.listen_address set, the node then starts the cluster
+ *	  runtime (cluster/cluster.h: transport, gossip, tokens) with signals
+ *	  blocked too, and hands it to the node server, which answers MEMBERS
+ *	  from it (cluster_views.c).  Settings that keep the cluster from
+ *	  starting (a secret file others may read, bad seeds, a damaged state
+ *	  file) are reported with a WARNING and the node serves alone.  At
+ *	  shutdown the node server stops first, then the cluster, which tells
+ *	  its peers.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -77,6 +86,7 @@
 #include "utils/wait_event.h"
 
 #include "client.h"
+#include "cluster.h"
 #include "engine.h"
 #include "node.h"
 #include "shmring.h"
@@ -103,6 +113,9 @@
 
 /* Engine-thread log messages waiting for the main thread, at most. */
 #define NODE_LOG_QUEUE_SIZE		256
+
+/* Longest cluster secret read from widecol.cluster_secret_file. */
+#define NODE_SECRET_MAX			4096
 
 /* Longest log message kept, terminator included (the engine's own limit). */
 #define NODE_LOG_MESSAGE_SIZE	1024
@@ -132,6 +145,7 @@ static volatile sig_atomic_t got_sigterm = false;
 
 /* the engine, open in the node process only */
 static wc_node *node_server = NULL;
+static wc_cluster *node_cluster = NULL;
 static pthread_t node_main_thread;
 
 /*
@@ -176,6 +190,10 @@ static void node_engine_log(void *arg, int level, const char *msg);
 static void node_log_queue_init(void);
 static void node_log_drain(void);
 static void node_log_emit(int level, const char *msg);
+static void node_start_cluster(const char *dir);
+static void node_stop_all(void);
+static bool node_read_secret(uint8 **secret, size_t *len);
+static bool node_parse_seeds(wc_addr **seeds, size_t *nseeds);
 
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(widecol_node_status);
@@ -393,6 +411,8 @@ widecol_node_main(Datum main_arg)
 	ereport(LOG,
 			(errmsg("widecol node started with data directory \"%s\"", dir)));
 
+	node_start_cluster(dir);
+
 	/* the latch, postmaster death and the engine threads' log messages */
 	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -439,8 +459,7 @@ widecol_node_main(Datum main_arg)
 	}
 
 	node_set_state(false, 0, NULL);
-	wc_node_stop(node_server);
-	node_server = NULL;
+	node_stop_all();
 	node_log_drain();
 
 	ereport(LOG, (errmsg("widecol node shut down cleanly")));
@@ -601,13 +620,219 @@ static void
 node_before_shmem_exit(int code, Datum arg)
 {
 	node_set_state(false, 0, NULL);
+	node_stop_all();
+	node_log_drain();
+}
 
+/*
+ * Stop the node server (no request uses the cluster any more), then the
+ * cluster, which announces the shutdown to its peers.
+ */
+static void
+node_stop_all(void)
+{
 	if (node_server != NULL)
 	{
 		wc_node_stop(node_server);
 		node_server = NULL;
 	}
-	node_log_drain();
+	if (node_cluster != NULL)
+	{
+		wc_cluster_stop(node_cluster);
+		node_cluster = NULL;
+	}
+}
+
+/*
+ * Read widecol.cluster_secret_file into a palloc'd buffer.  false, after a
+ * WARNING saying why, if the file cannot be read, is empty or may be read
+ * by group or others.  An empty setting is no secret (*len 0).
+ */
+static bool
+node_read_secret(uint8 **secret, size_t *len)
+{
+	const char *path = widecol_cluster_secret_file;
+	struct stat sb;
+	ssize_t		n;
+	int			fd;
+
+	*secret = NULL;
+	*len = 0;
+	if (path == NULL || path[0] == '\0')
+	{
+		ereport(WARNING,
+				(errmsg("widecol cluster traffic is not authenticated: widecol.cluster_secret_file is not set"),
+				 errhint("Put a secret in a file of mode 0600 on every node and name it in widecol.cluster_secret_file.")));
+		return true;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) != 0)
+	{
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("widecol cluster not started: could not read the cluster secret file \"%s\": %m",
+						path),
+				 errhint("Check widecol.cluster_secret_file.")));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("widecol cluster not started: the cluster secret file \"%s\" may be read by group or others (mode %04o)",
+						path, (unsigned) (sb.st_mode & 07777)),
+				 errhint("Run chmod 600 on the file and restart the server.")));
+		close(fd);
+		return false;
+	}
+	*secret = palloc(NODE_SECRET_MAX);
+	n = read(fd, *secret, NODE_SECRET_MAX);
+	close(fd);
+	while (n > 0 && ((*secret)[n - 1] == '\n' || (*secret)[n - 1] == '\r' ||
+					 (*secret)[n - 1] == ' '))
+		n--;
+	if (n <= 0)
+	{
+		ereport(WARNING,
+				(errmsg("widecol cluster not started: the cluster secret file \"%s\" is empty or unreadable",
+						path),
+				 errhint("Put the cluster's secret (the same on every node) in the file.")));
+		pfree(*secret);
+		*secret = NULL;
+		return false;
+	}
+	*len = (size_t) n;
+	return true;
+}
+
+/*
+ * Parse widecol.seeds, "host:port, host:port", into a palloc'd array.
+ * false, after a WARNING naming the bad entry, if one does not parse.
+ */
+static bool
+node_parse_seeds(wc_addr **seeds, size_t *nseeds)
+{
+	char	   *copy = pstrdup(widecol_seeds ? widecol_seeds : "");
+	char	   *tok,
+			   *save = NULL;
+	size_t		cap = 1;
+
+	for (const char *p = copy; *p; p++)
+		cap += (*p == ',');
+	*seeds = palloc0(sizeof(wc_addr) * cap);
+	*nseeds = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*tok == '\0')
+			continue;
+		if (wc_addr_parse(tok, &(*seeds)[*nseeds]) != WC_OK)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("widecol cluster not started: bad seed \"%s\" in widecol.seeds: %s",
+							tok, wc_last_error()),
+					 errhint("Write the seeds as host:port, separated by commas.")));
+			return false;
+		}
+		(*nseeds)++;
+	}
+	return true;
+}
+
+/*
+ * Start the cluster runtime when widecol.listen_address is set, and let
+ * the node server answer MEMBERS from it.  Failures leave the node alone,
+ * after a WARNING.
+ */
+static void
+node_start_cluster(const char *dir)
+{
+	wc_cluster_options o;
+	wc_addr    *seeds;
+	size_t		nseeds;
+	uint8	   *secret;
+	size_t		secret_len;
+	char		sql_address[256];
+	char		self[WC_ADDR_HOST_MAX + 8];
+	char	   *first;
+	sigset_t	all,
+				saved;
+	wc_status	st;
+
+	if (widecol_listen_address == NULL || widecol_listen_address[0] == '\0')
+		return;
+	memset(&o, 0, sizeof(o));
+	if (strlen(widecol_listen_address) >= WC_ADDR_HOST_MAX)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("widecol cluster not started: widecol.listen_address is too long"),
+				 errhint("Set widecol.listen_address to this node's IP address.")));
+		return;
+	}
+	strlcpy(o.listen.host, widecol_listen_address, sizeof(o.listen.host));
+	o.listen.port = (uint16_t) widecol_port;
+	if (!node_parse_seeds(&seeds, &nseeds) || !node_read_secret(&secret, &secret_len))
+		return;
+
+	/* the first of listen_addresses (or the internode host) and the SQL port */
+	first = pstrdup(ListenAddresses ? ListenAddresses : "");
+	first[strcspn(first, ", ")] = '\0';
+	snprintf(sql_address, sizeof(sql_address), "%s:%d",
+			 (first[0] == '\0' || strcmp(first, "*") == 0) ? widecol_listen_address : first,
+			 PostPortNumber);
+
+	o.data_dir = dir;
+	o.seeds = seeds;
+	o.nseeds = nseeds;
+	o.cluster_name = widecol_cluster_name;
+	o.secret = secret;
+	o.secret_len = secret_len;
+	o.dc = widecol_datacenter;
+	o.rack = widecol_rack;
+	o.sql_address = sql_address;
+	o.release_version = WIDECOL_VERSION;
+	o.num_tokens = (uint32) widecol_num_tokens;
+	o.phi_convict_threshold = widecol_phi_convict_threshold;
+	o.log = node_engine_log;
+	o.log_arg = NULL;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	st = wc_cluster_start(&o, &node_cluster);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (secret)
+	{
+		explicit_bzero(secret, secret_len);
+		pfree(secret);
+	}
+	if (st != WC_OK)
+	{
+		ereport(WARNING,
+				(errcode(widecol_status_sqlstate(st)),
+				 errmsg("widecol cluster not started: %s", wc_last_error()),
+				 errhint("Check the widecol.* cluster settings (docs/operations.md, \"Running a cluster\"); the node serves alone until the server restarts.")));
+		node_cluster = NULL;
+		return;
+	}
+	wc_node_set_cluster(node_server, node_cluster);
+	{
+		wc_addr		a = wc_cluster_self(node_cluster);
+
+		wc_addr_format(&a, self, sizeof(self));
+	}
+	ereport(LOG,
+			(errmsg("widecol node listens for the cluster \"%s\" on %s (%zu seeds)",
+					widecol_cluster_name, self, nseeds)));
 }
 
 /*

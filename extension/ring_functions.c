@@ -19,8 +19,9 @@
  *	  column type's input function, another type through its implicit cast
  *	  to the column type; anything else is refused with a hint to cast.
  *
- *	  The ring is the cluster's (cluster/ring.h).  Until nodes form a
- *	  cluster, it has one member, this node, in data centre "datacenter1"
+ *	  The ring is the cluster's as the local node sees it
+ *	  (widecol_cluster_ring(), cluster_views.c).  Without a cluster
+ *	  (widecol.listen_address empty) it has one member, this node, in data centre "datacenter1"
  *	  and rack "rack1", with widecol.num_tokens evenly spaced tokens
  *	  starting at -2^63, and its address is shown as "local"; every
  *	  keyspace then has this node as its one replica, whatever its
@@ -278,6 +279,7 @@ widecol_endpoints(PG_FUNCTION_ARGS)
 	WidecolTable *t;
 	wc_replication repl;
 	wc_ring    *ring;
+	wc_ring    *cluster_ring;
 	uint32_t   *hosts;
 	size_t		n = 0;
 	ArrayBuildState *out;
@@ -289,7 +291,8 @@ widecol_endpoints(PG_FUNCTION_ARGS)
 	t = widecol_require_readable_table(PG_GETARG_OID(0), "endpoints");
 	if (!partition_token(fcinfo, "endpoints", t, &token))
 		PG_RETURN_NULL();
-	ring = local_ring();
+	cluster_ring = widecol_cluster_ring();
+	ring = cluster_ring ? cluster_ring : local_ring();
 	if (wc_replication_parse(t->replication, &repl) != WC_OK)
 		wc_replication_default(&repl);
 	/* replicas are distinct hosts: there are at most as many as hosts */
@@ -304,6 +307,7 @@ widecol_endpoints(PG_FUNCTION_ARGS)
 	for (size_t i = 0; i < n; i++)
 		accumArrayResult(out, CStringGetTextDatum(host_address(wc_ring_host(ring, hosts[i]))),
 						 false, TEXTOID, CurrentMemoryContext);
+	wc_ring_unref(cluster_ring);
 	PG_RETURN_DATUM(makeArrayResult(out, CurrentMemoryContext));
 }
 
@@ -316,7 +320,8 @@ Datum
 widecol_ring_tokens(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	wc_ring    *ring = local_ring();
+	wc_ring    *cluster_ring = widecol_cluster_ring();
+	wc_ring    *ring = cluster_ring ? cluster_ring : local_ring();
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (size_t i = 0; i < wc_ring_token_count(ring); i++)
@@ -329,5 +334,6 @@ widecol_ring_tokens(PG_FUNCTION_ARGS)
 																 wc_ring_owner_at(ring, i))));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	wc_ring_unref(cluster_ring);
 	return (Datum) 0;
 }

@@ -90,6 +90,8 @@ _PG_init(void)
 	widecol_ddl_init();
 	widecol_owner_init();
 
+	widecol_define_cluster_gucs(process_shared_preload_libraries_in_progress);
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

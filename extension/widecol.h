@@ -82,6 +82,27 @@ extern bool widecol_preloaded;
 extern char *widecol_resolve_data_directory(void);
 extern int	widecol_status_sqlstate(wc_status st);
 
+/* in cluster_guc.c */
+extern char *widecol_cluster_name;
+extern char *widecol_listen_address;
+extern int	widecol_port;
+extern char *widecol_seeds;
+extern char *widecol_datacenter;
+extern char *widecol_rack;
+extern char *widecol_cluster_secret_file;
+extern double widecol_phi_convict_threshold;
+extern int	widecol_write_request_timeout;
+extern int	widecol_read_request_timeout;
+extern bool widecol_hinted_handoff_enabled;
+extern int	widecol_max_hint_window;
+extern void widecol_define_cluster_gucs(bool preloaded);
+
+/* in cluster_views.c */
+struct wc_proto_members;
+struct wc_ring;
+extern bool widecol_cluster_members(struct wc_proto_members *out);
+extern struct wc_ring *widecol_cluster_ring(void);
+
 /* in node.c */
 extern void widecol_node_init(void);
 extern PGDLLEXPORT void widecol_node_main(Datum main_arg)

@@ -428,3 +428,21 @@ SELECT token, address FROM widecol.ring_tokens();
 
 COMMENT ON VIEW ring IS 'the tokens of the token ring and the nodes that own them';
 GRANT SELECT ON ring TO PUBLIC;
+
+-- The nodes of the cluster as the local node sees them (nodetool status).
+-- owns: the share of the ring a node owns as primary replica, or with a
+-- keyspace (a widecol server name) its effective ownership under the
+-- keyspace's replication.
+CREATE FUNCTION nodes(keyspace text DEFAULT NULL,
+    OUT address text, OUT datacenter text, OUT rack text, OUT status text,
+    OUT state text, OUT load_bytes bigint, OUT owns float8, OUT host_id uuid,
+    OUT tokens int, OUT schema_version text, OUT sql_address text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_nodes'
+LANGUAGE C STABLE;
+
+CREATE VIEW nodes AS
+SELECT * FROM widecol.nodes();
+
+COMMENT ON VIEW nodes IS 'the nodes of the cluster: address, data centre, rack, up/down, state, load, ownership, host id, tokens';
+GRANT SELECT ON nodes TO PUBLIC;

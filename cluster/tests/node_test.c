@@ -317,6 +317,14 @@ static void test_tables_and_reads(void **state)
     assert_true(ni.commitlog_limit_bytes > 0);
     assert_true(ni.commitlog_bytes > 0);
     assert_string_equal(ni.background_error, "");
+    /* a node without a cluster says so and lists no members */
+    {
+        wc_proto_members m;
+        assert_int_equal(wc_client_members(c, &m), WC_OK);
+        assert_false(m.cluster);
+        assert_int_equal(m.n, 0);
+        wc_proto_members_free(&m);
+    }
 
     create_t(c, T1, "ks.t1");
     create_t(c, T1, "ks.t1"); /* same definition again: fine */
@@ -791,13 +799,13 @@ static void test_garbage(void **state)
 static void test_version_mismatch(void **state)
 {
     fx *f = *state;
-    /* version-1 to -4 clients (before compaction data, before engine state in
-     * NODE_INFO, before typed schemas, before the offline reason in TABLE_STATS) and one
-     * from the future */
-    const uint32_t versions[5] = {1, 2, 3, 4, 99};
+    /* version-1 to -5 clients (before compaction data, before engine state in
+     * NODE_INFO, before typed schemas, before the offline reason in TABLE_STATS, before
+     * MEMBERS) and one from the future */
+    const uint32_t versions[6] = {1, 2, 3, 4, 5, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 5);
-    for (int i = 0; i < 5; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 6);
+    for (int i = 0; i < 6; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
@@ -820,7 +828,7 @@ static void test_version_mismatch(void **state)
         assert_int_equal(v, WC_PROTO_VERSION);
         assert_non_null(memmem(m, ml, "protocol version mismatch", 25));
         snprintf(want, sizeof(want),
-                 "the client speaks version %u, this widecol node speaks version 5", versions[i]);
+                 "the client speaks version %u, this widecol node speaks version 6", versions[i]);
         if (memmem(m, ml, want, strlen(want)) == NULL)
             fail_msg("reply \"%.*s\" lacks \"%s\"", (int)ml, m, want);
         assert_true(raw_eof(fd));

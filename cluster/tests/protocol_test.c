@@ -262,7 +262,8 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTION_STATS), "COMPACTION_STATS");
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
     assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
-    assert_int_equal(WC_PROTO_VERSION, 5);
+    assert_string_equal(wc_proto_op_name(WC_OP_MEMBERS), "MEMBERS");
+    assert_int_equal(WC_PROTO_VERSION, 6);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;

@@ -1,0 +1,935 @@
+/*
+ * cluster.c - the cluster runtime of one node: the state file, the
+ * transport, the gossiper, the local application states, the choice of
+ * tokens, the ring snapshot and the membership that MEMBERS serves
+ * (contract in cluster.h; value encodings in docs/protocol.md).
+ *
+ * Threads: the owner thread runs start and stop, and hands work to the
+ * loop with wc__on_loop (post, then wait).  Everything that touches the
+ * gossiper runs on the loop thread.  c->mu guards the encoded membership,
+ * which node worker threads copy; the ring slot has its own mutex.
+ */
+#include "cluster.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fs.h"
+#include "gossip.h"
+#include "msg_types.h"
+#include "protocol.h"
+#include "transport.h"
+
+#define WC__STATE_MAGIC "widecol-cluster-state 1"
+#define WC__STATE_MAX_BYTES (64u << 10)
+#define WC__JOIN_CHECK_MS 200u
+#define WC__ALLOCATION_RF 3u      /* as Cassandra's allocate_tokens_for_local_replication_factor */
+#define WC__LOAD_MAX_DEPTH 8
+#define WC__SHUTDOWN_LINGER_MS 200 /* lets the SHUTDOWN messages leave before the loop stops */
+
+struct wc_cluster {
+    char *data_dir, *cluster_name, *dc, *rack, *sql_address, *release_version;
+    char state_path[4096];
+    wc_addr *seeds;
+    size_t nseeds;
+    uint32_t num_tokens;
+    double phi;
+    uint64_t interval_ms;
+    uint32_t join_wait_ms, load_interval_ms;
+    wc_log_fn log;
+    void *log_arg;
+
+    wc_env *env;
+    wc_gossip *gossip;                /* loop only */
+    uint8_t host_id[WC_RING_HOST_ID_LEN];
+    uint32_t generation;
+    int64_t *tokens;                  /* sorted; NULL until chosen */
+    uint32_t ntokens;
+    uint64_t join_started_ms;
+    uint8_t warned_type[32];          /* unknown message types logged once (bitmap) */
+
+    wc_ring_slot slot;
+    pthread_mutex_t mu;               /* guards members */
+    wc_buf members;                   /* the MEMBERS body of the current view */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void wc__log(wc_cluster *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void wc__log(wc_cluster *c, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (c->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    c->log(c->log_arg, level, line);
+}
+
+static void wc__transport_log(void *arg, wc_env_log_level level, const char *line)
+{
+    wc__log(arg, (int)level, "%s", line);
+}
+
+static char *wc__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = wc_malloc(n);
+
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int wc__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* ---------------------------------------------------------------- state file */
+
+/*
+ * Read the state file: host id, last generation, tokens.  *found is false
+ * when there is none.  WC_CORRUPTION for a damaged file.
+ */
+static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char *text = NULL, *line, *save = NULL;
+    bool have_id = false, have_gen = false, have_tokens = false, first = true;
+    bool exists = false;
+    wc_status st;
+    wc_fs *fs = wc_fs_posix();
+
+    *found = false;
+    if ((st = fs->exists(fs, c->state_path, &exists)) != WC_OK)
+        return st;
+    if (!exists)
+        return WC_OK;
+    if ((st = wc_fs_read_all(fs, c->state_path, WC__STATE_MAX_BYTES, &data, &len)) != WC_OK)
+        return st;
+    text = wc_malloc(len + 1);
+    if (text == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory reading %s", c->state_path);
+        goto fail;
+    }
+    memcpy(text, data, len);
+    text[len] = '\0';
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (first) {
+            if (strcmp(line, WC__STATE_MAGIC) != 0)
+                goto bad;
+            first = false;
+        } else if (strncmp(line, "host_id ", 8) == 0) {
+            const char *h = line + 8;
+            if (strlen(h) != 2 * WC_RING_HOST_ID_LEN)
+                goto bad;
+            for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
+                unsigned v;
+                if (sscanf(h + 2 * i, "%2x", &v) != 1)
+                    goto bad;
+                c->host_id[i] = (uint8_t)v;
+            }
+            have_id = true;
+        } else if (strncmp(line, "generation ", 11) == 0) {
+            char *end;
+            unsigned long v = strtoul(line + 11, &end, 10);
+            if (*end || v > UINT32_MAX)
+                goto bad;
+            *generation = (uint32_t)v;
+            have_gen = true;
+        } else if (strncmp(line, "tokens ", 7) == 0) {
+            char *p = line + 7, *end;
+            unsigned long n = strtoul(p, &end, 10);
+            if (end == p || n > WC_RING_MAX_TOKENS_PER_HOST)
+                goto bad;
+            if (n) {
+                c->tokens = wc_malloc(n * sizeof(int64_t));
+                if (c->tokens == NULL) {
+                    st = wc_error(WC_NO_MEMORY, "out of memory reading %s", c->state_path);
+                    goto fail;
+                }
+            }
+            p = end;
+            for (unsigned long i = 0; i < n; i++) {
+                errno = 0;
+                c->tokens[i] = strtoll(p, &end, 10);
+                if (end == p || *p != ' ' || errno)
+                    goto bad;
+                p = end;
+            }
+            if (*p)
+                goto bad;
+            c->ntokens = (uint32_t)n;
+            have_tokens = true;
+        } else
+            goto bad;
+    }
+    if (first || !have_id || !have_gen || !have_tokens)
+        goto bad;
+    if (c->ntokens)
+        qsort(c->tokens, c->ntokens, sizeof(int64_t), wc__cmp_i64);
+    *found = true;
+    wc_free(text);
+    wc_free(data);
+    return WC_OK;
+bad:
+    st = wc_error(WC_CORRUPTION,
+                  "the cluster state file \"%s\" is damaged; it holds the node's host id and "
+                  "tokens: restore it from a backup",
+                  c->state_path);
+fail:
+    wc_free(c->tokens);
+    c->tokens = NULL;
+    c->ntokens = 0;
+    wc_free(text);
+    wc_free(data);
+    return st;
+}
+
+/* Write the state file (atomically, synced). */
+static wc_status wc__state_write(wc_cluster *c)
+{
+    wc_buf b;
+    char tmp[64];
+    wc_status st;
+
+    wc_buf_init(&b);
+    wc_buf_append(&b, WC__STATE_MAGIC "\nhost_id ", strlen(WC__STATE_MAGIC "\nhost_id "));
+    for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
+        snprintf(tmp, sizeof(tmp), "%02x", c->host_id[i]);
+        wc_buf_append(&b, tmp, 2);
+    }
+    snprintf(tmp, sizeof(tmp), "\ngeneration %" PRIu32 "\ntokens %" PRIu32, c->generation,
+             c->ntokens);
+    wc_buf_append(&b, tmp, strlen(tmp));
+    for (uint32_t i = 0; i < c->ntokens; i++) {
+        snprintf(tmp, sizeof(tmp), " %" PRId64, c->tokens[i]);
+        wc_buf_append(&b, tmp, strlen(tmp));
+    }
+    wc_buf_append(&b, "\n", 1);
+    if ((st = wc_buf_status(&b)) == WC_OK)
+        st = wc_fs_write_atomic(wc_fs_posix(), c->state_path, b.data, b.len);
+    wc_buf_free(&b);
+    return st;
+}
+
+/* ---------------------------------------------------------------- load */
+
+/* Bytes of the regular files under dir (symbolic links not followed). */
+static uint64_t wc__dir_bytes(const char *dir, int depth)
+{
+    DIR *d;
+    struct dirent *de;
+    uint64_t total = 0;
+    char path[4096];
+    struct stat sb;
+
+    if (depth > WC__LOAD_MAX_DEPTH || (d = opendir(dir)) == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+            continue;
+        if (lstat(path, &sb) != 0)
+            continue;
+        if (S_ISREG(sb.st_mode))
+            total += (uint64_t)sb.st_size;
+        else if (S_ISDIR(sb.st_mode))
+            total += wc__dir_bytes(path, depth + 1);
+    }
+    closedir(d);
+    return total;
+}
+
+static void wc__set_load(wc_cluster *c)
+{
+    uint8_t v[8];
+
+    wc_enc_u64(v, wc__dir_bytes(c->data_dir, 0));
+    if (wc_gossip_set_local(c->gossip, WC_GOSSIP_LOAD, v, sizeof(v)) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not announce the load: %s", wc_last_error());
+}
+
+/* ---------------------------------------------------------------- views */
+
+/* The tokens of a TOKENS value (n x i64 little-endian); false if malformed. */
+static bool wc__tokens_of(const uint8_t *v, size_t len, uint32_t *n)
+{
+    if (len == 0 || len % 8 || len / 8 > WC_RING_MAX_TOKENS_PER_HOST)
+        return false;
+    *n = (uint32_t)(len / 8);
+    return true;
+}
+
+/* A text state of ep into out (cut to cap; "" when absent). */
+static void wc__get_text(const wc_cluster *c, const wc_addr *ep, int key, char *out, size_t cap)
+{
+    const uint8_t *v;
+    size_t len;
+
+    out[0] = '\0';
+    if (wc_gossip_get(c->gossip, ep, key, &v, &len) != WC_OK)
+        return;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    if (memchr(out, '\0', len))
+        out[0] = '\0';
+}
+
+typedef struct wc__tok_ref {
+    int64_t token;
+    uint32_t member; /* index into the candidates, which are sorted by host id */
+} wc__tok_ref;
+
+static int wc__cmp_tok_ref(const void *a, const void *b)
+{
+    const wc__tok_ref *x = a, *y = b;
+
+    if (x->token != y->token)
+        return x->token < y->token ? -1 : 1;
+    return (x->member > y->member) - (x->member < y->member);
+}
+
+static int wc__cmp_member(const void *a, const void *b)
+{
+    return memcmp(((const wc_ring_member *)a)->host_id, ((const wc_ring_member *)b)->host_id,
+                  WC_RING_HOST_ID_LEN);
+}
+
+/*
+ * The ring of the members known with tokens in state normal, leaving or
+ * shutdown (NULL if none).  A token announced by two hosts stays with the
+ * lower host id; a host id announced at two addresses counts once.
+ */
+static wc_status wc__build_ring(wc_cluster *c, wc_ring **out)
+{
+    size_t n = wc_gossip_endpoint_count(c->gossip), m = 0, total = 0, kept = 0;
+    wc_ring_member *mem = wc_calloc(n ? n : 1, sizeof(*mem));
+    int64_t **own = wc_calloc(n ? n : 1, sizeof(*own));
+    wc__tok_ref *refs = NULL;
+    uint32_t *counts = NULL;
+    wc_status st = WC_OK;
+
+    *out = NULL;
+    if (mem == NULL || own == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory building the ring");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v, *id;
+        size_t len, idlen;
+        uint32_t nt;
+        wc_gossip_status s = WC_GOSSIP_STATUS_UNKNOWN;
+
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
+            s = wc_gossip_status_of(v, len);
+        if (s != WC_GOSSIP_STATUS_NORMAL && s != WC_GOSSIP_STATUS_LEAVING &&
+            s != WC_GOSSIP_STATUS_SHUTDOWN)
+            continue;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
+            idlen != WC_RING_HOST_ID_LEN ||
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
+            !wc__tokens_of(v, len, &nt))
+            continue;
+        mem[m].addr = *ep;
+        memcpy(mem[m].host_id, id, WC_RING_HOST_ID_LEN);
+        wc__get_text(c, ep, WC_GOSSIP_DC, mem[m].dc, sizeof(mem[m].dc));
+        wc__get_text(c, ep, WC_GOSSIP_RACK, mem[m].rack, sizeof(mem[m].rack));
+        if (!mem[m].dc[0] || !mem[m].rack[0])
+            continue;
+        own[m] = wc_malloc(nt * sizeof(int64_t));
+        if (own[m] == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory building the ring");
+            goto done;
+        }
+        for (uint32_t t = 0; t < nt; t++)
+            own[m][t] = (int64_t)wc_dec_u64(v + 8 * t);
+        mem[m].tokens = own[m];
+        mem[m].ntokens = nt;
+        total += nt;
+        m++;
+    }
+    if (m == 0)
+        goto done;
+    /* sort members by host id (carrying their token arrays), then drop repeats */
+    qsort(mem, m, sizeof(*mem), wc__cmp_member);
+    refs = wc_malloc(total * sizeof(*refs));
+    counts = wc_calloc(m, sizeof(*counts));
+    if (refs == NULL || counts == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory building the ring");
+        goto done;
+    }
+    for (size_t i = 0, k = 0; i < m; i++) {
+        bool dup_host = i > 0 && memcmp(mem[i].host_id, mem[i - 1].host_id, WC_RING_HOST_ID_LEN) == 0;
+        for (uint32_t t = 0; t < mem[i].ntokens; t++, k++) {
+            refs[k].token = mem[i].tokens[t];
+            refs[k].member = dup_host ? UINT32_MAX : (uint32_t)i;
+        }
+    }
+    qsort(refs, total, sizeof(*refs), wc__cmp_tok_ref);
+    for (size_t k = 0; k < total; k++) {
+        if (refs[k].member == UINT32_MAX)
+            continue;
+        if (k > 0 && refs[k - 1].token == refs[k].token) {
+            char a[80];
+            wc_addr_format(&mem[refs[k].member].addr, a, sizeof(a));
+            wc__log(c, WC_LOG_WARNING,
+                    "cluster: token %" PRId64 " of %s is already owned by another node; "
+                    "the ring leaves it out (start nodes one at a time)",
+                    refs[k].token, a);
+            continue;
+        }
+        /* tokens of each member are rewritten in place, in token order */
+        ((int64_t *)mem[refs[k].member].tokens)[counts[refs[k].member]++] = refs[k].token;
+    }
+    for (size_t i = 0; i < m; i++) {
+        mem[i].ntokens = counts[i];
+        if (counts[i])
+            mem[kept++] = mem[i];
+    }
+    if (kept)
+        st = wc_ring_build(mem, kept, out);
+done:
+    for (size_t i = 0; i < n && own; i++)
+        wc_free(own[i]);
+    wc_free(own);
+    wc_free(mem);
+    wc_free(refs);
+    wc_free(counts);
+    return st;
+}
+
+/* Re-encode the membership that MEMBERS serves. */
+static void wc__publish_members(wc_cluster *c)
+{
+    size_t n = wc_gossip_endpoint_count(c->gossip);
+    wc_member_info *m = wc_calloc(n ? n : 1, sizeof(*m));
+    wc_buf b;
+
+    if (m == NULL) {
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory listing the members");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+        uint32_t nt;
+
+        wc_addr_format(ep, m[i].address, sizeof(m[i].address));
+        wc__get_text(c, ep, WC_GOSSIP_DC, m[i].dc, sizeof(m[i].dc));
+        wc__get_text(c, ep, WC_GOSSIP_RACK, m[i].rack, sizeof(m[i].rack));
+        wc__get_text(c, ep, WC_GOSSIP_SCHEMA, m[i].schema_version, sizeof(m[i].schema_version));
+        wc__get_text(c, ep, WC_GOSSIP_SQL_ADDRESS, m[i].sql_address, sizeof(m[i].sql_address));
+        wc__get_text(c, ep, WC_GOSSIP_RELEASE_VERSION, m[i].release_version,
+                     sizeof(m[i].release_version));
+        m[i].up = wc_gossip_is_alive(c->gossip, ep);
+        m[i].local = wc_addr_equal(ep, &c->env->self);
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
+            m[i].status = (uint8_t)wc_gossip_status_of(v, len);
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_LOAD, &v, &len) == WC_OK && len == 8) {
+            m[i].load_bytes = wc_dec_u64(v);
+            m[i].has_load = true;
+        }
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &v, &len) == WC_OK &&
+            len == WC_MEMBER_HOST_ID_LEN) {
+            memcpy(m[i].host_id, v, len);
+            m[i].has_host_id = true;
+        }
+        /* tokens are encoded from the gossiper's bytes, which stay put during this call */
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK &&
+            wc__tokens_of(v, len, &nt)) {
+            int64_t *t = wc_malloc(nt * sizeof(int64_t));
+            if (t) {
+                for (uint32_t k = 0; k < nt; k++)
+                    t[k] = (int64_t)wc_dec_u64(v + 8 * k);
+                m[i].tokens = t;
+                m[i].ntokens = nt;
+            }
+        }
+    }
+    wc_buf_init(&b);
+    wc_proto_put_members(&b, true, m, n);
+    if (wc_buf_status(&b) == WC_OK) {
+        wc_buf old;
+        pthread_mutex_lock(&c->mu);
+        old = c->members;
+        c->members = b;
+        pthread_mutex_unlock(&c->mu);
+        wc_buf_free(&old);
+    } else {
+        wc_buf_free(&b);
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory listing the members");
+    }
+    for (size_t i = 0; i < n; i++)
+        wc_free((void *)m[i].tokens);
+    wc_free(m);
+}
+
+static void wc__refresh(wc_cluster *c, bool ring)
+{
+    if (ring) {
+        wc_ring *r = NULL;
+        if (wc__build_ring(c, &r) != WC_OK)
+            wc__log(c, WC_LOG_WARNING, "cluster: could not rebuild the ring: %s", wc_last_error());
+        else if (r) {
+            wc_ring_slot_set(&c->slot, r);
+            wc_ring_unref(r);
+        }
+    }
+    wc__publish_members(c);
+}
+
+/* ---------------------------------------------------------------- gossip listener */
+
+static void wc__on_join(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true); }
+
+static void wc__on_change(void *ctx, const wc_addr *ep, int key, const uint8_t *v, size_t len)
+{
+    wc__refresh(ctx, key == WC_GOSSIP_TOKENS || key == WC_GOSSIP_STATUS || key == WC_GOSSIP_DC ||
+                         key == WC_GOSSIP_RACK || key == WC_GOSSIP_HOST_ID);
+}
+
+static void wc__on_alive(void *ctx, const wc_addr *ep)
+{
+    wc_cluster *c = ctx;
+    char a[80];
+
+    wc_addr_format(ep, a, sizeof(a));
+    wc__log(c, WC_LOG_INFO, "cluster: node %s is up", a);
+    wc__refresh(c, false);
+}
+
+static void wc__on_dead(void *ctx, const wc_addr *ep)
+{
+    wc_cluster *c = ctx;
+    char a[80];
+
+    wc_addr_format(ep, a, sizeof(a));
+    wc__log(c, WC_LOG_INFO, "cluster: node %s is down", a);
+    wc__refresh(c, false);
+}
+
+static void wc__on_remove(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true); }
+
+/* ---------------------------------------------------------------- messages */
+
+static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, size_t len)
+{
+    wc_cluster *c = ctx;
+    uint8_t type;
+
+    if (len == 0)
+        return;
+    type = msg[0];
+    if (type >= WC_MSG_RANGE_GOSSIP && type < WC_MSG_RANGE_COORDINATOR) {
+        if (c->gossip)
+            wc_gossip_on_message(c->gossip, from, msg, len);
+        return;
+    }
+    if (!(c->warned_type[type / 8] & (1u << (type % 8)))) {
+        char a[80];
+        c->warned_type[type / 8] |= (uint8_t)(1u << (type % 8));
+        wc_addr_format(from, a, sizeof(a));
+        wc__log(c, WC_LOG_WARNING,
+                "cluster: dropped a message of unknown type %u from %s (logged once per type)",
+                type, a);
+    }
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static uint64_t wc__random(void *arg) { return wc_env_random(arg); }
+
+/* Choose, store and announce this node's tokens. */
+static wc_status wc__choose_tokens(wc_cluster *c)
+{
+    wc_ring *r = NULL;
+    int64_t *t = wc_malloc(c->num_tokens * sizeof(int64_t));
+    wc_status st;
+
+    if (t == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory choosing tokens");
+    if ((st = wc__build_ring(c, &r)) != WC_OK)
+        goto fail;
+    st = wc_ring_allocate_tokens(r, c->dc, c->num_tokens, WC__ALLOCATION_RF, wc__random, c->env, t);
+    wc_ring_unref(r);
+    if (st != WC_OK)
+        goto fail;
+    c->tokens = t;
+    c->ntokens = c->num_tokens;
+    if ((st = wc__state_write(c)) != WC_OK) {
+        c->tokens = NULL;
+        c->ntokens = 0;
+        goto fail;
+    }
+    wc__log(c, WC_LOG_INFO, "cluster: chose %u tokens against a ring of %u nodes", c->ntokens,
+            r ? wc_ring_host_count(r) : 0);
+    return WC_OK;
+fail:
+    wc_free(t);
+    return st;
+}
+
+/* Announce the tokens and turn normal. */
+static void wc__announce_normal(wc_cluster *c)
+{
+    uint8_t *v = wc_malloc((size_t)c->ntokens * 8);
+
+    if (v == NULL) {
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory announcing the tokens");
+        return;
+    }
+    for (uint32_t i = 0; i < c->ntokens; i++)
+        wc_enc_u64(v + 8 * i, (uint64_t)c->tokens[i]);
+    if (wc_gossip_set_local(c->gossip, WC_GOSSIP_TOKENS, v, (size_t)c->ntokens * 8) != WC_OK ||
+        wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "normal", 6) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not announce the tokens: %s", wc_last_error());
+    wc_free(v);
+    wc__refresh(c, true);
+}
+
+/* Whether a node other than this one is known in state normal (the cluster answered). */
+static bool wc__heard_from_cluster(wc_cluster *c)
+{
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+        if (wc_addr_equal(ep, &c->env->self))
+            continue;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK &&
+            wc_gossip_status_of(v, len) == WC_GOSSIP_STATUS_NORMAL)
+            return true;
+    }
+    return false;
+}
+
+static bool wc__has_other_seed(wc_cluster *c)
+{
+    for (size_t i = 0; i < c->nseeds; i++)
+        if (!wc_addr_equal(&c->seeds[i], &c->env->self))
+            return true;
+    return false;
+}
+
+static void wc__join_check(void *arg)
+{
+    wc_cluster *c = arg;
+    uint64_t waited = wc_env_now_ms(c->env) - c->join_started_ms;
+
+    if (wc__has_other_seed(c) && !wc__heard_from_cluster(c) && waited < c->join_wait_ms)
+        goto again;
+    if (wc__choose_tokens(c) != WC_OK) {
+        wc__log(c, WC_LOG_WARNING, "cluster: could not choose tokens (retrying): %s",
+                wc_last_error());
+        goto again;
+    }
+    wc__announce_normal(c);
+    return;
+again:
+    if (c->env->ops->timer_start(c->env, WC__JOIN_CHECK_MS, wc__join_check, c) == 0)
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory for the join timer");
+}
+
+static void wc__load_tick(void *arg)
+{
+    wc_cluster *c = arg;
+
+    wc__set_load(c);
+    (void)c->env->ops->timer_start(c->env, c->load_interval_ms, wc__load_tick, c);
+}
+
+/* ---------------------------------------------------------------- on the loop */
+
+typedef struct wc__call {
+    wc_cluster *c;
+    wc_status (*fn)(wc_cluster *c);
+    wc_status st;
+    char err[512];
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__call;
+
+static void wc__call_tramp(void *arg)
+{
+    wc__call *k = arg;
+    wc_status st = k->fn(k->c);
+
+    pthread_mutex_lock(&k->mu);
+    k->st = st;
+    if (st != WC_OK)
+        snprintf(k->err, sizeof(k->err), "%s", wc_last_error());
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Run fn on the loop and wait for it (the owner thread). */
+static wc_status wc__on_loop(wc_cluster *c, wc_status (*fn)(wc_cluster *c))
+{
+    wc__call k;
+    wc_status st;
+
+    memset(&k, 0, sizeof(k));
+    k.c = c;
+    k.fn = fn;
+    pthread_mutex_init(&k.mu, NULL);
+    pthread_cond_init(&k.cv, NULL);
+    if ((st = c->env->ops->post(c->env, wc__call_tramp, &k)) == WC_OK) {
+        pthread_mutex_lock(&k.mu);
+        while (!k.done)
+            pthread_cond_wait(&k.cv, &k.mu);
+        pthread_mutex_unlock(&k.mu);
+        st = k.st;
+        if (st != WC_OK)
+            st = wc_error(st, "%s", k.err);
+    }
+    pthread_mutex_destroy(&k.mu);
+    pthread_cond_destroy(&k.cv);
+    return st;
+}
+
+/* Create the gossiper, set the local states and start gossiping (on the loop). */
+static wc_status wc__setup(wc_cluster *c)
+{
+    wc_gossip_options go;
+    wc_gossip_listener l = {wc__on_join, wc__on_change, wc__on_alive, wc__on_dead, wc__on_remove,
+                            c};
+    wc_status st;
+
+    wc_gossip_options_default(&go);
+    go.cluster_name = c->cluster_name;
+    go.seeds = c->seeds;
+    go.nseeds = c->nseeds;
+    go.generation = c->generation;
+    if (c->interval_ms)
+        go.interval_ms = c->interval_ms;
+    if (c->phi > 0)
+        go.phi_convict_threshold = c->phi;
+    if ((st = wc_gossip_create(c->env, &go, &c->gossip)) != WC_OK)
+        return st;
+    if ((st = wc_gossip_add_listener(c->gossip, &l)) != WC_OK ||
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_HOST_ID, c->host_id,
+                                  WC_RING_HOST_ID_LEN)) != WC_OK ||
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_DC, c->dc, strlen(c->dc))) != WC_OK ||
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_RACK, c->rack, strlen(c->rack))) != WC_OK ||
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SCHEMA, WC_CLUSTER_PLACEHOLDER_SCHEMA,
+                                  strlen(WC_CLUSTER_PLACEHOLDER_SCHEMA))) != WC_OK)
+        return st;
+    if (c->sql_address &&
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SQL_ADDRESS, c->sql_address,
+                                  strlen(c->sql_address))) != WC_OK)
+        return st;
+    if (c->release_version &&
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_RELEASE_VERSION, c->release_version,
+                                  strlen(c->release_version))) != WC_OK)
+        return st;
+    wc__set_load(c);
+    if (c->ntokens == 0 &&
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "joining", 7)) != WC_OK)
+        return st;
+    if ((st = wc_gossip_start(c->gossip)) != WC_OK)
+        return st;
+    if (c->ntokens)
+        wc__announce_normal(c);
+    else {
+        c->join_started_ms = wc_env_now_ms(c->env);
+        wc__join_check(c);
+    }
+    if (c->env->ops->timer_start(c->env, c->load_interval_ms, wc__load_tick, c) == 0)
+        return wc_error(WC_NO_MEMORY, "out of memory for the load timer");
+    wc__refresh(c, false);
+    return WC_OK;
+}
+
+static wc_status wc__announce_shutdown(wc_cluster *c)
+{
+    if (c->gossip)
+        wc_gossip_shutdown(c->gossip);
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- API */
+
+static void wc__free(wc_cluster *c)
+{
+    wc_free(c->data_dir);
+    wc_free(c->cluster_name);
+    wc_free(c->dc);
+    wc_free(c->rack);
+    wc_free(c->sql_address);
+    wc_free(c->release_version);
+    wc_free(c->seeds);
+    wc_free(c->tokens);
+    wc_buf_free(&c->members);
+    wc_ring_slot_destroy(&c->slot);
+    pthread_mutex_destroy(&c->mu);
+    wc_free(c);
+}
+
+wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
+{
+    wc_cluster *c;
+    wc_transport_options to;
+    wc_env_handlers h;
+    uint32_t stored_gen = 0;
+    bool found;
+    uint32_t now_s = (uint32_t)time(NULL);
+    wc_status st;
+
+    *out = NULL;
+    if (o->data_dir == NULL || o->cluster_name == NULL || o->dc == NULL || o->rack == NULL)
+        return wc_error(WC_INVALID_ARGUMENT, "cluster: data directory, cluster name, data "
+                                             "centre and rack are required");
+    if (!o->dc[0] || strlen(o->dc) >= WC_REPL_DC_NAME_MAX || !o->rack[0] ||
+        strlen(o->rack) >= WC_RING_RACK_NAME_MAX)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "the data centre and rack names must have 1 to 47 characters");
+    if (o->num_tokens < 1 || o->num_tokens > WC_RING_MAX_TOKENS_PER_HOST)
+        return wc_error(WC_INVALID_ARGUMENT, "num_tokens must be between 1 and %u",
+                        WC_RING_MAX_TOKENS_PER_HOST);
+    c = wc_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory starting the cluster");
+    pthread_mutex_init(&c->mu, NULL);
+    wc_ring_slot_init(&c->slot);
+    wc_buf_init(&c->members);
+    c->data_dir = wc__strdup(o->data_dir);
+    c->cluster_name = wc__strdup(o->cluster_name);
+    c->dc = wc__strdup(o->dc);
+    c->rack = wc__strdup(o->rack);
+    c->sql_address = o->sql_address ? wc__strdup(o->sql_address) : NULL;
+    c->release_version = o->release_version ? wc__strdup(o->release_version) : NULL;
+    c->seeds = wc_malloc((o->nseeds ? o->nseeds : 1) * sizeof(wc_addr));
+    if (!c->data_dir || !c->cluster_name || !c->dc || !c->rack || !c->seeds ||
+        (o->sql_address && !c->sql_address) || (o->release_version && !c->release_version)) {
+        st = wc_error(WC_NO_MEMORY, "out of memory starting the cluster");
+        goto fail;
+    }
+    if (o->nseeds)
+        memcpy(c->seeds, o->seeds, o->nseeds * sizeof(wc_addr));
+    c->nseeds = o->nseeds;
+    c->num_tokens = o->num_tokens;
+    c->phi = o->phi_convict_threshold;
+    c->interval_ms = o->gossip_interval_ms;
+    c->join_wait_ms = o->join_wait_ms ? o->join_wait_ms : WC_CLUSTER_DEFAULT_JOIN_WAIT_MS;
+    c->load_interval_ms =
+        o->load_interval_ms ? o->load_interval_ms : WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS;
+    c->log = o->log;
+    c->log_arg = o->log_arg;
+    if ((size_t)snprintf(c->state_path, sizeof(c->state_path), "%s/%s", o->data_dir,
+                         WC_CLUSTER_STATE_FILE) >= sizeof(c->state_path)) {
+        st = wc_error(WC_INVALID_ARGUMENT, "cluster: the data directory path is too long");
+        goto fail;
+    }
+
+    /* identity: the stored one, or a new host id; a generation above the last */
+    if ((st = wc__state_read(c, &found, &stored_gen)) != WC_OK)
+        goto fail;
+    if (!found && getrandom(c->host_id, sizeof(c->host_id), 0) != (ssize_t)sizeof(c->host_id)) {
+        st = wc_error_errno(errno, "cluster: could not make a host id");
+        goto fail;
+    }
+    if (found && c->ntokens && c->ntokens != c->num_tokens)
+        wc__log(c, WC_LOG_WARNING,
+                "cluster: this node keeps its %u stored tokens; num_tokens (%u) applies to new "
+                "nodes only",
+                c->ntokens, c->num_tokens);
+    c->generation = stored_gen >= now_s ? stored_gen + 1 : now_s;
+    if ((st = wc__state_write(c)) != WC_OK)
+        goto fail;
+
+    memset(&to, 0, sizeof(to));
+    to.listen = o->listen;
+    to.cluster_name = o->cluster_name;
+    to.secret = o->secret;
+    to.secret_len = o->secret_len;
+    to.allow_no_secret = o->secret == NULL || o->secret_len == 0;
+    memcpy(to.host_id, c->host_id, sizeof(to.host_id));
+    to.log = wc__transport_log;
+    to.log_arg = c;
+    h.on_message = wc__on_message;
+    h.on_peer_down = NULL;
+    h.ctx = c;
+    if ((st = wc_transport_start(&to, &h, &c->env)) != WC_OK)
+        goto fail;
+    if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
+        char err[512];
+        snprintf(err, sizeof(err), "%s", wc_last_error());
+        wc_transport_stop(c->env);
+        c->env = NULL;
+        if (c->gossip)
+            wc_gossip_destroy(c->gossip);
+        c->gossip = NULL;
+        st = wc_error(st, "%s", err);
+        goto fail;
+    }
+    *out = c;
+    return WC_OK;
+fail:
+    wc__free(c);
+    return st;
+}
+
+void wc_cluster_stop(wc_cluster *c)
+{
+    struct timespec linger = {0, WC__SHUTDOWN_LINGER_MS * 1000000L};
+
+    if (c == NULL)
+        return;
+    if (wc__on_loop(c, wc__announce_shutdown) == WC_OK)
+        nanosleep(&linger, NULL);
+    wc_transport_stop(c->env);
+    if (c->gossip)
+        wc_gossip_destroy(c->gossip);
+    wc__free(c);
+}
+
+wc_ring *wc_cluster_ring(wc_cluster *c) { return wc_ring_slot_get(&c->slot); }
+
+void wc_cluster_members(wc_cluster *c, wc_buf *out)
+{
+    if (c == NULL) {
+        wc_proto_put_members(out, false, NULL, 0);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->members.len)
+        wc_buf_append(out, c->members.data, c->members.len);
+    else
+        wc_proto_put_members(out, true, NULL, 0);
+    pthread_mutex_unlock(&c->mu);
+}
+
+wc_addr wc_cluster_self(const wc_cluster *c) { return c->env->self; }
+
+void wc_cluster_host_id(const wc_cluster *c, uint8_t out[WC_RING_HOST_ID_LEN])
+{
+    memcpy(out, c->host_id, WC_RING_HOST_ID_LEN);
+}

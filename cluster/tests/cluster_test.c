@@ -1,0 +1,327 @@
+/*
+ * cluster_test.c - the cluster runtime with real transports on 127.0.0.1
+ * (ephemeral ports, gossip every 100 ms): a seed alone chooses its tokens at
+ * once and a second node joins it; both see two members up and normal with
+ * the same host ids and tokens, and the same ring; a restarted node keeps
+ * its host id and tokens and takes a larger generation; a node with another
+ * secret never joins; a damaged state file is refused; the MEMBERS codec
+ * refuses truncated and inflated bodies.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "cluster.h"
+#include "fs.h"
+#include "gossip.h"
+#include "protocol.h"
+
+#define WAIT_MS 10000
+
+static const uint8_t SECRET[] = "a cluster secret";
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void make_dir(char *out, size_t cap, const char *name)
+{
+    const char *base = getenv("WC_TEST_TMP");
+    char cmd[600];
+
+    snprintf(out, cap, "%s/cluster_test_%d_%s", base && *base ? base : "/tmp", (int)getpid(),
+             name);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(mkdir(out, 0700), 0);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static wc_status start(const char *dir, const wc_addr *seed, const uint8_t *secret,
+                       size_t secret_len, wc_cluster **out)
+{
+    wc_cluster_options o;
+
+    memset(&o, 0, sizeof(o));
+    o.data_dir = dir;
+    strcpy(o.listen.host, "127.0.0.1"); /* port 0: an ephemeral one */
+    o.seeds = seed;
+    o.nseeds = seed ? 1 : 0;
+    o.cluster_name = "test";
+    o.secret = secret;
+    o.secret_len = secret_len;
+    o.dc = "dc1";
+    o.rack = "rack1";
+    o.sql_address = "127.0.0.1:5432";
+    o.release_version = "0.1";
+    o.num_tokens = 8;
+    o.gossip_interval_ms = 100;
+    o.join_wait_ms = 3000;
+    return wc_cluster_start(&o, out);
+}
+
+static void members(wc_cluster *c, wc_proto_members *m)
+{
+    wc_buf b;
+
+    wc_buf_init(&b);
+    wc_cluster_members(c, &b);
+    assert_int_equal(wc_proto_get_members(b.data, b.len, m), WC_OK);
+    wc_buf_free(&b);
+}
+
+/* Members known, up and normal with tokens. */
+static size_t normal_up(wc_cluster *c)
+{
+    wc_proto_members m;
+    size_t k = 0;
+
+    members(c, &m);
+    for (size_t i = 0; i < m.n; i++)
+        k += m.members[i].up && m.members[i].status == WC_GOSSIP_STATUS_NORMAL &&
+             m.members[i].ntokens == 8 && m.members[i].has_host_id;
+    wc_proto_members_free(&m);
+    return k;
+}
+
+static void wait_normal_up(wc_cluster *c, size_t want)
+{
+    for (int t = 0; t < WAIT_MS / 50 && normal_up(c) != want; t++)
+        sleep_ms(50);
+    assert_int_equal(normal_up(c), want);
+}
+
+static void test_two_nodes_and_restart(void **state)
+{
+    char da[512], db[512];
+    wc_cluster *a, *b;
+    wc_addr aa;
+    wc_proto_members ma, mb;
+    uint8_t id_b[16], id_b2[16];
+    int64_t tokens_b[8];
+    wc_ring *ra, *rb;
+
+    make_dir(da, sizeof(da), "a");
+    make_dir(db, sizeof(db), "b");
+    assert_int_equal(start(da, NULL, SECRET, sizeof(SECRET), &a), WC_OK);
+    aa = wc_cluster_self(a);
+    wait_normal_up(a, 1);
+    assert_int_equal(start(db, &aa, SECRET, sizeof(SECRET), &b), WC_OK);
+    wait_normal_up(a, 2);
+    wait_normal_up(b, 2);
+
+    /* both views agree on host ids and tokens, and each marks itself local */
+    members(a, &ma);
+    members(b, &mb);
+    assert_true(ma.cluster && mb.cluster);
+    assert_int_equal(ma.n, 2);
+    assert_int_equal(mb.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(ma.members[i].address, mb.members[i].address);
+        assert_memory_equal(ma.members[i].host_id, mb.members[i].host_id, 16);
+        assert_int_equal(ma.members[i].ntokens, mb.members[i].ntokens);
+        assert_memory_equal(ma.members[i].tokens, mb.members[i].tokens, 8 * sizeof(int64_t));
+        assert_string_equal(ma.members[i].dc, "dc1");
+        assert_string_equal(ma.members[i].sql_address, "127.0.0.1:5432");
+        assert_string_equal(ma.members[i].schema_version, WC_CLUSTER_PLACEHOLDER_SCHEMA);
+        assert_true(ma.members[i].has_load);
+        assert_true(ma.members[i].local != mb.members[i].local);
+    }
+    wc_proto_members_free(&ma);
+    wc_proto_members_free(&mb);
+
+    /* the same ring on both: two hosts, sixteen distinct tokens */
+    ra = wc_cluster_ring(a);
+    rb = wc_cluster_ring(b);
+    assert_non_null(ra);
+    assert_non_null(rb);
+    assert_int_equal(wc_ring_host_count(ra), 2);
+    assert_int_equal(wc_ring_token_count(ra), 16);
+    assert_int_equal(wc_ring_token_count(rb), 16);
+    for (size_t i = 0; i < 16; i++)
+        assert_true(wc_ring_token_at(ra, i) == wc_ring_token_at(rb, i));
+    wc_ring_unref(ra);
+    wc_ring_unref(rb);
+
+    /* restart b: same host id and tokens, seen again by a */
+    wc_cluster_host_id(b, id_b);
+    rb = wc_cluster_ring(b);
+    {
+        int32_t h = wc_ring_find_host(rb, id_b);
+        assert_true(h >= 0);
+        memcpy(tokens_b, wc_ring_host(rb, (uint32_t)h)->tokens, sizeof(tokens_b));
+    }
+    wc_ring_unref(rb);
+    wc_cluster_stop(b);
+    assert_int_equal(start(db, &aa, SECRET, sizeof(SECRET), &b), WC_OK);
+    wc_cluster_host_id(b, id_b2);
+    assert_memory_equal(id_b, id_b2, 16);
+    wait_normal_up(a, 2);
+    wait_normal_up(b, 2);
+    rb = wc_cluster_ring(b);
+    {
+        int32_t h = wc_ring_find_host(rb, id_b);
+        assert_true(h >= 0);
+        assert_memory_equal(wc_ring_host(rb, (uint32_t)h)->tokens, tokens_b, sizeof(tokens_b));
+    }
+    wc_ring_unref(rb);
+
+    wc_cluster_stop(b);
+    wc_cluster_stop(a);
+    remove_dir(da);
+    remove_dir(db);
+}
+
+static unsigned long stored_generation(const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    unsigned long g;
+    char *p;
+
+    assert_int_equal(wc_fs_read_all(wc_fs_posix(), path, 1 << 16, &data, &len), WC_OK);
+    data[len - 1] = '\0';
+    p = strstr((char *)data, "generation ");
+    assert_non_null(p);
+    g = strtoul(p + 11, NULL, 10);
+    wc_free(data);
+    return g;
+}
+
+static void test_generation_grows(void **state)
+{
+    char d[512], path[600], text[256];
+    wc_cluster *a;
+    unsigned long g1, future = (unsigned long)time(NULL) + 100000;
+
+    make_dir(d, sizeof(d), "gen");
+    snprintf(path, sizeof(path), "%s/%s", d, WC_CLUSTER_STATE_FILE);
+    assert_int_equal(start(d, NULL, SECRET, sizeof(SECRET), &a), WC_OK);
+    wc_cluster_stop(a);
+    g1 = stored_generation(path);
+    assert_true(g1 >= (unsigned long)time(NULL) - 5);
+    /* a stored generation ahead of the clock (clock set back): the next is above it */
+    snprintf(text, sizeof(text),
+             "widecol-cluster-state 1\nhost_id 000102030405060708090a0b0c0d0e0f\n"
+             "generation %lu\ntokens 2 -5 7\n",
+             future);
+    assert_int_equal(wc_fs_write_atomic(wc_fs_posix(), path, text, strlen(text)), WC_OK);
+    assert_int_equal(start(d, NULL, SECRET, sizeof(SECRET), &a), WC_OK);
+    {
+        uint8_t id[16];
+        wc_cluster_host_id(a, id);
+        assert_int_equal(id[15], 0x0f);
+    }
+    wc_cluster_stop(a);
+    assert_int_equal(stored_generation(path), future + 1);
+    remove_dir(d);
+}
+
+static void test_wrong_secret_never_joins(void **state)
+{
+    char da[512], db[512];
+    wc_cluster *a, *b;
+    wc_addr aa;
+    static const uint8_t OTHER[] = "another secret";
+
+    make_dir(da, sizeof(da), "sa");
+    make_dir(db, sizeof(db), "sb");
+    assert_int_equal(start(da, NULL, SECRET, sizeof(SECRET), &a), WC_OK);
+    aa = wc_cluster_self(a);
+    assert_int_equal(start(db, &aa, OTHER, sizeof(OTHER), &b), WC_OK);
+    sleep_ms(1500);
+    {
+        wc_proto_members m;
+        members(a, &m);
+        assert_int_equal(m.n, 1);
+        wc_proto_members_free(&m);
+        members(b, &m);
+        assert_int_equal(m.n, 1);
+        wc_proto_members_free(&m);
+    }
+    wc_cluster_stop(b);
+    wc_cluster_stop(a);
+    remove_dir(da);
+    remove_dir(db);
+}
+
+static void test_damaged_state_file(void **state)
+{
+    char d[512], path[600];
+    wc_cluster *a = NULL;
+    static const char junk[] = "widecol-cluster-state 1\nhost_id zz\n";
+
+    make_dir(d, sizeof(d), "bad");
+    snprintf(path, sizeof(path), "%s/%s", d, WC_CLUSTER_STATE_FILE);
+    assert_int_equal(wc_fs_write_atomic(wc_fs_posix(), path, junk, strlen(junk)), WC_OK);
+    assert_int_equal(start(d, NULL, SECRET, sizeof(SECRET), &a), WC_CORRUPTION);
+    assert_null(a);
+    assert_non_null(strstr(wc_last_error(), "damaged"));
+    remove_dir(d);
+}
+
+static void test_members_codec(void **state)
+{
+    wc_member_info in[2];
+    int64_t t[3] = {-5, 0, 7};
+    wc_buf b;
+    wc_proto_members m;
+
+    memset(in, 0, sizeof(in));
+    strcpy(in[0].address, "10.0.0.1:7000");
+    strcpy(in[0].dc, "dc1");
+    in[0].up = true;
+    in[0].tokens = t;
+    in[0].ntokens = 3;
+    strcpy(in[1].address, "10.0.0.2:7000");
+    in[1].status = WC_GOSSIP_STATUS_LEFT;
+    wc_buf_init(&b);
+    wc_proto_put_members(&b, true, in, 2);
+    assert_int_equal(wc_proto_get_members(b.data, b.len, &m), WC_OK);
+    assert_int_equal(m.n, 2);
+    assert_int_equal(m.members[0].ntokens, 3);
+    assert_true(m.members[0].tokens[0] == -5 && m.members[0].tokens[2] == 7);
+    assert_int_equal(m.members[1].status, WC_GOSSIP_STATUS_LEFT);
+    wc_proto_members_free(&m);
+    /* every truncation is malformed */
+    for (size_t cut = 0; cut < b.len; cut++) {
+        assert_int_equal(wc_proto_get_members(b.data, cut, &m), WC_CORRUPTION);
+        wc_proto_members_free(&m);
+    }
+    /* an inflated member count or token count is refused before allocating */
+    b.data[1] = 0xff;
+    b.data[4] = 0x7f;
+    assert_int_equal(wc_proto_get_members(b.data, b.len, &m), WC_CORRUPTION);
+    wc_proto_members_free(&m);
+    wc_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_members_codec),
+        cmocka_unit_test(test_damaged_state_file),
+        cmocka_unit_test(test_generation_grows),
+        cmocka_unit_test(test_two_nodes_and_restart),
+        cmocka_unit_test(test_wrong_secret_never_joins),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

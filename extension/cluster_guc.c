@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster_guc.c
+ *		  The widecol.* settings of the cluster: name, addresses, seeds,
+ *		  data centre and rack, secret, failure detection and the request
+ *		  settings the coordinator will use.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/cluster_guc.c
+ *
+ * NOTES
+ *	  The node reads the postmaster settings once, when it starts the
+ *	  cluster runtime (node.c).  widecol.write_request_timeout and
+ *	  widecol.read_request_timeout are session settings and exist however
+ *	  the library is loaded; the others exist only with
+ *	  shared_preload_libraries, as the other node settings (widecol.c).
+ *	  widecol.phi_convict_threshold, widecol.hinted_handoff_enabled,
+ *	  widecol.max_hint_window and the two request timeouts are stored for
+ *	  the coordinator; until it lands, only the threshold is used (read
+ *	  when the cluster starts).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "widecol.h"
+
+/* GUC variables */
+char	   *widecol_cluster_name = NULL;
+char	   *widecol_listen_address = NULL;
+int			widecol_port = 7000;
+char	   *widecol_seeds = NULL;
+char	   *widecol_datacenter = NULL;
+char	   *widecol_rack = NULL;
+char	   *widecol_cluster_secret_file = NULL;
+double		widecol_phi_convict_threshold = 8.0;
+int			widecol_write_request_timeout = 2000;
+int			widecol_read_request_timeout = 5000;
+bool		widecol_hinted_handoff_enabled = true;
+int			widecol_max_hint_window = 3 * 3600 * 1000;
+
+/*
+ * Define the cluster settings: the session ones always, the node ones only
+ * while shared_preload_libraries are processed (preloaded).
+ */
+void
+widecol_define_cluster_gucs(bool preloaded)
+{
+	DefineCustomIntVariable("widecol.write_request_timeout",
+							"How long the coordinator waits for the replicas "
+							"of a write.",
+							"Stored for the coordinator; not used yet.",
+							&widecol_write_request_timeout,
+							2000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.read_request_timeout",
+							"How long the coordinator waits for the replicas "
+							"of a read.",
+							"Stored for the coordinator; not used yet.",
+							&widecol_read_request_timeout,
+							5000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	if (!preloaded)
+		return;
+
+	DefineCustomStringVariable("widecol.cluster_name",
+							   "Name of the cluster; nodes of another name are "
+							   "refused.",
+							   NULL,
+							   &widecol_cluster_name,
+							   "widecol",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.listen_address",
+							   "IP address the node listens on for other nodes "
+							   "and tells them to use; empty: no cluster, this "
+							   "node alone.",
+							   NULL,
+							   &widecol_listen_address,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.port",
+							"TCP port of the internode protocol.",
+							NULL,
+							&widecol_port,
+							7000, 1, 65535,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.seeds",
+							   "Comma-separated host:port of the seed nodes a "
+							   "starting node contacts first; empty: this node "
+							   "alone.",
+							   NULL,
+							   &widecol_seeds,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.datacenter",
+							   "Data centre of this node (replica placement).",
+							   NULL,
+							   &widecol_datacenter,
+							   "dc1",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.rack",
+							   "Rack of this node (replica placement).",
+							   NULL,
+							   &widecol_rack,
+							   "rack1",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.cluster_secret_file",
+							   "File holding the secret every node of the "
+							   "cluster shares; it must not be readable by "
+							   "group or others.",
+							   "Empty: no secret (only nodes without one join).",
+							   &widecol_cluster_secret_file,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomRealVariable("widecol.phi_convict_threshold",
+							 "Suspicion level (phi) at which the failure "
+							 "detector marks a node down.",
+							 "Lower detects failures sooner and risks false "
+							 "alarms; read when the cluster starts.",
+							 &widecol_phi_convict_threshold,
+							 8.0, 1.0, 16.0,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("widecol.hinted_handoff_enabled",
+							 "Keep hints for replicas that are down.",
+							 "Stored for the coordinator; not used yet.",
+							 &widecol_hinted_handoff_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("widecol.max_hint_window",
+							"How long hints are kept for a replica that is "
+							"down.",
+							"Stored for the coordinator; not used yet.",
+							&widecol_max_hint_window,
+							3 * 3600 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
