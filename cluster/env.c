@@ -3,11 +3,14 @@
  *
  * The environments themselves live in their own files (the simulator in
  * sim.c, the real event loop and TCP transport in theirs); this file holds
- * only what every environment and its users share.  Pure functions:
- * thread-safe.
+ * only what every environment and its users share: addresses (pure
+ * functions, thread-safe) and formatted, rate-limited logging through an
+ * environment's log op (on its loop).
  */
 #include "env.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,4 +74,34 @@ void wc_addr_format(const wc_addr *a, char *out, size_t cap)
 bool wc_addr_equal(const wc_addr *a, const wc_addr *b)
 {
     return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+void wc_env_logf(wc_env *env, wc_env_log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    env->ops->log(env, level, line);
+}
+
+void wc_env_log_limited(wc_env *env, wc_env_log_limit *lim, const char *fmt, ...)
+{
+    uint64_t now = wc_env_now_ms(env);
+    char line[400];
+    va_list ap;
+
+    if (lim->logged_ms != 0 && now - lim->logged_ms < WC_ENV_LOG_LIMIT_MS) {
+        lim->suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    wc_env_logf(env, WC_ENV_LOG_WARNING, "%s (%" PRIu64 " more such messages not logged)", line,
+                lim->suppressed);
+    lim->logged_ms = now == 0 ? 1 : now;
+    lim->suppressed = 0;
 }

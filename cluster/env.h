@@ -129,6 +129,30 @@ static inline int64_t wc_env_wall_us(wc_env *env) { return env->ops->wall_us(env
 static inline uint64_t wc_env_random(wc_env *env) { return env->ops->random_u64(env); }
 
 /*
+ * Format a line and pass it to env's log op (lines longer than 511 bytes are
+ * cut).  On the loop only, as every op but post.
+ */
+void wc_env_logf(wc_env *env, wc_env_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* State of a rate-limited log (zero-initialized: nothing logged yet). */
+typedef struct wc_env_log_limit {
+    uint64_t logged_ms;  /* when the last line was logged; 0 = never */
+    uint64_t suppressed; /* lines dropped since */
+} wc_env_log_limit;
+
+#define WC_ENV_LOG_LIMIT_MS 10000
+
+/*
+ * A warning caused by what a peer sent (a malformed message, a bogus
+ * state): logged at most once per WC_ENV_LOG_LIMIT_MS per *lim, with the
+ * number of such lines not logged since, so a hostile or broken peer
+ * cannot flood the server log.
+ */
+void wc_env_log_limited(wc_env *env, wc_env_log_limit *lim, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
  * Parse "host:port" (host 1..63 characters; port 1..65535; an IPv6 literal
  * in brackets, "[::1]:7000").  WC_INVALID_ARGUMENT saying what is wrong.
  */

@@ -16,7 +16,6 @@
 
 #define MAX_QUARANTINE 256    /* removed nodes remembered at once */
 #define MAX_FOREIGN_LOGGED 64 /* senders of another cluster already logged */
-#define LIMITED_LOG_EVERY_MS 10000
 #define MAX_GENERATION_JUMP (365u * 24 * 3600) /* a generation a year ahead is bogus */
 
 typedef struct gvalue {
@@ -63,8 +62,7 @@ struct wc_gossip {
     size_t nquarantine;
     wc_addr foreign_logged[MAX_FOREIGN_LOGGED];
     size_t nforeign_logged;
-    uint64_t limited_logged_ms; /* glog_limited */
-    uint64_t limited_suppressed;
+    wc_env_log_limit log_limit; /* glog_limited */
     uint32_t unknown_types_logged; /* bit per gossip message type */
     uint64_t stamp;                /* counts SYNs answered */
     wc_buf buf, req, states;       /* scratch for building messages */
@@ -72,44 +70,9 @@ struct wc_gossip {
 
 /* ---------------------------------------------------------------- helpers */
 
-static void glog(wc_gossip *g, wc_env_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void glog(wc_gossip *g, wc_env_log_level level, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    g->env->ops->log(g->env, level, line);
-}
-
-/*
- * A warning caused by what a peer sent (malformed messages, bogus
- * generations): at most one line per 10 s, saying how many were not logged.
- */
-static void glog_limited(wc_gossip *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void glog_limited(wc_gossip *g, const char *fmt, ...)
-{
-    uint64_t now = wc_env_now_ms(g->env);
-    char line[400];
-    va_list ap;
-
-    if (g->limited_logged_ms != 0 && now - g->limited_logged_ms < LIMITED_LOG_EVERY_MS) {
-        g->limited_suppressed++;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    glog(g, WC_ENV_LOG_WARNING, "%s (%" PRIu64 " more such messages not logged)", line,
-         g->limited_suppressed);
-    g->limited_logged_ms = now == 0 ? 1 : now;
-    g->limited_suppressed = 0;
-}
+#define glog(g, level, ...) wc_env_logf((g)->env, (level), __VA_ARGS__)
+/* a warning caused by what a peer sent (malformed messages, bogus generations) */
+#define glog_limited(g, ...) wc_env_log_limited((g)->env, &(g)->log_limit, __VA_ARGS__)
 
 static const char *fmt_addr(const wc_addr *a, char *buf, size_t cap)
 {

@@ -88,23 +88,12 @@ struct wc_hint_delivery {
     wc_hint_delivery_stats st;
 };
 
-static void hd_log(wc_hint_delivery *d, wc_env_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static void hd_pump(hd_target *t);
 static void hd_pump_cb(void *arg);
 static void hd_timeout_cb(void *arg);
 static void hd_recheck_cb(void *arg);
 
-static void hd_log(wc_hint_delivery *d, wc_env_log_level level, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    d->env->ops->log(d->env, level, msg);
-}
+#define hd_log(d, level, ...) wc_env_logf((d)->env, (level), __VA_ARGS__)
 
 static void hd_cancel(wc_hint_delivery *d, uint64_t *timer)
 {

@@ -19,7 +19,6 @@
 #include "schema_def.h"
 
 #define BACKOFF_CAP_MS 30000
-#define LIMITED_LOG_EVERY_MS 10000
 #define MAX_NAMED_LAGGARDS 16
 #define REPL_TEXT_CAP 1024
 #define ADDR_BUF (WC_ADDR_HOST_MAX + 8)
@@ -54,42 +53,22 @@ struct wc_schema_sync {
     size_t npeers, cappeers;
     waiter *waiters;
     uint64_t timer;
-    uint64_t limited_logged_ms, limited_suppressed;
+    wc_env_log_limit log_limit; /* slog_limited */
     bool unknown_logged;
 };
 
 /* ---------------------------------------------------------------- logging */
 
-static void slog(wc_schema_sync *s, wc_env_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define slog(s, level, ...) wc_env_logf((s)->env, (level), __VA_ARGS__)
 
-static void slog(wc_schema_sync *s, wc_env_log_level level, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    s->env->ops->log(s->env, level, line);
-}
-
-/* What a peer sent wrong: at most one line per 10 s. */
+/* What a peer sent wrong: at most one line per 10 s (wc_env_log_limited). */
 static void slog_limited(wc_schema_sync *s, const char *what, const wc_addr *from)
 {
-    uint64_t now = wc_env_now_ms(s->env);
     char a[ADDR_BUF];
 
-    if (s->limited_logged_ms != 0 && now - s->limited_logged_ms < LIMITED_LOG_EVERY_MS) {
-        s->limited_suppressed++;
-        return;
-    }
     wc_addr_format(from, a, sizeof(a));
-    slog(s, WC_ENV_LOG_WARNING,
-         "schema: malformed message from %s dropped: %s (%" PRIu64 " more not logged)", a, what,
-         s->limited_suppressed);
-    s->limited_logged_ms = now == 0 ? 1 : now;
-    s->limited_suppressed = 0;
+    wc_env_log_limited(s->env, &s->log_limit, "schema: malformed message from %s dropped: %s", a,
+                       what);
 }
 
 /* ---------------------------------------------------------------- canonical encoding */

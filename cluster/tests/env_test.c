@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "env.h"
@@ -67,11 +68,57 @@ static void test_refused(void **state)
     expect_bad(longhost, "1 to 63");
 }
 
+/* A fake environment: a settable clock and the last line logged. */
+static uint64_t fake_now;
+static char fake_line[600];
+static int fake_lines;
+
+static uint64_t fake_now_ms(wc_env *env)
+{
+    (void)env;
+    return fake_now;
+}
+
+static void fake_log(wc_env *env, wc_env_log_level level, const char *msg)
+{
+    (void)env;
+    assert_int_equal(level, WC_ENV_LOG_WARNING);
+    snprintf(fake_line, sizeof(fake_line), "%s", msg);
+    fake_lines++;
+}
+
+/* A peer's flood of bad messages gives one line per 10 s, with the count dropped. */
+static void test_log_limited(void **state)
+{
+    wc_env_ops ops = {.now_ms = fake_now_ms, .log = fake_log};
+    wc_env env = {.ops = &ops};
+    wc_env_log_limit lim = {0};
+
+    (void)state;
+    fake_now = 1000;
+    wc_env_log_limited(&env, &lim, "bad message %d", 1);
+    assert_int_equal(fake_lines, 1);
+    assert_string_equal(fake_line, "bad message 1 (0 more such messages not logged)");
+    for (int i = 2; i <= 50; i++) {
+        fake_now += 100;
+        wc_env_log_limited(&env, &lim, "bad message %d", i);
+    }
+    assert_int_equal(fake_lines, 1); /* 4.9 s later: nothing more */
+    fake_now = 1000 + WC_ENV_LOG_LIMIT_MS;
+    wc_env_log_limited(&env, &lim, "bad message %d", 51);
+    assert_int_equal(fake_lines, 2);
+    assert_string_equal(fake_line, "bad message 51 (49 more such messages not logged)");
+    fake_now += WC_ENV_LOG_LIMIT_MS - 1;
+    wc_env_log_limited(&env, &lim, "bad message %d", 52);
+    assert_int_equal(fake_lines, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_and_format),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_log_limited),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
