@@ -252,3 +252,11 @@ bench-hop: $(BENCH_HOP)
 .PHONY: bench-concurrency
 bench-concurrency:
 	MAKE='$(MAKE)' regress/bench/concurrency_bench.sh
+
+# a three-node cluster (RF 3) against a one-node cluster (RF 1) in the same
+# run: COPY and pgbench point reads at ONE and QUORUM
+# (regress/bench/cluster_bench.sh, docs/benchmarks.md).  Options through the
+# environment, e.g. make bench-cluster DURATION=5 PARTITIONS=500
+.PHONY: bench-cluster
+bench-cluster:
+	MAKE='$(MAKE)' regress/bench/cluster_bench.sh
