@@ -660,7 +660,7 @@ refuse_rewrite(Relation rel, const char *what)
 			 errmsg("%s is not supported for widecol table \"%s\"", what,
 					RelationGetRelationName(rel)),
 			 errdetail("The rows live in the widecol engine, which keeps and compacts them itself."),
-			 errhint("Use VACUUM (which compacts) or widecol.compact(); to change the table, create a new "
+			 errhint("Compact with widecol.compact(); to change the table, create a new "
 					 "widecol table and INSERT ... SELECT into it.")));
 }
 

@@ -126,6 +126,11 @@ tam_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
 		rel->reloptkind != RELOPT_BASEREL || !widecol_is_tam_table(rte->relid))
 		return;
+	if (rte->tablesample != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TABLESAMPLE is not supported for widecol table \"%s\"", get_rel_name(rte->relid)),
+				 errhint("Sample with WHERE random() < fraction under widecol.allow_filtering, or read one partition.")));
 	if (uses_ctid(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -152,7 +157,7 @@ tam_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 		cp->path.startup_cost = wp->startup;
 		cp->path.total_cost = wp->total;
 		cp->path.pathkeys = wp->pathkeys;
-		cp->flags = 0;
+		cp->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 		cp->custom_private = list_make1(makeInteger(wp->kind));
 		cp->methods = &tam_path_methods;
 		add_path(rel, (Path *) cp);
