@@ -80,6 +80,7 @@ typedef struct TamTarget
 	Bitmapset  *cols;			/* attnums written; NULL: every column, NULLs skipped */
 	MemoryContext cxt;			/* holds ms; deleted when the writes end */
 	WidecolModifyState *ms;		/* made at the first write */
+	SubTransactionId subid;		/* a failed subtransaction drops its writes */
 } TamTarget;
 
 /* A row returned by a scan, under its made-up TID (see NOTES). */
@@ -117,6 +118,8 @@ static void tam_executor_start(QueryDesc *queryDesc, int eflags);
 static void register_targets(QueryDesc *queryDesc);
 static void tam_executor_end(QueryDesc *queryDesc);
 static void tam_xact(XactEvent event, void *arg);
+static void tam_subxact(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg);
 
 /* helpers */
 static TamTarget *find_target(Oid relid, bool modify_only);
@@ -193,6 +196,7 @@ target_writes(Relation rel, CmdType op)
 		tg = palloc0(sizeof(TamTarget));
 		tg->relid = relid;
 		tg->op = op;
+		tg->subid = GetCurrentSubTransactionId();
 		tam_targets = lappend(tam_targets, tg);
 		MemoryContextSwitchTo(old);
 	}
@@ -385,6 +389,7 @@ register_targets(QueryDesc *queryDesc)
 		tg->relid = rte->relid;
 		tg->op = ps->commandType;
 		tg->qd = queryDesc;
+		tg->subid = GetCurrentSubTransactionId();
 		/* an empty set would read "every column": give INSERT its key at least */
 		tg->cols = cols ? cols : bms_make_singleton(0);
 		tam_targets = lappend(tam_targets, tg);
@@ -440,6 +445,35 @@ tam_xact(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A subtransaction that fails drops what its statements had not sent yet
+ * (their ExecutorEnd never runs); one that commits hands them to its parent.
+ */
+static void
+tam_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
+			void *arg)
+{
+	List	   *failed = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tam_targets)
+	{
+		TamTarget  *tg = lfirst(lc);
+
+		if (tg->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			failed = lappend(failed, tg);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			tg->subid = parentSubid;
+	}
+	foreach(lc, failed)
+		end_target(lfirst(lc), false);
+	list_free(failed);
+	if (failed != NIL)
+		forget_rows_if_idle();
+}
+
 void
 widecol_tam_init(void)
 {
@@ -448,6 +482,7 @@ widecol_tam_init(void)
 	prev_executor_end = ExecutorEnd_hook;
 	ExecutorEnd_hook = tam_executor_end;
 	RegisterXactCallback(tam_xact, NULL);
+	RegisterSubXactCallback(tam_subxact, NULL);
 }
 
 /* ---------------------------------------------------------------- slots and scans */

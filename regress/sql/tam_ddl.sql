@@ -156,6 +156,17 @@ VACUUM readings;
 ANALYZE readings;
 SELECT reltuples FROM pg_class WHERE oid = 'readings'::regclass;
 
+-- a statement that fails inside a savepoint leaves nothing behind
+CREATE TABLE sx (k int PRIMARY KEY, v text) USING widecol WITH (keyspace = 'tam_ddl_t');
+BEGIN;
+SAVEPOINT a;
+INSERT INTO sx SELECT i, CASE WHEN i < 50 THEN 'x' ELSE (1 / (i - 50))::text END
+  FROM generate_series(10, 60) i;
+ROLLBACK TO a;
+INSERT INTO sx VALUES (2, 'kept');
+COMMIT;
+SELECT * FROM sx WHERE k IN (2, 10, 49);
+
 -- TRUNCATE empties the engine table, but not inside a transaction block
 SELECT * FROM widecol_try($$TRUNCATE copy_of$$);
 TRUNCATE copy_of;
