@@ -52,6 +52,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
+#include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -627,7 +628,9 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(parsetree, CreateStmt) &&
 		uses_widecol(((CreateStmt *) parsetree)->accessMethod,
-					 ((CreateStmt *) parsetree)->relation->relpersistence))
+					 ((CreateStmt *) parsetree)->relation->relpersistence) &&
+		(((CreateStmt *) parsetree)->accessMethod != NULL ||
+		 ((CreateStmt *) parsetree)->partspec == NULL))	/* a partitioned table has no AM */
 	{
 		List	   *pk = NIL;
 		List	   *elts;
@@ -769,6 +772,21 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 				refuse_foreign_key_to(list_make1(cmd->def));
 		}
 	}
+	else if (IsA(parsetree, CreateTrigStmt))
+	{
+		CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+		/* AFTER ... FOR EACH ROW fetches the rows again by TID at the end of the statement */
+		if (stmt->row && (stmt->timing & (TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSTEAD)) == 0 &&
+			widecol_is_tam_table(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("widecol table \"%s\" cannot have AFTER ... FOR EACH ROW triggers",
+							get_rel_name(relid)),
+					 errdetail("They read the changed rows again by their physical place, which widecol rows do not have."),
+					 errhint("Use a BEFORE ... FOR EACH ROW trigger or a statement trigger.")));
+	}
 	else if (IsA(parsetree, IndexStmt))
 	{
 		IndexStmt  *stmt = (IndexStmt *) parsetree;
@@ -871,7 +889,8 @@ tam_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 							 "(pg_advisory_xact_lock) or a heap table.")));
 	}
 	if (query->resultRelation > 0 &&
-		(query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE))
+		(query->commandType == CMD_INSERT || query->commandType == CMD_UPDATE ||
+		 query->commandType == CMD_MERGE))
 	{
 		RangeTblEntry *rte = rt_fetch(query->resultRelation, query->rtable);
 		WidecolTable *t;
@@ -879,6 +898,12 @@ tam_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 		if (rte->rtekind != RTE_RELATION || !widecol_is_tam_table(rte->relid))
 			return;
+		if (query->commandType == CMD_MERGE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("MERGE is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
+					 errhint("INSERT into a widecol table is already an upsert; use INSERT ... SELECT, "
+							 "and DELETE for the rows to remove.")));
 		if (query->onConflict != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

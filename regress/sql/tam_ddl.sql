@@ -152,6 +152,10 @@ SELECT * FROM widecol_try($$UPDATE readings SET device_id = 'd9' WHERE device_id
 SELECT * FROM widecol_try($$SELECT * FROM readings WHERE ctid = '(0,1)'$$);
 SELECT * FROM widecol_try($$SELECT * FROM readings TABLESAMPLE SYSTEM (10)$$);
 VACUUM FULL readings;
+SELECT * FROM widecol_try($$MERGE INTO by_key2 t USING (VALUES (1)) s(k) ON t.k = s.k WHEN NOT MATCHED THEN INSERT VALUES (s.k, 'm')$$);
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+SELECT * FROM widecol_try($$CREATE TRIGGER t AFTER INSERT ON by_key2 FOR EACH ROW EXECUTE FUNCTION noop()$$);
+CREATE TRIGGER t BEFORE INSERT ON by_key2 FOR EACH ROW EXECUTE FUNCTION noop();
 VACUUM readings;
 ANALYZE readings;
 SELECT reltuples FROM pg_class WHERE oid = 'readings'::regclass;
