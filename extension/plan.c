@@ -12,7 +12,10 @@
  *
  * NOTES
  *	  The GetForeignRelSize, GetForeignPaths and GetForeignPlan callbacks
- *	  of the FDW routine (wired in fdw.c).
+ *	  of the FDW routine (wired in fdw.c) are thin wrappers of
+ *	  widecol_plan_rel, widecol_plan_paths and widecol_plan_scan, which the
+ *	  table access method's CustomScan (tam_scan.c) calls too: one planner
+ *	  for both faces.
  *
  *	  Planning classifies each restriction of a widecol table:
  *	   - "=" or "= ANY(array)" / IN on every partition-key column restricts

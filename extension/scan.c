@@ -13,7 +13,9 @@
  * NOTES
  *	  The BeginForeignScan, IterateForeignScan, ReScanForeignScan,
  *	  EndForeignScan and ExplainForeignScan callbacks of the FDW routine
- *	  (wired in fdw.c).  The executor reads what plan.c put into the
+ *	  (wired in fdw.c), over widecol_begin_scan, widecol_scan_next,
+ *	  widecol_rescan and widecol_explain_scan, which the table access
+ *	  method (tam.c, tam_scan.c) runs too.  The executor reads what plan.c put into the
  *	  ForeignScan: fdw_private by the FdwScanPrivate indexes (widecol.h),
  *	  and fdw_exprs in plan.c's order: the partition-key values, the
  *	  clustering equalities, then the lower and upper bounds.  Key values
