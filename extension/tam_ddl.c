@@ -853,6 +853,11 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 		after_create(RangeVarGetRelid(ctas->into->rel, NoLock, false), options);
 	else if (OidIsValid(alter_relid) && (set != NIL || reset != NIL))
 		alter_options(alter_relid, set, reset);
+	else if (OidIsValid(alter_relid) && widecol_preloaded && widecol_node_running())
+	{
+		/* e.g. OWNER TO: the engine table's ownership record follows at commit */
+		note_pending(alter_relid, 0, false);
+	}
 	else if (OidIsValid(rename_relid))
 	{
 		CommandCounterIncrement();

@@ -10,6 +10,7 @@
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('tam_ddl_t');
 DROP SCHEMA IF EXISTS tam_ddl_t CASCADE;
+DROP ROLE IF EXISTS regress_tam_reader;
 RESET client_min_messages;
 
 CREATE SCHEMA tam_ddl_t;
@@ -159,6 +160,30 @@ CREATE TRIGGER t BEFORE INSERT ON by_key2 FOR EACH ROW EXECUTE FUNCTION noop();
 VACUUM readings;
 ANALYZE readings;
 SELECT reltuples FROM pg_class WHERE oid = 'readings'::regclass;
+
+-- privileges and ownership follow the relation
+CREATE ROLE regress_tam_reader;
+GRANT USAGE ON SCHEMA tam_ddl_t TO regress_tam_reader;
+SET ROLE regress_tam_reader;
+SELECT * FROM widecol_try($$SELECT count(*) FROM readings WHERE device_id = 'd1'$$);
+RESET ROLE;
+GRANT SELECT ON readings TO regress_tam_reader;
+SET ROLE regress_tam_reader;
+SELECT count(*) FROM readings WHERE device_id = 'd1';
+SELECT * FROM widecol_try($$INSERT INTO readings VALUES ('d1', now(), 1, 'x')$$);
+RESET ROLE;
+CREATE TABLE owned (k int PRIMARY KEY, v text) USING widecol WITH (keyspace = 'tam_ddl_t');
+INSERT INTO owned VALUES (1, 'a');
+ALTER TABLE owned OWNER TO regress_tam_reader;
+SET ROLE regress_tam_reader;
+INSERT INTO owned VALUES (2, 'b');
+SELECT * FROM owned WHERE k IN (1, 2) ORDER BY k;
+SELECT widecol.flush('owned');
+RESET ROLE;
+DROP TABLE owned;
+REVOKE ALL ON SCHEMA tam_ddl_t FROM regress_tam_reader;
+REVOKE ALL ON readings FROM regress_tam_reader;
+DROP ROLE regress_tam_reader;
 
 -- a statement that fails inside a savepoint leaves nothing behind
 CREATE TABLE sx (k int PRIMARY KEY, v text) USING widecol WITH (keyspace = 'tam_ddl_t');
