@@ -890,6 +890,15 @@ tam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char pe
 					 errhint("Run TRUNCATE on its own, outside BEGIN ... COMMIT.")));
 		widecol_empty_table(widecol_get_table(RelationGetRelid(rel)));
 	}
+	else if (strncmp(RelationGetRelationName(rel), "pg_temp_", 8) == 0)
+	{
+		/* make_new_heap's transient table: an ALTER TABLE that rewrites every row */
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("widecol tables cannot be rewritten"),
+				 errdetail("This command would copy every row into a new table, and widecol rows stay in the engine."),
+				 errhint("Create a new widecol table and INSERT ... SELECT the rows into it.")));
+	}
 	*freezeXid = InvalidTransactionId;
 	*minmulti = InvalidMultiXactId;
 	srel = RelationCreateStorage(*newrnode, persistence, true);

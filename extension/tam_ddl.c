@@ -493,6 +493,34 @@ check_alter(Oid relid, AlterTableStmt *stmt, List **set, List **reset)
 								cmd->name, get_rel_name(relid)),
 						 errhint("Stored values keep the type they were written with; add a column of the new type instead.")));
 				break;
+			case AT_AddColumn:
+				{
+					ColumnDef  *cd = (ColumnDef *) cmd->def;
+					Node	   *d = cd->raw_default;
+					ListCell   *lc2;
+
+					foreach(lc2, cd->constraints)
+						if (((Constraint *) lfirst(lc2))->contype == CONSTR_DEFAULT)
+							d = ((Constraint *) lfirst(lc2))->raw_expr;
+					if (d && IsA(d, TypeCast))
+						d = ((TypeCast *) d)->arg;
+					/* any other DEFAULT may be volatile: PostgreSQL would rewrite the table */
+					if (d != NULL && !IsA(d, A_Const))
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("cannot add column \"%s\" with a computed DEFAULT to widecol table \"%s\"",
+										cd->colname, get_rel_name(relid)),
+								 errdetail("PostgreSQL would rewrite the table row by row, and widecol rows stay in the engine."),
+								 errhint("Add the column with a constant DEFAULT or none, then set it with UPDATE.")));
+					break;
+				}
+			case AT_SetLogged:
+			case AT_SetUnLogged:
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot change the persistence of widecol table \"%s\"", get_rel_name(relid)),
+						 errhint("The engine's commit log makes every widecol write durable; LOGGED and UNLOGGED do not apply.")));
+				break;
 			case AT_SetAccessMethod:
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

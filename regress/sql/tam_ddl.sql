@@ -136,6 +136,12 @@ SELECT * FROM widecol_try($$ALTER TABLE readings ALTER COLUMN temperature TYPE i
 SELECT * FROM widecol_try($$ALTER TABLE readings DROP COLUMN "timestamp"$$);
 SELECT * FROM widecol_try($$ALTER TABLE readings RENAME COLUMN device_id TO dev$$);
 SELECT * FROM widecol_try($$ALTER TABLE readings SET ACCESS METHOD heap$$);
+SELECT * FROM widecol_try($$ALTER TABLE readings ADD COLUMN r double precision DEFAULT random()$$);
+SELECT * FROM widecol_try($$ALTER TABLE readings SET UNLOGGED$$);
+ALTER TABLE readings ADD COLUMN battery integer;
+UPDATE readings SET battery = 90 WHERE device_id = 'd1';
+SELECT device_id, battery FROM readings WHERE device_id IN ('d1', 'd2');
+ALTER TABLE readings DROP COLUMN battery;
 -- RENAME keeps the engine table (and the rows)
 ALTER TABLE by_key RENAME TO by_key2;
 SELECT * FROM by_key2 WHERE k IN (1, 2) ORDER BY k;
