@@ -116,6 +116,7 @@ static const TableAmRoutine widecol_tam_methods;
 /* hooks and callbacks */
 static void tam_executor_start(QueryDesc *queryDesc, int eflags);
 static void register_targets(QueryDesc *queryDesc);
+static void register_modify(QueryDesc *queryDesc, Plan *plan);
 static void tam_executor_end(QueryDesc *queryDesc);
 static void tam_xact(XactEvent event, void *arg);
 static void tam_subxact(SubXactEvent event, SubTransactionId mySubid,
@@ -354,7 +355,24 @@ register_targets(QueryDesc *queryDesc)
 	PlannedStmt *ps = queryDesc->plannedstmt;
 	ListCell   *lc;
 
-	foreach(lc, ps->resultRelations)
+	/* the statement's ModifyTable, and those of WITH ... (DELETE ...) */
+	register_modify(queryDesc, ps->planTree);
+	foreach(lc, ps->subplans)
+		register_modify(queryDesc, lfirst(lc));
+}
+
+/* Note the widecol tables that the ModifyTable plan (if it is one) writes. */
+static void
+register_modify(QueryDesc *queryDesc, Plan *plan)
+{
+	PlannedStmt *ps = queryDesc->plannedstmt;
+	ModifyTable *mt;
+	ListCell   *lc;
+
+	if (plan == NULL || !IsA(plan, ModifyTable))
+		return;
+	mt = (ModifyTable *) plan;
+	foreach(lc, mt->resultRelations)
 	{
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
 		TamTarget  *tg;
@@ -365,7 +383,7 @@ register_targets(QueryDesc *queryDesc)
 		if (rte->rtekind != RTE_RELATION || !widecol_is_tam_table(rte->relid))
 			continue;
 		old = MemoryContextSwitchTo(TopMemoryContext);
-		if (ps->commandType == CMD_INSERT)
+		if (mt->operation == CMD_INSERT)
 		{
 			Relation	rel = RelationIdGetRelation(rte->relid);
 			TupleDesc	desc = RelationGetDescr(rel);
@@ -378,7 +396,7 @@ register_targets(QueryDesc *queryDesc)
 					cols = bms_add_member(cols, i + 1);
 			RelationClose(rel);
 		}
-		else if (ps->commandType == CMD_UPDATE)
+		else if (mt->operation == CMD_UPDATE)
 		{
 			Bitmapset  *upd = bms_union(rte->updatedCols, rte->extraUpdatedCols);
 
@@ -387,7 +405,7 @@ register_targets(QueryDesc *queryDesc)
 		}
 		tg = palloc0(sizeof(TamTarget));
 		tg->relid = rte->relid;
-		tg->op = ps->commandType;
+		tg->op = mt->operation;
 		tg->qd = queryDesc;
 		tg->subid = GetCurrentSubTransactionId();
 		/* an empty set would read "every column": give INSERT its key at least */

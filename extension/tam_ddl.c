@@ -746,6 +746,21 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 	else if (IsA(parsetree, CreateTableAsStmt) &&
+			 ((CreateTableAsStmt *) parsetree)->objtype == OBJECT_MATVIEW &&
+			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod, RELPERSISTENCE_PERMANENT))
+	{
+		pstmt = copyObject(pstmt);
+		ctas = (CreateTableAsStmt *) pstmt->utilityStmt;
+		if (ctas->into->accessMethod != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("materialized views cannot use the widecol access method"),
+					 errhint("Create the materialized view USING heap, or a widecol table with CREATE TABLE ... AS.")));
+		/* default_table_access_method = widecol: materialized views stay heap */
+		ctas->into->accessMethod = "heap";
+		ctas = NULL;
+	}
+	else if (IsA(parsetree, CreateTableAsStmt) &&
 			 ((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE &&
 			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod,
 						  ((CreateTableAsStmt *) parsetree)->into->rel->relpersistence))

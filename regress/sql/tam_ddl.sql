@@ -106,6 +106,15 @@ FETCH 2 FROM c;
 CLOSE c;
 COMMIT;
 
+-- a DELETE in WITH feeding an INSERT
+CREATE TABLE moved (device_id text, "timestamp" timestamptz, temperature numeric, note text)
+  USING widecol WITH (keyspace = 'tam_ddl_t', primary_key = '(device_id, "timestamp")');
+WITH gone AS (DELETE FROM readings WHERE device_id = 'd2' RETURNING *)
+INSERT INTO moved SELECT * FROM gone;
+SELECT (SELECT count(*) FROM readings WHERE device_id = 'd2') AS left_behind,
+       (SELECT count(*) FROM moved WHERE device_id = 'd2') AS moved;
+SELECT * FROM widecol_try($$CREATE MATERIALIZED VIEW mv USING widecol AS SELECT 1 AS a$$);
+
 -- CREATE TABLE AS, SELECT INTO, the PRIMARY KEY spelling, the default keyspace
 SET client_min_messages = warning;
 DROP SERVER IF EXISTS widecol_default CASCADE;
