@@ -176,6 +176,21 @@ tam_plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->custom_private = widecol_plan_scan(root, rel, rte->relid, &best_path->path,
 											  intVal(linitial(best_path->custom_private)),
 											  clauses, &local, &exprs);
+	/*
+	 * The rows an UPDATE or DELETE reads are fetched again by TID for the
+	 * new row and for RETURNING (tam.c keeps them): read every column.
+	 */
+	if (root->parse->resultRelation == (int) rel->relid &&
+		(root->parse->commandType == CMD_UPDATE || root->parse->commandType == CMD_DELETE))
+	{
+		WidecolTable *t = widecol_get_table(rte->relid);
+		List	   *attrs = NIL;
+
+		for (int i = 0; i < t->ncols; i++)
+			if (!t->cols[i].dropped)
+				attrs = lappend_int(attrs, t->cols[i].attnum);
+		lfirst(list_nth_cell(cscan->custom_private, FSP_ATTRS)) = attrs;
+	}
 	cscan->scan.plan.targetlist = tlist;
 	cscan->scan.plan.qual = local;
 	cscan->scan.scanrelid = rel->relid;

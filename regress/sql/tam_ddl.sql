@@ -106,6 +106,10 @@ FETCH 2 FROM c;
 CLOSE c;
 COMMIT;
 
+-- RETURNING shows whole rows, also the columns the statement does not name
+UPDATE readings SET note = 'returned' WHERE device_id = 'd1' RETURNING *;
+DELETE FROM readings WHERE device_id = 'd3' AND "timestamp" = '2024-03-10 08:00+00' RETURNING device_id, "timestamp";
+
 -- a DELETE in WITH feeding an INSERT
 CREATE TABLE moved (device_id text, "timestamp" timestamptz, temperature numeric, note text)
   USING widecol WITH (keyspace = 'tam_ddl_t', primary_key = '(device_id, "timestamp")');
