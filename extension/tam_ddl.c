@@ -103,7 +103,7 @@ static void tam_ddl_subxact(SubXactEvent event, SubTransactionId mySubid,
 							SubTransactionId parentSubid, void *arg);
 
 /* helpers */
-static bool uses_widecol(const char *access_method, char relpersistence);
+static bool uses_widecol(const char *access_method);
 static List *stored_options(Oid relid);
 static void store_options(Oid relid, List *options);
 static List *set_option(List *options, const char *name, const char *value);
@@ -134,7 +134,7 @@ widecol_tam_ddl_init(void)
 
 /* Does a new table with this access method (NULL: the default) use widecol? */
 static bool
-uses_widecol(const char *access_method, char relpersistence)
+uses_widecol(const char *access_method)
 {
 	if (access_method == NULL)
 		access_method = default_table_access_method;
@@ -655,8 +655,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	List	   *saved_creating = creating_options;
 
 	if (IsA(parsetree, CreateStmt) &&
-		uses_widecol(((CreateStmt *) parsetree)->accessMethod,
-					 ((CreateStmt *) parsetree)->relation->relpersistence) &&
+		uses_widecol(((CreateStmt *) parsetree)->accessMethod) &&
 		(((CreateStmt *) parsetree)->accessMethod != NULL ||
 		 ((CreateStmt *) parsetree)->partspec == NULL))	/* a partitioned table has no AM */
 	{
@@ -747,7 +746,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	else if (IsA(parsetree, CreateTableAsStmt) &&
 			 ((CreateTableAsStmt *) parsetree)->objtype == OBJECT_MATVIEW &&
-			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod, RELPERSISTENCE_PERMANENT))
+			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod))
 	{
 		pstmt = copyObject(pstmt);
 		ctas = (CreateTableAsStmt *) pstmt->utilityStmt;
@@ -762,8 +761,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	else if (IsA(parsetree, CreateTableAsStmt) &&
 			 ((CreateTableAsStmt *) parsetree)->objtype == OBJECT_TABLE &&
-			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod,
-						  ((CreateTableAsStmt *) parsetree)->into->rel->relpersistence))
+			 uses_widecol(((CreateTableAsStmt *) parsetree)->into->accessMethod))
 	{
 		pstmt = copyObject(pstmt);
 		ctas = (CreateTableAsStmt *) pstmt->utilityStmt;
