@@ -58,12 +58,13 @@ PG_FUNCTION_INFO_V1(widecol_table_compactions);
 static WidecolTable *
 require_widecol_table(Oid relid)
 {
-	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE ||
-		!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+	if ((get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE ||
+		 !widecol_is_widecol_server(GetForeignTable(relid)->serverid)) &&
+		!widecol_is_tam_table(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a widecol table", get_rel_name(relid)),
-				 errhint("Name a foreign table of a widecol server.")));
+				 errhint("Name a foreign table of a widecol server or a table created USING widecol.")));
 	return widecol_get_table(relid);
 }
 

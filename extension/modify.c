@@ -68,7 +68,7 @@ struct WidecolWriter
 	int64		sent;			/* mutations sent */
 };
 
-typedef struct WidecolModifyState
+struct WidecolModifyState
 {
 	WidecolTable *t;
 	CmdType		op;
@@ -82,7 +82,7 @@ typedef struct WidecolModifyState
 				ck,
 				val;			/* one encoded value */
 	wc_mutation *m;				/* the mutation being built, in w's batch */
-} WidecolModifyState;
+};
 
 /* callbacks */
 static void widecolAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
@@ -114,6 +114,7 @@ static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool livenes
 static bool has_cells(WidecolModifyState *ms, TupleTableSlot *slot, WidecolColumnKind kind);
 static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
 					  WidecolColumnKind kind, int64 ts, int32 ttl, uint32 ldt, uint32 now);
+static void delete_row(WidecolModifyState *ms);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -503,7 +504,14 @@ static TupleTableSlot *
 widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 						 TupleTableSlot *planSlot)
 {
-	WidecolModifyState *ms = rinfo->ri_FdwState;
+	widecol_modify_insert(rinfo->ri_FdwState, slot);
+	return slot;
+}
+
+/* Write the row in slot as an INSERT does (an upsert of its targeted cells). */
+void
+widecol_modify_insert(WidecolModifyState *ms, TupleTableSlot *slot)
+{
 	WidecolTable *t = ms->t;
 
 	slot_getallattrs(slot);
@@ -537,11 +545,10 @@ widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 		ms->static_only = true;
 		write_row(ms, slot, false);
 		ms->static_only = false;
-		return slot;
+		return;
 	}
 	encode_keys(ms, slot->tts_values, slot->tts_isnull);
 	write_row(ms, slot, true);
-	return slot;
 }
 
 /*
@@ -628,10 +635,19 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 						 TupleTableSlot *planSlot)
 {
 	WidecolModifyState *ms = rinfo->ri_FdwState;
+
+	keys_from_plan(ms, planSlot);
+	delete_row(ms);
+	return slot;
+}
+
+/* Write the tombstone of the row whose keys are encoded in ms. */
+static void
+delete_row(WidecolModifyState *ms)
+{
 	int64		ts = ms->ts;
 	uint32		now = (uint32) time(NULL);
 
-	keys_from_plan(ms, planSlot);
 	begin_mutation(ms);
 	if (ms->t->nck == 0)
 		wc_mutation_delete_partition(ms->m, ts, now);
@@ -641,7 +657,6 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 		wc_mutation_row_end(ms->m);
 	}
 	send_mutation(ms);
-	return slot;
 }
 
 static void
@@ -685,6 +700,50 @@ widecolExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
 				 errhint("Run TRUNCATE on its own, outside BEGIN ... COMMIT.")));
 	foreach(lc, rels)
 		widecol_empty_table(widecol_get_table(RelationGetRelid((Relation) lfirst(lc))));
+}
+
+/* ---------------------------------------------------------------- table AM */
+
+/*
+ * The writes of one statement to a widecol table reached through the table
+ * access method (tam.c): cols holds the attribute numbers the statement
+ * writes (NULLs are cell tombstones), or is NULL for every column with NULLs
+ * skipped, as COPY writes.  The state lives in the current memory context.
+ */
+WidecolModifyState *
+widecol_modify_begin(Relation rel, CmdType op, Bitmapset *cols)
+{
+	WidecolModifyState *ms = make_state(rel, op, NULL);
+
+	for (int i = 0; i < ms->t->ncols; i++)
+		ms->target[i] = !ms->t->cols[i].dropped &&
+			(cols == NULL || bms_is_member(ms->t->cols[i].attnum, cols));
+	ms->copy = cols == NULL;
+	return ms;
+}
+
+/* UPDATE: write the targeted cells of slot to the row whose key is in keys/nulls. */
+void
+widecol_modify_update(WidecolModifyState *ms, Datum *keys, bool *nulls, TupleTableSlot *slot)
+{
+	slot_getallattrs(slot);
+	encode_keys(ms, keys, nulls);
+	write_row(ms, slot, false);
+}
+
+/* DELETE the row (or partition) whose key is in keys/nulls. */
+void
+widecol_modify_delete(WidecolModifyState *ms, Datum *keys, bool *nulls)
+{
+	encode_keys(ms, keys, nulls);
+	delete_row(ms);
+}
+
+/* Send what is left of the statement's writes and wait for the node. */
+void
+widecol_modify_end(WidecolModifyState *ms)
+{
+	widecol_writer_end(ms->w);
 }
 
 /* Fill in the modify callbacks of the FDW routine (called by fdw.c). */

@@ -12,7 +12,10 @@
  *
  * NOTES
  *	  The GetForeignRelSize, GetForeignPaths and GetForeignPlan callbacks
- *	  of the FDW routine (wired in fdw.c).
+ *	  of the FDW routine (wired in fdw.c) are thin wrappers of
+ *	  widecol_plan_rel, widecol_plan_paths and widecol_plan_scan, which the
+ *	  table access method's CustomScan (tam_scan.c) calls too: one planner
+ *	  for both faces.
  *
  *	  Planning classifies each restriction of a widecol table:
  *	   - "=" or "= ANY(array)" / IN on every partition-key column restricts
@@ -312,6 +315,18 @@ ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 void
 widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	widecol_plan_rel(root, baserel, foreigntableid);
+}
+
+/*
+ * Classify the restrictions of widecol table relid and estimate its rows
+ * (baserel->rows); keeps the planning state in baserel->fdw_private.  The
+ * foreign table and the table access method's CustomScan (tam_scan.c) both
+ * plan here.
+ */
+void
+widecol_plan_rel(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
 	WidecolRelInfo *ri = palloc0(sizeof(WidecolRelInfo));
 	ListCell   *lc;
 	ScanChoice	sc;
@@ -544,7 +559,46 @@ ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCh
 void
 widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	ListCell   *lc;
+
+	foreach(lc, widecol_plan_paths(root, baserel))
+	{
+		WidecolPath *wp = lfirst(lc);
+		ForeignPath *fp;
+
+		fp = create_foreignscan_path(root, baserel, NULL, wp->rows, wp->startup, wp->total,
+									 wp->pathkeys, wp->required_outer, NULL,
+									 list_make1(makeInteger(wp->kind)));
+		fp->path.rows = wp->rows;
+		add_path(baserel, (Path *) fp);
+	}
+}
+
+/* A new WidecolPath */
+static WidecolPath *
+make_path(double rows, Cost startup, Cost total, List *pathkeys, Relids required_outer, int kind)
+{
+	WidecolPath *wp = palloc0(sizeof(WidecolPath));
+
+	wp->rows = rows;
+	wp->startup = startup;
+	wp->total = total;
+	wp->pathkeys = pathkeys;
+	wp->required_outer = required_outer;
+	wp->kind = kind;
+	return wp;
+}
+
+/*
+ * The scan paths of a widecol table planned by widecol_plan_rel: the scan
+ * as restricted, the same in clustering order when the query wants it, and
+ * one partition per outer row of a join.
+ */
+List *
+widecol_plan_paths(PlannerInfo *root, RelOptInfo *baserel)
+{
 	WidecolRelInfo *ri = baserel->fdw_private;
+	List	   *paths = NIL;
 	ScanChoice	sc;
 	Cost		startup = 1.0,	/* one request to the node */
 				total;
@@ -562,14 +616,11 @@ widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 	else
 		total = startup + ri->table_rows * (cpu_tuple_cost + cpu_operator_cost) +
 			ri->table_rows / Max(1, widecol_fetch_size);
-	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
-													   startup, total, NIL, NULL, NULL,
-													   list_make1(makeInteger(0))));
+	paths = lappend(paths, make_path(baserel->rows, startup, total, NIL, NULL, 0));
 	pathkeys = ordered_pathkeys(root, baserel, ri->t, &sc, &reverse);
 	if (pathkeys != NIL)
-		add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
-														   startup, total, pathkeys, NULL, NULL,
-														   list_make1(makeInteger(reverse ? 2 : 1))));
+		paths = lappend(paths, make_path(baserel->rows, startup, total, pathkeys, NULL,
+										 reverse ? 2 : 1));
 
 	/* the partition key from the outer side of a join */
 	if (!sc.partition && ri->joinquals != NIL)
@@ -581,16 +632,13 @@ widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntablei
 		{
 			ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, jsc.required_outer);
 			double		rows = Max(1.0, ri->table_rows / ri->partitions);
-			ForeignPath *fp;
 
-			fp = create_foreignscan_path(root, baserel, NULL, rows, startup,
-										 startup + rows * cpu_tuple_cost, NIL,
-										 jsc.required_outer, NULL,
-										 list_make1(makeInteger(3)));
-			fp->path.rows = Min(ppi->ppi_rows, rows);
-			add_path(baserel, (Path *) fp);
+			paths = lappend(paths, make_path(Min(ppi->ppi_rows, rows), startup,
+											 startup + rows * cpu_tuple_cost, NIL,
+											 jsc.required_outer, 3));
 		}
 	}
+	return paths;
 }
 
 static void
@@ -603,9 +651,29 @@ ForeignScan *
 widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					  ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
 {
+	List	   *local;
+	List	   *exprs;
+	List	   *priv;
+
+	priv = widecol_plan_scan(root, baserel, foreigntableid, &best_path->path,
+							 intVal(linitial(best_path->fdw_private)), scan_clauses,
+							 &local, &exprs);
+	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
+}
+
+/*
+ * The plan of the WidecolPath of kind chosen as best_path: returns the
+ * private list that scan.c reads (FdwScanPrivate indexes), with the
+ * clauses left to evaluate locally in *local and the values the node needs
+ * in *exprs.  Refuses a filtered scan of the whole table unless
+ * widecol.allow_filtering is on.
+ */
+List *
+widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Path *best_path,
+				  int kind, List *scan_clauses, List **local_out, List **exprs_out)
+{
 	WidecolRelInfo *ri = baserel->fdw_private;
 	WidecolTable *t = ri->t;
-	int			kind = intVal(linitial(best_path->fdw_private));
 	bool		use_join = kind == 3;
 	bool		reverse = kind == 2;
 	ScanChoice	sc;
@@ -684,7 +752,7 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	/* LIMIT: only when it applies to this scan's rows as they come */
 	if (root->limit_tuples > 0 && local == NIL &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
-		(root->query_pathkeys == NIL || best_path->path.pathkeys != NIL) && !use_join)
+		(root->query_pathkeys == NIL || best_path->pathkeys != NIL) && !use_join)
 		limit = (int64) root->limit_tuples;
 
 	for (i = 0; i < t->ncols; i++)
@@ -704,8 +772,31 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
 	priv = lappend(priv, makeInteger((int) foreigntableid));
+	*local_out = local;
+	*exprs_out = exprs;
+	return priv;
+}
 
-	return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
+/*
+ * The private list of a plain read of every row and column of t in token
+ * order, as widecol_plan_scan makes it (the table access method's scans).
+ */
+List *
+widecol_full_scan_private(WidecolTable *t)
+{
+	List	   *attrs = NIL;
+	List	   *priv;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (!t->cols[i].dropped)
+			attrs = lappend_int(attrs, t->cols[i].attnum);
+	priv = list_make5(makeInteger(0), NIL, makeInteger(0), list_make4_int(0, 0, 0, 0),
+					  makeInteger(0));
+	priv = lappend(priv, makeInteger(-1));
+	priv = lappend(priv, attrs);
+	priv = lappend(priv, makeString("full scan in token order"));
+	priv = lappend(priv, makeInteger((int) t->relid));
+	return priv;
 }
 
 static const char *

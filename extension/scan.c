@@ -13,7 +13,9 @@
  * NOTES
  *	  The BeginForeignScan, IterateForeignScan, ReScanForeignScan,
  *	  EndForeignScan and ExplainForeignScan callbacks of the FDW routine
- *	  (wired in fdw.c).  The executor reads what plan.c put into the
+ *	  (wired in fdw.c), over widecol_begin_scan, widecol_scan_next,
+ *	  widecol_rescan and widecol_explain_scan, which the table access
+ *	  method (tam.c, tam_scan.c) runs too.  The executor reads what plan.c put into the
  *	  ForeignScan: fdw_private by the FdwScanPrivate indexes (widecol.h),
  *	  and fdw_exprs in plan.c's order: the partition-key values, the
  *	  clustering equalities, then the lower and upper bounds.  Key values
@@ -66,8 +68,23 @@ void
 widecolBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-	List	   *priv = fs->fdw_private;
+
+	node->fdw_state = widecol_begin_scan(&node->ss.ps,
+										 RelationGetRelid(node->ss.ss_currentRelation),
+										 fs->fdw_private, fs->fdw_exprs, eflags);
+}
+
+/*
+ * The state of a scan of table relid as planned by plan.c (priv and exprs
+ * as in a ForeignScan), for the executor node ps; without a node (ps NULL:
+ * the table access method's own scans) the scan lives in the current
+ * memory context and exprs must be empty.
+ */
+WidecolScanState *
+widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags)
+{
 	WidecolScanState *ss = palloc0(sizeof(WidecolScanState));
+	MemoryContext query_cxt = ps ? ps->state->es_query_cxt : CurrentMemoryContext;
 	List	   *bounds = list_nth(priv, FSP_BOUNDS);
 	List	   *pk_in = list_nth(priv, FSP_PK_IN);
 	List	   *attrs = list_nth(priv, FSP_ATTRS);
@@ -75,11 +92,10 @@ widecolBeginForeignScan(ForeignScanState *node, int eflags)
 	int			i,
 				n;
 
-	node->fdw_state = ss;
-	ss->t = widecol_get_table(RelationGetRelid(node->ss.ss_currentRelation));
+	ss->t = widecol_get_table(relid);
 	ss->desc = strVal(list_nth(priv, FSP_DESC));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
+		return ss;
 	widecol_ensure_engine_table(ss->t);
 
 	ss->partition_mode = intVal(list_nth(priv, FSP_MODE)) == 1;
@@ -95,7 +111,7 @@ widecolBeginForeignScan(ForeignScanState *node, int eflags)
 	ss->upper_incl = list_nth_int(bounds, 3);
 	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
 	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
-	ss->value_states = ExecInitExprList(fs->fdw_exprs, (PlanState *) node);
+	ss->value_states = ExecInitExprList(exprs, ps);
 
 	/* columns to fetch */
 	ss->wanted = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
@@ -146,22 +162,23 @@ widecolBeginForeignScan(ForeignScanState *node, int eflags)
 			ss->columns[ss->ncolumns++] = (uint32) ss->cell_map_id[i];
 	/* a row with no wanted cell must still be returned: fetch nothing extra */
 
-	ss->batch_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt,
+	ss->batch_cxt = AllocSetContextCreate(query_cxt,
 										  "widecol scan", ALLOCSET_DEFAULT_SIZES);
 	/* the page is malloc'd by the client: free it even when the query fails */
 	{
-		MemoryContextCallback *cb = MemoryContextAlloc(node->ss.ps.state->es_query_cxt,
+		MemoryContextCallback *cb = MemoryContextAlloc(query_cxt,
 													   sizeof(MemoryContextCallback));
 
 		cb->func = free_scan_page;
 		cb->arg = ss;
-		MemoryContextRegisterResetCallback(node->ss.ps.state->es_query_cxt, cb);
+		MemoryContextRegisterResetCallback(query_cxt, cb);
 	}
 	initStringInfo(&ss->lower_key);
 	initStringInfo(&ss->upper_key);
 	initStringInfo(&ss->static_pk);
 	ss->static_values = palloc0(sizeof(Datum) * Max(ss->t->ncols, 1));
 	ss->static_nulls = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
+	return ss;
 }
 
 /*
@@ -732,9 +749,14 @@ remember_static(WidecolScanState *ss, const wc_result_row *r)
 TupleTableSlot *
 widecolIterateForeignScan(ForeignScanState *node)
 {
-	WidecolScanState *ss = node->fdw_state;
-	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	return widecol_scan_next(node->fdw_state, node->ss.ss_ScanTupleSlot,
+							 node->ss.ps.ps_ExprContext);
+}
 
+/* The scan's next row in slot, or an empty slot at the end. */
+TupleTableSlot *
+widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
+{
 	if (!ss->started)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
@@ -742,7 +764,7 @@ widecolIterateForeignScan(ForeignScanState *node)
 		ss->started = true;
 		if (ss->partition_mode)
 		{
-			widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
+			widecol_build_partitions(ss, econtext);
 			ss->cur_partition = list_head(ss->partitions);
 			if (ss->cur_partition == NULL)
 			{
@@ -817,8 +839,13 @@ widecolIterateForeignScan(ForeignScanState *node)
 void
 widecolReScanForeignScan(ForeignScanState *node)
 {
-	WidecolScanState *ss = node->fdw_state;
+	widecol_rescan(node->fdw_state, ((ForeignScan *) node->ss.ps.plan)->fdw_private);
+}
 
+/* Start the scan over (priv: what widecol_begin_scan was given). */
+void
+widecol_rescan(WidecolScanState *ss, List *priv)
+{
 	if (ss->page)
 		wc_client_page_free(ss->page);
 	ss->page = NULL;
@@ -833,8 +860,7 @@ widecolReScanForeignScan(ForeignScanState *node)
 	initStringInfo(&ss->static_pk);
 	/* the bound flags may have been swapped for DESC columns: restore them */
 	{
-		ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-		List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
+		List	   *bounds = list_nth(priv, FSP_BOUNDS);
 
 		ss->has_lower = list_nth_int(bounds, 0);
 		ss->lower_incl = list_nth_int(bounds, 1);
@@ -858,8 +884,13 @@ widecolEndForeignScan(ForeignScanState *node)
 void
 widecolExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
-	WidecolScanState *ss = node->fdw_state;
+	widecol_explain_scan(node->fdw_state, es);
+}
 
+/* What the scan reads, for EXPLAIN (with ANALYZE, what it cost the node). */
+void
+widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
+{
 	ExplainPropertyText("Widecol Read", ss->desc, es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 	ExplainPropertyText("Replicas", "local node", es);

@@ -85,8 +85,10 @@ WidecolTable *
 widecol_build_table(Relation rel)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
-	ForeignServer *server = GetForeignServer(ft->serverid);
+	bool		foreign = rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE;
+	Oid			serverid;
+	List	   *table_options;
+	ForeignServer *server;
 	WidecolTable *t = palloc0(sizeof(WidecolTable));
 	const char *primary_key = NULL,
 			   *clustering_order = NULL;
@@ -98,8 +100,20 @@ widecol_build_table(Relation rel)
 	bool		explicit_id = false;
 	uint32		next_cell = 1;
 
+	/* a foreign table, or a table of the widecol access method (tam_options.c) */
+	if (foreign)
+	{
+		ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+
+		serverid = ft->serverid;
+		table_options = ft->options;
+	}
+	else
+		widecol_tam_options(rel, &serverid, &table_options);
+	server = GetForeignServer(serverid);
 	t->relid = RelationGetRelid(rel);
-	t->serverid = ft->serverid;
+	t->serverid = serverid;
+	t->options = table_options;
 	t->keyspace = pstrdup(widecol_server_keyspace(server));
 	t->table_name = pstrdup(RelationGetRelationName(rel));
 	t->default_ttl = 0;
@@ -114,7 +128,7 @@ widecol_build_table(Relation rel)
 		if (strcmp(def->defname, "replication") == 0)
 			t->replication = defGetString(def);
 	}
-	foreach(lc, ft->options)
+	foreach(lc, table_options)
 	{
 		DefElem    *def = lfirst(lc);
 
@@ -184,7 +198,7 @@ widecol_build_table(Relation rel)
 
 		if (c->dropped)
 			continue;
-		foreach(lc, GetForeignColumnOptions(t->relid, c->attnum))
+		foreach(lc, foreign ? GetForeignColumnOptions(t->relid, c->attnum) : NIL)
 		{
 			DefElem    *def = lfirst(lc);
 

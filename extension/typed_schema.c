@@ -133,7 +133,7 @@ build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schem
 	wc_schema_replica *rep;
 	wc_schema_column *cols;
 	wc_schema_option *props;
-	List	   *ftopts = GetForeignTable(t->relid)->options;
+	List	   *ftopts = t->options;
 	ListCell   *lc;
 	int			n = 0;
 

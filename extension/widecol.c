@@ -89,6 +89,9 @@ _PG_init(void)
 	widecol_table_cache_init();
 	widecol_ddl_init();
 	widecol_owner_init();
+	widecol_tam_init();
+	widecol_tam_ddl_init();
+	widecol_tam_scan_init();
 
 	widecol_define_cluster_gucs(process_shared_preload_libraries_in_progress);
 

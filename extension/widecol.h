@@ -191,6 +191,7 @@ typedef struct WidecolTable
 	int32		gc_grace_seconds;
 	char	   *compaction;		/* CQL map text, or NULL */
 	char	   *replication;	/* keyspace replication map text */
+	List	   *options;		/* the table's options (DefElems), as given */
 	int			replication_factor;	/* effective factor (one node: 1) */
 } WidecolTable;
 
@@ -299,6 +300,24 @@ extern ForeignScan *widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel
 										  List *tlist, List *scan_clauses,
 										  Plan *outer_plan);
 
+/* A scan path of a widecol table, for either face (foreign or access method) */
+typedef struct WidecolPath
+{
+	double		rows;
+	Cost		startup;
+	Cost		total;
+	List	   *pathkeys;
+	Relids		required_outer;
+	int			kind;			/* what widecol_plan_scan is given back */
+} WidecolPath;
+
+extern void widecol_plan_rel(PlannerInfo *root, RelOptInfo *baserel, Oid relid);
+extern List *widecol_plan_paths(PlannerInfo *root, RelOptInfo *baserel);
+extern List *widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+							   Path *best_path, int kind, List *scan_clauses,
+							   List **local, List **exprs);
+extern List *widecol_full_scan_private(WidecolTable *t);
+
 /* in scan.c */
 
 /*
@@ -359,6 +378,12 @@ extern void widecolReScanForeignScan(ForeignScanState *node);
 extern void widecolEndForeignScan(ForeignScanState *node);
 extern void widecolExplainForeignScan(ForeignScanState *node,
 									  struct ExplainState *es);
+extern WidecolScanState *widecol_begin_scan(PlanState *ps, Oid relid, List *priv,
+											List *exprs, int eflags);
+extern TupleTableSlot *widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot,
+										 ExprContext *econtext);
+extern void widecol_rescan(WidecolScanState *ss, List *priv);
+extern void widecol_explain_scan(WidecolScanState *ss, struct ExplainState *es);
 /* ss->partitions: the encoded partition keys the plan's values select */
 extern void widecol_build_partitions(WidecolScanState *ss,
 									 ExprContext *econtext);
@@ -404,6 +429,29 @@ extern WidecolWriter *widecol_writer_begin(WidecolTable *t);
 extern void widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len);
 extern void widecol_writer_flush(WidecolWriter *w);
 extern void widecol_writer_end(WidecolWriter *w);
+
+typedef struct WidecolModifyState WidecolModifyState;
+extern WidecolModifyState *widecol_modify_begin(Relation rel, CmdType op, Bitmapset *cols);
+extern void widecol_modify_insert(WidecolModifyState *ms, TupleTableSlot *slot);
+extern void widecol_modify_update(WidecolModifyState *ms, Datum *keys, bool *nulls,
+								  TupleTableSlot *slot);
+extern void widecol_modify_delete(WidecolModifyState *ms, Datum *keys, bool *nulls);
+extern void widecol_modify_end(WidecolModifyState *ms);
+
+/* in tam.c */
+extern Datum widecol_tam_handler(PG_FUNCTION_ARGS);
+extern bool widecol_is_tam_table(Oid relid);
+extern bool widecol_tam_keeps_rows(Oid relid);
+extern void widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, bool keep);
+extern void widecol_tam_init(void);
+
+/* in tam_ddl.c */
+extern const char *widecol_tam_default_keyspace;
+extern void widecol_tam_options(Relation rel, Oid *serverid, List **options);
+extern void widecol_tam_ddl_init(void);
+
+/* in tam_scan.c */
+extern void widecol_tam_scan_init(void);
 
 /* in timeuuid.c */
 extern Oid	widecol_timeuuid_oid(void);

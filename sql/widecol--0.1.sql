@@ -258,6 +258,21 @@ CREATE FOREIGN DATA WRAPPER widecol
 COMMENT ON FOREIGN DATA WRAPPER widecol IS
   'widecol keyspaces (servers) and tables (foreign tables)';
 
+-- ------------------------------------------------------------------------
+-- table access method: CREATE TABLE ... USING widecol WITH (primary_key ...)
+-- gives the same tables as ordinary relations; keyspaces stay servers
+-- ------------------------------------------------------------------------
+
+CREATE FUNCTION tam_handler(internal)
+RETURNS table_am_handler
+AS 'MODULE_PATHNAME', 'widecol_tam_handler'
+LANGUAGE C STRICT;
+
+CREATE ACCESS METHOD widecol TYPE TABLE HANDLER tam_handler;
+
+COMMENT ON ACCESS METHOD widecol IS
+  'widecol tables as ordinary relations (CREATE TABLE ... USING widecol)';
+
 -- Maintenance functions (flush, compact, drop_table) need ownership of the
 -- table; the statistics functions need SELECT on it.  Both checks are made
 -- by the functions themselves, so EXECUTE stays granted to PUBLIC.
@@ -372,8 +387,11 @@ SELECT c.oid::regclass AS table_name,
        cs.read_p50 AS sstables_per_read_p50,
        cs.read_p99 AS sstables_per_read_p99
   FROM pg_class c
-  JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
-  JOIN pg_foreign_server s ON s.oid = ft.ftserver
+  JOIN pg_foreign_server s
+    ON s.oid = (SELECT ft.ftserver FROM pg_foreign_table ft WHERE ft.ftrelid = c.oid)
+    OR (c.relam = (SELECT a.oid FROM pg_am a WHERE a.amname = 'widecol')
+        AND s.srvname = coalesce((SELECT substr(o, 10) FROM unnest(c.reloptions) o
+                                   WHERE o LIKE 'keyspace=%'), 'widecol_default'))
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'widecol'
   CROSS JOIN LATERAL widecol.table_stats(c.oid) st
   CROSS JOIN LATERAL widecol.compaction_stats(c.oid) cs

@@ -2,7 +2,9 @@
 #
 # regress/bench/sql_bench.sh - what 'make bench-sql' runs: a widecol foreign
 # table against a heap table with the same primary key, in one throwaway
-# PostgreSQL 15 instance, on the IoT seed's sensor_readings.
+# PostgreSQL 15 instance, on the IoT seed's sensor_readings; and, in the same
+# run, a table of the widecol access method (CREATE TABLE ... USING widecol)
+# against the foreign table (copy and reads).
 #
 #   make bench-sql
 #   DEVICES=200 READINGS=1000 ITER=2000 regress/bench/sql_bench.sh   # quick
@@ -76,6 +78,9 @@ CREATE TABLE sensor_readings_heap$1 ($TABLE_COLS, PRIMARY KEY (device_id, "times
 CREATE FOREIGN TABLE sensor_readings_wc$1 ($TABLE_COLS) SERVER iot
   OPTIONS (table_name 'sensor_readings$1', primary_key '(device_id, "timestamp")',
            clustering_order '"timestamp" DESC');
+CREATE TABLE sensor_readings_tam$1 ($TABLE_COLS) USING widecol
+  WITH (keyspace = 'iot', table_name = 'sensor_readings_tam$1', primary_key = '(device_id, "timestamp")',
+        clustering_order = '"timestamp" DESC');
 SQL
 }
 psql_q -c "CREATE SERVER iot FOREIGN DATA WRAPPER widecol
@@ -111,6 +116,7 @@ run_copy() {   # table -> rows/s on stdout, the client's line on stderr
 }
 COPY_HEAP=$(run_copy sensor_readings_heap)
 COPY_WC=$(run_copy sensor_readings_wc)
+COPY_TAM=$(run_copy sensor_readings_tam)
 
 # ------------------------------------------------------------ disk
 step "disk_bytes: widecol after widecol.flush(), heap after CHECKPOINT"
@@ -138,6 +144,7 @@ step "before the reads: widecol.compact(); VACUUM ANALYZE + CHECKPOINT on the he
 t0=$(date +%s.%N)
 psql_q -c "SELECT widecol.compact('sensor_readings_wc')"
 t1=$(date +%s.%N)
+psql_q -c "SELECT widecol.compact('sensor_readings_tam')"
 psql_q -c "VACUUM ANALYZE sensor_readings_heap" -c "CHECKPOINT"
 t2=$(date +%s.%N)
 read -r SST_COUNT2 SST_BYTES2 _ _ <<<"$(wc_stats)"
@@ -191,6 +198,21 @@ read -r PR_WC50 PR_WC99 PR_HEAP50 PR_HEAP99 <<<"$(read_phase point)"
 step "latest10: SELECT * ... WHERE device_id = \$1 ORDER BY \"timestamp\" DESC LIMIT 10, $ITER random devices, the same way"
 read -r L_WC50 L_WC99 L_HEAP50 L_HEAP99 <<<"$(read_phase latest)"
 
+tam_phase() {   # point|latest -> "tam_p50 tam_p99 wc_p50 wc_p99": the access-method table against the foreign table
+    local out
+    out=$("$CLIENT" reads "$1" "$CONNINFO" sensor_readings_tam sensor_readings_wc \
+              "$ITER" "$SEED" "$DEVICES" "$READINGS" "$READ_BLOCK") \
+        || { echo "$out" >&2; die "$1 reads (USING widecol)"; }
+    sed 's/^/    /' <<<"$out" >&2
+    echo $(sed -n 's/.* sensor_readings_tam .*p50_us=\([0-9.]*\).*p99_us=\([0-9.]*\).*/\1 \2/p' <<<"$out") \
+         $(sed -n 's/.* sensor_readings_wc .*p50_us=\([0-9.]*\).*p99_us=\([0-9.]*\).*/\1 \2/p' <<<"$out")
+}
+step "USING widecol: the same 1000 point and latest-10 reads on the access-method table and the foreign table, then point_read and latest10 again, the access-method table against the foreign table"
+"$CLIENT" compare "$CONNINFO" sensor_readings_tam sensor_readings_wc 1000 7 "$DEVICES" "$READINGS" \
+    | sed 's/^/    /' || die "the USING widecol table and the foreign table answer differently"
+read -r TP_TAM50 TP_TAM99 TP_WC50 TP_WC99 <<<"$(tam_phase point)"
+read -r TL_TAM50 TL_TAM99 TL_WC50 TL_WC99 <<<"$(tam_phase latest)"
+
 # ------------------------------------------------------------ copy, batch
 if [ "$COPY_BATCH" = 1 ]; then
     step "copy_batch: restart with widecol.commitlog_sync = batch; COPY into fresh tables of both kinds"
@@ -221,6 +243,11 @@ printf '    %-16s %14s %14s %8s  %s\n' latest10_p99 "$L_WC99" "$L_HEAP99" "$(rat
 if [ "$COPY_BATCH" = 1 ]; then
     printf '    %-16s %14s %14s %8s  %s\n' copy_batch "$COPYB_WC" "$COPYB_HEAP" "$(ratio "$COPYB_WC" "$COPYB_HEAP")" "rows/s (widecol.commitlog_sync = batch)"
 fi
+printf '    %-16s %14s %14s %8s  %s\n' phase "USING widecol" "foreign" ratio unit
+printf '    %-16s %14s %14s %8s  %s\n' tam_copy "$COPY_TAM" "$COPY_WC" "$(ratio "$COPY_TAM" "$COPY_WC")" "rows/s (access method/foreign)"
+printf '    %-16s %14s %14s %8s  %s\n' tam_point_p50 "$TP_TAM50" "$TP_WC50" "$(ratio "$TP_WC50" "$TP_TAM50")" "us (foreign/access method)"
+printf '    %-16s %14s %14s %8s  %s\n' tam_point_p99 "$TP_TAM99" "$TP_WC99" "$(ratio "$TP_WC99" "$TP_TAM99")" "us (foreign/access method)"
+printf '    %-16s %14s %14s %8s  %s\n' tam_latest10_p50 "$TL_TAM50" "$TL_WC50" "$(ratio "$TL_WC50" "$TL_TAM50")" "us (foreign/access method)"
 [ -z "$LIB_WARN" ] || echo "    $LIB_WARN"
 echo
 echo "RESULT copy widecol=$COPY_WC baseline=$COPY_HEAP ratio=$(ratio "$COPY_WC" "$COPY_HEAP") unit=rows/s"
@@ -229,6 +256,11 @@ echo "RESULT point_read_p50 widecol=$PR_WC50 baseline=$PR_HEAP50 ratio=$(ratio "
 echo "RESULT point_read_p99 widecol=$PR_WC99 baseline=$PR_HEAP99 ratio=$(ratio "$PR_HEAP99" "$PR_WC99") unit=us"
 echo "RESULT latest10_p50 widecol=$L_WC50 baseline=$L_HEAP50 ratio=$(ratio "$L_HEAP50" "$L_WC50") unit=us"
 echo "RESULT latest10_p99 widecol=$L_WC99 baseline=$L_HEAP99 ratio=$(ratio "$L_HEAP99" "$L_WC99") unit=us"
+# USING widecol against the foreign table (ratio > 1: the access-method table is ahead)
+echo "RESULT tam_copy widecol=$COPY_TAM baseline=$COPY_WC ratio=$(ratio "$COPY_TAM" "$COPY_WC") unit=rows/s"
+echo "RESULT tam_point_read_p50 widecol=$TP_TAM50 baseline=$TP_WC50 ratio=$(ratio "$TP_WC50" "$TP_TAM50") unit=us"
+echo "RESULT tam_point_read_p99 widecol=$TP_TAM99 baseline=$TP_WC99 ratio=$(ratio "$TP_WC99" "$TP_TAM99") unit=us"
+echo "RESULT tam_latest10_p50 widecol=$TL_TAM50 baseline=$TL_WC50 ratio=$(ratio "$TL_WC50" "$TL_TAM50") unit=us"
 if [ "$COPY_BATCH" = 1 ]; then
     echo "RESULT copy_batch widecol=$COPYB_WC baseline=$COPYB_HEAP ratio=$(ratio "$COPYB_WC" "$COPYB_HEAP") unit=rows/s"
 fi
