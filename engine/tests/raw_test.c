@@ -454,6 +454,414 @@ static void test_overlay_refused(void **state)
     wc_buf_free(&ov);
 }
 
+
+/* ---------------------------------------------------------------- raw tests */
+
+static void sread_init(wc_store_read *r, uint32_t table, const char *pk)
+{
+    memset(r, 0, sizeof(*r));
+    r->table_id = table;
+    r->pk = (const uint8_t *)pk;
+    r->pk_len = pk ? strlen(pk) : 0;
+    r->token_range = pk == NULL;
+    r->token_start = INT64_MIN;
+    r->token_end = INT64_MAX;
+    r->start.unbounded = true;
+    r->end.unbounded = true;
+    r->now_sec = NOW;
+}
+
+static void raw_read(wc_engine *e, const wc_store_read *r, wc_buf *out, uint8_t digest[16])
+{
+    uint8_t d[16];
+
+    wc_buf_reset(out);
+    assert_int_equal(wc_engine_read_raw(e, r, out, digest ? digest : d), WC_OK);
+}
+
+/* The rows of a raw result read back as a page (overlay_only over it, TTL clock NOW). */
+static void raw_page(wc_engine *e, const wc_store_read *r, const wc_buf *raw, char *out,
+                     size_t cap)
+{
+    wc_read_request q;
+    wc_page *p = NULL;
+
+    req_init(&q, r->table_id, r->token_range ? NULL : (const char *)r->pk);
+    q.include_static = r->include_static;
+    q.reverse = r->reverse;
+    assert_int_equal(wc_engine_read_overlay(e, &q, raw->data, raw->len, true, &p), WC_OK);
+    page_str(p, out, cap);
+    wc_page_free(p);
+}
+
+/* The same data, written in one memtable or split over SSTables and memtables, gives the same raw. */
+static void test_raw_canonical(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf a, b, c;
+    uint8_t da[16], db[16], dc[16];
+    uint64_t rows;
+    char got[512];
+
+    wc_buf_init(&a);
+    wc_buf_init(&b);
+    wc_buf_init(&c);
+    /* engine 0: everything at once */
+    b_row(T1, "k", 1, 10, "old", 0);
+    b_row(T1, "k", 1, 20, "new", 0);
+    b_row(T1, "k", 2, 10, "two", 0);
+    b_row(T1, "k", 3, 10, "gone", 0);
+    b_row_del(T1, "k", 3, 30);
+    b_row(T1, "k", 4, 10, "exp", 5); /* expires at NOW + 5 */
+    b_cell_del(T1, "k", 5, 40);
+    b_range_del(T1, "k", 6, 7, 40);
+    b_static(T1, "k", 10, "st");
+    b_apply(f->e[0]);
+    /* engine 1: the same, in another order, over an SSTable and the memtable */
+    b_range_del(T1, "k", 6, 7, 40);
+    b_row(T1, "k", 1, 20, "new", 0);
+    b_row(T1, "k", 3, 10, "gone", 0);
+    b_apply(f->e[1]);
+    assert_int_equal(wc_engine_flush(f->e[1], T1, true), WC_OK);
+    b_row(T1, "k", 1, 10, "old", 0);
+    b_row_del(T1, "k", 3, 30);
+    b_cell_del(T1, "k", 5, 40);
+    b_row(T1, "k", 2, 10, "two", 0);
+    b_static(T1, "k", 10, "st");
+    b_apply(f->e[1]);
+    assert_int_equal(wc_engine_flush(f->e[1], T1, true), WC_OK);
+    b_row(T1, "k", 4, 10, "exp", 5);
+    b_range_del(T1, "k", 6, 7, 40); /* a duplicate tombstone */
+    b_apply(f->e[1]);
+
+    sread_init(&r, T1, "k");
+    r.include_static = true;
+    r.now_sec = NOW + 100; /* row 4 expired: kept as it is in the raw form */
+    raw_read(f->e[0], &r, &a, da);
+    raw_read(f->e[1], &r, &b, db);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_memory_equal(da, db, 16);
+    /* header, static row, rows 1..5 (3 and 5 hold only tombstones, 4 only an expired cell) */
+    assert_int_equal(wc_raw_last_row(a.data, a.len, &rows, &c), WC_OK);
+    assert_int_equal(rows, 5);
+    raw_page(f->e[0], &r, &a, got, sizeof(got));
+    assert_string_equal(got, "S=st,1=new,2=two,4=exp");
+    /* the digest is of the bytes; a replica without the row deletion differs */
+    wc_raw_digest(a.data, a.len, dc);
+    assert_memory_equal(da, dc, 16);
+    b_row(T1, "k", 1, 20, "new", 0);
+    b_apply(f->e[2]);
+    raw_read(f->e[2], &r, &c, dc);
+    assert_memory_not_equal(da, dc, 16);
+    /* after compaction the data is the same: so is the raw */
+    assert_int_equal(wc_engine_compact(f->e[1], T1), WC_OK);
+    raw_read(f->e[1], &r, &b, db);
+    assert_memory_equal(da, db, 16);
+    wc_buf_free(&a);
+    wc_buf_free(&b);
+    wc_buf_free(&c);
+}
+
+/* Reconcile three replicas (one missed writes, one has newer tombstones); repairs make them equal. */
+static void test_raw_reconcile_repairs(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf raw[NENG], rep[NENG], ans, again;
+    wc_store_raw in[NENG];
+    char got[512];
+
+    wc_buf_init(&ans);
+    wc_buf_init(&again);
+    for (int i = 0; i < NENG; i++) {
+        wc_buf_init(&raw[i]);
+        wc_buf_init(&rep[i]);
+    }
+    for (int i = 0; i < NENG; i++) {
+        for (uint64_t ck = 1; ck <= 6; ck++)
+            b_row(T1, "p", ck, 10, "v", 0);
+        if (i != 1) /* replica 1 missed these */
+            b_row(T1, "p", 7, 20, "late", 0);
+        b_apply(f->e[i]);
+    }
+    assert_int_equal(wc_engine_flush(f->e[0], T1, true), WC_OK);
+    b_row_del(T1, "p", 2, 30);
+    b_range_del(T1, "p", 4, 5, 30);
+    b_cell_del(T1, "p", 6, 30);
+    b_apply(f->e[2]); /* only replica 2 saw the deletes */
+    b_part_del(T1, "q", 5); /* replica 0 alone has a partition deletion elsewhere: not in the slice */
+    b_apply(f->e[0]);
+
+    sread_init(&r, T1, "p");
+    for (int i = 0; i < NENG; i++) {
+        raw_read(f->e[i], &r, &raw[i], NULL);
+        in[i] = (wc_store_raw){raw[i].data, raw[i].len};
+    }
+    assert_int_equal(wc_raw_reconcile(&r, in, NENG, &ans, rep), WC_OK);
+    raw_page(f->e[0], &r, &ans, got, sizeof(got));
+    assert_string_equal(got, "1=v,3=v,6=-,7=late");
+    assert_true(rep[0].len > 0); /* the deletes */
+    assert_true(rep[1].len > 0); /* the deletes and row 7 */
+    assert_int_equal(rep[2].len, 0); /* saw everything */
+    for (int i = 0; i < NENG; i++) {
+        if (rep[i].len > 0)
+            assert_int_equal(wc_engine_apply_batch(f->e[i], rep[i].data, rep[i].len), WC_OK);
+        raw_read(f->e[i], &r, &again, NULL);
+        assert_int_equal(again.len, ans.len);
+        assert_memory_equal(again.data, ans.data, ans.len);
+    }
+    /* now equal: nothing to repair */
+    for (int i = 0; i < NENG; i++) {
+        raw_read(f->e[i], &r, &raw[i], NULL);
+        in[i] = (wc_store_raw){raw[i].data, raw[i].len};
+        wc_buf_reset(&rep[i]);
+    }
+    wc_buf_reset(&again);
+    assert_int_equal(wc_raw_reconcile(&r, in, NENG, &again, rep), WC_OK);
+    for (int i = 0; i < NENG; i++)
+        assert_int_equal(rep[i].len, 0);
+    assert_int_equal(again.len, ans.len);
+    assert_memory_equal(again.data, ans.data, ans.len);
+    for (int i = 0; i < NENG; i++) {
+        wc_buf_free(&raw[i]);
+        wc_buf_free(&rep[i]);
+    }
+    wc_buf_free(&ans);
+    wc_buf_free(&again);
+}
+
+/*
+ * Limits count row entries; the answer stops at the shortest cut.  Replica
+ * 0 holds rows 1..3 (old) and 4 (new); replica 1 only a partition deletion
+ * between them.  With limit 3, replica 0 is cut at row 3: the answer must
+ * hold three row entries (all deleted) so that the reader continues after
+ * row 3 and finds row 4, instead of ending on an empty page.
+ */
+static void test_raw_short_read(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf raw[2], rep[2], ans, last, again;
+    wc_store_raw in[2];
+    uint64_t rows;
+    uint8_t k3[8];
+    char got[512];
+
+    wc_buf_init(&ans);
+    wc_buf_init(&last);
+    wc_buf_init(&again);
+    for (int i = 0; i < 2; i++) {
+        wc_buf_init(&raw[i]);
+        wc_buf_init(&rep[i]);
+    }
+    for (uint64_t ck = 1; ck <= 3; ck++)
+        b_row(T1, "s", ck, 10, "old", 0);
+    b_row(T1, "s", 4, 100, "new", 0);
+    b_apply(f->e[0]);
+    b_part_del(T1, "s", 50);
+    b_apply(f->e[1]);
+    sread_init(&r, T1, "s");
+    r.limit = 3;
+    for (int i = 0; i < 2; i++) {
+        raw_read(f->e[i], &r, &raw[i], NULL);
+        in[i] = (wc_store_raw){raw[i].data, raw[i].len};
+    }
+    assert_int_equal(wc_raw_reconcile(&r, in, 2, &ans, rep), WC_OK);
+    assert_int_equal(wc_raw_last_row(ans.data, ans.len, &rows, &last), WC_OK);
+    assert_int_equal(rows, 3);
+    wc_test_ck(3, k3);
+    assert_memory_equal(last.data + last.len - 8, k3, 8);
+    raw_page(f->e[0], &r, &ans, got, sizeof(got));
+    assert_string_equal(got, "");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(wc_engine_apply_batch(f->e[i], rep[i].data, rep[i].len), WC_OK);
+        raw_read(f->e[i], &r, &again, NULL);
+        assert_int_equal(again.len, ans.len);
+        assert_memory_equal(again.data, ans.data, ans.len);
+    }
+    /* the next read starts after row 3 and finds row 4 */
+    r.start = (wc_bound){.key = k3, .len = 8, .inclusive = false};
+    raw_read(f->e[0], &r, &again, NULL);
+    raw_page(f->e[0], &r, &again, got, sizeof(got));
+    assert_string_equal(got, "4=new");
+
+    /* reverse: replica 0 cut at row 2 (rows 4, 3, 2); replica 1 holds rows 1 and 3 only */
+    b_row(T2, "v", 1, 10, "a", 0);
+    b_row(T2, "v", 2, 10, "b", 0);
+    b_row(T2, "v", 3, 10, "c", 0);
+    b_row(T2, "v", 4, 10, "d", 0);
+    b_apply(f->e[0]);
+    b_row(T2, "v", 1, 10, "a", 0);
+    b_row(T2, "v", 3, 20, "C", 0);
+    b_apply(f->e[1]);
+    sread_init(&r, T2, "v");
+    r.reverse = true;
+    r.limit = 3;
+    for (int i = 0; i < 2; i++) {
+        raw_read(f->e[i], &r, &raw[i], NULL);
+        in[i] = (wc_store_raw){raw[i].data, raw[i].len};
+        wc_buf_reset(&rep[i]);
+    }
+    wc_buf_reset(&ans);
+    assert_int_equal(wc_raw_reconcile(&r, in, 2, &ans, rep), WC_OK);
+    raw_page(f->e[0], &r, &ans, got, sizeof(got));
+    assert_string_equal(got, "4=d,3=C,2=b");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(wc_engine_apply_batch(f->e[i], rep[i].data, rep[i].len), WC_OK);
+        raw_read(f->e[i], &r, &again, NULL);
+        assert_int_equal(again.len, ans.len);
+        assert_memory_equal(again.data, ans.data, ans.len);
+    }
+    for (int i = 0; i < 2; i++) {
+        wc_buf_free(&raw[i]);
+        wc_buf_free(&rep[i]);
+    }
+    wc_buf_free(&ans);
+    wc_buf_free(&last);
+    wc_buf_free(&again);
+}
+
+/*
+ * The shortest-cut rule with raws as another replica could send them:
+ * replica 0 is cut at row 2 (limit 2) by an entry that carries nothing,
+ * replica 1 at row 3.  Past row 2 replica 0 may hold anything: the answer
+ * stops at row 2 rather than take row 3 from replica 1.
+ */
+static void test_raw_shortest_cut(void **state)
+{
+    static const uint8_t empty_row[] = {0x00, 0x00}; /* no liveness, no deletion, no cells */
+    wc_store_read r;
+    wc_buf raw[2], rep[2], ans, last;
+    wc_store_raw in[2];
+    wc_mutation *m;
+    uint64_t rows;
+    uint8_t k[8];
+
+    (void)state;
+    wc_buf_init(&ans);
+    wc_buf_init(&last);
+    for (int i = 0; i < 2; i++) {
+        wc_buf_init(&raw[i]);
+        wc_buf_init(&rep[i]);
+    }
+    b_row(T1, "c", 1, 10, "a", 0);
+    m = b_begin(T1, "c");
+    wc_test_ck(2, k);
+    wc_mutation_add(m, WC_KIND_ROW, k, 8, empty_row, sizeof(empty_row));
+    b_end();
+    b_take(&raw[0]);
+    b_row(T1, "c", 1, 10, "a", 0);
+    b_row(T1, "c", 3, 10, "b", 0);
+    b_take(&raw[1]);
+    sread_init(&r, T1, "c");
+    r.limit = 2;
+    for (int i = 0; i < 2; i++)
+        in[i] = (wc_store_raw){raw[i].data, raw[i].len};
+    assert_int_equal(wc_raw_reconcile(&r, in, 2, &ans, rep), WC_OK);
+    assert_int_equal(wc_raw_last_row(ans.data, ans.len, &rows, &last), WC_OK);
+    assert_int_equal(rows, 1);
+    wc_test_ck(1, k);
+    assert_memory_equal(last.data + last.len - 8, k, 8);
+    for (int i = 0; i < 2; i++) {
+        wc_buf_free(&raw[i]);
+        wc_buf_free(&rep[i]);
+    }
+    wc_buf_free(&ans);
+    wc_buf_free(&last);
+}
+
+/* Token ranges: two halves appended equal the whole ring's raw; limits cut in token order. */
+static void test_raw_token_ranges(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf whole, half, acc, cut;
+    uint64_t rows, total = 0;
+    char pk[16];
+
+    wc_buf_init(&whole);
+    wc_buf_init(&half);
+    wc_buf_init(&acc);
+    wc_buf_init(&cut);
+    for (int i = 0; i < 30; i++) {
+        snprintf(pk, sizeof(pk), "pk%d", i);
+        b_row(T1, pk, 1, 10, "a", 0);
+        b_row(T1, pk, 2, 10, "b", 0);
+        if (i % 5 == 0)
+            b_part_del(T1, pk, 5);
+    }
+    b_apply(f->e[0]);
+    assert_int_equal(wc_engine_flush(f->e[0], T1, true), WC_OK);
+    b_row(T1, "pk3", 3, 10, "c", 0);
+    b_apply(f->e[0]);
+    sread_init(&r, T1, NULL);
+    raw_read(f->e[0], &r, &whole, NULL);
+    r.token_end = 0;
+    raw_read(f->e[0], &r, &half, NULL);
+    assert_int_equal(wc_raw_append(&acc, half.data, half.len, &rows), WC_OK);
+    total += rows;
+    r.token_start = 0;
+    r.token_end = INT64_MAX;
+    raw_read(f->e[0], &r, &half, NULL);
+    assert_int_equal(wc_raw_append(&acc, half.data, half.len, &rows), WC_OK);
+    total += rows;
+    assert_int_equal(total, 61);
+    assert_int_equal(acc.len, whole.len);
+    assert_memory_equal(acc.data, whole.data, whole.len);
+    /* a limit of 5 rows: the first 5 rows in token order */
+    r.token_start = INT64_MIN;
+    r.limit = 5;
+    raw_read(f->e[0], &r, &cut, NULL);
+    assert_int_equal(wc_raw_last_row(cut.data, cut.len, &rows, &half), WC_OK);
+    assert_int_equal(rows, 5);
+    {
+        char a[2048], b[2048];
+
+        raw_page(f->e[0], &r, &cut, a, sizeof(a));
+        raw_page(f->e[0], &r, &whole, b, sizeof(b));
+        assert_true(strlen(a) > 0 && strncmp(a, b, strlen(a)) == 0); /* the first rows */
+    }
+    wc_buf_free(&whole);
+    wc_buf_free(&half);
+    wc_buf_free(&acc);
+    wc_buf_free(&cut);
+}
+
+/* Malformed raw results are corruption, not crashes. */
+static void test_raw_malformed(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf raw, ans, rep[1], acc;
+    wc_store_raw in[1];
+    uint64_t rows;
+
+    (void)f;
+    wc_buf_init(&raw);
+    wc_buf_init(&ans);
+    wc_buf_init(&rep[0]);
+    wc_buf_init(&acc);
+    b_row(T1, "m", 1, 10, "x", 0);
+    b_take(&raw);
+    sread_init(&r, T1, "m");
+    for (size_t cut = 0; cut < raw.len; cut++) {
+        in[0] = (wc_store_raw){raw.data, cut};
+        assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+        assert_int_equal(wc_raw_append(&acc, raw.data, cut, &rows), WC_CORRUPTION);
+    }
+    in[0] = (wc_store_raw){raw.data, raw.len};
+    r.table_id = T2; /* a raw of another table */
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    in[0] = (wc_store_raw){NULL, 0};
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    wc_buf_free(&raw);
+    wc_buf_free(&ans);
+    wc_buf_free(&rep[0]);
+    wc_buf_free(&acc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +869,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_reconcile_repairs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_short_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_shortest_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_token_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_malformed, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
