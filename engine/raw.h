@@ -130,6 +130,13 @@ wc_status wc_raw_append(wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *r
  */
 wc_status wc_raw_last_row(const uint8_t *raw, size_t len, uint64_t *rows, wc_buf *last_key);
 
+/*
+ * Append the paging state wc_engine_read would return after the row of flat
+ * key key[0..klen) with rows_in_part rows of its partition returned (for a
+ * caller that pages over raw answers).  Errors show in out->failed.
+ */
+void wc_paging_state_build(wc_buf *out, const uint8_t *key, size_t klen, uint64_t rows_in_part);
+
 /* Internal (read.c and raw.c): a read whose reconciled entries go to a sink. */
 typedef struct wc__raw_sink {
     /* a partition (flat-key prefix: token, pk_len, pk) is being read */

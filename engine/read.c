@@ -775,14 +775,19 @@ static wc_status wc__read_point(wc__rd *rd, const uint8_t *prefix, size_t plen, 
 
 /* ---------------------------------------------------------------- entry point */
 
+void wc_paging_state_build(wc_buf *out, const uint8_t *key, size_t klen, uint64_t rows_in_part)
+{
+    wc_buf_put_u8(out, WC_PAGING_VERSION);
+    wc_buf_put_bytes(out, key, klen);
+    wc_buf_put_varint(out, rows_in_part);
+}
+
 static wc_status wc__make_paging_state(wc__rd *rd)
 {
     wc_buf b;
 
     wc_buf_init(&b);
-    wc_buf_put_u8(&b, WC_PAGING_VERSION);
-    wc_buf_put_bytes(&b, rd->last_key.data, rd->last_key.len);
-    wc_buf_put_varint(&b, rd->rows_in_part);
+    wc_paging_state_build(&b, rd->last_key.data, rd->last_key.len, rd->rows_in_part);
     if (b.failed) {
         wc_buf_free(&b);
         return wc_error(WC_NO_MEMORY, "out of memory building a paging state");
