@@ -651,8 +651,9 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
         if ((st = wc__walk_rows(rd, prefix, plen, sflags, eflags)) != WC_OK)
             return st;
     } else {
-        /* position at min(end bound, resume key), walking backward */
-        if (resume) {
+        /* position at min(end bound, resume key), walking backward (a page that
+         * ended on the static row resumes at the end bound) */
+        if (resume && resume_len > plen && resume[plen] == WC_KIND_ROW) {
             wc_merge_seek_for_prev(rd->m, resume, resume_len);
             if (wc_merge_valid(rd->m)) {
                 k = wc_merge_key(rd->m, &kl);

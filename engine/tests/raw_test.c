@@ -370,6 +370,51 @@ static void test_overlay_paging(void **state)
     wc_buf_free(&ov);
 }
 
+/* A reverse read with the static row, paged one row at a time: the page after the static row goes on with the rows. */
+static void test_reverse_static_paging(void **state)
+{
+    fx *f = *state;
+    wc_read_request q;
+    wc_buf ov;
+    char all[256] = "", got[128];
+    uint8_t *ps = NULL;
+    size_t ps_len = 0;
+
+    wc_buf_init(&ov);
+    b_static(T1, "rs", 10, "st");
+    for (uint64_t ck = 1; ck <= 3; ck++)
+        b_row(T1, "rs", ck, 10, "v", 0);
+    b_apply(f->e[0]);
+    req_init(&q, T1, "rs");
+    q.reverse = true;
+    q.include_static = true;
+    q.page_rows = 1;
+    for (int pages = 0; pages < 10; pages++) {
+        wc_page *p = NULL;
+
+        q.paging_state = ps;
+        q.paging_state_len = ps_len;
+        assert_int_equal(wc_engine_read_overlay(f->e[0], &q, ov.data, ov.len, false, &p), WC_OK);
+        page_str(p, got, sizeof(got));
+        if (got[0])
+            snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", all[0] ? "," : "",
+                     got);
+        free(ps);
+        ps = NULL;
+        if (!p->more) {
+            wc_page_free(p);
+            break;
+        }
+        ps = malloc(p->paging_state_len);
+        memcpy(ps, p->paging_state, p->paging_state_len);
+        ps_len = p->paging_state_len;
+        wc_page_free(p);
+    }
+    free(ps);
+    assert_string_equal(all, "S=st,3=v,2=v,1=v");
+    wc_buf_free(&ov);
+}
+
 /* Every tombstone kind in the overlay shadows stored data; stored tombstones shadow older overlay cells. */
 static void test_overlay_tombstones(void **state)
 {
@@ -867,6 +912,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_overlay_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reverse_static_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_canonical, setup, teardown),
