@@ -396,6 +396,7 @@ static wc_status wc__raw_walk(const uint8_t *raw, size_t len, uint32_t table_id,
 
 /* Entries of every raw result, and each one's cut. */
 typedef struct wc__rset {
+    const wc_store_read *r;
     wc__rent *e;
     size_t n, cap;
     uint64_t rows;    /* row entries of the raw being walked */
@@ -406,7 +407,14 @@ typedef struct wc__rset {
 static wc_status wc__rset_add(void *arg, const wc__rent *e)
 {
     wc__rset *s = arg;
+    const wc_store_read *r = s->r;
 
+    /* a replica answers only for the read's partition or token range */
+    if (!r->token_range ? (e->pk_len != r->pk_len || (e->pk_len && memcmp(e->pk, r->pk, e->pk_len)))
+                        : ((e->token <= r->token_start &&
+                            !(r->token_start == INT64_MIN && e->token == INT64_MIN)) ||
+                           e->token > r->token_end))
+        return wc_error(WC_CORRUPTION, "raw result holds a partition outside the read");
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         wc__rent *p = wc_realloc(s->e, cap * sizeof(*p));
@@ -505,7 +513,7 @@ static wc_status wc__finish_batch(wc_batch_builder *bb, bool open, wc_buf *out, 
 wc_status wc_raw_reconcile(const wc_store_read *r, const wc_store_raw *raws, size_t n,
                            wc_buf *answer, wc_buf *repairs)
 {
-    wc__rset set = {0};
+    wc__rset set = {.r = r};
     wc__rent bound = {0};
     bool has_bound = false;
     wc__group *groups = NULL;

@@ -1,7 +1,8 @@
 /*
  * raw_fuzz.c - libFuzzer target for the decoder of raw read results (raw.h).
  *
- * The first byte picks the read (limit 0..7, reverse, token range); the rest
+ * The first byte picks the read (limit 0..7, reverse, token range or
+ * partition "p"); the rest
  * is split in two raw results at the second byte.  Whatever the bytes,
  * wc_raw_reconcile, wc_raw_append and wc_raw_last_row must return a status
  * without crashing, leaking or reading out of bounds.  When reconcile
@@ -32,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.reverse = !r.token_range && (data[0] & 16) != 0;
     r.token_start = INT64_MIN;
     r.token_end = INT64_MAX;
+    r.pk = (const uint8_t *)"p"; /* single-partition reads are of partition "p" */
+    r.pk_len = r.token_range ? 0 : 1;
+    if (r.token_range)
+        r.pk = NULL;
     r.start.unbounded = true;
     r.end.unbounded = true;
     split = data[1] <= size - 2 ? data[1] : size - 2;

@@ -901,6 +901,18 @@ static void test_raw_malformed(void **state)
     assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
     in[0] = (wc_store_raw){NULL, 0};
     assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    /* a raw of another partition, or of a partition outside the token range */
+    r.table_id = T1;
+    in[0] = (wc_store_raw){raw.data, raw.len};
+    r.pk = (const uint8_t *)"n";
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    r.pk = NULL;
+    r.pk_len = 0;
+    r.token_range = true;
+    r.token_start = wc_token("m", 1);
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    r.token_start = INT64_MIN;
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_OK);
     wc_buf_free(&raw);
     wc_buf_free(&ans);
     wc_buf_free(&rep[0]);
