@@ -108,8 +108,9 @@ void wc_raw_digest(const uint8_t *raw, size_t len, uint8_t digest[WC_RAW_DIGEST_
  * to repairs[i]: every entry of the answer whose bytes replica i's raw does
  * not hold (nothing when it lacks nothing).  Applying repairs[i] to replica
  * i makes its raw result of r equal the answer.  REQUIRES: answer and
- * repairs[0..n) initialized.  WC_CORRUPTION for a malformed raw result or a
- * mutation of another table (answer and repairs then unspecified),
+ * repairs[0..n) initialized.  WC_CORRUPTION for a malformed raw result, a
+ * mutation of another table or a partition outside r (another partition, a
+ * token outside the range) (answer and repairs then unspecified),
  * WC_NO_MEMORY.
  */
 wc_status wc_raw_reconcile(const wc_store_read *r, const wc_store_raw *raws, size_t n,
