@@ -912,24 +912,18 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
             goto done;
         prefix.len--; /* drop the kind byte: the partition prefix */
     }
-    if (overlay != NULL && wc_memtable_entries(overlay) > 0) {
-        wc_iter *it = wc_memtable_iter(overlay);
-
-        if (it == NULL) {
-            st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
-            goto done;
-        }
-        rd.src[rd.nsrc] = it;
-        rd.src_kinds[rd.nsrc++] = 0xff;
-        its[nits++] = it;
-    }
-    for (size_t i = 0; i < src.nmems && !overlay_only; i++) {
+    /* the overlay (the newest source), then the table's memtables */
+    for (size_t i = 0; i <= src.nmems; i++) {
+        wc_memtable *mt = i == 0 ? overlay : (overlay_only ? NULL : src.mems[i - 1]);
         wc_iter *it;
 
-        rd.page->stats.memtables_read++;
-        if (wc_memtable_entries(src.mems[i]) == 0)
+        if (mt == NULL)
+            continue;
+        if (i > 0)
+            rd.page->stats.memtables_read++;
+        if (wc_memtable_entries(mt) == 0)
             continue; /* nothing to look at (a reopened or just switched table) */
-        it = wc_memtable_iter(src.mems[i]);
+        it = wc_memtable_iter(mt);
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;
