@@ -2,9 +2,9 @@
  * raw_fuzz.c - libFuzzer target for the decoder of raw read results (raw.h).
  *
  * The first byte picks the read (limit 0..7, reverse, token range or
- * partition "p"); the rest
- * is split in two raw results at the second byte.  Whatever the bytes,
- * wc_raw_reconcile, wc_raw_append and wc_raw_last_row must return a status
+ * partition "p"); the rest is split in two raw results at the second byte.
+ * Whatever the bytes, wc_raw_reconcile, wc_raw_append, wc_raw_last_row and
+ * wc_raw_digest must return
  * without crashing, leaking or reading out of bounds.  When reconcile
  * succeeds, its answer must itself be a raw result that reconciles with
  * nothing to repair, and that keeps at most limit row entries.
@@ -61,6 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)wc_raw_append(&acc, data + 2, split, &rows);
     (void)wc_raw_append(&acc, data + 2 + split, size - 2 - split, &rows);
     (void)wc_raw_last_row(data + 2, size - 2, &rows, &last);
+    {
+        uint8_t d[WC_RAW_DIGEST_LEN];
+
+        wc_raw_digest(data + 2, split, d);
+    }
     wc_buf_free(&ans);
     wc_buf_free(&again);
     wc_buf_free(&acc);

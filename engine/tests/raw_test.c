@@ -609,6 +609,55 @@ static void test_raw_canonical(void **state)
     wc_buf_free(&c);
 }
 
+/*
+ * A replica whose compaction dropped the data a range tombstone shadows and
+ * one that still holds it: their raws differ, their digests do not (no read
+ * repair for data no read can see).
+ */
+static void test_raw_digest_ignores_shadowed(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf a, b;
+    uint8_t da[16], db[16];
+    wc_table_def d;
+
+    wc_buf_init(&a);
+    wc_buf_init(&b);
+    for (int i = 0; i < 2; i++) {
+        wc_table_def_default(&d);
+        d.id = 13;
+        d.gc_grace_seconds = 2000000000u; /* the tombstones themselves stay */
+        snprintf(d.name, sizeof(d.name), "ks.raw13");
+        assert_int_equal(wc_engine_create_table(f->e[i], &d), WC_OK);
+        for (uint64_t ck = 1; ck <= 3; ck++)
+            b_row(13, "g", ck, 10, "old", 0);
+        b_apply(f->e[i]);
+        if (i == 0) /* two SSTables for the compaction to merge */
+            assert_int_equal(wc_engine_flush(f->e[0], 13, true), WC_OK);
+        b_range_del(13, "g", 1, 2, 20);
+        b_row(13, "g", 4, 30, "new", 0);
+        b_static(13, "g", 5, "st");
+        b_part_del(13, "g", 6);
+        b_apply(f->e[i]);
+    }
+    assert_int_equal(wc_engine_flush(f->e[0], 13, true), WC_OK);
+    assert_int_equal(wc_engine_compact(f->e[0], 13), WC_OK);
+    sread_init(&r, 13, "g");
+    r.include_static = true;
+    raw_read(f->e[0], &r, &a, da);
+    raw_read(f->e[1], &r, &b, db);
+    assert_true(a.len < b.len); /* rows 1 and 2, the static cell: compacted away on replica 0 */
+    assert_memory_equal(da, db, 16);
+    /* a difference a read can see still shows */
+    b_row(13, "g", 2, 25, "newer", 0);
+    b_apply(f->e[1]);
+    raw_read(f->e[1], &r, &b, db);
+    assert_memory_not_equal(da, db, 16);
+    wc_buf_free(&a);
+    wc_buf_free(&b);
+}
+
 /* Reconcile three replicas (one missed writes, one has newer tombstones); repairs make them equal. */
 static void test_raw_reconcile_repairs(void **state)
 {
@@ -928,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_digest_ignores_shadowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_reconcile_repairs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_short_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_shortest_cut, setup, teardown),
