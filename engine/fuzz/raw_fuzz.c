@@ -4,8 +4,8 @@
  * The first byte picks the read (limit 0..7, reverse, token range or
  * partition "p"); the rest is split in two raw results at the second byte.
  * Whatever the bytes, wc_raw_reconcile, wc_raw_append, wc_raw_last_row and
- * wc_raw_digest must return
- * without crashing, leaking or reading out of bounds.  When reconcile
+ * wc_raw_digest must return without crashing, leaking or reading out of
+ * bounds.  When reconcile
  * succeeds, its answer must itself be a raw result that reconciles with
  * nothing to repair, and that keeps at most limit row entries.
  */
