@@ -5,9 +5,9 @@
  * partition "p"); the rest is split in two raw results at the second byte.
  * Whatever the bytes, wc_raw_reconcile, wc_raw_append, wc_raw_last_row and
  * wc_raw_digest must return without crashing, leaking or reading out of
- * bounds.  When reconcile
- * succeeds, its answer must itself be a raw result that reconciles with
- * nothing to repair, and that keeps at most limit row entries.
+ * bounds.  When reconcile succeeds, its answer must itself be a raw result
+ * that reconciles with nothing to repair, and that keeps at most limit row
+ * entries.
  */
 #include <stdint.h>
 #include <stdlib.h>
