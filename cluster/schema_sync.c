@@ -293,6 +293,15 @@ void wc_schema_msg_free(wc_schema_msg *m)
     memset(m, 0, sizeof(*m));
 }
 
+wc_status wc_schema_sync_encode_push(const wc_schema_sync *s, wc_buf *out)
+{
+    wc_buf_put_u8(out, WC_SCHEMA_MSG_PUSH);
+    wc_buf_put_u8(out, WC_SCHEMA_PUSH_FULL);
+    wc_buf_put_bytes(out, s->version, WC_SCHEMA_VERSION_BYTES);
+    put_entries(out, s->ks, s->nks, s->tabs, s->ntabs);
+    return wc_buf_status(out);
+}
+
 wc_status wc_schema_msg_encode(const wc_schema_msg *m, wc_buf *out)
 {
     wc_buf_put_u8(out, m->type);
@@ -1301,6 +1310,8 @@ wc_status wc_schema_sync_create_table(wc_schema_sync *s, const uint8_t *def, siz
         st = wc_error(WC_EXISTS, "table \"%s.%s\" already exists", d.keyspace, d.table);
         goto fail;
     }
+    if (d.table_id != 0 && !id_known(s, d.table_id))
+        id = d.table_id; /* the id the creator proposes, when free */
     for (int tries = 0; id == 0 || id_known(s, id); tries++) {
         if (tries == 1000) {
             st = wc_error(WC_OVERLOADED, "no free table id found");

@@ -805,6 +805,7 @@ node_start_cluster(const char *dir)
 	o.phi_convict_threshold = widecol_phi_convict_threshold;
 	o.log = node_engine_log;
 	o.log_arg = NULL;
+	o.engine = wc_node_engine(node_server);	/* the cluster schema creates engine tables */
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
