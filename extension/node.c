@@ -435,6 +435,9 @@ widecol_node_main(Datum main_arg)
 		if (got_sigterm)
 			break;
 
+		/* the catalogs follow the cluster schema */
+		widecol_schema_launch_appliers(node_cluster);
+
 		if (got_sighup)
 		{
 			sigset_t	all,
