@@ -146,7 +146,8 @@ wc_status wc_schema_sync_drop_keyspace(wc_schema_sync *s, const char *name);
 /*
  * def[0..len) is a wc_schema encoding naming keyspace and table.  The
  * table keeps its table_id when that is non-zero and unknown to the store
- * (live or tombstoned), else it gets a fresh cluster-wide id (*id_out).
+ * (live or tombstoned; the tombstone of the same table does not count),
+ * else it gets a fresh cluster-wide id (*id_out).
  * WC_NOT_FOUND if the keyspace is not live; WC_EXISTS if the table is;
  * WC_CORRUPTION if def does not decode; WC_INVALID_ARGUMENT for bad names
  * or a schema past WC_SCHEMA_MAX_TOTAL; WC_NO_MEMORY.
