@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,11 +25,12 @@
 #include "schema_def.h"
 #include "schema_runtime.h"
 #include "schema_sync.h"
+#include "testutil.h"
 
 #define WAIT_MS 10000
 
 typedef struct node {
-    char dir[512];
+    char *dir;
     wc_engine *e;
     wc_cluster *c;
 } node;
@@ -39,26 +39,6 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static void make_dir(char *out, size_t cap, const char *name)
-{
-    const char *base = getenv("WC_TEST_TMP");
-    char cmd[600];
-
-    snprintf(out, cap, "%s/schema_runtime_test_%d_%s", base && *base ? base : "/tmp",
-             (int)getpid(), name);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(mkdir(out, 0700), 0);
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[600];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 static wc_status start(node *n, const wc_addr *seed)
@@ -203,8 +183,8 @@ static void test_two_nodes(void **state)
     wc_buf mb;
 
     (void)state;
-    make_dir(a.dir, sizeof(a.dir), "a");
-    make_dir(b.dir, sizeof(b.dir), "b");
+    a.dir = wc_test_tmpdir("schema_runtime_a");
+    b.dir = wc_test_tmpdir("schema_runtime_b");
     assert_int_equal(start(&a, NULL), WC_OK);
     aa = wc_cluster_self(a.c);
     assert_int_equal(start(&b, &aa), WC_OK);
@@ -271,8 +251,10 @@ static void test_two_nodes(void **state)
         assert_int_equal(start(&a, NULL), WC_CORRUPTION);
         assert_non_null(strstr(wc_last_error(), WC_SCHEMA_RUNTIME_FILE));
     }
-    remove_dir(a.dir);
-    remove_dir(b.dir);
+    wc_test_rmrf(a.dir);
+    wc_test_rmrf(b.dir);
+    free(a.dir);
+    free(b.dir);
 }
 
 /* A node without a cluster: SCHEMA_LIST says so, SCHEMA_CHANGE is refused. */
