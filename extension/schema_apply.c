@@ -840,6 +840,7 @@ widecol_schema_launch_appliers(struct wc_cluster *cluster)
 		return;
 launch:
 	StartTransactionCommand();
+	(void) GetTransactionSnapshot();	/* as the autovacuum launcher lists databases */
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
