@@ -60,6 +60,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -530,7 +531,7 @@ server_of_keyspace(const char *keyspace)
 	SPI_connect();
 	if (SPI_execute("SELECT s.oid FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w "
 					"ON w.oid = s.srvfdw WHERE w.fdwname = 'widecol' ORDER BY s.oid",
-					true, 0) != SPI_OK_SELECT)
+					false, 0) != SPI_OK_SELECT)	/* not read-only: a new snapshot */
 		elog(ERROR, "widecol schema: could not list the servers");
 	for (uint64 i = 0; i < SPI_processed && !OidIsValid(found); i++)
 	{
@@ -552,18 +553,21 @@ relation_of_table(const char *keyspace, const char *table)
 	Oid			found = InvalidOid;
 	List	   *relids = NIL;
 	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
 
 	SPI_connect();
-	if (SPI_execute("SELECT ftrelid FROM pg_foreign_table ORDER BY ftrelid", true, 0) !=
+	if (SPI_execute("SELECT ftrelid FROM pg_foreign_table ORDER BY ftrelid", false, 0) !=
 		SPI_OK_SELECT)
 		elog(ERROR, "widecol schema: could not list the foreign tables");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext spi = MemoryContextSwitchTo(outer);	/* outlives SPI_finish */
 
-		relids = lappend_oid(relids,
-							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-															SPI_tuptable->tupdesc, 1, &isnull)));
+		relids = lappend_oid(relids, relid);
+		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
 	foreach(lc, relids)
@@ -661,12 +665,20 @@ static void
 apply_table(const wc_schema_table *t, const char *dbname)
 {
 	wc_schema	s;
-	Oid			relid = relation_of_table(t->keyspace, t->name);
+	Oid			relid;
 	Oid			server;
 	char	   *rel;
 
+	relid = relation_of_table(t->keyspace, t->name);
 	if (t->dropped)
 	{
+		/* a DROP still in flight on this node holds the relation: wait for it */
+		if (OidIsValid(relid))
+		{
+			LockRelationOid(relid, AccessExclusiveLock);
+			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+				return;
+		}
 		if (OidIsValid(relid))
 			run_sql(psprintf("DROP FOREIGN TABLE %s",
 							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
@@ -680,6 +692,16 @@ apply_table(const wc_schema_table *t, const char *dbname)
 							 t->keyspace, t->name, wc_last_error())));
 		wc_schema_free(&s);
 		return;
+	}
+	/*
+	 * On the node that runs the DDL, the change arrives before its commit:
+	 * wait for that transaction, which holds the relation the owner record
+	 * names, and look again.
+	 */
+	if (s.owner.present && s.owner.db_id == MyDatabaseId && s.owner.rel_id != 0)
+	{
+		LockRelationOid(s.owner.rel_id, AccessShareLock);
+		relid = relation_of_table(t->keyspace, t->name);
 	}
 	PG_TRY();
 	{
