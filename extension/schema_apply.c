@@ -575,6 +575,13 @@ relation_of_table(const char *keyspace, const char *table)
 		Oid			relid = lfirst_oid(lc);
 		WidecolTable *t;
 
+		/* a relation dropped meanwhile (a DROP in flight) is skipped once its owner commits */
+		LockRelationOid(relid, AccessShareLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		{
+			UnlockRelationOid(relid, AccessShareLock);
+			continue;
+		}
 		if (!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
 			continue;
 		t = widecol_get_table(relid);
