@@ -72,6 +72,7 @@ static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 static void widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate);
 static List *cluster_drops(Node *parsetree);
+static void refuse_cluster_rename(RenameStmt *stmt);
 static void note_cluster_changes(Node *parsetree, List *dropped);
 
 void
@@ -350,6 +351,45 @@ cluster_drops(Node *parsetree)
 	return out;
 }
 
+/*
+ * In a cluster, renaming a widecol server or foreign table would rename it
+ * on this node only: refuse it (columns may be renamed: the other nodes
+ * follow the definition).
+ */
+static void
+refuse_cluster_rename(RenameStmt *stmt)
+{
+	const char *what = NULL;
+	char	   *name = NULL;
+
+	if (!widecol_cluster_schema_enabled() || widecol_schema_applying)
+		return;
+	if (stmt->renameType == OBJECT_FOREIGN_SERVER)
+	{
+		ForeignServer *server = GetForeignServerByName(strVal(stmt->object), true);
+
+		if (server != NULL && widecol_is_widecol_server(server->serverid))
+		{
+			what = "server";
+			name = server->servername;
+		}
+	}
+	else if ((stmt->renameType == OBJECT_FOREIGN_TABLE || stmt->renameType == OBJECT_TABLE) &&
+			 OidIsValid(widecol_relation(stmt->relation)))
+	{
+		what = "foreign table";
+		name = stmt->relation->relname;
+	}
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rename widecol %s \"%s\" in a cluster", what, name),
+				 errdetail("Renames are not propagated to the other nodes of the cluster yet."),
+				 errhint("Create a %s of the new name (with OPTIONS (%s '...') naming the engine %s to keep its data) and drop the old one.",
+						 what, strcmp(what, "server") == 0 ? "keyspace" : "table_name",
+						 strcmp(what, "server") == 0 ? "keyspace" : "table")));
+}
+
 /* After a statement: note the keyspaces it made, altered or dropped for the cluster schema. */
 static void
 note_cluster_changes(Node *parsetree, List *dropped)
@@ -398,7 +438,10 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	List	   *dropped = widecol_cluster_schema_enabled() ? cluster_drops(parsetree) : NIL;
 
 	if (IsA(parsetree, RenameStmt))
+	{
+		refuse_cluster_rename((RenameStmt *) parsetree);
 		keep_names = rename_keeps_engine_names((RenameStmt *) parsetree, &keep_notice);
+	}
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&

@@ -49,6 +49,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
@@ -140,6 +141,7 @@ static void apply_keyspace(const wc_schema_keyspace *k);
 static void apply_table(const wc_schema_table *t, const char *dbname);
 static void alter_columns(Oid relid, const wc_schema *s);
 static const char *table_id_verb(Oid relid);
+static void follow_owner(Oid relid, const char *rel, const char *role_name);
 
 void
 widecol_schema_apply_init(void)
@@ -667,6 +669,25 @@ alter_columns(Oid relid, const wc_schema *s)
 							 quote_identifier(t->cols[c].name)));
 }
 
+/* An owner change made elsewhere: the relation takes the role of that name, if it exists here. */
+static void
+follow_owner(Oid relid, const char *rel, const char *role_name)
+{
+	Oid			want = (role_name && role_name[0]) ? get_role_oid(role_name, true) : InvalidOid;
+	HeapTuple	tup;
+	Oid			have;
+
+	if (!OidIsValid(want))
+		return;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	have = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (have != want)
+		run_sql(psprintf("ALTER FOREIGN TABLE %s OWNER TO %s", rel, quote_identifier(role_name)));
+}
+
 /* Make the foreign table of entry t match it, if its owner record names this database. */
 static void
 apply_table(const wc_schema_table *t, const char *dbname)
@@ -726,6 +747,7 @@ apply_table(const wc_schema_table *t, const char *dbname)
 				run_sql(psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s table_id '%u')", rel,
 								 table_id_verb(relid), t->id));
 			alter_columns(relid, &s);
+			follow_owner(relid, rel, s.owner.role_name);
 		}
 		else
 		{

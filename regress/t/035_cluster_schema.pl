@@ -5,7 +5,7 @@
 # of the same name, with the same table id, usable there at once; the
 # table belongs to the role of the same name where it exists and to the
 # extension owner where it does not (logged); ALTER FOREIGN TABLE ADD
-# COLUMN and DROP FOREIGN TABLE propagate; a CREATE while a node is killed
+# COLUMN, OWNER TO and DROP FOREIGN TABLE propagate, renames are refused; a CREATE while a node is killed
 # (-9, not yet convicted) commits after the bounded agreement wait with a
 # WARNING naming that node, which catches up when it starts again; the
 # schema versions agree in widecol.nodes.  Prints the agreement times.
@@ -126,6 +126,16 @@ diag(sprintf("ADD COLUMN materialized within %.2f s", $took // -1));
 $nodes[2]->safe_psql('postgres', "INSERT INTO readings VALUES (22, 'w', 7)");
 is($nodes[2]->safe_psql('postgres', 'SELECT w FROM readings WHERE id = 22'), '7',
 	'the new column is usable on node 2');
+
+# an owner change follows the role name; renames are refused in a cluster
+$_->safe_psql('postgres', 'CREATE ROLE bob') for @nodes[ 0 .. 1 ];
+$nodes[0]->safe_psql('postgres', 'ALTER FOREIGN TABLE readings OWNER TO bob');
+ok(defined wait_all(q{SELECT relowner::regrole::text = 'bob' FROM pg_class WHERE relname = 'readings'},
+	$nodes[1]), 'ALTER ... OWNER TO reaches node 1');
+($rc, $out, $err) = $nodes[0]->psql('postgres', 'ALTER FOREIGN TABLE readings RENAME TO renamed');
+like($err, qr/cannot rename widecol foreign table "readings" in a cluster/, 'a table rename is refused');
+($rc, $out, $err) = $nodes[0]->psql('postgres', 'ALTER SERVER app RENAME TO app2');
+like($err, qr/cannot rename widecol server "app" in a cluster/, 'a server rename is refused');
 
 # a node stopped during a CREATE catches up when it returns
 # (killed -9: the others still count it live while the failure detector
