@@ -361,6 +361,14 @@ void wc_schema_runtime_applied_version(wc_schema_runtime *rt, char out[33])
     pthread_mutex_unlock(&rt->mu);
 }
 
+wc_status wc_schema_runtime_listing(wc_schema_runtime *rt, wc_buf *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    wc_buf_append(out, rt->listing.data, rt->listing.len);
+    pthread_mutex_unlock(&rt->mu);
+    return wc_buf_status(out);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static void wc__call_release(wc__call *k)

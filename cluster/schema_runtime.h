@@ -75,4 +75,7 @@ wc_status wc_schema_runtime_serve(wc_schema_runtime *rt, uint8_t op, const uint8
  */
 void wc_schema_runtime_applied_version(wc_schema_runtime *rt, char out[33]);
 
+/* Append the current schema as SCHEMA_LIST lists it (a full PUSH) to out.  Any thread.  WC_NO_MEMORY. */
+wc_status wc_schema_runtime_listing(wc_schema_runtime *rt, wc_buf *out);
+
 #endif /* WC_SCHEMA_RUNTIME_H */

@@ -71,6 +71,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "client.h"
 #include "cluster.h"
@@ -86,6 +87,7 @@
 #define WIDECOL_SCHEMA_AGREEMENT_MS 10000	/* DDL waits this long for agreement */
 #define WIDECOL_SCHEMA_RETRY_S 2	/* a failed materializer starts again after */
 #define WIDECOL_SCHEMA_MAX_DBS 64	/* databases materialized by one node */
+#define WIDECOL_SCHEMA_RESCAN_MS 10000	/* new databases are looked for this often */
 
 typedef enum PendingKind
 {
@@ -142,6 +144,7 @@ static void apply_table(const wc_schema_table *t, const char *dbname);
 static void alter_columns(Oid relid, const wc_schema *s);
 static const char *table_id_verb(Oid relid);
 static void follow_owner(Oid relid, const char *rel, const char *role_name);
+static void log_missing_databases(struct wc_cluster *cluster, List *dbnames);
 
 void
 widecol_schema_apply_init(void)
@@ -874,10 +877,13 @@ widecol_schema_apply_main(Datum main_arg)
 void
 widecol_schema_launch_appliers(struct wc_cluster *cluster)
 {
+	static char logged[33];		/* the version missing databases were logged for */
+	static TimestampTz scanned = 0; /* databases are listed again this often */
 	char		version[33];
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	List	   *dbnames = NIL;
 
 	if (cluster == NULL)
 		return;
@@ -887,9 +893,11 @@ widecol_schema_launch_appliers(struct wc_cluster *cluster)
 	for (int i = 0; i < napplier; i++)
 		if (strcmp(appliers[i].launched, version) != 0)
 			goto launch;
-	if (napplier > 0)
-		return;
+	if (napplier > 0 &&
+		!TimestampDifferenceExceeds(scanned, GetCurrentTimestamp(), WIDECOL_SCHEMA_RESCAN_MS))
+		return;					/* a new database is found at the next scan */
 launch:
+	scanned = GetCurrentTimestamp();
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();	/* as the autovacuum launcher lists databases */
 	rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -901,6 +909,12 @@ launch:
 		BackgroundWorker w;
 		pid_t		pid;
 
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);	/* past the commit */
+
+			dbnames = lappend(dbnames, pstrdup(NameStr(db->datname)));
+			MemoryContextSwitchTo(old);
+		}
 		if (!db->datallowconn || db->datistemplate)
 			continue;
 		for (int i = 0; i < napplier; i++)
@@ -949,6 +963,53 @@ launch:
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	if (strcmp(logged, version) != 0)
+	{
+		log_missing_databases(cluster, dbnames);
+		strlcpy(logged, version, sizeof(logged));
+	}
+	list_free_deep(dbnames);
+}
+
+/*
+ * Once per version: log the tables of the cluster schema whose database
+ * does not exist on this node (they are not materialized here).
+ */
+static void
+log_missing_databases(struct wc_cluster *cluster, List *dbnames)
+{
+	wc_buf		b;
+	wc_schema_msg m;
+
+	wc_buf_init(&b);
+	memset(&m, 0, sizeof(m));
+	if (wc_schema_runtime_listing(wc_cluster_schema(cluster), &b) != WC_OK ||
+		wc_schema_msg_decode(b.data, b.len, &m) != WC_OK)
+		goto done;
+	for (size_t i = 0; i < m.ntables; i++)
+	{
+		wc_schema	s;
+		bool		found = false;
+		ListCell   *lc;
+
+		if (m.tables[i].dropped)
+			continue;
+		memset(&s, 0, sizeof(s));
+		if (wc_schema_decode(m.tables[i].definition, m.tables[i].definition_len, &s) == WC_OK &&
+			s.owner.present && s.owner.db_name != NULL)
+		{
+			foreach(lc, dbnames)
+				found |= strcmp(lfirst(lc), s.owner.db_name) == 0;
+			if (!found)
+				ereport(LOG,
+						(errmsg("widecol schema: database \"%s\" of table %s.%s does not exist on this node: the table is not materialized here",
+								s.owner.db_name, m.tables[i].keyspace, m.tables[i].name)));
+		}
+		wc_schema_free(&s);
+	}
+done:
+	wc_schema_msg_free(&m);
+	wc_buf_free(&b);
 }
 
 /* ---------------------------------------------------------------- SQL */

@@ -137,6 +137,17 @@ like($err, qr/cannot rename widecol foreign table "readings" in a cluster/, 'a t
 ($rc, $out, $err) = $nodes[0]->psql('postgres', 'ALTER SERVER app RENAME TO app2');
 like($err, qr/cannot rename widecol server "app" in a cluster/, 'a server rename is refused');
 
+# a table of a database that node 1 lacks: its keyspace's server appears
+# there, the table does not, and the log says why
+$nodes[0]->safe_psql('postgres', 'CREATE DATABASE appdb');
+$nodes[0]->safe_psql('appdb', q{CREATE EXTENSION widecol;
+	CREATE SERVER other FOREIGN DATA WRAPPER widecol;
+	CREATE FOREIGN TABLE only_here (k int) SERVER other OPTIONS (primary_key '(k)');});
+ok($nodes[1]->wait_for_log(qr/database "appdb" of table other\.only_here does not exist on this node/),
+	'node 1 logs the table whose database it lacks');
+ok(defined wait_all(q{SELECT count(*) = 1 FROM pg_foreign_server WHERE srvname = 'other'}, $nodes[1]),
+	'the keyspace of that table is a server on node 1');
+
 # a node stopped during a CREATE catches up when it returns
 # (killed -9: the others still count it live while the failure detector
 # has not convicted it, so the DDL waits for it, bounded, and says so)
