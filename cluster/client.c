@@ -886,3 +886,40 @@ wc_status wc_client_members(wc_client *c, wc_proto_members *out)
         return wc__broken(c, st);
     return WC_OK;
 }
+
+wc_status wc_client_schema_change(wc_client *c, const wc_proto_schema_change *ch,
+                                  wc_proto_schema_result *res)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_SCHEMA_CHANGE);
+    wc_status st;
+
+    memset(res, 0, sizeof(*res));
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_schema_change(&c->out, ch);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_schema_result(body, blen, res)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_schema_list(wc_client *c, const uint8_t *known, size_t known_len,
+                                uint8_t *flags, const uint8_t **push, size_t *push_len)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_SCHEMA_LIST);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_schema_list(&c->out, known, known_len);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_schema_listing(body, blen, flags, push, push_len)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}

@@ -190,4 +190,19 @@ wc_status wc_client_node_info(wc_client *c, wc_node_info *out);
 /* MEMBERS: the cluster as the node sees it; caller frees *out with wc_proto_members_free. */
 wc_status wc_client_members(wc_client *c, wc_proto_members *out);
 
+/*
+ * SCHEMA_CHANGE: apply one change to the cluster schema of the node and
+ * wait for agreement as the request asks (raise the timeout past
+ * ch->wait_ms first).  WC_UNAVAILABLE if the node runs no cluster; the
+ * store's refusals (WC_EXISTS, WC_NOT_FOUND, WC_INVALID_ARGUMENT).
+ */
+wc_status wc_client_schema_change(wc_client *c, const wc_proto_schema_change *ch,
+                                  wc_proto_schema_result *res);
+/*
+ * SCHEMA_LIST: *flags, and (when the schema differs from known) the full
+ * schema PUSH message in *push, valid until the next call on c.
+ */
+wc_status wc_client_schema_list(wc_client *c, const uint8_t *known, size_t known_len,
+                                uint8_t *flags, const uint8_t **push, size_t *push_len);
+
 #endif /* WC_CLIENT_H */

@@ -29,6 +29,7 @@
 #include "gossip.h"
 #include "msg_types.h"
 #include "protocol.h"
+#include "schema_runtime.h"
 #include "transport.h"
 
 #define WC__STATE_MAGIC "widecol-cluster-state 1"
@@ -52,6 +53,8 @@ struct wc_cluster {
 
     wc_env *env;
     wc_gossip *gossip;                /* loop only */
+    wc_engine *engine;                /* the node's, for the schema runtime; may be NULL */
+    wc_schema_runtime *schema;        /* NULL without an engine */
     uint8_t host_id[WC_RING_HOST_ID_LEN];
     uint32_t generation;
     int64_t *tokens;                  /* sorted; NULL until chosen */
@@ -551,6 +554,10 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             wc_gossip_on_message(c->gossip, from, msg, len);
         return;
     }
+    if (type >= WC_MSG_RANGE_SCHEMA && type < WC_MSG_RANGE_STREAM && c->schema) {
+        wc_schema_runtime_on_message(c->schema, from, msg, len);
+        return;
+    }
     if (!(c->warned_type[type / 8] & (1u << (type % 8)))) {
         char a[80];
         c->warned_type[type / 8] |= (uint8_t)(1u << (type % 8));
@@ -738,9 +745,11 @@ static wc_status wc__setup(wc_cluster *c)
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_HOST_ID, c->host_id,
                                   WC_RING_HOST_ID_LEN)) != WC_OK ||
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_DC, c->dc, strlen(c->dc))) != WC_OK ||
-        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_RACK, c->rack, strlen(c->rack))) != WC_OK ||
-        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SCHEMA, WC_CLUSTER_PLACEHOLDER_SCHEMA,
-                                  strlen(WC_CLUSTER_PLACEHOLDER_SCHEMA))) != WC_OK)
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_RACK, c->rack, strlen(c->rack))) != WC_OK)
+        return st;
+    /* the schema store announces SCHEMA (its version) */
+    if (c->engine && (st = wc_schema_runtime_create(c->env, c->gossip, c->data_dir, c->engine,
+                                                     c->log, c->log_arg, &c->schema)) != WC_OK)
         return st;
     if (c->sql_address &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SQL_ADDRESS, c->sql_address,
@@ -772,6 +781,14 @@ static wc_status wc__announce_shutdown(wc_cluster *c)
 {
     if (c->gossip)
         wc_gossip_shutdown(c->gossip);
+    return WC_OK;
+}
+
+/* The schema store uses the loop's timers: it goes before the loop stops. */
+static wc_status wc__drop_schema(wc_cluster *c)
+{
+    wc_schema_runtime_destroy(c->schema);
+    c->schema = NULL;
     return WC_OK;
 }
 
@@ -843,6 +860,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
         o->load_interval_ms ? o->load_interval_ms : WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS;
     c->log = o->log;
     c->log_arg = o->log_arg;
+    c->engine = o->engine;
     if ((size_t)snprintf(c->state_path, sizeof(c->state_path), "%s/%s", o->data_dir,
                          WC_CLUSTER_STATE_FILE) >= sizeof(c->state_path)) {
         st = wc_error(WC_INVALID_ARGUMENT, "cluster: the data directory path is too long");
@@ -882,6 +900,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
         char err[512];
         snprintf(err, sizeof(err), "%s", wc_last_error());
+        (void)wc__on_loop(c, wc__drop_schema);
         wc_transport_stop(c->env);
         c->env = NULL;
         if (c->gossip)
@@ -905,6 +924,7 @@ void wc_cluster_stop(wc_cluster *c)
         return;
     if (wc__on_loop(c, wc__announce_shutdown) == WC_OK)
         nanosleep(&linger, NULL);
+    (void)wc__on_loop(c, wc__drop_schema);
     wc_transport_stop(c->env);
     if (c->gossip)
         wc_gossip_destroy(c->gossip);
@@ -933,3 +953,5 @@ void wc_cluster_host_id(const wc_cluster *c, uint8_t out[WC_RING_HOST_ID_LEN])
 {
     memcpy(out, c->host_id, WC_RING_HOST_ID_LEN);
 }
+
+wc_schema_runtime *wc_cluster_schema(wc_cluster *c) { return c ? c->schema : NULL; }

@@ -8,8 +8,8 @@
  * generation (each start takes a larger one) and its tokens.  It starts the
  * transport and the gossiper and sets the node's application states, whose
  * encodings are documented in docs/protocol.md "Application states":
- * HOST_ID, DC, RACK, SQL_ADDRESS, RELEASE_VERSION, SCHEMA (a placeholder
- * until schemas travel), LOAD (bytes under the data directory, every
+ * HOST_ID, DC, RACK, SQL_ADDRESS, RELEASE_VERSION, SCHEMA (the version
+ * of the cluster schema, schema_runtime.h, when the node has an engine), LOAD (bytes under the data directory, every
  * load_interval_ms), TOKENS and STATUS.  A node without stored tokens
  * announces STATUS "joining", waits until it has heard from a seed (at most
  * join_wait_ms), chooses its tokens with wc_ring_allocate_tokens against
@@ -41,13 +41,12 @@
 #include "commitlog.h"
 #include "env.h"
 #include "ring.h"
+#include "schema_runtime.h"
 #include "status.h"
 
 #define WC_CLUSTER_STATE_FILE "cluster_state"
 #define WC_CLUSTER_DEFAULT_JOIN_WAIT_MS 5000u
 #define WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS 60000u
-/* SCHEMA until schema versions travel: the nil UUID */
-#define WC_CLUSTER_PLACEHOLDER_SCHEMA "00000000-0000-0000-0000-000000000000"
 
 typedef struct wc_cluster wc_cluster;
 
@@ -68,6 +67,7 @@ typedef struct wc_cluster_options {
     uint64_t gossip_interval_ms;  /* 0: the gossiper's default (1000) */
     uint32_t join_wait_ms;        /* 0: WC_CLUSTER_DEFAULT_JOIN_WAIT_MS */
     uint32_t load_interval_ms;    /* 0: WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS */
+    wc_engine *engine;        /* the node's engine: the cluster schema runs with it (NULL: none) */
     wc_log_fn log;            /* lines of the transport and the runtime; any thread but the caller's */
     void *log_arg;
 } wc_cluster_options;
@@ -102,6 +102,9 @@ void wc_cluster_members(wc_cluster *c, wc_buf *out);
 
 /* This node's internode address (the real port when listen.port was 0). */
 wc_addr wc_cluster_self(const wc_cluster *c);
+
+/* The cluster schema runtime (NULL: c NULL or started without an engine).  Any thread. */
+wc_schema_runtime *wc_cluster_schema(wc_cluster *c);
 
 /* This node's host id (16 bytes). */
 void wc_cluster_host_id(const wc_cluster *c, uint8_t out[WC_RING_HOST_ID_LEN]);

@@ -262,6 +262,43 @@ void wc_proto_put_members(wc_buf *b, bool cluster, const wc_member_info *m, size
 wc_status wc_proto_get_members(const uint8_t *body, size_t len, wc_proto_members *out);
 void wc_proto_members_free(wc_proto_members *m);
 
+/* API: schema (since version 8; codec in protocol_schema.c) */
+
+/* A SCHEMA_CHANGE request: kind, agreement wait and up to three byte fields
+ * whose meaning depends on the kind (protocol_format.h). */
+typedef struct wc_proto_schema_change {
+    uint8_t kind;
+    uint32_t wait_ms; /* wait this long for every live node to agree; 0: no wait */
+    const uint8_t *a, *b, *c;
+    size_t alen, blen, clen;
+} wc_proto_schema_change;
+
+/* A SCHEMA_CHANGE response. */
+typedef struct wc_proto_schema_result {
+    uint32_t table_id;  /* CREATE_TABLE: the table's cluster-wide id; else 0 */
+    bool agreed;        /* every live node announced the new version in time */
+    uint32_t waited_ms;
+    uint32_t nlaggards; /* disagreeing nodes (at most WC_SCHEMA_MAX_LAGGARDS named) */
+    char laggards[WC_SCHEMA_MAX_LAGGARDS][80];
+} wc_proto_schema_result;
+
+void wc_proto_put_schema_change(wc_buf *b, const wc_proto_schema_change *c);
+/* Byte fields point into body.  WC_CORRUPTION if malformed or the kind is unknown. */
+wc_status wc_proto_get_schema_change(const uint8_t *body, size_t len, wc_proto_schema_change *c);
+void wc_proto_put_schema_result(wc_buf *b, const wc_proto_schema_result *r);
+wc_status wc_proto_get_schema_result(const uint8_t *body, size_t len, wc_proto_schema_result *r);
+
+/* SCHEMA_LIST request: bytes version the client knows (0 or 16 bytes). */
+void wc_proto_put_schema_list(wc_buf *b, const uint8_t *known, size_t known_len);
+wc_status wc_proto_get_schema_list(const uint8_t *body, size_t len, const uint8_t **known,
+                                   size_t *known_len);
+/* SCHEMA_LIST response: u8 flags, then (cluster, changed) bytes push: a full
+ * schema PUSH message (schema_sync.h, wc_schema_msg_decode). */
+void wc_proto_put_schema_listing(wc_buf *b, uint8_t flags, const uint8_t *push, size_t push_len);
+/* *push points into body (NULL/0 when flags say none).  WC_CORRUPTION if malformed. */
+wc_status wc_proto_get_schema_listing(const uint8_t *body, size_t len, uint8_t *flags,
+                                      const uint8_t **push, size_t *push_len);
+
 /* Name of an opcode ("READ"); "UNKNOWN" if out of range.  Never NULL. */
 const char *wc_proto_op_name(int op);
 

@@ -17,13 +17,13 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 6u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 8u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -49,7 +49,9 @@
 #define WC_OP_COMPACTIONS 14      /* since version 2 */
 #define WC_OP_SCRUB 15            /* since version 3 (a node without it: invalid-argument) */
 #define WC_OP_MEMBERS 16           /* since version 6 */
-#define WC_OP_MAX 16
+#define WC_OP_SCHEMA_CHANGE 17     /* since version 8 */
+#define WC_OP_SCHEMA_LIST 18       /* since version 8 */
+#define WC_OP_MAX 18
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -98,6 +100,22 @@
 #define WC_MEMBERF_WIRE_HOST_ID 0x04  /* the host id is known (else: 16 zero bytes) */
 #define WC_MEMBERF_WIRE_LOAD 0x08     /* the load is known (else: 0) */
 #define WC_MEMBERF_WIRE_ALL 0x0f
+
+/* SCHEMA_CHANGE request: u8 kind (fields a, b, c in docs/protocol.md) */
+#define WC_SCHEMA_CHANGE_CREATE_KEYSPACE 1 /* a name, b replication (compact), c owner role */
+#define WC_SCHEMA_CHANGE_ALTER_KEYSPACE 2  /* a name, b replication */
+#define WC_SCHEMA_CHANGE_DROP_KEYSPACE 3   /* a name */
+#define WC_SCHEMA_CHANGE_CREATE_TABLE 4    /* a definition (schema_def.h encoding) */
+#define WC_SCHEMA_CHANGE_ALTER_TABLE 5     /* a definition */
+#define WC_SCHEMA_CHANGE_DROP_TABLE 6      /* a keyspace, b table */
+#define WC_SCHEMA_CHANGE_WAIT 7            /* no change: only the agreement wait */
+#define WC_SCHEMA_CHANGE_MAX 7
+#define WC_SCHEMA_MAX_LAGGARDS 16          /* disagreeing nodes named in a response */
+
+/* SCHEMA_LIST response: u8 flags */
+#define WC_SCHEMA_LISTF_CLUSTER 0x01   /* the node runs a cluster (else nothing follows) */
+#define WC_SCHEMA_LISTF_UNCHANGED 0x02 /* the version is the one the request named: no entries */
+#define WC_SCHEMA_LISTF_ALL 0x03
 
 /* Compaction strategies on the wire (u8; same values as wc_compaction_class) */
 #define WC_CSTRAT_WIRE_STCS 0

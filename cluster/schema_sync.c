@@ -293,6 +293,15 @@ void wc_schema_msg_free(wc_schema_msg *m)
     memset(m, 0, sizeof(*m));
 }
 
+wc_status wc_schema_sync_encode_push(const wc_schema_sync *s, wc_buf *out)
+{
+    wc_buf_put_u8(out, WC_SCHEMA_MSG_PUSH);
+    wc_buf_put_u8(out, WC_SCHEMA_PUSH_FULL);
+    wc_buf_put_bytes(out, s->version, WC_SCHEMA_VERSION_BYTES);
+    put_entries(out, s->ks, s->nks, s->tabs, s->ntabs);
+    return wc_buf_status(out);
+}
+
 wc_status wc_schema_msg_encode(const wc_schema_msg *m, wc_buf *out)
 {
     wc_buf_put_u8(out, m->type);
@@ -1289,6 +1298,7 @@ wc_status wc_schema_sync_create_table(wc_schema_sync *s, const uint8_t *def, siz
     bool found;
     size_t i;
     uint32_t id = 0;
+    bool proposed;
 
     if ((st = def_names(def, len, &d)) != WC_OK)
         goto fail;
@@ -1301,7 +1311,12 @@ wc_status wc_schema_sync_create_table(wc_schema_sync *s, const uint8_t *def, siz
         st = wc_error(WC_EXISTS, "table \"%s.%s\" already exists", d.keyspace, d.table);
         goto fail;
     }
-    for (int tries = 0; id == 0 || id_known(s, id); tries++) {
+    /* the id the creator proposes, when free or held by this table's own tombstone */
+    proposed = d.table_id != 0 &&
+               (!id_known(s, d.table_id) || (found && s->tabs[i].id == d.table_id));
+    if (proposed)
+        id = d.table_id;
+    for (int tries = 0; !proposed && (id == 0 || id_known(s, id)); tries++) {
         if (tries == 1000) {
             st = wc_error(WC_OVERLOADED, "no free table id found");
             goto fail;

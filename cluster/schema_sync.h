@@ -144,8 +144,10 @@ wc_status wc_schema_sync_alter_keyspace(wc_schema_sync *s, const char *name,
 wc_status wc_schema_sync_drop_keyspace(wc_schema_sync *s, const char *name);
 
 /*
- * def[0..len) is a wc_schema encoding naming keyspace and table; its
- * table_id is ignored: the table gets a fresh cluster-wide id (*id_out).
+ * def[0..len) is a wc_schema encoding naming keyspace and table.  The
+ * table keeps its table_id when that is non-zero and unknown to the store
+ * (live or tombstoned; the tombstone of the same table does not count),
+ * else it gets a fresh cluster-wide id (*id_out).
  * WC_NOT_FOUND if the keyspace is not live; WC_EXISTS if the table is;
  * WC_CORRUPTION if def does not decode; WC_INVALID_ARGUMENT for bad names
  * or a schema past WC_SCHEMA_MAX_TOTAL; WC_NO_MEMORY.
@@ -193,6 +195,10 @@ wc_status wc_schema_sync_wait_agreement(wc_schema_sync *s, uint64_t timeout_ms,
 
 /* Append the schema file (schema_sync_format.h) to out.  WC_NO_MEMORY. */
 wc_status wc_schema_sync_encode(const wc_schema_sync *s, wc_buf *out);
+
+/* Append a full PUSH message (type byte included) of every entry: what a
+ * node lists to its backends, decoded with wc_schema_msg_decode.  WC_NO_MEMORY. */
+wc_status wc_schema_sync_encode_push(const wc_schema_sync *s, wc_buf *out);
 
 /* API: the wire codec (for the fuzz target) */
 

@@ -71,6 +71,9 @@ static void widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 									DestReceiver *dest, QueryCompletion *qc);
 
 static void widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate);
+static List *cluster_drops(Node *parsetree);
+static void refuse_cluster_rename(RenameStmt *stmt);
+static void note_cluster_changes(Node *parsetree, List *dropped);
 
 void
 widecol_ddl_init(void)
@@ -312,6 +315,108 @@ check_column_kept(Oid relid, const char *column, bool rename)
 }
 
 /*
+ * Before DROP SERVER / DROP FOREIGN TABLE in a cluster: the widecol
+ * keyspaces and tables it names, as (keyspace, table or NULL) pairs, to
+ * drop from the cluster schema once the statement succeeded.
+ */
+static List *
+cluster_drops(Node *parsetree)
+{
+	DropStmt   *stmt = (DropStmt *) parsetree;
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return NIL;
+	foreach(lc, stmt->objects)
+	{
+		if (stmt->removeType == OBJECT_FOREIGN_SERVER)
+		{
+			ForeignServer *server = GetForeignServerByName(strVal(lfirst(lc)), true);
+
+			if (server != NULL && widecol_is_widecol_server(server->serverid))
+				out = lappend(out, list_make2(pstrdup(widecol_server_keyspace(server)), NULL));
+		}
+		else if (stmt->removeType == OBJECT_FOREIGN_TABLE)
+		{
+			Oid			relid = widecol_relation(makeRangeVarFromNameList(lfirst(lc)));
+			WidecolTable *t;
+
+			if (!OidIsValid(relid))
+				continue;
+			t = widecol_get_table(relid);
+			out = lappend(out, list_make2(pstrdup(t->keyspace), pstrdup(t->table_name)));
+		}
+	}
+	return out;
+}
+
+/*
+ * In a cluster, renaming a widecol server or foreign table would rename it
+ * on this node only: refuse it (columns may be renamed: the other nodes
+ * follow the definition).
+ */
+static void
+refuse_cluster_rename(RenameStmt *stmt)
+{
+	const char *what = NULL;
+	char	   *name = NULL;
+
+	if (!widecol_cluster_schema_enabled() || widecol_schema_applying)
+		return;
+	if (stmt->renameType == OBJECT_FOREIGN_SERVER)
+	{
+		ForeignServer *server = GetForeignServerByName(strVal(stmt->object), true);
+
+		if (server != NULL && widecol_is_widecol_server(server->serverid))
+		{
+			what = "server";
+			name = server->servername;
+		}
+	}
+	else if ((stmt->renameType == OBJECT_FOREIGN_TABLE || stmt->renameType == OBJECT_TABLE) &&
+			 OidIsValid(widecol_relation(stmt->relation)))
+	{
+		what = "foreign table";
+		name = stmt->relation->relname;
+	}
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot rename widecol %s \"%s\" in a cluster", what, name),
+				 errdetail("Renames are not propagated to the other nodes of the cluster yet."),
+				 errhint("Create a %s of the new name (with OPTIONS (%s '...') naming the engine %s to keep its data) and drop the old one.",
+						 what, strcmp(what, "server") == 0 ? "keyspace" : "table_name",
+						 strcmp(what, "server") == 0 ? "keyspace" : "table")));
+}
+
+/* After a statement: note the keyspaces it made, altered or dropped for the cluster schema. */
+static void
+note_cluster_changes(Node *parsetree, List *dropped)
+{
+	ListCell   *lc;
+	ForeignServer *server = NULL;
+
+	foreach(lc, dropped)
+	{
+		List	   *pair = lfirst(lc);
+
+		if (lsecond(pair) == NULL)
+			widecol_schema_note_server_drop(linitial(pair));
+		else
+			widecol_schema_note_table_drop(linitial(pair), lsecond(pair));
+	}
+	if (!widecol_cluster_schema_enabled())
+		return;
+	if (IsA(parsetree, CreateForeignServerStmt))
+		server = GetForeignServerByName(((CreateForeignServerStmt *) parsetree)->servername, true);
+	else if (IsA(parsetree, AlterForeignServerStmt))
+		server = GetForeignServerByName(((AlterForeignServerStmt *) parsetree)->servername, true);
+	if (server != NULL && widecol_is_widecol_server(server->serverid))
+		widecol_schema_note_server(server->serverid, IsA(parsetree, CreateForeignServerStmt));
+}
+
+/*
  * After CREATE/ALTER FOREIGN TABLE on a widecol server, or ALTER TABLE or
  * RENAME COLUMN of a widecol foreign table (however spelled): validate the
  * whole definition now, and create or alter the engine table if the node
@@ -330,9 +435,13 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		is_alter = false;
 	char	   *keep_names = NULL,
 			   *keep_notice = NULL;
+	List	   *dropped = widecol_cluster_schema_enabled() ? cluster_drops(parsetree) : NIL;
 
 	if (IsA(parsetree, RenameStmt))
+	{
+		refuse_cluster_rename((RenameStmt *) parsetree);
 		keep_names = rename_keeps_engine_names((RenameStmt *) parsetree, &keep_notice);
+	}
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
 	else if (IsA(parsetree, AlterTableStmt) &&
@@ -379,6 +488,7 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 
+	note_cluster_changes(parsetree, dropped);
 	if (keep_names != NULL)
 	{
 		CommandCounterIncrement();	/* see the new name */
@@ -435,11 +545,12 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 							 errhint("Stored values keep the type they were written with; add a column of the new type instead.")));
 			}
 		}
+		widecol_schema_note_table(relid, !is_alter);
 		if (widecol_preloaded && widecol_node_running())
 		{
 			/* check the key against the engine table now; apply the ALTER at commit */
 			widecol_create_or_check(t, false, false);
-			if (is_alter)
+			if (is_alter && !widecol_schema_applying)
 			{
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 				PendingAlter *pa = palloc(sizeof(PendingAlter));

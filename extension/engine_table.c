@@ -102,11 +102,47 @@ engine_ownership(const wc_table_def *def, EngineOwnership *o)
 	o->rolename = pstrdup(s->owner.role_name ? s->owner.role_name : "?");
 }
 
-/* Is t the relation recorded as the creator of the engine table? */
+/*
+ * Is t the relation recorded as the creator of the engine table?  In a
+ * cluster the record may come from another node, whose OIDs mean nothing
+ * here: there the relation of the same database, qualified name and owner
+ * role name is the creator's copy (the cluster schema materialized it).
+ */
 static bool
 is_owning_relation(WidecolTable *t, const EngineOwnership *o)
 {
-	return o->present && o->dbid == MyDatabaseId && o->relid == t->relid;
+	EngineOwnership here;
+
+	if (!o->present)
+		return false;
+	if (o->dbid == MyDatabaseId && o->relid == t->relid)
+		return true;
+	if (!widecol_cluster_schema_enabled())
+		return false;
+	here = relation_ownership(t->relid);
+	return strcmp(here.dbname, o->dbname) == 0 && strcmp(here.relname, o->relname) == 0 &&
+		strcmp(here.rolename, o->rolename) == 0;
+}
+
+/*
+ * The engine definition of t as the cluster schema keeps it: t's relation
+ * as the owner record, the version one past the node's engine table.
+ */
+void
+widecol_cluster_table_def(WidecolTable *t, wc_table_def *def)
+{
+	wc_table_def existing;
+	EngineOwnership mine = relation_ownership(t->relid);
+	uint64		version = 1;
+
+	if (widecol_get_engine_def(t->table_id, &existing) == WC_OK)
+	{
+		const wc_schema *old = widecol_engine_schema(&existing);
+
+		if (old != NULL)
+			version = old->version + 1;
+	}
+	widecol_fill_engine_def(t, def, &mine, version);
 }
 
 /*
@@ -244,6 +280,13 @@ widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 	mine = relation_ownership(t->relid);
 	widecol_fill_engine_def(t, &def, &mine, 1);
 	st = wc_client_create_table(widecol_connection(), &def);
+	if (st == WC_EXISTS && widecol_cluster_schema_enabled() &&
+		widecol_get_engine_def(t->table_id, &existing) == WC_OK)
+	{
+		/* the cluster schema made it meanwhile: check it as an existing one */
+		widecol_create_or_check(t, is_alter, false);
+		return;
+	}
 	if (st == WC_EXISTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),

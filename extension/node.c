@@ -435,6 +435,9 @@ widecol_node_main(Datum main_arg)
 		if (got_sigterm)
 			break;
 
+		/* the catalogs follow the cluster schema */
+		widecol_schema_launch_appliers(node_cluster);
+
 		if (got_sighup)
 		{
 			sigset_t	all,
@@ -805,6 +808,7 @@ node_start_cluster(const char *dir)
 	o.phi_convict_threshold = widecol_phi_convict_threshold;
 	o.log = node_engine_log;
 	o.log_arg = NULL;
+	o.engine = wc_node_engine(node_server);	/* the cluster schema creates engine tables */
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);

@@ -356,6 +356,25 @@ widecol_key_difference(WidecolTable *t, const wc_table_def *existing)
 }
 
 /*
+ * Append the definition of column c as CREATE FOREIGN TABLE and ALTER
+ * FOREIGN TABLE ... ADD COLUMN spell it: name, type and column options.
+ */
+void
+widecol_column_definition(const wc_schema_column *c, StringInfo out)
+{
+	appendStringInfo(out, "%s %s OPTIONS (column_id '%u'",
+					 quote_identifier(c->name), c->type ? c->type : "text", c->cell_id);
+	if (c->kind == WC_COL_STATIC)
+		appendStringInfoString(out, ", static 'true'");
+	else if (c->kind == WC_COL_WRITETIME && c->meta_of)
+		appendStringInfo(out, ", writetime %s",
+						 quote_literal_cstr(quote_identifier(c->meta_of)));
+	else if (c->kind == WC_COL_TTL && c->meta_of)
+		appendStringInfo(out, ", ttl %s", quote_literal_cstr(quote_identifier(c->meta_of)));
+	appendStringInfoChar(out, ')');
+}
+
+/*
  * The CREATE FOREIGN TABLE command that IMPORT FOREIGN SCHEMA runs for the
  * engine table def of keyspace on server, or NULL to leave it out: made
  * without a foreign table, of another keyspace, not selected by stmt's
@@ -395,18 +414,10 @@ widecol_import_command(const wc_table_def *def, ForeignServer *server, const cha
 	initStringInfo(&cols);
 	for (size_t i = 0; i < s->ncolumns; i++)
 	{
-		const wc_schema_column *c = &s->columns[i];
-
-		appendStringInfo(&cols, "%s  %s %s OPTIONS (column_id '%u'", cols.len ? ",\n" : "",
-						 quote_identifier(c->name), c->type ? c->type : "text", c->cell_id);
-		if (c->kind == WC_COL_STATIC)
-			appendStringInfoString(&cols, ", static 'true'");
-		else if (c->kind == WC_COL_WRITETIME && c->meta_of)
-			appendStringInfo(&cols, ", writetime %s",
-							 quote_literal_cstr(quote_identifier(c->meta_of)));
-		else if (c->kind == WC_COL_TTL && c->meta_of)
-			appendStringInfo(&cols, ", ttl %s", quote_literal_cstr(quote_identifier(c->meta_of)));
-		appendStringInfoChar(&cols, ')');
+		if (cols.len)
+			appendStringInfoString(&cols, ",\n");
+		appendStringInfoString(&cols, "  ");
+		widecol_column_definition(&s->columns[i], &cols);
 	}
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n%s\n) SERVER %s OPTIONS (primary_key %s",

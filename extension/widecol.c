@@ -88,6 +88,7 @@ _PG_init(void)
 	define_session_gucs();
 	widecol_table_cache_init();
 	widecol_ddl_init();
+	widecol_schema_apply_init();
 	widecol_owner_init();
 	widecol_tam_init();
 	widecol_tam_ddl_init();

@@ -231,6 +231,7 @@ extern void widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 extern bool widecol_check_engine_owner(WidecolTable *t, struct wc_table_def *existing);
 extern bool widecol_may_attach(const struct wc_table_def *def, Oid roleid);
 extern wc_status widecol_get_engine_def(uint32 table_id, struct wc_table_def *def);
+extern void widecol_cluster_table_def(WidecolTable *t, struct wc_table_def *def);
 
 /* in typed_schema.c */
 struct wc_schema;
@@ -241,9 +242,24 @@ extern char *widecol_key_difference(WidecolTable *t, const struct wc_table_def *
 extern char *widecol_import_command(const struct wc_table_def *def, ForeignServer *server,
 									const char *keyspace,
 									struct ImportForeignSchemaStmt *stmt);
+struct wc_schema_column;
+extern void widecol_column_definition(const struct wc_schema_column *c, StringInfo out);
 
 /* in ddl.c */
 extern void widecol_ddl_init(void);
+
+/* in schema_apply.c */
+extern bool widecol_schema_applying;
+extern bool widecol_cluster_schema_enabled(void);
+extern void widecol_schema_apply_init(void);
+extern void widecol_schema_note_server(Oid serverid, bool created);
+extern void widecol_schema_note_server_drop(const char *keyspace);
+extern void widecol_schema_note_table(Oid relid, bool created);
+extern void widecol_schema_note_table_drop(const char *keyspace, const char *table);
+struct wc_cluster;
+extern void widecol_schema_launch_appliers(struct wc_cluster *cluster);
+extern PGDLLEXPORT void widecol_schema_apply_main(Datum main_arg)
+			pg_attribute_noreturn();
 
 /* in functions.c */
 extern void widecol_empty_table(WidecolTable *t);

@@ -464,3 +464,16 @@ SELECT * FROM widecol.nodes();
 
 COMMENT ON VIEW nodes IS 'the nodes of the cluster: address, data centre, rack, up/down, state, load, ownership, host id, tokens';
 GRANT SELECT ON nodes TO PUBLIC;
+
+-- The node's copy of the cluster schema (keyspaces and tables, dropped
+-- ones until their tombstones expire) and its version.
+CREATE FUNCTION cluster_schema(
+    OUT keyspace text,
+    OUT table_name text,
+    OUT table_id bigint,
+    OUT replication text,
+    OUT dropped boolean,
+    OUT version text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_cluster_schema'
+LANGUAGE C STRICT VOLATILE;

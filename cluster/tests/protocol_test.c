@@ -242,6 +242,74 @@ static void test_frames(void **state)
     wc_buf_free(&b);
 }
 
+/* SCHEMA_CHANGE / SCHEMA_LIST bodies round-trip; truncations and bad values are malformed. */
+static void test_schema_bodies(void **state)
+{
+    wc_proto_schema_change c = {WC_SCHEMA_CHANGE_DROP_TABLE, 10000, (const uint8_t *)"ks", NULL,
+                                (const uint8_t *)"t", 2, 0, 1}, d;
+    wc_proto_schema_result r, q;
+    wc_buf b;
+    uint8_t flags;
+    const uint8_t *push, *known;
+    size_t plen, klen;
+
+    (void)state;
+    wc_buf_init(&b);
+    wc_proto_put_schema_change(&b, &c);
+    assert_int_equal(wc_proto_get_schema_change(b.data, b.len, &d), WC_OK);
+    assert_int_equal(d.kind, WC_SCHEMA_CHANGE_DROP_TABLE);
+    assert_int_equal(d.wait_ms, 10000);
+    assert_int_equal(d.alen, 2);
+    assert_memory_equal(d.a, "ks", 2);
+    assert_int_equal(d.blen, 0);
+    assert_int_equal(d.clen, 1);
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_equal(wc_proto_get_schema_change(b.data, cut, &d), WC_CORRUPTION);
+    b.data[0] = WC_SCHEMA_CHANGE_MAX + 1;
+    assert_int_equal(wc_proto_get_schema_change(b.data, b.len, &d), WC_CORRUPTION);
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = 77;
+    r.waited_ms = 10001;
+    r.nlaggards = 20; /* more than are named */
+    for (int i = 0; i < WC_SCHEMA_MAX_LAGGARDS; i++)
+        snprintf(r.laggards[i], sizeof(r.laggards[i]), "10.0.0.%d:7000", i);
+    wc_buf_reset(&b);
+    wc_proto_put_schema_result(&b, &r);
+    assert_int_equal(wc_proto_get_schema_result(b.data, b.len, &q), WC_OK);
+    assert_int_equal(q.table_id, 77);
+    assert_false(q.agreed);
+    assert_int_equal(q.nlaggards, 20);
+    assert_string_equal(q.laggards[15], "10.0.0.15:7000");
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_equal(wc_proto_get_schema_result(b.data, cut, &q), WC_CORRUPTION);
+
+    wc_buf_reset(&b);
+    wc_proto_put_schema_list(&b, (const uint8_t *)"0123456789abcdef", 16);
+    assert_int_equal(wc_proto_get_schema_list(b.data, b.len, &known, &klen), WC_OK);
+    assert_int_equal(klen, 16);
+    wc_buf_reset(&b);
+    wc_proto_put_schema_list(&b, (const uint8_t *)"0123", 4);
+    assert_int_equal(wc_proto_get_schema_list(b.data, b.len, &known, &klen), WC_CORRUPTION);
+
+    wc_buf_reset(&b);
+    wc_proto_put_schema_listing(&b, WC_SCHEMA_LISTF_CLUSTER, (const uint8_t *)"xyz", 3);
+    assert_int_equal(wc_proto_get_schema_listing(b.data, b.len, &flags, &push, &plen), WC_OK);
+    assert_int_equal(plen, 3);
+    assert_memory_equal(push, "xyz", 3);
+    assert_int_equal(wc_proto_get_schema_listing(b.data, b.len - 1, &flags, &push, &plen),
+                     WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_schema_listing(&b, WC_SCHEMA_LISTF_CLUSTER | WC_SCHEMA_LISTF_UNCHANGED, NULL, 0);
+    assert_int_equal(b.len, 1);
+    assert_int_equal(wc_proto_get_schema_listing(b.data, b.len, &flags, &push, &plen), WC_OK);
+    assert_null(push);
+    b.data[0] = 0x80;
+    assert_int_equal(wc_proto_get_schema_listing(b.data, b.len, &flags, &push, &plen),
+                     WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
 static void test_unknown_opcode(void **state)
 {
     uint8_t p[5];
@@ -263,7 +331,9 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_COMPACTIONS), "COMPACTIONS");
     assert_string_equal(wc_proto_op_name(WC_OP_MAX + 1), "UNKNOWN");
     assert_string_equal(wc_proto_op_name(WC_OP_MEMBERS), "MEMBERS");
-    assert_int_equal(WC_PROTO_VERSION, 6);
+    assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_CHANGE), "SCHEMA_CHANGE");
+    assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_LIST), "SCHEMA_LIST");
+    assert_int_equal(WC_PROTO_VERSION, 8);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -1294,6 +1364,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_unknown_opcode),
+        cmocka_unit_test(test_schema_bodies),
         cmocka_unit_test(test_handshake),
         cmocka_unit_test(test_table_change),
         cmocka_unit_test(test_small_requests),

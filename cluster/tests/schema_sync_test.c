@@ -505,6 +505,55 @@ static void test_concurrent_create(void **state)
 }
 
 /* Two tables that drew the same id (forced through the random source). */
+/* A create keeps the id its definition proposes when the store does not know it. */
+static void test_proposed_id(void **state)
+{
+    harness h;
+    wc_buf d;
+    uint32_t id = 0;
+
+    (void)state;
+    h_init(&h, simtest_seed(108), 1, 0);
+    create_ks(&h, 0, "ks");
+    def_of(&d, "ks", "a", 1);
+    /* def_of leaves table_id 0: a drawn id */
+    h.nodes[0].forced_random = 555;
+    assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
+    assert_int_equal(id, 555);
+    wc_buf_free(&d);
+    /* b proposes 4242: kept */
+    {
+        wc_schema_column cols[1] = {{.name = "id", .type = "bigint", .kind = WC_COL_PARTITION}};
+        wc_schema p;
+        wc_schema_init(&p);
+        p.keyspace = "ks";
+        p.replication_class = "SimpleStrategy";
+        p.table = "b";
+        p.table_id = 4242;
+        p.ncolumns = 1;
+        p.columns = cols;
+        wc_buf_init(&d);
+        assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
+        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
+        assert_int_equal(id, 4242);
+        /* dropped and created again: its own tombstone does not take the id away */
+        assert_int_equal(wc_schema_sync_drop_table(h.nodes[0].s, "ks", "b"), WC_OK);
+        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
+        assert_int_equal(id, 4242);
+        wc_buf_free(&d);
+        /* c proposes a's id: it gets a drawn one */
+        p.table = "c";
+        p.table_id = 555;
+        h.nodes[0].forced_random = 556;
+        wc_buf_init(&d);
+        assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
+        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
+        assert_int_equal(id, 556);
+        wc_buf_free(&d);
+    }
+    h_free(&h);
+}
+
 static void test_id_clash(void **state)
 {
     harness h;
@@ -781,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_partition_and_wait),
         cmocka_unit_test(test_concurrent_create),
         cmocka_unit_test(test_id_clash),
+        cmocka_unit_test(test_proposed_id),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_definition_mismatch),

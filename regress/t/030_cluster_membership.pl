@@ -15,30 +15,11 @@ use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use WidecolNode;
 
-my $secret = "$PostgreSQL::Test::Utils::tmp_check/cluster_secret";
-open(my $fh, '>', $secret) or die "cannot write $secret: $!";
-print $fh "a secret shared by the test cluster\n";
-close($fh);
-chmod(0600, $secret) or die "chmod $secret: $!";
-
-my @ports = map { PostgreSQL::Test::Cluster::get_free_port() } 1 .. 3;
-my @nodes;
-for my $i (0 .. 2)
-{
-	my $node = PostgreSQL::Test::Cluster->new("member$i");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'widecol'
-widecol.cluster_name = 'tap'
-widecol.listen_address = '127.0.0.1'
-widecol.port = $ports[$i]
-widecol.seeds = '127.0.0.1:$ports[0]'
-widecol.cluster_secret_file = '$secret'
-widecol.phi_convict_threshold = 5
-});
-	push @nodes, $node;
-}
+my @nodes = widecol_cluster_nodes('member', 3);
 
 # What a node sees: one line per node, sorted by address.
 sub view
