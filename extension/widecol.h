@@ -402,8 +402,16 @@ struct WidecolWriter;
 typedef struct WidecolWriter WidecolWriter;
 extern WidecolWriter *widecol_writer_begin(WidecolTable *t);
 extern void widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len);
-extern void widecol_writer_flush(WidecolWriter *w);
 extern void widecol_writer_end(WidecolWriter *w);
+
+/* in txn.c */
+struct wc_batch_builder;
+extern int	widecol_transaction_buffer_mb;
+extern void widecol_txn_init(void);
+extern struct wc_batch_builder *widecol_txn_batch(void);
+extern void widecol_txn_added(void);
+extern bool widecol_txn_pending(void);
+extern int64 widecol_txn_write_timestamp(void);
 
 /* in timeuuid.c */
 extern Oid	widecol_timeuuid_oid(void);

@@ -1,0 +1,555 @@
+/*-------------------------------------------------------------------------
+ *
+ * txn.c
+ *		  The pending widecol writes of a transaction: collected while it
+ *		  runs, rolled back with its savepoints, spilled to a temporary file
+ *		  beyond widecol.transaction_buffer_mb, and applied by the node as
+ *		  one batch when it commits.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/txn.c
+ *
+ * NOTES
+ *	  Every write of a statement (modify.c, direct_delete.c) is encoded
+ *	  straight into one batch builder (engine/mutation.h) that belongs to
+ *	  the backend's current transaction; nothing reaches the node before
+ *	  the transaction commits.  A statement outside a transaction block is
+ *	  its own transaction, so a statement that fails leaves nothing behind.
+ *
+ *	  Savepoints: each subtransaction start records a mark (mutations and
+ *	  bytes written so far); its abort cuts the pending writes back to that
+ *	  mark, its commit forgets the mark.  The transaction's abort forgets
+ *	  everything.
+ *
+ *	  Beyond widecol.transaction_buffer_mb the mutations move, in the
+ *	  batch layout (varint length, mutation), to a BufFile owned by the
+ *	  top transaction's resource owner; a rollback to a mark inside the
+ *	  file seeks back and overwrites.
+ *
+ *	  Commit (XACT_EVENT_PRE_COMMIT, so that a failure aborts the whole
+ *	  transaction, heap writes included): up to WIDECOL_TXN_MAX_RECORD bytes
+ *	  the writes go to the node as one APPLY, which the node writes as one
+ *	  commit-log record; larger ones (a NOTICE says so when the transaction
+ *	  crosses the limit) go as several batches in order, pipelined.
+ *	  PREPARE TRANSACTION with pending writes is refused: the node has
+ *	  nothing that could hold a prepared batch.
+ *
+ *	  Write timestamps: the first write of a transaction takes the time,
+ *	  every later statement of the same transaction that time plus one
+ *	  microsecond per statement, so that the transaction's writes carry
+ *	  (nearly) one timestamp while a later statement of it still wins over
+ *	  an earlier one (a DELETE then an INSERT of the same row).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/buffile.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "client.h"
+#include "coding.h"
+#include "consistency.h"
+#include "mutation.h"
+
+#include "widecol.h"
+
+/*
+ * Largest batch the node applies as one commit-log record (the engine's
+ * default max_record_size, engine/commitlog.h).
+ */
+#define WIDECOL_TXN_MAX_RECORD	((size_t) 64 << 20)
+
+/* Size of the batches of a commit larger than WIDECOL_TXN_MAX_RECORD. */
+#define WIDECOL_TXN_CHUNK		((size_t) 1 << 20)
+
+/* A subtransaction's start: how much was pending then. */
+typedef struct TxnMark
+{
+	SubTransactionId subid;
+	uint64		bytes;			/* mutation bytes (spill + memory) */
+	uint32		count;			/* mutations */
+} TxnMark;
+
+/* GUC */
+int			widecol_transaction_buffer_mb = 64;
+
+/* the pending writes of the current transaction */
+static wc_batch_builder pending;	/* in memory, after the spilled ones */
+static bool pending_init = false;
+static BufFile *spill = NULL;	/* in TopTransactionContext */
+static uint64 spill_bytes = 0;	/* logical end of the spill file */
+static uint32 spill_count = 0;
+static bool big_noticed = false;	/* NOTICE about a non-atomic commit given */
+
+static TxnMark *marks = NULL;	/* in TopMemoryContext */
+static int	nmarks = 0;
+static int	maxmarks = 0;
+
+static int64 txn_ts = 0;		/* timestamp of the transaction's first write */
+static int64 txn_seq = 0;		/* statements of the transaction after it */
+static int64 last_ts = 0;		/* last timestamp handed out by this backend */
+
+/* callbacks */
+static void txn_xact_callback(XactEvent event, void *arg);
+static void txn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								 SubTransactionId parentSubid, void *arg);
+
+/* helpers */
+static uint64 pending_bytes(void);
+static uint32 pending_count(void);
+static void spill_pending(void);
+static void truncate_to(uint64 bytes, uint32 count);
+static void forget_pending(void);
+static void commit_pending(void);
+static void send_one_record(void);
+static void send_in_chunks(void);
+static void send_chunk(wc_batch_builder *b);
+static void read_spill(uint8 *dst, size_t len);
+
+void
+widecol_txn_init(void)
+{
+	DefineCustomIntVariable("widecol.transaction_buffer_mb",
+							"Memory for a transaction's pending widecol writes before they spill to a temporary file.",
+							"Writes are applied when the transaction commits; beyond this much they wait on disk.",
+							&widecol_transaction_buffer_mb, 64, 1, 1024,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	RegisterXactCallback(txn_xact_callback, NULL);
+	RegisterSubXactCallback(txn_subxact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/*
+ * The builder that collects the current transaction's writes: begin a
+ * mutation in it (wc_batch_builder_begin) or add an encoded one, then call
+ * widecol_txn_added.
+ */
+struct wc_batch_builder *
+widecol_txn_batch(void)
+{
+	if (!pending_init)
+	{
+		wc_batch_builder_init(&pending);
+		pending_init = true;
+	}
+	return &pending;
+}
+
+/* A mutation was added to widecol_txn_batch(): spill once memory is full. */
+void
+widecol_txn_added(void)
+{
+	uint64		total;
+
+	if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
+		spill_pending();
+	total = pending_bytes();
+	if (!big_noticed && total + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
+	{
+		big_noticed = true;
+		ereport(NOTICE,
+				(errmsg("the widecol writes of this transaction exceed %zu MB, the largest batch the node applies atomically",
+						WIDECOL_TXN_MAX_RECORD >> 20),
+				 errdetail("COMMIT applies them in order, in batches of %zu MB; ROLLBACK or an error still discards all of them, "
+						   "but a crash of the server or of the widecol node during COMMIT can leave the first batches applied.",
+						   WIDECOL_TXN_CHUNK >> 20),
+				 errhint("To load all or nothing even across a crash, commit in transactions of less than %zu MB of writes each.",
+						 WIDECOL_TXN_MAX_RECORD >> 20)));
+	}
+}
+
+/* Does the current transaction have widecol writes not yet applied? */
+bool
+widecol_txn_pending(void)
+{
+	return pending_count() > 0;
+}
+
+/*
+ * The write timestamp of a statement: widecol.write_timestamp if set, else
+ * the time of the transaction's first write plus one microsecond per
+ * statement since, never below one already handed out.
+ */
+int64
+widecol_txn_write_timestamp(void)
+{
+	int64		ts;
+
+	if (widecol_write_timestamp && widecol_write_timestamp[0] != '\0')
+		return widecol_new_write_timestamp();
+	if (txn_ts == 0)
+	{
+		txn_ts = widecol_new_write_timestamp();
+		if (txn_ts <= last_ts)
+			txn_ts = last_ts + 1;
+		txn_seq = 0;
+		ts = txn_ts;
+	}
+	else
+		ts = txn_ts + ++txn_seq;
+	if (ts > last_ts)
+		last_ts = ts;
+	return ts;
+}
+
+static uint64
+pending_bytes(void)
+{
+	return spill_bytes + (pending_init ? wc_batch_builder_size(&pending) : 0);
+}
+
+static uint32
+pending_count(void)
+{
+	return spill_count + (pending_init ? wc_batch_builder_count(&pending) : 0);
+}
+
+/* Move the mutations held in memory to the end of the spill file. */
+static void
+spill_pending(void)
+{
+	const uint8_t *rec;
+	size_t		len;
+	size_t		size = wc_batch_builder_size(&pending);
+	wc_status	st;
+
+	if (size == 0)
+		return;
+	if (spill == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		spill = BufFileCreateTemp(false);
+		CurrentResourceOwner = oldowner;
+		MemoryContextSwitchTo(oldcxt);
+		spill_bytes = 0;
+	}
+	st = wc_batch_builder_finish(&pending, &rec, &len);
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
+	/* the mutations follow the batch header: they end the record */
+	BufFileWrite(spill, (void *) (rec + len - size), size);
+	spill_bytes += size;
+	spill_count += wc_batch_builder_count(&pending);
+	wc_batch_builder_reset(&pending);
+}
+
+/* Cut the pending writes back to the first count mutations (bytes long). */
+static void
+truncate_to(uint64 bytes, uint32 count)
+{
+	if (bytes >= spill_bytes)
+	{
+		if (pending_init)
+			wc_batch_builder_truncate(&pending, count - spill_count,
+									  (size_t) (bytes - spill_bytes));
+		return;
+	}
+	if (pending_init)
+		wc_batch_builder_reset(&pending);
+	spill_bytes = bytes;
+	spill_count = count;
+	if (BufFileSeek(spill, 0, (off_t) bytes, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+}
+
+/* Forget every pending write and mark (end of the transaction). */
+static void
+forget_pending(void)
+{
+	if (pending_init)
+	{
+		wc_batch_builder_truncate(&pending, 0, 0);
+		/* a big transaction's memory goes back; a small one's is reused */
+		if (pending.body.cap > ((size_t) 4 << 20))
+		{
+			wc_batch_builder_free(&pending);
+			pending_init = false;
+		}
+	}
+	if (spill != NULL)
+		BufFileClose(spill);
+	spill = NULL;
+	spill_bytes = 0;
+	spill_count = 0;
+	big_noticed = false;
+	nmarks = 0;
+	txn_ts = 0;
+	txn_seq = 0;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+/* Read len bytes of the spill file at its current position. */
+static void
+read_spill(uint8 *dst, size_t len)
+{
+	if (BufFileRead(spill, dst, len) != len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the temporary file of pending widecol writes: %m")));
+}
+
+/* Apply every pending write; an ERROR here aborts the transaction. */
+static void
+commit_pending(void)
+{
+	if (pending_count() == 0)
+		return;
+	if (pending_bytes() + WC_BATCH_HEADER_MAX <= WIDECOL_TXN_MAX_RECORD)
+		send_one_record();
+	else
+		send_in_chunks();
+}
+
+/* One APPLY: one commit-log record on the node. */
+static void
+send_one_record(void)
+{
+	const uint8_t *rec;
+	size_t		len;
+	wc_status	st;
+	wc_buf		whole;
+
+	if (spill_bytes == 0)
+	{
+		st = wc_batch_builder_finish(&pending, &rec, &len);
+		if (st != WC_OK)
+			widecol_report(st, "encoding a write");
+		st = wc_client_apply(widecol_connection(), rec, len,
+							 (wc_consistency) widecol_consistency);
+		if (st != WC_OK)
+			widecol_report(st, "commit of the transaction's writes");
+		return;
+	}
+	/* spilled: the file's mutations, then the ones in memory, in one record */
+	wc_buf_init(&whole);
+	wc_batch_begin(&whole, pending_count());
+	if (!wc_buf_reserve(&whole, pending_bytes()))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory assembling the widecol writes of the transaction (%llu bytes)",
+						(unsigned long long) pending_bytes()),
+				 errhint("Free memory, or commit in smaller transactions.")));
+	PG_TRY();
+	{
+		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		read_spill(whole.data + whole.len, spill_bytes);
+		whole.len += spill_bytes;
+		if (wc_batch_builder_count(&pending) > 0)
+		{
+			size_t		size = wc_batch_builder_size(&pending);
+
+			st = wc_batch_builder_finish(&pending, &rec, &len);
+			if (st != WC_OK)
+				widecol_report(st, "encoding a write");
+			wc_buf_append(&whole, rec + len - size, size);
+		}
+		st = wc_client_apply(widecol_connection(), whole.data, whole.len,
+							 (wc_consistency) widecol_consistency);
+		if (st != WC_OK)
+			widecol_report(st, "commit of the transaction's writes");
+	}
+	PG_FINALLY();
+	{
+		wc_buf_free(&whole);
+	}
+	PG_END_TRY();
+}
+
+/* Send the batch in b, if any, without waiting for its answer. */
+static void
+send_chunk(wc_batch_builder *b)
+{
+	const uint8_t *rec;
+	size_t		len;
+	wc_status	st;
+
+	if (wc_batch_builder_count(b) == 0)
+		return;
+	st = wc_batch_builder_finish(b, &rec, &len);
+	if (st == WC_OK)
+		st = wc_client_apply_send(widecol_connection(), rec, len,
+								  (wc_consistency) widecol_consistency);
+	if (st != WC_OK)
+		widecol_report(st, "commit of the transaction's writes");
+	widecol_write_pending(true);
+}
+
+/*
+ * Several APPLYs of about WIDECOL_TXN_CHUNK each, in the order the writes
+ * were made, each sent while the next one is read from the spill file.
+ */
+static void
+send_in_chunks(void)
+{
+	wc_batch_builder out;
+	wc_buf		in;				/* bytes read from the spill, not yet sent */
+	size_t		off = 0;
+	uint64		left = spill_bytes;
+
+	wc_batch_builder_init(&out);
+	wc_buf_init(&in);
+	PG_TRY();
+	{
+		wc_status	st;
+
+		if (spill != NULL && BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		/* the file first, then the memory part */
+		for (;;)
+		{
+			const uint8_t *p,
+					   *end,
+					   *mut;
+			size_t		mlen;
+
+			/* refill: keep the unparsed tail, read the next piece */
+			if (left > 0 && in.len - off < WIDECOL_TXN_CHUNK)
+			{
+				size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_CHUNK);
+
+				memmove(in.data, in.data + off, in.len - off);
+				in.len -= off;
+				off = 0;
+				if (!wc_buf_reserve(&in, piece))
+					widecol_report(WC_NO_MEMORY, "commit of the transaction's writes");
+				read_spill(in.data + in.len, piece);
+				in.len += piece;
+				left -= piece;
+			}
+			p = in.data + off;
+			end = in.data + in.len;
+			if (p == end && left == 0)
+				break;
+			if (!wc_get_bytes(&p, end, &mut, &mlen))
+			{
+				/* a mutation longer than what was read: read all of it */
+				if (left == 0)
+					elog(ERROR, "widecol: the spilled writes end inside a mutation");
+				memmove(in.data, in.data + off, in.len - off);
+				in.len -= off;
+				off = 0;
+				{
+					size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_MAX_RECORD);
+
+					if (!wc_buf_reserve(&in, piece))
+						widecol_report(WC_NO_MEMORY, "commit of the transaction's writes");
+					read_spill(in.data + in.len, piece);
+					in.len += piece;
+					left -= piece;
+				}
+				continue;
+			}
+			off = p - in.data;
+			st = wc_batch_builder_add_encoded(&out, mut, mlen);
+			if (st != WC_OK)
+				widecol_report(st, "commit of the transaction's writes");
+			if (wc_batch_builder_size(&out) >= WIDECOL_TXN_CHUNK)
+			{
+				CHECK_FOR_INTERRUPTS();
+				send_chunk(&out);
+				wc_batch_builder_reset(&out);
+			}
+		}
+		/* what is left of the file, then the memory part */
+		send_chunk(&out);
+		send_chunk(&pending);
+		widecol_write_pending(false);
+		st = wc_client_apply_wait(widecol_connection());
+		if (st != WC_OK)
+			widecol_report(st, "commit of the transaction's writes");
+	}
+	PG_FINALLY();
+	{
+		wc_batch_builder_free(&out);
+		wc_buf_free(&in);
+	}
+	PG_END_TRY();
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static void
+txn_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			commit_pending();
+			forget_pending();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_count() > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that wrote to widecol tables"),
+						 errdetail("widecol applies a transaction's writes when it commits and cannot hold them prepared."),
+						 errhint("Use COMMIT instead of PREPARE TRANSACTION, or write widecol tables outside two-phase transactions.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			forget_pending();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+txn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (nmarks == maxmarks)
+			{
+				maxmarks = Max(16, maxmarks * 2);
+				marks = marks == NULL
+					? MemoryContextAlloc(TopMemoryContext, sizeof(TxnMark) * maxmarks)
+					: repalloc(marks, sizeof(TxnMark) * maxmarks);
+			}
+			marks[nmarks].subid = mySubid;
+			marks[nmarks].bytes = pending_bytes();
+			marks[nmarks].count = pending_count();
+			nmarks++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].subid >= mySubid)
+				nmarks--;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].subid >= mySubid)
+			{
+				nmarks--;
+				if (marks[nmarks].subid == mySubid)
+					truncate_to(marks[nmarks].bytes, marks[nmarks].count);
+			}
+			break;
+		default:
+			break;
+	}
+}
