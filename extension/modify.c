@@ -127,7 +127,7 @@ widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len)
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
 	w->added++;
-	widecol_txn_added();
+	widecol_txn_added(w->t->table_id);
 }
 
 /* Begin the next mutation, for partition pk of the writer's table. */
@@ -146,7 +146,7 @@ writer_end_mutation(WidecolWriter *w)
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
 	w->added++;
-	widecol_txn_added();
+	widecol_txn_added(w->t->table_id);
 }
 
 /*

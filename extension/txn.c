@@ -94,6 +94,10 @@ static TxnMark *marks = NULL;	/* in TopMemoryContext */
 static int	nmarks = 0;
 static int	maxmarks = 0;
 
+static uint32 *tables = NULL;	/* ids of the tables written, in TopMemoryContext */
+static int	ntables = 0;
+static int	maxtables = 0;
+
 static int64 txn_ts = 0;		/* timestamp of the transaction's first write */
 static int64 txn_seq = 0;		/* statements of the transaction after it */
 static int64 last_ts = 0;		/* last timestamp handed out by this backend */
@@ -113,6 +117,12 @@ static void commit_pending(void);
 static void send_one_record(void);
 static void send_in_chunks(void);
 static void send_chunk(wc_batch_builder *b);
+typedef void (*pending_fn) (const uint8 *mut, size_t len, void *arg);
+static void for_each_spilled(pending_fn fn, void *arg);
+static void for_each_in_memory(pending_fn fn, void *arg);
+static void add_to_batch(const uint8 *mut, size_t len, void *arg);
+static void add_to_chunk(const uint8 *mut, size_t len, void *arg);
+static void add_to_overlay(const uint8 *mut, size_t len, void *arg);
 static void read_spill(uint8 *dst, size_t len);
 
 void
@@ -145,11 +155,40 @@ widecol_txn_batch(void)
 	return &pending;
 }
 
-/* A mutation was added to widecol_txn_batch(): spill once memory is full. */
+/*
+ * A mutation of table_id was added to widecol_txn_batch(): spill once
+ * memory is full.
+ */
 void
-widecol_txn_added(void)
+widecol_txn_added(uint32 table_id)
 {
 	uint64		total;
+
+	if (ntables == 0 || tables[ntables - 1] != table_id)
+	{
+		if (!widecol_txn_wrote(table_id))
+		{
+			if (ntables == maxtables)
+			{
+				maxtables = Max(8, maxtables * 2);
+				tables = tables == NULL
+					? MemoryContextAlloc(TopMemoryContext, sizeof(uint32) * maxtables)
+					: repalloc(tables, sizeof(uint32) * maxtables);
+			}
+			tables[ntables++] = table_id;
+		}
+		else
+		{
+			/* keep the last one written at the end: the common case is one table */
+			for (int i = 0; i < ntables - 1; i++)
+				if (tables[i] == table_id)
+				{
+					tables[i] = tables[ntables - 1];
+					tables[ntables - 1] = table_id;
+					break;
+				}
+		}
+	}
 
 	if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
 		spill_pending();
@@ -288,6 +327,7 @@ forget_pending(void)
 	spill_count = 0;
 	big_noticed = false;
 	nmarks = 0;
+	ntables = 0;
 	txn_ts = 0;
 	txn_seq = 0;
 }
@@ -393,6 +433,118 @@ send_chunk(wc_batch_builder *b)
 	widecol_write_pending(true);
 }
 
+/* Append one mutation to the batch builder arg. */
+static void
+add_to_batch(const uint8 *mut, size_t len, void *arg)
+{
+	wc_status	st = wc_batch_builder_add_encoded((wc_batch_builder *) arg, mut, len);
+
+	if (st != WC_OK)
+		widecol_report(st, "collecting the transaction's writes");
+}
+
+/*
+ * Call fn for each mutation of the spill file, in the order they were
+ * written.
+ */
+static void
+for_each_spilled(pending_fn fn, void *arg)
+{
+	wc_buf		in;				/* bytes read from the file, not yet passed on */
+	size_t		off = 0;
+	uint64		left = spill_bytes;
+
+	if (spill == NULL || spill_bytes == 0)
+		return;
+	wc_buf_init(&in);
+	PG_TRY();
+	{
+		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		for (;;)
+		{
+			const uint8_t *p = in.data + off,
+					   *end = in.data + in.len,
+					   *mut;
+			size_t		mlen;
+			bool		whole = wc_get_bytes(&p, end, &mut, &mlen);
+
+			/* pass on whole mutations while a piece is buffered or the file is read */
+			if (whole && (left == 0 || in.len - off >= WIDECOL_TXN_CHUNK))
+			{
+				off = p - in.data;
+				fn(mut, mlen, arg);
+				continue;
+			}
+			if (left == 0)
+			{
+				if (off == in.len)
+					break;
+				elog(ERROR, "widecol: the spilled writes end inside a mutation");
+			}
+			/* keep the unparsed tail, read the next piece after it */
+			if (off > 0)
+			{
+				memmove(in.data, in.data + off, in.len - off);
+				in.len -= off;
+				off = 0;
+			}
+			{
+				size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_CHUNK);
+
+				if (!wc_buf_reserve(&in, piece))
+					widecol_report(WC_NO_MEMORY, "reading the transaction's writes");
+				read_spill(in.data + in.len, piece);
+				in.len += piece;
+				left -= piece;
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		wc_buf_free(&in);
+	}
+	PG_END_TRY();
+}
+
+/* Call fn for each mutation held in memory, in the order they were added. */
+static void
+for_each_in_memory(pending_fn fn, void *arg)
+{
+	const uint8_t *p,
+			   *end,
+			   *mut;
+	size_t		mlen;
+
+	if (!pending_init || wc_batch_builder_count(&pending) == 0)
+		return;
+	end = pending.body.data + pending.body.len;
+	p = end - wc_batch_builder_size(&pending);
+	while (p < end)
+	{
+		if (!wc_get_bytes(&p, end, &mut, &mlen))
+			elog(ERROR, "widecol: malformed pending writes");
+		fn(mut, mlen, arg);
+	}
+}
+
+/* Add one mutation to the chunk being sent; send it once it is full. */
+static void
+add_to_chunk(const uint8 *mut, size_t len, void *arg)
+{
+	wc_batch_builder *out = arg;
+
+	add_to_batch(mut, len, out);
+	if (wc_batch_builder_size(out) >= WIDECOL_TXN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		send_chunk(out);
+		wc_batch_builder_reset(out);
+	}
+}
+
 /*
  * Several APPLYs of about WIDECOL_TXN_CHUNK each, in the order the writes
  * were made, each sent while the next one is read from the spill file.
@@ -401,77 +553,14 @@ static void
 send_in_chunks(void)
 {
 	wc_batch_builder out;
-	wc_buf		in;				/* bytes read from the spill, not yet sent */
-	size_t		off = 0;
-	uint64		left = spill_bytes;
 
 	wc_batch_builder_init(&out);
-	wc_buf_init(&in);
 	PG_TRY();
 	{
 		wc_status	st;
 
-		if (spill != NULL && BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
 		/* the file first, then the memory part */
-		for (;;)
-		{
-			const uint8_t *p,
-					   *end,
-					   *mut;
-			size_t		mlen;
-
-			/* refill: keep the unparsed tail, read the next piece */
-			if (left > 0 && in.len - off < WIDECOL_TXN_CHUNK)
-			{
-				size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_CHUNK);
-
-				memmove(in.data, in.data + off, in.len - off);
-				in.len -= off;
-				off = 0;
-				if (!wc_buf_reserve(&in, piece))
-					widecol_report(WC_NO_MEMORY, "commit of the transaction's writes");
-				read_spill(in.data + in.len, piece);
-				in.len += piece;
-				left -= piece;
-			}
-			p = in.data + off;
-			end = in.data + in.len;
-			if (p == end && left == 0)
-				break;
-			if (!wc_get_bytes(&p, end, &mut, &mlen))
-			{
-				/* a mutation longer than what was read: read all of it */
-				if (left == 0)
-					elog(ERROR, "widecol: the spilled writes end inside a mutation");
-				memmove(in.data, in.data + off, in.len - off);
-				in.len -= off;
-				off = 0;
-				{
-					size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_MAX_RECORD);
-
-					if (!wc_buf_reserve(&in, piece))
-						widecol_report(WC_NO_MEMORY, "commit of the transaction's writes");
-					read_spill(in.data + in.len, piece);
-					in.len += piece;
-					left -= piece;
-				}
-				continue;
-			}
-			off = p - in.data;
-			st = wc_batch_builder_add_encoded(&out, mut, mlen);
-			if (st != WC_OK)
-				widecol_report(st, "commit of the transaction's writes");
-			if (wc_batch_builder_size(&out) >= WIDECOL_TXN_CHUNK)
-			{
-				CHECK_FOR_INTERRUPTS();
-				send_chunk(&out);
-				wc_batch_builder_reset(&out);
-			}
-		}
-		/* what is left of the file, then the memory part */
+		for_each_spilled(add_to_chunk, &out);
 		send_chunk(&out);
 		send_chunk(&pending);
 		widecol_write_pending(false);
@@ -482,9 +571,118 @@ send_in_chunks(void)
 	PG_FINALLY();
 	{
 		wc_batch_builder_free(&out);
-		wc_buf_free(&in);
 	}
 	PG_END_TRY();
+}
+
+/* ---------------------------------------------------------------- overlay */
+
+typedef struct OverlayFilter
+{
+	uint32		upto;			/* mutations before this position only */
+	uint32		seen;
+	uint32		table_id;
+	const char *pk;				/* NULL: every partition */
+	int			pk_len;
+	wc_batch_builder *out;
+} OverlayFilter;
+
+/* Add the mutation to the overlay if it is of the table (and partition). */
+static void
+add_to_overlay(const uint8 *mut, size_t len, void *arg)
+{
+	OverlayFilter *f = arg;
+	wc_mutation_view v;
+
+	if (f->seen++ >= f->upto)
+		return;
+	if (wc_mutation_parse(mut, len, &v) != WC_OK)
+		elog(ERROR, "widecol: malformed pending write");
+	if (v.table_id != f->table_id)
+		return;
+	if (f->pk != NULL &&
+		(v.pk_len != (size_t) f->pk_len || memcmp(v.pk, f->pk, v.pk_len) != 0))
+		return;
+	add_to_batch(mut, len, f->out);
+}
+
+/* Has the current transaction written table_id (perhaps since rolled back)? */
+bool
+widecol_txn_wrote(uint32 table_id)
+{
+	for (int i = 0; i < ntables; i++)
+		if (tables[i] == table_id)
+			return true;
+	return false;
+}
+
+/*
+ * How many writes are pending: a scan that begins now sees these and not
+ * the ones its own statement adds later (widecol_txn_overlay's upto).
+ */
+uint32
+widecol_txn_position(void)
+{
+	return pending_count();
+}
+
+/*
+ * The current transaction's pending writes of table_id (of partition pk
+ * alone unless pk is NULL) among the first upto, as a batch record for a
+ * read's overlay, palloc'd in the current memory context; NULL with *len 0
+ * when there are none.  *count is the number of mutations.
+ */
+uint8 *
+widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len, uint32 upto,
+					size_t *len, uint32 *count)
+{
+	wc_batch_builder out;
+	OverlayFilter f;
+	uint8	   *result = NULL;
+
+	*len = 0;
+	*count = 0;
+	if (pending_count() == 0 || !widecol_txn_wrote(table_id))
+		return NULL;
+	f.upto = upto;
+	f.seen = 0;
+	f.table_id = table_id;
+	f.pk = pk;
+	f.pk_len = pk_len;
+	f.out = &out;
+	wc_batch_builder_init(&out);
+	PG_TRY();
+	{
+		const uint8_t *rec;
+		size_t		rlen;
+		wc_status	st;
+
+		for_each_spilled(add_to_overlay, &f);
+		for_each_in_memory(add_to_overlay, &f);
+		if (wc_batch_builder_count(&out) > 0)
+		{
+			if (wc_batch_builder_size(&out) + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("cannot read a widecol table after writing more than %zu MB to it in the same transaction",
+								WIDECOL_TXN_MAX_RECORD >> 20),
+						 errdetail("A read inside the transaction merges its pending writes of the table, or of the partition read, with the stored data."),
+						 errhint("Commit the writes before reading, or read single partitions.")));
+			st = wc_batch_builder_finish(&out, &rec, &rlen);
+			if (st != WC_OK)
+				widecol_report(st, "collecting the transaction's writes");
+			result = palloc(rlen);
+			memcpy(result, rec, rlen);
+			*len = rlen;
+			*count = wc_batch_builder_count(&out);
+		}
+	}
+	PG_FINALLY();
+	{
+		wc_batch_builder_free(&out);
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /* ---------------------------------------------------------------- callbacks */
