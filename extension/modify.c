@@ -150,6 +150,15 @@ writer_end_mutation(WidecolWriter *w)
 }
 
 /*
+ * Nothing to send before the transaction commits: kept for callers that
+ * flushed a writer when writes went out per statement.
+ */
+void
+widecol_writer_flush(WidecolWriter *w)
+{
+}
+
+/*
  * The statement's writes are complete.  They wait with the transaction's
  * other writes until it commits (txn.c).
  */

@@ -409,6 +409,7 @@ struct WidecolWriter;
 typedef struct WidecolWriter WidecolWriter;
 extern WidecolWriter *widecol_writer_begin(WidecolTable *t);
 extern void widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len);
+extern void widecol_writer_flush(WidecolWriter *w);
 extern void widecol_writer_end(WidecolWriter *w);
 
 /* in txn.c */
