@@ -29,10 +29,12 @@
  *	  file seeks back and overwrites.
  *
  *	  Commit (XACT_EVENT_PRE_COMMIT, so that a failure aborts the whole
- *	  transaction, heap writes included): up to WIDECOL_TXN_MAX_RECORD bytes
- *	  the writes go to the node as one APPLY, which the node writes as one
- *	  commit-log record; larger ones (a NOTICE says so when the transaction
- *	  crosses the limit) go as several batches in order, pipelined.
+ *	  transaction, heap writes included): the writes go to the node as one
+ *	  APPLY, which the node writes as one commit-log record.  A transaction
+ *	  whose writes pass WIDECOL_TXN_MAX_RECORD, the largest such record,
+ *	  cannot be atomic: it is told so by a NOTICE and from then on streams,
+ *	  i.e. sends what it holds and each later WIDECOL_TXN_CHUNK as it is
+ *	  made, pipelined, as bulk loads always did; what was sent stays.
  *	  PREPARE TRANSACTION with pending writes is refused: the node has
  *	  nothing that could hold a prepared batch.
  *
@@ -80,7 +82,7 @@ typedef struct TxnMark
 } TxnMark;
 
 /* GUC */
-int			widecol_transaction_buffer_mb = 64;
+int			widecol_transaction_buffer_mb = 16;
 
 /* the pending writes of the current transaction */
 static wc_batch_builder pending;	/* in memory, after the spilled ones */
@@ -88,7 +90,9 @@ static bool pending_init = false;
 static BufFile *spill = NULL;	/* in TopTransactionContext */
 static uint64 spill_bytes = 0;	/* logical end of the spill file */
 static uint32 spill_count = 0;
-static bool big_noticed = false;	/* NOTICE about a non-atomic commit given */
+static bool streaming = false;	/* beyond one atomic batch: sent as made */
+static uint64 sent_bytes = 0;	/* streamed: mutation bytes sent already */
+static uint32 sent_count = 0;
 
 static TxnMark *marks = NULL;	/* in TopMemoryContext */
 static int	nmarks = 0;
@@ -115,7 +119,8 @@ static void truncate_to(uint64 bytes, uint32 count);
 static void forget_pending(void);
 static void commit_pending(void);
 static void send_one_record(void);
-static void send_in_chunks(void);
+static void stream_pending(void);
+static void start_streaming(void);
 static void send_chunk(wc_batch_builder *b);
 typedef void (*pending_fn) (const uint8 *mut, size_t len, void *arg);
 static void for_each_spilled(pending_fn fn, void *arg);
@@ -131,7 +136,7 @@ widecol_txn_init(void)
 	DefineCustomIntVariable("widecol.transaction_buffer_mb",
 							"Memory for a transaction's pending widecol writes before they spill to a temporary file.",
 							"Writes are applied when the transaction commits; beyond this much they wait on disk.",
-							&widecol_transaction_buffer_mb, 64, 1, 1024,
+							&widecol_transaction_buffer_mb, 16, 1, 1024,
 							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
 	RegisterXactCallback(txn_xact_callback, NULL);
 	RegisterSubXactCallback(txn_subxact_callback, NULL);
@@ -190,20 +195,26 @@ widecol_txn_added(uint32 table_id)
 		}
 	}
 
+	if (streaming)
+	{
+		if (wc_batch_builder_size(&pending) >= WIDECOL_TXN_CHUNK)
+			stream_pending();
+		return;
+	}
 	if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
 		spill_pending();
 	total = pending_bytes();
-	if (!big_noticed && total + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
+	if (total + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
 	{
-		big_noticed = true;
 		ereport(NOTICE,
 				(errmsg("the widecol writes of this transaction exceed %zu MB, the largest batch the node applies atomically",
 						WIDECOL_TXN_MAX_RECORD >> 20),
-				 errdetail("COMMIT applies them in order, in batches of %zu MB; ROLLBACK or an error still discards all of them, "
-						   "but a crash of the server or of the widecol node during COMMIT can leave the first batches applied.",
+				 errdetail("From now on they are applied as they are made, in batches of %zu MB: ROLLBACK, ROLLBACK TO SAVEPOINT "
+						   "or an error no longer undoes the widecol writes made so far, and a crash leaves them applied.",
 						   WIDECOL_TXN_CHUNK >> 20),
-				 errhint("To load all or nothing even across a crash, commit in transactions of less than %zu MB of writes each.",
+				 errhint("To load all or nothing, commit in transactions of less than %zu MB of widecol writes each.",
 						 WIDECOL_TXN_MAX_RECORD >> 20)));
+		start_streaming();
 	}
 }
 
@@ -241,16 +252,59 @@ widecol_txn_write_timestamp(void)
 	return ts;
 }
 
+/* Position of the end of the transaction's writes: bytes (sent, spilled, in memory). */
 static uint64
 pending_bytes(void)
 {
-	return spill_bytes + (pending_init ? wc_batch_builder_size(&pending) : 0);
+	return sent_bytes + spill_bytes + (pending_init ? wc_batch_builder_size(&pending) : 0);
 }
 
+/* The same in mutations. */
 static uint32
 pending_count(void)
 {
-	return spill_count + (pending_init ? wc_batch_builder_count(&pending) : 0);
+	return sent_count + spill_count + (pending_init ? wc_batch_builder_count(&pending) : 0);
+}
+
+/* Send the mutations in memory, without waiting for the answer. */
+static void
+stream_pending(void)
+{
+	sent_bytes += wc_batch_builder_size(&pending);
+	sent_count += wc_batch_builder_count(&pending);
+	send_chunk(&pending);
+	wc_batch_builder_reset(&pending);
+}
+
+/*
+ * The transaction passed one atomic batch: send what is spilled and in
+ * memory, in order, and every later write as it is made (stream_pending).
+ */
+static void
+start_streaming(void)
+{
+	wc_batch_builder out;
+
+	wc_batch_builder_init(&out);
+	PG_TRY();
+	{
+		for_each_spilled(add_to_chunk, &out);
+		send_chunk(&out);
+	}
+	PG_FINALLY();
+	{
+		wc_batch_builder_free(&out);
+	}
+	PG_END_TRY();
+	sent_bytes += spill_bytes;
+	sent_count += spill_count;
+	if (spill != NULL)
+		BufFileClose(spill);
+	spill = NULL;
+	spill_bytes = 0;
+	spill_count = 0;
+	stream_pending();
+	streaming = true;
 }
 
 /* Move the mutations held in memory to the end of the spill file. */
@@ -285,10 +339,20 @@ spill_pending(void)
 	wc_batch_builder_reset(&pending);
 }
 
-/* Cut the pending writes back to the first count mutations (bytes long). */
+/*
+ * Cut the pending writes back to the first count mutations (bytes long);
+ * writes already sent (streaming) stay.
+ */
 static void
 truncate_to(uint64 bytes, uint32 count)
 {
+	if (bytes <= sent_bytes)
+	{
+		bytes = sent_bytes;
+		count = sent_count;
+	}
+	bytes -= sent_bytes;
+	count -= sent_count;
 	if (bytes >= spill_bytes)
 	{
 		if (pending_init)
@@ -325,7 +389,9 @@ forget_pending(void)
 	spill = NULL;
 	spill_bytes = 0;
 	spill_count = 0;
-	big_noticed = false;
+	streaming = false;
+	sent_bytes = 0;
+	sent_count = 0;
 	nmarks = 0;
 	ntables = 0;
 	txn_ts = 0;
@@ -348,12 +414,20 @@ read_spill(uint8 *dst, size_t len)
 static void
 commit_pending(void)
 {
+	wc_status	st;
+
 	if (pending_count() == 0)
 		return;
-	if (pending_bytes() + WC_BATCH_HEADER_MAX <= WIDECOL_TXN_MAX_RECORD)
+	if (!streaming)
+	{
 		send_one_record();
-	else
-		send_in_chunks();
+		return;
+	}
+	stream_pending();
+	widecol_write_pending(false);
+	st = wc_client_apply_wait(widecol_connection());
+	if (st != WC_OK)
+		widecol_report(st, "commit of the transaction's writes");
 }
 
 /* One APPLY: one commit-log record on the node. */
@@ -545,36 +619,6 @@ add_to_chunk(const uint8 *mut, size_t len, void *arg)
 	}
 }
 
-/*
- * Several APPLYs of about WIDECOL_TXN_CHUNK each, in the order the writes
- * were made, each sent while the next one is read from the spill file.
- */
-static void
-send_in_chunks(void)
-{
-	wc_batch_builder out;
-
-	wc_batch_builder_init(&out);
-	PG_TRY();
-	{
-		wc_status	st;
-
-		/* the file first, then the memory part */
-		for_each_spilled(add_to_chunk, &out);
-		send_chunk(&out);
-		send_chunk(&pending);
-		widecol_write_pending(false);
-		st = wc_client_apply_wait(widecol_connection());
-		if (st != WC_OK)
-			widecol_report(st, "commit of the transaction's writes");
-	}
-	PG_FINALLY();
-	{
-		wc_batch_builder_free(&out);
-	}
-	PG_END_TRY();
-}
-
 /* ---------------------------------------------------------------- overlay */
 
 typedef struct OverlayFilter
@@ -645,7 +689,7 @@ widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len, uint32 upto,
 	if (pending_count() == 0 || !widecol_txn_wrote(table_id))
 		return NULL;
 	f.upto = upto;
-	f.seen = 0;
+	f.seen = sent_count;		/* the ones sent are stored already */
 	f.table_id = table_id;
 	f.pk = pk;
 	f.pk_len = pk_len;

@@ -2,7 +2,8 @@
 -- txn_spill: pending writes beyond widecol.transaction_buffer_mb move to a
 -- temporary file and still commit as one batch, roll back to a savepoint
 -- inside the file, and are seen by reads; a transaction beyond the 64 MB
--- of one atomic batch gets a NOTICE and still commits, in order.  Own
+-- of one atomic batch gets a NOTICE and streams its writes from then on:
+-- they are applied in order, and a ROLLBACK keeps what was sent.  Own
 -- keyspace (server txns_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -39,10 +40,15 @@ INSERT INTO big SELECT 200, g, repeat('z', 200) FROM generate_series(1, 10000) g
 ROLLBACK;
 SELECT count(*) AS after_rollback FROM big WHERE p = 200;
 
--- beyond 64 MB: a NOTICE, then COMMIT applies everything in order
+-- beyond 64 MB: a NOTICE, then the writes stream, in order
 RESET widecol.transaction_buffer_mb;
 BEGIN;
 INSERT INTO big SELECT 300 + g % 4, g, repeat('w', 1000) FROM generate_series(1, 70000) g;
 DELETE FROM big WHERE p = 301;
 COMMIT;
 SELECT p, count(*) FROM big WHERE p IN (300, 301, 302, 303) GROUP BY p ORDER BY p;
+-- a streamed transaction rolled back keeps what was sent, as the NOTICE says
+BEGIN;
+INSERT INTO big SELECT 400, g, repeat('u', 1000) FROM generate_series(1, 70000) g;
+ROLLBACK;
+SELECT count(*) > 60000 AS streamed_part_stays, count(*) < 70000 AS last_batch_gone FROM big WHERE p = 400;
