@@ -22,8 +22,8 @@ CREATE FOREIGN TABLE ev (p int, c int, v int, v_wt bigint OPTIONS (writetime 'v'
     OPTIONS (primary_key '((p), c)');
 CREATE TABLE heap_kv (k int PRIMARY KEY, v text);
 
--- the issue's statement: fails at g = 20000, leaves none of its rows
-INSERT INTO kv SELECT g, (1 / (g - 20000))::text FROM generate_series(1, 20000) g;
+-- the issue's statement (2 MB of writes): fails at g = 20000, leaves none of its rows
+INSERT INTO kv SELECT g, repeat('x', 100) || (1 / (g - 20000)) FROM generate_series(1, 20000) g;
 SELECT count(*) AS after_failed_insert FROM kv;
 
 -- a failing UPDATE and DELETE leave nothing either
