@@ -427,7 +427,7 @@ commit_pending(void)
 	widecol_write_pending(false);
 	st = wc_client_apply_wait(widecol_connection());
 	if (st != WC_OK)
-		widecol_report(st, "commit of the transaction's writes");
+		widecol_report(st, "write");
 }
 
 /* One APPLY: one commit-log record on the node. */
@@ -447,7 +447,7 @@ send_one_record(void)
 		st = wc_client_apply(widecol_connection(), rec, len,
 							 (wc_consistency) widecol_consistency);
 		if (st != WC_OK)
-			widecol_report(st, "commit of the transaction's writes");
+			widecol_report(st, "write");
 		return;
 	}
 	/* spilled: the file's mutations, then the ones in memory, in one record */
@@ -479,7 +479,7 @@ send_one_record(void)
 		st = wc_client_apply(widecol_connection(), whole.data, whole.len,
 							 (wc_consistency) widecol_consistency);
 		if (st != WC_OK)
-			widecol_report(st, "commit of the transaction's writes");
+			widecol_report(st, "write");
 	}
 	PG_FINALLY();
 	{
@@ -503,7 +503,7 @@ send_chunk(wc_batch_builder *b)
 		st = wc_client_apply_send(widecol_connection(), rec, len,
 								  (wc_consistency) widecol_consistency);
 	if (st != WC_OK)
-		widecol_report(st, "commit of the transaction's writes");
+		widecol_report(st, "write");
 	widecol_write_pending(true);
 }
 
