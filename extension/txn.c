@@ -218,13 +218,6 @@ widecol_txn_added(uint32 table_id)
 	}
 }
 
-/* Does the current transaction have widecol writes not yet applied? */
-bool
-widecol_txn_pending(void)
-{
-	return pending_count() > 0;
-}
-
 /*
  * The write timestamp of a statement: widecol.write_timestamp if set, else
  * the time of the transaction's first write plus one microsecond per
