@@ -38,6 +38,11 @@
  *	  PREPARE TRANSACTION with pending writes is refused: the node has
  *	  nothing that could hold a prepared batch.
  *
+ *	  Read your writes: widecol_txn_overlay collects the pending mutations
+ *	  of one table (or partition) made before a scan began into a batch
+ *	  record that scan.c sends with the READ; the node merges it with the
+ *	  stored data as the newest source (engine's wc_engine_read_overlay).
+ *
  *	  Write timestamps: the first write of a transaction takes the time,
  *	  every later statement of the same transaction that time plus one
  *	  microsecond per statement, so that the transaction's writes carry
@@ -70,14 +75,14 @@
  */
 #define WIDECOL_TXN_MAX_RECORD	((size_t) 64 << 20)
 
-/* Size of the batches of a commit larger than WIDECOL_TXN_MAX_RECORD. */
+/* Size of the batches a streaming transaction sends (and of spill reads). */
 #define WIDECOL_TXN_CHUNK		((size_t) 1 << 20)
 
 /* A subtransaction's start: how much was pending then. */
 typedef struct TxnMark
 {
 	SubTransactionId subid;
-	uint64		bytes;			/* mutation bytes (spill + memory) */
+	uint64		bytes;			/* mutation bytes (sent + spilled + in memory) */
 	uint32		count;			/* mutations */
 } TxnMark;
 
@@ -87,7 +92,8 @@ int			widecol_transaction_buffer_mb = 16;
 /* the pending writes of the current transaction */
 static wc_batch_builder pending;	/* in memory, after the spilled ones */
 static bool pending_init = false;
-static BufFile *spill = NULL;	/* in TopTransactionContext */
+static BufFile *spill = NULL;	/* in TopTransactionContext, owned by
+								 * TopTransactionResourceOwner */
 static uint64 spill_bytes = 0;	/* logical end of the spill file */
 static uint32 spill_count = 0;
 static bool streaming = false;	/* beyond one atomic batch: sent as made */
