@@ -42,6 +42,11 @@ SELECT dev, count(*), max(t) FROM ts GROUP BY dev ORDER BY dev;
 SET widecol.per_partition_limit = 2;
 SELECT dev, t FROM ts ORDER BY dev, t DESC;
 RESET widecol.per_partition_limit;
+-- pages of two rows: the overlay goes with every page
+SET widecol.fetch_size = 2;
+SELECT t, v FROM ts WHERE dev = 1;
+SELECT dev, t FROM ts ORDER BY dev, t;
+RESET widecol.fetch_size;
 -- a static column written in the transaction
 UPDATE ts SET s = 'static new' WHERE dev = 1;
 SELECT DISTINCT s FROM ts WHERE dev = 1;
