@@ -735,6 +735,13 @@ wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_con
 wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
                          wc_client_page **out)
 {
+    return wc_client_read_overlay(c, req, cl, NULL, 0, out);
+}
+
+wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                 const uint8_t *overlay, size_t overlay_len,
+                                 wc_client_page **out)
+{
     const uint8_t *body;
     size_t blen;
     wc_proto_page pp;
@@ -747,7 +754,7 @@ wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistenc
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     if ((id = wc__begin(c, WC_OP_READ)) == 0)
         return wc__broken_status(c);
-    wc_proto_put_read(&c->out, req, cl);
+    wc_proto_put_read_overlay(&c->out, req, cl, overlay, overlay_len);
     if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
         return st;
     pg = wc_calloc(1, sizeof(*pg));

@@ -157,6 +157,17 @@ wc_status wc_client_apply_wait(wc_client *c);
  */
 wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
                          wc_client_page **out);
+/*
+ * Read one page merged with overlay[0..overlay_len), a batch record of
+ * req->table_id's mutations not yet applied (a transaction's own writes),
+ * as the newest source; overlay_len 0 is a plain wc_client_read.  The
+ * overlay is sent with every page: pass the same one with the paging
+ * state.  Statuses of wc_client_read; WC_INVALID_ARGUMENT for a malformed
+ * overlay or one of another table.
+ */
+wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                 const uint8_t *overlay, size_t overlay_len,
+                                 wc_client_page **out);
 void wc_client_page_free(wc_client_page *p);
 
 /* Flush a table's memtable (0: every table) and wait for it. */

@@ -369,9 +369,11 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_consistency cl;
         uint32_t *cols = NULL;
         wc_page *page = NULL;
-        WC__DECODE(wc_proto_get_read(body, blen, &req, &cl, &cols));
+        const uint8_t *overlay; /* the reader's pending writes (a transaction's) */
+        size_t overlay_len;
+        WC__DECODE(wc_proto_get_read_overlay(body, blen, &req, &cl, &cols, &overlay, &overlay_len));
         if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK &&
-            (st = wc_engine_read(e, &req, &page)) == WC_OK) {
+            (st = wc_engine_read_overlay(e, &req, overlay, overlay_len, false, &page)) == WC_OK) {
             wc_proto_put_page(out, page);
             wc_page_free(page);
         }

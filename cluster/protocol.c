@@ -381,6 +381,12 @@ static bool wc__get_bound(const uint8_t **pp, const uint8_t *end, wc_bound *bd)
 
 void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
 {
+    wc_proto_put_read_overlay(b, req, cl, NULL, 0);
+}
+
+void wc_proto_put_read_overlay(wc_buf *b, const wc_read_request *req, wc_consistency cl,
+                               const uint8_t *overlay, size_t overlay_len)
+{
     uint8_t f = 0;
 
     if (req->pk)
@@ -395,6 +401,8 @@ void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
         f |= WC_READF_COLUMNS;
     if (req->paging_state)
         f |= WC_READF_PAGING;
+    if (overlay_len > 0)
+        f |= WC_READF_OVERLAY;
     wc_buf_put_u8(b, (uint8_t)cl);
     wc_buf_put_u32(b, req->table_id);
     wc_buf_put_u8(b, f);
@@ -421,10 +429,29 @@ void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
         wc_buf_put_u64(b, (uint64_t)req->token_start);
         wc_buf_put_u64(b, (uint64_t)req->token_end);
     }
+    if (overlay_len > 0)
+        wc_buf_put_bytes(b, overlay, overlay_len);
 }
 
 wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *req,
                             wc_consistency *cl, uint32_t **columns)
+{
+    const uint8_t *overlay;
+    size_t overlay_len;
+    wc_status st = wc_proto_get_read_overlay(body, len, req, cl, columns, &overlay, &overlay_len);
+
+    if (st == WC_OK && overlay_len > 0) {
+        wc_free(*columns);
+        *columns = NULL;
+        req->columns = NULL;
+        return WC__BAD("READ");
+    }
+    return st;
+}
+
+wc_status wc_proto_get_read_overlay(const uint8_t *body, size_t len, wc_read_request *req,
+                                    wc_consistency *cl, uint32_t **columns,
+                                    const uint8_t **overlay, size_t *overlay_len)
 {
     const uint8_t *p = body, *end = body + len;
     uint8_t c, f;
@@ -434,6 +461,8 @@ wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *re
 
     memset(req, 0, sizeof(*req));
     *columns = NULL;
+    *overlay = NULL;
+    *overlay_len = 0;
     if (!wc_get_u8(&p, end, &c) || !wc_consistency_valid(c) ||
         !wc_get_u32(&p, end, &req->table_id) || !wc_get_u8(&p, end, &f) || (f & ~WC_READF_ALL))
         goto bad;
@@ -477,6 +506,8 @@ wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *re
         goto bad;
     if (req->token_range &&
         (!wc__get_i64(&p, end, &req->token_start) || !wc__get_i64(&p, end, &req->token_end)))
+        goto bad;
+    if ((f & WC_READF_OVERLAY) && (!wc_get_bytes(&p, end, overlay, overlay_len) || *overlay_len == 0))
         goto bad;
     if (p != end)
         goto bad;

@@ -198,6 +198,21 @@ void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
  */
 wc_status wc_proto_get_read(const uint8_t *body, size_t len, wc_read_request *req,
                             wc_consistency *cl, uint32_t **columns);
+/*
+ * READ with an overlay (since version 9): the reader's own pending writes
+ * of req->table_id, a batch record (engine/mutation.h) that the node merges
+ * with the stored data as the newest source.  overlay_len 0: none (the
+ * request is then exactly what wc_proto_put_read writes).
+ */
+void wc_proto_put_read_overlay(wc_buf *b, const wc_read_request *req, wc_consistency cl,
+                               const uint8_t *overlay, size_t overlay_len);
+/*
+ * As wc_proto_get_read; *overlay points into body (NULL and *overlay_len 0
+ * when the request carries none).
+ */
+wc_status wc_proto_get_read_overlay(const uint8_t *body, size_t len, wc_read_request *req,
+                                    wc_consistency *cl, uint32_t **columns,
+                                    const uint8_t **overlay, size_t *overlay_len);
 
 /* API: response bodies */
 

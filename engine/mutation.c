@@ -307,3 +307,14 @@ wc_status wc_batch_builder_finish(wc_batch_builder *b, const uint8_t **rec, size
     *len = b->body.len - b->start;
     return WC_OK;
 }
+
+void wc_batch_builder_truncate(wc_batch_builder *b, uint32_t count, size_t size)
+{
+    b->open = false;
+    if (count == 0 || b->body.len <= WC_BATCH_HEADER_MAX) {
+        wc_batch_builder_reset(b);
+        return;
+    }
+    b->body.len = WC_BATCH_HEADER_MAX + size;
+    b->count = count;
+}

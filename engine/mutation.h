@@ -176,5 +176,12 @@ static inline size_t wc_batch_builder_size(const wc_batch_builder *b)
  * in it.  WC_NO_MEMORY if an append failed earlier.
  */
 wc_status wc_batch_builder_finish(wc_batch_builder *b, const uint8_t **rec, size_t *len);
+/*
+ * Forget the mutations appended after the first count ones, which took size
+ * bytes (wc_batch_builder_count and _size as they were then), and an open
+ * mutation.  Lets a caller roll a batch back to an earlier point.
+ * REQUIRES: count and size were read from this builder since its last reset.
+ */
+void wc_batch_builder_truncate(wc_batch_builder *b, uint32_t count, size_t size);
 
 #endif /* WC_MUTATION_H */

@@ -76,7 +76,7 @@ widecolIterateDirectModify(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	WidecolWriter *w;
 	ListCell   *lc;
-	int64		ts = widecol_new_write_timestamp();
+	int64		ts = widecol_txn_write_timestamp();
 	uint32		now = (uint32) time(NULL);
 	int64		count = 0;
 

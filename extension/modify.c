@@ -22,12 +22,10 @@
  *	  without clustering columns).  Key columns reach UPDATE and DELETE as
  *	  row-identity junk columns ("wc_key_<attnum>").
  *
- *	  Mutations are encoded straight into a batch by the engine's batch
- *	  builder (engine/mutation.h) and sent when it passes
- *	  WIDECOL_BATCH_BYTES and at the end of the statement, so a
- *	  statement's writes are acknowledged (durable as the commit-log mode
- *	  promises) before the statement returns.  A statement that fails sends
- *	  nothing more.
+ *	  Mutations are encoded straight into the transaction's pending batch
+ *	  (txn.c, engine/mutation.h's batch builder); the node applies them
+ *	  when the transaction commits, so a statement or transaction that
+ *	  fails leaves none of them behind.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,15 +55,10 @@
 
 #include "widecol.h"
 
-#define WIDECOL_BATCH_BYTES (1024 * 1024)
-
 struct WidecolWriter
 {
 	WidecolTable *t;
-	wc_batch_builder batch;		/* malloc'd buffers, freed when the memory
-								 * context of widecol_writer_begin goes away */
-	bool		freed;
-	int64		sent;			/* mutations sent */
+	int64		added;			/* mutations added to the transaction */
 };
 
 struct WidecolModifyState
@@ -103,7 +96,6 @@ static void widecolEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 static int	widecolIsForeignRelUpdatable(Relation rel);
 
 /* helpers */
-static void writer_free(void *arg);
 static wc_mutation *writer_begin_mutation(WidecolWriter *w, const char *pk, int pk_len);
 static void writer_end_mutation(WidecolWriter *w);
 static WidecolModifyState *make_state(Relation rel, CmdType op, EState *estate);
@@ -118,27 +110,12 @@ static void delete_row(WidecolModifyState *ms);
 
 /* ---------------------------------------------------------------- writer */
 
-static void
-writer_free(void *arg)
-{
-	WidecolWriter *w = arg;
-
-	if (!w->freed)
-		wc_batch_builder_free(&w->batch);
-	w->freed = true;
-}
-
 WidecolWriter *
 widecol_writer_begin(WidecolTable *t)
 {
 	WidecolWriter *w = palloc0(sizeof(WidecolWriter));
-	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
 
 	w->t = t;
-	wc_batch_builder_init(&w->batch);
-	cb->func = writer_free;
-	cb->arg = w;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	return w;
 }
 
@@ -146,67 +123,49 @@ widecol_writer_begin(WidecolTable *t)
 void
 widecol_writer_add(WidecolWriter *w, const uint8 *mut, size_t len)
 {
-	wc_status	st = wc_batch_builder_add_encoded(&w->batch, mut, len);
+	wc_status	st = wc_batch_builder_add_encoded(widecol_txn_batch(), mut, len);
 
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
-	if (wc_batch_builder_size(&w->batch) >= WIDECOL_BATCH_BYTES)
-		widecol_writer_flush(w);
+	w->added++;
+	widecol_txn_added(w->t->table_id);
 }
 
 /* Begin the next mutation, for partition pk of the writer's table. */
 static wc_mutation *
 writer_begin_mutation(WidecolWriter *w, const char *pk, int pk_len)
 {
-	return wc_batch_builder_begin(&w->batch, w->t->table_id, pk, pk_len);
+	return wc_batch_builder_begin(widecol_txn_batch(), w->t->table_id, pk, pk_len);
 }
 
-/* Add the mutation begun last to the batch; send the batch once it is big. */
+/* Add the mutation begun last to the transaction's pending writes. */
 static void
 writer_end_mutation(WidecolWriter *w)
 {
-	wc_status	st = wc_batch_builder_end(&w->batch);
+	wc_status	st = wc_batch_builder_end(widecol_txn_batch());
 
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
-	if (wc_batch_builder_size(&w->batch) >= WIDECOL_BATCH_BYTES)
-		widecol_writer_flush(w);
+	w->added++;
+	widecol_txn_added(w->t->table_id);
 }
 
+/*
+ * Nothing to send before the transaction commits: kept for callers that
+ * flushed a writer when writes went out per statement.
+ */
 void
 widecol_writer_flush(WidecolWriter *w)
 {
-	const uint8_t *rec;
-	size_t		len;
-	uint32		count = wc_batch_builder_count(&w->batch);
-	wc_status	st;
-
-	if (count == 0)
-		return;
-	st = wc_batch_builder_finish(&w->batch, &rec, &len);
-	if (st != WC_OK)
-		widecol_report(st, "encoding a write");
-	/* pipelined: the node applies this batch while the next one is encoded */
-	st = wc_client_apply_send(widecol_connection(), rec, len,
-							  (wc_consistency) widecol_consistency);
-	if (st != WC_OK)
-		widecol_report(st, "write");
-	widecol_write_pending(true);
-	w->sent += count;
-	wc_batch_builder_reset(&w->batch);
 }
 
-/* Send what is left and wait until the node acknowledged every batch. */
+/*
+ * The statement's writes are complete.  They wait with the transaction's
+ * other writes until it commits (txn.c).
+ */
 void
 widecol_writer_end(WidecolWriter *w)
 {
-	wc_status	st;
-
-	widecol_writer_flush(w);
-	widecol_write_pending(false);
-	st = wc_client_apply_wait(widecol_connection());
-	if (st != WC_OK)
-		widecol_report(st, "write");
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -308,7 +267,7 @@ make_state(Relation rel, CmdType op, EState *estate)
 	initStringInfo(&ms->pk);
 	initStringInfo(&ms->ck);
 	initStringInfo(&ms->val);
-	ms->ts = widecol_new_write_timestamp();
+	ms->ts = widecol_txn_write_timestamp();
 	widecol_ensure_engine_table(ms->t);
 	ms->w = widecol_writer_begin(ms->t);
 	return ms;

@@ -92,6 +92,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	int			i,
 				n;
 
+	ss->txn_upto = widecol_txn_position();
 	ss->t = widecol_get_table(relid);
 	ss->desc = strVal(list_nth(priv, FSP_DESC));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -469,7 +470,28 @@ widecol_fetch_page(WidecolScanState *ss)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("widecol.consistency ANY is only supported for writes"),
 				 errhint("Read with ONE or a higher level: SET widecol.consistency = one.")));
-	st = wc_client_read(widecol_connection(), &req, widecol_consistency, &ss->page);
+	/*
+	 * Read your writes: the transaction's pending writes of the partition (or
+	 * the table) go with the read, and the node merges them as the newest
+	 * source.  Built once per partition, so a statement never sees the
+	 * writes it makes itself while it reads.
+	 */
+	if (!ss->overlay_built || ss->overlay_for != (pk ? ss->cur_partition : NULL))
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
+		uint32		n;
+
+		if (ss->overlay)
+			pfree(ss->overlay);
+		ss->overlay = widecol_txn_overlay(ss->t->table_id, pk ? pk->data : NULL, pk ? pk->len : 0,
+										  ss->txn_upto, &ss->overlay_len, &n);
+		ss->overlay_mutations += n;
+		ss->overlay_built = true;
+		ss->overlay_for = pk ? ss->cur_partition : NULL;
+		MemoryContextSwitchTo(old);
+	}
+	st = wc_client_read_overlay(widecol_connection(), &req, widecol_consistency,
+								ss->overlay, ss->overlay_len, &ss->page);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{
 		/* the node stopped the read at the tombstone limit */
@@ -856,6 +878,9 @@ widecol_rescan(WidecolScanState *ss, List *priv)
 	ss->paging_state_len = 0;
 	ss->have_static = false;
 	ss->static_pending = false;
+	ss->overlay_built = false;
+	ss->overlay = NULL;
+	ss->overlay_len = 0;
 	MemoryContextReset(ss->batch_cxt);
 	initStringInfo(&ss->static_pk);
 	/* the bound flags may have been swapped for DESC columns: restore them */
@@ -894,12 +919,17 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	ExplainPropertyText("Widecol Read", ss->desc, es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 	ExplainPropertyText("Replicas", "local node", es);
+	/* read-your-writes: say when this transaction's pending writes are merged */
+	if (es->analyze ? ss->overlay_mutations > 0 : widecol_txn_wrote(ss->t->table_id))
+		ExplainPropertyText("Merged With", "this transaction's pending writes", es);
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);
 		ExplainPropertyInteger("SSTables Read", NULL, (int64) ss->stats.sstables_read, es);
 		ExplainPropertyInteger("Bloom Filter Skips", NULL, (int64) ss->stats.bloom_skips, es);
 		ExplainPropertyInteger("Tombstones Scanned", NULL, (int64) ss->stats.tombstones_scanned, es);
+		if (ss->overlay_mutations > 0)
+			ExplainPropertyInteger("Pending Writes Merged", NULL, ss->overlay_mutations, es);
 		if (es->verbose)
 		{
 			ExplainPropertyInteger("Memtables Read", NULL, (int64) ss->stats.memtables_read, es);

@@ -113,12 +113,14 @@ _PG_init(void)
 
 /*
  * Settings a session may change; defined however the library is loaded:
- * consistency level, TTL, write timestamp, filtering (conn.c).
+ * consistency level, TTL, write timestamp, filtering (conn.c); the
+ * transaction's write buffer (txn.c).
  */
 static void
 define_session_gucs(void)
 {
 	widecol_define_query_gucs();
+	widecol_txn_init();
 }
 
 /*

@@ -382,6 +382,13 @@ typedef struct WidecolScanState
 	bool	   *static_nulls;
 	bool		have_static;
 	bool		static_pending;	/* static row seen, no clustering row emitted yet */
+	/* read-your-writes: the transaction's pending writes sent with the read */
+	uint32		txn_upto;		/* pending writes made before the scan began */
+	bool		overlay_built;
+	ListCell   *overlay_for;	/* the partition it holds (NULL: the table) */
+	uint8	   *overlay;		/* batch record, in batch_cxt; NULL: none */
+	size_t		overlay_len;
+	int64		overlay_mutations;	/* pending mutations merged, for EXPLAIN */
 	/* EXPLAIN ANALYZE counters */
 	wc_read_stats stats;
 	int64		requests;
@@ -468,6 +475,18 @@ extern void widecol_tam_ddl_init(void);
 
 /* in tam_scan.c */
 extern void widecol_tam_scan_init(void);
+
+/* in txn.c */
+struct wc_batch_builder;
+extern int	widecol_transaction_buffer_mb;
+extern void widecol_txn_init(void);
+extern struct wc_batch_builder *widecol_txn_batch(void);
+extern void widecol_txn_added(uint32 table_id);
+extern bool widecol_txn_wrote(uint32 table_id);
+extern uint32 widecol_txn_position(void);
+extern uint8 *widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len,
+								  uint32 upto, size_t *len, uint32 *count);
+extern int64 widecol_txn_write_timestamp(void);
 
 /* in timeuuid.c */
 extern Oid	widecol_timeuuid_oid(void);

@@ -67,6 +67,17 @@ static wc_status dec_read(const uint8_t *p, size_t len)
     wc_free(cols);
     return st;
 }
+static wc_status dec_read_overlay(const uint8_t *p, size_t len)
+{
+    wc_read_request r;
+    wc_consistency cl;
+    uint32_t *cols;
+    const uint8_t *ov;
+    size_t ov_len;
+    wc_status st = wc_proto_get_read_overlay(p, len, &r, &cl, &cols, &ov, &ov_len);
+    wc_free(cols);
+    return st;
+}
 static wc_status dec_ids(const uint8_t *p, size_t len)
 {
     uint32_t *ids;
@@ -333,7 +344,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_MEMBERS), "MEMBERS");
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_CHANGE), "SCHEMA_CHANGE");
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_LIST), "SCHEMA_LIST");
-    assert_int_equal(WC_PROTO_VERSION, 8);
+    assert_int_equal(WC_PROTO_VERSION, 9);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -698,6 +709,33 @@ static void test_read_request(void **state)
     assert_int_equal(o.tombstone_failure_threshold, 0);
     assert_int_equal(wc_proto_get_read(b.data, b.len - 8, &o, &cl, &cols), WC_CORRUPTION);
     assert_non_null(strstr(wc_last_error(), "malformed READ"));
+
+    /* version 9: the overlay ends the request; the plain decoder refuses it */
+    {
+        static const uint8_t ov[] = {'W', 'C', 'M', 'B', 0};
+        const uint8_t *o_ov;
+        size_t o_len;
+
+        wc_buf_reset(&b);
+        wc_proto_put_read_overlay(&b, &r, WC_CL_ONE, ov, sizeof(ov));
+        assert_int_equal(wc_proto_get_read_overlay(b.data, b.len, &o, &cl, &cols, &o_ov, &o_len),
+                         WC_OK);
+        assert_int_equal(o_len, sizeof(ov));
+        assert_memory_equal(o_ov, ov, sizeof(ov));
+        assert_memory_equal(b.data + b.len - sizeof(ov), ov, sizeof(ov));
+        wc_free(cols);
+        assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_CORRUPTION);
+        assert_null(cols);
+        check_truncations(dec_read_overlay, b.data, b.len);
+        /* without one, the request is byte for byte the plain READ */
+        wc_buf_reset(&b);
+        wc_proto_put_read_overlay(&b, &r, WC_CL_ONE, NULL, 0);
+        assert_int_equal(wc_proto_get_read_overlay(b.data, b.len, &o, &cl, &cols, &o_ov, &o_len),
+                         WC_OK);
+        assert_null(o_ov);
+        assert_int_equal(o_len, 0);
+        wc_free(cols);
+    }
 
     /* an empty partition key and an empty column list stay distinct from absent ones */
     r.token_range = false;

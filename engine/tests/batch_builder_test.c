@@ -2,7 +2,7 @@
  * batch_builder_test.c - wc_batch_builder: batches built with it read back
  * through the batch and mutation decoders, byte for byte what the
  * mutation-by-mutation encoding gives; bad mutations are left out; reuse
- * after reset; allocation failure.
+ * after reset; truncation to an earlier point; allocation failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,6 +170,54 @@ static void test_round_trip(void **state)
     wc_batch_builder_free(&b);
 }
 
+/* Truncating to a point taken earlier leaves the batch as it was then. */
+static void test_truncate(void **state)
+{
+    wc_batch_builder b;
+    const uint8_t *rec, *mut;
+    size_t len, mlen, size2 = 0;
+    uint32_t count2 = 0;
+    wc_batch_view bv;
+    char pk[16];
+    int n = 0;
+
+    (void)state;
+    wc_batch_builder_init(&b);
+    for (int i = 0; i < 5; i++) {
+        if (i == 2) {
+            count2 = wc_batch_builder_count(&b);
+            size2 = wc_batch_builder_size(&b);
+        }
+        pk_of(i, pk);
+        fill(wc_batch_builder_begin(&b, 7 + (uint32_t)i % 3, pk, strlen(pk)), i);
+        assert_int_equal(wc_batch_builder_end(&b), WC_OK);
+    }
+    /* an open mutation goes too */
+    wc_batch_builder_begin(&b, 99, "open", 4);
+    wc_batch_builder_truncate(&b, count2, size2);
+    assert_int_equal(wc_batch_builder_count(&b), 2);
+    assert_int_equal(wc_batch_builder_size(&b), size2);
+    assert_int_equal(wc_batch_builder_end(&b), WC_INVALID_ARGUMENT);
+    /* appending after the cut continues the batch */
+    pk_of(2, pk);
+    fill(wc_batch_builder_begin(&b, 7 + 2 % 3, pk, strlen(pk)), 2);
+    assert_int_equal(wc_batch_builder_end(&b), WC_OK);
+    assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
+    assert_int_equal(wc_batch_parse(rec, len, &bv), WC_OK);
+    assert_int_equal(bv.count, 3);
+    while (wc_batch_next(&bv, &mut, &mlen) == 1)
+        check_mutation(mut, mlen, n++);
+    assert_int_equal(n, 3);
+    /* to nothing: an empty batch */
+    wc_batch_builder_truncate(&b, 0, 0);
+    assert_int_equal(wc_batch_builder_count(&b), 0);
+    assert_int_equal(wc_batch_builder_size(&b), 0);
+    assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
+    assert_int_equal(wc_batch_parse(rec, len, &bv), WC_OK);
+    assert_int_equal(bv.count, 0);
+    wc_batch_builder_free(&b);
+}
+
 static void test_bad_mutations(void **state)
 {
     wc_batch_builder b;
@@ -244,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_mutations),
+        cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests_name("batch_builder", tests, NULL, NULL);

@@ -12,8 +12,9 @@
 # Phases (docs/benchmarks.md has the details and past results): copy (COPY FROM the same
 # CSV file), disk_bytes (after flush / CHECKPOINT), point_read and latest10
 # latencies (prepared statements from one libpq client, after compaction /
-# VACUUM ANALYZE + CHECKPOINT and one untimed warm-up pass), then, with
-# COPY_BATCH=1 (default), the copy again with widecol.commitlog_sync = batch.
+# VACUUM ANALYZE + CHECKPOINT and one untimed warm-up pass), then
+# copy_in_transaction (the copy inside BEGIN ... COMMIT, into fresh tables), then,
+# with COPY_BATCH=1 (default), the copy again with widecol.commitlog_sync = batch.
 # Ends with one "RESULT <name> widecol=.. baseline=.. ratio=.. unit=.." line
 # per comparison; ratio > 1 means widecol is ahead.
 #
@@ -106,10 +107,10 @@ head -3 "$CSV" | sed 's/^/    /'
 
 # ------------------------------------------------------------ copy
 step "copy: COPY ... FROM '$CSV' (FORMAT csv), $ROWS rows into each table"
-run_copy() {   # table -> rows/s on stdout, the client's line on stderr
+run_copy() {   # table [txn] -> rows/s on stdout, the client's line on stderr
     local out
     psql_q -c "CHECKPOINT"
-    out=$("$CLIENT" copy "$CONNINFO" "$1" "$CSV") || { echo "$out" >&2; die "COPY into $1"; }
+    out=$("$CLIENT" copy "$CONNINFO" "$1" "$CSV" ${2:-}) || { echo "$out" >&2; die "COPY into $1"; }
     echo "    $out" >&2
     case "$out" in *"rows=$ROWS "*) ;; *) die "COPY into $1 did not load $ROWS rows: $out" ;; esac
     sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p' <<<"$out"
@@ -227,6 +228,13 @@ if [ "$COPY_BATCH" = 1 ]; then
     psql_q -c "SELECT widecol.drop_table('sensor_readings_wc_b')"
 fi
 
+# ------------------------------------------------------------ copy in a transaction
+step "copy_in_transaction: BEGIN; COPY; COMMIT into fresh tables of both kinds (timed with the COMMIT)"
+create_tables _t
+COPYT_HEAP=$(run_copy sensor_readings_heap_t txn)
+COPYT_WC=$(run_copy sensor_readings_wc_t txn)
+psql_q -c "SELECT widecol.drop_table('sensor_readings_wc_t')"
+
 stop_pg
 server_log_errors
 
@@ -240,6 +248,7 @@ printf '    %-16s %14s %14s %8s  %s\n' point_read_p50 "$PR_WC50" "$PR_HEAP50" "$
 printf '    %-16s %14s %14s %8s  %s\n' point_read_p99 "$PR_WC99" "$PR_HEAP99" "$(ratio "$PR_HEAP99" "$PR_WC99")" "us (heap/widecol)"
 printf '    %-16s %14s %14s %8s  %s\n' latest10_p50 "$L_WC50" "$L_HEAP50" "$(ratio "$L_HEAP50" "$L_WC50")" "us (heap/widecol; Sort node on widecol: $LATEST_SORT)"
 printf '    %-16s %14s %14s %8s  %s\n' latest10_p99 "$L_WC99" "$L_HEAP99" "$(ratio "$L_HEAP99" "$L_WC99")" "us (heap/widecol)"
+printf '    %-16s %14s %14s %8s  %s\n' copy_in_txn "$COPYT_WC" "$COPYT_HEAP" "$(ratio "$COPYT_WC" "$COPYT_HEAP")" "rows/s (BEGIN; COPY; COMMIT)"
 if [ "$COPY_BATCH" = 1 ]; then
     printf '    %-16s %14s %14s %8s  %s\n' copy_batch "$COPYB_WC" "$COPYB_HEAP" "$(ratio "$COPYB_WC" "$COPYB_HEAP")" "rows/s (widecol.commitlog_sync = batch)"
 fi
@@ -256,6 +265,7 @@ echo "RESULT point_read_p50 widecol=$PR_WC50 baseline=$PR_HEAP50 ratio=$(ratio "
 echo "RESULT point_read_p99 widecol=$PR_WC99 baseline=$PR_HEAP99 ratio=$(ratio "$PR_HEAP99" "$PR_WC99") unit=us"
 echo "RESULT latest10_p50 widecol=$L_WC50 baseline=$L_HEAP50 ratio=$(ratio "$L_HEAP50" "$L_WC50") unit=us"
 echo "RESULT latest10_p99 widecol=$L_WC99 baseline=$L_HEAP99 ratio=$(ratio "$L_HEAP99" "$L_WC99") unit=us"
+echo "RESULT copy_in_transaction widecol=$COPYT_WC baseline=$COPYT_HEAP ratio=$(ratio "$COPYT_WC" "$COPYT_HEAP") unit=rows/s"
 # USING widecol against the foreign table (ratio > 1: the access-method table is ahead)
 echo "RESULT tam_copy widecol=$COPY_TAM baseline=$COPY_WC ratio=$(ratio "$COPY_TAM" "$COPY_WC") unit=rows/s"
 echo "RESULT tam_point_read_p50 widecol=$TP_TAM50 baseline=$TP_WC50 ratio=$(ratio "$TP_WC50" "$TP_TAM50") unit=us"

@@ -2,9 +2,10 @@
  * regress/bench/sql_bench_client.c - the libpq client of 'make bench-sql'
  * (regress/bench/sql_bench.sh runs it; docs/benchmarks.md explains it).
  *
- *   sql_bench_client copy   CONNINFO TABLE FILE
+ *   sql_bench_client copy   CONNINFO TABLE FILE [txn]
  *       COPY TABLE FROM 'FILE' (FORMAT csv) on the server; prints
- *       "copy TABLE rows=N seconds=S rows_per_s=R".
+ *       "copy TABLE rows=N seconds=S rows_per_s=R".  With txn, the COPY
+ *       runs inside BEGIN ... COMMIT and the time includes the COMMIT.
  *
  *   sql_bench_client reads point|latest CONNINFO TABLE_A TABLE_B ITER SEED
  *                          DEVICES READINGS BLOCK
@@ -29,6 +30,7 @@
  *
  * Copyright (c) 2026, widecol developers
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,17 @@ connect_db(const char *conninfo)
 		fail("connect: %s%s", PQerrorMessage(conn), NULL);
 }
 
+/* Run a statement that returns no rows; fail on error. */
+static void
+exec_ok(const char *sql)
+{
+	PGresult   *r = PQexec(conn, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail("%s: %s", sql, PQerrorMessage(conn));
+	PQclear(r);
+}
+
 static void
 prepare(const char *name, const char *sql, int nparams)
 {
@@ -133,17 +146,23 @@ do_copy(int argc, char **argv)
 	double		t0, t1;
 	long		rows;
 
-	if (argc != 5)
-		fail("usage: copy CONNINFO TABLE FILE%s%s", NULL, NULL);
+	bool		txn = argc == 6 && strcmp(argv[5], "txn") == 0;
+
+	if (argc != 5 && !txn)
+		fail("usage: copy CONNINFO TABLE FILE [txn]%s%s", NULL, NULL);
 	connect_db(argv[2]);
 	snprintf(sql, sizeof(sql), "COPY %s FROM '%s' (FORMAT csv)", argv[3], argv[4]);
 	t0 = now_s();
+	if (txn)
+		exec_ok("BEGIN");
 	r = PQexec(conn, sql);
-	t1 = now_s();
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		fail("%s: %s", sql, PQerrorMessage(conn));
 	rows = atol(PQcmdTuples(r));
 	PQclear(r);
+	if (txn)
+		exec_ok("COMMIT");
+	t1 = now_s();
 	printf("copy %s rows=%ld seconds=%.3f rows_per_s=%.0f\n",
 		   argv[3], rows, t1 - t0, rows / (t1 - t0));
 	PQfinish(conn);

@@ -157,6 +157,7 @@ DO $$
 BEGIN
     FOR i IN 1 .. 4 LOOP
         INSERT INTO cmp_stcs SELECT k, i, 'v' || k || '.' || i FROM generate_series(1, 20) k;
+        COMMIT;   -- the writes apply when the transaction commits
         PERFORM widecol.flush('cmp_stcs');
     END LOOP;
 END
@@ -173,6 +174,7 @@ DO $$
 BEGIN
     FOR i IN 1 .. 6 LOOP
         INSERT INTO cmp_off SELECT k, i, 'v' FROM generate_series(1, 20) k;
+        COMMIT;   -- the writes apply when the transaction commits
         PERFORM widecol.flush('cmp_off');
     END LOOP;
 END
@@ -202,6 +204,7 @@ DO $$
 BEGIN
     FOR i IN 1 .. 4 LOOP
         INSERT INTO cmp_pending SELECT k, i, 'v' FROM generate_series(1, 20) k;
+        COMMIT;   -- the writes apply when the transaction commits
         PERFORM widecol.flush('cmp_pending');
     END LOOP;
 END
@@ -236,6 +239,7 @@ DO $$
 BEGIN
     FOR i IN 1 .. 12 LOOP
         INSERT INTO cmp_lcs SELECT k, i, repeat('x', 40) || k || '.' || i FROM generate_series(1, 60) k;
+        COMMIT;   -- the writes apply when the transaction commits
         PERFORM widecol.flush('cmp_lcs');
     END LOOP;
 END

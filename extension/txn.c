@@ -1,0 +1,796 @@
+/*-------------------------------------------------------------------------
+ *
+ * txn.c
+ *		  The pending widecol writes of a transaction: collected while it
+ *		  runs, rolled back with its savepoints, spilled to a temporary file
+ *		  beyond widecol.transaction_buffer_mb, and applied by the node as
+ *		  one batch when it commits.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/txn.c
+ *
+ * NOTES
+ *	  Every write of a statement (modify.c, direct_delete.c) is encoded
+ *	  straight into one batch builder (engine/mutation.h) that belongs to
+ *	  the backend's current transaction; nothing reaches the node before
+ *	  the transaction commits.  A statement outside a transaction block is
+ *	  its own transaction, so a statement that fails leaves nothing behind.
+ *
+ *	  Savepoints: each subtransaction start records a mark (mutations and
+ *	  bytes written so far); its abort cuts the pending writes back to that
+ *	  mark, its commit forgets the mark.  The transaction's abort forgets
+ *	  everything.
+ *
+ *	  Beyond widecol.transaction_buffer_mb the mutations move, in the
+ *	  batch layout (varint length, mutation), to a BufFile owned by the
+ *	  top transaction's resource owner; a rollback to a mark inside the
+ *	  file seeks back and overwrites.
+ *
+ *	  Commit (XACT_EVENT_PRE_COMMIT, so that a failure aborts the whole
+ *	  transaction, heap writes included): the writes go to the node as one
+ *	  APPLY, which the node writes as one commit-log record.  A transaction
+ *	  whose writes pass WIDECOL_TXN_MAX_RECORD, the largest such record,
+ *	  cannot be atomic: it is told so by a NOTICE and from then on streams,
+ *	  i.e. sends what it holds and each later WIDECOL_TXN_CHUNK as it is
+ *	  made, pipelined, as bulk loads always did; what was sent stays.
+ *	  PREPARE TRANSACTION with pending writes is refused: the node has
+ *	  nothing that could hold a prepared batch.
+ *
+ *	  Read your writes: widecol_txn_overlay collects the pending mutations
+ *	  of one table (or partition) made before a scan began into a batch
+ *	  record that scan.c sends with the READ; the node merges it with the
+ *	  stored data as the newest source (engine's wc_engine_read_overlay).
+ *
+ *	  Write timestamps: the first write of a transaction takes the time,
+ *	  every later statement of the same transaction that time plus one
+ *	  microsecond per statement, so that the transaction's writes carry
+ *	  (nearly) one timestamp while a later statement of it still wins over
+ *	  an earlier one (a DELETE then an INSERT of the same row).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/buffile.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "client.h"
+#include "coding.h"
+#include "consistency.h"
+#include "mutation.h"
+
+#include "widecol.h"
+
+/*
+ * Largest batch the node applies as one commit-log record (the engine's
+ * default max_record_size, engine/commitlog.h).
+ */
+#define WIDECOL_TXN_MAX_RECORD	((size_t) 64 << 20)
+
+/* Size of the batches a streaming transaction sends (and of spill reads). */
+#define WIDECOL_TXN_CHUNK		((size_t) 1 << 20)
+
+/* A subtransaction's start: how much was pending then. */
+typedef struct TxnMark
+{
+	SubTransactionId subid;
+	uint64		bytes;			/* mutation bytes (sent + spilled + in memory) */
+	uint32		count;			/* mutations */
+} TxnMark;
+
+/* GUC */
+int			widecol_transaction_buffer_mb = 16;
+
+/* the pending writes of the current transaction */
+static wc_batch_builder pending;	/* in memory, after the spilled ones */
+static bool pending_init = false;
+static BufFile *spill = NULL;	/* in TopTransactionContext, owned by
+								 * TopTransactionResourceOwner */
+static uint64 spill_bytes = 0;	/* logical end of the spill file */
+static uint32 spill_count = 0;
+static bool streaming = false;	/* beyond one atomic batch: sent as made */
+static uint64 sent_bytes = 0;	/* streamed: mutation bytes sent already */
+static uint32 sent_count = 0;
+
+static TxnMark *marks = NULL;	/* in TopMemoryContext */
+static int	nmarks = 0;
+static int	maxmarks = 0;
+
+static uint32 *tables = NULL;	/* ids of the tables written, in TopMemoryContext */
+static int	ntables = 0;
+static int	maxtables = 0;
+
+static int64 txn_ts = 0;		/* timestamp of the transaction's first write */
+static int64 txn_seq = 0;		/* statements of the transaction after it */
+static int64 last_ts = 0;		/* last timestamp handed out by this backend */
+
+/* callbacks */
+static void txn_xact_callback(XactEvent event, void *arg);
+static void txn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								 SubTransactionId parentSubid, void *arg);
+
+/* helpers */
+static uint64 pending_bytes(void);
+static uint32 pending_count(void);
+static void spill_pending(void);
+static void truncate_to(uint64 bytes, uint32 count);
+static void forget_pending(void);
+static void commit_pending(void);
+static void send_one_record(void);
+static void stream_pending(void);
+static void start_streaming(void);
+static void send_chunk(wc_batch_builder *b);
+typedef void (*pending_fn) (const uint8 *mut, size_t len, void *arg);
+static void for_each_spilled(pending_fn fn, void *arg);
+static void for_each_in_memory(pending_fn fn, void *arg);
+static void add_to_batch(const uint8 *mut, size_t len, void *arg);
+static void add_to_chunk(const uint8 *mut, size_t len, void *arg);
+static void add_to_overlay(const uint8 *mut, size_t len, void *arg);
+static void read_spill(uint8 *dst, size_t len);
+
+void
+widecol_txn_init(void)
+{
+	DefineCustomIntVariable("widecol.transaction_buffer_mb",
+							"Memory for a transaction's pending widecol writes before they spill to a temporary file.",
+							"Writes are applied when the transaction commits; beyond this much they wait on disk.",
+							&widecol_transaction_buffer_mb, 16, 1, 1024,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	RegisterXactCallback(txn_xact_callback, NULL);
+	RegisterSubXactCallback(txn_subxact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/*
+ * The builder that collects the current transaction's writes: begin a
+ * mutation in it (wc_batch_builder_begin) or add an encoded one, then call
+ * widecol_txn_added.
+ */
+struct wc_batch_builder *
+widecol_txn_batch(void)
+{
+	if (!pending_init)
+	{
+		wc_batch_builder_init(&pending);
+		pending_init = true;
+	}
+	return &pending;
+}
+
+/*
+ * A mutation of table_id was added to widecol_txn_batch(): spill once
+ * memory is full.
+ */
+void
+widecol_txn_added(uint32 table_id)
+{
+	uint64		total;
+
+	if (ntables == 0 || tables[ntables - 1] != table_id)
+	{
+		if (!widecol_txn_wrote(table_id))
+		{
+			if (ntables == maxtables)
+			{
+				maxtables = Max(8, maxtables * 2);
+				tables = tables == NULL
+					? MemoryContextAlloc(TopMemoryContext, sizeof(uint32) * maxtables)
+					: repalloc(tables, sizeof(uint32) * maxtables);
+			}
+			tables[ntables++] = table_id;
+		}
+		else
+		{
+			/* keep the last one written at the end: the common case is one table */
+			for (int i = 0; i < ntables - 1; i++)
+				if (tables[i] == table_id)
+				{
+					tables[i] = tables[ntables - 1];
+					tables[ntables - 1] = table_id;
+					break;
+				}
+		}
+	}
+
+	if (streaming)
+	{
+		if (wc_batch_builder_size(&pending) >= WIDECOL_TXN_CHUNK)
+			stream_pending();
+		return;
+	}
+	if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
+		spill_pending();
+	total = pending_bytes();
+	if (total + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
+	{
+		ereport(NOTICE,
+				(errmsg("the widecol writes of this transaction exceed %zu MB, the largest batch the node applies atomically",
+						WIDECOL_TXN_MAX_RECORD >> 20),
+				 errdetail("From now on they are applied as they are made, in batches of %zu MB: ROLLBACK, ROLLBACK TO SAVEPOINT "
+						   "or an error no longer undoes the widecol writes made so far, and a crash leaves them applied.",
+						   WIDECOL_TXN_CHUNK >> 20),
+				 errhint("To load all or nothing, commit in transactions of less than %zu MB of widecol writes each.",
+						 WIDECOL_TXN_MAX_RECORD >> 20)));
+		start_streaming();
+	}
+}
+
+/*
+ * The write timestamp of a statement: widecol.write_timestamp if set, else
+ * the time of the transaction's first write plus one microsecond per
+ * statement since, never below one already handed out.
+ */
+int64
+widecol_txn_write_timestamp(void)
+{
+	int64		ts;
+
+	if (widecol_write_timestamp && widecol_write_timestamp[0] != '\0')
+		return widecol_new_write_timestamp();
+	if (txn_ts == 0)
+	{
+		txn_ts = widecol_new_write_timestamp();
+		if (txn_ts <= last_ts)
+			txn_ts = last_ts + 1;
+		txn_seq = 0;
+		ts = txn_ts;
+	}
+	else
+		ts = txn_ts + ++txn_seq;
+	if (ts > last_ts)
+		last_ts = ts;
+	return ts;
+}
+
+/* Position of the end of the transaction's writes: bytes (sent, spilled, in memory). */
+static uint64
+pending_bytes(void)
+{
+	return sent_bytes + spill_bytes + (pending_init ? wc_batch_builder_size(&pending) : 0);
+}
+
+/* The same in mutations. */
+static uint32
+pending_count(void)
+{
+	return sent_count + spill_count + (pending_init ? wc_batch_builder_count(&pending) : 0);
+}
+
+/* Send the mutations in memory, without waiting for the answer. */
+static void
+stream_pending(void)
+{
+	sent_bytes += wc_batch_builder_size(&pending);
+	sent_count += wc_batch_builder_count(&pending);
+	send_chunk(&pending);
+	wc_batch_builder_reset(&pending);
+}
+
+/*
+ * The transaction passed one atomic batch: send what is spilled and in
+ * memory, in order, and every later write as it is made (stream_pending).
+ */
+static void
+start_streaming(void)
+{
+	wc_batch_builder out;
+
+	wc_batch_builder_init(&out);
+	PG_TRY();
+	{
+		for_each_spilled(add_to_chunk, &out);
+		send_chunk(&out);
+	}
+	PG_FINALLY();
+	{
+		wc_batch_builder_free(&out);
+	}
+	PG_END_TRY();
+	sent_bytes += spill_bytes;
+	sent_count += spill_count;
+	if (spill != NULL)
+		BufFileClose(spill);
+	spill = NULL;
+	spill_bytes = 0;
+	spill_count = 0;
+	stream_pending();
+	streaming = true;
+}
+
+/* Move the mutations held in memory to the end of the spill file. */
+static void
+spill_pending(void)
+{
+	const uint8_t *rec;
+	size_t		len;
+	size_t		size = wc_batch_builder_size(&pending);
+	wc_status	st;
+
+	if (size == 0)
+		return;
+	if (spill == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		spill = BufFileCreateTemp(false);
+		CurrentResourceOwner = oldowner;
+		MemoryContextSwitchTo(oldcxt);
+		spill_bytes = 0;
+	}
+	st = wc_batch_builder_finish(&pending, &rec, &len);
+	if (st != WC_OK)
+		widecol_report(st, "encoding a write");
+	/* the mutations follow the batch header: they end the record */
+	BufFileWrite(spill, (void *) (rec + len - size), size);
+	spill_bytes += size;
+	spill_count += wc_batch_builder_count(&pending);
+	wc_batch_builder_reset(&pending);
+}
+
+/*
+ * Cut the pending writes back to the first count mutations (bytes long);
+ * writes already sent (streaming) stay.
+ */
+static void
+truncate_to(uint64 bytes, uint32 count)
+{
+	if (bytes <= sent_bytes)
+	{
+		bytes = sent_bytes;
+		count = sent_count;
+	}
+	bytes -= sent_bytes;
+	count -= sent_count;
+	if (bytes >= spill_bytes)
+	{
+		if (pending_init)
+			wc_batch_builder_truncate(&pending, count - spill_count,
+									  (size_t) (bytes - spill_bytes));
+		return;
+	}
+	if (pending_init)
+		wc_batch_builder_reset(&pending);
+	spill_bytes = bytes;
+	spill_count = count;
+	if (BufFileSeek(spill, 0, (off_t) bytes, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+}
+
+/* Forget every pending write and mark (end of the transaction). */
+static void
+forget_pending(void)
+{
+	if (pending_init)
+	{
+		wc_batch_builder_truncate(&pending, 0, 0);
+		/* a big transaction's memory goes back; a small one's is reused */
+		if (pending.body.cap > ((size_t) 4 << 20))
+		{
+			wc_batch_builder_free(&pending);
+			pending_init = false;
+		}
+	}
+	if (spill != NULL)
+		BufFileClose(spill);
+	spill = NULL;
+	spill_bytes = 0;
+	spill_count = 0;
+	streaming = false;
+	sent_bytes = 0;
+	sent_count = 0;
+	nmarks = 0;
+	ntables = 0;
+	txn_ts = 0;
+	txn_seq = 0;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+/* Read len bytes of the spill file at its current position. */
+static void
+read_spill(uint8 *dst, size_t len)
+{
+	if (BufFileRead(spill, dst, len) != len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the temporary file of pending widecol writes: %m")));
+}
+
+/* Apply every pending write; an ERROR here aborts the transaction. */
+static void
+commit_pending(void)
+{
+	wc_status	st;
+
+	if (pending_count() == 0)
+		return;
+	if (!streaming)
+	{
+		send_one_record();
+		return;
+	}
+	stream_pending();
+	widecol_write_pending(false);
+	st = wc_client_apply_wait(widecol_connection());
+	if (st != WC_OK)
+		widecol_report(st, "write");
+}
+
+/* One APPLY: one commit-log record on the node. */
+static void
+send_one_record(void)
+{
+	const uint8_t *rec;
+	size_t		len;
+	wc_status	st;
+	wc_buf		whole;
+
+	if (spill_bytes == 0)
+	{
+		st = wc_batch_builder_finish(&pending, &rec, &len);
+		if (st != WC_OK)
+			widecol_report(st, "encoding a write");
+		st = wc_client_apply(widecol_connection(), rec, len,
+							 (wc_consistency) widecol_consistency);
+		if (st != WC_OK)
+			widecol_report(st, "write");
+		return;
+	}
+	/* spilled: the file's mutations, then the ones in memory, in one record */
+	wc_buf_init(&whole);
+	wc_batch_begin(&whole, pending_count());
+	if (!wc_buf_reserve(&whole, pending_bytes()))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory assembling the widecol writes of the transaction (%llu bytes)",
+						(unsigned long long) pending_bytes()),
+				 errhint("Free memory, or commit in smaller transactions.")));
+	PG_TRY();
+	{
+		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		read_spill(whole.data + whole.len, spill_bytes);
+		whole.len += spill_bytes;
+		if (wc_batch_builder_count(&pending) > 0)
+		{
+			size_t		size = wc_batch_builder_size(&pending);
+
+			st = wc_batch_builder_finish(&pending, &rec, &len);
+			if (st != WC_OK)
+				widecol_report(st, "encoding a write");
+			wc_buf_append(&whole, rec + len - size, size);
+		}
+		st = wc_client_apply(widecol_connection(), whole.data, whole.len,
+							 (wc_consistency) widecol_consistency);
+		if (st != WC_OK)
+			widecol_report(st, "write");
+	}
+	PG_FINALLY();
+	{
+		wc_buf_free(&whole);
+	}
+	PG_END_TRY();
+}
+
+/* Send the batch in b, if any, without waiting for its answer. */
+static void
+send_chunk(wc_batch_builder *b)
+{
+	const uint8_t *rec;
+	size_t		len;
+	wc_status	st;
+
+	if (wc_batch_builder_count(b) == 0)
+		return;
+	st = wc_batch_builder_finish(b, &rec, &len);
+	if (st == WC_OK)
+		st = wc_client_apply_send(widecol_connection(), rec, len,
+								  (wc_consistency) widecol_consistency);
+	if (st != WC_OK)
+		widecol_report(st, "write");
+	widecol_write_pending(true);
+}
+
+/* Append one mutation to the batch builder arg. */
+static void
+add_to_batch(const uint8 *mut, size_t len, void *arg)
+{
+	wc_status	st = wc_batch_builder_add_encoded((wc_batch_builder *) arg, mut, len);
+
+	if (st != WC_OK)
+		widecol_report(st, "collecting the transaction's writes");
+}
+
+/*
+ * Call fn for each mutation of the spill file, in the order they were
+ * written.
+ */
+static void
+for_each_spilled(pending_fn fn, void *arg)
+{
+	wc_buf		in;				/* bytes read from the file, not yet passed on */
+	size_t		off = 0;
+	uint64		left = spill_bytes;
+
+	if (spill == NULL || spill_bytes == 0)
+		return;
+	wc_buf_init(&in);
+	PG_TRY();
+	{
+		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		for (;;)
+		{
+			const uint8_t *p = in.data + off,
+					   *end = in.data + in.len,
+					   *mut;
+			size_t		mlen;
+			bool		whole = wc_get_bytes(&p, end, &mut, &mlen);
+
+			/* pass on whole mutations while a piece is buffered or the file is read */
+			if (whole && (left == 0 || in.len - off >= WIDECOL_TXN_CHUNK))
+			{
+				off = p - in.data;
+				fn(mut, mlen, arg);
+				continue;
+			}
+			if (left == 0)
+			{
+				if (off == in.len)
+					break;
+				elog(ERROR, "widecol: the spilled writes end inside a mutation");
+			}
+			/* keep the unparsed tail, read the next piece after it */
+			if (off > 0)
+			{
+				memmove(in.data, in.data + off, in.len - off);
+				in.len -= off;
+				off = 0;
+			}
+			{
+				size_t		piece = (size_t) Min(left, (uint64) WIDECOL_TXN_CHUNK);
+
+				if (!wc_buf_reserve(&in, piece))
+					widecol_report(WC_NO_MEMORY, "reading the transaction's writes");
+				read_spill(in.data + in.len, piece);
+				in.len += piece;
+				left -= piece;
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		wc_buf_free(&in);
+	}
+	PG_END_TRY();
+}
+
+/* Call fn for each mutation held in memory, in the order they were added. */
+static void
+for_each_in_memory(pending_fn fn, void *arg)
+{
+	const uint8_t *p,
+			   *end,
+			   *mut;
+	size_t		mlen;
+
+	if (!pending_init || wc_batch_builder_count(&pending) == 0)
+		return;
+	end = pending.body.data + pending.body.len;
+	p = end - wc_batch_builder_size(&pending);
+	while (p < end)
+	{
+		if (!wc_get_bytes(&p, end, &mut, &mlen))
+			elog(ERROR, "widecol: malformed pending writes");
+		fn(mut, mlen, arg);
+	}
+}
+
+/* Add one mutation to the chunk being sent; send it once it is full. */
+static void
+add_to_chunk(const uint8 *mut, size_t len, void *arg)
+{
+	wc_batch_builder *out = arg;
+
+	add_to_batch(mut, len, out);
+	if (wc_batch_builder_size(out) >= WIDECOL_TXN_CHUNK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		send_chunk(out);
+		wc_batch_builder_reset(out);
+	}
+}
+
+/* ---------------------------------------------------------------- overlay */
+
+typedef struct OverlayFilter
+{
+	uint32		upto;			/* mutations before this position only */
+	uint32		seen;
+	uint32		table_id;
+	const char *pk;				/* NULL: every partition */
+	int			pk_len;
+	wc_batch_builder *out;
+} OverlayFilter;
+
+/* Add the mutation to the overlay if it is of the table (and partition). */
+static void
+add_to_overlay(const uint8 *mut, size_t len, void *arg)
+{
+	OverlayFilter *f = arg;
+	wc_mutation_view v;
+
+	if (f->seen++ >= f->upto)
+		return;
+	if (wc_mutation_parse(mut, len, &v) != WC_OK)
+		elog(ERROR, "widecol: malformed pending write");
+	if (v.table_id != f->table_id)
+		return;
+	if (f->pk != NULL &&
+		(v.pk_len != (size_t) f->pk_len || memcmp(v.pk, f->pk, v.pk_len) != 0))
+		return;
+	add_to_batch(mut, len, f->out);
+}
+
+/* Has the current transaction written table_id (perhaps since rolled back)? */
+bool
+widecol_txn_wrote(uint32 table_id)
+{
+	for (int i = 0; i < ntables; i++)
+		if (tables[i] == table_id)
+			return true;
+	return false;
+}
+
+/*
+ * How many writes are pending: a scan that begins now sees these and not
+ * the ones its own statement adds later (widecol_txn_overlay's upto).
+ */
+uint32
+widecol_txn_position(void)
+{
+	return pending_count();
+}
+
+/*
+ * The current transaction's pending writes of table_id (of partition pk
+ * alone unless pk is NULL) among the first upto, as a batch record for a
+ * read's overlay, palloc'd in the current memory context; NULL with *len 0
+ * when there are none.  *count is the number of mutations.
+ */
+uint8 *
+widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len, uint32 upto,
+					size_t *len, uint32 *count)
+{
+	wc_batch_builder out;
+	OverlayFilter f;
+	uint8	   *result = NULL;
+
+	*len = 0;
+	*count = 0;
+	if (pending_count() == 0 || !widecol_txn_wrote(table_id))
+		return NULL;
+	f.upto = upto;
+	f.seen = sent_count;		/* the ones sent are stored already */
+	f.table_id = table_id;
+	f.pk = pk;
+	f.pk_len = pk_len;
+	f.out = &out;
+	wc_batch_builder_init(&out);
+	PG_TRY();
+	{
+		const uint8_t *rec;
+		size_t		rlen;
+		wc_status	st;
+
+		for_each_spilled(add_to_overlay, &f);
+		for_each_in_memory(add_to_overlay, &f);
+		if (wc_batch_builder_count(&out) > 0)
+		{
+			if (wc_batch_builder_size(&out) + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("cannot read a widecol table after writing more than %zu MB to it in the same transaction",
+								WIDECOL_TXN_MAX_RECORD >> 20),
+						 errdetail("A read inside the transaction merges its pending writes of the table, or of the partition read, with the stored data."),
+						 errhint("Commit the writes before reading, or read single partitions.")));
+			st = wc_batch_builder_finish(&out, &rec, &rlen);
+			if (st != WC_OK)
+				widecol_report(st, "collecting the transaction's writes");
+			result = palloc(rlen);
+			memcpy(result, rec, rlen);
+			*len = rlen;
+			*count = wc_batch_builder_count(&out);
+		}
+	}
+	PG_FINALLY();
+	{
+		wc_batch_builder_free(&out);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static void
+txn_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			commit_pending();
+			forget_pending();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_count() > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that wrote to widecol tables"),
+						 errdetail("widecol applies a transaction's writes when it commits and cannot hold them prepared."),
+						 errhint("Use COMMIT instead of PREPARE TRANSACTION, or write widecol tables outside two-phase transactions.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			forget_pending();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+txn_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (nmarks == maxmarks)
+			{
+				maxmarks = Max(16, maxmarks * 2);
+				marks = marks == NULL
+					? MemoryContextAlloc(TopMemoryContext, sizeof(TxnMark) * maxmarks)
+					: repalloc(marks, sizeof(TxnMark) * maxmarks);
+			}
+			marks[nmarks].subid = mySubid;
+			marks[nmarks].bytes = pending_bytes();
+			marks[nmarks].count = pending_count();
+			nmarks++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].subid >= mySubid)
+				nmarks--;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			while (nmarks > 0 && marks[nmarks - 1].subid >= mySubid)
+			{
+				nmarks--;
+				if (marks[nmarks].subid == mySubid)
+					truncate_to(marks[nmarks].bytes, marks[nmarks].count);
+			}
+			break;
+		default:
+			break;
+	}
+}
