@@ -77,7 +77,7 @@ struct wc_cluster {
 
     /* coordination: set at start, loop only after */
     wc_cluster_local local;
-    bool store_opened;
+    atomic_bool store_opened;         /* any thread reads it */
     wc_replica_store store;
     wc_coord *coord;
     wc_hints *hints;
@@ -969,12 +969,22 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
     return WC_OK;
 }
 
-/* Stop coordinating: the store drains first (its completions reach the loop), then the rest. */
+static wc_status wc__refuse_coordination(wc_cluster *c)
+{
+    c->stopping = true;
+    return WC_OK;
+}
+
+/*
+ * Stop coordinating: nothing new starts, the store drains (its completions
+ * reach the loop), then the coordinator cancels what still waits.
+ */
 static void wc__stop_coordination(wc_cluster *c)
 {
     if (c->store_opened) {
+        (void)wc__on_loop(c, wc__refuse_coordination);
         c->local.store_close(c->local.ctx);
-        c->store_opened = false;
+        atomic_store(&c->store_opened, false);
     }
     if (wc__on_loop(c, wc__teardown_coordination) != WC_OK) {
         /* the loop is gone: nothing runs there any more */
@@ -1124,7 +1134,16 @@ wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_c
     return wc__ask_run(&k);
 }
 
-bool wc_cluster_coordinates(const wc_cluster *c) { return c != NULL && c->store_opened; }
+bool wc_cluster_coordinates(const wc_cluster *c)
+{
+    return c != NULL && atomic_load(&c->store_opened);
+}
+
+void wc_cluster_stop_coordinating(wc_cluster *c)
+{
+    if (c != NULL)
+        wc__stop_coordination(c);
+}
 
 void wc_cluster_set_hints(wc_cluster *c, bool enabled, uint64_t max_hint_window_ms)
 {
@@ -1280,7 +1299,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
             st = wc_error(st, "%s", err);
             goto fail;
         }
-        c->store_opened = true;
+        atomic_store(&c->store_opened, true);
     }
     if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
         char err[512];

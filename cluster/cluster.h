@@ -165,8 +165,17 @@ wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batc
 wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,
                           uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer);
 
-/* Whether this runtime coordinates (it was started with a local side). */
+/* Whether this runtime coordinates (it was started with a local side, not stopped). */
 bool wc_cluster_coordinates(const wc_cluster *c);
+
+/*
+ * Stop coordinating before the local store goes away: the coordinator and
+ * hint messages are dropped from now on, the store is closed
+ * (local.store_close), the requests still waiting end with WC_UNAVAILABLE
+ * "coordinator stopped".  The membership keeps running.  Owner thread;
+ * wc_cluster_stop does it too.  NULL is ignored.
+ */
+void wc_cluster_stop_coordinating(wc_cluster *c);
 
 /* Change the hint settings (widecol.hinted_handoff_enabled, max_hint_window).  Any thread. */
 void wc_cluster_set_hints(wc_cluster *c, bool enabled, uint64_t max_hint_window_ms);

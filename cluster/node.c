@@ -42,6 +42,10 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "consistency.h"
+#if __has_include("engine_store.h")
+#include "engine_store.h"
+#define WC__ENGINE_STORE 1
+#endif
 #include "protocol.h"
 #include "shmring.h"
 #include "table_options.h"
@@ -127,6 +131,10 @@ struct wc_node {
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
+#ifdef WC__ENGINE_STORE
+    wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
+#endif
+    atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
 };
@@ -228,6 +236,21 @@ static wc_status wc__repl_load(wc_node *n)
     return st;
 }
 
+/* Whether the cache knows table id (its replication into *out). */
+static bool wc__repl_find(wc_node *n, uint32_t id, wc_replication *out)
+{
+    bool found = false;
+
+    pthread_rwlock_rdlock(&n->repl_mu);
+    for (size_t i = 0; i < n->nrepl && !found; i++)
+        if (n->repl[i].table_id == id) {
+            *out = n->repl[i].r;
+            found = true;
+        }
+    pthread_rwlock_unlock(&n->repl_mu);
+    return found;
+}
+
 static wc_status wc__check_table(wc_node *n, uint32_t table_id, wc_consistency cl, bool is_write)
 {
     wc_replication r;
@@ -270,6 +293,146 @@ static wc_status wc__check_batch(wc_node *n, const uint8_t *batch, size_t len, w
     return WC_OK;
 }
 
+/* ---------------------------------------------------------------- coordinated requests */
+
+/* The cluster that coordinates this node's requests, or NULL: the node serves alone. */
+static wc_cluster *wc__coordinator(wc_node *n)
+{
+    wc_cluster *c = atomic_load(&n->cluster);
+
+    return wc_cluster_coordinates(c) ? c : NULL;
+}
+
+/*
+ * Write batch through the coordinator, one table after the other (the
+ * coordinator takes the mutations of one table at a time; a batch of one
+ * table, the common case, is sent as it came).
+ */
+static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch, size_t len,
+                                 wc_consistency cl)
+{
+    uint32_t timeout = atomic_load(&n->write_timeout_ms);
+    wc_coord_result res;
+    wc_batch_view v;
+    const uint8_t *mut;
+    size_t mlen;
+    uint32_t *ids = NULL;
+    size_t nids = 0;
+    wc_buf sub;
+    wc_status st;
+
+    if ((st = wc_batch_parse(batch, len, &v)) != WC_OK)
+        return st;
+    ids = wc_malloc((v.count ? v.count : 1) * sizeof(*ids));
+    if (ids == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory splitting a batch");
+    while (wc_batch_next(&v, &mut, &mlen) == 1) {
+        uint32_t id;
+        size_t k;
+        if (mlen < 4) {
+            st = wc_error(WC_CORRUPTION, "malformed mutation in a batch");
+            goto done;
+        }
+        id = wc_dec_u32(mut);
+        for (k = 0; k < nids && ids[k] != id; k++)
+            ;
+        if (k == nids)
+            ids[nids++] = id;
+    }
+    if (nids <= 1) {
+        st = wc_cluster_write(c, nids ? ids[0] : 0, batch, len, cl, timeout, &res);
+        goto done;
+    }
+    wc_buf_init(&sub);
+    for (size_t k = 0; k < nids && st == WC_OK; k++) {
+        uint32_t count = 0;
+        wc_batch_parse(batch, len, &v);
+        while (wc_batch_next(&v, &mut, &mlen) == 1)
+            count += wc_dec_u32(mut) == ids[k];
+        wc_buf_reset(&sub);
+        wc_batch_begin(&sub, count);
+        wc_batch_parse(batch, len, &v);
+        while (wc_batch_next(&v, &mut, &mlen) == 1)
+            if (wc_dec_u32(mut) == ids[k])
+                wc_batch_add(&sub, mut, mlen);
+        if ((st = wc_buf_status(&sub)) == WC_OK)
+            st = wc_cluster_write(c, ids[k], sub.data, sub.len, cl, timeout, &res);
+    }
+    wc_buf_free(&sub);
+done:
+    wc_free(ids);
+    return st;
+}
+
+#ifdef WC__ENGINE_STORE
+/* A read through the coordinator: the request as the store reads it, the answer as a page. */
+static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *req,
+                                wc_consistency cl, wc_page **page)
+{
+    wc_store_read r;
+    wc_coord_result res;
+    wc_buf ans;
+    wc_status st;
+
+    if ((st = wc_engine_store_plan(req, &r)) != WC_OK)
+        return st;
+    wc_buf_init(&ans);
+    st = wc_cluster_read(c, &r, req->pk == NULL, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
+    if (st == WC_OK)
+        st = wc_engine_store_page(n->engine, req, ans.data, ans.len, page);
+    wc_buf_free(&ans);
+    return st;
+}
+
+/* ---- the local side of the cluster (cluster.h wc_cluster_local) over the engine */
+
+static wc_status wc__local_store_open(void *ctx, wc_env *env, wc_replica_store *out)
+{
+    wc_node *n = ctx;
+    wc_status st = wc_engine_store_create(n->engine, env, n->nworkers, &n->estore);
+
+    if (st == WC_OK)
+        *out = wc_engine_store_get(n->estore);
+    return st;
+}
+
+static void wc__local_store_close(void *ctx)
+{
+    wc_node *n = ctx;
+
+    wc_engine_store_destroy(n->estore);
+    n->estore = NULL;
+}
+#endif
+
+static wc_status wc__local_replication(void *ctx, uint32_t table_id, wc_replication *out)
+{
+    if (!wc__repl_find(ctx, table_id, out))
+        return wc_error(WC_NOT_FOUND, "table %u is not known on this node", table_id);
+    return WC_OK;
+}
+
+static uint32_t wc__local_hint_ttl(void *ctx, uint32_t table_id)
+{
+    wc_node *n = ctx;
+    wc_table_def d;
+    uint32_t ttl = 0;
+
+    if (wc_engine_get_table(n->engine, table_id, &d) == WC_OK) {
+        ttl = d.gc_grace_seconds;
+        wc_table_def_clear(&d);
+    }
+    wc_clear_error();
+    return ttl;
+}
+
+static wc_status wc__local_apply(void *ctx, const uint8_t *batch, size_t len)
+{
+    wc_node *n = ctx;
+
+    return wc_engine_apply_batch(n->engine, batch, len);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 /* The replication of a table to create: its schema's, or factor 1 without one. */
@@ -303,6 +466,7 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
     wc_node *n = c->node;
     wc_engine *e = n->engine;
     wc_buf *out = &c->out;
+    wc_cluster *cc;
     size_t start;
     wc_status st = WC_OK;
 
@@ -359,6 +523,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *batch;
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
+        if ((cc = wc__coordinator(n)) != NULL) {
+            st = wc__coord_apply(n, cc, batch, len, cl);
+            break;
+        }
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
         st = wc_engine_apply_batch(e, batch, len);
@@ -370,8 +538,14 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         uint32_t *cols = NULL;
         wc_page *page = NULL;
         WC__DECODE(wc_proto_get_read(body, blen, &req, &cl, &cols));
-        if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK &&
-            (st = wc_engine_read(e, &req, &page)) == WC_OK) {
+#ifdef WC__ENGINE_STORE
+        if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__coord_read(n, cc, &req, cl, &page);
+        else
+#endif
+        if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
+            st = wc_engine_read(e, &req, &page);
+        if (st == WC_OK) {
             wc_proto_put_page(out, page);
             wc_page_free(page);
         }
@@ -1287,6 +1461,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->qmu, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
+    atomic_init(&n->write_timeout_ms, WC_NODE_DEFAULT_WRITE_TIMEOUT_MS);
+    atomic_init(&n->read_timeout_ms, WC_NODE_DEFAULT_READ_TIMEOUT_MS);
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
     if (n->workers == NULL) {
@@ -1335,6 +1511,8 @@ void wc_node_stop(wc_node *n)
     if (n == NULL)
         return;
     atomic_store(&n->quit, true);
+    /* coordinated requests still waiting end now; the engine store goes before the engine */
+    wc_cluster_stop_coordinating(atomic_load(&n->cluster));
     if (n->wake[1] >= 0) {
         ssize_t w;
         do
@@ -1384,6 +1562,25 @@ void wc_node_stop(wc_node *n)
 }
 
 void wc_node_set_cluster(wc_node *n, wc_cluster *c) { atomic_store(&n->cluster, c); }
+
+void wc_node_cluster_local(wc_node *n, wc_cluster_local *out)
+{
+    memset(out, 0, sizeof(*out));
+#ifdef WC__ENGINE_STORE
+    out->store_open = wc__local_store_open;
+    out->store_close = wc__local_store_close;
+#endif
+    out->replication = wc__local_replication;
+    out->hint_ttl = wc__local_hint_ttl;
+    out->apply = wc__local_apply;
+    out->ctx = n;
+}
+
+void wc_node_set_timeouts(wc_node *n, uint32_t write_ms, uint32_t read_ms)
+{
+    atomic_store(&n->write_timeout_ms, write_ms ? write_ms : 1);
+    atomic_store(&n->read_timeout_ms, read_ms ? read_ms : 1);
+}
 
 wc_engine *wc_node_engine(wc_node *n)
 {
