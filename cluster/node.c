@@ -340,7 +340,8 @@ static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch
             ids[nids++] = id;
     }
     if (nids <= 1) {
-        st = wc_cluster_write(c, nids ? ids[0] : 0, batch, len, cl, timeout, &res);
+        if (nids == 1) /* an empty batch writes nothing */
+            st = wc_cluster_write(c, ids[0], batch, len, cl, timeout, &res);
         goto done;
     }
     wc_buf_init(&sub);
