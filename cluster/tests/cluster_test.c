@@ -471,6 +471,26 @@ static void test_coordinated_writes_and_hints(void **state)
     }
     assert_string_equal(rows, "c1,c2");
 
+    /* a scan reads every partition, in token order, at QUORUM */
+    model_batch_one(&rec, 7, "q", "d1", "v3", 30);
+    assert_int_equal(wc_cluster_write(b, 7, rec.data, rec.len, WC_CL_QUORUM, 2000, &res), WC_OK);
+    {
+        wc_store_read r;
+        wc_buf ans;
+        int64_t tokens[4];
+
+        memset(&r, 0, sizeof(r));
+        r.table_id = 7;
+        r.start.unbounded = r.end.unbounded = true;
+        wc_buf_init(&ans);
+        assert_int_equal(wc_cluster_read(a, &r, true, WC_CL_QUORUM, 2000, &res, &ans), WC_OK);
+        assert_int_equal(model_raw_partitions(ans.data, ans.len, tokens, 4), 2);
+        assert_true(tokens[0] < tokens[1]);
+        model_raw_rows(ans.data, ans.len, rows, sizeof(rows));
+        assert_true(strcmp(rows, "c1,c2,d1") == 0 || strcmp(rows, "d1,c1,c2") == 0);
+        wc_buf_free(&ans);
+    }
+
     wc_buf_free(&rec);
     wc_cluster_stop(b);
     wc_cluster_stop(a);
