@@ -1198,14 +1198,27 @@ static void wc__scan_next(wc__scan *s)
     size_t ntok = wc_ring_token_count(s->ring);
     wc_store_read r = s->read;
 
-    if (s->step >= s->nsteps || (s->limited && s->rows_left == 0)) {
-        s->res.status = WC_OK;
-        wc__scan_end(s, &s->res);
-        return;
+    for (;;) {
+        if (s->step >= s->nsteps || (s->limited && s->rows_left == 0)) {
+            s->res.status = WC_OK;
+            wc__scan_end(s, &s->res);
+            return;
+        }
+        r.token_start = s->step == 0 ? INT64_MIN : wc_ring_token_at(s->ring, s->step - 1);
+        r.token_end = s->step < ntok ? wc_ring_token_at(s->ring, s->step) : INT64_MAX;
+        if (!s->read.token_range)
+            break;
+        /* only the part of the range inside the scan's (token_start, token_end] */
+        if (r.token_start < s->read.token_start)
+            r.token_start = s->read.token_start;
+        if (r.token_end > s->read.token_end)
+            r.token_end = s->read.token_end;
+        if (r.token_start < r.token_end ||
+            (r.token_start == INT64_MIN && r.token_end == INT64_MIN && s->step == 0))
+            break;
+        s->step++;
     }
     r.token_range = true;
-    r.token_start = s->step == 0 ? INT64_MIN : wc_ring_token_at(s->ring, s->step - 1);
-    r.token_end = s->step < ntok ? wc_ring_token_at(s->ring, s->step) : INT64_MAX;
     r.limit = s->limited ? s->rows_left : 0;
     wc_coord_read(s->c, &r, s->cl, s->timeout_ms, wc__scan_range_done, s);
 }

@@ -172,7 +172,8 @@ void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n,
 /*
  * A range scan: every partition of r->table_id in token order (r->pk is
  * ignored; r's slice, static row and limit apply, the limit to rows in
- * all), one ring range after the other, each read at level cl (digests,
+ * all; with r->token_range only the tokens in (token_start, token_end],
+ * token_start INT64_MIN including INT64_MIN), one ring range after the other, each read at level cl (digests,
  * reconciliation and blocking repair as wc_coord_read) with its own
  * timeout_ms; the range that wraps is read as its two halves.  done once,
  * with the entries of every range in the store's raw form.  Statuses: as

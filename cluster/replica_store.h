@@ -32,31 +32,8 @@
 
 #include "coding.h"
 #include "engine.h"
+#include "raw.h" /* wc_store_read, wc_store_raw: the engine reads and reconciles them */
 #include "status.h"
-
-/*
- * One read: a clustering slice of one partition, or (token_range) of every
- * partition whose token lies in (token_start, token_end], in token order
- * (token_start INT64_MIN includes INT64_MIN); pk is then empty.
- */
-typedef struct wc_store_read {
-    uint32_t table_id;
-    const uint8_t *pk;
-    size_t pk_len;
-    bool token_range;
-    int64_t token_start, token_end;
-    wc_bound start, end; /* clustering slice (both unbounded: the whole partition) */
-    bool reverse;        /* rows in reverse clustering order (single partition only) */
-    bool include_static; /* the static row too */
-    uint64_t limit;      /* max clustering rows in all, 0 = none */
-    int64_t now_sec;     /* TTL clock of the coordinator, so every replica agrees */
-} wc_store_read;
-
-/* The raw result of one replica, for reconcile. */
-typedef struct wc_store_raw {
-    const uint8_t *data;
-    size_t len;
-} wc_store_raw;
 
 /* Completion of apply: WC_OK once the batch is durable on this replica. */
 typedef void (*wc_store_apply_done)(void *arg, wc_status st);

@@ -313,6 +313,19 @@ wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len);
 
 /* Read one page.  Caller frees *out with wc_page_free. */
 wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out);
+/*
+ * wc_engine_read (same request, paging state, limits, TTL clock, guardrail)
+ * whose sources also include overlay[0..overlay_len), a batch record
+ * (mutation.h) of req->table_id's mutations, as the NEWEST source: its cells
+ * reconcile with the stored ones by timestamp, its tombstones shadow older
+ * stored data and stored tombstones shadow its older cells.  With
+ * overlay_only the overlay is the only source (the table must still exist).
+ * overlay may be NULL when overlay_len is 0.  Caller frees *out.  Statuses
+ * of wc_engine_read, and WC_INVALID_ARGUMENT for a malformed overlay or a
+ * mutation of another table in it.
+ */
+wc_status wc_engine_read_overlay(wc_engine *e, const wc_read_request *req, const uint8_t *overlay,
+                                 size_t overlay_len, bool overlay_only, wc_page **out);
 void wc_page_free(wc_page *p);
 
 /* Flush a table's memtable (table_id 0: all tables); wait for it if wait. */

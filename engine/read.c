@@ -22,7 +22,9 @@
 #include "alloc.h"
 #include "coding.h"
 #include "keys.h"
+#include "memtable.h"
 #include "merge.h"
+#include "raw.h"
 #include "row.h"
 
 #define WC_PAGING_VERSION 1
@@ -86,6 +88,8 @@ typedef struct wc__rd {
     bool limit_hit;
     wc_status st;
     const char *table_name;
+    const wc__raw_sink *sink; /* raw reads: entries go to the sink, not to the page */
+    bool incl_min;            /* raw token ranges: token_start INT64_MIN includes INT64_MIN */
 } wc__rd;
 
 /* ---------------------------------------------------------------- page memory */
@@ -302,6 +306,11 @@ static wc_status wc__load_header(wc__rd *rd, const uint8_t *blob, size_t len)
     if (!wc_header_parse(rd->hdr.data, rd->hdr.len, &hv))
         return wc_error(WC_CORRUPTION, "malformed partition header");
     rd->has_hdr = true;
+    if (rd->sink) {
+        wc_status st = rd->sink->header(rd->sink->arg, rd->hdr.data, rd->hdr.len);
+        if (st != WC_OK)
+            return st;
+    }
     if (hv.flags & WC_HDRF_PARTITION_DELETED) {
         wc_status st;
         rd->pdel_ts = hv.pdel_ts;
@@ -359,6 +368,8 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
             if (rd->rts[i].ts > shadow && wc_rt_covers(&rd->rts[i], kp->ck, kp->ck_len))
                 shadow = rd->rts[i].ts;
     }
+    if (rd->sink) /* raw: the whole reconciled row, tombstones and expired cells included */
+        return rd->sink->row(rd->sink->arg, kp, blob, len, emitted);
     if (v.flags & WC_ROWF_DELETED) {
         wc_status st = wc__tombstone(rd);
         if (st != WC_OK)
@@ -567,6 +578,8 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
     rd->has_hdr = false;
     rd->pdel_ts = WC_NO_TIMESTAMP;
     rd->nrts = 0;
+    if (rd->sink && (st = rd->sink->partition(rd->sink->arg, prefix, plen)) != WC_OK)
+        return st;
     if (!positioned || resume) {
         /* one partition: exact lookups of its header and static row */
         if ((st = wc__lookup_header(rd, prefix, plen)) != WC_OK)
@@ -762,14 +775,19 @@ static wc_status wc__read_point(wc__rd *rd, const uint8_t *prefix, size_t plen, 
 
 /* ---------------------------------------------------------------- entry point */
 
+void wc_paging_state_build(wc_buf *out, const uint8_t *key, size_t klen, uint64_t rows_in_part)
+{
+    wc_buf_put_u8(out, WC_PAGING_VERSION);
+    wc_buf_put_bytes(out, key, klen);
+    wc_buf_put_varint(out, rows_in_part);
+}
+
 static wc_status wc__make_paging_state(wc__rd *rd)
 {
     wc_buf b;
 
     wc_buf_init(&b);
-    wc_buf_put_u8(&b, WC_PAGING_VERSION);
-    wc_buf_put_bytes(&b, rd->last_key.data, rd->last_key.len);
-    wc_buf_put_varint(&b, rd->rows_in_part);
+    wc_paging_state_build(&b, rd->last_key.data, rd->last_key.len, rd->rows_in_part);
     if (b.failed) {
         wc_buf_free(&b);
         return wc_error(WC_NO_MEMORY, "out of memory building a paging state");
@@ -811,7 +829,14 @@ static bool wc__sstable_may_hold(const wc_sstable *t, int64_t token, const uint8
     return true;
 }
 
-wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out)
+/*
+ * The read itself.  overlay (may be NULL) is one more memtable, the newest
+ * source; with overlay_only it is the only one.  With a sink the read is raw
+ * (wc__read_raw): reconciled entries go to the sink and the page only
+ * counts.
+ */
+static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__raw_sink *sink,
+                          bool incl_min, wc_memtable *overlay, bool overlay_only, wc_page **out)
 {
     wc__rd rd;
     wc__sources src;
@@ -843,6 +868,8 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
 
     rd.e = e;
     rd.req = req;
+    rd.sink = sink;
+    rd.incl_min = incl_min;
     rd.table_name = src.name;
     rd.now = req->now_sec ? req->now_sec : wc__engine_now(e);
     rd.page_rows = req->page_rows ? req->page_rows : WC_DEFAULT_PAGE_ROWS;
@@ -853,7 +880,7 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
     wc_buf_init(&rd.last_key);
     {
         wc__page_mem *pa = wc_malloc(sizeof(*pa));
-        size_t n = src.nmems + src.nssts + 1;
+        size_t n = src.nmems + src.nssts + 2;
 
         if (pa != NULL) {
             /* the built-in arrays need no zeroing */
@@ -884,7 +911,18 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
             goto done;
         prefix.len--; /* drop the kind byte: the partition prefix */
     }
-    for (size_t i = 0; i < src.nmems; i++) {
+    if (overlay != NULL && wc_memtable_entries(overlay) > 0) {
+        wc_iter *it = wc_memtable_iter(overlay);
+
+        if (it == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
+            goto done;
+        }
+        rd.src[rd.nsrc] = it;
+        rd.src_kinds[rd.nsrc++] = 0xff;
+        its[nits++] = it;
+    }
+    for (size_t i = 0; i < src.nmems && !overlay_only; i++) {
         wc_iter *it;
 
         rd.page->stats.memtables_read++;
@@ -899,7 +937,7 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         rd.src_kinds[rd.nsrc++] = 0xff;
         its[nits++] = it;
     }
-    for (size_t i = 0; i < src.nssts; i++) {
+    for (size_t i = 0; i < src.nssts && !overlay_only; i++) {
         wc_iter *it;
         if (req->pk && !wc__sstable_may_hold(src.ssts[i], token, prefix.data, prefix.len,
                                              &rd.page->stats))
@@ -919,7 +957,7 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
         its[nits++] = it;
         rd.page->stats.sstables_read++;
     }
-    if (wc__is_point_read(req)) {
+    if (sink == NULL && wc__is_point_read(req)) {
         bool fallback;
 
         rd.rows_in_part = 0;
@@ -955,7 +993,8 @@ wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out
             uint8_t t[8];
             if (req->token_start == INT64_MAX)
                 goto finish;
-            wc_token_encode(t, req->token_start + 1);
+            wc_token_encode(t, incl_min && req->token_start == INT64_MIN ? INT64_MIN
+                                                                          : req->token_start + 1);
             wc_merge_seek(rd.m, t, 8);
             positioned = true;
         } else {
@@ -1007,7 +1046,7 @@ finish:
         rd.page->rows = rd.pp->rows;
         rd.page->stats.blocks_read = rd.counters.blocks_read;
         rd.page->stats.cache_hits = rd.counters.cache_hits;
-        if (req->pk && src.counters)
+        if (req->pk && src.counters && !overlay_only && sink == NULL)
             wc__read_hist_add(src.counters, rd.page->stats.sstables_read);
     }
 done:
@@ -1037,4 +1076,108 @@ done:
     }
     *out = rd.page;
     return WC_OK;
+}
+
+wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out)
+{
+    return wc__read(e, req, NULL, false, NULL, false, out);
+}
+
+/* The batch record's mutations of table_id in a new memtable (*out). */
+static wc_status wc__overlay_memtable(uint32_t table_id, const uint8_t *rec, size_t len,
+                                      wc_memtable **out)
+{
+    wc_memtable *m = NULL;
+    wc_batch_view bv;
+    wc_mutation_view mv;
+    wc_mutation_entry en;
+    const uint8_t *mut;
+    size_t ml;
+    wc_buf key;
+    wc_status st;
+    int r;
+
+    wc_buf_init(&key);
+    if (wc_batch_parse(rec, len, &bv) != WC_OK) {
+        st = wc_error(WC_INVALID_ARGUMENT, "malformed overlay batch");
+        goto fail;
+    }
+    if ((st = wc_memtable_new(&m)) != WC_OK)
+        goto fail;
+    while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        if (wc_mutation_parse(mut, ml, &mv) != WC_OK) {
+            st = wc_error(WC_INVALID_ARGUMENT, "malformed mutation in an overlay batch");
+            goto fail;
+        }
+        if (mv.table_id != table_id) {
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "overlay batch holds a mutation of table %u, the read is of table %u",
+                          mv.table_id, table_id);
+            goto fail;
+        }
+        if (mv.pk_len > WC_MAX_PK_LEN) {
+            st = wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes",
+                          WC_MAX_PK_LEN);
+            goto fail;
+        }
+        while ((r = wc_mutation_next(&mv, &en)) == 1) {
+            if (en.kind > WC_KIND_ROW || (en.kind != WC_KIND_ROW && en.ck_len != 0) ||
+                en.ck_len > WC_MAX_CK_LEN) {
+                st = wc_error(WC_INVALID_ARGUMENT, "malformed entry in an overlay batch");
+                goto fail;
+            }
+            wc_buf_reset(&key);
+            wc_key_build(&key, wc_token(mv.pk, mv.pk_len), mv.pk, mv.pk_len, en.kind, en.ck,
+                         en.ck_len);
+            if ((st = wc_buf_status(&key)) != WC_OK)
+                goto fail;
+            if ((st = wc_memtable_put(m, key.data, key.len, en.blob, en.blob_len)) != WC_OK)
+                goto fail;
+        }
+        if (r < 0) {
+            st = wc_error(WC_INVALID_ARGUMENT, "malformed entry in an overlay batch");
+            goto fail;
+        }
+    }
+    if (r < 0) {
+        st = wc_error(WC_INVALID_ARGUMENT, "malformed overlay batch");
+        goto fail;
+    }
+    wc_buf_free(&key);
+    *out = m;
+    return WC_OK;
+fail:
+    wc_buf_free(&key);
+    if (m)
+        wc_memtable_unref(m);
+    return st;
+}
+
+wc_status wc_engine_read_overlay(wc_engine *e, const wc_read_request *req, const uint8_t *overlay,
+                                 size_t overlay_len, bool overlay_only, wc_page **out)
+{
+    wc_memtable *m = NULL;
+    wc_status st;
+
+    if (overlay == NULL && overlay_len > 0)
+        return wc_error(WC_INVALID_ARGUMENT, "overlay of %zu bytes without data", overlay_len);
+    if (overlay_len > 0 &&
+        (st = wc__overlay_memtable(req->table_id, overlay, overlay_len, &m)) != WC_OK)
+        return st;
+    st = wc__read(e, req, NULL, false, m, overlay_only, out);
+    if (m)
+        wc_memtable_unref(m);
+    return st;
+}
+
+wc_status wc__read_raw(wc_engine *e, const wc_read_request *req, bool incl_min,
+                       const wc__raw_sink *sink, wc_read_stats *stats)
+{
+    wc_page *p = NULL;
+    wc_status st = wc__read(e, req, sink, incl_min, NULL, false, &p);
+
+    if (st == WC_OK && stats)
+        *stats = p->stats;
+    wc_page_free(p);
+    return st;
 }

@@ -1,0 +1,520 @@
+/*
+ * engine_store.c - the replica store over the engine (engine_store.h).
+ *
+ * Jobs (an apply or a read, with copies of their inputs) wait in a FIFO
+ * queue under the store's mutex; a worker runs one, then posts its
+ * completion to the loop.  A posted job sits on the posted list until the
+ * loop delivers it; destroy, after joining the workers, delivers what is
+ * still there itself and marks those jobs finished, so the later posts only
+ * free them.
+ */
+#include "engine_store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "keys.h"
+#include "thread.h"
+
+typedef struct es_job es_job;
+struct es_job {
+    es_job *next, *prev;   /* queue (next only), then the posted list */
+    wc_engine_store *s;
+    bool is_read;
+    wc_buf in;             /* apply: the batch; read: pk, start and end keys */
+    wc_store_read r;       /* read: points into in */
+    wc_store_apply_done adone;
+    wc_store_read_done rdone;
+    void *arg;
+    wc_status st;
+    wc_buf raw;
+    uint8_t digest[WC_RAW_DIGEST_LEN];
+    atomic_bool finished;  /* delivered by destroy: the post only frees */
+};
+
+struct wc_engine_store {
+    wc_engine *e;
+    wc_env *env;
+    uint32_t nthreads;
+    pthread_t th[WC_ENGINE_STORE_MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    es_job *head, *tail; /* queued */
+    es_job posted;       /* sentinel of the posted list */
+    bool stopping;
+};
+
+static void es_job_free(es_job *j)
+{
+    wc_buf_free(&j->in);
+    wc_buf_free(&j->raw);
+    wc_free(j);
+}
+
+static void es_complete(es_job *j)
+{
+    if (j->is_read)
+        j->rdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len, j->digest);
+    else
+        j->adone(j->arg, j->st);
+}
+
+/* On the loop: hand a job's result to its caller. */
+static void es_deliver(void *arg)
+{
+    es_job *j = arg;
+    wc_engine_store *s = j->s;
+
+    if (atomic_load(&j->finished)) {
+        es_job_free(j);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    j->prev->next = j->next;
+    j->next->prev = j->prev;
+    pthread_mutex_unlock(&s->mu);
+    es_complete(j);
+    es_job_free(j);
+}
+
+static void es_run(es_job *j)
+{
+    wc_engine_store *s = j->s;
+
+    if (j->is_read)
+        j->st = wc_engine_read_raw(s->e, &j->r, &j->raw, j->digest);
+    else
+        j->st = wc_engine_apply_batch(s->e, j->in.data, j->in.len);
+    pthread_mutex_lock(&s->mu);
+    j->next = s->posted.next;
+    j->prev = &s->posted;
+    s->posted.next->prev = j;
+    s->posted.next = j;
+    pthread_mutex_unlock(&s->mu);
+    if (s->env->ops->post(s->env, es_deliver, j) != WC_OK) {
+        /* the loop has stopped: nobody waits for this result any more */
+        pthread_mutex_lock(&s->mu);
+        j->prev->next = j->next;
+        j->next->prev = j->prev;
+        pthread_mutex_unlock(&s->mu);
+        es_job_free(j);
+    }
+}
+
+static void *es_worker(void *arg)
+{
+    wc_engine_store *s = arg;
+
+    for (;;) {
+        es_job *j;
+
+        pthread_mutex_lock(&s->mu);
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->cv, &s->mu);
+        j = s->head;
+        if (j == NULL) { /* stopping and drained */
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        s->head = j->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        es_run(j);
+    }
+}
+
+/* Queue j (or run it now without threads); false when the store is stopping. */
+static bool es_submit(wc_engine_store *s, es_job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return false;
+    }
+    if (s->nthreads == 0) {
+        pthread_mutex_unlock(&s->mu);
+        es_run(j);
+        return true;
+    }
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
+static es_job *es_job_new(wc_engine_store *s, bool is_read, void *arg)
+{
+    es_job *j = wc_calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return NULL;
+    j->s = s;
+    j->is_read = is_read;
+    j->arg = arg;
+    wc_buf_init(&j->in);
+    wc_buf_init(&j->raw);
+    atomic_init(&j->finished, false);
+    return j;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
+                        void *arg)
+{
+    wc_engine_store *s = ctx;
+    es_job *j = es_job_new(s, false, arg);
+
+    if (j == NULL) {
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
+        return;
+    }
+    j->adone = done;
+    wc_buf_append(&j->in, batch, len);
+    if (wc_buf_status(&j->in) != WC_OK) {
+        es_job_free(j);
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
+        return;
+    }
+    if (!es_submit(s, j)) {
+        es_job_free(j);
+        done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"));
+    }
+}
+
+static void es_op_read(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg)
+{
+    static const uint8_t zero[WC_RAW_DIGEST_LEN];
+    wc_engine_store *s = ctx;
+    es_job *j = es_job_new(s, true, arg);
+    size_t pk_len = r->pk ? r->pk_len : 0;
+    size_t sl = r->start.unbounded ? 0 : r->start.len, el = r->end.unbounded ? 0 : r->end.len;
+
+    if (j == NULL) {
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing a read"), NULL, 0, zero);
+        return;
+    }
+    j->rdone = done;
+    j->r = *r;
+    /* one copy of pk and both bounds, pointed into once it stopped growing */
+    wc_buf_append(&j->in, r->pk, pk_len);
+    wc_buf_append(&j->in, r->start.key, sl);
+    wc_buf_append(&j->in, r->end.key, el);
+    if (wc_buf_status(&j->in) != WC_OK) {
+        es_job_free(j);
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing a read"), NULL, 0, zero);
+        return;
+    }
+    j->r.pk = r->pk ? j->in.data : NULL;
+    j->r.start.key = j->in.data + pk_len;
+    j->r.end.key = j->in.data + pk_len + sl;
+    if (!es_submit(s, j)) {
+        es_job_free(j);
+        done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"), NULL, 0, zero);
+    }
+}
+
+static wc_status es_op_reconcile(void *ctx, const wc_store_read *r, const wc_store_raw *raws,
+                                 size_t n, wc_buf *answer, wc_buf *repairs)
+{
+    (void)ctx;
+    return wc_raw_reconcile(r, raws, n, answer, repairs);
+}
+
+static wc_status es_op_append(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len,
+                              uint64_t *rows)
+{
+    (void)ctx;
+    return wc_raw_append(acc, raw, len, rows);
+}
+
+static const wc_replica_store_ops es_ops = {
+    .apply = es_op_apply,
+    .read = es_op_read,
+    .reconcile = es_op_reconcile,
+    .append = es_op_append,
+};
+
+wc_replica_store wc_engine_store_get(wc_engine_store *s)
+{
+    return (wc_replica_store){&es_ops, s};
+}
+
+wc_status wc_engine_store_create(wc_engine *e, wc_env *env, uint32_t threads,
+                                 wc_engine_store **out)
+{
+    wc_engine_store *s;
+    wc_status st;
+
+    if (e == NULL || env == NULL || threads > WC_ENGINE_STORE_MAX_THREADS)
+        return wc_error(WC_INVALID_ARGUMENT, "engine store: an engine, an env and at most %d threads",
+                        WC_ENGINE_STORE_MAX_THREADS);
+    s = wc_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory creating the engine store");
+    s->e = e;
+    s->env = env;
+    s->posted.next = s->posted.prev = &s->posted;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        wc_free(s);
+        return wc_error(WC_NO_MEMORY, "engine store: cannot create a mutex");
+    }
+    if (pthread_cond_init(&s->cv, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        wc_free(s);
+        return wc_error(WC_NO_MEMORY, "engine store: cannot create a condition variable");
+    }
+    for (; s->nthreads < threads; s->nthreads++)
+        if ((st = wc__thread_start(&s->th[s->nthreads], es_worker, s, "engine store")) != WC_OK) {
+            wc_engine_store_destroy(s);
+            return st;
+        }
+    *out = s;
+    return WC_OK;
+}
+
+void wc_engine_store_destroy(wc_engine_store *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (uint32_t i = 0; i < s->nthreads; i++)
+        pthread_join(s->th[i], NULL);
+    /* every job ran; deliver what the loop has not yet (no worker is left to race) */
+    while (s->posted.next != &s->posted) {
+        es_job *j = s->posted.prev; /* oldest first */
+
+        j->prev->next = j->next;
+        j->next->prev = j->prev;
+        atomic_store(&j->finished, true);
+        es_complete(j);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    wc_free(s);
+}
+
+/* ---------------------------------------------------------------- paging */
+
+/* A client request's paging state, resolved. */
+typedef struct es_state {
+    bool has;            /* a paging state was given */
+    const uint8_t *key;  /* its last flat key */
+    size_t klen;
+    wc_key_parts kp;
+    uint64_t rows;       /* rows of kp's partition returned so far */
+    bool done;           /* that partition is finished */
+} es_state;
+
+#define ES_FLAG_DONE 0x01
+
+static wc_status es_state_parse(const wc_read_request *req, es_state *ps)
+{
+    const uint8_t *p = req->paging_state, *end = p + req->paging_state_len;
+    uint8_t ver, flags;
+
+    memset(ps, 0, sizeof(*ps));
+    if (req->paging_state == NULL)
+        return WC_OK;
+    if (!wc_get_u8(&p, end, &ver) || ver != WC_STORE_PAGING_VERSION ||
+        !wc_get_bytes(&p, end, &ps->key, &ps->klen) || !wc_get_varint(&p, end, &ps->rows) ||
+        !wc_get_u8(&p, end, &flags) || p != end || !wc_key_parse(ps->key, ps->klen, &ps->kp))
+        return wc_error(WC_INVALID_ARGUMENT, "malformed paging state");
+    if (req->pk && (ps->kp.pk_len != req->pk_len ||
+                    (req->pk_len && memcmp(ps->kp.pk, req->pk, req->pk_len) != 0)))
+        return wc_error(WC_INVALID_ARGUMENT, "paging state belongs to another partition");
+    ps->has = true;
+    /* a partition that gave its per-partition limit is finished */
+    ps->done = (flags & ES_FLAG_DONE) ||
+               (req->per_partition_limit && ps->rows >= req->per_partition_limit);
+    return WC_OK;
+}
+
+/* plan with the state already parsed */
+static wc_status es_plan(const wc_read_request *req, const es_state *ps, wc_store_read *out)
+{
+    uint64_t lim = req->page_rows ? req->page_rows : 1000;
+
+    memset(out, 0, sizeof(*out));
+    if (req->pk == NULL && req->reverse)
+        return wc_error(WC_INVALID_ARGUMENT, "reverse order needs a single partition");
+    if (req->pk && req->pk_len > WC_MAX_PK_LEN)
+        return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
+    out->table_id = req->table_id;
+    out->start = req->start;
+    out->end = req->end;
+    out->reverse = req->reverse;
+    out->include_static = req->include_static;
+    out->now_sec = req->now_sec;
+    if (req->limit && req->limit < lim)
+        lim = req->limit;
+    if (req->pk || (ps->has && !ps->done)) {
+        /* one partition: the request's, or the rest of the scan's current one */
+        out->pk = req->pk ? req->pk : ps->kp.pk;
+        out->pk_len = req->pk ? req->pk_len : ps->kp.pk_len;
+        if (ps->has) {
+            out->include_static = false;
+            if (ps->kp.kind == WC_KIND_ROW) {
+                wc_bound after = {.key = ps->kp.ck, .len = ps->kp.ck_len, .inclusive = false};
+
+                if (req->reverse)
+                    out->end = after;
+                else
+                    out->start = after;
+            }
+            if (ps->done) /* one partition, its per-partition limit given: nothing left */
+                lim = 1;
+            else if (req->per_partition_limit && req->per_partition_limit - ps->rows < lim)
+                lim = req->per_partition_limit - ps->rows;
+        }
+    } else {
+        out->token_range = true;
+        out->token_start = req->token_range ? req->token_start : INT64_MIN;
+        out->token_end = req->token_range ? req->token_end : INT64_MAX;
+        if (ps->has) /* after a finished partition */
+            out->token_start = ps->kp.token;
+    }
+    out->limit = lim;
+    return WC_OK;
+}
+
+wc_status wc_engine_store_plan(const wc_read_request *req, wc_store_read *out)
+{
+    es_state ps;
+    wc_status st = es_state_parse(req, &ps);
+
+    return st != WC_OK ? st : es_plan(req, &ps, out);
+}
+
+/* Replace p's paging state by the store's: key, rows of its partition, flags. */
+static wc_status es_set_state(wc_page *p, const uint8_t *key, size_t klen, uint64_t rows,
+                              uint8_t flags)
+{
+    wc_buf b;
+
+    wc_buf_init(&b);
+    wc_buf_put_u8(&b, WC_STORE_PAGING_VERSION);
+    wc_buf_put_bytes(&b, key, klen);
+    wc_buf_put_varint(&b, rows);
+    wc_buf_put_u8(&b, flags);
+    if (wc_buf_status(&b) != WC_OK) {
+        wc_buf_free(&b);
+        return wc_error(WC_NO_MEMORY, "out of memory building a paging state");
+    }
+    wc_free(p->paging_state);
+    p->paging_state = b.data;
+    p->paging_state_len = b.len;
+    p->more = true;
+    return WC_OK;
+}
+
+/* Clustering rows of the page in the partition of flat key kp. */
+static uint64_t es_rows_in(const wc_page *p, const wc_key_parts *kp)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < p->nrows; i++)
+        n += !p->rows[i].is_static && p->rows[i].pk_len == kp->pk_len &&
+             (kp->pk_len == 0 || memcmp(p->rows[i].pk, kp->pk, kp->pk_len) == 0);
+    return n;
+}
+
+static bool es_same_partition(const wc_key_parts *a, const wc_key_parts *b)
+{
+    return a->pk_len == b->pk_len && (a->pk_len == 0 || memcmp(a->pk, b->pk, a->pk_len) == 0);
+}
+
+wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const uint8_t *answer,
+                               size_t len, wc_page **out)
+{
+    es_state ps;
+    wc_store_read pl;
+    wc_read_request q = *req;
+    wc_buf state, last;
+    wc_page *p = NULL;
+    uint64_t arows = 0;
+    wc_key_parts akp;
+    wc_status st;
+
+    wc_buf_init(&state);
+    wc_buf_init(&last);
+    if ((st = es_state_parse(req, &ps)) != WC_OK || (st = es_plan(req, &ps, &pl)) != WC_OK)
+        goto fail;
+    if ((st = wc_raw_last_row(answer, len, &arows, &last)) != WC_OK)
+        goto fail;
+    q.paging_state = NULL;
+    q.paging_state_len = 0;
+    q.token_range = false; /* the answer holds only what the plan read */
+    if (!pl.token_range) {
+        q.pk = pl.pk;
+        q.pk_len = pl.pk_len;
+        if (ps.has) {
+            /* the engine's own state: skip the static row, count the per-partition limit */
+            wc_paging_state_build(&state, ps.key, ps.klen, ps.rows);
+            if ((st = wc_buf_status(&state)) != WC_OK)
+                goto fail;
+            q.paging_state = state.data;
+            q.paging_state_len = state.len;
+        }
+    } else {
+        q.pk = NULL;
+        q.pk_len = 0;
+    }
+    if ((st = wc_engine_read_overlay(e, &q, answer, len, true, &p)) != WC_OK)
+        goto fail;
+    if (p->more) {
+        /* the page is full: continue after its last row (engine state -> store state) */
+        const uint8_t *s = p->paging_state, *end = s + p->paging_state_len, *k;
+        size_t kl;
+        uint8_t ver;
+        uint64_t rows;
+
+        if (!wc_get_u8(&s, end, &ver) || !wc_get_bytes(&s, end, &k, &kl) ||
+            !wc_get_varint(&s, end, &rows)) {
+            st = wc_error(WC_CORRUPTION, "unexpected paging state from the engine");
+            goto fail;
+        }
+        wc_buf_reset(&state);
+        wc_buf_append(&state, k, kl);
+        if ((st = wc_buf_status(&state)) != WC_OK ||
+            (st = es_set_state(p, state.data, state.len, rows, 0)) != WC_OK)
+            goto fail;
+    } else if ((req->limit && p->nrows >= req->limit) || (req->pk && ps.done)) {
+        /* the limit, or the per-partition limit of the one partition, ended the read */
+    } else if (arows >= pl.limit && last.len > 0 && wc_key_parse(last.data, last.len, &akp)) {
+        /* the answer was cut: continue after its last row entry, live or not */
+        uint64_t rows = es_rows_in(p, &akp);
+
+        if (ps.has && !pl.token_range && es_same_partition(&ps.kp, &akp))
+            rows += ps.rows;
+        if ((st = es_set_state(p, last.data, last.len, rows, 0)) != WC_OK)
+            goto fail;
+    } else if (req->pk == NULL && !pl.token_range) {
+        /* the rest of the scan's current partition is read: on to the next ones */
+        uint64_t rows = ps.rows + es_rows_in(p, &ps.kp);
+
+        if ((st = es_set_state(p, ps.key, ps.klen, rows, ES_FLAG_DONE)) != WC_OK)
+            goto fail;
+    }
+    wc_buf_free(&state);
+    wc_buf_free(&last);
+    *out = p;
+    return WC_OK;
+fail:
+    wc_page_free(p);
+    wc_buf_free(&state);
+    wc_buf_free(&last);
+    return st;
+}
