@@ -872,6 +872,9 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     wc_hint_delivery_options ho;
     wc_status st;
 
+    if ((st = c->local.store_open(c->local.ctx, c->env, &c->store)) != WC_OK)
+        return st;
+    atomic_store(&c->store_opened, true);
     memset(&co, 0, sizeof(co));
     co.env = c->env;
     memcpy(co.self_id, c->host_id, WC_RING_HOST_ID_LEN);
@@ -913,7 +916,7 @@ static wc_status wc__setup(wc_cluster *c)
         go.phi_convict_threshold = c->phi;
     if ((st = wc_gossip_create(c->env, &go, &c->gossip)) != WC_OK)
         return st;
-    if (c->store_opened && (st = wc__setup_coordination(c)) != WC_OK)
+    if (c->local.store_open && (st = wc__setup_coordination(c)) != WC_OK)
         return st;
     if ((st = wc_gossip_add_listener(c->gossip, &l)) != WC_OK ||
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_HOST_ID, c->host_id,
@@ -957,10 +960,17 @@ static wc_status wc__announce_shutdown(wc_cluster *c)
     return WC_OK;
 }
 
-/* Cancel what the coordinator still waits for and stop hint delivery (on the loop). */
+/*
+ * Drain the store (its pending completions run now), cancel what the
+ * coordinator still waits for and stop hint delivery (on the loop).
+ */
 static wc_status wc__teardown_coordination(wc_cluster *c)
 {
     c->stopping = true;
+    if (atomic_load(&c->store_opened)) {
+        c->local.store_close(c->local.ctx);
+        atomic_store(&c->store_opened, false);
+    }
     if (c->coord)
         wc_coord_destroy(c->coord);
     c->coord = NULL;
@@ -969,31 +979,11 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
     return WC_OK;
 }
 
-static wc_status wc__refuse_coordination(wc_cluster *c)
-{
-    c->stopping = true;
-    return WC_OK;
-}
-
-/*
- * Stop coordinating: nothing new starts, the store drains (its completions
- * reach the loop), then the coordinator cancels what still waits.
- */
+/* Stop coordinating (on the loop, or here once the loop is gone). */
 static void wc__stop_coordination(wc_cluster *c)
 {
-    if (c->store_opened) {
-        (void)wc__on_loop(c, wc__refuse_coordination);
-        c->local.store_close(c->local.ctx);
-        atomic_store(&c->store_opened, false);
-    }
-    if (wc__on_loop(c, wc__teardown_coordination) != WC_OK) {
-        /* the loop is gone: nothing runs there any more */
-        if (c->coord)
-            wc_coord_destroy(c->coord);
-        c->coord = NULL;
-        wc_hint_delivery_free(c->delivery);
-        c->delivery = NULL;
-    }
+    if (c->env == NULL || wc__on_loop(c, wc__teardown_coordination) != WC_OK)
+        (void)wc__teardown_coordination(c);
 }
 
 /* Open the hint store under the data directory. */
@@ -1290,17 +1280,6 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     h.ctx = c;
     if ((st = wc_transport_start(&to, &h, &c->env)) != WC_OK)
         goto fail;
-    if (c->local.store_open) {
-        if ((st = c->local.store_open(c->local.ctx, c->env, &c->store)) != WC_OK) {
-            char err[512];
-            snprintf(err, sizeof(err), "%s", wc_last_error());
-            wc_transport_stop(c->env);
-            c->env = NULL;
-            st = wc_error(st, "%s", err);
-            goto fail;
-        }
-        atomic_store(&c->store_opened, true);
-    }
     if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
         char err[512];
         snprintf(err, sizeof(err), "%s", wc_last_error());

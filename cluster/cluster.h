@@ -75,14 +75,14 @@ typedef struct wc_cluster wc_cluster;
 typedef struct wc_cluster_local {
     /*
      * Make the local replica store (replica_store.h) on env: its
-     * completions run on env's loop.  Called once by the owner thread in
-     * wc_cluster_start.  WC_OK, or a failure that fails the start.
+     * completions run on env's loop.  Called once, on the loop, while
+     * wc_cluster_start runs.  WC_OK, or a failure that fails the start.
      */
     wc_status (*store_open)(void *ctx, wc_env *env, wc_replica_store *out);
     /*
-     * Wait for the store's pending operations (their completions still run
-     * on the loop) and free it.  Called once by the owner thread in
-     * wc_cluster_stop, before the coordinator is destroyed.
+     * Drain the store (its pending completions are called now) and free
+     * it.  Called once, on the loop (or after it stopped), before the
+     * coordinator is destroyed.
      */
     void (*store_close)(void *ctx);
     /* The replication of table_id (any thread); WC_NOT_FOUND for an unknown table. */

@@ -42,10 +42,7 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "consistency.h"
-#if __has_include("engine_store.h")
 #include "engine_store.h"
-#define WC__ENGINE_STORE 1
-#endif
 #include "protocol.h"
 #include "shmring.h"
 #include "table_options.h"
@@ -131,9 +128,7 @@ struct wc_node {
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
-#ifdef WC__ENGINE_STORE
     wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
-#endif
     atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
@@ -365,22 +360,27 @@ done:
     return st;
 }
 
-#ifdef WC__ENGINE_STORE
-/* A read through the coordinator: the request as the store reads it, the answer as a page. */
-static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *req,
+/*
+ * A read through the coordinator: the request as the store reads it (with
+ * this node's TTL clock, so every replica agrees), the answer as a page.
+ */
+static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *creq,
                                 wc_consistency cl, wc_page **page)
 {
+    wc_read_request req = *creq;
     wc_store_read r;
     wc_coord_result res;
     wc_buf ans;
     wc_status st;
 
-    if ((st = wc_engine_store_plan(req, &r)) != WC_OK)
+    if (req.now_sec == 0)
+        req.now_sec = (int64_t)time(NULL);
+    if ((st = wc_engine_store_plan(&req, &r)) != WC_OK)
         return st;
     wc_buf_init(&ans);
-    st = wc_cluster_read(c, &r, req->pk == NULL, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
+    st = wc_cluster_read(c, &r, req.pk == NULL, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
     if (st == WC_OK)
-        st = wc_engine_store_page(n->engine, req, ans.data, ans.len, page);
+        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, page);
     wc_buf_free(&ans);
     return st;
 }
@@ -390,7 +390,9 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
 static wc_status wc__local_store_open(void *ctx, wc_env *env, wc_replica_store *out)
 {
     wc_node *n = ctx;
-    wc_status st = wc_engine_store_create(n->engine, env, n->nworkers, &n->estore);
+    uint32_t threads = n->nworkers < WC_ENGINE_STORE_MAX_THREADS ? n->nworkers
+                                                                 : WC_ENGINE_STORE_MAX_THREADS;
+    wc_status st = wc_engine_store_create(n->engine, env, threads ? threads : 1, &n->estore);
 
     if (st == WC_OK)
         *out = wc_engine_store_get(n->estore);
@@ -404,7 +406,6 @@ static void wc__local_store_close(void *ctx)
     wc_engine_store_destroy(n->estore);
     n->estore = NULL;
 }
-#endif
 
 static wc_status wc__local_replication(void *ctx, uint32_t table_id, wc_replication *out)
 {
@@ -539,12 +540,9 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         uint32_t *cols = NULL;
         wc_page *page = NULL;
         WC__DECODE(wc_proto_get_read(body, blen, &req, &cl, &cols));
-#ifdef WC__ENGINE_STORE
         if ((cc = wc__coordinator(n)) != NULL)
             st = wc__coord_read(n, cc, &req, cl, &page);
-        else
-#endif
-        if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
+        else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
             st = wc_engine_read(e, &req, &page);
         if (st == WC_OK) {
             wc_proto_put_page(out, page);
@@ -1567,10 +1565,8 @@ void wc_node_set_cluster(wc_node *n, wc_cluster *c) { atomic_store(&n->cluster, 
 void wc_node_cluster_local(wc_node *n, wc_cluster_local *out)
 {
     memset(out, 0, sizeof(*out));
-#ifdef WC__ENGINE_STORE
     out->store_open = wc__local_store_open;
     out->store_close = wc__local_store_close;
-#endif
     out->replication = wc__local_replication;
     out->hint_ttl = wc__local_hint_ttl;
     out->apply = wc__local_apply;

@@ -118,9 +118,8 @@ void wc_node_set_cluster(wc_node *n, struct wc_cluster *c);
 
 /*
  * The node's side of coordination, for wc_cluster_options.local: the
- * engine as the replica store, the replication kept per table, hints
- * applied to the engine.  Without the engine store built in, store_open
- * is NULL (the cluster does not coordinate).
+ * engine as the replica store (engine_store.h), the replication kept per
+ * table, hints applied to the engine.
  */
 struct wc_cluster_local;
 void wc_node_cluster_local(wc_node *n, struct wc_cluster_local *out);
