@@ -23,7 +23,10 @@ my @nodes = widecol_cluster(3);
 on_every(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
-	CREATE FOREIGN TABLE kv (k bigint, v text) SERVER ks OPTIONS (primary_key 'k');});
+	CREATE FOREIGN TABLE kv (k bigint, v text) SERVER ks OPTIONS (primary_key 'k');
+	-- the engine table is made on first use: a read at ONE of this node's own replica
+	SET widecol.consistency = one;
+	SELECT count(*) FROM kv WHERE k = 0;});
 
 my $dir = $PostgreSQL::Test::Utils::tmp_check;
 my $stop = "$dir/writers_stop";

@@ -15,6 +15,7 @@
 #                                   from keyspace and table name)
 #   kill_node($node)                SIGKILL its widecol node and postmaster
 #   wait_down($node, $victim)       until $node shows $victim down
+#   poll_until($node, $sql, $want)  until $sql (settings allowed) gives $want
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -27,9 +28,10 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 
-our @EXPORT = qw(widecol_cluster wait_up_normal on_every kill_node wait_down node_address);
+our @EXPORT =
+  qw(widecol_cluster wait_up_normal on_every kill_node wait_down node_address poll_until);
 
 sub widecol_cluster
 {
@@ -114,6 +116,20 @@ sub wait_down
 
 	return $node->poll_query_until('postgres',
 		"SELECT status = 'down' FROM widecol.nodes WHERE address = '$addr'");
+}
+
+# Run $sql (SET commands may come first) every 0.5 s until its output is $want (180 s at most).
+sub poll_until
+{
+	my ($node, $sql, $want) = @_;
+
+	for (1 .. 360)
+	{
+		my ($ret, $out) = $node->psql('postgres', $sql);
+		return 1 if $ret == 0 && $out eq $want;
+		sleep(0.5);
+	}
+	return 0;
 }
 
 1;
