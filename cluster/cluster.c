@@ -83,6 +83,7 @@ struct wc_cluster {
     wc_hints *hints;
     wc_hint_delivery *delivery;
     bool stopping;                    /* coordination messages and requests refused */
+    bool ring_ready;                  /* the coordinator has the ring (wc__ring_ready) */
     wc__down *down;
     size_t ndown, down_cap;
     atomic_bool hints_enabled;
@@ -517,6 +518,23 @@ static void wc__publish_members(wc_cluster *c)
     wc_free(m);
 }
 
+static bool wc__heard_from_cluster(wc_cluster *c);
+static bool wc__has_other_seed(wc_cluster *c);
+
+/*
+ * Whether the ring is complete enough to coordinate with: a node that has
+ * other seeds waits until it heard from the cluster.  Before that its ring
+ * holds itself alone, and the levels, capped by the nodes of the ring,
+ * would be met by this node only (a restarted node would acknowledge a
+ * QUORUM write that no other replica got).
+ */
+static bool wc__ring_ready(wc_cluster *c)
+{
+    if (!c->ring_ready)
+        c->ring_ready = !wc__has_other_seed(c) || wc__heard_from_cluster(c);
+    return c->ring_ready;
+}
+
 static void wc__refresh(wc_cluster *c, bool ring)
 {
     if (ring) {
@@ -525,7 +543,7 @@ static void wc__refresh(wc_cluster *c, bool ring)
             wc__log(c, WC_LOG_WARNING, "cluster: could not rebuild the ring: %s", wc_last_error());
         else if (r) {
             wc_ring_slot_set(&c->slot, r);
-            if (c->coord)
+            if (c->coord && wc__ring_ready(c))
                 wc_coord_set_ring(c->coord, r);
             wc_ring_unref(r);
         }

@@ -129,12 +129,14 @@ static void node_options(wc_cluster_options *o, const char *dir, const wc_addr *
     }
 }
 
-static wc_status start_local(const char *dir, const wc_addr *seed, model_store *m,
+/* A node with a local side over m, listening on port (0: an ephemeral one). */
+static wc_status start_local(const char *dir, const wc_addr *seed, uint16_t port, model_store *m,
                              wc_cluster **out)
 {
     wc_cluster_options o;
 
     node_options(&o, dir, seed, m);
+    o.listen.port = port;
     return wc_cluster_start(&o, out);
 }
 
@@ -414,15 +416,17 @@ static void test_coordinated_writes_and_hints(void **state)
     wc_buf rec;
     wc_coord_result res;
     wc_coord_stats cs;
+    uint16_t bport;
     int t;
 
     make_dir(da, sizeof(da), "ca");
     make_dir(db, sizeof(db), "cb");
-    assert_int_equal(start_local(da, NULL, ma, &a), WC_OK);
+    assert_int_equal(start_local(da, NULL, 0, ma, &a), WC_OK);
     aa = wc_cluster_self(a);
     assert_true(wc_cluster_coordinates(a));
     wait_normal_up(a, 1);
-    assert_int_equal(start_local(db, &aa, mb, &b), WC_OK);
+    assert_int_equal(start_local(db, &aa, 0, mb, &b), WC_OK);
+    bport = wc_cluster_self(b).port; /* b comes back at the same address */
     for (t = 0; t < WAIT_MS / 50; t++) {
         wc_ring *r = wc_cluster_ring(a);
         bool two = r && wc_ring_host_count(r) == 2;
@@ -460,7 +464,7 @@ static void test_coordinated_writes_and_hints(void **state)
     assert_int_equal(cs.unavailable, 1);
 
     /* b comes back: the hint is delivered, b reads c2 from itself at ONE */
-    assert_int_equal(start_local(db, &aa, mb, &b), WC_OK);
+    assert_int_equal(start_local(db, &aa, bport, mb, &b), WC_OK);
     for (t = 0; t < WAIT_MS / 50; t++) {
         if (normal_up(b) == 2) {
             read_rows(b, "p", rows, sizeof(rows));
@@ -471,7 +475,8 @@ static void test_coordinated_writes_and_hints(void **state)
     }
     assert_string_equal(rows, "c1,c2");
 
-    /* a scan reads every partition, in token order, at QUORUM */
+    /* a scan reads every partition, in token order, at QUORUM (once a sees b up again) */
+    wait_normal_up(a, 2);
     model_batch_one(&rec, 7, "q", "d1", "v3", 30);
     assert_int_equal(wc_cluster_write(b, 7, rec.data, rec.len, WC_CL_QUORUM, 2000, &res), WC_OK);
     {
