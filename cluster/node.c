@@ -378,7 +378,8 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
     if ((st = wc_engine_store_plan(&req, &r)) != WC_OK)
         return st;
     wc_buf_init(&ans);
-    st = wc_cluster_read(c, &r, req.pk == NULL, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
+    /* a scan's page may continue inside one partition: the plan says which read it is */
+    st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
     if (st == WC_OK)
         st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, page);
     wc_buf_free(&ans);

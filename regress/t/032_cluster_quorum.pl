@@ -27,16 +27,19 @@ on_every(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
 	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks OPTIONS (primary_key 'k');
+	CREATE FOREIGN TABLE wide (p int, c int, v text) SERVER ks OPTIONS (primary_key '(p, c)');
 	-- the engine table is made on first use: a read at ONE of this node's own replica
 	SET widecol.consistency = one;
-	SELECT count(*) FROM kv WHERE k = 0;});
+	SELECT count(*) FROM kv WHERE k = 0;
+	SELECT count(*) FROM wide WHERE p = 0;});
 
-# count and sum of k on $node at level $cl
+# count and sum of k on $node at level $cl (a scan of many small pages)
 sub summary
 {
 	my ($node, $cl) = @_;
 	return $node->safe_psql('postgres',
-		"SET widecol.consistency = $cl; SELECT count(*) || ' ' || coalesce(sum(k), 0) FROM kv");
+		"SET widecol.consistency = $cl; SET widecol.fetch_size = 7; "
+		  . "SELECT count(*) || ' ' || coalesce(sum(k), 0) FROM kv");
 }
 
 sub write_rows
@@ -52,6 +55,15 @@ is(summary($_, 'quorum'), '100 5050', 'QUORUM read of every row') for @nodes[ 1,
 is($nodes[1]->safe_psql('postgres', "SET widecol.consistency = quorum; SELECT v FROM kv WHERE k = 42"),
 	'v42', 'QUORUM point read on node 1');
 
+# partitions of ten rows, scanned in pages of 7 rows: pages end inside partitions
+$nodes[0]->safe_psql('postgres', "SET widecol.consistency = quorum; "
+	  . "INSERT INTO wide SELECT p, c, 'x' FROM generate_series(1, 20) p, generate_series(1, 10) c");
+my ($ret, $out, $err) = $nodes[1]->psql('postgres',
+	"SET widecol.consistency = quorum; SET widecol.fetch_size = 7; SET statement_timeout = '60s'; "
+	  . "SELECT count(*) || ' ' || count(DISTINCT p) || ' ' || sum(c) FROM wide");
+is($out, '200 20 1100', 'a paged QUORUM scan returns every row of every partition once')
+  or diag($err);
+
 # kill node 2: QUORUM works, ALL is unavailable
 my $victim = $nodes[2];
 my $addr2 = node_address($victim);
@@ -61,7 +73,7 @@ ok(wait_down($_, $addr2), 'node 2 is seen down') for @nodes[ 0, 1 ];
 diag(sprintf("failure detected in %.1f s (widecol.phi_convict_threshold = 5)", time() - $t0));
 is(write_rows($nodes[0], 'quorum', 101, 200), 0, 'QUORUM writes with one replica down');
 is(summary($nodes[1], 'quorum'), '200 20100', 'QUORUM read with one replica down');
-my ($ret, $out, $err) = $nodes[0]->psql('postgres',
+($ret, $out, $err) = $nodes[0]->psql('postgres',
 	"\\set VERBOSITY verbose\nSET widecol.consistency = 'all';\nINSERT INTO kv VALUES (1000, 'x');");
 isnt($ret, 0, 'ALL write refused with a replica down');
 like($err, qr/ERROR:  WC002: not enough replicas for consistency level ALL/, 'ALL: SQLSTATE WC002');
