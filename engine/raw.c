@@ -111,16 +111,18 @@ static wc_status wc__canon_header(const wc_store_read *r, const uint8_t *blob, s
 }
 
 /*
- * The canonical encoding of a row blob into out (appended): liveness and
- * cells its own deletion shadows dropped, everything else kept as it is
- * (tombstones, expired cells).  *empty when nothing is left (out unchanged).
+ * The canonical encoding of a row blob into out (appended): the deletion,
+ * liveness and cells that shadow (a partition or range deletion covering
+ * the row, WC_NO_TIMESTAMP for none) and the row's own deletion shadow
+ * dropped, everything else kept as it is (tombstones, expired cells).
+ * *empty when nothing is left (out unchanged).
  */
-static wc_status wc__canon_row(const uint8_t *blob, size_t len, wc_buf *out, bool *empty)
+static wc_status wc__canon_row(const uint8_t *blob, size_t len, int64_t shadow, wc_buf *out,
+                               bool *empty)
 {
     wc_row_view v;
     wc_rowb rb;
     wc_cell c;
-    int64_t shadow = WC_NO_TIMESTAMP;
     size_t start = out->len;
     bool any = false;
     int res;
@@ -129,7 +131,7 @@ static wc_status wc__canon_row(const uint8_t *blob, size_t len, wc_buf *out, boo
     if (!wc_row_parse(blob, len, &v))
         return wc_error(WC_CORRUPTION, "malformed row in a raw read");
     wc_rowb_begin(&rb, out);
-    if (v.flags & WC_ROWF_DELETED) {
+    if ((v.flags & WC_ROWF_DELETED) && v.del_ts > shadow) {
         shadow = v.del_ts;
         wc_rowb_deletion(&rb, v.del_ts, v.del_ldt);
         any = true;
@@ -158,12 +160,12 @@ static wc_status wc__canon(const wc_store_read *r, uint8_t kind, const uint8_t *
                            wc_buf *out, bool *empty)
 {
     return kind == WC_KIND_HEADER ? wc__canon_header(r, blob, len, out, empty)
-                                  : wc__canon_row(blob, len, out, empty);
+                                  : wc__canon_row(blob, len, WC_NO_TIMESTAMP, out, empty);
 }
 
-void wc_raw_digest(const uint8_t *raw, size_t len, uint8_t digest[WC_RAW_DIGEST_LEN])
+static void wc__hash(const uint8_t *p, size_t len, uint8_t digest[WC_RAW_DIGEST_LEN])
 {
-    XXH128_hash_t h = XXH3_128bits(raw, len);
+    XXH128_hash_t h = XXH3_128bits(p, len);
 
     wc_enc_u64(digest, h.low64);
     wc_enc_u64(digest + 8, h.high64);
@@ -231,7 +233,7 @@ static wc_status wc__out_row(void *arg, const wc_key_parts *kp, const uint8_t *b
 
     *added = false;
     wc_buf_reset(&o->blob);
-    if ((st = wc__canon_row(blob, len, &o->blob, &empty)) != WC_OK || empty)
+    if ((st = wc__canon_row(blob, len, WC_NO_TIMESTAMP, &o->blob, &empty)) != WC_OK || empty)
         return st;
     wc__out_add(o, kp->kind, kp->ck, kp->ck_len);
     *added = kp->kind == WC_KIND_ROW;
@@ -396,6 +398,7 @@ static wc_status wc__raw_walk(const uint8_t *raw, size_t len, uint32_t table_id,
 
 /* Entries of every raw result, and each one's cut. */
 typedef struct wc__rset {
+    const wc_store_read *r;
     wc__rent *e;
     size_t n, cap;
     uint64_t rows;    /* row entries of the raw being walked */
@@ -406,7 +409,14 @@ typedef struct wc__rset {
 static wc_status wc__rset_add(void *arg, const wc__rent *e)
 {
     wc__rset *s = arg;
+    const wc_store_read *r = s->r;
 
+    /* a replica answers only for the read's partition or token range */
+    if (!r->token_range ? (e->pk_len != r->pk_len || (e->pk_len && memcmp(e->pk, r->pk, e->pk_len)))
+                        : ((e->token <= r->token_start &&
+                            !(r->token_start == INT64_MIN && e->token == INT64_MIN)) ||
+                           e->token > r->token_end))
+        return wc_error(WC_CORRUPTION, "raw result holds a partition outside the read");
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         wc__rent *p = wc_realloc(s->e, cap * sizeof(*p));
@@ -505,7 +515,7 @@ static wc_status wc__finish_batch(wc_batch_builder *bb, bool open, wc_buf *out, 
 wc_status wc_raw_reconcile(const wc_store_read *r, const wc_store_raw *raws, size_t n,
                            wc_buf *answer, wc_buf *repairs)
 {
-    wc__rset set = {0};
+    wc__rset set = {.r = r};
     wc__rent bound = {0};
     bool has_bound = false;
     wc__group *groups = NULL;
@@ -685,4 +695,79 @@ wc_status wc_raw_last_row(const uint8_t *raw, size_t len, uint64_t *rows, wc_buf
         wc_key_build(last_key, c.last.token, c.last.pk, c.last.pk_len, WC_KIND_ROW, c.last.ck,
                      c.last.ck_len);
     return wc_buf_status(last_key);
+}
+
+/* ---------------------------------------------------------------- digest */
+
+/* The digest form being built: each partition's key, then its entries without shadowed data. */
+typedef struct wc__dform {
+    wc_buf form;
+    const uint8_t *pk; /* the current partition (pointer into the raw) */
+    size_t pk_len;
+    const uint8_t *hdr; /* its header, if any */
+    size_t hdr_len;
+} wc__dform;
+
+/* The deletion of the partition header hdr that covers a row (ck) or the static row (NULL). */
+static int64_t wc__shadow_of(const uint8_t *hdr, size_t hdr_len, const uint8_t *ck, size_t ck_len)
+{
+    wc_header_view hv;
+    wc_range_tombstone rt;
+    int64_t shadow = WC_NO_TIMESTAMP;
+
+    if (hdr == NULL || !wc_header_parse(hdr, hdr_len, &hv))
+        return shadow;
+    if (hv.flags & WC_HDRF_PARTITION_DELETED)
+        shadow = hv.pdel_ts;
+    while (ck && wc_header_next_rt(&hv, &rt) == 1)
+        if (rt.ts > shadow && wc_rt_covers(&rt, ck, ck_len))
+            shadow = rt.ts;
+    return shadow;
+}
+
+static wc_status wc__dform_add(void *arg, const wc__rent *e)
+{
+    wc__dform *d = arg;
+    size_t at;
+    bool empty;
+    wc_status st;
+
+    if (d->pk != e->pk) {
+        d->pk = e->pk;
+        d->pk_len = e->pk_len;
+        d->hdr = NULL;
+        wc_buf_put_u8(&d->form, 0xff); /* a new partition */
+        wc_buf_put_bytes(&d->form, e->pk, e->pk_len);
+    }
+    if (e->kind == WC_KIND_HEADER) {
+        d->hdr = e->blob;
+        d->hdr_len = e->blob_len;
+        wc_buf_put_u8(&d->form, e->kind);
+        wc_buf_put_bytes(&d->form, e->blob, e->blob_len);
+        return wc_buf_status(&d->form);
+    }
+    /* a row: without what the partition deletion or a range tombstone shadows */
+    at = d->form.len;
+    wc_buf_put_u8(&d->form, e->kind);
+    wc_buf_put_bytes(&d->form, e->ck, e->ck_len);
+    st = wc__canon_row(e->blob, e->blob_len,
+                       wc__shadow_of(d->hdr, d->hdr_len, e->kind == WC_KIND_ROW ? e->ck : NULL,
+                                     e->ck_len),
+                       &d->form, &empty);
+    if (st == WC_OK && empty)
+        d->form.len = at;
+    return st != WC_OK ? st : wc_buf_status(&d->form);
+}
+
+void wc_raw_digest(const uint8_t *raw, size_t len, uint8_t digest[WC_RAW_DIGEST_LEN])
+{
+    wc__dform d;
+
+    memset(&d, 0, sizeof(d));
+    wc_buf_init(&d.form);
+    if (wc__raw_walk(raw, len, 0, 0, wc__dform_add, &d) == WC_OK)
+        wc__hash(d.form.data, d.form.len, digest);
+    else /* malformed or out of memory: the bytes as they are */
+        wc__hash(raw, len, digest);
+    wc_buf_free(&d.form);
 }

@@ -21,9 +21,15 @@
  *     cells its own row deletion shadows.  Rows shadowed by the partition
  *     deletion or a range tombstone stay as they are (the tombstone is in the
  *     same raw result): merging rows never empties one, which the limit rule
- *     below relies on.  A replica whose compaction already dropped such
- *     shadowed cells differs from one that did not; the read repair then
- *     sends it those cells back, harmless and shadowed.
+ *     below relies on.
+ *
+ * The digest (wc_raw_digest) leaves out what the partition deletion or a
+ * range tombstone shadows: XXH3-128 of each partition's key and entries,
+ * rows without their shadowed cells, liveness and deletion, rows left empty
+ * dropped.  A replica whose compaction already dropped shadowed data then
+ * has the same digest as one that still holds it (no read repair for data
+ * no read can see); when a data read happens for another reason, the repair
+ * may send such shadowed cells back, harmless.
  *
  * Limits count ROW ENTRIES (live or not: a row holding only tombstones
  * counts), never static rows or headers.  A raw read stops right after its
@@ -90,8 +96,8 @@ typedef struct wc_store_raw {
 /* API */
 
 /*
- * Read r's raw form (above) and append it to out; digest = XXH3-128 of
- * those bytes (low 64 bits first, little-endian).  REQUIRES: out
+ * Read r's raw form (above) and append it to out; digest =
+ * wc_raw_digest of it.  REQUIRES: out
  * initialized.  WC_NOT_FOUND (unknown table), WC_INVALID_ARGUMENT (reverse
  * token range, pk missing or too long), WC_CORRUPTION (a damaged source: the
  * table goes offline as with wc_engine_read), WC_NO_MEMORY.
@@ -99,7 +105,11 @@ typedef struct wc_store_raw {
 wc_status wc_engine_read_raw(wc_engine *e, const wc_store_read *r, wc_buf *out,
                              uint8_t digest[WC_RAW_DIGEST_LEN]);
 
-/* XXH3-128 of raw[0..len), as wc_engine_read_raw computes it.  Cannot fail. */
+/*
+ * The digest of raw[0..len) (above; 16 bytes, the low 64 bits first, each
+ * little-endian), as wc_engine_read_raw computes it; a malformed raw gets
+ * XXH3-128 of its bytes.  Cannot fail.
+ */
 void wc_raw_digest(const uint8_t *raw, size_t len, uint8_t digest[WC_RAW_DIGEST_LEN]);
 
 /*
@@ -108,8 +118,9 @@ void wc_raw_digest(const uint8_t *raw, size_t len, uint8_t digest[WC_RAW_DIGEST_
  * to repairs[i]: every entry of the answer whose bytes replica i's raw does
  * not hold (nothing when it lacks nothing).  Applying repairs[i] to replica
  * i makes its raw result of r equal the answer.  REQUIRES: answer and
- * repairs[0..n) initialized.  WC_CORRUPTION for a malformed raw result or a
- * mutation of another table (answer and repairs then unspecified),
+ * repairs[0..n) initialized.  WC_CORRUPTION for a malformed raw result, a
+ * mutation of another table or a partition outside r (another partition, a
+ * token outside the range) (answer and repairs then unspecified),
  * WC_NO_MEMORY.
  */
 wc_status wc_raw_reconcile(const wc_store_read *r, const wc_store_raw *raws, size_t n,

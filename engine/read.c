@@ -651,8 +651,9 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
         if ((st = wc__walk_rows(rd, prefix, plen, sflags, eflags)) != WC_OK)
             return st;
     } else {
-        /* position at min(end bound, resume key), walking backward */
-        if (resume) {
+        /* position at min(end bound, resume key), walking backward (a page that
+         * ended on the static row resumes at the end bound) */
+        if (resume && resume_len > plen && resume[plen] == WC_KIND_ROW) {
             wc_merge_seek_for_prev(rd->m, resume, resume_len);
             if (wc_merge_valid(rd->m)) {
                 k = wc_merge_key(rd->m, &kl);
@@ -911,24 +912,18 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
             goto done;
         prefix.len--; /* drop the kind byte: the partition prefix */
     }
-    if (overlay != NULL && wc_memtable_entries(overlay) > 0) {
-        wc_iter *it = wc_memtable_iter(overlay);
-
-        if (it == NULL) {
-            st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
-            goto done;
-        }
-        rd.src[rd.nsrc] = it;
-        rd.src_kinds[rd.nsrc++] = 0xff;
-        its[nits++] = it;
-    }
-    for (size_t i = 0; i < src.nmems && !overlay_only; i++) {
+    /* the overlay (the newest source), then the table's memtables */
+    for (size_t i = 0; i <= src.nmems; i++) {
+        wc_memtable *mt = i == 0 ? overlay : (overlay_only ? NULL : src.mems[i - 1]);
         wc_iter *it;
 
-        rd.page->stats.memtables_read++;
-        if (wc_memtable_entries(src.mems[i]) == 0)
+        if (mt == NULL)
+            continue;
+        if (i > 0)
+            rd.page->stats.memtables_read++;
+        if (wc_memtable_entries(mt) == 0)
             continue; /* nothing to look at (a reopened or just switched table) */
-        it = wc_memtable_iter(src.mems[i]);
+        it = wc_memtable_iter(mt);
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;

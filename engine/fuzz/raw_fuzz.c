@@ -1,12 +1,13 @@
 /*
  * raw_fuzz.c - libFuzzer target for the decoder of raw read results (raw.h).
  *
- * The first byte picks the read (limit 0..7, reverse, token range); the rest
- * is split in two raw results at the second byte.  Whatever the bytes,
- * wc_raw_reconcile, wc_raw_append and wc_raw_last_row must return a status
- * without crashing, leaking or reading out of bounds.  When reconcile
- * succeeds, its answer must itself be a raw result that reconciles with
- * nothing to repair, and that keeps at most limit row entries.
+ * The first byte picks the read (limit 0..7, reverse, token range or
+ * partition "p"); the rest is split in two raw results at the second byte.
+ * Whatever the bytes, wc_raw_reconcile, wc_raw_append, wc_raw_last_row and
+ * wc_raw_digest must return without crashing, leaking or reading out of
+ * bounds.  When reconcile succeeds, its answer must itself be a raw result
+ * that reconciles with nothing to repair, and that keeps at most limit row
+ * entries.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.reverse = !r.token_range && (data[0] & 16) != 0;
     r.token_start = INT64_MIN;
     r.token_end = INT64_MAX;
+    r.pk = (const uint8_t *)"p"; /* single-partition reads are of partition "p" */
+    r.pk_len = r.token_range ? 0 : 1;
+    if (r.token_range)
+        r.pk = NULL;
     r.start.unbounded = true;
     r.end.unbounded = true;
     split = data[1] <= size - 2 ? data[1] : size - 2;
@@ -56,6 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)wc_raw_append(&acc, data + 2, split, &rows);
     (void)wc_raw_append(&acc, data + 2 + split, size - 2 - split, &rows);
     (void)wc_raw_last_row(data + 2, size - 2, &rows, &last);
+    {
+        uint8_t d[WC_RAW_DIGEST_LEN];
+
+        wc_raw_digest(data + 2, split, d);
+    }
     wc_buf_free(&ans);
     wc_buf_free(&again);
     wc_buf_free(&acc);

@@ -370,6 +370,51 @@ static void test_overlay_paging(void **state)
     wc_buf_free(&ov);
 }
 
+/* A reverse read with the static row, paged one row at a time: the page after the static row goes on with the rows. */
+static void test_reverse_static_paging(void **state)
+{
+    fx *f = *state;
+    wc_read_request q;
+    wc_buf ov;
+    char all[256] = "", got[128];
+    uint8_t *ps = NULL;
+    size_t ps_len = 0;
+
+    wc_buf_init(&ov);
+    b_static(T1, "rs", 10, "st");
+    for (uint64_t ck = 1; ck <= 3; ck++)
+        b_row(T1, "rs", ck, 10, "v", 0);
+    b_apply(f->e[0]);
+    req_init(&q, T1, "rs");
+    q.reverse = true;
+    q.include_static = true;
+    q.page_rows = 1;
+    for (int pages = 0; pages < 10; pages++) {
+        wc_page *p = NULL;
+
+        q.paging_state = ps;
+        q.paging_state_len = ps_len;
+        assert_int_equal(wc_engine_read_overlay(f->e[0], &q, ov.data, ov.len, false, &p), WC_OK);
+        page_str(p, got, sizeof(got));
+        if (got[0])
+            snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", all[0] ? "," : "",
+                     got);
+        free(ps);
+        ps = NULL;
+        if (!p->more) {
+            wc_page_free(p);
+            break;
+        }
+        ps = malloc(p->paging_state_len);
+        memcpy(ps, p->paging_state, p->paging_state_len);
+        ps_len = p->paging_state_len;
+        wc_page_free(p);
+    }
+    free(ps);
+    assert_string_equal(all, "S=st,3=v,2=v,1=v");
+    wc_buf_free(&ov);
+}
+
 /* Every tombstone kind in the overlay shadows stored data; stored tombstones shadow older overlay cells. */
 static void test_overlay_tombstones(void **state)
 {
@@ -562,6 +607,55 @@ static void test_raw_canonical(void **state)
     wc_buf_free(&a);
     wc_buf_free(&b);
     wc_buf_free(&c);
+}
+
+/*
+ * A replica whose compaction dropped the data a range tombstone shadows and
+ * one that still holds it: their raws differ, their digests do not (no read
+ * repair for data no read can see).
+ */
+static void test_raw_digest_ignores_shadowed(void **state)
+{
+    fx *f = *state;
+    wc_store_read r;
+    wc_buf a, b;
+    uint8_t da[16], db[16];
+    wc_table_def d;
+
+    wc_buf_init(&a);
+    wc_buf_init(&b);
+    for (int i = 0; i < 2; i++) {
+        wc_table_def_default(&d);
+        d.id = 13;
+        d.gc_grace_seconds = 2000000000u; /* the tombstones themselves stay */
+        snprintf(d.name, sizeof(d.name), "ks.raw13");
+        assert_int_equal(wc_engine_create_table(f->e[i], &d), WC_OK);
+        for (uint64_t ck = 1; ck <= 3; ck++)
+            b_row(13, "g", ck, 10, "old", 0);
+        b_apply(f->e[i]);
+        if (i == 0) /* two SSTables for the compaction to merge */
+            assert_int_equal(wc_engine_flush(f->e[0], 13, true), WC_OK);
+        b_range_del(13, "g", 1, 2, 20);
+        b_row(13, "g", 4, 30, "new", 0);
+        b_static(13, "g", 5, "st");
+        b_part_del(13, "g", 6);
+        b_apply(f->e[i]);
+    }
+    assert_int_equal(wc_engine_flush(f->e[0], 13, true), WC_OK);
+    assert_int_equal(wc_engine_compact(f->e[0], 13), WC_OK);
+    sread_init(&r, 13, "g");
+    r.include_static = true;
+    raw_read(f->e[0], &r, &a, da);
+    raw_read(f->e[1], &r, &b, db);
+    assert_true(a.len < b.len); /* rows 1 and 2, the static cell: compacted away on replica 0 */
+    assert_memory_equal(da, db, 16);
+    /* a difference a read can see still shows */
+    b_row(13, "g", 2, 25, "newer", 0);
+    b_apply(f->e[1]);
+    raw_read(f->e[1], &r, &b, db);
+    assert_memory_not_equal(da, db, 16);
+    wc_buf_free(&a);
+    wc_buf_free(&b);
 }
 
 /* Reconcile three replicas (one missed writes, one has newer tombstones); repairs make them equal. */
@@ -856,6 +950,18 @@ static void test_raw_malformed(void **state)
     assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
     in[0] = (wc_store_raw){NULL, 0};
     assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    /* a raw of another partition, or of a partition outside the token range */
+    r.table_id = T1;
+    in[0] = (wc_store_raw){raw.data, raw.len};
+    r.pk = (const uint8_t *)"n";
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    r.pk = NULL;
+    r.pk_len = 0;
+    r.token_range = true;
+    r.token_start = wc_token("m", 1);
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_CORRUPTION);
+    r.token_start = INT64_MIN;
+    assert_int_equal(wc_raw_reconcile(&r, in, 1, &ans, rep), WC_OK);
     wc_buf_free(&raw);
     wc_buf_free(&ans);
     wc_buf_free(&rep[0]);
@@ -867,9 +973,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_overlay_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reverse_static_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_digest_ignores_shadowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_reconcile_repairs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_short_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_shortest_cut, setup, teardown),
