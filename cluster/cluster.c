@@ -6,8 +6,10 @@
  *
  * Threads: the owner thread runs start and stop, and hands work to the
  * loop with wc__on_loop (post, then wait).  Everything that touches the
- * gossiper runs on the loop thread.  c->mu guards the encoded membership,
- * which node worker threads copy; the ring slot has its own mutex.
+ * gossiper, the coordinator and hint delivery runs on the loop thread; node
+ * workers hand their writes and reads to it the same way (wc__ask).  c->mu
+ * guards the encoded membership, which node worker threads copy; the ring
+ * slot has its own mutex; the hint settings are atomics.
  */
 #include "cluster.h"
 
@@ -16,6 +18,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,8 @@
 #include "alloc.h"
 #include "fs.h"
 #include "gossip.h"
+#include "hint_delivery.h"
+#include "hints.h"
 #include "msg_types.h"
 #include "protocol.h"
 #include "schema_runtime.h"
@@ -38,6 +43,13 @@
 #define WC__ALLOCATION_RF 3u      /* as Cassandra's allocate_tokens_for_local_replication_factor */
 #define WC__LOAD_MAX_DEPTH 8
 #define WC__SHUTDOWN_LINGER_MS 200 /* lets the SHUTDOWN messages leave before the loop stops */
+#define WC__HINTS_SYNC_MS 10000u   /* hints are fsynced this often (Cassandra's hints_flush_period) */
+
+/* When a peer was last seen going down (the hint window). */
+typedef struct wc__down {
+    wc_addr addr;
+    int64_t since_us; /* 0: up */
+} wc__down;
 
 struct wc_cluster {
     char *data_dir, *cluster_name, *dc, *rack, *sql_address, *release_version;
@@ -65,6 +77,22 @@ struct wc_cluster {
     wc_ring_slot slot;
     pthread_mutex_t mu;               /* guards members */
     wc_buf members;                   /* the MEMBERS body of the current view */
+
+    /* coordination: set at start, loop only after */
+    wc_cluster_local local;
+    atomic_bool store_opened;         /* any thread reads it */
+    wc_replica_store store;
+    wc_coord *coord;
+    wc_hints *hints;
+    wc_hint_delivery *delivery;
+    bool stopping;                    /* coordination messages and requests refused */
+    bool ring_ready;                  /* the coordinator has the ring (wc__ring_ready) */
+    wc__down *down;
+    size_t ndown, down_cap;
+    atomic_bool hints_enabled;
+    atomic_uint_fast64_t hint_window_ms;
+    pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats at a time */
+    wc_coord_stats *stats_out;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -493,6 +521,23 @@ static void wc__publish_members(wc_cluster *c)
     wc_free(m);
 }
 
+static bool wc__heard_from_cluster(wc_cluster *c);
+static bool wc__has_other_seed(wc_cluster *c);
+
+/*
+ * Whether the ring is complete enough to coordinate with: a node that has
+ * other seeds waits until it heard from the cluster.  Before that its ring
+ * holds itself alone, and the levels, capped by the nodes of the ring,
+ * would be met by this node only (a restarted node would acknowledge a
+ * QUORUM write that no other replica got).
+ */
+static bool wc__ring_ready(wc_cluster *c)
+{
+    if (!c->ring_ready)
+        c->ring_ready = !wc__has_other_seed(c) || wc__heard_from_cluster(c);
+    return c->ring_ready;
+}
+
 static void wc__refresh(wc_cluster *c, bool ring)
 {
     if (ring) {
@@ -501,10 +546,106 @@ static void wc__refresh(wc_cluster *c, bool ring)
             wc__log(c, WC_LOG_WARNING, "cluster: could not rebuild the ring: %s", wc_last_error());
         else if (r) {
             wc_ring_slot_set(&c->slot, r);
+            if (c->coord && wc__ring_ready(c))
+                wc_coord_set_ring(c->coord, r);
             wc_ring_unref(r);
         }
     }
     wc__publish_members(c);
+}
+
+/* ---------------------------------------------------------------- hinted handoff */
+
+/* Note when ep went down (since_us) or came up (0). */
+static void wc__note_down(wc_cluster *c, const wc_addr *ep, int64_t since_us)
+{
+    for (size_t i = 0; i < c->ndown; i++)
+        if (wc_addr_equal(&c->down[i].addr, ep)) {
+            c->down[i].since_us = since_us;
+            return;
+        }
+    if (since_us == 0)
+        return;
+    if (c->ndown == c->down_cap) {
+        size_t cap = c->down_cap ? c->down_cap * 2 : 8;
+        wc__down *v = wc_realloc(c->down, cap * sizeof(*v));
+        if (v == NULL)
+            return; /* unknown: the hint window is not checked for it */
+        c->down = v;
+        c->down_cap = cap;
+    }
+    c->down[c->ndown].addr = *ep;
+    c->down[c->ndown].since_us = since_us;
+    c->ndown++;
+}
+
+static int64_t wc__down_since(const wc_cluster *c, const wc_addr *ep)
+{
+    for (size_t i = 0; i < c->ndown; i++)
+        if (wc_addr_equal(&c->down[i].addr, ep))
+            return c->down[i].since_us;
+    return 0;
+}
+
+/* The coordinator's store_hint: keep a replica's missed batch, unless hints are off or too late. */
+static wc_status wc__store_hint(void *ctx, const wc_ring_member *host, uint32_t table_id,
+                                const uint8_t *batch, size_t len)
+{
+    wc_cluster *c = ctx;
+    int64_t now = wc_env_wall_us(c->env), since = wc__down_since(c, &host->addr);
+    uint64_t window_ms = atomic_load(&c->hint_window_ms);
+    uint32_t ttl = c->local.hint_ttl ? c->local.hint_ttl(c->local.ctx, table_id) : 0;
+    uint8_t table[4];
+
+    if (!atomic_load(&c->hints_enabled))
+        return wc_error(WC_UNAVAILABLE, "hinted handoff is disabled");
+    if (since != 0 && (uint64_t)(now - since) > window_ms * 1000)
+        return wc_error(WC_UNAVAILABLE, "%s has been down longer than max_hint_window",
+                        host->addr.host);
+    if (ttl == 0)
+        return wc_error(WC_UNAVAILABLE, "table %u keeps no hints (gc_grace_seconds 0)", table_id);
+    wc_enc_u32(table, table_id);
+    return wc_hints_append(c->hints, host->host_id, table, sizeof(table), batch, len, ttl, now, 0);
+}
+
+/* Hint delivery's apply: a hint a peer kept for this node goes through the local write path. */
+static wc_status wc__apply_hint(void *arg, const wc_addr *from, const uint8_t *table,
+                                size_t table_len, const uint8_t *batch, size_t batch_len,
+                                int64_t created_us)
+{
+    wc_cluster *c = arg;
+
+    (void)from;
+    (void)table;
+    (void)table_len;
+    (void)created_us;
+    return c->local.apply(c->local.ctx, batch, batch_len);
+}
+
+static void wc__hints_sync_tick(void *arg)
+{
+    wc_cluster *c = arg;
+
+    if (c->stopping)
+        return;
+    if (wc_hints_sync(c->hints) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not sync the hints: %s", wc_last_error());
+    (void)c->env->ops->timer_start(c->env, WC__HINTS_SYNC_MS, wc__hints_sync_tick, c);
+}
+
+/* Start sending ep its hints (it is up). */
+static void wc__deliver_to(wc_cluster *c, const wc_addr *ep)
+{
+    const uint8_t *id;
+    size_t len;
+
+    wc__note_down(c, ep, 0);
+    if (c->delivery == NULL || wc_addr_equal(ep, &c->env->self) ||
+        wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &len) != WC_OK ||
+        len != WC_HOST_ID_LEN)
+        return;
+    if (wc_hint_delivery_peer_alive(c->delivery, ep, id) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not start hint delivery: %s", wc_last_error());
 }
 
 /* ---------------------------------------------------------------- gossip listener */
@@ -525,6 +666,7 @@ static void wc__on_alive(void *ctx, const wc_addr *ep)
     wc_addr_format(ep, a, sizeof(a));
     wc__log(c, WC_LOG_INFO, "cluster: node %s is up", a);
     wc__refresh(c, false);
+    wc__deliver_to(c, ep);
 }
 
 static void wc__on_dead(void *ctx, const wc_addr *ep)
@@ -535,6 +677,9 @@ static void wc__on_dead(void *ctx, const wc_addr *ep)
     wc_addr_format(ep, a, sizeof(a));
     wc__log(c, WC_LOG_INFO, "cluster: node %s is down", a);
     wc__refresh(c, false);
+    wc__note_down(c, ep, wc_env_wall_us(c->env));
+    if (c->delivery)
+        wc_hint_delivery_peer_down(c->delivery, ep);
 }
 
 static void wc__on_remove(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true); }
@@ -556,6 +701,15 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
     }
     if (type >= WC_MSG_RANGE_SCHEMA && type < WC_MSG_RANGE_STREAM && c->schema) {
         wc_schema_runtime_on_message(c->schema, from, msg, len);
+        return;
+    }
+    if (type >= WC_MSG_RANGE_COORDINATOR && type < WC_MSG_RANGE_SCHEMA && c->coord) {
+        if (c->stopping)
+            return;
+        if (type < WC_MSG_RANGE_HINTS)
+            (void)wc_coord_on_message(c->coord, from, msg, len);
+        else
+            (void)wc_hint_delivery_on_message(c->delivery, from, msg, len);
         return;
     }
     if (!(c->warned_type[type / 8] & (1u << (type % 8)))) {
@@ -722,6 +876,52 @@ static wc_status wc__on_loop(wc_cluster *c, wc_status (*fn)(wc_cluster *c))
     return st;
 }
 
+static bool wc__is_alive(void *ctx, const wc_ring_member *host)
+{
+    wc_cluster *c = ctx;
+
+    return wc_gossip_is_alive(c->gossip, &host->addr);
+}
+
+static wc_status wc__replication(void *ctx, uint32_t table_id, wc_replication *out)
+{
+    wc_cluster *c = ctx;
+
+    return c->local.replication(c->local.ctx, table_id, out);
+}
+
+/* The coordinator and hint delivery over the local store (on the loop, before gossip starts). */
+static wc_status wc__setup_coordination(wc_cluster *c)
+{
+    wc_coord_options co;
+    wc_hint_delivery_options ho;
+    wc_status st;
+
+    if ((st = c->local.store_open(c->local.ctx, c->env, &c->store)) != WC_OK)
+        return st;
+    atomic_store(&c->store_opened, true);
+    memset(&co, 0, sizeof(co));
+    co.env = c->env;
+    memcpy(co.self_id, c->host_id, WC_RING_HOST_ID_LEN);
+    snprintf(co.self_dc, sizeof(co.self_dc), "%s", c->dc);
+    co.store = c->store;
+    co.is_alive = wc__is_alive;
+    co.replication = wc__replication;
+    co.store_hint = wc__store_hint;
+    co.ctx = c;
+    if ((st = wc_coord_create(&co, &c->coord)) != WC_OK)
+        return st;
+    wc_hint_delivery_options_default(&ho);
+    memcpy(ho.self_host_id, c->host_id, WC_HOST_ID_LEN);
+    ho.apply = wc__apply_hint;
+    ho.apply_arg = c;
+    if ((st = wc_hint_delivery_new(c->env, c->hints, &ho, &c->delivery)) != WC_OK)
+        return st;
+    if (c->env->ops->timer_start(c->env, WC__HINTS_SYNC_MS, wc__hints_sync_tick, c) == 0)
+        return wc_error(WC_NO_MEMORY, "out of memory for the hints timer");
+    return WC_OK;
+}
+
 /* Create the gossiper, set the local states and start gossiping (on the loop). */
 static wc_status wc__setup(wc_cluster *c)
 {
@@ -740,6 +940,8 @@ static wc_status wc__setup(wc_cluster *c)
     if (c->phi > 0)
         go.phi_convict_threshold = c->phi;
     if ((st = wc_gossip_create(c->env, &go, &c->gossip)) != WC_OK)
+        return st;
+    if (c->local.store_open && (st = wc__setup_coordination(c)) != WC_OK)
         return st;
     if ((st = wc_gossip_add_listener(c->gossip, &l)) != WC_OK ||
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_HOST_ID, c->host_id,
@@ -779,6 +981,7 @@ static wc_status wc__setup(wc_cluster *c)
 
 static wc_status wc__announce_shutdown(wc_cluster *c)
 {
+    c->stopping = true;
     if (c->gossip)
         wc_gossip_shutdown(c->gossip);
     return WC_OK;
@@ -790,6 +993,208 @@ static wc_status wc__drop_schema(wc_cluster *c)
     wc_schema_runtime_destroy(c->schema);
     c->schema = NULL;
     return WC_OK;
+}
+
+
+/*
+ * Drain the store (its pending completions run now), cancel what the
+ * coordinator still waits for and stop hint delivery (on the loop).
+ */
+static wc_status wc__teardown_coordination(wc_cluster *c)
+{
+    c->stopping = true;
+    if (atomic_load(&c->store_opened)) {
+        c->local.store_close(c->local.ctx);
+        atomic_store(&c->store_opened, false);
+    }
+    if (c->coord)
+        wc_coord_destroy(c->coord);
+    c->coord = NULL;
+    wc_hint_delivery_free(c->delivery);
+    c->delivery = NULL;
+    return WC_OK;
+}
+
+/* Stop coordinating (on the loop, or here once the loop is gone). */
+static void wc__stop_coordination(wc_cluster *c)
+{
+    if (c->env == NULL || wc__on_loop(c, wc__teardown_coordination) != WC_OK)
+        (void)wc__teardown_coordination(c);
+}
+
+/* Open the hint store under the data directory. */
+static wc_status wc__open_hints(wc_cluster *c)
+{
+    wc_hints_options ho;
+    char dir[4200];
+
+    snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_HINTS_DIR);
+    wc_hints_options_default(&ho);
+    ho.dir = dir;
+    ho.sync = WC_HINTS_SYNC_PERIODIC;
+    ho.max_hint_window_ms = UINT64_MAX / 2000; /* the window is checked by wc__store_hint */
+    ho.log = wc__transport_log;
+    ho.log_arg = c;
+    return wc_hints_open(&ho, &c->hints);
+}
+
+/* ---------------------------------------------------------------- requests of node workers */
+
+/* One write or read handed to the loop; the asking thread waits on cv. */
+typedef struct wc__ask {
+    wc_cluster *c;
+    bool is_read, scan;
+    uint32_t table_id;
+    const uint8_t *batch;
+    size_t len;
+    const wc_store_read *read;
+    wc_consistency cl;
+    uint32_t timeout_ms;
+    wc_coord_result *res;
+    wc_buf *answer;
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__ask;
+
+static void wc__ask_end(wc__ask *k, const wc_coord_result *res, const uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&k->mu);
+    *k->res = *res;
+    if (res->status == WC_OK && k->answer && len)
+        wc_buf_append(k->answer, data, len);
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+static void wc__ask_write_done(void *arg, const wc_coord_result *res)
+{
+    wc__ask_end(arg, res, NULL, 0);
+}
+
+static void wc__ask_read_done(void *arg, const wc_coord_result *res, const uint8_t *data,
+                              size_t len)
+{
+    wc__ask_end(arg, res, data, len);
+}
+
+static void wc__ask_tramp(void *arg)
+{
+    wc__ask *k = arg;
+    wc_cluster *c = k->c;
+
+    if (c->coord == NULL || c->stopping) {
+        wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl, .detail = "coordinator stopped"};
+        wc__ask_end(k, &r, NULL, 0);
+    } else if (!k->is_read)
+        wc_coord_write(c->coord, k->table_id, k->batch, k->len, k->cl, k->timeout_ms,
+                       wc__ask_write_done, k);
+    else if (k->scan)
+        wc_coord_scan(c->coord, k->read, k->cl, k->timeout_ms, wc__ask_read_done, k);
+    else
+        wc_coord_read(c->coord, k->read, k->cl, k->timeout_ms, wc__ask_read_done, k);
+}
+
+/* Post k to the loop and wait for its end. */
+static wc_status wc__ask_run(wc__ask *k)
+{
+    wc_status st = WC_UNAVAILABLE;
+
+    memset(k->res, 0, sizeof(*k->res));
+    k->res->cl = k->cl;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (!wc_cluster_coordinates(k->c))
+        snprintf(k->res->detail, sizeof(k->res->detail), "this node does not coordinate");
+    else if ((st = k->c->env->ops->post(k->c->env, wc__ask_tramp, k)) != WC_OK)
+        snprintf(k->res->detail, sizeof(k->res->detail), "the cluster runtime stopped");
+    else {
+        pthread_mutex_lock(&k->mu);
+        while (!k->done)
+            pthread_cond_wait(&k->cv, &k->mu);
+        pthread_mutex_unlock(&k->mu);
+        st = k->res->status;
+    }
+    if (st != WC_OK && k->res->status == WC_OK)
+        k->res->status = st;
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    if (k->res->status != WC_OK)
+        return wc_error(k->res->status, "%s", k->res->detail);
+    return WC_OK;
+}
+
+static void wc__ask_init(wc__ask *k, wc_cluster *c, wc_consistency cl, uint32_t timeout_ms,
+                         wc_coord_result *res)
+{
+    memset(k, 0, sizeof(*k));
+    k->c = c;
+    k->cl = cl;
+    k->timeout_ms = timeout_ms;
+    k->res = res;
+}
+
+wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                           wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res)
+{
+    wc__ask k;
+
+    wc__ask_init(&k, c, cl, timeout_ms, res);
+    k.table_id = table_id;
+    k.batch = batch;
+    k.len = len;
+    return wc__ask_run(&k);
+}
+
+wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,
+                          uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer)
+{
+    wc__ask k;
+
+    wc__ask_init(&k, c, cl, timeout_ms, res);
+    k.is_read = true;
+    k.scan = scan;
+    k.read = r;
+    k.answer = answer;
+    return wc__ask_run(&k);
+}
+
+bool wc_cluster_coordinates(const wc_cluster *c)
+{
+    return c != NULL && atomic_load(&c->store_opened);
+}
+
+void wc_cluster_stop_coordinating(wc_cluster *c)
+{
+    if (c != NULL)
+        wc__stop_coordination(c);
+}
+
+void wc_cluster_set_hints(wc_cluster *c, bool enabled, uint64_t max_hint_window_ms)
+{
+    atomic_store(&c->hints_enabled, enabled);
+    atomic_store(&c->hint_window_ms, max_hint_window_ms);
+}
+
+static wc_status wc__get_coord_stats(wc_cluster *c)
+{
+    /* the caller's buffer travels in c->stats_out */
+    if (c->coord)
+        wc_coord_get_stats(c->coord, c->stats_out);
+    return WC_OK;
+}
+
+void wc_cluster_coord_stats(wc_cluster *c, wc_coord_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!wc_cluster_coordinates(c))
+        return;
+    pthread_mutex_lock(&c->stats_mu);
+    c->stats_out = out;
+    (void)wc__on_loop(c, wc__get_coord_stats);
+    c->stats_out = NULL;
+    pthread_mutex_unlock(&c->stats_mu);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -805,8 +1210,11 @@ static void wc__free(wc_cluster *c)
     wc_free(c->seeds);
     wc_free(c->tokens);
     wc_buf_free(&c->members);
+    wc_hints_close(c->hints);
+    wc_free(c->down);
     wc_ring_slot_destroy(&c->slot);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->stats_mu);
     wc_free(c);
 }
 
@@ -835,6 +1243,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     if (c == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the cluster");
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->stats_mu, NULL);
     wc_ring_slot_init(&c->slot);
     wc_buf_init(&c->members);
     c->data_dir = wc__strdup(o->data_dir);
@@ -861,6 +1270,15 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     c->log = o->log;
     c->log_arg = o->log_arg;
     c->engine = o->engine;
+    c->local = o->local;
+    atomic_init(&c->hints_enabled, o->hinted_handoff);
+    atomic_init(&c->hint_window_ms, o->max_hint_window_ms ? o->max_hint_window_ms
+                                                          : 3ull * 3600 * 1000);
+    if (c->local.store_open &&
+        (!c->local.store_close || !c->local.replication || !c->local.apply)) {
+        st = wc_error(WC_INVALID_ARGUMENT, "cluster: an incomplete local side");
+        goto fail;
+    }
     if ((size_t)snprintf(c->state_path, sizeof(c->state_path), "%s/%s", o->data_dir,
                          WC_CLUSTER_STATE_FILE) >= sizeof(c->state_path)) {
         st = wc_error(WC_INVALID_ARGUMENT, "cluster: the data directory path is too long");
@@ -882,6 +1300,8 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     c->generation = stored_gen >= now_s ? stored_gen + 1 : now_s;
     if ((st = wc__state_write(c)) != WC_OK)
         goto fail;
+    if (c->local.store_open && (st = wc__open_hints(c)) != WC_OK)
+        goto fail;
 
     memset(&to, 0, sizeof(to));
     to.listen = o->listen;
@@ -900,6 +1320,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
         char err[512];
         snprintf(err, sizeof(err), "%s", wc_last_error());
+        wc__stop_coordination(c);
         (void)wc__on_loop(c, wc__drop_schema);
         wc_transport_stop(c->env);
         c->env = NULL;
@@ -924,6 +1345,7 @@ void wc_cluster_stop(wc_cluster *c)
         return;
     if (wc__on_loop(c, wc__announce_shutdown) == WC_OK)
         nanosleep(&linger, NULL);
+    wc__stop_coordination(c);
     (void)wc__on_loop(c, wc__drop_schema);
     wc_transport_stop(c->env);
     if (c->gossip)

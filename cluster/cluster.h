@@ -25,10 +25,23 @@
  * in its wc_ring_slot; on every change (liveness and load included) it
  * re-encodes the membership that wc_cluster_members serves.
  *
+ * Coordination: with a local side (wc_cluster_local.store_open set) the
+ * runtime also runs, on its loop, a coordinator (coordinator.h) over the
+ * store the node gives, with liveness from the gossiper's failure detector
+ * and the ring it publishes, and hinted handoff: a durable hint store in
+ * "<data_dir>/hints" (hints.h; a hint for a replica down longer than
+ * max_hint_window_ms, or while hints are disabled, is not kept) and hint
+ * delivery (hint_delivery.h) to every node that comes up, its hints applied
+ * through local.apply.  Internode messages 16..39 go to the coordinator,
+ * 40..47 to hint delivery.  wc_cluster_write and wc_cluster_read hand a
+ * request to the loop and wait for its end, so node worker threads can
+ * call them.
+ *
  * Thread-safety: wc_cluster_start and wc_cluster_stop are called by the
- * owner thread.  wc_cluster_ring and wc_cluster_members may be called from
- * any thread while the cluster runs.  Everything else runs on the
- * transport's loop thread.
+ * owner thread.  wc_cluster_ring, wc_cluster_members, wc_cluster_write,
+ * wc_cluster_read and wc_cluster_set_hints may be called from any thread
+ * while the cluster runs.  Everything else runs on the transport's loop
+ * thread.
  */
 #ifndef WC_CLUSTER_H
 #define WC_CLUSTER_H
@@ -39,6 +52,7 @@
 
 #include "coding.h"
 #include "commitlog.h"
+#include "coordinator.h"
 #include "env.h"
 #include "ring.h"
 #include "schema_runtime.h"
@@ -48,7 +62,36 @@
 #define WC_CLUSTER_DEFAULT_JOIN_WAIT_MS 5000u
 #define WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS 60000u
 
+#define WC_CLUSTER_HINTS_DIR "hints"
+
 typedef struct wc_cluster wc_cluster;
+
+/*
+ * The node's side of coordination.  store_open NULL: no coordinator (the
+ * messages of the coordinator and of hints are dropped, wc_cluster_write
+ * and wc_cluster_read answer WC_UNAVAILABLE).
+ */
+typedef struct wc_cluster_local {
+    /*
+     * Make the local replica store (replica_store.h) on env: its
+     * completions run on env's loop.  Called once, on the loop, while
+     * wc_cluster_start runs.  WC_OK, or a failure that fails the start.
+     */
+    wc_status (*store_open)(void *ctx, wc_env *env, wc_replica_store *out);
+    /*
+     * Drain the store (its pending completions are called now) and free
+     * it.  Called once, on the loop (or after it stopped), before the
+     * coordinator is destroyed.
+     */
+    void (*store_close)(void *ctx);
+    /* The replication of table_id (any thread); WC_NOT_FOUND for an unknown table. */
+    wc_status (*replication)(void *ctx, uint32_t table_id, wc_replication *out);
+    /* The lifetime in seconds of a hint for table_id (its gc_grace_seconds); 0: keep none. */
+    uint32_t (*hint_ttl)(void *ctx, uint32_t table_id);
+    /* Apply a hint's batch record durably on this node (on the loop). */
+    wc_status (*apply)(void *ctx, const uint8_t *batch, size_t len);
+    void *ctx;
+} wc_cluster_local;
 
 typedef struct wc_cluster_options {
     const char *data_dir;     /* required: the node's data directory (state file, load) */
@@ -70,6 +113,9 @@ typedef struct wc_cluster_options {
     wc_engine *engine;        /* the node's engine: the cluster schema runs with it (NULL: none) */
     wc_log_fn log;            /* lines of the transport and the runtime; any thread but the caller's */
     void *log_arg;
+    wc_cluster_local local;   /* zero: no coordinator */
+    bool hinted_handoff;      /* keep hints for replicas that miss writes */
+    uint64_t max_hint_window_ms; /* no hint for a node down longer; 0: the hint store's 3 hours */
 } wc_cluster_options;
 
 /* API */
@@ -99,6 +145,43 @@ wc_ring *wc_cluster_ring(wc_cluster *c);
  * to out.  c NULL: a node without a cluster (no members).  Any thread.
  */
 void wc_cluster_members(wc_cluster *c, wc_buf *out);
+
+/*
+ * Write batch[0..len) (a batch record whose mutations all belong to
+ * table_id) at level cl through the coordinator, waiting until it ends; the
+ * outcome in *res (detail included).  Returns res->status: WC_UNAVAILABLE
+ * also without a coordinator or once the loop stopped; the other statuses
+ * of wc_coord_write.  REQUIRES: timeout_ms > 0.  Any thread but the loop.
+ */
+wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                           wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res);
+
+/*
+ * Read r at level cl, waiting until it ends: one partition (wc_coord_read),
+ * or with scan every partition in token order (wc_coord_scan).  The raw
+ * answer is appended to answer.  Statuses as wc_cluster_write and
+ * wc_coord_read.  Any thread but the loop.
+ */
+wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,
+                          uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer);
+
+/* Whether this runtime coordinates (it was started with a local side, not stopped). */
+bool wc_cluster_coordinates(const wc_cluster *c);
+
+/*
+ * Stop coordinating before the local store goes away: the coordinator and
+ * hint messages are dropped from now on, the store is closed
+ * (local.store_close), the requests still waiting end with WC_UNAVAILABLE
+ * "coordinator stopped".  The membership keeps running.  Owner thread;
+ * wc_cluster_stop does it too.  NULL is ignored.
+ */
+void wc_cluster_stop_coordinating(wc_cluster *c);
+
+/* Change the hint settings (widecol.hinted_handoff_enabled, max_hint_window).  Any thread. */
+void wc_cluster_set_hints(wc_cluster *c, bool enabled, uint64_t max_hint_window_ms);
+
+/* The coordinator's counters (zero without one).  Any thread but the loop. */
+void wc_cluster_coord_stats(wc_cluster *c, wc_coord_stats *out);
 
 /* This node's internode address (the real port when listen.port was 0). */
 wc_addr wc_cluster_self(const wc_cluster *c);

@@ -42,6 +42,7 @@
 #include "alloc.h"
 #include "cluster.h"
 #include "consistency.h"
+#include "engine_store.h"
 #include "protocol.h"
 #include "shmring.h"
 #include "table_options.h"
@@ -127,6 +128,8 @@ struct wc_node {
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
+    wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
+    atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
 };
@@ -270,6 +273,167 @@ static wc_status wc__check_batch(wc_node *n, const uint8_t *batch, size_t len, w
     return WC_OK;
 }
 
+/* ---------------------------------------------------------------- coordinated requests */
+
+/* The cluster that coordinates this node's requests, or NULL: the node serves alone. */
+static wc_cluster *wc__coordinator(wc_node *n)
+{
+    wc_cluster *c = atomic_load(&n->cluster);
+
+    return wc_cluster_coordinates(c) ? c : NULL;
+}
+
+/*
+ * Write batch through the coordinator, one table after the other (the
+ * coordinator takes the mutations of one table at a time; a batch of one
+ * table, the common case, is sent as it came).
+ */
+static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch, size_t len,
+                                 wc_consistency cl)
+{
+    uint32_t timeout = atomic_load(&n->write_timeout_ms);
+    wc_coord_result res;
+    wc_batch_view v;
+    const uint8_t *mut;
+    size_t mlen;
+    uint32_t *ids = NULL;
+    size_t nids = 0;
+    wc_buf sub;
+    wc_status st;
+
+    if ((st = wc_batch_parse(batch, len, &v)) != WC_OK)
+        return st;
+    ids = wc_malloc((v.count ? v.count : 1) * sizeof(*ids));
+    if (ids == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory splitting a batch");
+    while (wc_batch_next(&v, &mut, &mlen) == 1) {
+        uint32_t id;
+        size_t k;
+        if (mlen < 4) {
+            st = wc_error(WC_CORRUPTION, "malformed mutation in a batch");
+            goto done;
+        }
+        id = wc_dec_u32(mut);
+        for (k = 0; k < nids && ids[k] != id; k++)
+            ;
+        if (k == nids)
+            ids[nids++] = id;
+    }
+    if (nids <= 1) {
+        if (nids == 1) /* an empty batch writes nothing */
+            st = wc_cluster_write(c, ids[0], batch, len, cl, timeout, &res);
+        goto done;
+    }
+    wc_buf_init(&sub);
+    for (size_t k = 0; k < nids && st == WC_OK; k++) {
+        uint32_t count = 0;
+        wc_batch_parse(batch, len, &v);
+        while (wc_batch_next(&v, &mut, &mlen) == 1)
+            count += wc_dec_u32(mut) == ids[k];
+        wc_buf_reset(&sub);
+        wc_batch_begin(&sub, count);
+        wc_batch_parse(batch, len, &v);
+        while (wc_batch_next(&v, &mut, &mlen) == 1)
+            if (wc_dec_u32(mut) == ids[k])
+                wc_batch_add(&sub, mut, mlen);
+        if ((st = wc_buf_status(&sub)) == WC_OK)
+            st = wc_cluster_write(c, ids[k], sub.data, sub.len, cl, timeout, &res);
+    }
+    wc_buf_free(&sub);
+done:
+    wc_free(ids);
+    return st;
+}
+
+/*
+ * A read through the coordinator: the request as the store reads it (with
+ * this node's TTL clock, so every replica agrees), the answer as a page.
+ */
+static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *creq,
+                                wc_consistency cl, wc_page **page)
+{
+    wc_read_request req = *creq;
+    wc_store_read r;
+    wc_coord_result res;
+    wc_buf ans;
+    wc_status st;
+
+    if (req.now_sec == 0)
+        req.now_sec = (int64_t)time(NULL);
+    if ((st = wc_engine_store_plan(&req, &r)) != WC_OK)
+        return st;
+    wc_buf_init(&ans);
+    /* a scan's page may continue inside one partition: the plan says which read it is */
+    st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
+    if (st == WC_OK)
+        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, page);
+    wc_buf_free(&ans);
+    return st;
+}
+
+/* ---- the local side of the cluster (cluster.h wc_cluster_local) over the engine */
+
+static wc_status wc__local_store_open(void *ctx, wc_env *env, wc_replica_store *out)
+{
+    wc_node *n = ctx;
+    uint32_t threads = n->nworkers < WC_ENGINE_STORE_MAX_THREADS ? n->nworkers
+                                                                 : WC_ENGINE_STORE_MAX_THREADS;
+    wc_status st = wc_engine_store_create(n->engine, env, threads ? threads : 1, &n->estore);
+
+    if (st == WC_OK)
+        *out = wc_engine_store_get(n->estore);
+    return st;
+}
+
+static void wc__local_store_close(void *ctx)
+{
+    wc_node *n = ctx;
+
+    wc_engine_store_destroy(n->estore);
+    n->estore = NULL;
+}
+
+/*
+ * The replication of a table, from the engine's catalog: tables the cluster
+ * schema creates or alters (schema_runtime.h) never pass through this
+ * node's CREATE/ALTER requests, so the cache of those cannot answer.
+ */
+static wc_status wc__local_replication(void *ctx, uint32_t table_id, wc_replication *out)
+{
+    wc_node *n = ctx;
+    wc_table_def d;
+    wc_status st;
+
+    if (wc_engine_get_table(n->engine, table_id, &d) != WC_OK)
+        return wc_error(WC_NOT_FOUND, "table %u is not known on this node", table_id);
+    st = wc_table_replication(&d, out);
+    wc_table_def_clear(&d);
+    if (st != WC_OK)
+        wc_replication_default(out);
+    return WC_OK;
+}
+
+static uint32_t wc__local_hint_ttl(void *ctx, uint32_t table_id)
+{
+    wc_node *n = ctx;
+    wc_table_def d;
+    uint32_t ttl = 0;
+
+    if (wc_engine_get_table(n->engine, table_id, &d) == WC_OK) {
+        ttl = d.gc_grace_seconds;
+        wc_table_def_clear(&d);
+    }
+    wc_clear_error();
+    return ttl;
+}
+
+static wc_status wc__local_apply(void *ctx, const uint8_t *batch, size_t len)
+{
+    wc_node *n = ctx;
+
+    return wc_engine_apply_batch(n->engine, batch, len);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 /* The replication of a table to create: its schema's, or factor 1 without one. */
@@ -303,6 +467,7 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
     wc_node *n = c->node;
     wc_engine *e = n->engine;
     wc_buf *out = &c->out;
+    wc_cluster *cc;
     size_t start;
     wc_status st = WC_OK;
 
@@ -359,6 +524,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *batch;
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
+        if ((cc = wc__coordinator(n)) != NULL) {
+            st = wc__coord_apply(n, cc, batch, len, cl);
+            break;
+        }
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
         st = wc_engine_apply_batch(e, batch, len);
@@ -372,8 +541,15 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *overlay; /* the reader's pending writes (a transaction's) */
         size_t overlay_len;
         WC__DECODE(wc_proto_get_read_overlay(body, blen, &req, &cl, &cols, &overlay, &overlay_len));
-        if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK &&
-            (st = wc_engine_read_overlay(e, &req, overlay, overlay_len, false, &page)) == WC_OK) {
+        if ((cc = wc__coordinator(n)) != NULL && overlay_len > 0)
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "a read merged with the transaction's pending writes is not supported "
+                          "on a cluster yet; commit the writes before reading them");
+        else if (cc != NULL)
+            st = wc__coord_read(n, cc, &req, cl, &page);
+        else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
+            st = wc_engine_read_overlay(e, &req, overlay, overlay_len, false, &page);
+        if (st == WC_OK) {
             wc_proto_put_page(out, page);
             wc_page_free(page);
         }
@@ -1294,6 +1470,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->qmu, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
+    atomic_init(&n->write_timeout_ms, WC_NODE_DEFAULT_WRITE_TIMEOUT_MS);
+    atomic_init(&n->read_timeout_ms, WC_NODE_DEFAULT_READ_TIMEOUT_MS);
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
     if (n->workers == NULL) {
@@ -1342,6 +1520,8 @@ void wc_node_stop(wc_node *n)
     if (n == NULL)
         return;
     atomic_store(&n->quit, true);
+    /* coordinated requests still waiting end now; the engine store goes before the engine */
+    wc_cluster_stop_coordinating(atomic_load(&n->cluster));
     if (n->wake[1] >= 0) {
         ssize_t w;
         do
@@ -1391,6 +1571,23 @@ void wc_node_stop(wc_node *n)
 }
 
 void wc_node_set_cluster(wc_node *n, wc_cluster *c) { atomic_store(&n->cluster, c); }
+
+void wc_node_cluster_local(wc_node *n, wc_cluster_local *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->store_open = wc__local_store_open;
+    out->store_close = wc__local_store_close;
+    out->replication = wc__local_replication;
+    out->hint_ttl = wc__local_hint_ttl;
+    out->apply = wc__local_apply;
+    out->ctx = n;
+}
+
+void wc_node_set_timeouts(wc_node *n, uint32_t write_ms, uint32_t read_ms)
+{
+    atomic_store(&n->write_timeout_ms, write_ms ? write_ms : 1);
+    atomic_store(&n->read_timeout_ms, read_ms ? read_ms : 1);
+}
 
 wc_engine *wc_node_engine(wc_node *n)
 {

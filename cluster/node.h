@@ -27,10 +27,17 @@
  * failure threshold); the engine's failures are answered with its status
  * and message unchanged.
  *
- * Consistency: the node is a one-node cluster (cluster_nodes = 1, one live
- * replica); APPLY and READ check their level with wc_consistency_check
- * against the keyspace replication of the table, kept in the table's
- * options (table_options.h), before touching the engine.
+ * Consistency: without a coordinating cluster the node is a one-node
+ * cluster (cluster_nodes = 1, one live replica); APPLY and READ check
+ * their level with wc_consistency_check against the keyspace replication
+ * of the table, kept in the table's options (table_options.h), before
+ * touching the engine.  With a cluster that coordinates (started with
+ * wc_node_cluster_local, set with wc_node_set_cluster) the worker hands
+ * APPLY (split per table) and READ (one partition, or a scan in token
+ * order) to the cluster's coordinator and waits for the outcome, within
+ * the timeouts of wc_node_set_timeouts; its failures are answered with
+ * the coordinator's status and detail ("consistency QUORUM needs 2
+ * replicas, 1 alive").
  *
  * Shared-memory ring (shmring.h): with o->ring set, as many more workers
  * serve the ring's slots, round-robin, with the same request handlers: the
@@ -58,6 +65,8 @@
 #include "status.h"
 
 #define WC_NODE_VERSION "0.1"
+#define WC_NODE_DEFAULT_WRITE_TIMEOUT_MS 2000u
+#define WC_NODE_DEFAULT_READ_TIMEOUT_MS 5000u
 
 typedef struct wc_node wc_node;
 
@@ -106,6 +115,20 @@ void wc_node_stop(wc_node *n);
  */
 struct wc_cluster;
 void wc_node_set_cluster(wc_node *n, struct wc_cluster *c);
+
+/*
+ * The node's side of coordination, for wc_cluster_options.local: the
+ * engine as the replica store (engine_store.h), the replication kept per
+ * table, hints applied to the engine.
+ */
+struct wc_cluster_local;
+void wc_node_cluster_local(wc_node *n, struct wc_cluster_local *out);
+
+/*
+ * How long the coordinator waits for the replicas of a write and of a read
+ * (each range of a scan) before WC_TIMEOUT; 0 counts as 1.  Any thread.
+ */
+void wc_node_set_timeouts(wc_node *n, uint32_t write_ms, uint32_t read_ms);
 
 /* The node's engine (owned by the node; valid until wc_node_stop). */
 wc_engine *wc_node_engine(wc_node *n);

@@ -13,13 +13,13 @@
  * NOTES
  *	  The node reads the postmaster settings once, when it starts the
  *	  cluster runtime (node.c).  widecol.write_request_timeout and
- *	  widecol.read_request_timeout are session settings and exist however
- *	  the library is loaded; the others exist only with
- *	  shared_preload_libraries, as the other node settings (widecol.c).
- *	  widecol.phi_convict_threshold, widecol.hinted_handoff_enabled,
- *	  widecol.max_hint_window and the two request timeouts are stored for
- *	  the coordinator; until it lands, only the threshold is used (read
- *	  when the cluster starts).
+ *	  widecol.read_request_timeout exist however the library is loaded
+ *	  (backends wait for the node longer than they do, conn.c); the others
+ *	  exist only with shared_preload_libraries, as the other node settings
+ *	  (widecol.c).  The two request timeouts, widecol.hinted_handoff_enabled
+ *	  and widecol.max_hint_window are server-wide: the node hands them to
+ *	  the coordinator at start and on SIGHUP.  widecol.phi_convict_threshold
+ *	  is read when the cluster starts.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,18 +55,18 @@ widecol_define_cluster_gucs(bool preloaded)
 	DefineCustomIntVariable("widecol.write_request_timeout",
 							"How long the coordinator waits for the replicas "
 							"of a write.",
-							"Stored for the coordinator; not used yet.",
+							"Server-wide; the node reads it at start and on reload.",
 							&widecol_write_request_timeout,
 							2000, 1, INT_MAX,
-							PGC_USERSET, GUC_UNIT_MS,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("widecol.read_request_timeout",
 							"How long the coordinator waits for the replicas "
-							"of a read.",
-							"Stored for the coordinator; not used yet.",
+							"of a read (of each token range of a scan).",
+							"Server-wide; the node reads it at start and on reload.",
 							&widecol_read_request_timeout,
 							5000, 1, INT_MAX,
-							PGC_USERSET, GUC_UNIT_MS,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	if (!preloaded)
 		return;
@@ -138,7 +138,7 @@ widecol_define_cluster_gucs(bool preloaded)
 							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("widecol.hinted_handoff_enabled",
 							 "Keep hints for replicas that are down.",
-							 "Stored for the coordinator; not used yet.",
+							 "Applies to writes the node coordinates from the next reload.",
 							 &widecol_hinted_handoff_enabled,
 							 true,
 							 PGC_SIGHUP, 0,
@@ -146,7 +146,7 @@ widecol_define_cluster_gucs(bool preloaded)
 	DefineCustomIntVariable("widecol.max_hint_window",
 							"How long hints are kept for a replica that is "
 							"down.",
-							"Stored for the coordinator; not used yet.",
+							"No hint is stored for a node down longer than this.",
 							&widecol_max_hint_window,
 							3 * 3600 * 1000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,

@@ -19,7 +19,11 @@
  *	  and reopened by the next request.  The client never blocks forever:
  *	  every call has a timeout (SQLSTATE WC001 when it passes), and a
  *	  connection that breaks under a request is reported as lost, apart
- *	  from the statuses the node itself answers with.
+ *	  from the statuses the node itself answers with.  Of those, the
+ *	  coordinator's unavailable and replica timeout get SQLSTATEs of their
+ *	  own (WC002, WC003), told apart from the backend's own wait (WC001).
+ *	  With a cluster the backend waits at least a second longer than the
+ *	  coordinator's timeouts, so that the coordinator's answer arrives first.
  *
  *	  Write timestamps are microseconds since the Unix epoch, one per
  *	  statement, strictly increasing within a backend (so that a DELETE
@@ -30,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <sys/time.h>
 
@@ -159,7 +164,14 @@ check_write_timestamp(char **newval, void **extra, GucSource source)
 int
 widecol_request_timeout(void)
 {
-	return widecol_request_timeout_ms;
+	int			coord;
+
+	if (widecol_listen_address == NULL || widecol_listen_address[0] == '\0')
+		return widecol_request_timeout_ms;
+	coord = Max(widecol_write_request_timeout, widecol_read_request_timeout);
+	if (coord >= INT_MAX - 1000)
+		return INT_MAX;
+	return Max(widecol_request_timeout_ms, coord + 1000);
 }
 
 const char *
@@ -252,7 +264,7 @@ widecol_connection(void)
 		return connection;
 	widecol_require_node();
 	path = widecol_node_socket_path();
-	st = wc_client_connect(path, widecol_request_timeout_ms, &connection);
+	st = wc_client_connect(path, widecol_request_timeout(), &connection);
 	if (st != WC_OK)
 	{
 		connection = NULL;
@@ -316,6 +328,78 @@ widecol_connection_lost(void)
 }
 
 /*
+ * The level named by a coordinator's detail ("consistency QUORUM needs 2
+ * replicas, 1 alive"), or the session's level, upper-cased.
+ */
+static void
+detail_level(const char *detail, char *out, size_t cap)
+{
+	size_t		i = 0;
+
+	if (strncmp(detail, "consistency ", 12) == 0)
+	{
+		const char *p = detail + 12;
+
+		while (i + 1 < cap && (isupper((unsigned char) p[i]) || p[i] == '_'))
+		{
+			out[i] = p[i];
+			i++;
+		}
+	}
+	if (i == 0)
+	{
+		const char *g = widecol_consistency_name(widecol_consistency);
+
+		for (; g[i] && i + 1 < cap; i++)
+			out[i] = pg_toupper((unsigned char) g[i]);
+	}
+	out[i] = '\0';
+}
+
+/*
+ * A failure the coordinator answered with: too few live replicas (WC002)
+ * or too few answers in time (WC003, "N of M replicas" taken from the
+ * detail).  Returns without reporting for the other statuses.
+ */
+static void
+report_coordinator(wc_status st, const char *what, const char *detail)
+{
+	char		level[32];
+	unsigned	acked,
+				required;
+	const char *colon;
+
+	detail_level(detail, level, sizeof(level));
+	if (st == WC_UNAVAILABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WIDECOL_UNAVAILABLE),
+				 errmsg("not enough replicas for consistency level %s", level),
+				 detail[0] ? errdetail("%s", detail) : 0,
+				 errhint("Bring the replicas that are down back (SELECT * FROM "
+						 "widecol.nodes), or lower widecol.consistency; a refused write "
+						 "was not applied anywhere.")));
+	if (st != WC_TIMEOUT)
+		return;
+	colon = strrchr(detail, ':');
+	if (colon != NULL && sscanf(colon + 1, " %u of %u", &acked, &required) == 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_WIDECOL_REPLICA_TIMEOUT),
+				 errmsg("widecol %s timed out at consistency level %s: %u of %u replicas answered",
+						what, level, acked, required),
+				 errdetail("%s", detail),
+				 errhint("Replicas are slow or went down during the request; a write may "
+						 "still be applied by the replicas that got it, and hints bring it "
+						 "to the others.  Retry, or raise widecol.write_request_timeout / "
+						 "widecol.read_request_timeout.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_WIDECOL_REPLICA_TIMEOUT),
+			 errmsg("widecol %s timed out at consistency level %s", what, level),
+			 detail[0] ? errdetail("%s", detail) : 0,
+			 errhint("Retry, or raise widecol.write_request_timeout / "
+					 "widecol.read_request_timeout.")));
+}
+
+/*
  * Report a failed node request as an error: errcode from the status, the
  * node's message as detail, and a hint of what to do.
  */
@@ -347,6 +431,10 @@ widecol_report(wc_status st, const char *what)
 						 "server log for why.  The next statement reconnects; whether a write "
 						 "of this statement was applied is unknown.")));
 	}
+	/* answered by the node (the connection is fine): the coordinator's verdict */
+	if ((st == WC_UNAVAILABLE || st == WC_TIMEOUT) && connection != NULL &&
+		!wc_client_broken(connection))
+		report_coordinator(st, what, detail);
 	switch (st)
 	{
 		case WC_UNAVAILABLE:

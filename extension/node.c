@@ -53,9 +53,13 @@
  *	  blocked too, and hands it to the node server, which answers MEMBERS
  *	  from it (cluster_views.c).  Settings that keep the cluster from
  *	  starting (a secret file others may read, bad seeds, a damaged state
- *	  file) are reported with a WARNING and the node serves alone.  At
- *	  shutdown the node server stops first, then the cluster, which tells
- *	  its peers.
+ *	  file) are reported with a WARNING and the node serves alone.  The
+ *	  cluster coordinates the node's writes and reads over the engine
+ *	  (wc_node_cluster_local), with widecol.write_request_timeout,
+ *	  read_request_timeout, hinted_handoff_enabled and max_hint_window as
+ *	  the node reads them at start and on SIGHUP.  At shutdown the node
+ *	  server stops first (it stops the coordination before the engine
+ *	  closes), then the cluster, which tells its peers.
  *
  *-------------------------------------------------------------------------
  */
@@ -191,6 +195,7 @@ static void node_log_queue_init(void);
 static void node_log_drain(void);
 static void node_log_emit(int level, const char *msg);
 static void node_start_cluster(const char *dir);
+static void node_apply_request_settings(void);
 static void node_stop_all(void);
 static bool node_read_secret(uint8 **secret, size_t *len);
 static bool node_parse_seeds(wc_addr **seeds, size_t *nseeds);
@@ -412,6 +417,7 @@ widecol_node_main(Datum main_arg)
 			(errmsg("widecol node started with data directory \"%s\"", dir)));
 
 	node_start_cluster(dir);
+	node_apply_request_settings();
 
 	/* the latch, postmaster death and the engine threads' log messages */
 	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
@@ -446,6 +452,7 @@ widecol_node_main(Datum main_arg)
 
 			got_sighup = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			node_apply_request_settings();
 			/* compaction settings apply at once; new threads start with signals blocked */
 			sigfillset(&all);
 			pthread_sigmask(SIG_BLOCK, &all, &saved);
@@ -625,6 +632,21 @@ node_before_shmem_exit(int code, Datum arg)
 	node_set_state(false, 0, NULL);
 	node_stop_all();
 	node_log_drain();
+}
+
+/*
+ * Hand the coordinator's timeouts and hint settings to the node and the
+ * cluster (at start and after SIGHUP).
+ */
+static void
+node_apply_request_settings(void)
+{
+	if (node_server != NULL)
+		wc_node_set_timeouts(node_server, (uint32) widecol_write_request_timeout,
+							 (uint32) widecol_read_request_timeout);
+	if (node_cluster != NULL)
+		wc_cluster_set_hints(node_cluster, widecol_hinted_handoff_enabled,
+							 (uint64) widecol_max_hint_window);
 }
 
 /*
@@ -809,6 +831,9 @@ node_start_cluster(const char *dir)
 	o.log = node_engine_log;
 	o.log_arg = NULL;
 	o.engine = wc_node_engine(node_server);	/* the cluster schema creates engine tables */
+	wc_node_cluster_local(node_server, &o.local);
+	o.hinted_handoff = widecol_hinted_handoff_enabled;
+	o.max_hint_window_ms = (uint64) widecol_max_hint_window;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);

@@ -40,6 +40,10 @@
  * lists the codes).
  */
 #define ERRCODE_WIDECOL_TIMEOUT	MAKE_SQLSTATE('W','C','0','0','1')
+/* Too few live replicas for the consistency level (nothing was written). */
+#define ERRCODE_WIDECOL_UNAVAILABLE	MAKE_SQLSTATE('W','C','0','0','2')
+/* The coordinator did not get enough replica answers in time. */
+#define ERRCODE_WIDECOL_REPLICA_TIMEOUT	MAKE_SQLSTATE('W','C','0','0','3')
 
 /*
  * Directory of the node's Unix socket, relative to the data directory

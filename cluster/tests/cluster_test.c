@@ -5,7 +5,10 @@
  * the same host ids and tokens, and the same ring; a restarted node keeps
  * its host id and tokens and takes a larger generation; a node with another
  * secret never joins; a damaged state file is refused; the MEMBERS codec
- * refuses truncated and inflated bodies.
+ * refuses truncated and inflated bodies.  With a local side (model stores,
+ * replication factor 2) the runtime coordinates: a write at ALL reaches
+ * both nodes, ALL is unavailable with one node down while ONE stores a
+ * hint, and the hint reaches the node when it comes back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include "cluster.h"
 #include "fs.h"
 #include "gossip.h"
+#include "model_store.h"
 #include "protocol.h"
 
 #define WAIT_MS 10000
@@ -55,26 +59,84 @@ static void remove_dir(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Options of a test node (model: a local side over that store, or NULL: none). */
+static void node_options(wc_cluster_options *o, const char *dir, const wc_addr *seed,
+                         model_store *model);
+
 static wc_status start(const char *dir, const wc_addr *seed, const uint8_t *secret,
                        size_t secret_len, wc_cluster **out)
 {
     wc_cluster_options o;
 
-    memset(&o, 0, sizeof(o));
-    o.data_dir = dir;
-    strcpy(o.listen.host, "127.0.0.1"); /* port 0: an ephemeral one */
-    o.seeds = seed;
-    o.nseeds = seed ? 1 : 0;
-    o.cluster_name = "test";
+    node_options(&o, dir, seed, NULL);
     o.secret = secret;
     o.secret_len = secret_len;
-    o.dc = "dc1";
-    o.rack = "rack1";
-    o.sql_address = "127.0.0.1:5432";
-    o.release_version = "0.1";
-    o.num_tokens = 8;
-    o.gossip_interval_ms = 100;
-    o.join_wait_ms = 3000;
+    return wc_cluster_start(&o, out);
+}
+
+/* ---- a local side over a model store: replication factor 2, hints live a day */
+
+static wc_status local_open(void *ctx, wc_env *env, wc_replica_store *out)
+{
+    *out = model_store_iface(ctx);
+    return WC_OK;
+}
+
+static void local_close(void *ctx) {}
+
+static wc_status local_replication(void *ctx, uint32_t table_id, wc_replication *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->cls = WC_REPL_SIMPLE;
+    out->replication_factor = 2;
+    return table_id == 7 ? WC_OK : WC_NOT_FOUND;
+}
+
+static uint32_t local_hint_ttl(void *ctx, uint32_t table_id) { return 86400; }
+
+static void local_applied(void *arg, wc_status st) { *(wc_status *)arg = st; }
+
+static wc_status local_apply(void *ctx, const uint8_t *batch, size_t len)
+{
+    wc_replica_store s = model_store_iface(ctx);
+    wc_status st = WC_IO_ERROR;
+
+    s.ops->apply(s.ctx, batch, len, local_applied, &st); /* synchronous */
+    return st;
+}
+
+static void node_options(wc_cluster_options *o, const char *dir, const wc_addr *seed,
+                         model_store *model)
+{
+    memset(o, 0, sizeof(*o));
+    o->data_dir = dir;
+    strcpy(o->listen.host, "127.0.0.1"); /* port 0: an ephemeral one */
+    o->seeds = seed;
+    o->nseeds = seed ? 1 : 0;
+    o->cluster_name = "test";
+    o->dc = "dc1";
+    o->rack = "rack1";
+    o->sql_address = "127.0.0.1:5432";
+    o->release_version = "0.1";
+    o->num_tokens = 8;
+    o->gossip_interval_ms = 100;
+    o->join_wait_ms = 3000;
+    if (model) {
+        o->phi_convict_threshold = 4;
+        o->local = (wc_cluster_local){local_open, local_close, local_replication, local_hint_ttl,
+                                      local_apply, model};
+        o->hinted_handoff = true;
+    }
+}
+
+/* A node with a local side over m, listening on port (0: an ephemeral one). */
+static wc_status start_local(const char *dir, const wc_addr *seed, uint16_t port, model_store *m,
+                             wc_cluster **out)
+{
+    wc_cluster_options o;
+
+    node_options(&o, dir, seed, m);
+    o.listen.port = port;
     return wc_cluster_start(&o, out);
 }
 
@@ -314,6 +376,135 @@ static void test_members_codec(void **state)
     wc_buf_free(&b);
 }
 
+/* The rows of partition pk of table 7 that c reads at ONE (itself a replica: RF 2 of 2). */
+static void read_rows(wc_cluster *c, const char *pk, char *out, size_t cap)
+{
+    wc_store_read r;
+    wc_coord_result res;
+    wc_buf ans;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = 7;
+    r.pk = (const uint8_t *)pk;
+    r.pk_len = strlen(pk);
+    r.start.unbounded = true;
+    r.end.unbounded = true;
+    wc_buf_init(&ans);
+    assert_int_equal(wc_cluster_read(c, &r, false, WC_CL_ONE, 2000, &res, &ans), WC_OK);
+    model_raw_rows(ans.data, ans.len, out, cap);
+    wc_buf_free(&ans);
+}
+
+static bool peer_down(wc_cluster *c)
+{
+    wc_proto_members m;
+    bool down = false;
+
+    members(c, &m);
+    for (size_t i = 0; i < m.n; i++)
+        down |= !m.members[i].up;
+    wc_proto_members_free(&m);
+    return down;
+}
+
+static void test_coordinated_writes_and_hints(void **state)
+{
+    char da[512], db[512], rows[256];
+    model_store *ma = model_store_new(), *mb = model_store_new();
+    wc_cluster *a, *b;
+    wc_addr aa;
+    wc_buf rec;
+    wc_coord_result res;
+    wc_coord_stats cs;
+    uint16_t bport;
+    int t;
+
+    make_dir(da, sizeof(da), "ca");
+    make_dir(db, sizeof(db), "cb");
+    assert_int_equal(start_local(da, NULL, 0, ma, &a), WC_OK);
+    aa = wc_cluster_self(a);
+    assert_true(wc_cluster_coordinates(a));
+    wait_normal_up(a, 1);
+    assert_int_equal(start_local(db, &aa, 0, mb, &b), WC_OK);
+    bport = wc_cluster_self(b).port; /* b comes back at the same address */
+    for (t = 0; t < WAIT_MS / 50; t++) {
+        wc_ring *r = wc_cluster_ring(a);
+        bool two = r && wc_ring_host_count(r) == 2;
+        wc_ring_unref(r);
+        if (two && normal_up(a) == 2 && normal_up(b) == 2)
+            break;
+        sleep_ms(50);
+    }
+
+    /* ALL: both replicas have it, b reads it from itself */
+    wc_buf_init(&rec);
+    model_batch_one(&rec, 7, "p", "c1", "v1", 10);
+    assert_int_equal(wc_cluster_write(a, 7, rec.data, rec.len, WC_CL_ALL, 2000, &res), WC_OK);
+    assert_int_equal(res.acked, 2);
+    read_rows(b, "p", rows, sizeof(rows));
+    assert_string_equal(rows, "c1");
+    /* an unknown table */
+    assert_int_equal(wc_cluster_write(a, 8, rec.data, rec.len, WC_CL_ONE, 2000, &res),
+                     WC_NOT_FOUND);
+
+    /* b stops: ALL is unavailable (nothing written), ONE is met and hints b */
+    wc_cluster_stop(b);
+    for (t = 0; t < WAIT_MS / 50 && !peer_down(a); t++)
+        sleep_ms(50);
+    assert_true(peer_down(a));
+    model_batch_one(&rec, 7, "p", "c2", "v2", 20);
+    assert_int_equal(wc_cluster_write(a, 7, rec.data, rec.len, WC_CL_ALL, 2000, &res),
+                     WC_UNAVAILABLE);
+    assert_int_equal(res.required, 2);
+    assert_int_equal(res.alive, 1);
+    assert_string_equal(res.detail, "consistency ALL needs 2 replicas, 1 alive");
+    assert_int_equal(wc_cluster_write(a, 7, rec.data, rec.len, WC_CL_ONE, 2000, &res), WC_OK);
+    wc_cluster_coord_stats(a, &cs);
+    assert_int_equal(cs.hints, 1);
+    assert_int_equal(cs.unavailable, 1);
+
+    /* b comes back: the hint is delivered, b reads c2 from itself at ONE */
+    assert_int_equal(start_local(db, &aa, bport, mb, &b), WC_OK);
+    for (t = 0; t < WAIT_MS / 50; t++) {
+        if (normal_up(b) == 2) {
+            read_rows(b, "p", rows, sizeof(rows));
+            if (strcmp(rows, "c1,c2") == 0)
+                break;
+        }
+        sleep_ms(50);
+    }
+    assert_string_equal(rows, "c1,c2");
+
+    /* a scan reads every partition, in token order, at QUORUM (once a sees b up again) */
+    wait_normal_up(a, 2);
+    model_batch_one(&rec, 7, "q", "d1", "v3", 30);
+    assert_int_equal(wc_cluster_write(b, 7, rec.data, rec.len, WC_CL_QUORUM, 2000, &res), WC_OK);
+    {
+        wc_store_read r;
+        wc_buf ans;
+        int64_t tokens[4];
+
+        memset(&r, 0, sizeof(r));
+        r.table_id = 7;
+        r.start.unbounded = r.end.unbounded = true;
+        wc_buf_init(&ans);
+        assert_int_equal(wc_cluster_read(a, &r, true, WC_CL_QUORUM, 2000, &res, &ans), WC_OK);
+        assert_int_equal(model_raw_partitions(ans.data, ans.len, tokens, 4), 2);
+        assert_true(tokens[0] < tokens[1]);
+        model_raw_rows(ans.data, ans.len, rows, sizeof(rows));
+        assert_true(strcmp(rows, "c1,c2,d1") == 0 || strcmp(rows, "d1,c1,c2") == 0);
+        wc_buf_free(&ans);
+    }
+
+    wc_buf_free(&rec);
+    wc_cluster_stop(b);
+    wc_cluster_stop(a);
+    model_store_free(ma);
+    model_store_free(mb);
+    remove_dir(da);
+    remove_dir(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_generation_grows),
         cmocka_unit_test(test_two_nodes_and_restart),
         cmocka_unit_test(test_wrong_secret_never_joins),
+        cmocka_unit_test(test_coordinated_writes_and_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

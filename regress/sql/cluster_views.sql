@@ -27,7 +27,6 @@ SELECT name, setting, unit, context
  ORDER BY name;
 SET widecol.write_request_timeout = '3s';
 SHOW widecol.write_request_timeout;
-RESET widecol.write_request_timeout;
 SET widecol.listen_address = '127.0.0.1';
 
 SET client_min_messages = warning;

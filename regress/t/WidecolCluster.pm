@@ -1,0 +1,135 @@
+#
+# WidecolCluster.pm - several instances on 127.0.0.1 that form a widecol
+# cluster, for the TAP tests of replicated reads and writes.
+#
+#   my @nodes = widecol_cluster(3, dcs => ['dc1', 'dc1', 'dc2'], conf => $extra);
+#
+# makes the instances (internode ports from get_free_port, the first one
+# the seed, a shared cluster secret of mode 0600, failure detection at
+# phi 5), starts them one at a time, creates the extension and waits until
+# every started node sees all of them up and normal.  Helpers:
+#
+#   wait_up_normal($want, @nodes)   seconds until each sees $want nodes up
+#   on_every(\@nodes, $sql)         run $sql on each node (the same keyspace
+#                                   and table everywhere: table ids derive
+#                                   from keyspace and table name)
+#   kill_node($node)                SIGKILL its widecol node and postmaster
+#   wait_down($node, $victim)       until $node shows $victim down
+#   poll_until($node, $sql, $want)  until $sql (settings allowed) gives $want
+#
+# Copyright (c) 2026, widecol developers
+#
+package WidecolCluster;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+our @EXPORT =
+  qw(widecol_cluster wait_up_normal on_every kill_node wait_down node_address poll_until);
+
+sub widecol_cluster
+{
+	my ($n, %opts) = @_;
+	my $secret = "$PostgreSQL::Test::Utils::tmp_check/cluster_secret";
+	my @ports = map { PostgreSQL::Test::Cluster::get_free_port() } 1 .. $n;
+	my @nodes;
+
+	open(my $fh, '>', $secret) or die "cannot write $secret: $!";
+	print $fh "a secret shared by the test cluster\n";
+	close($fh);
+	chmod(0600, $secret) or die "chmod $secret: $!";
+	for my $i (0 .. $n - 1)
+	{
+		my $node = PostgreSQL::Test::Cluster->new("member$i");
+		my $dc = $opts{dcs} ? $opts{dcs}[$i] : 'dc1';
+
+		$node->init;
+		$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'widecol'
+widecol.cluster_name = 'tap'
+widecol.listen_address = '127.0.0.1'
+widecol.port = $ports[$i]
+widecol.seeds = '127.0.0.1:$ports[0]'
+widecol.cluster_secret_file = '$secret'
+widecol.phi_convict_threshold = 5
+widecol.datacenter = '$dc'
+} . ($opts{conf} // ''));
+		push @nodes, $node;
+	}
+	for my $i (0 .. $n - 1)
+	{
+		$nodes[$i]->start;
+		$nodes[$i]->safe_psql('postgres', 'CREATE EXTENSION widecol');
+		ok(defined wait_up_normal($i + 1, @nodes[ 0 .. $i ]), "node $i joined");
+	}
+	return @nodes;
+}
+
+sub wait_up_normal
+{
+	my ($want, @on) = @_;
+	my $t0 = time();
+
+	for my $n (@on)
+	{
+		return undef unless $n->poll_query_until('postgres', qq{
+			SELECT count(*) FILTER (WHERE status = 'up' AND state = 'normal') = $want
+			FROM widecol.nodes});
+	}
+	return time() - $t0;
+}
+
+sub on_every
+{
+	my ($nodes, $sql) = @_;
+
+	$_->safe_psql('postgres', $sql) for @$nodes;
+}
+
+# The internode address of $node, as widecol.nodes shows it.
+sub node_address
+{
+	my ($node) = @_;
+
+	return $node->safe_psql('postgres',
+		q{SELECT address FROM widecol.nodes WHERE sql_address LIKE '%:} . $node->port . q{'});
+}
+
+sub kill_node
+{
+	my ($node) = @_;
+	my $wpid = $node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()');
+
+	kill 'KILL', $wpid;
+	$node->kill9;
+}
+
+sub wait_down
+{
+	my ($node, $addr) = @_;
+
+	return $node->poll_query_until('postgres',
+		"SELECT status = 'down' FROM widecol.nodes WHERE address = '$addr'");
+}
+
+# Run $sql (SET commands may come first) every 0.5 s until its output is $want (180 s at most).
+sub poll_until
+{
+	my ($node, $sql, $want) = @_;
+
+	for (1 .. 360)
+	{
+		my ($ret, $out) = $node->psql('postgres', $sql);
+		return 1 if $ret == 0 && $out eq $want;
+		sleep(0.5);
+	}
+	return 0;
+}
+
+1;
