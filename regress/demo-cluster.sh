@@ -120,9 +120,8 @@ step "the same cluster seen from node 3, and the ring"
 psql_n 3 --echo-queries -c 'SELECT address, status, state, owns, host_id, tokens FROM widecol.nodes' \
     -c 'SELECT address, count(*) AS tokens, min(token), max(token) FROM widecol.ring GROUP BY address ORDER BY address'
 
-step "the IoT keyspace with replication factor 3, and its sensor_readings table, on every node"
-for i in 1 2 3; do
-    psql_n "$i" -q <<'SQL'
+step "node 1 creates the IoT keyspace (replication factor 3) and its sensor_readings table"
+psql_n 1 --echo-queries <<'SQL'
 CREATE SERVER iot_platform FOREIGN DATA WRAPPER widecol
     OPTIONS (replication $$ {'class': 'SimpleStrategy', 'replication_factor': 3} $$);
 CREATE FOREIGN TABLE sensor_readings (
@@ -135,11 +134,16 @@ CREATE FOREIGN TABLE sensor_readings (
 ) SERVER iot_platform OPTIONS (
     primary_key      '(device_id, "timestamp")',
     clustering_order '"timestamp" DESC');
--- the engine table is made on first use: read this node's own replica once
-SET widecol.consistency = one;
-SELECT count(*) FROM sensor_readings WHERE device_id = '';
 SQL
+
+step "the cluster schema brings them to nodes 2 and 3"
+for i in 2 3; do
+    for _ in $(seq 1 60); do
+        [ "$(psql_n "$i" -Atc "SELECT count(*) FROM pg_class WHERE relname = 'sensor_readings'")" = 1 ] && break
+        sleep 0.5
+    done
 done
+psql_n 3 --echo-queries -c 'SELECT keyspace, table_name, table_id, replication, version FROM widecol.cluster_schema()'
 
 step "node 1 writes 2,400 readings at QUORUM (20 devices x 120, one every 5 minutes)"
 psql_n 1 --echo-queries <<'SQL'

@@ -23,15 +23,12 @@ use Test::More;
 use WidecolCluster;
 
 my @nodes = widecol_cluster(3);
-on_every(\@nodes, q{
+create_on_first(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
 	CREATE FOREIGN TABLE kv (k int, v text) SERVER ks OPTIONS (primary_key 'k');
-	CREATE FOREIGN TABLE wide (p int, c int, v text) SERVER ks OPTIONS (primary_key '(p, c)');
-	-- the engine table is made on first use: a read at ONE of this node's own replica
-	SET widecol.consistency = one;
-	SELECT count(*) FROM kv WHERE k = 0;
-	SELECT count(*) FROM wide WHERE p = 0;});
+	CREATE FOREIGN TABLE wide (p int, c int, v text) SERVER ks OPTIONS (primary_key '(p, c)');},
+	[ 'kv', 'wide' ]);
 
 # count and sum of k on $node at level $cl (a scan of many small pages)
 sub summary

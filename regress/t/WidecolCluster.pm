@@ -31,7 +31,8 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT =
-  qw(widecol_cluster wait_up_normal on_every kill_node wait_down node_address poll_until);
+  qw(widecol_cluster wait_up_normal on_every create_on_first kill_node wait_down node_address
+  poll_until);
 
 sub widecol_cluster
 {
@@ -90,6 +91,24 @@ sub on_every
 	my ($nodes, $sql) = @_;
 
 	$_->safe_psql('postgres', $sql) for @$nodes;
+}
+
+# Run the DDL $sql on the first node only and wait (60 s at most) until the
+# cluster schema has brought every table of @$tables to every node's
+# catalog.
+sub create_on_first
+{
+	my ($nodes, $sql, $tables) = @_;
+	my $list = join(', ', map { "'$_'" } @$tables);
+
+	$nodes->[0]->safe_psql('postgres', $sql);
+	for my $node (@$nodes)
+	{
+		$node->poll_query_until('postgres',
+			"SELECT count(*) = " . scalar(@$tables)
+			  . " FROM pg_class WHERE relname IN ($list)")
+		  or die $node->name . " did not get the tables $list";
+	}
 }
 
 # The internode address of $node, as widecol.nodes shows it.
