@@ -195,7 +195,7 @@ pgbench_tps() {
 RESULTS=
 result() {   # NAME CLUSTER SINGLE UNIT
     local ratio line
-    ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+    ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     line="RESULT $1 widecol=$2 baseline=$3 ratio=$ratio unit=$4"
     echo "    $1: three-node RF 3 $2, one-node RF 1 $3 ($4), ratio $ratio"
     RESULTS+="$line"$'\n'
