@@ -128,6 +128,7 @@ struct wc_node {
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
+    atomic_bool cluster_expected;  /* never serve APPLY/READ alone (see wc__not_joined) */
     wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
     atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
@@ -281,6 +282,20 @@ static wc_cluster *wc__coordinator(wc_node *n)
     wc_cluster *c = atomic_load(&n->cluster);
 
     return wc_cluster_coordinates(c) ? c : NULL;
+}
+
+/*
+ * A node configured for a cluster never serves a write or read alone: not
+ * before its cluster coordinates (the node accepts backends first), not
+ * after coordination stopped at shutdown.  Alone it would acknowledge a
+ * QUORUM write with one copy.
+ */
+static wc_status wc__not_joined(wc_node *n)
+{
+    if (!atomic_load(&n->cluster_expected))
+        return WC_OK;
+    return wc_error(WC_UNAVAILABLE, "this node is not coordinating for its cluster yet "
+                                    "(starting or stopping); no replica was asked");
 }
 
 /*
@@ -528,6 +543,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }
+        if ((st = wc__not_joined(n)) != WC_OK)
+            break;
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
         st = wc_engine_apply_batch(e, batch, len);
@@ -547,6 +564,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
                           "on a cluster yet; commit the writes before reading them");
         else if (cc != NULL)
             st = wc__coord_read(n, cc, &req, cl, &page);
+        else if ((st = wc__not_joined(n)) != WC_OK)
+            ;
         else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
             st = wc_engine_read_overlay(e, &req, overlay, overlay_len, false, &page);
         if (st == WC_OK) {
@@ -1472,6 +1491,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_rwlock_init(&n->repl_mu, NULL);
     atomic_init(&n->write_timeout_ms, WC_NODE_DEFAULT_WRITE_TIMEOUT_MS);
     atomic_init(&n->read_timeout_ms, WC_NODE_DEFAULT_READ_TIMEOUT_MS);
+    atomic_init(&n->cluster_expected, o->cluster_expected);
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
     if (n->workers == NULL) {
@@ -1571,6 +1591,8 @@ void wc_node_stop(wc_node *n)
 }
 
 void wc_node_set_cluster(wc_node *n, wc_cluster *c) { atomic_store(&n->cluster, c); }
+
+void wc_node_serve_alone(wc_node *n) { atomic_store(&n->cluster_expected, false); }
 
 void wc_node_cluster_local(wc_node *n, wc_cluster_local *out)
 {

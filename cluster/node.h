@@ -82,6 +82,9 @@ typedef struct wc_node_options {
     size_t ring_size;          /* its size in bytes */
     uint32_t ring_spin_us;     /* a ring worker spins this long for a request before sleeping
                                   (only while clients in a request leave CPUs idle) */
+    bool cluster_expected;     /* a cluster will coordinate this node: APPLY and READ are
+                                  refused (WC_UNAVAILABLE) whenever no cluster coordinates
+                                  them, until wc_node_serve_alone */
 } wc_node_options;
 
 /* API */
@@ -115,6 +118,12 @@ void wc_node_stop(wc_node *n);
  */
 struct wc_cluster;
 void wc_node_set_cluster(wc_node *n, struct wc_cluster *c);
+
+/*
+ * The cluster o->cluster_expected announced did not start: serve APPLY and
+ * READ from the local engine alone from now on.
+ */
+void wc_node_serve_alone(wc_node *n);
 
 /*
  * The node's side of coordination, for wc_cluster_options.local: the

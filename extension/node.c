@@ -195,6 +195,7 @@ static void node_log_queue_init(void);
 static void node_log_drain(void);
 static void node_log_emit(int level, const char *msg);
 static void node_start_cluster(const char *dir);
+static bool node_try_start_cluster(const char *dir);
 static void node_apply_request_settings(void);
 static void node_stop_all(void);
 static bool node_read_secret(uint8 **secret, size_t *len);
@@ -567,6 +568,8 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	no.ring = node_ring;
 	no.ring_size = node_ring_bytes;
 	no.ring_spin_us = (uint32) widecol_node_ring_spin_us;
+	/* with a cluster configured, nothing is served alone while it starts */
+	no.cluster_expected = widecol_listen_address != NULL && widecol_listen_address[0] != '\0';
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);
@@ -778,8 +781,20 @@ node_parse_seeds(wc_addr **seeds, size_t *nseeds)
  * the node server answer MEMBERS from it.  Failures leave the node alone,
  * after a WARNING.
  */
+/*
+ * Start the cluster runtime when widecol.listen_address is set.  The node
+ * refused requests since it opened (cluster_expected); when the cluster
+ * does not start, it serves alone, as the WARNING says.
+ */
 static void
 node_start_cluster(const char *dir)
+{
+	if (!node_try_start_cluster(dir))
+		wc_node_serve_alone(node_server);
+}
+
+static bool
+node_try_start_cluster(const char *dir)
 {
 	wc_cluster_options o;
 	wc_addr    *seeds;
@@ -794,7 +809,7 @@ node_start_cluster(const char *dir)
 	wc_status	st;
 
 	if (widecol_listen_address == NULL || widecol_listen_address[0] == '\0')
-		return;
+		return true;
 	memset(&o, 0, sizeof(o));
 	if (strlen(widecol_listen_address) >= WC_ADDR_HOST_MAX)
 	{
@@ -802,12 +817,12 @@ node_start_cluster(const char *dir)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("widecol cluster not started: widecol.listen_address is too long"),
 				 errhint("Set widecol.listen_address to this node's IP address.")));
-		return;
+		return false;
 	}
 	strlcpy(o.listen.host, widecol_listen_address, sizeof(o.listen.host));
 	o.listen.port = (uint16_t) widecol_port;
 	if (!node_parse_seeds(&seeds, &nseeds) || !node_read_secret(&secret, &secret_len))
-		return;
+		return false;
 
 	/* the first of listen_addresses (or the internode host) and the SQL port */
 	first = pstrdup(ListenAddresses ? ListenAddresses : "");
@@ -851,7 +866,7 @@ node_start_cluster(const char *dir)
 				 errmsg("widecol cluster not started: %s", wc_last_error()),
 				 errhint("Check the widecol.* cluster settings (docs/operations.md, \"Running a cluster\"); the node serves alone until the server restarts.")));
 		node_cluster = NULL;
-		return;
+		return false;
 	}
 	wc_node_set_cluster(node_server, node_cluster);
 	{
@@ -862,6 +877,7 @@ node_start_cluster(const char *dir)
 	ereport(LOG,
 			(errmsg("widecol node listens for the cluster \"%s\" on %s (%zu seeds)",
 					widecol_cluster_name, self, nseeds)));
+	return true;
 }
 
 /*

@@ -1107,6 +1107,44 @@ static void test_consistency(void **state)
     wc_client_close(c);
 }
 
+/*
+ * A node started for a cluster (cluster_expected) serves no write or read
+ * alone before a cluster coordinates it: alone it would acknowledge a
+ * QUORUM write with one copy.  Once told to serve alone, it does.
+ */
+static void test_cluster_expected(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+    wc_client *c;
+    wc_read_request r;
+    wc_client_page *pg = NULL;
+
+    wc_node_stop(f->node);
+    node_opts(f, &o, 16);
+    o.cluster_expected = true;
+    if (wc_node_start(&o, &f->node) != WC_OK)
+        fail_msg("wc_node_start: %s", wc_last_error());
+    c = connect_ok(f);
+    create_t(c, T1, "ks.t1");
+    assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_ONE), WC_UNAVAILABLE);
+    assert_non_null(strstr(wc_last_error(), "not coordinating"));
+    memset(&r, 0, sizeof(r));
+    r.table_id = T1;
+    r.start.unbounded = r.end.unbounded = true;
+    assert_int_equal(wc_client_read(c, &r, WC_CL_ONE, &pg), WC_UNAVAILABLE);
+    assert_null(pg);
+    assert_false(wc_client_broken(c));
+
+    wc_node_serve_alone(f->node);
+    assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_all(c, T1, "c0", false, 10, NULL), 5);
+    assert_int_equal(wc_client_read(c, &r, WC_CL_ONE, &pg), WC_OK);
+    assert_int_equal(pg->nrows, 5);
+    wc_client_page_free(pg);
+    wc_client_close(c);
+}
+
 /* ---------------------------------------------------------------- compaction (version 2) */
 
 #define T2 12
@@ -1850,6 +1888,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_with_open_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_and_live_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consistency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_expected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compactions_pending, setup, teardown),
