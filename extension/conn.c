@@ -370,6 +370,14 @@ report_coordinator(wc_status st, const char *what, const char *detail)
 	const char *colon;
 
 	detail_level(detail, level, sizeof(level));
+	if (st == WC_UNAVAILABLE && strncmp(detail, "this node is not coordinating", 29) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WIDECOL_UNAVAILABLE),
+				 errmsg("not enough replicas for consistency level %s", level),
+				 errdetail("%s", detail),
+				 errhint("The node is joining its cluster (or stopping); retry in a few "
+						 "seconds, and check SELECT * FROM widecol.nodes.  Nothing was "
+						 "written.")));
 	if (st == WC_UNAVAILABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WIDECOL_UNAVAILABLE),
