@@ -641,6 +641,23 @@ widecol_plan_paths(PlannerInfo *root, RelOptInfo *baserel)
 	return paths;
 }
 
+/*
+ * May widecol.per_partition_limit trim the rows of this query level?  Only a
+ * SELECT that returns the rows it reads: Cassandra ignores PER PARTITION
+ * LIMIT for an aggregate over everything, and a count(), a GROUP BY, a
+ * DISTINCT, a window function or a write that saw only the first rows of
+ * each partition would give a wrong answer without saying so.
+ */
+static bool
+per_partition_setting_applies(PlannerInfo *root)
+{
+	Query	   *q = root->parse;
+
+	return q->commandType == CMD_SELECT && !q->hasAggs && !q->hasWindowFuncs &&
+		q->groupClause == NIL && q->groupingSets == NIL && q->distinctClause == NIL &&
+		!root->hasHavingQual && q->rowMarks == NIL;
+}
+
 static void
 append_value_expr(List **exprs, KeyQual *kq)
 {
@@ -772,6 +789,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
 	priv = lappend(priv, makeInteger((int) foreigntableid));
+	priv = lappend(priv, list_make2_int(0, per_partition_setting_applies(root)));
 	*local_out = local;
 	*exprs_out = exprs;
 	return priv;
@@ -796,6 +814,7 @@ widecol_full_scan_private(WidecolTable *t)
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString("full scan in token order"));
 	priv = lappend(priv, makeInteger((int) t->relid));
+	priv = lappend(priv, list_make2_int(0, 0));
 	return priv;
 }
 
@@ -881,7 +900,5 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 		appendStringInfo(&s, "; order: clustering%s", reverse ? " (reversed)" : "");
 	if (limit > 0)
 		appendStringInfo(&s, "; limit: " INT64_FORMAT, limit);
-	if (widecol_per_partition_limit > 0)
-		appendStringInfo(&s, "; per partition limit: %d", widecol_per_partition_limit);
 	return s.data;
 }

@@ -50,6 +50,7 @@
 /* helpers */
 static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
+static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
 static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
 
 static void
@@ -95,6 +96,17 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->txn_upto = widecol_txn_position();
 	ss->t = widecol_get_table(relid);
 	ss->desc = strVal(list_nth(priv, FSP_DESC));
+	if (list_length(priv) > FSP_PPL)
+	{
+		List	   *ppl = list_nth(priv, FSP_PPL);
+
+		ss->ppl = linitial_int(ppl);
+		if (ss->ppl == 0 && lsecond_int(ppl) && widecol_per_partition_limit > 0)
+		{
+			ss->ppl = widecol_per_partition_limit;
+			ss->ppl_from_guc = true;
+		}
+	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return ss;
 	widecol_ensure_engine_table(ss->t);
@@ -177,6 +189,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	initStringInfo(&ss->lower_key);
 	initStringInfo(&ss->upper_key);
 	initStringInfo(&ss->static_pk);
+	initStringInfo(&ss->ppl_pk);
 	ss->static_values = palloc0(sizeof(Datum) * Max(ss->t->ncols, 1));
 	ss->static_nulls = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
 	return ss;
@@ -439,7 +452,12 @@ widecol_fetch_page(WidecolScanState *ss)
 	req.end.inclusive = !ss->has_upper || ss->upper_incl;
 	req.reverse = ss->reverse;
 	req.include_static = ss->need_static;
-	req.per_partition_limit = widecol_per_partition_limit > 0 ? (uint64) widecol_per_partition_limit : 0;
+	/*
+	 * The setting asks the node for one row more per partition, so that the
+	 * scan knows when it cut a partition short (and says so); the query's own
+	 * limit (DISTINCT ON) is what the query means and needs no such row.
+	 */
+	req.per_partition_limit = ss->ppl > 0 ? (uint64) ss->ppl + (ss->ppl_from_guc ? 1 : 0) : 0;
 	/* the node stops a read as soon as it passes the limit (what is left of it) */
 	if (widecol_tombstone_failure_threshold > 0)
 		req.tombstone_failure_threshold =
@@ -456,7 +474,9 @@ widecol_fetch_page(WidecolScanState *ss)
 
 		if (left < want)
 			want = Max(left, 1);
-		req.limit = (uint64) Max(left, 1);
+		/* the extra row per partition would count against the limit */
+		if (!ss->ppl_from_guc)
+			req.limit = (uint64) Max(left, 1);
 	}
 	req.page_rows = (size_t) want;
 
@@ -775,6 +795,35 @@ widecolIterateForeignScan(ForeignScanState *node)
 							 node->ss.ps.ps_ExprContext);
 }
 
+/*
+ * widecol.per_partition_limit: true when row r is beyond the limit of its
+ * partition (the node sends one such row, so the scan knows).  The first
+ * time, a NOTICE says that the setting trimmed the result.
+ */
+static bool
+per_partition_trim(WidecolScanState *ss, const wc_result_row *r)
+{
+	if (ss->ppl_pk.len != (int) r->pk_len || memcmp(ss->ppl_pk.data, r->pk, r->pk_len) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
+
+		resetStringInfo(&ss->ppl_pk);
+		appendBinaryStringInfo(&ss->ppl_pk, (const char *) r->pk, r->pk_len);
+		MemoryContextSwitchTo(old);
+		ss->ppl_rows = 0;
+	}
+	if (++ss->ppl_rows <= ss->ppl)
+		return false;
+	if (ss->ppl_trimmed++ == 0)
+		ereport(NOTICE,
+				(errmsg("widecol.per_partition_limit = %d cut partitions of \"%s\" short",
+						(int) ss->ppl, get_rel_name(ss->t->relid)),
+				 errdetail("Each partition read returned only its first %d rows in clustering order.",
+						   (int) ss->ppl),
+				 errhint("RESET widecol.per_partition_limit to read every row.")));
+	return true;
+}
+
 /* The scan's next row in slot, or an empty slot at the end. */
 TupleTableSlot *
 widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
@@ -829,6 +878,8 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 				continue;
 			}
 			ss->static_pending = false;
+			if (ss->ppl_from_guc && per_partition_trim(ss, r))
+				continue;
 			widecol_fill_row(ss, slot, r, false);
 			ss->returned++;
 			return slot;
@@ -883,6 +934,8 @@ widecol_rescan(WidecolScanState *ss, List *priv)
 	ss->overlay_len = 0;
 	MemoryContextReset(ss->batch_cxt);
 	initStringInfo(&ss->static_pk);
+	initStringInfo(&ss->ppl_pk);
+	ss->ppl_rows = 0;
 	/* the bound flags may have been swapped for DESC columns: restore them */
 	{
 		List	   *bounds = list_nth(priv, FSP_BOUNDS);
@@ -922,6 +975,11 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	/* read-your-writes: say when this transaction's pending writes are merged */
 	if (es->analyze ? ss->overlay_mutations > 0 : widecol_txn_wrote(ss->t->table_id))
 		ExplainPropertyText("Merged With", "this transaction's pending writes", es);
+	if (ss->ppl > 0)
+		ExplainPropertyText("Per Partition Limit",
+							psprintf(INT64_FORMAT " (%s)", ss->ppl,
+									 ss->ppl_from_guc ? "widecol.per_partition_limit" : "DISTINCT ON"),
+							es);
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);

@@ -308,6 +308,9 @@ enum FdwScanPrivate
 	FSP_ATTRS,					/* List of Integer: attnums needed */
 	FSP_DESC,					/* String: description for EXPLAIN */
 	FSP_RELID,					/* Oid as Integer */
+	FSP_PPL,					/* List of Integer: the query's own per-partition
+								 * limit (DISTINCT ON: 1; 0 none), 1 if
+								 * widecol.per_partition_limit may apply */
 	FSP_DIRECT					/* present for a direct DELETE */
 };
 
@@ -357,6 +360,8 @@ typedef struct WidecolScanState
 				upper_incl;
 	bool		reverse;
 	int64		limit;
+	int64		ppl;			/* per-partition limit of this scan, 0 none */
+	bool		ppl_from_guc;	/* ... from widecol.per_partition_limit */
 	List	   *value_states;	/* ExprStates in fdw_exprs order */
 	uint32	   *columns;		/* cell ids to fetch, ascending */
 	int			ncolumns;
@@ -397,6 +402,10 @@ typedef struct WidecolScanState
 	wc_read_stats stats;
 	int64		requests;
 	bool		tombstone_warned;
+	/* widecol.per_partition_limit: rows of the current partition, trimming */
+	StringInfoData ppl_pk;
+	int64		ppl_rows;
+	int64		ppl_trimmed;	/* partitions the setting cut short */
 } WidecolScanState;
 
 extern void widecolBeginForeignScan(ForeignScanState *node, int eflags);

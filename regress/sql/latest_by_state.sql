@@ -78,7 +78,8 @@ ORDER BY device_id DESC;
 SELECT device_id, "timestamp", state, value
 FROM events_by_device
 ORDER BY device_id DESC;
--- without ORDER BY the rows come in token order: the same set of rows
+-- an aggregate reads every row, as Cassandra's count(*) ignores PER PARTITION
+-- LIMIT: 5 events, not 3 (DISTINCT ON counts the latest ones, pushdown_distinct)
 SELECT count(*) AS latest_events, string_agg(value, ', ' ORDER BY value) AS events
 FROM (SELECT value FROM events_by_device) e;
 -- the limit applies to every partition read, also by IN
