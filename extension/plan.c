@@ -658,6 +658,107 @@ per_partition_setting_applies(PlannerInfo *root)
 		!root->hasHavingQual && q->rowMarks == NIL;
 }
 
+/* The column index of e if it is a column of baserel's table, else -1. */
+static int
+rel_column(RelOptInfo *baserel, WidecolTable *t, Expr *e)
+{
+	e = strip_relabel(e);
+	if (e && IsA(e, Var) && ((Var *) e)->varno == baserel->relid &&
+		((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno > 0 &&
+		((Var *) e)->varattno <= t->ncols)
+		return ((Var *) e)->varattno - 1;
+	return -1;
+}
+
+/*
+ * A DISTINCT ON (the partition-key columns) whose ORDER BY goes on, after
+ * them, in clustering order (or its exact reverse: *reverse), keeps the
+ * first row of each partition as the node reads it; a DISTINCT of exactly
+ * the partition-key columns keeps one row of each.  Either is a per-
+ * partition limit of 1 (CQL PER PARTITION LIMIT 1, SELECT DISTINCT pk).
+ * Returns 1 for DISTINCT ON, 2 for DISTINCT, 0 when the query is neither
+ * or something else (a filter, a join, grouping) sits between the read and
+ * the DISTINCT.
+ */
+static int
+distinct_per_partition(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanChoice *sc,
+					   bool *reverse)
+{
+	Query	   *q = root->parse;
+	Bitmapset  *keycols = NULL;
+	ListCell   *lc;
+	int			next = sc->nck_eq;
+	int			dir = 0;		/* 1 forward, -1 reverse */
+	int			i;
+
+	*reverse = false;
+	if (q->distinctClause == NIL || q->commandType != CMD_SELECT || q->hasAggs ||
+		q->hasWindowFuncs || q->groupClause != NIL || q->groupingSets != NIL ||
+		root->hasHavingQual || q->hasTargetSRFs ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON)
+		return 0;
+	/* the DISTINCT (ON) columns are exactly the partition key */
+	foreach(lc, q->distinctClause)
+	{
+		SortGroupClause *sgc = lfirst(lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, q->targetList);
+		int			ci = rel_column(baserel, t, tle->expr);
+
+		if (ci < 0 || t->cols[ci].kind != WIDECOL_COL_PARTITION)
+			return 0;
+		keycols = bms_add_member(keycols, ci);
+	}
+	for (i = 0; i < t->npk; i++)
+		if (!bms_is_member(t->pk[i], keycols))
+			return 0;
+	if (!q->hasDistinctOn)
+		return 2;
+	/* ORDER BY: the partition key, then clustering columns in one direction */
+	foreach(lc, q->sortClause)
+	{
+		SortGroupClause *sgc = lfirst(lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, q->targetList);
+		int			ci = rel_column(baserel, t, tle->expr);
+		WidecolColumn *c;
+		TypeCacheEntry *tce;
+		Oid			opfamily,
+					opcintype,
+					coll;
+		int16		strategy;
+		int			d;
+
+		if (ci < 0)
+			return 0;
+		c = &t->cols[ci];
+		if (c->kind == WIDECOL_COL_PARTITION)
+		{
+			if (dir != 0 || next != sc->nck_eq)
+				return 0;		/* a key column after a clustering column */
+			continue;
+		}
+		if (c->kind != WIDECOL_COL_CLUSTERING)
+			return 0;
+		if (c->key_pos < sc->nck_eq)
+			continue;			/* fixed by equality */
+		if (c->key_pos != next)
+			return 0;
+		tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+		if (!get_ordering_op_properties(sgc->sortop, &opfamily, &opcintype, &strategy) ||
+			opfamily != tce->btree_opf)
+			return 0;
+		coll = exprCollation((Node *) tle->expr);
+		if (OidIsValid(coll) && !lc_collate_is_c(coll))
+			return 0;
+		d = ((strategy == BTLessStrategyNumber) != c->descending) ? 1 : -1;
+		if (dir != 0 && d != dir)
+			return 0;
+		dir = d;
+		next++;
+	}
+	*reverse = dir < 0;
+	return 1;
+}
+
 static void
 append_value_expr(List **exprs, KeyQual *kq)
 {
@@ -701,6 +802,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	List	   *priv;
 	ListCell   *lc;
 	int64		limit = -1;
+	int			distinct = 0;
 	int			i;
 
 	choose_scan(ri, &sc, use_join);
@@ -772,6 +874,19 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		(root->query_pathkeys == NIL || best_path->pathkeys != NIL) && !use_join)
 		limit = (int64) root->limit_tuples;
 
+	/* DISTINCT (ON) the partition key: the node reads one row per partition */
+	if (local == NIL && !use_join)
+	{
+		bool		dreverse;
+
+		distinct = distinct_per_partition(root, baserel, t, &sc, &dreverse);
+		/* reverse reads need a partition key */
+		if (distinct != 0 && dreverse && !sc.partition)
+			distinct = 0;
+		if (distinct != 0 && dreverse)
+			reverse = true;
+	}
+
 	for (i = 0; i < t->ncols; i++)
 		if (bms_is_member(t->cols[i].attnum - FirstLowInvalidHeapAttributeNumber, ri->attrs_used) ||
 			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ri->attrs_used))
@@ -789,7 +904,8 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
 	priv = lappend(priv, makeInteger((int) foreigntableid));
-	priv = lappend(priv, list_make2_int(0, per_partition_setting_applies(root)));
+	priv = lappend(priv, list_make3_int(distinct != 0 ? 1 : 0, per_partition_setting_applies(root),
+										distinct));
 	*local_out = local;
 	*exprs_out = exprs;
 	return priv;
@@ -814,7 +930,7 @@ widecol_full_scan_private(WidecolTable *t)
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString("full scan in token order"));
 	priv = lappend(priv, makeInteger((int) t->relid));
-	priv = lappend(priv, list_make2_int(0, 0));
+	priv = lappend(priv, list_make3_int(0, 0, 0));
 	return priv;
 }
 

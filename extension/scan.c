@@ -101,6 +101,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 		List	   *ppl = list_nth(priv, FSP_PPL);
 
 		ss->ppl = linitial_int(ppl);
+		ss->ppl_distinct = list_length(ppl) > 2 ? lthird_int(ppl) : 0;
 		if (ss->ppl == 0 && lsecond_int(ppl) && widecol_per_partition_limit > 0)
 		{
 			ss->ppl = widecol_per_partition_limit;
@@ -978,7 +979,9 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	if (ss->ppl > 0)
 		ExplainPropertyText("Per Partition Limit",
 							psprintf(INT64_FORMAT " (%s)", ss->ppl,
-									 ss->ppl_from_guc ? "widecol.per_partition_limit" : "DISTINCT ON"),
+									 ss->ppl_from_guc ? "widecol.per_partition_limit" :
+									 ss->ppl_distinct == 2 ? "DISTINCT partition key" :
+									 "DISTINCT ON partition key"),
 							es);
 	if (es->analyze)
 	{

@@ -309,8 +309,9 @@ enum FdwScanPrivate
 	FSP_DESC,					/* String: description for EXPLAIN */
 	FSP_RELID,					/* Oid as Integer */
 	FSP_PPL,					/* List of Integer: the query's own per-partition
-								 * limit (DISTINCT ON: 1; 0 none), 1 if
-								 * widecol.per_partition_limit may apply */
+								 * limit (DISTINCT: 1; 0 none), 1 if
+								 * widecol.per_partition_limit may apply, and
+								 * 1 for DISTINCT ON, 2 for DISTINCT */
 	FSP_DIRECT					/* present for a direct DELETE */
 };
 
@@ -362,6 +363,7 @@ typedef struct WidecolScanState
 	int64		limit;
 	int64		ppl;			/* per-partition limit of this scan, 0 none */
 	bool		ppl_from_guc;	/* ... from widecol.per_partition_limit */
+	int			ppl_distinct;	/* ... from DISTINCT ON (1) or DISTINCT (2) */
 	List	   *value_states;	/* ExprStates in fdw_exprs order */
 	uint32	   *columns;		/* cell ids to fetch, ascending */
 	int			ncolumns;

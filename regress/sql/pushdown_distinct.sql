@@ -47,6 +47,18 @@ BEGIN
 END
 $$;
 
+-- rows the scan node returned (EXPLAIN ANALYZE), to see what the node shipped
+CREATE FUNCTION scan_rows(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE j json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) ' || q INTO j;
+    RETURN (SELECT (n->>'Actual Rows')::bigint
+              FROM jsonb_path_query(j::jsonb, 'strict $.**') n
+             WHERE jsonb_typeof(n) = 'object' AND n->>'Node Type' IN ('Foreign Scan', 'Custom Scan')
+             LIMIT 1);
+END
+$$;
+
 ------------------------------------------------------------------------------
 -- widecol.per_partition_limit
 ------------------------------------------------------------------------------
@@ -80,3 +92,91 @@ UPDATE h_readings SET note = 'seen' WHERE device = 1 AND note LIKE 'r%';
 RESET widecol.per_partition_limit;
 SELECT same('SELECT note, count(*) FROM readings WHERE device = 1 GROUP BY note',
             'SELECT note, count(*) FROM h_readings WHERE device = 1 GROUP BY note');
+
+------------------------------------------------------------------------------
+-- DISTINCT ON (partition key) ... ORDER BY partition key, clustering columns
+------------------------------------------------------------------------------
+-- the latest reading of every device, no session setting: one row per
+-- partition from the node, a Sort for the device order, then Unique
+EXPLAIN (COSTS OFF)
+SELECT DISTINCT ON (device) device, ts, temp FROM readings ORDER BY device, ts DESC;
+SELECT DISTINCT ON (device) device, ts, temp FROM readings ORDER BY device, ts DESC;
+SELECT same('SELECT DISTINCT ON (device) device, ts, temp, note FROM readings ORDER BY device, ts DESC',
+            'SELECT DISTINCT ON (device) device, ts, temp, note FROM h_readings ORDER BY device, ts DESC');
+SELECT scan_rows('SELECT DISTINCT ON (device) device, ts, temp FROM readings ORDER BY device, ts DESC') AS rows_read;
+SELECT same('SELECT DISTINCT ON (device) device, ts FROM readings ORDER BY device DESC, ts DESC',
+            'SELECT DISTINCT ON (device) device, ts FROM h_readings ORDER BY device DESC, ts DESC');
+-- the count of the latest readings
+SELECT count(*), sum(temp) FROM (SELECT DISTINCT ON (device) device, temp FROM readings ORDER BY device, ts DESC) x;
+-- the oldest reading: the reverse of the clustering order, read backwards
+-- from each partition of an IN list
+EXPLAIN (COSTS OFF)
+SELECT DISTINCT ON (device) device, ts FROM readings WHERE device IN (1, 3, 5) ORDER BY device, ts;
+SELECT same('SELECT DISTINCT ON (device) device, ts, note FROM readings WHERE device IN (1, 3, 5) ORDER BY device, ts',
+            'SELECT DISTINCT ON (device) device, ts, note FROM h_readings WHERE device IN (1, 3, 5) ORDER BY device, ts');
+SELECT scan_rows('SELECT DISTINCT ON (device) device, ts FROM readings WHERE device IN (1, 3, 5) ORDER BY device, ts') AS rows_read;
+-- ... but a full scan cannot read backwards: every row, PostgreSQL sorts
+SELECT same('SELECT DISTINCT ON (device) device, ts FROM readings ORDER BY device, ts',
+            'SELECT DISTINCT ON (device) device, ts FROM h_readings ORDER BY device, ts');
+SELECT scan_rows('SELECT DISTINCT ON (device) device, ts FROM readings ORDER BY device, ts') AS rows_read;
+-- a clustering range is read before the limit: the latest reading before 500
+SELECT same('SELECT DISTINCT ON (device) device, ts FROM readings WHERE device IN (1, 2) AND ts < 500 ORDER BY device, ts DESC',
+            'SELECT DISTINCT ON (device) device, ts FROM h_readings WHERE device IN (1, 2) AND ts < 500 ORDER BY device, ts DESC');
+-- not pushed down: a filter PostgreSQL applies, an order by another column
+SET widecol.allow_filtering = on;
+SELECT same('SELECT DISTINCT ON (device) device, ts, temp FROM readings WHERE temp > 30 ORDER BY device, ts DESC',
+            'SELECT DISTINCT ON (device) device, ts, temp FROM h_readings WHERE temp > 30 ORDER BY device, ts DESC');
+SELECT scan_rows('SELECT DISTINCT ON (device) device, ts, temp FROM readings WHERE temp > 30 ORDER BY device, ts DESC') > 6 AS every_row_read;
+RESET widecol.allow_filtering;
+SELECT same('SELECT DISTINCT ON (device) device, temp FROM readings ORDER BY device, temp DESC',
+            'SELECT DISTINCT ON (device) device, temp FROM h_readings ORDER BY device, temp DESC');
+SELECT scan_rows('SELECT DISTINCT ON (device) device, temp FROM readings ORDER BY device, temp DESC') AS rows_read;
+
+-- SELECT DISTINCT of the partition key: one key per partition, no cells
+EXPLAIN (COSTS OFF) SELECT DISTINCT device FROM readings ORDER BY device;
+SELECT same('SELECT DISTINCT device FROM readings ORDER BY device',
+            'SELECT DISTINCT device FROM h_readings ORDER BY device');
+SELECT scan_rows('SELECT DISTINCT device FROM readings') AS rows_read;
+-- a DISTINCT of more than the key reads every row
+SELECT same('SELECT DISTINCT device, temp % 2 FROM readings ORDER BY 1, 2',
+            'SELECT DISTINCT device, temp % 2 FROM h_readings ORDER BY 1, 2');
+
+-- a composite partition key and two clustering columns, as a table of the
+-- access method (the CustomScan plans the same way)
+CREATE TABLE events (
+    tenant  text COLLATE "C",
+    day     int,
+    hour    int,
+    seq     int,
+    what    text
+) USING widecol WITH (
+    keyspace = 'pushdown_distinct_t',
+    primary_key = '((tenant, day), hour, seq)',
+    clustering_order = 'hour DESC, seq ASC'
+);
+CREATE TABLE h_events (tenant text COLLATE "C", day int, hour int, seq int, what text,
+                       PRIMARY KEY (tenant, day, hour, seq));
+INSERT INTO h_events
+SELECT t, d, h, s, t || d || '/' || h || '/' || s
+FROM unnest(ARRAY['a', 'b', 'c']) t, generate_series(1, 3) d, generate_series(0, 23, 5) h, generate_series(1, 4) s;
+INSERT INTO events SELECT * FROM h_events;
+-- last hour, first event of it (clustering order)
+EXPLAIN (COSTS OFF)
+SELECT DISTINCT ON (day, tenant) * FROM events ORDER BY day, tenant, hour DESC, seq;
+SELECT same('SELECT DISTINCT ON (day, tenant) * FROM events ORDER BY day, tenant, hour DESC, seq',
+            'SELECT DISTINCT ON (day, tenant) * FROM h_events ORDER BY day, tenant, hour DESC, seq');
+SELECT scan_rows('SELECT DISTINCT ON (day, tenant) * FROM events ORDER BY day, tenant, hour DESC, seq') AS rows_read;
+-- the reverse: first hour, last event of it, in the partitions of a day
+SELECT same($$SELECT DISTINCT ON (tenant, day) * FROM events WHERE tenant IN ('a', 'c') AND day = 2 ORDER BY tenant, day, hour, seq DESC$$,
+            $$SELECT DISTINCT ON (tenant, day) * FROM h_events WHERE tenant IN ('a', 'c') AND day = 2 ORDER BY tenant, day, hour, seq DESC$$);
+SELECT scan_rows($$SELECT DISTINCT ON (tenant, day) * FROM events WHERE tenant IN ('a', 'c') AND day = 2 ORDER BY tenant, day, hour, seq DESC$$) AS rows_read;
+-- mixed directions are not the clustering order: every row
+SELECT same('SELECT DISTINCT ON (day, tenant) * FROM events ORDER BY day, tenant, hour DESC, seq DESC',
+            'SELECT DISTINCT ON (day, tenant) * FROM h_events ORDER BY day, tenant, hour DESC, seq DESC');
+SELECT scan_rows('SELECT DISTINCT ON (day, tenant) * FROM events ORDER BY day, tenant, hour DESC, seq DESC') AS rows_read;
+-- DISTINCT ON only part of the partition key: every row
+SELECT same('SELECT DISTINCT ON (tenant) tenant, day, hour FROM events ORDER BY tenant, day, hour DESC',
+            'SELECT DISTINCT ON (tenant) tenant, day, hour FROM h_events ORDER BY tenant, day, hour DESC');
+SELECT same('SELECT DISTINCT tenant, day FROM events ORDER BY 1, 2',
+            'SELECT DISTINCT tenant, day FROM h_events ORDER BY 1, 2');
+SELECT scan_rows('SELECT DISTINCT tenant, day FROM events') AS rows_read;

@@ -95,6 +95,15 @@ SELECT device_id, "timestamp", state, value
 FROM events_by_device
 ORDER BY device_id DESC, "timestamp" DESC;
 RESET widecol.per_partition_limit;
+-- the same without a setting: DISTINCT ON the partition key in clustering
+-- order is read as PER PARTITION LIMIT 1 (seed: 3-1, 2-1, 1-3)
+EXPLAIN (COSTS OFF)
+SELECT DISTINCT ON (device_id) device_id, "timestamp", state, value
+FROM events_by_device
+ORDER BY device_id DESC, "timestamp" DESC;
+SELECT DISTINCT ON (device_id) device_id, "timestamp", state, value
+FROM events_by_device
+ORDER BY device_id DESC, "timestamp" DESC;
 -- off again: every event
 SELECT count(*) FROM events_by_device;
 -- the same answer with plain SQL, one partition read per device
