@@ -113,6 +113,8 @@ typedef struct ScanChoice
 /* helpers */
 static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 								RestrictInfo *rinfo, bool join);
+static KeyQual *classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+							RestrictInfo *rinfo);
 static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
 static List *ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 							  ScanChoice *sc, bool *reverse);
@@ -147,8 +149,54 @@ value_type_ok(Oid coltype, Oid valtype)
 }
 
 /*
- * Recognize "keycol op value" (either side), "keycol = ANY(array)".  The
- * value must not reference this relation nor be volatile.
+ * "pk = v1 OR pk = v2 OR ..." on one partition-key column, with values of
+ * one type, is "pk IN (v1, v2, ...)": a KOP_IN whose value is an ARRAY[].
+ */
+static KeyQual *
+classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo)
+{
+	List	   *values = NIL;
+	Oid			vtype = InvalidOid;
+	int			col = -1;
+	ListCell   *lc;
+	ArrayExpr  *arr;
+	KeyQual    *kq;
+
+	foreach(lc, ((BoolExpr *) rinfo->clause)->args)
+	{
+		RestrictInfo arm_rinfo = *rinfo;
+		KeyQual    *arm;
+
+		arm_rinfo.clause = lfirst(lc);
+		arm = classify_clause(root, baserel, t, &arm_rinfo, false);
+		if (arm == NULL || arm->op != KOP_EQ || t->cols[arm->col].kind != WIDECOL_COL_PARTITION ||
+			(col >= 0 && (arm->col != col || exprType((Node *) arm->value) != vtype)))
+			return NULL;
+		col = arm->col;
+		vtype = exprType((Node *) arm->value);
+		values = lappend(values, arm->value);
+	}
+	if (col < 0 || !OidIsValid(get_array_type(vtype)))
+		return NULL;
+	arr = makeNode(ArrayExpr);
+	arr->array_typeid = get_array_type(vtype);
+	arr->array_collid = exprCollation((Node *) linitial(values));
+	arr->element_typeid = vtype;
+	arr->elements = values;
+	arr->multidims = false;
+	arr->location = -1;
+	kq = palloc0(sizeof(KeyQual));
+	kq->col = col;
+	kq->op = KOP_IN;
+	kq->value = (Expr *) arr;
+	kq->rinfo = rinfo;
+	return kq;
+}
+
+/*
+ * Recognize "keycol op value" (either side), "keycol = ANY(array)", and an
+ * OR of partition-key equalities.  The value must not reference this
+ * relation nor be volatile.
  */
 static KeyQual *
 classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo,
@@ -168,6 +216,9 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 				righttype;
 	KeyQual    *kq;
 	Oid			inputcollid;
+
+	if (is_orclause(clause))
+		return join ? NULL : classify_or(root, baserel, t, rinfo);
 
 	/* "boolkey" and "NOT boolkey" are how the planner writes boolkey = true/false */
 	{
