@@ -83,6 +83,7 @@ typedef struct KeyQual
 	Expr	   *value;			/* the other side (for IN: the array) */
 	RestrictInfo *rinfo;
 	Relids		outer;			/* other rels the value needs (join clause) */
+	List	   *row_values;		/* (col, next cols...) op (values): all values */
 } KeyQual;
 
 /* Per-relation planning state (baserel->fdw_private). */
@@ -115,6 +116,8 @@ static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolT
 								RestrictInfo *rinfo, bool join);
 static KeyQual *classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 							RestrictInfo *rinfo);
+static KeyQual *classify_row_compare(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+									 RestrictInfo *rinfo);
 static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
 static List *ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 							  ScanChoice *sc, bool *reverse);
@@ -194,6 +197,72 @@ classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInf
 }
 
 /*
+ * "(ck1, ck2, ...) op (v1, v2, ...)" on consecutive clustering columns of
+ * one direction, with values of their types: a range on ck1 whose bound is
+ * the encoded values one after the other (KeyQual.row_values).
+ */
+static KeyQual *
+classify_row_compare(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo)
+{
+	RowCompareExpr *rc = (RowCompareExpr *) rinfo->clause;
+	KeyQual    *kq;
+	ListCell   *l,
+			   *r;
+	int			first = -1;
+	int			n = 0;
+
+	forboth(l, rc->largs, r, rc->rargs)
+	{
+		Expr	   *e = strip_relabel(lfirst(l));
+		Expr	   *v = lfirst(r);
+		WidecolColumn *c;
+		TypeCacheEntry *tce;
+		Oid			collid = list_nth_oid(rc->inputcollids, n);
+
+		if (!IsA(e, Var) || ((Var *) e)->varno != baserel->relid || ((Var *) e)->varlevelsup != 0 ||
+			((Var *) e)->varattno <= 0 || ((Var *) e)->varattno > t->ncols)
+			return NULL;
+		c = &t->cols[((Var *) e)->varattno - 1];
+		if (c->kind != WIDECOL_COL_CLUSTERING || exprType((Node *) v) != c->typid ||
+			!bms_is_empty(pull_varnos(root, (Node *) v)) || contain_volatile_functions((Node *) v))
+			return NULL;
+		if (n == 0)
+			first = c->key_pos;
+		else if (c->key_pos != first + n || c->descending != t->cols[t->ck[first]].descending)
+			return NULL;
+		tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+		if (list_nth_oid(rc->opfamilies, n) != tce->btree_opf)
+			return NULL;
+		if (OidIsValid(collid) && !lc_collate_is_c(collid))
+			return NULL;
+		n++;
+	}
+	kq = palloc0(sizeof(KeyQual));
+	kq->col = t->ck[first];
+	kq->value = linitial(rc->rargs);
+	kq->row_values = rc->rargs;
+	kq->rinfo = rinfo;
+	switch (rc->rctype)
+	{
+		case ROWCOMPARE_LT:
+			kq->op = KOP_LT;
+			break;
+		case ROWCOMPARE_LE:
+			kq->op = KOP_LE;
+			break;
+		case ROWCOMPARE_GT:
+			kq->op = KOP_GT;
+			break;
+		case ROWCOMPARE_GE:
+			kq->op = KOP_GE;
+			break;
+		default:
+			return NULL;
+	}
+	return kq;
+}
+
+/*
  * Recognize "keycol op value" (either side), "keycol = ANY(array)", and an
  * OR of partition-key equalities.  The value must not reference this
  * relation nor be volatile.
@@ -219,6 +288,8 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 
 	if (is_orclause(clause))
 		return join ? NULL : classify_or(root, baserel, t, rinfo);
+	if (IsA(clause, RowCompareExpr))
+		return join ? NULL : classify_row_compare(root, baserel, t, rinfo);
 
 	/* "boolkey" and "NOT boolkey" are how the planner writes boolkey = true/false */
 	{
@@ -813,7 +884,10 @@ distinct_per_partition(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, 
 static void
 append_value_expr(List **exprs, KeyQual *kq)
 {
-	*exprs = lappend(*exprs, kq->value);
+	if (kq->row_values != NIL)
+		*exprs = list_concat(*exprs, kq->row_values);
+	else
+		*exprs = lappend(*exprs, kq->value);
 }
 
 ForeignScan *
@@ -946,10 +1020,12 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	priv = list_make5(makeInteger(sc.partition ? 1 : 0),
 					  pk_in,
 					  makeInteger(sc.nck_eq),
-					  list_make4_int(sc.lower != NULL,
-									 sc.lower && sc.lower->op == KOP_GE,
-									 sc.upper != NULL,
-									 sc.upper && sc.upper->op == KOP_LE),
+					  lappend_int(lappend_int(list_make4_int(sc.lower != NULL,
+															 sc.lower && sc.lower->op == KOP_GE,
+															 sc.upper != NULL,
+															 sc.upper && sc.upper->op == KOP_LE),
+											  sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0),
+								  sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0),
 					  makeInteger(reverse));
 	priv = lappend(priv, makeInteger((int) Min(limit, (int64) INT_MAX)));
 	priv = lappend(priv, attrs);
@@ -1010,6 +1086,23 @@ kop_name(KeyOp op)
 static void
 describe_qual(StringInfo s, PlannerInfo *root, WidecolTable *t, KeyQual *kq, List *ctx)
 {
+	if (kq->row_values != NIL)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		appendStringInfoChar(s, '(');
+		for (i = 0; i < list_length(kq->row_values); i++)
+			appendStringInfo(s, "%s%s", i ? ", " : "",
+							 quote_identifier(t->cols[t->ck[t->cols[kq->col].key_pos + i]].name));
+		appendStringInfo(s, ") %s (", kop_name(kq->op));
+		i = 0;
+		foreach(lc, kq->row_values)
+			appendStringInfo(s, "%s%s", i++ ? ", " : "",
+							 deparse_expression(lfirst(lc), ctx, false, false));
+		appendStringInfoChar(s, ')');
+		return;
+	}
 	appendStringInfo(s, "%s %s ", quote_identifier(t->cols[kq->col].name), kop_name(kq->op));
 	if (bms_is_empty(pull_varnos(root, (Node *) kq->value)))
 		appendStringInfoString(s, deparse_expression((Node *) kq->value, ctx, false, false));

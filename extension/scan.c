@@ -51,6 +51,8 @@
 static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
 static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
+static bool eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc,
+						   int nvalues, StringInfo buf, bool *incl);
 static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
 
 static void
@@ -123,6 +125,8 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->lower_incl = list_nth_int(bounds, 1);
 	ss->has_upper = list_nth_int(bounds, 2);
 	ss->upper_incl = list_nth_int(bounds, 3);
+	ss->lower_n = list_length(bounds) > 4 ? list_nth_int(bounds, 4) : 1;
+	ss->upper_n = list_length(bounds) > 5 ? list_nth_int(bounds, 5) : 1;
 	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
 	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
 	ss->value_states = ExecInitExprList(exprs, ps);
@@ -248,6 +252,45 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 	}
 	widecol_encode_key(buf, c->typid, v, desc);
 	return 0;
+}
+
+/*
+ * Evaluate the bound of a row comparison "(ck_k, ck_k+1, ...) op (v1, v2,
+ * ...)" of nvalues values (plan.c made sure of their types) into buf, one
+ * encoded value after the other.  A NULL value decides the comparison at the
+ * values before it: the bound stops there and excludes them (*incl false);
+ * a NULL first value matches nothing (returns false, no partitions left).
+ */
+static bool
+eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, int nvalues,
+			   StringInfo buf, bool *incl)
+{
+	bool		stopped = false;
+
+	for (int j = 0; j < nvalues; j++)
+	{
+		ExprState  *es = lfirst(*lc);
+		WidecolColumn *c = &ss->t->cols[ss->t->ck[ss->nck_eq + j]];
+		bool		isnull;
+		Datum		v = ExecEvalExpr(es, econtext, &isnull);
+
+		*lc = lnext(ss->value_states, *lc);
+		if (stopped)
+			continue;
+		if (isnull && j == 0)
+		{
+			ss->partitions = NIL;
+			return false;
+		}
+		if (isnull)
+		{
+			stopped = true;
+			*incl = false;
+			continue;
+		}
+		widecol_encode_key(buf, c->typid, v, c->descending);
+	}
+	return true;
 }
 
 /*
@@ -396,10 +439,12 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		initStringInfo(&lo);
 		initStringInfo(&hi);
 		if (ss->has_lower &&
-			!eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo))
+			!(ss->lower_n > 1 ? eval_row_bound(ss, econtext, &lc, ss->lower_n, &lo, &lo_incl) :
+			  eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo)))
 			return;
 		if (ss->has_upper &&
-			!eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi))
+			!(ss->upper_n > 1 ? eval_row_bound(ss, econtext, &lc, ss->upper_n, &hi, &hi_incl) :
+			  eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi)))
 			return;
 		/* a DESC column turns the value range around in byte order */
 		if (c->descending)

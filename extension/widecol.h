@@ -302,7 +302,8 @@ enum FdwScanPrivate
 	FSP_MODE,					/* Integer: 0 full scan, 1 partitions */
 	FSP_PK_IN,					/* List of Integer: per pk column, 1 if IN */
 	FSP_NCK_EQ,					/* Integer */
-	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper, upper_incl */
+	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper,
+								 * upper_incl, values of the lower and upper bound */
 	FSP_REVERSE,				/* Integer */
 	FSP_LIMIT,					/* Integer (-1 none) */
 	FSP_ATTRS,					/* List of Integer: attnums needed */
@@ -359,6 +360,8 @@ typedef struct WidecolScanState
 				lower_incl,
 				has_upper,
 				upper_incl;
+	int			lower_n,		/* values of each bound: >1 for (a, b) > (x, y) */
+				upper_n;
 	bool		reverse;
 	int64		limit;
 	int64		ppl;			/* per-partition limit of this scan, 0 none */

@@ -35,21 +35,21 @@ FROM generate_series(1, 5) r, generate_series(1, 4) d, generate_series(0, 5) h, 
 INSERT INTO msgs SELECT * FROM h_msgs;
 
 -- the same rows in the same order on both sides
-CREATE FUNCTION same(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE w text; h text; n bigint;
+CREATE FUNCTION same(q text, w text DEFAULT 'msgs') RETURNS text LANGUAGE plpgsql AS $$
+DECLARE wr text; h text; n bigint;
 BEGIN
     EXECUTE format('SELECT array_agg(r::text ORDER BY o), count(*) FROM (SELECT r, row_number() OVER () o FROM (%s) r) x',
-                   replace(q, '{t}', 'msgs')) INTO w, n;
+                   replace(q, '{t}', w)) INTO wr, n;
     EXECUTE format('SELECT array_agg(r::text ORDER BY o) FROM (SELECT r, row_number() OVER () o FROM (%s) r) x',
                    replace(q, '{t}', 'h_msgs')) INTO h;
-    RETURN CASE WHEN w IS NOT DISTINCT FROM h THEN 'same ' || n || ' rows' ELSE 'DIFFERENT: ' || coalesce(w, '-') || ' vs ' || coalesce(h, '-') END;
+    RETURN CASE WHEN wr IS NOT DISTINCT FROM h THEN 'same ' || n || ' rows' ELSE 'DIFFERENT: ' || coalesce(wr, '-') || ' vs ' || coalesce(h, '-') END;
 END
 $$;
 -- rows the scan node returned (EXPLAIN ANALYZE): what the node shipped
-CREATE FUNCTION scan_rows(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION scan_rows(q text, w text DEFAULT 'msgs') RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE j json;
 BEGIN
-    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) ' || replace(q, '{t}', 'msgs') INTO j;
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) ' || replace(q, '{t}', w) INTO j;
     RETURN (SELECT (n->>'Actual Rows')::bigint
               FROM jsonb_path_query(j::jsonb, 'strict $.**') n
              WHERE jsonb_typeof(n) = 'object' AND n->>'Node Type' = 'Foreign Scan'
@@ -67,3 +67,43 @@ SELECT scan_rows('SELECT * FROM {t} WHERE (room = 5 OR room = 1 OR room = 5) AND
 SELECT same('SELECT count(*) FROM {t} WHERE room = 3 OR room = 99');
 -- an OR across columns is no partition key: refused as a full scan
 SELECT widecol_try('SELECT * FROM msgs WHERE room = 1 OR day = 2');
+
+------------------------------------------------------------------------------
+-- multi-column slices (a, b) > (x, y) on clustering columns
+------------------------------------------------------------------------------
+EXPLAIN (COSTS OFF)
+SELECT * FROM msgs WHERE room = 1 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1);
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1) ORDER BY day, hour, seq');
+SELECT scan_rows('SELECT * FROM {t} WHERE room = 1 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1)') AS rows_read;
+-- after an equality prefix, three columns, inclusive, in clustering order and reversed
+EXPLAIN (COSTS OFF)
+SELECT * FROM msgs WHERE room = 1 AND day = 2 AND (hour, seq) >= (4, 2) ORDER BY hour DESC, seq DESC;
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND day = 2 AND (hour, seq) >= (4, 2) ORDER BY hour DESC, seq DESC');
+SELECT same('SELECT * FROM {t} WHERE room IN (2, 3) AND (day, hour, seq) < (1, 2, 2) ORDER BY room, day, hour, seq');
+SELECT same('SELECT * FROM {t} WHERE room = 4 AND (day, hour) >= (3, 5) AND hour < 9 ORDER BY day, hour, seq');
+-- with a LIMIT pushed to the node (nothing left to filter)
+SELECT same('SELECT * FROM {t} WHERE room = 5 AND (day, hour, seq) > (2, 5, 3) ORDER BY day, hour, seq LIMIT 4');
+-- a NULL decides at the values before it: (day, hour) > (2, NULL) is day > 2
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND (day, hour) > (2, NULL) ORDER BY day, hour, seq');
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND (day, hour) <= (2, NULL::int) ORDER BY day, hour, seq');
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND (day, hour) < (NULL::int, 2) ORDER BY day, hour, seq');
+-- as a parameter of a prepared statement
+PREPARE after_(int, int) AS SELECT day, hour, seq FROM msgs WHERE room = 3 AND (day, hour) > ($1, $2) ORDER BY day, hour, seq LIMIT 3;
+EXECUTE after_(4, 4);
+DEALLOCATE after_;
+-- not consecutive clustering columns: PostgreSQL filters the partition
+EXPLAIN (COSTS OFF) SELECT * FROM msgs WHERE room = 1 AND (day, seq) < (2, 2);
+SELECT same('SELECT * FROM {t} WHERE room = 1 AND (day, seq) < (2, 2) ORDER BY day, hour, seq');
+
+-- clustering columns of one direction, DESC, and of mixed directions
+CREATE FOREIGN TABLE msgs_desc (room int, day int, hour int, seq int, body text)
+    SERVER pushdown_gaps_t OPTIONS (primary_key '((room), day, hour, seq)',
+                                    clustering_order 'day DESC, hour DESC, seq ASC');
+INSERT INTO msgs_desc SELECT * FROM h_msgs;
+EXPLAIN (COSTS OFF)
+SELECT * FROM msgs_desc WHERE room = 2 AND (day, hour) > (2, 3) AND (day, hour) < (4, 1);
+SELECT same('SELECT * FROM {t} WHERE room = 2 AND (day, hour) > (2, 3) AND (day, hour) < (4, 1) ORDER BY day DESC, hour DESC, seq', 'msgs_desc');
+SELECT same('SELECT * FROM {t} WHERE room = 2 AND (day, hour) >= (3, NULL) ORDER BY day, hour, seq', 'msgs_desc');
+SELECT scan_rows('SELECT * FROM {t} WHERE room = 2 AND (day, hour) > (2, 3) AND (day, hour) < (4, 1)', 'msgs_desc') AS rows_read;
+EXPLAIN (COSTS OFF) SELECT * FROM msgs_desc WHERE room = 2 AND day = 1 AND (hour, seq) > (2, 2);
+SELECT same('SELECT * FROM {t} WHERE room = 2 AND day = 1 AND (hour, seq) > (2, 2) ORDER BY hour, seq', 'msgs_desc');
