@@ -93,6 +93,7 @@ typedef struct WidecolRelInfo
 	List	   *restrictions;	/* KeyQuals from baserestrictinfo */
 	List	   *joinquals;		/* KeyQuals on partition-key columns from joininfo */
 	Bitmapset  *attrs_used;		/* attnums the query needs */
+	bool		select;			/* the statement is a SELECT */
 	double		table_rows;
 	double		partitions;
 } WidecolRelInfo;
@@ -105,6 +106,7 @@ typedef struct ScanChoice
 	KeyQual   **ckq;			/* their quals */
 	KeyQual    *lower;			/* range on clustering column nck_eq */
 	KeyQual    *upper;
+	KeyQual    *ck_in;			/* or IN on clustering column nck_eq (SELECT only) */
 	bool		partition;		/* every partition-key column restricted */
 	bool		single;			/* ... to one value each */
 	List	   *pushed;			/* RestrictInfos handled by the node */
@@ -152,8 +154,8 @@ value_type_ok(Oid coltype, Oid valtype)
 }
 
 /*
- * "pk = v1 OR pk = v2 OR ..." on one partition-key column, with values of
- * one type, is "pk IN (v1, v2, ...)": a KOP_IN whose value is an ARRAY[].
+ * "k = v1 OR k = v2 OR ..." on one key column, with values of one type, is
+ * "k IN (v1, v2, ...)": a KOP_IN whose value is an ARRAY[].
  */
 static KeyQual *
 classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo)
@@ -172,7 +174,7 @@ classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInf
 
 		arm_rinfo.clause = lfirst(lc);
 		arm = classify_clause(root, baserel, t, &arm_rinfo, false);
-		if (arm == NULL || arm->op != KOP_EQ || t->cols[arm->col].kind != WIDECOL_COL_PARTITION ||
+		if (arm == NULL || arm->op != KOP_EQ ||
 			(col >= 0 && (arm->col != col || exprType((Node *) arm->value) != vtype)))
 			return NULL;
 		col = arm->col;
@@ -455,6 +457,7 @@ widecol_plan_rel(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	double		rows;
 
 	ri->t = widecol_get_table(foreigntableid);
+	ri->select = root->parse->commandType == CMD_SELECT;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		KeyQual    *kq = classify_clause(root, baserel, ri->t, lfirst(lc), false);
@@ -593,6 +596,25 @@ choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join)
 		sc->pushed = lappend(sc->pushed, eq->rinfo);
 	}
 	sc->nck_eq = i;
+	/*
+	 * IN on the next clustering column: one slice per value (for a SELECT:
+	 * the direct DELETE writes one range per partition)
+	 */
+	if (i < t->nck && ri->select)
+	{
+		foreach(lc, ri->restrictions)
+		{
+			KeyQual    *kq = lfirst(lc);
+
+			if (kq->col == t->ck[i] && kq->op == KOP_IN && sc->ck_in == NULL)
+				sc->ck_in = kq;
+		}
+		if (sc->ck_in)
+		{
+			sc->pushed = lappend(sc->pushed, sc->ck_in->rinfo);
+			return;
+		}
+	}
 	if (i < t->nck)
 	{
 		foreach(lc, ri->restrictions)
@@ -626,7 +648,7 @@ ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCh
 	int			dir = 0;		/* 1 forward, -1 reverse */
 
 	*reverse = false;
-	if (root->query_pathkeys == NIL || !sc->single || t->nck == 0)
+	if (root->query_pathkeys == NIL || !sc->single || t->nck == 0 || sc->ck_in != NULL)
 		return NIL;
 	foreach(lc, root->query_pathkeys)
 	{
@@ -816,7 +838,7 @@ distinct_per_partition(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, 
 	*reverse = false;
 	if (q->distinctClause == NIL || q->commandType != CMD_SELECT || q->hasAggs ||
 		q->hasWindowFuncs || q->groupClause != NIL || q->groupingSets != NIL ||
-		root->hasHavingQual || q->hasTargetSRFs ||
+		root->hasHavingQual || q->hasTargetSRFs || sc->ck_in != NULL ||
 		bms_membership(root->all_baserels) != BMS_SINGLETON)
 		return 0;
 	/* the DISTINCT (ON) columns are exactly the partition key */
@@ -924,6 +946,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	List	   *exprs = NIL;
 	List	   *pk_in = NIL;
 	List	   *attrs = NIL;
+	List	   *bounds;
 	List	   *priv;
 	ListCell   *lc;
 	int64		limit = -1;
@@ -987,6 +1010,8 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		}
 		for (i = 0; i < sc.nck_eq; i++)
 			append_value_expr(&exprs, sc.ckq[i]);
+		if (sc.ck_in)
+			append_value_expr(&exprs, sc.ck_in);
 		if (sc.lower)
 			append_value_expr(&exprs, sc.lower);
 		if (sc.upper)
@@ -1017,15 +1042,15 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ri->attrs_used))
 			attrs = lappend_int(attrs, t->cols[i].attnum);
 
+	bounds = list_make4_int(sc.lower != NULL, sc.lower && sc.lower->op == KOP_GE,
+							sc.upper != NULL, sc.upper && sc.upper->op == KOP_LE);
+	bounds = lappend_int(bounds, sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0);
+	bounds = lappend_int(bounds, sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0);
+	bounds = lappend_int(bounds, sc.ck_in != NULL);
 	priv = list_make5(makeInteger(sc.partition ? 1 : 0),
 					  pk_in,
 					  makeInteger(sc.nck_eq),
-					  lappend_int(lappend_int(list_make4_int(sc.lower != NULL,
-															 sc.lower && sc.lower->op == KOP_GE,
-															 sc.upper != NULL,
-															 sc.upper && sc.upper->op == KOP_LE),
-											  sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0),
-								  sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0),
+					  bounds,
 					  makeInteger(reverse));
 	priv = lappend(priv, makeInteger((int) Min(limit, (int64) INT_MAX)));
 	priv = lappend(priv, attrs);
@@ -1131,7 +1156,7 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 				appendStringInfoString(&s, " AND ");
 			describe_qual(&s, root, t, sc->pkq[i], ctx);
 		}
-		if (sc->nck_eq > 0 || sc->lower || sc->upper)
+		if (sc->nck_eq > 0 || sc->lower || sc->upper || sc->ck_in)
 		{
 			appendStringInfoString(&s, "; clustering: ");
 			for (i = 0; i < sc->nck_eq; i++)
@@ -1139,6 +1164,13 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 				if (!first)
 					appendStringInfoString(&s, " AND ");
 				describe_qual(&s, root, t, sc->ckq[i], ctx);
+				first = false;
+			}
+			if (sc->ck_in)
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->ck_in, ctx);
 				first = false;
 			}
 			if (sc->lower)
@@ -1157,7 +1189,8 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 		}
 	}
 	if (t->nck > 0 && sc->partition)
-		appendStringInfo(&s, "; order: clustering%s", reverse ? " (reversed)" : "");
+		appendStringInfo(&s, "; order: clustering%s%s", reverse ? " (reversed)" : "",
+						 sc->ck_in ? " in each IN value" : "");
 	if (limit > 0)
 		appendStringInfo(&s, "; limit: " INT64_FORMAT, limit);
 	return s.data;

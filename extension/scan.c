@@ -51,6 +51,7 @@
 static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
 static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
+static void build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es);
 static bool eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc,
 						   int nvalues, StringInfo buf, bool *incl);
 static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
@@ -127,6 +128,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->upper_incl = list_nth_int(bounds, 3);
 	ss->lower_n = list_length(bounds) > 4 ? list_nth_int(bounds, 4) : 1;
 	ss->upper_n = list_length(bounds) > 5 ? list_nth_int(bounds, 5) : 1;
+	ss->ck_in = list_length(bounds) > 6 && list_nth_int(bounds, 6);
 	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
 	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
 	ss->value_states = ExecInitExprList(exprs, ps);
@@ -326,6 +328,77 @@ eval_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, WidecolCo
 	return true;
 }
 
+/* qsort comparator of encoded keys (StringInfo *): byte order */
+static int
+key_cmp(const void *a, const void *b)
+{
+	StringInfo	x = *(StringInfo const *) a;
+	StringInfo	y = *(StringInfo const *) b;
+	int			c = memcmp(x->data, y->data, Min(x->len, y->len));
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * IN on the clustering column after the equality prefix (in ss->lower_key):
+ * one slice per distinct value, each the prefix and the value's key, in
+ * clustering order (reversed for a reverse read).  No value left (all NULL
+ * or out of the column's range) reads nothing.
+ */
+static void
+build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es)
+{
+	WidecolColumn *c = &ss->t->cols[ss->t->ck[ss->nck_eq]];
+	bool		isnull;
+	Datum		v = ExecEvalExpr(es, econtext, &isnull);
+	ArrayType  *arr;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				n = 0;
+	StringInfo *keys;
+
+	ss->ck_slices = NIL;
+	if (isnull)
+	{
+		ss->partitions = NIL;
+		return;
+	}
+	arr = DatumGetArrayTypeP(v);
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
+	keys = palloc(sizeof(StringInfo) * Max(nelems, 1));
+	for (int e = 0; e < nelems; e++)
+	{
+		StringInfo	k;
+
+		if (nulls[e])
+			continue;
+		k = makeStringInfo();
+		appendBinaryStringInfo(k, ss->lower_key.data, ss->lower_key.len);
+		if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), c->descending) != 0)
+			continue;			/* out of the column's range: matches nothing */
+		keys[n++] = k;
+	}
+	if (n > 1)
+		qsort(keys, n, sizeof(StringInfo), key_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && key_cmp(&keys[i - 1], &keys[i]) == 0)
+			continue;
+		if (ss->reverse)
+			ss->ck_slices = lcons(keys[i], ss->ck_slices);
+		else
+			ss->ck_slices = lappend(ss->ck_slices, keys[i]);
+	}
+	if (ss->ck_slices == NIL)
+		ss->partitions = NIL;
+	ss->cur_slice = list_head(ss->ck_slices);
+}
+
 /* Evaluate the partition-key values into the list of encoded keys. */
 void
 widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
@@ -426,6 +499,11 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		}
 	}
 	appendBinaryStringInfo(&ss->upper_key, ss->lower_key.data, ss->lower_key.len);
+	if (ss->ck_in)
+	{
+		build_slices(ss, econtext, lfirst(lc));
+		return;
+	}
 	if (ss->nck_eq < t->nck)
 	{
 		WidecolColumn *c = &t->cols[t->ck[ss->nck_eq]];
@@ -496,6 +574,15 @@ widecol_fetch_page(WidecolScanState *ss)
 	req.end.key = (const uint8_t *) ss->upper_key.data;
 	req.end.len = ss->upper_key.len;
 	req.end.inclusive = !ss->has_upper || ss->upper_incl;
+	if (ss->ck_in)
+	{
+		StringInfo	slice = lfirst(ss->cur_slice);
+
+		req.start.unbounded = req.end.unbounded = false;
+		req.start.key = req.end.key = (const uint8_t *) slice->data;
+		req.start.len = req.end.len = slice->len;
+		req.start.inclusive = req.end.inclusive = true;
+	}
 	req.reverse = ss->reverse;
 	req.include_static = ss->need_static;
 	/*
@@ -631,6 +718,16 @@ next_partition(WidecolScanState *ss)
 		return false;
 	if (ss->cur_partition == NULL)
 		return false;
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	/* the next IN value of the clustering column, in the same partition */
+	if (ss->ck_in && lnext(ss->ck_slices, ss->cur_slice) != NULL)
+	{
+		ss->cur_slice = lnext(ss->ck_slices, ss->cur_slice);
+		return true;
+	}
+	if (ss->ck_in)
+		ss->cur_slice = list_head(ss->ck_slices);
 	ss->cur_partition = lnext(ss->partitions, ss->cur_partition);
 	if (ss->cur_partition == NULL)
 		return false;
@@ -904,7 +1001,7 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 			if (ss->static_pending &&
 				(r->is_static || r->pk_len != (size_t) ss->static_pk.len ||
 				 memcmp(r->pk, ss->static_pk.data, r->pk_len) != 0) &&
-				ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+				ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper && !ss->ck_in)
 			{
 				wc_result_row fake;
 
@@ -936,7 +1033,7 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 			widecol_fetch_page(ss);
 			continue;
 		}
-		if (ss->static_pending && ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+		if (ss->static_pending && ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper && !ss->ck_in)
 		{
 			wc_result_row fake;
 

@@ -303,7 +303,8 @@ enum FdwScanPrivate
 	FSP_PK_IN,					/* List of Integer: per pk column, 1 if IN */
 	FSP_NCK_EQ,					/* Integer */
 	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper,
-								 * upper_incl, values of the lower and upper bound */
+								 * upper_incl, values of the lower and upper bound,
+								 * 1 for IN on clustering column NCK_EQ */
 	FSP_REVERSE,				/* Integer */
 	FSP_LIMIT,					/* Integer (-1 none) */
 	FSP_ATTRS,					/* List of Integer: attnums needed */
@@ -362,6 +363,7 @@ typedef struct WidecolScanState
 				upper_incl;
 	int			lower_n,		/* values of each bound: >1 for (a, b) > (x, y) */
 				upper_n;
+	bool		ck_in;			/* IN on clustering column nck_eq: slices */
 	bool		reverse;
 	int64		limit;
 	int64		ppl;			/* per-partition limit of this scan, 0 none */
@@ -383,6 +385,8 @@ typedef struct WidecolScanState
 	bool		started;
 	List	   *partitions;		/* encoded partition keys (StringInfo) */
 	ListCell   *cur_partition;
+	List	   *ck_slices;		/* encoded keys, one slice per IN value */
+	ListCell   *cur_slice;
 	StringInfoData lower_key,
 				upper_key;
 	wc_client_page *page;
