@@ -139,3 +139,10 @@ RESET widecol.per_partition_limit;
 UPDATE msgs SET body = 'u' WHERE room = 5 AND day IN (1, 2);
 UPDATE h_msgs SET body = 'u' WHERE room = 5 AND day IN (1, 2);
 SELECT same('SELECT * FROM {t} WHERE room = 5 ORDER BY day, hour, seq');
+-- a DELETE by a multi-column slice is one range tombstone, no read
+EXPLAIN (COSTS OFF) DELETE FROM msgs WHERE room = 3 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1);
+DELETE FROM msgs WHERE room = 3 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1);
+DELETE FROM msgs_desc WHERE room = 3 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1);
+DELETE FROM h_msgs WHERE room = 3 AND (day, hour) > (2, 3) AND (day, hour) <= (3, 1);
+SELECT same('SELECT * FROM {t} WHERE room = 3 ORDER BY day, hour, seq');
+SELECT same('SELECT * FROM {t} WHERE room = 3 ORDER BY day, hour, seq', 'msgs_desc');
