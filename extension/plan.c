@@ -22,8 +22,16 @@
  *		 the scan to those partitions (a Cartesian product for several IN
  *		 lists);
  *	   - "=" on a prefix of the clustering columns, then one range (<, <=,
- *		 >, >=, BETWEEN) on the next one, becomes the clustering slice;
+ *		 >, >=, BETWEEN, or a row comparison "(ck1, ck2) > (x, y)" over
+ *		 consecutive columns of one direction) on the next one, becomes the
+ *		 clustering slice; in a SELECT, IN on that next column instead reads
+ *		 one slice per value;
+ *	   - an OR of equalities on one key column counts as IN;
  *	   - everything else is evaluated locally.
+ *	  DISTINCT ON the partition key in clustering order, and DISTINCT of the
+ *	  partition key, read one row per partition (a per-partition limit of
+ *	  1); widecol.per_partition_limit applies only to a SELECT level that
+ *	  returns the rows it reads (no aggregate, grouping, DISTINCT or window).
  *	  The partition key may also come from the outer side of a join
  *	  (a parameterized path), so nested loops and LATERAL read one
  *	  partition per outer row.  Inside one partition rows come in
