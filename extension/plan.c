@@ -22,8 +22,16 @@
  *		 the scan to those partitions (a Cartesian product for several IN
  *		 lists);
  *	   - "=" on a prefix of the clustering columns, then one range (<, <=,
- *		 >, >=, BETWEEN) on the next one, becomes the clustering slice;
+ *		 >, >=, BETWEEN, or a row comparison "(ck1, ck2) > (x, y)" over
+ *		 consecutive columns of one direction) on the next one, becomes the
+ *		 clustering slice; in a SELECT, IN on that next column instead reads
+ *		 one slice per value;
+ *	   - an OR of equalities on one key column counts as IN;
  *	   - everything else is evaluated locally.
+ *	  DISTINCT ON the partition key in clustering order, and DISTINCT of the
+ *	  partition key, read one row per partition (a per-partition limit of
+ *	  1); widecol.per_partition_limit applies only to a SELECT level that
+ *	  returns the rows it reads (no aggregate, grouping, DISTINCT or window).
  *	  The partition key may also come from the outer side of a join
  *	  (a parameterized path), so nested loops and LATERAL read one
  *	  partition per outer row.  Inside one partition rows come in
@@ -83,6 +91,7 @@ typedef struct KeyQual
 	Expr	   *value;			/* the other side (for IN: the array) */
 	RestrictInfo *rinfo;
 	Relids		outer;			/* other rels the value needs (join clause) */
+	List	   *row_values;		/* (col, next cols...) op (values): all values */
 } KeyQual;
 
 /* Per-relation planning state (baserel->fdw_private). */
@@ -92,6 +101,7 @@ typedef struct WidecolRelInfo
 	List	   *restrictions;	/* KeyQuals from baserestrictinfo */
 	List	   *joinquals;		/* KeyQuals on partition-key columns from joininfo */
 	Bitmapset  *attrs_used;		/* attnums the query needs */
+	bool		select;			/* the statement is a SELECT */
 	double		table_rows;
 	double		partitions;
 } WidecolRelInfo;
@@ -104,6 +114,7 @@ typedef struct ScanChoice
 	KeyQual   **ckq;			/* their quals */
 	KeyQual    *lower;			/* range on clustering column nck_eq */
 	KeyQual    *upper;
+	KeyQual    *ck_in;			/* or IN on clustering column nck_eq (SELECT only) */
 	bool		partition;		/* every partition-key column restricted */
 	bool		single;			/* ... to one value each */
 	List	   *pushed;			/* RestrictInfos handled by the node */
@@ -113,6 +124,10 @@ typedef struct ScanChoice
 /* helpers */
 static KeyQual *classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 								RestrictInfo *rinfo, bool join);
+static KeyQual *classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+							RestrictInfo *rinfo);
+static KeyQual *classify_row_compare(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+									 RestrictInfo *rinfo);
 static void choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join);
 static List *ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 							  ScanChoice *sc, bool *reverse);
@@ -147,8 +162,120 @@ value_type_ok(Oid coltype, Oid valtype)
 }
 
 /*
- * Recognize "keycol op value" (either side), "keycol = ANY(array)".  The
- * value must not reference this relation nor be volatile.
+ * "k = v1 OR k = v2 OR ..." on one key column, with values of one type, is
+ * "k IN (v1, v2, ...)": a KOP_IN whose value is an ARRAY[].
+ */
+static KeyQual *
+classify_or(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo)
+{
+	List	   *values = NIL;
+	Oid			vtype = InvalidOid;
+	int			col = -1;
+	ListCell   *lc;
+	ArrayExpr  *arr;
+	KeyQual    *kq;
+
+	foreach(lc, ((BoolExpr *) rinfo->clause)->args)
+	{
+		RestrictInfo arm_rinfo = *rinfo;
+		KeyQual    *arm;
+
+		arm_rinfo.clause = lfirst(lc);
+		arm = classify_clause(root, baserel, t, &arm_rinfo, false);
+		if (arm == NULL || arm->op != KOP_EQ ||
+			(col >= 0 && (arm->col != col || exprType((Node *) arm->value) != vtype)))
+			return NULL;
+		col = arm->col;
+		vtype = exprType((Node *) arm->value);
+		values = lappend(values, arm->value);
+	}
+	if (col < 0 || !OidIsValid(get_array_type(vtype)))
+		return NULL;
+	arr = makeNode(ArrayExpr);
+	arr->array_typeid = get_array_type(vtype);
+	arr->array_collid = exprCollation((Node *) linitial(values));
+	arr->element_typeid = vtype;
+	arr->elements = values;
+	arr->multidims = false;
+	arr->location = -1;
+	kq = palloc0(sizeof(KeyQual));
+	kq->col = col;
+	kq->op = KOP_IN;
+	kq->value = (Expr *) arr;
+	kq->rinfo = rinfo;
+	return kq;
+}
+
+/*
+ * "(ck1, ck2, ...) op (v1, v2, ...)" on consecutive clustering columns of
+ * one direction, with values of their types: a range on ck1 whose bound is
+ * the encoded values one after the other (KeyQual.row_values).
+ */
+static KeyQual *
+classify_row_compare(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo)
+{
+	RowCompareExpr *rc = (RowCompareExpr *) rinfo->clause;
+	KeyQual    *kq;
+	ListCell   *l,
+			   *r;
+	int			first = -1;
+	int			n = 0;
+
+	forboth(l, rc->largs, r, rc->rargs)
+	{
+		Expr	   *e = strip_relabel(lfirst(l));
+		Expr	   *v = lfirst(r);
+		WidecolColumn *c;
+		TypeCacheEntry *tce;
+		Oid			collid = list_nth_oid(rc->inputcollids, n);
+
+		if (!IsA(e, Var) || ((Var *) e)->varno != baserel->relid || ((Var *) e)->varlevelsup != 0 ||
+			((Var *) e)->varattno <= 0 || ((Var *) e)->varattno > t->ncols)
+			return NULL;
+		c = &t->cols[((Var *) e)->varattno - 1];
+		if (c->kind != WIDECOL_COL_CLUSTERING || exprType((Node *) v) != c->typid ||
+			!bms_is_empty(pull_varnos(root, (Node *) v)) || contain_volatile_functions((Node *) v))
+			return NULL;
+		if (n == 0)
+			first = c->key_pos;
+		else if (c->key_pos != first + n || c->descending != t->cols[t->ck[first]].descending)
+			return NULL;
+		tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+		if (list_nth_oid(rc->opfamilies, n) != tce->btree_opf)
+			return NULL;
+		if (OidIsValid(collid) && !lc_collate_is_c(collid))
+			return NULL;
+		n++;
+	}
+	kq = palloc0(sizeof(KeyQual));
+	kq->col = t->ck[first];
+	kq->value = linitial(rc->rargs);
+	kq->row_values = rc->rargs;
+	kq->rinfo = rinfo;
+	switch (rc->rctype)
+	{
+		case ROWCOMPARE_LT:
+			kq->op = KOP_LT;
+			break;
+		case ROWCOMPARE_LE:
+			kq->op = KOP_LE;
+			break;
+		case ROWCOMPARE_GT:
+			kq->op = KOP_GT;
+			break;
+		case ROWCOMPARE_GE:
+			kq->op = KOP_GE;
+			break;
+		default:
+			return NULL;
+	}
+	return kq;
+}
+
+/*
+ * Recognize "keycol op value" (either side), "keycol = ANY(array)", and an
+ * OR of partition-key equalities.  The value must not reference this
+ * relation nor be volatile.
  */
 static KeyQual *
 classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, RestrictInfo *rinfo,
@@ -168,6 +295,11 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 				righttype;
 	KeyQual    *kq;
 	Oid			inputcollid;
+
+	if (is_orclause(clause))
+		return join ? NULL : classify_or(root, baserel, t, rinfo);
+	if (IsA(clause, RowCompareExpr))
+		return join ? NULL : classify_row_compare(root, baserel, t, rinfo);
 
 	/* "boolkey" and "NOT boolkey" are how the planner writes boolkey = true/false */
 	{
@@ -333,6 +465,7 @@ widecol_plan_rel(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	double		rows;
 
 	ri->t = widecol_get_table(foreigntableid);
+	ri->select = root->parse->commandType == CMD_SELECT;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		KeyQual    *kq = classify_clause(root, baserel, ri->t, lfirst(lc), false);
@@ -471,6 +604,25 @@ choose_scan(WidecolRelInfo *ri, ScanChoice *sc, bool use_join)
 		sc->pushed = lappend(sc->pushed, eq->rinfo);
 	}
 	sc->nck_eq = i;
+	/*
+	 * IN on the next clustering column: one slice per value (for a SELECT:
+	 * the direct DELETE writes one range per partition)
+	 */
+	if (i < t->nck && ri->select)
+	{
+		foreach(lc, ri->restrictions)
+		{
+			KeyQual    *kq = lfirst(lc);
+
+			if (kq->col == t->ck[i] && kq->op == KOP_IN && sc->ck_in == NULL)
+				sc->ck_in = kq;
+		}
+		if (sc->ck_in)
+		{
+			sc->pushed = lappend(sc->pushed, sc->ck_in->rinfo);
+			return;
+		}
+	}
 	if (i < t->nck)
 	{
 		foreach(lc, ri->restrictions)
@@ -504,7 +656,7 @@ ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCh
 	int			dir = 0;		/* 1 forward, -1 reverse */
 
 	*reverse = false;
-	if (root->query_pathkeys == NIL || !sc->single || t->nck == 0)
+	if (root->query_pathkeys == NIL || !sc->single || t->nck == 0 || sc->ck_in != NULL)
 		return NIL;
 	foreach(lc, root->query_pathkeys)
 	{
@@ -641,10 +793,131 @@ widecol_plan_paths(PlannerInfo *root, RelOptInfo *baserel)
 	return paths;
 }
 
+/*
+ * May widecol.per_partition_limit trim the rows of this query level?  Only a
+ * SELECT that returns the rows it reads: Cassandra ignores PER PARTITION
+ * LIMIT for an aggregate over everything, and a count(), a GROUP BY, a
+ * DISTINCT, a window function or a write that saw only the first rows of
+ * each partition would give a wrong answer without saying so.
+ */
+static bool
+per_partition_setting_applies(PlannerInfo *root)
+{
+	Query	   *q = root->parse;
+
+	return q->commandType == CMD_SELECT && !q->hasAggs && !q->hasWindowFuncs &&
+		q->groupClause == NIL && q->groupingSets == NIL && q->distinctClause == NIL &&
+		!root->hasHavingQual && q->rowMarks == NIL;
+}
+
+/* The column index of e if it is a column of baserel's table, else -1. */
+static int
+rel_column(RelOptInfo *baserel, WidecolTable *t, Expr *e)
+{
+	e = strip_relabel(e);
+	if (e && IsA(e, Var) && ((Var *) e)->varno == baserel->relid &&
+		((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno > 0 &&
+		((Var *) e)->varattno <= t->ncols)
+		return ((Var *) e)->varattno - 1;
+	return -1;
+}
+
+/*
+ * A DISTINCT ON (the partition-key columns) whose ORDER BY goes on, after
+ * them, in clustering order (or its exact reverse: *reverse), keeps the
+ * first row of each partition as the node reads it; a DISTINCT of exactly
+ * the partition-key columns keeps one row of each.  Either is a per-
+ * partition limit of 1 (CQL PER PARTITION LIMIT 1, SELECT DISTINCT pk).
+ * Returns 1 for DISTINCT ON, 2 for DISTINCT, 0 when the query is neither
+ * or something else (a filter, a join, grouping) sits between the read and
+ * the DISTINCT.
+ */
+static int
+distinct_per_partition(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanChoice *sc,
+					   bool *reverse)
+{
+	Query	   *q = root->parse;
+	Bitmapset  *keycols = NULL;
+	ListCell   *lc;
+	int			next = sc->nck_eq;
+	int			dir = 0;		/* 1 forward, -1 reverse */
+	int			i;
+
+	*reverse = false;
+	if (q->distinctClause == NIL || q->commandType != CMD_SELECT || q->hasAggs ||
+		q->hasWindowFuncs || q->groupClause != NIL || q->groupingSets != NIL ||
+		root->hasHavingQual || q->hasTargetSRFs || sc->ck_in != NULL ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON)
+		return 0;
+	/* the DISTINCT (ON) columns are exactly the partition key */
+	foreach(lc, q->distinctClause)
+	{
+		SortGroupClause *sgc = lfirst(lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, q->targetList);
+		int			ci = rel_column(baserel, t, tle->expr);
+
+		if (ci < 0 || t->cols[ci].kind != WIDECOL_COL_PARTITION)
+			return 0;
+		keycols = bms_add_member(keycols, ci);
+	}
+	for (i = 0; i < t->npk; i++)
+		if (!bms_is_member(t->pk[i], keycols))
+			return 0;
+	if (!q->hasDistinctOn)
+		return 2;
+	/* ORDER BY: the partition key, then clustering columns in one direction */
+	foreach(lc, q->sortClause)
+	{
+		SortGroupClause *sgc = lfirst(lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, q->targetList);
+		int			ci = rel_column(baserel, t, tle->expr);
+		WidecolColumn *c;
+		TypeCacheEntry *tce;
+		Oid			opfamily,
+					opcintype,
+					coll;
+		int16		strategy;
+		int			d;
+
+		if (ci < 0)
+			return 0;
+		c = &t->cols[ci];
+		if (c->kind == WIDECOL_COL_PARTITION)
+		{
+			if (dir != 0 || next != sc->nck_eq)
+				return 0;		/* a key column after a clustering column */
+			continue;
+		}
+		if (c->kind != WIDECOL_COL_CLUSTERING)
+			return 0;
+		if (c->key_pos < sc->nck_eq)
+			continue;			/* fixed by equality */
+		if (c->key_pos != next)
+			return 0;
+		tce = lookup_type_cache(c->typid, TYPECACHE_BTREE_OPFAMILY);
+		if (!get_ordering_op_properties(sgc->sortop, &opfamily, &opcintype, &strategy) ||
+			opfamily != tce->btree_opf)
+			return 0;
+		coll = exprCollation((Node *) tle->expr);
+		if (OidIsValid(coll) && !lc_collate_is_c(coll))
+			return 0;
+		d = ((strategy == BTLessStrategyNumber) != c->descending) ? 1 : -1;
+		if (dir != 0 && d != dir)
+			return 0;
+		dir = d;
+		next++;
+	}
+	*reverse = dir < 0;
+	return 1;
+}
+
 static void
 append_value_expr(List **exprs, KeyQual *kq)
 {
-	*exprs = lappend(*exprs, kq->value);
+	if (kq->row_values != NIL)
+		*exprs = list_concat(*exprs, kq->row_values);
+	else
+		*exprs = lappend(*exprs, kq->value);
 }
 
 ForeignScan *
@@ -681,9 +954,11 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	List	   *exprs = NIL;
 	List	   *pk_in = NIL;
 	List	   *attrs = NIL;
+	List	   *bounds;
 	List	   *priv;
 	ListCell   *lc;
 	int64		limit = -1;
+	int			distinct = 0;
 	int			i;
 
 	choose_scan(ri, &sc, use_join);
@@ -743,6 +1018,8 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		}
 		for (i = 0; i < sc.nck_eq; i++)
 			append_value_expr(&exprs, sc.ckq[i]);
+		if (sc.ck_in)
+			append_value_expr(&exprs, sc.ck_in);
 		if (sc.lower)
 			append_value_expr(&exprs, sc.lower);
 		if (sc.upper)
@@ -755,23 +1032,40 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		(root->query_pathkeys == NIL || best_path->pathkeys != NIL) && !use_join)
 		limit = (int64) root->limit_tuples;
 
+	/* DISTINCT (ON) the partition key: the node reads one row per partition */
+	if (local == NIL && !use_join)
+	{
+		bool		dreverse;
+
+		distinct = distinct_per_partition(root, baserel, t, &sc, &dreverse);
+		/* reverse reads need a partition key */
+		if (distinct != 0 && dreverse && !sc.partition)
+			distinct = 0;
+		if (distinct != 0 && dreverse)
+			reverse = true;
+	}
+
 	for (i = 0; i < t->ncols; i++)
 		if (bms_is_member(t->cols[i].attnum - FirstLowInvalidHeapAttributeNumber, ri->attrs_used) ||
 			bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ri->attrs_used))
 			attrs = lappend_int(attrs, t->cols[i].attnum);
 
+	bounds = list_make4_int(sc.lower != NULL, sc.lower && sc.lower->op == KOP_GE,
+							sc.upper != NULL, sc.upper && sc.upper->op == KOP_LE);
+	bounds = lappend_int(bounds, sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0);
+	bounds = lappend_int(bounds, sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0);
+	bounds = lappend_int(bounds, sc.ck_in != NULL);
 	priv = list_make5(makeInteger(sc.partition ? 1 : 0),
 					  pk_in,
 					  makeInteger(sc.nck_eq),
-					  list_make4_int(sc.lower != NULL,
-									 sc.lower && sc.lower->op == KOP_GE,
-									 sc.upper != NULL,
-									 sc.upper && sc.upper->op == KOP_LE),
+					  bounds,
 					  makeInteger(reverse));
 	priv = lappend(priv, makeInteger((int) Min(limit, (int64) INT_MAX)));
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
 	priv = lappend(priv, makeInteger((int) foreigntableid));
+	priv = lappend(priv, list_make3_int(distinct != 0 ? 1 : 0, per_partition_setting_applies(root),
+										distinct));
 	*local_out = local;
 	*exprs_out = exprs;
 	return priv;
@@ -796,6 +1090,7 @@ widecol_full_scan_private(WidecolTable *t)
 	priv = lappend(priv, attrs);
 	priv = lappend(priv, makeString("full scan in token order"));
 	priv = lappend(priv, makeInteger((int) t->relid));
+	priv = lappend(priv, list_make3_int(0, 0, 0));
 	return priv;
 }
 
@@ -824,6 +1119,23 @@ kop_name(KeyOp op)
 static void
 describe_qual(StringInfo s, PlannerInfo *root, WidecolTable *t, KeyQual *kq, List *ctx)
 {
+	if (kq->row_values != NIL)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		appendStringInfoChar(s, '(');
+		for (i = 0; i < list_length(kq->row_values); i++)
+			appendStringInfo(s, "%s%s", i ? ", " : "",
+							 quote_identifier(t->cols[t->ck[t->cols[kq->col].key_pos + i]].name));
+		appendStringInfo(s, ") %s (", kop_name(kq->op));
+		i = 0;
+		foreach(lc, kq->row_values)
+			appendStringInfo(s, "%s%s", i++ ? ", " : "",
+							 deparse_expression(lfirst(lc), ctx, false, false));
+		appendStringInfoChar(s, ')');
+		return;
+	}
 	appendStringInfo(s, "%s %s ", quote_identifier(t->cols[kq->col].name), kop_name(kq->op));
 	if (bms_is_empty(pull_varnos(root, (Node *) kq->value)))
 		appendStringInfoString(s, deparse_expression((Node *) kq->value, ctx, false, false));
@@ -852,7 +1164,7 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 				appendStringInfoString(&s, " AND ");
 			describe_qual(&s, root, t, sc->pkq[i], ctx);
 		}
-		if (sc->nck_eq > 0 || sc->lower || sc->upper)
+		if (sc->nck_eq > 0 || sc->lower || sc->upper || sc->ck_in)
 		{
 			appendStringInfoString(&s, "; clustering: ");
 			for (i = 0; i < sc->nck_eq; i++)
@@ -860,6 +1172,13 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 				if (!first)
 					appendStringInfoString(&s, " AND ");
 				describe_qual(&s, root, t, sc->ckq[i], ctx);
+				first = false;
+			}
+			if (sc->ck_in)
+			{
+				if (!first)
+					appendStringInfoString(&s, " AND ");
+				describe_qual(&s, root, t, sc->ck_in, ctx);
 				first = false;
 			}
 			if (sc->lower)
@@ -878,10 +1197,9 @@ describe_choice(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCho
 		}
 	}
 	if (t->nck > 0 && sc->partition)
-		appendStringInfo(&s, "; order: clustering%s", reverse ? " (reversed)" : "");
+		appendStringInfo(&s, "; order: clustering%s%s", reverse ? " (reversed)" : "",
+						 sc->ck_in ? " in each IN value" : "");
 	if (limit > 0)
 		appendStringInfo(&s, "; limit: " INT64_FORMAT, limit);
-	if (widecol_per_partition_limit > 0)
-		appendStringInfo(&s, "; per partition limit: %d", widecol_per_partition_limit);
 	return s.data;
 }

@@ -50,6 +50,10 @@
 /* helpers */
 static void check_tombstones(WidecolScanState *ss);
 static bool next_partition(WidecolScanState *ss);
+static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
+static void build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es);
+static bool eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc,
+						   int nvalues, StringInfo buf, bool *incl);
 static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
 
 static void
@@ -95,6 +99,18 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->txn_upto = widecol_txn_position();
 	ss->t = widecol_get_table(relid);
 	ss->desc = strVal(list_nth(priv, FSP_DESC));
+	if (list_length(priv) > FSP_PPL)
+	{
+		List	   *ppl = list_nth(priv, FSP_PPL);
+
+		ss->ppl = linitial_int(ppl);
+		ss->ppl_distinct = list_length(ppl) > 2 ? lthird_int(ppl) : 0;
+		if (ss->ppl == 0 && lsecond_int(ppl) && widecol_per_partition_limit > 0)
+		{
+			ss->ppl = widecol_per_partition_limit;
+			ss->ppl_from_guc = true;
+		}
+	}
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return ss;
 	widecol_ensure_engine_table(ss->t);
@@ -110,6 +126,9 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->lower_incl = list_nth_int(bounds, 1);
 	ss->has_upper = list_nth_int(bounds, 2);
 	ss->upper_incl = list_nth_int(bounds, 3);
+	ss->lower_n = list_length(bounds) > 4 ? list_nth_int(bounds, 4) : 1;
+	ss->upper_n = list_length(bounds) > 5 ? list_nth_int(bounds, 5) : 1;
+	ss->ck_in = list_length(bounds) > 6 && list_nth_int(bounds, 6);
 	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
 	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
 	ss->value_states = ExecInitExprList(exprs, ps);
@@ -177,6 +196,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	initStringInfo(&ss->lower_key);
 	initStringInfo(&ss->upper_key);
 	initStringInfo(&ss->static_pk);
+	initStringInfo(&ss->ppl_pk);
 	ss->static_values = palloc0(sizeof(Datum) * Max(ss->t->ncols, 1));
 	ss->static_nulls = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
 	return ss;
@@ -237,6 +257,45 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 }
 
 /*
+ * Evaluate the bound of a row comparison "(ck_k, ck_k+1, ...) op (v1, v2,
+ * ...)" of nvalues values (plan.c made sure of their types) into buf, one
+ * encoded value after the other.  A NULL value decides the comparison at the
+ * values before it: the bound stops there and excludes them (*incl false);
+ * a NULL first value matches nothing (returns false, no partitions left).
+ */
+static bool
+eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, int nvalues,
+			   StringInfo buf, bool *incl)
+{
+	bool		stopped = false;
+
+	for (int j = 0; j < nvalues; j++)
+	{
+		ExprState  *es = lfirst(*lc);
+		WidecolColumn *c = &ss->t->cols[ss->t->ck[ss->nck_eq + j]];
+		bool		isnull;
+		Datum		v = ExecEvalExpr(es, econtext, &isnull);
+
+		*lc = lnext(ss->value_states, *lc);
+		if (stopped)
+			continue;
+		if (isnull && j == 0)
+		{
+			ss->partitions = NIL;
+			return false;
+		}
+		if (isnull)
+		{
+			stopped = true;
+			*incl = false;
+			continue;
+		}
+		widecol_encode_key(buf, c->typid, v, c->descending);
+	}
+	return true;
+}
+
+/*
  * Evaluate one range bound of clustering column c into buf.  empty_side is
  * the side (+1 for a lower bound, -1 for an upper one) on which a value
  * beyond the column's range leaves nothing to read; beyond the other side
@@ -267,6 +326,77 @@ eval_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, WidecolCo
 	if (r != 0)
 		*has = false;			/* e.g. col > (below every value): no bound */
 	return true;
+}
+
+/* qsort comparator of encoded keys (StringInfo *): byte order */
+static int
+key_cmp(const void *a, const void *b)
+{
+	StringInfo	x = *(StringInfo const *) a;
+	StringInfo	y = *(StringInfo const *) b;
+	int			c = memcmp(x->data, y->data, Min(x->len, y->len));
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * IN on the clustering column after the equality prefix (in ss->lower_key):
+ * one slice per distinct value, each the prefix and the value's key, in
+ * clustering order (reversed for a reverse read).  No value left (all NULL
+ * or out of the column's range) reads nothing.
+ */
+static void
+build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es)
+{
+	WidecolColumn *c = &ss->t->cols[ss->t->ck[ss->nck_eq]];
+	bool		isnull;
+	Datum		v = ExecEvalExpr(es, econtext, &isnull);
+	ArrayType  *arr;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				n = 0;
+	StringInfo *keys;
+
+	ss->ck_slices = NIL;
+	if (isnull)
+	{
+		ss->partitions = NIL;
+		return;
+	}
+	arr = DatumGetArrayTypeP(v);
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
+	keys = palloc(sizeof(StringInfo) * Max(nelems, 1));
+	for (int e = 0; e < nelems; e++)
+	{
+		StringInfo	k;
+
+		if (nulls[e])
+			continue;
+		k = makeStringInfo();
+		appendBinaryStringInfo(k, ss->lower_key.data, ss->lower_key.len);
+		if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), c->descending) != 0)
+			continue;			/* out of the column's range: matches nothing */
+		keys[n++] = k;
+	}
+	if (n > 1)
+		qsort(keys, n, sizeof(StringInfo), key_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && key_cmp(&keys[i - 1], &keys[i]) == 0)
+			continue;
+		if (ss->reverse)
+			ss->ck_slices = lcons(keys[i], ss->ck_slices);
+		else
+			ss->ck_slices = lappend(ss->ck_slices, keys[i]);
+	}
+	if (ss->ck_slices == NIL)
+		ss->partitions = NIL;
+	ss->cur_slice = list_head(ss->ck_slices);
 }
 
 /* Evaluate the partition-key values into the list of encoded keys. */
@@ -369,6 +499,11 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		}
 	}
 	appendBinaryStringInfo(&ss->upper_key, ss->lower_key.data, ss->lower_key.len);
+	if (ss->ck_in)
+	{
+		build_slices(ss, econtext, lfirst(lc));
+		return;
+	}
 	if (ss->nck_eq < t->nck)
 	{
 		WidecolColumn *c = &t->cols[t->ck[ss->nck_eq]];
@@ -382,10 +517,12 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		initStringInfo(&lo);
 		initStringInfo(&hi);
 		if (ss->has_lower &&
-			!eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo))
+			!(ss->lower_n > 1 ? eval_row_bound(ss, econtext, &lc, ss->lower_n, &lo, &lo_incl) :
+			  eval_bound(ss, econtext, &lc, c, &lo, 1, &has_lo)))
 			return;
 		if (ss->has_upper &&
-			!eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi))
+			!(ss->upper_n > 1 ? eval_row_bound(ss, econtext, &lc, ss->upper_n, &hi, &hi_incl) :
+			  eval_bound(ss, econtext, &lc, c, &hi, -1, &has_hi)))
 			return;
 		/* a DESC column turns the value range around in byte order */
 		if (c->descending)
@@ -437,9 +574,23 @@ widecol_fetch_page(WidecolScanState *ss)
 	req.end.key = (const uint8_t *) ss->upper_key.data;
 	req.end.len = ss->upper_key.len;
 	req.end.inclusive = !ss->has_upper || ss->upper_incl;
+	if (ss->ck_in)
+	{
+		StringInfo	slice = lfirst(ss->cur_slice);
+
+		req.start.unbounded = req.end.unbounded = false;
+		req.start.key = req.end.key = (const uint8_t *) slice->data;
+		req.start.len = req.end.len = slice->len;
+		req.start.inclusive = req.end.inclusive = true;
+	}
 	req.reverse = ss->reverse;
 	req.include_static = ss->need_static;
-	req.per_partition_limit = widecol_per_partition_limit > 0 ? (uint64) widecol_per_partition_limit : 0;
+	/*
+	 * The setting asks the node for one row more per partition, so that the
+	 * scan knows when it cut a partition short (and says so); the query's own
+	 * limit (DISTINCT ON) is what the query means and needs no such row.
+	 */
+	req.per_partition_limit = ss->ppl > 0 ? (uint64) ss->ppl + (ss->ppl_from_guc ? 1 : 0) : 0;
 	/* the node stops a read as soon as it passes the limit (what is left of it) */
 	if (widecol_tombstone_failure_threshold > 0)
 		req.tombstone_failure_threshold =
@@ -456,7 +607,9 @@ widecol_fetch_page(WidecolScanState *ss)
 
 		if (left < want)
 			want = Max(left, 1);
-		req.limit = (uint64) Max(left, 1);
+		/* the extra row per partition would count against the limit */
+		if (!ss->ppl_from_guc)
+			req.limit = (uint64) Max(left, 1);
 	}
 	req.page_rows = (size_t) want;
 
@@ -565,6 +718,16 @@ next_partition(WidecolScanState *ss)
 		return false;
 	if (ss->cur_partition == NULL)
 		return false;
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	/* the next IN value of the clustering column, in the same partition */
+	if (ss->ck_in && lnext(ss->ck_slices, ss->cur_slice) != NULL)
+	{
+		ss->cur_slice = lnext(ss->ck_slices, ss->cur_slice);
+		return true;
+	}
+	if (ss->ck_in)
+		ss->cur_slice = list_head(ss->ck_slices);
 	ss->cur_partition = lnext(ss->partitions, ss->cur_partition);
 	if (ss->cur_partition == NULL)
 		return false;
@@ -775,6 +938,35 @@ widecolIterateForeignScan(ForeignScanState *node)
 							 node->ss.ps.ps_ExprContext);
 }
 
+/*
+ * widecol.per_partition_limit: true when row r is beyond the limit of its
+ * partition (the node sends one such row, so the scan knows).  The first
+ * time, a NOTICE says that the setting trimmed the result.
+ */
+static bool
+per_partition_trim(WidecolScanState *ss, const wc_result_row *r)
+{
+	if (ss->ppl_pk.len != (int) r->pk_len || memcmp(ss->ppl_pk.data, r->pk, r->pk_len) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
+
+		resetStringInfo(&ss->ppl_pk);
+		appendBinaryStringInfo(&ss->ppl_pk, (const char *) r->pk, r->pk_len);
+		MemoryContextSwitchTo(old);
+		ss->ppl_rows = 0;
+	}
+	if (++ss->ppl_rows <= ss->ppl)
+		return false;
+	if (ss->ppl_trimmed++ == 0)
+		ereport(NOTICE,
+				(errmsg("widecol.per_partition_limit = %d cut partitions of \"%s\" short",
+						(int) ss->ppl, get_rel_name(ss->t->relid)),
+				 errdetail("Each partition read returned only its first %d rows in clustering order.",
+						   (int) ss->ppl),
+				 errhint("RESET widecol.per_partition_limit to read every row.")));
+	return true;
+}
+
 /* The scan's next row in slot, or an empty slot at the end. */
 TupleTableSlot *
 widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
@@ -809,7 +1001,7 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 			if (ss->static_pending &&
 				(r->is_static || r->pk_len != (size_t) ss->static_pk.len ||
 				 memcmp(r->pk, ss->static_pk.data, r->pk_len) != 0) &&
-				ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+				ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper && !ss->ck_in)
 			{
 				wc_result_row fake;
 
@@ -829,6 +1021,8 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 				continue;
 			}
 			ss->static_pending = false;
+			if (ss->ppl_from_guc && per_partition_trim(ss, r))
+				continue;
 			widecol_fill_row(ss, slot, r, false);
 			ss->returned++;
 			return slot;
@@ -839,7 +1033,7 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 			widecol_fetch_page(ss);
 			continue;
 		}
-		if (ss->static_pending && ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper)
+		if (ss->static_pending && ss->nck_eq == 0 && !ss->has_lower && !ss->has_upper && !ss->ck_in)
 		{
 			wc_result_row fake;
 
@@ -883,6 +1077,8 @@ widecol_rescan(WidecolScanState *ss, List *priv)
 	ss->overlay_len = 0;
 	MemoryContextReset(ss->batch_cxt);
 	initStringInfo(&ss->static_pk);
+	initStringInfo(&ss->ppl_pk);
+	ss->ppl_rows = 0;
 	/* the bound flags may have been swapped for DESC columns: restore them */
 	{
 		List	   *bounds = list_nth(priv, FSP_BOUNDS);
@@ -922,6 +1118,13 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	/* read-your-writes: say when this transaction's pending writes are merged */
 	if (es->analyze ? ss->overlay_mutations > 0 : widecol_txn_wrote(ss->t->table_id))
 		ExplainPropertyText("Merged With", "this transaction's pending writes", es);
+	if (ss->ppl > 0)
+		ExplainPropertyText("Per Partition Limit",
+							psprintf(INT64_FORMAT " (%s)", ss->ppl,
+									 ss->ppl_from_guc ? "widecol.per_partition_limit" :
+									 ss->ppl_distinct == 2 ? "DISTINCT partition key" :
+									 "DISTINCT ON partition key"),
+							es);
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);

@@ -302,12 +302,18 @@ enum FdwScanPrivate
 	FSP_MODE,					/* Integer: 0 full scan, 1 partitions */
 	FSP_PK_IN,					/* List of Integer: per pk column, 1 if IN */
 	FSP_NCK_EQ,					/* Integer */
-	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper, upper_incl */
+	FSP_BOUNDS,					/* List of Integer: has_lower, lower_incl, has_upper,
+								 * upper_incl, values of the lower and upper bound,
+								 * 1 for IN on clustering column NCK_EQ */
 	FSP_REVERSE,				/* Integer */
 	FSP_LIMIT,					/* Integer (-1 none) */
 	FSP_ATTRS,					/* List of Integer: attnums needed */
 	FSP_DESC,					/* String: description for EXPLAIN */
 	FSP_RELID,					/* Oid as Integer */
+	FSP_PPL,					/* List of Integer: the query's own per-partition
+								 * limit (DISTINCT: 1; 0 none), 1 if
+								 * widecol.per_partition_limit may apply, and
+								 * 1 for DISTINCT ON, 2 for DISTINCT */
 	FSP_DIRECT					/* present for a direct DELETE */
 };
 
@@ -355,8 +361,14 @@ typedef struct WidecolScanState
 				lower_incl,
 				has_upper,
 				upper_incl;
+	int			lower_n,		/* values of each bound: >1 for (a, b) > (x, y) */
+				upper_n;
+	bool		ck_in;			/* IN on clustering column nck_eq: slices */
 	bool		reverse;
 	int64		limit;
+	int64		ppl;			/* per-partition limit of this scan, 0 none */
+	bool		ppl_from_guc;	/* ... from widecol.per_partition_limit */
+	int			ppl_distinct;	/* ... from DISTINCT ON (1) or DISTINCT (2) */
 	List	   *value_states;	/* ExprStates in fdw_exprs order */
 	uint32	   *columns;		/* cell ids to fetch, ascending */
 	int			ncolumns;
@@ -373,6 +385,8 @@ typedef struct WidecolScanState
 	bool		started;
 	List	   *partitions;		/* encoded partition keys (StringInfo) */
 	ListCell   *cur_partition;
+	List	   *ck_slices;		/* encoded keys, one slice per IN value */
+	ListCell   *cur_slice;
 	StringInfoData lower_key,
 				upper_key;
 	wc_client_page *page;
@@ -397,6 +411,10 @@ typedef struct WidecolScanState
 	wc_read_stats stats;
 	int64		requests;
 	bool		tombstone_warned;
+	/* widecol.per_partition_limit: rows of the current partition, trimming */
+	StringInfoData ppl_pk;
+	int64		ppl_rows;
+	int64		ppl_trimmed;	/* partitions the setting cut short */
 } WidecolScanState;
 
 extern void widecolBeginForeignScan(ForeignScanState *node, int eflags);

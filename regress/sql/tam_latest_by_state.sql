@@ -82,7 +82,8 @@ ORDER BY device_id DESC;
 SELECT device_id, "timestamp", state, value
 FROM events_by_device
 ORDER BY device_id DESC;
--- without ORDER BY the rows come in token order: the same set of rows
+-- an aggregate reads every row, as Cassandra's count(*) ignores PER PARTITION
+-- LIMIT: 5 events, not 3 (DISTINCT ON counts the latest ones, pushdown_distinct)
 SELECT count(*) AS latest_events, string_agg(value, ', ' ORDER BY value) AS events
 FROM (SELECT value FROM events_by_device) e;
 -- the limit applies to every partition read, also by IN
@@ -94,6 +95,15 @@ SELECT device_id, "timestamp", state, value
 FROM events_by_device
 ORDER BY device_id DESC, "timestamp" DESC;
 RESET widecol.per_partition_limit;
+-- the same without a setting: DISTINCT ON the partition key in clustering
+-- order is read as PER PARTITION LIMIT 1 (seed: 3-1, 2-1, 1-3)
+EXPLAIN (COSTS OFF)
+SELECT DISTINCT ON (device_id) device_id, "timestamp", state, value
+FROM events_by_device
+ORDER BY device_id DESC, "timestamp" DESC;
+SELECT DISTINCT ON (device_id) device_id, "timestamp", state, value
+FROM events_by_device
+ORDER BY device_id DESC, "timestamp" DESC;
 -- off again: every event
 SELECT count(*) FROM events_by_device;
 -- the same answer with plain SQL, one partition read per device
