@@ -57,12 +57,14 @@
 #include "ring.h"
 #include "schema_runtime.h"
 #include "status.h"
+#include "stream.h"
 
 #define WC_CLUSTER_STATE_FILE "cluster_state"
 #define WC_CLUSTER_DEFAULT_JOIN_WAIT_MS 5000u
 #define WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS 60000u
 
 #define WC_CLUSTER_HINTS_DIR "hints"
+#define WC_CLUSTER_STREAMS_DIR "streams"
 
 typedef struct wc_cluster wc_cluster;
 
@@ -91,6 +93,8 @@ typedef struct wc_cluster_local {
     /* Apply a hint's batch record durably on this node (on the loop). */
     wc_status (*apply)(void *ctx, const uint8_t *batch, size_t len);
     void *ctx;
+    /* The store's raw form for streaming (zero: the engine's, wc_stream_engine_codec). */
+    wc_stream_codec stream_codec;
 } wc_cluster_local;
 
 typedef struct wc_cluster_options {
