@@ -100,8 +100,9 @@ struct wc_cluster {
     size_t ndown, down_cap;
     atomic_bool hints_enabled;
     atomic_uint_fast64_t hint_window_ms;
-    pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats at a time */
+    pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats or _streams at a time */
     wc_coord_stats *stats_out;
+    wc_buf *streams_out;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -1537,6 +1538,47 @@ void wc_cluster_coord_stats(wc_cluster *c, wc_coord_stats *out)
     c->stats_out = out;
     (void)wc__on_loop(c, wc__get_coord_stats);
     c->stats_out = NULL;
+    pthread_mutex_unlock(&c->stats_mu);
+}
+
+#define WC__STREAMS_MAX 64
+
+static wc_status wc__get_streams(wc_cluster *c)
+{
+    wc_stream_info info[WC__STREAMS_MAX];
+    wc_proto_stream ps[WC__STREAMS_MAX];
+    size_t n = c->stream ? wc_stream_list(c->stream, info, WC__STREAMS_MAX) : 0;
+
+    if (n > WC__STREAMS_MAX)
+        n = WC__STREAMS_MAX;
+    memset(ps, 0, n * sizeof(ps[0]));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ps[i].name, info[i].name, sizeof(ps[i].name));
+        ps[i].name[sizeof(ps[i].name) - 1] = '\0';
+        wc_addr_format(&info[i].peer, ps[i].peer, sizeof(ps[i].peer));
+        ps[i].incoming = info[i].incoming;
+        ps[i].table_id = info[i].table_id;
+        ps[i].ranges_done = info[i].ranges_done;
+        ps[i].ranges_total = info[i].ranges_total;
+        ps[i].bytes = info[i].bytes;
+        ps[i].rows = info[i].rows;
+        snprintf(ps[i].state, sizeof(ps[i].state), "%s", info[i].state);
+    }
+    wc_proto_put_streams(c->streams_out, ps, n);
+    return WC_OK;
+}
+
+void wc_cluster_streams(wc_cluster *c, wc_buf *out)
+{
+    if (!wc_cluster_coordinates(c)) {
+        wc_proto_put_streams(out, NULL, 0);
+        return;
+    }
+    pthread_mutex_lock(&c->stats_mu);
+    c->streams_out = out;
+    if (wc__on_loop(c, wc__get_streams) != WC_OK)
+        wc_proto_put_streams(out, NULL, 0);
+    c->streams_out = NULL;
     pthread_mutex_unlock(&c->stats_mu);
 }
 

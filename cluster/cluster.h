@@ -154,6 +154,13 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out);
  */
 void wc_cluster_stop(wc_cluster *c);
 
+/*
+ * Append the body of a STREAMS response (protocol.h) to out: the streaming
+ * sessions of this node, running and recently ended (wc_stream_list).  c
+ * NULL, or a node that does not coordinate: none.  Any thread but the loop.
+ */
+void wc_cluster_streams(wc_cluster *c, wc_buf *out);
+
 /* The current ring with a reference (caller unrefs), NULL before tokens are known. */
 wc_ring *wc_cluster_ring(wc_cluster *c);
 

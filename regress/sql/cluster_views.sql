@@ -3,6 +3,9 @@
 -- widecol.listen_address (no cluster: this node alone owns the whole ring),
 -- the cluster settings and their defaults.  Can run twice in a row.
 --
+-- no cluster: no streaming sessions
+SELECT * FROM widecol.streams;
+
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('cv_ks');
 RESET client_min_messages;
@@ -28,6 +31,9 @@ SELECT name, setting, unit, context
 SET widecol.write_request_timeout = '3s';
 SHOW widecol.write_request_timeout;
 SET widecol.listen_address = '127.0.0.1';
+
+-- no cluster: no streaming sessions
+SELECT * FROM widecol.streams;
 
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('cv_ks');

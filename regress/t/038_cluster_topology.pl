@@ -96,6 +96,15 @@ is(join(' -> ', @states), 'joining -> normal', 'node 0 saw the new node joining,
 my $join_s = time() - $t0;
 ok($new->log_contains(qr/bootstrap finished \(\d+ ranges streamed\)/),
 	'the new node streamed its ranges');
+my $streams = $new->safe_psql('postgres', q{
+	SELECT count(*), bool_and(direction = 'in' AND state = 'done' AND ranges_done = ranges_total),
+	       sum(rows) > 0, sum(bytes) > 0
+	FROM widecol.streams});
+like($streams, qr/^[1-3]\|t\|t\|t$/, "widecol.streams on the new node: one finished pull per source ($streams)");
+my $served = 0;
+$served += $nodes[$_]->safe_psql('postgres',
+	"SELECT count(*) FROM widecol.streams WHERE direction = 'out' AND rows > 0") for 0 .. 2;
+ok($served >= 1, "widecol.streams on the sources shows what they served ($served)");
 
 # keep writing a little with four nodes, then stop the writers
 sleep(2);
