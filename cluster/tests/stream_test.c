@@ -371,6 +371,49 @@ static void test_source_gone_fails(void **state)
     st_free(t);
 }
 
+/*
+ * Malformed or stray messages are dropped: short pages and requests, a page
+ * of a session nobody runs, a request of an empty range, an unused type of
+ * the range (consumed), a type outside it (not consumed); the pull still
+ * ends with the source's data.
+ */
+static void test_malformed_messages_dropped(void **state)
+{
+    stest *t = st_new(45, 0, 25);
+    uint8_t m[64];
+    wc_addr other = {"10.0.0.9", 7000};
+
+    (void)state;
+    st_fill(t);
+    st_pull(t);
+    for (int round = 0; round < 40 && t->ended == 0; round++) {
+        wc_stream *dst = t->n[1].stream, *src = t->n[0].stream;
+        const wc_addr *from = &t->n[0].env->self;
+
+        memset(m, 0, sizeof(m));
+        m[0] = WC_MSG_STREAM_PAGE;
+        assert_true(wc_stream_on_message(dst, from, m, 5));  /* short */
+        assert_true(wc_stream_on_message(dst, from, m, 20)); /* short head */
+        for (int i = 1; i < 9; i++)
+            m[i] = 0xff;                                     /* a session nobody runs */
+        assert_true(wc_stream_on_message(dst, from, m, WC_STREAM_PAGE_HEAD_LEN + 3));
+        m[0] = 70; /* a type of the range nobody uses */
+        assert_true(wc_stream_on_message(dst, from, m, 10));
+        m[0] = WC_MSG_STREAM_REQ;
+        assert_true(wc_stream_on_message(src, &other, m, WC_STREAM_REQ_LEN - 1));
+        memset(m + 1, 0, sizeof(m) - 1); /* (0, 0]: an empty range */
+        assert_true(wc_stream_on_message(src, &other, m, WC_STREAM_REQ_LEN));
+        m[0] = 1;
+        assert_false(wc_stream_on_message(dst, from, m, 10));
+        wc_sim_run_for(t->sim, 20);
+    }
+    wc_sim_run_for(t->sim, 60000);
+    SIM_CHECK(t->seed, t->ended == 1 && t->end_st == WC_OK, "ended %d: %s", t->ended,
+              wc_status_name(t->end_st));
+    st_check_same(t);
+    st_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_resume_after_puller_restart),
         cmocka_unit_test(test_source_restart_mid_stream),
         cmocka_unit_test(test_source_gone_fails),
+        cmocka_unit_test(test_malformed_messages_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
