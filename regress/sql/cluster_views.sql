@@ -3,9 +3,6 @@
 -- widecol.listen_address (no cluster: this node alone owns the whole ring),
 -- the cluster settings and their defaults.  Can run twice in a row.
 --
--- no cluster: no streaming sessions
-SELECT * FROM widecol.streams;
-
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('cv_ks');
 RESET client_min_messages;
