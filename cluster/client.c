@@ -894,6 +894,24 @@ wc_status wc_client_members(wc_client *c, wc_proto_members *out)
     return WC_OK;
 }
 
+wc_status wc_client_streams(wc_client *c, wc_proto_stream **out, size_t *n)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_STREAMS);
+    wc_status st;
+
+    *out = NULL;
+    *n = 0;
+    if (id == 0)
+        return wc__broken_status(c);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_streams(body, blen, out, n)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
 wc_status wc_client_schema_change(wc_client *c, const wc_proto_schema_change *ch,
                                   wc_proto_schema_result *res)
 {

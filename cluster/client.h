@@ -200,6 +200,8 @@ wc_status wc_client_ping(wc_client *c);
 wc_status wc_client_node_info(wc_client *c, wc_node_info *out);
 /* MEMBERS: the cluster as the node sees it; caller frees *out with wc_proto_members_free. */
 wc_status wc_client_members(wc_client *c, wc_proto_members *out);
+/* STREAMS: the node's streaming sessions into *out[0..*n) (caller frees *out with wc_free). */
+wc_status wc_client_streams(wc_client *c, wc_proto_stream **out, size_t *n);
 
 /*
  * SCHEMA_CHANGE: apply one change to the cluster schema of the node and

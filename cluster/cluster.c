@@ -35,6 +35,7 @@
 #include "msg_types.h"
 #include "protocol.h"
 #include "schema_runtime.h"
+#include "stream.h"
 #include "transport.h"
 
 #define WC__STATE_MAGIC "widecol-cluster-state 1"
@@ -44,6 +45,8 @@
 #define WC__LOAD_MAX_DEPTH 8
 #define WC__SHUTDOWN_LINGER_MS 200 /* lets the SHUTDOWN messages leave before the loop stops */
 #define WC__HINTS_SYNC_MS 10000u   /* hints are fsynced this often (Cassandra's hints_flush_period) */
+#define WC__BOOT_RETRY_MS 5000u     /* a bootstrap that could not stream everything tries again */
+#define WC__BOOT_WAIT_LOG_MS 10000u /* the line of a node waiting for another's join */
 
 /* When a peer was last seen going down (the hint window). */
 typedef struct wc__down {
@@ -72,6 +75,12 @@ struct wc_cluster {
     int64_t *tokens;                  /* sorted; NULL until chosen */
     uint32_t ntokens;
     uint64_t join_started_ms;
+    bool bootstrapping;               /* tokens chosen, data not streamed yet ("bootstrap 1") */
+    wc_stream *stream;                /* streaming (with coordination) */
+    uint32_t boot_sessions;           /* bootstrap pulls still running */
+    uint32_t boot_ranges;
+    bool boot_failed;
+    uint64_t boot_wait_logged_ms;
     uint8_t warned_type[32];          /* unknown message types logged once (bitmap) */
 
     wc_ring_slot slot;
@@ -91,8 +100,9 @@ struct wc_cluster {
     size_t ndown, down_cap;
     atomic_bool hints_enabled;
     atomic_uint_fast64_t hint_window_ms;
-    pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats at a time */
+    pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats or _streams at a time */
     wc_coord_stats *stats_out;
+    wc_buf *streams_out;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -188,6 +198,8 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
                 goto bad;
             *generation = (uint32_t)v;
             have_gen = true;
+        } else if (strcmp(line, "bootstrap 1") == 0) {
+            c->bootstrapping = true;
         } else if (strncmp(line, "tokens ", 7) == 0) {
             char *p = line + 7, *end;
             unsigned long n = strtoul(p, &end, 10);
@@ -258,6 +270,8 @@ static wc_status wc__state_write(wc_cluster *c)
         wc_buf_append(&b, tmp, strlen(tmp));
     }
     wc_buf_append(&b, "\n", 1);
+    if (c->bootstrapping && c->ntokens)
+        wc_buf_append(&b, "bootstrap 1\n", 12);
     if ((st = wc_buf_status(&b)) == WC_OK)
         st = wc_fs_write_atomic(wc_fs_posix(), c->state_path, b.data, b.len);
     wc_buf_free(&b);
@@ -352,10 +366,11 @@ static int wc__cmp_member(const void *a, const void *b)
 
 /*
  * The ring of the members known with tokens in state normal, leaving or
- * shutdown (NULL if none).  A token announced by two hosts stays with the
- * lower host id; a host id announced at two addresses counts once.
+ * shutdown, and joining too with with_joining (NULL if none).  A token
+ * announced by two hosts stays with the lower host id; a host id announced
+ * at two addresses counts once.
  */
-static wc_status wc__build_ring(wc_cluster *c, wc_ring **out)
+static wc_status wc__build_ring_of(wc_cluster *c, bool with_joining, wc_ring **out)
 {
     size_t n = wc_gossip_endpoint_count(c->gossip), m = 0, total = 0, kept = 0;
     wc_ring_member *mem = wc_calloc(n ? n : 1, sizeof(*mem));
@@ -379,7 +394,7 @@ static wc_status wc__build_ring(wc_cluster *c, wc_ring **out)
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
             s = wc_gossip_status_of(v, len);
         if (s != WC_GOSSIP_STATUS_NORMAL && s != WC_GOSSIP_STATUS_LEAVING &&
-            s != WC_GOSSIP_STATUS_SHUTDOWN)
+            s != WC_GOSSIP_STATUS_SHUTDOWN && !(with_joining && s == WC_GOSSIP_STATUS_JOINING))
             continue;
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
             idlen != WC_RING_HOST_ID_LEN ||
@@ -452,6 +467,11 @@ done:
     wc_free(refs);
     wc_free(counts);
     return st;
+}
+
+static wc_status wc__build_ring(wc_cluster *c, wc_ring **out)
+{
+    return wc__build_ring_of(c, false, out);
 }
 
 /* Re-encode the membership that MEMBERS serves. */
@@ -549,6 +569,17 @@ static void wc__refresh(wc_cluster *c, bool ring)
             if (c->coord && wc__ring_ready(c))
                 wc_coord_set_ring(c->coord, r);
             wc_ring_unref(r);
+        }
+        if (c->coord) {
+            wc_ring *p = NULL, *cur = wc_ring_slot_get(&c->slot);
+            /* the ring with the joining nodes: writes for their pending ranges reach them */
+            if (cur && wc__build_ring_of(c, true, &p) == WC_OK && p &&
+                wc_ring_host_count(p) > wc_ring_host_count(cur))
+                wc_coord_set_pending_ring(c->coord, p);
+            else
+                wc_coord_set_pending_ring(c->coord, NULL);
+            wc_ring_unref(p);
+            wc_ring_unref(cur);
         }
     }
     wc__publish_members(c);
@@ -699,6 +730,11 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             wc_gossip_on_message(c->gossip, from, msg, len);
         return;
     }
+    if (type >= WC_MSG_STREAM_REQ && type <= WC_MSG_STREAM_LAST && c->stream) {
+        if (!c->stopping)
+            (void)wc_stream_on_message(c->stream, from, msg, len);
+        return;
+    }
     if (type >= WC_MSG_RANGE_SCHEMA && type < WC_MSG_RANGE_STREAM && c->schema) {
         wc_schema_runtime_on_message(c->schema, from, msg, len);
         return;
@@ -731,6 +767,7 @@ static wc_status wc__choose_tokens(wc_cluster *c)
 {
     wc_ring *r = NULL;
     int64_t *t = wc_malloc(c->num_tokens * sizeof(int64_t));
+    uint32_t nhosts;
     wc_status st;
 
     if (t == NULL)
@@ -738,6 +775,7 @@ static wc_status wc__choose_tokens(wc_cluster *c)
     if ((st = wc__build_ring(c, &r)) != WC_OK)
         goto fail;
     st = wc_ring_allocate_tokens(r, c->dc, c->num_tokens, WC__ALLOCATION_RF, wc__random, c->env, t);
+    nhosts = r ? wc_ring_host_count(r) : 0;
     wc_ring_unref(r);
     if (st != WC_OK)
         goto fail;
@@ -749,15 +787,15 @@ static wc_status wc__choose_tokens(wc_cluster *c)
         goto fail;
     }
     wc__log(c, WC_LOG_INFO, "cluster: chose %u tokens against a ring of %u nodes", c->ntokens,
-            r ? wc_ring_host_count(r) : 0);
+            nhosts);
     return WC_OK;
 fail:
     wc_free(t);
     return st;
 }
 
-/* Announce the tokens and turn normal. */
-static void wc__announce_normal(wc_cluster *c)
+/* Announce the tokens with STATUS status ("normal", or "joining" while bootstrapping). */
+static void wc__announce(wc_cluster *c, const char *status)
 {
     uint8_t *v = wc_malloc((size_t)c->ntokens * 8);
 
@@ -768,7 +806,7 @@ static void wc__announce_normal(wc_cluster *c)
     for (uint32_t i = 0; i < c->ntokens; i++)
         wc_enc_u64(v + 8 * i, (uint64_t)c->tokens[i]);
     if (wc_gossip_set_local(c->gossip, WC_GOSSIP_TOKENS, v, (size_t)c->ntokens * 8) != WC_OK ||
-        wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "normal", 6) != WC_OK)
+        wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, status, strlen(status)) != WC_OK)
         wc__log(c, WC_LOG_WARNING, "cluster: could not announce the tokens: %s", wc_last_error());
     wc_free(v);
     wc__refresh(c, true);
@@ -798,6 +836,262 @@ static bool wc__has_other_seed(wc_cluster *c)
     return false;
 }
 
+/* ---------------------------------------------------------------- bootstrap */
+
+static bool wc__self_is_seed(wc_cluster *c)
+{
+    for (size_t i = 0; i < c->nseeds; i++)
+        if (wc_addr_equal(&c->seeds[i], &c->env->self))
+            return true;
+    return false;
+}
+
+/*
+ * Whether a new node streams its data before it turns normal: it
+ * coordinates, is not a seed (as Cassandra, seeds do not bootstrap) and
+ * heard from a cluster in state normal.
+ */
+static bool wc__must_bootstrap(wc_cluster *c)
+{
+    return c->coord && c->engine && c->stream && !wc__self_is_seed(c) &&
+           wc__heard_from_cluster(c);
+}
+
+/* A node other than this one joining with its tokens announced (streaming), or NULL. */
+static const wc_addr *wc__other_joining(wc_cluster *c)
+{
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+
+        if (wc_addr_equal(ep, &c->env->self) || !wc_gossip_is_alive(c->gossip, ep))
+            continue;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK &&
+            wc_gossip_status_of(v, len) == WC_GOSSIP_STATUS_JOINING &&
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK)
+            return ep;
+    }
+    return NULL;
+}
+
+/* Whether every live normal node announces this node's schema version. */
+static bool wc__schema_agrees(wc_cluster *c)
+{
+    char mine[64], theirs[64];
+
+    wc__get_text(c, &c->env->self, WC_GOSSIP_SCHEMA, mine, sizeof(mine));
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+
+        if (wc_addr_equal(ep, &c->env->self) || !wc_gossip_is_alive(c->gossip, ep) ||
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK ||
+            wc_gossip_status_of(v, len) != WC_GOSSIP_STATUS_NORMAL)
+            continue;
+        wc__get_text(c, ep, WC_GOSSIP_SCHEMA, theirs, sizeof(theirs));
+        if (strcmp(mine, theirs) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void wc__boot_start(void *arg);
+
+static void wc__boot_later(wc_cluster *c, uint64_t ms)
+{
+    if (c->env->ops->timer_start(c->env, ms, wc__boot_start, c) == 0)
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory for the bootstrap timer");
+}
+
+/* Every range is streamed: the node turns normal. */
+static void wc__boot_finish(wc_cluster *c)
+{
+    c->bootstrapping = false;
+    if (wc__state_write(c) != WC_OK) {
+        wc__log(c, WC_LOG_WARNING, "cluster: could not store the end of the bootstrap: %s",
+                wc_last_error());
+        c->bootstrapping = true;
+        wc__boot_later(c, WC__BOOT_RETRY_MS);
+        return;
+    }
+    wc__log(c, WC_LOG_INFO, "cluster: bootstrap finished (%u ranges streamed); this node is normal",
+            c->boot_ranges);
+    wc__announce(c, "normal");
+}
+
+static void wc__boot_pulled(void *arg, wc_status st, const char *detail)
+{
+    wc_cluster *c = arg;
+
+    (void)detail;
+    if (st != WC_OK)
+        c->boot_failed = true;
+    if (--c->boot_sessions > 0 || c->stopping)
+        return;
+    if (c->boot_failed) {
+        wc__log(c, WC_LOG_WARNING,
+                "cluster: the bootstrap could not stream every range; it tries again in %u s "
+                "(what was streamed is kept)",
+                WC__BOOT_RETRY_MS / 1000);
+        wc__boot_later(c, WC__BOOT_RETRY_MS);
+        return;
+    }
+    wc__boot_finish(c);
+}
+
+/* The ranges to pull from one source. */
+typedef struct wc__boot_source {
+    wc_addr addr;
+    wc_stream_range *r;
+    size_t n, cap;
+} wc__boot_source;
+
+static bool wc__boot_add(wc__boot_source *src, uint32_t table_id, int64_t start, int64_t end)
+{
+    if (src->n == src->cap) {
+        size_t cap = src->cap ? src->cap * 2 : 32;
+        wc_stream_range *v = wc_realloc(src->r, cap * sizeof(*v));
+        if (v == NULL)
+            return false;
+        src->r = v;
+        src->cap = cap;
+    }
+    src->r[src->n++] = (wc_stream_range){table_id, start, end, start, false};
+    return true;
+}
+
+/*
+ * The ranges this node owns in ring np (the ring with it) for table_id,
+ * each from a live replica of the current ring r, into srcs[0..r's hosts).
+ */
+static wc_status wc__boot_plan_table(wc_cluster *c, wc_ring *r, wc_ring *np, uint32_t table_id,
+                                     wc__boot_source *srcs, uint32_t *nranges)
+{
+    wc_replication repl;
+    wc_placement *po = NULL, *pn = NULL;
+    int32_t me = wc_ring_find_host(np, c->host_id);
+    size_t nt = wc_ring_token_count(np);
+    wc_status st;
+
+    if (c->local.replication(c->local.ctx, table_id, &repl) != WC_OK)
+        return WC_OK; /* not a table of the cluster */
+    if ((st = wc_placement_build(r, &repl, &po)) != WC_OK ||
+        (st = wc_placement_build(np, &repl, &pn)) != WC_OK)
+        goto done;
+    for (size_t i = 0; i < nt; i++) {
+        int64_t end = wc_ring_token_at(np, i), start = wc_ring_token_at(np, i ? i - 1 : nt - 1);
+        const uint32_t *hosts;
+        size_t nh = wc_placement_replicas(pn, end, &hosts), k;
+        bool mine = false, ok = true;
+
+        for (k = 0; k < nh; k++)
+            mine = mine || hosts[k] == (uint32_t)me;
+        if (!mine)
+            continue;
+        nh = wc_placement_replicas(po, end, &hosts);
+        for (k = 0; k < nh; k++)
+            if (wc_gossip_is_alive(c->gossip, &wc_ring_host(r, hosts[k])->addr))
+                break;
+        if (k == nh) {
+            st = wc_error(WC_UNAVAILABLE, "no live replica holds the range (%" PRId64 ", %" PRId64
+                                          "] of table %u",
+                          start, end, table_id);
+            goto done;
+        }
+        srcs[hosts[k]].addr = wc_ring_host(r, hosts[k])->addr;
+        if (start < end)
+            ok = wc__boot_add(&srcs[hosts[k]], table_id, start, end);
+        else /* the range that wraps: two */
+            ok = (start == INT64_MAX || wc__boot_add(&srcs[hosts[k]], table_id, start, INT64_MAX)) &&
+                 wc__boot_add(&srcs[hosts[k]], table_id, INT64_MIN, end);
+        if (!ok) {
+            st = wc_error(WC_NO_MEMORY, "out of memory planning the bootstrap");
+            goto done;
+        }
+        (*nranges)++;
+    }
+    st = WC_OK;
+done:
+    wc_placement_unref(po);
+    wc_placement_unref(pn);
+    return st;
+}
+
+/*
+ * Stream every range this node will own from a live replica of the
+ * current ring, one pull session per source (named after it, so that a
+ * restart resumes it), once the cluster schema agrees.
+ */
+static void wc__boot_start(void *arg)
+{
+    wc_cluster *c = arg;
+    wc_ring *r = NULL, *np = NULL;
+    uint32_t *ids = NULL, nhosts = 0;
+    size_t nids = 0;
+    wc__boot_source *srcs = NULL;
+    wc_status st = WC_OK;
+
+    if (c->stopping || !c->bootstrapping || c->boot_sessions)
+        return;
+    if (!wc__heard_from_cluster(c) || !wc__schema_agrees(c)) {
+        wc__boot_later(c, 1000);
+        return;
+    }
+    c->boot_failed = false;
+    c->boot_ranges = 0;
+    if ((st = wc__build_ring(c, &r)) != WC_OK || (st = wc__build_ring_of(c, true, &np)) != WC_OK)
+        goto fail;
+    if (r == NULL || np == NULL || wc_ring_find_host(np, c->host_id) < 0) {
+        st = wc_error(WC_UNAVAILABLE, "the ring with this node's tokens is not known yet");
+        goto fail;
+    }
+    nhosts = wc_ring_host_count(r);
+    srcs = wc_calloc(nhosts, sizeof(*srcs));
+    if (srcs == NULL || (st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK) {
+        st = srcs ? st : wc_error(WC_NO_MEMORY, "out of memory planning the bootstrap");
+        goto fail;
+    }
+    for (size_t t = 0; t < nids; t++)
+        if ((st = wc__boot_plan_table(c, r, np, ids[t], srcs, &c->boot_ranges)) != WC_OK)
+            goto fail;
+    wc__log(c, WC_LOG_INFO, "cluster: bootstrap streams %u ranges of %zu tables", c->boot_ranges,
+            nids);
+    for (uint32_t h = 0; h < nhosts; h++) {
+        char name[WC_STREAM_NAME_MAX];
+        if (srcs[h].n == 0)
+            continue;
+        snprintf(name, sizeof(name), "bootstrap-%s-%u", srcs[h].addr.host, srcs[h].addr.port);
+        for (char *p = name; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '.' || *p == '-'))
+                *p = '_';
+        if ((st = wc_stream_pull(c->stream, name, &srcs[h].addr, srcs[h].r, srcs[h].n,
+                                 wc__boot_pulled, c)) != WC_OK) {
+            c->boot_failed = true;
+            break;
+        }
+        c->boot_sessions++;
+    }
+    if (c->boot_sessions == 0 && !c->boot_failed)
+        wc__boot_finish(c);
+    else if (c->boot_sessions == 0)
+        goto fail;
+    goto done;
+fail:
+    wc__log(c, WC_LOG_WARNING, "cluster: bootstrap waits (retrying in %u s): %s",
+            WC__BOOT_RETRY_MS / 1000, st != WC_OK ? wc_last_error() : "a stream did not start");
+    wc__boot_later(c, WC__BOOT_RETRY_MS);
+done:
+    for (uint32_t h = 0; srcs && h < nhosts; h++)
+        wc_free(srcs[h].r);
+    wc_free(srcs);
+    wc_free(ids);
+    wc_ring_unref(r);
+    wc_ring_unref(np);
+}
+
 static void wc__join_check(void *arg)
 {
     wc_cluster *c = arg;
@@ -805,12 +1099,35 @@ static void wc__join_check(void *arg)
 
     if (wc__has_other_seed(c) && !wc__heard_from_cluster(c) && waited < c->join_wait_ms)
         goto again;
+    if (wc__must_bootstrap(c)) {
+        const wc_addr *other = wc__other_joining(c);
+        if (other != NULL) {
+            uint64_t now = wc_env_now_ms(c->env);
+            if (c->boot_wait_logged_ms == 0 || now - c->boot_wait_logged_ms >= WC__BOOT_WAIT_LOG_MS) {
+                char a[80];
+                wc_addr_format(other, a, sizeof(a));
+                wc__log(c, WC_LOG_INFO,
+                        "cluster: node %s is joining; this node waits for it before choosing "
+                        "its tokens (nodes join one at a time)",
+                        a);
+                c->boot_wait_logged_ms = now;
+            }
+            goto again;
+        }
+        c->bootstrapping = true;
+    }
     if (wc__choose_tokens(c) != WC_OK) {
+        c->bootstrapping = false;
         wc__log(c, WC_LOG_WARNING, "cluster: could not choose tokens (retrying): %s",
                 wc_last_error());
         goto again;
     }
-    wc__announce_normal(c);
+    if (c->bootstrapping) {
+        wc__announce(c, "joining");
+        wc__boot_later(c, c->interval_ms ? 3 * c->interval_ms : 3000);
+        return;
+    }
+    wc__announce(c, "normal");
     return;
 again:
     if (c->env->ops->timer_start(c->env, WC__JOIN_CHECK_MS, wc__join_check, c) == 0)
@@ -890,6 +1207,24 @@ static wc_status wc__replication(void *ctx, uint32_t table_id, wc_replication *o
     return c->local.replication(c->local.ctx, table_id, out);
 }
 
+/* Streaming over the local store, its progress files in "<data_dir>/streams". */
+static wc_status wc__create_stream(wc_cluster *c)
+{
+    wc_stream_options so;
+    char dir[4200];
+    wc_status st;
+
+    snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_STREAMS_DIR);
+    if ((st = wc_fs_mkdirs(wc_fs_posix(), dir)) != WC_OK)
+        return st;
+    memset(&so, 0, sizeof(so));
+    so.env = c->env;
+    so.store = c->store;
+    so.codec = c->local.stream_codec.last_token ? c->local.stream_codec : wc_stream_engine_codec();
+    so.progress_dir = dir;
+    return wc_stream_create(&so, &c->stream);
+}
+
 /* The coordinator and hint delivery over the local store (on the loop, before gossip starts). */
 static wc_status wc__setup_coordination(wc_cluster *c)
 {
@@ -910,6 +1245,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     co.store_hint = wc__store_hint;
     co.ctx = c;
     if ((st = wc_coord_create(&co, &c->coord)) != WC_OK)
+        return st;
+    if ((st = wc__create_stream(c)) != WC_OK)
         return st;
     wc_hint_delivery_options_default(&ho);
     memcpy(ho.self_host_id, c->host_id, WC_HOST_ID_LEN);
@@ -962,13 +1299,18 @@ static wc_status wc__setup(wc_cluster *c)
                                   strlen(c->release_version))) != WC_OK)
         return st;
     wc__set_load(c);
-    if (c->ntokens == 0 &&
+    if ((c->ntokens == 0 || c->bootstrapping) &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "joining", 7)) != WC_OK)
         return st;
     if ((st = wc_gossip_start(c->gossip)) != WC_OK)
         return st;
-    if (c->ntokens)
-        wc__announce_normal(c);
+    if (c->ntokens && c->bootstrapping) {
+        wc__log(c, WC_LOG_INFO, "cluster: this node had not finished its bootstrap: it streams "
+                                "the rest");
+        wc__announce(c, "joining");
+        wc__boot_later(c, c->interval_ms ? 3 * c->interval_ms : 3000);
+    } else if (c->ntokens)
+        wc__announce(c, "normal");
     else {
         c->join_started_ms = wc_env_now_ms(c->env);
         wc__join_check(c);
@@ -1007,6 +1349,8 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
         c->local.store_close(c->local.ctx);
         atomic_store(&c->store_opened, false);
     }
+    wc_stream_destroy(c->stream);
+    c->stream = NULL;
     if (c->coord)
         wc_coord_destroy(c->coord);
     c->coord = NULL;
@@ -1194,6 +1538,47 @@ void wc_cluster_coord_stats(wc_cluster *c, wc_coord_stats *out)
     c->stats_out = out;
     (void)wc__on_loop(c, wc__get_coord_stats);
     c->stats_out = NULL;
+    pthread_mutex_unlock(&c->stats_mu);
+}
+
+#define WC__STREAMS_MAX 64
+
+static wc_status wc__get_streams(wc_cluster *c)
+{
+    wc_stream_info info[WC__STREAMS_MAX];
+    wc_proto_stream ps[WC__STREAMS_MAX];
+    size_t n = c->stream ? wc_stream_list(c->stream, info, WC__STREAMS_MAX) : 0;
+
+    if (n > WC__STREAMS_MAX)
+        n = WC__STREAMS_MAX;
+    memset(ps, 0, n * sizeof(ps[0]));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ps[i].name, info[i].name, sizeof(ps[i].name));
+        ps[i].name[sizeof(ps[i].name) - 1] = '\0';
+        wc_addr_format(&info[i].peer, ps[i].peer, sizeof(ps[i].peer));
+        ps[i].incoming = info[i].incoming;
+        ps[i].table_id = info[i].table_id;
+        ps[i].ranges_done = info[i].ranges_done;
+        ps[i].ranges_total = info[i].ranges_total;
+        ps[i].bytes = info[i].bytes;
+        ps[i].rows = info[i].rows;
+        snprintf(ps[i].state, sizeof(ps[i].state), "%s", info[i].state);
+    }
+    wc_proto_put_streams(c->streams_out, ps, n);
+    return WC_OK;
+}
+
+void wc_cluster_streams(wc_cluster *c, wc_buf *out)
+{
+    if (!wc_cluster_coordinates(c)) {
+        wc_proto_put_streams(out, NULL, 0);
+        return;
+    }
+    pthread_mutex_lock(&c->stats_mu);
+    c->streams_out = out;
+    if (wc__on_loop(c, wc__get_streams) != WC_OK)
+        wc_proto_put_streams(out, NULL, 0);
+    c->streams_out = NULL;
     pthread_mutex_unlock(&c->stats_mu);
 }
 

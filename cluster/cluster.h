@@ -14,10 +14,23 @@
  * announces STATUS "joining", waits until it has heard from a seed (at most
  * join_wait_ms), chooses its tokens with wc_ring_allocate_tokens against
  * the ring it then knows (evenly spaced when it is alone), stores them and
- * turns "normal"; a node with stored tokens is "normal" at once.  Nodes
- * must join one at a time: two that choose tokens against the same ring
- * may choose the same ones (the ring keeps a token for the node that
- * announced it first and the log names the other).
+ * turns "normal"; a node with stored tokens is "normal" at once.
+ *
+ * Bootstrap: a node that coordinates, has an engine, is not one of its
+ * seeds and heard from a normal node first waits while another node is
+ * joining with tokens (logged every 10 s), then stores its tokens with
+ * "bootstrap 1" in the state file, announces them while "joining", and
+ * after three gossip rounds, once every live normal node announces its
+ * schema version, pulls every range of every engine table it will
+ * replicate from a live replica of the current ring (stream.h; one session
+ * per source, progress in "<data_dir>/streams"), retrying every 5 s until
+ * all succeed; then it clears the flag and turns "normal".  A restart
+ * while the flag is set resumes the bootstrap.  Two nodes that choose
+ * tokens within one gossip round may still choose the same ones (the ring
+ * keeps a token for the lower host id and the log names the other).
+ * Every coordinator also gets the ring with the joining nodes
+ * (wc_coord_set_pending_ring) and sends them the writes of their future
+ * ranges.
  *
  * On every gossip change of TOKENS, STATUS, DC or RACK, and when a node
  * joins or is removed, the runtime rebuilds the ring snapshot (members in
@@ -33,7 +46,7 @@
  * max_hint_window_ms, or while hints are disabled, is not kept) and hint
  * delivery (hint_delivery.h) to every node that comes up, its hints applied
  * through local.apply.  Internode messages 16..39 go to the coordinator,
- * 40..47 to hint delivery.  wc_cluster_write and wc_cluster_read hand a
+ * 40..47 to hint delivery, 64..79 to streaming.  wc_cluster_write and wc_cluster_read hand a
  * request to the loop and wait for its end, so node worker threads can
  * call them.
  *
@@ -57,12 +70,14 @@
 #include "ring.h"
 #include "schema_runtime.h"
 #include "status.h"
+#include "stream.h"
 
 #define WC_CLUSTER_STATE_FILE "cluster_state"
 #define WC_CLUSTER_DEFAULT_JOIN_WAIT_MS 5000u
 #define WC_CLUSTER_DEFAULT_LOAD_INTERVAL_MS 60000u
 
 #define WC_CLUSTER_HINTS_DIR "hints"
+#define WC_CLUSTER_STREAMS_DIR "streams"
 
 typedef struct wc_cluster wc_cluster;
 
@@ -91,6 +106,8 @@ typedef struct wc_cluster_local {
     /* Apply a hint's batch record durably on this node (on the loop). */
     wc_status (*apply)(void *ctx, const uint8_t *batch, size_t len);
     void *ctx;
+    /* The store's raw form for streaming (zero: the engine's, wc_stream_engine_codec). */
+    wc_stream_codec stream_codec;
 } wc_cluster_local;
 
 typedef struct wc_cluster_options {
@@ -136,6 +153,13 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out);
  * NULL is ignored.
  */
 void wc_cluster_stop(wc_cluster *c);
+
+/*
+ * Append the body of a STREAMS response (protocol.h) to out: the streaming
+ * sessions of this node, running and recently ended (wc_stream_list).  c
+ * NULL, or a node that does not coordinate: none.  Any thread but the loop.
+ */
+void wc_cluster_streams(wc_cluster *c, wc_buf *out);
 
 /* The current ring with a reference (caller unrefs), NULL before tokens are known. */
 wc_ring *wc_cluster_ring(wc_cluster *c);

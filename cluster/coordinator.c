@@ -100,6 +100,8 @@ struct wc_coord {
     wc_coord_options o;
     wc_env *env;
     wc_ring *ring;
+    wc_ring *pending;           /* ring and joining hosts (wc_coord_set_pending_ring), or NULL */
+    wc__cache_entry pending_p;  /* the placement on pending of the last replication used */
     int32_t self; /* ring index of this node, -1 if not in the ring */
     wc__cache_entry cache[WC__CACHE];
     uint32_t cache_next;
@@ -637,6 +639,84 @@ static void wc__write_progress(wc__req *q)
     }
 }
 
+static void wc__pending_applied(void *arg, wc_status st)
+{
+    (void)arg;
+    (void)st;
+}
+
+/*
+ * Pending writes (Cassandra's pending endpoints): each joining host of
+ * c->pending gets the mutations of the tokens it will be a replica of, as
+ * a MUTATION of request id 0 whose ack nobody waits for, so that writes
+ * made while it streams reach it too.  They count toward no level and get
+ * no hint.
+ */
+static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint8_t **muts,
+                             const size_t *lens, const int64_t *tokens, uint32_t nm)
+{
+    wc_placement *pp;
+    wc_buf b;
+
+    if (c->pending == NULL || c->ring == NULL)
+        return;
+    if (c->pending_p.p == NULL || memcmp(&c->pending_p.repl, repl, sizeof(*repl)) != 0) {
+        wc_placement_unref(c->pending_p.p);
+        c->pending_p.p = NULL;
+        if (wc_placement_build(c->pending, repl, &c->pending_p.p) != WC_OK)
+            return;
+        c->pending_p.repl = *repl;
+    }
+    pp = c->pending_p.p;
+    wc_buf_init(&b);
+    for (uint32_t h = 0; h < wc_ring_host_count(c->pending); h++) {
+        const wc_ring_member *m = wc_ring_host(c->pending, h);
+        uint32_t n = 0;
+
+        if (wc_ring_find_host(c->ring, m->host_id) >= 0)
+            continue; /* not joining */
+        for (int pass = 0; pass < 2; pass++) {
+            for (uint32_t i = 0; i < nm; i++) {
+                const uint32_t *hosts;
+                size_t nh = wc_placement_replicas(pp, tokens[i], &hosts);
+                bool hit = false;
+
+                for (size_t k = 0; k < nh && !hit; k++)
+                    hit = hosts[k] == h;
+                if (!hit)
+                    continue;
+                if (pass == 0)
+                    n++;
+                else
+                    wc_batch_add(&b, muts[i], lens[i]);
+            }
+            if (n == 0)
+                break;
+            if (pass == 0) {
+                wc_buf_reset(&b);
+                wc_batch_begin(&b, n);
+            }
+        }
+        if (n == 0 || wc_buf_status(&b) != WC_OK)
+            continue;
+        c->stats.pending_writes++;
+        if (memcmp(m->host_id, c->o.self_id, WC_RING_HOST_ID_LEN) == 0) {
+            c->o.store.ops->apply(c->o.store.ctx, b.data, b.len, wc__pending_applied, NULL);
+        } else if (c->o.is_alive(c->o.ctx, m)) {
+            wc_coord_msg msg = {0};
+
+            msg.type = WC_COORD_MSG_MUTATION;
+            msg.req_id = 0;
+            msg.batch = b.data;
+            msg.batch_len = b.len;
+            wc_buf_reset(&c->scratch);
+            if (wc_coord_encode(&msg, &c->scratch) == WC_OK)
+                (void)c->env->ops->send(c->env, &m->addr, c->scratch.data, c->scratch.len);
+        }
+    }
+    wc_buf_free(&b);
+}
+
 void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                     wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg)
 {
@@ -712,6 +792,7 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
     for (uint32_t t = 0; t < q->ntargets; t++)
         if ((st = wc_buf_status(&q->targets[t].batch)) != WC_OK)
             goto refuse;
+    wc__send_pending(c, &repl, muts, lens, tokens, nm);
     free(muts);
     free(lens);
     free(tokens);
@@ -1457,6 +1538,7 @@ void wc_coord_destroy(wc_coord *c)
             wc__free_req(q);
         }
     wc_coord_set_ring(c, NULL);
+    wc_coord_set_pending_ring(c, NULL);
     wc_buf_free(&c->scratch);
     free(c);
 }
@@ -1472,6 +1554,16 @@ void wc_coord_set_ring(wc_coord *c, wc_ring *r)
     wc_ring_unref(c->ring);
     c->ring = r;
     c->self = r ? wc_ring_find_host(r, c->o.self_id) : -1;
+}
+
+void wc_coord_set_pending_ring(wc_coord *c, wc_ring *r)
+{
+    wc_placement_unref(c->pending_p.p);
+    c->pending_p.p = NULL;
+    if (r)
+        wc_ring_ref(r);
+    wc_ring_unref(c->pending);
+    c->pending = r;
 }
 
 size_t wc_coord_pending(const wc_coord *c)

@@ -104,6 +104,7 @@ typedef struct wc_coord_stats {
     uint64_t mutations_applied; /* replica side: MUTATION messages applied */
     uint64_t reads_served;      /* replica side */
     uint64_t malformed;         /* messages dropped as malformed */
+    uint64_t pending_writes;    /* sub-batches sent to joining hosts */
 } wc_coord_stats;
 
 /* API */
@@ -126,6 +127,15 @@ void wc_coord_destroy(wc_coord *c);
  * every request fails with WC_UNAVAILABLE until a ring is set.
  */
 void wc_coord_set_ring(wc_coord *c, wc_ring *r);
+
+/*
+ * Writes that start from now on also go to the joining hosts of r: the
+ * current ring plus hosts that are joining with their tokens (NULL: none
+ * join).  A joining host (in r, not in the current ring) gets the
+ * mutations of every token it is a replica of in r, as Cassandra's pending
+ * endpoints; it counts toward no consistency level and gets no hint.
+ */
+void wc_coord_set_pending_ring(wc_coord *c, wc_ring *r);
 
 /*
  * A message of the coordinator range (types 16..39) from the peer at *from.

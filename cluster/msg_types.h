@@ -12,7 +12,8 @@
  *              hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
- *   64 .. 95   streaming and repair: ranges, Merkle trees, SSTable streams
+ *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h),
+ *              Merkle trees, SSTable streams
  *   96 .. 127  lightweight transactions (Paxos)
  *   128 .. 255 reserved
  */

@@ -643,6 +643,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed MEMBERS message") : WC_OK);
         wc_cluster_members(atomic_load(&n->cluster), out);
         break;
+    case WC_OP_STREAMS:
+        WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed STREAMS message") : WC_OK);
+        wc_cluster_streams(atomic_load(&n->cluster), out);
+        break;
     case WC_OP_SCHEMA_CHANGE:
     case WC_OP_SCHEMA_LIST:
         *fatal = (st = wc_schema_runtime_serve(wc_cluster_schema(atomic_load(&n->cluster)), op,

@@ -14,7 +14,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
-    "SCHEMA_CHANGE", "SCHEMA_LIST",
+    "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -1097,4 +1097,71 @@ void wc_proto_members_free(wc_proto_members *m)
     wc_free(m->members);
     wc_free(m->tokens);
     memset(m, 0, sizeof(*m));
+}
+
+/* ---------------------------------------------------------------- STREAMS */
+
+void wc_proto_put_streams(wc_buf *b, const wc_proto_stream *s, size_t n)
+{
+    wc_buf_put_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        wc_buf_put_bytes(b, s[i].name, strlen(s[i].name));
+        wc_buf_put_bytes(b, s[i].peer, strlen(s[i].peer));
+        wc_buf_put_u8(b, s[i].incoming ? 1 : 0);
+        wc_buf_put_u32(b, s[i].table_id);
+        wc_buf_put_u32(b, s[i].ranges_done);
+        wc_buf_put_u32(b, s[i].ranges_total);
+        wc_buf_put_u64(b, s[i].bytes);
+        wc_buf_put_u64(b, s[i].rows);
+        wc_buf_put_bytes(b, s[i].state, strlen(s[i].state));
+    }
+}
+
+/* A text field into out[cap] (NUL-terminated); false if it does not fit or holds a NUL. */
+static bool wc__get_text_field(const uint8_t **p, const uint8_t *end, char *out, size_t cap)
+{
+    const uint8_t *v;
+    size_t len;
+
+    if (!wc_get_bytes(p, end, &v, &len) || len >= cap || memchr(v, 0, len) != NULL)
+        return false;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return true;
+}
+
+wc_status wc_proto_get_streams(const uint8_t *body, size_t len, wc_proto_stream **out, size_t *n)
+{
+    const uint8_t *p = body, *end = body + len;
+    uint32_t count;
+    uint8_t incoming;
+
+    *out = NULL;
+    *n = 0;
+    /* each entry takes at least 31 bytes: the count is bounded by the body */
+    if (!wc_get_u32(&p, end, &count) || count > (size_t)(end - p) / 31)
+        return WC__BAD("STREAMS");
+    if (count == 0)
+        return p == end ? WC_OK : WC__BAD("STREAMS");
+    if ((*out = wc_calloc(count, sizeof(**out))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory decoding STREAMS");
+    for (uint32_t i = 0; i < count; i++) {
+        wc_proto_stream *s = &(*out)[i];
+        if (!wc__get_text_field(&p, end, s->name, sizeof(s->name)) ||
+            !wc__get_text_field(&p, end, s->peer, sizeof(s->peer)) ||
+            !wc_get_u8(&p, end, &incoming) || incoming > 1 || !wc_get_u32(&p, end, &s->table_id) ||
+            !wc_get_u32(&p, end, &s->ranges_done) || !wc_get_u32(&p, end, &s->ranges_total) ||
+            !wc_get_u64(&p, end, &s->bytes) || !wc_get_u64(&p, end, &s->rows) ||
+            !wc__get_text_field(&p, end, s->state, sizeof(s->state)))
+            goto bad;
+        s->incoming = incoming == 1;
+    }
+    if (p != end)
+        goto bad;
+    *n = count;
+    return WC_OK;
+bad:
+    wc_free(*out);
+    *out = NULL;
+    return WC__BAD("STREAMS");
 }

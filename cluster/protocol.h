@@ -267,6 +267,25 @@ wc_status wc_proto_get_compactions(const uint8_t *body, size_t len, wc_compactio
 void wc_proto_put_node_info(wc_buf *b, const wc_node_info *ni);
 wc_status wc_proto_get_node_info(const uint8_t *body, size_t len, wc_node_info *ni);
 
+/* STREAMS: one streaming session of the node, as widecol.streams shows it (since version 11). */
+typedef struct wc_proto_stream {
+    char name[64];
+    char peer[80];        /* "host:port" */
+    bool incoming;        /* pulled into the node (false: served to the peer) */
+    uint32_t table_id;
+    uint32_t ranges_done, ranges_total;
+    uint64_t bytes, rows;
+    char state[16];       /* "streaming", "done", "failed" */
+} wc_proto_stream;
+
+/* STREAMS response: u32 n, n x session (layout in docs/protocol.md). */
+void wc_proto_put_streams(wc_buf *b, const wc_proto_stream *s, size_t n);
+/*
+ * Decode into *out[0..*n) (caller frees *out with wc_free).  WC_CORRUPTION
+ * for a malformed body (counts bounded by the body first), WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_streams(const uint8_t *body, size_t len, wc_proto_stream **out, size_t *n);
+
 /* MEMBERS: u8 flags, u32 n, n x member (layout in docs/protocol.md). */
 void wc_proto_put_members(wc_buf *b, bool cluster, const wc_member_info *m, size_t n);
 /*

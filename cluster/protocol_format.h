@@ -23,7 +23,7 @@
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 9u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 11u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -51,7 +51,8 @@
 #define WC_OP_MEMBERS 16           /* since version 6 */
 #define WC_OP_SCHEMA_CHANGE 17     /* since version 8 */
 #define WC_OP_SCHEMA_LIST 18       /* since version 8 */
-#define WC_OP_MAX 18
+#define WC_OP_STREAMS 19           /* since version 11 */
+#define WC_OP_MAX 19
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */

@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "alloc.h"
 #include "client.h"
 #include "gossip.h"
 #include "protocol.h"
@@ -38,6 +39,7 @@
 #define NODES_COLUMNS 11
 
 PG_FUNCTION_INFO_V1(widecol_nodes);
+PG_FUNCTION_INFO_V1(widecol_streams);
 
 static const char *state_name(uint8 status);
 static wc_ring *members_ring(const wc_proto_members *m, int **host_of);
@@ -276,5 +278,49 @@ widecol_nodes(PG_FUNCTION_ARGS)
 		wc_proto_members_free(&m);
 	}
 	PG_END_TRY();
+	return (Datum) 0;
+}
+
+#define STREAMS_COLUMNS 9
+
+/*
+ * widecol.streams() returns setof (session, peer, direction, table_id,
+ * ranges_done, ranges_total, bytes, rows, state): the streaming sessions
+ * of the local node, running and recently ended, as nodetool netstats
+ * shows them.  Without a preloaded node or a cluster: no rows.
+ */
+Datum
+widecol_streams(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	wc_proto_stream *s = NULL;
+	size_t		n = 0;
+	wc_status	st;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!widecol_preloaded)
+		return (Datum) 0;
+	widecol_require_node();
+	st = wc_client_streams(widecol_connection(), &s, &n);
+	if (st != WC_OK)
+		widecol_report(st, "streaming sessions");
+	for (size_t i = 0; i < n; i++)
+	{
+		Datum		values[STREAMS_COLUMNS];
+		bool		nulls[STREAMS_COLUMNS];
+
+		memset(nulls, false, sizeof(nulls));
+		values[0] = CStringGetTextDatum(s[i].name);
+		values[1] = CStringGetTextDatum(s[i].peer);
+		values[2] = CStringGetTextDatum(s[i].incoming ? "in" : "out");
+		values[3] = Int64GetDatum((int64) s[i].table_id);
+		values[4] = Int32GetDatum((int32) s[i].ranges_done);
+		values[5] = Int32GetDatum((int32) s[i].ranges_total);
+		values[6] = Int64GetDatum((int64) s[i].bytes);
+		values[7] = Int64GetDatum((int64) s[i].rows);
+		values[8] = CStringGetTextDatum(s[i].state);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	wc_free(s);
 	return (Datum) 0;
 }

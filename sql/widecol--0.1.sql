@@ -465,6 +465,22 @@ SELECT * FROM widecol.nodes();
 COMMENT ON VIEW nodes IS 'the nodes of the cluster: address, data centre, rack, up/down, state, load, ownership, host id, tokens';
 GRANT SELECT ON nodes TO PUBLIC;
 
+-- The streaming sessions of the local node (nodetool netstats): pulls into
+-- it (direction 'in', a bootstrap) and what it served to each peer ('out').
+CREATE FUNCTION streams(
+    OUT session text, OUT peer text, OUT direction text, OUT table_id bigint,
+    OUT ranges_done int, OUT ranges_total int, OUT bytes bigint,
+    OUT rows bigint, OUT state text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_streams'
+LANGUAGE C STABLE;
+
+CREATE VIEW streams AS
+SELECT * FROM widecol.streams();
+
+COMMENT ON VIEW streams IS 'streaming sessions of the local node: peer, direction, table, ranges done/total, bytes, rows, state';
+GRANT SELECT ON streams TO PUBLIC;
+
 -- The node's copy of the cluster schema (keyspaces and tables, dropped
 -- ones until their tombstones expire) and its version.
 CREATE FUNCTION cluster_schema(

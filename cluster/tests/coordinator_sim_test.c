@@ -538,6 +538,70 @@ static void test_same_seed_same_trace(void **state)
     SIM_CHECK(seed, h1 != h3, "another seed gave the same trace");
 }
 
+/*
+ * Pending writes: node 3 is joining (in the pending ring, not in the ring
+ * the coordinators use).  Every write of a token it will replicate reaches
+ * it too, none other does, and it never counts toward the level.
+ */
+static void test_pending_writes_reach_a_joining_node(void **state)
+{
+    csim *cs = cs_small(19, 4, 2);
+    wc_ring_member m[3];
+    wc_ring *cur = NULL;
+    wc_coord_result res;
+    uint32_t reps[8];
+    int hit = 0, miss = 0;
+
+    (void)state;
+    for (uint32_t i = 0; i < 3; i++)
+        m[i] = *wc_ring_host(cs->ring, i);
+    assert_int_equal(wc_ring_build(m, 3, &cur), WC_OK);
+    for (uint32_t i = 0; i < 4; i++) {
+        wc_coord_set_ring(cs->nodes[i].coord, cur);
+        wc_coord_set_pending_ring(cs->nodes[i].coord, cs->ring);
+    }
+    for (int k = 0; k < 60; k++) {
+        char pk[32];
+        size_t n;
+        bool future = false;
+
+        snprintf(pk, sizeof(pk), "key%d", k);
+        res = cs_write(cs, (uint32_t)k % 3, pk, "c1", "v", TS(k), WC_CL_QUORUM);
+        SIM_CHECK(cs->seed, res.status == WC_OK && res.required == 2, "write %s: %s", pk,
+                  res.detail);
+        n = cs_replicas(cs, pk, reps, 8);
+        for (size_t r = 0; r < n; r++)
+            future = future || reps[r] == 3;
+        wc_sim_run_for(cs->sim, 50);
+        SIM_CHECK(cs->seed, cs_holds(cs, 3, pk, "c1", "v") == future,
+                  "%s: the joining node %s it", pk, future ? "lacks" : "got");
+        hit += future;
+        miss += !future;
+    }
+    SIM_CHECK(cs->seed, hit > 0 && miss > 0, "%d keys for the joining node, %d not", hit, miss);
+    /* without a pending ring nothing more reaches it */
+    for (uint32_t i = 0; i < 4; i++)
+        wc_coord_set_pending_ring(cs->nodes[i].coord, NULL);
+    for (int k = 0; k < 60; k++) {
+        char pk[32];
+        size_t n;
+        bool future = false;
+
+        snprintf(pk, sizeof(pk), "after%d", k);
+        n = cs_replicas(cs, pk, reps, 8);
+        for (size_t r = 0; r < n; r++)
+            future = future || reps[r] == 3;
+        if (!future)
+            continue;
+        res = cs_write(cs, 0, pk, "c1", "v", TS(100), WC_CL_QUORUM);
+        wc_sim_run_for(cs->sim, 50);
+        SIM_CHECK(cs->seed, !cs_holds(cs, 3, pk, "c1", "v"), "a write after the join reached it");
+        break;
+    }
+    wc_ring_unref(cur);
+    cs_free(cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_no_acknowledged_write_lost_50),
         cmocka_unit_test(test_no_acknowledged_write_lost_100),
         cmocka_unit_test(test_same_seed_same_trace),
+        cmocka_unit_test(test_pending_writes_reach_a_joining_node),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

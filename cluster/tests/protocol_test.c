@@ -344,7 +344,8 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_MEMBERS), "MEMBERS");
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_CHANGE), "SCHEMA_CHANGE");
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_LIST), "SCHEMA_LIST");
-    assert_int_equal(WC_PROTO_VERSION, 9);
+    assert_string_equal(wc_proto_op_name(WC_OP_STREAMS), "STREAMS");
+    assert_int_equal(WC_PROTO_VERSION, 11);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -1397,9 +1398,51 @@ static void test_table_options(void **state)
     assert_int_equal(wc_schema_replication(&s, &r), WC_INVALID_ARGUMENT);
 }
 
+/* STREAMS: a round trip, and every truncation or a bad flag refused. */
+static void test_streams_codec(void **state)
+{
+    wc_proto_stream in[2], *out = NULL;
+    size_t n = 0;
+    wc_buf b;
+
+    (void)state;
+    memset(in, 0, sizeof(in));
+    snprintf(in[0].name, sizeof(in[0].name), "bootstrap-127.0.0.1-7001");
+    snprintf(in[0].peer, sizeof(in[0].peer), "127.0.0.1:7001");
+    in[0].incoming = true;
+    in[0].table_id = 42;
+    in[0].ranges_done = 3;
+    in[0].ranges_total = 7;
+    in[0].bytes = 1u << 20;
+    in[0].rows = 12345;
+    snprintf(in[0].state, sizeof(in[0].state), "streaming");
+    snprintf(in[1].name, sizeof(in[1].name), "served");
+    snprintf(in[1].peer, sizeof(in[1].peer), "127.0.0.1:7004");
+    snprintf(in[1].state, sizeof(in[1].state), "done");
+    wc_buf_init(&b);
+    wc_proto_put_streams(&b, in, 2);
+    assert_int_equal(wc_proto_get_streams(b.data, b.len, &out, &n), WC_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(&out[0], &in[0], sizeof(in[0]));
+    assert_memory_equal(&out[1], &in[1], sizeof(in[1]));
+    wc_free(out);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        assert_int_equal(wc_proto_get_streams(b.data, cut, &out, &n), WC_CORRUPTION);
+        assert_null(out);
+    }
+    b.data[4 + 1 + strlen(in[0].name) + 1 + strlen(in[0].peer)] = 2; /* incoming must be 0 or 1 */
+    assert_int_equal(wc_proto_get_streams(b.data, b.len, &out, &n), WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_streams(&b, NULL, 0);
+    assert_int_equal(wc_proto_get_streams(b.data, b.len, &out, &n), WC_OK);
+    assert_int_equal(n, 0);
+    wc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_streams_codec),
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_unknown_opcode),
         cmocka_unit_test(test_schema_bodies),

@@ -29,6 +29,9 @@ SET widecol.write_request_timeout = '3s';
 SHOW widecol.write_request_timeout;
 SET widecol.listen_address = '127.0.0.1';
 
+-- no cluster: no streaming sessions
+SELECT * FROM widecol.streams;
+
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('cv_ks');
 RESET client_min_messages;
