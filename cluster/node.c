@@ -362,10 +362,12 @@ done:
 
 /*
  * A read through the coordinator: the request as the store reads it (with
- * this node's TTL clock, so every replica agrees), the answer as a page.
+ * this node's TTL clock, so every replica agrees), the answer as a page,
+ * merged with the reader's pending writes (overlay, may be empty).
  */
 static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *creq,
-                                wc_consistency cl, wc_page **page)
+                                wc_consistency cl, const uint8_t *overlay, size_t overlay_len,
+                                wc_page **page)
 {
     wc_read_request req = *creq;
     wc_store_read r;
@@ -381,7 +383,7 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
     /* a scan's page may continue inside one partition: the plan says which read it is */
     st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
     if (st == WC_OK)
-        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, page);
+        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, overlay, overlay_len, page);
     wc_buf_free(&ans);
     return st;
 }
@@ -558,12 +560,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *overlay; /* the reader's pending writes (a transaction's) */
         size_t overlay_len;
         WC__DECODE(wc_proto_get_read_overlay(body, blen, &req, &cl, &cols, &overlay, &overlay_len));
-        if ((cc = wc__coordinator(n)) != NULL && overlay_len > 0)
-            st = wc_error(WC_INVALID_ARGUMENT,
-                          "a read merged with the transaction's pending writes is not supported "
-                          "on a cluster yet; commit the writes before reading them");
-        else if (cc != NULL)
-            st = wc__coord_read(n, cc, &req, cl, &page);
+        if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__coord_read(n, cc, &req, cl, overlay, overlay_len, &page);
         else if ((st = wc__not_joined(n)) != WC_OK)
             ;
         else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
