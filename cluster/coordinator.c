@@ -1237,7 +1237,8 @@ void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
     if (c->ring == NULL || r->reverse) {
         res.status = c->ring ? WC_INVALID_ARGUMENT : WC_UNAVAILABLE;
         snprintf(res.detail, sizeof(res.detail), "%s",
-                 c->ring ? "a range scan has no reverse order" : "this node has no token ring yet");
+                 c->ring ? "reverse order needs a single partition (a range scan has none)"
+                         : "this node has no token ring yet");
         free(s);
         done(arg, &res, NULL, 0);
         return;
