@@ -139,6 +139,17 @@ static void node_start(node *n, const char *cluster)
     node_start_opts(n, &o);
 }
 
+/* Start n again on the port it had (a peer that comes back). */
+static void node_restart_on(node *n, const char *cluster, uint16_t port)
+{
+    wc_transport_options o;
+
+    node_init(n);
+    default_options(&o, n, cluster);
+    o.listen.port = port;
+    node_start_opts(n, &o);
+}
+
 /* Stop the transport (if running) and forget what the node saw. */
 static void node_stop(node *n)
 {
@@ -396,7 +407,6 @@ static void test_big_message(void **state)
 static void test_peer_down_and_back(void **state)
 {
     node a, b;
-    wc_transport_options o;
     wc_addr baddr;
     int one = 1, two = 2;
 
@@ -416,10 +426,7 @@ static void test_peer_down_and_back(void **state)
     if (!wait_until(&a, has_downs, &two))
         fail_msg("no on_peer_down for the failed reconnection");
     /* b comes back on the same port: a reconnects after its backoff and delivers */
-    node_init(&b);
-    default_options(&o, &b, "updown");
-    o.listen.port = baddr.port;
-    node_start_opts(&b, &o);
+    node_restart_on(&b, "updown", baddr.port);
     wait_msgs(&b, 5);
     check_numbered(&b, &a.env->self, 5);
     node_stop(&a);
@@ -454,10 +461,7 @@ static void test_peer_back_reconnects_at_once(void **state)
     if (!wait_until(&a, has_downs, &one))
         fail_msg("no on_peer_down after the peer stopped");
     /* b restarts on the same port and speaks first */
-    node_init(&b);
-    default_options(&o, &b, "back");
-    o.listen.port = baddr.port;
-    node_start_opts(&b, &o);
+    node_restart_on(&b, "back", baddr.port);
     t0 = wc__mono_ns() / 1000000;
     assert_int_equal(send_numbered(&b, &a.env->self, 1, 0), WC_OK);
     wait_msgs(&a, 1);
