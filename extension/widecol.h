@@ -397,6 +397,9 @@ typedef struct WidecolScanState
 	wc_read_stats stats;
 	int64		requests;
 	bool		tombstone_warned;
+	/* EXPLAIN on a cluster: the node's executor state, for constant keys */
+	PlanState  *ps;
+	bool		explain_only;
 } WidecolScanState;
 
 extern void widecolBeginForeignScan(ForeignScanState *node, int eflags);

@@ -6,7 +6,8 @@
 # small pages, while another session does not see them; after COMMIT every
 # node does, after ROLLBACK none.  Reverse clustering order of one
 # partition pages through the coordinator; several partitions in reverse
-# order are sorted by PostgreSQL.
+# order are sorted by PostgreSQL.  EXPLAIN shows the consistency level, the
+# token(s) and the replicas the coordinator asks.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -110,6 +111,29 @@ is($nodes[1]->safe_psql('postgres', $q
 	'12,10,10,10', 'a scan in reverse order (sorted)');
 my $plan = $nodes[1]->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT c FROM ev ORDER BY c DESC');
 like($plan, qr/Sort/, 'a scan in reverse order gets a Sort node');
+
+# ---- EXPLAIN on a cluster: consistency, token, the replicas asked
+my $tok = $nodes[1]->safe_psql('postgres', "SELECT widecol.token('ev'::regclass, 4)");
+my $addr1 = node_address($nodes[1]);
+my %asked = (one => 1, quorum => 2, all => 3);
+for my $cl (sort keys %asked)
+{
+	$plan = $nodes[1]->safe_psql('postgres',
+		"SET widecol.consistency = '$cl'; EXPLAIN (COSTS OFF) SELECT v FROM ev WHERE p = 4");
+	like($plan, qr/Consistency: $cl\n/, "EXPLAIN at $cl: consistency");
+	like($plan, qr/Token: \Q$tok\E\n/, "EXPLAIN at $cl: the partition's token");
+	my ($reps) = $plan =~ /Replicas: (.*)/;
+	my @reps = split /, /, $reps // '';
+	is(scalar(@reps), $asked{$cl}, "EXPLAIN at $cl: the replicas asked ($reps)");
+	is($reps[0], "$addr1 (this node)", "EXPLAIN at $cl: this node first");
+}
+$plan = $nodes[1]->safe_psql('postgres', $q
+	  . "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM ev WHERE p IN (3, 4)");
+my $tok3 = $nodes[1]->safe_psql('postgres', "SELECT widecol.token('ev'::regclass, 3)");
+like($plan, qr/Token: (\Q$tok3\E, \Q$tok\E|\Q$tok\E, \Q$tok3\E)\n/, 'EXPLAIN ANALYZE of an IN list: both tokens');
+$plan = $nodes[1]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT v FROM ev");
+like($plan, qr/Token: full ring in token order/, 'EXPLAIN of a scan: the whole ring');
+like($plan, qr/Replicas: \Q$addr1\E \(this node\)/, 'EXPLAIN of a scan: this node is asked');
 
 $_->stop for @nodes;
 done_testing();
