@@ -54,6 +54,8 @@
 /* helpers */
 static void check_tombstones(WidecolScanState *ss);
 static void explain_cluster(WidecolScanState *ss, ExplainState *es);
+static void add_trace(WidecolScanState *ss, const wc_client_page *page);
+static void explain_trace(WidecolScanState *ss, ExplainState *es);
 static void explain_choose(const wc_proto_members *m, wc_ring *ring, const int *member_of,
 						   const wc_replication *repl, int64 token, StringInfo out,
 						   StringInfo unavailable);
@@ -506,8 +508,12 @@ widecol_fetch_page(WidecolScanState *ss)
 		ss->overlay_for = pk ? ss->cur_partition : NULL;
 		MemoryContextSwitchTo(old);
 	}
-	st = wc_client_read_overlay(widecol_connection(), &req, widecol_consistency,
-								ss->overlay, ss->overlay_len, &ss->page);
+	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
+	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
+						   ss->overlay, ss->overlay_len,
+						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
+						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
+						   &ss->page);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{
 		/* the node stopped the read at the tombstone limit */
@@ -529,6 +535,7 @@ widecol_fetch_page(WidecolScanState *ss)
 	ss->stats.cache_hits += ss->page->stats.cache_hits;
 	ss->stats.rows_scanned += ss->page->stats.rows_scanned;
 	ss->stats.tombstones_scanned += ss->page->stats.tombstones_scanned;
+	add_trace(ss, ss->page);
 	ss->row = 0;
 	check_tombstones(ss);
 	if (ss->paging_state)
@@ -944,6 +951,7 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);
+		explain_trace(ss, es);
 		ExplainPropertyInteger("SSTables Read", NULL, (int64) ss->stats.sstables_read, es);
 		ExplainPropertyInteger("Bloom Filter Skips", NULL, (int64) ss->stats.bloom_skips, es);
 		ExplainPropertyInteger("Tombstones Scanned", NULL, (int64) ss->stats.tombstones_scanned, es);
@@ -1068,6 +1076,59 @@ explain_choose(const wc_proto_members *m, wc_ring *ring, const int *member_of,
 							 dcs[k] ? " in " : "", dcs[k] ? dcs[k] : "", alive[k]);
 	pfree(chosen);
 	pfree(reps);
+}
+
+/* Add a page's trace of the replicas asked to the scan's, by address. */
+static void
+add_trace(WidecolScanState *ss, const wc_client_page *page)
+{
+	for (size_t i = 0; i < page->ntrace; i++)
+	{
+		const wc_read_trace *t = &page->trace[i];
+		int			k;
+
+		for (k = 0; k < ss->ntrace && strcmp(ss->trace[k].address, t->address) != 0; k++)
+			;
+		if (k == ss->ntrace)
+		{
+			if (ss->ntrace == WC_PROTO_TRACE_MAX)
+				continue;
+			memset(&ss->trace[k], 0, sizeof(ss->trace[k]));
+			strlcpy(ss->trace[k].address, t->address, sizeof(ss->trace[k].address));
+			ss->ntrace++;
+		}
+		ss->trace[k].asks += t->asks;
+		ss->trace[k].answers += t->answers;
+		ss->trace[k].digests += t->digests;
+		ss->trace[k].us += t->us;
+		ss->trace[k].bytes += t->bytes;
+	}
+}
+
+/*
+ * EXPLAIN ANALYZE's "Replica Reads": per replica asked, the reads sent, the
+ * time to their answers, and what they answered (data with its bytes, or a
+ * digest).
+ */
+static void
+explain_trace(WidecolScanState *ss, ExplainState *es)
+{
+	StringInfoData s;
+
+	if (ss->ntrace == 0)
+		return;
+	initStringInfo(&s);
+	for (int i = 0; i < ss->ntrace; i++)
+	{
+		const wc_read_trace *t = &ss->trace[i];
+
+		appendStringInfo(&s, "%s%s: %u reads, %.3f ms, %u data (" UINT64_FORMAT " bytes), %u digests",
+						 i ? "; " : "", t->address, t->asks, (double) t->us / 1000.0,
+						 t->answers - t->digests, t->bytes, t->digests);
+		if (t->answers < t->asks)
+			appendStringInfo(&s, ", %u unanswered", t->asks - t->answers);
+	}
+	ExplainPropertyText("Replica Reads", s.data, es);
 }
 
 /* Whether every value the scan's keys come from is a constant. */

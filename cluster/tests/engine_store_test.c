@@ -416,6 +416,27 @@ static void test_quorum_write_read_elsewhere(void **state)
     es_write(es, 2, WC_CL_QUORUM);
     es_read_all(es, 0, &q, WC_CL_ALL, got, sizeof(got), NULL);
     SIM_CHECK(es->seed, strcmp(got, "alice/1=newer") == 0, "read '%s'", got);
+    /* the trace of a QUORUM read on node 2: itself first (the data), then another replica */
+    {
+        wc_store_read pl;
+        es_wait w;
+
+        memset(&w, 0, sizeof(w));
+        wc_buf_init(&w.data);
+        assert_int_equal(wc_engine_store_plan(&q, &pl), WC_OK);
+        wc_coord_read(es->nodes[2].coord, &pl, WC_CL_QUORUM, 1000, es_read_done, &w);
+        es_wait_for(es, &w);
+        SIM_CHECK(es->seed, w.res.status == WC_OK && w.res.ntrace == 2, "trace of %u replicas",
+                  w.res.ntrace);
+        SIM_CHECK(es->seed,
+                  strcmp(w.res.trace[0].addr.host, "10.3.0.3") == 0 && w.res.trace[0].asks >= 1 &&
+                      w.res.trace[0].answers == w.res.trace[0].asks && w.res.trace[0].bytes > 0,
+                  "this node's part: %s asked %u", w.res.trace[0].addr.host, w.res.trace[0].asks);
+        SIM_CHECK(es->seed, w.res.trace[1].answers >= 1 && w.res.trace[1].us > 0,
+                  "the other replica: %u answers in %llu us", w.res.trace[1].answers,
+                  (unsigned long long)w.res.trace[1].us);
+        wc_buf_free(&w.data);
+    }
     es_free(es);
 }
 

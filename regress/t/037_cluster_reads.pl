@@ -7,7 +7,8 @@
 # node does, after ROLLBACK none.  Reverse clustering order of one
 # partition pages through the coordinator; several partitions in reverse
 # order are sorted by PostgreSQL.  EXPLAIN shows the consistency level, the
-# token(s) and the replicas the coordinator asks.
+# token(s) and the replicas the coordinator asks; EXPLAIN ANALYZE what each
+# replica asked answered and how long it took.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -131,6 +132,16 @@ $plan = $nodes[1]->safe_psql('postgres', $q
 	  . "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM ev WHERE p IN (3, 4)");
 my $tok3 = $nodes[1]->safe_psql('postgres', "SELECT widecol.token('ev'::regclass, 3)");
 like($plan, qr/Token: (\Q$tok3\E, \Q$tok\E|\Q$tok\E, \Q$tok3\E)\n/, 'EXPLAIN ANALYZE of an IN list: both tokens');
+# EXPLAIN ANALYZE: the replicas' part in the reads (a page each) that ran: at QUORUM this
+# node's data and another replica's digest
+$plan = $nodes[1]->safe_psql('postgres', $q
+	  . "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM ev WHERE p = 4");
+like($plan,
+	qr/Replica Reads: \Q$addr1\E: (\d+) reads, [\d.]+ ms, \1 data \(\d+ bytes\), 0 digests; 127\.0\.0\.1:\d+: \1 reads, [\d.]+ ms, 0 data \(0 bytes\), \1 digests\n/,
+	'EXPLAIN ANALYZE: per-replica reads, times and answers') or diag($plan);
+$plan = $nodes[1]->safe_psql('postgres', $q
+	  . "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM ev");
+like($plan, qr/Replica Reads: \Q$addr1\E: \d+ reads/, 'EXPLAIN ANALYZE of a scan: the replicas of its ranges');
 $plan = $nodes[1]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT v FROM ev");
 like($plan, qr/Token: full ring in token order/, 'EXPLAIN of a scan: the whole ring');
 like($plan, qr/Replicas: \Q$addr1\E \(this node\)/, 'EXPLAIN of a scan: this node is asked');
