@@ -742,6 +742,13 @@ wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_co
                                  const uint8_t *overlay, size_t overlay_len,
                                  wc_client_page **out)
 {
+    return wc_client_read_ex(c, req, cl, overlay, overlay_len, false, out);
+}
+
+wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                            const uint8_t *overlay, size_t overlay_len, bool trace,
+                            wc_client_page **out)
+{
     const uint8_t *body;
     size_t blen;
     wc_proto_page pp;
@@ -754,13 +761,14 @@ wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_co
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     if ((id = wc__begin(c, WC_OP_READ)) == 0)
         return wc__broken_status(c);
-    wc_proto_put_read_overlay(&c->out, req, cl, overlay, overlay_len);
+    wc_proto_put_read_ex(&c->out, req, cl, overlay, overlay_len, trace);
     if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
         return st;
     pg = wc_calloc(1, sizeof(*pg));
     if (pg == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory receiving a page");
-    if ((st = wc_proto_get_page(body, blen, &pp)) != WC_OK) {
+    if ((trace && (st = wc_proto_get_trace(body, blen, &blen, pg->trace, &pg->ntrace)) != WC_OK) ||
+        (st = wc_proto_get_page(body, blen, &pp)) != WC_OK) {
         wc_free(pg);
         return st == WC_CORRUPTION ? wc__broken(c, st) : st;
     }

@@ -47,6 +47,8 @@ typedef struct wc_client_page {
     const uint8_t *paging_state; /* NULL when there is none */
     size_t paging_state_len;
     wc_read_stats stats;
+    size_t ntrace;               /* wc_client_read_ex with trace: the replicas asked */
+    wc_read_trace trace[WC_PROTO_TRACE_MAX];
     void *frame;                 /* private: the received response */
     void *mem;                   /* private: the row and cell arrays */
 } wc_client_page;
@@ -168,6 +170,13 @@ wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistenc
 wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_consistency cl,
                                  const uint8_t *overlay, size_t overlay_len,
                                  wc_client_page **out);
+/*
+ * wc_client_read_overlay, and with trace the replicas' part in the
+ * coordinated read into (*out)->trace (none when the node serves alone).
+ */
+wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                            const uint8_t *overlay, size_t overlay_len, bool trace,
+                            wc_client_page **out);
 void wc_client_page_free(wc_client_page *p);
 
 /* Flush a table's memtable (0: every table) and wait for it. */

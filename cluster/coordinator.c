@@ -46,6 +46,10 @@ typedef struct wc__target {
     uint8_t digest[WC_COORD_DIGEST_LEN];
     wc_buf data; /* reads: raw result */
     bool has_data;
+    /* reads: for the trace (wc_coord_trace) */
+    int64_t asked_us;
+    uint32_t asks, answers, digests;
+    uint64_t us, bytes;
 } wc__target;
 
 typedef struct wc__clause {
@@ -178,6 +182,29 @@ static void wc__free_req(wc__req *q)
     free(q);
 }
 
+static const wc_ring_member *wc__member(const wc__req *q, uint32_t t);
+
+/* Add t's part of a read to res's trace (merged with an entry of the same replica). */
+static void wc__trace_add(wc_coord_result *res, const wc_coord_trace *t)
+{
+    uint32_t i;
+
+    for (i = 0; i < res->ntrace && !wc_addr_equal(&res->trace[i].addr, &t->addr); i++)
+        ;
+    if (i == res->ntrace) {
+        if (res->ntrace == WC_COORD_TRACE_MAX)
+            return;
+        memset(&res->trace[i], 0, sizeof(res->trace[i]));
+        res->trace[i].addr = t->addr;
+        res->ntrace++;
+    }
+    res->trace[i].asks += t->asks;
+    res->trace[i].answers += t->answers;
+    res->trace[i].digests += t->digests;
+    res->trace[i].us += t->us;
+    res->trace[i].bytes += t->bytes;
+}
+
 /* Call done_cb once (a read passes its answer on success). */
 static void wc__finish(wc__req *q, wc_status st)
 {
@@ -185,6 +212,18 @@ static void wc__finish(wc__req *q, wc_status st)
         return;
     q->done = true;
     q->res.status = st;
+    /* the trace in the order asked: this node first, then in placement order */
+    for (uint32_t k = 0; q->is_read && k < 2 * q->ntargets; k++) {
+        uint32_t t = k % q->ntargets;
+        const wc__target *tg = &q->targets[t];
+        wc_coord_trace tr = {.asks = tg->asks, .answers = tg->answers, .digests = tg->digests,
+                             .us = tg->us, .bytes = tg->bytes};
+
+        if (tg->asks == 0 || (k < q->ntargets) != tg->local)
+            continue;
+        tr.addr = wc__member(q, t)->addr;
+        wc__trace_add(&q->res, &tr);
+    }
     if (st == WC_UNAVAILABLE)
         q->c->stats.unavailable++;
     else if (st == WC_TIMEOUT)
@@ -838,6 +877,8 @@ static void wc__ask(wc__req *q, uint32_t t, uint8_t mode)
     tg->has_data = false;
     wc_buf_reset(&tg->data);
     q->outstanding++;
+    tg->asks++;
+    tg->asked_us = wc_env_wall_us(q->c->env);
     if (tg->local) {
         if ((op = wc__op_new(q, t)) == NULL) {
             tg->state = WC__T_FAILED;
@@ -869,7 +910,13 @@ static void wc__read_answer(wc__req *q, uint32_t t, wc_status st, uint8_t mode, 
         tg->state = WC__T_FAILED;
         tg->fail_st = st;
     } else {
+        int64_t now = wc_env_wall_us(q->c->env);
+
         tg->state = WC__T_ACKED;
+        tg->answers++;
+        tg->us += now > tg->asked_us ? (uint64_t)(now - tg->asked_us) : 0;
+        tg->digests += mode != WC_COORD_READ_DATA;
+        tg->bytes += mode == WC_COORD_READ_DATA ? len : 0;
         memcpy(tg->digest, digest, WC_COORD_DIGEST_LEN);
         if (mode == WC_COORD_READ_DATA) {
             wc_buf_reset(&tg->data);
@@ -1257,6 +1304,8 @@ static void wc__scan_range_done(void *arg, const wc_coord_result *res, const uin
     wc_status st;
 
     s->res.repairs += res->repairs;
+    for (uint32_t i = 0; i < res->ntrace; i++)
+        wc__trace_add(&s->res, &res->trace[i]);
     if (res->status != WC_OK) {
         wc__scan_end(s, res);
         return;
@@ -1318,7 +1367,8 @@ void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
     if (c->ring == NULL || r->reverse) {
         res.status = c->ring ? WC_INVALID_ARGUMENT : WC_UNAVAILABLE;
         snprintf(res.detail, sizeof(res.detail), "%s",
-                 c->ring ? "a range scan has no reverse order" : "this node has no token ring yet");
+                 c->ring ? "reverse order needs a single partition (a range scan has none)"
+                         : "this node has no token ring yet");
         free(s);
         done(arg, &res, NULL, 0);
         return;

@@ -59,6 +59,18 @@
 
 typedef struct wc_coord wc_coord;
 
+#define WC_COORD_TRACE_MAX 8
+
+/* One replica's part in a read (EXPLAIN ANALYZE): summed over its asks. */
+typedef struct wc_coord_trace {
+    wc_addr addr;
+    uint32_t asks;    /* reads sent to it */
+    uint32_t answers; /* of them answered with success */
+    uint32_t digests; /* of the answers, digests only */
+    uint64_t us;      /* time from ask to answer, summed over the answers */
+    uint64_t bytes;   /* raw data of its data answers */
+} wc_coord_trace;
+
 /* What a write or read ended with, for the caller's errcode and DETAIL. */
 typedef struct wc_coord_result {
     wc_status status;
@@ -69,6 +81,9 @@ typedef struct wc_coord_result {
     uint32_t hints;    /* hints stored */
     uint32_t repairs;  /* read repairs sent (reads) */
     char detail[WC_COORD_DETAIL_MAX]; /* "consistency QUORUM needs 2 replicas, 1 alive" */
+    /* reads: the replicas asked, in the order first asked (a scan: over its ranges) */
+    uint32_t ntrace;
+    wc_coord_trace trace[WC_COORD_TRACE_MAX];
 } wc_coord_result;
 
 /* The end of a write.  res is valid only during the call. */

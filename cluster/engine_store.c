@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "keys.h"
+#include "mutation.h"
 #include "thread.h"
 
 typedef struct es_job es_job;
@@ -436,13 +437,85 @@ static bool es_same_partition(const wc_key_parts *a, const wc_key_parts *b)
     return a->pk_len == b->pk_len && (a->pk_len == 0 || memcmp(a->pk, b->pk, a->pk_len) == 0);
 }
 
+/*
+ * One batch record of the answer's mutations followed by the overlay's (the
+ * engine merges them by timestamp as one more memtable would) into *merged.
+ */
+static wc_status es_merge_batches(const uint8_t *answer, size_t len, const uint8_t *overlay,
+                                  size_t overlay_len, wc_buf *merged)
+{
+    wc_batch_view va, vo;
+    const uint8_t *mut;
+    size_t mlen;
+
+    if (wc_batch_parse(answer, len, &va) != WC_OK)
+        return wc_error(WC_CORRUPTION, "malformed answer of a coordinated read");
+    if (wc_batch_parse(overlay, overlay_len, &vo) != WC_OK)
+        return wc_error(WC_INVALID_ARGUMENT, "malformed overlay batch");
+    wc_batch_begin(merged, va.count + vo.count);
+    while (wc_batch_next(&va, &mut, &mlen) == 1)
+        wc_batch_add(merged, mut, mlen);
+    while (wc_batch_next(&vo, &mut, &mlen) == 1)
+        wc_batch_add(merged, mut, mlen);
+    return wc_buf_status(merged);
+}
+
+/* Flat keys in memcmp order, a prefix first. */
+static int es_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/*
+ * Drop the rows of p that come after the flat key last in the read's order
+ * (reverse: one partition, clustering keys descending).  Returns the rows
+ * dropped.
+ */
+static wc_status es_cut_after(wc_page *p, const wc_key_parts *lk, const uint8_t *last,
+                              size_t last_len, bool reverse, size_t *dropped)
+{
+    wc_buf k;
+    size_t keep = 0;
+
+    wc_buf_init(&k);
+    for (; keep < p->nrows; keep++) {
+        const wc_result_row *r = &p->rows[keep];
+        int c;
+
+        if (reverse) {
+            /* the static row comes first; rows descend */
+            if (r->is_static)
+                continue;
+            c = es_key_cmp(lk->ck, lk->ck_len, r->ck, r->ck_len);
+        } else {
+            wc_buf_reset(&k);
+            wc_key_build(&k, r->token, r->pk, r->pk_len, r->is_static ? WC_KIND_STATIC : WC_KIND_ROW,
+                         r->ck, r->is_static ? 0 : r->ck_len);
+            if (wc_buf_status(&k) != WC_OK) {
+                wc_buf_free(&k);
+                return wc_error(WC_NO_MEMORY, "out of memory cutting a page");
+            }
+            c = es_key_cmp(k.data, k.len, last, last_len);
+        }
+        if (c > 0)
+            break;
+    }
+    wc_buf_free(&k);
+    *dropped = p->nrows - keep;
+    p->nrows = keep;
+    return WC_OK;
+}
+
 wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const uint8_t *answer,
-                               size_t len, wc_page **out)
+                               size_t len, const uint8_t *overlay, size_t overlay_len,
+                               wc_page **out)
 {
     es_state ps;
     wc_store_read pl;
     wc_read_request q = *req;
-    wc_buf state, last;
+    wc_buf state, last, merged;
     wc_page *p = NULL;
     uint64_t arows = 0;
     wc_key_parts akp;
@@ -450,6 +523,7 @@ wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const u
 
     wc_buf_init(&state);
     wc_buf_init(&last);
+    wc_buf_init(&merged);
     if ((st = es_state_parse(req, &ps)) != WC_OK || (st = es_plan(req, &ps, &pl)) != WC_OK)
         goto fail;
     if ((st = wc_raw_last_row(answer, len, &arows, &last)) != WC_OK)
@@ -471,9 +545,36 @@ wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const u
     } else {
         q.pk = NULL;
         q.pk_len = 0;
+        if (overlay_len > 0) {
+            /* the overlay reaches beyond what the plan read: only the plan's tokens */
+            q.token_range = true;
+            q.token_start = pl.token_start;
+            q.token_end = pl.token_end;
+        }
     }
-    if ((st = wc_engine_read_overlay(e, &q, answer, len, true, &p)) != WC_OK)
+    if (overlay_len > 0) {
+        if ((st = es_merge_batches(answer, len, overlay, overlay_len, &merged)) != WC_OK)
+            goto fail;
+        st = wc_engine_read_overlay(e, &q, merged.data, merged.len, true, &p);
+    } else {
+        st = wc_engine_read_overlay(e, &q, answer, len, true, &p);
+    }
+    if (st != WC_OK)
         goto fail;
+    if (overlay_len > 0 && arows >= pl.limit && last.len > 0 &&
+        wc_key_parse(last.data, last.len, &akp)) {
+        /*
+         * The answer was cut at its last row: past it the replicas' data is
+         * unknown, so the overlay's rows there wait for the next page (which
+         * continues after that row, below).
+         */
+        size_t dropped = 0;
+
+        if ((st = es_cut_after(p, &akp, last.data, last.len, pl.reverse, &dropped)) != WC_OK)
+            goto fail;
+        if (dropped > 0)
+            p->more = false;
+    }
     if (p->more) {
         /* the page is full: continue after its last row (engine state -> store state) */
         const uint8_t *s = p->paging_state, *end = s + p->paging_state_len, *k;
@@ -510,11 +611,13 @@ wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const u
     }
     wc_buf_free(&state);
     wc_buf_free(&last);
+    wc_buf_free(&merged);
     *out = p;
     return WC_OK;
 fail:
     wc_page_free(p);
     wc_buf_free(&state);
     wc_buf_free(&last);
+    wc_buf_free(&merged);
     return st;
 }

@@ -85,12 +85,18 @@ wc_status wc_engine_store_plan(const wc_read_request *req, wc_store_read *out);
 /*
  * The client's page of req from the coordinator's answer[0..len) to the
  * read wc_engine_store_plan(req) gave: rows as wc_engine_read returns them,
- * more and the next paging state (above).  e must hold req's table (its
- * schema decodes the rows).  Caller frees *out with wc_page_free.
- * WC_INVALID_ARGUMENT (bad request or paging state), WC_CORRUPTION (a
- * malformed answer), WC_NOT_FOUND (unknown table), WC_NO_MEMORY.
+ * more and the next paging state (above).  overlay[0..overlay_len) (may be
+ * NULL/0) is the reader's pending writes (a transaction's batch record of
+ * req's table), merged with the answer by the engine's rules as the newest
+ * source (wc_engine_read_overlay); when the answer was cut, overlay rows
+ * past its last row are left to the next page, which continues there.  e
+ * must hold req's table (its schema decodes the rows).  Caller frees *out
+ * with wc_page_free.  WC_INVALID_ARGUMENT (bad request, paging state or
+ * overlay), WC_CORRUPTION (a malformed answer), WC_NOT_FOUND (unknown
+ * table), WC_NO_MEMORY.
  */
 wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const uint8_t *answer,
-                               size_t len, wc_page **out);
+                               size_t len, const uint8_t *overlay, size_t overlay_len,
+                               wc_page **out);
 
 #endif /* WC_ENGINE_STORE_H */

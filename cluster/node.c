@@ -362,14 +362,16 @@ done:
 
 /*
  * A read through the coordinator: the request as the store reads it (with
- * this node's TTL clock, so every replica agrees), the answer as a page.
+ * this node's TTL clock, so every replica agrees), the answer as a page,
+ * merged with the reader's pending writes (overlay, may be empty).
  */
 static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request *creq,
-                                wc_consistency cl, wc_page **page)
+                                wc_consistency cl, const uint8_t *overlay, size_t overlay_len,
+                                wc_page **page, wc_coord_result *res_out)
 {
     wc_read_request req = *creq;
     wc_store_read r;
-    wc_coord_result res;
+    wc_coord_result res_local, *res = res_out ? res_out : &res_local;
     wc_buf ans;
     wc_status st;
 
@@ -379,11 +381,29 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
         return st;
     wc_buf_init(&ans);
     /* a scan's page may continue inside one partition: the plan says which read it is */
-    st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), &res, &ans);
+    st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), res, &ans);
     if (st == WC_OK)
-        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, page);
+        st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, overlay, overlay_len, page);
     wc_buf_free(&ans);
     return st;
+}
+
+/* The replicas' part in a coordinated read (none for a read served alone). */
+static void wc__put_trace(wc_buf *out, const wc_coord_result *res)
+{
+    wc_read_trace t[WC_PROTO_TRACE_MAX];
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < res->ntrace && n < WC_PROTO_TRACE_MAX; i++, n++) {
+        memset(&t[n], 0, sizeof(t[n]));
+        wc_addr_format(&res->trace[i].addr, t[n].address, sizeof(t[n].address));
+        t[n].asks = res->trace[i].asks;
+        t[n].answers = res->trace[i].answers;
+        t[n].digests = res->trace[i].digests;
+        t[n].us = res->trace[i].us;
+        t[n].bytes = res->trace[i].bytes;
+    }
+    wc_proto_put_trace(out, t, n);
 }
 
 /* ---- the local side of the cluster (cluster.h wc_cluster_local) over the engine */
@@ -557,13 +577,14 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_page *page = NULL;
         const uint8_t *overlay; /* the reader's pending writes (a transaction's) */
         size_t overlay_len;
-        WC__DECODE(wc_proto_get_read_overlay(body, blen, &req, &cl, &cols, &overlay, &overlay_len));
-        if ((cc = wc__coordinator(n)) != NULL && overlay_len > 0)
-            st = wc_error(WC_INVALID_ARGUMENT,
-                          "a read merged with the transaction's pending writes is not supported "
-                          "on a cluster yet; commit the writes before reading them");
-        else if (cc != NULL)
-            st = wc__coord_read(n, cc, &req, cl, &page);
+        bool trace;                /* the replicas' part follows the page */
+        wc_coord_result *res = NULL;
+        WC__DECODE(wc_proto_get_read_ex(body, blen, &req, &cl, &cols, &overlay, &overlay_len,
+                                        &trace));
+        if (trace && (res = wc_calloc(1, sizeof(*res))) == NULL)
+            st = wc_error(WC_NO_MEMORY, "out of memory for a read's trace");
+        else if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__coord_read(n, cc, &req, cl, overlay, overlay_len, &page, res);
         else if ((st = wc__not_joined(n)) != WC_OK)
             ;
         else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
@@ -571,7 +592,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         if (st == WC_OK) {
             wc_proto_put_page(out, page);
             wc_page_free(page);
+            if (trace)
+                wc__put_trace(out, res);
         }
+        wc_free(res);
         wc_free(cols);
         break;
     }

@@ -387,7 +387,13 @@ void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl)
 void wc_proto_put_read_overlay(wc_buf *b, const wc_read_request *req, wc_consistency cl,
                                const uint8_t *overlay, size_t overlay_len)
 {
-    uint8_t f = 0;
+    wc_proto_put_read_ex(b, req, cl, overlay, overlay_len, false);
+}
+
+void wc_proto_put_read_ex(wc_buf *b, const wc_read_request *req, wc_consistency cl,
+                          const uint8_t *overlay, size_t overlay_len, bool trace)
+{
+    uint8_t f = trace ? WC_READF_TRACE : 0;
 
     if (req->pk)
         f |= WC_READF_PK;
@@ -453,6 +459,15 @@ wc_status wc_proto_get_read_overlay(const uint8_t *body, size_t len, wc_read_req
                                     wc_consistency *cl, uint32_t **columns,
                                     const uint8_t **overlay, size_t *overlay_len)
 {
+    bool trace;
+
+    return wc_proto_get_read_ex(body, len, req, cl, columns, overlay, overlay_len, &trace);
+}
+
+wc_status wc_proto_get_read_ex(const uint8_t *body, size_t len, wc_read_request *req,
+                               wc_consistency *cl, uint32_t **columns, const uint8_t **overlay,
+                               size_t *overlay_len, bool *trace)
+{
     const uint8_t *p = body, *end = body + len;
     uint8_t c, f;
     uint32_t ncol;
@@ -467,6 +482,7 @@ wc_status wc_proto_get_read_overlay(const uint8_t *body, size_t len, wc_read_req
         !wc_get_u32(&p, end, &req->table_id) || !wc_get_u8(&p, end, &f) || (f & ~WC_READF_ALL))
         goto bad;
     *cl = (wc_consistency)c;
+    *trace = (f & WC_READF_TRACE) != 0;
     req->reverse = (f & WC_READF_REVERSE) != 0;
     req->include_static = (f & WC_READF_STATIC) != 0;
     req->token_range = (f & WC_READF_TOKEN_RANGE) != 0;
@@ -520,6 +536,59 @@ bad:
 }
 
 /* ---------------------------------------------------------------- READ response */
+
+void wc_proto_put_trace(wc_buf *b, const wc_read_trace *t, size_t n)
+{
+    size_t start = b->len;
+
+    wc_buf_put_u8(b, (uint8_t)n);
+    for (size_t i = 0; i < n; i++) {
+        wc_buf_put_bytes(b, t[i].address, strnlen(t[i].address, sizeof(t[i].address) - 1));
+        wc_buf_put_u32(b, t[i].asks);
+        wc_buf_put_u32(b, t[i].answers);
+        wc_buf_put_u32(b, t[i].digests);
+        wc_buf_put_u64(b, t[i].us);
+        wc_buf_put_u64(b, t[i].bytes);
+    }
+    wc_buf_put_u32(b, (uint32_t)(b->len - start));
+}
+
+wc_status wc_proto_get_trace(const uint8_t *body, size_t len, size_t *page_len, wc_read_trace *t,
+                             size_t *n)
+{
+    const uint8_t *p, *end;
+    uint32_t tlen;
+    uint8_t cnt;
+
+    *n = 0;
+    if (len < 4)
+        return WC__BAD("READ trace");
+    tlen = wc_dec_u32(body + len - 4);
+    if (tlen < 1 || tlen > len - 4)
+        return WC__BAD("READ trace");
+    p = body + len - 4 - tlen;
+    end = body + len - 4;
+    if (!wc_get_u8(&p, end, &cnt) || cnt > WC_PROTO_TRACE_MAX)
+        return WC__BAD("READ trace");
+    for (size_t i = 0; i < cnt; i++) {
+        const uint8_t *a;
+        size_t alen;
+
+        memset(&t[i], 0, sizeof(t[i]));
+        if (!wc_get_bytes(&p, end, &a, &alen) || alen >= sizeof(t[i].address) ||
+            !wc_get_u32(&p, end, &t[i].asks) || !wc_get_u32(&p, end, &t[i].answers) ||
+            !wc_get_u32(&p, end, &t[i].digests) || !wc_get_u64(&p, end, &t[i].us) ||
+            !wc_get_u64(&p, end, &t[i].bytes))
+            return WC__BAD("READ trace");
+        if (alen)
+            memcpy(t[i].address, a, alen);
+    }
+    if (p != end)
+        return WC__BAD("READ trace");
+    *n = cnt;
+    *page_len = len - 4 - tlen;
+    return WC_OK;
+}
 
 static void wc__put_stats(wc_buf *b, const wc_read_stats *s)
 {

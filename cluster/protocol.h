@@ -214,7 +214,44 @@ wc_status wc_proto_get_read_overlay(const uint8_t *body, size_t len, wc_read_req
                                     wc_consistency *cl, uint32_t **columns,
                                     const uint8_t **overlay, size_t *overlay_len);
 
+/*
+ * READ as wc_proto_put_read_overlay, asking with trace (since version 10)
+ * for the replicas' part in the coordinated read after the page
+ * (wc_proto_put_trace).
+ */
+void wc_proto_put_read_ex(wc_buf *b, const wc_read_request *req, wc_consistency cl,
+                          const uint8_t *overlay, size_t overlay_len, bool trace);
+/* As wc_proto_get_read_overlay; *trace says whether the trace was asked for. */
+wc_status wc_proto_get_read_ex(const uint8_t *body, size_t len, wc_read_request *req,
+                               wc_consistency *cl, uint32_t **columns, const uint8_t **overlay,
+                               size_t *overlay_len, bool *trace);
+
 /* API: response bodies */
+
+#define WC_PROTO_TRACE_MAX 8
+
+/* One replica's part in a coordinated read (a READ with the trace flag). */
+typedef struct wc_read_trace {
+    char address[80]; /* internode "host:port" */
+    uint32_t asks;    /* reads sent to it */
+    uint32_t answers; /* answered with success */
+    uint32_t digests; /* of them, digests only */
+    uint64_t us;      /* time from ask to answer, summed */
+    uint64_t bytes;   /* raw data of its data answers */
+} wc_read_trace;
+
+/*
+ * Append the trace t[0..n) (n <= WC_PROTO_TRACE_MAX) to a READ response
+ * after its page: u8 n, n entries, then u32 the length of those.
+ */
+void wc_proto_put_trace(wc_buf *b, const wc_read_trace *t, size_t n);
+/*
+ * Split a READ response that ends with a trace: *page_len is the length of
+ * its page part, the entries go to t[0..*n) (room for WC_PROTO_TRACE_MAX).
+ * WC_CORRUPTION if malformed.
+ */
+wc_status wc_proto_get_trace(const uint8_t *body, size_t len, size_t *page_len, wc_read_trace *t,
+                             size_t *n);
 
 /* GET_TABLE: the stored definition, as for CREATE_TABLE (the decoder's def owns its
  * schema bytes: wc_table_def_clear). */

@@ -17,7 +17,7 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
@@ -63,7 +63,8 @@
 #define WC_READF_COLUMNS 0x10        /* a column list follows (else: all columns) */
 #define WC_READF_PAGING 0x20         /* a paging state follows (else: first page) */
 #define WC_READF_OVERLAY 0x40        /* since version 9: bytes overlay (a batch record) ends the request */
-#define WC_READF_ALL 0x7f
+#define WC_READF_TRACE 0x80          /* since version 10: the response ends with the replicas' trace */
+#define WC_READF_ALL 0xff
 
 /* READ request: u8 flags of one clustering bound */
 #define WC_BOUNDF_INCLUSIVE 0x01

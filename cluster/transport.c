@@ -403,6 +403,7 @@ static int next_timeout(transport *t)
 
 static void conn_flush(conn *c);
 static void peer_connect(transport *t, peer *p);
+static peer *peer_find(transport *t, const wc_addr *a);
 
 static void conn_set_out(conn *c, bool want)
 {
@@ -617,8 +618,25 @@ static void conn_established(conn *c)
     wc_addr_format(&c->theirs.addr, c->name, sizeof(c->name));
     tlog(t, WC_ENV_LOG_DEBUG, "%s %s", c->outbound ? "connected to" : "accepted connection from",
          c->name);
-    if (c->peer != NULL)
+    if (c->peer != NULL) {
         c->peer->backoff_ms = 0;
+    } else {
+        /*
+         * The peer is back (it just proved it): if our own connection to it
+         * waits out a reconnect backoff, connect now.  Otherwise what we
+         * send it, an answer to its first request too, would wait up to
+         * reconnect_max_ms, longer than its request timeout.
+         */
+        peer *p = peer_find(t, &c->theirs.addr);
+
+        if (p != NULL && p->conn == NULL && p->retry_timer != 0) {
+            tr_timer_cancel(&t->env, p->retry_timer);
+            p->retry_timer = 0;
+            p->backoff_ms = 0;
+            if (p->head != NULL)
+                peer_connect(t, p);
+        }
+    }
     conn_flush(c);
 }
 

@@ -8,8 +8,9 @@
  * every handler, timer and posted callback, one at a time.  It blocks every
  * signal.  Each node sends to a peer over one outgoing connection that it
  * opens on the first send to that peer and reopens, after a failure, with
- * exponential backoff while messages wait; it receives on the connections
- * that peers open to it.  Messages to one peer wait in a queue bounded in
+ * exponential backoff while messages wait, or at once when the peer's own
+ * connection to this node completes its handshake (the peer is back); it
+ * receives on the connections that peers open to it.  Messages to one peer wait in a queue bounded in
  * bytes (send returns WC_OVERLOADED beyond it); they are written in order,
  * and a connection that fails loses what it had written but not yet
  * delivered (best effort, as env.h says).  A peer named by a host name is

@@ -470,6 +470,14 @@ widecol_report(wc_status st, const char *what)
 				hint = "The node is overloaded; retry later.";
 			break;
 		case WC_INVALID_ARGUMENT:
+			if (strstr(detail, "reverse order") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("widecol: %s failed: a read of several partitions has no reverse clustering order", what),
+						 errdetail("%s", detail),
+						 errhint("Rows come in reverse clustering order only within one partition: "
+								 "restrict every partition-key column with =, or order in clustering "
+								 "order and let PostgreSQL sort the rest.")));
 			hint = "Check the values in the statement.";
 			break;
 		case WC_NOT_FOUND:

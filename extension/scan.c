@@ -44,11 +44,21 @@
 #include "utils/rel.h"
 
 #include "client.h"
+#include "consistency.h"
+#include "keys.h"
+#include "protocol.h"
+#include "ring.h"
 
 #include "widecol.h"
 
 /* helpers */
 static void check_tombstones(WidecolScanState *ss);
+static void explain_cluster(WidecolScanState *ss, ExplainState *es);
+static void add_trace(WidecolScanState *ss, const wc_client_page *page);
+static void explain_trace(WidecolScanState *ss, ExplainState *es);
+static void explain_choose(const wc_proto_members *m, wc_ring *ring, const int *member_of,
+						   const wc_replication *repl, int64 token, StringInfo out,
+						   StringInfo unavailable);
 static bool next_partition(WidecolScanState *ss);
 static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
 static void build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es);
@@ -99,6 +109,8 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->txn_upto = widecol_txn_position();
 	ss->t = widecol_get_table(relid);
 	ss->desc = strVal(list_nth(priv, FSP_DESC));
+	ss->ps = ps;
+	ss->explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
 	if (list_length(priv) > FSP_PPL)
 	{
 		List	   *ppl = list_nth(priv, FSP_PPL);
@@ -111,9 +123,8 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 			ss->ppl_from_guc = true;
 		}
 	}
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return ss;
-	widecol_ensure_engine_table(ss->t);
+	if (!ss->explain_only)
+		widecol_ensure_engine_table(ss->t);
 
 	ss->partition_mode = intVal(list_nth(priv, FSP_MODE)) == 1;
 	ss->npk = list_length(pk_in);
@@ -132,6 +143,13 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	ss->reverse = intVal(list_nth(priv, FSP_REVERSE)) != 0;
 	ss->limit = intVal(list_nth(priv, FSP_LIMIT));
 	ss->value_states = ExecInitExprList(exprs, ps);
+	if (ss->explain_only)
+	{
+		/* EXPLAIN on a cluster evaluates constant keys for their tokens */
+		initStringInfo(&ss->lower_key);
+		initStringInfo(&ss->upper_key);
+		return ss;
+	}
 
 	/* columns to fetch */
 	ss->wanted = palloc0(sizeof(bool) * Max(ss->t->ncols, 1));
@@ -643,8 +661,12 @@ widecol_fetch_page(WidecolScanState *ss)
 		ss->overlay_for = pk ? ss->cur_partition : NULL;
 		MemoryContextSwitchTo(old);
 	}
-	st = wc_client_read_overlay(widecol_connection(), &req, widecol_consistency,
-								ss->overlay, ss->overlay_len, &ss->page);
+	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
+	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
+						   ss->overlay, ss->overlay_len,
+						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
+						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
+						   &ss->page);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{
 		/* the node stopped the read at the tombstone limit */
@@ -666,6 +688,7 @@ widecol_fetch_page(WidecolScanState *ss)
 	ss->stats.cache_hits += ss->page->stats.cache_hits;
 	ss->stats.rows_scanned += ss->page->stats.rows_scanned;
 	ss->stats.tombstones_scanned += ss->page->stats.tombstones_scanned;
+	add_trace(ss, ss->page);
 	ss->row = 0;
 	check_tombstones(ss);
 	if (ss->paging_state)
@@ -1114,7 +1137,10 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 {
 	ExplainPropertyText("Widecol Read", ss->desc, es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
-	ExplainPropertyText("Replicas", "local node", es);
+	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
+		explain_cluster(ss, es);
+	else
+		ExplainPropertyText("Replicas", "local node", es);
 	/* read-your-writes: say when this transaction's pending writes are merged */
 	if (es->analyze ? ss->overlay_mutations > 0 : widecol_txn_wrote(ss->t->table_id))
 		ExplainPropertyText("Merged With", "this transaction's pending writes", es);
@@ -1128,6 +1154,7 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Node Requests", NULL, ss->requests, es);
+		explain_trace(ss, es);
 		ExplainPropertyInteger("SSTables Read", NULL, (int64) ss->stats.sstables_read, es);
 		ExplainPropertyInteger("Bloom Filter Skips", NULL, (int64) ss->stats.bloom_skips, es);
 		ExplainPropertyInteger("Tombstones Scanned", NULL, (int64) ss->stats.tombstones_scanned, es);
@@ -1142,4 +1169,278 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 			ExplainPropertyInteger("Cells Merged", NULL, (int64) ss->stats.rows_scanned, es);
 		}
 	}
+}
+
+/* ---------------------------------------------------------------- EXPLAIN on a cluster */
+
+/*
+ * Append to out the replicas the coordinator asks for token at the
+ * session's level: this node first when it is a live replica, then the
+ * live replicas in placement order, each only while a clause of the level
+ * (a data centre's count for LOCAL_* and EACH_QUORUM) is short, as
+ * coordinator.c chooses.  A clause that cannot be met is described in
+ * unavailable (empty otherwise).
+ */
+static void
+explain_choose(const wc_proto_members *m, wc_ring *ring, const int *member_of,
+			   const wc_replication *repl, int64 token, StringInfo out, StringInfo unavailable)
+{
+	uint32		nhosts = wc_ring_host_count(ring);
+	uint32_t   *reps = palloc(sizeof(uint32_t) * Max(nhosts, 1));
+	size_t		nreps = 0;
+	wc_consistency cl = (wc_consistency) widecol_consistency;
+	const char *self_dc = NULL;
+	const char *dcs[WC_REPL_MAX_DCS + 1];
+	uint32		need[WC_REPL_MAX_DCS + 1],
+				picked[WC_REPL_MAX_DCS + 1] = {0},
+				alive[WC_REPL_MAX_DCS + 1] = {0},
+				blk = 1;
+	int			nclauses = 1;
+	bool		nts = repl->cls == WC_REPL_NETWORK_TOPOLOGY;
+	bool	   *chosen;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->members[i].local)
+			self_dc = m->members[i].dc;
+	if (wc_ring_replicas(ring, repl, token, reps, nhosts, &nreps) != WC_OK)
+		nreps = 0;
+	chosen = palloc0(sizeof(bool) * Max(nreps, 1));
+	(void) wc_consistency_block_for(cl, repl, nhosts, false, &blk);
+	if (cl == WC_CL_SERIAL)
+		cl = WC_CL_QUORUM;
+	else if (cl == WC_CL_LOCAL_SERIAL)
+		cl = WC_CL_LOCAL_QUORUM;
+	dcs[0] = NULL;
+	need[0] = cl == WC_CL_ALL ? Max((uint32) nreps, 1) : blk;
+	if (nts && nhosts > 1 && self_dc && (cl == WC_CL_LOCAL_ONE || cl == WC_CL_LOCAL_QUORUM))
+	{
+		uint32		n = 0;
+
+		for (size_t i = 0; i < nreps; i++)
+			n += member_of[reps[i]] >= 0 &&
+				strcmp(m->members[member_of[reps[i]]].dc, self_dc) == 0;
+		dcs[0] = self_dc;
+		need[0] = cl == WC_CL_LOCAL_ONE ? 1 : n / 2 + 1;
+	}
+	else if (nts && cl == WC_CL_EACH_QUORUM)
+	{
+		nclauses = 0;
+		for (uint32 d = 0; d < repl->ndcs; d++)
+		{
+			uint32		n = 0;
+
+			if (repl->dcs[d].factor == 0)
+				continue;
+			for (size_t i = 0; i < nreps; i++)
+				n += member_of[reps[i]] >= 0 &&
+					strcmp(m->members[member_of[reps[i]]].dc, repl->dcs[d].name) == 0;
+			dcs[nclauses] = repl->dcs[d].name;
+			need[nclauses++] = (n ? n : repl->dcs[d].factor) / 2 + 1;
+		}
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nreps; i++)
+		{
+			int			mi = member_of[reps[i]];
+			const wc_member_info *mm = mi >= 0 ? &m->members[mi] : NULL;
+			bool		helps = false;
+
+			if (mm == NULL || !(mm->up || mm->local) || (pass == 0) != mm->local)
+				continue;
+			for (int k = 0; k < nclauses; k++)
+				if (dcs[k] == NULL || strcmp(mm->dc, dcs[k]) == 0)
+				{
+					alive[k]++;
+					helps |= picked[k] < need[k];
+				}
+			if (!helps)
+				continue;
+			for (int k = 0; k < nclauses; k++)
+				picked[k] += dcs[k] == NULL || strcmp(mm->dc, dcs[k]) == 0;
+			chosen[i] = true;
+		}
+	/* in the order asked: this node first */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nreps; i++)
+		{
+			const wc_member_info *mm = &m->members[member_of[reps[i]]];
+
+			if (!chosen[i] || (pass == 0) != mm->local)
+				continue;
+			if (strstr(out->data, mm->address) != NULL)
+				continue;		/* already named (another token) */
+			appendStringInfo(out, "%s%s%s", out->len ? ", " : "", mm->address,
+							 mm->local ? " (this node)" : "");
+		}
+	for (int k = 0; k < nclauses; k++)
+		if (alive[k] < need[k] && unavailable->len == 0)
+			appendStringInfo(unavailable, "%s needs %u replicas%s%s, %u alive",
+							 widecol_consistency_name(widecol_consistency), need[k],
+							 dcs[k] ? " in " : "", dcs[k] ? dcs[k] : "", alive[k]);
+	pfree(chosen);
+	pfree(reps);
+}
+
+/* Add a page's trace of the replicas asked to the scan's, by address. */
+static void
+add_trace(WidecolScanState *ss, const wc_client_page *page)
+{
+	for (size_t i = 0; i < page->ntrace; i++)
+	{
+		const wc_read_trace *t = &page->trace[i];
+		int			k;
+
+		for (k = 0; k < ss->ntrace && strcmp(ss->trace[k].address, t->address) != 0; k++)
+			;
+		if (k == ss->ntrace)
+		{
+			if (ss->ntrace == WC_PROTO_TRACE_MAX)
+				continue;
+			memset(&ss->trace[k], 0, sizeof(ss->trace[k]));
+			strlcpy(ss->trace[k].address, t->address, sizeof(ss->trace[k].address));
+			ss->ntrace++;
+		}
+		ss->trace[k].asks += t->asks;
+		ss->trace[k].answers += t->answers;
+		ss->trace[k].digests += t->digests;
+		ss->trace[k].us += t->us;
+		ss->trace[k].bytes += t->bytes;
+	}
+}
+
+/*
+ * EXPLAIN ANALYZE's "Replica Reads": per replica asked, the reads sent, the
+ * time to their answers, and what they answered (data with its bytes, or a
+ * digest).
+ */
+static void
+explain_trace(WidecolScanState *ss, ExplainState *es)
+{
+	StringInfoData s;
+
+	if (ss->ntrace == 0)
+		return;
+	initStringInfo(&s);
+	for (int i = 0; i < ss->ntrace; i++)
+	{
+		const wc_read_trace *t = &ss->trace[i];
+
+		appendStringInfo(&s, "%s%s: %u reads, %.3f ms, %u data (" UINT64_FORMAT " bytes), %u digests",
+						 i ? "; " : "", t->address, t->asks, (double) t->us / 1000.0,
+						 t->answers - t->digests, t->bytes, t->digests);
+		if (t->answers < t->asks)
+			appendStringInfo(&s, ", %u unanswered", t->asks - t->answers);
+	}
+	ExplainPropertyText("Replica Reads", s.data, es);
+}
+
+/* Whether every value the scan's keys come from is a constant. */
+static bool
+explain_values_constant(WidecolScanState *ss)
+{
+	ListCell   *lc;
+
+	foreach(lc, ss->value_states)
+		if (!IsA(((ExprState *) lfirst(lc))->expr, Const))
+			return false;
+	return true;
+}
+
+/*
+ * EXPLAIN's Token and Replicas on a cluster: the partition keys' tokens
+ * (known when the scan ran, or from constants), or the whole ring in token
+ * order for a scan, and the replicas the coordinator asks at the level.
+ */
+static void
+explain_cluster(WidecolScanState *ss, ExplainState *es)
+{
+	wc_proto_members m;
+	wc_ring    *ring = NULL;
+	int		   *member_of = NULL;
+	wc_replication repl;
+	StringInfoData tokens,
+				replicas,
+				unavailable;
+	bool		known = !ss->explain_only;
+
+	initStringInfo(&tokens);
+	initStringInfo(&replicas);
+	initStringInfo(&unavailable);
+	if (ss->explain_only && ss->partition_mode && ss->ps != NULL &&
+		explain_values_constant(ss))
+	{
+		widecol_build_partitions(ss, ss->ps->ps_ExprContext);
+		known = true;
+	}
+	if (!widecol_cluster_members(&m))
+	{
+		ExplainPropertyText("Replicas", "local node", es);
+		return;
+	}
+	PG_TRY();
+	{
+		uint32		nhosts;
+
+		ring = widecol_cluster_ring();
+		if (ring == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("widecol: this node has no token ring yet"),
+					 errhint("Wait until the node has joined its cluster (SELECT * FROM widecol.nodes).")));
+		nhosts = wc_ring_host_count(ring);
+		member_of = palloc(sizeof(int) * Max(nhosts, 1));
+		for (uint32 h = 0; h < nhosts; h++)
+		{
+			char		addr[WC_ADDR_HOST_MAX + 8];
+
+			wc_addr_format(&wc_ring_host(ring, h)->addr, addr, sizeof(addr));
+			member_of[h] = -1;
+			for (size_t i = 0; i < m.n; i++)
+				if (strcmp(m.members[i].address, addr) == 0)
+					member_of[h] = (int) i;
+		}
+		if (wc_replication_parse(ss->t->replication, &repl) != WC_OK)
+			wc_replication_default(&repl);
+		if (!ss->partition_mode)
+		{
+			size_t		ntok = wc_ring_token_count(ring);
+
+			appendStringInfoString(&tokens, "full ring in token order");
+			for (size_t i = 0; i <= ntok; i++)
+				explain_choose(&m, ring, member_of, &repl,
+							   i < ntok ? wc_ring_token_at(ring, i) : PG_INT64_MAX,
+							   &replicas, &unavailable);
+		}
+		else if (!known)
+		{
+			appendStringInfoString(&tokens, "of the partition keys given at execution");
+			appendStringInfoString(&replicas, "chosen at execution");
+		}
+		else
+		{
+			ListCell   *lc;
+
+			foreach(lc, ss->partitions)
+			{
+				StringInfo	pk = lfirst(lc);
+				int64		token = wc_token(pk->data, pk->len);
+
+				appendStringInfo(&tokens, "%s" INT64_FORMAT, tokens.len ? ", " : "", token);
+				explain_choose(&m, ring, member_of, &repl, token, &replicas, &unavailable);
+			}
+			if (ss->partitions == NIL)
+				appendStringInfoString(&tokens, "none (no partition matches)");
+		}
+	}
+	PG_FINALLY();
+	{
+		wc_proto_members_free(&m);
+		wc_ring_unref(ring);
+	}
+	PG_END_TRY();
+	ExplainPropertyText("Token", tokens.data, es);
+	if (unavailable.len > 0)
+		appendStringInfo(&replicas, "%sunavailable: %s", replicas.len ? "; " : "",
+						 unavailable.data);
+	ExplainPropertyText("Replicas", replicas.len ? replicas.data : "none", es);
 }

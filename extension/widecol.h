@@ -415,6 +415,12 @@ typedef struct WidecolScanState
 	StringInfoData ppl_pk;
 	int64		ppl_rows;
 	int64		ppl_trimmed;	/* partitions the setting cut short */
+	/* EXPLAIN on a cluster: the node's executor state, for constant keys */
+	PlanState  *ps;
+	bool		explain_only;
+	/* EXPLAIN ANALYZE on a cluster: the replicas' part, summed over the reads */
+	int			ntrace;
+	wc_read_trace trace[WC_PROTO_TRACE_MAX];
 } WidecolScanState;
 
 extern void widecolBeginForeignScan(ForeignScanState *node, int eflags);

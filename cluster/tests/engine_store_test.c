@@ -278,6 +278,10 @@ static void req_init(wc_read_request *q, const char *pk, size_t page_rows)
     q->now_sec = NOW;
 }
 
+/* The reader's pending writes merged into every page es_page builds (none: NULL). */
+static const uint8_t *es_overlay;
+static size_t es_overlay_len;
+
 /* One client page of q through node i's coordinator at cl (plan, coordinate, cut). */
 static wc_page *es_page(esim *es, uint32_t i, const wc_read_request *q, wc_consistency cl,
                         uint32_t *repairs)
@@ -297,7 +301,8 @@ static wc_page *es_page(esim *es, uint32_t i, const wc_read_request *q, wc_consi
     SIM_CHECK(es->seed, w.res.status == WC_OK, "read: %s", w.res.detail);
     if (repairs)
         *repairs += w.res.repairs;
-    assert_int_equal(wc_engine_store_page(es->nodes[i].e, q, w.data.data, w.data.len, &p), WC_OK);
+    assert_int_equal(wc_engine_store_page(es->nodes[i].e, q, w.data.data, w.data.len, es_overlay,
+                                           es_overlay_len, &p), WC_OK);
     wc_buf_free(&w.data);
     return p;
 }
@@ -316,7 +321,10 @@ static void page_append(const wc_page *p, char *out, size_t cap)
     }
 }
 
-/* Every page of q (at most 500) through node i, joined into out; returns the pages. */
+/*
+ * Every page of q (at most 500) through node i, joined into out; returns
+ * the pages.  A limit is what is left of it for each page (q->limit ends 0).
+ */
 static int es_read_all(esim *es, uint32_t i, wc_read_request *q, wc_consistency cl, char *out,
                        size_t cap, uint32_t *repairs)
 {
@@ -329,6 +337,11 @@ static int es_read_all(esim *es, uint32_t i, wc_read_request *q, wc_consistency 
     for (;;) {
         wc_page *p = es_page(es, i, q, cl, repairs);
         bool more = p->more;
+
+        if (q->limit) { /* what is left of the limit, as a client asks */
+            q->limit = p->nrows >= q->limit ? 0 : q->limit - p->nrows;
+            more = more && q->limit > 0;
+        }
 
         page_append(p, out, cap);
         free(ps);
@@ -403,6 +416,27 @@ static void test_quorum_write_read_elsewhere(void **state)
     es_write(es, 2, WC_CL_QUORUM);
     es_read_all(es, 0, &q, WC_CL_ALL, got, sizeof(got), NULL);
     SIM_CHECK(es->seed, strcmp(got, "alice/1=newer") == 0, "read '%s'", got);
+    /* the trace of a QUORUM read on node 2: itself first (the data), then another replica */
+    {
+        wc_store_read pl;
+        es_wait w;
+
+        memset(&w, 0, sizeof(w));
+        wc_buf_init(&w.data);
+        assert_int_equal(wc_engine_store_plan(&q, &pl), WC_OK);
+        wc_coord_read(es->nodes[2].coord, &pl, WC_CL_QUORUM, 1000, es_read_done, &w);
+        es_wait_for(es, &w);
+        SIM_CHECK(es->seed, w.res.status == WC_OK && w.res.ntrace == 2, "trace of %u replicas",
+                  w.res.ntrace);
+        SIM_CHECK(es->seed,
+                  strcmp(w.res.trace[0].addr.host, "10.3.0.3") == 0 && w.res.trace[0].asks >= 1 &&
+                      w.res.trace[0].answers == w.res.trace[0].asks && w.res.trace[0].bytes > 0,
+                  "this node's part: %s asked %u", w.res.trace[0].addr.host, w.res.trace[0].asks);
+        SIM_CHECK(es->seed, w.res.trace[1].answers >= 1 && w.res.trace[1].us > 0,
+                  "the other replica: %u answers in %llu us", w.res.trace[1].answers,
+                  (unsigned long long)w.res.trace[1].us);
+        wc_buf_free(&w.data);
+    }
     es_free(es);
 }
 
@@ -536,6 +570,105 @@ static void test_paged_reads(void **state)
     es_free(es);
 }
 
+/* Every row of q read on node i's engine alone, merged with the overlay, in one page. */
+static void es_local_overlay(esim *es, uint32_t i, const wc_read_request *q, char *out, size_t cap)
+{
+    wc_read_request one = *q;
+    wc_page *p = NULL;
+
+    one.page_rows = 100000;
+    one.paging_state = NULL;
+    assert_int_equal(wc_engine_read_overlay(es->nodes[i].e, &one, es_overlay, es_overlay_len,
+                                            false, &p),
+                     WC_OK);
+    out[0] = '\0';
+    page_append(p, out, cap);
+    SIM_CHECK(es->seed, !p->more, "one page expected");
+    wc_page_free(p);
+}
+
+/*
+ * Read your writes on a cluster: a transaction's pending writes (row
+ * deletes, a range delete, a partition delete, updates, new rows) merged
+ * into coordinated paged reads give what the same read on one node gives.
+ * Small pages cut the replicas' answer before rows the overlay deletes or
+ * adds; the overlay's rows past the cut must wait for the next page.
+ */
+static void test_paged_reads_with_overlay(void **state)
+{
+    esim *es = es_new(34);
+    wc_read_request q;
+    char pk[16], got[8192], want[8192];
+    const uint8_t *rec;
+    size_t len;
+    wc_buf ov;
+
+    (void)state;
+    for (uint64_t ck = 1; ck <= 10; ck++)
+        b_row("p", ck, TS(1), "v");
+    for (int k = 0; k < 12; k++) {
+        snprintf(pk, sizeof(pk), "s%02d", k);
+        b_row(pk, 1, TS(1), "a");
+        b_row(pk, 2, TS(1), "b");
+    }
+    SIM_CHECK(es->seed, es_write(es, 0, WC_CL_ALL).status == WC_OK, "write");
+    /* the pending writes: newer than the stored rows */
+    b_row_del("p", 2, TS(10));
+    b_row_del("p", 3, TS(10));
+    b_range_del("p", 5, 6, TS(10));
+    b_row("p", 8, TS(10), "new");
+    b_row("p", 0, TS(10), "ins");
+    b_row("p", 12, TS(10), "ins");
+    b_part_del("s03", TS(10));
+    b_row_del("s05", 1, TS(10));
+    b_row("s07", 3, TS(10), "c");
+    b_row("t00", 1, TS(10), "n");
+    b_row("t01", 1, TS(10), "n");
+    assert_int_equal(wc_batch_builder_finish(&bb, &rec, &len), WC_OK);
+    wc_buf_init(&ov);
+    wc_buf_append(&ov, rec, len);
+    wc_batch_builder_reset(&bb);
+    es_overlay = ov.data;
+    es_overlay_len = ov.len;
+    for (uint32_t page_rows = 1; page_rows <= 5; page_rows += 2) {
+        req_init(&q, "p", page_rows);
+        es_local_overlay(es, 0, &q, want, sizeof(want));
+        SIM_CHECK(es->seed,
+                  strcmp(want, "p/0=ins,p/1=v,p/4=v,p/7=v,p/8=new,p/9=v,p/10=v,p/12=ins") == 0,
+                  "one node '%s'", want);
+        es_read_all(es, 1, &q, WC_CL_QUORUM, got, sizeof(got), NULL);
+        SIM_CHECK(es->seed, strcmp(got, want) == 0, "page_rows %u forward:\n'%s'\nwant\n'%s'",
+                  page_rows, got, want);
+        q.reverse = true;
+        es_local_overlay(es, 0, &q, want, sizeof(want));
+        es_read_all(es, 1, &q, WC_CL_QUORUM, got, sizeof(got), NULL);
+        SIM_CHECK(es->seed, strcmp(got, want) == 0, "page_rows %u reverse:\n'%s'\nwant\n'%s'",
+                  page_rows, got, want);
+        /* a limit and a per-partition limit over a token-order scan */
+        req_init(&q, NULL, page_rows);
+        es_local_overlay(es, 0, &q, want, sizeof(want));
+        SIM_CHECK(es->seed, strstr(want, "s03/") == NULL && strstr(want, "t01/1=n") != NULL,
+                  "one node scan '%s'", want);
+        es_read_all(es, 2, &q, WC_CL_QUORUM, got, sizeof(got), NULL);
+        SIM_CHECK(es->seed, strcmp(got, want) == 0, "page_rows %u scan:\n'%s'\nwant\n'%s'",
+                  page_rows, got, want);
+        q.per_partition_limit = 1;
+        es_local_overlay(es, 0, &q, want, sizeof(want));
+        es_read_all(es, 0, &q, WC_CL_QUORUM, got, sizeof(got), NULL);
+        SIM_CHECK(es->seed, strcmp(got, want) == 0,
+                  "page_rows %u per-partition limit:\n'%s'\nwant\n'%s'", page_rows, got, want);
+    }
+    /* LIMIT 4 of the partition, in pages of 2: rows the overlay deletes do not count */
+    req_init(&q, "p", 2);
+    q.limit = 4;
+    es_read_all(es, 1, &q, WC_CL_QUORUM, got, sizeof(got), NULL);
+    SIM_CHECK(es->seed, strcmp(got, "p/0=ins,p/1=v,p/4=v,p/7=v") == 0, "limit '%s'", got);
+    es_overlay = NULL;
+    es_overlay_len = 0;
+    wc_buf_free(&ov);
+    es_free(es);
+}
+
 /* ---------------------------------------------------------------- threads */
 
 /* A loop for the threaded store: post queues, the test thread runs. */
@@ -665,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_quorum_write_read_elsewhere),
         cmocka_unit_test(test_lagging_replica_repaired),
         cmocka_unit_test(test_paged_reads),
+        cmocka_unit_test(test_paged_reads_with_overlay),
         cmocka_unit_test(test_threaded_store),
     };
     int rc;

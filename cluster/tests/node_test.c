@@ -800,11 +800,12 @@ static void test_version_mismatch(void **state)
 {
     fx *f = *state;
     /* older clients (version 1: before compaction data, 2: before engine state in
-     * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 9: before STREAMS) and one from the future */
-    const uint32_t versions[6] = {1, 2, 5, 6, 9, 99};
+     * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
+     * 9: before the READ trace, 10: before STREAMS) and one from the future */
+    const uint32_t versions[8] = {1, 2, 5, 6, 8, 9, 10, 99};
 
     assert_int_equal(WC_PROTO_VERSION, 11);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];

@@ -753,11 +753,75 @@ static void test_read_request(void **state)
     assert_int_equal(o.ncolumns, 0);
     wc_free(cols);
 
-    /* unknown flag bits are refused */
+    /* the trace flag (every flag bit is known since version 10) */
+    {
+        const uint8_t *ov;
+        size_t ovl;
+        bool trace = false;
+
+        wc_buf_reset(&b);
+        wc_proto_put_read_ex(&b, &r, WC_CL_QUORUM, NULL, 0, true);
+        assert_true(b.data[5] & WC_READF_TRACE);
+        assert_int_equal(wc_proto_get_read_ex(b.data, b.len, &o, &cl, &cols, &ov, &ovl, &trace),
+                         WC_OK);
+        assert_true(trace);
+        assert_int_equal(ovl, 0);
+        wc_free(cols);
+        wc_buf_reset(&b);
+        wc_proto_put_read(&b, &r, WC_CL_ONE);
+        assert_int_equal(wc_proto_get_read_ex(b.data, b.len, &o, &cl, &cols, &ov, &ovl, &trace),
+                         WC_OK);
+        assert_false(trace);
+        wc_free(cols);
+    }
+    wc_buf_free(&b);
+}
+
+/* A READ response's trace after its page: round trip, and malformed trailers refused. */
+static void test_read_trace(void **state)
+{
+    wc_read_trace t[2], d[WC_PROTO_TRACE_MAX];
+    wc_buf b;
+    size_t page_len = 0, n = 0;
+
+    (void)state;
+    memset(t, 0, sizeof(t));
+    snprintf(t[0].address, sizeof(t[0].address), "10.0.0.1:7000");
+    t[0].asks = 2;
+    t[0].answers = 2;
+    t[0].us = 1500;
+    t[0].bytes = 321;
+    snprintf(t[1].address, sizeof(t[1].address), "10.0.0.2:7000");
+    t[1].asks = 1;
+    t[1].answers = 1;
+    t[1].digests = 1;
+    t[1].us = 900;
+    wc_buf_init(&b);
+    wc_buf_append(&b, "PAGE", 4);
+    wc_proto_put_trace(&b, t, 2);
+    assert_int_equal(wc_proto_get_trace(b.data, b.len, &page_len, d, &n), WC_OK);
+    assert_int_equal(page_len, 4);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].address, "10.0.0.1:7000");
+    assert_int_equal(d[0].bytes, 321);
+    assert_int_equal(d[0].us, 1500);
+    assert_int_equal(d[1].digests, 1);
+    /* an empty trace */
     wc_buf_reset(&b);
-    wc_proto_put_read(&b, &r, WC_CL_ONE);
-    b.data[5] |= 0x80;
-    assert_int_equal(wc_proto_get_read(b.data, b.len, &o, &cl, &cols), WC_CORRUPTION);
+    wc_proto_put_trace(&b, t, 0);
+    assert_int_equal(wc_proto_get_trace(b.data, b.len, &page_len, d, &n), WC_OK);
+    assert_int_equal(page_len, 0);
+    assert_int_equal(n, 0);
+    /* a length past the body, a cut entry, too short */
+    wc_buf_reset(&b);
+    wc_proto_put_trace(&b, t, 2);
+    b.data[b.len - 1] = 0x7f;
+    assert_int_equal(wc_proto_get_trace(b.data, b.len, &page_len, d, &n), WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_trace(&b, t, 2);
+    wc_enc_u32(b.data + b.len - 4, wc_dec_u32(b.data + b.len - 4) - 3);
+    assert_int_equal(wc_proto_get_trace(b.data, b.len, &page_len, d, &n), WC_CORRUPTION);
+    assert_int_equal(wc_proto_get_trace(b.data, 3, &page_len, d, &n), WC_CORRUPTION);
     wc_buf_free(&b);
 }
 
@@ -1450,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_table_change),
         cmocka_unit_test(test_small_requests),
         cmocka_unit_test(test_read_request),
+        cmocka_unit_test(test_read_trace),
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_compaction_stats),

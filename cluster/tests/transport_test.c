@@ -5,7 +5,8 @@
  * reached again once it is back; a peer of another cluster, secret or
  * protocol version is refused with a log line that says why; damaged
  * frames and a silent peer close their connection and nothing else; timers
- * fire in order and cancel; post works from many threads; a full queue
+ * fire in order and cancel; a peer that comes back during the reconnect
+ * backoff is sent to at once; post works from many threads; a full queue
  * gives WC_OVERLOADED; stop with traffic in flight frees everything.
  */
 #include <setjmp.h>
@@ -135,6 +136,17 @@ static void node_start(node *n, const char *cluster)
 
     node_init(n);
     default_options(&o, n, cluster);
+    node_start_opts(n, &o);
+}
+
+/* Start n again on the port it had (a peer that comes back). */
+static void node_restart_on(node *n, const char *cluster, uint16_t port)
+{
+    wc_transport_options o;
+
+    node_init(n);
+    default_options(&o, n, cluster);
+    o.listen.port = port;
     node_start_opts(n, &o);
 }
 
@@ -395,7 +407,6 @@ static void test_big_message(void **state)
 static void test_peer_down_and_back(void **state)
 {
     node a, b;
-    wc_transport_options o;
     wc_addr baddr;
     int one = 1, two = 2;
 
@@ -415,12 +426,53 @@ static void test_peer_down_and_back(void **state)
     if (!wait_until(&a, has_downs, &two))
         fail_msg("no on_peer_down for the failed reconnection");
     /* b comes back on the same port: a reconnects after its backoff and delivers */
-    node_init(&b);
-    default_options(&o, &b, "updown");
-    o.listen.port = baddr.port;
-    node_start_opts(&b, &o);
+    node_restart_on(&b, "updown", baddr.port);
     wait_msgs(&b, 5);
     check_numbered(&b, &a.env->self, 5);
+    node_stop(&a);
+    node_stop(&b);
+}
+
+/*
+ * A peer that comes back while this node waits out its reconnect backoff:
+ * its incoming connection proves it is there, so what this node sends it
+ * (an answer to its first request) goes out at once rather than after the
+ * backoff, which can outlast the peer's request timeout.
+ */
+static void test_peer_back_reconnects_at_once(void **state)
+{
+    node a, b;
+    wc_transport_options o;
+    wc_addr baddr;
+    int one = 1, two = 2;
+    uint64_t t0;
+
+    (void)state;
+    node_init(&a);
+    default_options(&o, &a, "back");
+    o.reconnect_min_ms = 5000; /* the backoff after the peer went away */
+    o.reconnect_max_ms = 5000;
+    node_start_opts(&a, &o);
+    node_start(&b, "back");
+    baddr = b.env->self;
+    assert_int_equal(send_numbered(&a, &baddr, 1, 0), WC_OK);
+    wait_msgs(&b, 1);
+    node_stop(&b);
+    if (!wait_until(&a, has_downs, &one))
+        fail_msg("no on_peer_down after the peer stopped");
+    /* b restarts on the same port and speaks first */
+    node_restart_on(&b, "back", baddr.port);
+    t0 = wc__mono_ns() / 1000000;
+    assert_int_equal(send_numbered(&b, &a.env->self, 1, 0), WC_OK);
+    wait_msgs(&a, 1);
+    /* a answers: it arrives well before a's backoff of 5 s ends */
+    assert_int_equal(send_numbered(&a, &baddr, 2, 0), WC_OK);
+    if (!wait_until(&b, has_msgs, &two))
+        fail_msg("the answer never arrived");
+    if (wc__mono_ns() / 1000000 - t0 > 2500)
+        fail_msg("the answer took %llu ms: it waited for the reconnect backoff",
+                 (unsigned long long)(wc__mono_ns() / 1000000 - t0));
+    check_numbered(&b, &a.env->self, 2);
     node_stop(&a);
     node_stop(&b);
 }
@@ -1022,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_three_nodes),
         cmocka_unit_test(test_big_message),
         cmocka_unit_test(test_peer_down_and_back),
+        cmocka_unit_test(test_peer_back_reconnects_at_once),
         cmocka_unit_test(test_wrong_cluster_name),
         cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_no_secret),
