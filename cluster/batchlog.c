@@ -4,7 +4,10 @@
  *
  * A logged write (wc__lw) goes through two phases: BATCHLOG (the entry is
  * sent to its holders, a timer bounds the wait for their acks) and
- * MUTATIONS (one wc_coord_write per table, counted down by pending).  A
+ * MUTATIONS (one wc_coord_write_settled per table: pending counts the
+ * writes that have not met their level, after which the caller is
+ * answered; unsettled those whose requests have not ended for good, after
+ * which the entry is removed if every replica acknowledged).  A
  * replay of an entry this node holds is a wc__lw that starts in the
  * MUTATIONS phase at level ALL and removes the entry when it succeeds.
  */
@@ -52,9 +55,12 @@ struct wc__lw {
     uint32_t nholders, acks;
     bool local_holder; /* this node holds the entry (a cluster of one) */
     uint64_t timer;
-    uint32_t pending; /* table writes not ended yet */
+    uint32_t pending;   /* table writes that have not met (or missed) their level */
+    uint32_t unsettled; /* table writes whose requests have not ended for good */
     uint32_t tables;
     bool failed;
+    bool every;    /* every replica of every table write acknowledged */
+    bool reported; /* done has run */
     wc_coord_result res; /* the first failure, or the success */
     wc__lw *next;
 };
@@ -197,9 +203,11 @@ static void wc__lw_end(wc__lw *lw, const wc_coord_result *res)
                         res->detail);
         }
     } else {
-        if (res->status == WC_OK)
+        /* an entry whose batch some replica may lack stays: its replay completes it */
+        if (res->status == WC_OK && lw->every)
             wc__remove_everywhere(lw);
-        lw->done(lw->arg, res);
+        if (!lw->reported)
+            lw->done(lw->arg, res);
     }
     wc_free(lw->batch);
     wc_free(lw);
@@ -240,7 +248,18 @@ static void wc__table_done(void *arg, const wc_coord_result *res)
         lw->res.acked += res->acked;
         lw->res.hints += res->hints;
     }
-    if (--lw->pending == 0)
+    if (--lw->pending == 0 && lw->entry == NULL) {
+        lw->reported = true;
+        lw->done(lw->arg, &lw->res);
+    }
+}
+
+static void wc__table_settled(void *arg, bool every_replica)
+{
+    wc__lw *lw = arg;
+
+    lw->every = lw->every && every_replica;
+    if (--lw->unsettled == 0)
         wc__lw_end(lw, &lw->res);
 }
 
@@ -275,7 +294,8 @@ static void wc__send_mutations(wc__lw *lw)
             ids[nids++] = id;
     }
     lw->tables = nids;
-    lw->pending = nids + 1; /* held until every write is started */
+    lw->pending = lw->unsettled = nids + 1; /* held until every write is started */
+    lw->every = true;
     wc_buf_init(&sub);
     for (uint32_t k = 0; k < nids; k++) {
         uint32_t count = 0;
@@ -293,15 +313,19 @@ static void wc__send_mutations(wc__lw *lw)
             wc_coord_result r = {.status = WC_NO_MEMORY, .cl = lw->cl,
                                  .detail = "out of memory splitting a logged batch"};
             wc__table_done(lw, &r);
+            wc__table_settled(lw, false);
             continue;
         }
-        wc_coord_write(lw->b->o.coord, ids[k], sub.data, sub.len, lw->cl, lw->timeout_ms,
-                       wc__table_done, lw);
+        wc_coord_write_settled(lw->b->o.coord, ids[k], sub.data, sub.len, lw->cl, lw->timeout_ms,
+                               wc__table_done, wc__table_settled, lw);
     }
     wc_buf_free(&sub);
     wc_free(ids);
-    if (--lw->pending == 0)
-        wc__lw_end(lw, &lw->res);
+    {
+        wc_coord_result r = {.status = WC_OK};
+        wc__table_done(lw, &r);
+    }
+    wc__table_settled(lw, true);
 }
 
 /* ---------------------------------------------------------------- batchlog phase */

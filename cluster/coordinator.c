@@ -81,6 +81,7 @@ struct wc__req {
     uint64_t timer;
     wc_coord_result res;
     wc_coord_write_cb wdone;
+    wc_coord_settled_cb settled; /* writes, optional: when the request ends for good */
     wc_coord_read_cb rdone;
     void *arg;
     /* reads */
@@ -159,6 +160,13 @@ static void wc__register(wc__req *q)
 
 static void wc__free_req(wc__req *q)
 {
+    if (!q->is_read && q->settled) {
+        bool every = q->done && q->res.status == WC_OK;
+
+        for (uint32_t t = 0; t < q->ntargets; t++)
+            every = every && q->targets[t].state == WC__T_ACKED;
+        q->settled(q->arg, every);
+    }
     wc__unlink(q);
     if (q->timer)
         q->c->env->ops->timer_cancel(q->c->env, q->timer);
@@ -640,6 +648,13 @@ static void wc__write_progress(wc__req *q)
 void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                     wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg)
 {
+    wc_coord_write_settled(c, table_id, batch, len, cl, timeout_ms, done, NULL, arg);
+}
+
+void wc_coord_write_settled(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                            wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                            wc_coord_settled_cb settled, void *arg)
+{
     wc__req *q = wc__new_req(c, false, table_id, cl, timeout_ms);
     wc_coord_result oom = {.status = WC_NO_MEMORY, .cl = cl, .detail = "out of memory"};
     wc_replication repl;
@@ -653,9 +668,12 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
 
     if (q == NULL) {
         done(arg, &oom);
+        if (settled)
+            settled(arg, false);
         return;
     }
     q->wdone = done;
+    q->settled = settled;
     q->arg = arg;
     c->stats.writes++;
     if (cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) {
