@@ -401,6 +401,45 @@ static void test_logged_write_lands_and_is_removed(void **state)
     bl_free(s);
 }
 
+/*
+ * A replica down during the write: the write meets QUORUM, but the entry
+ * stays until the replica is back, when the replay gives it the batch.
+ */
+static void test_entry_stays_until_every_replica_has_the_batch(void **state)
+{
+    const char *pks[PARTS] = {"p0", "p1", "p2", "p3"};
+    blsim *s = bl_new(simtest_seed(73), 5, 3, 0.0);
+    uint32_t reps[8], total, minp, coord, down;
+    size_t live = 0;
+    cs_wait w;
+    wc_buf b;
+
+    (void)state;
+    cs_replicas(s->cs, "p0", reps, 8);
+    down = reps[0];
+    coord = (down + 1) % 5;
+    s->cs->fd_down[down] = true;
+    wc_buf_init(&b);
+    multi_batch(&b, pks, PARTS, "v1", 100);
+    memset(&w, 0, sizeof(w));
+    wc_batchlog_write(s->bl[coord], b.data, b.len, WC_CL_QUORUM, TIMEOUT_MS, bl_done, &w);
+    cs_wait_for(s->cs, &w, 2000);
+    SIM_CHECK(s->cs->seed, w.done && w.res.status == WC_OK, "logged write: %s", w.res.detail);
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    SIM_CHECK(s->cs->seed, !cs_holds(s->cs, down, "p0", "c", "v1"), "a down replica got the batch");
+    for (uint32_t i = 0; i < 5; i++)
+        live += mem_live(&s->store[i]);
+    SIM_CHECK(s->cs->seed, live == 2, "%zu entries held while a replica lacks the batch", live);
+    s->cs->fd_down[down] = false;
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    SIM_CHECK(s->cs->seed, bl_copies(s, pks, PARTS, "v1", &total, &minp) == total,
+              "the replay did not complete the batch on the replica that was down");
+    for (uint32_t i = 0; i < 5; i++)
+        SIM_CHECK(s->cs->seed, mem_live(&s->store[i]) == 0, "node %u still holds an entry", i);
+    wc_buf_free(&b);
+    bl_free(s);
+}
+
 /* Too few live nodes for the batchlog: unavailable, nothing written anywhere. */
 static void test_no_live_holder_is_unavailable(void **state)
 {
@@ -450,7 +489,8 @@ static void crash_rounds(uint64_t seed, double loss, int rounds)
         char pkbuf[PARTS][16], value[32];
         const char *pks[PARTS];
         uint32_t coord = (uint32_t)(cs_mix(&rs) % nodes), total, minp, held;
-        uint64_t crash_at = cs_mix(&rs) % 40; /* ms after the start; delays are 1..10 ms */
+        /* ms after the start (delays are 1..10 ms); every third round after the write settled */
+        uint64_t crash_at = r % 3 == 2 ? TIMEOUT_MS + 100 : cs_mix(&rs) % 40;
         uint64_t replays_before = 0, replays_after = 0;
         cs_wait w;
 
@@ -521,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_which_batches_are_logged),
         cmocka_unit_test(test_entry_files_survive_and_damage_is_caught),
         cmocka_unit_test(test_logged_write_lands_and_is_removed),
+        cmocka_unit_test(test_entry_stays_until_every_replica_has_the_batch),
         cmocka_unit_test(test_no_live_holder_is_unavailable),
         cmocka_unit_test(test_coordinator_crashes),
         cmocka_unit_test(test_coordinator_crashes_with_loss),
