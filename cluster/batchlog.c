@@ -90,6 +90,23 @@ static void wc__hex(const uint8_t *id, char out[2 * WC_BATCHLOG_ID_LEN + 1])
     out[2 * WC_BATCHLOG_ID_LEN] = '\0';
 }
 
+/* Whether batch is a well-formed batch record whose mutations all parse. */
+static bool wc__batch_ok(const uint8_t *batch, size_t len)
+{
+    wc_batch_view v;
+    wc_mutation_view mv;
+    const uint8_t *mut;
+    size_t ml;
+    int r;
+
+    if (wc_batch_parse(batch, len, &v) != WC_OK)
+        return false;
+    while ((r = wc_batch_next(&v, &mut, &ml)) == 1)
+        if (wc_mutation_parse(mut, ml, &mv) != WC_OK)
+            return false;
+    return r == 0;
+}
+
 static wc__entry *wc__find_entry(wc_batchlog *b, const uint8_t *id)
 {
     for (wc__entry *e = b->entries; e; e = e->next)
@@ -196,6 +213,12 @@ static void wc__lw_end(wc__lw *lw, const wc_coord_result *res)
             wc__forget(b, e->id);
         } else if (e->since_ms == UINT64_MAX) {
             wc__forget(b, e->id); /* removed while it was replayed */
+        } else if (res->status == WC_NOT_FOUND || res->status == WC_INVALID_ARGUMENT) {
+            /* a dropped table, or a batch the coordinator refuses: never replayable */
+            wc__hex(e->id, hex);
+            wc_env_logf(b->o.env, WC_ENV_LOG_WARNING,
+                        "batchlog: batch %s cannot be replayed (%s); dropped", hex, res->detail);
+            wc__forget(b, e->id);
         } else {
             wc__hex(e->id, hex);
             wc_env_logf(b->o.env, WC_ENV_LOG_DEBUG,
@@ -404,11 +427,7 @@ void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_cons
                        uint32_t timeout_ms, wc_coord_write_cb done, void *arg)
 {
     wc__lw *lw = wc_calloc(1, sizeof(*lw));
-    wc_batch_view v;
-    const uint8_t *mut;
-    size_t ml;
     uint32_t others = 0;
-    int r;
     wc_buf msg;
     wc_status st;
 
@@ -435,15 +454,8 @@ void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_cons
     b->lws = lw;
     b->stats.logged_writes++;
 
-    if (wc_batch_parse(batch, len, &v) != WC_OK) {
+    if (!wc__batch_ok(batch, len)) {
         wc_clear_error();
-        wc__fail(lw, WC_INVALID_ARGUMENT, "malformed mutation batch");
-        return;
-    }
-    while ((r = wc_batch_next(&v, &mut, &ml)) == 1)
-        if (ml < 4)
-            break;
-    if (r != 0) {
         wc__fail(lw, WC_INVALID_ARGUMENT, "malformed mutation batch");
         return;
     }
@@ -504,7 +516,13 @@ static void wc__on_store(wc_batchlog *b, const wc_addr *from, const uint8_t *msg
                            blen, len);
         return;
     }
-    if (wc__find_entry(b, id) == NULL) {
+    if (!wc__batch_ok(batch, blen)) {
+        wc_clear_error();
+        b->stats.malformed++;
+        wc_env_log_limited(b->o.env, &b->malformed_log,
+                           "batchlog: refused a BATCHLOG_STORE whose batch is malformed");
+        st = WC_CORRUPTION;
+    } else if (wc__find_entry(b, id) == NULL) {
         st = b->o.storage.put(b->o.storage.ctx, id, batch, blen);
         if (st == WC_OK)
             st = wc__hold(b, id, batch, blen);

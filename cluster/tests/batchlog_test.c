@@ -440,6 +440,58 @@ static void test_entry_stays_until_every_replica_has_the_batch(void **state)
     bl_free(s);
 }
 
+/*
+ * What a holder must not keep: a STORE whose batch is malformed is refused;
+ * an entry of a table the coordinator does not know (dropped) is dropped
+ * at its replay instead of being tried forever.
+ */
+static void test_bad_entries_are_refused_or_dropped(void **state)
+{
+    const char *pks[2] = {"p0", "p1"};
+    blsim *s = bl_new(simtest_seed(74), 3, 3, 0.0);
+    uint8_t id[WC_BATCHLOG_ID_LEN];
+    wc_batchlog_stats st;
+    wc_buf b, msg;
+
+    (void)state;
+    memset(id, 0x42, sizeof(id));
+    wc_buf_init(&msg);
+    wc_buf_put_u8(&msg, WC_MSG_BATCHLOG_STORE);
+    wc_buf_put_u64(&msg, 1);
+    wc_buf_append(&msg, id, sizeof(id));
+    wc_buf_put_u32(&msg, 7);
+    wc_buf_append(&msg, "garbage", 7);
+    assert_int_equal(s->cs->nodes[0].env->ops->send(s->cs->nodes[0].env, &s->cs->nodes[1].env->self,
+                                                    msg.data, msg.len),
+                     WC_OK);
+    wc_sim_run_for(s->cs->sim, 50);
+    wc_batchlog_get_stats(s->bl[1], &st);
+    SIM_CHECK(s->cs->seed, st.malformed == 1 && st.stored == 0 && s->store[1].n == 0,
+              "a malformed batch was stored");
+
+    /* an entry of table 999 (unknown) found at a restart */
+    wc_sim_crash(s->cs->sim, s->cs->nodes[1].env);
+    wc_buf_init(&b);
+    multi_batch(&b, pks, 2, "v", 1);
+    {
+        wc_batch_view v;
+        const uint8_t *mut;
+        size_t ml;
+
+        assert_int_equal(wc_batch_parse(b.data, b.len, &v), WC_OK);
+        while (wc_batch_next(&v, &mut, &ml) == 1)
+            wc_enc_u32((uint8_t *)mut, 999);
+    }
+    assert_int_equal(mem_put(&s->store[1], id, b.data, b.len), WC_OK);
+    wc_sim_restart(s->cs->sim, s->cs->nodes[1].env);
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    SIM_CHECK(s->cs->seed, mem_live(&s->store[1]) == 0,
+              "an entry of an unknown table is still held after its replay");
+    wc_buf_free(&b);
+    wc_buf_free(&msg);
+    bl_free(s);
+}
+
 /* Too few live nodes for the batchlog: unavailable, nothing written anywhere. */
 static void test_no_live_holder_is_unavailable(void **state)
 {
@@ -562,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_entry_files_survive_and_damage_is_caught),
         cmocka_unit_test(test_logged_write_lands_and_is_removed),
         cmocka_unit_test(test_entry_stays_until_every_replica_has_the_batch),
+        cmocka_unit_test(test_bad_entries_are_refused_or_dropped),
         cmocka_unit_test(test_no_live_holder_is_unavailable),
         cmocka_unit_test(test_coordinator_crashes),
         cmocka_unit_test(test_coordinator_crashes_with_loss),
