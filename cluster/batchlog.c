@@ -286,12 +286,85 @@ static void wc__table_settled(void *arg, bool every_replica)
         wc__lw_end(lw, &lw->res);
 }
 
-/* Send every table's mutations of lw's batch through the coordinator. */
-static void wc__send_mutations(wc__lw *lw)
+/* The distinct table ids of a well-formed batch, in order (caller frees); NULL when out of memory. */
+static uint32_t *wc__table_ids(const uint8_t *batch, size_t len, uint32_t *n)
 {
     wc_batch_view v;
     const uint8_t *mut;
     size_t ml;
+    uint32_t *ids;
+
+    *n = 0;
+    if (wc_batch_parse(batch, len, &v) != WC_OK ||
+        (ids = wc_malloc((v.count ? v.count : 1) * sizeof(*ids))) == NULL)
+        return NULL;
+    while (wc_batch_next(&v, &mut, &ml) == 1) {
+        uint32_t id = wc_dec_u32(mut), k; /* validated: ml >= 4 */
+        for (k = 0; k < *n && ids[k] != id; k++)
+            ;
+        if (k == *n)
+            ids[(*n)++] = id;
+    }
+    return ids;
+}
+
+/* The mutations of table id in a well-formed batch, as a batch of their own, into sub (reset). */
+static wc_status wc__table_batch(const uint8_t *batch, size_t len, uint32_t id, wc_buf *sub)
+{
+    wc_batch_view v;
+    const uint8_t *mut;
+    size_t ml;
+    uint32_t count = 0;
+
+    wc_batch_parse(batch, len, &v);
+    while (wc_batch_next(&v, &mut, &ml) == 1)
+        count += wc_dec_u32(mut) == id;
+    wc_buf_reset(sub);
+    wc_batch_begin(sub, count);
+    wc_batch_parse(batch, len, &v);
+    while (wc_batch_next(&v, &mut, &ml) == 1)
+        if (wc_dec_u32(mut) == id)
+            wc_batch_add(sub, mut, ml);
+    return wc_buf_status(sub);
+}
+
+/*
+ * Before anything is written: every table's mutations must find enough
+ * live replicas (Cassandra checks them before the batchlog write too), so
+ * an unavailable logged batch writes nothing anywhere.
+ */
+static bool wc__check_tables(wc__lw *lw)
+{
+    uint32_t nids = 0;
+    uint32_t *ids = wc__table_ids(lw->batch, lw->len, &nids);
+    wc_coord_result res;
+    wc_buf sub;
+    bool ok = true;
+
+    if (ids == NULL) {
+        wc__fail(lw, WC_NO_MEMORY, "out of memory splitting a logged batch");
+        return false;
+    }
+    wc_buf_init(&sub);
+    for (uint32_t k = 0; k < nids && ok; k++) {
+        if (wc__table_batch(lw->batch, lw->len, ids[k], &sub) != WC_OK) {
+            wc__fail(lw, WC_NO_MEMORY, "out of memory splitting a logged batch");
+            ok = false;
+        } else if (wc_coord_write_check(lw->b->o.coord, ids[k], sub.data, sub.len, lw->cl, &res) !=
+                   WC_OK) {
+            wc_clear_error();
+            wc__lw_end(lw, &res);
+            ok = false;
+        }
+    }
+    wc_buf_free(&sub);
+    wc_free(ids);
+    return ok;
+}
+
+/* Send every table's mutations of lw's batch through the coordinator. */
+static void wc__send_mutations(wc__lw *lw)
+{
     uint32_t *ids = NULL;
     uint32_t nids = 0;
     wc_buf sub;
@@ -303,36 +376,17 @@ static void wc__send_mutations(wc__lw *lw)
     }
     memset(&lw->res, 0, sizeof(lw->res));
     lw->res.cl = lw->cl;
-    if (wc_batch_parse(lw->batch, lw->len, &v) != WC_OK ||
-        (ids = wc_malloc((v.count ? v.count : 1) * sizeof(*ids))) == NULL) {
+    if ((ids = wc__table_ids(lw->batch, lw->len, &nids)) == NULL) {
         wc_clear_error();
         wc__fail(lw, WC_NO_MEMORY, "out of memory splitting a logged batch");
         return;
-    }
-    while (wc_batch_next(&v, &mut, &ml) == 1) {
-        uint32_t id = wc_dec_u32(mut), k; /* validated: ml >= 4 */
-        for (k = 0; k < nids && ids[k] != id; k++)
-            ;
-        if (k == nids)
-            ids[nids++] = id;
     }
     lw->tables = nids;
     lw->pending = lw->unsettled = nids + 1; /* held until every write is started */
     lw->every = true;
     wc_buf_init(&sub);
     for (uint32_t k = 0; k < nids; k++) {
-        uint32_t count = 0;
-
-        wc_batch_parse(lw->batch, lw->len, &v);
-        while (wc_batch_next(&v, &mut, &ml) == 1)
-            count += wc_dec_u32(mut) == ids[k];
-        wc_buf_reset(&sub);
-        wc_batch_begin(&sub, count);
-        wc_batch_parse(lw->batch, lw->len, &v);
-        while (wc_batch_next(&v, &mut, &ml) == 1)
-            if (wc_dec_u32(mut) == ids[k])
-                wc_batch_add(&sub, mut, ml);
-        if (wc_buf_status(&sub) != WC_OK) {
+        if (wc__table_batch(lw->batch, lw->len, ids[k], &sub) != WC_OK) {
             wc_coord_result r = {.status = WC_NO_MEMORY, .cl = lw->cl,
                                  .detail = "out of memory splitting a logged batch"};
             wc__table_done(lw, &r);
@@ -463,6 +517,8 @@ void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_cons
         wc__fail(lw, WC_UNAVAILABLE, "no ring yet: the batchlog has no replicas");
         return;
     }
+    if (!wc__check_tables(lw))
+        return;
     if ((st = wc__choose_holders(lw, &others)) != WC_OK) {
         wc__fail(lw, st, "logged batch: none of the %u other node(s) is alive to hold the "
                          "batchlog; nothing was written", others);

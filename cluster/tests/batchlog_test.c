@@ -492,6 +492,43 @@ static void test_bad_entries_are_refused_or_dropped(void **state)
     bl_free(s);
 }
 
+/*
+ * Too few live replicas for one partition of the batch: unavailable before
+ * anything is written, the batchlog included (nothing to replay later).
+ */
+static void test_unavailable_partition_writes_no_batchlog(void **state)
+{
+    const char *pks[PARTS] = {"p0", "p1", "p2", "p3"};
+    blsim *s = bl_new(simtest_seed(75), 5, 3, 0.0);
+    uint32_t reps[8], total, minp, coord = 0;
+    cs_wait w;
+    wc_buf b;
+
+    (void)state;
+    cs_replicas(s->cs, "p0", reps, 8);
+    for (uint32_t k = 0, downed = 0; k < 3 && downed < 2; k++)
+        if (reps[k] != coord) {
+            s->cs->fd_down[reps[k]] = true;
+            downed++;
+        }
+    wc_buf_init(&b);
+    multi_batch(&b, pks, PARTS, "v1", 100);
+    memset(&w, 0, sizeof(w));
+    wc_batchlog_write(s->bl[coord], b.data, b.len, WC_CL_QUORUM, TIMEOUT_MS, bl_done, &w);
+    cs_wait_for(s->cs, &w, 2000);
+    SIM_CHECK(s->cs->seed, w.done && w.res.status == WC_UNAVAILABLE, "status %d: %s",
+              (int)w.res.status, w.res.detail);
+    print_message("unavailable: %s\n", w.res.detail);
+    for (uint32_t i = 0; i < 5; i++)
+        SIM_CHECK(s->cs->seed, s->store[i].n == 0, "node %u stored a batchlog entry", i);
+    memset(s->cs->fd_down, 0, sizeof(s->cs->fd_down));
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    SIM_CHECK(s->cs->seed, bl_copies(s, pks, PARTS, "v1", &total, &minp) == 0,
+              "an unavailable logged batch was applied later");
+    wc_buf_free(&b);
+    bl_free(s);
+}
+
 /* Too few live nodes for the batchlog: unavailable, nothing written anywhere. */
 static void test_no_live_holder_is_unavailable(void **state)
 {
@@ -510,6 +547,8 @@ static void test_no_live_holder_is_unavailable(void **state)
     cs_wait_for(s->cs, &w, 2000);
     SIM_CHECK(s->cs->seed, w.done && w.res.status == WC_UNAVAILABLE, "status %d: %s",
               (int)w.res.status, w.res.detail);
+    for (uint32_t i = 0; i < 3; i++)
+        SIM_CHECK(s->cs->seed, s->store[i].n == 0, "node %u stored a batchlog entry", i);
     /* a write of one partition is not logged: it needs no batchlog replica */
     SIM_CHECK(s->cs->seed, cs_write(s->cs, 0, "single", "c", "v", 100, WC_CL_ONE).status == WC_OK,
               "an unlogged write at ONE failed");
@@ -615,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_logged_write_lands_and_is_removed),
         cmocka_unit_test(test_entry_stays_until_every_replica_has_the_batch),
         cmocka_unit_test(test_bad_entries_are_refused_or_dropped),
+        cmocka_unit_test(test_unavailable_partition_writes_no_batchlog),
         cmocka_unit_test(test_no_live_holder_is_unavailable),
         cmocka_unit_test(test_coordinator_crashes),
         cmocka_unit_test(test_coordinator_crashes_with_loss),
