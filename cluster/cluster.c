@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "batchlog.h"
 #include "fs.h"
 #include "gossip.h"
 #include "hint_delivery.h"
@@ -94,6 +95,9 @@ struct wc_cluster {
     wc_coord *coord;
     wc_hints *hints;
     wc_hint_delivery *delivery;
+    wc_batchlog *batchlog;            /* loop only; NULL without a coordinator */
+    wc_batchlog_dir *batchlog_dir;
+    atomic_uint batchlog_replay_ms;   /* replay_after of the batchlog (0: its default) */
     bool stopping;                    /* coordination messages and requests refused */
     bool ring_ready;                  /* the coordinator has the ring (wc__ring_ready) */
     wc__down *down;
@@ -568,6 +572,8 @@ static void wc__refresh(wc_cluster *c, bool ring)
             wc_ring_slot_set(&c->slot, r);
             if (c->coord && wc__ring_ready(c))
                 wc_coord_set_ring(c->coord, r);
+            if (c->batchlog && wc__ring_ready(c))
+                wc_batchlog_set_ring(c->batchlog, r);
             wc_ring_unref(r);
         }
         if (c->coord) {
@@ -742,7 +748,9 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
     if (type >= WC_MSG_RANGE_COORDINATOR && type < WC_MSG_RANGE_SCHEMA && c->coord) {
         if (c->stopping)
             return;
-        if (type < WC_MSG_RANGE_HINTS)
+        if (type >= WC_MSG_BATCHLOG_FIRST && type <= WC_MSG_BATCHLOG_LAST)
+            (void)wc_batchlog_on_message(c->batchlog, from, msg, len);
+        else if (type < WC_MSG_RANGE_HINTS)
             (void)wc_coord_on_message(c->coord, from, msg, len);
         else
             (void)wc_hint_delivery_on_message(c->delivery, from, msg, len);
@@ -1225,6 +1233,33 @@ static wc_status wc__create_stream(wc_cluster *c)
     return wc_stream_create(&so, &c->stream);
 }
 
+static void wc__batchlog_dir_log(void *arg, const char *line)
+{
+    wc__log(arg, WC_LOG_WARNING, "%s", line);
+}
+
+/* The batchlog beside the coordinator, its entries under <data dir>/batchlog (on the loop). */
+static wc_status wc__setup_batchlog(wc_cluster *c)
+{
+    wc_batchlog_options bo;
+    char dir[4200];
+    wc_status st;
+
+    snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_BATCHLOG_DIR);
+    if ((st = wc_batchlog_dir_open(dir, wc__batchlog_dir_log, c, &c->batchlog_dir)) != WC_OK)
+        return st;
+    memset(&bo, 0, sizeof(bo));
+    bo.env = c->env;
+    bo.coord = c->coord;
+    memcpy(bo.self_id, c->host_id, WC_RING_HOST_ID_LEN);
+    snprintf(bo.self_dc, sizeof(bo.self_dc), "%s", c->dc);
+    bo.is_alive = wc__is_alive;
+    bo.ctx = c;
+    bo.storage = wc_batchlog_dir_storage(c->batchlog_dir);
+    bo.replay_after_ms = atomic_load(&c->batchlog_replay_ms);
+    return wc_batchlog_create(&bo, &c->batchlog);
+}
+
 /* The coordinator and hint delivery over the local store (on the loop, before gossip starts). */
 static wc_status wc__setup_coordination(wc_cluster *c)
 {
@@ -1247,6 +1282,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     if ((st = wc_coord_create(&co, &c->coord)) != WC_OK)
         return st;
     if ((st = wc__create_stream(c)) != WC_OK)
+        return st;
+    if ((st = wc__setup_batchlog(c)) != WC_OK)
         return st;
     wc_hint_delivery_options_default(&ho);
     memcpy(ho.self_host_id, c->host_id, WC_HOST_ID_LEN);
@@ -1354,6 +1391,11 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
     if (c->coord)
         wc_coord_destroy(c->coord);
     c->coord = NULL;
+    /* after the coordinator: its writes ended, some of them into the batchlog */
+    wc_batchlog_destroy(c->batchlog);
+    c->batchlog = NULL;
+    wc_batchlog_dir_close(c->batchlog_dir);
+    c->batchlog_dir = NULL;
     wc_hint_delivery_free(c->delivery);
     c->delivery = NULL;
     return WC_OK;
@@ -1387,7 +1429,7 @@ static wc_status wc__open_hints(wc_cluster *c)
 /* One write or read handed to the loop; the asking thread waits on cv. */
 typedef struct wc__ask {
     wc_cluster *c;
-    bool is_read, scan;
+    bool is_read, scan, logged;
     uint32_t table_id;
     const uint8_t *batch;
     size_t len;
@@ -1423,6 +1465,13 @@ static void wc__ask_read_done(void *arg, const wc_coord_result *res, const uint8
     wc__ask_end(arg, res, data, len);
 }
 
+static wc_status wc__apply_batchlog_replay(wc_cluster *c)
+{
+    if (c->batchlog)
+        wc_batchlog_set_replay_after(c->batchlog, atomic_load(&c->batchlog_replay_ms));
+    return WC_OK;
+}
+
 static void wc__ask_tramp(void *arg)
 {
     wc__ask *k = arg;
@@ -1431,7 +1480,10 @@ static void wc__ask_tramp(void *arg)
     if (c->coord == NULL || c->stopping) {
         wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl, .detail = "coordinator stopped"};
         wc__ask_end(k, &r, NULL, 0);
-    } else if (!k->is_read)
+    } else if (k->logged)
+        wc_batchlog_write(c->batchlog, k->batch, k->len, k->cl, k->timeout_ms, wc__ask_write_done,
+                          k);
+    else if (!k->is_read)
         wc_coord_write(c->coord, k->table_id, k->batch, k->len, k->cl, k->timeout_ms,
                        wc__ask_write_done, k);
     else if (k->scan)
@@ -1489,6 +1541,25 @@ wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batc
     k.batch = batch;
     k.len = len;
     return wc__ask_run(&k);
+}
+
+wc_status wc_cluster_write_logged(wc_cluster *c, const uint8_t *batch, size_t len,
+                                  wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res)
+{
+    wc__ask k;
+
+    wc__ask_init(&k, c, cl, timeout_ms, res);
+    k.logged = true;
+    k.batch = batch;
+    k.len = len;
+    return wc__ask_run(&k);
+}
+
+void wc_cluster_set_batchlog_replay(wc_cluster *c, uint32_t replay_after_ms)
+{
+    atomic_store(&c->batchlog_replay_ms, replay_after_ms);
+    if (wc_cluster_coordinates(c)) /* else the batchlog, once created, takes it */
+        (void)wc__on_loop(c, wc__apply_batchlog_replay);
 }
 
 wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,

@@ -78,6 +78,7 @@
 
 #define WC_CLUSTER_HINTS_DIR "hints"
 #define WC_CLUSTER_STREAMS_DIR "streams"
+#define WC_CLUSTER_BATCHLOG_DIR "batchlog"
 
 typedef struct wc_cluster wc_cluster;
 
@@ -179,6 +180,23 @@ void wc_cluster_members(wc_cluster *c, wc_buf *out);
  */
 wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batch, size_t len,
                            wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res);
+
+/*
+ * Write batch[0..len) (mutations of any tables and partitions) as a logged
+ * batch (batchlog.h): stored on the batchlog replicas first, then every
+ * table's mutations at level cl, waiting until it ends.  Statuses of
+ * wc_batchlog_write (an error after the batchlog write says the batch will
+ * still be applied in full); WC_UNAVAILABLE also without a coordinator.
+ * Any thread but the loop.
+ */
+wc_status wc_cluster_write_logged(wc_cluster *c, const uint8_t *batch, size_t len,
+                                  wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res);
+
+/*
+ * How long a batchlog entry waits for its removal before its holder replays
+ * it (0: WC_BATCHLOG_DEFAULT_REPLAY_AFTER_MS).  Any thread but the loop.
+ */
+void wc_cluster_set_batchlog_replay(wc_cluster *c, uint32_t replay_after_ms);
 
 /*
  * Read r at level cl, waiting until it ends: one partition (wc_coord_read),

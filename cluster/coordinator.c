@@ -85,6 +85,7 @@ struct wc__req {
     uint64_t timer;
     wc_coord_result res;
     wc_coord_write_cb wdone;
+    wc_coord_settled_cb settled; /* writes, optional: when the request ends for good */
     wc_coord_read_cb rdone;
     void *arg;
     /* reads */
@@ -165,6 +166,13 @@ static void wc__register(wc__req *q)
 
 static void wc__free_req(wc__req *q)
 {
+    if (!q->is_read && q->settled) {
+        bool every = q->done && q->res.status == WC_OK;
+
+        for (uint32_t t = 0; t < q->ntargets; t++)
+            every = every && q->targets[t].state == WC__T_ACKED;
+        q->settled(q->arg, every);
+    }
     wc__unlink(q);
     if (q->timer)
         q->c->env->ops->timer_cancel(q->c->env, q->timer);
@@ -759,6 +767,39 @@ static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint
 void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                     wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg)
 {
+    wc_coord_write_settled(c, table_id, batch, len, cl, timeout_ms, done, NULL, arg);
+}
+
+static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                      wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                      wc_coord_settled_cb settled, void *arg, bool dry_run);
+
+void wc_coord_write_settled(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                            wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                            wc_coord_settled_cb settled, void *arg)
+{
+    wc__write(c, table_id, batch, len, cl, timeout_ms, done, settled, arg, false);
+}
+
+static void wc__check_done(void *arg, const wc_coord_result *res)
+{
+    *(wc_coord_result *)arg = *res;
+}
+
+wc_status wc_coord_write_check(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                               wc_consistency cl, wc_coord_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->status = WC_UNAVAILABLE;
+    wc__write(c, table_id, batch, len, cl, 1, wc__check_done, NULL, out, true);
+    return out->status;
+}
+
+/* A write; with dry_run only its checks, done running before the return (nothing sent). */
+static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                      wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                      wc_coord_settled_cb settled, void *arg, bool dry_run)
+{
     wc__req *q = wc__new_req(c, false, table_id, cl, timeout_ms);
     wc_coord_result oom = {.status = WC_NO_MEMORY, .cl = cl, .detail = "out of memory"};
     wc_replication repl;
@@ -772,11 +813,15 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
 
     if (q == NULL) {
         done(arg, &oom);
+        if (settled)
+            settled(arg, false);
         return;
     }
     q->wdone = done;
+    q->settled = settled;
     q->arg = arg;
-    c->stats.writes++;
+    if (!dry_run)
+        c->stats.writes++;
     if (cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) {
         wc__set_detail(q,
                        "consistency %s is for lightweight transactions, which are not "
@@ -817,6 +862,10 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
         goto refuse;
     if (wc__unavailable(q)) {
         st = WC_UNAVAILABLE;
+        goto refuse;
+    }
+    if (dry_run) {
+        st = WC_OK; /* enough live replicas: the write would be sent */
         goto refuse;
     }
     /* sub-batches: the mutations of the groups each target belongs to */

@@ -173,6 +173,33 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
                     wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg);
 
 /*
+ * The end of a write's request for good (after done): every_replica is
+ * true when every replica of every partition acknowledged, false when one
+ * was down, failed, or had not answered when the timeout fired (it got a
+ * hint), or the write failed.
+ */
+typedef void (*wc_coord_settled_cb)(void *arg, bool every_replica);
+
+/*
+ * wc_coord_write, and settled(arg, ...) once after done, when the request
+ * ends for good (a logged batch removes its batchlog entry only once every
+ * replica has its mutations).  settled may be NULL.
+ */
+void wc_coord_write_settled(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                            wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                            wc_coord_settled_cb settled, void *arg);
+
+/*
+ * The checks of wc_coord_write without sending anything: WC_OK when the
+ * write would be sent (enough live replicas for every partition), else
+ * the status and *out the result it would end with (WC_UNAVAILABLE,
+ * WC_NOT_FOUND, WC_INVALID_ARGUMENT...).  A logged batch checks every
+ * table so that an unavailable one writes nothing, not even its batchlog.
+ */
+wc_status wc_coord_write_check(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                               wc_consistency cl, wc_coord_result *out);
+
+/*
  * Read r (one partition; copied) at level cl; done(arg, res, data, len)
  * once.  Statuses: as wc_coord_write, and WC_INVALID_ARGUMENT for ANY.  A
  * repair that is not acknowledged in time makes the read WC_TIMEOUT.

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "batchlog.h"
 #include "cluster.h"
 #include "consistency.h"
 #include "engine_store.h"
@@ -299,9 +300,10 @@ static wc_status wc__not_joined(wc_node *n)
 }
 
 /*
- * Write batch through the coordinator, one table after the other (the
- * coordinator takes the mutations of one table at a time; a batch of one
- * table, the common case, is sent as it came).
+ * Write batch through the coordinator: a batch of one partition of one
+ * table as it came (unlogged, the fast path); any other (a transaction's,
+ * a statement's of several rows) as a logged batch (batchlog.h), so that
+ * its mutations land all or none even if this node dies half-way.
  */
 static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch, size_t len,
                                  wc_consistency cl)
@@ -311,53 +313,17 @@ static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch
     wc_batch_view v;
     const uint8_t *mut;
     size_t mlen;
-    uint32_t *ids = NULL;
-    size_t nids = 0;
-    wc_buf sub;
     wc_status st;
 
     if ((st = wc_batch_parse(batch, len, &v)) != WC_OK)
         return st;
-    ids = wc_malloc((v.count ? v.count : 1) * sizeof(*ids));
-    if (ids == NULL)
-        return wc_error(WC_NO_MEMORY, "out of memory splitting a batch");
-    while (wc_batch_next(&v, &mut, &mlen) == 1) {
-        uint32_t id;
-        size_t k;
-        if (mlen < 4) {
-            st = wc_error(WC_CORRUPTION, "malformed mutation in a batch");
-            goto done;
-        }
-        id = wc_dec_u32(mut);
-        for (k = 0; k < nids && ids[k] != id; k++)
-            ;
-        if (k == nids)
-            ids[nids++] = id;
-    }
-    if (nids <= 1) {
-        if (nids == 1) /* an empty batch writes nothing */
-            st = wc_cluster_write(c, ids[0], batch, len, cl, timeout, &res);
-        goto done;
-    }
-    wc_buf_init(&sub);
-    for (size_t k = 0; k < nids && st == WC_OK; k++) {
-        uint32_t count = 0;
-        wc_batch_parse(batch, len, &v);
-        while (wc_batch_next(&v, &mut, &mlen) == 1)
-            count += wc_dec_u32(mut) == ids[k];
-        wc_buf_reset(&sub);
-        wc_batch_begin(&sub, count);
-        wc_batch_parse(batch, len, &v);
-        while (wc_batch_next(&v, &mut, &mlen) == 1)
-            if (wc_dec_u32(mut) == ids[k])
-                wc_batch_add(&sub, mut, mlen);
-        if ((st = wc_buf_status(&sub)) == WC_OK)
-            st = wc_cluster_write(c, ids[k], sub.data, sub.len, cl, timeout, &res);
-    }
-    wc_buf_free(&sub);
-done:
-    wc_free(ids);
-    return st;
+    if (v.count == 0)
+        return WC_OK; /* an empty batch writes nothing */
+    if (wc_batchlog_needed(batch, len))
+        return wc_cluster_write_logged(c, batch, len, cl, timeout, &res);
+    if (wc_batch_next(&v, &mut, &mlen) != 1 || mlen < 4)
+        return wc_error(WC_CORRUPTION, "malformed mutation in a batch");
+    return wc_cluster_write(c, wc_dec_u32(mut), batch, len, cl, timeout, &res);
 }
 
 /*

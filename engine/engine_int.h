@@ -152,6 +152,14 @@ struct wc_engine {
     pthread_mutex_t write_mu;
     wc_buf rec; /* batch record scratch, under write_mu */
     wc_buf key; /* flat key scratch, under write_mu */
+    /*
+     * Atomic visibility of a record: every memtable put of one record has the
+     * sequence write_seq (bumped under write_mu per record); visible_seq is
+     * published (release) once the whole record is in the memtables, and a
+     * read opens its memtable iterators at the visible_seq it loaded.
+     */
+    uint64_t write_seq;
+    _Atomic uint64_t visible_seq;
 
     pthread_mutex_t flush_mu;
     pthread_cond_t flush_cv;  /* work available / shutdown */

@@ -16,13 +16,18 @@
  *     store of a pointer to a new, complete record (old records stay in the
  *     arena), and readers load it with acquire, so a reader sees either the
  *     old or the new value, never a mix;
+ *   - every value record carries the write sequence that put it and points
+ *     to the record it replaced: an iterator opened at sequence s
+ *     (wc_memtable_iter_at) follows that chain to the newest record of
+ *     sequence <= s and skips nodes that have none, so the writes of one
+ *     sequence (one commit-log record) appear to it all at once;
  *   - the list height is read relaxed: a reader that sees a new height before
  *     the head's new levels are linked just finds NULL there and goes down.
  * The entry count and memory use are atomics that any thread may read.
  *
  * Node layout (one arena allocation, 8-byte aligned):
  *   value pointer | klen u32 | height u32 | next[height] | key bytes
- * Value records ({ u32 len; len bytes }) live in a second arena, so that the
+ * Value records ({ prev record, u64 seq, u32 len, len bytes }) live in a second arena, so that the
  * nodes a search walks stay packed together (fewer cache and TLB misses on
  * random inserts) instead of being spread out by the values between them.
  */
@@ -45,8 +50,17 @@
 
 typedef struct wc_sl_node wc_sl_node;
 
+/* A value record: one version of a key's value. */
+typedef struct wc__vrec wc__vrec;
+struct wc__vrec {
+    const wc__vrec *prev; /* the version this one replaced; NULL for the first */
+    uint64_t seq;         /* write sequence of the put (wc_memtable_put: 0) */
+    uint32_t len;
+    uint8_t data[];
+};
+
 struct wc_sl_node {
-    _Atomic(const uint8_t *) value; /* value record: u32 len, then the bytes */
+    _Atomic(const wc__vrec *) value; /* newest version */
     uint32_t klen;
     uint32_t height;
     _Atomic(wc_sl_node *) next[]; /* height entries, then the key bytes */
@@ -73,8 +87,9 @@ struct wc_memtable {
 typedef struct wc__mt_iter {
     wc_iter base;
     wc_memtable *m;
+    uint64_t seq;         /* newest write sequence visible */
     wc_sl_node *node;     /* NULL: not valid */
-    const uint8_t *vrec;  /* value record of node, loaded when we landed */
+    const wc__vrec *vrec; /* version of node visible at seq, loaded when we landed */
 } wc__mt_iter;
 
 /* -------------------------------------------------------------- helpers */
@@ -89,12 +104,30 @@ static inline wc_sl_node *wc__next(wc_sl_node *n, int level)
     return atomic_load_explicit(&n->next[level], memory_order_acquire);
 }
 
-static inline uint32_t wc__rec_len(const uint8_t *rec)
+/* Newest version of n's value put at a sequence <= seq; NULL if none. */
+static inline const wc__vrec *wc__visible(const wc_sl_node *n, uint64_t seq)
 {
-    uint32_t len;
+    const wc__vrec *r = atomic_load_explicit(&((wc_sl_node *)n)->value, memory_order_acquire);
 
-    memcpy(&len, rec, 4);
-    return len;
+    while (r != NULL && r->seq > seq)
+        r = r->prev;
+    return r;
+}
+
+/* A new version of len bytes copied from data; NULL when the arena is out of memory. */
+static wc__vrec *wc__vrec_new(wc_memtable *m, const wc__vrec *prev, uint64_t seq,
+                              const uint8_t *data, size_t len)
+{
+    wc__vrec *r = wc_arena_alloc(&m->varena, sizeof(wc__vrec) + len);
+
+    if (r == NULL)
+        return NULL;
+    r->prev = prev;
+    r->seq = seq;
+    r->len = (uint32_t)len;
+    if (len)
+        memcpy(r->data, data, len);
+    return r;
 }
 
 /*
@@ -393,20 +426,23 @@ static wc_status wc__validate(const uint8_t *key, size_t klen, const uint8_t *va
     return WC_OK;
 }
 
-/* Reconcile the stored value of n with value and publish the result.  Under mu. */
+/*
+ * Reconcile the stored value of n with value and publish the result as a new
+ * version of sequence seq (readers at older sequences keep the old one).  Under mu.
+ */
 static wc_status wc__put_existing(wc_memtable *m, wc_sl_node *n, uint8_t kind,
-                                  const uint8_t *value, size_t vlen)
+                                  const uint8_t *value, size_t vlen, uint64_t seq)
 {
-    const uint8_t *old = atomic_load_explicit(&n->value, memory_order_relaxed);
-    size_t olen = wc__rec_len(old);
+    const wc__vrec *old = atomic_load_explicit(&n->value, memory_order_relaxed);
+    size_t olen = old->len;
     wc_status st;
-    uint8_t *rec;
+    wc__vrec *rec;
 
     wc_buf_reset(&m->scratch);
     if (kind == WC_KIND_HEADER)
-        st = wc_header_merge(old + 4, olen, value, vlen, &m->scratch);
+        st = wc_header_merge(old->data, olen, value, vlen, &m->scratch);
     else
-        st = wc_row_merge(old + 4, olen, value, vlen, &m->scratch);
+        st = wc_row_merge(old->data, olen, value, vlen, &m->scratch);
     if (st == WC_OK)
         st = wc_buf_status(&m->scratch);
     if (st != WC_OK)
@@ -414,38 +450,32 @@ static wc_status wc__put_existing(wc_memtable *m, wc_sl_node *n, uint8_t kind,
     if (m->scratch.len > UINT32_MAX - 8)
         return wc_error(WC_INVALID_ARGUMENT, "memtable put: reconciled value too large");
     /* rewriting what is already there (replay, retries) allocates nothing */
-    if (m->scratch.len == olen && memcmp(m->scratch.data, old + 4, olen) == 0)
+    if (m->scratch.len == olen && memcmp(m->scratch.data, old->data, olen) == 0)
         return WC_OK;
-    rec = wc_arena_alloc(&m->varena, 4 + m->scratch.len);
+    rec = wc__vrec_new(m, old, seq, m->scratch.data, m->scratch.len);
     if (rec == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory in memtable arena");
-    {
-        uint32_t len32 = (uint32_t)m->scratch.len;
-        memcpy(rec, &len32, 4);
-    }
-    if (m->scratch.len)
-        memcpy(rec + 4, m->scratch.data, m->scratch.len);
-    atomic_store_explicit(&n->value, (const uint8_t *)rec, memory_order_release);
+    atomic_store_explicit(&n->value, (const wc__vrec *)rec, memory_order_release);
     return WC_OK;
 }
 
 static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
-                         size_t vlen, bool check_value);
+                         size_t vlen, bool check_value, uint64_t seq);
 
 wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
                           size_t vlen)
 {
-    return wc__put(m, key, klen, value, vlen, true);
+    return wc__put(m, key, klen, value, vlen, true, 0);
 }
 
 wc_status wc_memtable_put_validated(wc_memtable *m, const uint8_t *key, size_t klen,
-                                    const uint8_t *value, size_t vlen)
+                                    const uint8_t *value, size_t vlen, uint64_t seq)
 {
-    return wc__put(m, key, klen, value, vlen, false);
+    return wc__put(m, key, klen, value, vlen, false, seq);
 }
 
 static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const uint8_t *value,
-                         size_t vlen, bool check_value)
+                         size_t vlen, bool check_value, uint64_t seq)
 {
     wc_sl_node *prev[WC_SL_MAX_HEIGHT], *next[WC_SL_MAX_HEIGHT];
     wc_sl_node *n, *x;
@@ -453,7 +483,7 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
     wc_status st;
     int height, cur;
     size_t nsize;
-    uint8_t *rec;
+    wc__vrec *rec;
 
     st = wc__validate(key, klen, value, vlen, &kind, check_value);
     if (st != WC_OK)
@@ -472,7 +502,7 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
         m->splice_height = atomic_load_explicit(&m->max_height, memory_order_relaxed);
         memcpy(m->sp_prev, prev, sizeof(prev[0]) * (size_t)m->splice_height);
         memcpy(m->sp_next, next, sizeof(next[0]) * (size_t)m->splice_height);
-        st = wc__put_existing(m, n, kind, value, vlen);
+        st = wc__put_existing(m, n, kind, value, vlen, seq);
         pthread_mutex_unlock(&m->mu);
         return st;
     }
@@ -485,27 +515,21 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
      * as they were unless both needed a block at once.
      */
     if (wc_arena_fits(&m->arena, nsize)) {
-        rec = wc_arena_alloc(&m->varena, 4 + vlen);
+        rec = wc__vrec_new(m, NULL, seq, value, vlen);
         x = rec ? wc_arena_alloc(&m->arena, nsize) : NULL;
     } else {
         x = wc_arena_alloc(&m->arena, nsize);
-        rec = x ? wc_arena_alloc(&m->varena, 4 + vlen) : NULL;
+        rec = x ? wc__vrec_new(m, NULL, seq, value, vlen) : NULL;
     }
     if (x == NULL || rec == NULL) {
         /* the search above changed nothing; the old splice is still exact */
         pthread_mutex_unlock(&m->mu);
         return wc_error(WC_NO_MEMORY, "out of memory in memtable arena");
     }
-    {
-        uint32_t len32 = (uint32_t)vlen;
-        memcpy(rec, &len32, 4);
-    }
-    if (vlen)
-        memcpy(rec + 4, value, vlen);
     x->klen = (uint32_t)klen;
     x->height = (uint32_t)height;
     memcpy((uint8_t *)wc__node_key(x), key, klen);
-    atomic_init(&x->value, (const uint8_t *)rec);
+    atomic_init(&x->value, (const wc__vrec *)rec);
 
     cur = atomic_load_explicit(&m->max_height, memory_order_relaxed);
     if (height > cur) {
@@ -539,10 +563,26 @@ static wc_status wc__put(wc_memtable *m, const uint8_t *key, size_t klen, const 
 
 /* --------------------------------------------------------------- iterator */
 
+/* Land on n, or on the first node after it with a version visible at it->seq. */
 static inline void wc__it_land(wc__mt_iter *it, wc_sl_node *n)
 {
+    const wc__vrec *r = NULL;
+
+    while (n != NULL && (r = wc__visible(n, it->seq)) == NULL)
+        n = wc__next(n, 0);
     it->node = n;
-    it->vrec = n ? atomic_load_explicit(&n->value, memory_order_acquire) : NULL;
+    it->vrec = r;
+}
+
+/* Land on n (the head: not valid), or on the last node before it with a visible version. */
+static void wc__it_land_back(wc__mt_iter *it, wc_sl_node *n)
+{
+    const wc__vrec *r = NULL;
+
+    while (n != it->m->head && (r = wc__visible(n, it->seq)) == NULL)
+        n = wc__find_lt(it->m, wc__node_key(n), n->klen, false);
+    it->node = n == it->m->head ? NULL : n;
+    it->vrec = it->node ? r : NULL;
 }
 
 static bool wc__it_valid(wc_iter *base)
@@ -560,9 +600,7 @@ static void wc__it_seek_first(wc_iter *base)
 static void wc__it_seek_last(wc_iter *base)
 {
     wc__mt_iter *it = (wc__mt_iter *)base;
-    wc_sl_node *n = wc__find_last(it->m);
-
-    wc__it_land(it, n == it->m->head ? NULL : n);
+    wc__it_land_back(it, wc__find_last(it->m));
 }
 
 static void wc__it_seek(wc_iter *base, const uint8_t *target, size_t len)
@@ -575,9 +613,7 @@ static void wc__it_seek(wc_iter *base, const uint8_t *target, size_t len)
 static void wc__it_seek_for_prev(wc_iter *base, const uint8_t *target, size_t len)
 {
     wc__mt_iter *it = (wc__mt_iter *)base;
-    wc_sl_node *n = wc__find_lt(it->m, target, len, true);
-
-    wc__it_land(it, n == it->m->head ? NULL : n);
+    wc__it_land_back(it, wc__find_lt(it->m, target, len, true));
 }
 
 static void wc__it_next(wc_iter *base)
@@ -591,12 +627,10 @@ static void wc__it_next(wc_iter *base)
 static void wc__it_prev(wc_iter *base)
 {
     wc__mt_iter *it = (wc__mt_iter *)base;
-    wc_sl_node *n;
 
     if (it->node == NULL)
         return;
-    n = wc__find_lt(it->m, wc__node_key(it->node), it->node->klen, false);
-    wc__it_land(it, n == it->m->head ? NULL : n);
+    wc__it_land_back(it, wc__find_lt(it->m, wc__node_key(it->node), it->node->klen, false));
 }
 
 static const uint8_t *wc__it_key(wc_iter *base, size_t *len)
@@ -611,8 +645,8 @@ static const uint8_t *wc__it_value(wc_iter *base, size_t *len)
 {
     wc__mt_iter *it = (wc__mt_iter *)base;
 
-    *len = wc__rec_len(it->vrec);
-    return it->vrec + 4;
+    *len = it->vrec->len;
+    return it->vrec->data;
 }
 
 static wc_status wc__it_status(wc_iter *base)
@@ -644,6 +678,11 @@ static const wc_iter_ops wc__memtable_iter_ops = {
 
 wc_iter *wc_memtable_iter(wc_memtable *m)
 {
+    return wc_memtable_iter_at(m, UINT64_MAX);
+}
+
+wc_iter *wc_memtable_iter_at(wc_memtable *m, uint64_t seq)
+{
     wc__mt_iter *it = wc_malloc(sizeof(*it));
 
     if (it == NULL) {
@@ -652,6 +691,7 @@ wc_iter *wc_memtable_iter(wc_memtable *m)
     }
     it->base.ops = &wc__memtable_iter_ops;
     it->m = m;
+    it->seq = seq;
     it->node = NULL;
     it->vrec = NULL;
     wc_memtable_ref(m);

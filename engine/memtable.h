@@ -13,6 +13,12 @@
  * style: nodes are published with release stores; a replaced value pointer is
  * swapped atomically and old values stay in the arena).  Reference counted:
  * every iterator holds a reference.
+ *
+ * Versions: each put carries a write sequence (wc_memtable_put: 0) and keeps
+ * the value it replaced; an iterator opened at sequence s sees every key as
+ * it was after the puts of sequence <= s only.  The engine gives all puts of
+ * one commit-log record one sequence and publishes it when the record is
+ * complete, so a reader sees a record all at once or not at all.
  */
 #ifndef WC_MEMTABLE_H
 #define WC_MEMTABLE_H
@@ -42,11 +48,12 @@ wc_status wc_memtable_put(wc_memtable *m, const uint8_t *key, size_t klen, const
 
 /*
  * Same, for a value its caller has already validated (the engine validates
- * every mutation batch once, before it reaches the commit log).  The key is
- * still checked.  REQUIRES: value is a valid blob of the key's kind.
+ * every mutation batch once, before it reaches the commit log), as a version
+ * of write sequence seq.  The key is still checked.  REQUIRES: value is a
+ * valid blob of the key's kind; seq is >= the sequence of every earlier put.
  */
 wc_status wc_memtable_put_validated(wc_memtable *m, const uint8_t *key, size_t klen,
-                                    const uint8_t *value, size_t vlen);
+                                    const uint8_t *value, size_t vlen, uint64_t seq);
 
 /*
  * Smallest write timestamp (cells, liveness, deletions) put so far;
@@ -59,7 +66,13 @@ int64_t wc_memtable_min_timestamp(const wc_memtable *m);
 size_t wc_memtable_memory(const wc_memtable *m);
 uint64_t wc_memtable_entries(const wc_memtable *m);
 
-/* New iterator (takes a reference; released by destroy).  NULL on OOM. */
+/* New iterator over every put (takes a reference; released by destroy).  NULL on OOM. */
 wc_iter *wc_memtable_iter(wc_memtable *m);
+/*
+ * New iterator that sees only the puts of sequence <= seq: a key whose
+ * first put is newer is skipped, a newer version gives way to the one it
+ * replaced.  As wc_memtable_iter otherwise.
+ */
+wc_iter *wc_memtable_iter_at(wc_memtable *m, uint64_t seq);
 
 #endif /* WC_MEMTABLE_H */

@@ -848,6 +848,7 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
     uint64_t resume_rows = 0;
     wc_buf prefix;
     int64_t token = 0;
+    uint64_t visible;
     wc_status st;
 
     memset(&rd, 0, sizeof(rd));
@@ -866,6 +867,8 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
     st = wc__sources_acquire(e, req->table_id, &src);
     if (st != WC_OK)
         return st;
+    /* the newest complete record: the memtables show nothing newer (write.c) */
+    visible = atomic_load_explicit(&e->visible_seq, memory_order_acquire);
 
     rd.e = e;
     rd.req = req;
@@ -923,7 +926,7 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
             rd.page->stats.memtables_read++;
         if (wc_memtable_entries(mt) == 0)
             continue; /* nothing to look at (a reopened or just switched table) */
-        it = wc_memtable_iter(mt);
+        it = i == 0 ? wc_memtable_iter(mt) : wc_memtable_iter_at(mt, visible);
         if (it == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory starting a read");
             goto done;

@@ -37,8 +37,9 @@ static void wc__account_active(wc_engine *e, wc__table *t)
     }
 }
 
-/* Apply one encoded mutation to its table's active memtable. REQUIRES: write_mu. */
-static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len)
+/* Apply one encoded mutation to its table's active memtable at sequence seq. REQUIRES: write_mu. */
+static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len,
+                                    uint64_t seq)
 {
     wc_mutation_view v;
     wc_mutation_entry en;
@@ -56,7 +57,8 @@ static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *m
         wc_key_build(&e->key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
         if ((st = wc_buf_status(&e->key)) != WC_OK)
             return st;
-        st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len);
+        st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len,
+                                       seq);
         if (st != WC_OK)
             break;
     }
@@ -150,9 +152,11 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
     size_t ml;
     int r;
     wc_status st;
+    uint64_t seq = e->write_seq + 1;
 
     if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
         return st;
+    e->write_seq = seq;
     while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
         uint32_t id;
         wc__table *t;
@@ -170,10 +174,20 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
             if (replay)
                 t->active_start = pos;
         }
-        st = wc__apply_mutation(e, t, mut, ml);
+        st = wc__apply_mutation(e, t, mut, ml, seq);
         if (st != WC_OK)
-            return st;
+            break;
     }
+    /*
+     * The whole record is in the memtables: readers see it from now on, all
+     * of it at once.  Published before any switch below, so an SSTable never
+     * holds a record that readers of the memtable do not see yet.  A record
+     * that failed half-way is published as well (its commit-log record is
+     * written and comes back whole at the next replay).
+     */
+    atomic_store_explicit(&e->visible_seq, seq, memory_order_release);
+    if (st != WC_OK)
+        return st;
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation batch");
     /*

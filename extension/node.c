@@ -648,8 +648,13 @@ node_apply_request_settings(void)
 		wc_node_set_timeouts(node_server, (uint32) widecol_write_request_timeout,
 							 (uint32) widecol_read_request_timeout);
 	if (node_cluster != NULL)
+	{
 		wc_cluster_set_hints(node_cluster, widecol_hinted_handoff_enabled,
 							 (uint64) widecol_max_hint_window);
+		/* a batchlog entry is replayed once its write had twice its time */
+		wc_cluster_set_batchlog_replay(node_cluster,
+									   2 * (uint32) widecol_write_request_timeout);
+	}
 }
 
 /*

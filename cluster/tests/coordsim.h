@@ -54,6 +54,10 @@ struct csim {
     bool hints_on;
     uint64_t hints;                     /* hints stored */
     uint32_t hint_target[CS_MAX_NODES]; /* hints per target node */
+    /* optional, for components beside the coordinator (batchlog_test.c) */
+    void (*node_hook)(cnode *n, bool up);   /* after a start, before a crash's teardown */
+    bool (*msg_hook)(cnode *n, const wc_addr *from, const uint8_t *msg, size_t len);
+    void *hook_ctx;
 };
 
 /* A write or read waited for by the test. */
@@ -105,6 +109,8 @@ static void cs_on_message(void *ctx, const wc_addr *from, const uint8_t *msg, si
 {
     cnode *n = ctx;
 
+    if (n->cs->msg_hook && n->cs->msg_hook(n, from, msg, len))
+        return;
     wc_coord_on_message(n->coord, from, msg, len);
 }
 
@@ -137,11 +143,15 @@ static void cs_on_node(void *ctx, wc_env *env, wc_sim_node_event ev)
     cnode *n = &cs->nodes[wc_sim_node_index(env)];
 
     if (ev == WC_SIM_NODE_CRASHED) {
+        if (cs->node_hook)
+            cs->node_hook(n, false);
         wc_coord_destroy(n->coord);
         n->coord = NULL;
         model_store_drop_pending(n->store); /* its timers are gone; the data stays */
     } else {
         cs_start_node(n);
+        if (cs->node_hook)
+            cs->node_hook(n, true);
     }
 }
 
