@@ -800,10 +800,10 @@ static void test_version_mismatch(void **state)
 {
     fx *f = *state;
     /* older clients (version 1: before compaction data, 2: before engine state in
-     * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay) and one from the future */
-    const uint32_t versions[6] = {1, 2, 5, 6, 8, 99};
+     * NODE_INFO, 5: before MEMBERS, 8: before the READ overlay, 9: before REPAIR and SNAPSHOT) and one from the future */
+    const uint32_t versions[6] = {1, 2, 5, 8, 9, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 9);
+    assert_int_equal(WC_PROTO_VERSION, 12);
     for (int i = 0; i < 6; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
