@@ -314,7 +314,7 @@ void wc_proto_put_schema_listing(wc_buf *b, uint8_t flags, const uint8_t *push, 
 wc_status wc_proto_get_schema_listing(const uint8_t *body, size_t len, uint8_t *flags,
                                       const uint8_t **push, size_t *push_len);
 
-/* API: repair, cleanup and snapshots (since version 12; codec in protocol_repair.c) */
+/* API: repair and snapshots (since version 12; codec in protocol_repair.c) */
 
 /* One repair as REPAIR and REPAIRS report it. */
 typedef struct wc_proto_repair_info {
@@ -335,11 +335,6 @@ typedef struct wc_proto_snapshot {
     uint64_t bytes;
 } wc_proto_snapshot;
 
-/* What CLEANUP removed. */
-typedef struct wc_proto_cleanup {
-    uint64_t partitions, rows, bytes;
-} wc_proto_cleanup;
-
 /* REPAIR request: u32 table id, u8 flags. */
 void wc_proto_put_repair(wc_buf *b, uint32_t table_id, uint8_t flags);
 /* WC_CORRUPTION if malformed or a flag is unknown. */
@@ -351,9 +346,6 @@ void wc_proto_put_repairs(wc_buf *b, const wc_proto_repair_info *v, size_t n);
 /* *v (caller frees with wc_free; NULL when n is 0).  WC_CORRUPTION, WC_NO_MEMORY. */
 wc_status wc_proto_get_repairs(const uint8_t *body, size_t len, wc_proto_repair_info **v,
                                size_t *n);
-/* CLEANUP response: u64 partitions, u64 rows, u64 bytes. */
-void wc_proto_put_cleanup(wc_buf *b, const wc_proto_cleanup *r);
-wc_status wc_proto_get_cleanup(const uint8_t *body, size_t len, wc_proto_cleanup *r);
 /* SNAPSHOT request: u8 action, bytes tag (at most 63 bytes). */
 void wc_proto_put_snapshot(wc_buf *b, uint8_t action, const char *tag);
 /* tag gets a NUL-terminated copy.  WC_CORRUPTION if malformed. */

@@ -17,7 +17,7 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 12 REPAIR, REPAIRS, CLEANUP and SNAPSHOT; a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 12 REPAIR, REPAIRS and SNAPSHOT (CLEANUP reserved); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
@@ -53,7 +53,7 @@
 #define WC_OP_SCHEMA_LIST 18       /* since version 8 */
 #define WC_OP_REPAIR 22             /* since version 12 */
 #define WC_OP_REPAIRS 23            /* since version 12 */
-#define WC_OP_CLEANUP 24            /* since version 12 */
+#define WC_OP_CLEANUP 24            /* reserved (version 12): no node serves it yet */
 #define WC_OP_SNAPSHOT 25           /* since version 12 */
 #define WC_OP_MAX 25
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */

@@ -1,6 +1,6 @@
 /*
- * protocol_repair.c - the client protocol's repair, cleanup and snapshot
- * bodies (REPAIR, REPAIRS, CLEANUP, SNAPSHOT; contract in protocol.h,
+ * protocol_repair.c - the client protocol's repair and snapshot bodies
+ * (REPAIR, REPAIRS, SNAPSHOT; contract in protocol.h,
  * layouts in docs/protocol.md).  Stateless.
  */
 #include <string.h>
@@ -116,23 +116,6 @@ wc_status wc_proto_get_repairs(const uint8_t *body, size_t len, wc_proto_repair_
     }
     *v = out;
     *n = cnt;
-    return WC_OK;
-}
-
-void wc_proto_put_cleanup(wc_buf *b, const wc_proto_cleanup *r)
-{
-    wc_buf_put_u64(b, r->partitions);
-    wc_buf_put_u64(b, r->rows);
-    wc_buf_put_u64(b, r->bytes);
-}
-
-wc_status wc_proto_get_cleanup(const uint8_t *body, size_t len, wc_proto_cleanup *r)
-{
-    const uint8_t *p = body, *end = body + len;
-
-    if (!wc_get_u64(&p, end, &r->partitions) || !wc_get_u64(&p, end, &r->rows) ||
-        !wc_get_u64(&p, end, &r->bytes) || p != end)
-        return WC__BAD("CLEANUP response");
     return WC_OK;
 }
 
