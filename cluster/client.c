@@ -956,3 +956,60 @@ wc_status wc_client_schema_list(wc_client *c, const uint8_t *known, size_t known
         return wc__broken(c, st);
     return WC_OK;
 }
+
+wc_status wc_client_repair(wc_client *c, uint32_t table_id, uint8_t flags,
+                           wc_proto_repair_info *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_REPAIR);
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_repair(&c->out, table_id, flags);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_repair_info(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_repairs(wc_client *c, wc_proto_repair_info **v, size_t *n)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_REPAIRS);
+    wc_status st;
+
+    *v = NULL;
+    *n = 0;
+    if (id == 0)
+        return wc__broken_status(c);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_repairs(body, blen, v, n)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_snapshot(wc_client *c, uint8_t action, const char *tag, wc_proto_snapshot **v,
+                             size_t *n)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_SNAPSHOT);
+    wc_status st;
+
+    *v = NULL;
+    *n = 0;
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_snapshot(&c->out, action, tag);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_snapshots(body, blen, v, n)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}

@@ -227,4 +227,20 @@ wc_status wc_client_schema_change(wc_client *c, const wc_proto_schema_change *ch
 wc_status wc_client_schema_list(wc_client *c, const uint8_t *known, size_t known_len,
                                 uint8_t *flags, const uint8_t **push, size_t *push_len);
 
+/*
+ * REPAIR (since version 12): repair table_id as flags (WC_REPAIRF_*) ask
+ * and wait for the end (may take long: raise the timeout first); *out is
+ * the finished repair.  A failed repair is the node's status and message.
+ */
+wc_status wc_client_repair(wc_client *c, uint32_t table_id, uint8_t flags,
+                           wc_proto_repair_info *out);
+/* REPAIRS: the repairs the node remembers, oldest first (caller wc_frees *v). */
+wc_status wc_client_repairs(wc_client *c, wc_proto_repair_info **v, size_t *n);
+/*
+ * SNAPSHOT: take (the new snapshot), clear (the snapshots removed) or list
+ * the node's snapshots into *v (caller wc_frees it).
+ */
+wc_status wc_client_snapshot(wc_client *c, uint8_t action, const char *tag, wc_proto_snapshot **v,
+                             size_t *n);
+
 #endif /* WC_CLIENT_H */

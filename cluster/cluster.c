@@ -33,8 +33,11 @@
 #include "gossip.h"
 #include "hint_delivery.h"
 #include "hints.h"
+#include "merkle.h"
 #include "msg_types.h"
 #include "protocol.h"
+#include "repair.h"
+#include "repair_format.h"
 #include "schema_runtime.h"
 #include "stream.h"
 #include "transport.h"
@@ -98,6 +101,7 @@ struct wc_cluster {
     wc_batchlog *batchlog;            /* loop only; NULL without a coordinator */
     wc_batchlog_dir *batchlog_dir;
     atomic_uint batchlog_replay_ms;   /* replay_after of the batchlog (0: its default) */
+    wc_repair *repair;                /* Merkle-tree exchange (repair.h) */
     bool stopping;                    /* coordination messages and requests refused */
     bool ring_ready;                  /* the coordinator has the ring (wc__ring_ready) */
     wc__down *down;
@@ -756,6 +760,11 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             (void)wc_hint_delivery_on_message(c->delivery, from, msg, len);
         return;
     }
+    if (type >= WC_REPAIR_MSG_FIRST && type <= WC_REPAIR_MSG_LAST && c->repair) {
+        if (!c->stopping)
+            (void)wc_repair_on_message(c->repair, from, msg, len);
+        return;
+    }
     if (!(c->warned_type[type / 8] & (1u << (type % 8)))) {
         char a[80];
         c->warned_type[type / 8] |= (uint8_t)(1u << (type % 8));
@@ -1291,6 +1300,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     ho.apply_arg = c;
     if ((st = wc_hint_delivery_new(c->env, c->hints, &ho, &c->delivery)) != WC_OK)
         return st;
+    if ((st = wc_repair_create(c->env, c->store, &c->repair)) != WC_OK)
+        return st;
     if (c->env->ops->timer_start(c->env, WC__HINTS_SYNC_MS, wc__hints_sync_tick, c) == 0)
         return wc_error(WC_NO_MEMORY, "out of memory for the hints timer");
     return WC_OK;
@@ -1398,6 +1409,8 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
     c->batchlog_dir = NULL;
     wc_hint_delivery_free(c->delivery);
     c->delivery = NULL;
+    wc_repair_destroy(c->repair); /* after the store drained: no tree job pending */
+    c->repair = NULL;
     return WC_OK;
 }
 
@@ -1573,6 +1586,226 @@ wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_c
     k.read = r;
     k.answer = answer;
     return wc__ask_run(&k);
+}
+
+/* ---------------------------------------------------------------- repair */
+
+/* One range's Merkle trees, asked on the loop; the repairing thread waits on cv. */
+typedef struct wc__tree_wait {
+    wc_cluster *c;
+    uint32_t table_id;
+    int64_t start, end, now_sec; /* now_sec: set on the loop */
+    const wc_addr *peers;
+    const bool *local;
+    size_t n;
+    uint32_t timeout_ms;
+    wc_merkle *trees; /* n of them, filled on success */
+    wc_status st;
+    char detail[256];
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__tree_wait;
+
+static void wc__trees_done(void *arg, wc_status st, const wc_merkle *const *trees, size_t n,
+                           const char *detail)
+{
+    wc__tree_wait *k = arg;
+
+    pthread_mutex_lock(&k->mu);
+    k->st = st;
+    snprintf(k->detail, sizeof(k->detail), "%s", detail ? detail : "");
+    for (size_t i = 0; st == WC_OK && i < n; i++)
+        k->trees[i] = *trees[i];
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+static void wc__trees_tramp(void *arg)
+{
+    wc__tree_wait *k = arg;
+    wc_cluster *c = k->c;
+
+    if (c->repair == NULL || c->stopping) {
+        wc__trees_done(k, WC_UNAVAILABLE, NULL, 0, "the node stopped coordinating");
+        return;
+    }
+    k->now_sec = wc_env_wall_us(c->env) / 1000000;
+    wc_repair_trees(c->repair, k->table_id, k->start, k->end, k->now_sec, k->peers, k->local,
+                    k->n, k->timeout_ms, wc__trees_done, k);
+}
+
+/* Post k to the loop and wait for the trees. */
+static wc_status wc__trees_run(wc__tree_wait *k)
+{
+    wc_status st;
+
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if ((st = k->c->env->ops->post(k->c->env, wc__trees_tramp, k)) != WC_OK)
+        st = wc_error(WC_UNAVAILABLE, "the cluster runtime stopped");
+    else {
+        pthread_mutex_lock(&k->mu);
+        while (!k->done)
+            pthread_cond_wait(&k->cv, &k->mu);
+        pthread_mutex_unlock(&k->mu);
+        st = k->st == WC_OK ? WC_OK : wc_error(k->st, "%s", k->detail);
+    }
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    return st;
+}
+
+/* Repair leaf sub-range (lo, hi] (no wrap) with a read at ALL; totals into out. */
+static wc_status wc__repair_span(wc_cluster *c, uint32_t table_id, int64_t lo, int64_t hi,
+                                 bool incl_min, int64_t now_sec, uint32_t timeout_ms, wc_buf *ans,
+                                 wc_repair_result *out)
+{
+    wc_store_read r;
+    wc_coord_result res;
+    wc_status st;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = table_id;
+    r.token_range = true;
+    r.token_start = incl_min ? INT64_MIN : lo;
+    r.token_end = hi;
+    r.start.unbounded = r.end.unbounded = true;
+    r.include_static = true;
+    r.now_sec = now_sec;
+    wc_buf_reset(ans);
+    st = wc_cluster_read(c, &r, true, WC_CL_ALL, timeout_ms, &res, ans);
+    out->repairs_sent += res.repairs;
+    out->rows_streamed += res.repair_rows;
+    out->bytes_streamed += res.repair_bytes;
+    return st;
+}
+
+/* Repair the leaves marked in differs of the range (start, end]. */
+static wc_status wc__repair_leaves(wc_cluster *c, uint32_t table_id, const wc_merkle *tree,
+                                   const bool *differs, int64_t now_sec, uint32_t timeout_ms,
+                                   wc_repair_result *out)
+{
+    wc_buf ans;
+    wc_status st = WC_OK;
+
+    wc_buf_init(&ans);
+    for (uint32_t i = 0; i < WC_MERKLE_LEAVES && st == WC_OK; i++) {
+        int64_t lo, hi;
+        if (!differs[i] || !wc_merkle_leaf_range(tree, i, &lo, &hi))
+            continue;
+        out->leaves_mismatched++;
+        if (lo < hi)
+            st = wc__repair_span(c, table_id, lo, hi, false, now_sec, timeout_ms, &ans, out);
+        else { /* wraps: (lo, max], then [min, hi] */
+            st = wc__repair_span(c, table_id, lo, INT64_MAX, false, now_sec, timeout_ms, &ans, out);
+            if (st == WC_OK && hi != INT64_MIN)
+                st = wc__repair_span(c, table_id, INT64_MIN, hi, true, now_sec, timeout_ms, &ans,
+                                     out);
+        }
+    }
+    wc_buf_free(&ans);
+    return st;
+}
+
+wc_status wc_cluster_repair(wc_cluster *c, uint32_t table_id, bool primary_only,
+                            uint32_t timeout_ms, wc_repair_progress_fn progress, void *arg,
+                            wc_repair_result *out)
+{
+    wc_ring *ring = NULL;
+    wc_placement *pl = NULL;
+    wc_replication repl;
+    wc_addr *peers = NULL;
+    bool *local = NULL, *differs = NULL;
+    wc__tree_wait k;
+    size_t ntok;
+    int32_t self;
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    memset(&k, 0, sizeof(k));
+    if (!wc_cluster_coordinates(c))
+        return wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
+    if ((ring = wc_cluster_ring(c)) == NULL)
+        return wc_error(WC_UNAVAILABLE, "this node has no ring yet (its tokens are not chosen)");
+    if ((st = c->local.replication(c->local.ctx, table_id, &repl)) != WC_OK)
+        goto fail;
+    if ((st = wc_placement_build(ring, &repl, &pl)) != WC_OK)
+        goto fail;
+    if ((self = wc_ring_find_host(ring, c->host_id)) < 0) {
+        st = wc_error(WC_UNAVAILABLE, "this node is not in the ring");
+        goto fail;
+    }
+    ntok = wc_ring_token_count(ring);
+    peers = wc_calloc(wc_ring_host_count(ring), sizeof(*peers));
+    local = wc_calloc(wc_ring_host_count(ring), sizeof(*local));
+    differs = wc_calloc(WC_MERKLE_LEAVES, sizeof(*differs));
+    k.trees = wc_calloc(wc_ring_host_count(ring), sizeof(*k.trees));
+    if (!peers || !local || !differs || !k.trees) {
+        st = wc_error(WC_NO_MEMORY, "out of memory starting a repair");
+        goto fail;
+    }
+    /* two passes: count the ranges, then repair them */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < ntok; i++) {
+            int64_t end = wc_ring_token_at(ring, i);
+            int64_t start = wc_ring_token_at(ring, i == 0 ? ntok - 1 : i - 1);
+            const uint32_t *hosts;
+            size_t n = wc_placement_replicas(pl, end, &hosts), mine = n;
+            for (size_t j = 0; j < n; j++)
+                if (hosts[j] == (uint32_t)self)
+                    mine = j;
+            if (mine == n || (primary_only && mine != 0))
+                continue;
+            if (pass == 0) {
+                out->ranges_total++;
+                continue;
+            }
+            if (n > 1) {
+                uint32_t diff = 0;
+                for (size_t j = 0; j < n; j++) {
+                    peers[j] = wc_ring_host(ring, hosts[j])->addr;
+                    local[j] = hosts[j] == (uint32_t)self;
+                }
+                k.c = c;
+                k.table_id = table_id;
+                k.start = start;
+                k.end = end;
+                k.peers = peers;
+                k.local = local;
+                k.n = n;
+                k.timeout_ms = timeout_ms;
+                k.done = false;
+                if ((st = wc__trees_run(&k)) != WC_OK)
+                    goto fail;
+                out->partitions += k.trees[mine].partitions;
+                memset(differs, 0, WC_MERKLE_LEAVES * sizeof(*differs));
+                for (size_t j = 0; j < n; j++)
+                    if (j != mine)
+                        diff += wc_merkle_diff(&k.trees[mine], &k.trees[j], differs);
+                if (diff > 0) {
+                    out->ranges_mismatched++;
+                    if ((st = wc__repair_leaves(c, table_id, &k.trees[mine], differs, k.now_sec,
+                                                timeout_ms, out)) != WC_OK)
+                        goto fail;
+                }
+            }
+            out->ranges_done++;
+            if (progress)
+                progress(arg, out);
+        }
+    }
+    st = WC_OK;
+fail:
+    wc_free(peers);
+    wc_free(local);
+    wc_free(differs);
+    wc_free(k.trees);
+    if (pl)
+        wc_placement_unref(pl);
+    wc_ring_unref(ring);
+    return st;
 }
 
 bool wc_cluster_coordinates(const wc_cluster *c)

@@ -46,7 +46,7 @@
  * max_hint_window_ms, or while hints are disabled, is not kept) and hint
  * delivery (hint_delivery.h) to every node that comes up, its hints applied
  * through local.apply.  Internode messages 16..39 go to the coordinator,
- * 40..47 to hint delivery, 64..79 to streaming.  wc_cluster_write and wc_cluster_read hand a
+ * 40..47 to hint delivery, 64..79 to streaming, 80..95 to the repair exchange (repair.h).  wc_cluster_write and wc_cluster_read hand a
  * request to the loop and wait for its end, so node worker threads can
  * call them.
  *
@@ -206,6 +206,39 @@ void wc_cluster_set_batchlog_replay(wc_cluster *c, uint32_t replay_after_ms);
  */
 wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,
                           uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer);
+
+/* What a repair did (wc_cluster_repair); also its progress while it runs. */
+typedef struct wc_repair_result {
+    uint32_t ranges_total;      /* token ranges to repair (this node a replica; primary_only) */
+    uint32_t ranges_done;       /* of them compared (and repaired) so far */
+    uint32_t ranges_mismatched; /* of them whose replicas' Merkle trees differed */
+    uint64_t leaves_mismatched; /* differing leaves, each repaired by a read at ALL */
+    uint64_t partitions;        /* partitions in this node's trees */
+    uint64_t repairs_sent;      /* repair batches sent to replicas */
+    uint64_t rows_streamed;     /* row entries in them */
+    uint64_t bytes_streamed;    /* their bytes */
+} wc_repair_result;
+
+/* Called by wc_cluster_repair after each range, on its thread. */
+typedef void (*wc_repair_progress_fn)(void *arg, const wc_repair_result *sofar);
+
+/*
+ * Anti-entropy repair of table_id (repair.h): for every range of the
+ * current ring that this node replicates (primary_only: only the ranges it
+ * is the primary replica of), ask every replica for its Merkle tree of the
+ * range, and repair each leaf whose trees differ with a read at ALL of the
+ * leaf's sub-range (the coordinator reconciles the replicas' raw data,
+ * tombstones included, and sends each what it lacks).  A range with one
+ * replica is counted as compared.  Every step waits at most timeout_ms.
+ * Returns the totals in *out (also on failure: what was done).  Statuses:
+ * WC_UNAVAILABLE (no coordinator or ring yet, a replica down: the read at
+ * ALL needs every one), WC_TIMEOUT (a replica did not answer),
+ * WC_NOT_FOUND (unknown table), a replica's failure, WC_NO_MEMORY.  Any
+ * thread but the loop; may run for long (the caller's thread blocks).
+ */
+wc_status wc_cluster_repair(wc_cluster *c, uint32_t table_id, bool primary_only,
+                            uint32_t timeout_ms, wc_repair_progress_fn progress, void *arg,
+                            wc_repair_result *out);
 
 /* Whether this runtime coordinates (it was started with a local side, not stopped). */
 bool wc_cluster_coordinates(const wc_cluster *c);

@@ -1010,6 +1010,26 @@ static void wc__read_timeout(void *arg)
     wc__free_req(q);
 }
 
+/* Count a repair batch's bytes and entries (each partition's header counts as one) in res. */
+static void wc__count_repair(wc_coord_result *res, const wc_buf *batch)
+{
+    wc_batch_view v;
+    const uint8_t *mut;
+    size_t mlen;
+
+    res->repair_bytes += batch->len;
+    if (wc_batch_parse(batch->data, batch->len, &v) != WC_OK) {
+        wc_clear_error();
+        return;
+    }
+    while (wc_batch_next(&v, &mut, &mlen) == 1) {
+        wc_mutation_view mv;
+        if (wc_mutation_parse(mut, mlen, &mv) == WC_OK)
+            res->repair_rows += mv.nentries;
+    }
+    wc_clear_error();
+}
+
 /* Every asked target answered: compare digests, reconcile, repair, answer. */
 static void wc__read_progress(wc__req *q)
 {
@@ -1084,6 +1104,7 @@ static void wc__read_progress(wc__req *q)
         for (uint32_t i = 0; i < n; i++)
             if (q->targets[ti[i]].batch.len > 0) {
                 q->res.repairs++;
+                wc__count_repair(&q->res, &q->targets[ti[i]].batch);
                 c->stats.repairs_sent++;
                 q->outstanding++;
                 wc__dispatch_batch(q, ti[i]);
@@ -1355,6 +1376,8 @@ static void wc__scan_range_done(void *arg, const wc_coord_result *res, const uin
     s->res.repairs += res->repairs;
     for (uint32_t i = 0; i < res->ntrace; i++)
         wc__trace_add(&s->res, &res->trace[i]);
+    s->res.repair_rows += res->repair_rows;
+    s->res.repair_bytes += res->repair_bytes;
     if (res->status != WC_OK) {
         wc__scan_end(s, res);
         return;

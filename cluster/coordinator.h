@@ -80,6 +80,8 @@ typedef struct wc_coord_result {
     uint32_t acked;    /* of them that acknowledged (WC_TIMEOUT, failures) */
     uint32_t hints;    /* hints stored */
     uint32_t repairs;  /* read repairs sent (reads) */
+    uint64_t repair_rows;  /* row entries (and partition headers) in those repairs */
+    uint64_t repair_bytes; /* bytes of their batches */
     char detail[WC_COORD_DETAIL_MAX]; /* "consistency QUORUM needs 2 replicas, 1 alive" */
     /* reads: the replicas asked, in the order first asked (a scan: over its ranges) */
     uint32_t ntrace;

@@ -134,6 +134,10 @@ struct wc_node {
     atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
+    pthread_mutex_t repairs_mu; /* guards the repairs this node remembers */
+    wc_proto_repair_info repairs[WC_PROTO_MAX_REPAIRS]; /* oldest first */
+    size_t nrepairs;
+    uint64_t next_repair_id;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -370,6 +374,144 @@ static void wc__put_trace(wc_buf *out, const wc_coord_result *res)
         t[n].bytes = res->trace[i].bytes;
     }
     wc_proto_put_trace(out, t, n);
+}
+
+/* ---------------------------------------------------------------- repair, snapshots */
+
+static int64_t wc__wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The remembered repair of id (NULL: forgotten).  REQUIRES: repairs_mu. */
+static wc_proto_repair_info *wc__repair_find(wc_node *n, uint64_t id)
+{
+    for (size_t i = 0; i < n->nrepairs; i++)
+        if (n->repairs[i].id == id)
+            return &n->repairs[i];
+    return NULL;
+}
+
+typedef struct wc__repair_run {
+    wc_node *n;
+    uint64_t id;
+} wc__repair_run;
+
+static void wc__repair_copy(wc_proto_repair_info *dst, const wc_repair_result *r)
+{
+    dst->ranges_total = r->ranges_total;
+    dst->ranges_done = r->ranges_done;
+    dst->ranges_mismatched = r->ranges_mismatched;
+    dst->leaves_mismatched = r->leaves_mismatched;
+    dst->partitions = r->partitions;
+    dst->repairs_sent = r->repairs_sent;
+    dst->rows_streamed = r->rows_streamed;
+    dst->bytes_streamed = r->bytes_streamed;
+}
+
+static void wc__repair_progress(void *arg, const wc_repair_result *r)
+{
+    wc__repair_run *run = arg;
+    wc_proto_repair_info *ri;
+
+    pthread_mutex_lock(&run->n->repairs_mu);
+    if ((ri = wc__repair_find(run->n, run->id)) != NULL)
+        wc__repair_copy(ri, r);
+    pthread_mutex_unlock(&run->n->repairs_mu);
+}
+
+/*
+ * REPAIR: remember the repair (progress in REPAIRS while it runs), run it
+ * through the cluster (a node without one has no other replica: nothing to
+ * compare), remember how it ended.
+ */
+static wc_status wc__repair(wc_node *n, uint32_t table_id, uint8_t flags,
+                            wc_proto_repair_info *out)
+{
+    wc_cluster *cc = wc__coordinator(n);
+    wc_repair_result res;
+    wc__repair_run run = {n, 0};
+    wc_proto_repair_info *ri;
+    wc_table_def d;
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    memset(&res, 0, sizeof(res));
+    if (cc == NULL && (st = wc__not_joined(n)) != WC_OK)
+        return st;
+    if (wc_engine_get_table(n->engine, table_id, &d) != WC_OK)
+        return wc_error(WC_NOT_FOUND, "table %u is not known on this node", table_id);
+    wc_table_def_clear(&d);
+    pthread_mutex_lock(&n->repairs_mu);
+    if (n->nrepairs == WC_PROTO_MAX_REPAIRS) {
+        memmove(&n->repairs[0], &n->repairs[1], (n->nrepairs - 1) * sizeof(n->repairs[0]));
+        n->nrepairs--;
+    }
+    ri = &n->repairs[n->nrepairs++];
+    memset(ri, 0, sizeof(*ri));
+    ri->id = run.id = ++n->next_repair_id;
+    ri->table_id = table_id;
+    ri->flags = flags;
+    ri->state = WC_REPAIR_STATE_RUNNING;
+    ri->started_us = wc__wall_us();
+    pthread_mutex_unlock(&n->repairs_mu);
+    st = cc ? wc_cluster_repair(cc, table_id, (flags & WC_REPAIRF_PRIMARY_RANGE) != 0,
+                                atomic_load(&n->read_timeout_ms) * 4 + 10000, wc__repair_progress,
+                                &run, &res)
+            : WC_OK;
+    pthread_mutex_lock(&n->repairs_mu);
+    if ((ri = wc__repair_find(n, run.id)) != NULL) {
+        wc__repair_copy(ri, &res);
+        ri->state = st == WC_OK ? WC_REPAIR_STATE_DONE : WC_REPAIR_STATE_FAILED;
+        ri->ended_us = wc__wall_us();
+        if (st != WC_OK)
+            snprintf(ri->error, sizeof(ri->error), "%s", wc_last_error());
+        *out = *ri;
+    }
+    pthread_mutex_unlock(&n->repairs_mu);
+    return st;
+}
+
+/* SNAPSHOT: take, clear or list; the snapshots taken, removed or present into out. */
+static wc_status wc__snapshot(wc_node *n, uint8_t action, const char *tag, wc_buf *out)
+{
+    wc_snapshot_info one, *v = NULL;
+    wc_proto_snapshot *pv = NULL;
+    size_t cnt = 0, k = 0;
+    uint32_t removed = 0;
+    wc_status st;
+
+    if (action == WC_SNAPSHOT_TAKE) {
+        if ((st = wc_engine_snapshot(n->engine, tag, &one)) != WC_OK)
+            return st;
+        v = &one;
+        cnt = 1;
+    } else if ((st = wc_engine_list_snapshots(n->engine, &v, &cnt)) != WC_OK)
+        return st;
+    if (cnt && (pv = wc_calloc(cnt, sizeof(*pv))) == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory answering SNAPSHOT");
+        goto done;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        if (action == WC_SNAPSHOT_CLEAR && tag[0] && strcmp(tag, v[i].tag) != 0)
+            continue;
+        snprintf(pv[k].tag, sizeof(pv[k].tag), "%s", v[i].tag);
+        pv[k].tables = v[i].tables;
+        pv[k].files = v[i].files;
+        pv[k].bytes = v[i].bytes;
+        k++;
+    }
+    if (action == WC_SNAPSHOT_CLEAR && (st = wc_engine_clear_snapshot(n->engine, tag, &removed)) != WC_OK)
+        goto done;
+    wc_proto_put_snapshots(out, pv, k);
+done:
+    wc_free(pv);
+    if (v != &one)
+        wc_free(v);
+    return st;
 }
 
 /* ---- the local side of the cluster (cluster.h wc_cluster_local) over the engine */
@@ -642,6 +784,28 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         *fatal = (st = wc_schema_runtime_serve(wc_cluster_schema(atomic_load(&n->cluster)), op,
                                                body, blen, out)) == WC_CORRUPTION;
         break;
+    case WC_OP_REPAIR: {
+        uint32_t t;
+        uint8_t flags;
+        wc_proto_repair_info ri;
+        WC__DECODE(wc_proto_get_repair(body, blen, &t, &flags));
+        if ((st = wc__repair(n, t, flags, &ri)) == WC_OK)
+            wc_proto_put_repair_info(out, &ri);
+        break;
+    }
+    case WC_OP_REPAIRS:
+        WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed REPAIRS message") : WC_OK);
+        pthread_mutex_lock(&n->repairs_mu);
+        wc_proto_put_repairs(out, n->repairs, n->nrepairs);
+        pthread_mutex_unlock(&n->repairs_mu);
+        break;
+    case WC_OP_SNAPSHOT: {
+        uint8_t action;
+        char tag[64];
+        WC__DECODE(wc_proto_get_snapshot(body, blen, &action, tag));
+        st = wc__snapshot(n, action, tag, out);
+        break;
+    }
     default:
         st = wc_error(WC_INVALID_ARGUMENT, "unknown protocol opcode %u", op);
         break;
@@ -1483,6 +1647,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->qmu, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
+    pthread_mutex_init(&n->repairs_mu, NULL);
     atomic_init(&n->write_timeout_ms, WC_NODE_DEFAULT_WRITE_TIMEOUT_MS);
     atomic_init(&n->read_timeout_ms, WC_NODE_DEFAULT_READ_TIMEOUT_MS);
     atomic_init(&n->cluster_expected, o->cluster_expected);
@@ -1579,6 +1744,7 @@ void wc_node_stop(wc_node *n)
         wc_engine_close(n->engine);
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);
+    pthread_mutex_destroy(&n->repairs_mu);
     pthread_mutex_destroy(&n->qmu);
     pthread_mutex_destroy(&n->mu);
     wc_free(n);

@@ -14,7 +14,8 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
-    "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS",
+    "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "UNKNOWN", "UNKNOWN",
+    "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */

@@ -370,6 +370,48 @@ void wc_proto_put_schema_listing(wc_buf *b, uint8_t flags, const uint8_t *push, 
 wc_status wc_proto_get_schema_listing(const uint8_t *body, size_t len, uint8_t *flags,
                                       const uint8_t **push, size_t *push_len);
 
+/* API: repair and snapshots (since version 12; codec in protocol_repair.c) */
+
+/* One repair as REPAIR and REPAIRS report it. */
+typedef struct wc_proto_repair_info {
+    uint64_t id;        /* per node, from 1 */
+    uint32_t table_id;
+    uint8_t state;      /* WC_REPAIR_STATE_* */
+    uint8_t flags;      /* WC_REPAIRF_* it was asked with */
+    int64_t started_us, ended_us; /* Unix microseconds; ended 0 while running */
+    uint32_t ranges_total, ranges_done, ranges_mismatched;
+    uint64_t leaves_mismatched, partitions, repairs_sent, rows_streamed, bytes_streamed;
+    char error[WC_PROTO_REPAIR_ERROR_MAX]; /* "" unless failed */
+} wc_proto_repair_info;
+
+/* One snapshot as SNAPSHOT reports it. */
+typedef struct wc_proto_snapshot {
+    char tag[64];
+    uint32_t tables, files;
+    uint64_t bytes;
+} wc_proto_snapshot;
+
+/* REPAIR request: u32 table id, u8 flags. */
+void wc_proto_put_repair(wc_buf *b, uint32_t table_id, uint8_t flags);
+/* WC_CORRUPTION if malformed or a flag is unknown. */
+wc_status wc_proto_get_repair(const uint8_t *body, size_t len, uint32_t *table_id, uint8_t *flags);
+/* REPAIR response: one repair; REPAIRS response: u32 n, n repairs (layout in docs/protocol.md). */
+void wc_proto_put_repair_info(wc_buf *b, const wc_proto_repair_info *r);
+wc_status wc_proto_get_repair_info(const uint8_t *body, size_t len, wc_proto_repair_info *r);
+void wc_proto_put_repairs(wc_buf *b, const wc_proto_repair_info *v, size_t n);
+/* *v (caller frees with wc_free; NULL when n is 0).  WC_CORRUPTION, WC_NO_MEMORY. */
+wc_status wc_proto_get_repairs(const uint8_t *body, size_t len, wc_proto_repair_info **v,
+                               size_t *n);
+/* SNAPSHOT request: u8 action, bytes tag (at most 63 bytes). */
+void wc_proto_put_snapshot(wc_buf *b, uint8_t action, const char *tag);
+/* tag gets a NUL-terminated copy.  WC_CORRUPTION if malformed. */
+wc_status wc_proto_get_snapshot(const uint8_t *body, size_t len, uint8_t *action, char tag[64]);
+/* SNAPSHOT response: u32 n, n x (bytes tag, u32 tables, u32 files, u64 bytes). */
+void wc_proto_put_snapshots(wc_buf *b, const wc_proto_snapshot *v, size_t n);
+/* *v (caller frees with wc_free; NULL when n is 0).  WC_CORRUPTION, WC_NO_MEMORY. */
+wc_status wc_proto_get_snapshots(const uint8_t *body, size_t len, wc_proto_snapshot **v,
+                                 size_t *n);
+
 /* Name of an opcode ("READ"); "UNKNOWN" if out of range.  Never NULL. */
 const char *wc_proto_op_name(int op);
 

@@ -17,13 +17,13 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT (CLEANUP reserved); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 11u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 12u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -52,7 +52,11 @@
 #define WC_OP_SCHEMA_CHANGE 17     /* since version 8 */
 #define WC_OP_SCHEMA_LIST 18       /* since version 8 */
 #define WC_OP_STREAMS 19           /* since version 11 */
-#define WC_OP_MAX 19
+#define WC_OP_REPAIR 22             /* since version 12 */
+#define WC_OP_REPAIRS 23            /* since version 12 */
+#define WC_OP_CLEANUP 24            /* reserved (version 12): no node serves it yet */
+#define WC_OP_SNAPSHOT 25           /* since version 12 */
+#define WC_OP_MAX 25
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -119,6 +123,25 @@
 #define WC_SCHEMA_LISTF_CLUSTER 0x01   /* the node runs a cluster (else nothing follows) */
 #define WC_SCHEMA_LISTF_UNCHANGED 0x02 /* the version is the one the request named: no entries */
 #define WC_SCHEMA_LISTF_ALL 0x03
+
+/* REPAIR request: u8 flags */
+#define WC_REPAIRF_PRIMARY_RANGE 0x01 /* only the ranges the node is primary for */
+#define WC_REPAIRF_FULL 0x02          /* a full repair (every repair is full) */
+#define WC_REPAIRF_ALL 0x03
+
+/* REPAIRS: u8 state of one repair */
+#define WC_REPAIR_STATE_RUNNING 0
+#define WC_REPAIR_STATE_DONE 1
+#define WC_REPAIR_STATE_FAILED 2
+#define WC_REPAIR_STATE_MAX 2
+#define WC_PROTO_REPAIR_ERROR_MAX 256  /* error text kept per repair, including the NUL */
+#define WC_PROTO_MAX_REPAIRS 16        /* repairs a node remembers (the newest) */
+
+/* SNAPSHOT request: u8 action, bytes tag */
+#define WC_SNAPSHOT_TAKE 1   /* flush and hard-link every table into snapshots/<tag>/ */
+#define WC_SNAPSHOT_CLEAR 2  /* remove snapshot <tag> (empty tag: every snapshot) */
+#define WC_SNAPSHOT_LIST 3   /* tag ignored */
+#define WC_SNAPSHOT_ACTION_MAX 3
 
 /* Compaction strategies on the wire (u8; same values as wc_compaction_class) */
 #define WC_CSTRAT_WIRE_STCS 0

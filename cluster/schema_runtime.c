@@ -24,6 +24,7 @@
 #include "protocol.h"
 #include "schema_def.h"
 #include "schema_sync.h"
+#include "table_options.h"
 
 #define WC__CALL_MARGIN_MS 10000 /* a call's loop part gets this long past its wait */
 
@@ -127,17 +128,75 @@ static wc_status wc__engine_def(const wc_schema_table *t, const wc_schema *s, wc
     return WC_OK;
 }
 
+static bool wc__same_replication(const wc_replication *a, const wc_replication *b)
+{
+    if (a->cls != b->cls)
+        return false;
+    if (a->cls == WC_REPL_SIMPLE)
+        return a->replication_factor == b->replication_factor;
+    if (a->ndcs != b->ndcs)
+        return false;
+    for (uint32_t i = 0; i < a->ndcs; i++)
+        if (strcmp(a->dcs[i].name, b->dcs[i].name) != 0 || a->dcs[i].factor != b->dcs[i].factor)
+            return false;
+    return true;
+}
+
+/*
+ * A table entry keeps the replication its keyspace had when the table was
+ * created or last altered: an ALTER of the keyspace changes no table entry.
+ * Re-encode s with the keyspace's replication kr into buf when they differ
+ * (*changed), so the engine table (whose replication the coordinator uses)
+ * follows the keyspace.
+ */
+static wc_status wc__keyspace_replication(wc_schema *s, const wc_replication *kr, wc_buf *buf,
+                                          bool *changed)
+{
+    wc_schema_replica reps[WC_REPL_MAX_DCS];
+    wc_replication have;
+
+    *changed = false;
+    if (wc_schema_replication(s, &have) == WC_OK && wc__same_replication(&have, kr))
+        return WC_OK;
+    wc_clear_error();
+    if (kr->cls == WC_REPL_SIMPLE) {
+        s->replication_class = "SimpleStrategy";
+        reps[0].dc = NULL;
+        reps[0].factor = kr->replication_factor;
+        s->nreplicas = 1;
+    } else {
+        s->replication_class = "NetworkTopologyStrategy";
+        for (uint32_t i = 0; i < kr->ndcs; i++) {
+            reps[i].dc = kr->dcs[i].name;
+            reps[i].factor = kr->dcs[i].factor;
+        }
+        s->nreplicas = kr->ndcs;
+    }
+    s->replicas = reps;
+    *changed = true;
+    return wc_schema_encode(s, buf); /* reps are used only here */
+}
+
 /* Make the engine hold table t as stored: create it, or alter it when its definition differs. */
-static void wc__follow_table(wc_schema_runtime *rt, const wc_schema_table *t)
+static void wc__follow_table(wc_schema_runtime *rt, const wc_schema_table *t,
+                             const wc_replication *ks_repl)
 {
     wc_schema s;
     wc_table_def def, have;
+    wc_buf enc;
+    bool changed = false;
     wc_status st;
 
     memset(&s, 0, sizeof(s));
+    wc_buf_init(&enc);
     if ((st = wc_schema_decode(t->definition, t->definition_len, &s)) != WC_OK ||
-        (st = wc__engine_def(t, &s, &def)) != WC_OK)
+        (st = wc__engine_def(t, &s, &def)) != WC_OK ||
+        (st = wc__keyspace_replication(&s, ks_repl, &enc, &changed)) != WC_OK)
         goto fail;
+    if (changed) {
+        def.schema = enc.data;
+        def.schema_len = enc.len;
+    }
     st = wc_engine_get_table(rt->engine, t->id, &have);
     if (st == WC_NOT_FOUND) {
         wc_clear_error();
@@ -163,6 +222,7 @@ fail:
                                     "cluster schema: %s",
                 t->keyspace, t->name, t->id, wc_last_error());
     wc_schema_free(&s);
+    wc_buf_free(&enc);
 }
 
 /* Make the engine follow a listing; returns its version as applied. */
@@ -178,14 +238,14 @@ static void wc__follow(wc_schema_runtime *rt, const uint8_t *push, size_t len,
     }
     for (size_t i = 0; i < m.ntables; i++) {
         const wc_schema_table *t = &m.tables[i];
-        bool live_ks = false;
+        const wc_replication *ks_repl = NULL;
         if (t->dropped)
             continue;
         for (size_t k = 0; k < m.nkeyspaces; k++)
             if (strcmp(m.keyspaces[k].name, t->keyspace) == 0 && !m.keyspaces[k].dropped)
-                live_ks = true;
-        if (live_ks)
-            wc__follow_table(rt, t);
+                ks_repl = &m.keyspaces[k].replication;
+        if (ks_repl)
+            wc__follow_table(rt, t, ks_repl);
     }
     wc__hex(m.version, applied);
     wc_schema_msg_free(&m);

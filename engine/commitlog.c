@@ -1098,6 +1098,8 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
         goto fail;
     }
     cl->next_id = max_id + 1;
+    if (opts->min_next_id > cl->next_id)
+        cl->next_id = opts->min_next_id;
 
     /* replay in id order, each segment checked against what its successor recorded */
     for (size_t i = 0; i < l.n; i++) {

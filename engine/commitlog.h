@@ -76,6 +76,9 @@ typedef struct wc_commitlog_options {
     wc_log_fn log;           /* may be NULL */
     void *log_arg;
     bool ignore_replay_errors; /* replay past damaged segments, logging what is skipped */
+    /* the first new segment's id is at least this (the engine passes one past the newest
+     * segment a manifest names as flushed, so an emptied log never reuses an older id) */
+    uint64_t min_next_id;
 } wc_commitlog_options;
 
 /* Called for each replayed record in log order; return non-WC_OK to abort open. */

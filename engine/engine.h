@@ -291,6 +291,40 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def);
 wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def);
 /* Remove the table and all its data.  WC_NOT_FOUND if absent. */
 wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id);
+/* Snapshots (snapshot.c): <dir>/snapshots/<tag>/ holds hard links to the
+ * catalog and to each table's manifest and live SSTables, as of a flush. */
+#define WC_SNAPSHOT_DIR "snapshots"
+#define WC_SNAPSHOT_TAG_MAX 64 /* including the NUL */
+
+/* One snapshot on disk. */
+typedef struct wc_snapshot_info {
+    char tag[WC_SNAPSHOT_TAG_MAX];
+    uint32_t tables;  /* table directories in it */
+    uint32_t files;   /* files in it (catalog, manifests, SSTables) */
+    uint64_t bytes;   /* their sizes (shared with the live files while both exist) */
+} wc_snapshot_info;
+
+/*
+ * Flush every table and hard-link the catalog and each table's manifest and
+ * live SSTables into <dir>/snapshots/<tag>/ (t<id>/ per table), holding the
+ * DDL lock and each table's manifest lock while its files are linked, so a
+ * compaction cannot swap the files under it.  The snapshot opens as an
+ * engine directory of its own (restore: docs/operations.md).  tag: 1..63
+ * characters of [A-Za-z0-9_.-], not starting with a dot.  *out (may be
+ * NULL) describes the result.  WC_INVALID_ARGUMENT (bad tag), WC_EXISTS
+ * (tag taken), WC_IO_ERROR (a link failed: what was linked is removed),
+ * the statuses of wc_engine_flush, WC_NO_MEMORY.
+ */
+wc_status wc_engine_snapshot(wc_engine *e, const char *tag, wc_snapshot_info *out);
+/*
+ * Remove snapshot tag (tag NULL or "": every snapshot); *removed (may be
+ * NULL) counts the snapshots removed.  A tag that does not exist removes
+ * nothing (WC_OK, *removed 0).  WC_INVALID_ARGUMENT (bad tag), WC_IO_ERROR.
+ */
+wc_status wc_engine_clear_snapshot(wc_engine *e, const char *tag, uint32_t *removed);
+/* The snapshots on disk, sorted by tag; caller frees *out with wc_free.  WC_IO_ERROR, WC_NO_MEMORY. */
+wc_status wc_engine_list_snapshots(wc_engine *e, wc_snapshot_info **out, size_t *n);
+
 /* The caller releases *out with wc_table_def_clear.  WC_NOT_FOUND, WC_NO_MEMORY. */
 wc_status wc_engine_get_table(wc_engine *e, uint32_t table_id, wc_table_def *out);
 /* Ids of all tables; caller frees *ids with wc_free. */

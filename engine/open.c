@@ -200,6 +200,10 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     co.log = e->opts.log;
     co.log_arg = e->opts.log_arg;
     co.ignore_replay_errors = e->opts.commitlog_ignore_replay_errors;
+    /* a restored snapshot comes without the log: new segments sort after what manifests name */
+    for (size_t i = 0; i < e->ntables; i++)
+        if (e->tables[i]->flushed.segment >= co.min_next_id)
+            co.min_next_id = e->tables[i]->flushed.segment + 1;
     rc.e = e;
     rc.records = 0;
     pthread_mutex_lock(&e->write_mu);

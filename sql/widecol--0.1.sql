@@ -493,3 +493,80 @@ CREATE FUNCTION cluster_schema(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'widecol_cluster_schema'
 LANGUAGE C STRICT VOLATILE;
+
+-- Anti-entropy repair of one table (nodetool repair): the replicas of every
+-- range this node replicates (primary_range: only the ranges it is the
+-- primary replica of) compare Merkle trees, and the differing parts are
+-- repaired.  Every repair is full.  Only the table's owner or a superuser.
+CREATE FUNCTION repair(
+    tab regclass,
+    full boolean DEFAULT true,
+    primary_range boolean DEFAULT false,
+    OUT ranges integer,
+    OUT ranges_compared integer,
+    OUT ranges_mismatched integer,
+    OUT leaves_mismatched bigint,
+    OUT partitions bigint,
+    OUT repairs_sent bigint,
+    OUT rows_streamed bigint,
+    OUT bytes_streamed bigint,
+    OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_repair'
+LANGUAGE C STRICT VOLATILE;
+
+-- The repairs this node ran or runs (the newest 16), with their progress.
+CREATE FUNCTION repairs(
+    OUT id bigint,
+    OUT table_id bigint,
+    OUT state text,
+    OUT primary_range boolean,
+    OUT started timestamptz,
+    OUT ended timestamptz,
+    OUT ranges integer,
+    OUT ranges_compared integer,
+    OUT ranges_mismatched integer,
+    OUT leaves_mismatched bigint,
+    OUT partitions bigint,
+    OUT repairs_sent bigint,
+    OUT rows_streamed bigint,
+    OUT bytes_streamed bigint,
+    OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_repairs'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW repairs AS
+SELECT * FROM widecol.repairs();
+
+COMMENT ON VIEW repairs IS 'repairs run on this node (the newest 16): state, progress in ranges, mismatches, what was streamed';
+GRANT SELECT ON repairs TO PUBLIC;
+
+-- Snapshots of every table of this node (nodetool snapshot): a flush, then
+-- hard links under <data_directory>/snapshots/<tag>/.  Superuser only.
+CREATE FUNCTION snapshot(tag text,
+    OUT snapshot text, OUT tables integer, OUT files integer, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_snapshot'
+LANGUAGE C STRICT VOLATILE;
+
+-- Remove a snapshot (NULL: every snapshot); returns the ones removed.
+CREATE FUNCTION clear_snapshot(tag text DEFAULT NULL,
+    OUT snapshot text, OUT tables integer, OUT files integer, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_clear_snapshot'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION snapshots(
+    OUT snapshot text, OUT tables integer, OUT files integer, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'widecol_snapshots'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW snapshots AS
+SELECT * FROM widecol.snapshots();
+
+COMMENT ON VIEW snapshots IS 'the snapshots on this node: tag (snapshot), tables, files, bytes';
+REVOKE ALL ON FUNCTION snapshot(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION clear_snapshot(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION snapshots() FROM PUBLIC;

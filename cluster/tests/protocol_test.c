@@ -345,7 +345,9 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_CHANGE), "SCHEMA_CHANGE");
     assert_string_equal(wc_proto_op_name(WC_OP_SCHEMA_LIST), "SCHEMA_LIST");
     assert_string_equal(wc_proto_op_name(WC_OP_STREAMS), "STREAMS");
-    assert_int_equal(WC_PROTO_VERSION, 11);
+    assert_string_equal(wc_proto_op_name(WC_OP_REPAIR), "REPAIR");
+    assert_string_equal(wc_proto_op_name(WC_OP_SNAPSHOT), "SNAPSHOT");
+    assert_int_equal(WC_PROTO_VERSION, 12);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
