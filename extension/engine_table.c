@@ -80,6 +80,7 @@ relation_ownership(Oid relid)
 	o.relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										   get_rel_name(relid));
 	o.rolename = role ? role : "?";
+	o.access_method = widecol_is_tam_table(relid) ? "widecol" : NULL;
 	return o;
 }
 
@@ -100,6 +101,7 @@ engine_ownership(const wc_table_def *def, EngineOwnership *o)
 	o->dbname = pstrdup(s->owner.db_name ? s->owner.db_name : "?");
 	o->relname = pstrdup(s->owner.rel_name ? s->owner.rel_name : "?");
 	o->rolename = pstrdup(s->owner.role_name ? s->owner.role_name : "?");
+	o->access_method = s->owner.access_method ? pstrdup(s->owner.access_method) : NULL;
 }
 
 /*

@@ -899,6 +899,7 @@ tam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char pe
 
 	if (rel->rd_node.relNode != newrnode->relNode && OidIsValid(rel->rd_node.relNode))
 	{
+		widecol_refuse_cluster_truncate(RelationGetRelationName(rel));
 		if (IsTransactionBlock())
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -926,7 +927,25 @@ tam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char pe
 static void
 tam_relation_nontransactional_truncate(Relation rel)
 {
+	widecol_refuse_cluster_truncate(RelationGetRelationName(rel));
 	widecol_empty_table(widecol_get_table(RelationGetRelid(rel)));
+}
+
+/*
+ * TRUNCATE in a cluster: the node would empty its own replicas only, and
+ * the other nodes would keep (and read repair would bring back) the rows.
+ * Refused, for both faces, until a cluster-wide TRUNCATE exists.
+ */
+void
+widecol_refuse_cluster_truncate(const char *relname)
+{
+	if (widecol_cluster_schema_enabled())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TRUNCATE of widecol table \"%s\" is not supported in a cluster", relname),
+				 errdetail("It would empty the replicas of this node only."),
+				 errhint("DELETE the rows by partition key, or DROP the table and create it again "
+						 "(DROP TABLE of a USING widecol table drops its data on every node).")));
 }
 
 /* VACUUM: the engine purges tombstones itself when it compacts. */

@@ -459,6 +459,7 @@ after_create(Oid relid, List *options)
 	t = widecol_get_table(relid);
 	if (widecol_preloaded && widecol_node_running())
 		widecol_create_or_check(t, false, false);
+	widecol_schema_note_table(relid, true);
 }
 
 /* ---------------------------------------------------------------- ALTER */
@@ -630,8 +631,28 @@ alter_options(Oid relid, List *set, List *reset)
 	{
 		/* the key is checked against the engine table now, the options go at commit */
 		widecol_create_or_check(t, false, false);
-		note_pending(relid, 0, false);
+		if (!widecol_schema_applying)
+			note_pending(relid, 0, false);
 	}
+	widecol_schema_note_table(relid, false);
+}
+
+/*
+ * The cluster schema changed the options of widecol table relid
+ * (schema_apply.c): store options (DefElems), keeping its keyspace and
+ * table_name options.
+ */
+void
+widecol_tam_follow_options(Oid relid, List *options)
+{
+	List	   *stored = stored_options(relid);
+	const char *keep[] = {"keyspace", "table_name"};
+
+	for (int i = 0; i < lengthof(keep); i++)
+		if (get_option(stored, keep[i]) != NULL)
+			options = set_option(options, keep[i], get_option(stored, keep[i]));
+	validate_options(options);
+	store_options(relid, options);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -651,6 +672,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 			   *reset = NIL;
 	char	   *rename_old = NULL;
 	Oid			rename_relid = InvalidOid;
+	Oid			rename_column_relid = InvalidOid;
 	bool		existed = false;
 	List	   *saved_creating = creating_options;
 
@@ -859,6 +881,8 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 			{
 				WidecolTable *t = widecol_get_table(relid);
 
+				rename_column_relid = relid;
+
 				for (int i = 0; i < t->ncols; i++)
 					if (!t->cols[i].dropped && strcmp(t->cols[i].name, stmt->subname) == 0 &&
 						(t->cols[i].kind == WIDECOL_COL_PARTITION ||
@@ -894,11 +918,15 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 		after_create(RangeVarGetRelid(ctas->into->rel, NoLock, false), options);
 	else if (OidIsValid(alter_relid) && (set != NIL || reset != NIL))
 		alter_options(alter_relid, set, reset);
-	else if (OidIsValid(alter_relid) && widecol_preloaded && widecol_node_running())
+	else if (OidIsValid(alter_relid))
 	{
 		/* e.g. OWNER TO: the engine table's ownership record follows at commit */
-		note_pending(alter_relid, 0, false);
+		if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
+			note_pending(alter_relid, 0, false);
+		widecol_schema_note_table(alter_relid, false);
 	}
+	else if (OidIsValid(rename_column_relid))
+		widecol_schema_note_table(rename_column_relid, false);
 	else if (OidIsValid(rename_relid))
 	{
 		CommandCounterIncrement();
@@ -989,7 +1017,14 @@ tam_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
 		!widecol_is_tam_table(objectId))
 		return;
-	if (widecol_preloaded && widecol_node_running())
+	if (widecol_cluster_schema_enabled() && !widecol_schema_applying)
+	{
+		/* in a cluster every node drops the engine data when it follows the drop */
+		WidecolTable *t = widecol_get_table(objectId);
+
+		widecol_schema_note_table_drop(t->keyspace, t->table_name);
+	}
+	if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
 	{
 		WidecolTable *t = widecol_get_table(objectId);
 		wc_table_def def;
