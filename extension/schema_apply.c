@@ -15,7 +15,8 @@
  *	  it nothing here runs.
  *
  *	  Sending: ddl.c notes each CREATE/ALTER/DROP of a widecol server
- *	  (keyspace) or foreign table; at pre-commit (a transaction callback,
+ *	  (keyspace) or foreign table, tam_ddl.c those of tables USING widecol
+ *	  (their owner record names the access method); at pre-commit (a transaction callback,
  *	  so a rolled-back DDL never leaves the node) the changes go to the
  *	  node as SCHEMA_CHANGE requests, then one more waits up to
  *	  WIDECOL_SCHEMA_AGREEMENT_MS for every live node to announce the new
@@ -28,10 +29,13 @@
  *	  background worker per database that accepts connections
  *	  (widecol_schema_apply_main).  That worker lists the cluster schema
  *	  from the node (SCHEMA_LIST) and makes the database's catalogs match
- *	  it with SPI: servers of live keyspaces, foreign tables of the live
- *	  tables whose owner record names this database, in the schema it
- *	  names, with the cluster's table id; ADD/DROP COLUMN for changed
- *	  tables; DROP for dropped ones.  A relation or server belongs to the
+ *	  it with SPI: servers of live keyspaces, foreign tables (or tables
+ *	  USING widecol, each column at the attribute number of its cells) of
+ *	  the live tables whose owner record names this database, in the
+ *	  schema it names, with the cluster's table id; ADD/DROP COLUMN for
+ *	  changed tables (and options for tables USING widecol); DROP for
+ *	  dropped ones (the node drops the engine data of a table USING
+ *	  widecol itself, cluster/schema_runtime.c).  A relation or server belongs to the
  *	  role of the same name when it exists, else to the extension owner
  *	  (logged).  The worker sets widecol_schema_applying, so its own DDL is
  *	  not sent back.  A failing worker exits with an error and the

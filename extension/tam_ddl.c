@@ -34,7 +34,9 @@
  *	  DROP TABLE (also by DROP SCHEMA ... CASCADE or DROP OWNED) drops the
  *	  engine table the relation created, at commit: an object_access_hook
  *	  notes it, a transaction callback sends it.  ALTER TABLE SET changes
- *	  the engine table's options at commit too.
+ *	  the engine table's options at commit too.  In a cluster each of
+ *	  these changes is also noted for the cluster schema (schema_apply.c),
+ *	  whose DROP makes every node drop the engine data.
  *
  *-------------------------------------------------------------------------
  */
