@@ -56,6 +56,7 @@
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
+#include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -63,6 +64,7 @@
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -118,6 +120,7 @@ static void after_create(Oid relid, List *options);
 static void refuse_foreign_key_to(List *constraints);
 static void check_alter(Oid relid, AlterTableStmt *stmt, List **set, List **reset);
 static void note_pending(Oid relid, uint32 table_id, bool drop);
+static List *tables_owned_by(List *roles);
 
 void
 widecol_tam_ddl_init(void)
@@ -585,6 +588,38 @@ note_pending(Oid relid, uint32 table_id, bool drop)
 	MemoryContextSwitchTo(old);
 }
 
+/* The widecol tables of this database owned by one of roles (RoleSpecs). */
+static List *
+tables_owned_by(List *roles)
+{
+	StringInfoData sql;
+	List	   *out = NIL;
+	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT c.oid FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+						   "WHERE a.amname = 'widecol' AND c.relkind = 'r' AND c.relowner IN (0");
+	foreach(lc, roles)
+		appendStringInfo(&sql, ", %u", get_rolespec_oid(lfirst(lc), false));
+	appendStringInfoChar(&sql, ')');
+	SPI_connect();
+	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the widecol tables of the roles");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		out = lappend_oid(out, relid);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return out;
+}
+
 /* Apply ALTER TABLE SET/RESET of widecol options to relid. */
 static void
 alter_options(Oid relid, List *set, List *reset)
@@ -677,6 +712,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Oid			rename_column_relid = InvalidOid;
 	bool		existed = false;
 	List	   *saved_creating = creating_options;
+	List	   *reassigned = NIL;
 
 	if (IsA(parsetree, CreateStmt) &&
 		uses_widecol(((CreateStmt *) parsetree)->accessMethod) &&
@@ -837,6 +873,8 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 				refuse_foreign_key_to(list_make1(cmd->def));
 		}
 	}
+	else if (IsA(parsetree, ReassignOwnedStmt))
+		reassigned = tables_owned_by(((ReassignOwnedStmt *) parsetree)->roles);
 	else if (IsA(parsetree, CreateTrigStmt))
 	{
 		CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
@@ -929,6 +967,18 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	else if (OidIsValid(rename_column_relid))
 		widecol_schema_note_table(rename_column_relid, false);
+	else if (reassigned != NIL)
+	{
+		ListCell   *lc;
+
+		/* the engine tables' ownership records follow at commit, as for OWNER TO */
+		foreach(lc, reassigned)
+		{
+			if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
+				note_pending(lfirst_oid(lc), 0, false);
+			widecol_schema_note_table(lfirst_oid(lc), false);
+		}
+	}
 	else if (OidIsValid(rename_relid))
 	{
 		CommandCounterIncrement();

@@ -267,8 +267,9 @@ widecol_fill_engine_def(WidecolTable *t, wc_table_def *def, const EngineOwnershi
 	if (t->compaction && strlen(t->compaction) >= sizeof(def->compaction))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the compaction map of foreign table \"%s\" is longer than %zu bytes",
-						get_rel_name(t->relid), sizeof(def->compaction) - 1),
+				 errmsg("the compaction map of %s \"%s\" is longer than %zu bytes",
+						widecol_table_word(t->relid), get_rel_name(t->relid),
+						sizeof(def->compaction) - 1),
 				 errhint("Leave out options that keep their default value.")));
 	strlcpy(def->compaction, t->compaction ? t->compaction : "", sizeof(def->compaction));
 }

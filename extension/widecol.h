@@ -148,6 +148,7 @@ extern Datum widecol_decode_value(const uint8 *p, size_t len, int16 typlen,
 								  bool typbyval);
 
 /* in schema.c */
+extern const char *widecol_table_word(Oid relid);
 typedef enum WidecolColumnKind
 {
 	WIDECOL_COL_PARTITION,		/* partition-key column */
@@ -472,9 +473,12 @@ extern void widecol_modify_end(WidecolModifyState *ms);
 /* in tam.c */
 extern Datum widecol_tam_handler(PG_FUNCTION_ARGS);
 extern bool widecol_is_tam_table(Oid relid);
-extern bool widecol_tam_keeps_rows(Oid relid);
+#define TAM_KEEP_NONE 0
+#define TAM_KEEP_ALL 1
+#define TAM_KEEP_LATEST 2
+extern int	widecol_tam_keeps_rows(Oid relid);
 extern void widecol_refuse_cluster_truncate(const char *relname);
-extern void widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, bool keep);
+extern void widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, int keep, uint64 *kept);
 extern void widecol_tam_init(void);
 
 /* in tam_ddl.c */
