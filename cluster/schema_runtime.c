@@ -225,6 +225,42 @@ fail:
     wc_buf_free(&enc);
 }
 
+/*
+ * A dropped table: its engine data goes too when its relation was a table
+ * of an access method (CREATE TABLE ... USING widecol); a foreign table's
+ * data stays, as on a single node.  Only the engine table of the same id
+ * and name, whose own record says so, is dropped.
+ */
+static void wc__follow_drop(wc_schema_runtime *rt, const wc_schema_table *t)
+{
+    wc_table_def have;
+    wc_schema s;
+    char name[sizeof(have.name)];
+    bool drop;
+    wc_status st;
+
+    if (wc_engine_get_table(rt->engine, t->id, &have) != WC_OK) {
+        wc_clear_error();
+        return;
+    }
+    memset(&s, 0, sizeof(s));
+    snprintf(name, sizeof(name), "%s.%s", t->keyspace, t->name);
+    drop = strcmp(have.name, name) == 0 && have.schema_len > 0 &&
+           wc_schema_decode(have.schema, have.schema_len, &s) == WC_OK && s.owner.present &&
+           s.owner.access_method != NULL && s.owner.access_method[0] != '\0';
+    wc_schema_free(&s);
+    wc_table_def_clear(&have);
+    wc_clear_error();
+    if (!drop)
+        return;
+    if ((st = wc_engine_drop_table(rt->engine, t->id)) == WC_OK)
+        wc__log(rt, WC_LOG_INFO, "schema: dropped engine table %s (id %u) with its table", name,
+                t->id);
+    else if (st != WC_NOT_FOUND)
+        wc__log(rt, WC_LOG_WARNING, "schema: engine table %s (id %u) could not be dropped: %s",
+                name, t->id, wc_last_error());
+}
+
 /* Make the engine follow a listing; returns its version as applied. */
 static void wc__follow(wc_schema_runtime *rt, const uint8_t *push, size_t len,
                        char applied[2 * WC_SCHEMA_VERSION_BYTES + 1])
@@ -239,8 +275,10 @@ static void wc__follow(wc_schema_runtime *rt, const uint8_t *push, size_t len,
     for (size_t i = 0; i < m.ntables; i++) {
         const wc_schema_table *t = &m.tables[i];
         const wc_replication *ks_repl = NULL;
-        if (t->dropped)
+        if (t->dropped) {
+            wc__follow_drop(rt, t);
             continue;
+        }
         for (size_t k = 0; k < m.nkeyspaces; k++)
             if (strcmp(m.keyspaces[k].name, t->keyspace) == 0 && !m.keyspaces[k].dropped)
                 ks_repl = &m.keyspaces[k].replication;

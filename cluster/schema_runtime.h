@@ -11,7 +11,9 @@
  * each visible table gets an engine table of the same id, named
  * "keyspace.table", created or altered to the stored definition (an engine
  * table of that id with another name is left alone and logged).  Dropped
- * tables keep their engine data, as DROP FOREIGN TABLE does on one node.
+ * tables keep their engine data, as DROP FOREIGN TABLE does on one node,
+ * unless the engine table's owner record names an access method (a
+ * CREATE TABLE ... USING widecol table): then its engine table is dropped.
  * Only once the engine follows a version is that version published as
  * applied (wc_schema_runtime_applied_version), so that whoever materializes
  * the catalogs from it finds the engine tables in place.

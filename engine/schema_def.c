@@ -91,6 +91,7 @@ wc_status wc_schema_encode(const wc_schema *s, wc_buf *out)
         wc__sf_str(&rec, WC_SW_DB_NAME, s->owner.db_name);
         wc__sf_str(&rec, WC_SW_REL_NAME, s->owner.rel_name);
         wc__sf_str(&rec, WC_SW_ROLE_NAME, s->owner.role_name);
+        wc__sf_str(&rec, WC_SW_ACCESS_METHOD, s->owner.access_method);
         wc__sf_record(out, WC_SF_OWNER, &rec);
     }
     for (size_t i = 0; i < s->ncolumns; i++) {
@@ -229,6 +230,7 @@ static void wc__sf_owner(wc__sf_state *x, const wc__sf_field *r, wc_schema_owner
         case WC_SW_DB_NAME: o->db_name = WC__STR(&f); break;
         case WC_SW_REL_NAME: o->rel_name = WC__STR(&f); break;
         case WC_SW_ROLE_NAME: o->role_name = WC__STR(&f); break;
+        case WC_SW_ACCESS_METHOD: o->access_method = WC__STR(&f); break;
         default: break;
         }
     }

@@ -59,11 +59,17 @@ typedef struct wc_schema_replica {
     uint32_t factor;
 } wc_schema_replica;
 
-/* The relation that created the table and its owner role (ids and names). */
+/*
+ * The relation that created the table and its owner role (ids and names).
+ * access_method is NULL for a foreign table, else the table access method
+ * of the relation ("widecol"): such a table's data goes with it when the
+ * table is dropped.
+ */
 typedef struct wc_schema_owner {
     bool present;
     uint32_t db_id, rel_id, role_id;
     const char *db_name, *rel_name, *role_name;
+    const char *access_method;
 } wc_schema_owner;
 
 typedef struct wc_schema {

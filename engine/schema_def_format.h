@@ -46,7 +46,8 @@ enum {
     WC_SW_ROLE_ID = 3,
     WC_SW_DB_NAME = 4,
     WC_SW_REL_NAME = 5,
-    WC_SW_ROLE_NAME = 6
+    WC_SW_ROLE_NAME = 6,
+    WC_SW_ACCESS_METHOD = 7
 };
 /* column */
 enum {

@@ -380,11 +380,19 @@ refuse_cluster_rename(RenameStmt *stmt)
 		what = "foreign table";
 		name = stmt->relation->relname;
 	}
+	else if (stmt->renameType == OBJECT_TABLE && stmt->relation != NULL &&
+			 widecol_is_tam_table(RangeVarGetRelid(stmt->relation, NoLock, true)))
+	{
+		what = "table";
+		name = stmt->relation->relname;
+	}
 	if (what != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot rename widecol %s \"%s\" in a cluster", what, name),
 				 errdetail("Renames are not propagated to the other nodes of the cluster yet."),
+				 strcmp(what, "table") == 0 ?
+				 errhint("Create a table of the new name and INSERT ... SELECT the rows into it, then drop the old one.") :
 				 errhint("Create a %s of the new name (with OPTIONS (%s '...') naming the engine %s to keep its data) and drop the old one.",
 						 what, strcmp(what, "server") == 0 ? "keyspace" : "table_name",
 						 strcmp(what, "server") == 0 ? "keyspace" : "table")));

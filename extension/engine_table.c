@@ -80,6 +80,7 @@ relation_ownership(Oid relid)
 	o.relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										   get_rel_name(relid));
 	o.rolename = role ? role : "?";
+	o.access_method = widecol_is_tam_table(relid) ? "widecol" : NULL;
 	return o;
 }
 
@@ -100,6 +101,7 @@ engine_ownership(const wc_table_def *def, EngineOwnership *o)
 	o->dbname = pstrdup(s->owner.db_name ? s->owner.db_name : "?");
 	o->relname = pstrdup(s->owner.rel_name ? s->owner.rel_name : "?");
 	o->rolename = pstrdup(s->owner.role_name ? s->owner.role_name : "?");
+	o->access_method = s->owner.access_method ? pstrdup(s->owner.access_method) : NULL;
 }
 
 /*
@@ -159,6 +161,7 @@ check_attach(WidecolTable *t, const char *name, const EngineOwnership *o)
 	Oid			relowner = relation_owner(t->relid);
 	const char *relname = get_rel_name(t->relid);
 	const char *mine = GetUserNameFromId(relowner, true);
+	const char *word = widecol_table_word(t->relid);
 
 	if (is_owning_relation(t, o))
 		return;
@@ -169,22 +172,24 @@ check_attach(WidecolTable *t, const char *name, const EngineOwnership *o)
 	if (!o->present)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to attach foreign table \"%s\" to widecol table \"%s\"",
-						relname, name),
-				 errdetail("The engine table has no record of its owner, and foreign table \"%s\" "
-						   "is owned by role \"%s\".", relname, mine ? mine : "?"),
-				 errhint("Only a foreign table owned by a superuser may attach to it; "
-						 "or point this table at another engine table with OPTIONS (table_name '...').")));
+				 errmsg("permission denied to attach %s \"%s\" to widecol table \"%s\"",
+						word, relname, name),
+				 errdetail("The engine table has no record of its owner, and %s \"%s\" "
+						   "is owned by role \"%s\".", word, relname, mine ? mine : "?"),
+				 errhint("Only a %s owned by a superuser may attach to it; "
+						 "or point this table at another engine table with the table_name option.", word)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to attach foreign table \"%s\" to widecol table \"%s\"",
-					relname, name),
+			 errmsg("permission denied to attach %s \"%s\" to widecol table \"%s\"",
+					word, relname, name),
 			 errdetail("The engine table belongs to %s of database \"%s\", owned by role \"%s\"; "
-					   "foreign table \"%s\" is owned by role \"%s\".",
-					   o->relname, o->dbname, o->rolename, relname, mine ? mine : "?"),
-			 errhint("Only a foreign table whose owner owns %s (or a superuser) may attach to its data; "
+					   "%s \"%s\" is owned by role \"%s\".",
+					   o->relname, o->dbname, o->rolename, word, relname, mine ? mine : "?"),
+			 errhint("Only a %s whose owner owns %s (or a superuser) may attach to its data; "
 					 "ask that owner to GRANT you privileges on %s, or point this table at another "
-					 "engine table with OPTIONS (table_name '...').", o->relname, o->relname)));
+					 "engine table with %s.", word, o->relname, o->relname,
+					 strcmp(word, "table") == 0 ? "WITH (table_name = '...')" :
+					 "OPTIONS (table_name '...')")));
 }
 
 /*
@@ -255,6 +260,8 @@ widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("widecol table id %u of \"%s\" is already used by \"%s\"",
 							t->table_id, def.name, existing.name),
+					 strcmp(widecol_table_word(t->relid), "table") == 0 ?
+					 errhint("Create the table with an explicit id: WITH (table_id = '<unused number>').") :
 					 errhint("Give the foreign table an explicit id with OPTIONS (table_id '<unused number>').")));
 		check_attach(t, def.name, &owner);
 		diff = widecol_key_difference(t, &existing);
@@ -263,6 +270,9 @@ widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 					 errmsg("engine table \"%s\" already exists with a different primary key", def.name),
 					 errdetail("%s.", diff),
+					 strcmp(widecol_table_word(t->relid), "table") == 0 ?
+					 errhint("Declare the same primary_key, clustering_order and key column types, or point "
+							 "this table at another engine table with WITH (table_name = '...').") :
 					 errhint("Declare the same primary_key, clustering_order and key column types, or point "
 							 "this foreign table at another engine table with OPTIONS (table_name '...').")));
 		if (is_alter)
@@ -293,6 +303,8 @@ widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 				 errmsg("widecol table id %u of \"%s\" is already used by another table",
 						t->table_id, def.name),
 				 errdetail("%s", wc_last_error()),
+				 strcmp(widecol_table_word(t->relid), "table") == 0 ?
+				 errhint("Create the table again with an explicit id: WITH (table_id = '<unused number>').") :
 				 errhint("Give the foreign table an explicit id: ALTER FOREIGN TABLE %s OPTIONS (ADD table_id '<unused number>').",
 						 quote_identifier(get_rel_name(t->relid)))));
 	if (st != WC_OK)

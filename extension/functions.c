@@ -175,7 +175,7 @@ widecol_scrub(PG_FUNCTION_ARGS)
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of foreign table %s", get_rel_name(relid)),
+				 errmsg("must be owner of %s %s", widecol_table_word(relid), get_rel_name(relid)),
 				 errhint("Run widecol.scrub() as the table's owner or as a superuser.")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

@@ -53,7 +53,7 @@ codec_corrupt(void)
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("widecol key bytes are malformed"),
-			 errhint("Check that the foreign table's primary_key and column types match the engine table "
+			 errhint("Check that the table's primary_key and column types match the engine table "
 					 "it reads (see widecol.tables); otherwise restore the table from a backup.")));
 }
 

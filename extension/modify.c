@@ -650,6 +650,7 @@ widecolExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
 {
 	ListCell   *lc;
 
+	widecol_refuse_cluster_truncate(RelationGetRelationName((Relation) linitial(rels)));
 	if (IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),

@@ -823,7 +823,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("widecol partition key of \"%s\" has trailing bytes", get_rel_name(t->relid)),
 				 errhint("The table's key definition may have changed since the data was written; "
-						 "recreate the foreign table with its original primary_key.")));
+						 "recreate the table with its original primary_key.")));
 	if (!static_only && !r->is_static)
 	{
 		p = r->ck;
@@ -841,7 +841,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("widecol clustering key of \"%s\" has trailing bytes", get_rel_name(t->relid)),
 					 errhint("The table's key definition may have changed since the data was written; "
-							 "recreate the foreign table with its original primary_key.")));
+							 "recreate the table with its original primary_key.")));
 		for (uint32 k = 0; k < r->ncells; k++)
 		{
 			const wc_cell *c = &r->cells[k];

@@ -44,6 +44,16 @@
 
 /* helpers */
 static int	find_column(WidecolTable *t, const char *name, const char *option);
+
+/*
+ * How messages name widecol table relid: "foreign table", or "table" for a
+ * table of the widecol access method.
+ */
+const char *
+widecol_table_word(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE ? "foreign table" : "table";
+}
 static int32 int_option(DefElem *def, int32 min, int32 max);
 
 static int
@@ -54,8 +64,8 @@ find_column(WidecolTable *t, const char *name, const char *option)
 			return i;
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column \"%s\" named in option \"%s\" of foreign table \"%s\" does not exist",
-					name, option, get_rel_name(t->relid)),
+			 errmsg("column \"%s\" named in option \"%s\" of %s \"%s\" does not exist",
+					name, option, widecol_table_word(t->relid), get_rel_name(t->relid)),
 			 errhint("Name a column of the table; quote names that have capitals, as in '\"Timestamp\"'.")));
 	return -1;					/* keep compiler quiet */
 }
@@ -161,8 +171,8 @@ widecol_build_table(Relation rel)
 					(errcode(ERRCODE_NAME_TOO_LONG),
 					 errmsg("widecol table name \"%s.%s\" is too long (%zu bytes, at most %zu)",
 							t->keyspace, t->table_name, len, max),
-					 errhint("Choose a shorter table_name option for the foreign table or a shorter "
-							 "keyspace option for its server.")));
+					 errhint("Choose a shorter table_name option for the %s or a shorter "
+							 "keyspace option for its server.", widecol_table_word(t->relid))));
 	}
 
 	/* columns */
@@ -244,9 +254,11 @@ widecol_build_table(Relation rel)
 	if (primary_key == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("foreign table \"%s\" has no primary_key option",
+				 errmsg("%s \"%s\" has no primary_key option", foreign ? "foreign table" : "table",
 						RelationGetRelationName(rel)),
-				 errhint("Add OPTIONS (primary_key '(partition_column, clustering_column)') as in a CQL PRIMARY KEY.")));
+				 foreign ?
+				 errhint("Add OPTIONS (primary_key '(partition_column, clustering_column)') as in a CQL PRIMARY KEY.") :
+				 errhint("Add WITH (primary_key = '(partition_column, clustering_column)') as in a CQL PRIMARY KEY.")));
 	widecol_parse_primary_key(primary_key, &pkcols, &ckcols);
 	t->npk = list_length(pkcols);
 	t->nck = list_length(ckcols);
@@ -296,8 +308,8 @@ widecol_build_table(Relation rel)
 	if (t->has_static && t->nck == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("foreign table \"%s\" has static columns but no clustering columns",
-						RelationGetRelationName(rel)),
+				 errmsg("%s \"%s\" has static columns but no clustering columns",
+						foreign ? "foreign table" : "table", RelationGetRelationName(rel)),
 				 errhint("Static columns only make sense when a partition has several rows; "
 						 "make the column an ordinary one.")));
 

@@ -15,7 +15,8 @@
  *	  it nothing here runs.
  *
  *	  Sending: ddl.c notes each CREATE/ALTER/DROP of a widecol server
- *	  (keyspace) or foreign table; at pre-commit (a transaction callback,
+ *	  (keyspace) or foreign table, tam_ddl.c those of tables USING widecol
+ *	  (their owner record names the access method); at pre-commit (a transaction callback,
  *	  so a rolled-back DDL never leaves the node) the changes go to the
  *	  node as SCHEMA_CHANGE requests, then one more waits up to
  *	  WIDECOL_SCHEMA_AGREEMENT_MS for every live node to announce the new
@@ -28,10 +29,13 @@
  *	  background worker per database that accepts connections
  *	  (widecol_schema_apply_main).  That worker lists the cluster schema
  *	  from the node (SCHEMA_LIST) and makes the database's catalogs match
- *	  it with SPI: servers of live keyspaces, foreign tables of the live
- *	  tables whose owner record names this database, in the schema it
- *	  names, with the cluster's table id; ADD/DROP COLUMN for changed
- *	  tables; DROP for dropped ones.  A relation or server belongs to the
+ *	  it with SPI: servers of live keyspaces, foreign tables (or tables
+ *	  USING widecol, each column at the attribute number of its cells) of
+ *	  the live tables whose owner record names this database, in the
+ *	  schema it names, with the cluster's table id; ADD/DROP COLUMN for
+ *	  changed tables (and options for tables USING widecol); DROP for
+ *	  dropped ones (the node drops the engine data of a table USING
+ *	  widecol itself, cluster/schema_runtime.c).  A relation or server belongs to the
  *	  role of the same name when it exists, else to the extension owner
  *	  (logged).  The worker sets widecol_schema_applying, so its own DDL is
  *	  not sent back.  A failing worker exits with an error and the
@@ -58,6 +62,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -143,6 +148,12 @@ static void apply_keyspace(const wc_schema_keyspace *k);
 static void apply_table(const wc_schema_table *t, const char *dbname);
 static void alter_columns(Oid relid, const wc_schema *s);
 static const char *table_id_verb(Oid relid);
+static void set_table_id(Oid relid, uint32 id);
+static const char *relation_word(Oid relid);
+static void alter_tam_columns(Oid relid, const char *rel, const wc_schema *s);
+static void follow_tam_options(Oid relid, const wc_schema *s, uint32 id);
+static void create_tam(const wc_schema_table *t, const wc_schema *s, const char *nsp,
+					   ForeignServer *fs);
 static void follow_owner(Oid relid, const char *rel, const char *role_name);
 static void log_missing_databases(struct wc_cluster *cluster, List *dbnames);
 
@@ -346,13 +357,18 @@ send_table(Oid relid, bool created)
 	uint8		kind = created ? WC_SCHEMA_CHANGE_CREATE_TABLE : WC_SCHEMA_CHANGE_ALTER_TABLE;
 	uint8		other = created ? WC_SCHEMA_CHANGE_ALTER_TABLE : WC_SCHEMA_CHANGE_CREATE_TABLE;
 
-	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+	if (widecol_is_tam_table(relid))
+		rel = table_open(relid, AccessShareLock);
+	else if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
 		return;					/* dropped later in the transaction */
-	rel = table_open(relid, AccessShareLock);
-	if (!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+	else
 	{
-		table_close(rel, AccessShareLock);
-		return;
+		rel = table_open(relid, AccessShareLock);
+		if (!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+		{
+			table_close(rel, AccessShareLock);
+			return;
+		}
 	}
 	t = widecol_build_table(rel);
 	table_close(rel, AccessShareLock);
@@ -361,7 +377,7 @@ send_table(Oid relid, bool created)
 	if (send_change(kind, def.schema, def.schema_len, NULL, NULL, 0, &res))
 		goto sent;
 	/* the keyspace is missing (made before the cluster), or the table exists or not */
-	(void) send_server(GetForeignServer(GetForeignTable(relid)->serverid), true);
+	(void) send_server(GetForeignServer(t->serverid), true);
 	if (!send_change(kind, def.schema, def.schema_len, NULL, NULL, 0, &res) &&
 		!send_change(other, def.schema, def.schema_len, NULL, NULL, 0, &res))
 		ereport(ERROR,
@@ -375,15 +391,10 @@ sent:
 	if (kind == WC_SCHEMA_CHANGE_CREATE_TABLE && res.table_id != 0 && res.table_id != t->table_id)
 	{
 		/* the cluster gave the table another id: the relation takes it */
-		char	   *sql = psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s table_id '%u')",
-								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															  get_rel_name(relid)),
-								   table_id_verb(relid), res.table_id);
-
 		widecol_schema_applying = true;
 		PG_TRY();
 		{
-			run_sql(sql);
+			set_table_id(relid, res.table_id);
 		}
 		PG_FINALLY();
 		{
@@ -391,6 +402,33 @@ sent:
 		}
 		PG_END_TRY();
 	}
+}
+
+/* Give widecol table relid (either face) the cluster's table id. */
+static void
+set_table_id(Oid relid, uint32 id)
+{
+	if (widecol_is_tam_table(relid))
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		Oid			serverid;
+		List	   *options;
+		DefElem    *def = makeDefElem("table_id", (Node *) makeString(psprintf("%u", id)), -1);
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		widecol_tam_options(rel, &serverid, &options);
+		table_close(rel, AccessShareLock);
+		foreach(lc, options)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "table_id") != 0)
+				kept = lappend(kept, lfirst(lc));
+		widecol_tam_follow_options(relid, lappend(kept, def));
+		return;
+	}
+	run_sql(psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s table_id '%u')",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)),
+					 table_id_verb(relid), id));
 }
 
 /* "SET" if foreign table relid has a table_id option, else "ADD". */
@@ -551,7 +589,10 @@ server_of_keyspace(const char *keyspace)
 	return found;
 }
 
-/* The foreign table of engine table keyspace.table in this database, or InvalidOid. */
+/*
+ * The widecol table (a foreign table, or a table USING widecol) of engine
+ * table keyspace.table in this database, or InvalidOid.
+ */
 static Oid
 relation_of_table(const char *keyspace, const char *table)
 {
@@ -561,9 +602,11 @@ relation_of_table(const char *keyspace, const char *table)
 	MemoryContext outer = CurrentMemoryContext;
 
 	SPI_connect();
-	if (SPI_execute("SELECT ftrelid FROM pg_foreign_table ORDER BY ftrelid", false, 0) !=
+	if (SPI_execute("SELECT ftrelid FROM pg_foreign_table UNION ALL "
+					"SELECT c.oid FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+					"WHERE c.relkind = 'r' AND a.amname = 'widecol' ORDER BY 1", false, 0) !=
 		SPI_OK_SELECT)
-		elog(ERROR, "widecol schema: could not list the foreign tables");
+		elog(ERROR, "widecol schema: could not list the widecol tables");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -587,7 +630,8 @@ relation_of_table(const char *keyspace, const char *table)
 			UnlockRelationOid(relid, AccessShareLock);
 			continue;
 		}
-		if (!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
+		if (get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE &&
+			!widecol_is_widecol_server(GetForeignTable(relid)->serverid))
 			continue;
 		t = widecol_get_table(relid);
 		if (strcmp(t->keyspace, keyspace) == 0 && strcmp(t->table_name, table) == 0)
@@ -688,10 +732,147 @@ follow_owner(Oid relid, const char *rel, const char *role_name)
 	have = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	if (have != want)
-		run_sql(psprintf("ALTER FOREIGN TABLE %s OWNER TO %s", rel, quote_identifier(role_name)));
+		run_sql(psprintf("ALTER %s %s OWNER TO %s", relation_word(relid), rel,
+						 quote_identifier(role_name)));
 }
 
-/* Make the foreign table of entry t match it, if its owner record names this database. */
+/* "FOREIGN TABLE" or "TABLE", as ALTER and DROP name widecol table relid. */
+static const char *
+relation_word(Oid relid)
+{
+	return get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE ? "FOREIGN TABLE" : "TABLE";
+}
+
+/*
+ * The columns of USING widecol table relid follow s.  Such a table keeps
+ * each column's cells under its attribute number, so a column of s must
+ * come back at the attribute number of its cell id: a rename is a RENAME
+ * COLUMN, a new column is added after placeholders that fill any gap (and
+ * are dropped again), a column s lacks is dropped.
+ */
+static void
+alter_tam_columns(Oid relid, const char *rel, const wc_schema *s)
+{
+	uint32		maxcell = 0;
+
+	for (size_t i = 0; i < s->ncolumns; i++)
+		maxcell = Max(maxcell, s->columns[i].cell_id);
+	for (uint32 cell = 1; cell <= maxcell; cell++)
+	{
+		const wc_schema_column *c = NULL;
+		Relation	r;
+		TupleDesc	desc;
+		int			natts;
+
+		for (size_t i = 0; i < s->ncolumns; i++)
+			if (s->columns[i].cell_id == cell)
+				c = &s->columns[i];
+		if (c == NULL)
+			continue;
+		r = table_open(relid, AccessShareLock);
+		desc = CreateTupleDescCopy(RelationGetDescr(r));
+		table_close(r, AccessShareLock);
+		natts = desc->natts;
+		if ((int) cell <= natts)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, cell - 1);
+
+			if (att->attisdropped)
+				ereport(LOG,
+						(errmsg("widecol schema: column \"%s\" of %s was dropped on this node: its cells are not materialized here",
+								c->name, rel)));
+			else if (strcmp(NameStr(att->attname), c->name) != 0)
+				run_sql(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s", rel,
+								 quote_identifier(NameStr(att->attname)), quote_identifier(c->name)));
+			continue;
+		}
+		for (int gap = natts + 1; gap < (int) cell; gap++)
+		{
+			run_sql(psprintf("ALTER TABLE %s ADD COLUMN widecol_gap_%d integer", rel, gap));
+			run_sql(psprintf("ALTER TABLE %s DROP COLUMN widecol_gap_%d", rel, gap));
+		}
+		run_sql(psprintf("ALTER TABLE %s ADD COLUMN %s %s", rel, quote_identifier(c->name),
+						 c->type ? c->type : "text"));
+	}
+	{
+		WidecolTable *wt = widecol_get_table(relid);
+
+		for (int i = 0; i < wt->ncols; i++)
+		{
+			bool		keep = false;
+
+			if (wt->cols[i].dropped)
+				continue;
+			for (size_t k = 0; k < s->ncolumns; k++)
+				keep |= s->columns[k].cell_id == (uint32) wt->cols[i].attnum;
+			if (!keep)
+				run_sql(psprintf("ALTER TABLE %s DROP COLUMN %s", rel,
+								 quote_identifier(wt->cols[i].name)));
+		}
+	}
+}
+
+/* The options as one comparable text. */
+static char *
+options_text(List *options)
+{
+	StringInfoData out;
+	ListCell   *lc;
+
+	initStringInfo(&out);
+	foreach(lc, options)
+		appendStringInfo(&out, "%s=%s\n", ((DefElem *) lfirst(lc))->defname,
+						 defGetString((DefElem *) lfirst(lc)));
+	return out.data;
+}
+
+/* The options of USING widecol table relid (TTL, compaction, ..., table id) follow s. */
+static void
+follow_tam_options(Oid relid, const wc_schema *s, uint32 id)
+{
+	WidecolTable *wt = widecol_get_table(relid);
+	wc_table_def def;
+	const wc_schema *mine;
+	List	   *want = widecol_schema_options(s, id);
+
+	widecol_cluster_table_def(wt, &def);
+	mine = widecol_engine_schema(&def);
+	if (mine != NULL && strcmp(options_text(widecol_schema_options(mine, wt->table_id)),
+							   options_text(want)) == 0)
+		return;
+	widecol_tam_follow_options(relid, want);
+}
+
+/* Create the USING widecol table of entry t (schema s) in schema nsp, keyspace server fs. */
+static void
+create_tam(const wc_schema_table *t, const wc_schema *s, const char *nsp, ForeignServer *fs)
+{
+	List	   *names = stringToQualifiedNameList(s->owner.rel_name ? s->owner.rel_name : s->table);
+	char	   *relname = strVal(llast(names));
+	List	   *gaps;
+	char	   *cmd = widecol_tam_create_command(s, t->id, relname, fs, &gaps);
+	char	   *rel = quote_qualified_identifier(nsp, relname);
+	ListCell   *lc;
+	Oid			role;
+
+	if (cmd == NULL)
+	{
+		ereport(LOG,
+				(errmsg("widecol schema: table %s.%s cannot be a USING widecol table: it is not created here",
+						t->keyspace, t->name)));
+		return;
+	}
+	run_sql(psprintf("SET LOCAL search_path TO %s", quote_identifier(nsp)));
+	run_sql(cmd);
+	foreach(lc, gaps)
+		run_sql(psprintf("ALTER TABLE %s DROP COLUMN %s", rel, quote_identifier(lfirst(lc))));
+	role = owner_role(s->owner.role_name, psprintf("table %s", rel));
+	run_sql(psprintf("ALTER TABLE %s OWNER TO %s", rel,
+					 quote_identifier(GetUserNameFromId(role, false))));
+	ereport(LOG, (errmsg("widecol schema: created table %s USING widecol (id %u)", rel, t->id)));
+}
+
+/* Make the widecol table of entry t match it, if its owner record names this database. */
 static void
 apply_table(const wc_schema_table *t, const char *dbname)
 {
@@ -711,7 +892,7 @@ apply_table(const wc_schema_table *t, const char *dbname)
 				return;
 		}
 		if (OidIsValid(relid))
-			run_sql(psprintf("DROP FOREIGN TABLE %s",
+			run_sql(psprintf("DROP %s %s", relation_word(relid),
 							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 														get_rel_name(relid))));
 		return;
@@ -746,10 +927,17 @@ apply_table(const wc_schema_table *t, const char *dbname)
 
 			rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											 get_rel_name(relid));
-			if (wt->table_id != t->id)
-				run_sql(psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s table_id '%u')", rel,
-								 table_id_verb(relid), t->id));
-			alter_columns(relid, &s);
+			if (widecol_is_tam_table(relid))
+			{
+				alter_tam_columns(relid, rel, &s);
+				follow_tam_options(relid, &s, t->id);
+			}
+			else
+			{
+				if (wt->table_id != t->id)
+					set_table_id(relid, t->id);
+				alter_columns(relid, &s);
+			}
 			follow_owner(relid, rel, s.owner.role_name);
 		}
 		else
@@ -767,6 +955,11 @@ apply_table(const wc_schema_table *t, const char *dbname)
 				ereport(LOG,
 						(errmsg("widecol schema: schema \"%s\" of table %s.%s does not exist in database \"%s\": the table is not created here",
 								nsp, t->keyspace, t->name, dbname)));
+				goto done;
+			}
+			if (s.owner.access_method != NULL && strcmp(s.owner.access_method, "widecol") == 0)
+			{
+				create_tam(t, &s, nsp, GetForeignServer(server));
 				goto done;
 			}
 			memset(&stmt, 0, sizeof(stmt));

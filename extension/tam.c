@@ -81,6 +81,8 @@ typedef struct TamTarget
 	MemoryContext cxt;			/* holds ms; deleted when the writes end */
 	WidecolModifyState *ms;		/* made at the first write */
 	SubTransactionId subid;		/* a failed subtransaction drops its writes */
+	bool		streaming;		/* UPDATE/DELETE that changes each row as it is read */
+	bool		claimed;		/* its scan began (it keeps the latest row only) */
 } TamTarget;
 
 /* A row returned by a scan, under its made-up TID (see NOTES). */
@@ -99,7 +101,8 @@ typedef struct TamScanDesc
 	MemoryContext rowcxt;		/* the current row's values */
 	WidecolScanState *ss;
 	List	   *priv;
-	bool		keep_rows;		/* an UPDATE or DELETE of the table runs */
+	int			keep_rows;		/* an UPDATE or DELETE of the table runs: TAM_KEEP_* */
+	uint64		kept;			/* TAM_KEEP_LATEST: the row kept (key + 1), 0 if none */
 	bool		analyzed;		/* ANALYZE: the one "block" was handed out */
 } TamScanDesc;
 
@@ -117,6 +120,7 @@ static const TableAmRoutine widecol_tam_methods;
 static void tam_executor_start(QueryDesc *queryDesc, int eflags);
 static void register_targets(QueryDesc *queryDesc);
 static void register_modify(QueryDesc *queryDesc, Plan *plan);
+static bool changes_as_read(PlannedStmt *ps, ModifyTable *mt, Index rti);
 static void tam_executor_end(QueryDesc *queryDesc);
 static void tam_xact(XactEvent event, void *arg);
 static void tam_subxact(SubXactEvent event, SubTransactionId mySubid,
@@ -269,13 +273,27 @@ tid_key(ItemPointer tid)
 		ItemPointerGetOffsetNumberNoCheck(tid);
 }
 
-/* Keep the row in slot under its TID, for the running UPDATE or DELETE. */
+/*
+ * Keep the row in slot under its TID, for the running UPDATE or DELETE.
+ * With *kept (TAM_KEEP_LATEST) the row kept before by the same scan goes:
+ * the statement changed it, or left it out, before this one was read.
+ */
 static void
-keep_row(Relation rel, TupleTableSlot *slot)
+keep_row(Relation rel, TupleTableSlot *slot, uint64 *kept)
 {
 	TamRow	   *row;
 	uint64		key = tid_key(&slot->tts_tid);
 	MemoryContext old;
+
+	if (kept != NULL && *kept != 0 && tam_rows != NULL)
+	{
+		uint64		prev = *kept - 1;
+
+		row = hash_search(tam_rows, &prev, HASH_REMOVE, NULL);
+		if (row != NULL)
+			heap_freetuple(row->tuple);
+		*kept = 0;
+	}
 
 	if (tam_rows == NULL)
 	{
@@ -294,6 +312,8 @@ keep_row(Relation rel, TupleTableSlot *slot)
 	row->relid = RelationGetRelid(rel);
 	row->tuple = heap_form_tuple(RelationGetDescr(rel), slot->tts_values, slot->tts_isnull);
 	MemoryContextSwitchTo(old);
+	if (kept != NULL)
+		*kept = key + 1;
 }
 
 /* The row a scan returned under tid (see NOTES), or an error. */
@@ -406,6 +426,8 @@ register_modify(QueryDesc *queryDesc, Plan *plan)
 		tg = palloc0(sizeof(TamTarget));
 		tg->relid = rte->relid;
 		tg->op = mt->operation;
+		tg->streaming = (mt->operation == CMD_UPDATE || mt->operation == CMD_DELETE) &&
+			changes_as_read(ps, mt, lfirst_int(lc));
 		tg->qd = queryDesc;
 		tg->subid = GetCurrentSubTransactionId();
 		/* an empty set would read "every column": give INSERT its key at least */
@@ -413,6 +435,36 @@ register_modify(QueryDesc *queryDesc, Plan *plan)
 		tam_targets = lappend(tam_targets, tg);
 		MemoryContextSwitchTo(old);
 	}
+}
+
+/*
+ * Does ModifyTable mt change each row of its result relation rti before
+ * the scan reads the next one?  So when the relation is read once in the
+ * statement, by a scan under only nodes that pass each row up at once
+ * (Result, ProjectSet, the outer side of joins); a Sort, a hash table
+ * or a rescanned inner side holds rows back.
+ */
+static bool
+changes_as_read(PlannedStmt *ps, ModifyTable *mt, Index rti)
+{
+	RangeTblEntry *target = rt_fetch(rti, ps->rtable);
+	Plan	   *p = outerPlan(mt);
+	ListCell   *lc;
+	int			reads = 0;
+
+	foreach(lc, ps->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		reads += rte->rtekind == RTE_RELATION && rte->relid == target->relid;
+	}
+	if (reads != 1)
+		return false;
+	while (p != NULL && (IsA(p, Result) || IsA(p, ProjectSet) || IsA(p, NestLoop) ||
+						 IsA(p, HashJoin) || IsA(p, MergeJoin)))
+		p = outerPlan(p);
+	return p != NULL && (IsA(p, SeqScan) || IsA(p, CustomScan)) &&
+		((Scan *) p)->scanrelid == rti;
 }
 
 /* Send the statement's writes; the node acknowledged them when this returns. */
@@ -540,6 +592,7 @@ tam_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	scan->priv = widecol_full_scan_private(t);
 	scan->ss = widecol_begin_scan(NULL, RelationGetRelid(rel), scan->priv, NIL, 0);
 	scan->keep_rows = widecol_tam_keeps_rows(RelationGetRelid(rel));
+	scan->kept = 0;
 	MemoryContextSwitchTo(old);
 	return (TableScanDesc) scan;
 }
@@ -574,25 +627,44 @@ tam_next_row(TamScanDesc *scan, TupleTableSlot *slot)
 	MemoryContextSwitchTo(old);
 	if (TupIsNull(slot))
 		return false;
-	widecol_tam_row_returned(scan->base.rs_rd, slot, scan->keep_rows);
+	widecol_tam_row_returned(scan->base.rs_rd, slot, scan->keep_rows, &scan->kept);
 	return true;
 }
 
-/* Does an UPDATE or DELETE of relid run (so that scans keep their rows)? */
-bool
+/*
+ * Which rows must a new scan of relid keep for UPDATE or DELETE?  None
+ * (TAM_KEEP_NONE) without a running one; the latest only (TAM_KEEP_LATEST)
+ * for the scan of a statement that changes each row as it reads it (the
+ * first scan of the table to begin is that statement's own: statements
+ * nested in it begin theirs later); else every row until the statement
+ * ends (TAM_KEEP_ALL).
+ */
+int
 widecol_tam_keeps_rows(Oid relid)
 {
-	return find_target(relid, true) != NULL;
+	TamTarget  *tg = find_target(relid, true);
+
+	if (tg == NULL)
+		return TAM_KEEP_NONE;
+	if (tg->streaming && !tg->claimed)
+	{
+		tg->claimed = true;
+		return TAM_KEEP_LATEST;
+	}
+	return TAM_KEEP_ALL;
 }
 
-/* A scan of rel returned the row in slot: give it a TID, and keep it if asked. */
+/*
+ * A scan of rel returned the row in slot: give it a TID, and keep it as
+ * keep (TAM_KEEP_*) says; *kept is the scan's latest kept row.
+ */
 void
-widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, bool keep)
+widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, int keep, uint64 *kept)
 {
 	slot->tts_tableOid = RelationGetRelid(rel);
 	next_tid(&slot->tts_tid);
-	if (keep)
-		keep_row(rel, slot);
+	if (keep != TAM_KEEP_NONE)
+		keep_row(rel, slot, keep == TAM_KEEP_LATEST ? kept : NULL);
 }
 
 static bool
@@ -899,6 +971,7 @@ tam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char pe
 
 	if (rel->rd_node.relNode != newrnode->relNode && OidIsValid(rel->rd_node.relNode))
 	{
+		widecol_refuse_cluster_truncate(RelationGetRelationName(rel));
 		if (IsTransactionBlock())
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -926,7 +999,25 @@ tam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char pe
 static void
 tam_relation_nontransactional_truncate(Relation rel)
 {
+	widecol_refuse_cluster_truncate(RelationGetRelationName(rel));
 	widecol_empty_table(widecol_get_table(RelationGetRelid(rel)));
+}
+
+/*
+ * TRUNCATE in a cluster: the node would empty its own replicas only, and
+ * the other nodes would keep (and read repair would bring back) the rows.
+ * Refused, for both faces, until a cluster-wide TRUNCATE exists.
+ */
+void
+widecol_refuse_cluster_truncate(const char *relname)
+{
+	if (widecol_cluster_schema_enabled())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TRUNCATE of widecol table \"%s\" is not supported in a cluster", relname),
+				 errdetail("It would empty the replicas of this node only."),
+				 errhint("DELETE the rows by partition key, or DROP the table and create it again "
+						 "(DROP TABLE of a USING widecol table drops its data on every node).")));
 }
 
 /* VACUUM: the engine purges tombstones itself when it compacts. */

@@ -34,7 +34,9 @@
  *	  DROP TABLE (also by DROP SCHEMA ... CASCADE or DROP OWNED) drops the
  *	  engine table the relation created, at commit: an object_access_hook
  *	  notes it, a transaction callback sends it.  ALTER TABLE SET changes
- *	  the engine table's options at commit too.
+ *	  the engine table's options at commit too.  In a cluster each of
+ *	  these changes is also noted for the cluster schema (schema_apply.c),
+ *	  whose DROP makes every node drop the engine data.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,6 +56,7 @@
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
+#include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -61,6 +64,7 @@
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -116,6 +120,7 @@ static void after_create(Oid relid, List *options);
 static void refuse_foreign_key_to(List *constraints);
 static void check_alter(Oid relid, AlterTableStmt *stmt, List **set, List **reset);
 static void note_pending(Oid relid, uint32 table_id, bool drop);
+static List *tables_owned_by(List *roles);
 
 void
 widecol_tam_ddl_init(void)
@@ -459,6 +464,7 @@ after_create(Oid relid, List *options)
 	t = widecol_get_table(relid);
 	if (widecol_preloaded && widecol_node_running())
 		widecol_create_or_check(t, false, false);
+	widecol_schema_note_table(relid, true);
 }
 
 /* ---------------------------------------------------------------- ALTER */
@@ -582,6 +588,38 @@ note_pending(Oid relid, uint32 table_id, bool drop)
 	MemoryContextSwitchTo(old);
 }
 
+/* The widecol tables of this database owned by one of roles (RoleSpecs). */
+static List *
+tables_owned_by(List *roles)
+{
+	StringInfoData sql;
+	List	   *out = NIL;
+	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT c.oid FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+						   "WHERE a.amname = 'widecol' AND c.relkind = 'r' AND c.relowner IN (0");
+	foreach(lc, roles)
+		appendStringInfo(&sql, ", %u", get_rolespec_oid(lfirst(lc), false));
+	appendStringInfoChar(&sql, ')');
+	SPI_connect();
+	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the widecol tables of the roles");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		out = lappend_oid(out, relid);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return out;
+}
+
 /* Apply ALTER TABLE SET/RESET of widecol options to relid. */
 static void
 alter_options(Oid relid, List *set, List *reset)
@@ -630,8 +668,28 @@ alter_options(Oid relid, List *set, List *reset)
 	{
 		/* the key is checked against the engine table now, the options go at commit */
 		widecol_create_or_check(t, false, false);
-		note_pending(relid, 0, false);
+		if (!widecol_schema_applying)
+			note_pending(relid, 0, false);
 	}
+	widecol_schema_note_table(relid, false);
+}
+
+/*
+ * The cluster schema changed the options of widecol table relid
+ * (schema_apply.c): store options (DefElems), keeping its keyspace and
+ * table_name options.
+ */
+void
+widecol_tam_follow_options(Oid relid, List *options)
+{
+	List	   *stored = stored_options(relid);
+	const char *keep[] = {"keyspace", "table_name"};
+
+	for (int i = 0; i < lengthof(keep); i++)
+		if (get_option(stored, keep[i]) != NULL)
+			options = set_option(options, keep[i], get_option(stored, keep[i]));
+	validate_options(options);
+	store_options(relid, options);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -651,8 +709,10 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 			   *reset = NIL;
 	char	   *rename_old = NULL;
 	Oid			rename_relid = InvalidOid;
+	Oid			rename_column_relid = InvalidOid;
 	bool		existed = false;
 	List	   *saved_creating = creating_options;
+	List	   *reassigned = NIL;
 
 	if (IsA(parsetree, CreateStmt) &&
 		uses_widecol(((CreateStmt *) parsetree)->accessMethod) &&
@@ -813,6 +873,8 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 				refuse_foreign_key_to(list_make1(cmd->def));
 		}
 	}
+	else if (IsA(parsetree, ReassignOwnedStmt))
+		reassigned = tables_owned_by(((ReassignOwnedStmt *) parsetree)->roles);
 	else if (IsA(parsetree, CreateTrigStmt))
 	{
 		CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
@@ -859,6 +921,8 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 			{
 				WidecolTable *t = widecol_get_table(relid);
 
+				rename_column_relid = relid;
+
 				for (int i = 0; i < t->ncols; i++)
 					if (!t->cols[i].dropped && strcmp(t->cols[i].name, stmt->subname) == 0 &&
 						(t->cols[i].kind == WIDECOL_COL_PARTITION ||
@@ -894,10 +958,26 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 		after_create(RangeVarGetRelid(ctas->into->rel, NoLock, false), options);
 	else if (OidIsValid(alter_relid) && (set != NIL || reset != NIL))
 		alter_options(alter_relid, set, reset);
-	else if (OidIsValid(alter_relid) && widecol_preloaded && widecol_node_running())
+	else if (OidIsValid(alter_relid))
 	{
 		/* e.g. OWNER TO: the engine table's ownership record follows at commit */
-		note_pending(alter_relid, 0, false);
+		if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
+			note_pending(alter_relid, 0, false);
+		widecol_schema_note_table(alter_relid, false);
+	}
+	else if (OidIsValid(rename_column_relid))
+		widecol_schema_note_table(rename_column_relid, false);
+	else if (reassigned != NIL)
+	{
+		ListCell   *lc;
+
+		/* the engine tables' ownership records follow at commit, as for OWNER TO */
+		foreach(lc, reassigned)
+		{
+			if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
+				note_pending(lfirst_oid(lc), 0, false);
+			widecol_schema_note_table(lfirst_oid(lc), false);
+		}
 	}
 	else if (OidIsValid(rename_relid))
 	{
@@ -989,7 +1069,14 @@ tam_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
 		!widecol_is_tam_table(objectId))
 		return;
-	if (widecol_preloaded && widecol_node_running())
+	if (widecol_cluster_schema_enabled() && !widecol_schema_applying)
+	{
+		/* in a cluster every node drops the engine data when it follows the drop */
+		WidecolTable *t = widecol_get_table(objectId);
+
+		widecol_schema_note_table_drop(t->keyspace, t->table_name);
+	}
+	if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
 	{
 		WidecolTable *t = widecol_get_table(objectId);
 		wc_table_def def;

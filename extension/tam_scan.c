@@ -51,7 +51,8 @@ typedef struct TamScanState
 	CustomScanState css;
 	WidecolScanState *ss;
 	List	   *priv;
-	bool		keep_rows;		/* an UPDATE or DELETE of the table runs */
+	int			keep_rows;		/* an UPDATE or DELETE of the table runs: TAM_KEEP_* */
+	uint64		kept;			/* the row kept for TAM_KEEP_LATEST */
 } TamScanState;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist = NULL;
@@ -232,7 +233,7 @@ tam_scan_next(ScanState *node)
 
 	MemoryContextSwitchTo(old);
 	if (!TupIsNull(slot))
-		widecol_tam_row_returned(node->ss_currentRelation, slot, ts->keep_rows);
+		widecol_tam_row_returned(node->ss_currentRelation, slot, ts->keep_rows, &ts->kept);
 	return slot;
 }
 

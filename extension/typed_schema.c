@@ -26,6 +26,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -41,6 +42,7 @@
 /* helpers */
 static wc_schema_option *cql_map_options(const char *option, const char *text, size_t *n);
 static void build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schema *s);
+static void append_options(StringInfo out, List *options, const char *sep);
 static char *key_columns(const wc_schema *s, uint32 kind, bool with_order);
 static char *primary_key_text(const wc_schema *s);
 
@@ -188,6 +190,7 @@ build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schem
 		s->owner.db_name = o->dbname;
 		s->owner.rel_name = o->relname;
 		s->owner.role_name = o->rolename;
+		s->owner.access_method = o->access_method;
 	}
 	cols = palloc0(sizeof(wc_schema_column) * Max(t->ncols, 1));
 	for (int i = 0; i < t->ncols; i++)
@@ -264,8 +267,9 @@ widecol_fill_engine_def(WidecolTable *t, wc_table_def *def, const EngineOwnershi
 	if (t->compaction && strlen(t->compaction) >= sizeof(def->compaction))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the compaction map of foreign table \"%s\" is longer than %zu bytes",
-						get_rel_name(t->relid), sizeof(def->compaction) - 1),
+				 errmsg("the compaction map of %s \"%s\" is longer than %zu bytes",
+						widecol_table_word(t->relid), get_rel_name(t->relid),
+						sizeof(def->compaction) - 1),
 				 errhint("Leave out options that keep their default value.")));
 	strlcpy(def->compaction, t->compaction ? t->compaction : "", sizeof(def->compaction));
 }
@@ -375,6 +379,120 @@ widecol_column_definition(const wc_schema_column *c, StringInfo out)
 }
 
 /*
+ * The table options of s as DefElems, in the order a CREATE writes them:
+ * primary_key, clustering_order, compaction, default_time_to_live,
+ * gc_grace_seconds, the other CQL properties, and table_id id.
+ */
+List *
+widecol_schema_options(const wc_schema *s, uint32 id)
+{
+	List	   *out = NIL;
+	char	   *order = key_columns(s, WC_COL_CLUSTERING, true);
+
+#define OPT(name, value) out = lappend(out, makeDefElem(pstrdup(name), (Node *) makeString(value), -1))
+	OPT("primary_key", primary_key_text(s));
+	if (order)
+		OPT("clustering_order", order);
+	if (s->ncompaction > 0)
+	{
+		StringInfoData map;
+
+		initStringInfo(&map);
+		for (size_t i = 0; i < s->ncompaction; i++)
+			appendStringInfo(&map, "%s'%s': %s", i ? ", " : "{", s->compaction[i].name,
+							 s->compaction[i].value);
+		appendStringInfoChar(&map, '}');
+		OPT("compaction", map.data);
+	}
+	OPT("default_time_to_live", psprintf("%u", s->default_ttl));
+	OPT("gc_grace_seconds", psprintf("%u", s->gc_grace_seconds));
+	for (size_t i = 0; i < s->nproperties; i++)
+		OPT(s->properties[i].name, pstrdup(s->properties[i].value));
+	OPT("table_id", psprintf("%u", id));
+#undef OPT
+	return out;
+}
+
+/* Append options as "name<sep>'value'" separated by ", " (OPTIONS: sep " ", WITH: " = "). */
+static void
+append_options(StringInfo out, List *options, const char *sep)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		appendStringInfo(out, "%s%s%s%s", foreach_current_index(lc) ? ", " : "",
+						 quote_identifier(def->defname), sep, quote_literal_cstr(defGetString(def)));
+	}
+}
+
+/*
+ * The CREATE TABLE ... USING widecol that makes a table of the cluster
+ * schema s (engine table id) in this database, named relname, in keyspace
+ * server: its columns in cell order, so that each column's attribute number
+ * is its cell id, with a placeholder column for each gap, returned in
+ * *gaps (names, to drop after the CREATE).  NULL if s has no partition
+ * key or a column a USING widecol table cannot have.
+ */
+char *
+widecol_tam_create_command(const wc_schema *s, uint32 id, const char *relname,
+						   ForeignServer *server, List **gaps)
+{
+	StringInfoData cmd;
+	List	   *options = widecol_schema_options(s, id);
+	uint32		attno = 1;
+	bool		more = true;
+
+	*gaps = NIL;
+	if (key_columns(s, WC_COL_PARTITION, false) == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->ncolumns; i++)
+		if (s->columns[i].kind != WC_COL_PARTITION && s->columns[i].kind != WC_COL_CLUSTERING &&
+			s->columns[i].kind != WC_COL_REGULAR)
+			return NULL;
+	initStringInfo(&cmd);
+	appendStringInfo(&cmd, "CREATE TABLE %s (", quote_identifier(relname));
+	while (more)
+	{
+		const wc_schema_column *c = NULL;
+
+		more = false;
+		for (size_t i = 0; i < s->ncolumns; i++)
+		{
+			if (s->columns[i].cell_id == attno)
+				c = &s->columns[i];
+			if (s->columns[i].cell_id > attno)
+				more = true;
+		}
+		if (c == NULL && !more)
+			break;
+		if (attno > 1)
+			appendStringInfoString(&cmd, ", ");
+		if (c != NULL)
+			appendStringInfo(&cmd, "%s %s", quote_identifier(c->name), c->type ? c->type : "text");
+		else
+		{
+			char	   *gap = psprintf("widecol_gap_%u", attno);
+
+			appendStringInfo(&cmd, "%s integer", gap);
+			*gaps = lappend(*gaps, gap);
+		}
+		attno++;
+	}
+	appendStringInfoString(&cmd, ") USING widecol WITH (");
+	if (strcmp(server->servername, widecol_tam_default_keyspace) != 0)
+		options = lcons(makeDefElem("keyspace", (Node *) makeString(server->servername), -1),
+						options);
+	if (strcmp(relname, s->table) != 0)
+		options = lappend(options, makeDefElem("table_name", (Node *) makeString((char *) s->table), -1));
+	append_options(&cmd, options, " = ");
+	appendStringInfoChar(&cmd, ')');
+	return cmd.data;
+}
+
+/*
  * The CREATE FOREIGN TABLE command that IMPORT FOREIGN SCHEMA runs for the
  * engine table def of keyspace on server, or NULL to leave it out: made
  * without a foreign table, of another keyspace, not selected by stmt's
@@ -387,7 +505,6 @@ widecol_import_command(const wc_table_def *def, ForeignServer *server, const cha
 	const wc_schema *s = widecol_engine_schema(def);
 	StringInfoData cmd,
 				cols;
-	char	   *order;
 
 	if (s == NULL || s->keyspace == NULL || strcmp(s->keyspace, keyspace) != 0 ||
 		key_columns(s, WC_COL_PARTITION, false) == NULL)
@@ -420,28 +537,9 @@ widecol_import_command(const wc_table_def *def, ForeignServer *server, const cha
 		widecol_column_definition(&s->columns[i], &cols);
 	}
 	initStringInfo(&cmd);
-	appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n%s\n) SERVER %s OPTIONS (primary_key %s",
-					 quote_identifier(s->table), cols.data, quote_identifier(server->servername),
-					 quote_literal_cstr(primary_key_text(s)));
-	order = key_columns(s, WC_COL_CLUSTERING, true);
-	if (order)
-		appendStringInfo(&cmd, ", clustering_order %s", quote_literal_cstr(order));
-	if (s->ncompaction > 0)
-	{
-		StringInfoData map;
-
-		initStringInfo(&map);
-		for (size_t i = 0; i < s->ncompaction; i++)
-			appendStringInfo(&map, "%s'%s': %s", i ? ", " : "{", s->compaction[i].name,
-							 s->compaction[i].value);
-		appendStringInfoChar(&map, '}');
-		appendStringInfo(&cmd, ", compaction %s", quote_literal_cstr(map.data));
-	}
-	appendStringInfo(&cmd, ", default_time_to_live '%u'", s->default_ttl);
-	appendStringInfo(&cmd, ", gc_grace_seconds '%u'", s->gc_grace_seconds);
-	for (size_t i = 0; i < s->nproperties; i++)
-		appendStringInfo(&cmd, ", %s %s", quote_identifier(s->properties[i].name),
-						 quote_literal_cstr(s->properties[i].value));
-	appendStringInfo(&cmd, ", table_id '%u')", def->id);
+	appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (\n%s\n) SERVER %s OPTIONS (",
+					 quote_identifier(s->table), cols.data, quote_identifier(server->servername));
+	append_options(&cmd, widecol_schema_options(s, def->id), " ");
+	appendStringInfoChar(&cmd, ')');
 	return cmd.data;
 }

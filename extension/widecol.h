@@ -148,6 +148,7 @@ extern Datum widecol_decode_value(const uint8 *p, size_t len, int16 typlen,
 								  bool typbyval);
 
 /* in schema.c */
+extern const char *widecol_table_word(Oid relid);
 typedef enum WidecolColumnKind
 {
 	WIDECOL_COL_PARTITION,		/* partition-key column */
@@ -228,6 +229,7 @@ typedef struct EngineOwnership
 	char	   *dbname;
 	char	   *relname;		/* schema-qualified */
 	char	   *rolename;
+	char	   *access_method;	/* "widecol" for a USING widecol table, else NULL */
 } EngineOwnership;
 
 struct wc_table_def;
@@ -248,6 +250,9 @@ extern char *widecol_import_command(const struct wc_table_def *def, ForeignServe
 									struct ImportForeignSchemaStmt *stmt);
 struct wc_schema_column;
 extern void widecol_column_definition(const struct wc_schema_column *c, StringInfo out);
+extern List *widecol_schema_options(const struct wc_schema *s, uint32 id);
+extern char *widecol_tam_create_command(const struct wc_schema *s, uint32 id, const char *relname,
+										ForeignServer *server, List **gaps);
 
 /* in ddl.c */
 extern void widecol_ddl_init(void);
@@ -492,13 +497,18 @@ extern void widecol_modify_end(WidecolModifyState *ms);
 /* in tam.c */
 extern Datum widecol_tam_handler(PG_FUNCTION_ARGS);
 extern bool widecol_is_tam_table(Oid relid);
-extern bool widecol_tam_keeps_rows(Oid relid);
-extern void widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, bool keep);
+#define TAM_KEEP_NONE 0
+#define TAM_KEEP_ALL 1
+#define TAM_KEEP_LATEST 2
+extern int	widecol_tam_keeps_rows(Oid relid);
+extern void widecol_refuse_cluster_truncate(const char *relname);
+extern void widecol_tam_row_returned(Relation rel, TupleTableSlot *slot, int keep, uint64 *kept);
 extern void widecol_tam_init(void);
 
 /* in tam_ddl.c */
 extern const char *widecol_tam_default_keyspace;
 extern void widecol_tam_options(Relation rel, Oid *serverid, List **options);
+extern void widecol_tam_follow_options(Oid relid, List *options);
 extern void widecol_tam_ddl_init(void);
 
 /* in tam_scan.c */

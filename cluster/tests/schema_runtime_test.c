@@ -4,7 +4,8 @@
  * and a table created through SCHEMA_CHANGE on one node reach the other
  * node's store and engine (same table id, "keyspace.table"), the versions
  * agree (in gossip too) and the change's agreement wait says so; an ALTER
- * reaches the other engine; a restarted node lists its schema from its
+ * reaches the other engine; a dropped USING widecol table's engine data
+ * goes on every node, a dropped foreign table's stays; a restarted node lists its schema from its
  * file; a damaged file is refused; a node without a cluster answers
  * SCHEMA_LIST and refuses SCHEMA_CHANGE.
  */
@@ -120,6 +121,43 @@ static void definition(wc_buf *out, int ncols)
     assert_int_equal(wc_schema_encode(&s, out), WC_OK);
 }
 
+/* Table ks.<table> with id; am is its owner record's access method (NULL: a foreign table). */
+static void definition_of(wc_buf *out, const char *table, uint32_t id, const char *am)
+{
+    wc_schema s;
+    wc_schema_column cols[1] = {
+        {.name = "id", .type = "bigint", .kind = WC_COL_PARTITION, .cell_id = 0},
+    };
+
+    wc_schema_init(&s);
+    s.keyspace = "ks";
+    s.replication_class = "SimpleStrategy";
+    s.table = table;
+    s.table_id = id;
+    s.owner = (wc_schema_owner){true, 1, 2, 3, "db", "public.x", "alice", am};
+    s.ncolumns = 1;
+    s.columns = cols;
+    wc_buf_init(out);
+    assert_int_equal(wc_schema_encode(&s, out), WC_OK);
+}
+
+static bool has_engine_table(node *n, uint32_t id)
+{
+    wc_table_def d;
+
+    if (wc_engine_get_table(n->e, id, &d) != WC_OK)
+        return false;
+    wc_table_def_clear(&d);
+    return true;
+}
+
+static void wait_engine_table(node *n, uint32_t id, bool want)
+{
+    for (int t = 0; t < WAIT_MS / 50 && has_engine_table(n, id) != want; t++)
+        sleep_ms(50);
+    assert_int_equal(has_engine_table(n, id), want);
+}
+
 /* Number of columns of engine table id in n's engine (-1: none). */
 static int engine_columns(node *n, uint32_t id)
 {
@@ -230,6 +268,31 @@ static void test_two_nodes(void **state)
     assert_true(res.agreed);
     wc_buf_free(&def);
     wait_columns(&a, 4242, 3);
+
+    /*
+     * DROP of a foreign table keeps its engine data everywhere; DROP of a
+     * USING widecol table (access method in its owner record) drops it on
+     * every node.
+     */
+    definition_of(&def, "f", 5151, NULL);
+    assert_int_equal(change(&a, WC_SCHEMA_CHANGE_CREATE_TABLE, 0, def.data, def.len, NULL, NULL,
+                            &res),
+                     WC_OK);
+    wc_buf_free(&def);
+    definition_of(&def, "u", 5252, "widecol");
+    assert_int_equal(change(&a, WC_SCHEMA_CHANGE_CREATE_TABLE, 0, def.data, def.len, NULL, NULL,
+                            &res),
+                     WC_OK);
+    wc_buf_free(&def);
+    wait_engine_table(&b, 5151, true);
+    wait_engine_table(&b, 5252, true);
+    assert_int_equal(change(&a, WC_SCHEMA_CHANGE_DROP_TABLE, 0, "ks", 2, "f", NULL, &res), WC_OK);
+    assert_int_equal(change(&a, WC_SCHEMA_CHANGE_DROP_TABLE, WAIT_MS, "ks", 2, "u", NULL, &res),
+                     WC_OK);
+    wait_engine_table(&b, 5252, false);
+    wait_engine_table(&a, 5252, false);
+    assert_true(has_engine_table(&b, 5151));
+    assert_true(has_engine_table(&a, 5151));
 
     /* a restarted node lists its schema from its file before it hears from anyone */
     stop(&b);

@@ -53,7 +53,7 @@ static void sample(wc_schema *s)
     s->compaction = sample_comp;
     s->nproperties = 2;
     s->properties = sample_props;
-    s->owner = (wc_schema_owner){true, 16384, 24576, 10, "app", "public.readings", "alice"};
+    s->owner = (wc_schema_owner){true, 16384, 24576, 10, "app", "public.readings", "alice", "widecol"};
     s->ncolumns = sizeof(sample_cols) / sizeof(sample_cols[0]);
     s->columns = sample_cols;
 }
@@ -97,6 +97,7 @@ static void assert_same(const wc_schema *a, const wc_schema *b)
     assert_str(a->owner.db_name, b->owner.db_name);
     assert_str(a->owner.rel_name, b->owner.rel_name);
     assert_str(a->owner.role_name, b->owner.role_name);
+    assert_str(a->owner.access_method, b->owner.access_method);
     assert_int_equal(a->ncolumns, b->ncolumns);
     for (size_t i = 0; i < a->ncolumns; i++) {
         const wc_schema_column *x = &a->columns[i], *y = &b->columns[i];
