@@ -204,6 +204,9 @@ static wc_status wc__resolve_cell(wc__resolve_ctx *x, uint32_t table_id, const u
         x->ndone++;
         /* a new clock above the stored one and, after a deletion, above older shards */
         r->shard.clock = r->shard.clock + 1 > (uint64_t)c->ts ? r->shard.clock + 1 : (uint64_t)c->ts;
+    } else {
+        /* each shard written for the cell in this batch supersedes the one before it */
+        r->shard.clock++;
     }
     r->shard.value = (int64_t)((uint64_t)r->shard.value + (uint64_t)delta);
     *s = r->shard;

@@ -284,7 +284,11 @@ static void test_deltas_flush_compact_replay(void **state)
     assert_int_equal(value(f->e, "click", 1, 1), 17);
 }
 
-/* Several deltas of one cell in one batch add up (a transaction's increments). */
+/*
+ * Several deltas of one cell in one batch add up (a transaction's
+ * increments), decrements too: the shards the batch writes for the cell
+ * must each supersede the one before, whatever their values.
+ */
 static void test_batch_same_cell(void **state)
 {
     fx *f = *state;
@@ -295,9 +299,15 @@ static void test_batch_same_cell(void **state)
     wc_mutation_init(&m2, T1, "view", 4);
     add_delta(&m2, 7, 1, 5, 200);
     assert_int_equal(wc_engine_apply(f->e, ms, 2), WC_OK);
+    assert_int_equal(value(f->e, "view", 7, 1), 7);
+    wc_mutation_reset(&m1, T1, "view", 4);
+    add_delta(&m1, 7, 1, -1, 201);
+    wc_mutation_reset(&m2, T1, "view", 4);
+    add_delta(&m2, 7, 1, -1, 201);
+    assert_int_equal(wc_engine_apply(f->e, ms, 2), WC_OK);
     wc_mutation_free(&m1);
     wc_mutation_free(&m2);
-    assert_int_equal(value(f->e, "view", 7, 1), 7);
+    assert_int_equal(value(f->e, "view", 7, 1), 5);
 }
 
 /* A deleted counter reads as absent; incremented after the deletion it counts from 0. */
