@@ -3,6 +3,10 @@
  */
 #include "counter.h"
 
+#include "keys.h"
+#include "mutation.h"
+#include "row.h"
+
 static void wc__shard_at(const uint8_t *p, wc_counter_shard *s)
 {
     s->writer = wc_dec_u64(p);
@@ -103,4 +107,38 @@ size_t wc_counter_merged_len(const uint8_t *a, size_t alen, const uint8_t *b, si
 void wc_counter_merge(wc_buf *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     (void)wc__merge_walk(out, a, alen, b, blen);
+}
+
+/* Does the row blob hold a delta cell?  false for a malformed blob (validation reports it). */
+bool wc_counter_row_has_delta(const uint8_t *blob, size_t len)
+{
+    wc_row_view v;
+    wc_cell c;
+
+    if (!wc_row_parse(blob, len, &v))
+        return false;
+    while (wc_row_next_cell(&v, &c) == 1)
+        if (c.flags & WC_CELLF_COUNTER_DELTA)
+            return true;
+    return false;
+}
+
+bool wc_counter_batch_has_delta(const uint8_t *rec, size_t len)
+{
+    wc_batch_view bv;
+    wc_mutation_view mv;
+    wc_mutation_entry en;
+    const uint8_t *mut;
+    size_t ml;
+
+    if (wc_batch_parse(rec, len, &bv) != WC_OK)
+        return false;
+    while (wc_batch_next(&bv, &mut, &ml) == 1) {
+        if (wc_mutation_parse(mut, ml, &mv) != WC_OK)
+            return false;
+        while (wc_mutation_next(&mv, &en) == 1)
+            if (en.kind != WC_KIND_HEADER && wc_counter_row_has_delta(en.blob, en.blob_len))
+                return true;
+    }
+    return false;
 }

@@ -59,6 +59,11 @@ size_t wc_counter_merged_len(const uint8_t *a, size_t alen, const uint8_t *b, si
 /* Append merge(a, b), shard by shard (REQUIRES: both valid). */
 void wc_counter_merge(wc_buf *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
+/* Does the row blob hold a delta cell?  false for a malformed blob. */
+bool wc_counter_row_has_delta(const uint8_t *blob, size_t len);
+/* Does the batch record (mutation.h) hold a delta cell?  false if malformed. */
+bool wc_counter_batch_has_delta(const uint8_t *rec, size_t len);
+
 /* A delta cell's value. */
 static inline void wc_counter_delta_encode(uint8_t out[WC_COUNTER_DELTA_LEN], int64_t delta)
 {

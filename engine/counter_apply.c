@@ -38,40 +38,6 @@ typedef struct wc__resolve_ctx {
     size_t ndone, capdone;
 } wc__resolve_ctx;
 
-/* Does the row blob hold a delta cell?  false for a malformed blob (validation reports it). */
-static bool wc__row_has_delta(const uint8_t *blob, size_t len)
-{
-    wc_row_view v;
-    wc_cell c;
-
-    if (!wc_row_parse(blob, len, &v))
-        return false;
-    while (wc_row_next_cell(&v, &c) == 1)
-        if (c.flags & WC_CELLF_COUNTER_DELTA)
-            return true;
-    return false;
-}
-
-bool wc__counter_batch_has_delta(const uint8_t *rec, size_t len)
-{
-    wc_batch_view bv;
-    wc_mutation_view mv;
-    wc_mutation_entry en;
-    const uint8_t *mut;
-    size_t ml;
-
-    if (wc_batch_parse(rec, len, &bv) != WC_OK)
-        return false;
-    while (wc_batch_next(&bv, &mut, &ml) == 1) {
-        if (wc_mutation_parse(mut, ml, &mv) != WC_OK)
-            return false;
-        while (wc_mutation_next(&mv, &en) == 1)
-            if (en.kind != WC_KIND_HEADER && wc__row_has_delta(en.blob, en.blob_len))
-                return true;
-    }
-    return false;
-}
-
 static uint64_t wc__mix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;
@@ -285,7 +251,7 @@ wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len)
             goto fail;
         m = wc_batch_builder_begin(&bb, mv.table_id, mv.pk, mv.pk_len);
         while ((r = wc_mutation_next(&mv, &en)) == 1) {
-            if (en.kind == WC_KIND_HEADER || !wc__row_has_delta(en.blob, en.blob_len)) {
+            if (en.kind == WC_KIND_HEADER || !wc_counter_row_has_delta(en.blob, en.blob_len)) {
                 wc_mutation_add(m, en.kind, en.ck, en.ck_len, en.blob, en.blob_len);
                 continue;
             }

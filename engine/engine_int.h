@@ -334,9 +334,8 @@ void wc__free_names(wc__cleanup_ctx *c);
 wc_status wc__switch_memtable(wc_engine *e, wc__table *t);
 /* Log and apply one batch record (wc_engine_apply_batch without counter deltas). */
 wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len);
-/* in counter_apply.c: does the record hold counter delta cells? (false if malformed) */
-bool wc__counter_batch_has_delta(const uint8_t *rec, size_t len);
-/* Resolve the record's deltas into this engine's shards and apply it, under counter_mu. */
+/* in counter_apply.c: resolve the record's deltas into this engine's shards and apply
+ * it, under counter_mu. */
 wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len);
 /*
  * Apply a validated batch record (at log position pos) to the memtables,

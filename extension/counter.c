@@ -33,6 +33,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/appendinfo.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -314,6 +315,13 @@ widecol_counter_update(ForeignScanState *node)
 	int			k = 0;
 	int64		count = 0;
 
+	/* every replica would add the delta to its own shard (docs/architecture.md) */
+	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("counter updates are not replicated yet"),
+				 errdetail("This node is part of a cluster (widecol.listen_address is set)."),
+				 errhint("Keep counter tables on a single node, one without widecol.listen_address.")));
 	/* the deltas, in ascending cell id (the row blob's order) */
 	foreach(lc, deltas)
 	{
