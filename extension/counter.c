@@ -134,13 +134,19 @@ widecol_counter_refuse_write(WidecolTable *t, CmdType op)
 					 "WHERE every primary-key column is given with =.")));
 }
 
-/* The sum of a counter cell's shards, as a bigint Datum. */
+/*
+ * The value of a counter cell as a bigint Datum: the sum of its shards, or
+ * the increment itself for a delta cell (a read inside the transaction that
+ * made it, before the row was stored).
+ */
 Datum
-widecol_counter_datum(WidecolTable *t, const uint8 *value, size_t len)
+widecol_counter_datum(WidecolTable *t, const wc_cell *c)
 {
 	int64_t		sum;
 
-	if (!wc_counter_sum(value, len, &sum))
+	if ((c->flags & WC_CELLF_COUNTER_DELTA) && c->len == WC_COUNTER_DELTA_LEN)
+		return Int64GetDatum(wc_counter_delta_decode(c->value));
+	if (!wc_counter_sum(c->value, c->len, &sum))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("widecol counter of \"%s\" is malformed", get_rel_name(t->relid)),

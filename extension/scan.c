@@ -664,7 +664,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 			if (ci < 0 || !ss->wanted[ci] || t->cols[ci].kind == WIDECOL_COL_STATIC)
 				continue;
 			if (t->cols[ci].is_counter)
-				values[ci] = widecol_counter_datum(t, c->value, c->len);
+				values[ci] = widecol_counter_datum(t, c);
 			else
 				values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
 												  t->cols[ci].typbyval);

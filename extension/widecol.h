@@ -438,7 +438,8 @@ extern void widecolExplainDirectModify(ForeignScanState *node,
 extern Oid	widecol_counter_typid(void);
 extern void widecol_counter_check_table(WidecolTable *t, bool foreign);
 extern void widecol_counter_refuse_write(WidecolTable *t, CmdType op);
-extern Datum widecol_counter_datum(WidecolTable *t, const uint8 *value, size_t len);
+struct wc_cell;
+extern Datum widecol_counter_datum(WidecolTable *t, const struct wc_cell *c);
 extern bool widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 										ForeignScan *fscan, WidecolTable *t);
 extern void widecol_counter_update(ForeignScanState *node);

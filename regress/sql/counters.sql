@@ -135,6 +135,17 @@ UPDATE event_aggregations SET count = count + 3
     WHERE event_type = 'refund' AND date = '2026-01-04';
 COMMIT;
 SELECT event_type, date, count FROM event_aggregations WHERE event_type = 'refund';
+-- a read inside the transaction sees its own increments
+BEGIN;
+UPDATE event_aggregations SET count = count + 4
+    WHERE event_type = 'refund' AND date = '2026-01-04';
+UPDATE event_aggregations SET count = count + 6
+    WHERE event_type = 'chargeback' AND date = '2026-01-04';
+SELECT event_type, count FROM event_aggregations
+ WHERE event_type IN ('refund', 'chargeback') AND date = '2026-01-04' ORDER BY 1;
+COMMIT;
+SELECT event_type, count FROM event_aggregations
+ WHERE event_type IN ('refund', 'chargeback') AND date = '2026-01-04' ORDER BY 1;
 
 -- the inventory of a game: quantities by player and item
 CREATE FOREIGN TABLE player_inventory (
