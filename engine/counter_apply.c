@@ -87,9 +87,9 @@ static wc_status wc__counter_writer(wc_engine *e, uint64_t *out)
 }
 
 /* The current shard of this engine in the stored cell (clock 0 and value 0 if none). */
-static wc_status wc__stored_shard(wc_engine *e, uint32_t table_id, const uint8_t *pk,
-                                  size_t pk_len, const uint8_t *ck, size_t ck_len,
-                                  uint32_t column, wc_counter_shard *s)
+static wc_status wc__stored_shard(wc_engine *e, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                                  const uint8_t *ck, size_t ck_len, uint32_t column,
+                                  wc_counter_shard *s)
 {
     wc_read_request req;
     wc_page *page = NULL;
@@ -127,8 +127,8 @@ static wc_status wc__stored_shard(wc_engine *e, uint32_t table_id, const uint8_t
 
 /* Resolve one delta cell into this engine's new shard (*s). */
 static wc_status wc__resolve_cell(wc__resolve_ctx *x, uint32_t table_id, const uint8_t *pk,
-                                  size_t pk_len, const uint8_t *ck, size_t ck_len,
-                                  const wc_cell *c, wc_counter_shard *s)
+                                  size_t pk_len, const uint8_t *ck, size_t ck_len, const wc_cell *c,
+                                  wc_counter_shard *s)
 {
     wc__resolved *r = NULL;
     uint64_t writer = 0;
@@ -169,7 +169,8 @@ static wc_status wc__resolve_cell(wc__resolve_ctx *x, uint32_t table_id, const u
             return st;
         x->ndone++;
         /* a new clock above the stored one and, after a deletion, above older shards */
-        r->shard.clock = r->shard.clock + 1 > (uint64_t)c->ts ? r->shard.clock + 1 : (uint64_t)c->ts;
+        r->shard.clock =
+            r->shard.clock + 1 > (uint64_t)c->ts ? r->shard.clock + 1 : (uint64_t)c->ts;
     } else {
         /* each shard written for the cell in this batch supersedes the one before it */
         r->shard.clock++;

@@ -229,12 +229,10 @@ delta_expression(Expr *e, Index rti, AttrNumber attno)
 	b = lsecond(op->args);
 	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0))
 		return NULL;
-	if (is_counter_var(a, rti, attno) && !contain_var_clause((Node *) b))
-		 /* c + n, c - n */ ;
-	else if (strcmp(name, "+") == 0 && is_counter_var(b, rti, attno) &&
-			 !contain_var_clause((Node *) a))
-		 /* n + c */ ;
-	else
+	/* c + n and c - n, or n + c */
+	if (!(is_counter_var(a, rti, attno) && !contain_var_clause((Node *) b)) &&
+		!(strcmp(name, "+") == 0 && is_counter_var(b, rti, attno) &&
+		  !contain_var_clause((Node *) a)))
 		return NULL;
 	if (contain_subplans((Node *) e))
 		return NULL;
