@@ -135,24 +135,19 @@ widecol_counter_refuse_write(WidecolTable *t, CmdType op)
 }
 
 /*
- * The value of a counter cell as a bigint Datum: the sum of its shards, or
- * the increment itself for a delta cell (a read inside the transaction that
- * made it, before the row was stored).
+ * The value of a counter cell as a bigint Datum: the node sends a counter
+ * as its value (docs/protocol.md, READ), 8 bytes little-endian.
  */
 Datum
 widecol_counter_datum(WidecolTable *t, const wc_cell *c)
 {
-	int64_t		sum;
-
-	if ((c->flags & WC_CELLF_COUNTER_DELTA) && c->len == WC_COUNTER_DELTA_LEN)
-		return Int64GetDatum(wc_counter_delta_decode(c->value));
-	if (!wc_counter_sum(c->value, c->len, &sum))
+	if (c->len != WC_COUNTER_DELTA_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("widecol counter of \"%s\" is malformed", get_rel_name(t->relid)),
+				 errmsg("widecol counter of \"%s\" has %zu bytes, not 8", get_rel_name(t->relid), c->len),
 				 errhint("The column may have been redefined as a counter over data of another type; "
 						 "recreate the table with its original column types.")));
-	return Int64GetDatum(sum);
+	return Int64GetDatum(wc_counter_delta_decode(c->value));
 }
 
 /* ------------------------------------------------------------ planning */
