@@ -43,6 +43,7 @@
 #include "batchlog.h"
 #include "cluster.h"
 #include "consistency.h"
+#include "counter.h"
 #include "engine_store.h"
 #include "protocol.h"
 #include "shmring.h"
@@ -667,7 +668,13 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *batch;
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
-        if ((cc = wc__coordinator(n)) != NULL) {
+        if ((cc = wc__coordinator(n)) != NULL && wc_counter_batch_has_delta(batch, len)) {
+            /* each replica would add the delta to its own shard: counted RF times */
+            st = wc_error(WC_INVALID_ARGUMENT, "counter updates are not replicated yet: "
+                                               "a node of a cluster refuses them");
+            break;
+        }
+        if (cc != NULL) {
             st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }

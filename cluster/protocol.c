@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "counter.h"
 
 #define WC__BAD(what) wc_error(WC_CORRUPTION, "malformed %s message", what)
 
@@ -660,8 +661,23 @@ void wc_proto_put_page(wc_buf *b, const wc_page *page)
                 wc_buf_put_u32(b, c->ldt);
             if (cf & WC_CELLF_WIRE_EXPIRING)
                 wc_buf_put_u32(b, c->ttl);
-            if (!(cf & WC_CELLF_WIRE_TOMBSTONE))
+            if (cf & WC_CELLF_WIRE_TOMBSTONE)
+                continue;
+            if (c->flags & (WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA)) {
+                /* a counter travels as its value, i64 LE: the sum of its shards (a
+                 * delta of a read's overlay: the delta), never as its shards */
+                uint8_t v[WC_COUNTER_DELTA_LEN];
+                int64_t sum = 0;
+
+                if (c->flags & WC_CELLF_COUNTER_DELTA)
+                    sum = wc_counter_delta_decode(c->value);
+                else
+                    (void)wc_counter_sum(c->value, c->len, &sum);
+                wc_counter_delta_encode(v, sum);
+                wc_buf_put_bytes(b, v, sizeof(v));
+            } else {
                 wc_buf_put_bytes(b, c->value, c->len);
+            }
         }
         prev = r;
     }

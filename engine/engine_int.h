@@ -149,6 +149,9 @@ struct wc_engine {
     wc__table **tables;
     size_t ntables, captables;
 
+    pthread_mutex_t counter_mu; /* counter deltas (counter_apply.c); before every other lock */
+    uint64_t counter_writer;    /* this engine's counter writer id, 0 until loaded */
+
     pthread_mutex_t write_mu;
     wc_buf rec; /* batch record scratch, under write_mu */
     wc_buf key; /* flat key scratch, under write_mu */
@@ -337,6 +340,11 @@ void wc__free_names(wc__cleanup_ctx *c);
 /* in write.c */
 /* Switch t's active memtable for a new one and wake the flush thread. REQUIRES: write_mu. */
 wc_status wc__switch_memtable(wc_engine *e, wc__table *t);
+/* Log and apply one batch record (wc_engine_apply_batch without counter deltas). */
+wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len);
+/* in counter_apply.c: resolve the record's deltas into this engine's shards and apply
+ * it, under counter_mu. */
+wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len);
 /*
  * Apply a validated batch record (at log position pos) to the memtables,
  * switching full ones (flushing them synchronously when replay).

@@ -162,6 +162,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     atomic_init(&e->next_file_id, 1);
     pthread_mutex_init(&e->ddl_mu, NULL);
     pthread_rwlock_init(&e->tables_mu, NULL);
+    pthread_mutex_init(&e->counter_mu, NULL);
     pthread_mutex_init(&e->write_mu, NULL);
     pthread_mutex_init(&e->flush_mu, NULL);
     wc__cond_init(&e->flush_cv);
@@ -267,6 +268,7 @@ void wc_engine_close(wc_engine *e)
     wc_buf_free(&e->key);
     pthread_mutex_destroy(&e->ddl_mu);
     pthread_rwlock_destroy(&e->tables_mu);
+    pthread_mutex_destroy(&e->counter_mu);
     pthread_mutex_destroy(&e->write_mu);
     pthread_mutex_destroy(&e->flush_mu);
     pthread_cond_destroy(&e->flush_cv);

@@ -6,6 +6,12 @@
 #include "row.h"
 
 #include "alloc.h"
+#include "counter.h"
+
+#define WC__CELLF_KNOWN                                                                            \
+    (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS | WC_CELLF_COUNTER |                 \
+     WC_CELLF_COUNTER_DELTA)
+#define WC__CELLF_COUNTERS (WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA)
 
 /* ------------------------------------------------------------------ rows */
 
@@ -50,8 +56,12 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
     if (v->seen > 0 && col <= v->last_column)
         return -1;
     c->column = (uint32_t)col;
-    if (!wc_get_u8(&p, end, &c->flags) ||
-        (c->flags & ~(WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS)))
+    if (!wc_get_u8(&p, end, &c->flags) || (c->flags & ~WC__CELLF_KNOWN))
+        return -1;
+    /* a counter is never a tombstone, never expires, and is one of the two kinds */
+    if ((c->flags & WC__CELLF_COUNTERS) &&
+        ((c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) ||
+         (c->flags & WC__CELLF_COUNTERS) == WC__CELLF_COUNTERS))
         return -1;
     if (c->flags & WC_CELLF_ROW_TS) {
         if (!(v->flags & WC_ROWF_LIVENESS))
@@ -76,6 +86,10 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
     } else if (!wc_get_bytes(&p, end, &c->value, &c->len)) {
         return -1;
     }
+    if ((c->flags & WC_CELLF_COUNTER) && !wc_counter_valid(c->value, c->len))
+        return -1;
+    if ((c->flags & WC_CELLF_COUNTER_DELTA) && c->len != WC_COUNTER_DELTA_LEN)
+        return -1;
     c->flags &= (uint8_t)~WC_CELLF_ROW_TS;
     v->p = p;
     v->seen++;
@@ -123,7 +137,7 @@ void wc_rowb_deletion(wc_rowb *rb, int64_t ts, uint32_t ldt)
 
 void wc_rowb_cell(wc_rowb *rb, const wc_cell *c)
 {
-    uint8_t f = c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING);
+    uint8_t f = c->flags & (WC__CELLF_KNOWN & ~WC_CELLF_ROW_TS);
 
     if ((rb->flags & WC_ROWF_LIVENESS) && c->ts == rb->live_ts)
         f |= WC_CELLF_ROW_TS;
@@ -200,6 +214,57 @@ int wc_cell_reconcile(const wc_cell *a, const wc_cell *b)
     return 0;
 }
 
+/* Both cells live counters or deltas: they merge instead of competing. */
+static bool wc__counters_merge(const wc_cell *a, const wc_cell *b)
+{
+    return (a->flags & WC__CELLF_COUNTERS) && (b->flags & WC__CELLF_COUNTERS);
+}
+
+/*
+ * Put merge(a, b) of two counter or delta cells (wc__counters_merge) into rb:
+ * deltas add; counters merge by shard; a delta merged with a counter adds to
+ * the counter's pending shard (writer 0).  WC_NO_MEMORY.
+ */
+static wc_status wc__rowb_counter_merge(wc_rowb *rb, const wc_cell *a, const wc_cell *b)
+{
+    wc_cell m = *a;
+    wc_buf tmp;
+    uint8_t d[WC_COUNTER_DELTA_LEN];
+    wc_status st;
+
+    wc_buf_init(&tmp);
+    m.ts = a->ts > b->ts ? a->ts : b->ts;
+    if ((a->flags & WC_CELLF_COUNTER_DELTA) && (b->flags & WC_CELLF_COUNTER_DELTA)) {
+        wc_counter_delta_encode(d, (int64_t)((uint64_t)wc_counter_delta_decode(a->value) +
+                                             (uint64_t)wc_counter_delta_decode(b->value)));
+        m.value = d;
+        m.len = sizeof(d);
+    } else if ((a->flags & WC_CELLF_COUNTER) && (b->flags & WC_CELLF_COUNTER)) {
+        wc_counter_merge(&tmp, a->value, a->len, b->value, b->len);
+    } else {
+        const wc_cell *c = (a->flags & WC_CELLF_COUNTER) ? a : b;
+        const wc_cell *dl = c == a ? b : a;
+        wc_counter_shard p = {WC_COUNTER_PENDING_WRITER, 0, 0};
+        size_t off = 0;
+
+        if (wc_counter_find(c->value, c->len, WC_COUNTER_PENDING_WRITER, &p))
+            off = WC_COUNTER_SHARD_LEN; /* writer 0 sorts first */
+        p.value = (int64_t)((uint64_t)p.value + (uint64_t)wc_counter_delta_decode(dl->value));
+        wc_counter_put_shard(&tmp, &p);
+        wc_buf_append(&tmp, c->value + off, c->len - off);
+        m.flags = c->flags;
+    }
+    if (m.value != d) {
+        m.value = tmp.data;
+        m.len = tmp.len;
+    }
+    st = wc_buf_status(&tmp);
+    if (st == WC_OK)
+        wc_rowb_cell(rb, &m);
+    wc_buf_free(&tmp);
+    return st == WC_OK ? WC_OK : wc_error(WC_NO_MEMORY, "out of memory merging counters");
+}
+
 /* Does liveness a (ts, ttl, ldt) supersede b? */
 static bool wc__liveness_wins(int64_t ats, uint32_t attl, uint32_t aldt, int64_t bts, uint32_t bttl,
                               uint32_t bldt)
@@ -267,7 +332,18 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 
         if (ra == 1 && rb_ == 1 && ca.column == cb.column) {
             take = wc_cell_reconcile(&ca, &cb) >= 0 ? &ca : &cb;
-            if (!has_del || take->ts > del_ts)
+            if (has_del && wc__counters_merge(&ca, &cb) && (ca.ts <= del_ts) != (cb.ts <= del_ts)) {
+                /* shards the row deletion shadows do not come back */
+                wc_rowb_cell(&rb, ca.ts > del_ts ? &ca : &cb);
+            } else if (wc__counters_merge(&ca, &cb)) {
+                if (!has_del || take->ts > del_ts) {
+                    wc_status st = wc__rowb_counter_merge(&rb, &ca, &cb);
+                    if (st != WC_OK) {
+                        wc_rowb_end(&rb);
+                        return st;
+                    }
+                }
+            } else if (!has_del || take->ts > del_ts)
                 wc_rowb_cell(&rb, take);
             ra = wc_row_next_cell(&va, &ca);
             rb_ = wc_row_next_cell(&vb, &cb);

@@ -11,7 +11,8 @@
  *    varint ncells
  *    ncells x cell, strictly ascending column id:
  *      varint column
- *      u8 cflags            WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS
+ *      u8 cflags            WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS |
+ *                           WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA
  *      [!ROW_TS] i64 ts     (ROW_TS: the cell's timestamp is the liveness ts)
  *      [TOMBSTONE|EXPIRING] u32 ldt   local deletion time (seconds since epoch)
  *      [EXPIRING] u32 ttl
@@ -32,7 +33,9 @@
  * timestamp wins; on equal timestamps a tombstone beats a live cell, between
  * two tombstones the later ldt wins, an expiring cell beats a non-expiring
  * one, two expiring cells keep the later ldt, and otherwise the greater value
- * (memcmp) wins.  All functions are pure and thread-safe; parsers validate
+ * (memcmp) wins.  Two live counter cells (or delta cells) do not compete:
+ * they merge shard by shard (counter.h) and keep the higher timestamp; a
+ * counter and a tombstone reconcile as above.  All functions are pure and thread-safe; parsers validate
  * every length against the blob and return false on malformed input.
  */
 #ifndef WC_ROW_H
@@ -50,6 +53,8 @@
 #define WC_CELLF_TOMBSTONE 0x01
 #define WC_CELLF_EXPIRING 0x02
 #define WC_CELLF_ROW_TS 0x04
+#define WC_CELLF_COUNTER 0x08       /* value is a counter shard list (counter.h) */
+#define WC_CELLF_COUNTER_DELTA 0x10 /* value is an int64 to add (counter.h); never stored */
 
 #define WC_HDRF_PARTITION_DELETED 0x01
 
@@ -62,7 +67,7 @@
 
 typedef struct wc_cell {
     uint32_t column;
-    uint8_t flags; /* WC_CELLF_TOMBSTONE / WC_CELLF_EXPIRING (ROW_TS already resolved) */
+    uint8_t flags; /* WC_CELLF_* but ROW_TS (already resolved) */
     int64_t ts;
     uint32_t ldt; /* tombstone: deletion time; expiring: expiry time; else 0 */
     uint32_t ttl; /* expiring only */

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "coding.h"
+#include "counter.h"
 #include "keys.h"
 #include "mutation.h"
 #include "thread.h"
@@ -353,7 +354,7 @@ static wc_status wc__admit_write(wc_engine *e)
     return st;
 }
 
-static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
+wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
 {
     wc_clpos pos;
     wc_status st;
@@ -376,6 +377,8 @@ static wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
 
 wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
 {
+    if (wc_counter_batch_has_delta(rec, len))
+        return wc__counter_apply(e, rec, len);
     return wc__apply_record(e, rec, len);
 }
 
@@ -403,7 +406,7 @@ wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
     if (st == WC_OK)
         st = wc_buf_status(&rec);
     if (st == WC_OK)
-        st = wc__apply_record(e, rec.data, rec.len);
+        st = wc_engine_apply_batch(e, rec.data, rec.len);
     wc_buf_free(&rec);
     return st;
 }

@@ -25,6 +25,7 @@
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
+#include "parser/parsetree.h"
 
 #include "client.h"
 #include "mutation.h"
@@ -44,6 +45,15 @@ widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelati
 	Plan	   *subplan = outerPlan(plan);
 	ForeignScan *fscan;
 
+	if (plan->operation == CMD_UPDATE && plan->returningLists == NIL && subplan != NULL &&
+		IsA(subplan, ForeignScan) && ((ForeignScan *) subplan)->scan.scanrelid == resultRelation)
+	{
+		WidecolTable *t = widecol_get_table(planner_rt_fetch(resultRelation, root)->relid);
+
+		if (t->counter_table)
+			return widecol_counter_plan_update(root, plan, resultRelation,
+											   (ForeignScan *) subplan, t);
+	}
 	if (plan->operation != CMD_DELETE || plan->returningLists != NIL)
 		return false;
 	if (subplan == NULL || !IsA(subplan, ForeignScan))
@@ -83,6 +93,11 @@ widecolIterateDirectModify(ForeignScanState *node)
 	if (ss->started)
 		return ExecClearTuple(slot);
 	ss->started = true;
+	if (((ForeignScan *) node->ss.ps.plan)->operation == CMD_UPDATE)
+	{
+		widecol_counter_update(node);
+		return ExecClearTuple(slot);
+	}
 	widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
 	w = widecol_writer_begin(t);
 	foreach(lc, ss->partitions)
@@ -154,6 +169,11 @@ widecolExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
 	const char *kind;
 
+	if (fs->operation == CMD_UPDATE)
+	{
+		widecol_counter_explain(node, es);
+		return;
+	}
 	if (t->nck == 0 || (nck_eq == 0 && !list_nth_int(bounds, 0) && !list_nth_int(bounds, 2)))
 		kind = "partition tombstone";
 	else if (nck_eq == t->nck)

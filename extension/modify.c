@@ -207,6 +207,7 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ON CONFLICT is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
 				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
+	widecol_counter_refuse_write(t, op);
 	if (op == CMD_INSERT)
 	{
 		Relation	rel = table_open(rte->relid, NoLock);
@@ -308,6 +309,8 @@ widecolBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	WidecolModifyState *ms = make_state(rinfo->ri_RelationDesc, CMD_INSERT, mtstate->ps.state);
 	WidecolTable *t = ms->t;
+
+	widecol_counter_refuse_write(t, CMD_INSERT);
 
 	/* COPY and tuple routing: every column, NULLs skipped */
 	for (int i = 0; i < t->ncols; i++)

@@ -849,8 +849,11 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 
 			if (ci < 0 || !ss->wanted[ci] || t->cols[ci].kind == WIDECOL_COL_STATIC)
 				continue;
-			values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
-											  t->cols[ci].typbyval);
+			if (t->cols[ci].is_counter)
+				values[ci] = widecol_counter_datum(t, c);
+			else
+				values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
+												  t->cols[ci].typbyval);
 			nulls[ci] = false;
 		}
 	}

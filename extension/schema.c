@@ -366,6 +366,7 @@ widecol_build_table(Relation rel)
 	}
 	if (t->compaction != NULL)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
+	widecol_counter_check_table(t, foreign);
 
 	/* cells are written in ascending column id: keep that order at hand */
 	t->cell_order = palloc(sizeof(int) * Max(t->ncols, 1));

@@ -174,6 +174,7 @@ typedef struct WidecolColumn
 	bool		descending;		/* clustering order */
 	uint32		cell_id;		/* engine column id of a cell-backed column */
 	int			meta_of;		/* WRITETIME/TTL: index of the column described */
+	bool		is_counter;		/* type widecol.counter (counter.c) */
 } WidecolColumn;
 
 typedef struct WidecolTable
@@ -198,6 +199,7 @@ typedef struct WidecolTable
 	char	   *replication;	/* keyspace replication map text */
 	List	   *options;		/* the table's options (DefElems), as given */
 	int			replication_factor;	/* effective factor (one node: 1) */
+	bool		counter_table;	/* non-key columns are counters (counter.c) */
 } WidecolTable;
 
 extern WidecolTable *widecol_build_table(Relation rel);
@@ -460,6 +462,17 @@ extern TupleTableSlot *widecolIterateDirectModify(ForeignScanState *node);
 extern void widecolEndDirectModify(ForeignScanState *node);
 extern void widecolExplainDirectModify(ForeignScanState *node,
 									   struct ExplainState *es);
+
+/* in counter.c */
+extern Oid	widecol_counter_typid(void);
+extern void widecol_counter_check_table(WidecolTable *t, bool foreign);
+extern void widecol_counter_refuse_write(WidecolTable *t, CmdType op);
+struct wc_cell;
+extern Datum widecol_counter_datum(WidecolTable *t, const struct wc_cell *c);
+extern bool widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
+										ForeignScan *fscan, WidecolTable *t);
+extern void widecol_counter_update(ForeignScanState *node);
+extern void widecol_counter_explain(ForeignScanState *node, struct ExplainState *es);
 
 /* in analyze.c */
 extern bool widecolAnalyzeForeignTable(Relation relation,

@@ -42,6 +42,18 @@ REVOKE ALL ON FUNCTION node_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION node_status() TO pg_monitor;
 
 -- ------------------------------------------------------------------------
+-- counter (extension/counter.c)
+--
+-- CQL's counter: a bigint that changes only by increments.  A table whose
+-- non-key columns are all counters is a counter table; UPDATE t SET c = c + n
+-- WHERE <whole primary key> sends the increment to the node without reading.
+-- ------------------------------------------------------------------------
+
+CREATE DOMAIN counter AS bigint;
+
+COMMENT ON DOMAIN counter IS 'CQL counter: changed only by UPDATE ... SET c = c + n';
+
+-- ------------------------------------------------------------------------
 -- timeuuid (extension/timeuuid.c)
 --
 -- A version 1 (time-based) UUID ordered by its timestamp, like Cassandra's

@@ -1,0 +1,405 @@
+/*-------------------------------------------------------------------------
+ *
+ * counter.c
+ *		  Counter columns (widecol.counter): counter tables, UPDATE by
+ *		  increments sent to the node as deltas, reading the sum.
+ *
+ * Copyright (c) 2026, widecol developers
+ *
+ * IDENTIFICATION
+ *		  extension/counter.c
+ *
+ * NOTES
+ *	  A table whose non-key columns are all widecol.counter is a counter
+ *	  table (checked when schema.c builds the table, so at CREATE FOREIGN
+ *	  TABLE).  `UPDATE t SET c = c + n WHERE <whole primary key>` is
+ *	  planned by direct_delete.c's PlanDirectModify as a direct modify: no
+ *	  row is read; each partition gets one delta cell per counter
+ *	  (engine/counter.h), which the node turns into its own shard.  The
+ *	  delta is the new-value expression evaluated with the counter at 0,
+ *	  so `c - n` sends -n.  The writes go through modify.c's batch writer,
+ *	  and so into the transaction's batch when there is one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "counter.h"
+#include "mutation.h"
+
+#include "widecol.h"
+
+static Node *zero_counter_mutator(Node *node, void *context);
+static Expr *strip_coercions(Expr *e);
+static bool is_counter_var(Expr *e, Index rti, AttrNumber attno);
+static Expr *delta_expression(Expr *e, Index rti, AttrNumber attno);
+
+/* The OID of widecol.counter, InvalidOid if the extension's schema lacks it. */
+Oid
+widecol_counter_typid(void)
+{
+	Oid			nsp = get_namespace_oid("widecol", true);
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("counter"),
+						   ObjectIdGetDatum(nsp));
+}
+
+/*
+ * Mark the counter columns of t and check the counter-table rules: counters
+ * are regular columns of a foreign table, and a table with a counter has
+ * only counters besides its primary key.
+ */
+void
+widecol_counter_check_table(WidecolTable *t, bool foreign)
+{
+	Oid			counter = widecol_counter_typid();
+	int			ncounter = 0;
+	const char *counter_name = NULL,
+			   *other_name = NULL;
+
+	if (!OidIsValid(counter))
+		return;
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+
+		if (c->dropped)
+			continue;
+		if (c->typid == counter)
+		{
+			c->is_counter = true;
+			ncounter++;
+			counter_name = c->name;
+			if (c->kind == WIDECOL_COL_STATIC)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("counter column \"%s\" cannot be static", c->name),
+						 errhint("Drop the static option: counters are regular columns of their row.")));
+		}
+		else if (c->kind == WIDECOL_COL_REGULAR || c->kind == WIDECOL_COL_STATIC)
+			other_name = c->name;
+	}
+	if (ncounter == 0)
+		return;
+	if (!foreign)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" of table \"%s\" is a counter, which tables USING widecol do not have",
+						counter_name, t->table_name),
+				 errhint("Create a counter table with CREATE FOREIGN TABLE ... SERVER <widecol server>.")));
+	if (other_name != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("table \"%s\" mixes counter column \"%s\" with non-counter column \"%s\"",
+						t->table_name, counter_name, other_name),
+				 errhint("As in CQL, a counter table has only counters besides its primary key: "
+						 "put \"%s\" in a table of its own.", other_name)));
+	if (t->default_ttl > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("counter table \"%s\" cannot have a default_time_to_live", t->table_name),
+				 errhint("Counters never expire: drop the default_time_to_live option.")));
+	t->counter_table = true;
+}
+
+/* Refuse a write that is not an increment (INSERT, COPY, SET c = value). */
+void
+widecol_counter_refuse_write(WidecolTable *t, CmdType op)
+{
+	if (!t->counter_table || op == CMD_DELETE)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s of counter table \"%s\" is not possible", op == CMD_INSERT ? "INSERT" : "this UPDATE",
+					get_rel_name(t->relid)),
+			 op == CMD_INSERT ?
+			 errdetail("A counter row comes into being with its first increment.") : 0,
+			 errhint("counters only change by increments: SET c = c + n (or c - n) "
+					 "WHERE every primary-key column is given with =.")));
+}
+
+/*
+ * The value of a counter cell as a bigint Datum: the node sends a counter
+ * as its value (docs/protocol.md, READ), 8 bytes little-endian.
+ */
+Datum
+widecol_counter_datum(WidecolTable *t, const wc_cell *c)
+{
+	if (c->len != WC_COUNTER_DELTA_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("widecol counter of \"%s\" has %zu bytes, not 8", get_rel_name(t->relid), c->len),
+				 errhint("The column may have been redefined as a counter over data of another type; "
+						 "recreate the table with its original column types.")));
+	return Int64GetDatum(wc_counter_delta_decode(c->value));
+}
+
+/* ------------------------------------------------------------ planning */
+
+static Expr *
+strip_coercions(Expr *e)
+{
+	for (;;)
+	{
+		if (IsA(e, CoerceToDomain))
+			e = ((CoerceToDomain *) e)->arg;
+		else if (IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		else
+			return e;
+	}
+}
+
+static bool
+is_counter_var(Expr *e, Index rti, AttrNumber attno)
+{
+	e = strip_coercions(e);
+	return IsA(e, Var) && ((Var *) e)->varno == (int) rti && ((Var *) e)->varattno == attno &&
+		((Var *) e)->varlevelsup == 0;
+}
+
+typedef struct ZeroContext
+{
+	Index		rti;
+	AttrNumber	attno;
+} ZeroContext;
+
+static Node *
+zero_counter_mutator(Node *node, void *context)
+{
+	ZeroContext *z = context;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varno == (int) z->rti &&
+		((Var *) node)->varattno == z->attno && ((Var *) node)->varlevelsup == 0)
+	{
+		Var		   *v = (Var *) node;
+
+		return (Node *) makeConst(v->vartype, v->vartypmod, v->varcollid, sizeof(int64),
+								  Int64GetDatum(0), false, FLOAT8PASSBYVAL);
+	}
+	return expression_tree_mutator(node, zero_counter_mutator, context);
+}
+
+/*
+ * The delta of a new-value expression "c + n", "n + c" or "c - n" (n free
+ * of columns and subqueries): the expression with c replaced by 0.  NULL
+ * when e has another shape.
+ */
+static Expr *
+delta_expression(Expr *e, Index rti, AttrNumber attno)
+{
+	Expr	   *core = strip_coercions(e);
+	OpExpr	   *op;
+	char	   *name;
+	Expr	   *a,
+			   *b;
+	ZeroContext z = {rti, attno};
+	Expr	   *out;
+
+	if (!IsA(core, OpExpr) || list_length(((OpExpr *) core)->args) != 2)
+		return NULL;
+	op = (OpExpr *) core;
+	if (op->opresulttype != INT8OID)
+		return NULL;
+	name = get_opname(op->opno);
+	a = linitial(op->args);
+	b = lsecond(op->args);
+	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0))
+		return NULL;
+	/* c + n and c - n, or n + c */
+	if (!(is_counter_var(a, rti, attno) && !contain_var_clause((Node *) b)) &&
+		!(strcmp(name, "+") == 0 && is_counter_var(b, rti, attno) &&
+		  !contain_var_clause((Node *) a)))
+		return NULL;
+	if (contain_subplans((Node *) e))
+		return NULL;
+	out = (Expr *) zero_counter_mutator((Node *) copyObject(e), &z);
+	fix_opfuncids((Node *) out);
+	return out;
+}
+
+/*
+ * Plan `UPDATE <counter table> SET c = c + n ...` as a direct modify of
+ * fscan (the ForeignScan plan.c made): returns false when the UPDATE sets a
+ * column that is no counter (modify.c then refuses it with its own
+ * message); errors when the UPDATE is not an increment or does not name
+ * the whole primary key.  On success, appends to fscan->fdw_private a List
+ * of (attno, delta expression) pairs.
+ */
+bool
+widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
+							ForeignScan *fscan, WidecolTable *t)
+{
+	List	   *tlist,
+			   *attnos,
+			   *deltas = NIL;
+	ListCell   *lc,
+			   *lc2;
+
+	get_translated_update_targetlist(root, rti, &tlist, &attnos);
+	forboth(lc, tlist, lc2, attnos)
+	{
+		AttrNumber	attno = lfirst_int(lc2);
+
+		if (attno <= 0 || attno > t->ncols || !t->cols[attno - 1].is_counter)
+			return false;
+	}
+	forboth(lc, tlist, lc2, attnos)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attno = lfirst_int(lc2);
+		Expr	   *d = delta_expression(tle->expr, rti, attno);
+
+		if (d == NULL)
+			widecol_counter_refuse_write(t, CMD_UPDATE);
+		deltas = lappend(deltas, list_make2(makeInteger(attno), d));
+	}
+	if (list_length(fscan->fdw_private) <= FSP_RELID ||
+		intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
+		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) != t->nck ||
+		fscan->scan.plan.qual != NIL || widecol_per_partition_limit > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("UPDATE of counter table \"%s\" needs the whole primary key", get_rel_name(t->relid)),
+				 errdetail("A counter is changed without reading it, one row at a time."),
+				 errhint("Give every primary-key column with = (IN for partition-key columns), "
+						 "and no other condition.")));
+	fscan->operation = CMD_UPDATE;
+	fscan->resultRelation = rti;
+	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(1));
+	fscan->fdw_private = lappend(fscan->fdw_private, deltas);
+	return true;
+}
+
+/* ------------------------------------------------------------ execution */
+
+/*
+ * Send one delta cell per counter of the UPDATE to each partition of the
+ * scan (the row named by the clustering key), without reading.  Adds the
+ * rows to es_processed: a missing row is created, so UPDATE reports it.
+ */
+void
+widecol_counter_update(ForeignScanState *node)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	EState	   *estate = node->ss.ps.state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	List	   *deltas = llast(fs->fdw_private);
+	int			n = list_length(deltas);
+	uint32	   *cols = palloc(sizeof(uint32) * Max(n, 1));
+	int64	   *vals = palloc(sizeof(int64) * Max(n, 1));
+	int64		ts = widecol_txn_write_timestamp();
+	WidecolWriter *w;
+	ListCell   *lc;
+	int			k = 0;
+	int64		count = 0;
+
+	/* every replica would add the delta to its own shard (docs/architecture.md) */
+	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("counter updates are not replicated yet"),
+				 errdetail("This node is part of a cluster (widecol.listen_address is set)."),
+				 errhint("Keep counter tables on a single node, one without widecol.listen_address.")));
+	/* the deltas, in ascending cell id (the row blob's order) */
+	foreach(lc, deltas)
+	{
+		List	   *pair = lfirst(lc);
+		AttrNumber	attno = intVal(linitial(pair));
+		ExprState  *es = ExecInitExpr(lsecond(pair), NULL);
+		bool		isnull;
+		Datum		d = ExecEvalExprSwitchContext(es, econtext, &isnull);
+		int			j;
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the increment of counter \"%s\" is NULL", t->cols[attno - 1].name),
+					 errhint("Add a number: SET c = c + n with n not NULL.")));
+		for (j = k; j > 0 && cols[j - 1] > t->cols[attno - 1].cell_id; j--)
+		{
+			cols[j] = cols[j - 1];
+			vals[j] = vals[j - 1];
+		}
+		if (j > 0 && cols[j - 1] == t->cols[attno - 1].cell_id)
+			vals[j - 1] += DatumGetInt64(d);	/* SET c = c + 1, c = c + 2 is refused by the parser */
+		else
+		{
+			cols[j] = t->cols[attno - 1].cell_id;
+			vals[j] = DatumGetInt64(d);
+			k++;
+		}
+	}
+	widecol_build_partitions(ss, econtext);
+	w = widecol_writer_begin(t);
+	foreach(lc, ss->partitions)
+	{
+		StringInfo	pk = lfirst(lc);
+		wc_mutation m;
+		wc_rowb    *rb;
+		const uint8_t *enc;
+		size_t		len;
+		wc_status	st;
+
+		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
+		rb = wc_mutation_row_begin(&m, false, ss->lower_key.data, ss->lower_key.len);
+		for (int i = 0; i < k; i++)
+		{
+			wc_cell		c;
+			uint8		v[WC_COUNTER_DELTA_LEN];
+
+			memset(&c, 0, sizeof(c));
+			wc_counter_delta_encode(v, vals[i]);
+			c.column = cols[i];
+			c.flags = WC_CELLF_COUNTER_DELTA;
+			c.ts = ts;
+			c.value = v;
+			c.len = sizeof(v);
+			wc_rowb_cell(rb, &c);
+		}
+		wc_mutation_row_end(&m);
+		st = wc_mutation_encode(&m, &enc, &len);
+		if (st != WC_OK)
+		{
+			wc_mutation_free(&m);
+			widecol_report(st, "encoding a counter update");
+		}
+		widecol_writer_add(w, enc, len);
+		wc_mutation_free(&m);
+		count++;
+	}
+	widecol_writer_end(w);
+	ss->requests++;
+	estate->es_processed += count;
+}
+
+void
+widecol_counter_explain(ForeignScanState *node, ExplainState *es)
+{
+	WidecolScanState *ss = node->fdw_state;
+
+	ExplainPropertyText("Widecol Counter Update", ss->desc, es);
+	ExplainPropertyText("Writes", "counter deltas", es);
+	ExplainPropertyText("Reads Before Write", "none", es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+}
