@@ -308,8 +308,14 @@ static void test_two_nodes(void **state)
         snprintf(path, sizeof(path), "%s/%s", a.dir, WC_SCHEMA_RUNTIME_FILE);
         f = fopen(path, "r+");
         assert_non_null(f);
+        /* flip a byte of the version hash (writing a fixed byte left the file intact
+           when the hash had that byte there: one run in 256) */
+        int ch;
         fseek(f, 12, SEEK_SET);
-        fputc('X', f);
+        ch = fgetc(f);
+        assert_true(ch != EOF);
+        fseek(f, 12, SEEK_SET);
+        fputc(ch ^ 0xff, f);
         fclose(f);
         assert_int_equal(start(&a, NULL), WC_CORRUPTION);
         assert_non_null(strstr(wc_last_error(), WC_SCHEMA_RUNTIME_FILE));
