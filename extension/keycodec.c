@@ -29,13 +29,20 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/socket.h>
 
+#include "access/htup_details.h"
 #include "access/tupmacs.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/inet.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/pg_locale.h"
+#include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "widecol.h"
@@ -45,7 +52,17 @@ static uint64 dec_be(const uint8 *p, int nbytes, bool desc);
 static void enc_escaped(StringInfo buf, const char *data, int len);
 static void enc_numeric(StringInfo buf, Datum value);
 static Datum dec_numeric(const uint8 **pp, const uint8 *end, bool desc);
+static void enc_inet(StringInfo buf, Datum value);
+static Datum dec_inet(const uint8 **pp, const uint8 *end, bool desc);
+static void enc_record(StringInfo buf, Oid typid, Datum value);
+static Datum dec_record(const uint8 **pp, const uint8 *end, Oid typid, bool desc);
 static void codec_corrupt(void) pg_attribute_noreturn();
+
+/* markers before each field of a composite key: NULL sorts last, as record_cmp */
+#define WC_FIELD_PRESENT 1
+#define WC_FIELD_NULL 2
+/* nesting of composite types inside key columns */
+#define WC_MAX_KEY_DEPTH 8
 
 static void
 codec_corrupt(void)
@@ -57,9 +74,20 @@ codec_corrupt(void)
 					 "it reads (see widecol.tables); otherwise restore the table from a backup.")));
 }
 
-/* Is typid usable as a partition or clustering key column? */
+static bool type_keyable_depth(Oid typid, int depth);
+
+/*
+ * Is typid usable as a partition or clustering key column?  Composite types
+ * (CQL's frozen UDTs) are, when every field is.
+ */
 bool
 widecol_type_keyable(Oid typid)
+{
+	return type_keyable_depth(typid, 0);
+}
+
+static bool
+type_keyable_depth(Oid typid, int depth)
 {
 	switch (typid)
 	{
@@ -78,10 +106,61 @@ widecol_type_keyable(Oid typid)
 		case TIMEOID:
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
+		case INETOID:
 			return true;
 		default:
-			return typid == widecol_timeuuid_oid();
+			break;
 	}
+	if (typid == widecol_timeuuid_oid())
+		return true;
+	if (depth < WC_MAX_KEY_DEPTH && get_typtype(typid) == TYPTYPE_COMPOSITE)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
+		bool		ok = true;
+
+		for (int i = 0; i < td->natts && ok; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(td, i);
+
+			if (!a->attisdropped)
+				ok = type_keyable_depth(a->atttypid, depth + 1);
+		}
+		ReleaseTupleDesc(td);
+		return ok;
+	}
+	return false;
+}
+
+/*
+ * Does the byte order of typid's key encoding agree with PostgreSQL's for
+ * comparisons of this kind (ordered: < > and ORDER BY; else equality)?
+ * Only composite keys can disagree, through a text field whose collation
+ * is not "C" (ordered) or not deterministic (equality); their operators
+ * carry no collation of their own for the planner to check.
+ */
+bool
+widecol_key_order_agrees(Oid typid, bool ordered)
+{
+	TupleDesc	td;
+	bool		ok = true;
+
+	if (get_typtype(typid) != TYPTYPE_COMPOSITE)
+		return true;
+	td = lookup_rowtype_tupdesc(typid, -1);
+	for (int i = 0; i < td->natts && ok; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (a->attisdropped)
+			continue;
+		if (OidIsValid(a->attcollation))
+			ok = ordered ? lc_collate_is_c(a->attcollation) :
+				get_collation_isdeterministic(a->attcollation);
+		if (ok)
+			ok = widecol_key_order_agrees(a->atttypid, ordered);
+	}
+	ReleaseTupleDesc(td);
+	return ok;
 }
 
 static void
@@ -340,6 +419,169 @@ dec_numeric(const uint8 **pp, const uint8 *end, bool desc)
 }
 
 /*
+ * inet and cidr, in network_cmp's order: the family byte; then the bits of
+ * the network prefix as 2-bit symbols (1 for a 0 bit, 2 for a 1 bit) ended
+ * by a 0 symbol and padded with 0 symbols to a whole byte, four symbols a
+ * byte; then every byte of the address.  Comparing the symbols compares the
+ * common prefix first and puts the shorter mask first when it is equal,
+ * as network_cmp does, and the address bytes decide last.
+ */
+static void
+enc_inet(StringInfo buf, Datum value)
+{
+	inet	   *ip = DatumGetInetPP(value);
+	int			bits = ip_bits(ip);
+	const unsigned char *addr = ip_addr(ip);
+	uint8		cur = 0;
+	int			nsym = 0;
+
+	appendStringInfoChar(buf, (char) ip_family(ip));
+	for (int i = 0; i <= bits; i++)
+	{
+		uint8		sym = i == bits ? 0 : ((addr[i / 8] >> (7 - i % 8)) & 1) + 1;
+
+		cur |= (uint8) (sym << (6 - 2 * nsym));
+		if (++nsym == 4)
+		{
+			appendStringInfoChar(buf, (char) cur);
+			cur = 0;
+			nsym = 0;
+		}
+	}
+	if (nsym > 0)
+		appendStringInfoChar(buf, (char) cur);
+	appendBinaryStringInfo(buf, (const char *) addr, ip_addrsize(ip));
+}
+
+static Datum
+dec_inet(const uint8 **pp, const uint8 *end, bool desc)
+{
+	const uint8 *p = *pp;
+	const uint8 *sym;
+	inet	   *ip = palloc0(sizeof(inet));
+	uint8		family;
+	int			maxbits,
+				bits = -1,
+				size;
+
+	if (p >= end)
+		codec_corrupt();
+	family = desc ? (uint8) ~*p : *p;
+	p++;
+	if (family != PGSQL_AF_INET && family != PGSQL_AF_INET6)
+		codec_corrupt();
+	maxbits = family == PGSQL_AF_INET ? 32 : 128;
+	size = family == PGSQL_AF_INET ? 4 : 16;
+	ip_family(ip) = family;
+	sym = p;
+	/* the prefix symbols; the address bytes that follow carry the same bits */
+	for (int i = 0; bits < 0; i++)
+	{
+		uint8		b;
+
+		if (p >= end || i > maxbits / 4)
+			codec_corrupt();
+		b = desc ? (uint8) ~*p : *p;
+		p++;
+		for (int s = 0; s < 4 && bits < 0; s++)
+		{
+			if (((b >> (6 - 2 * s)) & 3) == 0)
+				bits = i * 4 + s;
+		}
+	}
+	if (bits > maxbits || end - p < size)
+		codec_corrupt();
+	for (int i = 0; i < size; i++)
+		ip_addr(ip)[i] = desc ? (uint8) ~p[i] : p[i];
+	/* the symbols must be the address's prefix and the padding zero */
+	for (int i = 0; i < (bits / 4 + 1) * 4; i++)
+	{
+		uint8		b = desc ? (uint8) ~sym[i / 4] : sym[i / 4];
+		uint8		s = (b >> (6 - 2 * (i % 4))) & 3;
+		uint8		want = i < bits ? ((ip_addr(ip)[i / 8] >> (7 - i % 8)) & 1) + 1 : 0;
+
+		if (s != want)
+			codec_corrupt();
+	}
+	ip_bits(ip) = (unsigned char) bits;
+	SET_INET_VARSIZE(ip);
+	*pp = p + size;
+	return InetPGetDatum(ip);
+}
+
+/*
+ * A composite value (CQL's frozen UDT), in record_cmp's order: for each
+ * live field, WC_FIELD_NULL, or WC_FIELD_PRESENT and the field's own
+ * (ascending) key encoding.
+ */
+static void
+enc_record(StringInfo buf, Oid typid, Datum value)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(value);
+	TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
+	HeapTupleData tup;
+	Datum	   *values = palloc(sizeof(Datum) * td->natts);
+	bool	   *nulls = palloc(sizeof(bool) * td->natts);
+
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	heap_deform_tuple(&tup, td, values, nulls);
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (a->attisdropped)
+			continue;
+		if (nulls[i])
+		{
+			appendStringInfoChar(buf, WC_FIELD_NULL);
+			continue;
+		}
+		appendStringInfoChar(buf, WC_FIELD_PRESENT);
+		widecol_encode_key(buf, a->atttypid, values[i], false);
+	}
+	ReleaseTupleDesc(td);
+	pfree(values);
+	pfree(nulls);
+}
+
+static Datum
+dec_record(const uint8 **pp, const uint8 *end, Oid typid, bool desc)
+{
+	TupleDesc	td = lookup_rowtype_tupdesc_copy(typid, -1);
+	Datum	   *values = palloc0(sizeof(Datum) * td->natts);
+	bool	   *nulls = palloc(sizeof(bool) * td->natts);
+	const uint8 *p = *pp;
+	HeapTuple	tup;
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+		uint8		marker;
+
+		nulls[i] = true;
+		if (a->attisdropped)
+			continue;
+		if (p >= end)
+			codec_corrupt();
+		marker = desc ? (uint8) ~*p : *p;
+		p++;
+		if (marker == WC_FIELD_NULL)
+			continue;
+		if (marker != WC_FIELD_PRESENT)
+			codec_corrupt();
+		/* a DESC component is complemented whole: its fields decode as DESC */
+		values[i] = widecol_decode_key(&p, end, a->atttypid, desc);
+		nulls[i] = false;
+	}
+	*pp = p;
+	tup = heap_form_tuple(td, values, nulls);
+	return HeapTupleGetDatum(tup);
+}
+
+/*
  * Append the encoding of one key component.  REQUIRES: widecol_type_keyable(typid)
  * and value not NULL (keys may not be NULL; callers check and report).
  */
@@ -387,10 +629,19 @@ widecol_encode_key(StringInfo buf, Oid typid, Datum value, bool descending)
 				enc_escaped(buf, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 				break;
 			}
+		case INETOID:
+		case CIDROID:
+			enc_inet(buf, value);
+			break;
 		default:
 			if (typid == widecol_timeuuid_oid())
 			{
 				widecol_timeuuid_encode_key(buf, value);
+				break;
+			}
+			if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+			{
+				enc_record(buf, typid, value);
 				break;
 			}
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
@@ -437,6 +688,9 @@ widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid, bool descendin
 			break;
 		case NUMERICOID:
 			return dec_numeric(pp, end, d);
+		case INETOID:
+		case CIDROID:
+			return dec_inet(pp, end, d);
 		case TEXTOID:
 		case VARCHAROID:
 		case BYTEAOID:
@@ -480,6 +734,8 @@ widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid, bool descendin
 		default:
 			if (typid == widecol_timeuuid_oid())
 				return widecol_timeuuid_decode_key(pp, end, d);
+			if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+				return dec_record(pp, end, typid, d);
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
 	}
 	if (end - p < n)

@@ -383,7 +383,9 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 
 		if (is_in)
 			valtype = get_element_type(valtype);
-		if (!value_type_ok(c->typid, vtype) || !value_type_ok(c->typid, valtype))
+		/* record operators (composite keys) take "record"; the value must be of the column's type */
+		if (!(value_type_ok(c->typid, vtype) || (vtype == RECORDOID && valtype == c->typid)) ||
+			!value_type_ok(c->typid, valtype))
 			return NULL;
 	}
 	if (commuted)
@@ -422,6 +424,9 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, Restric
 	/* equality on text needs a deterministic collation (byte equality) */
 	if ((kq->op == KOP_EQ || kq->op == KOP_IN) && OidIsValid(inputcollid) &&
 		!get_collation_isdeterministic(inputcollid))
+		return NULL;
+	/* the same for the text fields of a composite key */
+	if (!widecol_key_order_agrees(c->typid, kq->op != KOP_EQ && kq->op != KOP_IN))
 		return NULL;
 	return kq;
 }
@@ -698,6 +703,8 @@ ordered_pathkeys(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, ScanCh
 				return NIL;
 			if (OidIsValid(ec->ec_collation) && !lc_collate_is_c(ec->ec_collation))
 				return NIL;
+			if (!widecol_key_order_agrees(c->typid, true))
+				return NIL;
 			if (dir != 0 && d != dir)
 				return NIL;
 			dir = d;
@@ -899,7 +906,7 @@ distinct_per_partition(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t, 
 			opfamily != tce->btree_opf)
 			return 0;
 		coll = exprCollation((Node *) tle->expr);
-		if (OidIsValid(coll) && !lc_collate_is_c(coll))
+		if ((OidIsValid(coll) && !lc_collate_is_c(coll)) || !widecol_key_order_agrees(c->typid, true))
 			return 0;
 		d = ((strategy == BTLessStrategyNumber) != c->descending) ? 1 : -1;
 		if (dir != 0 && d != dir)

@@ -303,7 +303,8 @@ widecol_build_table(Relation rel)
 							c->name, format_type_be(c->typid)),
 					 errhint("Key columns may be text, varchar, bytea, smallint, integer, bigint, real, "
 							 "double precision, numeric, boolean, uuid, widecol.timeuuid, date, time, "
-							 "timestamp or timestamptz.")));
+							 "timestamp, timestamptz, inet, or a composite type whose fields "
+							 "are all of these types.")));
 	}
 	if (t->has_static && t->nck == 0)
 		ereport(ERROR,

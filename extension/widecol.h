@@ -138,6 +138,7 @@ extern List *widecol_parse_clustering_order(const char *input);
 
 /* in keycodec.c */
 extern bool widecol_type_keyable(Oid typid);
+extern bool widecol_key_order_agrees(Oid typid, bool ordered);
 extern void widecol_encode_key(StringInfo buf, Oid typid, Datum value,
 							   bool descending);
 extern Datum widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
