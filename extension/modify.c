@@ -44,6 +44,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -75,7 +76,16 @@ struct WidecolModifyState
 				ck,
 				val;			/* one encoded value */
 	wc_mutation *m;				/* the mutation being built, in w's batch */
+	/* per column, for the row being written: TTL and write time set by a
+	 * ttl / writetime column of the statement (CQL's USING TTL / TIMESTAMP) */
+	int32	   *cell_ttl;
+	int64	   *cell_ts;
+	bool	   *has_ttl,
+			   *has_ts;
 };
+
+/* Cassandra's largest TTL: 20 years */
+#define WIDECOL_MAX_TTL 630720000
 
 /* callbacks */
 static void widecolAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
@@ -103,6 +113,7 @@ static void encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull);
 static bool static_only_insert(WidecolModifyState *ms, TupleTableSlot *slot);
 static void encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull);
 static void write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness);
+static void row_meta(WidecolModifyState *ms, TupleTableSlot *slot);
 static bool has_cells(WidecolModifyState *ms, TupleTableSlot *slot, WidecolColumnKind kind);
 static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
 					  WidecolColumnKind kind, int64 ts, int32 ttl, uint32 ldt, uint32 now);
@@ -194,6 +205,7 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 	WidecolTable *t = widecol_get_table(rte->relid);
 	List	   *attrs = NIL;
 	Bitmapset  *cols = NULL;
+	ListCell   *lc;
 	int			k;
 
 	if (plan->returningLists != NIL && op != CMD_INSERT)
@@ -242,14 +254,23 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 					 errmsg("cannot update primary-key column \"%s\" of widecol table \"%s\"",
 							c->name, get_rel_name(rte->relid)),
 					 errhint("A row's key is its identity: DELETE the row and INSERT it with the new key.")));
-		if (op == CMD_UPDATE && (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL))
+		attrs = lappend_int(attrs, attno);
+	}
+	/* a TTL or write time applies to the cells the statement writes */
+	foreach(lc, attrs)
+	{
+		WidecolColumn *c = &t->cols[lfirst_int(lc) - 1];
+
+		if ((c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL) &&
+			!list_member_int(attrs, t->cols[c->meta_of].attnum))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("column \"%s\" is read-only: it shows the %s of \"%s\"", c->name,
-							c->kind == WIDECOL_COL_WRITETIME ? "write time" : "remaining TTL",
+					 errmsg("column \"%s\" sets the %s of \"%s\", which this statement does not write",
+							c->name, c->kind == WIDECOL_COL_WRITETIME ? "write time" : "TTL",
 							t->cols[c->meta_of].name),
-					 errhint("Set widecol.write_timestamp or widecol.ttl for the statement instead.")));
-		attrs = lappend_int(attrs, attno);
+					 errhint("Write \"%s\" in the same statement, for example SET %s = %s, %s = ...",
+							 t->cols[c->meta_of].name, quote_identifier(t->cols[c->meta_of].name),
+							 quote_identifier(t->cols[c->meta_of].name), quote_identifier(c->name))));
 	}
 	return list_make2(makeInteger((int) op), attrs);
 }
@@ -265,6 +286,10 @@ make_state(Relation rel, CmdType op, EState *estate)
 	ms->op = op;
 	ms->target = palloc0(sizeof(bool) * Max(ms->t->ncols, 1));
 	ms->junk = palloc0(sizeof(AttrNumber) * Max(ms->t->ncols, 1));
+	ms->cell_ttl = palloc0(sizeof(int32) * Max(ms->t->ncols, 1));
+	ms->cell_ts = palloc0(sizeof(int64) * Max(ms->t->ncols, 1));
+	ms->has_ttl = palloc0(sizeof(bool) * Max(ms->t->ncols, 1));
+	ms->has_ts = palloc0(sizeof(bool) * Max(ms->t->ncols, 1));
 	initStringInfo(&ms->pk);
 	initStringInfo(&ms->ck);
 	initStringInfo(&ms->val);
@@ -405,7 +430,7 @@ add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot, WidecolColu
 			continue;
 		memset(&cell, 0, sizeof(cell));
 		cell.column = c->cell_id;
-		cell.ts = ts;
+		cell.ts = ms->has_ts[i] ? ms->cell_ts[i] : ts;
 		if (slot->tts_isnull[i])
 		{
 			cell.flags = WC_CELLF_TOMBSTONE;
@@ -413,18 +438,66 @@ add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot, WidecolColu
 		}
 		else
 		{
+			int32		cttl = ms->has_ttl[i] ? ms->cell_ttl[i] : ttl;
+
 			resetStringInfo(val);
 			widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
 			cell.value = (const uint8_t *) val->data;
 			cell.len = val->len;
-			if (ttl > 0)
+			if (cttl > 0)
 			{
 				cell.flags = WC_CELLF_EXPIRING;
-				cell.ttl = (uint32) ttl;
-				cell.ldt = ldt;
+				cell.ttl = (uint32) cttl;
+				cell.ldt = ms->has_ttl[i] ? now + (uint32) cttl : ldt;
 			}
 		}
 		wc_rowb_cell(rb, &cell);
+	}
+}
+
+/*
+ * Collect the TTLs and write times the row in slot sets through its ttl and
+ * writetime columns (a NULL one leaves the statement's), checking them.
+ */
+static void
+row_meta(WidecolModifyState *ms, TupleTableSlot *slot)
+{
+	WidecolTable *t = ms->t;
+
+	for (int i = 0; i < t->ncols; i++)
+		ms->has_ttl[i] = ms->has_ts[i] = false;
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+
+		if (!ms->target[i] || slot->tts_isnull[i])
+			continue;
+		if (c->kind == WIDECOL_COL_TTL)
+		{
+			int32		v = DatumGetInt32(slot->tts_values[i]);
+
+			if (v < 0 || v > WIDECOL_MAX_TTL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("TTL %d written to \"%s\" is out of range", v, c->name),
+						 errhint("A TTL is a number of seconds from 0 (no expiry) to %d (20 years).",
+								 WIDECOL_MAX_TTL)));
+			ms->cell_ttl[c->meta_of] = v;
+			ms->has_ttl[c->meta_of] = true;
+		}
+		else if (c->kind == WIDECOL_COL_WRITETIME)
+		{
+			int64		v = DatumGetInt64(slot->tts_values[i]);
+
+			if (v < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("write time " INT64_FORMAT " written to \"%s\" is negative", v, c->name),
+						 errhint("A write time is in microseconds since 1970-01-01 UTC, as CQL's "
+								 "USING TIMESTAMP.")));
+			ms->cell_ts[c->meta_of] = v;
+			ms->has_ts[c->meta_of] = true;
+		}
 	}
 }
 
@@ -441,6 +514,43 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	uint32		now = (uint32) time(NULL);
 	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
 	wc_rowb    *rb;
+	int64		live_ts = ts;
+	int32		live_ttl = ttl;
+
+	row_meta(ms, slot);
+	if (liveness)
+	{
+		/*
+		 * With per-column TTLs or write times, the row marker lives as long
+		 * as the longest-lived cell the row writes and carries the latest of
+		 * their write times: the row goes when its cells go, as with CQL's
+		 * USING TTL.
+		 */
+		bool		any_ttl = false,
+					any_ts = false,
+					forever = false;
+		int32		max_ttl = 0;
+		int64		max_ts = PG_INT64_MIN;
+
+		for (int i = 0; i < t->ncols; i++)
+		{
+			if (!ms->target[i] || t->cols[i].kind != WIDECOL_COL_REGULAR)
+				continue;
+			any_ts |= ms->has_ts[i];
+			max_ts = Max(max_ts, ms->has_ts[i] ? ms->cell_ts[i] : ts);
+			if (slot->tts_isnull[i])
+				continue;
+			any_ttl |= ms->has_ttl[i];
+			if ((ms->has_ttl[i] ? ms->cell_ttl[i] : ttl) <= 0)
+				forever = true;
+			else
+				max_ttl = Max(max_ttl, ms->has_ttl[i] ? ms->cell_ttl[i] : ttl);
+		}
+		if (any_ts)
+			live_ts = max_ts;
+		if (any_ttl)
+			live_ttl = forever ? 0 : max_ttl;
+	}
 
 	begin_mutation(ms);
 
@@ -455,7 +565,8 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	{
 		rb = wc_mutation_row_begin(ms->m, false, ms->ck.data, ms->ck.len);
 		if (liveness)
-			wc_rowb_liveness(rb, ts, ttl > 0 ? (uint32) ttl : 0, ldt);
+			wc_rowb_liveness(rb, live_ts, live_ttl > 0 ? (uint32) live_ttl : 0,
+							 live_ttl > 0 ? now + (uint32) live_ttl : 0);
 		add_cells(ms, rb, slot, WIDECOL_COL_REGULAR, ts, ttl, ldt, now);
 		wc_mutation_row_end(ms->m);
 	}
@@ -477,15 +588,6 @@ widecol_modify_insert(WidecolModifyState *ms, TupleTableSlot *slot)
 	WidecolTable *t = ms->t;
 
 	slot_getallattrs(slot);
-	for (int i = 0; i < t->ncols; i++)
-		if ((t->cols[i].kind == WIDECOL_COL_WRITETIME || t->cols[i].kind == WIDECOL_COL_TTL) &&
-			!slot->tts_isnull[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("column \"%s\" is read-only: it shows the %s of \"%s\"", t->cols[i].name,
-							t->cols[i].kind == WIDECOL_COL_WRITETIME ? "write time" : "remaining TTL",
-							t->cols[t->cols[i].meta_of].name),
-					 errhint("Set widecol.write_timestamp or widecol.ttl for the statement instead.")));
 	if (static_only_insert(ms, slot))
 	{
 		/* CQL: INSERT of the partition key and static columns only */

@@ -305,11 +305,11 @@ SELECT widecol_try($$DELETE FROM errs_kv WHERE k = 1 RETURNING v$$);
 SELECT widecol_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT DO NOTHING$$);
 SELECT widecol_try($$INSERT INTO errs_kv VALUES (1, 'x') ON CONFLICT (k) DO UPDATE SET v = excluded.v$$);
 SELECT v FROM errs_kv WHERE k = 1;
--- writing to a writetime/ttl column
-SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v, v_written) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 'x', 42)$$);
+-- writing to a writetime/ttl column: out of range, or without its column
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v, v_written) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 'x', -42)$$);
 SELECT widecol_try($$UPDATE errs_events SET v_ttl = 10 WHERE tenant = 't1' AND day = '2024-01-01'$$);
-SELECT widecol_try($$COPY errs_events (tenant, day, ts, seq, v, v_written) FROM PROGRAM 'printf "t9,2024-01-01,2024-01-01,1,x,42\n"' (FORMAT csv)$$);
-
+SELECT widecol_try($$COPY errs_events (tenant, day, ts, seq, v, v_ttl) FROM PROGRAM 'printf "t9,2024-01-01,2024-01-01,1,x,700000000\n"' (FORMAT csv)$$);
+SELECT widecol_try($$INSERT INTO errs_events (tenant, day, ts, seq, v_ttl) VALUES ('t1', '2024-01-01', '2024-01-01', 9, 60)$$);
 -- ======================================================== whole-table scans
 -- refused with the hint: a non-key column, part of a composite partition
 -- key, a clustering column only

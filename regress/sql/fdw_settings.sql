@@ -50,6 +50,39 @@ SELECT c, v, v_ttl IS NULL AS no_ttl, v_ttl BETWEEN 3500 AND 3600 AS about_an_ho
        v_ttl BETWEEN 1 AND 60 AS within_a_minute
   FROM set_kv WHERE k = 't' ORDER BY c;
 
+-- per-row TTL and write time through the ttl and writetime columns (CQL's
+-- USING TTL and USING TIMESTAMP, one row at a time): one INSERT, each row
+-- its own; a NULL keeps the statement's (here the table default, an hour)
+INSERT INTO set_kv (k, c, v, v_ttl, v_written) VALUES
+  ('r', 1, 'ten minutes', 600, NULL),
+  ('r', 2, 'no ttl', 0, NULL),
+  ('r', 3, 'old write', NULL, 1000),
+  ('r', 4, 'both', 120, 5000);
+SELECT c, v, v_ttl IS NULL AS no_ttl, v_ttl BETWEEN 590 AND 600 AS ten_minutes,
+       v_ttl BETWEEN 110 AND 120 AS two_minutes, v_ttl BETWEEN 3500 AND 3600 AS an_hour,
+       v_written < 1700000000000000 AS given_time, CASE WHEN v_written < 1700000000000000 THEN v_written END AS written
+  FROM set_kv WHERE k = 'r' ORDER BY c;
+-- a write with an older write time loses to it, a newer one wins
+INSERT INTO set_kv (k, c, v, v_written) VALUES ('r', 3, 'older still', 999);
+SELECT v FROM set_kv WHERE k = 'r' AND c = 3;
+INSERT INTO set_kv (k, c, v, v_written) VALUES ('r', 3, 'newer', 1001);
+SELECT v, v_written FROM set_kv WHERE k = 'r' AND c = 3;
+-- COPY: each line its own TTL
+COPY set_kv (k, c, v, v_ttl) FROM stdin (FORMAT csv);
+r,10,copy a,30
+r,11,copy b,0
+\.
+SELECT c, v, v_ttl BETWEEN 1 AND 30 AS within_30s, v_ttl IS NULL AS no_ttl
+  FROM set_kv WHERE k = 'r' AND c >= 10 ORDER BY c;
+-- UPDATE gives the cells it writes their TTL
+UPDATE set_kv SET v = 'updated', v_ttl = 45 WHERE k = 'r' AND c = 2;
+SELECT v, v_ttl BETWEEN 1 AND 45 AS within_45s FROM set_kv WHERE k = 'r' AND c = 2;
+-- the row goes when its cells expire, as with USING TTL
+INSERT INTO set_kv (k, c, v, v_ttl) VALUES ('r', 20, 'short', 1);
+SELECT count(*) AS before_expiry FROM set_kv WHERE k = 'r' AND c = 20;
+SELECT pg_sleep(2.1);
+SELECT count(*) AS after_expiry FROM set_kv WHERE k = 'r' AND c = 20;
+
 -- widecol.fetch_size: paging by 7 rows returns every row once, in order
 INSERT INTO set_kv (k, c, v) SELECT 'p' || (i % 5), i, 'x' || i FROM generate_series(1, 250) i;
 SET widecol.fetch_size = 7;
