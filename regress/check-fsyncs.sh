@@ -36,7 +36,7 @@ trap cleanup EXIT
 # every sync call site, as file:line
 FILES=${FSYNC_FILES:-engine/*.c cluster/*.c}
 # shellcheck disable=SC2086 # FILES is a list of globs
-mapfile -t sites < <(grep -n -E -- '->sync(_dir)?\(' $FILES |
+mapfile -t sites < <(grep -Hn -E -- '->sync(_dir)?\(' $FILES |
     grep -v -E 'posix|^engine/fs\.c:[0-9]+:static|store\.ops->sync' | cut -d: -f1,2)
 if [ "${#sites[@]}" -eq 0 ]; then
     echo "no fsync sites found in $FILES" >&2
