@@ -977,6 +977,13 @@ static wc_status wc__dir_load(void *ctx, wc_batchlog_load_cb cb, void *arg)
 wc_status wc_batchlog_dir_open(const char *dir, void (*log)(void *arg, const char *line),
                                void *log_arg, wc_batchlog_dir **out)
 {
+    return wc_batchlog_dir_open_fs(NULL, dir, log, log_arg, out);
+}
+
+wc_status wc_batchlog_dir_open_fs(wc_fs *fs, const char *dir,
+                                  void (*log)(void *arg, const char *line), void *log_arg,
+                                  wc_batchlog_dir **out)
+{
     wc_batchlog_dir *d = wc_calloc(1, sizeof(*d));
     wc_status st;
 
@@ -986,7 +993,7 @@ wc_status wc_batchlog_dir_open(const char *dir, void (*log)(void *arg, const cha
         return wc_error(WC_NO_MEMORY, "out of memory opening the batchlog");
     }
     strcpy(d->dir, dir);
-    d->fs = wc_fs_posix();
+    d->fs = fs ? fs : wc_fs_posix();
     d->log = log;
     d->log_arg = log_arg;
     if ((st = wc_fs_mkdirs(d->fs, dir)) != WC_OK) {

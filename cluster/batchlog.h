@@ -40,6 +40,7 @@
 #include "batchlog_format.h"
 #include "coordinator.h"
 #include "env.h"
+#include "fs.h"
 #include "ring.h"
 #include "status.h"
 
@@ -146,6 +147,10 @@ bool wc_batchlog_needed(const uint8_t *batch, size_t len);
 typedef struct wc_batchlog_dir wc_batchlog_dir;
 wc_status wc_batchlog_dir_open(const char *dir, void (*log)(void *arg, const char *line),
                                void *log_arg, wc_batchlog_dir **out);
+/* The same on the file system fs (NULL: wc_fs_posix(); tests pass a faultfs).  fs is not owned. */
+wc_status wc_batchlog_dir_open_fs(wc_fs *fs, const char *dir,
+                                  void (*log)(void *arg, const char *line), void *log_arg,
+                                  wc_batchlog_dir **out);
 void wc_batchlog_dir_close(wc_batchlog_dir *d);
 wc_batchlog_storage wc_batchlog_dir_storage(wc_batchlog_dir *d);
 

@@ -61,6 +61,7 @@ typedef struct wc__down {
 struct wc_cluster {
     char *data_dir, *cluster_name, *dc, *rack, *sql_address, *release_version;
     char state_path[4096];
+    wc_fs *fs; /* the node's files (wc_cluster_options) */
     wc_addr *seeds;
     size_t nseeds;
     uint32_t num_tokens;
@@ -167,7 +168,7 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
     bool have_id = false, have_gen = false, have_tokens = false, first = true;
     bool exists = false;
     wc_status st;
-    wc_fs *fs = wc_fs_posix();
+    wc_fs *fs = c->fs;
 
     *found = false;
     if ((st = fs->exists(fs, c->state_path, &exists)) != WC_OK)
@@ -281,7 +282,7 @@ static wc_status wc__state_write(wc_cluster *c)
     if (c->bootstrapping && c->ntokens)
         wc_buf_append(&b, "bootstrap 1\n", 12);
     if ((st = wc_buf_status(&b)) == WC_OK)
-        st = wc_fs_write_atomic(wc_fs_posix(), c->state_path, b.data, b.len);
+        st = wc_fs_write_atomic(c->fs, c->state_path, b.data, b.len);
     wc_buf_free(&b);
     return st;
 }
@@ -1232,9 +1233,10 @@ static wc_status wc__create_stream(wc_cluster *c)
     wc_status st;
 
     snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_STREAMS_DIR);
-    if ((st = wc_fs_mkdirs(wc_fs_posix(), dir)) != WC_OK)
+    if ((st = wc_fs_mkdirs(c->fs, dir)) != WC_OK)
         return st;
     memset(&so, 0, sizeof(so));
+    so.fs = c->fs;
     so.env = c->env;
     so.store = c->store;
     so.codec = c->local.stream_codec.last_token ? c->local.stream_codec : wc_stream_engine_codec();
@@ -1255,7 +1257,8 @@ static wc_status wc__setup_batchlog(wc_cluster *c)
     wc_status st;
 
     snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_BATCHLOG_DIR);
-    if ((st = wc_batchlog_dir_open(dir, wc__batchlog_dir_log, c, &c->batchlog_dir)) != WC_OK)
+    if ((st = wc_batchlog_dir_open_fs(c->fs, dir, wc__batchlog_dir_log, c, &c->batchlog_dir)) !=
+        WC_OK)
         return st;
     memset(&bo, 0, sizeof(bo));
     bo.env = c->env;
@@ -1335,8 +1338,9 @@ static wc_status wc__setup(wc_cluster *c)
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_RACK, c->rack, strlen(c->rack))) != WC_OK)
         return st;
     /* the schema store announces SCHEMA (its version) */
-    if (c->engine && (st = wc_schema_runtime_create(c->env, c->gossip, c->data_dir, c->engine,
-                                                     c->log, c->log_arg, &c->schema)) != WC_OK)
+    if (c->engine && (st = wc_schema_runtime_create_fs(c->fs, c->env, c->gossip, c->data_dir,
+                                                        c->engine, c->log, c->log_arg,
+                                                        &c->schema)) != WC_OK)
         return st;
     if (c->sql_address &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SQL_ADDRESS, c->sql_address,
@@ -1430,6 +1434,7 @@ static wc_status wc__open_hints(wc_cluster *c)
     snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_HINTS_DIR);
     wc_hints_options_default(&ho);
     ho.dir = dir;
+    ho.fs = c->fs;
     ho.sync = WC_HINTS_SYNC_PERIODIC;
     ho.max_hint_window_ms = UINT64_MAX / 2000; /* the window is checked by wc__store_hint */
     ho.log = wc__transport_log;
@@ -1935,6 +1940,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     pthread_mutex_init(&c->stats_mu, NULL);
     wc_ring_slot_init(&c->slot);
     wc_buf_init(&c->members);
+    c->fs = o->fs ? o->fs : wc_fs_posix();
     c->data_dir = wc__strdup(o->data_dir);
     c->cluster_name = wc__strdup(o->cluster_name);
     c->dc = wc__strdup(o->dc);

@@ -134,6 +134,9 @@ typedef struct wc_cluster_options {
     wc_cluster_local local;   /* zero: no coordinator */
     bool hinted_handoff;      /* keep hints for replicas that miss writes */
     uint64_t max_hint_window_ms; /* no hint for a node down longer; 0: the hint store's 3 hours */
+    /* the node's files (state, schema, batchlog, hints, stream progress); NULL: wc_fs_posix()
+       (tests pass a faultfs; not owned, outlives the cluster) */
+    wc_fs *fs;
 } wc_cluster_options;
 
 /* API */

@@ -25,6 +25,7 @@ struct es_job {
     es_job *next, *prev;   /* queue (next only), then the posted list */
     wc_engine_store *s;
     bool is_read;
+    bool is_sync;          /* an apply job with no batch: wc_engine_sync */
     wc_buf in;             /* apply: the batch; read: pk, start and end keys */
     wc_store_read r;       /* read: points into in */
     wc_store_apply_done adone;
@@ -87,6 +88,8 @@ static void es_run(es_job *j)
 
     if (j->is_read)
         j->st = wc_engine_read_raw(s->e, &j->r, &j->raw, j->digest);
+    else if (j->is_sync)
+        j->st = wc_engine_sync(s->e);
     else
         j->st = wc_engine_apply_batch(s->e, j->in.data, j->in.len);
     pthread_mutex_lock(&s->mu);
@@ -169,10 +172,10 @@ static es_job *es_job_new(wc_engine_store *s, bool is_read, void *arg)
 
 /* ---------------------------------------------------------------- ops */
 
-static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
-                        void *arg)
+/* Queue an apply of batch[0..len), or a sync when batch is NULL. */
+static void es_queue_apply(wc_engine_store *s, const uint8_t *batch, size_t len,
+                           wc_store_apply_done done, void *arg)
 {
-    wc_engine_store *s = ctx;
     es_job *j = es_job_new(s, false, arg);
 
     if (j == NULL) {
@@ -180,6 +183,7 @@ static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_ap
         return;
     }
     j->adone = done;
+    j->is_sync = batch == NULL;
     wc_buf_append(&j->in, batch, len);
     if (wc_buf_status(&j->in) != WC_OK) {
         es_job_free(j);
@@ -190,6 +194,17 @@ static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_ap
         es_job_free(j);
         done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"));
     }
+}
+
+static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
+                        void *arg)
+{
+    es_queue_apply(ctx, batch, len, done, arg);
+}
+
+static void es_op_sync(void *ctx, wc_store_apply_done done, void *arg)
+{
+    es_queue_apply(ctx, NULL, 0, done, arg);
 }
 
 static void es_op_read(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg)
@@ -243,6 +258,7 @@ static const wc_replica_store_ops es_ops = {
     .read = es_op_read,
     .reconcile = es_op_reconcile,
     .append = es_op_append,
+    .sync = es_op_sync,
 };
 
 wc_replica_store wc_engine_store_get(wc_engine_store *s)

@@ -35,7 +35,11 @@
 #include "raw.h" /* wc_store_read, wc_store_raw: the engine reads and reconciles them */
 #include "status.h"
 
-/* Completion of apply: WC_OK once the batch is durable on this replica. */
+/*
+ * Completion of apply: WC_OK once the batch is applied on this replica,
+ * durable at once or, for a store that syncs periodically (the engine's
+ * periodic commit log), after its next sync (see sync below).
+ */
 typedef void (*wc_store_apply_done)(void *arg, wc_status st);
 /*
  * Completion of read: raw[0..len) and digest are valid only during the
@@ -70,6 +74,12 @@ typedef struct wc_replica_store_ops {
      * WC_NO_MEMORY.
      */
     wc_status (*append)(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *rows);
+    /*
+     * Optional (NULL: every apply is durable when done reports it): make
+     * every apply completed so far durable, then done(arg, st).  Streaming
+     * calls it before it records a page as stored.
+     */
+    void (*sync)(void *ctx, wc_store_apply_done done, void *arg);
 } wc_replica_store_ops;
 
 typedef struct wc_replica_store {

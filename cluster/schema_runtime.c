@@ -30,6 +30,7 @@
 
 struct wc_schema_runtime {
     wc_env *env;
+    wc_fs *fs;             /* the schema file's (not owned) */
     wc_schema_sync *store; /* loop only */
     wc_engine *engine;
     char path[4096];
@@ -329,7 +330,7 @@ static void wc__persist(void *ctx, wc_schema_sync *s)
     wc_buf_init(&file);
     wc_buf_init(&push);
     if (wc_schema_sync_encode(s, &file) != WC_OK ||
-        wc_fs_write_atomic(wc_fs_posix(), rt->path, file.data, file.len) != WC_OK)
+        wc_fs_write_atomic(rt->fs, rt->path, file.data, file.len) != WC_OK)
         wc_env_logf(rt->env, WC_ENV_LOG_WARNING, "schema: could not write \"%s\": %s", rt->path,
                     wc_last_error());
     if (wc_schema_sync_encode_push(s, &push) != WC_OK ||
@@ -367,18 +368,27 @@ static void wc__id_clash(void *ctx, const char *keyspace, const char *table, uin
 wc_status wc_schema_runtime_create(wc_env *env, wc_gossip *g, const char *data_dir, wc_engine *e,
                                    wc_log_fn log, void *log_arg, wc_schema_runtime **out)
 {
+    return wc_schema_runtime_create_fs(NULL, env, g, data_dir, e, log, log_arg, out);
+}
+
+wc_status wc_schema_runtime_create_fs(wc_fs *fs, wc_env *env, wc_gossip *g, const char *data_dir,
+                                      wc_engine *e, wc_log_fn log, void *log_arg,
+                                      wc_schema_runtime **out)
+{
     wc_schema_runtime *rt;
     wc_schema_sync_options so;
     wc_schema_sync_listener l;
     uint8_t *saved = NULL;
     size_t saved_len = 0;
     bool exists = false;
-    wc_fs *fs = wc_fs_posix();
     wc_status st;
 
     *out = NULL;
+    if (fs == NULL)
+        fs = wc_fs_posix();
     if ((rt = wc_calloc(1, sizeof(*rt))) == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the cluster schema");
+    rt->fs = fs;
     rt->env = env;
     rt->engine = e;
     rt->log = log;

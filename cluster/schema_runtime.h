@@ -33,6 +33,7 @@
 #include "coding.h"
 #include "engine.h"
 #include "env.h"
+#include "fs.h"
 #include "gossip.h"
 #include "status.h"
 
@@ -53,6 +54,10 @@ typedef struct wc_schema_runtime wc_schema_runtime;
  */
 wc_status wc_schema_runtime_create(wc_env *env, wc_gossip *g, const char *data_dir, wc_engine *e,
                                    wc_log_fn log, void *log_arg, wc_schema_runtime **out);
+/* The same with the schema file on fs (NULL: wc_fs_posix(); not owned, outlives rt). */
+wc_status wc_schema_runtime_create_fs(wc_fs *fs, wc_env *env, wc_gossip *g, const char *data_dir,
+                                      wc_engine *e, wc_log_fn log, void *log_arg,
+                                      wc_schema_runtime **out);
 
 /* Ends pending waits, joins the engine thread, frees everything.  NULL is ignored. */
 void wc_schema_runtime_destroy(wc_schema_runtime *rt);

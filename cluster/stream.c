@@ -138,7 +138,7 @@ static wc_status wc__progress_write(wc__session *ss)
         wc_buf_append(&b, line, (size_t)n);
     }
     if ((st = wc_buf_status(&b)) == WC_OK)
-        st = wc_fs_write_atomic(wc_fs_posix(), path, b.data, b.len);
+        st = wc_fs_write_atomic(s->o.fs, path, b.data, b.len);
     wc_buf_free(&b);
     return st;
 }
@@ -155,7 +155,7 @@ static wc_status wc__progress_load(wc__session *ss)
     size_t len = 0, k = 0;
     wc_stream_range *got = NULL;
     bool exists = false;
-    wc_fs *fs = wc_fs_posix();
+    wc_fs *fs = s->o.fs;
     wc_status st;
 
     if (s->progress_dir == NULL)
@@ -253,7 +253,7 @@ static void wc__session_end(wc__session *ss, wc_status st, const char *detail)
     *h = ss->info;
     if (st == WC_OK && s->progress_dir) {
         wc__progress_path(s, ss->info.name, path, sizeof(path));
-        (void)wc_fs_posix()->unlink(wc_fs_posix(), path);
+        (void)s->o.fs->unlink(s->o.fs, path);
     }
     wc_env_logf(s->env, st == WC_OK ? WC_ENV_LOG_INFO : WC_ENV_LOG_WARNING,
                 "stream %s: %s after %u of %u ranges, %" PRIu64 " rows, %" PRIu64 " bytes%s%s",
@@ -327,7 +327,8 @@ typedef struct wc__apply_op {
     uint64_t rows, bytes;
 } wc__apply_op;
 
-static void wc__applied(void *arg, wc_status st)
+/* The page of op is stored durably (or failed): record it, then ask for the next one. */
+static void wc__stored(void *arg, wc_status st)
 {
     wc__apply_op *op = arg;
     wc_stream *s = op->s;
@@ -358,6 +359,23 @@ static void wc__applied(void *arg, wc_status st)
                     "stream %s: could not keep its progress (a restart streams more again): %s",
                     ss->info.name, wc_last_error());
     wc__request(ss);
+}
+
+/*
+ * A page applied: with a store that acknowledges before its fsync, make it
+ * durable first, so that the progress file never names a page a power loss
+ * can take back (a resumed pull would skip it).
+ */
+static void wc__applied(void *arg, wc_status st)
+{
+    wc__apply_op *op = arg;
+    wc_stream *s = op->s;
+
+    if (st != WC_OK || s->destroyed || s->o.store.ops->sync == NULL) {
+        wc__stored(op, st);
+        return;
+    }
+    s->o.store.ops->sync(s->o.store.ctx, wc__stored, op);
 }
 
 static void wc__on_page(wc_stream *s, const wc_addr *from, const uint8_t *msg, size_t len)
@@ -420,7 +438,7 @@ static void wc__on_page(wc_stream *s, const wc_addr *from, const uint8_t *msg, s
     ss->waiting_apply = true;
     s->pending_ops++;
     if (flags & WC_STREAM_PAGE_EMPTY) {
-        wc__applied(op, WC_OK);
+        wc__stored(op, WC_OK); /* nothing applied: nothing to sync */
         return;
     }
     s->o.store.ops->apply(s->o.store.ctx, msg + WC_STREAM_PAGE_HEAD_LEN,
@@ -590,6 +608,8 @@ wc_status wc_stream_create(const wc_stream_options *o, wc_stream **out)
         s->o.timeout_ms = WC_STREAM_DEFAULT_TIMEOUT_MS;
     if (s->o.max_retries == 0)
         s->o.max_retries = WC_STREAM_DEFAULT_MAX_RETRIES;
+    if (s->o.fs == NULL)
+        s->o.fs = wc_fs_posix();
     if (o->progress_dir) {
         size_t n = strlen(o->progress_dir) + 1;
         if ((s->progress_dir = wc_malloc(n)) == NULL) {

@@ -24,8 +24,10 @@
  * whole in one page (it must fit a message: WC_ENV_MAX_MESSAGE).
  *
  * Progress: with progress_dir set, a session named N keeps
- * "<progress_dir>/N.stream" (written atomically after every applied page:
- * each range's position), and a session started again under the same name
+ * "<progress_dir>/N.stream" (written atomically after every page, once the
+ * store made it durable - its sync op, replica_store.h - so that the file
+ * never names a page a power loss can take back: each range's position),
+ * and a session started again under the same name
  * with the same ranges resumes from it, after a restart of either side.
  * The file is removed when the session succeeds.
  *
@@ -41,6 +43,7 @@
 
 #include "coding.h"
 #include "env.h"
+#include "fs.h"
 #include "replica_store.h"
 #include "status.h"
 #include "stream_format.h"
@@ -74,6 +77,7 @@ typedef struct wc_stream_options {
     uint32_t timeout_ms;      /* per page; 0: WC_STREAM_DEFAULT_TIMEOUT_MS */
     uint32_t max_retries;     /* 0: WC_STREAM_DEFAULT_MAX_RETRIES */
     const char *progress_dir; /* NULL: no progress kept (copied) */
+    wc_fs *fs;                /* progress files; NULL: wc_fs_posix() (not owned) */
 } wc_stream_options;
 
 /*

@@ -14,7 +14,8 @@
  *    written and fsynced with the directory.  So everything before the active
  *    segment is durable, and synced_pos only ever needs the active file.
  *  - One sync thread.  Periodic mode: it fsyncs the active segment every
- *    period_ms.  Batch mode: it sleeps until a waiter in sync_to asks for a
+ *    period_ms, or at once for a waiter in wc_commitlog_sync_all.  Batch
+ *    mode: it sleeps until a waiter in sync_to asks for a
  *    position beyond synced_pos, then fsyncs everything written so far and
  *    wakes all waiters (group commit: every append that landed before the
  *    fsync started shares it).  The fsync runs without cl->mu, holding a
@@ -100,7 +101,7 @@ struct wc_commitlog {
     uint64_t next_id;
     wc_clpos write_pos;  /* end of the last record appended */
     wc_clpos synced_pos; /* every record ending at or before it is durable */
-    wc_clpos want_pos;   /* batch mode: a waiter needs synced_pos >= want_pos */
+    wc_clpos want_pos;   /* a waiter needs synced_pos >= want_pos (periodic: sync_all) */
 
     wc_status poison;
     char poison_msg[384];
@@ -465,7 +466,9 @@ static void *cl_sync_main(void *arg)
                 deadline.tv_sec++;
                 deadline.tv_nsec -= 1000000000L;
             }
-            while (!cl->stop && cl->poison == WC_OK) {
+            /* until the period ends, or a waiter in wc_commitlog_sync_all wants it now */
+            while (!cl->stop && cl->poison == WC_OK &&
+                   wc_clpos_cmp(cl->want_pos, cl->synced_pos) <= 0) {
                 if (pthread_cond_timedwait(&cl->work_cv, &cl->mu, &deadline) == ETIMEDOUT)
                     break;
             }
@@ -1289,19 +1292,21 @@ out:
     return st;
 }
 
-wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos)
+/* Wait until pos (NULL: all written) is durable; in periodic mode only with any_mode. */
+static wc_status cl_wait_synced(wc_commitlog *cl, const wc_clpos *want, bool any_mode)
 {
-    wc_clpos wp0, target;
+    wc_clpos wp0, target, pos;
     wc_status st = WC_OK;
 
     if (cl == NULL)
         return wc_error(WC_INVALID_ARGUMENT, "commit log sync: no log");
     pthread_mutex_lock(&cl->mu);
+    pos = want ? *want : cl->write_pos;
     if (cl->poison != WC_OK) {
         st = cl_poisoned_error(cl);
         goto out;
     }
-    if (cl->mode == WC_SYNC_PERIODIC)
+    if (cl->mode == WC_SYNC_PERIODIC && !any_mode)
         goto out;
     wp0 = cl->write_pos;
     if (cl_pos_reached(cl->synced_pos, pos, wp0))
@@ -1318,6 +1323,16 @@ wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos)
 out:
     pthread_mutex_unlock(&cl->mu);
     return st;
+}
+
+wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos)
+{
+    return cl_wait_synced(cl, &pos, false);
+}
+
+wc_status wc_commitlog_sync_all(wc_commitlog *cl)
+{
+    return cl_wait_synced(cl, NULL, true);
 }
 
 wc_clpos wc_commitlog_current(wc_commitlog *cl)

@@ -110,6 +110,13 @@ wc_status wc_commitlog_append(wc_commitlog *cl, const uint8_t *rec, size_t len, 
 /* Wait until pos is durable as the mode promises (see above). */
 wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos);
 
+/*
+ * Wait until every record appended so far is durable, in either mode
+ * (periodic: the sync thread fsyncs at once instead of at the end of its
+ * period).  The status of a poisoned log.
+ */
+wc_status wc_commitlog_sync_all(wc_commitlog *cl);
+
 /* Position the next append will get (for memtable switch boundaries). */
 wc_clpos wc_commitlog_current(wc_commitlog *cl);
 

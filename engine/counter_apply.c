@@ -5,7 +5,10 @@
  * each delta becomes this engine's shard of the cell (read the current
  * shard, add the delta, clock + 1), the rewritten batch - shards only - is
  * logged and applied, and only then is the lock released.  So concurrent
- * increments sum exactly and a replayed commit log never adds twice.  The
+ * increments sum exactly and a replayed commit log never adds twice.  A
+ * counter write is durable before it returns even with a periodic commit
+ * log (which is then fsynced at once), so the shards a power loss leaves
+ * are never older than one that was acknowledged.  The
  * writer id is 8 random bytes kept in the data directory (counter_id),
  * made on the first counter write.  Lock order: counter_mu before every
  * lock of engine_int.h (it is held across a read and a write).
@@ -278,6 +281,13 @@ wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len)
     st = wc__apply_record(e, out, out_len);
 fail:
     pthread_mutex_unlock(&e->counter_mu);
+    /*
+     * Acknowledged shards are durable in either sync mode: a shard's clock
+     * may reach other replicas once this returns, and one lost to a power
+     * loss would have this writer id count that clock again, differently.
+     */
+    if (st == WC_OK && e->opts.sync_mode == WC_SYNC_PERIODIC)
+        st = wc_commitlog_sync_all(e->log);
     wc_buf_free(&blob);
     wc_batch_builder_free(&bb);
     wc_free(x.done);

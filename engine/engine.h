@@ -344,6 +344,12 @@ wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n);
 wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n);
 /* Same, for an already encoded batch record (mutation.h). */
 wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len);
+/*
+ * Make every write acknowledged so far durable, whatever the sync mode (in
+ * periodic mode the commit log is fsynced at once).  WC_IO_ERROR/WC_NO_SPACE
+ * if the log failed.
+ */
+wc_status wc_engine_sync(wc_engine *e);
 
 /* Read one page.  Caller frees *out with wc_page_free. */
 wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out);

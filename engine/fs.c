@@ -224,6 +224,14 @@ static wc_status posix_exists(wc_fs *fs, const char *path, bool *out)
     return wc_error_errno(errno, "could not stat \"%s\"", path);
 }
 
+static wc_status posix_link(wc_fs *fs, const char *from, const char *to)
+{
+    (void)fs;
+    if (link(from, to) != 0)
+        return wc_error_errno(errno, "could not link \"%s\" to \"%s\"", from, to);
+    return WC_OK;
+}
+
 static wc_fs wc__posix_fs = {
     .open = posix_open,
     .pread = posix_pread,
@@ -240,6 +248,7 @@ static wc_fs wc__posix_fs = {
     .sync_dir = posix_sync_dir,
     .list = posix_list,
     .exists = posix_exists,
+    .link = posix_link,
 };
 
 wc_fs *wc_fs_posix(void)

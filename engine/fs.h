@@ -53,6 +53,9 @@ struct wc_fs {
     wc_status (*sync_dir)(wc_fs *fs, const char *path);
     wc_status (*list)(wc_fs *fs, const char *dir, wc_fs_list_cb cb, void *arg);
     wc_status (*exists)(wc_fs *fs, const char *path, bool *out);
+    /* Hard link: to names the file from names (WC_EXISTS if to exists); like a created
+     * file, the new name survives a crash once its directory was fsynced (sync_dir). */
+    wc_status (*link)(wc_fs *fs, const char *from, const char *to);
 };
 
 /* API */

@@ -9,9 +9,13 @@
  * link keeps the version it was taken of while the live file moves on.
  * Locks: ddl_mu for the whole snapshot (no table appears or goes), then per
  * table its manifest_mu (no flush, compaction or scrub swaps its SSTable
- * list or rewrites its manifest) and briefly its mu to read the list.  The
- * fs layer has no hard links: links and the walk of a snapshot use POSIX
- * calls directly (snapshots are a POSIX-only feature).
+ * list or rewrites its manifest) and briefly its mu to read the list.
+ * Links and directories are made through the engine's fs and every
+ * directory of the snapshot is fsynced before it returns (each table's,
+ * the snapshot's, snapshots/ and, when snapshots/ is new, the engine
+ * directory), so a snapshot that was reported taken survives a power loss
+ * whole.  Removing and measuring snapshots walk them with POSIX calls
+ * directly (snapshots are a POSIX-only feature).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -79,13 +83,16 @@ static wc_status wc__remove_tree(const char *dir)
 }
 
 /* Hard-link from into to and count it in info. */
-static wc_status wc__link(const char *from, const char *to, wc_snapshot_info *info)
+static wc_status wc__link(wc_engine *e, const char *from, const char *to, wc_snapshot_info *info)
 {
     struct stat sb;
+    wc_status st;
 
-    if (link(from, to) != 0)
-        return wc_error(errno == ENOSPC || errno == EDQUOT ? WC_NO_SPACE : WC_IO_ERROR,
-                        "cannot link \"%s\" into the snapshot: %s", from, strerror(errno));
+    if (e->fs->link == NULL)
+        return wc_error(WC_INVALID_ARGUMENT, "snapshots need a file system with hard links");
+    if ((st = e->fs->link(e->fs, from, to)) != WC_OK)
+        return wc_error(st == WC_NO_SPACE ? WC_NO_SPACE : WC_IO_ERROR,
+                        "cannot link \"%s\" into the snapshot: %s", from, wc_last_error());
     if (stat(to, &sb) == 0)
         info->bytes += (uint64_t)sb.st_size;
     info->files++;
@@ -103,8 +110,8 @@ static wc_status wc__snapshot_table(wc_engine *e, wc__table *t, const char *sdir
     wc_status st = WC_OK;
 
     snprintf(tdir, sizeof(tdir), "%s/t%u", sdir, t->def.id);
-    if (mkdir(tdir, 0700) != 0)
-        return wc_error(WC_IO_ERROR, "cannot create \"%s\": %s", tdir, strerror(errno));
+    if ((st = e->fs->mkdir(e->fs, tdir)) != WC_OK)
+        return st;
     info->tables++;
     pthread_mutex_lock(&t->manifest_mu);
     pthread_mutex_lock(&t->mu);
@@ -125,15 +132,16 @@ static wc_status wc__snapshot_table(wc_engine *e, wc__table *t, const char *sdir
         goto done;
     if (exists) {
         snprintf(to, sizeof(to), "%s/manifest", tdir);
-        if ((st = wc__link(from, to, info)) != WC_OK)
+        if ((st = wc__link(e, from, to, info)) != WC_OK)
             goto done;
     }
     for (size_t i = 0; i < n; i++) {
         wc__sst_path(t, gens[i], from, sizeof(from));
         snprintf(to, sizeof(to), "%s/%llu.sst", tdir, (unsigned long long)gens[i]);
-        if ((st = wc__link(from, to, info)) != WC_OK)
+        if ((st = wc__link(e, from, to, info)) != WC_OK)
             goto done;
     }
+    st = e->fs->sync_dir(e->fs, tdir); /* the links */
 done:
     pthread_mutex_unlock(&t->manifest_mu);
     wc_free(gens);
@@ -157,7 +165,7 @@ wc_status wc_engine_snapshot(wc_engine *e, const char *tag, wc_snapshot_info *ou
     if ((st = wc_engine_flush(e, 0, true)) != WC_OK)
         return st;
     pthread_mutex_lock(&e->ddl_mu);
-    if ((st = e->fs->mkdir(e->fs, root)) != WC_OK)
+    if ((st = wc_fs_mkdirs(e->fs, root)) != WC_OK) /* a new snapshots/ is synced into e->dir */
         goto fail;
     if ((st = e->fs->exists(e->fs, sdir, &exists)) != WC_OK)
         goto fail;
@@ -165,21 +173,21 @@ wc_status wc_engine_snapshot(wc_engine *e, const char *tag, wc_snapshot_info *ou
         st = wc_error(WC_EXISTS, "snapshot \"%s\" already exists", tag);
         goto fail;
     }
-    if (mkdir(sdir, 0700) != 0) {
-        st = wc_error(WC_IO_ERROR, "cannot create \"%s\": %s", sdir, strerror(errno));
+    if ((st = e->fs->mkdir(e->fs, sdir)) != WC_OK)
         goto fail;
-    }
     made = true;
     snprintf(from, sizeof(from), "%s/catalog", e->dir);
     if ((st = e->fs->exists(e->fs, from, &exists)) != WC_OK)
         goto fail;
     snprintf(to, sizeof(to), "%s/catalog", sdir);
-    if (exists && (st = wc__link(from, to, &info)) != WC_OK)
+    if (exists && (st = wc__link(e, from, to, &info)) != WC_OK)
         goto fail;
     for (size_t i = 0; i < e->ntables; i++)
         if ((st = wc__snapshot_table(e, e->tables[i], sdir, &info)) != WC_OK)
             goto fail;
-    if ((st = e->fs->sync_dir(e->fs, root)) != WC_OK)
+    /* the catalog link and the table directories, then the snapshot's own entry */
+    if ((st = e->fs->sync_dir(e->fs, sdir)) != WC_OK ||
+        (st = e->fs->sync_dir(e->fs, root)) != WC_OK)
         goto fail;
     pthread_mutex_unlock(&e->ddl_mu);
     if (out)

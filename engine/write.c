@@ -382,6 +382,11 @@ wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
     return wc__apply_record(e, rec, len);
 }
 
+wc_status wc_engine_sync(wc_engine *e)
+{
+    return wc_commitlog_sync_all(e->log);
+}
+
 wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n)
 {
     wc_buf rec;

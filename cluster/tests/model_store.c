@@ -43,6 +43,10 @@ struct model_store {
     ms_pending *pending;
     wc_status fail_st;
     int fail_n;
+    /* model_store_set_periodic: acknowledged applies not durable yet, oldest first */
+    uint32_t sync_every;
+    wc_buf *unsynced;
+    size_t nunsynced;
 };
 
 model_store *model_store_new(void)
@@ -55,6 +59,7 @@ void model_store_free(model_store *m)
     if (m == NULL)
         return;
     model_store_drop_pending(m);
+    model_store_power_loss(m);
     for (size_t i = 0; i < m->n; i++) {
         free(m->e[i].key);
         free(m->e[i].blob);
@@ -78,6 +83,20 @@ void model_store_drop_pending(model_store *m)
         wc_buf_free(&p->raw);
         free(p);
     }
+}
+
+void model_store_set_periodic(model_store *m, uint32_t every)
+{
+    m->sync_every = every;
+}
+
+void model_store_power_loss(model_store *m)
+{
+    for (size_t i = 0; i < m->nunsynced; i++)
+        wc_buf_free(&m->unsynced[i]);
+    free(m->unsynced);
+    m->unsynced = NULL;
+    m->nunsynced = 0;
 }
 
 void model_store_fail_applies(model_store *m, wc_status st, int n)
@@ -251,6 +270,38 @@ static void ms_complete(model_store *m, ms_pending *p)
     p->timer = m->env->ops->timer_start(m->env, m->delay_ms, ms_fire, p);
 }
 
+/* Make the unsynced applies durable (in their order). */
+static wc_status ms_sync(model_store *m)
+{
+    wc_status st = WC_OK;
+
+    for (size_t i = 0; i < m->nunsynced; i++) {
+        if (st == WC_OK)
+            st = ms_apply(m, m->unsynced[i].data, m->unsynced[i].len);
+        wc_buf_free(&m->unsynced[i]);
+    }
+    m->nunsynced = 0;
+    return st;
+}
+
+/* Periodic mode: keep batch aside (a copy); every sync_every-th one syncs them all. */
+static wc_status ms_apply_periodic(model_store *m, const uint8_t *batch, size_t len)
+{
+    wc_batch_view bv;
+    wc_buf *v = realloc(m->unsynced, (m->nunsynced + 1) * sizeof(*v));
+
+    if (wc_batch_parse(batch, len, &bv) != WC_OK)
+        return WC_CORRUPTION;
+    if (v == NULL)
+        return WC_NO_MEMORY;
+    m->unsynced = v;
+    wc_buf_init(&v[m->nunsynced]);
+    wc_buf_append(&v[m->nunsynced++], batch, len);
+    if (m->nunsynced >= m->sync_every)
+        return ms_sync(m);
+    return WC_OK;
+}
+
 static void ms_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
                         void *arg)
 {
@@ -264,9 +315,21 @@ static void ms_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_ap
         m->fail_n--;
         p->st = m->fail_st;
     } else {
-        p->st = ms_apply(m, batch, len);
+        p->st = m->sync_every ? ms_apply_periodic(m, batch, len) : ms_apply(m, batch, len);
         m->applies += p->st == WC_OK;
     }
+    ms_complete(m, p);
+}
+
+static void ms_op_sync(void *ctx, wc_store_apply_done done, void *arg)
+{
+    model_store *m = ctx;
+    ms_pending *p = calloc(1, sizeof(*p));
+
+    p->m = m;
+    p->adone = done;
+    p->arg = arg;
+    p->st = ms_sync(m);
     ms_complete(m, p);
 }
 
@@ -639,6 +702,7 @@ static const wc_replica_store_ops model_store_ops = {
     .read = ms_op_read,
     .reconcile = ms_op_reconcile,
     .append = ms_op_append,
+    .sync = ms_op_sync,
 };
 
 wc_replica_store model_store_iface(model_store *m)

@@ -37,6 +37,14 @@ wc_replica_store model_store_iface(model_store *m);
 void model_store_set_delay(model_store *m, wc_env *env, uint64_t delay_ms);
 /* Forget the completions not delivered yet (their node crashed: the timers are gone). */
 void model_store_drop_pending(model_store *m);
+/*
+ * Acknowledge applies before they are durable, as the engine's periodic
+ * commit log does (0: off, every apply durable at once): applies wait aside,
+ * invisible to reads, until every every-th apply or a sync op makes them
+ * all durable; model_store_power_loss drops those still waiting.
+ */
+void model_store_set_periodic(model_store *m, uint32_t every);
+void model_store_power_loss(model_store *m);
 /* The next n applies fail with st (nothing applied). */
 void model_store_fail_applies(model_store *m, wc_status st, int n);
 

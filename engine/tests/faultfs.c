@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct ff_undo {
@@ -511,7 +512,7 @@ static void ff_crash_locked(wc_faultfs *ff)
 
 static const char *const ff_op_names[] = {
     "operation", "open", "read", "write", "sync", "stat", "truncate", "allocate",
-    "rename", "unlink", "mkdir", "rmdir", "sync_dir", "list", "exists",
+    "rename", "unlink", "mkdir", "rmdir", "sync_dir", "list", "exists", "link",
 };
 
 /*
@@ -1017,6 +1018,32 @@ static wc_status ff_sync_dir(wc_fs *fs, const char *path)
     return st;
 }
 
+/* A new name for an existing file: logged as a creation (a crash before its sync_dir undoes it). */
+static wc_status ff_link(wc_fs *fs, const char *from, const char *to)
+{
+    wc_faultfs *ff = ff_of(fs);
+    bool after;
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    st = ff_enter(ff, WC_FF_LINK, to, &after);
+    if (st != WC_OK)
+        goto out;
+    if (ff->base->link == NULL)
+        st = wc_error(WC_INVALID_ARGUMENT, "faultfs: the base file system has no hard links");
+    else
+        st = ff->base->link(ff->base, from, to);
+    if (st == WC_OK && ff->stash) {
+        st = ff_dop_add(ff, FF_D_CREATE, to, NULL, NULL);
+        if (st != WC_OK)
+            ff->base->unlink(ff->base, to);
+    }
+    st = ff_leave(ff, after, WC_FF_LINK, st);
+out:
+    pthread_mutex_unlock(&ff->mu);
+    return st;
+}
+
 static wc_status ff_list(wc_fs *fs, const char *dir, wc_fs_list_cb cb, void *arg)
 {
     wc_faultfs *ff = ff_of(fs);
@@ -1072,8 +1099,21 @@ wc_faultfs *wc_faultfs_new(wc_fs *base)
         .sync_dir = ff_sync_dir,
         .list = ff_list,
         .exists = ff_exists,
+        .link = ff_link,
     };
     ff->w_errno = EIO;
+    return ff;
+}
+
+wc_faultfs *wc_faultfs_new_power_loss(const char *root)
+{
+    char stash[4200];
+    wc_faultfs *ff;
+
+    snprintf(stash, sizeof(stash), "%s/stash", root);
+    if (mkdir(stash, 0700) != 0 || (ff = wc_faultfs_new(NULL)) == NULL)
+        return NULL;
+    wc_faultfs_power_loss_mode(ff, stash, true);
     return ff;
 }
 

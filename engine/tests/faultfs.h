@@ -16,8 +16,8 @@
  * Crash model: file contents are tracked per path (renames and unlinks are
  * followed); a successful sync makes every change that happened before the
  * sync started durable.  Files opened but never changed through the faultfs
- * are left alone.  Directory operations (file creation, rename, unlink,
- * mkdir, rmdir) are durable at once, unless wc_faultfs_power_loss_mode() was
+ * are left alone.  Directory operations (file creation, hard link, rename,
+ * unlink, mkdir, rmdir) are durable at once, unless wc_faultfs_power_loss_mode() was
  * called: then, as POSIX and ext4 promise, such an operation is durable only
  * once its directory was fsynced (sync_dir) after it; a crash undoes the
  * others, newest first (a removed file or directory comes back with its
@@ -70,6 +70,7 @@ typedef enum wc_faultfs_op {
     WC_FF_SYNC_DIR,
     WC_FF_LIST,
     WC_FF_EXISTS,
+    WC_FF_LINK,
 } wc_faultfs_op;
 
 /* What a trigger does when it fires. */
@@ -153,6 +154,14 @@ void wc_faultfs_reset(wc_faultfs *ff);
  * before any file is opened.
  */
 void wc_faultfs_power_loss_mode(wc_faultfs *ff, const char *stash, bool no_real_sync);
+
+/*
+ * The usual power-loss setup: a faultfs over wc_fs_posix() in power-loss
+ * mode with no_real_sync, its stash the new directory <root>/stash (root
+ * must exist; keep the files under test outside the stash).  NULL when
+ * out of memory or the stash cannot be made.
+ */
+wc_faultfs *wc_faultfs_new_power_loss(const char *root);
 
 /*
  * Arm the trigger (one at a time; a new call replaces it): the nth operation
