@@ -20,11 +20,17 @@
 
 #include "alloc.h"
 #include "coding.h"
+#include "counter.h"
 #include "fs.h"
 #include "mutation.h"
 
 #define WC__MAX_HOLDERS 2
 #define WC__MAX_REPLAYS 16 /* replays in flight at once */
+/*
+ * A counter delta is not idempotent: each holder's replay (and each retry)
+ * would add it again, so no logged batch carries one.
+ */
+#define WC__COUNTER_REFUSED "counter updates cannot be in a logged batch: a replay would add them again"
 
 typedef struct wc__entry wc__entry;
 struct wc__entry {
@@ -513,6 +519,10 @@ void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_cons
         wc__fail(lw, WC_INVALID_ARGUMENT, "malformed mutation batch");
         return;
     }
+    if (wc_counter_batch_has_delta(batch, len)) {
+        wc__fail(lw, WC_INVALID_ARGUMENT, "%s", WC__COUNTER_REFUSED);
+        return;
+    }
     if (b->ring == NULL) {
         wc__fail(lw, WC_UNAVAILABLE, "no ring yet: the batchlog has no replicas");
         return;
@@ -578,6 +588,11 @@ static void wc__on_store(wc_batchlog *b, const wc_addr *from, const uint8_t *msg
         wc_env_log_limited(b->o.env, &b->malformed_log,
                            "batchlog: refused a BATCHLOG_STORE whose batch is malformed");
         st = WC_CORRUPTION;
+    } else if (wc_counter_batch_has_delta(batch, blen)) {
+        b->stats.malformed++;
+        wc_env_log_limited(b->o.env, &b->malformed_log,
+                           "batchlog: refused a BATCHLOG_STORE whose batch adds to counters");
+        st = WC_INVALID_ARGUMENT;
     } else if (wc__find_entry(b, id) == NULL) {
         st = b->o.storage.put(b->o.storage.ctx, id, batch, blen);
         if (st == WC_OK)
@@ -651,8 +666,18 @@ bool wc_batchlog_on_message(wc_batchlog *b, const wc_addr *from, const uint8_t *
 
 static void wc__replay(wc_batchlog *b, wc__entry *e)
 {
-    wc__lw *lw = wc_calloc(1, sizeof(*lw));
+    wc__lw *lw;
 
+    if (wc_counter_batch_has_delta(e->batch, e->len)) {
+        char hex[2 * WC_BATCHLOG_ID_LEN + 1];
+
+        wc__hex(e->id, hex);
+        wc_env_logf(b->o.env, WC_ENV_LOG_WARNING, "batchlog: batch %s cannot be replayed (%s); dropped",
+                    hex, WC__COUNTER_REFUSED);
+        wc__forget(b, e->id);
+        return;
+    }
+    lw = wc_calloc(1, sizeof(*lw));
     if (lw == NULL || (lw->batch = wc_malloc(e->len ? e->len : 1)) == NULL) {
         wc_free(lw);
         return; /* tried again at the next tick */

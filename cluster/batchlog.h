@@ -23,7 +23,10 @@
  * came is replayed: every table's mutations at level ALL through this
  * node's coordinator; when all of them succeed the entry is removed, else
  * it is tried again at the next tick (mutations carry their timestamps, so
- * writing them twice changes nothing).  Either every mutation eventually
+ * writing them twice changes nothing: both holders may replay one batch,
+ * each removes its own entry; counter deltas, which would count twice, are
+ * refused in logged batches, and a held entry with one is dropped).
+ * Either every mutation eventually
  * lands on its replicas or, when no holder ever stored the batch, none was
  * sent.
  *
@@ -122,8 +125,9 @@ bool wc_batchlog_on_message(wc_batchlog *b, const wc_addr *from, const uint8_t *
  * batchlog holders did not acknowledge in time: the batch may still be
  * replayed in full by a holder that stored it); after the batchlog write,
  * the first failure of a table's write (the entry stays: the replay applies
- * the whole batch); WC_INVALID_ARGUMENT for a malformed batch; WC_NO_MEMORY.
- * REQUIRES: timeout_ms > 0.
+ * the whole batch); WC_INVALID_ARGUMENT for a malformed batch or one with
+ * counter deltas (a replay would add them again; nothing written);
+ * WC_NO_MEMORY.  REQUIRES: timeout_ms > 0.
  */
 void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_consistency cl,
                        uint32_t timeout_ms, wc_coord_write_cb done, void *arg);

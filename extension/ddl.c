@@ -115,23 +115,13 @@ apply_pending_alters(void)
 	list_free_deep(todo);
 }
 
+/* A rolled-back ALTER is never applied. */
 static void
 ddl_subxact(SubXactEvent event, SubTransactionId mySubid,
 			SubTransactionId parentSubid, void *arg)
 {
-	ListCell   *lc;
-
-	foreach(lc, pending_alters)
-	{
-		PendingAlter *pa = lfirst(lc);
-
-		if (pa->subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			pa->relid = InvalidOid;	/* rolled back: never applied */
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			pa->subid = parentSubid;
-	}
+	list_free(widecol_subxact_follow(pending_alters, offsetof(PendingAlter, subid), event,
+									 mySubid, parentSubid));
 }
 
 static void
@@ -147,7 +137,7 @@ ddl_xact(XactEvent event, void *arg)
 		{
 			PendingAlter *pa = lfirst(lc);
 
-			if (OidIsValid(pa->relid))
+			if (pa->subid != InvalidSubTransactionId)
 				live = lappend(live, pa);
 			else
 				pfree(pa);

@@ -218,23 +218,13 @@ widecol_schema_note_table_drop(const char *keyspace, const char *table)
 	note(PENDING_TABLE_DROP, false, InvalidOid, keyspace, table);
 }
 
+/* A rolled-back change is never sent. */
 static void
 schema_subxact(SubXactEvent event, SubTransactionId mySubid,
 			   SubTransactionId parentSubid, void *arg)
 {
-	ListCell   *lc;
-
-	foreach(lc, pending_changes)
-	{
-		PendingChange *pc = lfirst(lc);
-
-		if (pc->subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			pc->subid = InvalidSubTransactionId;	/* rolled back: never sent */
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			pc->subid = parentSubid;
-	}
+	list_free(widecol_subxact_follow(pending_changes, offsetof(PendingChange, subid), event,
+									 mySubid, parentSubid));
 }
 
 static void

@@ -523,20 +523,10 @@ static void
 tam_subxact(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 			void *arg)
 {
-	List	   *failed = NIL;
+	List	   *failed = widecol_subxact_follow(tam_targets, offsetof(TamTarget, subid), event,
+												mySubid, parentSubid);
 	ListCell   *lc;
 
-	foreach(lc, tam_targets)
-	{
-		TamTarget  *tg = lfirst(lc);
-
-		if (tg->subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			failed = lappend(failed, tg);
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			tg->subid = parentSubid;
-	}
 	foreach(lc, failed)
 		end_target(lfirst(lc), false);
 	list_free(failed);

@@ -1091,23 +1091,13 @@ tam_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 	}
 }
 
+/* A rolled-back DROP or ALTER is never applied. */
 static void
 tam_ddl_subxact(SubXactEvent event, SubTransactionId mySubid,
 				SubTransactionId parentSubid, void *arg)
 {
-	ListCell   *lc;
-
-	foreach(lc, tam_pending)
-	{
-		TamPending *p = lfirst(lc);
-
-		if (p->subid != mySubid)
-			continue;
-		if (event == SUBXACT_EVENT_ABORT_SUB)
-			p->subid = InvalidSubTransactionId;	/* rolled back */
-		else if (event == SUBXACT_EVENT_COMMIT_SUB)
-			p->subid = parentSubid;
-	}
+	list_free(widecol_subxact_follow(tam_pending, offsetof(TamPending, subid), event,
+									 mySubid, parentSubid));
 }
 
 /* At pre-commit, drop the engine tables of dropped tables and apply ALTERs. */

@@ -728,6 +728,42 @@ widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len, uint32 upto,
 	return result;
 }
 
+/* ---------------------------------------------------------------- subtransactions */
+
+/*
+ * Make the work items a module keeps until commit (each a struct holding, at
+ * subid_offset, the SubTransactionId that made it) follow the end of
+ * subtransaction mySubid: when it commits, its items pass to parentSubid;
+ * when it aborts, they are marked InvalidSubTransactionId (rolled back: the
+ * commit skips them) and returned as a new list, for the caller to release
+ * what they hold.  Other events change nothing.
+ */
+List *
+widecol_subxact_follow(List *items, size_t subid_offset, SubXactEvent event,
+					   SubTransactionId mySubid, SubTransactionId parentSubid)
+{
+	List	   *aborted = NIL;
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return NIL;
+	foreach(lc, items)
+	{
+		SubTransactionId *subid = (SubTransactionId *) ((char *) lfirst(lc) + subid_offset);
+
+		if (*subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			*subid = parentSubid;
+		else
+		{
+			*subid = InvalidSubTransactionId;
+			aborted = lappend(aborted, lfirst(lc));
+		}
+	}
+	return aborted;
+}
+
 /* ---------------------------------------------------------------- callbacks */
 
 static void

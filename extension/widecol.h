@@ -18,6 +18,7 @@
 #ifndef WIDECOL_H
 #define WIDECOL_H
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -539,6 +540,9 @@ extern uint32 widecol_txn_position(void);
 extern uint8 *widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len,
 								  uint32 upto, size_t *len, uint32 *count);
 extern int64 widecol_txn_write_timestamp(void);
+extern List *widecol_subxact_follow(List *items, size_t subid_offset, SubXactEvent event,
+									SubTransactionId mySubid,
+									SubTransactionId parentSubid);
 
 /* in timeuuid.c */
 extern Oid	widecol_timeuuid_oid(void);

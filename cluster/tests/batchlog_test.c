@@ -3,7 +3,8 @@
  * its damage paths, entries across a power loss, which batches are logged,
  * holder choice, and in the simulator coordinators that crash after the batchlog write and before,
  * between or after the mutations, with and without message loss: in the
- * end every batch is on its replicas in full or nowhere.
+ * end every batch is on its replicas in full or nowhere; both holders
+ * replaying one batch; counter deltas refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "alloc.h"
 #include "batchlog.h"
 #include "coordsim.h"
+#include "counter.h"
 #include "faultfs.h"
 #include "mutation.h"
 
@@ -616,6 +618,152 @@ static void test_no_live_holder_is_unavailable(void **state)
     bl_free(s);
 }
 
+/* A BATCHLOG_STORE of batch b under id, from node 0 to node to. */
+static void send_store(blsim *s, uint32_t to, const uint8_t *id, const wc_buf *b)
+{
+    wc_buf msg;
+
+    wc_buf_init(&msg);
+    wc_buf_put_u8(&msg, WC_MSG_BATCHLOG_STORE);
+    wc_buf_put_u64(&msg, 1);
+    wc_buf_append(&msg, id, WC_BATCHLOG_ID_LEN);
+    wc_buf_put_u32(&msg, (uint32_t)b->len);
+    wc_buf_append(&msg, b->data, b->len);
+    assert_int_equal(wc_buf_status(&msg), WC_OK);
+    assert_int_equal(s->cs->nodes[0].env->ops->send(s->cs->nodes[0].env, &s->cs->nodes[to].env->self,
+                                                    msg.data, msg.len),
+                     WC_OK);
+    wc_buf_free(&msg);
+}
+
+/*
+ * Both holders replay one batch: its coordinator (node 0, which sends the
+ * two STOREs by hand and never the mutations nor the REMOVEs) is gone
+ * after the batchlog phase.  Holder 1 replays first; then a newer write
+ * changes one of the batch's rows; then holder 2 replays the same batch.
+ * The mutations carry the batch's timestamp, so the second replay changes
+ * nothing: every replica holds the batch, the newer row where it was
+ * overwritten, and neither holder keeps the entry.
+ */
+static void test_both_holders_replay_one_batch(void **state)
+{
+    const char *pks[PARTS] = {"p0", "p1", "p2", "p3"};
+    blsim *s = bl_new(simtest_seed(76), 5, 3, 0.0);
+    uint8_t id[WC_BATCHLOG_ID_LEN];
+    wc_batchlog_stats st1, st2;
+    uint32_t total, minp, reps[8];
+    size_t nr;
+    wc_coord_result w;
+    char got[16];
+    wc_buf b;
+
+    (void)state;
+    memset(id, 0x5a, sizeof(id));
+    wc_buf_init(&b);
+    multi_batch(&b, pks, PARTS, "v1", 100);
+    /* holder 2 waits longer: its replay comes after holder 1's and the newer write */
+    wc_batchlog_set_replay_after(s->bl[2], 4 * REPLAY_AFTER_MS);
+    send_store(s, 1, id, &b);
+    send_store(s, 2, id, &b);
+    wc_sim_run_for(s->cs->sim, 50);
+    SIM_CHECK(s->cs->seed, mem_live(&s->store[1]) == 1 && mem_live(&s->store[2]) == 1,
+              "the holders did not store the entry");
+    SIM_CHECK(s->cs->seed, bl_copies(s, pks, PARTS, "v1", &total, &minp) == 0,
+              "the batch landed before any replay");
+
+    wc_sim_run_for(s->cs->sim, 2 * REPLAY_AFTER_MS);
+    wc_batchlog_get_stats(s->bl[1], &st1);
+    wc_batchlog_get_stats(s->bl[2], &st2);
+    SIM_CHECK(s->cs->seed, st1.replayed == 1 && st2.replays_started == 0,
+              "holder 1 replayed %" PRIu64 " time(s), holder 2 started %" PRIu64, st1.replayed,
+              st2.replays_started);
+    SIM_CHECK(s->cs->seed, bl_copies(s, pks, PARTS, "v1", &total, &minp) == total,
+              "the first replay did not complete the batch");
+    SIM_CHECK(s->cs->seed, mem_live(&s->store[1]) == 0 && mem_live(&s->store[2]) == 1,
+              "after the first replay: holder 1 keeps %zu, holder 2 %zu entries",
+              mem_live(&s->store[1]), mem_live(&s->store[2]));
+
+    w = cs_write(s->cs, 3, "p0", "c", "v2", 200, WC_CL_ALL);
+    SIM_CHECK(s->cs->seed, w.status == WC_OK, "newer write: %s", w.detail);
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    wc_batchlog_get_stats(s->bl[2], &st2);
+    SIM_CHECK(s->cs->seed, st2.replayed == 1, "holder 2 replayed %" PRIu64 " time(s)",
+              st2.replayed);
+    SIM_CHECK(s->cs->seed, mem_live(&s->store[1]) == 0 && mem_live(&s->store[2]) == 0,
+              "after both replays: holder 1 keeps %zu, holder 2 %zu entries",
+              mem_live(&s->store[1]), mem_live(&s->store[2]));
+    nr = cs_replicas(s->cs, "p0", reps, 8);
+    for (size_t k = 0; k < nr; k++)
+        SIM_CHECK(s->cs->seed, cs_holds(s->cs, reps[k], "p0", "c", "v2"),
+                  "the second replay undid the newer write on replica %u", reps[k]);
+    SIM_CHECK(s->cs->seed, bl_copies(s, pks + 1, PARTS - 1, "v1", &total, &minp) == total,
+              "a row of the batch is missing after the second replay");
+    w = cs_read(s->cs, 4, "p0", "c", WC_CL_ALL, got, sizeof(got));
+    SIM_CHECK(s->cs->seed, w.status == WC_OK && strcmp(got, "v2") == 0, "read of p0: %s", got);
+    wc_buf_free(&b);
+    bl_free(s);
+}
+
+/*
+ * Counter deltas never travel in a logged batch (each holder's replay
+ * would add them again): the write is refused before anything is stored,
+ * a STORE carrying one is refused, and an entry with one found at a
+ * restart is dropped without a replay.
+ */
+static void test_counter_deltas_are_refused(void **state)
+{
+    blsim *s = bl_new(simtest_seed(77), 3, 3, 0.0);
+    const char *pks[2] = {"p0", "p1"};
+    uint8_t id[WC_BATCHLOG_ID_LEN], delta[WC_COUNTER_DELTA_LEN];
+    wc_batch_builder bb;
+    wc_batchlog_stats st;
+    const uint8_t *rec;
+    size_t len;
+    cs_wait w;
+    wc_buf b;
+
+    (void)state;
+    wc_counter_delta_encode(delta, 5);
+    wc_batch_builder_init(&bb);
+    for (int i = 0; i < 2; i++) {
+        wc_cell c = {.column = 1, .flags = WC_CELLF_COUNTER_DELTA, .ts = 100, .value = delta,
+                     .len = sizeof(delta)};
+        wc_mutation *mu = wc_batch_builder_begin(&bb, CS_TABLE, pks[i], strlen(pks[i]));
+        wc_rowb_cell(wc_mutation_row_begin(mu, false, "c", 1), &c);
+        wc_mutation_row_end(mu);
+        assert_int_equal(wc_batch_builder_end(&bb), WC_OK);
+    }
+    assert_int_equal(wc_batch_builder_finish(&bb, &rec, &len), WC_OK);
+    wc_buf_init(&b);
+    wc_buf_append(&b, rec, len);
+    wc_batch_builder_free(&bb);
+    assert_true(wc_counter_batch_has_delta(b.data, b.len));
+
+    memset(&w, 0, sizeof(w));
+    wc_batchlog_write(s->bl[0], b.data, b.len, WC_CL_QUORUM, TIMEOUT_MS, bl_done, &w);
+    cs_wait_for(s->cs, &w, 2000);
+    SIM_CHECK(s->cs->seed, w.done && w.res.status == WC_INVALID_ARGUMENT, "status %d: %s",
+              (int)w.res.status, w.res.detail);
+    print_message("refused: %s\n", w.res.detail);
+    memset(id, 0x17, sizeof(id));
+    send_store(s, 1, id, &b);
+    wc_sim_run_for(s->cs->sim, 50);
+    for (uint32_t i = 0; i < 3; i++)
+        SIM_CHECK(s->cs->seed, s->store[i].n == 0, "node %u stored a batch of counter deltas", i);
+
+    /* an entry with deltas found at a restart */
+    wc_sim_crash(s->cs->sim, s->cs->nodes[2].env);
+    assert_int_equal(mem_put(&s->store[2], id, b.data, b.len), WC_OK);
+    wc_sim_restart(s->cs->sim, s->cs->nodes[2].env);
+    wc_sim_run_for(s->cs->sim, 3 * REPLAY_AFTER_MS);
+    wc_batchlog_get_stats(s->bl[2], &st);
+    SIM_CHECK(s->cs->seed, mem_live(&s->store[2]) == 0 && st.replays_started == 0,
+              "an entry of counter deltas was replayed (%" PRIu64 ") or kept (%zu)",
+              st.replays_started, mem_live(&s->store[2]));
+    wc_buf_free(&b);
+    bl_free(s);
+}
+
 /*
  * Rounds of logged writes whose coordinator crashes at a random moment
  * (before, during or after the batchlog write and the mutations); the
@@ -713,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_bad_entries_are_refused_or_dropped),
         cmocka_unit_test(test_unavailable_partition_writes_no_batchlog),
         cmocka_unit_test(test_no_live_holder_is_unavailable),
+        cmocka_unit_test(test_both_holders_replay_one_batch),
+        cmocka_unit_test(test_counter_deltas_are_refused),
         cmocka_unit_test(test_coordinator_crashes),
         cmocka_unit_test(test_coordinator_crashes_with_loss),
         cmocka_unit_test(test_entry_files_survive_power_loss),

@@ -9,7 +9,7 @@
 # Copyright (c) 2026, widecol developers
 
 MAKE=${MAKE:-make}
-PG_BINDIR=/usr/lib/postgresql/15/bin
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BINDIR/pg_config
 T_START=$(date +%s)
 LIB_WARN=

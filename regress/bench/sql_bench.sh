@@ -22,7 +22,10 @@
 # read phase (20000), READ_BLOCK (500: reads before switching tables), SEED
 # (42), COPY_BATCH (1), KEEP_TMP (0),
 # BENCH_DIR (parent of the temporary directory, /tmp), EXTRA_CONF (lines
-# appended to postgresql.conf, e.g. 'widecol.block_cache_size_mb = 512').
+# appended to postgresql.conf, e.g. 'widecol.block_cache_size_mb = 512'),
+# PG_BINDIR (/usr/lib/postgresql/15/bin; the bin directory of a copied
+# PostgreSQL 15 tree installs widecol there instead, e.g. to compare two
+# commits side by side).
 #
 # Copyright (c) 2026, widecol developers
 

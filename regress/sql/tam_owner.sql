@@ -3,7 +3,8 @@
 -- relation: ALTER TABLE ... OWNER TO and REASSIGN OWNED move the engine
 -- table's ownership record too, so the new owner's relations may attach
 -- to its data and the old owner's may not; errors name the table as a
--- "table", not a "foreign table".
+-- "table", not a "foreign table"; one REASSIGN OWNED moves foreign tables
+-- and tables of the access method alike.
 -- Own keyspace (server tam_owner_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -64,6 +65,36 @@ SELECT * FROM widecol_try($$CREATE TABLE bad (a int, b int) USING widecol
 GRANT SELECT ON kept TO regress_tam_bob;
 SET ROLE regress_tam_bob;
 SELECT * FROM widecol_try($$SELECT widecol.scrub('kept')$$);
+RESET ROLE;
+
+-- one REASSIGN OWNED moves a foreign table and a USING widecol table of
+-- the same role alike, each with its engine table's ownership record
+SET ROLE regress_tam_alice;
+CREATE TABLE mixed_tam (k int PRIMARY KEY, v text) USING widecol WITH (keyspace = 'tam_owner_t');
+CREATE FOREIGN TABLE mixed_ft (k int, v text) SERVER tam_owner_t OPTIONS (primary_key 'k');
+INSERT INTO mixed_tam VALUES (1, 'tam');
+INSERT INTO mixed_ft VALUES (1, 'foreign');
+RESET ROLE;
+REASSIGN OWNED BY regress_tam_alice TO regress_tam_bob;
+SELECT relname, relkind, relowner::regrole FROM pg_class
+ WHERE relname IN ('mixed_tam', 'mixed_ft') AND relnamespace = 'tam_owner_t'::regnamespace
+ ORDER BY relname;
+SET ROLE regress_tam_bob;
+CREATE FOREIGN TABLE bob_tam (k int, v text) SERVER tam_owner_t
+    OPTIONS (primary_key 'k', table_name 'mixed_tam');
+CREATE FOREIGN TABLE bob_ft (k int, v text) SERVER tam_owner_t
+    OPTIONS (primary_key 'k', table_name 'mixed_ft');
+SELECT * FROM bob_tam;
+SELECT * FROM bob_ft;
+DROP FOREIGN TABLE bob_tam, bob_ft;
+INSERT INTO mixed_tam VALUES (2, 'bob');
+INSERT INTO mixed_ft VALUES (2, 'bob');
+RESET ROLE;
+SET ROLE regress_tam_alice;
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE alice_tam (k int, v text) SERVER tam_owner_t
+    OPTIONS (primary_key 'k', table_name 'mixed_tam')$$);
+SELECT * FROM widecol_try($$CREATE FOREIGN TABLE alice_ft (k int, v text) SERVER tam_owner_t
+    OPTIONS (primary_key 'k', table_name 'mixed_ft')$$);
 RESET ROLE;
 
 DROP OWNED BY regress_tam_alice, regress_tam_bob;

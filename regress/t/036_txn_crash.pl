@@ -3,8 +3,10 @@
 # record, sent at COMMIT: the instance is killed (SIGKILL of the postmaster
 # and all its children, widecol node and backend included, or an immediate
 # stop) at a random point of a large transaction (its INSERT or its COMMIT),
-# several times; after each restart every transaction is complete or
-# absent, never partial.  Prints the row count of every transaction.
+# or of a large statement outside a transaction block (an INSERT ... SELECT,
+# a COPY FROM a file), several times; after each restart every transaction
+# and statement is complete or absent, never partial.  Prints the row count
+# of every one.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -35,6 +37,21 @@ sub txn_sql
 	my ($tag) = @_;
 	return "BEGIN; INSERT INTO tx SELECT $tag, g, repeat('v', 80) || g "
 	  . "FROM generate_series(1, $rows) g;";
+}
+
+# the same rows by one statement outside a transaction block: an INSERT ...
+# SELECT, or a COPY of a file written here
+sub statement_sql
+{
+	my ($tag, $kind) = @_;
+	return "INSERT INTO tx SELECT $tag, g, repeat('v', 80) || g "
+	  . "FROM generate_series(1, $rows) g;"
+	  if $kind eq 'insert';
+	my $file = $node->basedir . "/tx_$tag.csv";
+	open(my $fh, '>', $file) or die "$file: $!";
+	print $fh "$tag,$_," . ('v' x 80) . "$_\n" for 1 .. $rows;
+	close $fh;
+	return "COPY tx FROM '$file' (FORMAT csv);";
 }
 
 sub count_of
@@ -76,11 +93,19 @@ for my $round (1 .. $rounds)
 		'<', \$in, '>', \$out, '2>', \$err);
 	my $node_pid = $node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()');
 
+	# a transaction, an INSERT or a COPY outside a transaction block, in turn
+	my $kind = (qw(transaction insert copy))[ ($round - 1) % 3 ];
+	my $sql =
+	  $kind eq 'transaction'
+	  ? txn_sql($round) . ' COMMIT;'
+	  : statement_sql($round, $kind);
+
 	$in .= "SELECT pg_backend_pid();\n";
 	$h->pump until $out =~ /^\d+$/m || !$h->pumpable;
-	# the whole transaction, then the crash at a random point of the time
-	# it takes: during the INSERT (nothing may be stored yet) or the COMMIT
-	$in .= txn_sql($round) . " COMMIT;\n";
+	# the whole transaction or statement, then the crash at a random point
+	# of the time it takes: during the INSERT (nothing may be stored yet)
+	# or the COMMIT
+	$in .= "$sql\n";
 	$h->pump_nb;
 	usleep(int(rand($t_txn * 1.2) * 1_000_000));
 	my $how = $round % 2 ? 'SIGKILL' : 'immediate stop';
@@ -107,11 +132,11 @@ for my $round (1 .. $rounds)
 	ok($node->poll_query_until('postgres', 'SELECT running FROM widecol.node_status()'),
 		"round $round: node running after $how");
 	my $n = count_of($round);
-	diag("round $round ($how during the transaction): transaction $round has $n of $rows rows");
-	ok($n == 0 || $n == $rows, "round $round: transaction complete or absent ($n rows)");
+	diag("round $round ($how during the $kind): $kind $round has $n of $rows rows");
+	ok($n == 0 || $n == $rows, "round $round: $kind complete or absent ($n rows)");
 	$n == 0 ? $absent{$round} = 1 : ($complete{$round} = 1);
 }
-diag(sprintf('%d transactions complete, %d absent after %d crashes during INSERT or COMMIT',
+diag(sprintf('%d transactions or statements complete, %d absent after %d crashes during them',
 		scalar(keys %complete), scalar(keys %absent), $rounds));
 is(count_of(0), $rows, 'the transaction committed before the crashes is still complete');
 
