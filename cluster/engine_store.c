@@ -25,10 +25,12 @@ struct es_job {
     es_job *next, *prev;   /* queue (next only), then the posted list */
     wc_engine_store *s;
     bool is_read;
+    bool is_counter;       /* apply_counter: the resolved batch comes back in raw */
     wc_buf in;             /* apply: the batch; read: pk, start and end keys */
     wc_store_read r;       /* read: points into in */
     wc_store_apply_done adone;
     wc_store_read_done rdone;
+    wc_store_counter_done cdone;
     void *arg;
     wc_status st;
     wc_buf raw;
@@ -59,6 +61,8 @@ static void es_complete(es_job *j)
 {
     if (j->is_read)
         j->rdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len, j->digest);
+    else if (j->is_counter)
+        j->cdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len);
     else
         j->adone(j->arg, j->st);
 }
@@ -87,6 +91,8 @@ static void es_run(es_job *j)
 
     if (j->is_read)
         j->st = wc_engine_read_raw(s->e, &j->r, &j->raw, j->digest);
+    else if (j->is_counter)
+        j->st = wc_engine_apply_counter(s->e, j->in.data, j->in.len, &j->raw);
     else
         j->st = wc_engine_apply_batch(s->e, j->in.data, j->in.len);
     pthread_mutex_lock(&s->mu);
@@ -169,27 +175,52 @@ static es_job *es_job_new(wc_engine_store *s, bool is_read, void *arg)
 
 /* ---------------------------------------------------------------- ops */
 
+/* Queue an apply job j with a copy of batch; else its failure status (j is freed). */
+static wc_status es_queue_apply(wc_engine_store *s, es_job *j, const uint8_t *batch, size_t len)
+{
+    wc_buf_append(&j->in, batch, len);
+    if (wc_buf_status(&j->in) != WC_OK) {
+        es_job_free(j);
+        return wc_error(WC_NO_MEMORY, "out of memory queueing an apply");
+    }
+    if (!es_submit(s, j)) {
+        es_job_free(j);
+        return wc_error(WC_UNAVAILABLE, "the replica store is stopping");
+    }
+    return WC_OK;
+}
+
 static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
                         void *arg)
 {
     wc_engine_store *s = ctx;
     es_job *j = es_job_new(s, false, arg);
+    wc_status st;
 
     if (j == NULL) {
         done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
         return;
     }
     j->adone = done;
-    wc_buf_append(&j->in, batch, len);
-    if (wc_buf_status(&j->in) != WC_OK) {
-        es_job_free(j);
-        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
+    if ((st = es_queue_apply(s, j, batch, len)) != WC_OK)
+        done(arg, st);
+}
+
+static void es_op_apply_counter(void *ctx, const uint8_t *batch, size_t len,
+                                wc_store_counter_done done, void *arg)
+{
+    wc_engine_store *s = ctx;
+    es_job *j = es_job_new(s, false, arg);
+    wc_status st;
+
+    if (j == NULL) {
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing a counter write"), NULL, 0);
         return;
     }
-    if (!es_submit(s, j)) {
-        es_job_free(j);
-        done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"));
-    }
+    j->is_counter = true;
+    j->cdone = done;
+    if ((st = es_queue_apply(s, j, batch, len)) != WC_OK)
+        done(arg, st, NULL, 0);
 }
 
 static void es_op_read(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg)
@@ -243,6 +274,7 @@ static const wc_replica_store_ops es_ops = {
     .read = es_op_read,
     .reconcile = es_op_reconcile,
     .append = es_op_append,
+    .apply_counter = es_op_apply_counter,
 };
 
 wc_replica_store wc_engine_store_get(wc_engine_store *s)

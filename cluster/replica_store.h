@@ -38,6 +38,12 @@
 /* Completion of apply: WC_OK once the batch is durable on this replica. */
 typedef void (*wc_store_apply_done)(void *arg, wc_status st);
 /*
+ * Completion of apply_counter: on WC_OK resolved[0..len) is the batch that
+ * was applied (valid only during the call); NULL on failure.
+ */
+typedef void (*wc_store_counter_done)(void *arg, wc_status st, const uint8_t *resolved,
+                                      size_t len);
+/*
  * Completion of read: raw[0..len) and digest are valid only during the
  * call; on failure raw is NULL.
  */
@@ -70,6 +76,16 @@ typedef struct wc_replica_store_ops {
      * WC_NO_MEMORY.
      */
     wc_status (*append)(void *ctx, wc_buf *acc, const uint8_t *raw, size_t len, uint64_t *rows);
+    /*
+     * Optional (NULL: this replica cannot lead counter writes): apply a
+     * batch with counter deltas as their leader replica (engine/counter.h):
+     * each delta becomes this replica's own shard, the rewritten batch is
+     * applied durably, then done(arg, st, resolved, len) with that batch,
+     * which the coordinator sends to the other replicas.  Statuses of
+     * apply, and WC_INVALID_ARGUMENT for a delta the store cannot resolve.
+     */
+    void (*apply_counter)(void *ctx, const uint8_t *batch, size_t len, wc_store_counter_done done,
+                          void *arg);
 } wc_replica_store_ops;
 
 typedef struct wc_replica_store {
