@@ -70,6 +70,11 @@ like($out0, qr{number of transactions actually processed: 300/300}, 'node 0: 300
   or diag($err0);
 like($out1, qr{number of transactions actually processed: 300/300}, 'node 1: 300 increments')
   or diag($err1);
+for my $o ([ 0, $out0 ], [ 1, $out1 ])
+{
+	diag("node $o->[0]: $1 (each UPDATE its own transaction, at QUORUM)")
+	  if $o->[1] =~ /(tps = [\d.]+)/;
+}
 is(value_at($nodes[2], 'quorum'), '600', '2 x 300 increments on two nodes read 600 at QUORUM');
 is(value_at($_, 'all'), '600', $_->name . ' reads 600 at ALL') for @nodes[ 0, 1 ];
 
