@@ -19,6 +19,9 @@
 
 #include "coordinator.h"
 #include "coordinator_format.h"
+#include "counter.h"
+#include "counter_leader.h"
+#include "counter_leader_format.h"
 #include "keys.h"
 #include "mutation.h"
 
@@ -72,6 +75,7 @@ struct wc__req {
     bool is_read;
     bool done;
     bool dispatching; /* answers are counted but not acted on yet */
+    bool local_applied; /* writes: this node applied the batch already (a counter leader) */
     int phase;        /* reads: 0 data + digests, 1 full data, 2 repairs */
     wc_consistency cl;
     uint32_t table_id;
@@ -115,6 +119,7 @@ struct wc_coord {
     uint64_t next_id;
     wc_coord_stats stats;
     wc_buf scratch;
+    wc__counters *counters; /* counter writes (counter_leader.c), NULL until the first */
 };
 
 /* A store operation in flight: found again by request id when it completes. */
@@ -772,13 +777,36 @@ void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t
 
 static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                       wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
-                      wc_coord_settled_cb settled, void *arg, bool dry_run);
+                      wc_coord_settled_cb settled, void *arg, bool dry_run, bool local_applied);
 
 void wc_coord_write_settled(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                             wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
                             wc_coord_settled_cb settled, void *arg)
 {
-    wc__write(c, table_id, batch, len, cl, timeout_ms, done, settled, arg, false);
+    /* a delta is applied once, by a leader replica; only its shards are replicated */
+    if (wc_counter_batch_has_delta(batch, len)) {
+        wc_coord_result res = {.status = WC_INVALID_ARGUMENT, .cl = cl};
+
+        if (settled == NULL) {
+            wc__counter_write(c, table_id, batch, len, cl, timeout_ms, done, arg);
+            return;
+        }
+        snprintf(res.detail, sizeof(res.detail),
+                 "counter updates are never written through the batchlog (a replayed increment "
+                 "would count twice)");
+        c->stats.failures++;
+        done(arg, &res);
+        settled(arg, false);
+        return;
+    }
+    wc__write(c, table_id, batch, len, cl, timeout_ms, done, settled, arg, false, false);
+}
+
+void wc__coord_write_applied(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
+                             wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
+                             void *arg)
+{
+    wc__write(c, table_id, batch, len, cl, timeout_ms, done, NULL, arg, false, true);
 }
 
 static void wc__check_done(void *arg, const wc_coord_result *res)
@@ -791,14 +819,14 @@ wc_status wc_coord_write_check(wc_coord *c, uint32_t table_id, const uint8_t *ba
 {
     memset(out, 0, sizeof(*out));
     out->status = WC_UNAVAILABLE;
-    wc__write(c, table_id, batch, len, cl, 1, wc__check_done, NULL, out, true);
+    wc__write(c, table_id, batch, len, cl, 1, wc__check_done, NULL, out, true, false);
     return out->status;
 }
 
 /* A write; with dry_run only its checks, done running before the return (nothing sent). */
 static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                       wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,
-                      wc_coord_settled_cb settled, void *arg, bool dry_run)
+                      wc_coord_settled_cb settled, void *arg, bool dry_run, bool local_applied)
 {
     wc__req *q = wc__new_req(c, false, table_id, cl, timeout_ms);
     wc_coord_result oom = {.status = WC_NO_MEMORY, .cl = cl, .detail = "out of memory"};
@@ -820,7 +848,8 @@ static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size
     q->wdone = done;
     q->settled = settled;
     q->arg = arg;
-    if (!dry_run)
+    q->local_applied = local_applied;
+    if (!dry_run && !local_applied) /* a leader's write is part of the counter write counted */
         c->stats.writes++;
     if (cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) {
         wc__set_detail(q,
@@ -896,6 +925,8 @@ static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size
         if (!q->targets[t].alive) {
             q->targets[t].state = WC__T_DOWN;
             wc__hint(q, t);
+        } else if (q->local_applied && q->targets[t].local) {
+            q->targets[t].state = WC__T_ACKED;
         } else {
             wc__dispatch_batch(q, t);
         }
@@ -1573,6 +1604,10 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
 
     if (len == 0 || msg[0] < WC_MSG_RANGE_COORDINATOR || msg[0] > WC_COORD_MSG_LAST)
         return false;
+    if (msg[0] >= WC_COUNTER_MSG_WRITE && msg[0] <= WC_COUNTER_MSG_LAST) {
+        wc__counter_on_message(c, from, msg, len);
+        return true;
+    }
     if (wc_coord_decode(msg, len, &m) != WC_OK) {
         /* logged the first time and then every 1000th, with the total */
         if (c->stats.malformed++ % 1000 == 0) {
@@ -1650,6 +1685,7 @@ void wc_coord_destroy(wc_coord *c)
 {
     if (c == NULL)
         return;
+    wc__counter_stop(c);
     for (uint32_t b = 0; b < WC__BUCKETS; b++)
         while (c->buckets[b]) {
             wc__req *q = c->buckets[b];
@@ -1659,6 +1695,7 @@ void wc_coord_destroy(wc_coord *c)
             wc__finish(q, WC_UNAVAILABLE);
             wc__free_req(q);
         }
+    wc__counter_free(c);
     wc_coord_set_ring(c, NULL);
     wc_coord_set_pending_ring(c, NULL);
     wc_buf_free(&c->scratch);
@@ -1696,4 +1733,41 @@ size_t wc_coord_pending(const wc_coord *c)
 void wc_coord_get_stats(const wc_coord *c, wc_coord_stats *out)
 {
     *out = c->stats;
+}
+
+/* ---------------------------------------------------------------- for counter_leader.c */
+
+wc__counters **wc__coord_counters(wc_coord *c)
+{
+    return &c->counters;
+}
+
+const wc_coord_options *wc__coord_options(const wc_coord *c)
+{
+    return &c->o;
+}
+
+wc_coord_stats *wc__coord_stats(wc_coord *c)
+{
+    return &c->stats;
+}
+
+wc_status wc__coord_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_ring **ring,
+                             const uint32_t **hosts, size_t *n, int32_t *self)
+{
+    wc_replication repl;
+    wc_placement *p;
+    wc_status st;
+
+    if (c->ring == NULL)
+        return wc_error(WC_UNAVAILABLE, "this node has no token ring yet");
+    memset(&repl, 0, sizeof(repl));
+    if ((st = c->o.replication(c->o.ctx, table_id, &repl)) != WC_OK)
+        return st;
+    if ((p = wc__placement(c, &repl, &st)) == NULL)
+        return st;
+    *ring = c->ring;
+    *n = wc_placement_replicas(p, token, hosts);
+    *self = c->self;
+    return WC_OK;
 }

@@ -20,6 +20,18 @@
  * timeout fires, get a hint (store_hint).  ANY is met by one ack or one
  * stored hint.  After timeout_ms without enough acks: WC_TIMEOUT.
  *
+ * Counters: a write whose batch holds counter delta cells (engine/counter.h)
+ * takes the leader path of counter_leader.h, as Cassandra 2.1+: after the
+ * same availability check, each partition's deltas go to ONE live replica,
+ * its leader (this node when it is a replica, else the first live replica
+ * of this data centre in placement order), which applies them to its own
+ * shards and writes the resulting shards - never the deltas - to every
+ * replica at the level, counting itself as one.  Deltas are never hinted
+ * nor logged in the batchlog, and never retried: a counter write that a
+ * leader applied (or may have) and that then failed ends with WC_TIMEOUT
+ * and a detail beginning "counter write", meaning it may or may not have
+ * been applied.  Messages 32..35 (counter_leader_format.h).
+ *
  * Read: block_for live replicas are asked (this node first if it is one,
  * then in placement order), one for the data and the others for a digest.
  * Equal digests: the data is the answer.  A mismatch: every one of them is
@@ -169,7 +181,10 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
  * acks than needed after timeout_ms); WC_INVALID_ARGUMENT (malformed batch,
  * a mutation of another table, SERIAL level); WC_NOT_FOUND (unknown table);
  * a replica's failure status when too many replicas failed to apply;
- * WC_NO_MEMORY.  REQUIRES: timeout_ms > 0.
+ * WC_NO_MEMORY.  A batch with counter deltas must hold only increments of
+ * table_id (else WC_INVALID_ARGUMENT, detail "a counter update on a cluster
+ * ..."), is refused at ANY, and fails with WC_TIMEOUT once a leader applied
+ * it or may have (see above).  REQUIRES: timeout_ms > 0.
  */
 void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                     wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done, void *arg);
@@ -185,7 +200,9 @@ typedef void (*wc_coord_settled_cb)(void *arg, bool every_replica);
 /*
  * wc_coord_write, and settled(arg, ...) once after done, when the request
  * ends for good (a logged batch removes its batchlog entry only once every
- * replica has its mutations).  settled may be NULL.
+ * replica has its mutations).  settled may be NULL.  With settled, a batch
+ * with counter deltas is refused (WC_INVALID_ARGUMENT, settled false): a
+ * logged delta would count again at every replay.
  */
 void wc_coord_write_settled(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
                             wc_consistency cl, uint32_t timeout_ms, wc_coord_write_cb done,

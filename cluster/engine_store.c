@@ -26,10 +26,12 @@ struct es_job {
     wc_engine_store *s;
     bool is_read;
     bool is_sync;          /* an apply job with no batch: wc_engine_sync */
+    bool is_counter;       /* apply_counter: the resolved batch comes back in raw */
     wc_buf in;             /* apply: the batch; read: pk, start and end keys */
     wc_store_read r;       /* read: points into in */
     wc_store_apply_done adone;
     wc_store_read_done rdone;
+    wc_store_counter_done cdone;
     void *arg;
     wc_status st;
     wc_buf raw;
@@ -60,6 +62,8 @@ static void es_complete(es_job *j)
 {
     if (j->is_read)
         j->rdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len, j->digest);
+    else if (j->is_counter)
+        j->cdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len);
     else
         j->adone(j->arg, j->st);
 }
@@ -90,6 +94,8 @@ static void es_run(es_job *j)
         j->st = wc_engine_read_raw(s->e, &j->r, &j->raw, j->digest);
     else if (j->is_sync)
         j->st = wc_engine_sync(s->e);
+    else if (j->is_counter)
+        j->st = wc_engine_apply_counter(s->e, j->in.data, j->in.len, &j->raw);
     else
         j->st = wc_engine_apply_batch(s->e, j->in.data, j->in.len);
     pthread_mutex_lock(&s->mu);
@@ -172,11 +178,28 @@ static es_job *es_job_new(wc_engine_store *s, bool is_read, void *arg)
 
 /* ---------------------------------------------------------------- ops */
 
-/* Queue an apply of batch[0..len), or a sync when batch is NULL. */
-static void es_queue_apply(wc_engine_store *s, const uint8_t *batch, size_t len,
-                           wc_store_apply_done done, void *arg)
+/* Queue an apply job j with a copy of batch; else its failure status (j is freed). */
+static wc_status es_queue_apply(wc_engine_store *s, es_job *j, const uint8_t *batch, size_t len)
 {
+    wc_buf_append(&j->in, batch, len);
+    if (wc_buf_status(&j->in) != WC_OK) {
+        es_job_free(j);
+        return wc_error(WC_NO_MEMORY, "out of memory queueing an apply");
+    }
+    if (!es_submit(s, j)) {
+        es_job_free(j);
+        return wc_error(WC_UNAVAILABLE, "the replica store is stopping");
+    }
+    return WC_OK;
+}
+
+/* Apply batch[0..len), or sync the commit log when batch is NULL. */
+static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
+                        void *arg)
+{
+    wc_engine_store *s = ctx;
     es_job *j = es_job_new(s, false, arg);
+    wc_status st;
 
     if (j == NULL) {
         done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
@@ -184,27 +207,30 @@ static void es_queue_apply(wc_engine_store *s, const uint8_t *batch, size_t len,
     }
     j->adone = done;
     j->is_sync = batch == NULL;
-    wc_buf_append(&j->in, batch, len);
-    if (wc_buf_status(&j->in) != WC_OK) {
-        es_job_free(j);
-        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an apply"));
-        return;
-    }
-    if (!es_submit(s, j)) {
-        es_job_free(j);
-        done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"));
-    }
-}
-
-static void es_op_apply(void *ctx, const uint8_t *batch, size_t len, wc_store_apply_done done,
-                        void *arg)
-{
-    es_queue_apply(ctx, batch, len, done, arg);
+    if ((st = es_queue_apply(s, j, batch, len)) != WC_OK)
+        done(arg, st);
 }
 
 static void es_op_sync(void *ctx, wc_store_apply_done done, void *arg)
 {
-    es_queue_apply(ctx, NULL, 0, done, arg);
+    es_op_apply(ctx, NULL, 0, done, arg);
+}
+
+static void es_op_apply_counter(void *ctx, const uint8_t *batch, size_t len,
+                                wc_store_counter_done done, void *arg)
+{
+    wc_engine_store *s = ctx;
+    es_job *j = es_job_new(s, false, arg);
+    wc_status st;
+
+    if (j == NULL) {
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing a counter write"), NULL, 0);
+        return;
+    }
+    j->is_counter = true;
+    j->cdone = done;
+    if ((st = es_queue_apply(s, j, batch, len)) != WC_OK)
+        done(arg, st, NULL, 0);
 }
 
 static void es_op_read(void *ctx, const wc_store_read *r, wc_store_read_done done, void *arg)
@@ -259,6 +285,7 @@ static const wc_replica_store_ops es_ops = {
     .reconcile = es_op_reconcile,
     .append = es_op_append,
     .sync = es_op_sync,
+    .apply_counter = es_op_apply_counter,
 };
 
 wc_replica_store wc_engine_store_get(wc_engine_store *s)

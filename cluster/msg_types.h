@@ -8,8 +8,8 @@
  *   0          never valid
  *   1 .. 15    membership: gossip digests and states (gossip.h)
  *   16 .. 47   coordinator: mutations, reads, digests, repair writes
- *              (16 .. 39, coordinator_format.h), hints (40 .. 47,
- *              hint_delivery.h)
+ *              (16 .. 39, coordinator_format.h; counter writes 32 .. 35,
+ *              counter_leader_format.h), hints (40 .. 47, hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
  *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h),

@@ -308,7 +308,9 @@ static wc_status wc__not_joined(wc_node *n)
  * Write batch through the coordinator: a batch of one partition of one
  * table as it came (unlogged, the fast path); any other (a transaction's,
  * a statement's of several rows) as a logged batch (batchlog.h), so that
- * its mutations land all or none even if this node dies half-way.
+ * its mutations land all or none even if this node dies half-way.  A
+ * batch of counter increments is never logged: the coordinator sends it to
+ * leader replicas (counter_leader.h), which replicate shards.
  */
 static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch, size_t len,
                                  wc_consistency cl)
@@ -324,7 +326,7 @@ static wc_status wc__coord_apply(wc_node *n, wc_cluster *c, const uint8_t *batch
         return st;
     if (v.count == 0)
         return WC_OK; /* an empty batch writes nothing */
-    if (wc_batchlog_needed(batch, len))
+    if (wc_batchlog_needed(batch, len) && !wc_counter_batch_has_delta(batch, len))
         return wc_cluster_write_logged(c, batch, len, cl, timeout, &res);
     if (wc_batch_next(&v, &mut, &mlen) != 1 || mlen < 4)
         return wc_error(WC_CORRUPTION, "malformed mutation in a batch");
@@ -668,13 +670,7 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *batch;
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
-        if ((cc = wc__coordinator(n)) != NULL && wc_counter_batch_has_delta(batch, len)) {
-            /* each replica would add the delta to its own shard: counted RF times */
-            st = wc_error(WC_INVALID_ARGUMENT, "counter updates are not replicated yet: "
-                                               "a node of a cluster refuses them");
-            break;
-        }
-        if (cc != NULL) {
+        if ((cc = wc__coordinator(n)) != NULL) {
             st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }

@@ -42,6 +42,12 @@
  */
 typedef void (*wc_store_apply_done)(void *arg, wc_status st);
 /*
+ * Completion of apply_counter: on WC_OK resolved[0..len) is the batch that
+ * was applied (valid only during the call); NULL on failure.
+ */
+typedef void (*wc_store_counter_done)(void *arg, wc_status st, const uint8_t *resolved,
+                                      size_t len);
+/*
  * Completion of read: raw[0..len) and digest are valid only during the
  * call; on failure raw is NULL.
  */
@@ -80,6 +86,16 @@ typedef struct wc_replica_store_ops {
      * calls it before it records a page as stored.
      */
     void (*sync)(void *ctx, wc_store_apply_done done, void *arg);
+    /*
+     * Optional (NULL: this replica cannot lead counter writes): apply a
+     * batch with counter deltas as their leader replica (engine/counter.h):
+     * each delta becomes this replica's own shard, the rewritten batch is
+     * applied durably, then done(arg, st, resolved, len) with that batch,
+     * which the coordinator sends to the other replicas.  Statuses of
+     * apply, and WC_INVALID_ARGUMENT for a delta the store cannot resolve.
+     */
+    void (*apply_counter)(void *ctx, const uint8_t *batch, size_t len, wc_store_counter_done done,
+                          void *arg);
 } wc_replica_store_ops;
 
 typedef struct wc_replica_store {

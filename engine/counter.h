@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "coding.h"
+#include "mutation.h"
 
 #define WC_COUNTER_SHARD_LEN 24
 /* a delta cell's value: one little-endian int64 */
@@ -63,6 +64,41 @@ void wc_counter_merge(wc_buf *out, const uint8_t *a, size_t alen, const uint8_t 
 bool wc_counter_row_has_delta(const uint8_t *blob, size_t len);
 /* Does the batch record (mutation.h) hold a delta cell?  false if malformed. */
 bool wc_counter_batch_has_delta(const uint8_t *rec, size_t len);
+
+/*
+ * How wc_counter_resolve finds a stored shard: *s arrives with its writer
+ * set and clock and value 0; fill it with that writer's shard of the stored
+ * counter cell (table_id, pk, ck, column), or leave it when there is none.
+ * WC_OK, or the status that the resolution then returns.
+ */
+typedef wc_status (*wc_counter_lookup_fn)(void *ctx, uint32_t table_id, const uint8_t *pk,
+                                          size_t pk_len, const uint8_t *ck, size_t ck_len,
+                                          uint32_t column, wc_counter_shard *s);
+
+/*
+ * Resolve the delta cells of batch record rec[0..len) into writer's shards:
+ * for each counter cell, lookup gives writer's stored shard, the delta is
+ * added to it and its clock raised above the stored one (and to at least
+ * the delta's timestamp); later deltas of the same cell in the batch build
+ * on the earlier ones, one clock step each.  The rewritten record (delta
+ * cells turned into one-shard counter cells, every other entry as it was)
+ * is built in bb (REQUIRES: initialized; reset here) and *out / *out_len
+ * point to it until bb is reset or freed.  Statuses: WC_INVALID_ARGUMENT
+ * (malformed batch, a delta in a static row), what lookup returns,
+ * WC_NO_MEMORY.  Pure but for lookup: the caller holds whatever lock makes
+ * lookup and the later apply of *out one step.
+ */
+wc_status wc_counter_resolve(const uint8_t *rec, size_t len, uint64_t writer,
+                             wc_counter_lookup_fn lookup, void *ctx, wc_batch_builder *bb,
+                             const uint8_t **out, size_t *out_len);
+/*
+ * Is rec[0..len) a counter write that a cluster can send to leader
+ * replicas: every mutation of table_id, every entry a row whose cells are
+ * all deltas, with no deletion.  false (and *why set to a static text)
+ * otherwise.
+ */
+bool wc_counter_batch_only_deltas(const uint8_t *rec, size_t len, uint32_t *table_id,
+                                  const char **why);
 
 /* A delta cell's value. */
 static inline void wc_counter_delta_encode(uint8_t out[WC_COUNTER_DELTA_LEN], int64_t delta)

@@ -350,6 +350,16 @@ wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len);
  * if the log failed.
  */
 wc_status wc_engine_sync(wc_engine *e);
+/*
+ * wc_engine_apply_batch for a record with counter deltas (counter.h), as a
+ * leader replica applies it: the deltas become this engine's shards, and
+ * the record that was logged and applied (shards only) is appended to
+ * resolved (NULL: not wanted), so that it can be sent to the other
+ * replicas, where it merges idempotently.  A record without deltas is
+ * applied and appended as it is.  Statuses of wc_engine_apply_batch;
+ * WC_NO_MEMORY when the copy fails (the batch was applied).
+ */
+wc_status wc_engine_apply_counter(wc_engine *e, const uint8_t *rec, size_t len, wc_buf *resolved);
 
 /* Read one page.  Caller frees *out with wc_page_free. */
 wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out);

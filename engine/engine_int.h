@@ -343,8 +343,8 @@ wc_status wc__switch_memtable(wc_engine *e, wc__table *t);
 /* Log and apply one batch record (wc_engine_apply_batch without counter deltas). */
 wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len);
 /* in counter_apply.c: resolve the record's deltas into this engine's shards and apply
- * it, under counter_mu. */
-wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len);
+ * it, under counter_mu; the applied record is appended to resolved unless NULL. */
+wc_status wc__counter_apply(wc_engine *e, const uint8_t *rec, size_t len, wc_buf *resolved);
 /*
  * Apply a validated batch record (at log position pos) to the memtables,
  * switching full ones (flushing them synchronously when replay).

@@ -378,7 +378,7 @@ wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
 wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
 {
     if (wc_counter_batch_has_delta(rec, len))
-        return wc__counter_apply(e, rec, len);
+        return wc__counter_apply(e, rec, len, NULL);
     return wc__apply_record(e, rec, len);
 }
 

@@ -388,6 +388,16 @@ report_coordinator(wc_status st, const char *what, const char *detail)
 						 "was not applied anywhere.")));
 	if (st != WC_TIMEOUT)
 		return;
+	/* counter_leader.h: a leader applied it, or may have; never retried */
+	if (strncmp(detail, "counter write", 13) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WIDECOL_REPLICA_TIMEOUT),
+				 errmsg("widecol counter update at consistency level %s may or may not have been applied",
+						level),
+				 errdetail("%s", detail),
+				 errhint("Counter updates are not idempotent: read the counter before you "
+						 "retry, or a retry may count twice.  Once a replica applied it, "
+						 "hints and repair bring it to the others.")));
 	colon = strrchr(detail, ':');
 	if (colon != NULL && sscanf(colon + 1, " %u of %u", &acked, &required) == 2)
 		ereport(ERROR,
@@ -470,6 +480,15 @@ widecol_report(wc_status st, const char *what)
 				hint = "The node is overloaded; retry later.";
 			break;
 		case WC_INVALID_ARGUMENT:
+			if (strncmp(detail, "a counter update on a cluster", 29) == 0 ||
+				strstr(detail, "not supported for counter updates") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("widecol: %s failed: counter updates on a cluster go alone", what),
+						 errdetail("%s", detail),
+						 errhint("Commit counter updates of one table in a transaction of their "
+								 "own, without other writes (as CQL's COUNTER BATCH), at a "
+								 "consistency level other than ANY.")));
 			if (strstr(detail, "reverse order") != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -18,7 +18,10 @@
  *	  (engine/counter.h), which the node turns into its own shard.  The
  *	  delta is the new-value expression evaluated with the counter at 0,
  *	  so `c - n` sends -n.  The writes go through modify.c's batch writer,
- *	  and so into the transaction's batch when there is one.
+ *	  and so into the transaction's batch when there is one.  On a cluster
+ *	  the node sends the deltas to one leader replica per partition, which
+ *	  replicates its resulting shard (cluster/counter_leader.h); conn.c
+ *	  reports a counter write that may or may not have been applied.
  *
  *-------------------------------------------------------------------------
  */
@@ -102,6 +105,8 @@ widecol_counter_check_table(WidecolTable *t, bool foreign)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("column \"%s\" of table \"%s\" is a counter, which tables USING widecol do not have",
 						counter_name, t->table_name),
+				 errdetail("A table access method updates whole rows, each read and rewritten "
+						   "by PostgreSQL, so concurrent increments would be lost."),
 				 errhint("Create a counter table with CREATE FOREIGN TABLE ... SERVER <widecol server>.")));
 	if (other_name != NULL)
 		ereport(ERROR,
@@ -314,13 +319,6 @@ widecol_counter_update(ForeignScanState *node)
 	int			k = 0;
 	int64		count = 0;
 
-	/* every replica would add the delta to its own shard (docs/architecture.md) */
-	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("counter updates are not replicated yet"),
-				 errdetail("This node is part of a cluster (widecol.listen_address is set)."),
-				 errhint("Keep counter tables on a single node, one without widecol.listen_address.")));
 	/* the deltas, in ascending cell id (the row blob's order) */
 	foreach(lc, deltas)
 	{

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "counter.h"
 #include "keys.h"
 #include "model_store.h"
 #include "mutation.h"
@@ -26,8 +27,10 @@ struct ms_pending {
     model_store *m;
     uint64_t timer;
     bool is_read;
+    bool is_counter;
     wc_status st;
     wc_store_apply_done adone;
+    wc_store_counter_done cdone;
     wc_store_read_done rdone;
     void *arg;
     wc_buf raw;
@@ -47,11 +50,23 @@ struct model_store {
     uint32_t sync_every;
     wc_buf *unsynced;
     size_t nunsynced;
+    uint64_t writer;  /* its counter writer id */
+    int64_t led;      /* sum of the deltas it resolved as a leader */
 };
 
 model_store *model_store_new(void)
 {
-    return calloc(1, sizeof(model_store));
+    static uint64_t next_writer = 0x5700;
+    model_store *m = calloc(1, sizeof(model_store));
+
+    if (m)
+        m->writer = ++next_writer;
+    return m;
+}
+
+int64_t model_store_counter_led(const model_store *m)
+{
+    return m->led;
 }
 
 void model_store_free(model_store *m)
@@ -251,6 +266,8 @@ static void ms_fire(void *arg)
         *pp = p->next;
     if (p->is_read)
         p->rdone(p->arg, p->st, p->st == WC_OK ? p->raw.data : NULL, p->raw.len, p->digest);
+    else if (p->is_counter)
+        p->cdone(p->arg, p->st, p->st == WC_OK ? p->raw.data : NULL, p->raw.len);
     else
         p->adone(p->arg, p->st);
     wc_buf_free(&p->raw);
@@ -330,6 +347,84 @@ static void ms_op_sync(void *ctx, wc_store_apply_done done, void *arg)
     p->adone = done;
     p->arg = arg;
     p->st = ms_sync(m);
+    ms_complete(m, p);
+}
+
+/* The stored shard of the model's writer (wc_counter_lookup_fn). */
+static wc_status ms_lookup(void *ctx, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                           const uint8_t *ck, size_t ck_len, uint32_t column, wc_counter_shard *s)
+{
+    model_store *m = ctx;
+    const uint8_t *blob;
+    size_t len;
+    wc_row_view v;
+    wc_cell c;
+
+    if (!model_store_get(m, table_id, pk, pk_len, ck, ck_len, &blob, &len) ||
+        !wc_row_parse(blob, len, &v))
+        return WC_OK;
+    while (wc_row_next_cell(&v, &c) == 1)
+        if (c.column == column && (c.flags & WC_CELLF_COUNTER))
+            (void)wc_counter_find(c.value, c.len, s->writer, s);
+    return WC_OK;
+}
+
+/* Sum of the delta cells of a batch record. */
+static int64_t ms_delta_sum(const uint8_t *batch, size_t len)
+{
+    wc_batch_view bv;
+    wc_mutation_view mv;
+    wc_mutation_entry e;
+    const uint8_t *mut;
+    size_t mlen;
+    uint64_t sum = 0;
+
+    if (wc_batch_parse(batch, len, &bv) != WC_OK)
+        return 0;
+    while (wc_batch_next(&bv, &mut, &mlen) == 1) {
+        if (wc_mutation_parse(mut, mlen, &mv) != WC_OK)
+            return 0;
+        while (wc_mutation_next(&mv, &e) == 1) {
+            wc_row_view v;
+            wc_cell c;
+
+            if (e.kind == WC_KIND_HEADER || !wc_row_parse(e.blob, e.blob_len, &v))
+                continue;
+            while (wc_row_next_cell(&v, &c) == 1)
+                if (c.flags & WC_CELLF_COUNTER_DELTA)
+                    sum += (uint64_t)wc_counter_delta_decode(c.value);
+        }
+    }
+    return (int64_t)sum;
+}
+
+/* Resolve the deltas into this store's shards, apply, hand the applied batch back. */
+static void ms_op_apply_counter(void *ctx, const uint8_t *batch, size_t len,
+                                wc_store_counter_done done, void *arg)
+{
+    model_store *m = ctx;
+    ms_pending *p = calloc(1, sizeof(*p));
+    wc_batch_builder bb;
+    const uint8_t *out;
+    size_t out_len;
+
+    p->m = m;
+    p->is_counter = true;
+    p->cdone = done;
+    p->arg = arg;
+    wc_buf_init(&p->raw);
+    wc_batch_builder_init(&bb);
+    if (m->fail_n > 0) {
+        m->fail_n--;
+        p->st = m->fail_st;
+    } else if ((p->st = wc_counter_resolve(batch, len, m->writer, ms_lookup, m, &bb, &out,
+                                           &out_len)) == WC_OK &&
+               (p->st = ms_apply(m, out, out_len)) == WC_OK) {
+        m->applies++;
+        m->led += ms_delta_sum(batch, len);
+        wc_buf_append(&p->raw, out, out_len);
+    }
+    wc_batch_builder_free(&bb);
     ms_complete(m, p);
 }
 
@@ -703,6 +798,7 @@ static const wc_replica_store_ops model_store_ops = {
     .reconcile = ms_op_reconcile,
     .append = ms_op_append,
     .sync = ms_op_sync,
+    .apply_counter = ms_op_apply_counter,
 };
 
 wc_replica_store model_store_iface(model_store *m)

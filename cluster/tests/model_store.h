@@ -53,6 +53,12 @@ bool model_store_get(model_store *m, uint32_t table_id, const void *pk, size_t p
                      const void *ck, size_t ck_len, const uint8_t **blob, size_t *len);
 size_t model_store_count(const model_store *m);
 uint64_t model_store_applies(const model_store *m); /* successful apply calls */
+/*
+ * Counters: apply_counter resolves deltas into the store's own shards
+ * (each store is a writer of its own, engine/counter.h); the sum of the
+ * deltas it resolved so, as a leader replica.
+ */
+int64_t model_store_counter_led(const model_store *m);
 
 /*
  * Helpers for tests: a batch of one row (table, pk, ck) with one cell

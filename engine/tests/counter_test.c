@@ -394,6 +394,22 @@ static void test_malformed(void **state)
     wc_buf_free(&r);
 }
 
+/* A second engine (another replica) with the table, in a directory of its own (*dir). */
+static wc_engine *second_engine(const char *name, char **dir)
+{
+    wc_engine *e2;
+    wc_table_def d;
+
+    *dir = wc_test_tmpdir(name);
+    assert_non_null(*dir);
+    assert_int_equal(wc_test_open(*dir, WC_SYNC_PERIODIC, 1u << 20, &e2), WC_OK);
+    wc_table_def_default(&d);
+    d.id = T1;
+    snprintf(d.name, sizeof(d.name), "ks.counters");
+    assert_int_equal(wc_engine_create_table(e2, &d), WC_OK);
+    return e2;
+}
+
 /*
  * Two engines (two replicas, each its own writer) count into the same cell:
  * their raw results differ, reconcile merges the shards into the total, and
@@ -403,21 +419,14 @@ static void test_malformed(void **state)
 static void test_replicas_reconcile(void **state)
 {
     fx *f = *state;
-    char *dir2 = wc_test_tmpdir("counter2");
-    wc_engine *e2;
-    wc_table_def d;
+    char *dir2;
+    wc_engine *e2 = second_engine("counter2", &dir2);
     wc_store_read r;
     wc_buf raw1, raw2, answer, rep[2];
     wc_store_raw raws[2];
     uint8_t d1[WC_RAW_DIGEST_LEN], d2[WC_RAW_DIGEST_LEN];
     wc_engine *es[2];
 
-    assert_non_null(dir2);
-    assert_int_equal(wc_test_open(dir2, WC_SYNC_PERIODIC, 1u << 20, &e2), WC_OK);
-    wc_table_def_default(&d);
-    d.id = T1;
-    snprintf(d.name, sizeof(d.name), "ks.counters");
-    assert_int_equal(wc_engine_create_table(e2, &d), WC_OK);
     es[0] = f->e;
     es[1] = e2;
     assert_int_equal(incr(f->e, "r", 1, 1, 10, 500), WC_OK);
@@ -552,6 +561,70 @@ static void test_writer_id_power_loss_periodic(void **state)
     writer_id_power_loss(WC_SYNC_PERIODIC);
 }
 
+/*
+ * A leader replica: wc_engine_apply_counter applies the deltas to its own
+ * shard and hands back the batch it applied - shards only - which another
+ * replica applies as a plain batch to hold the same value; applied twice
+ * there (a hint and a repair) it adds nothing.  The leader's next delta
+ * builds on its shard.  wc_counter_batch_only_deltas tells a counter write
+ * from a batch that also holds other writes.
+ */
+static void test_leader_apply(void **state)
+{
+    fx *f = *state;
+    char *dir2;
+    wc_engine *e2 = second_engine("counter_follower", &dir2);
+    wc_mutation m;
+    wc_buf rec, resolved;
+    const uint8_t *enc;
+    size_t len;
+    uint32_t table = 0;
+    const char *why = NULL;
+
+    wc_buf_init(&rec);
+    wc_buf_init(&resolved);
+    for (int round = 0; round < 2; round++) {
+        wc_mutation_init(&m, T1, "lead", 4);
+        add_delta(&m, 3, 1, round == 0 ? 40 : 2, 900 + round);
+        assert_int_equal(wc_mutation_encode(&m, &enc, &len), WC_OK);
+        wc_buf_reset(&rec);
+        wc_batch_begin(&rec, 1);
+        wc_batch_add(&rec, enc, len);
+        wc_mutation_free(&m);
+        assert_true(wc_counter_batch_only_deltas(rec.data, rec.len, &table, &why));
+        assert_int_equal(table, T1);
+        wc_buf_reset(&resolved);
+        assert_int_equal(wc_engine_apply_counter(f->e, rec.data, rec.len, &resolved), WC_OK);
+        assert_true(resolved.len > 0);
+        assert_false(wc_counter_batch_has_delta(resolved.data, resolved.len));
+        /* the follower applies the leader's shard, twice: the same value */
+        assert_int_equal(wc_engine_apply_batch(e2, resolved.data, resolved.len), WC_OK);
+        assert_int_equal(wc_engine_apply_batch(e2, resolved.data, resolved.len), WC_OK);
+        assert_int_equal(value(f->e, "lead", 3, 1), round == 0 ? 40 : 42);
+        assert_int_equal(value(e2, "lead", 3, 1), round == 0 ? 40 : 42);
+    }
+    /* an older shard of the leader arriving late changes nothing */
+    assert_int_equal(wc_engine_apply_batch(e2, resolved.data, resolved.len), WC_OK);
+    assert_int_equal(value(e2, "lead", 3, 1), 42);
+    /* a batch with a plain cell, or a deletion, is not a counter write */
+    assert_false(wc_counter_batch_only_deltas(resolved.data, resolved.len, &table, &why));
+    assert_non_null(why);
+    wc_mutation_init(&m, T1, "lead", 4);
+    wc_mutation_delete_partition(&m, 950, NOW);
+    add_delta(&m, 3, 1, 1, 951);
+    assert_int_equal(wc_mutation_encode(&m, &enc, &len), WC_OK);
+    wc_buf_reset(&rec);
+    wc_batch_begin(&rec, 1);
+    wc_batch_add(&rec, enc, len);
+    wc_mutation_free(&m);
+    assert_false(wc_counter_batch_only_deltas(rec.data, rec.len, &table, &why));
+    wc_buf_free(&rec);
+    wc_buf_free(&resolved);
+    wc_engine_close(e2);
+    wc_test_rmrf(dir2);
+    free(dir2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replicas_reconcile, setup, teardown),
         cmocka_unit_test(test_writer_id_power_loss_batch),
         cmocka_unit_test(test_writer_id_power_loss_periodic),
+        cmocka_unit_test_setup_teardown(test_leader_apply, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
