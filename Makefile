@@ -260,3 +260,11 @@ bench-concurrency:
 .PHONY: bench-cluster
 bench-cluster:
 	MAKE='$(MAKE)' regress/bench/cluster_bench.sh
+
+# bootstrap streaming against a plain copy of the SSTables, and a repair of
+# a table where 1% of the rows differ against a full comparison at ALL
+# (regress/bench/topology_bench.sh, docs/benchmarks.md).  Options through
+# the environment, e.g. make bench-topology SIZE_MB=20 REPAIR_ROWS=50000
+.PHONY: bench-topology
+bench-topology:
+	MAKE='$(MAKE)' regress/bench/topology_bench.sh

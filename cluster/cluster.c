@@ -68,10 +68,12 @@ struct wc_cluster {
     double phi;
     uint64_t interval_ms;
     uint32_t join_wait_ms, load_interval_ms;
+    uint32_t stream_page_rows;
     wc_log_fn log;
     void *log_arg;
 
     wc_env *env;
+    bool external_env;                /* env given (the simulator): no transport, no waiting */
     wc_gossip *gossip;                /* loop only */
     wc_engine *engine;                /* the node's, for the schema runtime; may be NULL */
     wc_schema_runtime *schema;        /* NULL without an engine */
@@ -85,6 +87,7 @@ struct wc_cluster {
     uint32_t boot_sessions;           /* bootstrap pulls still running */
     uint32_t boot_ranges;
     bool boot_failed;
+    wc_ring *boot_ring;               /* the ring the bootstrap's ranges were planned on */
     uint64_t boot_wait_logged_ms;
     uint8_t warned_type[32];          /* unknown message types logged once (bitmap) */
 
@@ -790,7 +793,8 @@ static wc_status wc__choose_tokens(wc_cluster *c)
 
     if (t == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory choosing tokens");
-    if ((st = wc__build_ring(c, &r)) != WC_OK)
+    /* joining nodes included: a joining node seen down still holds its tokens */
+    if ((st = wc__build_ring_of(c, true, &r)) != WC_OK)
         goto fail;
     st = wc_ring_allocate_tokens(r, c->dc, c->num_tokens, WC__ALLOCATION_RF, wc__random, c->env, t);
     nhosts = r ? wc_ring_host_count(r) : 0;
@@ -871,23 +875,34 @@ static bool wc__self_is_seed(wc_cluster *c)
  */
 static bool wc__must_bootstrap(wc_cluster *c)
 {
-    return c->coord && c->engine && c->stream && !wc__self_is_seed(c) &&
-           wc__heard_from_cluster(c);
+    return c->coord && (c->engine || c->local.list_tables) && c->stream &&
+           !wc__self_is_seed(c) && wc__heard_from_cluster(c);
 }
 
-/* A node other than this one joining with its tokens announced (streaming), or NULL. */
+/*
+ * A live node other than this one that joins before it, or NULL: one
+ * joining with its tokens announced (streaming), or one still waiting to
+ * choose with a lower host id (the waiting nodes go in host id order, so
+ * that they do not all choose at once when a join ends).
+ */
 static const wc_addr *wc__other_joining(wc_cluster *c)
 {
     for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
         const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
         const uint8_t *v;
         size_t len;
+        uint32_t nt;
 
         if (wc_addr_equal(ep, &c->env->self) || !wc_gossip_is_alive(c->gossip, ep))
             continue;
-        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK &&
-            wc_gossip_status_of(v, len) == WC_GOSSIP_STATUS_JOINING &&
-            wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK)
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK ||
+            wc_gossip_status_of(v, len) != WC_GOSSIP_STATUS_JOINING)
+            continue;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK &&
+            wc__tokens_of(v, len, &nt))
+            return ep;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &v, &len) == WC_OK &&
+            len == WC_RING_HOST_ID_LEN && memcmp(v, c->host_id, len) < 0)
             return ep;
     }
     return NULL;
@@ -915,6 +930,82 @@ static bool wc__schema_agrees(wc_cluster *c)
     return true;
 }
 
+/*
+ * Whether a node other than this one announces one of this node's tokens
+ * and keeps it: in state normal, leaving or shutdown, or joining with a
+ * lower host id (the ring's rule).  Its address into who, the token into
+ * *token.
+ */
+static bool wc__token_taken(wc_cluster *c, char *who, size_t cap, int64_t *token)
+{
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v, *id;
+        size_t len, idlen;
+        uint32_t nt;
+        wc_gossip_status s;
+
+        if (wc_addr_equal(ep, &c->env->self) ||
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK)
+            continue;
+        s = wc_gossip_status_of(v, len);
+        if (s == WC_GOSSIP_STATUS_JOINING) {
+            if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
+                idlen != WC_RING_HOST_ID_LEN || memcmp(id, c->host_id, idlen) >= 0)
+                continue;
+        } else if (s != WC_GOSSIP_STATUS_NORMAL && s != WC_GOSSIP_STATUS_LEAVING &&
+                   s != WC_GOSSIP_STATUS_SHUTDOWN)
+            continue;
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
+            !wc__tokens_of(v, len, &nt))
+            continue;
+        for (uint32_t t = 0; t < nt; t++) {
+            int64_t tok = (int64_t)wc_dec_u64(v + 8 * t);
+            if (bsearch(&tok, c->tokens, c->ntokens, sizeof(int64_t), wc__cmp_i64)) {
+                wc_addr_format(ep, who, cap);
+                *token = tok;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void wc__join_check(void *arg);
+
+/*
+ * Before streaming and before turning normal: when another node keeps one
+ * of this node's tokens (both chose tokens in the same gossip round), this
+ * node gives its tokens up, announces none, and goes back to waiting for
+ * its turn to choose.  True if it did.
+ */
+static bool wc__give_up_taken_tokens(wc_cluster *c)
+{
+    char who[80];
+    int64_t token;
+
+    if (!wc__token_taken(c, who, sizeof(who), &token))
+        return false;
+    wc__log(c, WC_LOG_WARNING,
+            "cluster: token %" PRId64 " of this node is also announced by %s; this node gives its "
+            "tokens up and chooses new ones after that node's join",
+            token, who);
+    wc_free(c->tokens);
+    c->tokens = NULL;
+    c->ntokens = 0;
+    c->bootstrapping = false;
+    if (wc__state_write(c) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not store the tokens given up: %s",
+                wc_last_error());
+    if (wc_gossip_set_local(c->gossip, WC_GOSSIP_TOKENS, "", 0) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not withdraw the tokens: %s", wc_last_error());
+    wc__refresh(c, true);
+    c->join_started_ms = wc_env_now_ms(c->env);
+    if (c->env->ops->timer_start(c->env, WC__JOIN_CHECK_MS, wc__join_check, c) == 0)
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory for the join timer");
+    return true;
+}
+
 static void wc__boot_start(void *arg);
 
 static void wc__boot_later(wc_cluster *c, uint64_t ms)
@@ -923,9 +1014,44 @@ static void wc__boot_later(wc_cluster *c, uint64_t ms)
         wc__log(c, WC_LOG_WARNING, "cluster: out of memory for the bootstrap timer");
 }
 
+/* Whether rings a and b have the same tokens with the same owners. */
+static bool wc__same_ring(const wc_ring *a, const wc_ring *b)
+{
+    size_t n = wc_ring_token_count(a);
+
+    if (n != wc_ring_token_count(b))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (wc_ring_token_at(a, i) != wc_ring_token_at(b, i) ||
+            memcmp(wc_ring_host(a, wc_ring_owner_at(a, i))->host_id,
+                   wc_ring_host(b, wc_ring_owner_at(b, i))->host_id, WC_RING_HOST_ID_LEN) != 0)
+            return false;
+    return true;
+}
+
 /* Every range is streamed: the node turns normal. */
 static void wc__boot_finish(wc_cluster *c)
 {
+    wc_ring *now = NULL;
+    bool moved;
+
+    if (wc__give_up_taken_tokens(c))
+        return;
+    /*
+     * Another node joined (or left) while this one streamed: the replicas
+     * that give ranges up to it are not those it streamed from, so it
+     * plans and streams again on the new ring before it turns normal.
+     */
+    moved = c->boot_ring && wc__build_ring(c, &now) == WC_OK && now &&
+            !wc__same_ring(now, c->boot_ring);
+    wc_ring_unref(now);
+    if (moved) {
+        wc__log(c, WC_LOG_INFO,
+                "cluster: the ring changed while this node streamed; it streams its ranges "
+                "again from the new ring");
+        wc__boot_later(c, 0);
+        return;
+    }
     c->bootstrapping = false;
     if (wc__state_write(c) != WC_OK) {
         wc__log(c, WC_LOG_WARNING, "cluster: could not store the end of the bootstrap: %s",
@@ -1000,18 +1126,38 @@ static wc_status wc__boot_plan_table(wc_cluster *c, wc_ring *r, wc_ring *np, uin
         goto done;
     for (size_t i = 0; i < nt; i++) {
         int64_t end = wc_ring_token_at(np, i), start = wc_ring_token_at(np, i ? i - 1 : nt - 1);
-        const uint32_t *hosts;
-        size_t nh = wc_placement_replicas(pn, end, &hosts), k;
+        const uint32_t *hosts, *future;
+        size_t nf = wc_placement_replicas(pn, end, &future), nh, k, any;
         bool mine = false, ok = true;
 
-        for (k = 0; k < nh; k++)
-            mine = mine || hosts[k] == (uint32_t)me;
+        for (k = 0; k < nf; k++)
+            mine = mine || future[k] == (uint32_t)me;
         if (!mine)
             continue;
+        /*
+         * The source: the live replica that gives the range up to this
+         * node (Cassandra's consistent range movement), else any live one.
+         * A write acknowledged by a quorum that includes the replica giving
+         * up the range then still has a quorum among the range's new
+         * replicas: what that replica holds comes here.
+         */
         nh = wc_placement_replicas(po, end, &hosts);
-        for (k = 0; k < nh; k++)
-            if (wc_gossip_is_alive(c->gossip, &wc_ring_host(r, hosts[k])->addr))
+        for (k = 0, any = nh; k < nh; k++) {
+            const wc_ring_member *m = wc_ring_host(r, hosts[k]);
+            bool stays = false;
+
+            if (!wc_gossip_is_alive(c->gossip, &m->addr))
+                continue;
+            for (size_t j = 0; j < nf && !stays; j++)
+                stays = memcmp(wc_ring_host(np, future[j])->host_id, m->host_id,
+                               WC_RING_HOST_ID_LEN) == 0;
+            if (!stays)
                 break;
+            if (any == nh)
+                any = k;
+        }
+        if (k == nh)
+            k = any;
         if (k == nh) {
             st = wc_error(WC_UNAVAILABLE, "no live replica holds the range (%" PRId64 ", %" PRId64
                                           "] of table %u",
@@ -1046,6 +1192,7 @@ static void wc__boot_start(void *arg)
 {
     wc_cluster *c = arg;
     wc_ring *r = NULL, *np = NULL;
+    wc_ring_member self;
     uint32_t *ids = NULL, nhosts = 0;
     size_t nids = 0;
     wc__boot_source *srcs = NULL;
@@ -1057,9 +1204,23 @@ static void wc__boot_start(void *arg)
         wc__boot_later(c, 1000);
         return;
     }
+    if (wc__give_up_taken_tokens(c))
+        return;
     c->boot_failed = false;
     c->boot_ranges = 0;
-    if ((st = wc__build_ring(c, &r)) != WC_OK || (st = wc__build_ring_of(c, true, &np)) != WC_OK)
+    /*
+     * The ranges are those of the current ring plus this node alone: a
+     * node that joins at the same time may still give its tokens up, and
+     * a node that joins only ever takes ranges away from the others.
+     */
+    memset(&self, 0, sizeof(self));
+    memcpy(self.host_id, c->host_id, WC_RING_HOST_ID_LEN);
+    self.addr = c->env->self;
+    snprintf(self.dc, sizeof(self.dc), "%s", c->dc);
+    snprintf(self.rack, sizeof(self.rack), "%s", c->rack);
+    self.tokens = c->tokens;
+    self.ntokens = c->ntokens;
+    if ((st = wc__build_ring(c, &r)) != WC_OK || (r && (st = wc_ring_with_member(r, &self, &np)) != WC_OK))
         goto fail;
     if (r == NULL || np == NULL || wc_ring_find_host(np, c->host_id) < 0) {
         st = wc_error(WC_UNAVAILABLE, "the ring with this node's tokens is not known yet");
@@ -1067,7 +1228,9 @@ static void wc__boot_start(void *arg)
     }
     nhosts = wc_ring_host_count(r);
     srcs = wc_calloc(nhosts, sizeof(*srcs));
-    if (srcs == NULL || (st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK) {
+    if (srcs == NULL ||
+        (st = c->local.list_tables ? c->local.list_tables(c->local.ctx, &ids, &nids)
+                                   : wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK) {
         st = srcs ? st : wc_error(WC_NO_MEMORY, "out of memory planning the bootstrap");
         goto fail;
     }
@@ -1076,6 +1239,9 @@ static void wc__boot_start(void *arg)
             goto fail;
     wc__log(c, WC_LOG_INFO, "cluster: bootstrap streams %u ranges of %zu tables", c->boot_ranges,
             nids);
+    wc_ring_unref(c->boot_ring);
+    c->boot_ring = r;
+    wc_ring_ref(r);
     for (uint32_t h = 0; h < nhosts; h++) {
         char name[WC_STREAM_NAME_MAX];
         if (srcs[h].n == 0)
@@ -1192,6 +1358,8 @@ static wc_status wc__on_loop(wc_cluster *c, wc_status (*fn)(wc_cluster *c))
     wc__call k;
     wc_status st;
 
+    if (c->external_env) /* the caller is on the loop */
+        return fn(c);
     memset(&k, 0, sizeof(k));
     k.c = c;
     k.fn = fn;
@@ -1241,6 +1409,7 @@ static wc_status wc__create_stream(wc_cluster *c)
     so.store = c->store;
     so.codec = c->local.stream_codec.last_token ? c->local.stream_codec : wc_stream_engine_codec();
     so.progress_dir = dir;
+    so.page_rows = c->stream_page_rows;
     return wc_stream_create(&so, &c->stream);
 }
 
@@ -1903,6 +2072,7 @@ static void wc__free(wc_cluster *c)
     wc_free(c->release_version);
     wc_free(c->seeds);
     wc_free(c->tokens);
+    wc_ring_unref(c->boot_ring);
     wc_buf_free(&c->members);
     wc_hints_close(c->hints);
     wc_free(c->down);
@@ -1919,7 +2089,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     wc_env_handlers h;
     uint32_t stored_gen = 0;
     bool found;
-    uint32_t now_s = (uint32_t)time(NULL);
+    uint32_t now_s = o->env ? (uint32_t)(wc_env_wall_us(o->env) / 1000000) : (uint32_t)time(NULL);
     wc_status st;
 
     *out = NULL;
@@ -1965,6 +2135,7 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     c->log = o->log;
     c->log_arg = o->log_arg;
     c->engine = o->engine;
+    c->stream_page_rows = o->stream_page_rows;
     c->local = o->local;
     atomic_init(&c->hints_enabled, o->hinted_handoff);
     atomic_init(&c->hint_window_ms, o->max_hint_window_ms ? o->max_hint_window_ms
@@ -1983,7 +2154,13 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     /* identity: the stored one, or a new host id; a generation above the last */
     if ((st = wc__state_read(c, &found, &stored_gen)) != WC_OK)
         goto fail;
-    if (!found && getrandom(c->host_id, sizeof(c->host_id), 0) != (ssize_t)sizeof(c->host_id)) {
+    if (!found && o->env) {
+        for (size_t i = 0; i < sizeof(c->host_id); i += 8) {
+            uint64_t r = wc_env_random(o->env);
+            memcpy(c->host_id + i, &r, 8);
+        }
+    } else if (!found &&
+               getrandom(c->host_id, sizeof(c->host_id), 0) != (ssize_t)sizeof(c->host_id)) {
         st = wc_error_errno(errno, "cluster: could not make a host id");
         goto fail;
     }
@@ -2010,14 +2187,21 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
     h.on_message = wc__on_message;
     h.on_peer_down = NULL;
     h.ctx = c;
-    if ((st = wc_transport_start(&to, &h, &c->env)) != WC_OK)
+    if (o->env) {
+        c->env = o->env;
+        c->external_env = true;
+        c->env->handlers = h;
+    } else if ((st = wc_transport_start(&to, &h, &c->env)) != WC_OK)
         goto fail;
     if ((st = wc__on_loop(c, wc__setup)) != WC_OK) {
         char err[512];
         snprintf(err, sizeof(err), "%s", wc_last_error());
         wc__stop_coordination(c);
         (void)wc__on_loop(c, wc__drop_schema);
-        wc_transport_stop(c->env);
+        if (c->external_env)
+            memset(&c->env->handlers, 0, sizeof(c->env->handlers));
+        else
+            wc_transport_stop(c->env);
         c->env = NULL;
         if (c->gossip)
             wc_gossip_destroy(c->gossip);
@@ -2038,11 +2222,14 @@ void wc_cluster_stop(wc_cluster *c)
 
     if (c == NULL)
         return;
-    if (wc__on_loop(c, wc__announce_shutdown) == WC_OK)
+    if (wc__on_loop(c, wc__announce_shutdown) == WC_OK && !c->external_env)
         nanosleep(&linger, NULL);
     wc__stop_coordination(c);
     (void)wc__on_loop(c, wc__drop_schema);
-    wc_transport_stop(c->env);
+    if (c->external_env)
+        memset(&c->env->handlers, 0, sizeof(c->env->handlers));
+    else
+        wc_transport_stop(c->env);
     if (c->gossip)
         wc_gossip_destroy(c->gossip);
     wc__free(c);
@@ -2072,3 +2259,5 @@ void wc_cluster_host_id(const wc_cluster *c, uint8_t out[WC_RING_HOST_ID_LEN])
 }
 
 wc_schema_runtime *wc_cluster_schema(wc_cluster *c) { return c ? c->schema : NULL; }
+
+wc_coord *wc_cluster_coordinator(wc_cluster *c) { return c->stopping ? NULL : c->coord; }

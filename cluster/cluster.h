@@ -16,19 +16,23 @@
  * the ring it then knows (evenly spaced when it is alone), stores them and
  * turns "normal"; a node with stored tokens is "normal" at once.
  *
- * Bootstrap: a node that coordinates, has an engine, is not one of its
- * seeds and heard from a normal node first waits while another node is
- * joining with tokens (logged every 10 s), then stores its tokens with
- * "bootstrap 1" in the state file, announces them while "joining", and
- * after three gossip rounds, once every live normal node announces its
- * schema version, pulls every range of every engine table it will
- * replicate from a live replica of the current ring (stream.h; one session
- * per source, progress in "<data_dir>/streams"), retrying every 5 s until
- * all succeed; then it clears the flag and turns "normal".  A restart
- * while the flag is set resumes the bootstrap.  Two nodes that choose
- * tokens within one gossip round may still choose the same ones (the ring
- * keeps a token for the lower host id and the log names the other).
- * Every coordinator also gets the ring with the joining nodes
+ * Bootstrap: a node that coordinates, has an engine (or local.list_tables),
+ * is not one of its seeds and heard from a normal node first waits while
+ * another live node is joining with tokens (logged every 10 s), then
+ * chooses its tokens against the ring with the joining nodes, stores them
+ * with "bootstrap 1" in the state file, announces them while "joining",
+ * and after three gossip rounds, once every live normal node announces its
+ * schema version, pulls every range of every table it will replicate from
+ * the live replica of the current ring that gives the range up (else from
+ * any live replica; stream.h; one session per source, progress in
+ * "<data_dir>/streams"), retrying every 5 s until all succeed; then it
+ * clears the flag and turns "normal".  A restart while the flag is set
+ * resumes the bootstrap.  Two nodes that choose tokens within one gossip
+ * round choose the same ones: before streaming and again before turning
+ * normal, a joining node whose token another node keeps (normal, leaving,
+ * shutdown, or joining with a lower host id: the ring's rule) gives its
+ * tokens up (an empty TOKENS value, "tokens 0" stored) and waits for its
+ * turn again.  Every coordinator also gets the ring with the joining nodes
  * (wc_coord_set_pending_ring) and sends them the writes of their future
  * ranges.
  *
@@ -109,6 +113,12 @@ typedef struct wc_cluster_local {
     void *ctx;
     /* The store's raw form for streaming (zero: the engine's, wc_stream_engine_codec). */
     wc_stream_codec stream_codec;
+    /*
+     * The tables a bootstrap streams (NULL: the engine's, and no bootstrap
+     * without an engine): their ids into *ids (wc_malloc'd; the runtime
+     * frees them) and their count into *n.  On the loop.
+     */
+    wc_status (*list_tables)(void *ctx, uint32_t **ids, size_t *n);
 } wc_cluster_local;
 
 typedef struct wc_cluster_options {
@@ -137,6 +147,17 @@ typedef struct wc_cluster_options {
     /* the node's files (state, schema, batchlog, hints, stream progress); NULL: wc_fs_posix()
        (tests pass a faultfs; not owned, outlives the cluster) */
     wc_fs *fs;
+    /*
+     * NULL: start a transport (the real network).  Else run on this
+     * environment (the simulator, sim.h): the caller is on env's loop and
+     * start and stop run there at once (stop announces nothing when env's
+     * node crashed), a new host id and the generation come from env, and
+     * the calls that wait for the loop (write, read, repair, streams,
+     * coordinator stats, batchlog replay) must not be used:
+     * wc_cluster_coordinator serves the loop instead.
+     */
+    wc_env *env;
+    uint32_t stream_page_rows; /* rows per streamed page; 0: WC_STREAM_DEFAULT_PAGE_ROWS */
 } wc_cluster_options;
 
 /* API */
@@ -154,7 +175,8 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out);
 /*
  * Announce the shutdown to live peers (STATUS "shutdown"), give the
  * announcement a moment to leave, stop the transport and free everything.
- * NULL is ignored.
+ * NULL is ignored.  REQUIRES with options.env: env's node crashed first
+ * (wc_sim_crash: its timers are gone), e.g. stop from the crash callback.
  */
 void wc_cluster_stop(wc_cluster *c);
 
@@ -269,5 +291,8 @@ wc_schema_runtime *wc_cluster_schema(wc_cluster *c);
 
 /* This node's host id (16 bytes). */
 void wc_cluster_host_id(const wc_cluster *c, uint8_t out[WC_RING_HOST_ID_LEN]);
+
+/* The coordinator (NULL: none, or stopped).  On the loop only, for callers already there. */
+wc_coord *wc_cluster_coordinator(wc_cluster *c);
 
 #endif /* WC_CLUSTER_H */

@@ -38,7 +38,8 @@ typedef enum wc__tstate {
 } wc__tstate;
 
 typedef struct wc__target {
-    uint32_t host; /* ring index */
+    uint32_t host; /* ring index (of req->pring for a pending target) */
+    bool pending;  /* writes: a joining host that will be a replica (counted, as Cassandra) */
     bool local;
     bool alive;
     bool hinted;
@@ -82,6 +83,7 @@ struct wc__req {
     uint32_t timeout_ms;
     wc_replication repl; /* the clauses point to its data-centre names */
     wc_ring *ring;
+    wc_ring *pring; /* writes: the pending ring of the pending targets, or NULL */
     wc__target *targets;
     uint32_t ntargets;
     wc__group *groups;
@@ -192,6 +194,7 @@ static void wc__free_req(wc__req *q)
     wc_buf_free(&q->keys);
     wc_buf_free(&q->answer);
     wc_ring_unref(q->ring);
+    wc_ring_unref(q->pring);
     free(q);
 }
 
@@ -289,7 +292,7 @@ static wc_placement *wc__placement(wc_coord *c, const wc_replication *repl, wc_s
 
 static const wc_ring_member *wc__member(const wc__req *q, uint32_t t)
 {
-    return wc_ring_host(q->ring, q->targets[t].host);
+    return wc_ring_host(q->targets[t].pending ? q->pring : q->ring, q->targets[t].host);
 }
 
 static bool wc__in_dc(const wc__req *q, uint32_t t, const char *dc)
@@ -397,32 +400,65 @@ static bool wc__unavailable(wc__req *q)
     return false;
 }
 
+/* The joining hosts of pending ring pp's replicas of token into out[0..cap); their count. */
+static size_t wc__pending_of(const wc__req *q, wc_placement *pp, const bool *joining,
+                             int64_t token, uint32_t *out, size_t cap)
+{
+    const uint32_t *ph;
+    size_t n = 0, np;
+
+    if (pp == NULL)
+        return 0;
+    np = wc_placement_replicas(pp, token, &ph);
+    for (size_t k = 0; k < np && n < cap; k++)
+        if (joining[ph[k]])
+            out[n++] = ph[k];
+    return n;
+}
+
+#define WC__MAX_PENDING 8 /* pending replicas of one token (one host joins at a time) */
+
 /*
  * The groups of q: one per distinct replica set of tokens[0..n), mutation i
  * in group gidx[i] (NULL for a read).  Targets are the union of the sets.
+ * With pp (writes; the placement on q->pring), each token's joining hosts
+ * of pp are pending targets of its group, and each clause of the group
+ * needs one more acknowledgement per pending target it covers, as
+ * Cassandra adds its pending endpoints to blockFor: a write acknowledged at
+ * a level then holds at that level among the replicas of the ring the join
+ * leads to, whichever replica the joining host streams from.
  */
-static wc_status wc__build_groups(wc__req *q, wc_placement *p, const int64_t *tokens, size_t n,
-                                  uint32_t *gidx, const wc_replication *repl)
+static wc_status wc__build_groups(wc__req *q, wc_placement *p, wc_placement *pp,
+                                  const int64_t *tokens, size_t n, uint32_t *gidx,
+                                  const wc_replication *repl)
 {
     const uint32_t **sets = calloc(n ? n : 1, sizeof(*sets));
     size_t *setn = calloc(n ? n : 1, sizeof(*setn));
+    uint32_t (*psets)[WC__MAX_PENDING] = calloc(n ? n : 1, sizeof(*psets));
+    size_t *psetn = calloc(n ? n : 1, sizeof(*psetn));
     uint32_t ring_hosts = wc_ring_host_count(q->ring);
-    int32_t *tmap = malloc(ring_hosts * sizeof(*tmap));
+    uint32_t pend_hosts = pp ? wc_ring_host_count(q->pring) : 0;
+    int32_t *tmap = malloc((ring_hosts + pend_hosts + 1) * sizeof(*tmap));
+    bool *joining = calloc(pend_hosts + 1, sizeof(*joining));
     wc_status st = WC_NO_MEMORY;
 
     q->groups = calloc(n ? n : 1, sizeof(*q->groups));
-    q->targets = calloc(ring_hosts, sizeof(*q->targets));
-    if (!sets || !setn || !tmap || !q->groups || !q->targets)
+    q->targets = calloc(ring_hosts + pend_hosts, sizeof(*q->targets));
+    if (!sets || !setn || !psets || !psetn || !tmap || !joining || !q->groups || !q->targets)
         goto fail;
-    for (uint32_t h = 0; h < ring_hosts; h++)
+    for (uint32_t h = 0; h < ring_hosts + pend_hosts; h++)
         tmap[h] = -1;
+    for (uint32_t h = 0; h < pend_hosts; h++)
+        joining[h] = wc_ring_find_host(q->ring, wc_ring_host(q->pring, h)->host_id) < 0;
     for (size_t i = 0; i < n; i++) {
         const uint32_t *hosts;
         size_t nh = wc_placement_replicas(p, tokens[i], &hosts);
-        uint32_t g;
+        uint32_t g, pend[WC__MAX_PENDING];
+        size_t np = wc__pending_of(q, pp, joining, tokens[i], pend, WC__MAX_PENDING);
 
         for (g = 0; g < q->ngroups; g++)
-            if (setn[g] == nh && memcmp(sets[g], hosts, nh * sizeof(*hosts)) == 0)
+            if (setn[g] == nh && memcmp(sets[g], hosts, nh * sizeof(*hosts)) == 0 &&
+                psetn[g] == np && memcmp(psets[g], pend, np * sizeof(*pend)) == 0)
                 break;
         if (gidx)
             gidx[i] = g;
@@ -430,8 +466,10 @@ static wc_status wc__build_groups(wc__req *q, wc_placement *p, const int64_t *to
             continue;
         sets[g] = hosts;
         setn[g] = nh;
+        memcpy(psets[g], pend, np * sizeof(*pend));
+        psetn[g] = np;
         q->ngroups++;
-        if ((q->groups[g].tidx = calloc(nh ? nh : 1, sizeof(uint32_t))) == NULL)
+        if ((q->groups[g].tidx = calloc(nh + np ? nh + np : 1, sizeof(uint32_t))) == NULL)
             goto fail;
         for (size_t r = 0; r < nh; r++) {
             if (tmap[hosts[r]] < 0) {
@@ -447,14 +485,42 @@ static wc_status wc__build_groups(wc__req *q, wc_placement *p, const int64_t *to
             }
             q->groups[g].tidx[q->groups[g].n++] = (uint32_t)tmap[hosts[r]];
         }
+        for (size_t r = 0; r < np; r++) {
+            uint32_t key = ring_hosts + pend[r];
+
+            if (tmap[key] < 0) {
+                wc__target *t = &q->targets[q->ntargets];
+                const wc_ring_member *m = wc_ring_host(q->pring, pend[r]);
+
+                tmap[key] = (int32_t)q->ntargets++;
+                t->host = pend[r];
+                t->pending = true;
+                t->local = memcmp(m->host_id, q->c->o.self_id, WC_RING_HOST_ID_LEN) == 0;
+                t->alive = t->local || q->c->o.is_alive(q->c->o.ctx, m);
+                wc_buf_init(&t->batch);
+                wc_buf_init(&t->data);
+            }
+            q->groups[g].tidx[q->groups[g].n++] = (uint32_t)tmap[key];
+        }
         if ((st = wc__clauses(q, &q->groups[g], repl)) != WC_OK)
             goto fail;
+        /* ALL already counts every target; ANY is met by a hint */
+        for (uint32_t k = 0; np && q->cl != WC_CL_ALL && q->cl != WC_CL_ANY &&
+                             k < q->groups[g].nclauses;
+             k++)
+            for (uint32_t r = 0; r < q->groups[g].n; r++)
+                q->groups[g].clauses[k].need +=
+                    q->targets[q->groups[g].tidx[r]].pending &&
+                    wc__in_dc(q, q->groups[g].tidx[r], q->groups[g].clauses[k].dc);
     }
     st = WC_OK;
 fail:
     free(sets);
     free(setn);
+    free(psets);
+    free(psetn);
     free(tmap);
+    free(joining);
     return st;
 }
 
@@ -691,82 +757,25 @@ static void wc__write_progress(wc__req *q)
     }
 }
 
-static void wc__pending_applied(void *arg, wc_status st)
-{
-    (void)arg;
-    (void)st;
-}
-
 /*
- * Pending writes (Cassandra's pending endpoints): each joining host of
- * c->pending gets the mutations of the tokens it will be a replica of, as
- * a MUTATION of request id 0 whose ack nobody waits for, so that writes
- * made while it streams reach it too.  They count toward no level and get
- * no hint.
+ * The placement on the pending ring for repl (joining hosts announced:
+ * wc_coord_set_pending_ring), holding a reference on that ring in q->pring;
+ * NULL when no host joins.
  */
-static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint8_t **muts,
-                             const size_t *lens, const int64_t *tokens, uint32_t nm)
+static wc_placement *wc__pending_placement(wc_coord *c, wc__req *q, const wc_replication *repl)
 {
-    wc_placement *pp;
-    wc_buf b;
-
     if (c->pending == NULL || c->ring == NULL)
-        return;
+        return NULL;
     if (c->pending_p.p == NULL || memcmp(&c->pending_p.repl, repl, sizeof(*repl)) != 0) {
         wc_placement_unref(c->pending_p.p);
         c->pending_p.p = NULL;
         if (wc_placement_build(c->pending, repl, &c->pending_p.p) != WC_OK)
-            return;
+            return NULL;
         c->pending_p.repl = *repl;
     }
-    pp = c->pending_p.p;
-    wc_buf_init(&b);
-    for (uint32_t h = 0; h < wc_ring_host_count(c->pending); h++) {
-        const wc_ring_member *m = wc_ring_host(c->pending, h);
-        uint32_t n = 0;
-
-        if (wc_ring_find_host(c->ring, m->host_id) >= 0)
-            continue; /* not joining */
-        for (int pass = 0; pass < 2; pass++) {
-            for (uint32_t i = 0; i < nm; i++) {
-                const uint32_t *hosts;
-                size_t nh = wc_placement_replicas(pp, tokens[i], &hosts);
-                bool hit = false;
-
-                for (size_t k = 0; k < nh && !hit; k++)
-                    hit = hosts[k] == h;
-                if (!hit)
-                    continue;
-                if (pass == 0)
-                    n++;
-                else
-                    wc_batch_add(&b, muts[i], lens[i]);
-            }
-            if (n == 0)
-                break;
-            if (pass == 0) {
-                wc_buf_reset(&b);
-                wc_batch_begin(&b, n);
-            }
-        }
-        if (n == 0 || wc_buf_status(&b) != WC_OK)
-            continue;
-        c->stats.pending_writes++;
-        if (memcmp(m->host_id, c->o.self_id, WC_RING_HOST_ID_LEN) == 0) {
-            c->o.store.ops->apply(c->o.store.ctx, b.data, b.len, wc__pending_applied, NULL);
-        } else if (c->o.is_alive(c->o.ctx, m)) {
-            wc_coord_msg msg = {0};
-
-            msg.type = WC_COORD_MSG_MUTATION;
-            msg.req_id = 0;
-            msg.batch = b.data;
-            msg.batch_len = b.len;
-            wc_buf_reset(&c->scratch);
-            if (wc_coord_encode(&msg, &c->scratch) == WC_OK)
-                (void)c->env->ops->send(c->env, &m->addr, c->scratch.data, c->scratch.len);
-        }
-    }
-    wc_buf_free(&b);
+    q->pring = c->pending;
+    wc_ring_ref(q->pring);
+    return c->pending_p.p;
 }
 
 void wc_coord_write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size_t len,
@@ -887,7 +896,8 @@ static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size
         }
         tokens[nm] = wc_token(mv.pk, mv.pk_len);
     }
-    if ((st = wc__build_groups(q, p, tokens, nm, gidx, &repl)) != WC_OK)
+    if ((st = wc__build_groups(q, p, wc__pending_placement(c, q, &repl), tokens, nm, gidx,
+                               &repl)) != WC_OK)
         goto refuse;
     if (wc__unavailable(q)) {
         st = WC_UNAVAILABLE;
@@ -909,7 +919,8 @@ static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size
     for (uint32_t t = 0; t < q->ntargets; t++)
         if ((st = wc_buf_status(&q->targets[t].batch)) != WC_OK)
             goto refuse;
-    wc__send_pending(c, &repl, muts, lens, tokens, nm);
+    for (uint32_t t = 0; t < q->ntargets; t++)
+        c->stats.pending_writes += q->targets[t].pending;
     free(muts);
     free(lens);
     free(tokens);
@@ -1217,7 +1228,7 @@ void wc_coord_read(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
         return;
     /* a token range lies inside one ring range: the replicas of its end */
     token = r->token_range ? r->token_end : wc_token(q->read.pk, q->read.pk_len);
-    if ((st = wc__build_groups(q, p, &token, 1, NULL, &repl)) != WC_OK) {
+    if ((st = wc__build_groups(q, p, NULL, &token, 1, NULL, &repl)) != WC_OK) {
         wc__refuse(q, st, wc_last_error());
         return;
     }

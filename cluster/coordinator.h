@@ -162,7 +162,11 @@ void wc_coord_set_ring(wc_coord *c, wc_ring *r);
  * current ring plus hosts that are joining with their tokens (NULL: none
  * join).  A joining host (in r, not in the current ring) gets the
  * mutations of every token it is a replica of in r, as Cassandra's pending
- * endpoints; it counts toward no consistency level and gets no hint.
+ * endpoints, and counts as Cassandra counts them: a level other than ALL
+ * and ANY needs one more acknowledgement per joining replica of the token
+ * (in the level's data centre), ALL needs it too, a joining host down
+ * counts as a replica down (the write may be unavailable), and a missed
+ * write gets a hint.  Reads do not use r.
  */
 void wc_coord_set_pending_ring(wc_coord *c, wc_ring *r);
 

@@ -52,6 +52,7 @@ struct model_store {
     size_t nunsynced;
     uint64_t writer;  /* its counter writer id */
     int64_t led;      /* sum of the deltas it resolved as a leader */
+    uint32_t stream_table; /* the table of streamed pages (model_store_stream_codec) */
 };
 
 model_store *model_store_new(void)
@@ -946,4 +947,67 @@ size_t model_raw_partitions(const uint8_t *raw, size_t len, int64_t *tokens, siz
         prev_len = e.pk_len;
     }
     return np;
+}
+
+/* ---------------------------------------------------------------- streaming's codec */
+
+static wc_status ms_last_token(void *ctx, const uint8_t *raw, size_t len, uint64_t *rows,
+                               bool *has_last, int64_t *last)
+{
+    wc_buf acc;
+    int64_t *tokens;
+    size_t n;
+    wc_status s;
+
+    wc_buf_init(&acc);
+    s = ms_op_append(ctx, &acc, raw, len, rows);
+    wc_buf_free(&acc);
+    if (s != WC_OK)
+        return s;
+    n = model_raw_partitions(raw, len, NULL, 0);
+    *has_last = n > 0;
+    if (n == 0)
+        return WC_OK;
+    if ((tokens = malloc(n * sizeof(*tokens))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory");
+    model_raw_partitions(raw, len, tokens, n);
+    *last = tokens[n - 1];
+    free(tokens);
+    return WC_OK;
+}
+
+/* The raw form as a batch: what a replica holding nothing lacks (reconcile's repair). */
+static wc_status ms_to_batch(void *ctx, const uint8_t *raw, size_t len, wc_buf *out)
+{
+    model_store *m = ctx;
+    static const uint8_t empty[1] = {0};
+    wc_store_raw raws[2] = {{raw, len}, {empty, 1}};
+    wc_store_read r;
+    wc_buf answer, repairs[2];
+    wc_status s;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = m->stream_table;
+    r.token_range = true;
+    r.token_start = INT64_MIN;
+    r.token_end = INT64_MAX;
+    r.start.unbounded = true;
+    r.end.unbounded = true;
+    r.include_static = true;
+    wc_buf_init(&answer);
+    wc_buf_init(&repairs[0]);
+    wc_buf_init(&repairs[1]);
+    s = ms_op_reconcile(m, &r, raws, 2, &answer, repairs);
+    if (s == WC_OK)
+        wc_buf_append(out, repairs[1].data, repairs[1].len);
+    wc_buf_free(&answer);
+    wc_buf_free(&repairs[0]);
+    wc_buf_free(&repairs[1]);
+    return s;
+}
+
+wc_stream_codec model_store_stream_codec(model_store *m, uint32_t table_id)
+{
+    m->stream_table = table_id;
+    return (wc_stream_codec){ms_last_token, ms_to_batch, m};
 }

@@ -25,6 +25,7 @@
 
 #include "env.h"
 #include "replica_store.h"
+#include "stream.h" /* the codec's type only: no cluster code is linked */
 
 typedef struct model_store model_store;
 
@@ -32,6 +33,8 @@ model_store *model_store_new(void);
 void model_store_free(model_store *m);
 /* The store interface over m. */
 wc_replica_store model_store_iface(model_store *m);
+/* Streaming's codec (stream.h) of m's raw form, for pages of table_id (one table per store). */
+wc_stream_codec model_store_stream_codec(model_store *m, uint32_t table_id);
 
 /* Complete every operation delay_ms later on env's loop (0: synchronously). */
 void model_store_set_delay(model_store *m, wc_env *env, uint64_t delay_ms);

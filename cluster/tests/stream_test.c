@@ -51,61 +51,6 @@ typedef struct stest {
     wc_faultfs *ff; /* progress files on it when set */
 } stest;
 
-/* ---------------------------------------------------------------- the model's codec */
-
-static wc_status model_last_token(void *ctx, const uint8_t *raw, size_t len, uint64_t *rows,
-                                  bool *has_last, int64_t *last)
-{
-    model_store *m = ctx;
-    wc_replica_store st = model_store_iface(m);
-    wc_buf acc;
-    int64_t tokens[4096];
-    size_t n;
-    wc_status s;
-
-    wc_buf_init(&acc);
-    s = st.ops->append(st.ctx, &acc, raw, len, rows);
-    wc_buf_free(&acc);
-    if (s != WC_OK)
-        return s;
-    n = model_raw_partitions(raw, len, tokens, 4096);
-    *has_last = n > 0;
-    if (n > 0)
-        *last = tokens[n < 4096 ? n - 1 : 4095];
-    return WC_OK;
-}
-
-/* The raw form as a batch: what a replica holding nothing lacks (reconcile's repair). */
-static wc_status model_to_batch(void *ctx, const uint8_t *raw, size_t len, wc_buf *out)
-{
-    model_store *m = ctx;
-    wc_replica_store st = model_store_iface(m);
-    static const uint8_t empty[1] = {0};
-    wc_store_raw raws[2] = {{raw, len}, {empty, 1}};
-    wc_store_read r;
-    wc_buf answer, repairs[2];
-    wc_status s;
-
-    memset(&r, 0, sizeof(r));
-    r.table_id = TABLE;
-    r.token_range = true;
-    r.token_start = INT64_MIN;
-    r.token_end = INT64_MAX;
-    r.start.unbounded = true;
-    r.end.unbounded = true;
-    r.include_static = true;
-    wc_buf_init(&answer);
-    wc_buf_init(&repairs[0]);
-    wc_buf_init(&repairs[1]);
-    s = st.ops->reconcile(st.ctx, &r, raws, 2, &answer, repairs);
-    if (s == WC_OK)
-        wc_buf_append(out, repairs[1].data, repairs[1].len);
-    wc_buf_free(&answer);
-    wc_buf_free(&repairs[0]);
-    wc_buf_free(&repairs[1]);
-    return s;
-}
-
 /* ---------------------------------------------------------------- nodes */
 
 static void st_on_message(void *ctx, const wc_addr *from, const uint8_t *msg, size_t len)
@@ -135,9 +80,7 @@ static void st_node_up(stest *t, snode *n)
     memset(&o, 0, sizeof(o));
     o.env = n->env;
     o.store = model_store_iface(n->store);
-    o.codec.last_token = model_last_token;
-    o.codec.to_batch = model_to_batch;
-    o.codec.ctx = n->store;
+    o.codec = model_store_stream_codec(n->store, TABLE);
     o.page_rows = t->page_rows;
     o.timeout_ms = 500;
     o.progress_dir = t->dir;

@@ -48,37 +48,7 @@ SCRIPTS=$DIR/scripts
 mkdir -p "$SCRIPTS"
 chown "$OS_USER" "$SCRIPTS"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port() {
-    local p=$1
-    while ! port_free "$p" || [ -e "$DIR/.s.PGSQL.$p" ]; do p=$((p + 1)); done
-    echo "$p"
-}
-NODES="s 1 2 3"
-declare -A SQLPORT NODEPORT
-p=$((20000 + RANDOM % 20000))
-for i in $NODES; do
-    SQLPORT[$i]=$(next_port "$p"); p=$((SQLPORT[$i] + 1))
-    NODEPORT[$i]=$(next_port "$p"); p=$((NODEPORT[$i] + 1))
-done
-as_pg sh -c "umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > '$DIR/secret'"
-
-bench_cleanup_nodes() {
-    for i in $NODES; do
-        if [ -f "$DIR/n$i/postmaster.pid" ]; then
-            as_pg "$PG_BINDIR/pg_ctl" -D "$DIR/n$i" -m immediate stop >/dev/null 2>&1 || true
-        fi
-    done
-    bench_cleanup
-}
-trap bench_cleanup_nodes EXIT
-
-psql_n() {
-    local i=$1
-    shift
-    as_pg "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 \
-        "host=$DIR port=${SQLPORT[$i]} user=postgres dbname=postgres" "$@"
-}
+bench_cluster_nodes s 1 2 3
 
 # wait_nodes NODE COUNT: NODE sees COUNT nodes up and normal (at most 60 s)
 wait_nodes() {

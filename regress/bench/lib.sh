@@ -124,3 +124,41 @@ wait_node() {
 server_log_errors() {
     grep -E 'ERROR|FATAL|PANIC|TRAP|terminated by signal' "$LOG" | grep -v 'the database system is' | head -20 | sed 's/^/    server log: /' || true
 }
+
+# bench_cluster_nodes NAME...: for instances $DIR/n<NAME> of one cluster
+# benchmark: NODES, free ports SQLPORT[NAME] and NODEPORT[NAME] (internode),
+# a shared cluster secret in $DIR/secret, every instance stopped on exit
+# (after bench_tmpdir); psql_n NAME ARGS... runs psql on one of them.
+bench_cluster_nodes() {
+    local p i
+    port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+    next_port() {
+        local q=$1
+        while ! port_free "$q" || [ -e "$DIR/.s.PGSQL.$q" ]; do q=$((q + 1)); done
+        echo "$q"
+    }
+    NODES="$*"
+    declare -gA SQLPORT NODEPORT
+    p=$((20000 + RANDOM % 20000))
+    for i in $NODES; do
+        SQLPORT[$i]=$(next_port "$p"); p=$((SQLPORT[$i] + 1))
+        NODEPORT[$i]=$(next_port "$p"); p=$((NODEPORT[$i] + 1))
+    done
+    as_pg sh -c "umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > '$DIR/secret'"
+    trap bench_cleanup_nodes EXIT
+}
+bench_cleanup_nodes() {
+    local i
+    for i in $NODES; do
+        if [ -f "$DIR/n$i/postmaster.pid" ]; then
+            as_pg "$PG_BINDIR/pg_ctl" -D "$DIR/n$i" -m immediate stop >/dev/null 2>&1 || true
+        fi
+    done
+    bench_cleanup
+}
+psql_n() {
+    local i=$1
+    shift
+    as_pg "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 \
+        "host=$DIR port=${SQLPORT[$i]} user=postgres dbname=postgres" "$@"
+}
