@@ -97,7 +97,8 @@ $single->safe_psql('postgres',
 race([$single], $single, 'one node');
 $single->stop;
 
-my @nodes = widecol_cluster(3);
+# a faster failure detector: the test waits for two nodes to be seen down
+my @nodes = widecol_cluster(3, conf => "widecol.phi_convict_threshold = 3\n");
 create_on_first(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
