@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "lwt.h"
 #include "protocol.h"
 #include "shmring.h"
 
@@ -1011,5 +1012,24 @@ wc_status wc_client_snapshot(wc_client *c, uint8_t action, const char *tag, wc_p
         return st;
     if ((st = wc_proto_get_snapshots(body, blen, v, n)) != WC_OK)
         return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_cas(wc_client *c, const wc_lwt_request *r, bool *applied)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_CAS);
+    wc_status st;
+
+    *applied = false;
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_lwt_put_request(&c->out, r);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if (blen != 1 || body[0] > 1)
+        return wc__broken(c, wc_error(WC_CORRUPTION, "malformed CAS response"));
+    *applied = body[0] == 1;
     return WC_OK;
 }

@@ -242,5 +242,12 @@ wc_status wc_client_repairs(wc_client *c, wc_proto_repair_info **v, size_t *n);
  */
 wc_status wc_client_snapshot(wc_client *c, uint8_t action, const char *tag, wc_proto_snapshot **v,
                              size_t *n);
+/*
+ * CAS (since version 15): a lightweight transaction (lwt.h); *applied says
+ * whether its conditions held and its batch was written.  Failures are the
+ * node's status and message (WC_TIMEOUT: contention or an unknown outcome).
+ */
+struct wc_lwt_request;
+wc_status wc_client_cas(wc_client *c, const struct wc_lwt_request *r, bool *applied);
 
 #endif /* WC_CLIENT_H */

@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "batchlog.h"
+#include "paxos.h"
 #include "fs.h"
 #include "gossip.h"
 #include "hint_delivery.h"
@@ -105,6 +106,8 @@ struct wc_cluster {
     wc_batchlog *batchlog;            /* loop only; NULL without a coordinator */
     wc_batchlog_dir *batchlog_dir;
     atomic_uint batchlog_replay_ms;   /* replay_after of the batchlog (0: its default) */
+    wc_paxos *paxos;                  /* lightweight transactions; loop only */
+    wc_paxos_file *paxos_file;
     wc_repair *repair;                /* Merkle-tree exchange (repair.h) */
     bool stopping;                    /* coordination messages and requests refused */
     bool ring_ready;                  /* the coordinator has the ring (wc__ring_ready) */
@@ -582,6 +585,8 @@ static void wc__refresh(wc_cluster *c, bool ring)
                 wc_coord_set_ring(c->coord, r);
             if (c->batchlog && wc__ring_ready(c))
                 wc_batchlog_set_ring(c->batchlog, r);
+            if (c->paxos && wc__ring_ready(c))
+                wc_paxos_set_ring(c->paxos, r);
             wc_ring_unref(r);
         }
         if (c->coord) {
@@ -762,6 +767,11 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             (void)wc_coord_on_message(c->coord, from, msg, len);
         else
             (void)wc_hint_delivery_on_message(c->delivery, from, msg, len);
+        return;
+    }
+    if (type >= WC_MSG_PAXOS_FIRST && type <= WC_MSG_PAXOS_LAST && c->paxos) {
+        if (!c->stopping)
+            (void)wc_paxos_on_message(c->paxos, from, msg, len);
         return;
     }
     if (type >= WC_REPAIR_MSG_FIRST && type <= WC_REPAIR_MSG_LAST && c->repair) {
@@ -1441,6 +1451,29 @@ static wc_status wc__setup_batchlog(wc_cluster *c)
     return wc_batchlog_create(&bo, &c->batchlog);
 }
 
+/* Lightweight transactions beside the coordinator, their state under <data dir>/paxos. */
+static wc_status wc__setup_paxos(wc_cluster *c)
+{
+    wc_paxos_options po;
+    char dir[4200];
+    wc_status st;
+
+    snprintf(dir, sizeof(dir), "%s/%s", c->data_dir, WC_CLUSTER_PAXOS_DIR);
+    if ((st = wc_paxos_file_open(dir, wc__batchlog_dir_log, c, &c->paxos_file)) != WC_OK)
+        return st;
+    memset(&po, 0, sizeof(po));
+    po.env = c->env;
+    po.coord = c->coord;
+    po.store = c->store;
+    memcpy(po.self_id, c->host_id, WC_RING_HOST_ID_LEN);
+    snprintf(po.self_dc, sizeof(po.self_dc), "%s", c->dc);
+    po.is_alive = wc__is_alive;
+    po.replication = wc__replication;
+    po.ctx = c;
+    po.storage = wc_paxos_file_storage(c->paxos_file);
+    return wc_paxos_create(&po, &c->paxos);
+}
+
 /* The coordinator and hint delivery over the local store (on the loop, before gossip starts). */
 static wc_status wc__setup_coordination(wc_cluster *c)
 {
@@ -1465,6 +1498,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     if ((st = wc__create_stream(c)) != WC_OK)
         return st;
     if ((st = wc__setup_batchlog(c)) != WC_OK)
+        return st;
+    if ((st = wc__setup_paxos(c)) != WC_OK)
         return st;
     wc_hint_delivery_options_default(&ho);
     memcpy(ho.self_host_id, c->host_id, WC_HOST_ID_LEN);
@@ -1566,6 +1601,11 @@ static wc_status wc__drop_schema(wc_cluster *c)
 static wc_status wc__teardown_coordination(wc_cluster *c)
 {
     c->stopping = true;
+    /* first: its requests end, the commits the store still applies complete into nothing */
+    wc_paxos_destroy(c->paxos);
+    c->paxos = NULL;
+    wc_paxos_file_close(c->paxos_file);
+    c->paxos_file = NULL;
     if (atomic_load(&c->store_opened)) {
         c->local.store_close(c->local.ctx);
         atomic_store(&c->store_opened, false);
@@ -1650,6 +1690,90 @@ static void wc__ask_read_done(void *arg, const wc_coord_result *res, const uint8
                               size_t len)
 {
     wc__ask_end(arg, res, data, len);
+}
+
+/* A lightweight transaction handed to the loop (wc_cluster_cas). */
+typedef struct wc__cas_ask {
+    wc_cluster *c;
+    const wc_store_read *read;
+    wc_consistency cl;
+    uint32_t timeout_ms;
+    wc_paxos_decide_fn decide;
+    void *decide_arg;
+    wc_paxos_result *res;
+    wc_buf *current;
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__cas_ask;
+
+static void wc__cas_done(void *arg, const wc_paxos_result *res, const uint8_t *cur, size_t len)
+{
+    wc__cas_ask *k = arg;
+
+    pthread_mutex_lock(&k->mu);
+    *k->res = *res;
+    if (k->current && cur && len)
+        wc_buf_append(k->current, cur, len);
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+static void wc__cas_tramp(void *arg)
+{
+    wc__cas_ask *k = arg;
+    wc_cluster *c = k->c;
+
+    if (c->paxos == NULL || c->stopping) {
+        wc_paxos_result r;
+        memset(&r, 0, sizeof(r));
+        r.status = WC_UNAVAILABLE;
+        snprintf(r.detail, sizeof(r.detail), "coordinator stopped");
+        wc__cas_done(k, &r, NULL, 0);
+        return;
+    }
+    wc_paxos_cas(c->paxos, k->read, k->cl, k->timeout_ms, k->decide, k->decide_arg, wc__cas_done,
+                 k);
+}
+
+wc_status wc_cluster_cas(wc_cluster *c, const wc_store_read *r, wc_consistency serial_cl,
+                         uint32_t timeout_ms, wc_paxos_decide_fn decide, void *decide_arg,
+                         wc_paxos_result *res, wc_buf *current)
+{
+    wc__cas_ask k;
+    wc_status st = WC_UNAVAILABLE;
+
+    memset(&k, 0, sizeof(k));
+    memset(res, 0, sizeof(*res));
+    k.c = c;
+    k.read = r;
+    k.cl = serial_cl;
+    k.timeout_ms = timeout_ms ? timeout_ms : 1;
+    k.decide = decide;
+    k.decide_arg = decide_arg;
+    k.res = res;
+    k.current = current;
+    pthread_mutex_init(&k.mu, NULL);
+    pthread_cond_init(&k.cv, NULL);
+    if (!wc_cluster_coordinates(c))
+        snprintf(res->detail, sizeof(res->detail), "this node does not coordinate");
+    else if ((st = c->env->ops->post(c->env, wc__cas_tramp, &k)) != WC_OK)
+        snprintf(res->detail, sizeof(res->detail), "the cluster runtime stopped");
+    else {
+        pthread_mutex_lock(&k.mu);
+        while (!k.done)
+            pthread_cond_wait(&k.cv, &k.mu);
+        pthread_mutex_unlock(&k.mu);
+        st = res->status;
+    }
+    if (st != WC_OK && res->status == WC_OK)
+        res->status = st;
+    pthread_mutex_destroy(&k.mu);
+    pthread_cond_destroy(&k.cv);
+    if (res->status != WC_OK)
+        return wc_error(res->status, "%s", res->detail);
+    return WC_OK;
 }
 
 static wc_status wc__apply_batchlog_replay(wc_cluster *c)

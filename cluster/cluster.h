@@ -49,7 +49,8 @@
  * "<data_dir>/hints" (hints.h; a hint for a replica down longer than
  * max_hint_window_ms, or while hints are disabled, is not kept) and hint
  * delivery (hint_delivery.h) to every node that comes up, its hints applied
- * through local.apply.  Internode messages 16..39 go to the coordinator,
+ * through local.apply.  Internode messages 16..39 go to the coordinator, 96..111 to lightweight
+ * transactions (paxos.h, state in "<data_dir>/paxos"),
  * 40..47 to hint delivery, 64..79 to streaming, 80..95 to the repair exchange (repair.h).  wc_cluster_write and wc_cluster_read hand a
  * request to the loop and wait for its end, so node worker threads can
  * call them.
@@ -70,6 +71,7 @@
 #include "coding.h"
 #include "commitlog.h"
 #include "coordinator.h"
+#include "paxos.h"
 #include "env.h"
 #include "ring.h"
 #include "schema_runtime.h"
@@ -83,6 +85,7 @@
 #define WC_CLUSTER_HINTS_DIR "hints"
 #define WC_CLUSTER_STREAMS_DIR "streams"
 #define WC_CLUSTER_BATCHLOG_DIR "batchlog"
+#define WC_CLUSTER_PAXOS_DIR "paxos"
 
 typedef struct wc_cluster wc_cluster;
 
@@ -216,6 +219,17 @@ wc_status wc_cluster_write(wc_cluster *c, uint32_t table_id, const uint8_t *batc
  */
 wc_status wc_cluster_write_logged(wc_cluster *c, const uint8_t *batch, size_t len,
                                   wc_consistency cl, uint32_t timeout_ms, wc_coord_result *res);
+
+/*
+ * A lightweight transaction (paxos.h wc_paxos_cas) on the partition of r
+ * at serial_cl, waiting until it ends: decide(decide_arg, ...) runs on the
+ * loop thread.  The outcome in *res; the data decided on appended to
+ * current (may be NULL).  Returns res->status: WC_UNAVAILABLE also without
+ * a coordinator or once the loop stopped.  Any thread but the loop.
+ */
+wc_status wc_cluster_cas(wc_cluster *c, const wc_store_read *r, wc_consistency serial_cl,
+                         uint32_t timeout_ms, wc_paxos_decide_fn decide, void *decide_arg,
+                         wc_paxos_result *res, wc_buf *current);
 
 /*
  * How long a batchlog entry waits for its removal before its holder replays

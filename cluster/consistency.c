@@ -61,7 +61,8 @@ wc_status wc_consistency_block_for(wc_consistency cl, const wc_replication *r,
         return wc_error(WC_INVALID_ARGUMENT, "consistency ANY is only supported for writes");
     if ((cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) && is_write)
         return wc_error(WC_INVALID_ARGUMENT,
-                        "consistency %s is only supported for reads (no lightweight transactions)",
+                        "consistency %s is only supported for reads; writes at it are "
+                        "lightweight transactions (INSERT ... ON CONFLICT DO NOTHING)",
                         wc__cl_names[cl]);
     if (cluster_nodes == 0)
         cluster_nodes = 1;

@@ -28,7 +28,7 @@
  *   name a number of distinct replicas, so they stay 2 and 3 even when the
  *   keyspace has fewer: on one node they fail with WC_UNAVAILABLE
  *   ("consistency TWO needs 2 replicas, 1 alive").  ANY is refused for reads
- *   and SERIAL / LOCAL_SERIAL for writes (no lightweight transactions yet)
+ *   and SERIAL / LOCAL_SERIAL for writes (they are the levels of paxos.h)
  *   with WC_INVALID_ARGUMENT.  A keyspace whose total factor is 0 is
  *   unavailable at every level.
  */

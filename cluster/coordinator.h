@@ -44,9 +44,9 @@
  * all), EACH_QUORUM needs a quorum of each data centre's replicas, the other
  * levels count every replica, with block_for from consistency.h (ALL: every
  * replica the placement gives).  As consistency.h says, ANY is refused for
- * reads and SERIAL / LOCAL_SERIAL for writes (no lightweight transactions
- * yet) with WC_INVALID_ARGUMENT; a SERIAL read, with no Paxos round ever in
- * progress, is a QUORUM read (LOCAL_SERIAL: LOCAL_QUORUM).
+ * reads and SERIAL / LOCAL_SERIAL for writes (lightweight transactions go
+ * through paxos.h) with WC_INVALID_ARGUMENT; a SERIAL read is a QUORUM read
+ * (LOCAL_SERIAL: LOCAL_QUORUM).
  *
  * Thread-safety: none; a coordinator lives on its node's loop (env.h) and
  * every function, callback and done_cb runs there.  done_cb may run before

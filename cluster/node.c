@@ -38,6 +38,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "batchlog.h"
@@ -45,6 +46,7 @@
 #include "consistency.h"
 #include "counter.h"
 #include "engine_store.h"
+#include "lwt.h"
 #include "protocol.h"
 #include "shmring.h"
 #include "table_options.h"
@@ -62,6 +64,7 @@
 #define WC__KEEP_BUFFER (8 << 20)     /* buffers above this are released when idle */
 #define WC__CLUSTER_NODES 1           /* no ring yet: a one-node cluster */
 #define WC__LIVE_REPLICAS 1
+#define WC__CAS_LOCKS 64            /* partitions serialized for CAS alone: striped */
 
 typedef struct wc__conn {
     wc_node *node;
@@ -136,6 +139,8 @@ struct wc_node {
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
     pthread_mutex_t repairs_mu; /* guards the repairs this node remembers */
+    pthread_mutex_t cas_mu[WC__CAS_LOCKS]; /* CAS without a cluster: one partition at a time */
+    atomic_int_fast64_t cas_last_us;       /* the last CAS timestamp given alone */
     wc_proto_repair_info repairs[WC_PROTO_MAX_REPAIRS]; /* oldest first */
     size_t nrepairs;
     uint64_t next_repair_id;
@@ -352,6 +357,13 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
         req.now_sec = (int64_t)time(NULL);
     if ((st = wc_engine_store_plan(&req, &r)) != WC_OK)
         return st;
+    if ((cl == WC_CL_SERIAL || cl == WC_CL_LOCAL_SERIAL) && !r.token_range) {
+        /* a SERIAL read of a partition first completes a Paxos round in progress */
+        wc_paxos_result pres;
+        if ((st = wc_cluster_cas(c, &r, cl, atomic_load(&n->read_timeout_ms), NULL, NULL, &pres,
+                                 NULL)) != WC_OK)
+            return st;
+    }
     wc_buf_init(&ans);
     /* a scan's page may continue inside one partition: the plan says which read it is */
     st = wc_cluster_read(c, &r, r.token_range, cl, atomic_load(&n->read_timeout_ms), res, &ans);
@@ -377,6 +389,89 @@ static void wc__put_trace(wc_buf *out, const wc_coord_result *res)
         t[n].bytes = res->trace[i].bytes;
     }
     wc_proto_put_trace(out, t, n);
+}
+
+/* ---------------------------------------------------------------- lightweight transactions */
+
+static int64_t wc__wall_us(void);
+
+typedef struct wc__cas_ctx {
+    wc_node *n;
+    const wc_lwt_request *r;
+    wc_read_request req;
+} wc__cas_ctx;
+
+/* Paxos's decision (on the cluster loop): the conditions on the quorum read, the batch restamped. */
+static wc_status wc__cas_decide(void *arg, const uint8_t *raw, size_t len, int64_t ts_us,
+                                bool *apply, wc_buf *out)
+{
+    wc__cas_ctx *x = arg;
+    wc_page *page = NULL;
+    wc_status st;
+
+    *apply = false;
+    if ((st = wc_engine_store_page(x->n->engine, &x->req, raw, len, NULL, 0, &page)) != WC_OK)
+        return st;
+    *apply = wc_lwt_holds(x->r, page);
+    wc_page_free(page);
+    return *apply ? wc_lwt_restamp(x->r->batch, x->r->batch_len, x->r->table_id, ts_us, out)
+                  : WC_OK;
+}
+
+/* CAS through the cluster: Paxos on the partition (paxos.h). */
+static wc_status wc__cas_coord(wc_node *n, wc_cluster *c, const wc_lwt_request *r, bool *applied)
+{
+    wc__cas_ctx x = {n, r, {0}};
+    wc_store_read sr;
+    wc_paxos_result res;
+    wc_status st;
+
+    wc_lwt_read_request(r, (int64_t)time(NULL), &x.req);
+    if ((st = wc_engine_store_plan(&x.req, &sr)) != WC_OK)
+        return st;
+    st = wc_cluster_cas(c, &sr, r->serial_cl, atomic_load(&n->write_timeout_ms), wc__cas_decide,
+                        &x, &res, NULL);
+    *applied = st == WC_OK && res.applied;
+    return st;
+}
+
+/*
+ * CAS on a node alone: the partition's lock held from the read to the
+ * write, so that CAS requests of one partition run one after the other;
+ * timestamps strictly increase, so a later CAS always wins.
+ */
+static wc_status wc__cas_alone(wc_node *n, const wc_lwt_request *r, bool *applied)
+{
+    pthread_mutex_t *mu =
+        &n->cas_mu[XXH3_64bits_withSeed(r->pk, r->pk_len, r->table_id) % WC__CAS_LOCKS];
+    wc_read_request req;
+    wc_page *page = NULL;
+    wc_buf batch;
+    int64_t ts, last;
+    wc_status st;
+
+    *applied = false;
+    wc_buf_init(&batch);
+    wc_lwt_read_request(r, 0, &req);
+    pthread_mutex_lock(mu);
+    if ((st = wc_engine_read(n->engine, &req, &page)) != WC_OK)
+        goto done;
+    if (!wc_lwt_holds(r, page))
+        goto done;
+    last = atomic_load(&n->cas_last_us);
+    do {
+        int64_t now = wc__wall_us();
+        ts = now > last ? now : last + 1;
+    } while (!atomic_compare_exchange_weak(&n->cas_last_us, &last, ts));
+    if ((st = wc_lwt_restamp(r->batch, r->batch_len, r->table_id, ts, &batch)) != WC_OK)
+        goto done;
+    if ((st = wc_engine_apply_batch(n->engine, batch.data, batch.len)) == WC_OK)
+        *applied = true;
+done:
+    pthread_mutex_unlock(mu);
+    wc_page_free(page);
+    wc_buf_free(&batch);
+    return st;
 }
 
 /* ---------------------------------------------------------------- repair, snapshots */
@@ -802,6 +897,19 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_proto_put_repairs(out, n->repairs, n->nrepairs);
         pthread_mutex_unlock(&n->repairs_mu);
         break;
+    case WC_OP_CAS: {
+        wc_lwt_request lr;
+        bool applied = false;
+        WC__DECODE(wc_lwt_get_request(body, blen, &lr));
+        if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__cas_coord(n, cc, &lr, &applied);
+        else if ((st = wc__not_joined(n)) == WC_OK &&
+                 (st = wc__check_table(n, lr.table_id, lr.serial_cl, false)) == WC_OK)
+            st = wc__cas_alone(n, &lr, &applied);
+        if (st == WC_OK)
+            wc_buf_put_u8(out, applied ? 1 : 0);
+        break;
+    }
     case WC_OP_SNAPSHOT: {
         uint8_t action;
         char tag[64];
@@ -1651,6 +1759,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_mutex_init(&n->qmu, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
     pthread_mutex_init(&n->repairs_mu, NULL);
+    for (int i = 0; i < WC__CAS_LOCKS; i++)
+        pthread_mutex_init(&n->cas_mu[i], NULL);
     atomic_init(&n->write_timeout_ms, WC_NODE_DEFAULT_WRITE_TIMEOUT_MS);
     atomic_init(&n->read_timeout_ms, WC_NODE_DEFAULT_READ_TIMEOUT_MS);
     atomic_init(&n->cluster_expected, o->cluster_expected);
@@ -1748,6 +1858,8 @@ void wc_node_stop(wc_node *n)
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);
     pthread_mutex_destroy(&n->repairs_mu);
+    for (int i = 0; i < WC__CAS_LOCKS; i++)
+        pthread_mutex_destroy(&n->cas_mu[i]);
     pthread_mutex_destroy(&n->qmu);
     pthread_mutex_destroy(&n->mu);
     wc_free(n);

@@ -70,6 +70,8 @@ static const struct config_enum_entry consistency_options[] = {
 	{"local_one", WC_CL_LOCAL_ONE, false},
 	{"local_quorum", WC_CL_LOCAL_QUORUM, false},
 	{"each_quorum", WC_CL_EACH_QUORUM, false},
+	{"serial", WC_CL_SERIAL, false},
+	{"local_serial", WC_CL_LOCAL_SERIAL, false},
 	{NULL, 0, false}
 };
 
@@ -101,7 +103,7 @@ widecol_define_query_gucs(void)
 	DefineCustomEnumVariable("widecol.consistency",
 							 "Consistency level of widecol reads and writes (CQL CONSISTENCY).",
 							 "ONE, TWO, THREE, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, EACH_QUORUM; "
-							 "ANY is for writes only.",
+							 "ANY is for writes only, SERIAL and LOCAL_SERIAL for reads only.",
 							 &widecol_consistency, WC_CL_ONE, consistency_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("widecol.ttl",

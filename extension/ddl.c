@@ -157,14 +157,18 @@ ddl_xact(XactEvent event, void *arg)
 
 /*
  * INSERT ... ON CONFLICT on a widecol table: refuse it here, before the
- * planner looks for an arbiter index that a foreign table cannot have.
+ * planner looks for an arbiter index that a foreign table cannot have,
+ * unless it is DO NOTHING without a conflict target (IF NOT EXISTS, lwt.c).
  */
 static void
 widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
-	if (query->commandType == CMD_INSERT && query->onConflict != NULL && query->resultRelation > 0)
+	if (query->commandType == CMD_INSERT && query->onConflict != NULL && query->resultRelation > 0 &&
+		(query->onConflict->action != ONCONFLICT_NOTHING ||
+		 query->onConflict->arbiterElems != NIL ||
+		 OidIsValid(query->onConflict->constraint)))
 	{
 		RangeTblEntry *rte = rt_fetch(query->resultRelation, query->rtable);
 
@@ -174,7 +178,8 @@ widecol_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("ON CONFLICT is not supported on widecol table \"%s\"",
 							get_rel_name(rte->relid)),
-					 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
+					 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause; "
+							 "ON CONFLICT DO NOTHING without a conflict target is CQL IF NOT EXISTS.")));
 	}
 }
 

@@ -54,6 +54,8 @@
 #include "keys.h"
 #include "mutation.h"
 
+#include "lwt.h"
+
 #include "widecol.h"
 
 struct WidecolWriter
@@ -82,6 +84,8 @@ struct WidecolModifyState
 	int64	   *cell_ts;
 	bool	   *has_ttl,
 			   *has_ts;
+	bool		if_not_exists;	/* INSERT ... ON CONFLICT DO NOTHING: CQL IF NOT EXISTS */
+	wc_batch_builder *lwt;		/* when set, the row's own batch (lwt.c), not w's */
 };
 
 /* Cassandra's largest TTL: 20 years */
@@ -118,6 +122,7 @@ static bool has_cells(WidecolModifyState *ms, TupleTableSlot *slot, WidecolColum
 static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
 					  WidecolColumnKind kind, int64 ts, int32 ttl, uint32 ldt, uint32 now);
 static void delete_row(WidecolModifyState *ms);
+static bool insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -214,11 +219,11 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 				 errmsg("RETURNING is not supported for UPDATE or DELETE on widecol table \"%s\"",
 						get_rel_name(rte->relid)),
 				 errhint("Read the rows with SELECT first; widecol writes without reading.")));
-	if (plan->onConflictAction != ONCONFLICT_NONE)
+	if (plan->onConflictAction == ONCONFLICT_UPDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ON CONFLICT is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
-				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause.")));
+				 errmsg("ON CONFLICT DO UPDATE is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
+				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause; ON CONFLICT DO NOTHING is CQL IF NOT EXISTS.")));
 	widecol_counter_refuse_write(t, op);
 	if (op == CMD_INSERT)
 	{
@@ -272,7 +277,8 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 							 t->cols[c->meta_of].name, quote_identifier(t->cols[c->meta_of].name),
 							 quote_identifier(t->cols[c->meta_of].name), quote_identifier(c->name))));
 	}
-	return list_make2(makeInteger((int) op), attrs);
+	return list_make3(makeInteger((int) op), attrs,
+					  makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
 }
 
 /* ---------------------------------------------------------------- execution */
@@ -312,6 +318,7 @@ widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List 
 	ms = make_state(rinfo->ri_RelationDesc, op, mtstate->ps.state);
 	foreach(lc, (List *) lsecond(fdw_private))
 		ms->target[lfirst_int(lc) - 1] = true;
+	ms->if_not_exists = list_length(fdw_private) > 2 && intVal(lthird(fdw_private)) != 0;
 	if (op == CMD_UPDATE || op == CMD_DELETE)
 	{
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
@@ -383,7 +390,15 @@ encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
 static void
 send_mutation(WidecolModifyState *ms)
 {
-	writer_end_mutation(ms->w);
+	if (ms->lwt != NULL)
+	{
+		wc_status	st = wc_batch_builder_end(ms->lwt);
+
+		if (st != WC_OK)
+			widecol_report(st, "encoding a write");
+	}
+	else
+		writer_end_mutation(ms->w);
 	ms->m = NULL;
 }
 
@@ -391,7 +406,9 @@ send_mutation(WidecolModifyState *ms)
 static void
 begin_mutation(WidecolModifyState *ms)
 {
-	ms->m = writer_begin_mutation(ms->w, ms->pk.data, ms->pk.len);
+	ms->m = ms->lwt != NULL ?
+		wc_batch_builder_begin(ms->lwt, ms->t->table_id, ms->pk.data, ms->pk.len) :
+		writer_begin_mutation(ms->w, ms->pk.data, ms->pk.len);
 }
 
 /* Does the statement write any cell of this kind for the row in slot? */
@@ -577,8 +594,54 @@ static TupleTableSlot *
 widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 						 TupleTableSlot *planSlot)
 {
-	widecol_modify_insert(rinfo->ri_FdwState, slot);
+	WidecolModifyState *ms = rinfo->ri_FdwState;
+
+	if (ms->if_not_exists)
+		return insert_if_not_exists(ms, slot) ? slot : NULL;
+	widecol_modify_insert(ms, slot);
 	return slot;
+}
+
+/*
+ * INSERT ... ON CONFLICT DO NOTHING: the row's writes in a batch of their
+ * own, sent at once as a lightweight transaction (lwt.c) that writes them
+ * only if the row does not exist.  Whether it applied.
+ */
+static bool
+insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot)
+{
+	wc_batch_builder b;
+	const uint8_t *rec;
+	size_t		len;
+	bool		applied = false;
+
+	slot_getallattrs(slot);
+	if (static_only_insert(ms, slot))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT DO NOTHING needs the whole primary key of widecol table \"%s\"",
+						get_rel_name(ms->t->relid)),
+				 errhint("Give every clustering column: the condition is on one row.")));
+	wc_batch_builder_init(&b);
+	PG_TRY();
+	{
+		wc_status	st;
+
+		ms->lwt = &b;
+		widecol_modify_insert(ms, slot);
+		ms->lwt = NULL;
+		if ((st = wc_batch_builder_finish(&b, &rec, &len)) != WC_OK)
+			widecol_report(st, "encoding a write");
+		applied = widecol_lwt_cas(ms->t, ms->pk.data, ms->pk.len, ms->ck.data, ms->ck.len,
+								  WC_CASF_NOT_EXISTS, rec, len);
+	}
+	PG_FINALLY();
+	{
+		ms->lwt = NULL;
+		wc_batch_builder_free(&b);
+	}
+	PG_END_TRY();
+	return applied;
 }
 
 /* Write the row in slot as an INSERT does (an upsert of its targeted cells). */

@@ -121,6 +121,7 @@ define_session_gucs(void)
 {
 	widecol_define_query_gucs();
 	widecol_txn_init();
+	widecol_lwt_init();
 }
 
 /*

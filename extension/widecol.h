@@ -45,6 +45,8 @@
 #define ERRCODE_WIDECOL_UNAVAILABLE	MAKE_SQLSTATE('W','C','0','0','2')
 /* The coordinator did not get enough replica answers in time. */
 #define ERRCODE_WIDECOL_REPLICA_TIMEOUT	MAKE_SQLSTATE('W','C','0','0','3')
+/* A lightweight transaction kept losing its Paxos rounds to others (outcome unknown). */
+#define ERRCODE_WIDECOL_LWT_CONTENTION	MAKE_SQLSTATE('W','C','0','1','0')
 
 /*
  * Directory of the node's Unix socket, relative to the data directory
@@ -464,6 +466,12 @@ extern TupleTableSlot *widecolIterateDirectModify(ForeignScanState *node);
 extern void widecolEndDirectModify(ForeignScanState *node);
 extern void widecolExplainDirectModify(ForeignScanState *node,
 									   struct ExplainState *es);
+
+/* in lwt.c */
+extern int	widecol_serial_consistency;
+extern void widecol_lwt_init(void);
+extern bool widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck,
+							int ck_len, uint8 flags, const uint8 *batch, size_t len);
 
 /* in counter.c */
 extern Oid	widecol_counter_typid(void);
