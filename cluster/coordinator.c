@@ -693,14 +693,16 @@ static void wc__pending_applied(void *arg, wc_status st)
 }
 
 /*
- * Pending writes (Cassandra's pending endpoints): each joining host of
- * c->pending gets the mutations of the tokens it will be a replica of, as
- * a MUTATION of request id 0 whose ack nobody waits for, so that writes
- * made while it streams reach it too.  They count toward no level and get
- * no hint.
+ * Pending writes (Cassandra's pending endpoints): each host of c->pending
+ * gets the mutations of the tokens it will be a replica of and is not one
+ * of in the current placement cur (a joining host, or the new owner of a
+ * leaving or removed host's range), as a MUTATION of request id 0 whose
+ * ack nobody waits for, so that writes made while it streams reach it too.
+ * They count toward no level and get no hint.
  */
-static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint8_t **muts,
-                             const size_t *lens, const int64_t *tokens, uint32_t nm)
+static void wc__send_pending(wc_coord *c, const wc_replication *repl, const wc_placement *cur,
+                             const uint8_t **muts, const size_t *lens, const int64_t *tokens,
+                             uint32_t nm)
 {
     wc_placement *pp;
     wc_buf b;
@@ -718,10 +720,9 @@ static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint
     wc_buf_init(&b);
     for (uint32_t h = 0; h < wc_ring_host_count(c->pending); h++) {
         const wc_ring_member *m = wc_ring_host(c->pending, h);
+        int32_t now_h = wc_ring_find_host(wc_placement_ring(cur), m->host_id);
         uint32_t n = 0;
 
-        if (wc_ring_find_host(c->ring, m->host_id) >= 0)
-            continue; /* not joining */
         for (int pass = 0; pass < 2; pass++) {
             for (uint32_t i = 0; i < nm; i++) {
                 const uint32_t *hosts;
@@ -730,6 +731,11 @@ static void wc__send_pending(wc_coord *c, const wc_replication *repl, const uint
 
                 for (size_t k = 0; k < nh && !hit; k++)
                     hit = hosts[k] == h;
+                if (hit && now_h >= 0) { /* already a replica of the token: not pending */
+                    nh = wc_placement_replicas(cur, tokens[i], &hosts);
+                    for (size_t k = 0; k < nh && hit; k++)
+                        hit = hosts[k] != (uint32_t)now_h;
+                }
                 if (!hit)
                     continue;
                 if (pass == 0)
@@ -880,7 +886,7 @@ static void wc__write(wc_coord *c, uint32_t table_id, const uint8_t *batch, size
     for (uint32_t t = 0; t < q->ntargets; t++)
         if ((st = wc_buf_status(&q->targets[t].batch)) != WC_OK)
             goto refuse;
-    wc__send_pending(c, &repl, muts, lens, tokens, nm);
+    wc__send_pending(c, &repl, p, muts, lens, tokens, nm);
     free(muts);
     free(lens);
     free(tokens);

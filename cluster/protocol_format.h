@@ -17,13 +17,13 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT (CLEANUP reserved); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 12u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 13u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -54,9 +54,11 @@
 #define WC_OP_STREAMS 19           /* since version 11 */
 #define WC_OP_REPAIR 22             /* since version 12 */
 #define WC_OP_REPAIRS 23            /* since version 12 */
-#define WC_OP_CLEANUP 24            /* reserved (version 12): no node serves it yet */
+#define WC_OP_CLEANUP 24            /* since version 13 */
 #define WC_OP_SNAPSHOT 25           /* since version 12 */
-#define WC_OP_MAX 25
+#define WC_OP_DECOMMISSION 26       /* since version 13 */
+#define WC_OP_REMOVENODE 27         /* since version 13 */
+#define WC_OP_MAX 27
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */

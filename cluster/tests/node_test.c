@@ -805,7 +805,7 @@ static void test_version_mismatch(void **state)
      * the future */
     const uint32_t versions[9] = {1, 2, 5, 6, 8, 9, 10, 11, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 12);
+    assert_int_equal(WC_PROTO_VERSION, 13);
     for (int i = 0; i < 9; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
