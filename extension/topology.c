@@ -54,6 +54,13 @@ report_topology(wc_status st, const char *what, const char *retry_hint)
 	char		detail[1024];
 
 	strlcpy(detail, wc_last_error(), sizeof(detail));
+	if (st == WC_INVALID_ARGUMENT && strstr(detail, "not part of a cluster") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("widecol: %s needs a cluster", what),
+				 errdetail("%s", detail),
+				 errhint("A node alone owns every token and has no other node to hand its data "
+						 "to; set widecol.cluster_name and widecol.seeds to run it in a cluster.")));
 	if (st == WC_UNAVAILABLE && strstr(detail, "the ring is changing") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
