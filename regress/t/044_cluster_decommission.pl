@@ -6,8 +6,9 @@
 # from another node while the decommission runs).  Every write the writer
 # saw acknowledged is read back at ALL from every node that stays, the
 # ownership is rebalanced after each change, and the node that left
-# refuses requests.  Last, a node stops for good and is removed with
-# widecol.removenode from a survivor: the two that stay hold everything.
+# refuses requests; a cleanup while a node leaves is refused.  Last, a node stops for good and is removed with
+# widecol.removenode from a survivor: the two that stay hold everything,
+# and neither may leave (RF 2 on two nodes).
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -139,6 +140,11 @@ if ($decom == 0)
 	close($f);
 	POSIX::_exit(0);
 }
+# while the node is leaving, node 2 refuses a cleanup (it would drop what streams in)
+my $seen2 = states_until($nodes[2], $leaver_addr, 'leaving', 30);
+my ($cr, $co, $ce) = $nodes[2]->psql('postgres', "SELECT * FROM widecol.cleanup('kv')");
+ok($cr != 0 && $ce =~ /the ring is changing/ && $ce =~ /is leaving/,
+	'cleanup is refused while a node is leaving') or diag("$seen2: $ce");
 my $seen = states_until($nodes[0], $leaver_addr, 'left', 90);
 waitpid($decom, 0);
 open(my $rf, '<', "$dir/decom_result") or die;
@@ -198,6 +204,11 @@ for my $i (0, 2)
 	is(scalar(@lost), 0, "after removenode node $i reads every acknowledged write at ALL")
 	  or diag('lost: ' . join(',', (sort @lost)[ 0 .. ($#lost < 9 ? $#lost : 9) ]));
 }
+# two nodes at RF 2: neither may leave
+my ($dr, $do, $de) = $nodes[0]->psql('postgres', 'SELECT * FROM widecol.decommission()');
+ok($dr != 0 && $de =~ /replication factor 2, and only 1 nodes would remain/,
+	'decommission is refused when the replication factor would exceed the nodes that stay')
+  or diag($de);
 diag(sprintf('%d writes acknowledged; the test took %.1f s', $n_acked, time() - $t_start));
 
 $_->stop for ($nodes[0], $nodes[1], $nodes[2]);
