@@ -1033,3 +1033,52 @@ wc_status wc_client_cas(wc_client *c, const wc_lwt_request *r, bool *applied)
     *applied = body[0] == 1;
     return WC_OK;
 }
+
+wc_status wc_client_cleanup(wc_client *c, uint32_t table_id, wc_cleanup_result *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, WC_OP_CLEANUP);
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_cleanup(&c->out, table_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_cleanup_result(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+/* DECOMMISSION (host_id NULL) or REMOVENODE of host_id. */
+static wc_status wc__topology(wc_client *c, const uint8_t *host_id, wc_proto_topology_result *out)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id = wc__begin(c, host_id ? WC_OP_REMOVENODE : WC_OP_DECOMMISSION);
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (id == 0)
+        return wc__broken_status(c);
+    if (host_id)
+        wc_proto_put_removenode(&c->out, host_id);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    if ((st = wc_proto_get_topology_result(body, blen, out)) != WC_OK)
+        return wc__broken(c, st);
+    return WC_OK;
+}
+
+wc_status wc_client_decommission(wc_client *c, wc_proto_topology_result *out)
+{
+    return wc__topology(c, NULL, out);
+}
+
+wc_status wc_client_removenode(wc_client *c, const uint8_t host_id[WC_MEMBER_HOST_ID_LEN],
+                               wc_proto_topology_result *out)
+{
+    return wc__topology(c, host_id, out);
+}

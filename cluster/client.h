@@ -249,5 +249,24 @@ wc_status wc_client_snapshot(wc_client *c, uint8_t action, const char *tag, wc_p
  */
 struct wc_lwt_request;
 wc_status wc_client_cas(wc_client *c, const struct wc_lwt_request *r, bool *applied);
+/*
+ * CLEANUP (since version 13): drop the partitions of table_id the node no
+ * longer replicates and wait for the end (raise the timeout first); what
+ * was dropped into *out.
+ */
+wc_status wc_client_cleanup(wc_client *c, uint32_t table_id, wc_cleanup_result *out);
+/*
+ * DECOMMISSION (since version 13): the node streams its ranges to their
+ * new owners and leaves the ring; waits for the end (raise the timeout
+ * first).  What was streamed into *out.
+ */
+wc_status wc_client_decommission(wc_client *c, wc_proto_topology_result *out);
+/*
+ * REMOVENODE (since version 13): the dead node host_id's ranges are
+ * streamed to their new owners from the surviving replicas, then it leaves
+ * the ring; waits for the end.  What was streamed into *out.
+ */
+wc_status wc_client_removenode(wc_client *c, const uint8_t host_id[WC_MEMBER_HOST_ID_LEN],
+                               wc_proto_topology_result *out);
 
 #endif /* WC_CLIENT_H */

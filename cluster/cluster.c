@@ -41,6 +41,7 @@
 #include "repair_format.h"
 #include "schema_runtime.h"
 #include "stream.h"
+#include "transfer.h"
 #include "transport.h"
 
 #define WC__STATE_MAGIC "widecol-cluster-state 1"
@@ -52,6 +53,11 @@
 #define WC__HINTS_SYNC_MS 10000u   /* hints are fsynced this often (Cassandra's hints_flush_period) */
 #define WC__BOOT_RETRY_MS 5000u     /* a bootstrap that could not stream everything tries again */
 #define WC__BOOT_WAIT_LOG_MS 10000u /* the line of a node waiting for another's join */
+#define WC__TRANSFER_TIMEOUT_MS (3600u * 1000u) /* one new owner's pull of a leaving node's ranges */
+#define WC__MAX_REMOVED 64          /* host ids a node announces as removed (REMOVED) */
+#define WC__LEFT_DETAIL                                                                            \
+    "this node left its cluster (decommissioned or removed) and takes no requests; to use "       \
+    "this instance again, stop it, empty its widecol data directory and start it again"
 
 /* When a peer was last seen going down (the hint window). */
 typedef struct wc__down {
@@ -85,6 +91,15 @@ struct wc_cluster {
     uint64_t join_started_ms;
     bool bootstrapping;               /* tokens chosen, data not streamed yet ("bootstrap 1") */
     wc_stream *stream;                /* streaming (with coordination) */
+    wc_transfer *transfer;            /* asking new owners to pull ranges (with coordination) */
+    struct wc__topo *topo;            /* the decommission or removenode running here (loop) */
+    uint64_t topo_timer;              /* its start of streaming, while it waits (loop) */
+    bool leaving;                     /* announced "leaving": decommissioning (loop) */
+    atomic_bool left;                 /* decommissioned or removed: requests refused */
+    uint8_t removing[WC_RING_HOST_ID_LEN]; /* the host a removenode here streams for */
+    bool has_removing;
+    uint8_t (*removed)[WC_RING_HOST_ID_LEN]; /* hosts removed by this node (state file, REMOVED) */
+    uint32_t nremoved;
     uint32_t boot_sessions;           /* bootstrap pulls still running */
     uint32_t boot_ranges;
     bool boot_failed;
@@ -115,6 +130,9 @@ struct wc_cluster {
     size_t ndown, down_cap;
     atomic_bool hints_enabled;
     atomic_uint_fast64_t hint_window_ms;
+    /* topology changes: set on the loop (wc__note_topology), read by any thread */
+    atomic_bool ring_changing;        /* a live node joins or leaves, or a removal runs */
+    char changing_why[160];           /* which (under mu) */
     pthread_mutex_t stats_mu;         /* one wc_cluster_coord_stats or _streams at a time */
     wc_coord_stats *stats_out;
     wc_buf *streams_out;
@@ -162,6 +180,37 @@ static int wc__cmp_i64(const void *a, const void *b)
 
 /* ---------------------------------------------------------------- state file */
 
+/* 32 hexadecimal digits into a host id; false if malformed. */
+static bool wc__hex_id(const char *h, uint8_t out[WC_RING_HOST_ID_LEN])
+{
+    if (strlen(h) != 2 * WC_RING_HOST_ID_LEN)
+        return false;
+    for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
+        unsigned v;
+        if (sscanf(h + 2 * i, "%2x", &v) != 1)
+            return false;
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* Remember that this node removed host id (the oldest forgotten past WC__MAX_REMOVED). */
+static wc_status wc__removed_add(wc_cluster *c, const uint8_t id[WC_RING_HOST_ID_LEN])
+{
+    for (uint32_t i = 0; i < c->nremoved; i++)
+        if (memcmp(c->removed[i], id, WC_RING_HOST_ID_LEN) == 0)
+            return WC_OK;
+    if (c->removed == NULL &&
+        (c->removed = wc_calloc(WC__MAX_REMOVED, WC_RING_HOST_ID_LEN)) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory remembering a removed node");
+    if (c->nremoved == WC__MAX_REMOVED) {
+        memmove(c->removed[0], c->removed[1], (WC__MAX_REMOVED - 1) * WC_RING_HOST_ID_LEN);
+        c->nremoved--;
+    }
+    memcpy(c->removed[c->nremoved++], id, WC_RING_HOST_ID_LEN);
+    return WC_OK;
+}
+
 /*
  * Read the state file: host id, last generation, tokens.  *found is false
  * when there is none.  WC_CORRUPTION for a damaged file.
@@ -196,15 +245,8 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
                 goto bad;
             first = false;
         } else if (strncmp(line, "host_id ", 8) == 0) {
-            const char *h = line + 8;
-            if (strlen(h) != 2 * WC_RING_HOST_ID_LEN)
+            if (!wc__hex_id(line + 8, c->host_id))
                 goto bad;
-            for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
-                unsigned v;
-                if (sscanf(h + 2 * i, "%2x", &v) != 1)
-                    goto bad;
-                c->host_id[i] = (uint8_t)v;
-            }
             have_id = true;
         } else if (strncmp(line, "generation ", 11) == 0) {
             char *end;
@@ -215,6 +257,14 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
             have_gen = true;
         } else if (strcmp(line, "bootstrap 1") == 0) {
             c->bootstrapping = true;
+        } else if (strcmp(line, "decommissioned 1") == 0) {
+            atomic_store(&c->left, true);
+        } else if (strncmp(line, "removed ", 8) == 0) {
+            uint8_t id[WC_RING_HOST_ID_LEN];
+            if (!wc__hex_id(line + 8, id))
+                goto bad;
+            if ((st = wc__removed_add(c, id)) != WC_OK)
+                goto fail;
         } else if (strncmp(line, "tokens ", 7) == 0) {
             char *p = line + 7, *end;
             unsigned long n = strtoul(p, &end, 10);
@@ -287,6 +337,16 @@ static wc_status wc__state_write(wc_cluster *c)
     wc_buf_append(&b, "\n", 1);
     if (c->bootstrapping && c->ntokens)
         wc_buf_append(&b, "bootstrap 1\n", 12);
+    if (atomic_load(&c->left))
+        wc_buf_append(&b, "decommissioned 1\n", 17);
+    for (uint32_t r = 0; r < c->nremoved; r++) {
+        wc_buf_append(&b, "removed ", 8);
+        for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
+            snprintf(tmp, sizeof(tmp), "%02x", c->removed[r][i]);
+            wc_buf_append(&b, tmp, 2);
+        }
+        wc_buf_append(&b, "\n", 1);
+    }
     if ((st = wc_buf_status(&b)) == WC_OK)
         st = wc_fs_write_atomic(c->fs, c->state_path, b.data, b.len);
     wc_buf_free(&b);
@@ -379,13 +439,33 @@ static int wc__cmp_member(const void *a, const void *b)
                   WC_RING_HOST_ID_LEN);
 }
 
+/* Whether some known node announces host id among the hosts it removed (REMOVED). */
+static bool wc__is_removed(wc_cluster *c, const uint8_t *id)
+{
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const uint8_t *v;
+        size_t len;
+
+        if (wc_gossip_get(c->gossip, wc_gossip_endpoint(c->gossip, i), WC_GOSSIP_REMOVED, &v,
+                          &len) != WC_OK)
+            continue;
+        for (size_t k = 0; k + WC_RING_HOST_ID_LEN <= len; k += WC_RING_HOST_ID_LEN)
+            if (memcmp(v + k, id, WC_RING_HOST_ID_LEN) == 0)
+                return true;
+    }
+    return false;
+}
+
 /*
  * The ring of the members known with tokens in state normal, leaving or
- * shutdown, and joining too with with_joining (NULL if none).  A token
- * announced by two hosts stays with the lower host id; a host id announced
- * at two addresses counts once.
+ * shutdown (NULL if none); with pending the ring after the changes under
+ * way: joining members in, leaving ones out.  Members some node removed,
+ * and exclude (NULL: none), are left out.  A token announced by two hosts
+ * stays with the lower host id; a host id announced at two addresses
+ * counts once.
  */
-static wc_status wc__build_ring_of(wc_cluster *c, bool with_joining, wc_ring **out)
+static wc_status wc__build_ring_of(wc_cluster *c, bool pending, const uint8_t *exclude,
+                                   wc_ring **out)
 {
     size_t n = wc_gossip_endpoint_count(c->gossip), m = 0, total = 0, kept = 0;
     wc_ring_member *mem = wc_calloc(n ? n : 1, sizeof(*mem));
@@ -408,11 +488,12 @@ static wc_status wc__build_ring_of(wc_cluster *c, bool with_joining, wc_ring **o
 
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
             s = wc_gossip_status_of(v, len);
-        if (s != WC_GOSSIP_STATUS_NORMAL && s != WC_GOSSIP_STATUS_LEAVING &&
-            s != WC_GOSSIP_STATUS_SHUTDOWN && !(with_joining && s == WC_GOSSIP_STATUS_JOINING))
+        if (s != WC_GOSSIP_STATUS_NORMAL && s != WC_GOSSIP_STATUS_SHUTDOWN &&
+            !(pending ? s == WC_GOSSIP_STATUS_JOINING : s == WC_GOSSIP_STATUS_LEAVING))
             continue;
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
             idlen != WC_RING_HOST_ID_LEN ||
+            (exclude && memcmp(id, exclude, WC_RING_HOST_ID_LEN) == 0) || wc__is_removed(c, id) ||
             wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
             !wc__tokens_of(v, len, &nt))
             continue;
@@ -486,7 +567,7 @@ done:
 
 static wc_status wc__build_ring(wc_cluster *c, wc_ring **out)
 {
-    return wc__build_ring_of(c, false, out);
+    return wc__build_ring_of(c, false, NULL, out);
 }
 
 /* Re-encode the membership that MEMBERS serves. */
@@ -525,6 +606,8 @@ static void wc__publish_members(wc_cluster *c)
             len == WC_MEMBER_HOST_ID_LEN) {
             memcpy(m[i].host_id, v, len);
             m[i].has_host_id = true;
+            if (wc__is_removed(c, m[i].host_id)) /* removenode: it left the ring */
+                m[i].status = WC_GOSSIP_STATUS_LEFT;
         }
         /* tokens are encoded from the gossiper's bytes, which stay put during this call */
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK &&
@@ -573,8 +656,57 @@ static bool wc__ring_ready(wc_cluster *c)
     return c->ring_ready;
 }
 
+/*
+ * Whether the ring is changing: a live node other than this one joins
+ * with its tokens or leaves, or this node is not normal (into
+ * c->ring_changing and c->changing_why).
+ */
+static void wc__note_topology(wc_cluster *c)
+{
+    char why[sizeof(c->changing_why)] = "";
+
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip) && !why[0]; i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+        wc_gossip_status s;
+        bool self = wc_addr_equal(ep, &c->env->self);
+        char a[80];
+
+        if ((!self && !wc_gossip_is_alive(c->gossip, ep)) ||
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK)
+            continue;
+        s = wc_gossip_status_of(v, len);
+        wc_addr_format(ep, a, sizeof(a));
+        if (s == WC_GOSSIP_STATUS_JOINING &&
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK)
+            snprintf(why, sizeof(why), "node %s is joining", a);
+        else if (s == WC_GOSSIP_STATUS_LEAVING)
+            snprintf(why, sizeof(why), "node %s is leaving", a);
+    }
+    if (!why[0] && c->has_removing)
+        snprintf(why, sizeof(why), "a removenode runs on this node");
+    pthread_mutex_lock(&c->mu);
+    memcpy(c->changing_why, why, sizeof(why));
+    pthread_mutex_unlock(&c->mu);
+    atomic_store(&c->ring_changing, why[0] != '\0');
+}
+
 static void wc__refresh(wc_cluster *c, bool ring)
 {
+    if (!atomic_load(&c->left) && wc__is_removed(c, c->host_id)) {
+        /* a node removed this one while it was down: it takes no part any more */
+        atomic_store(&c->left, true);
+        wc__log(c, WC_LOG_WARNING, "cluster: another node removed this node from the ring "
+                                   "(removenode); %s",
+                WC__LEFT_DETAIL);
+        if (wc__state_write(c) != WC_OK)
+            wc__log(c, WC_LOG_WARNING, "cluster: could not store the removal: %s",
+                    wc_last_error());
+        (void)wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "left", 4);
+        ring = true;
+    }
+    wc__note_topology(c);
     if (ring) {
         wc_ring *r = NULL;
         if (wc__build_ring(c, &r) != WC_OK)
@@ -591,9 +723,10 @@ static void wc__refresh(wc_cluster *c, bool ring)
         }
         if (c->coord) {
             wc_ring *p = NULL, *cur = wc_ring_slot_get(&c->slot);
-            /* the ring with the joining nodes: writes for their pending ranges reach them */
-            if (cur && wc__build_ring_of(c, true, &p) == WC_OK && p &&
-                wc_ring_host_count(p) > wc_ring_host_count(cur))
+            /* the ring after the changes under way: writes for pending ranges reach their new owners */
+            if (cur &&
+                wc__build_ring_of(c, true, c->has_removing ? c->removing : NULL, &p) == WC_OK &&
+                p && wc_ring_host_count(p) != wc_ring_host_count(cur))
                 wc_coord_set_pending_ring(c->coord, p);
             else
                 wc_coord_set_pending_ring(c->coord, NULL);
@@ -705,7 +838,8 @@ static void wc__on_join(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true); 
 static void wc__on_change(void *ctx, const wc_addr *ep, int key, const uint8_t *v, size_t len)
 {
     wc__refresh(ctx, key == WC_GOSSIP_TOKENS || key == WC_GOSSIP_STATUS || key == WC_GOSSIP_DC ||
-                         key == WC_GOSSIP_RACK || key == WC_GOSSIP_HOST_ID);
+                         key == WC_GOSSIP_RACK || key == WC_GOSSIP_HOST_ID ||
+                         key == WC_GOSSIP_REMOVED);
 }
 
 static void wc__on_alive(void *ctx, const wc_addr *ep)
@@ -747,6 +881,11 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
     if (type >= WC_MSG_RANGE_GOSSIP && type < WC_MSG_RANGE_COORDINATOR) {
         if (c->gossip)
             wc_gossip_on_message(c->gossip, from, msg, len);
+        return;
+    }
+    if (type >= WC_MSG_TRANSFER_FIRST && type <= WC_MSG_TRANSFER_LAST && c->transfer) {
+        if (!c->stopping)
+            (void)wc_transfer_on_message(c->transfer, from, msg, len);
         return;
     }
     if (type >= WC_MSG_STREAM_REQ && type <= WC_MSG_STREAM_LAST && c->stream) {
@@ -804,7 +943,7 @@ static wc_status wc__choose_tokens(wc_cluster *c)
     if (t == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory choosing tokens");
     /* joining nodes included: a joining node seen down still holds its tokens */
-    if ((st = wc__build_ring_of(c, true, &r)) != WC_OK)
+    if ((st = wc__build_ring_of(c, true, NULL, &r)) != WC_OK)
         goto fail;
     st = wc_ring_allocate_tokens(r, c->dc, c->num_tokens, WC__ALLOCATION_RF, wc__random, c->env, t);
     nhosts = r ? wc_ring_host_count(r) : 0;
@@ -1095,6 +1234,22 @@ static void wc__boot_pulled(void *arg, wc_status st, const char *detail)
     wc__boot_finish(c);
 }
 
+/* A stream session name "<what>-<host>-<port>" of [A-Za-z0-9_.-] (stream.h). */
+static void wc__session_name(char out[WC_STREAM_NAME_MAX], const char *what, const wc_addr *a)
+{
+    char full[160];
+    size_t n;
+
+    snprintf(full, sizeof(full), "%s-%s-%u", what, a->host, a->port);
+    n = strnlen(full, WC_STREAM_NAME_MAX - 1); /* cut to the longest name streaming takes */
+    memcpy(out, full, n);
+    out[n] = '\0';
+    for (char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-'))
+            *p = '_';
+}
+
 /* The ranges to pull from one source. */
 typedef struct wc__boot_source {
     wc_addr addr;
@@ -1256,11 +1411,7 @@ static void wc__boot_start(void *arg)
         char name[WC_STREAM_NAME_MAX];
         if (srcs[h].n == 0)
             continue;
-        snprintf(name, sizeof(name), "bootstrap-%s-%u", srcs[h].addr.host, srcs[h].addr.port);
-        for (char *p = name; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                  *p == '.' || *p == '-'))
-                *p = '_';
+        wc__session_name(name, "bootstrap", &srcs[h].addr);
         if ((st = wc_stream_pull(c->stream, name, &srcs[h].addr, srcs[h].r, srcs[h].n,
                                  wc__boot_pulled, c)) != WC_OK) {
             c->boot_failed = true;
@@ -1497,6 +1648,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
         return st;
     if ((st = wc__create_stream(c)) != WC_OK)
         return st;
+    if ((st = wc_transfer_create(c->env, c->stream, 0, &c->transfer)) != WC_OK)
+        return st;
     if ((st = wc__setup_batchlog(c)) != WC_OK)
         return st;
     if ((st = wc__setup_paxos(c)) != WC_OK)
@@ -1555,6 +1708,13 @@ static wc_status wc__setup(wc_cluster *c)
                                   strlen(c->release_version))) != WC_OK)
         return st;
     wc__set_load(c);
+    if (atomic_load(&c->left)) { /* decommissioned or removed: no part in the cluster any more */
+        wc__log(c, WC_LOG_WARNING, "cluster: %s", WC__LEFT_DETAIL);
+        if ((st = wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "left", 4)) != WC_OK)
+            return st;
+        wc__refresh(c, false);
+        return WC_OK;
+    }
     if ((c->ntokens == 0 || c->bootstrapping) &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "joining", 7)) != WC_OK)
         return st;
@@ -1594,6 +1754,8 @@ static wc_status wc__drop_schema(wc_cluster *c)
 }
 
 
+static void wc__topo_abandon(wc_cluster *c);
+
 /*
  * Drain the store (its pending completions run now), cancel what the
  * coordinator still waits for and stop hint delivery (on the loop).
@@ -1610,6 +1772,9 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
         c->local.store_close(c->local.ctx);
         atomic_store(&c->store_opened, false);
     }
+    wc__topo_abandon(c);
+    wc_transfer_destroy(c->transfer); /* before the stream: it cancels its pulls */
+    c->transfer = NULL;
     wc_stream_destroy(c->stream);
     c->stream = NULL;
     if (c->coord)
@@ -1790,6 +1955,10 @@ static void wc__ask_tramp(void *arg)
 
     if (c->coord == NULL || c->stopping) {
         wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl, .detail = "coordinator stopped"};
+        wc__ask_end(k, &r, NULL, 0);
+    } else if (atomic_load(&c->left)) {
+        wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl};
+        snprintf(r.detail, sizeof(r.detail), "%s", WC__LEFT_DETAIL);
         wc__ask_end(k, &r, NULL, 0);
     } else if (k->logged)
         wc_batchlog_write(c->batchlog, k->batch, k->len, k->cl, k->timeout_ms, wc__ask_write_done,
@@ -2106,6 +2275,648 @@ fail:
     return st;
 }
 
+/* ---------------------------------------------------------------- decommission and removenode */
+
+static wc_status wc__refuse_if_changing(wc_cluster *c, const char *what);
+
+/* One decommission or removenode: it runs on the loop; the asking thread waits on cv. */
+typedef struct wc__topo {
+    wc_cluster *c;
+    bool remove;                          /* removenode of host_id; else decommission */
+    uint8_t host_id[WC_RING_HOST_ID_LEN]; /* the host that leaves the ring */
+    wc_topology_result res;
+    uint32_t pending;                     /* transfer asks not ended */
+    wc_status st;                         /* the first failure */
+    char detail[512];
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__topo;
+
+static void wc__topo_fail(wc__topo *k, wc_status st, const char *detail)
+{
+    if (k->st != WC_OK)
+        return;
+    k->st = st;
+    snprintf(k->detail, sizeof(k->detail), "%s", detail);
+}
+
+/* Wake the asking thread (on the loop); k may be gone once this returns. */
+static void wc__topo_end(wc__topo *k)
+{
+    wc_cluster *c = k->c;
+
+    if (c->topo == k)
+        c->topo = NULL;
+    if (k->remove && c->has_removing) {
+        c->has_removing = false;
+        wc__refresh(c, true);
+    }
+    pthread_mutex_lock(&k->mu);
+    k->done = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* End k with st and the detail of the last error (on the loop). */
+static void wc__topo_refuse(wc__topo *k, wc_status st)
+{
+    wc__topo_fail(k, st, wc_last_error());
+    wc__topo_end(k);
+}
+
+/* The coordination stops: a running change ends as failed (its asks are dropped). */
+static void wc__topo_abandon(wc_cluster *c)
+{
+    if (c->topo == NULL)
+        return;
+    if (c->topo_timer && c->env) /* its callback would find the change gone */
+        c->env->ops->timer_cancel(c->env, c->topo_timer);
+    c->topo_timer = 0;
+    wc__topo_fail(c->topo, WC_UNAVAILABLE, "the node stopped coordinating");
+    wc__topo_end(c->topo);
+}
+
+/* Whether ring r, without the leaving node, still holds enough nodes for every table. */
+static wc_status wc__rf_fits(wc_cluster *c, const wc_ring *np)
+{
+    uint32_t *ids = NULL, nh = np ? wc_ring_host_count(np) : 0;
+    size_t nids = 0;
+    wc_replication repl;
+    wc_status st;
+
+    if (c->engine == NULL)
+        return WC_OK;
+    if ((st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK)
+        return st;
+    for (size_t t = 0; t < nids && st == WC_OK; t++) {
+        if (c->local.replication(c->local.ctx, ids[t], &repl) != WC_OK)
+            continue;
+        if (repl.cls == WC_REPL_SIMPLE && repl.replication_factor > nh)
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "table %u has replication factor %u, and only %u nodes would remain",
+                          ids[t], repl.replication_factor, nh);
+        for (uint32_t d = 0; repl.cls == WC_REPL_NETWORK_TOPOLOGY && d < repl.ndcs && st == WC_OK;
+             d++) {
+            uint32_t in_dc = 0;
+            for (uint32_t h = 0; h < nh; h++)
+                in_dc += strcmp(wc_ring_host(np, h)->dc, repl.dcs[d].name) == 0;
+            if (repl.dcs[d].factor > in_dc)
+                st = wc_error(WC_INVALID_ARGUMENT,
+                              "table %u has replication factor %u in data centre %s, and only %u "
+                              "nodes of it would remain",
+                              ids[t], repl.dcs[d].factor, repl.dcs[d].name, in_dc);
+        }
+    }
+    wc_free(ids);
+    return st;
+}
+
+/*
+ * What every topology change checks first: none runs (here or, as gossip
+ * says, elsewhere), every node of the ring that stays, np, is up, and np
+ * holds enough nodes for every table's replication.
+ */
+static wc_status wc__topo_check(wc_cluster *c, const wc_ring *np)
+{
+    wc_status st;
+
+    if (c->topo != NULL || c->leaving)
+        return wc_error(WC_UNAVAILABLE, "the ring is changing (a decommission or removenode runs "
+                                        "on this node): one change at a time");
+    if ((st = wc__refuse_if_changing(c, "a topology change")) != WC_OK)
+        return st;
+    for (uint32_t h = 0; np && h < wc_ring_host_count(np); h++) {
+        const wc_ring_member *m = wc_ring_host(np, h);
+        char a[80];
+        if (wc_addr_equal(&m->addr, &c->env->self) || wc_gossip_is_alive(c->gossip, &m->addr))
+            continue;
+        wc_addr_format(&m->addr, a, sizeof(a));
+        return wc_error(WC_UNAVAILABLE,
+                        "node %s is down: the nodes that stay must be up to take the ranges over "
+                        "(bring it back, or remove it first with widecol.removenode)",
+                        a);
+    }
+    return wc__rf_fits(c, np);
+}
+
+static void wc__topo_pulled(void *arg, wc_status st, uint64_t rows, uint64_t bytes,
+                            const char *detail);
+static void wc__topo_finish(wc__topo *k);
+
+/*
+ * For table_id, the ranges of ring r whose replicas in np (r without the
+ * leaving host) include a host that is not one in r: that host pulls the
+ * range, from this node when it holds it, else from a live replica in r
+ * other than the leaving host; into srcs[target * nr + source].
+ */
+static wc_status wc__topo_plan_table(wc__topo *k, wc_ring *r, wc_ring *np, uint32_t table_id,
+                                     wc__boot_source *srcs, bool *targets)
+{
+    wc_cluster *c = k->c;
+    wc_replication repl;
+    wc_placement *po = NULL, *pn = NULL;
+    size_t nt = wc_ring_token_count(r);
+    uint32_t nr = wc_ring_host_count(r);
+    int32_t self = wc_ring_find_host(r, c->host_id), gone = wc_ring_find_host(r, k->host_id);
+    wc_status st;
+
+    if (c->local.replication(c->local.ctx, table_id, &repl) != WC_OK)
+        return WC_OK; /* not a table of the cluster */
+    if ((st = wc_placement_build(r, &repl, &po)) != WC_OK ||
+        (st = wc_placement_build(np, &repl, &pn)) != WC_OK)
+        goto done;
+    for (size_t i = 0; i < nt; i++) {
+        int64_t end = wc_ring_token_at(r, i), start = wc_ring_token_at(r, i ? i - 1 : nt - 1);
+        const uint32_t *oh, *nh;
+        size_t no = wc_placement_replicas(po, end, &oh), nn = wc_placement_replicas(pn, end, &nh);
+
+        for (size_t j = 0; j < nn; j++) {
+            int32_t was = wc_ring_find_host(r, wc_ring_host(np, nh[j])->host_id), src = -1;
+            bool held = false, ok;
+            wc__boot_source *s;
+
+            for (size_t o = 0; o < no && !held; o++)
+                held = (int32_t)oh[o] == was;
+            if (held)
+                continue; /* a replica already */
+            for (size_t o = 0; o < no; o++) {
+                if ((int32_t)oh[o] == gone && !(gone == self && !k->remove))
+                    continue;
+                if ((int32_t)oh[o] == self) {
+                    src = self;
+                    break;
+                }
+                if (src < 0 && wc_gossip_is_alive(c->gossip, &wc_ring_host(r, oh[o])->addr))
+                    src = (int32_t)oh[o];
+            }
+            if (src < 0) {
+                st = wc_error(WC_UNAVAILABLE,
+                              "no live replica holds the range (%" PRId64 ", %" PRId64
+                              "] of table %u",
+                              start, end, table_id);
+                goto done;
+            }
+            s = &srcs[(size_t)nh[j] * nr + (uint32_t)src];
+            s->addr = wc_ring_host(r, (uint32_t)src)->addr;
+            if (nt == 1)
+                ok = wc__boot_add(s, table_id, INT64_MIN, INT64_MAX);
+            else if (start < end)
+                ok = wc__boot_add(s, table_id, start, end);
+            else
+                ok = (start == INT64_MAX || wc__boot_add(s, table_id, start, INT64_MAX)) &&
+                     wc__boot_add(s, table_id, INT64_MIN, end);
+            if (!ok) {
+                st = wc_error(WC_NO_MEMORY, "out of memory planning a topology change");
+                goto done;
+            }
+            targets[nh[j]] = true;
+            k->res.ranges++;
+        }
+    }
+    st = WC_OK;
+done:
+    wc_placement_unref(po);
+    wc_placement_unref(pn);
+    return st;
+}
+
+/* Plan the transfers and ask every new owner to pull (on the loop). */
+static void wc__topo_stream(void *arg)
+{
+    wc__topo *k = arg;
+    wc_cluster *c = k->c;
+    wc_ring *r = NULL, *np = NULL;
+    uint32_t *ids = NULL, nr = 0, nn = 0;
+    size_t nids = 0;
+    wc__boot_source *srcs = NULL;
+    bool *targets = NULL;
+    wc_status st;
+
+    c->topo_timer = 0;
+    if ((st = wc__build_ring(c, &r)) != WC_OK ||
+        (st = wc__build_ring_of(c, false, k->host_id, &np)) != WC_OK)
+        goto fail;
+    if (r == NULL || np == NULL || wc_ring_find_host(r, k->host_id) < 0) {
+        st = wc_error(WC_UNAVAILABLE, "the ring changed under the topology change");
+        goto fail;
+    }
+    nr = wc_ring_host_count(r);
+    nn = wc_ring_host_count(np);
+    srcs = wc_calloc((size_t)nn * nr, sizeof(*srcs));
+    targets = wc_calloc(nn, sizeof(*targets));
+    if (srcs == NULL || targets == NULL ||
+        (c->engine && (st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK)) {
+        st = srcs && targets ? st : wc_error(WC_NO_MEMORY, "out of memory planning a topology change");
+        goto fail;
+    }
+    for (size_t t = 0; t < nids; t++)
+        if ((st = wc__topo_plan_table(k, r, np, ids[t], srcs, targets)) != WC_OK)
+            goto fail;
+    for (uint32_t h = 0; h < nn; h++)
+        k->res.targets += targets[h];
+    wc__log(c, WC_LOG_INFO, "cluster: %s: %u ranges of %zu tables go to %u nodes",
+            k->remove ? "removenode" : "decommission", k->res.ranges, nids, k->res.targets);
+    for (size_t x = 0; x < (size_t)nn * nr; x++) {
+        char name[WC_STREAM_NAME_MAX], what[40];
+        if (srcs[x].n == 0)
+            continue;
+        if (k->remove)
+            snprintf(what, sizeof(what), "remove-%02x%02x%02x%02x", k->host_id[0], k->host_id[1],
+                     k->host_id[2], k->host_id[3]);
+        else
+            snprintf(what, sizeof(what), "leave");
+        wc__session_name(name, what, &srcs[x].addr);
+        if ((st = wc_transfer_ask(c->transfer, &wc_ring_host(np, (uint32_t)(x / nr))->addr, name,
+                                  &srcs[x].addr, srcs[x].r, srcs[x].n, WC__TRANSFER_TIMEOUT_MS,
+                                  wc__topo_pulled, k)) != WC_OK) {
+            wc__topo_fail(k, st, wc_last_error());
+            break;
+        }
+        k->pending++;
+    }
+    if (k->pending == 0)
+        wc__topo_finish(k);
+    goto done;
+fail:
+    wc__topo_fail(k, st, wc_last_error());
+    wc__topo_finish(k);
+done:
+    for (size_t x = 0; srcs && x < (size_t)nn * nr; x++)
+        wc_free(srcs[x].r);
+    wc_free(srcs);
+    wc_free(targets);
+    wc_free(ids);
+    wc_ring_unref(r);
+    wc_ring_unref(np);
+}
+
+static void wc__topo_pulled(void *arg, wc_status st, uint64_t rows, uint64_t bytes,
+                            const char *detail)
+{
+    wc__topo *k = arg;
+
+    k->res.rows += rows;
+    k->res.bytes += bytes;
+    if (st != WC_OK) {
+        char d[512];
+        snprintf(d, sizeof(d), "a new owner could not pull its ranges: %s", detail);
+        wc__topo_fail(k, st, d);
+    }
+    if (--k->pending == 0)
+        wc__topo_finish(k);
+}
+
+/* Announce the hosts this node removed (REMOVED). */
+static void wc__announce_removed(wc_cluster *c)
+{
+    if (wc_gossip_set_local(c->gossip, WC_GOSSIP_REMOVED, c->removed,
+                            (size_t)c->nremoved * WC_RING_HOST_ID_LEN) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not announce the removed nodes: %s",
+                wc_last_error());
+}
+
+/* Every transfer ended: the host leaves the ring, or (a failure) nothing changes. */
+static void wc__topo_finish(wc__topo *k)
+{
+    wc_cluster *c = k->c;
+
+    if (k->st != WC_OK) {
+        wc__log(c, WC_LOG_WARNING, "cluster: %s failed (the ring is as before): %s",
+                k->remove ? "removenode" : "decommission", k->detail);
+        if (!k->remove && c->leaving) {
+            c->leaving = false;
+            wc__announce(c, "normal");
+        }
+        wc__topo_end(k);
+        return;
+    }
+    if (k->remove) {
+        if (wc__removed_add(c, k->host_id) != WC_OK) {
+            wc__topo_fail(k, WC_NO_MEMORY, wc_last_error());
+            wc__topo_end(k);
+            return;
+        }
+        if (wc__state_write(c) != WC_OK)
+            wc__log(c, WC_LOG_WARNING, "cluster: could not store the removed node: %s",
+                    wc_last_error());
+        wc__announce_removed(c);
+        wc__log(c, WC_LOG_INFO, "cluster: removenode finished: the node left the ring");
+        wc__topo_end(k); /* refreshes the ring without it */
+        return;
+    }
+    atomic_store(&c->left, true);
+    c->leaving = false;
+    if (wc__state_write(c) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not store the end of the decommission: %s",
+                wc_last_error());
+    wc__announce(c, "left");
+    wc__log(c, WC_LOG_INFO, "cluster: decommission finished: this node left the ring (%u ranges "
+                            "handed over); %s",
+            k->res.ranges, WC__LEFT_DETAIL);
+    wc__topo_end(k);
+}
+
+/* Start a decommission of this node (on the loop). */
+static void wc__decom_start(void *arg)
+{
+    wc__topo *k = arg;
+    wc_cluster *c = k->c;
+    wc_ring *r = NULL, *np = NULL;
+    wc_status st;
+
+    memcpy(k->host_id, c->host_id, WC_RING_HOST_ID_LEN);
+    if (c->coord == NULL || c->transfer == NULL || c->stopping) {
+        wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
+        wc__topo_refuse(k, WC_UNAVAILABLE);
+        return;
+    }
+    if (atomic_load(&c->left) || c->bootstrapping || c->ntokens == 0) {
+        st = wc_error(WC_UNAVAILABLE, "the ring is changing (this node is not normal: it %s)",
+                      atomic_load(&c->left) ? "left already" : "has not finished joining");
+        wc__topo_refuse(k, st);
+        return;
+    }
+    if ((st = wc__build_ring(c, &r)) != WC_OK ||
+        (st = wc__build_ring_of(c, false, c->host_id, &np)) != WC_OK)
+        goto fail;
+    if (r == NULL || wc_ring_find_host(r, c->host_id) < 0) {
+        st = wc_error(WC_UNAVAILABLE, "this node is not in the ring");
+        goto fail;
+    }
+    if (np == NULL) {
+        st = wc_error(WC_INVALID_ARGUMENT, "this node is the only node of its ring: no node "
+                                           "would take its data");
+        goto fail;
+    }
+    if ((st = wc__topo_check(c, np)) != WC_OK)
+        goto fail;
+    c->topo = k;
+    c->leaving = true;
+    wc__announce(c, "leaving");
+    wc__log(c, WC_LOG_INFO, "cluster: decommissioning: this node is leaving; its ranges stream to "
+                            "their new owners once every node has heard");
+    /* let "leaving" spread first, so that writes reach the new owners while they pull */
+    c->topo_timer = c->env->ops->timer_start(
+        c->env, 3 * (c->interval_ms ? c->interval_ms : 1000) + 500, wc__topo_stream, k);
+    if (c->topo_timer == 0) {
+        st = wc_error(WC_NO_MEMORY, "out of memory for the decommission timer");
+        wc__topo_fail(k, st, wc_last_error());
+        wc__topo_finish(k);
+    }
+    goto done;
+fail:
+    wc__topo_refuse(k, st);
+done:
+    wc_ring_unref(r);
+    wc_ring_unref(np);
+}
+
+/* Start the removal of the dead host k->host_id (on the loop). */
+static void wc__remove_start(void *arg)
+{
+    wc__topo *k = arg;
+    wc_cluster *c = k->c;
+    wc_ring *r = NULL, *np = NULL;
+    const wc_addr *ep = NULL;
+    char a[80] = "", idtext[40];
+    wc_status st;
+
+    for (int i = 0; i < 4; i++)
+        snprintf(idtext + 2 * i, sizeof(idtext) - 2 * i, "%02x", k->host_id[i]);
+    if (c->coord == NULL || c->transfer == NULL || c->stopping || atomic_load(&c->left)) {
+        wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
+        wc__topo_refuse(k, WC_UNAVAILABLE);
+        return;
+    }
+    if (memcmp(k->host_id, c->host_id, WC_RING_HOST_ID_LEN) == 0) {
+        st = wc_error(WC_INVALID_ARGUMENT, "that is this node: a live node leaves with "
+                                           "widecol.decommission()");
+        wc__topo_refuse(k, st);
+        return;
+    }
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip) && ep == NULL; i++) {
+        const uint8_t *v;
+        size_t len;
+        if (wc_gossip_get(c->gossip, wc_gossip_endpoint(c->gossip, i), WC_GOSSIP_HOST_ID, &v,
+                          &len) == WC_OK &&
+            len == WC_RING_HOST_ID_LEN && memcmp(v, k->host_id, len) == 0)
+            ep = wc_gossip_endpoint(c->gossip, i);
+    }
+    if (ep == NULL) {
+        st = wc_error(WC_NOT_FOUND, "no node with host id %s... is known", idtext);
+        wc__topo_refuse(k, st);
+        return;
+    }
+    wc_addr_format(ep, a, sizeof(a));
+    if (wc_gossip_is_alive(c->gossip, ep)) {
+        st = wc_error(WC_INVALID_ARGUMENT,
+                      "node %s is up: removenode is for dead nodes (stop it first, or run "
+                      "widecol.decommission() on it)",
+                      a);
+        wc__topo_refuse(k, st);
+        return;
+    }
+    if ((st = wc__build_ring(c, &r)) != WC_OK ||
+        (st = wc__build_ring_of(c, false, k->host_id, &np)) != WC_OK)
+        goto fail;
+    if (r == NULL || wc_ring_find_host(r, k->host_id) < 0) {
+        st = wc_error(WC_INVALID_ARGUMENT, "node %s owns no range of the ring (it left or was "
+                                           "removed already)",
+                      a);
+        goto fail;
+    }
+    if ((st = wc__topo_check(c, np)) != WC_OK)
+        goto fail;
+    c->topo = k;
+    memcpy(c->removing, k->host_id, WC_RING_HOST_ID_LEN);
+    c->has_removing = true;
+    wc__refresh(c, true); /* this node's writes reach the new owners meanwhile */
+    wc__log(c, WC_LOG_INFO, "cluster: removing dead node %s: its ranges stream from the "
+                            "surviving replicas",
+            a);
+    wc__topo_stream(k);
+    goto done;
+fail:
+    wc__topo_refuse(k, st);
+done:
+    wc_ring_unref(r);
+    wc_ring_unref(np);
+}
+
+/* Post start with k to the loop and wait for the end of the change. */
+static wc_status wc__topo_run(wc_cluster *c, wc__topo *k, wc_env_cb start,
+                              wc_topology_result *out)
+{
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    k->c = c;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (!wc_cluster_coordinates(c))
+        st = wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
+    else if ((st = c->env->ops->post(c->env, start, k)) != WC_OK)
+        st = wc_error(WC_UNAVAILABLE, "the cluster runtime stopped");
+    else {
+        pthread_mutex_lock(&k->mu);
+        while (!k->done)
+            pthread_cond_wait(&k->cv, &k->mu);
+        pthread_mutex_unlock(&k->mu);
+        *out = k->res;
+        st = k->st == WC_OK ? WC_OK : wc_error(k->st, "%s", k->detail);
+    }
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    return st;
+}
+
+wc_status wc_cluster_decommission(wc_cluster *c, wc_topology_result *out)
+{
+    wc__topo k;
+
+    memset(&k, 0, sizeof(k));
+    return wc__topo_run(c, &k, wc__decom_start, out);
+}
+
+wc_status wc_cluster_removenode(wc_cluster *c, const uint8_t host_id[WC_RING_HOST_ID_LEN],
+                                wc_topology_result *out)
+{
+    wc__topo k;
+
+    memset(&k, 0, sizeof(k));
+    k.remove = true;
+    memcpy(k.host_id, host_id, WC_RING_HOST_ID_LEN);
+    return wc__topo_run(c, &k, wc__remove_start, out);
+}
+
+/* ---------------------------------------------------------------- cleanup */
+
+/* Append (start, end] to *v (growing it); false when out of memory. */
+static bool wc__range_push(wc_token_range **v, size_t *n, size_t *cap, int64_t start, int64_t end)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        wc_token_range *p = wc_realloc(*v, nc * sizeof(*p));
+        if (p == NULL)
+            return false;
+        *v = p;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = (wc_token_range){start, end};
+    return true;
+}
+
+/*
+ * The token ranges host replicates in placement pl of ring r, a range that
+ * wraps given as two, into *out (caller frees).  WC_NO_MEMORY.
+ */
+static wc_status wc__host_ranges(const wc_ring *r, const wc_placement *pl, uint32_t host,
+                                 wc_token_range **out, size_t *nout)
+{
+    size_t nt = wc_ring_token_count(r), n = 0, cap = 0;
+    wc_token_range *v = NULL;
+    bool ok = true;
+
+    for (size_t i = 0; i < nt && ok; i++) {
+        int64_t end = wc_ring_token_at(r, i), start = wc_ring_token_at(r, i ? i - 1 : nt - 1);
+        const uint32_t *hosts;
+        size_t nh = wc_placement_replicas(pl, end, &hosts), k;
+
+        for (k = 0; k < nh && hosts[k] != host; k++)
+            ;
+        if (k == nh)
+            continue;
+        if (nt == 1) /* one token: the whole ring */
+            ok = wc__range_push(&v, &n, &cap, INT64_MIN, INT64_MAX);
+        else if (start < end)
+            ok = wc__range_push(&v, &n, &cap, start, end);
+        else
+            ok = (start == INT64_MAX || wc__range_push(&v, &n, &cap, start, INT64_MAX)) &&
+                 wc__range_push(&v, &n, &cap, INT64_MIN, end);
+    }
+    if (!ok) {
+        wc_free(v);
+        return wc_error(WC_NO_MEMORY, "out of memory listing a node's ranges");
+    }
+    *out = v;
+    *nout = n;
+    return WC_OK;
+}
+
+/* Refuse with WC_UNAVAILABLE while the ring changes (what: the operation refused). */
+static wc_status wc__refuse_if_changing(wc_cluster *c, const char *what)
+{
+    char why[sizeof(c->changing_why)];
+
+    if (!atomic_load(&c->ring_changing))
+        return WC_OK;
+    pthread_mutex_lock(&c->mu);
+    memcpy(why, c->changing_why, sizeof(why));
+    pthread_mutex_unlock(&c->mu);
+    return wc_error(WC_UNAVAILABLE, "the ring is changing (%s): %s waits until every node is normal",
+                    why, what);
+}
+
+/* Cleanup of one table (cleanup.c) against ring r; totals added to out. */
+static wc_status wc__cleanup_table(wc_cluster *c, wc_ring *r, uint32_t table_id,
+                                   wc_cleanup_result *out)
+{
+    wc_replication repl;
+    wc_placement *pl = NULL;
+    wc_token_range *keep = NULL;
+    wc_cleanup_result one;
+    size_t nkeep = 0;
+    int32_t self = wc_ring_find_host(r, c->host_id);
+    wc_status st;
+
+    if (self < 0)
+        return wc_error(WC_UNAVAILABLE, "this node owns no range of the ring (it has not "
+                                        "joined, or it left)");
+    if ((st = c->local.replication(c->local.ctx, table_id, &repl)) != WC_OK)
+        return st;
+    if ((st = wc_placement_build(r, &repl, &pl)) != WC_OK)
+        return st;
+    if ((st = wc__host_ranges(r, pl, (uint32_t)self, &keep, &nkeep)) == WC_OK) {
+        st = wc_engine_cleanup(c->engine, table_id, keep, nkeep, &one);
+        out->sstables_checked += one.sstables_checked;
+        out->sstables_rewritten += one.sstables_rewritten;
+        out->partitions_dropped += one.partitions_dropped;
+        out->rows_dropped += one.rows_dropped;
+        out->bytes_before += one.bytes_before;
+        out->bytes_after += one.bytes_after;
+    }
+    wc_free(keep);
+    wc_placement_unref(pl);
+    return st;
+}
+
+wc_status wc_cluster_cleanup(wc_cluster *c, uint32_t table_id, wc_cleanup_result *out)
+{
+    wc_ring *r = NULL;
+    uint32_t *ids = NULL;
+    size_t nids = 0;
+    wc_replication repl;
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (!wc_cluster_coordinates(c) || c->engine == NULL)
+        return wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
+    if ((st = wc__refuse_if_changing(c, "cleanup")) != WC_OK)
+        return st;
+    if ((r = wc_cluster_ring(c)) == NULL)
+        return wc_error(WC_UNAVAILABLE, "this node has no ring yet (its tokens are not chosen)");
+    if (table_id != 0)
+        st = wc__cleanup_table(c, r, table_id, out);
+    else if ((st = wc_engine_list_tables(c->engine, &ids, &nids)) == WC_OK)
+        for (size_t i = 0; i < nids && st == WC_OK; i++)
+            if (c->local.replication(c->local.ctx, ids[i], &repl) == WC_OK)
+                st = wc__cleanup_table(c, r, ids[i], out);
+    wc_free(ids);
+    wc_ring_unref(r);
+    return st;
+}
+
 bool wc_cluster_coordinates(const wc_cluster *c)
 {
     return c != NULL && atomic_load(&c->store_opened);
@@ -2197,6 +3008,7 @@ static void wc__free(wc_cluster *c)
     wc_free(c->seeds);
     wc_free(c->tokens);
     wc_ring_unref(c->boot_ring);
+    wc_free(c->removed);
     wc_buf_free(&c->members);
     wc_hints_close(c->hints);
     wc_free(c->down);

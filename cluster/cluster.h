@@ -279,6 +279,59 @@ wc_status wc_cluster_repair(wc_cluster *c, uint32_t table_id, bool primary_only,
                             uint32_t timeout_ms, wc_repair_progress_fn progress, void *arg,
                             wc_repair_result *out);
 
+/*
+ * Cleanup (nodetool cleanup): drop the partitions of table_id (0: every
+ * table of the cluster) whose token is outside every range this node
+ * replicates in the current ring (wc_engine_cleanup); the totals in *out.
+ * Statuses: WC_UNAVAILABLE (no coordinator, no ring, this node not in it,
+ * or the ring is changing: a live node joins or leaves; the detail names
+ * it), WC_NOT_FOUND (unknown table), those of wc_engine_cleanup.  Any
+ * thread but the loop; may run for long.
+ */
+wc_status wc_cluster_cleanup(wc_cluster *c, uint32_t table_id, wc_cleanup_result *out);
+
+/* What a decommission or removenode handed over. */
+typedef struct wc_topology_result {
+    uint32_t ranges;  /* (table, token range) pairs streamed to a new owner */
+    uint32_t targets; /* new owners that pulled */
+    uint64_t rows;    /* row entries they applied */
+    uint64_t bytes;   /* their bytes */
+} wc_topology_result;
+
+/*
+ * Decommission (nodetool decommission): this node announces STATUS
+ * "leaving" (coordinators then also send the writes of its ranges to their
+ * new owners), waits three gossip rounds, asks each node that gains a
+ * range in the ring without it to pull the range from this node
+ * (transfer.h), and once every pull succeeded announces "left", stores
+ * "decommissioned 1" in its state file and refuses every request from then
+ * on (also after a restart, which does not gossip at all: the instance
+ * takes part in no cluster until its data directory is emptied).  A failed
+ * pull turns the node "normal" again.  Statuses: WC_INVALID_ARGUMENT (the
+ * node is alone in its ring, or a table's replication factor would exceed
+ * the nodes left, per data centre), WC_UNAVAILABLE (no coordinator, the
+ * node not normal, another topology change runs here or a node joins or
+ * leaves as gossip says, a node that stays is down; a pull failed or the
+ * node stopped), a pull's failure (WC_TIMEOUT after an hour).  Any thread
+ * but the loop; blocks until the end.
+ */
+wc_status wc_cluster_decommission(wc_cluster *c, wc_topology_result *out);
+
+/*
+ * Removenode (nodetool removenode): the dead node host_id leaves the ring.
+ * Each node that gains one of its ranges pulls it from a live replica
+ * (this node when it holds it); this node's own writes reach the new owners
+ * meanwhile.  Then this node stores the host id (state file, "removed
+ * <hex>") and announces it (application state REMOVED): every node leaves
+ * a removed host out of its ring and shows it as "left".  Statuses:
+ * WC_NOT_FOUND (no known node has that host id), WC_INVALID_ARGUMENT (it
+ * is this node, it is up, it owns no range, or too few nodes would stay),
+ * WC_UNAVAILABLE and pull failures as wc_cluster_decommission.  Any thread
+ * but the loop; blocks until the end.
+ */
+wc_status wc_cluster_removenode(wc_cluster *c, const uint8_t host_id[WC_RING_HOST_ID_LEN],
+                                wc_topology_result *out);
+
 /* Whether this runtime coordinates (it was started with a local side, not stopped). */
 bool wc_cluster_coordinates(const wc_cluster *c);
 

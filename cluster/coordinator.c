@@ -39,7 +39,7 @@ typedef enum wc__tstate {
 
 typedef struct wc__target {
     uint32_t host; /* ring index (of req->pring for a pending target) */
-    bool pending;  /* writes: a joining host that will be a replica (counted, as Cassandra) */
+    bool pending;  /* writes: a host that will be a replica once the ring change ends (counted, as Cassandra) */
     bool local;
     bool alive;
     bool hinted;
@@ -111,7 +111,7 @@ struct wc_coord {
     wc_coord_options o;
     wc_env *env;
     wc_ring *ring;
-    wc_ring *pending;           /* ring and joining hosts (wc_coord_set_pending_ring), or NULL */
+    wc_ring *pending;           /* the ring after the changes under way (wc_coord_set_pending_ring), or NULL */
     wc__cache_entry pending_p;  /* the placement on pending of the last replication used */
     int32_t self; /* ring index of this node, -1 if not in the ring */
     wc__cache_entry cache[WC__CACHE];
@@ -400,9 +400,15 @@ static bool wc__unavailable(wc__req *q)
     return false;
 }
 
-/* The joining hosts of pending ring pp's replicas of token into out[0..cap); their count. */
-static size_t wc__pending_of(const wc__req *q, wc_placement *pp, const bool *joining,
-                             int64_t token, uint32_t *out, size_t cap)
+/*
+ * The pending replicas of token into out[0..cap) (indexes in the pending
+ * ring of pp), their count: the replicas of token in pp that are not among
+ * its current replicas hosts[0..nh), a joining host, or the new owner of a
+ * leaving or removed host's range.  in_ring maps a pending-ring host to
+ * its index in the current ring (-1: joining).
+ */
+static size_t wc__pending_of(wc_placement *pp, const int32_t *in_ring, const uint32_t *hosts,
+                             size_t nh, int64_t token, uint32_t *out, size_t cap)
 {
     const uint32_t *ph;
     size_t n = 0, np;
@@ -410,23 +416,29 @@ static size_t wc__pending_of(const wc__req *q, wc_placement *pp, const bool *joi
     if (pp == NULL)
         return 0;
     np = wc_placement_replicas(pp, token, &ph);
-    for (size_t k = 0; k < np && n < cap; k++)
-        if (joining[ph[k]])
+    for (size_t k = 0; k < np && n < cap; k++) {
+        bool current = false;
+
+        for (size_t r = 0; r < nh && !current && in_ring[ph[k]] >= 0; r++)
+            current = hosts[r] == (uint32_t)in_ring[ph[k]];
+        if (!current)
             out[n++] = ph[k];
+    }
     return n;
 }
 
-#define WC__MAX_PENDING 8 /* pending replicas of one token (one host joins at a time) */
+#define WC__MAX_PENDING 8 /* pending replicas of one token (one ring change at a time) */
 
 /*
  * The groups of q: one per distinct replica set of tokens[0..n), mutation i
  * in group gidx[i] (NULL for a read).  Targets are the union of the sets.
- * With pp (writes; the placement on q->pring), each token's joining hosts
- * of pp are pending targets of its group, and each clause of the group
- * needs one more acknowledgement per pending target it covers, as
- * Cassandra adds its pending endpoints to blockFor: a write acknowledged at
- * a level then holds at that level among the replicas of the ring the join
- * leads to, whichever replica the joining host streams from.
+ * With pp (writes; the placement on q->pring), each token's pending
+ * replicas (wc__pending_of: joining hosts, new owners of a leaving or
+ * removed host's range) are pending targets of its group, and each clause
+ * of the group needs one more acknowledgement per pending target it
+ * covers, as Cassandra adds its pending endpoints to blockFor: a write
+ * acknowledged at a level then holds at that level among the replicas of
+ * the ring the change leads to, whichever replica the new one streams from.
  */
 static wc_status wc__build_groups(wc__req *q, wc_placement *p, wc_placement *pp,
                                   const int64_t *tokens, size_t n, uint32_t *gidx,
@@ -439,22 +451,22 @@ static wc_status wc__build_groups(wc__req *q, wc_placement *p, wc_placement *pp,
     uint32_t ring_hosts = wc_ring_host_count(q->ring);
     uint32_t pend_hosts = pp ? wc_ring_host_count(q->pring) : 0;
     int32_t *tmap = malloc((ring_hosts + pend_hosts + 1) * sizeof(*tmap));
-    bool *joining = calloc(pend_hosts + 1, sizeof(*joining));
+    int32_t *in_ring = calloc(pend_hosts + 1, sizeof(*in_ring));
     wc_status st = WC_NO_MEMORY;
 
     q->groups = calloc(n ? n : 1, sizeof(*q->groups));
     q->targets = calloc(ring_hosts + pend_hosts, sizeof(*q->targets));
-    if (!sets || !setn || !psets || !psetn || !tmap || !joining || !q->groups || !q->targets)
+    if (!sets || !setn || !psets || !psetn || !tmap || !in_ring || !q->groups || !q->targets)
         goto fail;
     for (uint32_t h = 0; h < ring_hosts + pend_hosts; h++)
         tmap[h] = -1;
     for (uint32_t h = 0; h < pend_hosts; h++)
-        joining[h] = wc_ring_find_host(q->ring, wc_ring_host(q->pring, h)->host_id) < 0;
+        in_ring[h] = wc_ring_find_host(q->ring, wc_ring_host(q->pring, h)->host_id);
     for (size_t i = 0; i < n; i++) {
         const uint32_t *hosts;
         size_t nh = wc_placement_replicas(p, tokens[i], &hosts);
         uint32_t g, pend[WC__MAX_PENDING];
-        size_t np = wc__pending_of(q, pp, joining, tokens[i], pend, WC__MAX_PENDING);
+        size_t np = wc__pending_of(pp, in_ring, hosts, nh, tokens[i], pend, WC__MAX_PENDING);
 
         for (g = 0; g < q->ngroups; g++)
             if (setn[g] == nh && memcmp(sets[g], hosts, nh * sizeof(*hosts)) == 0 &&
@@ -520,7 +532,7 @@ fail:
     free(psets);
     free(psetn);
     free(tmap);
-    free(joining);
+    free(in_ring);
     return st;
 }
 
@@ -758,9 +770,9 @@ static void wc__write_progress(wc__req *q)
 }
 
 /*
- * The placement on the pending ring for repl (joining hosts announced:
- * wc_coord_set_pending_ring), holding a reference on that ring in q->pring;
- * NULL when no host joins.
+ * The placement on the pending ring for repl (the ring after the changes
+ * under way: wc_coord_set_pending_ring), holding a reference on that ring
+ * in q->pring; NULL when no change is under way.
  */
 static wc_placement *wc__pending_placement(wc_coord *c, wc__req *q, const wc_replication *repl)
 {

@@ -74,7 +74,8 @@ typedef enum wc_gossip_key {
     WC_GOSSIP_HOST_ID = 6,         /* the node's host id (16 bytes) */
     WC_GOSSIP_SQL_ADDRESS = 7,     /* the PostgreSQL host:port of the node */
     WC_GOSSIP_RELEASE_VERSION = 8, /* widecol release */
-    WC_GOSSIP_KEY_COUNT = 9        /* keys up to WC_GOSSIP_MAX_KEYS - 1 travel too */
+    WC_GOSSIP_REMOVED = 9,         /* host ids the node removed from the ring (16 bytes each) */
+    WC_GOSSIP_KEY_COUNT = 10       /* keys up to WC_GOSSIP_MAX_KEYS - 1 travel too */
 } wc_gossip_key;
 
 /* What the first word of a STATUS value says (wc_gossip_status_of). */

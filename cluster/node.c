@@ -573,6 +573,52 @@ static wc_status wc__repair(wc_node *n, uint32_t table_id, uint8_t flags,
     return st;
 }
 
+/*
+ * CLEANUP: through the cluster, which knows the ranges this node keeps; a
+ * node without a cluster owns every token and drops nothing.
+ */
+static wc_status wc__cleanup(wc_node *n, uint32_t table_id, wc_cleanup_result *out)
+{
+    wc_cluster *cc = wc__coordinator(n);
+    wc_table_def d;
+    wc_status st;
+
+    memset(out, 0, sizeof(*out));
+    if (cc != NULL)
+        return wc_cluster_cleanup(cc, table_id, out);
+    if ((st = wc__not_joined(n)) != WC_OK)
+        return st;
+    if (table_id != 0 && wc_engine_get_table(n->engine, table_id, &d) != WC_OK)
+        return wc_error(WC_NOT_FOUND, "table %u is not known on this node", table_id);
+    if (table_id != 0)
+        wc_table_def_clear(&d);
+    return WC_OK;
+}
+
+/* DECOMMISSION (host_id NULL) or REMOVENODE: through the cluster; a node without one refuses. */
+static wc_status wc__topology(wc_node *n, const uint8_t *host_id, wc_buf *out)
+{
+    wc_cluster *cc = wc__coordinator(n);
+    wc_topology_result r;
+    wc_proto_topology_result pr;
+    wc_status st;
+
+    if (cc == NULL && (st = wc__not_joined(n)) != WC_OK)
+        return st;
+    if (cc == NULL)
+        return wc_error(WC_INVALID_ARGUMENT, "this node is not part of a cluster "
+                                             "(widecol.cluster_name is not set)");
+    st = host_id ? wc_cluster_removenode(cc, host_id, &r) : wc_cluster_decommission(cc, &r);
+    if (st != WC_OK)
+        return st;
+    pr.ranges = r.ranges;
+    pr.targets = r.targets;
+    pr.rows = r.rows;
+    pr.bytes = r.bytes;
+    wc_proto_put_topology_result(out, &pr);
+    return WC_OK;
+}
+
 /* SNAPSHOT: take, clear or list; the snapshots taken, removed or present into out. */
 static wc_status wc__snapshot(wc_node *n, uint8_t action, const char *tag, wc_buf *out)
 {
@@ -908,6 +954,24 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             st = wc__cas_alone(n, &lr, &applied);
         if (st == WC_OK)
             wc_buf_put_u8(out, applied ? 1 : 0);
+        break;
+    }
+    case WC_OP_CLEANUP: {
+        uint32_t t;
+        wc_cleanup_result r;
+        WC__DECODE(wc_proto_get_cleanup(body, blen, &t));
+        if ((st = wc__cleanup(n, t, &r)) == WC_OK)
+            wc_proto_put_cleanup_result(out, &r);
+        break;
+    }
+    case WC_OP_DECOMMISSION:
+        WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed DECOMMISSION message") : WC_OK);
+        st = wc__topology(n, NULL, out);
+        break;
+    case WC_OP_REMOVENODE: {
+        uint8_t id[WC_MEMBER_HOST_ID_LEN];
+        WC__DECODE(wc_proto_get_removenode(body, blen, id));
+        st = wc__topology(n, id, out);
         break;
     }
     case WC_OP_SNAPSHOT: {

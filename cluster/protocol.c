@@ -16,7 +16,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
     "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "UNKNOWN", "UNKNOWN",
-    "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "UNKNOWN", "UNKNOWN", "CAS",
+    "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "DECOMMISSION", "REMOVENODE", "CAS",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */

@@ -412,6 +412,31 @@ void wc_proto_put_snapshots(wc_buf *b, const wc_proto_snapshot *v, size_t n);
 wc_status wc_proto_get_snapshots(const uint8_t *body, size_t len, wc_proto_snapshot **v,
                                  size_t *n);
 
+/* API: topology (since version 13; codec in protocol_topology.c) */
+
+/* What DECOMMISSION and REMOVENODE moved: the ranges streamed to their new owners. */
+typedef struct wc_proto_topology_result {
+    uint32_t ranges;  /* (table, token range) pairs streamed */
+    uint32_t targets; /* nodes that pulled them */
+    uint64_t rows;    /* row entries applied on the targets */
+    uint64_t bytes;   /* their bytes */
+} wc_proto_topology_result;
+
+/* CLEANUP request: u32 table id. */
+void wc_proto_put_cleanup(wc_buf *b, uint32_t table_id);
+wc_status wc_proto_get_cleanup(const uint8_t *body, size_t len, uint32_t *table_id);
+/* CLEANUP response: u32 checked, u32 rewritten, 4 x u64 (wc_cleanup_result order). */
+void wc_proto_put_cleanup_result(wc_buf *b, const wc_cleanup_result *r);
+wc_status wc_proto_get_cleanup_result(const uint8_t *body, size_t len, wc_cleanup_result *r);
+/* REMOVENODE request: the host id (16 bytes). */
+void wc_proto_put_removenode(wc_buf *b, const uint8_t host_id[WC_MEMBER_HOST_ID_LEN]);
+wc_status wc_proto_get_removenode(const uint8_t *body, size_t len,
+                                  uint8_t host_id[WC_MEMBER_HOST_ID_LEN]);
+/* DECOMMISSION and REMOVENODE response: u32 ranges, u32 targets, u64 rows, u64 bytes. */
+void wc_proto_put_topology_result(wc_buf *b, const wc_proto_topology_result *r);
+wc_status wc_proto_get_topology_result(const uint8_t *body, size_t len,
+                                       wc_proto_topology_result *r);
+
 /* Name of an opcode ("READ"); "UNKNOWN" if out of range.  Never NULL. */
 const char *wc_proto_op_name(int op);
 

@@ -17,7 +17,7 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT (CLEANUP reserved); version 15 CAS (lightweight transactions); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 15 CAS (lightweight transactions); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
@@ -54,8 +54,10 @@
 #define WC_OP_STREAMS 19           /* since version 11 */
 #define WC_OP_REPAIR 22             /* since version 12 */
 #define WC_OP_REPAIRS 23            /* since version 12 */
-#define WC_OP_CLEANUP 24            /* reserved (version 12): no node serves it yet */
+#define WC_OP_CLEANUP 24            /* since version 13 */
 #define WC_OP_SNAPSHOT 25           /* since version 12 */
+#define WC_OP_DECOMMISSION 26       /* since version 13 */
+#define WC_OP_REMOVENODE 27         /* since version 13 */
 #define WC_OP_CAS 28                /* since version 15 (29 reserved for it) */
 #define WC_OP_MAX 28
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */

@@ -147,11 +147,6 @@ static int64_t wc__max_purgeable(void *arg)
 
 /* ---------------------------------------------------------------- running one task */
 
-typedef struct wc__outputs {
-    wc__sst *v;
-    size_t n, cap;
-} wc__outputs;
-
 static wc_status wc__outputs_push(wc__outputs *o, wc_sstable *s, uint64_t gen)
 {
     if (o->n == o->cap) {
@@ -167,6 +162,21 @@ static wc_status wc__outputs_push(wc__outputs *o, wc_sstable *s, uint64_t gen)
     o->v[o->n].gen = gen;
     o->n++;
     return WC_OK;
+}
+
+wc_status wc__output_open(wc_engine *e, wc__table *t, uint64_t *gen, char *path, size_t cap,
+                          wc_sstable_writer **w)
+{
+    wc_sstable_options so;
+
+    wc_sstable_options_default(&so);
+    so.block_size = e->opts.block_bytes;
+    so.bloom_bits_per_key = e->opts.bloom_bits;
+    pthread_mutex_lock(&t->mu);
+    *gen = t->next_gen++;
+    pthread_mutex_unlock(&t->mu);
+    snprintf(path, cap, "%s/%llu.sst", t->dir, (unsigned long long)*gen);
+    return wc_sstable_writer_open(e->fs, path, &so, w);
 }
 
 /* Finish the open writer and open its file as an output. */
@@ -212,7 +222,6 @@ static wc_status wc__merge(wc_engine *e, wc__table *t, wc__sst *inputs, size_t n
     wc_iter **its = NULL;
     wc_merge *m = NULL;
     wc_sstable_writer *w = NULL;
-    wc_sstable_options so;
     wc_buf mb[2], row, hdr, prefix;
     wc_range_tombstone *rts = NULL;
     size_t nrts = 0, caprts = 0;
@@ -228,9 +237,6 @@ static wc_status wc__merge(wc_engine *e, wc__table *t, wc__sst *inputs, size_t n
     wc_buf_init(&row);
     wc_buf_init(&hdr);
     wc_buf_init(&prefix);
-    wc_sstable_options_default(&so);
-    so.block_size = e->opts.block_bytes;
-    so.bloom_bits_per_key = e->opts.bloom_bits;
 
     its = wc_malloc(nin * sizeof(*its));
     if (its == NULL) {
@@ -349,14 +355,8 @@ static wc_status wc__merge(wc_engine *e, wc__table *t, wc__sst *inputs, size_t n
             continue;
         outv = row.data;
         outlen = row.len;
-        if (w == NULL) {
-            pthread_mutex_lock(&t->mu);
-            gen = t->next_gen++;
-            pthread_mutex_unlock(&t->mu);
-            snprintf(path, sizeof(path), "%s/%llu.sst", t->dir, (unsigned long long)gen);
-            if ((st = wc_sstable_writer_open(e->fs, path, &so, &w)) != WC_OK)
-                goto fail;
-        }
+        if (w == NULL && (st = wc__output_open(e, t, &gen, path, sizeof(path), &w)) != WC_OK)
+            goto fail;
         if ((st = wc_sstable_writer_add(w, k, kl, outv, outlen)) != WC_OK)
             goto fail;
         unthrottled += kl + outlen;
@@ -409,14 +409,8 @@ static void wc__unmark(wc__table *t, wc__sst *inputs, size_t nin)
     pthread_mutex_unlock(&t->mu);
 }
 
-/* Replace inputs by outputs in t's list and manifest; inputs become obsolete once durable. */
-/*
- * Replace the inputs by the outputs in the table's list and manifest.  The
- * outputs get level and, when retry_after is non-zero, wait until then
- * before a tombstone compaction may pick them (one that purged nothing
- * would only find the same tombstones again).
- */
-static wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t nin,
+/* Replace inputs by outputs in t's list and manifest (contract in engine_int.h). */
+wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t nin,
                           wc__outputs *outs, uint32_t level, int64_t now, int64_t retry_after)
 {
     wc__sst *nv;

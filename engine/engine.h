@@ -419,6 +419,40 @@ typedef struct wc_scrub_result {
  */
 wc_status wc_engine_scrub(wc_engine *e, uint32_t table_id, wc_scrub_result *out);
 
+/* A token range (start, end] (start INT64_MIN includes INT64_MIN), start < end. */
+typedef struct wc_token_range {
+    int64_t start, end;
+} wc_token_range;
+
+/* What wc_engine_cleanup did. */
+typedef struct wc_cleanup_result {
+    uint32_t sstables_checked;   /* SSTables of the table when it started */
+    uint32_t sstables_rewritten; /* of them, rewritten without what is not kept (or removed) */
+    uint64_t partitions_dropped; /* partitions whose token is outside every kept range */
+    uint64_t rows_dropped;       /* their row and static entries */
+    uint64_t bytes_before;       /* file bytes of the rewritten SSTables */
+    uint64_t bytes_after;        /* file bytes of what replaced them */
+} wc_cleanup_result;
+
+/*
+ * Cleanup (Cassandra's nodetool cleanup): drop every partition of table_id
+ * whose token is in none of keep[0..nkeep) (a node's ranges after the ring
+ * changed).  Flushes the table's memtable first, then rewrites each SSTable
+ * that holds a token outside the kept ranges into one without those
+ * partitions (same level; removed when nothing is left), one at a time,
+ * each swapped in under the manifest lock like a compaction's outputs.
+ * Writes and reads go on meanwhile; compactions of the table wait (the
+ * cleanup holds its claim).  An SSTable whose token bounds lie inside one
+ * kept range is not read.  nkeep 0 drops everything flushed.  *out (may be
+ * NULL) says what was done, also on failure.  WC_NOT_FOUND,
+ * WC_INVALID_ARGUMENT (a range with start >= end), WC_CORRUPTION (the
+ * table is offline, or a damaged block: that file is kept and the table
+ * goes offline as in a compaction), WC_IO_ERROR, WC_NO_SPACE,
+ * WC_UNAVAILABLE (the engine closes), WC_NO_MEMORY.
+ */
+wc_status wc_engine_cleanup(wc_engine *e, uint32_t table_id, const wc_token_range *keep,
+                            size_t nkeep, wc_cleanup_result *out);
+
 /* Compaction state of one table (levels/windows, droppable tombstones, read
  * amplification, counters).  WC_NOT_FOUND.  Thread-safe. */
 wc_status wc_engine_compaction_stats(wc_engine *e, uint32_t table_id, wc_compaction_stats *out);

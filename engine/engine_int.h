@@ -286,6 +286,29 @@ void wc__fill_info(wc_compaction_info *ci, uint32_t table_id, wc_compaction_clas
  * manifest write (outputs written so far are removed).
  */
 wc_status wc__compaction_run(wc_engine *e, wc__table *t, bool major, bool *did);
+/*
+ * Replace the inputs by the outputs in the table's list and manifest; the
+ * inputs become obsolete once the manifest is durable.  The outputs get
+ * level and, when retry_after is non-zero, wait until then before a
+ * tombstone compaction may pick them (one that purged nothing would only
+ * find the same tombstones again).  REQUIRES: the claim on t is held, no
+ * lock of t.  Takes the output references (outs->n becomes 0).
+ * WC_NO_MEMORY (nothing changed), the manifest write's failure.
+ */
+/*
+ * Open a writer for a new SSTable of t with the engine's block and bloom
+ * settings: its generation into *gen (taken under t->mu), its path into
+ * path[0..cap).  REQUIRES: t->mu not held.  Statuses of
+ * wc_sstable_writer_open.
+ */
+wc_status wc__output_open(wc_engine *e, wc__table *t, uint64_t *gen, char *path, size_t cap,
+                          wc_sstable_writer **w);
+typedef struct wc__outputs {
+    wc__sst *v;
+    size_t n, cap;
+} wc__outputs;
+wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t nin, wc__outputs *outs,
+                   uint32_t level, int64_t now, int64_t retry_after);
 
 /* in compaction_throttle.c */
 /* Take `bytes` from the token bucket, sleeping while it is in debt (in slices, so close is quick). */

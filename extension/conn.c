@@ -372,6 +372,14 @@ report_coordinator(wc_status st, const char *what, const char *detail)
 	const char *colon;
 
 	detail_level(detail, level, sizeof(level));
+	if (st == WC_UNAVAILABLE && strncmp(detail, "this node left its cluster", 26) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this widecol node left its cluster"),
+				 errdetail("%s", detail),
+				 errhint("Connect to a node that is still in the cluster.  To use this "
+						 "instance again, stop it, empty its widecol.data_directory and "
+						 "start it again (with widecol.seeds it joins as a new node).")));
 	if (st == WC_UNAVAILABLE && strncmp(detail, "this node is not coordinating", 29) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WIDECOL_UNAVAILABLE),

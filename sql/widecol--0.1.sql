@@ -582,3 +582,46 @@ COMMENT ON VIEW snapshots IS 'the snapshots on this node: tag (snapshot), tables
 REVOKE ALL ON FUNCTION snapshot(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION clear_snapshot(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION snapshots() FROM PUBLIC;
+
+-- Cleanup (nodetool cleanup): drop the partitions of a table (NULL: of
+-- every table, superuser only) that this node no longer replicates, after
+-- nodes joined.  Only the table's owner or a superuser.
+CREATE FUNCTION cleanup(
+    tab regclass DEFAULT NULL,
+    OUT sstables integer,
+    OUT sstables_rewritten integer,
+    OUT partitions_dropped bigint,
+    OUT rows_dropped bigint,
+    OUT bytes_dropped bigint,
+    OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_cleanup'
+LANGUAGE C VOLATILE;
+
+-- Decommission (nodetool decommission): this node streams its ranges to
+-- their new owners, then leaves the ring.  Superuser only.
+CREATE FUNCTION decommission(
+    OUT ranges integer,
+    OUT targets integer,
+    OUT rows_streamed bigint,
+    OUT bytes_streamed bigint,
+    OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_decommission'
+LANGUAGE C VOLATILE;
+
+-- Remove a dead node (nodetool removenode): the surviving replicas stream
+-- its ranges to their new owners, then it leaves the ring.  Superuser only.
+CREATE FUNCTION removenode(
+    host_id uuid,
+    OUT ranges integer,
+    OUT targets integer,
+    OUT rows_streamed bigint,
+    OUT bytes_streamed bigint,
+    OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_removenode'
+LANGUAGE C STRICT VOLATILE;
+
+REVOKE ALL ON FUNCTION decommission() FROM PUBLIC;
+REVOKE ALL ON FUNCTION removenode(uuid) FROM PUBLIC;

@@ -8,7 +8,11 @@
  * refuses truncated and inflated bodies.  With a local side (model stores,
  * replication factor 2) the runtime coordinates: a write at ALL reaches
  * both nodes, ALL is unavailable with one node down while ONE stores a
- * hint, and the hint reaches the node when it comes back.
+ * hint, and the hint reaches the node when it comes back.  Topology: a
+ * decommissioned node turns "left" for the others, leaves their ring and
+ * refuses requests, also after a restart; a dead node is removed with
+ * removenode (a live one, this node or an unknown host id are refused) and
+ * shows as "left"; a node alone cannot decommission.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -505,9 +509,164 @@ static void test_coordinated_writes_and_hints(void **state)
     remove_dir(db);
 }
 
+/* The status of the member with host id id in c's view (-1: unknown), and whether it is up. */
+static int member_status_up(wc_cluster *c, const uint8_t *id, bool *up)
+{
+    wc_proto_members m;
+    int s = -1;
+
+    members(c, &m);
+    for (size_t i = 0; i < m.n; i++)
+        if (m.members[i].has_host_id && memcmp(m.members[i].host_id, id, 16) == 0) {
+            s = m.members[i].status;
+            if (up)
+                *up = m.members[i].up;
+        }
+    wc_proto_members_free(&m);
+    return s;
+}
+
+static int member_status(wc_cluster *c, const uint8_t *id)
+{
+    return member_status_up(c, id, NULL);
+}
+
+static bool member_down(wc_cluster *c, const uint8_t *id)
+{
+    bool up = true;
+
+    return member_status_up(c, id, &up) >= 0 && !up;
+}
+
+static uint32_t ring_hosts(wc_cluster *c)
+{
+    wc_ring *r = wc_cluster_ring(c);
+    uint32_t n = r ? wc_ring_host_count(r) : 0;
+
+    wc_ring_unref(r);
+    return n;
+}
+
+static bool file_has(const char *dir, const char *name, const char *needle)
+{
+    char path[600];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    bool found;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (wc_fs_read_all(wc_fs_posix(), path, 1 << 20, &data, &len) != WC_OK)
+        return false;
+    found = memmem(data, len, needle, strlen(needle)) != NULL;
+    wc_free(data);
+    return found;
+}
+
+static void test_decommission_and_removenode(void **state)
+{
+    char da[512], db[512], dc[512];
+    model_store *ma = model_store_new(), *mb = model_store_new(), *mc = model_store_new();
+    wc_cluster *a, *b, *c;
+    wc_addr aa;
+    uint8_t ida[16], idb[16], idc[16], unknown[16];
+    wc_topology_result tr;
+    wc_coord_result res;
+    wc_buf rec;
+    uint16_t cport, bport;
+    int t;
+
+    make_dir(da, sizeof(da), "ta");
+    make_dir(db, sizeof(db), "tb");
+    make_dir(dc, sizeof(dc), "tc");
+    assert_int_equal(start_local(da, NULL, 0, ma, &a), WC_OK);
+    aa = wc_cluster_self(a);
+    wait_normal_up(a, 1);
+    assert_int_equal(start_local(db, &aa, 0, mb, &b), WC_OK);
+    bport = wc_cluster_self(b).port;
+    wait_normal_up(a, 2);
+    assert_int_equal(start_local(dc, &aa, 0, mc, &c), WC_OK);
+    cport = wc_cluster_self(c).port;
+    wait_normal_up(a, 3);
+    wait_normal_up(c, 3);
+    wc_cluster_host_id(a, ida);
+    wc_cluster_host_id(b, idb);
+    wc_cluster_host_id(c, idc);
+    for (t = 0; t < WAIT_MS / 50 && ring_hosts(a) != 3; t++)
+        sleep_ms(50);
+    assert_int_equal(ring_hosts(a), 3);
+
+    /* c leaves: the others see it left and drop it from their ring; it refuses requests */
+    assert_int_equal(wc_cluster_decommission(c, &tr), WC_OK);
+    assert_int_equal(tr.ranges, 0); /* no engine tables to hand over */
+    for (t = 0; t < WAIT_MS / 50 && (member_status(a, idc) != WC_GOSSIP_STATUS_LEFT ||
+                                     ring_hosts(a) != 2 || ring_hosts(b) != 2);
+         t++)
+        sleep_ms(50);
+    assert_int_equal(member_status(a, idc), WC_GOSSIP_STATUS_LEFT);
+    assert_int_equal(ring_hosts(a), 2);
+    assert_int_equal(ring_hosts(b), 2);
+    wc_buf_init(&rec);
+    model_batch_one(&rec, 7, "p", "c1", "v1", 10);
+    assert_int_equal(wc_cluster_write(c, 7, rec.data, rec.len, WC_CL_ONE, 2000, &res),
+                     WC_UNAVAILABLE);
+    assert_non_null(strstr(res.detail, "this node left its cluster"));
+    assert_int_equal(wc_cluster_write(a, 7, rec.data, rec.len, WC_CL_ALL, 2000, &res), WC_OK);
+    assert_int_equal(res.acked, 2);
+    assert_int_equal(wc_cluster_decommission(c, &tr), WC_UNAVAILABLE);
+    assert_true(file_has(dc, WC_CLUSTER_STATE_FILE, "decommissioned 1"));
+    /* a restart keeps it out */
+    wc_cluster_stop(c);
+    assert_int_equal(start_local(dc, &aa, cport, mc, &c), WC_OK);
+    assert_int_equal(wc_cluster_write(c, 7, rec.data, rec.len, WC_CL_ONE, 2000, &res),
+                     WC_UNAVAILABLE);
+    assert_non_null(strstr(res.detail, "this node left its cluster"));
+    wc_cluster_stop(c);
+
+    /* removenode refuses a live node, this node and an unknown host id */
+    assert_int_equal(wc_cluster_removenode(a, idb, &tr), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "is up"));
+    assert_int_equal(wc_cluster_removenode(a, ida, &tr), WC_INVALID_ARGUMENT);
+    memset(unknown, 0x5a, sizeof(unknown));
+    assert_int_equal(wc_cluster_removenode(a, unknown, &tr), WC_NOT_FOUND);
+    /* b dies and is removed: a's ring holds a alone, b shows as left */
+    wc_cluster_stop(b);
+    for (t = 0; t < WAIT_MS / 50 && !member_down(a, idb); t++)
+        sleep_ms(50);
+    assert_true(member_down(a, idb));
+    assert_int_equal(wc_cluster_removenode(a, idb, &tr), WC_OK);
+    assert_int_equal(ring_hosts(a), 1);
+    assert_int_equal(member_status(a, idb), WC_GOSSIP_STATUS_LEFT);
+    assert_true(file_has(da, WC_CLUSTER_STATE_FILE, "removed "));
+    assert_int_equal(wc_cluster_removenode(a, idb, &tr), WC_INVALID_ARGUMENT); /* done already */
+    /* b comes back: it learns it was removed and refuses requests; a's ring stays a alone */
+    assert_int_equal(start_local(db, &aa, bport, mb, &b), WC_OK);
+    for (t = 0; t < WAIT_MS / 50; t++) {
+        if (wc_cluster_write(b, 7, rec.data, rec.len, WC_CL_ONE, 2000, &res) == WC_UNAVAILABLE &&
+            strstr(res.detail, "this node left its cluster") != NULL)
+            break;
+        sleep_ms(50);
+    }
+    assert_non_null(strstr(res.detail, "this node left its cluster"));
+    assert_true(file_has(db, WC_CLUSTER_STATE_FILE, "decommissioned 1"));
+    wc_cluster_stop(b);
+    assert_int_equal(ring_hosts(a), 1);
+    /* alone, a cannot leave */
+    assert_int_equal(wc_cluster_decommission(a, &tr), WC_INVALID_ARGUMENT);
+
+    wc_buf_free(&rec);
+    wc_cluster_stop(a);
+    model_store_free(ma);
+    model_store_free(mb);
+    model_store_free(mc);
+    remove_dir(da);
+    remove_dir(db);
+    remove_dir(dc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decommission_and_removenode),
         cmocka_unit_test(test_members_codec),
         cmocka_unit_test(test_damaged_state_file),
         cmocka_unit_test(test_generation_grows),

@@ -624,9 +624,69 @@ static void test_pending_writes_reach_a_joining_node(void **state)
     cs_free(cs);
 }
 
+/*
+ * Pending writes while a node leaves: node 3 is in the ring the
+ * coordinators use and absent from the pending ring.  A write of a token
+ * node 3 replicates also reaches the node that takes the range over (a
+ * node already in the ring, not a replica of that token yet); writes of
+ * other tokens reach only their replicas.
+ */
+static void test_pending_writes_reach_the_new_owners_of_a_leaving_node(void **state)
+{
+    csim *cs = cs_small(20, 4, 2);
+    wc_ring_member m[3];
+    wc_ring *after = NULL;
+    wc_coord_result res;
+    uint32_t reps[8], areps[8];
+    int moved = 0, stayed = 0;
+
+    (void)state;
+    for (uint32_t i = 0; i < 3; i++)
+        m[i] = *wc_ring_host(cs->ring, i);
+    assert_int_equal(wc_ring_build(m, 3, &after), WC_OK);
+    for (uint32_t i = 0; i < 4; i++)
+        wc_coord_set_pending_ring(cs->nodes[i].coord, after);
+    for (int k = 0; k < 60; k++) {
+        char pk[32];
+        size_t n, an;
+        bool holds_ok[4] = {false, false, false, false}, leaving = false;
+
+        snprintf(pk, sizeof(pk), "leave%d", k);
+        n = cs_replicas(cs, pk, reps, 8);
+        assert_int_equal(wc_ring_replicas(after, &cs->repl, wc_token(pk, strlen(pk)), areps, 8,
+                                          &an),
+                         WC_OK);
+        for (size_t r = 0; r < n; r++) {
+            holds_ok[reps[r]] = true;
+            leaving = leaving || reps[r] == 3;
+        }
+        res = cs_write(cs, (uint32_t)k % 3, pk, "c1", "v", TS(k), WC_CL_QUORUM);
+        SIM_CHECK(cs->seed, res.status == WC_OK && res.required == 2, "write %s: %s", pk,
+                  res.detail);
+        wc_sim_run_for(cs->sim, 50);
+        for (size_t r = 0; r < an; r++) {
+            int32_t h = wc_ring_find_host(cs->ring, wc_ring_host(after, areps[r])->host_id);
+            assert_true(h >= 0);
+            SIM_CHECK(cs->seed, cs_holds(cs, (uint32_t)h, pk, "c1", "v"),
+                      "%s: its owner %d after the leave lacks it", pk, h);
+            holds_ok[h] = true;
+        }
+        for (uint32_t i = 0; i < 4; i++)
+            SIM_CHECK(cs->seed, holds_ok[i] || !cs_holds(cs, i, pk, "c1", "v"),
+                      "%s reached node %u, no replica of it", pk, i);
+        moved += leaving;
+        stayed += !leaving;
+    }
+    SIM_CHECK(cs->seed, moved > 0 && stayed > 0, "%d keys on the leaving node, %d not", moved,
+              stayed);
+    wc_ring_unref(after);
+    cs_free(cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pending_writes_reach_the_new_owners_of_a_leaving_node),
         cmocka_unit_test(test_quorum_write_then_read_elsewhere),
         cmocka_unit_test(test_one_node_down),
         cmocka_unit_test(test_read_repairs_a_stale_replica),

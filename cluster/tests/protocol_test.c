@@ -347,7 +347,10 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_STREAMS), "STREAMS");
     assert_string_equal(wc_proto_op_name(WC_OP_REPAIR), "REPAIR");
     assert_string_equal(wc_proto_op_name(WC_OP_SNAPSHOT), "SNAPSHOT");
-    assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
+    assert_string_equal(wc_proto_op_name(WC_OP_CLEANUP), "CLEANUP");
+    assert_string_equal(wc_proto_op_name(WC_OP_DECOMMISSION), "DECOMMISSION");
+    assert_string_equal(wc_proto_op_name(WC_OP_REMOVENODE), "REMOVENODE");
+        assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
     assert_int_equal(WC_PROTO_VERSION, 15);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
@@ -1506,9 +1509,47 @@ static void test_streams_codec(void **state)
     wc_buf_free(&b);
 }
 
+/* CLEANUP, DECOMMISSION and REMOVENODE bodies round-trip; truncated or extended ones are refused. */
+static void test_topology_codec(void **state)
+{
+    wc_buf b;
+    wc_cleanup_result cr = {3, 2, 40, 80, 9000, 4000}, cr2;
+    wc_proto_topology_result tr = {12, 2, 345, 67890}, tr2;
+    uint8_t id[16], id2[16];
+    uint32_t t;
+
+    (void)state;
+    wc_buf_init(&b);
+    wc_proto_put_cleanup(&b, 77);
+    assert_int_equal(wc_proto_get_cleanup(b.data, b.len, &t), WC_OK);
+    assert_int_equal(t, 77);
+    assert_int_equal(wc_proto_get_cleanup(b.data, b.len - 1, &t), WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_cleanup_result(&b, &cr);
+    assert_int_equal(wc_proto_get_cleanup_result(b.data, b.len, &cr2), WC_OK);
+    assert_memory_equal(&cr, &cr2, sizeof(cr));
+    assert_int_equal(wc_proto_get_cleanup_result(b.data, b.len - 1, &cr2), WC_CORRUPTION);
+    wc_buf_put_u8(&b, 0);
+    assert_int_equal(wc_proto_get_cleanup_result(b.data, b.len, &cr2), WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_topology_result(&b, &tr);
+    assert_int_equal(wc_proto_get_topology_result(b.data, b.len, &tr2), WC_OK);
+    assert_memory_equal(&tr, &tr2, sizeof(tr));
+    assert_int_equal(wc_proto_get_topology_result(b.data, b.len - 1, &tr2), WC_CORRUPTION);
+    wc_buf_reset(&b);
+    for (int i = 0; i < 16; i++)
+        id[i] = (uint8_t)(i * 7);
+    wc_proto_put_removenode(&b, id);
+    assert_int_equal(wc_proto_get_removenode(b.data, b.len, id2), WC_OK);
+    assert_memory_equal(id, id2, 16);
+    assert_int_equal(wc_proto_get_removenode(b.data, 15, id2), WC_CORRUPTION);
+    wc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topology_codec),
         cmocka_unit_test(test_streams_codec),
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_unknown_opcode),

@@ -4,7 +4,11 @@
  * than a page, a deleted cell) under message loss and ends with exactly the
  * source's data, timestamps and tombstones included; a pull resumes from
  * its progress file after the puller crashes mid-stream, and carries on
- * after the source crashes and comes back.  The stores are model stores
+ * after the source crashes and comes back.  Range transfers (transfer.h):
+ * a node asks another to pull from it under loss and hears the end (a
+ * repeated ask is answered from the kept outcome), a node asks itself, a
+ * target that restarts mid-pull resumes when asked again, a target that
+ * never comes back times the ask out.  The stores are model stores
  * (model_store.h), which survive crashes; one test cuts the power under a
  * puller whose store acknowledges before it syncs (a periodic commit log)
  * and whose progress files live on a faultfs.  Each test prints its seed on
@@ -28,6 +32,7 @@
 #include "sim.h"
 #include "simtest.h"
 #include "stream.h"
+#include "transfer.h"
 
 #define TABLE 7
 #define TS(n) (1767225600000000LL + (int64_t)(n))
@@ -37,6 +42,7 @@ typedef struct snode {
     wc_env *env;
     model_store *store;
     wc_stream *stream;
+    wc_transfer *transfer;
 } snode;
 
 typedef struct stest {
@@ -49,6 +55,7 @@ typedef struct stest {
     wc_status end_st;
     uint64_t resumed;
     wc_faultfs *ff; /* progress files on it when set */
+    uint64_t rows; /* of the last transfer that ended */
 } stest;
 
 /* ---------------------------------------------------------------- nodes */
@@ -57,6 +64,8 @@ static void st_on_message(void *ctx, const wc_addr *from, const uint8_t *msg, si
 {
     snode *n = ctx;
 
+    if (n->transfer && wc_transfer_on_message(n->transfer, from, msg, len))
+        return;
     if (n->stream)
         (void)wc_stream_on_message(n->stream, from, msg, len);
 }
@@ -86,6 +95,7 @@ static void st_node_up(stest *t, snode *n)
     o.progress_dir = t->dir;
     o.fs = t->ff ? wc_faultfs_fs(t->ff) : NULL;
     assert_int_equal(wc_stream_create(&o, &n->stream), WC_OK);
+    assert_int_equal(wc_transfer_create(n->env, n->stream, 1000, &n->transfer), WC_OK);
     n->env->handlers.on_message = st_on_message;
     n->env->handlers.ctx = n;
 }
@@ -97,6 +107,8 @@ static void st_on_node(void *ctx, wc_env *env, wc_sim_node_event ev)
 
     if (ev == WC_SIM_NODE_CRASHED) {
         model_store_drop_pending(n->store);
+        wc_transfer_destroy(n->transfer);
+        n->transfer = NULL;
         wc_stream_destroy(n->stream);
         n->stream = NULL;
     } else
@@ -137,6 +149,7 @@ static void st_free(stest *t)
     char cmd[600];
 
     for (int i = 0; i < 2; i++) {
+        wc_transfer_destroy(t->n[i].transfer);
         wc_stream_destroy(t->n[i].stream);
         model_store_free(t->n[i].store);
     }
@@ -410,9 +423,115 @@ static void test_malformed_messages_dropped(void **state)
     st_free(t);
 }
 
+/* ---------------------------------------------------------------- range transfers */
+
+static void st_transferred(void *arg, wc_status st, uint64_t rows, uint64_t bytes,
+                           const char *detail)
+{
+    stest *t = arg;
+
+    (void)bytes;
+    (void)detail;
+    t->ended++;
+    t->end_st = st;
+    t->rows = rows;
+}
+
+/* Node `asker` asks node `target` to pull the whole ring from node `source`. */
+static void st_ask(stest *t, int asker, int target, int source, uint64_t timeout_ms)
+{
+    assert_int_equal(wc_transfer_ask(t->n[asker].transfer, &t->n[target].env->self, "leave-x",
+                                     &t->n[source].env->self, st_ranges, 2, timeout_ms,
+                                     st_transferred, t),
+                     WC_OK);
+}
+
+static void test_transfer_under_loss(void **state)
+{
+    stest *t = st_new(46, 0.2, 40);
+    uint64_t applies;
+
+    (void)state;
+    st_fill(t);
+    st_ask(t, 0, 1, 0, 600000); /* decommission: the new owner pulls from the leaving node */
+    wc_sim_run_for(t->sim, 120000);
+    SIM_CHECK(t->seed, t->ended == 1 && t->end_st == WC_OK, "ended %d: %s", t->ended,
+              wc_status_name(t->end_st));
+    SIM_CHECK(t->seed, t->rows >= NPART * 3 + 250, "the target reported %" PRIu64 " rows",
+              t->rows);
+    st_check_same(t);
+    /* asked again with the same ranges: answered from the kept outcome, nothing pulled */
+    applies = model_store_applies(t->n[1].store);
+    st_ask(t, 0, 1, 0, 600000);
+    wc_sim_run_for(t->sim, 20000);
+    SIM_CHECK(t->seed, t->ended == 2 && t->end_st == WC_OK && t->rows >= NPART * 3 + 250,
+              "ended %d: %s", t->ended, wc_status_name(t->end_st));
+    SIM_CHECK(t->seed, model_store_applies(t->n[1].store) == applies, "a repeated ask pulled again");
+    st_free(t);
+}
+
+static void test_transfer_to_self(void **state)
+{
+    stest *t = st_new(47, 0.05, 40);
+
+    (void)state;
+    st_fill(t);
+    st_ask(t, 1, 1, 0, 600000); /* removenode: the node running it is a new owner */
+    wc_sim_run_for(t->sim, 120000);
+    SIM_CHECK(t->seed, t->ended == 1 && t->end_st == WC_OK, "ended %d: %s", t->ended,
+              wc_status_name(t->end_st));
+    st_check_same(t);
+    st_free(t);
+}
+
+static void test_transfer_target_restarts(void **state)
+{
+    stest *t = st_new(48, 0.05, 20);
+
+    (void)state;
+    st_fill(t);
+    st_ask(t, 0, 1, 0, 600000);
+    while (model_store_count(t->n[1].store) < model_store_count(t->n[0].store) / 2)
+        SIM_CHECK(t->seed, wc_sim_step(t->sim), "the simulation ran dry");
+    wc_sim_crash(t->sim, t->n[1].env);
+    wc_sim_run_for(t->sim, 3000);
+    SIM_CHECK(t->seed, t->ended == 0, "the asker waits for the target");
+    wc_sim_restart(t->sim, t->n[1].env);
+    wc_sim_run_for(t->sim, 120000);
+    SIM_CHECK(t->seed, t->ended == 1 && t->end_st == WC_OK, "ended %d: %s", t->ended,
+              wc_status_name(t->end_st));
+    SIM_CHECK(t->seed, t->resumed == 1, "the repeated ask resumed the pull");
+    st_check_same(t);
+    st_free(t);
+}
+
+static void test_transfer_target_gone_times_out(void **state)
+{
+    stest *t = st_new(49, 0, 30);
+
+    (void)state;
+    st_fill(t);
+    wc_sim_crash(t->sim, t->n[1].env);
+    st_ask(t, 0, 1, 0, 20000);
+    wc_sim_run_for(t->sim, 15000);
+    SIM_CHECK(t->seed, t->ended == 0, "ended before the timeout");
+    wc_sim_run_for(t->sim, 10000);
+    SIM_CHECK(t->seed, t->ended == 1 && t->end_st == WC_TIMEOUT, "ended %d: %s", t->ended,
+              wc_status_name(t->end_st));
+    /* bad asks are refused at once */
+    assert_int_equal(wc_transfer_ask(t->n[0].transfer, &t->n[1].env->self, "x",
+                                     &t->n[0].env->self, st_ranges, 0, 1000, st_transferred, t),
+                     WC_INVALID_ARGUMENT);
+    st_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transfer_under_loss),
+        cmocka_unit_test(test_transfer_to_self),
+        cmocka_unit_test(test_transfer_target_restarts),
+        cmocka_unit_test(test_transfer_target_gone_times_out),
         cmocka_unit_test(test_pull_whole_ring_under_loss),
         cmocka_unit_test(test_resume_after_puller_restart),
         cmocka_unit_test(test_source_restart_mid_stream),
