@@ -801,12 +801,12 @@ static void test_version_mismatch(void **state)
     fx *f = *state;
     /* older clients (version 1: before compaction data, 2: before engine state in
      * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
-     * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT) and one from
-     * the future */
-    const uint32_t versions[9] = {1, 2, 5, 6, 8, 9, 10, 11, 99};
+     * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT, 12: before
+     * collection cells) and one from the future */
+    const uint32_t versions[10] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 12);
-    for (int i = 0; i < 9; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 14);
+    for (int i = 0; i < 10; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
