@@ -393,6 +393,11 @@ widecol_encode_key(StringInfo buf, Oid typid, Datum value, bool descending)
 				widecol_timeuuid_encode_key(buf, value);
 				break;
 			}
+			if (widecol_collection_keyable(typid))
+			{
+				widecol_collection_encode_key(buf, typid, value);
+				break;
+			}
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
 	}
 	if (descending)
@@ -480,6 +485,8 @@ widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid, bool descendin
 		default:
 			if (typid == widecol_timeuuid_oid())
 				return widecol_timeuuid_decode_key(pp, end, d);
+			if (widecol_collection_keyable(typid))
+				return widecol_collection_decode_key(pp, end, typid, d);
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
 	}
 	if (end - p < n)

@@ -411,10 +411,20 @@ add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot, WidecolColu
 			cell.flags = WC_CELLF_TOMBSTONE;
 			cell.ldt = now;
 		}
+		else if (c->coll != NULL && !c->coll->frozen)
+		{
+			/* a whole collection replaces the stored one (collection.c) */
+			widecol_collection_put_value(rb, c, slot->tts_values[i], ts, ttl, ldt, now);
+			continue;
+		}
 		else
 		{
+			Datum		v = slot->tts_values[i];
+
+			if (c->coll != NULL)
+				v = widecol_collection_frozen_value(c, v);
 			resetStringInfo(val);
-			widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
+			widecol_encode_value(val, v, c->typlen, c->typbyval);
 			cell.value = (const uint8_t *) val->data;
 			cell.len = val->len;
 			if (ttl > 0)
