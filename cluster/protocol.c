@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "collection.h"
 #include "counter.h"
 
 #define WC__BAD(what) wc_error(WC_CORRUPTION, "malformed %s message", what)
@@ -649,7 +650,8 @@ void wc_proto_put_page(wc_buf *b, const wc_page *page)
         wc_buf_put_varint(b, r->ncells);
         for (uint32_t k = 0; k < r->ncells; k++) {
             const wc_cell *c = &r->cells[k];
-            uint8_t cf = c->flags & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING);
+            uint8_t cf = c->flags & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING |
+                                     WC_CELLF_WIRE_COLLECTION);
 
             if (c->ts == r->live_ts)
                 cf |= WC_CELLF_WIRE_ROW_TS;
@@ -748,7 +750,10 @@ wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out)
                 (cf & ~WC_CELLF_WIRE_ALL))
                 goto bad;
             c->column = (uint32_t)col;
-            c->flags = cf & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING);
+            c->flags = cf & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_COLLECTION);
+            if ((cf & WC_CELLF_WIRE_COLLECTION) &&
+                (cf & (WC_CELLF_WIRE_TOMBSTONE | WC_CELLF_WIRE_EXPIRING)))
+                goto bad;
             if (cf & WC_CELLF_WIRE_ROW_TS)
                 c->ts = r->live_ts;
             else if (!wc__get_i64(&p, end, &c->ts))
@@ -760,6 +765,11 @@ wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out)
                 goto bad;
             if (!(cf & WC_CELLF_WIRE_TOMBSTONE) && !wc_get_bytes(&p, end, &c->value, &c->len))
                 goto bad;
+            if (cf & WC_CELLF_WIRE_COLLECTION) {
+                uint32_t n;
+                if (!wc_coll_live_valid(c->value, c->len, &n) || n == 0)
+                    goto bad;
+            }
         }
         used += r->ncells;
     }

@@ -17,7 +17,7 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 15 CAS (lightweight transactions); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 14 collection cells (APPLY and READ); version 15 CAS (lightweight transactions); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
@@ -87,7 +87,9 @@
 #define WC_CELLF_WIRE_TOMBSTONE 0x01 /* u32 ldt follows; no value */
 #define WC_CELLF_WIRE_EXPIRING 0x02  /* u32 ldt, u32 ttl follow */
 #define WC_CELLF_WIRE_ROW_TS 0x04    /* ts equals the row's live_ts: no i64 ts */
-#define WC_CELLF_WIRE_ALL 0x07
+#define WC_CELLF_WIRE_COLLECTION 0x20 /* since version 14: the value is a collection's live
+                                       * elements (engine/collection.h, wc_coll_live) */
+#define WC_CELLF_WIRE_ALL 0x27
 
 /* COMPACTION_STATS response: u8 flags */
 #define WC_CSTATF_WIRE_ENABLED 0x01

@@ -158,7 +158,9 @@ typedef struct wc_result_row {
     size_t ck_len;
     int64_t live_ts;          /* row liveness timestamp, WC_NO_TIMESTAMP if none */
     uint32_t ncells;
-    const wc_cell *cells;     /* live cells only, ascending column */
+    const wc_cell *cells;     /* live cells only, ascending column; a collection cell
+                               * (WC_CELLF_COLLECTION) holds its live elements as
+                               * wc_coll_live writes them (collection.h) */
 } wc_result_row;
 
 typedef struct wc_read_stats {

@@ -21,6 +21,7 @@
 
 #include "alloc.h"
 #include "coding.h"
+#include "collection.h"
 #include "keys.h"
 #include "memtable.h"
 #include "merge.h"
@@ -77,6 +78,7 @@ typedef struct wc__rd {
     wc_buf target;   /* seek targets */
     wc_buf hdr;      /* the current partition's reconciled header */
     wc_buf last_key; /* last emitted key (paging) */
+    wc_buf coll;     /* a collection's live elements */
     bool has_hdr;
     int64_t pdel_ts;
     wc_range_tombstone *rts;
@@ -381,6 +383,22 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         (v.live_ttl == 0 || rd->now < (int64_t)v.live_ldt))
         live = true;
     while ((r = wc_row_next_cell(&v, &c)) == 1) {
+        if ((c.flags & WC_CELLF_COLLECTION) && c.ts > shadow) {
+            /* the live elements, or nothing when none is left */
+            uint32_t n;
+            wc_status st;
+
+            wc_buf_reset(&rd->coll);
+            st = wc_coll_live(c.value, c.len, shadow, rd->now, &rd->coll, &n);
+            if (st != WC_OK) {
+                pp->ncells = first_cell;
+                return st;
+            }
+            if (n == 0)
+                continue;
+            c.value = rd->coll.data;
+            c.len = rd->coll.len;
+        }
         if (!wc_cell_is_live(&c, shadow, rd->now)) {
             if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) {
                 wc_status st = wc__tombstone(rd);
@@ -882,6 +900,7 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
     wc_buf_init(&rd.target);
     wc_buf_init(&rd.hdr);
     wc_buf_init(&rd.last_key);
+    wc_buf_init(&rd.coll);
     {
         wc__page_mem *pa = wc_malloc(sizeof(*pa));
         size_t n = src.nmems + src.nssts + 2;
@@ -1066,6 +1085,7 @@ done:
     wc_buf_free(&rd.target);
     wc_buf_free(&rd.hdr);
     wc_buf_free(&rd.last_key);
+    wc_buf_free(&rd.coll);
     wc_buf_free(&prefix);
     wc_free(rd.rts);
     if (st != WC_OK) {

@@ -6,11 +6,12 @@
 #include "row.h"
 
 #include "alloc.h"
+#include "collection.h"
 #include "counter.h"
 
 #define WC__CELLF_KNOWN                                                                            \
     (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS | WC_CELLF_COUNTER |                 \
-     WC_CELLF_COUNTER_DELTA)
+     WC_CELLF_COUNTER_DELTA | WC_CELLF_COLLECTION)
 #define WC__CELLF_COUNTERS (WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA)
 
 /* ------------------------------------------------------------------ rows */
@@ -63,6 +64,10 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
         ((c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) ||
          (c->flags & WC__CELLF_COUNTERS) == WC__CELLF_COUNTERS))
         return -1;
+    /* a collection carries its tombstones and TTLs inside */
+    if ((c->flags & WC_CELLF_COLLECTION) &&
+        (c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC__CELLF_COUNTERS)))
+        return -1;
     if (c->flags & WC_CELLF_ROW_TS) {
         if (!(v->flags & WC_ROWF_LIVENESS))
             return -1;
@@ -90,6 +95,11 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
         return -1;
     if ((c->flags & WC_CELLF_COUNTER_DELTA) && c->len != WC_COUNTER_DELTA_LEN)
         return -1;
+    if (c->flags & WC_CELLF_COLLECTION) {
+        int64_t max_ts;
+        if (!wc_coll_valid(c->value, c->len, &max_ts, NULL) || max_ts != c->ts)
+            return -1;
+    }
     c->flags &= (uint8_t)~WC_CELLF_ROW_TS;
     v->p = p;
     v->seen++;
@@ -265,6 +275,91 @@ static wc_status wc__rowb_counter_merge(wc_rowb *rb, const wc_cell *a, const wc_
     return st == WC_OK ? WC_OK : wc_error(WC_NO_MEMORY, "out of memory merging counters");
 }
 
+/*
+ * Put cell c into rb minus what a row deletion at del_ts (when has_del)
+ * shadows: the whole cell, or the shadowed elements of a collection.
+ */
+static wc_status wc__rowb_put(wc_rowb *rb, const wc_cell *c, bool has_del, int64_t del_ts)
+{
+    wc_buf tmp;
+    wc_cell m = *c;
+    bool empty;
+    wc_status st;
+
+    if (has_del && c->ts <= del_ts)
+        return WC_OK;
+    if (!has_del || !(c->flags & WC_CELLF_COLLECTION)) {
+        wc_rowb_cell(rb, c);
+        return WC_OK;
+    }
+    wc_buf_init(&tmp);
+    st = wc_coll_compact(c->value, c->len, del_ts, INT64_MIN, NULL, &tmp, &m.ts, &empty, NULL);
+    if (st == WC_OK && !empty) {
+        m.value = tmp.data;
+        m.len = tmp.len;
+        wc_rowb_cell(rb, &m);
+    }
+    wc_buf_free(&tmp);
+    return st;
+}
+
+/* The collection value of cell c into tmp: c itself, or a cell tombstone as a collection's. */
+static bool wc__as_collection(const wc_cell *c, wc_buf *tmp, const uint8_t **v, size_t *len)
+{
+    wc_collb cb;
+
+    if (c->flags & WC_CELLF_COLLECTION) {
+        *v = c->value;
+        *len = c->len;
+        return true;
+    }
+    if (!(c->flags & WC_CELLF_TOMBSTONE))
+        return false;
+    wc_collb_begin(&cb, tmp);
+    wc_collb_deletion(&cb, c->ts, c->ldt);
+    *len = wc_collb_end(&cb);
+    *v = tmp->data;
+    return *len > 0;
+}
+
+/*
+ * Put merge(a, b) of two cells of one column, one of them a collection,
+ * into rb: element by element when the other is a collection or a cell
+ * tombstone, else the winning cell.  WC_CORRUPTION, WC_NO_MEMORY.
+ */
+static wc_status wc__rowb_coll_merge(wc_rowb *rb, const wc_cell *a, const wc_cell *b, bool has_del,
+                                     int64_t del_ts)
+{
+    wc_buf ta, tb, out;
+    const uint8_t *va, *vb;
+    size_t la, lb;
+    wc_cell m = *a;
+    wc_status st;
+
+    wc_buf_init(&ta);
+    wc_buf_init(&tb);
+    wc_buf_init(&out);
+    if (!wc__as_collection(a, &ta, &va, &la) || !wc__as_collection(b, &tb, &vb, &lb)) {
+        st = ta.failed || tb.failed ? wc_error(WC_NO_MEMORY, "out of memory merging collections")
+                                    : wc__rowb_put(rb, wc_cell_reconcile(a, b) >= 0 ? a : b,
+                                                   has_del, del_ts);
+        goto done;
+    }
+    st = wc_coll_merge(va, la, vb, lb, &out, &m.ts);
+    if (st != WC_OK)
+        goto done;
+    m.flags = WC_CELLF_COLLECTION;
+    m.ldt = m.ttl = 0;
+    m.value = out.data;
+    m.len = out.len;
+    st = wc__rowb_put(rb, &m, has_del, del_ts);
+done:
+    wc_buf_free(&ta);
+    wc_buf_free(&tb);
+    wc_buf_free(&out);
+    return st;
+}
+
 /* Does liveness a (ts, ttl, ldt) supersede b? */
 static bool wc__liveness_wins(int64_t ats, uint32_t attl, uint32_t aldt, int64_t bts, uint32_t bttl,
                               uint32_t bldt)
@@ -332,7 +427,13 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 
         if (ra == 1 && rb_ == 1 && ca.column == cb.column) {
             take = wc_cell_reconcile(&ca, &cb) >= 0 ? &ca : &cb;
-            if (has_del && wc__counters_merge(&ca, &cb) && (ca.ts <= del_ts) != (cb.ts <= del_ts)) {
+            if ((ca.flags | cb.flags) & WC_CELLF_COLLECTION) {
+                wc_status st = wc__rowb_coll_merge(&rb, &ca, &cb, has_del, del_ts);
+                if (st != WC_OK) {
+                    wc_rowb_end(&rb);
+                    return st;
+                }
+            } else if (has_del && wc__counters_merge(&ca, &cb) && (ca.ts <= del_ts) != (cb.ts <= del_ts)) {
                 /* shards the row deletion shadows do not come back */
                 wc_rowb_cell(&rb, ca.ts > del_ts ? &ca : &cb);
             } else if (wc__counters_merge(&ca, &cb)) {
@@ -349,16 +450,18 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
             rb_ = wc_row_next_cell(&vb, &cb);
             continue;
         }
-        if (rb_ != 1 || (ra == 1 && ca.column < cb.column)) {
-            take = &ca;
-            if (!has_del || take->ts > del_ts)
-                wc_rowb_cell(&rb, take);
-            ra = wc_row_next_cell(&va, &ca);
-        } else {
-            take = &cb;
-            if (!has_del || take->ts > del_ts)
-                wc_rowb_cell(&rb, take);
-            rb_ = wc_row_next_cell(&vb, &cb);
+        {
+            bool from_a = rb_ != 1 || (ra == 1 && ca.column < cb.column);
+            wc_status st = wc__rowb_put(&rb, from_a ? &ca : &cb, has_del, del_ts);
+
+            if (st != WC_OK) {
+                wc_rowb_end(&rb);
+                return st;
+            }
+            if (from_a)
+                ra = wc_row_next_cell(&va, &ca);
+            else
+                rb_ = wc_row_next_cell(&vb, &cb);
         }
     }
     if (ra < 0 || rb_ < 0) {
@@ -370,8 +473,7 @@ wc_status wc_row_merge(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
     return WC_OK;
 }
 
-/* True (and *mp loaded on first use) if an element (ts, ldt) may be purged. */
-static bool wc__purgeable(const wc_purge *pg, int64_t ts, uint32_t ldt, int64_t *mp, bool *have_mp)
+bool wc__purgeable(const wc_purge *pg, int64_t ts, uint32_t ldt, int64_t *mp, bool *have_mp)
 {
     if (pg == NULL || (int64_t)ldt >= pg->gc_before)
         return false;
@@ -399,6 +501,8 @@ wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_t
     int64_t mp = INT64_MIN;
     bool have_mp = false;
     uint64_t np = 0;
+    wc_buf coll;
+    wc_status st = WC_OK;
     int r;
 
     if (!wc_row_parse(blob, len, &v))
@@ -422,9 +526,23 @@ wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_t
         else
             wc_rowb_deletion(&rb, v.del_ts, v.del_ldt);
     }
+    wc_buf_init(&coll);
     while ((r = wc_row_next_cell(&v, &c)) == 1) {
         if (c.ts <= shadow_ts)
             continue;
+        if (c.flags & WC_CELLF_COLLECTION) {
+            bool gone;
+
+            wc_buf_reset(&coll);
+            st = wc__coll_compact(c.value, c.len, shadow_ts, now_sec, purge, &mp, &have_mp, &coll,
+                                  &c.ts, &gone, &np);
+            if (st != WC_OK)
+                break;
+            if (gone)
+                continue;
+            c.value = coll.data;
+            c.len = coll.len;
+        }
         if ((c.flags & WC_CELLF_EXPIRING) && now_sec >= (int64_t)c.ldt) {
             c.flags = WC_CELLF_TOMBSTONE; /* expired: a tombstone dated at its expiry */
             c.ttl = 0;
@@ -437,9 +555,10 @@ wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_t
         }
         wc_rowb_cell(&rb, &c);
     }
-    if (r < 0) {
+    wc_buf_free(&coll);
+    if (st != WC_OK || r < 0) {
         out->len = start;
-        return wc_error(WC_CORRUPTION, "malformed cell in compaction");
+        return st != WC_OK ? st : wc_error(WC_CORRUPTION, "malformed cell in compaction");
     }
     if (purged)
         *purged += np;
@@ -531,9 +650,15 @@ int64_t wc_blob_min_timestamp(uint8_t kind, const uint8_t *blob, size_t len)
             min = v.live_ts;
         if ((v.flags & WC_ROWF_DELETED) && v.del_ts < min)
             min = v.del_ts;
-        while (wc_row_next_cell(&v, &c) == 1)
-            if (c.ts < min)
-                min = c.ts;
+        while (wc_row_next_cell(&v, &c) == 1) {
+            int64_t cmin = c.ts;
+
+            /* a collection's cell timestamp is its newest; its oldest element counts here */
+            if ((c.flags & WC_CELLF_COLLECTION) && !wc_coll_valid(c.value, c.len, NULL, &cmin))
+                return INT64_MIN;
+            if (cmin < min)
+                min = cmin;
+        }
     }
     return min;
 }

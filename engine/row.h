@@ -12,7 +12,8 @@
  *    ncells x cell, strictly ascending column id:
  *      varint column
  *      u8 cflags            WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_ROW_TS |
- *                           WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA
+ *                           WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA |
+ *                           WC_CELLF_COLLECTION
  *      [!ROW_TS] i64 ts     (ROW_TS: the cell's timestamp is the liveness ts)
  *      [TOMBSTONE|EXPIRING] u32 ldt   local deletion time (seconds since epoch)
  *      [EXPIRING] u32 ttl
@@ -35,7 +36,10 @@
  * one, two expiring cells keep the later ldt, and otherwise the greater value
  * (memcmp) wins.  Two live counter cells (or delta cells) do not compete:
  * they merge shard by shard (counter.h) and keep the higher timestamp; a
- * counter and a tombstone reconcile as above.  All functions are pure and thread-safe; parsers validate
+ * counter and a tombstone reconcile as above.  Two collection cells merge
+ * element by element (collection.h); a cell tombstone meeting a collection
+ * acts as a collection tombstone; a row deletion drops the elements it
+ * shadows.  All functions are pure and thread-safe; parsers validate
  * every length against the blob and return false on malformed input.
  */
 #ifndef WC_ROW_H
@@ -55,6 +59,7 @@
 #define WC_CELLF_ROW_TS 0x04
 #define WC_CELLF_COUNTER 0x08       /* value is a counter shard list (counter.h) */
 #define WC_CELLF_COUNTER_DELTA 0x10 /* value is an int64 to add (counter.h); never stored */
+#define WC_CELLF_COLLECTION 0x20    /* value is a collection (collection.h) */
 
 #define WC_HDRF_PARTITION_DELETED 0x01
 
@@ -191,6 +196,9 @@ wc_status wc_row_compact_purge(const uint8_t *blob, size_t len, int64_t shadow_t
  */
 wc_status wc_header_compact_purge(const uint8_t *blob, size_t len, const wc_purge *purge,
                                   wc_buf *out, bool *empty, uint64_t *purged);
+
+/* Internal: true (and *mp loaded on first use) if an element (ts, ldt) may be purged. */
+bool wc__purgeable(const wc_purge *pg, int64_t ts, uint32_t ldt, int64_t *mp, bool *have_mp);
 
 /* Smallest timestamp in a blob of the given key kind (INT64_MAX if none, INT64_MIN if
  * malformed: the conservative answer for purge decisions). */

@@ -24,6 +24,7 @@
 #include "block.h"
 #include "bloom.h"
 #include "coding.h"
+#include "collection.h"
 #include "keys.h"
 #include "row.h"
 #include "sstable_format.h"
@@ -224,6 +225,8 @@ static wc_status flush_data_block(wc_sstable_writer *w)
     return WC_OK;
 }
 
+static void stats_add_collection(wc_sstable_writer *w, const wc_cell *c);
+
 static inline void stat_ts(wc_sstable_writer *w, int64_t ts)
 {
     if (ts < w->stats.min_timestamp)
@@ -354,6 +357,8 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
         while ((r = wc_row_next_cell(&rv, &c)) == 1) {
             w->stats.cells++;
             stat_ts(w, c.ts);
+            if (c.flags & WC_CELLF_COLLECTION)
+                stats_add_collection(w, &c);
             if (c.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) {
                 w->stats.tombstones++;
                 stat_ldt(w, c.ldt);
@@ -363,6 +368,35 @@ static bool stats_add_value(wc_sstable_writer *w, const wc_key_parts *kp, const 
             }
         }
         return r == 0;
+    }
+}
+
+/*
+ * A collection's elements count as cells do: its oldest timestamp bounds
+ * the table's (purging), its element and collection tombstones and
+ * expiring elements count as tombstones (droppable estimates).
+ * REQUIRES: c is a valid collection cell (wc_row_next_cell checked it).
+ */
+static void stats_add_collection(wc_sstable_writer *w, const wc_cell *c)
+{
+    wc_coll_view cv;
+    wc_coll_elem e;
+
+    if (!wc_coll_parse(c->value, c->len, &cv))
+        return;
+    if (cv.deleted) {
+        w->stats.tombstones++;
+        stat_ts(w, cv.del_ts);
+        stat_ldt(w, cv.del_ldt);
+        stat_tomb_hist(w, cv.del_ldt);
+    }
+    while (wc_coll_next(&cv, &e) == 1) {
+        stat_ts(w, e.ts);
+        if (e.flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) {
+            w->stats.tombstones++;
+            stat_ldt(w, e.ldt);
+            stat_tomb_hist(w, e.ldt);
+        }
     }
 }
 

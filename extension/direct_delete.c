@@ -53,6 +53,9 @@ widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelati
 		if (t->counter_table)
 			return widecol_counter_plan_update(root, plan, resultRelation,
 											   (ForeignScan *) subplan, t);
+		if (t->has_collections)
+			return widecol_collection_plan_update(root, plan, resultRelation,
+												  (ForeignScan *) subplan, t);
 	}
 	if (plan->operation != CMD_DELETE || plan->returningLists != NIL)
 		return false;
@@ -93,6 +96,11 @@ widecolIterateDirectModify(ForeignScanState *node)
 	if (ss->started)
 		return ExecClearTuple(slot);
 	ss->started = true;
+	if (widecol_collection_is_update((ForeignScan *) node->ss.ps.plan))
+	{
+		widecol_collection_update(node);
+		return ExecClearTuple(slot);
+	}
 	if (((ForeignScan *) node->ss.ps.plan)->operation == CMD_UPDATE)
 	{
 		widecol_counter_update(node);
@@ -169,6 +177,11 @@ widecolExplainDirectModify(ForeignScanState *node, ExplainState *es)
 	List	   *bounds = list_nth(fs->fdw_private, FSP_BOUNDS);
 	const char *kind;
 
+	if (widecol_collection_is_update(fs))
+	{
+		widecol_collection_explain(node, es);
+		return;
+	}
 	if (fs->operation == CMD_UPDATE)
 	{
 		widecol_counter_explain(node, es);

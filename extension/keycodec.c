@@ -644,6 +644,11 @@ widecol_encode_key(StringInfo buf, Oid typid, Datum value, bool descending)
 				enc_record(buf, typid, value);
 				break;
 			}
+			if (widecol_collection_keyable(typid))
+			{
+				widecol_collection_encode_key(buf, typid, value);
+				break;
+			}
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
 	}
 	if (descending)
@@ -736,6 +741,8 @@ widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid, bool descendin
 				return widecol_timeuuid_decode_key(pp, end, d);
 			if (get_typtype(typid) == TYPTYPE_COMPOSITE)
 				return dec_record(pp, end, typid, d);
+			if (widecol_collection_keyable(typid))
+				return widecol_collection_decode_key(pp, end, typid, d);
 			elog(ERROR, "widecol: type %u cannot be a key", typid);
 	}
 	if (end - p < n)

@@ -453,12 +453,26 @@ add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot, WidecolColu
 			cell.flags = WC_CELLF_TOMBSTONE;
 			cell.ldt = now;
 		}
+		else if (c->coll != NULL && !c->coll->frozen)
+		{
+			int32		cttl = ms->has_ttl[i] ? ms->cell_ttl[i] : ttl;
+
+			/* a whole collection replaces the stored one (collection.c) */
+			widecol_collection_put_value(rb, c, slot->tts_values[i], cell.ts, cttl,
+										 ms->has_ttl[i] && cttl > 0 ? now + (uint32) cttl :
+										 (ms->has_ttl[i] ? 0 : ldt), now);
+			continue;
+		}
 		else
 		{
 			int32		cttl = ms->has_ttl[i] ? ms->cell_ttl[i] : ttl;
 
+			Datum		v = slot->tts_values[i];
+
+			if (c->coll != NULL)
+				v = widecol_collection_frozen_value(c, v);
 			resetStringInfo(val);
-			widecol_encode_value(val, slot->tts_values[i], c->typlen, c->typbyval);
+			widecol_encode_value(val, v, c->typlen, c->typbyval);
 			cell.value = (const uint8_t *) val->data;
 			cell.len = val->len;
 			if (cttl > 0)

@@ -158,6 +158,9 @@ value_type_ok(Oid coltype, Oid valtype)
 	if ((coltype == TEXTOID || coltype == VARCHAROID) &&
 		(valtype == TEXTOID || valtype == VARCHAROID || valtype == UNKNOWNOID))
 		return true;
+	/* a frozen list key compares by the polymorphic array operators */
+	if (valtype == ANYARRAYOID && OidIsValid(get_element_type(coltype)))
+		return true;
 	return false;
 }
 

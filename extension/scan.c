@@ -851,6 +851,8 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 				continue;
 			if (t->cols[ci].is_counter)
 				values[ci] = widecol_counter_datum(t, c);
+			else if (c->flags & WC_CELLF_COLLECTION)
+				values[ci] = widecol_collection_datum(&t->cols[ci], c);
 			else
 				values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
 												  t->cols[ci].typbyval);
@@ -932,8 +934,11 @@ remember_static(WidecolScanState *ss, const wc_result_row *r)
 
 		if (ci < 0 || t->cols[ci].kind != WIDECOL_COL_STATIC)
 			continue;
-		ss->static_values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
-													 t->cols[ci].typbyval);
+		if (c->flags & WC_CELLF_COLLECTION)
+			ss->static_values[ci] = widecol_collection_datum(&t->cols[ci], c);
+		else
+			ss->static_values[ci] = widecol_decode_value(c->value, c->len, t->cols[ci].typlen,
+														 t->cols[ci].typbyval);
 		ss->static_nulls[ci] = false;
 		for (int m = 0; m < t->ncols; m++)
 		{

@@ -229,6 +229,8 @@ widecol_build_table(Relation rel)
 			}
 			else if (strcmp(def->defname, "column_id") == 0)
 				c->cell_id = (uint32) int_option(def, 1, INT32_MAX);
+			else if (strcmp(def->defname, "cql_type") == 0)
+				c->coll = widecol_collection_parse(c, defGetString(def));
 			else if (strcmp(def->defname, "writetime") == 0 ||
 					 strcmp(def->defname, "ttl") == 0)
 			{
@@ -296,7 +298,8 @@ widecol_build_table(Relation rel)
 	{
 		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
 
-		if (!widecol_type_keyable(c->typid))
+		if (!widecol_type_keyable(c->typid) &&
+			!(c->coll && c->coll->frozen && c->coll->kind == WIDECOL_COLL_LIST))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" of type %s cannot be part of a widecol primary key",
@@ -368,6 +371,7 @@ widecol_build_table(Relation rel)
 	if (t->compaction != NULL)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
 	widecol_counter_check_table(t, foreign);
+	widecol_collection_check_table(t);
 
 	/* cells are written in ascending column id: keep that order at hand */
 	t->cell_order = palloc(sizeof(int) * Max(t->ncols, 1));

@@ -70,6 +70,7 @@ static const ValidOption valid_options[] = {
 	{"column_id", AttributeRelationId},
 	{"writetime", AttributeRelationId},
 	{"ttl", AttributeRelationId},
+	{"cql_type", AttributeRelationId},
 	{NULL, InvalidOid}
 };
 

@@ -163,6 +163,28 @@ typedef enum WidecolColumnKind
 	WIDECOL_COL_TTL				/* read-only: remaining TTL of another column */
 } WidecolColumnKind;
 
+/* A CQL collection column (cql_type option; collection.c). */
+typedef enum WidecolCollKind
+{
+	WIDECOL_COLL_SET = 1,		/* over an array, sorted and unique */
+	WIDECOL_COLL_LIST,			/* over an array */
+	WIDECOL_COLL_MAP			/* over jsonb */
+} WidecolCollKind;
+
+typedef struct WidecolCollType
+{
+	WidecolCollKind kind;
+	bool		frozen;			/* a single cell with the whole value */
+	char	   *cql;			/* the option as given */
+	const char *elem_cql;		/* element (map: value) type, CQL name */
+	const char *key_cql;		/* map key type, CQL name */
+	Oid			elem_typid;		/* element (map: value) PostgreSQL type */
+	int16		elem_typlen;
+	bool		elem_byval;
+	char		elem_align;
+	Oid			key_typid;		/* map key PostgreSQL type (keyable) */
+} WidecolCollType;
+
 typedef struct WidecolColumn
 {
 	AttrNumber	attnum;			/* 1-based attribute number */
@@ -179,6 +201,7 @@ typedef struct WidecolColumn
 	uint32		cell_id;		/* engine column id of a cell-backed column */
 	int			meta_of;		/* WRITETIME/TTL: index of the column described */
 	bool		is_counter;		/* type widecol.counter (counter.c) */
+	WidecolCollType *coll;		/* cql_type collection (collection.c), or NULL */
 } WidecolColumn;
 
 typedef struct WidecolTable
@@ -204,6 +227,7 @@ typedef struct WidecolTable
 	List	   *options;		/* the table's options (DefElems), as given */
 	int			replication_factor;	/* effective factor (one node: 1) */
 	bool		counter_table;	/* non-key columns are counters (counter.c) */
+	bool		has_collections;	/* a column is a non-frozen collection */
 } WidecolTable;
 
 extern WidecolTable *widecol_build_table(Relation rel);
@@ -483,6 +507,24 @@ extern bool widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, In
 										ForeignScan *fscan, WidecolTable *t);
 extern void widecol_counter_update(ForeignScanState *node);
 extern void widecol_counter_explain(ForeignScanState *node, struct ExplainState *es);
+
+/* in collection.c */
+extern WidecolCollType *widecol_collection_parse(WidecolColumn *c, const char *text);
+extern void widecol_collection_check_table(WidecolTable *t);
+struct wc_rowb;
+extern void widecol_collection_put_value(struct wc_rowb *rb, WidecolColumn *c, Datum value,
+										 int64 ts, int32 ttl, uint32 ldt, uint32 now);
+extern Datum widecol_collection_datum(WidecolColumn *c, const struct wc_cell *cell);
+extern Datum widecol_collection_frozen_value(WidecolColumn *c, Datum value);
+extern bool widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
+										   ForeignScan *fscan, WidecolTable *t);
+extern bool widecol_collection_is_update(ForeignScan *fs);
+extern bool widecol_collection_keyable(Oid typid);
+extern void widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value);
+extern Datum widecol_collection_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
+										   bool descending);
+extern void widecol_collection_update(ForeignScanState *node);
+extern void widecol_collection_explain(ForeignScanState *node, struct ExplainState *es);
 
 /* in analyze.c */
 extern bool widecolAnalyzeForeignTable(Relation relation,

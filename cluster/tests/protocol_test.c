@@ -350,7 +350,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_CLEANUP), "CLEANUP");
     assert_string_equal(wc_proto_op_name(WC_OP_DECOMMISSION), "DECOMMISSION");
     assert_string_equal(wc_proto_op_name(WC_OP_REMOVENODE), "REMOVENODE");
-        assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
+    assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
     assert_int_equal(WC_PROTO_VERSION, 15);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
@@ -929,6 +929,43 @@ static void test_page(void **state)
     assert_null(o.paging_state);
     wc_free(o.mem);
     check_truncations(dec_page, b.data, b.len);
+    wc_buf_free(&b);
+}
+
+/* A collection cell travels as its live elements with flag COLLECTION; malformed ones fail. */
+static void test_page_collection(void **state)
+{
+    /* 2 elements: ("a", "1"), ("b", "") */
+    static const uint8_t live[] = {2, 1, 'a', 1, '1', 1, 'b', 0};
+    wc_cell cell = {.column = 5, .flags = WC_CELLF_COLLECTION, .ts = 42, .value = live,
+                    .len = sizeof(live)};
+    wc_result_row row = {.pk = (const uint8_t *)"p", .pk_len = 1, .ck = (const uint8_t *)"c",
+                         .ck_len = 1, .live_ts = WC_NO_TIMESTAMP, .ncells = 1, .cells = &cell};
+    wc_page pg;
+    wc_proto_page o;
+    wc_buf b;
+    size_t flag_at;
+    (void)state;
+
+    memset(&pg, 0, sizeof(pg));
+    pg.nrows = 1;
+    pg.rows = &row;
+    wc_buf_init(&b);
+    wc_proto_put_page(&b, &pg);
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_OK);
+    assert_int_equal(o.nrows, 1);
+    assert_int_equal(o.rows[0].ncells, 1);
+    assert_cell_eq(&cell, &o.rows[0].cells[0]);
+    wc_free(o.mem);
+    check_truncations(dec_page, b.data, b.len);
+    /* the cell flags byte follows the column id (1 byte) after the row's fixed part */
+    flag_at = b.len - (1 + 8 + 1 + sizeof(live));
+    assert_int_equal(b.data[flag_at], WC_CELLF_WIRE_COLLECTION);
+    b.data[flag_at] |= WC_CELLF_WIRE_EXPIRING; /* never with EXPIRING */
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_CORRUPTION);
+    b.data[flag_at] = WC_CELLF_WIRE_COLLECTION;
+    b.data[b.len - sizeof(live)] = 3; /* three elements promised, two given */
+    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_CORRUPTION);
     wc_buf_free(&b);
 }
 
@@ -1560,6 +1597,7 @@ int main(void)
         cmocka_unit_test(test_read_request),
         cmocka_unit_test(test_read_trace),
         cmocka_unit_test(test_page),
+        cmocka_unit_test(test_page_collection),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_compaction_stats),
         cmocka_unit_test(test_scrub_result),

@@ -13,6 +13,10 @@
  * increments and decrements (several of one cell in a batch too), row
  * deletions, flushes, compactions and reopenings, each read checked
  * against the plain sums (a deleted counter counts again from 0).
+ *
+ * The collection model does the same for collection cells: element writes
+ * and removals, whole replacements and row deletions with timestamps in
+ * random order, each read checked against per-element last-write-wins.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collection.h"
 #include "counter.h"
 #include "engine.h"
 #include "model.h"
@@ -264,11 +269,225 @@ static void test_counter_model(void **state)
     wc_model_rounds(3000, run_counter_model);
 }
 
+/* ------------------------------------------------------------ collections */
+
+#define LNPK 2
+#define LNCK 3
+#define LNKEY 6
+#define LTID 6
+
+typedef struct coll_elem_model {
+    int64_t ts; /* INT64_MIN: never written */
+    bool tomb;
+    uint8_t val;
+} coll_elem_model;
+
+typedef struct coll_model {
+    int64_t coll_del[LNPK][LNCK]; /* INT64_MIN: none */
+    int64_t row_del[LNPK][LNCK];
+    coll_elem_model e[LNPK][LNCK][LNKEY];
+    uint32_t writes;
+} coll_model;
+
+/* Timestamps in random order, never equal: random high bits, a write counter below. */
+static int64_t coll_ts(wc_model *m, coll_model *cm)
+{
+    return (int64_t)((wc_model_rnd(m) % 64) << 20) + (int64_t)(++cm->writes) + 1000000;
+}
+
+static void coll_elem_apply(coll_elem_model *em, int64_t ts, bool tomb, uint8_t val)
+{
+    if (ts > em->ts) {
+        em->ts = ts;
+        em->tomb = tomb;
+        em->val = val;
+    }
+}
+
+/* One write: element adds/removes, a replacement, or a row deletion; to e and the model. */
+static void coll_write(wc_model *m, coll_model *cm, wc_engine *e)
+{
+    int pk = (int)(wc_model_rnd(m) % LNPK), ck = (int)(wc_model_rnd(m) % LNCK);
+    int kind = (int)(wc_model_rnd(m) % 10);
+    int64_t ts = coll_ts(m, cm);
+    char pks[8];
+    uint8_t ckb[8];
+    wc_mutation mu, *mp = &mu;
+    wc_rowb *rb;
+    wc_buf v;
+    wc_collb cb;
+    wc_cell cell;
+
+    snprintf(pks, sizeof(pks), "l%d", pk);
+    wc_test_ck((uint64_t)ck, ckb);
+    wc_mutation_init(&mu, LTID, pks, strlen(pks));
+    rb = wc_mutation_row_begin(&mu, false, ckb, 8);
+    if (kind == 0) {
+        wc_rowb_deletion(rb, ts, BASE_NOW);
+        if (ts > cm->row_del[pk][ck])
+            cm->row_del[pk][ck] = ts;
+    } else {
+        wc_buf_init(&v);
+        wc_collb_begin(&cb, &v);
+        if (kind == 1) { /* a replacement: tombstone at ts - 1 */
+            wc_collb_deletion(&cb, ts - 1, BASE_NOW);
+            if (ts - 1 > cm->coll_del[pk][ck])
+                cm->coll_del[pk][ck] = ts - 1;
+        }
+        for (int k = 0; k < LNKEY; k++) {
+            wc_coll_elem el;
+            uint8_t key = (uint8_t)('a' + k), val = (uint8_t)('0' + wc_model_rnd(m) % 10);
+
+            if (wc_model_rnd(m) % 3 != 0)
+                continue;
+            memset(&el, 0, sizeof(el));
+            el.key = &key;
+            el.key_len = 1;
+            el.ts = ts;
+            el.flags = (kind != 1 && wc_model_rnd(m) % 3 == 0) ? WC_CELLF_TOMBSTONE : 0;
+            if (el.flags) {
+                el.ldt = BASE_NOW;
+            } else {
+                el.value = &val;
+                el.len = 1;
+            }
+            wc_collb_elem(&cb, &el);
+            coll_elem_apply(&cm->e[pk][ck][k], ts, el.flags != 0, val);
+        }
+        if (cb.n == 0 && !cb.deleted) {
+            wc_buf_free(&v);
+            wc_mutation_row_end(&mu);
+            wc_mutation_free(&mu);
+            return;
+        }
+        assert_true(wc_collb_end(&cb) > 0);
+        memset(&cell, 0, sizeof(cell));
+        cell.column = 1;
+        cell.flags = WC_CELLF_COLLECTION;
+        cell.ts = cb.max_ts;
+        cell.value = v.data;
+        cell.len = v.len;
+        wc_rowb_cell(rb, &cell);
+        wc_buf_free(&v);
+    }
+    wc_mutation_row_end(&mu);
+    assert_int_equal(wc_engine_apply(e, &mp, 1), WC_OK);
+    wc_mutation_free(&mu);
+}
+
+/* Read a partition and compare every collection with the model's live elements. */
+static void coll_check(wc_model *m, coll_model *cm, wc_engine *e)
+{
+    int pk = (int)(wc_model_rnd(m) % LNPK);
+    char pks[8], want[LNCK][LNKEY * 3 + 1], got[LNCK][LNKEY * 3 + 1];
+    wc_read_request r;
+    wc_page *p = NULL;
+
+    snprintf(pks, sizeof(pks), "l%d", pk);
+    for (int ck = 0; ck < LNCK; ck++) {
+        int64_t shadow = cm->coll_del[pk][ck] > cm->row_del[pk][ck] ? cm->coll_del[pk][ck]
+                                                                    : cm->row_del[pk][ck];
+        size_t n = 0;
+
+        for (int k = 0; k < LNKEY; k++) {
+            const coll_elem_model *em = &cm->e[pk][ck][k];
+            if (em->ts != INT64_MIN && !em->tomb && em->ts > shadow) {
+                want[ck][n++] = (char)('a' + k);
+                want[ck][n++] = (char)em->val;
+                want[ck][n++] = ' ';
+            }
+        }
+        want[ck][n] = '\0';
+        got[ck][0] = '\0';
+    }
+    memset(&r, 0, sizeof(r));
+    r.table_id = LTID;
+    r.pk = (const uint8_t *)pks;
+    r.pk_len = strlen(pks);
+    r.start.unbounded = r.end.unbounded = true;
+    r.now_sec = BASE_NOW;
+    assert_int_equal(wc_engine_read(e, &r, &p), WC_OK);
+    for (size_t i = 0; i < p->nrows; i++) {
+        int ck = (int)wc_test_ck_value(p->rows[i].ck, p->rows[i].ck_len);
+        for (uint32_t c = 0; c < p->rows[i].ncells; c++) {
+            const wc_cell *cell = &p->rows[i].cells[c];
+            const uint8_t *q = cell->value, *end = cell->value + cell->len, *k = NULL, *val = NULL;
+            size_t kl = 0, vl = 0, o = 0;
+            uint64_t n = 0;
+
+            assert_true(cell->flags & WC_CELLF_COLLECTION);
+            assert_true(wc_get_varint(&q, end, &n));
+            for (uint64_t j = 0; j < n; j++) {
+                assert_true(wc_get_bytes(&q, end, &k, &kl) && kl == 1);
+                assert_true(wc_get_bytes(&q, end, &val, &vl) && vl == 1);
+                got[ck][o++] = (char)k[0];
+                got[ck][o++] = (char)val[0];
+                got[ck][o++] = ' ';
+            }
+            got[ck][o] = '\0';
+        }
+    }
+    wc_page_free(p);
+    for (int ck = 0; ck < LNCK; ck++)
+        assert_string_equal(got[ck], want[ck]);
+}
+
+static void run_coll_model(uint64_t seed, int steps)
+{
+    char *dir = wc_test_tmpdir("lmodel");
+    wc_engine *e;
+    wc_table_def d;
+    wc_model m;
+    coll_model cm;
+
+    memset(&cm, 0, sizeof(cm));
+    for (int pk = 0; pk < LNPK; pk++)
+        for (int ck = 0; ck < LNCK; ck++) {
+            cm.coll_del[pk][ck] = cm.row_del[pk][ck] = INT64_MIN;
+            for (int k = 0; k < LNKEY; k++)
+                cm.e[pk][ck][k].ts = INT64_MIN;
+        }
+    wc_model_init(&m, &CONFIG, seed, BASE_NOW);
+    assert_non_null(dir);
+    assert_int_equal(open_model(&m, dir, &e), WC_OK);
+    wc_table_def_default(&d);
+    d.id = LTID;
+    snprintf(d.name, sizeof(d.name), "ks.collections");
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    for (int step = 0; step < steps; step++) {
+        int r = (int)(wc_model_rnd(&m) % 1000);
+        if (r < 650) {
+            coll_write(&m, &cm, e);
+        } else if (r < 970) {
+            coll_check(&m, &cm, e);
+        } else if (r < 985) {
+            assert_int_equal(wc_engine_flush(e, LTID, true), WC_OK);
+        } else if (r < 992) {
+            assert_int_equal(wc_engine_compact(e, LTID), WC_OK);
+        } else {
+            wc_engine_close(e);
+            assert_int_equal(open_model(&m, dir, &e), WC_OK);
+        }
+    }
+    for (int i = 0; i < 20; i++)
+        coll_check(&m, &cm, e);
+    wc_engine_close(e);
+    wc_model_free(&m);
+    wc_test_rmrf(dir);
+    free(dir);
+}
+
+static void test_collection_model(void **state)
+{
+    wc_model_rounds(3000, run_coll_model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_counter_model),
+        cmocka_unit_test(test_collection_model),
     };
     return cmocka_run_group_tests_name("engine_model", tests, NULL, NULL);
 }
