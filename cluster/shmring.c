@@ -7,15 +7,21 @@
  *   state[nslots]     one 32-bit word per slot: WC__S_* in the low byte,
  *                     WC__SLEEPER when its client sleeps on it
  *   meta[nslots]      owner pid, epoch at claim, length in the buffer
+ *   pending[]         one bit per slot, set by each submit: a worker finds
+ *                     the submitted slots among hundreds by a few 64-bit
+ *                     loads instead of reading every state word
  *   buffers           nslots * slot_bytes
  *
  * Ordering: every access to a shared word is a sequentially consistent
- * atomic.  A worker reads the doorbell, scans the states, announces itself
- * in sleepers and sleeps only while the doorbell is unchanged; a client
- * sets REQUEST, bumps the doorbell, then reads sleepers.  Either the
- * worker's scan sees the request or its futex wait sees the new doorbell,
- * so no request is left asleep.  The same holds for a client and its slot
- * word (the SLEEPER bit is set by compare-and-swap on the word itself).
+ * atomic.  A worker reads the doorbell, scans the pending bits, announces
+ * itself in sleepers and sleeps only while the doorbell is unchanged; a
+ * client sets REQUEST, then its pending bit, bumps the doorbell, then
+ * reads sleepers.  Either the worker's scan sees the bit or its futex wait
+ * sees the new doorbell, so no request is left asleep.  A worker that
+ * clears a pending bit takes the slot if it is still REQUEST (a released
+ * slot leaves a stale bit: harmless).  The same holds for a client and its
+ * slot word (the SLEEPER bit is set by compare-and-swap on the word
+ * itself).
  */
 #include "shmring.h"
 
@@ -71,8 +77,9 @@ struct wc_shmring {
     wc__hdr *h;
     _Atomic uint32_t *state;
     wc__meta *meta;
+    _Atomic uint64_t *pending;
     uint8_t *buf;
-    uint32_t nslots, slot_bytes;
+    uint32_t nslots, slot_bytes, nwords;
     uint32_t ncpus;
 };
 
@@ -88,9 +95,19 @@ static size_t wc__off_meta(uint32_t nslots)
     return wc__off_state() + WC__ALIGN((size_t)nslots * sizeof(uint32_t));
 }
 
-static size_t wc__off_buf(uint32_t nslots)
+static size_t wc__off_pending(uint32_t nslots)
 {
     return wc__off_meta(nslots) + WC__ALIGN((size_t)nslots * sizeof(wc__meta));
+}
+
+static uint32_t wc__words(uint32_t nslots)
+{
+    return (uint32_t)(((uint64_t)nslots + 63) / 64);
+}
+
+static size_t wc__off_buf(uint32_t nslots)
+{
+    return wc__off_pending(nslots) + WC__ALIGN((size_t)wc__words(nslots) * sizeof(uint64_t));
 }
 
 /* Sleep on *w while it holds val, at most ms milliseconds (process-shared futex). */
@@ -182,6 +199,8 @@ wc_status wc_shmring_open(void *mem, size_t size, wc_shmring **out)
     r->slot_bytes = h->slot_bytes;
     r->state = (_Atomic uint32_t *)((uint8_t *)mem + wc__off_state());
     r->meta = (wc__meta *)((uint8_t *)mem + wc__off_meta(r->nslots));
+    r->pending = (_Atomic uint64_t *)((uint8_t *)mem + wc__off_pending(r->nslots));
+    r->nwords = wc__words(r->nslots);
     r->buf = (uint8_t *)mem + wc__off_buf(r->nslots);
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
     r->ncpus = cpus > 0 ? (uint32_t)cpus : 1;
@@ -224,6 +243,8 @@ void wc_shmring_serve_begin(wc_shmring *r)
         atomic_store(&r->state[i], WC__S_FREE);
         atomic_store(&r->meta[i].owner, 0);
     }
+    for (uint32_t k = 0; k < r->nwords; k++)
+        atomic_store(&r->pending[k], 0);
     atomic_store(&r->h->busy, 0);
     atomic_store(&r->h->node_pid, (int32_t)getpid());
 }
@@ -240,17 +261,45 @@ void wc_shmring_serve_end(wc_shmring *r)
             wc__futex_wake(&r->state[i], INT_MAX);
 }
 
-/* One pass over the slots from *cursor: take a REQUEST, or -1. */
+/*
+ * REQUEST -> SERVING on slot i, keeping its SLEEPER bit (which its client
+ * may set meanwhile: retried); false if the slot holds no request.
+ */
+static bool wc__take_request(wc_shmring *r, uint32_t i)
+{
+    uint32_t w = atomic_load(&r->state[i]);
+
+    while (WC__STATE(w) == WC__S_REQUEST)
+        if (atomic_compare_exchange_weak(&r->state[i], &w, WC__S_SERVING | (w & WC__SLEEPER)))
+            return true;
+    return false;
+}
+
+/*
+ * One pass over the pending bits from slot *cursor on (wrapping round to
+ * it, so that slots are served round-robin): take a REQUEST, or -1.
+ */
 static int wc__scan(wc_shmring *r, uint32_t *cursor, uint32_t *len)
 {
-    for (uint32_t k = 0; k < r->nslots; k++) {
-        uint32_t i = (*cursor + k) % r->nslots;
-        uint32_t w = atomic_load(&r->state[i]);
+    uint32_t from = *cursor % r->nslots, first = from / 64, shift = from % 64;
 
-        if (WC__STATE(w) != WC__S_REQUEST)
-            continue;
-        if (atomic_compare_exchange_strong(&r->state[i], &w,
-                                           WC__S_SERVING | (w & WC__SLEEPER))) {
+    for (uint32_t k = 0; k <= r->nwords; k++) {
+        uint32_t wi = (first + k) % r->nwords;
+        uint64_t bits = atomic_load(&r->pending[wi]);
+
+        /* the first word from the cursor's bit on, its low bits last */
+        if (k == 0)
+            bits &= ~(uint64_t)0 << shift;
+        else if (k == r->nwords)
+            bits &= shift ? ~(~(uint64_t)0 << shift) : 0;
+        while (bits != 0) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits), i = wi * 64 + b;
+            uint64_t bit = (uint64_t)1 << b;
+
+            bits &= ~bit;
+            /* whoever clears the bit looks at the slot; the others skip it */
+            if (!(atomic_fetch_and(&r->pending[wi], ~bit) & bit) || !wc__take_request(r, i))
+                continue;
             *cursor = i + 1;
             *len = atomic_load(&r->meta[i].len);
             return (int)i;
@@ -370,6 +419,7 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
     atomic_store(&r->meta[slot].len, (uint32_t)len);
     atomic_fetch_add(&h->busy, 1);
     atomic_store(&r->state[slot], WC__S_REQUEST);
+    atomic_fetch_or(&r->pending[slot / 64], (uint64_t)1 << (slot % 64));
     atomic_fetch_add(&h->doorbell, 1);
     if (atomic_load(&h->sleepers) > 0)
         wc__futex_wake(&h->doorbell, 1);

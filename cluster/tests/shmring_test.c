@@ -6,7 +6,8 @@
  * consumer process that dies or stops (the producer gets "unavailable"
  * within its wait slices, no hang), a restarted consumer (clients of the
  * earlier one are refused), and producer processes that die mid-request
- * (the consumer is not held; the slot is reclaimed).  The region is
+ * (the consumer is not held; the slot is reclaimed), and the pending bits
+ * of a ring of several words (round-robin, stale bits).  The region is
  * MAP_SHARED anonymous memory, so forked processes share it as PostgreSQL
  * backends share the node's.
  */
@@ -417,6 +418,61 @@ static void test_producer_dies(void **state)
     assert_int_equal(wc_shmring_busy(f->r), 0);
 }
 
+/*
+ * A ring of 150 slots (three words of pending bits): workers find requests
+ * in every word, serve them round-robin from their cursor (wrapping past
+ * the last slot), and a slot released with its request unserved leaves
+ * nothing to serve, nor does it hide the next request in that slot.
+ */
+static void test_pending_words(void **state)
+{
+    enum { N = 150 };
+    size_t size = wc_shmring_size(N, SLOT_BYTES), got = 0;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    wc_shmring *r = NULL;
+    uint32_t slot[N], cursor, len;
+    static const uint32_t pick[] = {3, 63, 64, 100, 127, 128, 149};
+    const int npick = (int)(sizeof(pick) / sizeof(pick[0]));
+
+    (void)state;
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(wc_shmring_format(mem, size, N, SLOT_BYTES), WC_OK);
+    assert_int_equal(wc_shmring_open(mem, size, &r), WC_OK);
+    wc_shmring_serve_begin(r);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(wc_shmring_claim(r, &slot[i]), WC_OK);
+        assert_int_equal(slot[i], i);
+    }
+    /* requests in all three words; a cursor at 100 serves 100 .. 149, then 3 .. 64 */
+    for (int k = 0; k < npick; k++)
+        assert_int_equal(wc_shmring_submit(r, pick[k], 8), WC_OK);
+    cursor = 100;
+    for (int k = 0; k < npick; k++) {
+        int i = wc_shmring_next(r, &cursor, 1000, 0, &len);
+
+        assert_int_equal(i, (int)pick[(k + 3) % npick]);
+        wc_shmring_answer(r, (uint32_t)i, 8);
+        assert_int_equal(wc_shmring_wait(r, (uint32_t)i, 1000, 0, &got), WC_OK);
+    }
+    assert_int_equal(wc_shmring_next(r, &cursor, 0, 0, &len), -1);
+    assert_int_equal(wc_shmring_busy(r), 0);
+
+    /* a request given up before any worker saw it: nothing to serve */
+    assert_int_equal(wc_shmring_submit(r, 77, 8), WC_OK);
+    wc_shmring_release(r, 77);
+    assert_int_equal(wc_shmring_next(r, &cursor, 0, 0, &len), -1);
+    assert_int_equal(wc_shmring_busy(r), 0);
+    /* the slot's next owner is served as usual */
+    assert_int_equal(wc_shmring_claim(r, &slot[0]), WC_OK);
+    assert_int_equal(slot[0], 77);
+    assert_int_equal(wc_shmring_submit(r, 77, 8), WC_OK);
+    assert_int_equal(wc_shmring_next(r, &cursor, 1000, 0, &len), 77);
+    wc_shmring_answer(r, 77, 8);
+    assert_int_equal(wc_shmring_wait(r, 77, 1000, 0, &got), WC_OK);
+    wc_shmring_close(r);
+    munmap(mem, size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consumer_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_stops_and_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_producer_dies, setup, teardown),
+        cmocka_unit_test(test_pending_words),
     };
 
     signal(SIGPIPE, SIG_IGN);
