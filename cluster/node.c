@@ -1404,14 +1404,14 @@ static void *wc__worker_main(void *arg)
  * with the handlers of the socket path; c is the worker's own context (no
  * socket).  The response frame replaces the request in the slot, or, too
  * large for it, is announced by its size so that the client asks again
- * over the socket.
+ * over the socket.  Returns the response length to answer the slot with.
  */
-static void wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
+static size_t wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
 {
     uint8_t *buf = wc_shmring_buffer(n->ring, i);
     uint32_t cap = wc_shmring_slot_bytes(n->ring), id = 0;
     const uint8_t *body = NULL;
-    size_t blen = 0;
+    size_t blen = 0, rlen;
     uint8_t op = 0;
     bool fatal = false;
     wc_status st;
@@ -1432,21 +1432,26 @@ static void wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
     } else if ((st = wc__serve(c, op, id, body, blen, &fatal)) != WC_OK) {
         atomic_fetch_add(&n->errors_total, 1);
     }
-    if (c->out.len <= cap)
-        memcpy(buf, c->out.data, c->out.len);
-    wc_shmring_answer(n->ring, i, c->out.len);
+    rlen = c->out.len;
+    if (rlen <= cap)
+        memcpy(buf, c->out.data, rlen);
     if (c->out.cap > WC__KEEP_BUFFER) {
         wc_buf_free(&c->out);
         wc_buf_init(&c->out);
     }
+    return rlen;
 }
 
-/* A ring worker: take submitted slots round-robin and serve them until the node stops. */
+/*
+ * A ring worker: take submitted slots round-robin and serve them until the
+ * node stops (a slot in hand is answered first).
+ */
 static void *wc__ring_main(void *arg)
 {
     wc_node *n = arg;
     wc__conn c;
-    uint32_t cursor;
+    uint32_t cursor, len = 0;
+    size_t rlen;
 
     memset(&c, 0, sizeof(c));
     c.node = n;
@@ -1455,12 +1460,18 @@ static void *wc__ring_main(void *arg)
     wc_buf_init(&c.out);
     /* start the workers at different slots */
     cursor = (uint32_t)(((uintptr_t)&c >> 6) % wc_shmring_slots(n->ring));
-    while (!atomic_load(&n->quit)) {
-        uint32_t len;
-        int i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
-
-        if (i >= 0)
-            wc__ring_serve(n, &c, (uint32_t)i, len);
+    for (int i = -1; i >= 0 || !atomic_load(&n->quit);) {
+        if (i < 0) {
+            i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
+            continue;
+        }
+        rlen = wc__ring_serve(n, &c, (uint32_t)i, len);
+        if (atomic_load(&n->quit)) {
+            wc_shmring_answer(n->ring, (uint32_t)i, rlen);
+            break;
+        }
+        i = wc_shmring_answer_next(n->ring, (uint32_t)i, rlen, &cursor, WC__SWEEP_MS,
+                                   (int)n->ring_spin_us, &len);
     }
     wc_buf_free(&c.out);
     wc_buf_free(&c.in);

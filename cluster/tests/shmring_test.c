@@ -1,7 +1,9 @@
 /*
  * shmring_test.c - the shared-memory request ring on its own (no node):
  * formatting, many producer threads against two consumer threads (every
- * answer reaches the producer that asked), wake-ups of sleeping consumers
+ * answer reaches the producer that asked), consumers that sleep long and
+ * answer with wc_shmring_answer_next (no request waits for their timeout),
+ * wake-ups of sleeping consumers
  * and producers, a full ring, a response too large for its slot, a
  * consumer process that dies or stops (the producer gets "unavailable"
  * within its wait slices, no hang), a restarted consumer (clients of the
@@ -131,6 +133,7 @@ typedef struct producer {
     int n;
     uint64_t base;
     int errors;
+    int give_up_ms; /* a request unanswered this long is an error (0: wait forever) */
 } producer;
 
 static void *producer_main(void *arg)
@@ -154,11 +157,17 @@ static void *producer_main(void *arg)
             p->errors++;
             break;
         }
-        while ((st = wc_shmring_wait(p->r, slot, 100, 0, &len)) == WC_TIMEOUT)
+        int64_t t0 = now_ms();
+
+        while ((st = wc_shmring_wait(p->r, slot, 100, 0, &len)) == WC_TIMEOUT &&
+               (p->give_up_ms == 0 || now_ms() - t0 < p->give_up_ms))
             ;
         memcpy(&got, b + 4, 8);
-        if (st != WC_OK || len != 12 || got != v + 1)
+        if (st != WC_OK || len != 12 || got != v + 1) {
             p->errors++;
+            if (st == WC_TIMEOUT)
+                break;
+        }
     }
     wc_shmring_release(p->r, slot);
     return NULL;
@@ -207,6 +216,78 @@ static void test_many_producers_spinning(void **state)
 
     wc_shmring_serve_begin(f->r);
     run_producers(f, 3, 2000, 20);
+}
+
+/*
+ * Consumers that sleep up to 10 s and answer with wc_shmring_answer_next
+ * (so that submits wake a sleeper only when no consumer is searching):
+ * no request may be left waiting for a consumer's timeout, so 1, 2 and 16
+ * producers x 3000 requests finish in well under the 10 s one lost
+ * wake-up costs.
+ */
+static void *lazy_server_main(void *arg)
+{
+    server *s = arg;
+    uint32_t cursor = 0, len = 0;
+    int i = -1;
+
+    while (!atomic_load(&s->stop)) {
+        uint8_t *b;
+        uint64_t v;
+
+        if (i < 0) {
+            i = wc_shmring_next(s->r, &cursor, 10000, 0, &len);
+            continue;
+        }
+        b = wc_shmring_buffer(s->r, (uint32_t)i);
+        memcpy(&v, b + 4, 8);
+        v++;
+        memcpy(b + 4, &v, 8);
+        atomic_fetch_add(&s->served, 1);
+        i = wc_shmring_answer_next(s->r, (uint32_t)i, 12, &cursor, 10000, 0, &len);
+    }
+    if (i >= 0)
+        wc_shmring_answer(s->r, (uint32_t)i, 12);
+    return NULL;
+}
+
+static void test_no_lost_wakeups(void **state)
+{
+    fx *f = *state;
+    server s = {.r = f->r};
+    pthread_t srv[3], th[SLOTS];
+    producer p[SLOTS];
+    static const int nprod[] = {1, 2, SLOTS};
+    long total = 0;
+    int errors = 0;
+    int64_t t0;
+
+    atomic_init(&s.stop, false);
+    atomic_init(&s.served, 0);
+    wc_shmring_serve_begin(f->r);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&srv[i], NULL, lazy_server_main, &s);
+    t0 = now_ms();
+    /* one producer (nobody else's submit rescues a lost wake-up), two, many */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < nprod[round]; i++) {
+            p[i] = (producer){.r = f->r, .n = 3000, .base = (uint64_t)i << 40, .give_up_ms = 2000};
+            pthread_create(&th[i], NULL, producer_main, &p[i]);
+        }
+        for (int i = 0; i < nprod[round]; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < nprod[round]; i++)
+            errors += p[i].errors;
+        total += nprod[round] * 3000L;
+    }
+    /* the consumers sleep now: the node stopping wakes them */
+    atomic_store(&s.stop, true);
+    wc_shmring_serve_end(f->r);
+    for (int i = 0; i < 3; i++)
+        pthread_join(srv[i], NULL);
+    assert_int_equal(errors, 0);
+    assert_true(now_ms() - t0 < 8000);
+    assert_int_equal(atomic_load(&s.served), total);
 }
 
 /* A consumer asleep for long is woken by a submit, a producer asleep by the answer. */
@@ -486,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consumer_stops_and_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_producer_dies, setup, teardown),
         cmocka_unit_test(test_pending_words),
+        cmocka_unit_test_setup_teardown(test_no_lost_wakeups, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
