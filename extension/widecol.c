@@ -295,8 +295,8 @@ define_node_gucs(void)
 							"How long a backend waiting for the node, and a "
 							"node thread waiting for a request, spin before "
 							"they sleep (0: never spin).",
-							"Spinning happens only while fewer requests are in "
-							"flight than half the CPUs.",
+							"Spinning happens only while the threads runnable "
+							"on the machine do not outnumber its CPUs.",
 							&widecol_node_ring_spin_us,
 							0,
 							0,
