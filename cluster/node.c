@@ -123,8 +123,8 @@ struct wc_node {
     size_t nrepl, repl_cap;
 
     wc_shmring *ring;        /* NULL: socket only */
-    pthread_t *ring_workers; /* as many as workers */
-    uint32_t ring_started;
+    pthread_t *ring_workers;
+    uint32_t nring, ring_started;
     uint32_t ring_spin_us;
     bool ring_serving;
 
@@ -1488,12 +1488,12 @@ static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
     if ((st = wc_shmring_open(o->ring, o->ring_size, &n->ring)) != WC_OK)
         return st;
     n->ring_spin_us = o->ring_spin_us;
-    n->ring_workers = wc_calloc(n->nworkers, sizeof(*n->ring_workers));
+    n->ring_workers = wc_calloc(n->nring, sizeof(*n->ring_workers));
     if (n->ring_workers == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
     wc_shmring_serve_begin(n->ring);
     n->ring_serving = true;
-    for (uint32_t i = 0; i < n->nworkers; i++) {
+    for (uint32_t i = 0; i < n->nring; i++) {
         if ((st = wc__thread_start(&n->ring_workers[i], wc__ring_main, n, "node ring worker")) !=
             WC_OK)
             return st;
@@ -1596,6 +1596,24 @@ static uint32_t wc__worker_count(const wc_node_options *o)
     return k > WC__MAX_WORKERS ? WC__MAX_WORKERS : k;
 }
 
+/*
+ * Ring workers for o: as many as socket workers when the setting asks
+ * for a number or under batch sync (a write holds its worker until its
+ * fsync), else one per online CPU, at least 2.  A ring request is small
+ * and rarely waits, and a ring worker that is looking for work spares
+ * waking another, so more ring workers than CPUs only add wake-ups
+ * (measured in docs/benchmarks.md, "Where a point read's time goes").
+ */
+static uint32_t wc__ring_worker_count(const wc_node_options *o, uint32_t workers)
+{
+    long cpus;
+
+    if (o->worker_threads != 0 || o->engine.sync_mode == WC_SYNC_BATCH)
+        return workers;
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 2 ? (uint32_t)(cpus > WC__MAX_WORKERS ? WC__MAX_WORKERS : cpus) : 2;
+}
+
 /* Create the epoll set with the listening socket, the queue event and the wake-up pipe. */
 static wc_status wc__loop_init(wc_node *n)
 {
@@ -1657,6 +1675,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     n->handshake_timeout_ms =
         o->handshake_timeout_ms ? o->handshake_timeout_ms : WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
     n->nworkers = wc__worker_count(o);
+    n->nring = wc__ring_worker_count(o, n->nworkers);
     /* large requests may take half the workers; the rest stay for the others */
     n->bulk_max = n->nworkers / 2 ? n->nworkers / 2 : 1;
     n->log = o->engine.log;

@@ -264,8 +264,10 @@ define_node_gucs(void)
 
 	DefineCustomIntVariable("widecol.node_worker_threads",
 							"Threads of the node that serve backends' requests "
-							"(0: two per CPU, at least 4; eight per CPU, at "
-							"least 16, with widecol.commitlog_sync = batch).",
+							"on its socket, and as many on its request ring "
+							"(0: two per CPU, at least 4, on the socket and one "
+							"per CPU, at least 2, on the ring; eight per CPU, at "
+							"least 16, on both with widecol.commitlog_sync = batch).",
 							"However many sessions are connected, the node "
 							"serves them with this many threads.",
 							&widecol_node_worker_threads,
