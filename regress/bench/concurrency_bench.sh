@@ -78,7 +78,7 @@ SQL
 psql_q -c "SELECT widecol.flush('kv_wc')" >/dev/null
 psql_q -c "SELECT widecol.compact('kv_wc')" >/dev/null
 echo "    rows: heap $(psql_q -c 'SELECT count(*) FROM kv_heap'), widecol $(psql_q -c 'SELECT count(*) FROM kv_wc')"
-echo "    widecol.node_worker_threads = $(psql_q -c 'SHOW widecol.node_worker_threads') (0: two per CPU)"
+echo "    widecol.node_worker_threads = $(psql_q -c 'SHOW widecol.node_worker_threads') (0: two per CPU on the socket, one per CPU on the ring)"
 
 # script files, one per workload and table
 for t in wc heap; do
