@@ -47,7 +47,7 @@ int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
 int			widecol_node_ring_slot_kb = 64;
-int			widecol_node_ring_spin_us = 0;
+int			widecol_node_ring_spin_us = 30;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -300,7 +300,7 @@ define_node_gucs(void)
 							"Spinning happens only while the threads runnable "
 							"on the machine do not outnumber its CPUs.",
 							&widecol_node_ring_spin_us,
-							0,
+							30,
 							0,
 							1000,
 							PGC_POSTMASTER,
