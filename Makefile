@@ -239,7 +239,7 @@ BENCH_HOP := $(BUILD)/bench/node_hop_bench
 
 $(BENCH_HOP): regress/bench/node_hop_bench.c $(CLUSTER_LIB) $(ENGINE_LIB) $(wildcard engine/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CLUSTER_CFLAGS) -o $@ $< $(CLUSTER_LIB) $(ENGINE_LIB) $(ENGINE_LIBS)
+	$(CC) $(CLUSTER_CFLAGS) -o $@ $< $(CLUSTER_LIB) $(CLUSTER_LIBS) $(ENGINE_LIB) $(ENGINE_LIBS)
 
 .PHONY: bench-hop
 bench-hop: $(BENCH_HOP)

@@ -85,9 +85,9 @@ bool wc_client_broken(const wc_client *c);
 /*
  * Send from now on every request whose frame fits a slot through a slot
  * of the node's shared-memory ring at mem (shmring.h), the rest over the
- * socket; waiting for an answer spins at most spin_us (only while fewer
- * clients are in a request than half the CPUs) before sleeping on a
- * futex, and notices within 100 ms a node that stopped or restarted
+ * socket; waiting for an answer spins at most spin_us (only while the
+ * threads runnable on the machine do not outnumber its CPUs) before
+ * sleeping on a futex, and notices within 100 ms a node that stopped or restarted
  * (WC_UNAVAILABLE, client broken).  The slot is held until the client is
  * closed or broken.  On failure the client keeps using the socket alone:
  * WC_CORRUPTION (not a ring), WC_UNAVAILABLE (no node serves it),

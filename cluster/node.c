@@ -126,8 +126,8 @@ struct wc_node {
     size_t nrepl, repl_cap;
 
     wc_shmring *ring;        /* NULL: socket only */
-    pthread_t *ring_workers; /* as many as workers */
-    uint32_t ring_started;
+    pthread_t *ring_workers;
+    uint32_t nring, ring_started;
     uint32_t ring_spin_us;
     bool ring_serving;
 
@@ -1572,14 +1572,14 @@ static void *wc__worker_main(void *arg)
  * with the handlers of the socket path; c is the worker's own context (no
  * socket).  The response frame replaces the request in the slot, or, too
  * large for it, is announced by its size so that the client asks again
- * over the socket.
+ * over the socket.  Returns the response length to answer the slot with.
  */
-static void wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
+static size_t wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
 {
     uint8_t *buf = wc_shmring_buffer(n->ring, i);
     uint32_t cap = wc_shmring_slot_bytes(n->ring), id = 0;
     const uint8_t *body = NULL;
-    size_t blen = 0;
+    size_t blen = 0, rlen;
     uint8_t op = 0;
     bool fatal = false;
     wc_status st;
@@ -1600,21 +1600,26 @@ static void wc__ring_serve(wc_node *n, wc__conn *c, uint32_t i, uint32_t len)
     } else if ((st = wc__serve(c, op, id, body, blen, &fatal)) != WC_OK) {
         atomic_fetch_add(&n->errors_total, 1);
     }
-    if (c->out.len <= cap)
-        memcpy(buf, c->out.data, c->out.len);
-    wc_shmring_answer(n->ring, i, c->out.len);
+    rlen = c->out.len;
+    if (rlen <= cap)
+        memcpy(buf, c->out.data, rlen);
     if (c->out.cap > WC__KEEP_BUFFER) {
         wc_buf_free(&c->out);
         wc_buf_init(&c->out);
     }
+    return rlen;
 }
 
-/* A ring worker: take submitted slots round-robin and serve them until the node stops. */
+/*
+ * A ring worker: take submitted slots round-robin and serve them until the
+ * node stops (a slot in hand is answered first).
+ */
 static void *wc__ring_main(void *arg)
 {
     wc_node *n = arg;
     wc__conn c;
-    uint32_t cursor;
+    uint32_t cursor, len = 0;
+    size_t rlen;
 
     memset(&c, 0, sizeof(c));
     c.node = n;
@@ -1623,12 +1628,18 @@ static void *wc__ring_main(void *arg)
     wc_buf_init(&c.out);
     /* start the workers at different slots */
     cursor = (uint32_t)(((uintptr_t)&c >> 6) % wc_shmring_slots(n->ring));
-    while (!atomic_load(&n->quit)) {
-        uint32_t len;
-        int i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
-
-        if (i >= 0)
-            wc__ring_serve(n, &c, (uint32_t)i, len);
+    for (int i = -1; i >= 0 || !atomic_load(&n->quit);) {
+        if (i < 0) {
+            i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
+            continue;
+        }
+        rlen = wc__ring_serve(n, &c, (uint32_t)i, len);
+        if (atomic_load(&n->quit)) {
+            wc_shmring_answer(n->ring, (uint32_t)i, rlen);
+            break;
+        }
+        i = wc_shmring_answer_next(n->ring, (uint32_t)i, rlen, &cursor, WC__SWEEP_MS,
+                                   (int)n->ring_spin_us, &len);
     }
     wc_buf_free(&c.out);
     wc_buf_free(&c.in);
@@ -1645,12 +1656,12 @@ static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
     if ((st = wc_shmring_open(o->ring, o->ring_size, &n->ring)) != WC_OK)
         return st;
     n->ring_spin_us = o->ring_spin_us;
-    n->ring_workers = wc_calloc(n->nworkers, sizeof(*n->ring_workers));
+    n->ring_workers = wc_calloc(n->nring, sizeof(*n->ring_workers));
     if (n->ring_workers == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
     wc_shmring_serve_begin(n->ring);
     n->ring_serving = true;
-    for (uint32_t i = 0; i < n->nworkers; i++) {
+    for (uint32_t i = 0; i < n->nring; i++) {
         if ((st = wc__thread_start(&n->ring_workers[i], wc__ring_main, n, "node ring worker")) !=
             WC_OK)
             return st;
@@ -1753,6 +1764,24 @@ static uint32_t wc__worker_count(const wc_node_options *o)
     return k > WC__MAX_WORKERS ? WC__MAX_WORKERS : k;
 }
 
+/*
+ * Ring workers for o: as many as socket workers when the setting asks
+ * for a number or under batch sync (a write holds its worker until its
+ * fsync), else one per online CPU, at least 2.  A ring request is small
+ * and rarely waits, and a ring worker that is looking for work spares
+ * waking another, so more ring workers than CPUs only add wake-ups
+ * (measured in docs/benchmarks.md, "Where a point read's time goes").
+ */
+static uint32_t wc__ring_worker_count(const wc_node_options *o, uint32_t workers)
+{
+    long cpus;
+
+    if (o->worker_threads != 0 || o->engine.sync_mode == WC_SYNC_BATCH)
+        return workers;
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 2 ? (uint32_t)(cpus > WC__MAX_WORKERS ? WC__MAX_WORKERS : cpus) : 2;
+}
+
 /* Create the epoll set with the listening socket, the queue event and the wake-up pipe. */
 static wc_status wc__loop_init(wc_node *n)
 {
@@ -1814,6 +1843,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     n->handshake_timeout_ms =
         o->handshake_timeout_ms ? o->handshake_timeout_ms : WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
     n->nworkers = wc__worker_count(o);
+    n->nring = wc__ring_worker_count(o, n->nworkers);
     /* large requests may take half the workers; the rest stay for the others */
     n->bulk_max = n->nworkers / 2 ? n->nworkers / 2 : 1;
     n->log = o->engine.log;

@@ -76,12 +76,14 @@ typedef struct wc_node_options {
     uint32_t max_connections;  /* 0: 64 */
     uint32_t send_timeout_ms;  /* drop a client that takes no response bytes for this long; 0: 60000 */
     uint32_t handshake_timeout_ms; /* drop a client that does not complete the handshake; 0: 10000 */
-    uint32_t worker_threads;   /* threads serving requests; 0: two per online CPU, at least 4
-                                  (engine.sync_mode batch: eight per CPU, at least 16) */
+    uint32_t worker_threads;   /* threads serving the socket, and as many the ring; 0: two
+                                  per online CPU, at least 4, on the socket and one per CPU,
+                                  at least 2, on the ring (engine.sync_mode batch: eight per
+                                  CPU, at least 16, on both) */
     void *ring;                /* a region formatted by wc_shmring_format, or NULL: socket only */
     size_t ring_size;          /* its size in bytes */
     uint32_t ring_spin_us;     /* a ring worker spins this long for a request before sleeping
-                                  (only while clients in a request leave CPUs idle) */
+                                  (only while the machine's runnable threads leave a CPU free) */
     bool cluster_expected;     /* a cluster will coordinate this node: APPLY and READ are
                                   refused (WC_UNAVAILABLE) whenever no cluster coordinates
                                   them, until wc_node_serve_alone */

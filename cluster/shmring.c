@@ -7,23 +7,39 @@
  *   state[nslots]     one 32-bit word per slot: WC__S_* in the low byte,
  *                     WC__SLEEPER when its client sleeps on it
  *   meta[nslots]      owner pid, epoch at claim, length in the buffer
+ *   pending[]         one bit per slot, set by each submit: a worker finds
+ *                     the submitted slots among hundreds by a few 64-bit
+ *                     loads instead of reading every state word
  *   buffers           nslots * slot_bytes
  *
  * Ordering: every access to a shared word is a sequentially consistent
- * atomic.  A worker reads the doorbell, scans the states, announces itself
- * in sleepers and sleeps only while the doorbell is unchanged; a client
- * sets REQUEST, bumps the doorbell, then reads sleepers.  Either the
- * worker's scan sees the request or its futex wait sees the new doorbell,
- * so no request is left asleep.  The same holds for a client and its slot
- * word (the SLEEPER bit is set by compare-and-swap on the word itself).
+ * atomic.  A worker counts itself in searching, reads the doorbell, scans
+ * the pending bits; finding none it counts itself in sleepers, leaves
+ * searching and sleeps only while the doorbell is unchanged.  A client
+ * sets REQUEST, then its pending bit, bumps the doorbell, then wakes one
+ * sleeper unless a worker is searching.  Either a searching worker's scan
+ * sees the bit or its doorbell check before sleeping sees the bump, so no
+ * request is left asleep; and the last searcher that takes a request
+ * wakes a sleeper if more bits are pending, so requests submitted while it
+ * searched do not wait for the one it serves.  A worker that answers
+ * with wc_shmring_answer_next counts as searching before the answer is
+ * visible, so the client's next request, often submitted before that
+ * worker is back in its scan, wakes nobody.  Waking only when nobody
+ * searches spares the wake-ups that found nothing.  A
+ * worker that clears a pending bit takes the slot if it is still REQUEST
+ * (a released slot leaves a stale bit: harmless).  The same holds for a
+ * client and its slot word (the SLEEPER bit is set by compare-and-swap on
+ * the word itself).
  */
 #include "shmring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,6 +62,7 @@ enum {
 #define WC__SLEEPER 0x100u
 #define WC__STATE(w) ((w) & 0xffu)
 #define WC__PROBE_US 50000 /* a waiting client checks the node process this often */
+#define WC__SAMPLE_US 1000 /* the machine's runnable threads are sampled this often */
 
 typedef struct wc__hdr {
     uint32_t magic;
@@ -57,7 +74,10 @@ typedef struct wc__hdr {
     _Atomic int32_t node_pid;  /* 0: no node serves */
     _Atomic uint32_t doorbell; /* bumped by each submit; workers sleep on it */
     _Atomic uint32_t sleepers; /* workers asleep (or about to be) on the doorbell */
+    _Atomic uint32_t searching; /* workers awake and looking for a request */
     _Atomic uint32_t busy;     /* requests submitted and not yet read */
+    _Atomic uint32_t runnable; /* threads runnable on the machine at the last sample */
+    _Atomic int64_t sampled_us; /* when it was sampled (CLOCK_MONOTONIC) */
 } wc__hdr;
 
 typedef struct wc__meta {
@@ -71,9 +91,11 @@ struct wc_shmring {
     wc__hdr *h;
     _Atomic uint32_t *state;
     wc__meta *meta;
+    _Atomic uint64_t *pending;
     uint8_t *buf;
-    uint32_t nslots, slot_bytes;
+    uint32_t nslots, slot_bytes, nwords;
     uint32_t ncpus;
+    int loadavg_fd; /* /proc/loadavg, opened at the first sample; -1: none */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -88,9 +110,19 @@ static size_t wc__off_meta(uint32_t nslots)
     return wc__off_state() + WC__ALIGN((size_t)nslots * sizeof(uint32_t));
 }
 
-static size_t wc__off_buf(uint32_t nslots)
+static size_t wc__off_pending(uint32_t nslots)
 {
     return wc__off_meta(nslots) + WC__ALIGN((size_t)nslots * sizeof(wc__meta));
+}
+
+static uint32_t wc__words(uint32_t nslots)
+{
+    return (uint32_t)(((uint64_t)nslots + 63) / 64);
+}
+
+static size_t wc__off_buf(uint32_t nslots)
+{
+    return wc__off_pending(nslots) + WC__ALIGN((size_t)wc__words(nslots) * sizeof(uint64_t));
 }
 
 /* Sleep on *w while it holds val, at most ms milliseconds (process-shared futex). */
@@ -127,10 +159,51 @@ static bool wc__alive(int32_t pid)
     return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
 }
 
-/* Spinning only pays while the threads that want a CPU do not outnumber them. */
-static bool wc__may_spin(const wc_shmring *r, int spin_us)
+/*
+ * Threads runnable on the whole machine (the kernel's count in
+ * /proc/loadavg), sampled at most every WC__SAMPLE_US by whichever party
+ * of the ring asks first; 0 when unknown.
+ */
+static uint32_t wc__runnable(wc_shmring *r)
 {
-    return spin_us > 0 && atomic_load(&r->h->busy) * 2 <= r->ncpus;
+    wc__hdr *h = r->h;
+    int64_t now = wc__now_us(), at = atomic_load(&h->sampled_us);
+    char buf[128];
+    ssize_t n;
+    const char *p;
+
+    if (now - at < WC__SAMPLE_US || !atomic_compare_exchange_strong(&h->sampled_us, &at, now))
+        return atomic_load(&h->runnable);
+    if (r->loadavg_fd == -1)
+        r->loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (r->loadavg_fd < 0) {
+        r->loadavg_fd = -2; /* never try again */
+        return 0;
+    }
+    /* "0.42 0.37 0.30 3/412 12345": the fourth field counts runnable threads */
+    n = pread(r->loadavg_fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    p = buf;
+    for (int field = 0; field < 3 && p != NULL; field++)
+        if ((p = strchr(p, ' ')) != NULL)
+            p++;
+    atomic_store(&h->runnable, p != NULL ? (uint32_t)strtoul(p, NULL, 10) : 0);
+    return atomic_load(&h->runnable);
+}
+
+/*
+ * Spinning pays only while a core is free for it: never when the threads
+ * runnable on the machine (sampled, the spinner included) outnumber the
+ * cores, nor when that count is unknown.
+ */
+static bool wc__may_spin(wc_shmring *r, int spin_us)
+{
+    uint32_t n;
+
+    if (spin_us <= 0)
+        return false;
+    n = wc__runnable(r);
+    return n > 0 && n <= r->ncpus;
 }
 
 /* ---------------------------------------------------------------- region */
@@ -182,15 +255,20 @@ wc_status wc_shmring_open(void *mem, size_t size, wc_shmring **out)
     r->slot_bytes = h->slot_bytes;
     r->state = (_Atomic uint32_t *)((uint8_t *)mem + wc__off_state());
     r->meta = (wc__meta *)((uint8_t *)mem + wc__off_meta(r->nslots));
+    r->pending = (_Atomic uint64_t *)((uint8_t *)mem + wc__off_pending(r->nslots));
+    r->nwords = wc__words(r->nslots);
     r->buf = (uint8_t *)mem + wc__off_buf(r->nslots);
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
     r->ncpus = cpus > 0 ? (uint32_t)cpus : 1;
+    r->loadavg_fd = -1;
     *out = r;
     return WC_OK;
 }
 
 void wc_shmring_close(wc_shmring *r)
 {
+    if (r != NULL && r->loadavg_fd >= 0)
+        close(r->loadavg_fd);
     wc_free(r);
 }
 
@@ -224,7 +302,12 @@ void wc_shmring_serve_begin(wc_shmring *r)
         atomic_store(&r->state[i], WC__S_FREE);
         atomic_store(&r->meta[i].owner, 0);
     }
+    for (uint32_t k = 0; k < r->nwords; k++)
+        atomic_store(&r->pending[k], 0);
     atomic_store(&r->h->busy, 0);
+    /* a node that died inside wc_shmring_next left its counts behind */
+    atomic_store(&r->h->searching, 0);
+    atomic_store(&r->h->sleepers, 0);
     atomic_store(&r->h->node_pid, (int32_t)getpid());
 }
 
@@ -240,17 +323,45 @@ void wc_shmring_serve_end(wc_shmring *r)
             wc__futex_wake(&r->state[i], INT_MAX);
 }
 
-/* One pass over the slots from *cursor: take a REQUEST, or -1. */
+/*
+ * REQUEST -> SERVING on slot i, keeping its SLEEPER bit (which its client
+ * may set meanwhile: retried); false if the slot holds no request.
+ */
+static bool wc__take_request(wc_shmring *r, uint32_t i)
+{
+    uint32_t w = atomic_load(&r->state[i]);
+
+    while (WC__STATE(w) == WC__S_REQUEST)
+        if (atomic_compare_exchange_weak(&r->state[i], &w, WC__S_SERVING | (w & WC__SLEEPER)))
+            return true;
+    return false;
+}
+
+/*
+ * One pass over the pending bits from slot *cursor on (wrapping round to
+ * it, so that slots are served round-robin): take a REQUEST, or -1.
+ */
 static int wc__scan(wc_shmring *r, uint32_t *cursor, uint32_t *len)
 {
-    for (uint32_t k = 0; k < r->nslots; k++) {
-        uint32_t i = (*cursor + k) % r->nslots;
-        uint32_t w = atomic_load(&r->state[i]);
+    uint32_t from = *cursor % r->nslots, first = from / 64, shift = from % 64;
 
-        if (WC__STATE(w) != WC__S_REQUEST)
-            continue;
-        if (atomic_compare_exchange_strong(&r->state[i], &w,
-                                           WC__S_SERVING | (w & WC__SLEEPER))) {
+    for (uint32_t k = 0; k <= r->nwords; k++) {
+        uint32_t wi = (first + k) % r->nwords;
+        uint64_t bits = atomic_load(&r->pending[wi]);
+
+        /* the first word from the cursor's bit on, its low bits last */
+        if (k == 0)
+            bits &= ~(uint64_t)0 << shift;
+        else if (k == r->nwords)
+            bits &= shift ? ~(~(uint64_t)0 << shift) : 0;
+        while (bits != 0) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits), i = wi * 64 + b;
+            uint64_t bit = (uint64_t)1 << b;
+
+            bits &= ~bit;
+            /* whoever clears the bit looks at the slot; the others skip it */
+            if (!(atomic_fetch_and(&r->pending[wi], ~bit) & bit) || !wc__take_request(r, i))
+                continue;
             *cursor = i + 1;
             *len = atomic_load(&r->meta[i].len);
             return (int)i;
@@ -259,16 +370,47 @@ static int wc__scan(wc_shmring *r, uint32_t *cursor, uint32_t *len)
     return -1;
 }
 
-int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len)
+/* Is any pending bit set (a request no worker has taken yet, or a stale bit)? */
+static bool wc__any_pending(const wc_shmring *r)
+{
+    for (uint32_t k = 0; k < r->nwords; k++)
+        if (atomic_load(&r->pending[k]) != 0)
+            return true;
+    return false;
+}
+
+/*
+ * A searching worker took slot i: if it was the last one searching and
+ * more requests wait, wake a sleeper for them (submits woke nobody while
+ * this worker searched).
+ */
+static int wc__found(wc_shmring *r, int i)
 {
     wc__hdr *h = r->h;
-    uint32_t bell = atomic_load(&h->doorbell);
+
+    if (atomic_fetch_sub(&h->searching, 1) == 1 && atomic_load(&h->sleepers) > 0 &&
+        wc__any_pending(r))
+        wc__futex_wake(&h->doorbell, 1);
+    return i;
+}
+
+/* wc_shmring_next; counted: the caller counted itself in searching already. */
+static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len,
+                    bool counted)
+{
+    wc__hdr *h = r->h;
+    uint32_t bell;
     int i;
 
-    if (atomic_load(&h->node_pid) == 0)
+    if (!counted)
+        atomic_fetch_add(&h->searching, 1);
+    if (atomic_load(&h->node_pid) == 0) {
+        atomic_fetch_sub(&h->searching, 1);
         return -1;
+    }
+    bell = atomic_load(&h->doorbell);
     if ((i = wc__scan(r, cursor, len)) >= 0)
-        return i;
+        return wc__found(r, i);
     if (wc__may_spin(r, spin_us)) {
         int64_t until = wc__now_us() + spin_us;
         do {
@@ -277,17 +419,26 @@ int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
             if (atomic_load(&h->doorbell) != bell) {
                 bell = atomic_load(&h->doorbell);
                 if ((i = wc__scan(r, cursor, len)) >= 0)
-                    return i;
+                    return wc__found(r, i);
             }
         } while (wc__now_us() < until && atomic_load(&h->node_pid) != 0);
     }
+    /* announced as a sleeper before it stops searching: a submit either sees one or the other */
     atomic_fetch_add(&h->sleepers, 1);
+    atomic_fetch_sub(&h->searching, 1);
     if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
         wc__futex_wait(&h->doorbell, bell, wait_ms);
+    atomic_fetch_add(&h->searching, 1);
     atomic_fetch_sub(&h->sleepers, 1);
-    if (atomic_load(&h->node_pid) == 0)
-        return -1;
-    return wc__scan(r, cursor, len);
+    if (atomic_load(&h->node_pid) != 0 && (i = wc__scan(r, cursor, len)) >= 0)
+        return wc__found(r, i);
+    atomic_fetch_sub(&h->searching, 1);
+    return -1;
+}
+
+int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len)
+{
+    return wc__next(r, cursor, wait_ms, spin_us, len, false);
 }
 
 void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len)
@@ -303,6 +454,15 @@ void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len)
         atomic_fetch_sub(&r->h->busy, 1);
     if (w & WC__SLEEPER)
         wc__futex_wake(s, INT_MAX);
+}
+
+int wc_shmring_answer_next(wc_shmring *r, uint32_t i, size_t rlen, uint32_t *cursor, int wait_ms,
+                           int spin_us, uint32_t *len)
+{
+    /* searching before the client can submit again: its next submit wakes nobody */
+    atomic_fetch_add(&r->h->searching, 1);
+    wc_shmring_answer(r, i, rlen);
+    return wc__next(r, cursor, wait_ms, spin_us, len, true);
 }
 
 /* ---------------------------------------------------------------- client side */
@@ -370,8 +530,10 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
     atomic_store(&r->meta[slot].len, (uint32_t)len);
     atomic_fetch_add(&h->busy, 1);
     atomic_store(&r->state[slot], WC__S_REQUEST);
+    atomic_fetch_or(&r->pending[slot / 64], (uint64_t)1 << (slot % 64));
     atomic_fetch_add(&h->doorbell, 1);
-    if (atomic_load(&h->sleepers) > 0)
+    /* a worker that is searching finds it (or sees the doorbell move): wake none */
+    if (atomic_load(&h->searching) == 0 && atomic_load(&h->sleepers) > 0)
         wc__futex_wake(&h->doorbell, 1);
     return WC_OK;
 }

@@ -13,8 +13,11 @@
  * Wake-ups go through futexes on words of the shared region (process
  * shared, not FUTEX_PRIVATE): the node's workers sleep on a doorbell word
  * that every submit bumps, a client sleeps on its slot's state word.  A
- * waiter is only woken if it announced that it sleeps, so a request whose
- * peer is awake costs no system call.  Every wait is bounded: a client
+ * waiter is only woken if it announced that it sleeps, and a submit wakes
+ * a worker only when none is looking for work, so a request whose peer is
+ * awake costs no system call.  Spinning (spin_us > 0) happens only while
+ * the threads runnable on the machine (/proc/loadavg, sampled every
+ * millisecond) do not outnumber its CPUs.  Every wait is bounded: a client
  * looks, at least every wait_ms it passes, whether the node process still
  * lives and is still the one it attached to (else WC_UNAVAILABLE); a
  * worker never waits for a client at all, so a client that dies
@@ -87,9 +90,9 @@ void wc_shmring_serve_end(wc_shmring *r);
 /*
  * Take the next submitted request, looking from *cursor on (advanced, so
  * that workers serve slots round-robin), sleeping at most wait_ms for one
- * (and spinning at most spin_us before sleeping).  Returns the slot
- * (state SERVING) and its request length in *len, or -1 when none came or
- * the ring stopped serving.
+ * (and spinning at most spin_us before sleeping, if a CPU is free for it).
+ * Returns the slot (state SERVING) and its request length in *len, or -1
+ * when none came or the ring stopped serving.
  */
 int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len);
 
@@ -101,6 +104,16 @@ int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
  */
 void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len);
 
+/*
+ * wc_shmring_answer, then wc_shmring_next, as one step of a worker's loop:
+ * the worker counts as looking for work from before its answer is
+ * visible, so that the request its client submits next wakes no other
+ * worker (that one would find the request taken and sleep again).  Use it
+ * whenever the worker goes on serving after an answer.
+ */
+int wc_shmring_answer_next(wc_shmring *r, uint32_t i, size_t rlen, uint32_t *cursor, int wait_ms,
+                           int spin_us, uint32_t *len);
+
 /* API: the client side */
 
 /*
@@ -111,15 +124,17 @@ void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len);
 wc_status wc_shmring_claim(wc_shmring *r, uint32_t *slot);
 
 /*
- * Submit the len request bytes in slot's buffer and wake a worker.
+ * Submit the len request bytes in slot's buffer and wake a worker unless
+ * one is looking for work.
  * WC_UNAVAILABLE (nothing submitted) if the node that served the ring
  * when the slot was claimed is gone.  REQUIRES: the slot is IDLE.
  */
 wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len);
 
 /*
- * Wait at most wait_ms (spinning at most spin_us first) for the answer to
- * the submitted request.  WC_OK: *len response bytes are in the buffer, or
+ * Wait at most wait_ms (spinning at most spin_us first, if a CPU is free
+ * for it) for the answer to the submitted request.  WC_OK: *len response
+ * bytes are in the buffer, or
  * *len > slot_bytes when the response did not fit (the buffer still holds
  * the request); the slot is IDLE again either way.  WC_TIMEOUT: no answer
  * yet (call again, or give up with wc_shmring_release).  WC_UNAVAILABLE:

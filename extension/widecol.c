@@ -47,7 +47,7 @@ int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
 int			widecol_node_ring_slot_kb = 64;
-int			widecol_node_ring_spin_us = 0;
+int			widecol_node_ring_spin_us = 30;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -265,8 +265,10 @@ define_node_gucs(void)
 
 	DefineCustomIntVariable("widecol.node_worker_threads",
 							"Threads of the node that serve backends' requests "
-							"(0: two per CPU, at least 4; eight per CPU, at "
-							"least 16, with widecol.commitlog_sync = batch).",
+							"on its socket, and as many on its request ring "
+							"(0: two per CPU, at least 4, on the socket and one "
+							"per CPU, at least 2, on the ring; eight per CPU, at "
+							"least 16, on both with widecol.commitlog_sync = batch).",
 							"However many sessions are connected, the node "
 							"serves them with this many threads.",
 							&widecol_node_worker_threads,
@@ -296,10 +298,10 @@ define_node_gucs(void)
 							"How long a backend waiting for the node, and a "
 							"node thread waiting for a request, spin before "
 							"they sleep (0: never spin).",
-							"Spinning happens only while fewer requests are in "
-							"flight than half the CPUs.",
+							"Spinning happens only while the threads runnable "
+							"on the machine do not outnumber its CPUs.",
 							&widecol_node_ring_spin_us,
-							0,
+							30,
 							0,
 							1000,
 							PGC_POSTMASTER,

@@ -1,12 +1,15 @@
 /*
  * shmring_test.c - the shared-memory request ring on its own (no node):
  * formatting, many producer threads against two consumer threads (every
- * answer reaches the producer that asked), wake-ups of sleeping consumers
+ * answer reaches the producer that asked), consumers that sleep long and
+ * answer with wc_shmring_answer_next (no request waits for their timeout),
+ * wake-ups of sleeping consumers
  * and producers, a full ring, a response too large for its slot, a
  * consumer process that dies or stops (the producer gets "unavailable"
  * within its wait slices, no hang), a restarted consumer (clients of the
  * earlier one are refused), and producer processes that die mid-request
- * (the consumer is not held; the slot is reclaimed).  The region is
+ * (the consumer is not held; the slot is reclaimed), and the pending bits
+ * of a ring of several words (round-robin, stale bits).  The region is
  * MAP_SHARED anonymous memory, so forked processes share it as PostgreSQL
  * backends share the node's.
  */
@@ -130,6 +133,7 @@ typedef struct producer {
     int n;
     uint64_t base;
     int errors;
+    int give_up_ms; /* a request unanswered this long is an error (0: wait forever) */
 } producer;
 
 static void *producer_main(void *arg)
@@ -153,11 +157,17 @@ static void *producer_main(void *arg)
             p->errors++;
             break;
         }
-        while ((st = wc_shmring_wait(p->r, slot, 100, 0, &len)) == WC_TIMEOUT)
+        int64_t t0 = now_ms();
+
+        while ((st = wc_shmring_wait(p->r, slot, 100, 0, &len)) == WC_TIMEOUT &&
+               (p->give_up_ms == 0 || now_ms() - t0 < p->give_up_ms))
             ;
         memcpy(&got, b + 4, 8);
-        if (st != WC_OK || len != 12 || got != v + 1)
+        if (st != WC_OK || len != 12 || got != v + 1) {
             p->errors++;
+            if (st == WC_TIMEOUT)
+                break;
+        }
     }
     wc_shmring_release(p->r, slot);
     return NULL;
@@ -206,6 +216,78 @@ static void test_many_producers_spinning(void **state)
 
     wc_shmring_serve_begin(f->r);
     run_producers(f, 3, 2000, 20);
+}
+
+/*
+ * Consumers that sleep up to 10 s and answer with wc_shmring_answer_next
+ * (so that submits wake a sleeper only when no consumer is searching):
+ * no request may be left waiting for a consumer's timeout, so 1, 2 and 16
+ * producers x 3000 requests finish in well under the 10 s one lost
+ * wake-up costs.
+ */
+static void *lazy_server_main(void *arg)
+{
+    server *s = arg;
+    uint32_t cursor = 0, len = 0;
+    int i = -1;
+
+    while (!atomic_load(&s->stop)) {
+        uint8_t *b;
+        uint64_t v;
+
+        if (i < 0) {
+            i = wc_shmring_next(s->r, &cursor, 10000, 0, &len);
+            continue;
+        }
+        b = wc_shmring_buffer(s->r, (uint32_t)i);
+        memcpy(&v, b + 4, 8);
+        v++;
+        memcpy(b + 4, &v, 8);
+        atomic_fetch_add(&s->served, 1);
+        i = wc_shmring_answer_next(s->r, (uint32_t)i, 12, &cursor, 10000, 0, &len);
+    }
+    if (i >= 0)
+        wc_shmring_answer(s->r, (uint32_t)i, 12);
+    return NULL;
+}
+
+static void test_no_lost_wakeups(void **state)
+{
+    fx *f = *state;
+    server s = {.r = f->r};
+    pthread_t srv[3], th[SLOTS];
+    producer p[SLOTS];
+    static const int nprod[] = {1, 2, SLOTS};
+    long total = 0;
+    int errors = 0;
+    int64_t t0;
+
+    atomic_init(&s.stop, false);
+    atomic_init(&s.served, 0);
+    wc_shmring_serve_begin(f->r);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&srv[i], NULL, lazy_server_main, &s);
+    t0 = now_ms();
+    /* one producer (nobody else's submit rescues a lost wake-up), two, many */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < nprod[round]; i++) {
+            p[i] = (producer){.r = f->r, .n = 3000, .base = (uint64_t)i << 40, .give_up_ms = 2000};
+            pthread_create(&th[i], NULL, producer_main, &p[i]);
+        }
+        for (int i = 0; i < nprod[round]; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < nprod[round]; i++)
+            errors += p[i].errors;
+        total += nprod[round] * 3000L;
+    }
+    /* the consumers sleep now: the node stopping wakes them */
+    atomic_store(&s.stop, true);
+    wc_shmring_serve_end(f->r);
+    for (int i = 0; i < 3; i++)
+        pthread_join(srv[i], NULL);
+    assert_int_equal(errors, 0);
+    assert_true(now_ms() - t0 < 8000);
+    assert_int_equal(atomic_load(&s.served), total);
 }
 
 /* A consumer asleep for long is woken by a submit, a producer asleep by the answer. */
@@ -417,6 +499,61 @@ static void test_producer_dies(void **state)
     assert_int_equal(wc_shmring_busy(f->r), 0);
 }
 
+/*
+ * A ring of 150 slots (three words of pending bits): workers find requests
+ * in every word, serve them round-robin from their cursor (wrapping past
+ * the last slot), and a slot released with its request unserved leaves
+ * nothing to serve, nor does it hide the next request in that slot.
+ */
+static void test_pending_words(void **state)
+{
+    enum { N = 150 };
+    size_t size = wc_shmring_size(N, SLOT_BYTES), got = 0;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    wc_shmring *r = NULL;
+    uint32_t slot[N], cursor, len;
+    static const uint32_t pick[] = {3, 63, 64, 100, 127, 128, 149};
+    const int npick = (int)(sizeof(pick) / sizeof(pick[0]));
+
+    (void)state;
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(wc_shmring_format(mem, size, N, SLOT_BYTES), WC_OK);
+    assert_int_equal(wc_shmring_open(mem, size, &r), WC_OK);
+    wc_shmring_serve_begin(r);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(wc_shmring_claim(r, &slot[i]), WC_OK);
+        assert_int_equal(slot[i], i);
+    }
+    /* requests in all three words; a cursor at 100 serves 100 .. 149, then 3 .. 64 */
+    for (int k = 0; k < npick; k++)
+        assert_int_equal(wc_shmring_submit(r, pick[k], 8), WC_OK);
+    cursor = 100;
+    for (int k = 0; k < npick; k++) {
+        int i = wc_shmring_next(r, &cursor, 1000, 0, &len);
+
+        assert_int_equal(i, (int)pick[(k + 3) % npick]);
+        wc_shmring_answer(r, (uint32_t)i, 8);
+        assert_int_equal(wc_shmring_wait(r, (uint32_t)i, 1000, 0, &got), WC_OK);
+    }
+    assert_int_equal(wc_shmring_next(r, &cursor, 0, 0, &len), -1);
+    assert_int_equal(wc_shmring_busy(r), 0);
+
+    /* a request given up before any worker saw it: nothing to serve */
+    assert_int_equal(wc_shmring_submit(r, 77, 8), WC_OK);
+    wc_shmring_release(r, 77);
+    assert_int_equal(wc_shmring_next(r, &cursor, 0, 0, &len), -1);
+    assert_int_equal(wc_shmring_busy(r), 0);
+    /* the slot's next owner is served as usual */
+    assert_int_equal(wc_shmring_claim(r, &slot[0]), WC_OK);
+    assert_int_equal(slot[0], 77);
+    assert_int_equal(wc_shmring_submit(r, 77, 8), WC_OK);
+    assert_int_equal(wc_shmring_next(r, &cursor, 1000, 0, &len), 77);
+    wc_shmring_answer(r, 77, 8);
+    assert_int_equal(wc_shmring_wait(r, 77, 1000, 0, &got), WC_OK);
+    wc_shmring_close(r);
+    munmap(mem, size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +566,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consumer_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_stops_and_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_producer_dies, setup, teardown),
+        cmocka_unit_test(test_pending_words),
+        cmocka_unit_test_setup_teardown(test_no_lost_wakeups, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

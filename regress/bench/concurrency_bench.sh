@@ -19,8 +19,13 @@
 # Ends with one line per workload and client count:
 #   RESULT point_read_c32 widecol=... baseline=... ratio=... unit=tps errors=...
 # (ratio = widecol / heap; errors = failed transactions and aborted clients
-# of both tables).  Environment: PARTITIONS (10000) x ROWS_PER (100) rows,
-# DURATION seconds per point (20), CLIENTS ("1 2 8 32 100"), BENCH_DIR, KEEP_TMP.
+# of both tables), and after them one line per point with the CPU time per
+# transaction, which a busy machine disturbs much less than the throughput:
+#   CPU point_read_c2 widecol=total/pgbench/backends/node baseline=... unit=us_per_txn(...)
+# (microseconds of user + system time of pgbench, of the backends and of the
+# widecol node process, divided by the transactions).  Environment:
+# PARTITIONS (10000) x ROWS_PER (100) rows, DURATION seconds per point (20),
+# CLIENTS ("1 2 8 32 100"), BENCH_DIR, KEEP_TMP.
 #
 # Copyright (c) 2026, widecol developers
 
@@ -73,7 +78,7 @@ SQL
 psql_q -c "SELECT widecol.flush('kv_wc')" >/dev/null
 psql_q -c "SELECT widecol.compact('kv_wc')" >/dev/null
 echo "    rows: heap $(psql_q -c 'SELECT count(*) FROM kv_heap'), widecol $(psql_q -c 'SELECT count(*) FROM kv_wc')"
-echo "    widecol.node_worker_threads = $(psql_q -c 'SHOW widecol.node_worker_threads') (0: two per CPU)"
+echo "    widecol.node_worker_threads = $(psql_q -c 'SHOW widecol.node_worker_threads') (0: two per CPU on the socket, one per CPU on the ring)"
 
 # script files, one per workload and table
 for t in wc heap; do
@@ -100,16 +105,37 @@ INSERT INTO kv_heap VALUES (:p, :c, 'inserted') ON CONFLICT DO NOTHING;
 SQL
 chmod 644 "$SCRIPTS"/*.sql
 
-# run_pgbench CLIENTS SYNC_COMMIT SCRIPT_ARGS... -> "tps errors" on stdout
+# CPU time (user + system, clock ticks) of process $1; of its reaped children
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+child_ticks() { awk '{ print $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# run_pgbench CLIENTS SYNC_COMMIT SCRIPT_ARGS... -> "tps errors cpu" on stdout, cpu
+# being the CPU microseconds per transaction as "total/pgbench/backends/node":
+# pgbench (the shell's children times), the backends (reaped by the
+# postmaster when pgbench disconnects) and the widecol node process
 run_pgbench() {
-    local n=$1 sync=$2 out rc tps errs jobs
+    local n=$1 sync=$2 out rc tps errs jobs pm node b0 b1 n0 n1 txns pgb cpu
     shift 2
     jobs=$(( n < 4 ? n : 4 ))
+    pm=$(head -1 "$PGDATA/postmaster.pid")
+    node=$(psql_q -c 'SELECT pid FROM widecol.node_status()')
+    sleep 0.2
+    b0=$(child_ticks "$pm")
+    n0=$(proc_ticks "$node")
     set +e
     out=$(PGOPTIONS="-c synchronous_commit=$sync" as_pg "$PGBENCH" -n -M prepared -c "$n" -j "$jobs" \
-              -T "$DURATION" "$@" "$CONNINFO" 2>&1)
-    rc=$?
+              -T "$DURATION" "$@" "$CONNINFO" 2>&1; echo "rc=$?"; times)
+    rc=$(sed -n 's/^rc=//p' <<<"$out")
     set -e
+    sleep 0.2
+    b1=$(child_ticks "$pm")
+    n1=$(proc_ticks "$node")
+    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    # the second line of 'times': children's user and system time, e.g. 0m1.250s 0m0.310s
+    pgb=$(tail -1 <<<"$out" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.0f", t * 1e6 }')
+    cpu=$(awk -v t="${txns:-0}" -v p="$pgb" -v b=$(( (b1 - b0) * TICK_US )) -v nd=$(( (n1 - n0) * TICK_US )) \
+              'BEGIN { if (t == 0) { print "0/0/0/0"; exit } printf "%.1f/%.1f/%.1f/%.1f", (p + b + nd) / t, p / t, b / t, nd / t }')
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
     errs=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
     errs=$(( ${errs:-0} + $(grep -c 'aborted' <<<"$out" || true) ))
@@ -120,22 +146,26 @@ run_pgbench() {
         errs=$((errs + 1))
         tps=${tps:-0}
     fi
-    echo "$tps $errs"
+    echo "$tps $errs $cpu"
 }
 
 RESULTS=
+CPULINES=
 # compare NAME SYNC_HEAP WC_ARGS HEAP_ARGS: every client count
 compare() {
-    local name=$1 sync=$2 wcargs=$3 heapargs=$4 n w h ew eh ratio line
+    local name=$1 sync=$2 wcargs=$3 heapargs=$4 n w h ew eh cw ch ratio line
     for n in $CLIENTS; do
         # shellcheck disable=SC2086
-        read -r w ew <<<"$(run_pgbench "$n" off $wcargs)"
+        read -r w ew cw <<<"$(run_pgbench "$n" off $wcargs)"
         # shellcheck disable=SC2086
-        read -r h eh <<<"$(run_pgbench "$n" "$sync" $heapargs)"
+        read -r h eh ch <<<"$(run_pgbench "$n" "$sync" $heapargs)"
         ratio=$(awk -v a="$w" -v b="$h" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
         line="RESULT ${name}_c$n widecol=$w baseline=$h ratio=$ratio unit=tps errors=$((ew + eh))"
         echo "    $line"
         RESULTS+="$line"$'\n'
+        line="CPU ${name}_c$n widecol=$cw baseline=$ch unit=us_per_txn(total/pgbench/backends/node)"
+        echo "    $line"
+        CPULINES+="$line"$'\n'
     done
 }
 
@@ -186,4 +216,5 @@ ERRS=$(server_log_errors)
 
 step "results (ratio = widecol / heap; copy_p99: ratio = p99 during COPY / idle p99)"
 printf '%s' "$RESULTS"
+printf '%s' "$CPULINES"
 echo "done in $(( $(date +%s) - T_START )) s"

@@ -15,16 +15,20 @@
  * node's worker threads), as
  * "RESULT hop_<what>_t<threads> us=<mean> cpu_us=<cpu> ops=<n>": us is the
  * wall time per request of one client, cpu_us the CPU time (user + system,
- * clients and node together: one process) per request, which a busy
- * machine disturbs much less than the wall time.
+ * clients and node together) per request, which a busy machine disturbs
+ * much less than the wall time.  The clients are threads of the node's
+ * process, or with HOP_PROCS=1 forked processes (as PostgreSQL backends
+ * are: a switch between them and a node thread changes address space).
  *
- * Usage: node_hop_bench [threads...]   (default 1 2 8); N from $HOP_N (20000).
+ * Usage: node_hop_bench [threads...]   (default 1 2 8); N from $HOP_N (20000);
+ * HOP_OPS (e.g. "ring_ping ring_point_read") runs only the names it contains.
  *
  * Copyright (c) 2026, widecol developers
  */
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +53,21 @@ static void *g_ring;
 static size_t g_ring_size;
 static int g_spin_us;
 
-static double cpu_us(void)
+static int g_procs; /* clients are forked processes */
+
+static double cpu_of(int who)
 {
     struct rusage ru;
 
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(who, &ru);
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
            ru.ru_stime.tv_usec;
+}
+
+/* CPU time of this process and of its clients that ended. */
+static double cpu_us(void)
+{
+    return cpu_of(RUSAGE_SELF) + cpu_of(RUSAGE_CHILDREN);
 }
 
 static double now_us(void)
@@ -70,6 +82,20 @@ static void die(const char *what)
 {
     fprintf(stderr, "node_hop_bench: %s: %s\n", what, wc_last_error());
     exit(1);
+}
+
+/* Is name one of the space-separated words of $HOP_OPS (all when unset)? */
+static int op_wanted(const char *name)
+{
+    const char *ops = getenv("HOP_OPS"), *p;
+    size_t n = strlen(name);
+
+    if (ops == NULL || *ops == '\0')
+        return 1;
+    for (p = ops; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == ops || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return 1;
+    return 0;
 }
 
 static void ck_of(uint64_t k, uint8_t ck[8])
@@ -240,6 +266,7 @@ int main(int argc, char **argv)
         o.ring_spin_us = (uint32_t)atoi(getenv("HOP_NODE_SPIN_US"));
     if (getenv("HOP_SPIN_US"))
         g_spin_us = atoi(getenv("HOP_SPIN_US"));
+    g_procs = getenv("HOP_PROCS") && atoi(getenv("HOP_PROCS")) != 0;
     if (wc_node_start(&o, &g_node) != WC_OK)
         die("node start");
     load();
@@ -254,12 +281,33 @@ int main(int argc, char **argv)
             if (t < 1 || t > 256)
                 continue;
             g_what = w;
+            if (g_procs && w == 0)
+                continue; /* the engine is this process's */
+            if (!op_wanted(names[w]))
+                continue;
             t0 = now_us();
             c0 = cpu_us();
-            for (int i = 0; i < t; i++)
-                pthread_create(&th[i], NULL, client_main, (void *)(uintptr_t)(i + 1));
-            for (int i = 0; i < t; i++)
-                pthread_join(th[i], NULL);
+            if (g_procs) {
+                pid_t pids[256];
+
+                fflush(stdout);
+                for (int i = 0; i < t; i++)
+                    if ((pids[i] = fork()) == 0) {
+                        client_main((void *)(uintptr_t)(i + 1));
+                        _exit(0);
+                    }
+                for (int i = 0; i < t; i++) {
+                    int status;
+                    if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+                        WEXITSTATUS(status) != 0)
+                        die("client process");
+                }
+            } else {
+                for (int i = 0; i < t; i++)
+                    pthread_create(&th[i], NULL, client_main, (void *)(uintptr_t)(i + 1));
+                for (int i = 0; i < t; i++)
+                    pthread_join(th[i], NULL);
+            }
             us = (now_us() - t0) / (double)g_n; /* wall time per request of one client */
             cpu = (cpu_us() - c0) / (double)(g_n * t);
             printf("RESULT hop_%s_t%d us=%.2f cpu_us=%.2f ops=%ld\n", names[w], t, us, cpu,
