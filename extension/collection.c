@@ -122,8 +122,6 @@ static void add_map_entries(WidecolColumn *c, wc_collb *cb, Datum jsonb, int64 t
 static Datum map_key_datum(WidecolColumn *c, const char *s, int len);
 static Datum map_value_datum(WidecolColumn *c, const char *key, JsonbValue *v);
 static void finish_cell(wc_rowb *rb, WidecolColumn *c, wc_collb *cb);
-static Expr *strip(Expr *e);
-static bool is_col(Expr *e, Index rti, AttrNumber attno);
 static bool is_free(Expr *e);
 static int	classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args);
 
@@ -826,28 +824,6 @@ widecol_collection_frozen_value(WidecolColumn *c, Datum value)
 
 /* ------------------------------------------------------------ planning */
 
-static Expr *
-strip(Expr *e)
-{
-	for (;;)
-	{
-		if (IsA(e, CoerceToDomain))
-			e = ((CoerceToDomain *) e)->arg;
-		else if (IsA(e, RelabelType))
-			e = ((RelabelType *) e)->arg;
-		else
-			return e;
-	}
-}
-
-static bool
-is_col(Expr *e, Index rti, AttrNumber attno)
-{
-	e = strip(e);
-	return IsA(e, Var) && ((Var *) e)->varno == (int) rti && ((Var *) e)->varattno == attno &&
-		((Var *) e)->varlevelsup == 0;
-}
-
 static bool
 is_free(Expr *e)
 {
@@ -861,7 +837,7 @@ is_free(Expr *e)
 static int
 classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 {
-	Expr	   *core = strip(e);
+	Expr	   *core = widecol_strip_coercions(e);
 	bool		elements = c->coll != NULL && !c->coll->frozen;
 
 	*args = NIL;
@@ -878,8 +854,8 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 		Expr	   *a = linitial(op->args),
 				   *b = lsecond(op->args);
 		Oid			f = get_opcode(op->opno);
-		bool		a_col = is_col(a, rti, attno) && is_free(b);
-		bool		b_col = is_col(b, rti, attno) && is_free(a);
+		bool		a_col = widecol_is_column(a, rti, attno) && is_free(b);
+		bool		b_col = widecol_is_column(b, rti, attno) && is_free(a);
 
 		*args = list_make1(a_col ? b : a);
 		if (f == F_ARRAY_CAT && a_col)
@@ -902,7 +878,7 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 	{
 		FuncExpr   *fe = (FuncExpr *) core;
 
-		if (list_length(fe->args) == 2 && is_col(linitial(fe->args), rti, attno) &&
+		if (list_length(fe->args) == 2 && widecol_is_column(linitial(fe->args), rti, attno) &&
 			is_free(lsecond(fe->args)))
 		{
 			*args = list_make1(lsecond(fe->args));
@@ -917,7 +893,7 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 		if (sr->refassgnexpr != NULL && list_length(sr->refupperindexpr) == 1 &&
 			linitial(sr->refupperindexpr) != NULL &&
 			exprType(linitial(sr->refupperindexpr)) == TEXTOID &&
-			sr->reflowerindexpr == NIL && is_col(sr->refexpr, rti, attno) &&
+			sr->reflowerindexpr == NIL && widecol_is_column(sr->refexpr, rti, attno) &&
 			is_free((Expr *) linitial(sr->refupperindexpr)) && is_free(sr->refassgnexpr))
 		{
 			*args = list_make2(linitial(sr->refupperindexpr), sr->refassgnexpr);
@@ -946,10 +922,7 @@ widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 			   *lc2;
 	bool		any_element = false;
 
-	if (list_length(fscan->fdw_private) <= FSP_RELID ||
-		intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
-		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) != t->nck ||
-		fscan->scan.plan.qual != NIL || widecol_per_partition_limit > 0)
+	if (!widecol_direct_update_names_rows(fscan, t))
 		return false;
 	get_translated_update_targetlist(root, rti, &tlist, &attnos);
 	forboth(lc, tlist, lc2, attnos)
@@ -1233,6 +1206,27 @@ add_write_cell(wc_rowb *rb, CollWrite *w, int64 ts, int32 ttl, uint32 ldt, uint3
 	wc_buf_free(&b);
 }
 
+typedef struct CollUpdate
+{
+	WidecolScanState *ss;
+	CollWrite  *ws;				/* in column order */
+	int			n;
+	int64		ts;
+	int32		ttl;
+	uint32		ldt,
+				now;
+} CollUpdate;
+
+/* The element writes of one row (widecol_row_fill). */
+static void
+add_writes(wc_rowb *rb, StringInfo pk, void *arg)
+{
+	CollUpdate *u = arg;
+
+	for (int i = 0; i < u->n; i++)
+		add_write_cell(rb, &u->ws[i], u->ts, u->ttl, u->ldt, u->now, u->ss, pk);
+}
+
 /*
  * Send the element writes of a collection UPDATE to each partition of the
  * scan (the row named by the clustering key), without reading.  Adds the
@@ -1243,7 +1237,6 @@ widecol_collection_update(ForeignScanState *node)
 {
 	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
-	EState	   *estate = node->ss.ps.state;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	List	   *ops = llast(fs->fdw_private);
@@ -1253,10 +1246,9 @@ widecol_collection_update(ForeignScanState *node)
 	int32		ttl = widecol_ttl >= 0 ? widecol_ttl : t->default_ttl;
 	uint32		now = (uint32) time(NULL);
 	uint32		ldt = ttl > 0 ? now + (uint32) ttl : 0;
-	WidecolWriter *w;
+	CollUpdate	ctx;
 	ListCell   *lc;
 	int			k = 0;
-	int64		count = 0;
 
 	foreach(lc, ops)
 	{
@@ -1286,35 +1278,14 @@ widecol_collection_update(ForeignScanState *node)
 	}
 	if (k > 1)
 		qsort(ws, k, sizeof(CollWrite), collwrite_cmp);
-	widecol_build_partitions(ss, econtext);
-	w = widecol_writer_begin(t);
-	foreach(lc, ss->partitions)
-	{
-		StringInfo	pk = lfirst(lc);
-		wc_mutation m;
-		wc_rowb    *rb;
-		const uint8_t *enc;
-		size_t		len;
-		wc_status	st;
-
-		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
-		rb = wc_mutation_row_begin(&m, false, ss->lower_key.data, ss->lower_key.len);
-		for (int i = 0; i < k; i++)
-			add_write_cell(rb, &ws[i], ts, ttl, ldt, now, ss, pk);
-		wc_mutation_row_end(&m);
-		st = wc_mutation_encode(&m, &enc, &len);
-		if (st != WC_OK)
-		{
-			wc_mutation_free(&m);
-			widecol_report(st, "encoding a collection update");
-		}
-		widecol_writer_add(w, enc, len);
-		wc_mutation_free(&m);
-		count++;
-	}
-	widecol_writer_end(w);
-	ss->requests++;
-	estate->es_processed += count;
+	ctx.ss = ss;
+	ctx.ws = ws;
+	ctx.n = k;
+	ctx.ts = ts;
+	ctx.ttl = ttl;
+	ctx.ldt = ldt;
+	ctx.now = now;
+	widecol_direct_update_rows(node, add_writes, &ctx, "encoding a collection update");
 }
 
 void

@@ -47,8 +47,6 @@
 #include "widecol.h"
 
 static Node *zero_counter_mutator(Node *node, void *context);
-static Expr *strip_coercions(Expr *e);
-static bool is_counter_var(Expr *e, Index rti, AttrNumber attno);
 static Expr *delta_expression(Expr *e, Index rti, AttrNumber attno);
 
 /* The OID of widecol.counter, InvalidOid if the extension's schema lacks it. */
@@ -157,28 +155,6 @@ widecol_counter_datum(WidecolTable *t, const wc_cell *c)
 
 /* ------------------------------------------------------------ planning */
 
-static Expr *
-strip_coercions(Expr *e)
-{
-	for (;;)
-	{
-		if (IsA(e, CoerceToDomain))
-			e = ((CoerceToDomain *) e)->arg;
-		else if (IsA(e, RelabelType))
-			e = ((RelabelType *) e)->arg;
-		else
-			return e;
-	}
-}
-
-static bool
-is_counter_var(Expr *e, Index rti, AttrNumber attno)
-{
-	e = strip_coercions(e);
-	return IsA(e, Var) && ((Var *) e)->varno == (int) rti && ((Var *) e)->varattno == attno &&
-		((Var *) e)->varlevelsup == 0;
-}
-
 typedef struct ZeroContext
 {
 	Index		rti;
@@ -211,7 +187,7 @@ zero_counter_mutator(Node *node, void *context)
 static Expr *
 delta_expression(Expr *e, Index rti, AttrNumber attno)
 {
-	Expr	   *core = strip_coercions(e);
+	Expr	   *core = widecol_strip_coercions(e);
 	OpExpr	   *op;
 	char	   *name;
 	Expr	   *a,
@@ -230,8 +206,8 @@ delta_expression(Expr *e, Index rti, AttrNumber attno)
 	if (name == NULL || (strcmp(name, "+") != 0 && strcmp(name, "-") != 0))
 		return NULL;
 	/* c + n and c - n, or n + c */
-	if (!(is_counter_var(a, rti, attno) && !contain_var_clause((Node *) b)) &&
-		!(strcmp(name, "+") == 0 && is_counter_var(b, rti, attno) &&
+	if (!(widecol_is_column(a, rti, attno) && !contain_var_clause((Node *) b)) &&
+		!(strcmp(name, "+") == 0 && widecol_is_column(b, rti, attno) &&
 		  !contain_var_clause((Node *) a)))
 		return NULL;
 	if (contain_subplans((Node *) e))
@@ -277,10 +253,7 @@ widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 			widecol_counter_refuse_write(t, CMD_UPDATE);
 		deltas = lappend(deltas, list_make2(makeInteger(attno), d));
 	}
-	if (list_length(fscan->fdw_private) <= FSP_RELID ||
-		intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
-		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) != t->nck ||
-		fscan->scan.plan.qual != NIL || widecol_per_partition_limit > 0)
+	if (!widecol_direct_update_names_rows(fscan, t))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("UPDATE of counter table \"%s\" needs the whole primary key", get_rel_name(t->relid)),
@@ -296,6 +269,36 @@ widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 
 /* ------------------------------------------------------------ execution */
 
+typedef struct CounterDeltas
+{
+	uint32	   *cols;			/* cell ids, ascending */
+	int64	   *vals;
+	int			n;
+	int64		ts;
+} CounterDeltas;
+
+/* One delta cell per counter (widecol_row_fill). */
+static void
+add_deltas(wc_rowb *rb, StringInfo pk, void *arg)
+{
+	CounterDeltas *d = arg;
+
+	for (int i = 0; i < d->n; i++)
+	{
+		wc_cell		c;
+		uint8		v[WC_COUNTER_DELTA_LEN];
+
+		memset(&c, 0, sizeof(c));
+		wc_counter_delta_encode(v, d->vals[i]);
+		c.column = d->cols[i];
+		c.flags = WC_CELLF_COUNTER_DELTA;
+		c.ts = d->ts;
+		c.value = v;
+		c.len = sizeof(v);
+		wc_rowb_cell(rb, &c);
+	}
+}
+
 /*
  * Send one delta cell per counter of the UPDATE to each partition of the
  * scan (the row named by the clustering key), without reading.  Adds the
@@ -306,7 +309,6 @@ widecol_counter_update(ForeignScanState *node)
 {
 	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
-	EState	   *estate = node->ss.ps.state;
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	List	   *deltas = llast(fs->fdw_private);
@@ -314,10 +316,9 @@ widecol_counter_update(ForeignScanState *node)
 	uint32	   *cols = palloc(sizeof(uint32) * Max(n, 1));
 	int64	   *vals = palloc(sizeof(int64) * Max(n, 1));
 	int64		ts = widecol_txn_write_timestamp();
-	WidecolWriter *w;
+	CounterDeltas d;
 	ListCell   *lc;
 	int			k = 0;
-	int64		count = 0;
 
 	/* the deltas, in ascending cell id (the row blob's order) */
 	foreach(lc, deltas)
@@ -348,47 +349,11 @@ widecol_counter_update(ForeignScanState *node)
 			k++;
 		}
 	}
-	widecol_build_partitions(ss, econtext);
-	w = widecol_writer_begin(t);
-	foreach(lc, ss->partitions)
-	{
-		StringInfo	pk = lfirst(lc);
-		wc_mutation m;
-		wc_rowb    *rb;
-		const uint8_t *enc;
-		size_t		len;
-		wc_status	st;
-
-		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
-		rb = wc_mutation_row_begin(&m, false, ss->lower_key.data, ss->lower_key.len);
-		for (int i = 0; i < k; i++)
-		{
-			wc_cell		c;
-			uint8		v[WC_COUNTER_DELTA_LEN];
-
-			memset(&c, 0, sizeof(c));
-			wc_counter_delta_encode(v, vals[i]);
-			c.column = cols[i];
-			c.flags = WC_CELLF_COUNTER_DELTA;
-			c.ts = ts;
-			c.value = v;
-			c.len = sizeof(v);
-			wc_rowb_cell(rb, &c);
-		}
-		wc_mutation_row_end(&m);
-		st = wc_mutation_encode(&m, &enc, &len);
-		if (st != WC_OK)
-		{
-			wc_mutation_free(&m);
-			widecol_report(st, "encoding a counter update");
-		}
-		widecol_writer_add(w, enc, len);
-		wc_mutation_free(&m);
-		count++;
-	}
-	widecol_writer_end(w);
-	ss->requests++;
-	estate->es_processed += count;
+	d.cols = cols;
+	d.vals = vals;
+	d.n = k;
+	d.ts = ts;
+	widecol_direct_update_rows(node, add_deltas, &d, "encoding a counter update");
 }
 
 void

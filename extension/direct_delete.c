@@ -25,12 +25,97 @@
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
+#include "nodes/primnodes.h"
 #include "parser/parsetree.h"
 
 #include "client.h"
 #include "mutation.h"
 
 #include "widecol.h"
+
+/* ------------------------------------------------ UPDATE without reading */
+
+/* e without the domain coercions and relabelings above it. */
+Expr *
+widecol_strip_coercions(Expr *e)
+{
+	for (;;)
+	{
+		if (IsA(e, CoerceToDomain))
+			e = ((CoerceToDomain *) e)->arg;
+		else if (IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		else
+			return e;
+	}
+}
+
+/* Is e (coercions aside) column attno of range table entry rti? */
+bool
+widecol_is_column(Expr *e, Index rti, AttrNumber attno)
+{
+	e = widecol_strip_coercions(e);
+	return IsA(e, Var) && ((Var *) e)->varno == (int) rti && ((Var *) e)->varattno == attno &&
+		((Var *) e)->varlevelsup == 0;
+}
+
+/*
+ * Does fscan read exactly the rows named by the whole primary key, so that
+ * an UPDATE of it (counters, collection elements) may write them without
+ * reading?
+ */
+bool
+widecol_direct_update_names_rows(ForeignScan *fscan, WidecolTable *t)
+{
+	return list_length(fscan->fdw_private) > FSP_RELID &&
+		intVal(list_nth(fscan->fdw_private, FSP_MODE)) == 1 &&
+		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) == t->nck &&
+		fscan->scan.plan.qual == NIL && widecol_per_partition_limit == 0;
+}
+
+/*
+ * Write one row per partition of the scan (the row its clustering key
+ * names) without reading: fill adds the row's cells to rb.  Adds the rows
+ * to es_processed (a missing row is created, so UPDATE reports it); what
+ * names the write in an encoding error.
+ */
+void
+widecol_direct_update_rows(ForeignScanState *node, widecol_row_fill fill, void *arg,
+						   const char *what)
+{
+	WidecolScanState *ss = node->fdw_state;
+	WidecolTable *t = ss->t;
+	WidecolWriter *w;
+	ListCell   *lc;
+	int64		count = 0;
+
+	widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
+	w = widecol_writer_begin(t);
+	foreach(lc, ss->partitions)
+	{
+		StringInfo	pk = lfirst(lc);
+		wc_mutation m;
+		const uint8_t *enc;
+		size_t		len;
+		wc_status	st;
+
+		wc_mutation_init(&m, t->table_id, pk->data, pk->len);
+		fill(wc_mutation_row_begin(&m, false, ss->lower_key.data, ss->lower_key.len), pk, arg);
+		wc_mutation_row_end(&m);
+		st = wc_mutation_encode(&m, &enc, &len);
+		if (st != WC_OK)
+		{
+			wc_mutation_free(&m);
+			widecol_report(st, what);
+		}
+		widecol_writer_add(w, enc, len);
+		wc_mutation_free(&m);
+		count++;
+	}
+	widecol_writer_end(w);
+	ss->requests++;
+	node->ss.ps.state->es_processed += count;
+}
 
 /*
  * A DELETE whose WHERE is entirely pushed down (the partition key, and

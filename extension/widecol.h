@@ -497,12 +497,22 @@ extern void widecol_lwt_init(void);
 extern bool widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck,
 							int ck_len, uint8 flags, const uint8 *batch, size_t len);
 
+struct wc_rowb;
+/* in direct_delete.c: UPDATE without reading (counters, collection elements) */
+typedef void (*widecol_row_fill) (struct wc_rowb *rb, StringInfo pk, void *arg);
+extern Expr *widecol_strip_coercions(Expr *e);
+extern bool widecol_is_column(Expr *e, Index rti, AttrNumber attno);
+extern bool widecol_direct_update_names_rows(ForeignScan *fscan, WidecolTable *t);
+extern void widecol_direct_update_rows(ForeignScanState *node, widecol_row_fill fill, void *arg,
+									   const char *what);
+
 /* in counter.c */
 extern Oid	widecol_counter_typid(void);
 extern void widecol_counter_check_table(WidecolTable *t, bool foreign);
 extern void widecol_counter_refuse_write(WidecolTable *t, CmdType op);
 struct wc_cell;
 extern Datum widecol_counter_datum(WidecolTable *t, const struct wc_cell *c);
+
 extern bool widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 										ForeignScan *fscan, WidecolTable *t);
 extern void widecol_counter_update(ForeignScanState *node);
