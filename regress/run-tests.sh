@@ -43,9 +43,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 MAKE=${MAKE:-make}
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# PG_ROOT=/tmp/pg-me runs everything against a private copy of the installation
+# (cp -a of /usr/lib/postgresql/15 and /usr/share/postgresql/15 under it, see
+# README.md), so that no lock on the system installation is needed.
+PG_ROOT=${PG_ROOT:-}
+PG_BINDIR=$PG_ROOT/usr/lib/postgresql/15/bin
 PG_CONFIG=$PG_BINDIR/pg_config
-PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
+PGXS_DIR=$PG_ROOT/usr/lib/postgresql/15/lib/pgxs
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 ONLY=${ONLY:-layers unit fuzz regress tap}
