@@ -102,16 +102,30 @@ FUZZ_SRCS    := $(sort $(wildcard engine/fuzz/*_fuzz.c cluster/fuzz/*_fuzz.c))
 FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(basename $(notdir $(FUZZ_SRCS))))
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iengine
+# the engine and cluster sources are compiled once, instrumented, and every
+# target links them (each target compiling them again took minutes)
+FUZZ_OBJ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE \
+                   -Iengine -Icluster
+FUZZ_ENGINE_OBJS  := $(patsubst engine/%.c,$(BUILD)/fuzz/obj/engine/%.o,$(ENGINE_SRCS))
+FUZZ_CLUSTER_OBJS := $(patsubst cluster/%.c,$(BUILD)/fuzz/obj/cluster/%.o,$(CLUSTER_SRCS))
 
-$(BUILD)/fuzz/%: engine/fuzz/%.c $(ENGINE_SRCS) $(wildcard engine/*.h)
+$(BUILD)/fuzz/obj/engine/%.o: engine/%.c $(wildcard engine/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(ENGINE_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
 
-# cluster/fuzz targets are built with the cluster sources too
-$(BUILD)/fuzz/%: cluster/fuzz/%.c $(CLUSTER_SRCS) $(ENGINE_SRCS) $(wildcard engine/*.h cluster/*.h)
+$(BUILD)/fuzz/obj/cluster/%.o: cluster/%.c $(wildcard engine/*.h cluster/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(CLUSTER_SRCS) $(ENGINE_SRCS) $(CLUSTER_LIBS) \
-	      $(ENGINE_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/%: engine/fuzz/%.c $(FUZZ_ENGINE_OBJS) $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_ENGINE_OBJS) $(ENGINE_LIBS)
+
+# cluster/fuzz targets are linked with the cluster objects too
+$(BUILD)/fuzz/%: cluster/fuzz/%.c $(FUZZ_CLUSTER_OBJS) $(FUZZ_ENGINE_OBJS) $(wildcard engine/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Icluster -o $@ $< $(FUZZ_CLUSTER_OBJS) $(FUZZ_ENGINE_OBJS) \
+	      $(CLUSTER_LIBS) $(ENGINE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)

@@ -320,22 +320,18 @@ static void *wc__engine_main(void *arg)
 
 /* ---------------------------------------------------------------- persistence (loop) */
 
-/* on_persist: write the file, then refresh the listing and hand it to the engine thread. */
-static void wc__persist(void *ctx, wc_schema_sync *s)
+/* Refresh the listing and hand it to the engine thread. */
+static wc_status hand_listing(wc_schema_runtime *rt, wc_schema_sync *s)
 {
-    wc_schema_runtime *rt = ctx;
-    wc_buf file, push;
+    wc_buf push;
     uint8_t *copy;
+    wc_status st;
 
-    wc_buf_init(&file);
     wc_buf_init(&push);
-    if (wc_schema_sync_encode(s, &file) != WC_OK ||
-        wc_fs_write_atomic(rt->fs, rt->path, file.data, file.len) != WC_OK)
-        wc_env_logf(rt->env, WC_ENV_LOG_WARNING, "schema: could not write \"%s\": %s", rt->path,
-                    wc_last_error());
-    if (wc_schema_sync_encode_push(s, &push) != WC_OK ||
+    if ((st = wc_schema_sync_encode_push(s, &push)) != WC_OK ||
         (copy = wc_malloc(push.len)) == NULL) {
-        wc_env_logf(rt->env, WC_ENV_LOG_WARNING, "schema: out of memory listing the schema");
+        st = wc_error(WC_NO_MEMORY, "out of memory listing the schema");
+        wc_env_logf(rt->env, WC_ENV_LOG_WARNING, "schema: %s", wc_last_error());
         goto done;
     }
     memcpy(copy, push.data, push.len);
@@ -349,8 +345,29 @@ static void wc__persist(void *ctx, wc_schema_sync *s)
     pthread_cond_signal(&rt->cv);
     pthread_mutex_unlock(&rt->mu);
 done:
-    wc_buf_free(&file);
     wc_buf_free(&push);
+    return st;
+}
+
+/*
+ * on_persist: write the file, then hand the listing to the engine thread.
+ * A failed write is returned: the store undoes the change, so nothing is
+ * acknowledged that a restart would forget.
+ */
+static wc_status wc__persist(void *ctx, wc_schema_sync *s)
+{
+    wc_schema_runtime *rt = ctx;
+    wc_buf file;
+    wc_status st;
+
+    wc_buf_init(&file);
+    if ((st = wc_schema_sync_encode(s, &file)) != WC_OK ||
+        (st = wc_fs_write_atomic(rt->fs, rt->path, file.data, file.len)) != WC_OK) {
+        st = wc_error(st, "could not write \"%s\": %s", rt->path, wc_last_error());
+        wc_env_logf(rt->env, WC_ENV_LOG_WARNING, "schema: %s", wc_last_error());
+    }
+    wc_buf_free(&file);
+    return st != WC_OK ? st : hand_listing(rt, s);
 }
 
 static void wc__id_clash(void *ctx, const char *keyspace, const char *table, uint32_t old_id,
@@ -424,7 +441,7 @@ wc_status wc_schema_runtime_create_fs(wc_fs *fs, wc_env *env, wc_gossip *g, cons
         goto fail;
     }
     rt->thread_started = true;
-    wc__persist(rt, rt->store); /* the listing, and the engine follows what was saved */
+    (void)hand_listing(rt, rt->store); /* the engine follows what was saved */
     wc_free(saved);
     *out = rt;
     return WC_OK;

@@ -640,6 +640,18 @@ static wc_status resolve_clashes(wc_schema_sync *s, bool *changed)
     return st;
 }
 
+/* Whether a tombstone is past its grace period. */
+static bool purge_due(const wc_schema_sync *s)
+{
+    for (size_t i = 0; i < s->ntabs; i++)
+        if (expired(s, s->tabs[i].dropped, s->tabs[i].timestamp_us))
+            return true;
+    for (size_t i = 0; i < s->nks; i++)
+        if (expired(s, s->ks[i].dropped, s->ks[i].timestamp_us))
+            return true;
+    return false;
+}
+
 /* Remove tombstones past their grace period.  *changed when any went. */
 static void purge(wc_schema_sync *s, bool *changed)
 {
@@ -694,22 +706,62 @@ static void recompute_version(wc_schema_sync *s)
 
 static void check_waiters(wc_schema_sync *s);
 
-/* After any change: re-id clashes, new version, persist, announce, retry pulls. */
-static void after_change(wc_schema_sync *s)
+/* What the store holds, to undo a change whose persisting failed (restore_state). */
+static wc_status save_state(const wc_schema_sync *s, wc_buf *b)
+{
+    wc_buf_init(b);
+    return wc_schema_sync_encode(s, b);
+}
+
+static wc_status load(wc_schema_sync *s, const uint8_t *p, size_t len);
+
+/* Put back what save_state saved in b, and free b. */
+static void restore_state(wc_schema_sync *s, wc_buf *b)
+{
+    for (size_t i = 0; i < s->nks; i++)
+        ks_free_strings(&s->ks[i]);
+    for (size_t i = 0; i < s->ntabs; i++)
+        tab_free_strings(&s->tabs[i]);
+    s->nks = 0;
+    s->ntabs = 0;
+    if (load(s, b->data, b->len) != WC_OK)
+        slog(s, WC_ENV_LOG_WARNING, "schema: could not restore the store: %s", wc_last_error());
+    recompute_version(s);
+    wc_buf_free(b);
+}
+
+/*
+ * After any change: re-id clashes, new version, persist, announce, retry
+ * pulls.  before is the store as it was before the change (save_state; it
+ * is freed here): when persisting fails the store goes back to it and the
+ * persisting error is returned, nothing announced.
+ */
+static wc_status after_change(wc_schema_sync *s, wc_buf *before)
 {
     bool again = false;
+    wc_status st = WC_OK;
 
     if (resolve_clashes(s, &again) != WC_OK)
         slog(s, WC_ENV_LOG_WARNING, "schema: could not re-id a table: %s", wc_last_error());
     recompute_version(s);
-    for (size_t i = 0; i < s->nlisteners; i++)
+    for (size_t i = 0; i < s->nlisteners && st == WC_OK; i++)
         if (s->listeners[i].on_persist != NULL)
-            s->listeners[i].on_persist(s->listeners[i].ctx, s);
+            st = s->listeners[i].on_persist(s->listeners[i].ctx, s);
+    if (st != WC_OK) {
+        char err[256];
+
+        snprintf(err, sizeof(err), "%s", wc_last_error());
+        restore_state(s, before);
+        slog(s, WC_ENV_LOG_WARNING, "schema: a change was undone, it could not be saved: %s", err);
+        return wc_error(st, "the cluster schema change could not be saved: %s", err);
+    }
+    wc_buf_free(before);
     if (s->g != NULL)
         wc_gossip_set_local(s->g, WC_GOSSIP_SCHEMA, s->version_hex, 2 * WC_SCHEMA_VERSION_BYTES);
     for (size_t i = 0; i < s->npeers; i++)
         s->peers[i].attempts = 0;
     check_waiters(s);
+    return WC_OK;
 }
 
 /* Send a PUSH of these entries to peer (NULL: every live peer in gossip). */
@@ -860,9 +912,19 @@ static void tick(void *arg)
     bool changed = false;
 
     s->timer = s->env->ops->timer_start(s->env, s->o.check_interval_ms, tick, s);
-    purge(s, &changed);
-    if (changed)
-        after_change(s);
+    if (purge_due(s)) {
+        wc_buf before;
+
+        if (save_state(s, &before) != WC_OK) {
+            wc_buf_free(&before);   /* tried again at the next tick */
+        } else {
+            purge(s, &changed);
+            if (changed)
+                (void)after_change(s, &before);
+            else
+                wc_buf_free(&before);
+        }
+    }
     /* every live endpoint of gossip, also one known before this store was created */
     for (size_t i = 0; s->g != NULL && i < wc_gossip_endpoint_count(s->g); i++) {
         const wc_addr *ep = wc_gossip_endpoint(s->g, i);
@@ -908,6 +970,7 @@ void wc_schema_sync_on_message(void *arg, const wc_addr *from, const uint8_t *ms
     wc_schema_msg m;
     wc_status st = wc_schema_msg_decode(msg, len, &m);
     bool changed = false;
+    wc_buf before;
 
     if (st == WC_INVALID_ARGUMENT) {
         if (!s->unknown_logged)
@@ -918,11 +981,16 @@ void wc_schema_sync_on_message(void *arg, const wc_addr *from, const uint8_t *ms
         slog_limited(s, wc_last_error(), from);
     } else if (m.type == WC_SCHEMA_MSG_PULL) {
         push(s, from, WC_SCHEMA_PUSH_FULL, s->ks, s->nks, s->tabs, s->ntabs);
+    } else if ((st = save_state(s, &before)) != WC_OK) {
+        wc_buf_free(&before);
+        slog(s, WC_ENV_LOG_WARNING, "schema: a push was not merged: %s", wc_last_error());
     } else {
         if (merge(s, &m, &changed) != WC_OK)
             slog(s, WC_ENV_LOG_WARNING, "schema: merge stopped: %s", wc_last_error());
         if (changed)
-            after_change(s);
+            (void)after_change(s, &before);
+        else
+            wc_buf_free(&before);
         /* an answer to our PULL from a peer that lacks some of ours: give it everything once */
         if ((m.flags & WC_SCHEMA_PUSH_FULL) &&
             memcmp(m.version, s->version, WC_SCHEMA_VERSION_BYTES) != 0)
@@ -1133,16 +1201,22 @@ static wc_status ks_ddl(wc_schema_sync *s, const char *name, const wc_replicatio
     size_t i = ks_search(s, name, &found);
     wc_schema_keyspace k;
     wc_status st;
+    wc_buf before;
 
     k.name = name;
     k.replication = r != NULL ? *r : s->ks[i].replication;
     k.owner_role = owner != NULL ? owner : s->ks[i].owner_role;
     k.timestamp_us = ddl_ts(s, found ? s->ks[i].timestamp_us : 0);
     k.dropped = dropped;
-    if ((st = apply_ks(s, &k, true, &changed)) != WC_OK)
+    if ((st = save_state(s, &before)) != WC_OK) {
+        wc_buf_free(&before);
         return st;
-    after_change(s);
-    return WC_OK;
+    }
+    if ((st = apply_ks(s, &k, true, &changed)) != WC_OK) {
+        wc_buf_free(&before);
+        return st;
+    }
+    return after_change(s, &before);
 }
 
 wc_status wc_schema_sync_create_keyspace(wc_schema_sync *s, const char *name,
@@ -1208,23 +1282,37 @@ wc_status wc_schema_sync_drop_keyspace(wc_schema_sync *s, const char *name)
     wc_status st = WC_OK;
     bool found;
     size_t i;
+    wc_buf before;
 
     if (!name_valid(name) || live_ks(s, name) == NULL)
         return wc_error(WC_NOT_FOUND, "keyspace \"%s\" does not exist", name ? name : "");
     i = ks_search(s, name, &found);
+    if ((st = save_state(s, &before)) != WC_OK) {
+        wc_buf_free(&before);
+        return st;
+    }
     {
         wc_schema_keyspace k = s->ks[i];
         bool changed = false;
         k.dropped = true;
         k.timestamp_us = ddl_ts(s, k.timestamp_us);
-        if ((st = apply_ks(s, &k, true, &changed)) != WC_OK)
+        if ((st = apply_ks(s, &k, true, &changed)) != WC_OK) {
+            wc_buf_free(&before);
             return st;
+        }
     }
     ks_tables(s, name, &lo, &hi);
     for (size_t j = lo; j < hi && st == WC_OK; j++)
         if (!s->tabs[j].dropped)
             st = tombstone(s, &s->tabs[j], s->ks[i].timestamp_us);
-    after_change(s);
+    {
+        wc_status pst = after_change(s, &before);
+
+        if (pst != WC_OK)
+            return pst;
+    }
+    i = ks_search(s, name, &found);
+    ks_tables(s, name, &lo, &hi);
     push(s, NULL, 0, &s->ks[ks_search(s, name, &found)], 1, s->tabs + lo, hi - lo);
     return st;
 }
@@ -1258,7 +1346,7 @@ static size_t total_bytes(const wc_schema_sync *s)
 /* Store def as the live table, with id, replacing what is there. */
 static wc_status table_ddl(wc_schema_sync *s, wc_schema *d, uint32_t id, int64_t prev_ts)
 {
-    wc_buf enc;
+    wc_buf enc, before;
     wc_schema_table t;
     wc_status st;
     bool changed = false, found;
@@ -1280,9 +1368,16 @@ static wc_status table_ddl(wc_schema_sync *s, wc_schema *d, uint32_t id, int64_t
     t.definition_len = enc.len;
     t.timestamp_us = ddl_ts(s, prev_ts);
     t.dropped = false;
-    if ((st = apply_tab(s, &t, true, &changed)) != WC_OK)
+    if ((st = save_state(s, &before)) != WC_OK) {
+        wc_buf_free(&before);
         goto fail;
-    after_change(s);
+    }
+    if ((st = apply_tab(s, &t, true, &changed)) != WC_OK) {
+        wc_buf_free(&before);
+        goto fail;
+    }
+    if ((st = after_change(s, &before)) != WC_OK)
+        goto fail;
     i = tab_search(s, d->keyspace, d->table, &found);
     push(s, NULL, 0, NULL, 0, &s->tabs[i], 1);
 fail:
@@ -1352,6 +1447,7 @@ wc_status wc_schema_sync_drop_table(wc_schema_sync *s, const char *keyspace, con
 {
     const wc_schema_table *t;
     wc_status st;
+    wc_buf before;
     bool found;
     size_t i;
 
@@ -1359,9 +1455,16 @@ wc_status wc_schema_sync_drop_table(wc_schema_sync *s, const char *keyspace, con
         (t = wc_schema_sync_find_table(s, keyspace, table)) == NULL)
         return wc_error(WC_NOT_FOUND, "table \"%s.%s\" does not exist", keyspace ? keyspace : "",
                         table ? table : "");
-    if ((st = tombstone(s, t, wc_env_wall_us(s->env))) != WC_OK)
+    if ((st = save_state(s, &before)) != WC_OK) {
+        wc_buf_free(&before);
         return st;
-    after_change(s);
+    }
+    if ((st = tombstone(s, t, wc_env_wall_us(s->env))) != WC_OK) {
+        wc_buf_free(&before);
+        return st;
+    }
+    if ((st = after_change(s, &before)) != WC_OK)
+        return st;
     i = tab_search(s, keyspace, table, &found);
     push(s, NULL, 0, NULL, 0, &s->tabs[i], 1);
     return WC_OK;

@@ -89,8 +89,15 @@ typedef struct wc_schema_sync_listener {
     /* Two tables drew the same id: the second was given new_id. */
     void (*on_id_clash)(void *ctx, const char *keyspace, const char *table, uint32_t old_id,
                         uint32_t new_id);
-    /* The store changed: encode it (wc_schema_sync_encode) and write it durably. */
-    void (*on_persist)(void *ctx, wc_schema_sync *s);
+    /*
+     * The store changed: encode it (wc_schema_sync_encode) and write it
+     * durably.  Any status other than WC_OK undoes the change: the store
+     * goes back to what it held before (the on_*_change calls made for it
+     * are not repeated in reverse), announces nothing new, and a local DDL
+     * call returns that status; a peer's push is merged again when the
+     * peer's version is pulled once more.
+     */
+    wc_status (*on_persist)(void *ctx, wc_schema_sync *s);
     void *ctx;
 } wc_schema_sync_listener;
 

@@ -52,6 +52,7 @@ PG_CONFIG=$PG_BINDIR/pg_config
 PGXS_DIR=$PG_ROOT/usr/lib/postgresql/15/lib/pgxs
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+JOBS=$(nproc 2>/dev/null || echo 2)   # parallel compiles of the unit and fuzz builds
 ONLY=${ONLY:-layers unit fuzz regress tap}
 RESULTS=$ROOT/build/test-results
 
@@ -165,7 +166,7 @@ if wanted unit; then
     if [ -z "$unit_srcs" ]; then
         echo "no unit tests yet"
     else
-        $MAKE -k unit-build || fail "unit: make unit-build"
+        $MAKE -j"$JOBS" -k unit-build || fail "unit: make unit-build"
         for src in $unit_srcs; do
             run_unit "$src"
         done
@@ -207,7 +208,7 @@ if wanted fuzz; then
     if [ -z "$fuzz_srcs" ]; then
         echo "no fuzz targets yet"
     else
-        $MAKE -k fuzz || fail "fuzz: make fuzz"
+        $MAKE -j"$JOBS" -k fuzz || fail "fuzz: make fuzz"
         for src in $fuzz_srcs; do
             run_fuzz "$src"
         done

@@ -35,6 +35,7 @@ typedef struct snode {
     const wc_env_ops *sim_ops;
     uint64_t forced_random; /* non-zero: the next random_u64 returns it */
     int clashes, table_changes;
+    bool fail_persist; /* on_persist fails, as a full disk would */
 } snode;
 
 typedef struct harness {
@@ -82,12 +83,15 @@ static void dispatch(void *ctx, const wc_addr *from, const uint8_t *msg, size_t 
         wc_gossip_on_message(n->g, from, msg, len);
 }
 
-static void l_persist(void *ctx, wc_schema_sync *s)
+static wc_status l_persist(void *ctx, wc_schema_sync *s)
 {
     snode *n = ctx;
 
+    if (n->fail_persist)
+        return wc_error(WC_IO_ERROR, "no space left on device (test)");
     wc_buf_reset(&n->saved);
     assert_int_equal(wc_schema_sync_encode(s, &n->saved), WC_OK);
+    return WC_OK;
 }
 
 static void l_clash(void *ctx, const char *ks, const char *t, uint32_t old_id, uint32_t new_id)
@@ -820,6 +824,68 @@ static void test_tombstone_grace(void **state)
     h_free(&h);
 }
 
+/*
+ * A change that cannot be saved is not acknowledged and not kept: local
+ * DDL returns the error with the store as before (nothing announced, so a
+ * restart forgets nothing it acknowledged), a peer's push is merged again
+ * once the disk works.
+ */
+static void test_persist_failure(void **state)
+{
+    harness h;
+    wc_buf d, before;
+    uint8_t v0[WC_SCHEMA_VERSION_BYTES], v1[WC_SCHEMA_VERSION_BYTES];
+    wc_replication r;
+    uint32_t id = 0;
+
+    (void)state;
+    h_init(&h, simtest_seed(108), 3, 0);
+    SIM_CHECK(h.seed, run_until(&h, NULL, NULL, false, 0, 60000) != NEVER, "gossip never settled");
+    create_ks(&h, 0, "ks");
+    create_table(&h, 0, "ks", "kept", 1);
+    SIM_CHECK(h.seed, run_until(&h, "ks", "kept", true, 0, 10000) != NEVER, "no agreement");
+
+    /* local DDL on node 0 with a failing disk: every kind is refused and undone */
+    h.nodes[0].fail_persist = true;
+    wc_schema_sync_version(h.nodes[0].s, v0);
+    wc_buf_init(&before);
+    wc_buf_append(&before, h.nodes[0].saved.data, h.nodes[0].saved.len);
+    def_of(&d, "ks", "lost", 1);
+    assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_IO_ERROR);
+    wc_buf_free(&d);
+    assert_null(wc_schema_sync_find_table(h.nodes[0].s, "ks", "lost"));
+    def_of(&d, "ks", "kept", 9);
+    assert_int_equal(wc_schema_sync_alter_table(h.nodes[0].s, d.data, d.len), WC_IO_ERROR);
+    wc_buf_free(&d);
+    assert_int_equal(ttl_of(wc_schema_sync_find_table(h.nodes[0].s, "ks", "kept")), 1);
+    assert_int_equal(wc_schema_sync_drop_table(h.nodes[0].s, "ks", "kept"), WC_IO_ERROR);
+    assert_false(wc_schema_sync_find_table(h.nodes[0].s, "ks", "kept")->dropped);
+    wc_replication_default(&r);
+    assert_int_equal(wc_schema_sync_create_keyspace(h.nodes[0].s, "ks2", &r, "bob"), WC_IO_ERROR);
+    assert_int_equal(wc_schema_sync_drop_keyspace(h.nodes[0].s, "ks"), WC_IO_ERROR);
+    assert_non_null(wc_schema_sync_find_table(h.nodes[0].s, "ks", "kept"));
+    wc_schema_sync_version(h.nodes[0].s, v1);
+    assert_memory_equal(v0, v1, sizeof(v0));
+    assert_int_equal(h.nodes[0].saved.len, before.len);
+    assert_memory_equal(h.nodes[0].saved.data, before.data, before.len);
+    wc_buf_free(&before);
+    wc_sim_run_for(h.sim, 3000);
+    SIM_CHECK(h.seed, all_have(&h, "ks", "lost", false, 0), "an undone table reached a peer");
+
+    /* a peer's push to node 0 while its disk fails: not kept, merged once it works */
+    create_table(&h, 1, "ks", "late", 1);
+    wc_sim_run_for(h.sim, 3000);
+    SIM_CHECK(h.seed, wc_schema_sync_find_table(h.nodes[0].s, "ks", "late") == NULL,
+              "node 0 kept a push it could not save");
+    h.nodes[0].fail_persist = false;
+    SIM_CHECK(h.seed, run_until(&h, "ks", "late", true, 0, 30000) != NEVER,
+              "node 0 never merged the push once its disk worked");
+    create_table(&h, 0, "ks", "lost", 1);
+    SIM_CHECK(h.seed, run_until(&h, "ks", "lost", true, 0, 10000) != NEVER,
+              "the refused table could not be created afterwards");
+    h_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_definition_mismatch),
         cmocka_unit_test(test_tombstone_grace),
+        cmocka_unit_test(test_persist_failure),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
