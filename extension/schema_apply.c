@@ -495,12 +495,14 @@ send_pending(List *todo)
 
 /* ---------------------------------------------------------------- materializing */
 
-/* Run one statement through SPI (the caller's transaction). */
+/* Run one statement through SPI (the caller's transaction); DDL is logged. */
 static void
 run_sql(const char *sql)
 {
 	int			rc;
 
+	if (strncmp(sql, "SET ", 4) != 0)
+		ereport(LOG, (errmsg("widecol schema: running: %s", sql)));
 	SPI_connect();
 	rc = SPI_execute(sql, false, 0);
 	if (rc < 0)
@@ -579,16 +581,11 @@ server_of_keyspace(const char *keyspace)
 	return found;
 }
 
-/*
- * The widecol table (a foreign table, or a table USING widecol) of engine
- * table keyspace.table in this database, or InvalidOid.
- */
-static Oid
-relation_of_table(const char *keyspace, const char *table)
+/* The foreign tables and the tables USING widecol of this database, by OID. */
+static List *
+widecol_relids(void)
 {
-	Oid			found = InvalidOid;
 	List	   *relids = NIL;
-	ListCell   *lc;
 	MemoryContext outer = CurrentMemoryContext;
 
 	SPI_connect();
@@ -608,6 +605,65 @@ relation_of_table(const char *keyspace, const char *table)
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
+	return relids;
+}
+
+/*
+ * Hold every widecol relation of this database against DDL until the
+ * materializer commits, before it reads the cluster schema: a DDL statement
+ * of this node holds its relation from its first change until its commit,
+ * and enters the cluster schema before it commits, so what is read next is
+ * at least as new as these catalogs.  (Read first and locked later, an
+ * older definition would undo a column just added here.)  Never waits
+ * while holding some: a DDL locking two tables in another order cannot
+ * deadlock with it.
+ */
+static void
+hold_widecol_relations(void)
+{
+	List	   *relids = widecol_relids();
+
+	for (;;)
+	{
+		ListCell   *lc;
+		Oid			busy = InvalidOid;
+
+		foreach(lc, relids)
+		{
+			if (!ConditionalLockRelationOid(lfirst_oid(lc), ShareUpdateExclusiveLock))
+			{
+				busy = lfirst_oid(lc);
+				break;
+			}
+		}
+		if (!OidIsValid(busy))
+			break;
+		foreach(lc, relids)
+		{
+			if (lfirst_oid(lc) == busy)
+				break;
+			UnlockRelationOid(lfirst_oid(lc), ShareUpdateExclusiveLock);
+		}
+		/* wait for the statement that holds it, holding nothing */
+		LockRelationOid(busy, ShareUpdateExclusiveLock);
+		UnlockRelationOid(busy, ShareUpdateExclusiveLock);
+		CHECK_FOR_INTERRUPTS();
+		list_free(relids);
+		relids = widecol_relids();	/* a new snapshot: tables created or dropped meanwhile */
+	}
+}
+
+/*
+ * The widecol table (a foreign table, or a table USING widecol) of engine
+ * table keyspace.table in this database, or InvalidOid.
+ */
+static Oid
+relation_of_table(const char *keyspace, const char *table)
+{
+	Oid			found = InvalidOid;
+	List	   *relids = widecol_relids();
+	ListCell   *lc;
+
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
@@ -1012,6 +1068,7 @@ widecol_schema_apply_main(Datum main_arg)
 		CommitTransactionCommand();
 		proc_exit(0);			/* nothing to materialize here */
 	}
+	hold_widecol_relations();
 	st = wc_client_schema_list(widecol_connection(), NULL, 0, &flags, &push, &push_len);
 	if (st != WC_OK)
 		widecol_report(st, "listing the cluster schema");

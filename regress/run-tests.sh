@@ -278,6 +278,13 @@ if wanted tap; then
         else
             fail "tap: t/$name.pl (exit status $rc, logs in $RESULTS/tap/$name)"
             tail -n 60 "$tdir/tmp_check/log/regress_log_$name" 2>/dev/null
+            # what the servers said that was not a client statement: the
+            # background workers' side of a failure
+            for slog in "$tdir"/tmp_check/log/"${name}"_*.log; do
+                [ -f "$slog" ] || continue
+                echo "---- $(basename "$slog"), last lines other than statements:"
+                grep -v -e ' LOG:  statement: ' -e '^\s' "$slog" | tail -n 25
+            done
         fi
         mkdir -p "$RESULTS/tap/$name"
         cp -r "$tdir/tmp_check/log/." "$RESULTS/tap/$name/" 2>/dev/null

@@ -95,6 +95,29 @@ $nodes[0]->safe_psql('postgres', "$q INSERT INTO readings (id, ts, w2, x) VALUES
 is($nodes[1]->safe_psql('postgres', "$q SELECT w2 || '/' || x FROM readings WHERE id = 3"),
 	'dub/42', 'the altered columns carry the same cells on node 1');
 
+# A column added here while this node's materializer follows a change made
+# elsewhere: the materializer must not apply the older definition it may
+# have read before the ALTER committed (it used to drop the new column).
+{
+	my $ddl = $nodes[0]->background_psql('postgres');
+	$ddl->query_safe('BEGIN');
+	$ddl->query_safe('ALTER TABLE readings ADD COLUMN y integer');
+	# a change on node 1 starts node 0's materializer while the ALTER is open
+	$nodes[1]->safe_psql('postgres',
+		'CREATE TABLE elsewhere (k int PRIMARY KEY, note text) USING widecol');
+	ok($nodes[0]->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'widecol schema'
+		    AND wait_event_type = 'Lock'}), 'node 0\'s materializer waits for the open ALTER');
+	$ddl->query_safe('COMMIT');
+	$ddl->quit;
+	ok($nodes[0]->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_class WHERE relname = 'elsewhere'}),
+		'node 0 materializes the table made on node 1');
+	ok(wait_all(q{SELECT count(*) = 1 FROM pg_attribute WHERE attrelid = 'readings'::regclass
+		  AND attname = 'y' AND NOT attisdropped}, @nodes), 'the column added meanwhile is kept on every node');
+	$nodes[0]->safe_psql('postgres', 'DROP TABLE elsewhere');
+}
+
 # refused in a cluster
 my ($rc, $out, $err) = $nodes[1]->psql('postgres', 'ALTER TABLE readings RENAME TO r2');
 like($err, qr/cannot rename widecol table "readings" in a cluster/, 'renaming the table is refused');
