@@ -66,6 +66,7 @@ static const ValidOption valid_options[] = {
 	{"speculative_retry", ForeignTableRelationId},
 	{"memtable_flush_period_in_ms", ForeignTableRelationId},
 	{"crc_check_chance", ForeignTableRelationId},
+	{"materialized_view", ForeignTableRelationId},
 	{"static", AttributeRelationId},
 	{"column_id", AttributeRelationId},
 	{"writetime", AttributeRelationId},
