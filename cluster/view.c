@@ -675,6 +675,7 @@ static wc_status wc__read_row(wc_engine *e, uint32_t table, const uint8_t *pk, s
 /* Scratch of one maintenance run. */
 typedef struct wc__vrun {
     wc_buf opk, ock, npk, nck;
+    wc_batch_builder ob; /* the overlay of one row */
 } wc__vrun;
 
 /*
@@ -712,11 +713,9 @@ typedef struct wc__vpart {
     const uint8_t *pk;
     size_t pk_len;
     uint32_t lock;
-    bool whole;         /* a partition or range deletion: every stored row may change */
-    wc_batch_builder ob;
-    size_t nrows;       /* clustering keys the batch writes */
-    const uint8_t **ck;
-    size_t *ck_len;
+    bool whole;              /* a partition or range deletion: every stored row may change */
+    size_t nent;             /* its header and row entries, in batch order */
+    wc_mutation_entry *ent;  /* (pointing into the batch) */
 } wc__vpart;
 
 static int wc__cmp_u32(const void *a, const void *b)
@@ -751,17 +750,55 @@ static void wc__unlock_all(wc_views *v, const uint32_t *idx, size_t k)
         pthread_mutex_unlock(&v->locks[idx[--k]]);
 }
 
+/*
+ * The overlay that gives the row at ck after the batch: the partition's
+ * header entries (deletions) and its entries of that row, as one mutation.
+ */
+static wc_status wc__overlay_for(wc__vrun *r, const wc__vpart *p, const uint8_t *ck,
+                                 size_t ck_len, const uint8_t **rec, size_t *len)
+{
+    wc_mutation *m;
+    wc_status st;
+
+    wc_batch_builder_reset(&r->ob);
+    m = wc_batch_builder_begin(&r->ob, p->table, p->pk, p->pk_len);
+    for (size_t i = 0; i < p->nent; i++) {
+        const wc_mutation_entry *en = &p->ent[i];
+        if (en->kind == WC_KIND_HEADER ||
+            wc_bytes_cmp(en->ck, en->ck_len, ck, ck_len) == 0)
+            wc_mutation_add(m, en->kind, en->ck, en->ck_len, en->blob, en->blob_len);
+    }
+    if ((st = wc_batch_builder_end(&r->ob)) != WC_OK)
+        return st;
+    return wc_batch_builder_finish(&r->ob, rec, len);
+}
+
+/* The view changes of one stored (or not, before NULL) base row at ck. */
+static wc_status wc__ck_changes(wc_views *v, wc_engine *e, wc__vrun *r, const wc__vpart *p,
+                                const wc_result_row *before, const uint8_t *ck, size_t ck_len,
+                                wc_batch_builder *b, int64_t ts, uint32_t now)
+{
+    const uint8_t *rec;
+    size_t rec_len;
+    wc_page *after = NULL;
+    wc_status st;
+
+    if ((st = wc__overlay_for(r, p, ck, ck_len, &rec, &rec_len)) == WC_OK &&
+        (st = wc__read_row(e, p->table, p->pk, p->pk_len, ck, ck_len, rec, rec_len, &after)) ==
+            WC_OK)
+        st = wc__row_changes(v, r, p->table, before, after->nrows ? after->rows : NULL, NULL, b,
+                             ts, now);
+    wc_page_free(after);
+    return st;
+}
+
 /* The view changes of one base partition: each row the batch may change, before and after. */
 static wc_status wc__part_changes(wc_views *v, wc_engine *e, wc__vrun *r, wc__vpart *p,
                                   wc_batch_builder *b, int64_t ts, uint32_t now)
 {
-    const uint8_t *rec;
-    size_t rec_len;
     wc_page *all = NULL;
-    wc_status st;
+    wc_status st = WC_OK;
 
-    if ((st = wc_batch_builder_finish(&p->ob, &rec, &rec_len)) != WC_OK)
-        return st;
     if (p->whole) {
         /* every stored row of the partition, read page by page */
         wc_read_request req;
@@ -774,17 +811,10 @@ static wc_status wc__part_changes(wc_views *v, wc_engine *e, wc__vrun *r, wc__vp
             wc_page *pg = NULL;
             if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
                 break;
-            for (size_t i = 0; st == WC_OK && i < pg->nrows; i++) {
-                wc_page *after = NULL;
-                const wc_result_row *o = &pg->rows[i];
-                if (o->is_static)
-                    continue;
-                if ((st = wc__read_row(e, p->table, p->pk, p->pk_len, o->ck, o->ck_len, rec,
-                                       rec_len, &after)) == WC_OK)
-                    st = wc__row_changes(v, r, p->table, o, after->nrows ? after->rows : NULL,
-                                         NULL, b, ts, now);
-                wc_page_free(after);
-            }
+            for (size_t i = 0; st == WC_OK && i < pg->nrows; i++)
+                if (!pg->rows[i].is_static)
+                    st = wc__ck_changes(v, e, r, p, &pg->rows[i], pg->rows[i].ck,
+                                        pg->rows[i].ck_len, b, ts, now);
             wc_page_free(all); /* its paging state served this read */
             all = pg;
             if (st != WC_OK || !pg->more)
@@ -796,39 +826,25 @@ static wc_status wc__part_changes(wc_views *v, wc_engine *e, wc__vrun *r, wc__vp
         if (st != WC_OK)
             return st;
     }
-    for (size_t i = 0; st == WC_OK && i < p->nrows; i++) {
-        wc_page *before = NULL, *after = NULL;
-        if (p->whole) {
-            /* a row the batch writes that was not stored before */
-            if ((st = wc__read_row(e, p->table, p->pk, p->pk_len, p->ck[i], p->ck_len[i], NULL, 0,
-                                   &before)) == WC_OK &&
-                before->nrows > 0) {
-                wc_page_free(before);
-                continue; /* done with the stored rows above */
-            }
-        } else {
-            st = wc__read_row(e, p->table, p->pk, p->pk_len, p->ck[i], p->ck_len[i], NULL, 0,
-                              &before);
-        }
-        if (st == WC_OK)
-            st = wc__read_row(e, p->table, p->pk, p->pk_len, p->ck[i], p->ck_len[i], rec, rec_len,
-                              &after);
-        if (st == WC_OK)
-            st = wc__row_changes(v, r, p->table, before->nrows ? before->rows : NULL,
-                                 after->nrows ? after->rows : NULL, NULL, b, ts, now);
+    for (size_t i = 0; st == WC_OK && i < p->nent; i++) {
+        const wc_mutation_entry *en = &p->ent[i];
+        wc_page *before = NULL;
+        if (en->kind != WC_KIND_ROW)
+            continue;
+        st = wc__read_row(e, p->table, p->pk, p->pk_len, en->ck, en->ck_len, NULL, 0, &before);
+        /* with a deletion, the stored rows were all done above */
+        if (st == WC_OK && !(p->whole && before->nrows > 0))
+            st = wc__ck_changes(v, e, r, p, before->nrows ? before->rows : NULL, en->ck,
+                                en->ck_len, b, ts, now);
         wc_page_free(before);
-        wc_page_free(after);
     }
     return st;
 }
 
 static void wc__parts_free(wc__vpart *parts, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        wc_batch_builder_free(&parts[i].ob);
-        wc_free(parts[i].ck);
-        wc_free(parts[i].ck_len);
-    }
+    for (size_t i = 0; i < n; i++)
+        wc_free(parts[i].ent);
     wc_free(parts);
 }
 
@@ -856,23 +872,20 @@ static wc__vpart *wc__part_of(wc__vpart **parts, size_t *n, size_t *cap, uint32_
     p->pk = pk;
     p->pk_len = pk_len;
     p->lock = wc__lock_of(table, pk, pk_len);
-    wc_batch_builder_init(&p->ob);
     return p;
 }
 
-static bool wc__part_add_row(wc__vpart *p, const uint8_t *ck, size_t ck_len)
+static bool wc__part_add(wc__vpart *p, const wc_mutation_entry *en)
 {
-    const uint8_t **c = wc_realloc(p->ck, (p->nrows + 1) * sizeof(*c));
-    size_t *l;
+    wc_mutation_entry *grown;
 
-    if (c == NULL)
-        return false;
-    p->ck = c;
-    if ((l = wc_realloc(p->ck_len, (p->nrows + 1) * sizeof(*l))) == NULL)
-        return false;
-    p->ck_len = l;
-    p->ck[p->nrows] = ck;
-    p->ck_len[p->nrows++] = ck_len;
+    if ((p->nent & (p->nent - 1)) == 0) { /* 0, 1, 2, 4, ...: grow to the next power of two */
+        grown = wc_realloc(p->ent, (p->nent ? p->nent * 2 : 1) * sizeof(*grown));
+        if (grown == NULL)
+            return false;
+        p->ent = grown;
+    }
+    p->ent[p->nent++] = *en;
     return true;
 }
 
@@ -882,6 +895,7 @@ static void wc__run_free(wc__vrun *r)
     wc_buf_free(&r->ock);
     wc_buf_free(&r->npk);
     wc_buf_free(&r->nck);
+    wc_batch_builder_free(&r->ob);
 }
 
 wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len)
@@ -903,6 +917,7 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
         return wc_engine_apply_batch(e, batch, len); /* the engine says what is wrong */
     }
     memset(&run, 0, sizeof(run));
+    wc_batch_builder_init(&run.ob);
     wc_batch_builder_init(&out);
     pthread_rwlock_rdlock(&v->mu);
     while ((more = wc_batch_next(&bv, &mut, &mlen)) == 1) {
@@ -917,15 +932,14 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
             more = -1;
             break;
         }
-        if ((p = wc__part_of(&parts, &nparts, &cap, mv.table_id, mv.pk, mv.pk_len)) == NULL ||
-            wc_batch_builder_add_encoded(&p->ob, mut, mlen) != WC_OK) {
+        if ((p = wc__part_of(&parts, &nparts, &cap, mv.table_id, mv.pk, mv.pk_len)) == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory keeping materialized views");
             goto done;
         }
         while ((more = wc_mutation_next(&mv, &en)) == 1) {
             if (en.kind == WC_KIND_HEADER)
                 p->whole = true;
-            else if (en.kind == WC_KIND_ROW && !wc__part_add_row(p, en.ck, en.ck_len)) {
+            if (en.kind != WC_KIND_STATIC && !wc__part_add(p, &en)) {
                 st = wc_error(WC_NO_MEMORY, "out of memory keeping materialized views");
                 goto done;
             }
@@ -1011,6 +1025,7 @@ wc_status wc_views_build(wc_views *v, wc_engine *e, uint32_t view_id)
     wc_status st = WC_OK;
 
     memset(&run, 0, sizeof(run));
+    wc_batch_builder_init(&run.ob);
     wc_batch_builder_init(&b);
     pthread_rwlock_rdlock(&v->mu);
     for (size_t i = 0; i < v->n; i++)
