@@ -40,6 +40,9 @@
 #include "utils/rel.h"
 #include "utils/varlena.h"
 
+#include "engine.h"
+#include "schema_def.h"
+
 #include "widecol.h"
 
 PG_FUNCTION_INFO_V1(widecol_create_materialized_view);
@@ -278,6 +281,9 @@ widecol_create_materialized_view(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	RangeVar   *rv;
 	Oid			viewid;
+	WidecolTable *view;
+	wc_table_def existing;
+	wc_status	st;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -486,8 +492,26 @@ widecol_create_materialized_view(PG_FUNCTION_ARGS)
 		elog(ERROR, "widecol: could not create materialized view \"%s\"", name);
 	SPI_finish();
 	viewid = RangeVarGetRelid(rv, NoLock, false);
+	view = widecol_get_table(viewid);
+	/* an engine table an earlier view of this name left (DROP FOREIGN TABLE keeps it) goes */
+	if (widecol_check_engine_owner(view, &existing))
+	{
+		const wc_schema *old = widecol_engine_schema(&existing);
+		bool		was_view = false;
+
+		for (size_t i = 0; old && i < old->nproperties; i++)
+			was_view |= strcmp(old->properties[i].name, "materialized_view") == 0;
+		if (!was_view)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("engine table \"%s\" exists and is not a materialized view", existing.name),
+					 errhint("Choose another name for the view, or remove that table's data with widecol.drop_table() first.")));
+		st = wc_client_drop_table(widecol_connection(), view->table_id);
+		if (st != WC_OK && st != WC_NOT_FOUND)
+			widecol_report(st, "replacing the engine table of an earlier materialized view");
+	}
 	/* the node makes the engine table now, and fills it from the base */
-	widecol_ensure_engine_table(widecol_get_table(viewid));
+	widecol_ensure_engine_table(view);
 	PG_RETURN_OID(viewid);
 }
 
