@@ -429,7 +429,7 @@ static bool wc__split(const wc__vcodec *codecs, uint32_t n, const uint8_t *key, 
                 return false;
             off += codecs[i].size;
         } else {
-            uint8_t z = codecs[i].desc ? 0xFF : 0x00;
+            uint8_t z = codecs[i].desc ? 0xFF : 0x00, esc = codecs[i].desc ? 0x00 : 0xFF;
             for (;;) {
                 if (off >= len)
                     return false;
@@ -441,7 +441,7 @@ static bool wc__split(const wc__vcodec *codecs, uint32_t n, const uint8_t *key, 
                     off++;
                     break;
                 }
-                if (key[off++] != (uint8_t)~z)
+                if (key[off++] != esc)
                     return false;
             }
         }
