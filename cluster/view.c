@@ -713,6 +713,7 @@ typedef struct wc__vpart {
     const uint8_t *pk;
     size_t pk_len;
     uint32_t lock;
+    uint64_t hash;           /* of table and pk (wc__part_of) */
     bool whole;              /* a partition or range deletion: every stored row may change */
     size_t nent;             /* its header and row entries, in batch order */
     wc_mutation_entry *ent;  /* (pointing into the batch) */
@@ -841,38 +842,71 @@ static wc_status wc__part_changes(wc_views *v, wc_engine *e, wc__vrun *r, wc__vp
     return st;
 }
 
-static void wc__parts_free(wc__vpart *parts, size_t n)
+/* The parts of a batch, found by a hash of table and partition key. */
+typedef struct wc__vparts {
+    wc__vpart *v;
+    size_t n, cap;
+    size_t *slot; /* open addressing: index + 1, 0 = empty */
+    size_t nslot; /* a power of two, at least twice n */
+} wc__vparts;
+
+static void wc__slot_put(wc__vparts *ps, size_t idx)
 {
-    for (size_t i = 0; i < n; i++)
-        wc_free(parts[i].ent);
-    wc_free(parts);
+    size_t i = (size_t)ps->v[idx].hash & (ps->nslot - 1);
+
+    while (ps->slot[i])
+        i = (i + 1) & (ps->nslot - 1);
+    ps->slot[i] = idx + 1;
 }
 
-/* The part of (table, pk) in parts, added if new; NULL when out of memory. */
-static wc__vpart *wc__part_of(wc__vpart **parts, size_t *n, size_t *cap, uint32_t table,
-                              const uint8_t *pk, size_t pk_len)
+/* The part of (table, pk), added if new; NULL when out of memory. */
+static wc__vpart *wc__part_of(wc__vparts *ps, uint32_t table, const uint8_t *pk, size_t pk_len)
 {
+    uint64_t h = XXH3_64bits_withSeed(pk, pk_len, table);
     wc__vpart *p;
 
-    for (size_t i = 0; i < *n; i++)
-        if ((*parts)[i].table == table &&
-            wc_bytes_cmp((*parts)[i].pk, (*parts)[i].pk_len, pk, pk_len) == 0)
-            return &(*parts)[i];
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        wc__vpart *grown = wc_realloc(*parts, c * sizeof(*grown));
+    for (size_t i = ps->nslot ? (size_t)h & (ps->nslot - 1) : 0; ps->nslot && ps->slot[i];
+         i = (i + 1) & (ps->nslot - 1)) {
+        p = &ps->v[ps->slot[i] - 1];
+        if (p->hash == h && p->table == table && wc_bytes_cmp(p->pk, p->pk_len, pk, pk_len) == 0)
+            return p;
+    }
+    if (ps->n == ps->cap) {
+        size_t c = ps->cap ? ps->cap * 2 : 4;
+        wc__vpart *grown = wc_realloc(ps->v, c * sizeof(*grown));
         if (grown == NULL)
             return NULL;
-        *parts = grown;
-        *cap = c;
+        ps->v = grown;
+        ps->cap = c;
     }
-    p = &(*parts)[(*n)++];
+    if ((ps->n + 1) * 2 > ps->nslot) {
+        size_t ns = ps->nslot ? ps->nslot * 2 : 16;
+        size_t *slot = wc_calloc(ns, sizeof(*slot));
+        if (slot == NULL)
+            return NULL;
+        wc_free(ps->slot);
+        ps->slot = slot;
+        ps->nslot = ns;
+        for (size_t i = 0; i < ps->n; i++)
+            wc__slot_put(ps, i);
+    }
+    p = &ps->v[ps->n];
     memset(p, 0, sizeof(*p));
     p->table = table;
     p->pk = pk;
     p->pk_len = pk_len;
-    p->lock = wc__lock_of(table, pk, pk_len);
+    p->hash = h;
+    p->lock = (uint32_t)(h % WC__VIEW_LOCKS);
+    wc__slot_put(ps, ps->n++);
     return p;
+}
+
+static void wc__parts_free(wc__vparts *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        wc_free(ps->v[i].ent);
+    wc_free(ps->v);
+    wc_free(ps->slot);
 }
 
 static bool wc__part_add(wc__vpart *p, const wc_mutation_entry *en)
@@ -902,8 +936,8 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
 {
     wc_batch_view bv;
     const uint8_t *mut, *rec;
-    size_t mlen, rec_len, nparts = 0, cap = 0, nlocks = 0;
-    wc__vpart *parts = NULL;
+    size_t mlen, rec_len, nlocks = 0;
+    wc__vparts ps = {0};
     uint32_t *locks = NULL;
     wc_batch_builder out;
     wc__vrun run;
@@ -932,7 +966,7 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
             more = -1;
             break;
         }
-        if ((p = wc__part_of(&parts, &nparts, &cap, mv.table_id, mv.pk, mv.pk_len)) == NULL) {
+        if ((p = wc__part_of(&ps, mv.table_id, mv.pk, mv.pk_len)) == NULL) {
             st = wc_error(WC_NO_MEMORY, "out of memory keeping materialized views");
             goto done;
         }
@@ -947,24 +981,24 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
         if (more < 0)
             break;
     }
-    if (more < 0 || nparts == 0) {
+    if (more < 0 || ps.n == 0) {
         /* a malformed batch (the engine refuses it and says why) or no base table in it */
         wc_clear_error();
         st = wc_engine_apply_batch(e, batch, len);
         goto done;
     }
-    if ((locks = wc_malloc(nparts * sizeof(*locks))) == NULL) {
+    if ((locks = wc_malloc(ps.n * sizeof(*locks))) == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory keeping materialized views");
         goto done;
     }
-    for (size_t i = 0; i < nparts; i++)
-        locks[i] = parts[i].lock;
-    nlocks = wc__lock_all(v, locks, nparts);
+    for (size_t i = 0; i < ps.n; i++)
+        locks[i] = ps.v[i].lock;
+    nlocks = wc__lock_all(v, locks, ps.n);
     {
         int64_t ts = wc__view_ts(v);
         uint32_t now = (uint32_t)time(NULL);
-        for (size_t i = 0; st == WC_OK && i < nparts; i++)
-            st = wc__part_changes(v, e, &run, &parts[i], &out, ts, now);
+        for (size_t i = 0; st == WC_OK && i < ps.n; i++)
+            st = wc__part_changes(v, e, &run, &ps.v[i], &out, ts, now);
     }
     if (st == WC_OK && (st = wc_batch_builder_finish(&out, &rec, &rec_len)) == WC_OK)
         st = wc_engine_apply_batch(e, rec, rec_len);
@@ -972,7 +1006,7 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
 done:
     pthread_rwlock_unlock(&v->mu);
     wc_free(locks);
-    wc__parts_free(parts, nparts);
+    wc__parts_free(&ps);
     wc_batch_builder_free(&out);
     wc__run_free(&run);
     return st;
