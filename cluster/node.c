@@ -822,7 +822,9 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
         if ((cc = wc__coordinator(n)) != NULL) {
-            st = wc__coord_apply(n, cc, batch, len, cl);
+            /* views are kept on one node: never let a cluster write leave them behind */
+            if ((st = wc_views_refuse_base(n->views, batch, len)) == WC_OK)
+                st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }
         if ((st = wc__not_joined(n)) != WC_OK)
@@ -957,8 +959,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_lwt_request lr;
         bool applied = false;
         WC__DECODE(wc_lwt_get_request(body, blen, &lr));
-        if ((cc = wc__coordinator(n)) != NULL)
-            st = wc__cas_coord(n, cc, &lr, &applied);
+        if ((cc = wc__coordinator(n)) != NULL) {
+            if ((st = wc_views_refuse_base(n->views, lr.batch, lr.batch_len)) == WC_OK)
+                st = wc__cas_coord(n, cc, &lr, &applied);
+        }
         else if ((st = wc__not_joined(n)) == WC_OK &&
                  (st = wc__check_table(n, lr.table_id, lr.serial_cl, false)) == WC_OK)
             st = wc__cas_alone(n, &lr, &applied);

@@ -6,7 +6,8 @@
  * view rows; a TTL on the view key cell makes the view row expire with it;
  * a view built over existing rows holds them; WHERE conditions keep rows
  * out; a clustering base with a DESC view column and a range delete;
- * malformed recipes are refused; views survive a reopen (catalog reload).
+ * malformed recipes are refused; views survive a reopen (catalog reload);
+ * a coordinated write of a base table is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -378,6 +379,29 @@ static void test_malformed_recipes(void **state)
     vt_close(&t, true);
 }
 
+/* A coordinated write of a base table is refused; of another table, let through. */
+static void test_refuse_base(void **state)
+{
+    vt t;
+    wc_batch_builder b;
+    const uint8_t *rec;
+    size_t len;
+
+    (void)state;
+    vt_open(&t, RECIPE_STATE, true);
+    for (uint32_t table = BASE; table <= 3; table += 2) {
+        wc_batch_builder_init(&b);
+        wc_mutation_delete_partition(wc_batch_builder_begin(&b, table, "k\0\0", 3), 1, 1);
+        assert_int_equal(wc_batch_builder_end(&b), WC_OK);
+        assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
+        assert_int_equal(wc_views_refuse_base(t.v, rec, len),
+                         table == BASE ? WC_INVALID_ARGUMENT : WC_OK);
+        wc_batch_builder_free(&b);
+    }
+    wc_views_forget(t.v, VIEW);
+    vt_close(&t, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_build_and_where),
         cmocka_unit_test(test_clustering_desc_and_range_delete),
         cmocka_unit_test(test_malformed_recipes),
+        cmocka_unit_test(test_refuse_base),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
