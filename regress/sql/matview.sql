@@ -143,6 +143,35 @@ SELECT pg_sleep(2.2);
 SELECT item FROM cheap_items WHERE category = 'c0' AND shop = 's3' AND item = 500;
 SELECT item FROM items_by_category WHERE category = 'c0' AND shop = 's3' AND item = 500;
 
+-- equality on a key column; view key columns of other types (the node turns
+-- their values into key bytes as the extension does: equality and order agree)
+SELECT widecol.create_materialized_view('s1_items', 'items',
+    '((category), shop, item)', NULL, $$shop = 's1'$$);
+SELECT count(*) FILTER (WHERE shop = 's1') AS s1, count(*) AS all_rows FROM s1_items
+WHERE category IN ('c0', 'c1', 'c2', 'c3', 'c4');
+CREATE FOREIGN TABLE readings (id int, at timestamptz, n int, flag boolean, tag varchar(8))
+    SERVER matview_t OPTIONS (primary_key 'id');
+INSERT INTO readings
+SELECT i, '2021-01-01 00:00:00+00'::timestamptz + (i % 3) * interval '1 day' - interval '2 days',
+       i % 4 - 2, i % 2 = 0, 't' || (i % 2)
+FROM generate_series(1, 24) i;
+SELECT widecol.create_materialized_view('readings_by_at', 'readings', '((at), id)');
+SELECT widecol.create_materialized_view('readings_by_n', 'readings', '((n), id)', 'id DESC');
+SELECT widecol.create_materialized_view('readings_by_flag', 'readings', '((flag), id)');
+SELECT widecol.create_materialized_view('readings_by_tag', 'readings', '((tag), id)');
+SELECT at, count(*) FROM readings_by_at
+WHERE at IN ('2020-12-30 00:00:00+00', '2020-12-31 00:00:00+00', '2021-01-01 00:00:00+00')
+GROUP BY at ORDER BY at;
+SELECT n, id FROM readings_by_n WHERE n = -1 LIMIT 3;
+SELECT n, count(*) FROM readings_by_n WHERE n IN (-2, -1, 0, 1) GROUP BY n ORDER BY n;
+SELECT flag, count(*) FROM readings_by_flag WHERE flag IN (true, false) GROUP BY flag ORDER BY flag;
+SELECT count(*) FROM readings_by_tag WHERE tag = 't1';
+SELECT widecol.drop_materialized_view('s1_items');
+SELECT widecol.drop_materialized_view('readings_by_at');
+SELECT widecol.drop_materialized_view('readings_by_n');
+SELECT widecol.drop_materialized_view('readings_by_flag');
+SELECT widecol.drop_materialized_view('readings_by_tag');
+
 ------------------------------------------------------------------------------
 -- Refusals
 ------------------------------------------------------------------------------
