@@ -51,6 +51,7 @@
 #include "shmring.h"
 #include "table_options.h"
 #include "thread.h"
+#include "view.h"
 
 #define WC__DEFAULT_MAX_CONNECTIONS 64
 #define WC__DEFAULT_SEND_TIMEOUT_MS 60000
@@ -135,6 +136,7 @@ struct wc_node {
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
     atomic_bool cluster_expected;  /* never serve APPLY/READ alone (see wc__not_joined) */
     wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
+    wc_views *views;         /* materialized views kept on local writes (view.h) */
     atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
@@ -465,7 +467,7 @@ static wc_status wc__cas_alone(wc_node *n, const wc_lwt_request *r, bool *applie
     } while (!atomic_compare_exchange_weak(&n->cas_last_us, &last, ts));
     if ((st = wc_lwt_restamp(r->batch, r->batch_len, r->table_id, ts, &batch)) != WC_OK)
         goto done;
-    if ((st = wc_engine_apply_batch(n->engine, batch.data, batch.len)) == WC_OK)
+    if ((st = wc_views_apply(n->views, n->engine, batch.data, batch.len)) == WC_OK)
         *applied = true;
 done:
     pthread_mutex_unlock(mu);
@@ -771,11 +773,16 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
                                           : wc_engine_alter_table(e, &def);
         /* cache what the catalog holds (a repeated CREATE keeps the first definition) */
         if (st == WC_OK && wc_engine_get_table(e, def.id, &stored) == WC_OK) {
+            bool view = false;
             if (wc_table_replication(&stored, &r) != WC_OK)
                 wc_replication_default(&r);
-            wc_table_def_clear(&stored);
             wc__repl_set(n, def.id, &r);
             wc_clear_error();
+            /* a new materialized view starts from the base table's rows */
+            if ((st = wc_views_define(n->views, &stored, &view)) == WC_OK && view &&
+                op == WC_OP_CREATE_TABLE)
+                st = wc_views_build(n->views, e, def.id);
+            wc_table_def_clear(&stored);
         }
         wc_table_def_clear(&def);
         break;
@@ -783,8 +790,11 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
     case WC_OP_DROP_TABLE: {
         uint32_t t;
         WC__DECODE(wc_proto_get_table_id(body, blen, &t));
-        if ((st = wc_engine_drop_table(e, t)) == WC_OK)
+        if ((st = wc_engine_drop_table(e, t)) == WC_OK) {
             wc__repl_remove(n, t);
+            wc_views_forget(n->views, t);
+            st = wc_views_empty_of(n->views, e, t); /* a base's views lose its rows too */
+        }
         break;
     }
     case WC_OP_GET_TABLE: {
@@ -812,14 +822,16 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
         if ((cc = wc__coordinator(n)) != NULL) {
-            st = wc__coord_apply(n, cc, batch, len, cl);
+            /* views are kept on one node: never let a cluster write leave them behind */
+            if ((st = wc_views_refuse_base(n->views, batch, len)) == WC_OK)
+                st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }
         if ((st = wc__not_joined(n)) != WC_OK)
             break;
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
-        st = wc_engine_apply_batch(e, batch, len);
+        st = wc_views_apply(n->views, e, batch, len);
         break;
     }
     case WC_OP_READ: {
@@ -947,8 +959,10 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_lwt_request lr;
         bool applied = false;
         WC__DECODE(wc_lwt_get_request(body, blen, &lr));
-        if ((cc = wc__coordinator(n)) != NULL)
-            st = wc__cas_coord(n, cc, &lr, &applied);
+        if ((cc = wc__coordinator(n)) != NULL) {
+            if ((st = wc_views_refuse_base(n->views, lr.batch, lr.batch_len)) == WC_OK)
+                st = wc__cas_coord(n, cc, &lr, &applied);
+        }
         else if ((st = wc__not_joined(n)) == WC_OK &&
                  (st = wc__check_table(n, lr.table_id, lr.serial_cl, false)) == WC_OK)
             st = wc__cas_alone(n, &lr, &applied);
@@ -1875,6 +1889,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     st = wc_engine_open(&o->engine, &n->engine);
     if (st == WC_OK)
         st = wc__repl_load(n);
+    if (st == WC_OK && (st = wc_views_new(&n->views)) == WC_OK)
+        st = wc_views_load(n->views, n->engine);
     if (st == WC_OK)
         st = wc__listen(n);
     if (st == WC_OK)
@@ -1949,6 +1965,7 @@ void wc_node_stop(wc_node *n)
         close(n->wake[1]);
     if (n->engine)
         wc_engine_close(n->engine);
+    wc_views_free(n->views);
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);
     pthread_mutex_destroy(&n->repairs_mu);

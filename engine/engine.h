@@ -157,6 +157,7 @@ typedef struct wc_result_row {
     const uint8_t *ck;        /* NULL for a static row */
     size_t ck_len;
     int64_t live_ts;          /* row liveness timestamp, WC_NO_TIMESTAMP if none */
+    uint32_t live_ttl, live_ldt; /* its TTL and expiry (seconds), 0 if it does not expire */
     uint32_t ncells;
     const wc_cell *cells;     /* live cells only, ascending column; a collection cell
                                * (WC_CELLF_COLLECTION) holds its live elements as

@@ -447,6 +447,8 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         row->ck_len = row->is_static ? 0 : kp->ck_len;
         row->live_ts = ((v.flags & WC_ROWF_LIVENESS) && v.live_ts > shadow) ? v.live_ts
                                                                            : WC_NO_TIMESTAMP;
+        row->live_ttl = row->live_ts == WC_NO_TIMESTAMP ? 0 : v.live_ttl;
+        row->live_ldt = row->live_ts == WC_NO_TIMESTAMP ? 0 : v.live_ldt;
         row->ncells = (uint32_t)(pp->ncells - first_cell);
         row->cells = NULL;
         pp->cell_start[rd->page->nrows] = first_cell;

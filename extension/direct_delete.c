@@ -130,6 +130,7 @@ widecolPlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelati
 	Plan	   *subplan = outerPlan(plan);
 	ForeignScan *fscan;
 
+	widecol_matview_refuse_write(widecol_get_table(planner_rt_fetch(resultRelation, root)->relid));
 	if (plan->operation == CMD_UPDATE && plan->returningLists == NIL && subplan != NULL &&
 		IsA(subplan, ForeignScan) && ((ForeignScan *) subplan)->scan.scanrelid == resultRelation)
 	{

@@ -225,6 +225,7 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 				 errmsg("ON CONFLICT DO UPDATE is not supported on widecol table \"%s\"", get_rel_name(rte->relid)),
 				 errhint("INSERT into a widecol table is already an upsert: drop the ON CONFLICT clause; ON CONFLICT DO NOTHING is CQL IF NOT EXISTS.")));
 	widecol_counter_refuse_write(t, op);
+	widecol_matview_refuse_write(t);
 	if (op == CMD_INSERT)
 	{
 		Relation	rel = table_open(rte->relid, NoLock);
@@ -289,6 +290,7 @@ make_state(Relation rel, CmdType op, EState *estate)
 	WidecolModifyState *ms = palloc0(sizeof(WidecolModifyState));
 
 	ms->t = widecol_get_table(RelationGetRelid(rel));
+	widecol_matview_refuse_write(ms->t);
 	ms->op = op;
 	ms->target = palloc0(sizeof(bool) * Max(ms->t->ncols, 1));
 	ms->junk = palloc0(sizeof(AttrNumber) * Max(ms->t->ncols, 1));
@@ -840,6 +842,8 @@ widecolExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
 						RelationGetRelationName((Relation) linitial(rels))),
 				 errdetail("widecol cannot undo a TRUNCATE at ROLLBACK."),
 				 errhint("Run TRUNCATE on its own, outside BEGIN ... COMMIT.")));
+	foreach(lc, rels)
+		widecol_matview_refuse_write(widecol_get_table(RelationGetRelid((Relation) lfirst(lc))));
 	foreach(lc, rels)
 		widecol_empty_table(widecol_get_table(RelationGetRelid((Relation) lfirst(lc))));
 }

@@ -152,6 +152,8 @@ widecol_build_table(Relation rel)
 			t->gc_grace_seconds = int_option(def, 0, INT32_MAX);
 		else if (strcmp(def->defname, "compaction") == 0)
 			t->compaction = defGetString(def);
+		else if (strcmp(def->defname, "materialized_view") == 0)
+			t->is_view = true;
 		else if (strcmp(def->defname, "table_name") == 0)
 			t->table_name = defGetString(def);
 		else if (strcmp(def->defname, "table_id") == 0)

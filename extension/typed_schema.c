@@ -120,7 +120,8 @@ cql_map_options(const char *option, const char *text, size_t *n)
 /* The CQL table properties widecol accepts without using them. */
 static const char *const unused_properties[] = {
 	"comment", "compression", "caching", "bloom_filter_fp_chance", "speculative_retry",
-	"memtable_flush_period_in_ms", "crc_check_chance"
+	"memtable_flush_period_in_ms", "crc_check_chance",
+	"materialized_view"			/* the recipe the node keeps a view by (matview.c) */
 };
 
 /*

@@ -228,6 +228,7 @@ typedef struct WidecolTable
 	int			replication_factor;	/* effective factor (one node: 1) */
 	bool		counter_table;	/* non-key columns are counters (counter.c) */
 	bool		has_collections;	/* a column is a non-frozen collection */
+	bool		is_view;		/* a materialized view (matview.c): not written by users */
 } WidecolTable;
 
 extern WidecolTable *widecol_build_table(Relation rel);
@@ -302,6 +303,9 @@ extern PGDLLEXPORT void widecol_schema_apply_main(Datum main_arg)
 
 /* in functions.c */
 extern void widecol_empty_table(WidecolTable *t);
+
+/* in matview.c */
+extern void widecol_matview_refuse_write(WidecolTable *t);
 
 /* in owner.c */
 extern void widecol_owner_init(void);

@@ -324,6 +324,25 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'widecol_drop_table'
 LANGUAGE C STRICT VOLATILE;
 
+-- Materialized views (CQL CREATE MATERIALIZED VIEW): a foreign table in the
+-- base's server that the node fills from the base and keeps on every base
+-- write.  Only the base's owner creates one (checked in the function).
+CREATE FUNCTION create_materialized_view(
+    name text,
+    base regclass,
+    primary_key text,
+    clustering_order text DEFAULT NULL,
+    "where" text DEFAULT NULL)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'widecol_create_materialized_view'
+LANGUAGE C VOLATILE;
+
+-- Drop a materialized view: its data and its foreign table.
+CREATE FUNCTION drop_materialized_view(regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_drop_materialized_view'
+LANGUAGE C STRICT VOLATILE;
+
 -- What the node knows of one table.
 CREATE FUNCTION table_stats(
     tab regclass,

@@ -3,7 +3,10 @@
 # of the instance (immediate stop: no clean shutdown of the node, only the
 # commit log protects the data), in batch and in periodic commit-log mode;
 # and a table access without a node fails at once with a clear error and a
-# hint (no preload; an engine directory the node cannot open).
+# hint (no preload; an engine directory the node cannot open).  A
+# materialized view of the table, keyed by n, kept by every write of the
+# workload (updates of n move its rows), equals the table queried by n
+# after the crashes.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -39,6 +42,8 @@ sub run_workload
 			SERVER crash_ks OPTIONS (primary_key '(p, c)', clustering_order 'c DESC');
 	});
 	ok($node->poll_query_until('postgres', $running_query), 'node is running');
+	$node->safe_psql('postgres',
+		q{SELECT widecol.create_materialized_view('crash_by_n', 'crash_t', '((n), p, c)')});
 
 	# COPY from a file: partition 1, 1000 rows; one row with a NULL cell
 	my $file = $node->basedir . '/crash_copy.csv';
@@ -125,6 +130,21 @@ sub expected_content
 my $read_query = q{SELECT p, c, coalesce(v, '<null>'), coalesce(n::text, '<null>')
 	FROM crash_t ORDER BY p, c};
 
+# the view, whole and one partition of it, against the table read by n
+sub check_view
+{
+	my ($node, $what) = @_;
+	my $from_base = $node->safe_psql('postgres',
+		q{SET widecol.allow_filtering = on;
+		  SELECT n, p, c, v FROM crash_t WHERE n IS NOT NULL ORDER BY n, p, c});
+	is($node->safe_psql('postgres', 'SELECT n, p, c, v FROM crash_by_n ORDER BY n, p, c'),
+		$from_base, "$what: the view equals the table read by its key");
+	is($node->safe_psql('postgres', q{SELECT p, c, v FROM crash_by_n WHERE n = 300002}),
+		'3|1|updated', "$what: a row moved by an update is under its new key");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM crash_by_n WHERE n = 300001}),
+		'0', "$what: and no longer under its old one");
+}
+
 sub crash_and_check
 {
 	my ($node, $mode, %rows) = @_;
@@ -143,6 +163,7 @@ sub crash_and_check
 		'null n:null', "$mode: a deleted cell stays deleted");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM crash_t WHERE p = 5'),
 		'1', "$mode: partition tombstone and the later write both replayed");
+	check_view($node, "$mode after the crash");
 
 	# a second crash right after writes that follow recovery
 	$node->safe_psql('postgres', "INSERT INTO crash_t VALUES (7, 1, 'after recovery', 1)");
@@ -153,6 +174,7 @@ sub crash_and_check
 	ok($node->poll_query_until('postgres', $running_query), "$mode: node running after a second crash");
 	is($node->safe_psql('postgres', $read_query),
 		expected_content(%rows), "$mode: content after a second crash");
+	check_view($node, "$mode after a second crash");
 	$node->stop('fast');
 }
 

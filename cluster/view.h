@@ -1,0 +1,96 @@
+/*
+ * view.h - materialized views kept by the node that owns the base table's
+ * data: every write to a base table becomes one engine batch holding the
+ * base mutations and the view mutations they cause, so base and views
+ * change together (one commit-log record).
+ *
+ * A view is an engine table whose typed schema carries the property
+ * WC_VIEW_PROPERTY, a recipe the extension writes (grammar in view.c and
+ * docs/file-formats.md, "Materialized views"): the base table, how the
+ * view's partition and clustering keys are made of the base's key
+ * components and of at most one base cell (the view key cell), and the
+ * conditions a base row must meet to appear in the view.  The view's cells
+ * are the base row's live cells with the same column ids, the view key
+ * cell left out.
+ *
+ * Maintenance reads before it writes, as Cassandra does for views: under a
+ * lock of the base partition (held by every writer through
+ * wc_views_apply), each base row the batch touches is read as it is and as
+ * it will be (the batch as an overlay); a view row whose key changed is
+ * deleted and the row of the new key written.  View rows carry their own,
+ * strictly increasing timestamps (the node's clock, never repeating), so
+ * that a row moved back to a key it had before always wins over the
+ * deletion that moved it away; cells keep their TTL (with a view key cell,
+ * the view row expires with it).
+ *
+ * Thread-safety: every function may be called from any thread; the set
+ * of views is guarded by a read-write lock, base partitions by a fixed set
+ * of mutexes (hash of table and partition key), taken in ascending order.
+ */
+#ifndef WC_VIEW_H
+#define WC_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "status.h"
+
+/* The typed-schema property (wc_schema.properties) that makes a table a view. */
+#define WC_VIEW_PROPERTY "materialized_view"
+
+typedef struct wc_views wc_views;
+
+/* API */
+
+/* An empty set of views.  Caller frees with wc_views_free.  WC_NO_MEMORY. */
+wc_status wc_views_new(wc_views **out);
+/* Free the set (NULL: no-op).  REQUIRES: no call on it is running. */
+void wc_views_free(wc_views *v);
+
+/*
+ * Register (or re-register) the table def as a view if its schema carries
+ * the recipe property, else forget it as a view.  *is_view (may be NULL)
+ * tells which.  WC_INVALID_ARGUMENT for a recipe that does not parse
+ * (detail says where; nothing registered), WC_CORRUPTION for schema bytes
+ * that do not decode, WC_NO_MEMORY.
+ */
+wc_status wc_views_define(wc_views *v, const wc_table_def *def, bool *is_view);
+/* Forget table_id as a view (a dropped table).  Unknown ids are ignored. */
+void wc_views_forget(wc_views *v, uint32_t table_id);
+/* Register every view of the engine's catalog (at start); malformed recipes are skipped. */
+wc_status wc_views_load(wc_views *v, wc_engine *e);
+
+/*
+ * wc_engine_apply_batch for a batch that may write base tables of views:
+ * the view mutations are computed under the base partitions' locks and
+ * applied with the batch as one record.  A batch that touches no base
+ * table goes to the engine as it is.  Statuses of wc_engine_apply_batch and
+ * wc_engine_read; WC_CORRUPTION when a stored key does not split as the
+ * recipe says.
+ */
+wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len);
+
+/*
+ * WC_INVALID_ARGUMENT if the batch writes a base table of a view (a write
+ * the node would not keep its views by: a coordinated one), else WC_OK.
+ */
+wc_status wc_views_refuse_base(wc_views *v, const uint8_t *batch, size_t len);
+
+/*
+ * Fill view_id from its base table's existing rows (each row read and its
+ * view row written under its partition's lock, so writes meanwhile are
+ * never undone).  WC_NOT_FOUND if view_id is not a registered view;
+ * statuses of the engine's read and apply.
+ */
+wc_status wc_views_build(wc_views *v, wc_engine *e, uint32_t view_id);
+
+/*
+ * Empty every view of base_id (its table was dropped or emptied): each
+ * view's engine table is dropped and created again with its definition.
+ * Statuses of wc_engine_drop_table and wc_engine_create_table.
+ */
+wc_status wc_views_empty_of(wc_views *v, wc_engine *e, uint32_t base_id);
+
+#endif /* WC_VIEW_H */
