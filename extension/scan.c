@@ -776,7 +776,7 @@ count_partition(WidecolScanState *ss)
 		check_tombstones(ss);
 	}
 	if (st != WC_OK)
-		widecol_report(st, "count");
+		widecol_report(st, "read");
 	ss->requests++;
 	add_stats(ss, &rs);
 	check_tombstones(ss);
