@@ -845,7 +845,13 @@ node_try_start_cluster(const char *dir)
 	o.data_dir = dir;
 	o.seeds = seeds;
 	o.nseeds = nseeds;
-	o.cluster_name = widecol_cluster_name;
+	/*
+	 * Nodes of another partitioner place and encode keys differently: the
+	 * partitioner is part of the name every handshake compares, so such
+	 * nodes never form one cluster.
+	 */
+	o.cluster_name = widecol_partitioner == WC_PARTITIONER_MURMUR3 ?
+		psprintf("%s (murmur3)", widecol_cluster_name) : widecol_cluster_name;
 	o.secret = secret;
 	o.secret_len = secret_len;
 	o.dc = widecol_datacenter;

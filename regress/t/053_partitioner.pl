@@ -8,7 +8,8 @@
 # 3333..., 2222..., 1111..., as Cassandra printed it); keys of every key type
 # read back as written (their Cassandra serialization decodes); an empty
 # text key is refused.  The data directory keeps its partitioner: a restart
-# with xxhash is refused with a hint, the data is back with murmur3.
+# with xxhash is refused with a hint, the data is back with murmur3.  Nodes
+# of different partitioners do not form a cluster.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -148,5 +149,17 @@ ok($node->poll_query_until('postgres', $running_query), 'back with murmur3');
 is($node->safe_psql('postgres', q{SELECT string_agg(k::text, ',') FROM ti}),
 	'5,1,2,4,3', 'the data is there, in the same order');
 $node->stop('fast');
+
+# a node of another partitioner never joins the cluster
+my @mix = widecol_cluster_nodes('mix', 2);
+$mix[0]->append_conf('postgresql.conf', "widecol.partitioner = 'murmur3'\n");
+$mix[0]->start;
+$log_offset = -s $mix[1]->logfile // 0;
+$mix[1]->start;
+ok( $mix[1]->wait_for_log(
+		qr/cluster name "tap \(murmur3\)" differs from ours "tap"|cluster name "tap" differs from ours "tap \(murmur3\)"/,
+		$log_offset),
+	'an xxhash node and a murmur3 node refuse each other');
+$_->stop('fast') for @mix;
 
 done_testing();
