@@ -746,6 +746,28 @@ wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_co
     return wc_client_read_ex(c, req, cl, overlay, overlay_len, false, out);
 }
 
+wc_status wc_client_count(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                          const uint8_t *overlay, size_t overlay_len, uint64_t *count,
+                          wc_read_stats *stats)
+{
+    const uint8_t *body;
+    size_t blen;
+    uint32_t id;
+    wc_status st;
+
+    *count = 0;
+    memset(stats, 0, sizeof(*stats));
+    if (!wc_consistency_valid((int)cl))
+        return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
+    if ((id = wc__begin(c, WC_OP_COUNT_ROWS)) == 0)
+        return wc__broken_status(c);
+    wc_proto_put_read_ex(&c->out, req, cl, overlay, overlay_len, false);
+    if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
+        return st;
+    st = wc_proto_get_count(body, blen, count, stats);
+    return st == WC_CORRUPTION ? wc__broken(c, st) : st;
+}
+
 wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
                             const uint8_t *overlay, size_t overlay_len, bool trace,
                             wc_client_page **out)

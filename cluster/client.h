@@ -178,6 +178,16 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
                             const uint8_t *overlay, size_t overlay_len, bool trace,
                             wc_client_page **out);
 void wc_client_page_free(wc_client_page *p);
+/*
+ * The number of live clustering rows (static rows not counted) that
+ * wc_client_read_overlay of req would return over all its pages, counted by
+ * the node (coordinated at cl on a cluster) without sending them; req's
+ * paging state, limits and page size are the node's to use.  *stats sums the
+ * read statistics of the pages.  Statuses of wc_client_read_overlay.
+ */
+wc_status wc_client_count(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                          const uint8_t *overlay, size_t overlay_len, uint64_t *count,
+                          wc_read_stats *stats);
 
 /* Flush a table's memtable (0: every table) and wait for it. */
 wc_status wc_client_flush(wc_client *c, uint32_t table_id);

@@ -393,6 +393,81 @@ static void wc__put_trace(wc_buf *out, const wc_coord_result *res)
     wc_proto_put_trace(out, t, n);
 }
 
+/*
+ * COUNT_ROWS: read req's rows page by page as READ would (coordinated at cl
+ * on a cluster: the replicas' answers reconciled here first), and count the
+ * live clustering rows instead of sending them.  The tombstone limit spans
+ * the pages.
+ */
+static wc_status wc__count_rows(wc_node *n, wc_read_request *req, wc_consistency cl,
+                                const uint8_t *overlay, size_t overlay_len, uint64_t *count,
+                                wc_read_stats *stats)
+{
+    uint8_t *state = NULL;
+    wc_page *page = NULL;
+    wc_cluster *cc;
+    uint64_t limit = req->tombstone_failure_threshold;
+    wc_status st;
+
+    *count = 0;
+    memset(stats, 0, sizeof(*stats));
+    if (req->page_rows < 1000)
+        req->page_rows = 1000;
+    for (;;) {
+        if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__coord_read(n, cc, req, cl, overlay, overlay_len, &page, NULL);
+        else if ((st = wc__not_joined(n)) != WC_OK)
+            ;
+        else if ((st = wc__check_table(n, req->table_id, cl, false)) == WC_OK)
+            st = wc_engine_read_overlay(n->engine, req, overlay, overlay_len, false, &page);
+        if (st != WC_OK)
+            goto fail;
+        for (size_t i = 0; i < page->nrows; i++)
+            if (!page->rows[i].is_static)
+                (*count)++;
+        stats->memtables_read += page->stats.memtables_read;
+        stats->sstables_read += page->stats.sstables_read;
+        stats->bloom_skips += page->stats.bloom_skips;
+        stats->range_skips += page->stats.range_skips;
+        stats->blocks_read += page->stats.blocks_read;
+        stats->cache_hits += page->stats.cache_hits;
+        stats->rows_scanned += page->stats.rows_scanned;
+        stats->tombstones_scanned += page->stats.tombstones_scanned;
+        if (limit > 0) {
+            /* what the next page may still meet (0 would mean no limit: the check here) */
+            if (stats->tombstones_scanned > limit) {
+                st = wc_error(WC_OVERLOADED, "count scanned %llu tombstones, more than the "
+                              "failure threshold %llu",
+                              (unsigned long long)stats->tombstones_scanned,
+                              (unsigned long long)limit);
+                goto fail;
+            }
+            req->tombstone_failure_threshold = limit - stats->tombstones_scanned;
+            if (req->tombstone_failure_threshold == 0)
+                req->tombstone_failure_threshold = 1;
+        }
+        if (!page->more)
+            break;
+        wc_free(state);
+        if ((state = wc_malloc(page->paging_state_len ? page->paging_state_len : 1)) == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory counting rows");
+            goto fail;
+        }
+        memcpy(state, page->paging_state, page->paging_state_len);
+        req->paging_state = state;
+        req->paging_state_len = page->paging_state_len;
+        wc_page_free(page);
+        page = NULL;
+    }
+    wc_page_free(page);
+    wc_free(state);
+    return WC_OK;
+fail:
+    wc_page_free(page);
+    wc_free(state);
+    return st;
+}
+
 /* ---------------------------------------------------------------- lightweight transactions */
 
 static int64_t wc__wall_us(void);
@@ -860,6 +935,23 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
                 wc__put_trace(out, res);
         }
         wc_free(res);
+        wc_free(cols);
+        break;
+    }
+    case WC_OP_COUNT_ROWS: {
+        wc_read_request req;
+        wc_consistency cl;
+        uint32_t *cols = NULL;
+        const uint8_t *overlay;
+        size_t overlay_len;
+        bool trace;
+        uint64_t count = 0;
+        wc_read_stats stats;
+        WC__DECODE(wc_proto_get_read_ex(body, blen, &req, &cl, &cols, &overlay, &overlay_len,
+                                        &trace));
+        st = wc__count_rows(n, &req, cl, overlay, overlay_len, &count, &stats);
+        if (st == WC_OK)
+            wc_proto_put_count(out, count, &stats);
         wc_free(cols);
         break;
     }

@@ -18,6 +18,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
     "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "UNKNOWN", "UNKNOWN",
     "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "DECOMMISSION", "REMOVENODE", "CAS",
+    "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -611,6 +612,23 @@ static bool wc__get_stats(const uint8_t **pp, const uint8_t *end, wc_read_stats 
            wc_get_u64(pp, end, &s->bloom_skips) && wc_get_u64(pp, end, &s->range_skips) &&
            wc_get_u64(pp, end, &s->blocks_read) && wc_get_u64(pp, end, &s->cache_hits) &&
            wc_get_u64(pp, end, &s->rows_scanned) && wc_get_u64(pp, end, &s->tombstones_scanned);
+}
+
+void wc_proto_put_count(wc_buf *b, uint64_t count, const wc_read_stats *stats)
+{
+    wc_buf_put_u64(b, count);
+    wc__put_stats(b, stats);
+}
+
+wc_status wc_proto_get_count(const uint8_t *body, size_t len, uint64_t *count,
+                             wc_read_stats *stats)
+{
+    const uint8_t *p = body, *end = body + len;
+
+    memset(stats, 0, sizeof(*stats));
+    if (!wc_get_u64(&p, end, count) || !wc__get_stats(&p, end, stats) || p != end)
+        return WC__BAD("COUNT_ROWS response");
+    return WC_OK;
 }
 
 void wc_proto_put_page(wc_buf *b, const wc_page *page)

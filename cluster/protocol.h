@@ -230,6 +230,17 @@ wc_status wc_proto_get_read_ex(const uint8_t *body, size_t len, wc_read_request 
 
 #define WC_PROTO_TRACE_MAX 8
 
+/*
+ * COUNT_ROWS (since version 20): the request is a READ's (wc_proto_put_read_ex
+ * without trace); the response is u64 the number of live clustering rows the
+ * read returns over all its pages (static rows not counted), then the read
+ * statistics of those pages summed.
+ */
+void wc_proto_put_count(wc_buf *b, uint64_t count, const wc_read_stats *stats);
+/* WC_CORRUPTION if the response is truncated or has trailing bytes. */
+wc_status wc_proto_get_count(const uint8_t *body, size_t len, uint64_t *count,
+                             wc_read_stats *stats);
+
 /* One replica's part in a coordinated read (a READ with the trace flag). */
 typedef struct wc_read_trace {
     char address[80]; /* internode "host:port" */

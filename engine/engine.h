@@ -50,6 +50,7 @@
 #include "commitlog.h"
 #include "compaction_options.h"
 #include "fs.h"
+#include "keys.h"
 #include "mutation.h"
 #include "row.h"
 #include "status.h"
@@ -99,6 +100,11 @@ typedef struct wc_engine_options {
     bool commitlog_ignore_replay_errors;
     /* a damaged SSTable or manifest at open: its table offline (default) or open fails */
     wc_disk_failure_policy disk_failure_policy;
+    /* how tokens are computed (keys.h); recorded in the data directory when it is created
+     * (file "partitioner"): opening it with another one fails with WC_INVALID_ARGUMENT.  A
+     * directory from before the record was kept is xxhash.  Open sets the process's
+     * partitioner (wc_partitioner_set). */
+    wc_partitioner partitioner;
 } wc_engine_options;
 
 #define WC_MAX_COMPACTION_THREADS 64

@@ -3,12 +3,47 @@
  */
 #include "keys.h"
 
+#include <stdatomic.h>
+#include <string.h>
+
+#include "murmur3.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+static atomic_int wc__partitioner = WC_PARTITIONER_XXHASH;
+
 int64_t wc_token(const void *pk, size_t len)
 {
+    if (atomic_load_explicit(&wc__partitioner, memory_order_relaxed) == WC_PARTITIONER_MURMUR3)
+        return wc_murmur3_token(pk, len);
     return (int64_t)XXH3_64bits(pk, len);
+}
+
+void wc_partitioner_set(wc_partitioner p)
+{
+    atomic_store_explicit(&wc__partitioner, (int)p, memory_order_relaxed);
+}
+
+wc_partitioner wc_partitioner_get(void)
+{
+    return (wc_partitioner)atomic_load_explicit(&wc__partitioner, memory_order_relaxed);
+}
+
+const char *wc_partitioner_name(wc_partitioner p)
+{
+    return p == WC_PARTITIONER_MURMUR3 ? "murmur3" : "xxhash";
+}
+
+bool wc_partitioner_parse(const char *name, size_t len, wc_partitioner *out)
+{
+    if (len == 6 && memcmp(name, "xxhash", 6) == 0)
+        *out = WC_PARTITIONER_XXHASH;
+    else if (len == 7 && memcmp(name, "murmur3", 7) == 0)
+        *out = WC_PARTITIONER_MURMUR3;
+    else
+        return false;
+    return true;
 }
 
 void wc_key_build(wc_buf *b, int64_t token, const void *pk, size_t pk_len, uint8_t kind,

@@ -13,8 +13,13 @@
  *   kind     1 byte   WC_KIND_HEADER / WC_KIND_STATIC / WC_KIND_ROW
  *   ck       rest     clustering key bytes (only for WC_KIND_ROW)
  *
- * The token of a partition is XXH3-64 of its partition-key bytes, read as a
- * signed 64-bit integer.  Pure functions; thread-safe.
+ * The token of a partition depends on the process's partitioner: XXH3-64
+ * of its partition-key bytes read as a signed 64-bit integer (xxhash, the
+ * default), or Cassandra's Murmur3Partitioner token of them (murmur3.h; the
+ * extension then serializes partition keys as Cassandra does).  The
+ * partitioner is set once per process, before any thread computes a token
+ * (wc_partitioner_set; the engine sets it when it opens its data directory,
+ * which records it).  Otherwise pure functions; thread-safe.
  */
 #ifndef WC_KEYS_H
 #define WC_KEYS_H
@@ -43,9 +48,23 @@ typedef struct wc_key_parts {
     size_t ck_len;
 } wc_key_parts;
 
+typedef enum wc_partitioner {
+    WC_PARTITIONER_XXHASH = 0, /* XXH3-64 of the key bytes (the default) */
+    WC_PARTITIONER_MURMUR3 = 1 /* Cassandra's Murmur3Partitioner */
+} wc_partitioner;
+
 /* API */
 
+/* The token of a partition key under the process's partitioner. */
 int64_t wc_token(const void *pk, size_t len);
+
+/* Select the partitioner of this process.  REQUIRES: no thread computes a token meanwhile. */
+void wc_partitioner_set(wc_partitioner p);
+wc_partitioner wc_partitioner_get(void);
+/* "xxhash" or "murmur3". */
+const char *wc_partitioner_name(wc_partitioner p);
+/* Parse a name of wc_partitioner_name; false if unknown. */
+bool wc_partitioner_parse(const char *name, size_t len, wc_partitioner *out);
 
 /* Append the flat key to b.  REQUIRES: pk_len <= WC_MAX_PK_LEN. */
 void wc_key_build(wc_buf *b, int64_t token, const void *pk, size_t pk_len, uint8_t kind,

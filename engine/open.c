@@ -42,6 +42,63 @@ void wc_engine_options_default(wc_engine_options *o)
     o->commitlog_total_bytes = WC_DEFAULT_COMMITLOG_TOTAL;
 }
 
+/*
+ * The data directory keeps the partitioner it was created with: a node that
+ * changed it would place and order its keys differently.  A directory with a
+ * catalog or a commit log but no record predates the record: xxhash.
+ */
+static wc_status wc__partitioner_check(wc_engine *e)
+{
+    char path[4200];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    bool exists = false, old = false;
+    wc_partitioner stored = WC_PARTITIONER_XXHASH;
+    const char *name;
+    char line[16];
+    wc_status st;
+
+    snprintf(path, sizeof(path), "%s/partitioner", e->dir);
+    if ((st = e->fs->exists(e->fs, path, &exists)) != WC_OK)
+        return st;
+    if (exists) {
+        if ((st = wc_fs_read_all(e->fs, path, 64, &data, &len)) != WC_OK)
+            return st;
+        while (len > 0 && data[len - 1] == '\n')
+            len--;
+        if (!wc_partitioner_parse((const char *)data, len, &stored)) {
+            wc_free(data);
+            return wc_error(WC_CORRUPTION, "\"%s\" names no known partitioner", path);
+        }
+        wc_free(data);
+    } else {
+        snprintf(path, sizeof(path), "%s/catalog", e->dir);
+        if ((st = e->fs->exists(e->fs, path, &old)) != WC_OK)
+            return st;
+        if (!old) {
+            snprintf(path, sizeof(path), "%s/commitlog", e->dir);
+            if ((st = e->fs->exists(e->fs, path, &old)) != WC_OK)
+                return st;
+        }
+        stored = old ? WC_PARTITIONER_XXHASH : e->opts.partitioner;
+    }
+    if (stored != e->opts.partitioner)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "the data directory \"%s\" was created with the %s partitioner, which "
+                        "cannot change; the node is configured for %s",
+                        e->dir, wc_partitioner_name(stored),
+                        wc_partitioner_name(e->opts.partitioner));
+    if (!exists) {
+        name = wc_partitioner_name(stored);
+        snprintf(path, sizeof(path), "%s/partitioner", e->dir);
+        snprintf(line, sizeof(line), "%s\n", name);
+        if ((st = wc_fs_write_atomic(e->fs, path, line, strlen(line))) != WC_OK)
+            return st;
+    }
+    wc_partitioner_set(stored);
+    return WC_OK;
+}
+
 typedef struct wc__replay_ctx {
     wc_engine *e;
     uint64_t records;
@@ -181,6 +238,8 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
 
     st = wc_fs_mkdirs(e->fs, e->dir);
     if (st != WC_OK)
+        goto fail;
+    if ((st = wc__partitioner_check(e)) != WC_OK)
         goto fail;
     if (e->opts.cache_bytes > 0 && (st = wc_block_cache_new(e->opts.cache_bytes, &e->cache)) != WC_OK)
         goto fail;

@@ -37,6 +37,7 @@ widecol_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = widecolGetForeignRelSize;
 	routine->GetForeignPaths = widecolGetForeignPaths;
 	routine->GetForeignPlan = widecolGetForeignPlan;
+	routine->GetForeignUpperPaths = widecolGetForeignUpperPaths;
 	routine->BeginForeignScan = widecolBeginForeignScan;
 	routine->IterateForeignScan = widecolIterateForeignScan;
 	routine->ReScanForeignScan = widecolReScanForeignScan;

@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/float.h"
 #include "utils/inet.h"
 #include "utils/lsyscache.h"
@@ -45,6 +46,7 @@
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
+#include "keys.h"
 #include "widecol.h"
 
 static void enc_be(StringInfo buf, uint64 v, int nbytes);
@@ -56,6 +58,7 @@ static void enc_inet(StringInfo buf, Datum value);
 static Datum dec_inet(const uint8 **pp, const uint8 *end, bool desc);
 static void enc_record(StringInfo buf, Oid typid, Datum value);
 static Datum dec_record(const uint8 **pp, const uint8 *end, Oid typid, bool desc);
+static TupleDesc deform_record(Oid typid, Datum value, Datum **values, bool **nulls);
 static void codec_corrupt(void) pg_attribute_noreturn();
 
 /* markers before each field of a composite key: NULL sorts last, as record_cmp */
@@ -510,6 +513,27 @@ dec_inet(const uint8 **pp, const uint8 *end, bool desc)
 }
 
 /*
+ * The fields of composite value of type typid into palloc'd *values and
+ * *nulls; returns its tuple descriptor, pinned (ReleaseTupleDesc it).
+ */
+static TupleDesc
+deform_record(Oid typid, Datum value, Datum **values, bool **nulls)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(value);
+	TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
+	HeapTupleData tup;
+
+	*values = palloc(sizeof(Datum) * td->natts);
+	*nulls = palloc(sizeof(bool) * td->natts);
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	heap_deform_tuple(&tup, td, *values, *nulls);
+	return td;
+}
+
+/*
  * A composite value (CQL's frozen UDT), in record_cmp's order: for each
  * live field, WC_FIELD_NULL, or WC_FIELD_PRESENT and the field's own
  * (ascending) key encoding.
@@ -517,17 +541,10 @@ dec_inet(const uint8 **pp, const uint8 *end, bool desc)
 static void
 enc_record(StringInfo buf, Oid typid, Datum value)
 {
-	HeapTupleHeader th = DatumGetHeapTupleHeader(value);
-	TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
-	HeapTupleData tup;
-	Datum	   *values = palloc(sizeof(Datum) * td->natts);
-	bool	   *nulls = palloc(sizeof(bool) * td->natts);
+	Datum	   *values;
+	bool	   *nulls;
+	TupleDesc	td = deform_record(typid, value, &values, &nulls);
 
-	tup.t_len = HeapTupleHeaderGetDatumLength(th);
-	ItemPointerSetInvalid(&tup.t_self);
-	tup.t_tableOid = InvalidOid;
-	tup.t_data = th;
-	heap_deform_tuple(&tup, td, values, nulls);
 	for (int i = 0; i < td->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(td, i);
@@ -889,4 +906,725 @@ widecol_decode_value(const uint8 *p, size_t len, int16 typlen, bool typbyval)
 		s[len] = '\0';
 		return CStringGetDatum(s);
 	}
+}
+
+/*
+ * Partition keys under the murmur3 partitioner are the key serialized as
+ * Cassandra serializes it, so that Murmur3Partitioner's token of these bytes
+ * is Cassandra's token() of the same key.  One column: its value's bytes;
+ * several: per column a 2-byte big-endian length, the bytes and 0x00 (CQL's
+ * composite key).  Partitions are then ordered by token alone, so these
+ * bytes need not be byte-comparable.  Where Cassandra's type holds less than
+ * PostgreSQL's (timestamps in milliseconds, inet without a mask) the extra
+ * is appended only when present, so every value Cassandra can hold has
+ * Cassandra's bytes and every PostgreSQL value stays a distinct key; values
+ * that PostgreSQL finds equal get one form (-0 and +0, NaNs, 1.0 and 1.00).
+ * Layouts: docs/file-formats.md ("Partitioners").
+ */
+
+/* seconds and days between the Unix and PostgreSQL epochs */
+#define WC_UNIX_TO_PG_MS INT64CONST(946684800000)
+#define WC_UNIX_TO_PG_DAYS 10957
+/* Cassandra's date: days since the Unix epoch, offset by 2^31, unsigned */
+#define WC_CQL_DATE_OFFSET INT64CONST(2147483648)
+
+static void cass_encode(StringInfo buf, Oid typid, Datum value);
+static Datum cass_decode(const uint8 *p, size_t len, Oid typid);
+
+/* Append a 4-byte length placeholder; returns where it is. */
+static int
+cass_len_begin(StringInfo buf)
+{
+	int			at = buf->len;
+
+	enc_be(buf, 0, 4);
+	return at;
+}
+
+static void
+cass_len_end(StringInfo buf, int at)
+{
+	uint32		n = (uint32) (buf->len - at - 4);
+
+	for (int i = 0; i < 4; i++)
+		buf->data[at + i] = (char) (n >> (24 - 8 * i));
+}
+
+/*
+ * numeric as CQL decimal: the scale (4 bytes) and the unscaled value in
+ * two's complement, big-endian, in the fewest bytes (Java's BigInteger).
+ * Trailing fractional zeros are dropped first (1.50 is 15 at scale 1).
+ * NaN, Infinity and -Infinity, which decimal lacks, are the scale field
+ * alone: 0, 1 and 2 (a decimal always has a value byte).
+ */
+static void
+cass_enc_numeric(StringInfo buf, Datum value)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+	const char *p = s;
+	bool		neg = false;
+	StringInfoData digits;
+	int			scale = 0;
+	bool		frac = false;
+	uint8	   *mag;
+	int			cap,
+				n = 0;
+
+	if (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0)
+	{
+		enc_be(buf, s[0] == 'N' ? 0 : s[0] == 'I' ? 1 : 2, 4);
+		return;
+	}
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	initStringInfo(&digits);
+	for (; *p; p++)
+	{
+		if (*p == '.')
+		{
+			frac = true;
+			continue;
+		}
+		appendStringInfoChar(&digits, *p);
+		if (frac)
+			scale++;
+	}
+	while (scale > 0 && digits.data[digits.len - 1] == '0')
+	{
+		digits.data[--digits.len] = '\0';
+		scale--;
+	}
+	/* the magnitude in base 256 at the end of mag, n bytes in use */
+	cap = digits.len / 2 + 2;
+	mag = palloc0(cap);
+	for (int i = 0; i < digits.len; i++)
+	{
+		uint32		carry = (uint32) (digits.data[i] - '0');
+
+		for (int j = cap - 1; j >= cap - n; j--)
+		{
+			uint32		v = (uint32) mag[j] * 10 + carry;
+
+			mag[j] = (uint8) (v & 0xff);
+			carry = v >> 8;
+		}
+		if (carry != 0)
+			mag[cap - ++n] = (uint8) carry;
+	}
+	/* one more byte than the magnitude needs, so that the sign bit is free */
+	n++;
+	if (neg)
+	{
+		uint32		carry = 1;
+
+		for (int j = cap - 1; j >= cap - n; j--)
+		{
+			uint32		v = (uint32) (uint8) ~mag[j] + carry;
+
+			mag[j] = (uint8) v;
+			carry = v >> 8;
+		}
+	}
+	/* drop sign bytes the next byte repeats */
+	while (n > 1)
+	{
+		uint8		b0 = mag[cap - n],
+					b1 = mag[cap - n + 1];
+
+		if ((b0 == 0 && !(b1 & 0x80)) || (b0 == 0xff && (b1 & 0x80)))
+			n--;
+		else
+			break;
+	}
+	enc_be(buf, (uint32) scale, 4);
+	appendBinaryStringInfo(buf, (const char *) mag + cap - n, n);
+	pfree(mag);
+	pfree(digits.data);
+}
+
+static Datum
+cass_dec_numeric(const uint8 *p, size_t len)
+{
+	int32		scale;
+	bool		neg;
+	size_t		n;
+	uint8	   *mag;
+	uint32	   *chunks;
+	size_t		nchunks = 0;
+	StringInfoData s;
+	char	   *digits;
+	int			ndigits;
+
+	if (len < 4)
+		codec_corrupt();
+	scale = (int32) dec_be(p, 4, false);
+	n = len - 4;
+	if (len == 4)
+	{
+		if (scale < 0 || scale > 2)
+			codec_corrupt();
+		return DirectFunctionCall3(numeric_in,
+								   CStringGetDatum(scale == 0 ? "NaN" : scale == 1 ? "Infinity" : "-Infinity"),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	}
+	if (scale < 0 || scale > NUMERIC_MAX_DISPLAY_SCALE)
+		codec_corrupt();
+	p += 4;
+	neg = (p[0] & 0x80) != 0;
+	mag = palloc(n);
+	memcpy(mag, p, n);
+	if (neg)
+	{
+		uint32		carry = 1;
+
+		for (size_t j = n; j-- > 0;)
+		{
+			uint32		v = (uint32) (uint8) ~mag[j] + carry;
+
+			mag[j] = (uint8) v;
+			carry = v >> 8;
+		}
+	}
+	/* base 256 to base 10^9 by repeated division */
+	chunks = palloc(sizeof(uint32) * (n * 8 / 29 + 2));
+	for (;;)
+	{
+		uint64		rem = 0;
+		bool		zero = true;
+
+		for (size_t j = 0; j < n; j++)
+		{
+			uint64		cur = (rem << 8) | mag[j];
+
+			mag[j] = (uint8) (cur / 1000000000);
+			rem = cur % 1000000000;
+			if (mag[j] != 0)
+				zero = false;
+		}
+		chunks[nchunks++] = (uint32) rem;
+		if (zero)
+			break;
+	}
+	initStringInfo(&s);
+	appendStringInfo(&s, "%u", chunks[nchunks - 1]);
+	for (size_t j = nchunks - 1; j-- > 0;)
+		appendStringInfo(&s, "%09u", chunks[j]);
+	digits = s.data;
+	ndigits = s.len;
+	{
+		StringInfoData out;
+
+		initStringInfo(&out);
+		if (neg)
+			appendStringInfoChar(&out, '-');
+		if (ndigits <= scale)
+		{
+			appendStringInfoString(&out, "0.");
+			for (int i = ndigits; i < scale; i++)
+				appendStringInfoChar(&out, '0');
+			appendStringInfoString(&out, digits);
+		}
+		else
+		{
+			appendBinaryStringInfo(&out, digits, ndigits - scale);
+			if (scale > 0)
+			{
+				appendStringInfoChar(&out, '.');
+				appendStringInfoString(&out, digits + ndigits - scale);
+			}
+		}
+		return DirectFunctionCall3(numeric_in, CStringGetDatum(out.data),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	}
+}
+
+/* A composite value as a CQL UDT: per live field a 4-byte length (-1: NULL) and its bytes. */
+static void
+cass_enc_record(StringInfo buf, Oid typid, Datum value)
+{
+	Datum	   *values;
+	bool	   *nulls;
+	TupleDesc	td = deform_record(typid, value, &values, &nulls);
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+		int			at;
+
+		if (a->attisdropped)
+			continue;
+		if (nulls[i])
+		{
+			enc_be(buf, 0xffffffffu, 4);
+			continue;
+		}
+		at = cass_len_begin(buf);
+		cass_encode(buf, a->atttypid, values[i]);
+		cass_len_end(buf, at);
+	}
+	ReleaseTupleDesc(td);
+	pfree(values);
+	pfree(nulls);
+}
+
+static Datum
+cass_dec_record(const uint8 *p, size_t len, Oid typid)
+{
+	TupleDesc	td = lookup_rowtype_tupdesc_copy(typid, -1);
+	Datum	   *values = palloc0(sizeof(Datum) * td->natts);
+	bool	   *nulls = palloc(sizeof(bool) * td->natts);
+	const uint8 *end = p + len;
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+		uint32		n;
+
+		nulls[i] = true;
+		if (a->attisdropped)
+			continue;
+		if (end - p < 4)
+			codec_corrupt();
+		n = (uint32) dec_be(p, 4, false);
+		p += 4;
+		if (n == 0xffffffffu)
+			continue;
+		if ((size_t) (end - p) < n)
+			codec_corrupt();
+		values[i] = cass_decode(p, n, a->atttypid);
+		nulls[i] = false;
+		p += n;
+	}
+	if (p != end)
+		codec_corrupt();
+	return HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
+}
+
+/* An array (a frozen list or set) as CQL's: a 4-byte count, per element a 4-byte length and its bytes. */
+static void
+cass_enc_array(StringInfo buf, Oid typid, Datum value)
+{
+	Oid			et = get_element_type(typid);
+	ArrayType  *a = DatumGetArrayTypeP(value);
+	int16		elen;
+	bool		ebyval;
+	char		ealign;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a key of type %s must be a one-dimensional array", format_type_be(typid)),
+				 errhint("Flatten the array: a frozen list holds single values.")));
+	get_typlenbyvalalign(et, &elen, &ebyval, &ealign);
+	deconstruct_array(a, et, elen, ebyval, ealign, &elems, &enulls, &n);
+	enc_be(buf, (uint32) n, 4);
+	for (int i = 0; i < n; i++)
+	{
+		int			at;
+
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a key of type %s cannot hold NULL elements", format_type_be(typid)),
+					 errhint("Remove the NULLs: CQL collections have none.")));
+		at = cass_len_begin(buf);
+		cass_encode(buf, et, elems[i]);
+		cass_len_end(buf, at);
+	}
+}
+
+static Datum
+cass_dec_array(const uint8 *p, size_t len, Oid typid)
+{
+	Oid			et = get_element_type(typid);
+	const uint8 *end = p + len;
+	int16		elen;
+	bool		ebyval;
+	char		ealign;
+	uint32		n;
+	Datum	   *elems;
+
+	if (len < 4)
+		codec_corrupt();
+	n = (uint32) dec_be(p, 4, false);
+	p += 4;
+	if (n > len / 4)
+		codec_corrupt();
+	get_typlenbyvalalign(et, &elen, &ebyval, &ealign);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (uint32 i = 0; i < n; i++)
+	{
+		uint32		m;
+
+		if (end - p < 4)
+			codec_corrupt();
+		m = (uint32) dec_be(p, 4, false);
+		p += 4;
+		if ((size_t) (end - p) < m)
+			codec_corrupt();
+		elems[i] = cass_decode(p, m, et);
+		p += m;
+	}
+	if (p != end)
+		codec_corrupt();
+	return PointerGetDatum(construct_array(elems, (int) n, et, elen, ebyval, ealign));
+}
+
+/* Append value serialized as Cassandra serializes the matching CQL type. */
+static void
+cass_encode(StringInfo buf, Oid typid, Datum value)
+{
+	switch (typid)
+	{
+		case BOOLOID:
+			appendStringInfoChar(buf, DatumGetBool(value) ? 1 : 0);
+			return;
+		case INT2OID:
+			enc_be(buf, (uint16) DatumGetInt16(value), 2);
+			return;
+		case INT4OID:
+			enc_be(buf, (uint32) DatumGetInt32(value), 4);
+			return;
+		case INT8OID:
+			enc_be(buf, (uint64) DatumGetInt64(value), 8);
+			return;
+		case FLOAT4OID:
+			{
+				float4		f = DatumGetFloat4(value);
+				uint32		u;
+
+				if (isnan(f))
+					u = 0x7fc00000u;	/* Java's canonical NaN */
+				else
+				{
+					if (f == 0.0f)
+						f = 0.0f;
+					memcpy(&u, &f, 4);
+				}
+				enc_be(buf, u, 4);
+				return;
+			}
+		case FLOAT8OID:
+			{
+				float8		f = DatumGetFloat8(value);
+				uint64		u;
+
+				if (isnan(f))
+					u = UINT64CONST(0x7ff8000000000000);
+				else
+				{
+					if (f == 0.0)
+						f = 0.0;
+					memcpy(&u, &f, 8);
+				}
+				enc_be(buf, u, 8);
+				return;
+			}
+		case NUMERICOID:
+			cass_enc_numeric(buf, value);
+			return;
+		case DATEOID:
+			{
+				DateADT		d = DatumGetDateADT(value);
+				uint32		u;
+
+				if (DATE_IS_NOBEGIN(d))
+					u = 0;
+				else if (DATE_IS_NOEND(d))
+					u = 0xffffffffu;
+				else
+					u = (uint32) ((int64) d + WC_UNIX_TO_PG_DAYS + WC_CQL_DATE_OFFSET);
+				enc_be(buf, u, 4);
+				return;
+			}
+		case TIMEOID:
+			/* CQL time: nanoseconds since midnight */
+			enc_be(buf, (uint64) (DatumGetInt64(value) * 1000), 8);
+			return;
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			{
+				int64		ts = DatumGetInt64(value);
+				int64		ms,
+							us;
+
+				/* CQL timestamp: milliseconds since the Unix epoch; then the microseconds if any */
+				if (ts == DT_NOBEGIN || ts == DT_NOEND)
+				{
+					enc_be(buf, (uint64) ts, 8);
+					return;
+				}
+				ms = ts / 1000;
+				us = ts % 1000;
+				if (us < 0)
+				{
+					us += 1000;
+					ms--;
+				}
+				enc_be(buf, (uint64) (ms + WC_UNIX_TO_PG_MS), 8);
+				if (us != 0)
+					enc_be(buf, (uint64) us, 2);
+				return;
+			}
+		case UUIDOID:
+			appendBinaryStringInfo(buf, (const char *) DatumGetUUIDP(value)->data, UUID_LEN);
+			return;
+		case TEXTOID:
+		case VARCHAROID:
+		case BYTEAOID:
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+				appendBinaryStringInfo(buf, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+				return;
+			}
+		case INETOID:
+		case CIDROID:
+			{
+				inet	   *ip = DatumGetInetPP(value);
+
+				/* CQL inet: the address; a mask shorter than the address follows it */
+				appendBinaryStringInfo(buf, (const char *) ip_addr(ip), ip_addrsize(ip));
+				if (ip_bits(ip) != ip_maxbits(ip))
+					appendStringInfoChar(buf, (char) ip_bits(ip));
+				return;
+			}
+		default:
+			break;
+	}
+	if (typid == widecol_timeuuid_oid())
+		appendBinaryStringInfo(buf, DatumGetPointer(value), 16);
+	else if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+		cass_enc_record(buf, typid, value);
+	else if (widecol_collection_keyable(typid))
+		cass_enc_array(buf, typid, value);
+	else
+		elog(ERROR, "widecol: type %u cannot be a key", typid);
+}
+
+/* The datum of cass_encode's len bytes at p; malformed bytes are corruption. */
+static Datum
+cass_decode(const uint8 *p, size_t len, Oid typid)
+{
+	switch (typid)
+	{
+		case BOOLOID:
+			if (len != 1 || p[0] > 1)
+				codec_corrupt();
+			return BoolGetDatum(p[0] == 1);
+		case INT2OID:
+			if (len != 2)
+				codec_corrupt();
+			return Int16GetDatum((int16) dec_be(p, 2, false));
+		case INT4OID:
+			if (len != 4)
+				codec_corrupt();
+			return Int32GetDatum((int32) dec_be(p, 4, false));
+		case INT8OID:
+			if (len != 8)
+				codec_corrupt();
+			return Int64GetDatum((int64) dec_be(p, 8, false));
+		case FLOAT4OID:
+			{
+				uint32		u;
+				float4		f;
+
+				if (len != 4)
+					codec_corrupt();
+				u = (uint32) dec_be(p, 4, false);
+				memcpy(&f, &u, 4);
+				return Float4GetDatum(f);
+			}
+		case FLOAT8OID:
+			{
+				uint64		u;
+				float8		f;
+
+				if (len != 8)
+					codec_corrupt();
+				u = dec_be(p, 8, false);
+				memcpy(&f, &u, 8);
+				return Float8GetDatum(f);
+			}
+		case NUMERICOID:
+			return cass_dec_numeric(p, len);
+		case DATEOID:
+			{
+				uint32		u;
+
+				if (len != 4)
+					codec_corrupt();
+				u = (uint32) dec_be(p, 4, false);
+				if (u == 0)
+					return DateADTGetDatum(DATEVAL_NOBEGIN);
+				if (u == 0xffffffffu)
+					return DateADTGetDatum(DATEVAL_NOEND);
+				return DateADTGetDatum((DateADT) ((int64) u - WC_CQL_DATE_OFFSET - WC_UNIX_TO_PG_DAYS));
+			}
+		case TIMEOID:
+			{
+				int64		ns;
+
+				if (len != 8)
+					codec_corrupt();
+				ns = (int64) dec_be(p, 8, false);
+				if (ns < 0 || ns % 1000 != 0 || ns / 1000 > USECS_PER_DAY)
+					codec_corrupt();
+				return TimeADTGetDatum(ns / 1000);
+			}
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			{
+				int64		ms,
+							us = 0;
+
+				if (len != 8 && len != 10)
+					codec_corrupt();
+				ms = (int64) dec_be(p, 8, false);
+				if (len == 8 && (ms == DT_NOBEGIN || ms == DT_NOEND))
+					return Int64GetDatum(ms);
+				if (len == 10)
+				{
+					us = (int64) dec_be(p + 8, 2, false);
+					if (us == 0 || us > 999)
+						codec_corrupt();
+				}
+				/* finite PostgreSQL timestamps are far inside this */
+				if (ms < -PG_INT64_MAX / 2000 || ms > PG_INT64_MAX / 2000)
+					codec_corrupt();
+				return Int64GetDatum((ms - WC_UNIX_TO_PG_MS) * 1000 + us);
+			}
+		case UUIDOID:
+			{
+				pg_uuid_t  *u;
+
+				if (len != UUID_LEN)
+					codec_corrupt();
+				u = palloc(sizeof(pg_uuid_t));
+				memcpy(u->data, p, UUID_LEN);
+				return UUIDPGetDatum(u);
+			}
+		case TEXTOID:
+		case VARCHAROID:
+		case BYTEAOID:
+			{
+				bytea	   *v;
+
+				if (typid != BYTEAOID && memchr(p, '\0', len) != NULL)
+					codec_corrupt();
+				v = (bytea *) palloc(VARHDRSZ + len);
+				SET_VARSIZE(v, VARHDRSZ + len);
+				memcpy(VARDATA(v), p, len);
+				return PointerGetDatum(v);
+			}
+		case INETOID:
+		case CIDROID:
+			{
+				inet	   *ip = palloc0(sizeof(inet));
+				size_t		size = (len == 4 || len == 5) ? 4 : 16;
+				int			maxbits = size == 4 ? 32 : 128;
+
+				if (len != size && len != size + 1)
+					codec_corrupt();
+				ip_family(ip) = size == 4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
+				memcpy(ip_addr(ip), p, size);
+				ip_bits(ip) = (unsigned char) (len == size ? maxbits : p[size]);
+				if (len != size && p[size] >= maxbits)
+					codec_corrupt();
+				SET_INET_VARSIZE(ip);
+				return InetPGetDatum(ip);
+			}
+		default:
+			break;
+	}
+	if (typid == widecol_timeuuid_oid())
+	{
+		char	   *u;
+
+		if (len != 16)
+			codec_corrupt();
+		u = palloc(16);
+		memcpy(u, p, 16);
+		return PointerGetDatum(u);
+	}
+	if (get_typtype(typid) == TYPTYPE_COMPOSITE)
+		return cass_dec_record(p, len, typid);
+	if (widecol_collection_keyable(typid))
+		return cass_dec_array(p, len, typid);
+	elog(ERROR, "widecol: type %u cannot be a key", typid);
+	return (Datum) 0;
+}
+
+/*
+ * Append the encoding of partition-key column value (one of npk columns):
+ * its key encoding under xxhash, Cassandra's serialization under murmur3.
+ * REQUIRES: widecol_type_keyable(typid), value not NULL.
+ */
+void
+widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk)
+{
+	int			at;
+	int			n;
+
+	if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
+	{
+		widecol_encode_key(buf, typid, value, false);
+		return;
+	}
+	if (npk == 1)
+	{
+		at = buf->len;
+		cass_encode(buf, typid, value);
+		if (buf->len == at)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a partition key may not be empty under the murmur3 partitioner"),
+					 errdetail("The key's only column holds an empty value, which Cassandra refuses as well."),
+					 errhint("Use a non-empty partition-key value.")));
+		return;
+	}
+	at = buf->len;
+	enc_be(buf, 0, 2);
+	cass_encode(buf, typid, value);
+	n = buf->len - at - 2;
+	if (n > 0xffff)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a component of a composite partition key is %d bytes, more than the 65535 allowed", n),
+				 errhint("Use shorter partition-key values.")));
+	buf->data[at] = (char) (n >> 8);
+	buf->data[at + 1] = (char) (n & 0xff);
+	appendStringInfoChar(buf, '\0');
+}
+
+/* Decode one partition-key column (of npk) at *pp, advancing it. */
+Datum
+widecol_decode_pk(const uint8 **pp, const uint8 *end, Oid typid, int npk)
+{
+	const uint8 *p = *pp;
+	size_t		n;
+	Datum		v;
+
+	if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
+		return widecol_decode_key(pp, end, typid, false);
+	if (npk == 1)
+	{
+		*pp = end;
+		return cass_decode(p, (size_t) (end - p), typid);
+	}
+	if (end - p < 3)
+		codec_corrupt();
+	n = ((size_t) p[0] << 8) | p[1];
+	p += 2;
+	if ((size_t) (end - p) < n + 1 || p[n] != 0)
+		codec_corrupt();
+	v = cass_decode(p, n, typid);
+	*pp = p + n + 1;
+	return v;
 }

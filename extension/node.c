@@ -390,6 +390,7 @@ widecol_node_main(Datum main_arg)
 		(widecol_disk_failure_policy == WIDECOL_DISK_FAILURE_STOP) ?
 		WC_DISK_FAILURE_STOP : WC_DISK_FAILURE_BEST_EFFORT;
 	opts.commitlog_ignore_replay_errors = widecol_commitlog_ignore_replay_errors;
+	opts.partitioner = (wc_partitioner) widecol_partitioner;
 
 	pgstat_report_activity(STATE_RUNNING, "opening the widecol engine");
 
@@ -599,6 +600,11 @@ node_open_hint(wc_status st)
 				"system with free space and owned by the PostgreSQL server "
 				"user.";
 		case WC_INVALID_ARGUMENT:
+			if (strstr(wc_last_error(), "partitioner") != NULL)
+				return "Set widecol.partitioner back to the partitioner the "
+					"data directory was created with, or point "
+					"widecol.data_directory at a new directory (and load "
+					"the data again), and restart the server.";
 			return "Check the widecol.* settings in postgresql.conf.";
 		default:
 			return "See the server log for earlier messages from the widecol "
@@ -839,7 +845,13 @@ node_try_start_cluster(const char *dir)
 	o.data_dir = dir;
 	o.seeds = seeds;
 	o.nseeds = nseeds;
-	o.cluster_name = widecol_cluster_name;
+	/*
+	 * Nodes of another partitioner place and encode keys differently: the
+	 * partitioner is part of the name every handshake compares, so such
+	 * nodes never form one cluster.
+	 */
+	o.cluster_name = widecol_partitioner == WC_PARTITIONER_MURMUR3 ?
+		psprintf("%s (murmur3)", widecol_cluster_name) : widecol_cluster_name;
 	o.secret = secret;
 	o.secret_len = secret_len;
 	o.dc = widecol_datacenter;

@@ -39,6 +39,9 @@
  *	  needs no Sort, and a LIMIT over such a scan is pushed to the node.
  *	  A scan of the whole table with restrictions is refused (as Cassandra
  *	  does without ALLOW FILTERING) unless widecol.allow_filtering is on.
+ *	  A count(*) of partitions with nothing left to filter is an upper
+ *	  path (GetForeignUpperPaths): the node counts the rows (COUNT_ROWS)
+ *	  and the ForeignScan, of no scan relation, returns the number.
  *
  *	  Bounds of text ranges are pushed only under the "C" collation, whose
  *	  order is byte order (keycodec.c encodes the values).
@@ -59,13 +62,16 @@
 #include "foreign/fdwapi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/ruleutils.h"
@@ -930,6 +936,66 @@ append_value_expr(List **exprs, KeyQual *kq)
 		*exprs = lappend(*exprs, kq->value);
 }
 
+/*
+ * count(*) of partitions the node reads whole or by a clustering slice,
+ * with nothing left for PostgreSQL to filter: the node counts the rows
+ * (COUNT_ROWS) and only the number comes back.  An upper path of the
+ * grouping stage; its plan (below) is a ForeignScan of no scan relation.
+ */
+void
+widecolGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+							RelOptInfo *output_rel, void *extra)
+{
+	Query	   *q = root->parse;
+	WidecolRelInfo *ri;
+	GroupPathExtraData *gx = extra;
+	ScanChoice	sc;
+	ListCell   *lc;
+	List	   *aggs;
+	ForeignPath *fp;
+
+	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
+		input_rel->fdw_private == NULL || output_rel->fdw_private != NULL)
+		return;
+	if (q->commandType != CMD_SELECT || q->groupClause != NIL || q->groupingSets != NIL ||
+		q->hasWindowFuncs || q->hasTargetSRFs || q->rowMarks != NIL || root->hasHavingQual ||
+		gx == NULL || gx->patype != PARTITIONWISE_AGGREGATE_NONE ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON)
+		return;
+	/* the output is made of count(*) only (and constants) */
+	aggs = pull_var_clause((Node *) output_rel->reltarget->exprs,
+						   PVC_INCLUDE_AGGREGATES | PVC_INCLUDE_PLACEHOLDERS);
+	if (aggs == NIL || contain_volatile_functions((Node *) output_rel->reltarget->exprs) ||
+		contain_subplans((Node *) output_rel->reltarget->exprs))
+		return;
+	foreach(lc, aggs)
+	{
+		Aggref	   *a = lfirst(lc);
+
+		if (!IsA(a, Aggref) || a->aggfnoid != F_COUNT_ || !a->aggstar || a->aggfilter != NULL ||
+			a->aggdistinct != NIL || a->aggorder != NIL || a->agglevelsup != 0 ||
+			a->aggsplit != AGGSPLIT_SIMPLE)
+			return;
+	}
+	/* partitions, and every restriction handled by the node */
+	ri = input_rel->fdw_private;
+	choose_scan(ri, &sc, false);
+	if (!sc.partition)
+		return;
+	foreach(lc, input_rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		if (rinfo->pseudoconstant || !list_member_ptr(sc.pushed, rinfo))
+			return;
+	}
+	output_rel->fdw_private = input_rel;
+	fp = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1.0, 1.0,
+								   1.0 + input_rel->rows * cpu_operator_cost, NIL, NULL,
+								   list_make1(makeInteger(4)));
+	add_path(output_rel, (Path *) fp);
+}
+
 ForeignScan *
 widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					  ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
@@ -938,6 +1004,26 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	List	   *exprs;
 	List	   *priv;
 
+	if (baserel->reloptkind == RELOPT_UPPER_REL)
+	{
+		/* a count(*) (widecolGetForeignUpperPaths): the scan of the table below it */
+		RelOptInfo *scanrel = baserel->fdw_private;
+		WidecolRelInfo *ri = scanrel->fdw_private;
+		Cardinality limit_tuples = root->limit_tuples;
+
+		/* a LIMIT applies to the count's one row, not to the rows counted */
+		root->limit_tuples = -1;
+		priv = widecol_plan_scan(root, scanrel, ri->t->relid, &best_path->path, 0,
+								 scanrel->baserestrictinfo, &local, &exprs);
+		root->limit_tuples = limit_tuples;
+		if (local != NIL)
+			elog(ERROR, "widecol: a pushed-down count(*) left clauses to evaluate");
+		/* the node's scan tuple holds the count(*)s; tlist computes from them */
+		return make_foreignscan(tlist, NIL, 0, exprs, priv,
+								add_to_flat_tlist(NIL, pull_var_clause((Node *) tlist,
+																	   PVC_INCLUDE_AGGREGATES)),
+								NIL, outer_plan);
+	}
 	priv = widecol_plan_scan(root, baserel, foreigntableid, &best_path->path,
 							 intVal(linitial(best_path->fdw_private)), scan_clauses,
 							 &local, &exprs);

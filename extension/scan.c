@@ -60,11 +60,18 @@ static void explain_choose(const wc_proto_members *m, wc_ring *ring, const int *
 						   const wc_replication *repl, int64 token, StringInfo out,
 						   StringInfo unavailable);
 static bool next_partition(WidecolScanState *ss);
+static void build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *out);
+static void build_overlay(WidecolScanState *ss, StringInfo pk);
+static void add_stats(WidecolScanState *ss, const wc_read_stats *st);
+static int64 count_partition(WidecolScanState *ss);
+static TupleTableSlot *scan_count(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext);
 static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
 static void build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es);
 static bool eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc,
 						   int nvalues, StringInfo buf, bool *incl);
-static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc);
+static int	encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc,
+							int npk);
+static void encode_column(StringInfo buf, WidecolColumn *c, Datum v, bool desc, int npk);
 
 static void
 free_scan_page(void *arg)
@@ -82,10 +89,16 @@ void
 widecolBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	WidecolScanState *ss;
 
-	node->fdw_state = widecol_begin_scan(&node->ss.ps,
-										 RelationGetRelid(node->ss.ss_currentRelation),
-										 fs->fdw_private, fs->fdw_exprs, eflags);
+	/* without a scan relation the plan is a pushed-down count(*) (plan.c) */
+	ss = widecol_begin_scan(&node->ss.ps,
+							fs->scan.scanrelid == 0 ?
+							(Oid) intVal(list_nth(fs->fdw_private, FSP_RELID)) :
+							RelationGetRelid(node->ss.ss_currentRelation),
+							fs->fdw_private, fs->fdw_exprs, eflags);
+	ss->count_only = fs->scan.scanrelid == 0;
+	node->fdw_state = ss;
 }
 
 /*
@@ -228,7 +241,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
  * the range is empty or no bound at all).
  */
 static int
-encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
+encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc, int npk)
 {
 	if (vtype != c->typid)
 	{
@@ -247,10 +260,10 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 				break;
 			case FLOAT4OID:
 				v = Float8GetDatum((float8) DatumGetFloat4(v));
-				widecol_encode_key(buf, c->typid, v, desc);
+				encode_column(buf, c, v, desc, npk);
 				return 0;
 			default:
-				widecol_encode_key(buf, c->typid, v, desc);
+				encode_column(buf, c, v, desc, npk);
 				return 0;
 		}
 		switch (c->typid)
@@ -270,8 +283,18 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 				break;
 		}
 	}
-	widecol_encode_key(buf, c->typid, v, desc);
+	encode_column(buf, c, v, desc, npk);
 	return 0;
+}
+
+/* Encode v as column c: a partition-key column (npk > 0, of npk) or a clustering one. */
+static void
+encode_column(StringInfo buf, WidecolColumn *c, Datum v, bool desc, int npk)
+{
+	if (npk > 0)
+		widecol_encode_pk(buf, c->typid, v, npk);
+	else
+		widecol_encode_key(buf, c->typid, v, desc);
 }
 
 /*
@@ -335,7 +358,7 @@ eval_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, WidecolCo
 		ss->partitions = NIL;
 		return false;
 	}
-	r = encode_value_as(buf, c, v, exprType((Node *) es->expr), c->descending);
+	r = encode_value_as(buf, c, v, exprType((Node *) es->expr), c->descending, 0);
 	if (r == empty_side)
 	{
 		ss->partitions = NIL;	/* e.g. col > (above every value): nothing */
@@ -397,7 +420,7 @@ build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es)
 			continue;
 		k = makeStringInfo();
 		appendBinaryStringInfo(k, ss->lower_key.data, ss->lower_key.len);
-		if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), c->descending) != 0)
+		if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), c->descending, 0) != 0)
 			continue;			/* out of the column's range: matches nothing */
 		keys[n++] = k;
 	}
@@ -443,7 +466,7 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 		{
 			foreach(kc, keys)
 				if (encode_value_as((StringInfo) lfirst(kc), c, v,
-									exprType((Node *) es->expr), false) != 0)
+									exprType((Node *) es->expr), false, t->npk) != 0)
 					return;		/* no value of the column's type is equal */
 			continue;
 		}
@@ -472,7 +495,7 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 						continue;
 					k = makeStringInfo();
 					appendBinaryStringInfo(k, prefix->data, prefix->len);
-					if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), false) != 0)
+					if (encode_value_as(k, c, elems[e], ARR_ELEMTYPE(arr), false, t->npk) != 0)
 						continue;	/* out of the column's range: matches nothing */
 					{
 						ListCell   *dc;
@@ -510,7 +533,7 @@ widecol_build_partitions(WidecolScanState *ss, ExprContext *econtext)
 			ss->partitions = NIL;
 			return;
 		}
-		if (encode_value_as(&ss->lower_key, c, v, exprType((Node *) es->expr), c->descending) != 0)
+		if (encode_value_as(&ss->lower_key, c, v, exprType((Node *) es->expr), c->descending, 0) != 0)
 		{
 			ss->partitions = NIL;
 			return;
@@ -574,6 +597,56 @@ widecol_fetch_page(WidecolScanState *ss)
 	wc_read_request req;
 	StringInfo	pk = ss->partition_mode ? lfirst(ss->cur_partition) : NULL;
 	wc_status	st;
+
+	build_request(ss, pk, &req);
+
+	if (ss->page)
+	{
+		wc_client_page_free(ss->page);
+		ss->page = NULL;
+	}
+	build_overlay(ss, pk);
+	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
+	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
+						   ss->overlay, ss->overlay_len,
+						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
+						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
+						   &ss->page);
+	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
+	{
+		/* the node stopped the read at the tombstone limit */
+		ss->page = NULL;
+		ss->stats.tombstones_scanned = (uint64) widecol_tombstone_failure_threshold + 1;
+		check_tombstones(ss);
+	}
+	if (st != WC_OK)
+	{
+		ss->page = NULL;
+		widecol_report(st, "read");
+	}
+	ss->requests++;
+	add_stats(ss, &ss->page->stats);
+	add_trace(ss, ss->page);
+	ss->row = 0;
+	check_tombstones(ss);
+	if (ss->paging_state)
+		pfree(ss->paging_state);
+	ss->paging_state = NULL;
+	ss->paging_state_len = 0;
+	if (ss->page->more)
+	{
+		/* Iterate runs in per-tuple memory: keep the state in the scan's context */
+		ss->paging_state = MemoryContextAlloc(ss->batch_cxt, ss->page->paging_state_len);
+		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
+		ss->paging_state_len = ss->page->paging_state_len;
+	}
+}
+
+/* The read request for the current partition (pk; NULL for a scan) and slice. */
+static void
+build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *out)
+{
+	wc_read_request req;
 	int64		want;
 
 	memset(&req, 0, sizeof(req));
@@ -630,12 +703,16 @@ widecol_fetch_page(WidecolScanState *ss)
 			req.limit = (uint64) Max(left, 1);
 	}
 	req.page_rows = (size_t) want;
+	*out = req;
+}
 
-	if (ss->page)
-	{
-		wc_client_page_free(ss->page);
-		ss->page = NULL;
-	}
+/*
+ * The transaction's pending writes of the current partition (or the
+ * table), into ss->overlay; refuses consistency ANY for reads.
+ */
+static void
+build_overlay(WidecolScanState *ss, StringInfo pk)
+{
 	if (widecol_consistency == WC_CL_ANY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -661,47 +738,82 @@ widecol_fetch_page(WidecolScanState *ss)
 		ss->overlay_for = pk ? ss->cur_partition : NULL;
 		MemoryContextSwitchTo(old);
 	}
-	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
-	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
-						   ss->overlay, ss->overlay_len,
-						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
-						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
-						   &ss->page);
+}
+
+static void
+add_stats(WidecolScanState *ss, const wc_read_stats *st)
+{
+	ss->stats.sstables_read += st->sstables_read;
+	ss->stats.memtables_read += st->memtables_read;
+	ss->stats.bloom_skips += st->bloom_skips;
+	ss->stats.range_skips += st->range_skips;
+	ss->stats.blocks_read += st->blocks_read;
+	ss->stats.cache_hits += st->cache_hits;
+	ss->stats.rows_scanned += st->rows_scanned;
+	ss->stats.tombstones_scanned += st->tombstones_scanned;
+}
+
+/* The rows of the current partition and slice, counted by the node (COUNT_ROWS). */
+static int64
+count_partition(WidecolScanState *ss)
+{
+	wc_read_request req;
+	StringInfo	pk = lfirst(ss->cur_partition);
+	wc_read_stats rs;
+	uint64		n = 0;
+	wc_status	st;
+
+	build_request(ss, pk, &req);
+	req.limit = 0;
+	req.per_partition_limit = 0;
+	req.include_static = false;
+	build_overlay(ss, pk);
+	st = wc_client_count(widecol_connection(), &req, widecol_consistency,
+						 ss->overlay, ss->overlay_len, &n, &rs);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{
-		/* the node stopped the read at the tombstone limit */
-		ss->page = NULL;
 		ss->stats.tombstones_scanned = (uint64) widecol_tombstone_failure_threshold + 1;
 		check_tombstones(ss);
 	}
 	if (st != WC_OK)
-	{
-		ss->page = NULL;
 		widecol_report(st, "read");
-	}
 	ss->requests++;
-	ss->stats.sstables_read += ss->page->stats.sstables_read;
-	ss->stats.memtables_read += ss->page->stats.memtables_read;
-	ss->stats.bloom_skips += ss->page->stats.bloom_skips;
-	ss->stats.range_skips += ss->page->stats.range_skips;
-	ss->stats.blocks_read += ss->page->stats.blocks_read;
-	ss->stats.cache_hits += ss->page->stats.cache_hits;
-	ss->stats.rows_scanned += ss->page->stats.rows_scanned;
-	ss->stats.tombstones_scanned += ss->page->stats.tombstones_scanned;
-	add_trace(ss, ss->page);
-	ss->row = 0;
+	add_stats(ss, &rs);
 	check_tombstones(ss);
-	if (ss->paging_state)
-		pfree(ss->paging_state);
-	ss->paging_state = NULL;
-	ss->paging_state_len = 0;
-	if (ss->page->more)
+	return (int64) n;
+}
+
+/*
+ * A pushed-down count(*) (plan.c's upper path): one row holding the rows
+ * of every partition and slice the scan would read, counted by the node,
+ * in each column of the slot (count(*) may appear several times).
+ */
+static TupleTableSlot *
+scan_count(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
+{
+	MemoryContext old;
+	int64		total = 0;
+
+	ExecClearTuple(slot);
+	if (ss->started)
+		return slot;
+	ss->started = true;
+	old = MemoryContextSwitchTo(ss->batch_cxt);
+	widecol_build_partitions(ss, econtext);
+	ss->cur_partition = list_head(ss->partitions);
+	MemoryContextSwitchTo(old);
+	while (ss->cur_partition != NULL)
 	{
-		/* Iterate runs in per-tuple memory: keep the state in the scan's context */
-		ss->paging_state = MemoryContextAlloc(ss->batch_cxt, ss->page->paging_state_len);
-		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
-		ss->paging_state_len = ss->page->paging_state_len;
+		total += count_partition(ss);
+		if (!next_partition(ss))
+			break;
 	}
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = Int64GetDatum(total);
+		slot->tts_isnull[i] = false;
+	}
+	return ExecStoreVirtualTuple(slot);
 }
 
 /*
@@ -815,7 +927,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 	{
 		int			ci = t->pk[i];
 
-		values[ci] = key_datum(&t->cols[ci], widecol_decode_key(&p, end, t->cols[ci].typid, false));
+		values[ci] = key_datum(&t->cols[ci], widecol_decode_pk(&p, end, t->cols[ci].typid, t->npk));
 		nulls[ci] = false;
 	}
 	if (p != end)
@@ -965,6 +1077,9 @@ remember_static(WidecolScanState *ss, const wc_result_row *r)
 TupleTableSlot *
 widecolIterateForeignScan(ForeignScanState *node)
 {
+	if (((WidecolScanState *) node->fdw_state)->count_only)
+		return scan_count(node->fdw_state, node->ss.ss_ScanTupleSlot,
+						  node->ss.ps.ps_ExprContext);
 	return widecol_scan_next(node->fdw_state, node->ss.ss_ScanTupleSlot,
 							 node->ss.ps.ps_ExprContext);
 }
@@ -1144,6 +1259,8 @@ void
 widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 {
 	ExplainPropertyText("Widecol Read", ss->desc, es);
+	if (ss->count_only)
+		ExplainPropertyText("Aggregate", "count(*) counted on the node", es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
 		explain_cluster(ss, es);

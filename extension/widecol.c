@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "keys.h"
 #include "widecol.h"
 
 PG_MODULE_MAGIC;
@@ -52,6 +53,7 @@ int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
 bool		widecol_commitlog_ignore_replay_errors = false;
+int			widecol_partitioner = WC_PARTITIONER_XXHASH;
 
 /* true when _PG_init ran from shared_preload_libraries (inherited by fork) */
 bool		widecol_preloaded = false;
@@ -59,6 +61,12 @@ bool		widecol_preloaded = false;
 static const struct config_enum_entry commitlog_sync_options[] = {
 	{"periodic", WIDECOL_COMMITLOG_SYNC_PERIODIC, false},
 	{"batch", WIDECOL_COMMITLOG_SYNC_BATCH, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry partitioner_options[] = {
+	{"xxhash", WC_PARTITIONER_XXHASH, false},
+	{"murmur3", WC_PARTITIONER_MURMUR3, false},
 	{NULL, 0, false}
 };
 
@@ -201,6 +209,24 @@ define_node_gucs(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * the partitioner: backends encode partition keys for it and compute
+	 * tokens with it; the data directory records it when it is created
+	 */
+	DefineCustomEnumVariable("widecol.partitioner",
+							 "How partition keys become tokens: \"xxhash\" or "
+							 "\"murmur3\" (Cassandra's Murmur3Partitioner).",
+							 "Fixed when the data directory is created: the node "
+							 "refuses to start on a directory created with the "
+							 "other one.  Every node of a cluster needs the same.",
+							 &widecol_partitioner,
+							 WC_PARTITIONER_XXHASH,
+							 partitioner_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+	wc_partitioner_set((wc_partitioner) widecol_partitioner);
 
 	DefineCustomIntVariable("widecol.memtable_size_mb",
 							"Memtable size per table at which it is flushed "

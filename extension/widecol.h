@@ -84,6 +84,7 @@ extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;
 extern bool widecol_commitlog_ignore_replay_errors;
+extern int	widecol_partitioner;
 extern bool widecol_preloaded;
 
 extern char *widecol_resolve_data_directory(void);
@@ -146,6 +147,9 @@ extern void widecol_encode_key(StringInfo buf, Oid typid, Datum value,
 							   bool descending);
 extern Datum widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
 								bool descending);
+extern void widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk);
+extern Datum widecol_decode_pk(const uint8 **pp, const uint8 *end, Oid typid,
+							   int npk);
 extern void widecol_encode_value(StringInfo buf, Datum value, int16 typlen,
 								 bool typbyval);
 extern Datum widecol_decode_value(const uint8 *p, size_t len, int16 typlen,
@@ -355,11 +359,15 @@ enum FdwScanPrivate
 								 * 1 for DISTINCT ON, 2 for DISTINCT */
 	FSP_DIRECT					/* present for a direct DELETE */
 };
+/* A ForeignScan of no scan relation (scanrelid 0) is a pushed-down count(*). */
 
 extern void widecolGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 									 Oid foreigntableid);
 extern void widecolGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 								   Oid foreigntableid);
+extern void widecolGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+									   RelOptInfo *input_rel, RelOptInfo *output_rel,
+									   void *extra);
 extern ForeignScan *widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 										  Oid foreigntableid, ForeignPath *best_path,
 										  List *tlist, List *scan_clauses,
@@ -418,6 +426,7 @@ typedef struct WidecolScanState
 	int		   *cell_map_col;	/* column index for each */
 	int			ncell_map;
 	char	   *desc;
+	bool		count_only;		/* a pushed-down count(*): one row, the count */
 
 	/* runtime */
 	MemoryContext batch_cxt;

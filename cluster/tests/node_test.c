@@ -802,12 +802,12 @@ static void test_version_mismatch(void **state)
     /* older clients (version 1: before compaction data, 2: before engine state in
      * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
      * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT, 12: before
-     * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS) and one from the
-     * future */
-    const uint32_t versions[12] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 99};
+     * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS, 15: before
+     * COUNT_ROWS) and one from the future */
+    const uint32_t versions[13] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 15);
-    for (int i = 0; i < 12; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 20);
+    for (int i = 0; i < 13; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];
@@ -1138,6 +1138,14 @@ static void test_cluster_expected(void **state)
     assert_int_equal(wc_client_read(c, &r, WC_CL_ONE, &pg), WC_UNAVAILABLE);
     assert_null(pg);
     assert_false(wc_client_broken(c));
+    {
+        uint64_t n;
+        wc_read_stats rs;
+
+        /* a count is a read: never from the local engine alone */
+        assert_int_equal(wc_client_count(c, &r, WC_CL_ONE, NULL, 0, &n, &rs), WC_UNAVAILABLE);
+        assert_false(wc_client_broken(c));
+    }
 
     wc_node_serve_alone(f->node);
     assert_int_equal(apply_rows(c, T1, "c", 1, 0, 5, WC_CL_ONE), WC_OK);
@@ -1560,6 +1568,80 @@ static void test_tombstone_guardrail(void **state)
     wc_client_close(c);
 }
 
+/* ---------------------------------------------------------------- COUNT_ROWS (version 20) */
+
+static uint64_t count_of(wc_client *c, const char *pk, uint64_t lo, uint64_t hi, bool slice,
+                         bool with_static, uint64_t threshold, wc_status *st_out)
+{
+    wc_read_request q;
+    uint8_t klo[8], khi[8];
+    uint64_t n = 99999;
+    wc_read_stats rs;
+    wc_status st;
+
+    memset(&q, 0, sizeof(q));
+    q.table_id = T1;
+    q.pk = (const uint8_t *)pk;
+    q.pk_len = pk ? strlen(pk) : 0;
+    q.start.unbounded = q.end.unbounded = !slice;
+    if (slice) {
+        wc_test_ck(lo, klo);
+        wc_test_ck(hi, khi);
+        q.start.key = klo;
+        q.start.len = 8;
+        q.start.inclusive = true;
+        q.end.key = khi;
+        q.end.len = 8;
+        q.end.inclusive = true;
+    }
+    q.include_static = with_static;
+    q.page_rows = 7; /* the node reads pages of its own size */
+    q.tombstone_failure_threshold = threshold;
+    st = wc_client_count(c, &q, WC_CL_ONE, NULL, 0, &n, &rs);
+    if (st_out)
+        *st_out = st;
+    else if (st != WC_OK)
+        fail_msg("count: %s", wc_last_error());
+    return n;
+}
+
+/* The node counts what a read returns, over every page, without the rows. */
+static void test_count_rows(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f);
+    wc_buf rec;
+    wc_status st;
+
+    create_t(c, T1, "ks.t1");
+    assert_int_equal(apply_rows(c, T1, "n", 3, 0, 2500, WC_CL_ONE), WC_OK);
+    assert_int_equal(delete_rows(c, T1, "n0", 100, 300, 5000), WC_OK);
+    /* a partition with a static row and three rows */
+    make_batch(&rec, T1, "s", 1, 0, 3, 1000, true);
+    assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
+    wc_buf_free(&rec);
+
+    assert_int_equal(count_of(c, "n0", 0, 0, false, false, 0, NULL), 2300);
+    assert_int_equal(count_of(c, "n1", 0, 0, false, false, 0, NULL), 2500);
+    assert_int_equal(read_all(c, T1, "n1", false, 1000, NULL), 2500);
+    assert_int_equal(count_of(c, "n0", 50, 149, true, false, 0, NULL), 50);
+    assert_int_equal(count_of(c, "nothing", 0, 0, false, false, 0, NULL), 0);
+    /* static rows are no rows, asked for or not */
+    assert_int_equal(count_of(c, "s0", 0, 0, false, true, 0, NULL), 3);
+    assert_int_equal(count_of(c, "s0", 0, 0, false, false, 0, NULL), 3);
+    /* the whole table, in pages */
+    assert_int_equal(count_of(c, NULL, 0, 0, false, false, 0, NULL), 2300 + 2500 + 2500 + 3);
+    /* from SSTables: the same */
+    assert_int_equal(wc_client_flush(c, T1), WC_OK);
+    assert_int_equal(count_of(c, "n0", 0, 0, false, false, 0, NULL), 2300);
+    /* the tombstone limit holds over all pages */
+    count_of(c, "n0", 0, 0, false, false, 150, &st);
+    assert_int_equal(st, WC_OVERLOADED);
+    assert_int_equal(count_of(c, "n0", 0, 0, false, false, 100000, NULL), 2300);
+    assert_false(wc_client_broken(c));
+    wc_client_close(c);
+}
+
 /* ---------------------------------------------------------------- signals */
 
 /* Blocked-signal mask of a thread from /proc (hex SigBlk). */
@@ -1896,6 +1978,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compaction_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compactions_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstone_guardrail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_block_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_request_holds_no_worker, setup, teardown),
