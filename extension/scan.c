@@ -636,7 +636,7 @@ widecol_fetch_page(WidecolScanState *ss)
 		wc_client_page_free(ss->page);
 		ss->page = NULL;
 	}
-	if (widecol_consistency == WC_CL_ANY)
+	if (widecol_consistency == WC_CL_ANY && !ss->serial)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("widecol.consistency ANY is only supported for writes"),
@@ -662,7 +662,8 @@ widecol_fetch_page(WidecolScanState *ss)
 		MemoryContextSwitchTo(old);
 	}
 	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
-	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
+	st = wc_client_read_ex(widecol_connection(), &req,
+						   ss->serial ? widecol_serial_consistency : widecol_consistency,
 						   ss->overlay, ss->overlay_len,
 						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
 						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
@@ -1144,7 +1145,8 @@ void
 widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 {
 	ExplainPropertyText("Widecol Read", ss->desc, es);
-	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(ss->serial ? widecol_serial_consistency :
+																widecol_consistency), es);
 	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
 		explain_cluster(ss, es);
 	else
