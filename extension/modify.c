@@ -150,6 +150,7 @@ static void begin_cas(WidecolModifyState *ms, ModifyTableState *mtstate, ResultR
 static TupleTableSlot *cas_row(WidecolModifyState *ms, ResultRelInfo *rinfo,
 							   TupleTableSlot *slot, TupleTableSlot *planSlot);
 static bool cas_write(WidecolModifyState *ms, TupleTableSlot *slot);
+static void refuse_pending(WidecolModifyState *ms);
 static void widecolExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 										List *fdw_private, int subplan_index,
 										struct ExplainState *es);
@@ -978,6 +979,29 @@ store_wholerow(ResultRelInfo *rinfo, TupleTableSlot *planSlot, TupleTableSlot *d
 }
 
 /*
+ * The replicas check a conditional write's columns without the
+ * transaction's pending writes (a function or DO block may have written
+ * the partition before): refused, rather than retried until it gives up.
+ */
+static void
+refuse_pending(WidecolModifyState *ms)
+{
+	size_t		len;
+	uint32		n = 0;
+
+	widecol_txn_overlay(ms->t->table_id, ms->pk.data, ms->pk.len, widecol_txn_position(), &len, &n);
+	if (n > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("conditional %s of widecol table \"%s\" cannot follow writes of the same partition in its transaction",
+						ms->op == CMD_UPDATE ? "UPDATE" : "DELETE", get_rel_name(ms->t->relid)),
+				 errdetail("A lightweight transaction compares the values stored on the replicas, "
+						   "which do not have the transaction's pending writes yet."),
+				 errhint("Commit those writes first, or make the conditional write the first "
+						 "write of its partition in the transaction.")));
+}
+
+/*
  * The conditional UPDATE (slot: the new row) or DELETE of the row the
  * scan read: a compare-and-set that applies only while the columns the
  * statement read hold what it read.  When one changed, the scan reads
@@ -992,6 +1016,8 @@ cas_row(WidecolModifyState *ms, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	for (int attempt = 1;; attempt++)
 	{
 		keys_from_plan(ms, planSlot);
+		if (attempt == 1)
+			refuse_pending(ms);
 		if (ms->op == CMD_UPDATE)
 			slot_getallattrs(slot);
 		if (cas_write(ms, slot))

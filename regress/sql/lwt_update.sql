@@ -6,7 +6,8 @@
 -- not; SET expressions are computed from the row read; =, <>, <, >, IS
 -- NULL, IS NOT NULL, functions and OR; static columns; RETURNING shows the
 -- row as applied; a missing row is not applied; EXPLAIN names it; refused
--- in a transaction block, for write-time, TTL and collection columns.
+-- in a transaction block, after a write of its partition in the same
+-- transaction, for write-time, TTL and collection columns.
 -- Statements without conditions, or naming more than one row, are plain
 -- writes as before.  Own keyspace (server lwtu_t); can run twice in a row.
 --
@@ -139,6 +140,11 @@ SELECT widecol_try($$DELETE FROM profiles WHERE user_id = 1 AND 'a' = ANY (tags)
 SELECT widecol_try($$UPDATE profiles SET name = 'bob', name_written = 5 WHERE user_id = 1 AND name = 'ann'$$);
 SELECT widecol_try($$UPDATE profiles SET tags = '{b}' WHERE user_id = 1 AND name = 'ann'$$);
 SELECT widecol_try($$UPDATE account_balances SET balance = 0 WHERE account_id = 1 RETURNING *$$);
+-- after a write of the same partition in its transaction (a function, a DO block)
+SELECT widecol_try($$DO $d$ BEGIN
+    INSERT INTO lwtu_t.account_balances VALUES (5, 1, NULL, NULL);
+    UPDATE lwtu_t.account_balances SET balance = 2 WHERE account_id = 5 AND balance = 1;
+END $d$ $$);
 -- a conditional UPDATE of a table with collections is fine when it does not read them
 WITH w AS (UPDATE profiles SET name = 'bob' WHERE user_id = 1 AND name = 'ann' RETURNING 1) SELECT count(*) AS applied FROM w;
 SELECT user_id, name, tags FROM profiles;
