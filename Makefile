@@ -275,6 +275,13 @@ bench-concurrency:
 bench-cluster:
 	MAKE='$(MAKE)' regress/bench/cluster_bench.sh
 
+# lightweight transactions (conditional UPDATE, Paxos) against plain UPDATEs on a
+# three-node cluster, same run (regress/bench/lwt_bench.sh, docs/benchmarks.md);
+# options through the environment, e.g. make bench-lwt DURATION=5 CLIENTS=3
+.PHONY: bench-lwt
+bench-lwt:
+	MAKE='$(MAKE)' regress/bench/lwt_bench.sh
+
 # bootstrap streaming against a plain copy of the SSTables, and a repair of
 # a table where 1% of the rows differ against a full comparison at ALL
 # (regress/bench/topology_bench.sh, docs/benchmarks.md).  Options through

@@ -98,9 +98,30 @@ static const wc_result_row *wc__row(const wc_lwt_request *r, const wc_page *page
     return NULL;
 }
 
+/* The partition's static row in page, or NULL. */
+static const wc_result_row *wc__static_row(const wc_page *page)
+{
+    for (size_t i = 0; i < page->nrows; i++)
+        if (page->rows[i].is_static)
+            return &page->rows[i];
+    return NULL;
+}
+
+/* Column's live cell in row, or NULL (row may be NULL). */
+static const wc_cell *wc__cell(const wc_result_row *row, uint32_t column)
+{
+    const wc_cell *cell = NULL;
+
+    for (uint32_t k = 0; row && k < row->ncells; k++)
+        if (row->cells[k].column == column)
+            cell = &row->cells[k];
+    return cell;
+}
+
 bool wc_lwt_holds(const wc_lwt_request *r, const wc_page *page)
 {
     const wc_result_row *row = wc__row(r, page);
+    const wc_result_row *srow = (r->flags & WC_CASF_STATIC) ? NULL : wc__static_row(page);
 
     if ((r->flags & WC_CASF_NOT_EXISTS) && row != NULL)
         return false;
@@ -108,12 +129,12 @@ bool wc_lwt_holds(const wc_lwt_request *r, const wc_page *page)
         return false;
     for (uint32_t i = 0; i < r->nconds; i++) {
         const wc_lwt_cond *c = &r->conds[i];
-        const wc_cell *cell = NULL;
+        /* a static column's cell is in the static row (column ids are unique in a table) */
+        const wc_cell *cell = wc__cell(row, c->column);
         bool eq;
 
-        for (uint32_t k = 0; row && k < row->ncells; k++)
-            if (row->cells[k].column == c->column)
-                cell = &row->cells[k];
+        if (cell == NULL)
+            cell = wc__cell(srow, c->column);
         switch (c->op) {
         case WC_CAS_IS_NULL:
             if (cell != NULL)

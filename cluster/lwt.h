@@ -6,7 +6,8 @@
  * A CAS names one row (partition key, clustering key; or the partition's
  * static row) and conditions on it: that it does not exist (IF NOT
  * EXISTS), that it exists (IF EXISTS), and per column = value, <> value,
- * IS NULL, IS NOT NULL (values compared as their stored bytes).  When they
+ * IS NULL, IS NOT NULL (values compared as their stored bytes; a
+ * condition on a static column is on the partition's static row).  When they
  * all hold, its batch (mutations of that one partition) is written with
  * the transaction's own timestamp, so that of two transactions the later
  * one always wins (paxos.h: the ballot's timestamp).  Layout in

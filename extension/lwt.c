@@ -2,7 +2,8 @@
  *
  * lwt.c
  *		  Lightweight transactions: INSERT ... ON CONFLICT DO NOTHING as
- *		  CQL IF NOT EXISTS, sent to the node as one CAS request.
+ *		  CQL IF NOT EXISTS, and UPDATE or DELETE of one row with
+ *		  conditions (CQL IF), sent to the node as CAS requests.
  *
  * Copyright (c) 2026, widecol developers
  *
@@ -16,7 +17,9 @@
  *	  partition's lock, checks the conditions on the current row and
  *	  writes the batch only when they hold.  The answer says whether it
  *	  applied: ExecForeignInsert then returns the slot (INSERT 0 1) or
- *	  NULL (INSERT 0 0).  A CAS is applied at once and cannot be rolled
+ *	  NULL (INSERT 0 0); a conditional UPDATE or DELETE sends as its
+ *	  conditions the values it read of the columns it depends on
+ *	  (modify.c).  A CAS is applied at once and cannot be rolled
  *	  back, so it is refused inside BEGIN ... COMMIT (not in a
  *	  subtransaction such as a PL/pgSQL exception block, where it is
  *	  applied at once all the same).
@@ -55,28 +58,44 @@ widecol_lwt_init(void)
 }
 
 /*
- * Run a compare-and-set on the row (pk, ck) of t: flags and the batch as
- * in cluster/lwt.h.  Returns whether it applied; failures are errors.
+ * A lightweight transaction (what: the statement, for the detail) is
+ * applied at once: refused inside BEGIN ... COMMIT (a subtransaction,
+ * e.g. a PL/pgSQL exception block, is let through).
  */
-bool
-widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck, int ck_len,
-				uint8 flags, const uint8 *batch, size_t len)
+void
+widecol_lwt_refuse_in_block(WidecolTable *t, const char *what)
 {
-	wc_lwt_request r;
-	bool		applied = false;
-	wc_status	st;
-
-	/* BEGIN ... COMMIT (a subtransaction, e.g. a PL/pgSQL exception block, is let through) */
 	if (IsTransactionBlock() && GetCurrentTransactionNestLevel() == 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("lightweight transaction on widecol table \"%s\" cannot run inside a transaction block",
 						get_rel_name(t->relid)),
-				 errdetail("INSERT ... ON CONFLICT DO NOTHING is applied on the replicas at once and cannot be rolled back."),
+				 errdetail("%s is applied on the replicas at once and cannot be rolled back.", what),
 				 errhint("Run it as a statement of its own, outside BEGIN ... COMMIT.")));
+}
+
+/*
+ * Run a compare-and-set on the row (pk, ck) of t: flags, conditions and
+ * the batch as in cluster/lwt.h.  Returns whether it applied; failures
+ * are errors.
+ */
+bool
+widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck, int ck_len,
+				uint8 flags, const wc_lwt_cond *conds, int nconds, const uint8 *batch,
+				size_t len)
+{
+	wc_lwt_request r;
+	bool		applied = false;
+	wc_status	st;
+
+	widecol_lwt_refuse_in_block(t, "INSERT ... ON CONFLICT DO NOTHING");
+	Assert(nconds >= 0 && nconds <= WC_LWT_MAX_CONDS);
 	memset(&r, 0, sizeof(r));
 	r.serial_cl = (wc_consistency) widecol_serial_consistency;
 	r.flags = flags;
+	r.nconds = (uint32) nconds;
+	if (nconds > 0)
+		memcpy(r.conds, conds, sizeof(wc_lwt_cond) * nconds);
 	r.table_id = t->table_id;
 	r.pk = (const uint8_t *) pk;
 	r.pk_len = pk_len;

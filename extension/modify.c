@@ -22,6 +22,15 @@
  *	  without clustering columns).  Key columns reach UPDATE and DELETE as
  *	  row-identity junk columns ("wc_key_<attnum>").
  *
+ *	  An UPDATE or DELETE of one row (= on every primary-key column) with
+ *	  further conditions is a lightweight transaction (CQL IF): its scan
+ *	  reads the row at widecol.serial_consistency, PostgreSQL evaluates
+ *	  the conditions and the SET expressions on it, and the write goes
+ *	  out as a compare-and-set (lwt.c) that applies only if every column
+ *	  the statement read still holds the value it read.  When one
+ *	  changed, the row is read again and the statement evaluated again,
+ *	  until the write applies or the conditions fail (UPDATE 0).
+ *
  *	  Mutations are encoded straight into the transaction's pending batch
  *	  (txn.c, engine/mutation.h's batch builder); the node applies them
  *	  when the transaction commits, so a statement or transaction that
@@ -33,11 +42,15 @@
 
 #include <sys/time.h>
 
+#include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "commands/explain.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
@@ -86,7 +99,15 @@ struct WidecolModifyState
 			   *has_ts;
 	bool		if_not_exists;	/* INSERT ... ON CONFLICT DO NOTHING: CQL IF NOT EXISTS */
 	wc_batch_builder *lwt;		/* when set, the row's own batch (lwt.c), not w's */
+	/* UPDATE or DELETE of one row with conditions: a compare-and-set */
+	bool		cas;
+	List	   *cas_columns;	/* attnums of the columns the statement reads */
+	bool		cas_returning;	/* DELETE ... RETURNING: the row from "wholerow" */
+	ForeignScanState *scan;		/* the subplan that reads the row */
 };
+
+/* a conditional write retries this often while the columns it read change */
+#define WIDECOL_CAS_ATTEMPTS 32
 
 /* Cassandra's largest TTL: 20 years */
 #define WIDECOL_MAX_TTL 630720000
@@ -123,6 +144,16 @@ static void add_cells(WidecolModifyState *ms, wc_rowb *rb, TupleTableSlot *slot,
 					  WidecolColumnKind kind, int64 ts, int32 ttl, uint32 ldt, uint32 now);
 static void delete_row(WidecolModifyState *ms);
 static bool insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot);
+static bool plan_cas(PlannerInfo *root, ModifyTable *plan, Index rti, int subplan_index,
+					 WidecolTable *t, List **columns);
+static void begin_cas(WidecolModifyState *ms, ModifyTableState *mtstate, ResultRelInfo *rinfo);
+static TupleTableSlot *cas_row(WidecolModifyState *ms, ResultRelInfo *rinfo,
+							   TupleTableSlot *slot, TupleTableSlot *planSlot);
+static bool cas_write(WidecolModifyState *ms, TupleTableSlot *slot);
+static void refuse_pending(WidecolModifyState *ms);
+static void widecolExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+										List *fdw_private, int subplan_index,
+										struct ExplainState *es);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -199,6 +230,10 @@ widecolAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *
 
 		add_row_identity_var(root, var, rtindex, psprintf("wc_key_%d", c->attnum));
 	}
+	/* DELETE ... RETURNING (of a conditional DELETE) returns the row it read */
+	if (root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL)
+		add_row_identity_var(root, makeWholeRowVar(target_rte, rtindex, 0, false), rtindex,
+							 "wholerow");
 }
 
 static List *
@@ -209,16 +244,22 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
 	WidecolTable *t = widecol_get_table(rte->relid);
 	List	   *attrs = NIL;
+	List	   *cas_columns = NIL;
+	bool		cas = false;
 	Bitmapset  *cols = NULL;
 	ListCell   *lc;
 	int			k;
 
-	if (plan->returningLists != NIL && op != CMD_INSERT)
+	if (op == CMD_UPDATE || op == CMD_DELETE)
+		cas = plan_cas(root, plan, resultRelation, subplan_index, t, &cas_columns);
+	if (plan->returningLists != NIL && op != CMD_INSERT && !cas)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("RETURNING is not supported for UPDATE or DELETE on widecol table \"%s\"",
 						get_rel_name(rte->relid)),
-				 errhint("Read the rows with SELECT first; widecol writes without reading.")));
+				 errhint("Read the rows with SELECT first; widecol writes without reading.  "
+						 "RETURNING works for an UPDATE or DELETE of one row with conditions "
+						 "(a lightweight transaction).")));
 	if (plan->onConflictAction == ONCONFLICT_UPDATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -260,6 +301,20 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 					 errmsg("cannot update primary-key column \"%s\" of widecol table \"%s\"",
 							c->name, get_rel_name(rte->relid)),
 					 errhint("A row's key is its identity: DELETE the row and INSERT it with the new key.")));
+		if (cas && c->coll != NULL && !c->coll->frozen)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a conditional UPDATE of widecol table \"%s\" cannot write collection \"%s\"",
+							get_rel_name(rte->relid), c->name),
+					 errhint("Write the collection in an UPDATE of its own, or make it frozen.")));
+		if (cas && c->kind == WIDECOL_COL_WRITETIME)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a conditional UPDATE of widecol table \"%s\" cannot set the write time \"%s\"",
+							get_rel_name(rte->relid), c->name),
+					 errhint("A lightweight transaction writes with the timestamp of its Paxos "
+							 "ballot, as CQL refuses USING TIMESTAMP with IF: drop the write "
+							 "time from SET.")));
 		attrs = lappend_int(attrs, attno);
 	}
 	/* a TTL or write time applies to the cells the statement writes */
@@ -278,8 +333,94 @@ widecolPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelat
 							 t->cols[c->meta_of].name, quote_identifier(t->cols[c->meta_of].name),
 							 quote_identifier(t->cols[c->meta_of].name), quote_identifier(c->name))));
 	}
-	return list_make3(makeInteger((int) op), attrs,
-					  makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING));
+	return list_make5(makeInteger((int) op), attrs,
+					  makeInteger(plan->onConflictAction == ONCONFLICT_NOTHING),
+					  makeInteger(cas), cas_columns);
+}
+
+/*
+ * Is this UPDATE or DELETE a lightweight transaction: its subplan is the
+ * scan of one row of the table (= on every primary-key column, no IN)
+ * with conditions the node does not check (the scan's local quals)?
+ * Then *columns lists the non-key columns the statement reads - in its
+ * conditions, its SET expressions and its RETURNING - whose values the
+ * compare-and-set checks.  Columns it cannot compare are refused.
+ */
+static bool
+plan_cas(PlannerInfo *root, ModifyTable *plan, Index rti, int subplan_index, WidecolTable *t,
+		 List **columns)
+{
+	Plan	   *subplan = outerPlan(plan);
+	ForeignScan *fscan;
+	Bitmapset  *read = NULL,
+			   *ret = NULL;
+	ListCell   *lc;
+	bool		whole;
+
+	*columns = NIL;
+	if (subplan == NULL || !IsA(subplan, ForeignScan) || list_length(plan->resultRelations) != 1)
+		return false;
+	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid != rti || fscan->scan.plan.qual == NIL ||
+		list_length(fscan->fdw_private) <= FSP_RELID ||
+		intVal(list_nth(fscan->fdw_private, FSP_MODE)) != 1 ||
+		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) != t->nck)
+		return false;
+	foreach(lc, (List *) list_nth(fscan->fdw_private, FSP_PK_IN))
+		if (lfirst_int(lc) != 0)
+			return false;
+
+	pull_varattnos((Node *) fscan->scan.plan.qual, rti, &read);
+	foreach(lc, fscan->scan.plan.targetlist)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (!tle->resjunk)
+			pull_varattnos((Node *) tle->expr, rti, &read);
+	}
+	if (plan->returningLists != NIL)
+		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index), rti, &ret);
+	/* a whole-row reference reads every column */
+	whole = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, read);
+	for (int i = 0; i < t->ncols; i++)
+	{
+		WidecolColumn *c = &t->cols[i];
+		int			a = c->attnum - FirstLowInvalidHeapAttributeNumber;
+
+		if (c->dropped || c->kind == WIDECOL_COL_PARTITION || c->kind == WIDECOL_COL_CLUSTERING)
+			continue;
+		if (!whole && !bms_is_member(a, read) && !bms_is_member(a, ret) &&
+			!bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ret))
+			continue;
+		if (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL ||
+			c->is_counter || (c->coll != NULL && !c->coll->frozen))
+		{
+			/* only RETURNING shows it (RETURNING *): returned as read, not compared */
+			if (!whole && !bms_is_member(a, read))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("conditional %s of widecol table \"%s\" cannot read column \"%s\"",
+							plan->operation == CMD_UPDATE ? "UPDATE" : "DELETE",
+							get_rel_name(t->relid), c->name),
+					 errdetail("%s of one row with conditions is a lightweight transaction, "
+							   "which compares the values of the columns it reads; a %s cannot be compared.",
+							   plan->operation == CMD_UPDATE ? "An UPDATE" : "A DELETE",
+							   c->kind == WIDECOL_COL_WRITETIME ? "write time" :
+							   c->kind == WIDECOL_COL_TTL ? "TTL" :
+							   c->is_counter ? "counter" : "non-frozen collection"),
+					 errhint("Condition on regular or static columns, or read the row with SELECT first.")));
+		}
+		*columns = lappend_int(*columns, c->attnum);
+	}
+	if (list_length(*columns) > WC_LWT_MAX_CONDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("conditional %s of widecol table \"%s\" reads %d columns, more than the %d a lightweight transaction compares",
+						plan->operation == CMD_UPDATE ? "UPDATE" : "DELETE",
+						get_rel_name(t->relid), list_length(*columns), WC_LWT_MAX_CONDS),
+				 errhint("Name fewer columns in the conditions, SET and RETURNING.")));
+	return true;
 }
 
 /* ---------------------------------------------------------------- execution */
@@ -321,6 +462,7 @@ widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List 
 	foreach(lc, (List *) lsecond(fdw_private))
 		ms->target[lfirst_int(lc) - 1] = true;
 	ms->if_not_exists = list_length(fdw_private) > 2 && intVal(lthird(fdw_private)) != 0;
+	ms->cas = list_length(fdw_private) > 4 && intVal(list_nth(fdw_private, 3)) != 0;
 	if (op == CMD_UPDATE || op == CMD_DELETE)
 	{
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
@@ -334,8 +476,37 @@ widecolBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List 
 			if (!AttributeNumberIsValid(ms->junk[ci]))
 				elog(ERROR, "widecol: key column %s missing from the subplan", name);
 		}
+		if (ms->cas)
+		{
+			ms->cas_columns = (List *) list_nth(fdw_private, 4);
+			begin_cas(ms, mtstate, rinfo);
+		}
 	}
 	rinfo->ri_FdwState = ms;
+}
+
+/*
+ * A conditional UPDATE or DELETE: refused in a transaction block (before
+ * anything is read); its scan reads the row at the serial level.
+ */
+static void
+begin_cas(WidecolModifyState *ms, ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	PlanState  *sub = outerPlanState(mtstate);
+	WidecolScanState *ss;
+
+	widecol_lwt_refuse_in_block(ms->t, ms->op == CMD_UPDATE ?
+								"An UPDATE of one row with conditions" :
+								"A DELETE of one row with conditions");
+	if (sub == NULL || !IsA(sub, ForeignScanState) || ((ForeignScanState *) sub)->fdw_state == NULL)
+		elog(ERROR, "widecol: the conditional write has no scan of its row");
+	ms->scan = (ForeignScanState *) sub;
+	ss = ms->scan->fdw_state;
+	if (ss->t->table_id != ms->t->table_id)
+		elog(ERROR, "widecol: the conditional write scans another table");
+	ss->serial = true;
+	ms->cas_returning = ms->op == CMD_DELETE &&
+		((ModifyTable *) mtstate->ps.plan)->returningLists != NIL;
 }
 
 static void
@@ -652,7 +823,7 @@ insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot)
 		if ((st = wc_batch_builder_finish(&b, &rec, &len)) != WC_OK)
 			widecol_report(st, "encoding a write");
 		applied = widecol_lwt_cas(ms->t, ms->pk.data, ms->pk.len, ms->ck.data, ms->ck.len,
-								  WC_CASF_NOT_EXISTS, rec, len);
+								  WC_CASF_NOT_EXISTS, NULL, 0, rec, len);
 	}
 	PG_FINALLY();
 	{
@@ -770,6 +941,8 @@ widecolExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 {
 	WidecolModifyState *ms = rinfo->ri_FdwState;
 
+	if (ms->cas)
+		return cas_row(ms, rinfo, slot, planSlot);
 	slot_getallattrs(slot);
 	keys_from_plan(ms, planSlot);
 	write_row(ms, slot, false);
@@ -782,9 +955,177 @@ widecolExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 {
 	WidecolModifyState *ms = rinfo->ri_FdwState;
 
+	if (ms->cas)
+		return cas_row(ms, rinfo, slot, planSlot);
 	keys_from_plan(ms, planSlot);
 	delete_row(ms);
 	return slot;
+}
+
+/* Store the row of the "wholerow" junk column of planSlot in dest. */
+static void
+store_wholerow(ResultRelInfo *rinfo, TupleTableSlot *planSlot, TupleTableSlot *dest)
+{
+	HeapTupleData tup;
+	Datum		d;
+	bool		isnull;
+
+	if (!AttributeNumberIsValid(rinfo->ri_RowIdAttNo))
+		elog(ERROR, "widecol: the conditional write has no wholerow column");
+	d = ExecGetJunkAttribute(planSlot, rinfo->ri_RowIdAttNo, &isnull);
+	if (isnull)
+		elog(ERROR, "widecol: the conditional write read a NULL wholerow");
+	tup.t_data = DatumGetHeapTupleHeader(d);
+	tup.t_len = HeapTupleHeaderGetDatumLength(tup.t_data);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
+	/* a copy: a heap-tuple slot keeps the tuple it is given */
+	ExecForceStoreHeapTuple(heap_copytuple(&tup), dest, true);
+}
+
+/*
+ * The replicas check a conditional write's columns without the
+ * transaction's pending writes (a function or DO block may have written
+ * the partition before): refused, rather than retried until it gives up.
+ */
+static void
+refuse_pending(WidecolModifyState *ms)
+{
+	size_t		len;
+	uint32		n = 0;
+
+	widecol_txn_overlay(ms->t->table_id, ms->pk.data, ms->pk.len, widecol_txn_position(), &len, &n);
+	if (n > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("conditional %s of widecol table \"%s\" cannot follow writes of the same partition in its transaction",
+						ms->op == CMD_UPDATE ? "UPDATE" : "DELETE", get_rel_name(ms->t->relid)),
+				 errdetail("A lightweight transaction compares the values stored on the replicas, "
+						   "which do not have the transaction's pending writes yet."),
+				 errhint("Commit those writes first, or make the conditional write the first "
+						 "write of its partition in the transaction.")));
+}
+
+/*
+ * The conditional UPDATE (slot: the new row) or DELETE of the row the
+ * scan read: a compare-and-set that applies only while the columns the
+ * statement read hold what it read.  When one changed, the scan reads
+ * the row again (at the serial level; its quals are the conditions) and
+ * the new row is computed again from it.  Returns the row as applied, or
+ * NULL when the conditions do not hold (UPDATE 0, DELETE 0).
+ */
+static TupleTableSlot *
+cas_row(WidecolModifyState *ms, ResultRelInfo *rinfo, TupleTableSlot *slot,
+		TupleTableSlot *planSlot)
+{
+	for (int attempt = 1;; attempt++)
+	{
+		keys_from_plan(ms, planSlot);
+		if (attempt == 1)
+			refuse_pending(ms);
+		if (ms->op == CMD_UPDATE)
+			slot_getallattrs(slot);
+		if (cas_write(ms, slot))
+		{
+			if (ms->cas_returning)
+				store_wholerow(rinfo, planSlot, slot);
+			return slot;
+		}
+		if (attempt == WIDECOL_CAS_ATTEMPTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_WIDECOL_LWT_CONTENTION),
+					 errmsg("lightweight transaction on widecol table \"%s\" gave up under contention",
+							get_rel_name(ms->t->relid)),
+					 errdetail("The columns it reads changed %d times between its read and its "
+							   "compare-and-set; it did not apply.", WIDECOL_CAS_ATTEMPTS),
+					 errhint("Other writers keep changing the row: retry after a short random "
+							 "pause, and spread the writers over more rows.")));
+		/* a short random pause: the writers that changed the row may still be at it */
+		pg_usleep((long) pg_prng_uint64_range(&pg_global_prng_state, 0,
+											  (uint64) Min(attempt, 8) * 1000));
+		CHECK_FOR_INTERRUPTS();
+		ExecReScan(&ms->scan->ss.ps);
+		planSlot = ExecProcNode(&ms->scan->ss.ps);
+		if (TupIsNull(planSlot))
+			return NULL;
+		if (ms->op == CMD_UPDATE)
+		{
+			store_wholerow(rinfo, planSlot, rinfo->ri_oldTupleSlot);
+			slot = ExecGetUpdateNewTuple(rinfo, planSlot, rinfo->ri_oldTupleSlot);
+		}
+	}
+}
+
+/*
+ * One compare-and-set of the row whose keys are encoded in ms: the row
+ * must exist and each column the statement read must hold the value the
+ * scan read (the same stored bytes, or no cell); then the UPDATE's cells
+ * of slot, or the DELETE's row tombstone, are written.  Whether it applied.
+ */
+static bool
+cas_write(WidecolModifyState *ms, TupleTableSlot *slot)
+{
+	WidecolTable *t = ms->t;
+	WidecolScanState *ss = ms->scan->fdw_state;
+	TupleTableSlot *row = ms->scan->ss.ss_ScanTupleSlot;
+	wc_lwt_cond conds[WC_LWT_MAX_CONDS];
+	int			n = 0;
+	ListCell   *lc;
+	wc_batch_builder b;
+	const uint8_t *rec;
+	size_t		len;
+	bool		applied = false;
+
+	slot_getallattrs(row);
+	foreach(lc, ms->cas_columns)
+	{
+		int			ci = lfirst_int(lc) - 1;
+		WidecolColumn *c = &t->cols[ci];
+
+		if (!ss->wanted[ci])
+			elog(ERROR, "widecol: column \"%s\" of the conditional write was not read", c->name);
+		memset(&conds[n], 0, sizeof(conds[n]));
+		conds[n].column = c->cell_id;
+		if (row->tts_isnull[ci])
+			conds[n].op = WC_CAS_IS_NULL;
+		else
+		{
+			StringInfoData v;
+			Datum		d = row->tts_values[ci];
+
+			initStringInfo(&v);
+			if (c->coll != NULL)
+				d = widecol_collection_frozen_value(c, d);
+			widecol_encode_value(&v, d, c->typlen, c->typbyval);
+			conds[n].op = WC_CAS_EQ;
+			conds[n].value = (const uint8_t *) v.data;
+			conds[n].len = v.len;
+		}
+		n++;
+	}
+	wc_batch_builder_init(&b);
+	PG_TRY();
+	{
+		wc_status	st;
+
+		ms->lwt = &b;
+		if (ms->op == CMD_UPDATE)
+			write_row(ms, slot, false);
+		else
+			delete_row(ms);
+		ms->lwt = NULL;
+		if ((st = wc_batch_builder_finish(&b, &rec, &len)) != WC_OK)
+			widecol_report(st, "encoding a write");
+		applied = widecol_lwt_cas(t, ms->pk.data, ms->pk.len, ms->ck.data, ms->ck.len,
+								  WC_CASF_EXISTS, conds, n, rec, len);
+	}
+	PG_FINALLY();
+	{
+		ms->lwt = NULL;
+		wc_batch_builder_free(&b);
+	}
+	PG_END_TRY();
+	return applied;
 }
 
 /* Write the tombstone of the row whose keys are encoded in ms. */
@@ -795,7 +1136,8 @@ delete_row(WidecolModifyState *ms)
 	uint32		now = (uint32) time(NULL);
 
 	begin_mutation(ms);
-	if (ms->t->nck == 0)
+	/* a lightweight transaction writes rows: the row (empty key) of the partition */
+	if (ms->t->nck == 0 && ms->lwt == NULL)
 		wc_mutation_delete_partition(ms->m, ts, now);
 	else
 	{
@@ -803,6 +1145,32 @@ delete_row(WidecolModifyState *ms)
 		wc_mutation_row_end(ms->m);
 	}
 	send_mutation(ms);
+}
+
+/* EXPLAIN of a conditional UPDATE or DELETE: the read and the columns compared. */
+static void
+widecolExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
+							int subplan_index, struct ExplainState *es)
+{
+	WidecolTable *t = widecol_get_table(RelationGetRelid(rinfo->ri_RelationDesc));
+	StringInfoData s;
+	ListCell   *lc;
+
+	if (list_length(fdw_private) <= 4 || intVal(list_nth(fdw_private, 3)) == 0)
+		return;
+	/* the scan below shows the level it reads at (ModifyTable is explained first) */
+	if (outerPlanState(mtstate) != NULL && IsA(outerPlanState(mtstate), ForeignScanState) &&
+		((ForeignScanState *) outerPlanState(mtstate))->fdw_state != NULL)
+		((WidecolScanState *) ((ForeignScanState *) outerPlanState(mtstate))->fdw_state)->serial = true;
+	initStringInfo(&s);
+	appendStringInfo(&s, "read at %s, then compare-and-set of",
+					 widecol_serial_consistency == WC_CL_LOCAL_SERIAL ? "LOCAL_SERIAL" : "SERIAL");
+	foreach(lc, (List *) list_nth(fdw_private, 4))
+		appendStringInfo(&s, "%s %s", foreach_current_index(lc) ? "," : "",
+						 quote_identifier(t->cols[lfirst_int(lc) - 1].name));
+	if (list_length((List *) list_nth(fdw_private, 4)) == 0)
+		appendStringInfoString(&s, " the row's existence");
+	ExplainPropertyText("Lightweight Transaction", s.data, es);
 }
 
 static void
@@ -906,6 +1274,7 @@ widecol_fdw_modify_routine(FdwRoutine *routine)
 	routine->ExecForeignUpdate = widecolExecForeignUpdate;
 	routine->ExecForeignDelete = widecolExecForeignDelete;
 	routine->EndForeignModify = widecolEndForeignModify;
+	routine->ExplainForeignModify = widecolExplainForeignModify;
 	routine->BeginForeignInsert = widecolBeginForeignInsert;
 	routine->EndForeignInsert = widecolEndForeignInsert;
 	routine->IsForeignRelUpdatable = widecolIsForeignRelUpdatable;

@@ -607,7 +607,8 @@ widecol_fetch_page(WidecolScanState *ss)
 	}
 	build_overlay(ss, pk);
 	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
-	st = wc_client_read_ex(widecol_connection(), &req, widecol_consistency,
+	st = wc_client_read_ex(widecol_connection(), &req,
+						   ss->serial ? widecol_serial_consistency : widecol_consistency,
 						   ss->overlay, ss->overlay_len,
 						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
 						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
@@ -713,7 +714,7 @@ build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *out)
 static void
 build_overlay(WidecolScanState *ss, StringInfo pk)
 {
-	if (widecol_consistency == WC_CL_ANY)
+	if (widecol_consistency == WC_CL_ANY && !ss->serial)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("widecol.consistency ANY is only supported for writes"),
@@ -1261,7 +1262,8 @@ widecol_explain_scan(WidecolScanState *ss, ExplainState *es)
 	ExplainPropertyText("Widecol Read", ss->desc, es);
 	if (ss->count_only)
 		ExplainPropertyText("Aggregate", "count(*) counted on the node", es);
-	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
+	ExplainPropertyText("Consistency", widecol_consistency_name(ss->serial ? widecol_serial_consistency :
+																widecol_consistency), es);
 	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
 		explain_cluster(ss, es);
 	else

@@ -421,6 +421,8 @@ typedef struct WidecolScanState
 	int			ncolumns;
 	bool		need_static;
 	bool		need_meta;		/* writetime/ttl columns wanted */
+	bool		serial;			/* read at widecol.serial_consistency (the read
+								 * of a conditional UPDATE or DELETE, modify.c) */
 	bool		*wanted;		/* per column index */
 	int		   *cell_map_id;	/* sorted cell ids */
 	int		   *cell_map_col;	/* column index for each */
@@ -507,8 +509,11 @@ extern void widecolExplainDirectModify(ForeignScanState *node,
 /* in lwt.c */
 extern int	widecol_serial_consistency;
 extern void widecol_lwt_init(void);
+struct wc_lwt_cond;
+extern void widecol_lwt_refuse_in_block(WidecolTable *t, const char *what);
 extern bool widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck,
-							int ck_len, uint8 flags, const uint8 *batch, size_t len);
+							int ck_len, uint8 flags, const struct wc_lwt_cond *conds,
+							int nconds, const uint8 *batch, size_t len);
 
 struct wc_rowb;
 /* in direct_delete.c: UPDATE without reading (counters, collection elements) */

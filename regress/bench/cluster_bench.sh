@@ -50,41 +50,8 @@ chown "$OS_USER" "$SCRIPTS"
 
 bench_cluster_nodes s 1 2 3
 
-# wait_nodes NODE COUNT: NODE sees COUNT nodes up and normal (at most 60 s)
-wait_nodes() {
-    local n
-    for _ in $(seq 1 120); do
-        n=$(psql_n "$1" -c "SELECT count(*) FROM widecol.nodes WHERE status = 'up' AND state = 'normal'" 2>/dev/null || echo 0)
-        [ "$n" = "$2" ] && return 0
-        sleep 0.5
-    done
-    die "node $1 does not see $2 nodes up"
-}
-
-# start_node NAME SEED_NAME
-start_node() {
-    local i=$1 seed=$2
-    as_pg "$PG_BINDIR/initdb" -D "$DIR/n$i" -A trust -U postgres --no-sync >/dev/null
-    cat >>"$DIR/n$i/postgresql.conf" <<CONF
-
-# widecol cluster benchmark, node $i
-port = ${SQLPORT[$i]}
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'widecol'
-max_connections = $((CLIENTS + 20))
-shared_buffers = 256MB
-autovacuum = off
-jit = off
-widecol.cluster_name = 'bench-$seed'
-widecol.listen_address = '127.0.0.1'
-widecol.port = ${NODEPORT[$i]}
-widecol.seeds = '127.0.0.1:${NODEPORT[$seed]}'
-widecol.cluster_secret_file = '$DIR/secret'
-CONF
-    as_pg "$PG_BINDIR/pg_ctl" -D "$DIR/n$i" -l "$DIR/n$i.log" -w start >/dev/null
-    psql_n "$i" -c 'CREATE EXTENSION widecol'
-}
+wait_nodes() { bench_wait_nodes "$@"; }
+start_node() { bench_start_node "$1" "$2" $((CLIENTS + 20)); }
 
 step "four instances in $DIR: node s alone, nodes 1-3 one cluster"
 start_node s s
