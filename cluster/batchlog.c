@@ -39,6 +39,7 @@ struct wc__entry {
     size_t len;
     uint64_t since_ms; /* arrival (or load) on the loop's clock */
     bool replaying;
+    bool handing;      /* a handoff of it waits for its acknowledgement */
     wc__entry *next;
 };
 
@@ -71,11 +72,24 @@ struct wc__lw {
     wc__lw *next;
 };
 
+/* One entry handed over to another holder (wc_batchlog_handoff), waiting for its ack. */
+typedef struct wc__handoff wc__handoff;
+struct wc__handoff {
+    wc_batchlog *b;
+    uint64_t req_id;
+    uint8_t id[WC_BATCHLOG_ID_LEN];
+    uint64_t timer;
+    wc__handoff *next;
+};
+
 struct wc_batchlog {
     wc_batchlog_options o;
     wc_ring *ring;
     wc__entry *entries;
     wc__lw *lws;
+    wc__handoff *handoffs;
+    bool handing_off;  /* entries go to via instead of being replayed */
+    wc_addr via;
     uint32_t replays;
     uint64_t next_req;
     uint64_t tick_timer;
@@ -609,12 +623,19 @@ static void wc__on_store(wc_batchlog *b, const wc_addr *from, const uint8_t *msg
     (void)b->o.env->ops->send(b->o.env, from, ack, sizeof(ack));
 }
 
+static void wc__handoff_end(wc__handoff *h, bool stored);
+
 static void wc__on_ack(wc_batchlog *b, const wc_addr *from, const uint8_t *msg)
 {
     uint64_t req = wc_dec_u64(msg + 1);
     wc__lw *lw;
     char a[80];
 
+    for (wc__handoff *h = b->handoffs; h; h = h->next)
+        if (h->req_id == req) {
+            wc__handoff_end(h, msg[9] == WC_OK);
+            return;
+        }
     for (lw = b->lws; lw && lw->req_id != req; lw = lw->next)
         ;
     if (lw == NULL || lw->phase != WC__PHASE_BATCHLOG)
@@ -698,6 +719,86 @@ static void wc__replay(wc_batchlog *b, wc__entry *e)
     wc__send_mutations(lw);
 }
 
+/* ---------------------------------------------------------------- handoff */
+
+#define WC__HANDOFF_TIMEOUT_MS 5000u
+
+/* The end of an entry's handoff: stored on the new holder (forgotten here) or not (kept). */
+static void wc__handoff_end(wc__handoff *h, bool stored)
+{
+    wc_batchlog *b = h->b;
+    wc__handoff **pp = &b->handoffs;
+    wc__entry *e = wc__find_entry(b, h->id);
+
+    while (*pp && *pp != h)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = h->next;
+    if (h->timer)
+        b->o.env->ops->timer_cancel(b->o.env, h->timer);
+    if (e != NULL) {
+        e->handing = false;
+        if (stored) {
+            b->stats.handed_off++;
+            wc__forget(b, h->id);
+        }
+    }
+    wc_free(h);
+}
+
+static void wc__handoff_timeout(void *arg)
+{
+    wc__handoff *h = arg;
+
+    h->timer = 0;
+    wc__handoff_end(h, false);
+}
+
+/* Send entry e to b->via as a BATCHLOG_STORE and wait for the ack. */
+static void wc__hand_over(wc_batchlog *b, wc__entry *e)
+{
+    wc__handoff *h = wc_calloc(1, sizeof(*h));
+    wc_buf msg;
+
+    if (h == NULL)
+        return; /* tried again at the next tick */
+    h->b = b;
+    h->req_id = ++b->next_req;
+    memcpy(h->id, e->id, WC_BATCHLOG_ID_LEN);
+    wc_buf_init(&msg);
+    wc_buf_put_u8(&msg, WC_MSG_BATCHLOG_STORE);
+    wc_buf_put_u64(&msg, h->req_id);
+    wc_buf_append(&msg, e->id, WC_BATCHLOG_ID_LEN);
+    wc_buf_put_u32(&msg, (uint32_t)e->len);
+    wc_buf_append(&msg, e->batch, e->len);
+    h->timer = b->o.env->ops->timer_start(b->o.env, WC__HANDOFF_TIMEOUT_MS, wc__handoff_timeout, h);
+    if (wc_buf_status(&msg) != WC_OK || h->timer == 0) {
+        if (h->timer)
+            b->o.env->ops->timer_cancel(b->o.env, h->timer);
+        wc_buf_free(&msg);
+        wc_free(h);
+        return;
+    }
+    (void)b->o.env->ops->send(b->o.env, &b->via, msg.data, msg.len);
+    wc_buf_free(&msg);
+    e->handing = true;
+    h->next = b->handoffs;
+    b->handoffs = h;
+}
+
+uint64_t wc_batchlog_handoff(wc_batchlog *b, const wc_addr *via)
+{
+    if (!b->handing_off || !wc_addr_equal(&b->via, via))
+        while (b->handoffs) /* asked of another holder: that one's acks no longer count */
+            wc__handoff_end(b->handoffs, false);
+    b->handing_off = true;
+    b->via = *via;
+    for (wc__entry *e = b->entries; e; e = e->next)
+        if (!e->replaying && !e->handing)
+            wc__hand_over(b, e);
+    return b->stats.held;
+}
+
 static void wc__tick(void *arg)
 {
     wc_batchlog *b = arg;
@@ -705,7 +806,9 @@ static void wc__tick(void *arg)
     wc__entry *e, *next;
 
     b->tick_timer = 0;
-    if (b->ring != NULL)
+    if (b->handing_off)
+        (void)wc_batchlog_handoff(b, &b->via); /* entries that arrived since go too */
+    else if (b->ring != NULL)
         for (e = b->entries; e && b->replays < WC__MAX_REPLAYS; e = next) {
             next = e->next; /* a replay that ends at once may free e */
             if (!e->replaying && now >= e->since_ms && now - e->since_ms >= b->o.replay_after_ms)
@@ -766,6 +869,8 @@ void wc_batchlog_destroy(wc_batchlog *b)
         return;
     if (b->tick_timer)
         b->o.env->ops->timer_cancel(b->o.env, b->tick_timer);
+    while (b->handoffs)
+        wc__handoff_end(b->handoffs, false);
     /* writes still in the batchlog phase (the coordinator's ended with it) */
     while (b->lws) {
         wc__lw *lw = b->lws;

@@ -85,6 +85,7 @@ typedef struct wc_batchlog_stats {
     uint64_t stored, removed; /* entries stored / removed on this holder */
     uint64_t replays_started, replayed; /* replays tried / entries replayed completely */
     uint64_t held;            /* entries held now */
+    uint64_t handed_off;      /* entries handed over to another holder (wc_batchlog_handoff) */
     uint64_t malformed;       /* messages dropped */
 } wc_batchlog_stats;
 
@@ -133,6 +134,21 @@ void wc_batchlog_write(wc_batchlog *b, const uint8_t *batch, size_t len, wc_cons
                        uint32_t timeout_ms, wc_coord_write_cb done, void *arg);
 
 void wc_batchlog_get_stats(const wc_batchlog *b, wc_batchlog_stats *out);
+
+/*
+ * Hand the entries this node holds over to the node at via (a node that
+ * leaves the ring does so before it goes): each is sent there as a
+ * BATCHLOG_STORE, and forgotten here once via acknowledged it durable;
+ * via replays it after replay_after_ms unless its removal reaches via
+ * (a removal sent here is lost: via replays the batch once more, which
+ * changes nothing).  From now on the replay timer hands entries over
+ * instead of replaying them, also those that arrive later; an entry being
+ * replayed goes once its replay failed.  An entry not acknowledged within
+ * 5 s is sent again on the next call or tick.  Called with another via
+ * (the previous one went down), the handoffs under way go there anew.
+ * Returns the number of entries still held here.
+ */
+uint64_t wc_batchlog_handoff(wc_batchlog *b, const wc_addr *via);
 
 /*
  * Whether batch[0..len) must be logged: it holds mutations of more than one

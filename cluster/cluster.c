@@ -54,6 +54,8 @@
 #define WC__BOOT_RETRY_MS 5000u     /* a bootstrap that could not stream everything tries again */
 #define WC__BOOT_WAIT_LOG_MS 10000u /* the line of a node waiting for another's join */
 #define WC__TRANSFER_TIMEOUT_MS (3600u * 1000u) /* one new owner's pull of a leaving node's ranges */
+#define WC__HANDOFF_POLL_MS 500u    /* a leaving node looks at its hints and batchlog this often */
+#define WC__HANDOFF_TIMEOUT_MS (600u * 1000u) /* ... and gives up handing them over after */
 #define WC__MAX_REMOVED 64          /* host ids a node announces as removed (REMOVED) */
 #define WC__LEFT_DETAIL                                                                            \
     "this node left its cluster (decommissioned or removed) and takes no requests; to use "       \
@@ -93,8 +95,8 @@ struct wc_cluster {
     wc_stream *stream;                /* streaming (with coordination) */
     wc_transfer *transfer;            /* asking new owners to pull ranges (with coordination) */
     struct wc__topo *topo;            /* the decommission or removenode running here (loop) */
-    uint64_t topo_timer;              /* its start of streaming, while it waits (loop) */
-    bool leaving;                     /* announced "leaving": decommissioning (loop) */
+    uint64_t topo_timer;              /* its next step, while it waits (loop) */
+    bool leaving;                     /* announced "leaving": decommissioning ("leaving 1"; loop) */
     atomic_bool left;                 /* decommissioned or removed: requests refused */
     uint8_t removing[WC_RING_HOST_ID_LEN]; /* the host a removenode here streams for */
     bool has_removing;
@@ -259,6 +261,8 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
             c->bootstrapping = true;
         } else if (strcmp(line, "decommissioned 1") == 0) {
             atomic_store(&c->left, true);
+        } else if (strcmp(line, "leaving 1") == 0) {
+            c->leaving = true;
         } else if (strncmp(line, "removed ", 8) == 0) {
             uint8_t id[WC_RING_HOST_ID_LEN];
             if (!wc__hex_id(line + 8, id))
@@ -339,6 +343,8 @@ static wc_status wc__state_write(wc_cluster *c)
         wc_buf_append(&b, "bootstrap 1\n", 12);
     if (atomic_load(&c->left))
         wc_buf_append(&b, "decommissioned 1\n", 17);
+    else if (c->leaving && c->ntokens)
+        wc_buf_append(&b, "leaving 1\n", 10);
     for (uint32_t r = 0; r < c->nremoved; r++) {
         wc_buf_append(&b, "removed ", 8);
         for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
@@ -888,6 +894,11 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             (void)wc_transfer_on_message(c->transfer, from, msg, len);
         return;
     }
+    if (type == WC_MSG_HINT_HANDOFF && c->delivery) { /* a leaving node's hints */
+        if (!c->stopping)
+            (void)wc_hint_delivery_on_message(c->delivery, from, msg, len);
+        return;
+    }
     if (type >= WC_MSG_STREAM_REQ && type <= WC_MSG_STREAM_LAST && c->stream) {
         if (!c->stopping)
             (void)wc_stream_on_message(c->stream, from, msg, len);
@@ -1271,6 +1282,16 @@ static bool wc__boot_add(wc__boot_source *src, uint32_t table_id, int64_t start,
     return true;
 }
 
+/* The tables streaming moves: the local side's list, else the engine's (none without either). */
+static wc_status wc__list_tables(wc_cluster *c, uint32_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (c->local.list_tables)
+        return c->local.list_tables(c->local.ctx, ids, n);
+    return c->engine ? wc_engine_list_tables(c->engine, ids, n) : WC_OK;
+}
+
 /*
  * The ranges this node owns in ring np (the ring with it) for table_id,
  * each from a live replica of the current ring r, into srcs[0..r's hosts).
@@ -1394,8 +1415,7 @@ static void wc__boot_start(void *arg)
     nhosts = wc_ring_host_count(r);
     srcs = wc_calloc(nhosts, sizeof(*srcs));
     if (srcs == NULL ||
-        (st = c->local.list_tables ? c->local.list_tables(c->local.ctx, &ids, &nids)
-                                   : wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK) {
+        (st = wc__list_tables(c, &ids, &nids)) != WC_OK) {
         st = srcs ? st : wc_error(WC_NO_MEMORY, "out of memory planning the bootstrap");
         goto fail;
     }
@@ -1667,6 +1687,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     return WC_OK;
 }
 
+static wc_status wc__decom_resume(wc_cluster *c);
+
 /* Create the gossiper, set the local states and start gossiping (on the loop). */
 static wc_status wc__setup(wc_cluster *c)
 {
@@ -1725,8 +1747,14 @@ static wc_status wc__setup(wc_cluster *c)
                                 "the rest");
         wc__announce(c, "joining");
         wc__boot_later(c, c->interval_ms ? 3 * c->interval_ms : 3000);
+    } else if (c->ntokens && c->leaving && c->coord && c->transfer) {
+        wc__log(c, WC_LOG_INFO, "cluster: this node was leaving when it stopped: its "
+                                "decommission resumes");
+        wc__announce(c, "leaving");
+        if ((st = wc__decom_resume(c)) != WC_OK)
+            return st;
     } else if (c->ntokens)
-        wc__announce(c, "normal");
+        wc__announce(c, c->leaving ? "leaving" : "normal");
     else {
         c->join_started_ms = wc_env_now_ms(c->env);
         wc__join_check(c);
@@ -2279,7 +2307,7 @@ fail:
 
 static wc_status wc__refuse_if_changing(wc_cluster *c, const char *what);
 
-/* One decommission or removenode: it runs on the loop; the asking thread waits on cv. */
+/* One decommission or removenode: it runs on the loop and ends by calling done. */
 typedef struct wc__topo {
     wc_cluster *c;
     bool remove;                          /* removenode of host_id; else decommission */
@@ -2288,9 +2316,13 @@ typedef struct wc__topo {
     uint32_t pending;                     /* transfer asks not ended */
     wc_status st;                         /* the first failure */
     char detail[512];
-    bool done;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    wc_topology_done_fn done;             /* NULL: nobody waits (resumed after a restart) */
+    void *arg;
+    uint64_t heard_ms;                    /* resumed: when the cluster was first heard from */
+    uint64_t handoff_ms;                  /* when the handoff of hints and batchlog began */
+    bool has_via;                         /* the node they go to */
+    wc_addr via;
+    uint8_t via_id[WC_RING_HOST_ID_LEN];
 } wc__topo;
 
 static void wc__topo_fail(wc__topo *k, wc_status st, const char *detail)
@@ -2301,7 +2333,7 @@ static void wc__topo_fail(wc__topo *k, wc_status st, const char *detail)
     snprintf(k->detail, sizeof(k->detail), "%s", detail);
 }
 
-/* Wake the asking thread (on the loop); k may be gone once this returns. */
+/* Report the end to whoever waits and free k (on the loop). */
 static void wc__topo_end(wc__topo *k)
 {
     wc_cluster *c = k->c;
@@ -2312,10 +2344,9 @@ static void wc__topo_end(wc__topo *k)
         c->has_removing = false;
         wc__refresh(c, true);
     }
-    pthread_mutex_lock(&k->mu);
-    k->done = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
+    if (k->done)
+        k->done(k->arg, k->st, &k->res, k->st == WC_OK ? "" : k->detail);
+    wc_free(k);
 }
 
 /* End k with st and the detail of the last error (on the loop). */
@@ -2345,9 +2376,7 @@ static wc_status wc__rf_fits(wc_cluster *c, const wc_ring *np)
     wc_replication repl;
     wc_status st;
 
-    if (c->engine == NULL)
-        return WC_OK;
-    if ((st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK)
+    if ((st = wc__list_tables(c, &ids, &nids)) != WC_OK)
         return st;
     for (size_t t = 0; t < nids && st == WC_OK; t++) {
         if (c->local.replication(c->local.ctx, ids[t], &repl) != WC_OK)
@@ -2403,6 +2432,8 @@ static wc_status wc__topo_check(wc_cluster *c, const wc_ring *np)
 static void wc__topo_pulled(void *arg, wc_status st, uint64_t rows, uint64_t bytes,
                             const char *detail);
 static void wc__topo_finish(wc__topo *k);
+static void wc__topo_handoff(void *arg);
+static void wc__decom_left(wc__topo *k);
 
 /*
  * For table_id, the ranges of ring r whose replicas in np (r without the
@@ -2506,7 +2537,7 @@ static void wc__topo_stream(void *arg)
     srcs = wc_calloc((size_t)nn * nr, sizeof(*srcs));
     targets = wc_calloc(nn, sizeof(*targets));
     if (srcs == NULL || targets == NULL ||
-        (c->engine && (st = wc_engine_list_tables(c->engine, &ids, &nids)) != WC_OK)) {
+        (st = wc__list_tables(c, &ids, &nids)) != WC_OK) {
         st = srcs && targets ? st : wc_error(WC_NO_MEMORY, "out of memory planning a topology change");
         goto fail;
     }
@@ -2586,6 +2617,9 @@ static void wc__topo_finish(wc__topo *k)
                 k->remove ? "removenode" : "decommission", k->detail);
         if (!k->remove && c->leaving) {
             c->leaving = false;
+            if (wc__state_write(c) != WC_OK)
+                wc__log(c, WC_LOG_WARNING, "cluster: could not store the end of leaving: %s",
+                        wc_last_error());
             wc__announce(c, "normal");
         }
         wc__topo_end(k);
@@ -2605,6 +2639,106 @@ static void wc__topo_finish(wc__topo *k)
         wc__topo_end(k); /* refreshes the ring without it */
         return;
     }
+    wc__topo_handoff(k);
+}
+
+/*
+ * The live node of the ring without this one that a leaving node hands
+ * its hints and batchlog entries to: the one chosen before while it is up,
+ * else one of this data centre, else any (into k->via).  False if none.
+ */
+static bool wc__handoff_target(wc__topo *k)
+{
+    wc_cluster *c = k->c;
+    wc_ring *np = NULL;
+    const wc_ring_member *pick = NULL;
+
+    if (k->has_via && wc_gossip_is_alive(c->gossip, &k->via))
+        return true;
+    if (wc__build_ring_of(c, false, c->host_id, &np) != WC_OK || np == NULL) {
+        wc_clear_error();
+        return false;
+    }
+    for (uint32_t h = 0; h < wc_ring_host_count(np); h++) {
+        const wc_ring_member *m = wc_ring_host(np, h);
+        if (!wc_gossip_is_alive(c->gossip, &m->addr))
+            continue;
+        if (pick == NULL || (strcmp(m->dc, c->dc) == 0 && strcmp(pick->dc, c->dc) != 0))
+            pick = m;
+    }
+    if (pick) {
+        k->has_via = true;
+        k->via = pick->addr;
+        memcpy(k->via_id, pick->host_id, WC_RING_HOST_ID_LEN);
+    }
+    wc_ring_unref(np);
+    return pick != NULL;
+}
+
+/*
+ * The ranges are streamed: before it leaves, the node hands what only it
+ * holds for others to a node that stays (as Cassandra streams its hints
+ * at decommission): its batchlog entries, and its hints for hosts that are
+ * down (those for live hosts are delivered to them).  Polled until none is
+ * left, then the node leaves; a handoff that cannot finish in
+ * WC__HANDOFF_TIMEOUT_MS fails the decommission.
+ */
+static void wc__topo_handoff(void *arg)
+{
+    wc__topo *k = arg;
+    wc_cluster *c = k->c;
+    uint64_t now = wc_env_now_ms(c->env), held = 0;
+    wc_hints_stats hs;
+    char a[80], d[300];
+
+    c->topo_timer = 0;
+    if (k->handoff_ms == 0) {
+        k->handoff_ms = now ? now : 1;
+        wc__log(c, WC_LOG_INFO, "cluster: decommission: %u ranges streamed; handing hints and "
+                                "batchlog entries over",
+                k->res.ranges);
+    }
+    if (wc__handoff_target(k)) {
+        if (c->batchlog)
+            held = wc_batchlog_handoff(c->batchlog, &k->via);
+        if (c->delivery && wc_hint_delivery_handoff(c->delivery, &k->via, k->via_id) != WC_OK)
+            wc__log(c, WC_LOG_WARNING, "cluster: out of memory handing hints over");
+    } else if (c->batchlog) { /* nobody to take them yet: fine if there is nothing */
+        wc_batchlog_stats bs;
+        wc_batchlog_get_stats(c->batchlog, &bs);
+        held = bs.held;
+    }
+    memset(&hs, 0, sizeof(hs));
+    if (c->hints) {
+        (void)wc_hints_expire(c->hints, wc_env_wall_us(c->env));
+        wc_hints_get_stats(c->hints, &hs);
+    }
+    if (held == 0 && hs.hints == 0) {
+        wc__decom_left(k);
+        return;
+    }
+    if (now - k->handoff_ms >= WC__HANDOFF_TIMEOUT_MS) {
+        wc_addr_format(&k->via, a, sizeof(a));
+        snprintf(d, sizeof(d),
+                 "%" PRIu64 " batchlog entries and %" PRIu64 " hints could not be handed over to "
+                 "%s in %u s; run widecol.decommission() again",
+                 held, hs.hints, k->has_via ? a : "a live node", WC__HANDOFF_TIMEOUT_MS / 1000);
+        wc__topo_fail(k, WC_TIMEOUT, d);
+        wc__topo_finish(k);
+        return;
+    }
+    c->topo_timer = c->env->ops->timer_start(c->env, WC__HANDOFF_POLL_MS, wc__topo_handoff, k);
+    if (c->topo_timer == 0) {
+        wc__topo_fail(k, WC_NO_MEMORY, "out of memory for the handoff timer");
+        wc__topo_finish(k);
+    }
+}
+
+/* Everything is handed over: this node leaves the ring for good. */
+static void wc__decom_left(wc__topo *k)
+{
+    wc_cluster *c = k->c;
+
     atomic_store(&c->left, true);
     c->leaving = false;
     if (wc__state_write(c) != WC_OK)
@@ -2631,6 +2765,15 @@ static void wc__decom_start(void *arg)
         wc__topo_refuse(k, WC_UNAVAILABLE);
         return;
     }
+    if (c->topo && !c->topo->remove && c->topo->done == NULL) {
+        /* the decommission resumed after a restart: this caller waits for its end */
+        wc__log(c, WC_LOG_INFO, "cluster: decommission asked again: it waits for the one that "
+                                "resumed after the restart");
+        c->topo->done = k->done;
+        c->topo->arg = k->arg;
+        wc_free(k);
+        return;
+    }
     if (atomic_load(&c->left) || c->bootstrapping || c->ntokens == 0) {
         st = wc_error(WC_UNAVAILABLE, "the ring is changing (this node is not normal: it %s)",
                       atomic_load(&c->left) ? "left already" : "has not finished joining");
@@ -2651,8 +2794,12 @@ static void wc__decom_start(void *arg)
     }
     if ((st = wc__topo_check(c, np)) != WC_OK)
         goto fail;
-    c->topo = k;
     c->leaving = true;
+    if ((st = wc__state_write(c)) != WC_OK) { /* a restart resumes it */
+        c->leaving = false;
+        goto fail;
+    }
+    c->topo = k;
     wc__announce(c, "leaving");
     wc__log(c, WC_LOG_INFO, "cluster: decommissioning: this node is leaving; its ranges stream to "
                             "their new owners once every node has heard");
@@ -2744,50 +2891,158 @@ done:
     wc_ring_unref(np);
 }
 
-/* Post start with k to the loop and wait for the end of the change. */
-static wc_status wc__topo_run(wc_cluster *c, wc__topo *k, wc_env_cb start,
-                              wc_topology_result *out)
+/* What an asking thread waits on (wc__topo_run). */
+typedef struct wc__topo_wait {
+    wc_status st;
+    wc_topology_result res;
+    char detail[512];
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} wc__topo_wait;
+
+static void wc__topo_woken(void *arg, wc_status st, const wc_topology_result *res,
+                           const char *detail)
 {
+    wc__topo_wait *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->st = st;
+    w->res = *res;
+    snprintf(w->detail, sizeof(w->detail), "%s", detail);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A change for start, ending in done(arg) (NULL when out of memory). */
+static wc__topo *wc__topo_new(wc_cluster *c, bool remove, const uint8_t *host_id,
+                              wc_topology_done_fn done, void *arg)
+{
+    wc__topo *k = wc_calloc(1, sizeof(*k));
+
+    if (k == NULL)
+        return NULL;
+    k->c = c;
+    k->remove = remove;
+    if (host_id)
+        memcpy(k->host_id, host_id, WC_RING_HOST_ID_LEN);
+    k->done = done;
+    k->arg = arg;
+    return k;
+}
+
+/* Post start with a new change to the loop and wait for its end. */
+static wc_status wc__topo_run(wc_cluster *c, bool remove, const uint8_t *host_id,
+                              wc_env_cb start, wc_topology_result *out)
+{
+    wc__topo_wait w;
+    wc__topo *k;
     wc_status st;
 
     memset(out, 0, sizeof(*out));
-    k->c = c;
-    pthread_mutex_init(&k->mu, NULL);
-    pthread_cond_init(&k->cv, NULL);
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
     if (!wc_cluster_coordinates(c))
         st = wc_error(WC_UNAVAILABLE, "this node does not coordinate for a cluster");
-    else if ((st = c->env->ops->post(c->env, start, k)) != WC_OK)
+    else if ((k = wc__topo_new(c, remove, host_id, wc__topo_woken, &w)) == NULL)
+        st = wc_error(WC_NO_MEMORY, "out of memory starting a topology change");
+    else if ((st = c->env->ops->post(c->env, start, k)) != WC_OK) {
+        wc_free(k);
         st = wc_error(WC_UNAVAILABLE, "the cluster runtime stopped");
-    else {
-        pthread_mutex_lock(&k->mu);
-        while (!k->done)
-            pthread_cond_wait(&k->cv, &k->mu);
-        pthread_mutex_unlock(&k->mu);
-        *out = k->res;
-        st = k->st == WC_OK ? WC_OK : wc_error(k->st, "%s", k->detail);
+    } else {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        *out = w.res;
+        st = w.st == WC_OK ? WC_OK : wc_error(w.st, "%s", w.detail);
     }
-    pthread_mutex_destroy(&k->mu);
-    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
     return st;
 }
 
 wc_status wc_cluster_decommission(wc_cluster *c, wc_topology_result *out)
 {
-    wc__topo k;
-
-    memset(&k, 0, sizeof(k));
-    return wc__topo_run(c, &k, wc__decom_start, out);
+    return wc__topo_run(c, false, NULL, wc__decom_start, out);
 }
 
 wc_status wc_cluster_removenode(wc_cluster *c, const uint8_t host_id[WC_RING_HOST_ID_LEN],
                                 wc_topology_result *out)
 {
-    wc__topo k;
+    return wc__topo_run(c, true, host_id, wc__remove_start, out);
+}
 
-    memset(&k, 0, sizeof(k));
-    k.remove = true;
-    memcpy(k.host_id, host_id, WC_RING_HOST_ID_LEN);
-    return wc__topo_run(c, &k, wc__remove_start, out);
+/* Start k now (on the loop), or end it at once when out of memory or not coordinating. */
+static void wc__topo_start_here(wc_cluster *c, bool remove, const uint8_t *host_id,
+                                wc_env_cb start, wc_topology_done_fn done, void *arg)
+{
+    wc__topo *k = wc__topo_new(c, remove, host_id, done, arg);
+    wc_topology_result none;
+
+    if (k != NULL) {
+        start(k);
+        return;
+    }
+    memset(&none, 0, sizeof(none));
+    done(arg, WC_NO_MEMORY, &none, "out of memory starting a topology change");
+}
+
+void wc_cluster_decommission_start(wc_cluster *c, wc_topology_done_fn done, void *arg)
+{
+    wc__topo_start_here(c, false, NULL, wc__decom_start, done, arg);
+}
+
+void wc_cluster_removenode_start(wc_cluster *c, const uint8_t host_id[WC_RING_HOST_ID_LEN],
+                                 wc_topology_done_fn done, void *arg)
+{
+    wc__topo_start_here(c, true, host_id, wc__remove_start, done, arg);
+}
+
+/* A resumed decommission streams once the node heard from its cluster for three gossip rounds. */
+static void wc__decom_resume_check(void *arg)
+{
+    wc__topo *k = arg;
+    wc_cluster *c = k->c;
+    uint64_t now = wc_env_now_ms(c->env), round = c->interval_ms ? c->interval_ms : 1000;
+
+    c->topo_timer = 0;
+    if (k->heard_ms == 0 && wc__heard_from_cluster(c) && wc__ring_ready(c))
+        k->heard_ms = now ? now : 1;
+    if (k->heard_ms != 0 && now - k->heard_ms >= 3 * round) {
+        wc__topo_stream(k);
+        return;
+    }
+    c->topo_timer = c->env->ops->timer_start(c->env, 200, wc__decom_resume_check, k);
+    if (c->topo_timer == 0) {
+        wc__topo_fail(k, WC_NO_MEMORY, "out of memory for the decommission timer");
+        wc__topo_finish(k);
+    }
+}
+
+/*
+ * At start, a node that was leaving when it stopped ("leaving 1") resumes
+ * its decommission (on the loop, after it announced "leaving"): the same
+ * transfers are asked again, and each new owner resumes its pull from its
+ * progress file; nobody waits for it (a later wc_cluster_decommission
+ * does).
+ */
+static wc_status wc__decom_resume(wc_cluster *c)
+{
+    wc__topo *k = wc__topo_new(c, false, c->host_id, NULL, NULL);
+
+    if (k == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory resuming the decommission");
+    c->topo = k;
+    c->topo_timer = c->env->ops->timer_start(c->env, 200, wc__decom_resume_check, k);
+    if (c->topo_timer == 0) {
+        c->topo = NULL;
+        wc_free(k);
+        return wc_error(WC_NO_MEMORY, "out of memory for the decommission timer");
+    }
+    return WC_OK;
 }
 
 /* ---------------------------------------------------------------- cleanup */

@@ -299,15 +299,25 @@ typedef struct wc_topology_result {
 } wc_topology_result;
 
 /*
- * Decommission (nodetool decommission): this node announces STATUS
- * "leaving" (coordinators then also send the writes of its ranges to their
- * new owners), waits three gossip rounds, asks each node that gains a
- * range in the ring without it to pull the range from this node
- * (transfer.h), and once every pull succeeded announces "left", stores
- * "decommissioned 1" in its state file and refuses every request from then
- * on (also after a restart, which does not gossip at all: the instance
- * takes part in no cluster until its data directory is emptied).  A failed
- * pull turns the node "normal" again.  Statuses: WC_INVALID_ARGUMENT (the
+ * Decommission (nodetool decommission): this node stores "leaving 1" in
+ * its state file, announces STATUS "leaving" (coordinators then also send
+ * the writes of its ranges to their new owners), waits three gossip
+ * rounds, asks each node that gains a range in the ring without it to pull
+ * the range from this node (transfer.h).  Once every pull succeeded it
+ * hands over what it keeps for others to one live node that stays (of its
+ * data centre when there is one): its batchlog entries
+ * (wc_batchlog_handoff) and its hints for hosts that are down
+ * (wc_hint_delivery_handoff; those for live hosts are delivered to them),
+ * waiting until it holds none (at most 10 minutes, else WC_TIMEOUT).
+ * Then it announces "left", stores "decommissioned 1" in its state file
+ * and refuses every request from then on (also after a restart, which
+ * does not gossip at all: the instance takes part in no cluster until its
+ * data directory is emptied).  A node restarted while leaving announces
+ * "leaving" again and resumes the decommission by itself once it heard
+ * from its cluster for three gossip rounds (the new owners resume their
+ * pulls); a wc_cluster_decommission called then waits for that one.  A
+ * failed pull or handoff turns the node "normal" again (and clears
+ * "leaving").  Statuses: WC_INVALID_ARGUMENT (the
  * node is alone in its ring, or a table's replication factor would exceed
  * the nodes left, per data centre), WC_UNAVAILABLE (no coordinator, the
  * node not normal, another topology change runs here or a node joins or
@@ -316,6 +326,20 @@ typedef struct wc_topology_result {
  * but the loop; blocks until the end.
  */
 wc_status wc_cluster_decommission(wc_cluster *c, wc_topology_result *out);
+
+/* The end of a topology change started with one of the _start calls below. */
+typedef void (*wc_topology_done_fn)(void *arg, wc_status st, const wc_topology_result *res,
+                                    const char *detail);
+
+/*
+ * wc_cluster_decommission and wc_cluster_removenode without waiting, for a
+ * caller on the loop (options.env, the simulator): done runs once on the
+ * loop (possibly before the call returns) with the status, the totals and
+ * a detail ("" on success).
+ */
+void wc_cluster_decommission_start(wc_cluster *c, wc_topology_done_fn done, void *arg);
+void wc_cluster_removenode_start(wc_cluster *c, const uint8_t host_id[WC_RING_HOST_ID_LEN],
+                                 wc_topology_done_fn done, void *arg);
 
 /*
  * Removenode (nodetool removenode): the dead node host_id leaves the ring.

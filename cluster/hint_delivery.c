@@ -49,8 +49,9 @@ typedef struct hd_inflight {
 typedef struct hd_target {
     wc_hint_delivery *d;
     uint8_t id[WC_HOST_ID_LEN];
-    wc_addr addr;
-    bool alive;
+    wc_addr addr;      /* the target's, or with handoff the node that takes its hints */
+    bool alive;        /* addr can be sent to */
+    bool handoff;      /* the hints go to addr as HINT_HANDOFF, to be kept there */
     bool active;       /* a session runs (may be waiting for acks) */
     uint64_t session;
     uint64_t next_seq;
@@ -85,6 +86,9 @@ struct wc_hint_delivery {
     wc_buf scratch, msg;
     hd_receiver recv[HD_RECEIVERS];
     uint32_t recv_next;
+    bool has_via;                     /* a handoff began: hints go to via */
+    wc_addr via;
+    uint8_t via_id[WC_HOST_ID_LEN];
     wc_hint_delivery_stats st;
 };
 
@@ -92,6 +96,7 @@ static void hd_pump(hd_target *t);
 static void hd_pump_cb(void *arg);
 static void hd_timeout_cb(void *arg);
 static void hd_recheck_cb(void *arg);
+static wc_status hd_hand_over(wc_hint_delivery *d);
 
 #define hd_log(d, level, ...) wc_env_logf((d)->env, (level), __VA_ARGS__)
 
@@ -215,11 +220,13 @@ static void hd_pump(hd_target *t)
             t->iresend++;
         }
         wc_buf_reset(&d->msg);
-        wc_buf_put_u8(&d->msg, WC_MSG_HINT);
+        wc_buf_put_u8(&d->msg, t->handoff ? WC_MSG_HINT_HANDOFF : WC_MSG_HINT);
         wc_buf_append(&d->msg, t->id, WC_HOST_ID_LEN);
         wc_buf_put_u64(&d->msg, t->session);
         wc_buf_put_u64(&d->msg, t->next_seq);
         wc_buf_put_u64(&d->msg, (uint64_t)hint.created_us);
+        if (t->handoff)
+            wc_buf_put_u32(&d->msg, hint.ttl_s);
         wc_buf_put_u32(&d->msg, (uint32_t)hint.table_len);
         wc_buf_append(&d->msg, hint.table, hint.table_len);
         wc_buf_put_u32(&d->msg, (uint32_t)hint.batch_len);
@@ -298,6 +305,8 @@ static void hd_recheck_cb(void *arg)
 
     d->recheck_timer = 0;
     wc_hints_expire(d->store, wc_env_wall_us(d->env));
+    if (d->has_via)
+        (void)hd_hand_over(d); /* hints stored since go the same way */
     for (size_t i = 0; i < d->ntargets; i++)
         if (d->targets[i]->alive && !d->targets[i]->active)
             hd_start(d->targets[i]);
@@ -358,52 +367,64 @@ void wc_hint_delivery_free(wc_hint_delivery *d)
     wc_free(d);
 }
 
-/* The target alive at addr (one at most: peer_alive retires the others). */
-static hd_target *hd_find_addr(wc_hint_delivery *d, const wc_addr *addr)
+/*
+ * The target sent to at addr in session (one at most: the host itself, or
+ * one of those whose hints are handed over to it).
+ */
+static hd_target *hd_find_session(wc_hint_delivery *d, const wc_addr *addr, uint64_t session)
 {
     for (size_t i = 0; i < d->ntargets; i++)
-        if (d->targets[i]->alive && wc_addr_equal(&d->targets[i]->addr, addr))
+        if (d->targets[i]->alive && d->targets[i]->session == session &&
+            wc_addr_equal(&d->targets[i]->addr, addr))
             return d->targets[i];
     return NULL;
+}
+
+/* The target of host_id, made (idle, not alive) if new; NULL when out of memory. */
+static hd_target *hd_target_get(wc_hint_delivery *d, const uint8_t host_id[WC_HOST_ID_LEN])
+{
+    hd_target *t;
+
+    for (size_t i = 0; i < d->ntargets; i++)
+        if (memcmp(d->targets[i]->id, host_id, WC_HOST_ID_LEN) == 0)
+            return d->targets[i];
+    if (d->ntargets == d->cap) {
+        size_t ncap = d->cap ? 2 * d->cap : 8;
+        hd_target **n = wc_realloc(d->targets, ncap * sizeof(*n));
+
+        if (n == NULL)
+            return NULL;
+        d->targets = n;
+        d->cap = ncap;
+    }
+    t = wc_calloc(1, sizeof(*t));
+    if (t == NULL || (t->fl = wc_calloc(d->o.window, sizeof(*t->fl))) == NULL ||
+        (t->resend = wc_calloc(d->o.window, sizeof(*t->resend))) == NULL) {
+        if (t != NULL)
+            wc_free(t->fl);
+        wc_free(t);
+        return NULL;
+    }
+    t->d = d;
+    memcpy(t->id, host_id, WC_HOST_ID_LEN);
+    d->targets[d->ntargets++] = t;
+    return t;
 }
 
 wc_status wc_hint_delivery_peer_alive(wc_hint_delivery *d, const wc_addr *addr,
                                       const uint8_t host_id[WC_HOST_ID_LEN])
 {
-    hd_target *t = NULL;
+    hd_target *t = hd_target_get(d, host_id);
 
-    for (size_t i = 0; i < d->ntargets; i++)
-        if (memcmp(d->targets[i]->id, host_id, WC_HOST_ID_LEN) == 0)
-            t = d->targets[i];
-    if (t == NULL) {
-        if (d->ntargets == d->cap) {
-            size_t ncap = d->cap ? 2 * d->cap : 8;
-            hd_target **n = wc_realloc(d->targets, ncap * sizeof(*n));
-
-            if (n == NULL)
-                return WC_NO_MEMORY;
-            d->targets = n;
-            d->cap = ncap;
-        }
-        t = wc_calloc(1, sizeof(*t));
-        if (t == NULL || (t->fl = wc_calloc(d->o.window, sizeof(*t->fl))) == NULL ||
-            (t->resend = wc_calloc(d->o.window, sizeof(*t->resend))) == NULL) {
-            if (t != NULL)
-                wc_free(t->fl);
-            wc_free(t);
-            return WC_NO_MEMORY;
-        }
-        t->d = d;
-        memcpy(t->id, host_id, WC_HOST_ID_LEN);
-        d->targets[d->ntargets++] = t;
-    }
-    if (t->alive && t->active && wc_addr_equal(&t->addr, addr))
+    if (t == NULL)
+        return WC_NO_MEMORY;
+    if (t->alive && !t->handoff && t->active && wc_addr_equal(&t->addr, addr))
         return WC_OK; /* already delivering */
     /* another host id at this address (a host replaced): that one is gone from here */
     for (size_t i = 0; i < d->ntargets; i++) {
         hd_target *o = d->targets[i];
 
-        if (o != t && o->alive && wc_addr_equal(&o->addr, addr)) {
+        if (o != t && o->alive && !o->handoff && wc_addr_equal(&o->addr, addr)) {
             hd_stop(o);
             o->alive = false;
         }
@@ -412,24 +433,88 @@ wc_status wc_hint_delivery_peer_alive(wc_hint_delivery *d, const wc_addr *addr,
         hd_stop(t);
     t->addr = *addr;
     t->alive = true;
+    t->handoff = false; /* the host itself is up: its hints go to it */
     hd_start(t);
     return WC_OK;
 }
 
 void wc_hint_delivery_peer_down(wc_hint_delivery *d, const wc_addr *addr)
 {
-    hd_target *t = hd_find_addr(d, addr);
+    /* the host itself, and every target whose hints were handed over to it */
+    for (size_t i = 0; i < d->ntargets; i++) {
+        hd_target *t = d->targets[i];
 
-    if (t == NULL)
-        return;
-    hd_stop(t);
-    t->alive = false;
+        if (!t->alive || !wc_addr_equal(&t->addr, addr))
+            continue;
+        hd_stop(t);
+        t->alive = false;
+    }
+}
+
+static int hd_collect_target(void *arg, const uint8_t target[WC_HOST_ID_LEN])
+{
+    wc_buf *ids = arg;
+
+    wc_buf_append(ids, target, WC_HOST_ID_LEN);
+    return 0;
+}
+
+/*
+ * Send every target's hints to d->via, except those of a target delivered
+ * to directly (alive itself); via's own hints go to it as plain HINTs.
+ */
+static wc_status hd_hand_over(wc_hint_delivery *d)
+{
+    wc_buf ids;
+    wc_status st;
+
+    wc_buf_init(&ids);
+    wc_hints_foreach_target(d->store, hd_collect_target, &ids);
+    if ((st = wc_buf_status(&ids)) != WC_OK)
+        goto done;
+    for (size_t k = 0; k + WC_HOST_ID_LEN <= ids.len; k += WC_HOST_ID_LEN)
+        if (hd_target_get(d, ids.data + k) == NULL) {
+            st = WC_NO_MEMORY;
+            goto done;
+        }
+    for (size_t i = 0; i < d->ntargets; i++) {
+        hd_target *t = d->targets[i];
+
+        if (memcmp(t->id, d->via_id, WC_HOST_ID_LEN) == 0) {
+            if (!(t->alive && !t->handoff && wc_addr_equal(&t->addr, &d->via)) &&
+                (st = wc_hint_delivery_peer_alive(d, &d->via, d->via_id)) != WC_OK)
+                goto done;
+            continue;
+        }
+        if (t->alive && (t->handoff ? wc_addr_equal(&t->addr, &d->via) : true))
+            continue; /* handed over to via already, or delivered to the host itself */
+        if (t->active)
+            hd_stop(t);
+        t->addr = d->via;
+        t->alive = true;
+        t->handoff = true;
+        hd_start(t);
+    }
+done:
+    wc_buf_free(&ids);
+    return st;
+}
+
+wc_status wc_hint_delivery_handoff(wc_hint_delivery *d, const wc_addr *via,
+                                   const uint8_t via_id[WC_HOST_ID_LEN])
+{
+    if (d->has_via && !wc_addr_equal(&d->via, via))
+        wc_hint_delivery_peer_down(d, &d->via); /* what went to the old one moves */
+    d->has_via = true;
+    d->via = *via;
+    memcpy(d->via_id, via_id, WC_HOST_ID_LEN);
+    return hd_hand_over(d);
 }
 
 /* HINT_ACK: the hints of a session up to seq were applied. */
 static void hd_on_ack(wc_hint_delivery *d, const wc_addr *from, const uint8_t *msg, size_t len)
 {
-    hd_target *t = hd_find_addr(d, from);
+    hd_target *t;
     uint64_t session, seq;
     uint32_t n = 0;
 
@@ -441,7 +526,8 @@ static void hd_on_ack(wc_hint_delivery *d, const wc_addr *from, const uint8_t *m
     }
     session = wc_dec_u64(msg + 1);
     seq = wc_dec_u64(msg + 9);
-    if (t == NULL || !t->active || t->session != session)
+    t = hd_find_session(d, from, session);
+    if (t == NULL || !t->active)
         return; /* a session given up */
     while (n < t->nfl && t->fl[n].seq <= seq)
         n++;
@@ -468,16 +554,26 @@ static void hd_on_ack(wc_hint_delivery *d, const wc_addr *from, const uint8_t *m
     hd_pump(t);
 }
 
-static hd_receiver *hd_receiver_get(wc_hint_delivery *d, const wc_addr *from)
+/*
+ * The receiving state of session from *from; a new one only at seq 1 (NULL
+ * otherwise: a stale or unknown session cannot skip hints).  A sender may
+ * run several sessions at once (its own hints and those it hands over).
+ */
+static hd_receiver *hd_receiver_get(wc_hint_delivery *d, const wc_addr *from, uint64_t session,
+                                    uint64_t seq)
 {
     hd_receiver *r;
 
     for (int i = 0; i < HD_RECEIVERS; i++)
-        if (d->recv[i].used && wc_addr_equal(&d->recv[i].from, from))
+        if (d->recv[i].used && d->recv[i].session == session &&
+            wc_addr_equal(&d->recv[i].from, from))
             return &d->recv[i];
+    if (seq != 1)
+        return NULL;
     r = &d->recv[d->recv_next++ % HD_RECEIVERS];
     memset(r, 0, sizeof(*r));
     r->from = *from;
+    r->session = session;
     r->used = true;
     return r;
 }
@@ -492,18 +588,46 @@ static void hd_send_ack(wc_hint_delivery *d, const wc_addr *to, uint64_t session
     d->env->ops->send(d->env, to, ack, sizeof(ack)); /* lost: the sender resends */
 }
 
-/* HINT: apply it if it is the next one of its session, then acknowledge. */
-static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *msg, size_t len)
+/*
+ * Keep a handed-over hint for its target in this node's store, durably
+ * before it is acknowledged (the sender then forgets it), and start
+ * delivering it when the target is up.
+ */
+static wc_status hd_keep(wc_hint_delivery *d, const uint8_t *id, const uint8_t *table,
+                         size_t table_len, const uint8_t *batch, size_t batch_len, int64_t created,
+                         uint32_t ttl_s)
+{
+    wc_status st;
+
+    if ((st = wc_hints_append(d->store, id, table, table_len, batch, batch_len, ttl_s, created,
+                              0)) != WC_OK ||
+        (st = wc_hints_sync(d->store)) != WC_OK)
+        return st;
+    d->st.kept++;
+    for (size_t i = 0; i < d->ntargets; i++)
+        if (memcmp(d->targets[i]->id, id, WC_HOST_ID_LEN) == 0 && d->targets[i]->alive &&
+            !d->targets[i]->active)
+            hd_start(d->targets[i]);
+    return WC_OK;
+}
+
+/*
+ * HINT: apply it if it is the next one of its session, then acknowledge.
+ * HINT_HANDOFF (handoff): the same, but a hint for another host is kept
+ * for it here.
+ */
+static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *msg, size_t len,
+                       bool handoff)
 {
     const uint8_t *p = msg + 1, *end = msg + len;
     const uint8_t *id, *table, *batch;
     uint64_t session, seq, created;
-    uint32_t table_len, batch_len;
+    uint32_t table_len, batch_len, ttl_s = 0;
     hd_receiver *r;
     wc_status st;
     const char *why = NULL;
 
-    if (len < WC_HINT_MSG_FIXED) {
+    if (len < WC_HINT_MSG_FIXED + (handoff ? 4u : 0u)) {
         why = "shorter than its fixed part";
         goto malformed;
     }
@@ -511,8 +635,13 @@ static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *
     session = wc_dec_u64(p + 16);
     seq = wc_dec_u64(p + 24);
     created = wc_dec_u64(p + 32);
-    table_len = wc_dec_u32(p + 40);
-    p += 44;
+    p += 40;
+    if (handoff) {
+        ttl_s = wc_dec_u32(p);
+        p += 4;
+    }
+    table_len = wc_dec_u32(p);
+    p += 4;
     /* the fixed part guarantees the 4 bytes of batch_len after the table */
     if (table_len > WC_HINTS_MAX_TABLE || table_len > (size_t)(end - p) - 4) {
         why = "table length past the message";
@@ -531,7 +660,11 @@ static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *
         why = "sequence number 0";
         goto malformed;
     }
-    if (memcmp(id, d->o.self_host_id, WC_HOST_ID_LEN) != 0) {
+    if (handoff && ttl_s == 0) {
+        why = "ttl 0";
+        goto malformed;
+    }
+    if (!handoff && memcmp(id, d->o.self_host_id, WC_HOST_ID_LEN) != 0) {
         d->st.wrong_host++;
         hd_log(d, WC_ENV_LOG_WARNING,
                "hints: HINT from %s:%u is for another host id: dropped (the sender's view of "
@@ -539,14 +672,10 @@ static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *
                from->host, from->port);
         return;
     }
-    r = hd_receiver_get(d, from);
-    if (r->session != session) {
-        if (seq != 1) {
-            d->st.out_of_order++;
-            return;
-        }
-        r->session = session;
-        r->applied = 0;
+    r = hd_receiver_get(d, from, session, seq);
+    if (r == NULL) {
+        d->st.out_of_order++;
+        return;
     }
     if (seq <= r->applied) {
         d->st.duplicates++;
@@ -558,13 +687,17 @@ static void hd_on_hint(wc_hint_delivery *d, const wc_addr *from, const uint8_t *
         hd_send_ack(d, from, session, r->applied); /* the sender resends the gap */
         return;
     }
-    st = d->o.apply ? d->o.apply(d->o.apply_arg, from, table, table_len, batch, batch_len,
-                                 (int64_t)created)
-                    : WC_UNAVAILABLE;
+    if (handoff && memcmp(id, d->o.self_host_id, WC_HOST_ID_LEN) != 0)
+        st = hd_keep(d, id, table, table_len, batch, batch_len, (int64_t)created, ttl_s);
+    else
+        st = d->o.apply ? d->o.apply(d->o.apply_arg, from, table, table_len, batch, batch_len,
+                                     (int64_t)created)
+                        : WC_UNAVAILABLE;
     if (st != WC_OK) {
         d->st.apply_failed++;
-        hd_log(d, WC_ENV_LOG_WARNING, "hints: applying a hint from %s:%u failed: %s: %s",
-               from->host, from->port, wc_status_name(st), wc_last_error());
+        hd_log(d, WC_ENV_LOG_WARNING, "hints: %s a hint from %s:%u failed: %s: %s",
+               handoff ? "keeping" : "applying", from->host, from->port, wc_status_name(st),
+               wc_last_error());
         return;
     }
     d->st.applied++;
@@ -581,10 +714,11 @@ malformed:
 bool wc_hint_delivery_on_message(wc_hint_delivery *d, const wc_addr *from, const uint8_t *msg,
                                  size_t len)
 {
-    if (len == 0 || msg[0] < WC_MSG_RANGE_HINTS || msg[0] >= WC_MSG_RANGE_HINTS + 8)
+    if (len == 0 || ((msg[0] < WC_MSG_RANGE_HINTS || msg[0] >= WC_MSG_RANGE_HINTS + 8) &&
+                     msg[0] != WC_MSG_HINT_HANDOFF))
         return false;
-    if (msg[0] == WC_MSG_HINT)
-        hd_on_hint(d, from, msg, len);
+    if (msg[0] == WC_MSG_HINT || msg[0] == WC_MSG_HINT_HANDOFF)
+        hd_on_hint(d, from, msg, len, msg[0] == WC_MSG_HINT_HANDOFF);
     else if (msg[0] == WC_MSG_HINT_ACK)
         hd_on_ack(d, from, msg, len);
     else {

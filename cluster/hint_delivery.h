@@ -27,7 +27,16 @@
  *     sent; every recheck_ms alive targets are looked at again for new
  *     hints and expired segments are deleted (wc_hints_expire).
  *
- * Receiving: wc_hint_delivery_on_message handles HINT and HINT_ACK.  A HINT
+ * Handoff (wc_hint_delivery_handoff, a node that leaves the ring): the
+ * hints of every target that is not being delivered to directly go to one
+ * live node instead, as HINT_HANDOFF messages in the same sessions,
+ * windows, acknowledgements and throttle; that node keeps each in its own
+ * store for the target (fsynced before it acknowledges) and delivers them
+ * when the target is up.  The hints for that node itself are delivered to
+ * it as usual.  Once a handoff began, hints stored later go the same way
+ * (every recheck_ms).  A target that comes up gets its hints directly.
+ *
+ * Receiving: wc_hint_delivery_on_message handles HINT, HINT_HANDOFF and HINT_ACK.  A HINT
  * addressed to this host id, next in its session, is given to the apply
  * callback (on a node: the engine's write path).  If apply fails no ack is
  * sent: the sender retries after its timeout and the hint stays stored
@@ -78,6 +87,7 @@ typedef struct wc_hint_delivery_stats {
     uint32_t active;     /* targets being delivered to now */
     /* receiving */
     uint64_t applied;
+    uint64_t kept;         /* handed over by a leaving node, kept for their target */
     uint64_t apply_failed;
     uint64_t duplicates;   /* already applied in the session: acknowledged again */
     uint64_t out_of_order; /* ahead of the next expected: dropped */
@@ -110,8 +120,19 @@ wc_status wc_hint_delivery_peer_alive(wc_hint_delivery *d, const wc_addr *addr,
 void wc_hint_delivery_peer_down(wc_hint_delivery *d, const wc_addr *addr);
 
 /*
+ * Hand the hints over to the live host via_id at via (see the top): from
+ * now on, also for hints stored later.  Called again with another host
+ * (the previous one went down), what was under way restarts there from the
+ * acknowledged positions.  The store holds no hint any more once all were
+ * handed over or delivered (wc_hints_get_stats).  WC_NO_MEMORY.
+ */
+wc_status wc_hint_delivery_handoff(wc_hint_delivery *d, const wc_addr *via,
+                                   const uint8_t via_id[WC_HOST_ID_LEN]);
+
+/*
  * A message arrived (env handlers.on_message).  Returns true if it is a hint
- * message (type WC_MSG_RANGE_HINTS..+7), handled here; false otherwise.
+ * message (type WC_MSG_RANGE_HINTS..+7, or WC_MSG_HINT_HANDOFF), handled
+ * here; false otherwise.
  */
 bool wc_hint_delivery_on_message(wc_hint_delivery *d, const wc_addr *from, const uint8_t *msg,
                                  size_t len);

@@ -41,7 +41,10 @@
  *   HINT:     u8 type, u8[16] target host id, u64 session, u64 seq,
  *             i64 created, u32 table_len, table, u32 batch_len, batch
  *   HINT_ACK: u8 type, u64 session, u64 seq (every hint of the session up
- *             to seq was applied)
+ *             to seq was applied, or kept)
+ *   HINT_HANDOFF: as HINT with u32 ttl (seconds) after created: a hint a
+ *             leaving node hands over; the receiver keeps it for the target
+ *             host id in its own store (applies it when it is the target)
  *
  * Thread-safety: constants and pure functions only.
  */

@@ -12,7 +12,8 @@
  *              counter_leader_format.h), hints (40 .. 47, hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
- *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h),
+ *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h;
+ *              72: hints a leaving node hands over, hint_delivery.h),
  *              Merkle trees, SSTable streams
  *   96 .. 127  lightweight transactions (Paxos)
  *   128 .. 255 reserved
@@ -30,5 +31,7 @@
 #define WC_MSG_RANGE_HINTS 40
 #define WC_MSG_HINT 40     /* a stored hint for the receiving host */
 #define WC_MSG_HINT_ACK 41 /* hints of a session applied up to a sequence number */
+/* a leaving node hands its hints for other hosts over (in the streaming range; hints_format.h) */
+#define WC_MSG_HINT_HANDOFF 72
 
 #endif /* WC_MSG_TYPES_H */

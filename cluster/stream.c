@@ -25,6 +25,8 @@
 #define WC__PROGRESS_MAGIC "widecol-stream 1"
 #define WC__PROGRESS_MAX_BYTES (4u << 20)
 #define WC__HISTORY 16
+#define WC__CHECKPOINT_PAGES 16u           /* a pull syncs and records its progress this often, */
+#define WC__CHECKPOINT_BYTES (8u << 20)    /* or after this many page bytes, or a range's end */
 
 typedef struct wc__session wc__session;
 struct wc__session {
@@ -37,6 +39,8 @@ struct wc__session {
     wc_stream_range *ranges;
     size_t n, cur;
     uint32_t retries;
+    uint32_t unsynced_pages;   /* applied since the last checkpoint (store sync + progress) */
+    uint64_t unsynced_bytes;
     uint64_t timer;
     wc_stream_done_cb done;
     void *arg;
@@ -324,10 +328,15 @@ typedef struct wc__apply_op {
     uint32_t seq;
     int64_t next;
     bool more;
+    bool checkpoint; /* made durable, so the progress file is written */
     uint64_t rows, bytes;
 } wc__apply_op;
 
-/* The page of op is stored durably (or failed): record it, then ask for the next one. */
+/*
+ * The page of op is applied (with op->checkpoint: and made durable), or
+ * failed: record it, write the progress file at a checkpoint, then ask for
+ * the next page.
+ */
 static void wc__stored(void *arg, wc_status st)
 {
     wc__apply_op *op = arg;
@@ -353,6 +362,11 @@ static void wc__stored(void *arg, wc_status st)
     ss->info.rows += op->rows;
     ss->info.bytes += op->bytes;
     ss->retries = 0;
+    if (!op->checkpoint) {
+        wc_free(op);
+        wc__request(ss);
+        return;
+    }
     wc_free(op);
     if ((st = wc__progress_write(ss)) != WC_OK)
         wc_env_logf(s->env, WC_ENV_LOG_WARNING,
@@ -362,16 +376,30 @@ static void wc__stored(void *arg, wc_status st)
 }
 
 /*
- * A page applied: with a store that acknowledges before its fsync, make it
- * durable first, so that the progress file never names a page a power loss
- * can take back (a resumed pull would skip it).
+ * A page applied.  At a checkpoint (the end of a range, or
+ * WC__CHECKPOINT_PAGES pages or WC__CHECKPOINT_BYTES since the last one)
+ * a store that acknowledges before its fsync makes what it applied durable
+ * first, so that the progress file never names a page a power loss can
+ * take back (a resumed pull would skip it); between checkpoints the next
+ * page is asked for at once (a resumed pull reads those pages again).
  */
 static void wc__applied(void *arg, wc_status st)
 {
     wc__apply_op *op = arg;
     wc_stream *s = op->s;
+    wc__session *ss = s->destroyed ? NULL : wc__session_find(s, op->session);
 
-    if (st != WC_OK || s->destroyed || s->o.store.ops->sync == NULL) {
+    if (st == WC_OK && ss != NULL) {
+        ss->unsynced_pages++;
+        ss->unsynced_bytes += op->bytes;
+        op->checkpoint = !op->more || ss->unsynced_pages >= WC__CHECKPOINT_PAGES ||
+                         ss->unsynced_bytes >= WC__CHECKPOINT_BYTES;
+        if (op->checkpoint) {
+            ss->unsynced_pages = 0;
+            ss->unsynced_bytes = 0;
+        }
+    }
+    if (st != WC_OK || ss == NULL || !op->checkpoint || s->o.store.ops->sync == NULL) {
         wc__stored(op, st);
         return;
     }
@@ -438,7 +466,7 @@ static void wc__on_page(wc_stream *s, const wc_addr *from, const uint8_t *msg, s
     ss->waiting_apply = true;
     s->pending_ops++;
     if (flags & WC_STREAM_PAGE_EMPTY) {
-        wc__stored(op, WC_OK); /* nothing applied: nothing to sync */
+        wc__applied(op, WC_OK); /* nothing to apply; a checkpoint syncs the pages before */
         return;
     }
     s->o.store.ops->apply(s->o.store.ctx, msg + WC_STREAM_PAGE_HEAD_LEN,

@@ -24,9 +24,12 @@
  * whole in one page (it must fit a message: WC_ENV_MAX_MESSAGE).
  *
  * Progress: with progress_dir set, a session named N keeps
- * "<progress_dir>/N.stream" (written atomically after every page, once the
- * store made it durable - its sync op, replica_store.h - so that the file
- * never names a page a power loss can take back: each range's position),
+ * "<progress_dir>/N.stream" (written atomically at a checkpoint: the end
+ * of a range, or every 16 pages or 8 MiB of pages, once the store made
+ * what it applied durable - its sync op, replica_store.h - so that the
+ * file never names a page a power loss can take back: each range's
+ * position; between checkpoints pages are applied without a sync, and a
+ * resumed session reads them again),
  * and a session started again under the same name
  * with the same ranges resumes from it, after a restart of either side.
  * The file is removed when the session succeeds.

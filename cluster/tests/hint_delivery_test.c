@@ -816,6 +816,52 @@ static void test_simulated_faults(void **state)
     wc_sim_destroy(h.sim);
 }
 
+/*
+ * Handoff (a leaving node): node 0 holds hints for node 1, which is down,
+ * and for node 2, and hands them over to node 2 under 20% loss.  Node 2
+ * applies its own and keeps node 1's; node 0 holds none any more.  Node 1
+ * comes back: node 2 delivers them all, in order.
+ */
+static void test_handoff(void **state)
+{
+    wc_hint_delivery_options o;
+    fnet *n;
+    wc_hint_delivery_stats s;
+    wc_hints_stats hs;
+    wc_hints_target_stats ts;
+
+    (void)state;
+    opts(&o);
+    n = net_new(&o, 11);
+    n->loss_pct = 20;
+    n->nodes[1].down = true;
+    add_hints(n, 1, 0, 150, 3600, 30);
+    add_hints(n, 2, 0, 60, 3600, 30);
+    assert_int_equal(wc_hint_delivery_handoff(n->nodes[0].hd, &n->nodes[2].env.self,
+                                              n->nodes[2].id),
+                     WC_OK);
+    /* a hint stored after the handoff began goes the same way */
+    add_hints(n, 1, 150, 10, 3600, 30);
+    run_until(n, 60000);
+    wc_hints_get_stats(n->nodes[0].store, &hs);
+    assert_int_equal(hs.hints, 0);
+    assert_true(check_applied(&n->nodes[2], 60) >= 0);
+    assert_int_equal(n->nodes[1].napplied, 0);
+    wc_hints_target_stats_get(n->nodes[2].store, n->nodes[1].id, &ts);
+    assert_true(ts.hints >= 160); /* a session started again keeps a suffix twice */
+    wc_hint_delivery_get_stats(n->nodes[2].hd, &s);
+    assert_true(s.kept >= 160);
+    n->nodes[1].down = false;
+    assert_int_equal(wc_hint_delivery_peer_alive(n->nodes[2].hd, &n->nodes[1].env.self,
+                                                 n->nodes[1].id),
+                     WC_OK);
+    run_until(n, 120000);
+    assert_true(check_applied(&n->nodes[1], 160) >= 0);
+    wc_hints_target_stats_get(n->nodes[2].store, n->nodes[1].id, &ts);
+    assert_int_equal(ts.hints, 0);
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_expired_not_sent),
         cmocka_unit_test(test_malformed_messages),
         cmocka_unit_test(test_host_replaced),
+        cmocka_unit_test(test_handoff),
         cmocka_unit_test(test_simulated_faults),
     };
     return cmocka_run_group_tests_name("hint_delivery", tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * topology_sim_test.c - bootstrap at scale in the simulator: whole cluster
+ * topology_sim_test.c - bootstrap and decommission at scale in the simulator: whole cluster
  * runtimes (cluster.h: gossip, the choice of tokens, bootstrap streaming,
  * pending writes, the coordinator) on simulated nodes (sim.h) over model
  * stores (model_store.h) that survive crashes, with their state files,
@@ -18,6 +18,12 @@
  * - Two nodes that start in the same instant choose their tokens in the
  *   same gossip round (the allocator gives them the same tokens): one of
  *   them gives its tokens up and chooses again after the other's join.
+ * - Twenty nodes under 5% message loss and writes at QUORUM: one
+ *   decommissions, losing its power mid-stream (it resumes after its
+ *   restart) while a new owner also crashes mid-pull; then a dead node is
+ *   removed.  No acknowledged write is lost and ownership stays balanced.
+ * - A leaving node hands its batchlog entries and its hints for a down
+ *   node over before it leaves: the down node gets every write it missed.
  *
  * Each test prints its seed; WC_SIM_SEED replays it, WC_SIM_VERBOSE prints
  * every node's log lines with the virtual time.
@@ -36,7 +42,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "batchlog.h"
 #include "cluster.h"
+#include "faultfs.h"
 #include "gossip.h"
 #include "keys.h"
 #include "model_store.h"
@@ -61,8 +69,10 @@ typedef struct tnode {
     wc_env *env;
     wc_cluster *c; /* NULL: not started, or crashed */
     model_store *store;
+    wc_faultfs *ff; /* NULL: its files on the real file system; else on this (power loss) */
     char dir[512];
     bool started;  /* started once: a restart starts it again */
+    bool gone;     /* decommissioned or removed: out of the ring for good */
     bool normal;   /* normal in its own view (t_refresh) */
     uint32_t finished; /* "bootstrap finished" lines */
     uint32_t chose;    /* "chose N tokens" lines */
@@ -81,7 +91,12 @@ struct topo {
     wc_sim *sim;
     uint32_t n;
     tnode nodes[MAX_NODES];
-    wc_addr seeds[NSEEDS];
+    uint32_t nseeds;      /* the first nodes are the seeds */
+    wc_addr seeds[MAX_NODES];
+    uint32_t num_tokens;
+    uint32_t page_rows;
+    uint32_t hint_ttl;    /* seconds a hint lives; 0: no hints */
+    int32_t slow_replay;  /* this node replays its batchlog after an hour only (-1: none) */
     char base[400];
     twrite *w;
     uint32_t nw;
@@ -161,9 +176,10 @@ static wc_status t_replication(void *ctx, uint32_t table_id, wc_replication *out
 
 static uint32_t t_hint_ttl(void *ctx, uint32_t table_id)
 {
-    (void)ctx;
+    tnode *n = ctx;
+
     (void)table_id;
-    return 0; /* durability must not depend on hints */
+    return n->t->hint_ttl; /* 0 unless a test is about hints: durability must not depend on them */
 }
 
 static void t_applied(void *arg, wc_status st) { *(wc_status *)arg = st; }
@@ -200,11 +216,12 @@ static void t_start(tnode *n)
     o.data_dir = n->dir;
     o.listen = n->env->self;
     o.seeds = t->seeds;
-    o.nseeds = NSEEDS;
+    o.nseeds = t->nseeds;
     o.cluster_name = "sim";
     o.dc = "dc1";
     o.rack = "r1";
-    o.num_tokens = NUM_TOKENS;
+    o.num_tokens = t->num_tokens;
+    o.hinted_handoff = t->hint_ttl > 0;
     o.log = t_log;
     o.log_arg = n;
     o.local = (wc_cluster_local){t_store_open, t_store_close, t_replication, t_hint_ttl, t_apply,
@@ -212,9 +229,12 @@ static void t_start(tnode *n)
     o.local.stream_codec = model_store_stream_codec(n->store, TABLE);
     o.local.list_tables = t_list_tables;
     o.env = n->env;
-    o.stream_page_rows = PAGE_ROWS;
+    o.fs = n->ff ? wc_faultfs_fs(n->ff) : NULL;
+    o.stream_page_rows = t->page_rows;
     st = wc_cluster_start(&o, &n->c);
     SIM_CHECK(t->seed, st == WC_OK, "node %u does not start: %s", n->idx, wc_last_error());
+    if ((int32_t)n->idx == t->slow_replay)
+        wc_cluster_set_batchlog_replay(n->c, 3600u * 1000u);
     n->started = true;
 }
 
@@ -247,13 +267,14 @@ static tnode *t_add(topo *t)
     n->store = model_store_new();
     snprintf(n->dir, sizeof(n->dir), "%s/n%u", t->base, t->n);
     assert_int_equal(mkdir(n->dir, 0700), 0);
-    if (t->n < NSEEDS)
+    if (t->n < t->nseeds)
         t->seeds[t->n] = a;
     t->n++;
     return n;
 }
 
-static topo *t_new(uint64_t dflt, double loss)
+/* A simulation whose first nseeds nodes are seeds (added here) with num_tokens each. */
+static topo *t_new_n(uint64_t dflt, double loss, uint32_t nseeds, uint32_t num_tokens)
 {
     topo *t = calloc(1, sizeof(*t));
     wc_sim_options so;
@@ -262,6 +283,10 @@ static topo *t_new(uint64_t dflt, double loss)
 
     t->seed = simtest_seed(dflt);
     t->rs = t->seed ^ 0x70b0;
+    t->nseeds = nseeds;
+    t->num_tokens = num_tokens;
+    t->page_rows = PAGE_ROWS;
+    t->slow_replay = -1;
     printf("seed=%" PRIu64 "\n", t->seed);
     /*
      * The nodes write their state and progress files with fsync, a few
@@ -282,10 +307,12 @@ static topo *t_new(uint64_t dflt, double loss)
     so.ctx = t;
     assert_int_equal(wc_sim_create(t->seed, &so, &t->sim), WC_OK);
     /* the addresses of the seeds are known before they start */
-    for (uint32_t i = 0; i < NSEEDS; i++)
+    for (uint32_t i = 0; i < nseeds; i++)
         t_add(t);
     return t;
 }
+
+static topo *t_new(uint64_t dflt, double loss) { return t_new_n(dflt, loss, NSEEDS, NUM_TOKENS); }
 
 static void t_free(topo *t)
 {
@@ -295,6 +322,8 @@ static void t_free(topo *t)
         if (t->nodes[i].c)
             wc_sim_crash(t->sim, t->nodes[i].env); /* stops it */
         model_store_free(t->nodes[i].store);
+        if (t->nodes[i].ff)
+            wc_faultfs_free(t->nodes[i].ff);
     }
     wc_sim_destroy(t->sim);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->base);
@@ -324,8 +353,11 @@ static wc_gossip_status t_status(tnode *n)
     return s;
 }
 
-/* Whether n pulls a bootstrap now; its first such session's peer into *peer. */
-static bool t_pulling(tnode *n, wc_addr *peer, uint64_t *rows)
+/*
+ * Whether n pulls a session whose name starts with prefix ("bootstrap",
+ * "leave") now; its first such session's peer into *peer.
+ */
+static bool t_pulling_as(tnode *n, const char *prefix, wc_addr *peer, uint64_t *rows)
 {
     wc_proto_stream *s = NULL;
     size_t ns = 0;
@@ -339,7 +371,7 @@ static bool t_pulling(tnode *n, wc_addr *peer, uint64_t *rows)
     if (wc_proto_get_streams(b.data, b.len, &s, &ns) == WC_OK) {
         for (size_t i = 0; i < ns && !yes; i++)
             if (s[i].incoming && strcmp(s[i].state, "streaming") == 0 &&
-                strncmp(s[i].name, "bootstrap", 9) == 0) {
+                strncmp(s[i].name, prefix, strlen(prefix)) == 0) {
                 yes = true;
                 if (rows)
                     *rows = s[i].rows;
@@ -350,6 +382,11 @@ static bool t_pulling(tnode *n, wc_addr *peer, uint64_t *rows)
     }
     wc_buf_free(&b);
     return yes;
+}
+
+static bool t_pulling(tnode *n, wc_addr *peer, uint64_t *rows)
+{
+    return t_pulling_as(n, "bootstrap", peer, rows);
 }
 
 static tnode *t_by_addr(topo *t, const wc_addr *a)
@@ -383,27 +420,36 @@ static void t_write_done(void *arg, const wc_coord_result *res)
     w->st = res->status;
 }
 
-/* One write at QUORUM of key k<i> through a random normal node. */
-static void t_write_one(topo *t)
+/* Write (k<i>, "c") = k<i> at QUORUM through n's coordinator, noted in t->w[i]. */
+static void t_write_key(topo *t, tnode *n, wc_coord *coord, uint32_t i, uint32_t timeout_ms)
 {
-    tnode *n = &t->nodes[t_rand(t) % t->n];
-    wc_coord *coord;
     char pk[24];
     wc_buf rec;
-    uint32_t i = t->nw;
 
-    if (i >= MAX_WRITES || !n->normal || n->c == NULL ||
-        (coord = wc_cluster_coordinator(n->c)) == NULL)
-        return;
     snprintf(pk, sizeof(pk), "k%u", i);
     wc_buf_init(&rec);
     model_batch_one(&rec, TABLE, pk, "c", pk, TS(i));
     t->w[i].started = true;
     t->w[i].at_ms = wc_sim_now(t->sim);
     t->w[i].coord = n->idx;
-    t->nw++;
-    wc_coord_write(coord, TABLE, rec.data, rec.len, WC_CL_QUORUM, 2000, t_write_done, &t->w[i]);
+    if (i >= t->nw)
+        t->nw = i + 1;
+    wc_coord_write(coord, TABLE, rec.data, rec.len, WC_CL_QUORUM, timeout_ms, t_write_done,
+                   &t->w[i]);
     wc_buf_free(&rec);
+}
+
+/* One write at QUORUM of key k<i> through a random normal node. */
+static void t_write_one(topo *t)
+{
+    tnode *n = &t->nodes[t_rand(t) % t->n];
+    wc_coord *coord;
+    uint32_t i = t->nw;
+
+    if (i >= MAX_WRITES || !n->normal || n->c == NULL ||
+        (coord = wc_cluster_coordinator(n->c)) == NULL)
+        return;
+    t_write_key(t, n, coord, i, 2000);
 }
 
 /* Run for ms of virtual time, a write every 20 ms while writing, the views every 200 ms. */
@@ -418,25 +464,25 @@ static void t_run(topo *t, uint64_t ms)
     }
 }
 
-/* Every started node's ring holds every started node with all its tokens. */
+/* Every started node's ring holds every started node with all its tokens (the gone ones aside). */
 static bool t_converged(topo *t)
 {
     uint32_t started = 0;
 
     for (uint32_t i = 0; i < t->n; i++)
-        started += t->nodes[i].started;
+        started += t->nodes[i].started && !t->nodes[i].gone;
     for (uint32_t i = 0; i < t->n; i++) {
         tnode *n = &t->nodes[i];
         wc_ring *r;
         bool ok;
 
-        if (!n->started)
+        if (!n->started || n->gone)
             continue;
         if (n->c == NULL || !n->normal)
             return false;
         r = wc_cluster_ring(n->c);
         ok = r && wc_ring_host_count(r) == started &&
-             wc_ring_token_count(r) == (size_t)started * NUM_TOKENS;
+             wc_ring_token_count(r) == (size_t)started * t->num_tokens;
         wc_ring_unref(r);
         if (!ok)
             return false;
@@ -458,7 +504,8 @@ static void t_run_until_converged(topo *t, uint64_t limit_ms)
  * Step the simulation until some node pulls a bootstrap with at least
  * min_rows rows streamed (at most limit_ms); that node, or NULL.
  */
-static tnode *t_run_until_pulling(topo *t, uint64_t min_rows, uint64_t limit_ms, wc_addr *peer)
+static tnode *t_run_until_pulling_as(topo *t, const char *prefix, uint64_t min_rows,
+                                     uint64_t limit_ms, wc_addr *peer)
 {
     uint64_t end = wc_sim_now(t->sim) + limit_ms;
 
@@ -466,12 +513,17 @@ static tnode *t_run_until_pulling(topo *t, uint64_t min_rows, uint64_t limit_ms,
         for (uint32_t i = 0; i < t->n; i++) {
             uint64_t rows = 0;
 
-            if (t_pulling(&t->nodes[i], peer, &rows) && rows >= min_rows)
+            if (t_pulling_as(&t->nodes[i], prefix, peer, &rows) && rows >= min_rows)
                 return &t->nodes[i];
         }
         t_run(t, 20);
     }
     return NULL;
+}
+
+static tnode *t_run_until_pulling(topo *t, uint64_t min_rows, uint64_t limit_ms, wc_addr *peer)
+{
+    return t_run_until_pulling_as(t, "bootstrap", min_rows, limit_ms, peer);
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -514,8 +566,8 @@ static void t_read_done(void *arg, const wc_coord_result *res, const uint8_t *da
     r->found = v && vlen == strlen(r->pk) && memcmp(v, r->pk, vlen) == 0;
 }
 
-/* A read of pk at QUORUM through node i: whether it returns the written value. */
-static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
+/* A read of pk at level cl through node i: whether it returns the written value. */
+static bool t_read_at(topo *t, uint32_t i, const char *pk, wc_consistency cl)
 {
     wc_store_read r;
     tread k;
@@ -528,19 +580,44 @@ static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
     r.pk = (const uint8_t *)pk;
     r.pk_len = strlen(pk);
     r.start.unbounded = r.end.unbounded = true;
-    wc_coord_read(coord, &r, WC_CL_QUORUM, 2000, t_read_done, &k);
+    wc_coord_read(coord, &r, cl, 2000, t_read_done, &k);
     for (int ms = 0; !k.done && ms < 5000; ms++)
         wc_sim_run_for(t->sim, 1);
     return k.done && k.st == WC_OK && k.found;
 }
 
+static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
+{
+    return t_read_at(t, i, pk, WC_CL_QUORUM);
+}
+
 /*
- * Every acknowledged write is on a quorum of its replicas in node 0's
- * final ring and is read back at QUORUM through a random node.
+ * Every acknowledged write is on a quorum of its replicas in the final
+ * ring of a node that stays and is read back at QUORUM through a random
+ * node that stays.
  */
+/* The first node that runs and stays in the ring. */
+static tnode *t_staying(topo *t)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->nodes[i].c && !t->nodes[i].gone)
+            return &t->nodes[i];
+    return NULL;
+}
+
+/* A random node that runs and stays in the ring. */
+static uint32_t t_random_staying(topo *t)
+{
+    for (;;) {
+        uint32_t i = (uint32_t)(t_rand(t) % t->n);
+        if (t->nodes[i].c && !t->nodes[i].gone)
+            return i;
+    }
+}
+
 static void t_check_writes(topo *t)
 {
-    wc_ring *r = wc_cluster_ring(t->nodes[0].c);
+    wc_ring *r = wc_cluster_ring(t_staying(t)->c);
     uint32_t acked = 0, short_ = 0, unread = 0;
     char pk[24];
 
@@ -561,7 +638,7 @@ static void t_check_writes(topo *t)
         if (!t->w[i].done || t->w[i].st != WC_OK)
             continue;
         snprintf(pk, sizeof(pk), "k%u", i);
-        if (!t_read_quorum(t, (uint32_t)(t_rand(t) % t->n), pk) && unread++ < 10)
+        if (!t_read_quorum(t, t_random_staying(t), pk) && unread++ < 10)
             printf("  %s is not read back at QUORUM\n", pk);
     }
     wc_ring_unref(r);
@@ -580,7 +657,7 @@ static void t_check_writes(topo *t)
  */
 static void t_balance(topo *t, double *share, double *eff)
 {
-    wc_ring *r = wc_cluster_ring(t->nodes[0].c);
+    wc_ring *r = wc_cluster_ring(t_staying(t)->c);
     uint32_t nh = wc_ring_host_count(r);
     double *own = calloc(nh, sizeof(*own)), max = 0, sum = 0;
     wc_replication repl;
@@ -606,7 +683,7 @@ static void t_balance(topo *t, double *share, double *eff)
 /* Start the seeds one at a time (seeds do not bootstrap), each once the ring has the previous. */
 static void t_seeds_up(topo *t)
 {
-    for (uint32_t i = 0; i < NSEEDS; i++) {
+    for (uint32_t i = 0; i < t->nseeds; i++) {
         t_start(&t->nodes[i]);
         t_run_until_converged(t, 60000);
     }
@@ -657,7 +734,7 @@ static void test_grow_to_24_under_loss(void **state)
     t->writing = false;
     t_run(t, 3000);
     wc_sim_set_loss(t->sim, 0);
-    for (uint32_t i = NSEEDS; i < t->n; i++)
+    for (uint32_t i = t->nseeds; i < t->n; i++)
         SIM_CHECK(t->seed, t->nodes[i].finished >= 1, "node %u never finished a bootstrap", i);
     t_check_writes(t);
     t_balance(t, &share, &eff);
@@ -725,11 +802,397 @@ static void test_token_collision_in_one_round(void **state)
     t_free(t);
 }
 
+
+/* ---------------------------------------------------------------- decommission */
+
+/* The end of a decommission or removenode started here. */
+typedef struct tchange {
+    uint32_t ended;
+    wc_status st;
+    wc_topology_result res;
+    char detail[300];
+} tchange;
+
+static void t_change_done(void *arg, wc_status st, const wc_topology_result *res,
+                          const char *detail)
+{
+    tchange *k = arg;
+
+    k->ended++;
+    k->st = st;
+    k->res = *res;
+    snprintf(k->detail, sizeof(k->detail), "%s", detail);
+}
+
+/* Run until n's own status is s (checked every 200 ms), at most limit_ms; whether it got there. */
+static bool t_run_until_status(topo *t, tnode *n, wc_gossip_status s, uint64_t limit_ms)
+{
+    for (uint64_t waited = 0; t_status(n) != s; waited += 200) {
+        if (waited >= limit_ms)
+            return false;
+        t_run(t, 200);
+    }
+    return true;
+}
+
+/* Run until observer sees n down (at most limit_ms); whether it did. */
+static bool t_run_until_down(topo *t, tnode *observer, tnode *n, uint64_t limit_ms)
+{
+    for (uint64_t waited = 0; waited < limit_ms; waited += 200) {
+        wc_proto_members m;
+        wc_buf b;
+        bool down = false;
+        char a[80];
+
+        wc_addr_format(&n->env->self, a, sizeof(a));
+        wc_buf_init(&b);
+        wc_cluster_members(observer->c, &b);
+        if (wc_proto_get_members(b.data, b.len, &m) == WC_OK) {
+            for (size_t i = 0; i < m.n; i++)
+                if (strcmp(m.members[i].address, a) == 0)
+                    down = !m.members[i].up;
+            wc_proto_members_free(&m);
+        }
+        wc_buf_free(&b);
+        if (down)
+            return true;
+        t_run(t, 200);
+    }
+    return false;
+}
+
+/*
+ * Put n's files on a faultfs that loses what was not fsynced when n
+ * crashes (t_power_loss); before n starts.
+ */
+static void t_power_loss_fs(topo *t, tnode *n)
+{
+    char root[600];
+
+    snprintf(root, sizeof(root), "%s/ff%u", t->base, n->idx);
+    assert_int_equal(mkdir(root, 0700), 0);
+    n->ff = wc_faultfs_new_power_loss(root);
+    assert_non_null(n->ff);
+}
+
+/* n loses its power: its files keep only what was fsynced, and it is down. */
+static void t_power_loss(topo *t, tnode *n)
+{
+    wc_faultfs_crash(n->ff);
+    wc_sim_crash(t->sim, n->env);
+    wc_faultfs_reset(n->ff);
+}
+
+/*
+ * Once every node's ring agrees, the writes stop, the messages stop being
+ * lost and every acknowledged write is checked (t_check_writes).
+ */
+static void t_settle_and_check(topo *t)
+{
+    t_run_until_converged(t, 120000);
+    t->writing = false;
+    t_run(t, 3000);
+    wc_sim_set_loss(t->sim, 0);
+    t_check_writes(t);
+}
+
+/* A burst of n writes, one every virtual millisecond (data for streaming to move). */
+static void t_burst(topo *t, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        t_write_one(t);
+        wc_sim_run_for(t->sim, 1);
+    }
+    t_refresh(t);
+}
+
+/*
+ * Decommission and removenode at 20 nodes under 5% message loss, writes at
+ * QUORUM going on: a node decommissions; it loses its power (its files
+ * keep what was fsynced) while a new owner pulls from it and comes back
+ * (still "leaving": it resumes by itself, and a
+ * second decommission call waits for that one); then a node pulling its
+ * ranges crashes mid-stream and comes back (it resumes its pull).  The
+ * node ends "left", out of every ring.  Then a node dies for good and is
+ * removed.  Every acknowledged write is on a quorum of its replicas of
+ * the final ring and is read back at QUORUM; ownership stays balanced.
+ */
+static void test_decommission_at_scale_under_loss(void **state)
+{
+    topo *t = t_new_n(63, 0.05, 20, NUM_TOKENS);
+    tnode *leaver, *receiver, *dead;
+    tchange first = {0}, again = {0}, removal = {0};
+    uint8_t dead_id[WC_RING_HOST_ID_LEN];
+    double share, eff;
+
+    (void)state;
+    t->page_rows = 4; /* a handful of rows per page: every transfer takes several */
+    leaver = &t->nodes[7];
+    t_power_loss_fs(t, leaver);
+    t_seeds_up(t);
+    t->writing = true;
+    t_burst(t, 3000);
+    t_run(t, 2000);
+    wc_cluster_decommission_start(leaver->c, t_change_done, &first);
+    SIM_CHECK(t->seed, first.ended == 0, "the decommission ended at once: %s", first.detail);
+    SIM_CHECK(t->seed, t_status(leaver) == WC_GOSSIP_STATUS_LEAVING, "the node is not leaving");
+
+    /* the leaving node loses its power while a new owner pulls from it, and comes back */
+    receiver = t_run_until_pulling_as(t, "leave", t->page_rows, 60000, NULL);
+    SIM_CHECK(t->seed, receiver != NULL, "no new owner pulled from the leaving node");
+    t_power_loss(t, leaver);
+    SIM_CHECK(t->seed, first.ended == 1 && first.st == WC_UNAVAILABLE,
+              "the crash did not end the decommission call (%u, %s)", first.ended,
+              wc_status_name(first.st));
+    t_run(t, 2000);
+    wc_sim_restart(t->sim, leaver->env);
+    SIM_CHECK(t->seed, t_status(leaver) == WC_GOSSIP_STATUS_LEAVING,
+              "the node forgot it was leaving across its restart");
+    wc_cluster_decommission_start(leaver->c, t_change_done, &again); /* waits for the resumed one */
+    SIM_CHECK(t->seed, again.ended == 0, "the second decommission call ended at once: %s",
+              again.detail);
+
+    /* a new owner crashes mid-pull and comes back */
+    receiver = t_run_until_pulling_as(t, "leave", t->page_rows, 60000, NULL);
+    if (receiver != NULL) {
+        wc_sim_crash(t->sim, receiver->env);
+        t_run(t, 3000);
+        wc_sim_restart(t->sim, receiver->env);
+    } else
+        printf("topology sim: the resumed decommission ended before a receiver could crash\n");
+    SIM_CHECK(t->seed, t_run_until_status(t, leaver, WC_GOSSIP_STATUS_LEFT, 600000),
+              "the node did not leave");
+    SIM_CHECK(t->seed, again.ended == 1 && again.st == WC_OK, "the decommission ended %u times: %s (%s)",
+              again.ended, wc_status_name(again.st), again.detail);
+    SIM_CHECK(t->seed, again.res.ranges > 0 && again.res.targets > 0,
+              "the decommission handed over %u ranges to %u nodes", again.res.ranges,
+              again.res.targets);
+    leaver->gone = true;
+    t_settle_and_check(t);
+
+    /*
+     * A node dies for good and is removed.  Its ranges come from the
+     * survivors, so a write that only it and one other replica got would
+     * be left on one (repair's job, as in Cassandra): reads at ALL first
+     * put every write on all its replicas.
+     */
+    for (uint32_t i = 0; i < t->nw; i++) {
+        char pk[24];
+        snprintf(pk, sizeof(pk), "k%u", i);
+        if (t->w[i].done && t->w[i].st == WC_OK)
+            SIM_CHECK(t->seed, t_read_at(t, t_random_staying(t), pk, WC_CL_ALL),
+                      "%s is not read at ALL", pk);
+    }
+    wc_sim_set_loss(t->sim, 0.05);
+    dead = &t->nodes[12];
+    wc_cluster_host_id(dead->c, dead_id);
+    wc_sim_crash(t->sim, dead->env);
+    dead->started = false; /* stays down */
+    t->writing = true;
+    SIM_CHECK(t->seed, t_run_until_down(t, &t->nodes[0], dead, 60000), "node 0 does not see it down");
+    wc_cluster_removenode_start(t->nodes[0].c, dead_id, t_change_done, &removal);
+    for (uint64_t waited = 0; removal.ended == 0 && waited < 600000; waited += 200)
+        t_run(t, 200);
+    SIM_CHECK(t->seed, removal.ended == 1 && removal.st == WC_OK, "removenode: %s (%s)",
+              wc_status_name(removal.st), removal.detail);
+    dead->gone = true;
+    t_settle_and_check(t);
+    t_balance(t, &share, &eff);
+    printf("topology sim: decommission of 1 and removal of 1 of 20 nodes at %" PRIu64
+           " virtual s: %u ranges (%" PRIu64 " rows) handed over, then %u ranges; largest owner / "
+           "mean: tokens %.3f, RF=3 %.3f\n",
+           wc_sim_now(t->sim) / 1000, again.res.ranges, again.res.rows, removal.res.ranges, share,
+           eff);
+    SIM_CHECK(t->seed, share <= 1.5 && eff <= 1.5, "unbalanced: tokens %.3f, RF=3 %.3f", share, eff);
+    t_free(t);
+}
+
+/* Whether the directory dir holds a file whose name ends in suffix. */
+static bool t_has_file(const char *dir, const char *suffix)
+{
+    char cmd[1200];
+
+    snprintf(cmd, sizeof(cmd), "ls '%s' 2>/dev/null | grep -q '%s$'", dir, suffix);
+    return system(cmd) == 0;
+}
+
+/* A write of (pk, "c") = pk at QUORUM through node n's coordinator. */
+static void t_write_via(topo *t, tnode *n, uint32_t i)
+{
+    wc_coord *coord = wc_cluster_coordinator(n->c);
+
+    assert_non_null(coord);
+    assert_true(i < MAX_WRITES);
+    t_write_key(t, n, coord, i, 500);
+}
+
+/*
+ * A node that gains no range when leaver leaves the ring r (one of r's
+ * hosts, not leaver), or NULL: its replicas of every range stay the same.
+ */
+static tnode *t_non_gainer(topo *t, wc_ring *r, tnode *leaver)
+{
+    uint32_t nh = wc_ring_host_count(r), m = 0;
+    wc_ring_member *mem = calloc(nh, sizeof(*mem));
+    bool *gains = calloc(nh, sizeof(*gains));
+    wc_ring *np = NULL;
+    wc_replication repl;
+    tnode *pick = NULL;
+
+    (void)t_replication(NULL, TABLE, &repl);
+    for (uint32_t h = 0; h < nh; h++)
+        if (!wc_addr_equal(&wc_ring_host(r, h)->addr, &leaver->env->self))
+            mem[m++] = *wc_ring_host(r, h);
+    assert_int_equal(wc_ring_build(mem, m, &np), WC_OK);
+    for (size_t i = 0; i < wc_ring_token_count(r); i++) {
+        uint32_t before[RF], after[RF];
+        size_t nb = 0, na = 0;
+        int64_t tok = wc_ring_token_at(r, i);
+
+        assert_int_equal(wc_ring_replicas(r, &repl, tok, before, RF, &nb), WC_OK);
+        assert_int_equal(wc_ring_replicas(np, &repl, tok, after, RF, &na), WC_OK);
+        for (size_t a = 0; a < na; a++) {
+            const wc_ring_member *x = wc_ring_host(np, after[a]);
+            bool held = false;
+            for (size_t b = 0; b < nb; b++)
+                held = held || wc_addr_equal(&wc_ring_host(r, before[b])->addr, &x->addr);
+            if (!held)
+                gains[wc_ring_find_host(r, x->host_id)] = true;
+        }
+    }
+    for (uint32_t h = 0; h < nh && pick == NULL; h++)
+        if (!gains[h] && !wc_addr_equal(&wc_ring_host(r, h)->addr, &leaver->env->self))
+            pick = t_by_addr(t, &wc_ring_host(r, h)->addr);
+    wc_ring_unref(np);
+    free(gains);
+    free(mem);
+    return pick;
+}
+
+/*
+ * Of the acknowledged writes k1..k100, how many have node n among their
+ * replicas in ring r (into *missed), and how many of those n lacks (returned).
+ */
+static uint32_t t_missed(topo *t, wc_ring *r, const wc_replication *repl, tnode *n,
+                         uint32_t *missed)
+{
+    uint32_t lacking = 0;
+
+    *missed = 0;
+    for (uint32_t i = 1; i <= 100; i++) {
+        char pk[24];
+        uint32_t reps[RF];
+        size_t nr = 0;
+        const uint8_t *blob;
+        size_t len;
+
+        if (!t->w[i].done || t->w[i].st != WC_OK)
+            continue;
+        snprintf(pk, sizeof(pk), "k%u", i);
+        assert_int_equal(wc_ring_replicas(r, repl, wc_token(pk, strlen(pk)), reps, RF, &nr), WC_OK);
+        for (size_t j = 0; j < nr; j++)
+            if (wc_addr_equal(&wc_ring_host(r, reps[j])->addr, &n->env->self)) {
+                (*missed)++;
+                lacking += !model_store_get(n->store, TABLE, pk, strlen(pk), "c", 1, &blob, &len);
+            }
+    }
+    return lacking;
+}
+
+/*
+ * What only a leaving node holds for others goes to a node that stays
+ * before it leaves: its batchlog entries (a batch whose coordinator never
+ * confirmed it, on the leaving node's disk) and its hints for a node that
+ * is down.  Six nodes with one token each; the leaving node replays its
+ * batchlog after an hour only, so it cannot finish the batch itself.  A
+ * node that gains no range of the leaving node's goes down after the
+ * decommission began, and writes through the leaving node meanwhile leave
+ * hints for it.  Once the node left, its batchlog and hints directories
+ * hold nothing; the down node comes back and gets every write it missed
+ * (from the node the hints were handed to), and the batch is on every one
+ * of its replicas.
+ */
+static void test_decommission_hands_over_hints_and_batchlog(void **state)
+{
+    topo *t = t_new_n(64, 0.02, 6, 1);
+    tnode *leaver = &t->nodes[3], *down;
+    tchange k = {0};
+    wc_batchlog_dir *bd;
+    wc_batchlog_storage bs;
+    uint8_t id[WC_BATCHLOG_ID_LEN];
+    char dir[700];
+    wc_buf rec;
+    wc_ring *r;
+    uint32_t missed = 0, lacking = 0, bl_held = 0;
+    wc_replication repl;
+
+    (void)state;
+    t->hint_ttl = 3600;
+    t->slow_replay = (int32_t)leaver->idx;
+    /* a batch whose coordinator died: only the leaving node holds it */
+    snprintf(dir, sizeof(dir), "%s/%s", leaver->dir, WC_CLUSTER_BATCHLOG_DIR);
+    assert_int_equal(wc_batchlog_dir_open(dir, NULL, NULL, &bd), WC_OK);
+    bs = wc_batchlog_dir_storage(bd);
+    memset(id, 0x5a, sizeof(id));
+    wc_buf_init(&rec);
+    model_batch_one(&rec, TABLE, "bl0", "c", "bl0", TS(0));
+    assert_int_equal(bs.put(bs.ctx, id, rec.data, rec.len), WC_OK);
+    wc_buf_free(&rec);
+    wc_batchlog_dir_close(bd);
+
+    t_seeds_up(t);
+    t_run(t, 3000);
+    r = wc_cluster_ring(leaver->c);
+    down = t_non_gainer(t, r, leaver);
+    wc_ring_unref(r);
+    SIM_CHECK(t->seed, down != NULL, "every node gains a range of the leaving node");
+    wc_cluster_decommission_start(leaver->c, t_change_done, &k);
+    SIM_CHECK(t->seed, k.ended == 0, "the decommission ended at once: %s", k.detail);
+    wc_sim_crash(t->sim, down->env);
+    /* writes through the leaving node while it waits to stream: hints for the down node */
+    for (uint32_t i = 1; i <= 100; i++) {
+        t_write_via(t, leaver, i);
+        wc_sim_run_for(t->sim, 20);
+    }
+    SIM_CHECK(t->seed, t_run_until_status(t, leaver, WC_GOSSIP_STATUS_LEFT, 120000),
+              "the node did not leave: %s", k.detail);
+    SIM_CHECK(t->seed, k.ended == 1 && k.st == WC_OK, "decommission: %s (%s)", wc_status_name(k.st),
+              k.detail);
+    leaver->gone = true;
+    snprintf(dir, sizeof(dir), "%s/%s", leaver->dir, WC_CLUSTER_BATCHLOG_DIR);
+    SIM_CHECK(t->seed, !t_has_file(dir, ".batch"), "the node left with a batchlog entry");
+    snprintf(dir, sizeof(dir), "%s/%s", leaver->dir, WC_CLUSTER_HINTS_DIR);
+    SIM_CHECK(t->seed, !t_has_file(dir, ".hints"), "the node left with hints");
+
+    /* the down node comes back: the node that took the hints delivers them */
+    wc_sim_restart(t->sim, down->env);
+    t_run_until_converged(t, 120000);
+    r = wc_cluster_ring(t_staying(t)->c);
+    (void)t_replication(NULL, TABLE, &repl);
+    for (uint64_t waited = 0; waited < 120000; waited += 1000) {
+        if (t_missed(t, r, &repl, down, &missed) == 0 && t_holders(t, r, "bl0") == RF)
+            break;
+        t_run(t, 1000);
+    }
+    lacking = t_missed(t, r, &repl, down, &missed);
+    bl_held = t_holders(t, r, "bl0");
+    wc_ring_unref(r);
+    printf("topology sim: %u writes the down node missed, %u of them lacking after its return; "
+           "the handed-over batch on %u of %d replicas\n",
+           missed, lacking, bl_held, RF);
+    SIM_CHECK(t->seed, missed > 0, "no write for the down node went through the leaving node");
+    SIM_CHECK(t->seed, lacking == 0, "%u writes never reached the node that was down", lacking);
+    SIM_CHECK(t->seed, bl_held == RF, "the batch is on %u of its %d replicas", bl_held, RF);
+    t_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_collision_in_one_round),
         cmocka_unit_test(test_grow_to_24_under_loss),
+        cmocka_unit_test(test_decommission_at_scale_under_loss),
+        cmocka_unit_test(test_decommission_hands_over_hints_and_batchlog),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

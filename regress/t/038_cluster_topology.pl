@@ -133,6 +133,10 @@ my $n_acked = scalar(keys %acked);
 # first at ONE on the new node, before any read at ALL repairs it: the
 # ranges it owns are served by its own replica, so they must have streamed
 # (or reached it as pending writes while it streamed)
+# (the new node's catalog gets kv from the cluster schema in the background,
+# which a fast bootstrap can beat)
+$new->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_class WHERE relname = 'kv'})
+  or die 'the new node did not get table kv';
 my $one = $new->safe_psql('postgres', q{SET widecol.consistency = 'one'; SELECT k FROM kv});
 my %seen_one = map { $_ => 1 } split /\n/, $one;
 my @lost_one = grep { !$seen_one{$_} } keys %acked;
