@@ -12,8 +12,10 @@
  *              counter_leader_format.h), hints (40 .. 47, hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
- *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h),
- *              Merkle trees, SSTable streams
+ *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h;
+ *              range transfers 66 .. 67, transfer_format.h; replacing a
+ *              dead node 68 .. 71, replace_format.h), Merkle trees, SSTable
+ *              streams
  *   96 .. 127  lightweight transactions (Paxos)
  *   128 .. 255 reserved
  */
