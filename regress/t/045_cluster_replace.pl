@@ -1,13 +1,16 @@
 #
 # 045_cluster_replace.pl - replacing a dead node: three nodes at RF 3 with
-# a QUORUM writer running; node 2 is killed (SIGKILL, its disk taken for
-# lost) and a fresh instance on the same internode port starts with
-# widecol.replace_address naming it.  Node 0 shows the address joining,
-# then normal with a new host id and the dead node's tokens; every write the
-# writer saw acknowledged is read back at ONE from the replacement (it
-# streamed them, or got them as a pending replica).  A fresh instance that
-# names a live node is refused and stays out of the ring, and a restart of
-# the replacement ignores the setting (first start only).
+# a QUORUM writer running; node 2 is killed (SIGKILL) and its widecol data
+# directory wiped (a new disk; the instance keeps its PostgreSQL catalog,
+# which the cluster schema fills in anyway).  Started again with
+# widecol.replace_address naming a live node, it is refused and stays out
+# of the ring; restarted with replace_address naming its own (dead) address,
+# it replaces the dead node: node 0 shows the address joining, then normal
+# with a new host id and the dead node's tokens, and every write the writer
+# saw acknowledged is read back at ONE from the replacement (it streamed
+# them, or got them as a pending replica).  A restart of the replacement
+# ignores the setting (first start only).  Failure detection at phi 3 keeps
+# the wait for node 2's death short.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -19,12 +22,13 @@ use lib $FindBin::RealBin;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
+use File::Path qw(rmtree);
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WidecolCluster;
 
 my $t_start = time();
-my @nodes = widecol_cluster(3);
+my @nodes = widecol_cluster(3, conf => "widecol.phi_convict_threshold = 3\n");
 create_on_first(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
@@ -58,28 +62,6 @@ if ($writer == 0)
 	POSIX::_exit(0);    # not exit: the test's END blocks would stop the nodes
 }
 
-sub fresh_instance
-{
-	my ($name, $port, $replace) = @_;
-	my $seed = node_address($nodes[0]);
-	my $n = PostgreSQL::Test::Cluster->new($name);
-
-	$n->init;
-	$n->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'widecol'
-widecol.cluster_name = 'tap'
-widecol.listen_address = '127.0.0.1'
-widecol.port = $port
-widecol.seeds = '$seed'
-widecol.cluster_secret_file = '$dir/cluster_secret'
-widecol.phi_convict_threshold = 5
-widecol.datacenter = 'dc1'
-widecol.replace_address = '$replace'
-});
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION widecol');
-	return $n;
-}
 
 sub log_has
 {
@@ -92,17 +74,6 @@ sub log_has
 	return 0;
 }
 
-# ---- a fresh instance that names a live node is refused and stays out
-my $live = node_address($nodes[1]);
-my $bad = fresh_instance('refused', PostgreSQL::Test::Cluster::get_free_port(), $live);
-ok(log_has($bad, qr/replace_address refused: node \Q$live\E is up/),
-	'replacing a live node is refused with a logged reason');
-is($bad->safe_psql('postgres', 'SELECT count(*) FROM widecol.nodes'),
-	'1', 'the refused instance knows no other node (it never gossiped)');
-is($nodes[0]->safe_psql('postgres', 'SELECT count(*) FROM widecol.nodes'),
-	'3', 'the refused instance stays out of the cluster');
-$bad->stop;
-
 # ---- node 2 dies for good
 my $victim = node_address($nodes[2]);
 my ($vport) = $victim =~ /:(\d+)$/;
@@ -111,12 +82,33 @@ my $old_id = $nodes[0]->safe_psql('postgres',
 my $tokens_sql = "SELECT string_agg(token::text, ',' ORDER BY token) FROM widecol.ring "
   . "WHERE address = '$victim'";
 my $old_tokens = $nodes[0]->safe_psql('postgres', $tokens_sql);
-kill_node($nodes[2]);
+my $new = $nodes[2];
+kill_node($new);
+rmtree($new->data_dir . '/widecol');
+
+# ---- meanwhile, the wiped instance naming a live node is refused and stays out
+my $live = node_address($nodes[1]);
+$new->append_conf('postgresql.conf', "widecol.replace_address = '$live'\n");
+# the killed postmaster's children may linger a moment (its lock file stays)
+for (1 .. 80)
+{
+	last if $new->start(fail_ok => 1);
+	sleep(0.25);
+}
+ok(log_has($new, qr/replace_address refused: node \Q$live\E is up/),
+	'replacing a live node is refused with a logged reason');
+is($new->safe_psql('postgres', 'SELECT count(*) FROM widecol.nodes'),
+	'1', 'the refused instance knows no other node (it never gossiped)');
+my ($rr, $ro, $re) = $new->psql('postgres', 'SELECT count(*) FROM kv');
+ok($rr != 0 && $re =~ /replace_address refused/, 'its requests fail with the reason')
+  or diag($re);
+$new->stop;
 ok(wait_down($nodes[0], $victim), 'node 0 sees node 2 down');
 
-# ---- a fresh instance on the same port replaces it
+# ---- restarted with node 2's own address, it replaces the dead node
 my $t_replace = time();
-my $new = fresh_instance('replacement', $vport, $victim);
+$new->append_conf('postgresql.conf', "widecol.replace_address = '$victim'\n");
+$new->start;
 my @states;
 for (1 .. 600)
 {
