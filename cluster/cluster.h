@@ -47,8 +47,8 @@
  * Else it keeps its own new host id, takes the dead node's tokens, stores
  * them with "bootstrap 1" and "replacing <host id>" and announces them
  * while "joining" with REPLACING (the dead node's host id), then
- * bootstraps as above, streaming every range it will replicate from a live
- * replica.  Every node's ring keeps the dead node (at the replacement's
+ * bootstraps as above, but streams every range it will replicate from
+ * every live replica but the dead node (its copies are gone).  Every node's ring keeps the dead node (at the replacement's
  * address when the replacement uses the same one) until the replacement
  * is normal, and its pending ring holds the replacement in its place: the
  * writes of those ranges reach the replacement meanwhile.  A ring member

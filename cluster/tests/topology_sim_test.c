@@ -21,8 +21,9 @@
  * - Replacing a dead node (replace_address) under QUORUM writes and 2%
  *   message loss: a node is crashed, its files and store wiped, and it
  *   starts again at its own address as the replacement.  Meanwhile the
- *   others keep the dead node's host id in their rings and show the address
- *   joining; at the end the address has a new host id with the same
+ *   others keep the dead node's host id in their rings, show the address
+ *   joining and never read from it at ONE (the dead node is down although
+ *   its address is up); at the end the address has a new host id with the same
  *   tokens, and the replacement holds every acknowledged write it
  *   replicates (it streamed them, or got them as a pending replica).
  * - A replacement at another address takes a dead node's tokens, and the
@@ -531,8 +532,11 @@ static void t_read_done(void *arg, const wc_coord_result *res, const uint8_t *da
     r->found = v && vlen == strlen(r->pk) && memcmp(v, r->pk, vlen) == 0;
 }
 
-/* A read of pk at QUORUM through node i: whether it returns the written value. */
-static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
+/*
+ * A read of pk at cl through node i: whether it returns the written value;
+ * *answered: it ended WC_OK (found or not).
+ */
+static bool t_read(topo *t, uint32_t i, const char *pk, wc_consistency cl, bool *answered)
 {
     wc_store_read r;
     tread k;
@@ -545,10 +549,17 @@ static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
     r.pk = (const uint8_t *)pk;
     r.pk_len = strlen(pk);
     r.start.unbounded = r.end.unbounded = true;
-    wc_coord_read(coord, &r, WC_CL_QUORUM, 2000, t_read_done, &k);
+    wc_coord_read(coord, &r, cl, 2000, t_read_done, &k);
     for (int ms = 0; !k.done && ms < 5000; ms++)
         wc_sim_run_for(t->sim, 1);
+    if (answered)
+        *answered = k.done && k.st == WC_OK;
     return k.done && k.st == WC_OK && k.found;
+}
+
+static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
+{
+    return t_read(t, i, pk, WC_CL_QUORUM, NULL);
 }
 
 /*
@@ -805,6 +816,53 @@ static bool t_ring_host(topo *t, uint32_t i, const wc_addr *a, uint8_t id[WC_RIN
     return found;
 }
 
+/*
+ * Reads at ONE through node 0 of up to n acknowledged keys written before
+ * write `before` that every replica but the one at dead holds (so any live
+ * replica has them): how many are answered without their value (a read
+ * lost to message loss is not counted).
+ */
+static uint32_t t_read_one_misses(topo *t, const wc_addr *dead, uint32_t before, uint32_t n)
+{
+    wc_ring *r = wc_cluster_ring(t->nodes[0].c);
+    wc_replication repl;
+    uint32_t misses = 0;
+    char pk[24];
+
+    (void)t_replication(NULL, TABLE, &repl);
+    for (uint32_t tries = 0; r && n > 0 && tries < 50; tries++) {
+        uint32_t i = (uint32_t)(t_rand(t) % before), reps[RF];
+        size_t nr = 0;
+        bool everywhere = true, dead_replica = false, answered;
+
+        if (!t->w[i].done || t->w[i].st != WC_OK)
+            continue;
+        snprintf(pk, sizeof(pk), "k%u", i);
+        if (wc_ring_replicas(r, &repl, wc_token(pk, strlen(pk)), reps, RF, &nr) != WC_OK)
+            continue;
+        for (size_t k = 0; k < nr; k++) {
+            const wc_ring_member *m = wc_ring_host(r, reps[k]);
+            tnode *h = t_by_addr(t, &m->addr);
+            const uint8_t *blob;
+            size_t len;
+
+            if (wc_addr_equal(&m->addr, dead)) {
+                dead_replica = true;
+                continue;
+            }
+            everywhere = everywhere && h &&
+                         model_store_get(h->store, TABLE, pk, strlen(pk), "c", 1, &blob, &len);
+        }
+        if (!everywhere || !dead_replica)
+            continue;
+        n--;
+        if (!t_read(t, 0, pk, WC_CL_ONE, &answered) && answered)
+            misses++;
+    }
+    wc_ring_unref(r);
+    return misses;
+}
+
 /* Crash n, empty its directory and store (a disk wiped), and have it start as a replacement of a. */
 static void t_wipe_as_replacement(topo *t, tnode *n, const wc_addr *a)
 {
@@ -863,7 +921,8 @@ static void test_replace_same_address_under_writes(void **state)
     tnode *victim;
     uint8_t old_id[WC_RING_HOST_ID_LEN], new_id[WC_RING_HOST_ID_LEN];
     int64_t old_tok[NUM_TOKENS], new_tok[NUM_TOKENS];
-    uint32_t old_nt = 0, new_nt = 0, held = 0, kept_old = 0, samples = 0;
+    uint32_t old_nt = 0, new_nt = 0, held = 0, kept_old = 0, samples = 0, before, misses = 0;
+    uint32_t w_first = UINT32_MAX, w_last = 0, w_acked = 0, w_done = 0;
     bool saw_joining = false;
 
     (void)state;
@@ -877,6 +936,7 @@ static void test_replace_same_address_under_writes(void **state)
     t_run(t, 3000);
     assert_true(t_ring_host(t, 0, &victim->env->self, old_id, old_tok, &old_nt));
     wc_sim_crash(t->sim, victim->env);
+    before = t->nw;
     for (uint32_t i = 0; i < NSEEDS; i++) /* the replacement asks the seeds */
         t_run_until_down(t, i, &victim->env->self, 60000);
     t_run(t, 2000); /* writes for the dead node's ranges meanwhile (on two replicas) */
@@ -899,6 +959,11 @@ static void test_replace_same_address_under_writes(void **state)
             samples++;
             kept_old += t_ring_host(t, 0, &victim->env->self, id, tok, &nt) &&
                         memcmp(id, old_id, sizeof(id)) == 0 && nt == old_nt;
+            /* the dead node is down although its address is up: never read from */
+            misses += t_read_one_misses(t, &victim->env->self, before, 5);
+            if (w_first == UINT32_MAX)
+                w_first = t->nw;
+            w_last = t->nw;
         }
     }
     t_run_until_converged(t, 120000);
@@ -906,6 +971,20 @@ static void test_replace_same_address_under_writes(void **state)
     t_run(t, 3000);
     wc_sim_set_loss(t->sim, 0);
     SIM_CHECK(t->seed, saw_joining, "node 0 never showed the replacement joining");
+    /* the replacement acknowledges the writes of its ranges as a pending replica */
+    for (uint32_t i = w_first; i < w_last; i++) {
+        w_done += t->w[i].done;
+        w_acked += t->w[i].done && t->w[i].st == WC_OK;
+    }
+    printf("replace sim: %u of %u writes acknowledged while the replacement was joining\n",
+           w_acked, w_done);
+    SIM_CHECK(t->seed, w_done > 100 && w_acked * 10 >= w_done * 8,
+              "only %u of %u writes acknowledged while the replacement was joining", w_acked,
+              w_done);
+    SIM_CHECK(t->seed, misses == 0,
+              "%u reads at ONE during the replacement answered without a value every live "
+              "replica has",
+              misses);
     SIM_CHECK(t->seed, kept_old == samples,
               "node 0's ring lost the dead node's tokens while it was replaced (%u of %u samples)",
               samples - kept_old, samples);
