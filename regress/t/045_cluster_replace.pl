@@ -83,16 +83,23 @@ my $tokens_sql = "SELECT string_agg(token::text, ',' ORDER BY token) FROM wideco
   . "WHERE address = '$victim'";
 my $old_tokens = $nodes[0]->safe_psql('postgres', $tokens_sql);
 my $new = $nodes[2];
+my ($oldpid) = split /\n/, slurp_file($new->data_dir . '/postmaster.pid');
 kill_node($new);
+for (1 .. 100)
+{
+	last unless kill(0, $oldpid);
+	sleep(0.1);
+}
 rmtree($new->data_dir . '/widecol');
 
 # ---- meanwhile, the wiped instance naming a live node is refused and stays out
 my $live = node_address($nodes[1]);
 $new->append_conf('postgresql.conf', "widecol.replace_address = '$live'\n");
-# the killed postmaster's children may linger a moment (its lock file stays)
+# the killed postmaster's children may linger a moment (shared memory in use)
 for (1 .. 80)
 {
 	last if $new->start(fail_ok => 1);
+	$new->{_pid} = undef;    # the stale lock file of the killed postmaster
 	sleep(0.25);
 }
 ok(log_has($new, qr/replace_address refused: node \Q$live\E is up/),
