@@ -39,6 +39,7 @@
 #include "protocol.h"
 #include "repair.h"
 #include "repair_format.h"
+#include "replace_format.h"
 #include "schema_runtime.h"
 #include "stream.h"
 #include "transfer.h"
@@ -57,6 +58,9 @@
 #define WC__HANDOFF_POLL_MS 500u    /* a leaving node looks at its hints and batchlog this often */
 #define WC__HANDOFF_TIMEOUT_MS (600u * 1000u) /* ... and gives up handing them over after */
 #define WC__MAX_REMOVED 64          /* host ids a node announces as removed (REMOVED) */
+#define WC__REPLACE_ASKING 1        /* replace_address: asking the seeds, not gossiping */
+#define WC__REPLACE_REFUSED 2       /* replace_address refused: out of the ring until a restart */
+#define WC__REPLACE_ASK_MS 1000u    /* the seeds are asked again this often */
 #define WC__LEFT_DETAIL                                                                            \
     "this node left its cluster (decommissioned or removed) and takes no requests; to use "       \
     "this instance again, stop it, empty its widecol data directory and start it again"
@@ -102,6 +106,13 @@ struct wc_cluster {
     bool has_removing;
     uint8_t (*removed)[WC_RING_HOST_ID_LEN]; /* hosts removed by this node (state file, REMOVED) */
     uint32_t nremoved;
+    /* replacing a dead node (replace_address; loop only) */
+    bool replacing;                   /* taking replace_id's tokens over ("replacing <hex>") */
+    uint8_t replace_id[WC_RING_HOST_ID_LEN];
+    int replace_phase;                /* WC__REPLACE_ASKING or _REFUSED before gossiping; else 0 */
+    wc_addr replace_addr;             /* the dead node's address, while asking */
+    uint64_t replace_logged_ms;       /* the last "waiting for a seed" line */
+    char replace_why[256];            /* the refusal: requests fail with it */
     uint32_t boot_sessions;           /* bootstrap pulls still running */
     uint32_t boot_ranges;
     bool boot_failed;
@@ -263,6 +274,10 @@ static wc_status wc__state_read(wc_cluster *c, bool *found, uint32_t *generation
             atomic_store(&c->left, true);
         } else if (strcmp(line, "leaving 1") == 0) {
             c->leaving = true;
+        } else if (strncmp(line, "replacing ", 10) == 0) {
+            if (!wc__hex_id(line + 10, c->replace_id))
+                goto bad;
+            c->replacing = true;
         } else if (strncmp(line, "removed ", 8) == 0) {
             uint8_t id[WC_RING_HOST_ID_LEN];
             if (!wc__hex_id(line + 8, id))
@@ -341,6 +356,14 @@ static wc_status wc__state_write(wc_cluster *c)
     wc_buf_append(&b, "\n", 1);
     if (c->bootstrapping && c->ntokens)
         wc_buf_append(&b, "bootstrap 1\n", 12);
+    if (c->replacing && c->bootstrapping && c->ntokens) {
+        wc_buf_append(&b, "replacing ", 10);
+        for (int i = 0; i < WC_RING_HOST_ID_LEN; i++) {
+            snprintf(tmp, sizeof(tmp), "%02x", c->replace_id[i]);
+            wc_buf_append(&b, tmp, 2);
+        }
+        wc_buf_append(&b, "\n", 1);
+    }
     if (atomic_load(&c->left))
         wc_buf_append(&b, "decommissioned 1\n", 17);
     else if (c->leaving && c->ntokens)
@@ -463,10 +486,100 @@ static bool wc__is_removed(wc_cluster *c, const uint8_t *id)
 }
 
 /*
+ * Whether some known node with tokens, joining or normal, announces that it
+ * replaces host id (REPLACING); *by_normal: one of them is normal (the
+ * replacement is over).
+ */
+static bool wc__replaced_by(wc_cluster *c, const uint8_t *id, bool *by_normal)
+{
+    bool found = false;
+
+    *by_normal = false;
+    for (size_t i = 0; i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+        wc_gossip_status s;
+
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_REPLACING, &v, &len) != WC_OK ||
+            len != WC_RING_HOST_ID_LEN || memcmp(v, id, len) != 0 ||
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK)
+            continue;
+        s = wc_gossip_status_of(v, len);
+        if (s == WC_GOSSIP_STATUS_NORMAL || s == WC_GOSSIP_STATUS_LEAVING ||
+            s == WC_GOSSIP_STATUS_SHUTDOWN)
+            *by_normal = found = true;
+        else if (s == WC_GOSSIP_STATUS_JOINING &&
+                 wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) == WC_OK && len)
+            found = true;
+    }
+    return found;
+}
+
+/*
+ * Whether ring member m is up: the node gossiping at its address is up and
+ * has its host id (a dead node replaced at its own address is down).
+ */
+static bool wc__member_alive(wc_cluster *c, const wc_ring_member *m)
+{
+    const uint8_t *id;
+    size_t len;
+
+    return wc_gossip_is_alive(c->gossip, &m->addr) &&
+           wc_gossip_get(c->gossip, &m->addr, WC_GOSSIP_HOST_ID, &id, &len) == WC_OK &&
+           len == WC_RING_HOST_ID_LEN && memcmp(id, m->host_id, len) == 0;
+}
+
+/*
+ * When ep is joining to replace a dead host that mem[0..*m) lacks (and no
+ * node removed): that host as mem[*m] (its tokens in own[*m]), with ep's
+ * address, data centre, rack and tokens.  WC_NO_MEMORY.
+ */
+static wc_status wc__replaced_member(wc_cluster *c, const wc_addr *ep, wc_ring_member *mem,
+                                     int64_t **own, size_t *m, size_t *total)
+{
+    const uint8_t *v, *id;
+    size_t len, idlen;
+    uint32_t nt;
+    wc_ring_member *x = &mem[*m];
+
+    if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK ||
+        wc_gossip_status_of(v, len) != WC_GOSSIP_STATUS_JOINING ||
+        wc_gossip_get(c->gossip, ep, WC_GOSSIP_REPLACING, &id, &idlen) != WC_OK ||
+        idlen != WC_RING_HOST_ID_LEN || wc__is_removed(c, id) ||
+        wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
+        !wc__tokens_of(v, len, &nt))
+        return WC_OK;
+    for (size_t i = 0; i < *m; i++)
+        if (memcmp(mem[i].host_id, id, WC_RING_HOST_ID_LEN) == 0)
+            return WC_OK;
+    memset(x, 0, sizeof(*x));
+    x->addr = *ep;
+    memcpy(x->host_id, id, WC_RING_HOST_ID_LEN);
+    wc__get_text(c, ep, WC_GOSSIP_DC, x->dc, sizeof(x->dc));
+    wc__get_text(c, ep, WC_GOSSIP_RACK, x->rack, sizeof(x->rack));
+    if (!x->dc[0] || !x->rack[0])
+        return WC_OK;
+    if ((own[*m] = wc_malloc(nt * sizeof(int64_t))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory building the ring");
+    for (uint32_t t = 0; t < nt; t++)
+        own[*m][t] = (int64_t)wc_dec_u64(v + 8 * t);
+    x->tokens = own[*m];
+    x->ntokens = nt;
+    *total += nt;
+    (*m)++;
+    return WC_OK;
+}
+
+/*
  * The ring of the members known with tokens in state normal, leaving or
  * shutdown (NULL if none); with pending the ring after the changes under
  * way: joining members in, leaving ones out.  Members some node removed,
- * and exclude (NULL: none), are left out.  A token announced by two hosts
+ * and exclude (NULL: none), are left out.  A dead member being replaced
+ * stays in the ring until its replacement is normal (when it is known no
+ * more, as after a replacement at its own address, it is rebuilt from the
+ * replacement's announcement, at the replacement's address); the pending
+ * ring holds the replacement in its place.  A token announced by two hosts
  * stays with the lower host id; a host id announced at two addresses
  * counts once.
  */
@@ -491,6 +604,7 @@ static wc_status wc__build_ring_of(wc_cluster *c, bool pending, const uint8_t *e
         size_t len, idlen;
         uint32_t nt;
         wc_gossip_status s = WC_GOSSIP_STATUS_UNKNOWN;
+        bool by_normal;
 
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
             s = wc_gossip_status_of(v, len);
@@ -500,6 +614,7 @@ static wc_status wc__build_ring_of(wc_cluster *c, bool pending, const uint8_t *e
         if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
             idlen != WC_RING_HOST_ID_LEN ||
             (exclude && memcmp(id, exclude, WC_RING_HOST_ID_LEN) == 0) || wc__is_removed(c, id) ||
+            (wc__replaced_by(c, id, &by_normal) && (pending || by_normal)) ||
             wc_gossip_get(c->gossip, ep, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
             !wc__tokens_of(v, len, &nt))
             continue;
@@ -521,6 +636,10 @@ static wc_status wc__build_ring_of(wc_cluster *c, bool pending, const uint8_t *e
         total += nt;
         m++;
     }
+    for (size_t i = 0; i < n && !pending; i++)
+        if ((st = wc__replaced_member(c, wc_gossip_endpoint(c->gossip, i), mem, own, &m,
+                                      &total)) != WC_OK)
+            goto done;
     if (m == 0)
         goto done;
     /* sort members by host id (carrying their token arrays), then drop repeats */
@@ -698,6 +817,33 @@ static void wc__note_topology(wc_cluster *c)
     atomic_store(&c->ring_changing, why[0] != '\0');
 }
 
+static bool wc__same_ring(const wc_ring *a, const wc_ring *b);
+
+/*
+ * Drop the hints kept for hosts that left the ring for good: removed by a
+ * node (REMOVED), or replaced by a node that is normal (REPLACING).
+ */
+static void wc__drop_gone_hints(wc_cluster *c)
+{
+    for (size_t i = 0; c->hints && i < wc_gossip_endpoint_count(c->gossip); i++) {
+        const wc_addr *ep = wc_gossip_endpoint(c->gossip, i);
+        const uint8_t *v;
+        size_t len;
+        bool by_normal;
+
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_REMOVED, &v, &len) == WC_OK)
+            for (size_t k = 0; k + WC_RING_HOST_ID_LEN <= len; k += WC_RING_HOST_ID_LEN)
+                if (wc_hints_delete_target(c->hints, v + k) != WC_OK)
+                    wc__log(c, WC_LOG_WARNING, "cluster: could not drop a removed node's hints: %s",
+                            wc_last_error());
+        if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_REPLACING, &v, &len) == WC_OK &&
+            len == WC_RING_HOST_ID_LEN && wc__replaced_by(c, v, &by_normal) && by_normal &&
+            wc_hints_delete_target(c->hints, v) != WC_OK)
+            wc__log(c, WC_LOG_WARNING, "cluster: could not drop a replaced node's hints: %s",
+                    wc_last_error());
+    }
+}
+
 static void wc__refresh(wc_cluster *c, bool ring)
 {
     if (!atomic_load(&c->left) && wc__is_removed(c, c->host_id)) {
@@ -732,13 +878,14 @@ static void wc__refresh(wc_cluster *c, bool ring)
             /* the ring after the changes under way: writes for pending ranges reach their new owners */
             if (cur &&
                 wc__build_ring_of(c, true, c->has_removing ? c->removing : NULL, &p) == WC_OK &&
-                p && wc_ring_host_count(p) != wc_ring_host_count(cur))
+                p && !wc__same_ring(p, cur))
                 wc_coord_set_pending_ring(c->coord, p);
             else
                 wc_coord_set_pending_ring(c->coord, NULL);
             wc_ring_unref(p);
             wc_ring_unref(cur);
         }
+        wc__drop_gone_hints(c);
     }
     wc__publish_members(c);
 }
@@ -876,6 +1023,9 @@ static void wc__on_remove(void *ctx, const wc_addr *ep) { wc__refresh(ctx, true)
 
 /* ---------------------------------------------------------------- messages */
 
+static void wc__replace_on_message(wc_cluster *c, const wc_addr *from, const uint8_t *msg,
+                                   size_t len);
+
 static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, size_t len)
 {
     wc_cluster *c = ctx;
@@ -884,6 +1034,13 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
     if (len == 0)
         return;
     type = msg[0];
+    if (type >= WC_MSG_REPLACE_FIRST && type <= WC_MSG_REPLACE_LAST) {
+        if (!c->stopping)
+            wc__replace_on_message(c, from, msg, len);
+        return;
+    }
+    if (c->replace_phase != 0) /* not gossiping yet (or refused): out of the cluster */
+        return;
     if (type >= WC_MSG_RANGE_GOSSIP && type < WC_MSG_RANGE_COORDINATOR) {
         if (c->gossip)
             wc_gossip_on_message(c->gossip, from, msg, len);
@@ -1109,6 +1266,10 @@ static bool wc__token_taken(wc_cluster *c, char *who, size_t cap, int64_t *token
             wc_gossip_get(c->gossip, ep, WC_GOSSIP_STATUS, &v, &len) != WC_OK)
             continue;
         s = wc_gossip_status_of(v, len);
+        if (c->replacing && /* the dead node this one replaces keeps them until the end */
+            wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) == WC_OK &&
+            idlen == WC_RING_HOST_ID_LEN && memcmp(id, c->replace_id, idlen) == 0)
+            continue;
         if (s == WC_GOSSIP_STATUS_JOINING) {
             if (wc_gossip_get(c->gossip, ep, WC_GOSSIP_HOST_ID, &id, &idlen) != WC_OK ||
                 idlen != WC_RING_HOST_ID_LEN || memcmp(id, c->host_id, idlen) >= 0)
@@ -1154,6 +1315,10 @@ static bool wc__give_up_taken_tokens(wc_cluster *c)
     c->tokens = NULL;
     c->ntokens = 0;
     c->bootstrapping = false;
+    if (c->replacing) { /* another node replaces the same dead node: this one joins as a new one */
+        c->replacing = false;
+        (void)wc_gossip_set_local(c->gossip, WC_GOSSIP_REPLACING, "", 0);
+    }
     if (wc__state_write(c) != WC_OK)
         wc__log(c, WC_LOG_WARNING, "cluster: could not store the tokens given up: %s",
                 wc_last_error());
@@ -1189,7 +1354,9 @@ static bool wc__same_ring(const wc_ring *a, const wc_ring *b)
     return true;
 }
 
-/* Every range is streamed: the node turns normal. */
+static void wc__announce_removed(wc_cluster *c);
+
+/* Every range is streamed: the node turns normal (a replacement: the dead node leaves the ring). */
 static void wc__boot_finish(wc_cluster *c)
 {
     wc_ring *now = NULL;
@@ -1213,15 +1380,27 @@ static void wc__boot_finish(wc_cluster *c)
         return;
     }
     c->bootstrapping = false;
-    if (wc__state_write(c) != WC_OK) {
+    if ((c->replacing && wc__removed_add(c, c->replace_id) != WC_OK) ||
+        wc__state_write(c) != WC_OK) {
         wc__log(c, WC_LOG_WARNING, "cluster: could not store the end of the bootstrap: %s",
                 wc_last_error());
         c->bootstrapping = true;
         wc__boot_later(c, WC__BOOT_RETRY_MS);
         return;
     }
-    wc__log(c, WC_LOG_INFO, "cluster: bootstrap finished (%u ranges streamed); this node is normal",
-            c->boot_ranges);
+    if (c->replacing) {
+        /* REMOVED with REPLACING still announced: every node drops the dead one as this turns normal */
+        c->replacing = false;
+        wc__announce_removed(c);
+        wc__log(c, WC_LOG_INFO,
+                "cluster: bootstrap finished (%u ranges streamed); this node replaced the dead "
+                "node %02x%02x%02x%02x... and is normal",
+                c->boot_ranges, c->replace_id[0], c->replace_id[1], c->replace_id[2],
+                c->replace_id[3]);
+    } else
+        wc__log(c, WC_LOG_INFO,
+                "cluster: bootstrap finished (%u ranges streamed); this node is normal",
+                c->boot_ranges);
     wc__announce(c, "normal");
 }
 
@@ -1332,7 +1511,7 @@ static wc_status wc__boot_plan_table(wc_cluster *c, wc_ring *r, wc_ring *np, uin
             const wc_ring_member *m = wc_ring_host(r, hosts[k]);
             bool stays = false;
 
-            if (!wc_gossip_is_alive(c->gossip, &m->addr))
+            if (!wc__member_alive(c, m))
                 continue;
             for (size_t j = 0; j < nf && !stays; j++)
                 stays = memcmp(wc_ring_host(np, future[j])->host_id, m->host_id,
@@ -1344,18 +1523,39 @@ static wc_status wc__boot_plan_table(wc_cluster *c, wc_ring *r, wc_ring *np, uin
         }
         if (k == nh)
             k = any;
+        if (c->replacing) /* some live replica but the dead node */
+            for (k = 0; k < nh; k++)
+                if (wc__member_alive(c, wc_ring_host(r, hosts[k])) &&
+                    memcmp(wc_ring_host(r, hosts[k])->host_id, c->replace_id,
+                           WC_RING_HOST_ID_LEN) != 0)
+                    break;
         if (k == nh) {
             st = wc_error(WC_UNAVAILABLE, "no live replica holds the range (%" PRId64 ", %" PRId64
                                           "] of table %u",
                           start, end, table_id);
             goto done;
         }
-        srcs[hosts[k]].addr = wc_ring_host(r, hosts[k])->addr;
-        if (start < end)
-            ok = wc__boot_add(&srcs[hosts[k]], table_id, start, end);
-        else /* the range that wraps: two */
-            ok = (start == INT64_MAX || wc__boot_add(&srcs[hosts[k]], table_id, start, INT64_MAX)) &&
-                 wc__boot_add(&srcs[hosts[k]], table_id, INT64_MIN, end);
+        /*
+         * A replacement pulls the range from every live replica: the dead
+         * node's copies are gone, and a write acknowledged by it and one
+         * other replica is then back on two.
+         */
+        for (size_t j = c->replacing ? 0 : k; ok && j < (c->replacing ? nh : k + 1); j++) {
+            const wc_ring_member *m = wc_ring_host(r, hosts[j]);
+            wc__boot_source *src = &srcs[hosts[j]];
+
+            /* not the dead node, which a node that just met it may still take for up */
+            if (c->replacing &&
+                (!wc__member_alive(c, m) ||
+                 memcmp(m->host_id, c->replace_id, WC_RING_HOST_ID_LEN) == 0))
+                continue;
+            src->addr = m->addr;
+            if (start < end)
+                ok = wc__boot_add(src, table_id, start, end);
+            else /* the range that wraps: two */
+                ok = (start == INT64_MAX || wc__boot_add(src, table_id, start, INT64_MAX)) &&
+                     wc__boot_add(src, table_id, INT64_MIN, end);
+        }
         if (!ok) {
             st = wc_error(WC_NO_MEMORY, "out of memory planning the bootstrap");
             goto done;
@@ -1366,6 +1566,31 @@ static wc_status wc__boot_plan_table(wc_cluster *c, wc_ring *r, wc_ring *np, uin
 done:
     wc_placement_unref(po);
     wc_placement_unref(pn);
+    return st;
+}
+
+/*
+ * Ring r with self in place of the host gone (the dead node a replacement
+ * takes over).  WC_UNAVAILABLE when r does not hold it (yet), the errors
+ * of wc_ring_build.
+ */
+static wc_status wc__ring_replacing(const wc_ring *r, const uint8_t *gone,
+                                    const wc_ring_member *self, wc_ring **out)
+{
+    uint32_t n = wc_ring_host_count(r), k = 0;
+    wc_ring_member *m;
+    wc_status st;
+
+    if (wc_ring_find_host(r, gone) < 0)
+        return wc_error(WC_UNAVAILABLE, "the ring does not hold the node this node replaces");
+    if ((m = wc_calloc(n, sizeof(*m))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory planning the replacement");
+    for (uint32_t i = 0; i < n; i++)
+        if (memcmp(wc_ring_host(r, i)->host_id, gone, WC_RING_HOST_ID_LEN) != 0)
+            m[k++] = *wc_ring_host(r, i);
+    m[k++] = *self;
+    st = wc_ring_build(m, k, out);
+    wc_free(m);
     return st;
 }
 
@@ -1406,7 +1631,9 @@ static void wc__boot_start(void *arg)
     snprintf(self.rack, sizeof(self.rack), "%s", c->rack);
     self.tokens = c->tokens;
     self.ntokens = c->ntokens;
-    if ((st = wc__build_ring(c, &r)) != WC_OK || (r && (st = wc_ring_with_member(r, &self, &np)) != WC_OK))
+    if ((st = wc__build_ring(c, &r)) != WC_OK ||
+        (r && (st = c->replacing ? wc__ring_replacing(r, c->replace_id, &self, &np)
+                                 : wc_ring_with_member(r, &self, &np)) != WC_OK))
         goto fail;
     if (r == NULL || np == NULL || wc_ring_find_host(np, c->host_id) < 0) {
         st = wc_error(WC_UNAVAILABLE, "the ring with this node's tokens is not known yet");
@@ -1507,6 +1734,229 @@ static void wc__load_tick(void *arg)
     (void)c->env->ops->timer_start(c->env, c->load_interval_ms, wc__load_tick, c);
 }
 
+/* ---------------------------------------------------------------- replacing a dead node */
+
+static void wc__replace_refuse(wc_cluster *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Refuse the replacement: the node stays out of the ring, its requests fail with why. */
+static void wc__replace_refuse(wc_cluster *c, const char *fmt, ...)
+{
+    char why[300];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    c->replace_phase = WC__REPLACE_REFUSED;
+    snprintf(c->replace_why, sizeof(c->replace_why), "replace_address refused: %.220s", why);
+    wc__log(c, WC_LOG_WARNING,
+            "cluster: replace_address refused: %s; this node stays out of the ring until it is "
+            "restarted with a correct setting",
+            why);
+}
+
+/* Ask every seed but this node about the dead node (every WC__REPLACE_ASK_MS until one answers). */
+static void wc__replace_ask(void *arg)
+{
+    wc_cluster *c = arg;
+    uint64_t now = wc_env_now_ms(c->env);
+    size_t asked = 0;
+    char a[80];
+    wc_buf b;
+
+    if (c->stopping || c->replace_phase != WC__REPLACE_ASKING)
+        return;
+    wc_addr_format(&c->replace_addr, a, sizeof(a));
+    wc_buf_init(&b);
+    wc_buf_put_u8(&b, WC_MSG_REPLACE_ASK);
+    wc_buf_put_bytes(&b, c->replace_addr.host, strlen(c->replace_addr.host));
+    wc_buf_put_varint(&b, c->replace_addr.port);
+    for (size_t i = 0; i < c->nseeds && wc_buf_status(&b) == WC_OK; i++)
+        if (!wc_addr_equal(&c->seeds[i], &c->env->self)) {
+            (void)c->env->ops->send(c->env, &c->seeds[i], b.data, b.len);
+            asked++;
+        }
+    wc_buf_free(&b);
+    if (asked == 0) {
+        wc__replace_refuse(c, "the seeds name no node but this one, and a replacement learns the "
+                              "tokens of %s from a seed (list a live node in the seeds)",
+                           a);
+        return;
+    }
+    if (c->replace_logged_ms == 0 || now - c->replace_logged_ms >= WC__BOOT_WAIT_LOG_MS) {
+        wc__log(c, WC_LOG_INFO, "cluster: replacing the dead node %s: asking %zu seeds for its "
+                                "tokens",
+                a, asked);
+        c->replace_logged_ms = now;
+    }
+    if (c->env->ops->timer_start(c->env, WC__REPLACE_ASK_MS, wc__replace_ask, c) == 0)
+        wc__log(c, WC_LOG_WARNING, "cluster: out of memory for the replace timer");
+}
+
+/* A seed's side: what this node knows of the node at the asked address (REPLACE_INFO). */
+static void wc__replace_answer(wc_cluster *c, const wc_addr *from, const wc_addr *who)
+{
+    const uint8_t *v, *id = NULL;
+    size_t len, idlen = 0;
+    uint32_t nt = 0;
+    uint8_t status = WC_GOSSIP_STATUS_UNKNOWN;
+    bool known, by_normal;
+    char dc[WC_REPL_DC_NAME_MAX] = "", rack[WC_RING_RACK_NAME_MAX] = "";
+    wc_buf b;
+
+    known = c->gossip && wc_gossip_is_known(c->gossip, who) &&
+            wc_gossip_get(c->gossip, who, WC_GOSSIP_HOST_ID, &id, &idlen) == WC_OK &&
+            idlen == WC_RING_HOST_ID_LEN;
+    wc_buf_init(&b);
+    wc_buf_put_u8(&b, WC_MSG_REPLACE_INFO);
+    wc_buf_put_bytes(&b, who->host, strlen(who->host));
+    wc_buf_put_varint(&b, who->port);
+    wc_buf_put_u8(&b, known);
+    if (known) {
+        if (wc_gossip_get(c->gossip, who, WC_GOSSIP_STATUS, &v, &len) == WC_OK)
+            status = (uint8_t)wc_gossip_status_of(v, len);
+        if (wc__is_removed(c, id) || (wc__replaced_by(c, id, &by_normal) && by_normal))
+            status = WC_GOSSIP_STATUS_LEFT;
+        wc__get_text(c, who, WC_GOSSIP_DC, dc, sizeof(dc));
+        wc__get_text(c, who, WC_GOSSIP_RACK, rack, sizeof(rack));
+        wc_buf_put_u8(&b, wc_gossip_is_alive(c->gossip, who));
+        wc_buf_put_u8(&b, status);
+        wc_buf_append(&b, id, WC_RING_HOST_ID_LEN);
+        wc_buf_put_bytes(&b, dc, strlen(dc));
+        wc_buf_put_bytes(&b, rack, strlen(rack));
+        if (wc_gossip_get(c->gossip, who, WC_GOSSIP_TOKENS, &v, &len) != WC_OK ||
+            !wc__tokens_of(v, len, &nt))
+            nt = 0;
+        wc_buf_put_u32(&b, nt);
+        if (nt)
+            wc_buf_append(&b, v, (size_t)nt * 8);
+    }
+    if (wc_buf_status(&b) == WC_OK)
+        (void)c->env->ops->send(c->env, from, b.data, b.len);
+    wc_buf_free(&b);
+}
+
+/* Take the dead node's tokens over and start gossiping as its replacement (joining). */
+static void wc__replace_begin(wc_cluster *c, const uint8_t *id, const uint8_t *tokens, uint32_t nt)
+{
+    char a[80];
+
+    wc_addr_format(&c->replace_addr, a, sizeof(a));
+    if ((c->tokens = wc_malloc((size_t)nt * sizeof(int64_t))) == NULL) {
+        wc__replace_refuse(c, "out of memory taking the tokens of %s", a);
+        return;
+    }
+    for (uint32_t t = 0; t < nt; t++)
+        c->tokens[t] = (int64_t)wc_dec_u64(tokens + 8 * t);
+    qsort(c->tokens, nt, sizeof(int64_t), wc__cmp_i64);
+    c->ntokens = nt;
+    c->bootstrapping = c->replacing = true;
+    memcpy(c->replace_id, id, WC_RING_HOST_ID_LEN);
+    if (wc__state_write(c) != WC_OK) {
+        wc__replace_refuse(c, "could not store the tokens of %s: %s", a, wc_last_error());
+        wc_free(c->tokens);
+        c->tokens = NULL;
+        c->ntokens = 0;
+        c->bootstrapping = c->replacing = false;
+        return;
+    }
+    c->replace_phase = 0;
+    wc__log(c, WC_LOG_INFO,
+            "cluster: replacing the dead node %s (host id %02x%02x%02x%02x...): this node takes "
+            "its %u tokens and streams its data from the surviving replicas",
+            a, id[0], id[1], id[2], id[3], nt);
+    if (wc_gossip_set_local(c->gossip, WC_GOSSIP_REPLACING, id, WC_RING_HOST_ID_LEN) != WC_OK ||
+        wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "joining", 7) != WC_OK ||
+        wc_gossip_start(c->gossip) != WC_OK)
+        wc__log(c, WC_LOG_WARNING, "cluster: could not start gossiping: %s", wc_last_error());
+    wc__announce(c, "joining");
+    wc__boot_later(c, c->interval_ms ? 3 * c->interval_ms : 3000);
+}
+
+/* The replacing node's side: a seed's view of the dead node decides (REPLACE_INFO). */
+static void wc__replace_info(wc_cluster *c, const wc_addr *from, const uint8_t *p,
+                             const uint8_t *end)
+{
+    const uint8_t *host, *id = NULL, *dc = NULL, *rack = NULL, *tokens = NULL;
+    size_t hlen, dclen = 0, racklen = 0;
+    uint64_t port;
+    uint8_t known, alive = 0, status = 0;
+    uint32_t nt = 0;
+    char a[80], seed[80];
+    static const char *names[] = {"unknown", "joining", "normal", "leaving", "left", "shut down"};
+
+    if (!wc_get_bytes(&p, end, &host, &hlen) || !wc_get_varint(&p, end, &port) ||
+        !wc_get_u8(&p, end, &known))
+        return;
+    if (known) {
+        if (!wc_get_u8(&p, end, &alive) || !wc_get_u8(&p, end, &status) ||
+            end - p < WC_RING_HOST_ID_LEN)
+            return;
+        id = p;
+        p += WC_RING_HOST_ID_LEN;
+        if (!wc_get_bytes(&p, end, &dc, &dclen) || !wc_get_bytes(&p, end, &rack, &racklen) ||
+            !wc_get_u32(&p, end, &nt) || nt > WC_RING_MAX_TOKENS_PER_HOST ||
+            (size_t)(end - p) != (size_t)nt * 8)
+            return;
+        tokens = p;
+    }
+    if (c->replace_phase != WC__REPLACE_ASKING || hlen != strlen(c->replace_addr.host) ||
+        memcmp(host, c->replace_addr.host, hlen) != 0 || port != c->replace_addr.port)
+        return;
+    wc_addr_format(&c->replace_addr, a, sizeof(a));
+    wc_addr_format(from, seed, sizeof(seed));
+    if (!known)
+        wc__replace_refuse(c, "no node of the cluster is known at %s (as %s sees it); "
+                              "replace_address names the internode address of a dead node",
+                           a, seed);
+    else if (alive)
+        wc__replace_refuse(c, "node %s is up (as %s sees it); only a dead node is replaced: stop "
+                              "it, wait until the cluster shows it down, then restart this node",
+                           a, seed);
+    else if (status != WC_GOSSIP_STATUS_NORMAL && status != WC_GOSSIP_STATUS_SHUTDOWN)
+        wc__replace_refuse(c, "node %s is %s (as %s sees it), not a normal node that died%s", a,
+                           status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown",
+                           seed,
+                           status == WC_GOSSIP_STATUS_LEFT
+                               ? " (it left the ring: start this node without replace_address "
+                                 "to add it as a new node)"
+                               : "");
+    else if (nt == 0)
+        wc__replace_refuse(c, "node %s announces no tokens (as %s sees it)", a, seed);
+    else if (dclen != strlen(c->dc) || memcmp(dc, c->dc, dclen) != 0 ||
+             racklen != strlen(c->rack) || memcmp(rack, c->rack, racklen) != 0)
+        wc__replace_refuse(c, "node %s is in data centre \"%.*s\", rack \"%.*s\", and this node "
+                              "in \"%s\", \"%s\": a replacement takes the dead node's place, "
+                              "give it the same data centre and rack",
+                           a, (int)dclen, (const char *)dc, (int)racklen, (const char *)rack,
+                           c->dc, c->rack);
+    else
+        wc__replace_begin(c, id, tokens, nt);
+}
+
+static void wc__replace_on_message(wc_cluster *c, const wc_addr *from, const uint8_t *msg,
+                                   size_t len)
+{
+    const uint8_t *p = msg + 1, *end = msg + len, *host;
+    size_t hlen;
+    uint64_t port;
+    wc_addr who;
+
+    if (msg[0] == WC_MSG_REPLACE_INFO) {
+        wc__replace_info(c, from, p, end);
+        return;
+    }
+    if (msg[0] != WC_MSG_REPLACE_ASK || c->replace_phase != 0 || c->gossip == NULL ||
+        !wc_get_bytes(&p, end, &host, &hlen) || !wc_get_varint(&p, end, &port) || p != end ||
+        hlen == 0 || hlen >= sizeof(who.host) || port == 0 || port > 65535)
+        return;
+    memset(&who, 0, sizeof(who));
+    memcpy(who.host, host, hlen);
+    who.port = (uint16_t)port;
+    wc__replace_answer(c, from, &who);
+}
+
 /* ---------------------------------------------------------------- on the loop */
 
 typedef struct wc__call {
@@ -1562,9 +2012,7 @@ static wc_status wc__on_loop(wc_cluster *c, wc_status (*fn)(wc_cluster *c))
 
 static bool wc__is_alive(void *ctx, const wc_ring_member *host)
 {
-    wc_cluster *c = ctx;
-
-    return wc_gossip_is_alive(c->gossip, &host->addr);
+    return wc__member_alive(ctx, host);
 }
 
 static wc_status wc__replication(void *ctx, uint32_t table_id, wc_replication *out)
@@ -1737,6 +2185,20 @@ static wc_status wc__setup(wc_cluster *c)
         wc__refresh(c, false);
         return WC_OK;
     }
+    if (c->replace_phase == WC__REPLACE_ASKING) { /* gossips once the dead node's tokens are known */
+        if (c->stream == NULL || (c->engine == NULL && c->local.list_tables == NULL))
+            wc__replace_refuse(c, "this node does not coordinate, so it cannot take a node's data");
+        else
+            wc__replace_ask(c);
+        if (c->env->ops->timer_start(c->env, c->load_interval_ms, wc__load_tick, c) == 0)
+            return wc_error(WC_NO_MEMORY, "out of memory for the load timer");
+        wc__refresh(c, false);
+        return WC_OK;
+    }
+    if (c->replacing && c->bootstrapping &&
+        (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_REPLACING, c->replace_id,
+                                  WC_RING_HOST_ID_LEN)) != WC_OK)
+        return st;
     if ((c->ntokens == 0 || c->bootstrapping) &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_STATUS, "joining", 7)) != WC_OK)
         return st;
@@ -1987,6 +2449,14 @@ static void wc__ask_tramp(void *arg)
     } else if (atomic_load(&c->left)) {
         wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl};
         snprintf(r.detail, sizeof(r.detail), "%s", WC__LEFT_DETAIL);
+        wc__ask_end(k, &r, NULL, 0);
+    } else if (c->replace_phase != 0) {
+        wc_coord_result r = {.status = WC_UNAVAILABLE, .cl = k->cl};
+        snprintf(r.detail, sizeof(r.detail), "%s",
+                 c->replace_phase == WC__REPLACE_REFUSED
+                     ? c->replace_why
+                     : "this node asks its seeds about the dead node it replaces; no replica was "
+                       "asked");
         wc__ask_end(k, &r, NULL, 0);
     } else if (k->logged)
         wc_batchlog_write(c->batchlog, k->batch, k->len, k->cl, k->timeout_ms, wc__ask_write_done,
@@ -2418,7 +2888,7 @@ static wc_status wc__topo_check(wc_cluster *c, const wc_ring *np)
     for (uint32_t h = 0; np && h < wc_ring_host_count(np); h++) {
         const wc_ring_member *m = wc_ring_host(np, h);
         char a[80];
-        if (wc_addr_equal(&m->addr, &c->env->self) || wc_gossip_is_alive(c->gossip, &m->addr))
+        if (wc_addr_equal(&m->addr, &c->env->self) || wc__member_alive(c, m))
             continue;
         wc_addr_format(&m->addr, a, sizeof(a));
         return wc_error(WC_UNAVAILABLE,
@@ -2478,7 +2948,7 @@ static wc_status wc__topo_plan_table(wc__topo *k, wc_ring *r, wc_ring *np, uint3
                     src = self;
                     break;
                 }
-                if (src < 0 && wc_gossip_is_alive(c->gossip, &wc_ring_host(r, oh[o])->addr))
+                if (src < 0 && wc__member_alive(c, wc_ring_host(r, oh[o])))
                     src = (int32_t)oh[o];
             }
             if (src < 0) {
@@ -3360,6 +3830,22 @@ wc_status wc_cluster_start(const wc_cluster_options *o, wc_cluster **out)
                 "cluster: this node keeps its %u stored tokens; num_tokens (%u) applies to new "
                 "nodes only",
                 c->ntokens, c->num_tokens);
+    if (o->replace_address) {
+        char a[80];
+
+        wc_addr_format(o->replace_address, a, sizeof(a));
+        if (c->replacing)
+            wc__log(c, WC_LOG_INFO, "cluster: this node goes on replacing a dead node");
+        else if (c->ntokens || atomic_load(&c->left))
+            wc__log(c, WC_LOG_INFO,
+                    "cluster: replace_address %s ignored: this node already has its ring state "
+                    "(tokens in \"%s\"); it is honoured on a first start only",
+                    a, c->state_path);
+        else {
+            c->replace_phase = WC__REPLACE_ASKING;
+            c->replace_addr = *o->replace_address;
+        }
+    }
     c->generation = stored_gen >= now_s ? stored_gen + 1 : now_s;
     if ((st = wc__state_write(c)) != WC_OK)
         goto fail;

@@ -36,6 +36,29 @@
  * (wc_coord_set_pending_ring) and sends them the writes of their future
  * ranges.
  *
+ * Replacing a dead node (replace_address, Cassandra's
+ * replace_address_first_boot): a node started without ring state (no
+ * stored tokens) and with replace_address does not gossip at first; every
+ * second it asks its seeds other than itself (REPLACE_ASK, replace_format.h)
+ * what they know of the node at that address.  On the first answer it
+ * refuses, logs why and stays out of the ring (it never gossips; requests
+ * fail with that reason until a restart) when the node is unknown, alive,
+ * not normal (or shut down), removed, or of another data centre or rack.
+ * Else it keeps its own new host id, takes the dead node's tokens, stores
+ * them with "bootstrap 1" and "replacing <host id>" and announces them
+ * while "joining" with REPLACING (the dead node's host id), then
+ * bootstraps as above, but streams every range it will replicate from
+ * every live replica but the dead node (its copies are gone).  Every node's ring keeps the dead node (at the replacement's
+ * address when the replacement uses the same one) until the replacement
+ * is normal, and its pending ring holds the replacement in its place: the
+ * writes of those ranges reach the replacement meanwhile.  A ring member
+ * is alive only when the node gossiping at its address has its host id, so
+ * a dead node replaced at its own address is never read from.  At the end
+ * the replacement stores and announces the dead host id as removed
+ * (REMOVED) and turns normal: every node leaves the dead node out and
+ * drops the hints it held for it.  A node that has ring state ignores
+ * replace_address (logged); one that restarts mid-replacement resumes it.
+ *
  * On every gossip change of TOKENS, STATUS, DC or RACK, and when a node
  * joins or is removed, the runtime rebuilds the ring snapshot (members in
  * state normal, leaving or shutdown, with their tokens) and publishes it
@@ -161,6 +184,8 @@ typedef struct wc_cluster_options {
      */
     wc_env *env;
     uint32_t stream_page_rows; /* rows per streamed page; 0: WC_STREAM_DEFAULT_PAGE_ROWS */
+    /* the internode address of a dead node this fresh node replaces (see above); NULL: none */
+    const wc_addr *replace_address;
 } wc_cluster_options;
 
 /* API */

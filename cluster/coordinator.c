@@ -1609,13 +1609,22 @@ static void wc__replica_read_done(void *arg, wc_status st, const uint8_t *raw, s
     free(op);
 }
 
-/* The target of q at address a, or -1. */
+/*
+ * The target of q at address a, or -1.  Two targets share an address when
+ * a dead host was replaced at it: the live one (the replacement) answers.
+ */
 static int32_t wc__target_of(const wc__req *q, const wc_addr *a)
 {
+    int32_t found = -1;
+
     for (uint32_t t = 0; t < q->ntargets; t++)
-        if (wc_addr_equal(&wc__member(q, t)->addr, a))
-            return (int32_t)t;
-    return -1;
+        if (wc_addr_equal(&wc__member(q, t)->addr, a)) {
+            if (q->targets[t].alive)
+                return (int32_t)t;
+            if (found < 0)
+                found = (int32_t)t;
+        }
+    return found;
 }
 
 bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, size_t len)

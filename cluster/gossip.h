@@ -6,7 +6,8 @@
  * a restart has a higher one), a heartbeat version it bumps every gossip
  * round, and application states: opaque values that the owner supplies
  * under fixed keys (STATUS, TOKENS, DC, RACK, SCHEMA, LOAD, HOST_ID,
- * SQL_ADDRESS, RELEASE_VERSION), each with the version it was set at.  The
+ * SQL_ADDRESS, RELEASE_VERSION, REMOVED, REPLACING), each with the version
+ * it was set at.  The
  * heartbeat and the values of a node take their versions from one counter,
  * so (generation, max version) says how new a node's whole state is.
  *
@@ -75,7 +76,8 @@ typedef enum wc_gossip_key {
     WC_GOSSIP_SQL_ADDRESS = 7,     /* the PostgreSQL host:port of the node */
     WC_GOSSIP_RELEASE_VERSION = 8, /* widecol release */
     WC_GOSSIP_REMOVED = 9,         /* host ids the node removed from the ring (16 bytes each) */
-    WC_GOSSIP_KEY_COUNT = 10       /* keys up to WC_GOSSIP_MAX_KEYS - 1 travel too */
+    WC_GOSSIP_REPLACING = 10,      /* the host id of the dead node this node replaces (16 bytes) */
+    WC_GOSSIP_KEY_COUNT = 11       /* keys up to WC_GOSSIP_MAX_KEYS - 1 travel too */
 } wc_gossip_key;
 
 /* What the first word of a STATUS value says (wc_gossip_status_of). */

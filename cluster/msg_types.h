@@ -13,8 +13,10 @@
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
  *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h;
- *              72: hints a leaving node hands over, hint_delivery.h),
- *              Merkle trees, SSTable streams
+ *              range transfers 66 .. 67, transfer_format.h; replacing a
+ *              dead node 68 .. 71, replace_format.h; 72: hints a leaving
+ *              node hands over, hint_delivery.h), Merkle trees, SSTable
+ *              streams
  *   96 .. 127  lightweight transactions (Paxos)
  *   128 .. 255 reserved
  */

@@ -18,7 +18,7 @@
  *       is in the target's store (wc_status otherwise, detail says why),
  *       with the row entries and bytes it applied
  *
- * Types 68 .. 71 are reserved for range transfers.
+ * Types 68 .. 71 belong to replacing a dead node (replace_format.h).
  */
 #ifndef WC_TRANSFER_FORMAT_H
 #define WC_TRANSFER_FORMAT_H
@@ -26,7 +26,7 @@
 #define WC_MSG_TRANSFER_ASK 66
 #define WC_MSG_TRANSFER_DONE 67
 #define WC_MSG_TRANSFER_FIRST 66
-#define WC_MSG_TRANSFER_LAST 71 /* types 66 .. 71 belong to range transfers */
+#define WC_MSG_TRANSFER_LAST 67 /* types 66 .. 67 belong to range transfers */
 
 #define WC_TRANSFER_RANGE_LEN (4 + 8 + 8)
 

@@ -36,6 +36,7 @@ char	   *widecol_cluster_name = NULL;
 char	   *widecol_listen_address = NULL;
 int			widecol_port = 7000;
 char	   *widecol_seeds = NULL;
+char	   *widecol_replace_address = NULL;
 char	   *widecol_datacenter = NULL;
 char	   *widecol_rack = NULL;
 char	   *widecol_cluster_secret_file = NULL;
@@ -101,6 +102,16 @@ widecol_define_cluster_gucs(bool preloaded)
 							   "alone.",
 							   NULL,
 							   &widecol_seeds,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("widecol.replace_address",
+							   "Internode host:port of a dead node this fresh "
+							   "node replaces: it takes the dead node's tokens "
+							   "and streams its data.",
+							   "Honoured on a first start only (no tokens "
+							   "stored yet); empty: none.",
+							   &widecol_replace_address,
 							   "",
 							   PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);

@@ -810,6 +810,7 @@ node_try_start_cluster(const char *dir)
 	wc_cluster_options o;
 	wc_addr    *seeds;
 	size_t		nseeds;
+	wc_addr		replace;
 	uint8	   *secret;
 	size_t		secret_len;
 	char		sql_address[256];
@@ -832,6 +833,19 @@ node_try_start_cluster(const char *dir)
 	}
 	strlcpy(o.listen.host, widecol_listen_address, sizeof(o.listen.host));
 	o.listen.port = (uint16_t) widecol_port;
+	if (widecol_replace_address && widecol_replace_address[0] != '\0')
+	{
+		if (wc_addr_parse(widecol_replace_address, &replace) != WC_OK)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("widecol cluster not started: bad widecol.replace_address \"%s\": %s",
+							widecol_replace_address, wc_last_error()),
+					 errhint("Set widecol.replace_address to the internode host:port of the dead node, as widecol.nodes showed it.")));
+			return false;
+		}
+		o.replace_address = &replace;
+	}
 	if (!node_parse_seeds(&seeds, &nseeds) || !node_read_secret(&secret, &secret_len))
 		return false;
 

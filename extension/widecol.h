@@ -95,6 +95,7 @@ extern char *widecol_cluster_name;
 extern char *widecol_listen_address;
 extern int	widecol_port;
 extern char *widecol_seeds;
+extern char *widecol_replace_address;
 extern char *widecol_datacenter;
 extern char *widecol_rack;
 extern char *widecol_cluster_secret_file;

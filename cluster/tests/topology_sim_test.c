@@ -24,6 +24,18 @@
  *   removed.  No acknowledged write is lost and ownership stays balanced.
  * - A leaving node hands its batchlog entries and its hints for a down
  *   node over before it leaves: the down node gets every write it missed.
+ * - Replacing a dead node (replace_address) under QUORUM writes and 2%
+ *   message loss: a node is crashed, its files and store wiped, and it
+ *   starts again at its own address as the replacement.  Meanwhile the
+ *   others keep the dead node's host id in their rings, show the address
+ *   joining and never read from it at ONE (the dead node is down although
+ *   its address is up); at the end the address has a new host id with the same
+ *   tokens, and the replacement holds every acknowledged write it
+ *   replicates (it streamed them, or got them as a pending replica).
+ * - A replacement at another address takes a dead node's tokens, and the
+ *   dead node shows as left (it leaves every ring; restarted, it takes no
+ *   part any more); a replacement of a live node or of an unknown address
+ *   is refused and stays out of every ring.
  *
  * Each test prints its seed; WC_SIM_SEED replays it, WC_SIM_VERBOSE prints
  * every node's log lines with the virtual time.
@@ -77,6 +89,9 @@ typedef struct tnode {
     uint32_t finished; /* "bootstrap finished" lines */
     uint32_t chose;    /* "chose N tokens" lines */
     uint32_t gave_up;  /* tokens given up */
+    uint32_t refused;  /* "replace_address refused" lines */
+    bool has_replace;  /* started with replace_address */
+    wc_addr replace;
 } tnode;
 
 typedef struct twrite {
@@ -139,6 +154,8 @@ static void t_log(void *arg, int level, const char *msg)
         n->finished++;
     if (strstr(msg, "chose") != NULL)
         n->chose++;
+    if (strstr(msg, "replace_address refused") != NULL)
+        n->refused++;
     if (strstr(msg, "gives its tokens up") != NULL) {
         n->gave_up++;
         n->t->gave_up++;
@@ -231,6 +248,7 @@ static void t_start(tnode *n)
     o.env = n->env;
     o.fs = n->ff ? wc_faultfs_fs(n->ff) : NULL;
     o.stream_page_rows = t->page_rows;
+    o.replace_address = n->has_replace ? &n->replace : NULL;
     st = wc_cluster_start(&o, &n->c);
     SIM_CHECK(t->seed, st == WC_OK, "node %u does not start: %s", n->idx, wc_last_error());
     if ((int32_t)n->idx == t->slow_replay)
@@ -566,8 +584,11 @@ static void t_read_done(void *arg, const wc_coord_result *res, const uint8_t *da
     r->found = v && vlen == strlen(r->pk) && memcmp(v, r->pk, vlen) == 0;
 }
 
-/* A read of pk at level cl through node i: whether it returns the written value. */
-static bool t_read_at(topo *t, uint32_t i, const char *pk, wc_consistency cl)
+/*
+ * A read of pk at cl through node i: whether it returns the written value;
+ * *answered: it ended WC_OK (found or not).
+ */
+static bool t_read(topo *t, uint32_t i, const char *pk, wc_consistency cl, bool *answered)
 {
     wc_store_read r;
     tread k;
@@ -583,12 +604,14 @@ static bool t_read_at(topo *t, uint32_t i, const char *pk, wc_consistency cl)
     wc_coord_read(coord, &r, cl, 2000, t_read_done, &k);
     for (int ms = 0; !k.done && ms < 5000; ms++)
         wc_sim_run_for(t->sim, 1);
+    if (answered)
+        *answered = k.done && k.st == WC_OK;
     return k.done && k.st == WC_OK && k.found;
 }
 
 static bool t_read_quorum(topo *t, uint32_t i, const char *pk)
 {
-    return t_read_at(t, i, pk, WC_CL_QUORUM);
+    return t_read(t, i, pk, WC_CL_QUORUM, NULL);
 }
 
 /*
@@ -618,7 +641,7 @@ static uint32_t t_random_staying(topo *t)
 static void t_check_writes(topo *t)
 {
     wc_ring *r = wc_cluster_ring(t_staying(t)->c);
-    uint32_t acked = 0, short_ = 0, unread = 0;
+    uint32_t acked = 0, short_ = 0, unread = 0, via;
     char pk[24];
 
     assert_non_null(r);
@@ -638,7 +661,10 @@ static void t_check_writes(topo *t)
         if (!t->w[i].done || t->w[i].st != WC_OK)
             continue;
         snprintf(pk, sizeof(pk), "k%u", i);
-        if (!t_read_quorum(t, t_random_staying(t), pk) && unread++ < 10)
+        do
+            via = t_random_staying(t);
+        while (!t->nodes[via].normal);
+        if (!t_read_quorum(t, via, pk) && unread++ < 10)
             printf("  %s is not read back at QUORUM\n", pk);
     }
     wc_ring_unref(r);
@@ -980,7 +1006,7 @@ static void test_decommission_at_scale_under_loss(void **state)
         char pk[24];
         snprintf(pk, sizeof(pk), "k%u", i);
         if (t->w[i].done && t->w[i].st == WC_OK)
-            SIM_CHECK(t->seed, t_read_at(t, t_random_staying(t), pk, WC_CL_ALL),
+            SIM_CHECK(t->seed, t_read(t, t_random_staying(t), pk, WC_CL_ALL, NULL),
                       "%s is not read at ALL", pk);
     }
     wc_sim_set_loss(t->sim, 0.05);
@@ -1186,9 +1212,347 @@ static void test_decommission_hands_over_hints_and_batchlog(void **state)
     t_free(t);
 }
 
+/* ---------------------------------------------------------------- replace_address */
+
+/* n's view of the node at a: its status and whether it is up (false: not known). */
+static bool t_view(tnode *n, const wc_addr *a, wc_gossip_status *status, bool *up)
+{
+    wc_proto_members m;
+    char want[80];
+    bool found = false;
+    wc_buf b;
+
+    if (n->c == NULL)
+        return false;
+    wc_addr_format(a, want, sizeof(want));
+    wc_buf_init(&b);
+    wc_cluster_members(n->c, &b);
+    if (wc_proto_get_members(b.data, b.len, &m) == WC_OK) {
+        for (size_t i = 0; i < m.n && !found; i++)
+            if (strcmp(m.members[i].address, want) == 0) {
+                found = true;
+                *status = (wc_gossip_status)m.members[i].status;
+                *up = m.members[i].up;
+            }
+        wc_proto_members_free(&m);
+    }
+    wc_buf_free(&b);
+    return found;
+}
+
+/* Run until node i sees the node at a down (at most limit_ms). */
+static void t_run_until_addr_down(topo *t, uint32_t i, const wc_addr *a, uint64_t limit_ms)
+{
+    wc_gossip_status s;
+    bool up = true;
+
+    for (uint64_t waited = 0; !t_view(&t->nodes[i], a, &s, &up) || up; waited += 200) {
+        SIM_CHECK(t->seed, waited < limit_ms, "node %u does not see the crashed node down", i);
+        t_run(t, 200);
+    }
+}
+
+/* The host id and tokens of the host at a in node i's ring (false: none there). */
+static bool t_ring_host(topo *t, uint32_t i, const wc_addr *a, uint8_t id[WC_RING_HOST_ID_LEN],
+                        int64_t *tokens, uint32_t *nt)
+{
+    wc_ring *r = wc_cluster_ring(t->nodes[i].c);
+    bool found = false;
+
+    for (uint32_t h = 0; r && h < wc_ring_host_count(r) && !found; h++) {
+        const wc_ring_member *m = wc_ring_host(r, h);
+        if (!wc_addr_equal(&m->addr, a))
+            continue;
+        found = true;
+        memcpy(id, m->host_id, WC_RING_HOST_ID_LEN);
+        memcpy(tokens, m->tokens, m->ntokens * sizeof(int64_t));
+        *nt = m->ntokens;
+    }
+    wc_ring_unref(r);
+    return found;
+}
+
+/*
+ * Reads at ONE through node 0 of up to n acknowledged keys written before
+ * write `before` that every replica but the one at dead holds (so any live
+ * replica has them): how many are answered without their value (a read
+ * lost to message loss is not counted).
+ */
+static uint32_t t_read_one_misses(topo *t, const wc_addr *dead, uint32_t before, uint32_t n)
+{
+    wc_ring *r = wc_cluster_ring(t->nodes[0].c);
+    wc_replication repl;
+    uint32_t misses = 0;
+    char pk[24];
+
+    (void)t_replication(NULL, TABLE, &repl);
+    for (uint32_t tries = 0; r && n > 0 && tries < 50; tries++) {
+        uint32_t i = (uint32_t)(t_rand(t) % before), reps[RF];
+        size_t nr = 0;
+        bool everywhere = true, dead_replica = false, answered;
+
+        if (!t->w[i].done || t->w[i].st != WC_OK)
+            continue;
+        snprintf(pk, sizeof(pk), "k%u", i);
+        if (wc_ring_replicas(r, &repl, wc_token(pk, strlen(pk)), reps, RF, &nr) != WC_OK)
+            continue;
+        for (size_t k = 0; k < nr; k++) {
+            const wc_ring_member *m = wc_ring_host(r, reps[k]);
+            tnode *h = t_by_addr(t, &m->addr);
+            const uint8_t *blob;
+            size_t len;
+
+            if (wc_addr_equal(&m->addr, dead)) {
+                dead_replica = true;
+                continue;
+            }
+            everywhere = everywhere && h &&
+                         model_store_get(h->store, TABLE, pk, strlen(pk), "c", 1, &blob, &len);
+        }
+        if (!everywhere || !dead_replica)
+            continue;
+        n--;
+        if (!t_read(t, 0, pk, WC_CL_ONE, &answered) && answered)
+            misses++;
+    }
+    wc_ring_unref(r);
+    return misses;
+}
+
+/* Crash n, empty its directory and store (a disk wiped), and have it start as a replacement of a. */
+static void t_wipe_as_replacement(topo *t, tnode *n, const wc_addr *a)
+{
+    char cmd[1200];
+
+    wc_sim_crash(t->sim, n->env);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'", n->dir, n->dir);
+    assert_int_equal(system(cmd), 0);
+    model_store_free(n->store);
+    n->store = model_store_new();
+    n->has_replace = true;
+    n->replace = *a;
+    n->finished = n->chose = n->gave_up = 0;
+}
+
+/*
+ * Every acknowledged write of which the node at a is a replica in node 0's
+ * final ring is in that node's store; their count into *held.
+ */
+static void t_check_replacement_holds(topo *t, tnode *n, uint32_t *held)
+{
+    wc_ring *r = wc_cluster_ring(t->nodes[0].c);
+    wc_replication repl;
+    uint32_t missing = 0;
+    char pk[24];
+
+    (void)t_replication(NULL, TABLE, &repl);
+    *held = 0;
+    for (uint32_t i = 0; i < t->nw; i++) {
+        uint32_t reps[RF];
+        size_t nr = 0;
+        const uint8_t *blob;
+        size_t len;
+        bool mine = false;
+
+        if (!t->w[i].done || t->w[i].st != WC_OK)
+            continue;
+        snprintf(pk, sizeof(pk), "k%u", i);
+        assert_int_equal(wc_ring_replicas(r, &repl, wc_token(pk, strlen(pk)), reps, RF, &nr), WC_OK);
+        for (size_t k = 0; k < nr; k++)
+            mine = mine || wc_addr_equal(&wc_ring_host(r, reps[k])->addr, &n->env->self);
+        if (!mine)
+            continue;
+        if (model_store_get(n->store, TABLE, pk, strlen(pk), "c", 1, &blob, &len))
+            (*held)++;
+        else if (missing++ < 10)
+            printf("  %s (at %" PRIu64 " ms) is not on the replacement\n", pk, t->w[i].at_ms);
+    }
+    wc_ring_unref(r);
+    SIM_CHECK(t->seed, missing == 0, "%u acknowledged writes missing on the replacement", missing);
+}
+
+static void test_replace_same_address_under_writes(void **state)
+{
+    topo *t = t_new(63, 0.02);
+    tnode *victim;
+    uint8_t old_id[WC_RING_HOST_ID_LEN], new_id[WC_RING_HOST_ID_LEN];
+    int64_t old_tok[NUM_TOKENS], new_tok[NUM_TOKENS];
+    uint32_t old_nt = 0, new_nt = 0, held = 0, kept_old = 0, samples = 0, before, misses = 0;
+    uint32_t w_first = UINT32_MAX, w_last = 0, w_acked = 0, w_done = 0;
+    bool saw_joining = false;
+
+    (void)state;
+    t_seeds_up(t);
+    for (int k = 0; k < 2; k++) {
+        t_start(t_add(t));
+        t_run_until_converged(t, 120000);
+    }
+    victim = &t->nodes[4];
+    t->writing = true;
+    t_run(t, 3000);
+    assert_true(t_ring_host(t, 0, &victim->env->self, old_id, old_tok, &old_nt));
+    wc_sim_crash(t->sim, victim->env);
+    before = t->nw;
+    for (uint32_t i = 0; i < NSEEDS; i++) /* the replacement asks the seeds */
+        t_run_until_addr_down(t, i, &victim->env->self, 60000);
+    t_run(t, 2000); /* writes for the dead node's ranges meanwhile (on two replicas) */
+    t_wipe_as_replacement(t, victim, &victim->env->self);
+    wc_sim_restart(t->sim, victim->env);
+    /* until the replacement is normal: node 0 shows it joining and keeps the dead host id */
+    for (uint64_t waited = 0; t_status(victim) != WC_GOSSIP_STATUS_NORMAL; waited += 200) {
+        wc_gossip_status s;
+        bool up;
+        uint8_t id[WC_RING_HOST_ID_LEN];
+        int64_t tok[NUM_TOKENS];
+        uint32_t nt;
+
+        SIM_CHECK(t->seed, waited < 300000, "the replacement did not turn normal");
+        t_run(t, 200);
+        if (t_status(victim) == WC_GOSSIP_STATUS_NORMAL)
+            break;
+        if (t_view(&t->nodes[0], &victim->env->self, &s, &up) && s == WC_GOSSIP_STATUS_JOINING) {
+            saw_joining = true;
+            samples++;
+            kept_old += t_ring_host(t, 0, &victim->env->self, id, tok, &nt) &&
+                        memcmp(id, old_id, sizeof(id)) == 0 && nt == old_nt;
+            /* the dead node is down although its address is up: never read from */
+            misses += t_read_one_misses(t, &victim->env->self, before, 5);
+            if (w_first == UINT32_MAX)
+                w_first = t->nw;
+            w_last = t->nw;
+        }
+    }
+    t_run_until_converged(t, 120000);
+    t->writing = false;
+    t_run(t, 3000);
+    wc_sim_set_loss(t->sim, 0);
+    SIM_CHECK(t->seed, saw_joining, "node 0 never showed the replacement joining");
+    /* the replacement acknowledges the writes of its ranges as a pending replica */
+    for (uint32_t i = w_first; i < w_last; i++) {
+        w_done += t->w[i].done;
+        w_acked += t->w[i].done && t->w[i].st == WC_OK;
+    }
+    printf("replace sim: %u of %u writes acknowledged while the replacement was joining\n",
+           w_acked, w_done);
+    SIM_CHECK(t->seed, w_done > 100 && w_acked * 10 >= w_done * 8,
+              "only %u of %u writes acknowledged while the replacement was joining", w_acked,
+              w_done);
+    SIM_CHECK(t->seed, misses == 0,
+              "%u reads at ONE during the replacement answered without a value every live "
+              "replica has",
+              misses);
+    SIM_CHECK(t->seed, kept_old == samples,
+              "node 0's ring lost the dead node's tokens while it was replaced (%u of %u samples)",
+              samples - kept_old, samples);
+    assert_true(t_ring_host(t, 0, &victim->env->self, new_id, new_tok, &new_nt));
+    SIM_CHECK(t->seed, memcmp(new_id, old_id, sizeof(new_id)) != 0,
+              "the replacement kept the dead node's host id");
+    SIM_CHECK(t->seed, new_nt == old_nt && memcmp(new_tok, old_tok, old_nt * sizeof(int64_t)) == 0,
+              "the replacement does not own the dead node's tokens");
+    SIM_CHECK(t->seed, victim->finished == 1 && victim->chose == 0,
+              "the replacement finished %u bootstraps and chose tokens %u times", victim->finished,
+              victim->chose);
+    t_check_replacement_holds(t, victim, &held);
+    t_check_writes(t);
+    printf("replace sim: the replacement holds the %u acknowledged writes it replicates\n", held);
+    SIM_CHECK(t->seed, held > 100, "only %u writes on the replacement", held);
+    t_free(t);
+}
+
+static void test_replace_other_address_and_refusals(void **state)
+{
+    topo *t = t_new(64, 0.02);
+    tnode *victim, *alive_r, *unknown_r, *repl;
+    wc_addr nowhere;
+    uint8_t old_id[WC_RING_HOST_ID_LEN], id[WC_RING_HOST_ID_LEN];
+    int64_t old_tok[NUM_TOKENS], tok[NUM_TOKENS];
+    uint32_t old_nt = 0, nt = 0, held = 0;
+    wc_gossip_status s;
+    bool up;
+
+    (void)state;
+    t_seeds_up(t);
+    t_start(t_add(t));
+    t_run_until_converged(t, 120000);
+    victim = &t->nodes[3];
+    t->writing = true;
+    t_run(t, 2000);
+    /* a live node, and an address nobody knows: refused, out of every ring */
+    alive_r = t_add(t);
+    alive_r->has_replace = true;
+    alive_r->replace = victim->env->self;
+    t_start(alive_r);
+    unknown_r = t_add(t);
+    memset(&nowhere, 0, sizeof(nowhere));
+    snprintf(nowhere.host, sizeof(nowhere.host), "10.9.9.9");
+    nowhere.port = 7000;
+    unknown_r->has_replace = true;
+    unknown_r->replace = nowhere;
+    t_start(unknown_r);
+    t_run(t, 5000);
+    SIM_CHECK(t->seed, alive_r->refused == 1 && unknown_r->refused == 1,
+              "refusals: of a live node %u, of an unknown one %u", alive_r->refused,
+              unknown_r->refused);
+    for (uint32_t i = 0; i < 4; i++) {
+        wc_ring *r = wc_cluster_ring(t->nodes[i].c);
+        SIM_CHECK(t->seed, wc_ring_host_count(r) == 4 && !t_view(&t->nodes[i], &alive_r->env->self, &s, &up),
+                  "node %u's ring has %u hosts or it knows the refused node", i,
+                  wc_ring_host_count(r));
+        wc_ring_unref(r);
+    }
+    SIM_CHECK(t->seed, wc_cluster_coordinator(alive_r->c) != NULL &&
+                           t_status(alive_r) != WC_GOSSIP_STATUS_NORMAL,
+              "the refused node turned normal");
+    wc_sim_crash(t->sim, alive_r->env);
+    wc_sim_crash(t->sim, unknown_r->env);
+    alive_r->started = unknown_r->started = false;
+
+    /* the victim dies; a fresh node at another address replaces it */
+    assert_true(t_ring_host(t, 0, &victim->env->self, old_id, old_tok, &old_nt));
+    wc_sim_crash(t->sim, victim->env);
+    victim->started = false;
+    for (uint32_t i = 0; i < NSEEDS; i++)
+        t_run_until_addr_down(t, i, &victim->env->self, 60000);
+    repl = t_add(t);
+    repl->has_replace = true;
+    repl->replace = victim->env->self;
+    t_start(repl);
+    t_run_until_converged(t, 300000);
+    t->writing = false;
+    t_run(t, 3000);
+    wc_sim_set_loss(t->sim, 0);
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (t->nodes[i].c == NULL)
+            continue;
+        SIM_CHECK(t->seed, !t_ring_host(t, i, &victim->env->self, id, tok, &nt),
+                  "node %u's ring still holds the dead node", i);
+        SIM_CHECK(t->seed, t_view(&t->nodes[i], &victim->env->self, &s, &up) &&
+                               s == WC_GOSSIP_STATUS_LEFT,
+                  "node %u does not show the replaced node as left", i);
+        assert_true(t_ring_host(t, i, &repl->env->self, id, tok, &nt));
+        SIM_CHECK(t->seed, nt == old_nt && memcmp(tok, old_tok, nt * sizeof(int64_t)) == 0 &&
+                               memcmp(id, old_id, sizeof(id)) != 0,
+                  "node %u: the replacement does not own the dead node's tokens", i);
+    }
+    t_check_replacement_holds(t, repl, &held);
+    t_check_writes(t);
+    /* the replaced node comes back after all: it finds itself removed and takes no part */
+    victim->started = true;
+    wc_sim_restart(t->sim, victim->env);
+    t_run(t, 10000);
+    SIM_CHECK(t->seed, t_status(victim) == WC_GOSSIP_STATUS_LEFT,
+              "the replaced node came back as %d", (int)t_status(victim));
+    assert_true(t_ring_host(t, 0, &repl->env->self, id, tok, &nt));
+    SIM_CHECK(t->seed, !t_ring_host(t, 0, &victim->env->self, id, tok, &nt),
+              "the replaced node is back in node 0's ring");
+    t_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replace_same_address_under_writes),
+        cmocka_unit_test(test_replace_other_address_and_refusals),
         cmocka_unit_test(test_token_collision_in_one_round),
         cmocka_unit_test(test_grow_to_24_under_loss),
         cmocka_unit_test(test_decommission_at_scale_under_loss),
