@@ -23,7 +23,7 @@
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 15u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 18u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -59,7 +59,8 @@
 #define WC_OP_DECOMMISSION 26       /* since version 13 */
 #define WC_OP_REMOVENODE 27         /* since version 13 */
 #define WC_OP_CAS 28                /* since version 15 (29 reserved for it) */
-#define WC_OP_MAX 28
+#define WC_OP_INDEX_READ 30         /* since version 18 (31 reserved for it) */
+#define WC_OP_MAX 30
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */

@@ -802,12 +802,12 @@ static void test_version_mismatch(void **state)
     /* older clients (version 1: before compaction data, 2: before engine state in
      * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
      * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT, 12: before
-     * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS) and one from the
-     * future */
-    const uint32_t versions[12] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 99};
+     * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS, 15: before
+     * INDEX_READ) and one from the future */
+    const uint32_t versions[13] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 15);
-    for (int i = 0; i < 12; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 18);
+    for (int i = 0; i < 13; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];

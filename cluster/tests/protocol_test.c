@@ -351,7 +351,8 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_DECOMMISSION), "DECOMMISSION");
     assert_string_equal(wc_proto_op_name(WC_OP_REMOVENODE), "REMOVENODE");
     assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
-    assert_int_equal(WC_PROTO_VERSION, 15);
+    assert_string_equal(wc_proto_op_name(WC_OP_INDEX_READ), "INDEX_READ");
+    assert_int_equal(WC_PROTO_VERSION, 18);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
