@@ -154,6 +154,8 @@ widecol_build_table(Relation rel)
 			t->compaction = defGetString(def);
 		else if (strcmp(def->defname, "table_name") == 0)
 			t->table_name = defGetString(def);
+		else if (strcmp(def->defname, "indexes") == 0)
+			t->indexes_text = defGetString(def);
 		else if (strcmp(def->defname, "table_id") == 0)
 		{
 			t->table_id = (uint32) int_option(def, 1, INT32_MAX);
@@ -372,6 +374,8 @@ widecol_build_table(Relation rel)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
 	widecol_counter_check_table(t, foreign);
 	widecol_collection_check_table(t);
+	if (t->indexes_text != NULL)
+		t->indexes = widecol_index_parse(t, t->indexes_text);
 
 	/* cells are written in ascending column id: keep that order at hand */
 	t->cell_order = palloc(sizeof(int) * Max(t->ncols, 1));
