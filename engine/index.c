@@ -171,6 +171,15 @@ static bool wc__indexable(const wc_cell *c)
                         WC_CELLF_COLLECTION)) == 0;
 }
 
+/* Has table_id an index?  REQUIRES: tables_mu. */
+static bool wc__index_of(wc_engine *e, uint32_t table_id)
+{
+    for (size_t i = 0; i < e->nindexes; i++)
+        if (e->indexes[i].base_id == table_id)
+            return true;
+    return false;
+}
+
 wc_status wc__index_augment(wc_engine *e, const uint8_t *rec, size_t len, wc_buf *out,
                             bool *augmented)
 {
@@ -198,6 +207,8 @@ wc_status wc__index_augment(wc_engine *e, const uint8_t *rec, size_t len, wc_buf
             wc_clear_error();
             continue;
         }
+        if (!wc__index_of(e, v.table_id))
+            continue; /* a table without indexes: its rows are not looked at */
         token = wc_token(v.pk, v.pk_len);
         while (st == WC_OK && wc_mutation_next(&v, &en) == 1) {
             wc_row_view rv;
