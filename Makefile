@@ -282,6 +282,13 @@ bench-cluster:
 bench-lwt:
 	MAKE='$(MAKE)' regress/bench/lwt_bench.sh
 
+# a query by a secondary index against the same query as a filtered scan
+# (regress/bench/index_bench.sh, docs/benchmarks.md).  Options through the
+# environment, e.g. make bench-index ROWS=20000 CARD=100
+.PHONY: bench-index
+bench-index:
+	MAKE='$(MAKE)' regress/bench/index_bench.sh
+
 # bootstrap streaming against a plain copy of the SSTables, and a repair of
 # a table where 1% of the rows differ against a full comparison at ALL
 # (regress/bench/topology_bench.sh, docs/benchmarks.md).  Options through

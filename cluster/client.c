@@ -768,9 +768,11 @@ wc_status wc_client_count(wc_client *c, const wc_read_request *req, wc_consisten
     return st == WC_CORRUPTION ? wc__broken(c, st) : st;
 }
 
-wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
-                            const uint8_t *overlay, size_t overlay_len, bool trace,
-                            wc_client_page **out)
+/* READ, or INDEX_READ of index (not NULL) for value: the page of the answer. */
+static wc_status wc__read_page(wc_client *c, const char *index, const uint8_t *value, size_t vlen,
+                               const wc_read_request *req, wc_consistency cl,
+                               const uint8_t *overlay, size_t overlay_len, bool trace,
+                               wc_client_page **out)
 {
     const uint8_t *body;
     size_t blen;
@@ -782,9 +784,12 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
     *out = NULL;
     if (!wc_consistency_valid((int)cl))
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
-    if ((id = wc__begin(c, WC_OP_READ)) == 0)
+    if ((id = wc__begin(c, index ? WC_OP_INDEX_READ : WC_OP_READ)) == 0)
         return wc__broken_status(c);
-    wc_proto_put_read_ex(&c->out, req, cl, overlay, overlay_len, trace);
+    if (index)
+        wc_proto_put_index_read(&c->out, index, value, vlen, req, cl);
+    else
+        wc_proto_put_read_ex(&c->out, req, cl, overlay, overlay_len, trace);
     if ((st = wc__call(c, id, &body, &blen)) != WC_OK)
         return st;
     pg = wc_calloc(1, sizeof(*pg));
@@ -808,6 +813,20 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
     c->in_cap = 0;
     *out = pg;
     return WC_OK;
+}
+
+wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                            const uint8_t *overlay, size_t overlay_len, bool trace,
+                            wc_client_page **out)
+{
+    return wc__read_page(c, NULL, NULL, 0, req, cl, overlay, overlay_len, trace, out);
+}
+
+wc_status wc_client_index_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                               const char *index, const uint8_t *value, size_t vlen,
+                               wc_client_page **out)
+{
+    return wc__read_page(c, index, value, vlen, req, cl, NULL, 0, false, out);
 }
 
 void wc_client_page_free(wc_client_page *p)

@@ -177,6 +177,16 @@ wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_co
 wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
                             const uint8_t *overlay, size_t overlay_len, bool trace,
                             wc_client_page **out);
+/*
+ * INDEX_READ: one page of the rows of req->table_id whose column indexed by
+ * the secondary index `index` holds value (req: columns, include_static,
+ * page_rows, limit, paging state of a previous page of this read; pk and
+ * slice ignored).  Statuses of wc_client_read; WC_NOT_FOUND for an unknown
+ * index, WC_UNAVAILABLE while it is being built.
+ */
+wc_status wc_client_index_read(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                               const char *index, const uint8_t *value, size_t vlen,
+                               wc_client_page **out);
 void wc_client_page_free(wc_client_page *p);
 /*
  * The number of live clustering rows (static rows not counted) that

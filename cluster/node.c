@@ -46,6 +46,7 @@
 #include "consistency.h"
 #include "counter.h"
 #include "engine_store.h"
+#include "index.h"
 #include "lwt.h"
 #include "protocol.h"
 #include "shmring.h"
@@ -952,6 +953,28 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         st = wc__count_rows(n, &req, cl, overlay, overlay_len, &count, &stats);
         if (st == WC_OK)
             wc_proto_put_count(out, count, &stats);
+        wc_free(cols);
+        break;
+    }
+    case WC_OP_INDEX_READ: {
+        wc_read_request req;
+        wc_consistency cl;
+        uint32_t *cols = NULL;
+        wc_page *page = NULL;
+        char index[128];
+        const uint8_t *value;
+        size_t vlen;
+        WC__DECODE(wc_proto_get_index_read(body, blen, index, &value, &vlen, &req, &cl, &cols));
+        /* node-local indexes answer for this node's data only: no coordinated form yet */
+        if (atomic_load(&n->cluster_expected))
+            st = wc_error(WC_INVALID_ARGUMENT, "secondary index reads are served only by a "
+                                               "node without a cluster");
+        else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
+            st = wc_engine_index_read(e, &req, index, value, vlen, &page);
+        if (st == WC_OK) {
+            wc_proto_put_page(out, page);
+            wc_page_free(page);
+        }
         wc_free(cols);
         break;
     }

@@ -18,7 +18,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
     "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "UNKNOWN", "UNKNOWN",
     "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "DECOMMISSION", "REMOVENODE", "CAS",
-    "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS",
+    "UNKNOWN", "INDEX_READ", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -537,6 +537,40 @@ bad:
     wc_free(cols);
     req->columns = NULL;
     return WC__BAD("READ");
+}
+
+void wc_proto_put_index_read(wc_buf *b, const char *index, const uint8_t *value, size_t vlen,
+                             const wc_read_request *req, wc_consistency cl)
+{
+    wc_buf_put_bytes(b, index, strlen(index));
+    wc_buf_put_bytes(b, value, vlen);
+    wc_proto_put_read_ex(b, req, cl, NULL, 0, false);
+}
+
+wc_status wc_proto_get_index_read(const uint8_t *body, size_t len, char *index,
+                                  const uint8_t **value, size_t *vlen, wc_read_request *req,
+                                  wc_consistency *cl, uint32_t **columns)
+{
+    const uint8_t *p = body, *end = body + len, *name, *overlay;
+    size_t nlen, olen;
+    bool trace;
+    wc_status st;
+
+    *columns = NULL;
+    if (!wc_get_bytes(&p, end, &name, &nlen) || nlen == 0 || nlen > 127 ||
+        memchr(name, 0, nlen) != NULL || !wc_get_bytes(&p, end, value, vlen))
+        return WC__BAD("INDEX_READ");
+    memcpy(index, name, nlen);
+    index[nlen] = '\0';
+    if (*value == NULL)
+        *value = p; /* an empty value is still a value */
+    st = wc_proto_get_read_ex(p, (size_t)(end - p), req, cl, columns, &overlay, &olen, &trace);
+    if (st == WC_OK && (olen > 0 || trace)) {
+        wc_free(*columns);
+        *columns = NULL;
+        return WC__BAD("INDEX_READ");
+    }
+    return st;
 }
 
 /* ---------------------------------------------------------------- READ response */

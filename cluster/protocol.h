@@ -226,6 +226,22 @@ wc_status wc_proto_get_read_ex(const uint8_t *body, size_t len, wc_read_request 
                                wc_consistency *cl, uint32_t **columns, const uint8_t **overlay,
                                size_t *overlay_len, bool *trace);
 
+/*
+ * INDEX_READ (since version 18): bytes index name (1..127 bytes), bytes
+ * value (the indexed column's cell value), then a READ body without
+ * overlay or trace.  The answer is a page, as for READ.
+ */
+void wc_proto_put_index_read(wc_buf *b, const char *index, const uint8_t *value, size_t vlen,
+                             const wc_read_request *req, wc_consistency cl);
+/*
+ * The index name into index[0..128) (NUL-terminated); *value points into
+ * body; the rest as wc_proto_get_read.  WC_CORRUPTION if malformed;
+ * WC_NO_MEMORY.
+ */
+wc_status wc_proto_get_index_read(const uint8_t *body, size_t len, char *index,
+                                  const uint8_t **value, size_t *vlen, wc_read_request *req,
+                                  wc_consistency *cl, uint32_t **columns);
+
 /* API: response bodies */
 
 #define WC_PROTO_TRACE_MAX 8

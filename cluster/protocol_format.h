@@ -59,6 +59,7 @@
 #define WC_OP_DECOMMISSION 26       /* since version 13 */
 #define WC_OP_REMOVENODE 27         /* since version 13 */
 #define WC_OP_CAS 28                /* since version 15 (29 reserved for it) */
+#define WC_OP_INDEX_READ 30         /* since version 18 (31 reserved for it) */
 #define WC_OP_COUNT_ROWS 34         /* since version 20 (35 reserved for it) */
 #define WC_OP_MAX 34
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */

@@ -10,6 +10,7 @@
  * I/O under no other engine lock); file layouts in docs/file-formats.md.
  */
 #include "engine_int.h"
+#include "index.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -364,6 +365,8 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
 done:
     pthread_mutex_unlock(&e->ddl_mu);
     wc__table_free(t);
+    if (st == WC_OK && (def->id & WC_INDEX_ID_BIT) == 0)
+        st = wc__index_sync(e); /* a definition that comes with indexes */
     return st;
 }
 
@@ -403,6 +406,8 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
     wc_table_def_clear(&nd);
     if (st == WC_OK)
         wc__compaction_notify(e);
+    if (st == WC_OK && (def->id & WC_INDEX_ID_BIT) == 0)
+        st = wc__index_sync(e); /* indexes added or dropped */
     return st;
 }
 
@@ -488,6 +493,8 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
         e->fs->rmdir(e->fs, dir);
     }
     pthread_mutex_unlock(&e->ddl_mu);
+    if ((table_id & WC_INDEX_ID_BIT) == 0)
+        return wc__index_sync(e); /* its indexes go with it */
     return WC_OK;
 }
 
@@ -515,9 +522,10 @@ wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n)
     if (*ids == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory listing tables");
     } else {
+        *n = 0;
         for (size_t i = 0; i < e->ntables; i++)
-            (*ids)[i] = e->tables[i]->def.id;
-        *n = e->ntables;
+            if ((e->tables[i]->def.id & WC_INDEX_ID_BIT) == 0) /* index tables are hidden */
+                (*ids)[(*n)++] = e->tables[i]->def.id;
     }
     pthread_rwlock_unlock(&e->tables_mu);
     return st;

@@ -146,6 +146,11 @@ struct wc_engine {
 
     pthread_mutex_t ddl_mu; /* DDL (lock order in the header comment) */
     pthread_rwlock_t tables_mu;
+    /* secondary indexes (index.h): the registry under tables_mu, syncs serialized by index_mu */
+    struct wc__index *indexes;
+    size_t nindexes;
+    pthread_mutex_t index_mu;
+    wc_buf index_rec;            /* a write's record with its index entries (write_mu) */
     wc__table **tables;
     size_t ntables, captables;
 
@@ -359,6 +364,13 @@ typedef struct wc__cleanup_ctx {
 /* fs->list callback: append a copy of name to the wc__cleanup_ctx arg (sets oom and stops on failure). */
 int wc__collect_name(void *arg, const char *name);
 void wc__free_names(wc__cleanup_ctx *c);
+
+/* in read.c: a page built row by row (index.c), freed by wc_page_free */
+wc_page *wc__page_new(void);
+/* Append a copy of r with only the cells of cols (ascending; NULL: all).  WC_NO_MEMORY. */
+wc_status wc__page_add_row(wc_page *p, const wc_result_row *r, const uint32_t *cols, size_t ncols);
+/* Finish p (row cell pointers, more, a copy of the paging state).  WC_NO_MEMORY. */
+wc_status wc__page_done(wc_page *p, const uint8_t *paging_state, size_t len, bool more);
 
 /* in write.c */
 /* Switch t's active memtable for a new one and wake the flush thread. REQUIRES: write_mu. */

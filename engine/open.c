@@ -11,6 +11,7 @@
  * only once no caller uses the engine.
  */
 #include "engine_int.h"
+#include "index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     e->fs = opts->fs ? opts->fs : wc_fs_posix();
     atomic_init(&e->next_file_id, 1);
     pthread_mutex_init(&e->ddl_mu, NULL);
+    pthread_mutex_init(&e->index_mu, NULL);
     pthread_rwlock_init(&e->tables_mu, NULL);
     pthread_mutex_init(&e->counter_mu, NULL);
     pthread_mutex_init(&e->write_mu, NULL);
@@ -297,6 +299,9 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     }
     if ((st = wc__compaction_start(e)) != WC_OK)
         goto fail;
+    /* secondary indexes: the registry, and indexes a crash left half-built */
+    if ((st = wc__index_sync(e)) != WC_OK)
+        goto fail;
     *out = e;
     return WC_OK;
 fail:
@@ -326,6 +331,9 @@ void wc_engine_close(wc_engine *e)
     wc_buf_free(&e->rec);
     wc_buf_free(&e->key);
     pthread_mutex_destroy(&e->ddl_mu);
+    pthread_mutex_destroy(&e->index_mu);
+    wc__index_free(e);
+    wc_buf_free(&e->index_rec);
     pthread_rwlock_destroy(&e->tables_mu);
     pthread_mutex_destroy(&e->counter_mu);
     pthread_mutex_destroy(&e->write_mu);

@@ -173,6 +173,36 @@ static const uint8_t *wc__page_copy(wc__page_priv *pp, const uint8_t *src, size_
     return p;
 }
 
+/* Append a copy of cell c (its value in the page's chunks).  WC_NO_MEMORY (*oom for the value). */
+static wc_status wc__page_add_cell(wc__page_priv *pp, wc_cell c, bool *oom)
+{
+    if (pp->ncells == pp->capcells) {
+        if (!wc__page_grow((void **)&pp->cells, pp->cells0, pp->ncells, pp->capcells * 2,
+                           sizeof(*pp->cells)))
+            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+        pp->capcells *= 2;
+    }
+    c.value = wc__page_copy(pp, c.value, c.len, oom);
+    pp->cells[pp->ncells++] = c;
+    return WC_OK;
+}
+
+/* Room for row nrows (rows and cell_start grow together).  WC_NO_MEMORY. */
+static wc_status wc__page_row_room(wc__page_priv *pp, size_t nrows)
+{
+    if (nrows == pp->caprows) {
+        size_t n = pp->caprows;
+
+        /* either may move alone: each keeps at least caprows entries */
+        if (!wc__page_grow((void **)&pp->rows, pp->rows0, n, 2 * n, sizeof(*pp->rows)) ||
+            !wc__page_grow((void **)&pp->cell_start, pp->cell_start0, n, 2 * n,
+                           sizeof(*pp->cell_start)))
+            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+        pp->caprows = 2 * n;
+    }
+    return WC_OK;
+}
+
 void wc_page_free(wc_page *p)
 {
     wc__page_priv *pp;
@@ -193,6 +223,68 @@ void wc_page_free(wc_page *p)
     }
     wc_free(p->paging_state);
     wc_free(p); /* the page and pp are one wc__page_mem */
+}
+
+/* ---------------------------------------------------------------- pages built row by row */
+
+static bool wc__column_wanted(const wc_read_request *req, uint32_t col, size_t *ci);
+
+wc_page *wc__page_new(void)
+{
+    wc__page_mem *pa = wc_malloc(sizeof(*pa));
+
+    if (pa == NULL)
+        return NULL;
+    memset(&pa->page, 0, sizeof(pa->page));
+    memset(&pa->pp, 0, offsetof(wc__page_priv, rows0));
+    pa->page.priv = &pa->pp;
+    wc__page_init(&pa->pp);
+    return &pa->page;
+}
+
+wc_status wc__page_add_row(wc_page *p, const wc_result_row *r, const uint32_t *cols, size_t ncols)
+{
+    wc__page_priv *pp = p->priv;
+    wc_read_request want = {.columns = cols, .ncolumns = ncols};
+    size_t first_cell = pp->ncells, ci = 0;
+    bool oom = false;
+    wc_result_row *row;
+    wc_status st;
+
+    if ((st = wc__page_row_room(pp, p->nrows)) != WC_OK)
+        return st;
+    for (uint32_t i = 0; i < r->ncells; i++)
+        if (wc__column_wanted(&want, r->cells[i].column, &ci) &&
+            (st = wc__page_add_cell(pp, r->cells[i], &oom)) != WC_OK)
+            return st;
+    row = &pp->rows[p->nrows];
+    *row = *r;
+    row->pk = wc__page_copy(pp, r->pk, r->pk_len, &oom);
+    row->ck = r->is_static ? NULL : wc__page_copy(pp, r->ck, r->ck_len, &oom);
+    row->ncells = (uint32_t)(pp->ncells - first_cell);
+    row->cells = NULL;
+    pp->cell_start[p->nrows] = first_cell;
+    if (oom)
+        return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+    p->nrows++;
+    return WC_OK;
+}
+
+wc_status wc__page_done(wc_page *p, const uint8_t *paging_state, size_t len, bool more)
+{
+    wc__page_priv *pp = p->priv;
+
+    for (size_t i = 0; i < p->nrows; i++)
+        pp->rows[i].cells = pp->cells + pp->cell_start[i];
+    p->rows = pp->rows;
+    p->more = more;
+    if (more && len > 0) {
+        if ((p->paging_state = wc_malloc(len)) == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
+        memcpy(p->paging_state, paging_state, len);
+        p->paging_state_len = len;
+    }
+    return WC_OK;
 }
 
 /* ---------------------------------------------------------------- guardrail */
@@ -412,14 +504,8 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         live = true;
         if (!wc__column_wanted(rd->req, c.column, &ci))
             continue;
-        if (pp->ncells == pp->capcells) {
-            if (!wc__page_grow((void **)&pp->cells, pp->cells0, pp->ncells, pp->capcells * 2,
-                               sizeof(*pp->cells)))
-                return wc_error(WC_NO_MEMORY, "out of memory building a result page");
-            pp->capcells *= 2;
-        }
-        c.value = wc__page_copy(pp, c.value, c.len, &oom);
-        pp->cells[pp->ncells++] = c;
+        if (wc__page_add_cell(pp, c, &oom) != WC_OK)
+            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
     }
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed cell");
@@ -427,16 +513,8 @@ static wc_status wc__emit(wc__rd *rd, const wc_key_parts *kp, const uint8_t *key
         pp->ncells = first_cell;
         return WC_OK;
     }
-    if (rd->page->nrows == pp->caprows) {
-        size_t n = pp->caprows;
-
-        /* either may move alone: each keeps at least caprows entries */
-        if (!wc__page_grow((void **)&pp->rows, pp->rows0, n, 2 * n, sizeof(*pp->rows)) ||
-            !wc__page_grow((void **)&pp->cell_start, pp->cell_start0, n, 2 * n,
-                           sizeof(*pp->cell_start)))
-            return wc_error(WC_NO_MEMORY, "out of memory building a result page");
-        pp->caprows = 2 * n;
-    }
+    if (wc__page_row_room(pp, rd->page->nrows) != WC_OK)
+        return wc_error(WC_NO_MEMORY, "out of memory building a result page");
     {
         wc_result_row *row = &pp->rows[rd->page->nrows];
         row->pk = wc__page_copy(pp, kp->pk, kp->pk_len, &oom);

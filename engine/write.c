@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "coding.h"
 #include "counter.h"
+#include "index.h"
 #include "keys.h"
 #include "mutation.h"
 #include "thread.h"
@@ -357,17 +358,27 @@ static wc_status wc__admit_write(wc_engine *e)
 wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
 {
     wc_clpos pos;
+    bool augmented = false;
     wc_status st;
 
     if ((st = wc__admit_write(e)) != WC_OK)
         return st;
     pthread_mutex_lock(&e->write_mu);
     pthread_rwlock_rdlock(&e->tables_mu);
-    st = wc__validate_batch(e, rec, len);
+    /* secondary index entries go into the same record (index.h) */
+    st = wc__index_augment(e, rec, len, &e->index_rec, &augmented);
+    if (st == WC_OK && augmented) {
+        rec = e->index_rec.data;
+        len = e->index_rec.len;
+    }
+    if (st == WC_OK)
+        st = wc__validate_batch(e, rec, len);
     if (st == WC_OK)
         st = wc_commitlog_append(e->log, rec, len, &pos);
     if (st == WC_OK)
         st = wc__apply_batch_mem(e, rec, len, pos, false);
+    if (augmented)
+        wc_buf_reset(&e->index_rec);
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
     if (st == WC_OK)

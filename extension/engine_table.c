@@ -277,7 +277,12 @@ widecol_create_or_check(WidecolTable *t, bool is_alter, bool create)
 							 "this foreign table at another engine table with OPTIONS (table_name '...').")));
 		if (is_alter)
 		{
-			st = wc_client_alter_table(widecol_connection(), &def);
+			struct wc_client *c = widecol_connection();
+
+			/* the node backfills new secondary indexes before it answers: no client timeout */
+			wc_client_set_timeout(c, 0);
+			st = wc_client_alter_table(c, &def);
+			wc_client_set_timeout(c, widecol_request_timeout());
 			if (st != WC_OK)
 				widecol_report(st, "altering the engine table");
 		}

@@ -87,6 +87,13 @@ require_owned_table(Oid relid, const char *function)
 	return t;
 }
 
+/* require_owned_table for the functions of other files (index.c) */
+WidecolTable *
+widecol_require_owned_table(Oid relid, const char *function)
+{
+	return require_owned_table(relid, function);
+}
+
 /*
  * The widecol model of relid for a statistics function: the caller needs
  * SELECT on the table.

@@ -1056,6 +1056,10 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	int64		limit = -1;
 	int			distinct = 0;
 	int			i;
+	WidecolIndex *ix = NULL;
+	Expr	   *ix_value = NULL;
+	Expr	   *ix_clause = NULL;
+	bool		ix_cluster = false;
 
 	choose_scan(ri, &sc, use_join);
 
@@ -1087,7 +1091,19 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 			continue;
 		local = lappend(local, rinfo->clause);
 	}
-	if (!sc.partition && local != NIL && !widecol_allow_filtering)
+	/* an equality on an indexed column: read the index (one node) or allow the scan */
+	if (!sc.partition && !use_join && local != NIL &&
+		widecol_index_choose(root, baserel, t, local, &ix, &ix_value, &ix_clause))
+	{
+		if (widecol_listen_address == NULL || widecol_listen_address[0] == '\0')
+		{
+			local = list_delete_ptr(local, ix_clause);	/* the index is exact */
+			exprs = lappend(exprs, ix_value);
+		}
+		else
+			ix_cluster = true;
+	}
+	if (!sc.partition && local != NIL && !widecol_allow_filtering && ix == NULL)
 	{
 		StringInfoData cols;
 
@@ -1129,7 +1145,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		limit = (int64) root->limit_tuples;
 
 	/* DISTINCT (ON) the partition key: the node reads one row per partition */
-	if (local == NIL && !use_join)
+	if (local == NIL && !use_join && (ix == NULL || ix_cluster))
 	{
 		bool		dreverse;
 
@@ -1151,17 +1167,33 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	bounds = lappend_int(bounds, sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0);
 	bounds = lappend_int(bounds, sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0);
 	bounds = lappend_int(bounds, sc.ck_in != NULL);
-	priv = list_make5(makeInteger(sc.partition ? 1 : 0),
+	priv = list_make5(makeInteger(sc.partition ? 1 : (ix != NULL && !ix_cluster) ? 2 : 0),
 					  pk_in,
 					  makeInteger(sc.nck_eq),
 					  bounds,
 					  makeInteger(reverse));
 	priv = lappend(priv, makeInteger((int) Min(limit, (int64) INT_MAX)));
 	priv = lappend(priv, attrs);
-	priv = lappend(priv, makeString(describe_choice(root, baserel, t, &sc, reverse, limit)));
+	{
+		char	   *desc = describe_choice(root, baserel, t, &sc, reverse, limit);
+
+		if (ix != NULL)
+			desc = psprintf("%s %s: %s = %s%s", ix_cluster ? "full scan in token order, not reading index" :
+							"secondary index", quote_identifier(ix->name),
+							quote_identifier(t->cols[ix->col].name),
+							bms_is_empty(pull_varnos(root, (Node *) ix_value)) ?
+							deparse_expression((Node *) ix_value,
+											   deparse_context_for(get_rel_name(t->relid), t->relid),
+											   false, false) : "(outer)",
+							ix_cluster ? " (node-local indexes are not read on a cluster yet)" :
+							strstr(desc, "; limit: ") ? strstr(desc, "; limit: ") : "");
+		priv = lappend(priv, makeString(desc));
+	}
 	priv = lappend(priv, makeInteger((int) foreigntableid));
 	priv = lappend(priv, list_make3_int(distinct != 0 ? 1 : 0, per_partition_setting_applies(root),
 										distinct));
+	if (ix != NULL && !ix_cluster)
+		priv = lappend(priv, makeString(ix->name));
 	*local_out = local;
 	*exprs_out = exprs;
 	return priv;

@@ -140,6 +140,8 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 		widecol_ensure_engine_table(ss->t);
 
 	ss->partition_mode = intVal(list_nth(priv, FSP_MODE)) == 1;
+	if (intVal(list_nth(priv, FSP_MODE)) == 2)
+		ss->index = strVal(list_nth(priv, FSP_INDEX));
 	ss->npk = list_length(pk_in);
 	ss->pk_in = palloc0(sizeof(bool) * Max(ss->npk, 1));
 	i = 0;
@@ -607,12 +609,24 @@ widecol_fetch_page(WidecolScanState *ss)
 	}
 	build_overlay(ss, pk);
 	/* EXPLAIN ANALYZE on a cluster: the node says which replicas answered how */
-	st = wc_client_read_ex(widecol_connection(), &req,
-						   ss->serial ? widecol_serial_consistency : widecol_consistency,
-						   ss->overlay, ss->overlay_len,
-						   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
-						   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
-						   &ss->page);
+	if (ss->index && ss->overlay_len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("secondary index \"%s\" cannot be read in a transaction that wrote to \"%s\"",
+						ss->index, get_rel_name(ss->t->relid)),
+				 errdetail("The node's index does not see the transaction's writes before commit."),
+				 errhint("Query by the index before writing to the table in the transaction, or after commit.")));
+	if (ss->index)
+		st = wc_client_index_read(widecol_connection(), &req, widecol_consistency, ss->index,
+								  (const uint8_t *) ss->index_value.data,
+								  (size_t) ss->index_value.len, &ss->page);
+	else
+		st = wc_client_read_ex(widecol_connection(), &req,
+							   ss->serial ? widecol_serial_consistency : widecol_consistency,
+							   ss->overlay, ss->overlay_len,
+							   ss->ps != NULL && ss->ps->state->es_instrument != 0 &&
+							   widecol_listen_address != NULL && widecol_listen_address[0] != '\0',
+							   &ss->page);
 	if (st == WC_OVERLOADED && widecol_tombstone_failure_threshold > 0)
 	{
 		/* the node stopped the read at the tombstone limit */
@@ -1114,6 +1128,36 @@ per_partition_trim(WidecolScanState *ss, const wc_result_row *r)
 	return true;
 }
 
+/*
+ * The encoded value of an index read into ss->index_value (evaluated once
+ * per scan); false if it is NULL (nothing matches).
+ */
+static bool
+index_value(WidecolScanState *ss, ExprContext *econtext)
+{
+	WidecolIndex *ix = NULL;
+	ListCell   *lc;
+	bool		isnull;
+	Datum		v;
+
+	foreach(lc, ss->t->indexes)
+		if (strcmp(((WidecolIndex *) lfirst(lc))->name, ss->index) == 0)
+			ix = lfirst(lc);
+	if (ix == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("secondary index \"%s\" of \"%s\" no longer exists",
+						ss->index, get_rel_name(ss->t->relid)),
+				 errhint("Run the query again to plan it without the index.")));
+	v = ExecEvalExpr(linitial(ss->value_states), econtext, &isnull);
+	if (isnull)
+		return false;
+	initStringInfo(&ss->index_value);
+	widecol_encode_value(&ss->index_value, v, ss->t->cols[ix->col].typlen,
+						 ss->t->cols[ix->col].typbyval);
+	return true;
+}
+
 /* The scan's next row in slot, or an empty slot at the end. */
 TupleTableSlot *
 widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
@@ -1123,6 +1167,11 @@ widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econt
 		MemoryContext old = MemoryContextSwitchTo(ss->batch_cxt);
 
 		ss->started = true;
+		if (ss->index && !index_value(ss, econtext))
+		{
+			MemoryContextSwitchTo(old);
+			return ExecClearTuple(slot);	/* column = NULL matches nothing */
+		}
 		if (ss->partition_mode)
 		{
 			widecol_build_partitions(ss, econtext);

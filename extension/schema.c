@@ -156,6 +156,8 @@ widecol_build_table(Relation rel)
 			t->is_view = true;
 		else if (strcmp(def->defname, "table_name") == 0)
 			t->table_name = defGetString(def);
+		else if (strcmp(def->defname, "indexes") == 0)
+			t->indexes_text = defGetString(def);
 		else if (strcmp(def->defname, "table_id") == 0)
 		{
 			t->table_id = (uint32) int_option(def, 1, INT32_MAX);
@@ -374,6 +376,8 @@ widecol_build_table(Relation rel)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
 	widecol_counter_check_table(t, foreign);
 	widecol_collection_check_table(t);
+	if (t->indexes_text != NULL)
+		t->indexes = widecol_index_parse(t, t->indexes_text);
 
 	/* cells are written in ascending column id: keep that order at hand */
 	t->cell_order = palloc(sizeof(int) * Max(t->ncols, 1));

@@ -918,6 +918,23 @@ create_tam(const wc_schema_table *t, const wc_schema *s, const char *nsp, Foreig
 	ereport(LOG, (errmsg("widecol schema: created table %s USING widecol (id %u)", rel, t->id)));
 }
 
+/* The secondary indexes (option "indexes", index.c) of foreign table relid follow s. */
+static void
+follow_indexes(Oid relid, const char *rel, const wc_schema *s)
+{
+	const char *mine = widecol_get_table(relid)->indexes_text;
+	const char *want = NULL;
+
+	for (size_t i = 0; i < s->nproperties; i++)
+		if (strcmp(s->properties[i].name, "indexes") == 0)
+			want = s->properties[i].value;
+	if (want == NULL && mine != NULL)
+		run_sql(psprintf("ALTER FOREIGN TABLE %s OPTIONS (DROP indexes)", rel));
+	else if (want != NULL && (mine == NULL || strcmp(mine, want) != 0))
+		run_sql(psprintf("ALTER FOREIGN TABLE %s OPTIONS (%s indexes %s)", rel,
+						 mine ? "SET" : "ADD", quote_literal_cstr(want)));
+}
+
 /* Make the widecol table of entry t match it, if its owner record names this database. */
 static void
 apply_table(const wc_schema_table *t, const char *dbname)
@@ -983,6 +1000,7 @@ apply_table(const wc_schema_table *t, const char *dbname)
 				if (wt->table_id != t->id)
 					set_table_id(relid, t->id);
 				alter_columns(relid, &s);
+				follow_indexes(relid, rel, &s);
 			}
 			follow_owner(relid, rel, s.owner.role_name);
 		}

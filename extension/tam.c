@@ -698,8 +698,10 @@ refuse_index(Relation rel)
 					RelationGetRelationName(rel)),
 			 errdetail("Rows are placed by their primary key, written last-write-wins without MVCC: "
 					   "an index could not follow them."),
-			 errhint("Read by the primary key, or create a second widecol table keyed by the column you "
-					 "look up (the query-first model) and write both.")));
+			 errhint("For lookups by one column, create a widecol secondary index: "
+					 "SELECT widecol.create_index('%s', '<column>'); or create a second "
+					 "widecol table keyed by the column you look up (the query-first model).",
+					 RelationGetRelationName(rel))));
 }
 
 static IndexFetchTableData *

@@ -173,6 +173,13 @@ build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schem
 	{
 		DefElem    *def = lfirst(lc);
 
+		/* the secondary indexes, which the nodes build (index.c) */
+		if (strcmp(def->defname, "indexes") == 0)
+		{
+			props[s->nproperties].name = def->defname;
+			props[s->nproperties].value = defGetString(def);
+			s->nproperties++;
+		}
 		for (int i = 0; i < lengthof(unused_properties); i++)
 			if (strcmp(def->defname, unused_properties[i]) == 0)
 			{

@@ -66,6 +66,7 @@ static const ValidOption valid_options[] = {
 	{"speculative_retry", ForeignTableRelationId},
 	{"memtable_flush_period_in_ms", ForeignTableRelationId},
 	{"crc_check_chance", ForeignTableRelationId},
+	{"indexes", ForeignTableRelationId},
 	{"static", AttributeRelationId},
 	{"column_id", AttributeRelationId},
 	{"writetime", AttributeRelationId},
@@ -105,7 +106,8 @@ widecol_fdw_validator(PG_FUNCTION_ARGS)
 			{
 				int			d;
 
-				if (o->context != catalog)
+				/* "indexes" is written by widecol.create_index(): not offered */
+				if (o->context != catalog || strcmp(o->name, "indexes") == 0)
 					continue;
 				appendStringInfo(&names, "%s%s", names.len ? ", " : "", o->name);
 				d = varstr_levenshtein(def->defname, strlen(def->defname),

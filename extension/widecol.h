@@ -234,7 +234,17 @@ typedef struct WidecolTable
 	bool		counter_table;	/* non-key columns are counters (counter.c) */
 	bool		has_collections;	/* a column is a non-frozen collection */
 	bool		is_view;		/* a materialized view (matview.c): not written by users */
+	char	   *indexes_text;	/* the "indexes" option, or NULL (index.c) */
+	List	   *indexes;		/* its WidecolIndexes */
 } WidecolTable;
+
+/* A secondary index of a widecol table (index.c) */
+typedef struct WidecolIndex
+{
+	char	   *name;
+	int			col;			/* column index */
+	const char *column;			/* its name, when the option is rewritten */
+} WidecolIndex;
 
 extern WidecolTable *widecol_build_table(Relation rel);
 
@@ -308,6 +318,13 @@ extern PGDLLEXPORT void widecol_schema_apply_main(Datum main_arg)
 
 /* in functions.c */
 extern void widecol_empty_table(WidecolTable *t);
+extern WidecolTable *widecol_require_owned_table(Oid relid, const char *function);
+
+/* in index.c */
+extern List *widecol_index_parse(WidecolTable *t, const char *text);
+extern WidecolIndex *widecol_index_on(WidecolTable *t, int col);
+extern bool widecol_index_choose(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
+								 List *local, WidecolIndex **ix, Expr **value, Expr **clause);
 
 /* in matview.c */
 extern void widecol_matview_refuse_write(WidecolTable *t);
@@ -358,7 +375,9 @@ enum FdwScanPrivate
 								 * limit (DISTINCT: 1; 0 none), 1 if
 								 * widecol.per_partition_limit may apply, and
 								 * 1 for DISTINCT ON, 2 for DISTINCT */
-	FSP_DIRECT					/* present for a direct DELETE */
+	FSP_DIRECT,					/* present for a direct DELETE */
+	FSP_INDEX = FSP_DIRECT		/* mode 2 (index read; never a direct DELETE):
+								 * String, the index name */
 };
 /* A ForeignScan of no scan relation (scanrelid 0) is a pushed-down count(*). */
 
@@ -417,6 +436,8 @@ typedef struct WidecolScanState
 	int64		ppl;			/* per-partition limit of this scan, 0 none */
 	bool		ppl_from_guc;	/* ... from widecol.per_partition_limit */
 	int			ppl_distinct;	/* ... from DISTINCT ON (1) or DISTINCT (2) */
+	char	   *index;			/* mode 2: the index read (value: value_states) */
+	StringInfoData index_value;	/* its encoded value, once evaluated */
 	List	   *value_states;	/* ExprStates in fdw_exprs order */
 	uint32	   *columns;		/* cell ids to fetch, ascending */
 	int			ncolumns;

@@ -343,6 +343,20 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'widecol_drop_materialized_view'
 LANGUAGE C STRICT VOLATILE;
 
+-- Secondary indexes (node-local, as Cassandra's): an index on a regular
+-- column lets WHERE column = value find rows without widecol.allow_filtering.
+-- Both rewrite the table's "indexes" option; the node builds or drops the
+-- index when the change reaches it.  Ownership of the table is needed.
+CREATE FUNCTION create_index(tab regclass, col name, index_name name DEFAULT NULL)
+RETURNS name
+AS 'MODULE_PATHNAME', 'widecol_create_index'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION drop_index(tab regclass, index_name name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'widecol_drop_index'
+LANGUAGE C STRICT VOLATILE;
+
 -- What the node knows of one table.
 CREATE FUNCTION table_stats(
     tab regclass,

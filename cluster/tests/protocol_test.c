@@ -351,6 +351,7 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_DECOMMISSION), "DECOMMISSION");
     assert_string_equal(wc_proto_op_name(WC_OP_REMOVENODE), "REMOVENODE");
     assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
+    assert_string_equal(wc_proto_op_name(WC_OP_INDEX_READ), "INDEX_READ");
     assert_string_equal(wc_proto_op_name(WC_OP_COUNT_ROWS), "COUNT_ROWS");
     assert_int_equal(WC_PROTO_VERSION, 20);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
@@ -785,6 +786,73 @@ static void test_read_request(void **state)
 }
 
 /* A READ response's trace after its page: round trip, and malformed trailers refused. */
+/* INDEX_READ: index name and value, then a READ body; names out of bounds and overlays refused. */
+static void test_index_read(void **state)
+{
+    wc_buf b;
+    wc_read_request r, o;
+    wc_consistency cl;
+    uint32_t *cols;
+    const uint32_t want_cols[2] = {2, 7};
+    const uint8_t *value;
+    size_t vlen;
+    char index[128];
+    char longname[200];
+
+    (void)state;
+    wc_buf_init(&b);
+    memset(&r, 0, sizeof(r));
+    r.table_id = 9;
+    r.start.unbounded = r.end.unbounded = true;
+    r.columns = want_cols;
+    r.ncolumns = 2;
+    r.page_rows = 7;
+    r.limit = 3;
+    wc_proto_put_index_read(&b, "by_state", (const uint8_t *)"on", 2, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len, index, &value, &vlen, &o, &cl, &cols),
+                     WC_OK);
+    assert_string_equal(index, "by_state");
+    assert_int_equal(vlen, 2);
+    assert_memory_equal(value, "on", 2);
+    assert_int_equal(o.table_id, 9);
+    assert_int_equal(o.ncolumns, 2);
+    assert_int_equal(cols[1], 7);
+    assert_int_equal(o.page_rows, 7);
+    assert_int_equal(o.limit, 3);
+    assert_int_equal(cl, WC_CL_ONE);
+    wc_free(cols);
+    /* an empty value is a value */
+    wc_buf_reset(&b);
+    wc_proto_put_index_read(&b, "i", (const uint8_t *)"", 0, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len, index, &value, &vlen, &o, &cl, &cols),
+                     WC_OK);
+    assert_non_null(value);
+    assert_int_equal(vlen, 0);
+    wc_free(cols);
+    /* truncated, an empty name, a name of 128 bytes, an overlay: malformed */
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len - 1, index, &value, &vlen, &o, &cl,
+                                             &cols),
+                     WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_proto_put_index_read(&b, "", (const uint8_t *)"x", 1, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len, index, &value, &vlen, &o, &cl, &cols),
+                     WC_CORRUPTION);
+    memset(longname, 'n', 128);
+    longname[128] = '\0';
+    wc_buf_reset(&b);
+    wc_proto_put_index_read(&b, longname, (const uint8_t *)"x", 1, &r, WC_CL_ONE);
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len, index, &value, &vlen, &o, &cl, &cols),
+                     WC_CORRUPTION);
+    wc_buf_reset(&b);
+    wc_buf_put_bytes(&b, "i", 1);
+    wc_buf_put_bytes(&b, "x", 1);
+    wc_proto_put_read_overlay(&b, &r, WC_CL_ONE, (const uint8_t *)"ov", 2);
+    assert_int_equal(wc_proto_get_index_read(b.data, b.len, index, &value, &vlen, &o, &cl, &cols),
+                     WC_CORRUPTION);
+    assert_null(cols);
+    wc_buf_free(&b);
+}
+
 static void test_read_trace(void **state)
 {
     wc_read_trace t[2], d[WC_PROTO_TRACE_MAX];
@@ -1597,6 +1665,7 @@ int main(void)
         cmocka_unit_test(test_small_requests),
         cmocka_unit_test(test_read_request),
         cmocka_unit_test(test_read_trace),
+        cmocka_unit_test(test_index_read),
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_page_collection),
         cmocka_unit_test(test_huge_lengths),

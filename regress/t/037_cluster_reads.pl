@@ -8,7 +8,8 @@
 # partition pages through the coordinator; several partitions in reverse
 # order are sorted by PostgreSQL.  EXPLAIN shows the consistency level, the
 # token(s) and the replicas the coordinator asks; EXPLAIN ANALYZE what each
-# replica asked answered and how long it took.
+# replica asked answered and how long it took.  A secondary index reaches
+# every node, and an equality on it reads without allow_filtering.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -145,6 +146,29 @@ like($plan, qr/Replica Reads: \Q$addr1\E: \d+ reads/, 'EXPLAIN ANALYZE of a scan
 $plan = $nodes[1]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT v FROM ev");
 like($plan, qr/Token: full ring in token order/, 'EXPLAIN of a scan: the whole ring');
 like($plan, qr/Replicas: \Q$addr1\E \(this node\)/, 'EXPLAIN of a scan: this node is asked');
+
+# ---- a secondary index on a cluster: the option reaches every node, each
+# node builds its own index from its replicas, and an equality on the column
+# needs no allow_filtering (a scan at the consistency level: node-local
+# indexes are not read on a cluster yet)
+$nodes[0]->safe_psql('postgres', "SELECT widecol.create_index('ev', 'v')");
+for my $i (1 .. 2)
+{
+	poll_until($nodes[$i],
+		"SELECT array_to_string(ftoptions, ' ') LIKE '%ev_v_idx%' FROM pg_foreign_table "
+		  . "WHERE ftrelid = 'ev'::regclass", 't');
+}
+for my $i (0 .. 2)
+{
+	ok($nodes[$i]->wait_for_log(qr/built secondary index "ev_v_idx"/),
+		"node $i built the index of its own data");
+}
+my $filtered = $nodes[2]->safe_psql('postgres', $q
+	  . "SET widecol.allow_filtering = on; SELECT count(*) || ' ' || sum(c) FROM ev WHERE v || '' = 'v'");
+is($nodes[2]->safe_psql('postgres', $q . "SELECT count(*) || ' ' || sum(c) FROM ev WHERE v = 'v'"),
+	$filtered, 'an indexed equality needs no allow_filtering on a cluster, same rows');
+like($nodes[2]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT c FROM ev WHERE v = 'v'"),
+	qr/not reading index ev_v_idx/, 'EXPLAIN says the index is not read on a cluster');
 
 $_->stop for @nodes;
 done_testing();
