@@ -207,6 +207,7 @@ build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schem
 		sc->position = (uint32) c->key_pos;
 		sc->descending = c->descending;
 		sc->cell_id = c->cell_id;
+		sc->cql_type = c->coll ? c->coll->cql : NULL;
 		switch (c->kind)
 		{
 			case WIDECOL_COL_PARTITION:
@@ -375,6 +376,8 @@ widecol_column_definition(const wc_schema_column *c, StringInfo out)
 						 quote_literal_cstr(quote_identifier(c->meta_of)));
 	else if (c->kind == WC_COL_TTL && c->meta_of)
 		appendStringInfo(out, ", ttl %s", quote_literal_cstr(quote_identifier(c->meta_of)));
+	if (c->cql_type)
+		appendStringInfo(out, ", cql_type %s", quote_literal_cstr(c->cql_type));
 	appendStringInfoChar(out, ')');
 }
 
