@@ -11,15 +11,19 @@
  *		  extension/collection.c
  *
  * NOTES
- *	  A column with OPTIONS (cql_type 'set<text>') is a collection; the
- *	  option is parsed and checked against the column's type when schema.c
- *	  builds the table (so at CREATE and ALTER FOREIGN TABLE).  Writes of a
+ *	  A column with OPTIONS (cql_type 'set<text>') is a collection (a table
+ *	  USING widecol names its collections in the table option cql_types
+ *	  'col set<text>, ...'); the type is parsed and checked against the
+ *	  column's type when schema.c builds the table (so at CREATE and
+ *	  ALTER).  The typed schema carries it, so every node of a cluster
+ *	  makes the same collection column (typed_schema.c).  Writes of a
  *	  whole value (INSERT, COPY, SET col = value) replace the collection:
  *	  a collection tombstone at ts - 1 and one element per member at ts
  *	  (engine/collection.h), as CQL does.  `UPDATE t SET c = c || x`,
  *	  `array_remove(c, x)`, `m || '{...}'`, `m - 'k'` and `m['k'] = v`
  *	  with the whole primary key are planned by direct_delete.c's
- *	  PlanDirectModify as a direct modify: no row is read, each partition
+ *	  PlanDirectModify as a direct modify (tables USING widecol:
+ *	  tam_modify.c's WidecolModify): no row is read, each partition
  *	  gets element writes or element tombstones, so concurrent updates of
  *	  different elements all survive.  Reads get the live elements
  *	  (docs/protocol.md, READ) and rebuild the array or jsonb value.
@@ -254,7 +258,89 @@ widecol_collection_parse(WidecolColumn *c, const char *text)
 	return ct;
 }
 
-/* Check the table's collection columns: regular columns of a foreign table. */
+static void
+bad_cql_types(const char *text, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("invalid value for widecol option \"cql_types\": %s", why),
+			 errdetail("The value is '%s'.", text),
+			 errhint("List each collection column with its CQL type, separated by commas: "
+					 "cql_types = 'tags set<text>, stock map<text, int>' (quote names that "
+					 "have capitals, as in '\"Tags\" set<text>').")));
+}
+
+/*
+ * The table option cql_types of a table USING widecol, "name type, ...":
+ * per column a WidecolCqlPair with the column name as key (folded to lower
+ * case unless double-quoted) and its cql_type text as value.  Only the
+ * syntax is checked here; schema.c checks the names and types.
+ */
+List *
+widecol_collection_parse_types(const char *text)
+{
+	List	   *out = NIL;
+	const char *p = text;
+
+	for (;;)
+	{
+		WidecolCqlPair *pair;
+		StringInfoData name,
+					type;
+		int			depth = 0;
+
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == '\0')
+		{
+			if (out != NIL)
+				bad_cql_types(text, "it ends with a comma");
+			break;
+		}
+		initStringInfo(&name);
+		if (*p == '"')
+		{
+			for (p++;; p++)
+			{
+				if (*p == '\0')
+					bad_cql_types(text, "a quoted column name is not closed");
+				if (*p == '"' && p[1] != '"')
+					break;
+				if (*p == '"')
+					p++;
+				appendStringInfoChar(&name, *p);
+			}
+			p++;
+		}
+		else
+			while (*p && !isspace((unsigned char) *p) && *p != ',' && *p != '<')
+				appendStringInfoChar(&name, pg_tolower((unsigned char) *p++));
+		if (name.len == 0)
+			bad_cql_types(text, "a column name is missing");
+		initStringInfo(&type);
+		while (isspace((unsigned char) *p))
+			p++;
+		for (; *p && (*p != ',' || depth > 0); p++)
+		{
+			depth += (*p == '<') - (*p == '>');
+			appendStringInfoChar(&type, *p);
+		}
+		while (type.len > 0 && isspace((unsigned char) type.data[type.len - 1]))
+			type.data[--type.len] = '\0';
+		if (type.len == 0)
+			bad_cql_types(text, psprintf("column \"%s\" has no type", name.data));
+		pair = palloc0(sizeof(WidecolCqlPair));
+		pair->key = name.data;
+		pair->value = type.data;
+		out = lappend(out, pair);
+		if (*p == '\0')
+			break;
+		p++;					/* the comma */
+	}
+	return out;
+}
+
+/* Check the table's collection columns: regular or static columns. */
 void
 widecol_collection_check_table(WidecolTable *t)
 {
@@ -904,12 +990,49 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 }
 
 /*
+ * The element writes of `UPDATE t SET c = c || x ...` whose new-value
+ * expressions are exprs (of the columns attnos, of range table entry rti),
+ * for an UPDATE that names its rows by the whole primary key: a List of
+ * (attno, op, argument expressions) triples, or NIL when some assignment
+ * needs the row (modify.c then reads and writes whole values) or when no
+ * assignment changes elements.
+ */
+List *
+widecol_collection_ops(List *exprs, List *attnos, Index rti, WidecolTable *t)
+{
+	List	   *ops = NIL;
+	ListCell   *lc,
+			   *lc2;
+	bool		any_element = false;
+
+	forboth(lc, exprs, lc2, attnos)
+	{
+		AttrNumber	attno = lfirst_int(lc2);
+		WidecolColumn *c;
+		List	   *args;
+		int			op;
+
+		if (attno <= 0 || attno > t->ncols)
+			return NIL;
+		c = &t->cols[attno - 1];
+		if (c->kind != WIDECOL_COL_REGULAR || c->is_counter)
+			return NIL;
+		op = classify(lfirst(lc), rti, attno, c, &args);
+		if (op < 0)
+			return NIL;
+		if (op != COLL_ASSIGN)
+			any_element = true;
+		ops = lappend(ops, list_make3(makeInteger(attno), makeInteger(op), args));
+	}
+	return any_element ? ops : NIL;
+}
+
+/*
  * Plan `UPDATE t SET c = c || x ...` (an element write of a collection
  * column, with the whole primary key) as a direct modify of fscan: false
- * when some assignment needs the row (modify.c then reads and writes whole
- * values), when no assignment changes elements, or when the WHERE is not
- * the whole primary key.  On success appends to fscan->fdw_private the
- * Integer 2 and a List of (attno, op, argument expressions) triples.
+ * when widecol_collection_ops finds none or the WHERE is not the whole
+ * primary key.  On success appends to fscan->fdw_private the Integer 2 and
+ * the List of (attno, op, argument expressions) triples.
  */
 bool
 widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
@@ -917,35 +1040,17 @@ widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 {
 	List	   *tlist,
 			   *attnos,
-			   *ops = NIL;
-	ListCell   *lc,
-			   *lc2;
-	bool		any_element = false;
+			   *exprs = NIL,
+			   *ops;
+	ListCell   *lc;
 
-	if (!widecol_direct_update_names_rows(fscan, t))
+	if (!widecol_direct_update_names_rows(fscan->fdw_private, fscan->scan.plan.qual, t))
 		return false;
 	get_translated_update_targetlist(root, rti, &tlist, &attnos);
-	forboth(lc, tlist, lc2, attnos)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		AttrNumber	attno = lfirst_int(lc2);
-		WidecolColumn *c;
-		List	   *args;
-		int			op;
-
-		if (attno <= 0 || attno > t->ncols)
-			return false;
-		c = &t->cols[attno - 1];
-		if (c->kind != WIDECOL_COL_REGULAR || c->is_counter)
-			return false;
-		op = classify(tle->expr, rti, attno, c, &args);
-		if (op < 0)
-			return false;
-		if (op != COLL_ASSIGN)
-			any_element = true;
-		ops = lappend(ops, list_make3(makeInteger(attno), makeInteger(op), args));
-	}
-	if (!any_element)
+	foreach(lc, tlist)
+		exprs = lappend(exprs, lfirst_node(TargetEntry, lc)->expr);
+	ops = widecol_collection_ops(exprs, attnos, rti, t);
+	if (ops == NIL)
 		return false;
 	fscan->operation = CMD_UPDATE;
 	fscan->resultRelation = rti;
@@ -1228,18 +1333,17 @@ add_writes(wc_rowb *rb, StringInfo pk, void *arg)
 }
 
 /*
- * Send the element writes of a collection UPDATE to each partition of the
- * scan (the row named by the clustering key), without reading.  Adds the
- * rows to es_processed: a missing row gets the cells, as CQL's UPDATE does.
+ * Send the element writes of a collection UPDATE (ops as made by
+ * widecol_collection_ops) to each partition of the scan ss of executor
+ * node ps (the row named by the clustering key), without reading.  Adds
+ * the rows to es_processed: a missing row gets the cells, as CQL's UPDATE
+ * does.
  */
 void
-widecol_collection_update(ForeignScanState *node)
+widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops)
 {
-	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-	List	   *ops = llast(fs->fdw_private);
+	ExprContext *econtext = ps->ps_ExprContext;
 	int			n = list_length(ops);
 	CollWrite  *ws = palloc0(sizeof(CollWrite) * Max(n, 1));
 	int64		ts = widecol_txn_write_timestamp();
@@ -1285,18 +1389,16 @@ widecol_collection_update(ForeignScanState *node)
 	ctx.ttl = ttl;
 	ctx.ldt = ldt;
 	ctx.now = now;
-	widecol_direct_update_rows(node, add_writes, &ctx, "encoding a collection update");
+	widecol_direct_update_rows(ss, ps, add_writes, &ctx, "encoding a collection update");
 }
 
 void
-widecol_collection_explain(ForeignScanState *node, ExplainState *es)
+widecol_collection_explain(WidecolScanState *ss, List *ops, ExplainState *es)
 {
-	WidecolScanState *ss = node->fdw_state;
-	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	bool		list_read = false;
 	ListCell   *lc;
 
-	foreach(lc, (List *) llast(fs->fdw_private))
+	foreach(lc, ops)
 		if (intVal(lsecond((List *) lfirst(lc))) == COLL_LIST_REMOVE)
 			list_read = true;
 	ExplainPropertyText("Widecol Collection Update", ss->desc, es);

@@ -857,6 +857,8 @@ widecol_modify_begin(Relation rel, CmdType op, Bitmapset *cols)
 {
 	WidecolModifyState *ms = make_state(rel, op, NULL);
 
+	/* a counter table USING widecol changes only by increments (tam_modify.c) */
+	widecol_counter_refuse_write(ms->t, op);
 	for (int i = 0; i < ms->t->ncols; i++)
 		ms->target[i] = !ms->t->cols[i].dropped &&
 			(cols == NULL || bms_is_member(ms->t->cols[i].attnum, cols));

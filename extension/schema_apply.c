@@ -836,18 +836,18 @@ options_text(List *options)
 	return out.data;
 }
 
-/* The options of USING widecol table relid (TTL, compaction, ..., table id) follow s. */
+/* The options of USING widecol table relid (TTL, compaction, ..., table id, cql_types) follow s. */
 static void
 follow_tam_options(Oid relid, const wc_schema *s, uint32 id)
 {
 	WidecolTable *wt = widecol_get_table(relid);
 	wc_table_def def;
 	const wc_schema *mine;
-	List	   *want = widecol_schema_options(s, id);
+	List	   *want = widecol_tam_schema_options(s, id);
 
 	widecol_cluster_table_def(wt, &def);
 	mine = widecol_engine_schema(&def);
-	if (mine != NULL && strcmp(options_text(widecol_schema_options(mine, wt->table_id)),
+	if (mine != NULL && strcmp(options_text(widecol_tam_schema_options(mine, wt->table_id)),
 							   options_text(want)) == 0)
 		return;
 	widecol_tam_follow_options(relid, want);

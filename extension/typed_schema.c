@@ -416,6 +416,27 @@ widecol_schema_options(const wc_schema *s, uint32 id)
 	return out;
 }
 
+/*
+ * The table options of the USING widecol table of s: those of
+ * widecol_schema_options, and cql_types naming each collection column
+ * and its CQL type, as such a table gives them.
+ */
+List *
+widecol_tam_schema_options(const wc_schema *s, uint32 id)
+{
+	List	   *out = widecol_schema_options(s, id);
+	StringInfoData types;
+
+	initStringInfo(&types);
+	for (size_t i = 0; i < s->ncolumns; i++)
+		if (s->columns[i].cql_type)
+			appendStringInfo(&types, "%s%s %s", types.len ? ", " : "",
+							 quote_identifier(s->columns[i].name), s->columns[i].cql_type);
+	if (types.len > 0)
+		out = lappend(out, makeDefElem(pstrdup("cql_types"), (Node *) makeString(types.data), -1));
+	return out;
+}
+
 /* Append options as "name<sep>'value'" separated by ", " (OPTIONS: sep " ", WITH: " = "). */
 static void
 append_options(StringInfo out, List *options, const char *sep)
@@ -444,7 +465,7 @@ widecol_tam_create_command(const wc_schema *s, uint32 id, const char *relname,
 						   ForeignServer *server, List **gaps)
 {
 	StringInfoData cmd;
-	List	   *options = widecol_schema_options(s, id);
+	List	   *options = widecol_tam_schema_options(s, id);
 	uint32		attno = 1;
 	bool		more = true;
 

@@ -202,10 +202,6 @@ UPDATE totals SET n = n + 1 WHERE name = 'a';
 UPDATE totals SET n = n + 1 WHERE name IN ('a', 'b');
 SELECT * FROM totals ORDER BY name;
 
--- counters are for foreign tables: a table USING widecol would read and rewrite rows
-CREATE TABLE tam_counts (k text, c widecol.counter) USING widecol
-    WITH (keyspace = 'counters_t', primary_key = '((k))');
-
 SET client_min_messages = warning;
 DROP SCHEMA counters_t CASCADE;
 CALL widecol_test_drop_keyspaces('counters_t');
