@@ -351,12 +351,12 @@ widecol_collection_check_table(WidecolTable *t)
 		if (c->dropped || c->coll == NULL)
 			continue;
 		if ((c->kind == WIDECOL_COL_PARTITION || c->kind == WIDECOL_COL_CLUSTERING) &&
-			!(c->coll->frozen && c->coll->kind == WIDECOL_COLL_LIST))
+			!(c->coll->frozen && c->coll->kind != WIDECOL_COLL_MAP))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("key column \"%s\" cannot be a %s", c->name, c->coll->cql),
-					 errhint("A key column may be a frozen<list<T>> (give a set's elements sorted in "
-							 "one); other collections are regular columns.")));
+					 errhint("A key column may be a frozen<list<T>> or a frozen<set<T>>; other "
+							 "collections are regular columns.")));
 		if (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -414,6 +414,20 @@ widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value)
 		widecol_encode_key(buf, et, elems[i], false);
 	}
 	appendStringInfoChar(buf, 0);
+}
+
+/*
+ * The key encoding of value of key column c into buf (descending: inverted
+ * bytes): a frozen set is encoded sorted and unique, so that any order of
+ * its elements names the same key, as in CQL; other values as their type
+ * encodes them.
+ */
+void
+widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value, bool descending)
+{
+	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_SET)
+		value = widecol_collection_frozen_value(c, value);
+	widecol_encode_key(buf, c->typid, value, descending);
 }
 
 /* Decode widecol_collection_encode_key's bytes at *pp (inverted when descending). */

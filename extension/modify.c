@@ -371,7 +371,7 @@ encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
 					 errmsg("%s column \"%s\" of widecol table \"%s\" cannot be NULL",
 							is_pk ? "partition-key" : "clustering", c->name, get_rel_name(t->relid)),
 					 errhint("Every primary-key column needs a value.")));
-		widecol_encode_key(is_pk ? &ms->pk : &ms->ck, c->typid, values[ci], !is_pk && c->descending);
+		widecol_encode_column_key(is_pk ? &ms->pk : &ms->ck, c, values[ci], !is_pk && c->descending);
 	}
 	if (ms->pk.len > WC_MAX_PK_LEN)
 		ereport(ERROR,
@@ -738,7 +738,7 @@ encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull)
 					 errmsg("partition-key column \"%s\" of widecol table \"%s\" cannot be NULL",
 							c->name, get_rel_name(t->relid)),
 					 errhint("Every primary-key column needs a value.")));
-		widecol_encode_key(&ms->pk, c->typid, values[t->pk[i]], false);
+		widecol_encode_column_key(&ms->pk, c, values[t->pk[i]], false);
 	}
 }
 

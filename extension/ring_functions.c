@@ -185,7 +185,7 @@ partition_token(FunctionCallInfo fcinfo, const char *fname, WidecolTable *t,
 			any_null = true;
 			continue;
 		}
-		widecol_encode_key(&pk, c->typid, key_argument(fcinfo, i + 1, fname, t, c), false);
+		widecol_encode_column_key(&pk, c, key_argument(fcinfo, i + 1, fname, t, c), false);
 	}
 	if (any_null)
 		return false;

@@ -270,7 +270,7 @@ encode_value_as(StringInfo buf, WidecolColumn *c, Datum v, Oid vtype, bool desc)
 				break;
 		}
 	}
-	widecol_encode_key(buf, c->typid, v, desc);
+	widecol_encode_column_key(buf, c, v, desc);
 	return 0;
 }
 
@@ -308,7 +308,7 @@ eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, int n
 			*incl = false;
 			continue;
 		}
-		widecol_encode_key(buf, c->typid, v, c->descending);
+		widecol_encode_column_key(buf, c, v, c->descending);
 	}
 	return true;
 }

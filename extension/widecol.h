@@ -536,6 +536,8 @@ extern bool widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan,
 extern bool widecol_collection_is_update(ForeignScan *fs);
 extern bool widecol_collection_keyable(Oid typid);
 extern void widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value);
+extern void widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value,
+									  bool descending);
 extern Datum widecol_collection_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
 										   bool descending);
 extern void widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops);

@@ -240,8 +240,23 @@ INSERT INTO routes VALUES
 SELECT path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['a', 'b'];
 SELECT path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['a', 'b'] AND path = ARRAY[1, 2];
 SELECT stops, path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['b'];
+-- frozen sets may be key columns too: stored sorted and unique, so any
+-- order of the elements (duplicates too) names the same key, as in CQL
+CREATE FOREIGN TABLE tag_groups (
+    tags  text[] OPTIONS (cql_type 'frozen<set<text>>'),
+    level int[] OPTIONS (cql_type 'frozen<set<int>>'),
+    note  text
+) SERVER collections_t OPTIONS (primary_key '((tags), level)', clustering_order 'level DESC');
+INSERT INTO tag_groups VALUES
+    (ARRAY['b', 'a', 'b'], ARRAY[2, 1], 'ab 12'), (ARRAY['a', 'b'], ARRAY[1, 2, 1], 'ab 12 again'),
+    (ARRAY['a', 'b'], ARRAY[3], 'ab 3'), (ARRAY['a'], ARRAY[1], 'a 1');
+SELECT tags, level, note FROM tag_groups WHERE tags = ARRAY['b', 'a'];
+SELECT note FROM tag_groups WHERE tags = ARRAY['a', 'b', 'a'] AND level = ARRAY[2, 1, 2];
+UPDATE tag_groups SET note = 'A 1' WHERE tags = ARRAY['a', 'a'] AND level = ARRAY[1];
+DELETE FROM tag_groups WHERE tags = ARRAY['b', 'a'] AND level = ARRAY[3];
+SELECT tags, level, note FROM tag_groups ORDER BY note;
 -- other collections are no key columns
-CREATE FOREIGN TABLE bad6 (k text[] OPTIONS (cql_type 'frozen<set<text>>'), v int)
+CREATE FOREIGN TABLE bad6 (k jsonb OPTIONS (cql_type 'frozen<map<text, int>>'), v int)
     SERVER collections_t OPTIONS (primary_key 'k');
 CREATE FOREIGN TABLE bad7 (k text[] OPTIONS (cql_type 'list<text>'), v int)
     SERVER collections_t OPTIONS (primary_key 'k');
