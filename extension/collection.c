@@ -79,7 +79,8 @@ typedef enum CollOp
 	COLL_REMOVE_ONE,			/* set: remove a value; map: delete a key */
 	COLL_LIST_REMOVE,			/* list: remove every element equal to a value */
 	COLL_REMOVE_KEYS,			/* map: delete the keys of a text[] */
-	COLL_PUT_KEY				/* map: m['k'] = jsonb value */
+	COLL_PUT_KEY,				/* map: m['k'] = jsonb value */
+	COLL_LIST_SET				/* list: l[i] = value (NULL: delete element i) */
 } CollOp;
 
 static const struct
@@ -1000,6 +1001,20 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 			return COLL_PUT_KEY;
 		}
 	}
+	if (IsA(core, SubscriptingRef) && c->coll->kind == WIDECOL_COLL_LIST)
+	{
+		SubscriptingRef *sr = (SubscriptingRef *) core;
+
+		if (sr->refassgnexpr != NULL && list_length(sr->refupperindexpr) == 1 &&
+			linitial(sr->refupperindexpr) != NULL &&
+			exprType(linitial(sr->refupperindexpr)) == INT4OID &&
+			sr->reflowerindexpr == NIL && widecol_is_column(sr->refexpr, rti, attno) &&
+			is_free((Expr *) linitial(sr->refupperindexpr)) && is_free(sr->refassgnexpr))
+		{
+			*args = list_make2(linitial(sr->refupperindexpr), sr->refassgnexpr);
+			return COLL_LIST_SET;
+		}
+	}
 	return -1;
 }
 
@@ -1105,25 +1120,25 @@ collwrite_cmp(const void *a, const void *b)
 }
 
 /*
- * List removal: read the list of the row (the scan's partition pk and
- * clustering key, with the transaction's pending writes) and put a
- * tombstone for every element whose value is value's bytes, as CQL does.
- * Elements appended concurrently have other keys and stay.
+ * Read the list of column c in the row the scan names (its partition pk
+ * and clustering key, with the transaction's pending writes) and call
+ * visit for each element, in list order, with its position (from 1), key
+ * and value bytes.  The caller's writes keep the elements' keys, so
+ * elements appended meanwhile by others stay.
  */
 static void
-remove_list_values(WidecolScanState *ss, StringInfo pk, WidecolColumn *c, Datum value,
-				   wc_collb *cb, int64 ts, uint32 now)
+read_list(WidecolScanState *ss, StringInfo pk, WidecolColumn *c,
+		  void (*visit) (void *arg, uint64 pos, const uint8 *k, size_t kl, const uint8 *v,
+						 size_t vl), void *arg)
 {
 	wc_read_request req;
 	wc_client_page *page = NULL;
-	StringInfoData v;
 	uint8	   *overlay;
 	size_t		olen = 0;
 	uint32		nov;
+	uint64		pos = 0;
 	wc_status	st;
 
-	initStringInfo(&v);
-	widecol_encode_value(&v, value, c->coll->elem_typlen, c->coll->elem_byval);
 	memset(&req, 0, sizeof(req));
 	req.table_id = ss->t->table_id;
 	req.pk = (const uint8_t *) pk->data;
@@ -1162,11 +1177,39 @@ remove_list_values(WidecolScanState *ss, StringInfo pk, WidecolColumn *c, Datum 
 
 				if (!wc_get_bytes(&p, end, &k, &kl) || !wc_get_bytes(&p, end, &ev, &evl))
 					break;
-				if (evl == (size_t) v.len && memcmp(ev, v.data, evl) == 0)
-					put_elem(cb, (const char *) k, (int) kl, NULL, 0, true, ts, 0, 0, now);
+				visit(arg, ++pos, k, kl, ev, evl);
 			}
 		}
 	wc_client_page_free(page);
+}
+
+/* What a list removal or index assignment puts into cb (read_list visitor). */
+typedef struct ListEdit
+{
+	wc_collb   *cb;
+	StringInfoData value;		/* removal: the value; assignment: the new value */
+	uint64		index;			/* assignment: the position, from 1; removal: 0 */
+	bool		tombstone;		/* assignment of NULL: delete the element */
+	bool		found;
+	int64		ts;
+	int32		ttl;
+	uint32		ldt,
+				now;
+} ListEdit;
+
+static void
+edit_list_element(void *arg, uint64 pos, const uint8 *k, size_t kl, const uint8 *v, size_t vl)
+{
+	ListEdit   *e = arg;
+
+	if (e->index == 0 && vl == (size_t) e->value.len && memcmp(v, e->value.data, vl) == 0)
+		put_elem(e->cb, (const char *) k, (int) kl, NULL, 0, true, e->ts, 0, 0, e->now);
+	else if (e->index == pos)
+	{
+		put_elem(e->cb, (const char *) k, (int) kl, e->value.data, e->value.len, e->tombstone,
+				 e->ts, e->ttl, e->ldt, e->now);
+		e->found = true;
+	}
 }
 
 /* Add the cell of one planned write to the row rb of partition pk. */
@@ -1279,9 +1322,44 @@ add_write_cell(wc_rowb *rb, CollWrite *w, int64 ts, int32 ttl, uint32 ldt, uint3
 				break;
 			}
 		case COLL_LIST_REMOVE:
-			if (!w->isnull)
-				remove_list_values(ss, pk, c, w->arg, &cb, ts, now);
-			break;
+		case COLL_LIST_SET:
+			{
+				/* read the list, as CQL does for both, and edit elements by their keys */
+				ListEdit	e;
+
+				memset(&e, 0, sizeof(e));
+				e.cb = &cb;
+				e.ts = ts;
+				e.ttl = ttl;
+				e.ldt = ldt;
+				e.now = now;
+				initStringInfo(&e.value);
+				if (w->op == COLL_LIST_REMOVE && w->isnull)
+					break;
+				if (w->op == COLL_LIST_SET)
+				{
+					if (w->isnull || DatumGetInt32(w->arg) < 1)
+						ereport(ERROR,
+								(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+								 errmsg("list index of column \"%s\" must be 1 or more", c->name),
+								 errhint("Lists are numbered from 1, as PostgreSQL arrays: %s[1] is "
+										 "the first element.", c->name)));
+					e.index = (uint64) DatumGetInt32(w->arg);
+					e.tombstone = w->isnull2;
+				}
+				if (!(w->op == COLL_LIST_SET && w->isnull2))
+					widecol_encode_value(&e.value, w->op == COLL_LIST_SET ? w->arg2 : w->arg,
+										 c->coll->elem_typlen, c->coll->elem_byval);
+				read_list(ss, pk, c, edit_list_element, &e);
+				if (w->op == COLL_LIST_SET && !e.found)
+					ereport(ERROR,
+							(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+							 errmsg("list \"%s\" has no element %d", c->name, DatumGetInt32(w->arg)),
+							 errhint("Set an element the list has (cardinality(%s) tells how many), "
+									 "or append with %s = %s || ARRAY[...].", c->name, c->name,
+									 c->name)));
+				break;
+			}
 		case COLL_PUT_KEY:
 			{
 				text	   *tk;
@@ -1382,7 +1460,8 @@ widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops)
 			cw->arg2 = ExecEvalExprSwitchContext(ExecInitExpr(lsecond(args), NULL), econtext,
 												 &cw->isnull2);
 		if (cw->isnull && cw->op != COLL_ASSIGN && cw->op != COLL_ADD_ONE &&
-			cw->op != COLL_PREPEND_ONE && cw->op != COLL_PUT_KEY && cw->op != COLL_LIST_REMOVE)
+			cw->op != COLL_PREPEND_ONE && cw->op != COLL_PUT_KEY && cw->op != COLL_LIST_REMOVE &&
+			cw->op != COLL_LIST_SET)
 		{
 			/* NULL || c and array_remove(c, NULL) change nothing */
 			if (cw->c->coll->kind == WIDECOL_COLL_MAP && cw->op == COLL_ADD)
@@ -1409,14 +1488,20 @@ widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops)
 void
 widecol_collection_explain(WidecolScanState *ss, List *ops, ExplainState *es)
 {
-	bool		list_read = false;
+	const char *list_read = NULL;
 	ListCell   *lc;
 
 	foreach(lc, ops)
-		if (intVal(lsecond((List *) lfirst(lc))) == COLL_LIST_REMOVE)
-			list_read = true;
+	{
+		int			op = intVal(lsecond((List *) lfirst(lc)));
+
+		if (op == COLL_LIST_REMOVE)
+			list_read = "the list (element removal)";
+		else if (op == COLL_LIST_SET && list_read == NULL)
+			list_read = "the list (index assignment)";
+	}
 	ExplainPropertyText("Widecol Collection Update", ss->desc, es);
 	ExplainPropertyText("Writes", "collection elements", es);
-	ExplainPropertyText("Reads Before Write", list_read ? "the list (element removal)" : "none", es);
+	ExplainPropertyText("Reads Before Write", list_read ? list_read : "none", es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 }

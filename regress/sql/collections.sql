@@ -274,6 +274,25 @@ COMMIT;
 SELECT items FROM orders_by_user_date
 WHERE user_id = '00000003-0000-4000-8000-000000000000';
 DEALLOCATE add_item;
+-- l[i] = v sets element i (from 1, as arrays count) by its element key: the
+-- list is read, as CQL does, and the other elements are not written
+EXPLAIN (COSTS OFF)
+UPDATE orders_by_user_date SET items[2] = 'B'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+UPDATE orders_by_user_date SET items[2] = 'B'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+-- l[i] = NULL deletes element i (CQL's DELETE l[i])
+UPDATE orders_by_user_date SET items[1] = NULL
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+SELECT items FROM orders_by_user_date
+WHERE user_id = '00000003-0000-4000-8000-000000000000';
+-- an element the list does not have
+UPDATE orders_by_user_date SET items[5] = 'x'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
 
 DROP SERVER collections_t CASCADE;
 DROP SCHEMA collections_t CASCADE;

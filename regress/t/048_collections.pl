@@ -1,10 +1,12 @@
 #
 # 048_collections.pl - concurrent element writes of CQL collections all land.
 #
-# Two sessions each append 150 elements to the same list, add 150 members
-# to the same set and put 150 keys into the same map, one UPDATE ...
-# WHERE <whole primary key> at a time: the list ends with exactly 300
-# elements, the set with 300 members and the map with 300 keys.  A
+# Two sessions each append 150 elements to the same list (and set its
+# first element by index, which reads the list but writes one element),
+# add 150 members to the same set and put 150 keys into the same map, one
+# UPDATE ... WHERE <whole primary key> at a time: the list ends with
+# exactly 300 more elements, the set with 300 members and the map with 300
+# keys.  A
 # read-modify-write of the whole value loses elements here (the issue's 235
 # of 300).  The same sessions append to a list and increment a counter of
 # tables USING widecol (cql_types, widecol.counter), which are written
@@ -47,6 +49,7 @@ $node->pgbench(
 	{
 		'048_append' => q{
 UPDATE orders SET items = items || ARRAY['x' || :client_id] WHERE order_id = 1;
+UPDATE orders SET items[1] = 'first' WHERE order_id = 1;
 UPDATE orders SET tags = tags || nextval('member_seq') WHERE order_id = 1;
 UPDATE orders SET stock = stock || jsonb_build_object('k' || nextval('member_seq'), 1)
  WHERE order_id = 1;
