@@ -105,6 +105,7 @@ wc_status wc_schema_encode(const wc_schema *s, wc_buf *out)
         wc__sf_varint(&rec, WC_SC_DESCENDING, c->descending);
         wc__sf_varint(&rec, WC_SC_CELL_ID, c->cell_id);
         wc__sf_str(&rec, WC_SC_META_OF, c->meta_of);
+        wc__sf_str(&rec, WC_SC_CQL_TYPE, c->cql_type);
         wc__sf_record(out, WC_SF_COLUMN, &rec);
     }
     if (rec.failed)
@@ -251,6 +252,7 @@ static void wc__sf_column(wc__sf_state *x, const wc__sf_field *r, wc_schema_colu
         case WC_SC_DESCENDING: c->descending = wc__sf_get_num(&f, 1, &x->bad) != 0; break;
         case WC_SC_CELL_ID: c->cell_id = WC__U32(&f); break;
         case WC_SC_META_OF: c->meta_of = WC__STR(&f); break;
+        case WC_SC_CQL_TYPE: c->cql_type = WC__STR(&f); break;
         default: break;
         }
     }

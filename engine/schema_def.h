@@ -45,6 +45,7 @@ typedef struct wc_schema_column {
     bool descending;     /* clustering order */
     uint32_t cell_id;    /* engine column id of a cell-backed column */
     const char *meta_of; /* WRITETIME/TTL: the column described; else NULL */
+    const char *cql_type; /* CQL collection type ("set<text>"), as given; else NULL */
 } wc_schema_column;
 
 /* One name/value pair: a CQL map entry or a table property. */

@@ -58,7 +58,8 @@ enum {
     WC_SC_POSITION = 5,
     WC_SC_DESCENDING = 6,
     WC_SC_CELL_ID = 7,
-    WC_SC_META_OF = 8
+    WC_SC_META_OF = 8,
+    WC_SC_CQL_TYPE = 9 /* string: the column's CQL collection type */
 };
 
 #endif /* WC_SCHEMA_DEF_FORMAT_H */

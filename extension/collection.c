@@ -11,15 +11,19 @@
  *		  extension/collection.c
  *
  * NOTES
- *	  A column with OPTIONS (cql_type 'set<text>') is a collection; the
- *	  option is parsed and checked against the column's type when schema.c
- *	  builds the table (so at CREATE and ALTER FOREIGN TABLE).  Writes of a
+ *	  A column with OPTIONS (cql_type 'set<text>') is a collection (a table
+ *	  USING widecol names its collections in the table option cql_types
+ *	  'col set<text>, ...'); the type is parsed and checked against the
+ *	  column's type when schema.c builds the table (so at CREATE and
+ *	  ALTER).  The typed schema carries it, so every node of a cluster
+ *	  makes the same collection column (typed_schema.c).  Writes of a
  *	  whole value (INSERT, COPY, SET col = value) replace the collection:
  *	  a collection tombstone at ts - 1 and one element per member at ts
  *	  (engine/collection.h), as CQL does.  `UPDATE t SET c = c || x`,
  *	  `array_remove(c, x)`, `m || '{...}'`, `m - 'k'` and `m['k'] = v`
  *	  with the whole primary key are planned by direct_delete.c's
- *	  PlanDirectModify as a direct modify: no row is read, each partition
+ *	  PlanDirectModify as a direct modify (tables USING widecol:
+ *	  tam_modify.c's WidecolModify): no row is read, each partition
  *	  gets element writes or element tombstones, so concurrent updates of
  *	  different elements all survive.  Reads get the live elements
  *	  (docs/protocol.md, READ) and rebuild the array or jsonb value.
@@ -75,7 +79,8 @@ typedef enum CollOp
 	COLL_REMOVE_ONE,			/* set: remove a value; map: delete a key */
 	COLL_LIST_REMOVE,			/* list: remove every element equal to a value */
 	COLL_REMOVE_KEYS,			/* map: delete the keys of a text[] */
-	COLL_PUT_KEY				/* map: m['k'] = jsonb value */
+	COLL_PUT_KEY,				/* map: m['k'] = jsonb value */
+	COLL_LIST_SET				/* list: l[i] = value (NULL: delete element i) */
 } CollOp;
 
 static const struct
@@ -254,7 +259,89 @@ widecol_collection_parse(WidecolColumn *c, const char *text)
 	return ct;
 }
 
-/* Check the table's collection columns: regular columns of a foreign table. */
+static void
+bad_cql_types(const char *text, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_SYNTAX_ERROR),
+			 errmsg("invalid value for widecol option \"cql_types\": %s", why),
+			 errdetail("The value is '%s'.", text),
+			 errhint("List each collection column with its CQL type, separated by commas: "
+					 "cql_types = 'tags set<text>, stock map<text, int>' (quote names that "
+					 "have capitals, as in '\"Tags\" set<text>').")));
+}
+
+/*
+ * The table option cql_types of a table USING widecol, "name type, ...":
+ * per column a WidecolCqlPair with the column name as key (folded to lower
+ * case unless double-quoted) and its cql_type text as value.  Only the
+ * syntax is checked here; schema.c checks the names and types.
+ */
+List *
+widecol_collection_parse_types(const char *text)
+{
+	List	   *out = NIL;
+	const char *p = text;
+
+	for (;;)
+	{
+		WidecolCqlPair *pair;
+		StringInfoData name,
+					type;
+		int			depth = 0;
+
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == '\0')
+		{
+			if (out != NIL)
+				bad_cql_types(text, "it ends with a comma");
+			break;
+		}
+		initStringInfo(&name);
+		if (*p == '"')
+		{
+			for (p++;; p++)
+			{
+				if (*p == '\0')
+					bad_cql_types(text, "a quoted column name is not closed");
+				if (*p == '"' && p[1] != '"')
+					break;
+				if (*p == '"')
+					p++;
+				appendStringInfoChar(&name, *p);
+			}
+			p++;
+		}
+		else
+			while (*p && !isspace((unsigned char) *p) && *p != ',' && *p != '<')
+				appendStringInfoChar(&name, pg_tolower((unsigned char) *p++));
+		if (name.len == 0)
+			bad_cql_types(text, "a column name is missing");
+		initStringInfo(&type);
+		while (isspace((unsigned char) *p))
+			p++;
+		for (; *p && (*p != ',' || depth > 0); p++)
+		{
+			depth += (*p == '<') - (*p == '>');
+			appendStringInfoChar(&type, *p);
+		}
+		while (type.len > 0 && isspace((unsigned char) type.data[type.len - 1]))
+			type.data[--type.len] = '\0';
+		if (type.len == 0)
+			bad_cql_types(text, psprintf("column \"%s\" has no type", name.data));
+		pair = palloc0(sizeof(WidecolCqlPair));
+		pair->key = name.data;
+		pair->value = type.data;
+		out = lappend(out, pair);
+		if (*p == '\0')
+			break;
+		p++;					/* the comma */
+	}
+	return out;
+}
+
+/* Check the table's collection columns: regular or static columns. */
 void
 widecol_collection_check_table(WidecolTable *t)
 {
@@ -265,12 +352,12 @@ widecol_collection_check_table(WidecolTable *t)
 		if (c->dropped || c->coll == NULL)
 			continue;
 		if ((c->kind == WIDECOL_COL_PARTITION || c->kind == WIDECOL_COL_CLUSTERING) &&
-			!(c->coll->frozen && c->coll->kind == WIDECOL_COLL_LIST))
+			!(c->coll->frozen && c->coll->kind != WIDECOL_COLL_MAP))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("key column \"%s\" cannot be a %s", c->name, c->coll->cql),
-					 errhint("A key column may be a frozen<list<T>> (give a set's elements sorted in "
-							 "one); other collections are regular columns.")));
+					 errhint("A key column may be a frozen<list<T>> or a frozen<set<T>>; other "
+							 "collections are regular columns.")));
 		if (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -328,6 +415,32 @@ widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value)
 		widecol_encode_key(buf, et, elems[i], false);
 	}
 	appendStringInfoChar(buf, 0);
+}
+
+/*
+ * The key encoding of value of key column c into buf (descending: inverted
+ * bytes): a frozen set is encoded sorted and unique, so that any order of
+ * its elements names the same key, as in CQL; other values as their type
+ * encodes them.
+ */
+void
+widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value, bool descending)
+{
+	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_SET)
+		value = widecol_collection_frozen_value(c, value);
+	widecol_encode_key(buf, c->typid, value, descending);
+}
+
+/*
+ * The same for partition-key column c, one of npk (widecol_encode_pk: the
+ * partitioner's serialization).
+ */
+void
+widecol_encode_column_pk(StringInfo buf, WidecolColumn *c, Datum value, int npk)
+{
+	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_SET)
+		value = widecol_collection_frozen_value(c, value);
+	widecol_encode_pk(buf, c->typid, value, npk);
 }
 
 /* Decode widecol_collection_encode_key's bytes at *pp (inverted when descending). */
@@ -900,16 +1013,67 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 			return COLL_PUT_KEY;
 		}
 	}
+	if (IsA(core, SubscriptingRef) && c->coll->kind == WIDECOL_COLL_LIST)
+	{
+		SubscriptingRef *sr = (SubscriptingRef *) core;
+
+		if (sr->refassgnexpr != NULL && list_length(sr->refupperindexpr) == 1 &&
+			linitial(sr->refupperindexpr) != NULL &&
+			exprType(linitial(sr->refupperindexpr)) == INT4OID &&
+			sr->reflowerindexpr == NIL && widecol_is_column(sr->refexpr, rti, attno) &&
+			is_free((Expr *) linitial(sr->refupperindexpr)) && is_free(sr->refassgnexpr))
+		{
+			*args = list_make2(linitial(sr->refupperindexpr), sr->refassgnexpr);
+			return COLL_LIST_SET;
+		}
+	}
 	return -1;
+}
+
+/*
+ * The element writes of `UPDATE t SET c = c || x ...` whose new-value
+ * expressions are exprs (of the columns attnos, of range table entry rti),
+ * for an UPDATE that names its rows by the whole primary key: a List of
+ * (attno, op, argument expressions) triples, or NIL when some assignment
+ * needs the row (modify.c then reads and writes whole values) or when no
+ * assignment changes elements.
+ */
+List *
+widecol_collection_ops(List *exprs, List *attnos, Index rti, WidecolTable *t)
+{
+	List	   *ops = NIL;
+	ListCell   *lc,
+			   *lc2;
+	bool		any_element = false;
+
+	forboth(lc, exprs, lc2, attnos)
+	{
+		AttrNumber	attno = lfirst_int(lc2);
+		WidecolColumn *c;
+		List	   *args;
+		int			op;
+
+		if (attno <= 0 || attno > t->ncols)
+			return NIL;
+		c = &t->cols[attno - 1];
+		if (c->kind != WIDECOL_COL_REGULAR || c->is_counter)
+			return NIL;
+		op = classify(lfirst(lc), rti, attno, c, &args);
+		if (op < 0)
+			return NIL;
+		if (op != COLL_ASSIGN)
+			any_element = true;
+		ops = lappend(ops, list_make3(makeInteger(attno), makeInteger(op), args));
+	}
+	return any_element ? ops : NIL;
 }
 
 /*
  * Plan `UPDATE t SET c = c || x ...` (an element write of a collection
  * column, with the whole primary key) as a direct modify of fscan: false
- * when some assignment needs the row (modify.c then reads and writes whole
- * values), when no assignment changes elements, or when the WHERE is not
- * the whole primary key.  On success appends to fscan->fdw_private the
- * Integer 2 and a List of (attno, op, argument expressions) triples.
+ * when widecol_collection_ops finds none or the WHERE is not the whole
+ * primary key.  On success appends to fscan->fdw_private the Integer 2 and
+ * the List of (attno, op, argument expressions) triples.
  */
 bool
 widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
@@ -917,35 +1081,17 @@ widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 {
 	List	   *tlist,
 			   *attnos,
-			   *ops = NIL;
-	ListCell   *lc,
-			   *lc2;
-	bool		any_element = false;
+			   *exprs = NIL,
+			   *ops;
+	ListCell   *lc;
 
-	if (!widecol_direct_update_names_rows(fscan, t))
+	if (!widecol_direct_update_names_rows(fscan->fdw_private, fscan->scan.plan.qual, t))
 		return false;
 	get_translated_update_targetlist(root, rti, &tlist, &attnos);
-	forboth(lc, tlist, lc2, attnos)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		AttrNumber	attno = lfirst_int(lc2);
-		WidecolColumn *c;
-		List	   *args;
-		int			op;
-
-		if (attno <= 0 || attno > t->ncols)
-			return false;
-		c = &t->cols[attno - 1];
-		if (c->kind != WIDECOL_COL_REGULAR || c->is_counter)
-			return false;
-		op = classify(tle->expr, rti, attno, c, &args);
-		if (op < 0)
-			return false;
-		if (op != COLL_ASSIGN)
-			any_element = true;
-		ops = lappend(ops, list_make3(makeInteger(attno), makeInteger(op), args));
-	}
-	if (!any_element)
+	foreach(lc, tlist)
+		exprs = lappend(exprs, lfirst_node(TargetEntry, lc)->expr);
+	ops = widecol_collection_ops(exprs, attnos, rti, t);
+	if (ops == NIL)
 		return false;
 	fscan->operation = CMD_UPDATE;
 	fscan->resultRelation = rti;
@@ -986,25 +1132,25 @@ collwrite_cmp(const void *a, const void *b)
 }
 
 /*
- * List removal: read the list of the row (the scan's partition pk and
- * clustering key, with the transaction's pending writes) and put a
- * tombstone for every element whose value is value's bytes, as CQL does.
- * Elements appended concurrently have other keys and stay.
+ * Read the list of column c in the row the scan names (its partition pk
+ * and clustering key, with the transaction's pending writes) and call
+ * visit for each element, in list order, with its position (from 1), key
+ * and value bytes.  The caller's writes keep the elements' keys, so
+ * elements appended meanwhile by others stay.
  */
 static void
-remove_list_values(WidecolScanState *ss, StringInfo pk, WidecolColumn *c, Datum value,
-				   wc_collb *cb, int64 ts, uint32 now)
+read_list(WidecolScanState *ss, StringInfo pk, WidecolColumn *c,
+		  void (*visit) (void *arg, uint64 pos, const uint8 *k, size_t kl, const uint8 *v,
+						 size_t vl), void *arg)
 {
 	wc_read_request req;
 	wc_client_page *page = NULL;
-	StringInfoData v;
 	uint8	   *overlay;
 	size_t		olen = 0;
 	uint32		nov;
+	uint64		pos = 0;
 	wc_status	st;
 
-	initStringInfo(&v);
-	widecol_encode_value(&v, value, c->coll->elem_typlen, c->coll->elem_byval);
 	memset(&req, 0, sizeof(req));
 	req.table_id = ss->t->table_id;
 	req.pk = (const uint8_t *) pk->data;
@@ -1043,11 +1189,39 @@ remove_list_values(WidecolScanState *ss, StringInfo pk, WidecolColumn *c, Datum 
 
 				if (!wc_get_bytes(&p, end, &k, &kl) || !wc_get_bytes(&p, end, &ev, &evl))
 					break;
-				if (evl == (size_t) v.len && memcmp(ev, v.data, evl) == 0)
-					put_elem(cb, (const char *) k, (int) kl, NULL, 0, true, ts, 0, 0, now);
+				visit(arg, ++pos, k, kl, ev, evl);
 			}
 		}
 	wc_client_page_free(page);
+}
+
+/* What a list removal or index assignment puts into cb (read_list visitor). */
+typedef struct ListEdit
+{
+	wc_collb   *cb;
+	StringInfoData value;		/* removal: the value; assignment: the new value */
+	uint64		index;			/* assignment: the position, from 1; removal: 0 */
+	bool		tombstone;		/* assignment of NULL: delete the element */
+	bool		found;
+	int64		ts;
+	int32		ttl;
+	uint32		ldt,
+				now;
+} ListEdit;
+
+static void
+edit_list_element(void *arg, uint64 pos, const uint8 *k, size_t kl, const uint8 *v, size_t vl)
+{
+	ListEdit   *e = arg;
+
+	if (e->index == 0 && vl == (size_t) e->value.len && memcmp(v, e->value.data, vl) == 0)
+		put_elem(e->cb, (const char *) k, (int) kl, NULL, 0, true, e->ts, 0, 0, e->now);
+	else if (e->index == pos)
+	{
+		put_elem(e->cb, (const char *) k, (int) kl, e->value.data, e->value.len, e->tombstone,
+				 e->ts, e->ttl, e->ldt, e->now);
+		e->found = true;
+	}
 }
 
 /* Add the cell of one planned write to the row rb of partition pk. */
@@ -1160,9 +1334,44 @@ add_write_cell(wc_rowb *rb, CollWrite *w, int64 ts, int32 ttl, uint32 ldt, uint3
 				break;
 			}
 		case COLL_LIST_REMOVE:
-			if (!w->isnull)
-				remove_list_values(ss, pk, c, w->arg, &cb, ts, now);
-			break;
+		case COLL_LIST_SET:
+			{
+				/* read the list, as CQL does for both, and edit elements by their keys */
+				ListEdit	e;
+
+				memset(&e, 0, sizeof(e));
+				e.cb = &cb;
+				e.ts = ts;
+				e.ttl = ttl;
+				e.ldt = ldt;
+				e.now = now;
+				initStringInfo(&e.value);
+				if (w->op == COLL_LIST_REMOVE && w->isnull)
+					break;
+				if (w->op == COLL_LIST_SET)
+				{
+					if (w->isnull || DatumGetInt32(w->arg) < 1)
+						ereport(ERROR,
+								(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+								 errmsg("list index of column \"%s\" must be 1 or more", c->name),
+								 errhint("Lists are numbered from 1, as PostgreSQL arrays: %s[1] is "
+										 "the first element.", c->name)));
+					e.index = (uint64) DatumGetInt32(w->arg);
+					e.tombstone = w->isnull2;
+				}
+				if (!(w->op == COLL_LIST_SET && w->isnull2))
+					widecol_encode_value(&e.value, w->op == COLL_LIST_SET ? w->arg2 : w->arg,
+										 c->coll->elem_typlen, c->coll->elem_byval);
+				read_list(ss, pk, c, edit_list_element, &e);
+				if (w->op == COLL_LIST_SET && !e.found)
+					ereport(ERROR,
+							(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+							 errmsg("list \"%s\" has no element %d", c->name, DatumGetInt32(w->arg)),
+							 errhint("Set an element the list has (cardinality(%s) tells how many), "
+									 "or append with %s = %s || ARRAY[...].", c->name, c->name,
+									 c->name)));
+				break;
+			}
 		case COLL_PUT_KEY:
 			{
 				text	   *tk;
@@ -1228,18 +1437,17 @@ add_writes(wc_rowb *rb, StringInfo pk, void *arg)
 }
 
 /*
- * Send the element writes of a collection UPDATE to each partition of the
- * scan (the row named by the clustering key), without reading.  Adds the
- * rows to es_processed: a missing row gets the cells, as CQL's UPDATE does.
+ * Send the element writes of a collection UPDATE (ops as made by
+ * widecol_collection_ops) to each partition of the scan ss of executor
+ * node ps (the row named by the clustering key), without reading.  Adds
+ * the rows to es_processed: a missing row gets the cells, as CQL's UPDATE
+ * does.
  */
 void
-widecol_collection_update(ForeignScanState *node)
+widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops)
 {
-	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-	List	   *ops = llast(fs->fdw_private);
+	ExprContext *econtext = ps->ps_ExprContext;
 	int			n = list_length(ops);
 	CollWrite  *ws = palloc0(sizeof(CollWrite) * Max(n, 1));
 	int64		ts = widecol_txn_write_timestamp();
@@ -1264,7 +1472,8 @@ widecol_collection_update(ForeignScanState *node)
 			cw->arg2 = ExecEvalExprSwitchContext(ExecInitExpr(lsecond(args), NULL), econtext,
 												 &cw->isnull2);
 		if (cw->isnull && cw->op != COLL_ASSIGN && cw->op != COLL_ADD_ONE &&
-			cw->op != COLL_PREPEND_ONE && cw->op != COLL_PUT_KEY && cw->op != COLL_LIST_REMOVE)
+			cw->op != COLL_PREPEND_ONE && cw->op != COLL_PUT_KEY && cw->op != COLL_LIST_REMOVE &&
+			cw->op != COLL_LIST_SET)
 		{
 			/* NULL || c and array_remove(c, NULL) change nothing */
 			if (cw->c->coll->kind == WIDECOL_COLL_MAP && cw->op == COLL_ADD)
@@ -1285,22 +1494,26 @@ widecol_collection_update(ForeignScanState *node)
 	ctx.ttl = ttl;
 	ctx.ldt = ldt;
 	ctx.now = now;
-	widecol_direct_update_rows(node, add_writes, &ctx, "encoding a collection update");
+	widecol_direct_update_rows(ss, ps, add_writes, &ctx, "encoding a collection update");
 }
 
 void
-widecol_collection_explain(ForeignScanState *node, ExplainState *es)
+widecol_collection_explain(WidecolScanState *ss, List *ops, ExplainState *es)
 {
-	WidecolScanState *ss = node->fdw_state;
-	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-	bool		list_read = false;
+	const char *list_read = NULL;
 	ListCell   *lc;
 
-	foreach(lc, (List *) llast(fs->fdw_private))
-		if (intVal(lsecond((List *) lfirst(lc))) == COLL_LIST_REMOVE)
-			list_read = true;
+	foreach(lc, ops)
+	{
+		int			op = intVal(lsecond((List *) lfirst(lc)));
+
+		if (op == COLL_LIST_REMOVE)
+			list_read = "the list (element removal)";
+		else if (op == COLL_LIST_SET && list_read == NULL)
+			list_read = "the list (index assignment)";
+	}
 	ExplainPropertyText("Widecol Collection Update", ss->desc, es);
 	ExplainPropertyText("Writes", "collection elements", es);
-	ExplainPropertyText("Reads Before Write", list_read ? "the list (element removal)" : "none", es);
+	ExplainPropertyText("Reads Before Write", list_read ? list_read : "none", es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 }

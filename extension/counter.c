@@ -12,9 +12,11 @@
  * NOTES
  *	  A table whose non-key columns are all widecol.counter is a counter
  *	  table (checked when schema.c builds the table, so at CREATE FOREIGN
- *	  TABLE).  `UPDATE t SET c = c + n WHERE <whole primary key>` is
- *	  planned by direct_delete.c's PlanDirectModify as a direct modify: no
- *	  row is read; each partition gets one delta cell per counter
+ *	  TABLE and CREATE TABLE ... USING widecol).  `UPDATE t SET c = c + n
+ *	  WHERE <whole primary key>` is planned by direct_delete.c's
+ *	  PlanDirectModify as a direct modify (for a table USING widecol: by
+ *	  tam_modify.c's WidecolModify): no row is read; each partition gets
+ *	  one delta cell per counter
  *	  (engine/counter.h), which the node turns into its own shard.  The
  *	  delta is the new-value expression evaluated with the counter at 0,
  *	  so `c - n` sends -n.  The writes go through modify.c's batch writer,
@@ -63,11 +65,11 @@ widecol_counter_typid(void)
 
 /*
  * Mark the counter columns of t and check the counter-table rules: counters
- * are regular columns of a foreign table, and a table with a counter has
- * only counters besides its primary key.
+ * are regular columns, and a table with a counter has only counters
+ * besides its primary key.
  */
 void
-widecol_counter_check_table(WidecolTable *t, bool foreign)
+widecol_counter_check_table(WidecolTable *t)
 {
 	Oid			counter = widecol_counter_typid();
 	int			ncounter = 0;
@@ -98,14 +100,6 @@ widecol_counter_check_table(WidecolTable *t, bool foreign)
 	}
 	if (ncounter == 0)
 		return;
-	if (!foreign)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("column \"%s\" of table \"%s\" is a counter, which tables USING widecol do not have",
-						counter_name, t->table_name),
-				 errdetail("A table access method updates whole rows, each read and rewritten "
-						   "by PostgreSQL, so concurrent increments would be lost."),
-				 errhint("Create a counter table with CREATE FOREIGN TABLE ... SERVER <widecol server>.")));
 	if (other_name != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -218,12 +212,52 @@ delta_expression(Expr *e, Index rti, AttrNumber attno)
 }
 
 /*
+ * The deltas of `UPDATE <counter table> SET c = c + n ...` whose new-value
+ * expressions are exprs (of the columns attnos, of range table entry rti):
+ * a List of (attno, delta expression) pairs, or NIL when the UPDATE sets a
+ * column that is no counter (modify.c then refuses it with its own
+ * message).  Errors when the UPDATE is not an increment, or when its scan
+ * does not name the rows by the whole primary key (names_rows false).
+ */
+List *
+widecol_counter_deltas(List *exprs, List *attnos, Index rti, bool names_rows, WidecolTable *t)
+{
+	List	   *deltas = NIL;
+	ListCell   *lc,
+			   *lc2;
+
+	forboth(lc, exprs, lc2, attnos)
+	{
+		AttrNumber	attno = lfirst_int(lc2);
+
+		if (attno <= 0 || attno > t->ncols || !t->cols[attno - 1].is_counter)
+			return NIL;
+	}
+	forboth(lc, exprs, lc2, attnos)
+	{
+		AttrNumber	attno = lfirst_int(lc2);
+		Expr	   *d = delta_expression(lfirst(lc), rti, attno);
+
+		if (d == NULL)
+			widecol_counter_refuse_write(t, CMD_UPDATE);
+		deltas = lappend(deltas, list_make2(makeInteger(attno), d));
+	}
+	if (!names_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("UPDATE of counter table \"%s\" needs the whole primary key", get_rel_name(t->relid)),
+				 errdetail("A counter is changed without reading it, one row at a time."),
+				 errhint("Give every primary-key column with = (IN for partition-key columns), "
+						 "and no other condition.")));
+	return deltas;
+}
+
+/*
  * Plan `UPDATE <counter table> SET c = c + n ...` as a direct modify of
  * fscan (the ForeignScan plan.c made): returns false when the UPDATE sets a
- * column that is no counter (modify.c then refuses it with its own
- * message); errors when the UPDATE is not an increment or does not name
- * the whole primary key.  On success, appends to fscan->fdw_private a List
- * of (attno, delta expression) pairs.
+ * column that is no counter; errors as widecol_counter_deltas does.  On
+ * success, appends to fscan->fdw_private the Integer 1 and the List of
+ * (attno, delta expression) pairs.
  */
 bool
 widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
@@ -231,35 +265,19 @@ widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 {
 	List	   *tlist,
 			   *attnos,
-			   *deltas = NIL;
-	ListCell   *lc,
-			   *lc2;
+			   *exprs = NIL,
+			   *deltas;
+	ListCell   *lc;
 
 	get_translated_update_targetlist(root, rti, &tlist, &attnos);
-	forboth(lc, tlist, lc2, attnos)
-	{
-		AttrNumber	attno = lfirst_int(lc2);
-
-		if (attno <= 0 || attno > t->ncols || !t->cols[attno - 1].is_counter)
-			return false;
-	}
-	forboth(lc, tlist, lc2, attnos)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		AttrNumber	attno = lfirst_int(lc2);
-		Expr	   *d = delta_expression(tle->expr, rti, attno);
-
-		if (d == NULL)
-			widecol_counter_refuse_write(t, CMD_UPDATE);
-		deltas = lappend(deltas, list_make2(makeInteger(attno), d));
-	}
-	if (!widecol_direct_update_names_rows(fscan, t))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("UPDATE of counter table \"%s\" needs the whole primary key", get_rel_name(t->relid)),
-				 errdetail("A counter is changed without reading it, one row at a time."),
-				 errhint("Give every primary-key column with = (IN for partition-key columns), "
-						 "and no other condition.")));
+	foreach(lc, tlist)
+		exprs = lappend(exprs, lfirst_node(TargetEntry, lc)->expr);
+	deltas = widecol_counter_deltas(exprs, attnos, rti,
+									widecol_direct_update_names_rows(fscan->fdw_private,
+																	 fscan->scan.plan.qual, t),
+									t);
+	if (deltas == NIL)
+		return false;
 	fscan->operation = CMD_UPDATE;
 	fscan->resultRelation = rti;
 	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(1));
@@ -300,18 +318,16 @@ add_deltas(wc_rowb *rb, StringInfo pk, void *arg)
 }
 
 /*
- * Send one delta cell per counter of the UPDATE to each partition of the
- * scan (the row named by the clustering key), without reading.  Adds the
- * rows to es_processed: a missing row is created, so UPDATE reports it.
+ * Send one delta cell per counter of the UPDATE (deltas as made by
+ * widecol_counter_deltas) to each partition of the scan ss of executor
+ * node ps (the row named by the clustering key), without reading.  Adds
+ * the rows to es_processed: a missing row is created, so UPDATE reports it.
  */
 void
-widecol_counter_update(ForeignScanState *node)
+widecol_counter_update(WidecolScanState *ss, PlanState *ps, List *deltas)
 {
-	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
-	List	   *deltas = llast(fs->fdw_private);
+	ExprContext *econtext = ps->ps_ExprContext;
 	int			n = list_length(deltas);
 	uint32	   *cols = palloc(sizeof(uint32) * Max(n, 1));
 	int64	   *vals = palloc(sizeof(int64) * Max(n, 1));
@@ -353,14 +369,12 @@ widecol_counter_update(ForeignScanState *node)
 	d.vals = vals;
 	d.n = k;
 	d.ts = ts;
-	widecol_direct_update_rows(node, add_deltas, &d, "encoding a counter update");
+	widecol_direct_update_rows(ss, ps, add_deltas, &d, "encoding a counter update");
 }
 
 void
-widecol_counter_explain(ForeignScanState *node, ExplainState *es)
+widecol_counter_explain(WidecolScanState *ss, ExplainState *es)
 {
-	WidecolScanState *ss = node->fdw_state;
-
 	ExplainPropertyText("Widecol Counter Update", ss->desc, es);
 	ExplainPropertyText("Writes", "counter deltas", es);
 	ExplainPropertyText("Reads Before Write", "none", es);

@@ -60,36 +60,35 @@ widecol_is_column(Expr *e, Index rti, AttrNumber attno)
 }
 
 /*
- * Does fscan read exactly the rows named by the whole primary key, so that
- * an UPDATE of it (counters, collection elements) may write them without
- * reading?
+ * Does a scan planned by plan.c (its private list priv, its quals qual)
+ * read exactly the rows named by the whole primary key, so that an UPDATE
+ * of it (counters, collection elements) may write them without reading?
  */
 bool
-widecol_direct_update_names_rows(ForeignScan *fscan, WidecolTable *t)
+widecol_direct_update_names_rows(List *priv, List *qual, WidecolTable *t)
 {
-	return list_length(fscan->fdw_private) > FSP_RELID &&
-		intVal(list_nth(fscan->fdw_private, FSP_MODE)) == 1 &&
-		intVal(list_nth(fscan->fdw_private, FSP_NCK_EQ)) == t->nck &&
-		fscan->scan.plan.qual == NIL && widecol_per_partition_limit == 0;
+	return list_length(priv) > FSP_RELID &&
+		intVal(list_nth(priv, FSP_MODE)) == 1 &&
+		intVal(list_nth(priv, FSP_NCK_EQ)) == t->nck &&
+		qual == NIL && widecol_per_partition_limit == 0;
 }
 
 /*
- * Write one row per partition of the scan (the row its clustering key
- * names) without reading: fill adds the row's cells to rb.  Adds the rows
- * to es_processed (a missing row is created, so UPDATE reports it); what
- * names the write in an encoding error.
+ * Write one row per partition of the scan ss of executor node ps (the row
+ * its clustering key names) without reading: fill adds the row's cells to
+ * rb.  Adds the rows to es_processed (a missing row is created, so UPDATE
+ * reports it); what names the write in an encoding error.
  */
 void
-widecol_direct_update_rows(ForeignScanState *node, widecol_row_fill fill, void *arg,
-						   const char *what)
+widecol_direct_update_rows(WidecolScanState *ss, PlanState *ps, widecol_row_fill fill,
+						   void *arg, const char *what)
 {
-	WidecolScanState *ss = node->fdw_state;
 	WidecolTable *t = ss->t;
 	WidecolWriter *w;
 	ListCell   *lc;
 	int64		count = 0;
 
-	widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
+	widecol_build_partitions(ss, ps->ps_ExprContext);
 	w = widecol_writer_begin(t);
 	foreach(lc, ss->partitions)
 	{
@@ -114,7 +113,7 @@ widecol_direct_update_rows(ForeignScanState *node, widecol_row_fill fill, void *
 	}
 	widecol_writer_end(w);
 	ss->requests++;
-	node->ss.ps.state->es_processed += count;
+	ps->state->es_processed += count;
 }
 
 /*
@@ -184,12 +183,14 @@ widecolIterateDirectModify(ForeignScanState *node)
 	ss->started = true;
 	if (widecol_collection_is_update((ForeignScan *) node->ss.ps.plan))
 	{
-		widecol_collection_update(node);
+		widecol_collection_update(ss, &node->ss.ps,
+								  llast(((ForeignScan *) node->ss.ps.plan)->fdw_private));
 		return ExecClearTuple(slot);
 	}
 	if (((ForeignScan *) node->ss.ps.plan)->operation == CMD_UPDATE)
 	{
-		widecol_counter_update(node);
+		widecol_counter_update(ss, &node->ss.ps,
+							   llast(((ForeignScan *) node->ss.ps.plan)->fdw_private));
 		return ExecClearTuple(slot);
 	}
 	widecol_build_partitions(ss, node->ss.ps.ps_ExprContext);
@@ -265,12 +266,12 @@ widecolExplainDirectModify(ForeignScanState *node, ExplainState *es)
 
 	if (widecol_collection_is_update(fs))
 	{
-		widecol_collection_explain(node, es);
+		widecol_collection_explain(ss, llast(fs->fdw_private), es);
 		return;
 	}
 	if (fs->operation == CMD_UPDATE)
 	{
-		widecol_counter_explain(node, es);
+		widecol_counter_explain(ss, es);
 		return;
 	}
 	if (t->nck == 0 || (nck_eq == 0 && !list_nth_int(bounds, 0) && !list_nth_int(bounds, 2)))

@@ -545,9 +545,9 @@ encode_keys(WidecolModifyState *ms, Datum *values, bool *isnull)
 							is_pk ? "partition-key" : "clustering", c->name, get_rel_name(t->relid)),
 					 errhint("Every primary-key column needs a value.")));
 		if (is_pk)
-			widecol_encode_pk(&ms->pk, c->typid, values[ci], t->npk);
+			widecol_encode_column_pk(&ms->pk, c, values[ci], t->npk);
 		else
-			widecol_encode_key(&ms->ck, c->typid, values[ci], c->descending);
+			widecol_encode_column_key(&ms->ck, c, values[ci], c->descending);
 	}
 	if (ms->pk.len > WC_MAX_PK_LEN)
 		ereport(ERROR,
@@ -914,7 +914,7 @@ encode_pk_only(WidecolModifyState *ms, Datum *values, bool *isnull)
 					 errmsg("partition-key column \"%s\" of widecol table \"%s\" cannot be NULL",
 							c->name, get_rel_name(t->relid)),
 					 errhint("Every primary-key column needs a value.")));
-		widecol_encode_pk(&ms->pk, c->typid, values[t->pk[i]], t->npk);
+		widecol_encode_column_pk(&ms->pk, c, values[t->pk[i]], t->npk);
 	}
 }
 
@@ -1232,6 +1232,8 @@ widecol_modify_begin(Relation rel, CmdType op, Bitmapset *cols)
 {
 	WidecolModifyState *ms = make_state(rel, op, NULL);
 
+	/* a counter table USING widecol changes only by increments (tam_modify.c) */
+	widecol_counter_refuse_write(ms->t, op);
 	for (int i = 0; i < ms->t->ncols; i++)
 		ms->target[i] = !ms->t->cols[i].dropped &&
 			(cols == NULL || bms_is_member(ms->t->cols[i].attnum, cols));

@@ -185,7 +185,7 @@ partition_token(FunctionCallInfo fcinfo, const char *fname, WidecolTable *t,
 			any_null = true;
 			continue;
 		}
-		widecol_encode_pk(&pk, c->typid, key_argument(fcinfo, i + 1, fname, t, c), t->npk);
+		widecol_encode_column_pk(&pk, c, key_argument(fcinfo, i + 1, fname, t, c), t->npk);
 	}
 	if (any_null)
 		return false;

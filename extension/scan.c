@@ -294,9 +294,9 @@ static void
 encode_column(StringInfo buf, WidecolColumn *c, Datum v, bool desc, int npk)
 {
 	if (npk > 0)
-		widecol_encode_pk(buf, c->typid, v, npk);
+		widecol_encode_column_pk(buf, c, v, npk);
 	else
-		widecol_encode_key(buf, c->typid, v, desc);
+		widecol_encode_column_key(buf, c, v, desc);
 }
 
 /*
@@ -333,7 +333,7 @@ eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc, int n
 			*incl = false;
 			continue;
 		}
-		widecol_encode_key(buf, c->typid, v, c->descending);
+		widecol_encode_column_key(buf, c, v, c->descending);
 	}
 	return true;
 }

@@ -255,6 +255,24 @@ widecol_build_table(Relation rel)
 		if (c->cell_id >= next_cell)
 			next_cell = c->cell_id + 1;
 	}
+	/* a table USING widecol names its collections in the table option cql_types */
+	foreach(lc, foreign ? NIL : table_options)
+	{
+		DefElem    *def = lfirst(lc);
+		ListCell   *lc2;
+
+		if (strcmp(def->defname, "cql_types") != 0)
+			continue;
+		foreach(lc2, widecol_collection_parse_types(defGetString(def)))
+		{
+			WidecolCqlPair *pair = lfirst(lc2);
+
+			/* a dropped column's entry is left out (tam_ddl.c prunes it) */
+			for (i = 0; i < t->ncols; i++)
+				if (!t->cols[i].dropped && strcmp(t->cols[i].name, pair->key) == 0)
+					t->cols[i].coll = widecol_collection_parse(&t->cols[i], pair->value);
+		}
+	}
 
 	/* keys */
 	if (primary_key == NULL)
@@ -303,7 +321,7 @@ widecol_build_table(Relation rel)
 		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
 
 		if (!widecol_type_keyable(c->typid) &&
-			!(c->coll && c->coll->frozen && c->coll->kind == WIDECOL_COLL_LIST))
+			!(c->coll && c->coll->frozen && c->coll->kind != WIDECOL_COLL_MAP))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" of type %s cannot be part of a widecol primary key",
@@ -374,7 +392,7 @@ widecol_build_table(Relation rel)
 	}
 	if (t->compaction != NULL)
 		(void) widecol_parse_cql_map("compaction", t->compaction);
-	widecol_counter_check_table(t, foreign);
+	widecol_counter_check_table(t);
 	widecol_collection_check_table(t);
 	if (t->indexes_text != NULL)
 		t->indexes = widecol_index_parse(t, t->indexes_text);

@@ -731,20 +731,38 @@ apply_keyspace(const wc_schema_keyspace *k)
 	}
 }
 
-/* ADD the columns of s the relation lacks, DROP those s no longer has. */
+/*
+ * ADD the columns of s the relation lacks, DROP those s no longer has, and
+ * give the others the cql_type s has for them.
+ */
 static void
 alter_columns(Oid relid, const wc_schema *s)
 {
 	WidecolTable *t = widecol_get_table(relid);
 	char	   *rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												 get_rel_name(relid));
+	List	   *cmds = NIL;
+	ListCell   *lc;
 
 	for (size_t i = 0; i < s->ncolumns; i++)
 	{
+		const char *want = s->columns[i].cql_type;
 		bool		have = false;
 
 		for (int c = 0; c < t->ncols; c++)
-			have |= !t->cols[c].dropped && strcmp(t->cols[c].name, s->columns[i].name) == 0;
+		{
+			const char *mine;
+
+			if (t->cols[c].dropped || strcmp(t->cols[c].name, s->columns[i].name) != 0)
+				continue;
+			have = true;
+			mine = t->cols[c].coll ? t->cols[c].coll->cql : NULL;
+			if ((want == NULL) != (mine == NULL) || (want && strcmp(want, mine) != 0))
+				cmds = lappend(cmds, psprintf("ALTER FOREIGN TABLE %s ALTER COLUMN %s OPTIONS (%s cql_type%s%s)",
+											  rel, quote_identifier(t->cols[c].name),
+											  want == NULL ? "DROP" : mine == NULL ? "ADD" : "SET",
+											  want ? " " : "", want ? quote_literal_cstr(want) : ""));
+		}
 		if (!have)
 		{
 			StringInfoData sql;
@@ -752,9 +770,11 @@ alter_columns(Oid relid, const wc_schema *s)
 			initStringInfo(&sql);
 			appendStringInfo(&sql, "ALTER FOREIGN TABLE %s ADD COLUMN ", rel);
 			widecol_column_definition(&s->columns[i], &sql);
-			run_sql(sql.data);
+			cmds = lappend(cmds, sql.data);
 		}
 	}
+	foreach(lc, cmds)
+		run_sql(lfirst(lc));
 	t = widecol_get_table(relid);
 	for (int c = 0; c < t->ncols; c++)
 		if (!t->cols[c].dropped && wc_schema_find_column(s, t->cols[c].name) == NULL)
@@ -872,18 +892,18 @@ options_text(List *options)
 	return out.data;
 }
 
-/* The options of USING widecol table relid (TTL, compaction, ..., table id) follow s. */
+/* The options of USING widecol table relid (TTL, compaction, ..., table id, cql_types) follow s. */
 static void
 follow_tam_options(Oid relid, const wc_schema *s, uint32 id)
 {
 	WidecolTable *wt = widecol_get_table(relid);
 	wc_table_def def;
 	const wc_schema *mine;
-	List	   *want = widecol_schema_options(s, id);
+	List	   *want = widecol_tam_schema_options(s, id);
 
 	widecol_cluster_table_def(wt, &def);
 	mine = widecol_engine_schema(&def);
-	if (mine != NULL && strcmp(options_text(widecol_schema_options(mine, wt->table_id)),
+	if (mine != NULL && strcmp(options_text(widecol_tam_schema_options(mine, wt->table_id)),
 							   options_text(want)) == 0)
 		return;
 	widecol_tam_follow_options(relid, want);

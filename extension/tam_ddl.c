@@ -15,7 +15,10 @@
  *	  (primary_key, clustering_order, compaction, default_time_to_live,
  *	  gc_grace_seconds, ...; checked by the wrapper's validator, validate.c)
  *	  plus 'keyspace', the widecol server that stands for its keyspace
- *	  (default: server widecol_default, created on first use).
+ *	  (default: server widecol_default, created on first use), and
+ *	  'cql_types', the CQL collection type of each collection column (a
+ *	  relation has no column options), kept in step with RENAME and DROP
+ *	  COLUMN.
  *	  PostgreSQL validates a table's WITH (...) options as heap options, so
  *	  this ProcessUtility hook (chained) takes them out of CREATE TABLE,
  *	  CREATE TABLE AS and ALTER TABLE SET/RESET and stores them in
@@ -113,6 +116,8 @@ static void store_options(Oid relid, List *options);
 static List *set_option(List *options, const char *name, const char *value);
 static const char *get_option(List *options, const char *name);
 static void validate_options(List *options);
+static void check_cql_types(Oid relid, List *options);
+static void follow_cql_types(Oid relid, const char *oldname, const char *newname);
 static ForeignServer *keyspace_server(const char *name, bool create);
 static char *primary_key_text(List *columns);
 static List *take_constraints(List *constraints, List **pk, const char *relname);
@@ -251,6 +256,8 @@ validate_options(List *options)
 					 errhint("Write the option without \"%s.\".", def->defnamespace)));
 		if (strcmp(def->defname, "keyspace") == 0)
 			server = lappend(server, def);
+		else if (strcmp(def->defname, "cql_types") == 0)
+			(void) widecol_collection_parse_types(defGetString(def));
 		else
 			table = lappend(table, def);
 	}
@@ -260,6 +267,63 @@ validate_options(List *options)
 	d = transformRelOptions((Datum) 0, server, NULL, NULL, false, false);
 	if (d != (Datum) 0)
 		DirectFunctionCall2(widecol_fdw_validator, d, ObjectIdGetDatum(ForeignServerRelationId));
+}
+
+/*
+ * Every column option cql_types names must be a column of relid (schema.c
+ * checks each type against its column).
+ */
+static void
+check_cql_types(Oid relid, List *options)
+{
+	const char *text = get_option(options, "cql_types");
+	ListCell   *lc;
+
+	if (text == NULL)
+		return;
+	foreach(lc, widecol_collection_parse_types(text))
+	{
+		WidecolCqlPair *pair = lfirst(lc);
+
+		if (get_attnum(relid, pair->key) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" named in option \"cql_types\" of table \"%s\" does not exist",
+							pair->key, get_rel_name(relid)),
+					 errhint("Name a column of the table; quote names that have capitals, as in "
+							 "'\"Tags\" set<text>'.")));
+	}
+}
+
+/*
+ * Keep the option cql_types of widecol table relid in step with its
+ * columns: a column renamed from oldname to newname keeps its type, a
+ * dropped column leaves the list.
+ */
+static void
+follow_cql_types(Oid relid, const char *oldname, const char *newname)
+{
+	List	   *options = stored_options(relid);
+	const char *text = get_option(options, "cql_types");
+	StringInfoData out;
+	ListCell   *lc;
+
+	if (text == NULL)
+		return;
+	initStringInfo(&out);
+	foreach(lc, widecol_collection_parse_types(text))
+	{
+		WidecolCqlPair *pair = lfirst(lc);
+		const char *name = pair->key;
+
+		if (oldname != NULL && strcmp(name, oldname) == 0)
+			name = newname;
+		if (get_attnum(relid, name) != InvalidAttrNumber)
+			appendStringInfo(&out, "%s%s %s", out.len ? ", " : "", quote_identifier(name),
+							 pair->value);
+	}
+	if (strcmp(out.data, text) != 0)
+		store_options(relid, set_option(options, "cql_types", out.len ? out.data : NULL));
 }
 
 /*
@@ -457,6 +521,7 @@ after_create(Oid relid, List *options)
 						 "to choose the key.", get_option(options, "primary_key"))));
 	}
 	store_options(relid, options);
+	check_cql_types(relid, options);
 	ObjectAddressSet(rel_addr, RelationRelationId, relid);
 	ObjectAddressSet(srv_addr, ForeignServerRelationId, server->serverid);
 	recordDependencyOn(&rel_addr, &srv_addr, DEPENDENCY_NORMAL);
@@ -663,6 +728,7 @@ alter_options(Oid relid, List *set, List *reset)
 		options = set_option(options, def->defname, defGetString(def));
 	}
 	store_options(relid, options);
+	check_cql_types(relid, options);
 	t = widecol_get_table(relid);
 	if (widecol_preloaded && widecol_node_running())
 	{
@@ -710,6 +776,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	char	   *rename_old = NULL;
 	Oid			rename_relid = InvalidOid;
 	Oid			rename_column_relid = InvalidOid;
+	RenameStmt *rename_column = NULL;
 	bool		existed = false;
 	List	   *saved_creating = creating_options;
 	List	   *reassigned = NIL;
@@ -924,6 +991,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 				WidecolTable *t = widecol_get_table(relid);
 
 				rename_column_relid = relid;
+				rename_column = stmt;
 
 				for (int i = 0; i < t->ncols; i++)
 					if (!t->cols[i].dropped && strcmp(t->cols[i].name, stmt->subname) == 0 &&
@@ -963,12 +1031,16 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else if (OidIsValid(alter_relid))
 	{
 		/* e.g. OWNER TO: the engine table's ownership record follows at commit */
+		follow_cql_types(alter_relid, NULL, NULL);
 		if (widecol_preloaded && widecol_node_running() && !widecol_schema_applying)
 			note_pending(alter_relid, 0, false);
 		widecol_schema_note_table(alter_relid, false);
 	}
 	else if (OidIsValid(rename_column_relid))
+	{
+		follow_cql_types(rename_column_relid, rename_column->subname, rename_column->newname);
 		widecol_schema_note_table(rename_column_relid, false);
+	}
 	else if (reassigned != NIL)
 	{
 		ListCell   *lc;

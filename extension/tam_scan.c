@@ -96,6 +96,14 @@ widecol_tam_scan_init(void)
 	set_rel_pathlist_hook = tam_set_rel_pathlist;
 }
 
+/* Is plan a WidecolScan? */
+bool
+widecol_is_tam_scan(Plan *plan)
+{
+	return plan != NULL && IsA(plan, CustomScan) &&
+		((CustomScan *) plan)->methods == &tam_plan_methods;
+}
+
 /* Does a restriction name the ctid of relation relid (varno)? */
 static bool
 uses_ctid(RelOptInfo *rel)

@@ -215,6 +215,7 @@ build_schema(WidecolTable *t, const EngineOwnership *o, uint64 version, wc_schem
 		sc->position = (uint32) c->key_pos;
 		sc->descending = c->descending;
 		sc->cell_id = c->cell_id;
+		sc->cql_type = c->coll ? c->coll->cql : NULL;
 		switch (c->kind)
 		{
 			case WIDECOL_COL_PARTITION:
@@ -383,6 +384,8 @@ widecol_column_definition(const wc_schema_column *c, StringInfo out)
 						 quote_literal_cstr(quote_identifier(c->meta_of)));
 	else if (c->kind == WC_COL_TTL && c->meta_of)
 		appendStringInfo(out, ", ttl %s", quote_literal_cstr(quote_identifier(c->meta_of)));
+	if (c->cql_type)
+		appendStringInfo(out, ", cql_type %s", quote_literal_cstr(c->cql_type));
 	appendStringInfoChar(out, ')');
 }
 
@@ -421,6 +424,27 @@ widecol_schema_options(const wc_schema *s, uint32 id)
 	return out;
 }
 
+/*
+ * The table options of the USING widecol table of s: those of
+ * widecol_schema_options, and cql_types naming each collection column
+ * and its CQL type, as such a table gives them.
+ */
+List *
+widecol_tam_schema_options(const wc_schema *s, uint32 id)
+{
+	List	   *out = widecol_schema_options(s, id);
+	StringInfoData types;
+
+	initStringInfo(&types);
+	for (size_t i = 0; i < s->ncolumns; i++)
+		if (s->columns[i].cql_type)
+			appendStringInfo(&types, "%s%s %s", types.len ? ", " : "",
+							 quote_identifier(s->columns[i].name), s->columns[i].cql_type);
+	if (types.len > 0)
+		out = lappend(out, makeDefElem(pstrdup("cql_types"), (Node *) makeString(types.data), -1));
+	return out;
+}
+
 /* Append options as "name<sep>'value'" separated by ", " (OPTIONS: sep " ", WITH: " = "). */
 static void
 append_options(StringInfo out, List *options, const char *sep)
@@ -449,7 +473,7 @@ widecol_tam_create_command(const wc_schema *s, uint32 id, const char *relname,
 						   ForeignServer *server, List **gaps)
 {
 	StringInfoData cmd;
-	List	   *options = widecol_schema_options(s, id);
+	List	   *options = widecol_tam_schema_options(s, id);
 	uint32		attno = 1;
 	bool		more = true;
 

@@ -101,6 +101,7 @@ _PG_init(void)
 	widecol_tam_init();
 	widecol_tam_ddl_init();
 	widecol_tam_scan_init();
+	widecol_tam_modify_init();
 
 	widecol_define_cluster_gucs(process_shared_preload_libraries_in_progress);
 

@@ -297,6 +297,7 @@ extern char *widecol_import_command(const struct wc_table_def *def, ForeignServe
 struct wc_schema_column;
 extern void widecol_column_definition(const struct wc_schema_column *c, StringInfo out);
 extern List *widecol_schema_options(const struct wc_schema *s, uint32 id);
+extern List *widecol_tam_schema_options(const struct wc_schema *s, uint32 id);
 extern char *widecol_tam_create_command(const struct wc_schema *s, uint32 id, const char *relname,
 										ForeignServer *server, List **gaps);
 
@@ -542,39 +543,47 @@ struct wc_rowb;
 typedef void (*widecol_row_fill) (struct wc_rowb *rb, StringInfo pk, void *arg);
 extern Expr *widecol_strip_coercions(Expr *e);
 extern bool widecol_is_column(Expr *e, Index rti, AttrNumber attno);
-extern bool widecol_direct_update_names_rows(ForeignScan *fscan, WidecolTable *t);
-extern void widecol_direct_update_rows(ForeignScanState *node, widecol_row_fill fill, void *arg,
-									   const char *what);
+extern bool widecol_direct_update_names_rows(List *priv, List *qual, WidecolTable *t);
+extern void widecol_direct_update_rows(WidecolScanState *ss, PlanState *ps, widecol_row_fill fill,
+									   void *arg, const char *what);
 
 /* in counter.c */
 extern Oid	widecol_counter_typid(void);
-extern void widecol_counter_check_table(WidecolTable *t, bool foreign);
+extern void widecol_counter_check_table(WidecolTable *t);
 extern void widecol_counter_refuse_write(WidecolTable *t, CmdType op);
 struct wc_cell;
 extern Datum widecol_counter_datum(WidecolTable *t, const struct wc_cell *c);
 
+extern List *widecol_counter_deltas(List *exprs, List *attnos, Index rti, bool names_rows,
+									WidecolTable *t);
 extern bool widecol_counter_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 										ForeignScan *fscan, WidecolTable *t);
-extern void widecol_counter_update(ForeignScanState *node);
-extern void widecol_counter_explain(ForeignScanState *node, struct ExplainState *es);
+extern void widecol_counter_update(WidecolScanState *ss, PlanState *ps, List *deltas);
+extern void widecol_counter_explain(WidecolScanState *ss, struct ExplainState *es);
 
 /* in collection.c */
 extern WidecolCollType *widecol_collection_parse(WidecolColumn *c, const char *text);
+extern List *widecol_collection_parse_types(const char *text);
 extern void widecol_collection_check_table(WidecolTable *t);
 struct wc_rowb;
 extern void widecol_collection_put_value(struct wc_rowb *rb, WidecolColumn *c, Datum value,
 										 int64 ts, int32 ttl, uint32 ldt, uint32 now);
 extern Datum widecol_collection_datum(WidecolColumn *c, const struct wc_cell *cell);
 extern Datum widecol_collection_frozen_value(WidecolColumn *c, Datum value);
+extern List *widecol_collection_ops(List *exprs, List *attnos, Index rti, WidecolTable *t);
 extern bool widecol_collection_plan_update(PlannerInfo *root, ModifyTable *plan, Index rti,
 										   ForeignScan *fscan, WidecolTable *t);
 extern bool widecol_collection_is_update(ForeignScan *fs);
 extern bool widecol_collection_keyable(Oid typid);
 extern void widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value);
+extern void widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value,
+									  bool descending);
+extern void widecol_encode_column_pk(StringInfo buf, WidecolColumn *c, Datum value, int npk);
 extern Datum widecol_collection_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
 										   bool descending);
-extern void widecol_collection_update(ForeignScanState *node);
-extern void widecol_collection_explain(ForeignScanState *node, struct ExplainState *es);
+extern void widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops);
+extern void widecol_collection_explain(WidecolScanState *ss, List *ops,
+									   struct ExplainState *es);
 
 /* in analyze.c */
 extern bool widecolAnalyzeForeignTable(Relation relation,
@@ -628,6 +637,10 @@ extern void widecol_tam_ddl_init(void);
 
 /* in tam_scan.c */
 extern void widecol_tam_scan_init(void);
+extern bool widecol_is_tam_scan(Plan *plan);
+
+/* in tam_modify.c */
+extern void widecol_tam_modify_init(void);
 
 /* in txn.c */
 struct wc_batch_builder;

@@ -30,6 +30,8 @@ static const wc_schema_column sample_cols[] = {
     {"Reading \"x\"", "double precision", 701, WC_COL_REGULAR, 0, false, 2, NULL},
     {"reading_wt", "bigint", 20, WC_COL_WRITETIME, 0, false, 0, "Reading \"x\""},
     {"reading_ttl", "integer", 23, WC_COL_TTL, 0, false, 0, "Reading \"x\""},
+    {"tags", "text[]", 1009, WC_COL_REGULAR, 0, false, 3, NULL, "set<text>"},
+    {"stock", "jsonb", 3802, WC_COL_STATIC, 0, false, 4, NULL, "map<text, int>"},
 };
 static const wc_schema_replica sample_repl[] = {{"dc1", 3}, {"dc2", 2}};
 static const wc_schema_option sample_comp[] = {{"class", "'LeveledCompactionStrategy'"},
@@ -109,6 +111,7 @@ static void assert_same(const wc_schema *a, const wc_schema *b)
         assert_int_equal(x->descending, y->descending);
         assert_int_equal(x->cell_id, y->cell_id);
         assert_str(x->meta_of, y->meta_of);
+        assert_str(x->cql_type, y->cql_type);
     }
 }
 

@@ -240,8 +240,23 @@ INSERT INTO routes VALUES
 SELECT path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['a', 'b'];
 SELECT path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['a', 'b'] AND path = ARRAY[1, 2];
 SELECT stops, path, note FROM routes WHERE origin = 'x' AND stops = ARRAY['b'];
+-- frozen sets may be key columns too: stored sorted and unique, so any
+-- order of the elements (duplicates too) names the same key, as in CQL
+CREATE FOREIGN TABLE tag_groups (
+    tags  text[] OPTIONS (cql_type 'frozen<set<text>>'),
+    level int[] OPTIONS (cql_type 'frozen<set<int>>'),
+    note  text
+) SERVER collections_t OPTIONS (primary_key '((tags), level)', clustering_order 'level DESC');
+INSERT INTO tag_groups VALUES
+    (ARRAY['b', 'a', 'b'], ARRAY[2, 1], 'ab 12'), (ARRAY['a', 'b'], ARRAY[1, 2, 1], 'ab 12 again'),
+    (ARRAY['a', 'b'], ARRAY[3], 'ab 3'), (ARRAY['a'], ARRAY[1], 'a 1');
+SELECT tags, level, note FROM tag_groups WHERE tags = ARRAY['b', 'a'];
+SELECT note FROM tag_groups WHERE tags = ARRAY['a', 'b', 'a'] AND level = ARRAY[2, 1, 2];
+UPDATE tag_groups SET note = 'A 1' WHERE tags = ARRAY['a', 'a'] AND level = ARRAY[1];
+DELETE FROM tag_groups WHERE tags = ARRAY['b', 'a'] AND level = ARRAY[3];
+SELECT tags, level, note FROM tag_groups ORDER BY note;
 -- other collections are no key columns
-CREATE FOREIGN TABLE bad6 (k text[] OPTIONS (cql_type 'frozen<set<text>>'), v int)
+CREATE FOREIGN TABLE bad6 (k jsonb OPTIONS (cql_type 'frozen<map<text, int>>'), v int)
     SERVER collections_t OPTIONS (primary_key 'k');
 CREATE FOREIGN TABLE bad7 (k text[] OPTIONS (cql_type 'list<text>'), v int)
     SERVER collections_t OPTIONS (primary_key 'k');
@@ -259,6 +274,25 @@ COMMIT;
 SELECT items FROM orders_by_user_date
 WHERE user_id = '00000003-0000-4000-8000-000000000000';
 DEALLOCATE add_item;
+-- l[i] = v sets element i (from 1, as arrays count) by its element key: the
+-- list is read, as CQL does, and the other elements are not written
+EXPLAIN (COSTS OFF)
+UPDATE orders_by_user_date SET items[2] = 'B'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+UPDATE orders_by_user_date SET items[2] = 'B'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+-- l[i] = NULL deletes element i (CQL's DELETE l[i])
+UPDATE orders_by_user_date SET items[1] = NULL
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
+SELECT items FROM orders_by_user_date
+WHERE user_id = '00000003-0000-4000-8000-000000000000';
+-- an element the list does not have
+UPDATE orders_by_user_date SET items[5] = 'x'
+WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
+  AND order_id = min_timeuuid('2024-06-13 09:00+00');
 
 DROP SERVER collections_t CASCADE;
 DROP SCHEMA collections_t CASCADE;

@@ -7,6 +7,8 @@
 # column's cells kept in place; renaming the table and TRUNCATE are
 # refused; DROP TABLE removes the relation everywhere and its engine data
 # on every node (a table created again under the same name is empty).
+# A collection table (cql_types) and a counter table created on node 0
+# take element writes and increments without a read on nodes 1 and 2.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -59,6 +61,29 @@ my @ids = map {
 	$_->safe_psql('postgres', q{SELECT table_id FROM widecol.cluster_schema() WHERE table_name = 'readings'})
 } @nodes;
 ok($ids[0] > 0 && $ids[1] == $ids[0] && $ids[2] == $ids[0], "one table id everywhere ($ids[0])");
+
+# counters and collections are the same tables on every node: written
+# without a read on nodes 1 and 2, read on node 0
+$nodes[0]->safe_psql('postgres', q{
+	CREATE TABLE carts (k int PRIMARY KEY, items text[]) USING widecol
+	  WITH (keyspace = 'app', cql_types = 'items list<text>');
+	CREATE TABLE hits (k int PRIMARY KEY, n widecol.counter) USING widecol
+	  WITH (keyspace = 'app');});
+ok(wait_all(has_tam('carts'), @nodes[ 1 .. 2 ]) && wait_all(has_tam('hits'), @nodes[ 1 .. 2 ]),
+	'a collection table and a counter table appear on nodes 1 and 2');
+like($nodes[1]->safe_psql('postgres', q{SELECT reloptions::text FROM pg_class WHERE relname = 'carts'}),
+	qr/cql_types=items list<text>/, 'node 1 has the collection column\'s cql_types');
+for my $i (1, 2)
+{
+	$nodes[$i]->safe_psql('postgres', "$q UPDATE carts SET items = items || ARRAY['n$i'] WHERE k = 1;
+		UPDATE hits SET n = n + $i WHERE k = 1;");
+}
+is($nodes[0]->safe_psql('postgres', "$q SELECT array_to_string(items, ',') FROM carts WHERE k = 1"),
+	'n1,n2', 'appends on nodes 1 and 2 read on node 0');
+is($nodes[0]->safe_psql('postgres', "$q SELECT n FROM hits WHERE k = 1"), '3',
+	'increments on nodes 1 and 2 read on node 0');
+like($nodes[2]->safe_psql('postgres', "EXPLAIN UPDATE carts SET items = items || ARRAY['x'] WHERE k = 1"),
+	qr/Custom Scan \(WidecolModify\).*Reads Before Write: none/s, 'node 2 appends without a read');
 
 # written on node 1, read on node 2 (QUORUM both ways)
 $nodes[1]->safe_psql('postgres', "$q INSERT INTO readings VALUES (1, 10, 'a'), (1, 20, 'b'), (2, 10, 'c')");

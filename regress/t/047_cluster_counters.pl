@@ -10,6 +10,11 @@
 # the sum at ALL, and at ONE once that read repaired it.  A counter update
 # in a transaction with another write is refused with a hint.
 #
+# Collections travel in the cluster schema: a list column (cql_type
+# 'list<text>') created on node 0 is a list on node 1 too, and the same two
+# sessions append one element per increment there without a read: the list
+# ends with 300 elements from each node.
+#
 # Copyright (c) 2026, widecol developers
 #
 use strict;
@@ -29,14 +34,29 @@ create_on_first(\@nodes, q{
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
 	CREATE FOREIGN TABLE event_aggregations (event_type text, date date,
 	    count widecol.counter) SERVER ks OPTIONS (primary_key '((event_type), date)');
-	CREATE FOREIGN TABLE events (id int, v text) SERVER ks OPTIONS (primary_key 'id');},
-	[ 'event_aggregations', 'events' ]);
+	CREATE FOREIGN TABLE events (id int, v text) SERVER ks OPTIONS (primary_key 'id');
+	CREATE FOREIGN TABLE orders (order_id int, items text[] OPTIONS (cql_type 'list<text>'))
+	    SERVER ks OPTIONS (primary_key 'order_id');},
+	[ 'event_aggregations', 'events', 'orders' ]);
+
+# the collection column is a list on node 1 as well, written without a read
+is( $nodes[1]->safe_psql('postgres',
+		"SELECT attfdwoptions FROM pg_attribute WHERE attrelid = 'orders'::regclass "
+		  . "AND attname = 'items'"),
+	'{column_id=2,cql_type=list<text>}',
+	'node 1 got the cql_type of the collection created on node 0');
+like(
+	$nodes[1]->safe_psql('postgres',
+		"EXPLAIN UPDATE orders SET items = items || ARRAY['x'] WHERE order_id = 1"),
+	qr/Reads Before Write: none/,
+	'node 1 appends to the list without a read');
 
 my $incr = q{UPDATE event_aggregations SET count = count + 1
  WHERE event_type = 'click' AND date = '2026-01-01';};
+my $append = q{UPDATE orders SET items = items || ARRAY['n' || :node] WHERE order_id = 1;};
 my $script = "$PostgreSQL::Test::Utils::tmp_check/047_incr.sql";
 open(my $fh, '>', $script) or die "cannot write $script: $!";
-print $fh "$incr\n";
+print $fh "$incr\n$append\n";
 close($fh);
 
 sub value_at
@@ -47,15 +67,27 @@ sub value_at
 		  . "WHERE event_type = 'click' AND date = '2026-01-01'");
 }
 
-# pgbench of $n increments on $node at QUORUM, started (not waited for)
+# the list's length and the elements appended by node 0 and by node 1
+sub items_at
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SET widecol.consistency = 'quorum'; SELECT cardinality(items) || ' ' || "
+		  . "(SELECT count(*) FROM unnest(items) i WHERE i = 'n0') || ' ' || "
+		  . "(SELECT count(*) FROM unnest(items) i WHERE i = 'n1') FROM orders WHERE order_id = 1");
+}
+
+# pgbench of $n increments and appends on $node at QUORUM, started (not waited for)
 sub start_pgbench
 {
 	my ($node, $n, $out, $err) = @_;
+	my $id = $node == $nodes[0] ? 0 : 1;
 	local $ENV{PGOPTIONS} = '-c widecol.consistency=quorum';
 	return IPC::Run::start(
 		[
 			'pgbench', '--no-vacuum', '--client=1', "--transactions=$n",
-			'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres'
+			"--define=node=$id", '-f', $script, '-h', $node->host, '-p', $node->port,
+			'postgres'
 		],
 		'>', $out, '2>', $err);
 }
@@ -77,6 +109,8 @@ for my $o ([ 0, $out0 ], [ 1, $out1 ])
 }
 is(value_at($nodes[2], 'quorum'), '600', '2 x 300 increments on two nodes read 600 at QUORUM');
 is(value_at($_, 'all'), '600', $_->name . ' reads 600 at ALL') for @nodes[ 0, 1 ];
+is(items_at($nodes[2]), '600 300 300',
+	'300 + 300 concurrent appends on nodes 0 and 1: 600 elements, none lost');
 
 # node 2 down (a clean stop: the others see it down at once): QUORUM
 # increments work, ALL ones are refused and count nothing

@@ -1,12 +1,17 @@
 #
 # 048_collections.pl - concurrent element writes of CQL collections all land.
 #
-# Two sessions each append 150 elements to the same list, add 150 members
-# to the same set and put 150 keys into the same map, one UPDATE ...
-# WHERE <whole primary key> at a time: the list ends with exactly 300
-# elements, the set with 300 members and the map with 300 keys.  A
+# Two sessions each append 150 elements to the same list (and set its
+# first element by index, which reads the list but writes one element),
+# add 150 members to the same set and put 150 keys into the same map, one
+# UPDATE ... WHERE <whole primary key> at a time: the list ends with
+# exactly 300 more elements, the set with 300 members and the map with 300
+# keys.  A
 # read-modify-write of the whole value loses elements here (the issue's 235
-# of 300).  The values survive a restart (commit-log replay).
+# of 300).  The same sessions append to a list and increment a counter of
+# tables USING widecol (cql_types, widecol.counter), which are written
+# without a read too: 300 more elements, 300 increments.  The values survive a
+# restart (commit-log replay).
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -28,7 +33,12 @@ $node->safe_psql(
 	    tags bigint[] OPTIONS (cql_type 'set<bigint>'),
 	    stock jsonb OPTIONS (cql_type 'map<text, int>')) SERVER ks
 	  OPTIONS (primary_key 'order_id');
-	INSERT INTO orders VALUES (1, ARRAY['first'], NULL, NULL);});
+	INSERT INTO orders VALUES (1, ARRAY['first'], NULL, NULL);
+	CREATE TABLE carts (cart_id int PRIMARY KEY, items text[]) USING widecol
+	  WITH (keyspace = 'ks', cql_types = 'items list<text>');
+	INSERT INTO carts VALUES (1, ARRAY['first']);
+	CREATE TABLE hits (page text PRIMARY KEY, n widecol.counter) USING widecol
+	  WITH (keyspace = 'ks');});
 
 $node->pgbench(
 	'--no-vacuum --client=2 --jobs=2 --transactions=150 --max-tries=1',
@@ -39,9 +49,12 @@ $node->pgbench(
 	{
 		'048_append' => q{
 UPDATE orders SET items = items || ARRAY['x' || :client_id] WHERE order_id = 1;
+UPDATE orders SET items[1] = 'first' WHERE order_id = 1;
 UPDATE orders SET tags = tags || nextval('member_seq') WHERE order_id = 1;
 UPDATE orders SET stock = stock || jsonb_build_object('k' || nextval('member_seq'), 1)
  WHERE order_id = 1;
+UPDATE carts SET items = items || ARRAY['x' || :client_id] WHERE cart_id = 1;
+UPDATE hits SET n = n + 1 WHERE page = '/home';
 }
 	});
 my $q = q{SELECT cardinality(items) || ' ' || cardinality(tags) || ' '
@@ -51,11 +64,16 @@ my $q = q{SELECT cardinality(items) || ' ' || cardinality(tags) || ' '
 	|| ' ' || items[1] FROM orders WHERE order_id = 1};
 is($node->safe_psql('postgres', $q), '301 300 300 150 150 first',
 	'150 + 150 concurrent appends, adds and puts: 300 of each, none lost');
+my $tq = q{SELECT cardinality(items) || ' '
+	|| coalesce((SELECT n FROM hits WHERE page = '/home'), 0) FROM carts WHERE cart_id = 1};
+is($node->safe_psql('postgres', $tq), '301 300',
+	'tables USING widecol: 150 + 150 concurrent appends and increments, none lost');
 
 # the commit log is replayed at restart: nothing lost, nothing doubled
 $node->restart;
 ok($node->poll_query_until('postgres', $q, '301 300 300 150 150 first'),
 	'the same collections after a restart');
+is($node->safe_psql('postgres', $tq), '301 300', 'the same list and counter after a restart');
 
 $node->stop('fast');
 done_testing();
