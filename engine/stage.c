@@ -13,7 +13,10 @@
  * memtable, if used, becomes immutable holding the records before M, the
  * transaction's memtable becomes immutable as [M, M + 1) (the replay
  * applies the whole transaction at M), and a new active memtable starts at
- * M + 1.  Both steps happen under the table's mu, where readers take their
+ * M + 1.  A table whose active memtable holds nothing takes the
+ * transaction's memtable as its active one instead (from the first chunk's
+ * position on), so that a statement into an idle table is not flushed on
+ * its own.  Both happen under the table's mu, where readers take their
  * sources.  The log positions of the chunks (before M) stay needed until
  * that memtable is flushed: its keep position (engine_int.h) is the
  * transaction's first chunk, and an unpublished transaction is kept in
@@ -312,6 +315,21 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
             continue;
         added = wc_memtable_memory(s->tabs[i].mem);
         pthread_mutex_lock(&t->mu);
+        if (!t->active_used && added < e->opts.memtable_bytes) {
+            /* an idle table: the transaction's memtable becomes its active one, which
+             * later writes fill up before it is flushed; the log from its first chunk on */
+            wc_memtable *idle = t->active;
+
+            t->active = s->tabs[i].mem;
+            t->active_start = s->keep;
+            t->active_used = true;
+            t->active_acct = added;
+            s->tabs[i].mem = NULL;
+            pthread_mutex_unlock(&t->mu);
+            atomic_fetch_add(&e->mem_active, added);
+            wc_memtable_unref(idle);
+            continue;
+        }
         if (t->active_used) {
             moved = wc__imm_push_active(t, fresh[i], pos);
             fresh[i] = NULL;

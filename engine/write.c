@@ -263,7 +263,8 @@ wc_clpos wc__log_needed_locked(wc_engine *e)
         for (size_t j = 0; j < t->nimm; j++)
             if (wc_clpos_cmp(t->imm[j].keep, min) < 0)
                 min = t->imm[j].keep;
-        if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
+        /* (after a publish an active memtable may start before an immutable one) */
+        if (t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
             min = t->active_start;
         if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
             min = t->unpublished_start;

@@ -258,15 +258,17 @@ static void test_replay_keeps_only_published(void **state)
 /*
  * Segments holding the chunks of a transaction survive flushes of another
  * table that retire older segments, before the publish (the transaction is
- * open) and after it, until its own memtable is flushed (held here, so that
- * the crash finds the rows in the commit log alone).
+ * open) and after it, until its memtable is flushed (held here, so that the
+ * crash finds the rows in the commit log alone): with T1 idle at the
+ * publish (its memtable becomes T1's active one) and with T1 written (it
+ * becomes an immutable one).
  */
-static void test_log_kept_for_staged_chunks(void **state)
+static void st_log_kept(bool t1_written)
 {
     st_env s;
     wc_staged *x;
+    long plain = t1_written ? 2 : 0;
 
-    (void)state;
     st_setup(&s);
     assert_int_equal(wc_engine_stage_begin(s.e, &x), WC_OK);
     assert_int_equal(st_stage(s.e, x, T1, "p", 0, 400, 1000), WC_OK);
@@ -275,21 +277,34 @@ static void test_log_kept_for_staged_chunks(void **state)
         assert_int_equal(wc_engine_flush(s.e, T2, true), WC_OK);
     }
     assert_int_equal(st_stage(s.e, x, T1, "p", 400, 800, 1000), WC_OK);
+    if (t1_written) {
+        /* T1's active memtable starts after the first chunk */
+        st_apply(s.e, T1, "plain", 0, 1, 10);
+        assert_int_equal(wc_engine_flush(s.e, T1, true), WC_OK);
+        st_apply(s.e, T1, "plain", 1, 2, 10);
+    }
     st_hold_flushes(&s, T1, true);
     assert_int_equal(wc_engine_publish(s.e, x), WC_OK);
     for (int i = 4; i < 8; i++) {
         st_apply(s.e, T2, "a", (uint64_t)i * 300, (uint64_t)i * 300 + 300, 1000);
         assert_int_equal(wc_engine_flush(s.e, T2, true), WC_OK);
     }
-    assert_int_equal(st_count(s.e, T1), 800);
+    assert_int_equal(st_count(s.e, T1), 800 + plain);
     st_crash_reopen(&s, NULL);
-    assert_int_equal(st_count(s.e, T1), 800);
+    assert_int_equal(st_count(s.e, T1), 800 + plain);
     assert_int_equal(st_count(s.e, T2), 2400);
-    /* and once flushed, the rows come from the SSTable after another crash */
+    /* and once flushed, the rows come from SSTables after another crash */
     assert_int_equal(wc_engine_flush(s.e, 0, true), WC_OK);
     st_crash_reopen(&s, NULL);
-    assert_int_equal(st_count(s.e, T1), 800);
+    assert_int_equal(st_count(s.e, T1), 800 + plain);
     st_teardown(&s);
+}
+
+static void test_log_kept_for_staged_chunks(void **state)
+{
+    (void)state;
+    st_log_kept(false);
+    st_log_kept(true);
 }
 
 /* A table dropped while staged: its writes are discarded, the other table's published. */
