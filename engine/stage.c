@@ -34,7 +34,6 @@
 
 #include "alloc.h"
 #include "coding.h"
-#include "counter.h"
 #include "mutation.h"
 #include "stage_format.h"
 
@@ -169,7 +168,10 @@ static wc_status wc__staged_table(wc_staged *s, uint32_t table_id, wc_memtable *
     return WC_OK;
 }
 
-/* Put a validated batch into the transaction's memtables. */
+/*
+ * Put a validated batch into the transaction's memtables; a counter delta
+ * fails it (the transaction cannot publish deltas it did not resolve).
+ */
 static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
 {
     wc_batch_view bv;
@@ -184,7 +186,7 @@ static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
 
         /* validated: ml >= 4 */
         if ((st = wc__staged_table(s, wc_dec_u32(mut), &m)) != WC_OK ||
-            (st = wc__put_mutation(m, &s->key, mut, ml, 0)) != WC_OK)
+            (st = wc__put_mutation(m, &s->key, mut, ml, 0, true)) != WC_OK)
             return st;
     }
     return WC_OK;
@@ -224,11 +226,6 @@ wc_status wc_engine_stage(wc_engine *e, wc_staged *s, const uint8_t *rec, size_t
     if (s->failed != WC_OK)
         return wc_error(WC_INVALID_ARGUMENT,
                         "an earlier chunk of this staged transaction failed: %s", s->why);
-    if (wc_counter_batch_has_delta(rec, len))
-        return wc__staged_fail(e, s,
-                               wc_error(WC_INVALID_ARGUMENT,
-                                        "counter updates cannot be staged: apply them as one "
-                                        "batch"));
     pthread_rwlock_rdlock(&e->tables_mu);
     st = wc__validate_batch(e, rec, len);
     pthread_rwlock_unlock(&e->tables_mu);

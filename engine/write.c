@@ -39,7 +39,7 @@ static void wc__account_active(wc_engine *e, wc__table *t)
 }
 
 wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size_t len,
-                           uint64_t seq)
+                           uint64_t seq, bool no_deltas)
 {
     wc_mutation_view v;
     wc_mutation_entry en;
@@ -53,6 +53,10 @@ wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size
     token = wc_token(v.pk, v.pk_len);
     /* validated once already: by wc__validate_batch before the log, or on replay */
     while ((r = wc_mutation_next_unchecked(&v, &en)) == 1) {
+        if (no_deltas && en.kind != WC_KIND_HEADER &&
+            wc_counter_row_has_delta(en.blob, en.blob_len))
+            return wc_error(WC_INVALID_ARGUMENT,
+                            "counter updates cannot be staged: apply them as one batch");
         wc_buf_reset(key);
         wc_key_build(key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
         if ((st = wc_buf_status(key)) != WC_OK)
@@ -70,7 +74,7 @@ wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size
 static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len,
                                     uint64_t seq)
 {
-    wc_status st = wc__put_mutation(t->active, &e->key, mut, len, seq);
+    wc_status st = wc__put_mutation(t->active, &e->key, mut, len, seq, false);
 
     wc__account_active(e, t);
     return st;

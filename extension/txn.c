@@ -38,7 +38,8 @@
  *	  last chunk staged, counter updates, a failure - only sends an abort
  *	  and leaves the commit to the single APPLY below.  Writes staged are
  *	  always a prefix of the pending writes, and the ones not yet staged are
- *	  all in memory (the rest is staged before memory spills).  A cluster
+ *	  all in memory (the rest is staged before memory spills; what is staged
+ *	  spills at once, so that memory holds one chunk).  A cluster
  *	  node takes the writes as one logged batch instead (APPLY).
  *
  *	  Commit (XACT_EVENT_PRE_COMMIT, so that a failure aborts the whole
@@ -253,8 +254,14 @@ widecol_txn_added(uint32 table_id)
 			(void) stage_tail();
 		spill_pending();
 	}
-	else if (total - staged_bytes >= WIDECOL_TXN_CHUNK && stage_possible())
-		(void) stage_tail();
+	else if (total - staged_bytes >= WIDECOL_TXN_CHUNK && stage_possible() && stage_tail())
+	{
+		/*
+		 * What the node holds moves to the file at once: memory stays one
+		 * warm chunk, as before staging, instead of growing page by page
+		 */
+		spill_pending();
+	}
 }
 
 /*

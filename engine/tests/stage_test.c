@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "engine.h"
 #include "engine_int.h"
 #include "faultfs.h"
@@ -218,6 +219,33 @@ static void test_abort_and_failure_drop(void **state)
     assert_int_equal(st_stage(s.e, x, T1, "p", 0, 50, 10), WC_OK);
     assert_int_equal(st_stage(s.e, x, 999, "p", 0, 5, 10), WC_NOT_FOUND);
     assert_int_equal(st_stage(s.e, x, T1, "p", 50, 60, 10), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_engine_publish(s.e, x), WC_INVALID_ARGUMENT);
+    assert_int_equal(st_count(s.e, T1), 0);
+
+    /* counter deltas cannot be staged (they are resolved under the counter lock) */
+    assert_int_equal(wc_engine_stage_begin(s.e, &x), WC_OK);
+    assert_int_equal(st_stage(s.e, x, T1, "c", 0, 5, 10), WC_OK);
+    {
+        wc_batch_builder b;
+        wc_mutation *m;
+        uint8_t ckb[8], v[WC_COUNTER_DELTA_LEN];
+        wc_cell c = {.column = 2, .flags = WC_CELLF_COUNTER_DELTA, .ts = 5};
+        const uint8_t *rec;
+        size_t len;
+
+        wc_batch_builder_init(&b);
+        m = wc_batch_builder_begin(&b, T1, "c", 1);
+        wc_test_ck(7, ckb);
+        wc_counter_delta_encode(v, 3);
+        c.value = v;
+        c.len = sizeof(v);
+        wc_rowb_cell(wc_mutation_row_begin(m, false, ckb, 8), &c);
+        wc_mutation_row_end(m);
+        assert_int_equal(wc_batch_builder_end(&b), WC_OK);
+        assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
+        assert_int_equal(wc_engine_stage(s.e, x, rec, len), WC_INVALID_ARGUMENT);
+        wc_batch_builder_free(&b);
+    }
     assert_int_equal(wc_engine_publish(s.e, x), WC_INVALID_ARGUMENT);
     assert_int_equal(st_count(s.e, T1), 0);
 
