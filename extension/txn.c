@@ -630,11 +630,18 @@ stage_tail(void)
 							  (wc_consistency) widecol_consistency, !staging);
 	if (st != WC_OK)
 	{
+		struct wc_client *c = widecol_connection_if_open();
 		char		why[512];
 
-		/* the node has dropped or failed the staged transaction: drop it for sure */
+		/*
+		 * The node has dropped or failed the staged transaction: drop it for
+		 * sure (a broken connection drops it by closing, and is reported so)
+		 */
 		strlcpy(why, wc_last_error(), sizeof(why));
-		stage_cancel();
+		if (c != NULL && !wc_client_broken(c))
+			stage_cancel();
+		staging = false;
+		stage_off = true;
 		(void) wc_error(st, "%s", why);
 		widecol_report(st, "write");
 	}
