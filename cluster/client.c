@@ -40,6 +40,7 @@ struct wc_client {
     uint32_t slot;       /* the ring slot this client claimed */
     int ring_spin_us;
     bool ring_inflight;  /* the request awaiting its answer went through the ring */
+    bool socket_only;    /* send the next request over the socket even if it fits the ring */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -235,7 +236,7 @@ static wc_status wc__send_request(wc_client *c, struct iovec *iov, int n, int64_
 
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
-    if (c->ring == NULL || total > wc_shmring_slot_bytes(c->ring))
+    if (c->ring == NULL || c->socket_only || total > wc_shmring_slot_bytes(c->ring))
         return wc__send(c, iov, n, deadline);
     b = wc_shmring_buffer(c->ring, c->slot);
     for (int i = 0; i < n; i++) {
@@ -669,9 +670,13 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
     return st == WC_CORRUPTION ? wc__broken(c, st) : st;
 }
 
-/* Send an APPLY frame; *idp gets its request id. */
-static wc_status wc__apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
-                                uint32_t *idp)
+/*
+ * Send an APPLY frame (op WC_OP_APPLY) or a STAGE frame (first: its flag;
+ * always over the socket, where the node keeps the connection's staged
+ * transaction); *idp gets its request id.
+ */
+static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, bool first,
+                                const uint8_t *batch, size_t len, uint32_t *idp)
 {
     uint8_t prefix[WC_PROTO_APPLY_PREFIX];
     struct iovec iov[2];
@@ -685,14 +690,19 @@ static wc_status wc__apply_send(wc_client *c, const uint8_t *batch, size_t len, 
     if (!wc_consistency_valid((int)cl))
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     id = c->next_id + 1 ? c->next_id + 1 : 1;
-    if ((st = wc_proto_apply_prefix(prefix, id, cl, len)) != WC_OK)
+    st = op == WC_OP_APPLY ? wc_proto_apply_prefix(prefix, id, cl, len)
+                           : wc_proto_stage_prefix(prefix, id, cl, first, len);
+    if (st != WC_OK)
         return st;
     c->next_id = id;
     iov[0].iov_base = prefix;
     iov[0].iov_len = sizeof(prefix);
     iov[1].iov_base = (void *)batch;
     iov[1].iov_len = len;
-    if ((st = wc__send_request(c, iov, len ? 2 : 1, wc__deadline(c))) != WC_OK)
+    c->socket_only = op == WC_OP_STAGE;
+    st = wc__send_request(c, iov, len ? 2 : 1, wc__deadline(c));
+    c->socket_only = false;
+    if (st != WC_OK)
         return wc__broken(c, st);
     *idp = id;
     return WC_OK;
@@ -701,7 +711,7 @@ static wc_status wc__apply_send(wc_client *c, const uint8_t *batch, size_t len, 
 wc_status wc_client_apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
 {
     uint32_t id;
-    wc_status st = wc__apply_send(c, batch, len, cl, &id);
+    wc_status st = wc__apply_send(c, WC_OP_APPLY, cl, false, batch, len, &id);
 
     if (st != WC_OK)
         return st;
@@ -724,13 +734,40 @@ wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_con
     uint32_t id;
     wc_status st;
 
-    if ((st = wc__apply_send(c, batch, len, cl, &id)) != WC_OK)
+    if ((st = wc__apply_send(c, WC_OP_APPLY, cl, false, batch, len, &id)) != WC_OK)
         return st;
     if ((st = wc__response(c, id, wc__deadline(c), &body, &blen)) != WC_OK)
         return st;
     if (blen != 0)
         return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in an APPLY response"));
     return WC_OK;
+}
+
+wc_status wc_client_stage_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
+                               bool first)
+{
+    uint32_t id;
+    wc_status st = wc__apply_send(c, WC_OP_STAGE, cl, first, batch, len, &id);
+
+    if (st != WC_OK)
+        return st;
+    c->pending = true;
+    c->pending_id = id;
+    return WC_OK;
+}
+
+wc_status wc_client_publish(wc_client *c, bool commit)
+{
+    uint32_t id = wc__begin(c, WC_OP_PUBLISH);
+    wc_status st;
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_publish(&c->out, commit ? WC_PUBLISH_COMMIT : WC_PUBLISH_ABORT);
+    c->socket_only = true;
+    st = wc__simple(c, id);
+    c->socket_only = false;
+    return st;
 }
 
 wc_status wc_client_read(wc_client *c, const wc_read_request *req, wc_consistency cl,

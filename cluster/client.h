@@ -148,6 +148,31 @@ wc_status wc_client_apply_send(wc_client *c, const uint8_t *batch, size_t len, w
 wc_status wc_client_apply_wait(wc_client *c);
 
 /*
+ * STAGE: hand the node a chunk of the writes of a statement (or
+ * transaction) that it is to publish at once later, at consistency cl;
+ * pipelined like
+ * wc_client_apply_send (at most one outstanding, its failure returned by
+ * the next request or wc_client_apply_wait).  first begins the
+ * connection's staged transaction (one still open is dropped); a later
+ * chunk after a failed one fails too.  Staged writes are invisible to
+ * every read until wc_client_publish, and a node that restarts or loses
+ * the connection before then drops them.  STAGE and PUBLISH always travel
+ * over the socket, never the ring.  WC_INVALID_ARGUMENT (counter updates,
+ * more than the engine's WC_STAGE_MAX_BYTES, a node that runs a cluster),
+ * WC_UNAVAILABLE, the statuses of APPLY.
+ */
+wc_status wc_client_stage_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
+                               bool first);
+/*
+ * PUBLISH: make the connection's staged writes visible at once and durable
+ * (commit), or drop them (!commit; none open is not an error).  Waits for
+ * an outstanding STAGE first and returns its failure, if it failed (the
+ * staged transaction is then dropped: send an abort).  Commit with
+ * nothing staged: WC_INVALID_ARGUMENT.
+ */
+wc_status wc_client_publish(wc_client *c, bool commit);
+
+/*
  * Read one page.  Every field of req travels (pk, bounds, reverse,
  * include_static, limits, columns, now_sec, paging state, page_rows, token
  * range, tombstone_failure_threshold).  Caller frees *out with

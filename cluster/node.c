@@ -79,6 +79,7 @@ typedef struct wc__conn {
     wc_buf in; /* received bytes: [in_pos, in.len) not yet consumed */
     size_t in_pos;
     wc_buf out;
+    wc_staged *staged;       /* the open staged transaction (STAGE, PUBLISH), or NULL */
     struct wc__conn *next;                /* queue link, under qmu */
     struct wc__conn *prev_all, *next_all; /* n->conns, under mu */
 } wc__conn;
@@ -815,6 +816,23 @@ static wc_status wc__change_replication(const wc_table_def *def, wc_replication 
 }
 
 /*
+ * May c stage writes?  Only over the socket (the staged transaction belongs
+ * to the connection) and on a node that serves alone: a cluster's
+ * statements go to the coordinator as one logged batch (APPLY), and a node
+ * configured for a cluster never applies a replicated write alone.
+ */
+static wc_status wc__stage_allowed(wc__conn *c)
+{
+    if (c->fd < 0)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "STAGE and PUBLISH travel over the node's socket, not the shared ring");
+    if (wc__coordinator(c->node) != NULL)
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "this node runs a cluster: send the statement's writes as one APPLY");
+    return wc__not_joined(c->node);
+}
+
+/*
  * Serve one request into c->out (a complete response frame).  Returns the
  * status sent; *fatal is set when the connection must be closed after the
  * response (malformed body).
@@ -908,6 +926,58 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
         st = wc_views_apply(n->views, e, batch, len);
+        break;
+    }
+    case WC_OP_STAGE: {
+        wc_consistency cl;
+        const uint8_t *batch;
+        size_t len;
+        bool first;
+        WC__DECODE(wc_proto_get_stage(body, blen, &cl, &first, &batch, &len));
+        if ((st = wc__stage_allowed(c)) != WC_OK)
+            break;
+        if (first) {
+            wc_engine_stage_abort(e, c->staged);
+            c->staged = NULL;
+            if ((st = wc_engine_stage_begin(e, &c->staged)) != WC_OK)
+                break;
+        } else if (c->staged == NULL) {
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "no staged transaction is open on this connection (it was published "
+                          "or aborted)");
+            break;
+        }
+        if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK) {
+            char why[512];
+
+            /* the transaction cannot be complete any more: later chunks are refused */
+            snprintf(why, sizeof(why), "%s", wc_last_error());
+            wc_engine_stage_abort(e, c->staged);
+            c->staged = NULL;
+            st = wc_error(st, "%s", why);
+            break;
+        }
+        /* a failure leaves the transaction failed: PUBLISH refuses it */
+        st = wc_engine_stage(e, c->staged, batch, len);
+        break;
+    }
+    case WC_OP_PUBLISH: {
+        uint8_t action;
+        wc_staged *s = c->staged;
+        WC__DECODE(wc_proto_get_publish(body, blen, &action));
+        if (action == WC_PUBLISH_ABORT) {
+            c->staged = NULL;
+            wc_engine_stage_abort(e, s);
+            break;
+        }
+        if ((st = wc__stage_allowed(c)) != WC_OK)
+            break;
+        if (s == NULL) {
+            st = wc_error(WC_INVALID_ARGUMENT, "nothing is staged on this connection");
+            break;
+        }
+        c->staged = NULL;
+        st = wc_engine_publish(e, s);
         break;
     }
     case WC_OP_READ: {
@@ -1395,6 +1465,8 @@ static bool wc__rearm(wc__conn *c)
 
 static void wc__conn_free(wc__conn *c)
 {
+    /* a connection that ends drops what it staged and never published */
+    wc_engine_stage_abort(c->node->engine, c->staged);
     if (c->fd >= 0)
         close(c->fd);
     wc_buf_free(&c->in);

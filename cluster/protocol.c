@@ -16,7 +16,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "UNKNOWN", "CREATE_TABLE", "ALTER_TABLE", "DROP_TABLE", "GET_TABLE", "LIST_TABLES", "APPLY",
     "READ",    "FLUSH",        "COMPACT",     "TABLE_STATS", "PING",     "NODE_INFO",
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
-    "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "UNKNOWN", "UNKNOWN",
+    "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "STAGE", "PUBLISH",
     "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "DECOMMISSION", "REMOVENODE", "CAS",
     "UNKNOWN", "INDEX_READ", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS",
 };
@@ -333,7 +333,9 @@ void wc_proto_put_apply(wc_buf *b, wc_consistency cl, const uint8_t *batch, size
     wc_buf_append(b, batch, batch_len);
 }
 
-wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len)
+/* The 14-byte prefix of an APPLY or STAGE frame: op, id, one byte, u32 batch length. */
+static wc_status wc__batch_prefix(uint8_t *out, uint8_t op, uint32_t id, uint8_t byte,
+                                  size_t batch_len)
 {
     size_t payload = WC_PROTO_REQUEST_HEADER + 1 + 4 + batch_len;
 
@@ -342,11 +344,16 @@ wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, si
                         "batch of %zu bytes exceeds the protocol limit of %u bytes per message",
                         batch_len, WC_PROTO_MAX_FRAME);
     wc_enc_u32(out, (uint32_t)payload);
-    out[4] = WC_OP_APPLY;
+    out[4] = op;
     wc_enc_u32(out + 5, id);
-    out[9] = (uint8_t)cl;
+    out[9] = byte;
     wc_enc_u32(out + 10, (uint32_t)batch_len);
     return WC_OK;
+}
+
+wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len)
+{
+    return wc__batch_prefix(out, WC_OP_APPLY, id, (uint8_t)cl, batch_len);
 }
 
 wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
@@ -357,6 +364,41 @@ wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl
     *cl = (wc_consistency)body[0];
     *batch = body + 5;
     *batch_len = len - 5;
+    return WC_OK;
+}
+
+/* ---------------------------------------------------------------- STAGE, PUBLISH */
+
+wc_status wc_proto_stage_prefix(uint8_t *out, uint32_t id, wc_consistency cl, bool first,
+                                size_t batch_len)
+{
+    return wc__batch_prefix(out, WC_OP_STAGE, id, (uint8_t)((uint8_t)cl | (first ? WC_STAGEF_FIRST : 0)),
+                            batch_len);
+}
+
+wc_status wc_proto_get_stage(const uint8_t *body, size_t len, wc_consistency *cl, bool *first,
+                             const uint8_t **batch, size_t *batch_len)
+{
+    if (len < 5 || !wc_consistency_valid(body[0] & WC_STAGE_CL_MASK) ||
+        wc_dec_u32(body + 1) != len - 5)
+        return WC__BAD("STAGE");
+    *cl = (wc_consistency)(body[0] & WC_STAGE_CL_MASK);
+    *first = (body[0] & WC_STAGEF_FIRST) != 0;
+    *batch = body + 5;
+    *batch_len = len - 5;
+    return WC_OK;
+}
+
+void wc_proto_put_publish(wc_buf *b, uint8_t action)
+{
+    wc_buf_put_u8(b, action);
+}
+
+wc_status wc_proto_get_publish(const uint8_t *body, size_t len, uint8_t *action)
+{
+    if (len != 1 || body[0] < WC_PUBLISH_COMMIT || body[0] > WC_PUBLISH_ABORT)
+        return WC__BAD("PUBLISH");
+    *action = body[0];
     return WC_OK;
 }
 

@@ -189,6 +189,21 @@ wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, si
 wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
                              const uint8_t **batch, size_t *batch_len);
 
+/*
+ * STAGE (since version 17): u8 consistency level | WC_STAGEF_FIRST, u32
+ * batch length, batch record.  The frame prefix has APPLY's size
+ * (WC_PROTO_APPLY_PREFIX); statuses as for APPLY.
+ */
+wc_status wc_proto_stage_prefix(uint8_t *out, uint32_t id, wc_consistency cl, bool first,
+                                size_t batch_len);
+/* *batch points into body.  WC_CORRUPTION if malformed or cl unknown. */
+wc_status wc_proto_get_stage(const uint8_t *body, size_t len, wc_consistency *cl, bool *first,
+                             const uint8_t **batch, size_t *batch_len);
+/* PUBLISH (since version 17): u8 action, WC_PUBLISH_COMMIT or WC_PUBLISH_ABORT. */
+void wc_proto_put_publish(wc_buf *b, uint8_t action);
+/* WC_CORRUPTION if malformed or the action unknown. */
+wc_status wc_proto_get_publish(const uint8_t *body, size_t len, uint8_t *action);
+
 /* READ: the whole wc_read_request (tombstone_failure_threshold too) and a consistency level. */
 void wc_proto_put_read(wc_buf *b, const wc_read_request *req, wc_consistency cl);
 /*

@@ -17,7 +17,7 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 14 collection cells (APPLY and READ); version 15 CAS (lightweight transactions); version 20 COUNT_ROWS (a count of rows counted on the node); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 14 collection cells (APPLY and READ); version 15 CAS (lightweight transactions); version 17 STAGE and PUBLISH (staged statements); version 18 INDEX_READ (secondary indexes); version 20 COUNT_ROWS (a count of rows counted on the node); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
@@ -52,6 +52,8 @@
 #define WC_OP_SCHEMA_CHANGE 17     /* since version 8 */
 #define WC_OP_SCHEMA_LIST 18       /* since version 8 */
 #define WC_OP_STREAMS 19           /* since version 11 */
+#define WC_OP_STAGE 20              /* since version 17 */
+#define WC_OP_PUBLISH 21            /* since version 17 */
 #define WC_OP_REPAIR 22             /* since version 12 */
 #define WC_OP_REPAIRS 23            /* since version 12 */
 #define WC_OP_CLEANUP 24            /* since version 13 */
@@ -79,6 +81,15 @@
 #define WC_BOUNDF_INCLUSIVE 0x01
 #define WC_BOUNDF_UNBOUNDED 0x02     /* no key follows */
 #define WC_BOUNDF_ALL 0x03
+
+/* STAGE request: u8 consistency level (low 7 bits) and flags */
+#define WC_STAGEF_FIRST 0x80         /* begins the connection's staged transaction (a previous
+                                      * one still open is aborted) */
+#define WC_STAGE_CL_MASK 0x7f
+
+/* PUBLISH request: u8 action */
+#define WC_PUBLISH_COMMIT 1          /* make the staged writes visible, durable */
+#define WC_PUBLISH_ABORT 2           /* drop them (none open: nothing to do) */
 
 /* READ response: u8 flags of one row */
 #define WC_ROWF_WIRE_STATIC 0x01     /* static row: no clustering key follows */

@@ -370,6 +370,48 @@ wc_status wc_engine_sync(wc_engine *e);
  */
 wc_status wc_engine_apply_counter(wc_engine *e, const uint8_t *rec, size_t len, wc_buf *resolved);
 
+/*
+ * Staged transactions: the writes of one statement (or transaction), taken
+ * in chunks while it runs and made visible all at once when it ends, so
+ * that the engine's work on them overlaps the caller's.  Each chunk is
+ * validated, written to the commit log as a staged record (not fsynced)
+ * and put into memtables of the transaction's own, which no read sees.
+ * wc_engine_publish writes a publish marker and adds those memtables to
+ * their tables' sources in one step per table: a reader sees all of the
+ * transaction's writes of a table or none.  Replay after a crash applies a
+ * staged transaction at its marker, as one record, and drops one without
+ * (file layout in docs/file-formats.md, "Staged transactions").  Staged
+ * writes take no part in memtable_total_bytes until published; a
+ * transaction is bounded by WC_STAGE_MAX_BYTES of mutations (the batch
+ * headers of its chunks not counted).  A wc_staged is used by
+ * one thread at a time; different ones may be staged concurrently with
+ * each other and with every other engine call.
+ */
+#define WC_STAGE_MAX_BYTES ((size_t)64 << 20)
+typedef struct wc_staged wc_staged;
+/* A new, empty staged transaction (*out).  WC_NO_MEMORY. */
+wc_status wc_engine_stage_begin(wc_engine *e, wc_staged **out);
+/*
+ * Add the batch record rec (mutation.h) to s.  Nothing of it is visible to
+ * reads until wc_engine_publish.  WC_INVALID_ARGUMENT for a malformed
+ * batch, one with counter deltas (counters are applied through
+ * wc_engine_apply_batch alone) or one that takes s past
+ * WC_STAGE_MAX_BYTES; WC_NOT_FOUND for an unknown table; the statuses of
+ * wc_engine_apply_batch's admission and commit-log append.  After any
+ * failure s only accepts wc_engine_stage_abort (publish fails).
+ */
+wc_status wc_engine_stage(wc_engine *e, wc_staged *s, const uint8_t *rec, size_t len);
+/*
+ * Make every write staged in s visible at once, as durable as
+ * wc_engine_apply_batch makes a record, and free s (in every case).  The
+ * writes of tables dropped meanwhile are discarded.  WC_INVALID_ARGUMENT
+ * (naming the failure) when a chunk of s failed; WC_NO_MEMORY,
+ * WC_IO_ERROR, WC_NO_SPACE (nothing published).
+ */
+wc_status wc_engine_publish(wc_engine *e, wc_staged *s);
+/* Drop s and everything staged in it; frees s.  NULL is a no-op. */
+void wc_engine_stage_abort(wc_engine *e, wc_staged *s);
+
 /* Read one page.  Caller frees *out with wc_page_free. */
 wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out);
 /*

@@ -72,6 +72,8 @@ typedef struct wc__imm {
     wc_memtable *mem;
     wc_clpos start; /* first log position it may hold */
     wc_clpos end;   /* every record before end is in it or older tables */
+    wc_clpos keep;  /* the log is needed from here until it is flushed: start, or for a
+                     * published staged transaction (stage.c) its first chunk */
     size_t bytes;   /* counted in e->mem_imm until it is flushed or dropped */
 } wc__imm;
 
@@ -168,6 +170,12 @@ struct wc_engine {
      */
     uint64_t write_seq;
     _Atomic uint64_t visible_seq;
+
+    /* staged transactions not yet published (stage.c): the commit log keeps
+     * their chunks; under staged_mu, a leaf taken under tables_mu or alone */
+    pthread_mutex_t staged_mu;
+    struct wc_staged *staged;
+    _Atomic uint64_t staged_bytes; /* mutation bytes of them all (bounded by memtable_total_bytes) */
 
     pthread_mutex_t flush_mu;
     pthread_cond_t flush_cv;  /* work available / shutdown */
@@ -375,6 +383,30 @@ wc_status wc__page_done(wc_page *p, const uint8_t *paging_state, size_t len, boo
 /* in write.c */
 /* Switch t's active memtable for a new one and wake the flush thread. REQUIRES: write_mu. */
 wc_status wc__switch_memtable(wc_engine *e, wc__table *t);
+/* Room for n more immutable memtables in t->imm.  REQUIRES: t->mu.  WC_NO_MEMORY. */
+wc_status wc__imm_reserve(wc__table *t, size_t n);
+/*
+ * Make t's active memtable immutable, holding the records before end, and
+ * fresh (taking its reference) the active one from end on; returns the
+ * bytes that moved from mem_active, which the caller passes to
+ * wc__imm_accounted once t->mu is released.  REQUIRES: write_mu, t->mu,
+ * room for one more immutable memtable (wc__imm_reserve).
+ */
+size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end);
+/* Count moved active bytes and added immutable bytes, wake the flush thread.  No lock held. */
+void wc__imm_accounted(wc_engine *e, size_t moved, size_t added);
+/*
+ * Put one encoded, validated mutation into m at sequence seq (key: scratch
+ * for the flat keys).  WC_NO_MEMORY, WC_CORRUPTION for a malformed entry;
+ * with no_deltas, WC_INVALID_ARGUMENT at the first counter delta cell (the
+ * entries before it are in m).
+ */
+wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size_t len,
+                           uint64_t seq, bool no_deltas);
+/* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
+wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len);
+/* wc__admit_write: may a write start (stalls, background failure)?  Takes flush_mu only. */
+wc_status wc__admit_write(wc_engine *e);
 /* Log and apply one batch record (wc_engine_apply_batch without counter deltas). */
 wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len);
 /* in counter_apply.c: resolve the record's deltas into this engine's shards and apply
@@ -389,6 +421,25 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
                               bool replay);
 /* Oldest commit-log position some table still needs.  REQUIRES: tables_mu. */
 wc_clpos wc__log_needed_locked(wc_engine *e);
+
+/* in open.c */
+/* Is rec a well-formed batch (every mutation and entry)?  WC_CORRUPTION if not. */
+wc_status wc__replay_check(const uint8_t *rec, size_t len);
+
+/* in stage.c */
+/* Oldest commit-log position a staged transaction not yet published needs (or max). */
+wc_clpos wc__staged_needed(wc_engine *e, wc_clpos max);
+/*
+ * Replay of staged transactions: chunks are collected per transaction and
+ * applied as one record at its publish marker; a transaction without one
+ * is dropped.  wc__stage_replay_record returns *handled false for a
+ * record that is not part of a staged transaction (a plain batch).
+ */
+typedef struct wc__stage_replay wc__stage_replay;
+wc_status wc__stage_replay_record(wc_engine *e, wc__stage_replay **state, wc_clpos pos,
+                                  const uint8_t *rec, size_t len, bool *handled);
+/* End of replay: drop what was never published; how many dropped into *dropped. */
+void wc__stage_replay_end(wc__stage_replay **state, uint64_t *dropped);
 
 /* in flush.c */
 /* Flush t's oldest immutable memtable to an SSTable and publish it (no-op if none or dropped). */

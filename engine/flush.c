@@ -97,9 +97,9 @@ wc_status wc__flush_one(wc_engine *e, wc__table *t)
         s = NULL;
     }
     t->flushed = imm.end;
-    if (!t->unpublished) {
+    if (!t->unpublished || wc_clpos_cmp(imm.keep, t->unpublished_start) < 0) {
         t->unpublished = true;
-        t->unpublished_start = imm.start;
+        t->unpublished_start = imm.keep;
     }
     memmove(&t->imm[0], &t->imm[1], (t->nimm - 1) * sizeof(t->imm[0]));
     t->nimm--;

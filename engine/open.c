@@ -103,36 +103,47 @@ static wc_status wc__partitioner_check(wc_engine *e)
 typedef struct wc__replay_ctx {
     wc_engine *e;
     uint64_t records;
+    wc__stage_replay *staged; /* staged transactions waiting for their marker */
 } wc__replay_ctx;
+
+wc_status wc__replay_check(const uint8_t *rec, size_t len)
+{
+    /* full validation: a checksum proves the bytes are intact, not well-formed */
+    wc_batch_view bv;
+    const uint8_t *mut;
+    size_t ml;
+    int r = 0;
+    wc_status st;
+
+    st = wc_batch_parse(rec, len, &bv);
+    while (st == WC_OK && (r = wc_batch_next(&bv, &mut, &ml)) == 1) {
+        wc_mutation_view v;
+        wc_mutation_entry en;
+        int r2 = 0;
+
+        st = wc_mutation_parse(mut, ml, &v);
+        while (st == WC_OK && (r2 = wc_mutation_next(&v, &en)) == 1)
+            ;
+        if (st == WC_OK && r2 < 0)
+            st = WC_CORRUPTION;
+    }
+    if (st == WC_OK && r < 0)
+        st = WC_CORRUPTION;
+    return st;
+}
 
 static wc_status wc__replay_record(void *arg, wc_clpos pos, const uint8_t *rec, size_t len)
 {
     wc__replay_ctx *c = arg;
     wc_status st;
+    bool handled;
 
     c->records++;
-    /* full validation: a checksum proves the bytes are intact, not well-formed */
-    {
-        wc_batch_view bv;
-        const uint8_t *mut;
-        size_t ml;
-        int r;
-
-        st = wc_batch_parse(rec, len, &bv);
-        while (st == WC_OK && (r = wc_batch_next(&bv, &mut, &ml)) == 1) {
-            wc_mutation_view v;
-            wc_mutation_entry en;
-            int r2;
-
-            st = wc_mutation_parse(mut, ml, &v);
-            while (st == WC_OK && (r2 = wc_mutation_next(&v, &en)) == 1)
-                ;
-            if (st == WC_OK && r2 < 0)
-                st = WC_CORRUPTION;
-        }
-        if (st == WC_OK && r < 0)
-            st = WC_CORRUPTION;
-    }
+    /* a staged chunk, publish or abort marker (stage.c) */
+    if ((st = wc__stage_replay_record(c->e, &c->staged, pos, rec, len, &handled)) != WC_OK ||
+        handled)
+        return st;
+    st = wc__replay_check(rec, len);
     if (st == WC_OK)
         st = wc__apply_batch_mem(c->e, rec, len, pos, true);
     if (st == WC_CORRUPTION)
@@ -223,6 +234,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     pthread_rwlock_init(&e->tables_mu, NULL);
     pthread_mutex_init(&e->counter_mu, NULL);
     pthread_mutex_init(&e->write_mu, NULL);
+    pthread_mutex_init(&e->staged_mu, NULL);
     pthread_mutex_init(&e->flush_mu, NULL);
     wc__cond_init(&e->flush_cv);
     wc__cond_init(&e->flush_done_cv);
@@ -268,9 +280,19 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
             co.min_next_id = e->tables[i]->flushed.segment + 1;
     rc.e = e;
     rc.records = 0;
+    rc.staged = NULL;
     pthread_mutex_lock(&e->write_mu);
     st = wc_commitlog_open(&co, wc__replay_record, &rc, &e->log);
     pthread_mutex_unlock(&e->write_mu);
+    {
+        uint64_t dropped = 0;
+
+        wc__stage_replay_end(&rc.staged, &dropped);
+        if (st == WC_OK && dropped)
+            wc__engine_log(e, WC_LOG_INFO,
+                           "dropped %llu staged transaction(s) that were never published",
+                           (unsigned long long)dropped);
+    }
     if (st != WC_OK)
         goto fail;
     for (size_t i = 0; i < e->ntables; i++) {
@@ -337,6 +359,7 @@ void wc_engine_close(wc_engine *e)
     pthread_rwlock_destroy(&e->tables_mu);
     pthread_mutex_destroy(&e->counter_mu);
     pthread_mutex_destroy(&e->write_mu);
+    pthread_mutex_destroy(&e->staged_mu);
     pthread_mutex_destroy(&e->flush_mu);
     pthread_cond_destroy(&e->flush_cv);
     pthread_cond_destroy(&e->flush_done_cv);

@@ -39,9 +39,8 @@ static void wc__account_active(wc_engine *e, wc__table *t)
     }
 }
 
-/* Apply one encoded mutation to its table's active memtable at sequence seq. REQUIRES: write_mu. */
-static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len,
-                                    uint64_t seq)
+wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size_t len,
+                           uint64_t seq, bool no_deltas)
 {
     wc_mutation_view v;
     wc_mutation_entry en;
@@ -55,25 +54,35 @@ static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *m
     token = wc_token(v.pk, v.pk_len);
     /* validated once already: by wc__validate_batch before the log, or on replay */
     while ((r = wc_mutation_next_unchecked(&v, &en)) == 1) {
-        wc_buf_reset(&e->key);
-        wc_key_build(&e->key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
-        if ((st = wc_buf_status(&e->key)) != WC_OK)
+        if (no_deltas && en.kind != WC_KIND_HEADER &&
+            wc_counter_row_has_delta(en.blob, en.blob_len))
+            return wc_error(WC_INVALID_ARGUMENT,
+                            "counter updates cannot be staged: apply them as one batch");
+        wc_buf_reset(key);
+        wc_key_build(key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
+        if ((st = wc_buf_status(key)) != WC_OK)
             return st;
-        st = wc_memtable_put_validated(t->active, e->key.data, e->key.len, en.blob, en.blob_len,
-                                       seq);
+        st = wc_memtable_put_validated(m, key->data, key->len, en.blob, en.blob_len, seq);
         if (st != WC_OK)
-            break;
+            return st;
     }
-    wc__account_active(e, t);
-    if (st != WC_OK)
-        return st;
     if (r < 0)
         return wc_error(WC_CORRUPTION, "malformed mutation entry");
     return WC_OK;
 }
 
+/* Apply one encoded mutation to its table's active memtable at sequence seq. REQUIRES: write_mu. */
+static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len,
+                                    uint64_t seq)
+{
+    wc_status st = wc__put_mutation(t->active, &e->key, mut, len, seq, false);
+
+    wc__account_active(e, t);
+    return st;
+}
+
 /* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
-static wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
+wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
 {
     wc_batch_view bv;
     const uint8_t *mut;
@@ -103,44 +112,70 @@ static wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len
     return WC_OK;
 }
 
+wc_status wc__imm_reserve(wc__table *t, size_t n)
+{
+    size_t cap = t->capimm ? t->capimm : 4;
+    wc__imm *p;
+
+    if (t->nimm + n <= t->capimm)
+        return WC_OK;
+    while (cap < t->nimm + n)
+        cap *= 2;
+    p = wc_realloc(t->imm, cap * sizeof(*p));
+    if (p == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory switching memtables");
+    t->imm = p;
+    t->capimm = cap;
+    return WC_OK;
+}
+
+size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end)
+{
+    size_t moved = t->active_acct;
+
+    t->imm[t->nimm].mem = t->active;
+    t->imm[t->nimm].start = t->active_start;
+    t->imm[t->nimm].end = end;
+    t->imm[t->nimm].keep = t->active_start;
+    t->imm[t->nimm].bytes = moved;
+    t->nimm++;
+    t->active = fresh;
+    t->active_start = end;
+    t->active_used = false;
+    t->active_acct = 0;
+    return moved;
+}
+
+void wc__imm_accounted(wc_engine *e, size_t moved, size_t added)
+{
+    atomic_fetch_add(&e->mem_imm, moved + added);
+    atomic_fetch_sub(&e->mem_active, moved);
+    pthread_mutex_lock(&e->flush_mu);
+    e->flush_seq++;
+    pthread_cond_broadcast(&e->flush_cv);
+    pthread_mutex_unlock(&e->flush_mu);
+}
+
 /* Switch t's active memtable for a new one. REQUIRES: write_mu. */
 wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
 {
     wc_memtable *fresh;
     wc_clpos now = e->log ? wc_commitlog_current(e->log) : (wc_clpos){0, 0};
+    size_t moved;
     wc_status st;
 
     st = wc_memtable_new(&fresh);
     if (st != WC_OK)
         return st;
     pthread_mutex_lock(&t->mu);
-    if (t->nimm == t->capimm) {
-        size_t cap = t->capimm ? t->capimm * 2 : 4;
-        wc__imm *p = wc_realloc(t->imm, cap * sizeof(*p));
-        if (p == NULL) {
-            pthread_mutex_unlock(&t->mu);
-            wc_memtable_unref(fresh);
-            return wc_error(WC_NO_MEMORY, "out of memory switching memtables");
-        }
-        t->imm = p;
-        t->capimm = cap;
+    if ((st = wc__imm_reserve(t, 1)) != WC_OK) {
+        pthread_mutex_unlock(&t->mu);
+        wc_memtable_unref(fresh);
+        return st;
     }
-    t->imm[t->nimm].mem = t->active;
-    t->imm[t->nimm].start = t->active_start;
-    t->imm[t->nimm].end = now;
-    t->imm[t->nimm].bytes = t->active_acct;
-    t->nimm++;
-    t->active = fresh;
-    t->active_start = now;
-    t->active_used = false;
+    moved = wc__imm_push_active(t, fresh, now);
     pthread_mutex_unlock(&t->mu);
-    atomic_fetch_add(&e->mem_imm, t->active_acct);
-    atomic_fetch_sub(&e->mem_active, t->active_acct);
-    t->active_acct = 0;
-    pthread_mutex_lock(&e->flush_mu);
-    e->flush_seq++;
-    pthread_cond_broadcast(&e->flush_cv);
-    pthread_mutex_unlock(&e->flush_mu);
+    wc__imm_accounted(e, moved, 0);
     return WC_OK;
 }
 
@@ -229,15 +264,18 @@ wc_clpos wc__log_needed_locked(wc_engine *e)
     for (size_t i = 0; i < e->ntables; i++) {
         wc__table *t = e->tables[i];
         pthread_mutex_lock(&t->mu);
-        if (t->nimm > 0 && wc_clpos_cmp(t->imm[0].start, min) < 0)
-            min = t->imm[0].start;
-        else if (t->nimm == 0 && t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
+        /* keep: the start, or the first chunk of a published staged transaction */
+        for (size_t j = 0; j < t->nimm; j++)
+            if (wc_clpos_cmp(t->imm[j].keep, min) < 0)
+                min = t->imm[j].keep;
+        /* (after a publish an active memtable may start before an immutable one) */
+        if (t->active_used && wc_clpos_cmp(t->active_start, min) < 0)
             min = t->active_start;
         if (t->unpublished && wc_clpos_cmp(t->unpublished_start, min) < 0)
             min = t->unpublished_start;
         pthread_mutex_unlock(&t->mu);
     }
-    return min;
+    return wc__staged_needed(e, min);
 }
 
 /*
@@ -297,7 +335,7 @@ static wc_status wc__enforce_limits(wc_engine *e, bool *switched)
  * flushes up to write_stall_ms, then fails with WC_OVERLOADED.  Takes
  * flush_mu only (called before write_mu).
  */
-static wc_status wc__admit_write(wc_engine *e)
+wc_status wc__admit_write(wc_engine *e)
 {
     struct timespec deadline;
     bool waited = false;

@@ -318,6 +318,13 @@ close_on_exit(int code, Datum arg)
 	widecol_connection_lost();
 }
 
+/* The backend's connection if one is open (never connects, never fails). */
+struct wc_client *
+widecol_connection_if_open(void)
+{
+	return connection;
+}
+
 /* Forget a connection that failed; the next request reconnects. */
 void
 widecol_connection_lost(void)

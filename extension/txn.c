@@ -28,9 +28,24 @@
  *	  top transaction's resource owner; a rollback to a mark inside the
  *	  file seeks back and overwrites.
  *
+ *	  Staging: on a node that serves alone, each WIDECOL_TXN_CHUNK of
+ *	  pending writes is also handed to the node as it is made (STAGE,
+ *	  pipelined: the node logs it and builds its memtables while the backend
+ *	  encodes the next chunk), invisible to every read until the commit
+ *	  PUBLISHes the staged transaction at once.  The backend keeps every
+ *	  write all the same (the read overlay and savepoints need them), so
+ *	  whatever stops staging - a rollback to a savepoint taken before the
+ *	  last chunk staged, counter updates, a failure - only sends an abort
+ *	  and leaves the commit to the single APPLY below.  Writes staged are
+ *	  always a prefix of the pending writes, and the ones not yet staged are
+ *	  all in memory (the rest is staged before memory spills; what is staged
+ *	  spills at once, so that memory holds one chunk).  A cluster
+ *	  node takes the writes as one logged batch instead (APPLY).
+ *
  *	  Commit (XACT_EVENT_PRE_COMMIT, so that a failure aborts the whole
  *	  transaction, heap writes included): the writes go to the node as one
- *	  APPLY, which the node writes as one commit-log record.  A transaction
+ *	  APPLY, which the node writes as one commit-log record, or, staged, the
+ *	  last chunk and a PUBLISH.  A transaction
  *	  whose writes pass WIDECOL_TXN_MAX_RECORD, the largest such record,
  *	  cannot be atomic: it is told so by a NOTICE and from then on streams,
  *	  i.e. sends what it holds and each later WIDECOL_TXN_CHUNK as it is
@@ -65,6 +80,7 @@
 #include "client.h"
 #include "coding.h"
 #include "consistency.h"
+#include "counter.h"
 #include "mutation.h"
 
 #include "widecol.h"
@@ -100,6 +116,12 @@ static bool streaming = false;	/* beyond one atomic batch: sent as made */
 static uint64 sent_bytes = 0;	/* streamed: mutation bytes sent already */
 static uint32 sent_count = 0;
 
+static bool staging = false;	/* a staged transaction is open on the node */
+static bool stage_off = false;	/* this transaction stages no more */
+static uint64 staged_bytes = 0; /* mutation bytes staged (a prefix) */
+static uint32 staged_count = 0;
+static wc_buf stage_buf;		/* the chunk being staged; in malloc memory */
+
 static TxnMark *marks = NULL;	/* in TopMemoryContext */
 static int	nmarks = 0;
 static int	maxmarks = 0;
@@ -128,6 +150,11 @@ static void send_one_record(void);
 static void stream_pending(void);
 static void start_streaming(void);
 static void send_chunk(wc_batch_builder *b);
+static bool stage_possible(void);
+static bool stage_tail(void);
+static const uint8_t *tail_record(size_t *len);
+static void stage_cancel(void);
+static bool publish_staged(void);
 typedef void (*pending_fn) (const uint8 *mut, size_t len, void *arg);
 static void for_each_spilled(pending_fn fn, void *arg);
 static void for_each_in_memory(pending_fn fn, void *arg);
@@ -207,8 +234,6 @@ widecol_txn_added(uint32 table_id)
 			stream_pending();
 		return;
 	}
-	if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
-		spill_pending();
 	total = pending_bytes();
 	if (total + WC_BATCH_HEADER_MAX > WIDECOL_TXN_MAX_RECORD)
 	{
@@ -221,6 +246,21 @@ widecol_txn_added(uint32 table_id)
 				 errhint("To load all or nothing, commit in transactions of less than %zu MB of widecol writes each.",
 						 WIDECOL_TXN_MAX_RECORD >> 20)));
 		start_streaming();
+	}
+	else if (wc_batch_builder_size(&pending) >= (size_t) widecol_transaction_buffer_mb * 1024 * 1024)
+	{
+		/* what spills is staged first: the writes not staged stay in memory */
+		if (stage_possible())
+			(void) stage_tail();
+		spill_pending();
+	}
+	else if (total - staged_bytes >= WIDECOL_TXN_CHUNK && stage_possible() && stage_tail())
+	{
+		/*
+		 * What the node holds moves to the file at once: memory stays one
+		 * warm chunk, as before staging, instead of growing page by page
+		 */
+		spill_pending();
 	}
 }
 
@@ -284,6 +324,31 @@ start_streaming(void)
 {
 	wc_batch_builder out;
 
+	if (staging && publish_staged())
+	{
+		/* what was staged is applied; the writes in memory after it follow */
+		size_t		len;
+		const uint8_t *rec = tail_record(&len);
+		wc_status	st = WC_OK;
+
+		if (rec != NULL)
+			st = wc_client_apply_send(widecol_connection(), rec, len,
+									  (wc_consistency) widecol_consistency);
+		if (st != WC_OK)
+			widecol_report(st, "write");
+		if (rec != NULL)
+			widecol_write_pending(true);
+		sent_bytes = pending_bytes();
+		sent_count = pending_count();
+		if (spill != NULL)
+			BufFileClose(spill);
+		spill = NULL;
+		spill_bytes = 0;
+		spill_count = 0;
+		wc_batch_builder_reset(&pending);
+		streaming = true;
+		return;
+	}
 	wc_batch_builder_init(&out);
 	PG_TRY();
 	{
@@ -345,6 +410,9 @@ spill_pending(void)
 static void
 truncate_to(uint64 bytes, uint32 count)
 {
+	/* the node holds writes that are being rolled back: it drops them all */
+	if (staging && bytes < staged_bytes)
+		stage_cancel();
 	if (bytes <= sent_bytes)
 	{
 		bytes = sent_bytes;
@@ -373,6 +441,11 @@ truncate_to(uint64 bytes, uint32 count)
 static void
 forget_pending(void)
 {
+	if (staging)
+		stage_cancel();
+	stage_off = false;
+	staged_bytes = 0;
+	staged_count = 0;
 	if (pending_init)
 	{
 		wc_batch_builder_truncate(&pending, 0, 0);
@@ -419,7 +492,9 @@ commit_pending(void)
 		return;
 	if (!streaming)
 	{
-		send_one_record();
+		/* staged: the rest, then PUBLISH; else (or staging stopped) one APPLY */
+		if (!(staging && stage_tail() && publish_staged()))
+			send_one_record();
 		return;
 	}
 	stream_pending();
@@ -485,6 +560,154 @@ send_one_record(void)
 		wc_buf_free(&whole);
 	}
 	PG_END_TRY();
+}
+
+/* ---------------------------------------------------------------- staging */
+
+/*
+ * May this transaction stage its writes?  Not on a cluster (the writes go
+ * to the coordinator as one logged batch), nor once staging stopped.
+ */
+static bool
+stage_possible(void)
+{
+	if (stage_off)
+		return false;
+	if (widecol_listen_address != NULL && widecol_listen_address[0] != '\0')
+	{
+		stage_off = true;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The pending writes not yet staged (all in memory, at the end of the
+ * builder) as one batch record in stage_buf; NULL when there are none.
+ */
+static const uint8_t *
+tail_record(size_t *len)
+{
+	size_t		size = (size_t) (pending_bytes() - Max(staged_bytes, sent_bytes));
+	uint32		count = pending_count() - Max(staged_count, sent_count);
+	wc_status	st;
+
+	*len = 0;
+	if (count == 0)
+		return NULL;
+	Assert(pending_init && size <= wc_batch_builder_size(&pending));
+	wc_buf_reset(&stage_buf);
+	wc_batch_begin(&stage_buf, count);
+	wc_buf_append(&stage_buf, pending.body.data + pending.body.len - size, size);
+	if ((st = wc_buf_status(&stage_buf)) != WC_OK)
+		widecol_report(st, "collecting the transaction's writes");
+	*len = stage_buf.len;
+	return stage_buf.data;
+}
+
+/*
+ * Hand the writes not yet staged to the node (STAGE, pipelined).  False
+ * when staging stopped instead (counter updates are applied as one batch);
+ * an ERROR when the node refused an earlier chunk or the connection failed.
+ */
+static bool
+stage_tail(void)
+{
+	size_t		len;
+	const uint8_t *rec = tail_record(&len);
+	wc_status	st;
+
+	if (rec == NULL)
+		return true;
+	if (wc_counter_batch_has_delta(rec, len))
+	{
+		if (staging)
+			stage_cancel();
+		stage_off = true;
+		return false;
+	}
+	st = wc_client_stage_send(widecol_connection(), rec, len,
+							  (wc_consistency) widecol_consistency, !staging);
+	if (st == WC_OVERLOADED)
+	{
+		/*
+		 * The node holds as many staged writes as it may: it dropped this
+		 * transaction's; they are all still here, and go as one batch
+		 */
+		stage_cancel();
+		return false;
+	}
+	if (st != WC_OK)
+	{
+		struct wc_client *c = widecol_connection_if_open();
+		char		why[512];
+
+		/*
+		 * The node has dropped or failed the staged transaction: drop it for
+		 * sure (a broken connection drops it by closing, and is reported so)
+		 */
+		strlcpy(why, wc_last_error(), sizeof(why));
+		if (c != NULL && !wc_client_broken(c))
+			stage_cancel();
+		staging = false;
+		stage_off = true;
+		(void) wc_error(st, "%s", why);
+		widecol_report(st, "write");
+	}
+	widecol_write_pending(true);
+	staging = true;
+	staged_bytes = pending_bytes();
+	staged_count = pending_count();
+	return true;
+}
+
+/*
+ * Make what is staged visible (PUBLISH); an ERROR if the node refuses it
+ * (then nothing of it is applied).  True once published; false when the
+ * node refused a chunk for its bound on staged writes (nothing of them is
+ * applied, the caller sends the writes as before staging).
+ */
+static bool
+publish_staged(void)
+{
+	wc_status	st;
+
+	staging = false;
+	stage_off = true;
+	st = wc_client_publish(widecol_connection(), true);
+	widecol_write_pending(false);
+	if (st == WC_OVERLOADED)
+	{
+		/* a late chunk was refused for the node's bound: all go as one batch */
+		stage_cancel();
+		return false;
+	}
+	if (st != WC_OK)
+		widecol_report(st, "write");
+	return true;
+}
+
+/*
+ * Stop staging for the rest of the transaction and have the node drop what
+ * it staged; never an ERROR (called while aborting): a connection that
+ * fails here is closed, and the node drops the writes with it.
+ */
+static void
+stage_cancel(void)
+{
+	struct wc_client *c = widecol_connection_if_open();
+
+	staging = false;
+	stage_off = true;
+	staged_bytes = 0;
+	staged_count = 0;
+	if (c == NULL)
+		return;
+	/* an unread STAGE answer first: its failure changes nothing here */
+	(void) wc_client_apply_wait(c);
+	widecol_write_pending(false);
+	if (wc_client_publish(c, false) != WC_OK && wc_client_broken(c))
+		widecol_connection_lost();
 }
 
 /* Send the batch in b, if any, without waiting for its answer. */

@@ -336,6 +336,7 @@ extern void widecol_owner_init(void);
 /* in conn.c */
 struct wc_client;
 extern struct wc_client *widecol_connection(void);
+extern struct wc_client *widecol_connection_if_open(void);
 extern void widecol_report(wc_status st, const char *what)
 			pg_attribute_noreturn();
 extern void widecol_connection_lost(void);

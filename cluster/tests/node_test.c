@@ -529,6 +529,64 @@ static void test_pipelined_apply(void **state)
     wc_client_close(c);
 }
 
+/*
+ * STAGE chunks stay invisible, to their own connection and to others, until
+ * PUBLISH commit; an abort, a failed chunk and a closed connection drop
+ * them; the consistency level is checked as for APPLY.
+ */
+static void test_staged(void **state)
+{
+    fx *f = *state;
+    wc_client *c = connect_ok(f), *r = connect_ok(f), *d;
+    wc_buf a, b, x, bad;
+
+    create_t(c, T1, "ks.t1");
+    make_batch(&a, T1, "sa", 2, 0, 500, 5, false);
+    make_batch(&b, T1, "sb", 2, 0, 500, 5, false);
+    make_batch(&x, T1, "sx", 1, 0, 100, 5, false);
+    make_batch(&bad, 999, "x", 1, 0, 10, 5, false);
+    /* a later chunk without a first one, a commit with nothing staged */
+    assert_int_equal(wc_client_stage_send(c, a.data, a.len, WC_CL_ONE, false), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_INVALID_ARGUMENT);
+    assert_int_equal(wc_client_publish(c, true), WC_INVALID_ARGUMENT);
+    /* staged: invisible; published: all there */
+    assert_int_equal(wc_client_stage_send(c, a.data, a.len, WC_CL_ONE, true), WC_OK);
+    assert_int_equal(wc_client_stage_send(c, b.data, b.len, WC_CL_ONE, false), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_OK);
+    assert_int_equal(read_all(r, T1, NULL, false, 500, NULL), 0);
+    assert_int_equal(read_all(c, T1, NULL, false, 500, NULL), 0);
+    assert_int_equal(wc_client_publish(c, true), WC_OK);
+    assert_int_equal(read_all(r, T1, NULL, false, 500, NULL), 2000);
+    assert_int_equal(wc_client_publish(c, true), WC_INVALID_ARGUMENT); /* published already */
+    /* aborted (twice: none open is no error) */
+    assert_int_equal(wc_client_stage_send(c, x.data, x.len, WC_CL_ONE, true), WC_OK);
+    assert_int_equal(wc_client_publish(c, false), WC_OK);
+    assert_int_equal(wc_client_publish(c, false), WC_OK);
+    /* a failed chunk fails the transaction */
+    assert_int_equal(wc_client_stage_send(c, x.data, x.len, WC_CL_ONE, true), WC_OK);
+    assert_int_equal(wc_client_stage_send(c, bad.data, bad.len, WC_CL_ONE, false), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_NOT_FOUND);
+    assert_int_equal(wc_client_stage_send(c, x.data, x.len, WC_CL_ONE, false), WC_OK);
+    assert_int_equal(wc_client_publish(c, true), WC_INVALID_ARGUMENT); /* the STAGE's answer */
+    assert_int_equal(wc_client_publish(c, true), WC_INVALID_ARGUMENT);
+    /* the consistency level is checked as for APPLY (one replica) */
+    assert_int_equal(wc_client_stage_send(c, x.data, x.len, WC_CL_TWO, true), WC_OK);
+    assert_int_equal(wc_client_apply_wait(c), WC_UNAVAILABLE);
+    assert_int_equal(wc_client_publish(c, true), WC_INVALID_ARGUMENT);
+    /* a connection that closes drops what it staged */
+    d = connect_ok(f);
+    assert_int_equal(wc_client_stage_send(d, x.data, x.len, WC_CL_ONE, true), WC_OK);
+    assert_int_equal(wc_client_apply_wait(d), WC_OK);
+    wc_client_close(d);
+    assert_int_equal(read_all(r, T1, NULL, false, 500, NULL), 2000);
+    wc_buf_free(&a);
+    wc_buf_free(&b);
+    wc_buf_free(&x);
+    wc_buf_free(&bad);
+    wc_client_close(r);
+    wc_client_close(c);
+}
+
 typedef struct worker {
     fx *f;
     int idx;
@@ -803,7 +861,7 @@ static void test_version_mismatch(void **state)
      * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
      * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT, 12: before
      * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS, 15: before
-     * COUNT_ROWS) and one from the future */
+     * STAGE and PUBLISH, INDEX_READ, COUNT_ROWS) and one from the future */
     const uint32_t versions[13] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 99};
 
     assert_int_equal(WC_PROTO_VERSION, 20);
@@ -1964,6 +2022,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tables_and_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_staged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_mismatch, setup, teardown),

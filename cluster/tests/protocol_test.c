@@ -58,6 +58,19 @@ static wc_status dec_apply(const uint8_t *p, size_t len)
     size_t bl;
     return wc_proto_get_apply(p, len, &cl, &b, &bl);
 }
+static wc_status dec_stage(const uint8_t *p, size_t len)
+{
+    wc_consistency cl;
+    bool first;
+    const uint8_t *b;
+    size_t bl;
+    return wc_proto_get_stage(p, len, &cl, &first, &b, &bl);
+}
+static wc_status dec_publish(const uint8_t *p, size_t len)
+{
+    uint8_t a;
+    return wc_proto_get_publish(p, len, &a);
+}
 static wc_status dec_read(const uint8_t *p, size_t len)
 {
     wc_read_request r;
@@ -351,6 +364,8 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_DECOMMISSION), "DECOMMISSION");
     assert_string_equal(wc_proto_op_name(WC_OP_REMOVENODE), "REMOVENODE");
     assert_string_equal(wc_proto_op_name(WC_OP_CAS), "CAS");
+    assert_string_equal(wc_proto_op_name(WC_OP_STAGE), "STAGE");
+    assert_string_equal(wc_proto_op_name(WC_OP_PUBLISH), "PUBLISH");
     assert_string_equal(wc_proto_op_name(WC_OP_INDEX_READ), "INDEX_READ");
     assert_string_equal(wc_proto_op_name(WC_OP_COUNT_ROWS), "COUNT_ROWS");
     assert_int_equal(WC_PROTO_VERSION, 20);
@@ -597,6 +612,41 @@ static void test_small_requests(void **state)
     assert_memory_equal(b.data, prefix, sizeof(prefix));
     assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, (size_t)WC_PROTO_MAX_FRAME),
                      WC_INVALID_ARGUMENT);
+
+    /* STAGE: APPLY's layout, the first flag beside the consistency level; PUBLISH */
+    {
+        bool first = false;
+        uint8_t action = 0;
+        size_t start;
+
+        wc_buf_reset(&b);
+        start = wc_proto_begin_request(&b, WC_OP_STAGE, 32);
+        wc_buf_put_u8(&b, WC_CL_QUORUM | WC_STAGEF_FIRST);
+        wc_buf_put_u32(&b, sizeof(rec));
+        wc_buf_append(&b, rec, sizeof(rec));
+        assert_int_equal(wc_proto_end_frame(&b, start), WC_OK);
+        assert_int_equal(wc_proto_stage_prefix(prefix, 32, WC_CL_QUORUM, true, sizeof(rec)),
+                         WC_OK);
+        assert_memory_equal(b.data, prefix, sizeof(prefix));
+        assert_int_equal(wc_proto_get_stage(b.data + 9, b.len - 9, &cl, &first, &batch, &bl),
+                         WC_OK);
+        assert_int_equal(cl, WC_CL_QUORUM);
+        assert_true(first);
+        assert_int_equal(bl, sizeof(rec));
+        assert_memory_equal(batch, rec, sizeof(rec));
+        check_truncations(dec_stage, b.data + 9, b.len - 9);
+        b.data[9] = WC_CL_COUNT;
+        assert_int_equal(wc_proto_get_stage(b.data + 9, b.len - 9, &cl, &first, &batch, &bl),
+                         WC_CORRUPTION);
+
+        wc_buf_reset(&b);
+        wc_proto_put_publish(&b, WC_PUBLISH_ABORT);
+        assert_int_equal(wc_proto_get_publish(b.data, b.len, &action), WC_OK);
+        assert_int_equal(action, WC_PUBLISH_ABORT);
+        check_truncations(dec_publish, b.data, b.len);
+        b.data[0] = 3;
+        assert_int_equal(wc_proto_get_publish(b.data, b.len, &action), WC_CORRUPTION);
+    }
 
     /* LIST_TABLES */
     {

@@ -52,3 +52,33 @@ BEGIN;
 INSERT INTO big SELECT 400, g, repeat('u', 1000) FROM generate_series(1, 70000) g;
 ROLLBACK;
 SELECT count(*) > 60000 AS streamed_part_stays, count(*) < 70000 AS last_batch_gone FROM big WHERE p = 400;
+
+-- from 1 MB of writes on, a statement or transaction hands its writes to
+-- the node as they are made (staged, invisible) and publishes them at the
+-- end: a statement that fails after staging leaves nothing
+SET widecol.transaction_buffer_mb = 1;
+INSERT INTO big SELECT 500, g, repeat('s', 200) || (1 / (g - 20000)) FROM generate_series(1, 20000) g;
+SELECT count(*) AS failed_statement_rows FROM big WHERE p = 500;
+-- an exception caught in PL/pgSQL undoes writes that were staged; the rest commits
+DO $$
+BEGIN
+  INSERT INTO big SELECT 501, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+  BEGIN
+    INSERT INTO big SELECT 502, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+    RAISE EXCEPTION 'undo 502';
+  EXCEPTION WHEN raise_exception THEN NULL;
+  END;
+  INSERT INTO big SELECT 503, g, repeat('s', 200) FROM generate_series(1, 10) g;
+END $$;
+SELECT p, count(*) FROM big WHERE p IN (500, 501, 502, 503) GROUP BY p ORDER BY p;
+-- a savepoint rolled back after the last chunk was staged: staging goes on
+BEGIN;
+INSERT INTO big SELECT 504, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+SAVEPOINT b;
+INSERT INTO big SELECT 505, g, 's' FROM generate_series(1, 10) g;
+ROLLBACK TO b;
+INSERT INTO big SELECT 506, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+SELECT count(*) AS read_own_staged FROM big WHERE p IN (504, 505, 506);
+COMMIT;
+SELECT p, count(*) FROM big WHERE p IN (504, 505, 506) GROUP BY p ORDER BY p;
+RESET widecol.transaction_buffer_mb;
