@@ -46,9 +46,11 @@ for my $w (0 .. 2)
 		while (!-e $stop)
 		{
 			my $k = $w * 1000000 + $i++;
-			my $ret = $node->psql('postgres',
+			# a psql that dies (a broken pipe to a killed server) is a failed write, never
+			# a die: that would run the END blocks, which stop the nodes
+			my $ret = eval { $node->psql('postgres',
 				"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w$w')",
-				timeout => 30);
+				timeout => 30) } // 1;
 			if ($ret == 0) { print $log "$k\n"; }
 			else { $failed++; sleep(0.2); }
 		}

@@ -53,9 +53,11 @@ if ($writer == 0)
 	while (!-e $stop)
 	{
 		my $k = 1000000 + $i++;
-		my $ret = $nodes[0]->psql('postgres',
+		# a psql that dies (a broken pipe to a killed server) is a failed write, never
+		# a die: that would run the END blocks, which stop the nodes
+		my $ret = eval { $nodes[0]->psql('postgres',
 			"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w')",
-			timeout => 30);
+			timeout => 30) } // 1;
 		if ($ret == 0) { print $log "$k\n"; }
 		else { sleep(0.2); }
 	}
