@@ -706,11 +706,18 @@ static void recompute_version(wc_schema_sync *s)
 
 static void check_waiters(wc_schema_sync *s);
 
-/* What the store holds, to undo a change whose persisting failed (restore_state). */
+/*
+ * What the store holds, to undo a change whose persisting failed
+ * (restore_state); on failure b is already freed.
+ */
 static wc_status save_state(const wc_schema_sync *s, wc_buf *b)
 {
+    wc_status st;
+
     wc_buf_init(b);
-    return wc_schema_sync_encode(s, b);
+    if ((st = wc_schema_sync_encode(s, b)) != WC_OK)
+        wc_buf_free(b);
+    return st;
 }
 
 static wc_status load(wc_schema_sync *s, const uint8_t *p, size_t len);
@@ -915,9 +922,7 @@ static void tick(void *arg)
     if (purge_due(s)) {
         wc_buf before;
 
-        if (save_state(s, &before) != WC_OK) {
-            wc_buf_free(&before);   /* tried again at the next tick */
-        } else {
+        if (save_state(s, &before) == WC_OK) { /* else tried again at the next tick */
             purge(s, &changed);
             if (changed)
                 (void)after_change(s, &before);
@@ -982,7 +987,6 @@ void wc_schema_sync_on_message(void *arg, const wc_addr *from, const uint8_t *ms
     } else if (m.type == WC_SCHEMA_MSG_PULL) {
         push(s, from, WC_SCHEMA_PUSH_FULL, s->ks, s->nks, s->tabs, s->ntabs);
     } else if ((st = save_state(s, &before)) != WC_OK) {
-        wc_buf_free(&before);
         slog(s, WC_ENV_LOG_WARNING, "schema: a push was not merged: %s", wc_last_error());
     } else {
         if (merge(s, &m, &changed) != WC_OK)
@@ -1208,10 +1212,8 @@ static wc_status ks_ddl(wc_schema_sync *s, const char *name, const wc_replicatio
     k.owner_role = owner != NULL ? owner : s->ks[i].owner_role;
     k.timestamp_us = ddl_ts(s, found ? s->ks[i].timestamp_us : 0);
     k.dropped = dropped;
-    if ((st = save_state(s, &before)) != WC_OK) {
-        wc_buf_free(&before);
+    if ((st = save_state(s, &before)) != WC_OK)
         return st;
-    }
     if ((st = apply_ks(s, &k, true, &changed)) != WC_OK) {
         wc_buf_free(&before);
         return st;
@@ -1287,10 +1289,8 @@ wc_status wc_schema_sync_drop_keyspace(wc_schema_sync *s, const char *name)
     if (!name_valid(name) || live_ks(s, name) == NULL)
         return wc_error(WC_NOT_FOUND, "keyspace \"%s\" does not exist", name ? name : "");
     i = ks_search(s, name, &found);
-    if ((st = save_state(s, &before)) != WC_OK) {
-        wc_buf_free(&before);
+    if ((st = save_state(s, &before)) != WC_OK)
         return st;
-    }
     {
         wc_schema_keyspace k = s->ks[i];
         bool changed = false;
@@ -1368,10 +1368,8 @@ static wc_status table_ddl(wc_schema_sync *s, wc_schema *d, uint32_t id, int64_t
     t.definition_len = enc.len;
     t.timestamp_us = ddl_ts(s, prev_ts);
     t.dropped = false;
-    if ((st = save_state(s, &before)) != WC_OK) {
-        wc_buf_free(&before);
+    if ((st = save_state(s, &before)) != WC_OK)
         goto fail;
-    }
     if ((st = apply_tab(s, &t, true, &changed)) != WC_OK) {
         wc_buf_free(&before);
         goto fail;
@@ -1455,10 +1453,8 @@ wc_status wc_schema_sync_drop_table(wc_schema_sync *s, const char *keyspace, con
         (t = wc_schema_sync_find_table(s, keyspace, table)) == NULL)
         return wc_error(WC_NOT_FOUND, "table \"%s.%s\" does not exist", keyspace ? keyspace : "",
                         table ? table : "");
-    if ((st = save_state(s, &before)) != WC_OK) {
-        wc_buf_free(&before);
+    if ((st = save_state(s, &before)) != WC_OK)
         return st;
-    }
     if ((st = tombstone(s, t, wc_env_wall_us(s->env))) != WC_OK) {
         wc_buf_free(&before);
         return st;
