@@ -36,6 +36,17 @@
  *	  prepend comes first) and a per-backend id with a sequence number, so
  *	  appends of concurrent sessions all land, in time order.
  *
+ *	  A column of a composite type whose cql_type names that type
+ *	  ('address') is a non-frozen UDT: a collection cell with one element
+ *	  per field, keyed by the field's attribute number (2 bytes,
+ *	  big-endian), its value the field's value image.  A whole value is a
+ *	  tombstone plus the fields; `SET home.city = x` (a FieldStore over
+ *	  the column) writes that one element, NULL an element tombstone.  A
+ *	  read builds the composite from the live fields; a plain cell
+ *	  (written before the column had its cql_type) reads as the value it
+ *	  holds.  'frozen<address>' is one plain cell, as a composite column
+ *	  without cql_type.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -43,10 +54,12 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -61,6 +74,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include "client.h"
 #include "collection.h"
@@ -80,7 +94,8 @@ typedef enum CollOp
 	COLL_LIST_REMOVE,			/* list: remove every element equal to a value */
 	COLL_REMOVE_KEYS,			/* map: delete the keys of a text[] */
 	COLL_PUT_KEY,				/* map: m['k'] = jsonb value */
-	COLL_LIST_SET				/* list: l[i] = value (NULL: delete element i) */
+	COLL_LIST_SET,				/* list: l[i] = value (NULL: delete element i) */
+	COLL_FIELDS					/* UDT: u.f = value, ... (NULL: delete field f) */
 } CollOp;
 
 static const struct
@@ -128,9 +143,46 @@ static Datum map_key_datum(WidecolColumn *c, const char *s, int len);
 static Datum map_value_datum(WidecolColumn *c, const char *key, JsonbValue *v);
 static void finish_cell(wc_rowb *rb, WidecolColumn *c, wc_collb *cb);
 static bool is_free(Expr *e);
-static int	classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args);
+static int	classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args,
+					 List **fields);
+static WidecolCollType *parse_udt(WidecolColumn *c, WidecolCollType *ct, const char *name,
+								  const char *text);
+static void add_udt_fields(WidecolColumn *c, wc_collb *cb, Datum value, int64 ts, int32 ttl,
+						   uint32 ldt, uint32 now);
+static Datum udt_datum(WidecolColumn *c, const uint8 *p, const uint8 *end, uint64 n);
 
 /* ------------------------------------------------------------ cql_type */
+
+/*
+ * cql_type 'address' (or 'frozen<address>') on a column of the composite
+ * type address: a UDT, one element per field unless frozen.  name is the
+ * option folded to lower case without spaces; it must name the column's
+ * type, schema-qualified or not.
+ */
+static WidecolCollType *
+parse_udt(WidecolColumn *c, WidecolCollType *ct, const char *name, const char *text)
+{
+	char	   *qual = format_type_be_qualified(c->typid);
+	char	   *plain;
+	StringInfoData want;
+
+	initStringInfo(&want);
+	for (char *r = qual; *r; r++)
+		if (*r != '"')
+			appendStringInfoChar(&want, pg_tolower((unsigned char) *r));
+	plain = strrchr(want.data, '.');
+	if (strcmp(name, want.data) != 0 && (plain == NULL || strcmp(name, plain + 1) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" with cql_type '%s' must have the type it names, not %s",
+						c->name, text, format_type_be(c->typid)),
+				 errhint("A column of a composite type takes its type's name as cql_type "
+						 "('%s', one cell per field) or 'frozen<%s>' (one cell).",
+						 plain ? plain + 1 : want.data, plain ? plain + 1 : want.data)));
+	ct->kind = WIDECOL_COLL_UDT;
+	ct->elem_cql = "udt";
+	return ct;
+}
 
 static int
 find_scalar(const char *name)
@@ -155,7 +207,8 @@ bad_cql_type(WidecolColumn *c, const char *text, const char *why)
 			 errmsg("cql_type '%s' of column \"%s\" is not usable: %s", text, c->name, why),
 			 errhint("Use set<T> or list<T> over an array of T (set<text> over text[]), "
 					 "map<K,V> over jsonb, optionally frozen<...>; T, K and V are CQL scalar types "
-					 "such as text, int, bigint, uuid, timestamp.")));
+					 "such as text, int, bigint, uuid, timestamp; a column of a composite type "
+					 "takes the type's name (a UDT).")));
 }
 
 static void
@@ -196,6 +249,8 @@ widecol_collection_parse(WidecolColumn *c, const char *text)
 		s += 7;
 		len -= 8;
 	}
+	if (get_typtype(c->typid) == TYPTYPE_COMPOSITE && strchr(s, '<') == NULL)
+		return parse_udt(c, ct, s, text);
 	lt = strchr(s, '<');
 	if (lt == NULL || len < 3 || s[len - 1] != '>')
 		bad_cql_type(c, text, "it is no collection type");
@@ -757,6 +812,50 @@ add_map_entries(WidecolColumn *c, wc_collb *cb, Datum jsonb, int64 ts, int32 ttl
 	put_sorted(cb, kv, n, false, ts, ttl, ldt, now);
 }
 
+/* The element key of field attno of a UDT: the attribute number, 2 bytes big-endian. */
+static void
+udt_key(char *key, int attno)
+{
+	key[0] = (char) (attno >> 8);
+	key[1] = (char) (attno & 0xff);
+}
+
+/*
+ * The fields of composite value of UDT column c into cb: one element per
+ * field that is not NULL, keyed by its attribute number (udt_key), so a
+ * field update writes that element alone.
+ */
+static void
+add_udt_fields(WidecolColumn *c, wc_collb *cb, Datum value, int64 ts, int32 ttl, uint32 ldt,
+			   uint32 now)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(value);
+	TupleDesc	td = lookup_rowtype_tupdesc(c->typid, -1);
+	HeapTupleData tup;
+	Datum	   *values = palloc(sizeof(Datum) * Max(td->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(td->natts, 1));
+
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	heap_deform_tuple(&tup, td, values, nulls);
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+		char		key[2];
+		StringInfoData v;
+
+		if (att->attisdropped || nulls[i])
+			continue;
+		udt_key(key, i + 1);
+		initStringInfo(&v);
+		widecol_encode_value(&v, values[i], att->attlen, att->attbyval);
+		put_elem(cb, key, 2, v.data, v.len, false, ts, ttl, ldt, now);
+	}
+	ReleaseTupleDesc(td);
+}
+
 /* End the collection cb and add it to rb as column c's cell. */
 static void
 finish_cell(wc_rowb *rb, WidecolColumn *c, wc_collb *cb)
@@ -791,6 +890,8 @@ widecol_collection_put_value(wc_rowb *rb, WidecolColumn *c, Datum value, int64 t
 	wc_collb_deletion(&cb, ts - 1, now);
 	if (c->coll->kind == WIDECOL_COLL_MAP)
 		add_map_entries(c, &cb, value, ts, ttl, ldt, now);
+	else if (c->coll->kind == WIDECOL_COLL_UDT)
+		add_udt_fields(c, &cb, value, ts, ttl, ldt, now);
 	else
 	{
 		Datum	   *elems;
@@ -831,6 +932,8 @@ widecol_collection_datum(WidecolColumn *c, const wc_cell *cell)
 	if (!wc_get_varint(&p, end, &n) || n > cell->len)
 		widecol_report(wc_error(WC_CORRUPTION, "malformed collection of column \"%s\"", c->name),
 					   "reading a collection");
+	if (ct->kind == WIDECOL_COLL_UDT)
+		return udt_datum(c, p, end, n);
 	if (ct->kind == WIDECOL_COLL_MAP)
 	{
 		getTypeOutputInfo(ct->key_typid, &kout, &varlena);
@@ -886,6 +989,45 @@ widecol_collection_datum(WidecolColumn *c, const wc_cell *cell)
 }
 
 /*
+ * The composite value of UDT column c from its n live fields at p (a
+ * field the type no longer has, or does not have yet, is skipped; a
+ * field without element is NULL).
+ */
+static Datum
+udt_datum(WidecolColumn *c, const uint8 *p, const uint8 *end, uint64 n)
+{
+	TupleDesc	td = lookup_rowtype_tupdesc(c->typid, -1);
+	Datum	   *values = palloc0(sizeof(Datum) * Max(td->natts, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(td->natts, 1));
+	HeapTuple	tup;
+	Datum		d;
+
+	memset(nulls, true, sizeof(bool) * Max(td->natts, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		const uint8 *k,
+				   *v;
+		size_t		kl,
+					vl;
+		int			attno;
+
+		if (!wc_get_bytes(&p, end, &k, &kl) || !wc_get_bytes(&p, end, &v, &vl) || kl != 2)
+			widecol_report(wc_error(WC_CORRUPTION, "malformed UDT fields of column \"%s\"", c->name),
+						   "reading a UDT");
+		attno = (k[0] << 8) | k[1];
+		if (attno < 1 || attno > td->natts || TupleDescAttr(td, attno - 1)->attisdropped)
+			continue;
+		values[attno - 1] = widecol_decode_value(v, vl, TupleDescAttr(td, attno - 1)->attlen,
+												 TupleDescAttr(td, attno - 1)->attbyval);
+		nulls[attno - 1] = false;
+	}
+	tup = heap_form_tuple(td, values, nulls);
+	d = HeapTupleGetDatum(tup);
+	ReleaseTupleDesc(td);
+	return d;
+}
+
+/*
  * A frozen collection is one cell with the whole value: checked as a
  * collection (map keys and values, no NULL elements), a set sorted and
  * unique, a map with its keys in key order.
@@ -900,6 +1042,8 @@ widecol_collection_frozen_value(WidecolColumn *c, Datum value)
 	uint32_t	n;
 	Datum		out = value;
 
+	if (c->coll->kind == WIDECOL_COLL_UDT)
+		return value;			/* a frozen UDT: the composite value itself */
 	if (c->coll->kind != WIDECOL_COLL_MAP)
 	{
 		Datum	   *elems;
@@ -948,12 +1092,13 @@ is_free(Expr *e)
  * its argument expressions in *args; -1 when the shape needs a read.
  */
 static int
-classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
+classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args, List **fields)
 {
 	Expr	   *core = widecol_strip_coercions(e);
 	bool		elements = c->coll != NULL && !c->coll->frozen;
 
 	*args = NIL;
+	*fields = NIL;
 	if (is_free(e))
 	{
 		*args = list_make1(e);
@@ -961,6 +1106,30 @@ classify(Expr *e, Index rti, AttrNumber attno, WidecolColumn *c, List **args)
 	}
 	if (!elements)
 		return -1;
+	if (IsA(core, FieldStore) && c->coll->kind == WIDECOL_COLL_UDT)
+	{
+		/* SET u.a = x, u.b = y: one FieldStore, or nested ones (inner first) */
+		Expr	   *x = core;
+
+		while (IsA(x, FieldStore))
+		{
+			FieldStore *fs = (FieldStore *) x;
+			List	   *nums = NIL;
+			ListCell   *lv,
+					   *ln;
+
+			forboth(lv, fs->newvals, ln, fs->fieldnums)
+			{
+				if (!is_free(lfirst(lv)))
+					return -1;
+				nums = lappend(nums, makeInteger(lfirst_int(ln)));
+			}
+			*args = list_concat(list_copy(fs->newvals), *args);
+			*fields = list_concat(nums, *fields);
+			x = widecol_strip_coercions(fs->arg);
+		}
+		return widecol_is_column(x, rti, attno) ? COLL_FIELDS : -1;
+	}
 	if (IsA(core, OpExpr) && list_length(((OpExpr *) core)->args) == 2)
 	{
 		OpExpr	   *op = (OpExpr *) core;
@@ -1050,7 +1219,8 @@ widecol_collection_ops(List *exprs, List *attnos, Index rti, WidecolTable *t)
 	{
 		AttrNumber	attno = lfirst_int(lc2);
 		WidecolColumn *c;
-		List	   *args;
+		List	   *args,
+				   *fields;
 		int			op;
 
 		if (attno <= 0 || attno > t->ncols)
@@ -1058,12 +1228,15 @@ widecol_collection_ops(List *exprs, List *attnos, Index rti, WidecolTable *t)
 		c = &t->cols[attno - 1];
 		if (c->kind != WIDECOL_COL_REGULAR || c->is_counter)
 			return NIL;
-		op = classify(lfirst(lc), rti, attno, c, &args);
+		op = classify(lfirst(lc), rti, attno, c, &args, &fields);
 		if (op < 0)
 			return NIL;
 		if (op != COLL_ASSIGN)
 			any_element = true;
-		ops = lappend(ops, list_make3(makeInteger(attno), makeInteger(op), args));
+		/* a field update carries the field numbers fourth */
+		ops = lappend(ops, op == COLL_FIELDS ?
+					  list_make4(makeInteger(attno), makeInteger(op), args, fields) :
+					  list_make3(makeInteger(attno), makeInteger(op), args));
 	}
 	return any_element ? ops : NIL;
 }
@@ -1120,6 +1293,10 @@ typedef struct CollWrite
 				arg2;
 	bool		isnull,
 				isnull2;
+	int			nf;				/* COLL_FIELDS: the fields set, in SET order */
+	int		   *fnums;
+	Datum	   *fvals;
+	bool	   *fnulls;
 } CollWrite;
 
 static int
@@ -1221,6 +1398,50 @@ edit_list_element(void *arg, uint64 pos, const uint8 *k, size_t kl, const uint8 
 		put_elem(e->cb, (const char *) k, (int) kl, e->value.data, e->value.len, e->tombstone,
 				 e->ts, e->ttl, e->ldt, e->now);
 		e->found = true;
+	}
+}
+
+/*
+ * The field writes of a UDT update into cb: an element per field (the
+ * last one set when SET names a field twice), an element tombstone for a
+ * field set to NULL.
+ */
+static void
+put_fields(wc_collb *cb, CollWrite *w, int64 ts, int32 ttl, uint32 ldt, uint32 now)
+{
+	TupleDesc	td = lookup_rowtype_tupdesc(w->c->typid, -1);
+	KeyVal	   *kv = palloc(sizeof(KeyVal) * Max(w->nf, 1));
+
+	for (int i = 0; i < w->nf; i++)
+	{
+		Form_pg_attribute att;
+		StringInfoData v;
+
+		if (w->fnums[i] < 1 || w->fnums[i] > td->natts)
+			elog(ERROR, "widecol: field %d of column \"%s\" out of range", w->fnums[i], w->c->name);
+		att = TupleDescAttr(td, w->fnums[i] - 1);
+		kv[i].key = palloc(2);
+		kv[i].klen = 2;
+		udt_key(kv[i].key, w->fnums[i]);
+		kv[i].idx = i;
+		kv[i].val = NULL;
+		kv[i].vlen = 0;
+		if (!w->fnulls[i])
+		{
+			initStringInfo(&v);
+			widecol_encode_value(&v, w->fvals[i], att->attlen, att->attbyval);
+			kv[i].val = v.data;
+			kv[i].vlen = v.len;
+		}
+	}
+	ReleaseTupleDesc(td);
+	if (w->nf > 1)
+		qsort(kv, w->nf, sizeof(KeyVal), keyval_cmp);
+	for (int i = 0; i < w->nf; i++)
+	{
+		if (i + 1 < w->nf && key_cmp(&kv[i], &kv[i + 1]) == 0)
+			continue;
+		put_elem(cb, kv[i].key, 2, kv[i].val, kv[i].vlen, kv[i].val == NULL, ts, ttl, ldt, now);
 	}
 }
 
@@ -1402,6 +1623,9 @@ add_write_cell(wc_rowb *rb, CollWrite *w, int64 ts, int32 ttl, uint32 ldt, uint3
 				put_elem(&cb, k.data, k.len, val.data, val.len, false, ts, ttl, ldt, now);
 				break;
 			}
+		case COLL_FIELDS:
+			put_fields(&cb, w, ts, ttl, ldt, now);
+			break;
 		default:
 			elog(ERROR, "widecol: unknown collection write %d", (int) w->op);
 	}
@@ -1466,6 +1690,20 @@ widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops)
 
 		cw->c = &t->cols[intVal(linitial(triple)) - 1];
 		cw->op = (CollOp) intVal(lsecond(triple));
+		if (cw->op == COLL_FIELDS)
+		{
+			cw->nf = list_length(args);
+			cw->fnums = palloc(sizeof(int) * cw->nf);
+			cw->fvals = palloc(sizeof(Datum) * cw->nf);
+			cw->fnulls = palloc(sizeof(bool) * cw->nf);
+			for (int j = 0; j < cw->nf; j++)
+			{
+				cw->fnums[j] = intVal(list_nth(lfourth(triple), j));
+				cw->fvals[j] = ExecEvalExprSwitchContext(ExecInitExpr(list_nth(args, j), NULL),
+														 econtext, &cw->fnulls[j]);
+			}
+			continue;
+		}
 		cw->arg = ExecEvalExprSwitchContext(ExecInitExpr(linitial(args), NULL), econtext,
 											&cw->isnull);
 		if (list_length(args) > 1)
@@ -1501,11 +1739,18 @@ void
 widecol_collection_explain(WidecolScanState *ss, List *ops, ExplainState *es)
 {
 	const char *list_read = NULL;
+	bool		fields = false,
+				elements = false;
 	ListCell   *lc;
 
 	foreach(lc, ops)
 	{
 		int			op = intVal(lsecond((List *) lfirst(lc)));
+
+		if (op == COLL_FIELDS)
+			fields = true;
+		else if (op != COLL_ASSIGN)
+			elements = true;
 
 		if (op == COLL_LIST_REMOVE)
 			list_read = "the list (element removal)";
@@ -1513,7 +1758,8 @@ widecol_collection_explain(WidecolScanState *ss, List *ops, ExplainState *es)
 			list_read = "the list (index assignment)";
 	}
 	ExplainPropertyText("Widecol Collection Update", ss->desc, es);
-	ExplainPropertyText("Writes", "collection elements", es);
+	ExplainPropertyText("Writes", fields && elements ? "collection elements, UDT fields" :
+						fields ? "UDT fields" : "collection elements", es);
 	ExplainPropertyText("Reads Before Write", list_read ? list_read : "none", es);
 	ExplainPropertyText("Consistency", widecol_consistency_name(widecol_consistency), es);
 }

@@ -173,7 +173,8 @@ typedef enum WidecolCollKind
 {
 	WIDECOL_COLL_SET = 1,		/* over an array, sorted and unique */
 	WIDECOL_COLL_LIST,			/* over an array */
-	WIDECOL_COLL_MAP			/* over jsonb */
+	WIDECOL_COLL_MAP,			/* over jsonb */
+	WIDECOL_COLL_UDT			/* a composite type, one element per field */
 } WidecolCollKind;
 
 typedef struct WidecolCollType

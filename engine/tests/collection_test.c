@@ -411,6 +411,38 @@ static void test_tombstones(void **state)
     assert_string_equal(txt, "");
 }
 
+/*
+ * A non-frozen UDT as the extension stores it: one element per field,
+ * keyed by field number.  A field update of one writer and one of another
+ * writer with an older timestamp both land; a field set to NULL is an
+ * element tombstone; a whole value replaces every field older than it.
+ */
+static void test_udt_fields(void **state)
+{
+    fx *f = *state;
+    char txt[256];
+
+    put(f->e, "u", 1, "D99 1=street@100 2=city@100 3=zip@100");
+    put(f->e, "u", 1, "2=Paris@300");
+    put(f->e, "u", 1, "3=75001@200"); /* sent after, written with an older time */
+    get(f->e, "u", 1, txt, sizeof(txt));
+    assert_string_equal(txt, "1=street 2=Paris 3=75001");
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    put(f->e, "u", 1, "1-@250");
+    get(f->e, "u", 1, txt, sizeof(txt));
+    assert_string_equal(txt, "2=Paris 3=75001");
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    assert_int_equal(wc_engine_compact(f->e, T1), WC_OK);
+    get(f->e, "u", 1, txt, sizeof(txt));
+    assert_string_equal(txt, "2=Paris 3=75001");
+    /* a whole value at 260 keeps the newer city, drops the older zip */
+    put(f->e, "u", 1, "D259 1=quai@260 3=69000@260");
+    put(f->e, "u", 1, "3=stale@150");
+    reopen(f);
+    get(f->e, "u", 1, txt, sizeof(txt));
+    assert_string_equal(txt, "1=quai 2=Paris 3=69000");
+}
+
 /* Raw (unresolved) row of (pk, ck) after a major compaction: the count of collection elements. */
 static int stored_elements(fx *f, const char *pk)
 {
@@ -507,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test_setup_teardown(test_element_writes_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udt_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_and_purge, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
