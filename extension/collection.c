@@ -150,6 +150,9 @@ static WidecolCollType *parse_udt(WidecolColumn *c, WidecolCollType *ct, const c
 static void add_udt_fields(WidecolColumn *c, wc_collb *cb, Datum value, int64 ts, int32 ttl,
 						   uint32 ldt, uint32 now);
 static Datum udt_datum(WidecolColumn *c, const uint8 *p, const uint8 *end, uint64 n);
+static int	map_entries(WidecolColumn *c, Datum value, Datum **keys, Datum **vals);
+static void map_encode_key(StringInfo buf, WidecolColumn *c, Datum value, bool descending);
+static Datum map_jsonb(WidecolColumn *c, Datum *keys, Datum *vals, int n);
 
 /* ------------------------------------------------------------ cql_type */
 
@@ -407,12 +410,13 @@ widecol_collection_check_table(WidecolTable *t)
 		if (c->dropped || c->coll == NULL)
 			continue;
 		if ((c->kind == WIDECOL_COL_PARTITION || c->kind == WIDECOL_COL_CLUSTERING) &&
-			!(c->coll->frozen && c->coll->kind != WIDECOL_COLL_MAP))
+			!c->coll->frozen)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("key column \"%s\" cannot be a %s", c->name, c->coll->cql),
-					 errhint("A key column may be a frozen<list<T>> or a frozen<set<T>>; other "
-							 "collections are regular columns.")));
+					 errhint("A key column may be a frozen collection or UDT (frozen<list<T>>, "
+							 "frozen<set<T>>, frozen<map<K, V>>, frozen<udt>); others are regular "
+							 "columns.")));
 		if (c->kind == WIDECOL_COL_WRITETIME || c->kind == WIDECOL_COL_TTL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -481,6 +485,11 @@ widecol_collection_encode_key(StringInfo buf, Oid typid, Datum value)
 void
 widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value, bool descending)
 {
+	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_MAP)
+	{
+		map_encode_key(buf, c, value, descending);
+		return;
+	}
 	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_SET)
 		value = widecol_collection_frozen_value(c, value);
 	widecol_encode_key(buf, c->typid, value, descending);
@@ -493,9 +502,75 @@ widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum value, bool de
 void
 widecol_encode_column_pk(StringInfo buf, WidecolColumn *c, Datum value, int npk)
 {
+	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_MAP)
+	{
+		Datum	   *keys,
+				   *vals;
+		int			n;
+
+		if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
+		{
+			map_encode_key(buf, c, value, false);
+			return;
+		}
+		n = map_entries(c, value, &keys, &vals);
+		widecol_encode_pk_map(buf, c->coll->key_typid, c->coll->elem_typid, keys, vals, n, npk);
+		return;
+	}
 	if (c->coll != NULL && c->coll->kind == WIDECOL_COLL_SET)
 		value = widecol_collection_frozen_value(c, value);
 	widecol_encode_pk(buf, c->typid, value, npk);
+}
+
+/* Decode key column c at *pp (widecol_encode_column_key's bytes), advancing it. */
+Datum
+widecol_decode_column_key(const uint8 **pp, const uint8 *end, WidecolColumn *c, bool descending)
+{
+	Datum	   *keys,
+			   *vals;
+	int			n = 0,
+				cap = 8;
+
+	if (c->coll == NULL || c->coll->kind != WIDECOL_COLL_MAP)
+		return widecol_decode_key(pp, end, c->typid, descending);
+	keys = palloc(sizeof(Datum) * cap);
+	vals = palloc(sizeof(Datum) * cap);
+	for (;;)
+	{
+		uint8		b;
+
+		if (*pp >= end || ((b = descending ? (uint8) ~**pp : **pp) != 0 && b != 1))
+			widecol_report(wc_error(WC_CORRUPTION, "malformed frozen map key of column \"%s\"",
+									c->name), "reading a key");
+		(*pp)++;
+		if (b == 0)
+			break;
+		if (n == cap)
+		{
+			cap *= 2;
+			keys = repalloc(keys, sizeof(Datum) * cap);
+			vals = repalloc(vals, sizeof(Datum) * cap);
+		}
+		keys[n] = widecol_decode_key(pp, end, c->coll->key_typid, descending);
+		vals[n++] = widecol_decode_key(pp, end, c->coll->elem_typid, descending);
+	}
+	return map_jsonb(c, keys, vals, n);
+}
+
+/* Decode partition-key column c (one of npk) at *pp (widecol_encode_column_pk's bytes). */
+Datum
+widecol_decode_column_pk(const uint8 **pp, const uint8 *end, WidecolColumn *c, int npk)
+{
+	Datum	   *keys,
+			   *vals;
+	int			n;
+
+	if (c->coll == NULL || c->coll->kind != WIDECOL_COLL_MAP)
+		return widecol_decode_pk(pp, end, c->typid, npk);
+	if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
+		return widecol_decode_column_key(pp, end, c, false);
+	n = widecol_decode_pk_map(pp, end, c->coll->key_typid, c->coll->elem_typid, npk, &keys, &vals);
+	return map_jsonb(c, keys, vals, n);
 }
 
 /* Decode widecol_collection_encode_key's bytes at *pp (inverted when descending). */
@@ -1076,6 +1151,112 @@ widecol_collection_frozen_value(WidecolColumn *c, Datum value)
 	}
 	wc_buf_free(&live);
 	wc_buf_free(&b);
+	return out;
+}
+
+/*
+ * The entries of map value (jsonb) of column c, checked against K and V,
+ * in key order without duplicates (the last wins), as palloc'd arrays of
+ * K and V datums; returns their count.
+ */
+static int
+map_entries(WidecolColumn *c, Datum value, Datum **keys, Datum **vals)
+{
+	wc_buf		b,
+				live;
+	wc_collb	cb;
+	uint32_t	n;
+	const uint8 *p,
+			   *end;
+	uint64		cnt;
+
+	wc_buf_init(&b);
+	wc_buf_init(&live);
+	wc_collb_begin(&cb, &b);
+	add_map_entries(c, &cb, value, 0, 0, 0, 0);
+	if (wc_collb_end(&cb) == 0 ||
+		wc_coll_live(b.data, b.len, WC_NO_TIMESTAMP, INT64_MIN, &live, &n) != WC_OK)
+		widecol_report(wc_error(WC_NO_MEMORY, "out of memory"), "encoding a map key");
+	*keys = palloc(sizeof(Datum) * Max(n, 1));
+	*vals = palloc(sizeof(Datum) * Max(n, 1));
+	p = live.data;
+	end = live.data + live.len;
+	if (n > 0 && (!wc_get_varint(&p, end, &cnt) || cnt != n))
+		elog(ERROR, "widecol: malformed live map");
+	for (uint32 i = 0; i < n; i++)
+	{
+		const uint8 *k,
+				   *v,
+				   *kp;
+		size_t		kl,
+					vl;
+
+		if (!wc_get_bytes(&p, end, &k, &kl) || !wc_get_bytes(&p, end, &v, &vl))
+			elog(ERROR, "widecol: malformed live map");
+		kp = k;
+		(*keys)[i] = widecol_decode_key(&kp, k + kl, c->coll->key_typid, false);
+		(*vals)[i] = widecol_decode_value(v, vl, c->coll->elem_typlen, c->coll->elem_byval);
+	}
+	wc_buf_free(&b);
+	wc_buf_free(&live);
+	return (int) n;
+}
+
+/*
+ * The key encoding of a frozen map (inverted bytes when descending): per
+ * entry, in key order, a 0x01 byte, the key's and the value's key
+ * encodings, then 0x00; so maps compare entry by entry (key, then value),
+ * a prefix first, as CQL's frozen maps do.
+ */
+static void
+map_encode_key(StringInfo buf, WidecolColumn *c, Datum value, bool descending)
+{
+	Datum	   *keys,
+			   *vals;
+	int			n = map_entries(c, value, &keys, &vals);
+	int			start = buf->len;
+
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfoChar(buf, 1);
+		widecol_encode_key(buf, c->coll->key_typid, keys[i], false);
+		widecol_encode_key(buf, c->coll->elem_typid, vals[i], false);
+	}
+	appendStringInfoChar(buf, 0);
+	if (descending)
+		for (int i = start; i < buf->len; i++)
+			buf->data[i] = (char) ~buf->data[i];
+}
+
+/* The jsonb value of map column c with the n entries keys, vals (in key order). */
+static Datum
+map_jsonb(WidecolColumn *c, Datum *keys, Datum *vals, int n)
+{
+	wc_buf		live;
+	wc_cell		cell;
+	Datum		out;
+
+	wc_buf_init(&live);
+	wc_buf_put_varint(&live, (uint64) n);
+	for (int i = 0; i < n; i++)
+	{
+		StringInfoData k,
+					v;
+
+		initStringInfo(&k);
+		initStringInfo(&v);
+		widecol_encode_key(&k, c->coll->key_typid, keys[i], false);
+		widecol_encode_value(&v, vals[i], c->coll->elem_typlen, c->coll->elem_byval);
+		wc_buf_put_bytes(&live, k.data, k.len);
+		wc_buf_put_bytes(&live, v.data, v.len);
+	}
+	if (live.failed)
+		widecol_report(wc_error(WC_NO_MEMORY, "out of memory"), "reading a map key");
+	memset(&cell, 0, sizeof(cell));
+	cell.value = live.data;
+	cell.len = live.len;
+	out = widecol_collection_datum(c, &cell);
+	wc_buf_free(&live);
 	return out;
 }
 

@@ -147,6 +147,9 @@ widecol_key_order_agrees(Oid typid, bool ordered)
 	TupleDesc	td;
 	bool		ok = true;
 
+	/* a frozen map key sorts entry by entry, jsonb does not */
+	if (typid == JSONBOID)
+		return !ordered;
 	if (get_typtype(typid) != TYPTYPE_COMPOSITE)
 		return true;
 	td = lookup_rowtype_tupdesc(typid, -1);
@@ -930,6 +933,9 @@ widecol_decode_value(const uint8 *p, size_t len, int16 typlen, bool typbyval)
 
 static void cass_encode(StringInfo buf, Oid typid, Datum value);
 static Datum cass_decode(const uint8 *p, size_t len, Oid typid);
+static int	pk_component_begin(StringInfo buf, int npk);
+static void pk_component_end(StringInfo buf, int at, int npk);
+static const uint8 *pk_component(const uint8 **pp, const uint8 *end, int npk, size_t *len);
 
 /* Append a 4-byte length placeholder; returns where it is. */
 static int
@@ -1570,17 +1576,104 @@ void
 widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk)
 {
 	int			at;
-	int			n;
 
 	if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
 	{
 		widecol_encode_key(buf, typid, value, false);
 		return;
 	}
+	at = pk_component_begin(buf, npk);
+	cass_encode(buf, typid, value);
+	pk_component_end(buf, at, npk);
+}
+
+/*
+ * Cassandra's serialization of a frozen map of n entries (keys of type
+ * ktyp ascending, values of type vtyp) as partition-key column one of
+ * npk, under murmur3: a 4-byte count, then per entry the key and the
+ * value, each with a 4-byte length.
+ */
+void
+widecol_encode_pk_map(StringInfo buf, Oid ktyp, Oid vtyp, const Datum *keys, const Datum *vals,
+					  int n, int npk)
+{
+	int			at = pk_component_begin(buf, npk);
+
+	enc_be(buf, (uint32) n, 4);
+	for (int i = 0; i < n; i++)
+	{
+		int			l = cass_len_begin(buf);
+
+		cass_encode(buf, ktyp, keys[i]);
+		cass_len_end(buf, l);
+		l = cass_len_begin(buf);
+		cass_encode(buf, vtyp, vals[i]);
+		cass_len_end(buf, l);
+	}
+	pk_component_end(buf, at, npk);
+}
+
+/*
+ * Decode widecol_encode_pk_map's bytes at *pp, advancing it: *keys and
+ * *vals (palloc'd) get the entries; returns their count.
+ */
+int
+widecol_decode_pk_map(const uint8 **pp, const uint8 *end, Oid ktyp, Oid vtyp, int npk,
+					  Datum **keys, Datum **vals)
+{
+	size_t		len;
+	const uint8 *p = pk_component(pp, end, npk, &len),
+			   *e = p + len;
+	uint32		n;
+
+	if (len < 4)
+		codec_corrupt();
+	n = (uint32) dec_be(p, 4, false);
+	p += 4;
+	if (n > len / 8)
+		codec_corrupt();
+	*keys = palloc(sizeof(Datum) * Max(n, 1));
+	*vals = palloc(sizeof(Datum) * Max(n, 1));
+	for (uint32 i = 0; i < 2 * n; i++)
+	{
+		uint32		m;
+
+		if (e - p < 4)
+			codec_corrupt();
+		m = (uint32) dec_be(p, 4, false);
+		p += 4;
+		if ((size_t) (e - p) < m)
+			codec_corrupt();
+		if (i % 2 == 0)
+			(*keys)[i / 2] = cass_decode(p, m, ktyp);
+		else
+			(*vals)[i / 2] = cass_decode(p, m, vtyp);
+		p += m;
+	}
+	if (p != e)
+		codec_corrupt();
+	return (int) n;
+}
+
+/* Start a partition-key component under murmur3 (one of npk); returns where it starts. */
+static int
+pk_component_begin(StringInfo buf, int npk)
+{
+	int			at = buf->len;
+
+	if (npk > 1)
+		enc_be(buf, 0, 2);
+	return at;
+}
+
+/* End the component begun at at: a lone key must not be empty; else its length and a 0. */
+static void
+pk_component_end(StringInfo buf, int at, int npk)
+{
+	int			n;
+
 	if (npk == 1)
 	{
-		at = buf->len;
-		cass_encode(buf, typid, value);
 		if (buf->len == at)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1589,9 +1682,6 @@ widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk)
 					 errhint("Use a non-empty partition-key value.")));
 		return;
 	}
-	at = buf->len;
-	enc_be(buf, 0, 2);
-	cass_encode(buf, typid, value);
 	n = buf->len - at - 2;
 	if (n > 0xffff)
 		ereport(ERROR,
@@ -1607,24 +1697,33 @@ widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk)
 Datum
 widecol_decode_pk(const uint8 **pp, const uint8 *end, Oid typid, int npk)
 {
-	const uint8 *p = *pp;
+	const uint8 *p;
 	size_t		n;
-	Datum		v;
 
 	if (widecol_partitioner != WC_PARTITIONER_MURMUR3)
 		return widecol_decode_key(pp, end, typid, false);
+	p = pk_component(pp, end, npk, &n);
+	return cass_decode(p, n, typid);
+}
+
+/* The bytes (*len of them) of the murmur3 partition-key component at *pp (one of npk), advancing *pp. */
+static const uint8 *
+pk_component(const uint8 **pp, const uint8 *end, int npk, size_t *len)
+{
+	const uint8 *p = *pp;
+
 	if (npk == 1)
 	{
 		*pp = end;
-		return cass_decode(p, (size_t) (end - p), typid);
+		*len = (size_t) (end - p);
+		return p;
 	}
 	if (end - p < 3)
 		codec_corrupt();
-	n = ((size_t) p[0] << 8) | p[1];
+	*len = ((size_t) p[0] << 8) | p[1];
 	p += 2;
-	if ((size_t) (end - p) < n + 1 || p[n] != 0)
+	if ((size_t) (end - p) < *len + 1 || p[*len] != 0)
 		codec_corrupt();
-	v = cass_decode(p, n, typid);
-	*pp = p + n + 1;
-	return v;
+	*pp = p + *len + 1;
+	return p;
 }

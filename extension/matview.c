@@ -215,7 +215,7 @@ add_condition(StringInfo conds, WidecolTable *base, const char *clause, const ch
 		{
 			kind = c->kind == WIDECOL_COL_PARTITION ? 'p' : 'c';
 			pos = c->key_pos;
-			widecol_encode_key(&b, c->typid, d, c->descending);
+			widecol_encode_column_key(&b, c, d, c->descending);
 		}
 		else if (c->kind == WIDECOL_COL_REGULAR && c->coll == NULL)
 		{

@@ -942,7 +942,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 	{
 		int			ci = t->pk[i];
 
-		values[ci] = key_datum(&t->cols[ci], widecol_decode_pk(&p, end, t->cols[ci].typid, t->npk));
+		values[ci] = key_datum(&t->cols[ci], widecol_decode_column_pk(&p, end, &t->cols[ci], t->npk));
 		nulls[ci] = false;
 	}
 	if (p != end)
@@ -960,7 +960,7 @@ widecol_fill_row(WidecolScanState *ss, TupleTableSlot *slot, const wc_result_row
 			int			ci = t->ck[i];
 
 			values[ci] = key_datum(&t->cols[ci],
-								   widecol_decode_key(&p, end, t->cols[ci].typid, t->cols[ci].descending));
+								   widecol_decode_column_key(&p, end, &t->cols[ci], t->cols[ci].descending));
 			nulls[ci] = false;
 		}
 		if (p != end)

@@ -321,7 +321,7 @@ widecol_build_table(Relation rel)
 		WidecolColumn *c = &t->cols[i < t->npk ? t->pk[i] : t->ck[i - t->npk]];
 
 		if (!widecol_type_keyable(c->typid) &&
-			!(c->coll && c->coll->frozen && c->coll->kind != WIDECOL_COLL_MAP))
+			!(c->coll && c->coll->frozen))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("column \"%s\" of type %s cannot be part of a widecol primary key",

@@ -151,6 +151,10 @@ extern Datum widecol_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
 extern void widecol_encode_pk(StringInfo buf, Oid typid, Datum value, int npk);
 extern Datum widecol_decode_pk(const uint8 **pp, const uint8 *end, Oid typid,
 							   int npk);
+extern void widecol_encode_pk_map(StringInfo buf, Oid ktyp, Oid vtyp, const Datum *keys,
+								  const Datum *vals, int n, int npk);
+extern int	widecol_decode_pk_map(const uint8 **pp, const uint8 *end, Oid ktyp, Oid vtyp,
+								  int npk, Datum **keys, Datum **vals);
 extern void widecol_encode_value(StringInfo buf, Datum value, int16 typlen,
 								 bool typbyval);
 extern Datum widecol_decode_value(const uint8 *p, size_t len, int16 typlen,
@@ -583,6 +587,10 @@ extern void widecol_encode_column_key(StringInfo buf, WidecolColumn *c, Datum va
 extern void widecol_encode_column_pk(StringInfo buf, WidecolColumn *c, Datum value, int npk);
 extern Datum widecol_collection_decode_key(const uint8 **pp, const uint8 *end, Oid typid,
 										   bool descending);
+extern Datum widecol_decode_column_key(const uint8 **pp, const uint8 *end, WidecolColumn *c,
+									   bool descending);
+extern Datum widecol_decode_column_pk(const uint8 **pp, const uint8 *end, WidecolColumn *c,
+									  int npk);
 extern void widecol_collection_update(WidecolScanState *ss, PlanState *ps, List *ops);
 extern void widecol_collection_explain(WidecolScanState *ss, List *ops,
 									   struct ExplainState *es);

@@ -262,9 +262,20 @@ SELECT note FROM tag_groups WHERE tags = ARRAY['a', 'b', 'a'] AND level = ARRAY[
 UPDATE tag_groups SET note = 'A 1' WHERE tags = ARRAY['a', 'a'] AND level = ARRAY[1];
 DELETE FROM tag_groups WHERE tags = ARRAY['b', 'a'] AND level = ARRAY[3];
 SELECT tags, level, note FROM tag_groups ORDER BY note;
+-- frozen maps may be key columns: in key order, compared entry by entry
+CREATE TABLE price_tiers (attrs jsonb, tier jsonb, note text) USING widecol
+    WITH (keyspace = 'tam_collections_t', primary_key = '((attrs), tier)',
+          clustering_order = 'tier DESC',
+          cql_types = 'attrs frozen<map<text, int>>, tier frozen<map<int, text>>');
+INSERT INTO price_tiers VALUES
+    ('{"b": 2, "a": 1}', '{"2": "x"}', 'ab 2x'), ('{"a": 1, "b": 2}', '{"10": "y", "2": "x"}', 'ab 2x10y'),
+    ('{"a": 1, "b": 2}', '{"10": "y"}', 'ab 10y'), ('{"a": 1, "b": 2}', '{}', 'ab empty'),
+    ('{"a": 1}', '{"10": "y"}', 'a 10y');
+SELECT tier, note FROM price_tiers WHERE attrs = '{"b": 2, "a": 1}';
+SELECT note FROM price_tiers WHERE attrs = '{"a": 1, "b": 2}' AND tier = '{"10": "y", "2": "x"}';
 -- other collections are no key columns
 CREATE TABLE bad6 (k jsonb, v int) USING widecol
-    WITH (keyspace = 'tam_collections_t', primary_key = 'k', cql_types = 'k frozen<map<text, int>>');
+    WITH (keyspace = 'tam_collections_t', primary_key = 'k', cql_types = 'k map<text, int>');
 CREATE TABLE bad7 (k text[], v int) USING widecol
     WITH (keyspace = 'tam_collections_t', primary_key = 'k', cql_types = 'k list<text>');
 

@@ -61,11 +61,15 @@ SELECT user_id, name, home FROM user_profiles WHERE user_id = 2;
 -- zip code, sent after it, an earlier one (as when B read the row before A
 -- wrote).  Both fields survive; a read-modify-write of the whole value by
 -- B would put the old city back or lose the zip code.
-SET widecol.write_timestamp = 1000000;
+CREATE FUNCTION write_at(seconds_from_now int) RETURNS boolean LANGUAGE sql AS $$
+    SELECT set_config('widecol.write_timestamp',
+        ((extract(epoch FROM clock_timestamp()) + seconds_from_now) * 1000000)::bigint::text,
+        false) IS NOT NULL $$;
+SELECT write_at(1);
 INSERT INTO user_profiles (user_id, name, home) VALUES (4, 'Cy', ('7 Oak St', 'Old Town', '00001'));
-SET widecol.write_timestamp = 3000000;
+SELECT write_at(3);
 UPDATE user_profiles SET home.city = 'New Town' WHERE user_id = 4;
-SET widecol.write_timestamp = 2000000;
+SELECT write_at(2);
 UPDATE user_profiles SET home.zip_code = '00002' WHERE user_id = 4;
 RESET widecol.write_timestamp;
 SELECT user_id, home FROM user_profiles WHERE user_id = 4;

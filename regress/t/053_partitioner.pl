@@ -97,24 +97,25 @@ $node->safe_psql(
 	CREATE FOREIGN TABLE kinds (
 		b boolean, s smallint, i int, g bigint, r real, d double precision, n numeric,
 		t text, y bytea, u uuid, dt date, tm time, ts timestamp, tz timestamptz, ip inet,
-		a addr, l int[] OPTIONS (cql_type 'frozen<list<int>>'), v text)
-	  SERVER ks OPTIONS (primary_key '((b, s, i, g, r, d, n, t, y, u, dt, tm, ts, tz, ip, a, l))');
+		a addr, l int[] OPTIONS (cql_type 'frozen<list<int>>'),
+		m jsonb OPTIONS (cql_type 'frozen<map<text, int>>'), v text)
+	  SERVER ks OPTIONS (primary_key '((b, s, i, g, r, d, n, t, y, u, dt, tm, ts, tz, ip, a, l, m))');
 	SET TimeZone = 'UTC';
 	INSERT INTO kinds VALUES
 	  (true, -2, -300000, 9000000000, -1.5, 2.25, -12345.678900, 'naïve', '\x0080ff',
 	   '12345678-1234-1234-1234-123456789abc', '1969-12-31', '23:59:59.999999',
 	   '2021-01-01 01:11:11.123456', '1999-12-31 23:59:59.5+00', '10.1.0.0/16',
-	   ROW('Zürich', 8000), ARRAY[3, -1, 2], 'first'),
+	   ROW('Zürich', 8000), ARRAY[3, -1, 2], '{"b": -2, "a": 1}', 'first'),
 	  (false, 0, 0, 0, -0.0, 'NaN', 0, '', '', '00000000-0000-0000-0000-000000000000',
 	   'infinity', '00:00', '-infinity', '2021-01-01 00:00:00+00', '::1',
-	   ROW(NULL, NULL), '{}', 'second');
+	   ROW(NULL, NULL), '{}', '{}', 'second');
 });
 is( $node->safe_psql(
 		'postgres', q{
 	SET TimeZone = 'UTC';
-	SELECT b, s, i, g, r, d, n, t, y, u, dt, tm, ts, tz, ip, a, l, v FROM kinds ORDER BY v}),
-	"t|-2|-300000|9000000000|-1.5|2.25|-12345.6789|naïve|\\x0080ff|12345678-1234-1234-1234-123456789abc|1969-12-31|23:59:59.999999|2021-01-01 01:11:11.123456|1999-12-31 23:59:59.5+00|10.1.0.0/16|(Zürich,8000)|{3,-1,2}|first\n"
-	  . "f|0|0|0|0|NaN|0||\\x|00000000-0000-0000-0000-000000000000|infinity|00:00:00|-infinity|2021-01-01 00:00:00+00|::1|(,)|{}|second",
+	SELECT b, s, i, g, r, d, n, t, y, u, dt, tm, ts, tz, ip, a, l, m, v FROM kinds ORDER BY v}),
+	"t|-2|-300000|9000000000|-1.5|2.25|-12345.6789|naïve|\\x0080ff|12345678-1234-1234-1234-123456789abc|1969-12-31|23:59:59.999999|2021-01-01 01:11:11.123456|1999-12-31 23:59:59.5+00|10.1.0.0/16|(Zürich,8000)|{3,-1,2}|{\"a\": 1, \"b\": -2}|first\n"
+	  . "f|0|0|0|0|NaN|0||\\x|00000000-0000-0000-0000-000000000000|infinity|00:00:00|-infinity|2021-01-01 00:00:00+00|::1|(,)|{}|{}|second",
 	'keys of every key type read back as written');
 is( $node->safe_psql(
 		'postgres', q{
@@ -125,7 +126,7 @@ is( $node->safe_psql(
 	  AND u = '12345678-1234-1234-1234-123456789abc' AND dt = '1969-12-31'
 	  AND tm = '23:59:59.999999' AND ts = '2021-01-01 01:11:11.123456'
 	  AND tz = '1999-12-31 23:59:59.5+00' AND ip = '10.1.0.0/16' AND a = ROW('Zürich', 8000)::addr
-	  AND l = ARRAY[3, -1, 2]}),
+	  AND l = ARRAY[3, -1, 2] AND m = '{"a": 1, "b": -2}'}),
 	'first', 'a partition read by its key of every type');
 my ($ret, $out, $err) = $node->psql('postgres', q{INSERT INTO tt VALUES ('', 'x')});
 like($err, qr/a partition key may not be empty under the murmur3 partitioner/,
