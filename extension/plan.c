@@ -946,28 +946,49 @@ void
 widecolGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
 							RelOptInfo *output_rel, void *extra)
 {
+	ForeignPath *fp;
+
+	if (!widecol_count_pushable(root, stage, input_rel, output_rel, extra))
+		return;
+	output_rel->fdw_private = input_rel;
+	fp = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1.0, 1.0,
+								   1.0 + input_rel->rows * cpu_operator_cost, NIL, NULL,
+								   list_make1(makeInteger(4)));
+	add_path(output_rel, (Path *) fp);
+}
+
+/*
+ * Is the grouping stage output_rel over the widecol table input_rel
+ * (planned by widecol_plan_rel) a count(*) the node can count: only
+ * count(*)s of partitions, every restriction pushed down?  Then the
+ * caller sets output_rel->fdw_private to input_rel and adds its path;
+ * widecol_plan_count plans it.
+ */
+bool
+widecol_count_pushable(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+					   RelOptInfo *output_rel, void *extra)
+{
 	Query	   *q = root->parse;
 	WidecolRelInfo *ri;
 	GroupPathExtraData *gx = extra;
 	ScanChoice	sc;
 	ListCell   *lc;
 	List	   *aggs;
-	ForeignPath *fp;
 
 	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
 		input_rel->fdw_private == NULL || output_rel->fdw_private != NULL)
-		return;
+		return false;
 	if (q->commandType != CMD_SELECT || q->groupClause != NIL || q->groupingSets != NIL ||
 		q->hasWindowFuncs || q->hasTargetSRFs || q->rowMarks != NIL || root->hasHavingQual ||
 		gx == NULL || gx->patype != PARTITIONWISE_AGGREGATE_NONE ||
 		bms_membership(root->all_baserels) != BMS_SINGLETON)
-		return;
+		return false;
 	/* the output is made of count(*) only (and constants) */
 	aggs = pull_var_clause((Node *) output_rel->reltarget->exprs,
 						   PVC_INCLUDE_AGGREGATES | PVC_INCLUDE_PLACEHOLDERS);
 	if (aggs == NIL || contain_volatile_functions((Node *) output_rel->reltarget->exprs) ||
 		contain_subplans((Node *) output_rel->reltarget->exprs))
-		return;
+		return false;
 	foreach(lc, aggs)
 	{
 		Aggref	   *a = lfirst(lc);
@@ -975,25 +996,43 @@ widecolGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptIn
 		if (!IsA(a, Aggref) || a->aggfnoid != F_COUNT_ || !a->aggstar || a->aggfilter != NULL ||
 			a->aggdistinct != NIL || a->aggorder != NIL || a->agglevelsup != 0 ||
 			a->aggsplit != AGGSPLIT_SIMPLE)
-			return;
+			return false;
 	}
 	/* partitions, and every restriction handled by the node */
 	ri = input_rel->fdw_private;
 	choose_scan(ri, &sc, false);
 	if (!sc.partition)
-		return;
+		return false;
 	foreach(lc, input_rel->baserestrictinfo)
 	{
 		RestrictInfo *rinfo = lfirst(lc);
 
 		if (rinfo->pseudoconstant || !list_member_ptr(sc.pushed, rinfo))
-			return;
+			return false;
 	}
-	output_rel->fdw_private = input_rel;
-	fp = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1.0, 1.0,
-								   1.0 + input_rel->rows * cpu_operator_cost, NIL, NULL,
-								   list_make1(makeInteger(4)));
-	add_path(output_rel, (Path *) fp);
+	return true;
+}
+
+/*
+ * The scan of scanrel below the count(*) path (widecol_count_pushable):
+ * the private list scan.c reads, with the values the node needs in *exprs.
+ */
+List *
+widecol_plan_count(PlannerInfo *root, RelOptInfo *scanrel, Path *path, List **exprs)
+{
+	WidecolRelInfo *ri = scanrel->fdw_private;
+	Cardinality limit_tuples = root->limit_tuples;
+	List	   *local;
+	List	   *priv;
+
+	/* a LIMIT applies to the count's one row, not to the rows counted */
+	root->limit_tuples = -1;
+	priv = widecol_plan_scan(root, scanrel, ri->t->relid, path, 0, scanrel->baserestrictinfo,
+							 &local, exprs);
+	root->limit_tuples = limit_tuples;
+	if (local != NIL)
+		elog(ERROR, "widecol: a pushed-down count(*) left clauses to evaluate");
+	return priv;
 }
 
 ForeignScan *
@@ -1007,17 +1046,7 @@ widecolGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	if (baserel->reloptkind == RELOPT_UPPER_REL)
 	{
 		/* a count(*) (widecolGetForeignUpperPaths): the scan of the table below it */
-		RelOptInfo *scanrel = baserel->fdw_private;
-		WidecolRelInfo *ri = scanrel->fdw_private;
-		Cardinality limit_tuples = root->limit_tuples;
-
-		/* a LIMIT applies to the count's one row, not to the rows counted */
-		root->limit_tuples = -1;
-		priv = widecol_plan_scan(root, scanrel, ri->t->relid, &best_path->path, 0,
-								 scanrel->baserestrictinfo, &local, &exprs);
-		root->limit_tuples = limit_tuples;
-		if (local != NIL)
-			elog(ERROR, "widecol: a pushed-down count(*) left clauses to evaluate");
+		priv = widecol_plan_count(root, baserel->fdw_private, &best_path->path, &exprs);
 		/* the node's scan tuple holds the count(*)s; tlist computes from them */
 		return make_foreignscan(tlist, NIL, 0, exprs, priv,
 								add_to_flat_tlist(NIL, pull_var_clause((Node *) tlist,

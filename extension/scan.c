@@ -64,7 +64,6 @@ static void build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *
 static void build_overlay(WidecolScanState *ss, StringInfo pk);
 static void add_stats(WidecolScanState *ss, const wc_read_stats *st);
 static int64 count_partition(WidecolScanState *ss);
-static TupleTableSlot *scan_count(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext);
 static bool per_partition_trim(WidecolScanState *ss, const wc_result_row *r);
 static void build_slices(WidecolScanState *ss, ExprContext *econtext, ExprState *es);
 static bool eval_row_bound(WidecolScanState *ss, ExprContext *econtext, ListCell **lc,
@@ -799,12 +798,13 @@ count_partition(WidecolScanState *ss)
 }
 
 /*
- * A pushed-down count(*) (plan.c's upper path): one row holding the rows
- * of every partition and slice the scan would read, counted by the node,
- * in each column of the slot (count(*) may appear several times).
+ * A pushed-down count(*) (plan.c's upper path, of either face): one row
+ * holding the rows of every partition and slice the scan would read,
+ * counted by the node, in each column of the slot (count(*) may appear
+ * several times).
  */
-static TupleTableSlot *
-scan_count(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
+TupleTableSlot *
+widecol_scan_count(WidecolScanState *ss, TupleTableSlot *slot, ExprContext *econtext)
 {
 	MemoryContext old;
 	int64		total = 0;
@@ -1093,8 +1093,8 @@ TupleTableSlot *
 widecolIterateForeignScan(ForeignScanState *node)
 {
 	if (((WidecolScanState *) node->fdw_state)->count_only)
-		return scan_count(node->fdw_state, node->ss.ss_ScanTupleSlot,
-						  node->ss.ps.ps_ExprContext);
+		return widecol_scan_count(node->fdw_state, node->ss.ss_ScanTupleSlot,
+								  node->ss.ps.ps_ExprContext);
 	return widecol_scan_next(node->fdw_state, node->ss.ss_ScanTupleSlot,
 							 node->ss.ps.ps_ExprContext);
 }

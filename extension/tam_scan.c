@@ -25,6 +25,12 @@
  *	  Rows returned get a made-up TID from tam.c, which keeps them while an
  *	  UPDATE or DELETE of the table runs.
  *
+ *	  A create_upper_paths_hook (chained) adds the foreign table's
+ *	  count(*) pushdown (plan.c, widecol_count_pushable): a WidecolScan of
+ *	  no scan relation whose one row holds the count the node made
+ *	  (COUNT_ROWS), since a table access method has no upper-path callback
+ *	  of its own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -33,9 +39,12 @@
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "nodes/extensible.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "optimizer/planner.h"
+#include "optimizer/tlist.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
 #include "utils/lsyscache.h"
@@ -56,12 +65,17 @@ typedef struct TamScanState
 } TamScanState;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist = NULL;
+static create_upper_paths_hook_type prev_create_upper_paths = NULL;
 
 /* hooks and callbacks */
 static void tam_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 								 RangeTblEntry *rte);
 static Plan *tam_plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 								  List *tlist, List *clauses, List *custom_plans);
+static void tam_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+							RelOptInfo *output_rel, void *extra);
+static Plan *tam_plan_count_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+								 List *tlist, List *clauses, List *custom_plans);
 static Node *tam_create_scan_state(CustomScan *cscan);
 static void tam_begin_scan(CustomScanState *node, EState *estate, int eflags);
 static TupleTableSlot *tam_exec_scan(CustomScanState *node);
@@ -72,6 +86,11 @@ static void tam_explain_scan(CustomScanState *node, List *ancestors, ExplainStat
 static const CustomPathMethods tam_path_methods = {
 	.CustomName = "WidecolScan",
 	.PlanCustomPath = tam_plan_custom_path,
+};
+
+static const CustomPathMethods tam_count_path_methods = {
+	.CustomName = "WidecolScan",
+	.PlanCustomPath = tam_plan_count_path,
 };
 
 static const CustomScanMethods tam_plan_methods = {
@@ -94,6 +113,8 @@ widecol_tam_scan_init(void)
 	RegisterCustomScanMethods(&tam_plan_methods);
 	prev_set_rel_pathlist = set_rel_pathlist_hook;
 	set_rel_pathlist_hook = tam_set_rel_pathlist;
+	prev_create_upper_paths = create_upper_paths_hook;
+	create_upper_paths_hook = tam_upper_paths;
 }
 
 /* Is plan a WidecolScan? */
@@ -209,6 +230,56 @@ tam_plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	return &cscan->scan.plan;
 }
 
+/*
+ * A count(*) of partitions of a widecol table counted by the node
+ * (widecol_count_pushable): a path of the grouping stage.
+ */
+static void
+tam_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+				RelOptInfo *output_rel, void *extra)
+{
+	RangeTblEntry *rte;
+	CustomPath *cp;
+
+	if (prev_create_upper_paths)
+		prev_create_upper_paths(root, stage, input_rel, output_rel, extra);
+	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL)
+		return;
+	rte = planner_rt_fetch(input_rel->relid, root);
+	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+		!widecol_is_tam_table(rte->relid) ||
+		!widecol_count_pushable(root, stage, input_rel, output_rel, extra))
+		return;
+	output_rel->fdw_private = input_rel;
+	cp = makeNode(CustomPath);
+	cp->path.pathtype = T_CustomScan;
+	cp->path.parent = output_rel;
+	cp->path.pathtarget = output_rel->reltarget;
+	cp->path.rows = 1;
+	cp->path.startup_cost = 1.0;
+	cp->path.total_cost = 1.0 + input_rel->rows * cpu_operator_cost;
+	cp->methods = &tam_count_path_methods;
+	add_path(output_rel, (Path *) cp);
+}
+
+/* The plan of a count(*) path: a WidecolScan of no relation, its scan tuple the count(*)s. */
+static Plan *
+tam_plan_count_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+					List *tlist, List *clauses, List *custom_plans)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	List	   *exprs;
+
+	cscan->custom_private = widecol_plan_count(root, rel->fdw_private, &best_path->path, &exprs);
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.scanrelid = 0;
+	cscan->custom_scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) tlist,
+																	  PVC_INCLUDE_AGGREGATES));
+	cscan->custom_exprs = exprs;
+	cscan->methods = &tam_plan_methods;
+	return &cscan->scan.plan;
+}
+
 static Node *
 tam_create_scan_state(CustomScan *cscan)
 {
@@ -225,8 +296,17 @@ tam_begin_scan(CustomScanState *node, EState *estate, int eflags)
 {
 	TamScanState *ts = (TamScanState *) node;
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
-	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
+	Oid			relid;
 
+	/* without a scan relation the plan is a count(*) (tam_plan_count_path) */
+	if (cscan->scan.scanrelid == 0)
+	{
+		relid = (Oid) intVal(list_nth(ts->priv, FSP_RELID));
+		ts->ss = widecol_begin_scan(&node->ss.ps, relid, ts->priv, cscan->custom_exprs, eflags);
+		ts->ss->count_only = true;
+		return;
+	}
+	relid = RelationGetRelid(node->ss.ss_currentRelation);
 	ts->ss = widecol_begin_scan(&node->ss.ps, relid, ts->priv, cscan->custom_exprs, eflags);
 	ts->keep_rows = widecol_tam_keeps_rows(relid);
 }
@@ -236,8 +316,13 @@ tam_scan_next(ScanState *node)
 {
 	TamScanState *ts = (TamScanState *) node;
 	ExprContext *econtext = node->ps.ps_ExprContext;
-	MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-	TupleTableSlot *slot = widecol_scan_next(ts->ss, node->ss_ScanTupleSlot, econtext);
+	MemoryContext old;
+	TupleTableSlot *slot;
+
+	if (ts->ss->count_only)
+		return widecol_scan_count(ts->ss, node->ss_ScanTupleSlot, econtext);
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	slot = widecol_scan_next(ts->ss, node->ss_ScanTupleSlot, econtext);
 
 	MemoryContextSwitchTo(old);
 	if (!TupIsNull(slot))

@@ -417,6 +417,11 @@ extern List *widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid relid
 							   Path *best_path, int kind, List *scan_clauses,
 							   List **local, List **exprs);
 extern List *widecol_full_scan_private(WidecolTable *t);
+extern bool widecol_count_pushable(PlannerInfo *root, UpperRelationKind stage,
+								   RelOptInfo *input_rel, RelOptInfo *output_rel,
+								   void *extra);
+extern List *widecol_plan_count(PlannerInfo *root, RelOptInfo *scanrel, Path *path,
+								List **exprs);
 
 /* in scan.c */
 
@@ -510,6 +515,8 @@ extern void widecolExplainForeignScan(ForeignScanState *node,
 									  struct ExplainState *es);
 extern WidecolScanState *widecol_begin_scan(PlanState *ps, Oid relid, List *priv,
 											List *exprs, int eflags);
+extern TupleTableSlot *widecol_scan_count(WidecolScanState *ss, TupleTableSlot *slot,
+										  ExprContext *econtext);
 extern TupleTableSlot *widecol_scan_next(WidecolScanState *ss, TupleTableSlot *slot,
 										 ExprContext *econtext);
 extern void widecol_rescan(WidecolScanState *ss, List *priv);
