@@ -72,6 +72,8 @@ static void tam_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
 								 RangeTblEntry *rte);
 static Plan *tam_plan_custom_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 								  List *tlist, List *clauses, List *custom_plans);
+static CustomPath *new_path(RelOptInfo *rel, double rows, Cost startup, Cost total,
+							const CustomPathMethods *methods);
 static void tam_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
 							RelOptInfo *output_rel, void *extra);
 static Plan *tam_plan_count_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
@@ -142,6 +144,25 @@ uses_ctid(RelOptInfo *rel)
 	return false;
 }
 
+/* A CustomPath of rel (not parallel) producing its target, with these estimates. */
+static CustomPath *
+new_path(RelOptInfo *rel, double rows, Cost startup, Cost total, const CustomPathMethods *methods)
+{
+	CustomPath *cp = makeNode(CustomPath);
+
+	cp->path.pathtype = T_CustomScan;
+	cp->path.parent = rel;
+	cp->path.pathtarget = rel->reltarget;
+	cp->path.parallel_aware = false;
+	cp->path.parallel_safe = false;
+	cp->path.parallel_workers = 0;
+	cp->path.rows = rows;
+	cp->path.startup_cost = startup;
+	cp->path.total_cost = total;
+	cp->methods = methods;
+	return cp;
+}
+
 /*
  * The paths of a widecol table: plan.c's, as CustomPaths, instead of
  * PostgreSQL's own.
@@ -174,22 +195,12 @@ tam_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 	foreach(lc, widecol_plan_paths(root, rel))
 	{
 		WidecolPath *wp = lfirst(lc);
-		CustomPath *cp = makeNode(CustomPath);
+		CustomPath *cp = new_path(rel, wp->rows, wp->startup, wp->total, &tam_path_methods);
 
-		cp->path.pathtype = T_CustomScan;
-		cp->path.parent = rel;
-		cp->path.pathtarget = rel->reltarget;
 		cp->path.param_info = get_baserel_parampathinfo(root, rel, wp->required_outer);
-		cp->path.parallel_aware = false;
-		cp->path.parallel_safe = false;
-		cp->path.parallel_workers = 0;
-		cp->path.rows = wp->rows;
-		cp->path.startup_cost = wp->startup;
-		cp->path.total_cost = wp->total;
 		cp->path.pathkeys = wp->pathkeys;
 		cp->flags = CUSTOMPATH_SUPPORT_PROJECTION;
 		cp->custom_private = list_make1(makeInteger(wp->kind));
-		cp->methods = &tam_path_methods;
 		add_path(rel, (Path *) cp);
 	}
 }
@@ -251,14 +262,8 @@ tam_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_re
 		!widecol_count_pushable(root, stage, input_rel, output_rel, extra))
 		return;
 	output_rel->fdw_private = input_rel;
-	cp = makeNode(CustomPath);
-	cp->path.pathtype = T_CustomScan;
-	cp->path.parent = output_rel;
-	cp->path.pathtarget = output_rel->reltarget;
-	cp->path.rows = 1;
-	cp->path.startup_cost = 1.0;
-	cp->path.total_cost = 1.0 + input_rel->rows * cpu_operator_cost;
-	cp->methods = &tam_count_path_methods;
+	cp = new_path(output_rel, 1, 1.0, 1.0 + input_rel->rows * cpu_operator_cost,
+				  &tam_count_path_methods);
 	add_path(output_rel, (Path *) cp);
 }
 

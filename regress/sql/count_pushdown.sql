@@ -34,20 +34,23 @@ FROM generate_series(1, 4) s, generate_series(1, 5) d, generate_series(1, 300) q
 INSERT INTO readings (sensor, day, seq, note) SELECT * FROM h_readings;
 
 -- the count three ways: pushed down, counted by PostgreSQL over the rows
--- read, and over the heap oracle; and how many rows the Foreign Scan returned
-CREATE FUNCTION counts(w text) RETURNS text LANGUAGE plpgsql AS $$
+-- read, and over the heap oracle; and how many rows the scan node (of type
+-- scan) returned
+CREATE FUNCTION counts_in(tab text, scan text, w text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE pushed bigint; local bigint; oracle bigint; j json; scanned bigint;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM readings WHERE %s', w) INTO pushed;
-    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM readings WHERE %s OFFSET 0) s', w) INTO local;
+    EXECUTE format('SELECT count(*) FROM %s WHERE %s', tab, w) INTO pushed;
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s OFFSET 0) s', tab, w) INTO local;
     EXECUTE format('SELECT count(*) FROM h_readings WHERE %s', w) INTO oracle;
-    EXECUTE format('EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) SELECT count(*) FROM readings WHERE %s', w) INTO j;
+    EXECUTE format('EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) SELECT count(*) FROM %s WHERE %s', tab, w) INTO j;
     SELECT (n->>'Actual Rows')::bigint INTO scanned
       FROM jsonb_path_query(j::jsonb, 'strict $.**') n
-     WHERE jsonb_typeof(n) = 'object' AND n->>'Node Type' = 'Foreign Scan' LIMIT 1;
+     WHERE jsonb_typeof(n) = 'object' AND n->>'Node Type' = scan LIMIT 1;
     RETURN format('pushed %s, local %s, oracle %s, scan returned %s row(s)', pushed, local, oracle, scanned);
 END
 $$;
+CREATE FUNCTION counts(w text) RETURNS text LANGUAGE sql
+    AS $$ SELECT counts_in('readings', 'Foreign Scan', w) $$;
 
 -- what is pushed down
 EXPLAIN (COSTS OFF) SELECT count(*) FROM readings WHERE sensor = 1;
@@ -125,19 +128,8 @@ SELECT counts('sensor = 4');
 CREATE TABLE am_readings (sensor int, day int, seq int, note text)
     USING widecol WITH (keyspace = 'count_pushdown_t', primary_key = '((sensor), day, seq)');
 INSERT INTO am_readings SELECT * FROM h_readings;
-CREATE FUNCTION am_counts(w text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE pushed bigint; local bigint; oracle bigint; j json; scanned bigint;
-BEGIN
-    EXECUTE format('SELECT count(*) FROM am_readings WHERE %s', w) INTO pushed;
-    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM am_readings WHERE %s OFFSET 0) s', w) INTO local;
-    EXECUTE format('SELECT count(*) FROM h_readings WHERE %s', w) INTO oracle;
-    EXECUTE format('EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) SELECT count(*) FROM am_readings WHERE %s', w) INTO j;
-    SELECT (n->>'Actual Rows')::bigint INTO scanned
-      FROM jsonb_path_query(j::jsonb, 'strict $.**') n
-     WHERE jsonb_typeof(n) = 'object' AND n->>'Node Type' = 'Custom Scan' LIMIT 1;
-    RETURN format('pushed %s, local %s, oracle %s, scan returned %s row(s)', pushed, local, oracle, scanned);
-END
-$$;
+CREATE FUNCTION am_counts(w text) RETURNS text LANGUAGE sql
+    AS $$ SELECT counts_in('am_readings', 'Custom Scan', w) $$;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM am_readings WHERE sensor IN (1, 2) AND day = 2 AND seq > 100;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM am_readings WHERE sensor = 1 AND note LIKE '1/1/%';
 EXPLAIN (COSTS OFF) SELECT count(*) FROM am_readings;
