@@ -413,7 +413,9 @@ widecol_collection_check_table(WidecolTable *t)
 			!c->coll->frozen)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("key column \"%s\" cannot be a %s", c->name, c->coll->cql),
+					 errmsg("key column \"%s\" cannot be a %s%s", c->name,
+							c->coll->kind == WIDECOL_COLL_UDT ? "non-frozen UDT " : "",
+							c->coll->cql),
 					 errhint("A key column may be a frozen collection or UDT (frozen<list<T>>, "
 							 "frozen<set<T>>, frozen<map<K, V>>, frozen<udt>); others are regular "
 							 "columns.")));
