@@ -375,7 +375,12 @@ static void wc__ix_range_done(wc__ixreq *q)
             v[n].k = k;
             v[n++].len = kl;
         }
-        if (more && k != NULL && (!cut_any || wc__ix_cmp(k, kl, cut.k, cut.len) < 0)) {
+        if (more && k == NULL) {
+            free(v);
+            wc__ix_fail(q, WC_CORRUPTION, "a replica cut its index answer before any key");
+            return;
+        }
+        if (more && (!cut_any || wc__ix_cmp(k, kl, cut.k, cut.len) < 0)) {
             cut.k = k;
             cut.len = kl;
             cut_any = true;
