@@ -7,7 +7,9 @@
  * with a node down QUORUM still does and ALL is unavailable; under message
  * loss a page either fails (timeout) or is exact, and retried pages finish
  * the read; an unknown index is refused by the replicas; pages stay exact
- * when the asked replicas' answers are cut at different keys.  The model
+ * when the asked replicas' answers are cut at different keys; malformed
+ * index messages are dropped, and an answer that does not parse fails the
+ * read.  The model
  * store's index "col1" covers column 1.  Each test prints its seed;
  * WC_SIM_SEED replays it.
  */
@@ -384,12 +386,81 @@ static void test_index_pages_over_disagreeing_replicas(void **state_)
     cs_free(cs);
 }
 
+/* Node 0 receives every INDEX_KEYS with a keys field that does not parse (u8 more = 2). */
+static bool ix_corrupt_keys(cnode *n, const wc_addr *from, const uint8_t *msg, size_t len)
+{
+    const uint8_t *p = msg + 1, *end = msg + len;
+    uint64_t id;
+    uint8_t status;
+    wc_buf b;
+
+    if (n->idx != 0 || len == 0 || msg[0] != 21 || !wc_get_varint(&p, end, &id) ||
+        !wc_get_u8(&p, end, &status))
+        return false;
+    wc_buf_init(&b);
+    wc_buf_put_u8(&b, 21);
+    wc_buf_put_varint(&b, id);
+    wc_buf_put_u8(&b, 0);
+    wc_buf_put_bytes(&b, "\x02", 1);
+    wc_coord_on_message(n->coord, from, b.data, b.len);
+    wc_buf_free(&b);
+    return true;
+}
+
+/*
+ * Malformed index messages are counted and dropped (never a crash), and a
+ * replica's answer that does not parse fails the read with corruption.
+ */
+static void test_malformed_index_messages(void **state_)
+{
+    char state[NROWS][8];
+    csim *cs = cs_small(53, 3, 3);
+    static const uint8_t bad[][12] = {
+        {20},                          /* INDEX_QUERY without a body */
+        {20, 1, 7, 0, 0, 0, 0},        /* no index name */
+        {20, 1, 7, 0, 0, 0, 1, 0},     /* a name with a NUL */
+        {21, 1},                       /* INDEX_KEYS without a status */
+        {21, 1, 200, 0},               /* a status out of range */
+        {21, 1, 0, 5, 1},              /* keys longer than the message */
+    };
+    static const size_t bad_len[] = {1, 7, 8, 2, 4, 5};
+    wc_addr from = {.host = "10.2.0.2", .port = 7000};
+    wc_coord_stats st0, st1;
+    wc_buf got;
+    wc_coord_result res;
+    int failures = 0;
+
+    (void)state_;
+    wc_buf_init(&got);
+    for (int k = 0; k < 9; k++)
+        ix_write(cs, 1, state, k, "open", TS(k));
+    wc_coord_get_stats(cs->nodes[0].coord, &st0);
+    for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++)
+        assert_true(wc_coord_on_message(cs->nodes[0].coord, &from, bad[i], bad_len[i]));
+    wc_coord_get_stats(cs->nodes[0].coord, &st1);
+    SIM_CHECK(cs->seed, st1.malformed - st0.malformed == 6, "%" PRIu64 " malformed counted",
+              st1.malformed - st0.malformed);
+    cs->msg_hook = ix_corrupt_keys;
+    SIM_CHECK(cs->seed,
+              ix_read_all(cs, 0, "col1", "open", WC_CL_ALL, 16, 1, &got, &failures, &res) ==
+                  WC_CORRUPTION,
+              "a malformed answer: %s (%s)", wc_status_name(res.status), res.detail);
+    cs->msg_hook = NULL;
+    SIM_CHECK(cs->seed,
+              ix_read_all(cs, 0, "col1", "open", WC_CL_ALL, 16, 1, &got, &failures, &res) ==
+                  WC_OK,
+              "after: %s", res.detail);
+    wc_buf_free(&got);
+    cs_free(cs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_read_equals_scan),
         cmocka_unit_test(test_index_read_under_message_loss),
         cmocka_unit_test(test_index_pages_over_disagreeing_replicas),
+        cmocka_unit_test(test_malformed_index_messages),
     };
 
     /* helpers of coordsim.h this test has no use for */
