@@ -263,7 +263,8 @@ void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint3
 /*
  * A secondary-index read (Cassandra's 2i on a cluster): every node indexes
  * its own data (engine/index.h), so the coordinator walks the ring's token
- * ranges in order and, for each, asks as many live replicas as the level
+ * ranges in order (up to 8 ranges asked at once, their answers used in
+ * token order) and, for each, asks as many live replicas as the level
  * needs (this node first if it is one; LOCAL_* levels only replicas of
  * this data centre) for the keys their own index holds for the value in
  * that range (INDEX_QUERY, coordinator_index_format.h; the local replica

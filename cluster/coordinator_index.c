@@ -21,17 +21,31 @@ typedef struct wc__ixt {
     wc_addr addr;
     bool local;
     uint8_t state; /* WC__IX_* */
-    wc_status fail_st;
-    wc_buf keys; /* its answer (replica_store.h form) */
+    wc_buf keys;   /* its answer (replica_store.h form) */
 } wc__ixt;
 
-enum { WC__IX_PENDING = 1, WC__IX_ANSWERED, WC__IX_FAILED };
+enum { WC__IX_PENDING = 1, WC__IX_ANSWERED };
+
+/* Ranges asked at once by one index read (in token order; answers are used in that order). */
+#define WC__IX_WINDOW 8
 
 typedef struct wc__ixreq wc__ixreq;
+
+/* One range asked: the level's replicas of step `step`, under an id of its own. */
+typedef struct wc__ixrange wc__ixrange;
+struct wc__ixrange {
+    wc__ixrange *next; /* the coordinator's list of ranges asked */
+    wc__ixreq *q;
+    uint64_t id;
+    size_t step;
+    wc__ixt *t;
+    uint32_t nt, outstanding;
+    uint64_t timer;
+};
+
 struct wc__ixreq {
     wc__ixreq *next;
     wc_coord *c;
-    uint64_t id;
     wc_consistency cl;
     uint32_t timeout_ms;
     uint32_t table_id;
@@ -41,17 +55,17 @@ struct wc__ixreq {
     int64_t now_sec;
     uint32_t limit;
     wc_ring *ring; /* the ranges walked (the ring when the read started) */
-    size_t step, nsteps;
-    int64_t rstart, rend; /* the current range (rstart, rend] */
-    wc_buf after;         /* where the current range continues (empty: its start) */
-    wc__ixt *t;           /* the replicas asked for the current range */
-    uint32_t nt, outstanding;
-    uint64_t gen; /* asks so far: a late local answer of an earlier range is dropped */
-    uint64_t timer;
+    size_t nsteps, next_step;
+    wc_buf after;      /* the start key of step after_step (a resumed page, a cut answer) */
+    size_t after_step;
+    wc__ixrange *win[WC__IX_WINDOW]; /* the ranges asked, in step order */
+    size_t nwin;
     wc_buf keys;  /* gathered entry keys, each as bytes */
     size_t nkeys;
     bool more;    /* keys may follow the last gathered one */
-    bool reading; /* phase 2: the rows are being read */
+    bool pumping; /* in wc__ix_pump: answers only mark their range */
+    bool again;   /* an answer came while pumping */
+    bool failed;  /* res holds the failure; the pump ends the read */
     wc_coord_result res;
     wc_coord_index_cb done;
     void *arg;
@@ -59,20 +73,19 @@ struct wc__ixreq {
 
 struct wc__ixreads {
     wc__ixreq *head;
+    wc__ixrange *ranges;
     uint64_t next_id;
 };
 
-/* a local index_keys in flight: found again by id (the read may have ended) */
+/* a local index_keys in flight: found again by its range's id (the read may have ended) */
 typedef struct wc__ixop {
     wc_coord *c;
     uint64_t id;
-    uint64_t gen;
     uint32_t t;
-    bool remote;
     wc_addr from; /* replica side: the coordinator to answer */
 } wc__ixop;
 
-static void wc__ix_next(wc__ixreq *q);
+static void wc__ix_pump(wc__ixreq *q);
 
 /* The u16be at p (an entry key's pk length). */
 static size_t wc__ix_u16(const uint8_t *p)
@@ -91,29 +104,40 @@ static wc__ixreads *wc__ix_state(wc_coord *c)
     return *s;
 }
 
-static wc__ixreq *wc__ix_find(wc_coord *c, uint64_t id)
+static wc__ixrange *wc__ix_range_find(wc_coord *c, uint64_t id)
 {
     wc__ixreads *s = *wc__coord_ixreads(c);
 
-    for (wc__ixreq *q = s ? s->head : NULL; q; q = q->next)
-        if (q->id == id)
-            return q;
+    for (wc__ixrange *r = s ? s->ranges : NULL; r; r = r->next)
+        if (r->id == id)
+            return r;
     return NULL;
 }
 
-static void wc__ix_clear_targets(wc__ixreq *q)
+static void wc__ix_range_free(wc__ixrange *r)
 {
-    for (uint32_t i = 0; i < q->nt; i++)
-        wc_buf_free(&q->t[i].keys);
-    free(q->t);
-    q->t = NULL;
-    q->nt = q->outstanding = 0;
-    if (q->timer) {
-        wc_env *env = wc__coord_options(q->c)->env;
+    wc__ixreads *s = *wc__coord_ixreads(r->q->c);
+    wc_env *env = wc__coord_options(r->q->c)->env;
 
-        env->ops->timer_cancel(env, q->timer);
-        q->timer = 0;
-    }
+    for (wc__ixrange **pp = &s->ranges; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    if (r->timer)
+        env->ops->timer_cancel(env, r->timer);
+    for (uint32_t i = 0; i < r->nt; i++)
+        wc_buf_free(&r->t[i].keys);
+    free(r->t);
+    free(r);
+}
+
+/* Forget the ranges asked (their late answers find nothing). */
+static void wc__ix_clear_window(wc__ixreq *q)
+{
+    for (size_t i = 0; i < q->nwin; i++)
+        wc__ix_range_free(q->win[i]);
+    q->nwin = 0;
 }
 
 /* End q: done once, then unlink and free it. */
@@ -123,6 +147,7 @@ static void wc__ix_end(wc__ixreq *q, const uint8_t *data, size_t len)
     const uint8_t *resume = NULL;
     size_t rlen = 0;
 
+    wc__ix_clear_window(q);
     if (q->res.status == WC_OK && q->more && q->nkeys > 0) {
         /* the last gathered key */
         const uint8_t *p = q->keys.data, *end = q->keys.data + q->keys.len;
@@ -136,7 +161,6 @@ static void wc__ix_end(wc__ixreq *q, const uint8_t *data, size_t len)
             *pp = q->next;
             break;
         }
-    wc__ix_clear_targets(q);
     wc_buf_free(&q->value);
     wc_buf_free(&q->after);
     wc_buf_free(&q->keys);
@@ -144,17 +168,27 @@ static void wc__ix_end(wc__ixreq *q, const uint8_t *data, size_t len)
     free(q);
 }
 
+/*
+ * Fail q with st: at once, or, while the pump runs (an answer that came
+ * synchronously), when the pump next looks.
+ */
 static void wc__ix_fail(wc__ixreq *q, wc_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void wc__ix_fail(wc__ixreq *q, wc_status st, const char *fmt, ...)
 {
     va_list ap;
 
+    if (q->failed)
+        return; /* the first failure is the one reported */
     q->res.status = st;
     va_start(ap, fmt);
     vsnprintf(q->res.detail, sizeof(q->res.detail), fmt, ap);
     va_end(ap);
-    wc__ix_end(q, NULL, 0);
+    q->failed = true;
+    if (q->pumping)
+        q->again = true;
+    else
+        wc__ix_end(q, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- codec */
@@ -271,7 +305,6 @@ static void wc__ix_read_rows(wc__ixreq *q)
     const uint8_t *p, *end, *k;
     size_t kl, i = 0;
 
-    q->reading = true;
     if (q->nkeys == 0) {
         wc__ix_end(q, NULL, 0);
         return;
@@ -322,6 +355,7 @@ static void wc__ix_read_rows(wc__ixreq *q)
     wc_coord_read_partitions(q->c, w->reads, w->n, q->cl, q->timeout_ms, wc__ix_rows_done, w);
 }
 
+
 /* ---------------------------------------------------------------- phase 1: the keys */
 
 /* Order of two entry keys (token, then pk length and pk, then ck: memcmp of the whole key). */
@@ -341,26 +375,39 @@ static int wc__ix_qsort(const void *x, const void *y)
     return wc__ix_cmp(a->k, a->len, b->k, b->len);
 }
 
-/*
- * Every asked replica answered: unite their keys up to the smallest last
- * key of a cut answer, then continue the range after it or go on to the
- * next range.
- */
-static void wc__ix_range_done(wc__ixreq *q)
+/* The token range of step i of q's ring walk into (*s, *e]; false when it is empty. */
+static bool wc__ix_step_range(const wc__ixreq *q, size_t i, int64_t *s, int64_t *e)
 {
-    wc__ixkey *v = NULL, cut = {NULL, 0};
+    size_t ntok = wc_ring_token_count(q->ring);
+
+    *s = i == 0 ? INT64_MIN : wc_ring_token_at(q->ring, i - 1);
+    *e = i < ntok ? wc_ring_token_at(q->ring, i) : INT64_MAX;
+    return *s < *e || (*s == INT64_MIN && *e == INT64_MIN && i == 0);
+}
+
+/*
+ * Use the answers of range r (every asked replica answered): unite their
+ * keys up to the smallest last key of a cut answer and add them to the
+ * page, at most up to its limit.  *cut is set when r's range continues
+ * after the last key added (a cut answer, or the page became full inside
+ * it).  False when q failed.
+ */
+static bool wc__ix_merge(wc__ixreq *q, wc__ixrange *r, bool *cut)
+{
+    wc__ixkey *v = NULL, lim = {NULL, 0};
     size_t n = 0, cap = 0;
     bool cut_any = false;
 
-    for (uint32_t i = 0; i < q->nt; i++) {
-        const uint8_t *p, *end = q->t[i].keys.data + q->t[i].keys.len, *k = NULL;
+    *cut = false;
+    for (uint32_t i = 0; i < r->nt; i++) {
+        const uint8_t *p, *end = r->t[i].keys.data + r->t[i].keys.len, *k = NULL;
         size_t kl = 0;
         bool more;
 
-        if (!wc__ix_keys_parse(q->t[i].keys.data, q->t[i].keys.len, &more, &p)) {
+        if (!wc__ix_keys_parse(r->t[i].keys.data, r->t[i].keys.len, &more, &p)) {
             free(v);
             wc__ix_fail(q, WC_CORRUPTION, "malformed keys in an index read's answer");
-            return;
+            return false;
         }
         while (p < end && wc_get_bytes(&p, end, &k, &kl)) {
             if (n == cap) {
@@ -368,7 +415,7 @@ static void wc__ix_range_done(wc__ixreq *q)
                 if (nv == NULL) {
                     free(v);
                     wc__ix_fail(q, WC_NO_MEMORY, "out of memory");
-                    return;
+                    return false;
                 }
                 v = nv;
             }
@@ -378,47 +425,53 @@ static void wc__ix_range_done(wc__ixreq *q)
         if (more && k == NULL) {
             free(v);
             wc__ix_fail(q, WC_CORRUPTION, "a replica cut its index answer before any key");
-            return;
+            return false;
         }
-        if (more && (!cut_any || wc__ix_cmp(k, kl, cut.k, cut.len) < 0)) {
-            cut.k = k;
-            cut.len = kl;
+        if (more && (!cut_any || wc__ix_cmp(k, kl, lim.k, lim.len) < 0)) {
+            lim.k = k;
+            lim.len = kl;
             cut_any = true;
         }
     }
     if (n > 0)
         qsort(v, n, sizeof(*v), wc__ix_qsort);
+    *cut = cut_any;
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && wc__ix_cmp(v[i].k, v[i].len, v[i - 1].k, v[i - 1].len) == 0)
             continue;
-        if (cut_any && wc__ix_cmp(v[i].k, v[i].len, cut.k, cut.len) > 0)
+        if (cut_any && wc__ix_cmp(v[i].k, v[i].len, lim.k, lim.len) > 0)
             break;
+        if (q->nkeys >= q->limit) {
+            *cut = true; /* the page is full: the next page continues after its last key */
+            break;
+        }
         wc_buf_put_bytes(&q->keys, v[i].k, v[i].len);
         q->nkeys++;
     }
-    wc_buf_reset(&q->after);
-    if (cut_any)
-        wc_buf_append(&q->after, cut.k, cut.len); /* the range continues after the cut */
+    if (cut_any && q->nkeys < q->limit) {
+        /* the range continues after the smallest cut: ask it again from there */
+        wc_buf_reset(&q->after);
+        wc_buf_append(&q->after, lim.k, lim.len);
+        q->after_step = r->step;
+    }
     free(v);
-    wc__ix_clear_targets(q);
     if (wc_buf_status(&q->keys) != WC_OK || wc_buf_status(&q->after) != WC_OK) {
         wc__ix_fail(q, WC_NO_MEMORY, "out of memory");
-        return;
+        return false;
     }
-    if (!cut_any) {
-        q->step++;
-        q->rstart = q->rend; /* marks the range as finished for wc__ix_next */
-    }
-    wc__ix_next(q);
+    return true;
 }
 
-static void wc__ix_answer(wc__ixreq *q, uint32_t t, wc_status st, const uint8_t *keys, size_t len)
+static void wc__ix_answer(wc__ixrange *r, uint32_t t, wc_status st, const uint8_t *keys,
+                          size_t len)
 {
-    wc__ixt *x = &q->t[t];
+    wc__ixt *x = &r->t[t];
+    wc__ixreq *q = r->q;
 
-    if (x->state != WC__IX_PENDING)
+    if (x->state != WC__IX_PENDING || q->failed)
         return;
-    q->outstanding--;
+    r->outstanding--;
+    x->state = WC__IX_ANSWERED;
     if (st == WC_OK) {
         wc_buf_append(&x->keys, keys, len);
         st = wc_buf_status(&x->keys);
@@ -426,56 +479,55 @@ static void wc__ix_answer(wc__ixreq *q, uint32_t t, wc_status st, const uint8_t 
     if (st != WC_OK) {
         char who[WC_ADDR_HOST_MAX + 8];
 
-        x->state = WC__IX_FAILED;
         wc_addr_format(&x->addr, who, sizeof(who));
-        q->res.acked = q->nt - q->outstanding - 1;
+        q->res.required = r->nt;
+        q->res.acked = r->nt - r->outstanding - 1;
         wc__ix_fail(q, st, "replica %s failed the index read of index \"%s\" (%s)", who,
                     q->index, st == WC_NOT_FOUND ? "no such index there" : wc_status_name(st));
         return;
     }
-    x->state = WC__IX_ANSWERED;
-    if (q->outstanding == 0)
-        wc__ix_range_done(q);
+    if (r->outstanding == 0)
+        wc__ix_pump(q);
 }
 
 static void wc__ix_timeout(void *arg)
 {
-    wc__ixreq *q = arg;
-    uint32_t answered = 0;
+    wc__ixrange *r = arg;
+    wc__ixreq *q = r->q;
+    uint32_t answered = r->nt - r->outstanding;
 
-    q->timer = 0;
-    for (uint32_t i = 0; i < q->nt; i++)
-        answered += q->t[i].state == WC__IX_ANSWERED;
-    q->res.required = q->nt;
+    r->timer = 0;
+    q->res.required = r->nt;
     q->res.acked = answered;
     wc__ix_fail(q, WC_TIMEOUT,
                 "consistency %s needs %" PRIu32 " replicas, %" PRIu32
                 " answered the index read in time",
-                wc_consistency_name(q->res.cl), q->nt, answered);
+                wc_consistency_name(q->res.cl), r->nt, answered);
 }
 
 static void wc__ix_local_done(void *arg, wc_status st, const uint8_t *keys, size_t len)
 {
     wc__ixop *op = arg;
-    wc__ixreq *q = wc__ix_find(op->c, op->id);
+    wc__ixrange *r = wc__ix_range_find(op->c, op->id);
 
-    if (q != NULL && !q->reading && q->gen == op->gen && op->t < q->nt)
-        wc__ix_answer(q, op->t, st, keys, len);
+    if (r != NULL && op->t < r->nt)
+        wc__ix_answer(r, op->t, st, keys, len);
     free(op);
 }
 
-/* The query of the current range for the replicas. */
-static void wc__ix_query(const wc__ixreq *q, wc_store_index_query *x)
+/* The query of range r for the replicas. */
+static void wc__ix_query(const wc__ixreq *q, const wc__ixrange *r, wc_store_index_query *x)
 {
     memset(x, 0, sizeof(*x));
     x->table_id = q->table_id;
     x->index = q->index;
     x->value = q->value.data;
     x->value_len = q->value.len;
-    x->token_start = q->rstart;
-    x->token_end = q->rend;
-    x->after = q->after.len ? q->after.data : NULL;
-    x->after_len = q->after.len;
+    (void)wc__ix_step_range(q, r->step, &x->token_start, &x->token_end);
+    if (q->after.len > 0 && q->after_step == r->step) {
+        x->after = q->after.data;
+        x->after_len = q->after.len;
+    }
     x->limit = q->limit - (uint32_t)q->nkeys;
     x->now_sec = q->now_sec;
 }
@@ -486,11 +538,16 @@ static bool wc__ix_local_level(wc_consistency cl)
     return cl == WC_CL_LOCAL_ONE || cl == WC_CL_LOCAL_QUORUM || cl == WC_CL_LOCAL_SERIAL;
 }
 
-/* Ask the replicas of the current range for their keys. */
-static void wc__ix_ask(wc__ixreq *q)
+/*
+ * Ask the replicas of step `step` for their keys: a new range at the end
+ * of the window (REQUIRES: q->pumping, so that answers that come at once
+ * only mark it).  On failure q->failed is set.
+ */
+static void wc__ix_ask(wc__ixreq *q, size_t step)
 {
     wc_coord *c = q->c;
     const wc_coord_options *o = wc__coord_options(c);
+    wc__ixreads *s = *wc__coord_ixreads(c);
     wc_env *env = o->env;
     wc_replication repl;
     wc_ring *ring;
@@ -499,14 +556,16 @@ static void wc__ix_ask(wc__ixreq *q)
     int32_t self;
     uint32_t need, alive = 0;
     uint32_t *pick = NULL;
+    wc__ixrange *r;
+    int64_t ts, te;
     wc_store_index_query x;
     wc_buf msg;
-    uint64_t gen;
     wc_status st;
 
+    (void)wc__ix_step_range(q, step, &ts, &te);
     memset(&repl, 0, sizeof(repl));
     if ((st = o->replication(o->ctx, q->table_id, &repl)) != WC_OK ||
-        (st = wc__coord_replicas(c, q->table_id, q->rend, &ring, &hosts, &n, &self)) != WC_OK ||
+        (st = wc__coord_replicas(c, q->table_id, te, &ring, &hosts, &n, &self)) != WC_OK ||
         (st = wc_consistency_block_for(q->cl, &repl, wc_ring_host_count(ring), false, &need)) !=
             WC_OK) {
         wc__ix_fail(q, st, "%s", wc_last_error());
@@ -539,87 +598,121 @@ static void wc__ix_ask(wc__ixreq *q)
                     " alive", wc_consistency_name(q->res.cl), need, alive);
         return;
     }
-    if ((q->t = calloc(need, sizeof(*q->t))) == NULL) {
+    if ((r = calloc(1, sizeof(*r))) == NULL || (r->t = calloc(need, sizeof(*r->t))) == NULL) {
+        free(r);
         free(pick);
         wc__ix_fail(q, WC_NO_MEMORY, "out of memory");
         return;
     }
-    q->nt = need;
-    q->outstanding = need;
-    gen = ++q->gen;
+    r->q = q;
+    r->id = s->next_id++;
+    r->step = step;
+    r->nt = need;
+    r->outstanding = need;
+    r->next = s->ranges;
+    s->ranges = r;
+    q->win[q->nwin++] = r;
     for (uint32_t i = 0; i < need; i++) {
-        q->t[i].addr = wc_ring_host(ring, pick[i])->addr;
-        q->t[i].local = (int32_t)pick[i] == self;
-        q->t[i].state = WC__IX_PENDING;
-        wc_buf_init(&q->t[i].keys);
+        r->t[i].addr = wc_ring_host(ring, pick[i])->addr;
+        r->t[i].local = (int32_t)pick[i] == self;
+        r->t[i].state = WC__IX_PENDING;
+        wc_buf_init(&r->t[i].keys);
     }
     free(pick);
-    q->timer = env->ops->timer_start(env, q->timeout_ms, wc__ix_timeout, q);
-    if (q->timer == 0) {
+    r->timer = env->ops->timer_start(env, q->timeout_ms, wc__ix_timeout, r);
+    if (r->timer == 0) {
         wc__ix_fail(q, WC_NO_MEMORY, "out of memory starting a timer");
         return;
     }
-    wc__ix_query(q, &x);
+    wc__ix_query(q, r, &x);
     wc_buf_init(&msg);
-    wc__ix_put_query(&msg, q->id, &x);
-    for (uint32_t i = 0; i < need; i++) {
-        uint64_t id = q->id;
-
-        if (q->t[i].local) {
+    wc__ix_put_query(&msg, r->id, &x);
+    for (uint32_t i = 0; i < need && !q->failed; i++) {
+        if (r->t[i].local) {
             wc__ixop *op = calloc(1, sizeof(*op));
 
             if (op == NULL || o->store.ops->index_keys == NULL) {
                 free(op);
-                if (wc__ix_find(c, id) != NULL)
-                    wc__ix_answer(q, i, op ? WC_NOT_FOUND : WC_NO_MEMORY, NULL, 0);
+                wc__ix_answer(r, i, op ? WC_NOT_FOUND : WC_NO_MEMORY, NULL, 0);
             } else {
                 op->c = c;
-                op->id = id;
-                op->gen = gen;
+                op->id = r->id;
                 op->t = i;
                 o->store.ops->index_keys(o->store.ctx, &x, wc__ix_local_done, op);
             }
         } else if (wc_buf_status(&msg) == WC_OK) {
-            (void)env->ops->send(env, &q->t[i].addr, msg.data, msg.len); /* a loss times out */
+            (void)env->ops->send(env, &r->t[i].addr, msg.data, msg.len); /* a loss times out */
         }
-        /* an answer may have ended the read (a synchronous store, a failure) */
-        if (wc__ix_find(c, id) != q || q->gen != gen || q->t == NULL)
-            break;
     }
     wc_buf_free(&msg);
 }
 
-/* The next range to ask, or the rows once the page is full or the ring ends. */
-static void wc__ix_next(wc__ixreq *q)
+/*
+ * Drive q: use the answered ranges at the head of the window in step
+ * order, keep up to WC__IX_WINDOW ranges asked, and read the rows once the
+ * page is full or the ring walked.  Answers that arrive meanwhile (a store
+ * that answers at once) only mark their range; the loop looks again.
+ */
+static void wc__ix_pump(wc__ixreq *q)
 {
-    size_t ntok = wc_ring_token_count(q->ring);
-
-    if (q->nkeys >= q->limit) {
-        q->more = q->step < q->nsteps;
-        wc__ix_read_rows(q);
+    if (q->pumping) {
+        q->again = true;
         return;
     }
-    for (;;) {
-        int64_t s, e;
+    q->pumping = true;
+    do {
+        q->again = false;
+        while (!q->failed && q->nwin > 0 && q->win[0]->outstanding == 0) {
+            wc__ixrange *r = q->win[0];
+            bool cut;
 
-        if (q->step >= q->nsteps) {
-            q->more = false;
+            if (!wc__ix_merge(q, r, &cut))
+                break;
+            if (q->nkeys >= q->limit && (cut || r->step + 1 < q->nsteps)) {
+                q->more = true; /* the page is full */
+                q->pumping = false;
+                wc__ix_clear_window(q);
+                wc__ix_read_rows(q);
+                return;
+            }
+            memmove(q->win, q->win + 1, --q->nwin * sizeof(q->win[0]));
+            if (cut) {
+                /* the same range again, after the cut, ahead of the others */
+                size_t keep = q->nwin;
+                wc__ixrange *later[WC__IX_WINDOW];
+
+                memcpy(later, q->win, keep * sizeof(later[0]));
+                q->nwin = 0;
+                wc__ix_ask(q, r->step);
+                if (!q->failed) {
+                    memcpy(q->win + q->nwin, later, keep * sizeof(later[0]));
+                    q->nwin += keep;
+                } else {
+                    for (size_t i = 0; i < keep; i++)
+                        wc__ix_range_free(later[i]);
+                }
+            } else if (q->after_step == r->step) {
+                wc_buf_reset(&q->after);
+            }
+            wc__ix_range_free(r);
+        }
+        while (!q->failed && q->nwin < WC__IX_WINDOW && q->next_step < q->nsteps) {
+            int64_t s, e;
+            size_t step = q->next_step++;
+
+            if (wc__ix_step_range(q, step, &s, &e))
+                wc__ix_ask(q, step);
+        }
+        if (!q->failed && q->nwin == 0) {
+            q->more = false; /* the ring is walked */
+            q->pumping = false;
             wc__ix_read_rows(q);
             return;
         }
-        s = q->step == 0 ? INT64_MIN : wc_ring_token_at(q->ring, q->step - 1);
-        e = q->step < ntok ? wc_ring_token_at(q->ring, q->step) : INT64_MAX;
-        if (q->after.len >= 8 && wc_token_decode(q->after.data) > e) {
-            q->step++; /* a previous page ended past this range */
-            continue;
-        }
-        if (s < e || (s == INT64_MIN && e == INT64_MIN && q->step == 0))
-            break;
-        q->step++;
-    }
-    q->rstart = q->step == 0 ? INT64_MIN : wc_ring_token_at(q->ring, q->step - 1);
-    q->rend = q->step < ntok ? wc_ring_token_at(q->ring, q->step) : INT64_MAX;
-    wc__ix_ask(q);
+    } while (q->again && !q->failed);
+    q->pumping = false;
+    if (q->failed)
+        wc__ix_end(q, NULL, 0);
 }
 
 void wc_coord_index_read(wc_coord *c, const wc_coord_index_query *iq, wc_consistency cl,
@@ -664,7 +757,6 @@ void wc_coord_index_read(wc_coord *c, const wc_coord_index_query *iq, wc_consist
         }
     }
     q->c = c;
-    q->id = s->next_id++;
     /* a SERIAL read of an index is a QUORUM read (no Paxos round per row) */
     q->cl = cl == WC_CL_SERIAL ? WC_CL_QUORUM : cl == WC_CL_LOCAL_SERIAL ? WC_CL_LOCAL_QUORUM : cl;
     q->timeout_ms = timeout_ms;
@@ -693,7 +785,16 @@ void wc_coord_index_read(wc_coord *c, const wc_coord_index_query *iq, wc_consist
         wc__ix_fail(q, WC_NO_MEMORY, "out of memory");
         return;
     }
-    wc__ix_next(q);
+    if (q->after.len > 0) {
+        /* a later page: from the range that holds the key it continues after */
+        int64_t t = wc_token_decode(q->after.data), rs, re;
+
+        while (q->next_step + 1 < q->nsteps &&
+               (!wc__ix_step_range(q, q->next_step, &rs, &re) || re < t))
+            q->next_step++;
+        q->after_step = q->next_step;
+    }
+    wc__ix_pump(q);
 }
 
 /* ---------------------------------------------------------------- replica side */
@@ -741,7 +842,7 @@ void wc__index_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, 
     size_t klen;
     uint64_t id = 0;
     uint8_t status;
-    wc__ixreq *q;
+    wc__ixrange *r;
 
     if (msg[0] == WC_INDEX_MSG_QUERY) {
         wc_store_index_query x;
@@ -756,7 +857,6 @@ void wc__index_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, 
             return; /* the coordinator times out */
         op->c = c;
         op->id = id;
-        op->remote = true;
         op->from = *from;
         if (o->store.ops->index_keys == NULL)
             wc__ix_replica_done(op, WC_NOT_FOUND, NULL, 0);
@@ -772,12 +872,12 @@ void wc__index_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, 
         wc__ix_malformed(c, from);
         return;
     }
-    if ((q = wc__ix_find(c, id)) == NULL || q->reading)
+    if ((r = wc__ix_range_find(c, id)) == NULL)
         return;
-    for (uint32_t t = 0; t < q->nt; t++)
-        if (!q->t[t].local && q->t[t].state == WC__IX_PENDING &&
-            wc_addr_equal(&q->t[t].addr, from)) {
-            wc__ix_answer(q, t, (wc_status)status, keys, klen);
+    for (uint32_t t = 0; t < r->nt; t++)
+        if (!r->t[t].local && r->t[t].state == WC__IX_PENDING &&
+            wc_addr_equal(&r->t[t].addr, from)) {
+            wc__ix_answer(r, t, (wc_status)status, keys, klen);
             return;
         }
 }
@@ -789,6 +889,7 @@ void wc__index_stop(wc_coord *c)
     while (*s && (*s)->head) {
         wc__ixreq *q = (*s)->head;
 
+        q->pumping = false;
         wc__ix_fail(q, WC_UNAVAILABLE, "coordinator stopped");
     }
     free(*s);
