@@ -2316,10 +2316,13 @@ typedef struct wc__ask {
     const uint8_t *batch;
     size_t len;
     const wc_store_read *read;
+    const wc_coord_index_query *index; /* an index read */
     wc_consistency cl;
     uint32_t timeout_ms;
     wc_coord_result *res;
     wc_buf *answer;
+    wc_buf *resume; /* an index read: where its next page starts */
+    bool *more;
     bool done;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -2345,6 +2348,19 @@ static void wc__ask_read_done(void *arg, const wc_coord_result *res, const uint8
                               size_t len)
 {
     wc__ask_end(arg, res, data, len);
+}
+
+static void wc__ask_index_done(void *arg, const wc_coord_result *res, const uint8_t *data,
+                               size_t len, const uint8_t *resume, size_t resume_len, bool more)
+{
+    wc__ask *k = arg;
+
+    /* the waiting thread reads these only after wc__ask_end */
+    if (res->status == WC_OK) {
+        wc_buf_append(k->resume, resume, resume_len);
+        *k->more = more;
+    }
+    wc__ask_end(k, res, data, len);
 }
 
 /* A lightweight transaction handed to the loop (wc_cluster_cas). */
@@ -2464,6 +2480,8 @@ static void wc__ask_tramp(void *arg)
     else if (!k->is_read)
         wc_coord_write(c->coord, k->table_id, k->batch, k->len, k->cl, k->timeout_ms,
                        wc__ask_write_done, k);
+    else if (k->index)
+        wc_coord_index_read(c->coord, k->index, k->cl, k->timeout_ms, wc__ask_index_done, k);
     else if (k->scan)
         wc_coord_scan(c->coord, k->read, k->cl, k->timeout_ms, wc__ask_read_done, k);
     else
@@ -2550,6 +2568,22 @@ wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_c
     k.scan = scan;
     k.read = r;
     k.answer = answer;
+    return wc__ask_run(&k);
+}
+
+wc_status wc_cluster_index_read(wc_cluster *c, const wc_coord_index_query *q, wc_consistency cl,
+                                uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer,
+                                wc_buf *resume, bool *more)
+{
+    wc__ask k;
+
+    *more = false;
+    wc__ask_init(&k, c, cl, timeout_ms, res);
+    k.is_read = true;
+    k.index = q;
+    k.answer = answer;
+    k.resume = resume;
+    k.more = more;
     return wc__ask_run(&k);
 }
 

@@ -271,6 +271,16 @@ void wc_cluster_set_batchlog_replay(wc_cluster *c, uint32_t replay_after_ms);
 wc_status wc_cluster_read(wc_cluster *c, const wc_store_read *r, bool scan, wc_consistency cl,
                           uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer);
 
+/*
+ * One page of the secondary-index read q at level cl (wc_coord_index_read),
+ * waiting until it ends: the rows' raw form appended to answer, the next
+ * page's start key to resume and *more whether one may follow.  Statuses
+ * as wc_coord_index_read.  Any thread but the loop.
+ */
+wc_status wc_cluster_index_read(wc_cluster *c, const wc_coord_index_query *q, wc_consistency cl,
+                                uint32_t timeout_ms, wc_coord_result *res, wc_buf *answer,
+                                wc_buf *resume, bool *more);
+
 /* What a repair did (wc_cluster_repair); also its progress while it runs. */
 typedef struct wc_repair_result {
     uint32_t ranges_total;      /* token ranges to repair (this node a replica; primary_only) */

@@ -19,6 +19,8 @@
 
 #include "coordinator.h"
 #include "coordinator_format.h"
+#include "coordinator_index.h"
+#include "coordinator_index_format.h"
 #include "counter.h"
 #include "counter_leader.h"
 #include "counter_leader_format.h"
@@ -122,6 +124,7 @@ struct wc_coord {
     wc_coord_stats stats;
     wc_buf scratch;
     wc__counters *counters; /* counter writes (counter_leader.c), NULL until the first */
+    wc__ixreads *ixreads;   /* index reads (coordinator_index.c), NULL until the first */
 };
 
 /* A store operation in flight: found again by request id when it completes. */
@@ -1640,6 +1643,10 @@ bool wc_coord_on_message(wc_coord *c, const wc_addr *from, const uint8_t *msg, s
         wc__counter_on_message(c, from, msg, len);
         return true;
     }
+    if (msg[0] >= WC_INDEX_MSG_QUERY && msg[0] <= WC_INDEX_MSG_LAST) {
+        wc__index_on_message(c, from, msg, len);
+        return true;
+    }
     if (wc_coord_decode(msg, len, &m) != WC_OK) {
         /* logged the first time and then every 1000th, with the total */
         if (c->stats.malformed++ % 1000 == 0) {
@@ -1728,6 +1735,7 @@ void wc_coord_destroy(wc_coord *c)
             wc__free_req(q);
         }
     wc__counter_free(c);
+    wc__index_stop(c);
     wc_coord_set_ring(c, NULL);
     wc_coord_set_pending_ring(c, NULL);
     wc_buf_free(&c->scratch);
@@ -1782,6 +1790,11 @@ const wc_coord_options *wc__coord_options(const wc_coord *c)
 wc_coord_stats *wc__coord_stats(wc_coord *c)
 {
     return &c->stats;
+}
+
+wc__ixreads **wc__coord_ixreads(wc_coord *c)
+{
+    return &c->ixreads;
 }
 
 wc_status wc__coord_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_ring **ring,

@@ -48,6 +48,8 @@
  * through paxos.h) with WC_INVALID_ARGUMENT; a SERIAL read is a QUORUM read
  * (LOCAL_SERIAL: LOCAL_QUORUM).
  *
+ * Index reads: wc_coord_index_read below (coordinator_index.c).
+ *
  * Thread-safety: none; a coordinator lives on its node's loop (env.h) and
  * every function, callback and done_cb runs there.  done_cb may run before
  * wc_coord_write / wc_coord_read returns (a refused request, a local-only
@@ -257,6 +259,59 @@ void wc_coord_read_partitions(wc_coord *c, const wc_store_read *reads, size_t n,
  */
 void wc_coord_scan(wc_coord *c, const wc_store_read *r, wc_consistency cl, uint32_t timeout_ms,
                    wc_coord_read_cb done, void *arg);
+
+/*
+ * A secondary-index read (Cassandra's 2i on a cluster): every node indexes
+ * its own data (engine/index.h), so the coordinator walks the ring's token
+ * ranges in order (up to 8 ranges asked at once, their answers used in
+ * token order) and, for each, asks as many live replicas as the level
+ * needs (this node first if it is one; LOCAL_* levels only replicas of
+ * this data centre) for the keys their own index holds for the value in
+ * that range (INDEX_QUERY, coordinator_index_format.h; the local replica
+ * through the store's index_keys).  The keys are united: a replica that
+ * missed a write or a delete is outvoted by the read below, never trusted
+ * alone.  When a replica's answer was cut by the limit, the union stops at
+ * the smallest last key of the cut answers, and the range continues after
+ * it.  Once limit keys are gathered (or the ring ends), the rows of those
+ * keys are read at level cl as ordinary reads (one per partition, the
+ * slice from its first to its last key; digests, reconciliation and read
+ * repair as wc_coord_read), so each row is the reconciled row, which may
+ * no longer hold the value: the caller filters (a replica whose index was
+ * stale or a newer write elsewhere make the union a superset).
+ */
+typedef struct wc_coord_index_query {
+    uint32_t table_id;
+    const char *index; /* the index's name, 1..127 bytes, NUL-terminated */
+    const uint8_t *value;
+    size_t value_len;
+    /* where a previous page ended (its resume key), or NULL: from the ring's start */
+    const uint8_t *after;
+    size_t after_len;
+    uint32_t limit;      /* keys in this page, >= 1 */
+    bool include_static; /* the rows' partitions' static rows too */
+    int64_t now_sec;     /* TTL clock of every replica */
+} wc_coord_index_query;
+
+/*
+ * The end of an index read: data[0..len) the rows in the store's raw form,
+ * in token order; more says whether keys may follow, and then
+ * resume[0..resume_len) is the entry key to pass as the next page's after.
+ * Everything is valid only during the call.
+ */
+typedef void (*wc_coord_index_cb)(void *arg, const wc_coord_result *res, const uint8_t *data,
+                                  size_t len, const uint8_t *resume, size_t resume_len, bool more);
+
+/*
+ * Read one page of the index read q (copied) at level cl; done once.  Each
+ * range's key step and the row reads have timeout_ms each.  Statuses:
+ * WC_UNAVAILABLE (a range with fewer live replicas than the level needs,
+ * no ring), WC_TIMEOUT (a replica did not answer its keys in time, or a
+ * row read timed out), a replica's failure status (WC_NOT_FOUND: no such
+ * index there; WC_UNAVAILABLE: its index is still being built),
+ * WC_INVALID_ARGUMENT (ANY or EACH_QUORUM, a bad query), WC_NO_MEMORY.
+ */
+void wc_coord_index_read(wc_coord *c, const wc_coord_index_query *q, wc_consistency cl,
+                         uint32_t timeout_ms, wc_coord_index_cb done, void *arg);
 
 /* Requests in flight (done or not, still waiting for replicas or the timeout). */
 size_t wc_coord_pending(const wc_coord *c);

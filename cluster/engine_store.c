@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "index.h"
 #include "keys.h"
 #include "mutation.h"
 #include "thread.h"
@@ -27,11 +28,14 @@ struct es_job {
     bool is_read;
     bool is_sync;          /* an apply job with no batch: wc_engine_sync */
     bool is_counter;       /* apply_counter: the resolved batch comes back in raw */
+    bool is_index;         /* index_keys: the keys come back in raw */
     wc_buf in;             /* apply: the batch; read: pk, start and end keys */
     wc_store_read r;       /* read: points into in */
     wc_store_apply_done adone;
     wc_store_read_done rdone;
     wc_store_counter_done cdone;
+    wc_store_keys_done kdone;
+    wc_store_index_query q; /* index_keys: points into in */
     void *arg;
     wc_status st;
     wc_buf raw;
@@ -60,7 +64,9 @@ static void es_job_free(es_job *j)
 
 static void es_complete(es_job *j)
 {
-    if (j->is_read)
+    if (j->is_index)
+        j->kdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len);
+    else if (j->is_read)
         j->rdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len, j->digest);
     else if (j->is_counter)
         j->cdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len);
@@ -86,11 +92,60 @@ static void es_deliver(void *arg)
     es_job_free(j);
 }
 
+/*
+ * The keys of index query q from the engine's index, in the store's keys
+ * form (replica_store.h) into out.
+ */
+static wc_status es_index_keys(wc_engine *e, const wc_store_index_query *q, wc_buf *out)
+{
+    static const uint32_t no_column = 0;
+    wc_read_request req;
+    wc_page *page = NULL;
+    wc_status st;
+
+    memset(&req, 0, sizeof(req));
+    req.table_id = q->table_id;
+    req.token_range = true;
+    req.token_start = q->token_start;
+    req.token_end = q->token_end;
+    req.start.unbounded = req.end.unbounded = true;
+    if (q->after) {
+        req.start.key = q->after;
+        req.start.len = q->after_len;
+        req.start.unbounded = false;
+    }
+    req.columns = &no_column; /* keys only: no cell but the indexed one */
+    req.ncolumns = 0;
+    req.page_rows = q->limit;
+    req.now_sec = q->now_sec;
+    if ((st = wc_engine_index_read(e, &req, q->index, q->value, q->value_len, &page)) != WC_OK)
+        return st;
+    wc_buf_put_u8(out, page->more ? 1 : 0);
+    for (size_t i = 0; i < page->nrows; i++) {
+        const wc_result_row *r = &page->rows[i];
+        uint8_t tok[8];
+
+        if (r->is_static)
+            continue;
+        wc_token_encode(tok, r->token);
+        wc_buf_put_varint(out, 8 + 2 + r->pk_len + r->ck_len);
+        wc_buf_append(out, tok, sizeof(tok));
+        wc_buf_put_u16be(out, (uint16_t)r->pk_len);
+        wc_buf_append(out, r->pk, r->pk_len);
+        wc_buf_append(out, r->ck, r->ck_len);
+    }
+    wc_page_free(page);
+    return wc_buf_status(out) == WC_OK ? WC_OK
+                                       : wc_error(WC_NO_MEMORY, "out of memory reading an index");
+}
+
 static void es_run(es_job *j)
 {
     wc_engine_store *s = j->s;
 
-    if (j->is_read)
+    if (j->is_index)
+        j->st = es_index_keys(s->e, &j->q, &j->raw);
+    else if (j->is_read)
         j->st = wc_engine_read_raw(s->e, &j->r, &j->raw, j->digest);
     else if (j->is_sync)
         j->st = wc_engine_sync(s->e);
@@ -265,6 +320,38 @@ static void es_op_read(void *ctx, const wc_store_read *r, wc_store_read_done don
     }
 }
 
+static void es_op_index_keys(void *ctx, const wc_store_index_query *q, wc_store_keys_done done,
+                             void *arg)
+{
+    wc_engine_store *s = ctx;
+    es_job *j = es_job_new(s, false, arg);
+    size_t nl = strlen(q->index) + 1, al = q->after ? q->after_len : 0;
+
+    if (j == NULL) {
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an index read"), NULL, 0);
+        return;
+    }
+    j->is_index = true;
+    j->kdone = done;
+    j->q = *q;
+    /* one copy of the name, the value and the start key */
+    wc_buf_append(&j->in, q->index, nl);
+    wc_buf_append(&j->in, q->value, q->value_len);
+    wc_buf_append(&j->in, q->after, al);
+    if (wc_buf_status(&j->in) != WC_OK) {
+        es_job_free(j);
+        done(arg, wc_error(WC_NO_MEMORY, "out of memory queueing an index read"), NULL, 0);
+        return;
+    }
+    j->q.index = (const char *)j->in.data;
+    j->q.value = j->in.data + nl;
+    j->q.after = q->after ? j->in.data + nl + q->value_len : NULL;
+    if (!es_submit(s, j)) {
+        es_job_free(j);
+        done(arg, wc_error(WC_UNAVAILABLE, "the replica store is stopping"), NULL, 0);
+    }
+}
+
 static wc_status es_op_reconcile(void *ctx, const wc_store_read *r, const wc_store_raw *raws,
                                  size_t n, wc_buf *answer, wc_buf *repairs)
 {
@@ -286,6 +373,7 @@ static const wc_replica_store_ops es_ops = {
     .append = es_op_append,
     .sync = es_op_sync,
     .apply_counter = es_op_apply_counter,
+    .index_keys = es_op_index_keys,
 };
 
 wc_replica_store wc_engine_store_get(wc_engine_store *s)

@@ -48,6 +48,7 @@
 #include "engine_store.h"
 #include "index.h"
 #include "lwt.h"
+#include "mutation.h"
 #include "protocol.h"
 #include "shmring.h"
 #include "table_options.h"
@@ -374,6 +375,100 @@ static wc_status wc__coord_read(wc_node *n, wc_cluster *c, const wc_read_request
     if (st == WC_OK)
         st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, overlay, overlay_len, page);
     wc_buf_free(&ans);
+    return st;
+}
+
+/* First byte of the paging state of a coordinated index read: then the resume key. */
+#define WC__INDEX_PAGING 0x49
+
+/*
+ * INDEX_READ on a cluster: one page of the coordinated index read
+ * (wc_coord_index_read: every token range asked at cl, the rows read at
+ * cl), of at most page_rows (and the request's limit) keys, put to out.
+ * The rows are the replicas' reconciled rows, which the reader filters by
+ * the value again (a row may have changed since its index entry).  The
+ * page's paging state is WC__INDEX_PAGING and the key to resume after.
+ */
+static wc_status wc__coord_index_read(wc_node *n, wc_cluster *c, const wc_read_request *creq,
+                                      wc_consistency cl, const char *index, const uint8_t *value,
+                                      size_t vlen, wc_buf *out)
+{
+    wc_read_request req = *creq;
+    wc_coord_index_query q;
+    wc_coord_result res;
+    wc_buf ans, resume;
+    wc_page *page = NULL;
+    uint8_t *ps;
+    size_t pslen;
+    bool more, pmore;
+    wc_status st;
+
+    if (req.now_sec == 0)
+        req.now_sec = (int64_t)time(NULL);
+    if (req.paging_state_len > 0 &&
+        (req.paging_state_len < 11 || req.paging_state[0] != WC__INDEX_PAGING))
+        return wc_error(WC_INVALID_ARGUMENT, "malformed paging state of an index read");
+    memset(&q, 0, sizeof(q));
+    q.table_id = req.table_id;
+    q.index = index;
+    q.value = value;
+    q.value_len = vlen;
+    if (req.paging_state_len > 0) {
+        q.after = req.paging_state + 1;
+        q.after_len = req.paging_state_len - 1;
+    }
+    q.limit = req.page_rows ? (uint32_t)(req.page_rows < 100000 ? req.page_rows : 100000) : 1000;
+    if (req.limit > 0 && req.limit < q.limit)
+        q.limit = (uint32_t)req.limit;
+    q.include_static = req.include_static;
+    q.now_sec = req.now_sec;
+    wc_buf_init(&ans);
+    wc_buf_init(&resume);
+    wc_buf_put_u8(&resume, WC__INDEX_PAGING);
+    st = wc_cluster_index_read(c, &q, cl, atomic_load(&n->read_timeout_ms), &res, &ans, &resume,
+                               &more);
+    if (st == WC_OK && wc_buf_status(&resume) != WC_OK)
+        st = wc_error(WC_NO_MEMORY, "out of memory reading an index");
+    if (st == WC_OK) {
+        /* every row of the answer, as a scan's page of it */
+        req.pk = NULL;
+        req.pk_len = 0;
+        req.paging_state = NULL;
+        req.paging_state_len = 0;
+        req.token_range = false;
+        req.limit = 0;
+        req.page_rows = (size_t)1 << 30;
+        req.start.unbounded = req.end.unbounded = true;
+        req.reverse = false;
+        if (ans.len == 0) {
+            /* no key: an empty raw answer (a batch record without mutations) */
+            wc_batch_builder bb;
+            const uint8_t *rec;
+            size_t rlen;
+
+            wc_batch_builder_init(&bb);
+            if ((st = wc_batch_builder_finish(&bb, &rec, &rlen)) == WC_OK)
+                wc_buf_append(&ans, rec, rlen);
+            wc_batch_builder_free(&bb);
+        }
+        if (st == WC_OK)
+            st = wc_engine_store_page(n->engine, &req, ans.data, ans.len, NULL, 0, &page);
+    }
+    if (st == WC_OK) {
+        ps = page->paging_state;
+        pslen = page->paging_state_len;
+        pmore = page->more;
+        page->paging_state = more ? resume.data : NULL;
+        page->paging_state_len = more ? resume.len : 0;
+        page->more = more;
+        wc_proto_put_page(out, page);
+        page->paging_state = ps;
+        page->paging_state_len = pslen;
+        page->more = pmore;
+        wc_page_free(page);
+    }
+    wc_buf_free(&ans);
+    wc_buf_free(&resume);
     return st;
 }
 
@@ -1035,10 +1130,13 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         const uint8_t *value;
         size_t vlen;
         WC__DECODE(wc_proto_get_index_read(body, blen, index, &value, &vlen, &req, &cl, &cols));
-        /* node-local indexes answer for this node's data only: no coordinated form yet */
-        if (atomic_load(&n->cluster_expected))
-            st = wc_error(WC_INVALID_ARGUMENT, "secondary index reads are served only by a "
-                                               "node without a cluster");
+        if ((cc = wc__coordinator(n)) != NULL) {
+            st = wc__coord_index_read(n, cc, &req, cl, index, value, vlen, out);
+            wc_free(cols);
+            break;
+        }
+        if ((st = wc__not_joined(n)) != WC_OK)
+            ;
         else if ((st = wc__check_table(n, req.table_id, cl, false)) == WC_OK)
             st = wc_engine_index_read(e, &req, index, value, vlen, &page);
         if (st == WC_OK) {

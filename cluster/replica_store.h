@@ -54,6 +54,33 @@ typedef void (*wc_store_counter_done)(void *arg, wc_status st, const uint8_t *re
 typedef void (*wc_store_read_done)(void *arg, wc_status st, const uint8_t *raw, size_t len,
                                    const uint8_t digest[16]);
 
+/*
+ * One replica's part of a coordinated secondary-index read (index_keys):
+ * the keys of the rows of table_id whose indexed column of index holds
+ * exactly value[0..value_len), with tokens in (token_start, token_end]
+ * (token_start INT64_MIN including it), after the entry key after (NULL:
+ * from the range's start), at most limit of them.
+ */
+typedef struct wc_store_index_query {
+    uint32_t table_id;
+    const char *index; /* the index's name, NUL-terminated */
+    const uint8_t *value;
+    size_t value_len;
+    int64_t token_start, token_end;
+    const uint8_t *after; /* an entry key: token (8 bytes, keys.h) | u16be pk_len | pk | ck */
+    size_t after_len;
+    uint32_t limit; /* >= 1 */
+    int64_t now_sec;
+} wc_store_index_query;
+
+/*
+ * Completion of index_keys: keys[0..len) is u8 more (1: the limit cut the
+ * answer, more keys may follow the last), then the entry keys in their
+ * order (token, pk, ck), each as bytes (varint length, then the key);
+ * valid only during the call, NULL on failure.
+ */
+typedef void (*wc_store_keys_done)(void *arg, wc_status st, const uint8_t *keys, size_t len);
+
 typedef struct wc_replica_store_ops {
     /*
      * Apply a batch record (engine/mutation.h) durably; then done(arg, st).
@@ -96,6 +123,15 @@ typedef struct wc_replica_store_ops {
      */
     void (*apply_counter)(void *ctx, const uint8_t *batch, size_t len, wc_store_counter_done done,
                           void *arg);
+    /*
+     * Optional (NULL: this replica answers no index read): the keys of q
+     * from this replica's own index (engine/index.h: entries checked
+     * against the base rows), then done(arg, st, keys, len).  Statuses of
+     * wc_engine_index_read: WC_NOT_FOUND (no such table or index),
+     * WC_UNAVAILABLE (the index is still being built), WC_NO_MEMORY...
+     */
+    void (*index_keys)(void *ctx, const wc_store_index_query *q, wc_store_keys_done done,
+                       void *arg);
 } wc_replica_store_ops;
 
 typedef struct wc_replica_store {

@@ -541,6 +541,7 @@ wc_status wc_engine_index_read(wc_engine *e, const wc_read_request *req, const c
     wc_buf paging;
     uint32_t *cols = NULL;
     size_t ncols = 0, want, got = 0;
+    uint8_t lo[8], hi[8];
     bool more = false;
     wc_status st;
 
@@ -572,6 +573,23 @@ wc_status wc_engine_index_read(wc_engine *e, const wc_read_request *req, const c
     ir.pk = value;
     ir.pk_len = len;
     ir.start.unbounded = ir.end.unbounded = true;
+    if (req->token_range) {
+        /* entries sort by token first: the range is a slice of the value's entries */
+        if (!req->start.unbounded) {
+            ir.start = req->start;
+            ir.start.inclusive = false;
+        } else if (req->token_start != INT64_MIN) {
+            wc_token_encode(lo, req->token_start);
+            ir.start.key = lo;
+            ir.start.len = sizeof(lo);
+            ir.start.unbounded = ir.start.inclusive = false;
+        }
+        wc_token_encode(hi, req->token_end);
+        ir.end.key = hi;
+        ir.end.len = sizeof(hi);
+        ir.end.unbounded = false;
+        ir.end.inclusive = true; /* a prefix: every entry of token_end */
+    }
     ir.now_sec = req->now_sec;
     ir.tombstone_failure_threshold = req->tombstone_failure_threshold;
     ir.paging_state = req->paging_state;

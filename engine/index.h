@@ -70,7 +70,12 @@ uint32_t wc_index_table_id(uint32_t base_id, const char *name);
  * of index `name` holds exactly value[0..len): req as for wc_engine_read
  * (columns, include_static, page_rows, limit, now_sec, paging_state from a
  * previous page of THIS kind of read; pk and the clustering slice are
- * ignored).  Rows come in token order.  Entries that no longer match their
+ * ignored).  With req->token_range only rows whose token lies in
+ * (token_start, token_end] (token_start INT64_MIN including it), and a
+ * bounded req->start is then an index entry key (the hidden table's
+ * clustering key above: token | u16be pk_len | pk | ck) after which the
+ * read begins (a replica continuing a coordinated index read).  Rows come
+ * in token order.  Entries that no longer match their
  * base row are skipped and deleted.  Caller frees *out with wc_page_free.
  * WC_NOT_FOUND (no such table or index), WC_UNAVAILABLE (the index is
  * still being built), statuses of wc_engine_read, WC_NO_MEMORY.

@@ -27,9 +27,10 @@
  *	  deterministic collation, uuid, boolean, date, timestamps, bytea).
  *	  For such an equality the planner reads the index instead of scanning
  *	  the table (scan mode 2, fdw_private FSP_INDEX), and the qual is not
- *	  checked again.  On a cluster the node-local indexes are not read yet:
- *	  the equality there allows the filtered scan of the whole table at the
- *	  consistency level without widecol.allow_filtering.
+ *	  checked again.  On a cluster the node reads the indexes of every
+ *	  token range's replicas at the consistency level and returns their
+ *	  reconciled rows (cluster/coordinator.h, wc_coord_index_read); a row
+ *	  may have changed since its index entry, so there the qual stays.
  *
  *-------------------------------------------------------------------------
  */

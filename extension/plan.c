@@ -1124,13 +1124,15 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	if (!sc.partition && !use_join && local != NIL &&
 		widecol_index_choose(root, baserel, t, local, &ix, &ix_value, &ix_clause))
 	{
-		if (widecol_listen_address == NULL || widecol_listen_address[0] == '\0')
-		{
-			local = list_delete_ptr(local, ix_clause);	/* the index is exact */
-			exprs = lappend(exprs, ix_value);
-		}
-		else
-			ix_cluster = true;
+		/*
+		 * On one node the index is exact.  On a cluster the rows are the
+		 * replicas' reconciled rows of the keys their indexes gave, which a
+		 * newer write may have changed: the equality is checked again.
+		 */
+		ix_cluster = widecol_listen_address != NULL && widecol_listen_address[0] != '\0';
+		if (!ix_cluster)
+			local = list_delete_ptr(local, ix_clause);
+		exprs = lappend(exprs, ix_value);
 	}
 	if (!sc.partition && local != NIL && !widecol_allow_filtering && ix == NULL)
 	{
@@ -1174,7 +1176,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		limit = (int64) root->limit_tuples;
 
 	/* DISTINCT (ON) the partition key: the node reads one row per partition */
-	if (local == NIL && !use_join && (ix == NULL || ix_cluster))
+	if (local == NIL && !use_join && ix == NULL)
 	{
 		bool		dreverse;
 
@@ -1196,7 +1198,7 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 	bounds = lappend_int(bounds, sc.lower ? Max(list_length(sc.lower->row_values), 1) : 0);
 	bounds = lappend_int(bounds, sc.upper ? Max(list_length(sc.upper->row_values), 1) : 0);
 	bounds = lappend_int(bounds, sc.ck_in != NULL);
-	priv = list_make5(makeInteger(sc.partition ? 1 : (ix != NULL && !ix_cluster) ? 2 : 0),
+	priv = list_make5(makeInteger(sc.partition ? 1 : ix != NULL ? 2 : 0),
 					  pk_in,
 					  makeInteger(sc.nck_eq),
 					  bounds,
@@ -1207,21 +1209,20 @@ widecol_plan_scan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Pa
 		char	   *desc = describe_choice(root, baserel, t, &sc, reverse, limit);
 
 		if (ix != NULL)
-			desc = psprintf("%s %s: %s = %s%s", ix_cluster ? "full scan in token order, not reading index" :
-							"secondary index", quote_identifier(ix->name),
+			desc = psprintf("secondary index %s: %s = %s%s", quote_identifier(ix->name),
 							quote_identifier(t->cols[ix->col].name),
 							bms_is_empty(pull_varnos(root, (Node *) ix_value)) ?
 							deparse_expression((Node *) ix_value,
 											   deparse_context_for(get_rel_name(t->relid), t->relid),
 											   false, false) : "(outer)",
-							ix_cluster ? " (node-local indexes are not read on a cluster yet)" :
+							ix_cluster ? " (each token range's replicas at the consistency level, rows checked again)" :
 							strstr(desc, "; limit: ") ? strstr(desc, "; limit: ") : "");
 		priv = lappend(priv, makeString(desc));
 	}
 	priv = lappend(priv, makeInteger((int) foreigntableid));
 	priv = lappend(priv, list_make3_int(distinct != 0 ? 1 : 0, per_partition_setting_applies(root),
 										distinct));
-	if (ix != NULL && !ix_cluster)
+	if (ix != NULL)
 		priv = lappend(priv, makeString(ix->name));
 	*local_out = local;
 	*exprs_out = exprs;

@@ -32,6 +32,7 @@ struct ms_pending {
     wc_store_apply_done adone;
     wc_store_counter_done cdone;
     wc_store_read_done rdone;
+    wc_store_keys_done kdone; /* an index_keys */
     void *arg;
     wc_buf raw;
     uint8_t digest[16];
@@ -265,7 +266,9 @@ static void ms_fire(void *arg)
         pp = &(*pp)->next;
     if (*pp)
         *pp = p->next;
-    if (p->is_read)
+    if (p->kdone)
+        p->kdone(p->arg, p->st, p->st == WC_OK ? p->raw.data : NULL, p->raw.len);
+    else if (p->is_read)
         p->rdone(p->arg, p->st, p->st == WC_OK ? p->raw.data : NULL, p->raw.len, p->digest);
     else if (p->is_counter)
         p->cdone(p->arg, p->st, p->st == WC_OK ? p->raw.data : NULL, p->raw.len);
@@ -793,6 +796,102 @@ static wc_status ms_op_append(void *ctx, wc_buf *acc, const uint8_t *raw, size_t
     return WC_OK;
 }
 
+/* The live value of column 1 of a row blob, or NULL (the rules of model_raw_value). */
+static const uint8_t *ms_col1(const uint8_t *blob, size_t blen, size_t *vlen)
+{
+    wc_row_view v;
+    wc_cell c;
+
+    if (!wc_row_parse(blob, blen, &v))
+        return NULL;
+    while (wc_row_next_cell(&v, &c) == 1)
+        if (c.column == 1) {
+            if ((c.flags & WC_CELLF_TOMBSTONE) || ((v.flags & WC_ROWF_DELETED) && v.del_ts >= c.ts))
+                return NULL;
+            *vlen = c.len;
+            return c.value;
+        }
+    return NULL;
+}
+
+static int ms_key_cmp(const void *a, const void *b)
+{
+    const wc_buf *x = a, *y = b;
+
+    return ms_cmp(x->data, x->len, y->data, y->len);
+}
+
+/*
+ * The index "col1" over column 1 (no other index exists): the keys of the
+ * rows whose live column 1 equals q's value, computed from the data (an
+ * index that is never stale, as the engine's after its read-time check).
+ */
+static void ms_op_index_keys(void *ctx, const wc_store_index_query *q, wc_store_keys_done done,
+                             void *arg)
+{
+    model_store *m = ctx;
+    ms_pending *p = calloc(1, sizeof(*p));
+    wc_buf *keys = calloc(m->n + 1, sizeof(*keys));
+    wc_store_read range;
+    size_t nk = 0, out = 0;
+
+    memset(&range, 0, sizeof(range));
+    range.token_start = q->token_start;
+    range.token_end = q->token_end;
+    p->m = m;
+    p->is_read = true;
+    p->kdone = done;
+    p->arg = arg;
+    wc_buf_init(&p->raw);
+    if (strcmp(q->index, "col1") != 0) {
+        p->st = wc_error(WC_NOT_FOUND, "no index \"%s\"", q->index);
+        free(keys);
+        ms_complete(m, p);
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const uint8_t *k = m->e[i].key, *v;
+        size_t pk_len = ((size_t)k[4] << 8) | k[5], vlen = 0, ck_len;
+        uint32_t table =
+            ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | k[3];
+        uint8_t tok[8];
+        int64_t token;
+
+        if (table != q->table_id || k[6 + pk_len] != WC_KIND_ROW)
+            continue;
+        token = wc_token(k + 6, pk_len);
+        if (!ms_in_range(&range, token))
+            continue;
+        v = ms_col1(m->e[i].blob, m->e[i].blob_len, &vlen);
+        if (v == NULL || vlen != q->value_len || memcmp(v, q->value, vlen) != 0)
+            continue;
+        ck_len = m->e[i].key_len - 7 - pk_len;
+        wc_buf_init(&keys[nk]);
+        wc_token_encode(tok, token);
+        wc_buf_append(&keys[nk], tok, 8);
+        wc_buf_put_u16be(&keys[nk], (uint16_t)pk_len);
+        wc_buf_append(&keys[nk], k + 6, pk_len);
+        wc_buf_append(&keys[nk], k + 7 + pk_len, ck_len);
+        if (q->after && ms_cmp(keys[nk].data, keys[nk].len, q->after, q->after_len) <= 0) {
+            wc_buf_free(&keys[nk]);
+            continue;
+        }
+        nk++;
+    }
+    qsort(keys, nk, sizeof(*keys), ms_key_cmp);
+    wc_buf_put_u8(&p->raw, nk > q->limit);
+    for (size_t i = 0; i < nk; i++) {
+        if (out < q->limit) {
+            wc_buf_put_bytes(&p->raw, keys[i].data, keys[i].len);
+            out++;
+        }
+        wc_buf_free(&keys[i]);
+    }
+    free(keys);
+    p->st = wc_buf_status(&p->raw);
+    ms_complete(m, p);
+}
+
 static const wc_replica_store_ops model_store_ops = {
     .apply = ms_op_apply,
     .read = ms_op_read,
@@ -800,6 +899,7 @@ static const wc_replica_store_ops model_store_ops = {
     .append = ms_op_append,
     .sync = ms_op_sync,
     .apply_counter = ms_op_apply_counter,
+    .index_keys = ms_op_index_keys,
 };
 
 wc_replica_store model_store_iface(model_store *m)

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "index.h"
+#include "keys.h"
 #include "mutation.h"
 #include "schema_def.h"
 #include "testutil.h"
@@ -370,12 +371,109 @@ static void test_model(void **state)
     free(dir);
 }
 
+/*
+ * The rows of state in (lo, hi] read through the index with token_range, in
+ * pages of page_rows, each page continuing after the previous page's last
+ * entry key (as a replica of a coordinated index read does), appended to out.
+ */
+static void by_range(wc_engine *e, const char *state, int64_t lo, int64_t hi, size_t page_rows,
+                     char *out)
+{
+    uint8_t after[256];
+    size_t alen = 0;
+
+    for (;;) {
+        wc_read_request r;
+        wc_page *p = NULL;
+
+        memset(&r, 0, sizeof(r));
+        r.table_id = TID;
+        r.page_rows = page_rows;
+        r.now_sec = now_s;
+        r.token_range = true;
+        r.token_start = lo;
+        r.token_end = hi;
+        r.start.unbounded = alen == 0;
+        r.start.key = after;
+        r.start.len = alen;
+        r.end.unbounded = true;
+        assert_int_equal(
+            wc_engine_index_read(e, &r, "s_idx", (const uint8_t *)state, strlen(state), &p),
+            WC_OK);
+        for (size_t i = 0; i < p->nrows; i++) {
+            const wc_result_row *row = &p->rows[i];
+
+            assert_true(row->token > lo || (lo == INT64_MIN && row->token == INT64_MIN));
+            assert_true(row->token <= hi);
+            snprintf(out + strlen(out), 64, "%.*s/%llu,", (int)row->pk_len,
+                     (const char *)row->pk,
+                     (unsigned long long)wc_test_ck_value(row->ck, row->ck_len));
+            /* the entry key: token | u16be pk_len | pk | ck */
+            wc_enc_u64be(after, (uint64_t)row->token ^ 0x8000000000000000ull);
+            after[8] = (uint8_t)(row->pk_len >> 8);
+            after[9] = (uint8_t)row->pk_len;
+            memcpy(after + 10, row->pk, row->pk_len);
+            memcpy(after + 10 + row->pk_len, row->ck, row->ck_len);
+            alen = 10 + row->pk_len + row->ck_len;
+        }
+        if (!p->more || p->nrows == 0) {
+            wc_page_free(p);
+            return;
+        }
+        wc_page_free(p);
+    }
+}
+
+/* Token ranges and a start key: the index read of a replica in a coordinated index read. */
+static void test_token_ranges(void **state)
+{
+    char *dir = wc_test_tmpdir("index_ranges");
+    wc_engine *e = open_engine(dir);
+    int64_t cuts[5] = {INT64_MIN, 0, 0, 0, INT64_MAX};
+    char key[16], *whole, *parts = calloc(1, 65536);
+
+    (void)state;
+    /* ranges that end exactly at rows' tokens (an entry of token_end belongs to the range) */
+    cuts[1] = wc_token("k7", 2);
+    cuts[2] = wc_token("k19", 3);
+    cuts[3] = wc_token("k30", 3);
+    for (int i = 1; i < 3; i++)
+        for (int j = 1; j < 4 - i; j++)
+            if (cuts[j] > cuts[j + 1]) {
+                int64_t t = cuts[j];
+                cuts[j] = cuts[j + 1];
+                cuts[j + 1] = t;
+            }
+    now_s = NOW;
+    assert_int_equal(define(e, "{'s_idx': 'state'}", true), WC_OK);
+    for (int k = 0; k < 40; k++) {
+        snprintf(key, sizeof(key), "k%d", k);
+        put(e, key, 1, k % 3 ? "on" : "off", 0);
+        put(e, key, 2, "on", 0);
+    }
+    assert_int_equal(wc_engine_flush(e, TID, true), WC_OK);
+    put(e, "k5", 2, "off", 0); /* a stale entry in an SSTable, checked away */
+    whole = by_index(e, "on", 1000, NULL);
+    for (size_t page = 1; page <= 7; page += 3) {
+        parts[0] = '\0';
+        for (int i = 0; i < 4; i++)
+            by_range(e, "on", cuts[i], cuts[i + 1], page, parts);
+        assert_string_equal(parts, whole);
+    }
+    free(whole);
+    free(parts);
+    wc_engine_close(e);
+    wc_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maintenance),
         cmocka_unit_test(test_bad_property),
         cmocka_unit_test(test_model),
+        cmocka_unit_test(test_token_ranges),
     };
     return cmocka_run_group_tests_name("index", tests, NULL, NULL);
 }

@@ -9,7 +9,8 @@
 # order are sorted by PostgreSQL.  EXPLAIN shows the consistency level, the
 # token(s) and the replicas the coordinator asks; EXPLAIN ANALYZE what each
 # replica asked answered and how long it took.  A secondary index reaches
-# every node, and an equality on it reads without allow_filtering.
+# every node, and an equality on it reads every token range's indexes at the
+# consistency level: the filtered scan's rows, also with a node down.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -149,8 +150,9 @@ like($plan, qr/Replicas: \Q$addr1\E \(this node\)/, 'EXPLAIN of a scan: this nod
 
 # ---- a secondary index on a cluster: the option reaches every node, each
 # node builds its own index from its replicas, and an equality on the column
-# needs no allow_filtering (a scan at the consistency level: node-local
-# indexes are not read on a cluster yet)
+# reads the indexes of every token range's replicas at the consistency level
+# (no allow_filtering), with the same rows as the filtered scan, in pages,
+# after updates and deletes, and with one node down
 $nodes[0]->safe_psql('postgres', "SELECT widecol.create_index('ev', 'v')");
 for my $i (1 .. 2)
 {
@@ -163,12 +165,41 @@ for my $i (0 .. 2)
 	ok($nodes[$i]->wait_for_log(qr/built secondary index "ev_v_idx"/),
 		"node $i built the index of its own data");
 }
-my $filtered = $nodes[2]->safe_psql('postgres', $q
-	  . "SET widecol.allow_filtering = on; SELECT count(*) || ' ' || sum(c) FROM ev WHERE v || '' = 'v'");
-is($nodes[2]->safe_psql('postgres', $q . "SELECT count(*) || ' ' || sum(c) FROM ev WHERE v = 'v'"),
-	$filtered, 'an indexed equality needs no allow_filtering on a cluster, same rows');
-like($nodes[2]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT c FROM ev WHERE v = 'v'"),
-	qr/not reading index ev_v_idx/, 'EXPLAIN says the index is not read on a cluster');
+$nodes[0]->safe_psql('postgres', $q
+	  . "INSERT INTO ev SELECT p, c, CASE WHEN (p * 7 + c) % 3 = 0 THEN 'open' ELSE 'closed' END "
+	  . "FROM generate_series(10, 29) p, generate_series(1, 6) c;"
+	  . "UPDATE ev SET v = 'open' WHERE p = 11 AND c = 1;"
+	  . "UPDATE ev SET v = 'closed' WHERE p = 12 AND c = 3;"
+	  . "DELETE FROM ev WHERE p = 13;");
+# the rows holding $val read through the index, and by the filtered scan
+sub by_index
+{
+	my ($node, $val, $cl) = @_;
+	return $node->safe_psql('postgres', "SET widecol.consistency = '$cl'; SET widecol.fetch_size = 2; "
+		  . "SELECT count(*) || ':' || string_agg(p || '/' || c, ',' ORDER BY p, c) FROM ev WHERE v = '$val'");
+}
+sub by_filter
+{
+	my ($node, $val, $cl) = @_;
+	return $node->safe_psql('postgres', "SET widecol.consistency = '$cl'; SET widecol.allow_filtering = on; "
+		  . "SELECT count(*) || ':' || string_agg(p || '/' || c, ',' ORDER BY p, c) FROM ev WHERE v || '' = '$val'");
+}
+my $open = by_filter($nodes[2], 'open', 'quorum');
+like($open, qr/^3\d:/, 'the filtered scan finds the open rows');
+is(by_index($nodes[2], 'open', 'quorum'), $open, 'an indexed equality at QUORUM: the filtered rows, pages of 2');
+is(by_index($nodes[0], 'closed', 'one'), by_filter($nodes[0], 'closed', 'one'),
+	'an indexed equality at ONE: the filtered rows');
+unlike(by_index($nodes[1], 'open', 'all'), qr{13/}, 'a deleted partition is not read through the index');
+$plan = $nodes[2]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT c FROM ev WHERE v = 'open'");
+like($plan, qr/secondary index ev_v_idx: v = 'open'::text \(each token range's replicas/,
+	'EXPLAIN names the index read on a cluster') or diag($plan);
+my $addr0 = node_address($nodes[0]);
+kill_node($nodes[0]);
+ok(wait_down($nodes[2], $addr0), 'node 0 is seen down');
+is(by_index($nodes[2], 'open', 'quorum'), $open, 'with a node down: an indexed equality at QUORUM, same rows');
+($ret, $out, $err) = $nodes[2]->psql('postgres',
+	"SET widecol.consistency = 'all'; SELECT count(*) FROM ev WHERE v = 'open'");
+like($err, qr/consistency ALL needs 3 replicas, 2 alive/, 'with a node down: ALL is unavailable');
 
-$_->stop for @nodes;
+$_->stop for @nodes[ 1, 2 ];
 done_testing();
