@@ -883,10 +883,12 @@ wc_status wc_client_index_read(wc_client *c, const wc_read_request *req, wc_cons
  * seconds; 0: no expiry).  Time only takes cells away: the earliest
  * expiry of a returned cell or row marker bounds the entry.  A row
  * without a marker that returns only some columns may live by a column
- * not returned (whose expiry is unknown here), and a collection's
- * elements carry expiries of their own: neither is cached.
+ * not returned (whose expiry is unknown here, unless no cell of the table
+ * expires), and a collection's elements carry expiries of their own:
+ * neither is cached.
  */
-static bool wc__cacheable(const wc_read_request *req, const wc_client_page *pg, int64_t *expires)
+static bool wc__cacheable(const wc_read_request *req, const wc_client_page *pg,
+                          bool never_expires, int64_t *expires)
 {
     int64_t min = 0;
 
@@ -895,7 +897,7 @@ static bool wc__cacheable(const wc_read_request *req, const wc_client_page *pg, 
     for (size_t r = 0; r < pg->nrows; r++) {
         const wc_result_row *row = &pg->rows[r];
 
-        if (req->columns != NULL && row->live_ts == WC_NO_TIMESTAMP)
+        if (req->columns != NULL && row->live_ts == WC_NO_TIMESTAMP && !never_expires)
             return false;
         if (row->live_ts != WC_NO_TIMESTAMP && row->live_ttl != 0 &&
             (min == 0 || row->live_ldt < min))
@@ -914,7 +916,7 @@ static bool wc__cacheable(const wc_read_request *req, const wc_client_page *pg, 
 }
 
 wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
-                                wc_client_page **out)
+                                bool never_expires, wc_client_page **out)
 {
     wc_read_request kr;
     wc_rowcache_tag tag;
@@ -963,7 +965,7 @@ wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_con
     wc_rowcache_fill_begin(c->rowcache, req->table_id, req->pk, req->pk_len, &tag);
     if ((st = wc_client_read_ex(c, req, cl, NULL, 0, false, out)) != WC_OK)
         return st;
-    if (tag.ok && wc__cacheable(req, *out, &expires))
+    if (tag.ok && wc__cacheable(req, *out, never_expires, &expires))
         (void)wc_rowcache_fill(c->rowcache, &tag, c->key.data, c->key.len, (*out)->body,
                                (*out)->body_len, expires);
     return WC_OK;

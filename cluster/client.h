@@ -218,13 +218,14 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
  * (*out)->cached set and zero stats, without asking the node; otherwise the
  * node answers and a complete answer (one page) is stored, unless a write
  * to the partition was in progress when the read began, it does not fit a
- * slot, a returned row may live by a column not returned, or it holds
- * collection cells.  The caller decides that the read may be cached at all
- * (no pending writes of the transaction to merge, no trace).  Statuses of
- * wc_client_read.
+ * slot, a returned row may live by a column not returned (never_expires:
+ * the caller knows that no cell of the table can expire, as in a counter
+ * table, so such a row cannot end by time), or it holds collection cells.
+ * The caller decides that the read may be cached at all (no pending writes
+ * of the transaction to merge, no trace).  Statuses of wc_client_read.
  */
 wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
-                                wc_client_page **out);
+                                bool never_expires, wc_client_page **out);
 /*
  * INDEX_READ: one page of the rows of req->table_id whose column indexed by
  * the secondary index `index` holds value (req: columns, include_static,

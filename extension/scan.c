@@ -622,7 +622,8 @@ widecol_fetch_page(WidecolScanState *ss)
 								  (const uint8_t *) ss->index_value.data,
 								  (size_t) ss->index_value.len, &ss->page);
 	else if (row_cache_read(ss, pk))
-		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency, &ss->page);
+		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency,
+								   ss->t->counter_table, &ss->page);
 	else
 		st = wc_client_read_ex(widecol_connection(), &req,
 							   ss->serial ? widecol_serial_consistency : widecol_consistency,
