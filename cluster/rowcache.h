@@ -56,7 +56,7 @@
 /* Slots per set (the associativity). */
 #define WC_ROWCACHE_WAYS 8u
 /* Bytes of key and answer one slot holds; a larger entry is not cached. */
-#define WC_ROWCACHE_SLOT_BYTES 1024u
+#define WC_ROWCACHE_SLOT_BYTES 448u
 
 typedef struct wc_rowcache wc_rowcache;
 

@@ -342,7 +342,8 @@ define_node_gucs(void)
 							"repeated point reads of tables with the option "
 							"caching 'rows' without asking the node (0: off).",
 							"Only on a node that is not configured for a "
-							"cluster; entries of more than 1 kB are not cached.",
+							"cluster; a request and its answer of more than 448 "
+							"bytes together are not cached.",
 							&widecol_row_cache_size_mb,
 							0,
 							0,
