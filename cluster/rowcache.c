@@ -18,6 +18,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 
@@ -171,23 +172,10 @@ void wc_rowcache_close(wc_rowcache *rc)
 
 /* ---------------------------------------------------------------- hashing */
 
-static uint64_t wc__mix(uint64_t x)
+/* Bytes p[0..n) hashed with the table id as the seed. */
+static uint64_t wc__hash(uint32_t table_id, const uint8_t *p, size_t n)
 {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t wc__hash(uint64_t seed, const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ wc__mix(seed + n);
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return wc__mix(h);
+    return XXH3_64bits_withSeed(p, n, table_id);
 }
 
 static uint32_t wc__stripe(const wc_rowcache *rc, uint32_t table_id, const uint8_t *pk,
@@ -198,7 +186,7 @@ static uint32_t wc__stripe(const wc_rowcache *rc, uint32_t table_id, const uint8
 
 static uint32_t wc__tstripe(uint32_t table_id)
 {
-    return (uint32_t)(wc__mix(table_id) & (WC__RC_TSTRIPES - 1));
+    return (uint32_t)(XXH3_64bits(&table_id, sizeof(table_id)) & (WC__RC_TSTRIPES - 1));
 }
 
 static wc__rc_slot *wc__slot(const wc_rowcache *rc, uint64_t i)
