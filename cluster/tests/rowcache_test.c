@@ -5,7 +5,9 @@
  * before a write that finished before the fill never hits), expiry, the
  * epoch of a node restart, eviction in a full set, and a seqlock under
  * threads that rewrite one slot while others read it (no torn answer is
- * ever returned).
+ * ever returned), and the engine's change hook driving the cache: a
+ * write, an alter and a drop of a table make its entries stale, a write
+ * to another partition does not, and every begin has its end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +23,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "engine.h"
 #include "rowcache.h"
+#include "testutil.h"
 
 #define CACHE_BYTES (1u << 20)
 
@@ -261,6 +265,95 @@ static void test_eviction(void **state)
     assert_non_null(lookup(f->rc, "hot", 10));
 }
 
+/* ---------------------------------------------------------------- engine hook */
+
+typedef struct counted {
+    wc_rowcache *rc;
+    int begins, ends;
+} counted;
+
+static void counting_hook(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                          bool done)
+{
+    counted *k = arg;
+
+    if (done)
+        k->ends++;
+    else
+        k->begins++;
+    wc_rowcache_change(k->rc, table_id, pk, pk_len, done);
+}
+
+/* Fill key -> val for partition pk of table 7. */
+static bool fill_pk(wc_rowcache *rc, const char *pk, const char *val)
+{
+    wc_rowcache_tag tag;
+
+    wc_rowcache_fill_begin(rc, 7, (const uint8_t *)pk, strlen(pk), &tag);
+    return wc_rowcache_fill(rc, &tag, (const uint8_t *)"read", 4, (const uint8_t *)val,
+                            strlen(val), 0);
+}
+
+static bool hit_pk(wc_rowcache *rc, const char *pk)
+{
+    uint8_t buf[64];
+    size_t len;
+
+    return wc_rowcache_lookup(rc, 7, (const uint8_t *)pk, strlen(pk), (const uint8_t *)"read", 4,
+                              10, buf, sizeof(buf), &len);
+}
+
+static void test_engine_hook(void **state)
+{
+    fx *f = *state;
+    char *dir = wc_test_tmpdir("rowcache");
+    counted k = {.rc = f->rc};
+    wc_engine_options o;
+    wc_table_def def;
+    wc_engine *e;
+    uint32_t col = 1;
+    const char *val = "v";
+
+    wc_engine_options_default(&o);
+    o.dir = dir;
+    o.compaction_threads = 0;
+    o.change_hook = counting_hook;
+    o.change_hook_arg = &k;
+    assert_int_equal(wc_engine_open(&o, &e), WC_OK);
+    memset(&def, 0, sizeof(def));
+    def.id = 7;
+    snprintf(def.name, sizeof(def.name), "ks.t");
+    def.gc_grace_seconds = 10;
+    assert_int_equal(wc_engine_create_table(e, &def), WC_OK);
+
+    /* a write to the partition: stale; to another one: still a hit */
+    assert_true(fill_pk(f->rc, "p1", "before"));
+    assert_true(hit_pk(f->rc, "p1"));
+    assert_int_equal(wc_test_put(e, 7, "p2", 1, 100, 0, 10, 1, &col, &val), WC_OK);
+    assert_true(hit_pk(f->rc, "p1"));
+    assert_int_equal(wc_test_put(e, 7, "p1", 1, 101, 0, 10, 1, &col, &val), WC_OK);
+    assert_false(hit_pk(f->rc, "p1"));
+    assert_int_equal(k.begins, 2);
+    assert_int_equal(k.ends, 2);
+
+    /* alter and drop: the whole table */
+    assert_true(fill_pk(f->rc, "p1", "after write"));
+    assert_true(hit_pk(f->rc, "p1"));
+    def.gc_grace_seconds = 20;
+    assert_int_equal(wc_engine_alter_table(e, &def), WC_OK);
+    assert_false(hit_pk(f->rc, "p1"));
+    assert_true(fill_pk(f->rc, "p1", "after alter"));
+    assert_int_equal(wc_engine_drop_table(e, 7), WC_OK);
+    assert_false(hit_pk(f->rc, "p1"));
+    assert_int_equal(k.begins, k.ends);
+    /* nothing left counted as in progress */
+    assert_true(fill_pk(f->rc, "p1", "after drop"));
+    assert_true(hit_pk(f->rc, "p1"));
+    wc_engine_close(e);
+    wc_test_rmrf(dir);
+    free(dir);
+}
+
 /* ---------------------------------------------------------------- seqlock */
 
 typedef struct hammer {
@@ -343,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seqlock, setup, teardown),
     };
 
