@@ -928,6 +928,9 @@ wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_con
     wc_status st;
 
     *out = NULL;
+    /* a pipelined write of this session first: a hit must not overtake it */
+    if (c->pending && (st = wc__settle(c)) != WC_OK)
+        return st;
     if (c->rowcache == NULL || req->pk == NULL || req->paging_state_len != 0 || c->broken ||
         !wc_consistency_valid((int)cl)) {
         wc_rowcache_count_miss(c->rowcache);

@@ -2091,6 +2091,9 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         st = wc__repl_load(n);
     if (st == WC_OK && (st = wc_views_new(&n->views)) == WC_OK)
         st = wc_views_load(n->views, n->engine);
+    /* before any request can come: no write runs while the cache starts */
+    if (st == WC_OK && n->rowcache != NULL)
+        wc_rowcache_serve(n->rowcache, true);
     if (st == WC_OK)
         st = wc__listen(n);
     if (st == WC_OK)
@@ -2102,8 +2105,6 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (st != WC_OK)
         goto fail;
-    if (n->rowcache != NULL)
-        wc_rowcache_serve(n->rowcache, true);
     wc__log(n, WC_LOG_INFO,
             "widecol node listening on \"%s\" (protocol version %u, %u worker threads, at most "
             "%u connections; shared-memory ring: %u slots of %u bytes, %u workers)",

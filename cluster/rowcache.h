@@ -101,8 +101,8 @@ void wc_rowcache_close(wc_rowcache *rc);
  * Start (enable true) or stop serving: moves the epoch, so that every entry
  * and every tag taken before is stale, and clears the writer counts of
  * every stripe (a node that died left its writes counted).  REQUIRES: no
- * writer of this node runs (called before the engine opens and after it
- * closed).
+ * writer of this node runs (called before the node takes requests and
+ * after its engine closed).
  */
 void wc_rowcache_serve(wc_rowcache *rc, bool enable);
 
