@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "lwt.h"
 #include "protocol.h"
+#include "rowcache.h"
 #include "shmring.h"
 
 #define WC__SOCKET_BUFFER (4 << 20)
@@ -41,6 +42,8 @@ struct wc_client {
     int ring_spin_us;
     bool ring_inflight;  /* the request awaiting its answer went through the ring */
     bool socket_only;    /* send the next request over the socket even if it fits the ring */
+    wc_rowcache *rowcache; /* NULL: wc_client_read_cached always asks the node */
+    wc_buf key;          /* the row cache key of the read being served */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -523,6 +526,7 @@ wc_status wc_client_connect(const char *path, int timeout_ms, wc_client **out)
     c->fd = -1;
     c->timeout_ms = timeout_ms;
     wc_buf_init(&c->out);
+    wc_buf_init(&c->key);
     snprintf(c->path, sizeof(c->path), "%s", path);
     deadline = wc__deadline(c);
     if ((st = wc__connect_socket(c, deadline)) != WC_OK)
@@ -544,8 +548,14 @@ void wc_client_close(wc_client *c)
     if (c->fd >= 0)
         close(c->fd);
     wc_buf_free(&c->out);
+    wc_buf_free(&c->key);
     wc_free(c->in);
     wc_free(c);
+}
+
+void wc_client_use_rowcache(wc_client *c, wc_rowcache *rc)
+{
+    c->rowcache = rc;
 }
 
 void wc_client_set_timeout(wc_client *c, int timeout_ms)
@@ -845,6 +855,8 @@ static wc_status wc__read_page(wc_client *c, const char *index, const uint8_t *v
     pg->paging_state_len = pp.paging_state_len;
     pg->stats = pp.stats;
     pg->mem = pp.mem;
+    pg->body = body;
+    pg->body_len = blen;
     pg->frame = c->in;
     c->in = NULL;
     c->in_cap = 0;
@@ -864,6 +876,106 @@ wc_status wc_client_index_read(wc_client *c, const wc_read_request *req, wc_cons
                                wc_client_page **out)
 {
     return wc__read_page(c, index, value, vlen, req, cl, NULL, 0, false, out);
+}
+
+/*
+ * Whether the answer pg to req may be cached, and until when (*expires,
+ * seconds; 0: no expiry).  Time only takes cells away: the earliest
+ * expiry of a returned cell or row marker bounds the entry.  A row
+ * without a marker that returns only some columns may live by a column
+ * not returned (whose expiry is unknown here, unless no cell of the table
+ * expires), and a collection's elements carry expiries of their own:
+ * neither is cached.
+ */
+static bool wc__cacheable(const wc_read_request *req, const wc_client_page *pg,
+                          bool never_expires, int64_t *expires)
+{
+    int64_t min = 0;
+
+    if (pg->more || pg->paging_state_len != 0)
+        return false;
+    for (size_t r = 0; r < pg->nrows; r++) {
+        const wc_result_row *row = &pg->rows[r];
+
+        if (req->columns != NULL && row->live_ts == WC_NO_TIMESTAMP && !never_expires)
+            return false;
+        if (row->live_ts != WC_NO_TIMESTAMP && row->live_ttl != 0 &&
+            (min == 0 || row->live_ldt < min))
+            min = row->live_ldt;
+        for (uint32_t i = 0; i < row->ncells; i++) {
+            const wc_cell *cell = &row->cells[i];
+
+            if (cell->flags & WC_CELLF_COLLECTION)
+                return false;
+            if ((cell->flags & WC_CELLF_EXPIRING) && (min == 0 || cell->ldt < min))
+                min = cell->ldt;
+        }
+    }
+    *expires = min;
+    return true;
+}
+
+wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                bool never_expires, wc_client_page **out)
+{
+    wc_read_request kr;
+    wc_rowcache_tag tag;
+    uint8_t *frame = NULL;
+    wc_client_page *pg = NULL;
+    wc_proto_page pp;
+    int64_t now = req->now_sec ? req->now_sec : (int64_t)time(NULL), expires;
+    size_t vlen;
+    wc_status st;
+
+    *out = NULL;
+    /* a pipelined write of this session first: a hit must not overtake it */
+    if (c->pending && (st = wc__settle(c)) != WC_OK)
+        return st;
+    if (c->rowcache == NULL || req->pk == NULL || req->paging_state_len != 0 || c->broken ||
+        !wc_consistency_valid((int)cl)) {
+        wc_rowcache_count_miss(c->rowcache);
+        return wc_client_read_ex(c, req, cl, NULL, 0, false, out);
+    }
+    /* the key: the request as sent, but for its clock (expiry is checked apart) */
+    kr = *req;
+    kr.now_sec = 0;
+    wc_buf_reset(&c->key);
+    wc_proto_put_read_ex(&c->key, &kr, cl, NULL, 0, false);
+    if ((st = wc_buf_status(&c->key)) != WC_OK)
+        return st;
+    if ((frame = wc_malloc(WC_ROWCACHE_SLOT_BYTES)) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory reading from the row cache");
+    if (wc_rowcache_lookup(c->rowcache, req->table_id, req->pk, req->pk_len, c->key.data,
+                           c->key.len, now, frame, WC_ROWCACHE_SLOT_BYTES, &vlen)) {
+        /* a hit: the stored answer decoded as if the node had sent it */
+        if ((pg = wc_calloc(1, sizeof(*pg))) == NULL) {
+            st = wc_error(WC_NO_MEMORY, "out of memory reading from the row cache");
+            goto fail;
+        }
+        if ((st = wc_proto_get_page(frame, vlen, &pp)) != WC_OK)
+            goto fail;
+        pg->nrows = pp.nrows;
+        pg->rows = pp.rows;
+        pg->mem = pp.mem;
+        pg->frame = frame;
+        pg->cached = true; /* nothing was read: the stats stay zero */
+        *out = pg;
+        return WC_OK;
+    }
+    wc_free(frame);
+    frame = NULL;
+    /* the generations before the request: a write that ends after this invalidates the fill */
+    wc_rowcache_fill_begin(c->rowcache, req->table_id, req->pk, req->pk_len, &tag);
+    if ((st = wc_client_read_ex(c, req, cl, NULL, 0, false, out)) != WC_OK)
+        return st;
+    if (tag.ok && wc__cacheable(req, *out, never_expires, &expires))
+        (void)wc_rowcache_fill(c->rowcache, &tag, c->key.data, c->key.len, (*out)->body,
+                               (*out)->body_len, expires);
+    return WC_OK;
+fail:
+    wc_free(frame);
+    wc_free(pg);
+    return st;
 }
 
 void wc_client_page_free(wc_client_page *p)

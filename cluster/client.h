@@ -38,6 +38,7 @@
 #include "status.h"
 
 typedef struct wc_client wc_client;
+struct wc_rowcache;
 
 /* One page of a read, decoded in place: every pointer points into frame. */
 typedef struct wc_client_page {
@@ -49,8 +50,11 @@ typedef struct wc_client_page {
     wc_read_stats stats;
     size_t ntrace;               /* wc_client_read_ex with trace: the replicas asked */
     wc_read_trace trace[WC_PROTO_TRACE_MAX];
+    bool cached;                 /* wc_client_read_cached answered from the row cache */
     void *frame;                 /* private: the received response */
     void *mem;                   /* private: the row and cell arrays */
+    const uint8_t *body;         /* private: the page's encoding, inside frame */
+    size_t body_len;
 } wc_client_page;
 
 /*
@@ -96,6 +100,11 @@ bool wc_client_broken(const wc_client *c);
 wc_status wc_client_use_ring(wc_client *c, void *mem, size_t size, int spin_us);
 /* True while requests go through a ring slot. */
 bool wc_client_on_ring(const wc_client *c);
+/*
+ * Answer wc_client_read_cached from the row cache rc (rowcache.h) and fill
+ * it; NULL: always ask the node.  REQUIRES: rc outlives the client.
+ */
+void wc_client_use_rowcache(wc_client *c, struct wc_rowcache *rc);
 
 /* API: requests.  Each returns WC_OK, the node's status, or a transport status (above). */
 
@@ -202,6 +211,21 @@ wc_status wc_client_read_overlay(wc_client *c, const wc_read_request *req, wc_co
 wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consistency cl,
                             const uint8_t *overlay, size_t overlay_len, bool trace,
                             wc_client_page **out);
+/*
+ * wc_client_read of a single partition (req->pk set, no paging state)
+ * through the row cache (wc_client_use_rowcache): an entry for the same
+ * request that is still current (rowcache.h) is the page, with
+ * (*out)->cached set and zero stats, without asking the node; otherwise the
+ * node answers and a complete answer (one page) is stored, unless a write
+ * to the partition was in progress when the read began, it does not fit a
+ * slot, a returned row may live by a column not returned (never_expires:
+ * the caller knows that no cell of the table can expire, as in a counter
+ * table, so such a row cannot end by time), or it holds collection cells.
+ * The caller decides that the read may be cached at all (no pending writes
+ * of the transaction to merge, no trace).  Statuses of wc_client_read.
+ */
+wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                bool never_expires, wc_client_page **out);
 /*
  * INDEX_READ: one page of the rows of req->table_id whose column indexed by
  * the secondary index `index` holds value (req: columns, include_static,

@@ -50,6 +50,7 @@
 #include "lwt.h"
 #include "mutation.h"
 #include "protocol.h"
+#include "rowcache.h"
 #include "shmring.h"
 #include "table_options.h"
 #include "thread.h"
@@ -134,6 +135,7 @@ struct wc_node {
     uint32_t nring, ring_started;
     uint32_t ring_spin_us;
     bool ring_serving;
+    wc_rowcache *rowcache;   /* NULL: no row cache (none configured, or a cluster node) */
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
@@ -2122,6 +2124,7 @@ static wc_status wc__start_threads(wc_node *n)
 wc_status wc_node_start(const wc_node_options *o, wc_node **out)
 {
     wc_node *n = NULL;
+    wc_engine_options eo = o->engine;
     sigset_t all, old;
     wc_status st;
 
@@ -2168,14 +2171,27 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         goto fail;
     }
 
+    /* a cluster read needs other replicas: only a node alone answers from a row cache */
+    if (o->row_cache != NULL && !o->cluster_expected) {
+        if ((st = wc_rowcache_open(o->row_cache, o->row_cache_size, &n->rowcache)) != WC_OK)
+            goto fail;
+        /* entries of an earlier node are stale; writers it left counted are forgotten */
+        wc_rowcache_serve(n->rowcache, false);
+        eo.change_hook = wc_rowcache_change;
+        eo.change_hook_arg = n->rowcache;
+    }
+
     /* Every thread started from here on inherits a fully blocked mask. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    st = wc_engine_open(&o->engine, &n->engine);
+    st = wc_engine_open(&eo, &n->engine);
     if (st == WC_OK)
         st = wc__repl_load(n);
     if (st == WC_OK && (st = wc_views_new(&n->views)) == WC_OK)
         st = wc_views_load(n->views, n->engine);
+    /* before any request can come: no write runs while the cache starts */
+    if (st == WC_OK && n->rowcache != NULL)
+        wc_rowcache_serve(n->rowcache, true);
     if (st == WC_OK)
         st = wc__listen(n);
     if (st == WC_OK)
@@ -2250,6 +2266,10 @@ void wc_node_stop(wc_node *n)
         close(n->wake[1]);
     if (n->engine)
         wc_engine_close(n->engine);
+    if (n->rowcache != NULL) {
+        wc_rowcache_serve(n->rowcache, false); /* no writer runs any more */
+        wc_rowcache_close(n->rowcache);
+    }
     wc_views_free(n->views);
     wc_free(n->repl);
     pthread_rwlock_destroy(&n->repl_mu);

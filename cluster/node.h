@@ -87,6 +87,10 @@ typedef struct wc_node_options {
     bool cluster_expected;     /* a cluster will coordinate this node: APPLY and READ are
                                   refused (WC_UNAVAILABLE) whenever no cluster coordinates
                                   them, until wc_node_serve_alone */
+    void *row_cache;           /* a region formatted by wc_rowcache_format, or NULL: the node
+                                  tells it of every write (engine change hook) and enables it
+                                  while it serves; ignored with cluster_expected */
+    size_t row_cache_size;     /* its size in bytes */
 } wc_node_options;
 
 /* API */
@@ -100,7 +104,8 @@ void wc_node_options_default(wc_node_options *o);
  * node with wc_node_stop.
  * REQUIRES: o->engine.dir and o->socket_path set.
  * Statuses: WC_INVALID_ARGUMENT (path missing or longer than sun_path
- * allows), WC_CORRUPTION (o->ring is not a formatted ring), WC_EXISTS (the path is not a socket, or another node listens
+ * allows), WC_CORRUPTION (o->ring is not a formatted ring, o->row_cache not a
+ * formatted row cache), WC_EXISTS (the path is not a socket, or another node listens
  * there), the engine's statuses from wc_engine_open, WC_IO_ERROR (socket,
  * bind, listen), WC_NO_MEMORY.  Nothing is left running on failure.
  */

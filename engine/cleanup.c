@@ -220,6 +220,7 @@ wc_status wc_engine_cleanup(wc_engine *e, uint32_t table_id, const wc_token_rang
         goto done;
     if ((st = wc__claim_wait(e, table_id, &t)) != WC_OK)
         goto done;
+    wc__notify_change(e, NULL, 0, table_id, false);
     pthread_mutex_lock(&t->mu);
     if (atomic_load(&t->offline)) {
         st = wc__offline_error(t);
@@ -251,8 +252,10 @@ done:
     for (size_t i = 0; i < nin; i++)
         wc_sstable_unref(ins[i].t);
     wc_free(ins);
-    if (t)
+    if (t) {
         wc__release_claim(e, t);
+        wc__notify_change(e, NULL, 0, table_id, true);
+    }
     wc_free(sp);
     return st;
 }

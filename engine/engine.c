@@ -394,11 +394,13 @@ wc_status wc_engine_alter_table(wc_engine *e, const wc_table_def *def)
         st = wc__catalog_write(e, NULL, 0, &nd);
         if (st == WC_OK) {
             wc_table_def old;
+            wc__notify_change(e, NULL, 0, def->id, false);
             pthread_rwlock_wrlock(&e->tables_mu);
             old = t->def;
             t->def = nd;
             t->copts = co;
             pthread_rwlock_unlock(&e->tables_mu);
+            wc__notify_change(e, NULL, 0, def->id, true);
             nd = old; /* freed below */
         }
     }
@@ -436,6 +438,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
         pthread_mutex_unlock(&e->ddl_mu);
         return st;
     }
+    wc__notify_change(e, NULL, 0, table_id, false);
     pthread_mutex_lock(&e->write_mu);
     pthread_rwlock_wrlock(&e->tables_mu);
     for (i = 0; e->tables[i] != t; i++)
@@ -446,6 +449,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     t->active_acct = 0;
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
+    wc__notify_change(e, NULL, 0, table_id, true);
 
     /* flushes that pinned it run to their end; its failure no longer fails writes */
     pthread_mutex_lock(&e->flush_mu);

@@ -105,6 +105,15 @@ typedef struct wc_engine_options {
      * directory from before the record was kept is xxhash.  Open sets the process's
      * partitioner (wc_partitioner_set). */
     wc_partitioner partitioner;
+    /* Told of every change readers can see, for caches of read answers (cluster/rowcache.h):
+     * called with done false before a change to partition pk of table_id (pk NULL: to the
+     * whole table: drop, alter, publish of staged writes, scrub, cleanup) can be visible, and
+     * once more with the same arguments and done true after all of it is visible or it
+     * failed.  Called from writer threads, possibly under engine locks: must not block or
+     * call the engine.  NULL: none. */
+    void (*change_hook)(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                        bool done);
+    void *change_hook_arg;
 } wc_engine_options;
 
 #define WC_MAX_COMPACTION_THREADS 64

@@ -451,6 +451,14 @@ wc_clpos wc__log_needed_from(wc_engine *e);
 /* Record (st != WC_OK) or clear (WC_OK) a compaction failure of table_id for wc_engine_get_stats. */
 void wc__compaction_result(wc_engine *e, uint32_t table_id, wc_status st, const char *detail);
 
+/* in write.c */
+/*
+ * Tell opts.change_hook that the partitions the batch record rec[0..len)
+ * writes (rec NULL: table table_id as a whole) begin (done false) or end
+ * (done true) to change.  A no-op without a hook.
+ */
+void wc__notify_change(wc_engine *e, const uint8_t *rec, size_t len, uint32_t table_id, bool done);
+
 /* in engine.c */
 /* The engine's clock in seconds (opts.clock or time()). */
 int64_t wc__engine_now(wc_engine *e);

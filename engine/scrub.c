@@ -358,6 +358,7 @@ wc_status wc_engine_scrub(wc_engine *e, uint32_t table_id, wc_scrub_result *res)
     st = wc__claim_wait(e, table_id, &t);
     if (st != WC_OK)
         return st;
+    wc__notify_change(e, NULL, 0, table_id, false);
     pthread_mutex_lock(&t->manifest_mu);
     pthread_mutex_lock(&t->mu);
     res->was_offline = atomic_load(&t->offline);
@@ -450,6 +451,7 @@ out:
     wc_free(jobs);
     pthread_mutex_unlock(&t->manifest_mu);
     wc__release_claim(e, t);
+    wc__notify_change(e, NULL, 0, table_id, true);
     if (st == WC_OK)
         wc__compaction_notify(e);
     return st;

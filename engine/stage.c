@@ -317,6 +317,8 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
             pthread_mutex_unlock(&ts[i]->mu);
         }
     }
+    for (size_t i = 0; i < s->ntabs; i++)
+        wc__notify_change(e, NULL, 0, s->tabs[i].table_id, false);
     if (st == WC_OK)
         st = wc_commitlog_append(e->log, marker, sizeof(marker), &pos);
     for (size_t i = 0; i < s->ntabs && st == WC_OK; i++) {
@@ -363,6 +365,8 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
     wc__staged_unlink(e, s);
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
+    for (size_t i = 0; i < s->ntabs; i++)
+        wc__notify_change(e, NULL, 0, s->tabs[i].table_id, true);
     if (st == WC_OK)
         st = wc_commitlog_sync_to(e->log, pos);
 done:

@@ -179,6 +179,27 @@ wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
     return WC_OK;
 }
 
+void wc__notify_change(wc_engine *e, const uint8_t *rec, size_t len, uint32_t table_id, bool done)
+{
+    wc_batch_view bv;
+    wc_mutation_view v;
+    const uint8_t *mut;
+    size_t ml;
+
+    if (e->opts.change_hook == NULL)
+        return;
+    if (rec == NULL) {
+        e->opts.change_hook(e->opts.change_hook_arg, table_id, NULL, 0, done);
+        return;
+    }
+    /* the same walk for begin and end: every partition told once each time */
+    if (wc_batch_parse(rec, len, &bv) != WC_OK)
+        return;
+    while (wc_batch_next(&bv, &mut, &ml) == 1)
+        if (wc_mutation_parse(mut, ml, &v) == WC_OK)
+            e->opts.change_hook(e->opts.change_hook_arg, v.table_id, v.pk, v.pk_len, done);
+}
+
 /* Apply a validated batch to memtables, switching full ones. REQUIRES: write_mu, tables_mu. */
 wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos pos,
                                      bool replay)
@@ -194,6 +215,7 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
     if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
         return st;
     e->write_seq = seq;
+    wc__notify_change(e, rec, len, 0, false);
     while ((r = wc_batch_next(&bv, &mut, &ml)) == 1) {
         uint32_t id;
         wc__table *t;
@@ -223,6 +245,7 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
      * written and comes back whole at the next replay).
      */
     atomic_store_explicit(&e->visible_seq, seq, memory_order_release);
+    wc__notify_change(e, rec, len, 0, true);
     if (st != WC_OK)
         return st;
     if (r < 0)

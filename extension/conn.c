@@ -302,6 +302,7 @@ widecol_connection(void)
 		if (ring != NULL &&
 			wc_client_use_ring(connection, ring, ring_size, widecol_node_ring_spin_us) != WC_OK)
 			elog(DEBUG1, "widecol: requests go over the node's socket: %s", wc_last_error());
+		wc_client_use_rowcache(connection, widecol_row_cache_handle());
 		if (!exit_hook)
 		{
 			before_shmem_exit(close_on_exit, (Datum) 0);

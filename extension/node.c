@@ -93,6 +93,7 @@
 #include "cluster.h"
 #include "engine.h"
 #include "node.h"
+#include "rowcache.h"
 #include "shmring.h"
 
 #include "widecol.h"
@@ -138,6 +139,10 @@ static WidecolNodeShared *node_shared = NULL;
 /* the request ring (cluster/shmring.h), NULL when widecol.node_ring_slot_kb = 0 */
 static void *node_ring = NULL;
 static Size node_ring_bytes = 0;
+
+/* the row cache (cluster/rowcache.h), NULL when widecol.row_cache_size_mb = 0 */
+static void *node_row_cache = NULL;
+static Size node_row_cache_bytes = 0;
 
 /* previous hooks, chained */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -203,6 +208,7 @@ static bool node_parse_seeds(wc_addr **seeds, size_t *nseeds);
 
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(widecol_node_status);
+PG_FUNCTION_INFO_V1(widecol_row_cache_stats);
 
 
 /*
@@ -257,6 +263,12 @@ node_shmem_request(void)
 		/* room to align the ring to a cache line */
 		RequestAddinShmemSpace(add_size(node_ring_bytes, PG_CACHE_LINE_SIZE));
 	}
+	if (widecol_row_cache_size_mb > 0)
+	{
+		node_row_cache_bytes = wc_rowcache_size((size_t) widecol_row_cache_size_mb << 20);
+		if (node_row_cache_bytes > 0)
+			RequestAddinShmemSpace(add_size(node_row_cache_bytes, PG_CACHE_LINE_SIZE));
+	}
 }
 
 /* One ring slot per backend the postmaster may run, as for connections. */
@@ -310,7 +322,35 @@ node_shmem_startup(void)
 							  (uint32) widecol_node_ring_slot_kb * 1024) != WC_OK)
 			elog(ERROR, "could not format the widecol request ring: %s", wc_last_error());
 	}
+	if (node_row_cache_bytes > 0)
+	{
+		char	   *mem = ShmemInitStruct("widecol row cache",
+										  add_size(node_row_cache_bytes, PG_CACHE_LINE_SIZE),
+										  &found);
+
+		node_row_cache = (void *) TYPEALIGN(PG_CACHE_LINE_SIZE, mem);
+		if (!found && wc_rowcache_format(node_row_cache, node_row_cache_bytes) != WC_OK)
+			elog(ERROR, "could not format the widecol row cache: %s", wc_last_error());
+	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * This process's handle on the row cache, opened at first use; NULL when
+ * there is none (widecol.row_cache_size_mb = 0, or widecol not preloaded).
+ */
+struct wc_rowcache *
+widecol_row_cache_handle(void)
+{
+	static wc_rowcache *handle = NULL;
+
+	if (handle == NULL && node_row_cache != NULL &&
+		wc_rowcache_open(node_row_cache, node_row_cache_bytes, &handle) != WC_OK)
+	{
+		elog(DEBUG1, "widecol: no row cache: %s", wc_last_error());
+		handle = NULL;
+	}
+	return handle;
 }
 
 /*
@@ -571,6 +611,16 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	no.ring_spin_us = (uint32) widecol_node_ring_spin_us;
 	/* with a cluster configured, nothing is served alone while it starts */
 	no.cluster_expected = widecol_listen_address != NULL && widecol_listen_address[0] != '\0';
+	/* a cluster read at a consistency level needs other replicas: no row cache */
+	if (node_row_cache != NULL && no.cluster_expected)
+		ereport(LOG,
+				(errmsg("widecol row cache is off: this node is configured for a cluster "
+						"(widecol.listen_address is set)")));
+	else if (node_row_cache != NULL)
+	{
+		no.row_cache = node_row_cache;
+		no.row_cache_size = node_row_cache_bytes;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	st = wc_node_start(&no, out);
@@ -1198,5 +1248,41 @@ widecol_node_status(PG_FUNCTION_ARGS)
 		}
 	}
 
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Columns of widecol.row_cache_stats(). */
+#define ROW_CACHE_STATS_COLUMNS 7
+
+/*
+ * widecol.row_cache_stats(OUT enabled bool, OUT size_bytes bigint,
+ *						   OUT slots bigint, OUT hits bigint, OUT misses bigint,
+ *						   OUT fills bigint, OUT evictions bigint)
+ *
+ * The row cache of this instance, its counters since the server started.
+ * Without a row cache: enabled false and the rest zero.
+ */
+Datum
+widecol_row_cache_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[ROW_CACHE_STATS_COLUMNS];
+	bool		nulls[ROW_CACHE_STATS_COLUMNS];
+	wc_rowcache *rc = widecol_row_cache_handle();
+	wc_rowcache_stats st;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(&st, 0, sizeof(st));
+	if (rc != NULL)
+		wc_rowcache_get_stats(rc, &st);
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = BoolGetDatum(st.enabled);
+	values[1] = Int64GetDatum(rc != NULL ? (int64) node_row_cache_bytes : 0);
+	values[2] = Int64GetDatum((int64) st.slots);
+	values[3] = Int64GetDatum((int64) st.hits);
+	values[4] = Int64GetDatum((int64) st.misses);
+	values[5] = Int64GetDatum((int64) st.fills);
+	values[6] = Int64GetDatum((int64) st.evictions);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

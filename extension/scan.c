@@ -61,6 +61,7 @@ static void explain_choose(const wc_proto_members *m, wc_ring *ring, const int *
 						   StringInfo unavailable);
 static bool next_partition(WidecolScanState *ss);
 static void build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *out);
+static bool row_cache_read(WidecolScanState *ss, StringInfo pk);
 static void build_overlay(WidecolScanState *ss, StringInfo pk);
 static void add_stats(WidecolScanState *ss, const wc_read_stats *st);
 static int64 count_partition(WidecolScanState *ss);
@@ -619,6 +620,9 @@ widecol_fetch_page(WidecolScanState *ss)
 		st = wc_client_index_read(widecol_connection(), &req, widecol_consistency, ss->index,
 								  (const uint8_t *) ss->index_value.data,
 								  (size_t) ss->index_value.len, &ss->page);
+	else if (row_cache_read(ss, pk))
+		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency,
+								   ss->t->counter_table, &ss->page);
 	else
 		st = wc_client_read_ex(widecol_connection(), &req,
 							   ss->serial ? widecol_serial_consistency : widecol_consistency,
@@ -654,6 +658,23 @@ widecol_fetch_page(WidecolScanState *ss)
 		memcpy(ss->paging_state, ss->page->paging_state, ss->page->paging_state_len);
 		ss->paging_state_len = ss->page->paging_state_len;
 	}
+}
+
+/*
+ * Whether the read of partition pk may go through the row cache: a table
+ * with the option caching 'rows', the session's widecol.row_cache on, the
+ * whole primary key given (one row), the first page, no index, no serial
+ * read, and no writes of this transaction to merge (read-your-writes
+ * reads ask the node).  EXPLAIN ANALYZE asks the node too, so that its
+ * counters describe a real read.
+ */
+static bool
+row_cache_read(WidecolScanState *ss, StringInfo pk)
+{
+	return ss->t->cache_rows && widecol_row_cache && pk != NULL &&
+		ss->nck_eq == ss->t->nck && !ss->ck_in && ss->paging_state == NULL &&
+		ss->overlay_len == 0 && !ss->serial &&
+		!(ss->ps != NULL && ss->ps->state->es_instrument != 0);
 }
 
 /* The read request for the current partition (pk; NULL for a scan) and slice. */

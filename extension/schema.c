@@ -35,6 +35,7 @@
 #include "common/hashfn.h"
 #include "foreign/foreign.h"
 #include "utils/builtins.h"
+#include "utils/formatting.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -55,6 +56,7 @@ widecol_table_word(Oid relid)
 	return get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE ? "foreign table" : "table";
 }
 static int32 int_option(DefElem *def, int32 min, int32 max);
+static bool caching_rows(const char *value);
 
 static int
 find_column(WidecolTable *t, const char *name, const char *option)
@@ -85,6 +87,23 @@ int_option(DefElem *def, int32 min, int32 max)
 				 errmsg("invalid value for widecol option \"%s\": \"%s\"", def->defname, s),
 				 errhint("Give a whole number from %d to %d.", min, max)));
 	return (int32) v;
+}
+
+/*
+ * Whether the "caching" option asks for the row cache: 'rows' or 'all', or
+ * Cassandra's map with a rows_per_partition other than 'NONE'
+ * ({'keys': 'ALL', 'rows_per_partition': 'ALL'}).  'keys', 'none' and
+ * anything else: no.
+ */
+static bool
+caching_rows(const char *value)
+{
+	char	   *v = asc_tolower(value, strlen(value));
+	char	   *rows = strstr(v, "rows_per_partition");
+
+	if (strcmp(v, "rows") == 0 || strcmp(v, "all") == 0)
+		return true;
+	return rows != NULL && strstr(rows, "none") == NULL;
 }
 
 /*
@@ -158,6 +177,8 @@ widecol_build_table(Relation rel)
 			t->table_name = defGetString(def);
 		else if (strcmp(def->defname, "indexes") == 0)
 			t->indexes_text = defGetString(def);
+		else if (strcmp(def->defname, "caching") == 0)
+			t->cache_rows = caching_rows(defGetString(def));
 		else if (strcmp(def->defname, "table_id") == 0)
 		{
 			t->table_id = (uint32) int_option(def, 1, INT32_MAX);

@@ -49,6 +49,8 @@ int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
 int			widecol_node_ring_slot_kb = 64;
 int			widecol_node_ring_spin_us = 30;
+int			widecol_row_cache_size_mb = 0;
+bool		widecol_row_cache = true;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -334,6 +336,30 @@ define_node_gucs(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.row_cache_size_mb",
+							"Shared memory for the row cache, which answers "
+							"repeated point reads of tables with the option "
+							"caching 'rows' without asking the node (0: off).",
+							"Only on a node that is not configured for a "
+							"cluster; a request and its answer of more than 448 "
+							"bytes together are not cached.",
+							&widecol_row_cache_size_mb,
+							0,
+							0,
+							65536,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("widecol.row_cache",
+							 "Let this session's point reads use the row cache.",
+							 "Off: every read asks the node and fills nothing.",
+							 &widecol_row_cache,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	/* compaction: changed with a reload, applied by the node at once */
 	DefineCustomIntVariable("widecol.compaction_throughput",

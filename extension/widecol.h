@@ -80,6 +80,8 @@ extern int	widecol_num_tokens;
 extern int	widecol_node_worker_threads;
 extern int	widecol_node_ring_slot_kb;
 extern int	widecol_node_ring_spin_us;
+extern int	widecol_row_cache_size_mb;
+extern bool widecol_row_cache;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;
@@ -120,6 +122,7 @@ extern bool widecol_node_running(void);
 extern void widecol_require_node(void);
 extern char *widecol_node_socket_path(void);
 extern void *widecol_node_ring(size_t *size);
+extern struct wc_rowcache *widecol_row_cache_handle(void);
 
 /* in cql.c */
 typedef struct WidecolCqlPair
@@ -241,6 +244,7 @@ typedef struct WidecolTable
 	bool		is_view;		/* a materialized view (matview.c): not written by users */
 	char	   *indexes_text;	/* the "indexes" option, or NULL (index.c) */
 	List	   *indexes;		/* its WidecolIndexes */
+	bool		cache_rows;		/* option caching: point reads use the row cache */
 } WidecolTable;
 
 /* A secondary index of a widecol table (index.c) */

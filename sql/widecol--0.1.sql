@@ -41,6 +41,20 @@ COMMENT ON FUNCTION node_status() IS 'state of the widecol node of this instance
 REVOKE ALL ON FUNCTION node_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION node_status() TO pg_monitor;
 
+CREATE FUNCTION row_cache_stats(
+    OUT enabled boolean,
+    OUT size_bytes bigint,
+    OUT slots bigint,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT fills bigint,
+    OUT evictions bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_row_cache_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION row_cache_stats() IS 'the row cache of this instance (widecol.row_cache_size_mb): hits, misses, fills, evictions since the server started';
+
 -- ------------------------------------------------------------------------
 -- counter (extension/counter.c)
 --

@@ -34,6 +34,7 @@
 #include "client.h"
 #include "mutation.h"
 #include "node.h"
+#include "rowcache.h"
 #include "shmring.h"
 #include "table_options.h"
 #include "testutil.h"
@@ -2016,6 +2017,96 @@ static void test_ring(void **state)
     munmap(mem, size);
 }
 
+/* Rows of partition pk through the row cache; *cached: answered from it. */
+static long read_cached(wc_client *c, const char *pk, bool *cached)
+{
+    wc_read_request r;
+    wc_client_page *pg;
+    long n;
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = T1;
+    r.pk = (const uint8_t *)pk;
+    r.pk_len = strlen(pk);
+    r.start.unbounded = r.end.unbounded = true;
+    if (wc_client_read_cached(c, &r, WC_CL_LOCAL_ONE, false, &pg) != WC_OK)
+        fail_msg("read_cached: %s", wc_last_error());
+    n = (long)pg->nrows;
+    *cached = pg->cached;
+    wc_client_page_free(pg);
+    return n;
+}
+
+/*
+ * The node drives the row cache: enabled while it serves, a write through
+ * the node makes the partition's entry stale, a restarted node's cache
+ * starts empty, and a node configured for a cluster leaves it disabled.
+ */
+static void test_row_cache(void **state)
+{
+    fx *f = *state;
+    size_t size = wc_rowcache_size(1u << 20);
+    void *mem = aligned_alloc(64, size);
+    wc_rowcache *rc = NULL;
+    wc_rowcache_stats st;
+    wc_node_options o;
+    wc_client *c;
+    bool cached;
+
+    assert_non_null(mem);
+    assert_int_equal(wc_rowcache_format(mem, size), WC_OK);
+    assert_int_equal(wc_rowcache_open(mem, size, &rc), WC_OK);
+    wc_node_stop(f->node);
+    node_opts(f, &o, 16);
+    o.row_cache = mem;
+    o.row_cache_size = size;
+    assert_int_equal(wc_node_start(&o, &f->node), WC_OK);
+    wc_rowcache_get_stats(rc, &st);
+    assert_true(st.enabled);
+
+    c = connect_ok(f);
+    wc_client_use_rowcache(c, rc);
+    create_t(c, T1, "ks.cached");
+    assert_int_equal(apply_rows(c, T1, "p", 2, 0, 3, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_cached(c, "p0", &cached), 3);
+    assert_false(cached);
+    assert_int_equal(read_cached(c, "p0", &cached), 3);
+    assert_true(cached);
+    /* a write to another partition leaves it; a write to p0 makes it stale */
+    assert_int_equal(apply_rows(c, T1, "q", 1, 0, 1, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_cached(c, "p0", &cached), 3);
+    assert_true(cached);
+    assert_int_equal(apply_rows(c, T1, "p", 1, 3, 4, WC_CL_ONE), WC_OK);
+    assert_int_equal(read_cached(c, "p0", &cached), 4);
+    assert_false(cached);
+    assert_int_equal(read_cached(c, "p0", &cached), 4);
+    assert_true(cached);
+    wc_client_close(c);
+
+    /* a restarted node: nothing of the earlier one hits */
+    wc_node_stop(f->node);
+    f->node = NULL;
+    wc_rowcache_get_stats(rc, &st);
+    assert_false(st.enabled);
+    assert_int_equal(wc_node_start(&o, &f->node), WC_OK);
+    c = connect_ok(f);
+    wc_client_use_rowcache(c, rc);
+    assert_int_equal(read_cached(c, "p0", &cached), 4);
+    assert_false(cached);
+    wc_client_close(c);
+
+    /* a node configured for a cluster never enables it */
+    wc_node_stop(f->node);
+    o.cluster_expected = true;
+    assert_int_equal(wc_node_start(&o, &f->node), WC_OK);
+    wc_rowcache_get_stats(rc, &st);
+    assert_false(st.enabled);
+    wc_rowcache_close(rc);
+    wc_node_stop(f->node);
+    f->node = NULL;
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2042,6 +2133,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_request_holds_no_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,11 @@
 # widecol node process, divided by the transactions).  Environment:
 # PARTITIONS (10000) x ROWS_PER (100) rows, DURATION seconds per point (20),
 # CLIENTS ("1 2 8 32 100"), BENCH_DIR, KEEP_TMP.
+# ROW_CACHE=1 runs only the point reads and the mix, with the widecol table
+# cached ("caching 'rows'", widecol.row_cache_size_mb = ROW_CACHE_MB, 256,
+# which must hold every row: 512 bytes per row) and warmed by one point read
+# of every row first: RESULT lines point_read_cN (the cache bypassed by
+# widecol.row_cache = off), point_read_cached_cN and mix_cached_cN.
 #
 # Copyright (c) 2026, widecol developers
 
@@ -50,6 +55,13 @@ step "build and install widecol"
 bench_build
 
 bench_tmpdir bench-concurrency
+ROW_CACHE=${ROW_CACHE:-}
+WC_OPTIONS=
+if [ -n "$ROW_CACHE" ]; then
+    EXTRA_CONF="widecol.row_cache_size_mb = ${ROW_CACHE_MB:-256}
+${EXTRA_CONF:-}"
+    WC_OPTIONS=", caching 'rows'"
+fi
 EXTRA_CONF="max_connections = $((MAXC + 20))
 ${EXTRA_CONF:-}"
 bench_initdb bench-concurrency
@@ -65,7 +77,7 @@ psql_q <<SQL
 CREATE SERVER ks FOREIGN DATA WRAPPER widecol
   OPTIONS (replication \$\${'class': 'SimpleStrategy', 'replication_factor': 1}\$\$);
 CREATE FOREIGN TABLE kv_wc (p int, c int, v text) SERVER ks
-  OPTIONS (primary_key '((p), c)', clustering_order 'c DESC');
+  OPTIONS (primary_key '((p), c)', clustering_order 'c DESC'$WC_OPTIONS);
 CREATE FOREIGN TABLE copy_wc (p int, c int, v text) SERVER ks
   OPTIONS (primary_key '((p), c)');
 CREATE TABLE kv_heap (p int, c int, v text, PRIMARY KEY (p, c));
@@ -124,7 +136,7 @@ run_pgbench() {
     b0=$(child_ticks "$pm")
     n0=$(proc_ticks "$node")
     set +e
-    out=$(PGOPTIONS="-c synchronous_commit=$sync" as_pg "$PGBENCH" -n -M prepared -c "$n" -j "$jobs" \
+    out=$(PGOPTIONS="-c synchronous_commit=$sync ${BENCH_PGOPTIONS:-}" as_pg "$PGBENCH" -n -M prepared -c "$n" -j "$jobs" \
               -T "$DURATION" "$@" "$CONNINFO" 2>&1; echo "rc=$?"; times)
     rc=$(sed -n 's/^rc=//p' <<<"$out")
     set -e
@@ -168,6 +180,33 @@ compare() {
         CPULINES+="$line"$'\n'
     done
 }
+
+if [ -n "$ROW_CACHE" ]; then
+    step "row cache: one point read of every row, then point reads and the 90/10 mix"
+    psql_q <<SQL >/dev/null
+DO \$\$
+DECLARE r record; x text;
+BEGIN
+  FOR r IN SELECT p, c FROM kv_heap LOOP
+    SELECT v INTO x FROM kv_wc WHERE p = r.p AND c = r.c;
+  END LOOP;
+END
+\$\$;
+SQL
+    echo "    $(psql_q -c "SELECT format('%s fills, %s slots', fills, slots) FROM widecol.row_cache_stats()")"
+    BENCH_PGOPTIONS="-c widecol.row_cache=off" compare point_read off "-f $SCRIPTS/point_wc.sql" \
+        "-f $SCRIPTS/point_heap.sql"
+    compare point_read_cached off "-f $SCRIPTS/point_wc.sql" "-f $SCRIPTS/point_heap.sql"
+    compare mix_cached off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
+        "-f $SCRIPTS/point_heap.sql@9 -f $SCRIPTS/insert_heap.sql@1"
+    echo "    $(psql_q -c "SELECT format('%s hits, %s misses, %s fills, %s evictions', hits, misses, fills, evictions) FROM widecol.row_cache_stats()")"
+    stop_pg
+    step "results (ratio = widecol / heap)"
+    printf '%s' "$RESULTS"
+    printf '%s' "$CPULINES"
+    echo "done in $(( $(date +%s) - T_START )) s"
+    exit 0
+fi
 
 step "point reads, latest-10 reads, inserts, 90/10 mix (widecol periodic vs heap synchronous_commit = off)"
 compare point_read off "-f $SCRIPTS/point_wc.sql" "-f $SCRIPTS/point_heap.sql"
