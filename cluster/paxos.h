@@ -108,17 +108,20 @@ typedef struct wc_paxos_options {
     void *ctx;
     wc_paxos_storage storage;
     uint32_t max_attempts;  /* rounds per request; 0: WC_PAXOS_DEFAULT_MAX_ATTEMPTS */
+    uint32_t phase_ms;      /* wait for one phase's answers; 0: a quarter of the timeout */
     uint64_t retention_ms;  /* 0: WC_PAXOS_DEFAULT_RETENTION_MS */
 } wc_paxos_options;
 
-#define WC_PAXOS_DEFAULT_MAX_ATTEMPTS 64u
+#define WC_PAXOS_DEFAULT_MAX_ATTEMPTS 1024u
 #define WC_PAXOS_DEFAULT_RETENTION_MS (3ull * 3600 * 1000)
 #define WC_PAXOS_MAX_BACKOFF_MS 100u
+#define WC_PAXOS_MIN_PHASE_MS 20u
 
 /* What a request ended with. */
 typedef struct wc_paxos_result {
     wc_status status;
     bool applied;      /* WC_OK: decide() said apply and the value was committed */
+    bool unknown;      /* WC_TIMEOUT: a proposal of it may still be committed later */
     uint32_t attempts; /* rounds started */
     uint32_t required, alive; /* participants needed and alive (WC_UNAVAILABLE) */
     char detail[WC_COORD_DETAIL_MAX];
