@@ -14,7 +14,8 @@
  *             that: WC_UNAVAILABLE "consistency SERIAL needs 2 replicas,
  *             1 alive", nothing sent.  A participant that promised a newer
  *             ballot rejects: the round is retried after a random backoff
- *             (at most 100 ms) with a ballot newer than the one seen.
+ *             (growing with the retries from the length of the last round
+ *             up to 100 ms) with a ballot newer than the one seen.
  *   complete  a promise carries the participant's accepted proposal and
  *             its most recent commit.  An accepted proposal newer than
  *             every commit of the promisers is in progress (its proposer
@@ -26,21 +27,29 @@
  *             at QUORUM (LOCAL_SERIAL: LOCAL_QUORUM), and decide() tells,
  *             from the current data, whether the request applies and what
  *             to write (a batch stamped with the ballot's timestamp, so
- *             later transactions always win over earlier ones).  Not
+ *             later transactions always win over earlier ones), chained
+ *             after the most recent commit (paxos_format.h: a value lists
+ *             the origins of the values committed before it).  Not
  *             applied: the request ends, nothing proposed.
  *   propose   the value goes to the participants; a quorum must accept.
- *             None accepted: retried as a rejected prepare.  Some, but
- *             not a quorum: WC_TIMEOUT, outcome unknown (a later round may
- *             still complete it).
+ *             Not a quorum: the round is retried; when some replica may
+ *             have accepted, the value's origin is remembered as ours.
  *   commit    every live participant applies the value (through the store)
  *             and records the commit; the request succeeds once a quorum
- *             acknowledged.
+ *             acknowledged (too few: remembered as ours, retried).
  *
- * Every round counts against the request's timeout_ms and at most
- * max_attempts rounds are tried; running out while rounds are rejected is
- * WC_TIMEOUT with a detail that starts "lightweight transaction
- * contention".  A serial read is wc_paxos_cas with decide NULL: it
- * completes any proposal in progress and reads.
+ * With proposals of ours remembered, each later round first looks at the
+ * chain of the most recent commit: one of ours in it is the answer
+ * (applied, or not for an empty one); a chain that reaches back before
+ * them without one means none was committed, and the round goes on (its
+ * commit makes sure they never are).  A phase that lacks answers after
+ * phase_ms is retried.  Every round counts against the request's
+ * timeout_ms and at most max_attempts rounds are tried; running out is
+ * WC_TIMEOUT: res->unknown when a proposal of ours may still be committed
+ * (detail "lightweight transaction outcome unknown"), else known not
+ * applied (detail "lightweight transaction contention" when rounds were
+ * rejected by newer ballots).  A serial read is wc_paxos_cas with decide
+ * NULL: it completes any proposal in progress and reads.
  *
  * Replica side: per partition the newest ballot promised, the newest
  * proposal accepted (ballot and value) and the most recent commit (ballot
@@ -187,7 +196,8 @@ bool wc_paxos_on_message(wc_paxos *p, const wc_addr *from, const uint8_t *msg, s
  * WC_UNAVAILABLE (too few live participants, no ring); WC_TIMEOUT (time or
  * rounds ran out; detail says contention or which phase); WC_NOT_FOUND
  * (unknown table); WC_INVALID_ARGUMENT (not a serial level, a token-range
- * read); decide's failure; WC_NO_MEMORY.  REQUIRES: timeout_ms > 0.
+ * read); decide's failure; WC_NO_MEMORY.  On failure res->unknown tells
+ * whether a proposal of it may still be committed.  REQUIRES: timeout_ms > 0.
  */
 void wc_paxos_cas(wc_paxos *p, const wc_store_read *r, wc_consistency serial_cl,
                   uint32_t timeout_ms, wc_paxos_decide_fn decide, void *decide_arg,
