@@ -409,8 +409,13 @@ static void wc__maybe_rewrite(wc_paxos *p)
     wc_buf_free(&one);
 }
 
-/* Make s's change durable: WC_OK only once the storage has it. */
-static wc_status wc__save(wc_paxos *p, wc__state *s)
+/*
+ * Make s's change durable: WC_OK only once the storage has it.  lazy: a
+ * change whose loss in a crash is harmless (a recorded commit: without it
+ * the replica shows the proposal accepted, and the next round completes
+ * it again with the same value) goes without a sync of its own.
+ */
+static wc_status wc__save(wc_paxos *p, wc__state *s, bool lazy)
 {
     wc_buf rec;
     wc_status st;
@@ -419,7 +424,9 @@ static wc_status wc__save(wc_paxos *p, wc__state *s)
     wc_buf_init(&rec);
     wc__encode_state(&rec, s);
     if ((st = wc_buf_status(&rec)) == WC_OK)
-        st = p->o.storage.append(p->o.storage.ctx, rec.data, rec.len);
+        st = (lazy && p->o.storage.append_lazy ? p->o.storage.append_lazy
+                                               : p->o.storage.append)(p->o.storage.ctx, rec.data,
+                                                                      rec.len);
     if (st == WC_OK) {
         p->log_bytes += rec.len + 4;
         p->live_bytes = p->nstates * (rec.len + 4); /* an estimate: states are alike */
@@ -532,7 +539,7 @@ static void wc__on_prepare(wc_paxos *p, const wc_addr *from, uint64_t req_id, ui
     promise = wc_paxos_ballot_cmp(b, &s->promised) > 0;
     if (promise) {
         s->promised = *b;
-        if (wc__save(p, s) != WC_OK) {
+        if (wc__save(p, s, false) != WC_OK) {
             s->promised = old;
             wc__reply_status(p, from, WC_MSG_PAXOS_PROMISE, req_id, WC_IO_ERROR);
             return;
@@ -575,7 +582,7 @@ static void wc__on_propose(wc_paxos *p, const wc_addr *from, uint64_t req_id, ui
         wc_buf_append(&s->accepted_value, v, vlen);
         s->promised = *b;
         s->accepted = *b;
-        if (wc_buf_status(&s->accepted_value) != WC_OK || wc__save(p, s) != WC_OK) {
+        if (wc_buf_status(&s->accepted_value) != WC_OK || wc__save(p, s, false) != WC_OK) {
             wc_buf_free(&s->accepted_value);
             s->accepted_value = old_v;
             s->promised = old_p;
@@ -636,7 +643,7 @@ static void wc__commit_applied(void *arg, wc_status st)
             s->accepted = (wc_paxos_ballot){0, 0};
         }
         if ((st = wc_buf_status(&s->commit_value)) == WC_OK)
-            st = wc__save(p, s);
+            st = wc__save(p, s, true);
         if (st != WC_OK) {
             wc_buf_free(&s->commit_value);
             s->commit_value = old_cv;
@@ -1678,9 +1685,8 @@ struct wc_paxos_file {
     void *log_arg;
 };
 
-static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
+static wc_status wc__file_write(wc_paxos_file *f, const uint8_t *rec, size_t len, bool sync)
 {
-    wc_paxos_file *f = ctx;
     wc_buf b;
     wc_status st;
 
@@ -1692,10 +1698,21 @@ static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
         st = wc_buf_status(&b);
     }
     if (st == WC_OK && (st = f->fs->pwrite(f->f, b.data, b.len, f->size)) == WC_OK &&
-        (st = f->fs->sync(f->f)) == WC_OK)
+        (!sync || (st = f->fs->sync(f->f)) == WC_OK))
         f->size += b.len;
     wc_buf_free(&b);
     return st;
+}
+
+static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
+{
+    return wc__file_write(ctx, rec, len, true);
+}
+
+/* Written, synced by the next append (a crash before it may cut the record off). */
+static wc_status wc__file_append_lazy(void *ctx, const uint8_t *rec, size_t len)
+{
+    return wc__file_write(ctx, rec, len, false);
 }
 
 /* recs: u32 length + payload each; the file: magic, then each framed with its checksum. */
@@ -1823,7 +1840,8 @@ void wc_paxos_file_close(wc_paxos_file *f)
 
 wc_paxos_storage wc_paxos_file_storage(wc_paxos_file *f)
 {
-    wc_paxos_storage s = {wc__file_append, wc__file_rewrite, wc__file_load, f};
+    wc_paxos_storage s = {wc__file_append, wc__file_rewrite, wc__file_load, f,
+                          wc__file_append_lazy};
 
     return s;
 }

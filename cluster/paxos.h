@@ -57,8 +57,10 @@
  * any other rejected with the promise; a PROPOSE not older than the
  * promise is accepted; a COMMIT is applied through the store and then
  * recorded.  Every change is written through the storage (durable before
- * the answer goes out: a restarted replica keeps its promises) and kept in
- * memory.  State untouched for retention_ms whose accepted proposal was
+ * the answer goes out: a restarted replica keeps its promises and
+ * acceptances; a recorded commit only once the next change is, as losing
+ * it leaves the proposal accepted, and the next round commits it again)
+ * and kept in memory.  State untouched for retention_ms whose accepted proposal was
  * committed is dropped when the storage is rewritten (Cassandra keeps
  * system.paxos for gc_grace_seconds).
  *
@@ -104,6 +106,11 @@ typedef struct wc_paxos_storage {
     /* Every record stored, as u32 length + payload each, appended to out. */
     wc_status (*load)(void *ctx, wc_buf *out);
     void *ctx;
+    /*
+     * Optional (NULL: append): append one record that a crash may lose
+     * until the next append makes it durable.
+     */
+    wc_status (*append_lazy)(void *ctx, const uint8_t *rec, size_t len);
 } wc_paxos_storage;
 
 typedef struct wc_paxos_options {
