@@ -1612,7 +1612,9 @@ void wc_paxos_destroy(wc_paxos *p)
                 env->ops->timer_cancel(env, q->timer);
             if (q->backoff_timer)
                 env->ops->timer_cancel(env, q->backoff_timer);
-            q->timer = q->backoff_timer = 0;
+            if (q->phase_timer)
+                env->ops->timer_cancel(env, q->phase_timer);
+            q->timer = q->backoff_timer = q->phase_timer = 0;
             q->dead = true;
             q->p = NULL;
             continue;
