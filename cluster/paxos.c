@@ -1219,8 +1219,10 @@ static void wc__promised(wc__cas *q)
         size_t blen;
         bool covered = false, empty = false;
 
-        if (!wc__value_parse(q->recent_commit_value.data, q->recent_commit_value.len, &ch, &b,
-                             &blen))
+        if (wc__none(&q->recent_commit))
+            ch.n = 0, ch.truncated = false; /* nothing committed: nothing of ours either */
+        else if (!wc__value_parse(q->recent_commit_value.data, q->recent_commit_value.len, &ch,
+                                  &b, &blen))
             ch.n = 0, ch.truncated = true;
         for (uint32_t i = ch.n; i-- > 0;)
             if (wc__is_mine(q, &ch.origin[i], &empty)) {
