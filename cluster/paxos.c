@@ -72,9 +72,9 @@ struct wc__cas {
     wc_paxos_result res;
     uint64_t deadline_ms;
     uint64_t timer, backoff_timer, phase_timer;
-    uint32_t phase_ms;                /* how long a phase waits for its answers */
+    uint32_t phase_ms;                 /* how long a phase waits for its answers */
     uint64_t round_start_ms, round_ms; /* of the current round; the last round's length */
-    uint32_t retries;                 /* rounds retried after a rejection or a timeout */
+    uint32_t retries;                  /* rounds retried after a rejection or a timeout */
     wc__phase phase;
     /* participants */
     wc_addr addr[WC__MAX_PARTICIPANTS];
@@ -424,9 +424,8 @@ static wc_status wc__save(wc_paxos *p, wc__state *s, bool lazy)
     wc_buf_init(&rec);
     wc__encode_state(&rec, s);
     if ((st = wc_buf_status(&rec)) == WC_OK)
-        st = (lazy && p->o.storage.append_lazy ? p->o.storage.append_lazy
-                                               : p->o.storage.append)(p->o.storage.ctx, rec.data,
-                                                                      rec.len);
+        st = (lazy && p->o.storage.append_lazy ? p->o.storage.append_lazy : p->o.storage.append)(
+            p->o.storage.ctx, rec.data, rec.len);
     if (st == WC_OK) {
         p->log_bytes += rec.len + 4;
         p->live_bytes = p->nstates * (rec.len + 4); /* an estimate: states are alike */
@@ -908,8 +907,9 @@ static void wc__give_up(wc__cas *q, bool contention, const char *why)
                        "rejected by newer ballots or timed out (last: %s); it did not apply",
                        q->res.attempts, why);
     else
-        wc__set_detail(q, "lightweight transaction timed out after %u rounds (last: %s); it did "
-                          "not apply",
+        wc__set_detail(q,
+                       "lightweight transaction timed out after %u rounds (last: %s); it did "
+                       "not apply",
                        q->res.attempts, why);
     wc__finish(q, WC_TIMEOUT);
 }
@@ -923,8 +923,9 @@ static bool wc__add_mine(wc__cas *q)
         return true;
     if (q->nmine == WC__MAX_MINE) {
         q->res.unknown = true;
-        wc__set_detail(q, "lightweight transaction outcome unknown: %u of its proposals were "
-                          "accepted by too few replicas",
+        wc__set_detail(q,
+                       "lightweight transaction outcome unknown: %u of its proposals were "
+                       "accepted by too few replicas",
                        q->nmine + 1);
         wc__finish(q, WC_TIMEOUT);
         return false;
@@ -1221,8 +1222,8 @@ static void wc__promised(wc__cas *q)
 
         if (wc__none(&q->recent_commit))
             ch.n = 0, ch.truncated = false; /* nothing committed: nothing of ours either */
-        else if (!wc__value_parse(q->recent_commit_value.data, q->recent_commit_value.len, &ch,
-                                  &b, &blen))
+        else if (!wc__value_parse(q->recent_commit_value.data, q->recent_commit_value.len, &ch, &b,
+                                  &blen))
             ch.n = 0, ch.truncated = true;
         for (uint32_t i = ch.n; i-- > 0;)
             if (wc__is_mine(q, &ch.origin[i], &empty)) {
