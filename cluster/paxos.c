@@ -71,7 +71,10 @@ struct wc__cas {
     void *arg;
     wc_paxos_result res;
     uint64_t deadline_ms;
-    uint64_t timer, backoff_timer;
+    uint64_t timer, backoff_timer, phase_timer;
+    uint32_t phase_ms;                 /* how long a phase waits for its answers */
+    uint64_t round_start_ms, round_ms; /* of the current round; the last round's length */
+    uint32_t retries;                  /* rounds retried after a rejection or a timeout */
     wc__phase phase;
     /* participants */
     wc_addr addr[WC__MAX_PARTICIPANTS];
@@ -85,12 +88,14 @@ struct wc__cas {
     wc_paxos_ballot in_progress, recent_commit;
     wc_buf in_progress_value, recent_commit_value;
     wc_buf value;   /* what the current phase proposes or commits */
+    wc_buf batch;   /* decide()'s batch */
     wc_buf current; /* the read's answer */
     bool read_pending; /* a coordinator read points at this request */
     bool expired;      /* the deadline passed during the read */
     /*
-     * Ballots of our own proposals that failed to get a quorum but may have
-     * been accepted by some replica (a later round may still complete them).
+     * Origins of our own proposals that failed to get a quorum or whose
+     * commit failed, but may have been accepted by some replica (a later
+     * round may still complete them): the chain of a later commit tells.
      */
     wc_paxos_ballot mine[WC__MAX_MINE];
     bool mine_empty[WC__MAX_MINE]; /* an empty value: a seal, no write */
@@ -187,6 +192,101 @@ static uint8_t *wc__dup(const uint8_t *p, size_t n)
     if (d && n)
         memcpy(d, p, n);
     return d;
+}
+
+/* ---------------------------------------------------------------- values and their chain */
+
+/*
+ * A proposal's value (paxos_format.h): its chain, the origins (first
+ * ballots) of the values committed before it and its own, then the batch.
+ * A value without the tag (an earlier format) has no known chain.
+ */
+typedef struct wc__chain {
+    uint32_t n;
+    bool truncated; /* older commits exist that the chain no longer lists */
+    wc_paxos_ballot origin[WC_PAXOS_CHAIN_MAX];
+} wc__chain;
+
+/* Split value v[0..len) into its chain and batch; false for a malformed one. */
+static bool wc__value_parse(const uint8_t *v, size_t len, wc__chain *ch, const uint8_t **batch,
+                            size_t *blen)
+{
+    const uint8_t *q = v, *end = v + len;
+    uint8_t tag, n, trunc;
+
+    ch->n = 0;
+    ch->truncated = true;
+    *batch = v;
+    *blen = len;
+    if (len == 0 || v[0] != WC_PAXOS_VALUE_TAG)
+        return true; /* empty, or a bare batch of the earlier format */
+    if (!wc_get_u8(&q, end, &tag) || !wc_get_u8(&q, end, &n) || !wc_get_u8(&q, end, &trunc) ||
+        n > WC_PAXOS_CHAIN_MAX || trunc > 1)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!wc__get_ballot(&q, end, &ch->origin[i]))
+            return false;
+    ch->n = n;
+    ch->truncated = trunc == 1;
+    *batch = q;
+    *blen = (size_t)(end - q);
+    return true;
+}
+
+/* The batch of value v (empty for a malformed value: nothing to apply). */
+static size_t wc__value_batch(const uint8_t *v, size_t len, const uint8_t **batch)
+{
+    wc__chain ch;
+    size_t blen;
+
+    if (!wc__value_parse(v, len, &ch, batch, &blen))
+        return 0;
+    return blen;
+}
+
+/* The origin of value v (the last of its chain); false when it has none. */
+static bool wc__value_origin(const uint8_t *v, size_t len, wc_paxos_ballot *origin)
+{
+    wc__chain ch;
+    const uint8_t *b;
+    size_t blen;
+
+    if (!wc__value_parse(v, len, &ch, &b, &blen) || ch.n == 0)
+        return false;
+    *origin = ch.origin[ch.n - 1];
+    return true;
+}
+
+/*
+ * Append to out the value of origin whose batch is batch[0..blen), chained
+ * after the committed value prev[0..plen) (empty: no commit yet).
+ */
+static void wc__value_build(wc_buf *out, const uint8_t *prev, size_t plen,
+                            const wc_paxos_ballot *origin, const uint8_t *batch, size_t blen)
+{
+    wc__chain ch;
+    const uint8_t *pb;
+    size_t pblen;
+    uint32_t from = 0;
+
+    if (plen == 0) {
+        ch.n = 0;
+        ch.truncated = false;
+    } else if (!wc__value_parse(prev, plen, &ch, &pb, &pblen)) {
+        ch.n = 0;
+        ch.truncated = true;
+    }
+    if (ch.n == WC_PAXOS_CHAIN_MAX) {
+        from = 1;
+        ch.truncated = true;
+    }
+    wc_buf_put_u8(out, WC_PAXOS_VALUE_TAG);
+    wc_buf_put_u8(out, (uint8_t)(ch.n - from + 1));
+    wc_buf_put_u8(out, ch.truncated ? 1 : 0);
+    for (uint32_t i = from; i < ch.n; i++)
+        wc__put_ballot(out, &ch.origin[i]);
+    wc__put_ballot(out, origin);
+    wc_buf_append(out, batch, blen);
 }
 
 /* ---------------------------------------------------------------- replica: state table */
@@ -309,8 +409,13 @@ static void wc__maybe_rewrite(wc_paxos *p)
     wc_buf_free(&one);
 }
 
-/* Make s's change durable: WC_OK only once the storage has it. */
-static wc_status wc__save(wc_paxos *p, wc__state *s)
+/*
+ * Make s's change durable: WC_OK only once the storage has it.  lazy: a
+ * change whose loss in a crash is harmless (a recorded commit: without it
+ * the replica shows the proposal accepted, and the next round completes
+ * it again with the same value) goes without a sync of its own.
+ */
+static wc_status wc__save(wc_paxos *p, wc__state *s, bool lazy)
 {
     wc_buf rec;
     wc_status st;
@@ -319,7 +424,8 @@ static wc_status wc__save(wc_paxos *p, wc__state *s)
     wc_buf_init(&rec);
     wc__encode_state(&rec, s);
     if ((st = wc_buf_status(&rec)) == WC_OK)
-        st = p->o.storage.append(p->o.storage.ctx, rec.data, rec.len);
+        st = (lazy && p->o.storage.append_lazy ? p->o.storage.append_lazy : p->o.storage.append)(
+            p->o.storage.ctx, rec.data, rec.len);
     if (st == WC_OK) {
         p->log_bytes += rec.len + 4;
         p->live_bytes = p->nstates * (rec.len + 4); /* an estimate: states are alike */
@@ -432,7 +538,7 @@ static void wc__on_prepare(wc_paxos *p, const wc_addr *from, uint64_t req_id, ui
     promise = wc_paxos_ballot_cmp(b, &s->promised) > 0;
     if (promise) {
         s->promised = *b;
-        if (wc__save(p, s) != WC_OK) {
+        if (wc__save(p, s, false) != WC_OK) {
             s->promised = old;
             wc__reply_status(p, from, WC_MSG_PAXOS_PROMISE, req_id, WC_IO_ERROR);
             return;
@@ -475,7 +581,7 @@ static void wc__on_propose(wc_paxos *p, const wc_addr *from, uint64_t req_id, ui
         wc_buf_append(&s->accepted_value, v, vlen);
         s->promised = *b;
         s->accepted = *b;
-        if (wc_buf_status(&s->accepted_value) != WC_OK || wc__save(p, s) != WC_OK) {
+        if (wc_buf_status(&s->accepted_value) != WC_OK || wc__save(p, s, false) != WC_OK) {
             wc_buf_free(&s->accepted_value);
             s->accepted_value = old_v;
             s->promised = old_p;
@@ -536,7 +642,7 @@ static void wc__commit_applied(void *arg, wc_status st)
             s->accepted = (wc_paxos_ballot){0, 0};
         }
         if ((st = wc_buf_status(&s->commit_value)) == WC_OK)
-            st = wc__save(p, s);
+            st = wc__save(p, s, true);
         if (st != WC_OK) {
             wc_buf_free(&s->commit_value);
             s->commit_value = old_cv;
@@ -562,6 +668,8 @@ static void wc__on_commit(wc_paxos *p, const wc_addr *from, uint64_t req_id, uin
 {
     wc__state *s = wc__find_state(p, table_id, pk, pk_len);
     wc__apply *a;
+    const uint8_t *batch;
+    size_t blen = wc__value_batch(v, vlen, &batch);
 
     p->stats.commits++;
     if (s && wc_paxos_ballot_cmp(b, &s->committed) <= 0) {
@@ -587,11 +695,11 @@ static void wc__on_commit(wc_paxos *p, const wc_addr *from, uint64_t req_id, uin
     a->pk_len = pk_len;
     a->ballot = *b;
     a->len = vlen;
-    if (vlen == 0) {
+    if (blen == 0) {
         wc__commit_applied(a, WC_OK); /* a round that wrote nothing */
         return;
     }
-    p->o.store.ops->apply(p->o.store.ctx, v, vlen, wc__commit_applied, a);
+    p->o.store.ops->apply(p->o.store.ctx, batch, blen, wc__commit_applied, a);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -658,6 +766,8 @@ static void wc__cas_free(wc__cas *q)
             env->ops->timer_cancel(env, q->timer);
         if (q->backoff_timer)
             env->ops->timer_cancel(env, q->backoff_timer);
+        if (q->phase_timer)
+            env->ops->timer_cancel(env, q->phase_timer);
     }
     wc_free(q->pk);
     wc_free(q->start);
@@ -665,6 +775,7 @@ static void wc__cas_free(wc__cas *q)
     wc_buf_free(&q->in_progress_value);
     wc_buf_free(&q->recent_commit_value);
     wc_buf_free(&q->value);
+    wc_buf_free(&q->batch);
     wc_buf_free(&q->current);
     wc_free(q);
 }
@@ -690,11 +801,19 @@ static void wc__set_detail(wc__cas *q, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether a proposal of q may be accepted without q knowing whether it was committed. */
+static bool wc__in_doubt(const wc__cas *q)
+{
+    return q->nmine > 0 || q->phase == WC__PH_PROPOSE || q->phase == WC__PH_COMMIT;
+}
+
 static void wc__finish(wc__cas *q, wc_status st)
 {
     wc_paxos *p = q->p;
 
     q->res.status = st;
+    if (st != WC_OK && wc__in_doubt(q))
+        q->res.unknown = true;
     if (st == WC_OK && q->res.applied)
         p->stats.applied++;
     else if (st == WC_OK)
@@ -709,14 +828,30 @@ static void wc__finish(wc__cas *q, wc_status st)
     wc__cas_free(q);
 }
 
+static void wc__phase_expired(void *arg);
+
+/*
+ * Start phase ph under a fresh request id; a phase that sends messages
+ * waits phase_ms at most for their answers (lost messages), the read its
+ * own timeout, the backoff its timer.
+ */
 static void wc__phase_begin(wc__cas *q, wc__phase ph)
 {
+    wc_env *env = q->p->o.env;
+    uint64_t now = wc_env_now_ms(env);
+
     q->phase = ph;
     q->req_id = ++q->p->next_id;
     q->nsent = q->nanswered = q->nok = 0;
     memset(q->sent, 0, sizeof(q->sent));
     memset(q->answered, 0, sizeof(q->answered));
     memset(q->ok, 0, sizeof(q->ok));
+    if (q->phase_timer)
+        env->ops->timer_cancel(env, q->phase_timer);
+    q->phase_timer = 0;
+    /* past the deadline the request's own timer ends it (a failed timer: the same) */
+    if (ph != WC__PH_READ && ph != WC__PH_BACKOFF && now + q->phase_ms < q->deadline_ms)
+        q->phase_timer = env->ops->timer_start(env, q->phase_ms, wc__phase_expired, q);
 }
 
 /* A message of the current phase to participant i. */
@@ -738,7 +873,7 @@ static void wc__send_phase(wc__cas *q, uint32_t i, uint8_t type, const wc_buf *v
     wc_buf_free(&m);
 }
 
-/* Whether b is one of our own earlier proposals (*empty: one that wrote nothing). */
+/* Whether b is the origin of one of our own earlier proposals (*empty: one that wrote nothing). */
 static bool wc__is_mine(const wc__cas *q, const wc_paxos_ballot *b, bool *empty)
 {
     for (uint32_t i = 0; i < q->nmine; i++)
@@ -752,6 +887,54 @@ static bool wc__is_mine(const wc__cas *q, const wc_paxos_ballot *b, bool *empty)
 
 static void wc__round(wc__cas *q);
 
+/*
+ * The request ends without a decision: WC_TIMEOUT, its outcome unknown when
+ * a proposal of ours may still be committed, else known not applied
+ * (contention: the last round was rejected by a newer ballot).
+ */
+static void wc__give_up(wc__cas *q, bool contention, const char *why)
+{
+    if (q->nmine > 0) {
+        q->res.unknown = true;
+        wc__set_detail(q,
+                       "lightweight transaction outcome unknown: a proposal of it was accepted "
+                       "by too few replicas and a later round may still commit it (%u rounds; "
+                       "last: %s)",
+                       q->res.attempts, why);
+    } else if (contention)
+        wc__set_detail(q,
+                       "lightweight transaction contention: %u rounds on the partition were "
+                       "rejected by newer ballots or timed out (last: %s); it did not apply",
+                       q->res.attempts, why);
+    else
+        wc__set_detail(q,
+                       "lightweight transaction timed out after %u rounds (last: %s); it did "
+                       "not apply",
+                       q->res.attempts, why);
+    wc__finish(q, WC_TIMEOUT);
+}
+
+/* Remember our proposal of this round, which may be accepted; false when the request ended. */
+static bool wc__add_mine(wc__cas *q)
+{
+    const uint8_t *b;
+
+    if (wc__is_mine(q, &q->ballot, NULL))
+        return true;
+    if (q->nmine == WC__MAX_MINE) {
+        q->res.unknown = true;
+        wc__set_detail(q,
+                       "lightweight transaction outcome unknown: %u of its proposals were "
+                       "accepted by too few replicas",
+                       q->nmine + 1);
+        wc__finish(q, WC_TIMEOUT);
+        return false;
+    }
+    q->mine_empty[q->nmine] = wc__value_batch(q->value.data, q->value.len, &b) == 0;
+    q->mine[q->nmine++] = q->ballot;
+    return true;
+}
+
 static void wc__backoff_fire(void *arg)
 {
     wc__cas *q = arg;
@@ -760,27 +943,66 @@ static void wc__backoff_fire(void *arg)
     wc__round(q);
 }
 
-/* A rejected round: try again after a random backoff, within the deadline and the attempts. */
-static void wc__retry(wc__cas *q, const char *why)
+/*
+ * A round that did not decide (rejected by a newer ballot, or answers
+ * missing): try again after a random backoff, within the deadline and the
+ * attempts.  The backoff grows with the retries, from the length of the
+ * round up to WC_PAXOS_MAX_BACKOFF_MS, so that contenders spread out.
+ */
+static void wc__retry(wc__cas *q, bool contention, const char *why)
 {
     wc_paxos *p = q->p;
     wc_env *env = p->o.env;
-    uint64_t now = wc_env_now_ms(env), wait;
+    uint64_t now = wc_env_now_ms(env), cap, wait;
 
     p->stats.contended++;
-    wait = wc_env_random(env) % (WC_PAXOS_MAX_BACKOFF_MS + 1);
+    q->retries++;
+    if (now > q->round_start_ms)
+        q->round_ms = now - q->round_start_ms;
+    cap = (q->round_ms ? q->round_ms : 1) << (q->retries < 6 ? q->retries : 6);
+    if (cap > WC_PAXOS_MAX_BACKOFF_MS)
+        cap = WC_PAXOS_MAX_BACKOFF_MS;
+    wait = 1 + wc_env_random(env) % cap;
     if (q->res.attempts >= p->o.max_attempts || now + wait >= q->deadline_ms) {
-        wc__set_detail(q,
-                       "lightweight transaction contention: %u rounds on the partition were "
-                       "rejected by newer ballots (last: %s)",
-                       q->res.attempts, why);
-        wc__finish(q, WC_TIMEOUT);
+        wc__give_up(q, contention, why);
         return;
     }
     wc__phase_begin(q, WC__PH_BACKOFF);
-    if ((q->backoff_timer = env->ops->timer_start(env, wait ? wait : 1, wc__backoff_fire, q)) == 0) {
+    if ((q->backoff_timer = env->ops->timer_start(env, wait, wc__backoff_fire, q)) == 0) {
         wc__set_detail(q, "out of memory for a backoff timer");
         wc__finish(q, WC_NO_MEMORY);
+    }
+}
+
+/* A phase's answers did not all come in time (lost messages, a slow or dead replica). */
+static void wc__phase_expired(void *arg)
+{
+    wc__cas *q = arg;
+
+    q->phase_timer = 0;
+    switch (q->phase) {
+    case WC__PH_PROPOSE:
+        if ((q->nok > 0 || q->nanswered < q->nsent) && !wc__add_mine(q))
+            return;
+        wc__retry(q, false, "propose timed out");
+        return;
+    case WC__PH_COMMIT:
+        /* a quorum accepted: the next round completes it or finds it committed */
+        if (wc__add_mine(q))
+            wc__retry(q, false, "commit timed out");
+        return;
+    case WC__PH_PREPARE:
+        wc__retry(q, false, "prepare timed out");
+        return;
+    case WC__PH_COMPLETE:
+    case WC__PH_COMMIT_OLD:
+        wc__retry(q, false, "completing a proposal in progress timed out");
+        return;
+    case WC__PH_REPAIR:
+        wc__retry(q, false, "commit repair timed out");
+        return;
+    default:
+        return;
     }
 }
 
@@ -842,17 +1064,19 @@ static void wc__round(wc__cas *q)
     wc_status st;
 
     if (wc_env_now_ms(p->o.env) >= q->deadline_ms) {
-        wc__set_detail(q, "lightweight transaction timed out after %u rounds", q->res.attempts);
-        wc__finish(q, WC_TIMEOUT);
+        wc__give_up(q, false, "the deadline passed");
         return;
     }
     if ((st = wc__participants(q)) != WC_OK) {
+        if (q->nmine > 0)
+            q->res.unknown = true;
         wc__set_detail(q, "%s", wc_last_error());
         wc__finish(q, st);
         return;
     }
     q->res.attempts++;
     p->stats.rounds++;
+    q->round_start_ms = wc_env_now_ms(p->o.env);
     if (ts <= p->last_ballot_us)
         ts = p->last_ballot_us + 1;
     if (ts <= q->highest_seen.ts_us)
@@ -890,24 +1114,31 @@ static void wc__read_done(void *arg, const wc_coord_result *res, const uint8_t *
         wc__cas_free(q);
         return;
     }
+    if (q->expired) {
+        wc__give_up(q, false, "read timed out");
+        return;
+    }
+    if (res->status == WC_TIMEOUT) {
+        wc__retry(q, false, "read timed out"); /* nothing proposed in this round yet */
+        return;
+    }
     if (res->status != WC_OK) {
+        if (q->nmine > 0)
+            q->res.unknown = true;
         wc__set_detail(q, "%s", res->detail);
         wc__finish(q, res->status);
         return;
     }
-    if (q->expired) {
-        wc__set_detail(q, "lightweight transaction timed out in its read phase");
-        wc__finish(q, WC_TIMEOUT);
-        return;
-    }
     wc_buf_reset(&q->current);
     wc_buf_append(&q->current, data, len);
-    wc_buf_reset(&q->value);
+    wc_buf_reset(&q->batch);
     if (q->decide == NULL) {
         wc__finish(q, WC_OK); /* a serial read */
         return;
     }
-    if ((st = q->decide(q->decide_arg, data, len, q->ballot.ts_us, &apply, &q->value)) != WC_OK) {
+    if ((st = q->decide(q->decide_arg, data, len, q->ballot.ts_us, &apply, &q->batch)) != WC_OK) {
+        if (q->nmine > 0)
+            q->res.unknown = true;
         wc__set_detail(q, "%s", wc_last_error());
         wc__finish(q, st);
         return;
@@ -919,11 +1150,17 @@ static void wc__read_done(void *arg, const wc_coord_result *res, const uint8_t *
     /*
      * Not applied but an earlier proposal of ours may still be completed
      * later: commit an empty value with this newer ballot, after which it
-     * never can (the answer "not applied" then holds).
+     * never can (the answer "not applied" then holds).  The value is
+     * chained after the most recent commit.
      */
     if (!apply)
-        wc_buf_reset(&q->value);
-    if ((st = wc_buf_status(&q->value)) != WC_OK) {
+        wc_buf_reset(&q->batch);
+    wc_buf_reset(&q->value);
+    wc__value_build(&q->value, q->recent_commit_value.data, q->recent_commit_value.len, &q->ballot,
+                    q->batch.data, q->batch.len);
+    if ((st = wc_buf_status(&q->batch)) != WC_OK || (st = wc_buf_status(&q->value)) != WC_OK) {
+        if (q->nmine > 0)
+            q->res.unknown = true;
         wc__finish(q, st);
         return;
     }
@@ -940,8 +1177,12 @@ static void wc__promised(wc__cas *q)
     if (!wc__none(&q->in_progress) &&
         wc_paxos_ballot_cmp(&q->in_progress, &q->recent_commit) > 0) {
         /* a proposal in progress: finish it with this ballot first (ours: that ends us) */
+        wc_paxos_ballot origin;
+
         p->stats.completed_in_progress++;
-        q->completing_mine = wc__is_mine(q, &q->in_progress, NULL);
+        q->completing_mine =
+            wc__value_origin(q->in_progress_value.data, q->in_progress_value.len, &origin) &&
+            wc__is_mine(q, &origin, NULL);
         wc_buf_reset(&q->value);
         wc_buf_append(&q->value, q->in_progress_value.data, q->in_progress_value.len);
         wc__broadcast(q, WC__PH_COMPLETE);
@@ -967,31 +1208,51 @@ static void wc__promised(wc__cas *q)
         return;
     }
     if (q->nmine > 0) {
-        /* an earlier proposal of ours may have been chosen meanwhile */
-        bool newer = true, empty = false;
+        /*
+         * An earlier proposal of ours may have been committed meanwhile (by
+         * us or by a round that completed it): the chain of the most recent
+         * commit lists it then.  When the chain reaches back before our
+         * oldest proposal and does not list it, nothing of ours is
+         * committed and this round goes on (its proposal seals ours off).
+         */
+        wc__chain ch;
+        const uint8_t *b;
+        size_t blen;
+        bool covered = false, empty = false;
 
-        if (wc__is_mine(q, &q->recent_commit, &empty)) {
-            q->res.applied = !empty;
-            wc__finish(q, WC_OK);
-            return;
-        }
-        for (uint32_t i = 0; i < q->nmine; i++)
-            if (wc_paxos_ballot_cmp(&q->recent_commit, &q->mine[i]) < 0)
-                newer = false;
-        if (newer) {
-            /* someone's commit came after ours: ours may or may not be before it */
+        if (wc__none(&q->recent_commit))
+            ch.n = 0, ch.truncated = false; /* nothing committed: nothing of ours either */
+        else if (!wc__value_parse(q->recent_commit_value.data, q->recent_commit_value.len, &ch, &b,
+                                  &blen))
+            ch.n = 0, ch.truncated = true;
+        for (uint32_t i = ch.n; i-- > 0;)
+            if (wc__is_mine(q, &ch.origin[i], &empty)) {
+                q->res.applied = !empty;
+                wc__finish(q, WC_OK);
+                return;
+            }
+        covered = !ch.truncated;
+        for (uint32_t i = 0; i < ch.n && !covered; i++)
+            for (uint32_t j = 0; j < q->nmine && !covered; j++)
+                covered = wc_paxos_ballot_cmp(&ch.origin[i], &q->mine[j]) <= 0;
+        if (!covered) {
+            q->res.unknown = true;
             wc__set_detail(q, "lightweight transaction outcome unknown: its proposal was "
-                              "accepted by too few replicas and another transaction committed "
-                              "since");
+                              "accepted by too few replicas and more transactions committed "
+                              "since than the most recent commit lists");
             wc__finish(q, WC_TIMEOUT);
             return;
         }
     }
     wc__phase_begin(q, WC__PH_READ);
     q->read_pending = true;
-    wc_coord_read(p->o.coord, &q->read,
-                  q->serial_cl == WC_CL_LOCAL_SERIAL ? WC_CL_LOCAL_QUORUM : WC_CL_QUORUM,
-                  q->deadline_ms > now ? (uint32_t)(q->deadline_ms - now) : 1, wc__read_done, q);
+    {
+        uint64_t left = q->deadline_ms > now ? q->deadline_ms - now : 1;
+
+        wc_coord_read(p->o.coord, &q->read,
+                      q->serial_cl == WC_CL_LOCAL_SERIAL ? WC_CL_LOCAL_QUORUM : WC_CL_QUORUM,
+                      (uint32_t)(left < q->phase_ms ? left : q->phase_ms), wc__read_done, q);
+    }
 }
 
 /* Whether the current phase can still reach required oks. */
@@ -1049,7 +1310,7 @@ static void wc__on_reply(wc_paxos *p, const wc_addr *from, uint8_t type, uint64_
             return;
         }
         if (wc__hopeless(q, q->required))
-            wc__retry(q, "prepare");
+            wc__retry(q, true, "prepare");
         return;
     case WC__PH_COMPLETE:
     case WC__PH_PROPOSE:
@@ -1065,25 +1326,16 @@ static void wc__on_reply(wc_paxos *p, const wc_addr *from, uint8_t type, uint64_
         }
         if (!wc__hopeless(q, q->required))
             return;
-        if (q->phase == WC__PH_PROPOSE && (q->nok > 0 || q->nanswered < q->nsent)) {
-            /*
-             * Our value may still have been accepted by a replica (an
-             * acceptance whose answer is on its way): a later round may
-             * complete it.  Remember the ballot so that the next rounds
-             * know their in-progress proposal or last commit is ours.
-             */
-            if (q->nmine == WC__MAX_MINE) {
-                wc__set_detail(q,
-                               "lightweight transaction outcome unknown: its proposal was "
-                               "accepted by %u of %u replicas, a later round may still commit it",
-                               q->nok, q->required);
-                wc__finish(q, WC_TIMEOUT);
-                return;
-            }
-            q->mine_empty[q->nmine] = q->value.len == 0;
-            q->mine[q->nmine++] = q->ballot;
-        }
-        wc__retry(q, "propose");
+        /*
+         * Our value may still have been accepted by a replica (an
+         * acceptance whose answer is on its way): a later round may
+         * complete it.  Remember its origin so that the next rounds know
+         * their proposal in progress or a commit of their chain is ours.
+         */
+        if (q->phase == WC__PH_PROPOSE && (q->nok > 0 || q->nanswered < q->nsent) &&
+            !wc__add_mine(q))
+            return;
+        wc__retry(q, true, q->phase == WC__PH_PROPOSE ? "propose" : "propose (in progress)");
         return;
     case WC__PH_COMMIT:
     case WC__PH_COMMIT_OLD:
@@ -1100,27 +1352,27 @@ static void wc__on_reply(wc_paxos *p, const wc_addr *from, uint8_t type, uint64_
             if (q->nok == q->nsent)
                 wc__round(q);
             else
-                wc__retry(q, "commit repair");
+                wc__retry(q, false, "commit repair");
             return;
         }
         if (q->nok >= q->required) {
             if (q->phase == WC__PH_COMMIT || q->completing_mine) {
-                /* ours committed (an empty value is a round that sealed a not-applied) */
-                q->res.applied = q->value.len > 0 && q->decide != NULL;
+                /* ours committed (an empty batch is a round that sealed a not-applied) */
+                const uint8_t *b;
+
+                q->res.applied =
+                    wc__value_batch(q->value.data, q->value.len, &b) > 0 && q->decide != NULL;
                 wc__finish(q, WC_OK);
             } else
                 wc__round(q);
             return;
         }
         if (wc__hopeless(q, q->required)) {
-            if (q->phase == WC__PH_COMMIT) {
-                wc__set_detail(q,
-                               "lightweight transaction outcome unknown: the value was chosen "
-                               "but only %u of %u replicas applied its commit",
-                               q->nok, q->required);
-                wc__finish(q, WC_TIMEOUT);
-            } else
-                wc__retry(q, "commit of a proposal in progress");
+            /* ours was chosen (a quorum accepted it): the next round finds it */
+            if (q->phase == WC__PH_COMMIT && !wc__add_mine(q))
+                return;
+            wc__retry(q, false,
+                      q->phase == WC__PH_COMMIT ? "commit" : "commit of a proposal in progress");
         }
         return;
     default:
@@ -1139,13 +1391,16 @@ static void wc__deadline(void *arg)
         q->expired = true; /* the coordinator's read ends soon: it ends the request */
         return;
     }
-    if (q->phase == WC__PH_PROPOSE || q->phase == WC__PH_COMMIT)
+    if (q->phase == WC__PH_PROPOSE || q->phase == WC__PH_COMMIT || q->nmine > 0) {
+        q->res.unknown = true;
         wc__set_detail(q,
                        "lightweight transaction outcome unknown: timed out in its %s phase: "
                        "%u of %u replicas",
                        names[q->phase], q->nok, q->required);
-    else
-        wc__set_detail(q, "lightweight transaction timed out in its %s phase: %u of %u replicas",
+    } else
+        wc__set_detail(q,
+                       "lightweight transaction timed out in its %s phase: %u of %u replicas; "
+                       "it did not apply",
                        names[q->phase], q->nok, q->required);
     wc__finish(q, WC_TIMEOUT);
 }
@@ -1176,7 +1431,11 @@ void wc_paxos_cas(wc_paxos *p, const wc_store_read *r, wc_consistency serial_cl,
     wc_buf_init(&q->in_progress_value);
     wc_buf_init(&q->recent_commit_value);
     wc_buf_init(&q->value);
+    wc_buf_init(&q->batch);
     wc_buf_init(&q->current);
+    q->phase_ms = p->o.phase_ms ? p->o.phase_ms : timeout_ms / 4;
+    if (q->phase_ms < WC_PAXOS_MIN_PHASE_MS)
+        q->phase_ms = WC_PAXOS_MIN_PHASE_MS;
     q->next = p->reqs;
     if (p->reqs)
         p->reqs->prev = q;
@@ -1253,6 +1512,16 @@ bool wc_paxos_on_message(wc_paxos *p, const wc_addr *from, const uint8_t *msg, s
             q != end) {
             wc__malformed(p, from, "paxos request");
             return true;
+        }
+        if (type != WC_MSG_PAXOS_PREPARE) {
+            wc__chain ch;
+            const uint8_t *batch;
+            size_t blen;
+
+            if (!wc__value_parse(v, vlen, &ch, &batch, &blen)) {
+                wc__malformed(p, from, "paxos value");
+                return true;
+            }
         }
         if (type == WC_MSG_PAXOS_PREPARE)
             wc__on_prepare(p, from, req_id, table_id, pk, pk_len, &b);
@@ -1338,6 +1607,7 @@ void wc_paxos_destroy(wc_paxos *p)
             wc_env *env = p->o.env;
 
             q->res.status = WC_UNAVAILABLE;
+            q->res.unknown = wc__in_doubt(q);
             wc__unlink(q);
             if (done)
                 done(q->arg, &q->res, NULL, 0);
@@ -1345,7 +1615,9 @@ void wc_paxos_destroy(wc_paxos *p)
                 env->ops->timer_cancel(env, q->timer);
             if (q->backoff_timer)
                 env->ops->timer_cancel(env, q->backoff_timer);
-            q->timer = q->backoff_timer = 0;
+            if (q->phase_timer)
+                env->ops->timer_cancel(env, q->phase_timer);
+            q->timer = q->backoff_timer = q->phase_timer = 0;
             q->dead = true;
             q->p = NULL;
             continue;
@@ -1418,9 +1690,8 @@ struct wc_paxos_file {
     void *log_arg;
 };
 
-static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
+static wc_status wc__file_write(wc_paxos_file *f, const uint8_t *rec, size_t len, bool sync)
 {
-    wc_paxos_file *f = ctx;
     wc_buf b;
     wc_status st;
 
@@ -1432,10 +1703,21 @@ static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
         st = wc_buf_status(&b);
     }
     if (st == WC_OK && (st = f->fs->pwrite(f->f, b.data, b.len, f->size)) == WC_OK &&
-        (st = f->fs->sync(f->f)) == WC_OK)
+        (!sync || (st = f->fs->sync(f->f)) == WC_OK))
         f->size += b.len;
     wc_buf_free(&b);
     return st;
+}
+
+static wc_status wc__file_append(void *ctx, const uint8_t *rec, size_t len)
+{
+    return wc__file_write(ctx, rec, len, true);
+}
+
+/* Written, synced by the next append (a crash before it may cut the record off). */
+static wc_status wc__file_append_lazy(void *ctx, const uint8_t *rec, size_t len)
+{
+    return wc__file_write(ctx, rec, len, false);
 }
 
 /* recs: u32 length + payload each; the file: magic, then each framed with its checksum. */
@@ -1563,7 +1845,8 @@ void wc_paxos_file_close(wc_paxos_file *f)
 
 wc_paxos_storage wc_paxos_file_storage(wc_paxos_file *f)
 {
-    wc_paxos_storage s = {wc__file_append, wc__file_rewrite, wc__file_load, f};
+    wc_paxos_storage s = {wc__file_append, wc__file_rewrite, wc__file_load, f,
+                          wc__file_append_lazy};
 
     return s;
 }

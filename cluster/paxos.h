@@ -14,7 +14,8 @@
  *             that: WC_UNAVAILABLE "consistency SERIAL needs 2 replicas,
  *             1 alive", nothing sent.  A participant that promised a newer
  *             ballot rejects: the round is retried after a random backoff
- *             (at most 100 ms) with a ballot newer than the one seen.
+ *             (growing with the retries from the length of the last round
+ *             up to 100 ms) with a ballot newer than the one seen.
  *   complete  a promise carries the participant's accepted proposal and
  *             its most recent commit.  An accepted proposal newer than
  *             every commit of the promisers is in progress (its proposer
@@ -26,21 +27,29 @@
  *             at QUORUM (LOCAL_SERIAL: LOCAL_QUORUM), and decide() tells,
  *             from the current data, whether the request applies and what
  *             to write (a batch stamped with the ballot's timestamp, so
- *             later transactions always win over earlier ones).  Not
+ *             later transactions always win over earlier ones), chained
+ *             after the most recent commit (paxos_format.h: a value lists
+ *             the origins of the values committed before it).  Not
  *             applied: the request ends, nothing proposed.
  *   propose   the value goes to the participants; a quorum must accept.
- *             None accepted: retried as a rejected prepare.  Some, but
- *             not a quorum: WC_TIMEOUT, outcome unknown (a later round may
- *             still complete it).
+ *             Not a quorum: the round is retried; when some replica may
+ *             have accepted, the value's origin is remembered as ours.
  *   commit    every live participant applies the value (through the store)
  *             and records the commit; the request succeeds once a quorum
- *             acknowledged.
+ *             acknowledged (too few: remembered as ours, retried).
  *
- * Every round counts against the request's timeout_ms and at most
- * max_attempts rounds are tried; running out while rounds are rejected is
- * WC_TIMEOUT with a detail that starts "lightweight transaction
- * contention".  A serial read is wc_paxos_cas with decide NULL: it
- * completes any proposal in progress and reads.
+ * With proposals of ours remembered, each later round first looks at the
+ * chain of the most recent commit: one of ours in it is the answer
+ * (applied, or not for an empty one); a chain that reaches back before
+ * them without one means none was committed, and the round goes on (its
+ * commit makes sure they never are).  A phase that lacks answers after
+ * phase_ms is retried.  Every round counts against the request's
+ * timeout_ms and at most max_attempts rounds are tried; running out is
+ * WC_TIMEOUT: res->unknown when a proposal of ours may still be committed
+ * (detail "lightweight transaction outcome unknown"), else known not
+ * applied (detail "lightweight transaction contention" when rounds were
+ * rejected by newer ballots).  A serial read is wc_paxos_cas with decide
+ * NULL: it completes any proposal in progress and reads.
  *
  * Replica side: per partition the newest ballot promised, the newest
  * proposal accepted (ballot and value) and the most recent commit (ballot
@@ -48,8 +57,10 @@
  * any other rejected with the promise; a PROPOSE not older than the
  * promise is accepted; a COMMIT is applied through the store and then
  * recorded.  Every change is written through the storage (durable before
- * the answer goes out: a restarted replica keeps its promises) and kept in
- * memory.  State untouched for retention_ms whose accepted proposal was
+ * the answer goes out: a restarted replica keeps its promises and
+ * acceptances; a recorded commit only once the next change is, as losing
+ * it leaves the proposal accepted, and the next round commits it again)
+ * and kept in memory.  State untouched for retention_ms whose accepted proposal was
  * committed is dropped when the storage is rewritten (Cassandra keeps
  * system.paxos for gc_grace_seconds).
  *
@@ -95,6 +106,11 @@ typedef struct wc_paxos_storage {
     /* Every record stored, as u32 length + payload each, appended to out. */
     wc_status (*load)(void *ctx, wc_buf *out);
     void *ctx;
+    /*
+     * Optional (NULL: append): append one record that a crash may lose
+     * until the next append makes it durable.
+     */
+    wc_status (*append_lazy)(void *ctx, const uint8_t *rec, size_t len);
 } wc_paxos_storage;
 
 typedef struct wc_paxos_options {
@@ -108,17 +124,20 @@ typedef struct wc_paxos_options {
     void *ctx;
     wc_paxos_storage storage;
     uint32_t max_attempts;  /* rounds per request; 0: WC_PAXOS_DEFAULT_MAX_ATTEMPTS */
+    uint32_t phase_ms;      /* wait for one phase's answers; 0: a quarter of the timeout */
     uint64_t retention_ms;  /* 0: WC_PAXOS_DEFAULT_RETENTION_MS */
 } wc_paxos_options;
 
-#define WC_PAXOS_DEFAULT_MAX_ATTEMPTS 64u
+#define WC_PAXOS_DEFAULT_MAX_ATTEMPTS 1024u
 #define WC_PAXOS_DEFAULT_RETENTION_MS (3ull * 3600 * 1000)
 #define WC_PAXOS_MAX_BACKOFF_MS 100u
+#define WC_PAXOS_MIN_PHASE_MS 20u
 
 /* What a request ended with. */
 typedef struct wc_paxos_result {
     wc_status status;
     bool applied;      /* WC_OK: decide() said apply and the value was committed */
+    bool unknown;      /* WC_TIMEOUT: a proposal of it may still be committed later */
     uint32_t attempts; /* rounds started */
     uint32_t required, alive; /* participants needed and alive (WC_UNAVAILABLE) */
     char detail[WC_COORD_DETAIL_MAX];
@@ -184,7 +203,8 @@ bool wc_paxos_on_message(wc_paxos *p, const wc_addr *from, const uint8_t *msg, s
  * WC_UNAVAILABLE (too few live participants, no ring); WC_TIMEOUT (time or
  * rounds ran out; detail says contention or which phase); WC_NOT_FOUND
  * (unknown table); WC_INVALID_ARGUMENT (not a serial level, a token-range
- * read); decide's failure; WC_NO_MEMORY.  REQUIRES: timeout_ms > 0.
+ * read); decide's failure; WC_NO_MEMORY.  On failure res->unknown tells
+ * whether a proposal of it may still be committed.  REQUIRES: timeout_ms > 0.
  */
 void wc_paxos_cas(wc_paxos *p, const wc_store_read *r, wc_consistency serial_cl,
                   uint32_t timeout_ms, wc_paxos_decide_fn decide, void *decide_arg,

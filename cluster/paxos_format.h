@@ -22,9 +22,21 @@
  *                bytes value
  *   COMMIT_ACK   u8 101 | u64 req_id | u8 status
  *
- * A value is a batch record (engine/mutation.h) of the partition's
- * mutations, stamped with the ballot's timestamp; an empty value is a
- * round that wrote nothing.
+ * A value is
+ *
+ *   u8 0xC1 | u8 n | u8 truncated (1/0) | n x ballot origin | batch
+ *
+ * where the batch (the rest) is a batch record (engine/mutation.h) of the
+ * partition's mutations, stamped with the timestamp of the value's origin,
+ * the ballot of the round that first proposed it (a later round that
+ * completes it keeps the value as it is); an empty batch is a round that
+ * wrote nothing.  The origins are the value's chain: those of the values
+ * committed before it, oldest first, at most 32 in all, its own last
+ * (truncated: older ones existed).  Its proposer chains it after the most
+ * recent commit its promises showed, so the chain of the most recent
+ * commit tells a coordinator whether an earlier proposal of its own was
+ * committed since.  A value that does not start with 0xC1 (the earlier
+ * format, or empty) is a bare batch without a chain.
  *
  * State file: <data dir>/paxos/state, a sequence of records
  *
@@ -59,6 +71,8 @@
 #define WC_PAXOS_MAX_PK 65535          /* bytes of a partition key (WC_MAX_PK_LEN) */
 #define WC_PAXOS_MAX_VALUE (8u << 20)  /* bytes of a proposed batch */
 #define WC_PAXOS_MAX_STATUS 10         /* largest wc_status on the wire (WC_NO_SPACE) */
+#define WC_PAXOS_VALUE_TAG 0xC1        /* first byte of a value with its chain */
+#define WC_PAXOS_CHAIN_MAX 32          /* origins a value's chain lists */
 
 #define WC_PAXOS_FILE_MAGIC "WCPAXOS1"
 #define WC_PAXOS_FILE_MAGIC_LEN 8

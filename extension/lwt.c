@@ -110,8 +110,9 @@ widecol_lwt_cas(WidecolTable *t, const char *pk, int pk_len, const char *ck, int
 }
 
 /*
- * A failed CAS: contention and timeouts are errors of their own (their
- * outcome is unknown); the rest as any node request.
+ * A failed CAS: contention (it did not apply) and timeouts (the detail
+ * says whether its outcome is unknown) are errors of their own; the rest
+ * as any node request.
  */
 static void
 report_cas(wc_status st, WidecolTable *t)
@@ -127,10 +128,10 @@ report_cas(wc_status st, WidecolTable *t)
 				 errmsg("lightweight transaction on widecol table \"%s\" gave up under contention",
 						get_rel_name(t->relid)),
 				 errdetail("%s", detail),
-				 errhint("Other lightweight transactions on the same partition kept winning; "
-						 "retry after a short random pause, and spread the writers over more "
-						 "partitions.  Whether this one applied is unknown: read the row with "
-						 "widecol.consistency = serial.")));
+				 errhint("Other lightweight transactions on the same partition kept winning "
+						 "until the timeout, and this one did not apply: retry after a short "
+						 "random pause, spread the writers over more partitions, or raise "
+						 "widecol.write_request_timeout.")));
 	if (st == WC_TIMEOUT && !wc_client_broken(c) &&
 		strncmp(detail, "lightweight transaction", 23) == 0)
 		ereport(ERROR,
@@ -139,8 +140,9 @@ report_cas(wc_status st, WidecolTable *t)
 						get_rel_name(t->relid),
 						widecol_serial_consistency == WC_CL_LOCAL_SERIAL ? "LOCAL_SERIAL" : "SERIAL"),
 				 errdetail("%s", detail),
-				 errhint("Replicas are slow or went down during the Paxos round; the write may "
-						 "still be applied by a later round.  Read the row with "
+				 errhint("Replicas are slow, went down or kept other transactions winning "
+						 "until the timeout; unless the detail says it did not apply, a later "
+						 "round may still apply the write.  Read the row with "
 						 "widecol.consistency = serial before retrying, or raise "
 						 "widecol.write_request_timeout.")));
 	widecol_report(st, "lightweight transaction");

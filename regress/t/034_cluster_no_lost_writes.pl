@@ -12,7 +12,6 @@ use warnings;
 
 use FindBin;
 use lib $FindBin::RealBin;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -27,41 +26,8 @@ create_on_first(\@nodes, q{
 	CREATE FOREIGN TABLE kv (k bigint, v text) SERVER ks OPTIONS (primary_key 'k');},
 	[ 'kv' ]);
 
-my $dir = $PostgreSQL::Test::Utils::tmp_check;
-my $stop = "$dir/writers_stop";
-unlink $stop;
-
-# writer $w: keys $w * 1e6 + i on node $w, each acknowledged key logged
-my @pids;
-for my $w (0 .. 2)
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		my $node = $nodes[$w];
-		open(my $log, '>', "$dir/acked_$w") or die;
-		$log->autoflush(1);
-		my ($i, $failed) = (0, 0);
-		while (!-e $stop)
-		{
-			my $k = $w * 1000000 + $i++;
-			# a psql that dies (a broken pipe to a killed server) is a failed write, never
-			# a die: that would run the END blocks, which stop the nodes
-			my $ret = eval { $node->psql('postgres',
-				"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w$w')",
-				timeout => 30) } // 1;
-			if ($ret == 0) { print $log "$k\n"; }
-			else { $failed++; sleep(0.2); }
-		}
-		open(my $f, '>', "$dir/failed_$w") or die;
-		print $f "$failed\n";
-		close($f);
-		POSIX::_exit(0); # not exit: the test's END blocks would stop the nodes
-
-	}
-	push @pids, $pid;
-}
+# writer $w: keys $w * 1e6 + i on node $w
+my @writers = map { start_writer($nodes[$_], "lost_$_", $_ * 1000000, "w$_") } 0 .. 2;
 
 # kill and restart node 2 until the time is up
 my $victim = $nodes[2];
@@ -77,21 +43,10 @@ while (time() - $t0 < $RUN_S - 12)
 	wait_up_normal(3, $nodes[0], $victim);
 }
 sleep(3);
-open(my $s, '>', $stop) or die;
-close($s);
-waitpid($_, 0) for @pids;
+my ($acked, $failed) = stop_writers(@writers);
 ok(defined wait_up_normal(3, @nodes), 'all nodes up at the end');
 
-my (%acked, $failed);
-for my $w (0 .. 2)
-{
-	open(my $f, '<', "$dir/acked_$w") or die;
-	chomp(my @k = <$f>);
-	$acked{$_} = 1 for @k;
-	open($f, '<', "$dir/failed_$w") or die;
-	chomp(my $n = <$f>);
-	$failed += $n;
-}
+my %acked = %$acked;
 my $n_acked = scalar(keys %acked);
 ok($n_acked > 0, 'some writes were acknowledged');
 for my $i (0 .. 2)

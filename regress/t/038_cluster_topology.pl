@@ -14,7 +14,6 @@ use warnings;
 
 use FindBin;
 use lib $FindBin::RealBin;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -32,36 +31,9 @@ $nodes[0]->safe_psql('postgres', q{
 	INSERT INTO kv SELECT g, 'pre' FROM generate_series(1, 3000) g});
 
 my $dir = $PostgreSQL::Test::Utils::tmp_check;
-my $stop = "$dir/topology_stop";
-unlink $stop;
 
-# writer $w: keys $w * 1e6 + i on node $w, each acknowledged key logged
-my @pids;
-for my $w (0 .. 2)
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		my $node = $nodes[$w];
-		open(my $log, '>', "$dir/topo_acked_$w") or die;
-		$log->autoflush(1);
-		my $i = 0;
-		while (!-e $stop)
-		{
-			my $k = ($w + 1) * 1000000 + $i++;
-			# a psql that dies (a broken pipe to a killed server) is a failed write, never
-			# a die: that would run the END blocks, which stop the nodes
-			my $ret = eval { $node->psql('postgres',
-				"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w$w')",
-				timeout => 30) } // 1;
-			if ($ret == 0) { print $log "$k\n"; }
-			else { sleep(0.2); }
-		}
-		POSIX::_exit(0);    # not exit: the test's END blocks would stop the nodes
-	}
-	push @pids, $pid;
-}
+# writer $w: keys ($w + 1) * 1e6 + i on node $w
+my @writers = map { start_writer($nodes[$_], "topo_$_", ($_ + 1) * 1000000, "w$_") } 0 .. 2;
 sleep(2);
 
 # a fourth instance with the seed of the others
@@ -110,9 +82,7 @@ ok($served >= 1, "widecol.streams on the sources shows what they served ($served
 
 # keep writing a little with four nodes, then stop the writers
 sleep(2);
-open(my $s, '>', $stop) or die;
-close($s);
-waitpid($_, 0) for @pids;
+my ($acked) = stop_writers(@writers);
 push @nodes, $new;
 ok(defined wait_up_normal(4, @nodes), 'four nodes up and normal');
 
@@ -123,13 +93,7 @@ my @owns = split / /, $owns;
 is(scalar(@owns), 4, 'four owners');
 ok(!(grep { $_ < 0.15 || $_ > 0.35 } @owns), "ownership rebalanced ($owns)");
 
-my %acked = map { $_ => 1 } (1 .. 3000);
-for my $w (0 .. 2)
-{
-	open(my $f, '<', "$dir/topo_acked_$w") or die;
-	chomp(my @k = <$f>);
-	$acked{$_} = 1 for @k;
-}
+my %acked = (%$acked, map { $_ => 1 } (1 .. 3000));
 my $n_acked = scalar(keys %acked);
 
 # first at ONE on the new node, before any read at ALL repairs it: the

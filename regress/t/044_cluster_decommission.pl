@@ -36,30 +36,9 @@ $nodes[0]->safe_psql('postgres', q{
 	INSERT INTO kv SELECT g, 'pre' FROM generate_series(1, 2000) g});
 
 my $dir = $PostgreSQL::Test::Utils::tmp_check;
-my $stop = "$dir/decom_stop";
-unlink $stop;
 
-# one writer on node 0: keys 1e6 + i, each acknowledged key logged
-my $writer = fork();
-die "fork: $!" unless defined $writer;
-if ($writer == 0)
-{
-	open(my $log, '>', "$dir/decom_acked") or die;
-	$log->autoflush(1);
-	my $i = 0;
-	while (!-e $stop)
-	{
-		my $k = 1000000 + $i++;
-		# a psql that dies (a broken pipe to a killed server) is a failed write, never
-			# a die: that would run the END blocks, which stop the nodes
-			my $ret = eval { $nodes[0]->psql('postgres',
-			"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w')",
-			timeout => 30) } // 1;
-		if ($ret == 0) { print $log "$k\n"; }
-		else { sleep(0.2); }
-	}
-	POSIX::_exit(0);    # not exit: the test's END blocks would stop the nodes
-}
+# one writer on node 0: keys 1e6 + i
+my $writer = start_writer($nodes[0], 'decom', 1000000, 'w');
 
 # $node's view of the state of $addr, recorded whenever it changes, until $last
 sub states_until
@@ -157,9 +136,7 @@ like($seen, qr/^(normal -> )?leaving -> left$/, "node 0 saw the node leaving, th
 
 # keep writing a little with three nodes, then stop the writer
 sleep(1);
-open(my $s, '>', $stop) or die;
-close($s);
-waitpid($writer, 0);
+my ($acked) = stop_writers($writer);
 my @stay = ($nodes[0], $nodes[2], $nodes[3]);
 ok(defined wait_up_normal(3, @stay), 'three nodes up and normal');
 @owns = split / /, owns($nodes[0]);
@@ -170,11 +147,7 @@ my ($ret, $out, $err) = $leaver->psql('postgres', 'SELECT count(*) FROM kv');
 ok($ret != 0 && $err =~ /left its cluster/, 'the node that left refuses requests')
   or diag($err);
 
-my %acked = map { $_ => 1 } (1 .. 2000);
-open(my $f, '<', "$dir/decom_acked") or die;
-chomp(my @k = <$f>);
-close($f);
-$acked{$_} = 1 for @k;
+my %acked = (%$acked, map { $_ => 1 } (1 .. 2000));
 my $n_acked = scalar(keys %acked);
 for my $i (0 .. 2)
 {

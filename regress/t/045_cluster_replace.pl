@@ -19,7 +19,6 @@ use warnings;
 
 use FindBin;
 use lib $FindBin::RealBin;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use File::Path qw(rmtree);
@@ -38,32 +37,8 @@ $nodes[0]->safe_psql('postgres', q{
 	SET widecol.consistency = quorum;
 	INSERT INTO kv SELECT g, 'pre' FROM generate_series(1, 2000) g});
 
-my $dir = $PostgreSQL::Test::Utils::tmp_check;
-my $stop = "$dir/replace_stop";
-unlink $stop;
-
-# one writer on node 0: keys 1e6 + i, each acknowledged key logged
-my $writer = fork();
-die "fork: $!" unless defined $writer;
-if ($writer == 0)
-{
-	open(my $log, '>', "$dir/replace_acked") or die;
-	$log->autoflush(1);
-	my $i = 0;
-	while (!-e $stop)
-	{
-		my $k = 1000000 + $i++;
-		# a psql that dies (a broken pipe to a killed server) is a failed write, never
-		# a die: that would run the END blocks, which stop the nodes
-		my $ret = eval { $nodes[0]->psql('postgres',
-			"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, 'w')",
-			timeout => 30) } // 1;
-		if ($ret == 0) { print $log "$k\n"; }
-		else { sleep(0.2); }
-	}
-	POSIX::_exit(0);    # not exit: the test's END blocks would stop the nodes
-}
-
+# one writer on node 0: keys 1e6 + i
+my $writer = start_writer($nodes[0], 'replace', 1000000, 'w');
 
 sub log_has
 {
@@ -141,15 +116,9 @@ ok(log_has($new, qr/replacing the dead node \Q$victim\E/), 'the replacement logg
 
 # keep writing a little with the replacement, then stop the writer
 sleep(1);
-open(my $s, '>', $stop) or die;
-close($s);
-waitpid($writer, 0);
+my ($acked) = stop_writers($writer);
 
-my %acked = map { $_ => 1 } (1 .. 2000);
-open(my $f, '<', "$dir/replace_acked") or die;
-chomp(my @k = <$f>);
-close($f);
-$acked{$_} = 1 for @k;
+my %acked = (%$acked, map { $_ => 1 } (1 .. 2000));
 my $keys = $new->safe_psql('postgres', q{SET widecol.consistency = one; SELECT k FROM kv});
 my %have = map { $_ => 1 } split /\n/, $keys;
 my @lost = grep { !$have{$_} } keys %acked;

@@ -3,10 +3,10 @@
 # INSERT ... ON CONFLICT DO NOTHING (CQL IF NOT EXISTS) on the same 50
 # keys, on one node (its partition lock) and over two coordinators of
 # three instances (replication factor 3, Paxos), and every key has exactly
-# one winner, whose value is the one stored; 8 sessions x 30 conditional
+# one winner, whose value is the one stored; 8 sessions x 100 conditional
 # decrements (read the balance b, UPDATE ... SET balance = b - 1 WHERE id
-# = 1 AND balance = b, until it applies) take a balance of 240 to exactly
-# 0 with exactly 240 applied, none lost, and 4 sessions of UPDATE ... SET
+# = 1 AND balance = b, until it applies) take a balance of 800 to exactly
+# 0 with exactly 800 applied, none lost, and 4 sessions of UPDATE ... SET
 # balance = balance - 1 WHERE ... AND balance > 0 lose none either; with
 # one node killed a new key still gets its one winner at SERIAL and a
 # conditional UPDATE applies once; with two killed both fail with the
@@ -20,6 +20,7 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use IPC::Run;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -117,12 +118,12 @@ create_on_first(\@nodes, q{
 race([ @nodes[ 0, 1 ] ], $nodes[2], 'three nodes');
 
 # conditional decrements (CQL UPDATE ... IF balance = b): 8 sessions, 4 on
-# node 0 and 4 on node 1, each 30 times: read the balance b, then set it to
+# node 0 and 4 on node 1, each 100 times: read the balance b, then set it to
 # b - 1 if it is still b, until that applies.  The balance is a static
 # column of a ledger partition with one row per value: the same UPDATE
 # writes the session's tag into row b, so every applied decrement leaves
 # its owner (and an outcome the error left unknown can be looked up).
-my $decs = 240;
+my $decs = 800;
 $nodes[0]->safe_psql('postgres', qq{
 	SET widecol.consistency = quorum;
 	INSERT INTO ledger SELECT 1, s, NULL, $decs FROM generate_series(1, $decs) s;
@@ -199,7 +200,9 @@ sub bench
 			"$file: every session ended") or diag(${ $r->[2] });
 	}
 }
+my $t_dec = time();
 bench($dec, 4, $decs / 8);
+$t_dec = time() - $t_dec;
 my (@applied, @maybe);
 push @applied, split(/\n/, $_->safe_psql('postgres', "SELECT b || ' ' || tag FROM applied"))
   for @nodes[ 0, 1 ];
@@ -215,11 +218,12 @@ is(scalar(keys %owner), $decs, "conditional decrements: every balance $decs .. 1
 my @lost = grep { my ($v, $t) = split / /; ($owner{$v} // '') ne $t } @applied;
 is(scalar(@lost), 0, 'conditional decrements: every applied one owns its row') or diag("lost: @lost");
 # outcomes left unknown by an error: applied when the session owns the row
-my %seen;
+# (and did not own it by its retry of the same balance, reported applied)
+my %seen = map { $_ => 1 } @applied;
 my $resolved = grep { my ($v, $t) = split / /; ($owner{$v} // '') eq $t && !$seen{$_}++ } @maybe;
 is(scalar(@applied) + $resolved, $decs, "conditional decrements: exactly $decs applied");
-note "conditional decrements: " . scalar(@applied) . ' reported applied, ' . scalar(@maybe)
-  . " of unknown outcome, $resolved of them applied";
+diag(sprintf('conditional decrements: %d reported applied, %d of unknown outcome (%d of them '
+	  . 'applied), in %.1f s', scalar(@applied), scalar(@maybe), $resolved, $t_dec));
 
 # SET balance = balance - 1 WHERE ... AND balance > 0: the new value is
 # computed from the row the UPDATE read; 2 x 2 sessions drain 40 to 0,

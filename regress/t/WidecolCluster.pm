@@ -16,6 +16,9 @@
 #   kill_node($node)                SIGKILL its widecol node and postmaster
 #   wait_down($node, $victim)       until $node shows $victim down
 #   poll_until($node, $sql, $want)  until $sql (settings allowed) gives $want
+#   start_writer($node, $name, $first_key, $value)
+#                                   fork a QUORUM writer of table kv
+#   stop_writers(@writers)          stop them; the keys they saw acknowledged
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -25,6 +28,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -32,7 +36,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT =
   qw(widecol_cluster wait_up_normal on_every create_on_first kill_node wait_down node_address
-  poll_until);
+  poll_until start_writer stop_writers);
 
 sub widecol_cluster
 {
@@ -149,6 +153,85 @@ sub poll_until
 		sleep(0.5);
 	}
 	return 0;
+}
+
+# Fork a writer that inserts ($first_key + i, '$value') for i = 0, 1, ... into
+# the table kv (k bigint, v text) on $node at QUORUM, one statement per psql,
+# until stop_writers.  Each acknowledged key is a line of
+# tmp_check/writer_$name.acked; a refused or failed write (a psql that died
+# on a killed server included: that never dies in the writer, which would
+# run the test's END blocks and stop every node) is counted and followed by
+# a 0.2 s pause.  Returns the writer, for stop_writers.
+sub start_writer
+{
+	my ($node, $name, $first_key, $value) = @_;
+	my $base = "$PostgreSQL::Test::Utils::tmp_check/writer_$name";
+	my $pid;
+
+	unlink("$base.stop", "$base.failed");
+	$pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		my ($i, $failed) = (0, 0);
+
+		open(my $log, '>', "$base.acked") or die "cannot write $base.acked: $!";
+		$log->autoflush(1);
+		while (!-e "$base.stop")
+		{
+			my $k = $first_key + $i++;
+			my $ret = eval {
+				$node->psql('postgres',
+					"SET widecol.consistency = quorum; INSERT INTO kv VALUES ($k, '$value')",
+					timeout => 30);
+			} // 1;
+
+			if ($ret == 0) { print $log "$k\n"; }
+			else { $failed++; sleep(0.2); }
+		}
+		close($log);
+		if (open(my $f, '>', "$base.failed"))
+		{
+			print $f "$failed\n";
+			close($f);
+		}
+		POSIX::_exit(0);    # not exit: the END blocks would stop the nodes
+	}
+	return { pid => $pid, base => $base };
+}
+
+# Stop the writers of start_writer and wait for them.  Returns a hash
+# reference whose keys are every key a writer saw acknowledged, and the
+# number of writes that failed.
+sub stop_writers
+{
+	my (@writers) = @_;
+	my (%acked, $failed);
+
+	for my $w (@writers)
+	{
+		open(my $s, '>', "$w->{base}.stop") or die "cannot write $w->{base}.stop: $!";
+		close($s);
+	}
+	$failed = 0;
+	for my $w (@writers)
+	{
+		waitpid($w->{pid}, 0);
+		open(my $f, '<', "$w->{base}.acked") or die "cannot read $w->{base}.acked: $!";
+		while (my $k = <$f>)
+		{
+			chomp $k;
+			$acked{$k} = 1;
+		}
+		close($f);
+		if (open($f, '<', "$w->{base}.failed"))
+		{
+			my $n = <$f>;
+			$failed += $n // 0;
+			close($f);
+		}
+	}
+	return (\%acked, $failed);
 }
 
 1;
