@@ -80,7 +80,6 @@
 #include "client.h"
 #include "coding.h"
 #include "consistency.h"
-#include "counter.h"
 #include "mutation.h"
 
 #include "widecol.h"
@@ -121,6 +120,8 @@ static bool stage_off = false;	/* this transaction stages no more */
 static uint64 staged_bytes = 0; /* mutation bytes staged (a prefix) */
 static uint32 staged_count = 0;
 static wc_buf stage_buf;		/* the chunk being staged; in malloc memory */
+static bool pending_deltas = false; /* counter deltas were written (never
+									 * staged) */
 
 static TxnMark *marks = NULL;	/* in TopMemoryContext */
 static int	nmarks = 0;
@@ -191,6 +192,18 @@ widecol_txn_batch(void)
 		pending_init = true;
 	}
 	return &pending;
+}
+
+/*
+ * The transaction is about to write counter deltas (counter.c, the only
+ * writer of delta cells): the node resolves them under its counter lock,
+ * so they go in one batch at commit, never staged.  Known here, the chunks
+ * need no walk over every cell to find them.
+ */
+void
+widecol_txn_counter_deltas(void)
+{
+	pending_deltas = true;
 }
 
 /*
@@ -446,6 +459,7 @@ forget_pending(void)
 	stage_off = false;
 	staged_bytes = 0;
 	staged_count = 0;
+	pending_deltas = false;
 	if (pending_init)
 	{
 		wc_batch_builder_truncate(&pending, 0, 0);
@@ -619,7 +633,7 @@ stage_tail(void)
 
 	if (rec == NULL)
 		return true;
-	if (wc_counter_batch_has_delta(rec, len))
+	if (pending_deltas)
 	{
 		if (staging)
 			stage_cancel();

@@ -649,6 +649,7 @@ extern int	widecol_transaction_buffer_mb;
 extern void widecol_txn_init(void);
 extern struct wc_batch_builder *widecol_txn_batch(void);
 extern void widecol_txn_added(uint32 table_id);
+extern void widecol_txn_counter_deltas(void);
 extern bool widecol_txn_wrote(uint32 table_id);
 extern uint32 widecol_txn_position(void);
 extern uint8 *widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len,
