@@ -50,7 +50,8 @@ bool wc_row_parse(const uint8_t *blob, size_t len, wc_row_view *v)
  * (a blob validated before) only the lengths, so that a malformed blob still
  * ends the walk with -1 and is never read past its end.
  */
-static inline int wc__row_next_cell(wc_row_view *v, wc_cell *c, bool check)
+static inline __attribute__((always_inline)) int wc__row_next_cell(wc_row_view *v, wc_cell *c,
+                                                                 bool check)
 {
     const uint8_t *p = v->p, *end = v->end;
     uint64_t col, u;
