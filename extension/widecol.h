@@ -233,6 +233,7 @@ typedef struct WidecolTable
 	int			replication_factor;	/* effective factor (one node: 1) */
 	bool		counter_table;	/* non-key columns are counters (counter.c) */
 	bool		has_collections;	/* a column is a non-frozen collection */
+	bool		has_meta;		/* a column shows a write time or TTL */
 	bool		is_view;		/* a materialized view (matview.c): not written by users */
 	char	   *indexes_text;	/* the "indexes" option, or NULL (index.c) */
 	List	   *indexes;		/* its WidecolIndexes */
