@@ -119,7 +119,7 @@ static bool staging = false;	/* a staged transaction is open on the node */
 static bool stage_off = false;	/* this transaction stages no more */
 static uint64 staged_bytes = 0; /* mutation bytes staged (a prefix) */
 static uint32 staged_count = 0;
-static wc_buf stage_buf;		/* the chunk being staged; in malloc memory */
+static wc_buf stage_buf;		/* the tail sent as streaming starts; malloc */
 static bool pending_deltas = false; /* counter deltas were written (never
 									 * staged) */
 
@@ -597,22 +597,38 @@ stage_possible(void)
 
 /*
  * The pending writes not yet staged (all in memory, at the end of the
- * builder) as one batch record in stage_buf; NULL when there are none.
+ * builder): *count mutations, *size bytes from the result on; NULL when
+ * there are none.
+ */
+static const uint8_t *
+tail_mutations(size_t *size, uint32 *count)
+{
+	*size = (size_t) (pending_bytes() - Max(staged_bytes, sent_bytes));
+	*count = pending_count() - Max(staged_count, sent_count);
+	if (*count == 0)
+		return NULL;
+	Assert(pending_init && *size <= wc_batch_builder_size(&pending));
+	return pending.body.data + pending.body.len - *size;
+}
+
+/*
+ * The pending writes not yet staged as one batch record in stage_buf; NULL
+ * when there are none.
  */
 static const uint8_t *
 tail_record(size_t *len)
 {
-	size_t		size = (size_t) (pending_bytes() - Max(staged_bytes, sent_bytes));
-	uint32		count = pending_count() - Max(staged_count, sent_count);
+	size_t		size;
+	uint32		count;
+	const uint8_t *muts = tail_mutations(&size, &count);
 	wc_status	st;
 
 	*len = 0;
-	if (count == 0)
+	if (muts == NULL)
 		return NULL;
-	Assert(pending_init && size <= wc_batch_builder_size(&pending));
 	wc_buf_reset(&stage_buf);
 	wc_batch_begin(&stage_buf, count);
-	wc_buf_append(&stage_buf, pending.body.data + pending.body.len - size, size);
+	wc_buf_append(&stage_buf, muts, size);
 	if ((st = wc_buf_status(&stage_buf)) != WC_OK)
 		widecol_report(st, "collecting the transaction's writes");
 	*len = stage_buf.len;
@@ -628,10 +644,11 @@ static bool
 stage_tail(void)
 {
 	size_t		len;
-	const uint8_t *rec = tail_record(&len);
+	uint32		count;
+	const uint8_t *muts = tail_mutations(&len, &count);
 	wc_status	st;
 
-	if (rec == NULL)
+	if (muts == NULL)
 		return true;
 	if (pending_deltas)
 	{
@@ -640,8 +657,9 @@ stage_tail(void)
 		stage_off = true;
 		return false;
 	}
-	st = wc_client_stage_send(widecol_connection(), rec, len,
-							  (wc_consistency) widecol_consistency, !staging);
+	/* sent from where the writes are, behind the batch header */
+	st = wc_client_stage_send_mutations(widecol_connection(), count, muts, len,
+										(wc_consistency) widecol_consistency, !staging);
 	if (st == WC_OVERLOADED)
 	{
 		/*
