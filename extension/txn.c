@@ -24,9 +24,10 @@
  *	  everything.
  *
  *	  Beyond widecol.transaction_buffer_mb the mutations move, in the
- *	  batch layout (varint length, mutation), to a BufFile owned by the
- *	  top transaction's resource owner; a rollback to a mark inside the
- *	  file seeks back and overwrites.
+ *	  batch layout (varint length, mutation), to a temporary file owned by
+ *	  the top transaction's resource owner, written a whole piece per call
+ *	  (no 8 kB blocks: a staged statement moves each chunk there); a
+ *	  rollback to a mark inside the file moves its end back and overwrites.
  *
  *	  Staging: on a node that serves alone, each WIDECOL_TXN_CHUNK of
  *	  pending writes is also handed to the node as it is made (STAGE,
@@ -72,10 +73,11 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/buffile.h"
+#include "storage/fd.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/wait_event.h"
 
 #include "client.h"
 #include "coding.h"
@@ -107,9 +109,10 @@ int			widecol_transaction_buffer_mb = 16;
 /* the pending writes of the current transaction */
 static wc_batch_builder pending;	/* in memory, after the spilled ones */
 static bool pending_init = false;
-static BufFile *spill = NULL;	/* in TopTransactionContext, owned by
+static File spill = -1;			/* temporary file, owned by
 								 * TopTransactionResourceOwner */
 static uint64 spill_bytes = 0;	/* logical end of the spill file */
+static uint64 spill_pos = 0;	/* where read_spill reads next */
 static uint32 spill_count = 0;
 static bool streaming = false;	/* beyond one atomic batch: sent as made */
 static uint64 sent_bytes = 0;	/* streamed: mutation bytes sent already */
@@ -353,9 +356,9 @@ start_streaming(void)
 			widecol_write_pending(true);
 		sent_bytes = pending_bytes();
 		sent_count = pending_count();
-		if (spill != NULL)
-			BufFileClose(spill);
-		spill = NULL;
+		if (spill >= 0)
+			FileClose(spill);
+		spill = -1;
 		spill_bytes = 0;
 		spill_count = 0;
 		wc_batch_builder_reset(&pending);
@@ -375,9 +378,9 @@ start_streaming(void)
 	PG_END_TRY();
 	sent_bytes += spill_bytes;
 	sent_count += spill_count;
-	if (spill != NULL)
-		BufFileClose(spill);
-	spill = NULL;
+	if (spill >= 0)
+		FileClose(spill);
+	spill = -1;
 	spill_bytes = 0;
 	spill_count = 0;
 	stream_pending();
@@ -395,22 +398,33 @@ spill_pending(void)
 
 	if (size == 0)
 		return;
-	if (spill == NULL)
+	if (spill < 0)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 		ResourceOwner oldowner = CurrentResourceOwner;
 
 		CurrentResourceOwner = TopTransactionResourceOwner;
-		spill = BufFileCreateTemp(false);
+		spill = OpenTemporaryFile(false);
 		CurrentResourceOwner = oldowner;
-		MemoryContextSwitchTo(oldcxt);
 		spill_bytes = 0;
 	}
 	st = wc_batch_builder_finish(&pending, &rec, &len);
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
 	/* the mutations follow the batch header: they end the record */
-	BufFileWrite(spill, (void *) (rec + len - size), size);
+	rec += len - size;
+	for (size_t done = 0; done < size;)
+	{
+		int			piece = (int) Min(size - done, WIDECOL_TXN_MAX_RECORD);
+
+		errno = 0;
+		if (FileWrite(spill, (char *) rec + done, piece, (off_t) (spill_bytes + done),
+					  WAIT_EVENT_BUFFILE_WRITE) != piece)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write the temporary file of pending widecol writes: %m"),
+					 errhint("Free space in the temporary files' directory, or raise temp_file_limit.")));
+		done += piece;
+	}
 	spill_bytes += size;
 	spill_count += wc_batch_builder_count(&pending);
 	wc_batch_builder_reset(&pending);
@@ -442,12 +456,9 @@ truncate_to(uint64 bytes, uint32 count)
 	}
 	if (pending_init)
 		wc_batch_builder_reset(&pending);
+	/* the next spill overwrites from there */
 	spill_bytes = bytes;
 	spill_count = count;
-	if (BufFileSeek(spill, 0, (off_t) bytes, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
 }
 
 /* Forget every pending write and mark (end of the transaction). */
@@ -470,9 +481,9 @@ forget_pending(void)
 			pending_init = false;
 		}
 	}
-	if (spill != NULL)
-		BufFileClose(spill);
-	spill = NULL;
+	if (spill >= 0)
+		FileClose(spill);
+	spill = -1;
 	spill_bytes = 0;
 	spill_count = 0;
 	streaming = false;
@@ -486,14 +497,23 @@ forget_pending(void)
 
 /* ---------------------------------------------------------------- commit */
 
-/* Read len bytes of the spill file at its current position. */
+/* Read len bytes of the spill file at spill_pos, and move past them. */
 static void
 read_spill(uint8 *dst, size_t len)
 {
-	if (BufFileRead(spill, dst, len) != len)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read the temporary file of pending widecol writes: %m")));
+	for (size_t done = 0; done < len;)
+	{
+		int			piece = (int) Min(len - done, WIDECOL_TXN_MAX_RECORD);
+
+		errno = 0;
+		if (FileRead(spill, (char *) dst + done, piece, (off_t) spill_pos,
+					 WAIT_EVENT_BUFFILE_READ) != piece)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the temporary file of pending widecol writes: %m")));
+		done += piece;
+		spill_pos += piece;
+	}
 }
 
 /* Apply every pending write; an ERROR here aborts the transaction. */
@@ -549,10 +569,7 @@ send_one_record(void)
 				 errhint("Free memory, or commit in smaller transactions.")));
 	PG_TRY();
 	{
-		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		spill_pos = 0;
 		read_spill(whole.data + whole.len, spill_bytes);
 		whole.len += spill_bytes;
 		if (wc_batch_builder_count(&pending) > 0)
@@ -782,15 +799,12 @@ for_each_spilled(pending_fn fn, void *arg)
 	size_t		off = 0;
 	uint64		left = spill_bytes;
 
-	if (spill == NULL || spill_bytes == 0)
+	if (spill < 0 || spill_bytes == 0)
 		return;
 	wc_buf_init(&in);
 	PG_TRY();
 	{
-		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		spill_pos = 0;
 		for (;;)
 		{
 			const uint8_t *p = in.data + off,
