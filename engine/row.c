@@ -129,7 +129,7 @@ bool wc_row_validate_flags(const uint8_t *blob, size_t len, uint8_t *flags)
     *flags = 0;
     if (!wc_row_parse(blob, len, &v))
         return false;
-    while ((r = wc_row_next_cell(&v, &c)) == 1)
+    while ((r = wc__row_next_cell(&v, &c, true)) == 1)
         *flags |= c.flags;
     return r == 0;
 }
