@@ -686,10 +686,12 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
  * transaction); *idp gets its request id.
  */
 static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, bool first,
-                                const uint8_t *batch, size_t len, uint32_t *idp)
+                                const uint8_t *hdr, size_t hlen, const uint8_t *batch,
+                                size_t len, uint32_t *idp)
 {
     uint8_t prefix[WC_PROTO_APPLY_PREFIX];
-    struct iovec iov[2];
+    struct iovec iov[3];
+    int n = 0;
     uint32_t id;
     wc_status st;
 
@@ -700,17 +702,23 @@ static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, boo
     if (!wc_consistency_valid((int)cl))
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     id = c->next_id + 1 ? c->next_id + 1 : 1;
-    st = op == WC_OP_APPLY ? wc_proto_apply_prefix(prefix, id, cl, len)
-                           : wc_proto_stage_prefix(prefix, id, cl, first, len);
+    st = op == WC_OP_APPLY ? wc_proto_apply_prefix(prefix, id, cl, hlen + len)
+                           : wc_proto_stage_prefix(prefix, id, cl, first, hlen + len);
     if (st != WC_OK)
         return st;
     c->next_id = id;
-    iov[0].iov_base = prefix;
-    iov[0].iov_len = sizeof(prefix);
-    iov[1].iov_base = (void *)batch;
-    iov[1].iov_len = len;
+    iov[n].iov_base = prefix;
+    iov[n++].iov_len = sizeof(prefix);
+    if (hlen) {
+        iov[n].iov_base = (void *)hdr;
+        iov[n++].iov_len = hlen;
+    }
+    if (len) {
+        iov[n].iov_base = (void *)batch;
+        iov[n++].iov_len = len;
+    }
     c->socket_only = op == WC_OP_STAGE;
-    st = wc__send_request(c, iov, len ? 2 : 1, wc__deadline(c));
+    st = wc__send_request(c, iov, n, wc__deadline(c));
     c->socket_only = false;
     if (st != WC_OK)
         return wc__broken(c, st);
@@ -721,7 +729,7 @@ static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, boo
 wc_status wc_client_apply_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
 {
     uint32_t id;
-    wc_status st = wc__apply_send(c, WC_OP_APPLY, cl, false, batch, len, &id);
+    wc_status st = wc__apply_send(c, WC_OP_APPLY, cl, false, NULL, 0, batch, len, &id);
 
     if (st != WC_OK)
         return st;
@@ -744,7 +752,7 @@ wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_con
     uint32_t id;
     wc_status st;
 
-    if ((st = wc__apply_send(c, WC_OP_APPLY, cl, false, batch, len, &id)) != WC_OK)
+    if ((st = wc__apply_send(c, WC_OP_APPLY, cl, false, NULL, 0, batch, len, &id)) != WC_OK)
         return st;
     if ((st = wc__response(c, id, wc__deadline(c), &body, &blen)) != WC_OK)
         return st;
@@ -753,17 +761,34 @@ wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_con
     return WC_OK;
 }
 
-wc_status wc_client_stage_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
-                               bool first)
+/* STAGE of the batch hdr (hlen bytes, may be 0) followed by batch, pipelined. */
+static wc_status wc__stage_send(wc_client *c, const uint8_t *hdr, size_t hlen,
+                                const uint8_t *batch, size_t len, wc_consistency cl, bool first)
 {
     uint32_t id;
-    wc_status st = wc__apply_send(c, WC_OP_STAGE, cl, first, batch, len, &id);
+    wc_status st = wc__apply_send(c, WC_OP_STAGE, cl, first, hdr, hlen, batch, len, &id);
 
     if (st != WC_OK)
         return st;
     c->pending = true;
     c->pending_id = id;
     return WC_OK;
+}
+
+wc_status wc_client_stage_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
+                               bool first)
+{
+    return wc__stage_send(c, NULL, 0, batch, len, cl, first);
+}
+
+wc_status wc_client_stage_send_mutations(wc_client *c, uint32_t count, const uint8_t *muts,
+                                         size_t len, wc_consistency cl, bool first)
+{
+    uint8_t room[16]; /* wc_buf_put_varint reserves 10 bytes whatever it writes */
+    wc_buf hdr = {.data = room, .len = 0, .cap = sizeof(room), .failed = 0};
+
+    wc_batch_begin(&hdr, count);
+    return wc__stage_send(c, hdr.data, hdr.len, muts, len, cl, first);
 }
 
 wc_status wc_client_publish(wc_client *c, bool commit)

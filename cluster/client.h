@@ -173,6 +173,13 @@ wc_status wc_client_apply_wait(wc_client *c);
 wc_status wc_client_stage_send(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
                                bool first);
 /*
+ * wc_client_stage_send of count mutations in the batch layout, len bytes
+ * at muts without the batch header (the tail of a batch builder, say): the
+ * header is sent in front of them, so the chunk is not copied first.
+ */
+wc_status wc_client_stage_send_mutations(wc_client *c, uint32_t count, const uint8_t *muts,
+                                         size_t len, wc_consistency cl, bool first);
+/*
  * PUBLISH: make the connection's staged writes visible at once and durable
  * (commit), or drop them (!commit; none open is not an error).  Waits for
  * an outstanding STAGE first and returns its failure, if it failed (the

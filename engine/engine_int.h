@@ -397,14 +397,16 @@ size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end);
 void wc__imm_accounted(wc_engine *e, size_t moved, size_t added);
 /*
  * Put one encoded, validated mutation into m at sequence seq (key: scratch
- * for the flat keys).  WC_NO_MEMORY, WC_CORRUPTION for a malformed entry;
- * with no_deltas, WC_INVALID_ARGUMENT at the first counter delta cell (the
- * entries before it are in m).
+ * for the flat keys).  WC_NO_MEMORY, WC_CORRUPTION for a malformed entry.
  */
 wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size_t len,
-                           uint64_t seq, bool no_deltas);
-/* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
-wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len);
+                           uint64_t seq);
+/*
+ * Validate a batch before it reaches the log (one walk over every cell);
+ * every table must exist.  *deltas (unless NULL): whether some cell is a
+ * counter delta.  WC_INVALID_ARGUMENT, WC_NOT_FOUND.  REQUIRES: tables_mu.
+ */
+wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len, bool *deltas);
 /* wc__admit_write: may a write start (stalls, background failure)?  Takes flush_mu only. */
 wc_status wc__admit_write(wc_engine *e);
 /* Log and apply one batch record (wc_engine_apply_batch without counter deltas). */

@@ -45,7 +45,13 @@ bool wc_row_parse(const uint8_t *blob, size_t len, wc_row_view *v)
     return true;
 }
 
-int wc_row_next_cell(wc_row_view *v, wc_cell *c)
+/*
+ * The next cell of v; with check, every rule of the layout is checked, without
+ * (a blob validated before) only the lengths, so that a malformed blob still
+ * ends the walk with -1 and is never read past its end.
+ */
+static inline __attribute__((always_inline)) int wc__row_next_cell(wc_row_view *v, wc_cell *c,
+                                                                 bool check)
 {
     const uint8_t *p = v->p, *end = v->end;
     uint64_t col, u;
@@ -54,20 +60,22 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
         return p == end ? 0 : -1;
     if (!wc_get_varint(&p, end, &col) || col > UINT32_MAX)
         return -1;
-    if (v->seen > 0 && col <= v->last_column)
-        return -1;
     c->column = (uint32_t)col;
-    if (!wc_get_u8(&p, end, &c->flags) || (c->flags & ~WC__CELLF_KNOWN))
+    if (!wc_get_u8(&p, end, &c->flags))
         return -1;
-    /* a counter is never a tombstone, never expires, and is one of the two kinds */
-    if ((c->flags & WC__CELLF_COUNTERS) &&
-        ((c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) ||
-         (c->flags & WC__CELLF_COUNTERS) == WC__CELLF_COUNTERS))
-        return -1;
-    /* a collection carries its tombstones and TTLs inside */
-    if ((c->flags & WC_CELLF_COLLECTION) &&
-        (c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC__CELLF_COUNTERS)))
-        return -1;
+    if (check) {
+        if ((v->seen > 0 && col <= v->last_column) || (c->flags & ~WC__CELLF_KNOWN))
+            return -1;
+        /* a counter is never a tombstone, never expires, and is one of the two kinds */
+        if ((c->flags & WC__CELLF_COUNTERS) &&
+            ((c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)) ||
+             (c->flags & WC__CELLF_COUNTERS) == WC__CELLF_COUNTERS))
+            return -1;
+        /* a collection carries its tombstones and TTLs inside */
+        if ((c->flags & WC_CELLF_COLLECTION) &&
+            (c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC__CELLF_COUNTERS)))
+            return -1;
+    }
     if (c->flags & WC_CELLF_ROW_TS) {
         if (!(v->flags & WC_ROWF_LIVENESS))
             return -1;
@@ -83,7 +91,7 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
         return -1;
     if ((c->flags & WC_CELLF_EXPIRING) && !wc_get_u32(&p, end, &c->ttl))
         return -1;
-    if ((c->flags & WC_CELLF_TOMBSTONE) && (c->flags & WC_CELLF_EXPIRING))
+    if (check && (c->flags & WC_CELLF_TOMBSTONE) && (c->flags & WC_CELLF_EXPIRING))
         return -1;
     if (c->flags & WC_CELLF_TOMBSTONE) {
         c->value = NULL;
@@ -91,11 +99,11 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
     } else if (!wc_get_bytes(&p, end, &c->value, &c->len)) {
         return -1;
     }
-    if ((c->flags & WC_CELLF_COUNTER) && !wc_counter_valid(c->value, c->len))
+    if (check && (c->flags & WC_CELLF_COUNTER) && !wc_counter_valid(c->value, c->len))
         return -1;
-    if ((c->flags & WC_CELLF_COUNTER_DELTA) && c->len != WC_COUNTER_DELTA_LEN)
+    if (check && (c->flags & WC_CELLF_COUNTER_DELTA) && c->len != WC_COUNTER_DELTA_LEN)
         return -1;
-    if (c->flags & WC_CELLF_COLLECTION) {
+    if (check && (c->flags & WC_CELLF_COLLECTION)) {
         int64_t max_ts;
         if (!wc_coll_valid(c->value, c->len, &max_ts, NULL) || max_ts != c->ts)
             return -1;
@@ -107,17 +115,30 @@ int wc_row_next_cell(wc_row_view *v, wc_cell *c)
     return 1;
 }
 
-bool wc_row_validate(const uint8_t *blob, size_t len)
+int wc_row_next_cell(wc_row_view *v, wc_cell *c)
+{
+    return wc__row_next_cell(v, c, true);
+}
+
+bool wc_row_validate_flags(const uint8_t *blob, size_t len, uint8_t *flags)
 {
     wc_row_view v;
     wc_cell c;
     int r;
 
+    *flags = 0;
     if (!wc_row_parse(blob, len, &v))
         return false;
-    while ((r = wc_row_next_cell(&v, &c)) == 1)
-        ;
+    while ((r = wc__row_next_cell(&v, &c, true)) == 1)
+        *flags |= c.flags;
     return r == 0;
+}
+
+bool wc_row_validate(const uint8_t *blob, size_t len)
+{
+    uint8_t flags;
+
+    return wc_row_validate_flags(blob, len, &flags);
 }
 
 void wc_rowb_begin(wc_rowb *rb, wc_buf *b)
@@ -650,7 +671,8 @@ int64_t wc_blob_min_timestamp(uint8_t kind, const uint8_t *blob, size_t len)
             min = v.live_ts;
         if ((v.flags & WC_ROWF_DELETED) && v.del_ts < min)
             min = v.del_ts;
-        while (wc_row_next_cell(&v, &c) == 1) {
+        /* (the memtable validated the row before it puts it) */
+        while (wc__row_next_cell(&v, &c, false) == 1) {
             int64_t cmin = c.ts;
 
             /* a collection's cell timestamp is its newest; its oldest element counts here */

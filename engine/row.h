@@ -123,6 +123,8 @@ bool wc_row_parse(const uint8_t *blob, size_t len, wc_row_view *v);
 int wc_row_next_cell(wc_row_view *v, wc_cell *c);
 /* Validate a whole row blob (fixed part and every cell). */
 bool wc_row_validate(const uint8_t *blob, size_t len);
+/* wc_row_validate, and *flags = the flags of all its cells or-ed (WC_CELLF_ROW_TS cleared). */
+bool wc_row_validate_flags(const uint8_t *blob, size_t len, uint8_t *flags);
 
 /*
  * Row builder: wc_rowb_begin, then optional liveness/deletion, then cells in
@@ -201,7 +203,8 @@ wc_status wc_header_compact_purge(const uint8_t *blob, size_t len, const wc_purg
 bool wc__purgeable(const wc_purge *pg, int64_t ts, uint32_t ldt, int64_t *mp, bool *have_mp);
 
 /* Smallest timestamp in a blob of the given key kind (INT64_MAX if none, INT64_MIN if
- * malformed: the conservative answer for purge decisions). */
+ * malformed: the conservative answer for purge decisions).  REQUIRES: a row blob was
+ * validated (wc_row_validate); its cells are not checked again, only their lengths. */
 int64_t wc_blob_min_timestamp(uint8_t kind, const uint8_t *blob, size_t len);
 
 /* <0 if a loses to b, >0 if a wins, 0 if identical.  Cells of the same column. */

@@ -174,10 +174,7 @@ static wc_status wc__staged_table(wc_staged *s, uint32_t table_id, wc_memtable *
     return WC_OK;
 }
 
-/*
- * Put a validated batch into the transaction's memtables; a counter delta
- * fails it (the transaction cannot publish deltas it did not resolve).
- */
+/* Put a validated batch into the transaction's memtables. */
 static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
 {
     wc_batch_view bv;
@@ -192,7 +189,7 @@ static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
 
         /* validated: ml >= 4 */
         if ((st = wc__staged_table(s, wc_dec_u32(mut), &m)) != WC_OK ||
-            (st = wc__put_mutation(m, &s->key, mut, ml, 0, true)) != WC_OK)
+            (st = wc__put_mutation(m, &s->key, mut, ml, 0)) != WC_OK)
             return st;
     }
     return WC_OK;
@@ -227,16 +224,23 @@ wc_status wc_engine_stage(wc_engine *e, wc_staged *s, const uint8_t *rec, size_t
     wc_batch_view bv;
     size_t body;
     wc_clpos pos;
+    bool deltas = false;
     wc_status st;
 
     if (s->failed != WC_OK)
         return wc_error(WC_INVALID_ARGUMENT,
                         "an earlier chunk of this staged transaction failed: %s", s->why);
     pthread_rwlock_rdlock(&e->tables_mu);
-    st = wc__validate_batch(e, rec, len);
+    st = wc__validate_batch(e, rec, len, &deltas);
     pthread_rwlock_unlock(&e->tables_mu);
     if (st != WC_OK)
         return wc__staged_fail(e, s, st);
+    /* the transaction cannot publish deltas it did not resolve */
+    if (deltas)
+        return wc__staged_fail(e, s,
+                               wc_error(WC_INVALID_ARGUMENT,
+                                        "counter updates cannot be staged: apply them as one "
+                                        "batch"));
     /* the mutations' bytes count (not the chunks' batch headers) */
     if (wc_batch_parse(rec, len, &bv) != WC_OK)
         return wc__staged_fail(e, s, WC_INVALID_ARGUMENT);

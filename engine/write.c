@@ -40,7 +40,7 @@ static void wc__account_active(wc_engine *e, wc__table *t)
 }
 
 wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size_t len,
-                           uint64_t seq, bool no_deltas)
+                           uint64_t seq)
 {
     wc_mutation_view v;
     wc_mutation_entry en;
@@ -54,10 +54,6 @@ wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size
     token = wc_token(v.pk, v.pk_len);
     /* validated once already: by wc__validate_batch before the log, or on replay */
     while ((r = wc_mutation_next_unchecked(&v, &en)) == 1) {
-        if (no_deltas && en.kind != WC_KIND_HEADER &&
-            wc_counter_row_has_delta(en.blob, en.blob_len))
-            return wc_error(WC_INVALID_ARGUMENT,
-                            "counter updates cannot be staged: apply them as one batch");
         wc_buf_reset(key);
         wc_key_build(key, token, v.pk, v.pk_len, en.kind, en.ck, en.ck_len);
         if ((st = wc_buf_status(key)) != WC_OK)
@@ -75,18 +71,18 @@ wc_status wc__put_mutation(wc_memtable *m, wc_buf *key, const uint8_t *mut, size
 static wc_status wc__apply_mutation(wc_engine *e, wc__table *t, const uint8_t *mut, size_t len,
                                     uint64_t seq)
 {
-    wc_status st = wc__put_mutation(t->active, &e->key, mut, len, seq, false);
+    wc_status st = wc__put_mutation(t->active, &e->key, mut, len, seq);
 
     wc__account_active(e, t);
     return st;
 }
 
-/* Validate a batch before it reaches the log; every table must exist. REQUIRES: tables_mu. */
-wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
+wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len, bool *deltas)
 {
     wc_batch_view bv;
     const uint8_t *mut;
     size_t ml;
+    uint8_t flags = 0;
     int r;
     wc_status st;
 
@@ -101,12 +97,24 @@ wc_status wc__validate_batch(wc_engine *e, const uint8_t *rec, size_t len)
             return wc_error(WC_INVALID_ARGUMENT, "malformed mutation");
         if (wc__engine_find_table(e, v.table_id) == NULL)
             return wc_error(WC_NOT_FOUND, "table %u does not exist", v.table_id);
-        while ((r2 = wc_mutation_next(&v, &en)) == 1)
-            ;
+        /* one walk over each row's cells checks them and collects their flags */
+        while ((r2 = wc_mutation_next_unchecked(&v, &en)) == 1) {
+            uint8_t f;
+
+            if (en.kind == WC_KIND_HEADER ? !wc_header_validate(en.blob, en.blob_len)
+                                          : !wc_row_validate_flags(en.blob, en.blob_len, &f)) {
+                r2 = -1;
+                break;
+            }
+            if (en.kind != WC_KIND_HEADER)
+                flags |= f;
+        }
         if (r2 < 0)
             return wc_error(WC_INVALID_ARGUMENT, "malformed entry in a mutation of table %u",
                             v.table_id);
     }
+    if (deltas != NULL)
+        *deltas = (flags & WC_CELLF_COUNTER_DELTA) != 0;
     if (r < 0)
         return wc_error(WC_INVALID_ARGUMENT, "malformed mutation batch");
     return WC_OK;
@@ -433,7 +441,7 @@ wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
         len = e->index_rec.len;
     }
     if (st == WC_OK)
-        st = wc__validate_batch(e, rec, len);
+        st = wc__validate_batch(e, rec, len, NULL);
     if (st == WC_OK)
         st = wc_commitlog_append(e->log, rec, len, &pos);
     if (st == WC_OK)

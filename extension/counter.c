@@ -369,6 +369,7 @@ widecol_counter_update(WidecolScanState *ss, PlanState *ps, List *deltas)
 	d.vals = vals;
 	d.n = k;
 	d.ts = ts;
+	widecol_txn_counter_deltas();
 	widecol_direct_update_rows(ss, ps, add_deltas, &d, "encoding a counter update");
 }
 

@@ -671,6 +671,8 @@ row_meta(WidecolModifyState *ms, TupleTableSlot *slot)
 {
 	WidecolTable *t = ms->t;
 
+	if (!t->has_meta)
+		return;					/* has_ttl and has_ts stay false */
 	for (int i = 0; i < t->ncols; i++)
 		ms->has_ttl[i] = ms->has_ts[i] = false;
 	for (int i = 0; i < t->ncols; i++)
@@ -725,7 +727,7 @@ write_row(WidecolModifyState *ms, TupleTableSlot *slot, bool liveness)
 	int32		live_ttl = ttl;
 
 	row_meta(ms, slot);
-	if (liveness)
+	if (liveness && t->has_meta)
 	{
 		/*
 		 * With per-column TTLs or write times, the row marker lives as long

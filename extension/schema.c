@@ -262,6 +262,7 @@ widecol_build_table(Relation rel)
 				bool		wt = strcmp(def->defname, "writetime") == 0;
 
 				c->kind = wt ? WIDECOL_COL_WRITETIME : WIDECOL_COL_TTL;
+				t->has_meta = true;
 				c->meta_of = find_column(t, defGetString(def), def->defname);
 				if (c->typid != (wt ? INT8OID : INT4OID))
 					ereport(ERROR,

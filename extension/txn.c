@@ -24,9 +24,10 @@
  *	  everything.
  *
  *	  Beyond widecol.transaction_buffer_mb the mutations move, in the
- *	  batch layout (varint length, mutation), to a BufFile owned by the
- *	  top transaction's resource owner; a rollback to a mark inside the
- *	  file seeks back and overwrites.
+ *	  batch layout (varint length, mutation), to a temporary file owned by
+ *	  the top transaction's resource owner, written a whole piece per call
+ *	  (no 8 kB blocks: a staged statement moves each chunk there); a
+ *	  rollback to a mark inside the file moves its end back and overwrites.
  *
  *	  Staging: on a node that serves alone, each WIDECOL_TXN_CHUNK of
  *	  pending writes is also handed to the node as it is made (STAGE,
@@ -72,15 +73,15 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/buffile.h"
+#include "storage/fd.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/wait_event.h"
 
 #include "client.h"
 #include "coding.h"
 #include "consistency.h"
-#include "counter.h"
 #include "mutation.h"
 
 #include "widecol.h"
@@ -108,9 +109,10 @@ int			widecol_transaction_buffer_mb = 16;
 /* the pending writes of the current transaction */
 static wc_batch_builder pending;	/* in memory, after the spilled ones */
 static bool pending_init = false;
-static BufFile *spill = NULL;	/* in TopTransactionContext, owned by
+static File spill = -1;			/* temporary file, owned by
 								 * TopTransactionResourceOwner */
 static uint64 spill_bytes = 0;	/* logical end of the spill file */
+static uint64 spill_pos = 0;	/* where read_spill reads next */
 static uint32 spill_count = 0;
 static bool streaming = false;	/* beyond one atomic batch: sent as made */
 static uint64 sent_bytes = 0;	/* streamed: mutation bytes sent already */
@@ -120,7 +122,9 @@ static bool staging = false;	/* a staged transaction is open on the node */
 static bool stage_off = false;	/* this transaction stages no more */
 static uint64 staged_bytes = 0; /* mutation bytes staged (a prefix) */
 static uint32 staged_count = 0;
-static wc_buf stage_buf;		/* the chunk being staged; in malloc memory */
+static wc_buf stage_buf;		/* the tail sent as streaming starts; malloc */
+static bool pending_deltas = false; /* counter deltas were written (never
+									 * staged) */
 
 static TxnMark *marks = NULL;	/* in TopMemoryContext */
 static int	nmarks = 0;
@@ -191,6 +195,18 @@ widecol_txn_batch(void)
 		pending_init = true;
 	}
 	return &pending;
+}
+
+/*
+ * The transaction is about to write counter deltas (counter.c, the only
+ * writer of delta cells): the node resolves them under its counter lock,
+ * so they go in one batch at commit, never staged.  Known here, the chunks
+ * need no walk over every cell to find them.
+ */
+void
+widecol_txn_counter_deltas(void)
+{
+	pending_deltas = true;
 }
 
 /*
@@ -340,9 +356,9 @@ start_streaming(void)
 			widecol_write_pending(true);
 		sent_bytes = pending_bytes();
 		sent_count = pending_count();
-		if (spill != NULL)
-			BufFileClose(spill);
-		spill = NULL;
+		if (spill >= 0)
+			FileClose(spill);
+		spill = -1;
 		spill_bytes = 0;
 		spill_count = 0;
 		wc_batch_builder_reset(&pending);
@@ -362,9 +378,9 @@ start_streaming(void)
 	PG_END_TRY();
 	sent_bytes += spill_bytes;
 	sent_count += spill_count;
-	if (spill != NULL)
-		BufFileClose(spill);
-	spill = NULL;
+	if (spill >= 0)
+		FileClose(spill);
+	spill = -1;
 	spill_bytes = 0;
 	spill_count = 0;
 	stream_pending();
@@ -382,22 +398,33 @@ spill_pending(void)
 
 	if (size == 0)
 		return;
-	if (spill == NULL)
+	if (spill < 0)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 		ResourceOwner oldowner = CurrentResourceOwner;
 
 		CurrentResourceOwner = TopTransactionResourceOwner;
-		spill = BufFileCreateTemp(false);
+		spill = OpenTemporaryFile(false);
 		CurrentResourceOwner = oldowner;
-		MemoryContextSwitchTo(oldcxt);
 		spill_bytes = 0;
 	}
 	st = wc_batch_builder_finish(&pending, &rec, &len);
 	if (st != WC_OK)
 		widecol_report(st, "encoding a write");
 	/* the mutations follow the batch header: they end the record */
-	BufFileWrite(spill, (void *) (rec + len - size), size);
+	rec += len - size;
+	for (size_t done = 0; done < size;)
+	{
+		int			piece = (int) Min(size - done, WIDECOL_TXN_MAX_RECORD);
+
+		errno = 0;
+		if (FileWrite(spill, (char *) rec + done, piece, (off_t) (spill_bytes + done),
+					  WAIT_EVENT_BUFFILE_WRITE) != piece)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write the temporary file of pending widecol writes: %m"),
+					 errhint("Free space in the temporary files' directory, or raise temp_file_limit.")));
+		done += piece;
+	}
 	spill_bytes += size;
 	spill_count += wc_batch_builder_count(&pending);
 	wc_batch_builder_reset(&pending);
@@ -429,12 +456,9 @@ truncate_to(uint64 bytes, uint32 count)
 	}
 	if (pending_init)
 		wc_batch_builder_reset(&pending);
+	/* the next spill overwrites from there */
 	spill_bytes = bytes;
 	spill_count = count;
-	if (BufFileSeek(spill, 0, (off_t) bytes, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
 }
 
 /* Forget every pending write and mark (end of the transaction). */
@@ -446,6 +470,7 @@ forget_pending(void)
 	stage_off = false;
 	staged_bytes = 0;
 	staged_count = 0;
+	pending_deltas = false;
 	if (pending_init)
 	{
 		wc_batch_builder_truncate(&pending, 0, 0);
@@ -456,9 +481,9 @@ forget_pending(void)
 			pending_init = false;
 		}
 	}
-	if (spill != NULL)
-		BufFileClose(spill);
-	spill = NULL;
+	if (spill >= 0)
+		FileClose(spill);
+	spill = -1;
 	spill_bytes = 0;
 	spill_count = 0;
 	streaming = false;
@@ -472,14 +497,23 @@ forget_pending(void)
 
 /* ---------------------------------------------------------------- commit */
 
-/* Read len bytes of the spill file at its current position. */
+/* Read len bytes of the spill file at spill_pos, and move past them. */
 static void
 read_spill(uint8 *dst, size_t len)
 {
-	if (BufFileRead(spill, dst, len) != len)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read the temporary file of pending widecol writes: %m")));
+	for (size_t done = 0; done < len;)
+	{
+		int			piece = (int) Min(len - done, WIDECOL_TXN_MAX_RECORD);
+
+		errno = 0;
+		if (FileRead(spill, (char *) dst + done, piece, (off_t) spill_pos,
+					 WAIT_EVENT_BUFFILE_READ) != piece)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the temporary file of pending widecol writes: %m")));
+		done += piece;
+		spill_pos += piece;
+	}
 }
 
 /* Apply every pending write; an ERROR here aborts the transaction. */
@@ -535,10 +569,7 @@ send_one_record(void)
 				 errhint("Free memory, or commit in smaller transactions.")));
 	PG_TRY();
 	{
-		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		spill_pos = 0;
 		read_spill(whole.data + whole.len, spill_bytes);
 		whole.len += spill_bytes;
 		if (wc_batch_builder_count(&pending) > 0)
@@ -583,22 +614,38 @@ stage_possible(void)
 
 /*
  * The pending writes not yet staged (all in memory, at the end of the
- * builder) as one batch record in stage_buf; NULL when there are none.
+ * builder): *count mutations, *size bytes from the result on; NULL when
+ * there are none.
+ */
+static const uint8_t *
+tail_mutations(size_t *size, uint32 *count)
+{
+	*size = (size_t) (pending_bytes() - Max(staged_bytes, sent_bytes));
+	*count = pending_count() - Max(staged_count, sent_count);
+	if (*count == 0)
+		return NULL;
+	Assert(pending_init && *size <= wc_batch_builder_size(&pending));
+	return pending.body.data + pending.body.len - *size;
+}
+
+/*
+ * The pending writes not yet staged as one batch record in stage_buf; NULL
+ * when there are none.
  */
 static const uint8_t *
 tail_record(size_t *len)
 {
-	size_t		size = (size_t) (pending_bytes() - Max(staged_bytes, sent_bytes));
-	uint32		count = pending_count() - Max(staged_count, sent_count);
+	size_t		size;
+	uint32		count;
+	const uint8_t *muts = tail_mutations(&size, &count);
 	wc_status	st;
 
 	*len = 0;
-	if (count == 0)
+	if (muts == NULL)
 		return NULL;
-	Assert(pending_init && size <= wc_batch_builder_size(&pending));
 	wc_buf_reset(&stage_buf);
 	wc_batch_begin(&stage_buf, count);
-	wc_buf_append(&stage_buf, pending.body.data + pending.body.len - size, size);
+	wc_buf_append(&stage_buf, muts, size);
 	if ((st = wc_buf_status(&stage_buf)) != WC_OK)
 		widecol_report(st, "collecting the transaction's writes");
 	*len = stage_buf.len;
@@ -614,20 +661,22 @@ static bool
 stage_tail(void)
 {
 	size_t		len;
-	const uint8_t *rec = tail_record(&len);
+	uint32		count;
+	const uint8_t *muts = tail_mutations(&len, &count);
 	wc_status	st;
 
-	if (rec == NULL)
+	if (muts == NULL)
 		return true;
-	if (wc_counter_batch_has_delta(rec, len))
+	if (pending_deltas)
 	{
 		if (staging)
 			stage_cancel();
 		stage_off = true;
 		return false;
 	}
-	st = wc_client_stage_send(widecol_connection(), rec, len,
-							  (wc_consistency) widecol_consistency, !staging);
+	/* sent from where the writes are, behind the batch header */
+	st = wc_client_stage_send_mutations(widecol_connection(), count, muts, len,
+										(wc_consistency) widecol_consistency, !staging);
 	if (st == WC_OVERLOADED)
 	{
 		/*
@@ -750,15 +799,12 @@ for_each_spilled(pending_fn fn, void *arg)
 	size_t		off = 0;
 	uint64		left = spill_bytes;
 
-	if (spill == NULL || spill_bytes == 0)
+	if (spill < 0 || spill_bytes == 0)
 		return;
 	wc_buf_init(&in);
 	PG_TRY();
 	{
-		if (BufFileSeek(spill, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file of pending widecol writes: %m")));
+		spill_pos = 0;
 		for (;;)
 		{
 			const uint8_t *p = in.data + off,

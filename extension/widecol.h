@@ -241,6 +241,7 @@ typedef struct WidecolTable
 	int			replication_factor;	/* effective factor (one node: 1) */
 	bool		counter_table;	/* non-key columns are counters (counter.c) */
 	bool		has_collections;	/* a column is a non-frozen collection */
+	bool		has_meta;		/* a column shows a write time or TTL */
 	bool		is_view;		/* a materialized view (matview.c): not written by users */
 	char	   *indexes_text;	/* the "indexes" option, or NULL (index.c) */
 	List	   *indexes;		/* its WidecolIndexes */
@@ -669,6 +670,7 @@ extern int	widecol_transaction_buffer_mb;
 extern void widecol_txn_init(void);
 extern struct wc_batch_builder *widecol_txn_batch(void);
 extern void widecol_txn_added(uint32 table_id);
+extern void widecol_txn_counter_deltas(void);
 extern bool widecol_txn_wrote(uint32 table_id);
 extern uint32 widecol_txn_position(void);
 extern uint8 *widecol_txn_overlay(uint32 table_id, const char *pk, int pk_len,

@@ -580,6 +580,17 @@ static void test_staged(void **state)
     assert_int_equal(wc_client_apply_wait(d), WC_OK);
     wc_client_close(d);
     assert_int_equal(read_all(r, T1, NULL, false, 500, NULL), 2000);
+    /* mutations without their batch header: the client sends one in front */
+    {
+        wc_batch_view bv;
+
+        assert_int_equal(wc_batch_parse(x.data, x.len, &bv), WC_OK);
+        assert_int_equal(wc_client_stage_send_mutations(c, bv.count, bv.p, (size_t)(bv.end - bv.p),
+                                                        WC_CL_ONE, true),
+                         WC_OK);
+        assert_int_equal(wc_client_publish(c, true), WC_OK);
+        assert_int_equal(read_all(r, T1, NULL, false, 500, NULL), 2100);
+    }
     wc_buf_free(&a);
     wc_buf_free(&b);
     wc_buf_free(&x);

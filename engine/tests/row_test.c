@@ -9,6 +9,8 @@
 
 #include "alloc.h"
 #include "keys.h"
+#include "collection.h"
+#include "counter.h"
 #include "row.h"
 
 static wc_cell cell(uint32_t col, int64_t ts, const char *v)
@@ -98,6 +100,73 @@ static void test_malformed(void **state)
         uint8_t bad[] = {0, 0xff, 0xff, 0xff, 0x0f};
         assert_false(wc_row_validate(bad, sizeof(bad)));
     }
+    wc_buf_free(&b);
+}
+
+/*
+ * One validating walk reports the flags of every cell (the write path
+ * refuses a staged counter delta by them), and the memtable's minimum
+ * timestamp, which walks a validated row again without its checks, still
+ * sees every timestamp (explicit, the row's deletion, a collection's
+ * oldest element).
+ */
+static void test_flags_and_min_timestamp(void **state)
+{
+    wc_buf b, coll;
+    wc_collb cb;
+    wc_coll_elem el = {.key = (const uint8_t *)"k1", .key_len = 2, .ts = 20,
+                       .value = (const uint8_t *)"v", .len = 1};
+    wc_cell in[4] = {cell(1, 100, "alpha"), cell(2, 50, "beta"), cell(4, 90, NULL),
+                     cell(9, 70, "")};
+    uint8_t flags = 0xff;
+
+    in[3].flags = WC_CELLF_EXPIRING;
+    in[3].ttl = 60;
+    in[3].ldt = 2000;
+    wc_buf_init(&b);
+    build(&b, 100, 0, in, 4);
+    assert_true(wc_row_validate_flags(b.data, b.len, &flags));
+    assert_int_equal(flags, WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING);
+    assert_int_equal(wc_blob_min_timestamp(WC_KIND_ROW, b.data, b.len), 50);
+    wc_buf_reset(&b);
+    build(&b, 100, 30, in, 1);
+    assert_int_equal(wc_blob_min_timestamp(WC_KIND_ROW, b.data, b.len), 30);
+
+    /* a counter delta cell */
+    {
+        uint8_t v[WC_COUNTER_DELTA_LEN] = {0};
+        wc_cell d = {.column = 3, .flags = WC_CELLF_COUNTER_DELTA, .ts = 60, .value = v,
+                     .len = sizeof(v)};
+
+        wc_buf_reset(&b);
+        build(&b, 0, 0, &d, 1);
+        assert_true(wc_row_validate_flags(b.data, b.len, &flags));
+        assert_int_equal(flags, WC_CELLF_COUNTER_DELTA);
+        assert_int_equal(wc_blob_min_timestamp(WC_KIND_ROW, b.data, b.len), 60);
+        b.data[b.len - 1] = 0; /* still the layout, no longer a valid row: refused */
+        b.len--;
+        assert_false(wc_row_validate_flags(b.data, b.len, &flags));
+    }
+
+    /* a collection cell: its timestamp is its newest element's, its oldest counts */
+    wc_buf_init(&coll);
+    wc_collb_begin(&cb, &coll);
+    wc_collb_elem(&cb, &el);
+    el.key = (const uint8_t *)"k2";
+    el.ts = 80;
+    wc_collb_elem(&cb, &el);
+    assert_true(wc_collb_end(&cb) > 0);
+    {
+        wc_cell c = {.column = 5, .flags = WC_CELLF_COLLECTION, .ts = 80, .value = coll.data,
+                     .len = coll.len};
+
+        wc_buf_reset(&b);
+        build(&b, 100, 0, &c, 1);
+        assert_true(wc_row_validate_flags(b.data, b.len, &flags));
+        assert_int_equal(flags, WC_CELLF_COLLECTION);
+        assert_int_equal(wc_blob_min_timestamp(WC_KIND_ROW, b.data, b.len), 20);
+    }
+    wc_buf_free(&coll);
     wc_buf_free(&b);
 }
 
@@ -282,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_flags_and_min_timestamp),
         cmocka_unit_test(test_merge_lww),
         cmocka_unit_test(test_merge_ties_and_deletion),
         cmocka_unit_test(test_header),

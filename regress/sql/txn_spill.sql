@@ -81,4 +81,17 @@ INSERT INTO big SELECT 506, g, repeat('s', 200) FROM generate_series(1, 10000) g
 SELECT count(*) AS read_own_staged FROM big WHERE p IN (504, 505, 506);
 COMMIT;
 SELECT p, count(*) FROM big WHERE p IN (504, 505, 506) GROUP BY p ORDER BY p;
+-- counter updates are never staged (the node resolves them under its
+-- counter lock): a transaction that makes them, before or after chunks were
+-- staged, sends all its writes as one batch at commit
+CREATE FOREIGN TABLE hits (p int, n widecol.counter) SERVER txns_t
+    OPTIONS (primary_key '((p))');
+BEGIN;
+INSERT INTO big SELECT 507, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+UPDATE hits SET n = n + 1 WHERE p = 1;
+INSERT INTO big SELECT 508, g, repeat('s', 200) FROM generate_series(1, 10000) g;
+UPDATE hits SET n = n + 2 WHERE p = 1;
+COMMIT;
+SELECT p, count(*) FROM big WHERE p IN (507, 508) GROUP BY p ORDER BY p;
+SELECT p, n FROM hits;
 RESET widecol.transaction_buffer_mb;
