@@ -407,6 +407,17 @@ wc_status wc_views_load(wc_views *v, wc_engine *e)
     return st;
 }
 
+bool wc_views_is_view(wc_views *v, uint32_t table_id)
+{
+    bool found = false;
+
+    pthread_rwlock_rdlock(&v->mu);
+    for (size_t i = 0; i < v->n && !found; i++)
+        found = v->v[i].id == table_id;
+    pthread_rwlock_unlock(&v->mu);
+    return found;
+}
+
 static bool wc__is_base(const wc_views *v, uint32_t table_id)
 {
     for (size_t i = 0; i < v->n; i++)

@@ -83,6 +83,8 @@ void wc_views_free(wc_views *v);
  * that do not decode, WC_NO_MEMORY.
  */
 wc_status wc_views_define(wc_views *v, const wc_table_def *def, bool *is_view);
+/* Whether table_id is a registered view. */
+bool wc_views_is_view(wc_views *v, uint32_t table_id);
 /* Forget table_id as a view (a dropped table).  Unknown ids are ignored. */
 void wc_views_forget(wc_views *v, uint32_t table_id);
 /* Register every view of the engine's catalog (at start); malformed recipes are skipped. */
