@@ -1329,7 +1329,7 @@ wc_status wc_views_log_open(wc_engine *e)
     if (st != WC_NOT_FOUND)
         return st;
     wc_clear_error();
-    memset(&d, 0, sizeof(d));
+    wc_table_def_default(&d);
     d.id = WC_VIEW_LOG_TABLE;
     snprintf(d.name, sizeof(d.name), "%s", WC_VIEW_LOG_NAME);
     d.gc_grace_seconds = 0; /* removed entries need no tombstone once compacted */

@@ -50,7 +50,7 @@
  * batch (the view mutations that partition's write causes, a batch record
  * of engine/mutation.h); integers little-endian as in coding.h.
  */
-#define WC_VIEW_LOG_TABLE 0xFFFFFF01u
+#define WC_VIEW_LOG_TABLE 0x7FFFFF01u
 #define WC_VIEW_LOG_NAME "system.view_update_log"
 #define WC_VIEW_LOG_ID_LEN 16
 
