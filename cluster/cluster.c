@@ -1481,7 +1481,7 @@ static wc_status wc__list_tables(wc_cluster *c, uint32_t **ids, size_t *n)
     /* the view update log is this node's own: never streamed */
     for (size_t i = 0; i < *n; i++)
         if ((*ids)[i] == WC_VIEW_LOG_TABLE)
-            (*ids)[i--] = (*ids)[--*n];
+            memmove(&(*ids)[i], &(*ids)[i + 1], (--*n - i--) * sizeof(**ids));
     return WC_OK;
 }
 

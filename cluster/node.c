@@ -976,7 +976,7 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             /* the view update log is the node's own, no table of the user's */
             for (size_t i = 0; i < cnt; i++)
                 if (ids[i] == WC_VIEW_LOG_TABLE)
-                    ids[i--] = ids[--cnt];
+                    memmove(&ids[i], &ids[i + 1], (--cnt - i--) * sizeof(*ids));
             wc_proto_put_table_ids(out, ids, cnt);
         }
         wc_free(ids);
