@@ -1479,9 +1479,11 @@ static wc_status wc__list_tables(wc_cluster *c, uint32_t **ids, size_t *n)
     if (c->engine == NULL || (st = wc_engine_list_tables(c->engine, ids, n)) != WC_OK)
         return c->engine ? st : WC_OK;
     /* the view update log is this node's own: never streamed */
+    k = 0;
     for (size_t i = 0; i < *n; i++)
-        if ((*ids)[i] == WC_VIEW_LOG_TABLE)
-            memmove(&(*ids)[i], &(*ids)[i + 1], (--*n - i--) * sizeof(**ids));
+        if ((*ids)[i] != WC_VIEW_LOG_TABLE)
+            (*ids)[k++] = (*ids)[i];
+    *n = k;
     return WC_OK;
 }
 

@@ -974,9 +974,11 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed LIST_TABLES message") : WC_OK);
         if ((st = wc_engine_list_tables(e, &ids, &cnt)) == WC_OK) {
             /* the view update log is the node's own, no table of the user's */
+            size_t k = 0;
             for (size_t i = 0; i < cnt; i++)
-                if (ids[i] == WC_VIEW_LOG_TABLE)
-                    memmove(&ids[i], &ids[i + 1], (--cnt - i--) * sizeof(*ids));
+                if (ids[i] != WC_VIEW_LOG_TABLE)
+                    ids[k++] = ids[i];
+            cnt = k;
             wc_proto_put_table_ids(out, ids, cnt);
         }
         wc_free(ids);
