@@ -1470,16 +1470,16 @@ static bool wc__boot_add(wc__boot_source *src, uint32_t table_id, int64_t start,
 /* The tables streaming moves: the local side's list, else the engine's (none without either). */
 static wc_status wc__list_tables(wc_cluster *c, uint32_t **ids, size_t *n)
 {
+    wc_status st;
+    size_t k = 0;
+
     *ids = NULL;
     *n = 0;
-    wc_status st;
-
     if (c->local.list_tables)
         return c->local.list_tables(c->local.ctx, ids, n);
     if (c->engine == NULL || (st = wc_engine_list_tables(c->engine, ids, n)) != WC_OK)
         return c->engine ? st : WC_OK;
     /* the view update log is this node's own: never streamed */
-    k = 0;
     for (size_t i = 0; i < *n; i++)
         if ((*ids)[i] != WC_VIEW_LOG_TABLE)
             (*ids)[k++] = (*ids)[i];
