@@ -301,6 +301,20 @@ static void wc__send_entry(wc_view_pair *p, wc__vrec *r, const wc_views_update *
         }
         wc__send_one(p, r, ring, local ? (uint32_t)self : (uint32_t)paired, local, mv.table_id,
                      one.data, one.len);
+        /* nodes joining the view partition's range get it from every base replica */
+        {
+            uint32_t pend[WC__VP_MAX_REPLICAS];
+            wc_ring *pring = NULL;
+            size_t np = wc__coord_pending_replicas(p->o.coord, mv.table_id,
+                                                   wc_token(mv.pk, mv.pk_len), &pring, pend,
+                                                   WC__VP_MAX_REPLICAS);
+            const uint8_t *me = wc__coord_options(p->o.coord)->self_id;
+            for (size_t k = 0; k < np; k++) {
+                bool is_self = memcmp(wc_ring_host(pring, pend[k])->host_id, me,
+                                      WC_RING_HOST_ID_LEN) == 0;
+                wc__send_one(p, r, pring, pend[k], is_self, mv.table_id, one.data, one.len);
+            }
+        }
     }
     wc_buf_free(&one);
 }

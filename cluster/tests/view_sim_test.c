@@ -37,13 +37,13 @@
 #include "view.h"
 #include "view_pair.h"
 
-#define VS_NODES 5
+#define VS_NODES 6 /* at most: five in the ring, a sixth joining in one run */
 #define VS_RF 3
 #define VS_TOKENS 8
 #define VS_BASE 1
 #define VS_VIEW 2
 #define VS_DEVICES 24
-#define VS_STATES 5
+#define VS_STATES 8
 #define VS_WRITES 300
 #define VS_MAX_HINTS 4096
 #define RECIPE "base=1 bpk=e bck= pk=x ck=p0 x=1:s"
@@ -69,6 +69,8 @@ typedef struct vsim {
     uint64_t seed;
     wc_sim *sim;
     wc_ring *ring;
+    wc_ring *pending; /* with the joining sixth node, or NULL */
+    uint32_t n;       /* nodes in the simulator */
     wc_replication repl;
     vnode nodes[VS_NODES];
     bool down[VS_NODES];
@@ -89,7 +91,7 @@ static bool vs_is_alive(void *ctx, const wc_ring_member *m)
     vnode *n = ctx;
     uint32_t i = vs_index_of(m);
 
-    return i < VS_NODES && !n->vs->down[i];
+    return i < n->vs->n && !n->vs->down[i];
 }
 
 static wc_status vs_replication(void *ctx, uint32_t table_id, wc_replication *out)
@@ -203,6 +205,8 @@ static void vs_start_node(vnode *n)
     o.ctx = n;
     assert_int_equal(wc_coord_create(&o, &n->coord), WC_OK);
     wc_coord_set_ring(n->coord, n->vs->ring);
+    if (n->vs->pending)
+        wc_coord_set_pending_ring(n->coord, n->vs->pending);
     memset(&po, 0, sizeof(po));
     po.env = n->env;
     po.coord = n->coord;
@@ -222,7 +226,8 @@ static uint64_t vs_mix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static vsim *vs_new(uint64_t seed)
+/* Five nodes in the ring; with joining, a sixth that joins it (the pending ring) all along. */
+static vsim *vs_new(uint64_t seed, bool joining)
 {
     vsim *vs = calloc(1, sizeof(*vs));
     wc_sim_options so;
@@ -239,7 +244,8 @@ static vsim *vs_new(uint64_t seed)
     vs->repl.replication_factor = VS_RF;
     assert_int_equal(wc_sim_create(seed, &so, &vs->sim), WC_OK);
     memset(m, 0, sizeof(m));
-    for (uint32_t i = 0; i < VS_NODES; i++) {
+    vs->n = joining ? 6 : 5;
+    for (uint32_t i = 0; i < vs->n; i++) {
         m[i].host_id[0] = (uint8_t)i;
         m[i].host_id[2] = 0xcc;
         snprintf(m[i].addr.host, sizeof(m[i].addr.host), "10.3.0.%u", i + 1);
@@ -254,8 +260,10 @@ static vsim *vs_new(uint64_t seed)
         vs->nodes[i].idx = i;
         assert_non_null(vs->nodes[i].env = wc_sim_add_node(vs->sim, &m[i].addr));
     }
-    assert_int_equal(wc_ring_build(m, VS_NODES, &vs->ring), WC_OK);
-    for (uint32_t i = 0; i < VS_NODES; i++)
+    assert_int_equal(wc_ring_build(m, 5, &vs->ring), WC_OK);
+    if (joining)
+        assert_int_equal(wc_ring_build(m, 6, &vs->pending), WC_OK);
+    for (uint32_t i = 0; i < vs->n; i++)
         vs_start_node(&vs->nodes[i]);
     for (int d = 0; d < VS_DEVICES; d++)
         vs->state[d] = -1;
@@ -264,7 +272,7 @@ static vsim *vs_new(uint64_t seed)
 
 static void vs_free(vsim *vs)
 {
-    for (uint32_t i = 0; i < VS_NODES; i++) {
+    for (uint32_t i = 0; i < vs->n; i++) {
         vnode *n = &vs->nodes[i];
         wc_engine_store_destroy(n->store);
         wc_view_pair_destroy(n->pair);
@@ -277,6 +285,7 @@ static void vs_free(vsim *vs)
     for (size_t i = 0; i < vs->nhints; i++)
         wc_buf_free(&vs->hints[i].batch);
     wc_ring_unref(vs->ring);
+    wc_ring_unref(vs->pending);
     wc_sim_destroy(vs->sim);
     free(vs);
 }
@@ -311,7 +320,7 @@ static void vs_random_write(vsim *vs, uint64_t *rs)
     vs_wait w = {false, WC_OK};
 
     do
-        c = (uint32_t)(vs_mix(rs) % VS_NODES);
+        c = (uint32_t)(vs_mix(rs) % 5);
     while (vs->down[c]);
     snprintf(dev, sizeof(dev), "d%02d", d);
     pk_len = key_text(dev, pk);
@@ -440,8 +449,8 @@ static void vs_sort_words(char *s)
     free(copy);
 }
 
-/* What node i must hold: the view rows of the final base in the view partitions it replicates. */
-static void vs_expected(vsim *vs, uint32_t i, char *out)
+/* What node i must hold: the view rows of the final base in the view partitions it replicates in ring. */
+static void vs_expected(vsim *vs, const wc_ring *ring, uint32_t i, char *out)
 {
     out[0] = '\0';
     for (int d = 0; d < VS_DEVICES; d++) {
@@ -455,7 +464,7 @@ static void vs_expected(vsim *vs, uint32_t i, char *out)
         {
             uint8_t vpk[32];
             size_t vlen = key_text(st, vpk);
-            assert_int_equal(wc_ring_replicas(vs->ring, &vs->repl, wc_token(vpk, vlen), reps,
+            assert_int_equal(wc_ring_replicas(ring, &vs->repl, wc_token(vpk, vlen), reps,
                                               VS_RF, &nr),
                              WC_OK);
         }
@@ -470,9 +479,10 @@ static void vs_check(vsim *vs, const char *when)
 {
     static char have[8192], want[8192];
 
-    for (uint32_t i = 0; i < VS_NODES; i++) {
+    for (uint32_t i = 0; i < vs->n; i++) {
+        /* the joining node holds what it will replicate: it got every update of those partitions */
         vs_node_view(vs, i, have, sizeof(have));
-        vs_expected(vs, i, want);
+        vs_expected(vs, i < 5 ? vs->ring : vs->pending, i, want);
         vs_sort_words(have);
         vs_sort_words(want);
         SIM_CHECK(vs->seed, strcmp(have, want) == 0, "%s: node %u holds\n  %s\nbut must hold\n  %s",
@@ -482,9 +492,9 @@ static void vs_check(vsim *vs, const char *when)
 
 static void run_views(uint64_t seed)
 {
-    vsim *vs = vs_new(seed);
+    vsim *vs = vs_new(seed, false);
     uint64_t rs = seed ^ 0x5eedu;
-    uint32_t victim = (uint32_t)(seed % VS_NODES);
+    uint32_t victim = (uint32_t)(seed % 5);
 
     for (int i = 0; i < VS_WRITES / 3; i++)
         vs_random_write(vs, &rs);
@@ -509,7 +519,7 @@ static void run_views(uint64_t seed)
         wc_view_pair_stats st, sum;
         size_t rows = 0;
         memset(&sum, 0, sizeof(sum));
-        for (uint32_t i = 0; i < VS_NODES; i++) {
+        for (uint32_t i = 0; i < vs->n; i++) {
             wc_view_pair_get_stats(vs->nodes[i].pair, &st);
             sum.sent += st.sent;
             sum.local += st.local;
@@ -531,6 +541,34 @@ static void run_views(uint64_t seed)
     vs_free(vs);
 }
 
+/* A node joining the ring gets the view updates of the view partitions it will replicate. */
+static void run_joining(uint64_t seed)
+{
+    vsim *vs = vs_new(seed, true);
+    uint64_t rs = seed ^ 0x101du;
+
+    for (int i = 0; i < VS_WRITES / 2; i++)
+        vs_random_write(vs, &rs);
+    wc_sim_run_for(vs->sim, 500);
+    vs_check(vs, "with a node joining");
+    {
+        static char want[8192];
+        vs_expected(vs, vs->pending, 5, want);
+        SIM_CHECK(vs->seed, want[0] != '\0', "the joining node replicates no view row");
+    }
+    vs_free(vs);
+}
+
+static void test_joining_node_gets_view_updates(void **state)
+{
+    uint64_t seed = simtest_seed(15);
+
+    (void)state;
+    printf("seed=%" PRIu64 "\n", seed);
+    run_joining(seed);
+    run_joining(seed + 1);
+}
+
 static void test_views_on_a_cluster(void **state)
 {
     uint64_t seed = simtest_seed(14);
@@ -545,6 +583,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_views_on_a_cluster),
+        cmocka_unit_test(test_joining_node_gets_view_updates),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
