@@ -9,7 +9,8 @@
 # another view key, and deletes; then node 2 is stopped, written around
 # (its view updates wait as hints), started again, and the view equals the
 # base on node 2 too, at ALL.  Writes to the view and DROP FOREIGN TABLE of
-# it are refused with hints.
+# it are refused with hints.  Seed 002's solution 1 (a view by state over
+# the latest events by device) gives the seed's output on the cluster.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -91,6 +92,38 @@ my ($ret, $out, $err) = $nodes[1]->psql('postgres',
 like($err, qr/HINT:.*base table/, 'writes to the view are refused with a hint');
 ($ret, $out, $err) = $nodes[0]->psql('postgres', q{DROP FOREIGN TABLE by_state});
 like($err, qr/HINT:.*drop_materialized_view/, 'DROP FOREIGN TABLE of the view is refused');
+
+# seed 002, solution 1: the latest event of each device, by state
+create_on_first(\@nodes, q{
+	CREATE FOREIGN TABLE latest_events_by_device (device_id uuid, "timestamp" timestamp,
+	    state text, value text) SERVER ks OPTIONS (primary_key '((device_id))');
+	SELECT widecol.create_materialized_view('latest_events_by_state', 'latest_events_by_device',
+	    '((state), device_id)', "where" => 'state IS NOT NULL AND device_id IS NOT NULL');},
+	[ 'latest_events_by_device', 'latest_events_by_state' ]);
+my @events = (
+	q{'11111111-aaaa-bbbb-cccc-12345678abcd', '2021-01-01 01:11:11', 'on', 'event 1-1'},
+	q{'11111111-aaaa-bbbb-cccc-12345678abcd', '2021-01-01 02:22:22', 'off', 'event 1-2'},
+	q{'11111111-aaaa-bbbb-cccc-12345678abcd', '2021-01-01 03:33:33', 'on', 'event 1-3'},
+	q{'22222222-aaaa-bbbb-cccc-12345678abcd', '2021-02-02 01:11:11', 'off', 'event 2-1'},
+	q{'33333333-aaaa-bbbb-cccc-12345678abcd', '2021-03-03 01:11:11', 'off', 'event 3-1'});
+for my $i (0 .. $#events)
+{
+	$nodes[ $i % 3 ]->safe_psql('postgres',
+		"INSERT INTO latest_events_by_device (device_id, \"timestamp\", state, value) "
+		  . "VALUES ($events[$i])");
+}
+my $seed_q = q{SET widecol.consistency = 'quorum';
+	SELECT state, device_id, to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS.US') || '+0000', value
+	FROM latest_events_by_state WHERE state = '%s';};
+ok( poll_until(
+		$nodes[2], sprintf($seed_q, 'on'),
+		'on|11111111-aaaa-bbbb-cccc-12345678abcd|2021-01-01 03:33:33.000000+0000|event 1-3'),
+	'seed 002 solution 1: the latest events with state on');
+ok( poll_until(
+		$nodes[1], sprintf($seed_q, 'off'),
+		"off|22222222-aaaa-bbbb-cccc-12345678abcd|2021-02-02 01:11:11.000000+0000|event 2-1\n"
+		  . 'off|33333333-aaaa-bbbb-cccc-12345678abcd|2021-03-03 01:11:11.000000+0000|event 3-1'),
+	'seed 002 solution 1: the latest events with state off');
 
 $_->stop for @nodes;
 done_testing();
