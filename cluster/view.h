@@ -23,6 +23,11 @@
  * deletion that moved it away; cells keep their TTL (with a view key cell,
  * the view row expires with it).
  *
+ * On a node of a cluster the view rows live on the view's own replicas:
+ * wc_views_apply_paired and wc_views_build_paired compute the same view
+ * mutations but hand them out as update records for view_pair.h, logged
+ * in the node's view update log with the base write.
+ *
  * Thread-safety: every function may be called from any thread; the set
  * of views is guarded by a read-write lock, base partitions by a fixed set
  * of mutexes (hash of table and partition key), taken in ascending order.
