@@ -426,28 +426,6 @@ static bool wc__is_base(const wc_views *v, uint32_t table_id)
     return false;
 }
 
-wc_status wc_views_refuse_base(wc_views *v, const uint8_t *batch, size_t len)
-{
-    wc_batch_view bv;
-    const uint8_t *mut;
-    size_t mlen;
-    wc_status st = WC_OK;
-
-    if (atomic_load(&v->count) == 0 || wc_batch_parse(batch, len, &bv) != WC_OK) {
-        wc_clear_error();
-        return WC_OK;
-    }
-    pthread_rwlock_rdlock(&v->mu);
-    while (st == WC_OK && wc_batch_next(&bv, &mut, &mlen) == 1)
-        if (mlen >= 4 && wc__is_base(v, wc_dec_u32(mut)))
-            st = wc_error(WC_INVALID_ARGUMENT,
-                          "table %u has materialized views, which are kept on a single node only; "
-                          "drop them (widecol.drop_materialized_view) to write it on a cluster",
-                          wc_dec_u32(mut));
-    pthread_rwlock_unlock(&v->mu);
-    return st;
-}
-
 /* ---------------------------------------------------------------- view keys */
 
 /* Split key into the components codecs describe; false if it does not split exactly. */

@@ -118,12 +118,6 @@ wc_status wc_views_apply_paired(wc_views *v, wc_engine *e, const uint8_t *batch,
                                 wc_buf *updates);
 
 /*
- * WC_INVALID_ARGUMENT if the batch writes a base table of a view (a write
- * the node would not keep its views by: a coordinated one), else WC_OK.
- */
-wc_status wc_views_refuse_base(wc_views *v, const uint8_t *batch, size_t len);
-
-/*
  * Fill view_id from its base table's existing rows (each row read and its
  * view row written under its partition's lock, so writes meanwhile are
  * never undone).  WC_NOT_FOUND if view_id is not a registered view;

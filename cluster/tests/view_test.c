@@ -388,29 +388,6 @@ static void test_malformed_recipes(void **state)
 }
 
 /* A coordinated write of a base table is refused; of another table, let through. */
-static void test_refuse_base(void **state)
-{
-    vt t;
-    wc_batch_builder b;
-    const uint8_t *rec;
-    size_t len;
-
-    (void)state;
-    vt_open(&t, RECIPE_STATE, true);
-    for (uint32_t table = BASE; table <= 3; table += 2) {
-        wc_batch_builder_init(&b);
-        wc_mutation_delete_partition(wc_batch_builder_begin(&b, table, "k\0\0", 3), 1, 1);
-        assert_int_equal(wc_batch_builder_end(&b), WC_OK);
-        assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
-        assert_int_equal(wc_views_refuse_base(t.v, rec, len),
-                         table == BASE ? WC_INVALID_ARGUMENT : WC_OK);
-        wc_batch_builder_free(&b);
-    }
-    wc_views_forget(t.v, VIEW);
-    vt_close(&t, true);
-}
-
-
 /* Apply every view batch of update record upd (as its paired replica would); returns entries. */
 static int apply_updates(vt *t, const wc_buf *upd)
 {
@@ -523,7 +500,6 @@ int main(void)
         cmocka_unit_test(test_build_and_where),
         cmocka_unit_test(test_clustering_desc_and_range_delete),
         cmocka_unit_test(test_malformed_recipes),
-        cmocka_unit_test(test_refuse_base),
         cmocka_unit_test(test_paired_updates_are_logged),
         cmocka_unit_test(test_pairing),
     };
