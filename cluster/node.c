@@ -942,7 +942,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             /* a new materialized view starts from the base table's rows */
             if ((st = wc_views_define(n->views, &stored, &view)) == WC_OK && view &&
                 op == WC_OP_CREATE_TABLE)
-                st = wc_views_build(n->views, e, def.id);
+                st = n->view_sink ? wc_views_build_paired(n->views, e, def.id, wc__backfill_sink, n)
+                                  : wc_views_build(n->views, e, def.id);
             wc_table_def_clear(&stored);
         }
         wc_table_def_clear(&def);

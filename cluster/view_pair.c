@@ -349,7 +349,23 @@ void wc_view_pair_submit(wc_view_pair *p, const uint8_t *upd, size_t len)
 
 static void wc__replay_one(void *arg, const uint8_t *upd, size_t len)
 {
-    wc_view_pair_submit(arg, upd, len);
+    wc_view_pair *p = arg;
+    uint64_t logged_us = 0;
+
+    for (int i = 0; i < 8; i++)
+        logged_us = (logged_us << 8) | upd[i];
+    if (wc_env_wall_us(p->o.env) - (int64_t)logged_us > (int64_t)WC_VIEW_PAIR_MAX_AGE_MS * 1000) {
+        /* older than any hint would be kept: give it up, as an expired hint */
+        wc_buf_reset(&p->scratch);
+        if (wc_views_log_removal(upd, &p->scratch) == WC_OK) {
+            p->stats.expired++;
+            p->o.store.ops->apply(p->o.store.ctx, p->scratch.data, p->scratch.len,
+                                  wc__removal_done, p);
+        }
+        wc_clear_error();
+        return;
+    }
+    wc_view_pair_submit(p, upd, len);
 }
 
 void wc_view_pair_replay(wc_view_pair *p)
@@ -408,11 +424,16 @@ bool wc_view_pair_on_message(wc_view_pair *p, const wc_addr *from, const uint8_t
     }
     for (wc__vsend *s = p->sends.next; s != &p->sends; s = s->next)
         if (s->id == id) {
-            bool ok = msg[WC_VIEW_MSG_HEAD] == WC_OK;
-            if (ok)
+            uint8_t st = msg[WC_VIEW_MSG_HEAD];
+            if (st == WC_OK)
                 p->stats.acked++;
-            /* a replica that could not apply it gets it as a hint, for a later try */
-            wc__vsend_end(p, s, ok || wc__vsend_hint(p, s));
+            /*
+             * A replica without the view's table (its schema is behind, or
+             * the view was dropped there): the log entry stays for the
+             * replay, which gives up once it is older than the hint window.
+             * Another failure: a hint, for a later try.
+             */
+            wc__vsend_end(p, s, st == WC_OK || (st != WC_NOT_FOUND && wc__vsend_hint(p, s)));
             break;
         }
     return true;

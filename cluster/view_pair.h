@@ -21,9 +21,12 @@
  * nothing.  A record's log entry is removed once each of its sends was
  * applied (locally or acknowledged by VIEW_ACK) or kept as a hint (a
  * paired replica down, or silent for timeout_ms); a send that neither
- * lands nor is hinted leaves the entry, and every replay_interval_ms the
- * log is read again and the entries not in flight are sent anew (their
- * mutations carry their timestamps: applying one twice changes nothing).
+ * lands nor is hinted (a failed local apply, a paired replica that does
+ * not have the view's table yet) leaves the entry, and every
+ * replay_interval_ms the log is read again and the entries not in flight
+ * are sent anew (their mutations carry their timestamps: applying one
+ * twice changes nothing); an entry older than WC_VIEW_PAIR_MAX_AGE_MS is
+ * given up and removed, as a hint that old would be.
  *
  * Thread-safety: none; a view pair lives on its node's loop (env.h), with
  * its coordinator, and every function and callback runs there.
@@ -55,6 +58,7 @@ typedef struct wc_view_pair_options {
 
 #define WC_VIEW_PAIR_DEFAULT_TIMEOUT_MS 2000u
 #define WC_VIEW_PAIR_DEFAULT_REPLAY_MS 5000u
+#define WC_VIEW_PAIR_MAX_AGE_MS (3u * 3600 * 1000) /* as Cassandra's max_hint_window */
 
 typedef struct wc_view_pair_stats {
     uint64_t records;   /* update records taken (submitted and replayed) */
@@ -65,6 +69,7 @@ typedef struct wc_view_pair_stats {
     uint64_t unpaired;  /* dropped: this node is no base replica of the partition */
     uint64_t failed;    /* neither applied nor hinted: the record stays in the log */
     uint64_t removed;   /* log entries removed */
+    uint64_t expired;   /* log entries given up: older than WC_VIEW_PAIR_MAX_AGE_MS */
     uint64_t applied;   /* VIEW_MUTATION messages applied for other nodes */
     uint64_t malformed; /* messages or records dropped */
 } wc_view_pair_stats;

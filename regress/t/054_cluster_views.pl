@@ -93,6 +93,16 @@ like($err, qr/HINT:.*base table/, 'writes to the view are refused with a hint');
 ($ret, $out, $err) = $nodes[0]->psql('postgres', q{DROP FOREIGN TABLE by_state});
 like($err, qr/HINT:.*drop_materialized_view/, 'DROP FOREIGN TABLE of the view is refused');
 
+# drop_materialized_view on node 0: gone on every node, the base written on
+$nodes[0]->safe_psql('postgres', q{SELECT widecol.drop_materialized_view('by_state')});
+ok( poll_until(
+		$nodes[2], q{SELECT count(*) FROM pg_class WHERE relname = 'by_state'}, '0'),
+	'the dropped view is gone on node 2');
+$nodes[2]->safe_psql('postgres', q{INSERT INTO latest VALUES (501, 'after_drop', 1)});
+is($nodes[1]->safe_psql('postgres',
+		q{SET widecol.consistency = 'quorum'; SELECT state FROM latest WHERE device = 501}),
+	'after_drop', 'the base is written after its view was dropped');
+
 # seed 002, solution 1: the latest event of each device, by state
 create_on_first(\@nodes, q{
 	CREATE FOREIGN TABLE latest_events_by_device (device_id uuid, "timestamp" timestamp,
