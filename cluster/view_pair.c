@@ -58,6 +58,7 @@ struct wc_view_pair {
     uint64_t next_id;
     uint64_t timer;
     uint64_t next_replay_ms;
+    bool replay_needed; /* at start, and after a record kept its log entry */
     bool stopping;
     wc_buf scratch;
     wc_view_pair_stats stats;
@@ -129,6 +130,8 @@ static void wc__vrec_end(wc_view_pair *p, wc__vrec *r)
 {
     r->prev->next = r->next;
     r->next->prev = r->prev;
+    if (r->failed)
+        p->replay_needed = true;
     if (!r->failed && !p->stopping) {
         wc_buf_reset(&p->scratch);
         if (wc_views_log_removal(r->id, &p->scratch) == WC_OK)
@@ -454,8 +457,10 @@ static void wc__vp_tick(void *arg)
             wc__vsend_end(p, s, wc__vsend_hint(p, s));
         s = next;
     }
-    if (now >= p->next_replay_ms) {
+    /* the log is read (on the loop) only when it may hold what no send carries */
+    if (now >= p->next_replay_ms && p->replay_needed) {
         p->next_replay_ms = now + p->o.replay_interval_ms;
+        p->replay_needed = false;
         wc_view_pair_replay(p);
     }
     p->timer = p->o.env->ops->timer_start(p->o.env, WC__VP_TICK_MS, wc__vp_tick, p);
@@ -480,6 +485,7 @@ wc_status wc_view_pair_create(const wc_view_pair_options *o, wc_view_pair **out)
     wc_buf_init(&p->scratch);
     /* the first replay (what a crash left in the log) after one interval */
     p->next_replay_ms = wc_env_now_ms(p->o.env) + p->o.replay_interval_ms;
+    p->replay_needed = true;
     if ((p->timer = p->o.env->ops->timer_start(p->o.env, WC__VP_TICK_MS, wc__vp_tick, p)) == 0) {
         wc_free(p);
         return wc_error(WC_NO_MEMORY, "out of memory for the view update timer");

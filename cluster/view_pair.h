@@ -23,8 +23,8 @@
  * paired replica down, or silent for timeout_ms); a send that neither
  * lands nor is hinted (a failed local apply, a paired replica that does
  * not have the view's table yet) leaves the entry, and every
- * replay_interval_ms the log is read again and the entries not in flight
- * are sent anew (their mutations carry their timestamps: applying one
+ * replay_interval_ms after that (and once after the start) the log is read
+ * again and the entries not in flight are sent anew (their mutations carry their timestamps: applying one
  * twice changes nothing); an entry older than WC_VIEW_PAIR_MAX_AGE_MS is
  * given up and removed, as a hint that old would be.
  *
