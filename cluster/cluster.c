@@ -12,6 +12,7 @@
  * slot has its own mutex; the hint settings are atomics.
  */
 #include "cluster.h"
+#include "view_pair.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -135,6 +136,7 @@ struct wc_cluster {
     wc_batchlog_dir *batchlog_dir;
     atomic_uint batchlog_replay_ms;   /* replay_after of the batchlog (0: its default) */
     wc_paxos *paxos;                  /* lightweight transactions; loop only */
+    wc_view_pair *views;              /* paired view updates; loop only */
     wc_paxos_file *paxos_file;
     wc_repair *repair;                /* Merkle-tree exchange (repair.h) */
     bool stopping;                    /* coordination messages and requests refused */
@@ -1070,6 +1072,10 @@ static void wc__on_message(void *ctx, const wc_addr *from, const uint8_t *msg, s
             return;
         if (type >= WC_MSG_BATCHLOG_FIRST && type <= WC_MSG_BATCHLOG_LAST)
             (void)wc_batchlog_on_message(c->batchlog, from, msg, len);
+        else if (type >= WC_MSG_VIEW_FIRST && type <= WC_MSG_VIEW_LAST) {
+            if (c->views)
+                (void)wc_view_pair_on_message(c->views, from, msg, len);
+        }
         else if (type < WC_MSG_RANGE_HINTS)
             (void)wc_coord_on_message(c->coord, from, msg, len);
         else
@@ -1464,11 +1470,21 @@ static bool wc__boot_add(wc__boot_source *src, uint32_t table_id, int64_t start,
 /* The tables streaming moves: the local side's list, else the engine's (none without either). */
 static wc_status wc__list_tables(wc_cluster *c, uint32_t **ids, size_t *n)
 {
+    wc_status st;
+    size_t k = 0;
+
     *ids = NULL;
     *n = 0;
     if (c->local.list_tables)
         return c->local.list_tables(c->local.ctx, ids, n);
-    return c->engine ? wc_engine_list_tables(c->engine, ids, n) : WC_OK;
+    if (c->engine == NULL || (st = wc_engine_list_tables(c->engine, ids, n)) != WC_OK)
+        return c->engine ? st : WC_OK;
+    /* the view update log is this node's own: never streamed */
+    for (size_t i = 0; i < *n; i++)
+        if ((*ids)[i] != WC_VIEW_LOG_TABLE)
+            (*ids)[k++] = (*ids)[i];
+    *n = k;
+    return WC_OK;
 }
 
 /*
@@ -2093,6 +2109,63 @@ static wc_status wc__setup_paxos(wc_cluster *c)
     return wc_paxos_create(&po, &c->paxos);
 }
 
+/* The sink of the node's view update records (on the loop). */
+static void wc__view_sink(void *arg, const uint8_t *upd, size_t len)
+{
+    wc_cluster *c = arg;
+
+    if (c->views && !c->stopping)
+        wc_view_pair_submit(c->views, upd, len);
+}
+
+typedef struct wc__view_post {
+    wc_cluster *c;
+    size_t len;
+    uint8_t upd[];
+} wc__view_post;
+
+static void wc__view_posted(void *arg)
+{
+    wc__view_post *vp = arg;
+
+    wc__view_sink(vp->c, vp->upd, vp->len);
+    wc_free(vp);
+}
+
+void wc_cluster_view_updates(wc_cluster *c, const uint8_t *upd, size_t len)
+{
+    wc__view_post *vp;
+
+    if (c == NULL || (vp = wc_malloc(sizeof(*vp) + len)) == NULL)
+        return;
+    vp->c = c;
+    vp->len = len;
+    memcpy(vp->upd, upd, len);
+    if (c->env->ops->post(c->env, wc__view_posted, vp) != WC_OK) {
+        wc_clear_error();
+        wc_free(vp);
+    }
+}
+
+/* Paired view updates, when the node keeps views (on the loop, after the coordinator). */
+static wc_status wc__setup_views(wc_cluster *c)
+{
+    wc_view_pair_options vo;
+    wc_status st;
+
+    if (c->local.views_attach == NULL)
+        return WC_OK;
+    memset(&vo, 0, sizeof(vo));
+    vo.env = c->env;
+    vo.coord = c->coord;
+    vo.store = c->store;
+    vo.engine = c->engine;
+    if ((st = wc_view_pair_create(&vo, &c->views)) != WC_OK)
+        return st;
+    c->local.views_attach(c->local.ctx, wc__view_sink, c);
+    return WC_OK;
+}
+
 /* The coordinator and hint delivery over the local store (on the loop, before gossip starts). */
 static wc_status wc__setup_coordination(wc_cluster *c)
 {
@@ -2113,6 +2186,8 @@ static wc_status wc__setup_coordination(wc_cluster *c)
     co.store_hint = wc__store_hint;
     co.ctx = c;
     if ((st = wc_coord_create(&co, &c->coord)) != WC_OK)
+        return st;
+    if ((st = wc__setup_views(c)) != WC_OK)
         return st;
     if ((st = wc__create_stream(c)) != WC_OK)
         return st;
@@ -2169,6 +2244,8 @@ static wc_status wc__setup(wc_cluster *c)
                                                         c->engine, c->log, c->log_arg,
                                                         &c->schema)) != WC_OK)
         return st;
+    if (c->schema && c->local.table_followed)
+        wc_schema_runtime_set_follow(c->schema, c->local.table_followed, c->local.ctx);
     if (c->sql_address &&
         (st = wc_gossip_set_local(c->gossip, WC_GOSSIP_SQL_ADDRESS, c->sql_address,
                                   strlen(c->sql_address))) != WC_OK)
@@ -2262,6 +2339,9 @@ static wc_status wc__teardown_coordination(wc_cluster *c)
         c->local.store_close(c->local.ctx);
         atomic_store(&c->store_opened, false);
     }
+    /* after the store: its drained completions end view sends */
+    wc_view_pair_destroy(c->views);
+    c->views = NULL;
     wc__topo_abandon(c);
     wc_transfer_destroy(c->transfer); /* before the stream: it cancels its pulls */
     c->transfer = NULL;

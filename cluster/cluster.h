@@ -100,6 +100,7 @@
 #include "schema_runtime.h"
 #include "status.h"
 #include "stream.h"
+#include "view.h"
 
 #define WC_CLUSTER_STATE_FILE "cluster_state"
 #define WC_CLUSTER_DEFAULT_JOIN_WAIT_MS 5000u
@@ -145,6 +146,15 @@ typedef struct wc_cluster_local {
      * frees them) and their count into *n.  On the loop.
      */
     wc_status (*list_tables)(void *ctx, uint32_t **ids, size_t *n);
+    /*
+     * Optional: the node keeps materialized views (view_pair.h).  Called
+     * once on the loop, after store_open, with the sink (loop only) that
+     * sends the update records of its base writes to the paired view
+     * replicas.
+     */
+    void (*views_attach)(void *ctx, wc_views_sink sink, void *arg);
+    /* Optional: the follow hook of the cluster schema (schema_runtime.h), with ctx. */
+    wc_schema_follow_fn table_followed;
 } wc_cluster_local;
 
 typedef struct wc_cluster_options {
@@ -405,6 +415,14 @@ void wc_cluster_stop_coordinating(wc_cluster *c);
 
 /* Change the hint settings (widecol.hinted_handoff_enabled, max_hint_window).  Any thread. */
 void wc_cluster_set_hints(wc_cluster *c, bool enabled, uint64_t max_hint_window_ms);
+
+/*
+ * Send the view update record upd[0..len) (view.h; copied) to the paired
+ * view replicas (view_pair.h), from any thread: it is posted to the loop.
+ * Dropped while the cluster does not coordinate (the view update log keeps
+ * the record for the next replay).
+ */
+void wc_cluster_view_updates(wc_cluster *c, const uint8_t *upd, size_t len);
 
 /* The coordinator's counters (zero without one).  Any thread but the loop. */
 void wc_cluster_coord_stats(wc_cluster *c, wc_coord_stats *out);

@@ -777,7 +777,7 @@ static void wc__write_progress(wc__req *q)
  * under way: wc_coord_set_pending_ring), holding a reference on that ring
  * in q->pring; NULL when no change is under way.
  */
-static wc_placement *wc__pending_placement(wc_coord *c, wc__req *q, const wc_replication *repl)
+static wc_placement *wc__pending_p(wc_coord *c, const wc_replication *repl)
 {
     if (c->pending == NULL || c->ring == NULL)
         return NULL;
@@ -788,6 +788,13 @@ static wc_placement *wc__pending_placement(wc_coord *c, wc__req *q, const wc_rep
             return NULL;
         c->pending_p.repl = *repl;
     }
+    return c->pending_p.p;
+}
+
+static wc_placement *wc__pending_placement(wc_coord *c, wc__req *q, const wc_replication *repl)
+{
+    if (wc__pending_p(c, repl) == NULL)
+        return NULL;
     q->pring = c->pending;
     wc_ring_ref(q->pring);
     return c->pending_p.p;
@@ -1815,4 +1822,35 @@ wc_status wc__coord_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_r
     *n = wc_placement_replicas(p, token, hosts);
     *self = c->self;
     return WC_OK;
+}
+
+size_t wc__coord_pending_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_ring **pring,
+                                  uint32_t *out, size_t cap)
+{
+    wc_replication repl;
+    wc_placement *p, *pp;
+    const uint32_t *hosts, *ph;
+    size_t nh, np, n = 0;
+    wc_status st;
+
+    memset(&repl, 0, sizeof(repl));
+    if (c->ring == NULL || c->pending == NULL ||
+        c->o.replication(c->o.ctx, table_id, &repl) != WC_OK ||
+        (p = wc__placement(c, &repl, &st)) == NULL || (pp = wc__pending_p(c, &repl)) == NULL) {
+        wc_clear_error();
+        return 0;
+    }
+    nh = wc_placement_replicas(p, token, &hosts);
+    np = wc_placement_replicas(pp, token, &ph);
+    for (size_t k = 0; k < np && n < cap; k++) {
+        int32_t cur = wc_ring_find_host(c->ring, wc_ring_host(c->pending, ph[k])->host_id);
+        bool current = false;
+
+        for (size_t r = 0; r < nh && !current && cur >= 0; r++)
+            current = hosts[r] == (uint32_t)cur;
+        if (!current)
+            out[n++] = ph[k];
+    }
+    *pring = c->pending;
+    return n;
 }

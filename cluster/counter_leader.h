@@ -86,6 +86,14 @@ wc_coord_stats *wc__coord_stats(wc_coord *c);
 wc_status wc__coord_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_ring **ring,
                              const uint32_t **hosts, size_t *n, int32_t *self);
 /*
+ * The pending replicas of token for table_id (wc_coord_set_pending_ring):
+ * the replicas in the pending ring that are not replicas in the current
+ * one, as indexes of *pring (borrowed as the ring above) into out[0..cap);
+ * returns their count, 0 when no change is under way.
+ */
+size_t wc__coord_pending_replicas(wc_coord *c, uint32_t table_id, int64_t token, wc_ring **pring,
+                                  uint32_t *out, size_t cap);
+/*
  * wc_coord_write of batch (no deltas: a leader's resolved shards) at cl,
  * where this node, when it is a replica, has applied batch already and
  * counts as one acknowledgement without another apply.

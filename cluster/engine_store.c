@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "mutation.h"
 #include "thread.h"
+#include "view.h"
 
 typedef struct es_job es_job;
 struct es_job {
@@ -53,6 +54,9 @@ struct wc_engine_store {
     es_job *head, *tail; /* queued */
     es_job posted;       /* sentinel of the posted list */
     bool stopping;
+    wc_views *views;     /* applies keep them for paired replicas (NULL: none) */
+    wc_views_sink view_sink;
+    void *view_arg;
 };
 
 static void es_job_free(es_job *j)
@@ -70,8 +74,12 @@ static void es_complete(es_job *j)
         j->rdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len, j->digest);
     else if (j->is_counter)
         j->cdone(j->arg, j->st, j->st == WC_OK ? j->raw.data : NULL, j->raw.len);
-    else
+    else {
+        /* the view updates of a base write leave before its acknowledgement */
+        if (j->st == WC_OK && j->raw.len > 0 && j->s->view_sink)
+            j->s->view_sink(j->s->view_arg, j->raw.data, j->raw.len);
         j->adone(j->arg, j->st);
+    }
 }
 
 /* On the loop: hand a job's result to its caller. */
@@ -151,6 +159,8 @@ static void es_run(es_job *j)
         j->st = wc_engine_sync(s->e);
     else if (j->is_counter)
         j->st = wc_engine_apply_counter(s->e, j->in.data, j->in.len, &j->raw);
+    else if (s->views)
+        j->st = wc_views_apply_paired(s->views, s->e, j->in.data, j->in.len, &j->raw);
     else
         j->st = wc_engine_apply_batch(s->e, j->in.data, j->in.len);
     pthread_mutex_lock(&s->mu);
@@ -751,4 +761,11 @@ fail:
     wc_buf_free(&last);
     wc_buf_free(&merged);
     return st;
+}
+
+void wc_engine_store_set_views(wc_engine_store *s, wc_views *v, wc_views_sink sink, void *arg)
+{
+    s->views = v;
+    s->view_sink = sink;
+    s->view_arg = arg;
 }

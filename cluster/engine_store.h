@@ -46,6 +46,7 @@
 #include "env.h"
 #include "raw.h"
 #include "replica_store.h"
+#include "view.h"
 
 typedef struct wc_engine_store wc_engine_store;
 
@@ -98,5 +99,13 @@ wc_status wc_engine_store_plan(const wc_read_request *req, wc_store_read *out);
 wc_status wc_engine_store_page(wc_engine *e, const wc_read_request *req, const uint8_t *answer,
                                size_t len, const uint8_t *overlay, size_t overlay_len,
                                wc_page **out);
+
+/*
+ * Keep the materialized views v on a cluster: every apply of a base table
+ * goes through wc_views_apply_paired, and its update record is handed to
+ * sink (on the loop) before the apply's completion.  REQUIRES: called
+ * before the first apply; the log table exists (wc_views_log_open).
+ */
+void wc_engine_store_set_views(wc_engine_store *s, wc_views *v, wc_views_sink sink, void *arg);
 
 #endif /* WC_ENGINE_STORE_H */

@@ -9,7 +9,9 @@
  *   1 .. 15    membership: gossip digests and states (gossip.h)
  *   16 .. 47   coordinator: mutations, reads, digests, repair writes
  *              (16 .. 39, coordinator_format.h; counter writes 32 .. 35,
- *              counter_leader_format.h), hints (40 .. 47, hint_delivery.h)
+ *              counter_leader_format.h; batchlog 24 .. 26,
+ *              batchlog_format.h; paired view updates 27 .. 31,
+ *              view_pair_format.h), hints (40 .. 47, hint_delivery.h)
  *   48 .. 63   schema: pull and push of keyspace and table definitions
  *              (schema_sync_format.h)
  *   64 .. 95   streaming and repair: ranges (64 .. 79, stream_format.h;

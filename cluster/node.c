@@ -142,6 +142,8 @@ struct wc_node {
     atomic_bool cluster_expected;  /* never serve APPLY/READ alone (see wc__not_joined) */
     wc_engine_store *estore; /* the cluster's view of the engine (cluster loop) */
     wc_views *views;         /* materialized views kept on local writes (view.h) */
+    wc_views_sink view_sink; /* on a cluster: where update records go (loop only; NULL: alone) */
+    void *view_sink_arg;
     atomic_uint write_timeout_ms, read_timeout_ms; /* of coordinated requests */
     atomic_uint_fast64_t conns_total, conns_refused, requests_total, errors_total;
     atomic_uint_fast64_t requests[WC_OP_COUNT];
@@ -867,6 +869,8 @@ static wc_status wc__local_replication(void *ctx, uint32_t table_id, wc_replicat
     wc_table_def d;
     wc_status st;
 
+    if (table_id == WC_VIEW_LOG_TABLE) /* node-local: never replicated, cleaned or streamed */
+        return wc_error(WC_NOT_FOUND, "table %u is this node's view update log", table_id);
     if (wc_engine_get_table(n->engine, table_id, &d) != WC_OK)
         return wc_error(WC_NOT_FOUND, "table %u is not known on this node", table_id);
     st = wc_table_replication(&d, out);
@@ -890,11 +894,74 @@ static uint32_t wc__local_hint_ttl(void *ctx, uint32_t table_id)
     return ttl;
 }
 
+/* A hint's batch (on the loop): a base write's view updates go to the paired replicas. */
 static wc_status wc__local_apply(void *ctx, const uint8_t *batch, size_t len)
 {
     wc_node *n = ctx;
+    wc_buf upd;
+    wc_status st;
 
-    return wc_engine_apply_batch(n->engine, batch, len);
+    if (n->view_sink == NULL)
+        return wc_engine_apply_batch(n->engine, batch, len);
+    wc_buf_init(&upd);
+    if ((st = wc_views_apply_paired(n->views, n->engine, batch, len, &upd)) == WC_OK &&
+        upd.len > 0)
+        n->view_sink(n->view_sink_arg, upd.data, upd.len);
+    wc_buf_free(&upd);
+    return st;
+}
+
+/* The cluster keeps this node's views with paired view replicas (on the loop, after store_open). */
+static void wc__local_views_attach(void *ctx, wc_views_sink sink, void *arg)
+{
+    wc_node *n = ctx;
+
+    if (wc_views_log_open(n->engine) != WC_OK) {
+        wc__log(n, WC_LOG_WARNING, "node: no view update log, views are not kept: %s",
+                wc_last_error());
+        return;
+    }
+    n->view_sink = sink;
+    n->view_sink_arg = arg;
+    wc_engine_store_set_views(n->estore, n->views, sink, arg);
+}
+
+/* Update records of a view's backfill (the schema's engine thread): to the loop. */
+static void wc__backfill_sink(void *arg, const uint8_t *upd, size_t len)
+{
+    wc_node *n = arg;
+
+    wc_cluster_view_updates(atomic_load(&n->cluster), upd, len);
+}
+
+/*
+ * A table of the cluster schema was created, altered or dropped (the
+ * schema's engine thread): a view starts to be kept, and every node builds
+ * the view rows of its own base rows for their paired view replicas.
+ */
+static void wc__local_table_followed(void *ctx, uint32_t table_id, bool dropped)
+{
+    wc_node *n = ctx;
+    wc_table_def d;
+    bool was, is = false;
+
+    was = wc_views_is_view(n->views, table_id);
+    if (dropped) {
+        wc_views_forget(n->views, table_id);
+        return;
+    }
+    if (wc_engine_get_table(n->engine, table_id, &d) != WC_OK) {
+        wc_clear_error();
+        return;
+    }
+    if (wc_views_define(n->views, &d, &is) != WC_OK)
+        wc__log(n, WC_LOG_WARNING, "node: table %u: %s", table_id, wc_last_error());
+    else if (is && !was && n->view_sink &&
+             wc_views_build_paired(n->views, n->engine, table_id, wc__backfill_sink, n) != WC_OK)
+        wc__log(n, WC_LOG_WARNING, "node: materialized view %u could not be built: %s", table_id,
+                wc_last_error());
+    wc_table_def_clear(&d);
+    wc_clear_error();
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -972,7 +1039,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             /* a new materialized view starts from the base table's rows */
             if ((st = wc_views_define(n->views, &stored, &view)) == WC_OK && view &&
                 op == WC_OP_CREATE_TABLE)
-                st = wc_views_build(n->views, e, def.id);
+                st = n->view_sink ? wc_views_build_paired(n->views, e, def.id, wc__backfill_sink, n)
+                                  : wc_views_build(n->views, e, def.id);
             wc_table_def_clear(&stored);
         }
         wc_table_def_clear(&def);
@@ -1002,8 +1070,15 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         uint32_t *ids = NULL;
         size_t cnt = 0;
         WC__DECODE(blen ? wc_error(WC_CORRUPTION, "malformed LIST_TABLES message") : WC_OK);
-        if ((st = wc_engine_list_tables(e, &ids, &cnt)) == WC_OK)
+        if ((st = wc_engine_list_tables(e, &ids, &cnt)) == WC_OK) {
+            /* the view update log is the node's own, no table of the user's */
+            size_t k = 0;
+            for (size_t i = 0; i < cnt; i++)
+                if (ids[i] != WC_VIEW_LOG_TABLE)
+                    ids[k++] = ids[i];
+            cnt = k;
             wc_proto_put_table_ids(out, ids, cnt);
+        }
         wc_free(ids);
         break;
     }
@@ -1013,9 +1088,7 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         size_t len;
         WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
         if ((cc = wc__coordinator(n)) != NULL) {
-            /* views are kept on one node: never let a cluster write leave them behind */
-            if ((st = wc_views_refuse_base(n->views, batch, len)) == WC_OK)
-                st = wc__coord_apply(n, cc, batch, len, cl);
+            st = wc__coord_apply(n, cc, batch, len, cl);
             break;
         }
         if ((st = wc__not_joined(n)) != WC_OK)
@@ -1244,10 +1317,8 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_lwt_request lr;
         bool applied = false;
         WC__DECODE(wc_lwt_get_request(body, blen, &lr));
-        if ((cc = wc__coordinator(n)) != NULL) {
-            if ((st = wc_views_refuse_base(n->views, lr.batch, lr.batch_len)) == WC_OK)
-                st = wc__cas_coord(n, cc, &lr, &applied);
-        }
+        if ((cc = wc__coordinator(n)) != NULL)
+            st = wc__cas_coord(n, cc, &lr, &applied);
         else if ((st = wc__not_joined(n)) == WC_OK &&
                  (st = wc__check_table(n, lr.table_id, lr.serial_cl, false)) == WC_OK)
             st = wc__cas_alone(n, &lr, &applied);
@@ -2293,6 +2364,8 @@ void wc_node_cluster_local(wc_node *n, wc_cluster_local *out)
     out->replication = wc__local_replication;
     out->hint_ttl = wc__local_hint_ttl;
     out->apply = wc__local_apply;
+    out->views_attach = wc__local_views_attach;
+    out->table_followed = wc__local_table_followed;
     out->ctx = n;
 }
 

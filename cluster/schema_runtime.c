@@ -47,6 +47,8 @@ struct wc_schema_runtime {
     bool quit;
     bool thread_started;
     pthread_t thread;
+    wc_schema_follow_fn follow; /* under mu: read by the engine thread */
+    void *follow_arg;
 };
 
 typedef struct wc__call {
@@ -178,6 +180,20 @@ static wc_status wc__keyspace_replication(wc_schema *s, const wc_replication *kr
     return wc_schema_encode(s, buf); /* reps are used only here */
 }
 
+/* Tell the follow hook (if any) that the engine followed table_id. */
+static void wc__followed(wc_schema_runtime *rt, uint32_t table_id, bool dropped)
+{
+    wc_schema_follow_fn fn;
+    void *arg;
+
+    pthread_mutex_lock(&rt->mu);
+    fn = rt->follow;
+    arg = rt->follow_arg;
+    pthread_mutex_unlock(&rt->mu);
+    if (fn)
+        fn(arg, table_id, dropped);
+}
+
 /* Make the engine hold table t as stored: create it, or alter it when its definition differs. */
 static void wc__follow_table(wc_schema_runtime *rt, const wc_schema_table *t,
                              const wc_replication *ks_repl)
@@ -217,6 +233,8 @@ static void wc__follow_table(wc_schema_runtime *rt, const wc_schema_table *t,
         if (!same)
             st = wc_engine_alter_table(rt->engine, &def);
     }
+    if (st == WC_OK)
+        wc__followed(rt, t->id, false);
 fail:
     if (st != WC_OK)
         wc__log(rt, WC_LOG_WARNING, "schema: engine table %s.%s (id %u) could not follow the "
@@ -252,6 +270,7 @@ static void wc__follow_drop(wc_schema_runtime *rt, const wc_schema_table *t)
     wc_schema_free(&s);
     wc_table_def_clear(&have);
     wc_clear_error();
+    wc__followed(rt, t->id, true);
     if (!drop)
         return;
     if ((st = wc_engine_drop_table(rt->engine, t->id)) == WC_OK)
@@ -687,4 +706,12 @@ wc_status wc_schema_runtime_serve(wc_schema_runtime *rt, uint8_t op, const uint8
         pthread_mutex_unlock(&rt->mu);
         return wc_buf_status(out);
     }
+}
+
+void wc_schema_runtime_set_follow(wc_schema_runtime *rt, wc_schema_follow_fn fn, void *arg)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->follow = fn;
+    rt->follow_arg = arg;
+    pthread_mutex_unlock(&rt->mu);
 }

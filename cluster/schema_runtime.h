@@ -27,6 +27,7 @@
 #ifndef WC_SCHEMA_RUNTIME_H
 #define WC_SCHEMA_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,5 +85,14 @@ void wc_schema_runtime_applied_version(wc_schema_runtime *rt, char out[33]);
 
 /* Append the current schema as SCHEMA_LIST lists it (a full PUSH) to out.  Any thread.  WC_NO_MEMORY. */
 wc_status wc_schema_runtime_listing(wc_schema_runtime *rt, wc_buf *out);
+
+/*
+ * Called on the runtime's engine thread after the engine followed a table
+ * of the cluster schema: created or altered (dropped false), or dropped
+ * from the schema (dropped true; its engine table may stay).
+ */
+typedef void (*wc_schema_follow_fn)(void *arg, uint32_t table_id, bool dropped);
+/* Set (fn NULL: clear) the follow hook.  Any thread. */
+void wc_schema_runtime_set_follow(wc_schema_runtime *rt, wc_schema_follow_fn fn, void *arg);
 
 #endif /* WC_SCHEMA_RUNTIME_H */

@@ -75,6 +75,7 @@ struct wc_views {
     atomic_size_t count; /* n, read without the lock by the fast path */
     pthread_mutex_t locks[WC__VIEW_LOCKS];
     atomic_int_fast64_t last_us;
+    atomic_uint_fast64_t log_seq; /* log ids (wc__log_id) */
 };
 
 /* A key split into components. */
@@ -406,34 +407,23 @@ wc_status wc_views_load(wc_views *v, wc_engine *e)
     return st;
 }
 
+bool wc_views_is_view(wc_views *v, uint32_t table_id)
+{
+    bool found = false;
+
+    pthread_rwlock_rdlock(&v->mu);
+    for (size_t i = 0; i < v->n && !found; i++)
+        found = v->v[i].id == table_id;
+    pthread_rwlock_unlock(&v->mu);
+    return found;
+}
+
 static bool wc__is_base(const wc_views *v, uint32_t table_id)
 {
     for (size_t i = 0; i < v->n; i++)
         if (v->v[i].base == table_id)
             return true;
     return false;
-}
-
-wc_status wc_views_refuse_base(wc_views *v, const uint8_t *batch, size_t len)
-{
-    wc_batch_view bv;
-    const uint8_t *mut;
-    size_t mlen;
-    wc_status st = WC_OK;
-
-    if (atomic_load(&v->count) == 0 || wc_batch_parse(batch, len, &bv) != WC_OK) {
-        wc_clear_error();
-        return WC_OK;
-    }
-    pthread_rwlock_rdlock(&v->mu);
-    while (st == WC_OK && wc_batch_next(&bv, &mut, &mlen) == 1)
-        if (mlen >= 4 && wc__is_base(v, wc_dec_u32(mut)))
-            st = wc_error(WC_INVALID_ARGUMENT,
-                          "table %u has materialized views, which are kept on a single node only; "
-                          "drop them (widecol.drop_materialized_view) to write it on a cluster",
-                          wc_dec_u32(mut));
-    pthread_rwlock_unlock(&v->mu);
-    return st;
 }
 
 /* ---------------------------------------------------------------- view keys */
@@ -954,14 +944,69 @@ static void wc__run_free(wc__vrun *r)
     wc_batch_builder_free(&r->ob);
 }
 
-wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len)
+/* A log id above every earlier one of this set: its timestamp and a sequence number. */
+static void wc__log_id(wc_views *v, uint8_t id[WC_VIEW_LOG_ID_LEN])
+{
+    uint64_t ts = (uint64_t)wc__view_ts(v), seq = atomic_fetch_add(&v->log_seq, 1);
+
+    for (int i = 0; i < 8; i++) {
+        id[i] = (uint8_t)(ts >> (56 - 8 * i));
+        id[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+}
+
+/* Append one base partition's view mutations (vb, when it has any) to the update record. */
+static wc_status wc__upd_add(wc_buf *upd, const wc__vpart *p, wc_batch_builder *vb)
+{
+    const uint8_t *rec;
+    size_t rec_len;
+    wc_status st;
+
+    if (wc_batch_builder_count(vb) == 0)
+        return WC_OK;
+    if ((st = wc_batch_builder_finish(vb, &rec, &rec_len)) != WC_OK)
+        return st;
+    wc_buf_put_u32(upd, p->table);
+    wc_buf_put_u32(upd, (uint32_t)p->pk_len);
+    wc_buf_append(upd, p->pk, p->pk_len);
+    wc_buf_put_u32(upd, (uint32_t)rec_len);
+    wc_buf_append(upd, rec, rec_len);
+    return wc_buf_status(upd) == WC_OK ? WC_OK
+                                       : wc_error(WC_NO_MEMORY, "out of memory for view updates");
+}
+
+/* Add the log entry of update record upd (id first) to batch b. */
+static wc_status wc__log_put(wc_batch_builder *b, const wc_buf *upd, int64_t ts)
+{
+    wc_mutation *m = wc_batch_builder_begin(b, WC_VIEW_LOG_TABLE, upd->data, WC_VIEW_LOG_ID_LEN);
+    wc_rowb *rb = wc_mutation_row_begin(m, false, NULL, 0);
+    wc_cell c;
+
+    memset(&c, 0, sizeof(c));
+    c.column = 1;
+    c.ts = ts;
+    c.value = upd->data + WC_VIEW_LOG_ID_LEN;
+    c.len = upd->len - WC_VIEW_LOG_ID_LEN;
+    wc_rowb_liveness(rb, ts, 0, 0);
+    wc_rowb_cell(rb, &c);
+    wc_mutation_row_end(m);
+    return wc_batch_builder_end(b);
+}
+
+/*
+ * wc_views_apply and wc_views_apply_paired: with upd NULL the view
+ * mutations join the batch; else they go to *upd (one entry per base
+ * partition) and the batch gets the log entry of *upd instead.
+ */
+static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
+                           wc_buf *upd)
 {
     wc_batch_view bv;
     const uint8_t *mut, *rec;
     size_t mlen, rec_len, nlocks = 0;
     wc__vparts ps = {0};
     uint32_t *locks = NULL;
-    wc_batch_builder out;
+    wc_batch_builder out, vb;
     wc__vrun run;
     wc_status st = WC_OK;
     int more;
@@ -975,6 +1020,7 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
     memset(&run, 0, sizeof(run));
     wc_batch_builder_init(&run.ob);
     wc_batch_builder_init(&out);
+    wc_batch_builder_init(&vb);
     pthread_rwlock_rdlock(&v->mu);
     while ((more = wc_batch_next(&bv, &mut, &mlen)) == 1) {
         wc_mutation_view mv;
@@ -1019,19 +1065,53 @@ wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t
     {
         int64_t ts = wc__view_ts(v);
         uint32_t now = (uint32_t)time(NULL);
-        for (size_t i = 0; st == WC_OK && i < ps.n; i++)
-            st = wc__part_changes(v, e, &run, &ps.v[i], &out, ts, now);
+        if (upd) {
+            uint8_t id[WC_VIEW_LOG_ID_LEN];
+            wc__log_id(v, id);
+            wc_buf_reset(upd);
+            wc_buf_append(upd, id, sizeof(id));
+        }
+        for (size_t i = 0; st == WC_OK && i < ps.n; i++) {
+            if (upd == NULL) {
+                st = wc__part_changes(v, e, &run, &ps.v[i], &out, ts, now);
+                continue;
+            }
+            wc_batch_builder_reset(&vb);
+            if ((st = wc__part_changes(v, e, &run, &ps.v[i], &vb, ts, now)) == WC_OK)
+                st = wc__upd_add(upd, &ps.v[i], &vb);
+        }
+        if (st == WC_OK && upd && upd->len > WC_VIEW_LOG_ID_LEN)
+            st = wc__log_put(&out, upd, ts);
+        else if (upd)
+            wc_buf_reset(upd); /* nothing for the views: no log entry */
     }
     if (st == WC_OK && (st = wc_batch_builder_finish(&out, &rec, &rec_len)) == WC_OK)
         st = wc_engine_apply_batch(e, rec, rec_len);
     wc__unlock_all(v, locks, nlocks);
 done:
     pthread_rwlock_unlock(&v->mu);
+    if (st != WC_OK && upd)
+        wc_buf_reset(upd);
     wc_free(locks);
     wc__parts_free(&ps);
     wc_batch_builder_free(&out);
+    wc_batch_builder_free(&vb);
     wc__run_free(&run);
     return st;
+}
+
+wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len)
+{
+    return wc__apply(v, e, batch, len, NULL);
+}
+
+wc_status wc_views_apply_paired(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
+                                wc_buf *updates)
+{
+    wc_buf_reset(updates);
+    if (atomic_load(&v->count) == 0)
+        return wc_engine_apply_batch(e, batch, len);
+    return wc__apply(v, e, batch, len, updates);
 }
 
 /* Write the view rows of one page of base rows, each read again under its partition's lock. */
@@ -1113,6 +1193,218 @@ done:
     wc_batch_builder_free(&b);
     wc__run_free(&run);
     return st;
+}
+
+wc_status wc_views_build_paired(wc_views *v, wc_engine *e, uint32_t view_id, wc_views_sink sink,
+                                void *arg)
+{
+    const wc__view *w = NULL;
+    wc_read_request req;
+    wc_page *prev = NULL;
+    wc_batch_builder b, vb;
+    wc_buf upd;
+    wc__vrun run;
+    wc_status st = WC_OK;
+
+    memset(&run, 0, sizeof(run));
+    wc_batch_builder_init(&run.ob);
+    wc_batch_builder_init(&b);
+    wc_batch_builder_init(&vb);
+    wc_buf_init(&upd);
+    pthread_rwlock_rdlock(&v->mu);
+    for (size_t i = 0; i < v->n; i++)
+        if (v->v[i].id == view_id)
+            w = &v->v[i];
+    if (w == NULL) {
+        st = wc_error(WC_NOT_FOUND, "table %u is not a materialized view", view_id);
+        goto done;
+    }
+    memset(&req, 0, sizeof(req));
+    req.table_id = w->base;
+    req.start.unbounded = req.end.unbounded = true;
+    req.page_rows = 256;
+    for (;;) {
+        wc_page *pg = NULL;
+        uint32_t *locks;
+        size_t k;
+        int64_t ts;
+        uint32_t now = (uint32_t)time(NULL);
+        uint8_t id[WC_VIEW_LOG_ID_LEN];
+
+        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
+            break;
+        if ((locks = wc_malloc((pg->nrows ? pg->nrows : 1) * sizeof(*locks))) == NULL) {
+            wc_page_free(pg);
+            st = wc_error(WC_NO_MEMORY, "out of memory building a materialized view");
+            break;
+        }
+        for (size_t i = 0; i < pg->nrows; i++)
+            locks[i] = wc__lock_of(w->base, pg->rows[i].pk, pg->rows[i].pk_len);
+        k = wc__lock_all(v, locks, pg->nrows);
+        ts = wc__view_ts(v);
+        wc__log_id(v, id);
+        wc_buf_reset(&upd);
+        wc_buf_append(&upd, id, sizeof(id));
+        /* each row read again under its lock, its view row for its paired view replica */
+        for (size_t i = 0; st == WC_OK && i < pg->nrows; i++) {
+            const wc_result_row *o = &pg->rows[i];
+            wc__vpart part;
+            wc_page *now_row = NULL;
+            if (o->is_static)
+                continue;
+            memset(&part, 0, sizeof(part));
+            part.table = w->base;
+            part.pk = o->pk;
+            part.pk_len = o->pk_len;
+            wc_batch_builder_reset(&vb);
+            if ((st = wc__read_row(e, w->base, o->pk, o->pk_len, o->ck, o->ck_len, NULL, 0,
+                                   &now_row)) == WC_OK && now_row->nrows > 0 &&
+                (st = wc__row_changes(v, &run, w->base, NULL, now_row->rows, w, &vb, ts, now)) ==
+                    WC_OK)
+                st = wc__upd_add(&upd, &part, &vb);
+            wc_page_free(now_row);
+        }
+        if (st == WC_OK && upd.len > WC_VIEW_LOG_ID_LEN) {
+            const uint8_t *rec;
+            size_t rec_len;
+            wc_batch_builder_reset(&b);
+            if ((st = wc__log_put(&b, &upd, ts)) == WC_OK &&
+                (st = wc_batch_builder_finish(&b, &rec, &rec_len)) == WC_OK)
+                st = wc_engine_apply_batch(e, rec, rec_len);
+        }
+        wc__unlock_all(v, locks, k);
+        wc_free(locks);
+        if (st == WC_OK && upd.len > WC_VIEW_LOG_ID_LEN)
+            sink(arg, upd.data, upd.len);
+        wc_page_free(prev); /* its paging state served this read */
+        prev = pg;
+        if (st != WC_OK || !pg->more)
+            break;
+        req.paging_state = pg->paging_state;
+        req.paging_state_len = pg->paging_state_len;
+    }
+done:
+    pthread_rwlock_unlock(&v->mu);
+    wc_page_free(prev);
+    wc_batch_builder_free(&b);
+    wc_batch_builder_free(&vb);
+    wc_buf_free(&upd);
+    wc__run_free(&run);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the view update log */
+
+wc_status wc_views_log_open(wc_engine *e)
+{
+    wc_table_def d;
+    wc_status st = wc_engine_get_table(e, WC_VIEW_LOG_TABLE, &d);
+
+    if (st == WC_OK) {
+        wc_table_def_clear(&d);
+        return WC_OK;
+    }
+    if (st != WC_NOT_FOUND)
+        return st;
+    wc_clear_error();
+    wc_table_def_default(&d);
+    d.id = WC_VIEW_LOG_TABLE;
+    snprintf(d.name, sizeof(d.name), "%s", WC_VIEW_LOG_NAME);
+    d.gc_grace_seconds = 0; /* removed entries need no tombstone once compacted */
+    return wc_engine_create_table(e, &d);
+}
+
+wc_status wc_views_log_scan(wc_engine *e, wc_views_sink sink, void *arg)
+{
+    wc_read_request req;
+    wc_page *prev = NULL;
+    wc_buf upd;
+    wc_status st;
+
+    wc_buf_init(&upd);
+    memset(&req, 0, sizeof(req));
+    req.table_id = WC_VIEW_LOG_TABLE;
+    req.start.unbounded = req.end.unbounded = true;
+    req.page_rows = 64;
+    for (;;) {
+        wc_page *pg = NULL;
+        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
+            break;
+        for (size_t i = 0; i < pg->nrows; i++) {
+            const wc_cell *c = wc__find_cell(&pg->rows[i], 1);
+            if (c == NULL || pg->rows[i].pk_len != WC_VIEW_LOG_ID_LEN)
+                continue;
+            wc_buf_reset(&upd);
+            wc_buf_append(&upd, pg->rows[i].pk, WC_VIEW_LOG_ID_LEN);
+            wc_buf_append(&upd, c->value, c->len);
+            if (wc_buf_status(&upd) != WC_OK) {
+                st = wc_error(WC_NO_MEMORY, "out of memory replaying view updates");
+                break;
+            }
+            sink(arg, upd.data, upd.len);
+        }
+        wc_page_free(prev);
+        prev = pg;
+        if (st != WC_OK || !pg->more)
+            break;
+        req.paging_state = pg->paging_state;
+        req.paging_state_len = pg->paging_state_len;
+    }
+    wc_page_free(prev);
+    wc_buf_free(&upd);
+    return st;
+}
+
+wc_status wc_views_log_removal(const uint8_t *id, wc_buf *out)
+{
+    wc_batch_builder b;
+    wc_mutation *m;
+    const uint8_t *rec;
+    size_t rec_len;
+    int64_t ts = 0;
+    wc_status st;
+
+    for (int i = 0; i < 8; i++)
+        ts = (int64_t)(((uint64_t)ts << 8) | id[i]);
+    wc_batch_builder_init(&b);
+    m = wc_batch_builder_begin(&b, WC_VIEW_LOG_TABLE, id, WC_VIEW_LOG_ID_LEN);
+    wc_mutation_delete_partition(m, ts + 1, (uint32_t)time(NULL));
+    if ((st = wc_batch_builder_end(&b)) == WC_OK &&
+        (st = wc_batch_builder_finish(&b, &rec, &rec_len)) == WC_OK) {
+        wc_buf_reset(out);
+        wc_buf_append(out, rec, rec_len);
+        if (wc_buf_status(out) != WC_OK)
+            st = wc_error(WC_NO_MEMORY, "out of memory removing a view update");
+    }
+    wc_batch_builder_free(&b);
+    return st;
+}
+
+int wc_views_update_next(const uint8_t **p, const uint8_t *end, wc_views_update *u)
+{
+    const uint8_t *q = *p;
+    uint32_t n;
+
+    if (q == end)
+        return 0;
+    if (end - q < 8)
+        return -1;
+    u->base = wc_dec_u32(q);
+    n = wc_dec_u32(q + 4);
+    q += 8;
+    if ((size_t)(end - q) < (size_t)n + 4)
+        return -1;
+    u->pk = q;
+    u->pk_len = n;
+    q += n;
+    n = wc_dec_u32(q);
+    q += 4;
+    if ((size_t)(end - q) < n)
+        return -1;
+    u->batch = q;
+    u->batch_len = n;
+    *p = q + n;
+    return 1;
 }
 
 wc_status wc_views_empty_of(wc_views *v, wc_engine *e, uint32_t base_id)

@@ -440,6 +440,7 @@ widecol_process_utility(PlannedStmt *pstmt, const char *queryString,
 			   *keep_notice = NULL;
 	List	   *dropped = widecol_cluster_schema_enabled() ? cluster_drops(parsetree) : NIL;
 
+	widecol_matview_refuse_drop(parsetree);
 	if (IsA(parsetree, RenameStmt))
 	{
 		refuse_cluster_rename((RenameStmt *) parsetree);

@@ -305,13 +305,6 @@ widecol_create_materialized_view(PG_FUNCTION_ARGS)
 				 errmsg("must be owner of widecol table \"%s\" to create a materialized view of it",
 						get_rel_name(baseid)),
 				 errhint("Ask the owner of the table (or a superuser) to create the view.")));
-	if (widecol_cluster_schema_enabled())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("materialized views work on a single widecol node for now"),
-				 errdetail("This node is configured for a cluster (widecol.listen_address is set)."),
-				 errhint("Keep a second table written with the base in the same transaction, "
-						 "or use the view on a node that runs alone.")));
 	widecol_require_node();
 	base = widecol_get_table(baseid);
 	widecol_ensure_engine_table(base);	/* the node reads it to fill the view */
@@ -515,6 +508,40 @@ widecol_create_materialized_view(PG_FUNCTION_ARGS)
 	PG_RETURN_OID(viewid);
 }
 
+/* Set while drop_materialized_view drops the view's foreign table. */
+static bool matview_dropping = false;
+
+/*
+ * Before DROP FOREIGN TABLE: refuse to drop a materialized view that way,
+ * which would leave its engine table kept by every base write.  The
+ * cluster schema's own drops (another node's drop_materialized_view) pass.
+ */
+void
+widecol_matview_refuse_drop(Node *parsetree)
+{
+	DropStmt   *stmt = (DropStmt *) parsetree;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt) || stmt->removeType != OBJECT_FOREIGN_TABLE ||
+		matview_dropping || widecol_schema_applying)
+		return;
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList(lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE &&
+			widecol_is_widecol_server(GetForeignTable(relid)->serverid) &&
+			widecol_get_table(relid)->is_view)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("\"%s\" is a widecol materialized view", rv->relname),
+					 errdetail("DROP FOREIGN TABLE would leave the view's data kept on every write of its base table."),
+					 errhint("Drop it with SELECT widecol.drop_materialized_view('%s').",
+							 rv->relname)));
+	}
+}
+
 /*
  * widecol.drop_materialized_view(view regclass) returns void: the view's
  * data and its foreign table.
@@ -549,8 +576,17 @@ widecol_drop_materialized_view(PG_FUNCTION_ARGS)
 		widecol_report(st, "dropping the materialized view's engine table");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "widecol: could not drop materialized view \"%s\"", get_rel_name(viewid));
+	matview_dropping = true;
+	PG_TRY();
+	{
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "widecol: could not drop materialized view \"%s\"", get_rel_name(viewid));
+	}
+	PG_FINALLY();
+	{
+		matview_dropping = false;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -339,6 +339,7 @@ extern bool widecol_index_choose(PlannerInfo *root, RelOptInfo *baserel, Widecol
 
 /* in matview.c */
 extern void widecol_matview_refuse_write(WidecolTable *t);
+extern void widecol_matview_refuse_drop(Node *parsetree);
 
 /* in owner.c */
 extern void widecol_owner_init(void);

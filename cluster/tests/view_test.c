@@ -25,6 +25,7 @@
 #include "schema_def.h"
 #include "testutil.h"
 #include "view.h"
+#include "view_pair.h"
 
 #define BASE 1
 #define VIEW 2
@@ -104,6 +105,9 @@ static void vt_close(vt *t, bool remove)
     }
 }
 
+/* Set: put() goes through wc_views_apply_paired, its update record here. */
+static wc_buf *paired_upd;
+
 /* A base row of device dev (no clustering key): state and value, NULL = cell tombstone. */
 static void put(vt *t, const char *dev, const char *ck, const char *state, const char *value,
                 uint32_t ttl)
@@ -139,7 +143,11 @@ static void put(vt *t, const char *dev, const char *ck, const char *state, const
     wc_mutation_row_end(m);
     assert_int_equal(wc_batch_builder_end(&b), WC_OK);
     assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
-    assert_int_equal(wc_views_apply(t->v, t->e, rec, len), WC_OK);
+    if (paired_upd) {
+        assert_int_equal(wc_views_apply_paired(t->v, t->e, rec, len, paired_upd), WC_OK);
+    } else {
+        assert_int_equal(wc_views_apply(t->v, t->e, rec, len), WC_OK);
+    }
     wc_batch_builder_free(&b);
 }
 
@@ -380,26 +388,107 @@ static void test_malformed_recipes(void **state)
 }
 
 /* A coordinated write of a base table is refused; of another table, let through. */
-static void test_refuse_base(void **state)
+/* Apply every view batch of update record upd (as its paired replica would); returns entries. */
+static int apply_updates(vt *t, const wc_buf *upd)
+{
+    const uint8_t *q = upd->data + WC_VIEW_LOG_ID_LEN, *end = upd->data + upd->len;
+    wc_views_update u;
+    int n = 0, more;
+
+    while ((more = wc_views_update_next(&q, end, &u)) == 1) {
+        assert_int_equal(u.base, BASE);
+        assert_int_equal(wc_engine_apply_batch(t->e, u.batch, u.batch_len), WC_OK);
+        n++;
+    }
+    assert_int_equal(more, 0);
+    return n;
+}
+
+static void count_log(void *arg, const uint8_t *upd, size_t len)
+{
+    (void)upd;
+    assert_true(len > WC_VIEW_LOG_ID_LEN);
+    (*(int *)arg)++;
+}
+
+/*
+ * On a cluster node the view mutations are not applied with the base
+ * write: they come back as an update record, logged in the same engine
+ * record, until their removal.
+ */
+static void test_paired_updates_are_logged(void **state)
 {
     vt t;
-    wc_batch_builder b;
-    const uint8_t *rec;
-    size_t len;
+    wc_buf upd, rm;
+    char rows[256];
+    int logged = 0;
 
     (void)state;
     vt_open(&t, RECIPE_STATE, true);
-    for (uint32_t table = BASE; table <= 3; table += 2) {
-        wc_batch_builder_init(&b);
-        wc_mutation_delete_partition(wc_batch_builder_begin(&b, table, "k\0\0", 3), 1, 1);
-        assert_int_equal(wc_batch_builder_end(&b), WC_OK);
-        assert_int_equal(wc_batch_builder_finish(&b, &rec, &len), WC_OK);
-        assert_int_equal(wc_views_refuse_base(t.v, rec, len),
-                         table == BASE ? WC_INVALID_ARGUMENT : WC_OK);
-        wc_batch_builder_free(&b);
-    }
-    wc_views_forget(t.v, VIEW);
+    assert_int_equal(wc_views_log_open(t.e), WC_OK);
+    wc_buf_init(&upd);
+    wc_buf_init(&rm);
+    paired_upd = &upd;
+    put(&t, "d1", NULL, "on", "e11", 0);
+    assert_true(upd.len > WC_VIEW_LOG_ID_LEN);
+    /* nothing in the view here: the paired replica applies it */
+    view_rows(&t, "on", 0, rows, sizeof(rows));
+    assert_string_equal(rows, "");
+    assert_int_equal(wc_views_log_scan(t.e, count_log, &logged), WC_OK);
+    assert_int_equal(logged, 1);
+    assert_int_equal(apply_updates(&t, &upd), 1);
+    view_rows(&t, "on", 0, rows, sizeof(rows));
+    assert_string_equal(rows, "d1..=e11");
+    /* the key moves: the record deletes the old view row and writes the new one */
+    assert_int_equal(wc_views_log_removal(upd.data, &rm), WC_OK);
+    assert_int_equal(wc_engine_apply_batch(t.e, rm.data, rm.len), WC_OK);
+    put(&t, "d1", NULL, "off", "e12", 0);
+    apply_updates(&t, &upd);
+    view_rows(&t, "on", 0, rows, sizeof(rows));
+    assert_string_equal(rows, "");
+    view_rows(&t, "off", 0, rows, sizeof(rows));
+    assert_string_equal(rows, "d1..=e12");
+    logged = 0;
+    assert_int_equal(wc_views_log_scan(t.e, count_log, &logged), WC_OK);
+    assert_int_equal(logged, 1); /* the first one was removed */
+    /* the log survives a restart */
+    paired_upd = NULL;
+    vt_close(&t, false);
+    vt_open(&t, RECIPE_STATE, false);
+    logged = 0;
+    assert_int_equal(wc_views_log_scan(t.e, count_log, &logged), WC_OK);
+    assert_int_equal(logged, 1);
+    wc_buf_free(&upd);
+    wc_buf_free(&rm);
     vt_close(&t, true);
+}
+
+/* Cassandra's pairing: the i-th base replica that is no view replica pairs with the i-th such view replica. */
+static void test_pairing(void **state)
+{
+    uint32_t base[3] = {0, 1, 2}, view[3] = {2, 3, 4}, view2[3] = {3, 4, 0};
+    bool local;
+    int32_t paired;
+
+    (void)state;
+    /* a view replica applies locally */
+    wc_view_pair_choose(base, 3, view, 3, 2, &local, &paired);
+    assert_true(local);
+    /* 0 and 1 are left with {3, 4} once the shared 2 is out */
+    wc_view_pair_choose(base, 3, view, 3, 0, &local, &paired);
+    assert_false(local);
+    assert_int_equal(paired, 3);
+    wc_view_pair_choose(base, 3, view, 3, 1, &local, &paired);
+    assert_int_equal(paired, 4);
+    /* 1 and 2 pair with 3 and 4 in order */
+    wc_view_pair_choose(base, 3, view2, 3, 1, &local, &paired);
+    assert_int_equal(paired, 3);
+    wc_view_pair_choose(base, 3, view2, 3, 2, &local, &paired);
+    assert_int_equal(paired, 4);
+    /* no base replica: no pair */
+    wc_view_pair_choose(base, 3, view2, 3, 7, &local, &paired);
+    assert_false(local);
+    assert_int_equal(paired, -1);
 }
 
 int main(void)
@@ -411,7 +500,8 @@ int main(void)
         cmocka_unit_test(test_build_and_where),
         cmocka_unit_test(test_clustering_desc_and_range_delete),
         cmocka_unit_test(test_malformed_recipes),
-        cmocka_unit_test(test_refuse_base),
+        cmocka_unit_test(test_paired_updates_are_logged),
+        cmocka_unit_test(test_pairing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
