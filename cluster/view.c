@@ -1114,6 +1114,38 @@ wc_status wc_views_apply_paired(wc_views *v, wc_engine *e, const uint8_t *batch,
     return wc__apply(v, e, batch, len, updates);
 }
 
+/* One page of a whole-table read, handed to a wc__scan_pages caller. */
+typedef wc_status (*wc__page_fn)(void *ctx, const wc_page *pg);
+
+/* Read every row of table `table_id` in pages of `page_rows` and hand each page to `fn`, which
+ * may keep no pointer into it; stops at the first failure of the read or of `fn` and returns it. */
+static wc_status wc__scan_pages(wc_engine *e, uint32_t table_id, size_t page_rows, wc__page_fn fn,
+                                void *ctx)
+{
+    wc_read_request req;
+    wc_page *prev = NULL;
+    wc_status st = WC_OK;
+
+    memset(&req, 0, sizeof(req));
+    req.table_id = table_id;
+    req.start.unbounded = req.end.unbounded = true;
+    req.page_rows = page_rows;
+    for (;;) {
+        wc_page *pg = NULL;
+        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
+            break;
+        st = fn(ctx, pg);
+        wc_page_free(prev); /* its paging state served this read */
+        prev = pg;
+        if (st != WC_OK || !pg->more)
+            break;
+        req.paging_state = pg->paging_state;
+        req.paging_state_len = pg->paging_state_len;
+    }
+    wc_page_free(prev);
+    return st;
+}
+
 /* Write the view rows of one page of base rows, each read again under its partition's lock. */
 static wc_status wc__build_page(wc_views *v, wc_engine *e, const wc__view *w, const wc_page *pg,
                                 wc__vrun *run, wc_batch_builder *b)
@@ -1139,7 +1171,8 @@ static wc_status wc__build_page(wc_views *v, wc_engine *e, const wc__view *w, co
         if (o->is_static)
             continue;
         if ((st = wc__read_row(e, w->base, o->pk, o->pk_len, o->ck, o->ck_len, NULL, 0,
-                               &now_row)) == WC_OK && now_row->nrows > 0)
+                               &now_row)) == WC_OK &&
+            now_row->nrows > 0)
             st = wc__row_changes(v, run, w->base, NULL, now_row->rows, w, b, ts, now);
         wc_page_free(now_row);
     }
@@ -1151,146 +1184,125 @@ static wc_status wc__build_page(wc_views *v, wc_engine *e, const wc__view *w, co
     return st;
 }
 
-wc_status wc_views_build(wc_views *v, wc_engine *e, uint32_t view_id)
-{
-    const wc__view *w = NULL;
-    wc_read_request req;
-    wc_page *prev = NULL;
-    wc_batch_builder b;
+/* What building a view needs between its pages: the view, the shared state, the buffers. */
+typedef struct wc__vbuild {
+    wc_views *v;
+    wc_engine *e;
+    const wc__view *w;
     wc__vrun run;
+    wc_batch_builder b, vb;
+    wc_buf upd;
+    wc_views_sink sink; /* NULL: the view rows are applied here */
+    void *arg;
+} wc__vbuild;
+
+static wc_status wc__build_local_page(void *ctx, const wc_page *pg)
+{
+    wc__vbuild *c = ctx;
+    return wc__build_page(c->v, c->e, c->w, pg, &c->run, &c->b);
+}
+
+/* One page of base rows made into logged view updates for the paired view replicas. */
+static wc_status wc__build_paired_page(void *ctx, const wc_page *pg)
+{
+    wc__vbuild *c = ctx;
+    wc_views *v = c->v;
+    wc_engine *e = c->e;
+    const wc__view *w = c->w;
+    uint32_t *locks;
+    size_t k;
+    int64_t ts;
+    uint32_t now = (uint32_t)time(NULL);
+    uint8_t id[WC_VIEW_LOG_ID_LEN];
     wc_status st = WC_OK;
 
-    memset(&run, 0, sizeof(run));
-    wc_batch_builder_init(&run.ob);
-    wc_batch_builder_init(&b);
+    if ((locks = wc_malloc((pg->nrows ? pg->nrows : 1) * sizeof(*locks))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory building a materialized view");
+    for (size_t i = 0; i < pg->nrows; i++)
+        locks[i] = wc__lock_of(w->base, pg->rows[i].pk, pg->rows[i].pk_len);
+    k = wc__lock_all(v, locks, pg->nrows);
+    ts = wc__view_ts(v);
+    wc__log_id(v, id);
+    wc_buf_reset(&c->upd);
+    wc_buf_append(&c->upd, id, sizeof(id));
+    /* each row read again under its lock, its view row for its paired view replica */
+    for (size_t i = 0; st == WC_OK && i < pg->nrows; i++) {
+        const wc_result_row *o = &pg->rows[i];
+        wc__vpart part;
+        wc_page *now_row = NULL;
+        if (o->is_static)
+            continue;
+        memset(&part, 0, sizeof(part));
+        part.table = w->base;
+        part.pk = o->pk;
+        part.pk_len = o->pk_len;
+        wc_batch_builder_reset(&c->vb);
+        if ((st = wc__read_row(e, w->base, o->pk, o->pk_len, o->ck, o->ck_len, NULL, 0,
+                               &now_row)) == WC_OK &&
+            now_row->nrows > 0 &&
+            (st = wc__row_changes(v, &c->run, w->base, NULL, now_row->rows, w, &c->vb, ts, now)) ==
+                WC_OK)
+            st = wc__upd_add(&c->upd, &part, &c->vb);
+        wc_page_free(now_row);
+    }
+    if (st == WC_OK && c->upd.len > WC_VIEW_LOG_ID_LEN) {
+        const uint8_t *rec;
+        size_t rec_len;
+        wc_batch_builder_reset(&c->b);
+        if ((st = wc__log_put(&c->b, &c->upd, ts)) == WC_OK &&
+            (st = wc_batch_builder_finish(&c->b, &rec, &rec_len)) == WC_OK)
+            st = wc_engine_apply_batch(e, rec, rec_len);
+    }
+    wc__unlock_all(v, locks, k);
+    wc_free(locks);
+    if (st == WC_OK && c->upd.len > WC_VIEW_LOG_ID_LEN)
+        c->sink(c->arg, c->upd.data, c->upd.len);
+    return st;
+}
+
+/* Build view `view_id` from every base row of this node: applied here, or (with a sink) logged
+ * and handed to the sink for the paired view replicas. */
+static wc_status wc__build(wc_views *v, wc_engine *e, uint32_t view_id, wc_views_sink sink,
+                           void *arg)
+{
+    wc__vbuild c;
+    wc_status st;
+
+    memset(&c, 0, sizeof(c));
+    c.v = v;
+    c.e = e;
+    c.sink = sink;
+    c.arg = arg;
+    wc_batch_builder_init(&c.run.ob);
+    wc_batch_builder_init(&c.b);
+    wc_batch_builder_init(&c.vb);
+    wc_buf_init(&c.upd);
     pthread_rwlock_rdlock(&v->mu);
     for (size_t i = 0; i < v->n; i++)
         if (v->v[i].id == view_id)
-            w = &v->v[i];
-    if (w == NULL) {
+            c.w = &v->v[i];
+    if (c.w == NULL)
         st = wc_error(WC_NOT_FOUND, "table %u is not a materialized view", view_id);
-        goto done;
-    }
-    memset(&req, 0, sizeof(req));
-    req.table_id = w->base;
-    req.start.unbounded = req.end.unbounded = true;
-    req.page_rows = 256;
-    for (;;) {
-        wc_page *pg = NULL;
-        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
-            break;
-        st = wc__build_page(v, e, w, pg, &run, &b);
-        wc_page_free(prev); /* its paging state served this read */
-        prev = pg;
-        if (st != WC_OK || !pg->more)
-            break;
-        req.paging_state = pg->paging_state;
-        req.paging_state_len = pg->paging_state_len;
-    }
-done:
+    else
+        st = wc__scan_pages(e, c.w->base, 256, sink ? wc__build_paired_page : wc__build_local_page,
+                            &c);
     pthread_rwlock_unlock(&v->mu);
-    wc_page_free(prev);
-    wc_batch_builder_free(&b);
-    wc__run_free(&run);
+    wc_batch_builder_free(&c.b);
+    wc_batch_builder_free(&c.vb);
+    wc_buf_free(&c.upd);
+    wc__run_free(&c.run);
     return st;
+}
+
+wc_status wc_views_build(wc_views *v, wc_engine *e, uint32_t view_id)
+{
+    return wc__build(v, e, view_id, NULL, NULL);
 }
 
 wc_status wc_views_build_paired(wc_views *v, wc_engine *e, uint32_t view_id, wc_views_sink sink,
                                 void *arg)
 {
-    const wc__view *w = NULL;
-    wc_read_request req;
-    wc_page *prev = NULL;
-    wc_batch_builder b, vb;
-    wc_buf upd;
-    wc__vrun run;
-    wc_status st = WC_OK;
-
-    memset(&run, 0, sizeof(run));
-    wc_batch_builder_init(&run.ob);
-    wc_batch_builder_init(&b);
-    wc_batch_builder_init(&vb);
-    wc_buf_init(&upd);
-    pthread_rwlock_rdlock(&v->mu);
-    for (size_t i = 0; i < v->n; i++)
-        if (v->v[i].id == view_id)
-            w = &v->v[i];
-    if (w == NULL) {
-        st = wc_error(WC_NOT_FOUND, "table %u is not a materialized view", view_id);
-        goto done;
-    }
-    memset(&req, 0, sizeof(req));
-    req.table_id = w->base;
-    req.start.unbounded = req.end.unbounded = true;
-    req.page_rows = 256;
-    for (;;) {
-        wc_page *pg = NULL;
-        uint32_t *locks;
-        size_t k;
-        int64_t ts;
-        uint32_t now = (uint32_t)time(NULL);
-        uint8_t id[WC_VIEW_LOG_ID_LEN];
-
-        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
-            break;
-        if ((locks = wc_malloc((pg->nrows ? pg->nrows : 1) * sizeof(*locks))) == NULL) {
-            wc_page_free(pg);
-            st = wc_error(WC_NO_MEMORY, "out of memory building a materialized view");
-            break;
-        }
-        for (size_t i = 0; i < pg->nrows; i++)
-            locks[i] = wc__lock_of(w->base, pg->rows[i].pk, pg->rows[i].pk_len);
-        k = wc__lock_all(v, locks, pg->nrows);
-        ts = wc__view_ts(v);
-        wc__log_id(v, id);
-        wc_buf_reset(&upd);
-        wc_buf_append(&upd, id, sizeof(id));
-        /* each row read again under its lock, its view row for its paired view replica */
-        for (size_t i = 0; st == WC_OK && i < pg->nrows; i++) {
-            const wc_result_row *o = &pg->rows[i];
-            wc__vpart part;
-            wc_page *now_row = NULL;
-            if (o->is_static)
-                continue;
-            memset(&part, 0, sizeof(part));
-            part.table = w->base;
-            part.pk = o->pk;
-            part.pk_len = o->pk_len;
-            wc_batch_builder_reset(&vb);
-            if ((st = wc__read_row(e, w->base, o->pk, o->pk_len, o->ck, o->ck_len, NULL, 0,
-                                   &now_row)) == WC_OK && now_row->nrows > 0 &&
-                (st = wc__row_changes(v, &run, w->base, NULL, now_row->rows, w, &vb, ts, now)) ==
-                    WC_OK)
-                st = wc__upd_add(&upd, &part, &vb);
-            wc_page_free(now_row);
-        }
-        if (st == WC_OK && upd.len > WC_VIEW_LOG_ID_LEN) {
-            const uint8_t *rec;
-            size_t rec_len;
-            wc_batch_builder_reset(&b);
-            if ((st = wc__log_put(&b, &upd, ts)) == WC_OK &&
-                (st = wc_batch_builder_finish(&b, &rec, &rec_len)) == WC_OK)
-                st = wc_engine_apply_batch(e, rec, rec_len);
-        }
-        wc__unlock_all(v, locks, k);
-        wc_free(locks);
-        if (st == WC_OK && upd.len > WC_VIEW_LOG_ID_LEN)
-            sink(arg, upd.data, upd.len);
-        wc_page_free(prev); /* its paging state served this read */
-        prev = pg;
-        if (st != WC_OK || !pg->more)
-            break;
-        req.paging_state = pg->paging_state;
-        req.paging_state_len = pg->paging_state_len;
-    }
-done:
-    pthread_rwlock_unlock(&v->mu);
-    wc_page_free(prev);
-    wc_batch_builder_free(&b);
-    wc_batch_builder_free(&vb);
-    wc_buf_free(&upd);
-    wc__run_free(&run);
-    return st;
+    return wc__build(v, e, view_id, sink, arg);
 }
 
 /* ---------------------------------------------------------------- the view update log */
@@ -1314,44 +1326,41 @@ wc_status wc_views_log_open(wc_engine *e)
     return wc_engine_create_table(e, &d);
 }
 
+/* What replaying the view update log carries between its pages. */
+typedef struct wc__logscan {
+    wc_views_sink sink;
+    void *arg;
+    wc_buf upd;
+} wc__logscan;
+
+static wc_status wc__log_scan_page(void *ctx, const wc_page *pg)
+{
+    wc__logscan *c = ctx;
+
+    for (size_t i = 0; i < pg->nrows; i++) {
+        const wc_cell *cell = wc__find_cell(&pg->rows[i], 1);
+        if (cell == NULL || pg->rows[i].pk_len != WC_VIEW_LOG_ID_LEN)
+            continue;
+        wc_buf_reset(&c->upd);
+        wc_buf_append(&c->upd, pg->rows[i].pk, WC_VIEW_LOG_ID_LEN);
+        wc_buf_append(&c->upd, cell->value, cell->len);
+        if (wc_buf_status(&c->upd) != WC_OK)
+            return wc_error(WC_NO_MEMORY, "out of memory replaying view updates");
+        c->sink(c->arg, c->upd.data, c->upd.len);
+    }
+    return WC_OK;
+}
+
 wc_status wc_views_log_scan(wc_engine *e, wc_views_sink sink, void *arg)
 {
-    wc_read_request req;
-    wc_page *prev = NULL;
-    wc_buf upd;
+    wc__logscan c;
     wc_status st;
 
-    wc_buf_init(&upd);
-    memset(&req, 0, sizeof(req));
-    req.table_id = WC_VIEW_LOG_TABLE;
-    req.start.unbounded = req.end.unbounded = true;
-    req.page_rows = 64;
-    for (;;) {
-        wc_page *pg = NULL;
-        if ((st = wc_engine_read(e, &req, &pg)) != WC_OK)
-            break;
-        for (size_t i = 0; i < pg->nrows; i++) {
-            const wc_cell *c = wc__find_cell(&pg->rows[i], 1);
-            if (c == NULL || pg->rows[i].pk_len != WC_VIEW_LOG_ID_LEN)
-                continue;
-            wc_buf_reset(&upd);
-            wc_buf_append(&upd, pg->rows[i].pk, WC_VIEW_LOG_ID_LEN);
-            wc_buf_append(&upd, c->value, c->len);
-            if (wc_buf_status(&upd) != WC_OK) {
-                st = wc_error(WC_NO_MEMORY, "out of memory replaying view updates");
-                break;
-            }
-            sink(arg, upd.data, upd.len);
-        }
-        wc_page_free(prev);
-        prev = pg;
-        if (st != WC_OK || !pg->more)
-            break;
-        req.paging_state = pg->paging_state;
-        req.paging_state_len = pg->paging_state_len;
-    }
-    wc_page_free(prev);
-    wc_buf_free(&upd);
+    c.sink = sink;
+    c.arg = arg;
+    wc_buf_init(&c.upd);
+    st = wc__scan_pages(e, WC_VIEW_LOG_TABLE, 64, wc__log_scan_page, &c);
+    wc_buf_free(&c.upd);
     return st;
 }
 
