@@ -30,6 +30,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+. regress/bench/sensor_rows.sh
 DEVICES=${DEVICES:-200}
 READINGS=${READINGS:-1000}
 ROUNDS=${ROUNDS:-5}
@@ -80,18 +81,7 @@ done
 
 # the rows of make bench-sql (sql_bench.sh)
 CSV=$DIR/sensor_readings.csv
-psql_q 45300 <<SQL
-SELECT setseed(0.42);
-COPY (SELECT 'dev-' || lpad(d::text, 5, '0'),
-             timestamptz '2024-01-01 00:00:00+00' + t * interval '1 minute',
-             round((18 + 8 * sin(t / 240.0) + random())::numeric, 2),
-             round((40 + 20 * random())::numeric, 1),
-             round((100 - t * 0.02 - d % 7 - random())::numeric, 2),
-             -95 + (random() * 50)::int
-        FROM generate_series(0, $READINGS - 1) t, generate_series(0, $DEVICES - 1) d
-       ORDER BY t, d)
-  TO '$CSV' (FORMAT csv);
-SQL
+psql_q 45300 < <(sensor_csv_sql "$CSV")
 COLS='device_id text NOT NULL, "timestamp" timestamptz NOT NULL, temperature numeric,
       humidity numeric, battery_level numeric, signal_strength integer'
 COPY_SQL="COPY t FROM '$CSV' (FORMAT csv)"

@@ -26,6 +26,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+. regress/bench/sensor_rows.sh
 DEVICES=${DEVICES:-50}
 READINGS=${READINGS:-1000}
 ROWS=$((DEVICES * READINGS))
@@ -83,18 +84,7 @@ CONF
         OPTIONS (replication \$\${'class': 'SimpleStrategy', 'replication_factor': 1}\$\$)"
     CSV=$DIR/sensor_readings.csv
     # the rows of make bench-sql (sql_bench.sh), as copy_ab.sh makes them
-    [ -f "$CSV" ] || psql_q <<SQL
-SELECT setseed(0.42);
-COPY (SELECT 'dev-' || lpad(d::text, 5, '0'),
-             timestamptz '2024-01-01 00:00:00+00' + t * interval '1 minute',
-             round((18 + 8 * sin(t / 240.0) + random())::numeric, 2),
-             round((40 + 20 * random())::numeric, 1),
-             round((100 - t * 0.02 - d % 7 - random())::numeric, 2),
-             -95 + (random() * 50)::int
-        FROM generate_series(0, $READINGS - 1) t, generate_series(0, $DEVICES - 1) d
-       ORDER BY t, d)
-  TO '$CSV' (FORMAT csv);
-SQL
+    [ -f "$CSV" ] || psql_q < <(sensor_csv_sql "$CSV")
     psql_q -c "CREATE FOREIGN TABLE t (device_id text NOT NULL, \"timestamp\" timestamptz NOT NULL,
                  temperature numeric, humidity numeric, battery_level numeric, signal_strength integer)
                SERVER iot OPTIONS (primary_key '(device_id, \"timestamp\")',

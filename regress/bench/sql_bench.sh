@@ -33,6 +33,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 . regress/bench/lib.sh
+. regress/bench/sensor_rows.sh
 DEVICES=${DEVICES:-2000}
 READINGS=${READINGS:-1000}
 ITER=${ITER:-20000}
@@ -93,18 +94,7 @@ create_tables ""
 
 # ------------------------------------------------------------ data
 step "data: $DEVICES devices x $READINGS readings = $ROWS rows, one per device per minute, time order interleaved across devices"
-psql_q <<SQL
-SELECT setseed(0.42);
-COPY (SELECT 'dev-' || lpad(d::text, 5, '0'),
-             timestamptz '2024-01-01 00:00:00+00' + t * interval '1 minute',
-             round((18 + 8 * sin(t / 240.0) + random())::numeric, 2),
-             round((40 + 20 * random())::numeric, 1),
-             round((100 - t * 0.02 - d % 7 - random())::numeric, 2),
-             -95 + (random() * 50)::int
-        FROM generate_series(0, $READINGS - 1) t, generate_series(0, $DEVICES - 1) d
-       ORDER BY t, d)
-  TO '$CSV' (FORMAT csv);
-SQL
+psql_q < <(sensor_csv_sql "$CSV")
 echo "$CSV: $(stat -c %s "$CSV") bytes; first rows:"
 head -3 "$CSV" | sed 's/^/    /'
 
