@@ -50,6 +50,7 @@
 
 static Node *zero_counter_mutator(Node *node, void *context);
 static Expr *delta_expression(Expr *e, Index rti, AttrNumber attno);
+static void refuse_ttl_or_timestamp(WidecolTable *t);
 
 /* The OID of widecol.counter, InvalidOid if the extension's schema lacks it. */
 Oid
@@ -318,6 +319,30 @@ add_deltas(wc_rowb *rb, StringInfo pk, void *arg)
 }
 
 /*
+ * Refuse an increment under widecol.ttl or widecol.write_timestamp, as CQL
+ * refuses USING TTL and USING TIMESTAMP on counter updates: counters never
+ * expire, and an increment dated by the user could fall behind a deletion
+ * and be lost.  Checked when the UPDATE runs, as the settings may change
+ * after it is planned.
+ */
+static void
+refuse_ttl_or_timestamp(WidecolTable *t)
+{
+	if (widecol_ttl > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("counter update of table \"%s\" cannot have a TTL (widecol.ttl = %d)",
+						get_rel_name(t->relid), widecol_ttl),
+				 errhint("Counters never expire: RESET widecol.ttl (or set it to 0) for counter updates.")));
+	if (widecol_write_timestamp && widecol_write_timestamp[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("counter update of table \"%s\" cannot have a write timestamp (widecol.write_timestamp = %s)",
+						get_rel_name(t->relid), widecol_write_timestamp),
+				 errhint("Counter updates take the current time: RESET widecol.write_timestamp for them.")));
+}
+
+/*
  * Send one delta cell per counter of the UPDATE (deltas as made by
  * widecol_counter_deltas) to each partition of the scan ss of executor
  * node ps (the row named by the clustering key), without reading.  Adds
@@ -331,10 +356,13 @@ widecol_counter_update(WidecolScanState *ss, PlanState *ps, List *deltas)
 	int			n = list_length(deltas);
 	uint32	   *cols = palloc(sizeof(uint32) * Max(n, 1));
 	int64	   *vals = palloc(sizeof(int64) * Max(n, 1));
-	int64		ts = widecol_txn_write_timestamp();
+	int64		ts;
 	CounterDeltas d;
 	ListCell   *lc;
 	int			k = 0;
+
+	refuse_ttl_or_timestamp(t);
+	ts = widecol_txn_write_timestamp();
 
 	/* the deltas, in ascending cell id (the row blob's order) */
 	foreach(lc, deltas)

@@ -15,8 +15,11 @@
  * against the plain sums (a deleted counter counts again from 0).
  *
  * The collection model does the same for collection cells: element writes
- * and removals, whole replacements and row deletions with timestamps in
- * random order, each read checked against per-element last-write-wins.
+ * (some with a TTL of their own), removals, whole replacements and row
+ * deletions with timestamps in random order, while the clock moves on,
+ * each read checked against per-element last-write-wins (an expired
+ * element is a tombstone of its write time, so older writes of that
+ * element that arrive later stay shadowed, also after a compaction).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,6 +283,7 @@ typedef struct coll_elem_model {
     int64_t ts; /* INT64_MIN: never written */
     bool tomb;
     uint8_t val;
+    uint32_t expires; /* 0: no TTL; else dead from this second on */
 } coll_elem_model;
 
 typedef struct coll_model {
@@ -295,12 +299,14 @@ static int64_t coll_ts(wc_model *m, coll_model *cm)
     return (int64_t)((wc_model_rnd(m) % 64) << 20) + (int64_t)(++cm->writes) + 1000000;
 }
 
-static void coll_elem_apply(coll_elem_model *em, int64_t ts, bool tomb, uint8_t val)
+static void coll_elem_apply(coll_elem_model *em, int64_t ts, bool tomb, uint8_t val,
+                            uint32_t expires)
 {
     if (ts > em->ts) {
         em->ts = ts;
         em->tomb = tomb;
         em->val = val;
+        em->expires = expires;
     }
 }
 
@@ -350,9 +356,15 @@ static void coll_write(wc_model *m, coll_model *cm, wc_engine *e)
             } else {
                 el.value = &val;
                 el.len = 1;
+                if (wc_model_rnd(m) % 3 == 0) { /* CQL's USING TTL on this element */
+                    el.flags = WC_CELLF_EXPIRING;
+                    el.ttl = 1 + (uint32_t)(wc_model_rnd(m) % 20);
+                    el.ldt = (uint32_t)m->now + el.ttl;
+                }
             }
             wc_collb_elem(&cb, &el);
-            coll_elem_apply(&cm->e[pk][ck][k], ts, el.flags != 0, val);
+            coll_elem_apply(&cm->e[pk][ck][k], ts, (el.flags & WC_CELLF_TOMBSTONE) != 0, val,
+                            (el.flags & WC_CELLF_EXPIRING) ? el.ldt : 0);
         }
         if (cb.n == 0 && !cb.deleted) {
             wc_buf_free(&v);
@@ -391,7 +403,8 @@ static void coll_check(wc_model *m, coll_model *cm, wc_engine *e)
 
         for (int k = 0; k < LNKEY; k++) {
             const coll_elem_model *em = &cm->e[pk][ck][k];
-            if (em->ts != INT64_MIN && !em->tomb && em->ts > shadow) {
+            if (em->ts != INT64_MIN && !em->tomb && em->ts > shadow &&
+                (em->expires == 0 || m->now < (int64_t)em->expires)) {
                 want[ck][n++] = (char)('a' + k);
                 want[ck][n++] = (char)em->val;
                 want[ck][n++] = ' ';
@@ -405,7 +418,7 @@ static void coll_check(wc_model *m, coll_model *cm, wc_engine *e)
     r.pk = (const uint8_t *)pks;
     r.pk_len = strlen(pks);
     r.start.unbounded = r.end.unbounded = true;
-    r.now_sec = BASE_NOW;
+    r.now_sec = m->now;
     assert_int_equal(wc_engine_read(e, &r, &p), WC_OK);
     for (size_t i = 0; i < p->nrows; i++) {
         int ck = (int)wc_test_ck_value(p->rows[i].ck, p->rows[i].ck_len);
@@ -456,6 +469,8 @@ static void run_coll_model(uint64_t seed, int steps)
     assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
     for (int step = 0; step < steps; step++) {
         int r = (int)(wc_model_rnd(&m) % 1000);
+        if (wc_model_rnd(&m) % 16 == 0)
+            wc_model_advance(&m, 1);
         if (r < 650) {
             coll_write(&m, &cm, e);
         } else if (r < 970) {
@@ -469,8 +484,10 @@ static void run_coll_model(uint64_t seed, int steps)
             assert_int_equal(open_model(&m, dir, &e), WC_OK);
         }
     }
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < 30; i++) {
         coll_check(&m, &cm, e);
+        wc_model_advance(&m, 1);
+    }
     wc_engine_close(e);
     wc_model_free(&m);
     wc_test_rmrf(dir);

@@ -11,7 +11,8 @@
 -- Element UPDATEs with the whole primary key are direct modifies (EXPLAIN:
 -- no read); other shapes read and write the whole value.  Validation
 -- errors: cql_type against the column type, map keys and values against
--- K and V, NULL elements.
+-- K and V, NULL elements.  Elements written under widecol.ttl expire one
+-- by one.
 -- Own keyspace (server collections_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -137,6 +138,11 @@ SELECT participants, unread_count FROM conversations;
 UPDATE conversations
    SET participants = participants || ARRAY['0c000000-0000-4000-8000-000000000003',
                                             'a0000000-0000-4000-8000-000000000001']::uuid[]
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000001';
+-- a set removal is an element tombstone: no read (unlike a list's)
+EXPLAIN (COSTS OFF)
+UPDATE conversations
+   SET participants = array_remove(participants, 'b0000000-0000-4000-8000-000000000002')
 WHERE conversation_id = 'c0000000-0000-4000-8000-000000000001';
 UPDATE conversations
    SET participants = array_remove(participants, 'b0000000-0000-4000-8000-000000000002')
@@ -325,6 +331,32 @@ WHERE user_id = '00000003-0000-4000-8000-000000000000';
 UPDATE orders_by_user_date SET items[5] = 'x'
 WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06-13'
   AND order_id = min_timeuuid('2024-06-13 09:00+00');
+
+-- TTL of single elements (CQL's UPDATE ... USING TTL): the elements an
+-- UPDATE writes under widecol.ttl expire on their own, the others stay;
+-- also after a flush and a compaction
+INSERT INTO conversations (conversation_id, participants, unread_count)
+VALUES ('c0000000-0000-4000-8000-000000000005',
+        ARRAY['a0000000-0000-4000-8000-000000000001']::uuid[],
+        '{"a0000000-0000-4000-8000-000000000001": 1}');
+SET widecol.ttl = 1;
+UPDATE conversations
+   SET participants = participants || ARRAY['b0000000-0000-4000-8000-000000000002']::uuid[],
+       unread_count = unread_count || '{"b0000000-0000-4000-8000-000000000002": 2}'
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
+RESET widecol.ttl;
+UPDATE conversations
+   SET unread_count['0c000000-0000-4000-8000-000000000003'] = '3'
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
+SELECT participants, unread_count FROM conversations
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
+SELECT pg_sleep(1.5);
+SELECT participants, unread_count FROM conversations
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
+SELECT widecol.flush('conversations');
+SELECT widecol.compact('conversations');
+SELECT participants, unread_count FROM conversations
+WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
 
 DROP SERVER collections_t CASCADE;
 DROP SCHEMA collections_t CASCADE;

@@ -67,12 +67,14 @@ INSERT INTO set_kv (k, c, v, v_written) VALUES ('r', 3, 'older still', 999);
 SELECT v FROM set_kv WHERE k = 'r' AND c = 3;
 INSERT INTO set_kv (k, c, v, v_written) VALUES ('r', 3, 'newer', 1001);
 SELECT v, v_written FROM set_kv WHERE k = 'r' AND c = 3;
--- COPY: each line its own TTL
-COPY set_kv (k, c, v, v_ttl) FROM stdin (FORMAT csv);
-r,10,copy a,30
-r,11,copy b,0
+-- COPY: each line its own TTL and write time (an empty one: the statement's)
+COPY set_kv (k, c, v, v_ttl, v_written) FROM stdin (FORMAT csv);
+r,10,copy a,30,
+r,11,copy b,0,7000
 \.
-SELECT c, v, v_ttl BETWEEN 1 AND 30 AS within_30s, v_ttl IS NULL AS no_ttl
+SELECT c, v, v_ttl BETWEEN 1 AND 30 AS within_30s, v_ttl IS NULL AS no_ttl,
+       v_written > 1700000000000000 AS current_time,
+       CASE WHEN v_written < 1700000000000000 THEN v_written END AS written
   FROM set_kv WHERE k = 'r' AND c >= 10 ORDER BY c;
 -- UPDATE gives the cells it writes their TTL
 UPDATE set_kv SET v = 'updated', v_ttl = 45 WHERE k = 'r' AND c = 2;

@@ -7,7 +7,8 @@
 --   * page views per page and day.
 -- UPDATE ... SET c = c + n WHERE <whole primary key> creates the row when it
 -- is missing, applies without reading (EXPLAIN), sums exactly; INSERT,
--- SET c = <value> and mixed tables are refused with a hint; DELETE works;
+-- SET c = <value>, widecol.ttl and widecol.write_timestamp on an increment
+-- and mixed tables are refused with a hint; DELETE works;
 -- transactions carry the increments and ROLLBACK drops them.
 -- Own keyspace (server :ks) and schema; can run twice in a row.
 --
@@ -102,6 +103,15 @@ UPDATE event_aggregations SET count = count + NULL
 COPY event_aggregations FROM stdin;
 click	2026-01-09	1	1
 \.
+-- CQL's USING TTL and USING TIMESTAMP on a counter update: the settings
+-- are refused too (a counter never expires; nothing is counted)
+SET widecol.ttl = 60;
+UPDATE event_aggregations SET count = count + 1 WHERE event_type = 'click' AND date = '2026-01-01';
+RESET widecol.ttl;
+SET widecol.write_timestamp = '1000';
+UPDATE event_aggregations SET count = count + 1 WHERE event_type = 'click' AND date = '2026-01-01';
+RESET widecol.write_timestamp;
+SELECT count, unique_users FROM event_aggregations WHERE event_type = 'click' AND date = '2026-01-01';
 CREATE :tbl mixed (k int, hits widecol.counter, note text)
     :with (:ksopt primary_key :eq '((k))');
 CREATE :tbl counter_key (k widecol.counter, v widecol.counter)
