@@ -7,8 +7,7 @@
 # decrements (read the balance b, UPDATE ... SET balance = b - 1 WHERE id
 # = 1 AND balance = b, until it applies) take a balance of 800 to exactly
 # 0 with exactly 800 applied, none lost, and 4 sessions of UPDATE ... SET
-# balance = balance - 1 WHERE ... AND balance > 0 lose none either (on one
-# node too, where the node's partition lock serializes them); with
+# balance = balance - 1 WHERE ... AND balance > 0 lose none either; with
 # one node killed a new key still gets its one winner at SERIAL and a
 # conditional UPDATE applies once; with two killed both fail with the
 # unavailable error.
@@ -102,49 +101,6 @@ my $single = widecol_node('lwt_single');
 $single->safe_psql('postgres',
 	"CREATE FOREIGN TABLE reg (k int, owner text) SERVER ks OPTIONS (primary_key 'k')");
 race([$single], $single, 'one node');
-
-# SET balance = balance - 1 WHERE ... AND balance > 0 until it no longer
-# applies, each session noting what applied (drain() below)
-my $drain_fn = q{
-	CREATE TABLE drained (applied int, unknown int);
-	CREATE FUNCTION drain() RETURNS void LANGUAGE plpgsql AS $$
-	DECLARE n bigint; done int := 0; maybe int := 0;
-	BEGIN
-		LOOP
-			BEGIN
-				UPDATE acct SET balance = balance - 1 WHERE id = 2 AND balance > 0;
-				GET DIAGNOSTICS n = ROW_COUNT;
-			EXCEPTION WHEN SQLSTATE 'WC003' OR SQLSTATE 'WC010' THEN
-				maybe := maybe + 1;
-				CONTINUE;
-			END;
-			EXIT WHEN n = 0;
-			done := done + 1;
-		END LOOP;
-		INSERT INTO drained VALUES (done, maybe);
-	END $$;};
-my $drain = "$PostgreSQL::Test::Utils::tmp_check/049_drain.sql";
-open($fh, '>', $drain) or die "cannot write $drain: $!";
-print $fh "SELECT drain();\n";
-close($fh);
-
-# one node: 4 sessions drain 40 under the node's partition lock, exactly 40 apply
-$single->safe_psql('postgres', q{
-	CREATE FOREIGN TABLE acct (id int, balance int) SERVER ks OPTIONS (primary_key 'id');
-	INSERT INTO acct VALUES (2, 40);} . $drain_fn);
-my ($d_out, $d_err) = ('', '');
-IPC::Run::run(
-	[
-		'pgbench', '--no-vacuum', '--client=4', '--jobs=4', '--transactions=1', '--max-tries=1',
-		'-f', $drain, $single->connstr('postgres')
-	],
-	'>', \$d_out, '2>', \$d_err);
-like($d_out, qr{number of transactions actually processed: (\d+)/\1},
-	'one node: every draining session ended') or diag($d_err);
-is($single->safe_psql('postgres', 'SELECT balance FROM acct WHERE id = 2'),
-	'0', 'one node: balance - 1 decrements end at exactly 0');
-is($single->safe_psql('postgres', 'SELECT sum(applied) FROM drained'),
-	'40', 'one node: exactly 40 applied');
 $single->stop;
 
 # a faster failure detector: the test waits for two nodes to be seen down
@@ -176,9 +132,14 @@ my $dec = "$PostgreSQL::Test::Utils::tmp_check/049_dec.sql";
 open($fh, '>', $dec) or die "cannot write $dec: $!";
 print $fh "SELECT dec_one((:who * 100 + :client_id)::text);\n";
 close($fh);
+my $drain = "$PostgreSQL::Test::Utils::tmp_check/049_drain.sql";
+open($fh, '>', $drain) or die "cannot write $drain: $!";
+print $fh "SELECT drain();\n";
+close($fh);
 $_->safe_psql('postgres', q{
 	CREATE TABLE applied (b int, tag text);
 	CREATE TABLE unknown_dec (b int, tag text);
+	CREATE TABLE drained (applied int, unknown int);
 	CREATE FUNCTION dec_one(tag text) RETURNS void LANGUAGE plpgsql AS $$
 	DECLARE b int; n bigint;
 	BEGIN
@@ -199,7 +160,23 @@ $_->safe_psql('postgres', q{
 				RETURN;
 			END IF;
 		END LOOP;
-	END $$;} . $drain_fn) for @nodes[ 0, 1 ];
+	END $$;
+	CREATE FUNCTION drain() RETURNS void LANGUAGE plpgsql AS $$
+	DECLARE n bigint; done int := 0; maybe int := 0;
+	BEGIN
+		LOOP
+			BEGIN
+				UPDATE acct SET balance = balance - 1 WHERE id = 2 AND balance > 0;
+				GET DIAGNOSTICS n = ROW_COUNT;
+			EXCEPTION WHEN SQLSTATE 'WC003' OR SQLSTATE 'WC010' THEN
+				maybe := maybe + 1;
+				CONTINUE;
+			END;
+			EXIT WHEN n = 0;
+			done := done + 1;
+		END LOOP;
+		INSERT INTO drained VALUES (done, maybe);
+	END $$;}) for @nodes[ 0, 1 ];
 sub bench
 {
 	my ($file, $clients, $tx) = @_;
