@@ -2,7 +2,8 @@
  *
  * index.c
  *		  Secondary indexes of widecol tables: widecol.create_index and
- *		  widecol.drop_index, the table's "indexes" option, and the
+ *		  widecol.drop_index (and CREATE INDEX ... USING widecol), the
+ *		  table's "indexes" option, and the
  *		  planner's choice of an index for an equality on an indexed column.
  *
  * Copyright (c) 2026, widecol developers
@@ -63,6 +64,8 @@ static void check_indexable(WidecolTable *t, int col, const char *index);
 static char *indexes_text(List *indexes);
 static List *named_indexes(WidecolTable *t);
 static void set_indexes_option(WidecolTable *t, List *indexes);
+static char *create_index(Oid relid, const char *colname, const char *idxname,
+						  bool if_not_exists);
 
 /* Types whose SQL equality is equality of the encoded bytes. */
 static bool
@@ -277,8 +280,23 @@ named_indexes(WidecolTable *t)
 Datum
 widecol_create_index(PG_FUNCTION_ARGS)
 {
-	Oid			relid;
-	char	   *colname;
+	char	   *name;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	name = create_index(PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)),
+						PG_ARGISNULL(2) ? NULL : NameStr(*PG_GETARG_NAME(2)), false);
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
+}
+
+/*
+ * Add index idxname (NULL: <table>_<column>_idx) on column colname of
+ * relid, the owner's table, to its "indexes" option; its name.  With
+ * if_not_exists, an index of that name already there is a notice.
+ */
+static char *
+create_index(Oid relid, const char *colname, const char *idxname, bool if_not_exists)
+{
 	WidecolTable *t;
 	char	   *name;
 	List	   *indexes;
@@ -286,10 +304,6 @@ widecol_create_index(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			col;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	relid = PG_GETARG_OID(0);
-	colname = NameStr(*PG_GETARG_NAME(1));
 	t = widecol_require_owned_table(relid, "create_index");
 	col = find_column(t, colname);
 	if (col < 0)
@@ -297,13 +311,20 @@ widecol_create_index(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of \"%s\" does not exist", colname, get_rel_name(relid)),
 				 errhint("Name a regular column of the table.")));
-	name = PG_ARGISNULL(2) ? psprintf("%s_%s_idx", get_rel_name(relid), colname)
-		: pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	name = idxname == NULL ? psprintf("%s_%s_idx", get_rel_name(relid), colname)
+		: pstrdup(idxname);
 	check_indexable(t, col, name);
 	foreach(lc, t->indexes)
 	{
 		WidecolIndex *other = lfirst(lc);
 
+		if (strcmp(other->name, name) == 0 && if_not_exists)
+		{
+			ereport(NOTICE,
+					(errmsg("index \"%s\" of \"%s\" already exists, skipping", name,
+							get_rel_name(relid))));
+			return name;
+		}
 		if (strcmp(other->name, name) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -325,7 +346,45 @@ widecol_create_index(PG_FUNCTION_ARGS)
 	ix->column = t->cols[col].name;
 	indexes = lappend(indexes, ix);
 	set_indexes_option(t, indexes);
-	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(name)));
+	return name;
+}
+
+/*
+ * CREATE INDEX [IF NOT EXISTS] [name] ON <widecol table> USING widecol
+ * (column), run by the utility hook instead of PostgreSQL's CREATE INDEX:
+ * widecol.create_index(table, column, name); true when done, false when
+ * stmt is not one (another access method, not a widecol table).  No
+ * PostgreSQL index is made (one could not follow last-write-wins rows);
+ * the index lives in the table's "indexes" option, and widecol.drop_index
+ * drops it.
+ */
+bool
+widecol_index_statement(Oid relid, IndexStmt *stmt)
+{
+	IndexElem  *elem = list_length(stmt->indexParams) == 1 ? linitial(stmt->indexParams) : NULL;
+
+	if (stmt->accessMethod == NULL || strcmp(stmt->accessMethod, "widecol") != 0)
+		return false;
+	if (!widecol_is_tam_table(relid) &&
+		!(get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE &&
+		  widecol_is_widecol_server(GetForeignTable(relid)->serverid)))
+		return false;
+	if (elem == NULL || elem->name == NULL || elem->expr != NULL || elem->collation != NIL ||
+		elem->opclass != NIL || elem->ordering != SORTBY_DEFAULT ||
+		elem->nulls_ordering != SORTBY_NULLS_DEFAULT || stmt->unique || stmt->primary ||
+		stmt->whereClause != NULL || stmt->indexIncludingParams != NIL ||
+		stmt->options != NIL || stmt->tableSpace != NULL || stmt->concurrent)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a widecol secondary index covers one column of \"%s\", as it is",
+						get_rel_name(relid)),
+				 errdetail("Expressions, several columns, UNIQUE, INCLUDE, WHERE, WITH, "
+						   "TABLESPACE, CONCURRENTLY, collations, operator classes and "
+						   "orderings are not supported."),
+				 errhint("CREATE INDEX [name] ON %s USING widecol (<column>);",
+						 get_rel_name(relid))));
+	create_index(relid, elem->name, stmt->idxname, stmt->if_not_exists);
+	return true;
 }
 
 /*

@@ -962,6 +962,8 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 		IndexStmt  *stmt = (IndexStmt *) parsetree;
 		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 
+		if (OidIsValid(relid) && widecol_index_statement(relid, stmt))
+			return;				/* a widecol secondary index, no PostgreSQL index */
 		if (widecol_is_tam_table(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -969,7 +971,7 @@ tam_process_utility(PlannedStmt *pstmt, const char *queryString,
 					 errdetail("Rows are placed by their primary key, written last-write-wins without MVCC: "
 							   "an index could not follow them."),
 					 errhint("For lookups by one column, create a widecol secondary index: "
-							 "SELECT widecol.create_index('%s', '<column>'); or create a second "
+							 "CREATE INDEX ON %s USING widecol (<column>); or create a second "
 							 "widecol table keyed by the column you look up (the query-first model).",
 							 get_rel_name(relid))));
 	}

@@ -336,6 +336,7 @@ extern List *widecol_index_parse(WidecolTable *t, const char *text);
 extern WidecolIndex *widecol_index_on(WidecolTable *t, int col);
 extern bool widecol_index_choose(PlannerInfo *root, RelOptInfo *baserel, WidecolTable *t,
 								 List *local, WidecolIndex **ix, Expr **value, Expr **clause);
+extern bool widecol_index_statement(Oid relid, IndexStmt *stmt);
 
 /* in matview.c */
 extern void widecol_matview_refuse_write(WidecolTable *t);

@@ -4,8 +4,10 @@
  * loss, delay, duplication and crashes of a minority, their history
  * checked by a linearizability checker for single-key registers; a
  * proposal in progress left by a dead coordinator completed by the next
- * round; promises that survive a restart; two coordinators on both sides
- * of a partition never both winning; the state file and its damage.
+ * round; promises that survive a restart; a replica's ballot rules
+ * (promise only newer ballots, accept ballots not older than the promise),
+ * also after its restart; two coordinators on both sides of a partition
+ * never both winning; the state file and its damage.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +40,8 @@ typedef struct psim {
     wc_paxos *px[CS_MAX_NODES];
     memlog log[CS_MAX_NODES];
     bool drop_commits_from[CS_MAX_NODES]; /* COMMIT messages this node sends are lost */
+    bool capture_at[CS_MAX_NODES];        /* PROMISE/ACCEPTED to this node: kept in reply */
+    wc_buf reply;                         /* the last one kept */
     bool forget_on_restart;               /* a restarted node loses its state (must fail) */
 } psim;
 
@@ -112,6 +116,12 @@ static bool ps_msg_hook(cnode *n, const wc_addr *from, const uint8_t *msg, size_
         if (s->drop_commits_from[i] && msg[0] == WC_MSG_PAXOS_COMMIT &&
             wc_addr_equal(from, &n->cs->nodes[i].env->self))
             return true;
+    if (s->capture_at[n->idx] &&
+        (msg[0] == WC_MSG_PAXOS_PROMISE || msg[0] == WC_MSG_PAXOS_ACCEPTED)) {
+        wc_buf_reset(&s->reply);
+        wc_buf_append(&s->reply, msg, len);
+        return true;
+    }
     if (s->px[n->idx])
         wc_paxos_on_message(s->px[n->idx], from, msg, len);
     return true;
@@ -128,6 +138,7 @@ static psim *ps_new(uint64_t seed, uint32_t nodes, uint32_t rf, const wc_sim_opt
     s->cs->hook_ctx = s;
     s->cs->node_hook = ps_node_hook;
     s->cs->msg_hook = ps_msg_hook;
+    wc_buf_init(&s->reply);
     for (uint32_t i = 0; i < nodes; i++) {
         wc_buf_init(&s->log[i].recs);
         ps_start(s, &s->cs->nodes[i]);
@@ -143,6 +154,7 @@ static void ps_free(psim *s)
         wc_buf_free(&s->log[i].recs);
     }
     cs_free(s->cs);
+    wc_buf_free(&s->reply);
     free(s);
 }
 
@@ -816,6 +828,125 @@ static void test_unavailable_without_quorum(void **state)
     ps_free(s);
 }
 
+/* ---------------------------------------------------------------- a replica's ballot rules */
+
+/* Ballot b is (ts_us, node). */
+static bool ballot_is(const wc_paxos_ballot *b, int64_t ts_us, uint64_t node)
+{
+    return b->ts_us == ts_us && b->node == node;
+}
+
+/*
+ * A hand-made PREPARE (propose false) or PROPOSE of an empty value, ballot
+ * (ts_us, node), for partition "k1", handed to replica r as if node from
+ * had sent it: whether r promised (accepted it), the ballot its answer
+ * says it promised, and (a PREPARE, accepted not NULL) the ballot of the
+ * proposal it says it accepted.
+ */
+static bool replica_says(psim *s, uint32_t r, uint32_t from, bool propose, int64_t ts_us,
+                         uint64_t node, wc_paxos_ballot *promised, wc_paxos_ballot *accepted)
+{
+    static uint64_t req_id = 5000;
+    const uint8_t *q, *end;
+    uint8_t type = 0, st = 0, ok = 0;
+    uint64_t id = 0, u = 0;
+    wc_buf m;
+
+    wc_buf_init(&m);
+    wc_buf_put_u8(&m, propose ? WC_MSG_PAXOS_PROPOSE : WC_MSG_PAXOS_PREPARE);
+    wc_buf_put_u64(&m, ++req_id);
+    wc_buf_put_u32(&m, CS_TABLE);
+    wc_buf_put_bytes(&m, "k1", 2);
+    wc_buf_put_u64(&m, (uint64_t)ts_us);
+    wc_buf_put_u64(&m, node);
+    if (propose)
+        wc_buf_put_bytes(&m, NULL, 0);
+    assert_int_equal(wc_buf_status(&m), WC_OK);
+    wc_buf_reset(&s->reply);
+    s->capture_at[from] = true;
+    assert_true(wc_paxos_on_message(s->px[r], &s->cs->nodes[from].env->self, m.data, m.len));
+    wc_buf_free(&m);
+    for (int i = 0; i < 500 && s->reply.len == 0; i++)
+        wc_sim_run_for(s->cs->sim, 1);
+    s->capture_at[from] = false;
+    SIM_CHECK(s->cs->seed, s->reply.len > 0, "replica %u did not answer", r);
+    q = s->reply.data;
+    end = q + s->reply.len;
+    assert_true(wc_get_u8(&q, end, &type) && wc_get_u64(&q, end, &id) &&
+                wc_get_u8(&q, end, &st) && wc_get_u8(&q, end, &ok));
+    assert_int_equal(type, propose ? WC_MSG_PAXOS_ACCEPTED : WC_MSG_PAXOS_PROMISE);
+    assert_true(id == req_id);
+    assert_int_equal(st, WC_OK);
+    assert_true(wc_get_u64(&q, end, &u) && wc_get_u64(&q, end, &promised->node));
+    promised->ts_us = (int64_t)u;
+    if (accepted && !propose) {
+        assert_true(wc_get_u64(&q, end, &u) && wc_get_u64(&q, end, &accepted->node));
+        accepted->ts_us = (int64_t)u;
+    }
+    return ok == 1;
+}
+
+/*
+ * Cassandra's ballot rules on one replica, with hand-made requests: a
+ * PREPARE is promised only with a ballot newer than the promise (the
+ * timestamp decides, then the node; an equal ballot is refused); a PROPOSE
+ * is accepted with a ballot not older than the promise and raises the
+ * promise to it; every refusal names the promise.  After a restart the
+ * replica refuses what it refused before and still reports the proposal
+ * it accepted; a replica that forgot its state on restart (the defect
+ * these checks catch) would promise the older ballot.
+ */
+static void replica_ballot_rules(uint64_t seed, bool forget_on_restart)
+{
+    const uint32_t r = 0, from = 1;
+    wc_paxos_ballot pr, ac;
+    psim *s;
+
+    s = ps_new(seed, 3, 3, NULL);
+    assert_true(replica_says(s, r, from, false, 1000, 5, &pr, &ac));
+    assert_true(ballot_is(&pr, 1000, 5) && ballot_is(&ac, 0, 0));
+    /* older, equal, same time with a lower node: refused, naming the promise */
+    assert_false(replica_says(s, r, from, false, 999, 9, &pr, NULL));
+    assert_true(ballot_is(&pr, 1000, 5));
+    assert_false(replica_says(s, r, from, false, 1000, 5, &pr, NULL));
+    assert_false(replica_says(s, r, from, false, 1000, 4, &pr, NULL));
+    assert_true(ballot_is(&pr, 1000, 5));
+    /* same time, higher node: newer */
+    assert_true(replica_says(s, r, from, false, 1000, 6, &pr, NULL));
+    /* a proposal older than the promise is refused, one equal to it accepted */
+    assert_false(replica_says(s, r, from, true, 1000, 5, &pr, NULL));
+    assert_true(ballot_is(&pr, 1000, 6));
+    assert_true(replica_says(s, r, from, true, 1000, 6, &pr, NULL));
+    /* a newer proposal without a prepare of its own is accepted and is the promise */
+    assert_true(replica_says(s, r, from, true, 2000, 1, &pr, NULL));
+    assert_true(ballot_is(&pr, 2000, 1));
+    assert_false(replica_says(s, r, from, false, 1500, 1, &pr, &ac));
+    assert_true(ballot_is(&pr, 2000, 1) && ballot_is(&ac, 2000, 1));
+
+    s->forget_on_restart = forget_on_restart;
+    wc_sim_crash(s->cs->sim, s->cs->nodes[r].env);
+    wc_sim_restart(s->cs->sim, s->cs->nodes[r].env);
+    if (forget_on_restart) {
+        /* the defect: the older ballot is promised again */
+        assert_true(replica_says(s, r, from, false, 1999, 9, &pr, &ac));
+        assert_true(ballot_is(&ac, 0, 0));
+    } else {
+        assert_false(replica_says(s, r, from, false, 1999, 9, &pr, NULL));
+        assert_true(ballot_is(&pr, 2000, 1));
+        assert_false(replica_says(s, r, from, true, 1999, 9, &pr, NULL));
+        assert_true(replica_says(s, r, from, false, 2001, 0, &pr, &ac));
+        assert_true(ballot_is(&pr, 2001, 0) && ballot_is(&ac, 2000, 1));
+    }
+    ps_free(s);
+}
+
+static void test_replica_ballot_rules(void **state)
+{
+    (void)state;
+    replica_ballot_rules(simtest_seed(91), false);
+    replica_ballot_rules(simtest_seed(92), true);
+}
+
 /* ---------------------------------------------------------------- the state file */
 
 static void test_state_file_survives_and_damage_is_cut(void **state)
@@ -921,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_exactly_one_if_not_exists_wins),
         cmocka_unit_test(test_in_progress_proposal_is_completed),
         cmocka_unit_test(test_restart_keeps_promises),
+        cmocka_unit_test(test_replica_ballot_rules),
         cmocka_unit_test(test_split_brain_has_one_winner),
         cmocka_unit_test(test_unavailable_without_quorum),
         cmocka_unit_test(test_linearizable_without_faults),

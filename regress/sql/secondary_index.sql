@@ -4,8 +4,8 @@
 -- state) with the seed's own rows and expected output; index answers equal
 -- to a filtered scan's on random data, after overwrites, deletes of rows,
 -- ranges and partitions, TTL expiry, flushes and compaction, in small
--- pages; EXPLAIN naming the index; the same on a table USING widecol; and
--- every refusal with its hint.
+-- pages; EXPLAIN naming the index; the same on a table USING widecol;
+-- CREATE INDEX ... USING widecol; and every refusal with its hint.
 -- Own keyspace (server secondary_index_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -208,5 +208,21 @@ SELECT widecol.create_index('tickets', 'status');
 SELECT count(*), min(id), max(id) FROM tickets WHERE status = 'open';
 EXPLAIN (COSTS OFF) SELECT id FROM tickets WHERE status = 'open';
 SELECT * FROM widecol_try($$CREATE INDEX ON tickets (owner)$$);
+-- CREATE INDEX ... USING widecol is widecol.create_index: no PostgreSQL index
+CREATE INDEX tickets_by_owner ON tickets USING widecol (owner);
+CREATE INDEX IF NOT EXISTS tickets_by_owner ON tickets USING widecol (owner);
+SELECT id, status FROM tickets WHERE owner = 'o8';
+EXPLAIN (COSTS OFF) SELECT id FROM tickets WHERE owner = 'o8';
+SELECT count(*) AS pg_indexes FROM pg_index WHERE indrelid = 'tickets'::regclass;
+SELECT * FROM widecol_try($$CREATE INDEX tickets_by_owner ON tickets USING widecol (owner)$$);
+SELECT * FROM widecol_try($$CREATE INDEX ON tickets USING widecol (lower(owner))$$);
+SELECT * FROM widecol_try($$CREATE UNIQUE INDEX ON tickets USING widecol (owner)$$);
+SELECT * FROM widecol_try($$CREATE INDEX ON tickets USING widecol (id)$$);
+SELECT widecol.drop_index('tickets', 'tickets_by_owner');
+-- and on a foreign table
+CREATE INDEX ON events USING widecol (note);
+SELECT k, c FROM events WHERE note = 'r2/3';
+EXPLAIN (COSTS OFF) SELECT k, c FROM events WHERE note = 'r2/3';
+SELECT widecol.drop_index('events', 'events_note_idx');
 SELECT widecol.drop_index('tickets', 'tickets_status_idx');
 SELECT reloptions FROM pg_class WHERE oid = 'tickets'::regclass;

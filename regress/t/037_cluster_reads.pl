@@ -10,7 +10,8 @@
 # token(s) and the replicas the coordinator asks; EXPLAIN ANALYZE what each
 # replica asked answered and how long it took.  A secondary index reaches
 # every node, and an equality on it reads every token range's indexes at the
-# consistency level: the filtered scan's rows, also with a node down.
+# consistency level: the filtered scan's rows, also after TTL expiry and a
+# compaction on every node, and with a node down.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -152,7 +153,7 @@ like($plan, qr/Replicas: \Q$addr1\E \(this node\)/, 'EXPLAIN of a scan: this nod
 # node builds its own index from its replicas, and an equality on the column
 # reads the indexes of every token range's replicas at the consistency level
 # (no allow_filtering), with the same rows as the filtered scan, in pages,
-# after updates and deletes, and with one node down
+# after updates and deletes, TTL expiry and compaction, and with one node down
 $nodes[0]->safe_psql('postgres', "SELECT widecol.create_index('ev', 'v')");
 for my $i (1 .. 2)
 {
@@ -193,6 +194,28 @@ unlike(by_index($nodes[1], 'open', 'all'), qr{13/}, 'a deleted partition is not 
 $plan = $nodes[2]->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT c FROM ev WHERE v = 'open'");
 like($plan, qr/secondary index ev_v_idx: v = 'open'::text \(each token range's replicas/,
 	'EXPLAIN names the index read on a cluster') or diag($plan);
+# TTL: new rows and an overwrite of a closed row's value, written to expire
+# in 4 s, are read through the index while they live and not after; then,
+# flushed and compacted on every node (expired cells become tombstones),
+# the index still gives the filtered scan's rows, for both values
+my $short = "SET widecol.consistency = quorum; SELECT count(*) FROM (SELECT p, c FROM ev "
+  . "WHERE v = 'open' OFFSET 0) s WHERE p = 40 OR (p = 14 AND c = 2)";
+$nodes[1]->safe_psql('postgres', $q . 'SET widecol.ttl = 4; '
+	  . "INSERT INTO ev SELECT 40, c, 'open' FROM generate_series(1, 5) c; "
+	  . "UPDATE ev SET v = 'open' WHERE p = 14 AND c = 2;");
+is($nodes[2]->safe_psql('postgres', $short), '6', 'rows written with a TTL are read through the index');
+ok(poll_until($nodes[2], $short, '0'), 'once expired they are not');
+is(by_index($nodes[2], 'open', 'quorum'), by_filter($nodes[2], 'open', 'quorum'),
+	'after TTL expiry: an indexed equality gives the filtered rows');
+is(by_index($nodes[0], 'closed', 'quorum'), by_filter($nodes[0], 'closed', 'quorum'),
+	'after TTL expiry: also for the value the expired cell had overwritten');
+$_->safe_psql('postgres', "SELECT widecol.flush('ev'); SELECT widecol.compact('ev');") for @nodes;
+is(by_index($nodes[1], 'open', 'quorum'), by_filter($nodes[1], 'open', 'quorum'),
+	'after a compaction on every node: an indexed equality gives the filtered rows');
+is(by_index($nodes[2], 'closed', 'one'), by_filter($nodes[2], 'closed', 'one'),
+	'after a compaction on every node: the same at ONE');
+$open = by_filter($nodes[2], 'open', 'quorum');
+
 my $addr0 = node_address($nodes[0]);
 kill_node($nodes[0]);
 ok(wait_down($nodes[2], $addr0), 'node 0 is seen down');

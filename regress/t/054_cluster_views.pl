@@ -10,7 +10,9 @@
 # (its view updates wait as hints), started again, and the view equals the
 # base on node 2 too, at ALL.  Writes to the view and DROP FOREIGN TABLE of
 # it are refused with hints.  Seed 002's solution 1 (a view by state over
-# the latest events by device) gives the seed's output on the cluster.
+# the latest events by device) gives the seed's output on the cluster, and
+# so does its solution 2 (a secondary index on state of the same table) on
+# every node.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -134,6 +136,28 @@ ok( poll_until(
 		"off|22222222-aaaa-bbbb-cccc-12345678abcd|2021-02-02 01:11:11.000000+0000|event 2-1\n"
 		  . 'off|33333333-aaaa-bbbb-cccc-12345678abcd|2021-03-03 01:11:11.000000+0000|event 3-1'),
 	'seed 002 solution 1: the latest events with state off');
+
+# seed 002, solution 2: a secondary index on state of the same table, read
+# on every node through the index (allow_filtering is off); the seed lists
+# 'off' as 3-1, 2-1
+$nodes[1]->safe_psql('postgres', q{SELECT widecol.create_index('latest_events_by_device', 'state',
+	'latest_events_by_state_2i')});
+my $seed2_q = q{SET widecol.consistency = 'quorum';
+	SELECT state, device_id, to_char("timestamp", 'YYYY-MM-DD HH24:MI:SS.US') || '+0000', value
+	FROM latest_events_by_device WHERE state = '%s' ORDER BY device_id DESC;};
+for my $i (0 .. 2)
+{
+	ok( poll_until(
+			$nodes[$i], sprintf($seed2_q, 'on'),
+			'on|11111111-aaaa-bbbb-cccc-12345678abcd|2021-01-01 03:33:33.000000+0000|event 1-3'),
+		"seed 002 solution 2 on node $i: the latest events with state on");
+	is( $nodes[$i]->safe_psql('postgres', sprintf($seed2_q, 'off')),
+		"off|33333333-aaaa-bbbb-cccc-12345678abcd|2021-03-03 01:11:11.000000+0000|event 3-1\n"
+		  . 'off|22222222-aaaa-bbbb-cccc-12345678abcd|2021-02-02 01:11:11.000000+0000|event 2-1',
+		"seed 002 solution 2 on node $i: the latest events with state off");
+}
+like($nodes[2]->safe_psql('postgres', sprintf('EXPLAIN (COSTS OFF) ' . ($seed2_q =~ s/^.*?;\s*//sr), 'on')),
+	qr/secondary index latest_events_by_state_2i: state = 'on'/, 'seed 002 solution 2: EXPLAIN names the index');
 
 $_->stop for @nodes;
 done_testing();
