@@ -38,17 +38,25 @@ WARM=${WARM:-50}
 . regress/bench/callgrind_instance.sh
 cg_init point-cg 45391
 
-# The instructions of the next backend that ends having served an extended-
-# protocol EXECUTE (a pgbench session), after the files listed in $1.
+# The instructions of the backend of the pgbench session just run: of the
+# two sessions (PostgresMain) that pgbench opens (a first one only looks at
+# the server), the larger, once both ended after the files listed in $1 (the
+# server's binary has no symbols of static functions to tell them apart by).
 session_ir() {
-    local before=$1 f
+    local before=$1 f found
     for _ in $(seq 1 600); do
+        found=
         for f in "$CG"/cg.*; do
             grep -qxF "$f" "$before" && continue
-            grep -q 'exec_execute_message' "$f" 2>/dev/null || continue
             # complete once the totals are written
-            awk '/^totals:/ { print $2; exit }' "$f" | grep . && return 0
+            grep -q '^totals:' "$f" 2>/dev/null || continue
+            grep -q 'PostgresMain' "$f" || continue
+            found+="$(awk '/^totals:/ { print $2; exit }' "$f") "
         done
+        if [ "$(wc -w <<<"$found")" -ge 2 ]; then
+            tr ' ' '\n' <<<"$found" | sort -n | tail -1
+            return 0
+        fi
         sleep 0.1
     done
     echo "no callgrind file of the pgbench session appeared" >&2
@@ -61,7 +69,7 @@ pgbench_ir() {
     local before=$DIR/before.$RANDOM
     ls -1 "$CG"/cg.* >"$before" 2>/dev/null || true
     PGOPTIONS="${3:-}" as_pg "$BIN/pgbench" -n -M prepared -c 1 -t "$2" --random-seed=7 \
-        -f "$1" "$CONNINFO" >/dev/null
+        -f "$1" "$CONNINFO" >/dev/null 2>&1
     session_ir "$before"
 }
 
