@@ -85,32 +85,13 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	memset(&ss, 0, sizeof(ss));
 	ss.t = t;
 	ss.wanted = palloc(sizeof(bool) * Max(t->ncols, 1));
-	ss.cell_map_id = palloc(sizeof(int) * Max(t->ncols, 1));
-	ss.cell_map_col = palloc(sizeof(int) * Max(t->ncols, 1));
 	for (int i = 0; i < t->ncols; i++)
 	{
 		WidecolColumn *c = &t->cols[i];
 
 		ss.wanted[i] = !c->dropped && c->kind != WIDECOL_COL_STATIC &&
 			c->kind != WIDECOL_COL_WRITETIME && c->kind != WIDECOL_COL_TTL;
-		if (!c->dropped && (c->kind == WIDECOL_COL_REGULAR || c->kind == WIDECOL_COL_STATIC))
-		{
-			ss.cell_map_id[ss.ncell_map] = (int) c->cell_id;
-			ss.cell_map_col[ss.ncell_map] = i;
-			ss.ncell_map++;
-		}
 	}
-	for (int i = 1; i < ss.ncell_map; i++)
-		for (int j = i; j > 0 && ss.cell_map_id[j - 1] > ss.cell_map_id[j]; j--)
-		{
-			int			a = ss.cell_map_id[j],
-						b = ss.cell_map_col[j];
-
-			ss.cell_map_id[j] = ss.cell_map_id[j - 1];
-			ss.cell_map_col[j] = ss.cell_map_col[j - 1];
-			ss.cell_map_id[j - 1] = a;
-			ss.cell_map_col[j - 1] = b;
-		}
 	initStringInfo(&ss.lower_key);
 	initStringInfo(&ss.upper_key);
 	initStringInfo(&ss.static_pk);

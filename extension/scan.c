@@ -116,8 +116,7 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 	List	   *pk_in = list_nth(priv, FSP_PK_IN);
 	List	   *attrs = list_nth(priv, FSP_ATTRS);
 	ListCell   *lc;
-	int			i,
-				n;
+	int			i;
 
 	ss->txn_upto = widecol_txn_position();
 	ss->t = widecol_get_table(relid);
@@ -180,39 +179,19 @@ widecol_begin_scan(PlanState *ps, Oid relid, List *priv, List *exprs, int eflags
 			ss->need_meta = true;
 		}
 	}
-	ss->columns = palloc(sizeof(uint32) * Max(ss->t->ncols, 1));
-	ss->cell_map_id = palloc(sizeof(int) * Max(ss->t->ncols, 1));
-	ss->cell_map_col = palloc(sizeof(int) * Max(ss->t->ncols, 1));
-	n = 0;
-	for (i = 0; i < ss->t->ncols; i++)
+	/* the wanted cells in ascending id, as the table model keeps them */
+	ss->columns = palloc(sizeof(uint32) * Max(ss->t->ncells, 1));
+	ss->ncolumns = 0;
+	for (i = 0; i < ss->t->ncells; i++)
 	{
-		WidecolColumn *c = &ss->t->cols[i];
+		WidecolColumn *c = &ss->t->cols[ss->t->cell_order[i]];
 
-		if (c->dropped || (c->kind != WIDECOL_COL_REGULAR && c->kind != WIDECOL_COL_STATIC))
+		if (!ss->wanted[ss->t->cell_order[i]])
 			continue;
-		ss->cell_map_id[n] = (int) c->cell_id;
-		ss->cell_map_col[n] = i;
-		n++;
-		if (ss->wanted[i] && c->kind == WIDECOL_COL_STATIC)
+		ss->columns[ss->ncolumns++] = c->cell_id;
+		if (c->kind == WIDECOL_COL_STATIC)
 			ss->need_static = true;
 	}
-	ss->ncell_map = n;
-	/* sort the cell map by id (insertion sort: few columns) */
-	for (i = 1; i < n; i++)
-		for (int j = i; j > 0 && ss->cell_map_id[j - 1] > ss->cell_map_id[j]; j--)
-		{
-			int			a = ss->cell_map_id[j],
-						b = ss->cell_map_col[j];
-
-			ss->cell_map_id[j] = ss->cell_map_id[j - 1];
-			ss->cell_map_col[j] = ss->cell_map_col[j - 1];
-			ss->cell_map_id[j - 1] = a;
-			ss->cell_map_col[j - 1] = b;
-		}
-	ss->ncolumns = 0;
-	for (i = 0; i < n; i++)
-		if (ss->wanted[ss->cell_map_col[i]])
-			ss->columns[ss->ncolumns++] = (uint32) ss->cell_map_id[i];
 	/* a row with no wanted cell must still be returned: fetch nothing extra */
 
 	ss->batch_cxt = AllocSetContextCreate(query_cxt,
@@ -907,19 +886,22 @@ next_partition(WidecolScanState *ss)
 	return true;
 }
 
+/* The column index of cell id (binary search in the table's cell order), or -1. */
 static int
 cell_col(WidecolScanState *ss, uint32 id)
 {
+	const WidecolTable *t = ss->t;
 	int			lo = 0,
-				hi = ss->ncell_map - 1;
+				hi = t->ncells - 1;
 
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
+		uint32		mid_id = t->cols[t->cell_order[mid]].cell_id;
 
-		if ((uint32) ss->cell_map_id[mid] == id)
-			return ss->cell_map_col[mid];
-		if ((uint32) ss->cell_map_id[mid] < id)
+		if (mid_id == id)
+			return t->cell_order[mid];
+		if (mid_id < id)
 			lo = mid + 1;
 		else
 			hi = mid - 1;

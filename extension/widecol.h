@@ -465,9 +465,6 @@ typedef struct WidecolScanState
 	bool		serial;			/* read at widecol.serial_consistency (the read
 								 * of a conditional UPDATE or DELETE, modify.c) */
 	bool		*wanted;		/* per column index */
-	int		   *cell_map_id;	/* sorted cell ids */
-	int		   *cell_map_col;	/* column index for each */
-	int			ncell_map;
 	char	   *desc;
 	bool		count_only;		/* a pushed-down count(*): one row, the count */
 
