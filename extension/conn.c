@@ -87,10 +87,17 @@ static void xact_callback(XactEvent event, void *arg);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg);
 
-/* Called while a request waits for the node: give up on cancel or shutdown. */
+/*
+ * Called while a request waits for the node: give up on cancel or shutdown,
+ * except while cancel interrupts are held off (the commit's request, txn.c:
+ * abandoning it would leave the transaction aborted while the node may still
+ * apply its writes).
+ */
 static bool
 wait_hook(void *arg)
 {
+	if (QueryCancelHoldoffCount > 0)
+		return true;
 	return !(QueryCancelPending || ProcDiePending);
 }
 

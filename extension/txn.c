@@ -1041,7 +1041,20 @@ txn_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			/*
+			 * Once the writes go out, the node's answer decides the commit: a
+			 * cancel (or terminate) waits for it, then the commit goes on.
+			 */
+			HOLD_CANCEL_INTERRUPTS();
 			commit_pending();
+			RESUME_CANCEL_INTERRUPTS();
+			if (QueryCancelPending && pending_count() > 0)
+			{
+				QueryCancelPending = false;
+				ereport(WARNING,
+						(errmsg("cancel request ignored: the widecol node had the transaction's writes"),
+						 errdetail("The node applied them, so the transaction commits.")));
+			}
 			forget_pending();
 			break;
 		case XACT_EVENT_PRE_PREPARE:

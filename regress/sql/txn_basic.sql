@@ -1,11 +1,13 @@
 --
 -- txn_basic: widecol writes follow the transaction.  A statement that fails
--- leaves none of its writes; ROLLBACK, an error-aborted transaction and
--- ROLLBACK TO SAVEPOINT discard theirs; COMMIT applies all of them; a
--- transaction mixing heap and widecol tables commits or rolls back both;
--- triggers on heap tables that write widecol tables follow their
--- transaction; PREPARE TRANSACTION is refused after widecol writes.  Own
--- keyspace (server txn_t) and schema; can run twice in a row.
+-- (an error or a cancel) leaves none of its writes; ROLLBACK, an
+-- error-aborted transaction and ROLLBACK TO SAVEPOINT discard theirs;
+-- COMMIT applies all of them, with one timestamp unless
+-- widecol.write_timestamp sets one; a transaction mixing heap and widecol
+-- tables commits or rolls back both; triggers on heap tables that write
+-- widecol tables follow their transaction; PREPARE TRANSACTION is refused
+-- after widecol writes.  Own keyspace (server txn_t) and schema; can run
+-- twice in a row.
 --
 SET client_min_messages = warning;
 CALL widecol_test_drop_keyspaces('txn_t');
@@ -40,6 +42,29 @@ COPY kv FROM stdin (FORMAT csv);
 x,bad
 \.
 SELECT count(*) AS after_failed_copy FROM kv;
+
+-- a constraint that fails at the last row (a CHECK of a table of the
+-- widecol access method) leaves nothing
+CREATE TABLE checked (k int PRIMARY KEY, v int CHECK (v < 20000)) USING widecol
+    WITH (keyspace = 'txn_t');
+INSERT INTO checked SELECT g, g FROM generate_series(1, 20000) g;
+SELECT count(*) AS after_failed_check FROM checked;
+
+-- a cancelled statement (statement_timeout, at its last row) leaves
+-- nothing, in or out of a transaction block: 2 MB of writes, some of them
+-- staged on the node already
+SET statement_timeout = '500ms';
+INSERT INTO kv SELECT g, repeat('x', 100) || CASE WHEN g = 20000 THEN (SELECT '' FROM pg_sleep(30)) ELSE '' END
+  FROM generate_series(1, 20000) g;
+RESET statement_timeout;
+SELECT count(*) AS after_cancelled_insert FROM kv;
+BEGIN;
+INSERT INTO kv VALUES (1, 'before the cancel');
+SET LOCAL statement_timeout = '500ms';
+INSERT INTO kv SELECT g, repeat('x', 100) || CASE WHEN g = 20000 THEN (SELECT '' FROM pg_sleep(30)) ELSE '' END
+  FROM generate_series(2, 20000) g;
+COMMIT;
+SELECT count(*) AS after_cancelled_transaction FROM kv;
 
 -- COMMIT applies, ROLLBACK discards
 BEGIN;
@@ -116,6 +141,15 @@ INSERT INTO ev VALUES (2, 2, 2);
 INSERT INTO ev VALUES (2, 3, 3);
 COMMIT;
 SELECT c, v_wt - min(v_wt) OVER () AS after_first FROM ev WHERE p = 2 ORDER BY c;
+-- unless widecol.write_timestamp sets one for a statement
+BEGIN;
+INSERT INTO ev VALUES (3, 1, 1);
+SET LOCAL widecol.write_timestamp = '5000';
+INSERT INTO ev VALUES (3, 2, 2);
+RESET widecol.write_timestamp;
+INSERT INTO ev VALUES (3, 3, 3);
+COMMIT;
+SELECT c, v_wt = 5000 AS given, v_wt > 1700000000000000 AS current_time FROM ev WHERE p = 3 ORDER BY c;
 
 -- heap and widecol in one transaction: both committed or both rolled back
 BEGIN;

@@ -2,7 +2,9 @@
 # 003_node_stall.pl - a node that stops answering (SIGSTOP) makes backends
 # fail within widecol.request_timeout with a clear error, never hang; once
 # it runs again (SIGCONT) the same sessions and new ones are served, and
-# every acknowledged write is there.
+# every acknowledged write is there.  A cancel while COMMIT waits for the
+# stopped node does not abort it once its writes went out: heap and widecol
+# writes commit together when the node answers.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -14,6 +16,7 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use WidecolNode;
+use IPC::Run;
 use Time::HiRes qw(time);
 
 my $node = widecol_node('stall');
@@ -67,6 +70,49 @@ is($node->safe_psql('postgres', 'SELECT v FROM kv WHERE k = 3'),
 is($node->safe_psql('postgres', 'SELECT pid FROM widecol.node_status()'),
 	$node_pid, 'the same node process served throughout');
 $connected->quit;
+
+# a cancel while COMMIT waits for the stopped node does not abort a
+# transaction whose widecol writes went out: the commit waits for the
+# node's answer, and the heap and the widecol writes commit together
+$node->safe_psql('postgres', 'CREATE TABLE heap_log (k int)');
+my ($in, $tout, $terr) = ('', '', '');
+my $h = IPC::Run::start([ 'psql', '-XAtq', '-d', $node->connstr('postgres') ],
+	'<', \$in, '>', \$tout, '2>', \$terr);
+# 100 kB of writes: more than a ring slot, so the request goes over the socket
+$in .= "BEGIN; INSERT INTO heap_log VALUES (4); "
+  . "INSERT INTO kv SELECT g, repeat('c', 1000) FROM generate_series(1000, 1099) g; "
+  . "SELECT pg_backend_pid();\n";
+$h->pump until $tout =~ /^(\d+)$/m || !$h->pumpable;
+my $txn_pid = $1;
+kill 'STOP', $node_pid;
+$in .= "COMMIT;\n";
+my $waiting = 'f';
+$t0 = time;
+while ($waiting ne 't' && time - $t0 < 60)
+{
+	$h->pump_nb;    # hands psql the COMMIT
+	$waiting = $node->safe_psql('postgres',
+		"SELECT state = 'active' AND query = 'COMMIT;' FROM pg_stat_activity WHERE pid = $txn_pid");
+}
+is($waiting, 't', 'COMMIT waits for the stopped node');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($txn_pid)");
+# before the fix the cancel ended the COMMIT at once: give it a second
+$t0 = time;
+while (time - $t0 < 1)
+{
+	last if $node->safe_psql('postgres',
+		"SELECT state <> 'active' FROM pg_stat_activity WHERE pid = $txn_pid") eq 't';
+	$h->pump_nb;
+}
+kill 'CONT', $node_pid;
+$in .= "\\q\n";
+$h->finish;
+note "COMMIT: $terr";
+my $committed = $node->safe_psql('postgres',
+	"SET widecol.allow_filtering = on; "
+	  . "SELECT (SELECT count(*) FROM heap_log) || ' ' || (SELECT count(*) FROM kv WHERE k >= 1000)");
+is($committed, '1 100', 'cancelled during COMMIT: heap and widecol writes both committed');
+like($terr, qr/WARNING:  cancel request ignored/, 'the cancel is reported as ignored');
 $node->stop('fast');
 
 done_testing();

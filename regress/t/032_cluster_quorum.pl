@@ -3,7 +3,8 @@
 # level on three instances (keyspace replication factor 3, so every node is
 # a replica of everything): QUORUM writes on node 0 are read at QUORUM on
 # nodes 1 and 2; with node 2 killed (-9) QUORUM still works and ALL is
-# refused with SQLSTATE WC002 and a detail of what the level needs; node 2
+# refused with SQLSTATE WC002 and a detail of what the level needs (a
+# transaction's COMMIT too, rolling back its heap write); node 2
 # restarted gets the writes it missed as hints (read at ONE on node 2, which
 # reads itself); with hinted handoff off, node 2 misses writes until a
 # QUORUM read repairs it.  Prints the failure-detection and hint-delivery
@@ -82,6 +83,19 @@ like($err, qr/ERROR:  WC002: .*\n.*DETAIL:  consistency ALL needs 3 replicas, 2 
 	'ALL read refused with WC002');
 is($nodes[0]->safe_psql('postgres', 'SELECT count(*) FROM kv WHERE k = 1000'), '0',
 	'the refused write was applied nowhere');
+# a transaction whose COMMIT cannot meet ALL aborts with the cluster's
+# error: its heap write is rolled back, none of its widecol writes stored
+$nodes[0]->safe_psql('postgres', 'CREATE TABLE heap_log (k int)');
+($ret, $out, $err) = $nodes[0]->psql('postgres',
+	"\\set VERBOSITY verbose\nBEGIN;\nSET LOCAL widecol.consistency = 'all';\n"
+	  . "INSERT INTO heap_log VALUES (1);\n"
+	  . "INSERT INTO kv SELECT g, 'txn' FROM generate_series(1001, 1010) g;\nCOMMIT;");
+like($err, qr/ERROR:  WC002: not enough replicas for consistency level ALL/,
+	'COMMIT at ALL with a replica down: SQLSTATE WC002');
+is($nodes[0]->safe_psql('postgres',
+	"SET widecol.allow_filtering = on; "
+	  . "SELECT (SELECT count(*) FROM heap_log) || ' ' || (SELECT count(*) FROM kv WHERE k > 1000)"),
+	'0 0', 'the failed COMMIT rolled back the heap write and stored no widecol write');
 
 # node 2 comes back: the hints bring it every write it missed
 $victim->start;
