@@ -645,7 +645,9 @@ static void test_stcs_background(void **state)
     assert_int_equal(rows_of(f, "p7"), 16);
     assert_int_equal(wc_engine_compaction_stats(f->e, TID, &cs), WC_OK);
     assert_int_equal(cs.strategy, WC_COMPACTION_STCS);
-    assert_true(cs.compactions_completed >= 4);
+    /* how many runs merged the 16 depends on how the flushes and the compaction thread
+     * interleaved (a late run takes every similar-sized table at once): at least one */
+    assert_true(cs.compactions_completed >= 1);
     assert_true(cs.bytes_written > 0 && cs.bytes_read > 0);
     assert_int_equal(cs.pending, 0);
     assert_true(cs.read_histogram[0] + cs.read_histogram[1] + cs.read_histogram[2] +
