@@ -8,13 +8,21 @@
  * prepares chunk n + 1, and the end of the statement costs one small
  * marker record, yet readers see all of it or nothing.
  *
+ * A transaction's writes of one table go into memtables of its own of
+ * about memtable_bytes each (a new one starts when the last passes it, as
+ * a table's active memtable is switched): a COPY of far more than that
+ * otherwise fills one skiplist of its whole size, whose inserts and whose
+ * flush walk deeper, colder nodes (docs/benchmarks.md).
+ *
  * Publishing (wc_engine_publish, under write_mu and tables_mu): the marker
  * record is appended at position M; for each table written, the active
  * memtable, if used, becomes immutable holding the records before M, the
- * transaction's memtable becomes immutable as [M, M + 1) (the replay
- * applies the whole transaction at M), and a new active memtable starts at
- * M + 1.  A table whose active memtable holds nothing takes the
- * transaction's memtable as its active one instead (from the first chunk's
+ * transaction's memtables become immutable, each as [M, M + 1) (the replay
+ * applies the whole transaction at M), in staging order after it (flushed
+ * oldest first; reads reconcile by timestamp, whatever the order), and a
+ * new active memtable starts at M + 1.  A table whose active memtable holds
+ * nothing takes the transaction's memtable as its active one instead when
+ * there is one, smaller than memtable_bytes (from the first chunk's
  * position on), so that a statement into an idle table is not flushed on
  * its own.  Both happen under the table's mu, where readers take their
  * sources.  The log positions of the chunks (before M) stay needed until
@@ -38,9 +46,12 @@
 #include "mutation.h"
 #include "stage_format.h"
 
+/* The transaction's writes of one table: memtables of at most about
+ * memtable_bytes each, oldest first; the last one takes the writes. */
 typedef struct wc__stab {
     uint32_t table_id;
-    wc_memtable *mem; /* the transaction's writes of that table; NULL once published */
+    wc_memtable **mems; /* entries become NULL as they are published */
+    size_t nmems, capmems;
 } wc__stab;
 
 struct wc_staged {
@@ -121,9 +132,12 @@ wc_clpos wc__staged_needed(wc_engine *e, wc_clpos max)
 /* Release the transaction's memtables (not yet published ones). */
 static void wc__staged_drop_tabs(wc_staged *s)
 {
-    for (size_t i = 0; i < s->ntabs; i++)
-        if (s->tabs[i].mem)
-            wc_memtable_unref(s->tabs[i].mem);
+    for (size_t i = 0; i < s->ntabs; i++) {
+        for (size_t j = 0; j < s->tabs[i].nmems; j++)
+            if (s->tabs[i].mems[j])
+                wc_memtable_unref(s->tabs[i].mems[j]);
+        wc_free(s->tabs[i].mems);
+    }
     s->ntabs = 0;
 }
 
@@ -147,35 +161,71 @@ static wc_status wc__staged_fail(wc_engine *e, wc_staged *s, wc_status st)
     return st;
 }
 
-/* The transaction's memtable of table_id (*out), created on first use. */
-static wc_status wc__staged_table(wc_staged *s, uint32_t table_id, wc_memtable **out)
+/* Start a new memtable for tab's writes.  WC_NO_MEMORY. */
+static wc_status wc__stab_grow(wc__stab *tab)
 {
+    wc_status st;
+
+    if (tab->nmems == tab->capmems) {
+        size_t cap = tab->capmems ? tab->capmems * 2 : 2;
+        wc_memtable **p = wc_realloc(tab->mems, cap * sizeof(*p));
+
+        if (p == NULL)
+            return wc_error(WC_NO_MEMORY, "out of memory staging writes");
+        tab->mems = p;
+        tab->capmems = cap;
+    }
+    if ((st = wc_memtable_new(&tab->mems[tab->nmems])) != WC_OK)
+        return st;
+    tab->nmems++;
+    return WC_OK;
+}
+
+/*
+ * The transaction's memtable of table_id that takes the next write (*out),
+ * created on first use; once it holds limit bytes, a new one, as a table's
+ * active memtable is switched at memtable_bytes: inserts and the flush
+ * then walk skiplists of that size, not one of the whole statement.
+ */
+static wc_status wc__staged_table(wc_staged *s, uint32_t table_id, size_t limit,
+                                  wc_memtable **out)
+{
+    wc__stab *tab = NULL;
     wc_status st;
 
     for (size_t i = s->ntabs; i-- > 0;)
         if (s->tabs[i].table_id == table_id) {
-            *out = s->tabs[i].mem;
-            return WC_OK;
+            tab = &s->tabs[i];
+            break;
         }
-    if (s->ntabs == s->captabs) {
-        size_t cap = s->captabs ? s->captabs * 2 : 4;
-        wc__stab *p = wc_realloc(s->tabs, cap * sizeof(*p));
+    if (tab == NULL) {
+        if (s->ntabs == s->captabs) {
+            size_t cap = s->captabs ? s->captabs * 2 : 4;
+            wc__stab *p = wc_realloc(s->tabs, cap * sizeof(*p));
 
-        if (p == NULL)
-            return wc_error(WC_NO_MEMORY, "out of memory staging writes");
-        s->tabs = p;
-        s->captabs = cap;
-    }
-    if ((st = wc_memtable_new(out)) != WC_OK)
+            if (p == NULL)
+                return wc_error(WC_NO_MEMORY, "out of memory staging writes");
+            s->tabs = p;
+            s->captabs = cap;
+        }
+        tab = &s->tabs[s->ntabs];
+        memset(tab, 0, sizeof(*tab));
+        tab->table_id = table_id;
+        if ((st = wc__stab_grow(tab)) != WC_OK) {
+            wc_free(tab->mems);
+            return st;
+        }
+        s->ntabs++;
+    } else if (wc_memtable_memory(tab->mems[tab->nmems - 1]) >= limit &&
+               (st = wc__stab_grow(tab)) != WC_OK) {
         return st;
-    s->tabs[s->ntabs].table_id = table_id;
-    s->tabs[s->ntabs].mem = *out;
-    s->ntabs++;
+    }
+    *out = tab->mems[tab->nmems - 1];
     return WC_OK;
 }
 
 /* Put a validated batch into the transaction's memtables. */
-static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
+static wc_status wc__staged_put(wc_engine *e, wc_staged *s, const uint8_t *rec, size_t len)
 {
     wc_batch_view bv;
     const uint8_t *mut;
@@ -185,10 +235,10 @@ static wc_status wc__staged_put(wc_staged *s, const uint8_t *rec, size_t len)
     if ((st = wc_batch_parse(rec, len, &bv)) != WC_OK)
         return st;
     while (wc_batch_next(&bv, &mut, &ml) == 1) {
-        wc_memtable *m;
+        wc_memtable *m = NULL;
 
         /* validated: ml >= 4 */
-        if ((st = wc__staged_table(s, wc_dec_u32(mut), &m)) != WC_OK ||
+        if ((st = wc__staged_table(s, wc_dec_u32(mut), e->opts.memtable_bytes, &m)) != WC_OK ||
             (st = wc__put_mutation(m, &s->key, mut, ml, 0)) != WC_OK)
             return st;
     }
@@ -279,7 +329,7 @@ wc_status wc_engine_stage(wc_engine *e, wc_staged *s, const uint8_t *rec, size_t
         s->logged = true;
     }
     s->bytes += body;
-    if ((st = wc__staged_put(s, rec, len)) != WC_OK)
+    if ((st = wc__staged_put(e, s, rec, len)) != WC_OK)
         return wc__staged_fail(e, s, st);
     return WC_OK;
 }
@@ -317,7 +367,7 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
         ts[i] = wc__engine_find_table(e, s->tabs[i].table_id); /* NULL: dropped meanwhile */
         if (ts[i] != NULL) {
             pthread_mutex_lock(&ts[i]->mu);
-            st = wc__imm_reserve(ts[i], 2);
+            st = wc__imm_reserve(ts[i], 1 + s->tabs[i].nmems);
             pthread_mutex_unlock(&ts[i]->mu);
         }
     }
@@ -327,24 +377,25 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
         st = wc_commitlog_append(e->log, marker, sizeof(marker), &pos);
     for (size_t i = 0; i < s->ntabs && st == WC_OK; i++) {
         wc__table *t = ts[i];
+        wc__stab *tab = &s->tabs[i];
         wc_clpos end = {pos.segment, pos.offset + 1};
-        size_t moved = 0, added;
-        wc__imm *imm;
+        size_t moved = 0, added = 0;
 
         if (t == NULL)
             continue;
-        added = wc_memtable_memory(s->tabs[i].mem);
+        for (size_t j = 0; j < tab->nmems; j++)
+            added += wc_memtable_memory(tab->mems[j]);
         pthread_mutex_lock(&t->mu);
-        if (!t->active_used && added < e->opts.memtable_bytes) {
+        if (!t->active_used && tab->nmems == 1 && added < e->opts.memtable_bytes) {
             /* an idle table: the transaction's memtable becomes its active one, which
              * later writes fill up before it is flushed; the log from its first chunk on */
             wc_memtable *idle = t->active;
 
-            t->active = s->tabs[i].mem;
+            t->active = tab->mems[0];
             t->active_start = s->keep;
             t->active_used = true;
             t->active_acct = added;
-            s->tabs[i].mem = NULL;
+            tab->mems[0] = NULL;
             pthread_mutex_unlock(&t->mu);
             atomic_fetch_add(&e->mem_active, added);
             wc_memtable_unref(idle);
@@ -354,13 +405,17 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
             moved = wc__imm_push_active(t, fresh[i], pos);
             fresh[i] = NULL;
         }
-        imm = &t->imm[t->nimm++];
-        imm->mem = s->tabs[i].mem; /* the list takes our reference */
-        imm->start = pos;
-        imm->end = end;
-        imm->keep = s->keep;
-        imm->bytes = added;
-        s->tabs[i].mem = NULL;
+        /* in staging order, after the records before M: flushed oldest first */
+        for (size_t j = 0; j < tab->nmems; j++) {
+            wc__imm *imm = &t->imm[t->nimm++];
+
+            imm->mem = tab->mems[j]; /* the list takes our reference */
+            imm->start = pos;
+            imm->end = end;
+            imm->keep = s->keep;
+            imm->bytes = wc_memtable_memory(tab->mems[j]);
+            tab->mems[j] = NULL;
+        }
         t->active_start = end;
         pthread_mutex_unlock(&t->mu);
         wc__imm_accounted(e, moved, added);
