@@ -15,18 +15,23 @@
  * flush walk deeper, colder nodes (docs/benchmarks.md).
  *
  * Publishing (wc_engine_publish, under write_mu and tables_mu): the marker
- * record is appended at position M; for each table written, the active
- * memtable, if used, becomes immutable holding the records before M, the
- * transaction's memtables become immutable, each as [M, M + 1) (the replay
- * applies the whole transaction at M), in staging order after it (flushed
- * oldest first; reads reconcile by timestamp, whatever the order), and a
- * new active memtable starts at M + 1.  A table whose active memtable holds
- * nothing takes the transaction's memtable as its active one instead when
- * there is one, smaller than memtable_bytes (from the first chunk's
- * position on), so that a statement into an idle table is not flushed on
- * its own.  Both happen under the table's mu, where readers take their
- * sources.  The log positions of the chunks (before M) stay needed until
- * that memtable is flushed: its keep position (engine_int.h) is the
+ * record is appended at position M (the replay applies the whole
+ * transaction there); for each table written, the active memtable, if
+ * used, becomes immutable holding the records before M; the transaction's
+ * full memtables become immutable after it, in staging order (flushed
+ * oldest first; reads reconcile by timestamp, whatever the order); and its
+ * last memtable, if smaller than memtable_bytes, becomes the table's active
+ * one (from the first chunk's position on), which later writes fill up
+ * before it is flushed, as a plain COPY leaves its last memtable: a
+ * statement into an idle table is not flushed on its own.  Each immutable
+ * memtable of the transaction ends at M (a flush sets the table's flushed
+ * position, up to which the replay skips records, to its memtable's end:
+ * the transaction may be skipped only once all of it is flushed), but the
+ * last one when none stays active: it ends at M + 1, where a new active
+ * memtable starts.  Both happen under the table's
+ * mu, where readers take their sources.  The log positions of the chunks
+ * (before M) stay needed until all of it is flushed: the keep position
+ * (engine_int.h) of its memtables, and the start of that active one, is the
  * transaction's first chunk, and an unpublished transaction is kept in
  * e->staged (staged_mu) so that wc__log_needed_locked sees it.
  *
@@ -379,46 +384,56 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
         wc__table *t = ts[i];
         wc__stab *tab = &s->tabs[i];
         wc_clpos end = {pos.segment, pos.offset + 1};
-        size_t moved = 0, added = 0;
+        wc_memtable *tail = tab->mems[tab->nmems - 1], *unused = NULL;
+        size_t tail_bytes = wc_memtable_memory(tail), moved = 0, added = 0;
+        /* the last one, not full, is the table's active memtable from now on */
+        bool tail_active = tail_bytes < e->opts.memtable_bytes;
+        size_t nimm = tab->nmems - (tail_active ? 1 : 0);
 
         if (t == NULL)
             continue;
-        for (size_t j = 0; j < tab->nmems; j++)
-            added += wc_memtable_memory(tab->mems[j]);
         pthread_mutex_lock(&t->mu);
-        if (!t->active_used && tab->nmems == 1 && added < e->opts.memtable_bytes) {
-            /* an idle table: the transaction's memtable becomes its active one, which
-             * later writes fill up before it is flushed; the log from its first chunk on */
-            wc_memtable *idle = t->active;
-
-            t->active = tab->mems[0];
-            t->active_start = s->keep;
-            t->active_used = true;
-            t->active_acct = added;
-            tab->mems[0] = NULL;
-            pthread_mutex_unlock(&t->mu);
-            atomic_fetch_add(&e->mem_active, added);
-            wc_memtable_unref(idle);
-            continue;
-        }
         if (t->active_used) {
             moved = wc__imm_push_active(t, fresh[i], pos);
             fresh[i] = NULL;
         }
-        /* in staging order, after the records before M: flushed oldest first */
-        for (size_t j = 0; j < tab->nmems; j++) {
+        /*
+         * The full ones, in staging order after the records before M (flushed
+         * oldest first).  Only the last of the transaction to be flushed may
+         * end at M + 1: a flush sets the table's flushed position to its end,
+         * and the replay skips the transaction (applied at M) once that
+         * position is past M, though some of its memtables were not flushed.
+         */
+        for (size_t j = 0; j < nimm; j++) {
             wc__imm *imm = &t->imm[t->nimm++];
 
             imm->mem = tab->mems[j]; /* the list takes our reference */
             imm->start = pos;
-            imm->end = end;
+            imm->end = !tail_active && j == nimm - 1 ? end : pos;
             imm->keep = s->keep;
             imm->bytes = wc_memtable_memory(tab->mems[j]);
+            added += imm->bytes;
             tab->mems[j] = NULL;
         }
-        t->active_start = end;
+        if (tail_active) {
+            /* later writes fill it up before it is flushed (a statement into an idle
+             * table is not flushed on its own); the log from the first chunk on */
+            unused = t->active;
+            t->active = tail;
+            t->active_start = s->keep;
+            t->active_used = true;
+            t->active_acct = tail_bytes;
+            tab->mems[tab->nmems - 1] = NULL;
+        } else {
+            t->active_start = end;
+        }
         pthread_mutex_unlock(&t->mu);
-        wc__imm_accounted(e, moved, added);
+        if (tail_active) {
+            atomic_fetch_add(&e->mem_active, tail_bytes);
+            wc_memtable_unref(unused);
+        }
+        if (moved + added > 0)
+            wc__imm_accounted(e, moved, added);
     }
     /* the immutable memtables keep the chunks' log from here on */
     wc__staged_unlink(e, s);

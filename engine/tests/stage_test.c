@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "counter.h"
 #include "engine.h"
@@ -411,7 +412,8 @@ static bool st_mem_has(wc_memtable *m, char fill)
     return found;
 }
 
-/* Partition "p" of T1: rows [0, 600), the first 100 as the late chunk wrote them. */
+/* Partition "p" of T1 as st_stage_past_memtable staged it: rows [0, 600), the
+ * first 100 as the late chunk wrote them. */
 static void st_check_newest(wc_engine *e)
 {
     wc_read_request q;
@@ -429,65 +431,90 @@ static void st_check_newest(wc_engine *e)
     for (size_t i = 0; i < p->nrows; i++) {
         const wc_result_row *r = &p->rows[i];
         const wc_cell *c = wc_test_cell(r, 1);
-        bool late = wc_test_ck_value(r->ck, r->ck_len) < 100;
+        uint64_t ck = wc_test_ck_value(r->ck, r->ck_len);
+        bool late = ck < 100;
 
         assert_non_null(c);
         assert_int_equal(c->len, 1000);
-        assert_int_equal(c->value[0], late ? 'b' : 'a');
+        assert_int_equal(c->value[0], late ? 'b' : ck < 300 ? 'a' : 'c');
         assert_int_equal(c->ts, late ? 2000 : 1000);
     }
     wc_page_free(p);
 }
 
+/* Stage partition "p" of T1 past memtable_bytes (256 kB): rows [0, 300)
+ * of 'a' and [300, 600) of 'c' in two chunks at ts 1000, then rows [0, 100)
+ * again, of 'b', at ts 2000; after a plain
+ * write to T1, so that its active memtable is used.  Flushes of T1 are held. */
+static wc_staged *st_stage_past_memtable(st_env *s)
+{
+    wc_staged *x;
+
+    s->e->opts.memtable_bytes = 256u << 10;
+    st_apply(s->e, T1, "plain", 0, 1, 10);
+    assert_int_equal(wc_engine_stage_begin(s->e, &x), WC_OK);
+    assert_int_equal(st_stage_as(s->e, x, T1, "p", 0, 300, 1000, 'a', 1000), WC_OK);
+    assert_int_equal(st_stage_as(s->e, x, T1, "p", 300, 600, 1000, 'c', 1000), WC_OK);
+    assert_int_equal(st_stage_as(s->e, x, T1, "p", 0, 100, 2000, 'b', 1000), WC_OK);
+    assert_int_equal(st_count(s->e, T1), 1);
+    assert_int_equal(wc_test_count_rows(s->e, T1, "p", NOW, NULL), 0);
+    st_hold_flushes(s, T1, true);
+    return x;
+}
+
 /*
  * A transaction staging more than memtable_bytes into one table keeps its
  * writes in memtables of about that size (inserts and the flush then walk
- * skiplists of the size of a table's own, not one of the whole statement);
- * the publish makes all of them immutable memtables of the table, after its
- * active one and in staging order, counted in mem_imm.  A row written by an
- * early and a late chunk reads as the late one wrote it, before and after a
- * crash and a flush.  (Reads reconcile by timestamp, which does not depend
- * on the order of the sources: the order is checked on the list itself.)
+ * skiplists of the size of a table's own, not one of the whole statement).
+ * The publish makes the full ones immutable memtables of the table, after
+ * its active one and in staging order, counted in mem_imm, and the last one
+ * the table's active memtable.  A row written by an early and a late chunk
+ * reads as the late one wrote it, before and after a crash and a flush.
+ * (Reads reconcile by timestamp, whatever the order of the sources: the
+ * order is checked on the list itself.)
  */
 static void test_staged_past_memtable_bytes(void **state)
 {
     st_env s;
     wc_staged *x;
-    uint64_t imm_before, imm_sum = 0;
+    uint64_t imm_before, active_before, imm_sum = 0;
     wc__table *t;
 
     (void)state;
     st_setup(&s);
-    s.e->opts.memtable_bytes = 256u << 10;
-    st_apply(s.e, T1, "plain", 0, 1, 10); /* T1's active memtable is used */
-    assert_int_equal(wc_engine_stage_begin(s.e, &x), WC_OK);
-    assert_int_equal(st_stage_as(s.e, x, T1, "p", 0, 300, 1000, 'a', 1000), WC_OK);
-    assert_int_equal(st_stage_as(s.e, x, T1, "p", 300, 600, 1000, 'a', 1000), WC_OK);
-    assert_int_equal(st_stage_as(s.e, x, T1, "p", 0, 100, 2000, 'b', 1000), WC_OK);
-    assert_int_equal(st_count(s.e, T1), 1);
-    assert_int_equal(wc_test_count_rows(s.e, T1, "p", NOW, NULL), 0);
-
-    st_hold_flushes(&s, T1, true);
+    x = st_stage_past_memtable(&s);
     imm_before = atomic_load(&s.e->mem_imm);
+    active_before = atomic_load(&s.e->mem_active);
     assert_int_equal(wc_engine_publish(s.e, x), WC_OK);
     assert_int_equal(atomic_load(&s.e->staged_bytes), 0);
     t = s.held;
     pthread_mutex_lock(&t->mu);
     /* the plain write's memtable, then 700 kB of rows in memtables of about 256 kB */
-    assert_true(t->nimm >= 4);
+    assert_true(t->nimm >= 3);
     assert_false(st_mem_has(t->imm[0].mem, 'a'));
-    assert_false(st_mem_has(t->imm[1].mem, 'b'));
+    /* staging order: the first chunk's rows fill the first one, the second's follow */
     assert_true(st_mem_has(t->imm[1].mem, 'a'));
-    assert_true(st_mem_has(t->imm[t->nimm - 1].mem, 'b'));
+    assert_false(st_mem_has(t->imm[1].mem, 'c'));
+    assert_true(st_mem_has(t->imm[t->nimm - 1].mem, 'c'));
+    for (size_t i = 1; i < t->nimm; i++) {
+        assert_false(st_mem_has(t->imm[i].mem, 'b'));
+        /* [M, M): a flush of one of them leaves the transaction to the replay */
+        assert_int_equal(wc_clpos_cmp(t->imm[i].start, t->imm[0].end), 0);
+        assert_int_equal(wc_clpos_cmp(t->imm[i].end, t->imm[0].end), 0);
+    }
     for (size_t i = 0; i < t->nimm; i++) {
         assert_int_equal(t->imm[i].bytes, wc_memtable_memory(t->imm[i].mem));
         assert_true(t->imm[i].bytes < (256u << 10) + (8u << 10));
         imm_sum += t->imm[i].bytes;
     }
-    for (size_t i = 2; i < t->nimm; i++)
-        assert_int_equal(wc_clpos_cmp(t->imm[i].start, t->imm[1].start), 0);
+    assert_true(st_mem_has(t->active, 'b'));
+    assert_true(t->active_used);
+    assert_true(wc_clpos_cmp(t->active_start, t->imm[0].end) < 0); /* the first chunk */
+    assert_int_equal(t->active_acct, wc_memtable_memory(t->active));
     pthread_mutex_unlock(&t->mu);
     assert_int_equal(atomic_load(&s.e->mem_imm) - imm_before, imm_sum);
+    assert_int_equal(atomic_load(&s.e->mem_active) + t->imm[0].bytes - active_before,
+                     t->active_acct);
     st_check_newest(s.e);
     assert_int_equal(st_count(s.e, T1), 601);
 
@@ -504,6 +531,35 @@ static void test_staged_past_memtable_bytes(void **state)
     st_teardown(&s);
 }
 
+/*
+ * A crash after the flush of the first of a published transaction's
+ * memtables, the others not flushed: the replay still brings the whole
+ * transaction back (the flushed position the manifest recorded is not
+ * past its publish marker).
+ */
+static void test_staged_crash_between_flushes(void **state)
+{
+    st_env s;
+    wc_staged *x;
+
+    (void)state;
+    st_setup(&s);
+    x = st_stage_past_memtable(&s);
+    assert_int_equal(wc_engine_publish(s.e, x), WC_OK);
+    assert_true(s.held->nimm >= 3);
+    /* manifest writes: the plain write's memtable, then the transaction's first */
+    wc_faultfs_trigger(s.ff, WC_FF_RENAME, "t21/manifest", 2, WC_FF_CRASH_AFTER, WC_IO_ERROR,
+                       false);
+    st_hold_flushes(&s, T1, false);
+    for (int i = 0; i < 1000 && !wc_faultfs_triggered(s.ff); i++)
+        usleep(10000);
+    assert_true(wc_faultfs_triggered(s.ff));
+    st_crash_reopen(&s, NULL);
+    st_check_newest(s.e);
+    assert_int_equal(st_count(s.e, T1), 601);
+    st_teardown(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_dropped_table),
         cmocka_unit_test(test_staged_bytes_bounded),
         cmocka_unit_test(test_staged_past_memtable_bytes),
+        cmocka_unit_test(test_staged_crash_between_flushes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
