@@ -88,32 +88,12 @@ $connected->quit;
 # node's answer, and the heap and the widecol writes commit together
 $node->safe_psql('postgres', 'CREATE TABLE heap_log (k int)');
 # 100 kB of writes: more than a ring slot, so the request goes over the socket
-my $s = open_txn(1000);
-kill 'STOP', $node_pid;
-$s->{in} .= "COMMIT;\n\\q\n";    # psql quits after it, if still there
-is(poll_sessions("SELECT state = 'active' AND query = 'COMMIT;' FROM pg_stat_activity "
-		  . "WHERE pid = $s->{pid}", $s),
-	't', 'COMMIT waits for the stopped node');
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($s->{pid})");
-# before the fix the cancel ended the COMMIT at once: give it a second
-poll_sessions("SELECT state <> 'active' FROM pg_stat_activity WHERE pid = $s->{pid}",
-	$s, 1);
-kill 'CONT', $node_pid;
-close_txn($s);
+my $s = interrupt_stalled_commit(1000, 'pg_cancel_backend');
 is(committed(1000), '1 100', 'cancelled during COMMIT: heap and widecol writes both committed');
 like($s->{err}, qr/WARNING:  cancel request ignored/, 'the cancel is reported as ignored');
 
 # the same with a terminate: the session ends, but after the commit
-$s = open_txn(2000);
-kill 'STOP', $node_pid;
-$s->{in} .= "COMMIT;\n\\q\n";    # psql quits after it, if still there
-is(poll_sessions("SELECT state = 'active' AND query = 'COMMIT;' FROM pg_stat_activity "
-		  . "WHERE pid = $s->{pid}", $s),
-	't', 'COMMIT waits for the stopped node (terminate)');
-$node->safe_psql('postgres', "SELECT pg_terminate_backend($s->{pid})");
-poll_sessions("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $s->{pid}", $s, 1);
-kill 'CONT', $node_pid;
-close_txn($s);
+$s = interrupt_stalled_commit(2000, 'pg_terminate_backend');
 is(committed(2000), '1 100', 'terminated during COMMIT: heap and widecol writes both committed');
 terminated_after_commit($s);
 
@@ -221,6 +201,28 @@ sub poll_sessions
 		$got = $node->safe_psql('postgres', $sql);
 	}
 	return $got;
+}
+
+# A transaction at $base (open_txn) commits while the node is stopped;
+# $function (pg_cancel_backend, pg_terminate_backend) hits its backend while
+# COMMIT waits, then the node runs again.  Returns the session, ended.
+sub interrupt_stalled_commit
+{
+	my ($base, $function) = @_;
+	my $p = open_txn($base);
+
+	kill 'STOP', $node_pid;
+	$p->{in} .= "COMMIT;\n\\q\n";    # psql quits after it, if still there
+	is(poll_sessions("SELECT state = 'active' AND query = 'COMMIT;' FROM pg_stat_activity "
+			  . "WHERE pid = $p->{pid}", $p),
+		't', "COMMIT waits for the stopped node ($function)");
+	$node->safe_psql('postgres', "SELECT $function($p->{pid})");
+	# before the fix a cancel ended the COMMIT at once: give it a second
+	poll_sessions("SELECT count(*) = 0 OR bool_and(state <> 'active') "
+		  . "FROM pg_stat_activity WHERE pid = $p->{pid}", $p, 1);
+	kill 'CONT', $node_pid;
+	close_txn($p);
+	return $p;
 }
 
 # "h w": heap_log rows and widecol rows of the transaction at $base.
