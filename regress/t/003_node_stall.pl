@@ -7,7 +7,8 @@
 # heap and widecol writes commit together when the node answers (and a
 # terminated session ends right after).  Nor does a terminate that arrives
 # after the node applied the writes, while PostgreSQL's own commit still
-# waits (here for the NOTIFY queue's lock).
+# waits (here for the NOTIFY queue's lock).  Whatever the commit ends in,
+# the session can be cancelled afterwards.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -126,6 +127,42 @@ close_txn($s);
 is(committed(3000), '1 100',
 	'terminated while COMMIT waits for a lock: heap and widecol writes both committed');
 terminated_after_commit($s);
+
+# the commit's hold on interrupts is given back on every path: a session
+# whose transaction committed, failed at the node, or failed at
+# PostgreSQL's own commit check after the node applied its writes can still
+# be cancelled (a hold left over would keep pg_sleep running)
+$node->safe_psql('postgres',
+	'CREATE TABLE oncall (id int PRIMARY KEY, here bool); '
+	  . 'INSERT INTO oncall VALUES (1, true), (2, true)');
+my $c = start_psql();
+$c->{in} .= "SET widecol.request_timeout = 500; SELECT pg_backend_pid();\n";
+$c->{pid} = psql_pid($c);
+run_step($c, "BEGIN; INSERT INTO heap_log VALUES (7); INSERT INTO kv VALUES (7000, 'x'); COMMIT;");
+still_cancellable($c, 'after a commit');
+
+run_step($c, "BEGIN; INSERT INTO kv VALUES (7001, 'y');");
+kill 'STOP', $node_pid;
+run_step($c, 'COMMIT;');
+kill 'CONT', $node_pid;
+like($c->{err}, qr/ERROR:  widecol: write failed: timeout/, 'COMMIT failed at the node');
+still_cancellable($c, 'after a COMMIT the node failed');
+
+# write skew: the other transaction commits first, this one fails its
+# commit-time check after the node applied its widecol writes (a split that
+# remains, see the user guide)
+my $other = $node->background_psql('postgres');
+run_step($c, 'BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT count(*) FROM oncall WHERE here;');
+$other->query_safe('BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT count(*) FROM oncall WHERE here');
+run_step($c, "UPDATE oncall SET here = false WHERE id = 1; INSERT INTO kv VALUES (7002, 'z');");
+$other->query_safe('UPDATE oncall SET here = false WHERE id = 2; COMMIT');
+$other->quit;
+run_step($c, 'COMMIT;');
+like($c->{err}, qr/ERROR:  could not serialize access/,
+	'COMMIT failed its serializability check after the widecol writes');
+still_cancellable($c, 'after a COMMIT that failed its serializability check');
+$c->{in} .= "\\q\n";
+close_txn($c);
 $node->stop('fast');
 
 done_testing();
@@ -223,6 +260,38 @@ sub interrupt_stalled_commit
 	kill 'CONT', $node_pid;
 	close_txn($p);
 	return $p;
+}
+
+# Run $sql in a session and wait until it is done, at most a minute (its
+# errors go to $p->{err}).
+sub run_step
+{
+	my ($p, $sql) = @_;
+	my $t0 = time;
+
+	$p->{in} .= "$sql SELECT 'step done';\n";
+	while ($p->{out} !~ /^step done$/m && $p->{h}->pumpable && time - $t0 < 60)
+	{
+		$p->{h}->pump_nb;
+		select(undef, undef, undef, 0.02);
+	}
+	$p->{out} = '';
+}
+
+# A long statement of the session ends on a cancel.
+sub still_cancellable
+{
+	my ($p, $when) = @_;
+
+	$p->{err} = '';
+	$p->{in} .= "SELECT pg_sleep(120);\n";
+	is(poll_sessions("SELECT state = 'active' AND query LIKE '%pg_sleep%' "
+			  . "FROM pg_stat_activity WHERE pid = $p->{pid}", $p),
+		't', "sleeping $when");
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($p->{pid})");
+	run_step($p, '');
+	like($p->{err}, qr/ERROR:  canceling statement due to user request/,
+		"the session can be cancelled $when");
 }
 
 # "h w": heap_log rows and widecol rows of the transaction at $base.
