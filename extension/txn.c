@@ -54,6 +54,14 @@
  *	  PREPARE TRANSACTION with pending writes is refused: the node has
  *	  nothing that could hold a prepared batch.
  *
+ *	  From the moment the commit's writes go out until PostgreSQL's
+ *	  CommitTransaction holds interrupts itself, every interrupt is held
+ *	  off: a cancel is ignored (WARNING), a terminate ends the session only
+ *	  after the commit (WARNING), so neither can roll back the heap part of
+ *	  a transaction whose widecol part the node applied.  An ERROR raised by
+ *	  PostgreSQL after PRE_COMMIT (serialization failure, NOTIFY queue full)
+ *	  still does; docs/user-guide.md ("Transactions") says so.
+ *
  *	  Read your writes: widecol_txn_overlay collects the pending mutations
  *	  of one table (or partition) made before a scan began into a batch
  *	  record that scan.c sends with the READ; the node merges it with the
@@ -134,6 +142,10 @@ static uint32 *tables = NULL;	/* ids of the tables written, in TopMemoryContext 
 static int	ntables = 0;
 static int	maxtables = 0;
 
+static bool commit_holds = false;	/* the commit holds off interrupts until
+									 * PostgreSQL's own holdoff (see
+									 * txn_xact_callback) */
+
 static int64 txn_ts = 0;		/* timestamp of the transaction's first write */
 static int64 txn_seq = 0;		/* statements of the transaction after it */
 static int64 last_ts = 0;		/* last timestamp handed out by this backend */
@@ -158,6 +170,8 @@ static bool stage_possible(void);
 static bool stage_tail(void);
 static const uint8_t *tail_record(size_t *len);
 static void stage_cancel(void);
+static void ignore_cancel(void);
+static void release_commit_hold(void);
 static bool publish_staged(void);
 typedef void (*pending_fn) (const uint8 *mut, size_t len, void *arg);
 static void for_each_spilled(pending_fn fn, void *arg);
@@ -1041,20 +1055,33 @@ txn_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			if (pending_count() == 0)
+			{
+				forget_pending();
+				break;
+			}
+
 			/*
-			 * Once the writes go out, the node's answer decides the commit: a
-			 * cancel (or terminate) waits for it, then the commit goes on.
+			 * Once the writes go out, the node's answer decides the commit,
+			 * and once the node applied them PostgreSQL must commit too: a
+			 * cancel or terminate that ended the backend before
+			 * CommitTransaction's own HOLD_INTERRUPTS (at a
+			 * CHECK_FOR_INTERRUPTS in the rest of the pre-commit work: other
+			 * PRE_COMMIT callbacks, PreCommit_Notify's lock wait, ...) would
+			 * roll back the heap writes while the widecol writes stay.  So
+			 * every interrupt is held from here; XACT_EVENT_COMMIT, inside
+			 * CommitTransaction's holdoff, releases ours, and a terminate
+			 * ends the session right after the commit.  An ERROR on the way
+			 * resets the holdoff count (errfinish), so the abort only forgets
+			 * the hold.  The cancel holdoff also tells the wait for the node
+			 * (conn.c, wait_hook) not to give up.
 			 */
+			HOLD_INTERRUPTS();
+			commit_holds = true;
 			HOLD_CANCEL_INTERRUPTS();
 			commit_pending();
 			RESUME_CANCEL_INTERRUPTS();
-			if (QueryCancelPending && pending_count() > 0)
-			{
-				QueryCancelPending = false;
-				ereport(WARNING,
-						(errmsg("cancel request ignored: the widecol node had the transaction's writes"),
-						 errdetail("The node applied them, so the transaction commits.")));
-			}
+			ignore_cancel();
 			forget_pending();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -1066,8 +1093,16 @@ txn_xact_callback(XactEvent event, void *arg)
 						 errhint("Use COMMIT instead of PREPARE TRANSACTION, or write widecol tables outside two-phase transactions.")));
 			break;
 		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
+			if (commit_holds)
+				release_commit_hold();
+			forget_pending();
+			break;
 		case XACT_EVENT_ABORT:
+			/* errfinish reset the holdoff (ERROR), or the backend exits (FATAL) */
+			commit_holds = false;
+			forget_pending();
+			break;
+		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			forget_pending();
@@ -1075,6 +1110,46 @@ txn_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * A cancel that arrived while the commit held interrupts off: the commit
+ * goes on all the same, and the client is told so instead of an error.
+ */
+static void
+ignore_cancel(void)
+{
+	if (!QueryCancelPending)
+		return;
+	QueryCancelPending = false;
+	ereport(WARNING,
+			(errmsg("cancel request ignored: the widecol node had the transaction's writes"),
+			 errdetail("The node applied them, so the transaction commits.")));
+}
+
+/*
+ * XACT_EVENT_COMMIT of a transaction whose commit held interrupts off: the
+ * commit record is written and CommitTransaction holds interrupts itself,
+ * so ours goes; a pending terminate ends the session once the commit is
+ * done.
+ */
+static void
+release_commit_hold(void)
+{
+	commit_holds = false;
+	ignore_cancel();
+	if (ProcDiePending)
+		ereport(WARNING,
+				(errmsg("terminate request delayed until the commit: the widecol node had the transaction's writes"),
+				 errdetail("The transaction committed; the session ends now.")));
+
+	/*
+	 * CommitTransaction's holdoff is one count, ours the other; an ERROR
+	 * caught on the way (PG_TRY without a re-throw) would have reset ours,
+	 * and resuming it then would unbalance CommitTransaction's
+	 */
+	if (InterruptHoldoffCount > 1)
+		RESUME_INTERRUPTS();
 }
 
 static void
