@@ -485,7 +485,13 @@ widecol_report(wc_status st, const char *what)
 			widecol_connection_lost();
 			break;
 		case WC_TIMEOUT:
-			hint = "The node did not answer in time; retry, or raise widecol.request_timeout.";
+			if (strcmp(what, "write") == 0)
+				hint = "The node did not answer in time: whether it applied the writes is unknown "
+					"(PostgreSQL rolls its part back), as after a Cassandra write timeout.  Read the "
+					"rows to find out, retry (a retry of writes other than counter updates is "
+					"harmless), or raise widecol.request_timeout.";
+			else
+				hint = "The node did not answer in time; retry, or raise widecol.request_timeout.";
 			widecol_connection_lost();
 			break;
 		case WC_IO_ERROR:
