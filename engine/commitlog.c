@@ -13,13 +13,17 @@
  *    inline (under the mutex), then a new segment is created, its header
  *    written and fsynced with the directory.  So everything before the active
  *    segment is durable, and synced_pos only ever needs the active file.
- *  - One sync thread.  Periodic mode: it fsyncs the active segment every
- *    period_ms, or at once for a waiter in wc_commitlog_sync_all.  Batch
- *    mode: it sleeps until a waiter in sync_to asks for a
- *    position beyond synced_pos, then fsyncs everything written so far and
- *    wakes all waiters (group commit: every append that landed before the
- *    fsync started shares it).  The fsync runs without cl->mu, holding a
- *    reference on the segment, so appends continue meanwhile.  That means
+ *  - Periodic mode: one sync thread fsyncs the active segment every
+ *    period_ms (sleeping while nothing is unsynced).
+ *  - A waiter that needs a position durable (sync_to in batch mode,
+ *    sync_all in either mode) fsyncs itself when no fsync is under way: it
+ *    syncs everything written so far and wakes all waiters (group commit:
+ *    every append that landed before the fsync started shares it); while
+ *    one is under way it waits for its end, then looks again.  No hand-off
+ *    to another thread: a lone writer's commit costs one fsync and no
+ *    thread wake-ups (the sync thread's two wake-ups per commit cost as
+ *    much CPU as the fsync itself).  An fsync runs without cl->mu, holding
+ *    a reference on the segment, so appends continue meanwhile.  That means
  *    fs->sync and fs->pwrite may run at the same time on one wc_file; the
  *    POSIX and fault-injecting file systems allow it.
  *  - Running out of space (WC_NO_SPACE from a write or from creating a
@@ -90,7 +94,8 @@ struct wc_commitlog {
     pthread_mutex_t mu;      /* guards everything below */
     pthread_cond_t work_cv;  /* sync thread sleeps here */
     bool idle;               /* periodic mode: the sync thread waits for a first write */
-    pthread_cond_t done_cv;  /* sync_to waiters sleep here */
+    bool syncing;            /* an fsync of the active segment is under way (mu dropped) */
+    pthread_cond_t done_cv;  /* waiters for an fsync under way sleep here */
     int sync_initialised;    /* mu and conds exist */
     pthread_t thread;
     int thread_started;
@@ -101,7 +106,6 @@ struct wc_commitlog {
     uint64_t next_id;
     wc_clpos write_pos;  /* end of the last record appended */
     wc_clpos synced_pos; /* every record ending at or before it is durable */
-    wc_clpos want_pos;   /* a waiter needs synced_pos >= want_pos (periodic: sync_all) */
 
     wc_status poison;
     char poison_msg[384];
@@ -420,7 +424,10 @@ static wc_status cl_roll(wc_commitlog *cl, uint64_t need)
     return WC_OK;
 }
 
-/* REQUIRES: cl->mu held.  Fsync what was written so far; drops mu meanwhile. */
+/*
+ * REQUIRES: cl->mu held, no fsync under way (!cl->syncing).  Fsync what was
+ * written so far; drops mu meanwhile.
+ */
 static void cl_sync_locked(wc_commitlog *cl)
 {
     wc__clseg *seg = cl->active;
@@ -430,9 +437,11 @@ static void cl_sync_locked(wc_commitlog *cl)
     if (wc_clpos_cmp(cl->synced_pos, target) >= 0)
         return;
     seg->refs++;
+    cl->syncing = true;
     pthread_mutex_unlock(&cl->mu);
     st = cl->fs->sync(seg->file);
     pthread_mutex_lock(&cl->mu);
+    cl->syncing = false;
     cl_seg_unref(cl, seg);
     if (st != WC_OK) {
         cl_poison(cl, st);
@@ -449,37 +458,31 @@ static void *cl_sync_main(void *arg)
 
     pthread_mutex_lock(&cl->mu);
     while (!cl->stop && cl->poison == WC_OK) {
-        if (cl->mode == WC_SYNC_PERIODIC) {
-            struct timespec deadline;
+        struct timespec deadline;
 
-            /* nothing unsynced: sleep until a write arrives instead of every period */
-            while (!cl->stop && cl->poison == WC_OK &&
-                   wc_clpos_cmp(cl->synced_pos, cl->write_pos) >= 0) {
-                cl->idle = true;
-                pthread_cond_wait(&cl->work_cv, &cl->mu);
-                cl->idle = false;
-            }
-            clock_gettime(CLOCK_MONOTONIC, &deadline);
-            deadline.tv_sec += cl->period_ms / 1000;
-            deadline.tv_nsec += (long)(cl->period_ms % 1000) * 1000000L;
-            if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-            }
-            /* until the period ends, or a waiter in wc_commitlog_sync_all wants it now */
-            while (!cl->stop && cl->poison == WC_OK &&
-                   wc_clpos_cmp(cl->want_pos, cl->synced_pos) <= 0) {
-                if (pthread_cond_timedwait(&cl->work_cv, &cl->mu, &deadline) == ETIMEDOUT)
-                    break;
-            }
-        } else {
-            while (!cl->stop && cl->poison == WC_OK &&
-                   wc_clpos_cmp(cl->want_pos, cl->synced_pos) <= 0)
-                pthread_cond_wait(&cl->work_cv, &cl->mu);
+        /* nothing unsynced: sleep until a write arrives instead of every period */
+        while (!cl->stop && cl->poison == WC_OK &&
+               wc_clpos_cmp(cl->synced_pos, cl->write_pos) >= 0) {
+            cl->idle = true;
+            pthread_cond_wait(&cl->work_cv, &cl->mu);
+            cl->idle = false;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += cl->period_ms / 1000;
+        deadline.tv_nsec += (long)(cl->period_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        /* until the period ends (only close signals work_cv meanwhile) */
+        while (!cl->stop && cl->poison == WC_OK &&
+               pthread_cond_timedwait(&cl->work_cv, &cl->mu, &deadline) != ETIMEDOUT) {
         }
         if (cl->stop || cl->poison != WC_OK)
             break;
-        cl_sync_locked(cl);
+        /* a waiter's fsync under way covers this period's writes, or the next period will */
+        if (!cl->syncing)
+            cl_sync_locked(cl);
     }
     pthread_mutex_unlock(&cl->mu);
     return NULL;
@@ -1175,12 +1178,13 @@ wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn repla
     cl->next_id++;
     cl->write_pos = (wc_clpos){cl->active->id, cl->active->used};
     cl->synced_pos = cl->write_pos;
-    cl->want_pos = cl->write_pos;
 
-    st = wc__thread_start(&cl->thread, cl_sync_main, cl, "commit log sync");
-    if (st != WC_OK)
-        goto fail;
-    cl->thread_started = 1;
+    if (cl->mode == WC_SYNC_PERIODIC) {
+        st = wc__thread_start(&cl->thread, cl_sync_main, cl, "commit log sync");
+        if (st != WC_OK)
+            goto fail;
+        cl->thread_started = 1;
+    }
     wc_free(l.ids);
     wc_free(l.free_ids);
     *out = cl;
@@ -1295,7 +1299,7 @@ out:
 /* Wait until pos (NULL: all written) is durable; in periodic mode only with any_mode. */
 static wc_status cl_wait_synced(wc_commitlog *cl, const wc_clpos *want, bool any_mode)
 {
-    wc_clpos wp0, target, pos;
+    wc_clpos wp0, pos;
     wc_status st = WC_OK;
 
     if (cl == NULL)
@@ -1309,15 +1313,13 @@ static wc_status cl_wait_synced(wc_commitlog *cl, const wc_clpos *want, bool any
     if (cl->mode == WC_SYNC_PERIODIC && !any_mode)
         goto out;
     wp0 = cl->write_pos;
-    if (cl_pos_reached(cl->synced_pos, pos, wp0))
-        goto out;
-    target = wc_clpos_cmp(pos, wp0) < 0 ? (wc_clpos){pos.segment, pos.offset + 1} : wp0;
-    if (wc_clpos_cmp(target, cl->want_pos) > 0) {
-        cl->want_pos = target;
-        pthread_cond_signal(&cl->work_cv);
+    /* group commit: wait for the fsync under way, or do the next one */
+    while (cl->poison == WC_OK && !cl_pos_reached(cl->synced_pos, pos, wp0)) {
+        if (cl->syncing)
+            pthread_cond_wait(&cl->done_cv, &cl->mu);
+        else
+            cl_sync_locked(cl);
     }
-    while (cl->poison == WC_OK && !cl_pos_reached(cl->synced_pos, pos, wp0))
-        pthread_cond_wait(&cl->done_cv, &cl->mu);
     if (cl->poison != WC_OK)
         st = cl_poisoned_error(cl);
 out:

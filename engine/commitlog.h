@@ -11,7 +11,8 @@
  *    writes (plus the duration of one fsync and the write in progress) can
  *    be lost in a crash.
  *  - WC_SYNC_BATCH: wc_commitlog_sync_to returns only once the record is
- *    fsynced; concurrent waiters share one fsync (group commit).
+ *    fsynced; concurrent waiters share one fsync (group commit), which the
+ *    calling thread does itself when none is under way (no sync thread).
  *
  * Open replays every existing segment in order: a torn or corrupt tail of the
  * last segment (an incomplete or checksum-failing record after which no valid
@@ -94,7 +95,7 @@ typedef wc_status (*wc_replay_fn)(void *arg, wc_clpos pos, const uint8_t *rec, s
 wc_status wc_commitlog_open(const wc_commitlog_options *opts, wc_replay_fn replay, void *arg,
                             wc_commitlog **out);
 
-/* Stop the sync thread, fsync, close files, free. */
+/* Stop the sync thread (periodic mode), fsync, close files, free. */
 void wc_commitlog_close(wc_commitlog *cl);
 
 /*
@@ -112,8 +113,9 @@ wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos);
 
 /*
  * Wait until every record appended so far is durable, in either mode
- * (periodic: the sync thread fsyncs at once instead of at the end of its
- * period).  The status of a poisoned log.
+ * (periodic: the caller fsyncs at once, or waits for an fsync under way,
+ * instead of waiting for the end of the period).  The status of a
+ * poisoned log.
  */
 wc_status wc_commitlog_sync_all(wc_commitlog *cl);
 

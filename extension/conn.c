@@ -309,6 +309,9 @@ widecol_connection(void)
 		if (ring != NULL &&
 			wc_client_use_ring(connection, ring, ring_size, widecol_node_ring_spin_us) != WC_OK)
 			elog(DEBUG1, "widecol: requests go over the node's socket: %s", wc_last_error());
+		/* a batch-synced write is answered after an fsync: no spin catches it */
+		if (widecol_commitlog_sync == WIDECOL_COMMITLOG_SYNC_BATCH)
+			wc_client_set_write_spin(connection, 0);
 		wc_client_use_rowcache(connection, widecol_row_cache_handle());
 		if (!exit_hook)
 		{

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1168,6 +1169,61 @@ static void *writer_main(void *p)
     return NULL;
 }
 
+/* The real file system, its sync counting the syncs run off the thread that opened the log. */
+static wc_fs syncer_fs;
+static pthread_t syncer_owner;
+static atomic_int syncs_on_owner, syncs_elsewhere;
+
+static wc_status syncer_sync(wc_file *f)
+{
+    atomic_fetch_add(pthread_equal(pthread_self(), syncer_owner) ? &syncs_on_owner
+                                                                 : &syncs_elsewhere,
+                     1);
+    return wc_fs_posix()->sync(f);
+}
+
+/*
+ * A waiter that needs its record durable fsyncs on its own thread, with no
+ * hand-off to a sync thread (two thread wake-ups per commit): sync_to in
+ * batch mode, sync_all in periodic mode (whose own period never ends here).
+ */
+static void test_sync_on_waiting_thread(void **state)
+{
+    wc_sync_mode modes[] = {WC_SYNC_BATCH, WC_SYNC_PERIODIC};
+    uint8_t buf[256];
+
+    syncer_fs = *wc_fs_posix();
+    syncer_fs.sync = syncer_sync;
+    syncer_owner = pthread_self();
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        wc_commitlog_options o = opts_for(modes[m], 1 << 20, NULL);
+        wc_commitlog *cl;
+        wc_commitlog_stats s0, s1;
+        wc_clpos p;
+        size_t len;
+
+        o.fs = &syncer_fs;
+        o.period_ms = 600000;
+        assert_int_equal(wc_commitlog_open(&o, NULL, NULL, &cl), WC_OK);
+        wc_commitlog_get_stats(cl, &s0);
+        atomic_store(&syncs_on_owner, 0);
+        atomic_store(&syncs_elsewhere, 0);
+        for (uint64_t i = 0; i < 20; i++) {
+            len = make_rec(m * 100 + i, buf, rec_len(i));
+            assert_int_equal(wc_commitlog_append(cl, buf, len, &p), WC_OK);
+            if (modes[m] == WC_SYNC_BATCH)
+                assert_int_equal(wc_commitlog_sync_to(cl, p), WC_OK);
+            else
+                assert_int_equal(wc_commitlog_sync_all(cl), WC_OK);
+        }
+        wc_commitlog_get_stats(cl, &s1);
+        assert_int_equal(s1.syncs - s0.syncs, 20);
+        assert_int_equal(atomic_load(&syncs_on_owner), 20);
+        assert_int_equal(atomic_load(&syncs_elsewhere), 0);
+        wc_commitlog_close(cl);
+    }
+}
+
 static void test_group_commit(void **state)
 {
     enum { THREADS = 8, PER = 150 };
@@ -1510,6 +1566,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fsync_failure_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure_at_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_on_waiting_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_crash_keeps_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_crash_window, setup, teardown),
