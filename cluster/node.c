@@ -5,6 +5,12 @@
  * dispatch of each request into the engine (contract and threading in
  * node.h).
  *
+ * Large requests (COPY chunks, big batches) are served by bulk workers of
+ * their own, which run at a higher nice value (wc_node_options.bulk_nice):
+ * a worker that reads a large frame queues its connection in the bulk lane
+ * for them, so bulk work neither takes the workers of small requests nor
+ * competes with them for the CPU at equal priority.
+ *
  * Ownership: a connection belongs to exactly one party at a time - the
  * epoll set (armed with EPOLLONESHOT, so its readiness is reported to one
  * worker once), the ready or bulk queue, or the worker serving it.  Only
@@ -15,9 +21,9 @@
  * serves it itself: no hand-over to another thread on the request path.
  *
  * Locking: n->mu guards the list of connections (for the handshake sweep
- * and wc_node_stop); n->qmu guards the two queues and the bulk counter;
- * n->kick (an eventfd in the epoll set) wakes a worker for a queued
- * connection; n->repl_mu guards the cache of keyspace replication per
+ * and wc_node_stop); n->qmu guards the two queues; n->kick (an eventfd in
+ * the epoll set) wakes a worker for a connection in the ready queue and
+ * n->bulk_cv a bulk worker for one in the bulk lane; n->repl_mu guards the cache of keyspace replication per
  * table; counters and the stop flag are atomics.
  */
 #include "node.h"
@@ -62,6 +68,7 @@
 #define WC__MIN_WORKERS 4             /* default pool: 2 per CPU, at least this */
 #define WC__MAX_WORKERS 256
 #define WC__BULK_BYTES (64u << 10)    /* a request frame larger than this is bulk */
+#define WC__DEFAULT_BULK_NICE 10      /* wc_node_options_default's bulk_nice */
 #define WC__SWEEP_MS 200              /* handshake deadlines are checked this often */
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */
@@ -75,7 +82,7 @@ typedef struct wc__conn {
     int fd;
     atomic_bool handshaken;
     bool eof;                /* the peer closed (or the socket failed) */
-    bool bulk_slot;          /* holds one of the node's bulk slots */
+    bool bulk_turn;          /* served by a bulk worker this turn */
     bool swept;              /* shut down for a missed handshake deadline */
     uint64_t accepted_ms;    /* since the node started */
     wc_buf in; /* received bytes: [in_pos, in.len) not yet consumed */
@@ -120,9 +127,11 @@ struct wc_node {
 
     pthread_mutex_t qmu;
     wc__fifo ready;      /* connections with a request (or handshake) to serve */
-    wc__fifo bulk;       /* connections whose next request is large, waiting for a slot */
-    uint32_t bulk_busy;  /* workers serving a large request */
-    uint32_t bulk_max;
+    wc__fifo bulk;       /* connections whose next request is large, for the bulk workers */
+    pthread_cond_t bulk_cv; /* signalled for each connection queued in the bulk lane */
+    pthread_t *bulk_workers;
+    uint32_t nbulk, bulk_started;
+    int bulk_nice;
     atomic_bool quit;
     atomic_uint_fast64_t last_sweep_ms;
 
@@ -1556,20 +1565,21 @@ static void wc__kick(wc_node *n)
     while (w < 0 && errno == EINTR);
 }
 
-/* Queue c for a worker: bulk selects the lane of large requests. */
+/* Queue c for a worker (its next request is small) or, bulk, for a bulk worker. */
 static void wc__enqueue(wc_node *n, wc__conn *c, bool bulk)
 {
     pthread_mutex_lock(&n->qmu);
     wc__fifo_push(bulk ? &n->bulk : &n->ready, c);
+    if (bulk)
+        pthread_cond_signal(&n->bulk_cv);
     pthread_mutex_unlock(&n->qmu);
-    wc__kick(n);
+    if (!bulk)
+        wc__kick(n);
 }
 
 /*
- * A queued connection to serve, or NULL.  Ordinary requests come first, in
- * arrival order; a connection with a large request waits until fewer than
- * bulk_max workers serve large requests.  If more remain queued another
- * worker is woken for them.
+ * A connection of the ready queue to serve, or NULL, in arrival order.  If
+ * more remain queued another worker is woken for them.
  */
 static wc__conn *wc__take_queued(wc_node *n)
 {
@@ -1578,52 +1588,11 @@ static wc__conn *wc__take_queued(wc_node *n)
 
     pthread_mutex_lock(&n->qmu);
     c = wc__fifo_pop(&n->ready);
-    if (c == NULL && n->bulk_busy < n->bulk_max && (c = wc__fifo_pop(&n->bulk)) != NULL) {
-        n->bulk_busy++;
-        c->bulk_slot = true;
-    }
-    more = c != NULL && (n->ready.head || (n->bulk.head && n->bulk_busy < n->bulk_max));
+    more = c != NULL && n->ready.head;
     pthread_mutex_unlock(&n->qmu);
     if (more)
         wc__kick(n);
     return c;
-}
-
-/*
- * Take a bulk slot for c's large request, or queue c in the bulk lane
- * (false) when bulk_max workers already serve large requests.
- */
-static bool wc__bulk_claim(wc_node *n, wc__conn *c)
-{
-    bool got;
-
-    if (c->bulk_slot)
-        return true;
-    pthread_mutex_lock(&n->qmu);
-    got = n->bulk_busy < n->bulk_max;
-    if (got) {
-        n->bulk_busy++;
-        c->bulk_slot = true;
-    } else {
-        wc__fifo_push(&n->bulk, c);
-    }
-    pthread_mutex_unlock(&n->qmu);
-    return got;
-}
-
-static void wc__bulk_release(wc_node *n, wc__conn *c)
-{
-    bool waiting;
-
-    if (!c->bulk_slot)
-        return;
-    pthread_mutex_lock(&n->qmu);
-    n->bulk_busy--;
-    c->bulk_slot = false;
-    waiting = n->bulk.head != NULL;
-    pthread_mutex_unlock(&n->qmu);
-    if (waiting)
-        wc__kick(n);
 }
 
 /* Hand c back to the event loop: it comes back when its socket is readable. */
@@ -1663,7 +1632,6 @@ static void wc__conn_close(wc__conn *c)
 {
     wc_node *n = c->node;
 
-    wc__bulk_release(n, c);
     pthread_mutex_lock(&n->mu);
     wc__unlink(n, c);
     pthread_mutex_unlock(&n->mu);
@@ -1683,10 +1651,11 @@ static void wc__turn(wc__conn *c)
     uint32_t len, id = 0;
     size_t blen;
     uint8_t op = 0;
-    bool fatal = false;
+    bool fatal = false, on_bulk = c->bulk_turn;
     wc_status st;
     int r;
 
+    c->bulk_turn = false; /* set by a bulk worker for this one turn */
     if (!atomic_load(&c->handshaken)) {
         r = wc__fill(c, WC_PROTO_HANDSHAKE_LEN, &payload, &len);
         if (r == -1)
@@ -1708,9 +1677,11 @@ static void wc__turn(wc__conn *c)
         wc__frame_error(c, WC_CORRUPTION, wc_last_error());
         goto close;
     }
-    /* a large request waits for a bulk slot, so that it cannot take every worker */
-    if (len > WC__BULK_BYTES && !wc__bulk_claim(n, c))
+    /* a large request goes to the bulk workers, below the priority of this one */
+    if (len > WC__BULK_BYTES && !on_bulk) {
+        wc__enqueue(n, c, true);
         return;
+    }
     wc_clear_error();
     st = wc_proto_parse_request(payload, len, &op, &id, &body, &blen);
     atomic_fetch_add(&n->requests_total, 1);
@@ -1721,7 +1692,6 @@ static void wc__turn(wc__conn *c)
         goto close;
     }
     st = wc__serve(c, op, id, body, blen, &fatal);
-    wc__bulk_release(n, c);
     if (st != WC_OK)
         atomic_fetch_add(&n->errors_total, 1);
     c->in_pos += WC_PROTO_FRAME_HEADER + (size_t)len;
@@ -1937,6 +1907,28 @@ static void *wc__worker_main(void *arg)
     return NULL;
 }
 
+/*
+ * A bulk worker (at n->bulk_nice): serve the connections of the bulk lane,
+ * whose next request is large, one turn each, until the node stops.
+ */
+static void *wc__bulk_main(void *arg)
+{
+    wc_node *n = arg;
+
+    for (;;) {
+        wc__conn *c;
+
+        pthread_mutex_lock(&n->qmu);
+        while ((c = wc__fifo_pop(&n->bulk)) == NULL && !atomic_load(&n->quit))
+            pthread_cond_wait(&n->bulk_cv, &n->qmu);
+        pthread_mutex_unlock(&n->qmu);
+        if (c == NULL)
+            return NULL;
+        c->bulk_turn = true;
+        wc__turn(c);
+    }
+}
+
 /* ---------------------------------------------------------------- shared-memory ring */
 
 /*
@@ -2113,6 +2105,7 @@ void wc_node_options_default(wc_node_options *o)
     o->send_timeout_ms = WC__DEFAULT_SEND_TIMEOUT_MS;
     o->handshake_timeout_ms = WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
     o->worker_threads = 0;
+    o->bulk_nice = WC__DEFAULT_BULK_NICE;
 }
 
 /*
@@ -2179,15 +2172,22 @@ static wc_status wc__loop_init(wc_node *n)
     return WC_OK;
 }
 
-/* Start the workers. */
+/* Start the workers and the bulk workers. */
 static wc_status wc__start_threads(wc_node *n)
 {
-    for (uint32_t i = 0; i < n->nworkers; i++) {
-        wc_status st = wc__thread_start(&n->workers[i], wc__worker_main, n, "node worker");
+    wc_status st;
 
-        if (st != WC_OK)
+    for (uint32_t i = 0; i < n->nworkers; i++) {
+        if ((st = wc__thread_start(&n->workers[i], wc__worker_main, n, "node worker")) != WC_OK)
             return st;
         n->workers_started++;
+    }
+    for (uint32_t i = 0; i < n->nbulk; i++) {
+        st = wc__thread_start_nice(&n->bulk_workers[i], wc__bulk_main, n, "node bulk worker",
+                                   n->bulk_nice);
+        if (st != WC_OK)
+            return st;
+        n->bulk_started++;
     }
     return WC_OK;
 }
@@ -2217,13 +2217,15 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         o->handshake_timeout_ms ? o->handshake_timeout_ms : WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
     n->nworkers = wc__worker_count(o);
     n->nring = wc__ring_worker_count(o, n->nworkers);
-    /* large requests may take half the workers; the rest stay for the others */
-    n->bulk_max = n->nworkers / 2 ? n->nworkers / 2 : 1;
+    /* large requests get half as many workers of their own */
+    n->nbulk = n->nworkers / 2 ? n->nworkers / 2 : 1;
+    n->bulk_nice = o->bulk_nice;
     n->log = o->engine.log;
     n->log_arg = o->engine.log_arg;
     clock_gettime(CLOCK_MONOTONIC, &n->started);
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->qmu, NULL);
+    pthread_cond_init(&n->bulk_cv, NULL);
     pthread_rwlock_init(&n->repl_mu, NULL);
     pthread_mutex_init(&n->repairs_mu, NULL);
     for (int i = 0; i < WC__CAS_LOCKS; i++)
@@ -2233,7 +2235,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     atomic_init(&n->cluster_expected, o->cluster_expected);
     n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     n->workers = wc_calloc(n->nworkers, sizeof(*n->workers));
-    if (n->workers == NULL) {
+    n->bulk_workers = wc_calloc(n->nbulk, sizeof(*n->bulk_workers));
+    if (n->workers == NULL || n->bulk_workers == NULL) {
         st = wc_error(WC_NO_MEMORY, "out of memory starting the widecol node");
         goto fail;
     }
@@ -2310,6 +2313,13 @@ void wc_node_stop(wc_node *n)
     for (uint32_t i = 0; i < n->workers_started; i++)
         pthread_join(n->workers[i], NULL);
     wc_free(n->workers);
+    /* the bulk workers finish the turn in hand; connections still queued are freed below */
+    pthread_mutex_lock(&n->qmu);
+    pthread_cond_broadcast(&n->bulk_cv);
+    pthread_mutex_unlock(&n->qmu);
+    for (uint32_t i = 0; i < n->bulk_started; i++)
+        pthread_join(n->bulk_workers[i], NULL);
+    wc_free(n->bulk_workers);
     /* ring clients get "unavailable"; its workers finish the request in hand */
     if (n->ring_serving)
         wc_shmring_serve_end(n->ring);
@@ -2348,6 +2358,7 @@ void wc_node_stop(wc_node *n)
     for (int i = 0; i < WC__CAS_LOCKS; i++)
         pthread_mutex_destroy(&n->cas_mu[i]);
     pthread_mutex_destroy(&n->qmu);
+    pthread_cond_destroy(&n->bulk_cv);
     pthread_mutex_destroy(&n->mu);
     wc_free(n);
 }

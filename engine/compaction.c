@@ -148,14 +148,18 @@ static void *wc__comp_main(void *arg)
     }
 }
 
-/* Start thread idx (wc__thread_start: signals blocked).  REQUIRES: comp_mu held, slot free. */
+/*
+ * Start thread idx (wc__thread_start_nice: signals blocked, at compaction_nice).
+ * REQUIRES: comp_mu held, slot free.
+ */
 static wc_status wc__spawn(wc_engine *e, uint32_t idx)
 {
     wc_status st;
 
     e->comp_args[idx].e = e;
     e->comp_args[idx].idx = idx;
-    st = wc__thread_start(&e->comp_threads[idx], wc__comp_main, &e->comp_args[idx], "compaction");
+    st = wc__thread_start_nice(&e->comp_threads[idx], wc__comp_main, &e->comp_args[idx],
+                               "compaction", e->opts.compaction_nice);
     if (st != WC_OK)
         return st;
     e->comp_started[idx] = true;

@@ -81,6 +81,11 @@ typedef struct wc_engine_options {
     /* background compaction threads; default 1 (wc_engine_options_default); 0 = none
      * (only wc_engine_compact compacts); at most WC_MAX_COMPACTION_THREADS */
     uint32_t compaction_threads;
+    /* nice values (Linux, per thread) of the compaction threads and of the flush thread, so
+     * that on a busy machine reads are scheduled before background work; defaults 10 and 5
+     * (wc_engine_options_default); 0 = the process's own; only ever raised (thread.h) */
+    int compaction_nice;
+    int flush_nice;
     /* cap on compaction output, MiB/s; default 64; 0 = unthrottled */
     uint32_t compaction_throughput_mb_per_sec;
     /* periodic strategy check (tombstone compactions, TWCS window rollover); 0 = 1000 ms */

@@ -9,6 +9,8 @@
  *    first, and retries a failed flush every second;
  *  - compaction threads (compaction.c, compaction_threads of them);
  *  - the commit log's sync thread (commitlog.c, its own lock only).
+ * The flush and compaction threads run at opts.flush_nice and
+ * opts.compaction_nice (wc__thread_start_nice), below the callers.
  * Every timed wait uses CLOCK_MONOTONIC (wc__cond_init, wc__deadline_ms).
  *
  * Locks, in the only order in which they may nest (a thread holding one may

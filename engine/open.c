@@ -23,6 +23,8 @@
 
 #define WC_DEFAULT_MEMTABLE_TOTAL ((size_t)512 << 20)
 #define WC_DEFAULT_WRITE_STALL_MS 2000u
+#define WC_DEFAULT_COMPACTION_NICE 10
+#define WC_DEFAULT_FLUSH_NICE 5
 #define WC_DEFAULT_COMMITLOG_TOTAL ((size_t)1024 << 20)
 
 void wc_engine_options_default(wc_engine_options *o)
@@ -36,6 +38,8 @@ void wc_engine_options_default(wc_engine_options *o)
     o->cache_bytes = 64u << 20;
     o->bloom_bits = 10;
     o->compaction_threads = 1;
+    o->compaction_nice = WC_DEFAULT_COMPACTION_NICE;
+    o->flush_nice = WC_DEFAULT_FLUSH_NICE;
     o->compaction_throughput_mb_per_sec = 64;
     o->compaction_check_ms = 1000;
     o->memtable_total_bytes = WC_DEFAULT_MEMTABLE_TOTAL;
@@ -304,7 +308,8 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
         wc__engine_log(e, WC_LOG_INFO, "replayed %llu commit-log records",
                        (unsigned long long)rc.records);
     e->log_seg_checked = wc_commitlog_current(e->log).segment;
-    if ((st = wc__thread_start(&e->flush_thread, wc__flush_main, e, "flush")) != WC_OK)
+    if ((st = wc__thread_start_nice(&e->flush_thread, wc__flush_main, e, "flush",
+                                    e->opts.flush_nice)) != WC_OK)
         goto fail;
     e->flush_started = true;
     wc_commitlog_get_stats(e->log, &cs);

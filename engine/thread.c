@@ -4,7 +4,20 @@
  */
 #include "thread.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* What a thread started by wc__thread_start_nice needs before it runs fn. */
+struct wc__nice_start {
+    void *(*fn)(void *);
+    void *arg;
+    int nice;
+    sem_t applied; /* posted once the new thread has applied nice */
+};
 
 wc_status wc__thread_start(pthread_t *out, void *(*fn)(void *), void *arg, const char *what)
 {
@@ -18,6 +31,52 @@ wc_status wc__thread_start(pthread_t *out, void *(*fn)(void *), void *arg, const
     if (rc != 0)
         return wc_error(WC_NO_MEMORY, "could not start the %s thread", what);
     return WC_OK;
+}
+
+int wc__thread_nice(int nice)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int cur;
+
+    if (nice > 19)
+        nice = 19;
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno != 0)
+        return 0;
+    /* only ever lower the priority: raising it back needs CAP_SYS_NICE */
+    if (nice > cur && setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0)
+        return nice;
+    return cur;
+}
+
+static void *wc__nice_main(void *arg)
+{
+    struct wc__nice_start *s = arg;
+    void *(*fn)(void *) = s->fn;
+    void *fn_arg = s->arg;
+
+    (void)wc__thread_nice(s->nice);
+    sem_post(&s->applied); /* s is the starter's: not touched after this */
+    return fn(fn_arg);
+}
+
+wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, const char *what,
+                                int nice)
+{
+    struct wc__nice_start s = {.fn = fn, .arg = arg, .nice = nice};
+    wc_status st;
+
+    if (nice <= 0)
+        return wc__thread_start(out, fn, arg, what);
+    if (sem_init(&s.applied, 0, 0) != 0)
+        return wc_error_errno(errno, "could not start the %s thread", what);
+    st = wc__thread_start(out, wc__nice_main, &s, what);
+    if (st == WC_OK)
+        while (sem_wait(&s.applied) != 0 && errno == EINTR)
+            ;
+    sem_destroy(&s.applied);
+    return st;
 }
 
 int wc__cond_init(pthread_cond_t *cv)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -482,21 +483,58 @@ static void test_tables_and_reads(void **state)
     wc_client_close(c);
 }
 
-static void test_big_batch(void **state)
+/* One APPLY of nparts partitions "big0".. of rows rows each, longer than min_len, all read back. */
+static void big_apply(fx *f, int nparts, uint64_t rows, size_t min_len)
 {
-    fx *f = *state;
     wc_client *c = connect_ok(f);
     wc_buf rec;
 
     create_t(c, T1, "ks.t1");
-    /* ~ 3 MiB in one APPLY, 60000 rows read back in pages of 5000 */
-    make_batch(&rec, T1, "big", 6, 0, 10000, 77, false);
-    assert_true(rec.len > (2u << 20));
+    make_batch(&rec, T1, "big", nparts, 0, rows, 77, false);
+    assert_true(rec.len > min_len);
     assert_int_equal(wc_client_apply(c, rec.data, rec.len, WC_CL_ONE), WC_OK);
     wc_buf_free(&rec);
-    assert_int_equal(read_all(c, T1, NULL, false, 5000, NULL), 60000);
-    assert_int_equal(read_all(c, T1, "big3", true, 4000, NULL), 10000);
+    assert_int_equal(read_all(c, T1, NULL, false, 5000, NULL), (long)(nparts * rows));
+    assert_int_equal(read_all(c, T1, "big1", true, 4000, NULL), (long)rows);
     wc_client_close(c);
+}
+
+static void test_big_batch(void **state)
+{
+    /* ~ 3 MiB in one APPLY, 60000 rows read back in pages of 5000 */
+    big_apply(*state, 6, 10000, 2u << 20);
+}
+
+/*
+ * Large requests have bulk workers of their own, half as many as the
+ * workers, at bulk_nice (a value no other thread here has), and a large
+ * APPLY is served; the node's other threads keep the process's priority.
+ */
+static void test_bulk_workers_nice(void **state)
+{
+    fx *f = *state;
+    wc_node_options o;
+
+    if (getpriority(PRIO_PROCESS, 0) != 0)
+        skip(); /* the counts below assume a process at nice 0 */
+    wc_node_stop(f->node);
+    f->node = NULL;
+    node_opts(f, &o, 16);
+    assert_int_equal(o.bulk_nice, 10);
+    o.worker_threads = 4;
+    o.bulk_nice = 9;
+    o.engine.flush_nice = 3;
+    o.engine.compaction_nice = 8;
+    assert_int_equal(wc_test_threads_at_nice(9), 0);
+    assert_int_equal(wc_node_start(&o, &f->node), WC_OK);
+    assert_int_equal(wc_test_threads_at_nice(9), 2);
+    assert_int_equal(wc_test_threads_at_nice(3), 1);
+    assert_int_equal(getpriority(PRIO_PROCESS, 0), 0);
+
+    big_apply(f, 2, 5000, 64u << 10); /* a bulk request */
+    wc_node_stop(f->node);
+    f->node = NULL;
+    assert_int_equal(wc_test_threads_at_nice(9), 0);
 }
 
 /* Pipelined applies: each send returns at once; failures surface at the next call. */
@@ -2123,6 +2161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tables_and_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_workers_nice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),

@@ -1,7 +1,7 @@
 /*
  * engine_test.c - the engine end to end: writes, slices, order, paging,
  * tombstones of every kind, TTL, static rows, flush, reopen, drop, skipping
- * and corruption detection.
+ * and corruption detection; the nice values of the background threads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <sys/resource.h>
 
 #include "alloc.h"
 #include "engine.h"
 #include "keys.h"
 #include "testutil.h"
+#include "thread.h"
 
 #define T1 7
 #define NOW 1700000000u
@@ -563,6 +566,60 @@ static void test_corrupt_sstable_detected(void **state)
     assert_null(p);
 }
 
+/* A thread at nice 3 asks for 1 (lower) and then 30 (past the top). */
+static void *nice_probe(void *arg)
+{
+    int *got = arg;
+
+    got[0] = wc__thread_nice(1);
+    got[1] = wc__thread_nice(30);
+    got[2] = getpriority(PRIO_PROCESS, 0) == 19;
+    return NULL;
+}
+
+/*
+ * The flush thread runs at flush_nice and every compaction thread at
+ * compaction_nice (values no other thread of this test has: the fixture's
+ * engine runs the defaults), from the moment wc_engine_open returns; the
+ * caller's own priority is untouched; a thread's nice value only rises.
+ */
+static void test_background_nice(void **state)
+{
+    fx *f = *state;
+    wc_engine_options o;
+    wc_engine *e = NULL;
+    char dir[1024];
+    pthread_t th;
+    int got[3] = {0, 0, 0};
+
+    (void)f;
+    if (getpriority(PRIO_PROCESS, 0) != 0)
+        skip(); /* the counts below assume a process at nice 0 */
+    assert_int_equal(wc_test_threads_at_nice(4), 0);
+    assert_int_equal(wc_test_threads_at_nice(7), 0);
+    snprintf(dir, sizeof(dir), "%s/nice", f->dir);
+    wc_engine_options_default(&o);
+    assert_int_equal(o.flush_nice, 5);
+    assert_int_equal(o.compaction_nice, 10);
+    o.dir = dir;
+    o.compaction_threads = 2;
+    o.flush_nice = 4;
+    o.compaction_nice = 7;
+    assert_int_equal(wc_engine_open(&o, &e), WC_OK);
+    assert_int_equal(wc_test_threads_at_nice(4), 1);
+    assert_int_equal(wc_test_threads_at_nice(7), 2);
+    assert_int_equal(getpriority(PRIO_PROCESS, 0), 0);
+    wc_engine_close(e);
+    assert_int_equal(wc_test_threads_at_nice(4), 0);
+    assert_int_equal(wc_test_threads_at_nice(7), 0);
+
+    assert_int_equal(wc__thread_start_nice(&th, nice_probe, got, "probe", 3), WC_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(got[0], 3);
+    assert_int_equal(got[1], 19);
+    assert_int_equal(got[2], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drop_and_recreate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_major_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_sstable_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_nice, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

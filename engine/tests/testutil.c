@@ -4,7 +4,10 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <stdio.h>
@@ -140,5 +143,27 @@ long wc_test_count_rows(wc_engine *e, uint32_t table, const char *pk, int64_t no
         return -1;
     n = (long)p->nrows;
     wc_page_free(p);
+    return n;
+}
+
+int wc_test_threads_at_nice(int nice)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        int v;
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        errno = 0;
+        v = getpriority(PRIO_PROCESS, (id_t)atoi(de->d_name));
+        if (errno == 0 && v == nice)
+            n++;
+    }
+    closedir(d);
     return n;
 }

@@ -38,4 +38,7 @@ wc_status wc_test_open(const char *dir, wc_sync_mode mode, size_t memtable_bytes
 wc_status wc_test_open_clock(const char *dir, wc_sync_mode mode, size_t memtable_bytes,
                              int64_t (*clock)(void *), void *arg, wc_engine **out);
 
+/* Threads of this process whose nice value is nice (getpriority of each /proc/self/task). */
+int wc_test_threads_at_nice(int nice);
+
 #endif
