@@ -6,10 +6,10 @@
  * node.h).
  *
  * Large requests (COPY chunks, big batches) are served by bulk workers of
- * their own, which run at a higher nice value (wc_node_options.bulk_nice):
- * a worker that reads a large frame queues its connection in the bulk lane
- * for them, so bulk work neither takes the workers of small requests nor
- * competes with them for the CPU at equal priority.
+ * their own (at wc_node_options.bulk_nice, by default the process's value:
+ * a higher one slowed a COPY alone by 7 %, docs/architecture.md): a worker
+ * that reads a large frame queues its connection in the bulk lane for
+ * them, so bulk work never takes the workers of small requests.
  *
  * Ownership: a connection belongs to exactly one party at a time - the
  * epoll set (armed with EPOLLONESHOT, so its readiness is reported to one
@@ -68,7 +68,7 @@
 #define WC__MIN_WORKERS 4             /* default pool: 2 per CPU, at least this */
 #define WC__MAX_WORKERS 256
 #define WC__BULK_BYTES (64u << 10)    /* a request frame larger than this is bulk */
-#define WC__DEFAULT_BULK_NICE 10      /* wc_node_options_default's bulk_nice */
+#define WC__DEFAULT_BULK_NICE 0       /* wc_node_options_default's bulk_nice */
 #define WC__SWEEP_MS 200              /* handshake deadlines are checked this often */
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */

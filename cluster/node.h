@@ -83,7 +83,7 @@ typedef struct wc_node_options {
                                   at least 2, on the ring (engine.sync_mode batch: eight per
                                   CPU, at least 16, on both) */
     int bulk_nice;             /* nice value of the workers for large requests (half as many
-                                  as worker_threads, at least 1); wc_node_options_default: 10;
+                                  as worker_threads, at least 1); wc_node_options_default: 0,
                                   0 = the process's own (docs/architecture.md) */
     void *ring;                /* a region formatted by wc_shmring_format, or NULL: socket only */
     size_t ring_size;          /* its size in bytes */

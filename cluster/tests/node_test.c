@@ -520,7 +520,7 @@ static void test_bulk_workers_nice(void **state)
     wc_node_stop(f->node);
     f->node = NULL;
     node_opts(f, &o, 16);
-    assert_int_equal(o.bulk_nice, 10);
+    assert_int_equal(o.bulk_nice, 0);
     o.worker_threads = 4;
     o.bulk_nice = 9;
     o.engine.flush_nice = 3;
