@@ -313,7 +313,9 @@ sub terminated_after_commit
 	ok( $node->poll_query_until('postgres',
 			"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $p->{pid}"),
 		'the terminated session is gone');
+	# (psql may read its \q and quit before the backend's FATAL arrives,
+	# so the FATAL itself is not always in its output)
 	like($p->{err},
-		qr/WARNING:  terminate request delayed until the commit.*FATAL:  terminating connection due to administrator command/s,
-		'the terminate is reported as delayed, and ended the session after the commit');
+		qr/WARNING:  terminate request delayed until the commit/,
+		'the terminate is reported as delayed until the commit');
 }
