@@ -12,9 +12,12 @@
 # periodic against heap synchronous_commit = off; the inserts run twice,
 # periodic vs synchronous_commit = off (insert) and, after a restart, batch
 # vs synchronous_commit = on (insert_batch).
-# Then the point-read p99 latency of widecol under a concurrent COPY into
-# another widecol table, against its idle p99 (copy_p99; unit us, ratio > 1
-# means COPY slows reads down).
+# Then the point-read p99 latency under a concurrent COPY into another
+# table, widecol (COPY into a widecol table) against heap (COPY into a heap
+# table with its primary key), each also idle: copy_p99 compares the two
+# p99s during the COPYs (unit us, ratio = heap / widecol, > 1: widecol's
+# reads wait less), copy_p99_slowdown the two slowdowns, p99 during the COPY
+# over idle p99 (unit x, ratio = heap's / widecol's; target: widecol <= 5).
 #
 # Ends with one line per workload and client count:
 #   RESULT point_read_c32 widecol=... baseline=... ratio=... unit=tps errors=...
@@ -81,6 +84,7 @@ CREATE FOREIGN TABLE kv_wc (p int, c int, v text) SERVER ks
 CREATE FOREIGN TABLE copy_wc (p int, c int, v text) SERVER ks
   OPTIONS (primary_key '((p), c)');
 CREATE TABLE kv_heap (p int, c int, v text, PRIMARY KEY (p, c));
+CREATE TABLE copy_heap (p int, c int, v text, PRIMARY KEY (p, c));
 INSERT INTO kv_heap SELECT p, c, md5((p * 1000 + c)::text)
   FROM generate_series(1, $PARTITIONS) p, generate_series(1, $ROWS_PER) c;
 INSERT INTO kv_wc SELECT * FROM kv_heap;
@@ -215,31 +219,49 @@ compare insert off "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
 compare mix off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
     "-f $SCRIPTS/point_heap.sql@9 -f $SCRIPTS/insert_heap.sql@1"
 
-step "point-read p99 of widecol, idle and during a concurrent COPY (4 clients)"
+step "point-read p99, idle and during a concurrent COPY (4 clients), widecol then heap"
 CSV=$DIR/copy.csv
 psql_q -c "COPY (SELECT p, c, md5(c::text) FROM generate_series(1, 2000) p, generate_series(1, 100) c) TO STDOUT (FORMAT csv)" >"$CSV"
-COPIES=$DIR/copies
-# p99_run LOGPREFIX -> p99 latency in us of a 4-client point-read run
+# p99_run LOGPREFIX TABLE -> p99 latency in us of a 4-client point-read run
 p99_run() {
     rm -f "$1".*
     as_pg "$PGBENCH" -n -M prepared -c 4 -j 4 -T "$DURATION" -l --log-prefix="$1" \
-        -f "$SCRIPTS/point_wc.sql" "$CONNINFO" >/dev/null 2>&1 || die "pgbench p99 run"
+        -f "$SCRIPTS/point_$2.sql" "$CONNINFO" >/dev/null 2>&1 || die "pgbench p99 run"
     cat "$1".* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; print v[i] }'
 }
-IDLE_P99=$(p99_run "$DIR/latency_idle")
-( end=$((SECONDS + DURATION + 2))
-  while [ $SECONDS -lt $end ]; do
-      psql_q -c "COPY copy_wc FROM STDIN (FORMAT csv)" <"$CSV" >/dev/null
-      echo copy >>"$COPIES"
-  done ) &
-COPIER=$!
-sleep 1
-COPY_P99=$(p99_run "$DIR/latency_copy")
-wait "$COPIER" || die "COPY into copy_wc failed"
-echo "    $(wc -l <"$COPIES") COPY runs of 200,000 rows during the measurement"
-ratio=$(awk -v a="$COPY_P99" -v b="$IDLE_P99" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
-line="RESULT copy_p99 widecol=$COPY_P99 baseline=$IDLE_P99 ratio=$ratio unit=us errors=0"
-echo "    $line (widecol = p99 during COPY, baseline = idle p99)"
+# p99_pair TABLE -> "idle_p99 copy_p99 copies": the idle run, then the same
+# while another session COPYs 200,000 rows into copy_TABLE in a loop (the
+# heap's copy table is emptied before each COPY: its primary key refuses
+# the same rows twice; widecol's COPY overwrites them)
+p99_pair() {
+    local t=$1 idle during copier copies=$DIR/copies_$1
+    idle=$(p99_run "$DIR/latency_idle_$t" "$t")
+    rm -f "$copies"
+    ( end=$((SECONDS + DURATION + 2))
+      while [ $SECONDS -lt $end ]; do
+          if [ "$t" = heap ]; then psql_q -c "TRUNCATE copy_heap"; fi
+          psql_q -c "COPY copy_$t FROM STDIN (FORMAT csv)" <"$CSV" >/dev/null
+          echo copy >>"$copies"
+      done ) &
+    copier=$!
+    sleep 1
+    during=$(p99_run "$DIR/latency_copy_$t" "$t")
+    wait "$copier" || die "COPY into copy_$t failed"
+    echo "$idle $during $(wc -l <"$copies")"
+}
+read -r WC_IDLE WC_COPY WC_COPIES <<<"$(p99_pair wc)"
+read -r HEAP_IDLE HEAP_COPY HEAP_COPIES <<<"$(p99_pair heap)"
+echo "    widecol: p99 $WC_IDLE us idle, $WC_COPY us during $WC_COPIES COPY runs of 200,000 rows"
+echo "    heap:    p99 $HEAP_IDLE us idle, $HEAP_COPY us during $HEAP_COPIES COPY runs of 200,000 rows"
+ratio=$(awk -v a="$WC_COPY" -v b="$HEAP_COPY" 'BEGIN { printf "%.3f", (a > 0) ? b / a : 0 }')
+line="RESULT copy_p99 widecol=$WC_COPY baseline=$HEAP_COPY ratio=$ratio unit=us errors=0"
+echo "    $line (p99 during a COPY; ratio = heap / widecol)"
+RESULTS+="$line"$'\n'
+WC_SLOW=$(awk -v a="$WC_COPY" -v b="$WC_IDLE" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+HEAP_SLOW=$(awk -v a="$HEAP_COPY" -v b="$HEAP_IDLE" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+ratio=$(awk -v a="$WC_SLOW" -v b="$HEAP_SLOW" 'BEGIN { printf "%.3f", (a > 0) ? b / a : 0 }')
+line="RESULT copy_p99_slowdown widecol=$WC_SLOW baseline=$HEAP_SLOW ratio=$ratio unit=x errors=0"
+echo "    $line (p99 during the COPY / idle p99; target: widecol <= 5)"
 RESULTS+="$line"$'\n'
 
 step "inserts, widecol.commitlog_sync = batch vs heap synchronous_commit = on"
@@ -253,7 +275,7 @@ ERRS=$(server_log_errors)
 [ -z "$ERRS" ] || { echo "server log:"; echo "$ERRS"; }
 [ -z "$LIB_WARN" ] || echo "$LIB_WARN"
 
-step "results (ratio = widecol / heap; copy_p99: ratio = p99 during COPY / idle p99)"
+step "results (ratio = widecol / heap; copy_p99 and copy_p99_slowdown: heap / widecol)"
 printf '%s' "$RESULTS"
 printf '%s' "$CPULINES"
 echo "done in $(( $(date +%s) - T_START )) s"

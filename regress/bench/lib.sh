@@ -35,10 +35,23 @@ bench_deps() {
 }
 
 # bench_build: build and install widecol; print what is measured, and where.
+# The build of this checkout replaces whatever the server at PG_BINDIR had:
+# SKIP_BUILD=1 measures the widecol.so installed there instead (built from
+# another checkout, say), and says so.
 bench_build() {
-    local src
+    local src so
+    if [ "${SKIP_BUILD:-0}" = 1 ]; then
+        so="$($PG_CONFIG --pkglibdir)/widecol.so"
+        [ -f "$so" ] || die "SKIP_BUILD=1, but no widecol.so is installed in $($PG_CONFIG --pkglibdir)"
+        mkdir -p build/bench
+        echo "widecol: the widecol.so installed in $($PG_CONFIG --pkglibdir) (SKIP_BUILD=1: not built from this checkout; installed $(date -r "$so" '+%F %T')); $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
+        BENCH_SO=build/bench/widecol-installed.so
+        cp "$so" "$BENCH_SO"
+        return
+    fi
     $MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
     $MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    BENCH_SO=widecol.so
     mkdir -p build/bench
     if git rev-parse --git-dir >/dev/null 2>&1; then
         src="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
@@ -101,12 +114,13 @@ CONF
 }
 
 # Other people may 'make install' on this machine while we run: check that
-# the server loaded the widecol.so this run built (compared after the start,
-# so a replacement between load and check is reported too, conservatively).
+# the server loaded the widecol.so this run built, or with SKIP_BUILD=1 the
+# one installed when it began (compared after the start, so a replacement
+# between load and check is reported too, conservatively).
 start_pg() {
     as_pg "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$LOG" -w start >/dev/null
-    if ! cmp -s widecol.so "$($PG_CONFIG --pkglibdir)/widecol.so"; then
-        LIB_WARN="WARNING: the installed widecol.so differs from the one this run built (another 'make install' during the run?): results may not be of this tree"
+    if ! cmp -s "${BENCH_SO:-widecol.so}" "$($PG_CONFIG --pkglibdir)/widecol.so"; then
+        LIB_WARN="WARNING: the installed widecol.so differs from the one this run measures (another 'make install' during the run?): results may not be of this tree"
         echo "$LIB_WARN"
     fi
 }
