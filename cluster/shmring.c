@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -84,7 +85,7 @@ typedef struct wc__meta {
     _Atomic int32_t owner;  /* pid of the client that claimed the slot */
     _Atomic uint32_t epoch; /* the ring's epoch at the claim */
     _Atomic uint32_t len;   /* request or response bytes in the buffer */
-    uint32_t pad;
+    _Atomic int32_t cpu;    /* the CPU its client submitted the request on (-1: unknown) */
 } wc__meta;
 
 struct wc_shmring {
@@ -194,7 +195,9 @@ static uint32_t wc__runnable(wc_shmring *r)
 /*
  * Spinning pays only while a core is free for it: never when the threads
  * runnable on the machine (sampled, the spinner included) outnumber the
- * cores, nor when that count is unknown.
+ * cores, nor when that count is unknown.  A worker also never spins for
+ * the next request on the CPU of the client it just answered: that client
+ * needs the CPU to read the answer (wc__next).
  */
 static bool wc__may_spin(wc_shmring *r, int spin_us)
 {
@@ -394,9 +397,12 @@ static int wc__found(wc_shmring *r, int i)
     return i;
 }
 
-/* wc_shmring_next; counted: the caller counted itself in searching already. */
+/*
+ * wc_shmring_next; counted: the caller counted itself in searching already;
+ * peer_cpu: the CPU of the client just answered (-1: none or unknown).
+ */
 static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len,
-                    bool counted)
+                    bool counted, int peer_cpu)
 {
     wc__hdr *h = r->h;
     uint32_t bell;
@@ -411,7 +417,8 @@ static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
     bell = atomic_load(&h->doorbell);
     if ((i = wc__scan(r, cursor, len)) >= 0)
         return wc__found(r, i);
-    if (wc__may_spin(r, spin_us)) {
+    /* on the CPU of the client just answered, spinning would keep it from reading the answer */
+    if ((peer_cpu < 0 || peer_cpu != sched_getcpu()) && wc__may_spin(r, spin_us)) {
         int64_t until = wc__now_us() + spin_us;
         do {
             for (int k = 0; k < 64; k++)
@@ -438,7 +445,7 @@ static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
 
 int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len)
 {
-    return wc__next(r, cursor, wait_ms, spin_us, len, false);
+    return wc__next(r, cursor, wait_ms, spin_us, len, false, -1);
 }
 
 void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len)
@@ -459,10 +466,12 @@ void wc_shmring_answer(wc_shmring *r, uint32_t i, size_t len)
 int wc_shmring_answer_next(wc_shmring *r, uint32_t i, size_t rlen, uint32_t *cursor, int wait_ms,
                            int spin_us, uint32_t *len)
 {
+    int peer_cpu = atomic_load(&r->meta[i].cpu);
+
     /* searching before the client can submit again: its next submit wakes nobody */
     atomic_fetch_add(&r->h->searching, 1);
     wc_shmring_answer(r, i, rlen);
-    return wc__next(r, cursor, wait_ms, spin_us, len, true);
+    return wc__next(r, cursor, wait_ms, spin_us, len, true, peer_cpu);
 }
 
 /* ---------------------------------------------------------------- client side */
@@ -528,6 +537,7 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
         atomic_load(&h->node_pid) == 0)
         return wc_error(WC_UNAVAILABLE, "the widecol node stopped or restarted");
     atomic_store(&r->meta[slot].len, (uint32_t)len);
+    atomic_store(&r->meta[slot].cpu, (int32_t)sched_getcpu());
     atomic_fetch_add(&h->busy, 1);
     atomic_store(&r->state[slot], WC__S_REQUEST);
     atomic_fetch_or(&r->pending[slot / 64], (uint64_t)1 << (slot % 64));

@@ -17,7 +17,9 @@
  * a worker only when none is looking for work, so a request whose peer is
  * awake costs no system call.  Spinning (spin_us > 0) happens only while
  * the threads runnable on the machine (/proc/loadavg, sampled every
- * millisecond) do not outnumber its CPUs.  Every wait is bounded: a client
+ * millisecond) do not outnumber its CPUs, and a worker never spins for the
+ * next request on the CPU its last client submitted from (that client
+ * needs the CPU to read the answer).  Every wait is bounded: a client
  * looks, at least every wait_ms it passes, whether the node process still
  * lives and is still the one it attached to (else WC_UNAVAILABLE); a
  * worker never waits for a client at all, so a client that dies

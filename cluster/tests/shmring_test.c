@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -333,6 +334,84 @@ static void test_wakeups(void **state)
     (void)rlen;
 }
 
+/* A client thread on one CPU: submit 8 bytes in slot and return. */
+typedef struct pinned_submit {
+    wc_shmring *r;
+    uint32_t slot;
+    int cpu;
+    wc_status st;
+} pinned_submit;
+
+static void *pinned_submit_main(void *arg)
+{
+    pinned_submit *p = arg;
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(p->cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+        p->st = WC_IO_ERROR;
+        return NULL;
+    }
+    p->st = wc_shmring_submit(p->r, p->slot, 8);
+    return NULL;
+}
+
+/*
+ * The worker (this thread, on CPU 0) answers a request submitted from CPU
+ * cpu and looks for the next one with a spin of 300 ms; milliseconds that
+ * took (the next look sleeps 20 ms, no request comes).
+ */
+static int64_t answer_spin_ms(fx *f, uint32_t slot, int cpu)
+{
+    pinned_submit p = {.r = f->r, .slot = slot, .cpu = cpu};
+    pthread_t t;
+    uint32_t cursor = 0, len = 0;
+    size_t rlen = 0;
+    int64_t t0;
+
+    assert_int_equal(pthread_create(&t, NULL, pinned_submit_main, &p), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(p.st, WC_OK);
+    assert_int_equal(wc_shmring_next(f->r, &cursor, 1000, 0, &len), (int)slot);
+    t0 = now_ms();
+    assert_int_equal(wc_shmring_answer_next(f->r, slot, 8, &cursor, 20, 300000, &len), -1);
+    t0 = now_ms() - t0;
+    assert_int_equal(wc_shmring_wait(f->r, slot, 100, 0, &rlen), WC_OK);
+    return t0;
+}
+
+/*
+ * A worker does not spin for the next request on the CPU of the client it
+ * just answered (the client needs that CPU to read the answer); for a
+ * client on another CPU it does, where the machine leaves a CPU free (else
+ * nobody spins and the test has nothing to tell: skipped).
+ */
+static void test_no_spin_on_client_cpu(void **state)
+{
+    fx *f = *state;
+    cpu_set_t old, zero;
+    uint32_t slot;
+    int64_t other, same;
+
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || sched_getaffinity(0, sizeof(old), &old) != 0 ||
+        !CPU_ISSET(0, &old) || !CPU_ISSET(1, &old))
+        skip();
+    CPU_ZERO(&zero);
+    CPU_SET(0, &zero);
+    assert_int_equal(sched_setaffinity(0, sizeof(zero), &zero), 0);
+    wc_shmring_serve_begin(f->r);
+    assert_int_equal(wc_shmring_claim(f->r, &slot), WC_OK);
+    other = answer_spin_ms(f, slot, 1);
+    same = answer_spin_ms(f, slot, 0);
+    assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+    if (other < 150) {
+        print_message("no spin for a client on another CPU either (busy machine): skipped\n");
+        skip();
+    }
+    assert_true(same < 150);
+}
+
 /* Every slot taken: the next claim is refused until one comes back. */
 static void test_full_ring(void **state)
 {
@@ -562,6 +641,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_producers_spinning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_spin_on_client_cpu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_consumer_stops_and_restarts, setup, teardown),
