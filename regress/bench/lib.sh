@@ -40,23 +40,22 @@ bench_deps() {
 # another checkout, say), and says so.
 bench_build() {
     local src so
+    mkdir -p build/bench
     if [ "${SKIP_BUILD:-0}" = 1 ]; then
         so="$($PG_CONFIG --pkglibdir)/widecol.so"
         [ -f "$so" ] || die "SKIP_BUILD=1, but no widecol.so is installed in $($PG_CONFIG --pkglibdir)"
-        mkdir -p build/bench
-        echo "widecol: the widecol.so installed in $($PG_CONFIG --pkglibdir) (SKIP_BUILD=1: not built from this checkout; installed $(date -r "$so" '+%F %T')); $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
         BENCH_SO=build/bench/widecol-installed.so
         cp "$so" "$BENCH_SO"
-        return
-    fi
-    $MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
-    $MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-    BENCH_SO=widecol.so
-    mkdir -p build/bench
-    if git rev-parse --git-dir >/dev/null 2>&1; then
-        src="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
+        src="the widecol.so installed in $($PG_CONFIG --pkglibdir) (SKIP_BUILD=1: not built from this checkout; installed $(date -r "$so" '+%F %T'))"
     else
-        src="$(pwd) (not a git checkout)"
+        $MAKE -s PG_CONFIG="$PG_CONFIG" all >/dev/null
+        $MAKE -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+        BENCH_SO=widecol.so
+        if git rev-parse --git-dir >/dev/null 2>&1; then
+            src="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- extension engine cluster sql || echo ' + uncommitted changes')"
+        else
+            src="$(pwd) (not a git checkout)"
+        fi
     fi
     echo "widecol: $src; $($PG_BINDIR/postgres --version); $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM"
 }
