@@ -18,6 +18,7 @@
 #include "lwt.h"
 #include "protocol.h"
 #include "rowcache.h"
+#include "directread.h"
 #include "shmring.h"
 
 #define WC__SOCKET_BUFFER (4 << 20)
@@ -46,6 +47,7 @@ struct wc_client {
     bool ring_inflight;  /* the request awaiting its answer went through the ring */
     bool socket_only;    /* send the next request over the socket even if it fits the ring */
     wc_rowcache *rowcache; /* NULL: wc_client_read_cached always asks the node */
+    wc_directread *direct; /* NULL: wc_client_read_direct always asks the node */
     wc_buf key;          /* the row cache key of the read being served */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -562,6 +564,11 @@ void wc_client_use_rowcache(wc_client *c, wc_rowcache *rc)
     c->rowcache = rc;
 }
 
+void wc_client_use_directread(wc_client *c, wc_directread *dr)
+{
+    c->direct = dr;
+}
+
 void wc_client_set_timeout(wc_client *c, int timeout_ms)
 {
     c->timeout_ms = timeout_ms;
@@ -1015,10 +1022,42 @@ fail:
     return st;
 }
 
+wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                wc_client_page **out)
+{
+    wc_client_page *pg;
+    wc_page *page;
+    wc_status st;
+
+    *out = NULL;
+    /* a pipelined write of this session first: the read must see it */
+    if (c->pending && (st = wc__settle(c)) != WC_OK)
+        return st;
+    if (c->direct == NULL || req->pk == NULL || c->broken ||
+        (cl != WC_CL_ONE && cl != WC_CL_LOCAL_ONE) || wc_directread_read(c->direct, req, &page) != WC_OK)
+        return wc_client_read_ex(c, req, cl, NULL, 0, false, out);
+    if ((pg = wc_calloc(1, sizeof(*pg))) == NULL) {
+        wc_page_free(page);
+        return wc_error(WC_NO_MEMORY, "out of memory reading a table's files");
+    }
+    pg->nrows = page->nrows;
+    pg->rows = page->rows;
+    pg->more = page->more;
+    pg->paging_state = page->paging_state;
+    pg->paging_state_len = page->paging_state_len;
+    pg->stats = page->stats;
+    pg->direct = true;
+    pg->engine_page = page;
+    *out = pg;
+    return WC_OK;
+}
+
 void wc_client_page_free(wc_client_page *p)
 {
     if (p == NULL)
         return;
+    if (p->engine_page != NULL)
+        wc_page_free(p->engine_page);
     wc_free(p->mem);
     wc_free(p->frame);
     wc_free(p);

@@ -51,6 +51,8 @@ typedef struct wc_client_page {
     size_t ntrace;               /* wc_client_read_ex with trace: the replicas asked */
     wc_read_trace trace[WC_PROTO_TRACE_MAX];
     bool cached;                 /* wc_client_read_cached answered from the row cache */
+    bool direct;                 /* wc_client_read_direct read the table's files itself */
+    void *engine_page;           /* private: the engine's page of a direct read */
     void *frame;                 /* private: the received response */
     void *mem;                   /* private: the row and cell arrays */
     const uint8_t *body;         /* private: the page's encoding, inside frame */
@@ -112,6 +114,13 @@ bool wc_client_on_ring(const wc_client *c);
  * it; NULL: always ask the node.  REQUIRES: rc outlives the client.
  */
 void wc_client_use_rowcache(wc_client *c, struct wc_rowcache *rc);
+/*
+ * Answer wc_client_read_direct from the tables' files where the direct
+ * read region dr allows it (directread.h); NULL: always ask the node.
+ * REQUIRES: dr outlives the client.
+ */
+struct wc_directread;
+void wc_client_use_directread(wc_client *c, struct wc_directread *dr);
 
 /* API: requests.  Each returns WC_OK, the node's status, or a transport status (above). */
 
@@ -238,6 +247,16 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
  * The caller decides that the read may be cached at all (no pending writes
  * of the transaction to merge, no trace).  Statuses of wc_client_read.
  */
+/*
+ * A read of one partition (req->pk set) that the client answers by reading
+ * the table's SSTable files itself when no memtable of the node can hold
+ * the partition (wc_client_use_directread, directread.h), and otherwise
+ * asks the node, as wc_client_read.  Only at consistency ONE or LOCAL_ONE
+ * (a node alone is the one replica); a pipelined write of this client is
+ * settled first.  The page says which (direct).
+ */
+wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_consistency cl,
+                                wc_client_page **out);
 wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
                                 bool never_expires, wc_client_page **out);
 /*

@@ -57,6 +57,7 @@
 #include "mutation.h"
 #include "protocol.h"
 #include "rowcache.h"
+#include "directread.h"
 #include "shmring.h"
 #include "table_options.h"
 #include "thread.h"
@@ -145,6 +146,7 @@ struct wc_node {
     uint32_t ring_spin_us;
     bool ring_serving;
     wc_rowcache *rowcache;   /* NULL: no row cache (none configured, or a cluster node) */
+    wc_directread *direct;   /* NULL: no direct reads (no region, or a cluster node) */
 
     atomic_uint_fast32_t conns_open;
     _Atomic(wc_cluster *) cluster; /* MEMBERS answers from it; NULL: no cluster */
@@ -2255,6 +2257,18 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         eo.change_hook_arg = n->rowcache;
     }
 
+    /* the same for direct reads: a node alone publishes its files to its clients */
+    if (o->direct_read != NULL && !o->cluster_expected) {
+        if ((st = wc_directread_open(o->direct_read, o->direct_read_size, &n->direct)) != WC_OK)
+            goto fail;
+        /* an earlier node's tables are forgotten; serials grow past what it used */
+        wc_directread_serve(n->direct, NULL, false);
+        eo.publish_hook = wc_directread_publish;
+        eo.resident_hook = wc_directread_resident;
+        eo.direct_hook_arg = n->direct;
+        eo.memtable_serial_base = wc_directread_serial_base(n->direct);
+    }
+
     /* Every thread started from here on inherits a fully blocked mask. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -2266,6 +2280,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     /* before any request can come: no write runs while the cache starts */
     if (st == WC_OK && n->rowcache != NULL)
         wc_rowcache_serve(n->rowcache, true);
+    if (st == WC_OK && n->direct != NULL)
+        wc_directread_serve(n->direct, eo.dir, true);
     if (st == WC_OK)
         st = wc__listen(n);
     if (st == WC_OK)
@@ -2345,8 +2361,12 @@ void wc_node_stop(wc_node *n)
         close(n->wake[0]);
     if (n->wake[1] >= 0)
         close(n->wake[1]);
+    if (n->direct != NULL)
+        wc_directread_serve(n->direct, NULL, false); /* clients read through the node from now */
     if (n->engine)
         wc_engine_close(n->engine);
+    if (n->direct != NULL)
+        wc_directread_close(n->direct);
     if (n->rowcache != NULL) {
         wc_rowcache_serve(n->rowcache, false); /* no writer runs any more */
         wc_rowcache_close(n->rowcache);

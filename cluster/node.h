@@ -96,6 +96,12 @@ typedef struct wc_node_options {
                                   tells it of every write (engine change hook) and enables it
                                   while it serves; ignored with cluster_expected */
     size_t row_cache_size;     /* its size in bytes */
+    void *direct_read;         /* a region formatted by wc_directread_format, or NULL: the node
+                                  publishes its tables' files and memtable stripes in it (engine
+                                  publish and resident hooks) while it serves, so that clients
+                                  read SSTables themselves (directread.h); ignored with
+                                  cluster_expected */
+    size_t direct_read_size;   /* its size in bytes */
 } wc_node_options;
 
 /* API */

@@ -454,6 +454,7 @@ wc_status wc__swap(wc_engine *e, wc__table *t, wc__sst *inputs, size_t nin,
     t->nssts = j + outs->n;
     t->capssts = cap;
     outs->n = 0; /* references moved to the list */
+    wc__publish_table(e, t);
     pthread_mutex_unlock(&t->mu);
     st = wc__manifest_write(e, t);
     pthread_mutex_unlock(&t->manifest_mu);

@@ -46,6 +46,40 @@ void wc__engine_log(wc_engine *e, int level, const char *fmt, ...)
     e->opts.log(e->opts.log_arg, level, msg);
 }
 
+uint64_t wc__next_serial(wc_engine *e)
+{
+    return atomic_fetch_add(&e->next_serial, 1);
+}
+
+void wc__publish_table(wc_engine *e, wc__table *t)
+{
+    wc_engine_file_ref refs0[16], *refs = refs0;
+    wc_engine_table_files f;
+
+    if (e->opts.publish_hook == NULL)
+        return;
+    memset(&f, 0, sizeof(f));
+    f.table_id = t->def.id;
+    f.readable = !t->dropped && !atomic_load(&t->offline);
+    f.flushed_below = t->nimm > 0 ? t->imm[0].serial : t->active_serial;
+    f.table_wide = t->table_wide;
+    if (t->nssts > sizeof(refs0) / sizeof(refs0[0]) &&
+        (refs = wc_malloc(t->nssts * sizeof(*refs))) == NULL) {
+        refs = refs0;
+        f.readable = false; /* cannot tell the list: nobody reads it directly */
+    } else {
+        for (size_t i = 0; i < t->nssts; i++) {
+            refs[i].gen = t->ssts[i].gen;
+            refs[i].file_id = wc_sstable_file_id(t->ssts[i].t);
+        }
+        f.files = refs;
+        f.nfiles = t->nssts;
+    }
+    e->opts.publish_hook(e->opts.direct_hook_arg, &f);
+    if (refs != refs0)
+        wc_free(refs);
+}
+
 int64_t wc__engine_now(wc_engine *e)
 {
     return e->opts.clock ? e->opts.clock(e->opts.clock_arg) : (int64_t)time(NULL);
@@ -160,6 +194,7 @@ static wc_status wc__table_new(wc_engine *e, const wc_table_def *def, wc__table 
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->manifest_mu, NULL);
     t->next_gen = 1;
+    t->active_serial = wc__next_serial(e);
     st = wc_memtable_new(&t->active);
     if (st != WC_OK) {
         pthread_mutex_destroy(&t->mu);
@@ -359,6 +394,9 @@ wc_status wc_engine_create_table(wc_engine *e, const wc_table_def *def)
     pthread_mutex_lock(&e->write_mu);
     pthread_rwlock_wrlock(&e->tables_mu);
     e->tables[e->ntables++] = t; /* room reserved above */
+    pthread_mutex_lock(&t->mu);
+    wc__publish_table(e, t);
+    pthread_mutex_unlock(&t->mu);
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
     t = NULL;
@@ -474,6 +512,7 @@ wc_status wc_engine_drop_table(wc_engine *e, uint32_t table_id)
     pthread_mutex_lock(&t->manifest_mu);
     pthread_mutex_lock(&t->mu);
     t->dropped = true;
+    wc__publish_table(e, t);
     for (i = 0; i < t->nimm; i++)
         atomic_fetch_sub(&e->mem_imm, t->imm[i].bytes);
     pthread_mutex_unlock(&t->mu);

@@ -63,6 +63,8 @@ typedef enum wc_disk_failure_policy {
     WC_DISK_FAILURE_STOP = 1,        /* open fails with WC_CORRUPTION */
 } wc_disk_failure_policy;
 
+struct wc_engine_table_files;
+
 typedef struct wc_engine_options {
     const char *dir;          /* created if missing */
     wc_fs *fs;                /* NULL: wc_fs_posix() */
@@ -119,7 +121,37 @@ typedef struct wc_engine_options {
     void (*change_hook)(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
                         bool done);
     void *change_hook_arg;
+    /* Direct reads (cluster/directread.h): readers outside the engine that read a table's
+     * SSTable files themselves when none of its memtables can hold the partition.
+     * publish_hook is called with a table's state whenever its SSTable list, its oldest
+     * memtable or its readability changes, under the table's lock (must not block or call
+     * the engine); resident_hook before every write to partition pk of table_id enters the
+     * memtable with the given serial (under write_mu).  Memtable serials start at
+     * memtable_serial_base (0: 1) and only grow.  NULL: none. */
+    void (*publish_hook)(void *arg, const struct wc_engine_table_files *f);
+    void (*resident_hook)(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                          uint64_t serial);
+    void *direct_hook_arg;
+    uint64_t memtable_serial_base;
 } wc_engine_options;
+
+/* One SSTable of a table as publish_hook tells it: the file <dir>/t<table_id>/<gen>.sst. */
+typedef struct wc_engine_file_ref {
+    uint64_t gen;
+    uint64_t file_id; /* unique among the engine's open files (a reused gen gets a new id) */
+} wc_engine_file_ref;
+
+/* What publish_hook receives (valid during the call). */
+typedef struct wc_engine_table_files {
+    uint32_t table_id;
+    bool readable;          /* false: dropped, or offline (damaged SSTables) */
+    /* every write to a memtable with a serial below this is in files[] */
+    uint64_t flushed_below;
+    /* the whole table may have data in memtables up to this serial (0: none) */
+    uint64_t table_wide;
+    const wc_engine_file_ref *files; /* oldest first */
+    size_t nfiles;
+} wc_engine_table_files;
 
 #define WC_MAX_COMPACTION_THREADS 64
 
@@ -428,6 +460,16 @@ void wc_engine_stage_abort(wc_engine *e, wc_staged *s);
 
 /* Read one page.  Caller frees *out with wc_page_free. */
 wc_status wc_engine_read(wc_engine *e, const wc_read_request *req, wc_page **out);
+/*
+ * The read of wc_engine_read over the SSTables files[0..n) alone (oldest
+ * first, as wc_engine_table_files lists them), without an engine: for
+ * direct reads by processes that opened a table's files themselves.
+ * table_name is for messages.  WC_CORRUPTION for a damaged block (nothing
+ * else happens to the file: the engine decides what a damaged table does).
+ */
+struct wc_sstable;
+wc_status wc_engine_read_files(struct wc_sstable *const *files, size_t n, const char *table_name,
+                               const wc_read_request *req, wc_page **out);
 /*
  * wc_engine_read (same request, paging state, limits, TTL clock, guardrail)
  * whose sources also include overlay[0..overlay_len), a batch record

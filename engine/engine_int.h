@@ -77,6 +77,7 @@ typedef struct wc__imm {
     wc_clpos keep;  /* the log is needed from here until it is flushed: start, or for a
                      * published staged transaction (stage.c) its first chunk */
     size_t bytes;   /* counted in e->mem_imm until it is flushed or dropped */
+    uint64_t serial; /* the memtable's serial (direct reads: wc__publish_table) */
 } wc__imm;
 
 typedef struct wc__sst {
@@ -107,6 +108,10 @@ typedef struct wc__table {
     pthread_mutex_t mu;
     wc_memtable *active;
     wc_clpos active_start; /* log position the active memtable starts at */
+    uint64_t active_serial; /* serial of the active memtable (e->next_serial; under mu) */
+    /* a change of the whole table (a publish of staged writes) put data of any partition
+     * in memtables up to this serial (direct reads; under mu) */
+    uint64_t table_wide;
     bool active_used;      /* active memtable received data */
     wc__imm *imm;          /* oldest first */
     size_t nimm, capimm;
@@ -147,6 +152,9 @@ struct wc_engine {
     wc_commitlog *log;
     wc_block_cache *cache;
     _Atomic uint64_t next_file_id;
+    /* serial of the next memtable: serials only grow, also across engines opened with a
+     * larger opts.memtable_serial_base (direct reads, wc__publish_table) */
+    _Atomic uint64_t next_serial;
 
     pthread_mutex_t ddl_mu; /* DDL (lock order in the header comment) */
     pthread_rwlock_t tables_mu;
@@ -394,7 +402,17 @@ wc_status wc__imm_reserve(wc__table *t, size_t n);
  * wc__imm_accounted once t->mu is released.  REQUIRES: write_mu, t->mu,
  * room for one more immutable memtable (wc__imm_reserve).
  */
-size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end);
+size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end, uint64_t serial);
+/* A new memtable serial. */
+uint64_t wc__next_serial(wc_engine *e);
+/*
+ * Tell opts.publish_hook what t's readers outside the engine may read now:
+ * its SSTables, the serial below which every memtable is in them, and
+ * whether the table may be read at all.  REQUIRES: t->mu held, and called
+ * at every change of those (flush, compaction, scrub, staged publish,
+ * offline, drop) before t->mu is released.
+ */
+void wc__publish_table(wc_engine *e, wc__table *t);
 /* Count moved active bytes and added immutable bytes, wake the flush thread.  No lock held. */
 void wc__imm_accounted(wc_engine *e, size_t moved, size_t added);
 /*

@@ -103,6 +103,7 @@ wc_status wc__flush_one(wc_engine *e, wc__table *t)
     }
     memmove(&t->imm[0], &t->imm[1], (t->nimm - 1) * sizeof(t->imm[0]));
     t->nimm--;
+    wc__publish_table(e, t); /* the SSTable with the memtable's serial moving past it */
     pthread_mutex_unlock(&t->mu);
     atomic_fetch_sub(&e->mem_imm, imm.bytes);
     wc_memtable_unref(imm.mem); /* the list's reference */

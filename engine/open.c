@@ -233,6 +233,7 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
     e->opts.dir = e->dir;
     e->fs = opts->fs ? opts->fs : wc_fs_posix();
     atomic_init(&e->next_file_id, 1);
+    atomic_init(&e->next_serial, opts->memtable_serial_base ? opts->memtable_serial_base : 1);
     pthread_mutex_init(&e->ddl_mu, NULL);
     pthread_mutex_init(&e->index_mu, NULL);
     pthread_rwlock_init(&e->tables_mu, NULL);
@@ -267,6 +268,11 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
         if ((st = wc__table_load(e, e->tables[i])) != WC_OK)
             goto fail;
     wc__remove_dropped(e);
+    for (size_t i = 0; i < e->ntables; i++) {
+        pthread_mutex_lock(&e->tables[i]->mu);
+        wc__publish_table(e, e->tables[i]);
+        pthread_mutex_unlock(&e->tables[i]->mu);
+    }
 
     memset(&co, 0, sizeof(co));
     snprintf(logdir, sizeof(logdir), "%s/commitlog", e->dir);

@@ -934,11 +934,61 @@ static bool wc__sstable_may_hold(const wc_sstable *t, int64_t token, const uint8
  * (wc__read_raw): reconciled entries go to the sink and the page only
  * counts.
  */
+static wc_status wc__read_src(wc_engine *e, wc__sources *srcp, uint64_t visible,
+                              const wc_read_request *req, const wc__raw_sink *sink,
+                              bool incl_min, wc_memtable *overlay, bool overlay_only,
+                              wc_page **out);
+
 static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__raw_sink *sink,
                           bool incl_min, wc_memtable *overlay, bool overlay_only, wc_page **out)
 {
-    wc__rd rd;
     wc__sources src;
+    uint64_t visible;
+    wc_status st;
+
+    if (req->pk && req->pk_len > WC_MAX_PK_LEN)
+        return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
+    st = wc__sources_acquire(e, req->table_id, &src);
+    if (st != WC_OK)
+        return st;
+    /* the newest complete record: the memtables show nothing newer (write.c) */
+    visible = atomic_load_explicit(&e->visible_seq, memory_order_acquire);
+    st = wc__read_src(e, &src, visible, req, sink, incl_min, overlay, overlay_only, out);
+    wc__sources_release(&src);
+    return st;
+}
+
+wc_status wc_engine_read_files(wc_sstable *const *files, size_t n, const char *table_name,
+                               const wc_read_request *req, wc_page **out)
+{
+    wc__sources src;
+    wc_status st;
+
+    if (req->pk && req->pk_len > WC_MAX_PK_LEN)
+        return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
+    memset(&src, 0, sizeof(src));
+    snprintf(src.name, sizeof(src.name), "%s", table_name ? table_name : "");
+    /* newest first, as wc__sources_acquire lists them */
+    src.ssts = n <= sizeof(src.ssts0) / sizeof(src.ssts0[0]) ? src.ssts0
+                                                             : wc_malloc(n * sizeof(*src.ssts));
+    if (src.ssts == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory starting a read");
+    for (size_t i = 0; i < n; i++)
+        src.ssts[src.nssts++] = files[n - 1 - i];
+    st = wc__read_src(NULL, &src, 0, req, NULL, false, NULL, false, out);
+    if (src.ssts != src.ssts0)
+        wc_free(src.ssts);
+    return st;
+}
+
+/* The read over the sources src (e NULL: files alone, no engine). */
+static wc_status wc__read_src(wc_engine *e, wc__sources *srcp, uint64_t visible,
+                              const wc_read_request *req, const wc__raw_sink *sink,
+                              bool incl_min, wc_memtable *overlay, bool overlay_only,
+                              wc_page **out)
+{
+    wc__rd rd;
+    wc__sources src = *srcp;
     wc_iter **its = NULL;
     size_t nits = 0;
     const uint8_t *resume = NULL;
@@ -946,13 +996,10 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
     uint64_t resume_rows = 0;
     wc_buf prefix;
     int64_t token = 0;
-    uint64_t visible;
     wc_status st;
 
     memset(&rd, 0, sizeof(rd));
     wc_buf_init(&prefix);
-    if (req->pk && req->pk_len > WC_MAX_PK_LEN)
-        return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
     if (req->pk == NULL && req->reverse)
         return wc_error(WC_INVALID_ARGUMENT, "reverse order needs a single partition");
     if (req->columns)
@@ -962,18 +1009,12 @@ static wc_status wc__read(wc_engine *e, const wc_read_request *req, const wc__ra
     if (req->paging_state &&
         (st = wc__parse_paging_state(req, &resume, &resume_len, &resume_rows)) != WC_OK)
         return st;
-    st = wc__sources_acquire(e, req->table_id, &src);
-    if (st != WC_OK)
-        return st;
-    /* the newest complete record: the memtables show nothing newer (write.c) */
-    visible = atomic_load_explicit(&e->visible_seq, memory_order_acquire);
-
     rd.e = e;
     rd.req = req;
     rd.sink = sink;
     rd.incl_min = incl_min;
     rd.table_name = src.name;
-    rd.now = req->now_sec ? req->now_sec : wc__engine_now(e);
+    rd.now = req->now_sec ? req->now_sec : e ? wc__engine_now(e) : (int64_t)time(NULL);
     rd.page_rows = req->page_rows ? req->page_rows : WC_DEFAULT_PAGE_ROWS;
     for (int i = 0; i < 2; i++)
         wc_buf_init(&rd.mbuf[i]);
@@ -1150,7 +1191,7 @@ done:
     /* a damaged SSTable takes its table offline (scrub.c); SSTable sources are
      * those not marked 0xff (an empty memtable has no source, so they need not
      * start at src.nmems) */
-    for (size_t i = 0; st == WC_CORRUPTION && rd.src && i < rd.nsrc; i++)
+    for (size_t i = 0; st == WC_CORRUPTION && e && rd.src && i < rd.nsrc; i++)
         if (rd.src_kinds[i] != 0xff && wc_iter_status(rd.src[i]) == WC_CORRUPTION) {
             st = wc__table_damaged(e, req->table_id, wc_last_error());
             break;
@@ -1159,7 +1200,6 @@ done:
         wc_iter_destroy(its[i]);
     wc_free(its); /* with src, vals and src_kinds */
     wc_merge_free(rd.m);
-    wc__sources_release(&src);
     for (int i = 0; i < 2; i++)
         wc_buf_free(&rd.mbuf[i]);
     wc_buf_free(&rd.target);

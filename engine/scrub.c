@@ -141,6 +141,7 @@ wc_status wc__table_damaged(wc_engine *e, uint32_t table_id, const char *why)
     if (!atomic_load(&t->offline)) {
         snprintf(t->offline_why, sizeof(t->offline_why), "%s", detail);
         atomic_store(&t->offline, true);
+        wc__publish_table(e, t);
         wc__engine_log(e, WC_LOG_ERROR,
                        "table %s is offline (reads refused until it is scrubbed): %s", t->def.name,
                        detail);
@@ -416,6 +417,7 @@ wc_status wc_engine_scrub(wc_engine *e, uint32_t table_id, wc_scrub_result *res)
         goto out;
     pthread_mutex_lock(&t->mu);
     st = wc__scrub_swap(t, jobs, njobs);
+    wc__publish_table(e, t);
     pthread_mutex_unlock(&t->mu);
     if (st == WC_OK)
         st = wc__manifest_write(e, t);

@@ -394,7 +394,7 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
             continue;
         pthread_mutex_lock(&t->mu);
         if (t->active_used) {
-            moved = wc__imm_push_active(t, fresh[i], pos);
+            moved = wc__imm_push_active(t, fresh[i], pos, 0); /* serial below */
             fresh[i] = NULL;
         }
         /*
@@ -412,6 +412,8 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
             imm->end = !tail_active && j == nimm - 1 ? end : pos;
             imm->keep = s->keep;
             imm->bytes = wc_memtable_memory(tab->mems[j]);
+            imm->serial = wc__next_serial(e);
+            t->table_wide = imm->serial; /* any partition of the table may be in it */
             added += imm->bytes;
             tab->mems[j] = NULL;
         }
@@ -427,6 +429,11 @@ wc_status wc_engine_publish(wc_engine *e, wc_staged *s)
         } else {
             t->active_start = end;
         }
+        /* the active memtable stays the newest: its serial after the staged ones */
+        t->active_serial = wc__next_serial(e);
+        if (tail_active)
+            t->table_wide = t->active_serial;
+        wc__publish_table(e, t);
         pthread_mutex_unlock(&t->mu);
         if (tail_active) {
             atomic_fetch_add(&e->mem_active, tail_bytes);

@@ -137,10 +137,12 @@ wc_status wc__imm_reserve(wc__table *t, size_t n)
     return WC_OK;
 }
 
-size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end)
+size_t wc__imm_push_active(wc__table *t, wc_memtable *fresh, wc_clpos end, uint64_t serial)
 {
     size_t moved = t->active_acct;
 
+    t->imm[t->nimm].serial = t->active_serial;
+    t->active_serial = serial;
     t->imm[t->nimm].mem = t->active;
     t->imm[t->nimm].start = t->active_start;
     t->imm[t->nimm].end = end;
@@ -181,7 +183,7 @@ wc_status wc__switch_memtable(wc_engine *e, wc__table *t)
         wc_memtable_unref(fresh);
         return st;
     }
-    moved = wc__imm_push_active(t, fresh, now);
+    moved = wc__imm_push_active(t, fresh, now, wc__next_serial(e));
     pthread_mutex_unlock(&t->mu);
     wc__imm_accounted(e, moved, 0);
     return WC_OK;
@@ -240,6 +242,14 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
             t->active_used = true;
             if (replay)
                 t->active_start = pos;
+        }
+        if (e->opts.resident_hook != NULL) {
+            wc_mutation_view mv;
+
+            /* before the memtable holds it: a direct reader reads the node from now on */
+            if (wc_mutation_parse(mut, ml, &mv) == WC_OK)
+                e->opts.resident_hook(e->opts.direct_hook_arg, id, mv.pk, mv.pk_len,
+                                      t->active_serial);
         }
         st = wc__apply_mutation(e, t, mut, ml, seq);
         if (st != WC_OK)

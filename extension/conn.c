@@ -313,6 +313,7 @@ widecol_connection(void)
 		if (widecol_commitlog_sync == WIDECOL_COMMITLOG_SYNC_BATCH)
 			wc_client_set_write_spin(connection, 0);
 		wc_client_use_rowcache(connection, widecol_row_cache_handle());
+		wc_client_use_directread(connection, widecol_direct_read_handle());
 		if (!exit_hook)
 		{
 			before_shmem_exit(close_on_exit, (Datum) 0);

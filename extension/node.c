@@ -94,6 +94,7 @@
 #include "engine.h"
 #include "node.h"
 #include "rowcache.h"
+#include "directread.h"
 #include "shmring.h"
 
 #include "widecol.h"
@@ -143,6 +144,8 @@ static Size node_ring_bytes = 0;
 /* the row cache (cluster/rowcache.h), NULL when widecol.row_cache_size_mb = 0 */
 static void *node_row_cache = NULL;
 static Size node_row_cache_bytes = 0;
+/* the direct read region (cluster/directread.h), NULL when widecol is not preloaded */
+static void *node_direct_read = NULL;
 
 /* previous hooks, chained */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -209,6 +212,7 @@ static bool node_parse_seeds(wc_addr **seeds, size_t *nseeds);
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(widecol_node_status);
 PG_FUNCTION_INFO_V1(widecol_row_cache_stats);
+PG_FUNCTION_INFO_V1(widecol_direct_read_stats);
 
 
 /*
@@ -269,6 +273,7 @@ node_shmem_request(void)
 		if (node_row_cache_bytes > 0)
 			RequestAddinShmemSpace(add_size(node_row_cache_bytes, PG_CACHE_LINE_SIZE));
 	}
+	RequestAddinShmemSpace(add_size(wc_directread_size(), PG_CACHE_LINE_SIZE));
 }
 
 /* One ring slot per backend the postmaster may run, as for connections. */
@@ -332,6 +337,15 @@ node_shmem_startup(void)
 		if (!found && wc_rowcache_format(node_row_cache, node_row_cache_bytes) != WC_OK)
 			elog(ERROR, "could not format the widecol row cache: %s", wc_last_error());
 	}
+	{
+		char	   *mem = ShmemInitStruct("widecol direct reads",
+										  add_size(wc_directread_size(), PG_CACHE_LINE_SIZE),
+										  &found);
+
+		node_direct_read = (void *) TYPEALIGN(PG_CACHE_LINE_SIZE, mem);
+		if (!found && wc_directread_format(node_direct_read, wc_directread_size()) != WC_OK)
+			elog(ERROR, "could not format the widecol direct read region: %s", wc_last_error());
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -348,6 +362,24 @@ widecol_row_cache_handle(void)
 		wc_rowcache_open(node_row_cache, node_row_cache_bytes, &handle) != WC_OK)
 	{
 		elog(DEBUG1, "widecol: no row cache: %s", wc_last_error());
+		handle = NULL;
+	}
+	return handle;
+}
+
+/*
+ * This process's handle on the direct read region, opened at first use;
+ * NULL when widecol is not preloaded.
+ */
+struct wc_directread *
+widecol_direct_read_handle(void)
+{
+	static wc_directread *handle = NULL;
+
+	if (handle == NULL && node_direct_read != NULL &&
+		wc_directread_open(node_direct_read, wc_directread_size(), &handle) != WC_OK)
+	{
+		elog(DEBUG1, "widecol: no direct reads: %s", wc_last_error());
 		handle = NULL;
 	}
 	return handle;
@@ -620,6 +652,12 @@ node_open_engine(const wc_engine_options *opts, const char *dir, wc_node **out)
 	{
 		no.row_cache = node_row_cache;
 		no.row_cache_size = node_row_cache_bytes;
+	}
+	/* the same for direct reads: backends read the files of a node alone */
+	if (node_direct_read != NULL && !no.cluster_expected)
+	{
+		no.direct_read = node_direct_read;
+		no.direct_read_size = wc_directread_size();
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
@@ -1284,5 +1322,40 @@ widecol_row_cache_stats(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum((int64) st.misses);
 	values[5] = Int64GetDatum((int64) st.fills);
 	values[6] = Int64GetDatum((int64) st.evictions);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Columns of widecol.direct_read_stats(). */
+#define DIRECT_READ_STATS_COLUMNS 5
+
+/*
+ * widecol.direct_read_stats(OUT enabled bool, OUT tables bigint,
+ *							 OUT reads bigint, OUT resident bigint,
+ *							 OUT other bigint)
+ *
+ * Direct reads of this instance since the server started: enabled while a
+ * node alone publishes its files, the tables published, the reads
+ * answered from files, and those asked of the node.
+ */
+Datum
+widecol_direct_read_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[DIRECT_READ_STATS_COLUMNS];
+	bool		nulls[DIRECT_READ_STATS_COLUMNS];
+	wc_directread *dr = widecol_direct_read_handle();
+	wc_directread_stats st;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(&st, 0, sizeof(st));
+	if (dr != NULL)
+		wc_directread_get_stats(dr, &st);
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = BoolGetDatum(st.enabled);
+	values[1] = Int64GetDatum((int64) st.tables);
+	values[2] = Int64GetDatum((int64) st.reads);
+	values[3] = Int64GetDatum((int64) st.resident);
+	values[4] = Int64GetDatum((int64) st.other);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

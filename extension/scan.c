@@ -62,6 +62,7 @@ static void explain_choose(const wc_proto_members *m, wc_ring *ring, const int *
 static bool next_partition(WidecolScanState *ss);
 static void build_request(WidecolScanState *ss, StringInfo pk, wc_read_request *out);
 static bool row_cache_read(WidecolScanState *ss, StringInfo pk);
+static bool direct_read(WidecolScanState *ss, StringInfo pk);
 static void build_overlay(WidecolScanState *ss, StringInfo pk);
 static void add_stats(WidecolScanState *ss, const wc_read_stats *st);
 static int64 count_partition(WidecolScanState *ss);
@@ -602,6 +603,8 @@ widecol_fetch_page(WidecolScanState *ss)
 	else if (row_cache_read(ss, pk))
 		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency,
 								   ss->t->counter_table, &ss->page);
+	else if (direct_read(ss, pk))
+		st = wc_client_read_direct(widecol_connection(), &req, widecol_consistency, &ss->page);
 	else
 		st = wc_client_read_ex(widecol_connection(), &req,
 							   ss->serial ? widecol_serial_consistency : widecol_consistency,
@@ -653,6 +656,21 @@ row_cache_read(WidecolScanState *ss, StringInfo pk)
 	return ss->t->cache_rows && widecol_row_cache && pk != NULL &&
 		ss->nck_eq == ss->t->nck && !ss->ck_in && ss->paging_state == NULL &&
 		ss->overlay_len == 0 && !ss->serial &&
+		!(ss->ps != NULL && ss->ps->state->es_instrument != 0);
+}
+
+/*
+ * Whether the read of partition pk may read the table's files in this
+ * backend (cluster/directread.h; the client still asks the node when a
+ * memtable may hold the partition): the session's widecol.direct_reads on,
+ * one partition, no index, no serial read, no writes of this transaction
+ * to merge.  EXPLAIN ANALYZE asks the node, as for the row cache, so that
+ * its counters describe the node's read.
+ */
+static bool
+direct_read(WidecolScanState *ss, StringInfo pk)
+{
+	return widecol_direct_reads && pk != NULL && ss->overlay_len == 0 && !ss->serial &&
 		!(ss->ps != NULL && ss->ps->state->es_instrument != 0);
 }
 

@@ -51,6 +51,7 @@ int			widecol_node_ring_slot_kb = 64;
 int			widecol_node_ring_spin_us = 30;
 int			widecol_row_cache_size_mb = 0;
 bool		widecol_row_cache = true;
+bool		widecol_direct_reads = true;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -351,6 +352,16 @@ define_node_gucs(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_MB,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("widecol.direct_reads",
+							 "Let this session read a table's files itself where no memtable can "
+							 "hold the partition.",
+							 "Off: every read asks the node.",
+							 &widecol_direct_reads,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("widecol.row_cache",
 							 "Let this session's point reads use the row cache.",

@@ -82,6 +82,7 @@ extern int	widecol_node_ring_slot_kb;
 extern int	widecol_node_ring_spin_us;
 extern int	widecol_row_cache_size_mb;
 extern bool widecol_row_cache;
+extern bool widecol_direct_reads;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;
@@ -123,6 +124,7 @@ extern void widecol_require_node(void);
 extern char *widecol_node_socket_path(void);
 extern void *widecol_node_ring(size_t *size);
 extern struct wc_rowcache *widecol_row_cache_handle(void);
+extern struct wc_directread *widecol_direct_read_handle(void);
 
 /* in cql.c */
 typedef struct WidecolCqlPair

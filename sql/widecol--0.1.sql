@@ -53,6 +53,18 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'widecol_row_cache_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+CREATE FUNCTION direct_read_stats(
+    OUT enabled boolean,
+    OUT tables bigint,
+    OUT reads bigint,
+    OUT resident bigint,
+    OUT other bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_direct_read_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION direct_read_stats() IS 'direct reads of this instance (widecol.direct_reads): reads answered from the tables'' files by the backend, and reads asked of the node because a memtable may hold the partition (resident) or for another reason, since the server started';
+
 COMMENT ON FUNCTION row_cache_stats() IS 'the row cache of this instance (widecol.row_cache_size_mb): hits, misses, fills, evictions since the server started';
 
 -- ------------------------------------------------------------------------

@@ -1,0 +1,414 @@
+/*
+ * directread.c - direct reads (directread.h): the region the node publishes
+ * its tables' files and partition stripes in, and the client side that
+ * reads those files itself.
+ *
+ * Layout: a header (64-byte aligned, its counters on lines of their own),
+ * WC_DR_STRIPES 64-bit stripe words, WC_DR_TABLES table slots.  A slot is
+ * a seqlock (odd while the node rewrites it) over the table's id, its
+ * published serials and its file list; a table lives in one of
+ * WC__DR_PROBE slots after the hash of its id.  The node is the only
+ * writer of slots (serialized by a mutex of its own) and of stripes (the
+ * engine calls resident_hook under its write lock).
+ */
+#include "directread.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "fs.h"
+#include "sstable.h"
+
+#define WC__DR_MAGIC 0x3164726463770a01ULL
+#define WC__DR_PROBE 8u
+#define WC__DR_UNREADABLE UINT32_MAX
+/* serials of one node start: a base is (starts << 40) */
+#define WC__DR_SERIAL_SHIFT 40
+
+typedef struct wc__dr_hdr {
+    alignas(64) uint64_t magic;
+    uint32_t ntables, nstripes, max_files;
+    _Atomic uint64_t state;  /* (epoch << 1) | serving */
+    _Atomic uint64_t starts; /* node starts so far (serial bases) */
+    char dir[3072];          /* the engine's directory while serving */
+    alignas(64) _Atomic uint64_t reads;
+    alignas(64) _Atomic uint64_t resident;
+    alignas(64) _Atomic uint64_t other;
+} wc__dr_hdr;
+
+typedef struct wc__dr_fileref {
+    _Atomic uint64_t gen, file_id;
+} wc__dr_fileref;
+
+typedef struct wc__dr_slot {
+    alignas(64) _Atomic uint64_t seq;
+    _Atomic uint32_t table_id; /* 0: never used */
+    _Atomic uint32_t nfiles;   /* WC__DR_UNREADABLE: not to be read directly */
+    _Atomic uint64_t flushed_below, table_wide;
+    wc__dr_fileref files[WC_DR_MAX_FILES];
+} wc__dr_slot;
+
+/* A file this client opened. */
+typedef struct wc__dr_open {
+    wc_sstable *t; /* NULL: unused entry */
+    uint64_t epoch, file_id, gen, used;
+    uint32_t table_id;
+} wc__dr_open;
+
+struct wc_directread {
+    wc__dr_hdr *h;
+    _Atomic uint64_t *stripes;
+    wc__dr_slot *slots;
+    pthread_mutex_t mu; /* node side: slot writers */
+    /* client side */
+    wc_fs *fs;
+    uint64_t epoch; /* of the files below and dir */
+    char dir[sizeof(((wc__dr_hdr *)0)->dir)];
+    uint64_t clock;
+    wc__dr_open open[WC_DR_OPEN_FILES];
+};
+
+/* What a client copies out of a slot. */
+typedef struct wc__dr_copy {
+    uint32_t nfiles;
+    uint64_t flushed_below, table_wide;
+    uint64_t gen[WC_DR_MAX_FILES], file_id[WC_DR_MAX_FILES];
+} wc__dr_copy;
+
+static size_t wc__dr_stripes_off(void)
+{
+    return sizeof(wc__dr_hdr);
+}
+
+static size_t wc__dr_slots_off(void)
+{
+    return wc__dr_stripes_off() + (size_t)WC_DR_STRIPES * sizeof(uint64_t);
+}
+
+size_t wc_directread_size(void)
+{
+    return wc__dr_slots_off() + (size_t)WC_DR_TABLES * sizeof(wc__dr_slot);
+}
+
+wc_status wc_directread_format(void *mem, size_t size)
+{
+    wc__dr_hdr *h = mem;
+
+    if (mem == NULL || ((uintptr_t)mem & 63) != 0 || size < wc_directread_size())
+        return wc_error(WC_INVALID_ARGUMENT, "direct read region of %zu bytes, %zu needed", size,
+                        wc_directread_size());
+    memset(mem, 0, wc_directread_size());
+    h->ntables = WC_DR_TABLES;
+    h->nstripes = WC_DR_STRIPES;
+    h->max_files = WC_DR_MAX_FILES;
+    atomic_store(&h->state, 0);
+    atomic_store(&h->starts, 0);
+    atomic_store_explicit((_Atomic uint64_t *)&h->magic, WC__DR_MAGIC, memory_order_release);
+    return WC_OK;
+}
+
+wc_status wc_directread_open(void *mem, size_t size, wc_directread **out)
+{
+    wc__dr_hdr *h = mem;
+    wc_directread *dr;
+
+    *out = NULL;
+    if (mem == NULL || size < wc_directread_size() || h->magic != WC__DR_MAGIC ||
+        h->ntables != WC_DR_TABLES || h->nstripes != WC_DR_STRIPES ||
+        h->max_files != WC_DR_MAX_FILES)
+        return wc_error(WC_CORRUPTION, "not a direct read region of this build");
+    if ((dr = wc_calloc(1, sizeof(*dr))) == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory opening the direct read region");
+    dr->h = h;
+    dr->stripes = (_Atomic uint64_t *)((char *)mem + wc__dr_stripes_off());
+    dr->slots = (wc__dr_slot *)((char *)mem + wc__dr_slots_off());
+    dr->fs = wc_fs_posix();
+    pthread_mutex_init(&dr->mu, NULL);
+    *out = dr;
+    return WC_OK;
+}
+
+static void wc__dr_close_files(wc_directread *dr)
+{
+    for (size_t i = 0; i < WC_DR_OPEN_FILES; i++)
+        if (dr->open[i].t != NULL) {
+            wc_sstable_unref(dr->open[i].t);
+            dr->open[i].t = NULL;
+        }
+}
+
+void wc_directread_close(wc_directread *dr)
+{
+    if (dr == NULL)
+        return;
+    wc__dr_close_files(dr);
+    pthread_mutex_destroy(&dr->mu);
+    wc_free(dr);
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+static uint32_t wc__dr_home(uint32_t table_id)
+{
+    return (uint32_t)(XXH3_64bits(&table_id, sizeof(table_id)) % WC_DR_TABLES);
+}
+
+static _Atomic uint64_t *wc__dr_stripe(wc_directread *dr, uint32_t table_id, const uint8_t *pk,
+                                       size_t pk_len)
+{
+    return &dr->stripes[XXH3_64bits_withSeed(pk, pk_len, table_id) & (WC_DR_STRIPES - 1)];
+}
+
+/* ---------------------------------------------------------------- node side */
+
+static void wc__dr_slot_begin(wc__dr_slot *s)
+{
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void wc__dr_slot_end(wc__dr_slot *s)
+{
+    atomic_store_explicit(&s->seq, atomic_load_explicit(&s->seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+void wc_directread_serve(wc_directread *dr, const char *dir, bool enable)
+{
+    wc__dr_hdr *h = dr->h;
+    uint64_t epoch = atomic_load(&h->state) >> 1;
+
+    pthread_mutex_lock(&dr->mu);
+    if (!enable) {
+        /* clients stop first, then every table is forgotten */
+        atomic_store(&h->state, (epoch + 1) << 1);
+        for (uint32_t i = 0; i < WC_DR_TABLES; i++) {
+            wc__dr_slot *s = &dr->slots[i];
+
+            if (atomic_load_explicit(&s->table_id, memory_order_relaxed) == 0)
+                continue;
+            wc__dr_slot_begin(s);
+            atomic_store_explicit(&s->nfiles, WC__DR_UNREADABLE, memory_order_relaxed);
+            atomic_store_explicit(&s->table_id, 0, memory_order_relaxed);
+            wc__dr_slot_end(s);
+        }
+    } else {
+        /* the directory is written while no client reads it (not serving) */
+        snprintf(h->dir, sizeof(h->dir), "%s", dir ? dir : "");
+        atomic_store(&h->state, ((epoch + 1) << 1) | 1);
+    }
+    pthread_mutex_unlock(&dr->mu);
+}
+
+uint64_t wc_directread_serial_base(wc_directread *dr)
+{
+    return (atomic_fetch_add(&dr->h->starts, 1) + 1) << WC__DR_SERIAL_SHIFT;
+}
+
+void wc_directread_publish(void *arg, const wc_engine_table_files *f)
+{
+    wc_directread *dr = arg;
+    wc__dr_slot *s = NULL;
+    uint32_t home = wc__dr_home(f->table_id);
+    bool readable = f->readable && f->nfiles <= WC_DR_MAX_FILES;
+
+    pthread_mutex_lock(&dr->mu);
+    /* the table's own slot, else a slot never used or one of an unreadable table */
+    for (uint32_t k = 0; k < WC__DR_PROBE && s == NULL; k++) {
+        wc__dr_slot *c = &dr->slots[(home + k) % WC_DR_TABLES];
+        if (atomic_load_explicit(&c->table_id, memory_order_relaxed) == f->table_id)
+            s = c;
+    }
+    for (uint32_t k = 0; k < WC__DR_PROBE && s == NULL && readable; k++) {
+        wc__dr_slot *c = &dr->slots[(home + k) % WC_DR_TABLES];
+        if (atomic_load_explicit(&c->table_id, memory_order_relaxed) == 0 ||
+            atomic_load_explicit(&c->nfiles, memory_order_relaxed) == WC__DR_UNREADABLE)
+            s = c;
+    }
+    if (s != NULL) {
+        wc__dr_slot_begin(s);
+        atomic_store_explicit(&s->table_id, f->table_id, memory_order_relaxed);
+        atomic_store_explicit(&s->flushed_below, f->flushed_below, memory_order_relaxed);
+        atomic_store_explicit(&s->table_wide, f->table_wide, memory_order_relaxed);
+        for (size_t i = 0; readable && i < f->nfiles; i++) {
+            atomic_store_explicit(&s->files[i].gen, f->files[i].gen, memory_order_relaxed);
+            atomic_store_explicit(&s->files[i].file_id, f->files[i].file_id,
+                                  memory_order_relaxed);
+        }
+        atomic_store_explicit(&s->nfiles, readable ? (uint32_t)f->nfiles : WC__DR_UNREADABLE,
+                              memory_order_relaxed);
+        wc__dr_slot_end(s);
+    }
+    /* no slot: the table is not published, and its reads go to the node */
+    pthread_mutex_unlock(&dr->mu);
+}
+
+void wc_directread_resident(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                            uint64_t serial)
+{
+    _Atomic uint64_t *w = wc__dr_stripe(arg, table_id, pk, pk_len);
+
+    /* the engine's writers are serialized: a plain maximum */
+    if (atomic_load_explicit(w, memory_order_relaxed) < serial)
+        atomic_store_explicit(w, serial, memory_order_release);
+}
+
+/* ---------------------------------------------------------------- client side */
+
+/* Copy table_id's slot: false if it is not published, not readable, or kept changing. */
+static bool wc__dr_copy_slot(wc_directread *dr, uint32_t table_id, wc__dr_copy *c)
+{
+    uint32_t home = wc__dr_home(table_id);
+
+    c->nfiles = 0;
+    c->flushed_below = c->table_wide = 0;
+    for (uint32_t k = 0; k < WC__DR_PROBE; k++) {
+        wc__dr_slot *s = &dr->slots[(home + k) % WC_DR_TABLES];
+
+        for (int tries = 0; tries < 4; tries++) {
+            uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire), s2;
+            uint32_t id, n;
+
+            if (s1 & 1)
+                continue;
+            id = atomic_load_explicit(&s->table_id, memory_order_relaxed);
+            n = atomic_load_explicit(&s->nfiles, memory_order_relaxed);
+            if (id == table_id && n != WC__DR_UNREADABLE && n <= WC_DR_MAX_FILES) {
+                c->nfiles = n;
+                c->flushed_below = atomic_load_explicit(&s->flushed_below, memory_order_relaxed);
+                c->table_wide = atomic_load_explicit(&s->table_wide, memory_order_relaxed);
+                for (uint32_t i = 0; i < n; i++) {
+                    c->gen[i] = atomic_load_explicit(&s->files[i].gen, memory_order_relaxed);
+                    c->file_id[i] =
+                        atomic_load_explicit(&s->files[i].file_id, memory_order_relaxed);
+                }
+            }
+            atomic_thread_fence(memory_order_acquire);
+            s2 = atomic_load_explicit(&s->seq, memory_order_relaxed);
+            if (s1 != s2)
+                continue; /* torn: again */
+            if (id != table_id)
+                break;    /* another table's slot: the next one */
+            return n != WC__DR_UNREADABLE && n <= WC_DR_MAX_FILES;
+        }
+    }
+    return false;
+}
+
+/* The open file gen/file_id of table_id (opened now if need be), or NULL. */
+static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
+                               uint64_t file_id)
+{
+    wc__dr_open *victim = &dr->open[0];
+    char path[sizeof(dr->dir) + 64];
+    wc_sstable *t;
+
+    for (size_t i = 0; i < WC_DR_OPEN_FILES; i++) {
+        wc__dr_open *o = &dr->open[i];
+
+        if (o->t != NULL && o->file_id == file_id && o->gen == gen && o->table_id == table_id &&
+            o->epoch == dr->epoch) {
+            o->used = ++dr->clock;
+            return o->t;
+        }
+        if (victim->t != NULL && (o->t == NULL || o->used < victim->used))
+            victim = o;
+    }
+    snprintf(path, sizeof(path), "%s/t%u/%llu.sst", dr->dir, table_id, (unsigned long long)gen);
+    if (wc_sstable_open(dr->fs, path, NULL, file_id, &t) != WC_OK)
+        return NULL; /* gone (compacted away) or damaged: the node answers */
+    if (victim->t != NULL)
+        wc_sstable_unref(victim->t);
+    *victim = (wc__dr_open){t, dr->epoch, file_id, gen, ++dr->clock, table_id};
+    return t;
+}
+
+/* Close table_id's files that c no longer lists (compacted away: their space is freed). */
+static void wc__dr_forget_old(wc_directread *dr, uint32_t table_id, const wc__dr_copy *c)
+{
+    for (size_t i = 0; i < WC_DR_OPEN_FILES; i++) {
+        wc__dr_open *o = &dr->open[i];
+        bool listed = false;
+
+        if (o->t == NULL || o->table_id != table_id)
+            continue;
+        for (uint32_t k = 0; k < c->nfiles && !listed; k++)
+            listed = c->file_id[k] == o->file_id && c->gen[k] == o->gen;
+        if (!listed) {
+            wc_sstable_unref(o->t);
+            o->t = NULL;
+        }
+    }
+}
+
+static wc_status wc__dr_miss(wc_directread *dr, _Atomic uint64_t *counter)
+{
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+    wc_clear_error();
+    return WC_NOT_FOUND;
+}
+
+wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, wc_page **out)
+{
+    wc__dr_hdr *h = dr->h;
+    wc__dr_copy c;
+    wc_sstable *files[WC_DR_MAX_FILES];
+    uint64_t state, stripe;
+    char name[32];
+    wc_status st;
+
+    *out = NULL;
+    state = atomic_load_explicit(&h->state, memory_order_acquire);
+    if (req->pk == NULL || (state & 1) == 0)
+        return wc__dr_miss(dr, &h->other);
+    stripe = atomic_load_explicit(wc__dr_stripe(dr, req->table_id, req->pk, req->pk_len),
+                                  memory_order_acquire);
+    if (!wc__dr_copy_slot(dr, req->table_id, &c))
+        return wc__dr_miss(dr, &h->other);
+    if (stripe >= c.flushed_below || c.table_wide >= c.flushed_below)
+        return wc__dr_miss(dr, &h->resident);
+    if (dr->epoch != state >> 1) {
+        /* another node start: its files and directory, none of the last one's */
+        wc__dr_close_files(dr);
+        snprintf(dr->dir, sizeof(dr->dir), "%s", h->dir);
+        dr->epoch = state >> 1;
+    }
+    wc__dr_forget_old(dr, req->table_id, &c);
+    for (uint32_t i = 0; i < c.nfiles; i++)
+        if ((files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i], c.file_id[i])) == NULL)
+            return wc__dr_miss(dr, &h->other);
+    snprintf(name, sizeof(name), "table %u", req->table_id);
+    st = wc_engine_read_files(files, c.nfiles, name, req, out);
+    /* the node stopped meanwhile: its directory may be another's by now */
+    if (st == WC_OK && atomic_load_explicit(&h->state, memory_order_acquire) != state) {
+        wc_page_free(*out);
+        *out = NULL;
+        st = WC_NOT_FOUND;
+    }
+    if (st != WC_OK)
+        return wc__dr_miss(dr, &h->other);
+    atomic_fetch_add_explicit(&h->reads, 1, memory_order_relaxed);
+    return WC_OK;
+}
+
+void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->enabled = (atomic_load(&dr->h->state) & 1) != 0;
+    out->reads = atomic_load_explicit(&dr->h->reads, memory_order_relaxed);
+    out->resident = atomic_load_explicit(&dr->h->resident, memory_order_relaxed);
+    out->other = atomic_load_explicit(&dr->h->other, memory_order_relaxed);
+    for (uint32_t i = 0; i < WC_DR_TABLES; i++) {
+        uint32_t n = atomic_load_explicit(&dr->slots[i].nfiles, memory_order_relaxed);
+
+        if (atomic_load_explicit(&dr->slots[i].table_id, memory_order_relaxed) != 0 &&
+            n != WC__DR_UNREADABLE)
+            out->tables++;
+    }
+}

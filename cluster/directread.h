@@ -1,0 +1,115 @@
+/*
+ * directread.h - direct reads: a backend answers a read of one partition by
+ * reading the table's SSTable files itself, without a round trip to the
+ * node, whenever none of the node's memtables can hold that partition
+ * (docs/architecture.md "Direct reads").
+ *
+ * The node publishes, in one region of memory shared with its clients
+ * (PostgreSQL shared memory, or any MAP_SHARED memory in tests):
+ *
+ *  - per table, its SSTable files and its "flushed-below" serial F: every
+ *    write to a memtable whose serial is below F is in those files (the
+ *    engine's publish_hook, wc_engine_table_files), whether the table may
+ *    be read at all (not offline, not dropped), and a table-wide serial
+ *    for changes of the whole table (a publish of staged writes);
+ *  - per stripe of partitions (a hash of table id and partition key), the
+ *    highest serial of a memtable a write to the stripe went into (the
+ *    engine's resident_hook, before the memtable holds the write).
+ *
+ * A client reads directly only if the stripe's serial and the table-wide
+ * serial are both below F; otherwise it asks the node.  Why that read
+ * holds every write acknowledged before it began: the write stored its
+ * memtable's serial S in the stripe before its memtable held it, so a
+ * stripe load after the acknowledgement sees a value >= S; F > S is
+ * published only after the memtable S was flushed and its SSTable listed,
+ * in the same seqlocked update that the client copies after its stripe
+ * load, so the list it reads holds the write (or a compaction's output
+ * that holds it).  Writes the stripe load does not see are concurrent with
+ * the read.  Stripes are shared by partitions and tables (a collision only
+ * costs direct reads); serials grow across node restarts (the region
+ * hands each node start a larger base).
+ *
+ * The files are immutable.  A client opens them itself (its own file
+ * descriptors and readers, kept between reads) and reads them with the
+ * engine's own read (wc_engine_read_files); a file compaction removed is
+ * either still open (Linux keeps it readable) or fails to open, and then
+ * the client asks the node.  A damaged block is never served: the client
+ * asks the node, which takes the table offline and says why.
+ *
+ * Thread-safety: the node side may be called from any thread (it
+ * serializes its writers); a wc_directread handle with its open files is
+ * used by one thread at a time (a backend).  The region holds no pointers.
+ */
+#ifndef WC_DIRECTREAD_H
+#define WC_DIRECTREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "status.h"
+
+/* Tables the region can publish (more are read through the node). */
+#define WC_DR_TABLES 1024u
+/* SSTables of one table it can list (a table with more is read through the node). */
+#define WC_DR_MAX_FILES 48u
+/* Partition stripes (a power of two). */
+#define WC_DR_STRIPES (1u << 18)
+/* Files one client keeps open (least recently used closed first). */
+#define WC_DR_OPEN_FILES 64u
+
+typedef struct wc_directread wc_directread;
+
+typedef struct wc_directread_stats {
+    bool enabled;        /* a node serves and publishes */
+    uint64_t reads;      /* reads answered directly */
+    uint64_t resident;   /* reads asked of the node: a memtable may hold the partition */
+    uint64_t other;      /* reads asked of the node for another reason (table not
+                          * published, a file gone, a damaged block, node restarting) */
+    uint64_t tables;     /* tables published and readable */
+} wc_directread_stats;
+
+/* API: the region */
+
+/* Bytes of a region. */
+size_t wc_directread_size(void);
+/* Format mem (wc_directread_size() bytes, 64-byte aligned) as a region no node serves. */
+wc_status wc_directread_format(void *mem, size_t size);
+/* A handle on a formatted region (WC_CORRUPTION if it is not one; WC_NO_MEMORY). */
+wc_status wc_directread_open(void *mem, size_t size, wc_directread **out);
+/* Close the handle and the files it opened. */
+void wc_directread_close(wc_directread *dr);
+
+/* API: the node side */
+
+/*
+ * Stop serving (enable false: clients ask the node from now on, every table
+ * is forgotten), or start (enable true) with the engine's directory dir.
+ * Before the engine opens, call it with enable false and take the serial
+ * base for wc_engine_options.memtable_serial_base from
+ * wc_directread_serial_base; enable it once the engine is open.
+ */
+void wc_directread_serve(wc_directread *dr, const char *dir, bool enable);
+/* A memtable serial base larger than every serial an earlier node of this region used. */
+uint64_t wc_directread_serial_base(wc_directread *dr);
+/* The engine's hooks (arg: the wc_directread). */
+void wc_directread_publish(void *dr, const wc_engine_table_files *f);
+void wc_directread_resident(void *dr, uint32_t table_id, const uint8_t *pk, size_t pk_len,
+                            uint64_t serial);
+
+/* API: the client side */
+
+/*
+ * Answer req (a read of one partition: req->pk set) from the table's files
+ * if no memtable can hold the partition: WC_OK with *out (free it with
+ * wc_page_free), or WC_NOT_FOUND when the read must go to the node.  Any
+ * failure of the read itself (a file gone, a damaged block, the tombstone
+ * failure threshold, out of memory) is WC_NOT_FOUND too: the node then
+ * gives its own answer or error.  Leaves no last error set.
+ */
+wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, wc_page **out);
+
+void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out);
+
+#endif /* WC_DIRECTREAD_H */
