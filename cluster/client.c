@@ -1027,6 +1027,8 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
 {
     wc_client_page *pg;
     wc_page *page;
+    wc_proto_page pp;
+    wc_buf b;
     wc_status st;
 
     *out = NULL;
@@ -1036,18 +1038,30 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
     if (c->direct == NULL || req->pk == NULL || c->broken ||
         (cl != WC_CL_ONE && cl != WC_CL_LOCAL_ONE) || wc_directread_read(c->direct, req, &page) != WC_OK)
         return wc_client_read_ex(c, req, cl, NULL, 0, false, out);
-    if ((pg = wc_calloc(1, sizeof(*pg))) == NULL) {
-        wc_page_free(page);
+    /* the page as the node would send it, decoded as the node's: one meaning for both */
+    wc_buf_init(&b);
+    wc_proto_put_page(&b, page);
+    wc_page_free(page);
+    if ((st = wc_buf_status(&b)) != WC_OK || (pg = wc_calloc(1, sizeof(*pg))) == NULL) {
+        wc_buf_free(&b);
         return wc_error(WC_NO_MEMORY, "out of memory reading a table's files");
     }
-    pg->nrows = page->nrows;
-    pg->rows = page->rows;
-    pg->more = page->more;
-    pg->paging_state = page->paging_state;
-    pg->paging_state_len = page->paging_state_len;
-    pg->stats = page->stats;
+    if ((st = wc_proto_get_page(b.data, b.len, &pp)) != WC_OK) {
+        wc_free(pg);
+        wc_buf_free(&b);
+        return st;
+    }
+    pg->nrows = pp.nrows;
+    pg->rows = pp.rows;
+    pg->more = pp.more;
+    pg->paging_state = pp.paging_state;
+    pg->paging_state_len = pp.paging_state_len;
+    pg->stats = pp.stats;
+    pg->mem = pp.mem;
+    pg->body = b.data;
+    pg->body_len = b.len;
+    pg->frame = b.data; /* owned by the page from now on */
     pg->direct = true;
-    pg->engine_page = page;
     *out = pg;
     return WC_OK;
 }
@@ -1056,8 +1070,7 @@ void wc_client_page_free(wc_client_page *p)
 {
     if (p == NULL)
         return;
-    if (p->engine_page != NULL)
-        wc_page_free(p->engine_page);
+
     wc_free(p->mem);
     wc_free(p->frame);
     wc_free(p);

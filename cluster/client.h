@@ -52,7 +52,6 @@ typedef struct wc_client_page {
     wc_read_trace trace[WC_PROTO_TRACE_MAX];
     bool cached;                 /* wc_client_read_cached answered from the row cache */
     bool direct;                 /* wc_client_read_direct read the table's files itself */
-    void *engine_page;           /* private: the engine's page of a direct read */
     void *frame;                 /* private: the received response */
     void *mem;                   /* private: the row and cell arrays */
     const uint8_t *body;         /* private: the page's encoding, inside frame */
