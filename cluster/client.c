@@ -1023,7 +1023,7 @@ fail:
 }
 
 wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_consistency cl,
-                                wc_client_page **out)
+                                bool row, wc_client_page **out)
 {
     wc_client_page *pg;
     wc_page *page;
@@ -1036,7 +1036,7 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
     if (c->pending && (st = wc__settle(c)) != WC_OK)
         return st;
     if (c->direct == NULL || req->pk == NULL || c->broken ||
-        (cl != WC_CL_ONE && cl != WC_CL_LOCAL_ONE) || wc_directread_read(c->direct, req, &page) != WC_OK)
+        (cl != WC_CL_ONE && cl != WC_CL_LOCAL_ONE) || wc_directread_read(c->direct, req, row, &page) != WC_OK)
         return wc_client_read_ex(c, req, cl, NULL, 0, false, out);
     /* the page as the node would send it, decoded as the node's: one meaning for both */
     wc_buf_init(&b);

@@ -252,10 +252,11 @@ wc_status wc_client_read_ex(wc_client *c, const wc_read_request *req, wc_consist
  * the partition (wc_client_use_directread, directread.h), and otherwise
  * asks the node, as wc_client_read.  Only at consistency ONE or LOCAL_ONE
  * (a node alone is the one replica); a pipelined write of this client is
- * settled first.  The page says which (direct).
+ * settled first.  row: req names the whole clustering key of one row
+ * (wc_directread_read).  The page says which (direct).
  */
 wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_consistency cl,
-                                wc_client_page **out);
+                                bool row, wc_client_page **out);
 wc_status wc_client_read_cached(wc_client *c, const wc_read_request *req, wc_consistency cl,
                                 bool never_expires, wc_client_page **out);
 /*

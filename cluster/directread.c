@@ -158,10 +158,37 @@ static uint32_t wc__dr_home(uint32_t table_id)
     return (uint32_t)(XXH3_64bits(&table_id, sizeof(table_id)) % WC_DR_TABLES);
 }
 
+/* The stripe of any write to partition pk. */
 static _Atomic uint64_t *wc__dr_stripe(wc_directread *dr, uint32_t table_id, const uint8_t *pk,
                                        size_t pk_len)
 {
     return &dr->stripes[XXH3_64bits_withSeed(pk, pk_len, table_id) & (WC_DR_STRIPES - 1)];
+}
+
+/* The stripe of partition-level writes to pk (deletion, range tombstones, static row). */
+static _Atomic uint64_t *wc__dr_part_stripe(wc_directread *dr, uint32_t table_id,
+                                            const uint8_t *pk, size_t pk_len)
+{
+    uint64_t seed = (uint64_t)table_id ^ 0x9e3779b97f4a7c15ULL;
+
+    return &dr->stripes[XXH3_64bits_withSeed(pk, pk_len, seed) & (WC_DR_STRIPES - 1)];
+}
+
+/* The stripe of writes to the row ck of partition pk. */
+static _Atomic uint64_t *wc__dr_row_stripe(wc_directread *dr, uint32_t table_id,
+                                           const uint8_t *pk, size_t pk_len, const uint8_t *ck,
+                                           size_t ck_len)
+{
+    uint64_t h = XXH3_64bits_withSeed(pk, pk_len, table_id);
+
+    return &dr->stripes[XXH3_64bits_withSeed(ck, ck_len, h) & (WC_DR_STRIPES - 1)];
+}
+
+/* Raise *w to serial (the engine's writers are serialized: a plain maximum). */
+static void wc__dr_raise(_Atomic uint64_t *w, uint64_t serial)
+{
+    if (atomic_load_explicit(w, memory_order_relaxed) < serial)
+        atomic_store_explicit(w, serial, memory_order_release);
 }
 
 /* ---------------------------------------------------------------- node side */
@@ -250,13 +277,25 @@ void wc_directread_publish(void *arg, const wc_engine_table_files *f)
 }
 
 void wc_directread_resident(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
-                            uint64_t serial)
+                            bool row, const uint8_t *ck, size_t ck_len, uint64_t serial)
 {
-    _Atomic uint64_t *w = wc__dr_stripe(arg, table_id, pk, pk_len);
+    wc_directread *dr = arg;
 
-    /* the engine's writers are serialized: a plain maximum */
-    if (atomic_load_explicit(w, memory_order_relaxed) < serial)
-        atomic_store_explicit(w, serial, memory_order_release);
+    wc__dr_raise(wc__dr_stripe(dr, table_id, pk, pk_len), serial);
+    if (row)
+        wc__dr_raise(wc__dr_row_stripe(dr, table_id, pk, pk_len, ck, ck_len), serial);
+    else
+        wc__dr_raise(wc__dr_part_stripe(dr, table_id, pk, pk_len), serial);
+}
+
+/* req reads exactly the row whose whole clustering key both its bounds name. */
+static bool wc__dr_row_read(const wc_read_request *req)
+{
+    const wc_bound *s = &req->start, *e = &req->end;
+
+    return req->paging_state == NULL && !req->reverse && !req->include_static && !s->unbounded &&
+           !e->unbounded && s->inclusive && e->inclusive && s->len > 0 && s->len == e->len &&
+           memcmp(s->key, e->key, s->len) == 0;
 }
 
 /* ---------------------------------------------------------------- client side */
@@ -354,7 +393,8 @@ static wc_status wc__dr_miss(wc_directread *dr, _Atomic uint64_t *counter)
     return WC_NOT_FOUND;
 }
 
-wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, wc_page **out)
+wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool row,
+                             wc_page **out)
 {
     wc__dr_hdr *h = dr->h;
     wc__dr_copy c;
@@ -367,8 +407,20 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, wc_p
     state = atomic_load_explicit(&h->state, memory_order_acquire);
     if (req->pk == NULL || (state & 1) == 0)
         return wc__dr_miss(dr, &h->other);
-    stripe = atomic_load_explicit(wc__dr_stripe(dr, req->table_id, req->pk, req->pk_len),
-                                  memory_order_acquire);
+    if (row && wc__dr_row_read(req)) {
+        /* one row: writes to other rows of the partition do not change it */
+        uint64_t r = atomic_load_explicit(wc__dr_row_stripe(dr, req->table_id, req->pk,
+                                                            req->pk_len, req->start.key,
+                                                            req->start.len),
+                                          memory_order_acquire);
+        uint64_t p = atomic_load_explicit(
+            wc__dr_part_stripe(dr, req->table_id, req->pk, req->pk_len), memory_order_acquire);
+
+        stripe = r > p ? r : p;
+    } else {
+        stripe = atomic_load_explicit(wc__dr_stripe(dr, req->table_id, req->pk, req->pk_len),
+                                      memory_order_acquire);
+    }
     if (!wc__dr_copy_slot(dr, req->table_id, &c))
         return wc__dr_miss(dr, &h->other);
     if (stripe >= c.flushed_below || c.table_wide >= c.flushed_below)

@@ -12,12 +12,18 @@
  *    engine's publish_hook, wc_engine_table_files), whether the table may
  *    be read at all (not offline, not dropped), and a table-wide serial
  *    for changes of the whole table (a publish of staged writes);
- *  - per stripe of partitions (a hash of table id and partition key), the
- *    highest serial of a memtable a write to the stripe went into (the
- *    engine's resident_hook, before the memtable holds the write).
+ *  - per stripe (a hash of table id and partition key), the highest serial
+ *    of a memtable a write to the stripe went into (the engine's
+ *    resident_hook, before the memtable holds the write), in three
+ *    families sharing one array: any write to the partition, writes to one
+ *    row (partition key and clustering key), and partition-level writes
+ *    (partition deletion, range tombstones, static row).
  *
  * A client reads directly only if the stripe's serial and the table-wide
- * serial are both below F; otherwise it asks the node.  Why that read
+ * serial are both below F; otherwise it asks the node.  A read of one row
+ * by its whole clustering key checks the row's stripe and the partition-
+ * level stripe (what can change that row); any other read of the
+ * partition, the partition's stripe.  Why that read
  * holds every write acknowledged before it began: the write stored its
  * memtable's serial S in the stripe before its memtable held it, so a
  * stripe load after the acknowledgement sees a value >= S; F > S is
@@ -96,19 +102,23 @@ uint64_t wc_directread_serial_base(wc_directread *dr);
 /* The engine's hooks (arg: the wc_directread). */
 void wc_directread_publish(void *dr, const wc_engine_table_files *f);
 void wc_directread_resident(void *dr, uint32_t table_id, const uint8_t *pk, size_t pk_len,
-                            uint64_t serial);
+                            bool row, const uint8_t *ck, size_t ck_len, uint64_t serial);
 
 /* API: the client side */
 
 /*
  * Answer req (a read of one partition: req->pk set) from the table's files
- * if no memtable can hold the partition: WC_OK with *out (free it with
+ * if no memtable can hold the partition (row true: the request names the
+ * whole clustering key of one row, in both bounds; then only writes to
+ * that row and partition-level writes count, not writes to other rows of
+ * the partition): WC_OK with *out (free it with
  * wc_page_free), or WC_NOT_FOUND when the read must go to the node.  Any
  * failure of the read itself (a file gone, a damaged block, the tombstone
  * failure threshold, out of memory) is WC_NOT_FOUND too: the node then
  * gives its own answer or error.  Leaves no last error set.
  */
-wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, wc_page **out);
+wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool row,
+                             wc_page **out);
 
 void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out);
 

@@ -126,11 +126,13 @@ typedef struct wc_engine_options {
      * publish_hook is called with a table's state whenever its SSTable list, its oldest
      * memtable or its readability changes, under the table's lock (must not block or call
      * the engine); resident_hook before every write to partition pk of table_id enters the
-     * memtable with the given serial (under write_mu).  Memtable serials start at
+     * memtable with the given serial (under write_mu), once per entry: a row (row true, its
+     * clustering key ck) or a partition-level entry (row false, ck NULL: partition
+     * deletion, range tombstones, static row).  Memtable serials start at
      * memtable_serial_base (0: 1) and only grow.  NULL: none. */
     void (*publish_hook)(void *arg, const struct wc_engine_table_files *f);
     void (*resident_hook)(void *arg, uint32_t table_id, const uint8_t *pk, size_t pk_len,
-                          uint64_t serial);
+                          bool row, const uint8_t *ck, size_t ck_len, uint64_t serial);
     void *direct_hook_arg;
     uint64_t memtable_serial_base;
 } wc_engine_options;

@@ -245,11 +245,14 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
         }
         if (e->opts.resident_hook != NULL) {
             wc_mutation_view mv;
+            wc_mutation_entry en;
 
             /* before the memtable holds it: a direct reader reads the node from now on */
             if (wc_mutation_parse(mut, ml, &mv) == WC_OK)
-                e->opts.resident_hook(e->opts.direct_hook_arg, id, mv.pk, mv.pk_len,
-                                      t->active_serial);
+                while (wc_mutation_next_unchecked(&mv, &en) == 1)
+                    e->opts.resident_hook(e->opts.direct_hook_arg, id, mv.pk, mv.pk_len,
+                                          en.kind == WC_KIND_ROW, en.ck, en.ck_len,
+                                          t->active_serial);
         }
         st = wc__apply_mutation(e, t, mut, ml, seq);
         if (st != WC_OK)

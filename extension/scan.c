@@ -604,7 +604,8 @@ widecol_fetch_page(WidecolScanState *ss)
 		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency,
 								   ss->t->counter_table, &ss->page);
 	else if (direct_read(ss, pk))
-		st = wc_client_read_direct(widecol_connection(), &req, widecol_consistency, &ss->page);
+		st = wc_client_read_direct(widecol_connection(), &req, widecol_consistency,
+								   ss->nck_eq == ss->t->nck && !ss->ck_in, &ss->page);
 	else
 		st = wc_client_read_ex(widecol_connection(), &req,
 							   ss->serial ? widecol_serial_consistency : widecol_consistency,

@@ -120,7 +120,22 @@ static wc_status dread(fx *f, const char *pk, wc_page **out)
     wc_read_request r;
 
     request(&r, pk);
-    return wc_directread_read(f->cli, &r, out);
+    return wc_directread_read(f->cli, &r, false, out);
+}
+
+/* A direct read of the row ck of partition pk (bounds naming it, row true). */
+static wc_status dread_row(fx *f, const char *pk, uint64_t ck, wc_page **out)
+{
+    wc_read_request r;
+    uint8_t ckb[8];
+
+    request(&r, pk);
+    wc_test_ck(ck, ckb);
+    r.start.unbounded = r.end.unbounded = false;
+    r.start.key = r.end.key = ckb;
+    r.start.len = r.end.len = 8;
+    r.start.inclusive = r.end.inclusive = true;
+    return wc_directread_read(f->cli, &r, true, out);
 }
 
 /* Value of column 1 of the row ck in partition pk, read directly ("" absent, NULL not direct). */
@@ -210,6 +225,67 @@ static void test_flush_makes_direct(void **state)
     assert_int_equal(st.resident, 2);
     assert_int_equal(st.other, 0);
     assert_int_equal(st.reads, 6);
+}
+
+/* Value of the row ck read by its key alone ("" absent, NULL not direct). */
+static const char *rvalue(fx *f, const char *pk, uint64_t ck)
+{
+    static char buf[64];
+    wc_page *p;
+
+    if (dread_row(f, pk, ck, &p) != WC_OK)
+        return NULL;
+    buf[0] = '\0';
+    if (p->nrows == 1 && wc_test_cell(&p->rows[0], 1) != NULL) {
+        const wc_cell *c = wc_test_cell(&p->rows[0], 1);
+        snprintf(buf, sizeof(buf), "%.*s", (int)c->len, (const char *)c->value);
+    }
+    assert_true(p->nrows <= 1);
+    wc_page_free(p);
+    return buf;
+}
+
+static void test_row_reads(void **state)
+{
+    fx *f = *state;
+    wc_mutation m;
+    wc_mutation *mp = &m;
+
+    put(f, "p", 1, 100, "one");
+    put(f, "p", 2, 100, "two");
+    assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    assert_string_equal(rvalue(f, "p", 1), "one");
+
+    /* a write to another row: that row and the partition go to the node, row 1 does not */
+    put(f, "p", 2, 200, "two again");
+    assert_string_equal(rvalue(f, "p", 1), "one");
+    assert_null(rvalue(f, "p", 2));
+    assert_null(dvalue(f, "p", 1));
+    assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    assert_string_equal(rvalue(f, "p", 2), "two again");
+
+    /* a partition deletion changes every row: row 1 goes to the node */
+    wc_mutation_init(&m, TABLE, "p", 1);
+    wc_mutation_delete_partition(&m, 150, 1000);
+    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+    wc_mutation_free(&m);
+    assert_null(rvalue(f, "p", 1));
+    assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    assert_string_equal(rvalue(f, "p", 1), "");           /* deleted at 150 > 100 */
+    assert_string_equal(rvalue(f, "p", 2), "two again");  /* written at 200 */
+
+    /* a static row is partition-level too */
+    wc_mutation_init(&m, TABLE, "p", 1);
+    {
+        wc_rowb *rb = wc_mutation_row_begin(&m, true, NULL, 0);
+        wc_cell c = {.column = 9, .ts = 300, .value = (const uint8_t *)"s", .len = 1};
+
+        wc_rowb_cell(rb, &c);
+        wc_mutation_row_end(&m);
+    }
+    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+    wc_mutation_free(&m);
+    assert_null(rvalue(f, "p", 2));
 }
 
 /* Files of the process that are open but deleted. */
@@ -339,7 +415,16 @@ static void test_model(void **state)
         const char *v = val;
 
         snprintf(pk, sizeof(pk), "k%u", (unsigned)rand_r(&seed) % 12);
-        if (r < 70) {
+        if (r < 5) {
+            wc_mutation m;
+            wc_mutation *mp = &m;
+
+            /* a partition deletion now and then */
+            wc_mutation_init(&m, TABLE, pk, strlen(pk));
+            wc_mutation_delete_partition(&m, ts++, 1000);
+            assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+            wc_mutation_free(&m);
+        } else if (r < 70) {
             snprintf(val, sizeof(val), "v%d", op);
             v = r < 60 ? val : NULL; /* a cell tombstone now and then */
             assert_int_equal(wc_test_put(f->e, TABLE, pk, (uint64_t)(rand_r(&seed) % 5), ts++, 0,
@@ -354,9 +439,20 @@ static void test_model(void **state)
             wc_read_request rq;
             wc_page *d, *e;
 
+            uint8_t ckb[8];
+            bool row = k % 2 == 1;
+
             snprintf(pk, sizeof(pk), "k%u", k);
             request(&rq, pk);
-            if (wc_directread_read(f->cli, &rq, &d) != WC_OK)
+            if (row) {
+                /* a row by its key, checked against the row's and the partition's stripes */
+                wc_test_ck((uint64_t)(op + k) % 5, ckb);
+                rq.start.unbounded = rq.end.unbounded = false;
+                rq.start.key = rq.end.key = ckb;
+                rq.start.len = rq.end.len = 8;
+                rq.start.inclusive = rq.end.inclusive = true;
+            }
+            if (wc_directread_read(f->cli, &rq, row, &d) != WC_OK)
                 continue;
             assert_int_equal(wc_engine_read(f->e, &rq, &e), WC_OK);
             assert_same_page(d, e);
@@ -426,6 +522,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_flush_makes_direct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_row_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compacted_files_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_recreate_restart, setup, teardown),

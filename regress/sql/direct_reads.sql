@@ -7,8 +7,10 @@
 -- data they shadow, static columns, TTL expiry, counters, collections,
 -- paging, clustering order, compaction, TRUNCATE and drop_table; and the
 -- reads that must go to the node: unflushed partitions, a transaction's
--- own writes, SERIAL and QUORUM reads.  widecol.direct_read_stats() tells
--- which way each read went.
+-- own writes, SERIAL and QUORUM reads.  A row read by its whole key is
+-- direct while that row and the partition-level data (static row,
+-- deletions) are unwritten since the last flush, whatever other rows were
+-- written.  widecol.direct_read_stats() tells which way each read went.
 -- Own keyspace (server direct_reads_t) and schema; can run twice in a row.
 --
 SET client_min_messages = warning;
@@ -103,6 +105,13 @@ SELECT * FROM dr('SELECT v, n FROM kv WHERE k = 6 AND c = 1');
 -- reads that go to the node
 INSERT INTO kv (k, c, v, n) VALUES (1, 2, 'unflushed', 0);
 SELECT * FROM dr('SELECT v FROM kv WHERE k = 1 AND c = 2');
+SELECT * FROM dr('SELECT c, v FROM kv WHERE k = 1');
+-- (another row of that partition, by its whole key, is still read directly,
+-- but not with the static column, which a partition-level write may change)
+SELECT * FROM dr('SELECT v FROM kv WHERE k = 1 AND c = 3');
+SELECT * FROM dr('SELECT s, v FROM kv WHERE k = 1 AND c = 3');
+UPDATE kv SET s = 'static 1 again' WHERE k = 1;
+SELECT * FROM dr('SELECT v FROM kv WHERE k = 1 AND c = 3');
 -- a transaction reads its own writes
 BEGIN;
 UPDATE kv SET v = 'mine' WHERE k = 2 AND c = 2;
