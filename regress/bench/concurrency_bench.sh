@@ -27,8 +27,11 @@
 #   CPU point_read_c2 widecol=total/pgbench/backends/node baseline=... unit=us_per_txn(...)
 # (microseconds of user + system time of pgbench, of the backends and of the
 # widecol node process, divided by the transactions).  Environment:
-# PARTITIONS (10000) x ROWS_PER (100) rows, DURATION seconds per point (20),
-# CLIENTS ("1 2 8 32 100"), BENCH_DIR, KEEP_TMP.
+# PARTITIONS (10000) x ROWS_PER (100) rows, DURATION seconds per run (10),
+# REPEAT runs per point (3: widecol and heap in turn, the median of each
+# compared; single runs on a small guest move by 20-50 %, mostly with where
+# the scheduler puts pgbench and the backend), CLIENTS ("1 2 8 32 100"),
+# BENCH_DIR, KEEP_TMP.  A full run takes about 35 minutes.
 # ROW_CACHE=1 runs only the point reads and the mix, with the widecol table
 # cached ("caching 'rows'", widecol.row_cache_size_mb = ROW_CACHE_MB, 256,
 # which must hold every row: 512 bytes per row) and warmed by one point read
@@ -43,7 +46,8 @@ cd "$(dirname "$0")/../.."
 . regress/bench/lib.sh
 PARTITIONS=${PARTITIONS:-10000}
 ROWS_PER=${ROWS_PER:-100}
-DURATION=${DURATION:-20}
+DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-3}
 CLIENTS=${CLIENTS:-1 2 8 32 100}
 ROWS=$((PARTITIONS * ROWS_PER))
 MAXC=0
@@ -167,14 +171,26 @@ run_pgbench() {
 
 RESULTS=
 CPULINES=
-# compare NAME SYNC_HEAP WC_ARGS HEAP_ARGS: every client count
+# median NUMBER... -> the middle one (the lower middle of an even count)
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# compare NAME SYNC_HEAP WC_ARGS HEAP_ARGS: every client count, REPEAT runs
+# of each side taken in turn, the median of each side compared (errors of
+# all runs summed; the CPU line is of the last run)
 compare() {
-    local name=$1 sync=$2 wcargs=$3 heapargs=$4 n w h ew eh cw ch ratio line
+    local name=$1 sync=$2 wcargs=$3 heapargs=$4 n i w h e ew eh cw ch ws hs ratio line
     for n in $CLIENTS; do
+        ws= hs= ew=0 eh=0
+        for ((i = 0; i < REPEAT; i++)); do
+            # shellcheck disable=SC2086
+            read -r w e cw <<<"$(run_pgbench "$n" off $wcargs)"
+            ws+="$w " ew=$((ew + e))
+            # shellcheck disable=SC2086
+            read -r h e ch <<<"$(run_pgbench "$n" "$sync" $heapargs)"
+            hs+="$h " eh=$((eh + e))
+        done
         # shellcheck disable=SC2086
-        read -r w ew cw <<<"$(run_pgbench "$n" off $wcargs)"
-        # shellcheck disable=SC2086
-        read -r h eh ch <<<"$(run_pgbench "$n" "$sync" $heapargs)"
+        w=$(median $ws) h=$(median $hs)
+        [ "$REPEAT" -gt 1 ] && echo "    runs ${name}_c$n: widecol ${ws}/ heap ${hs% }"
         ratio=$(awk -v a="$w" -v b="$h" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')
         line="RESULT ${name}_c$n widecol=$w baseline=$h ratio=$ratio unit=tps errors=$((ew + eh))"
         echo "    $line"
@@ -249,10 +265,18 @@ p99_pair() {
     wait "$copier" || die "COPY into copy_$t failed"
     echo "$idle $during $(wc -l <"$copies")"
 }
-read -r WC_IDLE WC_COPY WC_COPIES <<<"$(p99_pair wc)"
-read -r HEAP_IDLE HEAP_COPY HEAP_COPIES <<<"$(p99_pair heap)"
-echo "    widecol: p99 $WC_IDLE us idle, $WC_COPY us during $WC_COPIES COPY runs of 200,000 rows"
-echo "    heap:    p99 $HEAP_IDLE us idle, $HEAP_COPY us during $HEAP_COPIES COPY runs of 200,000 rows"
+# REPEAT pairs of each table in turn; the medians of the idle and COPY p99s
+WI= WC= HI= HC=
+for ((i = 0; i < REPEAT; i++)); do
+    read -r WC_IDLE WC_COPY WC_COPIES <<<"$(p99_pair wc)"
+    read -r HEAP_IDLE HEAP_COPY HEAP_COPIES <<<"$(p99_pair heap)"
+    echo "    widecol: p99 $WC_IDLE us idle, $WC_COPY us during $WC_COPIES COPY runs of 200,000 rows"
+    echo "    heap:    p99 $HEAP_IDLE us idle, $HEAP_COPY us during $HEAP_COPIES COPY runs of 200,000 rows"
+    WI+="$WC_IDLE " WC+="$WC_COPY " HI+="$HEAP_IDLE " HC+="$HEAP_COPY "
+done
+# shellcheck disable=SC2086
+WC_IDLE=$(median $WI) WC_COPY=$(median $WC) HEAP_IDLE=$(median $HI) HEAP_COPY=$(median $HC)
+[ "$REPEAT" -gt 1 ] && echo "    medians: widecol $WC_IDLE us idle, $WC_COPY us during COPY; heap $HEAP_IDLE us idle, $HEAP_COPY us during COPY"
 ratio=$(awk -v a="$WC_COPY" -v b="$HEAP_COPY" 'BEGIN { printf "%.3f", (a > 0) ? b / a : 0 }')
 line="RESULT copy_p99 widecol=$WC_COPY baseline=$HEAP_COPY ratio=$ratio unit=us errors=0"
 echo "    $line (p99 during a COPY; ratio = heap / widecol)"
