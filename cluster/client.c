@@ -859,6 +859,22 @@ wc_status wc_client_count(wc_client *c, const wc_read_request *req, wc_consisten
     return st == WC_CORRUPTION ? wc__broken(c, st) : st;
 }
 
+/* Fill pg from the decoded page pp of body[0..len), inside frame (which pg now owns). */
+static void wc__page_set(wc_client_page *pg, const wc_proto_page *pp, const uint8_t *body,
+                         size_t len, void *frame)
+{
+    pg->nrows = pp->nrows;
+    pg->rows = pp->rows;
+    pg->more = pp->more;
+    pg->paging_state = pp->paging_state;
+    pg->paging_state_len = pp->paging_state_len;
+    pg->stats = pp->stats;
+    pg->mem = pp->mem;
+    pg->body = body;
+    pg->body_len = len;
+    pg->frame = frame;
+}
+
 /* READ, or INDEX_READ of index (not NULL) for value: the page of the answer. */
 static wc_status wc__read_page(wc_client *c, const char *index, const uint8_t *value, size_t vlen,
                                const wc_read_request *req, wc_consistency cl,
@@ -892,16 +908,7 @@ static wc_status wc__read_page(wc_client *c, const char *index, const uint8_t *v
         return st == WC_CORRUPTION ? wc__broken(c, st) : st;
     }
     /* the page keeps the received frame: rows and cells point into it */
-    pg->nrows = pp.nrows;
-    pg->rows = pp.rows;
-    pg->more = pp.more;
-    pg->paging_state = pp.paging_state;
-    pg->paging_state_len = pp.paging_state_len;
-    pg->stats = pp.stats;
-    pg->mem = pp.mem;
-    pg->body = body;
-    pg->body_len = blen;
-    pg->frame = c->in;
+    wc__page_set(pg, &pp, body, blen, c->in);
     c->in = NULL;
     c->in_cap = 0;
     *out = pg;
@@ -1051,16 +1058,7 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
         wc_buf_free(&b);
         return st;
     }
-    pg->nrows = pp.nrows;
-    pg->rows = pp.rows;
-    pg->more = pp.more;
-    pg->paging_state = pp.paging_state;
-    pg->paging_state_len = pp.paging_state_len;
-    pg->stats = pp.stats;
-    pg->mem = pp.mem;
-    pg->body = b.data;
-    pg->body_len = b.len;
-    pg->frame = b.data; /* owned by the page from now on */
+    wc__page_set(pg, &pp, b.data, b.len, b.data); /* the page owns the encoding from now on */
     pg->direct = true;
     *out = pg;
     return WC_OK;

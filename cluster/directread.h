@@ -61,7 +61,7 @@
 /* SSTables of one table it can list (a table with more is read through the node). */
 #define WC_DR_MAX_FILES 48u
 /* Partition stripes (a power of two). */
-#define WC_DR_STRIPES (1u << 18)
+#define WC_DR_STRIPES (1u << 21)
 /* Files one client keeps open (least recently used closed first). */
 #define WC_DR_OPEN_FILES 64u
 
