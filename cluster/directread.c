@@ -42,7 +42,7 @@ typedef struct wc__dr_hdr {
 } wc__dr_hdr;
 
 typedef struct wc__dr_fileref {
-    _Atomic uint64_t gen, file_id;
+    _Atomic uint64_t gen, file_id, bytes;
 } wc__dr_fileref;
 
 typedef struct wc__dr_slot {
@@ -56,7 +56,7 @@ typedef struct wc__dr_slot {
 /* A file this client opened. */
 typedef struct wc__dr_open {
     wc_sstable *t; /* NULL: unused entry */
-    uint64_t epoch, file_id, gen, used;
+    uint64_t epoch, file_id, gen, used, bytes;
     uint32_t table_id;
 } wc__dr_open;
 
@@ -70,6 +70,8 @@ struct wc_directread {
     uint64_t epoch; /* of the files below and dir */
     char dir[sizeof(((wc__dr_hdr *)0)->dir)];
     uint64_t clock;
+    uint64_t budget;     /* bytes of SSTables this client may keep open */
+    uint64_t open_bytes; /* bytes of those open */
     wc__dr_open open[WC_DR_OPEN_FILES];
 };
 
@@ -77,7 +79,7 @@ struct wc_directread {
 typedef struct wc__dr_copy {
     uint32_t nfiles;
     uint64_t flushed_below, table_wide;
-    uint64_t gen[WC_DR_MAX_FILES], file_id[WC_DR_MAX_FILES];
+    uint64_t gen[WC_DR_MAX_FILES], file_id[WC_DR_MAX_FILES], bytes[WC_DR_MAX_FILES];
 } wc__dr_copy;
 
 static size_t wc__dr_stripes_off(void)
@@ -128,18 +130,30 @@ wc_status wc_directread_open(void *mem, size_t size, wc_directread **out)
     dr->stripes = (_Atomic uint64_t *)((char *)mem + wc__dr_stripes_off());
     dr->slots = (wc__dr_slot *)((char *)mem + wc__dr_slots_off());
     dr->fs = wc_fs_posix();
+    dr->budget = WC_DR_DEFAULT_BUDGET;
     pthread_mutex_init(&dr->mu, NULL);
     *out = dr;
     return WC_OK;
 }
 
+static void wc__dr_close(wc_directread *dr, wc__dr_open *o)
+{
+    wc_sstable_unref(o->t);
+    o->t = NULL;
+    dr->open_bytes -= o->bytes;
+}
+
 static void wc__dr_close_files(wc_directread *dr)
 {
     for (size_t i = 0; i < WC_DR_OPEN_FILES; i++)
-        if (dr->open[i].t != NULL) {
-            wc_sstable_unref(dr->open[i].t);
-            dr->open[i].t = NULL;
-        }
+        if (dr->open[i].t != NULL)
+            wc__dr_close(dr, &dr->open[i]);
+}
+
+void wc_directread_set_budget(wc_directread *dr, uint64_t bytes)
+{
+    dr->budget = bytes;
+    /* files beyond it are closed as they are replaced */
 }
 
 void wc_directread_close(wc_directread *dr)
@@ -267,6 +281,7 @@ void wc_directread_publish(void *arg, const wc_engine_table_files *f)
             atomic_store_explicit(&s->files[i].gen, f->files[i].gen, memory_order_relaxed);
             atomic_store_explicit(&s->files[i].file_id, f->files[i].file_id,
                                   memory_order_relaxed);
+            atomic_store_explicit(&s->files[i].bytes, f->files[i].bytes, memory_order_relaxed);
         }
         atomic_store_explicit(&s->nfiles, readable ? (uint32_t)f->nfiles : WC__DR_UNREADABLE,
                               memory_order_relaxed);
@@ -326,6 +341,7 @@ static bool wc__dr_copy_slot(wc_directread *dr, uint32_t table_id, wc__dr_copy *
                     c->gen[i] = atomic_load_explicit(&s->files[i].gen, memory_order_relaxed);
                     c->file_id[i] =
                         atomic_load_explicit(&s->files[i].file_id, memory_order_relaxed);
+                    c->bytes[i] = atomic_load_explicit(&s->files[i].bytes, memory_order_relaxed);
                 }
             }
             atomic_thread_fence(memory_order_acquire);
@@ -340,11 +356,34 @@ static bool wc__dr_copy_slot(wc_directread *dr, uint32_t table_id, wc__dr_copy *
     return false;
 }
 
-/* The open file gen/file_id of table_id (opened now if need be), or NULL. */
-static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
-                               uint64_t file_id)
+/* The open file used least recently (NULL: none), or with unused true an unused entry. */
+static wc__dr_open *wc__dr_entry(wc_directread *dr, bool unused)
 {
-    wc__dr_open *victim = &dr->open[0];
+    wc__dr_open *lru = NULL;
+
+    for (size_t i = 0; i < WC_DR_OPEN_FILES; i++) {
+        wc__dr_open *o = &dr->open[i];
+
+        if (o->t == NULL) {
+            if (unused)
+                return o;
+        } else if (lru == NULL || o->used < lru->used) {
+            lru = o;
+        }
+    }
+    return unused ? NULL : lru;
+}
+
+/*
+ * The open file gen/file_id (bytes long) of table_id, opened now if need
+ * be, with a reference for the caller; NULL if it cannot be opened.  Files
+ * used least recently are closed to keep the open ones within the budget
+ * (the caller's references keep those it still reads).
+ */
+static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
+                                    uint64_t file_id, uint64_t bytes)
+{
+    wc__dr_open *victim;
     char path[sizeof(dr->dir) + 64];
     wc_sstable *t;
 
@@ -354,17 +393,22 @@ static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64
         if (o->t != NULL && o->file_id == file_id && o->gen == gen && o->table_id == table_id &&
             o->epoch == dr->epoch) {
             o->used = ++dr->clock;
+            wc_sstable_ref(o->t);
             return o->t;
         }
-        if (victim->t != NULL && (o->t == NULL || o->used < victim->used))
-            victim = o;
     }
     snprintf(path, sizeof(path), "%s/t%u/%llu.sst", dr->dir, table_id, (unsigned long long)gen);
     if (wc_sstable_open(dr->fs, path, NULL, file_id, &t) != WC_OK)
         return NULL; /* gone (compacted away) or damaged: the node answers */
-    if (victim->t != NULL)
-        wc_sstable_unref(victim->t);
-    *victim = (wc__dr_open){t, dr->epoch, file_id, gen, ++dr->clock, table_id};
+    while (dr->open_bytes + bytes > dr->budget && (victim = wc__dr_entry(dr, false)) != NULL)
+        wc__dr_close(dr, victim);
+    if ((victim = wc__dr_entry(dr, true)) == NULL) {
+        victim = wc__dr_entry(dr, false); /* every entry in use: the least recent goes */
+        wc__dr_close(dr, victim);
+    }
+    *victim = (wc__dr_open){t, dr->epoch, file_id, gen, ++dr->clock, bytes, table_id};
+    dr->open_bytes += bytes;
+    wc_sstable_ref(t);
     return t;
 }
 
@@ -379,10 +423,8 @@ static void wc__dr_forget_old(wc_directread *dr, uint32_t table_id, const wc__dr
             continue;
         for (uint32_t k = 0; k < c->nfiles && !listed; k++)
             listed = c->file_id[k] == o->file_id && c->gen[k] == o->gen;
-        if (!listed) {
-            wc_sstable_unref(o->t);
-            o->t = NULL;
-        }
+        if (!listed)
+            wc__dr_close(dr, o);
     }
 }
 
@@ -431,12 +473,26 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
         snprintf(dr->dir, sizeof(dr->dir), "%s", h->dir);
         dr->epoch = state >> 1;
     }
+    {
+        uint64_t total = 0;
+
+        for (uint32_t i = 0; i < c.nfiles; i++)
+            total += c.bytes[i];
+        if (total > dr->budget)
+            return wc__dr_miss(dr, &h->other); /* the table's files are more than we keep open */
+    }
     wc__dr_forget_old(dr, req->table_id, &c);
     for (uint32_t i = 0; i < c.nfiles; i++)
-        if ((files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i], c.file_id[i])) == NULL)
+        if ((files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i], c.file_id[i],
+                                         c.bytes[i])) == NULL) {
+            while (i-- > 0)
+                wc_sstable_unref(files[i]);
             return wc__dr_miss(dr, &h->other);
+        }
     snprintf(name, sizeof(name), "table %u", req->table_id);
     st = wc_engine_read_files(files, c.nfiles, name, req, out);
+    for (uint32_t i = 0; i < c.nfiles; i++)
+        wc_sstable_unref(files[i]);
     /* the node stopped meanwhile: its directory may be another's by now */
     if (st == WC_OK && atomic_load_explicit(&h->state, memory_order_acquire) != state) {
         wc_page_free(*out);

@@ -64,6 +64,9 @@
 #define WC_DR_STRIPES (1u << 21)
 /* Files one client keeps open (least recently used closed first). */
 #define WC_DR_OPEN_FILES 64u
+/* Bytes of SSTables one client keeps open by default (wc_directread_set_budget): each
+ * open file holds its index and bloom filter in the client's memory, about 1 % of it. */
+#define WC_DR_DEFAULT_BUDGET ((uint64_t)1 << 30)
 
 typedef struct wc_directread wc_directread;
 
@@ -121,5 +124,12 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
                              wc_page **out);
 
 void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out);
+
+/*
+ * The bytes of SSTable files this client keeps open (their indexes and
+ * bloom filters stay in its memory): a table whose files are larger in
+ * total is read through the node.  Default WC_DR_DEFAULT_BUDGET.
+ */
+void wc_directread_set_budget(wc_directread *dr, uint64_t bytes);
 
 #endif /* WC_DIRECTREAD_H */

@@ -71,6 +71,7 @@ void wc__publish_table(wc_engine *e, wc__table *t)
         for (size_t i = 0; i < t->nssts; i++) {
             refs[i].gen = t->ssts[i].gen;
             refs[i].file_id = wc_sstable_file_id(t->ssts[i].t);
+            refs[i].bytes = wc_sstable_get_stats(t->ssts[i].t)->file_bytes;
         }
         f.files = refs;
         f.nfiles = t->nssts;

@@ -141,6 +141,7 @@ typedef struct wc_engine_options {
 typedef struct wc_engine_file_ref {
     uint64_t gen;
     uint64_t file_id; /* unique among the engine's open files (a reused gen gets a new id) */
+    uint64_t bytes;   /* its size */
 } wc_engine_file_ref;
 
 /* What publish_hook receives (valid during the call). */

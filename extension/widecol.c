@@ -52,6 +52,7 @@ int			widecol_node_ring_spin_us = 30;
 int			widecol_row_cache_size_mb = 0;
 bool		widecol_row_cache = true;
 bool		widecol_direct_reads = true;
+int			widecol_direct_read_file_mb = 1024;
 int			widecol_compaction_throughput = 64;
 int			widecol_concurrent_compactors = 1;
 int			widecol_disk_failure_policy = WIDECOL_DISK_FAILURE_BEST_EFFORT;
@@ -362,6 +363,16 @@ define_node_gucs(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.direct_read_file_mb",
+							"SSTable megabytes a session keeps open for direct reads.",
+							"Each open file keeps its index and bloom filter, about 1 % of it, "
+							"in the session's memory; a table with more is read through the node.",
+							&widecol_direct_read_file_mb,
+							1024, 0, 1048576,
+							PGC_USERSET,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("widecol.row_cache",
 							 "Let this session's point reads use the row cache.",

@@ -83,6 +83,7 @@ extern int	widecol_node_ring_spin_us;
 extern int	widecol_row_cache_size_mb;
 extern bool widecol_row_cache;
 extern bool widecol_direct_reads;
+extern int	widecol_direct_read_file_mb;
 extern int	widecol_compaction_throughput;
 extern int	widecol_concurrent_compactors;
 extern int	widecol_disk_failure_policy;

@@ -288,8 +288,38 @@ static void test_row_reads(void **state)
     assert_null(rvalue(f, "p", 2));
 }
 
+/* Files of the process that are open (deleted ones only if deleted is true). */
+static int open_sst_files(bool deleted);
+
+static void test_budget(void **state)
+{
+    fx *f = *state;
+    wc_directread_stats st;
+    int engine_files;
+
+    for (int round = 0; round < 3; round++) {
+        put(f, "p", (uint64_t)round, 100 + round, "v");
+        assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    }
+    engine_files = open_sst_files(false); /* the engine's own, in this process too */
+    /* three files of a few hundred bytes each: 100 bytes cannot hold them */
+    wc_directread_set_budget(f->cli, 100);
+    assert_null(dvalue(f, "p", 0));
+    assert_int_equal(open_sst_files(false), engine_files);
+    wc_directread_get_stats(f->cli, &st);
+    assert_int_equal(st.other, 1);
+    wc_directread_set_budget(f->cli, 1 << 20);
+    assert_string_equal(dvalue(f, "p", 2), "v");
+    assert_int_equal(open_sst_files(false), engine_files + 3);
+}
+
 /* Files of the process that are open but deleted. */
 static int deleted_open_files(void)
+{
+    return open_sst_files(true);
+}
+
+static int open_sst_files(bool deleted)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *de;
@@ -305,7 +335,7 @@ static int deleted_open_files(void)
         if (len <= 0)
             continue;
         target[len] = '\0';
-        if (strstr(target, ".sst (deleted)") != NULL)
+        if (strstr(target, deleted ? ".sst (deleted)" : ".sst") != NULL)
             n++;
     }
     closedir(d);
@@ -524,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_makes_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_row_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compacted_files_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_recreate_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model, setup, teardown),
