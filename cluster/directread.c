@@ -35,6 +35,7 @@ typedef struct wc__dr_hdr {
     uint32_t ntables, nstripes, max_files;
     _Atomic uint64_t state;  /* (epoch << 1) | serving */
     _Atomic uint64_t starts; /* node starts so far (serial bases) */
+    _Atomic uint64_t lists;  /* bumped whenever a table's file list changes */
     char dir[3072];          /* the engine's directory while serving */
     alignas(64) _Atomic uint64_t reads;
     alignas(64) _Atomic uint64_t resident;
@@ -70,6 +71,7 @@ struct wc_directread {
     uint64_t epoch; /* of the files below and dir */
     char dir[sizeof(((wc__dr_hdr *)0)->dir)];
     uint64_t clock;
+    uint64_t lists;      /* h->lists when this client last closed files no list names */
     uint64_t budget;     /* bytes of SSTables this client may keep open */
     uint64_t open_bytes; /* bytes of those open */
     wc__dr_open open[WC_DR_OPEN_FILES];
@@ -287,6 +289,7 @@ void wc_directread_publish(void *arg, const wc_engine_table_files *f)
                               memory_order_relaxed);
         wc__dr_slot_end(s);
     }
+    atomic_fetch_add_explicit(&dr->h->lists, 1, memory_order_release);
     /* no slot: the table is not published, and its reads go to the node */
     pthread_mutex_unlock(&dr->mu);
 }
@@ -428,6 +431,31 @@ static void wc__dr_forget_old(wc_directread *dr, uint32_t table_id, const wc__dr
     }
 }
 
+/*
+ * Close the files of every table whose list changed since the last sweep
+ * and no longer names them (compacted away, dropped): a client that stops
+ * reading a table does not keep its old files, and their disk space, for
+ * long.  Cheap when nothing changed (one load).
+ */
+static void wc__dr_sweep(wc_directread *dr)
+{
+    uint64_t lists = atomic_load_explicit(&dr->h->lists, memory_order_acquire);
+
+    if (lists == dr->lists)
+        return;
+    dr->lists = lists;
+    for (size_t i = 0; i < WC_DR_OPEN_FILES; i++) {
+        wc__dr_open *o = &dr->open[i];
+        wc__dr_copy c;
+
+        if (o->t == NULL)
+            continue;
+        if (!wc__dr_copy_slot(dr, o->table_id, &c))
+            c.nfiles = 0; /* not published (dropped, unreadable): none of its files */
+        wc__dr_forget_old(dr, o->table_id, &c);
+    }
+}
+
 static wc_status wc__dr_miss(wc_directread *dr, _Atomic uint64_t *counter)
 {
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
@@ -447,6 +475,8 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
 
     *out = NULL;
     state = atomic_load_explicit(&h->state, memory_order_acquire);
+    if (dr->epoch == state >> 1)
+        wc__dr_sweep(dr);
     if (req->pk == NULL || (state & 1) == 0)
         return wc__dr_miss(dr, &h->other);
     if (row && wc__dr_row_read(req)) {

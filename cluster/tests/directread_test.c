@@ -290,6 +290,8 @@ static void test_row_reads(void **state)
 
 /* Files of the process that are open (deleted ones only if deleted is true). */
 static int open_sst_files(bool deleted);
+/* Files of the process that are open but deleted. */
+static int deleted_open_files(void);
 
 static void test_budget(void **state)
 {
@@ -313,7 +315,6 @@ static void test_budget(void **state)
     assert_int_equal(open_sst_files(false), engine_files + 3);
 }
 
-/* Files of the process that are open but deleted. */
 static int deleted_open_files(void)
 {
     return open_sst_files(true);
@@ -356,6 +357,37 @@ static void test_compacted_files_closed(void **state)
     /* the engine let go of the inputs; the client still holds them until it reads again */
     assert_true(deleted_open_files() > 0);
     assert_string_equal(dvalue(f, "p", 2), "v");
+    assert_int_equal(deleted_open_files(), 0);
+}
+
+/* A read of another table closes the files a compaction removed from the first. */
+static void test_sweep_other_table(void **state)
+{
+    fx *f = *state;
+    wc_table_def def;
+    wc_read_request r;
+    wc_page *p;
+    uint32_t col = 1;
+    const char *v = "x";
+
+    memset(&def, 0, sizeof(def));
+    def.id = TABLE + 1;
+    snprintf(def.name, sizeof(def.name), "ks.other");
+    assert_int_equal(wc_engine_create_table(f->e, &def), WC_OK);
+    assert_int_equal(wc_test_put(f->e, TABLE + 1, "o", 1, 100, 0, 1000, 1, &col, &v), WC_OK);
+    assert_int_equal(wc_engine_flush(f->e, TABLE + 1, true), WC_OK);
+    for (int round = 0; round < 2; round++) {
+        put(f, "p", (uint64_t)round, 100 + round, "v");
+        assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    }
+    assert_string_equal(dvalue(f, "p", 1), "v");
+    assert_int_equal(wc_engine_compact(f->e, TABLE), WC_OK);
+    assert_true(deleted_open_files() > 0);
+    request(&r, "o");
+    r.table_id = TABLE + 1;
+    assert_int_equal(wc_directread_read(f->cli, &r, false, &p), WC_OK);
+    assert_int_equal(p->nrows, 1);
+    wc_page_free(p);
     assert_int_equal(deleted_open_files(), 0);
 }
 
@@ -555,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_row_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compacted_files_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_other_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_recreate_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model, setup, teardown),
