@@ -103,8 +103,13 @@ $single->safe_psql('postgres',
 race([$single], $single, 'one node');
 $single->stop;
 
-# a faster failure detector: the test waits for two nodes to be seen down
-my @nodes = widecol_cluster(3, conf => "widecol.phi_convict_threshold = 3\n");
+# a faster failure detector: the test waits for two nodes to be seen down;
+# and 30 s for a request: with three instances and eight sessions racing
+# for one partition on two cores, a read behind contending CAS rounds once
+# waited more than the default 10 s (a latency problem of contended LWTs,
+# not what this test checks: that no acknowledged update is lost)
+my @nodes = widecol_cluster(3,
+	conf => "widecol.phi_convict_threshold = 3\nwidecol.request_timeout = '30s'\n");
 create_on_first(\@nodes, q{
 	CREATE SERVER ks FOREIGN DATA WRAPPER widecol
 	  OPTIONS (replication $${'class': 'SimpleStrategy', 'replication_factor': 3}$$);
