@@ -234,7 +234,8 @@ sub poll_sessions
 
 	while ($got ne 't' && time - $t0 < ($secs // 60))
 	{
-		$_->{h}->pump_nb for ($p, @others);
+		# a session that already ended (terminated) has nothing to pump
+		eval { $_->{h}->pump_nb } for ($p, @others);
 		$got = $node->safe_psql('postgres', $sql);
 	}
 	return $got;
