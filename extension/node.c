@@ -382,6 +382,9 @@ widecol_direct_read_handle(void)
 		elog(DEBUG1, "widecol: no direct reads: %s", wc_last_error());
 		handle = NULL;
 	}
+	/* the session's widecol.direct_read_file_mb (its assign hook keeps it current) */
+	if (handle != NULL)
+		wc_directread_set_budget(handle, (uint64) widecol_direct_read_file_mb << 20);
 	return handle;
 }
 

@@ -45,7 +45,6 @@
 
 #include "client.h"
 #include "consistency.h"
-#include "directread.h"
 #include "keys.h"
 #include "protocol.h"
 #include "ring.h"
@@ -605,13 +604,8 @@ widecol_fetch_page(WidecolScanState *ss)
 		st = wc_client_read_cached(widecol_connection(), &req, widecol_consistency,
 								   ss->t->counter_table, &ss->page);
 	else if (direct_read(ss, pk))
-	{
-		if (widecol_direct_read_handle() != NULL)
-			wc_directread_set_budget(widecol_direct_read_handle(),
-									 (uint64) widecol_direct_read_file_mb << 20);
 		st = wc_client_read_direct(widecol_connection(), &req, widecol_consistency,
 								   ss->nck_eq == ss->t->nck && !ss->ck_in, &ss->page);
-	}
 	else
 		st = wc_client_read_ex(widecol_connection(), &req,
 							   ss->serial ? widecol_serial_consistency : widecol_consistency,

@@ -94,6 +94,15 @@ PG_FUNCTION_INFO_V1(widecol_version);
 /*
  * Module load callback.
  */
+/* widecol.direct_read_file_mb: the budget of this session's direct reads */
+static void
+assign_direct_read_file_mb(int newval, void *extra)
+{
+	widecol_direct_read_file_mb = newval;
+	/* the handle reads the setting when it opens; once open, tell it */
+	(void) widecol_direct_read_handle();
+}
+
 void
 _PG_init(void)
 {
@@ -372,7 +381,7 @@ define_node_gucs(void)
 							1024, 0, 1048576,
 							PGC_USERSET,
 							GUC_UNIT_MB,
-							NULL, NULL, NULL);
+							NULL, assign_direct_read_file_mb, NULL);
 
 	DefineCustomBoolVariable("widecol.row_cache",
 							 "Let this session's point reads use the row cache.",
