@@ -6,10 +6,11 @@
  * node.h).
  *
  * Large requests (COPY chunks, big batches) are served by bulk workers of
- * their own (at wc_node_options.bulk_nice, by default the process's value:
- * a higher one slowed a COPY alone by 7 %, docs/architecture.md): a worker
- * that reads a large frame queues its connection in the bulk lane for
- * them, so bulk work never takes the workers of small requests.
+ * their own (half the CPUs, at wc_node_options.bulk_nice, by default 10,
+ * so that point requests and direct reads go first while a load runs,
+ * docs/architecture.md): a worker that reads a large frame queues its
+ * connection in the bulk lane for them, so bulk work never takes the
+ * workers of small requests.
  *
  * Ownership: a connection belongs to exactly one party at a time - the
  * epoll set (armed with EPOLLONESHOT, so its readiness is reported to one
@@ -69,7 +70,7 @@
 #define WC__MIN_WORKERS 4             /* default pool: 2 per CPU, at least this */
 #define WC__MAX_WORKERS 256
 #define WC__BULK_BYTES (64u << 10)    /* a request frame larger than this is bulk */
-#define WC__DEFAULT_BULK_NICE 0       /* wc_node_options_default's bulk_nice */
+#define WC__DEFAULT_BULK_NICE 10      /* wc_node_options_default's bulk_nice */
 #define WC__SWEEP_MS 200              /* handshake deadlines are checked this often */
 #define WC__SOCKET_BUFFER (4 << 20)   /* asked of the kernel; it may cap it */
 #define WC__READ_CHUNK (256 << 10)    /* least room offered to one recv */
@@ -2149,6 +2150,24 @@ static uint32_t wc__ring_worker_count(const wc_node_options *o, uint32_t workers
     return cpus > 2 ? (uint32_t)(cpus > WC__MAX_WORKERS ? WC__MAX_WORKERS : cpus) : 2;
 }
 
+/*
+ * Bulk workers for o: half as many as socket workers when the setting asks
+ * for a number or under batch sync (a chunk holds its worker until its
+ * fsync), else half the online CPUs, at least 1.  One COPY keeps its
+ * backend and one bulk worker busy; more bulk workers than half the CPUs
+ * let loads take every core from the readers (a point read's p99 during a
+ * COPY, docs/benchmarks.md, "Point reads during a COPY: bulk workers").
+ */
+static uint32_t wc__bulk_worker_count(const wc_node_options *o, uint32_t workers)
+{
+    long cpus;
+
+    if (o->worker_threads != 0 || o->engine.sync_mode == WC_SYNC_BATCH)
+        return workers / 2 ? workers / 2 : 1;
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 1 ? (uint32_t)(cpus / 2 > WC__MAX_WORKERS ? WC__MAX_WORKERS : cpus / 2) : 1;
+}
+
 /* Create the epoll set with the listening socket, the queue event and the wake-up pipe. */
 static wc_status wc__loop_init(wc_node *n)
 {
@@ -2219,8 +2238,8 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
         o->handshake_timeout_ms ? o->handshake_timeout_ms : WC__DEFAULT_HANDSHAKE_TIMEOUT_MS;
     n->nworkers = wc__worker_count(o);
     n->nring = wc__ring_worker_count(o, n->nworkers);
-    /* large requests get half as many workers of their own */
-    n->nbulk = n->nworkers / 2 ? n->nworkers / 2 : 1;
+    /* large requests get workers of their own */
+    n->nbulk = wc__bulk_worker_count(o, n->nworkers);
     n->bulk_nice = o->bulk_nice;
     n->log = o->engine.log;
     n->log_arg = o->engine.log_arg;

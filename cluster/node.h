@@ -17,10 +17,11 @@
  * Scheduling: a worker serves one request of a connection per turn; a
  * connection with another request already received goes to the back of the
  * ready queue, so connections are served round-robin.  A request frame over
- * 64 KiB (a COPY batch) is bulk: bulk workers of its own (half as many as
- * worker_threads, at least one), at nice value bulk_nice, serve it; the
- * worker that read it queues its connection for them, so the workers of
- * small requests stay free and a busy machine runs them first.
+ * 64 KiB (a COPY batch) is bulk: bulk workers of its own (half the online
+ * CPUs, at least one; half as many as worker_threads when that is set or
+ * under batch sync), at nice value bulk_nice, serve it; the worker that
+ * read it queues its connection for them, so the workers of small requests
+ * stay free and a busy machine runs them first.
  *
  * A malformed frame or body gets an error response and the connection is
  * closed; an unknown opcode gets an error response and the connection stays
@@ -82,9 +83,10 @@ typedef struct wc_node_options {
                                   per online CPU, at least 4, on the socket and one per CPU,
                                   at least 2, on the ring (engine.sync_mode batch: eight per
                                   CPU, at least 16, on both) */
-    int bulk_nice;             /* nice value of the workers for large requests (half as many
-                                  as worker_threads, at least 1); wc_node_options_default: 0,
-                                  0 = the process's own (docs/architecture.md) */
+    int bulk_nice;             /* nice value of the workers for large requests (half the
+                                  CPUs, at least 1; half as many as worker_threads when set or
+                                  under batch sync); wc_node_options_default: 10; 0 = the
+                                  process's own (docs/architecture.md) */
     void *ring;                /* a region formatted by wc_shmring_format, or NULL: socket only */
     size_t ring_size;          /* its size in bytes */
     uint32_t ring_spin_us;     /* a ring worker spins this long for a request before sleeping

@@ -506,8 +506,9 @@ static void test_big_batch(void **state)
 }
 
 /*
- * Large requests have bulk workers of their own, half as many as the
- * workers, at bulk_nice (a value no other thread here has), and a large
+ * Large requests have bulk workers of their own at bulk_nice (a value no
+ * other thread here has; 10 by default): half the CPUs, at least one, by
+ * default, half as many as the workers when their number is set; a large
  * APPLY is served; the node's other threads keep the process's priority.
  */
 static void test_bulk_workers_nice(void **state)
@@ -520,7 +521,16 @@ static void test_bulk_workers_nice(void **state)
     wc_node_stop(f->node);
     f->node = NULL;
     node_opts(f, &o, 16);
-    assert_int_equal(o.bulk_nice, 0);
+    assert_int_equal(o.bulk_nice, 10);
+    o.bulk_nice = 9;
+    assert_int_equal(wc_node_start(&o, &f->node), WC_OK);
+    {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        assert_int_equal(wc_test_threads_at_nice(9), cpus > 1 ? cpus / 2 : 1);
+    }
+    wc_node_stop(f->node);
+    f->node = NULL;
     o.worker_threads = 4;
     o.bulk_nice = 9;
     o.engine.flush_nice = 3;
