@@ -1995,6 +1995,8 @@ static void *wc__ring_main(void *arg)
     wc_buf_init(&c.out);
     /* start the workers at different slots */
     cursor = (uint32_t)(((uintptr_t)&c >> 6) % wc_shmring_slots(n->ring));
+    /* one CPU each, so that a request and its answer can stay on the client's CPU */
+    (void)wc_shmring_bind_worker(n->ring);
     for (int i = -1; i >= 0 || !atomic_load(&n->quit);) {
         if (i < 0) {
             i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);

@@ -30,6 +30,19 @@
  * (a released slot leaves a stale bit: harmless).  The same holds for a
  * client and its slot word (the SLEEPER bit is set by compare-and-swap on
  * the word itself).
+ *
+ * Bound workers (wc_shmring_bind_worker): a worker bound to one CPU sleeps
+ * on a doorbell of its own (bells[k].word) rather than the shared one,
+ * after setting bells[k].asleep and before counting itself in sleepers;
+ * its last check before sleeping is still the shared doorbell, which every
+ * submit bumps, so the argument above is unchanged.  A submit that must
+ * wake a sleeper picks a bound one that is asleep, by the CPU it runs on:
+ * while the machine has a core free, one on another CPU (it serves the
+ * request while the client spins); when every core is busy, the one on the
+ * client's own CPU, so that the client's sleep hands its CPU to the worker
+ * and the worker's answer hands it back, with no wake-up crossing CPUs (an
+ * inter-processor interrupt each, expensive on a virtual machine).  With no
+ * bound sleeper it wakes one on the shared doorbell.
  */
 #include "shmring.h"
 
@@ -64,6 +77,15 @@ enum {
 #define WC__STATE(w) ((w) & 0xffu)
 #define WC__PROBE_US 50000 /* a waiting client checks the node process this often */
 #define WC__SAMPLE_US 1000 /* the machine's runnable threads are sampled this often */
+#define WC__BELLS 64       /* workers that can be bound, each with a doorbell of its own */
+
+/* The doorbell of a bound worker, one cache line. */
+typedef struct wc__bell {
+    _Atomic uint32_t word;   /* bumped to wake it; it sleeps on this word */
+    _Atomic int32_t cpu;     /* the CPU it is bound to, -1: none */
+    _Atomic uint32_t asleep; /* 1 from before it counts in sleepers until it wakes */
+    uint32_t pad[13];
+} wc__bell;
 
 typedef struct wc__hdr {
     uint32_t magic;
@@ -79,7 +101,14 @@ typedef struct wc__hdr {
     _Atomic uint32_t busy;     /* requests submitted and not yet read */
     _Atomic uint32_t runnable; /* threads runnable on the machine at the last sample */
     _Atomic int64_t sampled_us; /* when it was sampled (CLOCK_MONOTONIC) */
+    _Atomic uint32_t nbound;    /* workers that called wc_shmring_bind_worker */
+    wc__bell bells[WC__BELLS];
 } wc__hdr;
+
+/* The bell of the calling worker thread once bound (-1: sleeps on the shared doorbell). */
+static __thread int wc__my_bell = -1;
+/* Did the calling client's last submit wake a worker bound to its own CPU? */
+static __thread bool wc__woke_local;
 
 typedef struct wc__meta {
     _Atomic int32_t owner;  /* pid of the client that claimed the slot */
@@ -209,6 +238,37 @@ static bool wc__may_spin(wc_shmring *r, int spin_us)
     return n > 0 && n <= r->ncpus;
 }
 
+/*
+ * Wake one sleeping worker: a bound one whose CPU is cpu (local) or is not
+ * (!local) if one sleeps, else any bound sleeper, else one on the shared
+ * doorbell.  Sets wc__woke_local when the one woken is bound to cpu.
+ */
+static void wc__wake_one(wc_shmring *r, int cpu, bool local)
+{
+    wc__hdr *h = r->h;
+    uint32_t nb = atomic_load(&h->nbound), pick = UINT32_MAX;
+
+    if (nb > WC__BELLS)
+        nb = WC__BELLS;
+    for (uint32_t k = 0; k < nb; k++) {
+        if (!atomic_load(&h->bells[k].asleep))
+            continue;
+        if ((atomic_load(&h->bells[k].cpu) == cpu) == local) {
+            pick = k;
+            break;
+        }
+        if (pick == UINT32_MAX)
+            pick = k;
+    }
+    if (pick == UINT32_MAX) {
+        wc__futex_wake(&h->doorbell, 1);
+        return;
+    }
+    wc__woke_local = atomic_load(&h->bells[pick].cpu) == cpu;
+    atomic_fetch_add(&h->bells[pick].word, 1);
+    wc__futex_wake(&h->bells[pick].word, 1);
+}
+
 /* ---------------------------------------------------------------- region */
 
 size_t wc_shmring_size(uint32_t nslots, uint32_t slot_bytes)
@@ -311,6 +371,11 @@ void wc_shmring_serve_begin(wc_shmring *r)
     /* a node that died inside wc_shmring_next left its counts behind */
     atomic_store(&r->h->searching, 0);
     atomic_store(&r->h->sleepers, 0);
+    atomic_store(&r->h->nbound, 0);
+    for (uint32_t k = 0; k < WC__BELLS; k++) {
+        atomic_store(&r->h->bells[k].asleep, 0);
+        atomic_store(&r->h->bells[k].cpu, -1);
+    }
     atomic_store(&r->h->node_pid, (int32_t)getpid());
 }
 
@@ -320,10 +385,40 @@ void wc_shmring_serve_end(wc_shmring *r)
     atomic_fetch_add(&r->h->epoch, 1);
     atomic_fetch_add(&r->h->doorbell, 1);
     wc__futex_wake(&r->h->doorbell, INT_MAX);
+    for (uint32_t k = 0; k < WC__BELLS; k++) {
+        atomic_fetch_add(&r->h->bells[k].word, 1);
+        wc__futex_wake(&r->h->bells[k].word, INT_MAX);
+    }
     /* clients asleep on their slot look again (and find no node) */
     for (uint32_t i = 0; i < r->nslots; i++)
         if (atomic_load(&r->state[i]) & WC__SLEEPER)
             wc__futex_wake(&r->state[i], INT_MAX);
+}
+
+int wc_shmring_bind_worker(wc_shmring *r)
+{
+    uint32_t k = atomic_fetch_add(&r->h->nbound, 1);
+    cpu_set_t allowed, one;
+    int n = 0, cpu = -1;
+
+    if (k >= WC__BELLS || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return -1;
+    n = CPU_COUNT(&allowed);
+    if (n < 2)
+        return -1; /* one CPU: nothing to choose */
+    /* the (k mod n)-th CPU the thread may run on */
+    for (int c = 0, seen = 0; c < CPU_SETSIZE && cpu < 0; c++)
+        if (CPU_ISSET(c, &allowed) && seen++ == (int)(k % (uint32_t)n))
+            cpu = c;
+    if (cpu < 0)
+        return -1;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) != 0)
+        return -1;
+    atomic_store(&r->h->bells[k].cpu, cpu);
+    wc__my_bell = (int)k;
+    return cpu;
 }
 
 /*
@@ -393,7 +488,7 @@ static int wc__found(wc_shmring *r, int i)
 
     if (atomic_fetch_sub(&h->searching, 1) == 1 && atomic_load(&h->sleepers) > 0 &&
         wc__any_pending(r))
-        wc__futex_wake(&h->doorbell, 1);
+        wc__wake_one(r, -1, false);
     return i;
 }
 
@@ -431,10 +526,22 @@ static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
         } while (wc__now_us() < until && atomic_load(&h->node_pid) != 0);
     }
     /* announced as a sleeper before it stops searching: a submit either sees one or the other */
-    atomic_fetch_add(&h->sleepers, 1);
-    atomic_fetch_sub(&h->searching, 1);
-    if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
-        wc__futex_wait(&h->doorbell, bell, wait_ms);
+    if (wc__my_bell >= 0) {
+        wc__bell *b = &h->bells[wc__my_bell];
+        uint32_t mine = atomic_load(&b->word);
+
+        atomic_store(&b->asleep, 1);
+        atomic_fetch_add(&h->sleepers, 1);
+        atomic_fetch_sub(&h->searching, 1);
+        if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
+            wc__futex_wait(&b->word, mine, wait_ms);
+        atomic_store(&b->asleep, 0);
+    } else {
+        atomic_fetch_add(&h->sleepers, 1);
+        atomic_fetch_sub(&h->searching, 1);
+        if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
+            wc__futex_wait(&h->doorbell, bell, wait_ms);
+    }
     atomic_fetch_add(&h->searching, 1);
     atomic_fetch_sub(&h->sleepers, 1);
     if (atomic_load(&h->node_pid) != 0 && (i = wc__scan(r, cursor, len)) >= 0)
@@ -532,19 +639,25 @@ static bool wc__node_ok(wc_shmring *r, uint32_t slot, bool probe)
 wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
 {
     wc__hdr *h = r->h;
+    int cpu = sched_getcpu();
 
     if (atomic_load(&h->epoch) != atomic_load(&r->meta[slot].epoch) ||
         atomic_load(&h->node_pid) == 0)
         return wc_error(WC_UNAVAILABLE, "the widecol node stopped or restarted");
     atomic_store(&r->meta[slot].len, (uint32_t)len);
-    atomic_store(&r->meta[slot].cpu, (int32_t)sched_getcpu());
+    atomic_store(&r->meta[slot].cpu, (int32_t)cpu);
     atomic_fetch_add(&h->busy, 1);
     atomic_store(&r->state[slot], WC__S_REQUEST);
     atomic_fetch_or(&r->pending[slot / 64], (uint64_t)1 << (slot % 64));
     atomic_fetch_add(&h->doorbell, 1);
     /* a worker that is searching finds it (or sees the doorbell move): wake none */
-    if (atomic_load(&h->searching) == 0 && atomic_load(&h->sleepers) > 0)
-        wc__futex_wake(&h->doorbell, 1);
+    wc__woke_local = false;
+    if (atomic_load(&h->searching) == 0 && atomic_load(&h->sleepers) > 0) {
+        uint32_t n = wc__runnable(r);
+
+        /* a core free: a worker elsewhere, while we spin; none: hand ours over */
+        wc__wake_one(r, cpu, !(n > 0 && n <= r->ncpus));
+    }
     return WC_OK;
 }
 
@@ -565,7 +678,8 @@ wc_status wc_shmring_wait(wc_shmring *r, uint32_t slot, int wait_ms, int spin_us
 
     if (WC__STATE(atomic_load(s)) == WC__S_DONE)
         return wc__collect(r, slot, len);
-    if (wc__may_spin(r, spin_us)) {
+    /* a worker woken on this CPU runs only once we sleep */
+    if (!wc__woke_local && wc__may_spin(r, spin_us)) {
         int64_t until = start + spin_us;
         do {
             for (int k = 0; k < 32; k++)

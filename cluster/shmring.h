@@ -99,6 +99,20 @@ void wc_shmring_serve_end(wc_shmring *r);
 int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, uint32_t *len);
 
 /*
+ * Bind the calling worker thread to one CPU of those it may run on (the
+ * k-th worker to bind, counted since wc_shmring_serve_begin, to the
+ * (k mod n)-th of n), and give it a doorbell of its own.  A client whose
+ * submit must wake a worker then picks one by CPU: on another CPU while a
+ * core is free (the client spins meanwhile), on its own CPU when every core
+ * is busy, so that neither wake-up of the request crosses CPUs.  Returns
+ * the CPU, or -1 when the thread stays unbound (one CPU allowed, more than
+ * 64 workers bound, or the kernel refused): it then sleeps on the shared
+ * doorbell as before.  Call before the first wc_shmring_next, on the thread
+ * that will serve.
+ */
+int wc_shmring_bind_worker(wc_shmring *r);
+
+/*
  * Answer slot i (taken by wc_shmring_next) with len bytes now in its
  * buffer, or, len > slot_bytes, tell its client that a response of len
  * bytes did not fit (the buffer must still hold the request).  Wakes the

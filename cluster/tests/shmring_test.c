@@ -102,6 +102,7 @@ typedef struct server {
     atomic_bool stop;
     atomic_long served;
     int spin_us;
+    bool bind; /* lazy_server_main: bind to a CPU first */
 } server;
 
 /* Answer each request "n" with "n+1" written after the same 4-byte length. */
@@ -232,6 +233,8 @@ static void *lazy_server_main(void *arg)
     uint32_t cursor = 0, len = 0;
     int i = -1;
 
+    if (s->bind)
+        assert_true(wc_shmring_bind_worker(s->r) >= 0 || sysconf(_SC_NPROCESSORS_ONLN) < 2);
     while (!atomic_load(&s->stop)) {
         uint8_t *b;
         uint64_t v;
@@ -252,10 +255,9 @@ static void *lazy_server_main(void *arg)
     return NULL;
 }
 
-static void test_no_lost_wakeups(void **state)
+static void no_lost_wakeups(fx *f, bool bind)
 {
-    fx *f = *state;
-    server s = {.r = f->r};
+    server s = {.r = f->r, .bind = bind};
     pthread_t srv[3], th[SLOTS];
     producer p[SLOTS];
     static const int nprod[] = {1, 2, SLOTS};
@@ -289,6 +291,61 @@ static void test_no_lost_wakeups(void **state)
     assert_int_equal(errors, 0);
     assert_true(now_ms() - t0 < 8000);
     assert_int_equal(atomic_load(&s.served), total);
+}
+
+static void test_no_lost_wakeups(void **state)
+{
+    no_lost_wakeups(*state, false);
+}
+
+/* The same with workers bound to CPUs, each asleep on a doorbell of its own. */
+static void test_no_lost_wakeups_bound(void **state)
+{
+    no_lost_wakeups(*state, true);
+}
+
+/*
+ * Binding pins each worker to one CPU it may run on, the first n workers
+ * to n different CPUs; a serve_begin starts the count again.
+ */
+static void *bind_main(void *arg)
+{
+    wc_shmring *r = arg;
+    cpu_set_t set;
+    int cpu = wc_shmring_bind_worker(r);
+
+    if (cpu >= 0) {
+        assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+        assert_int_equal(CPU_COUNT(&set), 1);
+        assert_true(CPU_ISSET(cpu, &set));
+    }
+    return (void *)(intptr_t)cpu;
+}
+
+static void test_bind_worker(void **state)
+{
+    fx *f = *state;
+    cpu_set_t allowed;
+    int n, cpus[4];
+
+    assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    n = CPU_COUNT(&allowed);
+    if (n < 2)
+        skip();
+    wc_shmring_serve_begin(f->r);
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 2; k++) {
+            pthread_t t;
+            void *ret;
+
+            pthread_create(&t, NULL, bind_main, f->r);
+            pthread_join(t, &ret);
+            cpus[k] = (int)(intptr_t)ret;
+            assert_true(cpus[k] >= 0 && CPU_ISSET(cpus[k], &allowed));
+        }
+        assert_int_not_equal(cpus[0], cpus[1]);
+        wc_shmring_serve_begin(f->r); /* counts again from the first CPU */
+    }
 }
 
 /* A consumer asleep for long is woken by a submit, a producer asleep by the answer. */
@@ -648,6 +705,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_producer_dies, setup, teardown),
         cmocka_unit_test(test_pending_words),
         cmocka_unit_test_setup_teardown(test_no_lost_wakeups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_lost_wakeups_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_worker, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
