@@ -235,6 +235,12 @@ compare insert off "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
 compare mix off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
     "-f $SCRIPTS/point_heap.sql@9 -f $SCRIPTS/insert_heap.sql@1"
 
+# direct_reads LABEL: the backends' direct reads so far, and how many went to the node instead
+direct_reads() {
+    echo "    direct reads $1: $(psql_q -c "SELECT format('%s direct, %s to the node (partition in a memtable), %s to the node (other)', reads, resident, other) FROM widecol.direct_read_stats()")"
+}
+direct_reads "after the mix"
+
 step "point-read p99, idle and during a concurrent COPY (4 clients), widecol then heap"
 CSV=$DIR/copy.csv
 psql_q -c "COPY (SELECT p, c, md5(c::text) FROM generate_series(1, 2000) p, generate_series(1, 100) c) TO STDOUT (FORMAT csv)" >"$CSV"
@@ -278,6 +284,7 @@ done
 WC_IDLE=$(median $WI) WC_COPY=$(median $WC) HEAP_IDLE=$(median $HI) HEAP_COPY=$(median $HC)
 [ "$REPEAT" -gt 1 ] && echo "    medians: widecol $WC_IDLE us idle, $WC_COPY us during COPY; heap $HEAP_IDLE us idle, $HEAP_COPY us during COPY"
 ratio=$(awk -v a="$WC_COPY" -v b="$HEAP_COPY" 'BEGIN { printf "%.3f", (a > 0) ? b / a : 0 }')
+direct_reads "after the p99 step"
 line="RESULT copy_p99 widecol=$WC_COPY baseline=$HEAP_COPY ratio=$ratio unit=us errors=0"
 echo "    $line (p99 during a COPY; ratio = heap / widecol)"
 RESULTS+="$line"$'\n'
