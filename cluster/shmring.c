@@ -241,9 +241,9 @@ static bool wc__may_spin(wc_shmring *r, int spin_us)
 /*
  * Wake one sleeping worker: a bound one whose CPU is cpu (local) or is not
  * (!local) if one sleeps, else any bound sleeper, else one on the shared
- * doorbell.  Sets wc__woke_local when the one woken is bound to cpu.
+ * doorbell.  True when the one woken is bound to cpu.
  */
-static void wc__wake_one(wc_shmring *r, int cpu, bool local)
+static bool wc__wake_one(wc_shmring *r, int cpu, bool local)
 {
     wc__hdr *h = r->h;
     uint32_t nb = atomic_load(&h->nbound), pick = UINT32_MAX;
@@ -262,11 +262,11 @@ static void wc__wake_one(wc_shmring *r, int cpu, bool local)
     }
     if (pick == UINT32_MAX) {
         wc__futex_wake(&h->doorbell, 1);
-        return;
+        return false;
     }
-    wc__woke_local = atomic_load(&h->bells[pick].cpu) == cpu;
     atomic_fetch_add(&h->bells[pick].word, 1);
     wc__futex_wake(&h->bells[pick].word, 1);
+    return atomic_load(&h->bells[pick].cpu) == cpu;
 }
 
 /* ---------------------------------------------------------------- region */
@@ -385,7 +385,7 @@ void wc_shmring_serve_end(wc_shmring *r)
     atomic_fetch_add(&r->h->epoch, 1);
     atomic_fetch_add(&r->h->doorbell, 1);
     wc__futex_wake(&r->h->doorbell, INT_MAX);
-    for (uint32_t k = 0; k < WC__BELLS; k++) {
+    for (uint32_t k = 0; k < WC__BELLS && k < atomic_load(&r->h->nbound); k++) {
         atomic_fetch_add(&r->h->bells[k].word, 1);
         wc__futex_wake(&r->h->bells[k].word, INT_MAX);
     }
@@ -399,7 +399,7 @@ int wc_shmring_bind_worker(wc_shmring *r)
 {
     uint32_t k = atomic_fetch_add(&r->h->nbound, 1);
     cpu_set_t allowed, one;
-    int n = 0, cpu = -1;
+    int n, cpu = -1;
 
     if (k >= WC__BELLS || sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
         return -1;
@@ -488,7 +488,7 @@ static int wc__found(wc_shmring *r, int i)
 
     if (atomic_fetch_sub(&h->searching, 1) == 1 && atomic_load(&h->sleepers) > 0 &&
         wc__any_pending(r))
-        wc__wake_one(r, -1, false);
+        (void)wc__wake_one(r, -1, false);
     return i;
 }
 
@@ -526,21 +526,20 @@ static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
         } while (wc__now_us() < until && atomic_load(&h->node_pid) != 0);
     }
     /* announced as a sleeper before it stops searching: a submit either sees one or the other */
-    if (wc__my_bell >= 0) {
-        wc__bell *b = &h->bells[wc__my_bell];
-        uint32_t mine = atomic_load(&b->word);
+    {
+        /* a bound worker sleeps on its own bell, read before it shows itself asleep */
+        wc__bell *b = wc__my_bell >= 0 ? &h->bells[wc__my_bell] : NULL;
+        _Atomic uint32_t *word = b != NULL ? &b->word : &h->doorbell;
+        uint32_t expect = b != NULL ? atomic_load(word) : bell;
 
-        atomic_store(&b->asleep, 1);
+        if (b != NULL)
+            atomic_store(&b->asleep, 1);
         atomic_fetch_add(&h->sleepers, 1);
         atomic_fetch_sub(&h->searching, 1);
         if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
-            wc__futex_wait(&b->word, mine, wait_ms);
-        atomic_store(&b->asleep, 0);
-    } else {
-        atomic_fetch_add(&h->sleepers, 1);
-        atomic_fetch_sub(&h->searching, 1);
-        if (atomic_load(&h->doorbell) == bell && atomic_load(&h->node_pid) != 0)
-            wc__futex_wait(&h->doorbell, bell, wait_ms);
+            wc__futex_wait(word, expect, wait_ms);
+        if (b != NULL)
+            atomic_store(&b->asleep, 0);
     }
     atomic_fetch_add(&h->searching, 1);
     atomic_fetch_sub(&h->sleepers, 1);
@@ -656,7 +655,7 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
         uint32_t n = wc__runnable(r);
 
         /* a core free: a worker elsewhere, while we spin; none: hand ours over */
-        wc__wake_one(r, cpu, !(n > 0 && n <= r->ncpus));
+        wc__woke_local = wc__wake_one(r, cpu, !(n > 0 && n <= r->ncpus));
     }
     return WC_OK;
 }

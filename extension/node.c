@@ -371,21 +371,34 @@ widecol_row_cache_handle(void)
  * This process's handle on the direct read region, opened at first use;
  * NULL when widecol is not preloaded.
  */
+static wc_directread *direct_read_handle = NULL;
+
 struct wc_directread *
 widecol_direct_read_handle(void)
 {
-	static wc_directread *handle = NULL;
-
-	if (handle == NULL && node_direct_read != NULL &&
-		wc_directread_open(node_direct_read, wc_directread_size(), &handle) != WC_OK)
+	if (direct_read_handle == NULL && node_direct_read != NULL)
 	{
-		elog(DEBUG1, "widecol: no direct reads: %s", wc_last_error());
-		handle = NULL;
+		if (wc_directread_open(node_direct_read, wc_directread_size(),
+							   &direct_read_handle) != WC_OK)
+		{
+			elog(DEBUG1, "widecol: no direct reads: %s", wc_last_error());
+			direct_read_handle = NULL;
+		}
+		widecol_direct_read_budget_changed();
 	}
-	/* the session's widecol.direct_read_file_mb (its assign hook keeps it current) */
-	if (handle != NULL)
-		wc_directread_set_budget(handle, (uint64) widecol_direct_read_file_mb << 20);
-	return handle;
+	return direct_read_handle;
+}
+
+/*
+ * widecol.direct_read_file_mb changed (or the handle just opened): tell
+ * the handle, if this process has one; never opens it.
+ */
+void
+widecol_direct_read_budget_changed(void)
+{
+	if (direct_read_handle != NULL)
+		wc_directread_set_budget(direct_read_handle,
+								 (uint64) widecol_direct_read_file_mb << 20);
 }
 
 /*

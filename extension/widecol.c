@@ -100,7 +100,7 @@ assign_direct_read_file_mb(int newval, void *extra)
 {
 	widecol_direct_read_file_mb = newval;
 	/* the handle reads the setting when it opens; once open, tell it */
-	(void) widecol_direct_read_handle();
+	widecol_direct_read_budget_changed();
 }
 
 void

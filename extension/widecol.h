@@ -126,6 +126,7 @@ extern char *widecol_node_socket_path(void);
 extern void *widecol_node_ring(size_t *size);
 extern struct wc_rowcache *widecol_row_cache_handle(void);
 extern struct wc_directread *widecol_direct_read_handle(void);
+extern void widecol_direct_read_budget_changed(void);
 
 /* in cql.c */
 typedef struct WidecolCqlPair

@@ -124,6 +124,11 @@ RESET widecol.consistency;
 SET widecol.direct_reads = off;
 SELECT * FROM dr('SELECT v FROM kv WHERE k = 2 AND c = 3');
 RESET widecol.direct_reads;
+-- a table with more SSTable bytes than the session's budget is read by the node
+SET widecol.direct_read_file_mb = 0;
+SELECT * FROM dr('SELECT v FROM kv WHERE k = 2 AND c = 3');
+RESET widecol.direct_read_file_mb;
+SELECT * FROM dr('SELECT v FROM kv WHERE k = 2 AND c = 3');
 -- a read of many partitions is a scan of the node
 SELECT * FROM dr('SELECT count(*) FROM (SELECT v FROM kv WHERE k IN (2, 3)) x');
 SELECT * FROM dr('SELECT count(v) FROM kv');
