@@ -4,7 +4,8 @@
  * reads those files itself.
  *
  * Layout: a header (64-byte aligned, its counters on lines of their own),
- * WC_DR_STRIPES 64-bit stripe words, WC_DR_TABLES table slots.  A slot is
+ * the 64-bit stripe words of the three families (partition, row,
+ * partition-level), WC_DR_TABLES table slots.  A slot is
  * a seqlock (odd while the node rewrites it) over the table's id, its
  * published serials and its file list; a table lives in one of
  * WC__DR_PROBE slots after the hash of its id.  The node is the only
@@ -32,7 +33,8 @@
 
 typedef struct wc__dr_hdr {
     alignas(64) uint64_t magic;
-    uint32_t ntables, nstripes, max_files;
+    uint32_t ntables, max_files;
+    uint32_t nstripes[3]; /* partition, row, partition-level */
     _Atomic uint64_t state;  /* (epoch << 1) | serving */
     _Atomic uint64_t starts; /* node starts so far (serial bases) */
     _Atomic uint64_t lists;  /* bumped whenever a table's file list changes */
@@ -63,7 +65,7 @@ typedef struct wc__dr_open {
 
 struct wc_directread {
     wc__dr_hdr *h;
-    _Atomic uint64_t *stripes;
+    _Atomic uint64_t *part_stripes, *row_stripes, *level_stripes;
     wc__dr_slot *slots;
     pthread_mutex_t mu; /* node side: slot writers */
     /* client side */
@@ -91,7 +93,9 @@ static size_t wc__dr_stripes_off(void)
 
 static size_t wc__dr_slots_off(void)
 {
-    return wc__dr_stripes_off() + (size_t)WC_DR_STRIPES * sizeof(uint64_t);
+    return wc__dr_stripes_off() +
+           ((size_t)WC_DR_PART_STRIPES + WC_DR_ROW_STRIPES + WC_DR_LEVEL_STRIPES) *
+               sizeof(uint64_t);
 }
 
 size_t wc_directread_size(void)
@@ -108,7 +112,9 @@ wc_status wc_directread_format(void *mem, size_t size)
                         wc_directread_size());
     memset(mem, 0, wc_directread_size());
     h->ntables = WC_DR_TABLES;
-    h->nstripes = WC_DR_STRIPES;
+    h->nstripes[0] = WC_DR_PART_STRIPES;
+    h->nstripes[1] = WC_DR_ROW_STRIPES;
+    h->nstripes[2] = WC_DR_LEVEL_STRIPES;
     h->max_files = WC_DR_MAX_FILES;
     atomic_store(&h->state, 0);
     atomic_store(&h->starts, 0);
@@ -123,13 +129,16 @@ wc_status wc_directread_open(void *mem, size_t size, wc_directread **out)
 
     *out = NULL;
     if (mem == NULL || size < wc_directread_size() || h->magic != WC__DR_MAGIC ||
-        h->ntables != WC_DR_TABLES || h->nstripes != WC_DR_STRIPES ||
+        h->ntables != WC_DR_TABLES || h->nstripes[0] != WC_DR_PART_STRIPES ||
+        h->nstripes[1] != WC_DR_ROW_STRIPES || h->nstripes[2] != WC_DR_LEVEL_STRIPES ||
         h->max_files != WC_DR_MAX_FILES)
         return wc_error(WC_CORRUPTION, "not a direct read region of this build");
     if ((dr = wc_calloc(1, sizeof(*dr))) == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory opening the direct read region");
     dr->h = h;
-    dr->stripes = (_Atomic uint64_t *)((char *)mem + wc__dr_stripes_off());
+    dr->part_stripes = (_Atomic uint64_t *)((char *)mem + wc__dr_stripes_off());
+    dr->row_stripes = dr->part_stripes + WC_DR_PART_STRIPES;
+    dr->level_stripes = dr->row_stripes + WC_DR_ROW_STRIPES;
     dr->slots = (wc__dr_slot *)((char *)mem + wc__dr_slots_off());
     dr->fs = wc_fs_posix();
     dr->budget = WC_DR_DEFAULT_BUDGET;
@@ -178,7 +187,8 @@ static uint32_t wc__dr_home(uint32_t table_id)
 static _Atomic uint64_t *wc__dr_stripe(wc_directread *dr, uint32_t table_id, const uint8_t *pk,
                                        size_t pk_len)
 {
-    return &dr->stripes[XXH3_64bits_withSeed(pk, pk_len, table_id) & (WC_DR_STRIPES - 1)];
+    return &dr->part_stripes[XXH3_64bits_withSeed(pk, pk_len, table_id) &
+                             (WC_DR_PART_STRIPES - 1)];
 }
 
 /* The stripe of partition-level writes to pk (deletion, range tombstones, static row). */
@@ -187,7 +197,8 @@ static _Atomic uint64_t *wc__dr_part_stripe(wc_directread *dr, uint32_t table_id
 {
     uint64_t seed = (uint64_t)table_id ^ 0x9e3779b97f4a7c15ULL;
 
-    return &dr->stripes[XXH3_64bits_withSeed(pk, pk_len, seed) & (WC_DR_STRIPES - 1)];
+    return &dr->level_stripes[XXH3_64bits_withSeed(pk, pk_len, seed) &
+                              (WC_DR_LEVEL_STRIPES - 1)];
 }
 
 /* The stripe of writes to the row ck of partition pk. */
@@ -197,7 +208,7 @@ static _Atomic uint64_t *wc__dr_row_stripe(wc_directread *dr, uint32_t table_id,
 {
     uint64_t h = XXH3_64bits_withSeed(pk, pk_len, table_id);
 
-    return &dr->stripes[XXH3_64bits_withSeed(ck, ck_len, h) & (WC_DR_STRIPES - 1)];
+    return &dr->row_stripes[XXH3_64bits_withSeed(ck, ck_len, h) & (WC_DR_ROW_STRIPES - 1)];
 }
 
 /* Raise *w to serial (the engine's writers are serialized: a plain maximum). */

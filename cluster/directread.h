@@ -12,12 +12,15 @@
  *    engine's publish_hook, wc_engine_table_files), whether the table may
  *    be read at all (not offline, not dropped), and a table-wide serial
  *    for changes of the whole table (a publish of staged writes);
- *  - per stripe (a hash of table id and partition key), the highest serial
- *    of a memtable a write to the stripe went into (the engine's
- *    resident_hook, before the memtable holds the write), in three
- *    families sharing one array: any write to the partition, writes to one
- *    row (partition key and clustering key), and partition-level writes
- *    (partition deletion, range tombstones, static row).
+ *  - per stripe, the highest serial of a memtable a write to the stripe
+ *    went into (the engine's resident_hook, before the memtable holds the
+ *    write), in three families with an array each: any write to a
+ *    partition (a hash of table id and partition key), writes to one row
+ *    (a hash of those and the clustering key), and partition-level writes
+ *    (partition deletion, range tombstones, static row).  A row write
+ *    marks a partition stripe and a row stripe, never a partition-level
+ *    one, so a read of one row (row and partition-level stripe) collides
+ *    only with other rows' writes.
  *
  * A client reads directly only if the stripe's serial and the table-wide
  * serial are both below F; otherwise it asks the node.  A read of one row
@@ -60,8 +63,11 @@
 #define WC_DR_TABLES 1024u
 /* SSTables of one table it can list (a table with more is read through the node). */
 #define WC_DR_MAX_FILES 48u
-/* Partition stripes (a power of two). */
-#define WC_DR_STRIPES (1u << 21)
+/* Stripes of each family (powers of two): any write to a partition, writes
+ * to one row, partition-level writes.  8 bytes each: 42 MiB in all. */
+#define WC_DR_PART_STRIPES (1u << 20)
+#define WC_DR_ROW_STRIPES (1u << 22)
+#define WC_DR_LEVEL_STRIPES (1u << 18)
 /* Files one client keeps open (least recently used closed first). */
 #define WC_DR_OPEN_FILES 64u
 /* Bytes of SSTables one client keeps open by default (wc_directread_set_budget): each
