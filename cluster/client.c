@@ -702,6 +702,7 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
  * always over the socket, where the node keeps the connection's staged
  * transaction); *idp gets its request id.
  */
+/* first: of a STAGE, begins the staged transaction; of an APPLY, the client syncs (protocol.h) */
 static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, bool first,
                                 const uint8_t *hdr, size_t hlen, const uint8_t *batch,
                                 size_t len, uint32_t *idp)
@@ -719,7 +720,7 @@ static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, boo
     if (!wc_consistency_valid((int)cl))
         return wc_error(WC_INVALID_ARGUMENT, "unknown consistency level %d", (int)cl);
     id = c->next_id + 1 ? c->next_id + 1 : 1;
-    st = op == WC_OP_APPLY ? wc_proto_apply_prefix(prefix, id, cl, hlen + len)
+    st = op == WC_OP_APPLY ? wc_proto_apply_prefix(prefix, id, cl, first, hlen + len)
                            : wc_proto_stage_prefix(prefix, id, cl, first, hlen + len);
     if (st != WC_OK)
         return st;
@@ -764,20 +765,54 @@ wc_status wc_client_apply_wait(wc_client *c)
     return wc__settle(c);
 }
 
-wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+/* APPLY and its answer; need NULL: the node syncs */
+static wc_status wc__apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl,
+                           wc_clpos *need)
 {
     const uint8_t *body;
     size_t blen;
     uint32_t id;
+    bool syncs = need != NULL && c->ring != NULL;
+    wc_clpos pos;
     wc_status st;
 
-    if ((st = wc__apply_send(c, WC_OP_APPLY, cl, false, NULL, 0, batch, len, &id)) != WC_OK)
+    if (need)
+        *need = (wc_clpos){0, 0};
+    if ((st = wc__apply_send(c, WC_OP_APPLY, cl, syncs, NULL, 0, batch, len, &id)) != WC_OK)
         return st;
     if ((st = wc__response(c, id, wc__deadline(c), &body, &blen)) != WC_OK)
         return st;
-    if (blen != 0)
+    if ((blen != 0 && !syncs) || wc_proto_get_clpos(body, blen, true, &pos) != WC_OK)
         return wc__broken(c, wc_error(WC_CORRUPTION, "unexpected body in an APPLY response"));
+    if (need)
+        *need = pos;
     return WC_OK;
+}
+
+wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl)
+{
+    return wc__apply(c, batch, len, cl, NULL);
+}
+
+wc_status wc_client_apply_unsynced(wc_client *c, const uint8_t *batch, size_t len,
+                                   wc_consistency cl, wc_clpos *need)
+{
+    return wc__apply(c, batch, len, cl, need);
+}
+
+wc_status wc_client_sync(wc_client *c, wc_clpos pos)
+{
+    uint32_t id = wc__begin(c, WC_OP_SYNC);
+
+    if (id == 0)
+        return wc__broken_status(c);
+    wc_proto_put_clpos(&c->out, pos);
+    return wc__simple(c, id);
+}
+
+wc_shmring *wc_client_ring(wc_client *c)
+{
+    return c->ring;
 }
 
 /* STAGE of the batch hdr (hlen bytes, may be 0) followed by batch, pipelined. */

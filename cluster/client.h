@@ -35,6 +35,7 @@
 #include "consistency.h"
 #include "engine.h"
 #include "protocol.h"
+#include "shmring.h"
 #include "status.h"
 
 typedef struct wc_client wc_client;
@@ -159,6 +160,20 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n);
  * WC_UNAVAILABLE if cl cannot be met; the engine's statuses.
  */
 wc_status wc_client_apply(wc_client *c, const uint8_t *batch, size_t len, wc_consistency cl);
+/*
+ * wc_client_apply for a client that fsyncs the commit log itself
+ * (clsync.h): on a node in batch sync mode that serves this client's
+ * shared-memory ring, the answer comes once the record is appended and
+ * applied, and *need names the record, which the caller must make durable
+ * (wc_clsync_to, else wc_client_sync) before it acknowledges the write.
+ * need->segment is 0 when the node synced (or had nothing to sync).
+ */
+wc_status wc_client_apply_unsynced(wc_client *c, const uint8_t *batch, size_t len,
+                                   wc_consistency cl, wc_clpos *need);
+/* SYNC: have the node make the record at pos durable (the fallback of wc_clsync_to). */
+wc_status wc_client_sync(wc_client *c, wc_clpos pos);
+/* The shared-memory ring the client uses (wc_client_use_ring), NULL when none. */
+wc_shmring *wc_client_ring(wc_client *c);
 /*
  * Pipelined APPLY: send the batch and return without waiting for the node,
  * so the caller can prepare the next batch meanwhile.  At most one APPLY is

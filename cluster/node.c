@@ -1098,7 +1098,9 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_consistency cl;
         const uint8_t *batch;
         size_t len;
-        WC__DECODE(wc_proto_get_apply(body, blen, &cl, &batch, &len));
+        bool client_syncs;
+        wc_clpos need;
+        WC__DECODE(wc_proto_get_apply(body, blen, &cl, &client_syncs, &batch, &len));
         if ((cc = wc__coordinator(n)) != NULL) {
             st = wc__coord_apply(n, cc, batch, len, cl);
             break;
@@ -1107,7 +1109,24 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
             break;
         if ((st = wc__check_batch(n, batch, len, cl)) != WC_OK)
             break;
-        st = wc_views_apply(n->views, e, batch, len);
+        if (!client_syncs || n->ring == NULL) {
+            st = wc_views_apply(n->views, e, batch, len);
+            break;
+        }
+        /* batch mode: the client fsyncs (clsync.h) unless the position cannot be published */
+        if ((st = wc_views_apply_unsynced(n->views, e, batch, len, &need)) != WC_OK ||
+            need.segment == 0)
+            break;
+        if (wc_shmring_note_appended(n->ring, need))
+            wc_proto_put_clpos(out, need);
+        else
+            st = wc_engine_sync_to(e, need);
+        break;
+    }
+    case WC_OP_SYNC: {
+        wc_clpos pos;
+        WC__DECODE(wc_proto_get_clpos(body, blen, false, &pos));
+        st = wc_engine_sync_to(e, pos);
         break;
     }
     case WC_OP_STAGE: {
@@ -2024,6 +2043,15 @@ static wc_status wc__ring_start(wc_node *n, const wc_node_options *o)
         return WC_OK;
     if ((st = wc_shmring_open(o->ring, o->ring_size, &n->ring)) != WC_OK)
         return st;
+    {
+        /* batch mode: clients fsync the commit log themselves (clsync.h) */
+        char dir[WC_SHMRING_DIR_MAX];
+        if (wc_engine_batch_commitlog_dir(n->engine, dir, sizeof(dir)) != WC_OK ||
+            wc_shmring_set_commitlog(n->ring, dir) != WC_OK) {
+            wc__log(n, WC_LOG_WARNING, "the node fsyncs every write itself: %s", wc_last_error());
+            (void)wc_shmring_set_commitlog(n->ring, NULL);
+        }
+    }
     n->ring_spin_us = o->ring_spin_us;
     n->ring_workers = wc_calloc(n->nring, sizeof(*n->ring_workers));
     if (n->ring_workers == NULL)

@@ -18,7 +18,7 @@ static const char *const wc__op_names[WC_OP_COUNT] = {
     "COMPACTION_STATS", "COMPACTIONS", "SCRUB", "MEMBERS",
     "SCHEMA_CHANGE", "SCHEMA_LIST", "STREAMS", "STAGE", "PUBLISH",
     "REPAIR", "REPAIRS", "CLEANUP", "SNAPSHOT", "DECOMMISSION", "REMOVENODE", "CAS",
-    "UNKNOWN", "INDEX_READ", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS",
+    "UNKNOWN", "INDEX_READ", "UNKNOWN", "UNKNOWN", "UNKNOWN", "COUNT_ROWS", "UNKNOWN", "SYNC",
 };
 
 /* The wire values of strategies and kinds are the engine's enum values. */
@@ -351,19 +351,48 @@ static wc_status wc__batch_prefix(uint8_t *out, uint8_t op, uint32_t id, uint8_t
     return WC_OK;
 }
 
-wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len)
+wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, bool client_syncs,
+                                size_t batch_len)
 {
-    return wc__batch_prefix(out, WC_OP_APPLY, id, (uint8_t)cl, batch_len);
+    return wc__batch_prefix(out, WC_OP_APPLY, id,
+                            (uint8_t)((uint8_t)cl | (client_syncs ? WC_APPLYF_CLIENT_SYNCS : 0)),
+                            batch_len);
 }
 
 wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
-                             const uint8_t **batch, size_t *batch_len)
+                             bool *client_syncs, const uint8_t **batch, size_t *batch_len)
 {
-    if (len < 5 || !wc_consistency_valid(body[0]) || wc_dec_u32(body + 1) != len - 5)
+    uint8_t flags;
+
+    if (len < 5 || wc_dec_u32(body + 1) != len - 5)
         return WC__BAD("APPLY");
-    *cl = (wc_consistency)body[0];
+    flags = body[0] & (uint8_t)~WC_STAGE_CL_MASK;
+    if (!wc_consistency_valid(body[0] & WC_STAGE_CL_MASK) ||
+        (flags & ~(client_syncs ? WC_APPLYF_CLIENT_SYNCS : 0)) != 0)
+        return WC__BAD("APPLY");
+    *cl = (wc_consistency)(body[0] & WC_STAGE_CL_MASK);
+    if (client_syncs)
+        *client_syncs = (flags & WC_APPLYF_CLIENT_SYNCS) != 0;
     *batch = body + 5;
     *batch_len = len - 5;
+    return WC_OK;
+}
+
+void wc_proto_put_clpos(wc_buf *b, wc_clpos pos)
+{
+    wc_buf_put_u64(b, pos.segment);
+    wc_buf_put_u64(b, pos.offset);
+}
+
+wc_status wc_proto_get_clpos(const uint8_t *body, size_t len, bool empty_ok, wc_clpos *pos)
+{
+    *pos = (wc_clpos){0, 0};
+    if (len == 0 && empty_ok)
+        return WC_OK;
+    if (len != 16)
+        return WC__BAD("commit-log position");
+    pos->segment = wc_dec_u64(body);
+    pos->offset = wc_dec_u64(body + 8);
     return WC_OK;
 }
 

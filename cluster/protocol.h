@@ -177,17 +177,30 @@ wc_status wc_proto_get_table_id(const uint8_t *body, size_t len, uint32_t *table
 void wc_proto_put_flush(wc_buf *b, uint32_t table_id, bool wait);
 wc_status wc_proto_get_flush(const uint8_t *body, size_t len, uint32_t *table_id, bool *wait);
 
-/* APPLY: u8 consistency, u32 batch length, batch record (mutation.h). */
+/*
+ * APPLY: u8 consistency | WC_APPLYF_CLIENT_SYNCS, u32 batch length, batch
+ * record (mutation.h).  The answer is empty, or, when the client said it
+ * syncs and the node left the commit log's fsync to it, the record's
+ * commit-log position (u64 segment, u64 offset; wc_proto_put_clpos).
+ */
 void wc_proto_put_apply(wc_buf *b, wc_consistency cl, const uint8_t *batch, size_t batch_len);
 /*
  * The WC_PROTO_APPLY_PREFIX bytes of a whole APPLY frame that precede the
  * batch, so a client can send prefix and batch with one writev and no copy.
  * WC_INVALID_ARGUMENT if the frame would exceed WC_PROTO_MAX_FRAME.
  */
-wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, size_t batch_len);
-/* *batch points into body.  WC_CORRUPTION if malformed or cl unknown. */
+wc_status wc_proto_apply_prefix(uint8_t *out, uint32_t id, wc_consistency cl, bool client_syncs,
+                                size_t batch_len);
+/* *batch points into body.  WC_CORRUPTION if malformed, cl unknown, or a flag set that
+ * client_syncs (NULL: none accepted) does not take. */
 wc_status wc_proto_get_apply(const uint8_t *body, size_t len, wc_consistency *cl,
-                             const uint8_t **batch, size_t *batch_len);
+                             bool *client_syncs, const uint8_t **batch, size_t *batch_len);
+
+/* A commit-log position: the body of SYNC (since version 21: make the record at it durable)
+ * and of an APPLY answer that leaves the fsync to the client. */
+void wc_proto_put_clpos(wc_buf *b, wc_clpos pos);
+/* WC_CORRUPTION if malformed; an empty body is position {0, 0} when empty_ok (APPLY answer). */
+wc_status wc_proto_get_clpos(const uint8_t *body, size_t len, bool empty_ok, wc_clpos *pos);
 
 /*
  * STAGE (since version 17): u8 consistency level | WC_STAGEF_FIRST, u32

@@ -17,13 +17,13 @@
  * failure threshold to READ, and the COMPACTION_STATS and COMPACTIONS opcodes;
  * version 3 the engine's memory, commit-log space and background failure to
  * NODE_INFO; version 5 the offline reason to TABLE_STATS; version 6 the MEMBERS
- * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 14 collection cells (APPLY and READ); version 15 CAS (lightweight transactions); version 17 STAGE and PUBLISH (staged statements); version 18 INDEX_READ (secondary indexes); version 20 COUNT_ROWS (a count of rows counted on the node); a node and its clients must speak the same version (checked at handshake).
+ * opcode; version 8 the SCHEMA_CHANGE and SCHEMA_LIST opcodes; version 9 the READ overlay (the reader's pending writes); version 10 the READ trace (per-replica timings); version 11 the STREAMS opcode; version 12 REPAIR, REPAIRS and SNAPSHOT; version 13 CLEANUP, DECOMMISSION and REMOVENODE; version 14 collection cells (APPLY and READ); version 15 CAS (lightweight transactions); version 17 STAGE and PUBLISH (staged statements); version 18 INDEX_READ (secondary indexes); version 20 COUNT_ROWS (a count of rows counted on the node); version 21 the APPLY flag WC_APPLYF_CLIENT_SYNCS, its answer's commit-log position and the SYNC opcode (fsyncs left to the client); a node and its clients must speak the same version (checked at handshake).
  */
 #ifndef WC_PROTOCOL_FORMAT_H
 #define WC_PROTOCOL_FORMAT_H
 
 #define WC_PROTO_MAGIC 0x50434357u /* "WCCP" little-endian */
-#define WC_PROTO_VERSION 20u /* history in docs/protocol.md, "Versions" */
+#define WC_PROTO_VERSION 21u /* history in docs/protocol.md, "Versions" */
 
 #define WC_PROTO_FRAME_HEADER 4u             /* u32 payload length */
 #define WC_PROTO_MAX_FRAME (256u << 20)      /* largest payload accepted: 256 MiB */
@@ -63,7 +63,8 @@
 #define WC_OP_CAS 28                /* since version 15 (29 reserved for it) */
 #define WC_OP_INDEX_READ 30         /* since version 18 (31 reserved for it) */
 #define WC_OP_COUNT_ROWS 34         /* since version 20 (35 reserved for it) */
-#define WC_OP_MAX 34
+#define WC_OP_SYNC 36               /* since version 21 */
+#define WC_OP_MAX 36
 #define WC_OP_COUNT (WC_OP_MAX + 1) /* size of per-opcode arrays (index 0 unused) */
 
 /* READ request: u8 flags */
@@ -81,6 +82,10 @@
 #define WC_BOUNDF_INCLUSIVE 0x01
 #define WC_BOUNDF_UNBOUNDED 0x02     /* no key follows */
 #define WC_BOUNDF_ALL 0x03
+
+/* APPLY request: u8 consistency level (low 7 bits) and flags (since version 21) */
+#define WC_APPLYF_CLIENT_SYNCS 0x80  /* the client fsyncs the commit log itself when the answer
+                                      * names a position (batch mode, shared-memory ring) */
 
 /* STAGE request: u8 consistency level (low 7 bits) and flags */
 #define WC_STAGEF_FIRST 0x80         /* begins the connection's staged transaction (a previous

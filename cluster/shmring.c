@@ -103,6 +103,10 @@ typedef struct wc__hdr {
     _Atomic int64_t sampled_us; /* when it was sampled (CLOCK_MONOTONIC) */
     _Atomic uint32_t nbound;    /* workers that called wc_shmring_bind_worker */
     wc__bell bells[WC__BELLS];
+    /* commit-log syncs left to clients (wc_shmring_set_commitlog), positions packed by wc__pack */
+    _Atomic uint64_t cl_appended; /* the latest record start a worker saw appended */
+    _Atomic uint64_t cl_synced;   /* records of its segment starting before it are durable */
+    char cl_dir[WC_SHMRING_DIR_MAX]; /* the commit log's directory; "" while not published */
 } wc__hdr;
 
 /* The bell of the calling worker thread once bound (-1: sleeps on the shared doorbell). */
@@ -377,6 +381,82 @@ void wc_shmring_serve_begin(wc_shmring *r)
         atomic_store(&r->h->bells[k].cpu, -1);
     }
     atomic_store(&r->h->node_pid, (int32_t)getpid());
+}
+
+/* ---------------------------------------------------------------- commit-log syncs by clients */
+
+/* (segment, offset) as one word, or 0 when either half does not fit 32 bits */
+static uint64_t wc__pack(wc_clpos p)
+{
+    if (p.segment == 0 || p.segment > UINT32_MAX || p.offset >= UINT32_MAX)
+        return 0;
+    return p.segment << 32 | p.offset;
+}
+
+static wc_clpos wc__unpack(uint64_t w)
+{
+    return (wc_clpos){w >> 32, w & UINT32_MAX};
+}
+
+static void wc__store_max(_Atomic uint64_t *word, uint64_t v)
+{
+    uint64_t cur = atomic_load(word);
+
+    while (cur < v && !atomic_compare_exchange_weak(word, &cur, v))
+        ;
+}
+
+wc_status wc_shmring_set_commitlog(wc_shmring *r, const char *dir)
+{
+    size_t n = dir ? strlen(dir) : 0;
+
+    if (n >= sizeof(r->h->cl_dir))
+        return wc_error(WC_INVALID_ARGUMENT,
+                        "commit log directory of %zu bytes is too long for the shared ring", n);
+    atomic_store(&r->h->cl_appended, 0);
+    atomic_store(&r->h->cl_synced, 0);
+    memset(r->h->cl_dir, 0, sizeof(r->h->cl_dir));
+    if (n)
+        memcpy(r->h->cl_dir, dir, n);
+    return WC_OK;
+}
+
+bool wc_shmring_note_appended(wc_shmring *r, wc_clpos pos)
+{
+    uint64_t w = wc__pack(pos);
+
+    if (w == 0 || r->h->cl_dir[0] == '\0')
+        return false;
+    wc__store_max(&r->h->cl_appended, w);
+    return true;
+}
+
+const char *wc_shmring_commitlog_dir(const wc_shmring *r)
+{
+    return r->h->cl_dir;
+}
+
+wc_clpos wc_shmring_appended(const wc_shmring *r)
+{
+    return wc__unpack(atomic_load(&r->h->cl_appended));
+}
+
+bool wc_shmring_durable(const wc_shmring *r, wc_clpos pos)
+{
+    wc_clpos a = wc_shmring_appended(r), s = wc__unpack(atomic_load(&r->h->cl_synced));
+
+    /* a later segment was appended to: the log rolled past pos's, fsyncing it whole */
+    if (a.segment > pos.segment || s.segment > pos.segment)
+        return true;
+    return s.segment == pos.segment && s.offset > pos.offset;
+}
+
+void wc_shmring_note_synced(wc_shmring *r, wc_clpos upto)
+{
+    uint64_t w = wc__pack(upto);
+
+    if (w != 0)
+        wc__store_max(&r->h->cl_synced, w);
 }
 
 void wc_shmring_serve_end(wc_shmring *r)

@@ -45,9 +45,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "commitlog.h"
 #include "status.h"
 
 #define WC_SHMRING_MIN_SLOT_BYTES 1024u
+#define WC_SHMRING_DIR_MAX 1024u /* longest commit-log directory, with its NUL */
 
 typedef struct wc_shmring wc_shmring;
 
@@ -163,6 +165,30 @@ wc_status wc_shmring_wait(wc_shmring *r, uint32_t slot, int wait_ms, int spin_us
  * it frees it when done).  A slot of an earlier node is left alone.
  */
 void wc_shmring_release(wc_shmring *r, uint32_t slot);
+
+/*
+ * API: commit-log fsyncs left to clients (batch mode).  A node that
+ * publishes its commit log's directory may answer a write before the
+ * record's fsync; the client then makes the record durable itself
+ * (clsync.h), and the clients share their fsyncs through two words of the
+ * region: the latest record start the node saw appended, and how far the
+ * clients' fsyncs reached.  Positions are kept as one word each, so a
+ * segment id or offset past 32 bits is never published (the node then
+ * syncs the record itself).
+ */
+
+/* Node: publish dir (NULL or "": no client syncs) and forget earlier positions; before serving. */
+wc_status wc_shmring_set_commitlog(wc_shmring *r, const char *dir);
+/* Node: the record at pos is appended (before it answers the write); false: not published. */
+bool wc_shmring_note_appended(wc_shmring *r, wc_clpos pos);
+/* The published commit-log directory, "" when none. */
+const char *wc_shmring_commitlog_dir(const wc_shmring *r);
+/* The latest record start noted appended ({0, 0}: none). */
+wc_clpos wc_shmring_appended(const wc_shmring *r);
+/* Is the record at pos known durable (a client's fsync covered it, or the log rolled past it)? */
+bool wc_shmring_durable(const wc_shmring *r, wc_clpos pos);
+/* Client: every record of upto.segment that starts before upto.offset is durable. */
+void wc_shmring_note_synced(wc_shmring *r, wc_clpos upto);
 
 /* Clients inside a request right now (submitted, not yet read). */
 uint32_t wc_shmring_busy(const wc_shmring *r);

@@ -998,8 +998,15 @@ static wc_status wc__log_put(wc_batch_builder *b, const wc_buf *upd, int64_t ts)
  * mutations join the batch; else they go to *upd (one entry per base
  * partition) and the batch gets the log entry of *upd instead.
  */
+/* wc_engine_apply_batch, or its unsynced form when need is not NULL */
+static wc_status wc__engine_apply(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos *need)
+{
+    return need ? wc_engine_apply_batch_unsynced(e, rec, len, need)
+                : wc_engine_apply_batch(e, rec, len);
+}
+
 static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
-                           wc_buf *upd)
+                           wc_buf *upd, wc_clpos *need)
 {
     wc_batch_view bv;
     const uint8_t *mut, *rec;
@@ -1012,10 +1019,10 @@ static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size
     int more;
 
     if (atomic_load(&v->count) == 0)
-        return wc_engine_apply_batch(e, batch, len);
+        return wc__engine_apply(e, batch, len, need);
     if (wc_batch_parse(batch, len, &bv) != WC_OK) {
         wc_clear_error();
-        return wc_engine_apply_batch(e, batch, len); /* the engine says what is wrong */
+        return wc__engine_apply(e, batch, len, need); /* the engine says what is wrong */
     }
     memset(&run, 0, sizeof(run));
     wc_batch_builder_init(&run.ob);
@@ -1052,7 +1059,7 @@ static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size
     if (more < 0 || ps.n == 0) {
         /* a malformed batch (the engine refuses it and says why) or no base table in it */
         wc_clear_error();
-        st = wc_engine_apply_batch(e, batch, len);
+        st = wc__engine_apply(e, batch, len, need);
         goto done;
     }
     if ((locks = wc_malloc(ps.n * sizeof(*locks))) == NULL) {
@@ -1086,7 +1093,7 @@ static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size
             wc_buf_reset(upd); /* nothing for the views: no log entry */
     }
     if (st == WC_OK && (st = wc_batch_builder_finish(&out, &rec, &rec_len)) == WC_OK)
-        st = wc_engine_apply_batch(e, rec, rec_len);
+        st = wc__engine_apply(e, rec, rec_len, need);
     wc__unlock_all(v, locks, nlocks);
 done:
     pthread_rwlock_unlock(&v->mu);
@@ -1102,7 +1109,14 @@ done:
 
 wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len)
 {
-    return wc__apply(v, e, batch, len, NULL);
+    return wc__apply(v, e, batch, len, NULL, NULL);
+}
+
+wc_status wc_views_apply_unsynced(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
+                                  wc_clpos *need)
+{
+    *need = (wc_clpos){0, 0};
+    return wc__apply(v, e, batch, len, NULL, need);
 }
 
 wc_status wc_views_apply_paired(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
@@ -1111,7 +1125,7 @@ wc_status wc_views_apply_paired(wc_views *v, wc_engine *e, const uint8_t *batch,
     wc_buf_reset(updates);
     if (atomic_load(&v->count) == 0)
         return wc_engine_apply_batch(e, batch, len);
-    return wc__apply(v, e, batch, len, updates);
+    return wc__apply(v, e, batch, len, updates, NULL);
 }
 
 /* One page of a whole-table read, handed to a wc__scan_pages caller. */

@@ -106,6 +106,14 @@ wc_status wc_views_load(wc_views *v, wc_engine *e);
 wc_status wc_views_apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len);
 
 /*
+ * wc_views_apply that leaves the commit log's fsync to the caller in batch
+ * mode (wc_engine_apply_batch_unsynced): *need is the position to make
+ * durable before the write is acknowledged, segment 0 when none.
+ */
+wc_status wc_views_apply_unsynced(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
+                                  wc_clpos *need);
+
+/*
  * The same for a node of a cluster, whose view rows live on other nodes:
  * the view mutations are computed as by wc_views_apply but not applied;
  * they go to *updates as an update record (reset first; left empty when

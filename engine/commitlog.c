@@ -189,14 +189,20 @@ static void cl_log(wc_commitlog *cl, int level, const char *fmt, ...)
     cl->log(cl->log_arg, level, msg);
 }
 
+static wc_status cl_path_in(const char *dir, uint64_t id, const char *suffix, char *out,
+                            size_t cap)
+{
+    int n = snprintf(out, cap, "%s/" WC_CL_FILE_PREFIX "%llu%s", dir, (unsigned long long)id,
+                     suffix);
+
+    if (n < 0 || (size_t)n >= cap)
+        return wc_error(WC_INVALID_ARGUMENT, "commit log path too long in \"%s\"", dir);
+    return WC_OK;
+}
+
 static wc_status cl_path(const wc_commitlog *cl, uint64_t id, const char *suffix, char *out)
 {
-    int n = snprintf(out, WC_CL_PATH_MAX, "%s/" WC_CL_FILE_PREFIX "%llu%s", cl->dir,
-                     (unsigned long long)id, suffix);
-
-    if (n < 0 || n >= WC_CL_PATH_MAX)
-        return wc_error(WC_INVALID_ARGUMENT, "commit log path too long in \"%s\"", cl->dir);
-    return WC_OK;
+    return cl_path_in(cl->dir, id, suffix, out, WC_CL_PATH_MAX);
 }
 
 static wc_clpos cl_pos_max(wc_clpos a, wc_clpos b)
@@ -1335,6 +1341,16 @@ wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos)
 wc_status wc_commitlog_sync_all(wc_commitlog *cl)
 {
     return cl_wait_synced(cl, NULL, true);
+}
+
+wc_sync_mode wc_commitlog_mode(const wc_commitlog *cl)
+{
+    return cl->mode;
+}
+
+wc_status wc_commitlog_segment_path(const char *dir, uint64_t id, char *out, size_t n)
+{
+    return cl_path_in(dir, id, WC_CL_FILE_SUFFIX, out, n);
 }
 
 wc_clpos wc_commitlog_current(wc_commitlog *cl)

@@ -119,6 +119,19 @@ wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos);
  */
 wc_status wc_commitlog_sync_all(wc_commitlog *cl);
 
+/* The mode the log was opened with. */
+wc_sync_mode wc_commitlog_mode(const wc_commitlog *cl);
+
+/*
+ * The path of segment id's file in the log directory dir, into out (n
+ * bytes); WC_INVALID_ARGUMENT if it does not fit.  A segment that is no
+ * longer the active one was fsynced whole when the log rolled past it,
+ * and one whose file is gone was rolled and then retired, so another
+ * process that fsyncs the file of a record's segment (or finds it gone)
+ * makes that record durable.
+ */
+wc_status wc_commitlog_segment_path(const char *dir, uint64_t id, char *out, size_t n);
+
 /* Position the next append will get (for memtable switch boundaries). */
 wc_clpos wc_commitlog_current(wc_commitlog *cl);
 

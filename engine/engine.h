@@ -402,6 +402,31 @@ wc_status wc_engine_list_tables(wc_engine *e, uint32_t **ids, size_t *n);
 wc_status wc_engine_apply(wc_engine *e, wc_mutation *const *muts, size_t n);
 /* Same, for an already encoded batch record (mutation.h). */
 wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len);
+
+/*
+ * wc_engine_apply_batch that, in batch sync mode, does not wait for the
+ * commit log's fsync: the record is appended and applied (readers may see
+ * it at once, as with wc_engine_apply_batch), and *need receives its
+ * commit-log position, which the caller makes durable before it
+ * acknowledges the write: wc_engine_sync_to, or an fsync of the segment
+ * file need->segment (wc_commitlog_segment_path) from any process, which
+ * covers every record that segment held when the fsync started.
+ * need->segment is 0 when nothing is left to wait for (periodic mode, or a
+ * record with counter deltas, which is synced here).  Statuses of
+ * wc_engine_apply_batch.
+ */
+wc_status wc_engine_apply_batch_unsynced(wc_engine *e, const uint8_t *rec, size_t len,
+                                         wc_clpos *need);
+
+/* Wait until the record at pos is durable as the commit log's mode promises (batch: fsynced). */
+wc_status wc_engine_sync_to(wc_engine *e, wc_clpos pos);
+
+/*
+ * In batch sync mode the commit log's directory (where the segment files
+ * that wc_engine_apply_batch_unsynced names live), else "" (periodic mode
+ * waits for no fsync).  WC_INVALID_ARGUMENT if it does not fit n bytes.
+ */
+wc_status wc_engine_batch_commitlog_dir(wc_engine *e, char *out, size_t n);
 /*
  * Make every write acknowledged so far durable, whatever the sync mode (in
  * periodic mode the commit log is fsynced at once).  WC_IO_ERROR/WC_NO_SPACE

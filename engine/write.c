@@ -437,7 +437,8 @@ wc_status wc__admit_write(wc_engine *e)
     return st;
 }
 
-wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
+/* need NULL: wait for the fsync the mode promises; else leave it to the caller (engine.h) */
+static wc_status wc__apply_record_pos(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos *need)
 {
     wc_clpos pos;
     bool augmented = false;
@@ -463,9 +464,18 @@ wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
         wc_buf_reset(&e->index_rec);
     pthread_rwlock_unlock(&e->tables_mu);
     pthread_mutex_unlock(&e->write_mu);
-    if (st == WC_OK)
-        st = wc_commitlog_sync_to(e->log, pos);
-    return st;
+    if (st != WC_OK)
+        return st;
+    if (need == NULL)
+        return wc_commitlog_sync_to(e->log, pos);
+    if (wc_commitlog_mode(e->log) == WC_SYNC_BATCH)
+        *need = pos;
+    return WC_OK;
+}
+
+wc_status wc__apply_record(wc_engine *e, const uint8_t *rec, size_t len)
+{
+    return wc__apply_record_pos(e, rec, len, NULL);
 }
 
 wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
@@ -473,6 +483,37 @@ wc_status wc_engine_apply_batch(wc_engine *e, const uint8_t *rec, size_t len)
     if (wc_counter_batch_has_delta(rec, len))
         return wc__counter_apply(e, rec, len, NULL);
     return wc__apply_record(e, rec, len);
+}
+
+wc_status wc_engine_apply_batch_unsynced(wc_engine *e, const uint8_t *rec, size_t len,
+                                         wc_clpos *need)
+{
+    *need = (wc_clpos){0, 0};
+    if (wc_counter_batch_has_delta(rec, len))
+        return wc__counter_apply(e, rec, len, NULL);
+    return wc__apply_record_pos(e, rec, len, need);
+}
+
+wc_status wc_engine_sync_to(wc_engine *e, wc_clpos pos)
+{
+    return wc_commitlog_sync_to(e->log, pos);
+}
+
+wc_status wc_engine_batch_commitlog_dir(wc_engine *e, char *out, size_t n)
+{
+    int len;
+
+    if (n == 0)
+        return wc_error(WC_INVALID_ARGUMENT, "no room for the commit log directory");
+    out[0] = '\0';
+    if (wc_commitlog_mode(e->log) != WC_SYNC_BATCH)
+        return WC_OK;
+    len = snprintf(out, n, "%s/commitlog", e->dir);
+    if (len < 0 || (size_t)len >= n) {
+        out[0] = '\0';
+        return wc_error(WC_INVALID_ARGUMENT, "commit log directory too long in \"%s\"", e->dir);
+    }
+    return WC_OK;
 }
 
 wc_status wc_engine_sync(wc_engine *e)

@@ -40,11 +40,15 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "client.h"
+#include "clsync.h"
 #include "consistency.h"
 
 #include "widecol.h"
@@ -309,9 +313,6 @@ widecol_connection(void)
 		if (ring != NULL &&
 			wc_client_use_ring(connection, ring, ring_size, widecol_node_ring_spin_us) != WC_OK)
 			elog(DEBUG1, "widecol: requests go over the node's socket: %s", wc_last_error());
-		/* a batch-synced write is answered after an fsync: no spin catches it */
-		if (widecol_commitlog_sync == WIDECOL_COMMITLOG_SYNC_BATCH)
-			wc_client_set_write_spin(connection, 0);
 		wc_client_use_rowcache(connection, widecol_row_cache_handle());
 		wc_client_use_directread(connection, widecol_direct_read_handle());
 		if (!exit_hook)
@@ -321,6 +322,67 @@ widecol_connection(void)
 		}
 	}
 	return connection;
+}
+
+/* ---------------------------------------------------------------- commit-log fsyncs */
+
+static wc_clsync_file clsync_file;	/* the segment this backend fsyncs, kept open */
+static bool clsync_fd_reserved;		/* AcquireExternalFD granted its descriptor */
+
+/*
+ * Make a write the node answered before its commit-log fsync durable
+ * (batch mode; need from wc_client_apply_unsynced, segment 0: nothing to
+ * do).  The backend fsyncs the segment itself, as it flushes the WAL of
+ * its own commit: a ring worker that waited for the disk would then have to
+ * wake the backend, two more wake-ups per commit.  One LWLock makes the
+ * backends take turns, so a backend whose record another backend's fsync
+ * covered skips its own (group commit, clsync.h).  When the backend cannot
+ * (no descriptor to spare, the file does not open, the fsync fails), the
+ * node fsyncs instead; a failed fsync fails there too, and the write with
+ * it.
+ */
+void
+widecol_sync_write(wc_clpos need)
+{
+	static LWLock *lock = NULL;
+	wc_client  *c = widecol_connection();
+	wc_shmring *r = wc_client_ring(c);
+	wc_status	st = WC_UNAVAILABLE;
+	bool		fsynced = false;
+
+	if (need.segment == 0)
+		return;
+	if (r != NULL && !clsync_fd_reserved)
+		clsync_fd_reserved = AcquireExternalFD();
+	if (r != NULL && clsync_fd_reserved)
+	{
+		if (lock == NULL)
+			lock = &(GetNamedLWLockTranche(WIDECOL_CLSYNC_TRANCHE))->lock;
+		for (;;)
+		{
+			if (wc_shmring_durable(r, need))
+			{
+				st = WC_OK;
+				break;
+			}
+			/* false: another backend's turn ended, which may have covered ours */
+			if (!LWLockAcquireOrWait(lock, LW_EXCLUSIVE))
+				continue;
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			st = wc_clsync_to(r, wc_fs_posix(), &clsync_file, need, &fsynced);
+			pgstat_report_wait_end();
+			LWLockRelease(lock);
+			break;
+		}
+		if (st != WC_OK)
+			ereport(st == WC_IO_ERROR ? WARNING : LOG,
+					(errmsg("widecol: the node fsyncs the commit log for this write: %s",
+							wc_last_error())));
+	}
+	if (st == WC_OK)
+		return;
+	if ((st = wc_client_sync(c, need)) != WC_OK)
+		widecol_report(st, "write");
 }
 
 /* At backend exit: give the ring slot back while shared memory is still attached. */

@@ -260,6 +260,7 @@ node_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WidecolNodeShared)));
+	RequestNamedLWLockTranche(WIDECOL_CLSYNC_TRANCHE, 1);
 	if (widecol_node_ring_slot_kb > 0)
 	{
 		node_ring_bytes = wc_shmring_size(node_ring_slots(),

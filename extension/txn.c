@@ -560,16 +560,18 @@ send_one_record(void)
 	size_t		len;
 	wc_status	st;
 	wc_buf		whole;
+	wc_clpos	need;
 
 	if (spill_bytes == 0)
 	{
 		st = wc_batch_builder_finish(&pending, &rec, &len);
 		if (st != WC_OK)
 			widecol_report(st, "encoding a write");
-		st = wc_client_apply(widecol_connection(), rec, len,
-							 (wc_consistency) widecol_consistency);
+		st = wc_client_apply_unsynced(widecol_connection(), rec, len,
+									  (wc_consistency) widecol_consistency, &need);
 		if (st != WC_OK)
 			widecol_report(st, "write");
+		widecol_sync_write(need);
 		return;
 	}
 	/* spilled: the file's mutations, then the ones in memory, in one record */
@@ -595,10 +597,11 @@ send_one_record(void)
 				widecol_report(st, "encoding a write");
 			wc_buf_append(&whole, rec + len - size, size);
 		}
-		st = wc_client_apply(widecol_connection(), whole.data, whole.len,
-							 (wc_consistency) widecol_consistency);
+		st = wc_client_apply_unsynced(widecol_connection(), whole.data, whole.len,
+									  (wc_consistency) widecol_consistency, &need);
 		if (st != WC_OK)
 			widecol_report(st, "write");
+		widecol_sync_write(need);
 	}
 	PG_FINALLY();
 	{

@@ -356,6 +356,9 @@ extern struct wc_client *widecol_connection_if_open(void);
 extern void widecol_report(wc_status st, const char *what)
 			pg_attribute_noreturn();
 extern void widecol_connection_lost(void);
+/* the LWLock tranche (one lock) of the backends' commit-log fsyncs (conn.c) */
+#define WIDECOL_CLSYNC_TRANCHE "widecol commit log sync"
+extern void widecol_sync_write(wc_clpos need);
 extern int	widecol_consistency;
 extern int	widecol_ttl;
 extern char *widecol_write_timestamp;

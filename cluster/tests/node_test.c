@@ -921,11 +921,11 @@ static void test_version_mismatch(void **state)
      * NODE_INFO, 5: before MEMBERS, 6: before the schema opcodes, 8: before the READ overlay,
      * 9: before the READ trace, 10: before STREAMS, 11: before REPAIR and SNAPSHOT, 12: before
      * CLEANUP and DECOMMISSION, 13: before collection cells, 14: before CAS, 15: before
-     * STAGE and PUBLISH, INDEX_READ, COUNT_ROWS) and one from the future */
-    const uint32_t versions[13] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 99};
+     * STAGE and PUBLISH, INDEX_READ, COUNT_ROWS, 20: before SYNC) and one from the future */
+    const uint32_t versions[14] = {1, 2, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 20, 99};
 
-    assert_int_equal(WC_PROTO_VERSION, 20);
-    for (int i = 0; i < 13; i++) {
+    assert_int_equal(WC_PROTO_VERSION, 21);
+    for (int i = 0; i < 14; i++) {
         int fd = raw_connect(f->sock);
         wc_buf b;
         uint8_t buf[4096];

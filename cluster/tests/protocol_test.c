@@ -56,7 +56,7 @@ static wc_status dec_apply(const uint8_t *p, size_t len)
     wc_consistency cl;
     const uint8_t *b;
     size_t bl;
-    return wc_proto_get_apply(p, len, &cl, &b, &bl);
+    return wc_proto_get_apply(p, len, &cl, NULL, &b, &bl);
 }
 static wc_status dec_stage(const uint8_t *p, size_t len)
 {
@@ -368,7 +368,8 @@ static void test_unknown_opcode(void **state)
     assert_string_equal(wc_proto_op_name(WC_OP_PUBLISH), "PUBLISH");
     assert_string_equal(wc_proto_op_name(WC_OP_INDEX_READ), "INDEX_READ");
     assert_string_equal(wc_proto_op_name(WC_OP_COUNT_ROWS), "COUNT_ROWS");
-    assert_int_equal(WC_PROTO_VERSION, 20);
+    assert_string_equal(wc_proto_op_name(WC_OP_SYNC), "SYNC");
+    assert_int_equal(WC_PROTO_VERSION, 21);
     assert_string_equal(wc_proto_op_name(99), "UNKNOWN");
     for (int o = 1; o <= WC_OP_MAX; o++) {
         p[0] = (uint8_t)o;
@@ -592,13 +593,13 @@ static void test_small_requests(void **state)
 
     wc_buf_reset(&b);
     wc_proto_put_apply(&b, WC_CL_LOCAL_QUORUM, rec, sizeof(rec));
-    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, &batch, &bl), WC_OK);
+    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, NULL, &batch, &bl), WC_OK);
     assert_int_equal(cl, WC_CL_LOCAL_QUORUM);
     assert_int_equal(bl, sizeof(rec));
     assert_memory_equal(batch, rec, sizeof(rec));
     check_truncations(dec_apply, b.data, b.len);
     b.data[0] = WC_CL_COUNT;
-    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, &batch, &bl), WC_CORRUPTION);
+    assert_int_equal(wc_proto_get_apply(b.data, b.len, &cl, NULL, &batch, &bl), WC_CORRUPTION);
 
     /* the zero-copy prefix is the same bytes as a whole frame */
     wc_buf_reset(&b);
@@ -607,11 +608,43 @@ static void test_small_requests(void **state)
         wc_proto_put_apply(&b, WC_CL_ONE, rec, sizeof(rec));
         assert_int_equal(wc_proto_end_frame(&b, start), WC_OK);
     }
-    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, sizeof(rec)), WC_OK);
+    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, false, sizeof(rec)), WC_OK);
     assert_int_equal(b.len, sizeof(prefix) + sizeof(rec));
     assert_memory_equal(b.data, prefix, sizeof(prefix));
-    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, (size_t)WC_PROTO_MAX_FRAME),
+    assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_ONE, false, (size_t)WC_PROTO_MAX_FRAME),
                      WC_INVALID_ARGUMENT);
+
+    /* the client-syncs flag: decoded where it is accepted, refused where it is not */
+    {
+        bool syncs = false;
+        wc_clpos pos;
+
+        assert_int_equal(wc_proto_apply_prefix(prefix, 31, WC_CL_QUORUM, true, sizeof(rec)), WC_OK);
+        memcpy(b.data, prefix, sizeof(prefix));
+        memcpy(b.data + sizeof(prefix), rec, sizeof(rec));
+        assert_int_equal(wc_proto_get_apply(b.data + sizeof(prefix) - 5, 5 + sizeof(rec), &cl,
+                                            &syncs, &batch, &bl),
+                         WC_OK);
+        assert_true(syncs);
+        assert_int_equal(cl, WC_CL_QUORUM);
+        assert_int_equal(wc_proto_get_apply(b.data + sizeof(prefix) - 5, 5 + sizeof(rec), &cl,
+                                            NULL, &batch, &bl),
+                         WC_CORRUPTION);
+        b.data[sizeof(prefix) - 5] |= 0x40; /* an unknown flag */
+        assert_int_equal(wc_proto_get_apply(b.data + sizeof(prefix) - 5, 5 + sizeof(rec), &cl,
+                                            &syncs, &batch, &bl),
+                         WC_CORRUPTION);
+
+        wc_buf_reset(&b);
+        wc_proto_put_clpos(&b, (wc_clpos){7, 123456});
+        assert_int_equal(wc_proto_get_clpos(b.data, b.len, false, &pos), WC_OK);
+        assert_int_equal(pos.segment, 7);
+        assert_int_equal(pos.offset, 123456);
+        assert_int_equal(wc_proto_get_clpos(b.data, b.len - 1, false, &pos), WC_CORRUPTION);
+        assert_int_equal(wc_proto_get_clpos(b.data, 0, true, &pos), WC_OK);
+        assert_int_equal(pos.segment, 0);
+        assert_int_equal(wc_proto_get_clpos(b.data, 0, false, &pos), WC_CORRUPTION);
+    }
 
     /* STAGE: APPLY's layout, the first flag beside the consistency level; PUBLISH */
     {
