@@ -50,8 +50,10 @@ wc_status wc_clsync_to(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos
     wc_status st;
 
     *fsynced = false;
-    if (wc_shmring_durable(r, pos))
+    if (wc_shmring_durable(r, pos)) {
+        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
         return WC_OK;
+    }
     if (dir[0] == '\0')
         return wc_error(WC_UNAVAILABLE, "the node publishes no commit log to fsync");
     /* what this fsync will cover: every record of the segment up to the latest one appended */
@@ -60,17 +62,23 @@ wc_status wc_clsync_to(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos
         return wc_error(WC_INVALID_ARGUMENT,
                         "commit-log position %llu:%llu was never published as appended",
                         (unsigned long long)pos.segment, (unsigned long long)pos.offset);
-    if (appended.segment > pos.segment)
-        return WC_OK; /* the log rolled past the segment: fsynced whole (wc_shmring_durable) */
+    if (appended.segment > pos.segment) {
+        /* the log rolled past the segment: fsynced whole (wc_shmring_durable) */
+        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
+        return WC_OK;
+    }
     if ((st = wc__open_segment(fs, dir, pos.segment, f, &gone)) != WC_OK)
         return st;
-    if (gone)
-        return WC_OK; /* rolled, then retired */
+    if (gone) {
+        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED); /* rolled, then retired */
+        return WC_OK;
+    }
     if ((st = f->file->fs->sync(f->file)) != WC_OK) {
         wc_clsync_close(f);
         return st;
     }
     *fsynced = true;
+    wc_shmring_clsync_count(r, WC_CLSYNC_FSYNC);
     wc_shmring_note_synced(r, (wc_clpos){appended.segment, appended.offset + 1});
     return WC_OK;
 }

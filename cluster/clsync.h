@@ -58,8 +58,9 @@ typedef struct wc_clsync_file {
  * Make the record at pos (answered by wc_client_apply_unsynced) durable:
  * at once if it is known durable, else by an fsync of its segment's file
  * (opened through fs, normally wc_fs_posix(), and kept open in *f).
- * *fsynced tells whether this call fsynced.  WC_OK: durable.  Any other
- * status: not known durable; call wc_client_sync.
+ * *fsynced tells whether this call fsynced.  WC_OK: durable (counted in
+ * the ring as WC_CLSYNC_FSYNC or WC_CLSYNC_COVERED).  Any other status:
+ * not known durable; call wc_client_sync (and count WC_CLSYNC_NODE).
  */
 wc_status wc_clsync_to(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos, bool *fsynced);
 

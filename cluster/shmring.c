@@ -107,6 +107,7 @@ typedef struct wc__hdr {
     _Atomic uint64_t cl_appended; /* the latest record start a worker saw appended */
     _Atomic uint64_t cl_synced;   /* records of its segment starting before it are durable */
     char cl_dir[WC_SHMRING_DIR_MAX]; /* the commit log's directory; "" while not published */
+    _Atomic uint64_t cl_counts[WC_CLSYNC_KINDS]; /* wc_shmring_clsync_count, since formatted */
 } wc__hdr;
 
 /* The bell of the calling worker thread once bound (-1: sleeps on the shared doorbell). */
@@ -449,6 +450,17 @@ bool wc_shmring_durable(const wc_shmring *r, wc_clpos pos)
     if (a.segment > pos.segment || s.segment > pos.segment)
         return true;
     return s.segment == pos.segment && s.offset > pos.offset;
+}
+
+void wc_shmring_clsync_count(wc_shmring *r, wc_clsync_kind kind)
+{
+    if ((unsigned)kind < WC_CLSYNC_KINDS)
+        atomic_fetch_add_explicit(&r->h->cl_counts[kind], 1, memory_order_relaxed);
+}
+
+uint64_t wc_shmring_clsync_counted(const wc_shmring *r, wc_clsync_kind kind)
+{
+    return (unsigned)kind < WC_CLSYNC_KINDS ? atomic_load(&r->h->cl_counts[kind]) : 0;
 }
 
 void wc_shmring_note_synced(wc_shmring *r, wc_clpos upto)

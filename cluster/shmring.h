@@ -190,6 +190,16 @@ bool wc_shmring_durable(const wc_shmring *r, wc_clpos pos);
 /* Client: every record of upto.segment that starts before upto.offset is durable. */
 void wc_shmring_note_synced(wc_shmring *r, wc_clpos upto);
 
+/* How a write the node left to its client became durable (counted since the region was formatted). */
+typedef enum wc_clsync_kind {
+    WC_CLSYNC_FSYNC = 0, /* the client fsynced */
+    WC_CLSYNC_COVERED,   /* another client's fsync, or a roll of the log, covered it */
+    WC_CLSYNC_NODE,      /* the client could not fsync and had the node sync (SYNC) */
+    WC_CLSYNC_KINDS
+} wc_clsync_kind;
+void wc_shmring_clsync_count(wc_shmring *r, wc_clsync_kind kind);
+uint64_t wc_shmring_clsync_counted(const wc_shmring *r, wc_clsync_kind kind);
+
 /* Clients inside a request right now (submitted, not yet read). */
 uint32_t wc_shmring_busy(const wc_shmring *r);
 

@@ -362,6 +362,7 @@ widecol_sync_write(wc_clpos need)
 		{
 			if (wc_shmring_durable(r, need))
 			{
+				wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
 				st = WC_OK;
 				break;
 			}
@@ -381,6 +382,8 @@ widecol_sync_write(wc_clpos need)
 	}
 	if (st == WC_OK)
 		return;
+	if (r != NULL)
+		wc_shmring_clsync_count(r, WC_CLSYNC_NODE);
 	if ((st = wc_client_sync(c, need)) != WC_OK)
 		widecol_report(st, "write");
 }

@@ -213,6 +213,7 @@ static bool node_parse_seeds(wc_addr **seeds, size_t *nseeds);
 PG_FUNCTION_INFO_V1(widecol_node_status);
 PG_FUNCTION_INFO_V1(widecol_row_cache_stats);
 PG_FUNCTION_INFO_V1(widecol_direct_read_stats);
+PG_FUNCTION_INFO_V1(widecol_commitlog_sync_stats);
 
 
 /*
@@ -1374,5 +1375,47 @@ widecol_direct_read_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum((int64) st.reads);
 	values[3] = Int64GetDatum((int64) st.resident);
 	values[4] = Int64GetDatum((int64) st.other);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Columns of widecol.commitlog_sync_stats(). */
+#define COMMITLOG_SYNC_STATS_COLUMNS 4
+
+/*
+ * widecol.commitlog_sync_stats(OUT backend_fsyncs_enabled bool,
+ *								OUT backend_fsyncs bigint,
+ *								OUT covered bigint, OUT node_syncs bigint)
+ *
+ * How the writes of batch mode became durable since the server started
+ * (conn.c, widecol_sync_write): fsyncs of the commit log by the writing
+ * backends, writes another backend's fsync (or a roll of the log) covered,
+ * and writes the backend had the node sync.  Enabled while the node
+ * publishes its commit log for the backends (batch mode).
+ */
+Datum
+widecol_commitlog_sync_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[COMMITLOG_SYNC_STATS_COLUMNS];
+	bool		nulls[COMMITLOG_SYNC_STATS_COLUMNS];
+	size_t		size;
+	void	   *mem = widecol_node_ring(&size);
+	wc_shmring *r = NULL;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(nulls, 0, sizeof(nulls));
+	memset(values, 0, sizeof(values));
+	values[0] = BoolGetDatum(false);
+	for (int i = 1; i < COMMITLOG_SYNC_STATS_COLUMNS; i++)
+		values[i] = Int64GetDatum(0);
+	if (mem != NULL && wc_shmring_open(mem, size, &r) == WC_OK)
+	{
+		values[0] = BoolGetDatum(wc_shmring_commitlog_dir(r)[0] != '\0');
+		values[1] = Int64GetDatum((int64) wc_shmring_clsync_counted(r, WC_CLSYNC_FSYNC));
+		values[2] = Int64GetDatum((int64) wc_shmring_clsync_counted(r, WC_CLSYNC_COVERED));
+		values[3] = Int64GetDatum((int64) wc_shmring_clsync_counted(r, WC_CLSYNC_NODE));
+		wc_shmring_close(r);
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

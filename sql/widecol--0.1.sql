@@ -63,6 +63,17 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'widecol_direct_read_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+CREATE FUNCTION commitlog_sync_stats(
+    OUT backend_fsyncs_enabled boolean,
+    OUT backend_fsyncs bigint,
+    OUT covered bigint,
+    OUT node_syncs bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'widecol_commitlog_sync_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION commitlog_sync_stats() IS 'how writes in batch mode (widecol.commitlog_sync) became durable since the server started: commit-log fsyncs by the writing backends, writes another backend''s fsync covered, writes the backend had the node sync';
+
 COMMENT ON FUNCTION direct_read_stats() IS 'direct reads of this instance (widecol.direct_reads): reads answered from the tables'' files by the backend, and reads asked of the node because a memtable may hold the partition (resident) or for another reason, since the server started';
 
 COMMENT ON FUNCTION row_cache_stats() IS 'the row cache of this instance (widecol.row_cache_size_mb): hits, misses, fills, evictions since the server started';

@@ -169,6 +169,25 @@ run_pgbench() {
     echo "$tps $errs $cpu"
 }
 
+# settle: the same settling for both sides after a restart, which left the
+# heap's rows of the earlier steps to vacuum and checkpoint and widecol's
+# replayed commit log in memtables: vacuum and checkpoint the heap tables,
+# flush the widecol tables and wait (at most a minute) for their
+# compactions, so that no background work of either side runs in the
+# first runs of the next step only
+settle() {
+    local t i busy
+    psql_q -c "VACUUM kv_heap" -c "VACUUM copy_heap" -c "CHECKPOINT" >/dev/null
+    for t in kv_wc copy_wc; do psql_q -c "SELECT widecol.flush('$t')" >/dev/null; done
+    for ((i = 0; i < 60; i++)); do
+        busy=$(psql_q -c "SELECT count(*) FROM unnest(ARRAY['kv_wc', 'copy_wc']::regclass[]) t,
+                            widecol.compaction_stats(t) s WHERE s.running OR s.pending > 0")
+        [ "$busy" = 0 ] && break
+        sleep 1
+    done
+    echo "    settled: heap vacuumed and checkpointed, widecol flushed, compactions idle after ${i} s"
+}
+
 RESULTS=
 CPULINES=
 # median NUMBER... -> the middle one (the lower middle of an even count)
@@ -300,6 +319,7 @@ stop_pg
 printf 'widecol.commitlog_sync = batch\n' >>"$PGDATA/postgresql.conf"
 start_pg
 wait_node
+settle
 compare insert_batch on "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
 stop_pg
 ERRS=$(server_log_errors)

@@ -187,6 +187,11 @@ $batch->append_conf('postgresql.conf',
 	  . "widecol.data_directory = '$short/batch'\n");
 $batch->start;
 my %rows = run_workload($batch);
+# the writing backends fsynced the commit log themselves, the node never had to
+my $sync_stats = 'SELECT backend_fsyncs_enabled, backend_fsyncs > 0, node_syncs '
+  . 'FROM widecol.commitlog_sync_stats()';
+is($batch->safe_psql('postgres', $sync_stats),
+	't|t|0', 'batch: the backends fsync the commit log of their writes');
 crash_and_check($batch, 'batch', %rows);
 
 # ---------------------------------------------------------------- periodic
@@ -199,6 +204,8 @@ $periodic->append_conf('postgresql.conf',
 	  . "widecol.data_directory = '$short/periodic'\n");
 $periodic->start;
 %rows = run_workload($periodic);
+is($periodic->safe_psql('postgres', $sync_stats),
+	'f|f|0', 'periodic: no commit-log fsync waits for a write');
 usleep(500_000);
 crash_and_check($periodic, 'periodic', %rows);
 
