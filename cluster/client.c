@@ -810,8 +810,9 @@ wc_status wc_client_sync(wc_client *c, wc_clpos pos)
     return wc__simple(c, id);
 }
 
-wc_shmring *wc_client_ring(wc_client *c)
+wc_shmring *wc_client_ring(wc_client *c, uint32_t *slot)
 {
+    *slot = c->slot;
     return c->ring;
 }
 

@@ -172,8 +172,8 @@ wc_status wc_client_apply_unsynced(wc_client *c, const uint8_t *batch, size_t le
                                    wc_consistency cl, wc_clpos *need);
 /* SYNC: have the node make the record at pos durable (the fallback of wc_clsync_to). */
 wc_status wc_client_sync(wc_client *c, wc_clpos pos);
-/* The shared-memory ring the client uses (wc_client_use_ring), NULL when none. */
-wc_shmring *wc_client_ring(wc_client *c);
+/* The shared-memory ring the client uses (wc_client_use_ring) and its slot there, NULL when none. */
+wc_shmring *wc_client_ring(wc_client *c, uint32_t *slot);
 /*
  * Pipelined APPLY: send the batch and return without waiting for the node,
  * so the caller can prepare the next batch meanwhile.  At most one APPLY is

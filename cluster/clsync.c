@@ -42,22 +42,61 @@ static wc_status wc__open_segment(wc_fs *fs, const char *dir, uint64_t id, wc_cl
     return WC_OK;
 }
 
-wc_status wc_clsync_to(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos, bool *fsynced)
+bool wc_clsync_durable(wc_shmring *r, uint32_t slot, wc_clpos pos)
+{
+    /* a node that starts resets the positions, then moves the epoch, then publishes */
+    return wc_shmring_slot_current(r, slot) && wc_shmring_durable(r, pos) &&
+           wc_shmring_slot_current(r, slot);
+}
+
+/*
+ * The node that answered is gone: its positions are not in the ring any
+ * more, so fsync the record's segment file, whatever else it covers.
+ */
+static wc_status wc__sync_alone(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos,
+                                bool *fsynced)
 {
     const char *dir = wc_shmring_commitlog_dir(r);
-    wc_clpos appended;
     bool gone;
     wc_status st;
 
+    if (dir[0] == '\0')
+        return wc_error(WC_UNAVAILABLE, "the node restarted and publishes no commit log to fsync");
+    if ((st = wc__open_segment(fs, dir, pos.segment, f, &gone)) != WC_OK)
+        return st;
+    if (gone)
+        return WC_OK; /* retired: flushed to SSTables by the node that followed */
+    if ((st = f->file->fs->sync(f->file)) != WC_OK) {
+        wc_clsync_close(f);
+        return st;
+    }
+    *fsynced = true;
+    wc_shmring_clsync_count(r, WC_CLSYNC_FSYNC);
+    return WC_OK;
+}
+
+wc_status wc_clsync_to(wc_shmring *r, uint32_t slot, wc_fs *fs, wc_clsync_file *f, wc_clpos pos,
+                       bool *fsynced)
+{
+    const char *dir = wc_shmring_commitlog_dir(r);
+    wc_clpos appended;
+    bool gone, known;
+    wc_status st;
+
     *fsynced = false;
-    if (wc_shmring_durable(r, pos)) {
+    if (!wc_shmring_slot_current(r, slot))
+        return wc__sync_alone(r, fs, f, pos, fsynced);
+    known = wc_shmring_durable(r, pos);
+    /* what an fsync now covers: every record of the segment up to the latest one appended */
+    appended = wc_shmring_appended(r);
+    if (!wc_shmring_slot_current(r, slot))
+        return wc__sync_alone(r, fs, f, pos, fsynced);
+    if (known) {
         wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
         return WC_OK;
     }
     if (dir[0] == '\0')
         return wc_error(WC_UNAVAILABLE, "the node publishes no commit log to fsync");
-    /* what this fsync will cover: every record of the segment up to the latest one appended */
-    appended = wc_shmring_appended(r);
     if (wc_clpos_cmp(appended, pos) < 0)
         return wc_error(WC_INVALID_ARGUMENT,
                         "commit-log position %llu:%llu was never published as appended",

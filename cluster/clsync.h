@@ -23,6 +23,13 @@
  * rolled past was fsynced whole by the roll, and a segment whose file is
  * gone was rolled and retired, so both count as durable.
  *
+ * The positions are those of the node serving the ring.  A node that
+ * restarts between its answer and the client's fsync leaves positions of
+ * the next node there, which say nothing of the record (a later segment of
+ * the new node is no roll of the record's), so a client whose ring slot
+ * belongs to an earlier node fsyncs the record's segment file itself and
+ * trusts nothing else (wc_clsync_durable, wc_shmring_slot_current).
+ *
  * Group commit needs the callers of one ring to take turns: hold one lock
  * shared by all the ring's clients around wc_clsync_to (a PostgreSQL
  * backend uses an LWLock with LWLockAcquireOrWait, and looks at
@@ -55,14 +62,24 @@ typedef struct wc_clsync_file {
 } wc_clsync_file;
 
 /*
- * Make the record at pos (answered by wc_client_apply_unsynced) durable:
- * at once if it is known durable, else by an fsync of its segment's file
+ * Make the record at pos (answered by wc_client_apply_unsynced, whose ring
+ * slot is slot) durable: at once if it is known durable, else by an fsync
+ * of its segment's file
  * (opened through fs, normally wc_fs_posix(), and kept open in *f).
  * *fsynced tells whether this call fsynced.  WC_OK: durable (counted in
  * the ring as WC_CLSYNC_FSYNC or WC_CLSYNC_COVERED).  Any other status:
  * not known durable; call wc_client_sync (and count WC_CLSYNC_NODE).
  */
-wc_status wc_clsync_to(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos, bool *fsynced);
+wc_status wc_clsync_to(wc_shmring *r, uint32_t slot, wc_fs *fs, wc_clsync_file *f, wc_clpos pos,
+                       bool *fsynced);
+
+/*
+ * Is the record at pos known durable?  Only positions published by the node
+ * that answered through slot (the client's ring slot) count: after a
+ * restart the shared positions are the new node's, and wc_clsync_to then
+ * fsyncs the record's segment file whatever the ring says.
+ */
+bool wc_clsync_durable(wc_shmring *r, uint32_t slot, wc_clpos pos);
 
 /* Close the file kept open, if any. */
 void wc_clsync_close(wc_clsync_file *f);

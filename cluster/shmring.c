@@ -727,6 +727,11 @@ static bool wc__node_ok(wc_shmring *r, uint32_t slot, bool probe)
            (!probe || wc__alive(pid));
 }
 
+bool wc_shmring_slot_current(wc_shmring *r, uint32_t slot)
+{
+    return slot < r->nslots && wc__node_ok(r, slot, false);
+}
+
 wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
 {
     wc__hdr *h = r->h;

@@ -174,7 +174,10 @@ void wc_shmring_release(wc_shmring *r, uint32_t slot);
  * region: the latest record start the node saw appended, and how far the
  * clients' fsyncs reached.  Positions are kept as one word each, so a
  * segment id or offset past 32 bits is never published (the node then
- * syncs the record itself).
+ * syncs the record itself).  A node that starts forgets the positions of
+ * the one before it (wc_shmring_set_commitlog) before it serves; a client
+ * trusts them only for the node that answered its write
+ * (wc_shmring_slot_current before and after reading them, clsync.h).
  */
 
 /* Node: publish dir (NULL or "": no client syncs) and forget earlier positions; before serving. */
@@ -199,6 +202,9 @@ typedef enum wc_clsync_kind {
 } wc_clsync_kind;
 void wc_shmring_clsync_count(wc_shmring *r, wc_clsync_kind kind);
 uint64_t wc_shmring_clsync_counted(const wc_shmring *r, wc_clsync_kind kind);
+
+/* Is the node that served the ring when slot was claimed still serving it? */
+bool wc_shmring_slot_current(wc_shmring *r, uint32_t slot);
 
 /* Clients inside a request right now (submitted, not yet read). */
 uint32_t wc_shmring_busy(const wc_shmring *r);

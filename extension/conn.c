@@ -346,7 +346,8 @@ widecol_sync_write(wc_clpos need)
 {
 	static LWLock *lock = NULL;
 	wc_client  *c = widecol_connection();
-	wc_shmring *r = wc_client_ring(c);
+	uint32		slot;
+	wc_shmring *r = wc_client_ring(c, &slot);
 	wc_status	st = WC_UNAVAILABLE;
 	bool		fsynced = false;
 
@@ -360,7 +361,7 @@ widecol_sync_write(wc_clpos need)
 			lock = &(GetNamedLWLockTranche(WIDECOL_CLSYNC_TRANCHE))->lock;
 		for (;;)
 		{
-			if (wc_shmring_durable(r, need))
+			if (wc_clsync_durable(r, slot, need))
 			{
 				wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
 				st = WC_OK;
@@ -370,7 +371,7 @@ widecol_sync_write(wc_clpos need)
 			if (!LWLockAcquireOrWait(lock, LW_EXCLUSIVE))
 				continue;
 			pgstat_report_wait_start(PG_WAIT_EXTENSION);
-			st = wc_clsync_to(r, wc_fs_posix(), &clsync_file, need, &fsynced);
+			st = wc_clsync_to(r, slot, wc_fs_posix(), &clsync_file, need, &fsynced);
 			pgstat_report_wait_end();
 			LWLockRelease(lock);
 			break;

@@ -36,6 +36,7 @@ typedef struct fx {
     void *mem;
     size_t size;
     wc_shmring *r;
+    uint32_t slot; /* the client's */
     wc_clsync_file file;
 } fx;
 
@@ -60,7 +61,7 @@ static void open_engine(fx *f, size_t segment_bytes)
     }
 }
 
-/* The node's side: publish the engine's commit log in a fresh ring. */
+/* A node starts serving the ring with the engine's commit log, and the client claims a slot. */
 static void publish(fx *f)
 {
     char cldir[WC_SHMRING_DIR_MAX];
@@ -68,6 +69,8 @@ static void publish(fx *f)
     assert_int_equal(wc_engine_batch_commitlog_dir(f->e, cldir, sizeof(cldir)), WC_OK);
     assert_true(cldir[0] != '\0');
     assert_int_equal(wc_shmring_set_commitlog(f->r, cldir), WC_OK);
+    wc_shmring_serve_begin(f->r);
+    assert_int_equal(wc_shmring_claim(f->r, &f->slot), WC_OK);
 }
 
 static void setup_fx(fx *f, size_t segment_bytes)
@@ -158,24 +161,24 @@ static void test_client_fsync_survives_power_loss(void **state)
     (void)state;
     setup_fx(&f, 0);
     a = write_row(&f, "a");
-    assert_false(wc_shmring_durable(f.r, a));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, a, &fsynced), WC_OK);
+    assert_false(wc_clsync_durable(f.r, f.slot, a));
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, a, &fsynced), WC_OK);
     assert_true(fsynced);
-    assert_true(wc_shmring_durable(f.r, a));
+    assert_true(wc_clsync_durable(f.r, f.slot, a));
 
     /* b and c appended before b's fsync: c's client finds its record covered */
     b = write_row(&f, "b");
     c = write_row(&f, "c");
-    assert_false(wc_shmring_durable(f.r, c));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, b, &fsynced), WC_OK);
+    assert_false(wc_clsync_durable(f.r, f.slot, c));
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, b, &fsynced), WC_OK);
     assert_true(fsynced);
-    assert_true(wc_shmring_durable(f.r, c));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, c, &fsynced), WC_OK);
+    assert_true(wc_clsync_durable(f.r, f.slot, c));
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, c, &fsynced), WC_OK);
     assert_false(fsynced);
 
     /* d: applied (readers see it) but never fsynced, so never acknowledged */
     d = write_row(&f, "d");
-    assert_false(wc_shmring_durable(f.r, d));
+    assert_false(wc_clsync_durable(f.r, f.slot, d));
     assert_int_equal(rows_of(&f, "d"), 1);
 
     power_loss_and_reopen(&f);
@@ -185,7 +188,7 @@ static void test_client_fsync_survives_power_loss(void **state)
     /* the power loss is real for what no fsync covered: skipping the fsync loses writes */
     assert_int_equal(rows_of(&f, "d"), 0);
     /* the positions of the node before are forgotten */
-    assert_false(wc_shmring_durable(f.r, d));
+    assert_false(wc_clsync_durable(f.r, f.slot, d));
     teardown_fx(&f);
 }
 
@@ -207,11 +210,11 @@ static void test_rolled_segment_is_durable(void **state)
         last = write_row(&f, pk);
     }
     assert_true(last.segment > first.segment);
-    assert_true(wc_shmring_durable(f.r, first));
-    assert_false(wc_shmring_durable(f.r, last));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, first, &fsynced), WC_OK);
+    assert_true(wc_clsync_durable(f.r, f.slot, first));
+    assert_false(wc_clsync_durable(f.r, f.slot, last));
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, first, &fsynced), WC_OK);
     assert_false(fsynced);
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, last, &fsynced), WC_OK);
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, last, &fsynced), WC_OK);
     assert_true(fsynced);
 
     power_loss_and_reopen(&f);
@@ -235,14 +238,14 @@ static void test_fallbacks(void **state)
 
     /* a failed fsync: not durable, the file is closed, the node must sync */
     wc_faultfs_trigger(f.ff, WC_FF_SYNC, "CommitLog-", 1, WC_FF_FAIL, WC_IO_ERROR, false);
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, a, &fsynced), WC_IO_ERROR);
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, a, &fsynced), WC_IO_ERROR);
     assert_false(fsynced);
     assert_null(f.file.file);
-    assert_false(wc_shmring_durable(f.r, a));
+    assert_false(wc_clsync_durable(f.r, f.slot, a));
     wc_faultfs_trigger(f.ff, WC_FF_ANY, NULL, 0, WC_FF_FAIL, WC_OK, false);
 
     /* a position past what the node published */
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, (wc_clpos){a.segment, a.offset + 1000},
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, (wc_clpos){a.segment, a.offset + 1000},
                                   &fsynced),
                      WC_INVALID_ARGUMENT);
 
@@ -256,8 +259,42 @@ static void test_fallbacks(void **state)
     /* no commit log published (periodic mode): nothing for the client to fsync */
     assert_int_equal(wc_shmring_set_commitlog(f.r, NULL), WC_OK);
     assert_false(wc_shmring_note_appended(f.r, a));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, a, &fsynced), WC_UNAVAILABLE);
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, a, &fsynced), WC_UNAVAILABLE);
 
+    power_loss_and_reopen(&f);
+    assert_int_equal(rows_of(&f, "a"), 1);
+    teardown_fx(&f);
+}
+
+/*
+ * The node restarts between its answer and the client's fsync: the new
+ * node's positions say nothing of the record (here: it appended to a later
+ * segment, which for its own records means a roll), so the client fsyncs
+ * the record's segment itself.  Trusting the ring would lose the record.
+ */
+static void test_node_restart_before_the_fsync(void **state)
+{
+    fx f;
+    wc_clpos a;
+    uint32_t old_slot;
+    bool fsynced;
+    char cldir[WC_SHMRING_DIR_MAX];
+
+    (void)state;
+    setup_fx(&f, 0);
+    a = write_row(&f, "a");
+    old_slot = f.slot;
+    assert_true(wc_shmring_slot_current(f.r, old_slot));
+    /* the next node publishes its log and serves; it appends to a later segment */
+    assert_int_equal(wc_engine_batch_commitlog_dir(f.e, cldir, sizeof(cldir)), WC_OK);
+    assert_int_equal(wc_shmring_set_commitlog(f.r, cldir), WC_OK);
+    wc_shmring_serve_begin(f.r);
+    assert_true(wc_shmring_note_appended(f.r, (wc_clpos){a.segment + 1, 64}));
+    assert_false(wc_shmring_slot_current(f.r, old_slot));
+    assert_true(wc_shmring_durable(f.r, a)); /* what the new node's positions would say */
+    assert_false(wc_clsync_durable(f.r, old_slot, a));
+    assert_int_equal(wc_clsync_to(f.r, old_slot, f.fs, &f.file, a, &fsynced), WC_OK);
+    assert_true(fsynced);
     power_loss_and_reopen(&f);
     assert_int_equal(rows_of(&f, "a"), 1);
     teardown_fx(&f);
@@ -273,14 +310,14 @@ static void test_retired_segment(void **state)
     (void)state;
     setup_fx(&f, 0);
     a = write_row(&f, "a");
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, a, &fsynced), WC_OK);
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, a, &fsynced), WC_OK);
     assert_true(fsynced);
     wc_clsync_close(&f.file);
     /* a published position of a segment whose file is gone (rolled, then retired) */
     assert_true(wc_shmring_note_appended(f.r, (wc_clpos){a.segment + 1000, 0}));
-    assert_true(wc_shmring_durable(f.r, (wc_clpos){a.segment + 999, 5}));
-    assert_false(wc_shmring_durable(f.r, (wc_clpos){a.segment + 1000, 0}));
-    assert_int_equal(wc_clsync_to(f.r, f.fs, &f.file, (wc_clpos){a.segment + 1000, 0}, &fsynced),
+    assert_true(wc_clsync_durable(f.r, f.slot, (wc_clpos){a.segment + 999, 5}));
+    assert_false(wc_clsync_durable(f.r, f.slot, (wc_clpos){a.segment + 1000, 0}));
+    assert_int_equal(wc_clsync_to(f.r, f.slot, f.fs, &f.file, (wc_clpos){a.segment + 1000, 0}, &fsynced),
                      WC_OK);
     assert_false(fsynced);
     assert_null(f.file.file);
@@ -294,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_rolled_segment_is_durable),
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_retired_segment),
+        cmocka_unit_test(test_node_restart_before_the_fsync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
