@@ -41,9 +41,6 @@ struct wc_client {
     wc_shmring *ring;    /* NULL: every request goes over the socket */
     uint32_t slot;       /* the ring slot this client claimed */
     int ring_spin_us;
-    int write_spin_us;   /* the same for the answer to a write (APPLY, STAGE) */
-    bool write_request;  /* the request being sent is a write */
-    int inflight_spin_us; /* spin for the answer of the request in flight on the ring */
     bool ring_inflight;  /* the request awaiting its answer went through the ring */
     bool socket_only;    /* send the next request over the socket even if it fits the ring */
     wc_rowcache *rowcache; /* NULL: wc_client_read_cached always asks the node */
@@ -257,7 +254,6 @@ static wc_status wc__send_request(wc_client *c, struct iovec *iov, int n, int64_
                         c->path);
     }
     c->ring_inflight = true;
-    c->inflight_spin_us = c->write_request ? c->write_spin_us : c->ring_spin_us;
     return WC_OK;
 }
 
@@ -290,7 +286,7 @@ static wc_status wc__ring_recv(wc_client *c, int64_t deadline, const uint8_t **p
             if (left < slice)
                 slice = (int)left;
         }
-        st = wc_shmring_wait(c->ring, c->slot, slice, c->inflight_spin_us, &rlen);
+        st = wc_shmring_wait(c->ring, c->slot, slice, c->ring_spin_us, &rlen);
         if (st == WC_OK)
             break;
         if (st != WC_TIMEOUT) {
@@ -599,13 +595,7 @@ wc_status wc_client_use_ring(wc_client *c, void *mem, size_t size, int spin_us)
         return st;
     }
     c->ring_spin_us = spin_us;
-    c->write_spin_us = spin_us;
     return WC_OK;
-}
-
-void wc_client_set_write_spin(wc_client *c, int spin_us)
-{
-    c->write_spin_us = spin_us;
 }
 
 bool wc_client_on_ring(const wc_client *c)
@@ -698,11 +688,10 @@ wc_status wc_client_list_tables(wc_client *c, uint32_t **ids, size_t *n)
 }
 
 /*
- * Send an APPLY frame (op WC_OP_APPLY) or a STAGE frame (first: its flag;
- * always over the socket, where the node keeps the connection's staged
- * transaction); *idp gets its request id.
+ * Send an APPLY frame (op WC_OP_APPLY; first: the flag CLIENT_SYNCS) or a
+ * STAGE frame (first: its flag FIRST; always over the socket, where the
+ * node keeps the connection's staged transaction); *idp gets its request id.
  */
-/* first: of a STAGE, begins the staged transaction; of an APPLY, the client syncs (protocol.h) */
 static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, bool first,
                                 const uint8_t *hdr, size_t hlen, const uint8_t *batch,
                                 size_t len, uint32_t *idp)
@@ -736,9 +725,7 @@ static wc_status wc__apply_send(wc_client *c, uint8_t op, wc_consistency cl, boo
         iov[n++].iov_len = len;
     }
     c->socket_only = op == WC_OP_STAGE;
-    c->write_request = true;
     st = wc__send_request(c, iov, n, wc__deadline(c));
-    c->write_request = false;
     c->socket_only = false;
     if (st != WC_OK)
         return wc__broken(c, st);

@@ -100,13 +100,6 @@ bool wc_client_broken(const wc_client *c);
  * WC_OVERLOADED (every slot taken), WC_NO_MEMORY.
  */
 wc_status wc_client_use_ring(wc_client *c, void *mem, size_t size, int spin_us);
-/*
- * Spin at most spin_us (instead of use_ring's) for the answer to a write
- * (APPLY, STAGE) sent through the ring: 0 when the node fsyncs every write
- * before it answers (batch commit-log sync), whose answer no short spin
- * catches.
- */
-void wc_client_set_write_spin(wc_client *c, int spin_us);
 /* True while requests go through a ring slot. */
 bool wc_client_on_ring(const wc_client *c);
 /*

@@ -50,22 +50,24 @@ bool wc_clsync_durable(wc_shmring *r, uint32_t slot, wc_clpos pos)
 }
 
 /*
- * The node that answered is gone: its positions are not in the ring any
- * more, so fsync the record's segment file, whatever else it covers.
+ * Fsync the file of segment id in dir (kept open in *f) and count how the
+ * record became durable: WC_CLSYNC_FSYNC, or WC_CLSYNC_COVERED when the
+ * file is gone (the log rolled past the segment, then retired it).
  */
-static wc_status wc__sync_alone(wc_shmring *r, wc_fs *fs, wc_clsync_file *f, wc_clpos pos,
-                                bool *fsynced)
+static wc_status wc__fsync_segment(wc_shmring *r, wc_fs *fs, const char *dir, uint64_t id,
+                                   wc_clsync_file *f, bool *fsynced)
 {
-    const char *dir = wc_shmring_commitlog_dir(r);
     bool gone;
     wc_status st;
 
     if (dir[0] == '\0')
-        return wc_error(WC_UNAVAILABLE, "the node restarted and publishes no commit log to fsync");
-    if ((st = wc__open_segment(fs, dir, pos.segment, f, &gone)) != WC_OK)
+        return wc_error(WC_UNAVAILABLE, "the node publishes no commit log to fsync");
+    if ((st = wc__open_segment(fs, dir, id, f, &gone)) != WC_OK)
         return st;
-    if (gone)
-        return WC_OK; /* retired: flushed to SSTables by the node that followed */
+    if (gone) {
+        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
+        return WC_OK;
+    }
     if ((st = f->file->fs->sync(f->file)) != WC_OK) {
         wc_clsync_close(f);
         return st;
@@ -80,17 +82,18 @@ wc_status wc_clsync_to(wc_shmring *r, uint32_t slot, wc_fs *fs, wc_clsync_file *
 {
     const char *dir = wc_shmring_commitlog_dir(r);
     wc_clpos appended;
-    bool gone, known;
+    bool known;
     wc_status st;
 
     *fsynced = false;
+    /* the node that answered is gone: its positions are not in the ring any more */
     if (!wc_shmring_slot_current(r, slot))
-        return wc__sync_alone(r, fs, f, pos, fsynced);
+        return wc__fsync_segment(r, fs, dir, pos.segment, f, fsynced);
     known = wc_shmring_durable(r, pos);
     /* what an fsync now covers: every record of the segment up to the latest one appended */
     appended = wc_shmring_appended(r);
     if (!wc_shmring_slot_current(r, slot))
-        return wc__sync_alone(r, fs, f, pos, fsynced);
+        return wc__fsync_segment(r, fs, dir, pos.segment, f, fsynced);
     if (known) {
         wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
         return WC_OK;
@@ -101,23 +104,9 @@ wc_status wc_clsync_to(wc_shmring *r, uint32_t slot, wc_fs *fs, wc_clsync_file *
         return wc_error(WC_INVALID_ARGUMENT,
                         "commit-log position %llu:%llu was never published as appended",
                         (unsigned long long)pos.segment, (unsigned long long)pos.offset);
-    if (appended.segment > pos.segment) {
-        /* the log rolled past the segment: fsynced whole (wc_shmring_durable) */
-        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED);
-        return WC_OK;
-    }
-    if ((st = wc__open_segment(fs, dir, pos.segment, f, &gone)) != WC_OK)
-        return st;
-    if (gone) {
-        wc_shmring_clsync_count(r, WC_CLSYNC_COVERED); /* rolled, then retired */
-        return WC_OK;
-    }
-    if ((st = f->file->fs->sync(f->file)) != WC_OK) {
-        wc_clsync_close(f);
-        return st;
-    }
-    *fsynced = true;
-    wc_shmring_clsync_count(r, WC_CLSYNC_FSYNC);
-    wc_shmring_note_synced(r, (wc_clpos){appended.segment, appended.offset + 1});
-    return WC_OK;
+    /* (a later segment appended meanwhile: the fsync covers this one's records only) */
+    if ((st = wc__fsync_segment(r, fs, dir, pos.segment, f, fsynced)) == WC_OK && *fsynced &&
+        appended.segment == pos.segment)
+        wc_shmring_note_synced(r, (wc_clpos){appended.segment, appended.offset + 1});
+    return st;
 }

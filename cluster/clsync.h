@@ -33,7 +33,7 @@
  * Group commit needs the callers of one ring to take turns: hold one lock
  * shared by all the ring's clients around wc_clsync_to (a PostgreSQL
  * backend uses an LWLock with LWLockAcquireOrWait, and looks at
- * wc_shmring_durable again after waiting for another client's turn).
+ * wc_clsync_durable again after waiting for another client's turn).
  *
  * Errors: any failure (the file cannot be opened, the fsync fails) is
  * returned and the caller falls back to wc_client_sync, so the node does

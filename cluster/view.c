@@ -993,11 +993,6 @@ static wc_status wc__log_put(wc_batch_builder *b, const wc_buf *upd, int64_t ts)
     return wc_batch_builder_end(b);
 }
 
-/*
- * wc_views_apply and wc_views_apply_paired: with upd NULL the view
- * mutations join the batch; else they go to *upd (one entry per base
- * partition) and the batch gets the log entry of *upd instead.
- */
 /* wc_engine_apply_batch, or its unsynced form when need is not NULL */
 static wc_status wc__engine_apply(wc_engine *e, const uint8_t *rec, size_t len, wc_clpos *need)
 {
@@ -1005,6 +1000,11 @@ static wc_status wc__engine_apply(wc_engine *e, const uint8_t *rec, size_t len, 
                 : wc_engine_apply_batch(e, rec, len);
 }
 
+/*
+ * wc_views_apply and wc_views_apply_paired: with upd NULL the view
+ * mutations join the batch; else they go to *upd (one entry per base
+ * partition) and the batch gets the log entry of *upd instead.
+ */
 static wc_status wc__apply(wc_views *v, wc_engine *e, const uint8_t *batch, size_t len,
                            wc_buf *upd, wc_clpos *need)
 {

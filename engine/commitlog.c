@@ -1348,6 +1348,11 @@ wc_sync_mode wc_commitlog_mode(const wc_commitlog *cl)
     return cl->mode;
 }
 
+const char *wc_commitlog_dir(const wc_commitlog *cl)
+{
+    return cl->dir;
+}
+
 wc_status wc_commitlog_segment_path(const char *dir, uint64_t id, char *out, size_t n)
 {
     return cl_path_in(dir, id, WC_CL_FILE_SUFFIX, out, n);

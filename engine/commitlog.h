@@ -119,8 +119,9 @@ wc_status wc_commitlog_sync_to(wc_commitlog *cl, wc_clpos pos);
  */
 wc_status wc_commitlog_sync_all(wc_commitlog *cl);
 
-/* The mode the log was opened with. */
+/* The mode and the directory the log was opened with. */
 wc_sync_mode wc_commitlog_mode(const wc_commitlog *cl);
+const char *wc_commitlog_dir(const wc_commitlog *cl);
 
 /*
  * The path of segment id's file in the log directory dir, into out (n

@@ -501,18 +501,16 @@ wc_status wc_engine_sync_to(wc_engine *e, wc_clpos pos)
 
 wc_status wc_engine_batch_commitlog_dir(wc_engine *e, char *out, size_t n)
 {
-    int len;
+    const char *dir = wc_commitlog_dir(e->log);
 
     if (n == 0)
         return wc_error(WC_INVALID_ARGUMENT, "no room for the commit log directory");
     out[0] = '\0';
     if (wc_commitlog_mode(e->log) != WC_SYNC_BATCH)
         return WC_OK;
-    len = snprintf(out, n, "%s/commitlog", e->dir);
-    if (len < 0 || (size_t)len >= n) {
-        out[0] = '\0';
-        return wc_error(WC_INVALID_ARGUMENT, "commit log directory too long in \"%s\"", e->dir);
-    }
+    if (strlen(dir) >= n)
+        return wc_error(WC_INVALID_ARGUMENT, "commit log directory too long: \"%s\"", dir);
+    memcpy(out, dir, strlen(dir) + 1);
     return WC_OK;
 }
 

@@ -379,7 +379,10 @@ widecol_sync_write(wc_clpos need)
 		if (st != WC_OK)
 			ereport(st == WC_IO_ERROR ? WARNING : LOG,
 					(errmsg("widecol: the node fsyncs the commit log for this write: %s",
-							wc_last_error())));
+							wc_last_error()),
+					 errhint("If the fsync failed, check the disk under widecol.data_directory: "
+							 "the node stops accepting writes after a failed fsync "
+							 "(SELECT * FROM widecol.node_status()).")));
 	}
 	if (st == WC_OK)
 		return;

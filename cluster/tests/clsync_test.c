@@ -61,8 +61,8 @@ static void open_engine(fx *f, size_t segment_bytes)
     }
 }
 
-/* A node starts serving the ring with the engine's commit log, and the client claims a slot. */
-static void publish(fx *f)
+/* A node starts serving the ring with the engine's commit log. */
+static void node_starts(fx *f)
 {
     char cldir[WC_SHMRING_DIR_MAX];
 
@@ -70,6 +70,12 @@ static void publish(fx *f)
     assert_true(cldir[0] != '\0');
     assert_int_equal(wc_shmring_set_commitlog(f->r, cldir), WC_OK);
     wc_shmring_serve_begin(f->r);
+}
+
+/* A node starts, and the client claims a slot. */
+static void publish(fx *f)
+{
+    node_starts(f);
     assert_int_equal(wc_shmring_claim(f->r, &f->slot), WC_OK);
 }
 
@@ -278,7 +284,6 @@ static void test_node_restart_before_the_fsync(void **state)
     wc_clpos a;
     uint32_t old_slot;
     bool fsynced;
-    char cldir[WC_SHMRING_DIR_MAX];
 
     (void)state;
     setup_fx(&f, 0);
@@ -286,9 +291,7 @@ static void test_node_restart_before_the_fsync(void **state)
     old_slot = f.slot;
     assert_true(wc_shmring_slot_current(f.r, old_slot));
     /* the next node publishes its log and serves; it appends to a later segment */
-    assert_int_equal(wc_engine_batch_commitlog_dir(f.e, cldir, sizeof(cldir)), WC_OK);
-    assert_int_equal(wc_shmring_set_commitlog(f.r, cldir), WC_OK);
-    wc_shmring_serve_begin(f.r);
+    node_starts(&f);
     assert_true(wc_shmring_note_appended(f.r, (wc_clpos){a.segment + 1, 64}));
     assert_false(wc_shmring_slot_current(f.r, old_slot));
     assert_true(wc_shmring_durable(f.r, a)); /* what the new node's positions would say */
