@@ -9,7 +9,8 @@
  *
  *  - per table, its SSTable files and its "flushed-below" serial F: every
  *    write to a memtable whose serial is below F is in those files (the
- *    engine's publish_hook, wc_engine_table_files), whether the table may
+ *    engine's publish_hook, wc_engine_table_files; above every serial while
+ *    no memtable holds a write of the table), whether the table may
  *    be read at all (not offline, not dropped), and a table-wide serial
  *    for changes of the whole table (a publish of staged writes);
  *  - per stripe, the highest serial of a memtable a write to the stripe
@@ -35,7 +36,8 @@
  * load, so the list it reads holds the write (or a compaction's output
  * that holds it).  Writes the stripe load does not see are concurrent with
  * the read.  Stripes are shared by partitions and tables (a collision only
- * costs direct reads); serials grow across node restarts (the region
+ * costs direct reads, and another table's write counts only if its
+ * memtable is newer than the table's oldest); serials grow across node restarts (the region
  * hands each node start a larger base).
  *
  * The files are immutable.  A client opens them itself (its own file

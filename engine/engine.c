@@ -61,7 +61,10 @@ void wc__publish_table(wc_engine *e, wc__table *t)
     memset(&f, 0, sizeof(f));
     f.table_id = t->def.id;
     f.readable = !t->dropped && !atomic_load(&t->offline);
-    f.flushed_below = t->nimm > 0 ? t->imm[0].serial : t->active_serial;
+    if (t->nimm > 0)
+        f.flushed_below = t->imm[0].serial;
+    else
+        f.flushed_below = t->active_used ? t->active_serial : WC_FLUSHED_ALL;
     f.table_wide = t->table_wide;
     if (t->nssts > sizeof(refs0) / sizeof(refs0[0]) &&
         (refs = wc_malloc(t->nssts * sizeof(*refs))) == NULL) {

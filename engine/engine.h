@@ -124,7 +124,7 @@ typedef struct wc_engine_options {
     /* Direct reads (cluster/directread.h): readers outside the engine that read a table's
      * SSTable files themselves when none of its memtables can hold the partition.
      * publish_hook is called with a table's state whenever its SSTable list, its oldest
-     * memtable or its readability changes, under the table's lock (must not block or call
+     * memtable (also at the first write after all were flushed) or its readability changes, under the table's lock (must not block or call
      * the engine); resident_hook before every write to partition pk of table_id enters the
      * memtable with the given serial (under write_mu), once per entry: a row (row true, its
      * clustering key ck) or a partition-level entry (row false, ck NULL: partition
@@ -144,11 +144,16 @@ typedef struct wc_engine_file_ref {
     uint64_t bytes;   /* its size */
 } wc_engine_file_ref;
 
+/* wc_engine_table_files.flushed_below of a table no memtable holds a write of. */
+#define WC_FLUSHED_ALL UINT64_MAX
+
 /* What publish_hook receives (valid during the call). */
 typedef struct wc_engine_table_files {
     uint32_t table_id;
     bool readable;          /* false: dropped, or offline (damaged SSTables) */
-    /* every write to a memtable with a serial below this is in files[] */
+    /* every write to a memtable with a serial below this is in files[]; WC_FLUSHED_ALL
+     * while no memtable of the table holds a write (the next write to it publishes
+     * the newest serial, its memtable's, before it raises a stripe) */
     uint64_t flushed_below;
     /* the whole table may have data in memtables up to this serial (0: none) */
     uint64_t table_wide;

@@ -108,7 +108,8 @@ typedef struct wc__table {
     pthread_mutex_t mu;
     wc_memtable *active;
     wc_clpos active_start; /* log position the active memtable starts at */
-    uint64_t active_serial; /* serial of the active memtable (e->next_serial; under mu) */
+    uint64_t active_serial; /* serial of the active memtable (e->next_serial, taken anew at
+                             * its first write; under mu) */
     /* a change of the whole table (a publish of staged writes) put data of any partition
      * in memtables up to this serial (direct reads; under mu) */
     uint64_t table_wide;

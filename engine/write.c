@@ -239,9 +239,21 @@ wc_status wc__apply_batch_mem(wc_engine *e, const uint8_t *rec, size_t len, wc_c
         if (replay && wc_clpos_cmp(pos, t->flushed) < 0)
             continue; /* already in an SSTable */
         if (!t->active_used) {
+            /*
+             * The table's first write since its memtables were all flushed
+             * (wc__publish_table published WC_FLUSHED_ALL: every stripe read
+             * directly).  The memtable takes the newest serial, published
+             * before its stripes are raised, so that the stripes other
+             * tables raised before now do not send this table's reads to
+             * the node.
+             */
+            pthread_mutex_lock(&t->mu);
             t->active_used = true;
+            t->active_serial = wc__next_serial(e);
             if (replay)
                 t->active_start = pos;
+            wc__publish_table(e, t);
+            pthread_mutex_unlock(&t->mu);
         }
         if (e->opts.resident_hook != NULL) {
             wc_mutation_view mv;

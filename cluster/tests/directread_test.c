@@ -4,7 +4,8 @@
  * files only once no memtable can hold it, and then exactly as the engine
  * reads it (a random model of writes, deletions, flushes and compactions
  * compares every direct answer with the engine's); a write, a staged
- * publish, a drop and a restart send reads back to the node; files a
+ * publish, a drop and a restart send reads back to the node, another
+ * table's writes only while they are newer than the table's own; files a
  * compaction removed are closed; and under a writer that flushes and
  * compacts all the time, a direct read never misses a write acknowledged
  * before it began.
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "directread.h"
 #include "engine.h"
@@ -429,6 +431,72 @@ static void test_sweep_other_table(void **state)
     assert_int_equal(deleted_open_files(), 0);
 }
 
+/*
+ * A partition of another table whose partition stripe is the same as pk's
+ * (directread.c hashes the key with the table id as the seed into
+ * WC_DR_PART_STRIPES stripes); written into buf.
+ */
+static const char *colliding_pk(const char *pk, uint32_t other, char *buf, size_t size)
+{
+    uint64_t want = XXH3_64bits_withSeed(pk, strlen(pk), TABLE) & (WC_DR_PART_STRIPES - 1);
+
+    for (unsigned i = 0;; i++) {
+        snprintf(buf, size, "o%u", i);
+        if ((XXH3_64bits_withSeed(buf, strlen(buf), other) & (WC_DR_PART_STRIPES - 1)) == want)
+            return buf;
+    }
+}
+
+/*
+ * Stripes are shared by tables, but another table's writes send a table's
+ * reads to the node only if they went into a memtable started after the
+ * table's own oldest one: never while the table's memtables are all
+ * flushed, and not for the other table's memtable that was already filling
+ * when this table's started.
+ */
+static void test_other_tables_writes(void **state)
+{
+    fx *f = *state;
+    wc_table_def def;
+    wc_directread_stats st;
+    uint32_t col = 1;
+    const char *v = "x";
+    char opk[32];
+
+    memset(&def, 0, sizeof(def));
+    def.id = TABLE + 1;
+    snprintf(def.name, sizeof(def.name), "ks.other");
+    assert_int_equal(wc_engine_create_table(f->e, &def), WC_OK);
+    colliding_pk("p1", TABLE + 1, opk, sizeof(opk));
+    put(f, "p1", 1, 100, "one");
+    assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+
+    /* the other table writes into p1's stripe: p1 is all in files, read directly */
+    assert_int_equal(wc_test_put(f->e, TABLE + 1, opk, 1, 100, 0, 1000, 1, &col, &v), WC_OK);
+    assert_string_equal(dvalue(f, "p1", 1), "one");
+
+    /* this table writes elsewhere: its memtable is newer than the other's, p1 still direct */
+    put(f, "p2", 1, 100, "two");
+    assert_int_equal(wc_test_put(f->e, TABLE + 1, opk, 2, 101, 0, 1000, 1, &col, &v), WC_OK);
+    assert_string_equal(dvalue(f, "p1", 1), "one");
+    assert_null(dvalue(f, "p2", 1)); /* its own write: the node */
+    wc_directread_get_stats(f->cli, &st);
+    assert_int_equal(st.resident, 1);
+
+    /* a newer memtable of the other table raised the stripe: p1 goes to the node */
+    assert_int_equal(wc_engine_flush(f->e, TABLE + 1, true), WC_OK);
+    assert_int_equal(wc_test_put(f->e, TABLE + 1, opk, 3, 102, 0, 1000, 1, &col, &v), WC_OK);
+    assert_null(dvalue(f, "p1", 1));
+
+    /* until this table's memtables are flushed */
+    assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    assert_string_equal(dvalue(f, "p1", 1), "one");
+    assert_string_equal(dvalue(f, "p2", 1), "two");
+    wc_directread_get_stats(f->cli, &st);
+    assert_int_equal(st.resident, 2);
+    assert_int_equal(st.other, 0);
+}
+
 static void test_staged_publish(void **state)
 {
     fx *f = *state;
@@ -627,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compacted_files_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_other_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_tables_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_recreate_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model, setup, teardown),
