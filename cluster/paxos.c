@@ -1803,6 +1803,13 @@ static wc_status wc__file_load(void *ctx, wc_buf *out)
 wc_status wc_paxos_file_open(const char *dir, void (*log)(void *arg, const char *line),
                              void *log_arg, wc_paxos_file **out)
 {
+    return wc_paxos_file_open_fs(NULL, dir, log, log_arg, out);
+}
+
+wc_status wc_paxos_file_open_fs(wc_fs *fs, const char *dir,
+                                void (*log)(void *arg, const char *line), void *log_arg,
+                                wc_paxos_file **out)
+{
     wc_paxos_file *f = wc_calloc(1, sizeof(*f));
     bool exists = false;
     wc_status st;
@@ -1810,7 +1817,7 @@ wc_status wc_paxos_file_open(const char *dir, void (*log)(void *arg, const char 
     *out = NULL;
     if (f == NULL)
         return wc_error(WC_NO_MEMORY, "out of memory for the paxos state file");
-    f->fs = wc_fs_posix();
+    f->fs = fs ? fs : wc_fs_posix();
     f->log = log;
     f->log_arg = log_arg;
     snprintf(f->dir, sizeof(f->dir), "%s", dir);

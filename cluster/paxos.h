@@ -78,6 +78,7 @@
 #include "coding.h"
 #include "coordinator.h"
 #include "env.h"
+#include "fs.h"
 #include "paxos_format.h"
 #include "replica_store.h"
 #include "ring.h"
@@ -237,6 +238,10 @@ int wc_paxos_ballot_cmp(const wc_paxos_ballot *a, const wc_paxos_ballot *b);
 typedef struct wc_paxos_file wc_paxos_file;
 wc_status wc_paxos_file_open(const char *dir, void (*log)(void *arg, const char *line),
                              void *log_arg, wc_paxos_file **out);
+/* The same through fs (NULL: wc_fs_posix(); tests hand in a faultfs). */
+wc_status wc_paxos_file_open_fs(wc_fs *fs, const char *dir,
+                                void (*log)(void *arg, const char *line), void *log_arg,
+                                wc_paxos_file **out);
 void wc_paxos_file_close(wc_paxos_file *f);
 wc_paxos_storage wc_paxos_file_storage(wc_paxos_file *f);
 

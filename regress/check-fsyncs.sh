@@ -26,7 +26,8 @@ ROOT=$(pwd)
 MAKE=${MAKE:-make}
 TESTS=${FSYNC_TESTS:-durability_test powerloss_test commitlog_test recovery_test snapshot_test \
     counter_test cluster/tests/batchlog_test cluster/tests/stream_test \
-    cluster/tests/schema_runtime_test cluster/tests/hints_test cluster/tests/clsync_test}
+    cluster/tests/schema_runtime_test cluster/tests/hints_test cluster/tests/clsync_test \
+    cluster/tests/paxos_file_test}
 export WC_PL_SEED=${WC_PL_SEED:-4242}
 
 SCRATCH=$(mktemp -d /tmp/widecol-fsyncs.XXXXXX) || exit 1
