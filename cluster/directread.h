@@ -17,15 +17,16 @@
  *    went into (the engine's resident_hook, before the memtable holds the
  *    write), in three families with an array each: any write to a
  *    partition (a hash of table id and partition key), writes to one row
- *    (a hash of those and the clustering key), and partition-level writes
- *    (partition deletion, range tombstones, static row).  A row write
- *    marks a partition stripe and a row stripe, never a partition-level
- *    one, so a read of one row (row and partition-level stripe) collides
- *    only with other rows' writes.
+ *    (two stripes per row, from a hash of those and the clustering key),
+ *    and partition-level writes (partition deletion, range tombstones,
+ *    static row).  A row write marks a partition stripe and both its row
+ *    stripes, never a partition-level one, so a read of one row (the
+ *    lower of its row stripes, and the partition-level stripe) collides
+ *    only with other rows' writes, and only where they raised both.
  *
  * A client reads directly only if the stripe's serial and the table-wide
  * serial are both below F; otherwise it asks the node.  A read of one row
- * by its whole clustering key checks the row's stripe and the partition-
+ * by its whole clustering key checks the row's stripes and the partition-
  * level stripe (what can change that row); any other read of the
  * partition, the partition's stripe.  Why that read
  * holds every write acknowledged before it began: the write stored its
