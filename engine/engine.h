@@ -124,9 +124,10 @@ typedef struct wc_engine_options {
     /* Direct reads (cluster/directread.h): readers outside the engine that read a table's
      * SSTable files themselves when none of its memtables can hold the partition.
      * publish_hook is called with a table's state whenever its SSTable list, its oldest
-     * memtable (also at the first write after all were flushed) or its readability changes, under the table's lock (must not block or call
-     * the engine); resident_hook before every write to partition pk of table_id enters the
-     * memtable with the given serial (under write_mu), once per entry: a row (row true, its
+     * memtable (also at the first write after all were flushed) or its readability
+     * changes, under the table's lock (must not block or call the engine); resident_hook
+     * before every write to partition pk of table_id enters the memtable with the given
+     * serial (under write_mu), once per entry: a row (row true, its
      * clustering key ck) or a partition-level entry (row false, ck NULL: partition
      * deletion, range tombstones, static row).  Memtable serials start at
      * memtable_serial_base (0: 1) and only grow.  NULL: none. */

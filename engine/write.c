@@ -514,15 +514,16 @@ wc_status wc_engine_sync_to(wc_engine *e, wc_clpos pos)
 wc_status wc_engine_batch_commitlog_dir(wc_engine *e, char *out, size_t n)
 {
     const char *dir = wc_commitlog_dir(e->log);
+    size_t len = strlen(dir);
 
     if (n == 0)
         return wc_error(WC_INVALID_ARGUMENT, "no room for the commit log directory");
     out[0] = '\0';
     if (wc_commitlog_mode(e->log) != WC_SYNC_BATCH)
         return WC_OK;
-    if (strlen(dir) >= n)
+    if (len >= n)
         return wc_error(WC_INVALID_ARGUMENT, "commit log directory too long: \"%s\"", dir);
-    memcpy(out, dir, strlen(dir) + 1);
+    memcpy(out, dir, len + 1);
     return WC_OK;
 }
 
