@@ -63,13 +63,32 @@ typedef struct wc__dr_open {
     uint32_t table_id;
 } wc__dr_open;
 
+/*
+ * The file system of a client's files: the real one, but every open asks
+ * the client's descriptor hook first and every close tells it
+ * (wc_directread_set_fd_hooks).
+ */
+typedef struct wc__dr_fs {
+    wc_fs base;
+    wc_fs *inner;
+    bool (*acquire)(void *arg);
+    void (*release)(void *arg);
+    void *arg;
+    bool refused; /* the last open failed because acquire said no */
+} wc__dr_fs;
+
+typedef struct wc__dr_file {
+    wc_file base;
+    wc_file *inner;
+} wc__dr_file;
+
 struct wc_directread {
     wc__dr_hdr *h;
     _Atomic uint64_t *part_stripes, *row_stripes, *level_stripes;
     wc__dr_slot *slots;
     pthread_mutex_t mu; /* node side: slot writers */
     /* client side */
-    wc_fs *fs;
+    wc__dr_fs fs;
     uint64_t epoch; /* of the files below and dir */
     char dir[sizeof(((wc__dr_hdr *)0)->dir)];
     uint64_t clock;
@@ -122,6 +141,92 @@ wc_status wc_directread_format(void *mem, size_t size)
     return WC_OK;
 }
 
+/* ---------------------------------------------------------------- the client's files */
+
+static wc_file *wc__dr_inner(wc_file *f)
+{
+    return ((wc__dr_file *)f)->inner;
+}
+
+static wc_status wc__dr_fs_open(wc_fs *fs, const char *path, int flags, wc_file **out)
+{
+    wc__dr_fs *d = (wc__dr_fs *)fs;
+    wc__dr_file *f;
+    wc_status st;
+
+    *out = NULL;
+    d->refused = false;
+    if (d->acquire != NULL && !d->acquire(d->arg)) {
+        d->refused = true;
+        return wc_error(WC_OVERLOADED, "no file descriptor to spare for \"%s\"", path);
+    }
+    if ((f = wc_calloc(1, sizeof(*f))) == NULL) {
+        st = wc_error(WC_NO_MEMORY, "out of memory opening \"%s\"", path);
+    } else if ((st = d->inner->open(d->inner, path, flags, &f->inner)) == WC_OK) {
+        f->base.fs = fs;
+        *out = &f->base;
+        return WC_OK;
+    }
+    wc_free(f);
+    if (d->release != NULL)
+        d->release(d->arg);
+    return st;
+}
+
+static wc_status wc__dr_fs_close(wc_file *f)
+{
+    wc__dr_fs *d = (wc__dr_fs *)f->fs;
+    wc_file *inner = wc__dr_inner(f);
+    wc_status st = inner->fs->close(inner);
+
+    wc_free(f);
+    if (d->release != NULL)
+        d->release(d->arg);
+    return st;
+}
+
+static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
+{
+    wc_file *inner = wc__dr_inner(f);
+
+    return inner->fs->pread(inner, buf, n, off, nread);
+}
+
+static wc_status wc__dr_fs_size(wc_file *f, uint64_t *out)
+{
+    wc_file *inner = wc__dr_inner(f);
+
+    return inner->fs->size(inner, out);
+}
+
+/*
+ * The real file system's directory operations (they ignore their fs), and
+ * file operations of its own: a client only opens, reads, sizes and closes
+ * its files, which it opens read-only, so writing ones stay unset.
+ */
+static void wc__dr_fs_init(wc__dr_fs *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->inner = wc_fs_posix();
+    d->base = *d->inner;
+    d->base.open = wc__dr_fs_open;
+    d->base.close = wc__dr_fs_close;
+    d->base.pread = wc__dr_fs_pread;
+    d->base.size = wc__dr_fs_size;
+    d->base.pwrite = NULL;
+    d->base.sync = NULL;
+    d->base.truncate = NULL;
+    d->base.allocate = NULL;
+}
+
+void wc_directread_set_fd_hooks(wc_directread *dr, bool (*acquire)(void *arg),
+                                void (*release)(void *arg), void *arg)
+{
+    dr->fs.acquire = acquire;
+    dr->fs.release = release;
+    dr->fs.arg = arg;
+}
+
 wc_status wc_directread_open(void *mem, size_t size, wc_directread **out)
 {
     wc__dr_hdr *h = mem;
@@ -140,7 +245,7 @@ wc_status wc_directread_open(void *mem, size_t size, wc_directread **out)
     dr->row_stripes = dr->part_stripes + WC_DR_PART_STRIPES;
     dr->level_stripes = dr->row_stripes + WC_DR_ROW_STRIPES;
     dr->slots = (wc__dr_slot *)((char *)mem + wc__dr_slots_off());
-    dr->fs = wc_fs_posix();
+    wc__dr_fs_init(&dr->fs);
     dr->budget = WC_DR_DEFAULT_BUDGET;
     pthread_mutex_init(&dr->mu, NULL);
     *out = dr;
@@ -400,19 +505,10 @@ static wc__dr_open *wc__dr_entry(wc_directread *dr, bool unused)
     return unused ? NULL : lru;
 }
 
-/*
- * The open file gen/file_id (bytes long) of table_id, opened now if need
- * be, with a reference for the caller; NULL if it cannot be opened.  Files
- * used least recently are closed to keep the open ones within the budget
- * (the caller's references keep those it still reads).
- */
-static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
-                                    uint64_t file_id, uint64_t bytes)
+/* The file gen/file_id of table_id if this client has it open, with a reference; else NULL. */
+static wc_sstable *wc__dr_cached(wc_directread *dr, uint32_t table_id, uint64_t gen,
+                                 uint64_t file_id)
 {
-    wc__dr_open *victim;
-    char path[sizeof(dr->dir) + 64];
-    wc_sstable *t;
-
     for (size_t i = 0; i < WC_DR_OPEN_FILES; i++) {
         wc__dr_open *o = &dr->open[i];
 
@@ -423,9 +519,34 @@ static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64
             return o->t;
         }
     }
+    return NULL;
+}
+
+/*
+ * The open file gen/file_id (bytes long) of table_id, opened now if need
+ * be, with a reference for the caller; NULL if it cannot be opened.  Files
+ * used least recently are closed to keep the open ones within the budget
+ * (the caller's references keep those it still reads), and, while the
+ * descriptor hook refuses, those not used since clock value since (the
+ * read in progress holds the rest).
+ */
+static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
+                                    uint64_t file_id, uint64_t bytes, uint64_t since)
+{
+    wc__dr_open *victim;
+    char path[sizeof(dr->dir) + 64];
+    wc_sstable *t = wc__dr_cached(dr, table_id, gen, file_id);
+
+    if (t != NULL)
+        return t;
     snprintf(path, sizeof(path), "%s/t%u/%llu.sst", dr->dir, table_id, (unsigned long long)gen);
-    if (wc_sstable_open(dr->fs, path, NULL, file_id, &t) != WC_OK)
-        return NULL; /* gone (compacted away) or damaged: the node answers */
+    while (wc_sstable_open(&dr->fs.base, path, NULL, file_id, &t) != WC_OK) {
+        /* gone (compacted away) or damaged: the node answers */
+        if (!dr->fs.refused || (victim = wc__dr_entry(dr, false)) == NULL || victim->used > since)
+            return NULL;
+        wc__dr_close(dr, victim); /* frees its descriptor: nobody else holds it */
+        wc_clear_error();
+    }
     while (dr->open_bytes + bytes > dr->budget && (victim = wc__dr_entry(dr, false)) != NULL)
         wc__dr_close(dr, victim);
     if ((victim = wc__dr_entry(dr, true)) == NULL) {
@@ -492,7 +613,7 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
     wc__dr_hdr *h = dr->h;
     wc__dr_copy c;
     wc_sstable *files[WC_DR_MAX_FILES];
-    uint64_t state, stripe;
+    uint64_t state, stripe, since;
     char name[32];
     wc_status st;
 
@@ -540,11 +661,16 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
             return wc__dr_miss(dr, &h->other); /* the table's files are more than we keep open */
     }
     wc__dr_forget_old(dr, req->table_id, &c);
+    /* the files open already first, so that making room for the others spares them */
+    since = dr->clock;
     for (uint32_t i = 0; i < c.nfiles; i++)
-        if ((files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i], c.file_id[i],
-                                         c.bytes[i])) == NULL) {
-            while (i-- > 0)
-                wc_sstable_unref(files[i]);
+        files[i] = wc__dr_cached(dr, req->table_id, c.gen[i], c.file_id[i]);
+    for (uint32_t i = 0; i < c.nfiles; i++)
+        if (files[i] == NULL && (files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i],
+                                                             c.file_id[i], c.bytes[i], since)) ==
+                                    NULL) {
+            for (uint32_t k = 0; k < c.nfiles; k++)
+                wc_sstable_unref(files[k]); /* NULL for those not reached */
             return wc__dr_miss(dr, &h->other);
         }
     snprintf(name, sizeof(name), "table %u", req->table_id);

@@ -141,4 +141,18 @@ void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out);
  */
 void wc_directread_set_budget(wc_directread *dr, uint64_t bytes);
 
+/*
+ * Account for the descriptors this client's files take: each file opened
+ * for a direct read calls acquire(arg) first and is not opened when it
+ * returns false; each such file calls release(arg) once it is closed (a
+ * PostgreSQL backend passes AcquireExternalFD and ReleaseExternalFD, so its
+ * own files and these stay within max_files_per_process together).  When
+ * acquire refuses, the client closes the files it used least recently,
+ * those the read in progress does not hold, and asks again; with none left
+ * the read goes to the node.  Without hooks (the default) files open
+ * freely, up to WC_DR_OPEN_FILES.  Set them before the first read.
+ */
+void wc_directread_set_fd_hooks(wc_directread *dr, bool (*acquire)(void *arg),
+                                void (*release)(void *arg), void *arg);
+
 #endif /* WC_DIRECTREAD_H */

@@ -79,6 +79,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/postmaster.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -375,6 +376,23 @@ widecol_row_cache_handle(void)
  */
 static wc_directread *direct_read_handle = NULL;
 
+/*
+ * The descriptors of the SSTable files a backend reads itself count
+ * against max_files_per_process with PostgreSQL's own (fd.c's external
+ * descriptors): when none is to spare, the read goes to the node.
+ */
+static bool
+direct_read_fd_acquire(void *arg)
+{
+	return AcquireExternalFD();
+}
+
+static void
+direct_read_fd_release(void *arg)
+{
+	ReleaseExternalFD();
+}
+
 struct wc_directread *
 widecol_direct_read_handle(void)
 {
@@ -386,6 +404,9 @@ widecol_direct_read_handle(void)
 			elog(DEBUG1, "widecol: no direct reads: %s", wc_last_error());
 			direct_read_handle = NULL;
 		}
+		else
+			wc_directread_set_fd_hooks(direct_read_handle, direct_read_fd_acquire,
+									   direct_read_fd_release, NULL);
 		widecol_direct_read_budget_changed();
 	}
 	return direct_read_handle;

@@ -355,6 +355,118 @@ static void test_budget(void **state)
     assert_int_equal(open_sst_files(false), engine_files + 3);
 }
 
+/* Table TABLE + 1 with partition "o" in one file, and partition "p" of TABLE in rounds files. */
+static void other_table_and_files(fx *f, int rounds)
+{
+    wc_table_def def;
+    uint32_t col = 1;
+    const char *v = "x";
+
+    memset(&def, 0, sizeof(def));
+    def.id = TABLE + 1;
+    snprintf(def.name, sizeof(def.name), "ks.other");
+    assert_int_equal(wc_engine_create_table(f->e, &def), WC_OK);
+    assert_int_equal(wc_test_put(f->e, TABLE + 1, "o", 1, 100, 0, 1000, 1, &col, &v), WC_OK);
+    assert_int_equal(wc_engine_flush(f->e, TABLE + 1, true), WC_OK);
+    for (int round = 0; round < rounds; round++) {
+        put(f, "p", (uint64_t)round, 100 + round, "v");
+        assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
+    }
+}
+
+/* Descriptor hooks (wc_directread_set_fd_hooks) that grant up to limit descriptors. */
+typedef struct fdcount {
+    int limit, held, max_held, acquired, released, refused;
+} fdcount;
+
+static bool fd_acquire(void *arg)
+{
+    fdcount *c = arg;
+
+    if (c->held >= c->limit) {
+        c->refused++;
+        return false;
+    }
+    c->held++;
+    c->acquired++;
+    if (c->held > c->max_held)
+        c->max_held = c->held;
+    return true;
+}
+
+static void fd_release(void *arg)
+{
+    fdcount *c = arg;
+
+    assert_true(c->held > 0);
+    c->held--;
+    c->released++;
+}
+
+/*
+ * Every file a client opens takes a descriptor from its hook and gives it
+ * back when closed; when the hook refuses, files the read in progress does
+ * not hold are closed to make room, and a read that cannot get all the
+ * descriptors it needs goes to the node.
+ */
+static void test_fd_hooks(void **state)
+{
+    fx *f = *state;
+    fdcount fc = {.limit = 2};
+    wc_directread_stats st;
+    wc_read_request r;
+    wc_page *p;
+    int engine_files;
+
+    other_table_and_files(f, 3);
+    engine_files = open_sst_files(false);
+    wc_directread_set_fd_hooks(f->cli, fd_acquire, fd_release, &fc);
+
+    /* three files, two descriptors: the node answers, two files stay open */
+    assert_null(dvalue(f, "p", 0));
+    wc_directread_get_stats(f->cli, &st);
+    assert_int_equal(st.other, 1);
+    assert_int_equal(fc.refused, 1);
+    assert_int_equal(fc.held, 2);
+    assert_int_equal(open_sst_files(false), engine_files + fc.held);
+
+    /* three descriptors: read directly */
+    fc.limit = 3;
+    assert_string_equal(dvalue(f, "p", 2), "v");
+    assert_int_equal(fc.held, 3);
+    assert_int_equal(open_sst_files(false), engine_files + fc.held);
+
+    /* the other table's file takes the place of the least recently used one */
+    request(&r, "o");
+    r.table_id = TABLE + 1;
+    assert_int_equal(wc_directread_read(f->cli, &r, false, &p), WC_OK);
+    assert_int_equal(p->nrows, 1);
+    wc_page_free(p);
+    assert_int_equal(fc.refused, 2);
+    assert_int_equal(fc.held, 3);
+    assert_int_equal(open_sst_files(false), engine_files + fc.held);
+    /* and back: the two files still open are spared, the other table's goes */
+    assert_string_equal(dvalue(f, "p", 1), "v");
+    assert_int_equal(fc.refused, 3);
+    assert_int_equal(open_sst_files(false), engine_files + fc.held);
+    wc_directread_get_stats(f->cli, &st);
+    assert_int_equal(st.other, 1);
+    assert_int_equal(st.reads, 3);
+    assert_true(fc.max_held <= 3);
+
+    /* no descriptor at all: every read goes to the node, nothing stays open */
+    wc_directread_close(f->cli);
+    assert_int_equal(fc.held, 0);
+    assert_int_equal(fc.released, fc.acquired);
+    assert_int_equal(open_sst_files(false), engine_files);
+    assert_int_equal(wc_directread_open(f->mem, f->size, &f->cli), WC_OK);
+    fc.limit = 0;
+    wc_directread_set_fd_hooks(f->cli, fd_acquire, fd_release, &fc);
+    assert_null(dvalue(f, "p", 2));
+    assert_int_equal(fc.held, 0);
+    assert_int_equal(open_sst_files(false), engine_files);
+}
+
 static int deleted_open_files(void)
 {
     return open_sst_files(true);
@@ -404,22 +516,10 @@ static void test_compacted_files_closed(void **state)
 static void test_sweep_other_table(void **state)
 {
     fx *f = *state;
-    wc_table_def def;
     wc_read_request r;
     wc_page *p;
-    uint32_t col = 1;
-    const char *v = "x";
 
-    memset(&def, 0, sizeof(def));
-    def.id = TABLE + 1;
-    snprintf(def.name, sizeof(def.name), "ks.other");
-    assert_int_equal(wc_engine_create_table(f->e, &def), WC_OK);
-    assert_int_equal(wc_test_put(f->e, TABLE + 1, "o", 1, 100, 0, 1000, 1, &col, &v), WC_OK);
-    assert_int_equal(wc_engine_flush(f->e, TABLE + 1, true), WC_OK);
-    for (int round = 0; round < 2; round++) {
-        put(f, "p", (uint64_t)round, 100 + round, "v");
-        assert_int_equal(wc_engine_flush(f->e, TABLE, true), WC_OK);
-    }
+    other_table_and_files(f, 2);
     assert_string_equal(dvalue(f, "p", 1), "v");
     assert_int_equal(wc_engine_compact(f->e, TABLE), WC_OK);
     assert_true(deleted_open_files() > 0);
@@ -694,6 +794,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_row_writes_spare_row_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compacted_files_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_hooks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_other_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_tables_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staged_publish, setup, teardown),

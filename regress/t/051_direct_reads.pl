@@ -15,7 +15,9 @@
 # read must not go back in time either.  A violated check is a division by
 # zero, which aborts the client.  At the end every acknowledged value is
 # read back directly (after a flush) and through the node, and the reads
-# answered from files are counted.
+# answered from files are counted.  Last, with max_files_per_process low,
+# a partition in more SSTables than the backend has descriptors to spare
+# is read through the node.
 #
 # Copyright (c) 2026, widecol developers
 #
@@ -116,6 +118,39 @@ is( $node->safe_psql(
 	'after a restart every acknowledged value is read back');
 cmp_ok($node->safe_psql('postgres', 'SELECT reads FROM widecol.direct_read_stats()') - $before,
 	'>', 0, 'and read from the files');
+
+# The files a backend reads itself count against max_files_per_process with
+# PostgreSQL's own (fd.c's external descriptors, a third of what it may
+# keep open): at 70, a backend may hold about 16, so a partition in 40
+# SSTables is read through the node, and one in 3 still from the files.
+$node->append_conf('postgresql.conf', 'max_files_per_process = 70');
+$node->restart;
+$node->poll_query_until('postgres', 'SELECT enabled FROM widecol.direct_read_stats()')
+  or die 'the node did not publish after a restart';
+$node->safe_psql(
+	'postgres', q{
+	CREATE FOREIGN TABLE many (c int, k int, v bigint) SERVER ks
+	  OPTIONS (primary_key '((c), k)', compaction $${'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}$$);
+	CREATE FOREIGN TABLE few (c int, k int, v bigint) SERVER ks
+	  OPTIONS (primary_key '((c), k)', compaction $${'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}$$)});
+for my $i (1 .. 40)
+{
+	$node->safe_psql('postgres',
+		"INSERT INTO many VALUES (1, $i, $i); SELECT widecol.flush('many')");
+	$node->safe_psql('postgres',
+		"INSERT INTO few VALUES (1, $i, $i); SELECT widecol.flush('few')")
+	  if $i <= 3;
+}
+my $stats = 'SELECT reads, other FROM widecol.direct_read_stats()';
+my ($r0, $o0) = split /\|/, $node->safe_psql('postgres', $stats);
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT (SELECT sum(v) FROM many WHERE c = 1), (SELECT sum(v) FROM few WHERE c = 1)}),
+	'820|6',
+	'with few descriptors to spare both partitions read back whole');
+my ($r1, $o1) = split /\|/, $node->safe_psql('postgres', $stats);
+is($o1 - $o0, 1, 'the partition in 40 SSTables went to the node');
+is($r1 - $r0, 1, 'the partition in 3 SSTables was read from the files');
 $node->stop('fast');
 
 done_testing();
