@@ -1038,7 +1038,11 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         wc_table_def def, stored;
         wc_replication r;
         WC__DECODE(wc_proto_get_table_change(body, blen, &def));
-        if ((st = wc__change_replication(&def, &r)) == WC_OK)
+        if (op == WC_OP_CREATE_TABLE && def.id > WC_USER_TABLE_ID_MAX)
+            st = wc_error(WC_INVALID_ARGUMENT,
+                          "table id %u is reserved for the node's own tables (at most %u)", def.id,
+                          WC_USER_TABLE_ID_MAX);
+        else if ((st = wc__change_replication(&def, &r)) == WC_OK)
             st = op == WC_OP_CREATE_TABLE ? wc_engine_create_table(e, &def)
                                           : wc_engine_alter_table(e, &def);
         /* cache what the catalog holds (a repeated CREATE keeps the first definition) */

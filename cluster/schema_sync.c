@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "schema_def.h"
+#include "view.h"
 
 #define BACKOFF_CAP_MS 30000
 #define MAX_NAMED_LAGGARDS 16
@@ -553,7 +554,11 @@ static bool keeps_id(const wc_schema_table *a, const wc_schema_table *b)
     return tab_cmp(a, b->keyspace, b->name) < 0;
 }
 
-/* The deterministic replacement id of t: a hash of its name and the attempt, not known. */
+/*
+ * The deterministic replacement id of t: a hash of its name and the
+ * attempt, not known, and one a client may use (1 ... WC_USER_TABLE_ID_MAX,
+ * which a PostgreSQL table_id option also takes).
+ */
 static uint32_t reid(const wc_schema_sync *s, const wc_schema_table *t)
 {
     for (uint32_t attempt = 0;; attempt++) {
@@ -564,9 +569,9 @@ static uint32_t reid(const wc_schema_sync *s, const wc_schema_table *t)
         wc_buf_put_bytes(&b, t->keyspace, strlen(t->keyspace));
         wc_buf_put_bytes(&b, t->name, strlen(t->name));
         wc_buf_put_u32(&b, attempt);
-        id = (uint32_t)XXH3_64bits(b.data, b.len);
+        id = (uint32_t)(XXH3_64bits(b.data, b.len) % WC_USER_TABLE_ID_MAX) + 1;
         wc_buf_free(&b);
-        if (id != 0 && !id_known(s, id))
+        if (!id_known(s, id))
             return id;
     }
 }
@@ -1405,7 +1410,7 @@ wc_status wc_schema_sync_create_table(wc_schema_sync *s, const uint8_t *def, siz
         goto fail;
     }
     /* the id the creator proposes, when free or held by this table's own tombstone */
-    proposed = d.table_id != 0 &&
+    proposed = d.table_id != 0 && d.table_id <= WC_USER_TABLE_ID_MAX &&
                (!id_known(s, d.table_id) || (found && s->tabs[i].id == d.table_id));
     if (proposed)
         id = d.table_id;
@@ -1414,7 +1419,7 @@ wc_status wc_schema_sync_create_table(wc_schema_sync *s, const uint8_t *def, siz
             st = wc_error(WC_OVERLOADED, "no free table id found");
             goto fail;
         }
-        id = (uint32_t)wc_env_random(s->env);
+        id = (uint32_t)(wc_env_random(s->env) % WC_USER_TABLE_ID_MAX) + 1;
     }
     if ((st = table_ddl(s, &d, id, found ? s->tabs[i].timestamp_us : 0)) == WC_OK && id_out != NULL)
         *id_out = id;

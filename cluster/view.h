@@ -56,6 +56,12 @@
  * of engine/mutation.h); integers little-endian as in coding.h.
  */
 #define WC_VIEW_LOG_TABLE 0x7FFFFF01u
+/*
+ * Engine table ids above this one are the node's own tables (the view
+ * update log): a client's CREATE TABLE of one is refused, and the
+ * extension never derives one from a table name.
+ */
+#define WC_USER_TABLE_ID_MAX 0x7FFFFEFFu
 #define WC_VIEW_LOG_NAME "system.view_update_log"
 #define WC_VIEW_LOG_ID_LEN 16
 

@@ -24,7 +24,8 @@
  *	  on first use in a backend.
  *
  *	  The engine identifies a table by a 32-bit id: a hash of
- *	  "keyspace.table", or the 'table_id' option.
+ *	  "keyspace.table", or the 'table_id' option, never above
+ *	  WC_USER_TABLE_ID_MAX (the ids above are the node's own tables).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +41,7 @@
 #include "utils/rel.h"
 
 #include "engine.h"
+#include "view.h"
 
 #include "widecol.h"
 
@@ -181,7 +183,7 @@ widecol_build_table(Relation rel)
 			t->cache_rows = caching_rows(defGetString(def));
 		else if (strcmp(def->defname, "table_id") == 0)
 		{
-			t->table_id = (uint32) int_option(def, 1, INT32_MAX);
+			t->table_id = (uint32) int_option(def, 1, (int32) WC_USER_TABLE_ID_MAX);
 			explicit_id = true;
 		}
 	}
@@ -448,6 +450,9 @@ widecol_build_table(Relation rel)
 		t->table_id = hash_bytes((const unsigned char *) full, strlen(full)) & 0x7fffffff;
 		if (t->table_id == 0)
 			t->table_id = 1;
+		/* the ids above are the node's own tables (cluster/view.h) */
+		if (t->table_id > WC_USER_TABLE_ID_MAX)
+			t->table_id -= 0x7fffffff - WC_USER_TABLE_ID_MAX;
 	}
 	return t;
 }

@@ -39,6 +39,7 @@
 #include "shmring.h"
 #include "table_options.h"
 #include "testutil.h"
+#include "view.h"
 
 #define T1 11
 #define TIMEOUT_MS 10000
@@ -336,6 +337,13 @@ static void test_tables_and_reads(void **state)
     wc_replication_default(&r);
     assert_int_equal(wc_client_create_table(c, &d), WC_EXISTS);
     assert_non_null(strstr(wc_last_error(), "already used"));
+    assert_false(wc_client_broken(c));
+    /* the node's own ids (the view update log's) are not a client's to create */
+    d.id = WC_VIEW_LOG_TABLE;
+    assert_int_equal(wc_client_create_table(c, &d), WC_INVALID_ARGUMENT);
+    assert_non_null(strstr(wc_last_error(), "reserved"));
+    d.id = WC_USER_TABLE_ID_MAX + 1;
+    assert_int_equal(wc_client_create_table(c, &d), WC_INVALID_ARGUMENT);
     assert_false(wc_client_broken(c));
 
     assert_int_equal(wc_client_get_table(c, T1, &d), WC_OK);

@@ -22,6 +22,7 @@
 #include "schema_sync.h"
 #include "sim.h"
 #include "simtest.h"
+#include "view.h"
 
 #define NEVER UINT64_MAX
 #define MAXN 10
@@ -520,8 +521,8 @@ static void test_proposed_id(void **state)
     h_init(&h, simtest_seed(108), 1, 0);
     create_ks(&h, 0, "ks");
     def_of(&d, "ks", "a", 1);
-    /* def_of leaves table_id 0: a drawn id */
-    h.nodes[0].forced_random = 555;
+    /* def_of leaves table_id 0: a drawn id (random r gives r % WC_USER_TABLE_ID_MAX + 1) */
+    h.nodes[0].forced_random = 554;
     assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
     assert_int_equal(id, 555);
     wc_buf_free(&d);
@@ -548,11 +549,20 @@ static void test_proposed_id(void **state)
         /* c proposes a's id: it gets a drawn one */
         p.table = "c";
         p.table_id = 555;
-        h.nodes[0].forced_random = 556;
+        h.nodes[0].forced_random = 555;
         wc_buf_init(&d);
         assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
         assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
         assert_int_equal(id, 556);
+        wc_buf_free(&d);
+        /* e proposes one of the node's own ids: it gets a drawn one */
+        p.table = "e";
+        p.table_id = WC_VIEW_LOG_TABLE;
+        h.nodes[0].forced_random = 600;
+        wc_buf_init(&d);
+        assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
+        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
+        assert_int_equal(id, 601);
         wc_buf_free(&d);
     }
     h_free(&h);
@@ -569,8 +579,9 @@ static void test_id_clash(void **state)
     SIM_CHECK(h.seed, run_until(&h, NULL, NULL, false, 0, 60000) != NEVER, "gossip never settled");
     create_ks(&h, 0, "ks");
     SIM_CHECK(h.seed, run_until(&h, NULL, NULL, false, 0, 10000) != NEVER, "keyspace");
-    h.nodes[1].forced_random = 777;
-    h.nodes[2].forced_random = 777;
+    /* a random draw r becomes the id r % WC_USER_TABLE_ID_MAX + 1 */
+    h.nodes[1].forced_random = 776;
+    h.nodes[2].forced_random = 776;
     a = create_table(&h, 1, "ks", "a", 1);
     wc_sim_run_for(h.sim, 0);
     b = create_table(&h, 2, "ks", "b", 1);
@@ -593,8 +604,16 @@ static void test_id_clash(void **state)
     }
     SIM_CHECK(h.seed, clashes > 0, "the clash was not reported");
     /* a new create never draws a known id */
-    h.nodes[3].forced_random = a;
+    h.nodes[3].forced_random = a - 1;
     SIM_CHECK(h.seed, create_table(&h, 3, "ks", "c", 1) != a, "a known id was drawn again");
+    /* ids drawn are those a client may use: never the node's own */
+    h.nodes[3].forced_random = WC_USER_TABLE_ID_MAX;
+    SIM_CHECK(h.seed, create_table(&h, 3, "ks", "d", 1) == 1, "id %u drawn for %u",
+              wc_schema_sync_find_table(h.nodes[3].s, "ks", "d")->id, WC_USER_TABLE_ID_MAX);
+    SIM_CHECK(h.seed,
+              wc_schema_sync_find_table(h.nodes[0].s, "ks", "a")->id <= WC_USER_TABLE_ID_MAX &&
+                  wc_schema_sync_find_table(h.nodes[0].s, "ks", "b")->id <= WC_USER_TABLE_ID_MAX,
+              "a new id for a clash is beyond the ids a client may use");
     h_free(&h);
 }
 

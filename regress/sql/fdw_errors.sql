@@ -48,6 +48,17 @@ SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', default_time_to_live '-1')$$);
 SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
     OPTIONS (primary_key '(a, b)', gc_grace_seconds 'ten days')$$);
+-- table ids above 2147483391 are the node's own tables
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', table_id '2147483393')$$);
+-- a name whose hash falls there (2147483436) gets the id 256 lower: an
+-- explicit id of 2147483180 then clashes with it
+CREATE FOREIGN TABLE errs_reserved_9558893 (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)');
+INSERT INTO errs_reserved_9558893 VALUES (1, 2);
+SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks
+    OPTIONS (primary_key '(a, b)', table_id '2147483180')$$);
+SELECT * FROM errs_reserved_9558893;
 
 -- ======================================================== keys
 SELECT widecol_try($$CREATE FOREIGN TABLE errs_t (a int, b int) SERVER errs_ks$$);
@@ -387,7 +398,8 @@ SELECT k, v FROM errs_kv ORDER BY k;
 \pset format aligned
 SELECT widecol.drop_table('errs_sensor_readings'), widecol.drop_table('errs_device_alerts'),
        widecol.drop_table('errs_events'), widecol.drop_table('errs_kv'),
-       widecol.drop_table('errs_messages'), widecol.drop_table('errs_alt');
+       widecol.drop_table('errs_messages'), widecol.drop_table('errs_alt'),
+       widecol.drop_table('errs_reserved_9558893');
 SET client_min_messages = warning;
 DROP SERVER errs_ks CASCADE;
 DROP SERVER errs_nts CASCADE;
