@@ -115,6 +115,13 @@ int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
 int wc_shmring_bind_worker(wc_shmring *r);
 
 /*
+ * For tests: what this handle assumes of the machine instead of sampling
+ * the threads runnable on it (/proc/loadavg): busy 1, every core is busy;
+ * 0, a core is free; -1 (the default), sample.
+ */
+void wc_shmring_assume_busy(wc_shmring *r, int busy);
+
+/*
  * Answer slot i (taken by wc_shmring_next) with len bytes now in its
  * buffer, or, len > slot_bytes, tell its client that a response of len
  * bytes did not fit (the buffer must still hold the request).  Wakes the
@@ -143,7 +150,10 @@ wc_status wc_shmring_claim(wc_shmring *r, uint32_t *slot);
 
 /*
  * Submit the len request bytes in slot's buffer and wake a worker unless
- * one is looking for work.
+ * one is looking for work.  With workers bound to CPUs and every core
+ * busy, the request is for the workers bound to the client's CPU alone
+ * when one of them is not serving a request: a sleeping one is woken, an
+ * awake one finds it before it sleeps, and those of other CPUs leave it.
  * WC_UNAVAILABLE (nothing submitted) if the node that served the ring
  * when the slot was claimed is gone.  REQUIRES: the slot is IDLE.
  */

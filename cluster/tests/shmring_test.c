@@ -2,8 +2,10 @@
  * shmring_test.c - the shared-memory request ring on its own (no node):
  * formatting, many producer threads against two consumer threads (every
  * answer reaches the producer that asked), consumers that sleep long and
- * answer with wc_shmring_answer_next (no request waits for their timeout),
- * wake-ups of sleeping consumers
+ * answer with wc_shmring_answer_next (no request waits for their timeout,
+ * also when every core is busy and requests go to their CPU's workers),
+ * requests answered on their client's CPU when every core is busy, but not
+ * held for that CPU's worker while it serves another, wake-ups of sleeping consumers
  * and producers, a full ring, a response too large for its slot, a
  * consumer process that dies or stops (the producer gets "unavailable"
  * within its wait slices, no hang), a restarted consumer (clients of the
@@ -302,6 +304,193 @@ static void test_no_lost_wakeups(void **state)
 static void test_no_lost_wakeups_bound(void **state)
 {
     no_lost_wakeups(*state, true);
+}
+
+/* The same when every core is busy: requests go to the workers of their client's CPU. */
+static void test_no_lost_wakeups_busy(void **state)
+{
+    fx *f = *state;
+
+    wc_shmring_assume_busy(f->r, 1);
+    no_lost_wakeups(f, true);
+    wc_shmring_assume_busy(f->r, -1);
+}
+
+/* A bound worker that answers every request with the CPU it runs on. */
+typedef struct cpu_server {
+    wc_shmring *r;
+    atomic_bool stop;
+    atomic_int cpu; /* where it is bound, -2 until it is */
+} cpu_server;
+
+static void *cpu_server_main(void *arg)
+{
+    cpu_server *s = arg;
+    uint32_t cursor = 0, len = 0;
+    int i = -1;
+
+    atomic_store(&s->cpu, wc_shmring_bind_worker(s->r));
+    while (!atomic_load(&s->stop)) {
+        int32_t cpu = sched_getcpu();
+
+        if (i < 0) {
+            i = wc_shmring_next(s->r, &cursor, 50, 0, &len);
+            continue;
+        }
+        if (wc_shmring_buffer(s->r, (uint32_t)i)[4] == 1)
+            usleep(500000); /* a slow request */
+        memcpy(wc_shmring_buffer(s->r, (uint32_t)i) + 4, &cpu, sizeof(cpu));
+        i = wc_shmring_answer_next(s->r, (uint32_t)i, 8, &cursor, 50, 0, &len);
+    }
+    if (i >= 0)
+        wc_shmring_answer(s->r, (uint32_t)i, 8);
+    return NULL;
+}
+
+/* A client pinned to one CPU: n requests, counting answers from a worker of another CPU. */
+typedef struct cpu_client {
+    wc_shmring *r;
+    int cpu, n, other, errors;
+    bool slow;      /* its requests take the worker 500 ms */
+    int64_t max_ms; /* the longest wait for an answer */
+} cpu_client;
+
+static void *cpu_client_main(void *arg)
+{
+    cpu_client *c = arg;
+    cpu_set_t set;
+    uint32_t slot;
+
+    CPU_ZERO(&set);
+    CPU_SET(c->cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0 || wc_shmring_claim(c->r, &slot) != WC_OK) {
+        c->errors++;
+        return NULL;
+    }
+    for (int k = 0; k < c->n; k++) {
+        uint8_t *b = wc_shmring_buffer(c->r, slot);
+        int64_t t0 = now_ms();
+        size_t len = 0;
+        int32_t got = -1;
+        wc_status st;
+
+        memset(b, 0, 8);
+        b[4] = c->slow;
+        if (wc_shmring_submit(c->r, slot, 8) != WC_OK) {
+            c->errors++;
+            break;
+        }
+        while ((st = wc_shmring_wait(c->r, slot, 100, 0, &len)) == WC_TIMEOUT &&
+               now_ms() - t0 < 2000)
+            ;
+        if (now_ms() - t0 > c->max_ms)
+            c->max_ms = now_ms() - t0;
+        if (st != WC_OK || len != 8) {
+            c->errors++;
+            break;
+        }
+        memcpy(&got, b + 4, sizeof(got));
+        c->other += got != c->cpu;
+    }
+    wc_shmring_release(c->r, slot);
+    return NULL;
+}
+
+/* Start two bound cpu_servers on s (every core busy or not); their CPUs into cpus. */
+static void cpu_servers_start(fx *f, cpu_server *s, pthread_t srv[2], int busy, int cpus[2])
+{
+    s->r = f->r;
+    atomic_init(&s->stop, false);
+    wc_shmring_assume_busy(f->r, busy);
+    wc_shmring_serve_begin(f->r);
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&s->cpu, -2);
+        pthread_create(&srv[i], NULL, cpu_server_main, s);
+        while (atomic_load(&s->cpu) == -2)
+            usleep(1000);
+        cpus[i] = atomic_load(&s->cpu);
+        assert_true(cpus[i] >= 0);
+    }
+}
+
+static void cpu_servers_stop(fx *f, cpu_server *s, pthread_t srv[2])
+{
+    atomic_store(&s->stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(srv[i], NULL);
+    wc_shmring_assume_busy(f->r, -1);
+}
+
+/*
+ * Two clients pinned to two CPUs, a worker bound to each.  With every core
+ * busy, each request is answered by the worker of its client's CPU (a
+ * worker searching after its answer leaves the other CPU's requests);
+ * with a core free either worker may answer.  Returns the answers that
+ * came from the other CPU.
+ */
+static int local_run(fx *f, int busy)
+{
+    cpu_server s;
+    cpu_client c[2];
+    pthread_t srv[2], cli[2];
+    int other = 0, cpus[2];
+
+    cpu_servers_start(f, &s, srv, busy, cpus);
+    for (int i = 0; i < 2; i++) {
+        c[i] = (cpu_client){.r = f->r, .cpu = cpus[i], .n = 5000};
+        pthread_create(&cli[i], NULL, cpu_client_main, &c[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(cli[i], NULL);
+        assert_int_equal(c[i].errors, 0);
+        other += c[i].other;
+    }
+    cpu_servers_stop(f, &s, srv);
+    return other;
+}
+
+/*
+ * A request is not held for a worker of its CPU that is busy with another:
+ * while the worker of CPU a serves a slow request, a second client on CPU a
+ * is answered by the worker of the other CPU, at once.
+ */
+static void test_local_worker_busy(void **state)
+{
+    fx *f = *state;
+    cpu_server s;
+    cpu_client slow, quick;
+    pthread_t srv[2], cli[2];
+    cpu_set_t allowed;
+    int cpus[2];
+
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2)
+        skip();
+    cpu_servers_start(f, &s, srv, 1, cpus);
+    slow = (cpu_client){.r = f->r, .cpu = cpus[0], .n = 1, .slow = true};
+    quick = (cpu_client){.r = f->r, .cpu = cpus[0], .n = 1};
+    pthread_create(&cli[0], NULL, cpu_client_main, &slow);
+    usleep(100000); /* the worker of CPU a serves it now */
+    pthread_create(&cli[1], NULL, cpu_client_main, &quick);
+    for (int i = 0; i < 2; i++)
+        pthread_join(cli[i], NULL);
+    cpu_servers_stop(f, &s, srv);
+    assert_int_equal(slow.errors + quick.errors, 0);
+    assert_int_equal(slow.other, 0);
+    assert_int_equal(quick.other, 1);
+    assert_true(quick.max_ms < 250);
+}
+
+static void test_local_requests(void **state)
+{
+    fx *f = *state;
+    cpu_set_t allowed;
+    int free_core;
+
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2)
+        skip();
+    free_core = local_run(f, 0);
+    print_message("answers from the other CPU: %d of 10000 with a core free\n", free_core);
+    assert_int_equal(local_run(f, 1), 0);
 }
 
 /*
@@ -706,6 +895,9 @@ int main(void)
         cmocka_unit_test(test_pending_words),
         cmocka_unit_test_setup_teardown(test_no_lost_wakeups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_lost_wakeups_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_lost_wakeups_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_worker_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_worker, setup, teardown),
     };
 
