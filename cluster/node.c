@@ -91,6 +91,7 @@ typedef struct wc__conn {
     size_t in_pos;
     wc_buf out;
     wc_staged *staged;       /* the open staged transaction (STAGE, PUBLISH), or NULL */
+    bool client_fsyncs;      /* the last answer left its commit-log fsync to the client */
     struct wc__conn *next;                /* queue link, under qmu */
     struct wc__conn *prev_all, *next_all; /* n->conns, under mu */
 } wc__conn;
@@ -1121,10 +1122,12 @@ static wc_status wc__serve(wc__conn *c, uint8_t op, uint32_t id, const uint8_t *
         if ((st = wc_views_apply_unsynced(n->views, e, batch, len, &need)) != WC_OK ||
             need.segment == 0)
             break;
-        if (wc_shmring_note_appended(n->ring, need))
+        if (wc_shmring_note_appended(n->ring, need)) {
             wc_proto_put_clpos(out, need);
-        else
+            c->client_fsyncs = true;
+        } else {
             st = wc_engine_sync_to(e, need);
+        }
         break;
     }
     case WC_OP_SYNC: {
@@ -2025,13 +2028,19 @@ static void *wc__ring_main(void *arg)
             i = wc_shmring_next(n->ring, &cursor, WC__SWEEP_MS, (int)n->ring_spin_us, &len);
             continue;
         }
+        c.client_fsyncs = false;
         rlen = wc__ring_serve(n, &c, (uint32_t)i, len);
         if (atomic_load(&n->quit)) {
             wc_shmring_answer(n->ring, (uint32_t)i, rlen);
             break;
         }
+        /*
+         * No spin for the next request after an answer whose client fsyncs
+         * the commit log next: it comes after that fsync, far beyond any
+         * spin, and another client's request wakes a worker as usual.
+         */
         i = wc_shmring_answer_next(n->ring, (uint32_t)i, rlen, &cursor, WC__SWEEP_MS,
-                                   (int)n->ring_spin_us, &len);
+                                   c.client_fsyncs ? 0 : (int)n->ring_spin_us, &len);
     }
     wc_buf_free(&c.out);
     wc_buf_free(&c.in);
