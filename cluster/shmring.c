@@ -49,7 +49,9 @@
  * across CPUs, leaving that CPU idle (38 % of the requests at two clients
  * of single-row inserts on two cores).  So the submit marks the request
  * local (meta.local, written before its pending bit) when a worker bound to
- * the client's CPU exists that serves no request (bells[k].serving), and
+ * the client's CPU exists that serves no request (bells[k].serving) and no
+ * worker spins for requests (h->spinning: it began while a core was free,
+ * and takes the request at once, as with one client on two cores), and
  * wakes that CPU's sleeping worker whether or not another searches;
  * workers of other CPUs skip a local request without touching its bit.
  * The argument above holds for the workers of that CPU: one asleep is
@@ -113,6 +115,7 @@ typedef struct wc__hdr {
     _Atomic uint32_t doorbell; /* bumped by each submit; workers sleep on it */
     _Atomic uint32_t sleepers; /* workers asleep (or about to be) on the doorbell */
     _Atomic uint32_t searching; /* workers awake and looking for a request */
+    _Atomic uint32_t spinning;  /* of those, the ones spinning for one (a core was free) */
     _Atomic uint32_t busy;     /* requests submitted and not yet read */
     _Atomic uint32_t runnable; /* threads runnable on the machine at the last sample */
     _Atomic int64_t sampled_us; /* when it was sampled (CLOCK_MONOTONIC) */
@@ -406,6 +409,7 @@ void wc_shmring_serve_begin(wc_shmring *r)
     atomic_store(&r->h->busy, 0);
     /* a node that died inside wc_shmring_next left its counts behind */
     atomic_store(&r->h->searching, 0);
+    atomic_store(&r->h->spinning, 0);
     atomic_store(&r->h->sleepers, 0);
     atomic_store(&r->h->nbound, 0);
     for (uint32_t k = 0; k < WC__BELLS; k++) {
@@ -658,15 +662,20 @@ static int wc__next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
     /* on the CPU of the client just answered, spinning would keep it from reading the answer */
     if ((peer_cpu < 0 || peer_cpu != sched_getcpu()) && wc__may_spin(r, spin_us)) {
         int64_t until = wc__now_us() + spin_us;
+
+        atomic_fetch_add(&h->spinning, 1);
         do {
             for (int k = 0; k < 64; k++)
                 wc__cpu_relax();
             if (atomic_load(&h->doorbell) != bell) {
                 bell = atomic_load(&h->doorbell);
                 if ((i = wc__scan(r, cursor, len)) >= 0)
-                    return wc__found(r, i);
+                    break;
             }
         } while (wc__now_us() < until && atomic_load(&h->node_pid) != 0);
+        atomic_fetch_sub(&h->spinning, 1);
+        if (i >= 0)
+            return wc__found(r, i);
     }
     /* announced as a sleeper before it stops searching: a submit either sees one or the other */
     {
@@ -831,9 +840,12 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
      * Every core busy: the request is for the workers bound to this CPU
      * alone, if one of them is free for it, so that no worker of another
      * CPU takes it while it searches and answers across CPUs (an interrupt
-     * each way, this CPU idle meanwhile and the other's work delayed).
+     * each way, this CPU idle meanwhile and the other's work delayed).  Not
+     * while a worker spins for requests: it had a core free when it began
+     * (one client and its worker on two cores), and takes this one at once.
      */
-    if (atomic_load(&h->nbound) > 0 && !(core_free = wc__core_free(r)))
+    if (atomic_load(&h->nbound) > 0 && !(core_free = wc__core_free(r)) &&
+        atomic_load(&h->spinning) == 0)
         bell = wc__local_bell(r, cpu);
     atomic_store(&r->meta[slot].len, (uint32_t)len);
     atomic_store(&r->meta[slot].cpu, (int32_t)cpu);

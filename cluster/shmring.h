@@ -152,7 +152,8 @@ wc_status wc_shmring_claim(wc_shmring *r, uint32_t *slot);
  * Submit the len request bytes in slot's buffer and wake a worker unless
  * one is looking for work.  With workers bound to CPUs and every core
  * busy, the request is for the workers bound to the client's CPU alone
- * when one of them is not serving a request: a sleeping one is woken, an
+ * when one of them is not serving a request and no worker spins for
+ * requests: a sleeping one is woken, an
  * awake one finds it before it sleeps, and those of other CPUs leave it.
  * WC_UNAVAILABLE (nothing submitted) if the node that served the ring
  * when the slot was claimed is gone.  REQUIRES: the slot is IDLE.

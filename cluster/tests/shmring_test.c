@@ -5,7 +5,8 @@
  * answer with wc_shmring_answer_next (no request waits for their timeout,
  * also when every core is busy and requests go to their CPU's workers),
  * requests answered on their client's CPU when every core is busy, but not
- * held for that CPU's worker while it serves another, wake-ups of sleeping consumers
+ * held for that CPU's worker while it serves another nor kept from a worker
+ * of another CPU that spins for requests, wake-ups of sleeping consumers
  * and producers, a full ring, a response too large for its slot, a
  * consumer process that dies or stops (the producer gets "unavailable"
  * within its wait slices, no hang), a restarted consumer (clients of the
@@ -321,26 +322,27 @@ typedef struct cpu_server {
     wc_shmring *r;
     atomic_bool stop;
     atomic_int cpu; /* where it is bound, -2 until it is */
+    int spin_us;    /* how long the next one started spins for requests */
 } cpu_server;
 
 static void *cpu_server_main(void *arg)
 {
     cpu_server *s = arg;
     uint32_t cursor = 0, len = 0;
-    int i = -1;
+    int i = -1, spin_us = s->spin_us;
 
     atomic_store(&s->cpu, wc_shmring_bind_worker(s->r));
     while (!atomic_load(&s->stop)) {
         int32_t cpu = sched_getcpu();
 
         if (i < 0) {
-            i = wc_shmring_next(s->r, &cursor, 50, 0, &len);
+            i = wc_shmring_next(s->r, &cursor, 50, spin_us, &len);
             continue;
         }
         if (wc_shmring_buffer(s->r, (uint32_t)i)[4] == 1)
             usleep(500000); /* a slow request */
         memcpy(wc_shmring_buffer(s->r, (uint32_t)i) + 4, &cpu, sizeof(cpu));
-        i = wc_shmring_answer_next(s->r, (uint32_t)i, 8, &cursor, 50, 0, &len);
+        i = wc_shmring_answer_next(s->r, (uint32_t)i, 8, &cursor, 50, spin_us, &len);
     }
     if (i >= 0)
         wc_shmring_answer(s->r, (uint32_t)i, 8);
@@ -396,14 +398,19 @@ static void *cpu_client_main(void *arg)
     return NULL;
 }
 
-/* Start two bound cpu_servers on s (every core busy or not); their CPUs into cpus. */
-static void cpu_servers_start(fx *f, cpu_server *s, pthread_t srv[2], int busy, int cpus[2])
+/*
+ * Start two bound cpu_servers on s (every core busy or not), the second
+ * spinning spin_us for requests; their CPUs into cpus.
+ */
+static void cpu_servers_start(fx *f, cpu_server *s, pthread_t srv[2], int busy, int spin_us,
+                              int cpus[2])
 {
     s->r = f->r;
     atomic_init(&s->stop, false);
     wc_shmring_assume_busy(f->r, busy);
     wc_shmring_serve_begin(f->r);
     for (int i = 0; i < 2; i++) {
+        s->spin_us = i == 1 ? spin_us : 0;
         atomic_store(&s->cpu, -2);
         pthread_create(&srv[i], NULL, cpu_server_main, s);
         while (atomic_load(&s->cpu) == -2)
@@ -435,7 +442,7 @@ static int local_run(fx *f, int busy)
     pthread_t srv[2], cli[2];
     int other = 0, cpus[2];
 
-    cpu_servers_start(f, &s, srv, busy, cpus);
+    cpu_servers_start(f, &s, srv, busy, 0, cpus);
     for (int i = 0; i < 2; i++) {
         c[i] = (cpu_client){.r = f->r, .cpu = cpus[i], .n = 5000};
         pthread_create(&cli[i], NULL, cpu_client_main, &c[i]);
@@ -465,7 +472,7 @@ static void test_local_worker_busy(void **state)
 
     if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2)
         skip();
-    cpu_servers_start(f, &s, srv, 1, cpus);
+    cpu_servers_start(f, &s, srv, 1, 0, cpus);
     slow = (cpu_client){.r = f->r, .cpu = cpus[0], .n = 1, .slow = true};
     quick = (cpu_client){.r = f->r, .cpu = cpus[0], .n = 1};
     pthread_create(&cli[0], NULL, cpu_client_main, &slow);
@@ -478,6 +485,38 @@ static void test_local_worker_busy(void **state)
     assert_int_equal(slow.other, 0);
     assert_int_equal(quick.other, 1);
     assert_true(quick.max_ms < 250);
+}
+
+/*
+ * A worker spinning for requests (it had a core free when it began) takes
+ * a request of another CPU's client at once, even when that client finds
+ * every core busy: one client with its worker spinning on the other core
+ * keeps that path, rather than waking the worker of its own CPU.
+ */
+static void test_spinner_takes_request(void **state)
+{
+    fx *f = *state;
+    cpu_server s;
+    cpu_client c;
+    pthread_t srv[2], cli;
+    cpu_set_t allowed;
+    wc_shmring *busy;
+    int cpus[2];
+
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2)
+        skip();
+    /* the workers see a core free, the client every core busy */
+    assert_int_equal(wc_shmring_open(f->mem, f->size, &busy), WC_OK);
+    wc_shmring_assume_busy(busy, 1);
+    cpu_servers_start(f, &s, srv, 0, 300000, cpus);
+    usleep(50000); /* the first worker sleeps, the second spins */
+    c = (cpu_client){.r = busy, .cpu = cpus[0], .n = 1};
+    pthread_create(&cli, NULL, cpu_client_main, &c);
+    pthread_join(cli, NULL);
+    cpu_servers_stop(f, &s, srv);
+    wc_shmring_close(busy);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(c.other, 1);
 }
 
 static void test_local_requests(void **state)
@@ -898,6 +937,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_lost_wakeups_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_worker_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spinner_takes_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_worker, setup, teardown),
     };
 
