@@ -523,22 +523,20 @@ static wc_sstable *wc__dr_cached(wc_directread *dr, uint32_t table_id, uint64_t 
 }
 
 /*
- * The open file gen/file_id (bytes long) of table_id, opened now if need
- * be, with a reference for the caller; NULL if it cannot be opened.  Files
- * used least recently are closed to keep the open ones within the budget
- * (the caller's references keep those it still reads), and, while the
- * descriptor hook refuses, those not used since clock value since (the
- * read in progress holds the rest).
+ * Open the file gen/file_id (bytes long) of table_id, which this client
+ * does not have open (wc__dr_cached), with a reference for the caller;
+ * NULL if it cannot be opened.  Files used least recently are closed to
+ * keep the open ones within the budget (the caller's references keep those
+ * it still reads), and, while the descriptor hook refuses, those not used
+ * since clock value since (the read in progress holds the rest).
  */
 static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64_t gen,
                                     uint64_t file_id, uint64_t bytes, uint64_t since)
 {
     wc__dr_open *victim;
     char path[sizeof(dr->dir) + 64];
-    wc_sstable *t = wc__dr_cached(dr, table_id, gen, file_id);
+    wc_sstable *t;
 
-    if (t != NULL)
-        return t;
     snprintf(path, sizeof(path), "%s/t%u/%llu.sst", dr->dir, table_id, (unsigned long long)gen);
     while (wc_sstable_open(&dr->fs.base, path, NULL, file_id, &t) != WC_OK) {
         /* gone (compacted away) or damaged: the node answers */

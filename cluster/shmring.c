@@ -275,6 +275,14 @@ void wc_shmring_assume_busy(wc_shmring *r, int busy)
     r->assume_busy = busy < 0 ? -1 : busy != 0;
 }
 
+/* Bells in use: those of the workers bound so far. */
+static uint32_t wc__nbells(const wc__hdr *h)
+{
+    uint32_t nb = atomic_load(&h->nbound);
+
+    return nb > WC__BELLS ? WC__BELLS : nb;
+}
+
 /*
  * Wake one sleeping worker: a bound one whose CPU is cpu (local) or is not
  * (!local) if one sleeps, else any bound sleeper, else one on the shared
@@ -283,10 +291,8 @@ void wc_shmring_assume_busy(wc_shmring *r, int busy)
 static bool wc__wake_one(wc_shmring *r, int cpu, bool local)
 {
     wc__hdr *h = r->h;
-    uint32_t nb = atomic_load(&h->nbound), pick = UINT32_MAX;
+    uint32_t nb = wc__nbells(h), pick = UINT32_MAX;
 
-    if (nb > WC__BELLS)
-        nb = WC__BELLS;
     for (uint32_t k = 0; k < nb; k++) {
         if (!atomic_load(&h->bells[k].asleep))
             continue;
@@ -798,10 +804,8 @@ bool wc_shmring_slot_current(wc_shmring *r, uint32_t slot)
 /* The first bell of a worker bound to cpu that serves no request now, or -1. */
 static int wc__local_bell(wc_shmring *r, int cpu)
 {
-    uint32_t nb = atomic_load(&r->h->nbound);
+    uint32_t nb = wc__nbells(r->h);
 
-    if (nb > WC__BELLS)
-        nb = WC__BELLS;
     for (uint32_t k = 0; k < nb && cpu >= 0; k++)
         if (atomic_load(&r->h->bells[k].cpu) == cpu && !atomic_load(&r->h->bells[k].serving))
             return (int)k;
@@ -811,10 +815,8 @@ static int wc__local_bell(wc_shmring *r, int cpu)
 /* Wake a sleeping worker bound to cpu, if one sleeps (first bell k). */
 static void wc__wake_local(wc_shmring *r, int cpu, int k)
 {
-    uint32_t nb = atomic_load(&r->h->nbound);
+    uint32_t nb = wc__nbells(r->h);
 
-    if (nb > WC__BELLS)
-        nb = WC__BELLS;
     for (; (uint32_t)k < nb; k++) {
         wc__bell *b = &r->h->bells[k];
 
@@ -831,7 +833,7 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
 {
     wc__hdr *h = r->h;
     int cpu = sched_getcpu(), bell = -1;
-    bool core_free = true;
+    bool core_free = wc__core_free(r);
 
     if (atomic_load(&h->epoch) != atomic_load(&r->meta[slot].epoch) ||
         atomic_load(&h->node_pid) == 0)
@@ -844,8 +846,7 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
      * while a worker spins for requests: it had a core free when it began
      * (one client and its worker on two cores), and takes this one at once.
      */
-    if (atomic_load(&h->nbound) > 0 && !(core_free = wc__core_free(r)) &&
-        atomic_load(&h->spinning) == 0)
+    if (!core_free && atomic_load(&h->spinning) == 0)
         bell = wc__local_bell(r, cpu);
     atomic_store(&r->meta[slot].len, (uint32_t)len);
     atomic_store(&r->meta[slot].cpu, (int32_t)cpu);
@@ -862,8 +863,6 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
     }
     /* a worker that is searching finds it (or sees the doorbell move): wake none */
     if (atomic_load(&h->searching) == 0 && atomic_load(&h->sleepers) > 0) {
-        if (atomic_load(&h->nbound) == 0)
-            core_free = wc__core_free(r);
         /* a core free: a worker elsewhere, while we spin; none: hand ours over */
         wc__woke_local = wc__wake_one(r, cpu, !core_free);
     }

@@ -509,7 +509,23 @@ static void test_concurrent_create(void **state)
     h_free(&h);
 }
 
-/* Two tables that drew the same id (forced through the random source). */
+/* Create table name of p on node 0 proposing id, the random source forced to draw; its id. */
+static uint32_t create_proposing(harness *h, wc_schema *p, const char *name, uint32_t id,
+                                 uint64_t draw)
+{
+    wc_buf d;
+    uint32_t got = 0;
+
+    p->table = name;
+    p->table_id = id;
+    h->nodes[0].forced_random = draw;
+    wc_buf_init(&d);
+    assert_int_equal(wc_schema_encode(p, &d), WC_OK);
+    assert_int_equal(wc_schema_sync_create_table(h->nodes[0].s, d.data, d.len, &got), WC_OK);
+    wc_buf_free(&d);
+    return got;
+}
+
 /* A create keeps the id its definition proposes when the store does not know it. */
 static void test_proposed_id(void **state)
 {
@@ -547,23 +563,9 @@ static void test_proposed_id(void **state)
         assert_int_equal(id, 4242);
         wc_buf_free(&d);
         /* c proposes a's id: it gets a drawn one */
-        p.table = "c";
-        p.table_id = 555;
-        h.nodes[0].forced_random = 555;
-        wc_buf_init(&d);
-        assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
-        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
-        assert_int_equal(id, 556);
-        wc_buf_free(&d);
+        assert_int_equal(create_proposing(&h, &p, "c", 555, 555), 556);
         /* e proposes one of the node's own ids: it gets a drawn one */
-        p.table = "e";
-        p.table_id = WC_VIEW_LOG_TABLE;
-        h.nodes[0].forced_random = 600;
-        wc_buf_init(&d);
-        assert_int_equal(wc_schema_encode(&p, &d), WC_OK);
-        assert_int_equal(wc_schema_sync_create_table(h.nodes[0].s, d.data, d.len, &id), WC_OK);
-        assert_int_equal(id, 601);
-        wc_buf_free(&d);
+        assert_int_equal(create_proposing(&h, &p, "e", WC_VIEW_LOG_TABLE, 600), 601);
     }
     h_free(&h);
 }
