@@ -135,6 +135,7 @@ struct wc_node {
     pthread_t *bulk_workers;
     uint32_t nbulk, bulk_started;
     int bulk_nice;
+    uint32_t bulk_yield_us; /* the bulk workers' wc__yield_point interval (engine option) */
     atomic_bool quit;
     atomic_uint_fast64_t last_sweep_ms;
 
@@ -2248,7 +2249,7 @@ static wc_status wc__start_threads(wc_node *n)
     }
     for (uint32_t i = 0; i < n->nbulk; i++) {
         st = wc__thread_start_nice(&n->bulk_workers[i], wc__bulk_main, n, "node bulk worker",
-                                   n->bulk_nice);
+                                   n->bulk_nice, n->bulk_yield_us);
         if (st != WC_OK)
             return st;
         n->bulk_started++;
@@ -2284,6 +2285,7 @@ wc_status wc_node_start(const wc_node_options *o, wc_node **out)
     /* large requests get workers of their own */
     n->nbulk = wc__bulk_worker_count(o, n->nworkers);
     n->bulk_nice = o->bulk_nice;
+    n->bulk_yield_us = o->engine.bulk_yield_us;
     n->log = o->engine.log;
     n->log_arg = o->engine.log_arg;
     clock_gettime(CLOCK_MONOTONIC, &n->started);

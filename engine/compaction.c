@@ -159,7 +159,8 @@ static wc_status wc__spawn(wc_engine *e, uint32_t idx)
     e->comp_args[idx].e = e;
     e->comp_args[idx].idx = idx;
     st = wc__thread_start_nice(&e->comp_threads[idx], wc__comp_main, &e->comp_args[idx],
-                               "compaction", e->opts.compaction_nice);
+                               "compaction", e->opts.compaction_nice,
+                               e->opts.bulk_yield_us);
     if (st != WC_OK)
         return st;
     e->comp_started[idx] = true;

@@ -88,6 +88,11 @@ typedef struct wc_engine_options {
      * (wc_engine_options_default); 0 = the process's own; only ever raised (thread.h) */
     int compaction_nice;
     int flush_nice;
+    /* how often (microseconds of work) the flush and compaction threads, the staging of
+     * large writes and the node's bulk workers give their CPU to a waiting thread
+     * (wc__yield_point, thread.h): nice sets a busy CPU's share, not how soon a woken
+     * reader runs; default 200 (wc_engine_options_default); 0 = never */
+    uint32_t bulk_yield_us;
     /* cap on compaction output, MiB/s; default 64; 0 = unthrottled */
     uint32_t compaction_throughput_mb_per_sec;
     /* periodic strategy check (tombstone compactions, TWCS window rollover); 0 = 1000 ms */

@@ -25,6 +25,7 @@
 #define WC_DEFAULT_WRITE_STALL_MS 2000u
 #define WC_DEFAULT_COMPACTION_NICE 10
 #define WC_DEFAULT_FLUSH_NICE 5
+#define WC_DEFAULT_BULK_YIELD_US 200
 #define WC_DEFAULT_COMMITLOG_TOTAL ((size_t)1024 << 20)
 
 void wc_engine_options_default(wc_engine_options *o)
@@ -40,6 +41,7 @@ void wc_engine_options_default(wc_engine_options *o)
     o->compaction_threads = 1;
     o->compaction_nice = WC_DEFAULT_COMPACTION_NICE;
     o->flush_nice = WC_DEFAULT_FLUSH_NICE;
+    o->bulk_yield_us = WC_DEFAULT_BULK_YIELD_US;
     o->compaction_throughput_mb_per_sec = 64;
     o->compaction_check_ms = 1000;
     o->memtable_total_bytes = WC_DEFAULT_MEMTABLE_TOTAL;
@@ -315,7 +317,8 @@ wc_status wc_engine_open(const wc_engine_options *opts, wc_engine **out)
                        (unsigned long long)rc.records);
     e->log_seg_checked = wc_commitlog_current(e->log).segment;
     if ((st = wc__thread_start_nice(&e->flush_thread, wc__flush_main, e, "flush",
-                                    e->opts.flush_nice)) != WC_OK)
+                                    e->opts.flush_nice,
+                                    e->opts.bulk_yield_us)) != WC_OK)
         goto fail;
     e->flush_started = true;
     wc_commitlog_get_stats(e->log, &cs);

@@ -28,6 +28,7 @@
 #include "keys.h"
 #include "row.h"
 #include "sstable_format.h"
+#include "thread.h"
 
 struct wc_sstable_writer {
     wc_fs *fs;
@@ -425,6 +426,7 @@ wc_status wc_sstable_writer_add(wc_sstable_writer *w, const uint8_t *key, size_t
     size_t prefix;
     wc_status st;
 
+    wc__yield_point(); /* flush and compaction threads give way to readers */
     if (w->st != WC_OK)
         return w->st;
     if (key == NULL || !wc_key_parse(key, klen, &kp) || kp.kind == WC_KIND_END)

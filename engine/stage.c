@@ -50,6 +50,7 @@
 #include "coding.h"
 #include "mutation.h"
 #include "stage_format.h"
+#include "thread.h"
 
 /* The transaction's writes of one table: memtables of at most about
  * memtable_bytes each, oldest first; the last one takes the writes. */
@@ -242,6 +243,7 @@ static wc_status wc__staged_put(wc_engine *e, wc_staged *s, const uint8_t *rec, 
     while (wc_batch_next(&bv, &mut, &ml) == 1) {
         wc_memtable *m = NULL;
 
+        wc__yield_point(); /* no lock held: a bulk worker gives way to readers */
         /* validated: ml >= 4 */
         if ((st = wc__staged_table(s, wc_dec_u32(mut), e->opts.memtable_bytes, &m)) != WC_OK ||
             (st = wc__put_mutation(m, &s->key, mut, ml, 0)) != WC_OK)

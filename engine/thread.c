@@ -5,8 +5,10 @@
 #include "thread.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,8 +18,15 @@ struct wc__nice_start {
     void *(*fn)(void *);
     void *arg;
     int nice;
+    uint32_t yield_us;
     sem_t applied; /* posted once the new thread has applied nice */
 };
+
+/* The calling thread's yield interval (0: never yields) and its clock. */
+static __thread int64_t wc__yield_ns;
+static __thread int64_t wc__yield_last;
+static __thread uint32_t wc__yield_calls;
+static _Atomic uint64_t wc__yields;
 
 wc_status wc__thread_start(pthread_t *out, void *(*fn)(void *), void *arg, const char *what)
 {
@@ -57,17 +66,19 @@ static void *wc__nice_main(void *arg)
     void *fn_arg = s->arg;
 
     (void)wc__thread_nice(s->nice);
+    wc__yield_ns = (int64_t)s->yield_us * 1000;
+    wc__yield_last = wc__mono_ns();
     sem_post(&s->applied); /* s is the starter's: not touched after this */
     return fn(fn_arg);
 }
 
 wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, const char *what,
-                                int nice)
+                                int nice, uint32_t yield_us)
 {
-    struct wc__nice_start s = {.fn = fn, .arg = arg, .nice = nice};
+    struct wc__nice_start s = {.fn = fn, .arg = arg, .nice = nice, .yield_us = yield_us};
     wc_status st;
 
-    if (nice <= 0)
+    if (nice <= 0 && yield_us == 0)
         return wc__thread_start(out, fn, arg, what);
     if (sem_init(&s.applied, 0, 0) != 0)
         return wc_error_errno(errno, "could not start the %s thread", what);
@@ -77,6 +88,25 @@ wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, 
             ;
     sem_destroy(&s.applied);
     return st;
+}
+
+void wc__yield_point(void)
+{
+    int64_t now;
+
+    if (wc__yield_ns == 0 || (++wc__yield_calls & 15) != 0)
+        return;
+    now = wc__mono_ns();
+    if (now - wc__yield_last < wc__yield_ns)
+        return;
+    sched_yield();
+    atomic_fetch_add_explicit(&wc__yields, 1, memory_order_relaxed);
+    wc__yield_last = wc__mono_ns();
+}
+
+uint64_t wc__yield_count(void)
+{
+    return atomic_load_explicit(&wc__yields, memory_order_relaxed);
 }
 
 int wc__cond_init(pthread_cond_t *cv)

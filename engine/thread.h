@@ -15,6 +15,14 @@
  * priority"): on a busy machine the scheduler then runs a woken reader
  * first.  An unprivileged process may always raise its own nice value (never
  * lower it back), so a thread's priority is set once, when it starts.
+ *
+ * Nice sets a thread's share of a busy CPU, not how soon a woken reader gets
+ * it: Linux's fair scheduler (EEVDF) lets the running thread finish its
+ * slice, a few milliseconds, whatever its nice value.  So a background
+ * thread also gives the CPU up on its own: started with yield_us, it calls
+ * sched_yield() at its wc__yield_point()s once yield_us of time has passed
+ * since its last yield.  With nothing else runnable on its CPU the call
+ * returns at once; with a reader waiting, the reader runs first.
  */
 #ifndef WC_THREAD_H
 #define WC_THREAD_H
@@ -36,12 +44,25 @@ wc_status wc__thread_start(pthread_t *out, void *(*fn)(void *), void *arg, const
 
 /*
  * wc__thread_start, with the new thread's nice value raised to nice (at most
- * 19; nice <= 0 or a process already that nice: unchanged) before fn runs.
- * The nice value is applied when this returns.  WC_NO_MEMORY if the thread
+ * 19; nice <= 0 or a process already that nice: unchanged) before fn runs,
+ * and its wc__yield_point()s yielding every yield_us microseconds (0:
+ * never).  Both are applied when this returns.  WC_NO_MEMORY if the thread
  * could not be created.
  */
 wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, const char *what,
-                                int nice);
+                                int nice, uint32_t yield_us);
+
+/*
+ * A point in a background thread's work where it may give up its CPU: a
+ * thread started with a yield_us calls sched_yield() here when yield_us have
+ * passed since its last yield.  Reads the clock once every 16 calls, so a
+ * call per row or entry is cheap; on any other thread it does nothing.
+ * Never call it with a lock held that a request may wait for.
+ */
+void wc__yield_point(void);
+
+/* sched_yield() calls made by wc__yield_point in this process so far (tests). */
+uint64_t wc__yield_count(void);
 
 /*
  * Raise the calling thread's nice value to nice (Linux: nice is per thread).

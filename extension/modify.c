@@ -40,7 +40,9 @@
  */
 #include "postgres.h"
 
+#include <sched.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
@@ -791,6 +793,8 @@ widecolExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *s
 	if (ms->if_not_exists)
 		return insert_if_not_exists(ms, slot) ? slot : NULL;
 	widecol_modify_insert(ms, slot);
+	if (ms->copy)
+		widecol_bulk_yield_point();
 	return slot;
 }
 
@@ -834,6 +838,33 @@ insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot)
 	}
 	PG_END_TRY();
 	return applied;
+}
+
+/*
+ * A point between the rows of a COPY (or another bulk insert) where its
+ * backend may give up the CPU: once widecol.bulk_yield_us have passed since
+ * its last yield, sched_yield() lets a woken reader waiting for this CPU run
+ * first.  The fair scheduler would otherwise let the COPY finish its slice,
+ * milliseconds, whatever the reader's wait (docs/architecture.md, "Threads
+ * and CPU priority").  The clock is read every 16 rows.
+ */
+void
+widecol_bulk_yield_point(void)
+{
+	static uint32 calls;
+	static int64 last_us;
+	struct timespec ts;
+	int64		now_us;
+
+	if (widecol_bulk_yield_us == 0 || (++calls & 15) != 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_us = (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (now_us - last_us < widecol_bulk_yield_us)
+		return;
+	sched_yield();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	last_us = (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Write the row in slot as an INSERT does (an upsert of its targeted cells). */

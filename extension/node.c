@@ -497,6 +497,7 @@ widecol_node_main(Datum main_arg)
 	opts.log_arg = NULL;
 	opts.compaction_threads = (uint32_t) widecol_concurrent_compactors;
 	opts.compaction_throughput_mb_per_sec = (uint32_t) widecol_compaction_throughput;
+	opts.bulk_yield_us = (uint32_t) widecol_bulk_yield_us;
 	opts.disk_failure_policy =
 		(widecol_disk_failure_policy == WIDECOL_DISK_FAILURE_STOP) ?
 		WC_DISK_FAILURE_STOP : WC_DISK_FAILURE_BEST_EFFORT;

@@ -895,6 +895,7 @@ tam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid
 	for (int i = 0; i < nslots; i++)
 	{
 		widecol_modify_insert(ms, slots[i]);
+		widecol_bulk_yield_point();
 		slots[i]->tts_tableOid = RelationGetRelid(rel);
 		next_tid(&slots[i]->tts_tid);
 	}

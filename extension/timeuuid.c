@@ -193,16 +193,19 @@ timeuuid_set_ticks(uint8 *data, uint64 ticks)
 
 /*
  * Three-way comparison: timestamp, then bytes 8..15 as unsigned bytes.
+ * -1, 0 or 1 (memcmp's own magnitude differs between C libraries and CPUs).
  */
 static inline int
 timeuuid_cmp_internal(const WidecolTimeuuid *a, const WidecolTimeuuid *b)
 {
 	uint64		ta = timeuuid_get_ticks(a->data);
 	uint64		tb = timeuuid_get_ticks(b->data);
+	int			c;
 
 	if (ta != tb)
 		return (ta < tb) ? -1 : 1;
-	return memcmp(a->data + 8, b->data + 8, 8);
+	c = memcmp(a->data + 8, b->data + 8, 8);
+	return (c > 0) - (c < 0);
 }
 
 static int

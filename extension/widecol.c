@@ -49,6 +49,7 @@ int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
 int			widecol_node_ring_slot_kb = 64;
 int			widecol_node_ring_spin_us = 30;
+int			widecol_bulk_yield_us = 200;
 int			widecol_row_cache_size_mb = 0;
 bool		widecol_row_cache = true;
 bool		widecol_direct_reads = true;
@@ -344,6 +345,24 @@ define_node_gucs(void)
 							30,
 							0,
 							1000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("widecol.bulk_yield_us",
+							"How often bulk work gives its CPU to a waiting "
+							"thread: a COPY's backend, the node's flush and "
+							"compaction threads and its workers for large "
+							"requests yield after this many microseconds of "
+							"work (0: never).",
+							"On a busy machine a woken reader then waits at most "
+							"about this long for a CPU instead of a scheduler "
+							"slice of milliseconds; with no thread waiting a "
+							"yield costs about a microsecond.",
+							&widecol_bulk_yield_us,
+							200,
+							0,
+							100000,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

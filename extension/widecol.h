@@ -80,6 +80,7 @@ extern int	widecol_num_tokens;
 extern int	widecol_node_worker_threads;
 extern int	widecol_node_ring_slot_kb;
 extern int	widecol_node_ring_spin_us;
+extern int	widecol_bulk_yield_us;
 extern int	widecol_row_cache_size_mb;
 extern bool widecol_row_cache;
 extern bool widecol_direct_reads;
@@ -641,6 +642,7 @@ extern void widecol_writer_end(WidecolWriter *w);
 typedef struct WidecolModifyState WidecolModifyState;
 extern WidecolModifyState *widecol_modify_begin(Relation rel, CmdType op, Bitmapset *cols);
 extern void widecol_modify_insert(WidecolModifyState *ms, TupleTableSlot *slot);
+extern void widecol_bulk_yield_point(void);
 extern void widecol_modify_update(WidecolModifyState *ms, Datum *keys, bool *nulls,
 								  TupleTableSlot *slot);
 extern void widecol_modify_delete(WidecolModifyState *ms, Datum *keys, bool *nulls);

@@ -1,7 +1,8 @@
 /*
  * engine_test.c - the engine end to end: writes, slices, order, paging,
  * tombstones of every kind, TTL, static rows, flush, reopen, drop, skipping
- * and corruption detection; the nice values of the background threads.
+ * and corruption detection; the nice values of the background threads and
+ * their yields.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -613,11 +614,102 @@ static void test_background_nice(void **state)
     assert_int_equal(wc_test_threads_at_nice(4), 0);
     assert_int_equal(wc_test_threads_at_nice(7), 0);
 
-    assert_int_equal(wc__thread_start_nice(&th, nice_probe, got, "probe", 3), WC_OK);
+    assert_int_equal(wc__thread_start_nice(&th, nice_probe, got, "probe", 3, 0), WC_OK);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(got[0], 3);
     assert_int_equal(got[1], 19);
     assert_int_equal(got[2], 1);
+}
+
+/* Call wc__yield_point() in a loop for 20 ms; *arg: the yields counted meanwhile. */
+static void *yield_probe(void *arg)
+{
+    uint64_t *got = arg;
+    uint64_t before = wc__yield_count();
+    int64_t end = wc__mono_ns() + 20 * 1000000LL;
+
+    while (wc__mono_ns() < end)
+        wc__yield_point();
+    *got = wc__yield_count() - before;
+    return NULL;
+}
+
+/*
+ * A thread started with yield_us = 100 yields about every 100 us of its
+ * work: 20 ms of yield points give at most 200 yields and, however busy the
+ * machine, some; one started with 0, or any other thread, never yields.
+ */
+static void test_yield_points(void **state)
+{
+    pthread_t th;
+    uint64_t got = 0;
+
+    (void)state;
+    assert_int_equal(wc__thread_start_nice(&th, yield_probe, &got, "probe", 0, 100), WC_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(got >= 10);
+    assert_true(got <= 201);
+    assert_int_equal(wc__thread_start_nice(&th, yield_probe, &got, "probe", 3, 0), WC_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(got, 0);
+    yield_probe(&got); /* the test's own thread */
+    assert_int_equal(got, 0);
+}
+
+/* Yields made while a compaction thread of an engine at bulk_yield_us merges 4 SSTables. */
+static uint64_t compaction_yields(fx *f, const char *name, uint32_t yield_us)
+{
+    wc_engine_options o;
+    wc_engine *e = NULL;
+    wc_table_def d;
+    char dir[1024];
+    uint64_t before;
+    wc_table_stats ts;
+
+    snprintf(dir, sizeof(dir), "%s/%s", f->dir, name);
+    wc_engine_options_default(&o);
+    assert_int_equal(o.bulk_yield_us, 200);
+    o.dir = dir;
+    o.compaction_threads = 1;
+    o.compaction_throughput_mb_per_sec = 0;
+    o.bulk_yield_us = yield_us;
+    assert_int_equal(wc_engine_open(&o, &e), WC_OK);
+    wc_table_def_default(&d);
+    d.id = T1;
+    snprintf(d.name, sizeof(d.name), "ks.t1");
+    assert_int_equal(wc_engine_create_table(e, &d), WC_OK);
+    for (int s = 0; s < 4; s++) {
+        for (int i = 0; i < 2000; i++) {
+            char pk[32];
+            const char *vals[2] = {"a", "b"};
+
+            snprintf(pk, sizeof(pk), "p%d", i % 50);
+            assert_int_equal(wc_test_put(e, T1, pk, (uint64_t)(s * 2000 + i), 1, 0, NOW, 2, C12,
+                                         vals),
+                             WC_OK);
+        }
+        /* in this thread, which never yields */
+        assert_int_equal(wc_engine_flush(e, T1, true), WC_OK);
+    }
+    before = wc__yield_count();
+    assert_int_equal(wc_engine_compaction_wait(e, T1, 30000), WC_OK);
+    assert_int_equal(wc_engine_table_stats(e, T1, &ts), WC_OK);
+    assert_int_equal(ts.sstable_count, 1);
+    before = wc__yield_count() - before;
+    wc_engine_close(e);
+    return before;
+}
+
+/*
+ * The compaction thread writes its output through yield points at the
+ * engine's bulk_yield_us: 8,000 rows at 1 us yield often, at 0 never.
+ */
+static void test_compaction_yields(void **state)
+{
+    fx *f = *state;
+
+    assert_true(compaction_yields(f, "yield1", 1) >= 50);
+    assert_int_equal(compaction_yields(f, "yield0", 0), 0);
 }
 
 int main(void)
@@ -632,6 +724,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_major_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_sstable_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_nice, setup, teardown),
+        cmocka_unit_test(test_yield_points),
+        cmocka_unit_test_setup_teardown(test_compaction_yields, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
