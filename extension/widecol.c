@@ -48,7 +48,7 @@ int			widecol_block_cache_size_mb = 64;
 int			widecol_num_tokens = 16;
 int			widecol_node_worker_threads = 0;
 int			widecol_node_ring_slot_kb = 64;
-int			widecol_node_ring_spin_us = 30;
+int			widecol_node_ring_spin_us = 100;
 int			widecol_bulk_yield_us = 200;
 int			widecol_row_cache_size_mb = 0;
 bool		widecol_row_cache = true;
@@ -342,7 +342,7 @@ define_node_gucs(void)
 							"Spinning happens only while the threads runnable "
 							"on the machine do not outnumber its CPUs.",
 							&widecol_node_ring_spin_us,
-							30,
+							100,
 							0,
 							1000,
 							PGC_POSTMASTER,
