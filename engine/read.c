@@ -912,12 +912,38 @@ static wc_status wc__parse_paging_state(const wc_read_request *req, const uint8_
     return WC_OK;
 }
 
-static bool wc__sstable_may_hold(const wc_sstable *t, int64_t token, const uint8_t *prefix,
-                                 size_t plen, wc_read_stats *stats)
+/*
+ * Can the rows of SSTable stats ss matter to req's slice of one partition?
+ * Not when every clustering key the file holds (its min_ck .. max_ck, over
+ * all partitions) lies before the slice's start or after its end, and the
+ * file holds nothing else the read uses: no partition deletion or range
+ * tombstone (a header could shadow rows of other files) and, for a read
+ * with the static row, no static row.  The slice predicates are monotone
+ * in the key, so testing the file's extreme keys is enough.  Time series
+ * whose clustering key grows with time get the most from it: a read of
+ * recent rows passes over the files of older ones (Cassandra skips
+ * SSTables by their clustering bounds the same way).
+ */
+static bool wc__sstable_slice_disjoint(const wc_sstable_stats *ss, const wc_read_request *req)
+{
+    const wc_bound *sb = &req->start, *eb = &req->end;
+    uint8_t sflags = (sb->unbounded ? WC_BOUND_START_UNBOUNDED : 0) |
+                     (sb->inclusive ? WC_BOUND_START_INCL : 0);
+    uint8_t eflags = (eb->unbounded ? WC_BOUND_END_UNBOUNDED : 0) |
+                     (eb->inclusive ? WC_BOUND_END_INCL : 0);
+
+    if (!ss->has_ck || ss->headers != 0 || (req->include_static && ss->statics != 0))
+        return false;
+    return !wc_slice_start_ok(sflags, sb->key, sb->len, ss->max_ck, ss->max_ck_len) ||
+           !wc_slice_end_ok(eflags, eb->key, eb->len, ss->min_ck, ss->min_ck_len);
+}
+
+static bool wc__sstable_may_hold(const wc_sstable *t, const wc_read_request *req, int64_t token,
+                                 const uint8_t *prefix, size_t plen, wc_read_stats *stats)
 {
     const wc_sstable_stats *ss = wc_sstable_get_stats(t);
 
-    if (token < ss->min_token || token > ss->max_token) {
+    if (token < ss->min_token || token > ss->max_token || wc__sstable_slice_disjoint(ss, req)) {
         stats->range_skips++;
         return false;
     }
@@ -1077,7 +1103,7 @@ static wc_status wc__read_src(wc_engine *e, wc__sources *srcp, uint64_t visible,
     }
     for (size_t i = 0; i < src.nssts && !overlay_only; i++) {
         wc_iter *it;
-        if (req->pk && !wc__sstable_may_hold(src.ssts[i], token, prefix.data, prefix.len,
+        if (req->pk && !wc__sstable_may_hold(src.ssts[i], req, token, prefix.data, prefix.len,
                                              &rd.page->stats))
             continue;
         it = wc_sstable_iter(src.ssts[i], &rd.counters);

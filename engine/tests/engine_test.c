@@ -621,6 +621,153 @@ static void test_background_nice(void **state)
     assert_int_equal(got[2], 1);
 }
 
+/* A read of partition pk's rows in a slice (lo, hi < 0: unbounded), without the static row. */
+static wc_page *read_rows(fx *f, const char *pk, int64_t lo, int64_t hi, bool lo_incl, bool hi_incl)
+{
+    wc_read_request r;
+    wc_page *p = NULL;
+    uint8_t lob[8], hib[8];
+
+    memset(&r, 0, sizeof(r));
+    r.table_id = T1;
+    r.pk = (const uint8_t *)pk;
+    r.pk_len = strlen(pk);
+    r.now_sec = NOW;
+    r.start.unbounded = lo < 0;
+    r.end.unbounded = hi < 0;
+    wc_test_ck((uint64_t)(lo < 0 ? 0 : lo), lob);
+    wc_test_ck((uint64_t)(hi < 0 ? 0 : hi), hib);
+    r.start.key = lob;
+    r.start.len = 8;
+    r.start.inclusive = lo_incl;
+    r.end.key = hib;
+    r.end.len = 8;
+    r.end.inclusive = hi_incl;
+    r.page_rows = 100000;
+    assert_int_equal(wc_engine_read(f->e, &r, &p), WC_OK);
+    return p;
+}
+
+/*
+ * A read of one partition passes over SSTables whose clustering keys all lie
+ * outside its slice (counted in range_skips), whatever their bloom filters
+ * say, and still reads every file whose partition deletion, range
+ * tombstone or static row could change the answer.
+ */
+static void test_clustering_bounds_skip(void **state)
+{
+    fx *f = *state;
+    wc_page *p;
+    wc_mutation m;
+    wc_mutation *mp = &m;
+    char pk[16];
+    uint8_t ck[8], ck2[8];
+
+    /* file A: clustering keys 1..100 of partitions s0..s9; file B: 1000..1100 */
+    for (int file = 0; file < 2; file++) {
+        uint64_t lo = file ? 1000 : 1, hi = file ? 1100 : 100;
+
+        for (int d = 0; d < 10; d++)
+            for (uint64_t c = lo; c <= hi; c++) {
+                snprintf(pk, sizeof(pk), "s%d", d);
+                put(f, pk, c, 100, "v", file ? "new" : "old");
+            }
+        assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    }
+    /* a point read of an old row reads A only, of a new row B only */
+    p = read_rows(f, "s3", 50, 50, true, true);
+    assert_int_equal(p->nrows, 1);
+    assert_memory_equal(wc_test_cell(&p->rows[0], 2)->value, "old", 3);
+    assert_int_equal(p->stats.sstables_read, 1);
+    assert_int_equal(p->stats.range_skips, 1);
+    wc_page_free(p);
+    p = read_rows(f, "s3", 1050, 1050, true, true);
+    assert_int_equal(p->nrows, 1);
+    assert_memory_equal(wc_test_cell(&p->rows[0], 2)->value, "new", 3);
+    assert_int_equal(p->stats.sstables_read, 1);
+    wc_page_free(p);
+    /* slices: at the edges of a file's bounds, between the files, across both */
+    p = read_rows(f, "s3", 100, 999, true, true); /* A ends at 100 (inclusive start) */
+    assert_int_equal(p->nrows, 1);
+    assert_int_equal(p->stats.sstables_read, 1);
+    wc_page_free(p);
+    p = read_rows(f, "s3", 100, 999, false, false); /* nothing in (100, 999) */
+    assert_int_equal(p->nrows, 0);
+    assert_int_equal(p->stats.sstables_read, 0);
+    assert_int_equal(p->stats.range_skips, 2);
+    wc_page_free(p);
+    p = read_rows(f, "s3", 101, 1000, true, true); /* B starts at 1000 (inclusive end) */
+    assert_int_equal(p->nrows, 1);
+    assert_int_equal(p->stats.sstables_read, 1);
+    wc_page_free(p);
+    p = read_rows(f, "s3", 90, 1010, true, false);
+    assert_int_equal(p->nrows, 11 + 10);
+    assert_int_equal(p->stats.sstables_read, 2);
+    wc_page_free(p);
+    p = read_rows(f, "s3", -1, 5, true, true);
+    assert_int_equal(p->nrows, 5);
+    assert_int_equal(p->stats.sstables_read, 1);
+    wc_page_free(p);
+
+    /* file C: a range tombstone over [40, 60] of s3 and a row far away (5000) */
+    wc_test_ck(40, ck);
+    wc_test_ck(60, ck2);
+    {
+        wc_range_tombstone rt = {.bflags = WC_BOUND_START_INCL | WC_BOUND_END_INCL,
+                                 .ts = 200, .ldt = NOW, .start = ck, .start_len = 8,
+                                 .end = ck2, .end_len = 8};
+        wc_mutation_init(&m, T1, "s3", 2);
+        wc_mutation_delete_range(&m, &rt);
+        assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+        wc_mutation_free(&m);
+    }
+    put(f, "s3", 5000, 200, "far", "far");
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    p = read_rows(f, "s3", 50, 50, true, true);
+    assert_int_equal(p->nrows, 0); /* C's header is read though its rows are at 5000 */
+    assert_int_equal(p->stats.sstables_read, 2);
+    wc_page_free(p);
+    p = read_rows(f, "s3", 30, 70, true, true);
+    assert_int_equal(p->nrows, 41 - 21);
+    wc_page_free(p);
+
+    /* file D: a partition deletion of s4 and a newer row at 7000 */
+    wc_mutation_init(&m, T1, "s4", 2);
+    wc_mutation_delete_partition(&m, 300, NOW);
+    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+    wc_mutation_free(&m);
+    put(f, "s4", 7000, 301, "alive", "x");
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    p = read_rows(f, "s4", 10, 10, true, true);
+    assert_int_equal(p->nrows, 0);
+    wc_page_free(p);
+    p = read_rows(f, "s4", -1, -1, true, true);
+    assert_int_equal(p->nrows, 1);
+    wc_page_free(p);
+
+    /* file E: a static row of s5 and a row at 9000; a read with the static row reads E */
+    {
+        wc_cell c = {.column = 9, .ts = 400, .value = (const uint8_t *)"S", .len = 1};
+
+        wc_mutation_init(&m, T1, "s5", 2);
+        wc_rowb_cell(wc_mutation_row_begin(&m, true, NULL, 0), &c);
+        wc_mutation_row_end(&m);
+        assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+        wc_mutation_free(&m);
+    }
+    put(f, "s5", 9000, 400, "e", "e");
+    assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
+    p = read_part(f, "s5", false, 0, 10, 12, true, true);
+    assert_int_equal(p->nrows, 4);
+    assert_true(p->rows[0].is_static);
+    wc_page_free(p);
+    p = read_rows(f, "s5", 10, 12, true, true);
+    assert_int_equal(p->nrows, 3);
+    assert_int_equal(p->stats.sstables_read, 1); /* A only: B, C (other partition, rows
+                                                   elsewhere), D and E skipped or filtered */
+    wc_page_free(p);
+}
+
 /* Call wc__yield_point() in a loop for 20 ms; *arg: the yields counted meanwhile. */
 static void *yield_probe(void *arg)
 {
@@ -725,6 +872,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_sstable_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_nice, setup, teardown),
         cmocka_unit_test(test_yield_points),
+        cmocka_unit_test_setup_teardown(test_clustering_bounds_skip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_yields, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
