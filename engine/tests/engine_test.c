@@ -73,13 +73,13 @@ static void put(fx *f, const char *pk, uint64_t ck, int64_t ts, const char *a, c
     assert_int_equal(wc_test_put(f->e, T1, pk, ck, ts, 0, NOW, 2, C12, vals), WC_OK);
 }
 
-/* Read a whole partition slice; returns the page (caller frees). */
-static wc_page *read_part(fx *f, const char *pk, bool reverse, uint64_t limit, int64_t lo,
-                          int64_t hi, bool lo_incl, bool hi_incl)
+/* Read a slice of partition pk (lo, hi < 0: unbounded); returns the page (caller frees). */
+static wc_page *read_slice(fx *f, const char *pk, bool reverse, uint64_t limit, int64_t lo,
+                           int64_t hi, bool lo_incl, bool hi_incl, bool include_static)
 {
     wc_read_request r;
     wc_page *p = NULL;
-    static uint8_t lob[8], hib[8];
+    uint8_t lob[8], hib[8];
 
     memset(&r, 0, sizeof(r));
     r.table_id = T1;
@@ -88,24 +88,39 @@ static wc_page *read_part(fx *f, const char *pk, bool reverse, uint64_t limit, i
     r.reverse = reverse;
     r.limit = limit;
     r.now_sec = NOW;
-    r.include_static = true;
+    r.include_static = include_static;
     r.start.unbounded = lo < 0;
     r.end.unbounded = hi < 0;
-    if (lo >= 0) {
-        wc_test_ck((uint64_t)lo, lob);
-        r.start.key = lob;
-        r.start.len = 8;
-        r.start.inclusive = lo_incl;
-    }
-    if (hi >= 0) {
-        wc_test_ck((uint64_t)hi, hib);
-        r.end.key = hib;
-        r.end.len = 8;
-        r.end.inclusive = hi_incl;
-    }
+    wc_test_ck((uint64_t)(lo < 0 ? 0 : lo), lob);
+    wc_test_ck((uint64_t)(hi < 0 ? 0 : hi), hib);
+    r.start.key = lob;
+    r.start.len = 8;
+    r.start.inclusive = lo_incl;
+    r.end.key = hib;
+    r.end.len = 8;
+    r.end.inclusive = hi_incl;
     r.page_rows = 100000;
     assert_int_equal(wc_engine_read(f->e, &r, &p), WC_OK);
     return p;
+}
+
+/* read_slice with the static row. */
+static wc_page *read_part(fx *f, const char *pk, bool reverse, uint64_t limit, int64_t lo,
+                          int64_t hi, bool lo_incl, bool hi_incl)
+{
+    return read_slice(f, pk, reverse, limit, lo, hi, lo_incl, hi_incl, true);
+}
+
+/* Delete partition pk at timestamp ts. */
+static void delete_partition(fx *f, const char *pk, int64_t ts)
+{
+    wc_mutation m;
+    wc_mutation *mp = &m;
+
+    wc_mutation_init(&m, T1, pk, strlen(pk));
+    wc_mutation_delete_partition(&m, ts, NOW);
+    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
+    wc_mutation_free(&m);
 }
 
 static void expect_cks(wc_page *p, const uint64_t *cks, size_t n)
@@ -240,10 +255,7 @@ static void test_overwrite_and_tombstones(void **state)
             reopen(f);
     }
     /* partition delete shadows everything older; a newer write survives */
-    wc_mutation_init(&m, T1, "p", 1);
-    wc_mutation_delete_partition(&m, 1000, NOW);
-    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
-    wc_mutation_free(&m);
+    delete_partition(f, "p", 1000);
     put(f, "p", 9, 1001, "after", "x");
     p = read_part(f, "p", false, 0, -1, -1, true, true);
     {
@@ -621,33 +633,6 @@ static void test_background_nice(void **state)
     assert_int_equal(got[2], 1);
 }
 
-/* A read of partition pk's rows in a slice (lo, hi < 0: unbounded), without the static row. */
-static wc_page *read_rows(fx *f, const char *pk, int64_t lo, int64_t hi, bool lo_incl, bool hi_incl)
-{
-    wc_read_request r;
-    wc_page *p = NULL;
-    uint8_t lob[8], hib[8];
-
-    memset(&r, 0, sizeof(r));
-    r.table_id = T1;
-    r.pk = (const uint8_t *)pk;
-    r.pk_len = strlen(pk);
-    r.now_sec = NOW;
-    r.start.unbounded = lo < 0;
-    r.end.unbounded = hi < 0;
-    wc_test_ck((uint64_t)(lo < 0 ? 0 : lo), lob);
-    wc_test_ck((uint64_t)(hi < 0 ? 0 : hi), hib);
-    r.start.key = lob;
-    r.start.len = 8;
-    r.start.inclusive = lo_incl;
-    r.end.key = hib;
-    r.end.len = 8;
-    r.end.inclusive = hi_incl;
-    r.page_rows = 100000;
-    assert_int_equal(wc_engine_read(f->e, &r, &p), WC_OK);
-    return p;
-}
-
 /*
  * A read of one partition passes over SSTables whose clustering keys all lie
  * outside its slice (counted in range_skips), whatever their bloom filters
@@ -675,36 +660,39 @@ static void test_clustering_bounds_skip(void **state)
         assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
     }
     /* a point read of an old row reads A only, of a new row B only */
-    p = read_rows(f, "s3", 50, 50, true, true);
+    p = read_slice(f, "s3", false, 0, 50, 50, true, true, false);
     assert_int_equal(p->nrows, 1);
     assert_memory_equal(wc_test_cell(&p->rows[0], 2)->value, "old", 3);
     assert_int_equal(p->stats.sstables_read, 1);
     assert_int_equal(p->stats.range_skips, 1);
     wc_page_free(p);
-    p = read_rows(f, "s3", 1050, 1050, true, true);
+    p = read_slice(f, "s3", false, 0, 1050, 1050, true, true, false);
     assert_int_equal(p->nrows, 1);
     assert_memory_equal(wc_test_cell(&p->rows[0], 2)->value, "new", 3);
     assert_int_equal(p->stats.sstables_read, 1);
     wc_page_free(p);
     /* slices: at the edges of a file's bounds, between the files, across both */
-    p = read_rows(f, "s3", 100, 999, true, true); /* A ends at 100 (inclusive start) */
+    /* A ends at 100 (inclusive start) */
+    p = read_slice(f, "s3", false, 0, 100, 999, true, true, false);
     assert_int_equal(p->nrows, 1);
     assert_int_equal(p->stats.sstables_read, 1);
     wc_page_free(p);
-    p = read_rows(f, "s3", 100, 999, false, false); /* nothing in (100, 999) */
+    /* nothing in (100, 999) */
+    p = read_slice(f, "s3", false, 0, 100, 999, false, false, false);
     assert_int_equal(p->nrows, 0);
     assert_int_equal(p->stats.sstables_read, 0);
     assert_int_equal(p->stats.range_skips, 2);
     wc_page_free(p);
-    p = read_rows(f, "s3", 101, 1000, true, true); /* B starts at 1000 (inclusive end) */
+    /* B starts at 1000 (inclusive end) */
+    p = read_slice(f, "s3", false, 0, 101, 1000, true, true, false);
     assert_int_equal(p->nrows, 1);
     assert_int_equal(p->stats.sstables_read, 1);
     wc_page_free(p);
-    p = read_rows(f, "s3", 90, 1010, true, false);
+    p = read_slice(f, "s3", false, 0, 90, 1010, true, false, false);
     assert_int_equal(p->nrows, 11 + 10);
     assert_int_equal(p->stats.sstables_read, 2);
     wc_page_free(p);
-    p = read_rows(f, "s3", -1, 5, true, true);
+    p = read_slice(f, "s3", false, 0, -1, 5, true, true, false);
     assert_int_equal(p->nrows, 5);
     assert_int_equal(p->stats.sstables_read, 1);
     wc_page_free(p);
@@ -723,25 +711,22 @@ static void test_clustering_bounds_skip(void **state)
     }
     put(f, "s3", 5000, 200, "far", "far");
     assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
-    p = read_rows(f, "s3", 50, 50, true, true);
+    p = read_slice(f, "s3", false, 0, 50, 50, true, true, false);
     assert_int_equal(p->nrows, 0); /* C's header is read though its rows are at 5000 */
     assert_int_equal(p->stats.sstables_read, 2);
     wc_page_free(p);
-    p = read_rows(f, "s3", 30, 70, true, true);
+    p = read_slice(f, "s3", false, 0, 30, 70, true, true, false);
     assert_int_equal(p->nrows, 41 - 21);
     wc_page_free(p);
 
     /* file D: a partition deletion of s4 and a newer row at 7000 */
-    wc_mutation_init(&m, T1, "s4", 2);
-    wc_mutation_delete_partition(&m, 300, NOW);
-    assert_int_equal(wc_engine_apply(f->e, &mp, 1), WC_OK);
-    wc_mutation_free(&m);
+    delete_partition(f, "s4", 300);
     put(f, "s4", 7000, 301, "alive", "x");
     assert_int_equal(wc_engine_flush(f->e, T1, true), WC_OK);
-    p = read_rows(f, "s4", 10, 10, true, true);
+    p = read_slice(f, "s4", false, 0, 10, 10, true, true, false);
     assert_int_equal(p->nrows, 0);
     wc_page_free(p);
-    p = read_rows(f, "s4", -1, -1, true, true);
+    p = read_slice(f, "s4", false, 0, -1, -1, true, true, false);
     assert_int_equal(p->nrows, 1);
     wc_page_free(p);
 
@@ -761,7 +746,7 @@ static void test_clustering_bounds_skip(void **state)
     assert_int_equal(p->nrows, 4);
     assert_true(p->rows[0].is_static);
     wc_page_free(p);
-    p = read_rows(f, "s5", 10, 12, true, true);
+    p = read_slice(f, "s5", false, 0, 10, 12, true, true, false);
     assert_int_equal(p->nrows, 3);
     assert_int_equal(p->stats.sstables_read, 1); /* A only: B, C (other partition, rows
                                                    elsewhere), D and E skipped or filtered */
