@@ -256,6 +256,11 @@ wc_fs *wc_fs_posix(void)
     return &wc__posix_fs;
 }
 
+int wc_fs_posix_fd(wc_file *f)
+{
+    return f != NULL && f->fs == &wc__posix_fs ? ((wc__posix_file *)f)->fd : -1;
+}
+
 void wc_path_dirname(const char *path, char *out, size_t n)
 {
     const char *slash = strrchr(path, '/');

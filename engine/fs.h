@@ -63,6 +63,9 @@ struct wc_fs {
 /* The real file system (a process-wide singleton; never freed). */
 wc_fs *wc_fs_posix(void);
 
+/* The descriptor of f, a file opened by wc_fs_posix(); -1 for a file of another wc_fs. */
+int wc_fs_posix_fd(wc_file *f);
+
 /*
  * Helpers built on the table.
  * wc_fs_read_all: read a whole file (caller frees *out with wc_free).  Files
