@@ -200,13 +200,12 @@ static bool wc__dr_install_bus(void)
 /* Map f's whole file (size bytes) if it can; a file that cannot be mapped is read. */
 static void wc__dr_map(wc__dr_file *f, uint64_t size)
 {
+    int fd = wc_fs_posix_fd(f->inner);
     void *m;
 
-    if (size == 0 || size > SIZE_MAX || wc_fs_posix_fd(f->inner) < 0)
+    if (size == 0 || size > SIZE_MAX || fd < 0 || !wc__dr_install_bus())
         return;
-    if (!wc__dr_install_bus())
-        return;
-    m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, wc_fs_posix_fd(f->inner), 0);
+    m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
         return;
     f->map = m;

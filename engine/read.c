@@ -608,6 +608,15 @@ static void wc__note_stop(wc__rd *rd)
     }
 }
 
+/* The wc_slice_start_ok / wc_slice_end_ok flags of req's clustering bounds. */
+static void wc__slice_flags(const wc_read_request *req, uint8_t *sflags, uint8_t *eflags)
+{
+    *sflags = (req->start.unbounded ? WC_BOUND_START_UNBOUNDED : 0) |
+              (req->start.inclusive ? WC_BOUND_START_INCL : 0);
+    *eflags = (req->end.unbounded ? WC_BOUND_END_UNBOUNDED : 0) |
+              (req->end.inclusive ? WC_BOUND_END_INCL : 0);
+}
+
 /*
  * Emit the rows of the partition from the merge's position, in the merge's
  * direction, until the slice's far bound (the end going forward, the start
@@ -663,16 +672,14 @@ static wc_status wc__read_partition(wc__rd *rd, const uint8_t *prefix, size_t pl
 {
     const wc_read_request *req = rd->req;
     const wc_bound *sb = &req->start, *eb = &req->end;
-    uint8_t sflags = (sb->unbounded ? WC_BOUND_START_UNBOUNDED : 0) |
-                     (sb->inclusive ? WC_BOUND_START_INCL : 0);
-    uint8_t eflags = (eb->unbounded ? WC_BOUND_END_UNBOUNDED : 0) |
-                     (eb->inclusive ? WC_BOUND_END_INCL : 0);
+    uint8_t sflags, eflags;
     const uint8_t *k, *blob, *t;
     size_t kl, bl, tl;
     wc_key_parts kp;
     bool emitted;
     wc_status st;
 
+    wc__slice_flags(req, &sflags, &eflags);
     rd->has_hdr = false;
     rd->pdel_ts = WC_NO_TIMESTAMP;
     rd->nrts = 0;
@@ -927,11 +934,9 @@ static wc_status wc__parse_paging_state(const wc_read_request *req, const uint8_
 static bool wc__sstable_slice_disjoint(const wc_sstable_stats *ss, const wc_read_request *req)
 {
     const wc_bound *sb = &req->start, *eb = &req->end;
-    uint8_t sflags = (sb->unbounded ? WC_BOUND_START_UNBOUNDED : 0) |
-                     (sb->inclusive ? WC_BOUND_START_INCL : 0);
-    uint8_t eflags = (eb->unbounded ? WC_BOUND_END_UNBOUNDED : 0) |
-                     (eb->inclusive ? WC_BOUND_END_INCL : 0);
+    uint8_t sflags, eflags;
 
+    wc__slice_flags(req, &sflags, &eflags);
     if (!ss->has_ck || ss->headers != 0 || (req->include_static && ss->statics != 0))
         return false;
     return !wc_slice_start_ok(sflags, sb->key, sb->len, ss->max_ck, ss->max_ck_len) ||

@@ -66,8 +66,7 @@ static void *wc__nice_main(void *arg)
     void *fn_arg = s->arg;
 
     (void)wc__thread_nice(s->nice);
-    wc__yield_ns = (int64_t)s->yield_us * 1000;
-    wc__yield_last = wc__mono_ns();
+    wc__yield_every(s->yield_us);
     sem_post(&s->applied); /* s is the starter's: not touched after this */
     return fn(fn_arg);
 }
@@ -88,6 +87,12 @@ wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, 
             ;
     sem_destroy(&s.applied);
     return st;
+}
+
+void wc__yield_every(uint32_t yield_us)
+{
+    wc__yield_ns = (int64_t)yield_us * 1000;
+    wc__yield_last = wc__mono_ns();
 }
 
 void wc__yield_point(void)

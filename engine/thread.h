@@ -53,9 +53,18 @@ wc_status wc__thread_start_nice(pthread_t *out, void *(*fn)(void *), void *arg, 
                                 int nice, uint32_t yield_us);
 
 /*
- * A point in a background thread's work where it may give up its CPU: a
- * thread started with a yield_us calls sched_yield() here when yield_us have
- * passed since its last yield.  Reads the clock once every 16 calls, so a
+ * Make the calling thread's wc__yield_point()s yield every yield_us
+ * microseconds of its work (0: never).  A thread started by
+ * wc__thread_start_nice gets its interval this way; a thread of the
+ * embedding process that does bulk work (a backend copying rows) calls it
+ * itself.
+ */
+void wc__yield_every(uint32_t yield_us);
+
+/*
+ * A point in a thread's bulk work where it may give up its CPU: a thread
+ * with a yield interval (wc__yield_every) calls sched_yield() here when the
+ * interval has passed since its last yield.  Reads the clock once every 16 calls, so a
  * call per row or entry is cheap; on any other thread it does nothing.
  * Never call it with a lock held that a request may wait for.
  */

@@ -40,9 +40,7 @@
  */
 #include "postgres.h"
 
-#include <sched.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "access/htup_details.h"
 #include "access/sysattr.h"
@@ -68,6 +66,7 @@
 #include "engine.h"
 #include "keys.h"
 #include "mutation.h"
+#include "thread.h"
 
 #include "lwt.h"
 
@@ -845,26 +844,21 @@ insert_if_not_exists(WidecolModifyState *ms, TupleTableSlot *slot)
  * backend may give up the CPU: once widecol.bulk_yield_us have passed since
  * its last yield, sched_yield() lets a woken reader waiting for this CPU run
  * first.  The fair scheduler would otherwise let the COPY finish its slice,
- * milliseconds, whatever the reader's wait (docs/architecture.md, "Threads
- * and CPU priority").  The clock is read every 16 rows.
+ * milliseconds, whatever the reader's wait (docs/architecture.md, "Bulk work
+ * yields").  The engine's yield point, with the setting as this backend's
+ * interval (it reads the clock every 16 rows).
  */
 void
 widecol_bulk_yield_point(void)
 {
-	static uint32 calls;
-	static int64 last_us;
-	struct timespec ts;
-	int64		now_us;
+	static bool interval_set = false;
 
-	if (widecol_bulk_yield_us == 0 || (++calls & 15) != 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_us = (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	if (now_us - last_us < widecol_bulk_yield_us)
-		return;
-	sched_yield();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	last_us = (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (!interval_set)
+	{
+		wc__yield_every((uint32) widecol_bulk_yield_us);
+		interval_set = true;
+	}
+	wc__yield_point();
 }
 
 /* Write the row in slot as an INSERT does (an upsert of its targeted cells). */
