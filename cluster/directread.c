@@ -303,6 +303,8 @@ static void wc__dr_fs_init(wc__dr_fs *d)
     d->base.sync = NULL;
     d->base.truncate = NULL;
     d->base.allocate = NULL;
+    d->base.map = NULL;
+    d->base.unmap = NULL;
 }
 
 void wc_directread_set_fd_hooks(wc_directread *dr, bool (*acquire)(void *arg),

@@ -150,6 +150,7 @@ typedef struct wc_commitlog_stats {
     uint64_t replay_damaged_segments; /* damaged segments replayed past (ignore_replay_errors) */
     uint64_t replay_skipped_records;  /* records known lost in them */
     uint64_t replay_skipped_bytes;    /* damaged bytes skipped in them */
+    uint64_t mapped_segments;         /* segments since open written through a mapping */
 } wc_commitlog_stats;
 void wc_commitlog_get_stats(wc_commitlog *cl, wc_commitlog_stats *out);
 

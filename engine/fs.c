@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -126,6 +128,52 @@ static wc_status posix_allocate(wc_file *file, uint64_t len)
         return wc_error_errno(r, "could not allocate %llu bytes for \"%s\"",
                               (unsigned long long)len, f->path);
     return WC_OK;
+}
+
+/*
+ * File systems on which a store into a page of allocated (fallocate) blocks
+ * needs no new block: ext2/3/4, XFS and tmpfs.  Elsewhere (btrfs, ZFS: copy
+ * on write) the page fault can fail for lack of space, and a failed store
+ * is a SIGBUS, so those files are written with pwrite.
+ */
+static bool posix_map_safe(int fd)
+{
+    struct statfs sfs;
+
+    if (fstatfs(fd, &sfs) != 0)
+        return false;
+    switch ((unsigned long)sfs.f_type) {
+    case 0xEF53UL:     /* ext2, ext3, ext4 */
+    case 0x58465342UL: /* XFS */
+    case 0x01021994UL: /* tmpfs */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static wc_status posix_map(wc_file *file, uint64_t len, void **addr)
+{
+    wc__posix_file *f = (wc__posix_file *)file;
+    struct stat st;
+    void *m;
+
+    if (len == 0 || fstat(f->fd, &st) != 0 || (uint64_t)st.st_size < len ||
+        (uint64_t)st.st_blocks * 512 < len || !posix_map_safe(f->fd))
+        return wc_error(WC_INVALID_ARGUMENT, "\"%s\" is not mapped: not %llu allocated bytes on "
+                        "a file system that maps safely", f->path, (unsigned long long)len);
+    m = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (m == MAP_FAILED)
+        return wc_error_errno(errno, "could not map \"%s\"", f->path);
+    *addr = m;
+    return WC_OK;
+}
+
+static void posix_unmap(wc_file *file, void *addr, uint64_t len)
+{
+    (void)file;
+    if (addr != NULL)
+        munmap(addr, (size_t)len);
 }
 
 static wc_status posix_close(wc_file *file)
@@ -249,6 +297,8 @@ static wc_fs wc__posix_fs = {
     .list = posix_list,
     .exists = posix_exists,
     .link = posix_link,
+    .map = posix_map,
+    .unmap = posix_unmap,
 };
 
 wc_fs *wc_fs_posix(void)

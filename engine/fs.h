@@ -56,6 +56,19 @@ struct wc_fs {
     /* Hard link: to names the file from names (WC_EXISTS if to exists); like a created
      * file, the new name survives a crash once its directory was fsynced (sync_dir). */
     wc_status (*link)(wc_fs *fs, const char *from, const char *to);
+    /*
+     * Optional (NULL: this file system does not map files).  Map the first
+     * len bytes of f, which must be that long already and have its blocks
+     * allocated (allocate), shared and writable: a store to *addr changes
+     * the file as a pwrite does (it survives the process, not a power loss),
+     * and a later sync of f makes it durable.  WC_INVALID_ARGUMENT when the
+     * file is shorter or its file system is not one where a store into
+     * allocated blocks can never fail (a copy-on-write one can run out of
+     * space in the middle of it); the caller then writes with pwrite.
+     * unmap ends the mapping; every mapping of f ends before close.
+     */
+    wc_status (*map)(wc_file *f, uint64_t len, void **addr);
+    void (*unmap)(wc_file *f, void *addr, uint64_t len);
 };
 
 /* API */

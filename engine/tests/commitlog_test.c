@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1443,6 +1445,103 @@ static void test_periodic_crash_window(void **state)
     }
 }
 
+/*
+ * Mapped segments, process death: a child appends in periodic mode with a
+ * period no test waits for (no fsync runs), checks that its segment is
+ * mapped, and kills itself without closing the log.  Every record is there
+ * when the parent replays: stores into a shared mapping are in the page
+ * cache the moment they are made, as pwrite's bytes are.  A private
+ * mapping, or appends kept in memory until a later write, lose them.
+ */
+static void test_mapped_appends_survive_kill(void **state)
+{
+    wc_commitlog_options o = opts_for(WC_SYNC_PERIODIC, 1 << 20, NULL);
+    wc_commitlog *cl;
+    collector c = {0};
+    int status;
+    pid_t pid;
+
+    (void)state;
+    o.period_ms = 600000;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        wc_commitlog_stats s;
+        uint8_t buf[512];
+
+        if (wc_commitlog_open(&o, NULL, NULL, &cl) != WC_OK)
+            _exit(2);
+        for (uint64_t i = 0; i < 3000; i++) {
+            wc_clpos p;
+
+            /* about 300 KiB: several pages of the 1 MiB segment, no roll */
+            if (wc_commitlog_append(cl, buf, make_rec(i, buf, rec_len(i)), &p) != WC_OK)
+                _exit(3);
+        }
+        wc_commitlog_get_stats(cl, &s);
+        if (s.mapped_segments != 1 || s.syncs != 1) /* the new segment's own fsync */
+            _exit(4);
+        raise(SIGKILL);
+        _exit(5);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    check_seq(&c, 0, 3000);
+    wc_commitlog_close(cl);
+    collector_free(&c);
+}
+
+/*
+ * Mapped segments, power loss (faultfs in map mode): appends are stores into
+ * the mapping, not pwrites; what no fsync covered is gone after the crash,
+ * what sync_all covered is all there, across a segment roll (the old
+ * segment's mapping ends; the roll's fsync covers its stores).
+ */
+static void test_mapped_appends_power_loss(void **state)
+{
+    wc_faultfs *ff = wc_faultfs_new(NULL);
+    wc_commitlog_options o = opts_for(WC_SYNC_PERIODIC, 16 << 10, NULL);
+    wc_faultfs_counts k0, k1;
+    wc_commitlog_stats s;
+    wc_commitlog *cl;
+    collector c = {0};
+
+    (void)state;
+    assert_non_null(ff);
+    wc_faultfs_map_mode(ff, true);
+    o.fs = wc_faultfs_fs(ff);
+    o.period_ms = 600000;
+    assert_int_equal(wc_commitlog_open(&o, NULL, NULL, &cl), WC_OK);
+    wc_faultfs_get_counts(ff, &k0);
+    append_n(cl, 0, 40, NULL); /* about 4 KiB: no roll */
+    wc_faultfs_get_counts(ff, &k1);
+    assert_int_equal(k1.writes, k0.writes); /* no pwrite: stores into the mapping */
+    assert_int_equal(k1.maps, 1);
+    wc_faultfs_crash(ff);
+    wc_commitlog_close(cl);
+    wc_faultfs_reset(ff);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    assert_int_equal(c.n, 0); /* never synced: lost */
+    collector_free(&c);
+
+    /* 400 records (about 40 KiB) roll through three segments; sync_all, then the power goes */
+    append_n(cl, 1000, 400, NULL);
+    wc_commitlog_get_stats(cl, &s);
+    assert_true(s.mapped_segments >= 3);
+    assert_int_equal(wc_commitlog_sync_all(cl), WC_OK);
+    append_n(cl, 2000, 5, NULL); /* unsynced again */
+    wc_faultfs_crash(ff);
+    wc_commitlog_close(cl);
+    wc_faultfs_reset(ff);
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    check_seq(&c, 1000, 400);
+    wc_commitlog_close(cl);
+    collector_free(&c);
+    wc_faultfs_free(ff);
+}
+
 /* Open must fail cleanly (no leak, nothing left open) when any allocation fails. */
 static void test_open_alloc_failures(void **state)
 {
@@ -1571,6 +1670,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_crash_keeps_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_crash_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mapped_appends_survive_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mapped_appends_power_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faultfs_crash_model, setup, teardown),
     };
 

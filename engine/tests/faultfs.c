@@ -59,6 +59,12 @@ typedef struct ff_file {
     wc_file base; /* must be first */
     wc_file *inner;
     ff_node *node;
+    /* a mapping (wc_faultfs_map_mode): the process's view and what the file holds of it */
+    uint8_t *map, *clean;
+    uint64_t maplen;    /* bytes of the mapping still inside the file (a truncate cuts it) */
+    uint64_t maparea;   /* bytes mapped */
+    uint64_t map_since; /* operation count when the view last matched the file */
+    struct ff_file *next_mapped;
 } ff_file;
 
 struct wc_faultfs {
@@ -78,6 +84,7 @@ struct wc_faultfs {
     bool s_sticky, s_failing;
     uint32_t s_delay_us;
     wc_faultfs_counts counts;
+    ff_file *mapped; /* files with a mapping */
     /* power-loss mode */
     char *stash;
     bool no_real_sync;
@@ -454,6 +461,10 @@ static uint64_t ff_frontier(wc_faultfs *ff)
     for (ff_node *n = ff->nodes; n; n = n->next)
         if (n->linked && n->nundo && strstr(n->path, ff->watch_part) && n->undo[0].opno < front)
             front = n->undo[0].opno;
+    for (ff_file *f = ff->mapped; f; f = f->next_mapped)
+        if (f->map && f->node->linked && strstr(f->node->path, ff->watch_part) &&
+            memcmp(f->map, f->clean, (size_t)f->maplen) != 0 && f->map_since < front)
+            front = f->map_since;
     return front;
 }
 
@@ -462,11 +473,25 @@ static void ff_crash_locked(wc_faultfs *ff)
 {
     ff_node *next;
 
-    if (!ff->crashed)
+    if (!ff->crashed) {
         ff->watch_frontier = ff_frontier(ff);
+        /*
+         * The code under test runs on after the power loss, but its stores
+         * into a mapping, unlike its writes, do not fail: what it then
+         * acknowledges (at this operation count, which stops here) was
+         * never durable.
+         */
+        for (ff_file *f = ff->mapped; f; f = f->next_mapped)
+            if (ff->watch_part && strstr(f->node->path, ff->watch_part) &&
+                ff->watch_frontier > ff->opno)
+                ff->watch_frontier = ff->opno;
+    }
     ff->crashed = 1;
     ff->epoch++;
     ff->counts.crashes++;
+    /* what was stored into mappings and not written back is gone, and nothing more will be */
+    for (ff_file *f = ff->mapped; f; f = f->next_mapped)
+        f->maplen = 0;
     for (ff_node *n = ff->nodes; n; n = n->next) {
         wc_file *f;
 
@@ -666,6 +691,46 @@ out:
     return st;
 }
 
+/*
+ * REQUIRES: ff->mu held.  Write what the process stored into f's mapping
+ * since the last write-back to the file, as the kernel writes dirty mapped
+ * pages (before a sync, a truncate, a read, at unmap).  Each run of changed
+ * bytes is saved for undo like a pwrite, numbered as of the last write-back:
+ * a store made after it may be that old, so no write acknowledged since then
+ * counts as durable before the next successful sync.
+ */
+static wc_status ff_writeback(wc_faultfs *ff, ff_file *f)
+{
+    uint64_t i = 0;
+    wc_status st = WC_OK;
+
+    if (f->map == NULL || ff->crashed)
+        return WC_OK;
+    while (i < f->maplen && st == WC_OK) {
+        uint64_t end, gap;
+
+        if (f->map[i] == f->clean[i]) {
+            i++;
+            continue;
+        }
+        /* a run of changes, bridging gaps of fewer than 64 unchanged bytes */
+        for (end = i + 1, gap = 0; end < f->maplen && gap < 64; end++)
+            gap = f->map[end] == f->clean[end] ? gap + 1 : 0;
+        end -= gap;
+        memcpy(f->clean + i, f->map + i, (size_t)(end - i));
+        st = ff_save(ff, f, i, end);
+        if (st == WC_OK) {
+            f->node->undo[f->node->nundo - 1].opno = f->map_since;
+            st = ff->base->pwrite(f->inner, f->clean + i, (size_t)(end - i), i);
+            ff->counts.map_writebacks++;
+
+        }
+        i = end;
+    }
+    f->map_since = ff->opno;
+    return st;
+}
+
 static wc_status ff_pread(wc_file *file, void *buf, size_t n, uint64_t off, size_t *nread)
 {
     ff_file *f = (ff_file *)file;
@@ -676,6 +741,14 @@ static wc_status ff_pread(wc_file *file, void *buf, size_t n, uint64_t off, size
     st = ff_enter_unlocked(ff, WC_FF_READ, f->node->path, &after);
     if (st != WC_OK)
         return st;
+    if (f->map != NULL) {
+        /* the read sees what was stored into the mapping */
+        pthread_mutex_lock(&ff->mu);
+        st = ff_writeback(ff, f);
+        pthread_mutex_unlock(&ff->mu);
+        if (st != WC_OK)
+            return st;
+    }
     st = ff->base->pread(f->inner, buf, n, off, nread);
     return ff_leave_unlocked(ff, after, WC_FF_READ, st);
 }
@@ -735,6 +808,12 @@ static wc_status ff_sync(wc_file *file)
     st = ff_enter(ff, WC_FF_SYNC, f->node->path, &after);
     if (st != WC_OK) {
         ff->counts.failed_syncs += !ff->crashed;
+        pthread_mutex_unlock(&ff->mu);
+        return st;
+    }
+    /* the kernel writes a mapping's dirty pages first, even for a sync that then fails */
+    st = ff_writeback(ff, f);
+    if (st != WC_OK) {
         pthread_mutex_unlock(&ff->mu);
         return st;
     }
@@ -804,6 +883,12 @@ static wc_status ff_truncate(wc_file *file, uint64_t len)
     st = ff_enter(ff, WC_FF_TRUNCATE, f->node->path, &after);
     if (st != WC_OK)
         goto out;
+    /* dirty mapped pages reach the file first; the mapping past the new end is gone */
+    st = ff_writeback(ff, f);
+    if (st != WC_OK)
+        goto out;
+    if (f->map != NULL && f->maplen > len)
+        f->maplen = len;
     st = ff_save(ff, f, len, UINT64_MAX);
     if (st == WC_OK)
         st = ff->base->truncate(f->inner, len);
@@ -833,6 +918,85 @@ out:
     return st;
 }
 
+/* REQUIRES: ff->mu held.  End f's mapping, if any: what it holds goes to the file (unless crashed). */
+static void ff_unmap_locked(wc_faultfs *ff, ff_file *f)
+{
+    if (f->map == NULL)
+        return;
+    ff_writeback(ff, f);
+    for (ff_file **p = &ff->mapped; *p; p = &(*p)->next_mapped)
+        if (*p == f) {
+            *p = f->next_mapped;
+            break;
+        }
+    free(f->map);
+    free(f->clean);
+    f->map = f->clean = NULL;
+    f->maplen = f->maparea = 0;
+}
+
+static wc_status ff_map(wc_file *file, uint64_t len, void **addr)
+{
+    ff_file *f = (ff_file *)file;
+    wc_faultfs *ff = ff_of(file->fs);
+    uint64_t size = 0;
+    size_t got = 0;
+    wc_status st;
+
+    pthread_mutex_lock(&ff->mu);
+    if (ff->crashed) {
+        st = ff_crashed_error("map");
+        goto out;
+    }
+    st = ff->base->size(f->inner, &size);
+    if (st != WC_OK)
+        goto out;
+    if (f->map != NULL || len == 0 || size < len) {
+        st = wc_error(WC_INVALID_ARGUMENT, "faultfs: cannot map %llu bytes of \"%s\" (%llu bytes%s)",
+                      (unsigned long long)len, f->node->path, (unsigned long long)size,
+                      f->map ? ", mapped already" : "");
+        goto out;
+    }
+    f->map = malloc((size_t)len);
+    f->clean = malloc((size_t)len);
+    if (f->map == NULL || f->clean == NULL) {
+        free(f->map);
+        free(f->clean);
+        f->map = f->clean = NULL;
+        st = wc_error(WC_NO_MEMORY, "faultfs: out of memory mapping \"%s\"", f->node->path);
+        goto out;
+    }
+    st = ff->base->pread(f->inner, f->clean, (size_t)len, 0, &got);
+    if (st != WC_OK) {
+        free(f->map);
+        free(f->clean);
+        f->map = f->clean = NULL;
+        goto out;
+    }
+    memset(f->clean + got, 0, (size_t)(len - got));
+    memcpy(f->map, f->clean, (size_t)len);
+    f->maplen = f->maparea = len;
+    f->map_since = ff->opno;
+    f->next_mapped = ff->mapped;
+    ff->mapped = f;
+    ff->counts.maps++;
+    *addr = f->map;
+out:
+    pthread_mutex_unlock(&ff->mu);
+    return st;
+}
+
+static void ff_unmap(wc_file *file, void *addr, uint64_t len)
+{
+    ff_file *f = (ff_file *)file;
+    wc_faultfs *ff = ff_of(file->fs);
+
+    pthread_mutex_lock(&ff->mu);
+    if (addr == f->map && len == f->maparea)
+        ff_unmap_locked(ff, f);
+    pthread_mutex_unlock(&ff->mu);
+}
+
 static wc_status ff_close(wc_file *file)
 {
     ff_file *f = (ff_file *)file;
@@ -842,6 +1006,7 @@ static wc_status ff_close(wc_file *file)
 
     pthread_mutex_lock(&ff->mu);
     crashed = ff->crashed;
+    ff_unmap_locked(ff, f);
     ff_node_unref(ff, f->node);
     pthread_mutex_unlock(&ff->mu);
     st = ff->base->close(f->inner);
@@ -1249,6 +1414,14 @@ bool wc_faultfs_triggered(wc_faultfs *ff)
     fired = ff->t_fired;
     pthread_mutex_unlock(&ff->mu);
     return fired;
+}
+
+void wc_faultfs_map_mode(wc_faultfs *ff, bool on)
+{
+    pthread_mutex_lock(&ff->mu);
+    ff->fs.map = on ? ff_map : NULL;
+    ff->fs.unmap = on ? ff_unmap : NULL;
+    pthread_mutex_unlock(&ff->mu);
 }
 
 uint64_t wc_faultfs_op_count(wc_faultfs *ff)

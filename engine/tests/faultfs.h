@@ -86,6 +86,8 @@ typedef struct wc_faultfs_counts {
     uint64_t failed_writes; /* pwrites failed by injection */
     uint64_t failed_syncs;  /* syncs failed by injection */
     uint64_t crashes;       /* wc_faultfs_crash calls */
+    uint64_t maps;          /* files mapped (wc_faultfs_map_mode) */
+    uint64_t map_writebacks; /* runs of mapped stores written to their file */
 } wc_faultfs_counts;
 
 /* API */
@@ -175,6 +177,21 @@ void wc_faultfs_trigger(wc_faultfs *ff, wc_faultfs_op op, const char *path_part,
 
 /* Has the trigger fired since it was armed? */
 bool wc_faultfs_triggered(wc_faultfs *ff);
+
+/*
+ * Map files (off by default: fs->map is NULL, so code under test writes
+ * with pwrite and write faults apply).  With on, fs->map hands out a
+ * private copy of the file's first bytes, the process's view of a shared
+ * mapping: stores into it reach the file only when written back, as the
+ * kernel writes dirty pages, which the faultfs does before a sync of that
+ * file (so the sync makes them durable), a truncate, a read and at unmap or
+ * close; a crash loses what was not written back.  Write-backs are saved
+ * for undo like pwrites, numbered as of the previous write-back, and
+ * wc_faultfs_durable_frontier counts a mapping holding unwritten stores as
+ * not durable since then.  Mapping is not a numbered operation; write
+ * faults do not apply to write-backs.
+ */
+void wc_faultfs_map_mode(wc_faultfs *ff, bool on);
 
 /* Operations numbered so far (every call but close, also failed ones). */
 uint64_t wc_faultfs_op_count(wc_faultfs *ff);

@@ -107,6 +107,9 @@ static void pl_table_reset(pl_table *t, uint32_t id, uint64_t seed)
     t->acked = 0;
 }
 
+/* the faultfs maps files (commit-log segments are then written by stores, not pwrite) */
+static bool pl_map;
+
 static void pl_setup(pl_run *r, wc_sync_mode mode, uint64_t seed)
 {
     char p[1024];
@@ -124,6 +127,7 @@ static void pl_setup(pl_run *r, wc_sync_mode mode, uint64_t seed)
     r->ff = wc_faultfs_new(NULL);
     assert_non_null(r->ff);
     wc_faultfs_power_loss_mode(r->ff, r->stash, true);
+    wc_faultfs_map_mode(r->ff, pl_map);
     wc_faultfs_watch_syncs(r->ff, "/commitlog/");
     for (uint32_t id = 1; id <= NTABLES; id++) {
         r->t[id].gc_grace = 864000;
@@ -657,6 +661,28 @@ static void test_periodic_random(void **state)
     pl_random_rounds(WC_SYNC_PERIODIC);
 }
 
+/*
+ * The same random power losses with mapped commit-log segments, as on a
+ * real file system that maps safely: appends are stores that reach the
+ * file only when written back (before an fsync of it), so no append is a
+ * numbered operation and the crash points fall on everything else.
+ */
+static void test_batch_random_mapped(void **state)
+{
+    (void)state;
+    pl_map = true;
+    pl_random_rounds(WC_SYNC_BATCH);
+    pl_map = false;
+}
+
+static void test_periodic_random_mapped(void **state)
+{
+    (void)state;
+    pl_map = true;
+    pl_random_rounds(WC_SYNC_PERIODIC);
+    pl_map = false;
+}
+
 static void test_periodic_targeted(void **state)
 {
     (void)state;
@@ -673,6 +699,8 @@ int main(void)
         cmocka_unit_test(test_batch_random),
         cmocka_unit_test(test_periodic_targeted),
         cmocka_unit_test(test_periodic_random),
+        cmocka_unit_test(test_batch_random_mapped),
+        cmocka_unit_test(test_periodic_random_mapped),
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (getenv("WC_PL_ONLY"))
