@@ -1539,6 +1539,19 @@ static void test_mapped_appends_power_loss(void **state)
     check_seq(&c, 1000, 400);
     wc_commitlog_close(cl);
     collector_free(&c);
+
+    /* batch mode writes with pwrite (its fsync per commit would fault every page again) */
+    o.mode = WC_SYNC_BATCH;
+    assert_int_equal(open_collect(&o, &c, &cl), WC_OK);
+    check_seq(&c, 1000, 400);
+    wc_faultfs_get_counts(ff, &k0);
+    append_n(cl, 3000, 10, NULL);
+    wc_faultfs_get_counts(ff, &k1);
+    assert_int_equal(k1.writes, k0.writes + 10);
+    wc_commitlog_get_stats(cl, &s);
+    assert_int_equal(s.mapped_segments, 0);
+    wc_commitlog_close(cl);
+    collector_free(&c);
     wc_faultfs_free(ff);
 }
 

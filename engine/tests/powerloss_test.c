@@ -662,19 +662,12 @@ static void test_periodic_random(void **state)
 }
 
 /*
- * The same random power losses with mapped commit-log segments, as on a
- * real file system that maps safely: appends are stores that reach the
- * file only when written back (before an fsync of it), so no append is a
- * numbered operation and the crash points fall on everything else.
+ * The same random power losses with mapped commit-log segments (periodic
+ * mode on a real file system that maps safely): appends are stores that
+ * reach the file only when written back (before an fsync of it), so no
+ * append is a numbered operation and the crash points fall on everything
+ * else.
  */
-static void test_batch_random_mapped(void **state)
-{
-    (void)state;
-    pl_map = true;
-    pl_random_rounds(WC_SYNC_BATCH);
-    pl_map = false;
-}
-
 static void test_periodic_random_mapped(void **state)
 {
     (void)state;
@@ -699,7 +692,6 @@ int main(void)
         cmocka_unit_test(test_batch_random),
         cmocka_unit_test(test_periodic_targeted),
         cmocka_unit_test(test_periodic_random),
-        cmocka_unit_test(test_batch_random_mapped),
         cmocka_unit_test(test_periodic_random_mapped),
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
