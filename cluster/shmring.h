@@ -106,7 +106,8 @@ int wc_shmring_next(wc_shmring *r, uint32_t *cursor, int wait_ms, int spin_us, u
  * (k mod n)-th of n), and give it a doorbell of its own.  A client whose
  * submit must wake a worker then picks one by CPU: on another CPU while a
  * core is free (the client spins meanwhile), on its own CPU when every core
- * is busy, so that neither wake-up of the request crosses CPUs.  Returns
+ * is busy, or, in batch mode (wc_shmring_set_commitlog), when nothing else
+ * runs, so that neither wake-up of the request crosses CPUs.  Returns
  * the CPU, or -1 when the thread stays unbound (one CPU allowed, more than
  * 64 workers bound, or the kernel refused): it then sleeps on the shared
  * doorbell as before.  Call before the first wc_shmring_next, on the thread
@@ -117,7 +118,8 @@ int wc_shmring_bind_worker(wc_shmring *r);
 /*
  * For tests: what this handle assumes of the machine instead of sampling
  * the threads runnable on it (/proc/loadavg): busy 1, every core is busy;
- * 0, a core is free; -1 (the default), sample.
+ * 0, a core is free; 2, nothing runs but the caller; -1 (the default),
+ * sample.
  */
 void wc_shmring_assume_busy(wc_shmring *r, int busy);
 

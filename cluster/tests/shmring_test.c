@@ -532,6 +532,45 @@ static void test_local_requests(void **state)
     assert_int_equal(local_run(f, 1), 0);
 }
 
+/* One client on the first worker's CPU, n requests with the machine idle; answers from the other CPU. */
+static int idle_run(fx *f, int n)
+{
+    cpu_server s;
+    cpu_client c;
+    pthread_t srv[2], cli;
+    int cpus[2];
+
+    cpu_servers_start(f, &s, srv, 2, 0, cpus);
+    c = (cpu_client){.r = f->r, .cpu = cpus[0], .n = n};
+    pthread_create(&cli, NULL, cpu_client_main, &c);
+    pthread_join(cli, NULL);
+    cpu_servers_stop(f, &s, srv);
+    assert_int_equal(c.errors, 0);
+    return c.other;
+}
+
+/*
+ * Nothing runs but one client: its requests wake a worker on the other
+ * (idle) CPU and it spins meanwhile; but when clients fsync the commit log
+ * (batch mode), where no worker spins between requests, the worker of its
+ * own CPU takes every one, as when every core is busy.
+ */
+static void test_idle_batch_requests_stay(void **state)
+{
+    fx *f = *state;
+    cpu_set_t allowed;
+    int periodic;
+
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2)
+        skip();
+    periodic = idle_run(f, 2000);
+    print_message("answers from the other CPU: %d of 2000 idle, periodic mode\n", periodic);
+    assert_true(periodic > 1000);
+    assert_int_equal(wc_shmring_set_commitlog(f->r, "/nonexistent/commitlog"), WC_OK);
+    assert_int_equal(idle_run(f, 2000), 0);
+    assert_int_equal(wc_shmring_set_commitlog(f->r, NULL), WC_OK);
+}
+
 /*
  * Binding pins each worker to one CPU it may run on, the first n workers
  * to n different CPUs; a serve_begin starts the count again.
@@ -937,6 +976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_lost_wakeups_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_worker_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_batch_requests_stay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spinner_takes_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_worker, setup, teardown),
     };
