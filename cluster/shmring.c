@@ -135,7 +135,7 @@ typedef struct wc__hdr {
 static __thread int wc__my_bell = -1;
 /* the CPU of this thread's bell, -1: not bound */
 static __thread int wc__my_cpu = -1;
-/* Did the calling client's last submit wake a worker bound to its own CPU? */
+/* Is the calling client's last request for a worker bound to its own CPU (marked local, or woken)? */
 static __thread bool wc__woke_local;
 
 typedef struct wc__meta {
@@ -834,7 +834,6 @@ static void wc__wake_local(wc_shmring *r, int cpu, int k)
         if (atomic_load(&b->cpu) == cpu && atomic_load(&b->asleep)) {
             atomic_fetch_add(&b->word, 1);
             wc__futex_wake(&b->word, 1);
-            wc__woke_local = true;
             return;
         }
     }
@@ -856,8 +855,6 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
      * each way, this CPU idle meanwhile and the other's work delayed).  Not
      * while a worker spins for requests: it had a core free when it began
      * (one client and its worker on two cores), and takes this one at once.
-     */
-    /*
      * Likewise when clients fsync the commit log (batch mode) and nothing
      * else runs: no worker spins between a client's requests there (the
      * fsync comes between them), so the one to wake sleeps, and on an idle
@@ -875,12 +872,11 @@ wc_status wc_shmring_submit(wc_shmring *r, uint32_t slot, size_t len)
     atomic_store(&r->state[slot], WC__S_REQUEST);
     atomic_fetch_or(&r->pending[slot / 64], (uint64_t)1 << (slot % 64));
     atomic_fetch_add(&h->doorbell, 1);
-    wc__woke_local = false;
+    /* a request for this CPU's worker: it runs only once the client sleeps, so no spin */
+    wc__woke_local = bell >= 0;
     if (bell >= 0) {
         /* an awake worker of this CPU sees the doorbell move before it sleeps */
         wc__wake_local(r, cpu, bell);
-        /* and runs only once the client sleeps: it must not spin */
-        wc__woke_local = true;
         return WC_OK;
     }
     /* a worker that is searching finds it (or sees the doorbell move): wake none */

@@ -462,7 +462,7 @@ static uint64_t ff_frontier(wc_faultfs *ff)
         if (n->linked && n->nundo && strstr(n->path, ff->watch_part) && n->undo[0].opno < front)
             front = n->undo[0].opno;
     for (ff_file *f = ff->mapped; f; f = f->next_mapped)
-        if (f->map && f->node->linked && strstr(f->node->path, ff->watch_part) &&
+        if (f->node->linked && strstr(f->node->path, ff->watch_part) &&
             memcmp(f->map, f->clean, (size_t)f->maplen) != 0 && f->map_since < front)
             front = f->map_since;
     return front;
@@ -723,7 +723,6 @@ static wc_status ff_writeback(wc_faultfs *ff, ff_file *f)
             f->node->undo[f->node->nundo - 1].opno = f->map_since;
             st = ff->base->pwrite(f->inner, f->clean + i, (size_t)(end - i), i);
             ff->counts.map_writebacks++;
-
         }
         i = end;
     }
@@ -959,14 +958,10 @@ static wc_status ff_map(wc_file *file, uint64_t len, void **addr)
     }
     f->map = malloc((size_t)len);
     f->clean = malloc((size_t)len);
-    if (f->map == NULL || f->clean == NULL) {
-        free(f->map);
-        free(f->clean);
-        f->map = f->clean = NULL;
+    if (f->map == NULL || f->clean == NULL)
         st = wc_error(WC_NO_MEMORY, "faultfs: out of memory mapping \"%s\"", f->node->path);
-        goto out;
-    }
-    st = ff->base->pread(f->inner, f->clean, (size_t)len, 0, &got);
+    else
+        st = ff->base->pread(f->inner, f->clean, (size_t)len, 0, &got);
     if (st != WC_OK) {
         free(f->map);
         free(f->clean);
