@@ -100,6 +100,7 @@ struct wc_directread {
     uint64_t lists;      /* h->lists when this client last closed files no list names */
     uint64_t budget;     /* bytes of SSTables this client may keep open */
     uint64_t open_bytes; /* bytes of those open */
+    bool given_up;       /* a mapping faulted in a read: no more direct reads (wc_directread_read) */
     wc__dr_open open[WC_DR_OPEN_FILES];
 };
 
@@ -156,13 +157,18 @@ static wc_file *wc__dr_inner(wc_file *f)
 /*
  * A client reads its files through a mapping of each: an SSTable is
  * immutable, so a block is a copy from the page cache without a system
- * call (a pread was 6 % of a backend's time in a point read).  A mapped
+ * call (a pread was 6 % of a backend's time in a point read), and the
+ * reader searches a file's index block in the mapping (wc_fs.view), so
+ * that opening a file copies and parses nothing per block.  A mapped
  * file that shrinks after it was opened (only something outside widecol
- * truncates one) raises SIGBUS on the missing pages; the copy runs under
- * a guard that turns that into an error of the read instead of a crash.
- * The handler is (re)installed when a file is mapped, if another took its
- * place meanwhile; a SIGBUS outside a guarded copy gets the action that
- * was there before.  Mapping is done by the client's thread only.
+ * truncates one) raises SIGBUS on the missing pages.  Every read of a
+ * mapping runs under a guard that turns that into a miss instead of a
+ * crash: a copy (pread) under one of its own, which fails that read, and
+ * a whole direct read under another (wc_directread_read), which gives the
+ * client up.  The handler is (re)installed when a file is mapped, if
+ * another took its place meanwhile; a SIGBUS outside a guarded read gets
+ * the action that was there before.  Mapping is done by the client's
+ * thread only.
  */
 static __thread sigjmp_buf *volatile wc__dr_guard; /* read by the handler */
 static struct sigaction wc__dr_old_bus;
@@ -259,12 +265,13 @@ static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, 
 {
     wc__dr_file *df = (wc__dr_file *)f;
     wc_file *inner = wc__dr_inner(f);
-    sigjmp_buf jb;
+    sigjmp_buf jb, *volatile outer = wc__dr_guard;
 
     /* past the mapping (a file that grew, or a short read at its end): the real read */
     if (df->map == NULL || off > df->map_len || n > df->map_len - off)
         return inner->fs->pread(inner, buf, n, off, nread);
     if (sigsetjmp(jb, 0) != 0) {
+        wc__dr_guard = outer;
         *nread = 0;
         return wc_error(WC_IO_ERROR,
                         "reading %zu bytes at offset %llu of an SSTable failed: the file is "
@@ -273,9 +280,19 @@ static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, 
     }
     wc__dr_guard = &jb;
     memcpy(buf, df->map + off, n);
-    wc__dr_guard = NULL;
+    wc__dr_guard = outer;
     *nread = n;
     return WC_OK;
+}
+
+/* The mapping of f's bytes [off, off + n), or NULL: read them (wc_fs.view). */
+static const uint8_t *wc__dr_fs_view(wc_file *f, uint64_t off, size_t n)
+{
+    wc__dr_file *df = (wc__dr_file *)f;
+
+    if (df->map == NULL || off > df->map_len || n > df->map_len - off)
+        return NULL;
+    return df->map + off;
 }
 
 static wc_status wc__dr_fs_size(wc_file *f, uint64_t *out)
@@ -305,6 +322,7 @@ static void wc__dr_fs_init(wc__dr_fs *d)
     d->base.allocate = NULL;
     d->base.map = NULL;
     d->base.unmap = NULL;
+    d->base.view = wc__dr_fs_view;
 }
 
 void wc_directread_set_fd_hooks(wc_directread *dr, bool (*acquire)(void *arg),
@@ -626,7 +644,9 @@ static wc_sstable *wc__dr_open_file(wc_directread *dr, uint32_t table_id, uint64
     wc_sstable *t;
 
     snprintf(path, sizeof(path), "%s/t%u/%llu.sst", dr->dir, table_id, (unsigned long long)gen);
-    while (wc_sstable_open(&dr->fs.base, path, NULL, file_id, &t) != WC_OK) {
+    /* the node opened the file with every check (it publishes only files it has open) */
+    while (wc_sstable_open_flags(&dr->fs.base, path, NULL, file_id, WC_SST_OPEN_CHECKED_INDEX,
+                                 &t) != WC_OK) {
         /* gone (compacted away) or damaged: the node answers */
         if (!dr->fs.refused || (victim = wc__dr_entry(dr, false)) == NULL || victim->used > since)
             return NULL;
@@ -693,17 +713,50 @@ static wc_status wc__dr_miss(wc_directread *dr, _Atomic uint64_t *counter)
     return WC_NOT_FOUND;
 }
 
+/*
+ * Open c's files of req's table (those not open already) and read them:
+ * WC_NOT_FOUND if one cannot be opened (the node answers).
+ */
+static wc_status wc__dr_read_files(wc_directread *dr, const wc_read_request *req,
+                                   const wc__dr_copy *c, wc_page **out)
+{
+    wc_sstable *files[WC_DR_MAX_FILES];
+    uint64_t since;
+    char name[32];
+    wc_status st;
+
+    wc__dr_forget_old(dr, req->table_id, c);
+    /* the files open already first, so that making room for the others spares them */
+    since = dr->clock;
+    for (uint32_t i = 0; i < c->nfiles; i++)
+        files[i] = wc__dr_cached(dr, req->table_id, c->gen[i], c->file_id[i]);
+    for (uint32_t i = 0; i < c->nfiles; i++)
+        if (files[i] == NULL && (files[i] = wc__dr_open_file(dr, req->table_id, c->gen[i],
+                                                             c->file_id[i], c->bytes[i], since)) ==
+                                    NULL) {
+            for (uint32_t k = 0; k < c->nfiles; k++)
+                wc_sstable_unref(files[k]); /* NULL for those not reached */
+            return WC_NOT_FOUND;
+        }
+    snprintf(name, sizeof(name), "table %u", req->table_id);
+    st = wc_engine_read_files(files, c->nfiles, name, req, out);
+    for (uint32_t i = 0; i < c->nfiles; i++)
+        wc_sstable_unref(files[i]);
+    return st;
+}
+
 wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool row,
                              wc_page **out)
 {
     wc__dr_hdr *h = dr->h;
     wc__dr_copy c;
-    wc_sstable *files[WC_DR_MAX_FILES];
-    uint64_t state, stripe, since;
-    char name[32];
+    uint64_t state, stripe;
+    sigjmp_buf jb;
     wc_status st;
 
     *out = NULL;
+    if (dr->given_up)
+        return wc__dr_miss(dr, &h->other);
     state = atomic_load_explicit(&h->state, memory_order_acquire);
     if (dr->epoch == state >> 1)
         wc__dr_sweep(dr);
@@ -746,23 +799,21 @@ wc_status wc_directread_read(wc_directread *dr, const wc_read_request *req, bool
         if (total > dr->budget)
             return wc__dr_miss(dr, &h->other); /* the table's files are more than we keep open */
     }
-    wc__dr_forget_old(dr, req->table_id, &c);
-    /* the files open already first, so that making room for the others spares them */
-    since = dr->clock;
-    for (uint32_t i = 0; i < c.nfiles; i++)
-        files[i] = wc__dr_cached(dr, req->table_id, c.gen[i], c.file_id[i]);
-    for (uint32_t i = 0; i < c.nfiles; i++)
-        if (files[i] == NULL && (files[i] = wc__dr_open_file(dr, req->table_id, c.gen[i],
-                                                             c.file_id[i], c.bytes[i], since)) ==
-                                    NULL) {
-            for (uint32_t k = 0; k < c.nfiles; k++)
-                wc_sstable_unref(files[k]); /* NULL for those not reached */
-            return wc__dr_miss(dr, &h->other);
-        }
-    snprintf(name, sizeof(name), "table %u", req->table_id);
-    st = wc_engine_read_files(files, c.nfiles, name, req, out);
-    for (uint32_t i = 0; i < c.nfiles; i++)
-        wc_sstable_unref(files[i]);
+    /*
+     * A mapping that faults (its file shrank) anywhere in the files' opening
+     * or the read, outside a copy's own guard: the read and its files are
+     * left exactly as they were, and this client reads through the node
+     * from now on.  Rather a few leaked blocks than a crashed backend.
+     */
+    if (sigsetjmp(jb, 0) != 0) {
+        wc__dr_guard = NULL;
+        dr->given_up = true;
+        *out = NULL;
+        return wc__dr_miss(dr, &h->other);
+    }
+    wc__dr_guard = &jb;
+    st = wc__dr_read_files(dr, req, &c, out);
+    wc__dr_guard = NULL;
     /* the node stopped meanwhile: its directory may be another's by now */
     if (st == WC_OK && atomic_load_explicit(&h->state, memory_order_acquire) != state) {
         wc_page_free(*out);
@@ -782,6 +833,7 @@ void wc_directread_get_stats(wc_directread *dr, wc_directread_stats *out)
     out->reads = atomic_load_explicit(&dr->h->reads, memory_order_relaxed);
     out->resident = atomic_load_explicit(&dr->h->resident, memory_order_relaxed);
     out->other = atomic_load_explicit(&dr->h->other, memory_order_relaxed);
+    out->given_up = dr->given_up;
     for (uint32_t i = 0; i < WC_DR_TABLES; i++) {
         uint32_t n = atomic_load_explicit(&dr->slots[i].nfiles, memory_order_relaxed);
 

@@ -86,6 +86,8 @@ typedef struct wc_directread_stats {
     uint64_t other;      /* reads asked of the node for another reason (table not
                           * published, a file gone, a damaged block, node restarting) */
     uint64_t tables;     /* tables published and readable */
+    bool given_up;       /* this client: a mapped file faulted in a read (it shrank), so
+                          * every read of this client goes to the node */
 } wc_directread_stats;
 
 /* API: the region */

@@ -176,50 +176,49 @@ wc_status wc_block_load(const uint8_t *stored, size_t n, size_t max_len, bool pa
     return wc_block_load_reuse(stored, n, max_len, parse_restarts, NULL, out);
 }
 
-wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
-                              bool parse_restarts, wc_block *spare, wc_block **out)
+/*
+ * Check a stored block's trailer, checksum and lengths (wc_block_load):
+ * *type, *ulen and *plen (payload bytes) on success.
+ */
+static wc_status check_stored(const uint8_t *stored, size_t n, size_t max_len, uint8_t *type,
+                              uint32_t *ulen, size_t *plen)
 {
-    size_t plen;
-    uint8_t type;
-    uint32_t ulen, sum;
+    uint32_t sum;
+
+    if (n < WC_SST_TRAILER_LEN)
+        return wc_error(WC_CORRUPTION, "block of %zu bytes is shorter than its trailer", n);
+    *plen = n - WC_SST_TRAILER_LEN;
+    *type = stored[*plen];
+    *ulen = wc_dec_u32(stored + *plen + 1);
+    sum = wc_dec_u32(stored + *plen + 5);
+    if (!atomic_load_explicit(&wc__block_ignore_checksums, memory_order_relaxed) &&
+        block_checksum(stored, *plen + 5) != sum)
+        return wc_error(WC_CORRUPTION, "block checksum mismatch");
+    if (*ulen > max_len)
+        return wc_error(WC_CORRUPTION, "block claims %u uncompressed bytes, more than %zu", *ulen,
+                        max_len);
+    if (*type == WC_SST_BLOCK_RAW) {
+        if (*ulen != *plen)
+            return wc_error(WC_CORRUPTION, "raw block length %u does not match its size %zu",
+                            *ulen, *plen);
+    } else if (*type == WC_SST_BLOCK_LZ4) {
+        if (*plen == 0 || *plen > (size_t)INT_MAX || *ulen > (size_t)INT_MAX ||
+            (uint64_t)*ulen > (uint64_t)*plen * WC_SST_LZ4_MAX_RATIO)
+            return wc_error(WC_CORRUPTION, "implausible lz4 block lengths (%zu -> %u)", *plen,
+                            *ulen);
+    } else {
+        return wc_error(WC_CORRUPTION, "unknown block type %u", *type);
+    }
+    return WC_OK;
+}
+
+/* Decode a stored block that check_stored accepted into spare or a new block. */
+static wc_status decode_stored(const uint8_t *stored, uint8_t type, uint32_t ulen, size_t plen,
+                               bool parse_restarts, wc_block *spare, wc_block **out)
+{
     wc_block *b = NULL;
     wc_status st;
 
-    *out = NULL;
-    if (n < WC_SST_TRAILER_LEN) {
-        st = wc_error(WC_CORRUPTION, "block of %zu bytes is shorter than its trailer", n);
-        goto fail;
-    }
-    plen = n - WC_SST_TRAILER_LEN;
-    type = stored[plen];
-    ulen = wc_dec_u32(stored + plen + 1);
-    sum = wc_dec_u32(stored + plen + 5);
-    if (!atomic_load_explicit(&wc__block_ignore_checksums, memory_order_relaxed) &&
-        block_checksum(stored, plen + 5) != sum) {
-        st = wc_error(WC_CORRUPTION, "block checksum mismatch");
-        goto fail;
-    }
-    if (ulen > max_len) {
-        st = wc_error(WC_CORRUPTION, "block claims %u uncompressed bytes, more than %zu", ulen,
-                      max_len);
-        goto fail;
-    }
-    if (type == WC_SST_BLOCK_RAW) {
-        if (ulen != plen) {
-            st = wc_error(WC_CORRUPTION, "raw block length %u does not match its size %zu", ulen,
-                          plen);
-            goto fail;
-        }
-    } else if (type == WC_SST_BLOCK_LZ4) {
-        if (plen == 0 || plen > (size_t)INT_MAX || ulen > (size_t)INT_MAX ||
-            (uint64_t)ulen > (uint64_t)plen * WC_SST_LZ4_MAX_RATIO) {
-            st = wc_error(WC_CORRUPTION, "implausible lz4 block lengths (%zu -> %u)", plen, ulen);
-            goto fail;
-        }
-    } else {
-        st = wc_error(WC_CORRUPTION, "unknown block type %u", type);
-        goto fail;
-    }
     if (spare != NULL && spare->cap >= ulen) {
         b = spare; /* decoded in place of what it held */
         spare = NULL;
@@ -258,6 +257,46 @@ wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
 fail:
     wc_free(b);
     wc_free(spare);
+    return st;
+}
+
+wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
+                              bool parse_restarts, wc_block *spare, wc_block **out)
+{
+    size_t plen;
+    uint8_t type;
+    uint32_t ulen;
+    wc_status st;
+
+    *out = NULL;
+    st = check_stored(stored, n, max_len, &type, &ulen, &plen);
+    if (st != WC_OK) {
+        wc_free(spare);
+        return st;
+    }
+    return decode_stored(stored, type, ulen, plen, parse_restarts, spare, out);
+}
+
+wc_status wc_block_view(const uint8_t *stored, size_t n, size_t max_len, const uint8_t **contents,
+                        size_t *len, wc_block **out)
+{
+    size_t plen;
+    uint8_t type;
+    uint32_t ulen;
+    wc_status st;
+
+    *contents = NULL;
+    *len = 0;
+    *out = NULL;
+    st = check_stored(stored, n, max_len, &type, &ulen, &plen);
+    if (st == WC_OK && type == WC_SST_BLOCK_RAW) {
+        *contents = stored;
+        *len = plen;
+    } else if (st == WC_OK && (st = decode_stored(stored, type, ulen, plen, false, NULL, out)) ==
+                                  WC_OK) {
+        *contents = (*out)->data;
+        *len = (*out)->len;
+    }
     return st;
 }
 

@@ -114,6 +114,15 @@ wc_status wc_block_load(const uint8_t *stored, size_t n, size_t max_len, bool pa
 wc_status wc_block_load_reuse(const uint8_t *stored, size_t n, size_t max_len,
                               bool parse_restarts, wc_block *spare, wc_block **out);
 
+/*
+ * Verify a stored block as wc_block_load does (restarts are not checked)
+ * and give its contents (*contents, *len): a raw block's in place, inside
+ * stored, with *out NULL; a compressed one's decoded into a new block *out
+ * with one reference (caller unrefs), its data.
+ */
+wc_status wc_block_view(const uint8_t *stored, size_t n, size_t max_len, const uint8_t **contents,
+                        size_t *len, wc_block **out);
+
 static inline void wc_block_ref(wc_block *b)
 {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);

@@ -69,6 +69,15 @@ struct wc_fs {
      */
     wc_status (*map)(wc_file *f, uint64_t len, void **addr);
     void (*unmap)(wc_file *f, void *addr, uint64_t len);
+    /*
+     * Optional (NULL: no views).  The n bytes at off of f, a file opened
+     * for reading that nobody writes, in place, valid until f is closed;
+     * NULL when this file system has no view of them (the caller reads
+     * them with pread).  Reading a view of a file that something outside
+     * the engine shrank faults (SIGBUS): a file system with views guards
+     * the code that reads them (cluster/directread.c).
+     */
+    const uint8_t *(*view)(wc_file *f, uint64_t off, size_t n);
 };
 
 /* API */

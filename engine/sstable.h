@@ -127,6 +127,17 @@ uint64_t wc_sstable_stats_droppable(const wc_sstable_stats *s, int64_t gc_before
  */
 wc_status wc_sstable_open(wc_fs *fs, const char *path, wc_block_cache *cache, uint64_t file_id,
                           wc_sstable **out);
+/*
+ * wc_sstable_open with flags.  WC_SST_OPEN_CHECKED_INDEX: another process
+ * opened this very file with every check (the node, for a direct-read
+ * client): the index block's checksum is verified, so its bytes are the
+ * ones that process checked, and each entry is bounds-checked as it is
+ * decoded, but the order and tiling of all the entries are not walked
+ * again (most of an open's time for a large file).
+ */
+#define WC_SST_OPEN_CHECKED_INDEX 0x1u
+wc_status wc_sstable_open_flags(wc_fs *fs, const char *path, wc_block_cache *cache,
+                                uint64_t file_id, unsigned flags, wc_sstable **out);
 void wc_sstable_ref(wc_sstable *t);
 void wc_sstable_unref(wc_sstable *t); /* closes at zero */
 /* Unlink the file when the last reference goes away (after compaction). */

@@ -34,12 +34,17 @@
 #define WC__MAX_STORED_BLOCK                                                                      \
     ((uint64_t)WC_SST_MAX_BLOCK_LEN + WC_SST_MAX_BLOCK_LEN / 255 + 16 + WC_SST_TRAILER_LEN)
 
-typedef struct wc__sst_index_ent {
+/* Blocks per sample of the index (wc_sstable.sample). */
+#define WC__SAMPLE 16u
+
+/* One entry of the index block, decoded in place. */
+typedef struct wc__sst_ient {
+    const uint8_t *key; /* the block's last key */
+    size_t klen;
     uint64_t off;
     uint32_t size; /* stored size */
-    uint32_t key_len;
-    size_t key_off; /* into index_keys */
-} wc__sst_index_ent;
+    size_t next;   /* offset of the next entry in the index contents */
+} wc__sst_ient;
 
 struct wc_sstable {
     _Atomic uint32_t refs;
@@ -50,11 +55,23 @@ struct wc_sstable {
     wc_block_cache *cache;
     uint64_t file_id;
     uint64_t file_size;
+    uint64_t data_end; /* end of the data blocks: the filter block's offset */
     uint32_t nblocks;
-    wc__sst_index_ent *index;
-    uint8_t *index_keys;
-    uint64_t *index_pfx; /* per block: first 8 bytes of its last key (index_key_prefix) */
-    wc_block *filter; /* filter contents */
+    /*
+     * The index block's contents, searched where they are: in the file's
+     * view (wc_fs.view) when its file system has one and the block is
+     * stored raw, as the writer stores it, so that a process opening the
+     * file copies and parses nothing per block; else in index_blk.  Its
+     * restart interval is 1: entry i starts at restart i.
+     */
+    const uint8_t *index;
+    size_t index_roff; /* start of its restart array */
+    wc_block *index_blk;
+    uint64_t *sample; /* sample[j]: index_key_prefix of the last key of block j * WC__SAMPLE */
+    uint32_t nsamples;
+    const uint8_t *filter; /* filter contents: in the file's view or in filter_blk */
+    size_t filter_len;
+    wc_block *filter_blk;
     wc_sstable_stats stats;
 };
 
@@ -99,6 +116,65 @@ static wc_status read_stored(const wc_sstable *t, uint64_t off, size_t n, wc_buf
     return WC_OK;
 }
 
+/* The n stored bytes at off: in the file's view if it has one, else read into scratch. */
+static wc_status stored_bytes(const wc_sstable *t, uint64_t off, size_t n, wc_buf *scratch,
+                              const uint8_t **out)
+{
+    const uint8_t *v = t->fs->view != NULL ? t->fs->view(t->file, off, n) : NULL;
+    wc_status st;
+
+    if (v != NULL) {
+        *out = v;
+        return WC_OK;
+    }
+    st = read_stored(t, off, n, scratch);
+    *out = scratch->data;
+    return st;
+}
+
+/*
+ * Index entry i (< nblocks) of t, decoded in place.  False when it is
+ * malformed: every entry was checked at open (check_index), so only a
+ * file changed under a view since can fail here.
+ */
+static bool index_entry(const wc_sstable *t, uint32_t i, wc__sst_ient *e)
+{
+    const uint8_t *base = t->index, *end = t->index + t->index_roff;
+    const uint8_t *p = base + wc_dec_u32(end + (size_t)i * 4), *vend;
+    uint64_t shared, klen, vlen, off, size;
+
+    if (p >= end || !wc_get_varint(&p, end, &shared) || shared != 0 ||
+        !wc_get_varint(&p, end, &klen) || !wc_get_varint(&p, end, &vlen) || klen == 0 ||
+        klen > (uint64_t)(end - p) || vlen > (uint64_t)(end - p) - klen)
+        return false;
+    e->key = p;
+    e->klen = (size_t)klen;
+    p += klen;
+    vend = p + vlen;
+    if (!wc_get_varint(&p, vend, &off) || !wc_get_varint(&p, vend, &size) || p != vend ||
+        size < WC_SST_TRAILER_LEN || size > WC__MAX_STORED_BLOCK || off > t->data_end ||
+        size > t->data_end - off)
+        return false;
+    e->off = off;
+    e->size = (uint32_t)size;
+    e->next = (size_t)(vend - base);
+    return true;
+}
+
+/* The offset of block idx for an error's detail (0 if its entry does not decode). */
+static uint64_t block_off(const wc_sstable *t, uint32_t idx)
+{
+    wc__sst_ient e;
+
+    return idx < t->nblocks && index_entry(t, idx, &e) ? e.off : 0;
+}
+
+static wc_status bad_entry(const wc_sstable *t, uint32_t idx)
+{
+    wc_error(WC_CORRUPTION, "malformed index entry %u", idx);
+    return sst_error(WC_CORRUPTION, t, "index block", t->data_end);
+}
+
 /*
  * Fetch data block idx (through the cache) with one reference for the caller.
  * Counts into counters.  Detail names the file and offset on failure.
@@ -106,11 +182,14 @@ static wc_status read_stored(const wc_sstable *t, uint64_t off, size_t n, wc_buf
 static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *counters,
                                 wc_buf *scratch, bool use_cache, wc_block **out)
 {
-    const wc__sst_index_ent *e = &t->index[idx];
+    wc__sst_ient ent, *e = &ent;
+    const uint8_t *stored;
     wc_block *b, *spare;
     wc_status st;
 
     *out = NULL;
+    if (!index_entry(t, idx, e))
+        return bad_entry(t, idx);
     if (use_cache && t->cache) {
         b = wc__cache_lookup(t->cache, t->file_id, e->off);
         if (b) {
@@ -122,7 +201,7 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
             return WC_OK;
         }
     }
-    st = read_stored(t, e->off, e->size, scratch);
+    st = stored_bytes(t, e->off, e->size, scratch, &stored);
     if (st != WC_OK)
         return sst_error(st, t, "data block", e->off);
     if (counters) {
@@ -131,7 +210,7 @@ static wc_status get_data_block(wc_sstable *t, uint32_t idx, wc_read_counters *c
     }
     /* decode into a buffer the cache evicted, if it has one */
     spare = use_cache && t->cache ? wc__cache_take_spare(t->cache, t->file_id, e->off) : NULL;
-    st = wc_block_load_reuse(scratch->data, e->size, WC_SST_MAX_BLOCK_LEN, true, spare, &b);
+    st = wc_block_load_reuse(stored, e->size, WC_SST_MAX_BLOCK_LEN, true, spare, &b);
     if (st != WC_OK)
         return sst_error(st, t, "data block", e->off);
     if (b->nrestarts == 0) {
@@ -161,27 +240,52 @@ static inline uint64_t index_key_prefix(const uint8_t *k, size_t len)
 }
 
 /*
- * First block whose last key is >= target; nblocks if none.  The search runs
- * on the packed prefix array and reads a block's whole key only when the
- * prefixes are equal (mostly the last steps, inside one token).
+ * First block whose last key is >= target into *out (nblocks if none);
+ * false if an index entry is malformed (*out: that entry).  The samples, a small packed
+ * array, narrow the search to the blocks whose prefix they cannot decide
+ * (at most WC__SAMPLE - 1 unless many blocks share the target's prefix,
+ * the blocks of one token); the rest runs on the index in place.
  */
-static uint32_t index_lower_bound(const wc_sstable *t, const uint8_t *target, size_t tlen)
+static bool index_lower_bound(const wc_sstable *t, const uint8_t *target, size_t tlen,
+                              uint32_t *out)
 {
-    uint32_t lo = 0, hi = t->nblocks;
     uint64_t tp = index_key_prefix(target, tlen);
+    uint32_t a = 0, b = t->nsamples, lo, hi;
 
+    while (a < b) { /* first sample with a prefix >= tp */
+        uint32_t mid = a + (b - a) / 2;
+
+        if (t->sample[mid] < tp)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    lo = a == 0 ? 0 : (a - 1) * WC__SAMPLE + 1; /* block (a - 1) * WC__SAMPLE < target */
+    b = t->nsamples;
+    while (a < b) { /* first sample with a prefix > tp */
+        uint32_t mid = a + (b - a) / 2;
+
+        if (t->sample[mid] <= tp)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    hi = a == t->nsamples ? t->nblocks : a * WC__SAMPLE; /* block hi > target */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const wc__sst_index_ent *e = &t->index[mid];
-        uint64_t p = t->index_pfx[mid];
+        wc__sst_ient e;
 
-        if (p < tp || (p == tp && wc_bytes_cmp(t->index_keys + e->key_off, e->key_len, target,
-                                               tlen) < 0))
+        if (!index_entry(t, mid, &e)) {
+            *out = mid;
+            return false;
+        }
+        if (wc_bytes_cmp(e.key, e.klen, target, tlen) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo;
+    *out = lo;
+    return true;
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -203,24 +307,37 @@ static void sstable_destroy(wc_sstable *t)
         if (t->cache)
             wc__cache_erase_file(t->cache, t->file_id);
     }
-    wc_block_unref(t->filter);
-    wc_free(t->index);
-    wc_free(t->index_keys);
-    wc_free(t->index_pfx);
+    wc_block_unref(t->filter_blk);
+    wc_block_unref(t->index_blk);
+    wc_free(t->sample);
     stats_free(&t->stats);
     wc_free(t->path);
     wc_free(t);
 }
 
-/* Read and decode one metadata block (bounds already checked against the file). */
-static wc_status read_meta(wc_sstable *t, const char *what, uint64_t off, uint64_t size,
-                           bool parse_restarts, wc_buf *scratch, wc_block **out)
+/*
+ * One metadata block's contents (bounds already checked against the file):
+ * in the file's view when it has one and the block is raw, else decoded
+ * into *blk (one reference; NULL when in place).
+ */
+static wc_status view_meta(wc_sstable *t, const char *what, uint64_t off, uint64_t size,
+                           wc_buf *scratch, const uint8_t **contents, size_t *len, wc_block **blk)
 {
+    const uint8_t *v = t->fs->view != NULL ? t->fs->view(t->file, off, (size_t)size) : NULL;
     wc_status st;
 
-    st = read_stored(t, off, (size_t)size, scratch);
-    if (st == WC_OK)
-        st = wc_block_load(scratch->data, (size_t)size, WC_SST_MAX_META_LEN, parse_restarts, out);
+    *blk = NULL;
+    if (v != NULL) {
+        st = wc_block_view(v, (size_t)size, WC_SST_MAX_META_LEN, contents, len, blk);
+    } else {
+        st = read_stored(t, off, (size_t)size, scratch);
+        if (st == WC_OK)
+            st = wc_block_load(scratch->data, (size_t)size, WC_SST_MAX_META_LEN, false, blk);
+        if (st == WC_OK) {
+            *contents = (*blk)->data;
+            *len = (*blk)->len;
+        }
+    }
     if (st != WC_OK)
         return sst_error(st, t, what, off);
     return WC_OK;
@@ -240,9 +357,9 @@ static wc_status get_copy(const uint8_t **p, const uint8_t *end, uint8_t **out, 
     return *out ? WC_OK : WC_NO_MEMORY;
 }
 
-static wc_status parse_stats(wc_sstable *t, const wc_block *b, uint64_t off)
+static wc_status parse_stats(wc_sstable *t, const uint8_t *data, size_t len, uint64_t off)
 {
-    const uint8_t *p = b->data, *end = b->data + b->len;
+    const uint8_t *p = data, *end = data + len;
     wc_sstable_stats *s = &t->stats;
     uint8_t version, has_ck;
     uint64_t u;
@@ -318,115 +435,91 @@ corrupt:
     return sst_error(WC_CORRUPTION, t, "stats block", off);
 }
 
-static wc_status parse_index(wc_sstable *t, const wc_block *b, uint64_t off, uint64_t data_end)
+/*
+ * Check the whole index block (t->index, len bytes) once, where it is, and
+ * sample it: every entry well formed and a restart point, the handles
+ * contiguous from offset 0 to the end of the data blocks, the keys strictly
+ * ascending.  Nothing is copied.  With checked (WC_SST_OPEN_CHECKED_INDEX)
+ * only the restart array and the sampled entries are looked at.
+ */
+static wc_status check_index(wc_sstable *t, size_t len, uint64_t off, bool checked)
 {
-    wc_block_iter bi;
-    wc_buf keys;
-    wc__sst_index_ent *ents = NULL;
-    size_t n = 0, cap = 0;
+    uint32_t n;
     uint64_t expect = 0;
-    wc_status st = WC_OK;
+    const uint8_t *prev = NULL;
+    size_t prev_len = 0;
     const char *why = NULL;
 
-    wc_block_iter_init(&bi);
-    wc_buf_init(&keys);
-    wc_block_iter_set(&bi, b);
-    for (wc_block_iter_seek_first(&bi); wc_block_iter_valid(&bi); wc_block_iter_next(&bi)) {
-        size_t klen, vlen;
-        const uint8_t *k = wc_block_iter_key(&bi, &klen);
-        const uint8_t *v = wc_block_iter_value(&bi, &vlen);
-        const uint8_t *vend = v + vlen;
-        uint64_t boff, bsize;
+    if (!wc_block_check_restarts(t->index, len, &t->index_roff, &n)) {
+        why = "bad restart array";
+        goto corrupt;
+    }
+    t->nblocks = n;
+    t->nsamples = (n + WC__SAMPLE - 1) / WC__SAMPLE;
+    t->sample = wc_malloc((t->nsamples ? t->nsamples : 1) * sizeof(*t->sample));
+    if (t->sample == NULL)
+        return wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
+    for (uint32_t j = 0; checked && j < t->nsamples; j++) {
+        wc__sst_ient e;
 
-        if (!wc_get_varint(&v, vend, &boff) || !wc_get_varint(&v, vend, &bsize) || v != vend) {
+        if (!index_entry(t, j * WC__SAMPLE, &e)) {
             why = "malformed index entry";
             goto corrupt;
         }
-        if (boff != expect || bsize < WC_SST_TRAILER_LEN || bsize > WC__MAX_STORED_BLOCK ||
-            bsize > data_end - boff) {
+        t->sample[j] = index_key_prefix(e.key, e.klen);
+    }
+    for (uint32_t i = 0; !checked && i < n; i++) {
+        wc__sst_ient e;
+        size_t end = i + 1 < n ? wc_dec_u32(t->index + t->index_roff + (size_t)(i + 1) * 4)
+                               : t->index_roff;
+
+        if (!index_entry(t, i, &e) || e.next != end) {
+            why = "malformed index entry";
+            goto corrupt;
+        }
+        if (e.off != expect) {
             why = "index entry points outside the data blocks";
             goto corrupt;
         }
-        if (klen == 0 || klen > UINT32_MAX) {
-            why = "bad index key";
-            goto corrupt;
-        }
-        if (n > 0 && wc_bytes_cmp(keys.data + ents[n - 1].key_off, ents[n - 1].key_len, k,
-                                  klen) >= 0) {
+        if (prev != NULL && wc_bytes_cmp(prev, prev_len, e.key, e.klen) >= 0) {
             why = "index keys out of order";
             goto corrupt;
         }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            wc__sst_index_ent *ne = wc_realloc(ents, ncap * sizeof(*ne));
-
-            if (ne == NULL) {
-                st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
-                goto fail;
-            }
-            ents = ne;
-            cap = ncap;
-        }
-        ents[n].off = boff;
-        ents[n].size = (uint32_t)bsize;
-        ents[n].key_len = (uint32_t)klen;
-        ents[n].key_off = keys.len;
-        wc_buf_append(&keys, k, klen);
-        if (keys.failed) {
-            st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
-            goto fail;
-        }
-        n++;
-        expect = boff + bsize;
-        if (n > UINT32_MAX - 1) {
-            why = "too many index entries";
-            goto corrupt;
-        }
+        if (i % WC__SAMPLE == 0)
+            t->sample[i / WC__SAMPLE] = index_key_prefix(e.key, e.klen);
+        prev = e.key;
+        prev_len = e.klen;
+        expect = e.off + e.size;
     }
-    if (bi.st != WC_OK) {
-        st = bi.st;
-        if (st == WC_CORRUPTION)
-            why = "malformed index block";
-        else
-            goto fail;
-        goto corrupt;
-    }
-    if (expect != data_end) {
+    if (!checked && expect != t->data_end) {
         why = "index does not cover the data blocks";
         goto corrupt;
     }
-    t->index_pfx = wc_malloc((n ? n : 1) * sizeof(*t->index_pfx));
-    if (t->index_pfx == NULL) {
-        st = wc_error(WC_NO_MEMORY, "out of memory loading the index of \"%s\"", t->path);
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++)
-        t->index_pfx[i] = index_key_prefix(keys.data + ents[i].key_off, ents[i].key_len);
-    wc_block_iter_free(&bi);
-    t->index = ents;
-    t->nblocks = (uint32_t)n;
-    t->index_keys = keys.data; /* may be NULL when there are no blocks */
     return WC_OK;
 
 corrupt:
+    t->nblocks = 0;
     wc_error(WC_CORRUPTION, "%s", why);
-    st = sst_error(WC_CORRUPTION, t, "index block", off);
-fail:
-    wc_block_iter_free(&bi);
-    wc_buf_free(&keys);
-    wc_free(ents);
-    return st;
+    return sst_error(WC_CORRUPTION, t, "index block", off);
 }
 
 wc_status wc_sstable_open(wc_fs *fs, const char *path, wc_block_cache *cache, uint64_t file_id,
                           wc_sstable **out)
 {
+    return wc_sstable_open_flags(fs, path, cache, file_id, 0, out);
+}
+
+wc_status wc_sstable_open_flags(wc_fs *fs, const char *path, wc_block_cache *cache,
+                                uint64_t file_id, unsigned flags, wc_sstable **out)
+{
     wc_sstable *t;
     uint8_t footer[WC_SST_FOOTER_LEN];
     uint64_t filter_off, filter_size, stats_off, stats_size, index_off, index_size, body;
     wc_block *meta = NULL;
+    wc__sst_ient last;
+    const uint8_t *contents;
     wc_buf scratch;
-    size_t got;
+    size_t got, len;
     wc_status st;
 
     *out = NULL;
@@ -498,41 +591,42 @@ wc_status wc_sstable_open(wc_fs *fs, const char *path, wc_block_cache *cache, ui
         goto fail;
     }
 
+    t->data_end = filter_off;
+
     /* filter */
-    st = read_meta(t, "filter block", filter_off, filter_size, false, &scratch, &t->filter);
+    st = view_meta(t, "filter block", filter_off, filter_size, &scratch, &t->filter,
+                   &t->filter_len, &t->filter_blk);
     if (st != WC_OK)
         goto fail;
-    if (!wc_bloom_check(t->filter->data, t->filter->len)) {
+    if (!wc_bloom_check(t->filter, t->filter_len)) {
         wc_error(WC_CORRUPTION, "malformed bloom filter");
         st = sst_error(WC_CORRUPTION, t, "filter block", filter_off);
         goto fail;
     }
 
     /* statistics */
-    st = read_meta(t, "stats block", stats_off, stats_size, false, &scratch, &meta);
+    st = view_meta(t, "stats block", stats_off, stats_size, &scratch, &contents, &len, &meta);
     if (st != WC_OK)
         goto fail;
-    st = parse_stats(t, meta, stats_off);
+    st = parse_stats(t, contents, len, stats_off);
     wc_block_unref(meta);
     meta = NULL;
     if (st != WC_OK)
         goto fail;
 
     /* index */
-    st = read_meta(t, "index block", index_off, index_size, true, &scratch, &meta);
+    st = view_meta(t, "index block", index_off, index_size, &scratch, &t->index, &len,
+                   &t->index_blk);
     if (st != WC_OK)
         goto fail;
-    st = parse_index(t, meta, index_off, filter_off);
-    wc_block_unref(meta);
-    meta = NULL;
+    st = check_index(t, len, index_off, (flags & WC_SST_OPEN_CHECKED_INDEX) != 0);
     if (st != WC_OK)
         goto fail;
     if (t->nblocks != t->stats.blocks || filter_off != t->stats.data_bytes ||
         (t->nblocks == 0) != (t->stats.last_key_len == 0) ||
         (t->nblocks > 0 &&
-         wc_bytes_cmp(t->index_keys + t->index[t->nblocks - 1].key_off,
-                      t->index[t->nblocks - 1].key_len, t->stats.last_key,
-                      t->stats.last_key_len) != 0)) {
+         (!index_entry(t, t->nblocks - 1, &last) ||
+          wc_bytes_cmp(last.key, last.klen, t->stats.last_key, t->stats.last_key_len) != 0))) {
         st = wc_error(WC_CORRUPTION, "sstable \"%s\": statistics disagree with the index", path);
         goto fail;
     }
@@ -580,7 +674,7 @@ const char *wc_sstable_path(const wc_sstable *t)
 
 bool wc_sstable_may_contain(const wc_sstable *t, const uint8_t *prefix, size_t len)
 {
-    return wc_bloom_may_contain(t->filter->data, t->filter->len, prefix, len);
+    return wc_bloom_may_contain(t->filter, t->filter_len, prefix, len);
 }
 
 /* ----------------------------------------------------------------- iterator */
@@ -625,7 +719,7 @@ static bool it_check(wc__sst_iter *it)
     if (it->bi.st == WC_OK)
         return true;
     if (it->bi.st == WC_CORRUPTION)
-        sst_error(WC_CORRUPTION, it->t, "data block", it->t->index[it->bidx].off);
+        sst_error(WC_CORRUPTION, it->t, "data block", block_off(it->t, it->bidx));
     it_fail(it, it->bi.st);
     return false;
 }
@@ -708,7 +802,10 @@ static void it_seek(wc_iter *base, const uint8_t *target, size_t len)
 
     if (it->st != WC_OK)
         return;
-    idx = index_lower_bound(it->t, target, len);
+    if (!index_lower_bound(it->t, target, len, &idx)) {
+        it_fail(it, bad_entry(it->t, idx));
+        return;
+    }
     if (idx >= it->t->nblocks) {
         it_release(it);
         return;
@@ -726,7 +823,10 @@ static void it_seek_for_prev(wc_iter *base, const uint8_t *target, size_t len)
 
     if (it->st != WC_OK)
         return;
-    idx = index_lower_bound(it->t, target, len);
+    if (!index_lower_bound(it->t, target, len, &idx)) {
+        it_fail(it, bad_entry(it->t, idx));
+        return;
+    }
     if (idx >= it->t->nblocks) {
         it_seek_last(base);
         return;
@@ -834,9 +934,13 @@ wc_status wc_sstable_verify(wc_sstable *t)
     wc_buf_init(&prev_key);
     wc_block_iter_init(&bi);
     for (uint32_t i = 0; i < t->nblocks; i++) {
-        const wc__sst_index_ent *e = &t->index[i];
+        wc__sst_ient ent, *e = &ent;
         size_t klen = 0;
 
+        if (!index_entry(t, i, e)) {
+            st = bad_entry(t, i);
+            goto fail;
+        }
         off = e->off;
         st = get_data_block(t, i, NULL, &scratch, false, &b);
         if (st != WC_OK)
@@ -893,8 +997,7 @@ wc_status wc_sstable_verify(wc_sstable *t)
             st = bi.st;
             goto fail;
         }
-        if (wc_bytes_cmp(prev_key.data, prev_key.len, t->index_keys + e->key_off, e->key_len) !=
-            0) {
+        if (wc_bytes_cmp(prev_key.data, prev_key.len, e->key, e->klen) != 0) {
             why = "last key differs from the index";
             goto corrupt;
         }
@@ -1001,7 +1104,9 @@ static wc_status salvage_indexed(wc__salvage *sv, wc_sstable *t)
         }
         if (bad) {
             sv->out->blocks_lost++;
-            sv->out->bytes_lost += t->index[i].size;
+            wc__sst_ient e;
+
+            sv->out->bytes_lost += index_entry(t, i, &e) ? e.size : 0;
         } else if (st == WC_OK) {
             sv->out->blocks_ok++;
         }

@@ -558,7 +558,8 @@ wc_status wc_sstable_writer_finish(wc_sstable_writer *w, uint64_t *file_bytes)
         st = wc_error(WC_NO_MEMORY, "out of memory writing the index of \"%s\"", w->tmp_path);
         goto fail;
     }
-    st = append_block(w, contents, len, w->opts.compression != 0, &index_off, &index_size);
+    /* raw, never compressed: readers with a view of the file search it where it is */
+    st = append_block(w, contents, len, false, &index_off, &index_size);
     if (st != WC_OK)
         goto fail;
 

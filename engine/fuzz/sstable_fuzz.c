@@ -5,7 +5,9 @@
  * block and footer checksum verification (wc__block_ignore_checksums) so that
  * mutated files reach the footer, index, stats, filter and block decoders;
  * bit 1 reads through a small shared block cache; bit 2 also runs scrub's
- * salvage (wc_sstable_salvage) over the file.  Each input is written to
+ * salvage (wc_sstable_salvage) over the file; bit 3 opens it as a
+ * direct-read client does (WC_SST_OPEN_CHECKED_INDEX: the index entries are
+ * checked as they are decoded, not all at open).  Each input is written to
  * a file in a per-process temporary directory, then opened, iterated forward
  * and backward, sought, and verified.  Nothing may crash, leak, overread or
  * allocate without bound.
@@ -123,6 +125,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         o.block_size = 256;
         write_seed(seeds, "seed-lz4", 4, 20, &o, 0);
         write_seed(seeds, "seed-lz4-nocheck", 4, 20, &o, 1);
+        write_seed(seeds, "seed-lz4-nocheck-checked-index", 4, 20, &o, 9);
         o.compression = 0;
         o.restart_interval = 3;
         write_seed(seeds, "seed-raw-nocheck", 3, 10, &o, 3);
@@ -202,8 +205,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fwrite(data + 1, 1, size - 1, f);
     fclose(f);
     atomic_store(&wc__block_ignore_checksums, (flags & 1) ? 1 : 0);
-    if (wc_sstable_open(wc_fs_posix(), fuzz_path, (flags & 2) ? fuzz_cache : NULL, ++file_id,
-                        &t) == WC_OK) {
+    /* flag 8: as a direct-read client opens, the index's order not walked at open */
+    if (wc_sstable_open_flags(wc_fs_posix(), fuzz_path, (flags & 2) ? fuzz_cache : NULL,
+                              ++file_id, (flags & 8) ? WC_SST_OPEN_CHECKED_INDEX : 0,
+                              &t) == WC_OK) {
         /* a probe key from the tail of the input */
         size_t plen = size > 24 ? 24 : size - 1;
         exercise(t, data + size - plen, plen);

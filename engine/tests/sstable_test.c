@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1137,6 +1138,221 @@ static void test_corruption(void **state)
     model_free(&m);
 }
 
+/* --------------------------------------------------------- index in place */
+
+/* The posix fs with views: every file mapped whole, read-only, as a direct-read client maps them. */
+typedef struct viewfile {
+    wc_file base;
+    wc_file *inner;
+    uint8_t *map;
+    size_t len;
+} viewfile;
+
+static wc_fs g_viewfs;
+static int g_views; /* views handed out */
+
+static wc_status vf_open(wc_fs *fs, const char *path, int flags, wc_file **out)
+{
+    viewfile *f = calloc(1, sizeof(*f));
+    uint64_t size;
+    wc_status st;
+
+    assert_non_null(f);
+    st = wc_fs_posix()->open(wc_fs_posix(), path, flags, &f->inner);
+    if (st != WC_OK) {
+        free(f);
+        return st;
+    }
+    assert_int_equal(wc_fs_posix()->size(f->inner, &size), WC_OK);
+    f->len = (size_t)size;
+    f->map = size ? mmap(NULL, f->len, PROT_READ, MAP_SHARED, wc_fs_posix_fd(f->inner), 0) : NULL;
+    assert_true(f->map != MAP_FAILED);
+    f->base.fs = fs;
+    *out = &f->base;
+    return WC_OK;
+}
+static wc_status vf_pread(wc_file *f, void *buf, size_t n, uint64_t off, size_t *got)
+{
+    return wc_fs_posix()->pread(((viewfile *)f)->inner, buf, n, off, got);
+}
+static wc_status vf_size(wc_file *f, uint64_t *out)
+{
+    return wc_fs_posix()->size(((viewfile *)f)->inner, out);
+}
+static wc_status vf_close(wc_file *f)
+{
+    viewfile *v = (viewfile *)f;
+    wc_status st;
+
+    if (v->map)
+        munmap(v->map, v->len);
+    st = wc_fs_posix()->close(v->inner);
+    free(v);
+    return st;
+}
+static const uint8_t *vf_view(wc_file *f, uint64_t off, size_t n)
+{
+    viewfile *v = (viewfile *)f;
+
+    if (v->map == NULL || off > v->len || n > v->len - off)
+        return NULL;
+    g_views++;
+    return v->map + off;
+}
+
+static wc_status open_either_flags(bool view, const char *name, const uint8_t *d, size_t len,
+                                   unsigned flags, wc_sstable **t)
+{
+    char path[600];
+
+    path_of(path, sizeof(path), name);
+    spit(path, d, len);
+    g_viewfs = *wc_fs_posix();
+    g_viewfs.open = vf_open;
+    g_viewfs.pread = vf_pread;
+    g_viewfs.size = vf_size;
+    g_viewfs.close = vf_close;
+    g_viewfs.view = vf_view;
+    return wc_sstable_open_flags(view ? &g_viewfs : wc_fs_posix(), path, NULL, 998, flags, t);
+}
+
+static wc_status open_either(bool view, const char *name, const uint8_t *d, size_t len,
+                             wc_sstable **t)
+{
+    return open_either_flags(view, name, d, len, 0, t);
+}
+
+/* Open d both ways, with and without WC_SST_OPEN_CHECKED_INDEX; each must read exactly m. */
+static void check_both_ways(const char *name, const uint8_t *d, size_t len, const model *m)
+{
+    for (int view = 0; view < 4; view++) {
+        wc_sstable *t;
+
+        g_views = 0;
+        assert_int_equal(open_either_flags(view & 1, name, d, len,
+                                           view & 2 ? WC_SST_OPEN_CHECKED_INDEX : 0, &t),
+                         WC_OK);
+        assert_true((view & 1) ? g_views >= 3 : g_views == 0);
+        check_full_scans(t, m);
+        check_random_seeks(t, m, 2000);
+        assert_int_equal(wc_sstable_verify(t), WC_OK);
+        wc_sstable_unref(t);
+    }
+}
+
+/* Offset of entry i in index contents c (ulen bytes). */
+static size_t index_entry_at(const uint8_t *c, size_t ulen, uint32_t i)
+{
+    uint32_t n = wc_dec_u32(c + ulen - 4);
+
+    assert_true(i < n);
+    return wc_dec_u32(c + ulen - 4 - 4 * (size_t)n + 4 * (size_t)i);
+}
+
+/*
+ * The writer stores the index block raw, and a reader with a view of the
+ * file searches it where it is: opening copies nothing of it.  A file with
+ * an LZ4-compressed index (as written before) reads the same either way.
+ * An index sealed with a good checksum but malformed is refused at open,
+ * in place or not; opened as checked elsewhere (WC_SST_OPEN_CHECKED_INDEX),
+ * a malformed entry fails the read that decodes it.
+ */
+static void test_index_in_place(void **state)
+{
+    model m = {0};
+    char path[600];
+    uint8_t *orig, *d;
+    size_t len, ulen;
+    layout l;
+    wc_sstable *t;
+    wc_sstable_options o;
+
+    build_model(&m, 400, 20000);
+    wc_sstable_options_default(&o);
+    o.block_size = 1024; /* many blocks */
+    path_of(path, sizeof(path), "inplace.sst");
+    write_model(path, &m, &o);
+    orig = slurp(path, &len);
+    l = read_layout(orig, len);
+    ulen = l.index_size - WC_SST_TRAILER_LEN;
+    /* raw, although compression is on */
+    assert_int_equal(orig[l.index_off + ulen], WC_SST_BLOCK_RAW);
+
+    wc_set_allocator(&(wc_allocator){track_malloc, track_realloc, track_free, NULL});
+    max_alloc = 0;
+    assert_int_equal(open_either(true, "inplace.sst", orig, len, &t), WC_OK);
+    wc_set_allocator(NULL);
+    assert_true(wc_sstable_get_stats(t)->blocks > 200);
+    assert_true(max_alloc < ulen / 8); /* nothing of the index was copied */
+    wc_sstable_unref(t);
+    check_both_ways("inplace.sst", orig, len, &m);
+
+    /* the same file with an LZ4-compressed index */
+    {
+        wc_buf scratch, blk;
+        uint8_t *old;
+        size_t olen;
+
+        wc_buf_init(&scratch);
+        wc_buf_init(&blk);
+        wc_block_wrap(orig + l.index_off, ulen, true, &scratch, &blk);
+        assert_false(blk.failed);
+        assert_int_equal(blk.data[blk.len - WC_SST_TRAILER_LEN], WC_SST_BLOCK_LZ4);
+        olen = l.index_off + blk.len + WC_SST_FOOTER_LEN;
+        old = malloc(olen);
+        memcpy(old, orig, l.index_off);
+        memcpy(old + l.index_off, blk.data, blk.len);
+        memcpy(old + l.index_off + blk.len, orig + l.body, WC_SST_FOOTER_LEN);
+        wc_enc_u64(old + olen - WC_SST_FOOTER_LEN + 40, blk.len);
+        reseal_footer(old, olen);
+        check_both_ways("lz4index.sst", old, olen, &m);
+        free(old);
+        wc_buf_free(&scratch);
+        wc_buf_free(&blk);
+    }
+
+    /* sealed but malformed */
+    d = malloc(len);
+    for (int kind = 0; kind < 4; kind++) {
+        uint8_t *c = d + l.index_off;
+        size_t e, p;
+        uint64_t unshared = 0, vlen = 0;
+        const uint8_t *q;
+
+        memcpy(d, orig, len);
+        e = index_entry_at(c, ulen, 1);
+        q = c + e + 1;
+        assert_int_equal(c[e], 0); /* shared */
+        assert_true(wc_get_varint(&q, c + ulen, &unshared));
+        assert_true(wc_get_varint(&q, c + ulen, &vlen));
+        p = (size_t)(q - c); /* the key */
+        if (kind == 0)
+            c[e] = 1; /* shares with the entry before */
+        else if (kind == 1)
+            memset(c + p, 0, unshared); /* below the key before */
+        else if (kind == 2)
+            c[p + unshared] ^= 1; /* the block's offset: handles no longer contiguous */
+        else
+            wc_enc_u32(c + ulen - 4 - 4 * (size_t)wc_dec_u32(c + ulen - 4) + 4, (uint32_t)p);
+        reseal_block(d, l.index_off, l.index_size);
+        for (int view = 0; view < 2; view++) {
+            assert_int_equal(open_either(view, "bad.sst", d, len, &t), WC_CORRUPTION);
+            assert_non_null(strstr(wc_last_error(), "index"));
+        }
+        if (kind == 0) {
+            /* checked elsewhere: the entry is caught when a read decodes it */
+            assert_int_equal(
+                open_either_flags(true, "bad.sst", d, len, WC_SST_OPEN_CHECKED_INDEX, &t), WC_OK);
+            assert_int_equal(scan_status(t, &m), WC_CORRUPTION);
+            assert_non_null(strstr(wc_last_error(), "malformed index entry 1"));
+            wc_sstable_unref(t);
+        }
+    }
+    free(d);
+    wc_free(orig);
+    model_free(&m);
+}
+
 /* --------------------------------------------------------- write failures */
 
 /* A wrapper around the posix fs that fails one kind of operation. */
@@ -1378,6 +1594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_faultfs, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_open_alloc_failures, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_index_in_place, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
