@@ -65,7 +65,8 @@ struct wc_sstable {
      * restart interval is 1: entry i starts at restart i.
      */
     const uint8_t *index;
-    size_t index_roff; /* start of its restart array */
+    uint64_t index_off; /* the block's offset in the file */
+    size_t index_roff;  /* start of its restart array */
     wc_block *index_blk;
     uint64_t *sample; /* sample[j]: index_key_prefix of the last key of block j * WC__SAMPLE */
     uint32_t nsamples;
@@ -134,8 +135,9 @@ static wc_status stored_bytes(const wc_sstable *t, uint64_t off, size_t n, wc_bu
 
 /*
  * Index entry i (< nblocks) of t, decoded in place.  False when it is
- * malformed: every entry was checked at open (check_index), so only a
- * file changed under a view since can fail here.
+ * malformed: every entry was checked at open (check_index) unless another
+ * process did that (WC_SST_OPEN_CHECKED_INDEX), so only a file changed
+ * under a view since, or one that process did not check, can fail here.
  */
 static bool index_entry(const wc_sstable *t, uint32_t i, wc__sst_ient *e)
 {
@@ -172,7 +174,7 @@ static uint64_t block_off(const wc_sstable *t, uint32_t idx)
 static wc_status bad_entry(const wc_sstable *t, uint32_t idx)
 {
     wc_error(WC_CORRUPTION, "malformed index entry %u", idx);
-    return sst_error(WC_CORRUPTION, t, "index block", t->data_end);
+    return sst_error(WC_CORRUPTION, t, "index block", t->index_off);
 }
 
 /*
@@ -619,6 +621,7 @@ wc_status wc_sstable_open_flags(wc_fs *fs, const char *path, wc_block_cache *cac
                    &t->index_blk);
     if (st != WC_OK)
         goto fail;
+    t->index_off = index_off;
     st = check_index(t, len, index_off, (flags & WC_SST_OPEN_CHECKED_INDEX) != 0);
     if (st != WC_OK)
         goto fail;
