@@ -998,7 +998,8 @@ wc_status wc_engine_read_files(wc_sstable *const *files, size_t n, const char *t
     if (req->pk && req->pk_len > WC_MAX_PK_LEN)
         return wc_error(WC_INVALID_ARGUMENT, "partition key longer than %d bytes", WC_MAX_PK_LEN);
     memset(&src, 0, sizeof(src));
-    snprintf(src.name, sizeof(src.name), "%s", table_name ? table_name : "");
+    if (table_name != NULL) /* src.name is zeroed: it stays terminated */
+        memcpy(src.name, table_name, strnlen(table_name, sizeof(src.name) - 1));
     /* newest first, as wc__sources_acquire lists them */
     src.ssts = n <= sizeof(src.ssts0) / sizeof(src.ssts0[0]) ? src.ssts0
                                                              : wc_malloc(n * sizeof(*src.ssts));
