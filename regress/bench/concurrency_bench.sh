@@ -31,7 +31,10 @@
 # REPEAT runs per point (3: widecol and heap in turn, the median of each
 # compared; single runs on a small guest move by 20-50 %, mostly with where
 # the scheduler puts pgbench and the backend), CLIENTS ("1 2 8 32 100"),
-# BENCH_DIR, KEEP_TMP.  A full run takes about 35 minutes.
+# BENCH_DIR, KEEP_TMP, WORKLOADS (all of "point latest10 insert mix p99
+# batch": the steps to run, in this order whatever the order given; a part
+# of them for a closer look, never for docs/benchmarks.md's full runs).
+# A full run takes about 35 minutes.
 # ROW_CACHE=1 runs only the point reads and the mix, with the widecol table
 # cached ("caching 'rows'", widecol.row_cache_size_mb = ROW_CACHE_MB, 256,
 # which must hold every row: 512 bytes per row) and warmed by one point read
@@ -63,6 +66,7 @@ bench_build
 
 bench_tmpdir bench-concurrency
 ROW_CACHE=${ROW_CACHE:-}
+WORKLOADS=${WORKLOADS:-point latest10 insert mix p99 batch}
 WC_OPTIONS=
 if [ -n "$ROW_CACHE" ]; then
     EXTRA_CONF="widecol.row_cache_size_mb = ${ROW_CACHE_MB:-256}
@@ -247,11 +251,14 @@ SQL
     exit 0
 fi
 
+# want STEP: whether WORKLOADS names it
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+
 step "point reads, latest-10 reads, inserts, 90/10 mix (widecol periodic vs heap synchronous_commit = off)"
-compare point_read off "-f $SCRIPTS/point_wc.sql" "-f $SCRIPTS/point_heap.sql"
-compare latest10 off "-f $SCRIPTS/latest10_wc.sql" "-f $SCRIPTS/latest10_heap.sql"
-compare insert off "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
-compare mix off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
+want point && compare point_read off "-f $SCRIPTS/point_wc.sql" "-f $SCRIPTS/point_heap.sql"
+want latest10 && compare latest10 off "-f $SCRIPTS/latest10_wc.sql" "-f $SCRIPTS/latest10_heap.sql"
+want insert && compare insert off "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
+want mix && compare mix off "-f $SCRIPTS/point_wc.sql@9 -f $SCRIPTS/insert_wc.sql@1" \
     "-f $SCRIPTS/point_heap.sql@9 -f $SCRIPTS/insert_heap.sql@1"
 
 # direct_reads LABEL: the backends' direct reads so far, and how many went to the node instead
@@ -260,6 +267,7 @@ direct_reads() {
 }
 direct_reads "after the mix"
 
+if want p99; then
 step "point-read p99, idle and during a concurrent COPY (4 clients), widecol then heap"
 CSV=$DIR/copy.csv
 psql_q -c "COPY (SELECT p, c, md5(c::text) FROM generate_series(1, 2000) p, generate_series(1, 100) c) TO STDOUT (FORMAT csv)" >"$CSV"
@@ -313,7 +321,9 @@ ratio=$(awk -v a="$WC_SLOW" -v b="$HEAP_SLOW" 'BEGIN { printf "%.3f", (a > 0) ? 
 line="RESULT copy_p99_slowdown widecol=$WC_SLOW baseline=$HEAP_SLOW ratio=$ratio unit=x errors=0"
 echo "    $line (p99 during the COPY / idle p99; target: widecol <= 5)"
 RESULTS+="$line"$'\n'
+fi
 
+if want batch; then
 step "inserts, widecol.commitlog_sync = batch vs heap synchronous_commit = on"
 stop_pg
 printf 'widecol.commitlog_sync = batch\n' >>"$PGDATA/postgresql.conf"
@@ -321,6 +331,7 @@ start_pg
 wait_node
 settle
 compare insert_batch on "-f $SCRIPTS/insert_wc.sql" "-f $SCRIPTS/insert_heap.sql"
+fi
 stop_pg
 ERRS=$(server_log_errors)
 [ -z "$ERRS" ] || { echo "server log:"; echo "$ERRS"; }
