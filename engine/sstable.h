@@ -16,7 +16,9 @@
  * to <path> and fsyncs the directory.  Abort removes the temporary file.
  *
  * Reader: open reads and verifies footer, index, bloom and statistics, and
- * keeps them in memory; data blocks are read on demand (through the optional
+ * keeps them: in place in the file's view when its file system offers one
+ * (wc_fs.view; the index is searched where it lies, never decoded into
+ * arrays), else in memory; data blocks are read on demand (through the optional
  * shared block cache) and verified before use: a bad checksum is
  * WC_CORRUPTION from the iterator, never served.  Reference counted; any
  * number of threads may iterate one reader concurrently.
