@@ -334,12 +334,14 @@ WHERE user_id = '00000003-0000-4000-8000-000000000000' AND order_date = '2024-06
 
 -- TTL of single elements (CQL's UPDATE ... USING TTL): the elements an
 -- UPDATE writes under widecol.ttl expire on their own, the others stay;
--- also after a flush and a compaction
+-- also after a flush and a compaction.  A TTL of 2 s, not 1: expiry counts
+-- whole seconds, so a 1 s TTL written at the end of a second can expire
+-- before the next statement reads it
 INSERT INTO conversations (conversation_id, participants, unread_count)
 VALUES ('c0000000-0000-4000-8000-000000000005',
         ARRAY['a0000000-0000-4000-8000-000000000001']::uuid[],
         '{"a0000000-0000-4000-8000-000000000001": 1}');
-SET widecol.ttl = 1;
+SET widecol.ttl = 2;
 UPDATE conversations
    SET participants = participants || ARRAY['b0000000-0000-4000-8000-000000000002']::uuid[],
        unread_count = unread_count || '{"b0000000-0000-4000-8000-000000000002": 2}'
@@ -350,7 +352,7 @@ UPDATE conversations
 WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
 SELECT participants, unread_count FROM conversations
 WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
-SELECT pg_sleep(1.5);
+SELECT pg_sleep(2.5);
 SELECT participants, unread_count FROM conversations
 WHERE conversation_id = 'c0000000-0000-4000-8000-000000000005';
 SELECT widecol.flush('conversations');
