@@ -261,14 +261,24 @@ static wc_status wc__dr_fs_close(wc_file *f)
     return st;
 }
 
-static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
+/* The mapping of f's bytes [off, off + n), or NULL: read them (wc_fs.view). */
+static const uint8_t *wc__dr_fs_view(wc_file *f, uint64_t off, size_t n)
 {
     wc__dr_file *df = (wc__dr_file *)f;
+
+    if (df->map == NULL || off > df->map_len || n > df->map_len - off)
+        return NULL;
+    return df->map + off;
+}
+
+static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
+{
+    const uint8_t *v = wc__dr_fs_view(f, off, n);
     wc_file *inner = wc__dr_inner(f);
     sigjmp_buf jb, *volatile outer = wc__dr_guard;
 
     /* past the mapping (a file that grew, or a short read at its end): the real read */
-    if (df->map == NULL || off > df->map_len || n > df->map_len - off)
+    if (v == NULL)
         return inner->fs->pread(inner, buf, n, off, nread);
     if (sigsetjmp(jb, 0) != 0) {
         wc__dr_guard = outer;
@@ -279,20 +289,10 @@ static wc_status wc__dr_fs_pread(wc_file *f, void *buf, size_t n, uint64_t off, 
                         n, (unsigned long long)off);
     }
     wc__dr_guard = &jb;
-    memcpy(buf, df->map + off, n);
+    memcpy(buf, v, n);
     wc__dr_guard = outer;
     *nread = n;
     return WC_OK;
-}
-
-/* The mapping of f's bytes [off, off + n), or NULL: read them (wc_fs.view). */
-static const uint8_t *wc__dr_fs_view(wc_file *f, uint64_t off, size_t n)
-{
-    wc__dr_file *df = (wc__dr_file *)f;
-
-    if (df->map == NULL || off > df->map_len || n > df->map_len - off)
-        return NULL;
-    return df->map + off;
 }
 
 static wc_status wc__dr_fs_size(wc_file *f, uint64_t *out)
