@@ -1075,13 +1075,12 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
             wc_page_free(page);
             return wc_error(WC_NO_MEMORY, "out of memory reading a table's files");
         }
-        pp = (wc_proto_page){.nrows = page->nrows,
-                             .rows = page->nrows ? page->rows : NULL,
-                             .more = page->more,
-                             .paging_state = page->paging_state,
-                             .paging_state_len = page->paging_state_len,
-                             .stats = page->stats};
-        wc__page_set(pg, &pp, NULL, 0, NULL);
+        pg->nrows = page->nrows;
+        pg->rows = page->nrows ? page->rows : NULL;
+        pg->more = page->more;
+        pg->paging_state = page->paging_state;
+        pg->paging_state_len = page->paging_state_len;
+        pg->stats = page->stats;
         pg->page = page;
         pg->direct = true;
         *out = pg;
