@@ -1069,23 +1069,6 @@ wc_status wc_client_read_direct(wc_client *c, const wc_read_request *req, wc_con
         (cl != WC_CL_ONE && cl != WC_CL_LOCAL_ONE) || wc_directread_read(c->direct, req, row, &page) != WC_OK)
         return wc_client_read_ex(c, req, cl, NULL, 0, false, out);
     /* the page as the node would send it, decoded as the node's: one meaning for both */
-    if (wc_proto_page_as_wire(page)) {
-        /* the same without encoding it (protocol.h): the common case */
-        if ((pg = wc_calloc(1, sizeof(*pg))) == NULL) {
-            wc_page_free(page);
-            return wc_error(WC_NO_MEMORY, "out of memory reading a table's files");
-        }
-        pg->nrows = page->nrows;
-        pg->rows = page->nrows ? page->rows : NULL;
-        pg->more = page->more;
-        pg->paging_state = page->paging_state;
-        pg->paging_state_len = page->paging_state_len;
-        pg->stats = page->stats;
-        pg->page = page;
-        pg->direct = true;
-        *out = pg;
-        return WC_OK;
-    }
     wc_buf_init(&b);
     wc_proto_put_page(&b, page);
     wc_page_free(page);
@@ -1111,7 +1094,6 @@ void wc_client_page_free(wc_client_page *p)
 
     wc_free(p->mem);
     wc_free(p->frame);
-    wc_page_free(p->page);
     wc_free(p);
 }
 

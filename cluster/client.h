@@ -57,7 +57,6 @@ typedef struct wc_client_page {
     void *mem;                   /* private: the row and cell arrays */
     const uint8_t *body;         /* private: the page's encoding, inside frame */
     size_t body_len;
-    wc_page *page;               /* private: a direct read's page, its rows used in place */
 } wc_client_page;
 
 /*

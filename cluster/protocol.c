@@ -808,61 +808,6 @@ void wc_proto_put_page(wc_buf *b, const wc_page *page)
     }
 }
 
-bool wc_proto_page_as_wire(wc_page *page)
-{
-    static const uint8_t empty[1];
-    const uint8_t keep = WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING | WC_CELLF_COLLECTION;
-    size_t ncells = 0;
-
-    /* first look: nothing changes unless the whole page can go without the round trip */
-    for (size_t i = 0; i < page->nrows; i++) {
-        const wc_result_row *r = &page->rows[i];
-
-        ncells += r->ncells;
-        for (uint32_t k = 0; k < r->ncells; k++) {
-            uint8_t f = r->cells[k].flags;
-
-            if ((f & (WC_CELLF_COUNTER | WC_CELLF_COUNTER_DELTA)) ||
-                ((f & WC_CELLF_COLLECTION) && (f & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING))))
-                return false;
-        }
-    }
-    if (page->nrows > UINT32_MAX || ncells > UINT32_MAX)
-        return false;
-    if (page->paging_state_len == 0)
-        page->paging_state = NULL;
-    for (size_t i = 0; i < page->nrows; i++) {
-        wc_result_row *r = &page->rows[i];
-        wc_cell *cells = (wc_cell *)r->cells; /* the page's own memory */
-
-        r->live_ttl = r->live_ldt = 0;
-        if (r->is_static) {
-            r->ck = NULL;
-            r->ck_len = 0;
-        } else if (r->ck == NULL) {
-            r->ck = empty;
-        }
-        if (r->pk == NULL)
-            r->pk = empty;
-        for (uint32_t k = 0; k < r->ncells; k++) {
-            wc_cell *c = &cells[k];
-
-            c->flags &= keep;
-            if (!(c->flags & (WC_CELLF_TOMBSTONE | WC_CELLF_EXPIRING)))
-                c->ldt = 0;
-            if (!(c->flags & WC_CELLF_EXPIRING))
-                c->ttl = 0;
-            if (c->flags & WC_CELLF_TOMBSTONE) {
-                c->value = NULL;
-                c->len = 0;
-            } else if (c->value == NULL) {
-                c->value = empty;
-            }
-        }
-    }
-    return true;
-}
-
 /* Smallest encodings, used to bound counts before allocating. */
 #define WC__MIN_ROW_BYTES 10  /* u8 flags, i64 live_ts, varint ncells (same pk, static) */
 #define WC__MIN_CELL_BYTES 3  /* varint column, u8 flags, bytes value (empty, row ts) */

@@ -326,19 +326,6 @@ void wc_proto_put_page(wc_buf *b, const wc_page *page);
  * WC_CORRUPTION if malformed (nothing allocated then), WC_NO_MEMORY.
  */
 wc_status wc_proto_get_page(const uint8_t *body, size_t len, wc_proto_page *out);
-/*
- * Make page, in place, what wc_proto_get_page makes of wc_proto_put_page's
- * encoding of it, without the encoding: the fields the wire does not carry
- * cleared (a row's live_ttl and live_ldt, a static row's clustering key, a
- * tombstone's value, a cell's ldt and ttl where its flags carry none), the
- * cell flags it does not carry dropped, empty byte strings not NULL.  The
- * direct reads of a backend (client.c) take this path.  False, page
- * untouched, when only the round trip gives the same: a counter cell (it
- * travels as its sum), a collection cell that is also a tombstone or
- * expiring (refused by the decoding), more rows or cells than the wire
- * counts.
- */
-bool wc_proto_page_as_wire(wc_page *page);
 
 /* TABLE_STATS: 8 x u64. */
 void wc_proto_put_table_stats(wc_buf *b, const wc_table_stats *s);

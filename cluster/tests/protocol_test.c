@@ -1121,119 +1121,6 @@ static void test_page_collection(void **state)
     wc_buf_free(&b);
 }
 
-/* Every field of two decoded pages, a from the wire and b made in place, the same. */
-static void assert_page_same(const wc_proto_page *a, const wc_page *b)
-{
-    assert_int_equal(a->nrows, b->nrows);
-    assert_int_equal(a->more, b->more);
-    assert_int_equal(a->paging_state_len, b->paging_state_len);
-    assert_int_equal(a->paging_state == NULL, b->paging_state == NULL);
-    if (a->paging_state_len)
-        assert_memory_equal(a->paging_state, b->paging_state, a->paging_state_len);
-    assert_memory_equal(&a->stats, &b->stats, sizeof(a->stats));
-    for (size_t i = 0; i < a->nrows; i++) {
-        const wc_result_row *x = &a->rows[i], *y = &b->rows[i];
-
-        assert_int_equal(x->pk_len, y->pk_len);
-        assert_non_null(y->pk);
-        assert_memory_equal(x->pk, y->pk, x->pk_len);
-        assert_int_equal(x->token, y->token);
-        assert_int_equal(x->is_static, y->is_static);
-        assert_int_equal(x->ck == NULL, y->ck == NULL);
-        assert_int_equal(x->ck_len, y->ck_len);
-        if (x->ck_len)
-            assert_memory_equal(x->ck, y->ck, x->ck_len);
-        assert_int_equal(x->live_ts, y->live_ts);
-        assert_int_equal(x->live_ttl, y->live_ttl);
-        assert_int_equal(x->live_ldt, y->live_ldt);
-        assert_int_equal(x->ncells, y->ncells);
-        for (uint32_t k = 0; k < x->ncells; k++) {
-            assert_cell_eq(&x->cells[k], &y->cells[k]);
-            assert_int_equal(x->cells[k].value == NULL, y->cells[k].value == NULL);
-        }
-    }
-}
-
-/* The round trip of page, then page made the same in place: equal in every field. */
-static void check_as_wire(wc_page *page)
-{
-    wc_buf b;
-    wc_proto_page o;
-
-    wc_buf_init(&b);
-    wc_proto_put_page(&b, page);
-    assert_int_equal(wc_proto_get_page(b.data, b.len, &o), WC_OK);
-    assert_true(wc_proto_page_as_wire(page));
-    assert_page_same(&o, page);
-    wc_free(o.mem);
-    wc_buf_free(&b);
-}
-
-/*
- * A direct read's page made in place what the wire would make of it: the
- * fields the wire drops are dropped; counters, which travel as their sum,
- * and what the decoding refuses keep the round trip (the page untouched).
- */
-static void test_page_as_wire(void **state)
-{
-    static const uint8_t live[] = {1, 1, 'a', 1, '1'};
-    static const uint8_t shards[] = {0};
-    wc_page pg, before;
-    wc_result_row saved[4];
-    wc_cell cell;
-    wc_result_row row;
-    (void)state;
-
-    /* the page of test_page, with what the wire does not carry added */
-    fill_page(&pg);
-    rows[1].live_ttl = 60;
-    rows[1].live_ldt = 5000;
-    rows[0].ck = (const uint8_t *)"ignored";
-    rows[0].ck_len = 7;
-    cells_a[0].ldt = 7;                /* a live cell: no ldt on the wire */
-    cells_a[0].ttl = 9;
-    cells_a[2].value = NULL;           /* an empty value: never NULL from the wire */
-    cells_b[0].value = (const uint8_t *)"gone"; /* a tombstone: no value */
-    cells_b[0].len = 4;
-    cells_b[0].ttl = 3;
-    cells_s[0].flags = WC_CELLF_ROW_TS; /* not a flag of a decoded cell */
-    pg.paging_state_len = 0;          /* no paging state: NULL */
-    check_as_wire(&pg);
-    assert_null(pg.paging_state);
-    assert_null(pg.rows[0].ck);
-    assert_int_equal(pg.rows[1].live_ttl, 0);
-    assert_null(pg.rows[3].cells[0].value);
-
-    /* an empty page; a collection cell */
-    memset(&pg, 0, sizeof(pg));
-    check_as_wire(&pg);
-    cell = (wc_cell){.column = 5, .flags = WC_CELLF_COLLECTION, .ts = 42, .value = live,
-                     .len = sizeof(live)};
-    row = (wc_result_row){.pk = (const uint8_t *)"p", .pk_len = 1, .ck = (const uint8_t *)"c",
-                          .ck_len = 1, .live_ts = WC_NO_TIMESTAMP, .ncells = 1, .cells = &cell};
-    pg.nrows = 1;
-    pg.rows = &row;
-    check_as_wire(&pg);
-
-    /* a counter, a collection that expires: the page stays as it was */
-    fill_page(&pg);
-    cells_a[1] = (wc_cell){.column = 3, .flags = WC_CELLF_COUNTER, .ts = 99, .value = shards,
-                           .len = sizeof(shards)};
-    rows[1].live_ttl = 60;
-    before = pg;
-    memcpy(saved, rows, sizeof(saved));
-    assert_false(wc_proto_page_as_wire(&pg));
-    assert_memory_equal(&before, &pg, sizeof(pg));
-    assert_memory_equal(saved, rows, sizeof(saved));
-    assert_int_equal(cells_a[1].flags, WC_CELLF_COUNTER);
-    cells_a[1].flags = WC_CELLF_COUNTER_DELTA;
-    assert_false(wc_proto_page_as_wire(&pg));
-    cells_a[1] = (wc_cell){.column = 3, .flags = WC_CELLF_COLLECTION | WC_CELLF_EXPIRING,
-                           .ts = 99, .ldt = 1, .ttl = 1, .value = live, .len = sizeof(live)};
-    assert_false(wc_proto_page_as_wire(&pg));
-    assert_int_equal(rows[1].live_ttl, 60);
-}
-
 /* Counts that promise more than the message holds fail before any allocation. */
 static void test_huge_lengths(void **state)
 {
@@ -1864,7 +1751,6 @@ int main(void)
         cmocka_unit_test(test_index_read),
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_page_collection),
-        cmocka_unit_test(test_page_as_wire),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_compaction_stats),
         cmocka_unit_test(test_scrub_result),
